@@ -1,0 +1,1 @@
+"""DICOM media, frames and export: plain Python, never Qt."""

@@ -1,0 +1,144 @@
+"""Export a frame as PNG, or a multi-frame instance as an H.264 MP4 cine.
+
+Outputs are written to a temporary file beside the target and renamed into place, so a failed or
+cancelled export never leaves a half-written file under the requested name.
+"""
+
+import os
+import tempfile
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, PngImagePlugin
+
+from desktop.core.display import Window
+from desktop.core.errors import ExportError
+from desktop.core.frames import FrameSource
+
+SIGNED_OFFSET = 32768
+
+
+@dataclass(frozen=True, slots=True)
+class ExportProgress:
+    """Frames written so far out of the total."""
+
+    done: int
+    total: int
+
+
+@contextmanager
+def atomic_output(target: Path, suffix: str) -> Iterator[Path]:
+    """A temporary path beside ``target`` that replaces it only if the block succeeds."""
+    folder = target.parent if str(target.parent) else Path()
+    if not folder.is_dir():
+        raise ExportError(f"cannot write {target}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"cannot write {target}: the folder {folder} is not writable")
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=folder)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def export_png(
+    source: FrameSource,
+    target: Path,
+    *,
+    frame: int = 0,
+    window: Window | None = None,
+    stored_16bit: bool = False,
+) -> Path:
+    """Write one frame as PNG: 8-bit as displayed, or 16-bit grey keeping the stored values.
+
+    Signed stored values are shifted by +32768 into the 16-bit range; the PNG's text chunks
+    record that offset and the rescale slope and intercept, so the values can be recovered.
+    """
+    source.check_index(frame)
+    if stored_16bit:
+        image, info = _stored_16bit_image(source, frame)
+    else:
+        image, info = Image.fromarray(source.display(frame, window)), None
+    with atomic_output(target, ".png") as temporary:
+        try:
+            image.save(temporary, format="PNG", pnginfo=info)
+        except OSError as error:
+            raise ExportError(f"cannot write {target}: {error}") from error
+    return target
+
+
+def _stored_16bit_image(
+    source: FrameSource, frame: int
+) -> tuple[Image.Image, PngImagePlugin.PngInfo]:
+    if not source.is_grey:
+        raise ExportError("16-bit PNG export keeps stored grey values; this image is colour")
+    stored = source.stored(frame)
+    offset = SIGNED_OFFSET if stored.dtype.kind == "i" else 0
+    if stored.dtype.itemsize > 2 and (stored.min() + offset < 0 or stored.max() + offset > 65535):
+        raise ExportError("the stored values do not fit a 16-bit PNG")
+    values = (stored.astype(np.int64) + offset).astype(np.uint16)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("StoredValueOffset", str(offset))
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        if keyword in source.dataset:
+            info.add_text(keyword, str(source.dataset.get(keyword)))
+    return Image.fromarray(values), info
+
+
+def export_mp4(
+    source: FrameSource,
+    target: Path,
+    *,
+    fps: float | None = None,
+    window: Window | None = None,
+) -> Generator[ExportProgress, None, Path]:
+    """Encode every frame as H.264 (yuv420p, odd sizes padded to even), yielding progress.
+
+    Stop iterating to cancel: the partial output is removed.
+    """
+    rate = fps or source.fps
+    if rate <= 0:
+        raise ExportError(f"a frame rate must be positive, not {rate:g}")
+    with atomic_output(target, ".mp4") as temporary:
+        try:
+            container = av.open(str(temporary), mode="w", format="mp4")
+        except (OSError, av.FFmpegError) as error:
+            raise ExportError(f"cannot write {target}: {error}") from error
+        with container:
+            stream = container.add_stream("libx264", rate=_as_fraction(rate))
+            stream.width, stream.height = _even(source.columns), _even(source.rows)
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"preset": "veryfast", "crf": "18"}
+            for index in range(source.frame_count):
+                picture = _padded(source.display(index, window), stream.height, stream.width)
+                layout = "rgb24" if picture.ndim == 3 else "gray"
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format=layout)))
+                yield ExportProgress(index + 1, source.frame_count)
+            container.mux(stream.encode(None))
+    return target
+
+
+def _as_fraction(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _even(size: int) -> int:
+    return size + (size % 2)
+
+
+def _padded(picture: NDArray[np.uint8], height: int, width: int) -> NDArray[np.uint8]:
+    """The picture padded with black at the bottom and right to the even size."""
+    pad_rows, pad_columns = height - picture.shape[0], width - picture.shape[1]
+    if not pad_rows and not pad_columns:
+        return np.ascontiguousarray(picture)
+    padding = [(0, pad_rows), (0, pad_columns)] + [(0, 0)] * (picture.ndim - 2)
+    return np.pad(picture, padding)

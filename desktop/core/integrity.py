@@ -1,0 +1,37 @@
+"""Checks that a file's pixel data is all there, from its header alone."""
+
+from pydicom.uid import UID
+
+from desktop.core.attributes import integer_value
+from desktop.core.header import Header
+
+
+def expected_native_length(header: Header) -> int | None:
+    """Bytes the pixel data of an uncompressed file needs, or None when it cannot be told."""
+    dataset = header.dataset
+    rows, columns = integer_value(dataset, "Rows"), integer_value(dataset, "Columns")
+    bits = integer_value(dataset, "BitsAllocated")
+    if not rows or not columns or not bits:
+        return None
+    samples = integer_value(dataset, "SamplesPerPixel") or 1
+    frames = integer_value(dataset, "NumberOfFrames") or 1
+    return (rows * columns * samples * frames * bits + 7) // 8
+
+
+def pixel_data_defect(header: Header) -> str | None:
+    """Why the pixel data is incomplete (truncated file, short value), or None when it is whole."""
+    location = header.pixel_data
+    if location is None or location.value_offset < 0:
+        return None
+    if location.end is None or location.end > header.file_size:
+        return (
+            f"truncated: the file ends at byte {header.file_size}, inside its pixel data "
+            f"(which starts at byte {location.value_offset})"
+        )
+    syntax = UID(header.transfer_syntax_uid)
+    if location.length is None or (syntax.is_transfer_syntax and syntax.is_compressed):
+        return None
+    expected = expected_native_length(header)
+    if expected is not None and location.length < expected:
+        return f"truncated pixel data: {location.length} bytes where the image needs {expected}"
+    return None

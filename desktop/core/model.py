@@ -1,0 +1,208 @@
+"""The media model a browser shows: Patient → Study → Series → Instance, plus what went wrong.
+
+Readers (DICOMDIR, folder scan) produce flat ``InstanceEntry`` records; ``build_tree`` groups and
+sorts them, so every source yields the same tree for the same instances.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from pydicom.uid import UID
+
+
+class InstanceStatus(StrEnum):
+    """How an instance relates to the media's index."""
+
+    OK = "ok"  # readable (and referenced, when the media has a DICOMDIR)
+    UNREFERENCED = "unreferenced"  # a DICOM file on the media that its DICOMDIR does not list
+    MISSING = "missing"  # listed by the DICOMDIR, but the file is not there
+    DAMAGED = "damaged"  # the file is there but broken (truncated, unreadable header)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something on the media that could not be read as expected, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(slots=True)
+class InstanceEntry:
+    """Everything known about one instance, with its patient, study and series attributes."""
+
+    sop_instance_uid: str
+    sop_class_uid: str = ""
+    transfer_syntax_uid: str = ""
+    instance_number: int | None = None
+    frames: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    path: Path | None = None
+    size: int | None = None
+    status: InstanceStatus = InstanceStatus.OK
+    patient_id: str = ""
+    patient_name: str = ""
+    patient_birth_date: str = ""
+    patient_sex: str = ""
+    study_instance_uid: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    series_instance_uid: str = ""
+    modality: str = ""
+    series_number: int | None = None
+    series_description: str = ""
+
+
+@dataclass(slots=True)
+class Instance:
+    """One SOP instance (an image, a cine, a report ...)."""
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    instance_number: int | None
+    frames: int | None
+    rows: int | None
+    columns: int | None
+    path: Path | None
+    size: int | None
+    status: InstanceStatus
+
+    @property
+    def sop_class_name(self) -> str:
+        """The SOP class's name from the DICOM dictionary, or its UID when unknown."""
+        return UID(self.sop_class_uid).name if self.sop_class_uid else ""
+
+
+@dataclass(slots=True)
+class Series:
+    series_instance_uid: str
+    modality: str
+    series_number: int | None
+    series_description: str
+    instances: list[Instance] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Study:
+    study_instance_uid: str
+    study_date: str
+    study_time: str
+    study_description: str
+    accession_number: str
+    series: list[Series] = field(default_factory=list)
+
+    @property
+    def modalities(self) -> list[str]:
+        """The distinct modalities of the study's series, sorted."""
+        return sorted({s.modality for s in self.series if s.modality})
+
+    @property
+    def instance_count(self) -> int:
+        return sum(len(s.instances) for s in self.series)
+
+
+@dataclass(slots=True)
+class Patient:
+    patient_id: str
+    patient_name: str
+    birth_date: str
+    sex: str
+    studies: list[Study] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MediaTree:
+    """What was found at a path: the patients, and the problems met on the way."""
+
+    source: str  # "dicomdir" or "scan"
+    root: Path
+    patients: list[Patient]
+    problems: list[Problem]
+
+    def instances(self) -> Iterable[Instance]:
+        """Every instance of the tree, in display order."""
+        for patient in self.patients:
+            for study in patient.studies:
+                for series in study.series:
+                    yield from series.instances
+
+
+def build_tree(
+    source: str, root: Path, entries: Iterable[InstanceEntry], problems: list[Problem]
+) -> MediaTree:
+    """Group entries by patient, study and series, and sort them as a reader expects."""
+    patients: dict[tuple[str, str], Patient] = {}
+    studies: dict[str, Study] = {}
+    series_by_uid: dict[str, Series] = {}
+    for entry in entries:
+        patient_key = (entry.patient_id, entry.patient_name if not entry.patient_id else "")
+        patient = patients.get(patient_key)
+        if patient is None:
+            patient = patients[patient_key] = Patient(
+                entry.patient_id, entry.patient_name, entry.patient_birth_date, entry.patient_sex
+            )
+        study_key = entry.study_instance_uid or f"unknown study of {patient_key}"
+        study = studies.get(study_key)
+        if study is None:
+            study = studies[study_key] = Study(
+                entry.study_instance_uid,
+                entry.study_date,
+                entry.study_time,
+                entry.study_description,
+                entry.accession_number,
+            )
+            patient.studies.append(study)
+        series_key = entry.series_instance_uid or f"unknown series of {study_key}"
+        series = series_by_uid.get(series_key)
+        if series is None:
+            series = series_by_uid[series_key] = Series(
+                entry.series_instance_uid,
+                entry.modality,
+                entry.series_number,
+                entry.series_description,
+            )
+            study.series.append(series)
+        series.instances.append(
+            Instance(
+                entry.sop_instance_uid,
+                entry.sop_class_uid,
+                entry.transfer_syntax_uid,
+                entry.instance_number,
+                entry.frames,
+                entry.rows,
+                entry.columns,
+                entry.path,
+                entry.size,
+                entry.status,
+            )
+        )
+    ordered = sorted(patients.values(), key=lambda p: (p.patient_name.casefold(), p.patient_id))
+    for patient in ordered:
+        _sort_patient(patient)
+    return MediaTree(source, root, ordered, problems)
+
+
+def _number_key(number: int | None, tiebreak: str) -> tuple[bool, int, str]:
+    return (number is None, number or 0, tiebreak)
+
+
+def _sort_patient(patient: Patient) -> None:
+    """Studies newest first (undated last); series and instances by their numbers."""
+    dated = sorted(
+        (s for s in patient.studies if s.study_date),
+        key=lambda s: (s.study_date, s.study_time),
+        reverse=True,
+    )
+    patient.studies = dated + [s for s in patient.studies if not s.study_date]
+    for study in patient.studies:
+        study.series.sort(key=lambda s: _number_key(s.series_number, s.series_instance_uid))
+        for series in study.series:
+            series.instances.sort(
+                key=lambda i: _number_key(i.instance_number, str(i.path or i.sop_instance_uid))
+            )

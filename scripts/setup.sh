@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Set up DICOM Courier on a Debian/Ubuntu machine: system packages, then a virtual environment
+# in .venv with the pinned Python packages (constraints.txt).
+#   scripts/setup.sh          what the application needs
+#   scripts/setup.sh --test   also what the tests need (DCMTK, Xvfb, linters, sample data)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-app}
+APP_PACKAGES=(python3-venv python3-pip libgl1 libegl1 libxkbcommon0 libglib2.0-0 libfontconfig1
+  libfreetype6 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
+  libxcb-shape0)
+TEST_PACKAGES=(dcmtk xvfb xauth)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "setup: need root or sudo to install: $*" >&2; return 1; fi
+}
+
+install_system_packages() {
+  local wanted=("${APP_PACKAGES[@]}")
+  [ "$mode" = "--test" ] && wanted+=("${TEST_PACKAGES[@]}")
+  local missing=()
+  for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: not a Debian/Ubuntu system; install these yourself: ${missing[*]}" >&2
+    return 0
+  fi
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
+}
+
+python_command() {
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null \
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "setup: DICOM Courier needs Python 3.11 or newer" >&2; return 1
+}
+
+install_python_packages() {
+  local python; python=$(python_command)
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
+  local extras=""
+  [ "$mode" = "--test" ] && extras="[test]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".$extras"
+}
+
+install_system_packages
+install_python_packages

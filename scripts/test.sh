@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up everything the tests need (system packages included), then lint, type-check and test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+export QT_QPA_PLATFORM=offscreen
+echo "== ruff"; .venv/bin/ruff check desktop tests bench
+echo "== ruff format"; .venv/bin/ruff format --check desktop tests bench
+echo "== mypy"; .venv/bin/mypy desktop
+echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -1,0 +1,79 @@
+"""The fast header reader agrees with pydicom and says precisely what is wrong with a file."""
+
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from desktop.core.errors import HeaderError, NotDicomError
+from desktop.core.header import BROWSER_TAGS, read_header
+from tests.helpers import PYDICOM_FILES, sample_file
+
+KEYWORDS = [pydicom.datadict.keyword_for_tag(tag) for tag in sorted(BROWSER_TAGS)]
+# pydicom reads these although they are damaged; the header reader must refuse them.
+DAMAGED = {"rtplan_truncated.dcm"}
+
+
+def readable_samples() -> list[Path]:
+    samples = []
+    for path in sorted(PYDICOM_FILES.glob("*.dcm")):
+        if path.name in DAMAGED:
+            continue
+        try:
+            pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception:
+            continue
+        samples.append(path)
+    return samples
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("path", readable_samples(), ids=lambda p: p.name)
+def test_header_matches_pydicom(path: Path) -> None:
+    reference = pydicom.dcmread(path, stop_before_pixels=True)
+    header = read_header(path)
+    for keyword in KEYWORDS:
+        assert str(header.dataset.get(keyword, "")) == str(reference.get(keyword, "")), keyword
+    assert header.transfer_syntax_uid == str(reference.file_meta.get("TransferSyntaxUID", ""))
+
+
+def test_pixel_data_location_is_exact() -> None:
+    path = sample_file("CT_small.dcm")
+    header = read_header(path)
+    assert header.pixel_data is not None
+    with path.open("rb") as handle:
+        handle.seek(header.pixel_data.value_offset)
+        stored = handle.read(header.pixel_data.length or 0)
+    assert stored == pydicom.dcmread(path).PixelData
+
+
+def test_encapsulated_pixel_data_end_is_found() -> None:
+    header = read_header(sample_file("color3d_jpeg_baseline.dcm"))
+    assert header.pixel_data is not None and header.pixel_data.length is None
+    assert header.pixel_data.end == header.file_size
+
+
+def test_text_file_is_not_dicom(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("x" * 500)
+    with pytest.raises(NotDicomError, match="no 'DICM' marker"):
+        read_header(text)
+
+
+def test_tiny_file_is_not_dicom(tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny"
+    tiny.write_bytes(b"DICM")
+    with pytest.raises(NotDicomError, match="only 4 bytes"):
+        read_header(tiny)
+
+
+def test_header_cut_inside_an_element(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(sample_file("CT_small.dcm").read_bytes()[:1000])
+    with pytest.raises(HeaderError, match="truncated"):
+        read_header(cut)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(HeaderError, match="cannot read"):
+        read_header(tmp_path / "absent.dcm")

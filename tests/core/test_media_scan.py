@@ -1,0 +1,122 @@
+"""Opening folders without a DICOMDIR: a recursive header-only scan that survives any file."""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.core.errors import MediaError, NoDicomError
+from desktop.core.media import open_media
+from desktop.core.model import InstanceStatus
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from tests.helpers import sample_file
+
+STUDY = StudySpec(
+    "P1",
+    "Scan^Test",
+    "20240101",
+    "Scan study",
+    (
+        SeriesSpec("CT", "axial", count=5),
+        SeriesSpec("MR", "cine", count=1, frames=4),
+    ),
+)
+
+
+def test_scan_builds_the_tree_from_headers(tmp_path: Path) -> None:
+    write_files(tmp_path / "nested" / "deeper", (STUDY,))
+    tree = open_media(tmp_path)
+    assert tree.source == "scan" and tree.problems == []
+    [patient] = tree.patients
+    [study] = patient.studies
+    assert (patient.patient_name, study.study_description, study.modalities) == (
+        "Scan^Test",
+        "Scan study",
+        ["CT", "MR"],
+    )
+    ct, mr = study.series
+    assert [i.instance_number for i in ct.instances] == [1, 2, 3, 4, 5]
+    assert (mr.instances[0].frames, mr.instances[0].rows, mr.instances[0].columns) == (4, 64, 64)
+
+
+def test_non_dicom_truncated_and_duplicate_files_are_problems(tmp_path: Path) -> None:
+    [first, *_] = write_files(tmp_path, (STUDY,))
+    (tmp_path / "notes.txt").write_text("not an image")
+    truncated = tmp_path / "truncated.dcm"
+    truncated.write_bytes(first.read_bytes()[:-1000])
+    shutil.copy(first, tmp_path / "copy.dcm")
+    (tmp_path / ".DS_Store").write_bytes(b"\0" * 300)  # operating-system furniture: ignored
+    tree = open_media(tmp_path)
+    problems: dict[str, list[str]] = {}
+    for problem in tree.problems:
+        problems.setdefault(problem.path.name, []).append(problem.reason)
+    assert problems["notes.txt"][0].startswith("not a DICOM file")
+    truncation, duplicate = problems["truncated.dcm"]
+    assert truncation.startswith("truncated: the file ends at byte")
+    assert duplicate.startswith("duplicate SOP Instance UID")  # the damaged copy gives way
+    assert problems["copy.dcm"][0].startswith("duplicate SOP Instance UID")
+    assert ".DS_Store" not in problems
+    assert sum(1 for _ in tree.instances()) == 6
+    assert all(i.status is InstanceStatus.OK for i in tree.instances())
+
+
+def test_damaged_file_alone_is_still_shown(tmp_path: Path) -> None:
+    shutil.copy(sample_file("MR_truncated.dcm"), tmp_path)
+    tree = open_media(tmp_path)
+    [instance] = tree.instances()
+    assert instance.status is InstanceStatus.DAMAGED
+    assert "truncated" in tree.problems[0].reason
+
+
+def test_single_file(tmp_path: Path) -> None:
+    tree = open_media(sample_file("CT_small.dcm"))
+    assert [i.sop_class_name for i in tree.instances()] == ["CT Image Storage"]
+
+
+def test_missing_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="does not exist"):
+        open_media(tmp_path / "nowhere")
+
+
+def test_folder_without_dicom_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("hello")
+    with pytest.raises(NoDicomError, match="no DICOM files"):
+        open_media(tmp_path)
+
+
+def test_unlistable_folder_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path / "ok", (STUDY,))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path: str | Path) -> Any:  # tests run as root, where modes do not deny reads
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    tree = open_media(tmp_path)
+    assert sum(1 for _ in tree.instances()) == 6
+    assert [(p.path, p.reason) for p in tree.problems] == [
+        (locked, "cannot list the folder: Permission denied")
+    ]
+
+
+def test_big_endian_implicit_and_compressed_files_are_read(tmp_path: Path) -> None:
+    for name in (
+        "MR_small_bigendian.dcm",
+        "MR_small_implicit.dcm",
+        "JPEG2000.dcm",
+        "emri_small_jpeg_ls_lossless.dcm",
+        "SC_rgb_rle_2frame.dcm",
+    ):
+        shutil.copy(sample_file(name), tmp_path / name)
+    tree = open_media(tmp_path)
+    sizes = {i.path.name: (i.rows, i.columns, i.frames) for i in tree.instances() if i.path}
+    assert sizes["JPEG2000.dcm"] == (1024, 256, 1)
+    assert sizes["SC_rgb_rle_2frame.dcm"] == (100, 100, 2)
+    assert sizes["emri_small_jpeg_ls_lossless.dcm"] == (64, 64, 10)
+    assert tree.problems[0].reason.startswith("duplicate")  # big-endian and implicit MR_small

@@ -1,0 +1,27 @@
+"""Helpers the tests share: sample files and real peer tools."""
+
+import shutil
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
+DICOMDIR_TESTS = PYDICOM_FILES / "dicomdirtests"
+DICOMDIR_SUBFOLDERS = ("77654033", "98892001", "98892003")
+
+
+def sample_file(name: str) -> Path:
+    """A file from pydicom's test files or pydicom-data, never downloading."""
+    found = get_testdata_file(name, download=False)
+    assert found, f"{name} is not in pydicom's test files nor in pydicom-data"
+    return Path(str(found))
+
+
+def require_tool(name: str) -> str:
+    """The path of a peer tool; the test fails (never skips) when it is missing."""
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: run scripts/setup.sh --test (Debian package)")
+    return found
