@@ -1,63 +1,55 @@
-"""Copying the attributes a browser shows from a pydicom dataset into an ``InstanceEntry``."""
+"""The attributes a media browser shows, and copying them into an ``InstanceEntry``."""
 
-from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
+from pydicom.datadict import tag_for_keyword
 
 from desktop.core.model import InstanceEntry
+from desktop.core.values import Values
 
-#: InstanceEntry field → the DICOM keyword it shows.
-TEXT_FIELDS: dict[str, str] = {
-    "sop_instance_uid": "SOPInstanceUID",
-    "sop_class_uid": "SOPClassUID",
-    "patient_id": "PatientID",
-    "patient_name": "PatientName",
-    "patient_birth_date": "PatientBirthDate",
-    "patient_sex": "PatientSex",
-    "study_instance_uid": "StudyInstanceUID",
-    "study_date": "StudyDate",
-    "study_time": "StudyTime",
-    "study_description": "StudyDescription",
-    "accession_number": "AccessionNumber",
-    "series_instance_uid": "SeriesInstanceUID",
-    "modality": "Modality",
-    "series_description": "SeriesDescription",
+
+def tag(keyword: str) -> int:
+    """The tag of a DICOM keyword (KeyError for a typo, at import time)."""
+    found = tag_for_keyword(keyword)
+    if found is None:
+        raise KeyError(keyword)
+    return int(found)
+
+
+#: InstanceEntry field → the tag of the attribute it shows.
+TEXT_FIELDS: dict[str, int] = {
+    "sop_instance_uid": tag("SOPInstanceUID"),
+    "sop_class_uid": tag("SOPClassUID"),
+    "patient_id": tag("PatientID"),
+    "patient_name": tag("PatientName"),
+    "patient_birth_date": tag("PatientBirthDate"),
+    "patient_sex": tag("PatientSex"),
+    "study_instance_uid": tag("StudyInstanceUID"),
+    "study_date": tag("StudyDate"),
+    "study_time": tag("StudyTime"),
+    "study_description": tag("StudyDescription"),
+    "accession_number": tag("AccessionNumber"),
+    "series_instance_uid": tag("SeriesInstanceUID"),
+    "modality": tag("Modality"),
+    "series_description": tag("SeriesDescription"),
 }
-INTEGER_FIELDS: dict[str, str] = {
-    "instance_number": "InstanceNumber",
-    "series_number": "SeriesNumber",
-    "frames": "NumberOfFrames",
-    "rows": "Rows",
-    "columns": "Columns",
+INTEGER_FIELDS: dict[str, int] = {
+    "instance_number": tag("InstanceNumber"),
+    "series_number": tag("SeriesNumber"),
+    "frames": tag("NumberOfFrames"),
+    "rows": tag("Rows"),
+    "columns": tag("Columns"),
 }
+#: Everything a scan reads from a header; other tags are skipped, never decoded.
+BROWSER_TAGS: frozenset[int] = frozenset(
+    {*TEXT_FIELDS.values(), *INTEGER_FIELDS.values()}
+    | {tag(k) for k in ("SpecificCharacterSet", "SamplesPerPixel", "BitsAllocated")}
+)
 
 
-def text_value(dataset: Dataset, keyword: str) -> str:
-    """The value as display text ('' when absent or not decodable); multi-values joined by '\\'."""
-    try:
-        value = dataset.get(keyword)
-    except (ValueError, TypeError, LookupError):
-        return ""
-    if value is None:
-        return ""
-    if isinstance(value, MultiValue | list | tuple):
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def integer_value(dataset: Dataset, keyword: str) -> int | None:
-    """The value as an integer, or None when absent or malformed."""
-    try:
-        value = dataset.get(keyword)
-        return None if value in (None, "") else int(value)
-    except (ValueError, TypeError, LookupError, OverflowError):
-        return None
-
-
-def fill_entry(entry: InstanceEntry, dataset: Dataset) -> None:
-    """Set each field of ``entry`` that is still empty from ``dataset``."""
-    for field, keyword in TEXT_FIELDS.items():
-        if not getattr(entry, field):
-            setattr(entry, field, text_value(dataset, keyword))
-    for field, keyword in INTEGER_FIELDS.items():
-        if getattr(entry, field) is None:
-            setattr(entry, field, integer_value(dataset, keyword))
+def fill_entry(entry: InstanceEntry, values: Values) -> None:
+    """Set each field of ``entry`` that is still empty from ``values``."""
+    for field, field_tag in TEXT_FIELDS.items():
+        if not getattr(entry, field) and field_tag in values:
+            setattr(entry, field, values.text(field_tag))
+    for field, field_tag in INTEGER_FIELDS.items():
+        if getattr(entry, field) is None and field_tag in values:
+            setattr(entry, field, values.integer(field_tag))

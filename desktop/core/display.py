@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi_lut
 
-from desktop.core.attributes import integer_value, text_value
+from desktop.core.values import integer_value, text_value
 
 # numpy's own stub types differ across versions; one alias keeps the signatures readable.
 Array = NDArray[np.generic]

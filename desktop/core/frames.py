@@ -7,13 +7,13 @@ from numpy.typing import NDArray
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 
-from desktop.core.attributes import integer_value, text_value
 from desktop.core.cine import cine_rate
 from desktop.core.decode import decode_frame
 from desktop.core.display import ColorKind, DisplayPipeline, Window
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.header import read_header
 from desktop.core.integrity import pixel_data_defect
+from desktop.core.values import integer_value, text_value
 
 
 class FrameSource:

@@ -2,9 +2,9 @@
 
 pydicom's ``dcmread`` builds an element object for every tag of a header (about 1 ms for a CT
 file). A media scan needs some twenty tags and the place of the pixel data, so this module hops
-from element header to element header over a memory map, keeps the raw bytes of the wanted tags
-and lets pydicom convert just those (character sets, value representations). Anything it does
-not handle itself (deflated transfer syntaxes) goes through ``dcmread``.
+from element header to element header over a memory map and keeps the raw bytes of the wanted
+tags, which ``RawValues`` decodes on demand. Anything it does not walk itself (deflated transfer
+syntaxes, a missing transfer syntax) goes through ``dcmread``.
 """
 
 import mmap
@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
+from desktop.core.attributes import BROWSER_TAGS
 from desktop.core.errors import HeaderError, NotDicomError
+from desktop.core.values import DatasetValues, RawElement, RawValues, Values
 
 PREAMBLE_LENGTH = 128
 DICOM_PREFIX = b"DICM"
@@ -32,36 +31,6 @@ SEQUENCE_DELIMITER = 0xFFFEE0DD
 UNDEFINED_LENGTH = 0xFFFFFFFF
 LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
 DEFLATED_SYNTAXES = frozenset({"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"})
-
-#: The tags a media browser shows; anything else in the header is skipped, not decoded.
-BROWSER_TAGS: frozenset[int] = frozenset(
-    int(Tag(keyword))
-    for keyword in (
-        "SpecificCharacterSet",
-        "SOPClassUID",
-        "SOPInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "AccessionNumber",
-        "Modality",
-        "StudyDescription",
-        "SeriesDescription",
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyInstanceUID",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "InstanceNumber",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "NumberOfFrames",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-    )
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +52,13 @@ class Header:
     transfer_syntax_uid: str
     media_sop_class_uid: str
     media_sop_instance_uid: str
-    dataset: Dataset
+    values: Values
     pixel_data: PixelDataLocation | None
 
 
 @dataclass(slots=True)
-class _Cursor:
-    """A walk over a buffer in one transfer syntax."""
+class ElementCursor:
+    """A walk over a buffer of data elements in one transfer syntax."""
 
     buffer: Any  # bytes or mmap
     implicit: bool
@@ -113,6 +82,46 @@ class _Cursor:
         (length,) = struct.unpack_from(endian + "H", self.buffer, pos + 6)
         return tag, vr, length, pos + 8
 
+    def collect(
+        self,
+        pos: int,
+        end: int,
+        wanted: frozenset[int],
+        out: dict[int, RawElement],
+        stop_tags: frozenset[int],
+    ) -> int:
+        """Keep the raw values of ``wanted`` tags from pos to end; stop at a tag of stop_tags.
+
+        Returns where the walk stopped: the offset of the stop tag, or ``end``.
+        """
+        try:
+            while pos < end:
+                if end - pos < 8:
+                    raise HeaderError(f"truncated: {end - pos} stray bytes at the end of the file")
+                tag, vr, length, value = self.element_header(pos)
+                if tag in stop_tags:
+                    return pos
+                if length == UNDEFINED_LENGTH:
+                    nested = ElementCursor(self.buffer, True, True) if vr == b"UN" else self
+                    pos = nested.skip_undefined_sequence(value)
+                    continue
+                if value + length > end:
+                    raise HeaderError(
+                        f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) needs "
+                        f"{value + length} bytes, the file has {end}"
+                    )
+                if tag in wanted:
+                    out[tag] = (
+                        vr.decode("ascii") if vr else None,
+                        bytes(self.buffer[value : value + length]),
+                    )
+                pos = value + length
+        except struct.error as error:
+            raise HeaderError(
+                f"truncated: the data ends inside an element ({end} bytes)"
+            ) from error
+        return pos
+
     def skip_undefined_sequence(self, pos: int) -> int:
         """Offset after the sequence delimiter of an undefined-length value starting at pos."""
         while True:
@@ -134,7 +143,7 @@ class _Cursor:
             if length != UNDEFINED_LENGTH:
                 pos = value + length
             elif vr == b"UN":
-                pos = _Cursor(self.buffer, True, True).skip_undefined_sequence(value)
+                pos = ElementCursor(self.buffer, True, True).skip_undefined_sequence(value)
             else:
                 pos = self.skip_undefined_sequence(value)
 
@@ -160,54 +169,33 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
 
 
 def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> Header:
-    meta, pos = _read_meta(buffer, size)
+    meta, pos = read_meta(buffer, size)
     syntax, media_class, media_instance = (
         meta.get(tag, b"").decode("ascii", "replace").strip("\0 ")
         for tag in (0x00020010, 0x00020002, 0x00020003)
     )
     if not syntax or syntax in DEFLATED_SYNTAXES:
         return _read_with_pydicom(path, size, syntax, media_class, media_instance)
-    little = syntax != ExplicitVRBigEndian
-    cursor = _Cursor(buffer, _encoded_implicit(buffer, pos, size, syntax), little)
-    raw: dict[int, RawDataElement] = {}
+    cursor = open_cursor(buffer, pos, size, syntax)
+    elements: dict[int, RawElement] = {}
+    pos = cursor.collect(pos, size, wanted, elements, PIXEL_DATA_TAGS)
     pixel_data = None
-    try:
-        while pos < size:
-            if size - pos < 8:
-                raise HeaderError(f"truncated: {size - pos} stray bytes at the end of the file")
-            tag, vr, length, value = cursor.element_header(pos)
-            if tag in PIXEL_DATA_TAGS:
-                pixel_data = _locate_pixel_data(cursor, tag, length, value)
-                break
-            if length == UNDEFINED_LENGTH:
-                nested = _Cursor(buffer, True, True) if vr == b"UN" else cursor
-                pos = nested.skip_undefined_sequence(value)
-                continue
-            if value + length > size:
-                raise HeaderError(
-                    f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) needs "
-                    f"{value + length} bytes, the file has {size}"
-                )
-            if tag in wanted:
-                raw[tag] = RawDataElement(
-                    Tag(tag),
-                    vr.decode("ascii") if vr else None,
-                    length,
-                    bytes(buffer[value : value + length]),
-                    value,
-                    cursor.implicit,
-                    cursor.little,
-                )
-            pos = value + length
-    except struct.error as error:
-        raise HeaderError(f"truncated: the header ends inside an element ({size} bytes)") from error
-    dataset = Dataset(raw)  # type: ignore[arg-type]
-    dataset.set_original_encoding(cursor.implicit, cursor.little)
-    syntax = syntax or str(dataset.file_meta.get("TransferSyntaxUID", ""))
-    return Header(path, size, syntax, media_class, media_instance, dataset, pixel_data)
+    if pos < size:
+        tag, _, length, value = cursor.element_header(pos)
+        pixel_data = _locate_pixel_data(cursor, tag, length, value)
+    values = RawValues(elements, cursor.little)
+    return Header(path, size, syntax, media_class, media_instance, values, pixel_data)
 
 
-def _locate_pixel_data(cursor: _Cursor, tag: int, length: int, value: int) -> PixelDataLocation:
+def open_cursor(buffer: Any, pos: int, size: int, syntax: str) -> ElementCursor:
+    """A cursor for the data set that starts at pos, in the given transfer syntax."""
+    little = syntax != ExplicitVRBigEndian
+    return ElementCursor(buffer, _encoded_implicit(buffer, pos, size, syntax), little)
+
+
+def _locate_pixel_data(
+    cursor: ElementCursor, tag: int, length: int, value: int
+) -> PixelDataLocation:
     """Where the pixel data value ends: past its fragments' delimiter when encapsulated."""
     if length != UNDEFINED_LENGTH:
         return PixelDataLocation(tag, value, length, value + length)
@@ -226,9 +214,9 @@ def _encoded_implicit(buffer: mmap.mmap, pos: int, size: int, syntax: str) -> bo
     return not (vr.isalpha() and vr.isupper())
 
 
-def _read_meta(buffer: mmap.mmap, size: int) -> tuple[dict[int, bytes], int]:
+def read_meta(buffer: Any, size: int) -> tuple[dict[int, bytes], int]:
     """The raw file meta elements (group 0002, explicit VR little endian) and where they end."""
-    cursor = _Cursor(buffer, False, True)
+    cursor = ElementCursor(buffer, False, True)
     pos = PREAMBLE_LENGTH + 4
     values: dict[int, bytes] = {}
     try:
@@ -258,4 +246,6 @@ def _read_with_pydicom(
         pixel_data = PixelDataLocation(tag, -1, len(dataset[tag].value), None)
         del dataset[tag]
     syntax = syntax or str(dataset.file_meta.get("TransferSyntaxUID", ""))
-    return Header(path, size, syntax, media_class, media_instance, dataset, pixel_data)
+    return Header(
+        path, size, syntax, media_class, media_instance, DatasetValues(dataset), pixel_data
+    )

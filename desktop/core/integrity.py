@@ -2,19 +2,21 @@
 
 from pydicom.uid import UID
 
-from desktop.core.attributes import integer_value
+from desktop.core.attributes import tag
 from desktop.core.header import Header
+
+ROWS, COLUMNS, BITS_ALLOCATED = tag("Rows"), tag("Columns"), tag("BitsAllocated")
+SAMPLES_PER_PIXEL, NUMBER_OF_FRAMES = tag("SamplesPerPixel"), tag("NumberOfFrames")
 
 
 def expected_native_length(header: Header) -> int | None:
     """Bytes the pixel data of an uncompressed file needs, or None when it cannot be told."""
-    dataset = header.dataset
-    rows, columns = integer_value(dataset, "Rows"), integer_value(dataset, "Columns")
-    bits = integer_value(dataset, "BitsAllocated")
+    values = header.values
+    rows, columns, bits = (values.integer(t) for t in (ROWS, COLUMNS, BITS_ALLOCATED))
     if not rows or not columns or not bits:
         return None
-    samples = integer_value(dataset, "SamplesPerPixel") or 1
-    frames = integer_value(dataset, "NumberOfFrames") or 1
+    samples = values.integer(SAMPLES_PER_PIXEL) or 1
+    frames = values.integer(NUMBER_OF_FRAMES) or 1
     return (rows * columns * samples * frames * bits + 7) // 8
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydicom.uid import MediaStorageDirectoryStorage
 
-from desktop.core.attributes import fill_entry
+from desktop.core.attributes import TEXT_FIELDS, fill_entry
 from desktop.core.dicomdir import FileIdResolver, read_dicomdir
 from desktop.core.errors import HeaderError, MediaError, NoDicomError, NotDicomError
 from desktop.core.header import Header, read_header
@@ -149,7 +149,7 @@ def _complete_listed(entry: InstanceEntry, problems: list[Problem]) -> None:
         return
     listed_uid = entry.sop_instance_uid
     _apply_header(entry, header, problems)
-    file_uid = str(header.dataset.get("SOPInstanceUID", "") or "")
+    file_uid = header.values.text(TEXT_FIELDS["sop_instance_uid"])
     if listed_uid and file_uid and listed_uid != file_uid:
         problems.append(
             Problem(
@@ -192,7 +192,7 @@ def _apply_header(entry: InstanceEntry, header: Header, problems: list[Problem])
     entry.transfer_syntax_uid = entry.transfer_syntax_uid or header.transfer_syntax_uid
     entry.sop_class_uid = entry.sop_class_uid or header.media_sop_class_uid
     entry.sop_instance_uid = entry.sop_instance_uid or header.media_sop_instance_uid
-    fill_entry(entry, header.dataset)
+    fill_entry(entry, header.values)
     if header.pixel_data is None:
         entry.frames = 0
         return

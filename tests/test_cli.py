@@ -1,0 +1,144 @@
+"""The command line: names and JSON shape that scripts rely on, one-line errors, exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from desktop.cli import main
+from tests.helpers import sample_file
+
+INSTANCE_KEYS = {
+    "sop_instance_uid",
+    "sop_class_uid",
+    "instance_number",
+    "transfer_syntax_uid",
+    "frames",
+    "rows",
+    "columns",
+    "path",
+}
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_tree_json_shape(capsys: pytest.CaptureFixture[str], dicomdir_media) -> None:  # type: ignore[no-untyped-def]
+    status, out, _ = run(capsys, "tree", str(dicomdir_media("DICOMDIR")), "--json")
+    assert status == 0
+    tree = json.loads(out)
+    assert tree["source"] == "dicomdir" and tree["problems"] == []
+    patient = tree["patients"][0]
+    assert {"patient_id", "patient_name", "studies"} <= patient.keys()
+    study = patient["studies"][0]
+    assert {
+        "study_instance_uid",
+        "study_date",
+        "study_description",
+        "accession_number",
+        "series",
+    } <= study.keys()
+    series = study["series"][0]
+    assert {
+        "series_instance_uid",
+        "modality",
+        "series_number",
+        "series_description",
+        "instances",
+    } <= series.keys()
+    assert series["instances"][0].keys() >= INSTANCE_KEYS
+    assert (
+        sum(
+            len(s["instances"])
+            for p in tree["patients"]
+            for st in p["studies"]
+            for s in st["series"]
+        )
+        == 31
+    )
+
+
+def test_tree_text_with_problems_exits_zero(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "ct.dcm").write_bytes(sample_file("CT_small.dcm").read_bytes())
+    (tmp_path / "junk.bin").write_bytes(b"junk" * 100)
+    status, out, _ = run(capsys, "tree", str(tmp_path))
+    assert status == 0
+    assert "Folder scan of" in out and "CompressedSamples^CT1" in out
+    assert "Problems (1):" in out and "junk.bin: not a DICOM file" in out
+
+
+@pytest.mark.parametrize("content", [None, "text"])
+def test_tree_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None
+) -> None:
+    target = tmp_path / "media"
+    if content is not None:
+        target.mkdir()
+        (target / "a.txt").write_text(content)
+    status, out, err = run(capsys, "tree", str(target))
+    assert status == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("dicom-courier: ")
+    assert ("does not exist" if content is None else "no DICOM files") in err
+
+
+def test_export_png_and_mp4(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    source = str(sample_file("emri_small.dcm"))
+    status, out, _ = run(
+        capsys,
+        "export",
+        source,
+        "--png",
+        str(tmp_path / "a.png"),
+        "--frame",
+        "3",
+        "--window",
+        "500,1000",
+    )
+    assert status == 0 and Image.open(tmp_path / "a.png").size == (64, 64)
+    status, out, _ = run(capsys, "export", source, "--png", str(tmp_path / "b.png"), "--16bit")
+    assert status == 0 and Image.open(tmp_path / "b.png").mode == "I;16"
+    status, out, _ = run(capsys, "export", source, "--mp4", str(tmp_path / "c.mp4"), "--fps", "8")
+    assert status == 0 and "wrote 10 frames at 8 fps" in out
+
+
+def test_export_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, _, err = run(
+        capsys, "export", str(sample_file("rtplan.dcm")), "--png", str(tmp_path / "x.png")
+    )
+    assert status == 1 and "has no pixel data" in err
+    status, _, err = run(
+        capsys,
+        "export",
+        str(sample_file("CT_small.dcm")),
+        "--png",
+        str(tmp_path / "x.png"),
+        "--frame",
+        "5",
+    )
+    assert status == 1 and "frame 5 is out of range" in err
+    with pytest.raises(SystemExit):
+        main(["export", str(sample_file("CT_small.dcm")), "--png", "x.png", "--window", "40"])
+    assert "CENTER,WIDTH" in capsys.readouterr().err
+
+
+def test_entry_point_starts_without_qt(tmp_path: Path) -> None:
+    code = (
+        "import sys, desktop.cli; desktop.cli.main(['demo-media', sys.argv[1]]); "
+        "print(sorted(m for m in sys.modules if m.startswith('PySide6')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip().endswith("[]")
+    assert (tmp_path / "demo" / "DICOMDIR").is_file()
