@@ -1,6 +1,7 @@
 """Helpers the tests share: sample files and real peer tools."""
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
@@ -25,3 +26,15 @@ def require_tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run scripts/setup.sh --test (Debian package)")
     return found
+
+
+def pydicom_samples(accepts: Callable[[Path], bool]) -> list[Path]:
+    """pydicom's test files for which ``accepts`` returns True without raising."""
+    samples = []
+    for path in sorted(PYDICOM_FILES.glob("*.dcm")):
+        try:
+            if accepts(path):
+                samples.append(path)
+        except Exception:
+            continue
+    return samples
