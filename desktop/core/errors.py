@@ -25,5 +25,9 @@ class FrameError(CourierError):
     """A frame cannot be produced: no pixel data, an index out of range, a decoder failure."""
 
 
-class ExportError(CourierError):
-    """An export cannot be written."""
+class OutputError(CourierError):
+    """A file cannot be written where it was asked for."""
+
+
+class ExportError(OutputError):
+    """An export cannot be made (wrong kind of image, encoder failure, unwritable output)."""

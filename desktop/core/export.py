@@ -1,13 +1,10 @@
 """Export a frame as PNG, or a multi-frame instance as an H.264 MP4 cine.
 
-Outputs are written to a temporary file beside the target and renamed into place, so a failed or
-cancelled export never leaves a half-written file under the requested name.
+Outputs are written atomically, so a failed or cancelled export never leaves a half-written file
+under the requested name.
 """
 
-import os
-import tempfile
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +16,7 @@ from PIL import Image, PngImagePlugin
 
 from desktop.core.display import Window
 from desktop.core.errors import ExportError
+from desktop.core.files import atomic_output, public_mode
 from desktop.core.frames import FrameSource
 
 SIGNED_OFFSET = 32768
@@ -30,24 +28,6 @@ class ExportProgress:
 
     done: int
     total: int
-
-
-@contextmanager
-def atomic_output(target: Path, suffix: str) -> Iterator[Path]:
-    """A temporary path beside ``target`` that replaces it only if the block succeeds."""
-    folder = target.parent if str(target.parent) else Path()
-    if not folder.is_dir():
-        raise ExportError(f"cannot write {target}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ExportError(f"cannot write {target}: the folder {folder} is not writable")
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=folder)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        temporary.replace(target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def export_png(
@@ -68,7 +48,7 @@ def export_png(
         image, info = _stored_16bit_image(source, frame)
     else:
         image, info = Image.fromarray(source.display(frame, window)), None
-    with atomic_output(target, ".png") as temporary:
+    with atomic_output(target, ".png", public_mode()) as temporary:
         try:
             image.save(temporary, format="PNG", pnginfo=info)
         except OSError as error:
@@ -108,7 +88,7 @@ def export_mp4(
     rate = fps or source.fps
     if rate <= 0:
         raise ExportError(f"a frame rate must be positive, not {rate:g}")
-    with atomic_output(target, ".mp4") as temporary:
+    with atomic_output(target, ".mp4", public_mode()) as temporary:
         try:
             container = av.open(str(temporary), mode="w", format="mp4")
         except (OSError, av.FFmpegError) as error:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from desktop.core.display import Window
-from desktop.core.errors import ExportError, FrameError
+from desktop.core.errors import ExportError, FrameError, OutputError
 from desktop.core.export import ExportProgress, export_mp4, export_png
 from desktop.core.frames import FrameSource
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
@@ -52,7 +52,7 @@ def test_png_frame_out_of_range(tmp_path: Path) -> None:
 
 
 def test_unwritable_output(tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         export_png(FrameSource(sample_file("CT_small.dcm")), tmp_path / "no" / "x.png")
 
 
