@@ -1,0 +1,1 @@
+"""The command line's command groups, each registering its subcommands on the parser."""

@@ -1,0 +1,228 @@
+"""Trust commands: the keystore and the TLS check."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from desktop.core.paths import courier_home
+from desktop.security.certificates import CertificateInfo
+from desktop.security.handshake import ClientSettings, check_tls
+from desktop.security.keystore import ImportResult, Keystore
+from desktop.security.passwords import password_source, read_password_file
+from desktop.security.tls import client_context, parse_profile
+
+
+def register(commands: Any) -> None:
+    """Add ``keystore ...`` and ``tls-check`` to the parser's subcommands."""
+    secret = argparse.ArgumentParser(add_help=False)
+    secret.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the keystore password from FILE (or set DICOM_COURIER_KEYSTORE_PASSWORD)",
+    )
+    keystore = commands.add_parser("keystore", help="trusted CAs and identities")
+    actions = keystore.add_subparsers(metavar="ACTION", required=True)
+
+    add_ca = actions.add_parser(
+        "import-ca", parents=[secret], help="trust the CA certificates of a PEM, DER or PKCS#7 file"
+    )
+    add_ca.add_argument("file", type=Path)
+    add_ca.add_argument(
+        "--allow-legacy",
+        action="store_true",
+        help="accept short keys and SHA-1 signatures (legacy nodes only)",
+    )
+    add_ca.set_defaults(run=_import_ca)
+
+    add_id = actions.add_parser(
+        "import-identity",
+        parents=[secret],
+        help="import a PKCS#12 file, or a certificate and its key",
+    )
+    add_id.add_argument("name")
+    add_id.add_argument("file", type=Path, help="PKCS#12 (.p12/.pfx) or certificate (PEM/DER)")
+    add_id.add_argument("--key", type=Path, metavar="KEYFILE", help="the private key (PEM/DER)")
+    add_id.add_argument("--chain", type=Path, metavar="FILE", help="intermediate certificates")
+    add_id.add_argument(
+        "--file-password-file",
+        type=Path,
+        metavar="F",
+        help="the password of the PKCS#12 file or of the key",
+    )
+    add_id.add_argument(
+        "--allow-legacy",
+        action="store_true",
+        help="accept short keys and SHA-1 signatures (legacy nodes only)",
+    )
+    add_id.set_defaults(run=_import_identity)
+
+    listing = actions.add_parser("list", parents=[secret], help="list CAs and identities")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_list)
+
+    show = actions.add_parser("show", parents=[secret], help="show one entry in full")
+    show.add_argument("id", help="an identity name or 6+ hex digits of a fingerprint")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_show)
+
+    remove = actions.add_parser("remove", parents=[secret], help="remove an entry")
+    remove.add_argument("id")
+    remove.set_defaults(run=_remove)
+
+    export = actions.add_parser(
+        "export-cert",
+        parents=[secret],
+        help="write an entry's certificate (PEM, or DER for .der/.cer)",
+    )
+    export.add_argument("id")
+    export.add_argument("out", type=Path)
+    export.set_defaults(run=_export_cert)
+
+    check = commands.add_parser(
+        "tls-check", parents=[secret], help="handshake with a peer and print the transcript"
+    )
+    check.add_argument("host")
+    check.add_argument("port", type=int)
+    check.add_argument(
+        "--profile",
+        type=parse_profile,
+        default=parse_profile("bcp195-nd"),
+        help="bcp195-nd (default), bcp195-rfc8996, bcp195-rfc8996-mod, bcp195",
+    )
+    check.add_argument("--identity", metavar="NAME", help="the identity to present")
+    check.add_argument("--server-name", metavar="NAME", help="the name the certificate must hold")
+    check.add_argument("--no-hostname-check", action="store_true")
+    check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(run=_tls_check)
+
+
+def open_keystore(args: argparse.Namespace) -> Keystore:
+    home = courier_home()
+    return Keystore(home, password_source(args.password_file, str(home.absolute())))
+
+
+def _report(result: ImportResult) -> None:
+    for info in result.added:
+        print(f"added {info.subject}  SHA-256 {info.fingerprint}")
+    for info in result.already_present:
+        print(f"already trusted {info.subject}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _import_ca(args: argparse.Namespace) -> int:
+    _report(open_keystore(args).import_cas(args.file, allow_legacy=args.allow_legacy))
+    return 0
+
+
+def _import_identity(args: argparse.Namespace) -> int:
+    file_password = read_password_file(args.file_password_file) if args.file_password_file else None
+    result = open_keystore(args).import_identity(
+        args.name,
+        args.file,
+        key_path=args.key,
+        chain_path=args.chain,
+        file_password=file_password,
+        allow_legacy=args.allow_legacy,
+    )
+    _report(result)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    keystore = open_keystore(args)
+    cas, identities = keystore.trusted(), keystore.identities()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "trusted_cas": [{"id": _id(c), **c.as_json()} for c in cas],
+                    "identities": [
+                        {"id": i.name, "allow_legacy": i.allow_legacy, **i.certificate.as_json()}
+                        for i in identities
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"Trusted CAs ({len(cas)}):")
+    for info in cas:
+        print(f"  {_id(info)}  {info.subject}  until {info.not_after:%Y-%m-%d}")
+    print(f"Identities ({len(identities)}):")
+    for identity in identities:
+        info = identity.certificate
+        print(
+            f"  {identity.name}  {info.subject}  until {info.not_after:%Y-%m-%d}  "
+            f"{', '.join(info.extended_key_usages) or 'any usage'}"
+        )
+    return 0
+
+
+def _id(info: CertificateInfo) -> str:
+    return info.fingerprint.replace(":", "")[:16].lower()
+
+
+def _show(args: argparse.Namespace) -> int:
+    kind, info = open_keystore(args).find(args.id)
+    if args.json:
+        print(json.dumps({"kind": kind, **info.as_json()}, indent=2))
+        return 0
+    rows = [
+        ("kind", "identity" if kind == "identity" else "trusted CA"),
+        ("subject", info.subject),
+        ("issuer", info.issuer),
+        ("serial", info.serial),
+        ("valid from", f"{info.not_before:%Y-%m-%d %H:%M} UTC"),
+        ("valid until", f"{info.not_after:%Y-%m-%d %H:%M} UTC"),
+        ("SHA-256", info.fingerprint),
+        ("names", ", ".join(info.subject_alt_names) or "-"),
+        ("key", f"{info.key_type} {info.key_bits} bits"),
+        ("key usage", ", ".join(info.key_usages) or "-"),
+        ("extended usage", ", ".join(info.extended_key_usages) or "any"),
+        ("signature", info.signature_hash),
+        ("CA", "yes" if info.is_ca else "no"),
+    ]
+    for label, value in rows:
+        print(f"{label:>15}: {value}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    print(f"removed {open_keystore(args).remove(args.id)}")
+    return 0
+
+
+def _export_cert(args: argparse.Namespace) -> int:
+    info = open_keystore(args).export_certificate(args.id, args.out)
+    print(f"wrote the certificate of {info.subject} to {args.out}")
+    return 0
+
+
+def _tls_check(args: argparse.Namespace) -> int:
+    keystore = open_keystore(args)
+    identity = keystore.unlock_identity(args.identity) if args.identity else None
+    context = client_context(
+        args.profile, keystore.trusted_pem(), identity, check_hostname=not args.no_hostname_check
+    )
+    settings = ClientSettings(
+        args.host,
+        args.port,
+        args.profile,
+        server_name=args.server_name or "",
+        check_hostname=not args.no_hostname_check,
+        sent_identity=identity is not None,
+        our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
+        timeout=args.timeout,
+    )
+    transcript = check_tls(settings, context)
+    if transcript.diagnosis is not None:
+        print(transcript.diagnosis.line(), file=sys.stderr)
+    print(
+        json.dumps(transcript.as_json(), indent=2) if args.json else "\n".join(transcript.lines())
+    )
+    return 0 if transcript.ok else 1

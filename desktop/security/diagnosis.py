@@ -1,0 +1,273 @@
+"""Turning a failed connection into plain words and what to do about it.
+
+``diagnose`` is pure: the handshake code gathers the facts (the error, the peer's certificates
+read by a second, unverified handshake, whether the port speaks plain DICOM) and this module
+explains them.
+"""
+
+import datetime as dt
+import socket
+import ssl
+from dataclasses import dataclass, field
+
+from desktop.security.certificates import CertificateInfo
+
+# OpenSSL certificate verification codes (X509_V_ERR_*).
+UNTRUSTED_CODES = frozenset({2, 18, 19, 20, 21, 27})
+EXPIRED, NOT_YET_VALID, REVOKED, WRONG_PURPOSE = 10, 9, 23, 26
+NAME_MISMATCH_CODES = frozenset({62, 64})
+NOT_TLS_REASONS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "RECORD_LAYER_FAILURE",
+        "PACKET_LENGTH_TOO_LONG",
+        "UNEXPECTED_EOF_WHILE_READING",
+        "HTTP_REQUEST",
+        "UNKNOWN_PROTOCOL",
+    }
+)
+VERSION_REASONS = frozenset(
+    {
+        "UNSUPPORTED_PROTOCOL",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "NO_PROTOCOLS_AVAILABLE",
+        "WRONG_SSL_VERSION",
+        "VERSION_TOO_LOW",
+        "VERSION_TOO_HIGH",
+    }
+)
+CIPHER_REASONS = frozenset(
+    {
+        "NO_SHARED_CIPHER",
+        "NO_CIPHERS_AVAILABLE",
+        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+        "NO_SUITABLE_SIGNATURE_ALGORITHM",
+    }
+)
+REJECTED_REASONS = frozenset(
+    {
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "TLSV1_ALERT_DECRYPT_ERROR",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A failure in plain words: a stable code, what happened, and what to do."""
+
+    code: str
+    summary: str
+    advice: str
+
+    def line(self) -> str:
+        return f"{self.summary}. {self.advice}"
+
+
+@dataclass(slots=True)
+class Facts:
+    """What is known about a failed connection besides the error itself."""
+
+    host: str
+    port: int
+    server_name: str
+    profile: str
+    sent_identity: bool
+    our_issuer: str = ""
+    timeout: float = 10.0
+    stage: str = "handshake"  # "connect", "handshake" or "after-handshake"
+    peer_chain: list[CertificateInfo] = field(default_factory=list)
+    plain_dicom: bool | None = None
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def diagnose(error: BaseException, facts: Facts) -> Diagnosis:
+    """The diagnosis for ``error`` met while connecting as a TLS client."""
+    where = f"{facts.host}:{facts.port}"
+    if isinstance(error, ConnectionRefusedError):
+        return Diagnosis(
+            "connection-refused",
+            f"Connection refused by {where}",
+            "Nothing listens on that port: check the port number, that the peer's "
+            "DICOM service is running and that no firewall rejects us",
+        )
+    if facts.plain_dicom:
+        return Diagnosis(
+            "plain-dicom-port",
+            f"{where} speaks plain DICOM, not TLS",
+            "Use the peer's TLS port (often 2762), or turn TLS off for this node "
+            "only if the network link is protected otherwise",
+        )
+    if isinstance(error, TimeoutError | socket.timeout):
+        return _timeout(facts, where)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return _verification(error, facts)
+    reason = getattr(error, "reason", None) or ""
+    return _by_reason(str(reason), error, facts, where)
+
+
+def _timeout(facts: Facts, where: str) -> Diagnosis:
+    if facts.stage == "connect":
+        return Diagnosis(
+            "timeout",
+            f"No answer from {where} within {facts.timeout:g} s",
+            "Check the host name and port, and that firewalls or a VPN let the connection through",
+        )
+    return Diagnosis(
+        "timeout",
+        f"{where} accepted the connection but did not complete the TLS "
+        f"handshake within {facts.timeout:g} s",
+        "The port may belong to another service; check the peer's TLS port",
+    )
+
+
+def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosis:
+    code = error.verify_code
+    leaf = facts.peer_chain[0] if facts.peer_chain else None
+    subject = leaf.subject if leaf else "the server's certificate"
+    if code in UNTRUSTED_CODES:
+        top = facts.peer_chain[-1] if facts.peer_chain else None
+        issuer = top.issuer if top else "unknown"
+        return Diagnosis(
+            "untrusted-server-ca",
+            f"The server's certificate ({subject}) comes from a CA we do not trust "
+            f"(issuer: {issuer})",
+            "Import the CA that issued it (keystore import-ca FILE) after checking "
+            "its fingerprint with the peer's administrator",
+        )
+    if code in (EXPIRED, NOT_YET_VALID):
+        return _dates(code, facts, subject)
+    if code in NAME_MISMATCH_CODES:
+        names = ", ".join(leaf.subject_alt_names) if leaf and leaf.subject_alt_names else "no names"
+        return Diagnosis(
+            "hostname-mismatch",
+            f"The server's certificate is not valid for {facts.server_name!r}: it names {names}",
+            "Connect with a name the certificate lists, set the node's server name "
+            "to one of them, or turn off the hostname check for this node if the "
+            "peer cannot be fixed",
+        )
+    if code == WRONG_PURPOSE:
+        return Diagnosis(
+            "server-cert-wrong-usage",
+            f"The server's certificate ({subject}) is not made for TLS servers (it "
+            "lacks the serverAuth extended key usage)",
+            "The peer's administrator must install a server certificate",
+        )
+    if code == REVOKED:
+        return Diagnosis(
+            "server-cert-revoked",
+            f"The server's certificate ({subject}) is revoked",
+            "Do not connect; tell the peer's administrator",
+        )
+    return Diagnosis(
+        "server-cert-invalid",
+        f"The server's certificate was refused: {error.verify_message}",
+        "Ask the peer's administrator to check the certificate and its chain",
+    )
+
+
+def _dates(code: int, facts: Facts, subject: str) -> Diagnosis:
+    expired = code == EXPIRED
+    culprit = next(
+        (
+            c
+            for c in facts.peer_chain
+            if (facts.now > c.not_after if expired else facts.now < c.not_before)
+        ),
+        None,
+    )
+    name = culprit.subject if culprit else subject
+    if expired:
+        when = f" on {culprit.not_after:%Y-%m-%d %H:%M} UTC" if culprit else ""
+        return Diagnosis(
+            "server-cert-expired",
+            f"The server's certificate {name} expired{when}",
+            "The peer's administrator must renew it",
+        )
+    when = f" before {culprit.not_before:%Y-%m-%d %H:%M} UTC" if culprit else " yet"
+    return Diagnosis(
+        "server-cert-not-yet-valid",
+        f"The server's certificate {name} is not valid{when}",
+        "Check this computer's clock; if it is right, the peer installed a certificate too early",
+    )
+
+
+def _by_reason(reason: str, error: BaseException, facts: Facts, where: str) -> Diagnosis:
+    our_ca = f" ({facts.our_issuer})" if facts.our_issuer else ""
+    if (
+        reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED"
+        or (not facts.sent_identity and reason == "SSLV3_ALERT_HANDSHAKE_FAILURE")
+        or (not facts.sent_identity and _closed(error) and facts.stage == "after-handshake")
+    ):
+        return Diagnosis(
+            "client-cert-required",
+            "The peer requires a client certificate and we sent none",
+            "Bind an identity to this node (or pass --identity NAME)",
+        )
+    if reason == "TLSV1_ALERT_UNKNOWN_CA":
+        return Diagnosis(
+            "client-cert-unknown-ca",
+            f"The peer rejected our certificate: it does not trust the CA that issued it{our_ca}",
+            "Give the peer's administrator our CA certificate (keystore "
+            "export-cert), or use an identity from a CA the peer trusts",
+        )
+    if reason == "SSLV3_ALERT_CERTIFICATE_EXPIRED":
+        return Diagnosis(
+            "client-cert-expired",
+            "The peer rejected our certificate as expired",
+            "Renew our identity and import the new one",
+        )
+    if reason == "SSLV3_ALERT_CERTIFICATE_REVOKED":
+        return Diagnosis(
+            "client-cert-revoked",
+            "The peer rejected our certificate as revoked",
+            "Ask the CA for a new identity",
+        )
+    if reason in REJECTED_REASONS:
+        return Diagnosis(
+            "client-cert-rejected",
+            f"The peer rejected our certificate ({reason})",
+            "Check with the peer's administrator what it expects of clients",
+        )
+    if reason in VERSION_REASONS:
+        return Diagnosis(
+            "protocol-mismatch",
+            f"{where} and we share no TLS version (profile {facts.profile})",
+            "If the peer only speaks TLS 1.0/1.1 (older Orthanc or DCMTK), choose "
+            "the legacy profile bcp195 for this node, or better, upgrade the peer",
+        )
+    if reason in CIPHER_REASONS or reason == "SSLV3_ALERT_HANDSHAKE_FAILURE":
+        return Diagnosis(
+            "no-shared-cipher",
+            f"{where} and we share no cipher suite (profile {facts.profile})",
+            "An ECDSA server certificate over TLS 1.2 needs profile bcp195-rfc8996;"
+            " otherwise compare the peer's cipher settings with the profile's",
+        )
+    if reason in NOT_TLS_REASONS or _closed(error):
+        return Diagnosis(
+            "peer-closed",
+            f"{where} closed the connection during the TLS handshake without saying why",
+            "It may not speak TLS on this port, or it refuses our address; the "
+            "peer's log says which",
+        )
+    return Diagnosis(
+        "tls-failure",
+        f"The TLS handshake with {where} failed: {error}",
+        "Check the peer's log for the other side of this failure",
+    )
+
+
+def _closed(error: BaseException) -> bool:
+    return isinstance(error, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError | EOFError)
+
+
+def plain_to_tls_port(host: str, port: int) -> Diagnosis:
+    """For a plain DICOM connection that failed on a port that speaks TLS."""
+    return Diagnosis(
+        "tls-port",
+        f"{host}:{port} speaks TLS, but this node is set up for plain DICOM",
+        "Turn TLS on for this node and bind an identity to it",
+    )

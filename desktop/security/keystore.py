@@ -1,0 +1,340 @@
+"""The local keystore: trusted CAs and named identities under DICOM_COURIER_HOME/keystore.
+
+Layout (every file 0600, written atomically):
+    keystore.json               format version and the password verifier (scrypt)
+    trusted/<fingerprint>.pem   trusted CA certificates
+    identities/<name>.p12       certificate, chain and private key, PKCS#12 with PBES2/AES-256
+                                under the keystore password: the only place a key ever rests
+    identities/<name>.json      the public part (certificates, options), readable without it
+"""
+
+import base64
+import datetime as dt
+import hmac
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from desktop.core.files import write_atomic
+from desktop.security import policy
+from desktop.security.certificates import (
+    CertificateInfo,
+    PrivateKey,
+    describe,
+    load_certificates,
+    load_pkcs12,
+    load_private_key,
+)
+from desktop.security.errors import KeystoreError, PasswordError, PolicyError
+from desktop.security.passwords import MIN_LENGTH, PasswordSource
+
+FORMAT_VERSION = 1
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+PKCS12_ROUNDS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A named identity's public part."""
+
+    name: str
+    certificate: CertificateInfo
+    chain: list[CertificateInfo]
+    allow_legacy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockedIdentity:
+    """An identity with its private key, in memory only."""
+
+    name: str
+    key: PrivateKey
+    certificate: x509.Certificate
+    chain: list[x509.Certificate]
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What an import added, what it already had, and the warnings to show."""
+
+    added: list[CertificateInfo] = field(default_factory=list)
+    already_present: list[CertificateInfo] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _short_id(certificate_fingerprint: str) -> str:
+    return certificate_fingerprint.replace(":", "")[:16].lower()
+
+
+class Keystore:
+    """Trusted CAs and identities on disk; the password is asked for only when a key is touched."""
+
+    def __init__(self, home: Path, password: PasswordSource) -> None:
+        self.folder = home / "keystore"
+        self._password_source = password
+        self._password: str | None = None
+
+    # -- trusted CAs -------------------------------------------------------------------------
+
+    def import_cas(
+        self, path: Path, *, allow_legacy: bool = False, now: dt.datetime | None = None
+    ) -> ImportResult:
+        """Trust every CA certificate of a PEM, PEM bundle, DER or PKCS#7 file (all or none)."""
+        certificates = load_certificates(_read(path), path.name)
+        now = now or dt.datetime.now(dt.UTC)
+        findings = [f for c in certificates for f in policy.ca_checks(c, now, allow_legacy)]
+        if policy.errors(findings):
+            raise PolicyError(f"{path.name}: refused", policy.errors(findings))
+        result = ImportResult(warnings=policy.warnings(findings))
+        folder = self._ensure("trusted")
+        for certificate in certificates:
+            info = describe(certificate)
+            target = folder / f"{_short_id(info.fingerprint)}.pem"
+            if target.exists():
+                result.already_present.append(info)
+                continue
+            write_atomic(target, info.pem.encode("ascii"))
+            result.added.append(info)
+        return result
+
+    def trusted(self) -> list[CertificateInfo]:
+        """The trusted CAs, by subject."""
+        folder = self.folder / "trusted"
+        infos = (
+            [
+                describe(c)
+                for p in sorted(folder.glob("*.pem"))
+                for c in load_certificates(p.read_bytes(), p.name)
+            ]
+            if folder.is_dir()
+            else []
+        )
+        return sorted(infos, key=lambda i: i.subject)
+
+    def trusted_pem(self) -> str:
+        """Every trusted CA as one PEM bundle (for an SSL context)."""
+        return "".join(info.pem for info in self.trusted())
+
+    # -- identities --------------------------------------------------------------------------
+
+    def import_identity(
+        self,
+        name: str,
+        path: Path,
+        *,
+        key_path: Path | None = None,
+        chain_path: Path | None = None,
+        file_password: str | None = None,
+        allow_legacy: bool = False,
+        now: dt.datetime | None = None,
+    ) -> ImportResult:
+        """Import a PKCS#12 file, or a certificate (PEM/DER) with its key (PEM/DER) and chain."""
+        if not NAME_PATTERN.fullmatch(name):
+            raise KeystoreError(
+                f"an identity name is 1 to 64 letters, digits, spaces, '.', '_' "
+                f"or '-', starting with a letter or digit; not {name!r}"
+            )
+        if (self.folder / "identities" / f"{name}.p12").exists():
+            raise KeystoreError(f"an identity named {name!r} exists already: remove it first")
+        key, certificate, chain = _load_identity_files(path, key_path, chain_path, file_password)
+        findings = policy.identity_checks(
+            key, certificate, chain, now or dt.datetime.now(dt.UTC), allow_legacy
+        )
+        if policy.errors(findings):
+            raise PolicyError(f"{path.name}: refused", policy.errors(findings))
+        password = self._unlock(new_allowed=True)
+        folder = self._ensure("identities")
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(PKCS12_ROUNDS)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(password.encode("utf-8"))
+        )
+        bundle = pkcs12.serialize_key_and_certificates(
+            name.encode("utf-8"), key, certificate, chain or None, encryption
+        )
+        public = {
+            "name": name,
+            "certificate": _pem(certificate),
+            "chain": [_pem(c) for c in chain],
+            "allow_legacy": allow_legacy,
+        }
+        write_atomic(folder / f"{name}.p12", bundle)
+        write_atomic(folder / f"{name}.json", json.dumps(public, indent=2).encode("utf-8"))
+        return ImportResult(added=[describe(certificate)], warnings=policy.warnings(findings))
+
+    def identities(self) -> list[Identity]:
+        folder = self.folder / "identities"
+        return [self._identity(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+    def identity(self, name: str) -> Identity:
+        path = self.folder / "identities" / f"{name}.json"
+        if not NAME_PATTERN.fullmatch(name) or not path.is_file():
+            known = ", ".join(i.name for i in self.identities()) or "none yet"
+            raise KeystoreError(f"no identity named {name!r} (known: {known})")
+        return self._identity(path)
+
+    def unlock_identity(self, name: str) -> UnlockedIdentity:
+        """The identity with its private key (asks for the keystore password if needed)."""
+        self.identity(name)
+        password = self._unlock(new_allowed=False)
+        data = (self.folder / "identities" / f"{name}.p12").read_bytes()
+        key, certificate, chain = load_pkcs12(data, password.encode("utf-8"), f"identity {name}")
+        return UnlockedIdentity(name, key, certificate, chain)
+
+    @staticmethod
+    def _identity(path: Path) -> Identity:
+        try:
+            public = json.loads(path.read_text(encoding="utf-8"))
+            certificate = load_certificates(public["certificate"].encode(), path.name)[0]
+            chain = [load_certificates(p.encode(), path.name)[0] for p in public["chain"]]
+        except (OSError, ValueError, KeyError) as error:
+            raise KeystoreError(f"the keystore entry {path.name} is damaged: {error}") from error
+        return Identity(
+            public["name"],
+            describe(certificate),
+            [describe(c) for c in chain],
+            bool(public.get("allow_legacy")),
+        )
+
+    # -- any entry ---------------------------------------------------------------------------
+
+    def find(self, reference: str) -> tuple[str, CertificateInfo]:
+        """An entry by identity name or fingerprint prefix: ("identity"|"ca", certificate)."""
+        for identity in self.identities():
+            if identity.name == reference:
+                return "identity", identity.certificate
+        wanted = reference.replace(":", "").lower()
+        if len(wanted) < 6:
+            raise KeystoreError(
+                f"no identity named {reference!r}; a CA is named by 6 or more "
+                "hex digits of its SHA-256 fingerprint (see 'keystore list')"
+            )
+        matches = [("ca", c) for c in self.trusted()] + [
+            ("identity", i.certificate) for i in self.identities()
+        ]
+        found = [m for m in matches if m[1].fingerprint.replace(":", "").lower().startswith(wanted)]
+        if len(found) != 1:
+            raise KeystoreError(
+                f"{'no' if not found else 'more than one'} keystore entry matches {reference!r}"
+            )
+        return found[0]
+
+    def remove(self, reference: str) -> str:
+        """Remove an identity or a trusted CA; returns what was removed."""
+        kind, info = self.find(reference)
+        if kind == "ca":
+            (self.folder / "trusted" / f"{_short_id(info.fingerprint)}.pem").unlink()
+            return f"trusted CA {info.subject}"
+        name = next(i.name for i in self.identities() if i.certificate == info)
+        for suffix in (".p12", ".json"):
+            (self.folder / "identities" / f"{name}{suffix}").unlink(missing_ok=True)
+        return f"identity {name} ({info.subject})"
+
+    def export_certificate(self, reference: str, target: Path) -> CertificateInfo:
+        """Write an entry's certificate (never a key): DER for .der/.cer, else PEM."""
+        _, info = self.find(reference)
+        certificate = x509.load_pem_x509_certificate(info.pem.encode("ascii"))
+        der = target.suffix.lower() in (".der", ".cer")
+        encoding = serialization.Encoding.DER if der else serialization.Encoding.PEM
+        write_atomic(target, certificate.public_bytes(encoding), mode=0o644)
+        return info
+
+    # -- password ----------------------------------------------------------------------------
+
+    def _unlock(self, *, new_allowed: bool) -> str:
+        """The keystore password, checked against the verifier (set on first use)."""
+        if self._password is not None:
+            return self._password
+        settings_path = self.folder / "keystore.json"
+        settings = _read_settings(settings_path)
+        if settings is None:
+            if not new_allowed:
+                raise PasswordError("the keystore holds no identity yet")
+            password = self._password_source(True)
+            if len(password) < MIN_LENGTH:
+                raise PasswordError(f"a keystore password needs at least {MIN_LENGTH} characters")
+            salt = os.urandom(16)
+            settings = {
+                "version": FORMAT_VERSION,
+                "salt": base64.b64encode(salt).decode(),
+                "verifier": base64.b64encode(_stretch(password, salt)).decode(),
+            }
+            self._ensure()
+            write_atomic(settings_path, json.dumps(settings, indent=2).encode("utf-8"))
+        else:
+            password = self._password_source(False)
+            salt = base64.b64decode(settings["salt"])
+            expected = base64.b64decode(settings["verifier"])
+            if not hmac.compare_digest(_stretch(password, salt), expected):
+                raise PasswordError("wrong keystore password")
+        self._password = password
+        return password
+
+    def _ensure(self, sub: str = "") -> Path:
+        folder = self.folder / sub if sub else self.folder
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return folder
+
+
+def _stretch(password: str, salt: bytes) -> bytes:
+    return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(
+        password.encode("utf-8")
+    )
+
+
+def _read_settings(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise KeystoreError(f"the keystore settings {path} are damaged: {error}") from error
+    if settings.get("version") != FORMAT_VERSION:
+        raise KeystoreError(
+            f"the keystore has format {settings.get('version')!r}; this version "
+            f"of DICOM Courier reads format {FORMAT_VERSION}"
+        )
+    return settings
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise KeystoreError(f"cannot read {path}: {error.strerror}") from error
+
+
+def _load_identity_files(
+    path: Path,
+    key_path: Path | None,
+    chain_path: Path | None,
+    file_password: str | None,
+) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate]]:
+    """Key, certificate and chain from a PKCS#12 file or from certificate + key (+ chain)."""
+    data = _read(path)
+    secret = file_password.encode("utf-8") if file_password is not None else None
+    if key_path is None and b"-----BEGIN" not in data:
+        key, certificate, chain = load_pkcs12(data, secret, path.name)
+    else:
+        certificates = load_certificates(data, path.name)
+        key_data = _read(key_path) if key_path else data
+        key = load_private_key(key_data, secret, (key_path or path).name)
+        certificate, chain = certificates[0], certificates[1:]
+    if chain_path is not None:
+        chain += load_certificates(_read(chain_path), chain_path.name)
+    return key, certificate, chain

@@ -1,0 +1,82 @@
+"""Where the keystore password comes from: a file, the environment, the OS keyring, a prompt.
+
+Scripts use ``--password-file`` or ``DICOM_COURIER_KEYSTORE_PASSWORD``; people get the OS
+keyring where one exists, else a prompt; nothing ever prompts without a terminal.
+"""
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop.security.errors import PasswordError
+
+PASSWORD_ENV = "DICOM_COURIER_KEYSTORE_PASSWORD"
+KEYRING_SERVICE = "dicom-courier"
+MIN_LENGTH = 8
+
+PasswordSource = Callable[[bool], str]  # called with True when a new password is being set
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of a password file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise PasswordError(f"cannot read the password file {path}: {error.strerror}") from error
+    if not lines or not lines[0]:
+        raise PasswordError(f"the password file {path} is empty")
+    return lines[0]
+
+
+def password_source(password_file: Path | None, keyring_account: str) -> PasswordSource:
+    """A source trying, in order: the file, the environment, the OS keyring, a terminal prompt."""
+
+    def obtain(new: bool) -> str:
+        if password_file is not None:
+            return read_password_file(password_file)
+        if os.environ.get(PASSWORD_ENV):
+            return os.environ[PASSWORD_ENV]
+        remembered = _keyring_get(keyring_account)
+        if remembered:
+            return remembered
+        typed = _prompt(new)
+        _keyring_set(keyring_account, typed)
+        return typed
+
+    return obtain
+
+
+def _prompt(new: bool) -> str:
+    if not sys.stdin.isatty():
+        raise PasswordError(
+            "the keystore password is needed and there is no terminal to ask on: use "
+            f"--password-file FILE or set {PASSWORD_ENV}"
+        )
+    if not new:
+        return getpass.getpass("Keystore password: ")
+    first = getpass.getpass("New keystore password (8 characters or more): ")
+    if len(first) < MIN_LENGTH:
+        raise PasswordError(f"a keystore password needs at least {MIN_LENGTH} characters")
+    if getpass.getpass("Repeat it: ") != first:
+        raise PasswordError("the two passwords differ")
+    return first
+
+
+def _keyring_get(account: str) -> str | None:
+    try:
+        import keyring
+
+        return keyring.get_password(KEYRING_SERVICE, account)
+    except Exception:  # no keyring package or no backend (headless Linux): not an error
+        return None
+
+
+def _keyring_set(account: str, password: str) -> None:
+    try:
+        import keyring
+
+        keyring.set_password(KEYRING_SERVICE, account, password)
+    except Exception:  # best effort: without a keyring the user is asked next time
+        return

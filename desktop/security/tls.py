@@ -1,0 +1,176 @@
+"""SSL contexts that follow DICOM's secure transport connection profiles (PS3.15 Annex B).
+
+Peers are verified against the keystore's trusted CAs only, never the system store; a client
+checks the server's name against its SANs unless the node turns that off; a server always
+requires and verifies a client certificate.
+"""
+
+import os
+import secrets
+import ssl
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from desktop.security.errors import SecurityError
+from desktop.security.keystore import UnlockedIdentity
+
+
+class Profile(StrEnum):
+    """The profiles a node can choose; bcp195-nd is the default."""
+
+    BCP195_ND = "bcp195-nd"  # B.10 Non-downgrading BCP 195
+    BCP195_RFC8996 = "bcp195-rfc8996"  # B.12 BCP 195 RFC 8996
+    BCP195_RFC8996_MOD = "bcp195-rfc8996-mod"  # B.13 Modified BCP 195 RFC 8996
+    BCP195 = "bcp195"  # B.9 BCP 195: TLS 1.0 and 1.1 allowed, for legacy peers only
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRules:
+    minimum: ssl.TLSVersion
+    maximum: ssl.TLSVersion
+    ciphers: str  # TLS 1.2 and older; TLS 1.3 suites are OpenSSL's (all AEAD)
+    strict_peer: bool  # B.13: refuse RSA keys under 2048 bits and non-SHA-2 signatures
+    warning: str = ""
+
+
+RSA_GCM = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"
+DHE_GCM = "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+ECDSA_GCM = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+RULES = {
+    Profile.BCP195_ND: ProfileRules(
+        ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3, f"{RSA_GCM}:{DHE_GCM}", False
+    ),
+    Profile.BCP195_RFC8996: ProfileRules(
+        ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3, f"{RSA_GCM}:{ECDSA_GCM}", False
+    ),
+    Profile.BCP195_RFC8996_MOD: ProfileRules(
+        ssl.TLSVersion.TLSv1_2,
+        ssl.TLSVersion.TLSv1_3,
+        f"{RSA_GCM}:{ECDSA_GCM}:{DHE_GCM}:@SECLEVEL=2",
+        True,
+    ),
+    Profile.BCP195: ProfileRules(
+        ssl.TLSVersion.TLSv1,
+        ssl.TLSVersion.TLSv1_3,
+        f"{RSA_GCM}:{DHE_GCM}:{ECDSA_GCM}:AES128-SHA:@SECLEVEL=0",
+        False,
+        "legacy profile BCP 195 (PS3.15 B.9) chosen for this node: TLS 1.0 and 1.1 are allowed",
+    ),
+}
+STRONG_HASHES = frozenset({"sha256", "sha384", "sha512"})
+
+
+def parse_profile(text: str) -> Profile:
+    try:
+        return Profile(text)
+    except ValueError:
+        choices = ", ".join(p.value for p in Profile)
+        raise SecurityError(f"unknown TLS profile {text!r}; choose one of {choices}") from None
+
+
+def client_context(
+    profile: Profile,
+    trusted_pem: str,
+    identity: UnlockedIdentity | None,
+    *,
+    check_hostname: bool = True,
+) -> ssl.SSLContext:
+    """A context for connecting to a peer: verify it against ``trusted_pem`` only."""
+    context = _context(ssl.PROTOCOL_TLS_CLIENT, profile, trusted_pem, identity)
+    context.check_hostname = check_hostname
+    return context
+
+
+def server_context(
+    profile: Profile, trusted_pem: str, identity: UnlockedIdentity
+) -> ssl.SSLContext:
+    """A context for our SCP: present ``identity`` and require a client certificate."""
+    context = _context(ssl.PROTOCOL_TLS_SERVER, profile, trusted_pem, identity)
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _context(
+    protocol: int, profile: Profile, trusted_pem: str, identity: UnlockedIdentity | None
+) -> ssl.SSLContext:
+    rules = RULES[profile]
+    context = ssl.SSLContext(protocol)
+    with warnings.catch_warnings():  # Python deprecates TLS 1.0/1.1; B.9 asks for them on purpose
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = rules.minimum
+        context.maximum_version = rules.maximum
+    context.set_ciphers(rules.ciphers)
+    context.verify_mode = ssl.CERT_REQUIRED
+    if not trusted_pem:
+        raise SecurityError(
+            "the keystore trusts no CA yet: import the hospital CA first (keystore import-ca FILE)"
+        )
+    context.load_verify_locations(cadata=trusted_pem)
+    if identity is not None:
+        load_identity(context, identity)
+    return context
+
+
+def load_identity(context: ssl.SSLContext, identity: UnlockedIdentity) -> None:
+    """Give ``context`` the identity's chain and key without writing the key in the clear.
+
+    ``ssl`` loads keys from files only: the key goes into an anonymous in-memory file where the
+    system has them (else a 0600 temporary file, removed at once), encrypted under a one-time
+    random password that exists only in this process.
+    """
+    once = secrets.token_urlsafe(32)
+    key = identity.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(once.encode("ascii")),
+    )
+    chain = b"".join(
+        c.public_bytes(serialization.Encoding.PEM) for c in [identity.certificate, *identity.chain]
+    )
+    with _private_file(chain + key) as path:
+        context.load_cert_chain(str(path), password=once)
+
+
+@contextmanager
+def _private_file(data: bytes) -> Iterator[Path]:
+    if hasattr(os, "memfd_create"):
+        descriptor = os.memfd_create("dicom-courier-identity", os.MFD_CLOEXEC)
+        try:
+            os.write(descriptor, data)
+            yield Path(f"/proc/self/fd/{descriptor}")
+        finally:
+            os.close(descriptor)
+        return
+    handle, name = tempfile.mkstemp(prefix="dicom-courier-")
+    try:
+        os.write(handle, data)
+        os.close(handle)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def strict_peer_problems(chain: list[x509.Certificate]) -> list[str]:
+    """Why a peer chain fails B.13's key and signature rules (empty when it passes)."""
+    problems = []
+    for certificate in chain:
+        name = certificate.subject.rfc4514_string()
+        key = certificate.public_key()
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+            problems.append(f"{name} has a {key.key_size}-bit RSA key (the profile needs 2048)")
+        algorithm = certificate.signature_hash_algorithm
+        if certificate.issuer != certificate.subject and (
+            algorithm is None or algorithm.name not in STRONG_HASHES
+        ):
+            used = algorithm.name.upper() if algorithm else "no hash"
+            problems.append(f"{name} is signed with {used} (the profile needs SHA-256 or better)")
+    return problems

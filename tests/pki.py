@@ -1,0 +1,168 @@
+"""The tests' PKI: a root and an intermediate CA, good leaves, and every kind of bad one.
+
+Keys are written to disk only encrypted (KEY_PASSWORD), as the product itself does.
+"""
+
+import datetime as dt
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from desktop.security.keystore import UnlockedIdentity
+from desktop.security.pki import DAY, Issued, ec_key, make_ca, make_leaf, rsa_key
+from tests.helpers import require_tool
+
+KEY_PASSWORD = "test-key-password"
+
+
+@dataclass
+class Pki:
+    folder: Path
+    root: Issued
+    intermediate: Issued
+    server: Issued
+    client: Issued
+    expired: Issued
+    not_yet_valid: Issued
+    expiring_soon: Issued
+    client_only: Issued
+    server_only: Issued
+    other_host: Issued
+    rsa1024: Issued
+    ec: Issued
+    ec192: Issued
+    rogue_root: Issued
+    rogue_server: Issued
+    rogue_client: Issued
+    sha1_certificate: x509.Certificate
+
+    def path(self, stem: str, suffix: str = ".pem") -> Path:
+        return self.folder / f"{stem}{suffix}"
+
+    def unlocked(self, issued: Issued, name: str = "test") -> UnlockedIdentity:
+        return UnlockedIdentity(name, issued.key, issued.certificate, issued.chain)
+
+
+def build_pki(folder: Path) -> Pki:
+    now = dt.datetime.now(dt.UTC)
+    root = make_ca("Test Root CA")
+    intermediate = make_ca("Test Intermediate CA", issuer=root)
+    rogue_root = make_ca("Rogue Root CA")
+    pki = Pki(
+        folder=folder,
+        root=root,
+        intermediate=intermediate,
+        server=make_leaf("server.test", intermediate),
+        client=make_leaf("client.test", intermediate, server=False),
+        expired=make_leaf(
+            "expired.test", intermediate, not_before=now - 400 * DAY, lifetime=30 * DAY
+        ),
+        not_yet_valid=make_leaf("future.test", intermediate, not_before=now + 30 * DAY),
+        expiring_soon=make_leaf("soon.test", intermediate, lifetime=11 * DAY),
+        client_only=make_leaf("client-only.test", intermediate, server=False),
+        server_only=make_leaf("server-only.test", intermediate, client=False),
+        other_host=make_leaf("other.test", intermediate, names=("other.example",)),
+        rsa1024=make_leaf("rsa1024.test", intermediate, key=rsa_key(1024)),
+        ec=make_leaf("ec.test", intermediate, key=ec_key()),
+        ec192=make_leaf("ec192.test", intermediate, key=ec_key(ec.SECP192R1())),
+        rogue_root=rogue_root,
+        rogue_server=make_leaf("rogue-server.test", rogue_root),
+        rogue_client=make_leaf("rogue-client.test", rogue_root, server=False),
+        sha1_certificate=root.certificate,  # replaced below
+    )
+    for stem in (
+        "server",
+        "client",
+        "expired",
+        "not_yet_valid",
+        "expiring_soon",
+        "client_only",
+        "server_only",
+        "other_host",
+        "rsa1024",
+        "ec",
+        "ec192",
+        "rogue_server",
+        "rogue_client",
+        "intermediate",
+        "root",
+        "rogue_root",
+    ):
+        issued: Issued = getattr(pki, stem)
+        issued.write(folder, stem, KEY_PASSWORD)
+        (folder / f"{stem}.p12").write_bytes(issued.pkcs12(KEY_PASSWORD))
+    pem = serialization.Encoding.PEM
+    (folder / "root-only.pem").write_bytes(root.certificate.public_bytes(pem))
+    (folder / "root.der").write_bytes(root.certificate.public_bytes(serialization.Encoding.DER))
+    (folder / "bundle.pem").write_bytes(
+        root.certificate.public_bytes(pem) + intermediate.certificate.public_bytes(pem)
+    )
+    (folder / "cas.p7b").write_bytes(
+        pkcs7.serialize_certificates(
+            [root.certificate, intermediate.certificate], serialization.Encoding.DER
+        )
+    )
+    (folder / "intermediate-only.pem").write_bytes(intermediate.certificate.public_bytes(pem))
+    (folder / "rogue-root-only.pem").write_bytes(rogue_root.certificate.public_bytes(pem))
+    pki.sha1_certificate = _sha1_leaf(folder)
+    return pki
+
+
+def _sha1_leaf(folder: Path) -> x509.Certificate:
+    """A leaf signed with SHA-1 by the intermediate: cryptography refuses to make one, so the
+    openssl command line does (from a request with the 'client' key)."""
+    openssl = require_tool("openssl")
+    secret = f"pass:{KEY_PASSWORD}"
+    request, extensions, out = folder / "sha1.csr", folder / "sha1.ext", folder / "sha1.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-new",
+            "-key",
+            folder / "client.key",
+            "-passin",
+            secret,
+            "-subj",
+            "/O=DICOM Courier/CN=sha1.test",
+            "-out",
+            request,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    extensions.write_text(
+        "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
+    )
+    subprocess.run(
+        [
+            openssl,
+            "x509",
+            "-req",
+            "-in",
+            request,
+            "-CA",
+            folder / "intermediate.pem",
+            "-CAkey",
+            folder / "intermediate.key",
+            "-passin",
+            secret,
+            "-sha1",
+            "-days",
+            "30",
+            "-set_serial",
+            "4242",
+            "-extfile",
+            extensions,
+            "-out",
+            out,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return x509.load_pem_x509_certificate(out.read_bytes())
