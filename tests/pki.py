@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 
@@ -39,6 +39,7 @@ class Pki:
     rogue_root: Issued
     rogue_server: Issued
     rogue_client: Issued
+    revoked: Issued
     sha1_certificate: x509.Certificate
 
     def path(self, stem: str, suffix: str = ".pem") -> Path:
@@ -73,6 +74,7 @@ def build_pki(folder: Path) -> Pki:
         rogue_root=rogue_root,
         rogue_server=make_leaf("rogue-server.test", rogue_root),
         rogue_client=make_leaf("rogue-client.test", rogue_root, server=False),
+        revoked=make_leaf("revoked.test", intermediate, server=False),
         sha1_certificate=root.certificate,  # replaced below
     )
     for stem in (
@@ -110,7 +112,27 @@ def build_pki(folder: Path) -> Pki:
     (folder / "intermediate-only.pem").write_bytes(intermediate.certificate.public_bytes(pem))
     (folder / "rogue-root-only.pem").write_bytes(rogue_root.certificate.public_bytes(pem))
     pki.sha1_certificate = _sha1_leaf(folder)
+    (folder / "intermediate.crl").write_bytes(_revocation_list(pki).public_bytes(pem))
     return pki
+
+
+def _revocation_list(pki: Pki) -> x509.CertificateRevocationList:
+    """The intermediate's CRL, revoking the 'revoked' leaf."""
+    now = dt.datetime.now(dt.UTC)
+    revoked = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(pki.revoked.certificate.serial_number)
+        .revocation_date(now - DAY)
+        .build()
+    )
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.intermediate.certificate.subject)
+        .last_update(now - DAY)
+        .next_update(now + 30 * DAY)
+        .add_revoked_certificate(revoked)
+        .sign(pki.intermediate.key, hashes.SHA256())
+    )  # type: ignore[arg-type]
 
 
 def _sha1_leaf(folder: Path) -> x509.Certificate:

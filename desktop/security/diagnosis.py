@@ -11,10 +11,12 @@ import ssl
 from dataclasses import dataclass, field
 
 from desktop.security.certificates import CertificateInfo
+from desktop.security.policy import peer_weaknesses
 
 # OpenSSL certificate verification codes (X509_V_ERR_*).
 UNTRUSTED_CODES = frozenset({2, 18, 19, 20, 21, 27})
 EXPIRED, NOT_YET_VALID, REVOKED, WRONG_PURPOSE = 10, 9, 23, 26
+WEAK_CODES = frozenset({66, 67, 68})  # key too small (leaf, CA), signature digest too weak
 NAME_MISMATCH_CODES = frozenset({62, 64})
 NOT_TLS_REASONS = frozenset(
     {
@@ -156,6 +158,9 @@ def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosi
             "lacks the serverAuth extended key usage)",
             "The peer's administrator must install a server certificate",
         )
+    if code in WEAK_CODES:
+        problems = peer_weaknesses(facts.peer_chain) or [error.verify_message]
+        return weak_certificate(facts.profile, problems[0])
     if code == REVOKED:
         return Diagnosis(
             "server-cert-revoked",
@@ -166,6 +171,16 @@ def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosi
         "server-cert-invalid",
         f"The server's certificate was refused: {error.verify_message}",
         "Ask the peer's administrator to check the certificate and its chain",
+    )
+
+
+def weak_certificate(profile: str, problem: str) -> Diagnosis:
+    """The peer's certificates are too weak for the chosen profile."""
+    return Diagnosis(
+        "weak-peer-certificate",
+        f"The peer's certificates are too weak for profile {profile}: {problem}",
+        "The peer's administrator must install a certificate with an RSA key of "
+        "2048 bits or more (or EC 256+), signed with SHA-256 or better",
     )
 
 

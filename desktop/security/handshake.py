@@ -12,9 +12,16 @@ from typing import Any
 from cryptography import x509
 
 from desktop.security.certificates import CertificateInfo, describe
-from desktop.security.diagnosis import NOT_TLS_REASONS, Diagnosis, Facts, diagnose
+from desktop.security.diagnosis import (
+    NOT_TLS_REASONS,
+    Diagnosis,
+    Facts,
+    diagnose,
+    weak_certificate,
+)
+from desktop.security.policy import peer_weaknesses
 from desktop.security.probe import speaks_plain_dicom
-from desktop.security.tls import RULES, Profile, strict_peer_problems
+from desktop.security.tls import RULES, Profile
 
 ALERT_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on our certificate
 
@@ -161,19 +168,12 @@ def open_tls(
     transcript.duration_ms = (time.perf_counter() - start) * 1000
     if transcript.hostname_check == "pending":
         transcript.hostname_check = "passed"
-    if RULES[settings.profile].strict_peer:
-        chain = [x509.load_pem_x509_certificate(c.pem.encode()) for c in transcript.peer_chain]
-        problems = strict_peer_problems(chain)
-        if problems:
-            connection.close()
-            transcript.error = "; ".join(problems)
-            transcript.diagnosis = Diagnosis(
-                "weak-peer-certificate",
-                f"The peer's certificates break profile {settings.profile}: {problems[0]}",
-                "The peer's administrator must install a certificate with an RSA key of 2048 "
-                "bits or more, signed with SHA-256 or better",
-            )
-            return None, transcript
+    problems = peer_weaknesses(transcript.peer_chain) if RULES[settings.profile].strict_peer else []
+    if problems:
+        connection.close()
+        transcript.error = "; ".join(problems)
+        transcript.diagnosis = weak_certificate(settings.profile.value, problems[0])
+        return None, transcript
     return connection, transcript
 
 

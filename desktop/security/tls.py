@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from desktop.security.errors import SecurityError
 from desktop.security.keystore import UnlockedIdentity
@@ -66,7 +64,6 @@ RULES = {
         "legacy profile BCP 195 (PS3.15 B.9) chosen for this node: TLS 1.0 and 1.1 are allowed",
     ),
 }
-STRONG_HASHES = frozenset({"sha256", "sha384", "sha512"})
 
 
 def parse_profile(text: str) -> Profile:
@@ -157,20 +154,3 @@ def _private_file(data: bytes) -> Iterator[Path]:
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
-
-
-def strict_peer_problems(chain: list[x509.Certificate]) -> list[str]:
-    """Why a peer chain fails B.13's key and signature rules (empty when it passes)."""
-    problems = []
-    for certificate in chain:
-        name = certificate.subject.rfc4514_string()
-        key = certificate.public_key()
-        if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
-            problems.append(f"{name} has a {key.key_size}-bit RSA key (the profile needs 2048)")
-        algorithm = certificate.signature_hash_algorithm
-        if certificate.issuer != certificate.subject and (
-            algorithm is None or algorithm.name not in STRONG_HASHES
-        ):
-            used = algorithm.name.upper() if algorithm else "no hash"
-            problems.append(f"{name} is signed with {used} (the profile needs SHA-256 or better)")
-    return problems

@@ -1,0 +1,134 @@
+"""The keystore and tls-check commands, as scripts use them."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from desktop.cli import main
+from tests.peers import free_port, running, storescp_tls_command
+from tests.pki import KEY_PASSWORD, Pki
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    status = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture
+def key_password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "file-password"
+    path.write_text(KEY_PASSWORD + "\n")
+    return path
+
+
+def test_keystore_commands(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    pki: Pki,
+    keystore_password: str,
+    key_password_file: Path,
+) -> None:
+    status, out, _ = run(capsys, "keystore", "import-ca", pki.path("cas", ".p7b"))
+    assert status == 0 and out.count("added") == 2
+    status, out, err = run(
+        capsys,
+        "keystore",
+        "import-identity",
+        "site-a",
+        pki.path("client", ".p12"),
+        "--file-password-file",
+        key_password_file,
+    )
+    assert status == 0 and "added CN=client.test" in out and "serverAuth" in err
+    status, out, _ = run(capsys, "keystore", "list", "--json")
+    listing = json.loads(out)
+    assert [i["id"] for i in listing["identities"]] == ["site-a"]
+    assert len(listing["trusted_cas"]) == 2
+    ca_id = listing["trusted_cas"][0]["id"]
+    status, out, _ = run(capsys, "keystore", "show", "site-a")
+    assert "extended usage: clientAuth" in out and "SHA-256" in out
+    status, out, _ = run(capsys, "keystore", "export-cert", ca_id, home / "ca.pem")
+    assert status == 0 and (home / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE")
+    status, out, _ = run(capsys, "keystore", "remove", ca_id)
+    assert status == 0 and "removed trusted CA" in out
+
+
+def test_refusal_is_one_line_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    pki: Pki,
+    keystore_password: str,
+    key_password_file: Path,
+) -> None:
+    status, _, err = run(
+        capsys,
+        "keystore",
+        "import-identity",
+        "old",
+        pki.path("expired"),
+        "--key",
+        pki.path("expired", ".key"),
+        "--file-password-file",
+        key_password_file,
+    )
+    assert status == 1 and err.count("\n") == 1 and "expired on" in err
+
+
+def test_password_file_option(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    pki: Pki,
+    tmp_path: Path,
+    key_password_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DICOM_COURIER_KEYSTORE_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    secret = tmp_path / "keystore-password"
+    secret.write_text("a long keystore password\n")
+    arguments = (
+        "keystore",
+        "import-identity",
+        "a",
+        pki.path("client", ".p12"),
+        "--file-password-file",
+        key_password_file,
+    )
+    status, _, err = run(capsys, *arguments)
+    assert status == 1 and "no terminal to ask on" in err
+    status, _, _ = run(capsys, *arguments, "--password-file", secret)
+    assert status == 0
+
+
+def test_tls_check_success_and_failure(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    pki: Pki,
+    keystore_password: str,
+    key_password_file: Path,
+    tmp_path: Path,
+) -> None:
+    run(capsys, "keystore", "import-ca", pki.path("root-only"))
+    run(
+        capsys,
+        "keystore",
+        "import-identity",
+        "site-a",
+        pki.path("client", ".p12"),
+        "--file-password-file",
+        key_password_file,
+    )
+    port = free_port()
+    with running(storescp_tls_command(pki, tmp_path, port), port, tmp_path / "scp.log"):
+        status, out, _ = run(
+            capsys, "tls-check", "127.0.0.1", port, "--identity", "site-a", "--json"
+        )
+        assert status == 0
+        transcript = json.loads(out)
+        assert transcript["ok"] and transcript["protocol"] == "TLSv1.3"
+        status, out, err = run(capsys, "tls-check", "127.0.0.1", port)
+    assert status == 1
+    assert err.splitlines()[0].startswith("The peer requires a client certificate and we sent none")
+    assert out.startswith("TLS FAILED")
