@@ -1,6 +1,10 @@
 """TLS against DCMTK's storescp: every profile it has, and every diagnosis it can provoke."""
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from subprocess import Popen
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -45,14 +49,17 @@ def check(
     return check_tls(settings, context)
 
 
-@pytest.fixture
-def scp(pki: Pki, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Start storescp with TLS options; yields its port."""
+StartScp = Callable[..., tuple[int, AbstractContextManager[Popen[bytes]]]]
 
-    def start(**options: object):  # type: ignore[no-untyped-def]
+
+@pytest.fixture
+def scp(pki: Pki, tmp_path: Path) -> StartScp:
+    """Start storescp with TLS options (see storescp_tls_command); gives its port and runner."""
+
+    def start(**options: Any) -> tuple[int, AbstractContextManager[Popen[bytes]]]:
         port = free_port()
         (tmp_path / "out").mkdir(exist_ok=True)
-        command = storescp_tls_command(pki, tmp_path / "out", port, **options)  # type: ignore[arg-type]
+        command = storescp_tls_command(pki, tmp_path / "out", port, **options)
         return port, running(command, port, tmp_path / f"storescp-{port}.log")
 
     return start
@@ -69,9 +76,9 @@ def scp(pki: Pki, tmp_path: Path):  # type: ignore[no-untyped-def]
 )
 def test_mutual_tls_under_each_profile(
     pki: Pki,
-    scp,
+    scp: StartScp,
     profile: Profile,
-    flag: str,  # type: ignore[no-untyped-def]
+    flag: str,
     protocol: str,
 ) -> None:
     port, peer = scp(profile=flag)
@@ -100,9 +107,9 @@ def test_mutual_tls_under_each_profile(
 )
 def test_peer_rejects_our_certificate_after_the_tls13_handshake(
     pki: Pki,
-    scp,
+    scp: StartScp,
     identity: str | None,
-    code: str,  # type: ignore[no-untyped-def]
+    code: str,
 ) -> None:
     port, peer = scp()
     with peer:
@@ -122,7 +129,7 @@ def test_revoked_client_certificate(pki: Pki, tmp_path: Path) -> None:
     assert transcript.diagnosis is not None and transcript.diagnosis.code == "client-cert-revoked"
 
 
-def test_untrusted_server_ca_names_the_issuer(pki: Pki, scp) -> None:  # type: ignore[no-untyped-def]
+def test_untrusted_server_ca_names_the_issuer(pki: Pki, scp: StartScp) -> None:
     port, peer = scp()
     with peer:
         transcript = check(pki, port, pki.client, trust=pki.rogue_root)
@@ -141,9 +148,9 @@ def test_untrusted_server_ca_names_the_issuer(pki: Pki, scp) -> None:  # type: i
 )
 def test_server_certificate_dates(
     pki: Pki,
-    scp,
+    scp: StartScp,
     server: str,
-    code: str,  # type: ignore[no-untyped-def]
+    code: str,
     words: str,
 ) -> None:
     port, peer = scp(server=server)
@@ -160,7 +167,7 @@ def test_server_certificate_dates(
     assert f"{date:%Y-%m-%d}" in transcript.diagnosis.summary
 
 
-def test_hostname_mismatch_and_turning_the_check_off(pki: Pki, scp) -> None:  # type: ignore[no-untyped-def]
+def test_hostname_mismatch_and_turning_the_check_off(pki: Pki, scp: StartScp) -> None:
     port, peer = scp(server="other_host")
     with peer:
         refused = check(pki, port, pki.client)
@@ -173,7 +180,7 @@ def test_hostname_mismatch_and_turning_the_check_off(pki: Pki, scp) -> None:  # 
     assert "hostname check turned off for this node" in allowed.warnings
 
 
-def test_no_shared_cipher_with_an_ecdsa_server_over_tls12(pki: Pki, scp) -> None:  # type: ignore[no-untyped-def]
+def test_no_shared_cipher_with_an_ecdsa_server_over_tls12(pki: Pki, scp: StartScp) -> None:
     """DCMTK's extended profile is TLS 1.2 only; an EC server key needs ECDSA suites, which
     the non-downgrading profile does not have."""
     port, peer = scp(server="ec", profile="--profile-bcp195-ex")
@@ -192,7 +199,7 @@ def test_plain_dicom_port(pki: Pki, tmp_path: Path) -> None:
     assert transcript.diagnosis is not None and transcript.diagnosis.code == "plain-dicom-port"
 
 
-def test_tls_port_is_recognised_for_plain_clients(pki: Pki, scp) -> None:  # type: ignore[no-untyped-def]
+def test_tls_port_is_recognised_for_plain_clients(pki: Pki, scp: StartScp) -> None:
     port, peer = scp()
     with peer:
         assert speaks_tls(LOOPBACK, port, 5)

@@ -16,6 +16,21 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
     return status, captured.out, captured.err
 
 
+def import_site_a(
+    capsys: pytest.CaptureFixture[str], pki: Pki, key_password_file: Path
+) -> tuple[int, str, str]:
+    """Import the client PKCS#12 as identity 'site-a'."""
+    return run(
+        capsys,
+        "keystore",
+        "import-identity",
+        "site-a",
+        pki.path("client", ".p12"),
+        "--file-password-file",
+        key_password_file,
+    )
+
+
 @pytest.fixture
 def key_password_file(tmp_path: Path) -> Path:
     path = tmp_path / "file-password"
@@ -32,15 +47,7 @@ def test_keystore_commands(
 ) -> None:
     status, out, _ = run(capsys, "keystore", "import-ca", pki.path("cas", ".p7b"))
     assert status == 0 and out.count("added") == 2
-    status, out, err = run(
-        capsys,
-        "keystore",
-        "import-identity",
-        "site-a",
-        pki.path("client", ".p12"),
-        "--file-password-file",
-        key_password_file,
-    )
+    status, out, err = import_site_a(capsys, pki, key_password_file)
     assert status == 0 and "added CN=client.test" in out and "serverAuth" in err
     status, out, _ = run(capsys, "keystore", "list", "--json")
     listing = json.loads(out)
@@ -111,15 +118,7 @@ def test_tls_check_success_and_failure(
     tmp_path: Path,
 ) -> None:
     run(capsys, "keystore", "import-ca", pki.path("root-only"))
-    run(
-        capsys,
-        "keystore",
-        "import-identity",
-        "site-a",
-        pki.path("client", ".p12"),
-        "--file-password-file",
-        key_password_file,
-    )
+    import_site_a(capsys, pki, key_password_file)
     port = free_port()
     with running(storescp_tls_command(pki, tmp_path, port), port, tmp_path / "scp.log"):
         status, out, _ = run(
