@@ -95,6 +95,11 @@ def register(commands: Any) -> None:
     check.add_argument("--identity", metavar="NAME", help="the identity to present")
     check.add_argument("--server-name", metavar="NAME", help="the name the certificate must hold")
     check.add_argument("--no-hostname-check", action="store_true")
+    check.add_argument(
+        "--system-cas",
+        action="store_true",
+        help="also trust the operating system's CAs (not only the keystore's)",
+    )
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     check.add_argument("--json", action="store_true")
     check.set_defaults(run=_tls_check)
@@ -207,7 +212,11 @@ def _tls_check(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     identity = keystore.unlock_identity(args.identity) if args.identity else None
     context = client_context(
-        args.profile, keystore.trusted_pem(), identity, check_hostname=not args.no_hostname_check
+        args.profile,
+        keystore.trusted_pem(),
+        identity,
+        check_hostname=not args.no_hostname_check,
+        system_store=args.system_cas,
     )
     settings = ClientSettings(
         args.host,

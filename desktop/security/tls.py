@@ -80,9 +80,13 @@ def client_context(
     identity: UnlockedIdentity | None,
     *,
     check_hostname: bool = True,
+    system_store: bool = False,
 ) -> ssl.SSLContext:
-    """A context for connecting to a peer: verify it against ``trusted_pem`` only."""
+    """A context for connecting to a peer: verify it against ``trusted_pem``, and against the
+    operating system's CAs only when ``system_store`` asks for them."""
     context = _context(ssl.PROTOCOL_TLS_CLIENT, profile, trusted_pem, identity)
+    if system_store:
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     context.check_hostname = check_hostname
     return context
 

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from desktop.security.handshake import ClientSettings, Transcript, check_tls
-from desktop.security.tls import Profile, client_context
+from desktop.security.tls import Profile, client_context, server_context
 from tests.peers import LOOPBACK, python_tls_server, server_context_for
 from tests.pki import KEY_PASSWORD, Pki
 
@@ -67,3 +67,30 @@ def test_silent_peer_times_out(pki: Pki) -> None:
         transcript = check(pki, port, timeout=1)
     assert transcript.diagnosis is not None and transcript.diagnosis.code == "timeout"
     assert "did not complete the TLS handshake within 1 s" in transcript.diagnosis.summary
+
+
+def test_our_server_context_requires_and_verifies_client_certificates(pki: Pki) -> None:
+    trusted = pki.root.certificate.public_bytes(Encoding.PEM).decode()
+    server = server_context(Profile.BCP195_ND, trusted, pki.unlocked(pki.server))
+    with python_tls_server(server) as port:
+        accepted = check(pki, port)
+        anonymous = check_tls(
+            ClientSettings(LOOPBACK, port, timeout=5),
+            client_context(Profile.BCP195_ND, trusted, None),
+        )
+        rogue = check_tls(
+            ClientSettings(LOOPBACK, port, sent_identity=True, timeout=5),
+            client_context(Profile.BCP195_ND, trusted, pki.unlocked(pki.rogue_client)),
+        )
+    assert accepted.ok and accepted.protocol == "TLSv1.3"
+    assert anonymous.diagnosis is not None
+    assert anonymous.diagnosis.code == "client-cert-required"
+    assert rogue.diagnosis is not None and rogue.diagnosis.code == "client-cert-unknown-ca"
+
+
+def test_system_store_is_not_trusted_unless_asked(pki: Pki) -> None:
+    trusted = pki.root.certificate.public_bytes(Encoding.PEM).decode()
+    own_only = client_context(Profile.BCP195_ND, trusted, None)
+    with_system = client_context(Profile.BCP195_ND, trusted, None, system_store=True)
+    assert len(own_only.get_ca_certs()) == 1
+    assert len(with_system.get_ca_certs()) >= 1
