@@ -54,6 +54,7 @@ class Header:
     media_sop_instance_uid: str
     values: Values
     pixel_data: PixelDataLocation | None
+    dataset_offset: int  # where the data set starts, just after the file meta information
 
 
 @dataclass(slots=True)
@@ -175,16 +176,16 @@ def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> 
         for tag in (0x00020010, 0x00020002, 0x00020003)
     )
     if not syntax or syntax in DEFLATED_SYNTAXES:
-        return _read_with_pydicom(path, size, syntax, media_class, media_instance)
+        return _read_with_pydicom(path, size, syntax, media_class, media_instance, pos)
     cursor = open_cursor(buffer, pos, size, syntax)
     elements: dict[int, RawElement] = {}
-    pos = cursor.collect(pos, size, wanted, elements, PIXEL_DATA_TAGS)
+    end = cursor.collect(pos, size, wanted, elements, PIXEL_DATA_TAGS)
     pixel_data = None
-    if pos < size:
-        tag, _, length, value = cursor.element_header(pos)
+    if end < size:
+        tag, _, length, value = cursor.element_header(end)
         pixel_data = _locate_pixel_data(cursor, tag, length, value)
     values = RawValues(elements, cursor.little)
-    return Header(path, size, syntax, media_class, media_instance, values, pixel_data)
+    return Header(path, size, syntax, media_class, media_instance, values, pixel_data, pos)
 
 
 def open_cursor(buffer: Any, pos: int, size: int, syntax: str) -> ElementCursor:
@@ -234,7 +235,7 @@ def read_meta(buffer: Any, size: int) -> tuple[dict[int, bytes], int]:
 
 
 def _read_with_pydicom(
-    path: Path, size: int, syntax: str, media_class: str, media_instance: str
+    path: Path, size: int, syntax: str, media_class: str, media_instance: str, offset: int
 ) -> Header:
     """Fallback for what this module does not walk itself: deflate, a missing transfer syntax."""
     try:
@@ -246,6 +247,5 @@ def _read_with_pydicom(
         pixel_data = PixelDataLocation(tag, -1, len(dataset[tag].value), None)
         del dataset[tag]
     syntax = syntax or str(dataset.file_meta.get("TransferSyntaxUID", ""))
-    return Header(
-        path, size, syntax, media_class, media_instance, DatasetValues(dataset), pixel_data
-    )
+    values = DatasetValues(dataset)
+    return Header(path, size, syntax, media_class, media_instance, values, pixel_data, offset)

@@ -149,7 +149,7 @@ def open_tls(
     """A TLS connection to the peer (None on failure) and its transcript."""
     transcript = transcript or _new_transcript(settings)
     start = time.perf_counter()
-    facts = _facts(settings)
+    facts = facts_for(settings)
     try:
         raw = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
     except OSError as error:
@@ -182,8 +182,7 @@ def await_verdict(
 ) -> None:
     """With TLS 1.3 the server judges our certificate after our handshake returns: read what
     follows for a short while; an alert or a closed connection is a failure."""
-    facts = _facts(settings)
-    facts.stage = "after-handshake"
+    facts = facts_for(settings, "after-handshake")
     facts.peer_chain = transcript.peer_chain
     connection.settimeout(ALERT_WAIT)
     start = time.perf_counter() - transcript.duration_ms / 1000
@@ -214,7 +213,8 @@ def _new_transcript(settings: ClientSettings) -> Transcript:
     return transcript
 
 
-def _facts(settings: ClientSettings) -> Facts:
+def facts_for(settings: ClientSettings, stage: str = "handshake") -> Facts:
+    """What a diagnosis needs to know about this connection."""
     return Facts(
         settings.host,
         settings.port,
@@ -223,6 +223,7 @@ def _facts(settings: ClientSettings) -> Facts:
         settings.sent_identity,
         settings.our_issuer,
         settings.timeout,
+        stage,
     )
 
 

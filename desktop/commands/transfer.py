@@ -1,0 +1,398 @@
+"""Transfer commands: nodes, echo, send, the queue and the association history."""
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from desktop.commands.trust import open_keystore
+from desktop.connect import node_connector
+from desktop.core.config import Node, add_node, edit_node, find_node, load_config, remove_node
+from desktop.core.media import open_media
+from desktop.core.model import InstanceStatus, MediaTree
+from desktop.core.paths import courier_home
+from desktop.net.history import History
+from desktop.net.link import LinkError
+from desktop.net.queue import FAILED, RetryPolicy, TransferQueue
+from desktop.net.runner import run_job
+from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome, echo
+
+NODE_OPTIONS = (
+    "ae_title",
+    "host",
+    "port",
+    "tls",
+    "profile",
+    "identity",
+    "calling_ae_title",
+    "server_name",
+    "check_hostname",
+    "max_associations",
+    "connect_timeout",
+)
+
+
+def register(commands: Any) -> None:
+    """Add node, echo, send, queue and history to the parser's subcommands."""
+    secret = argparse.ArgumentParser(add_help=False)
+    secret.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="the keystore password (or DICOM_COURIER_KEYSTORE_PASSWORD)",
+    )
+    node = commands.add_parser("node", help="configure remote DICOM nodes")
+    actions = node.add_subparsers(metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add a node")
+    add.add_argument("name")
+    _node_options(add, required=True)
+    add.set_defaults(run=_node_add)
+    edit = actions.add_parser("edit", help="change a node's settings")
+    edit.add_argument("name")
+    _node_options(edit, required=False)
+    edit.set_defaults(run=_node_edit)
+    listing = actions.add_parser("list", help="list the nodes")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_node_list)
+    remove = actions.add_parser("remove", help="remove a node")
+    remove.add_argument("name")
+    remove.set_defaults(run=_node_remove)
+
+    check = commands.add_parser("echo", parents=[secret], help="C-ECHO a node")
+    check.add_argument("node")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(run=_echo)
+
+    send = commands.add_parser("send", parents=[secret], help="send files, folders or media")
+    send.add_argument("node")
+    send.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    send.add_argument("--study", metavar="UID", help="only this study")
+    send.add_argument("--series", metavar="UID", help="only this series")
+    send.add_argument(
+        "--attempts",
+        type=int,
+        default=4,
+        help="tries for transient failures before giving up (default 4)",
+    )
+    send.add_argument("--json", action="store_true")
+    send.set_defaults(run=_send)
+
+    queue = commands.add_parser("queue", parents=[secret], help="the durable transfer queue")
+    queue.add_argument("--json", action="store_true")
+    queue.set_defaults(run=_queue_list)
+    queue_actions = queue.add_subparsers(metavar="ACTION")
+    for name, handler, text in (
+        ("retry", _queue_retry, "make a job's failures pending again"),
+        ("cancel", _queue_cancel, "cancel a job"),
+    ):
+        action = queue_actions.add_parser(name, help=text)
+        action.add_argument("job", type=int)
+        action.set_defaults(run=handler)
+    run = queue_actions.add_parser("run", parents=[secret], help="process pending jobs")
+    run.add_argument("--attempts", type=int, default=4)
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(run=_queue_run)
+
+    history = commands.add_parser("history", help="the association and handshake history")
+    history.add_argument("--last", type=int, default=50, metavar="N")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(run=_history)
+
+
+def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--ae", dest="ae_title", required=required, help="called AE title")
+    parser.add_argument("--host", required=required)
+    parser.add_argument("--port", type=int, required=required)
+    parser.add_argument("--tls", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--profile", help="TLS profile (default bcp195-nd)")
+    parser.add_argument("--identity", help="the keystore identity to present")
+    parser.add_argument("--calling-ae", dest="calling_ae_title", help="our AE title (COURIER)")
+    parser.add_argument("--server-name", help="the name the server certificate must hold")
+    parser.add_argument(
+        "--hostname-check",
+        dest="check_hostname",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+    )
+    parser.add_argument("--max-associations", type=int, help="parallel associations (1)")
+    parser.add_argument(
+        "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
+    )
+
+
+def _changes(args: argparse.Namespace) -> dict[str, Any]:
+    changes = {k: getattr(args, k) for k in NODE_OPTIONS if getattr(args, k) is not None}
+    if changes.get("identity"):
+        open_keystore(argparse.Namespace(password_file=None)).identity(changes["identity"])
+    return changes
+
+
+def _node_add(args: argparse.Namespace) -> int:
+    node = add_node(courier_home(), Node(name=args.name, **_changes(args)))
+    print(f"added node {node.name}: {_describe(node)}")
+    return 0
+
+
+def _node_edit(args: argparse.Namespace) -> int:
+    node = edit_node(courier_home(), args.name, **_changes(args))
+    print(f"changed node {node.name}: {_describe(node)}")
+    return 0
+
+
+def _node_list(args: argparse.Namespace) -> int:
+    nodes = list(load_config(courier_home()).nodes.values())
+    if args.json:
+        print(json.dumps([asdict(n) for n in nodes], indent=2))
+        return 0
+    for node in nodes:
+        print(f"{node.name}: {_describe(node)}")
+    if not nodes:
+        print("no nodes yet: node add NAME --ae AE --host HOST --port PORT [--tls]")
+    return 0
+
+
+def _node_remove(args: argparse.Namespace) -> int:
+    print(f"removed node {remove_node(courier_home(), args.name).name}")
+    return 0
+
+
+def _describe(node: Node) -> str:
+    security = (
+        (
+            f"TLS {node.profile}, identity {node.identity or 'none'}"
+            + ("" if node.check_hostname else ", no hostname check")
+        )
+        if node.tls
+        else "plain"
+    )
+    return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
+
+
+def _connection(args: argparse.Namespace, name: str) -> tuple[Node, Any, Peer]:
+    node = find_node(load_config(courier_home()), name)
+    connector = node_connector(node, open_keystore(args))
+    return node, connector, Peer(node.ae_title, node.calling_ae_title)
+
+
+def _history_log() -> History:
+    return History(courier_home() / "history.jsonl")
+
+
+def _echo(args: argparse.Namespace) -> int:
+    node, connector, peer = _connection(args, args.node)
+    try:
+        result = echo(connector, peer)
+    except LinkError as error:
+        _history_log().append(
+            {
+                "node": node.name,
+                "event": "echo",
+                "transcript": error.transcript,
+                "failure": error.failure.text,
+            }
+        )
+        print(error.failure.text, file=sys.stderr)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "code": error.failure.code,
+                        "failure": error.failure.text,
+                        "transcript": error.transcript,
+                    }
+                )
+            )
+        return 1
+    _history_log().append(
+        {
+            "node": node.name,
+            "event": "echo",
+            "status": result.status.code,
+            "transcript": result.transcript,
+        }
+    )
+    tls = result.transcript.get("protocol")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": not result.status.failed,
+                    "status": result.status.code,
+                    "milliseconds": round(result.milliseconds, 1),
+                    "transcript": result.transcript,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(
+            f"echo {node.name}: {result.status.describe()} in {result.milliseconds:.0f} ms"
+            + (f" over {tls} {result.transcript.get('cipher')}" if tls else " (plain)")
+        )
+    return 0 if not result.status.failed else 1
+
+
+def items_from(
+    trees: list[MediaTree], study: str | None, series: str | None
+) -> tuple[list[StoreItem], list[str]]:
+    """The instances to send from opened media, and why any were left out."""
+    items, skipped = [], []
+    for tree in trees:
+        for patient in tree.patients:
+            for a_study in patient.studies:
+                if study and a_study.study_instance_uid != study:
+                    continue
+                for a_series in a_study.series:
+                    if series and a_series.series_instance_uid != series:
+                        continue
+                    for instance in a_series.instances:
+                        if instance.path is None or instance.status in (
+                            InstanceStatus.MISSING,
+                            InstanceStatus.DAMAGED,
+                        ):
+                            skipped.append(
+                                f"{instance.path or instance.sop_instance_uid}: "
+                                f"not sent, the file is {instance.status.value}"
+                            )
+                            continue
+                        items.append(
+                            StoreItem(
+                                instance.path,
+                                instance.sop_class_uid,
+                                instance.sop_instance_uid,
+                                instance.transfer_syntax_uid,
+                                instance.size or 0,
+                            )
+                        )
+    return items, skipped
+
+
+def _send(args: argparse.Namespace) -> int:
+    node, connector, peer = _connection(args, args.node)
+    trees = [open_media(path) for path in args.paths]
+    items, skipped = items_from(trees, args.study, args.series)
+    for line in skipped:
+        print(line, file=sys.stderr)
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    description = ", ".join(str(p) for p in args.paths)
+    job_id = queue.enqueue(node.name, items, description)
+    policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
+    _consume(
+        run_job(queue, job_id, connector, peer, policy=policy, history=_history_log()), args.json
+    )
+    return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+
+
+def _consume(records: Iterator[Any], quiet: bool) -> None:
+    for record in records:
+        if quiet:
+            continue
+        if isinstance(record, StoreOutcome) and record.note:
+            print(f"note: {record.item.path}: {record.note}", file=sys.stderr)
+        elif isinstance(record, SessionEvent) and record.failure is not None:
+            print(f"association failed: {record.failure.text}", file=sys.stderr)
+
+
+def _report_job(queue: TransferQueue, job_id: int, as_json: bool, extra_failures: int = 0) -> int:
+    job = queue.job(job_id)
+    failed = queue.instances(job_id, FAILED)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "job": job.id,
+                    "node": job.node,
+                    "state": job.state,
+                    "total": job.total,
+                    "sent": job.sent,
+                    "failed": job.failed,
+                    "pending": job.pending,
+                    "instances": [
+                        {
+                            "path": str(i.item.path),
+                            "sop_instance_uid": i.item.sop_instance_uid,
+                            "state": i.state,
+                            "message": i.message,
+                            "note": i.note,
+                            "attempts": i.attempts,
+                        }
+                        for i in queue.instances(job_id)
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for instance in failed:
+            print(f"FAILED {instance.item.path}: {instance.message}")
+        print(
+            f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total}"
+            + (f", {job.failed} failed" if job.failed else "")
+            + (f", {job.pending} pending (dicom-courier queue run)" if job.pending else "")
+        )
+    return 0 if job.sent == job.total and not extra_failures else 1
+
+
+def _queue_list(args: argparse.Namespace) -> int:
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    jobs = queue.jobs()
+    if args.json:
+        print(json.dumps([{**asdict(j), "state": j.state} for j in jobs], indent=2))
+        return 0
+    for job in jobs:
+        print(
+            f"{job.id:>4}  {job.node}  {job.state:<9}  {job.sent}/{job.total} sent  "
+            f"{job.bytes_sent / 2**20:.1f}/{job.bytes_total / 2**20:.1f} MB"
+            + (f"  {job.failed} failed" if job.failed else "")
+            + f"  {job.description}"
+        )
+    if not jobs:
+        print("the queue is empty")
+    return 0
+
+
+def _queue_retry(args: argparse.Namespace) -> int:
+    count = TransferQueue(courier_home() / "queue.sqlite").retry(args.job)
+    print(f"job {args.job}: {count} instance(s) pending again (dicom-courier queue run)")
+    return 0
+
+
+def _queue_cancel(args: argparse.Namespace) -> int:
+    TransferQueue(courier_home() / "queue.sqlite").cancel(args.job)
+    print(f"job {args.job} cancelled")
+    return 0
+
+
+def _queue_run(args: argparse.Namespace) -> int:
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
+    status = 0
+    for job_id in queue.runnable():
+        job = queue.job(job_id)
+        _, connector, peer = _connection(args, job.node)
+        _consume(
+            run_job(queue, job_id, connector, peer, policy=policy, history=_history_log()),
+            args.json,
+        )
+        status |= _report_job(queue, job_id, args.json)
+    return status
+
+
+def _history(args: argparse.Namespace) -> int:
+    records = _history_log().read(args.last)
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    for record in records:
+        transcript = record.get("transcript") or {}
+        tls = transcript.get("protocol")
+        print(
+            f"{record['time']:.0f}  {record.get('node')}  {record.get('event')}  "
+            + (f"{tls} {transcript.get('cipher')}" if tls else "plain")
+            + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
+        )
+    return 0

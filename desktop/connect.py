@@ -1,0 +1,92 @@
+"""Composition: how a configured node becomes a connection for the network layer.
+
+The only module that brings security (TLS contexts, transcripts, diagnoses) and net together,
+so that neither imports the other.
+"""
+
+import socket
+from collections.abc import Callable
+
+from desktop.core.config import Node
+from desktop.net.link import Connector, Failure, Link, LinkError, tune
+from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
+from desktop.security.handshake import ClientSettings, facts_for, open_tls
+from desktop.security.keystore import Keystore
+from desktop.security.probe import speaks_tls
+from desktop.security.tls import Profile, client_context
+
+#: Failures that may pass by themselves: worth a retry later.
+TRANSIENT = frozenset(
+    {"connection-refused", "timeout", "peer-closed", "tls-failure", "connection-lost"}
+)
+
+
+def as_failure(diagnosis: Diagnosis) -> Failure:
+    return Failure(diagnosis.code, diagnosis.line(), diagnosis.code in TRANSIENT)
+
+
+def node_connector(node: Node, keystore: Keystore) -> Connector:
+    """Connections to ``node``: TLS with its profile and identity, or plain TCP."""
+    return _tls_connector(node, keystore) if node.tls else _plain_connector(node)
+
+
+def _tls_connector(node: Node, keystore: Keystore) -> Connector:
+    identity = keystore.unlock_identity(node.identity) if node.identity else None
+    profile = Profile(node.profile)
+    context = client_context(
+        profile, keystore.trusted_pem(), identity, check_hostname=node.check_hostname
+    )
+    settings = ClientSettings(
+        node.host,
+        node.port,
+        profile,
+        server_name=node.server_name,
+        check_hostname=node.check_hostname,
+        sent_identity=identity is not None,
+        our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
+        timeout=node.connect_timeout,
+    )
+
+    def connect() -> Link:
+        connection, transcript = open_tls(settings, context)
+        if connection is None:
+            assert transcript.diagnosis is not None
+            raise LinkError(as_failure(transcript.diagnosis), transcript.as_json())
+        connection.settimeout(node.network_timeout)
+        facts = facts_for(settings, "after-handshake")
+        return Link(connection, transcript.as_json(), _explainer(facts))
+
+    return connect
+
+
+def _explainer(facts: Facts) -> Callable[[BaseException], Failure]:
+    """Errors after the handshake, such as a TLS 1.3 rejection of our certificate."""
+    return lambda error: as_failure(diagnose(error, facts))
+
+
+def _plain_connector(node: Node) -> Connector:
+    facts = Facts(
+        node.host,
+        node.port,
+        node.host,
+        "none",
+        False,
+        timeout=node.connect_timeout,
+        stage="connect",
+    )
+
+    def explain(error: BaseException) -> Failure:
+        if speaks_tls(node.host, node.port, node.connect_timeout):
+            return as_failure(plain_to_tls_port(node.host, node.port))
+        return as_failure(diagnose(error, facts))
+
+    def connect() -> Link:
+        try:
+            sock = socket.create_connection((node.host, node.port), timeout=node.connect_timeout)
+        except OSError as error:
+            raise LinkError(as_failure(diagnose(error, facts))) from error
+        tune(sock)
+        sock.settimeout(node.network_timeout)
+        return Link(sock, {"tls": False, "peer": f"{node.host}:{node.port}"}, explain)
+
+    return connect

@@ -1,0 +1,147 @@
+"""Remote DICOM nodes: a versioned JSON file under DICOM_COURIER_HOME, validated on every change."""
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from desktop.core.errors import CourierError
+from desktop.core.files import write_atomic
+
+CONFIG_VERSION = 1
+AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # printable ASCII but backslash
+PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
+DEFAULT_CALLING_AE = "COURIER"
+
+
+class ConfigError(CourierError):
+    """A node setting is invalid, or the configuration file cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A remote DICOM application entity and how we reach it."""
+
+    name: str
+    ae_title: str
+    host: str
+    port: int
+    tls: bool = False
+    profile: str = "bcp195-nd"
+    identity: str = ""
+    calling_ae_title: str = DEFAULT_CALLING_AE
+    server_name: str = ""
+    check_hostname: bool = True
+    connect_timeout: float = 10.0
+    network_timeout: float = 60.0
+    max_associations: int = 1
+
+    def validated(self) -> "Node":
+        """The node itself, or ConfigError naming the first invalid setting."""
+        if not self.name.strip() or len(self.name) > 64:
+            raise ConfigError("a node name is 1 to 64 characters")
+        for label, title in (
+            ("AE title", self.ae_title),
+            ("calling AE title", self.calling_ae_title),
+        ):
+            if not AE_TITLE.fullmatch(title) or not title.strip():
+                raise ConfigError(
+                    f"the {label} {title!r} must be 1 to 16 printable ASCII "
+                    "characters, not only spaces, without backslash"
+                )
+        if not self.host.strip():
+            raise ConfigError("a node needs a host name or address")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"the port {self.port} is not between 1 and 65535")
+        if self.profile not in PROFILES:
+            raise ConfigError(
+                f"unknown TLS profile {self.profile!r}; choose one of {', '.join(PROFILES)}"
+            )
+        if self.identity and not self.tls:
+            raise ConfigError("an identity is presented over TLS only: add --tls")
+        if not 0 < self.connect_timeout <= 600 or not 0 < self.network_timeout <= 3600:
+            raise ConfigError("timeouts are positive: up to 600 s to connect, 3600 s on the wire")
+        if not 1 <= self.max_associations <= 16:
+            raise ConfigError("parallel associations are 1 to 16")
+        return self
+
+
+@dataclass(slots=True)
+class Config:
+    """Everything in config.json: for now, the nodes."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+
+def config_path(home: Path) -> Path:
+    return home / "config.json"
+
+
+def load_config(home: Path) -> Config:
+    """The configuration, empty when there is none yet."""
+    path = config_path(home)
+    if not path.exists():
+        return Config()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"the configuration {path} cannot be read: {error}") from error
+    version = data.get("version")
+    if version != CONFIG_VERSION:
+        raise ConfigError(
+            f"the configuration {path} has version {version!r}; this DICOM Courier "
+            f"reads version {CONFIG_VERSION}"
+        )
+    known = {f.name for f in fields(Node)}
+    try:
+        nodes = [
+            Node(**{k: v for k, v in raw.items() if k in known}).validated()
+            for raw in data.get("nodes", [])
+        ]
+    except TypeError as error:
+        raise ConfigError(f"the configuration {path} has an incomplete node: {error}") from error
+    return Config({node.name: node for node in nodes})
+
+
+def save_config(home: Path, config: Config) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {
+        "version": CONFIG_VERSION,
+        "nodes": [asdict(n) for n in config.nodes.values()],
+    }
+    write_atomic(config_path(home), json.dumps(data, indent=2).encode("utf-8"))
+
+
+def find_node(config: Config, name: str) -> Node:
+    node = config.nodes.get(name)
+    if node is None:
+        known = ", ".join(config.nodes) or "none yet (node add)"
+        raise ConfigError(f"no node named {name!r}; known nodes: {known}")
+    return node
+
+
+def add_node(home: Path, node: Node) -> Node:
+    config = load_config(home)
+    if node.name in config.nodes:
+        raise ConfigError(f"a node named {node.name!r} exists already (node edit changes it)")
+    config.nodes[node.name] = node.validated()
+    save_config(home, config)
+    return node
+
+
+def edit_node(home: Path, name: str, **changes: Any) -> Node:
+    config = load_config(home)
+    node = replace(find_node(config, name), **changes).validated()
+    del config.nodes[name]
+    config.nodes[node.name] = node
+    save_config(home, config)
+    return node
+
+
+def remove_node(home: Path, name: str) -> Node:
+    config = load_config(home)
+    node = find_node(config, name)
+    del config.nodes[name]
+    save_config(home, config)
+    return node

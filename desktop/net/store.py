@@ -1,0 +1,259 @@
+"""C-STORE and C-ECHO as a requestor: many files per association, streamed from disk.
+
+``store`` yields a record for every association opened, closed or failed and an outcome for
+every item, so a caller (the queue, a GUI worker) can persist and show each as it happens.
+"""
+
+import hashlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydicom import dcmread
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from desktop.core.errors import HeaderError
+from desktop.core.header import read_header
+from desktop.net import dimse, pdu
+from desktop.net.association import Association
+from desktop.net.link import Connector, Failure, LinkError
+
+UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+VERIFICATION = "1.2.840.10008.1.1"
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Who we talk to, and as whom."""
+
+    called_ae: str
+    calling_ae: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreItem:
+    """One instance to send; ``sha256`` (when known) proves the file is the one queued."""
+
+    path: Path
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    size: int = 0
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    """What became of one item."""
+
+    item: StoreItem
+    ok: bool
+    transient: bool  # a failure worth retrying later
+    message: str
+    status: dimse.Status | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """An association opened, closed or failed, with its handshake transcript."""
+
+    kind: str  # "opened", "closed", "failed"
+    transcript: dict[str, Any] = field(default_factory=dict)
+    failure: Failure | None = None
+    sent: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EchoResult:
+    status: dimse.Status
+    transcript: dict[str, Any]
+    milliseconds: float
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def echo(connect: Connector, peer: Peer) -> EchoResult:
+    """A C-ECHO; raises LinkError (with its plain-words failure) when it cannot be done."""
+    start = time.perf_counter()
+    link = connect()
+    contexts = [pdu.ProposedContext(1, VERIFICATION, UNCOMPRESSED)]
+    association = Association.request(link, peer.called_ae, peer.calling_ae, contexts)
+    if not association.acceptance.contexts.get(1, pdu.ContextResult(1, 3, "")).accepted:
+        association.abort()
+        raise LinkError(
+            Failure(
+                "echo-refused", "the peer does not accept C-ECHO (Verification SOP class)", False
+            ),
+            link.transcript,
+        )
+    association.send_command(1, dimse.echo_request(association.next_message_id()))
+    response = association.receive()
+    association.release()
+    code = int(response.command.get(dimse.STATUS, 0xFFFF))
+    return EchoResult(dimse.status(code), link.transcript, (time.perf_counter() - start) * 1000)
+
+
+@dataclass(slots=True)
+class Plan:
+    """The contexts of one association and the items it carries."""
+
+    contexts: list[pdu.ProposedContext] = field(default_factory=list)
+    items: list[StoreItem] = field(default_factory=list)
+    exact: dict[tuple[str, str], int] = field(default_factory=dict)  # (class, syntax) → id
+    fallback: dict[str, int] = field(default_factory=dict)  # class → id (uncompressed)
+
+
+def plan_associations(items: Sequence[StoreItem]) -> list[Plan]:
+    """Presentation contexts from the SOP classes and syntaxes present: one per pair as
+    stored, plus an uncompressed fallback per class; a new association past 128 contexts."""
+    by_class: dict[str, list[StoreItem]] = {}
+    for item in items:
+        by_class.setdefault(item.sop_class_uid, []).append(item)
+    plans = [Plan()]
+    for sop_class, members in by_class.items():
+        syntaxes = sorted({m.transfer_syntax_uid for m in members} - set(UNCOMPRESSED))
+        if len(plans[-1].contexts) + len(syntaxes) + 1 > pdu.MAX_CONTEXTS:
+            plans.append(Plan())
+        plan = plans[-1]
+        for syntax in syntaxes:
+            plan.exact[(sop_class, syntax)] = _add_context(plan, sop_class, (syntax,))
+        plan.fallback[sop_class] = _add_context(plan, sop_class, UNCOMPRESSED)
+        plan.items.extend(members)
+    return [p for p in plans if p.items]
+
+
+def _add_context(plan: Plan, sop_class: str, syntaxes: tuple[str, ...]) -> int:
+    context_id = 2 * len(plan.contexts) + 1
+    plan.contexts.append(pdu.ProposedContext(context_id, sop_class, syntaxes))
+    return context_id
+
+
+def store(
+    connect: Connector, peer: Peer, items: Sequence[StoreItem]
+) -> Iterator[StoreOutcome | SessionEvent]:
+    """Send every item; yields session events and one outcome per item, in order."""
+    for plan in plan_associations(items):
+        try:
+            link = connect()
+            association = Association.request(link, peer.called_ae, peer.calling_ae, plan.contexts)
+        except LinkError as error:
+            yield SessionEvent("failed", error.transcript, error.failure)
+            yield from (
+                StoreOutcome(i, False, error.failure.transient, error.failure.text)
+                for i in plan.items
+            )
+            continue
+        yield SessionEvent("opened", link.transcript)
+        yield from _store_plan(association, plan, link.transcript)
+
+
+def _store_plan(
+    association: Association, plan: Plan, transcript: dict[str, Any]
+) -> Iterator[StoreOutcome | SessionEvent]:
+    """The items of one association; a caller that stops iterating aborts it."""
+    sent, finished = 0, False
+    try:
+        for position, item in enumerate(plan.items):
+            try:
+                outcome = _store_one(association, plan, item)
+            except LinkError as error:
+                yield StoreOutcome(item, False, True, f"no response: {error.failure.text}")
+                yield from (
+                    StoreOutcome(i, False, True, f"not sent: {error.failure.text}")
+                    for i in plan.items[position + 1 :]
+                )
+                finished = True
+                yield SessionEvent("failed", transcript, error.failure, sent)
+                return
+            sent += outcome.ok
+            yield outcome
+        association.release()
+        finished = True
+        yield SessionEvent("closed", transcript, sent=sent)
+    finally:
+        if not finished:
+            association.abort()
+
+
+def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOutcome:
+    problem = _changed(item)
+    if problem:
+        return StoreOutcome(item, False, False, problem)
+    contexts = association.acceptance.contexts
+    exact = plan.exact.get((item.sop_class_uid, item.transfer_syntax_uid))
+    fallback = plan.fallback[item.sop_class_uid]
+    note = ""
+    if exact is not None and exact in contexts and contexts[exact].accepted:
+        context_id, payload = exact, None
+    elif fallback in contexts and contexts[fallback].accepted:
+        context_id = fallback
+        target = contexts[fallback].transfer_syntax
+        if item.transfer_syntax_uid == target:
+            payload = None
+        else:
+            payload = _transcode(item.path, target)
+            note = (
+                f"converted from {UID(item.transfer_syntax_uid).name} to {UID(target).name}: "
+                "the peer does not accept the stored transfer syntax"
+            )
+    else:
+        result = contexts.get(fallback)
+        why = pdu.CONTEXT_RESULTS.get(result.result, "refused") if result else "not answered"
+        return StoreOutcome(
+            item, False, False, f"the peer refused {UID(item.sop_class_uid).name} ({why})"
+        )
+    message_id = association.next_message_id()
+    association.send_command(
+        context_id, dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid)
+    )
+    if payload is None:
+        offset = read_header(item.path, ()).dataset_offset
+        size = item.path.stat().st_size - offset
+        with item.path.open("rb") as handle:
+            handle.seek(offset)
+            association.send_dataset(context_id, _chunks(handle, association.max_pdv_data), size)
+    else:
+        association.send_dataset(context_id, [payload], len(payload))
+    response = association.receive()
+    status = dimse.status(int(response.command.get(dimse.STATUS, 0xFFFF)))
+    comment = response.command.get(dimse.ERROR_COMMENT)
+    message = status.describe() + (f" ({comment})" if comment else "")
+    return StoreOutcome(item, not status.failed, status.transient, message, status, note)
+
+
+def _changed(item: StoreItem) -> str:
+    """Why the file cannot be sent as queued ('' when it can)."""
+    try:
+        if item.sha256 and file_sha256(item.path) != item.sha256:
+            return "the file changed since it was queued (its SHA-256 differs)"
+        read_header(item.path, ())
+    except HeaderError as error:
+        return f"the file can no longer be read: {error}"
+    except OSError as error:
+        return f"the file can no longer be read: {error.strerror}"
+    return ""
+
+
+def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
+    while chunk := handle.read(size):
+        yield chunk
+
+
+def _transcode(path: Path, target: str) -> bytes:
+    """The data set decompressed (if needed) and encoded in ``target`` (an uncompressed one)."""
+    dataset = dcmread(path)
+    if dataset.file_meta.TransferSyntaxUID.is_compressed:
+        dataset.decompress()
+    buffer = DicomBytesIO()
+    buffer.is_little_endian = True
+    buffer.is_implicit_VR = target == ImplicitVRLittleEndian
+    write_dataset(buffer, dataset)
+    return buffer.getvalue()
