@@ -38,3 +38,17 @@ def pydicom_samples(accepts: Callable[[Path], bool]) -> list[Path]:
         except Exception:
             continue
     return samples
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """Run the command line in-process: exit status, stdout, stderr."""
+    from desktop.cli import main
+
+    status = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def node_add(name: str, ae_title: str, port: int, *options: object) -> list[object]:
+    """The arguments of ``node add`` for a peer on loopback."""
+    return ["node", "add", name, "--ae", ae_title, "--host", "127.0.0.1", "--port", port, *options]

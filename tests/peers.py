@@ -5,11 +5,13 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydicom.dataset import Dataset
 
 from tests.helpers import require_tool
 from tests.pki import KEY_PASSWORD, Pki
@@ -146,3 +148,39 @@ def server_context_for(
         context.minimum_version, context.maximum_version = versions
     context.load_cert_chain(pki.path(stem), pki.path(stem, ".key"), password=KEY_PASSWORD)
     return context
+
+
+@contextmanager
+def pynetdicom_scp(
+    status_of: Callable[[Dataset], int] = lambda dataset: 0,
+    sop_classes: Sequence[str] | None = None,
+    ae_title: str = "PYNET_SCP",
+    require_called_aet: bool = False,
+) -> Iterator[tuple[int, list[Dataset]]]:
+    """pynetdicom's storage SCP on loopback, answering each C-STORE with ``status_of``."""
+    from pynetdicom import AE, AllStoragePresentationContexts, evt
+
+    received: list[Dataset] = []
+
+    def on_store(event: Any) -> int:
+        dataset = event.dataset
+        dataset.file_meta = event.file_meta
+        received.append(dataset)
+        return status_of(dataset)
+
+    ae = AE(ae_title=ae_title)
+    ae.require_called_aet = require_called_aet
+    if sop_classes is None:
+        ae.supported_contexts = AllStoragePresentationContexts
+    else:
+        for sop_class in sop_classes:
+            ae.add_supported_context(sop_class)
+    ae.add_supported_context("1.2.840.10008.1.1")
+    port = free_port()
+    server = ae.start_server(
+        (LOOPBACK, port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+    )
+    try:
+        yield port, received
+    finally:
+        server.shutdown()

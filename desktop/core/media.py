@@ -149,7 +149,7 @@ def _complete_listed(entry: InstanceEntry, problems: list[Problem]) -> None:
         return
     listed_uid = entry.sop_instance_uid
     _apply_header(entry, header, problems)
-    file_uid = header.values.text(TEXT_FIELDS["sop_instance_uid"])
+    file_uid = entry.sop_instance_uid
     if listed_uid and file_uid and listed_uid != file_uid:
         problems.append(
             Problem(
@@ -190,8 +190,21 @@ def _apply_header(entry: InstanceEntry, header: Header, problems: list[Problem])
     entry.path = header.path
     entry.size = header.file_size
     entry.transfer_syntax_uid = entry.transfer_syntax_uid or header.transfer_syntax_uid
-    entry.sop_class_uid = entry.sop_class_uid or header.media_sop_class_uid
-    entry.sop_instance_uid = entry.sop_instance_uid or header.media_sop_instance_uid
+    # The data set's UIDs identify the instance (a C-STORE must carry them); the file meta's
+    # and a DICOMDIR's are copies, used only when the data set has none.
+    dataset_uid = header.values.text(TEXT_FIELDS["sop_instance_uid"])
+    dataset_class = header.values.text(TEXT_FIELDS["sop_class_uid"])
+    if dataset_uid and header.media_sop_instance_uid not in ("", dataset_uid):
+        problems.append(
+            Problem(
+                header.path,
+                f"the file meta information says SOP Instance UID "
+                f"{header.media_sop_instance_uid}, the data set "
+                f"{dataset_uid}; the data set's is used",
+            )
+        )
+    entry.sop_instance_uid = dataset_uid or entry.sop_instance_uid or header.media_sop_instance_uid
+    entry.sop_class_uid = dataset_class or entry.sop_class_uid or header.media_sop_class_uid
     fill_entry(entry, header.values)
     if header.pixel_data is None:
         entry.frames = 0

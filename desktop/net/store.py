@@ -251,7 +251,7 @@ def _transcode(path: Path, target: str) -> bytes:
     """The data set decompressed (if needed) and encoded in ``target`` (an uncompressed one)."""
     dataset = dcmread(path)
     if dataset.file_meta.TransferSyntaxUID.is_compressed:
-        dataset.decompress()
+        dataset.decompress(generate_instance_uid=False)  # the same instance, re-encoded
     buffer = DicomBytesIO()
     buffer.is_little_endian = True
     buffer.is_implicit_VR = target == ImplicitVRLittleEndian

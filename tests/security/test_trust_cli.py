@@ -5,22 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from desktop.cli import main
+from tests.helpers import cli
 from tests.peers import free_port, running, storescp_tls_command
 from tests.pki import KEY_PASSWORD, Pki
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    status = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def import_site_a(
     capsys: pytest.CaptureFixture[str], pki: Pki, key_password_file: Path
 ) -> tuple[int, str, str]:
     """Import the client PKCS#12 as identity 'site-a'."""
-    return run(
+    return cli(
         capsys,
         "keystore",
         "import-identity",
@@ -45,20 +39,20 @@ def test_keystore_commands(
     keystore_password: str,
     key_password_file: Path,
 ) -> None:
-    status, out, _ = run(capsys, "keystore", "import-ca", pki.path("cas", ".p7b"))
+    status, out, _ = cli(capsys, "keystore", "import-ca", pki.path("cas", ".p7b"))
     assert status == 0 and out.count("added") == 2
     status, out, err = import_site_a(capsys, pki, key_password_file)
     assert status == 0 and "added CN=client.test" in out and "serverAuth" in err
-    status, out, _ = run(capsys, "keystore", "list", "--json")
+    status, out, _ = cli(capsys, "keystore", "list", "--json")
     listing = json.loads(out)
     assert [i["id"] for i in listing["identities"]] == ["site-a"]
     assert len(listing["trusted_cas"]) == 2
     ca_id = listing["trusted_cas"][0]["id"]
-    status, out, _ = run(capsys, "keystore", "show", "site-a")
+    status, out, _ = cli(capsys, "keystore", "show", "site-a")
     assert "extended usage: clientAuth" in out and "SHA-256" in out
-    status, out, _ = run(capsys, "keystore", "export-cert", ca_id, home / "ca.pem")
+    status, out, _ = cli(capsys, "keystore", "export-cert", ca_id, home / "ca.pem")
     assert status == 0 and (home / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE")
-    status, out, _ = run(capsys, "keystore", "remove", ca_id)
+    status, out, _ = cli(capsys, "keystore", "remove", ca_id)
     assert status == 0 and "removed trusted CA" in out
 
 
@@ -69,7 +63,7 @@ def test_refusal_is_one_line_with_the_reason(
     keystore_password: str,
     key_password_file: Path,
 ) -> None:
-    status, _, err = run(
+    status, _, err = cli(
         capsys,
         "keystore",
         "import-identity",
@@ -103,9 +97,9 @@ def test_password_file_option(
         "--file-password-file",
         key_password_file,
     )
-    status, _, err = run(capsys, *arguments)
+    status, _, err = cli(capsys, *arguments)
     assert status == 1 and "no terminal to ask on" in err
-    status, _, _ = run(capsys, *arguments, "--password-file", secret)
+    status, _, _ = cli(capsys, *arguments, "--password-file", secret)
     assert status == 0
 
 
@@ -117,17 +111,17 @@ def test_tls_check_success_and_failure(
     key_password_file: Path,
     tmp_path: Path,
 ) -> None:
-    run(capsys, "keystore", "import-ca", pki.path("root-only"))
+    cli(capsys, "keystore", "import-ca", pki.path("root-only"))
     import_site_a(capsys, pki, key_password_file)
     port = free_port()
     with running(storescp_tls_command(pki, tmp_path, port), port, tmp_path / "scp.log"):
-        status, out, _ = run(
+        status, out, _ = cli(
             capsys, "tls-check", "127.0.0.1", port, "--identity", "site-a", "--json"
         )
         assert status == 0
         transcript = json.loads(out)
         assert transcript["ok"] and transcript["protocol"] == "TLSv1.3"
-        status, out, err = run(capsys, "tls-check", "127.0.0.1", port)
+        status, out, err = cli(capsys, "tls-check", "127.0.0.1", port)
     assert status == 1
     assert err.splitlines()[0].startswith("The peer requires a client certificate and we sent none")
     assert out.startswith("TLS FAILED")

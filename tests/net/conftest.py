@@ -1,0 +1,78 @@
+"""A home with a keystore (the test CA, identity 'courier') and DCMTK storescp over TLS."""
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.security.keystore import Keystore
+from tests.peers import free_port, running, storescp_tls_command
+from tests.pki import KEY_PASSWORD, Pki, build_pki
+
+PASSWORD = "keystore password for tests"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return build_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: Pki) -> Path:
+    folder = tmp_path / "home"
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(folder))
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    keystore = Keystore(folder, lambda new: PASSWORD)
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("courier", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    return folder
+
+
+@dataclass
+class Scp:
+    port: int
+    out: Path
+    log: Path
+
+    def received(self) -> dict[str, Path]:
+        """Received files by SOP Instance UID."""
+        return {
+            str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID): p
+            for p in self.out.iterdir()
+            if p.is_file()
+        }
+
+
+@pytest.fixture
+def storescp(pki: Pki, tmp_path: Path) -> Iterator[Scp]:
+    port = free_port()
+    out = tmp_path / "received"
+    out.mkdir()
+    log = tmp_path / "storescp.log"
+    with running(storescp_tls_command(pki, out, port), port, log):
+        yield Scp(port, out, log)
+
+
+def make_study(folder: Path, count: int = 12, rows: int = 64) -> list[Path]:
+    study = StudySpec(
+        "NET-1",
+        "Net^Test",
+        "20250101",
+        "transfer",
+        (SeriesSpec("CT", "axial", count=count, rows=rows, columns=rows),),
+    )
+    return write_files(folder, (study,))
+
+
+def same_dataset(sent: Path, received: Path) -> bool:
+    a, b = pydicom.dcmread(sent), pydicom.dcmread(received)
+    return bool(a.SOPInstanceUID == b.SOPInstanceUID and a.PixelData == b.PixelData)
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
