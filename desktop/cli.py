@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.commands import media, transfer, trust
+from desktop.commands import listen, media, transfer, trust
 from desktop.core.errors import CourierError
 
 EXIT_ERROR = 1
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     media.register(commands)
     trust.register(commands)
     transfer.register(commands)
+    listen.register(commands)
     return parser
 
 

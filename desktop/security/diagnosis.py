@@ -286,3 +286,49 @@ def plain_to_tls_port(host: str, port: int) -> Diagnosis:
         f"{host}:{port} speaks TLS, but this node is set up for plain DICOM",
         "Turn TLS on for this node and bind an identity to it",
     )
+
+
+def diagnose_client(error: BaseException, peer: str) -> Diagnosis:
+    """Why a client's handshake with our server failed."""
+    reason = str(getattr(error, "reason", "") or "")
+    if isinstance(error, TimeoutError | socket.timeout):
+        return Diagnosis(
+            "timeout",
+            f"{peer} connected but sent no TLS handshake in time",
+            "An idle or stray connection; nothing to do unless it repeats",
+        )
+    if reason in ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED"):
+        return Diagnosis(
+            "client-cert-missing",
+            f"{peer} sent no client certificate",
+            "The client must present an identity from a CA we trust",
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return Diagnosis(
+            "client-cert-refused",
+            f"{peer}'s certificate was refused: {error.verify_message}",
+            "Import the CA that issued it, or ask the client for a valid certificate",
+        )
+    if reason in NOT_TLS_REASONS:
+        return Diagnosis(
+            "plain-client",
+            f"{peer} does not speak TLS (plain DICOM on our TLS port?)",
+            "Turn TLS on in the client's settings for this node",
+        )
+    if reason in VERSION_REASONS:
+        return Diagnosis(
+            "protocol-mismatch",
+            f"{peer} offered no TLS version we accept",
+            "The client must support TLS 1.2 or 1.3",
+        )
+    if reason in CIPHER_REASONS:
+        return Diagnosis(
+            "no-shared-cipher",
+            f"{peer} offered no cipher suite we accept",
+            "Compare the client's cipher settings with our profile",
+        )
+    return Diagnosis(
+        "tls-failure",
+        f"the TLS handshake with {peer} failed: {error}",
+        "The client's log has the other side of this failure",
+    )

@@ -17,6 +17,7 @@ from desktop.security.diagnosis import (
     Diagnosis,
     Facts,
     diagnose,
+    diagnose_client,
     weak_certificate,
 )
 from desktop.security.policy import peer_weaknesses
@@ -285,3 +286,31 @@ def _fail(transcript: Transcript, error: BaseException, facts: Facts, start: flo
 
 def _address(address: Any) -> str:
     return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+
+
+def accept_tls(
+    raw: socket.socket, context: ssl.SSLContext, profile: Profile, timeout: float = 10.0
+) -> tuple[ssl.SSLSocket | None, Transcript]:
+    """Our server's side of a handshake on an accepted socket, always with a transcript."""
+    peer = _address(raw.getpeername())
+    transcript = Transcript(
+        role="server",
+        peer=peer,
+        profile=profile.value,
+        started=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        local=_address(raw.getsockname()),
+    )
+    start = time.perf_counter()
+    raw.settimeout(timeout)
+    try:
+        connection = context.wrap_socket(raw, server_side=True)
+    except (ssl.SSLError, OSError) as error:
+        transcript.duration_ms = (time.perf_counter() - start) * 1000
+        transcript.error = f"{type(error).__name__}: {error}"
+        transcript.diagnosis = diagnose_client(error, peer)
+        raw.close()
+        return None, transcript
+    connection.settimeout(None)
+    record_session(transcript, connection)
+    transcript.duration_ms = (time.perf_counter() - start) * 1000
+    return connection, transcript

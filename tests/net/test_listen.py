@@ -1,0 +1,140 @@
+"""Our storage SCP: DCMTK's storescu sends to it over mutual TLS; idle and failed connections
+neither stall it nor go unrecorded."""
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from desktop.connect import listener_tls
+from desktop.net.scp import ListenerSettings, StorageListener, stored_path
+from desktop.security.keystore import Keystore
+from desktop.security.tls import Profile
+from tests.helpers import require_tool
+from tests.net.conftest import PASSWORD, make_study
+from tests.pki import KEY_PASSWORD, Pki
+
+pytestmark = pytest.mark.dcmtk
+
+
+@pytest.fixture
+def listener(home: Path, pki: Pki, tmp_path: Path) -> Iterator[tuple[StorageListener, list[Any]]]:
+    keystore = Keystore(home, lambda new: PASSWORD)
+    keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    records: list[dict[str, Any]] = []
+    settings = ListenerSettings("COURIER", "127.0.0.1", 0, tmp_path / "inbox", ["STORESCU"])
+    settings.tls_context, acceptor = listener_tls(keystore, "scp", Profile.BCP195_ND)
+    server = StorageListener(settings, records.append, acceptor).start()
+    yield server, records
+    server.stop()
+
+
+def storescu(
+    pki: Pki, port: int, files: list[Path], *options: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            require_tool("storescu"),
+            "+tls",
+            str(pki.path("client", ".key")),
+            str(pki.path("client")),
+            "+pw",
+            KEY_PASSWORD,
+            "+cf",
+            str(pki.path("root-only")),
+            "-aet",
+            "STORESCU",
+            "-aec",
+            "COURIER",
+            *options,
+            "127.0.0.1",
+            str(port),
+            *[str(f) for f in files],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_storescu_sends_over_mutual_tls(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    server, records = listener
+    files = make_study(tmp_path / "study", count=5)
+    result = storescu(pki, server.port, files)
+    assert result.returncode == 0, result.stderr
+    stored = [r for r in records if r["event"] == "stored"]
+    assert len(stored) == 5
+    for path in files:
+        sent = pydicom.dcmread(path)
+        target = stored_path(
+            server.settings.out,
+            str(sent.PatientID),
+            str(sent.StudyInstanceUID),
+            str(sent.SeriesInstanceUID),
+            str(sent.SOPInstanceUID),
+        )
+        assert pydicom.dcmread(target).PixelData == sent.PixelData
+    handshakes = [r["transcript"] for r in records if r["event"] == "handshake"]
+    assert handshakes and all(t["ok"] and t["protocol"] == "TLSv1.3" for t in handshakes)
+    assert handshakes[0]["peer_chain"][0]["subject"] == "CN=client.test,O=DICOM Courier"
+
+
+def test_idle_connection_does_not_stall_others(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    server, _ = listener
+    idle = socket.create_connection(("127.0.0.1", server.port))  # never says a word
+    try:
+        files = make_study(tmp_path / "study", count=1)
+        start = time.monotonic()
+        result = storescu(pki, server.port, files)
+        assert result.returncode == 0, result.stderr
+        assert time.monotonic() - start < 5
+    finally:
+        idle.close()
+
+
+def test_failed_handshakes_are_recorded(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    server, records = listener
+    files = make_study(tmp_path / "study", count=1)
+    plain = subprocess.run(
+        [
+            require_tool("storescu"),
+            "-aet",
+            "STORESCU",
+            "-aec",
+            "COURIER",
+            "127.0.0.1",
+            str(server.port),
+            str(files[0]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert plain.returncode != 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(r["event"] == "handshake" for r in records):
+        time.sleep(0.05)
+    [handshake] = [r["transcript"] for r in records if r["event"] == "handshake"]
+    assert not handshake["ok"] and handshake["diagnosis"]["code"] == "plain-client"
+
+
+def test_unknown_calling_ae_title_is_refused(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    server, records = listener
+    files = make_study(tmp_path / "study", count=1)
+    result = storescu(pki, server.port, files, "-aet", "INTRUDER")
+    assert result.returncode != 0 or "Rejected" in result.stderr + result.stdout
+    assert not any(r["event"] == "stored" for r in records)
+    assert any(r["event"] == "association-rejected" and r["calling"] == "INTRUDER" for r in records)
