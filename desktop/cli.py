@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.commands import listen, media, transfer, trust
+from desktop.commands import listen, media, query, transfer, trust
 from desktop.core.errors import CourierError
 
 EXIT_ERROR = 1
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     trust.register(commands)
     transfer.register(commands)
     listen.register(commands)
+    query.register(commands)
     return parser
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -188,3 +189,18 @@ def _sha1_leaf(folder: Path) -> x509.Certificate:
         capture_output=True,
     )
     return x509.load_pem_x509_certificate(out.read_bytes())
+
+
+def prepare_home(
+    folder: Path, monkeypatch: Any, pki: Pki, identity_stem: str, password: str
+) -> Path:
+    """A DICOM_COURIER_HOME whose keystore trusts the test root and holds identity
+    'courier' (the PKI's ``identity_stem``), its password in the environment."""
+    from desktop.security.keystore import Keystore
+
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(folder))
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", password)
+    keystore = Keystore(folder, lambda new: password)
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("courier", pki.path(identity_stem, ".p12"), file_password=KEY_PASSWORD)
+    return folder

@@ -171,7 +171,7 @@ def _describe(node: Node) -> str:
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
-def _connection(args: argparse.Namespace, name: str) -> tuple[Node, Any, Peer]:
+def connection(args: argparse.Namespace, name: str) -> tuple[Node, Any, Peer]:
     node = find_node(load_config(courier_home()), name)
     connector = node_connector(node, open_keystore(args))
     return node, connector, Peer(node.ae_title, node.calling_ae_title)
@@ -182,7 +182,7 @@ def _history_log() -> History:
 
 
 def _echo(args: argparse.Namespace) -> int:
-    node, connector, peer = _connection(args, args.node)
+    node, connector, peer = connection(args, args.node)
     try:
         result = echo(connector, peer)
     except LinkError as error:
@@ -272,7 +272,7 @@ def items_from(
 
 
 def _send(args: argparse.Namespace) -> int:
-    node, connector, peer = _connection(args, args.node)
+    node, connector, peer = connection(args, args.node)
     trees = [open_media(path) for path in args.paths]
     items, skipped = items_from(trees, args.study, args.series)
     for line in skipped:
@@ -373,7 +373,7 @@ def _queue_run(args: argparse.Namespace) -> int:
     status = 0
     for job_id in queue.runnable():
         job = queue.job(job_id)
-        _, connector, peer = _connection(args, job.node)
+        _, connector, peer = connection(args, job.node)
         _consume(
             run_job(queue, job_id, connector, peer, policy=policy, history=_history_log()),
             args.json,

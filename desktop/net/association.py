@@ -5,11 +5,11 @@ the peer's maximum size, one write each, without parsing or re-encoding.
 """
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from desktop.net import pdu
-from desktop.net.dimse import decode_command
+from desktop.net.dimse import DATASET_TYPE, NO_DATASET, decode_command
 from desktop.net.link import Failure, Link, LinkError, quick_ack, tune
 
 OUR_MAX_PDU = 262_144
@@ -18,10 +18,11 @@ UNLIMITED_PDU_CHUNK = 4 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A received DIMSE message: its context and command (data sets are not expected)."""
+    """A received DIMSE message: its context, command and data set bytes (if it has one)."""
 
     context_id: int
     command: dict[int, str | int]
+    dataset: bytes | None = None
 
 
 class Association:
@@ -104,38 +105,47 @@ class Association:
         self.link.sock.sendall(pdu.pdv_header(len(data), context_id, command, last) + data)
 
     def receive(self) -> Message:
-        """The next complete DIMSE command from the peer."""
-        fragments: list[bytes] = []
+        """The next complete DIMSE message from the peer."""
+        command: dict[int, str | int] | None = None
+        context_id, fragments = 0, []
         while True:
-            try:
-                kind, body = _read_pdu(self.link)
-            except OSError as error:
-                self.link.sock.close()
-                raise LinkError(self.link.explain(error), self.link.transcript) from error
-            if kind == pdu.A_ABORT:
-                self.link.sock.close()
-                raise LinkError(
-                    Failure("association-aborted", pdu.describe_abort(body), True),
-                    self.link.transcript,
-                )
-            if kind != pdu.P_DATA_TF:
-                self.abort()
-                raise LinkError(
-                    Failure(
-                        "protocol-error",
-                        f"unexpected PDU type 0x{kind:02X} while waiting for a response",
-                        True,
-                    )
-                )
-            pos = 0
-            while pos + 6 <= len(body):
-                length = struct.unpack_from(">I", body, pos)[0]
-                context_id, control = body[pos + 4], body[pos + 5]
+            for context_id, control, data in self._pdvs():
+                fragments.append(data)
+                if not control & 2:
+                    continue
                 if control & 1:
-                    fragments.append(body[pos + 6 : pos + 4 + length])
-                    if control & 2:
-                        return Message(context_id, decode_command(b"".join(fragments)))
-                pos += 4 + length
+                    command, fragments = decode_command(b"".join(fragments)), []
+                    if command.get(DATASET_TYPE) == NO_DATASET:
+                        return Message(context_id, command)
+                elif command is not None:
+                    return Message(context_id, command, b"".join(fragments))
+
+    def _pdvs(self) -> Iterator[tuple[int, int, bytes]]:
+        """The PDVs of the next P-DATA PDU: (context, control header, data)."""
+        try:
+            kind, body = _read_pdu(self.link)
+        except OSError as error:
+            self.link.sock.close()
+            raise LinkError(self.link.explain(error), self.link.transcript) from error
+        if kind == pdu.A_ABORT:
+            self.link.sock.close()
+            raise LinkError(
+                Failure("association-aborted", pdu.describe_abort(body), True), self.link.transcript
+            )
+        if kind != pdu.P_DATA_TF:
+            self.abort()
+            raise LinkError(
+                Failure(
+                    "protocol-error",
+                    f"unexpected PDU type 0x{kind:02X} while waiting for a response",
+                    True,
+                )
+            )
+        pos = 0
+        while pos + 6 <= len(body):
+            length = struct.unpack_from(">I", body, pos)[0]
+            yield body[pos + 4], body[pos + 5], body[pos + 6 : pos + 4 + length]
+            pos += 4 + length
 
     def release(self) -> None:
         """Release politely; a peer that just closes is fine too."""

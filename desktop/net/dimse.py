@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
+C_FIND_RQ, C_MOVE_RQ = 0x0020, 0x0021
 NO_DATASET, DATASET_PRESENT = 0x0101, 0x0000
 
 AFFECTED_SOP_CLASS = 0x00000002
@@ -16,24 +17,27 @@ DATASET_TYPE = 0x00000800
 STATUS = 0x00000900
 ERROR_COMMENT = 0x00000902
 AFFECTED_SOP_INSTANCE = 0x00001000
+MOVE_DESTINATION = 0x00000600
+REMAINING, COMPLETED, FAILED_COUNT, WARNING_COUNT = 0x00001020, 0x00001021, 0x00001022, 0x00001023
 
 UID_TAGS = frozenset({AFFECTED_SOP_CLASS, AFFECTED_SOP_INSTANCE})
-TEXT_TAGS = frozenset({ERROR_COMMENT})
+TEXT_TAGS = frozenset({ERROR_COMMENT, MOVE_DESTINATION})
 
 
 def _element(tag: int, value: bytes) -> bytes:
     return struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
 
 
-def _ui(value: str) -> bytes:
+def _text(tag: int, value: str) -> bytes:
+    """UIDs pad with NUL, other strings (AE titles) with a space."""
     raw = value.encode("ascii")
-    return raw + b"\0" if len(raw) % 2 else raw
+    return raw + (b"\0" if tag in UID_TAGS else b" ") if len(raw) % 2 else raw
 
 
 def encode_command(elements: dict[int, str | int]) -> bytes:
     """A command set with its Command Group Length first; ints are US, strings UI."""
     body = b"".join(
-        _element(tag, _ui(value) if isinstance(value, str) else struct.pack("<H", value))
+        _element(tag, _text(tag, value) if isinstance(value, str) else struct.pack("<H", value))
         for tag, value in sorted(elements.items())
     )
     return _element(0x00000000, struct.pack("<I", len(body))) + body
@@ -68,6 +72,22 @@ def store_request(message_id: int, sop_class: str, sop_instance: str) -> bytes:
             AFFECTED_SOP_INSTANCE: sop_instance,
         }
     )
+
+
+def query_request(
+    command_field: int, message_id: int, sop_class: str, destination: str = ""
+) -> bytes:
+    """A C-FIND-RQ, or a C-MOVE-RQ when a destination AE title is given."""
+    elements: dict[int, str | int] = {
+        AFFECTED_SOP_CLASS: sop_class,
+        COMMAND_FIELD: command_field,
+        MESSAGE_ID: message_id,
+        PRIORITY: 0,
+        DATASET_TYPE: DATASET_PRESENT,
+    }
+    if destination:
+        elements[MOVE_DESTINATION] = destination
+    return encode_command(elements)
 
 
 def echo_request(message_id: int) -> bytes:

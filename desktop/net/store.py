@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from desktop.core.errors import HeaderError
 from desktop.core.header import read_header
 from desktop.net import dimse, pdu
 from desktop.net.association import Association
+from desktop.net.encoding import encode
 from desktop.net.link import Connector, Failure, LinkError
 
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
@@ -252,8 +251,4 @@ def _transcode(path: Path, target: str) -> bytes:
     dataset = dcmread(path)
     if dataset.file_meta.TransferSyntaxUID.is_compressed:
         dataset.decompress(generate_instance_uid=False)  # the same instance, re-encoded
-    buffer = DicomBytesIO()
-    buffer.is_little_endian = True
-    buffer.is_implicit_VR = target == ImplicitVRLittleEndian
-    write_dataset(buffer, dataset)
-    return buffer.getvalue()
+    return encode(dataset, target)

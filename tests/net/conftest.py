@@ -9,9 +9,8 @@ import pydicom
 import pytest
 
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
-from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import Pki, build_pki, prepare_home
 
 PASSWORD = "keystore password for tests"
 
@@ -23,13 +22,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: Pki) -> Path:
-    folder = tmp_path / "home"
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(folder))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    keystore = Keystore(folder, lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
-    return folder
+    return prepare_home(tmp_path / "home", monkeypatch, pki, "client", PASSWORD)
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""Query/retrieve commands: find and move (optionally into our own listener)."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from desktop.commands.transfer import connection
+from desktop.commands.trust import open_keystore
+from desktop.connect import listener_tls
+from desktop.core.paths import courier_home
+from desktop.net.query import LEVELS, QueryError, find, move
+from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.security.tls import Profile
+
+
+def register(commands: Any) -> None:
+    secret = argparse.ArgumentParser(add_help=False)
+    secret.add_argument("--password-file", type=Path, metavar="FILE")
+    query = commands.add_parser("find", parents=[secret], help="C-FIND on a node")
+    query.add_argument("node")
+    query.add_argument("--level", choices=LEVELS, default="study")
+    query.add_argument(
+        "-k",
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a matching key, e.g. PatientName=DOE*; repeatable",
+    )
+    query.add_argument("--json", action="store_true")
+    query.set_defaults(run=_find)
+    retrieve = commands.add_parser("move", parents=[secret], help="C-MOVE a study or series")
+    retrieve.add_argument("node")
+    retrieve.add_argument("--study", required=True, metavar="UID")
+    retrieve.add_argument("--series", default="", metavar="UID")
+    retrieve.add_argument("--dest", metavar="AE", help="destination AE (default: our AE title)")
+    retrieve.add_argument(
+        "--listen",
+        action="store_true",
+        help="receive the instances with our own storage SCP meanwhile",
+    )
+    retrieve.add_argument("--host", default="127.0.0.1", help="--listen address")
+    retrieve.add_argument("--port", type=int, default=11113, help="--listen port")
+    retrieve.add_argument("--out", type=Path, help="--listen folder (default: HOME/inbox)")
+    retrieve.set_defaults(run=_move)
+
+
+def _keys(pairs: list[str]) -> dict[str, str]:
+    keys = {}
+    for pair in pairs:
+        keyword, separator, value = pair.partition("=")
+        if not separator:
+            raise QueryError(f"a key is KEYWORD=VALUE, not {pair!r}")
+        keys[keyword.strip()] = value
+    return keys
+
+
+def _find(args: argparse.Namespace) -> int:
+    _, connector, peer = connection(args, args.node)
+    matches = [
+        {k.keyword: str(k.value) for k in match if k.keyword}
+        for match in find(connector, peer, args.level, _keys(args.key))
+    ]
+    if args.json:
+        print(json.dumps(matches, indent=2))
+    else:
+        for match in matches:
+            print("  ".join(f"{k}={v}" for k, v in match.items() if k != "QueryRetrieveLevel"))
+        print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}")
+    return 0
+
+
+def _move(args: argparse.Namespace) -> int:
+    node, connector, peer = connection(args, args.node)
+    destination = args.dest or node.calling_ae_title
+    listener = None
+    if args.listen:
+        settings = ListenerSettings(
+            destination, args.host, args.port, args.out or courier_home() / "inbox"
+        )
+        acceptor = None
+        if node.tls:
+            settings.tls_context, acceptor = listener_tls(
+                open_keystore(args), node.identity, Profile(node.profile)
+            )
+        listener = StorageListener(settings, lambda record: None, acceptor).start()
+    try:
+        last = None
+        for progress in move(connector, peer, destination, args.study, args.series):
+            last = progress
+            print(
+                f"{progress.status.category}: completed {progress.completed}, failed "
+                f"{progress.failed}, warning {progress.warning}, remaining {progress.remaining}",
+                flush=True,
+            )
+    finally:
+        if listener is not None:
+            listener.stop()
+    if last is None or last.status.failed or last.failed:
+        print(f"move failed: {last.status.describe() if last else 'no response'}", file=sys.stderr)
+        return 1
+    return 0

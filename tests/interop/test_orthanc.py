@@ -1,0 +1,153 @@
+"""Orthanc 1.10 with DICOM TLS and client certificates required: echo, store, find at every
+level, and a move back to our own TLS listener."""
+
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from tests.helpers import cli, node_add, require_tool, sample_file
+from tests.peers import free_port, orthanc_config, running
+from tests.pki import Pki, build_pki, prepare_home
+
+PASSWORD = "keystore password for orthanc tests"
+STUDY = StudySpec(
+    "ORTH-1",
+    "Orthanc^Test",
+    "20240301",
+    "Orthanc study",
+    (SeriesSpec("CT", "axial", count=4), SeriesSpec("MR", "t1", count=3)),
+)
+
+
+@dataclass
+class Orthanc:
+    dicom_port: int
+    http_port: int
+    move_port: int
+
+    def rest(self, path: str) -> object:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}") as answer:
+            return json.loads(answer.read())
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return build_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def orthanc(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    folder = tmp_path_factory.mktemp("orthanc")
+    peer = Orthanc(free_port(), free_port(), free_port())
+    config = orthanc_config(pki, folder, peer.dicom_port, peer.http_port, peer.move_port)
+    with running([require_tool("Orthanc"), config], peer.http_port, folder / "orthanc.log"):
+        yield peer
+
+
+@pytest.fixture
+def home(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pki: Pki,
+    orthanc: Orthanc,
+    capsys: pytest.CaptureFixture[str],
+) -> Path:
+    folder = prepare_home(tmp_path / "home", monkeypatch, pki, "server", PASSWORD)
+    assert (
+        cli(
+            capsys,
+            *node_add("orthanc", "ORTHANC", orthanc.dicom_port, "--tls", "--identity", "courier"),
+        )[0]
+        == 0
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def study_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_files(tmp_path_factory.mktemp("study"), (STUDY,))
+
+
+def test_echo(capsys: pytest.CaptureFixture[str], home: Path) -> None:
+    status, out, err = cli(capsys, "echo", "orthanc")
+    assert status == 0, err
+    assert "success" in out and "TLSv1." in out
+
+
+def test_store_then_find_at_every_level(
+    capsys: pytest.CaptureFixture[str], home: Path, orthanc: Orthanc, study_files: list[Path]
+) -> None:
+    status, out, err = cli(capsys, "send", "orthanc", study_files[0].parent.parent)
+    assert status == 0, out + err
+    first = pydicom.dcmread(study_files[0])
+    study_uid = str(first.StudyInstanceUID)
+    assert orthanc.rest("/instances") and len(orthanc.rest("/instances")) >= 7  # type: ignore[arg-type]
+
+    found = {}
+    for level, keys in (
+        ("patient", ["PatientID=ORTH-1"]),
+        ("study", ["PatientName=Orthanc*"]),
+        ("series", [f"StudyInstanceUID={study_uid}"]),
+        (
+            "image",
+            [f"StudyInstanceUID={study_uid}", f"SeriesInstanceUID={first.SeriesInstanceUID}"],
+        ),
+    ):
+        status, out, err = cli(
+            capsys, "find", "orthanc", "--level", level, "--json", *[f"-k{k}" for k in keys]
+        )
+        assert status == 0, err
+        found[level] = json.loads(out)
+    assert [m["PatientName"] for m in found["patient"]] == ["Orthanc^Test"]
+    assert [m["StudyInstanceUID"] for m in found["study"]] == [study_uid]
+    assert sorted(m["Modality"] for m in found["series"]) == ["CT", "MR"]
+    assert len(found["image"]) == 4
+
+
+def test_move_back_to_our_tls_listener(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    orthanc: Orthanc,
+    study_files: list[Path],
+    tmp_path: Path,
+) -> None:
+    cli(capsys, "send", "orthanc", study_files[0].parent.parent)
+    study_uid = str(pydicom.dcmread(study_files[0]).StudyInstanceUID)
+    status, out, err = cli(
+        capsys,
+        "move",
+        "orthanc",
+        "--study",
+        study_uid,
+        "--listen",
+        "--port",
+        orthanc.move_port,
+        "--out",
+        tmp_path / "inbox",
+    )
+    assert status == 0, out + err
+    assert "completed 7, failed 0" in out
+    received = sorted((tmp_path / "inbox").rglob("*.dcm"))
+    assert len(received) == 7
+    sent = {str(pydicom.dcmread(p).SOPInstanceUID): p for p in study_files}
+    for path in received:
+        dataset = pydicom.dcmread(path)
+        assert dataset.PixelData == pydicom.dcmread(sent[str(dataset.SOPInstanceUID)]).PixelData
+
+
+def test_refused_instance_is_reported(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """Orthanc refuses a file without Patient ID (0xA700): the send says so and fails."""
+    shutil.copy(sample_file("JPEGLSNearLossless_16.dcm"), tmp_path / "no-patient-id.dcm")
+    status, out, _ = cli(
+        capsys, "send", "orthanc", tmp_path / "no-patient-id.dcm", "--attempts", "1"
+    )
+    assert status == 1 and "FAILED" in out and "0xA700" in out
