@@ -282,7 +282,16 @@ def _send(args: argparse.Namespace) -> int:
     job_id = queue.enqueue(node.name, items, description)
     policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
     _consume(
-        run_job(queue, job_id, connector, peer, policy=policy, history=_history_log()), args.json
+        run_job(
+            queue,
+            job_id,
+            connector,
+            peer,
+            policy=policy,
+            history=_history_log(),
+            parallel=node.max_associations,
+        ),
+        args.json,
     )
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
 
@@ -373,9 +382,17 @@ def _queue_run(args: argparse.Namespace) -> int:
     status = 0
     for job_id in queue.runnable():
         job = queue.job(job_id)
-        _, connector, peer = connection(args, job.node)
+        node, connector, peer = connection(args, job.node)
         _consume(
-            run_job(queue, job_id, connector, peer, policy=policy, history=_history_log()),
+            run_job(
+                queue,
+                job_id,
+                connector,
+                peer,
+                policy=policy,
+                history=_history_log(),
+                parallel=node.max_associations,
+            ),
             args.json,
         )
         status |= _report_job(queue, job_id, args.json)

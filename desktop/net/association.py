@@ -14,6 +14,7 @@ from desktop.net.link import Failure, Link, LinkError, quick_ack, tune
 
 OUR_MAX_PDU = 262_144
 UNLIMITED_PDU_CHUNK = 4 * 1024 * 1024
+BATCH = 256 * 1024  # bytes of PDUs per socket write: fewer system calls and TLS records
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,28 +82,34 @@ class Association:
         self._send(context_id, chunks, total, command=False)
 
     def _send(self, context_id: int, chunks: Iterable[bytes], total: int, command: bool) -> None:
-        """Frame the bytes into PDVs of at most the peer's size; the one ending at ``total``
-        carries the 'last fragment' flag."""
-        limit, sent, buffer = self.max_pdv_data, 0, bytearray()
+        """Frame the bytes into PDVs of at most the peer's size (the one ending at ``total``
+        flagged last), handing the socket about BATCH bytes of PDUs per write."""
+        limit, sent, buffer, batch, batched = self.max_pdv_data, 0, bytearray(), [], 0
         try:
             for chunk in chunks:
                 buffer += chunk
                 while len(buffer) >= limit and sent + limit < total:
-                    self._write(context_id, bytes(buffer[:limit]), command, last=False)
+                    batch.append(self._frame(context_id, buffer[:limit], command, last=False))
+                    batched += limit
                     del buffer[:limit]
                     sent += limit
+                    if batched >= BATCH:
+                        self.link.sock.sendall(b"".join(batch))
+                        batch, batched = [], 0
             if not buffer and sent == 0:  # an empty value still ends with a last fragment
-                self._write(context_id, b"", command, last=True)
+                batch.append(self._frame(context_id, b"", command, last=True))
             while buffer:
-                piece = bytes(buffer[:limit])
+                piece = buffer[:limit]
                 del buffer[:limit]
-                self._write(context_id, piece, command, last=not buffer)
+                batch.append(self._frame(context_id, piece, command, last=not buffer))
+            self.link.sock.sendall(b"".join(batch))
         except OSError as error:
             self.link.sock.close()
             raise LinkError(self.link.explain(error), self.link.transcript) from error
 
-    def _write(self, context_id: int, data: bytes, command: bool, last: bool) -> None:
-        self.link.sock.sendall(pdu.pdv_header(len(data), context_id, command, last) + data)
+    @staticmethod
+    def _frame(context_id: int, data: bytes | bytearray, command: bool, last: bool) -> bytes:
+        return pdu.pdv_header(len(data), context_id, command, last) + data
 
     def receive(self) -> Message:
         """The next complete DIMSE message from the peer."""

@@ -1,5 +1,7 @@
 """Running a queued job: send what is due, record every outcome, retry transient failures."""
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -7,7 +9,7 @@ from dataclasses import dataclass
 from desktop.net.history import History
 from desktop.net.link import Connector
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
-from desktop.net.store import Peer, SessionEvent, StoreOutcome, store
+from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome, store
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +30,14 @@ def run_job(
     peer: Peer,
     *,
     policy: RetryPolicy = DEFAULT_POLICY,
+    parallel: int = 1,
     history: History | None = None,
     wait: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> Iterator[Record]:
-    """Send the job's due instances until none is pending (waiting out backoffs when ``wait``).
+    """Send the job's due instances until none is pending (waiting out backoffs when ``wait``),
+    over up to ``parallel`` associations at once.
 
     Stop iterating to pause: what was acknowledged is committed, the rest stays pending.
     """
@@ -51,7 +55,7 @@ def run_job(
             sleep(max(min(i.next_attempt for i in pending) - now, 0.0))
             continue
         by_item = {id(i.item): i for i in due}
-        for record in store(connect, peer, [i.item for i in due]):
+        for record in parallel_store(connect, peer, [i.item for i in due], parallel):
             if isinstance(record, StoreOutcome):
                 queue.record(by_item[id(record.item)], record, policy, clock())
                 yield record
@@ -69,3 +73,40 @@ def run_job(
                     }
                 )
             yield record
+
+
+def parallel_store(
+    connect: Connector, peer: Peer, items: list[StoreItem], parallel: int
+) -> Iterator[StoreOutcome | SessionEvent]:
+    """``store`` over up to ``parallel`` associations, records merged as they come (the
+    caller's thread alone touches the queue). Stopping the iteration stops the workers."""
+    chunks = [items[i::parallel] for i in range(max(parallel, 1))]
+    chunks = [c for c in chunks if c]
+    if len(chunks) <= 1:
+        yield from store(connect, peer, items)
+        return
+    records: queue.Queue[StoreOutcome | SessionEvent | None] = queue.Queue()
+    stop = threading.Event()
+
+    def work(chunk: list[StoreItem]) -> None:
+        try:
+            for record in store(connect, peer, chunk):
+                records.put(record)
+                if stop.is_set():
+                    break
+        finally:
+            records.put(None)
+
+    workers = [threading.Thread(target=work, args=(c,), daemon=True) for c in chunks]
+    for worker in workers:
+        worker.start()
+    running = len(workers)
+    try:
+        while running:
+            record = records.get()
+            if record is None:
+                running -= 1
+            else:
+                yield record
+    finally:
+        stop.set()

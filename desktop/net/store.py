@@ -183,7 +183,7 @@ def _store_plan(
 
 
 def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOutcome:
-    problem = _changed(item)
+    offset, problem = _check(item)
     if problem:
         return StoreOutcome(item, False, False, problem)
     contexts = association.acceptance.contexts
@@ -214,7 +214,6 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
         context_id, dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid)
     )
     if payload is None:
-        offset = read_header(item.path, ()).dataset_offset
         size = item.path.stat().st_size - offset
         with item.path.open("rb") as handle:
             handle.seek(offset)
@@ -228,17 +227,16 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
     return StoreOutcome(item, not status.failed, status.transient, message, status, note)
 
 
-def _changed(item: StoreItem) -> str:
-    """Why the file cannot be sent as queued ('' when it can)."""
+def _check(item: StoreItem) -> tuple[int, str]:
+    """Where the file's data set starts, and why it cannot be sent as queued ('' if it can)."""
     try:
         if item.sha256 and file_sha256(item.path) != item.sha256:
-            return "the file changed since it was queued (its SHA-256 differs)"
-        read_header(item.path, ())
+            return 0, "the file changed since it was queued (its SHA-256 differs)"
+        return read_header(item.path, ()).dataset_offset, ""
     except HeaderError as error:
-        return f"the file can no longer be read: {error}"
+        return 0, f"the file can no longer be read: {error}"
     except OSError as error:
-        return f"the file can no longer be read: {error.strerror}"
-    return ""
+        return 0, f"the file can no longer be read: {error.strerror}"
 
 
 def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:

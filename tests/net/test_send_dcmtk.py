@@ -137,3 +137,14 @@ def test_node_validation(capsys: pytest.CaptureFixture[str], home: Path) -> None
         assert status == 1 and message in err, (options, err)
     status, out, _ = cli(capsys, "node", "list", "--json")
     assert json.loads(out) == []
+
+
+def test_parallel_associations(capsys: pytest.CaptureFixture[str], home: Path, storescp: Scp,
+                               tmp_path: Path) -> None:
+    make_study(tmp_path / "study", count=9)
+    add_node(capsys, storescp.port, "--max-associations", "3")
+    status, out, _ = cli(capsys, "send", "dcmtk", tmp_path / "study")
+    assert status == 0 and "sent 9 of 9" in out
+    assert len(storescp.received()) == 9
+    events = [r["event"] for r in History(home / "history.jsonl").read()]
+    assert events.count("opened") == 3 and events.count("closed") == 3
