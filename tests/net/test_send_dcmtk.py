@@ -139,8 +139,9 @@ def test_node_validation(capsys: pytest.CaptureFixture[str], home: Path) -> None
     assert json.loads(out) == []
 
 
-def test_parallel_associations(capsys: pytest.CaptureFixture[str], home: Path, storescp: Scp,
-                               tmp_path: Path) -> None:
+def test_parallel_associations(
+    capsys: pytest.CaptureFixture[str], home: Path, storescp: Scp, tmp_path: Path
+) -> None:
     make_study(tmp_path / "study", count=9)
     add_node(capsys, storescp.port, "--max-associations", "3")
     status, out, _ = cli(capsys, "send", "dcmtk", tmp_path / "study")
