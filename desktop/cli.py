@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.commands import listen, media, query, transfer, trust
+from desktop.commands import gui, listen, media, query, transfer, trust
 from desktop.core.errors import CourierError
 
 EXIT_ERROR = 1
@@ -18,7 +18,8 @@ EXIT_ERROR = 1
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(arguments or ["gui"])  # no command: the desktop application
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_ERROR
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     transfer.register(commands)
     listen.register(commands)
     query.register(commands)
+    gui.register(commands)
     return parser
 
 

@@ -58,8 +58,11 @@ def run_job(
         for record in parallel_store(connect, peer, [i.item for i in due], parallel):
             if isinstance(record, StoreOutcome):
                 queue.record(by_item[id(record.item)], record, policy, clock())
+                summary = queue.job(job_id)
                 yield record
-                yield JobProgress(queue.job(job_id))
+                yield JobProgress(summary)
+                if summary.cancelled:
+                    return  # closing the sender aborts its association
                 continue
             if history is not None:
                 history.append(

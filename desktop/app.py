@@ -1,0 +1,68 @@
+"""Composition root of the desktop application: the services the GUI's panels share.
+
+Qt-free on purpose: the GUI gives it a password source (a dialog), the CLI would give another.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.connect import listener_tls, node_connector
+from desktop.core.config import Node, find_node, load_config
+from desktop.net.history import History
+from desktop.net.link import Connector
+from desktop.net.scp import ListenerSettings, Sink, StorageListener
+from desktop.net.store import Peer
+from desktop.security.keystore import Keystore
+from desktop.security.passwords import PasswordSource
+from desktop.security.tls import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class InboxSettings:
+    """Our own listener: where the Inbox receives (C-MOVE destination, demo PACS)."""
+
+    ae_title: str
+    port: int
+    identity: str = ""  # TLS when set
+    profile: str = "bcp195-nd"
+
+
+class Services:
+    """Home, keystore, configuration, queue, history and connections for one user."""
+
+    def __init__(self, home: Path, password: PasswordSource) -> None:
+        self.home = home
+        self.keystore = Keystore(home, password)
+        self.history = History(home / "history.jsonl")
+        self.queue_path = home / "queue.sqlite"
+        self.inbox = home / "inbox"
+        self.listener: StorageListener | None = None
+
+    def nodes(self) -> list[Node]:
+        return list(load_config(self.home).nodes.values())
+
+    def node(self, name: str) -> Node:
+        return find_node(load_config(self.home), name)
+
+    def connection(self, name: str) -> tuple[Node, Connector, Peer]:
+        """The node, a connector (keys unlocked now, on the caller's thread) and its peer."""
+        node = self.node(name)
+        return node, node_connector(node, self.keystore), Peer(node.ae_title, node.calling_ae_title)
+
+    def start_inbox(self, settings: InboxSettings, sink: Sink) -> StorageListener:
+        """Run our storage SCP into the Inbox (TLS with client certificates if configured)."""
+        listener_settings = ListenerSettings(
+            settings.ae_title, "127.0.0.1", settings.port, self.inbox
+        )
+        acceptor = None
+        if settings.identity:
+            listener_settings.tls_context, acceptor = listener_tls(
+                self.keystore, settings.identity, Profile(settings.profile)
+            )
+        self.listener = StorageListener(listener_settings, sink, acceptor).start()
+        return self.listener
+
+    def stop_inbox(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None

@@ -1,0 +1,163 @@
+"""The media tree as a Qt model: Patient → Study → Series → Instance, draggable onto nodes."""
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pydicom.uid import UID
+from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+
+from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
+
+MIME_TYPE = "application/x-dicom-courier-instances"
+COLUMNS = ("Name", "ID / number", "Date", "Description", "Modality", "Images", "Details")
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+Node = Patient | Study | Series | Instance
+
+
+def _date(value: str) -> str:
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def instances_of(node: Node) -> Iterable[Instance]:
+    """Every instance at or below a tree node."""
+    if isinstance(node, Instance):
+        yield node
+    elif isinstance(node, Series):
+        yield from node.instances
+    elif isinstance(node, Study):
+        for series in node.series:
+            yield from series.instances
+    else:
+        for study in node.studies:
+            yield from instances_of(study)
+
+
+def encode_instances(instances: Iterable[Instance]) -> bytes:
+    """The drag payload: what a node needs to send each instance."""
+    return json.dumps(
+        [
+            {
+                "path": str(i.path),
+                "sop_class_uid": i.sop_class_uid,
+                "sop_instance_uid": i.sop_instance_uid,
+                "transfer_syntax_uid": i.transfer_syntax_uid,
+                "size": i.size or 0,
+            }
+            for i in instances
+            if i.path is not None
+            and i.status not in (InstanceStatus.MISSING, InstanceStatus.DAMAGED)
+        ]
+    ).encode("utf-8")
+
+
+class MediaTreeModel(QStandardItemModel):
+    """A read-only, draggable view of one MediaTree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.tree: MediaTree | None = None
+
+    def show_tree(self, tree: MediaTree) -> None:
+        self.removeRows(0, self.rowCount())
+        self.tree = tree
+        root = self.invisibleRootItem()
+        for patient in tree.patients:
+            patient_row = self._row(
+                patient,
+                [
+                    patient.patient_name or "(no name)",
+                    patient.patient_id,
+                    _date(patient.birth_date),
+                    "",
+                    "",
+                    str(sum(s.instance_count for s in patient.studies)),
+                    f"sex {patient.sex}" if patient.sex else "",
+                ],
+            )
+            root.appendRow(patient_row)
+            for study in patient.studies:
+                study_row = self._row(
+                    study,
+                    [
+                        "Study",
+                        study.accession_number,
+                        f"{_date(study.study_date)} "
+                        f"{study.study_time[:2]}:{study.study_time[2:4]}".strip(" :"),
+                        study.study_description,
+                        "/".join(study.modalities),
+                        str(study.instance_count),
+                        "",
+                    ],
+                )
+                patient_row[0].appendRow(study_row)
+                for series in study.series:
+                    series_row = self._row(
+                        series,
+                        [
+                            f"Series {_number(series.series_number)}",
+                            "",
+                            "",
+                            series.series_description,
+                            series.modality,
+                            str(len(series.instances)),
+                            "",
+                        ],
+                    )
+                    study_row[0].appendRow(series_row)
+                    for instance in series.instances:
+                        series_row[0].appendRow(self._row(instance, self._instance_cells(instance)))
+
+    @staticmethod
+    def _instance_cells(instance: Instance) -> list[str]:
+        size = f"{instance.columns}×{instance.rows}" if instance.rows else "no image"
+        syntax = UID(instance.transfer_syntax_uid).name if instance.transfer_syntax_uid else ""
+        status = "" if instance.status is InstanceStatus.OK else f" [{instance.status.value}]"
+        return [
+            f"#{_number(instance.instance_number)}",
+            "",
+            "",
+            instance.sop_class_name,
+            "",
+            str(instance.frames or 0),
+            f"{size} · {syntax}{status}",
+        ]
+
+    @staticmethod
+    def _row(node: Node, cells: list[str]) -> list[QStandardItem]:
+        items = []
+        for text in cells:
+            item = QStandardItem(text)
+            item.setEditable(False)
+            item.setData(node, NODE_ROLE)
+            item.setDragEnabled(True)
+            items.append(item)
+        if isinstance(node, Instance) and node.status is not InstanceStatus.OK:
+            items[0].setToolTip(f"This instance is {node.status.value}")
+        return items
+
+    def node(self, index: QModelIndex | QPersistentModelIndex) -> Node | None:
+        value: Any = index.data(NODE_ROLE) if index.isValid() else None
+        return value  # type: ignore[no-any-return]
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_TYPE]
+
+    def mimeData(self, indexes: Any) -> QMimeData:
+        seen: set[str] = set()
+        instances: list[Instance] = []
+        for index in indexes:
+            node = self.node(index)
+            for instance in instances_of(node) if node is not None else []:
+                if instance.sop_instance_uid not in seen:
+                    seen.add(instance.sop_instance_uid)
+                    instances.append(instance)
+        data = QMimeData()
+        data.setData(MIME_TYPE, encode_instances(instances))
+        return data

@@ -1,0 +1,158 @@
+"""The browser: open media off the GUI thread and show Patient → Study → Series → Image."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.media import LoadProgress, load_media
+from desktop.core.model import Instance, MediaTree, Problem, Series
+from desktop.ui.models.media_model import MediaTreeModel, instances_of
+from desktop.ui.workers import GeneratorWorker, start
+
+
+class ProblemsDialog(QDialog):
+    """What could not be read, path by path, with a button to copy it all."""
+
+    def __init__(self, problems: list[Problem], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"{len(problems)} problem(s) on this media")
+        self.resize(800, 400)
+        self.list = QListWidget()
+        self.list.addItems([f"{p.path}: {p.reason}" for p in problems])
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        copy = buttons.addButton("Copy all", QDialogButtonBox.ButtonRole.ActionRole)
+        copy.clicked.connect(self.copy_all)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list)
+        layout.addWidget(buttons)
+
+    def copy_all(self) -> None:
+        lines = [self.list.item(i).text() for i in range(self.list.count())]
+        QApplication.clipboard().setText("\n".join(lines))
+
+
+class BrowserPanel(QWidget):
+    """The media tree with its loading progress and problems badge."""
+
+    instance_selected = Signal(object)  # Instance (the first image of a selected series too)
+    loaded = Signal(object)  # MediaTree
+    failed = Signal(str)
+    status = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = MediaTreeModel()
+        self.view = QTreeView()
+        self.view.setModel(self.model)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setDragEnabled(True)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.title = QLabel("Open a DICOMDIR, a CD or a folder (Ctrl+O), or drop it here")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.problems_button = QPushButton()
+        self.problems_button.setVisible(False)
+        self.problems_button.clicked.connect(self.show_problems)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.problems_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.view)
+        self.worker: GeneratorWorker | None = None
+        self.tree: MediaTree | None = None
+
+    def open_path(self, path: Path) -> GeneratorWorker:
+        """Load ``path`` on the thread pool; the tree appears when it is read."""
+        if self.worker is not None:
+            self.worker.cancel()
+        self.title.setText(f"Opening {path} …")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        worker = GeneratorWorker(lambda: load_media(path))
+        worker.signals.record.connect(self._progress)
+        worker.signals.done.connect(self._loaded)
+        worker.signals.failed.connect(self._failed)
+        self.worker = start(worker)
+        return worker
+
+    def _progress(self, record: LoadProgress) -> None:
+        if record.total:
+            self.progress.setRange(0, record.total)
+            self.progress.setValue(record.done)
+            self.progress.setFormat(f"{record.stage}: %v of %m")
+
+    def _loaded(self, tree: MediaTree) -> None:
+        self.worker = None
+        self.tree = tree
+        self.progress.setVisible(False)
+        self.model.show_tree(tree)
+        self.view.expandToDepth(1)
+        for column in range(self.model.columnCount()):
+            self.view.resizeColumnToContents(column)
+        count = sum(1 for _ in tree.instances())
+        kind = "DICOMDIR" if tree.source == "dicomdir" else "folder"
+        self.title.setText(
+            f"{tree.root} ({kind}): {len(tree.patients)} patient(s), {count} image(s)"
+        )
+        self.problems_button.setText(f"⚠ {len(tree.problems)} problem(s)")
+        self.problems_button.setVisible(bool(tree.problems))
+        self.status.emit(f"Opened {tree.root}: {count} images, {len(tree.problems)} problems")
+        self.loaded.emit(tree)
+
+    def _failed(self, message: str) -> None:
+        self.worker = None
+        self.progress.setVisible(False)
+        self.title.setText(message)
+        self.failed.emit(message)
+
+    def show_problems(self) -> None:
+        if self.tree is not None:
+            ProblemsDialog(self.tree.problems, self).exec()
+
+    def _current_changed(self, current: QModelIndex, _: QModelIndex) -> None:
+        node = self.model.node(current)
+        if isinstance(node, Instance):
+            self.instance_selected.emit(node)
+        elif isinstance(node, Series) and node.instances:
+            self.instance_selected.emit(node.instances[0])
+
+    def selected_instances(self) -> list[Instance]:
+        seen: dict[str, Instance] = {}
+        for index in self.view.selectionModel().selectedRows():
+            node = self.model.node(index)
+            for instance in instances_of(node) if node is not None else []:
+                seen.setdefault(instance.sop_instance_uid, instance)
+        return list(seen.values())
+
+    def select_first(self, depth: int) -> None:
+        """Select the first item at ``depth`` (0 patient, 1 study, 2 series, 3 image)."""
+        index = self.model.index(0, 0)
+        for _ in range(depth):
+            index = self.model.index(0, 0, index)
+        self.view.setCurrentIndex(index)
+        self.view.selectionModel().select(
+            index,
+            self.view.selectionModel().SelectionFlag.ClearAndSelect
+            | self.view.selectionModel().SelectionFlag.Rows,
+        )

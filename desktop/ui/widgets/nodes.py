@@ -1,0 +1,214 @@
+"""Nodes: the configured PACS, a drop target for studies, with echo and TLS checks."""
+
+import json
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.config import PROFILES, Node
+from desktop.ui.models.media_model import MIME_TYPE
+
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class NodeList(QListWidget):
+    """The node list; dropping instances on a node asks to send them there."""
+
+    dropped = Signal(str, list)  # node name, instance payloads
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setIconSize(QSize(28, 28))
+
+    def mimeTypes(self) -> list[str]:
+        return [MIME_TYPE]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(MIME_TYPE):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if event.mimeData().hasFormat(MIME_TYPE) and item is not None:
+            self.setCurrentItem(item)
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if item is None or not event.mimeData().hasFormat(MIME_TYPE):
+            event.ignore()
+            return
+        payload = json.loads(bytes(event.mimeData().data(MIME_TYPE).data()).decode("utf-8"))
+        event.acceptProposedAction()
+        self.dropped.emit(item.data(NAME_ROLE), payload)
+
+
+class NodeDialog(QDialog):
+    """Add or edit a node: AE titles, host, port, TLS profile, identity, hostname check."""
+
+    def __init__(
+        self, identities: list[str], node: Node | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit node" if node else "Add node")
+        node = node or Node("", "", "", 104)
+        self.name = QLineEdit(node.name)
+        self.ae_title = QLineEdit(node.ae_title)
+        self.host = QLineEdit(node.host)
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.port.setValue(node.port)
+        self.tls = QCheckBox("Use TLS (mutual certificates)")
+        self.tls.setChecked(node.tls)
+        self.profile = QComboBox()
+        self.profile.addItems(list(PROFILES))
+        self.profile.setCurrentText(node.profile)
+        self.identity = QComboBox()
+        self.identity.addItems(["", *identities])
+        self.identity.setCurrentText(node.identity)
+        self.calling = QLineEdit(node.calling_ae_title)
+        self.server_name = QLineEdit(node.server_name)
+        self.server_name.setPlaceholderText("the host name")
+        self.hostname_check = QCheckBox("Check the server's name against its certificate")
+        self.hostname_check.setChecked(node.check_hostname)
+        self.parallel = QSpinBox()
+        self.parallel.setRange(1, 16)
+        self.parallel.setValue(node.max_associations)
+        self.timeout = QDoubleSpinBox()
+        self.timeout.setRange(1, 600)
+        self.timeout.setValue(node.connect_timeout)
+        form = QFormLayout()
+        for label, widget in (
+            ("Name", self.name),
+            ("Called AE title", self.ae_title),
+            ("Host", self.host),
+            ("Port", self.port),
+            ("", self.tls),
+            ("TLS profile", self.profile),
+            ("Identity", self.identity),
+            ("Our AE title", self.calling),
+            ("Server name", self.server_name),
+            ("", self.hostname_check),
+            ("Parallel associations", self.parallel),
+            ("Connect timeout (s)", self.timeout),
+        ):
+            form.addRow(label, widget)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def node(self) -> Node:
+        """The node as entered (validate with Node.validated)."""
+        return Node(
+            self.name.text().strip(),
+            self.ae_title.text().strip(),
+            self.host.text().strip(),
+            self.port.value(),
+            self.tls.isChecked(),
+            self.profile.currentText(),
+            self.identity.currentText(),
+            self.calling.text().strip() or "COURIER",
+            self.server_name.text().strip(),
+            self.hostname_check.isChecked(),
+            self.timeout.value(),
+            60.0,
+            self.parallel.value(),
+        )
+
+
+class NodesPanel(QWidget):
+    """The node list with its buttons; the main window does the work they ask for."""
+
+    send_requested = Signal(str, list)
+    add_requested = Signal()
+    edit_requested = Signal(str)
+    remove_requested = Signal(str)
+    echo_requested = Signal(str)
+    check_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = NodeList()
+        self.list.dropped.connect(self.send_requested)
+        self.list.setToolTip("Drag a patient, study, series or images here to send them")
+        self.status: dict[str, str] = {}
+        buttons = QHBoxLayout()
+        for text, tip, handler in (
+            ("Add…", "Add a node", self.add_requested.emit),
+            ("Edit…", "Edit the selected node", lambda: self._with_node(self.edit_requested)),
+            ("Remove", "Remove the selected node", lambda: self._with_node(self.remove_requested)),
+            ("Echo", "C-ECHO the selected node", lambda: self._with_node(self.echo_requested)),
+            (
+                "Check TLS",
+                "Handshake only: show the transcript or what is wrong",
+                lambda: self._with_node(self.check_requested),
+            ),
+        ):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(handler)
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+
+    def _with_node(self, signal: Any) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            signal.emit(item.data(NAME_ROLE))
+
+    def show_nodes(self, nodes: list[Node]) -> None:
+        current = self.list.currentItem()
+        selected = current.data(NAME_ROLE) if current else None
+        self.list.clear()
+        for node in nodes:
+            lock = "🔒" if node.tls else "🔓"
+            last = self.status.get(node.name, "not checked yet")
+            item = QListWidgetItem(
+                f"{lock} {node.name}\n    {node.ae_title}@{node.host}:"
+                f"{node.port} · {node.profile if node.tls else 'plain'} · "
+                f"{last}"
+            )
+            item.setData(NAME_ROLE, node.name)
+            item.setToolTip(f"Drop studies here to send them to {node.name}")
+            self.list.addItem(item)
+            if node.name == selected:
+                self.list.setCurrentItem(item)
+        if self.list.currentItem() is None and self.list.count():
+            self.list.setCurrentRow(0)
+
+    def item_for(self, name: str) -> QListWidgetItem | None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(NAME_ROLE) == name:
+                return item
+        return None

@@ -1,0 +1,136 @@
+"""Query/Retrieve: find studies on a node, retrieve the chosen ones into our Inbox."""
+
+from typing import Any
+
+from PySide6.QtCore import QDate, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+RESULT_COLUMNS = (
+    "PatientName",
+    "PatientID",
+    "StudyDate",
+    "StudyDescription",
+    "AccessionNumber",
+    "ModalitiesInStudy",
+    "NumberOfStudyRelatedInstances",
+    "StudyInstanceUID",
+)
+
+
+class QueryPanel(QWidget):
+    find_requested = Signal(str, dict)  # node, keys
+    retrieve_requested = Signal(str, list)  # node, study UIDs
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.node = QComboBox()
+        self.patient_name = QLineEdit()
+        self.patient_name.setPlaceholderText("DOE* (wildcards allowed)")
+        self.patient_id = QLineEdit()
+        self.accession = QLineEdit()
+        self.modality = QLineEdit()
+        self.use_dates = QCheckBox("Between")
+        self.date_from, self.date_to = (
+            QDateEdit(QDate.currentDate().addYears(-1)),
+            QDateEdit(QDate.currentDate()),
+        )
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+        dates = QHBoxLayout()
+        dates.addWidget(self.use_dates)
+        dates.addWidget(self.date_from)
+        dates.addWidget(self.date_to)
+        form = QFormLayout()
+        for label, widget in (
+            ("Node", self.node),
+            ("Patient name", self.patient_name),
+            ("Patient ID", self.patient_id),
+            ("Accession", self.accession),
+            ("Modality", self.modality),
+        ):
+            form.addRow(label, widget)
+        form.addRow("Study date", dates)
+        find, retrieve = QPushButton("Find"), QPushButton("Retrieve selected to Inbox")
+        find.clicked.connect(self._find)
+        retrieve.clicked.connect(self._retrieve)
+        self.results = QTableWidget(0, len(RESULT_COLUMNS))
+        self.results.setHorizontalHeaderLabels(list(RESULT_COLUMNS))
+        self.results.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(find)
+        buttons.addWidget(retrieve)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.results)
+
+    def set_nodes(self, names: list[str]) -> None:
+        current = self.node.currentText()
+        self.node.clear()
+        self.node.addItems(names)
+        if current in names:
+            self.node.setCurrentText(current)
+
+    def keys(self) -> dict[str, str]:
+        keys = {
+            k: v
+            for k, v in (
+                ("PatientName", self.patient_name.text()),
+                ("PatientID", self.patient_id.text()),
+                ("AccessionNumber", self.accession.text()),
+                ("ModalitiesInStudy", self.modality.text()),
+            )
+            if v
+        }
+        if self.use_dates.isChecked():
+            keys["StudyDate"] = (
+                f"{self.date_from.date().toString('yyyyMMdd')}-"
+                f"{self.date_to.date().toString('yyyyMMdd')}"
+            )
+        return keys
+
+    def _find(self) -> None:
+        if self.node.currentText():
+            self.find_requested.emit(self.node.currentText(), self.keys())
+
+    def show_results(self, matches: list[dict[str, Any]]) -> None:
+        self.results.setRowCount(len(matches))
+        for row, match in enumerate(matches):
+            for column, keyword in enumerate(RESULT_COLUMNS):
+                self.results.setItem(row, column, QTableWidgetItem(str(match.get(keyword, ""))))
+        self.results.resizeColumnsToContents()
+
+    def _retrieve(self) -> None:
+        uid_column = RESULT_COLUMNS.index("StudyInstanceUID")
+        rows = sorted({index.row() for index in self.results.selectedIndexes()})
+        uids = [
+            item.text() for row in rows if (item := self.results.item(row, uid_column)) is not None
+        ]
+        if uids and self.node.currentText():
+            self.retrieve_requested.emit(self.node.currentText(), uids)
+
+    def show_move(self, completed: int, failed: int, remaining: int) -> None:
+        total = completed + failed + remaining
+        self.progress.setVisible(remaining > 0)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(completed + failed)

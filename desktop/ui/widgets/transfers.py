@@ -1,0 +1,111 @@
+"""Transfers: the durable queue's jobs with progress, rate, failures, Retry and Cancel."""
+
+import time
+
+from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.net.queue import JobSummary
+
+COLUMNS = ("Job", "Node", "What", "State", "Progress", "Size", "Rate", "Failures")
+
+
+class TransfersPanel(QWidget):
+    retry_requested = Signal(int)
+    cancel_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.cellDoubleClicked.connect(self._show_failures)
+        retry, cancel = QPushButton("Retry failed"), QPushButton("Cancel")
+        retry.clicked.connect(lambda: self._with_job(self.retry_requested))
+        cancel.clicked.connect(lambda: self._with_job(self.cancel_requested))
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(retry)
+        buttons.addWidget(cancel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        self.rows: dict[int, int] = {}
+        self.started: dict[int, tuple[float, int]] = {}
+        self.failures: dict[int, list[str]] = {}
+
+    def _with_job(self, signal: SignalInstance) -> None:
+        job_id = self._job_at(self.table.currentRow())
+        if job_id is not None:
+            signal.emit(job_id)
+
+    def _job_at(self, row: int) -> int | None:
+        item = self.table.item(row, 0) if row >= 0 else None
+        return int(item.text()) if item is not None else None
+
+    def show_job(self, job: JobSummary, failures: list[str] | None = None) -> None:
+        """Add or update a job's row."""
+        row = self.rows.get(job.id)
+        if row is None:
+            row = self.rows[job.id] = self.table.rowCount()
+            self.table.insertRow(row)
+            bar = QProgressBar()
+            bar.setFormat("%v / %m")
+            self.table.setCellWidget(row, 4, bar)
+            self.started[job.id] = (time.monotonic(), job.bytes_sent)
+        if failures is not None:
+            self.failures[job.id] = failures
+        progress = self.table.cellWidget(row, 4)
+        assert isinstance(progress, QProgressBar)
+        progress.setRange(0, max(job.total, 1))
+        progress.setValue(job.sent + job.failed)
+        began, bytes_before = self.started[job.id]
+        elapsed = max(time.monotonic() - began, 1e-3)
+        rate = (job.bytes_sent - bytes_before) / elapsed / 2**20
+        cells = (
+            str(job.id),
+            job.node,
+            job.description,
+            job.state,
+            "",
+            f"{job.bytes_sent / 2**20:.1f} / {job.bytes_total / 2**20:.1f} MB",
+            f"{rate:.1f} MB/s" if job.state == "pending" else "",
+            str(job.failed) if job.failed else "",
+        )
+        for column, text in enumerate(cells):
+            if column == 4:
+                continue
+            item = QTableWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, job.id)
+            self.table.setItem(row, column, item)
+
+    def progress_of(self, job_id: int) -> tuple[int, int]:
+        bar = self.table.cellWidget(self.rows[job_id], 4)
+        assert isinstance(bar, QProgressBar)
+        return bar.value(), bar.maximum()
+
+    def _show_failures(self, row: int, _: int) -> None:
+        job_id = self._job_at(row)
+        failures = self.failures.get(job_id) if job_id is not None else None
+        if failures:
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                f"Job {job_id}: failures",
+                f"{len(failures)} instance(s) were not sent.",
+                parent=self,
+            )
+            box.setDetailedText("\n".join(failures))
+            box.exec()

@@ -1,0 +1,72 @@
+"""Long work off the GUI thread: a generator runs on the thread pool and reports by signals.
+
+Modelled on superqt's generator workers: each record the generator yields becomes a
+``record`` signal, its return value ``done``, an error ``failed`` (with a message fit for a
+dialog); ``cancel()`` stops it between two records.
+"""
+
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from desktop.core.errors import CourierError
+
+
+class WorkerSignals(QObject):
+    record = Signal(object)
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class GeneratorWorker(QRunnable):
+    """Runs ``make()`` (a generator) on a pool thread, relaying what it yields and returns."""
+
+    def __init__(self, make: Callable[[], Generator[Any, None, Any]]) -> None:
+        super().__init__()
+        self.make = make
+        self.signals = WorkerSignals()
+        self._cancelled = threading.Event()
+        self.setAutoDelete(True)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def run(self) -> None:
+        try:
+            generator = self.make()
+            while True:
+                if self._cancelled.is_set():
+                    generator.close()
+                    return
+                try:
+                    record = next(generator)
+                except StopIteration as finished:
+                    self.signals.done.emit(finished.value)
+                    return
+                self.signals.record.emit(record)
+        except CourierError as error:
+            self.signals.failed.emit(str(error))
+        except Exception as error:
+            self.signals.failed.emit(f"{type(error).__name__}: {error}")
+
+
+def start(worker: GeneratorWorker, pool: QThreadPool | None = None) -> GeneratorWorker:
+    (pool or QThreadPool.globalInstance()).start(worker)
+    return worker
+
+
+def call(function: Callable[[], Any]) -> GeneratorWorker:
+    """A worker for a plain function: ``done`` carries its result."""
+
+    def once() -> Generator[Any, None, Any]:
+        result = function()
+        yield from ()
+        return result
+
+    return GeneratorWorker(once)
