@@ -84,6 +84,7 @@ class TransferController(QObject):
         worker.signals.failed.connect(lambda message: self.failed.emit(node.name, message))
         worker.signals.done.connect(lambda _: self._next(node))
         worker.signals.failed.connect(lambda _: self._next(node))
+        worker.signals.stopped.connect(lambda: self._next(node))
         self.active[node.name] = start(worker)
 
     def _run(

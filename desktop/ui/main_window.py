@@ -549,15 +549,18 @@ class MainWindow(QMainWindow):
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.open()
 
+    def confirm_quit(self) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Transfers are running",
+            "Stop the transfers and quit? What was sent is kept; the rest stays in the "
+            "queue and resumes next time.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.controller.busy():
-            answer = QMessageBox.question(
-                self,
-                "Transfers are running",
-                "Stop the transfers and quit? What was sent is kept; the rest stays in the "
-                "queue and resumes next time.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            if not self.confirm_quit():
                 event.ignore()
                 return
             self.controller.stop_all()

@@ -18,6 +18,7 @@ class WorkerSignals(QObject):
     record = Signal(object)
     done = Signal(object)
     failed = Signal(str)
+    stopped = Signal()  # cancelled before the end
 
 
 class GeneratorWorker(QRunnable):
@@ -28,7 +29,9 @@ class GeneratorWorker(QRunnable):
         self.make = make
         self.signals = WorkerSignals()
         self._cancelled = threading.Event()
-        self.setAutoDelete(True)
+        # The pool must not delete the runnable (and its signals) while queued signals are
+        # still on their way to the GUI thread: ``start`` keeps it alive until it reports.
+        self.setAutoDelete(False)
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -43,6 +46,7 @@ class GeneratorWorker(QRunnable):
             while True:
                 if self._cancelled.is_set():
                     generator.close()
+                    self.signals.stopped.emit()
                     return
                 try:
                     record = next(generator)
@@ -56,7 +60,15 @@ class GeneratorWorker(QRunnable):
             self.signals.failed.emit(f"{type(error).__name__}: {error}")
 
 
+_RUNNING: set[GeneratorWorker] = set()
+
+
 def start(worker: GeneratorWorker, pool: QThreadPool | None = None) -> GeneratorWorker:
+    """Run ``worker`` on the pool, holding it until its last signal reached the GUI thread."""
+    _RUNNING.add(worker)
+    for finished in (worker.signals.done, worker.signals.failed):
+        finished.connect(lambda *_: _RUNNING.discard(worker))
+    worker.signals.stopped.connect(lambda: _RUNNING.discard(worker))
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
 

@@ -1,0 +1,99 @@
+"""The whole flow, offscreen: open media → select a study → drop it on the demo PACS → a real
+TLS storage SCP receives every instance → the transfer reaches 100% and the log shows TLS."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QDropEvent
+
+from desktop.demo import DEMO_NODE, Demo
+from desktop.ui.main_window import MainWindow
+from desktop.ui.models.media_model import MIME_TYPE
+
+
+def open_demo_media(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    window.open_path(demo.media)
+    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+
+
+def drop(window: MainWindow, data: QMimeData, node: str) -> None:
+    """What a drag ends with: a drop event on the node's row (offscreen QDrag.exec returns at
+    once, so the event is sent directly)."""
+    target = window.nodes.list
+    item = window.nodes.item_for(node)
+    assert item is not None
+    position = target.visualItemRect(item).center()
+    event = QDropEvent(
+        position.toPointF(),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    target.dropEvent(event)
+
+
+def test_drop_a_study_on_the_demo_pacs(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    open_demo_media(qtbot, window, demo)
+    tree = window.browser.tree
+    assert tree is not None and len(tree.patients) == 3
+    window.browser.select_first(1)  # Demo^Alice's newest study: CT Chest, 24 images
+    study_index = window.browser.view.currentIndex()
+    data = window.browser.model.mimeData([study_index])
+    assert data.hasFormat(MIME_TYPE)
+    drop(window, data, DEMO_NODE)
+
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    job_id = next(iter(window.transfers.rows))
+    qtbot.waitUntil(lambda: window.transfers.progress_of(job_id) == (24, 24), timeout=60000)
+    state = window.transfers.table.item(window.transfers.rows[job_id], 3)
+    assert state is not None
+    qtbot.waitUntil(lambda: state.text() == "done", timeout=20000)
+    received = sorted((demo.home / "inbox").rglob("*.dcm"))
+    assert len(received) == 24
+    tls_entries = [e for e in window.log.entries if "TLSv1.3" in e.summary]
+    assert tls_entries and "TLS_AES" in tls_entries[0].summary
+    assert any(e.node == "Inbox" and "incoming handshake" in e.summary for e in window.log.entries)
+
+
+def test_problems_and_errors_are_shown_not_raised(
+    qtbot,
+    window: MainWindow,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    shown: list[tuple[str, str]] = []
+    window.show_error = lambda title, message, details="": shown.append((title, message))  # type: ignore[method-assign]
+    folder = tmp_path / "not-media"  # tmp_path itself holds the demo's media
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not DICOM")
+    window.open_path(folder)
+    qtbot.waitUntil(lambda: bool(shown), timeout=10000)
+    assert shown[0][0] == "Cannot open" and "no DICOM files" in shown[0][1]
+
+
+def test_echo_and_tls_check_reach_the_log(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.echo(DEMO_NODE)
+    qtbot.waitUntil(lambda: "echo success" in window.nodes.status.get(DEMO_NODE, ""), timeout=20000)
+    window.check_tls(DEMO_NODE)
+    qtbot.waitUntil(
+        lambda: any("TLS check" in e.summary for e in window.log.entries), timeout=20000
+    )
+    assert any("TLSv1.3" in e.summary for e in window.log.entries)
+
+
+def test_closing_with_transfers_running_asks_and_keeps_the_queue(
+    qtbot,
+    window: MainWindow,  # type: ignore[no-untyped-def]
+    demo: Demo,
+) -> None:
+    open_demo_media(qtbot, window, demo)
+    window.browser.select_first(1)
+    drop(window, window.browser.model.mimeData([window.browser.view.currentIndex()]), DEMO_NODE)
+    qtbot.waitUntil(window.controller.busy, timeout=10000)
+    asked: list[bool] = []
+    window.confirm_quit = lambda: asked.append(False) or False  # type: ignore[method-assign]
+    assert not window.close()  # refused: the transfer goes on
+    window.confirm_quit = lambda: asked.append(True) or True  # type: ignore[method-assign]
+    assert window.close()
+    assert asked == [False, True]
+    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)

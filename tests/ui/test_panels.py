@@ -1,0 +1,139 @@
+"""Each panel on its own, offscreen."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+
+from desktop.core.model import Instance, InstanceStatus
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.security.keystore import Keystore
+from desktop.ui.widgets.browser import BrowserPanel
+from desktop.ui.widgets.certificates import EXPIRING, CertificatesPanel
+from desktop.ui.widgets.query import QueryPanel
+from desktop.ui.widgets.viewer import ViewerPanel
+from tests.helpers import DICOMDIR_TESTS, sample_file
+from tests.pki import KEY_PASSWORD, build_pki
+
+
+def instance_at(path: Path, frames: int) -> Instance:
+    return Instance(
+        "1.2.3",
+        "1.2.840.10008.5.1.4.1.1.7",
+        "1.2.840.10008.1.2.1",
+        1,
+        frames,
+        64,
+        64,
+        path,
+        path.stat().st_size,
+        InstanceStatus.OK,
+    )
+
+
+def test_browser_loads_off_the_gui_thread_and_badges_problems(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    shutil.copytree(DICOMDIR_TESTS / "98892003", tmp_path / "98892003")
+    shutil.copy(DICOMDIR_TESTS / "DICOMDIR", tmp_path / "DICOMDIR")  # lists two folders more
+    panel = BrowserPanel()
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.loaded, timeout=20000):
+        panel.open_path(tmp_path)
+    assert panel.model.rowCount() == 2  # both patients still shown
+    assert not panel.problems_button.isHidden()
+    assert "problem" in panel.problems_button.text()
+
+
+def test_viewer_plays_a_cine_and_windows_by_drag(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    study = StudySpec(
+        "V",
+        "View^Er",
+        "20240101",
+        "cine",
+        (SeriesSpec("XA", "cine", rows=64, columns=64, frames=8, fps=50),),
+    )
+    [path] = write_files(tmp_path, (study,))
+    viewer = ViewerPanel()
+    qtbot.addWidget(viewer)
+    viewer.show()
+    viewer.show_instance(instance_at(path, 8), {"patient": "View^Er"})
+    qtbot.waitUntil(lambda: viewer.canvas.image is not None, timeout=10000)
+    assert viewer.fps.value() == pytest.approx(50)
+    viewer.set_playing(True)
+    qtbot.waitUntil(lambda: viewer.current >= 3, timeout=10000)
+    viewer.set_playing(False)
+    assert viewer.play_button.text().endswith("Play")
+    before = viewer.windowing
+    for kind, x in (
+        (QMouseEvent.Type.MouseButtonPress, 10),
+        (QMouseEvent.Type.MouseMove, 60),
+        (QMouseEvent.Type.MouseButtonRelease, 60),
+    ):
+        event = QMouseEvent(
+            kind,
+            QPointF(x, 10),
+            QPointF(x, 10),
+            Qt.MouseButton.LeftButton,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        {
+            QMouseEvent.Type.MouseButtonPress: viewer.canvas.mousePressEvent,
+            QMouseEvent.Type.MouseMove: viewer.canvas.mouseMoveEvent,
+            QMouseEvent.Type.MouseButtonRelease: viewer.canvas.mouseReleaseEvent,
+        }[kind](event)
+    assert viewer.windowing is not None and viewer.windowing != before
+    qtbot.waitUntil(
+        lambda: f"W {viewer.windowing.width:.0f}" in viewer.canvas.overlay.get("bottom-right", ""),
+        timeout=5000,
+    )
+
+
+def test_viewer_says_why_a_file_cannot_be_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
+    viewer = ViewerPanel()
+    qtbot.addWidget(viewer)
+    viewer.show_instance(instance_at(sample_file("rtplan.dcm"), 0), {})
+    assert "has no pixel data" in viewer.canvas.overlay["top-left"]
+    assert not viewer.play_button.isEnabled()
+
+
+def test_certificates_panel_imports_and_colours_expiry(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    panel = CertificatesPanel(Keystore(tmp_path / "home", lambda new: "a good password"))
+    qtbot.addWidget(panel)
+    errors: list[str] = []
+    panel.error.connect(lambda title, message: errors.append(message))
+    assert panel.import_ca(pki.path("bundle"))
+    assert panel.import_identity(
+        pki.path("expiring_soon"), "soon", pki.path("expiring_soon", ".key"), KEY_PASSWORD
+    )
+    assert not panel.import_identity(
+        pki.path("expired"), "old", pki.path("expired", ".key"), KEY_PASSWORD
+    )
+    assert errors and "expired on" in errors[0]
+    assert panel.table.rowCount() == 3
+    soon = next(r for r in range(3) if panel.table.item(r, 1).text() == "soon")
+    assert panel.table.item(soon, 4).foreground().color() == EXPIRING
+    assert "expires in" in panel.warnings.text()
+
+
+def test_query_panel_builds_keys(qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    panel.set_nodes(["pacs"])
+    panel.patient_name.setText("DOE*")
+    panel.modality.setText("CT")
+    panel.use_dates.setChecked(True)
+    keys = panel.keys()
+    assert keys["PatientName"] == "DOE*" and keys["ModalitiesInStudy"] == "CT"
+    assert len(keys["StudyDate"]) == 17 and keys["StudyDate"][8] == "-"
+    with qtbot.waitSignal(panel.find_requested) as signal:
+        panel._find()
+    assert signal.args == ["pacs", keys]
+    panel.show_results([{"PatientName": "DOE^J", "StudyInstanceUID": "1.2"}])
+    panel.results.selectRow(0)
+    with qtbot.waitSignal(panel.retrieve_requested) as signal:
+        panel._retrieve()
+    assert signal.args == ["pacs", ["1.2"]]
