@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.config import PROFILES, Node
+from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -191,12 +192,11 @@ class NodesPanel(QWidget):
         selected = current.data(NAME_ROLE) if current else None
         self.list.clear()
         for node in nodes:
-            lock = "🔒" if node.tls else "🔓"
             last = self.status.get(node.name, "not checked yet")
+            security = f"TLS {node.profile}" if node.tls else "plain, unencrypted"
             item = QListWidgetItem(
-                f"{lock} {node.name}\n    {node.ae_title}@{node.host}:"
-                f"{node.port} · {node.profile if node.tls else 'plain'} · "
-                f"{last}"
+                icon("lock" if node.tls else "lock-open"),
+                f"{node.name}\n{node.ae_title}@{node.host}:{node.port} · {security} · {last}",
             )
             item.setData(NAME_ROLE, node.name)
             item.setToolTip(f"Drop studies here to send them to {node.name}")
