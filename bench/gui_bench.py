@@ -1,6 +1,6 @@
 """GUI responsiveness, start-up time and cine painting rate, one run (offscreen).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python -m bench.gui_bench [--images 1000]
+QT_QPA_PLATFORM=offscreen .venv/bin/python -m bench.gui_bench [--images 1000]
 """
 
 import argparse
@@ -13,14 +13,14 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QTimer
 
-from desktop.app import InboxSettings, Services  # noqa: E402
-from desktop.core.model import Instance, InstanceStatus  # noqa: E402
-from desktop.core.synthetic import SeriesSpec, StudySpec, write_files  # noqa: E402
-from desktop.demo import DEMO_AE, DEMO_NODE, prepare_demo  # noqa: E402
-from desktop.ui.main_window import MainWindow, application  # noqa: E402
-from desktop.ui.models.media_model import encode_instances  # noqa: E402
+from desktop.app import InboxSettings, Services
+from desktop.core.model import Instance, InstanceStatus
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.demo import DEMO_AE, DEMO_NODE, prepare_demo
+from desktop.ui.main_window import MainWindow, application
+from desktop.ui.models.media_model import encode_instances
 
 STARTUP = (
     "import time; start = time.perf_counter();"
@@ -35,8 +35,13 @@ STARTUP = (
 def startup_seconds() -> float:
     """From a new interpreter to the demo's main window shown (demo set-up included)."""
     start = time.perf_counter()
-    shown = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True,
-                           check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    shown = subprocess.run(
+        [sys.executable, "-c", STARTUP],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     inside = float(shown.stdout.split()[-1])
     return min(inside, time.perf_counter() - start)
 
@@ -47,16 +52,35 @@ def longest_gap_during_send(images: int) -> tuple[float, float, int, float]:
     app = application()
     demo = prepare_demo()
     os.environ["DICOM_COURIER_KEYSTORE_PASSWORD"] = demo.password
-    study = StudySpec("G", "Gui^Bench", "20240101", "bench", (
-        SeriesSpec("CT", "axial", count=images, rows=64, columns=64),))
+    study = StudySpec(
+        "G",
+        "Gui^Bench",
+        "20240101",
+        "bench",
+        (SeriesSpec("CT", "axial", count=images, rows=64, columns=64),),
+    )
     files = write_files(Path(tempfile.mkdtemp()), (study,))
-    window = MainWindow(Services(demo.home, lambda new: demo.password),
-                        InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"))
+    window = MainWindow(
+        Services(demo.home, lambda new: demo.password),
+        InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"),
+    )
     window.confirm_send = lambda node, items: True  # type: ignore[method-assign]
     window.show()
     payload_instances = [
-        Instance(f"2.25.{i}", "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1", i, 1, 64, 64,
-                 path, path.stat().st_size, InstanceStatus.OK) for i, path in enumerate(files)]
+        Instance(
+            f"2.25.{i}",
+            "1.2.840.10008.5.1.4.1.1.2",
+            "1.2.840.10008.1.2.1",
+            i,
+            1,
+            64,
+            64,
+            path,
+            path.stat().st_size,
+            InstanceStatus.OK,
+        )
+        for i, path in enumerate(files)
+    ]
     import json
 
     from desktop.core.header import read_header
@@ -83,7 +107,8 @@ def longest_gap_during_send(images: int) -> tuple[float, float, int, float]:
     timer.start(10)
     last[0] = clock.elapsed()
     while not window.transfers.rows or window.transfers.progress_of(
-            next(iter(window.transfers.rows))) != (images, images):
+        next(iter(window.transfers.rows))
+    ) != (images, images):
         app.processEvents()
         time.sleep(0.001)
     duration = time.perf_counter() - started
@@ -101,10 +126,23 @@ def painted_fps(seconds: float = 3.0) -> tuple[float, int]:
     demo = prepare_demo()
     window = MainWindow(Services(demo.home, lambda new: demo.password))
     window.show()
-    [path] = [p for p in (demo.media).rglob("*") if p.is_file() and p.name != "DICOMDIR"
-              and _frames(p) == 48]
-    instance = Instance("1", "1.2.840.10008.5.1.4.1.1.12.1", "1.2.840.10008.1.2.1", 1, 48, 512,
-                        512, path, path.stat().st_size, InstanceStatus.OK)
+    [path] = [
+        p
+        for p in (demo.media).rglob("*")
+        if p.is_file() and p.name != "DICOMDIR" and _frames(p) == 48
+    ]
+    instance = Instance(
+        "1",
+        "1.2.840.10008.5.1.4.1.1.12.1",
+        "1.2.840.10008.1.2.1",
+        1,
+        48,
+        512,
+        512,
+        path,
+        path.stat().st_size,
+        InstanceStatus.OK,
+    )
     window.viewer.show_instance(instance, {})
     window.viewer.fps.setValue(240)
     window.viewer.set_playing(True)
@@ -137,9 +175,11 @@ def main() -> None:
     gap, duration, received, unlock = longest_gap_during_send(args.images)
     fps, size = painted_fps()
     print(f"gui --demo to window shown (demo set-up included): {startup:.2f} s")
-    print(f"longest GUI-thread gap during a {args.images}-image TLS send: {gap:.0f} ms "
-          f"(target <= 50 ms); send took {duration:.1f} s, {received} received; the drop "
-          f"itself (confirmation, key unlocked on the GUI thread) took {unlock * 1000:.0f} ms")
+    print(
+        f"longest GUI-thread gap during a {args.images}-image TLS send: {gap:.0f} ms "
+        f"(target <= 50 ms); send took {duration:.1f} s, {received} received; the drop "
+        f"itself (confirmation, key unlocked on the GUI thread) took {unlock * 1000:.0f} ms"
+    )
     print(f"cine {size}x{size}: {fps:.0f} new frames/s shown (asked for 240)")
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown: shiboken aborts in its final GC (see bench/README)

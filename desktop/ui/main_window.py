@@ -91,6 +91,8 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            self.restoreState(self.settings.value("state"))
+            self.splitter.restoreState(self.settings.value("splitter"))
         else:
             self.resize(1400, 860)
         self.statusBar().showMessage("Ready")
@@ -123,28 +125,42 @@ class MainWindow(QMainWindow):
         self.query.find_requested.connect(self.find_studies)
         self.query.retrieve_requested.connect(self.retrieve)
 
+    def _action(self, text: str, shortcut: Any, handler: Any, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(shortcut)
+        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})")
+        action.setStatusTip(tip)
+        action.triggered.connect(handler)
+        return action
+
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
         self.recent_menu = QMenu("Open &recent", self)
-        for text, shortcut, handler in (
-            ("&Open folder or CD…", QKeySequence.StandardKey.Open, self.open_folder),
-            ("Open &DICOMDIR…", "Ctrl+Shift+O", self.open_dicomdir),
-            ("Open &Inbox", "Ctrl+I", self.open_inbox),
+        for text, shortcut, handler, tip in (
+            (
+                "&Open folder or CD…",
+                QKeySequence.StandardKey.Open,
+                self.open_folder,
+                "Open a folder, a CD or a USB stick",
+            ),
+            ("Open &DICOMDIR…", "Ctrl+Shift+O", self.open_dicomdir, "Open a DICOMDIR file"),
+            ("Open &Inbox", "Ctrl+I", self.open_inbox, "Show what our listener received"),
         ):
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(handler)
+            action = self._action(text, shortcut, handler, tip)
             file_menu.addAction(action)
+            toolbar.addAction(action)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
-        for text, shortcut, handler in (
-            ("Export frame as &PNG…", "Ctrl+E", self.export_png),
-            ("Export cine as &MP4…", "Ctrl+Shift+E", self.export_mp4),
+        toolbar.addSeparator()
+        for text, shortcut, handler, tip in (
+            ("Export frame as &PNG…", "Ctrl+E", self.export_png, "Save the frame as shown"),
+            ("Export cine as &MP4…", "Ctrl+Shift+E", self.export_mp4, "Save the cine as video"),
         ):
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(handler)
+            action = self._action(text, shortcut, handler, tip)
             file_menu.addAction(action)
+            toolbar.addAction(action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -565,6 +581,9 @@ class MainWindow(QMainWindow):
                 return
             self.controller.stop_all()
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("state", self.saveState())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.sync()
         self.viewer.decoder.close()
         self.services.stop_inbox()
         event.accept()

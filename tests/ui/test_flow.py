@@ -97,3 +97,14 @@ def test_closing_with_transfers_running_asks_and_keeps_the_queue(
     assert window.close()
     assert asked == [False, True]
     qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+
+
+def test_layout_and_recent_media_are_remembered(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    open_demo_media(qtbot, window, demo)
+    window.resize(1111, 777)
+    window.close()
+    again = MainWindow(window.services)
+    qtbot.addWidget(again)
+    assert again.settings.value("geometry") is not None
+    assert again.settings.value("splitter") is not None
+    assert str(demo.media) in [a.text() for a in again.recent_menu.actions()]
