@@ -35,6 +35,7 @@ from desktop.ui.icons import icon
 from desktop.ui.models.media_model import encode_instances
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
+from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
 from desktop.ui.widgets.log import LogPanel
 from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
 from desktop.ui.widgets.query import QueryPanel
@@ -85,9 +86,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self._menus()
         self.refresh_nodes()
-        self.inbox = inbox
-        if inbox is not None:
-            services.start_inbox(inbox, self._inbox_record)
+        self.inbox = inbox or load_inbox(self.settings)
+        if self.inbox is not None:
+            self.apply_inbox(self.inbox, save=False)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -166,6 +167,15 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        settings_menu = self.menuBar().addMenu("&Settings")
+        settings_menu.addAction(
+            self._action(
+                "&Inbox listener…",
+                "Ctrl+L",
+                self.edit_inbox,
+                "Our storage SCP: AE title, port, TLS identity",
+            )
+        )
         play = QAction("Play/pause cine", self)
         play.setShortcut("Space")
         play.triggered.connect(lambda: self.viewer.play_button.toggle())
@@ -519,8 +529,8 @@ class MainWindow(QMainWindow):
         if self.inbox is None:
             self.show_error(
                 "Retrieve",
-                "Our listener is not running: start the application "
-                "with an Inbox listener to retrieve",
+                "Our listener is not running: turn it on in Settings ▸ Inbox listener, "
+                "then retrieve",
             )
             return None
         try:
@@ -543,6 +553,33 @@ class MainWindow(QMainWindow):
         )
         worker.signals.failed.connect(lambda message: self.show_error("Retrieve", message))
         return start(worker)
+
+    def edit_inbox(self) -> None:
+        identities = [i.name for i in self.services.keystore.identities()]
+        dialog = InboxDialog(identities, self.inbox, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.apply_inbox(dialog.inbox())
+
+    def apply_inbox(self, inbox: InboxSettings | None, save: bool = True) -> bool:
+        """(Re)start our listener with ``inbox`` (None stops it); say so if it cannot start."""
+        self.services.stop_inbox()
+        self.inbox = inbox
+        if save:
+            save_inbox(self.settings, inbox)
+        if inbox is None:
+            self.statusBar().showMessage("Inbox listener stopped")
+            return True
+        try:
+            listener = self.services.start_inbox(inbox, self._inbox_record)
+        except CourierError as error:
+            self.inbox = None
+            self.show_error("Inbox listener", str(error))
+            return False
+        security = f"TLS, identity {inbox.identity}" if inbox.identity else "plain"
+        self.statusBar().showMessage(
+            f"Inbox listening as {inbox.ae_title} on port {listener.port} ({security})"
+        )
+        return True
 
     def _inbox_record(self, record: dict[str, Any]) -> None:
         """Called on the listener's threads: plain data crosses to the GUI thread by signal."""

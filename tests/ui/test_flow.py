@@ -108,3 +108,27 @@ def test_layout_and_recent_media_are_remembered(qtbot, window: MainWindow, demo:
     assert again.settings.value("geometry") is not None
     assert again.settings.value("splitter") is not None
     assert str(demo.media) in [a.text() for a in again.recent_menu.actions()]
+
+
+def test_inbox_listener_settings_start_a_tls_listener(
+    qtbot,
+    window: MainWindow,  # type: ignore[no-untyped-def]
+    demo: Demo,
+) -> None:
+    from desktop.app import InboxSettings
+    from desktop.demo import free_loopback_port
+    from desktop.security.handshake import ClientSettings, check_tls
+    from desktop.security.tls import Profile, client_context
+
+    port = free_loopback_port()
+    assert window.apply_inbox(InboxSettings("MY_INBOX", port, identity="demo-pacs"))
+    keystore = window.services.keystore
+    context = client_context(
+        Profile.BCP195_ND, keystore.trusted_pem(), keystore.unlock_identity("demo-workstation")
+    )
+    transcript = check_tls(ClientSettings("127.0.0.1", port, sent_identity=True), context)
+    assert transcript.ok, transcript.lines()
+    again = MainWindow(window.services)  # the setting is remembered for the next start
+    assert again.inbox is not None and again.inbox.port == port
+    again.services.stop_inbox()
+    assert window.apply_inbox(None) and window.services.listener is None

@@ -1,0 +1,94 @@
+"""The Inbox listener's settings: our AE title, port, identity (TLS) and whether it starts."""
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.app import InboxSettings
+from desktop.core.config import PROFILES
+
+
+def load_inbox(settings: QSettings) -> InboxSettings | None:
+    """The saved Inbox listener, or None when it is not to start."""
+    if str(settings.value("inbox/enabled", "false")).lower() != "true":
+        return None
+    return InboxSettings(
+        str(settings.value("inbox/ae", "COURIER")),
+        int(settings.value("inbox/port", 11113)),  # type: ignore[call-overload]
+        str(settings.value("inbox/identity", "")),
+        str(settings.value("inbox/profile", "bcp195-nd")),
+    )
+
+
+def save_inbox(settings: QSettings, inbox: InboxSettings | None) -> None:
+    settings.setValue("inbox/enabled", "true" if inbox else "false")
+    if inbox is not None:
+        for key, value in (
+            ("ae", inbox.ae_title),
+            ("port", inbox.port),
+            ("identity", inbox.identity),
+            ("profile", inbox.profile),
+        ):
+            settings.setValue(f"inbox/{key}", value)
+    settings.sync()
+
+
+class InboxDialog(QDialog):
+    def __init__(
+        self, identities: list[str], current: InboxSettings | None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Inbox listener")
+        current = current or InboxSettings("COURIER", 11113)
+        self.enabled = QCheckBox("Run our storage SCP (C-MOVE destination, incoming sends)")
+        self.enabled.setChecked(True)
+        self.ae_title = QLineEdit(current.ae_title)
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.port.setValue(current.port)
+        self.identity = QComboBox()
+        self.identity.addItems(["", *identities])
+        self.identity.setCurrentText(current.identity)
+        self.identity.setToolTip(
+            "Empty: plain DICOM. An identity: TLS, clients must present "
+            "certificates from a trusted CA"
+        )
+        self.profile = QComboBox()
+        self.profile.addItems(list(PROFILES))
+        self.profile.setCurrentText(current.profile)
+        form = QFormLayout()
+        for label, widget in (
+            ("", self.enabled),
+            ("Our AE title", self.ae_title),
+            ("Port", self.port),
+            ("TLS identity", self.identity),
+            ("TLS profile", self.profile),
+        ):
+            form.addRow(label, widget)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def inbox(self) -> InboxSettings | None:
+        if not self.enabled.isChecked():
+            return None
+        return InboxSettings(
+            self.ae_title.text().strip() or "COURIER",
+            self.port.value(),
+            self.identity.currentText(),
+            self.profile.currentText(),
+        )
