@@ -2,6 +2,7 @@
 level, and a move back to our own TLS listener."""
 
 import json
+import os
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -151,3 +152,30 @@ def test_refused_instance_is_reported(
         capsys, "send", "orthanc", tmp_path / "no-patient-id.dcm", "--attempts", "1"
     )
     assert status == 1 and "FAILED" in out and "0xA700" in out
+
+
+def test_gui_finds_and_retrieves_into_the_inbox(
+    qtbot,
+    home: Path,
+    orthanc: Orthanc,  # type: ignore[no-untyped-def]
+    study_files: list[Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Query/Retrieve panel against Orthanc: find at study level, retrieve to our TLS
+    Inbox listener, the instances arrive."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from desktop.app import InboxSettings, Services
+    from desktop.ui.main_window import MainWindow
+
+    cli(capsys, "send", "orthanc", study_files[0].parent.parent)
+    window = MainWindow(Services(home, lambda new: PASSWORD))
+    assert window.apply_inbox(InboxSettings("COURIER", orthanc.move_port, identity="courier"))
+    window.query.set_nodes(["orthanc"])
+    window.query.patient_name.setText("Orthanc*")
+    window.find_studies("orthanc", window.query.keys())
+    qtbot.waitUntil(lambda: window.query.results.rowCount() == 1, timeout=20000)
+    window.query.results.selectRow(0)
+    window.query._retrieve()
+    qtbot.waitUntil(lambda: len(list((home / "inbox").rglob("*.dcm"))) == 7, timeout=30000)
+    window.services.stop_inbox()
+    window.viewer.decoder.close()
