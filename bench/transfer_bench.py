@@ -9,7 +9,6 @@ certificates. storescp ignores the data (--ignore) when it measures senders, and
 
 import argparse
 import os
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,34 +25,16 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.net.store import Peer, StoreOutcome
 from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
-from tests.peers import free_port, running, storescp_tls_command
+from tests.peers import free_port, running, storescp_tls_command, storescu_tls
 from tests.pki import KEY_PASSWORD, Pki, build_pki
 
 PASSWORD = "benchmark keystore password"
 
 
 def storescu(pki: Pki, port: int, files: list[Path]) -> None:
-    subprocess.run(
-        [
-            "storescu",
-            "+tls",
-            str(pki.path("client", ".key")),
-            str(pki.path("client")),
-            "+pw",
-            KEY_PASSWORD,
-            "+cf",
-            str(pki.path("root-only")),
-            "-aet",
-            "STORESCU",
-            "-aec",
-            "DCMTK_SCP",
-            "127.0.0.1",
-            str(port),
-            *[str(f) for f in files],
-        ],
-        check=True,
-        capture_output=True,
-    )
+    result = storescu_tls(pki, port, files, called="DCMTK_SCP")
+    if result.returncode:
+        raise RuntimeError(f"storescu failed: {result.stderr}")
 
 
 def timed(action: Callable[[], object], runs: int) -> float:

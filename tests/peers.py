@@ -237,3 +237,32 @@ def orthanc_config(pki: Pki, folder: Path, dicom_port: int, http_port: int, move
     path = folder / "orthanc.json"
     path.write_text(json.dumps(config, indent=2))
     return path
+
+
+def storescu_tls(
+    pki: Pki, port: int, files: Sequence[Path], *options: str, called: str = "COURIER"
+) -> subprocess.CompletedProcess[str]:
+    """DCMTK's storescu over TLS with the PKI's client identity, trusting the test root."""
+    return subprocess.run(
+        [
+            require_tool("storescu"),
+            "+tls",
+            str(pki.path("client", ".key")),
+            str(pki.path("client")),
+            "+pw",
+            KEY_PASSWORD,
+            "+cf",
+            str(pki.path("root-only")),
+            "-aet",
+            "STORESCU",
+            "-aec",
+            called,
+            *options,
+            LOOPBACK,
+            str(port),
+            *[str(f) for f in files],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.commands.transfer import connection
-from desktop.commands.trust import open_keystore
+from desktop.commands.trust import open_keystore, password_option
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
 from desktop.net.query import LEVELS, QueryError, find, move
@@ -16,8 +16,7 @@ from desktop.security.tls import Profile
 
 
 def register(commands: Any) -> None:
-    secret = argparse.ArgumentParser(add_help=False)
-    secret.add_argument("--password-file", type=Path, metavar="FILE")
+    secret = password_option()
     query = commands.add_parser("find", parents=[secret], help="C-FIND on a node")
     query.add_argument("node")
     query.add_argument("--level", choices=LEVELS, default="study")

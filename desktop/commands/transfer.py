@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from desktop.commands.trust import open_keystore
+from desktop.commands.trust import open_keystore, password_option
 from desktop.connect import node_connector
 from desktop.core.config import Node, add_node, edit_node, find_node, load_config, remove_node
 from desktop.core.media import open_media
@@ -37,13 +37,7 @@ NODE_OPTIONS = (
 
 def register(commands: Any) -> None:
     """Add node, echo, send, queue and history to the parser's subcommands."""
-    secret = argparse.ArgumentParser(add_help=False)
-    secret.add_argument(
-        "--password-file",
-        type=Path,
-        metavar="FILE",
-        help="the keystore password (or DICOM_COURIER_KEYSTORE_PASSWORD)",
-    )
+    secret = password_option()
     node = commands.add_parser("node", help="configure remote DICOM nodes")
     actions = node.add_subparsers(metavar="ACTION", required=True)
     add = actions.add_parser("add", help="add a node")
@@ -280,20 +274,30 @@ def _send(args: argparse.Namespace) -> int:
     queue = TransferQueue(courier_home() / "queue.sqlite")
     description = ", ".join(str(p) for p in args.paths)
     job_id = queue.enqueue(node.name, items, description)
-    policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
-    _consume(
-        run_job(
-            queue,
-            job_id,
-            connector,
-            peer,
-            policy=policy,
-            history=_history_log(),
-            parallel=node.max_associations,
-        ),
-        args.json,
-    )
+    _run_to_end(queue, job_id, node, connector, peer, args)
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+
+
+def _run_to_end(
+    queue: TransferQueue,
+    job_id: int,
+    node: Node,
+    connector: Any,
+    peer: Peer,
+    args: argparse.Namespace,
+) -> None:
+    """Run a job with the command's retry policy, saying notes and failures as they come."""
+    policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
+    records = run_job(
+        queue,
+        job_id,
+        connector,
+        peer,
+        policy=policy,
+        history=_history_log(),
+        parallel=node.max_associations,
+    )
+    _consume(records, args.json)
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:
@@ -378,23 +382,10 @@ def _queue_cancel(args: argparse.Namespace) -> int:
 
 def _queue_run(args: argparse.Namespace) -> int:
     queue = TransferQueue(courier_home() / "queue.sqlite")
-    policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
     status = 0
     for job_id in queue.runnable():
-        job = queue.job(job_id)
-        node, connector, peer = connection(args, job.node)
-        _consume(
-            run_job(
-                queue,
-                job_id,
-                connector,
-                peer,
-                policy=policy,
-                history=_history_log(),
-                parallel=node.max_associations,
-            ),
-            args.json,
-        )
+        node, connector, peer = connection(args, queue.job(job_id).node)
+        _run_to_end(queue, job_id, node, connector, peer, args)
         status |= _report_job(queue, job_id, args.json)
     return status
 

@@ -14,8 +14,8 @@ from desktop.security.passwords import password_source, read_password_file
 from desktop.security.tls import client_context, parse_profile
 
 
-def register(commands: Any) -> None:
-    """Add ``keystore ...`` and ``tls-check`` to the parser's subcommands."""
+def password_option() -> argparse.ArgumentParser:
+    """A parent parser with --password-file, for every command that may unlock the keystore."""
     secret = argparse.ArgumentParser(add_help=False)
     secret.add_argument(
         "--password-file",
@@ -23,6 +23,12 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="read the keystore password from FILE (or set DICOM_COURIER_KEYSTORE_PASSWORD)",
     )
+    return secret
+
+
+def register(commands: Any) -> None:
+    """Add ``keystore ...`` and ``tls-check`` to the parser's subcommands."""
+    secret = password_option()
     keystore = commands.add_parser("keystore", help="trusted CAs and identities")
     actions = keystore.add_subparsers(metavar="ACTION", required=True)
 

@@ -17,6 +17,7 @@ from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
 from tests.helpers import require_tool
 from tests.net.conftest import PASSWORD, make_study
+from tests.peers import storescu_tls
 from tests.pki import KEY_PASSWORD, Pki
 
 pytestmark = pytest.mark.dcmtk
@@ -37,29 +38,7 @@ def listener(home: Path, pki: Pki, tmp_path: Path) -> Iterator[tuple[StorageList
 def storescu(
     pki: Pki, port: int, files: list[Path], *options: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            require_tool("storescu"),
-            "+tls",
-            str(pki.path("client", ".key")),
-            str(pki.path("client")),
-            "+pw",
-            KEY_PASSWORD,
-            "+cf",
-            str(pki.path("root-only")),
-            "-aet",
-            "STORESCU",
-            "-aec",
-            "COURIER",
-            *options,
-            "127.0.0.1",
-            str(port),
-            *[str(f) for f in files],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return storescu_tls(pki, port, files, *options)
 
 
 def test_storescu_sends_over_mutual_tls(

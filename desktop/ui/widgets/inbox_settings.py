@@ -5,7 +5,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLineEdit,
     QSpinBox,
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (
 
 from desktop.app import InboxSettings
 from desktop.core.config import PROFILES
+from desktop.ui.widgets.dialogs import ok_cancel
 
 
 def load_inbox(settings: QSettings) -> InboxSettings | None:
@@ -74,11 +74,7 @@ class InboxDialog(QDialog):
             ("TLS profile", self.profile),
         ):
             form.addRow(label, widget)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.core.config import PROFILES, Node
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
+from desktop.ui.widgets.dialogs import ok_cancel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -117,11 +117,7 @@ class NodeDialog(QDialog):
             ("Connect timeout (s)", self.timeout),
         ):
             form.addRow(label, widget)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
