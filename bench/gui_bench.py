@@ -20,7 +20,7 @@ from desktop.core.model import Instance, InstanceStatus
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.demo import DEMO_AE, DEMO_NODE, prepare_demo
 from desktop.ui.main_window import MainWindow, application
-from desktop.ui.models.media_model import encode_instances
+from desktop.ui.models.media_model import instance_payloads
 
 STARTUP = (
     "import time; start = time.perf_counter();"
@@ -81,11 +81,10 @@ def longest_gap_during_send(images: int) -> tuple[float, float, int, float]:
         )
         for i, path in enumerate(files)
     ]
-    import json
 
     from desktop.core.header import read_header
 
-    payload = json.loads(encode_instances(payload_instances))
+    payload = instance_payloads(payload_instances)
     for entry, path in zip(payload, files, strict=True):
         header = read_header(path)
         entry["sop_instance_uid"] = header.media_sop_instance_uid

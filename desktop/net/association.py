@@ -8,6 +8,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
 from desktop.net import pdu
 from desktop.net.dimse import DATASET_TYPE, NO_DATASET, decode_command
 from desktop.net.link import Failure, Link, LinkError, quick_ack, tune
@@ -192,3 +194,23 @@ def _read_pdu(link: Link) -> tuple[int, bytes]:
     header = _read_exact(link, 6)
     kind, length = header[0], struct.unpack_from(">I", header, 2)[0]
     return kind, _read_exact(link, length)
+
+
+UNCOMPRESSED_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+
+
+def open_service(
+    link: Link, called: str, calling: str, sop_class: str, service: str
+) -> tuple["Association", str]:
+    """An association with one context (``sop_class``, uncompressed) that the peer accepted,
+    and the transfer syntax it chose; LinkError when it refuses the service."""
+    association = Association.request(
+        link, called, calling, [pdu.ProposedContext(1, sop_class, UNCOMPRESSED_SYNTAXES)]
+    )
+    result = association.acceptance.contexts.get(1)
+    if result is None or not result.accepted:
+        association.abort()
+        raise LinkError(
+            Failure("service-refused", f"the peer does not offer {service}", False), link.transcript
+        )
+    return association, result.transfer_syntax

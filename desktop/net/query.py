@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from desktop.core.errors import CourierError
-from desktop.net import dimse, pdu
-from desktop.net.association import Association
+from desktop.net import dimse
+from desktop.net.association import Association, open_service
 from desktop.net.encoding import decode, encode
-from desktop.net.link import Connector, Failure, LinkError
-from desktop.net.store import UNCOMPRESSED, Peer
+from desktop.net.link import Connector
+from desktop.net.store import Peer
 
 PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
@@ -143,19 +143,11 @@ def move(
 def _open(
     connect: Connector, peer: Peer, sop_class: str, service: str
 ) -> tuple[Association, int, str]:
-    link = connect()
-    association = Association.request(
-        link, peer.called_ae, peer.calling_ae, [pdu.ProposedContext(1, sop_class, UNCOMPRESSED)]
+    association, syntax = open_service(
+        connect(),
+        peer.called_ae,
+        peer.calling_ae,
+        sop_class,
+        f"{service} for this information model",
     )
-    result = association.acceptance.contexts.get(1)
-    if result is None or not result.accepted:
-        association.abort()
-        raise LinkError(
-            Failure(
-                "service-refused",
-                f"the peer does not offer {service} for this information model",
-                False,
-            ),
-            link.transcript,
-        )
-    return association, 1, result.transfer_syntax
+    return association, 1, syntax

@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID
 
 from desktop.core.errors import HeaderError
 from desktop.core.header import read_header
 from desktop.net import dimse, pdu
-from desktop.net.association import Association
+from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, open_service
 from desktop.net.encoding import encode
 from desktop.net.link import Connector, Failure, LinkError
 
-UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 VERIFICATION = "1.2.840.10008.1.1"
 
 
@@ -83,16 +82,9 @@ def echo(connect: Connector, peer: Peer) -> EchoResult:
     """A C-ECHO; raises LinkError (with its plain-words failure) when it cannot be done."""
     start = time.perf_counter()
     link = connect()
-    contexts = [pdu.ProposedContext(1, VERIFICATION, UNCOMPRESSED)]
-    association = Association.request(link, peer.called_ae, peer.calling_ae, contexts)
-    if not association.acceptance.contexts.get(1, pdu.ContextResult(1, 3, "")).accepted:
-        association.abort()
-        raise LinkError(
-            Failure(
-                "echo-refused", "the peer does not accept C-ECHO (Verification SOP class)", False
-            ),
-            link.transcript,
-        )
+    association, _ = open_service(
+        link, peer.called_ae, peer.calling_ae, VERIFICATION, "C-ECHO (Verification)"
+    )
     association.send_command(1, dimse.echo_request(association.next_message_id()))
     response = association.receive()
     association.release()
@@ -118,13 +110,13 @@ def plan_associations(items: Sequence[StoreItem]) -> list[Plan]:
         by_class.setdefault(item.sop_class_uid, []).append(item)
     plans = [Plan()]
     for sop_class, members in by_class.items():
-        syntaxes = sorted({m.transfer_syntax_uid for m in members} - set(UNCOMPRESSED))
+        syntaxes = sorted({m.transfer_syntax_uid for m in members} - set(UNCOMPRESSED_SYNTAXES))
         if len(plans[-1].contexts) + len(syntaxes) + 1 > pdu.MAX_CONTEXTS:
             plans.append(Plan())
         plan = plans[-1]
         for syntax in syntaxes:
             plan.exact[(sop_class, syntax)] = _add_context(plan, sop_class, (syntax,))
-        plan.fallback[sop_class] = _add_context(plan, sop_class, UNCOMPRESSED)
+        plan.fallback[sop_class] = _add_context(plan, sop_class, UNCOMPRESSED_SYNTAXES)
         plan.items.extend(members)
     return [p for p in plans if p.items]
 

@@ -1,7 +1,6 @@
 """The main window: browser and nodes on the left; viewer, transfers, log, certificates and
 query/retrieve on the right. Every long action goes to a worker; errors become dialogs."""
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.tls import Profile, client_context
 from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.icons import icon
-from desktop.ui.models.media_model import encode_instances
+from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
 from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
@@ -414,8 +413,7 @@ class MainWindow(QMainWindow):
         menu.exec(self.browser.view.viewport().mapToGlobal(position))
 
     def send_selected(self, node: str) -> None:
-        payload = json.loads(encode_instances(self.browser.selected_instances()))
-        self.send_payload(node, payload)
+        self.send_payload(node, instance_payloads(self.browser.selected_instances()))
 
     def send_payload(self, node_name: str, payload: list[dict[str, Any]]) -> bool:
         items = [

@@ -132,3 +132,12 @@ def test_inbox_listener_settings_start_a_tls_listener(
     assert again.inbox is not None and again.inbox.port == port
     again.services.stop_inbox()
     assert window.apply_inbox(None) and window.services.listener is None
+
+
+def test_send_to_from_the_context_menu(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    open_demo_media(qtbot, window, demo)
+    window.browser.select_first(2)  # the CT series: 24 images
+    window.send_selected(DEMO_NODE)
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    job_id = next(iter(window.transfers.rows))
+    qtbot.waitUntil(lambda: window.transfers.progress_of(job_id) == (24, 24), timeout=60000)

@@ -38,22 +38,24 @@ def instances_of(node: Node) -> Iterable[Instance]:
             yield from instances_of(study)
 
 
+def instance_payloads(instances: Iterable[Instance]) -> list[dict[str, Any]]:
+    """What a node needs to send each sendable instance (missing and damaged ones left out)."""
+    return [
+        {
+            "path": str(i.path),
+            "sop_class_uid": i.sop_class_uid,
+            "sop_instance_uid": i.sop_instance_uid,
+            "transfer_syntax_uid": i.transfer_syntax_uid,
+            "size": i.size or 0,
+        }
+        for i in instances
+        if i.path is not None and i.status not in (InstanceStatus.MISSING, InstanceStatus.DAMAGED)
+    ]
+
+
 def encode_instances(instances: Iterable[Instance]) -> bytes:
-    """The drag payload: what a node needs to send each instance."""
-    return json.dumps(
-        [
-            {
-                "path": str(i.path),
-                "sop_class_uid": i.sop_class_uid,
-                "sop_instance_uid": i.sop_instance_uid,
-                "transfer_syntax_uid": i.transfer_syntax_uid,
-                "size": i.size or 0,
-            }
-            for i in instances
-            if i.path is not None
-            and i.status not in (InstanceStatus.MISSING, InstanceStatus.DAMAGED)
-        ]
-    ).encode("utf-8")
+    """The drag payload: ``instance_payloads`` as JSON."""
+    return json.dumps(instance_payloads(instances)).encode("utf-8")
 
 
 class MediaTreeModel(QStandardItemModel):
