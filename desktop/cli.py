@@ -5,6 +5,7 @@ Nothing here imports Qt.
 """
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_ERROR
+    _log_to_stderr()
     try:
         status: int = args.run(args)
         return status
@@ -48,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     query.register(commands)
     gui.register(commands)
     return parser
+
+
+class _Stderr(logging.Handler):
+    """Warnings of the library as ``dicom-courier: warning: ...`` lines on (the current) stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"dicom-courier: warning: {record.getMessage()}", file=sys.stderr)
+
+
+def _log_to_stderr() -> None:
+    library = logging.getLogger("desktop")
+    if not any(isinstance(h, _Stderr) for h in library.handlers):
+        library.addHandler(_Stderr(logging.WARNING))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,11 @@
-"""Writing files atomically: a crash or a cancel never leaves a half-written file in place."""
+"""Files under the home: written atomically, readable by their owner only, changed under a lock.
 
+A crash or a cancel never leaves a half-written file in place; two processes changing the same
+file one after the other (read, modify, write) never lose each other's change.
+"""
+
+import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -9,6 +15,7 @@ from pathlib import Path
 from desktop.core.errors import OutputError
 
 PRIVATE = 0o600
+PRIVATE_FOLDER = 0o700
 
 
 def public_mode() -> int:
@@ -16,6 +23,37 @@ def public_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder`` made if missing (its missing parents too, all 0700), else set to 0700 when
+    it is ours."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for made in missing or [folder]:
+        with contextlib.suppress(PermissionError):  # a folder of someone else's: left alone
+            made.chmod(PRIVATE_FOLDER)
+    return folder
+
+
+def private_file(path: Path) -> Path:
+    """``path`` made empty if missing, and set to 0600 (before anything is written to it)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE))
+    path.chmod(PRIVATE)
+    return path
+
+
+@contextmanager
+def locked(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (made 0600 if missing) for the block;
+    other processes asking for it wait. Released when the block ends or the process dies."""
+    private_folder(lock.parent)
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 @contextmanager

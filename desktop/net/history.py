@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from desktop.core.files import private_folder
+
 
 class History:
     """Appends records (time-stamped) to a JSON-lines file readable only by its owner."""
@@ -15,7 +17,7 @@ class History:
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps({"time": time.time(), **record}, default=str) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(descriptor, line.encode("utf-8"))  # one write: lines never interleave

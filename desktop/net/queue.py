@@ -4,6 +4,7 @@ Every instance's state is committed as soon as the peer answers, so a process ki
 moment resumes with exactly the instances that were not acknowledged.
 """
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.core.errors import CourierError
+from desktop.core.files import private_file, private_folder
 from desktop.net.store import StoreItem, StoreOutcome, file_sha256
 
 SCHEMA = """
@@ -40,6 +42,10 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 """
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+DAMAGED_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+SIDE_FILES = ("-wal", "-shm")
+
+logger = logging.getLogger(__name__)
 
 
 class QueueError(CourierError):
@@ -93,16 +99,27 @@ class QueuedInstance:
     next_attempt: float
 
 
+class _DamagedError(Exception):
+    """The database file is not a database, or fails SQLite's integrity check."""
+
+
 class TransferQueue:
     """Jobs and their instances, persisted in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
-        self.db.executescript(SCHEMA)
-        path.chmod(0o600)
+        private_folder(path.parent)
+        try:
+            self.db = _open(path)
+        except _DamagedError as damage:
+            aside = _move_aside(path)
+            logger.warning(
+                "the queue database %s is damaged (%s): moved it aside to %s and started an "
+                "empty queue; the jobs it held must be sent again",
+                path,
+                damage,
+                aside,
+            )
+            self.db = _open(path)
 
     def close(self) -> None:
         self.db.close()
@@ -244,3 +261,38 @@ class TransferQueue:
                 (PENDING,),
             )
         ]
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """The database with its schema, every file of it 0600 (SQLite gives the WAL and shared
+    memory files the mode of the database file); raises DatabaseError when it is damaged."""
+    private_file(path)
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(0o600)
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
+        db.executescript(SCHEMA)
+        problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as error:
+        db.close()
+        if error.sqlite_errorcode in DAMAGED_CODES:
+            raise _DamagedError(str(error)) from error
+        raise
+    if problems != ["ok"]:
+        db.close()
+        raise _DamagedError("; ".join(problems[:3]))
+    return db
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a damaged database (and its WAL and shared memory) to ``*.corrupt-<time>``."""
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    for suffix in ("", *SIDE_FILES):
+        damaged = path.with_name(path.name + suffix)
+        if damaged.exists():
+            damaged.rename(aside.with_name(aside.name + suffix))
+    return aside
