@@ -1,5 +1,10 @@
-"""Running a queued job: send what is due, record every outcome, retry transient failures."""
+"""Running a queued job: send what is due, record every outcome, retry transient failures.
 
+An unexpected exception while sending (a decoder that cannot convert a file, a bug) becomes
+the recorded failure of the instance being sent; the others go on.
+"""
+
+import logging
 import queue
 import threading
 import time
@@ -7,9 +12,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from desktop.net.history import History
-from desktop.net.link import Connector
+from desktop.net.link import Connector, Failure
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
-from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome, store
+from desktop.net.store import (
+    Peer,
+    SessionEvent,
+    StoreItem,
+    StoreOutcome,
+    plan_associations,
+    store,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +100,14 @@ def parallel_store(
     chunks = [items[i::parallel] for i in range(max(parallel, 1))]
     chunks = [c for c in chunks if c]
     if len(chunks) <= 1:
-        yield from store(connect, peer, items)
+        yield from guarded_store(connect, peer, items)
         return
     records: queue.Queue[StoreOutcome | SessionEvent | None] = queue.Queue()
     stop = threading.Event()
 
     def work(chunk: list[StoreItem]) -> None:
         try:
-            for record in store(connect, peer, chunk):
+            for record in guarded_store(connect, peer, chunk):
                 records.put(record)
                 if stop.is_set():
                     break
@@ -113,3 +127,27 @@ def parallel_store(
                 yield record
     finally:
         stop.set()
+
+
+def guarded_store(
+    connect: Connector, peer: Peer, items: list[StoreItem]
+) -> Iterator[StoreOutcome | SessionEvent]:
+    """``store``, where an unexpected exception ends the pass with a failed association and
+    the permanent failure of the item that was being sent (the first without an outcome, in
+    the order ``store`` sends them); the items after it get no outcome and stay pending."""
+    answered: set[int] = set()
+    try:
+        for record in store(connect, peer, items):
+            if isinstance(record, StoreOutcome):
+                answered.add(id(record.item))
+            yield record
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:  # a decoder's panic is a BaseException too
+        logger.warning("sending stopped by an unexpected error", exc_info=error)
+        reason = f"could not be sent: {type(error).__name__}: {error}"
+        yield SessionEvent("failed", failure=Failure("internal-error", reason, False))
+        order = [i for plan in plan_associations(items) for i in plan.items]
+        culprit = next((i for i in order if id(i) not in answered), None)
+        if culprit is not None:
+            yield StoreOutcome(culprit, False, False, reason)

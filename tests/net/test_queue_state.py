@@ -1,11 +1,13 @@
-"""The queue's state: a damaged database is moved aside, every file under the home is private."""
+"""The queue's state: a damaged database is moved aside, every file under the home is private,
+a file that cannot be sent fails alone."""
 
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli, node_add
+from tests.helpers import cli, node_add, sample_file
 from tests.net.conftest import Scp, make_study
 
 pytestmark = pytest.mark.dcmtk
@@ -43,3 +45,37 @@ def test_every_file_under_the_home_is_private_after_a_send(
     }
     assert wrong == {}
 
+
+def unconvertible(folder: Path) -> Path:
+    """A JPEG 2000 instance whose codestream header is damaged: it reads as DICOM, but no
+    decoder can convert it for a peer that accepts only uncompressed syntaxes."""
+    data = bytearray(sample_file("JPEG2000.dcm").read_bytes())
+    size = data.find(b"\xff\x4f\xff\x51") + 8  # after SOC, SIZ, Lsiz, Rsiz: Xsiz and Ysiz
+    data[size : size + 8] = bytes(8)
+    target = folder / "damaged-j2k.dcm"
+    target.write_bytes(data)
+    return target
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_file_that_cannot_be_converted_fails_alone(
+    capsys: pytest.CaptureFixture[str], home: Path, storescp: Scp, tmp_path: Path, parallel: int
+) -> None:
+    study = tmp_path / "study"
+    make_study(study, count=4)
+    bad = unconvertible(study)
+    cli(
+        capsys,
+        *node_add("dcmtk", "DCMTK_SCP", storescp.port, "--tls", "--identity", "courier"),
+        "--max-associations",
+        parallel,
+    )
+    status, out, _ = cli(capsys, "send", "dcmtk", study, "--attempts", "2")
+    assert status == 1
+    assert f"FAILED {bad}: " in out and "sent 4 of 5, 1 failed" in out
+    assert len(storescp.received()) == 4
+    later = tmp_path / "later"
+    shutil.copytree(study, later)
+    (later / bad.name).unlink()
+    status, out, _ = cli(capsys, "send", "dcmtk", later)  # the queue goes on
+    assert status == 0 and "done, sent 4 of 4" in out
