@@ -2,12 +2,14 @@
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from desktop.core.errors import CourierError
-from desktop.core.files import write_atomic
+from desktop.core.files import locked, private_folder, write_atomic
 
 CONFIG_VERSION = 1
 AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # printable ASCII but backslash
@@ -104,8 +106,18 @@ def load_config(home: Path) -> Config:
     return Config({node.name: node for node in nodes})
 
 
+@contextmanager
+def changing_config(home: Path) -> Iterator[Config]:
+    """The configuration to change in the block, saved when the block ends, while other
+    processes wait to make their own change (none is lost)."""
+    with locked(private_folder(home) / "config.lock"):
+        config = load_config(home)
+        yield config
+        save_config(home, config)
+
+
 def save_config(home: Path, config: Config) -> None:
-    home.mkdir(parents=True, exist_ok=True)
+    private_folder(home)
     data: dict[str, Any] = {
         "version": CONFIG_VERSION,
         "nodes": [asdict(n) for n in config.nodes.values()],
@@ -122,26 +134,23 @@ def find_node(config: Config, name: str) -> Node:
 
 
 def add_node(home: Path, node: Node) -> Node:
-    config = load_config(home)
-    if node.name in config.nodes:
-        raise ConfigError(f"a node named {node.name!r} exists already (node edit changes it)")
-    config.nodes[node.name] = node.validated()
-    save_config(home, config)
+    with changing_config(home) as config:
+        if node.name in config.nodes:
+            raise ConfigError(f"a node named {node.name!r} exists already (node edit changes it)")
+        config.nodes[node.name] = node.validated()
     return node
 
 
 def edit_node(home: Path, name: str, **changes: Any) -> Node:
-    config = load_config(home)
-    node = replace(find_node(config, name), **changes).validated()
-    del config.nodes[name]
-    config.nodes[node.name] = node
-    save_config(home, config)
+    with changing_config(home) as config:
+        node = replace(find_node(config, name), **changes).validated()
+        del config.nodes[name]
+        config.nodes[node.name] = node
     return node
 
 
 def remove_node(home: Path, name: str) -> Node:
-    config = load_config(home)
-    node = find_node(config, name)
-    del config.nodes[name]
-    save_config(home, config)
+    with changing_config(home) as config:
+        node = find_node(config, name)
+        del config.nodes[name]
     return node
