@@ -8,13 +8,23 @@ from pathlib import Path
 
 from desktop.core.config import load_config
 
+NODE_ADD = (sys.executable, "-m", "desktop.cli", "node", "add")
+
 
 def test_parallel_node_adds_keep_every_node(tmp_path: Path) -> None:
     environment = {**os.environ, "DICOM_COURIER_HOME": str(tmp_path / "home")}
     adds = [
         subprocess.Popen(
-            [sys.executable, "-m", "desktop.cli", "node", "add", f"node-{n}", "--ae", f"AE{n}"]
-            + ["--host", "127.0.0.1", "--port", str(11000 + n)],
+            [
+                *NODE_ADD,
+                f"node-{n}",
+                "--ae",
+                f"AE{n}",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(11000 + n),
+            ],
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
