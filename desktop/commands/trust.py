@@ -146,7 +146,7 @@ def _import_identity(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
-    cas, identities = keystore.trusted(), keystore.identities()
+    cas, identities, damaged = keystore.trusted(), keystore.identities(), keystore.damaged()
     if args.json:
         print(
             json.dumps(
@@ -156,6 +156,7 @@ def _list(args: argparse.Namespace) -> int:
                         {"id": i.name, "allow_legacy": i.allow_legacy, **i.certificate.as_json()}
                         for i in identities
                     ],
+                    "damaged": [{"path": str(d.path), "reason": d.reason} for d in damaged],
                 },
                 indent=2,
             )
@@ -171,6 +172,10 @@ def _list(args: argparse.Namespace) -> int:
             f"  {identity.name}  {info.subject}  until {info.not_after:%Y-%m-%d}  "
             f"{', '.join(info.extended_key_usages) or 'any usage'}"
         )
+    if damaged:
+        print(f"Damaged entries, skipped ({len(damaged)}; remove the file and import again):")
+    for entry in damaged:
+        print(f"  {entry.path}: {entry.reason}")
     return 0
 
 

@@ -6,14 +6,19 @@ Layout (every file 0600, written atomically):
     identities/<name>.p12       certificate, chain and private key, PKCS#12 with PBES2/AES-256
                                 under the keystore password: the only place a key ever rests
     identities/<name>.json      the public part (certificates, options), readable without it
+    keystore.lock               held while an entry or the password is written (one writer)
+
+A damaged entry is reported (``damaged``) and skipped: the others stay usable.
 """
 
 import base64
 import datetime as dt
 import hmac
 import json
+import logging
 import os
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from desktop.core.files import write_atomic
+from desktop.core.files import locked, private_folder, write_atomic
 from desktop.security import policy
 from desktop.security.certificates import (
     CertificateInfo,
@@ -33,13 +38,20 @@ from desktop.security.certificates import (
     load_pkcs12,
     load_private_key,
 )
-from desktop.security.errors import KeystoreError, PasswordError, PolicyError
+from desktop.security.errors import (
+    CertificateError,
+    KeystoreError,
+    PasswordError,
+    PolicyError,
+)
 from desktop.security.passwords import MIN_LENGTH, PasswordSource
 
 FORMAT_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 PKCS12_ROUNDS = 200_000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,14 @@ class UnlockedIdentity:
     key: PrivateKey
     certificate: x509.Certificate
     chain: list[x509.Certificate]
+
+
+@dataclass(frozen=True, slots=True)
+class DamagedEntry:
+    """A keystore file that cannot be read, and why: left out of every list and context."""
+
+    path: Path
+    reason: str
 
 
 @dataclass(slots=True)
@@ -100,32 +120,27 @@ class Keystore:
             raise PolicyError(f"{path.name}: refused", policy.errors(findings))
         result = ImportResult(warnings=policy.warnings(findings))
         folder = self._ensure("trusted")
-        for certificate in certificates:
-            info = describe(certificate)
-            target = folder / f"{_short_id(info.fingerprint)}.pem"
-            if target.exists():
-                result.already_present.append(info)
-                continue
-            write_atomic(target, info.pem.encode("ascii"))
-            result.added.append(info)
+        with self._writing():
+            for certificate in certificates:
+                info = describe(certificate)
+                target = folder / f"{_short_id(info.fingerprint)}.pem"
+                if target.exists() and not _ca_file(target)[1]:  # a damaged copy is replaced
+                    result.already_present.append(info)
+                    continue
+                write_atomic(target, info.pem.encode("ascii"))
+                result.added.append(info)
         return result
 
     def trusted(self) -> list[CertificateInfo]:
-        """The trusted CAs, by subject."""
-        folder = self.folder / "trusted"
-        infos = (
-            [
-                describe(c)
-                for p in sorted(folder.glob("*.pem"))
-                for c in load_certificates(p.read_bytes(), p.name)
-            ]
-            if folder.is_dir()
-            else []
-        )
+        """The trusted CAs, by subject (damaged files left out)."""
+        infos = [info for p in self._files("trusted", ".pem") for info in _ca_file(p)[0]]
         return sorted(infos, key=lambda i: i.subject)
 
     def trusted_pem(self) -> str:
-        """Every trusted CA as one PEM bundle (for an SSL context)."""
+        """Every trusted CA as one PEM bundle (for an SSL context); a damaged file is skipped
+        with a warning."""
+        for entry in self.damaged():
+            logger.warning("keystore entry %s skipped: %s", entry.path, entry.reason)
         return "".join(info.pem for info in self.trusted())
 
     # -- identities --------------------------------------------------------------------------
@@ -147,8 +162,7 @@ class Keystore:
                 f"an identity name is 1 to 64 letters, digits, spaces, '.', '_' "
                 f"or '-', starting with a letter or digit; not {name!r}"
             )
-        if (self.folder / "identities" / f"{name}.p12").exists():
-            raise KeystoreError(f"an identity named {name!r} exists already: remove it first")
+        self._refuse_existing(name)
         key, certificate, chain = _load_identity_files(path, key_path, chain_path, file_password)
         findings = policy.identity_checks(
             key, certificate, chain, now or dt.datetime.now(dt.UTC), allow_legacy
@@ -173,13 +187,52 @@ class Keystore:
             "chain": [_pem(c) for c in chain],
             "allow_legacy": allow_legacy,
         }
-        write_atomic(folder / f"{name}.p12", bundle)
-        write_atomic(folder / f"{name}.json", json.dumps(public, indent=2).encode("utf-8"))
+        with self._writing():
+            self._refuse_existing(name)
+            write_atomic(folder / f"{name}.p12", bundle)
+            write_atomic(folder / f"{name}.json", json.dumps(public, indent=2).encode("utf-8"))
         return ImportResult(added=[describe(certificate)], warnings=policy.warnings(findings))
 
-    def identities(self) -> list[Identity]:
+    def _refuse_existing(self, name: str) -> None:
         folder = self.folder / "identities"
-        return [self._identity(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        if (folder / f"{name}.p12").exists() or (folder / f"{name}.json").exists():
+            raise KeystoreError(f"an identity named {name!r} exists already: remove it first")
+
+    def identities(self) -> list[Identity]:
+        """The identities' public parts (damaged ones left out)."""
+        found = []
+        for path in self._files("identities", ".json"):
+            try:
+                found.append(self._identity(path))
+            except KeystoreError:
+                continue
+        return found
+
+    def damaged(self) -> list[DamagedEntry]:
+        """The keystore files that cannot be used, and why."""
+        entries = [
+            DamagedEntry(p, reason)
+            for p in self._files("trusted", ".pem")
+            if (reason := _ca_file(p)[1])
+        ]
+        for path in self._files("identities", ".json"):
+            try:
+                self._identity(path)
+            except KeystoreError as error:
+                entries.append(DamagedEntry(path, str(error)))
+                continue
+            if not path.with_suffix(".p12").is_file():
+                entries.append(DamagedEntry(path, "its private key file (.p12) is missing"))
+        entries += [
+            DamagedEntry(p, "its public part (.json) is missing")
+            for p in self._files("identities", ".p12")
+            if not p.with_suffix(".json").is_file()
+        ]
+        return entries
+
+    def _files(self, sub: str, suffix: str) -> list[Path]:
+        folder = self.folder / sub
+        return sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []
 
     def identity(self, name: str) -> Identity:
         path = self.folder / "identities" / f"{name}.json"
@@ -192,8 +245,18 @@ class Keystore:
         """The identity with its private key (asks for the keystore password if needed)."""
         self.identity(name)
         password = self._unlock(new_allowed=False)
-        data = (self.folder / "identities" / f"{name}.p12").read_bytes()
-        key, certificate, chain = load_pkcs12(data, password.encode("utf-8"), f"identity {name}")
+        path = self.folder / "identities" / f"{name}.p12"
+        try:
+            data = path.read_bytes()
+            key, certificate, chain = load_pkcs12(
+                data, password.encode("utf-8"), f"identity {name}"
+            )
+        except (OSError, CertificateError, PasswordError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            raise KeystoreError(
+                f"the identity {name!r} is damaged ({path.name}: {reason}): remove it and "
+                "import it again"
+            ) from error
         return UnlockedIdentity(name, key, certificate, chain)
 
     @staticmethod
@@ -202,7 +265,14 @@ class Keystore:
             public = json.loads(path.read_text(encoding="utf-8"))
             certificate = load_certificates(public["certificate"].encode(), path.name)[0]
             chain = [load_certificates(p.encode(), path.name)[0] for p in public["chain"]]
-        except (OSError, ValueError, KeyError) as error:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            CertificateError,
+        ) as error:
             raise KeystoreError(f"the keystore entry {path.name} is damaged: {error}") from error
         return Identity(
             public["name"],
@@ -237,12 +307,15 @@ class Keystore:
     def remove(self, reference: str) -> str:
         """Remove an identity or a trusted CA; returns what was removed."""
         kind, info = self.find(reference)
-        if kind == "ca":
-            (self.folder / "trusted" / f"{_short_id(info.fingerprint)}.pem").unlink()
-            return f"trusted CA {info.subject}"
-        name = next(i.name for i in self.identities() if i.certificate == info)
-        for suffix in (".p12", ".json"):
-            (self.folder / "identities" / f"{name}{suffix}").unlink(missing_ok=True)
+        with self._writing():
+            if kind == "ca":
+                (self.folder / "trusted" / f"{_short_id(info.fingerprint)}.pem").unlink(
+                    missing_ok=True
+                )
+                return f"trusted CA {info.subject}"
+            name = next(i.name for i in self.identities() if i.certificate == info)
+            for suffix in (".p12", ".json"):
+                (self.folder / "identities" / f"{name}{suffix}").unlink(missing_ok=True)
         return f"identity {name} ({info.subject})"
 
     def export_certificate(self, reference: str, target: Path) -> CertificateInfo:
@@ -265,30 +338,61 @@ class Keystore:
         if settings is None:
             if not new_allowed:
                 raise PasswordError("the keystore holds no identity yet")
-            password = self._password_source(True)
+            password = self._password_source(True)  # asked outside the lock: a person may type
             if len(password) < MIN_LENGTH:
                 raise PasswordError(f"a keystore password needs at least {MIN_LENGTH} characters")
+            self._set_password(settings_path, password)
+        else:
+            password = self._password_source(False)
+            if not _verifies(settings, password):
+                raise PasswordError("wrong keystore password")
+        self._password = password
+        return password
+
+    def _set_password(self, settings_path: Path, password: str) -> None:
+        """Make ``password`` the keystore's, unless another process set one meanwhile: then
+        it must be that one."""
+        self._ensure()
+        with self._writing():
+            settings = _read_settings(settings_path)
+            if settings is not None:
+                if _verifies(settings, password):
+                    return
+                raise PasswordError(
+                    "the keystore already has a password, set by another import meanwhile, "
+                    "and this one differs: run the command again with the keystore's password"
+                )
             salt = os.urandom(16)
             settings = {
                 "version": FORMAT_VERSION,
                 "salt": base64.b64encode(salt).decode(),
                 "verifier": base64.b64encode(_stretch(password, salt)).decode(),
             }
-            self._ensure()
             write_atomic(settings_path, json.dumps(settings, indent=2).encode("utf-8"))
-        else:
-            password = self._password_source(False)
-            salt = base64.b64decode(settings["salt"])
-            expected = base64.b64decode(settings["verifier"])
-            if not hmac.compare_digest(_stretch(password, salt), expected):
-                raise PasswordError("wrong keystore password")
-        self._password = password
-        return password
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """The keystore's write lock: one process at a time adds, removes or sets."""
+        return locked(self._ensure() / "keystore.lock")
 
     def _ensure(self, sub: str = "") -> Path:
-        folder = self.folder / sub if sub else self.folder
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return folder
+        private_folder(self.folder.parent)
+        return private_folder(self.folder / sub if sub else self.folder)
+
+
+def _verifies(settings: dict[str, Any], password: str) -> bool:
+    salt = base64.b64decode(settings["salt"])
+    expected = base64.b64decode(settings["verifier"])
+    return hmac.compare_digest(_stretch(password, salt), expected)
+
+
+def _ca_file(path: Path) -> tuple[list[CertificateInfo], str]:
+    """A trusted CA file's certificates, or none and why it is damaged."""
+    try:
+        return [describe(c) for c in load_certificates(path.read_bytes(), path.name)], ""
+    except OSError as error:
+        return [], f"cannot be read: {error.strerror}"
+    except (CertificateError, ValueError) as error:
+        return [], str(error)
 
 
 def _stretch(password: str, salt: bytes) -> bytes:

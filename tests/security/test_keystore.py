@@ -189,7 +189,7 @@ def test_keys_at_rest_are_encrypted_and_private(tmp_path: Path, pki: Pki) -> Non
         "pem", pki.path("server"), key_path=pki.path("server", ".key"), file_password=KEY_PASSWORD
     )
     files = [p for p in (tmp_path / "keystore").rglob("*") if p.is_file()]
-    assert len(files) == 7
+    assert len(files) == 8  # with keystore.lock, the empty write lock
     for path in files:
         data = path.read_bytes()
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
