@@ -89,6 +89,8 @@ class Facts:
 def diagnose(error: BaseException, facts: Facts) -> Diagnosis:
     """The diagnosis for ``error`` met while connecting as a TLS client."""
     where = f"{facts.host}:{facts.port}"
+    if isinstance(error, socket.gaierror):
+        return _unresolved(facts.host, error)
     if isinstance(error, ConnectionRefusedError):
         return Diagnosis(
             "connection-refused",
@@ -109,6 +111,16 @@ def diagnose(error: BaseException, facts: Facts) -> Diagnosis:
         return _verification(error, facts)
     reason = getattr(error, "reason", None) or ""
     return _by_reason(str(reason), error, facts, where)
+
+
+def _unresolved(host: str, error: socket.gaierror) -> Diagnosis:
+    """The name of the peer did not resolve to an address: nothing was sent, TLS or not."""
+    return Diagnosis(
+        "host-not-found",
+        f"The host name {host} could not be resolved ({error.strerror})",
+        "Check the node's host name for typing errors, and this computer's network "
+        "and DNS settings",
+    )
 
 
 def _timeout(facts: Facts, where: str) -> Diagnosis:
