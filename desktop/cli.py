@@ -1,26 +1,45 @@
 """``dicom-courier``: the headless twin of the desktop application.
 
 Every command prints its result on stdout; an error is one line on stderr and a non-zero exit.
-Nothing here imports Qt.
+Nothing here imports Qt. Only the command group asked for is imported (``--version`` imports
+none), so that a command starts without loading what other commands need.
 """
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.commands import gui, listen, media, query, transfer, trust
 from desktop.core.errors import CourierError
 
 EXIT_ERROR = 1
+#: Each command and the module of desktop.commands that registers it.
+COMMANDS = {
+    "tree": "media",
+    "export": "media",
+    "demo-media": "media",
+    "keystore": "trust",
+    "tls-check": "trust",
+    "node": "transfer",
+    "echo": "transfer",
+    "send": "transfer",
+    "queue": "transfer",
+    "history": "transfer",
+    "listen": "listen",
+    "find": "query",
+    "move": "query",
+    "gui": "gui",
+}
+HELP = frozenset({"-h", "--help"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status."""
-    parser = _parser()
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(arguments or ["gui"])  # no command: the desktop application
+    arguments = list(sys.argv[1:] if argv is None else argv) or ["gui"]  # the desktop app
+    parser = _parser(_groups(arguments))
+    args = parser.parse_args(arguments)
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_ERROR
@@ -36,19 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _groups(arguments: list[str]) -> list[str]:
+    """The command modules to import: the command's own, none for ``--version``, all for help
+    or an unknown command (argparse then lists them)."""
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    if command in COMMANDS:
+        return [COMMANDS[command]]
+    if command is None and not HELP.intersection(arguments):
+        return []
+    return list(dict.fromkeys(COMMANDS.values()))
+
+
+def _parser(groups: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dicom-courier", description="Browse, view and move DICOM media securely."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
-
-    media.register(commands)
-    trust.register(commands)
-    transfer.register(commands)
-    listen.register(commands)
-    query.register(commands)
-    gui.register(commands)
+    for group in groups:
+        importlib.import_module(f"desktop.commands.{group}").register(commands)
     return parser
 
 

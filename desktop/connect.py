@@ -7,16 +7,18 @@ so that neither imports the other.
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
-from desktop.net.scp import TlsAcceptor
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
 from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
 from desktop.security.keystore import Keystore
 from desktop.security.probe import speaks_tls
 from desktop.security.tls import Profile, client_context, server_context
+
+if TYPE_CHECKING:  # the storage SCP (and pynetdicom) load only for commands that listen
+    from desktop.net.scp import TlsAcceptor
 
 #: Failures that may pass by themselves: worth a retry later.
 TRANSIENT = frozenset(
@@ -97,7 +99,7 @@ def _plain_connector(node: Node) -> Connector:
 
 def listener_tls(
     keystore: Keystore, identity: str, profile: Profile
-) -> tuple[ssl.SSLContext, TlsAcceptor]:
+) -> tuple[ssl.SSLContext, "TlsAcceptor"]:
     """Our SCP's TLS: present ``identity``, require and verify client certificates."""
     context = server_context(profile, keystore.trusted_pem(), keystore.unlock_identity(identity))
 

@@ -1,6 +1,7 @@
 """The command line: names and JSON shape that scripts rely on, one-line errors, exit codes."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,39 @@ def test_entry_point_starts_without_qt(tmp_path: Path) -> None:
     )
     assert result.stdout.strip().endswith("[]")
     assert (tmp_path / "demo" / "DICOMDIR").is_file()
+
+
+IMPORTS_AFTER = """
+import sys
+from desktop.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+print(",".join(sorted(m for m in sys.argv[1].split(",") if m in sys.modules)))
+"""
+HEAVY = ("PySide6", "cryptography", "numpy", "pydicom", "pynetdicom")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "forbidden"),
+    [
+        (["--version"], HEAVY),
+        (["node", "list"], HEAVY),
+        (["history"], HEAVY),
+        (["echo", "no-such-node"], ("PySide6", "pynetdicom")),
+    ],
+)
+def test_a_command_imports_only_what_it_needs(
+    tmp_path: Path, arguments: list[str], forbidden: tuple[str, ...]
+) -> None:
+    """Start-up time is mostly import time: --version loads no command, the node and history
+    commands no DICOM, TLS or numerics library, echo not the storage SCP."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER, ",".join(forbidden), *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DICOM_COURIER_HOME": str(tmp_path)},
+    )
+    assert result.stdout.splitlines()[-1] == ""

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from desktop.commands.trust import open_keystore
+from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
 from desktop.net.history import History

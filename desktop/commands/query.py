@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
-from desktop.commands.trust import open_keystore, password_option
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
 from desktop.net.query import LEVELS, QueryError, find, move

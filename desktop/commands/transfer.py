@@ -1,4 +1,8 @@
-"""Transfer commands: nodes, echo, send, the queue and the association history."""
+"""Transfer commands: nodes, echo, send, the queue and the association history.
+
+The node and history commands need only the configuration: the network, the keystore and the
+media reader are imported by the commands that use them (a faster start for all).
+"""
 
 import argparse
 import json
@@ -6,19 +10,17 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop.commands.trust import open_keystore, password_option
-from desktop.connect import node_connector
+from desktop.commands.options import open_keystore, password_option
 from desktop.core.config import Node, add_node, edit_node, find_node, load_config, remove_node
-from desktop.core.media import open_media
-from desktop.core.model import InstanceStatus, MediaTree
 from desktop.core.paths import courier_home
 from desktop.net.history import History
-from desktop.net.link import LinkError
-from desktop.net.queue import FAILED, RetryPolicy, TransferQueue
-from desktop.net.runner import run_job
-from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome, echo
+
+if TYPE_CHECKING:
+    from desktop.core.model import MediaTree
+    from desktop.net.queue import TransferQueue
+    from desktop.net.store import Peer, StoreItem
 
 NODE_OPTIONS = (
     "ae_title",
@@ -165,7 +167,10 @@ def _describe(node: Node) -> str:
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
-def connection(args: argparse.Namespace, name: str) -> tuple[Node, Any, Peer]:
+def connection(args: argparse.Namespace, name: str) -> tuple[Node, Any, "Peer"]:
+    from desktop.connect import node_connector
+    from desktop.net.store import Peer
+
     node = find_node(load_config(courier_home()), name)
     connector = node_connector(node, open_keystore(args))
     return node, connector, Peer(node.ae_title, node.calling_ae_title)
@@ -176,6 +181,9 @@ def _history_log() -> History:
 
 
 def _echo(args: argparse.Namespace) -> int:
+    from desktop.net.link import LinkError
+    from desktop.net.store import echo
+
     node, connector, peer = connection(args, args.node)
     try:
         result = echo(connector, peer)
@@ -231,9 +239,12 @@ def _echo(args: argparse.Namespace) -> int:
 
 
 def items_from(
-    trees: list[MediaTree], study: str | None, series: str | None
-) -> tuple[list[StoreItem], list[str]]:
+    trees: "list[MediaTree]", study: str | None, series: str | None
+) -> "tuple[list[StoreItem], list[str]]":
     """The instances to send from opened media, and why any were left out."""
+    from desktop.core.model import InstanceStatus
+    from desktop.net.store import StoreItem
+
     items, skipped = [], []
     for tree in trees:
         for patient in tree.patients:
@@ -266,6 +277,9 @@ def items_from(
 
 
 def _send(args: argparse.Namespace) -> int:
+    from desktop.core.media import open_media
+    from desktop.net.queue import TransferQueue
+
     node, connector, peer = connection(args, args.node)
     trees = [open_media(path) for path in args.paths]
     items, skipped = items_from(trees, args.study, args.series)
@@ -279,14 +293,17 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _run_to_end(
-    queue: TransferQueue,
+    queue: "TransferQueue",
     job_id: int,
     node: Node,
     connector: Any,
-    peer: Peer,
+    peer: "Peer",
     args: argparse.Namespace,
 ) -> None:
     """Run a job with the command's retry policy, saying notes and failures as they come."""
+    from desktop.net.queue import RetryPolicy
+    from desktop.net.runner import run_job
+
     policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
     records = run_job(
         queue,
@@ -301,6 +318,8 @@ def _run_to_end(
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:
+    from desktop.net.store import SessionEvent, StoreOutcome
+
     for record in records:
         if quiet:
             continue
@@ -310,7 +329,9 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
             print(f"association failed: {record.failure.text}", file=sys.stderr)
 
 
-def _report_job(queue: TransferQueue, job_id: int, as_json: bool, extra_failures: int = 0) -> int:
+def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:
+    from desktop.net.queue import FAILED
+
     job = queue.job(job_id)
     failed = queue.instances(job_id, FAILED)
     if as_json:
@@ -351,6 +372,8 @@ def _report_job(queue: TransferQueue, job_id: int, as_json: bool, extra_failures
 
 
 def _queue_list(args: argparse.Namespace) -> int:
+    from desktop.net.queue import TransferQueue
+
     queue = TransferQueue(courier_home() / "queue.sqlite")
     jobs = queue.jobs()
     if args.json:
@@ -369,18 +392,24 @@ def _queue_list(args: argparse.Namespace) -> int:
 
 
 def _queue_retry(args: argparse.Namespace) -> int:
+    from desktop.net.queue import TransferQueue
+
     count = TransferQueue(courier_home() / "queue.sqlite").retry(args.job)
     print(f"job {args.job}: {count} instance(s) pending again (dicom-courier queue run)")
     return 0
 
 
 def _queue_cancel(args: argparse.Namespace) -> int:
+    from desktop.net.queue import TransferQueue
+
     TransferQueue(courier_home() / "queue.sqlite").cancel(args.job)
     print(f"job {args.job} cancelled")
     return 0
 
 
 def _queue_run(args: argparse.Namespace) -> int:
+    from desktop.net.queue import TransferQueue
+
     queue = TransferQueue(courier_home() / "queue.sqlite")
     status = 0
     for job_id in queue.runnable():

@@ -6,24 +6,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from desktop.core.paths import courier_home
+from desktop.commands.options import open_keystore, password_option
 from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
-from desktop.security.keystore import ImportResult, Keystore
-from desktop.security.passwords import password_source, read_password_file
+from desktop.security.keystore import ImportResult
+from desktop.security.passwords import read_password_file
 from desktop.security.tls import client_context, parse_profile
-
-
-def password_option() -> argparse.ArgumentParser:
-    """A parent parser with --password-file, for every command that may unlock the keystore."""
-    secret = argparse.ArgumentParser(add_help=False)
-    secret.add_argument(
-        "--password-file",
-        type=Path,
-        metavar="FILE",
-        help="read the keystore password from FILE (or set DICOM_COURIER_KEYSTORE_PASSWORD)",
-    )
-    return secret
 
 
 def register(commands: Any) -> None:
@@ -109,11 +97,6 @@ def register(commands: Any) -> None:
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
     check.add_argument("--json", action="store_true")
     check.set_defaults(run=_tls_check)
-
-
-def open_keystore(args: argparse.Namespace) -> Keystore:
-    home = courier_home()
-    return Keystore(home, password_source(args.password_file, str(home.absolute())))
 
 
 def _report(result: ImportResult) -> None:

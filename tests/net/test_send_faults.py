@@ -15,8 +15,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage, MRImageStorage
 
 from desktop.cli import main
+from desktop.commands.options import open_keystore
 from desktop.commands.transfer import items_from
-from desktop.commands.trust import open_keystore
 from desktop.connect import node_connector
 from desktop.core.config import Node
 from desktop.core.media import open_media
