@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from desktop.core.errors import CourierError
@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS instances (
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 DAMAGED_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 SIDE_FILES = ("-wal", "-shm")
+SETTLED_NS = 2_000_000_000  # a file changed this recently may change again unseen (same tick)
+Signature = tuple[int, int, int, int]  # size, mtime, ctime (ns), inode
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,7 @@ class TransferQueue:
                 aside,
             )
             self.db = _open(path)
+        self._hashed: dict[tuple[str, str], Signature] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -133,7 +136,7 @@ class TransferQueue:
                 i.sop_instance_uid,
                 i.transfer_syntax_uid,
                 i.size or i.path.stat().st_size,
-                i.sha256 or file_sha256(i.path),
+                i.sha256 or self._hash(i.path),
             )
             for i in items
         ]
@@ -155,6 +158,25 @@ class TransferQueue:
                 ],
             )
         return job_id
+
+    def _hash(self, path: Path) -> str:
+        """The file's SHA-256, remembered with the file's signature taken just before."""
+        signature = _signature(path)
+        digest = file_sha256(path)
+        if signature[2] < time.time_ns() - SETTLED_NS:
+            self._hashed[(str(path), digest)] = signature
+        return digest
+
+    def for_sending(self, item: StoreItem) -> StoreItem:
+        """``item`` as ``store`` should check it: without its SHA-256 (not computed a second
+        time) when this queue hashed the file itself and its size, times and inode are those
+        it had then; a change of content changes the ctime, which no one can set back."""
+        signature = self._hashed.get((str(item.path), item.sha256))
+        try:
+            unchanged = signature is not None and _signature(item.path) == signature
+        except OSError:
+            unchanged = False
+        return replace(item, sha256="") if unchanged else item
 
     def jobs(self) -> list[JobSummary]:
         ids = [row[0] for row in self.db.execute("SELECT id FROM jobs ORDER BY id")]
@@ -296,3 +318,8 @@ def _move_aside(path: Path) -> Path:
         if damaged.exists():
             damaged.rename(aside.with_name(aside.name + suffix))
     return aside
+
+
+def _signature(path: Path) -> Signature:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino

@@ -68,8 +68,9 @@ def run_job(
                 return
             sleep(max(min(i.next_attempt for i in pending) - now, 0.0))
             continue
-        by_item = {id(i.item): i for i in due}
-        for record in parallel_store(connect, peer, [i.item for i in due], parallel):
+        sending = [queue.for_sending(i.item) for i in due]
+        by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
+        for record in parallel_store(connect, peer, sending, parallel):
             if isinstance(record, StoreOutcome):
                 queue.record(by_item[id(record.item)], record, policy, clock())
                 summary = queue.job(job_id)

@@ -1,12 +1,18 @@
 """The queue's state: a damaged database is moved aside, every file under the home is private,
 a file that cannot be sent fails alone."""
 
+import os
 import shutil
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
+from desktop.commands.transfer import items_from
+from desktop.core.media import open_media
+from desktop.net import queue as queue_module
+from desktop.net.queue import TransferQueue
 from tests.helpers import cli, node_add, sample_file
 from tests.net.conftest import Scp, make_study
 
@@ -79,3 +85,23 @@ def test_a_file_that_cannot_be_converted_fails_alone(
     (later / bad.name).unlink()
     status, out, _ = cli(capsys, "send", "dcmtk", later)  # the queue goes on
     assert status == 0 and "done, sent 4 of 4" in out
+
+
+def test_a_file_is_hashed_once_yet_a_change_is_still_seen(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue hashes each file when it is queued; store checks it again only when the
+    file's size, times or inode differ since, which any change of content makes so."""
+    monkeypatch.setattr(queue_module, "SETTLED_NS", 0)  # the files were written just now
+    make_study(tmp_path / "study", count=2)
+    items, _ = items_from([open_media(tmp_path / "study")], None, None)
+    queue = TransferQueue(home / "queue.sqlite")
+    first, second = queue.instances(queue.enqueue("peer", items, "two files"))
+    assert first.item.sha256 and queue.for_sending(first.item).sha256 == ""
+    path, before = second.item.path, second.item.path.stat()
+    time.sleep(0.05)  # past the file system's clock tick
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size, same mtime
+    assert queue.for_sending(second.item).sha256 == second.item.sha256  # checked again
