@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.config import Node, add_node, edit_node, find_node, load_config, remove_node
+from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.net.history import History
 
@@ -413,7 +414,12 @@ def _queue_run(args: argparse.Namespace) -> int:
     queue = TransferQueue(courier_home() / "queue.sqlite")
     status = 0
     for job_id in queue.runnable():
-        node, connector, peer = connection(args, queue.job(job_id).node)
+        try:  # a job that cannot start (its node removed, its identity damaged) blocks no other
+            node, connector, peer = connection(args, queue.job(job_id).node)
+        except CourierError as error:
+            print(f"job {job_id} not run: {error}", file=sys.stderr)
+            status = 1
+            continue
         _run_to_end(queue, job_id, node, connector, peer, args)
         status |= _report_job(queue, job_id, args.json)
     return status

@@ -15,6 +15,7 @@ from desktop.net import queue as queue_module
 from desktop.net.queue import TransferQueue
 from tests.helpers import cli, node_add, sample_file
 from tests.net.conftest import Scp, make_study
+from tests.peers import pynetdicom_scp
 
 pytestmark = pytest.mark.dcmtk
 
@@ -105,3 +106,18 @@ def test_a_file_is_hashed_once_yet_a_change_is_still_seen(
     path.write_bytes(bytes(data))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size, same mtime
     assert queue.for_sending(second.item).sha256 == second.item.sha256  # checked again
+
+
+def test_a_job_that_cannot_start_does_not_block_the_queue(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    make_study(tmp_path / "study", count=2)
+    items, _ = items_from([open_media(tmp_path / "study")], None, None)
+    queue = TransferQueue(home / "queue.sqlite")
+    orphan = queue.enqueue("removed-node", items, "to a node removed since")
+    later = queue.enqueue("peer", items, "to a node that exists")
+    with pynetdicom_scp() as (port, received):
+        cli(capsys, *node_add("peer", "PYNET_SCP", port))
+        status, out, err = cli(capsys, "queue", "run")
+    assert status == 1 and f"job {orphan} not run: no node named 'removed-node'" in err
+    assert f"job {later} to peer: done, sent 2 of 2" in out and len(received) == 2
