@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS instances (
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 DAMAGED_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 SIDE_FILES = ("-wal", "-shm")
+HASHING_THREADS = 4
 SETTLED_NS = 2_000_000_000  # a file changed this recently may change again unseen (same tick)
 Signature = tuple[int, int, int, int]  # size, mtime, ctime (ns), inode
 
@@ -129,6 +131,9 @@ class TransferQueue:
 
     def enqueue(self, node: str, items: Iterable[StoreItem], description: str) -> int:
         """A new job; each file's size and SHA-256 are recorded before anything is sent."""
+        items = list(items)
+        with ThreadPoolExecutor(HASHING_THREADS) as pool:  # hashlib hashes without the GIL
+            digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
         rows = [
             (
                 i.path,
@@ -136,9 +141,9 @@ class TransferQueue:
                 i.sop_instance_uid,
                 i.transfer_syntax_uid,
                 i.size or i.path.stat().st_size,
-                i.sha256 or self._hash(i.path),
+                digest,
             )
-            for i in items
+            for i, digest in zip(items, digests, strict=True)
         ]
         if not rows:
             raise QueueError("nothing to send")
