@@ -13,8 +13,9 @@ import pytest
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.frames import FrameSource
 from desktop.core.header import read_header
-from desktop.core.media import load_media
-from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.core.media import load_media, open_media
+from desktop.core.model import InstanceStatus
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files, write_media
 from tests.core.crafted import (
     broken_deflate,
     deflate_bomb,
@@ -158,3 +159,18 @@ def test_deflate_bomb_keeps_tree_bounded_in_memory(tmp_path: Path) -> None:
     ]
     assert (instance["sop_instance_uid"], tree["problems"]) == ("1.2.3.4", [])
     assert peak - baseline < 64 << 20, f"peak RSS {peak >> 20} MB, baseline {baseline >> 20} MB"
+
+
+def test_dicomdir_link_outside_the_media_is_refused(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    dicomdir = write_media(media, (GOOD,))
+    outside = tmp_path / "outside.dcm"
+    [victim, *_] = sorted(p for p in media.rglob("*") if p.is_file() and p != dicomdir)
+    shutil.move(victim, outside)
+    victim.symlink_to(outside)
+    tree = open_media(media)
+    refused = [i for i in tree.instances() if i.status is InstanceStatus.MISSING]
+    assert len(refused) == 1 and refused[0].path is None
+    assert sum(1 for _ in tree.instances()) == 50
+    [problem] = tree.problems
+    assert problem.path == victim and "symbolic link" in problem.reason
