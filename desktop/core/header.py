@@ -261,6 +261,24 @@ def _walk_deflated(
         target = min(target * 4, MAX_INFLATED_HEADER)
 
 
+def inflate_dataset(header: Header, limit: int) -> bytes:
+    """The whole inflated data set of a deflated file; HeaderError past ``limit`` bytes."""
+    try:
+        with (
+            header.path.open("rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer,
+        ):
+            stream = InflatedStream(buffer, header.dataset_offset, len(buffer))
+            stream.inflate_to(limit + 1)
+    except (OSError, ValueError) as error:
+        raise HeaderError(f"cannot read the file: {error}") from error
+    if len(stream.data) > limit:
+        raise HeaderError(
+            f"the deflated data set expands past {limit >> 20} MB, more than its image needs"
+        )
+    return bytes(stream.data)
+
+
 class InflatedStream:
     """The inflated bytes of a raw deflate stream, produced on demand up to a target length."""
 

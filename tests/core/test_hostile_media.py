@@ -4,11 +4,15 @@ import json
 import shutil
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pydicom
 import pytest
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.frames import FrameSource
@@ -17,6 +21,7 @@ from desktop.core.media import load_media, open_media
 from desktop.core.model import InstanceStatus
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files, write_media
 from tests.core.crafted import (
+    RLE_OVERRUN,
     broken_deflate,
     deflate_bomb,
     deflated,
@@ -24,8 +29,9 @@ from tests.core.crafted import (
     identity,
     nested_sequences,
     part10,
+    rle_file,
 )
-from tests.helpers import cli
+from tests.helpers import cli, sample_file
 
 GOOD = StudySpec("P50", "Good^Fifty", "20240101", "Fifty", (SeriesSpec("CT", "a", count=50),))
 IMAGE = (
@@ -120,6 +126,20 @@ def test_defective_character_set_still_shows_the_file(
     assert sum(1 for _ in tree.instances()) == 51
 
 
+def test_rle_decoder_panic_is_a_frame_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "panic.dcm"
+    rle_file(RLE_OVERRUN).save_as(path, enforce_file_format=True)
+    source = FrameSource(path)
+    with pytest.raises(FrameError, match="RLE Lossless decoder failed"):
+        source.stored(0)
+    status, out, err = cli(capsys, "export", path, "--png", tmp_path / "out.png")
+    assert status == 1 and out == ""
+    assert err.count("\n") == 1 and "cannot be decoded" in err
+    assert not (tmp_path / "out.png").exists()
+
+
 def _tree_peak_rss(media: Path) -> tuple[dict[str, Any], int]:
     """``tree --json`` of media in a fresh process: its JSON and its peak RSS in bytes."""
     process = subprocess.run(
@@ -174,3 +194,39 @@ def test_dicomdir_link_outside_the_media_is_refused(tmp_path: Path) -> None:
     assert sum(1 for _ in tree.instances()) == 50
     [problem] = tree.problems
     assert problem.path == victim and "symbolic link" in problem.reason
+
+
+def test_deflated_image_is_decoded_from_its_bounded_copy(tmp_path: Path) -> None:
+    dataset = pydicom.dcmread(sample_file("CT_small.dcm"))
+    dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    path = tmp_path / "deflated.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    source = FrameSource(path)
+    assert np.array_equal(source.stored(0), dataset.pixel_array)
+
+
+def test_deflate_bomb_is_refused_by_frames_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(deflate_bomb(1024))
+    tracemalloc.start()
+    try:
+        with pytest.raises(FrameError, match="expands past 64 MB"):
+            FrameSource(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 << 20, f"{peak >> 20} MB"
+
+
+def test_frames_larger_than_the_limit_are_refused(tmp_path: Path) -> None:
+    huge = (
+        element(0x00280002, b"US", b"\x03\x00")
+        + element(0x00280010, b"US", b"\xff\xff")
+        + element(0x00280011, b"US", b"\xff\xff")
+        + element(0x00280100, b"US", b"\x10\x00")
+        + element(0x7FE00010, b"OB", b"\0" * 4)
+    )
+    path = tmp_path / "huge.dcm"
+    path.write_bytes(part10(identity() + huge))
+    with pytest.raises(FrameError, match="more than the 256 MB a frame may have"):
+        FrameSource(path)
