@@ -4,11 +4,12 @@ Records are read with the header module's element walker (pydicom's ``dcmread`` 
 10,000-record DICOMDIR alone takes as long as its FileSet load). The record hierarchy comes
 from the records' offsets. Records that the offsets do not reach
 (offset-less or broken DICOMDIRs) are placed by their order in the sequence, loops and dangling
-offsets are cut and reported, and file IDs are resolved inside the media root only, ignoring case
-when the exact name is not there.
+offsets are cut and reported, and file IDs are resolved inside the media root only (never through
+a symbolic link), ignoring case when the exact name is not there.
 """
 
 import mmap
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,26 +118,42 @@ class DicomdirIndex:
     problems: list[Problem] = field(default_factory=list)
 
 
+class LinkRefusedError(Exception):
+    """A file ID leads through a symbolic link: media files are never read through links."""
+
+    def __init__(self, link: Path) -> None:
+        super().__init__(str(link))
+        self.link = link
+
+
 class FileIdResolver:
-    """Maps DICOMDIR file IDs to paths under a root, falling back to a case-insensitive match."""
+    """Maps DICOMDIR file IDs to regular files under a root, ignoring case when it must.
+
+    Like the folder scan, it never follows a symbolic link: a link on the media could point
+    anywhere on the machine (another patient's files, /etc), outside the media root.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._listings: dict[Path, dict[str, str]] = {}
 
     def resolve(self, components: list[str]) -> tuple[Path | None, bool]:
-        """The file's path (None when absent) and whether its name matched exactly."""
+        """The file's path (None when absent) and whether its name matched exactly.
+
+        Raises LinkRefusedError when the path leads through a symbolic link.
+        """
         exact = self.root.joinpath(*components)
-        if exact.is_file():
+        if _regular_file(self.root, components):
             return exact, True
         current = self.root
+        actual_names = []
         for component in components:
-            names = self._listing(current)
-            actual = names.get(component.casefold())
+            actual = self._listing(current).get(component.casefold())
             if actual is None:
                 return None, False
+            actual_names.append(actual)
             current = current / actual
-        return (current, False) if current.is_file() else (None, False)
+        return (current, False) if _regular_file(self.root, actual_names) else (None, False)
 
     def _listing(self, folder: Path) -> dict[str, str]:
         if folder not in self._listings:
@@ -145,6 +162,20 @@ class FileIdResolver:
             except OSError:
                 self._listings[folder] = {}
         return self._listings[folder]
+
+
+def _regular_file(root: Path, components: list[str]) -> bool:
+    """Whether root/components is a regular file reached without any symbolic link."""
+    current = root
+    for component in components:
+        current = current / component
+        try:
+            mode = current.lstat().st_mode
+        except OSError:
+            return False
+        if stat.S_ISLNK(mode):
+            raise LinkRefusedError(current)
+    return stat.S_ISREG(mode)
 
 
 def read_dicomdir(path: Path, resolver: FileIdResolver | None = None) -> DicomdirIndex:
@@ -328,7 +359,18 @@ def _entry(
         entry.status = InstanceStatus.MISSING
         return entry
     file_id = "\\".join(components)
-    found, exact = resolver.resolve(components)
+    try:
+        found, exact = resolver.resolve(components)
+    except LinkRefusedError as refused:
+        problems.append(
+            Problem(
+                refused.link,
+                f"listed in the DICOMDIR as {file_id!r} but it leads through a symbolic link; "
+                "links on media are not followed (they can point outside the media)",
+            )
+        )
+        entry.status = InstanceStatus.MISSING
+        return entry
     if found is None:
         problems.append(
             Problem(

@@ -17,6 +17,10 @@ class HeaderError(CourierError):
     """A file's DICOM header cannot be read; the message says why."""
 
 
+class TruncatedHeaderError(HeaderError):
+    """A header ends inside an element: the data stops before the element does."""
+
+
 class NotDicomError(HeaderError):
     """A file is not a DICOM Part 10 file at all."""
 

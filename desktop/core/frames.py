@@ -1,19 +1,47 @@
-"""One instance's frames, decoded one at a time and made display-ready."""
+"""One instance's frames, decoded one at a time and made display-ready.
 
+pydicom and its decoder plugins raise almost anything on a malformed file (RecursionError,
+NotImplementedError, struct.error, zlib.error, a Rust panic ...). This module is their
+boundary: each failure leaves it as a FrameError that names the file and the frame. Before
+pydicom sees a file, our own header reader checks it (nesting, VRs, truncation), a decoded
+frame may not exceed MAX_FRAME_BYTES, and a deflated data set is inflated, in bounded steps,
+to no more than its image needs.
+"""
+
+import io
+import logging
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 from pydicom import dcmread
-from pydicom.errors import InvalidDicomError
+from pydicom.dataset import FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_file_meta_info
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
+from desktop.core.attributes import tag
 from desktop.core.cine import cine_rate
 from desktop.core.decode import decode_frame
 from desktop.core.display import ColorKind, DisplayPipeline, Window
 from desktop.core.errors import FrameError, HeaderError
-from desktop.core.header import read_header
-from desktop.core.integrity import pixel_data_defect
+from desktop.core.header import (
+    DEFLATED_SYNTAXES,
+    MAX_INFLATED_HEADER,
+    Header,
+    inflate_dataset,
+    read_header,
+)
+from desktop.core.integrity import expected_native_length, pixel_data_defect
 from desktop.core.values import integer_value, text_value
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 256 << 20  # a decoded frame larger than this is refused, not allocated
+FRAME_TAGS = frozenset(
+    tag(k) for k in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")
+)
 
 
 class FrameSource:
@@ -22,21 +50,59 @@ class FrameSource:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            header = read_header(self.path, ())
-            self.dataset = dcmread(self.path, stop_before_pixels=True)
-        except (HeaderError, InvalidDicomError, EOFError, ValueError, OSError) as error:
+            header = read_header(self.path, FRAME_TAGS)
+        except HeaderError as error:
             raise FrameError(f"{self.path.name} cannot be read as DICOM: {error}") from error
         if header.pixel_data is None:
             raise FrameError(f"{self.path.name} has no pixel data (it is not an image)")
         self.defect = pixel_data_defect(header)
         self.transfer_syntax_uid = header.transfer_syntax_uid
-        self.bits_allocated = integer_value(self.dataset, "BitsAllocated") or 8
-        self.frame_count = integer_value(self.dataset, "NumberOfFrames") or 1
-        self.rows = integer_value(self.dataset, "Rows") or 0
-        self.columns = integer_value(self.dataset, "Columns") or 0
-        self.photometric = text_value(self.dataset, "PhotometricInterpretation")
-        self.fps = cine_rate(self.dataset)
-        self.pipeline = DisplayPipeline(self.dataset)
+        self._inflated = (
+            self._inflate(header) if header.transfer_syntax_uid in DEFLATED_SYNTAXES else None
+        )
+        try:  # pydicom's reader and value conversions: the boundary described above
+            self.dataset = dcmread(self._open(), stop_before_pixels=True)
+            self.bits_allocated = integer_value(self.dataset, "BitsAllocated") or 8
+            self.frame_count = integer_value(self.dataset, "NumberOfFrames") or 1
+            self.rows = integer_value(self.dataset, "Rows") or 0
+            self.columns = integer_value(self.dataset, "Columns") or 0
+            self.photometric = text_value(self.dataset, "PhotometricInterpretation")
+            self.fps = cine_rate(self.dataset)
+            self.pipeline = DisplayPipeline(self.dataset)
+        except Exception as error:
+            log.debug("pydicom cannot read %s", self.path, exc_info=True)
+            raise FrameError(f"{self.path.name} cannot be read as DICOM: {error}") from error
+        self._check_frame_size()
+
+    def _inflate(self, header: Header) -> bytes:
+        """The file as explicit VR little endian, its deflated data set inflated in memory."""
+        limit = (expected_native_length(header) or 0) + MAX_INFLATED_HEADER
+        try:
+            dataset = inflate_dataset(header, limit)
+        except HeaderError as error:
+            raise FrameError(f"{self.path.name} cannot be read as DICOM: {error}") from error
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = UID(header.media_sop_class_uid)
+        meta.MediaStorageSOPInstanceUID = UID(header.media_sop_instance_uid)
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        encoded = DicomBytesIO()
+        encoded.write(b"\0" * 128 + b"DICM")
+        write_file_meta_info(encoded, meta, enforce_standard=True)
+        return encoded.getvalue() + dataset
+
+    def _open(self) -> Path | BinaryIO:
+        """What pydicom reads: the file, or its inflated copy."""
+        return self.path if self._inflated is None else io.BytesIO(self._inflated)
+
+    def _check_frame_size(self) -> None:
+        samples = integer_value(self.dataset, "SamplesPerPixel") or 1
+        size = self.rows * self.columns * max(samples, 1) * ((self.bits_allocated + 7) // 8)
+        if size > MAX_FRAME_BYTES:
+            raise FrameError(
+                f"{self.path.name} claims frames of {self.columns}×{self.rows} × {samples} "
+                f"samples × {self.bits_allocated} bits ({size >> 20} MB): more than the "
+                f"{MAX_FRAME_BYTES >> 20} MB a frame may have"
+            )
 
     @property
     def is_grey(self) -> bool:
@@ -59,7 +125,7 @@ class FrameSource:
         """Frame ``index`` as decoded stored values (RGB for colour data)."""
         self.check_index(index)
         try:
-            frame = decode_frame(self.path, index, self.transfer_syntax_uid, self.bits_allocated)
+            frame = decode_frame(self._open(), index, self.transfer_syntax_uid, self.bits_allocated)
         except Exception as error:  # decoders raise anything from ValueError to RuntimeError
             reason = self.defect or str(error)
             raise FrameError(
@@ -69,4 +135,11 @@ class FrameSource:
 
     def display(self, index: int, window: Window | None = None) -> NDArray[np.uint8]:
         """Frame ``index`` as uint8 grey (rows, columns) or RGB (rows, columns, 3)."""
-        return self.pipeline.to_uint8(self.stored(index), window)
+        stored = self.stored(index)
+        try:  # pydicom's LUT functions on the file's (possibly malformed) LUTs and windows
+            return self.pipeline.to_uint8(stored, window)
+        except Exception as error:
+            log.debug("cannot display frame %d of %s", index, self.path, exc_info=True)
+            raise FrameError(
+                f"frame {index} of {self.path.name} cannot be displayed: {error}"
+            ) from error

@@ -3,24 +3,27 @@
 pydicom's ``dcmread`` builds an element object for every tag of a header (about 1 ms for a CT
 file). A media scan needs some twenty tags and the place of the pixel data, so this module hops
 from element header to element header over a memory map and keeps the raw bytes of the wanted
-tags, which ``RawValues`` decodes on demand. Anything it does not walk itself (deflated transfer
-syntaxes, a missing transfer syntax) goes through ``dcmread``.
+tags, which ``RawValues`` decodes on demand. Deflated data sets are inflated in bounded steps,
+only as far as their pixel data.
+
+Hostile files meet limits, never recursion nor unbounded memory: sequences are skipped with an
+explicit stack at most MAX_NESTING deep, an invalid VR ends the walk with a HeaderError, and a
+deflated header may not expand past MAX_INFLATED_HEADER.
 """
 
 import mmap
 import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydicom import dcmread
-from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from desktop.core.attributes import BROWSER_TAGS
-from desktop.core.errors import HeaderError, NotDicomError
-from desktop.core.values import DatasetValues, RawElement, RawValues, Values
+from desktop.core.errors import HeaderError, NotDicomError, TruncatedHeaderError
+from desktop.core.values import RawElement, RawValues, Values
 
 PREAMBLE_LENGTH = 128
 DICOM_PREFIX = b"DICM"
@@ -30,7 +33,14 @@ ITEM_DELIMITER = 0xFFFEE00D
 SEQUENCE_DELIMITER = 0xFFFEE0DD
 UNDEFINED_LENGTH = 0xFFFFFFFF
 LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
+SHORT_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST SV TM UI UL US UV".split()
+)
+MAX_NESTING = 64  # real data sets nest sequences a handful of levels deep
 DEFLATED_SYNTAXES = frozenset({"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"})
+INFLATE_INPUT = 1 << 16  # compressed bytes fed to zlib at a time
+INFLATE_STEP = 1 << 16  # inflated bytes first tried for a header
+MAX_INFLATED_HEADER = 64 << 20  # a deflated header (all before the pixel data) may not exceed
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,13 @@ class ElementCursor:
         if vr in LONG_VRS:
             (length,) = struct.unpack_from(endian + "L", self.buffer, pos + 8)
             return tag, vr, length, pos + 12
+        if vr not in SHORT_VRS:
+            if len(vr) < 2:
+                raise struct.error("the data ends inside an element header")
+            raise HeaderError(
+                f"element ({group:04X},{element:04X}) at byte {pos} has an invalid VR "
+                f"{vr.decode('latin-1')!r}: the bytes that follow cannot be read"
+            )
         (length,) = struct.unpack_from(endian + "H", self.buffer, pos + 6)
         return tag, vr, length, pos + 8
 
@@ -98,7 +115,9 @@ class ElementCursor:
         try:
             while pos < end:
                 if end - pos < 8:
-                    raise HeaderError(f"truncated: {end - pos} stray bytes at the end of the file")
+                    raise TruncatedHeaderError(
+                        f"truncated: {end - pos} stray bytes at the end of the file"
+                    )
                 tag, vr, length, value = self.element_header(pos)
                 if tag in stop_tags:
                     return pos
@@ -107,7 +126,7 @@ class ElementCursor:
                     pos = nested.skip_undefined_sequence(value)
                     continue
                 if value + length > end:
-                    raise HeaderError(
+                    raise TruncatedHeaderError(
                         f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) needs "
                         f"{value + length} bytes, the file has {end}"
                     )
@@ -118,35 +137,45 @@ class ElementCursor:
                     )
                 pos = value + length
         except struct.error as error:
-            raise HeaderError(
+            raise TruncatedHeaderError(
                 f"truncated: the data ends inside an element ({end} bytes)"
             ) from error
         return pos
 
     def skip_undefined_sequence(self, pos: int) -> int:
-        """Offset after the sequence delimiter of an undefined-length value starting at pos."""
-        while True:
-            tag, _, length, value = self.element_header(pos)
-            if tag == SEQUENCE_DELIMITER:
-                return value
-            if tag != ITEM:
+        """Offset after the sequence delimiter of an undefined-length value starting at pos.
+
+        Nested undefined-length sequences and items are walked with an explicit stack (never
+        recursion), at most MAX_NESTING deep.
+        """
+        # Each level: the cursor of its encoding, and whether it is a sequence (else an item).
+        levels: list[tuple[ElementCursor, bool]] = [(self, True)]
+        while levels:
+            cursor, in_sequence = levels[-1]
+            tag, vr, length, value = cursor.element_header(pos)
+            if tag == (SEQUENCE_DELIMITER if in_sequence else ITEM_DELIMITER):
+                levels.pop()
+                pos = value
+                continue
+            if in_sequence and tag != ITEM:
                 raise HeaderError(
                     f"malformed sequence at byte {pos}: tag {tag:08X} where an item belongs"
                 )
-            pos = self.skip_item(value) if length == UNDEFINED_LENGTH else value + length
-
-    def skip_item(self, pos: int) -> int:
-        """Offset after the delimiter of an undefined-length item whose content starts at pos."""
-        while True:
-            tag, vr, length, value = self.element_header(pos)
-            if tag == ITEM_DELIMITER:
-                return value
             if length != UNDEFINED_LENGTH:
                 pos = value + length
-            elif vr == b"UN":
-                pos = ElementCursor(self.buffer, True, True).skip_undefined_sequence(value)
+                continue
+            if len(levels) == MAX_NESTING:
+                raise HeaderError(
+                    f"sequences nested deeper than {MAX_NESTING} levels at byte {pos}"
+                )
+            if in_sequence:
+                levels.append((cursor, False))
             else:
-                pos = self.skip_undefined_sequence(value)
+                levels.append(
+                    (ElementCursor(self.buffer, True, True) if vr == b"UN" else cursor, True)
+                )
+            pos = value
+        return pos
 
 
 def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
@@ -175,17 +204,105 @@ def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> 
         meta.get(tag, b"").decode("ascii", "replace").strip("\0 ")
         for tag in (0x00020010, 0x00020002, 0x00020003)
     )
-    if not syntax or syntax in DEFLATED_SYNTAXES:
-        return _read_with_pydicom(path, size, syntax, media_class, media_instance, pos)
-    cursor = open_cursor(buffer, pos, size, syntax)
-    elements: dict[int, RawElement] = {}
-    end = cursor.collect(pos, size, wanted, elements, PIXEL_DATA_TAGS)
-    pixel_data = None
-    if end < size:
-        tag, _, length, value = cursor.element_header(end)
-        pixel_data = _locate_pixel_data(cursor, tag, length, value)
+    if syntax in DEFLATED_SYNTAXES:
+        cursor, elements, pixel_data = _walk_deflated(buffer, pos, size, wanted)
+    else:
+        cursor = open_cursor(buffer, pos, size, syntax)
+        elements, pixel_data = _walk(cursor, pos, size, wanted)
     values = RawValues(elements, cursor.little)
     return Header(path, size, syntax, media_class, media_instance, values, pixel_data, pos)
+
+
+def _walk(
+    cursor: ElementCursor, pos: int, size: int, wanted: frozenset[int]
+) -> tuple[dict[int, RawElement], PixelDataLocation | None]:
+    """The wanted elements of the data set from pos to size, and where its pixel data lies."""
+    elements: dict[int, RawElement] = {}
+    end = cursor.collect(pos, size, wanted, elements, PIXEL_DATA_TAGS)
+    if end >= size:
+        return elements, None
+    try:
+        tag, _, length, value = cursor.element_header(end)
+    except struct.error as error:
+        raise TruncatedHeaderError(
+            "truncated: the file ends inside the pixel data's header"
+        ) from error
+    return elements, _locate_pixel_data(cursor, tag, length, value)
+
+
+def _walk_deflated(
+    buffer: mmap.mmap, pos: int, size: int, wanted: frozenset[int]
+) -> tuple[ElementCursor, dict[int, RawElement], PixelDataLocation | None]:
+    """Walk a deflated data set, inflating only as far as its pixel data, in bounded memory.
+
+    The stream is inflated in growing steps (never wholly: a 1 MB file may expand to gigabytes)
+    and the walk is repeated on each longer prefix until it reaches the pixel data or the end.
+    """
+    stream = InflatedStream(buffer, pos, size)
+    target = INFLATE_STEP
+    while True:
+        stream.inflate_to(target)
+        cursor = ElementCursor(stream.data, False, True)
+        try:
+            elements, pixel_data = _walk(cursor, 0, len(stream.data), wanted)
+        except TruncatedHeaderError:
+            if stream.finished:
+                raise
+        else:
+            if pixel_data is not None or stream.finished:
+                if pixel_data is not None:
+                    pixel_data = PixelDataLocation(pixel_data.tag, -1, pixel_data.length, None)
+                return cursor, elements, pixel_data
+        if target >= MAX_INFLATED_HEADER:
+            raise HeaderError(
+                f"the deflated data set expands past {MAX_INFLATED_HEADER >> 20} MB before "
+                "its pixel data: not read (a header is never that large)"
+            )
+        target = min(target * 4, MAX_INFLATED_HEADER)
+
+
+def inflate_dataset(header: Header, limit: int) -> bytes:
+    """The whole inflated data set of a deflated file; HeaderError past ``limit`` bytes."""
+    try:
+        with (
+            header.path.open("rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer,
+        ):
+            stream = InflatedStream(buffer, header.dataset_offset, len(buffer))
+            stream.inflate_to(limit + 1)
+    except (OSError, ValueError) as error:
+        raise HeaderError(f"cannot read the file: {error}") from error
+    if len(stream.data) > limit:
+        raise HeaderError(
+            f"the deflated data set expands past {limit >> 20} MB, more than its image needs"
+        )
+    return bytes(stream.data)
+
+
+class InflatedStream:
+    """The inflated bytes of a raw deflate stream, produced on demand up to a target length."""
+
+    def __init__(self, source: Any, start: int, end: int) -> None:
+        self.data = bytearray()
+        self.finished = False  # the stream ended (or its compressed bytes ran out)
+        self._source, self._next, self._end = source, start, end
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+
+    def inflate_to(self, target: int) -> None:
+        """Inflate until ``data`` holds ``target`` bytes or the stream ends."""
+        try:
+            while len(self.data) < target and not self.finished:
+                chunk = self._inflater.unconsumed_tail
+                if not chunk:
+                    chunk = self._source[self._next : self._next + INFLATE_INPUT]
+                    self._next += len(chunk)
+                if not chunk:
+                    self.finished = True
+                    break
+                self.data += self._inflater.decompress(chunk, target - len(self.data))
+                self.finished = self._inflater.eof
+        except zlib.error as error:
+            raise HeaderError(f"the deflated data set is corrupt: {error}") from error
 
 
 def open_cursor(buffer: Any, pos: int, size: int, syntax: str) -> ElementCursor:
@@ -222,9 +339,9 @@ def read_meta(buffer: Any, size: int) -> tuple[dict[int, bytes], int]:
     values: dict[int, bytes] = {}
     try:
         while pos + 8 <= size:
+            if struct.unpack_from("<H", buffer, pos)[0] != 0x0002:
+                break  # the data set, in its own transfer syntax, starts here
             tag, _, length, value = cursor.element_header(pos)
-            if tag >> 16 != 0x0002:
-                break
             values[tag] = bytes(buffer[value : value + length])
             pos = value + length
     except struct.error as error:
@@ -232,20 +349,3 @@ def read_meta(buffer: Any, size: int) -> tuple[dict[int, bytes], int]:
     if not values:
         raise HeaderError("the file has a 'DICM' marker but no file meta information")
     return values, pos
-
-
-def _read_with_pydicom(
-    path: Path, size: int, syntax: str, media_class: str, media_instance: str, offset: int
-) -> Header:
-    """Fallback for what this module does not walk itself: deflate, a missing transfer syntax."""
-    try:
-        dataset = dcmread(path)
-    except (InvalidDicomError, EOFError, ValueError, OSError) as error:
-        raise HeaderError(f"unreadable DICOM header: {error}") from error
-    pixel_data = None
-    for tag in PIXEL_DATA_TAGS & set(dataset.keys()):
-        pixel_data = PixelDataLocation(tag, -1, len(dataset[tag].value), None)
-        del dataset[tag]
-    syntax = syntax or str(dataset.file_meta.get("TransferSyntaxUID", ""))
-    values = DatasetValues(dataset)
-    return Header(path, size, syntax, media_class, media_instance, values, pixel_data, offset)

@@ -10,13 +10,14 @@ from functools import lru_cache
 from typing import Protocol
 
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 SPECIFIC_CHARACTER_SET = 0x00080005
 ENCODED_TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
 BINARY_INTEGERS = {"US": "H", "UL": "L", "SS": "h", "SL": "l", "UV": "Q", "SV": "q"}
+DEFAULT_ENCODING = "iso8859"  # pydicom's name for ISO-IR 100 (Latin-1)
 TEXT_DELIMITERS = {0x5C, 0x3D}  # backslash and '=' keep their meaning in ISO 2022 text
 
 RawElement = tuple[str | None, bytes]
@@ -61,7 +62,7 @@ class RawValues:
         if vr in BINARY_INTEGERS:
             number = self.integer(tag)
             return "" if number is None else str(number)
-        if vr in ENCODED_TEXT_VRS:
+        if vr in ENCODED_TEXT_VRS and tag != SPECIFIC_CHARACTER_SET:
             return decode_bytes(value, self._character_sets(), TEXT_DELIMITERS).strip(" \0")
         return value.decode("ascii", "replace").strip(" \0")
 
@@ -80,31 +81,18 @@ class RawValues:
             return None
 
     def _character_sets(self) -> list[str]:
+        """The Python codecs of the Specific Character Set (Latin-1 when it is unusable).
+
+        Read straight from its bytes: decoding it as text would need the character set itself.
+        """
         if self._encodings is None:
-            declared = self.text(SPECIFIC_CHARACTER_SET).split("\\")
+            _, value = self._elements.get(SPECIFIC_CHARACTER_SET, (None, b""))
+            declared = value.decode("ascii", "replace").split("\\")
             try:
-                self._encodings = convert_encodings([d.strip() for d in declared])
-            except LookupError:
-                self._encodings = ["iso8859"]
+                self._encodings = convert_encodings([d.strip(" \0") for d in declared])
+            except (LookupError, ValueError):  # an unknown term, a NUL inside one
+                self._encodings = [DEFAULT_ENCODING]
         return self._encodings
-
-
-class DatasetValues:
-    """The same interface over a pydicom Dataset (for files read by ``dcmread``)."""
-
-    __slots__ = ("_dataset",)
-
-    def __init__(self, dataset: Dataset) -> None:
-        self._dataset = dataset
-
-    def __contains__(self, tag: int) -> bool:
-        return tag in self._dataset
-
-    def text(self, tag: int) -> str:
-        return text_value(self._dataset, keyword_for_tag(tag))
-
-    def integer(self, tag: int) -> int | None:
-        return integer_value(self._dataset, keyword_for_tag(tag))
 
 
 def text_value(dataset: Dataset, keyword: str) -> str:

@@ -4,12 +4,33 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.datadict import keyword_for_tag
+from pydicom.dataset import Dataset
 
 from desktop.core.attributes import BROWSER_TAGS
 from desktop.core.errors import HeaderError, NotDicomError
 from desktop.core.header import read_header
-from desktop.core.values import DatasetValues
+from desktop.core.values import integer_value, text_value
 from tests.helpers import pydicom_samples, sample_file
+
+
+class DatasetValues:
+    """The reader's interface over a pydicom Dataset: the reference it is checked against."""
+
+    __slots__ = ("_dataset",)
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+
+    def __contains__(self, tag: int) -> bool:
+        return tag in self._dataset
+
+    def text(self, tag: int) -> str:
+        return text_value(self._dataset, keyword_for_tag(tag))
+
+    def integer(self, tag: int) -> int | None:
+        return integer_value(self._dataset, keyword_for_tag(tag))
+
 
 # pydicom reads these although they are damaged; the header reader must refuse them.
 DAMAGED = {"rtplan_truncated.dcm"}
