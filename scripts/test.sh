@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 export QT_QPA_PLATFORM=offscreen
-echo "== ruff"; .venv/bin/ruff check desktop tests bench
-echo "== ruff format"; .venv/bin/ruff format --check desktop tests bench
+echo "== ruff"; .venv/bin/ruff check desktop tests bench installer
+echo "== ruff format"; .venv/bin/ruff format --check desktop tests bench installer
 echo "== mypy"; .venv/bin/mypy desktop
 echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -13,10 +13,16 @@ def register(commands: Any) -> None:
         action="store_true",
         help="run on the embedded demo: demo CA, sample media, a local TLS PACS",
     )
+    gui.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="save the first window as PNG once it is shown, then quit (smoke tests, docs)",
+    )
     gui.set_defaults(run=run_gui)
 
 
 def run_gui(args: argparse.Namespace) -> int:
     from desktop.ui.launch import run
 
-    return run(args.path, demo=args.demo)
+    return run(args.path, demo=args.demo, screenshot=args.screenshot)

@@ -1,10 +1,12 @@
 """Starting the desktop application: normal, or on its embedded demo."""
 
+import logging
 import os
 import sys
 from pathlib import Path
 
-from PySide6.QtWidgets import QInputDialog, QLineEdit
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
 
 from desktop.app import InboxSettings, Services
 from desktop.core.paths import courier_home
@@ -12,6 +14,8 @@ from desktop.demo import DEMO_AE, prepare_demo
 from desktop.security.errors import PasswordError
 from desktop.security.passwords import PASSWORD_ENV
 from desktop.ui.main_window import MainWindow, application
+
+logger = logging.getLogger(__name__)
 
 
 def dialog_password(new: bool) -> str:
@@ -44,11 +48,20 @@ def build_window(path: Path | None = None, demo: bool = False) -> MainWindow:
     return window
 
 
-def run(path: Path | None = None, demo: bool = False) -> int:
+def run(path: Path | None = None, demo: bool = False, screenshot: Path | None = None) -> int:
+    """Show the main window until it is closed; with ``screenshot``, save it and quit."""
     app = application()
     window = build_window(path, demo)
     window.show()
+    if screenshot is not None:
+        QTimer.singleShot(0, lambda: _save_and_quit(window, screenshot))
     return app.exec()
+
+
+def _save_and_quit(window: MainWindow, screenshot: Path) -> None:
+    if not window.grab().save(str(screenshot)):
+        logger.error("could not write the screenshot %s", screenshot)
+    QApplication.quit()
 
 
 if __name__ == "__main__":
