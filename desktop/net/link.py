@@ -32,6 +32,17 @@ class LinkError(CourierError):
         self.transcript = transcript or {}
 
 
+class ProtocolError(LinkError):
+    """The peer broke the DICOM upper-layer protocol (a malformed PDU, an unexpected or invalid
+    response): the association is aborted with ``reason`` (PS3.8 table 9-26)."""
+
+    def __init__(self, text: str, reason: int = 0) -> None:
+        super().__init__(
+            Failure("protocol-error", f"the peer broke the DICOM protocol: {text}", False)
+        )
+        self.reason = reason
+
+
 @dataclass(slots=True)
 class Link:
     """An open connection to a peer, its handshake transcript and its failure explainer."""
