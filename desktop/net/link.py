@@ -58,8 +58,12 @@ Connector = Callable[[], Link]  # raises LinkError
 
 
 def tune(sock: socket.socket) -> None:
-    """No Nagle delay on our writes (peers as shipped ack late: 40 ms a C-STORE otherwise)."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """No Nagle delay on our writes (peers as shipped ack late: 40 ms a C-STORE otherwise);
+    a stream that is not TCP has none to turn off."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        return
 
 
 def quick_ack(sock: socket.socket) -> None:
