@@ -83,6 +83,15 @@ class MoveProgress:
     warning: int
     failed_instances: tuple[str, ...] = ()
 
+    def describe(self) -> str:
+        counts = (
+            f"{self.status.describe()}; completed {self.completed}, failed {self.failed}, "
+            f"warning {self.warning}, remaining {self.remaining}"
+        )
+        if self.failed_instances:
+            counts += f"; failed instances: {', '.join(self.failed_instances)}"
+        return counts
+
 
 def identifier(level: str, keys: dict[str, str]) -> Dataset:
     """The query identifier: the level's return keys, empty, overridden by ``keys``. A key
@@ -96,9 +105,12 @@ def identifier(level: str, keys: dict[str, str]) -> Dataset:
     missing = [k for k in HIGHER_KEYS.get(level, ()) if not keys.get(k, "").strip()]
     if missing:
         raise QueryError(
-            f"a {level}-level find needs {' and '.join(missing)} (-k {missing[0]}=UID): "
-            "archives search series and images within one study"
-            + (" and series" if level == "image" else "")
+            f"a find at {level} level needs {' and '.join(missing)} (-k {missing[0]}=UID): "
+            + (
+                "archives search series within one study"
+                if level == "series"
+                else "archives search images within one series of one study"
+            )
         )
     dataset = Dataset()
     dataset.QueryRetrieveLevel = "IMAGE" if level == "image" else level.upper()
@@ -155,7 +167,10 @@ def move(
                 int(command.get(t, 0))
                 for t in (dimse.REMAINING, dimse.COMPLETED, dimse.FAILED_COUNT, dimse.WARNING_COUNT)
             )
-            yield MoveProgress(answer, remaining, completed, failed, warning, failed_uids)
+            progress = MoveProgress(answer, remaining, completed, failed, warning, failed_uids)
+            yield progress
+            if answer.failed:
+                raise QueryError(f"the peer failed the retrieve: {progress.describe()}")
             if answer.category != "pending":
                 return
 
