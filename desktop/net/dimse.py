@@ -6,6 +6,7 @@ from desktop.net.link import ProtocolError
 from desktop.net.pdu import Reader
 from desktop.net.status import ECHO, FIND, MOVE, STORE
 
+VERIFICATION = "1.2.840.10008.1.1"  # the SOP class of C-ECHO
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
 C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
@@ -114,7 +115,7 @@ def query_request(
 def echo_request(message_id: int) -> bytes:
     return encode_command(
         {
-            AFFECTED_SOP_CLASS: "1.2.840.10008.1.1",
+            AFFECTED_SOP_CLASS: VERIFICATION,
             COMMAND_FIELD: C_ECHO_RQ,
             MESSAGE_ID: message_id,
             DATASET_TYPE: NO_DATASET,

@@ -25,8 +25,6 @@ from desktop.net.status import ECHO, STORE, Status, status
 
 log = logging.getLogger(__name__)
 
-VERIFICATION = "1.2.840.10008.1.1"
-
 
 @dataclass(frozen=True, slots=True)
 class Peer:
@@ -87,7 +85,7 @@ def echo(connect: Connector, peer: Peer) -> EchoResult:
     start = time.perf_counter()
     link = connect()
     association, _ = open_service(
-        link, peer.called_ae, peer.calling_ae, VERIFICATION, "C-ECHO (Verification)"
+        link, peer.called_ae, peer.calling_ae, dimse.VERIFICATION, "C-ECHO (Verification)"
     )
     released = False
     try:

@@ -44,6 +44,9 @@ class Conversation:
     def accept(self, *, max_pdu: int = 16384) -> None:
         """Read the A-ASSOCIATE-RQ and accept every context with its first syntax."""
         self.read_request()
+        self.accept_proposed(max_pdu=max_pdu)
+
+    def accept_proposed(self, *, max_pdu: int = 16384) -> None:
         items: list[pdu.Item] = [pdu.ApplicationContext()]
         items += [pdu.ContextResult(c.context_id, 0, c.transfer_syntaxes[0]) for c in self.proposed]
         items.append(pdu.UserInformation((pdu.MaximumLength(max_pdu),)))
