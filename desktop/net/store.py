@@ -248,12 +248,10 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
 
 
 def _unconvertible(item: StoreItem, target: str, error: BaseException) -> str:
-    reason = (
-        str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-    )
+    reason = " ".join(line.strip() for line in str(error).splitlines()) or type(error).__name__
     return (
         f"the peer does not accept {UID(item.transfer_syntax_uid).name} and the file cannot be "
-        f"converted to {UID(target).name}: {reason}"
+        f"converted to {UID(target).name}: {reason[:300]}"
     )
 
 
