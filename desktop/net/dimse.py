@@ -3,7 +3,6 @@
 import struct
 
 from desktop.net.link import ProtocolError
-from desktop.net.pdu import Reader
 from desktop.net.status import ECHO, FIND, MOVE, STORE
 
 VERIFICATION = "1.2.840.10008.1.1"  # the SOP class of C-ECHO
@@ -62,24 +61,42 @@ US_TAGS = frozenset(
 )
 
 
+ELEMENT_HEADER = struct.Struct("<HHI")
+
+
 def decode_command(data: bytes) -> dict[int, str | int]:
     """The elements of a received command set: US values as int, UIDs and text as str, other
-    elements skipped; an element that overruns the set or has the wrong size is an error."""
+    elements skipped; an element that overruns the set or has the wrong size is an error.
+    (Checked inline rather than through pdu.Reader: this runs once per C-STORE.)"""
     elements: dict[int, str | int] = {}
-    reader = Reader(data, "command set")
-    while reader.left:
-        group, element, length = reader.unpack("<HHI", "an element header")
-        tag = group << 16 | element
-        name = f"element ({group:04X},{element:04X})"
-        if group != 0:
-            raise ProtocolError(f"the command set holds {name}, outside group 0000")
-        value = reader.take(length, name)
-        if tag in UID_TAGS or tag in TEXT_TAGS:
-            elements[tag] = value.decode("ascii", "replace").rstrip("\0 ")
-        elif tag in US_TAGS:
+    pos, end = 0, len(data)
+    while pos < end:
+        if end - pos < 8:
+            raise ProtocolError(
+                "an element header in the command set is cut short: it needs 8 bytes, "
+                f"only {end - pos} remain"
+            )
+        group, element, length = ELEMENT_HEADER.unpack_from(data, pos)
+        pos += 8
+        if group != 0 or length > end - pos:
+            name = f"element ({group:04X},{element:04X})"
+            if group != 0:
+                raise ProtocolError(f"the command set holds {name}, outside group 0000")
+            raise ProtocolError(
+                f"{name} in the command set is cut short: it needs {length} bytes, "
+                f"only {end - pos} remain"
+            )
+        value = data[pos : pos + length]
+        pos += length
+        if element in UID_TAGS or element in TEXT_TAGS:
+            elements[element] = value.decode("ascii", "replace").rstrip("\0 ")
+        elif element in US_TAGS:
             if length != 2:
-                raise ProtocolError(f"the command set's {name} has {length} bytes instead of 2")
-            elements[tag] = struct.unpack("<H", value)[0]
+                raise ProtocolError(
+                    f"the command set's element (0000,{element:04X}) has {length} bytes "
+                    "instead of 2"
+                )
+            elements[element] = value[0] | value[1] << 8
     return elements
 
 

@@ -352,3 +352,29 @@ def test_link_errors_carry_the_transcript(item: StoreItem) -> None:
     with scripted_peer(script) as peer, pytest.raises(LinkError) as raised:
         echo(peer.connector(TIMEOUT), PEER)
     assert raised.value.transcript == {"peer": f"127.0.0.1:{peer.port}"}
+
+
+def test_endless_identifier_fragments_end_the_find_in_time() -> None:
+    """A pending C-FIND response whose data set never ends: bounded in bytes and in time."""
+
+    def script(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()
+        response = {
+            dimse.COMMAND_FIELD: dimse.C_FIND_RSP,
+            dimse.MESSAGE_ID_RESPONDED: int(command[dimse.MESSAGE_ID]),
+            dimse.STATUS: 0xFF00,
+            dimse.DATASET_TYPE: 0,
+        }
+        peer.send(frame(context_id, dimse.encode_command(response)))
+        while True:
+            peer.send(frame(context_id, bytes(16000), control=0))
+
+    with scripted_peer(script) as peer:
+        start = time.monotonic()
+        with pytest.raises(LinkError) as raised:
+            list(find(peer.connector(TIMEOUT), PEER, "study", {}))
+        elapsed = time.monotonic() - start
+    assert elapsed < TIMEOUT + SLACK
+    assert raised.value.failure.code in ("protocol-error", "timeout")
+    assert "runs past 16,777,216 bytes" in str(raised.value) or "within 1 s" in str(raised.value)
