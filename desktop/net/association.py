@@ -145,11 +145,18 @@ class Association:
         return pdu.pdv_header(len(data), context_id, command, last) + data
 
     def response(
-        self, context_id: int, message_id: int, request: int, *, limit: int = MAX_IDENTIFIER
+        self,
+        context_id: int,
+        message_id: int,
+        request: int,
+        *,
+        instance: str = "",
+        limit: int = MAX_IDENTIFIER,
     ) -> Message:
         """The peer's response to our request ``request`` (a command field) with
-        ``message_id`` on ``context_id``, checked: a response of another kind, to another
-        message or on another context, or without a status, is a protocol error."""
+        ``message_id`` on ``context_id`` (about SOP instance ``instance``, when given),
+        checked: a response of another kind, to another message, on another context, about
+        another instance, or without a status, is a protocol error."""
         with self._guard():
             message = self._receive(time.monotonic() + self.timeout, limit)
             command = message.command
@@ -171,6 +178,12 @@ class Association:
                 raise ProtocolError(
                     f"the {service} response came on presentation context "
                     f"{message.context_id}, our request on {context_id}",
+                    pdu.INVALID_PARAMETER,
+                )
+            about = command.get(dimse.AFFECTED_SOP_INSTANCE)
+            if instance and about and about != instance:
+                raise ProtocolError(
+                    f"the {service} response is about instance {about}, not {instance}",
                     pdu.INVALID_PARAMETER,
                 )
             if not isinstance(command.get(dimse.STATUS), int):

@@ -240,7 +240,9 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
             association.send_dataset(context_id, _chunks(handle, association.max_pdv_data), size)
     else:
         association.send_dataset(context_id, [payload], len(payload))
-    response = association.response(context_id, message_id, dimse.C_STORE_RQ)
+    response = association.response(
+        context_id, message_id, dimse.C_STORE_RQ, instance=item.sop_instance_uid
+    )
     answer = status(STORE, response.status)
     comment = response.command.get(dimse.ERROR_COMMENT)
     message = answer.describe() + (f" ({comment})" if comment else "")

@@ -110,6 +110,12 @@ STORE_CASES: dict[str, tuple[Respond, str]] = {
         lambda p, c, m: p.respond(c, {**store_response(m, 0), dimse.COMMAND_FIELD: 0x8030}),
         "a message with command field 0x8030 answered our C-STORE request",
     ),
+    "response about another instance": (
+        lambda p, c, m: p.respond(
+            c, {**store_response(m, 0), dimse.AFFECTED_SOP_INSTANCE: "1.2.3"}
+        ),
+        "the C-STORE response is about instance 1.2.3, not 2.25.",
+    ),
     "response on a context never accepted": (
         lambda p, c, m: p.respond(99, store_response(m, 0)),
         "a fragment came on presentation context 99, which is not an accepted one",
