@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
+from desktop.net.probe import speaks_plain_dicom
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
 from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
 from desktop.security.keystore import Keystore
@@ -50,6 +51,7 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
         sent_identity=identity is not None,
         our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
         timeout=node.connect_timeout,
+        dicom_probe=speaks_plain_dicom,
     )
 
     def connect() -> Link:

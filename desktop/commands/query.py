@@ -89,15 +89,11 @@ def _move(args: argparse.Namespace) -> int:
         last = None
         for progress in move(connector, peer, destination, args.study, args.series):
             last = progress
-            print(
-                f"{progress.status.category}: completed {progress.completed}, failed "
-                f"{progress.failed}, warning {progress.warning}, remaining {progress.remaining}",
-                flush=True,
-            )
+            print(progress.describe(), flush=True)
     finally:
         if listener is not None:
             listener.stop()
     if last is None or last.status.failed or last.failed:
-        print(f"move failed: {last.status.describe() if last else 'no response'}", file=sys.stderr)
+        print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
     return 0

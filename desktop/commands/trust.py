@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.commands.options import open_keystore, password_option
+from desktop.net.probe import speaks_plain_dicom
 from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
@@ -221,6 +222,7 @@ def _tls_check(args: argparse.Namespace) -> int:
         sent_identity=identity is not None,
         our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
         timeout=args.timeout,
+        dicom_probe=speaks_plain_dicom,
     )
     transcript = check_tls(settings, context)
     if transcript.diagnosis is not None:

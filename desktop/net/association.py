@@ -1,22 +1,32 @@
 """A requestor's association: negotiation, DIMSE messages framed as P-DATA, release and abort.
 
 Written for the send path's speed: data set bytes go from the file to the socket in PDUs of
-the peer's maximum size, one write each, without parsing or re-encoding.
+the peer's maximum size, one write each, without parsing or re-encoding. Written against
+hostile peers too: every PDU is bounded in size before it is read, every response must arrive
+whole within the node's timeout, and anything the protocol does not allow aborts the
+association with a ProtocolError in plain words.
 """
 
 import struct
+import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from desktop.net import pdu
-from desktop.net.dimse import DATASET_TYPE, NO_DATASET, decode_command
-from desktop.net.link import Failure, Link, LinkError, quick_ack, tune
+from desktop.net import dimse, pdu
+from desktop.net.link import Failure, Link, LinkError, ProtocolError, quick_ack, tune
 
-OUR_MAX_PDU = 262_144
+OUR_MAX_PDU = 262_144  # the largest P-DATA-TF we accept (we tell the peer so)
+MAX_CONTROL_PDU = 1 << 20  # any other PDU: an A-ASSOCIATE-AC of 128 contexts is ~6 KB
+MAX_COMMAND = 64 * 1024  # a command set is a few hundred bytes
+MAX_IDENTIFIER = 16 * 1024 * 1024  # the data set of one response (a C-FIND match)
+MIN_PEER_PDU = 7  # a P-DATA-TF carrying at least one byte
+DEFAULT_TIMEOUT = 60.0
 UNLIMITED_PDU_CHUNK = 4 * 1024 * 1024
 BATCH = 256 * 1024  # bytes of PDUs per socket write: fewer system calls and TLS records
+UNCOMPRESSED_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +37,21 @@ class Message:
     command: dict[int, str | int]
     dataset: bytes | None = None
 
+    @property
+    def status(self) -> int:
+        return int(self.command[dimse.STATUS])
+
 
 class Association:
-    """An established association as the requestor."""
+    """An association as the requestor. Every failure raises LinkError (ProtocolError when
+    the peer broke the protocol) after the association was aborted or closed."""
 
-    def __init__(self, link: Link, acceptance: pdu.Acceptance) -> None:
+    def __init__(self, link: Link, proposed: list[pdu.ProposedContext]) -> None:
         self.link = link
-        self.acceptance = acceptance
-        peer_max = acceptance.max_pdu_length
-        self.max_pdv_data = peer_max - 6 if peer_max > 6 else UNLIMITED_PDU_CHUNK
+        self.proposed = {c.context_id: c for c in proposed}
+        self.contexts: dict[int, pdu.ContextResult] = {}
+        self.timeout = link.sock.gettimeout() or DEFAULT_TIMEOUT
+        self.max_pdv_data = UNLIMITED_PDU_CHUNK
         self._message_id = 0
 
     @classmethod
@@ -43,34 +59,52 @@ class Association:
         cls, link: Link, called: str, calling: str, contexts: list[pdu.ProposedContext]
     ) -> "Association":
         """Send the A-ASSOCIATE-RQ and wait for the peer's answer."""
-        tune(link.sock)
-        try:
-            link.sock.sendall(pdu.associate_request(called, calling, contexts, OUR_MAX_PDU))
-            kind, body = _read_pdu(link)
-        except OSError as error:
-            link.sock.close()
-            raise LinkError(link.explain(error), link.transcript) from error
-        if kind == pdu.A_ASSOCIATE_AC:
-            return cls(link, pdu.parse_acceptance(body))
-        link.sock.close()
-        if kind == pdu.A_ASSOCIATE_RJ:
-            rejection = pdu.parse_rejection(body)
-            raise LinkError(
-                Failure("association-rejected", rejection.describe(), rejection.transient),
-                link.transcript,
+        association = cls(link, contexts)
+        with association._guard():
+            tune(link.sock)
+            association._write(pdu.associate_request(called, calling, contexts, OUR_MAX_PDU))
+            answer = association._read_pdu(time.monotonic() + association.timeout)
+            if isinstance(answer, pdu.Associate) and answer.kind == pdu.A_ASSOCIATE_AC:
+                association._accept(answer)
+                return association
+            if isinstance(answer, pdu.Rejection):
+                raise LinkError(
+                    Failure("association-rejected", answer.describe(), answer.transient)
+                )
+            raise _unexpected(answer, "the answer to our association request")
+
+    def _accept(self, answer: pdu.Associate) -> None:
+        """Keep the contexts' fate, checked against what we proposed."""
+        for result in answer.results:
+            proposed = self.proposed.get(result.context_id)
+            if proposed is None or result.context_id in self.contexts:
+                raise ProtocolError(
+                    f"the A-ASSOCIATE-AC answers presentation context {result.context_id} "
+                    + ("twice" if proposed else "that we did not propose"),
+                    pdu.INVALID_PARAMETER,
+                )
+            syntax = pdu.uid(result.transfer_syntax or "")
+            if result.accepted and syntax not in proposed.transfer_syntaxes:
+                raise ProtocolError(
+                    f"the A-ASSOCIATE-AC accepts presentation context {result.context_id} with "
+                    f"transfer syntax {syntax!r}, which we did not propose for it",
+                    pdu.INVALID_PARAMETER,
+                )
+            self.contexts[result.context_id] = pdu.ContextResult(
+                result.context_id, result.result, syntax
             )
-        if kind == pdu.A_ABORT:
-            raise LinkError(
-                Failure("association-aborted", pdu.describe_abort(body), True), link.transcript
+        peer_max = answer.max_pdu_length
+        if 0 < peer_max < MIN_PEER_PDU:
+            raise ProtocolError(
+                f"the peer's maximum PDU length of {peer_max} bytes cannot carry any data",
+                pdu.INVALID_PARAMETER,
             )
-        raise LinkError(
-            Failure(
-                "protocol-error",
-                f"the peer answered the association request with PDU type 0x{kind:02X}",
-                False,
-            ),
-            link.transcript,
-        )
+        if peer_max:
+            self.max_pdv_data = peer_max - 6
+
+    def accepted(self, context_id: int) -> pdu.ContextResult | None:
+        result = self.contexts.get(context_id)
+        return result if result is not None and result.accepted else None
 
     def next_message_id(self) -> int:
         self._message_id = self._message_id % 0xFFFF + 1
@@ -87,7 +121,7 @@ class Association:
         """Frame the bytes into PDVs of at most the peer's size (the one ending at ``total``
         flagged last), handing the socket about BATCH bytes of PDUs per write."""
         limit, sent, buffer, batch, batched = self.max_pdv_data, 0, bytearray(), [], 0
-        try:
+        with self._guard():
             for chunk in chunks:
                 buffer += chunk
                 while len(buffer) >= limit and sent + limit < total:
@@ -96,7 +130,7 @@ class Association:
                     del buffer[:limit]
                     sent += limit
                     if batched >= BATCH:
-                        self.link.sock.sendall(b"".join(batch))
+                        self._write(b"".join(batch))
                         batch, batched = [], 0
             if not buffer and sent == 0:  # an empty value still ends with a last fragment
                 batch.append(self._frame(context_id, b"", command, last=True))
@@ -104,113 +138,245 @@ class Association:
                 piece = buffer[:limit]
                 del buffer[:limit]
                 batch.append(self._frame(context_id, piece, command, last=not buffer))
-            self.link.sock.sendall(b"".join(batch))
-        except OSError as error:
-            self.link.sock.close()
-            raise LinkError(self.link.explain(error), self.link.transcript) from error
+            self._write(b"".join(batch))
 
     @staticmethod
     def _frame(context_id: int, data: bytes | bytearray, command: bool, last: bool) -> bytes:
         return pdu.pdv_header(len(data), context_id, command, last) + data
 
-    def receive(self) -> Message:
-        """The next complete DIMSE message from the peer."""
-        command: dict[int, str | int] | None = None
-        context_id, fragments = 0, []
-        while True:
-            for context_id, control, data in self._pdvs():
-                fragments.append(data)
-                if not control & 2:
-                    continue
-                if control & 1:
-                    command, fragments = decode_command(b"".join(fragments)), []
-                    if command.get(DATASET_TYPE) == NO_DATASET:
-                        return Message(context_id, command)
-                elif command is not None:
-                    return Message(context_id, command, b"".join(fragments))
-
-    def _pdvs(self) -> Iterator[tuple[int, int, bytes]]:
-        """The PDVs of the next P-DATA PDU: (context, control header, data)."""
-        try:
-            kind, body = _read_pdu(self.link)
-        except OSError as error:
-            self.link.sock.close()
-            raise LinkError(self.link.explain(error), self.link.transcript) from error
-        if kind == pdu.A_ABORT:
-            self.link.sock.close()
-            raise LinkError(
-                Failure("association-aborted", pdu.describe_abort(body), True), self.link.transcript
-            )
-        if kind != pdu.P_DATA_TF:
-            self.abort()
-            raise LinkError(
-                Failure(
-                    "protocol-error",
-                    f"unexpected PDU type 0x{kind:02X} while waiting for a response",
-                    True,
+    def response(
+        self,
+        context_id: int,
+        message_id: int,
+        request: int,
+        *,
+        instance: str = "",
+        limit: int = MAX_IDENTIFIER,
+    ) -> Message:
+        """The peer's response to our request ``request`` (a command field) with
+        ``message_id`` on ``context_id`` (about SOP instance ``instance``, when given),
+        checked: a response of another kind, to another message, on another context, about
+        another instance, or without a status, is a protocol error."""
+        with self._guard():
+            message = self._receive(time.monotonic() + self.timeout, limit)
+            command = message.command
+            service = dimse.SERVICES[request]
+            field = command.get(dimse.COMMAND_FIELD)
+            if field != dimse.RESPONSES[request]:
+                raise ProtocolError(
+                    f"a message with command field {_hex(field)} answered our {service} request",
+                    pdu.INVALID_PARAMETER,
                 )
+            responded = command.get(dimse.MESSAGE_ID_RESPONDED)
+            if responded != message_id:
+                raise ProtocolError(
+                    f"the {service} response is for message {responded}, not for our "
+                    f"message {message_id}",
+                    pdu.INVALID_PARAMETER,
+                )
+            if message.context_id != context_id:
+                raise ProtocolError(
+                    f"the {service} response came on presentation context "
+                    f"{message.context_id}, our request on {context_id}",
+                    pdu.INVALID_PARAMETER,
+                )
+            about = command.get(dimse.AFFECTED_SOP_INSTANCE)
+            if instance and about and about != instance:
+                raise ProtocolError(
+                    f"the {service} response is about instance {about}, not {instance}",
+                    pdu.INVALID_PARAMETER,
+                )
+            if not isinstance(command.get(dimse.STATUS), int):
+                raise ProtocolError(f"the {service} response has no status", pdu.INVALID_PARAMETER)
+            return message
+
+    def _receive(self, end: float, limit: int) -> Message:
+        """The next complete DIMSE message, all of it before ``end``."""
+        command: dict[int, str | int] | None = None
+        fragments: list[bytes] = []
+        context_id, size = 0, 0
+        while True:
+            unit = self._read_pdu(end)
+            if isinstance(unit, pdu.Release) and unit.kind == pdu.A_RELEASE_RQ:
+                self._write(pdu.Release(pdu.A_RELEASE_RP).encode())
+                text = "the peer released the association without answering"
+                raise LinkError(Failure("peer-released", text, True))
+            if not isinstance(unit, pdu.PData):
+                raise _unexpected(unit, "a response")
+            for position, pdv in enumerate(unit.pdvs):
+                context_id = self._check_pdv(pdv, context_id, expect_command=command is None)
+                size += len(pdv.data)
+                bound = MAX_COMMAND if command is None else limit
+                if size > bound:
+                    part = "command set" if command is None else "data set"
+                    raise ProtocolError(
+                        f"the response's {part} runs past {bound:,} bytes", pdu.INVALID_PARAMETER
+                    )
+                fragments.append(pdv.data)
+                if not pdv.last:
+                    continue
+                data, fragments, size = b"".join(fragments), [], 0
+                message = None
+                if command is None:
+                    command = dimse.decode_command(data)
+                    kind = command.get(dimse.DATASET_TYPE)
+                    if not isinstance(kind, int):
+                        raise ProtocolError(
+                            "the response has no Command Data Set Type", pdu.INVALID_PARAMETER
+                        )
+                    if kind == dimse.NO_DATASET:
+                        message = Message(context_id, command)
+                else:
+                    message = Message(context_id, command, data)
+                if message is not None:
+                    if position != len(unit.pdvs) - 1:
+                        raise ProtocolError(
+                            "fragments follow a complete response in the same P-DATA-TF",
+                            pdu.UNEXPECTED_PDU,
+                        )
+                    return message
+
+    def _check_pdv(self, pdv: pdu.Pdv, context_id: int, expect_command: bool) -> int:
+        if self.accepted(pdv.context_id) is None:
+            raise ProtocolError(
+                f"a fragment came on presentation context {pdv.context_id}, which is not an "
+                "accepted one",
+                pdu.INVALID_PARAMETER,
             )
-        pos = 0
-        while pos + 6 <= len(body):
-            length = struct.unpack_from(">I", body, pos)[0]
-            yield body[pos + 4], body[pos + 5], body[pos + 6 : pos + 4 + length]
-            pos += 4 + length
+        if context_id and pdv.context_id != context_id:
+            raise ProtocolError(
+                "the fragments of one response came on two presentation contexts",
+                pdu.INVALID_PARAMETER,
+            )
+        if pdv.command != expect_command:
+            raise ProtocolError(
+                "a command fragment came where the data set was expected"
+                if pdv.command
+                else "a data set fragment came before the command was complete",
+                pdu.INVALID_PARAMETER,
+            )
+        return pdv.context_id
+
+    @property
+    def closed(self) -> bool:
+        return self.link.sock.fileno() == -1
 
     def release(self) -> None:
-        """Release politely; a peer that just closes is fine too."""
+        """Release politely (answering the peer's own A-RELEASE-RQ if they cross); a peer
+        that just closes is fine too."""
+        if self.closed:
+            return
         try:
-            self.link.sock.sendall(pdu.release_request())
+            self._write(pdu.Release(pdu.A_RELEASE_RQ).encode())
+            end = time.monotonic() + self.timeout
             while True:
-                kind, _ = _read_pdu(self.link)
-                if kind in (pdu.A_RELEASE_RP, pdu.A_ABORT):
+                unit = self._read_pdu(end)
+                if unit.kind == pdu.A_RELEASE_RP:
                     break
+                if unit.kind == pdu.A_RELEASE_RQ:  # a release collision (PS3.8 9.2.2)
+                    self._write(pdu.Release(pdu.A_RELEASE_RP).encode())
+                elif not isinstance(unit, pdu.PData):  # late data is dropped
+                    raise _unexpected(unit, "the release")
         except (OSError, LinkError):
-            pass
+            self.abort()
         finally:
             self.link.sock.close()
 
-    def abort(self) -> None:
+    def abort(self, source: int = 0, reason: int = 0) -> None:
+        if self.closed:
+            return
         try:
-            self.link.sock.sendall(pdu.abort())
+            self.link.sock.settimeout(min(self.timeout, 2.0))
+            self.link.sock.sendall(pdu.Abort(source, reason).encode())
         except OSError:
             pass
         finally:
             self.link.sock.close()
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Every way an exchange fails, as a LinkError, the association aborted or closed."""
+        try:
+            yield
+        except ProtocolError as error:
+            self.abort(2, error.reason)
+            error.transcript = self.link.transcript
+            raise
+        except LinkError as error:
+            self.link.sock.close()
+            error.transcript = self.link.transcript
+            raise
+        except TimeoutError as error:
+            self.abort()
+            text = f"no complete answer within {self.timeout:g} s (the node's network timeout)"
+            raise LinkError(Failure("timeout", text, True), self.link.transcript) from error
+        except OSError as error:
+            self.link.sock.close()
+            raise LinkError(self.link.explain(error), self.link.transcript) from error
 
-def _read_exact(link: Link, count: int) -> bytes:
-    chunks, remaining = [], count
-    while remaining:
-        quick_ack(link.sock)
-        chunk = link.sock.recv(min(remaining, 1 << 20))
-        if not chunk:
-            raise ConnectionResetError("the peer closed the connection")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+    def _write(self, data: bytes) -> None:
+        self.link.sock.settimeout(self.timeout)
+        self.link.sock.sendall(data)
+
+    def _read_pdu(self, end: float) -> pdu.Pdu:
+        """The next PDU, refused before it is read when larger than we accept."""
+        header = self._read_exact(6, end)
+        kind, length = header[0], struct.unpack_from(">I", header, 2)[0]
+        name = pdu.PDU_NAMES.get(kind)
+        if name is None:
+            raise ProtocolError(f"unknown PDU type 0x{kind:02X}", pdu.UNRECOGNISED_PDU)
+        limit = OUR_MAX_PDU if kind == pdu.P_DATA_TF else MAX_CONTROL_PDU
+        if length > limit:
+            raise ProtocolError(
+                f"the peer announced a {length:,}-byte {name}, more than the {limit:,} bytes "
+                "we accept",
+                pdu.INVALID_PARAMETER,
+            )
+        unit = pdu.decode(kind, self._read_exact(length, end))
+        if isinstance(unit, pdu.Abort):
+            raise LinkError(Failure("association-aborted", unit.describe(), True))
+        return unit
+
+    def _read_exact(self, count: int, end: float) -> bytes:
+        """``count`` bytes, all of them before ``end`` (one byte every few seconds is no
+        reprieve)."""
+        chunks, remaining, sock = [], count, self.link.sock
+        while remaining:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("deadline passed")
+            sock.settimeout(left)
+            quick_ack(sock)
+            chunk = sock.recv(min(remaining, 1 << 20))
+            if not chunk:
+                raise ConnectionResetError("the peer closed the connection")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
 
 
-def _read_pdu(link: Link) -> tuple[int, bytes]:
-    header = _read_exact(link, 6)
-    kind, length = header[0], struct.unpack_from(">I", header, 2)[0]
-    return kind, _read_exact(link, length)
+def _hex(value: object) -> str:
+    return f"0x{value:04X}" if isinstance(value, int) else "(none)"
 
 
-UNCOMPRESSED_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+def _unexpected(unit: pdu.Pdu, during: str) -> ProtocolError:
+    return ProtocolError(
+        f"an unexpected {pdu.PDU_NAMES[unit.kind]} came as {during}", pdu.UNEXPECTED_PDU
+    )
 
 
 def open_service(
     link: Link, called: str, calling: str, sop_class: str, service: str
-) -> tuple["Association", str]:
+) -> tuple[Association, str]:
     """An association with one context (``sop_class``, uncompressed) that the peer accepted,
     and the transfer syntax it chose; LinkError when it refuses the service."""
     association = Association.request(
         link, called, calling, [pdu.ProposedContext(1, sop_class, UNCOMPRESSED_SYNTAXES)]
     )
-    result = association.acceptance.contexts.get(1)
-    if result is None or not result.accepted:
+    result = association.accepted(1)
+    if result is None:
         association.abort()
         raise LinkError(
             Failure("service-refused", f"the peer does not offer {service}", False), link.transcript
         )
-    return association, result.transfer_syntax
+    return association, pdu.uid(result.transfer_syntax or "")

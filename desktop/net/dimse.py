@@ -1,11 +1,23 @@
 """DIMSE command sets (PS3.7): always implicit VR little endian, group 0000 only."""
 
 import struct
-from dataclasses import dataclass
 
+from desktop.net.link import ProtocolError
+from desktop.net.status import ECHO, FIND, MOVE, STORE
+
+VERIFICATION = "1.2.840.10008.1.1"  # the SOP class of C-ECHO
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
-C_FIND_RQ, C_MOVE_RQ = 0x0020, 0x0021
+C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
+C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
+C_CANCEL_RQ = 0x0FFF
+RESPONSES = {
+    C_STORE_RQ: C_STORE_RSP,
+    C_ECHO_RQ: C_ECHO_RSP,
+    C_FIND_RQ: C_FIND_RSP,
+    C_MOVE_RQ: C_MOVE_RSP,
+}
+SERVICES = {C_STORE_RQ: STORE, C_ECHO_RQ: ECHO, C_FIND_RQ: FIND, C_MOVE_RQ: MOVE}
 NO_DATASET, DATASET_PRESENT = 0x0101, 0x0000
 
 AFFECTED_SOP_CLASS = 0x00000002
@@ -43,21 +55,48 @@ def encode_command(elements: dict[int, str | int]) -> bytes:
     return _element(0x00000000, struct.pack("<I", len(body))) + body
 
 
+US_TAGS = frozenset(
+    {COMMAND_FIELD, MESSAGE_ID, MESSAGE_ID_RESPONDED, PRIORITY, DATASET_TYPE, STATUS}
+    | {REMAINING, COMPLETED, FAILED_COUNT, WARNING_COUNT}
+)
+
+
+ELEMENT_HEADER = struct.Struct("<HHI")
+
+
 def decode_command(data: bytes) -> dict[int, str | int]:
-    """The elements of a received command set: US values as int, UIs and text as str."""
+    """The elements of a received command set: US values as int, UIDs and text as str, other
+    elements skipped; an element that overruns the set or has the wrong size is an error.
+    (Checked inline rather than through pdu.Reader: this runs once per C-STORE.)"""
     elements: dict[int, str | int] = {}
-    pos = 0
-    while pos + 8 <= len(data):
-        group, element, length = struct.unpack_from("<HHI", data, pos)
-        tag = group << 16 | element
-        value = data[pos + 8 : pos + 8 + length]
-        if tag in UID_TAGS or tag in TEXT_TAGS:
-            elements[tag] = value.decode("ascii", "replace").rstrip("\0 ")
-        elif length == 2:
-            elements[tag] = struct.unpack("<H", value)[0]
-        elif length == 4:
-            elements[tag] = struct.unpack("<I", value)[0]
-        pos += 8 + length
+    pos, end = 0, len(data)
+    while pos < end:
+        if end - pos < 8:
+            raise ProtocolError(
+                "an element header in the command set is cut short: it needs 8 bytes, "
+                f"only {end - pos} remain"
+            )
+        group, element, length = ELEMENT_HEADER.unpack_from(data, pos)
+        pos += 8
+        if group != 0 or length > end - pos:
+            name = f"element ({group:04X},{element:04X})"
+            if group != 0:
+                raise ProtocolError(f"the command set holds {name}, outside group 0000")
+            raise ProtocolError(
+                f"{name} in the command set is cut short: it needs {length} bytes, "
+                f"only {end - pos} remain"
+            )
+        value = data[pos : pos + length]
+        pos += length
+        if element in UID_TAGS or element in TEXT_TAGS:
+            elements[element] = value.decode("ascii", "replace").rstrip("\0 ")
+        elif element in US_TAGS:
+            if length != 2:
+                raise ProtocolError(
+                    f"the command set's element (0000,{element:04X}) has {length} bytes "
+                    "instead of 2"
+                )
+            elements[element] = value[0] | value[1] << 8
     return elements
 
 
@@ -93,7 +132,7 @@ def query_request(
 def echo_request(message_id: int) -> bytes:
     return encode_command(
         {
-            AFFECTED_SOP_CLASS: "1.2.840.10008.1.1",
+            AFFECTED_SOP_CLASS: VERIFICATION,
             COMMAND_FIELD: C_ECHO_RQ,
             MESSAGE_ID: message_id,
             DATASET_TYPE: NO_DATASET,
@@ -101,56 +140,8 @@ def echo_request(message_id: int) -> bytes:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
-    """A DIMSE status with its meaning and category."""
-
-    code: int
-    category: str  # "success", "warning", "failure", "cancel", "pending"
-    meaning: str
-
-    @property
-    def failed(self) -> bool:
-        return self.category in ("failure", "cancel")
-
-    @property
-    def transient(self) -> bool:
-        """Worth retrying later: the peer is out of resources or busy, not refusing."""
-        return (self.code & 0xFF00) == 0xA700 or self.code in (0x0213, 0x0214)
-
-    def describe(self) -> str:
-        return f"0x{self.code:04X} {self.category}: {self.meaning}"
-
-
-KNOWN_STATUSES = {
-    0x0000: ("success", "success"),
-    0xB000: ("warning", "coercion of data elements"),
-    0xB006: ("warning", "elements discarded"),
-    0xB007: ("warning", "data set does not match SOP class"),
-    0x0117: ("failure", "invalid SOP instance"),
-    0x0122: ("failure", "SOP class not supported"),
-    0x0124: ("failure", "not authorised"),
-    0x0210: ("failure", "duplicate invocation"),
-    0x0211: ("failure", "unrecognised operation"),
-    0x0212: ("failure", "mistyped argument"),
-    0x0213: ("failure", "resource limitation"),
-    0xFE00: ("cancel", "cancelled"),
-}
-
-
-def status(code: int) -> Status:
-    """The meaning of a C-STORE / C-ECHO status (PS3.4 B.2.3 and PS3.7 C)."""
-    if code in KNOWN_STATUSES:
-        return Status(code, *KNOWN_STATUSES[code])
-    high = code & 0xFF00
-    if high == 0xA700:
-        return Status(code, "failure", "refused: out of resources")
-    if high == 0xA900:
-        return Status(code, "failure", "error: data set does not match SOP class")
-    if code & 0xF000 == 0xC000:
-        return Status(code, "failure", "error: cannot understand")
-    if high == 0xB000:
-        return Status(code, "warning", "warning")
-    if code in (0xFF00, 0xFF01):
-        return Status(code, "pending", "pending")
-    return Status(code, "failure", "unknown status")
+def cancel_request(message_id: int) -> bytes:
+    """A C-CANCEL-RQ for the find or move with ``message_id`` (PS3.7 9.3.2.3)."""
+    return encode_command(
+        {COMMAND_FIELD: C_CANCEL_RQ, MESSAGE_ID_RESPONDED: message_id, DATASET_TYPE: NO_DATASET}
+    )

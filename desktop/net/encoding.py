@@ -8,6 +8,8 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.uid import ImplicitVRLittleEndian
 
+from desktop.net.link import ProtocolError
+
 
 def encode(dataset: Dataset, syntax: str) -> bytes:
     """The data set's bytes in implicit or explicit VR little endian."""
@@ -19,4 +21,12 @@ def encode(dataset: Dataset, syntax: str) -> bytes:
 
 
 def decode(data: bytes, syntax: str) -> Dataset:
-    return read_dataset(BytesIO(data), syntax == ImplicitVRLittleEndian, True)
+    """A received data set, every value parsed now: bytes that do not make one raise
+    ProtocolError rather than fail later in the caller's hands."""
+    try:
+        dataset = read_dataset(BytesIO(data), syntax == ImplicitVRLittleEndian, True)
+        for element in dataset.iterall():
+            _ = element.value
+    except Exception as error:  # pydicom raises many kinds on malformed bytes
+        raise ProtocolError(f"a response's data set cannot be read: {error}") from error
+    return dataset

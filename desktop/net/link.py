@@ -32,6 +32,17 @@ class LinkError(CourierError):
         self.transcript = transcript or {}
 
 
+class ProtocolError(LinkError):
+    """The peer broke the DICOM upper-layer protocol (a malformed PDU, an unexpected or invalid
+    response): the association is aborted with ``reason`` (PS3.8 table 9-26)."""
+
+    def __init__(self, text: str, reason: int = 0) -> None:
+        super().__init__(
+            Failure("protocol-error", f"the peer broke the DICOM protocol: {text}", False)
+        )
+        self.reason = reason
+
+
 @dataclass(slots=True)
 class Link:
     """An open connection to a peer, its handshake transcript and its failure explainer."""
@@ -47,8 +58,12 @@ Connector = Callable[[], Link]  # raises LinkError
 
 
 def tune(sock: socket.socket) -> None:
-    """No Nagle delay on our writes (peers as shipped ack late: 40 ms a C-STORE otherwise)."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """No Nagle delay on our writes (peers as shipped ack late: 40 ms a C-STORE otherwise);
+    a stream that is not TCP has none to turn off."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        return
 
 
 def quick_ack(sock: socket.socket) -> None:

@@ -1,7 +1,11 @@
-"""DICOM upper layer PDUs (PS3.8 section 9): encoding what we send, decoding what we receive."""
+"""DICOM upper layer PDUs and items (PS3.8 section 9.3): encoded and decoded with every length
+checked, so a malformed PDU becomes one ProtocolError in plain words, never an IndexError."""
 
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from desktop.net.link import ProtocolError
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1467.1"
@@ -9,6 +13,18 @@ IMPLEMENTATION_VERSION = "COURIER_010"
 A_ASSOCIATE_RQ, A_ASSOCIATE_AC, A_ASSOCIATE_RJ = 0x01, 0x02, 0x03
 P_DATA_TF, A_RELEASE_RQ, A_RELEASE_RP, A_ABORT = 0x04, 0x05, 0x06, 0x07
 MAX_CONTEXTS = 128
+PDV_LENGTH = struct.Struct(">I")
+PDU_NAMES = {
+    A_ASSOCIATE_RQ: "A-ASSOCIATE-RQ",
+    A_ASSOCIATE_AC: "A-ASSOCIATE-AC",
+    A_ASSOCIATE_RJ: "A-ASSOCIATE-RJ",
+    P_DATA_TF: "P-DATA-TF",
+    A_RELEASE_RQ: "A-RELEASE-RQ",
+    A_RELEASE_RP: "A-RELEASE-RP",
+    A_ABORT: "A-ABORT",
+}
+# A-ABORT reasons (PS3.8 table 9-26) we give when the peer breaks the protocol.
+UNRECOGNISED_PDU, UNEXPECTED_PDU, UNRECOGNISED_PARAMETER, INVALID_PARAMETER = 1, 2, 4, 6
 
 CONTEXT_RESULTS = {
     0: "accepted",
@@ -37,31 +53,399 @@ ABORT_REASONS = {
 }
 
 
+class Reader:
+    """Bytes consumed front to back; asking for more than is left raises ProtocolError."""
+
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data, self.pos, self.what = data, 0, what
+
+    @property
+    def left(self) -> int:
+        return len(self.data) - self.pos
+
+    def take(self, count: int, part: str) -> bytes:
+        if count > self.left:
+            raise ProtocolError(
+                f"{part} in the {self.what} is cut short: it needs {count} bytes, "
+                f"only {self.left} remain",
+                INVALID_PARAMETER,
+            )
+        value = self.data[self.pos : self.pos + count]
+        self.pos += count
+        return value
+
+    def unpack(self, layout: str, part: str) -> tuple[int, ...]:
+        return struct.unpack(layout, self.take(struct.calcsize(layout), part))
+
+    def items(self) -> list[tuple[int, bytes]]:
+        """The rest as items: type (1 byte), reserved (1), length (2), value."""
+        found = []
+        while self.left:
+            kind, _, length = self.unpack(">BBH", "an item header")
+            found.append((kind, self.take(length, f"item 0x{kind:02X}")))
+        return found
+
+
+def text(value: bytes, part: str, what: str) -> str:
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        raise ProtocolError(
+            f"the {part} in the {what} is not ASCII text", INVALID_PARAMETER
+        ) from None
+
+
+def uid(value: str) -> str:
+    """A UID as compared: without its padding."""
+    return value.rstrip("\0 ")
+
+
+def _item(kind: int, value: bytes) -> bytes:
+    if len(value) > 0xFFFF:
+        raise ValueError(f"item 0x{kind:02X} holds {len(value)} bytes, more than 65,535")
+    return struct.pack(">BBH", kind, 0, len(value)) + value
+
+
+def _short(value: bytes) -> bytes:
+    """A value preceded by its 2-byte length, as inside several user information sub-items."""
+    return struct.pack(">H", len(value)) + value
+
+
+def _read_short(reader: Reader, part: str) -> bytes:
+    (length,) = reader.unpack(">H", f"the length of {part}")
+    return reader.take(length, part)
+
+
+def _done(reader: Reader, part: str) -> None:
+    if reader.left:
+        raise ProtocolError(
+            f"{part} in the {reader.what} has {reader.left} unexpected bytes at its end",
+            INVALID_PARAMETER,
+        )
+
+
+# User information sub-items (PS3.7 annex D.3.3, PS3.8 annex D)
+
+
+@dataclass(frozen=True, slots=True)
+class MaximumLength:
+    value: int
+    kind = 0x51
+
+    def encode(self) -> bytes:
+        return _item(self.kind, struct.pack(">I", self.value))
+
+
+@dataclass(frozen=True, slots=True)
+class ImplementationClass:
+    uid: str
+    kind = 0x52
+
+    def encode(self) -> bytes:
+        return _item(self.kind, self.uid.encode("ascii"))
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncWindow:
+    invoked: int
+    performed: int
+    kind = 0x53
+
+    def encode(self) -> bytes:
+        return _item(self.kind, struct.pack(">HH", self.invoked, self.performed))
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSelection:
+    sop_class: str
+    scu: int
+    scp: int
+    kind = 0x54
+
+    def encode(self) -> bytes:
+        value = _short(self.sop_class.encode("ascii")) + bytes([self.scu, self.scp])
+        return _item(self.kind, value)
+
+
+@dataclass(frozen=True, slots=True)
+class ImplementationVersion:
+    name: str
+    kind = 0x55
+
+    def encode(self) -> bytes:
+        return _item(self.kind, self.name.encode("ascii"))
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendedNegotiation:
+    sop_class: str
+    information: bytes
+    kind = 0x56
+
+    def encode(self) -> bytes:
+        return _item(self.kind, _short(self.sop_class.encode("ascii")) + self.information)
+
+
+@dataclass(frozen=True, slots=True)
+class CommonExtendedNegotiation:
+    sop_class: str
+    service_class: str
+    related: tuple[str, ...]
+    kind = 0x57
+
+    def encode(self) -> bytes:
+        related = b"".join(_short(r.encode("ascii")) for r in self.related)
+        value = (
+            _short(self.sop_class.encode("ascii"))
+            + _short(self.service_class.encode("ascii"))
+            + _short(related)
+        )
+        return _item(self.kind, value)
+
+
+@dataclass(frozen=True, slots=True)
+class UserIdentityRequest:
+    identity_type: int
+    response_requested: int
+    primary: bytes
+    secondary: bytes
+    kind = 0x58
+
+    def encode(self) -> bytes:
+        value = bytes([self.identity_type, self.response_requested])
+        return _item(self.kind, value + _short(self.primary) + _short(self.secondary))
+
+
+@dataclass(frozen=True, slots=True)
+class UserIdentityResponse:
+    response: bytes
+    kind = 0x59
+
+    def encode(self) -> bytes:
+        return _item(self.kind, _short(self.response))
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownSubItem:
+    """A user information sub-item we do not know: kept (PS3.7 D.3.3 lets peers add them)."""
+
+    kind: int
+    value: bytes
+
+    def encode(self) -> bytes:
+        return _item(self.kind, self.value)
+
+
+SubItem = (
+    MaximumLength
+    | ImplementationClass
+    | AsyncWindow
+    | RoleSelection
+    | ImplementationVersion
+    | ExtendedNegotiation
+    | CommonExtendedNegotiation
+    | UserIdentityRequest
+    | UserIdentityResponse
+    | UnknownSubItem
+)
+
+
+def _sub_item(kind: int, value: bytes, what: str) -> SubItem:
+    reader = Reader(value, what)
+    name = f"user information sub-item 0x{kind:02X}"
+    result: SubItem
+    if kind == 0x51:
+        result = MaximumLength(*reader.unpack(">I", "the maximum length sub-item"))
+    elif kind == 0x52:
+        result = ImplementationClass(text(value, "implementation class UID", what))
+        reader.pos = reader.left
+    elif kind == 0x53:
+        result = AsyncWindow(*reader.unpack(">HH", "the asynchronous operations window"))
+    elif kind == 0x54:
+        sop_class = text(_read_short(reader, "the role selection's SOP class"), name, what)
+        result = RoleSelection(sop_class, *reader.unpack(">BB", "the role selection's roles"))
+    elif kind == 0x55:
+        result = ImplementationVersion(text(value, "implementation version name", what))
+        reader.pos = reader.left
+    elif kind == 0x56:
+        sop_class = text(_read_short(reader, "the extended negotiation's SOP class"), name, what)
+        result = ExtendedNegotiation(sop_class, reader.take(reader.left, name))
+    elif kind == 0x57:
+        result = _common_extended(reader, name, what)
+    elif kind == 0x58:
+        identity_type, requested = reader.unpack(">BB", "the user identity's type")
+        primary = _read_short(reader, "the user identity's primary field")
+        secondary = _read_short(reader, "the user identity's secondary field")
+        result = UserIdentityRequest(identity_type, requested, primary, secondary)
+    elif kind == 0x59:
+        result = UserIdentityResponse(_read_short(reader, "the user identity response"))
+    else:
+        return UnknownSubItem(kind, value)
+    _done(reader, name)
+    return result
+
+
+def _common_extended(reader: Reader, name: str, what: str) -> CommonExtendedNegotiation:
+    sop_class = text(_read_short(reader, "the SOP class"), name, what)
+    service_class = text(_read_short(reader, "the service class"), name, what)
+    related = Reader(_read_short(reader, "the related SOP classes"), what)
+    uids = []
+    while related.left:
+        uids.append(text(_read_short(related, "a related SOP class"), name, what))
+    return CommonExtendedNegotiation(sop_class, service_class, tuple(uids))
+
+
+# Variable items of A-ASSOCIATE-RQ and -AC (PS3.8 9.3.2 and 9.3.3)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationContext:
+    name: str = APPLICATION_CONTEXT
+    kind = 0x10
+
+    def encode(self) -> bytes:
+        return _item(self.kind, self.name.encode("ascii"))
+
+
 @dataclass(frozen=True, slots=True)
 class ProposedContext:
+    """A presentation context item of an A-ASSOCIATE-RQ (0x20)."""
+
     context_id: int
     abstract_syntax: str
     transfer_syntaxes: tuple[str, ...]
+    kind = 0x20
+
+    def encode(self) -> bytes:
+        body = bytes([self.context_id, 0, 0, 0]) + _item(0x30, self.abstract_syntax.encode())
+        body += b"".join(_item(0x40, ts.encode("ascii")) for ts in self.transfer_syntaxes)
+        return _item(self.kind, body)
 
 
 @dataclass(frozen=True, slots=True)
 class ContextResult:
+    """A presentation context item of an A-ASSOCIATE-AC (0x21); ``transfer_syntax`` is None
+    when the item has no transfer syntax sub-item."""
+
     context_id: int
     result: int
-    transfer_syntax: str
+    transfer_syntax: str | None
+    kind = 0x21
 
     @property
     def accepted(self) -> bool:
         return self.result == 0
 
+    def encode(self) -> bytes:
+        body = bytes([self.context_id, 0, self.result, 0])
+        if self.transfer_syntax is not None:
+            body += _item(0x40, self.transfer_syntax.encode("ascii"))
+        return _item(self.kind, body)
 
-@dataclass(slots=True)
-class Acceptance:
-    """What an A-ASSOCIATE-AC says: the contexts' fate and the peer's maximum PDU length."""
 
-    contexts: dict[int, ContextResult] = field(default_factory=dict)
-    max_pdu_length: int = 0
-    implementation_class_uid: str = ""
+@dataclass(frozen=True, slots=True)
+class UserInformation:
+    sub_items: tuple[SubItem, ...]
+    kind = 0x50
+
+    def encode(self) -> bytes:
+        return _item(self.kind, b"".join(s.encode() for s in self.sub_items))
+
+    def find(self, kind: type[SubItem]) -> SubItem | None:
+        return next((s for s in self.sub_items if isinstance(s, kind)), None)
+
+
+Item = ApplicationContext | ProposedContext | ContextResult | UserInformation
+
+
+def _proposed(value: bytes, what: str) -> ProposedContext:
+    reader = Reader(value, what)
+    context_id, _, _, _ = reader.unpack(">BBBB", "a presentation context item")
+    abstract, syntaxes = "", []
+    for kind, sub in reader.items():
+        if kind == 0x30:
+            abstract = text(sub, "abstract syntax", what)
+        elif kind == 0x40:
+            syntaxes.append(text(sub, "transfer syntax", what))
+        else:
+            raise _unknown(kind, f"presentation context {context_id}", what)
+    return ProposedContext(context_id, abstract, tuple(syntaxes))
+
+
+def _result(value: bytes, what: str) -> ContextResult:
+    reader = Reader(value, what)
+    context_id, _, result, _ = reader.unpack(">BBBB", "a presentation context item")
+    syntax = None
+    for kind, sub in reader.items():
+        if kind != 0x40 or syntax is not None:
+            raise _unknown(kind, f"presentation context {context_id}", what)
+        syntax = text(sub, "transfer syntax", what)
+    return ContextResult(context_id, result, syntax)
+
+
+def _unknown(kind: int, where: str, what: str) -> ProtocolError:
+    return ProtocolError(
+        f"unexpected item type 0x{kind:02X} in {where} of the {what}", UNRECOGNISED_PARAMETER
+    )
+
+
+ITEM_DECODERS: dict[int, Callable[[bytes, str], Item]] = {
+    0x10: lambda value, what: ApplicationContext(text(value, "application context", what)),
+    0x20: _proposed,
+    0x21: _result,
+    0x50: lambda value, what: UserInformation(
+        tuple(_sub_item(k, v, what) for k, v in Reader(value, what).items())
+    ),
+}
+
+
+def decode_item(kind: int, value: bytes, what: str) -> Item:
+    """One variable item of an A-ASSOCIATE-RQ/-AC (``what`` names the PDU in errors)."""
+    decoder = ITEM_DECODERS.get(kind)
+    if decoder is None:
+        raise _unknown(kind, "the variable items", what)
+    return decoder(value, what)
+
+
+# PDUs
+
+
+def _header(kind: int, body: bytes) -> bytes:
+    return struct.pack(">BBI", kind, 0, len(body)) + body
+
+
+@dataclass(frozen=True, slots=True)
+class Associate:
+    """An A-ASSOCIATE-RQ (``kind`` 1) or -AC (2): the fixed fields and the variable items."""
+
+    kind: int
+    called: str
+    calling: str
+    items: tuple[Item, ...]
+    version: int = 1
+
+    def encode(self) -> bytes:
+        fixed = struct.pack(">HH", self.version, 0) + _ae(self.called) + _ae(self.calling)
+        return _header(self.kind, fixed + bytes(32) + b"".join(i.encode() for i in self.items))
+
+    @property
+    def user_information(self) -> UserInformation:
+        found = [i for i in self.items if isinstance(i, UserInformation)]
+        return found[0] if found else UserInformation(())
+
+    @property
+    def results(self) -> list[ContextResult]:
+        return [i for i in self.items if isinstance(i, ContextResult)]
+
+    @property
+    def max_pdu_length(self) -> int:
+        """The peer's maximum P-DATA-TF length; 0 means no limit (and no sub-item)."""
+        found = self.user_information.find(MaximumLength)
+        return found.value if isinstance(found, MaximumLength) else 0
+
+
+def _ae(title: str) -> bytes:
+    return title.encode("ascii").ljust(16)[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +455,14 @@ class Rejection:
     result: int
     source: int
     reason: int
+    kind = A_ASSOCIATE_RJ
 
     @property
     def transient(self) -> bool:
         return self.result == 2
+
+    def encode(self) -> bytes:
+        return _header(self.kind, bytes([0, self.result, self.source, self.reason]))
 
     def describe(self) -> str:
         cause = REJECT_REASONS.get((self.source, self.reason), f"reason {self.reason}")
@@ -83,92 +471,140 @@ class Rejection:
         return f"association rejected {kind} by {by.get(self.source, 'the peer')}: {cause}"
 
 
-def _item(kind: int, value: bytes) -> bytes:
-    return struct.pack(">BBH", kind, 0, len(value)) + value
+@dataclass(frozen=True, slots=True)
+class Pdv:
+    """A presentation data value: its context, message control header and fragment."""
+
+    context_id: int
+    control: int
+    data: bytes
+
+    @property
+    def command(self) -> bool:
+        return bool(self.control & 1)
+
+    @property
+    def last(self) -> bool:
+        return bool(self.control & 2)
 
 
-def _uid(value: str) -> bytes:
-    return value.encode("ascii")
+@dataclass(frozen=True, slots=True)
+class PData:
+    pdvs: tuple[Pdv, ...]
+    kind = P_DATA_TF
+
+    def encode(self) -> bytes:
+        return _header(
+            self.kind,
+            b"".join(
+                struct.pack(">IBB", len(p.data) + 2, p.context_id, p.control) + p.data
+                for p in self.pdvs
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """An A-RELEASE-RQ (``kind`` 5) or -RP (6)."""
+
+    kind: int
+
+    def encode(self) -> bytes:
+        return _header(self.kind, bytes(4))
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """An A-ABORT: source 0 the service user, 2 the service provider (with a reason)."""
+
+    source: int = 0
+    reason: int = 0
+    kind = A_ABORT
+
+    def encode(self) -> bytes:
+        return _header(self.kind, bytes([0, 0, self.source, self.reason]))
+
+    def describe(self) -> str:
+        if self.source == 2:
+            why = ABORT_REASONS.get(self.reason, f"reason {self.reason}")
+            return f"the peer aborted the association: {why}"
+        return "the peer aborted the association"
+
+
+Pdu = Associate | Rejection | PData | Release | Abort
+
+
+def decode(kind: int, body: bytes) -> Pdu:
+    """A PDU from its type and the bytes after its 6-byte header."""
+    what = PDU_NAMES.get(kind)
+    if what is None:
+        raise ProtocolError(f"unknown PDU type 0x{kind:02X}", UNRECOGNISED_PDU)
+    reader = Reader(body, what)
+    if kind in (A_ASSOCIATE_RQ, A_ASSOCIATE_AC):
+        version, _ = reader.unpack(">HH", "the protocol version")
+        called = reader.take(16, "the called AE title").decode("latin-1")
+        calling = reader.take(16, "the calling AE title").decode("latin-1")
+        reader.take(32, "the reserved field")
+        items = tuple(decode_item(k, v, what) for k, v in reader.items())
+        return Associate(kind, called, calling, items, version)
+    if kind == P_DATA_TF:
+        return _presentation_data(body)
+    fields = reader.unpack(">BBBB", f"the {what}'s 4 bytes")
+    _done(reader, "the PDU")
+    if kind == A_ASSOCIATE_RJ:
+        return Rejection(fields[1], fields[2], fields[3])
+    if kind == A_ABORT:
+        return Abort(fields[2], fields[3])
+    return Release(kind)
+
+
+def _presentation_data(body: bytes) -> PData:
+    """A P-DATA-TF's PDVs (checked inline rather than through Reader: this is the hot path)."""
+    pdvs, pos, end = [], 0, len(body)
+    while pos < end:
+        if end - pos < 4:
+            raise _cut_short("a presentation data value's length", 4, end - pos)
+        (length,) = PDV_LENGTH.unpack_from(body, pos)
+        if length < 2:
+            raise ProtocolError(
+                f"a presentation data value in the P-DATA-TF declares {length} bytes, "
+                "less than its 2-byte header",
+                INVALID_PARAMETER,
+            )
+        if end - pos < 6:
+            raise _cut_short("a presentation data value's header", 6, end - pos)
+        if length - 2 > end - pos - 6:
+            raise _cut_short("a fragment", length - 2, end - pos - 6)
+        pdvs.append(Pdv(body[pos + 4], body[pos + 5], body[pos + 6 : pos + 4 + length]))
+        pos += 4 + length
+    if not pdvs:
+        raise ProtocolError("the P-DATA-TF holds no presentation data value", INVALID_PARAMETER)
+    return PData(tuple(pdvs))
+
+
+def _cut_short(part: str, needed: int, left: int) -> ProtocolError:
+    return ProtocolError(
+        f"{part} in the P-DATA-TF is cut short: it needs {needed} bytes, only {left} remain",
+        INVALID_PARAMETER,
+    )
 
 
 def associate_request(
     called: str, calling: str, contexts: list[ProposedContext], max_pdu_length: int
 ) -> bytes:
-    """An A-ASSOCIATE-RQ PDU."""
-    items = [_item(0x10, _uid(APPLICATION_CONTEXT))]
-    for context in contexts:
-        body = bytes([context.context_id, 0, 0, 0]) + _item(0x30, _uid(context.abstract_syntax))
-        body += b"".join(_item(0x40, _uid(ts)) for ts in context.transfer_syntaxes)
-        items.append(_item(0x20, body))
-    user = (
-        _item(0x51, struct.pack(">I", max_pdu_length))
-        + _item(0x52, _uid(IMPLEMENTATION_CLASS_UID))
-        + _item(0x55, IMPLEMENTATION_VERSION.encode("ascii"))
+    """An A-ASSOCIATE-RQ PDU: our application context, contexts and user information."""
+    user = UserInformation(
+        (
+            MaximumLength(max_pdu_length),
+            ImplementationClass(IMPLEMENTATION_CLASS_UID),
+            ImplementationVersion(IMPLEMENTATION_VERSION),
+        )
     )
-    items.append(_item(0x50, user))
-    variable = (
-        struct.pack(">HH", 1, 0)
-        + called.encode("ascii").ljust(16)[:16]
-        + calling.encode("ascii").ljust(16)[:16]
-        + bytes(32)
-        + b"".join(items)
-    )
-    return struct.pack(">BBI", A_ASSOCIATE_RQ, 0, len(variable)) + variable
-
-
-def parse_acceptance(body: bytes) -> Acceptance:
-    """Decode an A-ASSOCIATE-AC's variable part (after the 6-byte PDU header)."""
-    acceptance = Acceptance()
-    for kind, value in _items(body[68:]):
-        if kind == 0x21:
-            context_id, result = value[0], value[2]
-            syntax = ""
-            for sub_kind, sub_value in _items(value[4:]):
-                if sub_kind == 0x40:
-                    syntax = sub_value.decode("ascii").rstrip("\0 ")
-            acceptance.contexts[context_id] = ContextResult(context_id, result, syntax)
-        elif kind == 0x50:
-            for sub_kind, sub_value in _items(value):
-                if sub_kind == 0x51 and len(sub_value) == 4:
-                    acceptance.max_pdu_length = struct.unpack(">I", sub_value)[0]
-                elif sub_kind == 0x52:
-                    acceptance.implementation_class_uid = sub_value.decode("ascii").rstrip("\0")
-    return acceptance
-
-
-def parse_rejection(body: bytes) -> Rejection:
-    return Rejection(body[1], body[2], body[3])
-
-
-def _items(data: bytes) -> list[tuple[int, bytes]]:
-    items, pos = [], 0
-    while pos + 4 <= len(data):
-        kind, length = data[pos], struct.unpack_from(">H", data, pos + 2)[0]
-        items.append((kind, data[pos + 4 : pos + 4 + length]))
-        pos += 4 + length
-    return items
+    items: tuple[Item, ...] = (ApplicationContext(), *contexts, user)
+    return Associate(A_ASSOCIATE_RQ, called, calling, items).encode()
 
 
 def pdv_header(length: int, context_id: int, command: bool, last: bool) -> bytes:
     """The P-DATA-TF PDU header and PDV item header for one PDV of ``length`` data bytes."""
     control = (1 if command else 0) | (2 if last else 0)
     return struct.pack(">BBIIBB", P_DATA_TF, 0, length + 6, length + 2, context_id, control)
-
-
-def release_request() -> bytes:
-    return struct.pack(">BBII", A_RELEASE_RQ, 0, 4, 0)
-
-
-def release_reply() -> bytes:
-    return struct.pack(">BBII", A_RELEASE_RP, 0, 4, 0)
-
-
-def abort() -> bytes:
-    return struct.pack(">BBIBBBB", A_ABORT, 0, 4, 0, 0, 0, 0)
-
-
-def describe_abort(body: bytes) -> str:
-    source, reason = (body[2], body[3]) if len(body) >= 4 else (0, 0)
-    if source == 2:
-        return f"the peer aborted the association: {ABORT_REASONS.get(reason, reason)}"
-    return "the peer aborted the association"

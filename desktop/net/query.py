@@ -1,16 +1,23 @@
 """C-FIND and C-MOVE as a requestor (Study Root, and Patient Root for patient-level finds)."""
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from difflib import get_close_matches
 
+from pydicom.datadict import keyword_dict, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from desktop.core.errors import CourierError
 from desktop.net import dimse
-from desktop.net.association import Association, open_service
+from desktop.net.association import Association, Message, open_service
 from desktop.net.encoding import decode, encode
-from desktop.net.link import Connector
+from desktop.net.link import Connector, LinkError
+from desktop.net.status import FIND, MOVE, Status, status
 from desktop.net.store import Peer
+
+log = logging.getLogger(__name__)
 
 PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
@@ -53,25 +60,58 @@ RETURN_KEYS = {
 }
 
 
+HIGHER_KEYS = {  # unique keys a hierarchical (strict) archive needs below the study level
+    "series": ("StudyInstanceUID",),
+    "image": ("StudyInstanceUID", "SeriesInstanceUID"),
+}
+CANCEL_WAIT = 5.0  # seconds to wait for the peer's answer to our C-CANCEL
+
+
 class QueryError(CourierError):
-    """The peer refused or failed a query or retrieve."""
+    """The peer refused or failed a query or retrieve, or the query itself is wrong."""
 
 
 @dataclass(frozen=True, slots=True)
 class MoveProgress:
-    """Sub-operation counts of a C-MOVE, from one of its responses."""
+    """Sub-operation counts of a C-MOVE, from one of its responses, and the instances the
+    final response lists as failed."""
 
-    status: dimse.Status
+    status: Status
     remaining: int
     completed: int
     failed: int
     warning: int
+    failed_instances: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        counts = (
+            f"{self.status.describe()}; completed {self.completed}, failed {self.failed}, "
+            f"warning {self.warning}, remaining {self.remaining}"
+        )
+        if self.failed_instances:
+            counts += f"; failed instances: {', '.join(self.failed_instances)}"
+        return counts
 
 
 def identifier(level: str, keys: dict[str, str]) -> Dataset:
-    """The query identifier: the level's return keys, empty, overridden by ``keys``."""
+    """The query identifier: the level's return keys, empty, overridden by ``keys``. A key
+    that is not a DICOM keyword is refused with the nearest one; series and image finds need
+    the unique keys above them."""
     if level not in LEVELS:
         raise QueryError(f"a query level is one of {', '.join(LEVELS)}, not {level!r}")
+    for keyword in keys:
+        if tag_for_keyword(keyword) is None:
+            raise QueryError(_unknown_key(keyword))
+    missing = [k for k in HIGHER_KEYS.get(level, ()) if not keys.get(k, "").strip()]
+    if missing:
+        raise QueryError(
+            f"a find at {level} level needs {' and '.join(missing)} (-k {missing[0]}=UID): "
+            + (
+                "archives search series within one study"
+                if level == "series"
+                else "archives search images within one series of one study"
+            )
+        )
     dataset = Dataset()
     dataset.QueryRetrieveLevel = "IMAGE" if level == "image" else level.upper()
     for keyword in RETURN_KEYS[level]:
@@ -84,65 +124,100 @@ def identifier(level: str, keys: dict[str, str]) -> Dataset:
     return dataset
 
 
+def _unknown_key(keyword: str) -> str:
+    nearest = get_close_matches(keyword, keyword_dict.keys(), n=1, cutoff=0.7)
+    hint = f": did you mean {nearest[0]}?" if nearest else " (keys are DICOM keywords)"
+    return f"unknown query key {keyword!r}{hint}"
+
+
 def find(connect: Connector, peer: Peer, level: str, keys: dict[str, str]) -> Iterator[Dataset]:
-    """The matches of a C-FIND, as they arrive."""
+    """The matches of a C-FIND, as they arrive; closing the iterator early cancels it."""
     query = identifier(level, keys)
     sop_class = PATIENT_ROOT_FIND if level == "patient" else STUDY_ROOT_FIND
-    association, context_id, syntax = _open(connect, peer, sop_class, "C-FIND")
-    association.send_command(
-        context_id, dimse.query_request(dimse.C_FIND_RQ, association.next_message_id(), sop_class)
-    )
-    payload = encode(query, syntax)
-    association.send_dataset(context_id, [payload], len(payload))
-    while True:
-        message = association.receive()
-        status = dimse.status(int(message.command.get(dimse.STATUS, 0xFFFF)))
-        if status.category == "pending" and message.dataset is not None:
-            yield decode(message.dataset, syntax)
-            continue
-        association.release()
-        if status.failed:
-            raise QueryError(f"the peer failed the query: {status.describe()}")
-        return
+    with _exchange(connect, peer, sop_class, dimse.C_FIND_RQ, "", query) as exchange:
+        for message in exchange.responses():
+            answer = status(FIND, message.status)
+            if answer.category == "pending":
+                if message.dataset is not None:
+                    yield decode(message.dataset, exchange.syntax)
+                continue
+            if answer.failed:
+                raise QueryError(f"the peer failed the query: {answer.describe()}")
+            return
 
 
 def move(
     connect: Connector, peer: Peer, destination: str, study_uid: str, series_uid: str = ""
 ) -> Iterator[MoveProgress]:
-    """A C-MOVE of a study (or one series) to ``destination``, with its progress."""
+    """A C-MOVE of a study (or one series) to ``destination``, with its progress; closing
+    the iterator early cancels it."""
     query = Dataset()
     query.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
     query.StudyInstanceUID = study_uid
     if series_uid:
         query.SeriesInstanceUID = series_uid
-    association, context_id, syntax = _open(connect, peer, STUDY_ROOT_MOVE, "C-MOVE")
-    association.send_command(
-        context_id,
-        dimse.query_request(
-            dimse.C_MOVE_RQ, association.next_message_id(), STUDY_ROOT_MOVE, destination
-        ),
-    )
-    payload = encode(query, syntax)
-    association.send_dataset(context_id, [payload], len(payload))
-    while True:
-        message = association.receive()
-        command = message.command
-        status = dimse.status(int(command.get(dimse.STATUS, 0xFFFF)))
-        yield MoveProgress(
-            status,
-            *(
+    with _exchange(connect, peer, STUDY_ROOT_MOVE, dimse.C_MOVE_RQ, destination, query) as exchange:
+        for message in exchange.responses():
+            command = message.command
+            answer = status(MOVE, message.status)
+            failed_uids: tuple[str, ...] = ()
+            if message.dataset is not None and answer.category != "pending":
+                failed_uids = _failed_instances(decode(message.dataset, exchange.syntax))
+            remaining, completed, failed, warning = (
                 int(command.get(t, 0))
                 for t in (dimse.REMAINING, dimse.COMPLETED, dimse.FAILED_COUNT, dimse.WARNING_COUNT)
-            ),
-        )
-        if status.category != "pending":
-            association.release()
-            return
+            )
+            progress = MoveProgress(answer, remaining, completed, failed, warning, failed_uids)
+            yield progress
+            if answer.failed:
+                raise QueryError(f"the peer failed the retrieve: {progress.describe()}")
+            if answer.category != "pending":
+                return
 
 
-def _open(
-    connect: Connector, peer: Peer, sop_class: str, service: str
-) -> tuple[Association, int, str]:
+def _failed_instances(dataset: Dataset) -> tuple[str, ...]:
+    """The Failed SOP Instance UID List (0008,0058) of a C-MOVE's final response."""
+    value = dataset.get("FailedSOPInstanceUIDList", "")
+    values = [value] if isinstance(value, str) else list(value)
+    return tuple(str(v) for v in values if str(v))
+
+
+class _Exchange:
+    """One request on its own association, its responses, and the cancel or abort when the
+    caller stops before the final response."""
+
+    def __init__(self, association: Association, syntax: str, message_id: int, request: int):
+        self.association, self.syntax = association, syntax
+        self.message_id, self.request = message_id, request
+        self.final = False
+
+    def responses(self) -> Iterator[Message]:
+        while True:
+            message = self.association.response(1, self.message_id, self.request)
+            category = status(dimse.SERVICES[self.request], message.status).category
+            self.final = category != "pending"
+            yield message
+
+    def cancel(self) -> None:
+        """C-CANCEL, then wait briefly for the final response (a peer that does not answer
+        is aborted)."""
+        try:
+            self.association.send_command(1, dimse.cancel_request(self.message_id))
+            self.association.timeout = min(self.association.timeout, CANCEL_WAIT)
+            for _ in self.responses():
+                if self.final:
+                    return
+        except LinkError as error:
+            log.info("the peer did not answer our C-CANCEL: %s", error)
+
+
+@contextmanager
+def _exchange(
+    connect: Connector, peer: Peer, sop_class: str, request: int, destination: str, query: Dataset
+) -> Iterator[_Exchange]:
+    """Open, send the request, hand over the responses; then release after the final
+    response, cancel when the caller stopped early, abort on any failure."""
+    service = dimse.SERVICES[request]
     association, syntax = open_service(
         connect(),
         peer.called_ae,
@@ -150,4 +225,20 @@ def _open(
         sop_class,
         f"{service} for this information model",
     )
-    return association, 1, syntax
+    exchange = _Exchange(association, syntax, association.next_message_id(), request)
+    try:
+        association.send_command(
+            1, dimse.query_request(request, exchange.message_id, sop_class, destination)
+        )
+        payload = encode(query, syntax)
+        association.send_dataset(1, [payload], len(payload))
+        yield exchange
+    except GeneratorExit:
+        if not exchange.final:
+            exchange.cancel()
+        raise
+    finally:
+        if exchange.final:
+            association.release()
+        else:
+            association.abort()

@@ -5,6 +5,7 @@ every item, so a caller (the queue, a GUI worker) can persist and show each as i
 """
 
 import hashlib
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from desktop.net import dimse, pdu
 from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, open_service
 from desktop.net.encoding import encode
 from desktop.net.link import Connector, Failure, LinkError
+from desktop.net.status import ECHO, STORE, Status, status
 
-VERIFICATION = "1.2.840.10008.1.1"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class StoreOutcome:
     ok: bool
     transient: bool  # a failure worth retrying later
     message: str
-    status: dimse.Status | None = None
+    status: Status | None = None
     note: str = ""
 
 
@@ -68,7 +70,7 @@ class SessionEvent:
 
 @dataclass(frozen=True, slots=True)
 class EchoResult:
-    status: dimse.Status
+    status: Status
     transcript: dict[str, Any]
     milliseconds: float
 
@@ -83,13 +85,20 @@ def echo(connect: Connector, peer: Peer) -> EchoResult:
     start = time.perf_counter()
     link = connect()
     association, _ = open_service(
-        link, peer.called_ae, peer.calling_ae, VERIFICATION, "C-ECHO (Verification)"
+        link, peer.called_ae, peer.calling_ae, dimse.VERIFICATION, "C-ECHO (Verification)"
     )
-    association.send_command(1, dimse.echo_request(association.next_message_id()))
-    response = association.receive()
-    association.release()
-    code = int(response.command.get(dimse.STATUS, 0xFFFF))
-    return EchoResult(dimse.status(code), link.transcript, (time.perf_counter() - start) * 1000)
+    released = False
+    try:
+        message_id = association.next_message_id()
+        association.send_command(1, dimse.echo_request(message_id))
+        response = association.response(1, message_id, dimse.C_ECHO_RQ)
+        association.release()
+        released = True
+    finally:
+        if not released:
+            association.abort()
+    milliseconds = (time.perf_counter() - start) * 1000
+    return EchoResult(status(ECHO, response.status), link.transcript, milliseconds)
 
 
 @dataclass(slots=True)
@@ -130,7 +139,8 @@ def _add_context(plan: Plan, sop_class: str, syntaxes: tuple[str, ...]) -> int:
 def store(
     connect: Connector, peer: Peer, items: Sequence[StoreItem]
 ) -> Iterator[StoreOutcome | SessionEvent]:
-    """Send every item; yields session events and one outcome per item, in order."""
+    """Send every item; yields session events and one outcome per item, in order. Never
+    raises: whatever goes wrong becomes the outcome of the items it touched."""
     for plan in plan_associations(items):
         try:
             link = connect()
@@ -142,8 +152,18 @@ def store(
                 for i in plan.items
             )
             continue
+        except Exception as error:  # a connector's bug: recorded, never a reconnect loop
+            log.exception("connecting to %s", peer.called_ae)
+            failure = _unexpected(error)
+            yield SessionEvent("failed", {}, failure)
+            yield from (StoreOutcome(i, False, False, failure.text) for i in plan.items)
+            continue
         yield SessionEvent("opened", link.transcript)
         yield from _store_plan(association, plan, link.transcript)
+
+
+def _unexpected(error: BaseException) -> Failure:
+    return Failure("internal-error", f"unexpected error: {type(error).__name__}: {error}", False)
 
 
 def _store_plan(
@@ -155,14 +175,20 @@ def _store_plan(
         for position, item in enumerate(plan.items):
             try:
                 outcome = _store_one(association, plan, item)
-            except LinkError as error:
-                yield StoreOutcome(item, False, True, f"no response: {error.failure.text}")
+            except Exception as error:
+                if isinstance(error, LinkError):
+                    failure, transient = error.failure, error.failure.transient
+                else:  # our bug or the file's: this item fails, the association is dropped
+                    log.exception("sending %s", item.path)
+                    failure, transient = _unexpected(error), False
+                    association.abort()
+                yield StoreOutcome(item, False, transient, f"not stored: {failure.text}")
                 yield from (
-                    StoreOutcome(i, False, True, f"not sent: {error.failure.text}")
+                    StoreOutcome(i, False, True, f"not sent: {failure.text}")
                     for i in plan.items[position + 1 :]
                 )
                 finished = True
-                yield SessionEvent("failed", transcript, error.failure, sent)
+                yield SessionEvent("failed", transcript, failure, sent)
                 return
             sent += outcome.ok
             yield outcome
@@ -178,25 +204,27 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
     offset, problem = _check(item)
     if problem:
         return StoreOutcome(item, False, False, problem)
-    contexts = association.acceptance.contexts
     exact = plan.exact.get((item.sop_class_uid, item.transfer_syntax_uid))
     fallback = plan.fallback[item.sop_class_uid]
-    note = ""
-    if exact is not None and exact in contexts and contexts[exact].accepted:
-        context_id, payload = exact, None
-    elif fallback in contexts and contexts[fallback].accepted:
-        context_id = fallback
-        target = contexts[fallback].transfer_syntax
-        if item.transfer_syntax_uid == target:
-            payload = None
-        else:
-            payload = _transcode(item.path, target)
+    accepted = association.accepted(fallback)
+    note, payload = "", None
+    if exact is not None and association.accepted(exact):
+        context_id = exact
+    elif accepted is not None:
+        context_id, target = fallback, accepted.transfer_syntax or ""
+        if item.transfer_syntax_uid != target:
+            try:
+                payload = _transcode(item.path, target)
+            except BaseException as error:  # a decoder plugin's panic is a BaseException
+                if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
+                    raise
+                return StoreOutcome(item, False, False, _unconvertible(item, target, error))
             note = (
                 f"converted from {UID(item.transfer_syntax_uid).name} to {UID(target).name}: "
                 "the peer does not accept the stored transfer syntax"
             )
     else:
-        result = contexts.get(fallback)
+        result = association.contexts.get(fallback)
         why = pdu.CONTEXT_RESULTS.get(result.result, "refused") if result else "not answered"
         return StoreOutcome(
             item, False, False, f"the peer refused {UID(item.sop_class_uid).name} ({why})"
@@ -212,11 +240,21 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
             association.send_dataset(context_id, _chunks(handle, association.max_pdv_data), size)
     else:
         association.send_dataset(context_id, [payload], len(payload))
-    response = association.receive()
-    status = dimse.status(int(response.command.get(dimse.STATUS, 0xFFFF)))
+    response = association.response(
+        context_id, message_id, dimse.C_STORE_RQ, instance=item.sop_instance_uid
+    )
+    answer = status(STORE, response.status)
     comment = response.command.get(dimse.ERROR_COMMENT)
-    message = status.describe() + (f" ({comment})" if comment else "")
-    return StoreOutcome(item, not status.failed, status.transient, message, status, note)
+    message = answer.describe() + (f" ({comment})" if comment else "")
+    return StoreOutcome(item, answer.done, answer.transient, message, answer, note)
+
+
+def _unconvertible(item: StoreItem, target: str, error: BaseException) -> str:
+    reason = " ".join(line.strip() for line in str(error).splitlines()) or type(error).__name__
+    return (
+        f"the peer does not accept {UID(item.transfer_syntax_uid).name} and the file cannot be "
+        f"converted to {UID(target).name}: {reason[:300]}"
+    )
 
 
 def _check(item: StoreItem) -> tuple[int, str]:

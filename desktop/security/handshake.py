@@ -6,6 +6,7 @@ import datetime as dt
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,6 @@ from desktop.security.diagnosis import (
     weak_certificate,
 )
 from desktop.security.policy import peer_weaknesses
-from desktop.security.probe import speaks_plain_dicom
 from desktop.security.tls import RULES, Profile
 
 ALERT_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on our certificate
@@ -132,6 +132,9 @@ class ClientSettings:
     sent_identity: bool = False
     our_issuer: str = ""
     timeout: float = 10.0
+    # whether (host, port, timeout) answers plain DICOM: net's probe, passed by the
+    # composition root; None leaves that question out of diagnoses
+    dicom_probe: Callable[[str, int, float], bool] | None = None
 
 
 def check_tls(settings: ClientSettings, context: ssl.SSLContext) -> Transcript:
@@ -234,10 +237,11 @@ def _investigate(error: BaseException, settings: ClientSettings, facts: Facts) -
         facts.peer_chain = _unverified_chain(settings)
         return
     reason = str(getattr(error, "reason", "") or "")
-    if reason in NOT_TLS_REASONS or isinstance(
+    not_tls = reason in NOT_TLS_REASONS or isinstance(
         error, ConnectionResetError | TimeoutError | socket.timeout | ssl.SSLEOFError
-    ):
-        facts.plain_dicom = speaks_plain_dicom(settings.host, settings.port, settings.timeout)
+    )
+    if not_tls and settings.dicom_probe is not None:
+        facts.plain_dicom = settings.dicom_probe(settings.host, settings.port, settings.timeout)
 
 
 def _unverified_chain(settings: ClientSettings) -> list[CertificateInfo]:

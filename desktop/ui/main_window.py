@@ -24,6 +24,7 @@ from desktop.core.errors import CourierError
 from desktop.core.export import export_mp4, export_png
 from desktop.core.frames import FrameSource
 from desktop.core.model import Instance
+from desktop.net.probe import speaks_plain_dicom
 from desktop.net.query import find, move
 from desktop.net.queue import TransferQueue
 from desktop.net.store import SessionEvent, StoreItem, echo
@@ -385,6 +386,7 @@ class MainWindow(QMainWindow):
             node.check_hostname,
             identity is not None,
             timeout=node.connect_timeout,
+            dicom_probe=speaks_plain_dicom,
         )
 
         def done(transcript: Any) -> None:

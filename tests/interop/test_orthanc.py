@@ -1,6 +1,7 @@
 """Orthanc 1.10 with DICOM TLS and client certificates required: echo, store, find at every
 level, and a move back to our own TLS listener."""
 
+import argparse
 import json
 import os
 import shutil
@@ -12,7 +13,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
+from desktop.commands.transfer import connection
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.net.query import find
 from tests.helpers import cli, node_add, require_tool, sample_file
 from tests.peers import free_port, orthanc_config, running
 from tests.pki import Pki, build_pki, prepare_home
@@ -179,3 +182,34 @@ def test_gui_finds_and_retrieves_into_the_inbox(
     qtbot.waitUntil(lambda: len(list((home / "inbox").rglob("*.dcm"))) == 7, timeout=30000)
     window.services.stop_inbox()
     window.viewer.decoder.close()
+
+
+def test_move_to_an_unknown_destination_fails_in_c_move_words(
+    capsys: pytest.CaptureFixture[str], home: Path, study_files: list[Path]
+) -> None:
+    """Orthanc 1.10 answers 0xC000: C-MOVE's 'unable to process', not C-STORE's 'cannot
+    understand', and the command fails."""
+    cli(capsys, "send", "orthanc", study_files[0].parent.parent)
+    study_uid = str(pydicom.dcmread(study_files[0]).StudyInstanceUID)
+    status, _, err = cli(capsys, "move", "orthanc", "--study", study_uid, "--dest", "NOBODY")
+    assert status == 1
+    assert "the peer failed the retrieve: 0xC000 failure: unable to process" in err
+
+
+def test_stopping_a_find_cancels_it(
+    capsys: pytest.CaptureFixture[str], home: Path, study_files: list[Path]
+) -> None:
+    """Closing a find after its first match sends C-CANCEL; Orthanc then answers the next
+    find on a new association as usual."""
+    cli(capsys, "send", "orthanc", study_files[0].parent.parent)
+    first_file = pydicom.dcmread(study_files[0])
+    study_uid = str(first_file.StudyInstanceUID)
+    _, connector, peer = connection(argparse.Namespace(password_file=None), "orthanc")
+    keys = {"StudyInstanceUID": study_uid}
+    matches = find(
+        connector, peer, "image", {**keys, "SeriesInstanceUID": first_file.SeriesInstanceUID}
+    )
+    first = next(matches)
+    matches.close()
+    assert str(first.StudyInstanceUID) == study_uid
+    assert len(list(find(connector, peer, "series", keys))) == 2

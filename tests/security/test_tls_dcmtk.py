@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from desktop.net.probe import speaks_plain_dicom
 from desktop.security.handshake import ClientSettings, Transcript, check_tls
 from desktop.security.pki import Issued
-from desktop.security.probe import speaks_plain_dicom, speaks_tls
+from desktop.security.probe import speaks_tls
 from desktop.security.tls import Profile, client_context
 from tests.peers import LOOPBACK, free_port, running, storescp_plain_command, storescp_tls_command
 from tests.pki import Pki
@@ -45,6 +46,7 @@ def check(
         sent_identity=identity is not None,
         our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
         timeout=5,
+        dicom_probe=speaks_plain_dicom,
     )
     return check_tls(settings, context)
 
