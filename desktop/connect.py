@@ -101,8 +101,8 @@ def listener_tls(
     """Our SCP's TLS: present ``identity``, require and verify client certificates."""
     context = server_context(profile, keystore.trusted_pem(), keystore.unlock_identity(identity))
 
-    def accept(raw: socket.socket) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
-        connection, transcript = accept_tls(raw, context, profile)
+    def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
+        connection, transcript = accept_tls(raw, context, profile, timeout)
         return connection, transcript.as_json()
 
     return context, accept
