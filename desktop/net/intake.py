@@ -7,6 +7,7 @@ C-STORE command and native Pixel Data must be as long as its image attributes sa
 check raises ``IntakeError`` with the PS3.4 C-STORE status and a reason in plain words.
 """
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"
 MAX_DEPTH = 32
 MAX_VALUE = 1024  # longest identifying value we read; longer ones are skipped
 CHUNK = 1 << 20  # inflated bytes held at a time
+WINDOW = 1 << 16
 
 SOP_CLASS, SOP_INSTANCE, PATIENT_ID = 0x00080016, 0x00080018, 0x00100020
 STUDY, SERIES = 0x0020000D, 0x0020000E
@@ -60,33 +62,29 @@ class Received:
 
 
 class Source(Protocol):
-    def read(self, count: int) -> bytes: ...
-    def skip(self, count: int) -> None: ...
-    def at_end(self) -> bool: ...
+    def chunk(self) -> bytes:
+        """The next bytes of the data set; empty at its end."""
+
+    def skip(self, count: int) -> bytes:
+        """Pass over ``count`` bytes; returns what was read past them, if anything."""
 
 
 class FileSource:
-    """The data set as stored: reads and skips checked against the file's end."""
+    """The data set as stored: read a window at a time, skips checked against the file's end."""
 
-    def __init__(self, stream: BinaryIO, start: int, size: int) -> None:
-        self.stream, self.position, self.size = stream, start, size
-        stream.seek(start)
+    def __init__(self, descriptor: int, start: int, size: int) -> None:
+        self.descriptor, self.position, self.size = descriptor, start, size
 
-    def read(self, count: int) -> bytes:
-        data = self.stream.read(count)
+    def chunk(self) -> bytes:
+        data = os.pread(self.descriptor, WINDOW, self.position)
         self.position += len(data)
-        if len(data) < count:
-            raise _truncated(count, len(data))
         return data
 
-    def skip(self, count: int) -> None:
+    def skip(self, count: int) -> bytes:
         if self.position + count > self.size:
             raise _truncated(count, self.size - self.position)
         self.position += count
-        self.stream.seek(self.position)
-
-    def at_end(self) -> bool:
-        return self.position >= self.size
+        return b""
 
 
 class InflatingSource:
@@ -96,7 +94,6 @@ class InflatingSource:
         stream.seek(start)
         self.stream, self.limit = stream, limit
         self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        self.buffer = bytearray()
         self.inflated = 0
         self.finished = False
 
@@ -124,37 +121,17 @@ class InflatingSource:
                 return chunk
         return None
 
-    def read(self, count: int) -> bytes:
-        while len(self.buffer) < count:
-            chunk = self._inflate()
-            if chunk is None:
-                raise _truncated(count, len(self.buffer))
-            self.buffer += chunk
-        data = bytes(self.buffer[:count])
-        del self.buffer[:count]
-        return data
+    def chunk(self) -> bytes:
+        return self._inflate() or b""
 
-    def skip(self, count: int) -> None:
-        taken = min(count, len(self.buffer))
-        del self.buffer[:taken]
-        count -= taken
-        while count:
+    def skip(self, count: int) -> bytes:
+        while True:
             chunk = self._inflate()
             if chunk is None:
                 raise _truncated(count, 0)
-            if len(chunk) > count:
-                self.buffer = bytearray(chunk[count:])
-                return
+            if len(chunk) >= count:
+                return chunk[count:]
             count -= len(chunk)
-
-    def at_end(self) -> bool:
-        if self.buffer:
-            return False
-        chunk = self._inflate()
-        if chunk is None:
-            return True
-        self.buffer = bytearray(chunk)
-        return False
 
 
 def _truncated(wanted: int, left: int) -> IntakeError:
@@ -170,27 +147,61 @@ class Walker:
 
     def __init__(self, source: Source, syntax: str) -> None:
         self.source = source
+        self.buffer, self.offset = b"", 0
         self.implicit = syntax in IMPLICIT
-        self.order = ">" if syntax == EXPLICIT_BIG else "<"
+        order = ">" if syntax == EXPLICIT_BIG else "<"
+        self.tag = struct.Struct(order + "HH")
+        self.long = struct.Struct(order + "I")
+        self.short = struct.Struct(order + "H")
+
+    def need(self, count: int) -> int:
+        """Where the next ``count`` bytes start in ``buffer`` (read in if needed)."""
+        if self.offset + count > len(self.buffer):
+            data = self.buffer[self.offset :]
+            while len(data) < count:
+                piece = self.source.chunk()
+                if not piece:
+                    raise _truncated(count, len(data))
+                data += piece
+            self.buffer, self.offset = data, 0
+        start = self.offset
+        self.offset += count
+        return start
+
+    def skip(self, count: int) -> None:
+        available = len(self.buffer) - self.offset
+        if count <= available:
+            self.offset += count
+        else:
+            self.buffer, self.offset = self.source.skip(count - available), 0
+
+    def at_end(self) -> bool:
+        if self.offset < len(self.buffer):
+            return False
+        self.buffer, self.offset = self.source.chunk(), 0
+        return not self.buffer
 
     def header(self, implicit: bool) -> tuple[int, bytes, int]:
-        group, element = struct.unpack(self.order + "HH", self.source.read(4))
+        start = self.need(8)
+        buffer = self.buffer
+        group, element = self.tag.unpack_from(buffer, start)
         tag = group << 16 | element
         if implicit or group == 0xFFFE:
-            return tag, b"", struct.unpack(self.order + "I", self.source.read(4))[0]
-        vr = self.source.read(2)
+            return tag, b"", self.long.unpack_from(buffer, start + 4)[0]
+        vr = buffer[start + 4 : start + 6]
         if not (vr.isalpha() and vr.isupper()):
             raise IntakeError(CANNOT_UNDERSTAND, f"element {_tag(tag)} has an invalid VR {vr!r}")
         if vr in LONG_VRS:
-            return tag, vr, struct.unpack(self.order + "2xI", self.source.read(6))[0]
-        return tag, vr, struct.unpack(self.order + "H", self.source.read(2))[0]
+            start = self.need(4)  # may read on: use the buffer as it is after
+            return tag, vr, self.long.unpack_from(self.buffer, start)[0]
+        return tag, vr, self.short.unpack_from(buffer, start + 6)[0]
 
     def top_level(self) -> tuple[dict[int, bytes], int | None, int]:
         """The identifying values, the Pixel Data length (None if absent or encapsulated)
         and the number of top-level elements."""
         values: dict[int, bytes] = {}
         pixel_length, count = None, 0
-        while not self.source.at_end():
+        while not self.at_end():
             tag, vr, length = self.header(self.implicit)
             if tag >> 16 == 0xFFFE:
                 raise IntakeError(CANNOT_UNDERSTAND, f"{_tag(tag)} found outside any sequence")
@@ -198,9 +209,10 @@ class Walker:
             if length == UNDEFINED:
                 self.nested(tag, vr, self.implicit, 1)
             elif tag in WANTED and length <= MAX_VALUE:
-                values[tag] = self.source.read(length)
+                start = self.need(length)
+                values[tag] = self.buffer[start : start + length]
             else:
-                self.source.skip(length)
+                self.skip(length)
                 pixel_length = length if tag == PIXEL_DATA else pixel_length
         return values, pixel_length, count
 
@@ -222,7 +234,7 @@ class Walker:
                     CANNOT_UNDERSTAND, f"{_tag(item)} found where an item of {_tag(tag)} belongs"
                 )
             if length != UNDEFINED:
-                self.source.skip(length)
+                self.skip(length)
                 continue
             while True:
                 inner, inner_vr, inner_length = self.header(implicit)
@@ -233,7 +245,7 @@ class Walker:
                 if inner_length == UNDEFINED:
                     self.nested(inner, inner_vr, implicit, depth + 1)
                 else:
-                    self.source.skip(inner_length)
+                    self.skip(inner_length)
 
 
 def _tag(tag: int) -> str:
@@ -250,14 +262,14 @@ def check(
     max_inflated: int,
 ) -> Received:
     """Check the data set stored in ``path`` from ``dataset_offset`` against its command."""
-    with path.open("rb") as stream:
-        size = stream.seek(0, 2)
+    with path.open("rb", buffering=0) as stream:
+        size = os.fstat(stream.fileno()).st_size
         if size <= dataset_offset:
             raise IntakeError(DOES_NOT_MATCH, "the data set is empty")
         source: Source = (
             InflatingSource(stream, dataset_offset, max_inflated)
             if syntax in DEFLATED
-            else FileSource(stream, dataset_offset, size)
+            else FileSource(stream.fileno(), dataset_offset, size)
         )
         values, pixel_length, count = Walker(source, syntax).top_level()
     if not count:

@@ -147,6 +147,7 @@ class Association:
         self.buffer = bytearray(self.settings.max_pdu_length)
         self.command = bytearray()
         self.incoming: Incoming | None = None
+        self.folders: set[Path] = set()  # inbox folders known to exist
 
     def run(self) -> None:
         self.connection.settimeout(self.settings.idle_timeout)
@@ -260,6 +261,7 @@ class Association:
         try:
             descriptor, name = tempfile.mkstemp(dir=self.settings.out / ".incoming", suffix=".dcm")
             self.incoming.path, self.incoming.descriptor = Path(name), descriptor
+            os.fchmod(descriptor, public_mode())  # the mode the filed instance will have
             os.write(descriptor, head)
         except OSError as error:
             self._fail_write(error)
@@ -311,12 +313,15 @@ class Association:
                 received.series,
                 received.sop_instance,
             )
+            if target.parent not in self.folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.folders.add(target.parent)
             final, duplicate = file_into_place(incoming.path, target)
             self._event(
                 "stored",
                 path=str(final),
                 sop_instance_uid=incoming.sop_instance,
-                size=final.stat().st_size,
+                size=incoming.path.stat().st_size,
                 duplicate=duplicate,
             )
         except IntakeError as refused:
@@ -411,11 +416,9 @@ class Association:
 
 
 def file_into_place(temporary: Path, target: Path) -> tuple[Path, bool]:
-    """Link the checked file at ``target`` without ever replacing another file: an identical
-    file already there is this instance again (True); a different one keeps its place and
-    this one takes the next free name (``name~2.dcm`` ...)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary.chmod(public_mode())
+    """Link the checked file at ``target`` (whose folder exists) without ever replacing
+    another file: an identical file already there is this instance again (True); a different
+    one keeps its place and this one takes the next free name (``name~2.dcm`` ...)."""
     for number in range(1, 1000):
         candidate = target if number == 1 else target.with_name(f"{target.stem}~{number}.dcm")
         try:
