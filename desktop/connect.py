@@ -16,6 +16,7 @@ from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_
 from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
 from desktop.security.keystore import Keystore
 from desktop.security.probe import speaks_tls
+from desktop.security.revocation import check_revocation, crls_pem
 from desktop.security.tls import Profile, client_context, server_context
 
 if TYPE_CHECKING:  # the storage SCP (and pynetdicom) load only for commands that listen
@@ -42,6 +43,7 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
     context = client_context(
         profile, keystore.trusted_pem(), identity, check_hostname=node.check_hostname
     )
+    check_revocation(context, crls_pem(keystore))
     settings = ClientSettings(
         node.host,
         node.port,
@@ -104,9 +106,10 @@ def listener_tls(
 ) -> tuple[ssl.SSLContext, "TlsAcceptor"]:
     """Our SCP's TLS: present ``identity``, require and verify client certificates."""
     context = server_context(profile, keystore.trusted_pem(), keystore.unlock_identity(identity))
+    check_revocation(context, crls_pem(keystore))
 
-    def accept(raw: socket.socket) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
-        connection, transcript = accept_tls(raw, context, profile)
+    def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
+        connection, transcript = accept_tls(raw, context, profile, timeout)
         return connection, transcript.as_json()
 
     return context, accept

@@ -28,8 +28,17 @@ def register(commands: Any) -> None:
         "--allow-ae",
         action="append",
         default=[],
-        metavar="AE",
-        help="accept only these calling AE titles (repeatable)",
+        metavar="AE[=SHA256]",
+        help="accept only these calling AE titles (repeatable); AE=FINGERPRINT also binds "
+        "the title to the SHA-256 fingerprint of the client's certificate",
+    )
+    listen.add_argument(
+        "--accept-private", action="store_true", help="also accept private SOP classes"
+    )
+    listen.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="answer Success once a file is written, before it reaches the disk (as storescp)",
     )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
     listen.set_defaults(run=_listen)
@@ -37,7 +46,13 @@ def register(commands: Any) -> None:
 
 def _listen(args: argparse.Namespace) -> int:
     settings = ListenerSettings(
-        args.ae, args.host, args.port, args.out or courier_home() / "inbox", args.allow_ae
+        args.ae,
+        args.host,
+        args.port,
+        args.out or courier_home() / "inbox",
+        args.allow_ae,
+        accept_private=args.accept_private,
+        fsync=not args.no_fsync,
     )
     acceptor = None
     if args.tls:
@@ -82,4 +97,7 @@ def _show(record: dict[str, Any], history: History) -> None:
         print(f"stored {record['path']} from {record['calling']}", flush=True)
     else:
         history.append(record)
-        print(f"{record['event']}: {record}", flush=True)
+        who = record.get("calling") or record.get("peer", "")
+        status = f" 0x{record['status']:04X}" if "status" in record else ""
+        why = record.get("error") or record.get("reason") or ""
+        print(f"{record['event']} ({who}){status}: {why}", flush=True)

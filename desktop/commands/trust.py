@@ -12,6 +12,7 @@ from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
+from desktop.security.revocation import import_crl
 from desktop.security.tls import client_context, parse_profile
 
 
@@ -53,6 +54,14 @@ def register(commands: Any) -> None:
         help="accept short keys and SHA-1 signatures (legacy nodes only)",
     )
     add_id.set_defaults(run=_import_identity)
+
+    add_crl = actions.add_parser(
+        "import-crl",
+        parents=[secret],
+        help="store certificate revocation lists (PEM or DER): TLS then refuses revoked peers",
+    )
+    add_crl.add_argument("file", type=Path)
+    add_crl.set_defaults(run=_import_crl)
 
     listing = actions.add_parser("list", parents=[secret], help="list CAs and identities")
     listing.add_argument("--json", action="store_true")
@@ -111,6 +120,13 @@ def _report(result: ImportResult) -> None:
 
 def _import_ca(args: argparse.Namespace) -> int:
     _report(open_keystore(args).import_cas(args.file, allow_legacy=args.allow_legacy))
+    return 0
+
+
+def _import_crl(args: argparse.Namespace) -> int:
+    for info in import_crl(open_keystore(args), args.file):
+        kept = " (kept the newer one already stored)" if info.kept_newer else ""
+        print(f"{info.describe()}{kept}")
     return 0
 
 

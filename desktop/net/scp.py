@@ -1,221 +1,312 @@
 """Our storage SCP: the move destination, the demo PACS and ``dicom-courier listen``.
 
-pynetdicom does the association work. Two of its server habits are fixed here: the TLS
-handshake runs on the connection's own thread (pynetdicom's accept loop handshakes inline, so
-one idle connection stalls every other client), and every handshake, failed ones included,
-is reported to a sink.
+Our own acceptor on our own upper layer. Each connection gets a thread; a socket that has not
+completed its TLS handshake and A-ASSOCIATE-RQ within ``request_timeout`` is closed, and only
+negotiated associations count against ``max_associations``, so idle sockets cannot lock
+clients out. Data sets stream from the socket into a file under ``OUT/.incoming`` (memory per
+association: one PDU), are checked (``intake``) and only then filed and answered Success.
 """
 
-import os
+import contextlib
+import hashlib
+import logging
 import re
 import socket
 import ssl
-import tempfile
+import struct
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydicom.uid import (
-    JPEG2000,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    JPEGBaseline8Bit,
-    JPEGExtended12Bit,
-    JPEGLosslessSV1,
-    JPEGLSLossless,
-    JPEGLSNearLossless,
-    RLELossless,
+from desktop.core.errors import CourierError
+from desktop.net import acceptor
+from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
+from desktop.net.catalogue import VERIFICATION, is_storage_class, transfer_syntaxes
+from desktop.net.link import tune
+from desktop.net.pdu import (
+    A_ASSOCIATE_RQ,
+    APPLICATION_CONTEXT,
 )
-from pynetdicom import AE, AllStoragePresentationContexts, evt
-from pynetdicom.transport import ThreadedAssociationServer
+from desktop.net.ratelimit import PeerLimiter
+from desktop.net.receiver import (
+    Association,
+    ListenerSettings,
+    PeerProtocolError,
+    Sink,
+    recv_exact,
+    send,
+    stored_path,
+)
 
-from desktop.core.errors import CourierError, HeaderError
-from desktop.core.files import public_mode
-from desktop.core.header import read_header
-
-ACCEPTED_SYNTAXES = [
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    JPEGBaseline8Bit,
-    JPEGExtended12Bit,
-    JPEGLosslessSV1,
-    JPEGLSLossless,
-    JPEGLSNearLossless,
-    JPEG2000Lossless,
-    JPEG2000,
-    RLELossless,
+log = logging.getLogger(__name__)
+__all__ = [
+    "ListenerError",
+    "ListenerSettings",
+    "Sink",
+    "StorageListener",
+    "TlsAcceptor",
+    "stored_path",
 ]
-VERIFICATION = "1.2.840.10008.1.1"
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-SUCCESS, OUT_OF_RESOURCES, CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
 
-# What the composition root gives us: an accepted socket in, a TLS socket (or None) and the
-# handshake transcript (JSON-ready) out.
-TlsAcceptor = Callable[[socket.socket], tuple[ssl.SSLSocket | None, dict[str, Any]]]
-Sink = Callable[[dict[str, Any]], None]
+MAX_REQUEST = 1 << 18  # an A-ASSOCIATE-RQ with 128 contexts fits in a tenth of this
+FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+# What the composition root gives us: an accepted socket and a handshake deadline in, a TLS
+# socket (or None) and the handshake transcript (JSON-ready) out.
+TlsAcceptor = Callable[[socket.socket, float], tuple[ssl.SSLSocket | None, dict[str, Any]]]
 
 
 class ListenerError(CourierError):
-    """The listener cannot start (port in use, folder not writable ...)."""
+    """The listener cannot start (port in use, folder not writable, bad settings ...)."""
 
 
-@dataclass(slots=True)
-class ListenerSettings:
-    ae_title: str = "COURIER"
-    host: str = "127.0.0.1"
-    port: int = 11113
-    out: Path = Path("inbox")
-    allowed_calling: list[str] = field(default_factory=list)  # empty: anyone
-    tls_context: ssl.SSLContext | None = None
-
-
-def _component(value: str, fallback: str) -> str:
-    cleaned = SAFE.sub("_", value.strip())[:64].strip("._")
-    return cleaned or fallback
-
-
-def stored_path(out: Path, patient: str, study: str, series: str, instance: str) -> Path:
-    """Where a received instance goes: OUT/patient/study/series/instance.dcm (names made safe)."""
-    return (
-        out
-        / _component(patient, "unknown-patient")
-        / _component(study, "unknown-study")
-        / _component(series, "unknown-series")
-        / f"{_component(instance, 'instance')}.dcm"
-    )
+def parse_allowed(entries: list[str]) -> dict[str, frozenset[str]]:
+    """``AE`` or ``AE=SHA256FP`` entries → AE title → bound certificate fingerprints."""
+    allowed: dict[str, set[str]] = {}
+    for entry in entries:
+        title, _, fingerprint = entry.partition("=")
+        title = title.strip()
+        if not title or len(title) > 16:
+            raise ListenerError(f"{entry!r}: an AE title is 1 to 16 characters")
+        bound = allowed.setdefault(title, set())
+        if fingerprint:
+            normal = fingerprint.replace(":", "").strip().lower()
+            if not FINGERPRINT.fullmatch(normal):
+                raise ListenerError(
+                    f"{entry!r}: after '=' comes a certificate's SHA-256 fingerprint "
+                    "(64 hex digits, colons allowed)"
+                )
+            bound.add(normal)
+    return {title: frozenset(fingerprints) for title, fingerprints in allowed.items()}
 
 
 class StorageListener:
-    """A storage SCP for every storage SOP class, writing each file atomically."""
+    """A storage SCP for every storage SOP class and transfer syntax, storing as received."""
 
     def __init__(
         self, settings: ListenerSettings, sink: Sink, tls_acceptor: TlsAcceptor | None = None
     ) -> None:
         self.settings = settings
+        self.allowed = parse_allowed(settings.allowed_calling)
         self.sink = sink
         self.tls_acceptor = tls_acceptor
-        self._server: ThreadedAssociationServer | None = None
+        self.limiter = PeerLimiter()
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._pending = threading.BoundedSemaphore(settings.max_pending)
+        self._associations = threading.BoundedSemaphore(settings.max_associations)
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.server_address[1])
+        assert self._socket is not None
+        return int(self._socket.getsockname()[1])
+
+    @property
+    def incoming(self) -> Path:
+        return self.settings.out / ".incoming"
 
     def start(self) -> "StorageListener":
         settings = self.settings
         try:
-            settings.out.mkdir(parents=True, exist_ok=True)
+            self.incoming.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ListenerError(
                 f"cannot use {settings.out} as the inbox: {error.strerror}"
             ) from error
-        ae = AE(ae_title=settings.ae_title)
-        ae.maximum_pdu_size = 0
-        for context in AllStoragePresentationContexts:
-            ae.add_supported_context(str(context.abstract_syntax), ACCEPTED_SYNTAXES)
-        ae.add_supported_context(VERIFICATION)
-        if settings.allowed_calling:
-            ae.require_calling_aet = settings.allowed_calling
-        handlers: list[Any] = [
-            (evt.EVT_C_STORE, self._on_store),
-            (evt.EVT_REJECTED, self._on_rejected),
-        ]
-        server_class = _handshaking_server(self)
         try:
-            server = ae.make_server(
-                (settings.host, settings.port),
-                ae_title=settings.ae_title,
-                evt_handlers=handlers,
-                server_class=server_class,
-            )
+            self._socket = socket.create_server((settings.host, settings.port), backlog=128)
         except OSError as error:
             raise ListenerError(
                 f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"
             ) from error
-        self._server = server
-        ae._servers.append(server)  # pynetdicom's shutdown() expects its AE to list the server
-        threading.Thread(
-            target=server.serve_forever, daemon=True, name=f"listener:{self.port}"
-        ).start()
+        self._thread = threading.Thread(
+            target=self._accept_loop, daemon=True, name=f"listener:{self.port}"
+        )
+        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()  # also closes the listening socket
-            self._server = None
+        """Stop accepting and close every connection (their partial files are removed)."""
+        if self._socket is None:
+            return
+        self._stopping.set()
+        listening, self._socket = self._socket, None
+        with contextlib.suppress(OSError):
+            listening.shutdown(socket.SHUT_RDWR)  # wakes the accept loop
+        listening.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            for connection in list(self._open):
+                _shutdown(connection)
 
-    def _on_store(self, event: Any) -> int:
-        out = self.settings.out
-        incoming = out / ".incoming"
-        incoming.mkdir(exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=incoming, suffix=".dcm")
-        temporary = Path(name)
+    # -- connections -----------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        listening = self._socket
+        assert listening is not None
+        while not self._stopping.is_set():
+            try:
+                raw, (host, port, *_) = listening.accept()
+            except OSError:
+                time.sleep(0.05)  # stopping, or out of file descriptors for a moment
+                continue
+            if not self._pending.acquire(blocking=False):
+                _shutdown(raw)
+                self._note(host, "connection-dropped", f"{host}:{port}", "too many connections")
+                continue
+            threading.Thread(
+                target=self._serve, args=(raw, host, port), daemon=True, name=f"scp:{host}:{port}"
+            ).start()
+
+    def _serve(self, raw: socket.socket, host: str, port: int) -> None:
+        """One connection: handshake and A-ASSOCIATE-RQ within ``request_timeout``, then
+        the association (no longer counted as pending)."""
+        peer = f"{host}:{port}"
+        deadline = time.monotonic() + self.settings.request_timeout
+        pending = True
+        connection = self._track(raw)
         try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(event.encoded_dataset())
-                stream.flush()
-                os.fsync(stream.fileno())
-            header = read_header(temporary)
-        except (OSError, HeaderError) as error:
-            temporary.unlink(missing_ok=True)
-            self.sink({"event": "store-failed", "calling": _calling(event), "error": str(error)})
-            return OUT_OF_RESOURCES if isinstance(error, OSError) else CANNOT_UNDERSTAND
-        values = header.values
-        uid = event.request.AffectedSOPInstanceUID
-        target = stored_path(
-            out, values.text(0x00100020), values.text(0x0020000D), values.text(0x0020000E), str(uid)
-        )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary.chmod(public_mode())
-        temporary.replace(target)
-        self.sink(
-            {
-                "event": "stored",
-                "calling": _calling(event),
-                "path": str(target),
-                "sop_instance_uid": str(uid),
-                "size": header.file_size,
-            }
-        )
-        return SUCCESS
-
-    def _on_rejected(self, event: Any) -> None:
-        self.sink(
-            {
-                "event": "association-rejected",
-                "calling": _calling(event),
-                "peer": f"{event.assoc.requestor.address}:{event.assoc.requestor.port}",
-            }
-        )
-
-
-def _calling(event: Any) -> str:
-    return str(event.assoc.requestor.ae_title).strip()
-
-
-def _handshaking_server(listener: StorageListener) -> type[ThreadedAssociationServer]:
-    """A server class that accepts without handshaking and handshakes on the new thread."""
-
-    class HandshakingServer(ThreadedAssociationServer):
-        def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-            assert self.socket is not None
-            client, address = self.socket.accept()
-            return client, address
-
-        def process_request_thread(self, request: Any, client_address: Any) -> None:
-            if listener.tls_acceptor is not None:
-                connection, transcript = listener.tls_acceptor(request)
-                listener.sink({"event": "handshake", "transcript": transcript})
-                if connection is None:
+            tune(raw)
+            fingerprint = ""
+            if self.tls_acceptor is not None:
+                secured, transcript = self.tls_acceptor(raw, self.settings.request_timeout)
+                if secured is None:
+                    self._note(host, "handshake", peer, transcript=transcript)
                     return
-                request = connection
-            super().process_request_thread(request, client_address)
+                self.sink({"event": "handshake", "transcript": transcript})
+                connection = self._track(secured)
+                certificate = secured.getpeercert(binary_form=True) or b""
+                fingerprint = hashlib.sha256(certificate).hexdigest()
+            try:
+                request = _read_request(connection, deadline)
+            except TimeoutError:
+                wait = self.settings.request_timeout
+                self._note(host, "connection-dropped", peer, f"no A-ASSOCIATE-RQ within {wait:g} s")
+                return
+            except (AssociationRequestError, PeerProtocolError) as error:
+                send(connection, acceptor.provider_abort(acceptor.ABORT_INVALID_PARAMETER))
+                self._note(host, "association-aborted", peer, f"bad A-ASSOCIATE-RQ: {error}")
+                return
+            self._pending.release()
+            pending = False
+            self._associate(connection, request, peer, fingerprint)
+        except OSError as error:
+            log.info("connection from %s ended: %s", peer, error)
+        finally:
+            if pending:
+                self._pending.release()
+            with self._lock:
+                self._open.difference_update({raw, connection})
+            _shutdown(connection)
 
-    return HandshakingServer
+    def _track(self, connection: socket.socket) -> socket.socket:
+        with self._lock:
+            self._open.add(connection)
+        return connection
+
+    def _note(self, host: str, event: str, peer: str, reason: str = "", **details: Any) -> None:
+        """Record a connection that failed before associating: a few records a minute per
+        peer host, the next one saying how many were left out."""
+        suppressed = self.limiter.allow(host)
+        if suppressed is None:
+            return
+        record = {"event": event, "peer": peer, **({"reason": reason} if reason else {}), **details}
+        if suppressed:
+            record["suppressed_before"] = suppressed
+        self.sink(record)
+
+    def _associate(
+        self, connection: socket.socket, request: AssociationRequest, peer: str, fingerprint: str
+    ) -> None:
+        rejection = self._rejection(request, fingerprint)
+        if rejection is None and not self._associations.acquire(blocking=False):
+            limit = self.settings.max_associations
+            rejection = acceptor.REJECT_LOCAL_LIMIT, f"already {limit} associations"
+        if rejection is not None:
+            (result, source, reason), why = rejection
+            send(connection, acceptor.associate_reject(result, source, reason))
+            self.sink(
+                {
+                    "event": "association-rejected",
+                    "calling": request.calling,
+                    "called": request.called,
+                    "peer": peer,
+                    "reason": why,
+                }
+            )
+            return
+        try:
+            answers = self._answers(request)
+            send(
+                connection,
+                acceptor.associate_accept(request, answers, self.settings.max_pdu_length),
+            )
+            accepted = {a.context_id: a.transfer_syntax for a in answers if a.result == 0}
+            Association(self.settings, self.sink, connection, request, peer, accepted).run()
+        finally:
+            self._associations.release()
+
+    def _rejection(
+        self, request: AssociationRequest, fingerprint: str
+    ) -> tuple[tuple[int, int, int], str] | None:
+        if not request.protocol_version & 1:
+            return acceptor.REJECT_PROTOCOL_VERSION, "protocol version 1 not offered"
+        if request.application_context != APPLICATION_CONTEXT:
+            return acceptor.REJECT_APPLICATION_CONTEXT, (
+                f"unknown application context {request.application_context!r}"
+            )
+        if request.called != self.settings.ae_title:
+            return acceptor.REJECT_CALLED_AE, (
+                f"called AE title {request.called!r} is not ours ({self.settings.ae_title!r})"
+            )
+        if self.allowed:
+            if request.calling not in self.allowed:
+                return acceptor.REJECT_CALLING_AE, (
+                    f"calling AE title {request.calling!r} is not in the allowed list"
+                )
+            bound = self.allowed[request.calling]
+            if bound and fingerprint not in bound:
+                return acceptor.REJECT_CALLING_AE, (
+                    f"calling AE title {request.calling!r} is bound to another client "
+                    f"certificate (this one: SHA-256 {fingerprint or 'none, plain TCP'})"
+                )
+        return None
+
+    def _answers(self, request: AssociationRequest) -> list[ContextAnswer]:
+        syntaxes = transfer_syntaxes()
+        answers = []
+        for proposal in request.proposals:
+            wanted = proposal.abstract_syntax == VERIFICATION or is_storage_class(
+                proposal.abstract_syntax, accept_private=self.settings.accept_private
+            )
+            syntax = next((s for s in proposal.transfer_syntaxes if s in syntaxes), "")
+            if not wanted:
+                result = acceptor.ABSTRACT_NOT_SUPPORTED
+            elif not syntax:
+                result = acceptor.TRANSFER_NOT_SUPPORTED
+            else:
+                result = acceptor.ACCEPTED
+            answers.append(ContextAnswer(proposal.context_id, result, syntax))
+        return answers
+
+
+def _read_request(connection: socket.socket, deadline: float) -> AssociationRequest:
+    header = recv_exact(connection, 6, deadline)
+    kind, length = header[0], struct.unpack_from(">I", header, 2)[0]
+    if kind != A_ASSOCIATE_RQ:
+        raise PeerProtocolError(f"PDU type 0x{kind:02X} before any A-ASSOCIATE-RQ")
+    if length > MAX_REQUEST:
+        raise PeerProtocolError(f"an A-ASSOCIATE-RQ of {length} bytes")
+    return acceptor.parse_request(recv_exact(connection, length, deadline))
+
+
+def _shutdown(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+    connection.close()

@@ -16,6 +16,7 @@ from desktop.security.policy import peer_weaknesses
 # OpenSSL certificate verification codes (X509_V_ERR_*).
 UNTRUSTED_CODES = frozenset({2, 18, 19, 20, 21, 27})
 EXPIRED, NOT_YET_VALID, REVOKED, WRONG_PURPOSE = 10, 9, 23, 26
+NO_CRL, CRL_EXPIRED = 3, 12
 WEAK_CODES = frozenset({66, 67, 68})  # key too small (leaf, CA), signature digest too weak
 NAME_MISMATCH_CODES = frozenset({62, 64})
 NOT_TLS_REASONS = frozenset(
@@ -179,6 +180,8 @@ def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosi
             f"The server's certificate ({subject}) is revoked",
             "Do not connect; tell the peer's administrator",
         )
+    if code in (NO_CRL, CRL_EXPIRED):
+        return missing_crl(code, "the server's certificate")
     return Diagnosis(
         "server-cert-invalid",
         f"The server's certificate was refused: {error.verify_message}",
@@ -291,6 +294,22 @@ def _closed(error: BaseException) -> bool:
     return isinstance(error, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError | EOFError)
 
 
+def missing_crl(code: int, whose: str) -> Diagnosis:
+    """Revocation is checked (CRLs imported) but the issuer's CRL is missing or out of date."""
+    if code == CRL_EXPIRED:
+        return Diagnosis(
+            "crl-expired",
+            f"The revocation list for {whose} is out of date",
+            "Import the CA's current CRL (keystore import-crl FILE)",
+        )
+    return Diagnosis(
+        "crl-missing",
+        f"Revocation is checked, but the keystore holds no revocation list from the CA "
+        f"that issued {whose}",
+        "Import that CA's CRL (keystore import-crl FILE)",
+    )
+
+
 def plain_to_tls_port(host: str, port: int) -> Diagnosis:
     """For a plain DICOM connection that failed on a port that speaks TLS."""
     return Diagnosis(
@@ -315,6 +334,17 @@ def diagnose_client(error: BaseException, peer: str) -> Diagnosis:
             f"{peer} sent no client certificate",
             "The client must present an identity from a CA we trust",
         )
+    if isinstance(error, ssl.SSLCertVerificationError) and error.verify_code == REVOKED:
+        return Diagnosis(
+            "client-cert-revoked",
+            f"{peer}'s certificate is revoked: its CA's revocation list names it",
+            "Refuse this client; it needs a new certificate from its CA",
+        )
+    if isinstance(error, ssl.SSLCertVerificationError) and error.verify_code in (
+        NO_CRL,
+        CRL_EXPIRED,
+    ):
+        return missing_crl(error.verify_code, f"{peer}'s certificate")
     if isinstance(error, ssl.SSLCertVerificationError):
         return Diagnosis(
             "client-cert-refused",

@@ -137,12 +137,12 @@ def load_identity(context: ssl.SSLContext, identity: UnlockedIdentity) -> None:
     chain = b"".join(
         c.public_bytes(serialization.Encoding.PEM) for c in [identity.certificate, *identity.chain]
     )
-    with _private_file(chain + key) as path:
+    with private_file(chain + key) as path:
         context.load_cert_chain(str(path), password=once)
 
 
 @contextmanager
-def _private_file(data: bytes) -> Iterator[Path]:
+def private_file(data: bytes) -> Iterator[Path]:
     if hasattr(os, "memfd_create"):
         descriptor = os.memfd_create("dicom-courier-identity", os.MFD_CLOEXEC)
         try:

@@ -1,0 +1,140 @@
+"""Receiving over TLS: DCMTK's storescu sending to our listener and to storescp, in one run.
+
+    .venv/bin/python -m bench.receive_bench [--files 200] [--runs 3] [--profile]
+
+200 CT images of 512x512x16 bits (0.5 MB), one association, loopback, TLS 1.3, mutual
+certificates, DCMTK with TCP_NODELAY=1 at both ends (storescu and storescp read it from the
+environment). Both receivers write every file to disk; storescp does not fsync, so our
+listener is measured without (``--no-fsync``) and with fsync (its default). Each run starts
+with an empty inbox. ``--profile`` prints where our listener's association threads spend
+their CPU time (cProfile).
+"""
+
+import argparse
+import contextlib
+import cProfile
+import os
+import pstats
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from desktop.connect import listener_tls
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.net import receiver
+from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.security.keystore import Keystore
+from desktop.security.tls import Profile
+from tests.peers import free_port, running, storescp_tls_command, storescu_tls
+from tests.pki import KEY_PASSWORD, build_pki
+
+PASSWORD = "benchmark keystore password"
+
+
+def timed(action: Callable[[], object], reset: Callable[[], object], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        reset()
+        start = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def empty(folder: Path) -> None:
+    for child in folder.iterdir():
+        if child.name != ".incoming":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+def profiled_runs() -> cProfile.Profile:
+    """Profile every association thread of our listener from now on, in CPU time (on a busy
+    machine wall time mostly measures waiting for a core)."""
+    profile = cProfile.Profile(time.thread_time)
+    original = receiver.Association.run
+
+    def run(self: Any) -> None:
+        profile.enable()
+        try:
+            original(self)
+        finally:
+            profile.disable()
+
+    receiver.Association.run = run  # type: ignore[method-assign]
+    return profile
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    os.environ["TCP_NODELAY"] = "1"  # storescu's end; storescp inherits it too
+    folder = Path(tempfile.mkdtemp())
+    (folder / "pki").mkdir()
+    pki = build_pki(folder / "pki")
+    keystore = Keystore(folder / "home", lambda new: PASSWORD)
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    study = StudySpec(
+        "B",
+        "Bench^Receive",
+        "20240101",
+        "bench",
+        (SeriesSpec("CT", "axial", count=args.files, rows=512, columns=512),),
+    )
+    files = write_files(folder / "study", (study,))
+    megabytes = sum(f.stat().st_size for f in files) / 2**20
+
+    def send(port: int) -> Callable[[], None]:
+        def action() -> None:
+            result = storescu_tls(pki, port, files, called="DCMTK_SCP")
+            if result.returncode or "Store Failed" in result.stderr:
+                raise RuntimeError(f"storescu failed: {result.stderr}")
+
+        return action
+
+    profile = profiled_runs() if args.profile else None
+    stored = folder / "storescp"
+    stored.mkdir()
+    port = free_port()
+    receivers: dict[str, tuple[int, Path]] = {"storescp": (port, stored)}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            running(storescp_tls_command(pki, stored, port), port, folder / "storescp.log")
+        )
+        for label, fsync in (("our listen --no-fsync", False), ("our listen (fsync)", True)):
+            settings = ListenerSettings(
+                "DCMTK_SCP", "127.0.0.1", 0, folder / f"inbox-{fsync}", fsync=fsync
+            )
+            settings.tls_context, acceptor = listener_tls(keystore, "courier", Profile.BCP195_ND)
+            listener = StorageListener(settings, lambda record: None, acceptor).start()
+            stack.callback(listener.stop)
+            receivers[label] = (listener.port, settings.out)
+        results = {label: float("inf") for label in receivers}
+        for _ in range(args.runs):  # interleaved: each round measures every receiver once
+            for label, (port, out) in receivers.items():
+                results[label] = min(results[label], timed(send(port), partial(empty, out), 1))
+
+    print(
+        f"storescu ->, {len(files)} files, {megabytes:.0f} MB, best of {args.runs}, TCP_NODELAY=1"
+    )
+    for label, seconds in results.items():
+        print(
+            f"{label:<24} {seconds:6.2f} s  {len(files) / seconds:6.0f} files/s  "
+            f"{megabytes / seconds:5.0f} MB/s"
+        )
+    reference = results["storescp"]
+    for label in list(results)[1:]:
+        print(f"{label}: {reference / results[label]:.2f}x storescp (target >= 1.0x)")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""What our storage SCP negotiates: every standard storage SOP class and transfer syntax.
+
+Instances are stored as received, so any standard transfer syntax can be accepted, compressed
+or video alike; private SOP classes only when the listener is told to accept them.
+"""
+
+from functools import cache
+
+from pydicom._uid_dict import UID_dictionary
+
+VERIFICATION = "1.2.840.10008.1.1"
+STORAGE_ROOT = "1.2.840.10008.5.1.4.1.1."  # every composite image/object storage class
+STANDARD_ROOT = "1.2.840.10008."
+DEFLATED = frozenset(
+    {"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.95", "1.2.840.10008.1.2.4.205"}
+)
+IMPLICIT_LITTLE = "1.2.840.10008.1.2"
+IMPLICIT = frozenset({IMPLICIT_LITTLE, "1.2.840.10008.1.20"})  # the second: retired Papyrus 3
+EXPLICIT_BIG = "1.2.840.10008.1.2.2"
+EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
+NATIVE = IMPLICIT | {EXPLICIT_LITTLE, EXPLICIT_BIG, "1.2.840.10008.1.2.1.99"}
+# Not data-set encodings a storage SCP can store: MIME, XML and real-time streams (SMPTE 2110).
+UNSTORABLE = frozenset(
+    {
+        "1.2.840.10008.1.2.6.1",
+        "1.2.840.10008.1.2.6.2",
+        "1.2.840.10008.1.2.7.1",
+        "1.2.840.10008.1.2.7.2",
+        "1.2.840.10008.1.2.7.3",
+    }
+)
+
+
+@cache
+def transfer_syntaxes() -> frozenset[str]:
+    """Every transfer syntax of the standard (retired ones too) we can store as received."""
+    return frozenset(
+        uid
+        for uid, entry in UID_dictionary.items()
+        if entry[1] == "Transfer Syntax" and uid not in UNSTORABLE
+    )
+
+
+@cache
+def _named_storage_classes() -> frozenset[str]:
+    return frozenset(
+        uid
+        for uid, (name, kind, *_) in UID_dictionary.items()
+        if kind == "SOP Class"
+        and "Storage" in name
+        and "Commitment" not in name
+        and "Directory" not in name
+    )
+
+
+def is_storage_class(uid: str, *, accept_private: bool) -> bool:
+    """A standard storage SOP class, or (when allowed) a non-standard one."""
+    if uid.startswith(STORAGE_ROOT) or uid in _named_storage_classes():
+        return True
+    return accept_private and not uid.startswith(STANDARD_ROOT)

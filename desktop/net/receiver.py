@@ -1,0 +1,471 @@
+"""One negotiated association of our storage SCP: P-DATA in, C-ECHO and C-STORE answered.
+
+Data set fragments go from the socket straight into a file under ``OUT/.incoming`` (memory: one
+PDU); the file is checked (``intake``), then linked into place without ever replacing another
+instance, and only then answered Success. Every failure path removes the incoming file.
+"""
+
+import logging
+import os
+import re
+import socket
+import ssl
+import struct
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop.core.files import public_mode
+from desktop.net import acceptor, dimse
+from desktop.net.acceptor import AssociationRequest
+from desktop.net.catalogue import VERIFICATION
+from desktop.net.intake import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, IntakeError, check
+from desktop.net.link import quick_ack
+from desktop.net.pdu import (
+    A_ABORT,
+    A_RELEASE_RQ,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION,
+    P_DATA_TF,
+    pdv_header,
+    release_reply,
+)
+
+log = logging.getLogger(__name__)
+
+SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+SUCCESS = 0x0000
+MAX_COMMAND = 1 << 16
+Sink = Callable[[dict[str, Any]], None]
+
+
+class PeerProtocolError(Exception):
+    """The peer broke the protocol: we send A-ABORT with ``reason`` and close."""
+
+    def __init__(self, message: str, reason: int = acceptor.ABORT_INVALID_PARAMETER) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class ListenerSettings:
+    ae_title: str = "COURIER"
+    host: str = "127.0.0.1"
+    port: int = 11113
+    out: Path = Path("inbox")
+    # Calling AE titles allowed ("AE", or "AE=SHA256" to bind it to a client certificate);
+    # empty: anyone.
+    allowed_calling: list[str] = field(default_factory=list)
+    tls_context: ssl.SSLContext | None = None  # the context the TLS acceptor uses
+    accept_private: bool = False  # accept non-standard (private) SOP classes
+    request_timeout: float = 5.0  # from accept to a complete A-ASSOCIATE-RQ, TLS included
+    idle_timeout: float = 60.0  # silence tolerated inside an association
+    max_associations: int = 16
+    max_pending: int = 64  # connections not yet associated
+    max_pdu_length: int = 1 << 20  # what we announce: the memory one association reads into
+    max_inflated: int = 512 << 20  # a deflated data set may inflate to this much
+    fsync: bool = True  # data on disk before Success
+
+
+def _component(value: str, fallback: str) -> str:
+    cleaned = SAFE.sub("_", value.strip())[:64].strip("._")
+    return cleaned or fallback
+
+
+def stored_path(out: Path, patient: str, study: str, series: str, instance: str) -> Path:
+    """Where a received instance goes: OUT/patient/study/series/instance.dcm (names made safe)."""
+    return (
+        out
+        / _component(patient, "unknown-patient")
+        / _component(study, "unknown-study")
+        / _component(series, "unknown-series")
+        / f"{_component(instance, 'instance')}.dcm"
+    )
+
+
+def file_meta(sop_class: str, sop_instance: str, syntax: str, source: str) -> bytes:
+    """Preamble, prefix and File Meta Information (PS3.10 7.1) for a received data set."""
+
+    def element(element_number: int, vr: bytes, value: bytes) -> bytes:
+        if vr == b"OB":
+            return struct.pack("<HH2s2xI", 2, element_number, vr, len(value)) + value
+        return struct.pack("<HH2sH", 2, element_number, vr, len(value)) + value
+
+    def text(value: str, pad: bytes) -> bytes:
+        raw = value.encode("ascii", "replace")
+        return raw + pad if len(raw) % 2 else raw
+
+    body = (
+        element(0x0001, b"OB", b"\x00\x01")
+        + element(0x0002, b"UI", text(sop_class, b"\0"))
+        + element(0x0003, b"UI", text(sop_instance, b"\0"))
+        + element(0x0010, b"UI", text(syntax, b"\0"))
+        + element(0x0012, b"UI", text(IMPLEMENTATION_CLASS_UID, b"\0"))
+        + element(0x0013, b"SH", text(IMPLEMENTATION_VERSION, b" "))
+        + (element(0x0016, b"AE", text(source, b" ")) if source else b"")
+    )
+    return bytes(128) + b"DICM" + element(0x0000, b"UL", struct.pack("<I", len(body))) + body
+
+
+@dataclass(slots=True)
+class Incoming:
+    """A data set being received: its command and (unless already refused) its file."""
+
+    context_id: int
+    message_id: int
+    sop_class: str
+    sop_instance: str
+    syntax: str
+    dataset_offset: int
+    path: Path | None
+    descriptor: int
+    refused: IntakeError | None = None
+
+
+class Association:
+    """One negotiated association: P-DATA in, C-ECHO and C-STORE answered, until release."""
+
+    def __init__(
+        self,
+        settings: ListenerSettings,
+        sink: Sink,
+        connection: socket.socket,
+        request: AssociationRequest,
+        peer: str,
+        accepted: dict[int, str],
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.connection = connection
+        self.request = request
+        self.peer = peer
+        self.accepted = accepted
+        self.abstract = {p.context_id: p.abstract_syntax for p in request.proposals}
+        self.buffer = bytearray(self.settings.max_pdu_length)
+        self.command = bytearray()
+        self.incoming: Incoming | None = None
+        self.folders: set[Path] = set()  # inbox folders known to exist
+
+    def run(self) -> None:
+        self.connection.settimeout(self.settings.idle_timeout)
+        try:
+            while self._next_pdu():
+                pass
+        except PeerProtocolError as error:
+            send(self.connection, acceptor.provider_abort(error.reason))
+            self._event("association-aborted", reason=f"we aborted: {error}")
+        except TimeoutError:
+            send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
+            self._event(
+                "association-aborted",
+                reason=f"no data for {self.settings.idle_timeout:g} s: we aborted",
+            )
+        except (OSError, ConnectionError) as error:
+            self._event("association-aborted", reason=f"connection lost: {error}")
+        finally:
+            self._discard()
+
+    def _event(self, name: str, **details: Any) -> None:
+        self.sink({"event": name, "calling": self.request.calling, "peer": self.peer, **details})
+
+    def _next_pdu(self) -> bool:
+        """Read and handle one PDU; False once the association is over."""
+        header = recv_exact(self.connection, 6)
+        kind, length = header[0], struct.unpack_from(">I", header, 2)[0]
+        if kind == P_DATA_TF:
+            if length > self.settings.max_pdu_length:
+                raise PeerProtocolError(
+                    f"a P-DATA-TF PDU of {length} bytes, above the "
+                    f"{self.settings.max_pdu_length} we announced"
+                )
+            view = memoryview(self.buffer)[:length]
+            recv_into(self.connection, view)
+            self._pdata(view)
+            return True
+        if kind == A_RELEASE_RQ:
+            recv_exact(self.connection, min(length, 4))
+            send(self.connection, release_reply())
+            return False
+        if kind == A_ABORT:
+            self._event("association-aborted", reason="the peer aborted")
+            return False
+        raise PeerProtocolError(f"unexpected PDU type 0x{kind:02X}", acceptor.ABORT_UNEXPECTED_PDU)
+
+    def _pdata(self, body: memoryview) -> None:
+        position = 0
+        while position < len(body):
+            if position + 6 > len(body):
+                raise PeerProtocolError("a PDV item header is cut short")
+            size = struct.unpack_from(">I", body, position)[0]
+            if size < 2 or position + 4 + size > len(body):
+                raise PeerProtocolError(f"a PDV item claims {size} bytes, more than its PDU holds")
+            context_id, control = body[position + 4], body[position + 5]
+            if context_id not in self.accepted:
+                raise PeerProtocolError(f"a PDV on presentation context {context_id}, not accepted")
+            fragment = body[position + 6 : position + 4 + size]
+            if control & 1:
+                self._command_fragment(context_id, fragment, last=bool(control & 2))
+            else:
+                self._dataset_fragment(context_id, fragment, last=bool(control & 2))
+            position += 4 + size
+
+    def _command_fragment(self, context_id: int, fragment: memoryview, *, last: bool) -> None:
+        if self.incoming is not None:
+            raise PeerProtocolError("a command arrived before the previous data set ended")
+        self.command += fragment
+        if len(self.command) > MAX_COMMAND:
+            raise PeerProtocolError("a command set longer than 64 KB")
+        if not last:
+            return
+        command = dimse.decode_command(bytes(self.command))
+        self.command.clear()
+        field_ = command.get(dimse.COMMAND_FIELD)
+        message_id = int(command.get(dimse.MESSAGE_ID, 0))
+        if field_ == dimse.C_ECHO_RQ:
+            self._respond(context_id, dimse.C_ECHO_RSP, message_id, VERIFICATION, "", SUCCESS)
+        elif field_ == dimse.C_STORE_RQ:
+            self._begin_store(context_id, command, message_id)
+        else:
+            raise PeerProtocolError(
+                f"command 0x{int(field_ or 0):04X}: this SCP only answers C-ECHO and C-STORE",
+                acceptor.ABORT_UNEXPECTED_PDU,
+            )
+
+    def _begin_store(self, context_id: int, command: dict[int, str | int], message_id: int) -> None:
+        sop_class = str(command.get(dimse.AFFECTED_SOP_CLASS, ""))
+        sop_instance = str(command.get(dimse.AFFECTED_SOP_INSTANCE, ""))
+        if command.get(dimse.DATASET_TYPE) == dimse.NO_DATASET:
+            self._refuse_now(
+                context_id,
+                message_id,
+                sop_class,
+                sop_instance,
+                IntakeError(CANNOT_UNDERSTAND, "the C-STORE request carries no data set"),
+            )
+            return
+        syntax = self.accepted[context_id]
+        head = file_meta(sop_class, sop_instance, syntax, self.request.calling)
+        self.incoming = Incoming(
+            context_id, message_id, sop_class, sop_instance, syntax, len(head), None, -1
+        )
+        if sop_class != self.abstract[context_id]:
+            self.incoming.refused = IntakeError(
+                CANNOT_UNDERSTAND,
+                f"SOP class {sop_class} sent on the context negotiated for "
+                f"{self.abstract[context_id]}",
+            )
+            return
+        try:
+            descriptor, name = tempfile.mkstemp(dir=self.settings.out / ".incoming", suffix=".dcm")
+            self.incoming.path, self.incoming.descriptor = Path(name), descriptor
+            os.fchmod(descriptor, public_mode())  # the mode the filed instance will have
+            os.write(descriptor, head)
+        except OSError as error:
+            self._fail_write(error)
+
+    def _fail_write(self, error: OSError) -> None:
+        assert self.incoming is not None
+        self._close_file(remove=True)
+        self.incoming.refused = IntakeError(
+            OUT_OF_RESOURCES, f"cannot write to the inbox: {error.strerror or error}"
+        )
+
+    def _dataset_fragment(self, context_id: int, fragment: memoryview, *, last: bool) -> None:
+        incoming = self.incoming
+        if incoming is None or incoming.context_id != context_id:
+            raise PeerProtocolError("data set fragment without a C-STORE request on its context")
+        if incoming.refused is None:
+            try:
+                while fragment:
+                    written = os.write(incoming.descriptor, fragment)
+                    fragment = fragment[written:]
+            except OSError as error:
+                self._fail_write(error)
+        if last:
+            self._finish_store()
+
+    def _finish_store(self) -> None:
+        incoming = self.incoming
+        assert incoming is not None
+        status, reason = SUCCESS, ""
+        try:
+            if incoming.refused is not None:
+                raise incoming.refused
+            if self.settings.fsync:
+                os.fsync(incoming.descriptor)
+            self._close_file(remove=False)
+            assert incoming.path is not None
+            received = check(
+                incoming.path,
+                dataset_offset=incoming.dataset_offset,
+                syntax=incoming.syntax,
+                sop_class=incoming.sop_class,
+                sop_instance=incoming.sop_instance,
+                max_inflated=self.settings.max_inflated,
+            )
+            target = stored_path(
+                self.settings.out,
+                received.patient_id,
+                received.study,
+                received.series,
+                received.sop_instance,
+            )
+            if target.parent not in self.folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.folders.add(target.parent)
+            final, duplicate = file_into_place(incoming.path, target)
+            self._event(
+                "stored",
+                path=str(final),
+                sop_instance_uid=incoming.sop_instance,
+                size=incoming.path.stat().st_size,
+                duplicate=duplicate,
+            )
+        except IntakeError as refused:
+            status, reason = refused.status, refused.reason
+        except OSError as error:
+            status, reason = OUT_OF_RESOURCES, f"cannot file the instance: {error}"
+        finally:
+            self._close_file(remove=True)
+            self.incoming = None
+        if status != SUCCESS:
+            log.warning("refused %s from %s: %s", incoming.sop_instance, self.peer, reason)
+            self._event(
+                "store-failed",
+                sop_instance_uid=incoming.sop_instance,
+                status=status,
+                error=reason,
+            )
+        self._respond(
+            incoming.context_id,
+            dimse.C_STORE_RSP,
+            incoming.message_id,
+            incoming.sop_class,
+            incoming.sop_instance,
+            status,
+            reason,
+        )
+
+    def _refuse_now(
+        self,
+        context_id: int,
+        message_id: int,
+        sop_class: str,
+        sop_instance: str,
+        refused: IntakeError,
+    ) -> None:
+        self._event(
+            "store-failed",
+            sop_instance_uid=sop_instance,
+            status=refused.status,
+            error=refused.reason,
+        )
+        self._respond(
+            context_id,
+            dimse.C_STORE_RSP,
+            message_id,
+            sop_class,
+            sop_instance,
+            refused.status,
+            refused.reason,
+        )
+
+    def _respond(
+        self,
+        context_id: int,
+        command_field: int,
+        message_id: int,
+        sop_class: str,
+        sop_instance: str,
+        status: int,
+        comment: str = "",
+    ) -> None:
+        elements: dict[int, str | int] = {
+            dimse.AFFECTED_SOP_CLASS: sop_class,
+            dimse.COMMAND_FIELD: command_field,
+            dimse.MESSAGE_ID_RESPONDED: message_id,
+            dimse.DATASET_TYPE: dimse.NO_DATASET,
+            dimse.STATUS: status,
+        }
+        if sop_instance:
+            elements[dimse.AFFECTED_SOP_INSTANCE] = sop_instance
+        if comment:
+            elements[dimse.ERROR_COMMENT] = comment.encode("ascii", "replace").decode()[:64]
+        encoded = dimse.encode_command(elements)
+        send(self.connection, pdv_header(len(encoded), context_id, True, True) + encoded)
+        quick_ack(self.connection)
+
+    def _close_file(self, *, remove: bool) -> None:
+        incoming = self.incoming
+        if incoming is None:
+            return
+        if incoming.descriptor >= 0:
+            os.close(incoming.descriptor)
+            incoming.descriptor = -1
+        if remove and incoming.path is not None:
+            incoming.path.unlink(missing_ok=True)
+            incoming.path = None
+
+    def _discard(self) -> None:
+        """The association ended mid-data-set: nothing of it stays in ``.incoming``."""
+        self._close_file(remove=True)
+        self.incoming = None
+
+
+def file_into_place(temporary: Path, target: Path) -> tuple[Path, bool]:
+    """Link the checked file at ``target`` (whose folder exists) without ever replacing
+    another file: an identical file already there is this instance again (True); a different
+    one keeps its place and this one takes the next free name (``name~2.dcm`` ...)."""
+    for number in range(1, 1000):
+        candidate = target if number == 1 else target.with_name(f"{target.stem}~{number}.dcm")
+        try:
+            os.link(temporary, candidate)
+            return candidate, False
+        except FileExistsError:
+            if _same_content(temporary, candidate):
+                return candidate, True
+    raise OSError(f"a thousand different files are already named {target.name}")
+
+
+def _same_content(first: Path, second: Path) -> bool:
+    if first.stat().st_size != second.stat().st_size:
+        return False
+    with first.open("rb") as a, second.open("rb") as b:
+        while True:
+            chunk = a.read(1 << 20)
+            if chunk != b.read(1 << 20):
+                return False
+            if not chunk:
+                return True
+
+
+def recv_exact(connection: socket.socket, count: int, deadline: float | None = None) -> bytes:
+    buffer = bytearray(count)
+    recv_into(connection, memoryview(buffer), deadline)
+    return bytes(buffer)
+
+
+def recv_into(connection: socket.socket, view: memoryview, deadline: float | None = None) -> None:
+    """Fill ``view`` from the socket; with a deadline the whole read must finish by then
+    (one byte every few seconds cannot hold the connection open)."""
+    filled = 0
+    while filled < len(view):
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("deadline passed")
+            connection.settimeout(remaining)
+        count = connection.recv_into(view[filled:])
+        if not count:
+            raise ConnectionError("the peer closed the connection")
+        filled += count
+
+
+def send(connection: socket.socket, data: bytes) -> None:
+    try:
+        connection.sendall(data)
+    except OSError as error:
+        log.info("could not send to the peer: %s", error)

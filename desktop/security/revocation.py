@@ -1,0 +1,137 @@
+"""Certificate revocation lists in the keystore (``keystore/crls/``), checked in every TLS
+context we build once any is imported.
+
+One CRL is kept per issuer (the newest). Its signature is checked at import when the issuer's
+certificate is in the keystore (a trusted CA or a chain certificate of one of our identities);
+OpenSSL checks it again at every handshake. With CRLs loaded, a context checks the peer's
+leaf certificate (``VERIFY_CRL_CHECK_LEAF``): a revoked certificate fails the handshake, and so
+does one whose issuer has no CRL here (OpenSSL cannot tell it is not revoked).
+"""
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import ssl
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from desktop.core.files import write_atomic
+from desktop.security.certificates import load_certificates
+from desktop.security.errors import KeystoreError
+from desktop.security.keystore import Keystore
+from desktop.security.tls import private_file
+
+log = logging.getLogger(__name__)
+PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class CrlInfo:
+    """An imported CRL, in words."""
+
+    issuer: str
+    last_update: dt.datetime
+    next_update: dt.datetime | None
+    revoked: int
+    signature_checked: bool
+    kept_newer: bool = False  # the keystore already held a newer CRL of this issuer
+
+    def describe(self) -> str:
+        until = f", next update {self.next_update:%Y-%m-%d}" if self.next_update else ""
+        checked = "" if self.signature_checked else " (signature checked at each handshake)"
+        return (
+            f"CRL of {self.issuer}: {self.revoked} revoked, issued "
+            f"{self.last_update:%Y-%m-%d}{until}{checked}"
+        )
+
+
+def _parse(data: bytes, name: str) -> list[x509.CertificateRevocationList]:
+    try:
+        blocks = PEM_CRL.findall(data)
+        if blocks:
+            return [x509.load_pem_x509_crl(block) for block in blocks]
+        return [x509.load_der_x509_crl(data)]
+    except ValueError as error:
+        raise KeystoreError(f"{name} is not a certificate revocation list (PEM or DER)") from error
+
+
+def _folder(keystore: Keystore) -> Path:
+    folder = keystore.folder / "crls"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _issuers(keystore: Keystore) -> list[x509.Certificate]:
+    """Certificates that may sign a CRL: trusted CAs and our identities' chains."""
+    pems = [info.pem for info in keystore.trusted()]
+    pems += [c.pem for identity in keystore.identities() for c in identity.chain]
+    return [load_certificates(pem.encode("ascii"), "keystore")[0] for pem in pems]
+
+
+def import_crl(keystore: Keystore, path: Path, *, now: dt.datetime | None = None) -> list[CrlInfo]:
+    """Store the CRLs of a PEM or DER file, each replacing an older CRL of its issuer."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise KeystoreError(f"cannot read {path}: {error.strerror}") from error
+    now = now or dt.datetime.now(dt.UTC)
+    issuers = _issuers(keystore)
+    return [_store(keystore, crl, issuers, now, path.name) for crl in _parse(data, path.name)]
+
+
+def _store(
+    keystore: Keystore,
+    crl: x509.CertificateRevocationList,
+    issuers: list[x509.Certificate],
+    now: dt.datetime,
+    name: str,
+) -> CrlInfo:
+    issuer_name = crl.issuer.rfc4514_string()
+    signer = next((c for c in issuers if c.subject == crl.issuer), None)
+    key = signer.public_key() if signer is not None else None
+    if key is not None and not crl.is_signature_valid(key):  # type: ignore[arg-type]
+        raise KeystoreError(f"{name}: the CRL's signature does not match its issuer {issuer_name}")
+    next_update = crl.next_update_utc
+    if next_update is not None and next_update < now:
+        raise KeystoreError(
+            f"{name}: the CRL of {issuer_name} expired on {next_update:%Y-%m-%d}; "
+            "get the current one from the CA (a handshake would fail with an expired CRL)"
+        )
+    target = _folder(keystore) / f"{hashlib.sha256(crl.issuer.public_bytes()).hexdigest()[:16]}.pem"
+    info = CrlInfo(issuer_name, crl.last_update_utc, next_update, len(crl), signer is not None)
+    if target.exists():
+        held = _parse(target.read_bytes(), target.name)[0]
+        if held.last_update_utc > crl.last_update_utc:
+            return replace(info, kept_newer=True)
+    write_atomic(target, crl.public_bytes(serialization.Encoding.PEM))
+    return info
+
+
+def crls_pem(keystore: Keystore) -> bytes:
+    """Every stored CRL as one PEM bundle (damaged files are reported and skipped)."""
+    folder = keystore.folder / "crls"
+    if not folder.is_dir():
+        return b""
+    bundle = b""
+    for path in sorted(folder.glob("*.pem")):
+        try:
+            data = path.read_bytes()
+            _parse(data, path.name)
+        except (OSError, KeystoreError) as error:
+            log.warning("skipping the damaged CRL %s: %s", path.name, error)
+            continue
+        bundle += data
+    return bundle
+
+
+def check_revocation(context: ssl.SSLContext, crls: bytes) -> None:
+    """Make ``context`` check the peer's leaf certificate against ``crls`` (if any)."""
+    if not crls:
+        return
+    with private_file(crls) as path:
+        context.load_verify_locations(cafile=str(path))
+    context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF

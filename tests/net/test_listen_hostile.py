@@ -1,0 +1,268 @@
+"""Our storage SCP against hostile clients: idle and dripping sockets, lying and empty data
+sets, a deflate bomb, colliding file names, wrong AE titles (raw sockets and pynetdicom)."""
+
+import socket
+import struct
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import CTImageStorage, generate_uid
+from pynetdicom import AE
+
+from desktop.net.encoding import encode
+from desktop.net.scp import ListenerSettings, StorageListener
+from tests.net.hostile import EXPLICIT_LITTLE, RawClient
+
+DEFLATED = "1.2.840.10008.1.2.1.99"
+CANNOT_UNDERSTAND, DOES_NOT_MATCH, OUT_OF_RESOURCES = 0xC000, 0xA900, 0xA700
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[tuple[StorageListener, list[dict[str, Any]]]]:
+    records: list[dict[str, Any]] = []
+    settings = ListenerSettings(
+        "COURIER", "127.0.0.1", 0, tmp_path / "inbox", request_timeout=1.5, max_inflated=64 << 20
+    )
+    server = StorageListener(settings, records.append).start()
+    yield server, records
+    server.stop()
+
+
+def ct(uid: str | None = None, *, rows: int = 8, pixels: bytes | None = None) -> Dataset:
+    dataset = Dataset()
+    dataset.SOPClassUID = CTImageStorage
+    dataset.SOPInstanceUID = uid or generate_uid()
+    dataset.PatientID = "HOSTILE-1"
+    dataset.StudyInstanceUID = "1.2.3.4"
+    dataset.SeriesInstanceUID = "1.2.3.4.5"
+    dataset.Rows = dataset.Columns = rows
+    dataset.SamplesPerPixel = 1
+    dataset.BitsAllocated = 16
+    dataset.BitsStored = 16
+    dataset.PixelRepresentation = 0
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.PixelData = pixels if pixels is not None else bytes(rows * rows * 2)
+    return dataset
+
+
+def stored_files(inbox: Path) -> list[Path]:
+    return [p for p in inbox.rglob("*.dcm") if ".incoming" not in p.parts]
+
+
+def send(port: int, dataset: Dataset | bytes, *, uid: str = "", sop_class: str = CTImageStorage):
+    client = RawClient(port, [(CTImageStorage, EXPLICIT_LITTLE)])
+    data = dataset if isinstance(dataset, bytes) else encode(dataset, EXPLICIT_LITTLE)
+    if not uid and isinstance(dataset, Dataset):
+        uid = str(dataset.SOPInstanceUID)
+    answer = client.store(1, sop_class, uid or "1.2.3.999", [data])
+    client.release()
+    return answer
+
+
+def test_idle_and_dripping_sockets_neither_lock_clients_out_nor_stay(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, records = listener
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
+    drip = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        start = time.monotonic()
+        ae = AE(ae_title="ECHOER")
+        ae.add_requested_context("1.2.840.10008.1.1")
+        association = ae.associate("127.0.0.1", server.port, ae_title="COURIER")
+        assert association.is_established
+        assert association.send_c_echo().Status == 0
+        association.release()
+        assert time.monotonic() - start < 1.5  # not after the idle sockets time out
+        for byte in b"\x01\x00\x00\x00":  # an A-ASSOCIATE-RQ a byte at a time
+            drip.sendall(bytes([byte]))
+            time.sleep(0.4)
+        for connection in [*idle, drip]:
+            connection.settimeout(5)
+            assert connection.recv(1) == b""  # closed by the listener, after 1.5 s
+        assert time.monotonic() - start < 4
+    finally:
+        for connection in [*idle, drip]:
+            connection.close()
+    dropped = [r for r in records if r["event"] == "connection-dropped"]
+    assert dropped and "no A-ASSOCIATE-RQ within 1.5 s" in dropped[0]["reason"]
+    assert len(dropped) <= 5 + 1  # rate-limited per peer host
+
+
+def _deflate_bomb(inflated: int) -> list[bytes]:
+    """A CT data set whose Pixel Data is ``inflated`` zero bytes, deflated: one fully flushed
+    block of 1 MiB of zeros (no back-references), repeated."""
+    header = encode(ct("1.2.3.999", rows=1, pixels=b""), EXPLICIT_LITTLE)[:-12]  # no Pixel Data
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    head = deflater.compress(header + struct.pack("<HH2s2xI", 0x7FE0, 0x0010, b"OB", inflated))
+    head += deflater.flush(zlib.Z_FULL_FLUSH)
+    zeros = deflater.compress(bytes(1 << 20)) + deflater.flush(zlib.Z_FULL_FLUSH)
+    return [head, *[zeros] * (inflated >> 20), deflater.flush()]
+
+
+def _peak_rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
+def test_deflate_bomb_is_refused_with_memory_bounded(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, records = listener
+    before = _peak_rss()
+    client = RawClient(server.port, [(CTImageStorage, DEFLATED)])
+    assert client.accepted == {1}
+    bomb = _deflate_bomb(1 << 30)
+    assert sum(len(b) for b in bomb) < 2 << 20  # about 1 MB on the wire
+    answer = client.store(1, CTImageStorage, "1.2.3.999", bomb)
+    client.release()
+    assert answer.status == OUT_OF_RESOURCES
+    assert "inflates to more than 64 MB" in answer.comment
+    assert _peak_rss() - before < 100 << 20
+    assert not stored_files(server.settings.out)
+    assert not list((server.settings.out / ".incoming").iterdir())
+    assert any(r["event"] == "store-failed" for r in records)
+
+
+def test_a_small_deflated_instance_is_stored_as_received(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, _ = listener
+    dataset = ct()
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    data = deflater.compress(encode(dataset, EXPLICIT_LITTLE)) + deflater.flush()
+    client = RawClient(server.port, [(CTImageStorage, DEFLATED)])
+    answer = client.store(1, CTImageStorage, str(dataset.SOPInstanceUID), [data])
+    client.release()
+    assert answer.status == 0
+    [stored] = stored_files(server.settings.out)
+    assert stored.read_bytes().endswith(data)
+    assert pydicom.dcmread(stored).PixelData == dataset.PixelData
+
+
+def _lying_pixel_data() -> bytes:
+    head = encode(ct("1.2.3.999", pixels=b""), EXPLICIT_LITTLE)[:-12]
+    return head + struct.pack("<HH2s2xI", 0x7FE0, 0x0010, b"OW", 0xFFFFFFF0) + bytes(100)
+
+
+@pytest.mark.parametrize(
+    ("case", "data", "status", "reason"),
+    [
+        ("4 GB Pixel Data holding 100 bytes", _lying_pixel_data(), CANNOT_UNDERSTAND, "declares"),
+        ("empty data set", b"", DOES_NOT_MATCH, "empty"),
+        (
+            "short Pixel Data",
+            encode(ct("1.2.3.999", pixels=bytes(10)), EXPLICIT_LITTLE),
+            DOES_NOT_MATCH,
+            "need 128",
+        ),
+        (
+            "another instance",
+            encode(ct("1.2.3.1000"), EXPLICIT_LITTLE),
+            DOES_NOT_MATCH,
+            "holds 1.2.3.1000",
+        ),
+        ("garbage", b"\x08\x00\x16\x00\x01\x02" * 50, CANNOT_UNDERSTAND, "invalid VR"),
+    ],
+)
+def test_bad_data_sets_are_refused_and_leave_nothing(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    case: str,
+    data: bytes,
+    status: int,
+    reason: str,
+) -> None:
+    server, records = listener
+    answer = send(server.port, data, uid="1.2.3.999")
+    assert answer.status == status, case
+    assert not stored_files(server.settings.out)
+    assert not list((server.settings.out / ".incoming").iterdir())
+    [failed] = [r for r in records if r["event"] == "store-failed"]
+    assert failed["status"] == status and reason in failed["error"]
+    assert answer.comment == failed["error"][:64]  # Error Comment is LO: 64 characters
+
+
+def test_sop_class_must_match_the_data_set(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, _ = listener
+    dataset = ct()
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4"  # MR in a CT request
+    answer = send(server.port, dataset)
+    assert answer.status == DOES_NOT_MATCH and "SOP class" in answer.comment
+
+
+def test_colliding_names_keep_both_and_a_resend_is_idempotent(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, records = listener
+    first, second = ct("1.2.3+4"), ct("1.2.3 4", pixels=b"\x01" * 128)  # both file as 1.2.3_4
+    assert send(server.port, first).status == 0
+    assert send(server.port, second).status == 0
+    assert send(server.port, first).status == 0  # the same instance again
+    files = sorted(stored_files(server.settings.out))
+    assert [p.name for p in files] == ["1.2.3_4.dcm", "1.2.3_4~2.dcm"]
+    assert {pydicom.dcmread(p).SOPInstanceUID for p in files} == {"1.2.3+4", "1.2.3 4"}
+    stored = [r for r in records if r["event"] == "stored"]
+    assert [r["duplicate"] for r in stored] == [False, False, True]
+
+
+def test_called_ae_title_is_checked(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, records = listener
+    ae = AE(ae_title="CALLER")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    association = ae.associate("127.0.0.1", server.port, ae_title="SOMEONE_ELSE")
+    assert association.is_rejected
+    [rejected] = [r for r in records if r["event"] == "association-rejected"]
+    assert "called AE title 'SOMEONE_ELSE' is not ours" in rejected["reason"]
+    client = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)], called="WRONG")
+    assert client.kind == 0x03 and client.reject_reason == 7  # called AE not recognised
+
+
+STANDARD_SYNTAXES = [
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless, Process 14
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.92",  # JPEG 2000 multi-component lossless
+    "1.2.840.10008.1.2.4.93",  # JPEG 2000 multi-component
+    "1.2.840.10008.1.2.4.100",  # MPEG-2
+    "1.2.840.10008.1.2.4.102",  # MPEG-4 AVC/H.264
+    "1.2.840.10008.1.2.4.107",  # HEVC/H.265
+    "1.2.840.10008.1.2.4.201",  # HTJ2K lossless
+    "1.2.840.10008.1.2.4.203",  # HTJ2K
+    "1.2.840.10008.1.2.5",  # RLE
+]
+
+
+def test_every_standard_transfer_syntax_is_accepted(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, _ = listener
+    video = "1.2.840.10008.5.1.4.1.1.77.1.4.1"  # Video Photographic Image Storage
+    client = RawClient(server.port, [(video, syntax) for syntax in STANDARD_SYNTAXES])
+    assert client.accepted == {1 + 2 * i for i in range(len(STANDARD_SYNTAXES))}
+    client.release()
+
+
+def test_private_sop_classes_only_when_asked(tmp_path: Path) -> None:
+    private = "1.3.6.1.4.1.9590.100.1.2.999"
+    for accept_private, expected in ((False, set()), (True, {1})):
+        settings = ListenerSettings(
+            "COURIER", "127.0.0.1", 0, tmp_path / "inbox", accept_private=accept_private
+        )
+        server = StorageListener(settings, lambda record: None).start()
+        try:
+            client = RawClient(server.port, [(private, EXPLICIT_LITTLE)])
+            assert client.accepted == expected
+            client.release()
+        finally:
+            server.stop()

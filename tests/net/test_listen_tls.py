@@ -1,0 +1,121 @@
+"""Our TLS listener's certificate rules, with DCMTK's storescu as the client: revoked
+certificates (CRLs imported into the keystore), AE titles bound to certificate fingerprints,
+failed handshakes recorded at a bounded rate."""
+
+import hashlib
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from desktop.connect import listener_tls
+from desktop.net.ratelimit import PeerLimiter
+from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.security.keystore import Keystore
+from desktop.security.tls import Profile
+from tests.helpers import cli
+from tests.net.conftest import PASSWORD, make_study
+from tests.peers import storescu_tls
+from tests.pki import KEY_PASSWORD, Pki
+
+pytestmark = pytest.mark.dcmtk
+Start = Callable[..., tuple[StorageListener, list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def start_listener(home: Path, pki: Pki, tmp_path: Path) -> Iterator[Start]:
+    keystore = Keystore(home, lambda new: PASSWORD)
+    keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    started: list[StorageListener] = []
+
+    def start(*allowed: str) -> tuple[StorageListener, list[dict[str, Any]]]:
+        records: list[dict[str, Any]] = []
+        settings = ListenerSettings("COURIER", "127.0.0.1", 0, tmp_path / "inbox", list(allowed))
+        settings.tls_context, acceptor = listener_tls(keystore, "scp", Profile.BCP195_ND)
+        started.append(StorageListener(settings, records.append, acceptor).start())
+        return started[-1], records
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def storescu_as(pki: Pki, stem: str, port: int, files: list[Path]) -> bool:
+    """storescu presenting the PKI's ``stem`` certificate; True if it stored everything."""
+    key, certificate = pki.path(stem, ".key"), pki.path(stem)
+    if not certificate.exists():
+        getattr(pki, stem).write(pki.folder, stem, KEY_PASSWORD)
+    result = storescu_tls(pki, port, files, "+tls", str(key), str(certificate))
+    return result.returncode == 0 and "Store Failed" not in result.stderr
+
+
+def wait_for(records: list[dict[str, Any]], event: str, count: int = 1) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [r for r in records if r["event"] == event]
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    return [r for r in records if r["event"] == event]
+
+
+def test_a_revoked_client_certificate_is_refused_in_plain_words(
+    start_listener: Start, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = cli(capsys, "keystore", "import-crl", pki.path("intermediate", ".crl"))
+    assert status == 0 and "1 revoked" in out
+    server, records = start_listener()
+    files = make_study(tmp_path / "study", count=1)
+    assert not storescu_as(pki, "revoked", server.port, files)
+    failed = [r["transcript"] for r in wait_for(records, "handshake") if not r["transcript"]["ok"]]
+    assert failed and failed[0]["diagnosis"]["code"] == "client-cert-revoked"
+    assert "revoked" in failed[0]["diagnosis"]["summary"]
+    assert not [r for r in records if r["event"] == "stored"]
+    assert storescu_as(pki, "client", server.port, files)  # its CA's CRL does not name it
+
+
+def _fingerprint(pki: Pki, stem: str) -> str:
+    certificate = getattr(pki, stem).certificate
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def test_a_calling_ae_title_bound_to_a_certificate(
+    start_listener: Start, pki: Pki, tmp_path: Path
+) -> None:
+    files = make_study(tmp_path / "study", count=1)
+    bound = _fingerprint(pki, "client").upper()
+    server, records = start_listener(
+        f"STORESCU={':'.join(bound[i : i + 2] for i in range(0, 64, 2))}"
+    )
+    assert storescu_as(pki, "client", server.port, files)
+    server, records = start_listener(f"STORESCU={_fingerprint(pki, 'client_only')}")
+    assert not storescu_as(pki, "client", server.port, files)
+    [rejected] = wait_for(records, "association-rejected")
+    assert "bound to another client certificate" in rejected["reason"]
+
+
+def refused(port: int, data: bytes) -> bool:
+    """Send ``data`` instead of a ClientHello: True once the listener has closed on us."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as plain:
+        plain.sendall(data)
+        try:
+            return plain.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def test_failed_handshakes_are_recorded_at_a_bounded_rate(start_listener: Start) -> None:
+    server, records = start_listener()
+    server.limiter = PeerLimiter(per_window=3, window=1.0)
+    for _ in range(10):
+        assert refused(server.port, b"\x01\x00\x00\x00\x00\x10" + bytes(16))  # plain DICOM
+    time.sleep(1.2)
+    assert refused(server.port, b"GET / HTTP/1.0\r\n\r\n")
+    handshakes = wait_for(records, "handshake", 4)
+    assert len(handshakes) == 4
+    assert handshakes[-1]["suppressed_before"] == 7
+    assert all(not r["transcript"]["ok"] for r in handshakes)
