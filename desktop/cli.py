@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.commands import gui, listen, media, query, transfer, trust
+from desktop.commands import gui, listen, media, query, sign, transfer, trust
 from desktop.core.errors import CourierError
 
 EXIT_ERROR = 1
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     transfer.register(commands)
     listen.register(commands)
     query.register(commands)
+    sign.register(commands)
     gui.register(commands)
     return parser
 
