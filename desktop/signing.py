@@ -4,6 +4,8 @@ and trust. Used by ``dicom-courier sign/verify`` (and by anything else that sign
 import datetime as dt
 import io
 import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pydicom
 from cryptography import x509
 from pydicom.uid import ExplicitVRLittleEndian
 
-from desktop.core.errors import HeaderError
+from desktop.core.errors import CourierError, HeaderError
 from desktop.core.files import atomic_output, public_mode
 from desktop.core.signatures import mac
 from desktop.core.signatures.elements import Part10, read_part10, tag_name, tag_text
@@ -33,6 +35,7 @@ from desktop.security.signing import (
 )
 
 log = logging.getLogger(__name__)
+WORKERS = 4  # hashing, key operations and fsync release the GIL: overlap files' disk waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +76,9 @@ def sign_file(
         purpose=PURPOSES.get(profile),
         now=now or dt.datetime.now(dt.UTC),
     )
-    data = pending.finish(signer.sign(pending.digest, algorithm))
-    with atomic_output(target, mode=public_mode()) as temporary:
-        temporary.write_bytes(data)
+    pieces = pending.finish(signer.sign(pending.digest, algorithm))
+    with atomic_output(target, mode=public_mode()) as temporary, temporary.open("wb") as out:
+        out.writelines(pieces)
     log.info("signed %s into %s (%s, %s)", source, target, profile.value, algorithm)
     return Signed(
         source,
@@ -88,6 +91,33 @@ def sign_file(
         len(pending.signed_tags),
         converted,
     )
+
+
+def sign_files(
+    jobs: Iterable[tuple[Path, Path]],
+    signer: Signer,
+    *,
+    profile: Profile,
+    algorithm: str,
+    location: Location = (),
+    now: dt.datetime | None = None,
+) -> Iterator[tuple[Path, Path, Signed | CourierError]]:
+    """``sign_file`` for each (source, target), a few at once; results in order, a file that
+    cannot be signed gives its error instead."""
+
+    def one(job: tuple[Path, Path]) -> tuple[Path, Path, Signed | CourierError]:
+        source, target = job
+        try:
+            signed = sign_file(
+                source, target, signer, profile=profile, algorithm=algorithm,
+                location=location, now=now,
+            )  # fmt: skip
+        except CourierError as error:
+            return source, target, error
+        return source, target, signed
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        yield from pool.map(one, jobs)
 
 
 def _read(path: Path) -> Part10:
@@ -196,6 +226,12 @@ def verify_file(path: Path, trust: Trust) -> FileCheck:
     return FileCheck(path, checked)
 
 
+def verify_files(paths: Iterable[Path], trust: Trust) -> Iterator[FileCheck]:
+    """``verify_file`` for each path, a few at once; results in order."""
+    with ThreadPoolExecutor(WORKERS) as pool:
+        yield from pool.map(lambda path: verify_file(path, trust), paths)
+
+
 def _check(part10: Part10, found: FoundSignature, trust: Trust) -> Checked:
     certificate = load_certificate(found.certificate)
     subject = certificate.subject.rfc4514_string() if certificate else ""
@@ -246,8 +282,9 @@ def _signing_time(text: str) -> dt.datetime | None:
     if len(digits) < 8 or not digits.isdigit():
         return None
     digits = digits.ljust(14, "0")
+    month, day, hour, minute, second = (int(digits[i : i + 2]) for i in range(4, 14, 2))
     try:
-        return dt.datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+        return dt.datetime(int(digits[:4]), month, day, hour, minute, second, tzinfo=dt.UTC)
     except ValueError:
         return None
 

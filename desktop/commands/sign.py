@@ -13,7 +13,7 @@ from desktop.core.errors import CourierError
 from desktop.core.signatures.location import parse_location
 from desktop.core.signatures.profiles import Profile
 from desktop.security.signing import signer
-from desktop.signing import Checked, FileCheck, sign_file, trust_of, verify_file
+from desktop.signing import Checked, FileCheck, sign_files, trust_of, verify_files
 
 HASHES = {"sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
 
@@ -90,6 +90,7 @@ def _sign(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     who = signer(identity, now)
     failures = 0
+    jobs = []
     for source, relative in files:
         target = source if args.in_place else args.out / relative
         if not args.in_place and target.resolve() == source.resolve():
@@ -97,18 +98,13 @@ def _sign(args: argparse.Namespace) -> int:
             failures += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            done = sign_file(
-                source,
-                target,
-                who,
-                profile=args.profile,
-                algorithm=HASHES[args.hash],
-                location=args.item,
-                now=now,
-            )
-        except CourierError as error:
-            print(f"{source}: not signed: {error}", file=sys.stderr)
+        jobs.append((source, target))
+    results = sign_files(
+        jobs, who, profile=args.profile, algorithm=HASHES[args.hash], location=args.item, now=now
+    )
+    for source, target, done in results:
+        if isinstance(done, CourierError):
+            print(f"{source}: not signed: {done}", file=sys.stderr)
             failures += 1
             continue
         note = " (re-encoded as Explicit VR Little Endian)" if done.converted else ""
@@ -121,7 +117,7 @@ def _sign(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     trust = trust_of(open_keystore(args), args.crl)
-    checks = [verify_file(path, trust) for path, _ in _files(args.paths)]
+    checks = list(verify_files((path for path, _ in _files(args.paths)), trust))
     if args.json:
         print(json.dumps({"files": [c.as_json() for c in checks]}, indent=2))
     else:

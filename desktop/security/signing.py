@@ -6,7 +6,7 @@ to a trusted CA, validity at signing time, revocation by the CRLs given.
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
@@ -99,6 +99,30 @@ class Trust:
     anchors: list[x509.Certificate]
     intermediates: list[x509.Certificate]
     crls: list[x509.CertificateRevocationList]
+    _chains: dict[bytes, list[x509.Certificate] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def chain(self, certificate: x509.Certificate) -> list[x509.Certificate] | None:
+        """The certificate and its issuers up to (not with) a trusted CA; None if there is
+        no such path. Remembered per certificate: a study's files share one signer."""
+        key = certificate.fingerprint(hashes.SHA256())
+        if key not in self._chains:
+            self._chains[key] = self._build(certificate)
+        return self._chains[key]
+
+    def _build(self, certificate: x509.Certificate) -> list[x509.Certificate] | None:
+        chain = [certificate]
+        current = certificate
+        while not any(_issued_by(current, anchor) for anchor in self.anchors):
+            issuer = next(
+                (c for c in self.intermediates if _issued_by(current, c) and is_ca(c)), None
+            )
+            if issuer is None or issuer in chain or len(chain) > MAX_CHAIN:
+                return None
+            chain.append(issuer)
+            current = issuer
+        return chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,18 +186,14 @@ def _der_only(signature: bytes) -> bytes:
 
 def judge_signer(certificate: x509.Certificate, signed_at: dt.datetime, trust: Trust) -> Judgement:
     """Chain to a trusted CA, validity at ``signed_at``, revocation; the first failure found."""
-    chain = [certificate]
-    current = certificate
-    while not any(_issued_by(current, anchor) for anchor in trust.anchors):
-        issuer = next((c for c in trust.intermediates if _issued_by(current, c) and is_ca(c)), None)
-        if issuer is None or issuer in chain or len(chain) > MAX_CHAIN:
-            return Judgement(
-                Verdict.UNTRUSTED,
-                f"the signer certificate's issuer {current.issuer.rfc4514_string()} is not a "
-                "trusted CA of the keystore (import it with 'keystore import-ca')",
-            )
-        chain.append(issuer)
-        current = issuer
+    chain = trust.chain(certificate)
+    if chain is None:
+        return Judgement(
+            Verdict.UNTRUSTED,
+            "no chain from the signer certificate (issuer "
+            f"{certificate.issuer.rfc4514_string()}) to a trusted CA of the keystore "
+            "(import the issuing CA with 'keystore import-ca')",
+        )
     for member in chain:
         if not member.not_valid_before_utc <= signed_at <= member.not_valid_after_utc:
             return Judgement(

@@ -4,10 +4,14 @@ Each signed file is made once per (profile, hash, direction) and then checked un
 one pixel byte changed and with the Patient Name changed: both tools must agree.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
+from desktop.core.signatures.profiles import Profile
+from desktop.security.signing import signer
+from desktop.signing import sign_file
 from tests.helpers import cli
 from tests.pki import Pki
 from tests.security.signing_fixtures import (
@@ -31,7 +35,6 @@ _signed: dict[tuple[str, str, str], Path] = {}
 
 def _signed_file(
     tmp_path_factory: pytest.TempPathFactory,
-    capsys: pytest.CaptureFixture[str],
     pki: Pki,
     profile: str,
     hash_name: str,
@@ -44,13 +47,9 @@ def _signed_file(
         target = folder / "signed.dcm"
         if direction == "dcmsign-to-courier":
             dcmsign_sign(pki, "client", source, target, PROFILES[profile], HASHES[hash_name])
-        else:
-            status, _, err = cli(
-                capsys, "sign", source, "--identity", "courier", "--profile", profile,
-                "--hash", hash_name, "--out", folder,
-            )  # fmt: skip
-            assert status == 0, err
-            (folder / source.name).rename(target)
+        else:  # in-process: the keystore's deliberately slow unlock is tested elsewhere
+            sign_file(source, target, signer(pki.unlocked(pki.client), dt.datetime.now(dt.UTC)),
+                      profile=Profile(profile), algorithm=hash_name.upper())  # fmt: skip
         _signed[key] = target
     return _signed[key]
 
@@ -69,7 +68,7 @@ def test_matrix(
     direction: str,
     tampering: str,
 ) -> None:
-    signed = _signed_file(tmp_path_factory, capsys, pki, profile, hash_name, direction)
+    signed = _signed_file(tmp_path_factory, pki, profile, hash_name, direction)
     path = signed if tampering == "untouched" else tamper(signed, tampering)
     intact = tampering == "untouched"
     if direction == "courier-to-dcmsign":

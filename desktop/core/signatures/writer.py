@@ -44,14 +44,15 @@ _PAD = {"UI": b"\0", "OB": b"\0"}
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A signature ready to be made: sign ``digest`` then call ``finish`` for the new file."""
+    """A signature ready to be made: sign ``digest``, then ``finish`` gives the new file's
+    bytes as pieces to write one after the other (most of them views into the original)."""
 
     digest: bytes
     algorithm: str
     mac_id: int
     uid: str
     signed_tags: tuple[int, ...]
-    finish: Callable[[bytes], bytes]
+    finish: Callable[[bytes], list[bytes | memoryview]]
 
 
 def prepare(
@@ -103,11 +104,13 @@ def prepare(
         ]
     )
 
-    def finish(signature: bytes) -> bytes:
+    def finish(signature: bytes) -> list[bytes | memoryview]:
         additions = {MAC_PARAMETERS: parameters, DIGITAL_SIGNATURES: signature_item(signature)}
         view = memoryview(part10.data)
-        body = _level(view, part10.dataset.elements, location, additions)
-        return b"".join([view[: part10.dataset_start], *body])
+        return [
+            view[: part10.dataset_start],
+            *_level(view, part10.dataset.elements, location, additions),
+        ]
 
     return Pending(digest, algorithm, number, uid, tags, finish)
 
