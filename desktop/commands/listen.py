@@ -5,16 +5,17 @@ import contextlib
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.commands.trust import open_keystore
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
 from desktop.net.history import History
 from desktop.net.scp import ListenerSettings, StorageListener
-from desktop.security.signing import Trust
 from desktop.security.tls import parse_profile
-from desktop.signing import trust_of, verify_file
+
+if TYPE_CHECKING:
+    from desktop.security.signing import Trust
 
 
 def register(commands: Any) -> None:
@@ -54,7 +55,11 @@ def _listen(args: argparse.Namespace) -> int:
             open_keystore(args), args.identity, args.profile
         )
     history = History(courier_home() / "history.jsonl")
-    trust = trust_of(open_keystore(args), []) if args.verify_signatures else None
+    trust = None
+    if args.verify_signatures:
+        from desktop.signing import trust_of
+
+        trust = trust_of(open_keystore(args), [])
     listener = StorageListener(settings, lambda record: _show(record, history, trust), acceptor)
     listener.start()
     print(
@@ -70,7 +75,7 @@ def _listen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(record: dict[str, Any], history: History, trust: Trust | None) -> None:
+def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> None:
     if record["event"] == "handshake":
         transcript = record["transcript"]
         history.append(
@@ -95,8 +100,10 @@ def _show(record: dict[str, Any], history: History, trust: Trust | None) -> None
         print(f"{record['event']}: {record}", flush=True)
 
 
-def _check_signatures(record: dict[str, Any], history: History, trust: Trust) -> None:
+def _check_signatures(record: dict[str, Any], history: History, trust: "Trust") -> None:
     """Verify a received instance's signatures and record the verdicts (never refuses it)."""
+    from desktop.signing import verify_file
+
     check = verify_file(Path(record["path"]), trust)
     history.append(
         {

@@ -6,16 +6,16 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.commands.trust import open_keystore, password_option
 from desktop.core.errors import CourierError
-from desktop.core.signatures.location import parse_location
-from desktop.core.signatures.profiles import Profile
-from desktop.security.signing import signer
-from desktop.signing import Checked, FileCheck, sign_files, trust_of, verify_files
+
+if TYPE_CHECKING:
+    from desktop.signing import Checked, FileCheck
 
 HASHES = {"sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+PROFILES = ("base", "creator", "authorization")
 
 
 def register(commands: Any) -> None:
@@ -26,12 +26,7 @@ def register(commands: Any) -> None:
     sign.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     sign.add_argument("--identity", required=True, metavar="NAME", help="the keystore identity")
     sign.add_argument(
-        "--profile",
-        type=Profile,
-        choices=list(Profile),
-        default=Profile.BASE,
-        metavar="{base,creator,authorization}",
-        help="the PS3.15 Annex C profile (default: base)",
+        "--profile", choices=PROFILES, default="base", help="the PS3.15 Annex C profile"
     )
     sign.add_argument("--hash", choices=sorted(HASHES), default="sha256", help="the MAC hash")
     sign.add_argument(
@@ -63,6 +58,8 @@ def register(commands: Any) -> None:
 
 
 def _location(text: str) -> tuple[tuple[int, int], ...]:
+    from desktop.core.signatures.location import parse_location
+
     try:
         return parse_location(text)
     except CourierError as error:
@@ -83,6 +80,10 @@ def _files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    from desktop.core.signatures.profiles import Profile
+    from desktop.security.signing import signer
+    from desktop.signing import sign_files
+
     files = list(_files(args.paths))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,12 @@ def _sign(args: argparse.Namespace) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((source, target))
     results = sign_files(
-        jobs, who, profile=args.profile, algorithm=HASHES[args.hash], location=args.item, now=now
+        jobs,
+        who,
+        profile=Profile(args.profile),
+        algorithm=HASHES[args.hash],
+        location=args.item,
+        now=now,
     )
     for source, target, done in results:
         if isinstance(done, CourierError):
@@ -116,6 +122,8 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from desktop.signing import trust_of, verify_files
+
     trust = trust_of(open_keystore(args), args.crl)
     checks = list(verify_files((path for path, _ in _files(args.paths)), trust))
     if args.json:
@@ -126,7 +134,7 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
-def _lines(check: FileCheck) -> list[str]:
+def _lines(check: "FileCheck") -> list[str]:
     if check.error:
         return [f"{check.path}: unreadable: {check.error}"]
     if not check.signatures:
@@ -139,7 +147,7 @@ def _lines(check: FileCheck) -> list[str]:
     return lines
 
 
-def _signature_lines(number: int, checked: Checked) -> list[str]:
+def _signature_lines(number: int, checked: "Checked") -> list[str]:
     facts = checked.as_json()
     verdict = facts["verdict"].upper() if facts["verdict"] != "valid" else "valid"
     lines = [
