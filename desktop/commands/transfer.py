@@ -10,7 +10,15 @@ from typing import Any
 
 from desktop.commands.trust import open_keystore, password_option
 from desktop.connect import node_connector
-from desktop.core.config import Node, add_node, edit_node, find_node, load_config, remove_node
+from desktop.core.config import (
+    SIGNATURE_PROFILES,
+    Node,
+    add_node,
+    edit_node,
+    find_node,
+    load_config,
+    remove_node,
+)
 from desktop.core.media import open_media
 from desktop.core.model import InstanceStatus, MediaTree
 from desktop.core.paths import courier_home
@@ -32,6 +40,8 @@ NODE_OPTIONS = (
     "check_hostname",
     "max_associations",
     "connect_timeout",
+    "sign_profile",
+    "sign_identity",
 )
 
 
@@ -113,14 +123,21 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     )
     parser.add_argument("--max-associations", type=int, help="parallel associations (1)")
     parser.add_argument(
+        "--sign-profile",
+        choices=SIGNATURE_PROFILES,
+        help="sign copies before sending (base, creator, authorization; '' to stop)",
+    )
+    parser.add_argument("--sign-identity", help="the keystore identity that signs them")
+    parser.add_argument(
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
     )
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
     changes = {k: getattr(args, k) for k in NODE_OPTIONS if getattr(args, k) is not None}
-    if changes.get("identity"):
-        open_keystore(argparse.Namespace(password_file=None)).identity(changes["identity"])
+    for key in ("identity", "sign_identity"):
+        if changes.get(key):
+            open_keystore(argparse.Namespace(password_file=None)).identity(changes[key])
     return changes
 
 
@@ -162,6 +179,8 @@ def _describe(node: Node) -> str:
         if node.tls
         else "plain"
     )
+    if node.sign_profile:
+        security += f"; signs copies, {node.sign_profile} profile, as {node.sign_identity}"
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
@@ -269,6 +288,9 @@ def _send(args: argparse.Namespace) -> int:
     node, connector, peer = connection(args, args.node)
     trees = [open_media(path) for path in args.paths]
     items, skipped = items_from(trees, args.study, args.series)
+    if node.sign_profile:
+        items, refused = _signed(args, node, items)
+        skipped += refused
     for line in skipped:
         print(line, file=sys.stderr)
     queue = TransferQueue(courier_home() / "queue.sqlite")
@@ -276,6 +298,18 @@ def _send(args: argparse.Namespace) -> int:
     job_id = queue.enqueue(node.name, items, description)
     _run_to_end(queue, job_id, node, connector, peer, args)
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+
+
+def _signed(
+    args: argparse.Namespace, node: Node, items: list[StoreItem]
+) -> tuple[list[StoreItem], list[str]]:
+    """Signed copies of the items, for a node that wants signatures (the sources stay)."""
+    from desktop.core.signatures.profiles import Profile
+    from desktop.signed_send import signed_items
+
+    keystore = open_keystore(args)
+    profile = Profile(node.sign_profile)
+    return signed_items(items, keystore, node.sign_identity, profile, courier_home())
 
 
 def _run_to_end(
@@ -298,6 +332,10 @@ def _run_to_end(
         parallel=node.max_associations,
     )
     _consume(records, args.json)
+    if node.sign_profile:
+        from desktop.signed_send import discard_signed_copies
+
+        discard_signed_copies(queue, job_id, courier_home())
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:
