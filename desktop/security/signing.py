@@ -52,10 +52,6 @@ class Signer:
     def certificate_der(self) -> bytes:
         return self.identity.certificate.public_bytes(serialization.Encoding.DER)
 
-    @property
-    def subject(self) -> str:
-        return self.identity.certificate.subject.rfc4514_string()
-
     def sign(self, digest: bytes, algorithm: str) -> bytes:
         """RSASSA-PKCS1-v1_5 or ECDSA (DER) over a precomputed digest."""
         prehashed = utils.Prehashed(HASHES[algorithm]())
