@@ -148,19 +148,28 @@ def _level(
     location: Location,
     additions: dict[int, bytes],
 ) -> list[bytes | memoryview]:
-    """The bytes of a level's elements with ``additions`` made at ``location`` below it."""
+    """The bytes of a level's elements with ``additions`` made at ``location`` below it;
+    untouched elements go as one view per run (they are contiguous in the file)."""
     out: list[bytes | memoryview] = []
     pending = dict(additions) if not location else {}
+    run = elements[0].start if elements else 0
     for element in elements:
+        changed: list[bytes | memoryview] = []
         for tag in sorted(t for t in pending if t < element.tag):
-            out += _sequence(tag, [_new_item(pending.pop(tag))])
+            changed += _sequence(tag, [_new_item(pending.pop(tag))])
         if element.tag in pending:
             kept: list[bytes | memoryview] = [view[i.start : i.end] for i in element.items or []]
-            out += _sequence(element.tag, [*kept, _new_item(pending.pop(element.tag))])
+            changed += _sequence(element.tag, [*kept, _new_item(pending.pop(element.tag))])
+            skip = True
         elif location and element.tag == location[0][0]:
-            out += _sequence(element.tag, _items(view, element, location, additions))
+            changed += _sequence(element.tag, _items(view, element, location, additions))
+            skip = True
         else:
-            out.append(view[element.start : element.end])
+            skip = False
+        if changed:
+            out += [view[run : element.start], *changed]
+            run = element.end if skip else element.start
+    out.append(view[run : elements[-1].end] if elements else b"")
     for tag in sorted(pending):
         out += _sequence(tag, [_new_item(pending[tag])])
     return out
