@@ -30,6 +30,8 @@ COMMANDS = {
     "listen": "listen",
     "find": "query",
     "move": "query",
+    "sign": "sign",
+    "verify": "sign",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})

@@ -5,7 +5,7 @@ import contextlib
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls
@@ -13,6 +13,9 @@ from desktop.core.paths import courier_home
 from desktop.net.history import History
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import parse_profile
+
+if TYPE_CHECKING:
+    from desktop.security.signing import Trust
 
 
 def register(commands: Any) -> None:
@@ -40,6 +43,11 @@ def register(commands: Any) -> None:
         action="store_true",
         help="answer Success once a file is written, before it reaches the disk (as storescp)",
     )
+    listen.add_argument(
+        "--verify-signatures",
+        action="store_true",
+        help="check each received instance's DICOM signatures; the verdicts go to the history",
+    )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
     listen.set_defaults(run=_listen)
 
@@ -62,7 +70,12 @@ def _listen(args: argparse.Namespace) -> int:
             open_keystore(args), args.identity, args.profile
         )
     history = History(courier_home() / "history.jsonl")
-    listener = StorageListener(settings, lambda record: _show(record, history), acceptor)
+    trust = None
+    if args.verify_signatures:
+        from desktop.signing import trust_of
+
+        trust = trust_of(open_keystore(args), [])
+    listener = StorageListener(settings, lambda record: _show(record, history, trust), acceptor)
     listener.start()
     print(
         f"listening as {settings.ae_title} on {settings.host}:{listener.port} "
@@ -77,7 +90,7 @@ def _listen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(record: dict[str, Any], history: History) -> None:
+def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> None:
     if record["event"] == "handshake":
         transcript = record["transcript"]
         history.append(
@@ -95,9 +108,34 @@ def _show(record: dict[str, Any], history: History) -> None:
         print(f"handshake from {transcript['peer']}: {outcome}", flush=True)
     elif record["event"] == "stored":
         print(f"stored {record['path']} from {record['calling']}", flush=True)
+        if trust is not None:
+            _check_signatures(record, history, trust)
     else:
         history.append(record)
         who = record.get("calling") or record.get("peer", "")
         status = f" 0x{record['status']:04X}" if "status" in record else ""
         why = record.get("error") or record.get("reason") or ""
         print(f"{record['event']} ({who}){status}: {why}", flush=True)
+
+
+def _check_signatures(record: dict[str, Any], history: History, trust: "Trust") -> None:
+    """Verify a received instance's signatures and record the verdicts (never refuses it)."""
+    from desktop.signing import verify_file
+
+    check = verify_file(Path(record["path"]), trust)
+    history.append(
+        {
+            "event": "signature-check",
+            "path": record["path"],
+            "calling": record["calling"],
+            "status": check.status,
+            "ok": check.ok,
+            "error": check.error,
+            "signatures": [
+                {k: v for k, v in c.as_json().items() if k != "covered"} for c in check.signatures
+            ],
+        }
+    )
+    verdicts = ", ".join(c.verdict.value for c in check.signatures) or check.status
+    warning = "" if check.ok else "  <-- NOT VALID"
+    print(f"signatures of {record['path']}: {verdicts}{warning}", flush=True)

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.commands.options import open_keystore, password_option
-from desktop.core.config import Node, add_node, edit_node, find_node, load_config, remove_node
+from desktop.core.config import (
+    SIGNATURE_PROFILES,
+    Node,
+    add_node,
+    edit_node,
+    find_node,
+    load_config,
+    remove_node,
+)
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.net.history import History
@@ -35,6 +43,8 @@ NODE_OPTIONS = (
     "check_hostname",
     "max_associations",
     "connect_timeout",
+    "sign_profile",
+    "sign_identity",
 )
 
 
@@ -116,14 +126,21 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     )
     parser.add_argument("--max-associations", type=int, help="parallel associations (1)")
     parser.add_argument(
+        "--sign-profile",
+        choices=SIGNATURE_PROFILES,
+        help="sign copies before sending (base, creator, authorization; '' to stop)",
+    )
+    parser.add_argument("--sign-identity", help="the keystore identity that signs them")
+    parser.add_argument(
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
     )
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
     changes = {k: getattr(args, k) for k in NODE_OPTIONS if getattr(args, k) is not None}
-    if changes.get("identity"):
-        open_keystore(argparse.Namespace(password_file=None)).identity(changes["identity"])
+    for key in ("identity", "sign_identity"):
+        if changes.get(key):
+            open_keystore(argparse.Namespace(password_file=None)).identity(changes[key])
     return changes
 
 
@@ -165,6 +182,8 @@ def _describe(node: Node) -> str:
         if node.tls
         else "plain"
     )
+    if node.sign_profile:
+        security += f"; signs copies, {node.sign_profile} profile, as {node.sign_identity}"
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
@@ -284,6 +303,9 @@ def _send(args: argparse.Namespace) -> int:
     node, connector, peer = connection(args, args.node)
     trees = [open_media(path) for path in args.paths]
     items, skipped = items_from(trees, args.study, args.series)
+    if node.sign_profile:
+        items, refused = _signed(args, node, items)
+        skipped += refused
     for line in skipped:
         print(line, file=sys.stderr)
     queue = TransferQueue(courier_home() / "queue.sqlite")
@@ -291,6 +313,18 @@ def _send(args: argparse.Namespace) -> int:
     job_id = queue.enqueue(node.name, items, description)
     _run_to_end(queue, job_id, node, connector, peer, args)
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+
+
+def _signed(
+    args: argparse.Namespace, node: Node, items: list[StoreItem]
+) -> tuple[list[StoreItem], list[str]]:
+    """Signed copies of the items, for a node that wants signatures (the sources stay)."""
+    from desktop.core.signatures.profiles import Profile
+    from desktop.signed_send import signed_items
+
+    keystore = open_keystore(args)
+    profile = Profile(node.sign_profile)
+    return signed_items(items, keystore, node.sign_identity, profile, courier_home())
 
 
 def _run_to_end(
@@ -316,6 +350,10 @@ def _run_to_end(
         parallel=node.max_associations,
     )
     _consume(records, args.json)
+    if node.sign_profile:
+        from desktop.signed_send import discard_signed_copies
+
+        discard_signed_copies(queue, job_id, courier_home())
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:

@@ -14,6 +14,7 @@ from desktop.core.files import locked, private_folder, write_atomic
 CONFIG_VERSION = 1
 AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # printable ASCII but backslash
 PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
+SIGNATURE_PROFILES = ("", "base", "creator", "authorization")  # "": do not sign
 DEFAULT_CALLING_AE = "COURIER"
 
 
@@ -38,6 +39,8 @@ class Node:
     connect_timeout: float = 10.0
     network_timeout: float = 60.0
     max_associations: int = 1
+    sign_profile: str = ""  # sign copies before sending, with this PS3.15 Annex C profile
+    sign_identity: str = ""  # ... and this keystore identity
 
     def validated(self) -> "Node":
         """The node itself, or ConfigError naming the first invalid setting."""
@@ -66,6 +69,13 @@ class Node:
             raise ConfigError("timeouts are positive: up to 600 s to connect, 3600 s on the wire")
         if not 1 <= self.max_associations <= 16:
             raise ConfigError("parallel associations are 1 to 16")
+        if self.sign_profile not in SIGNATURE_PROFILES:
+            raise ConfigError(
+                f"unknown signature profile {self.sign_profile!r}; choose base, creator or "
+                "authorization (or '' not to sign)"
+            )
+        if self.sign_profile and not self.sign_identity:
+            raise ConfigError("signing before sending needs the identity that signs")
         return self
 
 

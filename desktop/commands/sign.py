@@ -1,0 +1,171 @@
+"""``dicom-courier sign`` and ``verify``: DICOM digital signatures (PS3.15 Annex C)."""
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop.commands.trust import open_keystore, password_option
+from desktop.core.errors import CourierError
+
+if TYPE_CHECKING:
+    from desktop.signing import Checked, FileCheck
+
+HASHES = {"sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+PROFILES = ("base", "creator", "authorization")
+
+
+def register(commands: Any) -> None:
+    """Add ``sign`` and ``verify`` to the parser's subcommands."""
+    sign = commands.add_parser(
+        "sign", parents=[password_option()], help="add a DICOM digital signature to files"
+    )
+    sign.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    sign.add_argument("--identity", required=True, metavar="NAME", help="the keystore identity")
+    sign.add_argument(
+        "--profile", choices=PROFILES, default="base", help="the PS3.15 Annex C profile"
+    )
+    sign.add_argument("--hash", choices=sorted(HASHES), default="sha256", help="the MAC hash")
+    sign.add_argument(
+        "--item",
+        type=_location,
+        default=(),
+        metavar="LOCATION",
+        help="sign a sequence item instead of the data set, e.g. ReferencedImageSequence[0]",
+    )
+    target = sign.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, metavar="DIR", help="write signed copies into DIR")
+    target.add_argument("--in-place", action="store_true", help="replace each file (atomically)")
+    sign.set_defaults(run=_sign)
+
+    verify = commands.add_parser(
+        "verify", help="check every DICOM digital signature of files (exit 1 if any fails)"
+    )
+    verify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    verify.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a certificate revocation list (PEM or DER) to check signers against (repeatable)",
+    )
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(run=_verify, password_file=None)
+
+
+def _location(text: str) -> tuple[tuple[int, int], ...]:
+    from desktop.core.signatures.location import parse_location
+
+    try:
+        return parse_location(text)
+    except CourierError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """Each file with its path relative to the argument that named it (folders: recursively)."""
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                if found.name != "DICOMDIR" and not found.name.startswith("."):
+                    yield found, found.relative_to(path)
+        elif path.exists():
+            yield path, Path(path.name)
+        else:
+            raise CourierError(f"{path} does not exist")
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from desktop.core.signatures.profiles import Profile
+    from desktop.security.signing import signer
+    from desktop.signing import sign_files
+
+    files = list(_files(args.paths))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    identity = open_keystore(args).unlock_identity(args.identity)
+    now = dt.datetime.now(dt.UTC)
+    who = signer(identity, now)
+    failures = 0
+    jobs = []
+    for source, relative in files:
+        target = source if args.in_place else args.out / relative
+        if not args.in_place and target.resolve() == source.resolve():
+            print(f"{source}: refused: --out would overwrite the source", file=sys.stderr)
+            failures += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        jobs.append((source, target))
+    results = sign_files(
+        jobs,
+        who,
+        profile=Profile(args.profile),
+        algorithm=HASHES[args.hash],
+        location=args.item,
+        now=now,
+    )
+    for source, target, done in results:
+        if isinstance(done, CourierError):
+            print(f"{source}: not signed: {done}", file=sys.stderr)
+            failures += 1
+            continue
+        note = " (re-encoded as Explicit VR Little Endian)" if done.converted else ""
+        print(
+            f"signed {source} -> {target}: {done.profile.value} profile, {done.algorithm}, "
+            f"{done.location}, {done.covered} elements, MAC ID {done.mac_id}{note}"
+        )
+    return 1 if failures else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from desktop.signing import trust_of, verify_files
+
+    trust = trust_of(open_keystore(args), args.crl)
+    checks = list(verify_files((path for path, _ in _files(args.paths)), trust))
+    if args.json:
+        print(json.dumps({"files": [c.as_json() for c in checks]}, indent=2))
+    else:
+        for check in checks:
+            print("\n".join(_lines(check)))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _lines(check: "FileCheck") -> list[str]:
+    if check.error:
+        return [f"{check.path}: unreadable: {check.error}"]
+    if not check.signatures:
+        return [f"{check.path}: unsigned"]
+    bad = sum(1 for c in check.signatures if c.verdict != "valid")
+    summary = "all valid" if not bad else f"{bad} NOT VALID"
+    lines = [f"{check.path}: {len(check.signatures)} signature(s), {summary}"]
+    for number, checked in enumerate(check.signatures, 1):
+        lines += _signature_lines(number, checked)
+    return lines
+
+
+def _signature_lines(number: int, checked: "Checked") -> list[str]:
+    facts = checked.as_json()
+    verdict = facts["verdict"].upper() if facts["verdict"] != "valid" else "valid"
+    lines = [
+        f"  #{number} {verdict}" + (f": {facts['reason']}" if facts["reason"] else ""),
+        f"     where:   {facts['location']}",
+        f"     signer:  {facts['signer'] or '?'} (issuer {facts['issuer'] or '?'})",
+        f"     signed:  {facts['datetime']}",
+        f"     profile: {facts['profile']}"
+        + (f" ({facts['purpose']})" if facts["purpose"] else "")
+        + f", hash {facts['hash'] or '?'}, MAC ID {facts['mac_id']}, UID {facts['uid']}",
+        f"     covers:  {len(facts['covered'])} elements: " + _some(facts["covered"]),
+    ]
+    if facts["changed"]:
+        lines.append("     changed: " + ", ".join(facts["changed"]))
+    return lines
+
+
+def _some(names: list[str], shown: int = 6) -> str:
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" ... and {len(names) - shown} more (--json lists all)"

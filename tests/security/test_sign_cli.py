@@ -1,0 +1,208 @@
+"""``dicom-courier sign`` and ``verify``: what they refuse, what they report, what they keep."""
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from desktop.core.signatures.profiles import Profile
+from desktop.security.signing import Signer, SigningError, signer
+from desktop.signing import sign_file
+from tests.helpers import cli, sample_file
+from tests.pki import Pki
+from tests.security.signing_fixtures import (
+    ct_copy,
+    dcmsign_sign,
+    dcmsign_verify,
+    signing_home,
+    signing_keystore,
+    verify_json,
+    with_sequence,
+)
+
+__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _only_signature(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, dict]:  # type: ignore[type-arg]
+    status, report = verify_json(capsys, *args)
+    [signature] = report["files"][0]["signatures"]
+    return status, signature
+
+
+def test_sign_out_keeps_the_source_and_verify_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    before = _digest(source)
+    status, out, err = cli(
+        capsys, "sign", source, "--identity", "courier", "--profile", "creator", "--out",
+        tmp_path / "signed",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "creator profile, SHA256, main data set" in out
+    assert _digest(source) == before
+    status, out, _ = cli(capsys, "verify", source, tmp_path / "signed" / source.name)
+    assert status == 0
+    assert f"{source}: unsigned" in out
+    assert "1 signature(s), all valid" in out and "signer:  CN=client.test" in out
+    assert "profile: creator (Source Signature), hash SHA256" in out
+
+
+def test_in_place_replaces_the_file_atomically(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    before = _digest(source)
+    status, _, err = cli(capsys, "sign", source, "--identity", "courier", "--in-place")
+    assert status == 0, err
+    assert _digest(source) != before
+    assert sorted(p.name for p in source.parent.iterdir()) == ["ct.dcm"]  # no temporary left
+    assert _only_signature(capsys, source)[1]["verdict"] == "valid"
+
+
+def test_folders_keep_their_layout_and_skip_the_dicomdir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    media = tmp_path / "media"
+    ct_copy(media / "a", "one.dcm")
+    ct_copy(media / "b", "two.dcm")
+    (media / "DICOMDIR").write_bytes(b"not signed")
+    status, out, err = cli(capsys, "sign", media, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 0 and out.count("signed ") == 2, err
+    signed = sorted(str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*.dcm"))
+    assert signed == ["a/one.dcm", "b/two.dcm"]
+    status, report = verify_json(capsys, tmp_path / "o")
+    assert status == 0 and [f["status"] for f in report["files"]] == ["signed", "signed"]
+
+
+def test_profiles_refuse_naming_the_missing_attribute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    dataset = pydicom.dcmread(sample_file("CT_small.dcm"))
+    del dataset.SeriesInstanceUID
+    source = tmp_path / "no-series.dcm"
+    dataset.save_as(source)
+    for profile in ("creator", "authorization"):
+        status, _, err = cli(
+            capsys, "sign", source, "--identity", "courier", "--profile", profile, "--out",
+            tmp_path / "out",
+        )  # fmt: skip
+        assert status == 1
+        assert "requires SeriesInstanceUID (0020,000E)" in err
+    assert not list((tmp_path / "out").iterdir())
+    status, _, err = cli(
+        capsys, "sign", with_sequence(tmp_path / "seq"), "--identity", "courier", "--profile",
+        "creator", "--item", "ReferencedImageSequence[0]", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert status == 1 and "signs the main data set only" in err
+
+
+def test_weak_hashes_are_never_produced_and_flagged_when_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path)
+    with pytest.raises(SystemExit):
+        cli(capsys, "sign", source, "--identity", "courier", "--hash", "md5", "--in-place")
+    for option, name in (("+mm", "MD5"), ("+ms", "SHA1")):
+        signed = tmp_path / f"{name}.dcm"
+        dcmsign_sign(pki, "client", source, signed, option)
+        status, signature = _only_signature(capsys, signed)
+        assert status == 1 and signature["verdict"] == "weak" and name in signature["reason"]
+
+
+def test_untrusted_signer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    signed = tmp_path / "rogue.dcm"
+    dcmsign_sign(pki, "rogue_client", ct_copy(tmp_path), signed, "+m2")
+    status, signature = _only_signature(capsys, signed)
+    assert status == 1 and signature["verdict"] == "untrusted"
+    assert "Rogue Root CA" in signature["reason"]
+
+
+def test_expired_at_signing_time_and_revoked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(SigningError, match="not now"):
+        signer(pki.unlocked(pki.expired), now)
+    expired = tmp_path / "expired.dcm"  # as another tool would sign with an expired certificate
+    sign_file(source, expired, Signer(pki.unlocked(pki.expired)), profile=Profile.BASE,
+              algorithm="SHA256", now=now)  # fmt: skip
+    status, signature = _only_signature(capsys, expired)
+    assert status == 1 and signature["verdict"] == "expired"
+    assert "not valid at signing time" in signature["reason"]
+    revoked = tmp_path / "revoked.dcm"
+    sign_file(source, revoked, signer(pki.unlocked(pki.revoked), now), profile=Profile.BASE,
+              algorithm="SHA256", now=now)  # fmt: skip
+    assert _only_signature(capsys, revoked)[1]["verdict"] == "valid"  # no CRL given
+    status, signature = _only_signature(capsys, revoked, "--crl", pki.path("intermediate", ".crl"))
+    assert status == 1 and signature["verdict"] == "revoked"
+    assert "revoked.test" in signature["reason"]
+
+
+def test_what_changed_is_told_where_it_can_be(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "in")
+    signed = tmp_path / "signed.dcm"
+    sign_file(source, signed, signer(pki.unlocked(pki.client), dt.datetime.now(dt.UTC)),
+              profile=Profile.BASE, algorithm="SHA256")  # fmt: skip
+    # a covered element removed: named
+    dataset = pydicom.dcmread(signed)
+    del dataset.PatientName
+    removed = tmp_path / "removed.dcm"
+    dataset.save_as(removed)
+    status, signature = _only_signature(capsys, removed)
+    assert status == 1 and signature["changed"] == ["PatientName (0010,0010)"]
+    # the Signature value itself damaged: the data is not blamed
+    data = bytearray(signed.read_bytes())
+    at = bytes(data).index(pydicom.dcmread(signed).DigitalSignaturesSequence[0].Signature)
+    data[at + 10] ^= 0xFF
+    (broken := tmp_path / "broken.dcm").write_bytes(bytes(data))
+    status, signature = _only_signature(capsys, broken)
+    assert status == 1 and "does not belong to the signer's certificate" in signature["reason"]
+    # another signature covering less, still valid, narrows where the change is
+    both = tmp_path / "both.dcm"
+    dcmsign_sign(pki, "client", signed, both, "+m2", "-t", "7fe0,0010", "-t", "0010,0010")
+    data = bytearray(both.read_bytes())
+    at = bytes(data).index(b"e+1")  # Study Description "e+1", same length
+    data[at : at + 3] = b"e+2"
+    (changed := tmp_path / "changed.dcm").write_bytes(bytes(data))
+    status, report = verify_json(capsys, changed)
+    ours, theirs = report["files"][0]["signatures"]
+    assert status == 1 and theirs["verdict"] == "valid" and ours["verdict"] == "invalid"
+    assert "other signatures show the change is in" in ours["reason"]
+    assert ours["changed"] and "PixelData (7FE0,0010)" not in ours["changed"]
+    assert "StudyDescription (0008,1030)" in ours["changed"]
+
+
+def test_implicit_and_encapsulated_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    for name in ("MR_small_implicit.dcm", "SC_rgb_jpeg_dcmtk.dcm"):
+        status, out, err = cli(
+            capsys, "sign", sample_file(name), "--identity", "courier", "--out", tmp_path
+        )
+        assert status == 0, err
+        assert ("re-encoded as Explicit VR Little Endian" in out) is ("implicit" in name)
+        signed = tmp_path / name
+        assert dcmsign_verify(pki, signed).returncode == 0
+        assert _only_signature(capsys, signed)[1]["verdict"] == "valid"
+
+
+def test_unreadable_files_fail_verification(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    (junk := tmp_path / "junk.dcm").write_bytes(b"not dicom")
+    status, out, _ = cli(capsys, "verify", junk)
+    assert status == 1 and "unreadable: " in out and "not a DICOM Part 10 file" in out
+    status, _, err = cli(capsys, "sign", junk, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1 and "not signed" in err
