@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop.commands.trust import open_keystore, password_option
+from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 
 if TYPE_CHECKING:
