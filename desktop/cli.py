@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.commands import gui, listen, media, query, transfer, trust
+from desktop.commands import audit, gui, listen, media, query, transfer, trust
 from desktop.core.errors import CourierError
 
 EXIT_ERROR = 1
@@ -24,7 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     try:
-        status: int = args.run(args)
+        with audit.session(args):
+            status: int = args.run(args)
         return status
     except CourierError as error:
         print(f"dicom-courier: {error}", file=sys.stderr)
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     listen.register(commands)
     query.register(commands)
     gui.register(commands)
+    audit.register(commands)
     return parser
 
 
