@@ -78,11 +78,14 @@ def session(args: argparse.Namespace) -> Iterator[None]:
 def _flush_quietly(trail: AuditTrail, args: argparse.Namespace) -> None:
     """Forward what is spooled if the password is at hand without asking; else keep it."""
     settings = trail.forwarding()
-    has_password = getattr(args, "password_file", None) or os.environ.get(PASSWORD_ENV)
-    if settings is None or not trail.spool.pending() or not has_password:
+    password_file = getattr(args, "password_file", None)
+    if settings is None or not trail.spool.pending():
         return
+    if password_file is None and not os.environ.get(PASSWORD_ENV):
+        return  # never ask at the end of a command: 'audit flush' or the next command sends
     try:
-        forwarder(trail, settings, open_keystore(args)).flush()
+        keystore = open_keystore(argparse.Namespace(password_file=password_file))
+        forwarder(trail, settings, keystore).flush()
     except CourierError as error:
         log.warning("%s", error)
 

@@ -79,11 +79,13 @@ class Forwarder:
         context: ssl.SSLContext,
         *,
         timeout: float = 10.0,
+        refusal_wait: float = 1.0,
     ) -> None:
         self.spool = spool
         self.settings = settings
         self.context = context
         self.timeout = timeout
+        self.refusal_wait = refusal_wait
         self._lock = threading.Lock()
 
     def flush(self) -> int:
@@ -110,6 +112,13 @@ class Forwarder:
                 ) as raw,
                 self.context.wrap_socket(raw, server_hostname=name) as tls,
             ):
+                refusal = _refusal(tls, self.refusal_wait)
+                if refusal:
+                    raise ForwardError(
+                        f"the audit repository {where} refused us after the TLS handshake "
+                        f"({refusal}): check that it trusts our CA and permits our "
+                        f"certificate's name; {len(batch)} message(s) stay spooled"
+                    )
                 for path in batch:
                     tls.sendall(octet_counted(path.read_bytes()))
                 _close_confirmed(tls)
@@ -119,6 +128,28 @@ class Forwarder:
                 f"{error}; they stay spooled and are sent on the next flush"
             ) from error
         log.info("forwarded %d audit message(s) to %s", len(batch), where)
+
+
+def _refusal(tls: ssl.SSLSocket, wait: float) -> str:
+    """Why the repository refused us, if it did within ``wait`` seconds of the handshake.
+
+    A syslog receiver never writes; one that checks our certificate after the handshake
+    (rsyslog's permitted peers, any TLS 1.3 server) answers a refusal by an alert or by
+    closing, which a short read sees. Silence means it is waiting for messages.
+    """
+    previous = tls.gettimeout()
+    tls.settimeout(wait)
+    try:
+        data = tls.recv(1)
+    except TimeoutError:
+        return ""
+    except (OSError, ssl.SSLError) as error:
+        return str(error)
+    finally:
+        tls.settimeout(previous)
+    return (
+        "it closed the connection" if not data else "it sent data, which a syslog receiver does not"
+    )
 
 
 def _close_confirmed(tls: ssl.SSLSocket) -> None:
