@@ -7,6 +7,7 @@ reports on: a trail that cannot be written is logged as a warning.
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from desktop.core.audit.studies import group_by_study, study_of
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import Node
 from desktop.core.errors import CourierError
+from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
 from desktop.net.queue import FAILED, PENDING, SENT, TransferQueue
 from desktop.net.scp import Sink
 from desktop.security.errors import PasswordError
@@ -183,29 +185,49 @@ def listener(sink: Sink, ae_title: str) -> Sink:
     return audited
 
 
-def query(node: Node, *, sop_class: str, keys: dict[str, str], error: str = "") -> None:
-    """110112 Query, with its keys."""
-    record(
-        lambda local: events.query(
-            local,
-            destination=events.Node(node.ae_title, node.host),
-            sop_class=sop_class,
-            keys=keys,
-            outcome=Outcome.SERIOUS_FAILURE if error else Outcome.SUCCESS,
-            description=error,
-        ),
-        node=node.name,
-    )
-
-
-def export(source: Path, target: Path, *, error: str = "") -> None:
-    """110106 Export of images made from ``source`` into the file ``target`` (PNG, MP4)."""
-    record(
-        lambda local: events.export(
-            local,
-            target=target.absolute().as_uri(),
-            studies=[study_of(source)],
-            outcome=Outcome.SERIOUS_FAILURE if error else Outcome.SUCCESS,
-            description=error,
+@contextmanager
+def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
+    """Around a C-FIND: 110112 Query with the identifier sent, and whether it failed."""
+    error = ""
+    try:
+        yield
+    except Exception as failure:
+        error = str(failure) or type(failure).__name__
+        raise
+    finally:
+        try:
+            sent = {e.keyword: str(e.value) for e in identifier(level, keys) if e.keyword}
+        except CourierError:  # keys the query itself refused: recorded as typed
+            sent = {}
+        record(
+            lambda local: events.query(
+                local,
+                destination=events.Node(node.ae_title, node.host),
+                sop_class=PATIENT_ROOT_FIND if level == "patient" else STUDY_ROOT_FIND,
+                keys=sent,
+                outcome=Outcome.SERIOUS_FAILURE if error else Outcome.SUCCESS,
+                description=error,
+            ),
+            node=node.name,
         )
-    )
+
+
+@contextmanager
+def exporting(source: Path, target: Path) -> Iterator[None]:
+    """Around an export of images made from ``source`` into ``target``: 110106 Export."""
+    error = ""
+    try:
+        yield
+    except Exception as failure:
+        error = str(failure) or type(failure).__name__
+        raise
+    finally:
+        record(
+            lambda local: events.export(
+                local,
+                target=target.absolute().as_uri(),
+                studies=[study_of(source)],
+                outcome=Outcome.SERIOUS_FAILURE if error else Outcome.SUCCESS,
+                description=error,
+            )
+        )

@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from desktop import auditing
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
 from desktop.net.scp import TlsAcceptor
@@ -34,7 +35,7 @@ def node_connector(node: Node, keystore: Keystore) -> Connector:
 
 
 def _tls_connector(node: Node, keystore: Keystore) -> Connector:
-    identity = keystore.unlock_identity(node.identity) if node.identity else None
+    identity = auditing.unlock(keystore, node.identity) if node.identity else None
     profile = Profile(node.profile)
     context = client_context(
         profile, keystore.trusted_pem(), identity, check_hostname=node.check_hostname
@@ -54,6 +55,7 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
         connection, transcript = open_tls(settings, context)
         if connection is None:
             assert transcript.diagnosis is not None
+            auditing.handshake(transcript.as_json(), node=node.name, ae_title=node.ae_title)
             raise LinkError(as_failure(transcript.diagnosis), transcript.as_json())
         connection.settimeout(node.network_timeout)
         facts = facts_for(settings, "after-handshake")
@@ -99,10 +101,11 @@ def listener_tls(
     keystore: Keystore, identity: str, profile: Profile
 ) -> tuple[ssl.SSLContext, TlsAcceptor]:
     """Our SCP's TLS: present ``identity``, require and verify client certificates."""
-    context = server_context(profile, keystore.trusted_pem(), keystore.unlock_identity(identity))
+    context = server_context(profile, keystore.trusted_pem(), auditing.unlock(keystore, identity))
 
     def accept(raw: socket.socket) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
         connection, transcript = accept_tls(raw, context, profile)
+        auditing.handshake(transcript.as_json())
         return connection, transcript.as_json()
 
     return context, accept

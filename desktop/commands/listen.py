@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from desktop import auditing
 from desktop.commands.trust import open_keystore
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
@@ -47,7 +48,8 @@ def _listen(args: argparse.Namespace) -> int:
             open_keystore(args), args.identity, args.profile
         )
     history = History(courier_home() / "history.jsonl")
-    listener = StorageListener(settings, lambda record: _show(record, history), acceptor)
+    sink = auditing.listener(lambda record: _show(record, history), settings.ae_title)
+    listener = StorageListener(settings, sink, acceptor)
     listener.start()
     print(
         f"listening as {settings.ae_title} on {settings.host}:{listener.port} "

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from desktop import auditing
 from desktop.commands.trust import open_keystore, password_option
 from desktop.connect import node_connector
 from desktop.core.config import Node, add_node, edit_node, find_node, load_config, remove_node
@@ -297,6 +298,7 @@ def _run_to_end(
         history=_history_log(),
         parallel=node.max_associations,
     )
+    records = auditing.transfer(records, queue, job_id, node)
     _consume(records, args.json)
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from desktop import auditing
 from desktop.core.paths import courier_home
 from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
@@ -216,7 +217,7 @@ def _export_cert(args: argparse.Namespace) -> int:
 
 def _tls_check(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
-    identity = keystore.unlock_identity(args.identity) if args.identity else None
+    identity = auditing.unlock(keystore, args.identity) if args.identity else None
     context = client_context(
         args.profile,
         keystore.trusted_pem(),
