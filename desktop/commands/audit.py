@@ -8,14 +8,20 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from desktop import auditing
 from desktop.commands.trust import open_keystore, password_option
 from desktop.core.audit.events import EVENTS, Local
-from desktop.core.audit.forward import DEFAULT_PORT, Forwarder, ForwardError, ForwardSettings
+from desktop.core.audit.forward import (
+    DEFAULT_PORT,
+    Drainer,
+    Forwarder,
+    ForwardError,
+    ForwardSettings,
+)
 from desktop.core.audit.store import Entry
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import PROFILES
@@ -61,33 +67,49 @@ def register(commands: Any) -> None:
 
 @contextmanager
 def session(args: argparse.Namespace) -> Iterator[None]:
-    """Run a command as an audited application session: start, stop, then a flush."""
+    """Run a command as an audited application session: start, stop, and forwarding of the
+    spool (in the background for long-running commands, else once at the end)."""
     if not getattr(args, "audited", True):
         yield
         return
     trail = auditing.install(courier_home())
+    send = _quiet_sender(trail, args)
+    drainer = None
+    if send is not None and getattr(args, "long_running", False):
+        drainer = Drainer(send).start()
+        trail.on_spooled = drainer.wake
     auditing.application(started=True)
     try:
         yield
     finally:
         auditing.application(started=False)
         auditing.uninstall()
-        _flush_quietly(trail, args)
+        if drainer is not None:
+            drainer.stop()
+        elif send is not None and trail.spool.pending():
+            try:
+                send()
+            except CourierError as error:
+                log.warning("%s", error)
 
 
-def _flush_quietly(trail: AuditTrail, args: argparse.Namespace) -> None:
-    """Forward what is spooled if the password is at hand without asking; else keep it."""
+def _quiet_sender(trail: AuditTrail, args: argparse.Namespace) -> Callable[[], int] | None:
+    """A flush of the spool if forwarding is on and the keystore password is at hand without
+    asking (--password-file or the environment); else None, and the spool waits for
+    'audit flush' or the next command. The identity is unlocked on the first flush."""
     settings = trail.forwarding()
     password_file = getattr(args, "password_file", None)
-    if settings is None or not trail.spool.pending():
-        return
-    if password_file is None and not os.environ.get(PASSWORD_ENV):
-        return  # never ask at the end of a command: 'audit flush' or the next command sends
-    try:
-        keystore = open_keystore(argparse.Namespace(password_file=password_file))
-        forwarder(trail, settings, keystore).flush()
-    except CourierError as error:
-        log.warning("%s", error)
+    if settings is None or (password_file is None and not os.environ.get(PASSWORD_ENV)):
+        return None
+    made: list[Forwarder] = []
+
+    def send() -> int:
+        if not made:
+            keystore = open_keystore(argparse.Namespace(password_file=password_file))
+            made.append(forwarder(trail, settings, keystore))
+        return made[0].flush()
+
+    return send
 
 
 def forwarder(trail: AuditTrail, settings: ForwardSettings, keystore: Keystore) -> Forwarder:

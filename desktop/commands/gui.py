@@ -13,7 +13,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="run on the embedded demo: demo CA, sample media, a local TLS PACS",
     )
-    gui.set_defaults(run=run_gui)
+    gui.set_defaults(run=run_gui, long_running=True)
 
 
 def run_gui(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ def register(commands: Any) -> None:
         help="accept only these calling AE titles (repeatable)",
     )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
-    listen.set_defaults(run=_listen)
+    listen.set_defaults(run=_listen, long_running=True)
 
 
 def _listen(args: argparse.Namespace) -> int:

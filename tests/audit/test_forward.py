@@ -2,11 +2,12 @@
 message arrives, and those spooled while the repository was down arrive once it is back."""
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
-from desktop.core.audit.forward import Forwarder, ForwardError, ForwardSettings, Spool
+from desktop.core.audit.forward import Drainer, Forwarder, ForwardError, ForwardSettings, Spool
 from desktop.security.keystore import Keystore
 from desktop.security.pki import make_leaf
 from desktop.security.tls import Profile, client_context
@@ -97,3 +98,29 @@ def test_a_repository_refusing_our_certificate_takes_nothing(pki: Pki, tmp_path:
             forwarder.flush()
         assert len(spool.pending()) == 3
         assert server.messages() == []
+
+
+def test_a_long_running_session_forwards_in_the_background_once_the_repository_is_back(
+    home: Path, pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    keystore = Keystore(home, lambda new: PASSWORD)
+    trusted = keystore.trusted_pem()
+    context = client_context(Profile("bcp195-nd"), trusted, keystore.unlock_identity("courier"))
+    with repository(pki, tmp_path / "rsyslog", permitted_peer=PEER_NAME) as server:
+        server.stop()
+        forwarder = Forwarder(spool, ForwardSettings("127.0.0.1", server.port), context)
+        drainer = Drainer(forwarder.flush, interval=0.2).start()
+        for number in (1, 2, 3):
+            spool.put(
+                number, f'<85>1 - - - - DICOM+RFC3881 [meta sequenceId="{number}"] x'.encode()
+            )
+            drainer.wake()
+        time.sleep(0.5)
+        assert len(spool.pending()) == 3
+        assert caplog.text.count("stay spooled") == 1  # said once per outage
+        server.start()
+        server.wait_for(3)
+        drainer.stop()
+        assert server.sequence_ids() == [1, 2, 3]
+        assert spool.pending() == []

@@ -13,6 +13,7 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -164,3 +165,47 @@ def _close_confirmed(tls: ssl.SSLSocket) -> None:
         return
     except ssl.SSLZeroReturnError:
         return
+
+
+class Drainer:
+    """Flushes in the background, for long-running sessions (GUI, listener): soon after each
+    new message and every ``interval`` seconds while the repository is unreachable."""
+
+    def __init__(self, flush: Callable[[], int], *, interval: float = 30.0) -> None:
+        self._flush = flush
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="audit-forward")
+        self._failing = False
+
+    def start(self) -> "Drainer":
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop after one last flush (within ``timeout`` seconds)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self._attempt()
+            if self._stop.is_set():
+                return
+
+    def _attempt(self) -> None:
+        try:
+            self._flush()
+        except CourierError as error:
+            if not self._failing:  # say it once per outage, not every interval
+                log.warning("%s", error)
+            self._failing = True
+        else:
+            self._failing = False

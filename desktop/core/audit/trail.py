@@ -1,6 +1,7 @@
 """The audit trail of one user: every message stored in the local log, and spooled for the
 audit repository when forwarding is configured."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from desktop.core.audit.events import Local
@@ -19,6 +20,7 @@ class AuditTrail:
         self.log = AuditLog(self.folder)
         self.spool = Spool(self.folder / "spool")
         self.settings_path = self.folder / "forward.json"
+        self.on_spooled: Callable[[], None] | None = None  # e.g. wakes a background forwarder
 
     def forwarding(self) -> ForwardSettings | None:
         return ForwardSettings.load(self.settings_path)
@@ -37,4 +39,6 @@ class AuditTrail:
                     sequence=entry.seq,
                 ),
             )
+            if self.on_spooled is not None:
+                self.on_spooled()
         return entry
