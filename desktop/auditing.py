@@ -6,7 +6,7 @@ reports on: a trail that cannot be written is logged as a warning.
 """
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from desktop.security.keystore import Keystore, UnlockedIdentity
 
 log = logging.getLogger(__name__)
 Record = TypeVar("Record")
+Result = TypeVar("Result")
 
 #: Diagnoses of a connection that never reached a TLS handshake: not security events.
 NOT_HANDSHAKES = frozenset({"connection-refused", "timeout", "connection-lost", "plain-dicom-port"})
@@ -212,12 +213,21 @@ def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
         )
 
 
+def queried(node: Node, level: str, keys: dict[str, str], run: Callable[[], Result]) -> Result:
+    """``run()`` (a C-FIND) inside ``querying``."""
+    with querying(node, level, keys):
+        return run()
+
+
 @contextmanager
 def exporting(source: Path, target: Path) -> Iterator[None]:
     """Around an export of images made from ``source`` into ``target``: 110106 Export."""
     error = ""
     try:
         yield
+    except GeneratorExit:
+        error = "cancelled"
+        raise
     except Exception as failure:
         error = str(failure) or type(failure).__name__
         raise
@@ -231,3 +241,17 @@ def exporting(source: Path, target: Path) -> Iterator[None]:
                 description=error,
             )
         )
+
+
+def export_file(source: Path, target: Path, write: Callable[[], object]) -> None:
+    """``write()`` (a PNG export) inside ``exporting``."""
+    with exporting(source, target):
+        write()
+
+
+def export_frames(
+    source: Path, target: Path, frames: Iterator[Record]
+) -> Generator[Record, None, None]:
+    """A cine export's progress records, inside ``exporting`` (cancelling is recorded)."""
+    with exporting(source, target):
+        yield from frames

@@ -172,3 +172,27 @@ def test_a_query_and_an_export_are_reported(
     assert export.outcome == 0
     assert png.as_uri() in export.xml
     assert pydicom.dcmread(image).StudyInstanceUID in export.xml
+
+
+def test_a_cancelled_or_failed_gui_export_is_not_reported_as_a_success(
+    home: Path, tmp_path: Path
+) -> None:
+    [image] = make_study(tmp_path / "study", count=1)
+    auditing.install(home)
+    try:
+        frames = auditing.export_frames(image, tmp_path / "cine.mp4", iter(range(10)))
+        assert next(frames) == 0
+        frames.close()  # the Cancel button of the progress dialog
+        with pytest.raises(OSError, match="disk full"):
+            auditing.export_file(image, tmp_path / "frame.png", _full_disk)
+    finally:
+        auditing.uninstall()
+    exports = of(entries(home), "110106")
+    assert [(e.outcome, e.summary.split(": ", 1)[1]) for e in exports] == [
+        (8, "cancelled"),
+        (8, "disk full"),
+    ]
+
+
+def _full_disk() -> None:
+    raise OSError("disk full")
