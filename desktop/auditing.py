@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from desktop.core.audit import events
 from desktop.core.audit.events import Local
 from desktop.core.audit.message import AuditMessage, Outcome
+from desktop.core.audit.receipts import Receipts
 from desktop.core.audit.studies import group_by_study, study_of
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import Node
@@ -35,6 +36,7 @@ NOT_HANDSHAKES = frozenset({"connection-refused", "timeout", "connection-lost", 
 TRUST_FAILURES = frozenset({"untrusted-server-ca", "hostname-mismatch", "weak-peer-certificate"})
 
 _trail: AuditTrail | None = None
+_closers: list[Callable[[], None]] = []  # run at uninstall: what is gathered gets recorded
 
 
 def install(home: Path, *, ae_title: str = "COURIER") -> AuditTrail:
@@ -45,7 +47,10 @@ def install(home: Path, *, ae_title: str = "COURIER") -> AuditTrail:
 
 
 def uninstall() -> None:
+    """Report what is still gathered (instances received), then stop recording."""
     global _trail
+    for close in _closers:
+        close()
     _trail = None
 
 
@@ -164,23 +169,31 @@ def _transferred(
 
 
 def listener(sink: Sink, ae_title: str) -> Sink:
-    """A listener sink that also records 110104 for every instance received."""
+    """A listener sink that also records 110104 for what each sender delivered of a study,
+    once it has been quiet for a moment (or when the trail is closed)."""
+
+    def report(sender: events.Node, study: events.Study) -> None:
+        record(
+            lambda local: events.instances_transferred(
+                local,
+                source=sender,
+                destination=events.Node(ae_title, local.host),
+                study=study,
+                outcome=Outcome.SUCCESS,
+                received=True,
+                description=f"{sum(study.sop_classes.values())} instance(s) received",
+            ),
+            node=sender.ae_title,
+        )
+
+    receipts = Receipts(report)
+    _closers.append(receipts.close)
 
     def audited(event: dict[str, Any]) -> None:
-        if event.get("event") == "stored":
-            study = study_of(Path(event["path"]))
+        if event.get("event") == "stored" and _trail is not None:
             calling = str(event.get("calling") or "unknown")
-            record(
-                lambda local: events.instances_transferred(
-                    local,
-                    source=events.Node(calling, str(event.get("peer") or "").rsplit(":", 1)[0]),
-                    destination=events.Node(ae_title, local.host),
-                    study=study,
-                    outcome=Outcome.SUCCESS,
-                    received=True,
-                ),
-                node=calling,
-            )
+            peer = str(event.get("peer") or "").rsplit(":", 1)[0]
+            receipts.add(events.Node(calling, peer), study_of(Path(event["path"])))
         sink(event)
 
     return audited
