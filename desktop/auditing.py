@@ -23,6 +23,7 @@ from desktop.core.errors import CourierError
 from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
 from desktop.net.queue import FAILED, PENDING, SENT, TransferQueue
 from desktop.net.scp import Sink
+from desktop.security.diagnosis import Diagnosis
 from desktop.security.errors import PasswordError
 from desktop.security.keystore import Keystore, UnlockedIdentity
 
@@ -110,6 +111,19 @@ def handshake(transcript: dict[str, Any], *, node: str = "", ae_title: str = "")
         ),
         node=node,
     )
+
+
+def refused_after_handshake(diagnosis: Diagnosis, node: Node, peer: str) -> None:
+    """110113 for a certificate refused once the handshake was over (TLS 1.3 lets a server
+    reject a client certificate then); other failures on the wire are no security alert."""
+    if "cert" in diagnosis.code:
+        transcript = {
+            "ok": False,
+            "role": "client",
+            "peer": peer,
+            "diagnosis": {"code": diagnosis.code, "summary": diagnosis.summary},
+        }
+        handshake(transcript, node=node.name, ae_title=node.ae_title)
 
 
 def transfer(

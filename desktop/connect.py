@@ -59,14 +59,20 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
             raise LinkError(as_failure(transcript.diagnosis), transcript.as_json())
         connection.settimeout(node.network_timeout)
         facts = facts_for(settings, "after-handshake")
-        return Link(connection, transcript.as_json(), _explainer(facts))
+        return Link(connection, transcript.as_json(), _explainer(facts, node))
 
     return connect
 
 
-def _explainer(facts: Facts) -> Callable[[BaseException], Failure]:
+def _explainer(facts: Facts, node: Node) -> Callable[[BaseException], Failure]:
     """Errors after the handshake, such as a TLS 1.3 rejection of our certificate."""
-    return lambda error: as_failure(diagnose(error, facts))
+
+    def explain(error: BaseException) -> Failure:
+        diagnosis = diagnose(error, facts)
+        auditing.refused_after_handshake(diagnosis, node, f"{facts.host}:{facts.port}")
+        return as_failure(diagnosis)
+
+    return explain
 
 
 def _plain_connector(node: Node) -> Connector:

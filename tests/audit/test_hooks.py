@@ -104,13 +104,22 @@ def test_a_wrong_keystore_password_and_an_untrusted_server_are_reported(
         monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", "not the password")
         status, _, err = cli(capsys, "echo", "pacs")
         assert status == 1 and "wrong keystore password" in err
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    port = free_port()
+    command = storescp_tls_command(pki, tmp_path, port, trust="rogue-root-only.pem")
+    with running(command, port, tmp_path / "storescp-rogue-ca.log"):
+        cli(capsys, "node", "edit", "pacs", "--port", port)
+        assert cli(capsys, "echo", "pacs")[0] == 1  # it refuses our certificate (TLS 1.3)
     found = entries(home)
-    [alert] = of(found, "110113")
-    assert (alert.outcome, alert.node) == (8, "pacs")
-    assert "outgoing TLS handshake" in alert.summary
+    untrusted_server, refused_us = of(found, "110113")
+    assert (untrusted_server.outcome, untrusted_server.node) == (8, "pacs")
+    assert "outgoing TLS handshake" in untrusted_server.summary
+    assert (refused_us.outcome, refused_us.node) == (8, "pacs")
+    assert "certificate" in refused_us.summary
     assert [(e.outcome, "wrong keystore password" in e.summary) for e in of(found, "110114")] == [
         (0, False),
         (4, True),
+        (0, False),
     ]
 
 
