@@ -59,6 +59,11 @@ def current() -> AuditTrail | None:
     return _trail
 
 
+def trail_folder(home: Path) -> Path:
+    """Where this process's audit events go: the installed trail's folder, else ``home``'s."""
+    return _trail.folder if _trail is not None else home / "audit"
+
+
 def record(build: Callable[[Local], AuditMessage], *, node: str = "") -> None:
     """Store the message ``build`` makes for this process (nothing when no trail is installed)."""
     trail = _trail

@@ -87,7 +87,8 @@ def _move(args: argparse.Namespace) -> int:
             settings.tls_context, acceptor = listener_tls(
                 open_keystore(args), node.identity, Profile(node.profile)
             )
-        listener = StorageListener(settings, lambda record: None, acceptor).start()
+        sink = auditing.listener(lambda record: None, destination)
+        listener = StorageListener(settings, sink, acceptor).start()
     try:
         last = None
         for progress in move(connector, peer, destination, args.study, args.series):

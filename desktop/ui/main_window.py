@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
             (self.log, "Log"),
             (self.certificates, "Certificates"),
             (self.query, "Query/Retrieve"),
-            (AuditPanel(services.home), "Audit"),
+            (AuditPanel(auditing.trail_folder(services.home)), "Audit"),
         ):
             self.tabs.addTab(widget, title)
         left = QSplitter(Qt.Orientation.Vertical)

@@ -30,9 +30,10 @@ def rewrite(log: AuditLog, change: object) -> None:
 
 
 def test_records_are_chained_private_and_valid(tmp_path: Path) -> None:
-    log = filled(tmp_path / "audit")
+    log = filled(tmp_path / "new-home" / "audit")
     entries = list(log.entries())
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert stat.S_IMODE((tmp_path / "new-home").stat().st_mode) == 0o700
     assert all(b.prev == a.hash for a, b in itertools.pairwise(entries))
     assert log.verify().ok and log.verify().records == 5
     assert stat.S_IMODE(log.folder.stat().st_mode) == 0o700

@@ -16,7 +16,7 @@ def test_filters_highlights_follows_and_verifies(qtbot, tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit")
     for name, message in all_messages().items():
         log.append(message, node="pacs" if name in ("begin", "sent", "alert") else "")
-    panel = AuditPanel(tmp_path)
+    panel = AuditPanel(tmp_path / "audit")
     qtbot.addWidget(panel)
     assert len(panel.visible_entries()) == 11
 

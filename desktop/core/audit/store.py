@@ -158,7 +158,8 @@ class AuditLog:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        self.folder.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        self.folder.mkdir(exist_ok=True, mode=FOLDER_MODE)
         self.folder.chmod(FOLDER_MODE)
         descriptor = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, PRIVATE)
         try:

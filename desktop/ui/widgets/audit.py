@@ -29,11 +29,11 @@ REFRESH_MS = 2000
 
 
 class AuditPanel(QWidget):
-    """Reads ``home/audit`` (written by every process of the user) and follows it."""
+    """Reads an audit log folder (written by every process of the user) and follows it."""
 
-    def __init__(self, home: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, folder: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.log = AuditLog(home / "audit")
+        self.log = AuditLog(folder)
         self.model = AuditModel()
         self.proxy = AuditFilter()
         self.proxy.setSourceModel(self.model)
