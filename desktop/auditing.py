@@ -71,7 +71,7 @@ def record(build: Callable[[Local], AuditMessage], *, node: str = "") -> None:
         return
     try:
         trail.record(build(trail.local), node=node)
-    except (CourierError, OSError) as error:
+    except Exception as error:  # auditing never fails the work it reports on
         log.warning("the audit trail could not record an event: %s", error)
 
 
