@@ -119,9 +119,10 @@ def handshake(transcript: dict[str, Any], *, node: str = "", ae_title: str = "")
 
 
 def refused_after_handshake(diagnosis: Diagnosis, node: Node, peer: str) -> None:
-    """110113 for a certificate refused once the handshake was over (TLS 1.3 lets a server
-    reject a client certificate then); other failures on the wire are no security alert."""
-    if "cert" in diagnosis.code:
+    """110113 for our certificate refused once the handshake was over: TLS 1.3 lets a server
+    reject it then, with an alert (a certificate diagnosis) or by closing the connection at
+    our first read. Other failures on the wire are no security alert."""
+    if "cert" in diagnosis.code or diagnosis.code == "peer-closed":
         transcript = {
             "ok": False,
             "role": "client",
