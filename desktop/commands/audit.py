@@ -14,6 +14,7 @@ from typing import Any
 
 from desktop import auditing
 from desktop.commands.trust import open_keystore, password_option
+from desktop.core.audit import events
 from desktop.core.audit.events import EVENTS, Local
 from desktop.core.audit.forward import (
     DEFAULT_PORT,
@@ -22,6 +23,7 @@ from desktop.core.audit.forward import (
     ForwardError,
     ForwardSettings,
 )
+from desktop.core.audit.message import Outcome
 from desktop.core.audit.store import Entry
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import PROFILES
@@ -192,6 +194,7 @@ def _forward(args: argparse.Namespace) -> int:
     trail = _trail()
     if args.off:
         trail.settings_path.unlink(missing_ok=True)
+        _configuration_changed(trail, "audit forwarding turned off")
         print(f"audit forwarding off; {len(trail.spool.pending())} message(s) left in the spool")
         return 0
     if not args.host:
@@ -208,15 +211,30 @@ def _forward(args: argparse.Namespace) -> int:
         raise CourierError(f"the port {args.port} is not between 1 and 65535")
     if args.identity:
         open_keystore(argparse.Namespace(password_file=None)).identity(args.identity)
-    trail.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder in (trail.folder.parent, trail.folder):
+        folder.mkdir(exist_ok=True, mode=0o700)
     ForwardSettings(args.host, args.port, args.identity or "", args.profile, args.server_name).save(
         trail.settings_path
     )
+    _configuration_changed(trail, f"audit forwarding to {args.host}:{args.port} turned on")
     print(
         f"audit messages from now on are spooled and sent to {args.host}:{args.port} "
         f"over TLS{' as ' + args.identity if args.identity else ''}"
     )
     return 0
+
+
+def _configuration_changed(trail: AuditTrail, description: str) -> None:
+    """110113 Security Alert, Security Configuration: informative (outcome 0)."""
+    trail.record(
+        events.security_alert(
+            trail.local,
+            subject=str(trail.settings_path),
+            description=description,
+            outcome=Outcome.SUCCESS,
+            kind=events.SECURITY_CONFIGURATION,
+        )
+    )
 
 
 def _flush(args: argparse.Namespace) -> int:

@@ -60,8 +60,9 @@ def test_messages_reach_the_repository_and_survive_its_outage(
         )
         assert status == 0, err
         assert cli(capsys, "node", "list")[0] == 0  # start and stop, forwarded as it ends
-        received = server.wait_for(2)
-        assert server.sequence_ids() == [1, 2]
+        received = server.wait_for(3)  # forwarding turned on, then start and stop
+        assert server.sequence_ids() == [1, 2, 3]
+        assert b"Security Configuration" in received[0]
         for line in received:
             assert line.startswith(b"<85>1 ")
             assert b" DICOM-Courier " in line and b" DICOM+RFC3881 " in line
@@ -78,11 +79,11 @@ def test_messages_reach_the_repository_and_survive_its_outage(
         status, out, err = cli(capsys, "audit", "flush")
         assert status == 0, err
         assert "sent 4 of 4" in out
-        server.wait_for(6)
-        assert server.sequence_ids() == [1, 2, 3, 4, 5, 6]
+        server.wait_for(7)
+        assert server.sequence_ids() == [1, 2, 3, 4, 5, 6, 7]
         assert not list((home / "audit" / "spool").glob("*.syslog"))
     status, out, _ = cli(capsys, "audit", "verify")
-    assert status == 0 and "6 record(s)" in out
+    assert status == 0 and "7 record(s)" in out
 
 
 def test_a_repository_refusing_our_certificate_takes_nothing(pki: Pki, tmp_path: Path) -> None:

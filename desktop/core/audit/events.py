@@ -46,6 +46,7 @@ APPLICATION_START = Code("110120", "DCM", "Application Start")
 APPLICATION_STOP = Code("110121", "DCM", "Application Stop")
 LOGIN = Code("110122", "DCM", "Login")
 NODE_AUTHENTICATION = Code("110126", "DCM", "Node Authentication")
+SECURITY_CONFIGURATION = Code("110129", "DCM", "Security Configuration")
 
 APPLICATION = Code("110150", "DCM", "Application")
 LAUNCHER = Code("110151", "DCM", "Application Launcher")
