@@ -6,6 +6,7 @@ Qt-free on purpose: the GUI gives it a password source (a dialog), the CLI would
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop import auditing
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
 from desktop.net.history import History
@@ -59,7 +60,8 @@ class Services:
             listener_settings.tls_context, acceptor = listener_tls(
                 self.keystore, settings.identity, Profile(settings.profile)
             )
-        self.listener = StorageListener(listener_settings, sink, acceptor).start()
+        audited = auditing.listener(sink, settings.ae_title)
+        self.listener = StorageListener(listener_settings, audited, acceptor).start()
         return self.listener
 
     def stop_inbox(self) -> None:

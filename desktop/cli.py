@@ -31,6 +31,7 @@ COMMANDS = {
     "find": "query",
     "move": "query",
     "sign": "sign",
+    "audit": "audit",
     "verify": "sign",
     "gui": "gui",
 }
@@ -47,7 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     _log_to_stderr()
     try:
-        status: int = args.run(args)
+        from desktop.commands.audit import session  # after parsing: --version stays light
+
+        with session(args):
+            status: int = args.run(args)
         return status
     except CourierError as error:
         print(f"dicom-courier: {error}", file=sys.stderr)

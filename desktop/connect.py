@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from desktop import auditing
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
 from desktop.net.probe import speaks_plain_dicom
@@ -38,7 +39,7 @@ def node_connector(node: Node, keystore: Keystore) -> Connector:
 
 
 def _tls_connector(node: Node, keystore: Keystore) -> Connector:
-    identity = keystore.unlock_identity(node.identity) if node.identity else None
+    identity = auditing.unlock(keystore, node.identity) if node.identity else None
     profile = Profile(node.profile)
     context = client_context(
         profile, keystore.trusted_pem(), identity, check_hostname=node.check_hostname
@@ -60,17 +61,24 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
         connection, transcript = open_tls(settings, context)
         if connection is None:
             assert transcript.diagnosis is not None
+            auditing.handshake(transcript.as_json(), node=node.name, ae_title=node.ae_title)
             raise LinkError(as_failure(transcript.diagnosis), transcript.as_json())
         connection.settimeout(node.network_timeout)
         facts = facts_for(settings, "after-handshake")
-        return Link(connection, transcript.as_json(), _explainer(facts))
+        return Link(connection, transcript.as_json(), _explainer(facts, node))
 
     return connect
 
 
-def _explainer(facts: Facts) -> Callable[[BaseException], Failure]:
+def _explainer(facts: Facts, node: Node) -> Callable[[BaseException], Failure]:
     """Errors after the handshake, such as a TLS 1.3 rejection of our certificate."""
-    return lambda error: as_failure(diagnose(error, facts))
+
+    def explain(error: BaseException) -> Failure:
+        diagnosis = diagnose(error, facts)
+        auditing.refused_after_handshake(diagnosis, node, f"{facts.host}:{facts.port}")
+        return as_failure(diagnosis)
+
+    return explain
 
 
 def _plain_connector(node: Node) -> Connector:
@@ -105,11 +113,12 @@ def listener_tls(
     keystore: Keystore, identity: str, profile: Profile
 ) -> tuple[ssl.SSLContext, "TlsAcceptor"]:
     """Our SCP's TLS: present ``identity``, require and verify client certificates."""
-    context = server_context(profile, keystore.trusted_pem(), keystore.unlock_identity(identity))
+    context = server_context(profile, keystore.trusted_pem(), auditing.unlock(keystore, identity))
     check_revocation(context, crls_pem(keystore))
 
     def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
         connection, transcript = accept_tls(raw, context, profile, timeout)
+        auditing.handshake(transcript.as_json())
         return connection, transcript.as_json()
 
     return context, accept

@@ -19,7 +19,7 @@ def register(commands: Any) -> None:
         metavar="PNG",
         help="save the first window as PNG once it is shown, then quit (smoke tests, docs)",
     )
-    gui.set_defaults(run=run_gui)
+    gui.set_defaults(run=run_gui, long_running=True)
 
 
 def run_gui(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktop import auditing
 from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
@@ -49,7 +50,7 @@ def register(commands: Any) -> None:
         help="check each received instance's DICOM signatures; the verdicts go to the history",
     )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
-    listen.set_defaults(run=_listen)
+    listen.set_defaults(run=_listen, long_running=True)
 
 
 def _listen(args: argparse.Namespace) -> int:
@@ -75,7 +76,8 @@ def _listen(args: argparse.Namespace) -> int:
         from desktop.signing import trust_of
 
         trust = trust_of(open_keystore(args), [])
-    listener = StorageListener(settings, lambda record: _show(record, history, trust), acceptor)
+    sink = auditing.listener(lambda record: _show(record, history, trust), settings.ae_title)
+    listener = StorageListener(settings, sink, acceptor)
     listener.start()
     print(
         f"listening as {settings.ae_title} on {settings.host}:{listener.port} "

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from desktop import auditing
 from desktop.core.display import Window
 from desktop.core.export import export_mp4, export_png
 from desktop.core.frames import FrameSource
@@ -69,6 +70,11 @@ def _tree(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    with auditing.exporting(args.file, args.png or args.mp4):
+        return _write_export(args)
+
+
+def _write_export(args: argparse.Namespace) -> int:
     source = FrameSource(args.file)
     if args.png:
         export_png(

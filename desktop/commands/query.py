@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
@@ -57,11 +58,13 @@ def _keys(pairs: list[str]) -> dict[str, str]:
 
 
 def _find(args: argparse.Namespace) -> int:
-    _, connector, peer = connection(args, args.node)
-    matches = [
-        {k.keyword: str(k.value) for k in match if k.keyword}
-        for match in find(connector, peer, args.level, _keys(args.key))
-    ]
+    node, connector, peer = connection(args, args.node)
+    keys = _keys(args.key)
+    with auditing.querying(node, args.level, keys):
+        matches = [
+            {k.keyword: str(k.value) for k in match if k.keyword}
+            for match in find(connector, peer, args.level, keys)
+        ]
     if args.json:
         print(json.dumps(matches, indent=2))
     else:
@@ -84,7 +87,8 @@ def _move(args: argparse.Namespace) -> int:
             settings.tls_context, acceptor = listener_tls(
                 open_keystore(args), node.identity, Profile(node.profile)
             )
-        listener = StorageListener(settings, lambda record: None, acceptor).start()
+        sink = auditing.listener(lambda record: None, destination)
+        listener = StorageListener(settings, sink, acceptor).start()
     try:
         last = None
         for progress in move(connector, peer, destination, args.study, args.series):

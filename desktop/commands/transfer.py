@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.config import (
     SIGNATURE_PROFILES,
@@ -349,6 +350,7 @@ def _run_to_end(
         history=_history_log(),
         parallel=node.max_associations,
     )
+    records = auditing.transfer(records, queue, job_id, node)
     _consume(records, args.json)
     if node.sign_profile:
         from desktop.signed_send import discard_signed_copies

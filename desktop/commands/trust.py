@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.net.probe import speaks_plain_dicom
 from desktop.security.certificates import CertificateInfo
@@ -221,7 +222,7 @@ def _export_cert(args: argparse.Namespace) -> int:
 
 def _tls_check(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
-    identity = keystore.unlock_identity(args.identity) if args.identity else None
+    identity = auditing.unlock(keystore, args.identity) if args.identity else None
     context = client_context(
         args.profile,
         keystore.trusted_pem(),

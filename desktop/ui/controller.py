@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop import auditing
 from desktop.app import Services
 from desktop.core.config import Node
 from desktop.net.link import Connector
@@ -101,7 +102,7 @@ class TransferController(QObject):
             if job_id is None:
                 job_id = queue.enqueue(node.name, items, description)
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
-            yield from run_job(
+            records = run_job(
                 queue,
                 job_id,
                 connector,
@@ -110,6 +111,7 @@ class TransferController(QObject):
                 parallel=node.max_associations,
                 wait=False,
             )
+            yield from auditing.transfer(records, queue, job_id, node)
             failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures)
         finally:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
+from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.core.config import ConfigError, add_node, edit_node, remove_node
 from desktop.core.errors import CourierError
@@ -33,6 +34,7 @@ from desktop.security.tls import Profile, client_context
 from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import instance_payloads
+from desktop.ui.widgets.audit import AuditPanel
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
 from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
             (self.log, "Log"),
             (self.certificates, "Certificates"),
             (self.query, "Query/Retrieve"),
+            (AuditPanel(auditing.trail_folder(services.home)), "Audit"),
         ):
             self.tabs.addTab(widget, title)
         left = QSplitter(Qt.Orientation.Vertical)
@@ -262,7 +265,13 @@ class MainWindow(QMainWindow):
         if name:
             frame, window = self.viewer.current, self.viewer.windowing
             self._run(
-                call(lambda: export_png(source, Path(name), frame=frame, window=window)),
+                call(
+                    lambda: auditing.export_file(
+                        source.path,
+                        Path(name),
+                        lambda: export_png(source, Path(name), frame=frame, window=window),
+                    )
+                ),
                 f"Wrote {name}",
             )
 
@@ -281,7 +290,8 @@ class MainWindow(QMainWindow):
         dialog = QProgressDialog("Encoding the cine…", "Cancel", 0, source.frame_count, self)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         window, fps = self.viewer.windowing, self.viewer.fps.value()
-        worker = GeneratorWorker(lambda: export_mp4(source, target, fps=fps, window=window))
+        frames = export_mp4(source, target, fps=fps, window=window)  # runs in the worker
+        worker = GeneratorWorker(lambda: auditing.export_frames(source.path, target, frames))
         worker.signals.record.connect(lambda progress: dialog.setValue(progress.done))
         dialog.canceled.connect(worker.cancel)
         self._run(worker, f"Wrote {target}", dialog)
@@ -511,15 +521,20 @@ class MainWindow(QMainWindow):
 
     def find_studies(self, node_name: str, keys: dict[str, str]) -> GeneratorWorker | None:
         try:
-            _, connector, peer = self.services.connection(node_name)
+            node, connector, peer = self.services.connection(node_name)
         except CourierError as error:
             self.show_error("Find", str(error))
             return None
         worker = call(
-            lambda: [
-                {e.keyword: str(e.value) for e in match if e.keyword}
-                for match in find(connector, peer, "study", keys)
-            ]
+            lambda: auditing.queried(
+                node,
+                "study",
+                keys,
+                lambda: [
+                    {e.keyword: str(e.value) for e in match if e.keyword}
+                    for match in find(connector, peer, "study", keys)
+                ],
+            )
         )
         worker.signals.done.connect(self.query.show_results)
         worker.signals.failed.connect(lambda message: self.show_error("Find", message))

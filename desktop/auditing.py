@@ -1,0 +1,290 @@
+"""Composition: the process's audit trail, and the hooks where commands and the GUI report.
+
+``install`` (done by the command line's entry point, for the CLI and the GUI alike) opens the
+trail of the user's home; every hook is a no-op without it, and never fails the work it
+reports on: a trail that cannot be written is logged as a warning.
+"""
+
+import logging
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from desktop.core.audit import events
+from desktop.core.audit.events import Local
+from desktop.core.audit.message import AuditMessage, Outcome
+from desktop.core.audit.receipts import Receipts
+from desktop.core.audit.studies import group_by_study, study_of
+from desktop.core.audit.trail import AuditTrail
+from desktop.core.config import Node
+from desktop.core.errors import CourierError
+from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
+from desktop.net.queue import FAILED, PENDING, SENT, TransferQueue
+from desktop.net.scp import Sink
+from desktop.security.diagnosis import Diagnosis
+from desktop.security.errors import PasswordError
+from desktop.security.keystore import Keystore, UnlockedIdentity
+
+log = logging.getLogger(__name__)
+Record = TypeVar("Record")
+Result = TypeVar("Result")
+
+#: Diagnoses of a connection that never reached a TLS handshake: not security events.
+NOT_HANDSHAKES = frozenset({"connection-refused", "timeout", "connection-lost", "plain-dicom-port"})
+#: Diagnoses where the trust in a certificate failed: a serious alert.
+TRUST_FAILURES = frozenset({"untrusted-server-ca", "hostname-mismatch", "weak-peer-certificate"})
+
+_trail: AuditTrail | None = None
+_closers: list[Callable[[], None]] = []  # run at uninstall: what is gathered gets recorded
+
+
+def install(home: Path, *, ae_title: str = "COURIER") -> AuditTrail:
+    """Record this process's audit events in ``home``'s trail from now on."""
+    global _trail
+    _trail = AuditTrail(home, Local.here(ae_title))
+    return _trail
+
+
+def uninstall() -> None:
+    """Report what is still gathered (instances received), then stop recording."""
+    global _trail
+    for close in _closers:
+        close()
+    _trail = None
+
+
+def current() -> AuditTrail | None:
+    return _trail
+
+
+def trail_folder(home: Path) -> Path:
+    """Where this process's audit events go: the installed trail's folder, else ``home``'s."""
+    return _trail.folder if _trail is not None else home / "audit"
+
+
+def record(build: Callable[[Local], AuditMessage], *, node: str = "") -> None:
+    """Store the message ``build`` makes for this process (nothing when no trail is installed)."""
+    trail = _trail
+    if trail is None:
+        return
+    try:
+        trail.record(build(trail.local), node=node)
+    except Exception as error:  # auditing never fails the work it reports on
+        log.warning("the audit trail could not record an event: %s", error)
+
+
+def application(*, started: bool) -> None:
+    """110100 Application Start or Stop."""
+    record(lambda local: events.application_activity(local, started=started))
+
+
+def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
+    """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
+    what = f"keystore identity {name}"
+    try:
+        identity = keystore.unlock_identity(name)
+    except PasswordError as error:
+        reason = str(error)
+        record(
+            lambda local: events.user_authentication(local, what=what, ok=False, description=reason)
+        )
+        raise
+    record(lambda local: events.user_authentication(local, what=what, ok=True))
+    return identity
+
+
+def handshake(transcript: dict[str, Any], *, node: str = "", ae_title: str = "") -> None:
+    """110113 Security Alert for a failed or refused TLS handshake (nothing for a good one)."""
+    diagnosis = transcript.get("diagnosis")
+    if transcript.get("ok") or not diagnosis or diagnosis["code"] in NOT_HANDSHAKES:
+        return
+    code = diagnosis["code"]
+    serious = code in TRUST_FAILURES or "cert" in code
+    peer = str(transcript.get("peer") or "unknown")
+    host = peer.rsplit(":", 1)[0]
+    incoming = transcript.get("role") == "server"
+    description = f"{'incoming' if incoming else 'outgoing'} TLS handshake: {diagnosis['summary']}"
+    record(
+        lambda local: events.security_alert(
+            local,
+            subject=peer,
+            description=description,
+            outcome=Outcome.SERIOUS_FAILURE if serious else Outcome.MINOR_FAILURE,
+            peer=events.Node(ae_title or node or "unknown", host),
+        ),
+        node=node,
+    )
+
+
+def refused_after_handshake(diagnosis: Diagnosis, node: Node, peer: str) -> None:
+    """110113 for our certificate refused once the handshake was over: TLS 1.3 lets a server
+    reject it then, with an alert (a certificate diagnosis) or by closing the connection at
+    our first read. Other failures on the wire are no security alert."""
+    if "cert" in diagnosis.code or diagnosis.code == "peer-closed":
+        transcript = {
+            "ok": False,
+            "role": "client",
+            "peer": peer,
+            "diagnosis": {"code": diagnosis.code, "summary": diagnosis.summary},
+        }
+        handshake(transcript, node=node.name, ae_title=node.ae_title)
+
+
+def transfer(
+    records: Iterator[Record], queue: TransferQueue, job_id: int, node: Node
+) -> Iterator[Record]:
+    """Pass a job's records through, recording 110102 per study before the first is sent and
+    110104 per study once the job stops, with the outcome its instances really had."""
+    if _trail is None:
+        yield from records
+        return
+    due = {i.item.sop_instance_uid: i.item.path for i in queue.instances(job_id, PENDING)}
+    studies = {uid: study_of(path) for uid, path in due.items()}
+    grouped = group_by_study(studies.values())
+    destination = events.Node(node.ae_title, node.host)
+    for study in grouped.values():
+        record(
+            partial(events.begin_transferring, destination=destination, study=study),
+            node=node.name,
+        )
+    try:
+        yield from records
+    finally:
+        states = {i.item.sop_instance_uid: i.state for i in queue.instances(job_id)}
+        for uid, study in grouped.items():
+            mine = [s for u, s in states.items() if u in studies and studies[u].study_uid == uid]
+            _transferred(node, destination, study, mine)
+
+
+def _transferred(
+    node: Node, destination: events.Node, study: events.Study, states: list[str]
+) -> None:
+    sent, failed = states.count(SENT), states.count(FAILED)
+    if not sent and not failed:
+        return  # stopped before anything of this study was tried: still queued
+    outcome = (
+        Outcome.SUCCESS
+        if sent == len(states)
+        else Outcome.MINOR_FAILURE
+        if sent
+        else Outcome.SERIOUS_FAILURE
+    )
+    description = f"{sent} of {len(states)} instance(s) stored" + (
+        f", {failed} failed" if failed else ""
+    )
+    record(
+        lambda local: events.instances_transferred(
+            local,
+            source=events.Node(node.calling_ae_title, local.host),
+            destination=destination,
+            study=study,
+            outcome=outcome,
+            received=False,
+            description=description,
+        ),
+        node=node.name,
+    )
+
+
+def listener(sink: Sink, ae_title: str) -> Sink:
+    """A listener sink that also records 110104 for what each sender delivered of a study,
+    once it has been quiet for a moment (or when the trail is closed)."""
+
+    def report(sender: events.Node, study: events.Study) -> None:
+        record(
+            lambda local: events.instances_transferred(
+                local,
+                source=sender,
+                destination=events.Node(ae_title, local.host),
+                study=study,
+                outcome=Outcome.SUCCESS,
+                received=True,
+                description=f"{sum(study.sop_classes.values())} instance(s) received",
+            ),
+            node=sender.ae_title,
+        )
+
+    receipts = Receipts(report)
+    _closers.append(receipts.close)
+
+    def audited(event: dict[str, Any]) -> None:
+        if event.get("event") == "stored" and _trail is not None:
+            calling = str(event.get("calling") or "unknown")
+            peer = str(event.get("peer") or "").rsplit(":", 1)[0]
+            receipts.add(events.Node(calling, peer), study_of(Path(event["path"])))
+        sink(event)
+
+    return audited
+
+
+@contextmanager
+def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
+    """Around a C-FIND: 110112 Query with the identifier sent, and whether it failed."""
+    error = ""
+    try:
+        yield
+    except Exception as failure:
+        error = str(failure) or type(failure).__name__
+        raise
+    finally:
+        try:
+            sent = {e.keyword: str(e.value) for e in identifier(level, keys) if e.keyword}
+        except CourierError:  # keys the query itself refused: recorded as typed
+            sent = {}
+        record(
+            lambda local: events.query(
+                local,
+                destination=events.Node(node.ae_title, node.host),
+                sop_class=PATIENT_ROOT_FIND if level == "patient" else STUDY_ROOT_FIND,
+                keys=sent,
+                outcome=Outcome.SERIOUS_FAILURE if error else Outcome.SUCCESS,
+                description=error,
+            ),
+            node=node.name,
+        )
+
+
+def queried(node: Node, level: str, keys: dict[str, str], run: Callable[[], Result]) -> Result:
+    """``run()`` (a C-FIND) inside ``querying``."""
+    with querying(node, level, keys):
+        return run()
+
+
+@contextmanager
+def exporting(source: Path, target: Path) -> Iterator[None]:
+    """Around an export of images made from ``source`` into ``target``: 110106 Export."""
+    error = ""
+    try:
+        yield
+    except GeneratorExit:
+        error = "cancelled"
+        raise
+    except Exception as failure:
+        error = str(failure) or type(failure).__name__
+        raise
+    finally:
+        record(
+            lambda local: events.export(
+                local,
+                target=target.absolute().as_uri(),
+                studies=[study_of(source)],
+                outcome=Outcome.SERIOUS_FAILURE if error else Outcome.SUCCESS,
+                description=error,
+            )
+        )
+
+
+def export_file(source: Path, target: Path, write: Callable[[], object]) -> None:
+    """``write()`` (a PNG export) inside ``exporting``."""
+    with exporting(source, target):
+        write()
+
+
+def export_frames(
+    source: Path, target: Path, frames: Iterator[Record]
+) -> Generator[Record, None, None]:
+    """A cine export's progress records, inside ``exporting`` (cancelling is recorded)."""
+    with exporting(source, target):
+        yield from frames

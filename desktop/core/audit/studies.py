@@ -1,0 +1,44 @@
+"""The studies and patients of DICOM files, as audit messages name them (read from headers)."""
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from desktop.core.attributes import TEXT_FIELDS
+from desktop.core.audit.events import Study
+from desktop.core.errors import HeaderError
+from desktop.core.header import read_header
+
+UNKNOWN_STUDY = "unknown"
+
+
+def study_of(path: Path) -> Study:
+    """The study of one file, counting its SOP class once (an unreadable file: 'unknown')."""
+    try:
+        values = read_header(path).values
+    except (HeaderError, OSError):
+        return Study(UNKNOWN_STUDY)
+
+    def text(field: str) -> str:
+        tag = TEXT_FIELDS[field]
+        return values.text(tag) if tag in values else ""
+
+    study = Study(
+        text("study_instance_uid") or UNKNOWN_STUDY,
+        text("patient_id"),
+        text("patient_name"),
+        text("accession_number"),
+    )
+    study.sop_classes[text("sop_class_uid") or "unknown"] += 1
+    return study
+
+
+def group_by_study(studies: Iterable[Study]) -> dict[str, Study]:
+    """One Study per Study Instance UID, the SOP classes of those given counted together."""
+    grouped: dict[str, Study] = {}
+    for found in studies:
+        known = grouped.setdefault(
+            found.study_uid,
+            Study(found.study_uid, found.patient_id, found.patient_name, found.accession),
+        )
+        known.sop_classes.update(found.sop_classes)
+    return grouped

@@ -1,0 +1,49 @@
+"""The Audit panel: filters by event, node, outcome and time; security alerts highlighted;
+it follows the log as events are recorded and says when the chain is broken."""
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from desktop.core.audit import events
+from desktop.core.audit.store import AuditLog
+from desktop.ui.models.audit_model import ALERT_BACKGROUND
+from desktop.ui.widgets.audit import AuditPanel
+from tests.audit.test_messages import LOCAL, all_messages
+
+
+def test_filters_highlights_follows_and_verifies(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(tmp_path / "audit")
+    for name, message in all_messages().items():
+        log.append(message, node="pacs" if name in ("begin", "sent", "alert") else "")
+    panel = AuditPanel(tmp_path / "audit")
+    qtbot.addWidget(panel)
+    assert len(panel.visible_entries()) == 11
+
+    panel.event_filter.setCurrentText("110113 Security Alert")
+    [alert] = panel.visible_entries()
+    assert alert.outcome == 8
+    index = panel.proxy.index(0, 0)
+    assert panel.proxy.data(index, Qt.ItemDataRole.BackgroundRole) == ALERT_BACKGROUND
+    panel.event_filter.setCurrentText("any")
+
+    panel.node_filter.setCurrentText("pacs")
+    assert {e.event for e in panel.visible_entries()} == {"110102", "110104", "110113"}
+    panel.node_filter.setCurrentText("any")
+    panel.outcome_filter.setCurrentText("minor failure")
+    assert {e.event for e in panel.visible_entries()} == {"110104", "110114"}
+    panel.outcome_filter.setCurrentText("any")
+    panel.time_filter.setCurrentText("last hour")
+    assert len(panel.visible_entries()) == 11
+
+    panel.table.selectRow(0)
+    assert "<AuditMessage>" in panel.details.toPlainText()
+
+    log.append(events.application_activity(LOCAL, started=False))
+    qtbot.waitUntil(lambda: len(panel.visible_entries()) == 12, timeout=5000)
+
+    assert panel.verify() and "chain intact: 12" in panel.verdict.text()
+    lines = log.path.read_text().splitlines(keepends=True)
+    log.path.write_text("".join(lines[:4] + lines[5:]))
+    assert not panel.verify()
+    assert "BROKEN at record 5" in panel.verdict.text()
