@@ -9,7 +9,7 @@ from pydicom.errors import InvalidDicomError
 
 from desktop.core.cine import cine_rate
 from desktop.core.decode import decode_frame
-from desktop.core.display import ColorKind, DisplayPipeline, Window
+from desktop.core.display import ColorKind, DisplayPipeline, Rendered, Window
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.header import read_header
 from desktop.core.integrity import pixel_data_defect
@@ -70,3 +70,11 @@ class FrameSource:
     def display(self, index: int, window: Window | None = None) -> NDArray[np.uint8]:
         """Frame ``index`` as uint8 grey (rows, columns) or RGB (rows, columns, 3)."""
         return self.pipeline.to_uint8(self.stored(index), window)
+
+    def render(self, index: int, window: Window | None = None) -> Rendered:
+        """Frame ``index`` ready to show, with the window it was drawn with."""
+        return self.pipeline.render(self.stored(index), window)
+
+    def min_max_window(self, index: int) -> Window | None:
+        """A window spanning frame ``index``'s values (None for colour images)."""
+        return self.pipeline.auto_window(self.stored(index)) if self.is_grey else None

@@ -8,16 +8,13 @@ from pydicom.uid import UID
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
+from desktop.core.dates import format_date, format_date_time
 from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
 
 MIME_TYPE = "application/x-dicom-courier-instances"
 COLUMNS = ("Name", "ID / number", "Date", "Description", "Modality", "Images", "Details")
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 Node = Patient | Study | Series | Instance
-
-
-def _date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
 
 
 def _number(value: int | None) -> str:
@@ -76,7 +73,7 @@ class MediaTreeModel(QStandardItemModel):
                 [
                     patient.patient_name or "(no name)",
                     patient.patient_id,
-                    _date(patient.birth_date),
+                    format_date(patient.birth_date),
                     "",
                     "",
                     str(sum(s.instance_count for s in patient.studies)),
@@ -90,8 +87,7 @@ class MediaTreeModel(QStandardItemModel):
                     [
                         "Study",
                         study.accession_number,
-                        f"{_date(study.study_date)} "
-                        f"{study.study_time[:2]}:{study.study_time[2:4]}".strip(" :"),
+                        format_date_time(study.study_date, study.study_time),
                         study.study_description,
                         "/".join(study.modalities),
                         str(study.instance_count),
