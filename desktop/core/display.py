@@ -22,6 +22,7 @@ from desktop.core.values import integer_value, text_value
 # numpy's own stub types differ across versions; one alias keeps the signatures readable.
 Array = NDArray[np.generic]
 GreyLut = NDArray[np.uint8]
+LUT_CACHE = 8  # lookup tables kept per instance (64 KB each for 16-bit data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,8 @@ class DisplayPipeline:
         if key not in self._luts:
             unsigned = np.uint8 if dtype.itemsize == 1 else np.uint16
             domain = np.arange(np.iinfo(unsigned).max + 1, dtype=unsigned).view(dtype)
+            if len(self._luts) >= LUT_CACHE:  # a window drag makes a new table per step
+                del self._luts[next(iter(self._luts))]
             self._luts[key] = self._grey_direct(domain, window, frame)
         return self._luts[key]
 

@@ -4,6 +4,7 @@ Outputs are written atomically, so a failed or cancelled export never leaves a h
 under the requested name.
 """
 
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,7 @@ from desktop.core.files import atomic_output, public_mode
 from desktop.core.frames import FrameSource
 
 SIGNED_OFFSET = 32768
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class Frames(Protocol):
@@ -47,6 +49,14 @@ class ExportProgress:
 
     done: int
     total: int
+
+
+def suggested_name(*parts: object, suffix: str) -> str:
+    """A file name from patient and series parts ('Demo_Alice-S1-CT-Axial_5_mm.png'): what
+    the user sees, safe on every file system; empty parts are left out."""
+    words = [UNSAFE.sub("_", str(part)).strip("_.") for part in parts if part is not None]
+    stem = "-".join(word for word in words if word)[:120] or "image"
+    return stem + suffix
 
 
 def export_png(
