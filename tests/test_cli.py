@@ -179,3 +179,16 @@ def test_a_command_imports_only_what_it_needs(
         env={**os.environ, "DICOM_COURIER_HOME": str(tmp_path)},
     )
     assert result.stdout.splitlines()[-1] == ""
+
+
+def test_export_a_series_stack_as_mp4(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+
+    study = StudySpec("E", "Export^Stack", "20240101", "ct", (SeriesSpec("CT", "axial", count=4),))
+    files = [str(p) for p in write_files(tmp_path / "series", (study,))]
+    status, out, _ = run(capsys, "export", *files, "--mp4", str(tmp_path / "s.mp4"))
+    assert status == 0 and "wrote 4 frames at 10 fps" in out
+    status, out, _ = run(
+        capsys, "export", str(tmp_path / "series"), "--png", str(tmp_path / "s.png"), "--frame", "3"
+    )
+    assert status == 0 and Image.open(tmp_path / "s.png").size == (64, 64)

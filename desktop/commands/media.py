@@ -11,6 +11,7 @@ from desktop.core.export import export_mp4, export_png
 from desktop.core.frames import FrameSource
 from desktop.core.media import open_media
 from desktop.core.report import tree_to_json, tree_to_text
+from desktop.core.stack import Stack, series_stack
 from desktop.core.synthetic import write_media
 
 
@@ -21,13 +22,30 @@ def register(commands: Any) -> None:
     tree.add_argument("--json", action="store_true", help="print JSON instead of text")
     tree.set_defaults(run=_tree)
 
-    export = commands.add_parser("export", help="export a frame as PNG or a cine as MP4")
-    export.add_argument("file", type=Path, help="a DICOM file with pixel data")
+    export = commands.add_parser(
+        "export", help="export a frame as PNG, or a cine or a series' stack as MP4"
+    )
+    export.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a DICOM file with pixel data, or a series: its files, its folder or its media",
+    )
+    export.add_argument(
+        "--series", metavar="UID", help="the series to export when the media holds several"
+    )
     target = export.add_mutually_exclusive_group(required=True)
     target.add_argument("--png", type=Path, metavar="OUT", help="write one frame as PNG")
-    target.add_argument("--mp4", type=Path, metavar="OUT", help="write every frame as H.264 MP4")
+    target.add_argument(
+        "--mp4", type=Path, metavar="OUT", help="write every frame or image as H.264 MP4"
+    )
     export.add_argument(
-        "--frame", type=int, default=0, metavar="N", help="frame for --png (from 0)"
+        "--frame",
+        type=int,
+        default=0,
+        metavar="N",
+        help="--png: the frame of a file, or the image of a series in stack order (from 0)",
     )
     export.add_argument("--window", type=_window, metavar="CENTER,WIDTH", help="window/level")
     export.add_argument(
@@ -70,22 +88,39 @@ def _tree(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with auditing.exporting(args.file, args.png or args.mp4):
-        return _write_export(args)
+    frames = _frames(args)
+    first = frames if isinstance(frames, FrameSource) else frames.source(0)[0]
+    with auditing.exporting(first.path, args.png or args.mp4):
+        return _write_export(args, frames)
 
 
-def _write_export(args: argparse.Namespace) -> int:
-    source = FrameSource(args.file)
+def _frames(args: argparse.Namespace) -> "FrameSource | Stack":
+    """One file's frames, or the stack of a series (several files, a folder or media)."""
+    [path] = args.paths if len(args.paths) == 1 else [None]
+    if path is not None and path.is_file() and not args.series and not _is_dicomdir(path):
+        return FrameSource(path)
+    return series_stack([open_media(p) for p in args.paths], args.series)
+
+
+def _write_export(args: argparse.Namespace, frames: "FrameSource | Stack") -> int:
     if args.png:
-        export_png(
-            source, args.png, frame=args.frame, window=args.window, stored_16bit=args.stored_16bit
+        source, frame = (
+            (frames, args.frame) if isinstance(frames, FrameSource) else frames.source(args.frame)
         )
-        print(f"wrote frame {args.frame} of {args.file} to {args.png}")
+        export_png(
+            source, args.png, frame=frame, window=args.window, stored_16bit=args.stored_16bit
+        )
+        print(f"wrote image {args.frame} of {', '.join(map(str, args.paths))} to {args.png}")
     else:
-        for _ in export_mp4(source, args.mp4, fps=args.fps, window=args.window):
+        for _ in export_mp4(frames, args.mp4, fps=args.fps, window=args.window):
             pass
-        print(f"wrote {source.frame_count} frames at {args.fps or source.fps:g} fps to {args.mp4}")
+        rate = args.fps or frames.fps
+        print(f"wrote {frames.frame_count} frames at {rate:g} fps to {args.mp4}")
     return 0
+
+
+def _is_dicomdir(path: Path) -> bool:
+    return path.name.upper() == "DICOMDIR"
 
 
 def _demo_media(args: argparse.Namespace) -> int:

@@ -38,9 +38,15 @@ INTEGER_FIELDS: dict[str, int] = {
     "rows": tag("Rows"),
     "columns": tag("Columns"),
 }
+#: InstanceEntry field → the tag of a multi-valued decimal attribute (geometry of a slice).
+VECTOR_FIELDS: dict[str, tuple[int, int]] = {
+    "image_position": (tag("ImagePositionPatient"), 3),
+    "image_orientation": (tag("ImageOrientationPatient"), 6),
+}
 #: Everything a scan reads from a header; other tags are skipped, never decoded.
 BROWSER_TAGS: frozenset[int] = frozenset(
     {*TEXT_FIELDS.values(), *INTEGER_FIELDS.values()}
+    | {field_tag for field_tag, _ in VECTOR_FIELDS.values()}
     | {tag(k) for k in ("SpecificCharacterSet", "SamplesPerPixel", "BitsAllocated")}
 )
 
@@ -53,3 +59,15 @@ def fill_entry(entry: InstanceEntry, values: Values) -> None:
     for field, field_tag in INTEGER_FIELDS.items():
         if getattr(entry, field) is None and field_tag in values:
             setattr(entry, field, values.integer(field_tag))
+    for field, (field_tag, length) in VECTOR_FIELDS.items():
+        if getattr(entry, field) is None and field_tag in values:
+            setattr(entry, field, decimals(values.text(field_tag), length))
+
+
+def decimals(text: str, length: int) -> tuple[float, ...] | None:
+    """``length`` numbers from a backslash-separated decimal string, or None if malformed."""
+    try:
+        numbers = tuple(float(part) for part in text.split("\\"))
+    except ValueError:
+        return None
+    return numbers if len(numbers) == length else None

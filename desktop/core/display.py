@@ -22,6 +22,7 @@ from desktop.core.values import integer_value, text_value
 # numpy's own stub types differ across versions; one alias keeps the signatures readable.
 Array = NDArray[np.generic]
 GreyLut = NDArray[np.uint8]
+LUT_CACHE = 8  # lookup tables kept per instance (64 KB each for 16-bit data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,14 @@ class Window:
         if width < 1:
             raise ValueError(f"a window width must be at least 1, not {width:g}")
         return cls(center, width)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A display-ready image and the window it was drawn with (None: colour or a VOI LUT)."""
+
+    pixels: NDArray[np.uint8]
+    window: Window | None
 
 
 class ColorKind(StrEnum):
@@ -98,8 +107,10 @@ class DisplayPipeline:
         self.bits_stored = integer_value(dataset, "BitsStored") or 8
         self.file_window = self._first_file_window()
         self.has_voi_lut = "VOILUTSequence" in self.dataset
+        self.signed = integer_value(dataset, "PixelRepresentation") == 1
         self._luts: dict[tuple[object, str], GreyLut] = {}
         self._palette: NDArray[np.uint8] | None = None
+        self._auto: Window | None = None
 
     def _first_file_window(self) -> Window | None:
         """The first window the file recommends, if it has a usable one."""
@@ -116,9 +127,34 @@ class DisplayPipeline:
         lowest, highest = float(extremes.min()), float(extremes.max())
         return Window((lowest + highest) / 2, max(highest - lowest + 1, 1))
 
+    def window_for(self, frame: Array, window: Window | None = None) -> Window | None:
+        """The window a frame is drawn with: the one asked for, else the file's, else the
+        automatic one (min–max of the first frame shown, then kept so scrolling does not
+        flicker). None for colour images and for a VOI LUT the file prefers."""
+        if self.kind is not ColorKind.GREY:
+            return None
+        if window is not None or self.file_window is not None:
+            return window or self.file_window
+        if self.has_voi_lut:
+            return None
+        if self._auto is None:
+            self._auto = self.auto_window(frame)
+        return self._auto
+
+    def full_range(self) -> Window:
+        """A window over every value Bits Stored allows, in modality units."""
+        bits = max(min(self.bits_stored, 32), 1)
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if self.signed else (0, 2**bits - 1)
+        return self.auto_window(np.array([low, high], dtype=np.int64))
+
     def modality_values(self, stored: Array) -> NDArray[np.float64]:
         """Stored values → modality values (Rescale Slope/Intercept or Modality LUT)."""
         return np.asarray(apply_modality_lut(stored, self.dataset), dtype=np.float64)
+
+    def render(self, frame: Array, window: Window | None = None) -> Rendered:
+        """``to_uint8`` with the window it used (see ``window_for``)."""
+        chosen = self.window_for(frame, window)
+        return Rendered(self.to_uint8(frame, chosen), chosen)
 
     def to_uint8(self, frame: Array, window: Window | None = None) -> NDArray[np.uint8]:
         """One decoded frame as display-ready uint8: (rows, columns) grey or (rows, columns, 3)."""
@@ -126,6 +162,7 @@ class DisplayPipeline:
             return self._rgb_to_uint8(frame)
         if self.kind is ColorKind.PALETTE:
             return np.asarray(self._palette_lut()[frame], dtype=np.uint8)
+        window = self.window_for(frame, window)
         if frame.dtype.itemsize <= 2 and frame.dtype.kind in "iu":
             unsigned = frame.view(np.uint8 if frame.dtype.itemsize == 1 else np.uint16)
             return np.asarray(self._grey_lut(frame.dtype, window, frame)[unsigned], dtype=np.uint8)
@@ -152,6 +189,8 @@ class DisplayPipeline:
         if key not in self._luts:
             unsigned = np.uint8 if dtype.itemsize == 1 else np.uint16
             domain = np.arange(np.iinfo(unsigned).max + 1, dtype=unsigned).view(dtype)
+            if len(self._luts) >= LUT_CACHE:  # a window drag makes a new table per step
+                del self._luts[next(iter(self._luts))]
             self._luts[key] = self._grey_direct(domain, window, frame)
         return self._luts[key]
 

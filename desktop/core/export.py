@@ -1,13 +1,15 @@
-"""Export a frame as PNG, or a multi-frame instance as an H.264 MP4 cine.
+"""Export a frame as PNG, or a cine (a multi-frame instance or a series' stack) as H.264 MP4.
 
 Outputs are written atomically, so a failed or cancelled export never leaves a half-written file
 under the requested name.
 """
 
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
@@ -20,6 +22,25 @@ from desktop.core.files import atomic_output, public_mode
 from desktop.core.frames import FrameSource
 
 SIGNED_OFFSET = 32768
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Frames(Protocol):
+    """What a video is made of: a FrameSource (one instance) or a Stack (a series)."""
+
+    @property
+    def frame_count(self) -> int: ...
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def columns(self) -> int: ...
+
+    @property
+    def fps(self) -> float: ...
+
+    def display(self, index: int, window: Window | None = None) -> NDArray[np.uint8]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +49,14 @@ class ExportProgress:
 
     done: int
     total: int
+
+
+def suggested_name(*parts: object, suffix: str) -> str:
+    """A file name from patient and series parts ('Demo_Alice-S1-CT-Axial_5_mm.png'): what
+    the user sees, safe on every file system; empty parts are left out."""
+    words = [UNSAFE.sub("_", str(part)).strip("_.") for part in parts if part is not None]
+    stem = "-".join(word for word in words if word)[:120] or "image"
+    return stem + suffix
 
 
 def export_png(
@@ -75,19 +104,22 @@ def _stored_16bit_image(
 
 
 def export_mp4(
-    source: FrameSource,
+    source: Frames,
     target: Path,
     *,
     fps: float | None = None,
     window: Window | None = None,
 ) -> Generator[ExportProgress, None, Path]:
-    """Encode every frame as H.264 (yuv420p, odd sizes padded to even), yielding progress.
+    """Encode every frame as H.264 (yuv420p), yielding progress. Smaller images of a stack
+    and odd sizes are padded with black to the largest, even, size.
 
     Stop iterating to cancel: the partial output is removed.
     """
     rate = fps or source.fps
     if rate <= 0:
         raise ExportError(f"a frame rate must be positive, not {rate:g}")
+    if source.frame_count < 1:
+        raise ExportError("there is no image to put in a video")
     with atomic_output(target, ".mp4", public_mode()) as temporary:
         try:
             container = av.open(str(temporary), mode="w", format="mp4")
@@ -116,8 +148,13 @@ def _even(size: int) -> int:
 
 
 def _padded(picture: NDArray[np.uint8], height: int, width: int) -> NDArray[np.uint8]:
-    """The picture padded with black at the bottom and right to the even size."""
+    """The picture padded with black at the bottom and right to the video's size."""
     pad_rows, pad_columns = height - picture.shape[0], width - picture.shape[1]
+    if pad_rows < 0 or pad_columns < 0:
+        raise ExportError(
+            f"an image is {picture.shape[1]}×{picture.shape[0]}, larger than the "
+            f"{width}×{height} its header announced"
+        )
     if not pad_rows and not pad_columns:
         return np.ascontiguousarray(picture)
     padding = [(0, pad_rows), (0, pad_columns)] + [(0, 0)] * (picture.ndim - 2)

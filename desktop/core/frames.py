@@ -10,8 +10,9 @@ to no more than its image needs.
 
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +25,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from desktop.core.attributes import tag
 from desktop.core.cine import cine_rate
 from desktop.core.decode import decode_frame
-from desktop.core.display import ColorKind, DisplayPipeline, Window
+from desktop.core.display import ColorKind, DisplayPipeline, Rendered, Window
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.header import (
     DEFLATED_SYNTAXES,
@@ -37,6 +38,7 @@ from desktop.core.integrity import expected_native_length, pixel_data_defect
 from desktop.core.values import integer_value, text_value
 
 log = logging.getLogger(__name__)
+_Drawn = TypeVar("_Drawn")
 
 MAX_FRAME_BYTES = 256 << 20  # a decoded frame larger than this is refused, not allocated
 FRAME_TAGS = frozenset(
@@ -135,11 +137,22 @@ class FrameSource:
 
     def display(self, index: int, window: Window | None = None) -> NDArray[np.uint8]:
         """Frame ``index`` as uint8 grey (rows, columns) or RGB (rows, columns, 3)."""
+        return self._drawn(index, lambda stored: self.pipeline.to_uint8(stored, window))
+
+    def render(self, index: int, window: Window | None = None) -> Rendered:
+        """Frame ``index`` ready to show, with the window it was drawn with."""
+        return self._drawn(index, lambda stored: self.pipeline.render(stored, window))
+
+    def _drawn(self, index: int, draw: Callable[[NDArray[Any]], _Drawn]) -> _Drawn:
         stored = self.stored(index)
         try:  # pydicom's LUT functions on the file's (possibly malformed) LUTs and windows
-            return self.pipeline.to_uint8(stored, window)
+            return draw(stored)
         except Exception as error:
             log.debug("cannot display frame %d of %s", index, self.path, exc_info=True)
             raise FrameError(
                 f"frame {index} of {self.path.name} cannot be displayed: {error}"
             ) from error
+
+    def min_max_window(self, index: int) -> Window | None:
+        """A window spanning frame ``index``'s values (None for colour images)."""
+        return self.pipeline.auto_window(self.stored(index)) if self.is_grey else None

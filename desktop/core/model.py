@@ -56,6 +56,8 @@ class InstanceEntry:
     modality: str = ""
     series_number: int | None = None
     series_description: str = ""
+    image_position: tuple[float, ...] | None = None
+    image_orientation: tuple[float, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +74,8 @@ class Instance:
     path: Path | None
     size: int | None
     status: InstanceStatus
+    image_position: tuple[float, ...] | None = None  # Image Position (Patient), mm
+    image_orientation: tuple[float, ...] | None = None  # Image Orientation (Patient), 6 cosines
 
     @property
     def sop_class_name(self) -> str:
@@ -180,6 +184,8 @@ def build_tree(
                 entry.path,
                 entry.size,
                 entry.status,
+                entry.image_position,
+                entry.image_orientation,
             )
         )
     ordered = sorted(patients.values(), key=lambda p: (p.patient_name.casefold(), p.patient_id))

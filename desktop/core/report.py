@@ -4,6 +4,7 @@ from typing import Any
 
 from pydicom.uid import UID
 
+from desktop.core.dates import format_date, format_time
 from desktop.core.model import Instance, MediaTree, Patient, Series, Study
 
 
@@ -79,7 +80,7 @@ def tree_to_text(tree: MediaTree) -> str:
         details = "  ".join(
             x
             for x in (
-                f"born {_date(patient.birth_date)}" if patient.birth_date else "",
+                f"born {format_date(patient.birth_date)}" if patient.birth_date else "",
                 patient.sex,
             )
             if x
@@ -90,7 +91,8 @@ def tree_to_text(tree: MediaTree) -> str:
         )
         for study in patient.studies:
             lines.append(
-                f"  {_date(study.study_date) or '(no date)'} {_time(study.study_time)}  "
+                f"  {format_date(study.study_date) or '(no date)'} "
+                f"{format_time(study.study_time)}  "
                 f"{study.study_description or '(no description)'}  "
                 f"acc {study.accession_number or '-'}  {'/'.join(study.modalities)}"
             )
@@ -123,16 +125,6 @@ def _instance_text(instance: Instance) -> str:
 
 def _count(number: int, singular: str, plural: str | None = None) -> str:
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
-
-
-def _date(value: str) -> str:
-    return (
-        f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
-    )
-
-
-def _time(value: str) -> str:
-    return f"{value[:2]}:{value[2:4]}" if len(value) >= 4 and value[:4].isdigit() else ""
 
 
 def _bytes(size: int | None) -> str:

@@ -1,15 +1,21 @@
-"""Icons from resources/icons (SVG, so they stay sharp on HiDPI screens)."""
+"""Icons shipped inside the package (SVG, so they stay sharp on HiDPI screens).
+
+Read through ``importlib.resources``: they are package data, present in a wheel or a frozen
+app, not files found relative to a source checkout.
+"""
 
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
 from PySide6.QtGui import QIcon
 
-ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
+ICONS = resources.files("desktop.ui") / "assets" / "icons"
 
 
 @cache
 def icon(name: str) -> QIcon:
-    """resources/icons/NAME.svg, or an empty icon if the file is missing."""
+    """The icon assets/icons/NAME.svg; KeyError for a name the package does not ship."""
     path = ICONS / f"{name}.svg"
-    return QIcon(str(path)) if path.exists() else QIcon()
+    if not path.is_file():
+        raise KeyError(f"no icon {name!r} in {ICONS}")
+    return QIcon(str(path))

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressDialog,
     QSplitter,
     QTabWidget,
 )
@@ -22,9 +21,6 @@ from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.core.config import ConfigError, add_node, edit_node, remove_node
 from desktop.core.errors import CourierError
-from desktop.core.export import export_mp4, export_png
-from desktop.core.frames import FrameSource
-from desktop.core.model import Instance
 from desktop.net.probe import speaks_plain_dicom
 from desktop.net.query import find, move
 from desktop.net.queue import TransferQueue
@@ -32,15 +28,16 @@ from desktop.net.store import SessionEvent, StoreItem, echo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.tls import Profile, client_context
 from desktop.ui.controller import JobUpdate, TransferController
+from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.widgets.audit import AuditPanel
-from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
 from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
 from desktop.ui.widgets.log import LogPanel
 from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
 from desktop.ui.widgets.query import QueryPanel
+from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
 from desktop.ui.widgets.viewer import ViewerPanel
 from desktop.ui.workers import GeneratorWorker, call, start
@@ -58,7 +55,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
-        self.browser = BrowserPanel()
+        self.sources = SourcesPanel(services.inbox)
+        self.browser = self.sources.media
         self.nodes = NodesPanel()
         self.viewer = ViewerPanel()
         self.transfers = TransfersPanel()
@@ -76,7 +74,7 @@ class MainWindow(QMainWindow):
         ):
             self.tabs.addTab(widget, title)
         left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.browser)
+        left.addWidget(self.sources)
         left.addWidget(self.nodes)
         left.setSizes([500, 200])
         self.splitter = QSplitter()
@@ -85,6 +83,9 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([560, 720])
         self.setCentralWidget(self.splitter)
         self.controller = TransferController(services)
+        self.exports = ExportController(
+            self, self.settings, self.viewer, self.statusBar().showMessage, self.show_error
+        )
         self.inbox_event.connect(self._inbox_event)
         self._connect()
         self._menus()
@@ -104,15 +105,16 @@ class MainWindow(QMainWindow):
     # -- wiring ------------------------------------------------------------------------------
 
     def _connect(self) -> None:
-        self.browser.instance_selected.connect(self.show_instance)
-        self.browser.failed.connect(lambda message: self.show_error("Cannot open", message))
-        self.browser.status.connect(self.statusBar().showMessage)
+        for browser in self.sources.browsers():
+            browser.selected.connect(self.viewer.show_selection)
+            browser.failed.connect(lambda message: self.show_error("Cannot open", message))
+            browser.status.connect(self.statusBar().showMessage)
+            browser.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            browser.view.customContextMenuRequested.connect(self._tree_menu)
         self.browser.loaded.connect(lambda tree: self._remember(tree.root))
-        self.browser.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.browser.view.customContextMenuRequested.connect(self._tree_menu)
         self.viewer.error.connect(lambda message: self.statusBar().showMessage(message))
-        self.viewer.export_png_requested.connect(self.export_png)
-        self.viewer.export_mp4_requested.connect(self.export_mp4)
+        self.viewer.export_png_requested.connect(self.exports.export_png)
+        self.viewer.export_mp4_requested.connect(self.exports.export_mp4)
         self.nodes.send_requested.connect(self.send_payload)
         self.nodes.add_requested.connect(lambda: self.edit_node(None))
         self.nodes.edit_requested.connect(self.edit_node)
@@ -150,7 +152,12 @@ class MainWindow(QMainWindow):
                 "Open a folder, a CD or a USB stick",
             ),
             ("Open &DICOMDIR…", "Ctrl+Shift+O", self.open_dicomdir, "Open a DICOMDIR file"),
-            ("Open &Inbox", "Ctrl+I", self.open_inbox, "Show what our listener received"),
+            (
+                "Show &Inbox",
+                "Ctrl+I",
+                self.open_inbox,
+                "Show what our listener received, beside the media",
+            ),
         ):
             action = self._action(text, shortcut, handler, tip)
             file_menu.addAction(action)
@@ -158,11 +165,16 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         toolbar.addSeparator()
-        for text, shortcut, handler, tip in (
-            ("Export frame as &PNG…", "Ctrl+E", self.export_png, "Save the frame as shown"),
-            ("Export cine as &MP4…", "Ctrl+Shift+E", self.export_mp4, "Save the cine as video"),
+        for text, shortcut, export, tip in (
+            ("Export image as &PNG…", "Ctrl+E", self.exports.export_png, "Save the image as shown"),
+            (
+                "Export cine or series as &MP4…",
+                "Ctrl+Shift+E",
+                self.exports.export_mp4,
+                "Save the cine, or the series' images in order, as a video",
+            ),
         ):
-            action = self._action(text, shortcut, handler, tip)
+            action = self._action(text, shortcut, export, tip)
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addSeparator()
@@ -179,16 +191,13 @@ class MainWindow(QMainWindow):
                 "Our storage SCP: AE title, port, TLS identity",
             )
         )
-        play = QAction("Play/pause cine", self)
-        play.setShortcut("Space")
-        play.triggered.connect(lambda: self.viewer.play_button.toggle())
-        self.addAction(play)
         self._fill_recent()
 
     # -- opening media -----------------------------------------------------------------------
 
     def open_path(self, path: Path) -> GeneratorWorker:
         self.statusBar().showMessage(f"Opening {path} …")
+        self.sources.setCurrentWidget(self.browser)
         return self.browser.open_path(path)
 
     def open_folder(self) -> None:
@@ -205,10 +214,7 @@ class MainWindow(QMainWindow):
 
     def open_inbox(self) -> None:
         self.services.inbox.mkdir(parents=True, exist_ok=True)
-        if any(self.services.inbox.rglob("*.dcm")):
-            self.open_path(self.services.inbox)
-        else:
-            self.statusBar().showMessage("The Inbox is empty: nothing received yet")
+        self.sources.show_inbox()
 
     def _remember(self, root: Path) -> None:
         recent = [str(root)] + [p for p in self._recent() if p != str(root)]
@@ -235,84 +241,6 @@ class MainWindow(QMainWindow):
             self.open_path(Path(urls[0].toLocalFile()))
 
     # -- viewing and exporting ---------------------------------------------------------------
-
-    def show_instance(self, instance: Instance) -> None:
-        context = self._context(instance)
-        self.viewer.show_instance(instance, context)
-
-    def _context(self, instance: Instance) -> dict[str, str]:
-        tree = self.browser.tree
-        for patient in tree.patients if tree else []:
-            for study in patient.studies:
-                for series in study.series:
-                    if instance in series.instances:
-                        return {
-                            "patient": f"{patient.patient_name}\n{patient.patient_id}",
-                            "study": f"{study.study_description}\n{study.study_date}",
-                            "series": f"Series {series.series_number} {series.modality}\n"
-                            f"{series.series_description}",
-                        }
-        return {}
-
-    def export_png(self) -> None:
-        source = self.viewer.source
-        if source is None:
-            self.statusBar().showMessage("Select an image first")
-            return
-        name, _ = QFileDialog.getSaveFileName(
-            self, "Export frame", f"{source.path.stem}.png", "PNG (*.png)"
-        )
-        if name:
-            frame, window = self.viewer.current, self.viewer.windowing
-            self._run(
-                call(
-                    lambda: auditing.export_file(
-                        source.path,
-                        Path(name),
-                        lambda: export_png(source, Path(name), frame=frame, window=window),
-                    )
-                ),
-                f"Wrote {name}",
-            )
-
-    def export_mp4(self) -> None:
-        source = self.viewer.source
-        if source is None or source.frame_count < 2:
-            self.statusBar().showMessage("Select a multi-frame image (a cine) first")
-            return
-        name, _ = QFileDialog.getSaveFileName(
-            self, "Export cine", f"{source.path.stem}.mp4", "MP4 video (*.mp4)"
-        )
-        if name:
-            self.export_cine(source, Path(name))
-
-    def export_cine(self, source: FrameSource, target: Path) -> GeneratorWorker:
-        dialog = QProgressDialog("Encoding the cine…", "Cancel", 0, source.frame_count, self)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        window, fps = self.viewer.windowing, self.viewer.fps.value()
-        frames = export_mp4(source, target, fps=fps, window=window)  # runs in the worker
-        worker = GeneratorWorker(lambda: auditing.export_frames(source.path, target, frames))
-        worker.signals.record.connect(lambda progress: dialog.setValue(progress.done))
-        dialog.canceled.connect(worker.cancel)
-        self._run(worker, f"Wrote {target}", dialog)
-        return worker
-
-    def _run(
-        self, worker: GeneratorWorker, success: str, dialog: QProgressDialog | None = None
-    ) -> None:
-        def finished(_: object) -> None:
-            if dialog is not None:
-                dialog.close()
-            self.statusBar().showMessage(success)
-
-        def failed(message: str) -> None:
-            if dialog is not None:
-                dialog.close()
-            self.show_error("Export failed", message)
-
-        worker.signals.done.connect(finished)
-        worker.signals.failed.connect(failed)
-        start(worker)
 
     # -- nodes -------------------------------------------------------------------------------
 
@@ -422,10 +350,12 @@ class MainWindow(QMainWindow):
         for name in self._send_menu_nodes:
             action = send.addAction(name)
             action.triggered.connect(lambda _=False, n=name: self.send_selected(n))
-        menu.exec(self.browser.view.viewport().mapToGlobal(position))
+        view = self.sources.current_browser().view
+        menu.exec(view.viewport().mapToGlobal(position))
 
     def send_selected(self, node: str) -> None:
-        self.send_payload(node, instance_payloads(self.browser.selected_instances()))
+        browser = self.sources.current_browser()
+        self.send_payload(node, instance_payloads(browser.selected_instances()))
 
     def send_payload(self, node_name: str, payload: list[dict[str, Any]]) -> bool:
         items = [
@@ -564,7 +494,7 @@ class MainWindow(QMainWindow):
             lambda p: self.query.show_move(p.completed, p.failed, p.remaining)
         )
         worker.signals.done.connect(
-            lambda _: self.statusBar().showMessage("Retrieved into the Inbox (File ▸ Open Inbox)")
+            lambda _: self.statusBar().showMessage("Retrieved into the Inbox (the Inbox tab)")
         )
         worker.signals.failed.connect(lambda message: self.show_error("Retrieve", message))
         return start(worker)
@@ -605,6 +535,7 @@ class MainWindow(QMainWindow):
             self.log.add_transcript("Inbox", record["transcript"], "incoming handshake")
         elif record["event"] == "stored":
             self.statusBar().showMessage(f"Inbox received {Path(record['path']).name}")
+            self.sources.received()
         else:
             self.log.add("warning", "Inbox", f"{record['event']}: {record}")
 
@@ -636,7 +567,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("state", self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.sync()
-        self.viewer.decoder.close()
+        self.viewer.close_threads()
         self.services.stop_inbox()
         event.accept()
 

@@ -3,34 +3,12 @@
 import shutil
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QMouseEvent
-
-from desktop.core.model import Instance, InstanceStatus
-from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.security.keystore import Keystore
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.certificates import EXPIRING, CertificatesPanel
 from desktop.ui.widgets.query import QueryPanel
-from desktop.ui.widgets.viewer import ViewerPanel
-from tests.helpers import DICOMDIR_TESTS, sample_file
+from tests.helpers import DICOMDIR_TESTS
 from tests.pki import KEY_PASSWORD, build_pki
-
-
-def instance_at(path: Path, frames: int) -> Instance:
-    return Instance(
-        "1.2.3",
-        "1.2.840.10008.5.1.4.1.1.7",
-        "1.2.840.10008.1.2.1",
-        1,
-        frames,
-        64,
-        64,
-        path,
-        path.stat().st_size,
-        InstanceStatus.OK,
-    )
 
 
 def test_browser_loads_off_the_gui_thread_and_badges_problems(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -43,59 +21,6 @@ def test_browser_loads_off_the_gui_thread_and_badges_problems(qtbot, tmp_path: P
     assert panel.model.rowCount() == 2  # both patients still shown
     assert not panel.problems_button.isHidden()
     assert "problem" in panel.problems_button.text()
-
-
-def test_viewer_plays_a_cine_and_windows_by_drag(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    study = StudySpec(
-        "V",
-        "View^Er",
-        "20240101",
-        "cine",
-        (SeriesSpec("XA", "cine", rows=64, columns=64, frames=8, fps=50),),
-    )
-    [path] = write_files(tmp_path, (study,))
-    viewer = ViewerPanel()
-    qtbot.addWidget(viewer)
-    viewer.show()
-    viewer.show_instance(instance_at(path, 8), {"patient": "View^Er"})
-    qtbot.waitUntil(lambda: viewer.canvas.image is not None, timeout=10000)
-    assert viewer.fps.value() == pytest.approx(50)
-    viewer.set_playing(True)
-    qtbot.waitUntil(lambda: viewer.current >= 3, timeout=10000)
-    viewer.set_playing(False)
-    assert viewer.play_button.text().endswith("Play")
-    before = viewer.windowing
-    for kind, x in (
-        (QMouseEvent.Type.MouseButtonPress, 10),
-        (QMouseEvent.Type.MouseMove, 60),
-        (QMouseEvent.Type.MouseButtonRelease, 60),
-    ):
-        event = QMouseEvent(
-            kind,
-            QPointF(x, 10),
-            QPointF(x, 10),
-            Qt.MouseButton.LeftButton,
-            Qt.MouseButton.LeftButton,
-            Qt.KeyboardModifier.NoModifier,
-        )
-        {
-            QMouseEvent.Type.MouseButtonPress: viewer.canvas.mousePressEvent,
-            QMouseEvent.Type.MouseMove: viewer.canvas.mouseMoveEvent,
-            QMouseEvent.Type.MouseButtonRelease: viewer.canvas.mouseReleaseEvent,
-        }[kind](event)
-    assert viewer.windowing is not None and viewer.windowing != before
-    qtbot.waitUntil(
-        lambda: f"W {viewer.windowing.width:.0f}" in viewer.canvas.overlay.get("bottom-right", ""),
-        timeout=5000,
-    )
-
-
-def test_viewer_says_why_a_file_cannot_be_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
-    viewer = ViewerPanel()
-    qtbot.addWidget(viewer)
-    viewer.show_instance(instance_at(sample_file("rtplan.dcm"), 0), {})
-    assert "has no pixel data" in viewer.canvas.overlay["top-left"]
-    assert not viewer.play_button.isEnabled()
 
 
 def test_certificates_panel_imports_and_colours_expiry(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,12 +2,14 @@
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydicom.uid import UID
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
+from desktop.core.dates import format_date, format_date_time
 from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
 
 MIME_TYPE = "application/x-dicom-courier-instances"
@@ -16,12 +18,22 @@ NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 Node = Patient | Study | Series | Instance
 
 
-def _date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value
-
-
 def _number(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What the viewer shows for a selected row: a series, opened at ``instance`` if given."""
+
+    patient: Patient
+    study: Study
+    series: Series
+    instance: Instance | None = None
+
+
+def has_images(series: Series) -> bool:
+    return any(i.frames != 0 and i.path is not None for i in series.instances)
 
 
 def instances_of(node: Node) -> Iterable[Instance]:
@@ -76,7 +88,7 @@ class MediaTreeModel(QStandardItemModel):
                 [
                     patient.patient_name or "(no name)",
                     patient.patient_id,
-                    _date(patient.birth_date),
+                    format_date(patient.birth_date),
                     "",
                     "",
                     str(sum(s.instance_count for s in patient.studies)),
@@ -90,8 +102,7 @@ class MediaTreeModel(QStandardItemModel):
                     [
                         "Study",
                         study.accession_number,
-                        f"{_date(study.study_date)} "
-                        f"{study.study_time[:2]}:{study.study_time[2:4]}".strip(" :"),
+                        format_date_time(study.study_date, study.study_time),
                         study.study_description,
                         "/".join(study.modalities),
                         str(study.instance_count),
@@ -147,6 +158,31 @@ class MediaTreeModel(QStandardItemModel):
     def node(self, index: QModelIndex | QPersistentModelIndex) -> Node | None:
         value: Any = index.data(NODE_ROLE) if index.isValid() else None
         return value  # type: ignore[no-any-return]
+
+    def selection(self, index: QModelIndex | QPersistentModelIndex) -> Selection | None:
+        """The series (and image) to show for a row: a study or patient shows its first series
+        with images."""
+        chain: list[Node] = []
+        while index.isValid():
+            node = self.node(index)
+            if node is not None:
+                chain.insert(0, node)
+            index = index.parent()
+        if not chain or not isinstance(chain[0], Patient):
+            return None
+        patient = chain[0]
+        studies = [chain[1]] if len(chain) > 1 else patient.studies
+        for study in studies:
+            assert isinstance(study, Study)
+            if len(chain) > 2:
+                series = chain[2]
+                assert isinstance(series, Series)
+                instance = chain[3] if len(chain) > 3 else None
+                return Selection(patient, study, series, instance)  # type: ignore[arg-type]
+            with_images = [s for s in study.series if has_images(s)]
+            if with_images:
+                return Selection(patient, study, with_images[0])
+        return None
 
     def mimeTypes(self) -> list[str]:
         return [MIME_TYPE]

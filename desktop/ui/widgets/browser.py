@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.media import LoadProgress, load_media
-from desktop.core.model import Instance, MediaTree, Problem, Series
+from desktop.core.model import Instance, MediaTree, Problem
 from desktop.ui.models.media_model import MediaTreeModel, instances_of
 from desktop.ui.workers import GeneratorWorker, start
 
@@ -49,7 +49,7 @@ class ProblemsDialog(QDialog):
 class BrowserPanel(QWidget):
     """The media tree with its loading progress and problems badge."""
 
-    instance_selected = Signal(object)  # Instance (the first image of a selected series too)
+    selected = Signal(object)  # Selection: the series (and image) to show
     loaded = Signal(object)  # MediaTree
     failed = Signal(str)
     status = Signal(str)
@@ -131,11 +131,9 @@ class BrowserPanel(QWidget):
             ProblemsDialog(self.tree.problems, self).exec()
 
     def _current_changed(self, current: QModelIndex, _: QModelIndex) -> None:
-        node = self.model.node(current)
-        if isinstance(node, Instance):
-            self.instance_selected.emit(node)
-        elif isinstance(node, Series) and node.instances:
-            self.instance_selected.emit(node.instances[0])
+        selection = self.model.selection(current)
+        if selection is not None:
+            self.selected.emit(selection)
 
     def selected_instances(self) -> list[Instance]:
         seen: dict[str, Instance] = {}

@@ -1,69 +1,91 @@
-"""The viewer: one instance's frames with window/level, zoom, pan, cine and the corner overlay."""
+"""The viewer: a series as a stack (scroll, cine), window/level, zoom, pan and the overlay.
 
-from pathlib import Path
+Mouse: wheel scrolls images, Ctrl+wheel zooms, left drag windows (up/down level, left/right
+width), right or middle drag pans. Keys: arrows and Page Up/Down scroll, Home/End go to the
+first/last image, Space plays and pauses.
+"""
 
-import numpy as np
-from numpy.typing import NDArray
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSlider,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.core.display import Window
+from desktop.core.dates import format_date, format_date_time
+from desktop.core.display import Rendered, Window
 from desktop.core.errors import CourierError
-from desktop.core.frames import FrameSource
-from desktop.core.model import Instance
+from desktop.core.model import Series
+from desktop.core.presets import preset_window, presets_for
+from desktop.core.stack import Stack
+from desktop.ui.icons import icon
+from desktop.ui.models.media_model import Selection
 from desktop.ui.widgets.frame_decoder import FrameDecoder
+from desktop.ui.widgets.thumbnails import SeriesStrip, to_qimage
 
-PRESETS: dict[str, Window | None] = {
-    "File / automatic": None,
-    "CT soft tissue 40/400": Window(40, 400),
-    "CT lung -600/1500": Window(-600, 1500),
-    "CT bone 300/1500": Window(300, 1500),
-    "CT brain 40/80": Window(40, 80),
+WHEEL_STEP = 120  # angleDelta units of one notch
+ZOOM_STEP = 1.15  # per notch with Ctrl
+OUTLINE = [(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
+CORNERS = {
+    "top-left": Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+    "top-right": Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight,
+    "bottom-left": Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
+    "bottom-right": Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight,
+    "center": Qt.AlignmentFlag.AlignCenter,
 }
 
 
-def to_qimage(frame: NDArray[np.uint8]) -> QImage:
-    """A QImage sharing nothing with ``frame`` (it is copied)."""
-    frame = np.ascontiguousarray(frame)
-    height, width = frame.shape[:2]
-    if frame.ndim == 2:
-        return QImage(frame.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-    return QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 class ImageCanvas(QWidget):
-    """Paints the frame fitted to the widget; drag to window, right-drag to pan, wheel to zoom."""
+    """Paints the image fitted to the widget with a readable overlay in the corners."""
 
-    window_dragged = Signal(float, float)  # change of centre, change of width
+    window_dragged = Signal(float, float)  # change of centre, change of width (pixels)
+    scrolled = Signal(int)  # images to move by (positive: next)
+    zoomed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(320, 240)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.image: QImage | None = None
         self.overlay: dict[str, str] = {}
         self.zoom = 1.0
         self.pan = QPointF(0, 0)
         self._drag_start: QPointF | None = None
         self._button = Qt.MouseButton.NoButton
-        self.frames_shown = 0  # new frames handed to the canvas, for the cine benchmark
+        self._wheel = 0
+        self.frames_shown = 0  # new images handed to the canvas, for the benchmarks
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.setFont(font)
 
-    def show_image(self, image: QImage) -> None:
+    def show_image(self, image: QImage | None) -> None:
         self.image = image
         self.frames_shown += 1
         self.update()
 
     def reset_view(self) -> None:
         self.zoom, self.pan = 1.0, QPointF(0, 0)
+        self.zoomed.emit(self.zoom)
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -83,19 +105,18 @@ class ImageCanvas(QWidget):
             )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1)
             painter.drawImage(target, self.image)
-        painter.setPen(QColor("yellow"))
-        flags = {
-            "top-left": Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
-            "top-right": Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight,
-            "bottom-left": Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
-            "bottom-right": Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight,
-        }
         area = self.rect().adjusted(8, 6, -8, -6)
         for corner, text in self.overlay.items():
-            painter.drawText(area, flags[corner], text)
+            # A dark outline keeps the text readable on white bone or a bright ultrasound.
+            painter.setPen(QColor(0, 0, 0, 220))
+            for dx, dy in OUTLINE:
+                painter.drawText(area.translated(dx, dy), CORNERS[corner], text)
+            painter.setPen(QColor("#ffe066"))
+            painter.drawText(area, CORNERS[corner], text)
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.setFocus()
         self._drag_start, self._button = event.position(), event.button()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -113,123 +134,263 @@ class ImageCanvas(QWidget):
         self._drag_start = None
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        self.zoom = max(0.1, min(20.0, self.zoom * (1.15 if event.angleDelta().y() > 0 else 0.87)))
-        self.update()
+        delta = event.angleDelta().y()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom = max(0.1, min(20.0, self.zoom * ZOOM_STEP ** (delta / WHEEL_STEP)))
+            self.zoomed.emit(self.zoom)
+            self.update()
+        else:
+            self._wheel += delta  # touchpads send fractions of a notch
+            steps = int(self._wheel / WHEEL_STEP)
+            self._wheel -= steps * WHEEL_STEP
+            if steps:
+                self.scrolled.emit(-steps)  # wheel towards the user: next image
+        event.accept()
 
 
 class ViewerPanel(QWidget):
-    """Frames of the selected instance, decoded off the GUI thread."""
+    """The series of the selected study as stacks, decoded off the GUI thread."""
 
     error = Signal(str)
     export_png_requested = Signal()
     export_mp4_requested = Signal()
+    image_shown = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = ImageCanvas()
         self.canvas.window_dragged.connect(self._drag_window)
+        self.canvas.scrolled.connect(self.step)
+        self.canvas.zoomed.connect(lambda _: self._update_overlay())
+        self.strip = SeriesStrip()
+        self.strip.series_chosen.connect(self._series_chosen)
         self.decoder = FrameDecoder()
         self.decoder.frame_ready.connect(self._frame_ready)
-        self.decoder.failed.connect(self.error)
+        self.decoder.failed.connect(self._frame_failed)
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.valueChanged.connect(self.show_frame)
-        self.play_button = QPushButton("▶ Play")
-        self.play_button.setCheckable(True)
-        self.play_button.setToolTip("Play or pause the cine (Space)")
-        self.play_button.toggled.connect(self.set_playing)
+        self.slider.setToolTip("Image of the series, or frame of the cine")
+        self.slider.valueChanged.connect(self.show_image)
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0.5, 240)
         self.fps.setSuffix(" fps")
+        self.fps.setToolTip("Cine rate")
         self.fps.valueChanged.connect(self._rate_changed)
         self.presets = QComboBox()
-        self.presets.addItems(list(PRESETS))
-        self.presets.setToolTip(
-            "Window presets; drag on the image to adjust (up/down: level, left/right: width)"
-        )
-        self.presets.currentTextChanged.connect(self._preset)
+        self.presets.setToolTip("Window presets for this modality")
+        self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.presets.activated.connect(lambda _: self._preset(self.presets.currentText()))
+        self.center_box, self.width_box = self._window_box("L ", -65536), self._window_box("W ", 1)
+        self.center_box.setToolTip("Window level (centre): type a value, or drag up/down")
+        self.width_box.setToolTip("Window width: type a value, or drag left/right")
         self.frame_label = QLabel("")
-        png, mp4 = QPushButton("Export PNG"), QPushButton("Export MP4")
-        png.clicked.connect(self.export_png_requested)
-        mp4.clicked.connect(self.export_mp4_requested)
+        self._make_actions()
+        bar = QToolBar()
+        bar.addActions([self.previous_action, self.play_action, self.next_action])
+        bar.addWidget(self.fps)
+        scroll = QHBoxLayout()
+        scroll.setContentsMargins(6, 2, 6, 0)
+        scroll.addWidget(self.slider, 1)
+        scroll.addWidget(self.frame_label)
         controls = QHBoxLayout()
-        for widget in (
-            self.play_button,
-            self.fps,
-            self.slider,
-            self.frame_label,
-            self.presets,
-            png,
-            mp4,
-        ):
-            controls.addWidget(widget, 1 if widget is self.slider else 0)
-        layout = QVBoxLayout(self)
+        controls.setContentsMargins(4, 0, 4, 0)
+        controls.addWidget(bar)
+        controls.addStretch(1)
+        controls.addWidget(self.presets)
+        controls.addWidget(self.center_box)
+        controls.addWidget(self.width_box)
+        tools = QToolBar()
+        tools.addActions([self.fit_action, self.export_png_action, self.export_mp4_action])
+        controls.addWidget(tools)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self.canvas, 1)
+        right.addLayout(scroll)
+        right.addLayout(controls)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas, 1)
-        layout.addLayout(controls)
+        layout.setSpacing(0)
+        layout.addWidget(self.strip)
+        layout.addLayout(right, 1)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
-        self.source: FrameSource | None = None
-        self.instance: Instance | None = None
-        self.windowing: Window | None = None
+        self.selection: Selection | None = None
+        self.stack: Stack | None = None
+        self.windowing: Window | None = None  # chosen by the user; None: each image's own
+        self.shown: Rendered | None = None  # what is on screen
         self.current = 0
+        self._stacks: dict[tuple[str, int], Stack] = {}
         self._set_enabled(False)
 
-    def _set_enabled(self, enabled: bool) -> None:
-        for widget in (self.slider, self.play_button, self.fps, self.presets):
-            widget.setEnabled(enabled)
+    def _window_box(self, prefix: str, minimum: float) -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setRange(minimum, 65536)
+        box.setDecimals(0)
+        box.setPrefix(prefix)
+        box.setKeyboardTracking(False)  # apply on Enter, not on every digit
+        box.valueChanged.connect(self._typed_window)
+        return box
 
-    def show_instance(self, instance: Instance, context: dict[str, str]) -> None:
-        """Show ``instance`` (context: patient, study, series texts for the overlay)."""
+    def _make_actions(self) -> None:
+        def action(text: str, name: str, keys: list[QKeySequence | str]) -> QAction:
+            made = QAction(icon(name), text, self)
+            made.setShortcuts([QKeySequence(k) for k in keys])
+            # Keys act on the image only: arrows keep moving in the presets and value boxes.
+            made.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            shown = ", ".join(QKeySequence(k).toString() for k in keys)
+            made.setToolTip(f"{text} ({shown})" if shown else text)
+            self.canvas.addAction(made)
+            return made
+
+        self.play_action = action("Play", "play", ["Space"])
+        self.play_action.setCheckable(True)
+        self.play_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addAction(self.play_action)
+        self.play_action.toggled.connect(self.set_playing)
+        self.next_action = action("Next image", "next", ["Right", "Down", "PgDown"])
+        self.next_action.triggered.connect(lambda: self.step(1))
+        self.previous_action = action("Previous image", "previous", ["Left", "Up", "PgUp"])
+        self.previous_action.triggered.connect(lambda: self.step(-1))
+        self.first_action = action("First image", "previous", ["Home"])
+        self.first_action.triggered.connect(lambda: self.slider.setValue(0))
+        self.last_action = action("Last image", "next", ["End"])
+        self.last_action.triggered.connect(lambda: self.slider.setValue(self.slider.maximum()))
+        self.fit_action = action("Fit to window", "zoom-fit", ["0"])
+        self.fit_action.triggered.connect(self.canvas.reset_view)
+        self.export_png_action = action("Export image as PNG…", "export-image", [])
+        self.export_png_action.triggered.connect(self.export_png_requested)
+        self.export_mp4_action = action("Export cine or series as MP4…", "export-video", [])
+        self.export_mp4_action.triggered.connect(self.export_mp4_requested)
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for widget in (self.slider, self.fps, self.presets, self.center_box, self.width_box):
+            widget.setEnabled(enabled)
+        for act in (self.next_action, self.previous_action, self.first_action, self.last_action):
+            act.setEnabled(enabled)
+        self.play_action.setEnabled(enabled and self.stack is not None and len(self.stack) > 1)
+
+    # -- what is shown -----------------------------------------------------------------------
+
+    def show_selection(self, selection: Selection) -> None:
+        """Show the selected series, at the selected image or the series' middle image."""
         self.set_playing(False)
-        self.instance = instance
-        try:
-            source = FrameSource(Path(str(instance.path)))
-        except CourierError as error:
-            self.source = None
-            self.decoder.set_source(None, None)
-            self.canvas.image = None
-            self.canvas.overlay = {"top-left": str(error)}
-            self.canvas.update()
+        self.selection = selection
+        self.strip.show_series(selection.study.series, selection.series)
+        stack = self._stack_of(selection.series)
+        self.stack = stack
+        self.windowing, self.shown = None, None
+        self.decoder.set_stack(stack, None)
+        self.canvas.reset_view()
+        self.presets.clear()
+        self.presets.addItems(presets_for(selection.series.modality))
+        if not stack.images:
+            self.canvas.show_image(None)
+            self.canvas.overlay = {"center": "This series holds no image"}
             self._set_enabled(False)
             return
-        self.source = source
-        self.windowing = source.default_window
-        self.decoder.set_source(source, self.windowing)
-        self.canvas.overlay = {
-            "top-left": context.get("patient", ""),
-            "top-right": context.get("study", ""),
-            "bottom-left": context.get("series", ""),
-        }
-        self.canvas.reset_view()
+        start = stack.middle()
+        if selection.instance is not None:
+            start = next(
+                (n for n, image in enumerate(stack.images) if image.instance is selection.instance),
+                start,
+            )
         self.slider.blockSignals(True)
-        self.slider.setRange(0, source.frame_count - 1)
-        self.slider.setValue(0)
+        self.slider.setRange(0, len(stack) - 1)
+        self.slider.setValue(start)
         self.slider.blockSignals(False)
-        self.fps.setValue(source.fps)
+        try:
+            self.fps.setValue(stack.fps)
+        except CourierError:
+            self.fps.setValue(10)
         self._set_enabled(True)
-        self.play_button.setEnabled(source.frame_count > 1)
-        self.show_frame(0)
+        self.show_image(start)
 
-    def show_frame(self, index: int) -> None:
-        self.current = index
-        self.decoder.request(index)
+    def _stack_of(self, series: Series) -> Stack:
+        """The series' stack, kept while the series is unchanged (an Inbox series grows)."""
+        key = (series.series_instance_uid, len(series.instances))
+        stack = self._stacks.get(key)
+        if stack is None:
+            stack = self._stacks[key] = Stack(series.instances)
+        return stack
 
-    def _frame_ready(self, index: int, frame: NDArray[np.uint8]) -> None:
-        if self.source is None:
+    def _series_chosen(self, series: Series) -> None:
+        if self.selection is not None:
+            self.show_selection(Selection(self.selection.patient, self.selection.study, series))
+
+    def show_image(self, index: int) -> None:
+        """Ask for image ``index`` of the stack (shown when decoded)."""
+        if self.stack is None or not self.stack.images:
             return
-        self.canvas.show_image(to_qimage(frame))
-        self.frame_label.setText(f"{index + 1}/{self.source.frame_count}")
-        window = self.windowing or self.source.default_window
-        self.canvas.overlay["bottom-right"] = f"frame {index + 1}/{self.source.frame_count}\n" + (
-            f"W {window.width:.0f} L {window.center:.0f}" if window else "W/L auto"
-        )
+        self.current = max(0, min(index, len(self.stack) - 1))
+        if self.slider.value() != self.current:
+            self.slider.setValue(self.current)  # comes back here through valueChanged
+            return
+        self.decoder.request(self.current)
+
+    def step(self, images: int) -> None:
+        """Move ``images`` forward (negative: back), stopping at the ends of the stack."""
+        if self.stack is not None:
+            self.show_image(self.current + images)
+
+    def _frame_ready(self, index: int, rendered: Rendered) -> None:
+        if self.stack is None or index != self.current:
+            return
+        self.shown = rendered
+        self.canvas.show_image(to_qimage(rendered.pixels))
+        self._show_window(rendered.window)
+        self._update_overlay()
+        self.image_shown.emit(index)
+
+    def _frame_failed(self, index: int, message: str) -> None:
+        if index != self.current:
+            return
+        self.shown = None
+        self.canvas.show_image(None)
+        self._update_overlay(problem=message)
+        self.error.emit(message)
+
+    def _update_overlay(self, problem: str = "") -> None:
+        selection, stack = self.selection, self.stack
+        if selection is None or stack is None or not stack.images:
+            return
+        patient, study, series = selection.patient, selection.study, selection.series
+        image = stack.images[self.current]
+        position = f"Image {self.current + 1}/{len(stack)}"
+        if len(stack.instances) > 1 and (image.instance.frames or 1) > 1:
+            position += f" (frame {image.frame + 1})"
+        window = self.shown.window if self.shown is not None else None
+        self.frame_label.setText(f"{self.current + 1}/{len(stack)}")
+        self.canvas.overlay = {
+            "top-left": "\n".join(
+                part
+                for part in (
+                    patient.patient_name.replace("^", " ").strip() or "(no name)",
+                    f"ID {patient.patient_id}" if patient.patient_id else "",
+                    f"born {format_date(patient.birth_date)}" if patient.birth_date else "",
+                )
+                if part
+            ),
+            "top-right": f"{study.study_description}\n"
+            f"{format_date_time(study.study_date, study.study_time)}",
+            "bottom-left": f"Series {_number(series.series_number)} {series.modality}\n"
+            f"{series.series_description}",
+            "bottom-right": f"{position}\n"
+            + (f"W {window.width:.0f} L {window.center:.0f}\n" if window else "")
+            + f"Zoom {self.canvas.zoom * 100:.0f}%",
+        }
+        if problem:
+            self.canvas.overlay["center"] = problem
+        self.canvas.update()
+
+    # -- cine --------------------------------------------------------------------------------
 
     def set_playing(self, playing: bool) -> None:
-        if self.play_button.isChecked() != playing:
-            self.play_button.setChecked(playing)
+        playing = playing and self.stack is not None and len(self.stack) > 1
+        if self.play_action.isChecked() != playing:
+            self.play_action.setChecked(playing)  # comes back here through toggled
             return
-        self.play_button.setText("⏸ Pause" if playing else "▶ Play")
-        if playing and self.source is not None and self.source.frame_count > 1:
+        self.play_action.setIcon(icon("pause" if playing else "play"))
+        self.play_action.setText("Pause" if playing else "Play")
+        if playing:
             self.timer.start(max(int(1000 / self.fps.value()), 1))
         else:
             self.timer.stop()
@@ -239,26 +400,65 @@ class ViewerPanel(QWidget):
             self.timer.setInterval(max(int(1000 / fps), 1))
 
     def _tick(self) -> None:
-        if self.source is None:
-            return
-        self.slider.setValue((self.current + 1) % self.source.frame_count)
+        if self.stack is not None:
+            self.show_image((self.current + 1) % len(self.stack))
+
+    # -- window/level ------------------------------------------------------------------------
 
     def _preset(self, name: str) -> None:
-        self.set_window(PRESETS.get(name))
+        if self.stack is None or not self.stack.images:
+            return
+        try:
+            source, frame = self.stack.source(self.current)
+            window = preset_window(name, source, frame)
+        except CourierError as error:
+            self.error.emit(str(error))
+            return
+        self.set_window(window)
 
     def set_window(self, window: Window | None) -> None:
+        """Draw every image with ``window`` (None: each image's own or automatic window)."""
         self.windowing = window
         self.decoder.set_window(window)
-        self.show_frame(self.current)
+        self.show_image(self.current)
+
+    def _show_window(self, window: Window | None) -> None:
+        for box, value in (
+            (self.center_box, None if window is None else window.center),
+            (self.width_box, None if window is None else window.width),
+        ):
+            box.blockSignals(True)
+            box.setEnabled(value is not None)
+            if value is not None:
+                box.setValue(value)
+            box.blockSignals(False)
+
+    def _typed_window(self, _: float) -> None:
+        self.set_window(Window(self.center_box.value(), max(self.width_box.value(), 1)))
 
     def _drag_window(self, level_delta: float, width_delta: float) -> None:
-        if self.source is None or not self.source.is_grey:
-            return
-        base = self.windowing or self.source.default_window or Window(128, 256)
+        base = self.shown.window if self.shown is not None else None
+        if base is None:  # colour, or a VOI LUT: drag from the min–max window of the image
+            if self.stack is None or not self.stack.images:
+                return
+            try:
+                source, frame = self.stack.source(self.current)
+                base = source.min_max_window(frame)
+            except CourierError:
+                return
+            if base is None:
+                return
         step = max(base.width / 256, 1.0)
-        self.set_window(
-            Window(base.center + level_delta * step, max(base.width + width_delta * step, 1))
-        )
+        window = Window(base.center + level_delta * step, max(base.width + width_delta * step, 1))
+        # What the next drag step starts from, before the decoder has drawn it.
+        if self.shown is not None:
+            self.shown = Rendered(self.shown.pixels, window)
+        self.set_window(window)
 
-    def closeEvent(self, event: object) -> None:
+    def preset_names(self) -> list[str]:
+        return [self.presets.itemText(i) for i in range(self.presets.count())]
+
+    def close_threads(self) -> None:
+        self.timer.stop()
         self.decoder.close()
+        self.strip.close_loader()

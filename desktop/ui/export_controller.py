@@ -1,0 +1,126 @@
+"""Exports from the viewer: the image on screen as PNG, the cine or the series as MP4.
+
+The file dialogs open in the folder used last and propose a name made of the patient and the
+series, so a user exporting several series does not type names nor navigate each time.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Qt
+from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
+
+from desktop import auditing
+from desktop.core.export import Frames, export_mp4, export_png, suggested_name
+from desktop.core.frames import FrameSource
+from desktop.core.stack import Stack
+from desktop.ui.widgets.viewer import ViewerPanel
+from desktop.ui.workers import GeneratorWorker, call, start
+
+FOLDER_KEY = "export/folder"
+
+
+class ExportController(QObject):
+    """Runs the viewer's exports on the thread pool and says how they ended."""
+
+    def __init__(
+        self,
+        parent: QWidget,
+        settings: QSettings,
+        viewer: ViewerPanel,
+        status: Callable[[str], None],
+        error: Callable[[str, str], None],
+    ) -> None:
+        super().__init__(parent)
+        self.parent_widget, self.settings, self.viewer = parent, settings, viewer
+        self.status, self.error = status, error
+
+    def proposed_path(self, suffix: str, *, image: int | None = None) -> Path:
+        """The last export folder (or home) and a name from the patient and series shown."""
+        folder = Path(str(self.settings.value(FOLDER_KEY) or Path.home()))
+        selection = self.viewer.selection
+        if selection is None:
+            return folder / f"image{suffix}"
+        series = selection.series
+        name = suggested_name(
+            selection.patient.patient_name.replace("^", " "),
+            f"S{series.series_number}" if series.series_number is not None else None,
+            series.modality,
+            series.series_description,
+            f"{image + 1:04d}" if image is not None else None,
+            suffix=suffix,
+        )
+        return folder / name
+
+    def _ask(self, title: str, suffix: str, kind: str, image: int | None = None) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(
+            self.parent_widget, title, str(self.proposed_path(suffix, image=image)), kind
+        )
+        if not name:
+            return None
+        self.settings.setValue(FOLDER_KEY, str(Path(name).parent))
+        return Path(name)
+
+    def export_png(self) -> GeneratorWorker | None:
+        stack, shown = self.viewer.stack, self.viewer.shown
+        if stack is None or not stack.images:
+            self.status("Select an image first")
+            return None
+        index = self.viewer.current
+        target = self._ask("Export image", ".png", "PNG (*.png)", index)
+        if target is None:
+            return None
+        window = shown.window if shown is not None else self.viewer.windowing
+
+        def write() -> None:
+            source, frame = stack.source(index)
+            auditing.export_file(
+                source.path,
+                target,
+                lambda: export_png(source, target, frame=frame, window=window),
+            )
+
+        return self._run(call(write), f"Wrote {target}")
+
+    def export_mp4(self) -> GeneratorWorker | None:
+        stack = self.viewer.stack
+        if stack is None or len(stack) < 2:
+            self.status("Select a cine or a series of several images first")
+            return None
+        target = self._ask("Export cine or series", ".mp4", "MP4 video (*.mp4)")
+        return None if target is None else self.export_video(stack, target)
+
+    def export_video(self, frames: Frames, target: Path) -> GeneratorWorker:
+        dialog = QProgressDialog("Encoding the video…", "Cancel", 0, frames.frame_count)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        window, fps = self.viewer.windowing, self.viewer.fps.value()
+        encoded = export_mp4(frames, target, fps=fps, window=window)  # runs in the worker
+        origin = _first_file(frames)
+        worker = GeneratorWorker(lambda: auditing.export_frames(origin, target, encoded))
+        worker.signals.record.connect(lambda progress: dialog.setValue(progress.done))
+        dialog.canceled.connect(worker.cancel)
+        return self._run(worker, f"Wrote {target}", dialog)
+
+    def _run(
+        self, worker: GeneratorWorker, success: str, dialog: QProgressDialog | None = None
+    ) -> GeneratorWorker:
+        def finished(_: object) -> None:
+            if dialog is not None:
+                dialog.close()
+            self.status(success)
+
+        def failed(message: str) -> None:
+            if dialog is not None:
+                dialog.close()
+            self.error("Export failed", message)
+
+        worker.signals.done.connect(finished)
+        worker.signals.failed.connect(failed)
+        return start(worker)
+
+
+def _first_file(frames: Frames) -> Path:
+    """The file whose study an export of ``frames`` is audited under."""
+    if isinstance(frames, Stack):
+        return frames.source(0)[0].path
+    return frames.path if isinstance(frames, FrameSource) else Path()

@@ -1,0 +1,122 @@
+"""The viewer's series strip: one thumbnail per series of the study on screen.
+
+Thumbnails are decoded on a thread of their own (the middle image of each series, shrunk) and
+kept for the session, so coming back to a study shows them at once.
+"""
+
+import logging
+import queue
+import threading
+
+import numpy as np
+from numpy.typing import NDArray
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
+
+from desktop.core.model import Series
+from desktop.core.stack import Stack
+from desktop.core.thumbnails import thumbnail
+
+log = logging.getLogger(__name__)
+
+SIZE = 96
+SERIES_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def to_qimage(frame: NDArray[np.uint8]) -> QImage:
+    """A QImage owning a copy of ``frame`` (grey or RGB)."""
+    frame = np.ascontiguousarray(frame)
+    height, width = frame.shape[:2]
+    if frame.ndim == 2:
+        return QImage(frame.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+    return QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+class SeriesStrip(QListWidget):
+    """Thumbnails of a study's series; clicking one emits ``series_chosen``."""
+
+    series_chosen = Signal(object)  # Series
+    _ready = Signal(str, object)  # series UID, QImage or None (from the loader thread)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.TopToBottom)
+        self.setWrapping(False)
+        self.setMovement(QListView.Movement.Static)
+        self.setIconSize(QSize(SIZE, SIZE))
+        self.setFixedWidth(SIZE + 36)
+        self.setSpacing(4)
+        self.setWordWrap(True)
+        self.setStyleSheet("QListWidget { background: #1b1b1b; color: #e0e0e0; }")
+        self.images: dict[str, QImage] = {}
+        self._series: list[Series] = []
+        self._queue: queue.Queue[tuple[str, Stack] | None] = queue.Queue()
+        self._ready.connect(self._thumbnail_ready)
+        self.itemClicked.connect(self._clicked)
+        self._thread = threading.Thread(target=self._load, daemon=True, name="thumbnails")
+        self._thread.start()
+
+    def show_series(self, series: list[Series], current: Series | None) -> None:
+        """List ``series`` (reusing the rows when they are already shown) and mark ``current``."""
+        if [s.series_instance_uid for s in series] != [s.series_instance_uid for s in self._series]:
+            self._series = series
+            self.clear()
+            for one in series:
+                self.addItem(self._item(one))
+                if one.series_instance_uid not in self.images:
+                    self._queue.put((one.series_instance_uid, Stack(one.instances)))
+        self.blockSignals(True)
+        for row, one in enumerate(self._series):
+            if current is not None and one.series_instance_uid == current.series_instance_uid:
+                self.setCurrentRow(row)
+        self.blockSignals(False)
+
+    def _item(self, series: Series) -> QListWidgetItem:
+        number = "-" if series.series_number is None else series.series_number
+        images = sum(max(i.frames or 0, 0) for i in series.instances)
+        item = QListWidgetItem(
+            f"{series.modality} {number}\n{series.series_description[:18]}\n{images} img"
+        )
+        item.setData(SERIES_ROLE, series)
+        item.setToolTip(f"Series {number}: {series.series_description} ({images} images)")
+        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+        item.setIcon(self._icon(series.series_instance_uid))
+        return item
+
+    def _icon(self, uid: str) -> QIcon:
+        image = self.images.get(uid)
+        if image is None:
+            placeholder = QPixmap(SIZE, SIZE)
+            placeholder.fill(QColor("#303030"))
+            return QIcon(placeholder)
+        return QIcon(QPixmap.fromImage(image))
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.series_chosen.emit(item.data(SERIES_ROLE))
+
+    def _load(self) -> None:
+        """On the loader thread: the middle image of each queued series, shrunk."""
+        while (job := self._queue.get()) is not None:
+            uid, stack = job
+            image = None
+            if stack.images:
+                try:
+                    image = to_qimage(thumbnail(stack.display(stack.middle()), SIZE))
+                except Exception:  # a broken series gets a blank thumbnail, not a dead loader
+                    log.warning("no thumbnail for series %s", uid, exc_info=True)
+            self._ready.emit(uid, image)
+
+    def _thumbnail_ready(self, uid: str, image: QImage | None) -> None:
+        if image is None:
+            return
+        self.images[uid] = image
+        for row in range(self.count()):
+            item = self.item(row)
+            if item.data(SERIES_ROLE).series_instance_uid == uid:
+                item.setIcon(self._icon(uid))
+
+    def close_loader(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)

@@ -1,0 +1,223 @@
+"""The viewer used as a radiologist uses it, on the demo window: click a study, scroll with the
+wheel and the keys, zoom, window by dragging, pick presets, type values, play a cine, export."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from PySide6.QtCore import QModelIndex, QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from desktop.core.presets import CT_PRESETS, Computed
+from desktop.demo import DEMO_NODE, Demo
+from desktop.ui.main_window import MainWindow
+from desktop.ui.widgets.browser import BrowserPanel
+from desktop.ui.widgets.viewer import ViewerPanel
+from tests.ui.test_flow import drop, open_demo_media
+
+CT_STUDY, MR_STUDY, XA_STUDY = (0, 0), (0, 1), (2, 0)  # (patient row, study row) in the demo
+
+
+def study_index(browser: BrowserPanel, patient: int, study: int) -> QModelIndex:
+    return browser.model.index(study, 0, browser.model.index(patient, 0))
+
+
+def click(qtbot, browser: BrowserPanel, index: QModelIndex) -> None:  # type: ignore[no-untyped-def]
+    browser.view.scrollTo(index)
+    position = browser.view.visualRect(index).center()
+    qtbot.mouseClick(browser.view.viewport(), Qt.MouseButton.LeftButton, pos=position)
+
+
+def open_study(qtbot, window: MainWindow, demo: Demo, row: tuple[int, int]) -> ViewerPanel:  # type: ignore[no-untyped-def]
+    if window.browser.tree is None:
+        open_demo_media(qtbot, window, demo)
+    with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
+        click(qtbot, window.browser, study_index(window.browser, *row))
+    return window.viewer
+
+
+def wheel(widget, notches: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:  # type: ignore[no-untyped-def]
+    """Turn the mouse wheel over the widget (positive: away from the user)."""
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(
+        centre,
+        widget.mapToGlobal(centre),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        modifiers,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def pixels(viewer: ViewerPanel) -> NDArray[np.uint8]:
+    """What the canvas shows, as grey levels, without the corner overlay."""
+    image = viewer.canvas.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    width, height = image.width(), image.height()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    grey = data.reshape(height, image.bytesPerLine())[:, :width]
+    return grey[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4].copy()
+
+
+def expect_image(qtbot, viewer: ViewerPanel, index: int, act) -> None:  # type: ignore[no-untyped-def]
+    act()
+    qtbot.waitUntil(
+        lambda: viewer.current == index and viewer.frame_label.text().startswith(f"{index + 1}/"),
+        timeout=5000,
+    )
+
+
+def test_a_study_opens_at_its_middle_slice_and_scrolls(
+    qtbot, window: MainWindow, demo: Demo
+) -> None:  # type: ignore[no-untyped-def]
+    viewer = open_study(qtbot, window, demo, CT_STUDY)
+    assert (viewer.current, viewer.frame_label.text()) == (12, "13/24")
+    assert "Image 13/24" in viewer.canvas.overlay["bottom-right"]
+    assert "2026-03-14 09:30" in viewer.canvas.overlay["top-right"]  # as in the tree
+    assert viewer.preset_names() == [Computed.AUTO, *CT_PRESETS]
+    middle = pixels(viewer)
+    assert middle.max() > 100  # an image, not a black canvas
+
+    expect_image(qtbot, viewer, 13, lambda: wheel(viewer.canvas, -1))  # towards the user
+    assert not np.array_equal(pixels(viewer), middle)  # the next slice is drawn
+    expect_image(qtbot, viewer, 11, lambda: wheel(viewer.canvas, 2))
+    qtbot.mouseClick(viewer.canvas, Qt.MouseButton.LeftButton)  # focus the image
+    expect_image(qtbot, viewer, 12, lambda: qtbot.keyClick(viewer.canvas, Qt.Key.Key_PageDown))
+    expect_image(qtbot, viewer, 13, lambda: qtbot.keyClick(viewer.canvas, Qt.Key.Key_Down))
+    expect_image(qtbot, viewer, 12, lambda: qtbot.keyClick(viewer.canvas, Qt.Key.Key_Left))
+    expect_image(qtbot, viewer, 23, lambda: qtbot.keyClick(viewer.canvas, Qt.Key.Key_End))
+    expect_image(qtbot, viewer, 23, lambda: wheel(viewer.canvas, -3))  # stops at the end
+    expect_image(qtbot, viewer, 0, lambda: qtbot.keyClick(viewer.canvas, Qt.Key.Key_Home))
+
+    wheel(viewer.canvas, 2, Qt.KeyboardModifier.ControlModifier)  # zoom, not scroll
+    assert viewer.current == 0 and viewer.canvas.zoom == pytest.approx(1.15**2)
+    assert "Zoom 132%" in viewer.canvas.overlay["bottom-right"]
+
+    # Lung preset from the list, then typed values.
+    viewer.presets.setFocus()
+    lung = viewer.preset_names().index("Lung −600/1500")
+    for _ in range(lung):
+        qtbot.keyClick(viewer.presets, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: viewer.shown is not None and viewer.shown.window.center == -600)
+    assert viewer.width_box.value() == 1500
+    viewer.width_box.selectAll()
+    qtbot.keyClicks(viewer.width_box, "800")
+    qtbot.keyClick(viewer.width_box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: viewer.shown.window.width == 800, timeout=5000)
+    assert "W 800 L -600" in viewer.canvas.overlay["bottom-right"]
+
+
+def test_thumbnails_switch_series_and_window_drag_starts_from_the_screen(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, demo: Demo
+) -> None:
+    viewer = open_study(qtbot, window, demo, MR_STUDY)
+    t1, t2 = window.browser.tree.patients[0].studies[1].series  # type: ignore[union-attr]
+    assert viewer.selection.series is t1  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: len(viewer.strip.images) == 2, timeout=10000)  # decoded off-thread
+    assert not viewer.strip.item(1).icon().isNull()
+    second = viewer.strip.visualItemRect(viewer.strip.item(1)).center()
+    with qtbot.waitSignal(viewer.image_shown, timeout=5000):
+        qtbot.mouseClick(viewer.strip.viewport(), Qt.MouseButton.LeftButton, pos=second)
+    assert viewer.selection.series is t2  # type: ignore[union-attr]
+    assert viewer.preset_names() == list(Computed)  # MR: computed presets, no CT numbers
+
+    # The MR has no stored window: the drag starts from the automatic one on screen.
+    auto = viewer.shown.window  # type: ignore[union-attr]
+    assert auto is not None and auto.width > 1000
+    qtbot.waitUntil(lambda: viewer.width_box.value() == round(auto.width))
+    before = pixels(viewer)
+    start = QPoint(200, 150)
+    QTest.mousePress(viewer.canvas, Qt.MouseButton.LeftButton, pos=start)
+    QTest.mouseMove(viewer.canvas, start + QPoint(20, 0))
+    QTest.mouseRelease(viewer.canvas, Qt.MouseButton.LeftButton, pos=start + QPoint(20, 0))
+    qtbot.waitUntil(lambda: viewer.shown.window.width != auto.width, timeout=5000)  # type: ignore[union-attr]
+    dragged = viewer.shown.window  # type: ignore[union-attr]
+    assert dragged.center == auto.center
+    assert dragged.width == pytest.approx(auto.width * (1 + 20 / 256))
+    after = pixels(viewer)
+    assert 20 < after.mean() < 200  # slightly less contrast, far from a white screen
+    assert abs(float(after.mean()) - float(before.mean())) < 30
+
+    viewer.presets.setFocus()
+    for _ in range(2):  # Auto → Min–max → Full range
+        qtbot.keyClick(viewer.presets, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: viewer.shown.window.width == 4096, timeout=5000)  # type: ignore[union-attr]
+
+
+def test_cine_plays_pauses_and_steps_with_its_shortcuts(
+    qtbot, window: MainWindow, demo: Demo
+) -> None:  # type: ignore[no-untyped-def]
+    viewer = open_study(qtbot, window, demo, XA_STUDY)
+    assert viewer.current == 0 and viewer.fps.value() == pytest.approx(15)
+    for action in (viewer.play_action, viewer.next_action, viewer.previous_action):
+        assert not action.icon().isNull()
+    first = pixels(viewer)
+    viewer.play_action.trigger()
+    qtbot.waitUntil(lambda: viewer.current >= 3, timeout=5000)
+    viewer.play_action.trigger()
+    assert not viewer.timer.isActive() and viewer.play_action.text() == "Play"
+    paused = viewer.current
+    qtbot.waitUntil(lambda: viewer.frame_label.text() == f"{paused + 1}/48")
+    assert not np.array_equal(pixels(viewer), first)  # the disc moved
+    expect_image(qtbot, viewer, paused + 1, viewer.next_action.trigger)
+    expect_image(qtbot, viewer, paused, viewer.previous_action.trigger)
+    window.activateWindow()
+    qtbot.mouseClick(viewer.canvas, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(viewer.canvas, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: viewer.timer.isActive(), timeout=2000)
+    viewer.play_action.trigger()
+
+
+def test_exports_propose_a_name_and_remember_the_folder(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    viewer = open_study(qtbot, window, demo, CT_STUDY)
+    proposed: list[str] = []
+    folder = tmp_path / "exports"
+    folder.mkdir()
+
+    def answer(parent, title, suggestion, kinds):  # type: ignore[no-untyped-def]
+        proposed.append(suggestion)
+        return str(folder / Path(suggestion).name), kinds
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
+    viewer.export_mp4_action.trigger()
+    video = folder / "Demo_Alice-S1-CT-Axial_5_mm.mp4"
+    qtbot.waitUntil(video.exists, timeout=30000)
+    assert Path(proposed[0]).name == video.name
+    with av.open(str(video)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 24  # the whole series, in order
+
+    viewer.export_png_action.trigger()
+    assert Path(proposed[1]) == folder / "Demo_Alice-S1-CT-Axial_5_mm-0013.png"  # remembered
+    qtbot.waitUntil(Path(proposed[1]).exists, timeout=10000)
+
+
+def test_the_inbox_opens_beside_the_media(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    open_demo_media(qtbot, window, demo)
+    show_inbox = next(
+        a for a in window.findChildren(type(window.viewer.play_action)) if a.text() == "Show &Inbox"
+    )
+    show_inbox.trigger()
+    assert window.sources.currentWidget() is window.sources.inbox
+    assert "empty" in window.sources.inbox.title.text()
+
+    window.sources.setCurrentWidget(window.sources.media)
+    mr = study_index(window.browser, *MR_STUDY)
+    window.browser.view.setCurrentIndex(mr)
+    drop(window, window.browser.model.mimeData([mr]), DEMO_NODE)
+    qtbot.waitUntil(lambda: len(list((demo.home / "inbox").rglob("*.dcm"))) == 24, timeout=60000)
+
+    show_inbox.trigger()
+    qtbot.waitUntil(lambda: window.sources.inbox.tree is not None, timeout=20000)
+    assert len(window.sources.inbox.tree.patients) == 1  # type: ignore[union-attr]
+    assert window.browser.tree is not None and len(window.browser.tree.patients) == 3  # kept
+    with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
+        click(qtbot, window.sources.inbox, study_index(window.sources.inbox, 0, 0))
+    assert window.viewer.selection.series.series_description == "T1 axial"  # type: ignore[union-attr]
