@@ -16,6 +16,7 @@ from desktop.ui.widgets.query import QueryPanel
 from desktop.ui.widgets.viewer import ViewerPanel
 from tests.helpers import DICOMDIR_TESTS, sample_file
 from tests.pki import KEY_PASSWORD, build_pki
+from tests.ui.scripted import ScriptedPrompter
 
 
 def instance_at(path: Path, frames: int) -> Instance:
@@ -101,7 +102,8 @@ def test_viewer_says_why_a_file_cannot_be_shown(qtbot) -> None:  # type: ignore[
 def test_certificates_panel_imports_and_colours_expiry(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "pki").mkdir()
     pki = build_pki(tmp_path / "pki")
-    panel = CertificatesPanel(Keystore(tmp_path / "home", lambda new: "a good password"))
+    prompter = ScriptedPrompter()
+    panel = CertificatesPanel(Keystore(tmp_path / "home", lambda new: "a good password"), prompter)
     qtbot.addWidget(panel)
     errors: list[str] = []
     panel.error.connect(lambda title, message: errors.append(message))
