@@ -151,9 +151,12 @@ def add_node(home: Path, node: Node) -> Node:
     return node
 
 
-def edit_node(home: Path, name: str, **changes: Any) -> Node:
+def edit_node(home: Path, name: str, /, **changes: Any) -> Node:
+    """Change the node ``name``; ``changes`` may hold a new ``name`` (a rename)."""
     with changing_config(home) as config:
         node = replace(find_node(config, name), **changes).validated()
+        if node.name != name and node.name in config.nodes:
+            raise ConfigError(f"a node named {node.name!r} exists already: choose another name")
         del config.nodes[name]
         config.nodes[node.name] = node
     return node

@@ -1,6 +1,7 @@
 """The main window: browser and nodes on the left; viewer, transfers, log, certificates and
 query/retrieve on the right. Every long action goes to a worker; errors become dialogs."""
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -8,8 +9,6 @@ from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
-    QFileDialog,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -31,6 +30,7 @@ from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import instance_payloads
+from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.audit import AuditPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
 from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
@@ -48,9 +48,16 @@ MAX_RECENT = 8
 class MainWindow(QMainWindow):
     inbox_event = Signal(object)
 
-    def __init__(self, services: Services, inbox: InboxSettings | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        inbox: InboxSettings | None = None,
+        *,
+        prompter: Prompter | None = None,
+    ) -> None:
         super().__init__()
         self.services = services
+        self.prompter = prompter or Prompter(self)
         self.settings = QSettings(str(services.home / "gui.ini"), QSettings.Format.IniFormat)
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
@@ -61,7 +68,7 @@ class MainWindow(QMainWindow):
         self.viewer = ViewerPanel()
         self.transfers = TransfersPanel()
         self.log = LogPanel()
-        self.certificates = CertificatesPanel(services.keystore)
+        self.certificates = CertificatesPanel(services.keystore, self.prompter)
         self.query = QueryPanel()
         self.tabs = QTabWidget()
         for widget, title in (
@@ -201,16 +208,14 @@ class MainWindow(QMainWindow):
         return self.browser.open_path(path)
 
     def open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder, CD or USB stick")
-        if folder:
-            self.open_path(Path(folder))
+        folder = self.prompter.open_folder("Open a folder, CD or USB stick")
+        if folder is not None:
+            self.open_path(folder)
 
     def open_dicomdir(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(
-            self, "Open a DICOMDIR", "", "DICOMDIR (DICOMDIR*);;All files (*)"
-        )
-        if name:
-            self.open_path(Path(name))
+        name = self.prompter.open_file("Open a DICOMDIR", "DICOMDIR (DICOMDIR*);;All files (*)")
+        if name is not None:
+            self.open_path(name)
 
     def open_inbox(self) -> None:
         self.services.inbox.mkdir(parents=True, exist_ok=True)
@@ -257,22 +262,20 @@ class MainWindow(QMainWindow):
     def edit_node(self, name: str | None) -> None:
         identities = [i.name for i in self.services.keystore.identities()]
         dialog = NodeDialog(identities, self.services.node(name) if name else None, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        if not self.prompter.run(dialog):
             return
         try:
             node = dialog.node()
             if name is None:
                 add_node(self.services.home, node)
             else:
-                fields = {f: getattr(node, f) for f in node.__dataclass_fields__}
-                edit_node(self.services.home, name, **fields)
+                edit_node(self.services.home, name, **asdict(node))
         except CourierError as error:
             self.show_error("Node not saved", str(error))
         self.refresh_nodes()
 
     def remove_node(self, name: str) -> None:
-        answer = QMessageBox.question(self, "Remove node", f"Remove the node {name}?")
-        if answer == QMessageBox.StandardButton.Yes:
+        if self.prompter.confirm("Remove node", f"Remove the node {name}?"):
             remove_node(self.services.home, name)
             self.refresh_nodes()
 
@@ -404,8 +407,7 @@ class MainWindow(QMainWindow):
             f"Send {self._describe(items)} — {len(items)} instance(s), {size:.1f} MB — to "
             f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}?"
         )
-        answer = QMessageBox.question(self, "Send", text)
-        return answer == QMessageBox.StandardButton.Yes
+        return self.prompter.confirm("Send", text)
 
     def _job_updated(self, update: JobUpdate) -> None:
         self.transfers.show_job(update.progress.job, update.failures)
@@ -502,7 +504,7 @@ class MainWindow(QMainWindow):
     def edit_inbox(self) -> None:
         identities = [i.name for i in self.services.keystore.identities()]
         dialog = InboxDialog(identities, self.inbox, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
+        if self.prompter.run(dialog):
             self.apply_inbox(dialog.inbox())
 
     def apply_inbox(self, inbox: InboxSettings | None, save: bool = True) -> bool:
@@ -549,13 +551,11 @@ class MainWindow(QMainWindow):
         box.open()
 
     def confirm_quit(self) -> bool:
-        answer = QMessageBox.question(
-            self,
+        return self.prompter.confirm(
             "Transfers are running",
             "Stop the transfers and quit? What was sent is kept; the rest stays in the "
             "queue and resumes next time.",
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.controller.busy():

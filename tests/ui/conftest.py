@@ -12,6 +12,7 @@ import pytest
 from desktop.app import InboxSettings, Services
 from desktop.demo import DEMO_AE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
+from tests.ui.scripted import ScriptedPrompter
 
 
 @pytest.fixture
@@ -23,10 +24,19 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Demo:
 
 
 @pytest.fixture
-def window(qtbot, demo: Demo) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def prompter() -> ScriptedPrompter:
+    """Answers the window's questions; confirmations are "yes" unless a test queues "no"."""
+    scripted = ScriptedPrompter()
+    scripted.defaults["confirm"] = True
+    return scripted
+
+
+@pytest.fixture
+def window(qtbot, demo: Demo, prompter: ScriptedPrompter) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
     services = Services(demo.home, lambda new: demo.password)
-    main = MainWindow(services, InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"))
-    main.confirm_send = lambda node, items: True  # type: ignore[method-assign]
+    main = MainWindow(
+        services, InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"), prompter=prompter
+    )
     main.show()  # not given to qtbot: this fixture closes it once transfers have stopped
     yield main
     main.controller.stop_all()

@@ -9,6 +9,7 @@ from PySide6.QtGui import QDropEvent
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import MIME_TYPE
+from tests.ui.scripted import ScriptedPrompter
 
 
 def open_demo_media(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
@@ -82,20 +83,19 @@ def test_echo_and_tls_check_reach_the_log(qtbot, window: MainWindow) -> None:  #
 
 
 def test_closing_with_transfers_running_asks_and_keeps_the_queue(
-    qtbot,
-    window: MainWindow,  # type: ignore[no-untyped-def]
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
     demo: Demo,
+    prompter: ScriptedPrompter,
 ) -> None:
     open_demo_media(qtbot, window, demo)
     window.browser.select_first(1)
     drop(window, window.browser.model.mimeData([window.browser.view.currentIndex()]), DEMO_NODE)
     qtbot.waitUntil(window.controller.busy, timeout=10000)
-    asked: list[bool] = []
-    window.confirm_quit = lambda: asked.append(False) or False  # type: ignore[method-assign]
+    prompter.answer("confirm", False, True)
     assert not window.close()  # refused: the transfer goes on
-    window.confirm_quit = lambda: asked.append(True) or True  # type: ignore[method-assign]
     assert window.close()
-    assert asked == [False, True]
+    assert [title for _, title in prompter.asked[-2:]] == ["Transfers are running"] * 2
     qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
 
 

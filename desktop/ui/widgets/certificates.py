@@ -7,12 +7,9 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -23,9 +20,11 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import CourierError
 from desktop.security.certificates import CertificateInfo
 from desktop.security.keystore import Keystore
+from desktop.ui.prompter import Prompter
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
 EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
+KEY_FILES = "Keys (*.key *.pem *.der);;All files (*)"
 
 
 def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
@@ -37,14 +36,17 @@ def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
 
 
 class CertificatesPanel(QWidget):
-    """Lists the keystore; imports ask for files and passwords with dialogs."""
+    """Lists the keystore; imports ask for files and passwords through the prompter."""
 
     error = Signal(str, str)  # title, message
     changed = Signal()
 
-    def __init__(self, keystore: Keystore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, keystore: Keystore, prompter: Prompter, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.keystore = keystore
+        self.prompter = prompter
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
@@ -54,8 +56,8 @@ class CertificatesPanel(QWidget):
         self.warnings.setWordWrap(True)
         buttons = QHBoxLayout()
         for text, handler in (
-            ("Import CA…", self.import_ca),
-            ("Import identity…", self.import_identity),
+            ("Import CA…", self.choose_ca),
+            ("Import identity…", self.choose_identity),
             ("Export certificate…", self.export_certificate),
             ("Remove", self.remove),
         ):
@@ -113,54 +115,43 @@ class CertificatesPanel(QWidget):
         self.changed.emit()
         return True
 
-    def import_ca(self, path: Path | None = None) -> bool:
-        if path is None:
-            name, _ = QFileDialog.getOpenFileName(
-                self,
-                "Import trusted CA",
-                "",
-                "Certificates (*.pem *.crt *.cer *.der *.p7b);;All files (*)",
-            )
-            if not name:
-                return False
-            path = Path(name)
+    def choose_ca(self) -> bool:
+        """Import CA…: ask for the file, then import it."""
+        path = self.prompter.open_file(
+            "Import trusted CA", "Certificates (*.pem *.crt *.cer *.der *.p7b);;All files (*)"
+        )
+        return path is not None and self.import_ca(path)
+
+    def import_ca(self, path: Path) -> bool:
         return self._attempt("Import CA", lambda: self.keystore.import_cas(path))
 
-    def import_identity(
-        self,
-        path: Path | None = None,
-        name: str | None = None,
-        key: Path | None = None,
-        file_password: str | None = None,
-    ) -> bool:
+    def choose_identity(self) -> bool:
+        """Import identity…: the file, its key unless PKCS#12, the file's password, a name."""
+        path = self.prompter.open_file(
+            "Import identity", "Identities (*.p12 *.pfx *.pem *.crt *.der);;All files (*)"
+        )
         if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(
-                self,
-                "Import identity",
-                "",
-                "Identities (*.p12 *.pfx *.pem *.crt *.der);;All files (*)",
-            )
-            if not chosen:
+            return False
+        key = None
+        if path.suffix.lower() not in (".p12", ".pfx"):
+            key = self.prompter.open_file(f"The private key of {path.name}", KEY_FILES)
+            if key is None:
                 return False
-            path = Path(chosen)
-            if path.suffix.lower() not in (".p12", ".pfx"):
-                key_name, _ = QFileDialog.getOpenFileName(
-                    self, "Its private key", "", "Keys (*.key *.pem *.der)"
-                )
-                key = Path(key_name) if key_name else None
-            secret, ok = QInputDialog.getText(
-                self,
-                "File password",
-                "Password of the file (empty if none):",
-                QLineEdit.EchoMode.Password,
-            )
-            file_password = secret if ok and secret else None
-            name, ok = QInputDialog.getText(
-                self, "Identity name", "Name for this identity:", text=path.stem
-            )
-            if not ok or not name:
-                return False
-        assert name is not None
+        secret = self.prompter.text(
+            "File password",
+            f"Password of {(key or path).name} (empty if it has none):",
+            secret=True,
+        )
+        if secret is None:
+            return False
+        name = self.prompter.text("Identity name", "Name for this identity:", path.stem)
+        if not name:
+            return False
+        return self.import_identity(path, name, key, secret or None)
+
+    def import_identity(
+        self, path: Path, name: str, key: Path | None = None, file_password: str | None = None
+    ) -> bool:
         return self._attempt(
             "Import identity",
             lambda: self.keystore.import_identity(
@@ -172,16 +163,17 @@ class CertificatesPanel(QWidget):
         reference = self._selected_id()
         if reference is None:
             return
-        target, _ = QFileDialog.getSaveFileName(
-            self, "Export certificate", f"{reference}.pem", "PEM (*.pem);;DER (*.der *.cer)"
+        target = self.prompter.save_file(
+            "Export certificate", f"{reference}.pem", "PEM (*.pem);;DER (*.der *.cer)"
         )
-        if target:
+        if target is not None:
             self._attempt(
-                "Export certificate",
-                lambda: self.keystore.export_certificate(reference, Path(target)),
+                "Export certificate", lambda: self.keystore.export_certificate(reference, target)
             )
 
     def remove(self) -> None:
         reference = self._selected_id()
-        if reference is not None:
+        if reference is not None and self.prompter.confirm(
+            "Remove", f"Remove {reference} from the keystore? Nodes using it stop working."
+        ):
             self._attempt("Remove", lambda: self.keystore.remove(reference))

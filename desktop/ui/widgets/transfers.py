@@ -113,4 +113,4 @@ class TransfersPanel(QWidget):
                 parent=self,
             )
             box.setDetailedText("\n".join(failures))
-            box.exec()
+            box.open()

@@ -1,0 +1,44 @@
+"""Every question the GUI asks a person goes through one object, so a test answers it.
+
+Panels and controllers never open a dialog themselves: they ask their ``Prompter``. The real
+one shows Qt's dialogs; tests pass one that types into the real dialogs or answers by script.
+"""
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+
+
+class Prompter:
+    """Qt's modal dialogs, parented to ``parent`` (set once the main window exists)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.parent = parent
+
+    def open_file(self, title: str, filters: str) -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(self.parent, title, "", filters)
+        return Path(name) if name else None
+
+    def open_folder(self, title: str) -> Path | None:
+        name = QFileDialog.getExistingDirectory(self.parent, title)
+        return Path(name) if name else None
+
+    def save_file(self, title: str, suggested: str, filters: str) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, filters)
+        return Path(name) if name else None
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self.parent, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def text(
+        self, title: str, label: str, default: str = "", *, secret: bool = False
+    ) -> str | None:
+        """A line of text; None when cancelled."""
+        mode = QLineEdit.EchoMode.Password if secret else QLineEdit.EchoMode.Normal
+        value, ok = QInputDialog.getText(self.parent, title, label, mode, default)
+        return value if ok else None
+
+    def run(self, dialog: QDialog) -> bool:
+        """Run a dialog of ours (node, Inbox, password ...); True when the user accepted it."""
+        return dialog.exec() == QDialog.DialogCode.Accepted

@@ -1,0 +1,76 @@
+"""Controls clicked as a person clicks them: the slot gets what Qt passes (a ``checked`` flag),
+dialogs are answered through the prompter, typed into field by field."""
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPushButton, QWidget
+
+from desktop.core.config import load_config
+from desktop.demo import DEMO_NODE, Demo
+from desktop.ui.main_window import MainWindow
+from tests.pki import KEY_PASSWORD, build_pki
+from tests.ui.scripted import ScriptedPrompter
+
+
+def button(parent: QWidget, text: str) -> QPushButton:
+    [found] = [b for b in parent.findChildren(QPushButton) if b.text() == text]
+    return found
+
+
+def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def press_ok(qtbot, dialog: QDialog) -> None:  # type: ignore[no-untyped-def]
+    [box] = dialog.findChildren(QDialogButtonBox)
+    click(qtbot, box.button(QDialogButtonBox.StandardButton.Ok))
+
+
+def test_import_ca_and_identity_by_clicking(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    panel = window.certificates
+    window.tabs.setCurrentWidget(panel)
+    before = panel.table.rowCount()
+    prompter.answer("open_file", pki.path("bundle"))
+    click(qtbot, button(panel, "Import CA…"))
+    assert panel.table.rowCount() == before + 2  # the root and the intermediate
+    prompter.answer("open_file", pki.path("client"), pki.path("client", ".key"))
+    prompter.answer("text", KEY_PASSWORD, "hospital-it")
+    click(qtbot, button(panel, "Import identity…"))
+    names = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    assert "hospital-it" in names
+    asked = [kind for kind, _ in prompter.asked]
+    assert asked == ["open_file", "open_file", "open_file", "text", "text"]
+
+
+def test_edit_node_by_clicking_keeps_its_name_or_renames(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    def new_port(dialog: QDialog) -> None:
+        dialog.port.clear()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.port, "11999")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    def rename(dialog: QDialog) -> None:
+        dialog.name.clear()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.name, "Renamed PACS")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    prompter.answer("run", new_port)
+    click(qtbot, button(window.nodes, "Edit…"))
+    assert load_config(demo.home).nodes[DEMO_NODE].port == 11999
+    prompter.answer("run", rename)
+    click(qtbot, button(window.nodes, "Edit…"))
+    assert list(load_config(demo.home).nodes) == ["Renamed PACS"]
+    assert window.nodes.item_for("Renamed PACS") is not None
