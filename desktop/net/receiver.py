@@ -26,12 +26,13 @@ from desktop.net.intake import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, IntakeError,
 from desktop.net.link import quick_ack
 from desktop.net.pdu import (
     A_ABORT,
+    A_RELEASE_RP,
     A_RELEASE_RQ,
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION,
     P_DATA_TF,
+    Release,
     pdv_header,
-    release_reply,
 )
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class Association:
             return True
         if kind == A_RELEASE_RQ:
             recv_exact(self.connection, min(length, 4))
-            send(self.connection, release_reply())
+            send(self.connection, Release(A_RELEASE_RP).encode())
             return False
         if kind == A_ABORT:
             self._event("association-aborted", reason="the peer aborted")
