@@ -317,8 +317,8 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _signed(
-    args: argparse.Namespace, node: Node, items: list[StoreItem]
-) -> tuple[list[StoreItem], list[str]]:
+    args: argparse.Namespace, node: Node, items: list["StoreItem"]
+) -> tuple[list["StoreItem"], list[str]]:
     """Signed copies of the items, for a node that wants signatures (the sources stay)."""
     from desktop.core.signatures.profiles import Profile
     from desktop.signed_send import signed_items
