@@ -7,7 +7,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from desktop.net import dimse
-from desktop.net.pdu import ProposedContext, associate_request, pdv_header, release_request
+from desktop.net.pdu import (
+    A_RELEASE_RQ,
+    ProposedContext,
+    Release,
+    associate_request,
+    pdv_header,
+)
 
 EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
 FRAGMENT = 16 << 10
@@ -75,7 +81,7 @@ class RawClient:
         return Answer(int(answer[dimse.STATUS]), str(answer.get(dimse.ERROR_COMMENT, "")))
 
     def release(self) -> None:
-        self.sock.sendall(release_request())
+        self.sock.sendall(Release(A_RELEASE_RQ).encode())
         read_pdu(self.sock)
         self.sock.close()
 
