@@ -317,7 +317,7 @@ class ProposedContext:
     kind = 0x20
 
     def encode(self) -> bytes:
-        body = bytes([self.context_id, 0, 0, 0]) + _item(0x30, self.abstract_syntax.encode())
+        body = bytes([self.context_id, 0, 0, 0]) + _item(0x30, self.abstract_syntax.encode("ascii"))
         body += b"".join(_item(0x40, ts.encode("ascii")) for ts in self.transfer_syntaxes)
         return _item(self.kind, body)
 

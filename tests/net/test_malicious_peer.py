@@ -12,7 +12,7 @@ import pytest
 from desktop.net import dimse, pdu
 from desktop.net.encoding import encode
 from desktop.net.link import LinkError, ProtocolError
-from desktop.net.query import find
+from desktop.net.query import find, move
 from desktop.net.store import Peer, StoreItem, StoreOutcome, echo, store
 from tests.helpers import cli, node_add
 from tests.net.conftest import make_study
@@ -384,3 +384,25 @@ def test_endless_identifier_fragments_end_the_find_in_time() -> None:
     assert elapsed < TIMEOUT + SLACK
     assert raised.value.failure.code in ("protocol-error", "timeout")
     assert "runs past 16,777,216 bytes" in str(raised.value) or "within 1 s" in str(raised.value)
+
+
+def test_stopping_a_move_sends_c_cancel() -> None:
+    cancels: list[int] = []
+
+    def script(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()
+        message_id = int(command[dimse.MESSAGE_ID])
+        base = {dimse.COMMAND_FIELD: dimse.C_MOVE_RSP, dimse.MESSAGE_ID_RESPONDED: message_id}
+        peer.respond(context_id, {**base, dimse.STATUS: 0xFF00, dimse.REMAINING: 9})
+        _, cancel = peer.read_message()
+        cancels.append(int(cancel[dimse.COMMAND_FIELD]))
+        peer.respond(context_id, {**base, dimse.STATUS: 0xFE00, dimse.REMAINING: 8})
+
+    with scripted_peer(script) as peer:
+        progress = move(peer.connector(TIMEOUT), PEER, "COURIER", "1.2.3")
+        first = next(progress)
+        progress.close()
+    assert first.status.category == "pending" and first.remaining == 9
+    assert cancels == [dimse.C_CANCEL_RQ]
+    assert peer.conversations[0].received[-1] == pdu.A_RELEASE_RQ
