@@ -277,8 +277,12 @@ class Association:
                     self._write(pdu.Release(pdu.A_RELEASE_RP).encode())
                 elif not isinstance(unit, pdu.PData):  # late data is dropped
                     raise _unexpected(unit, "the release")
-        except (OSError, LinkError):
+        except ProtocolError as error:
+            self.abort(2, error.reason)
+        except TimeoutError:
             self.abort()
+        except (OSError, LinkError):  # the peer closed or aborted: nothing more to say
+            pass
         finally:
             self.link.sock.close()
 

@@ -406,3 +406,24 @@ def test_stopping_a_move_sends_c_cancel() -> None:
     assert first.status.category == "pending" and first.remaining == 9
     assert cancels == [dimse.C_CANCEL_RQ]
     assert peer.conversations[0].received[-1] == pdu.A_RELEASE_RQ
+
+
+def test_a_peer_that_never_answers_our_release_is_aborted_in_time() -> None:
+    def script(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()
+        response = {
+            dimse.COMMAND_FIELD: dimse.C_ECHO_RSP,
+            dimse.MESSAGE_ID_RESPONDED: int(command[dimse.MESSAGE_ID]),
+            dimse.STATUS: 0,
+        }
+        peer.respond(context_id, response)
+        assert peer.read_pdu()[0] == pdu.A_RELEASE_RQ  # and no answer
+        assert peer.read_pdu()[0] == pdu.A_ABORT
+
+    with scripted_peer(script) as peer:
+        start = time.monotonic()
+        result = echo(peer.connector(TIMEOUT), PEER)
+        elapsed = time.monotonic() - start
+    assert result.status.done and elapsed < TIMEOUT + SLACK
+    assert peer.errors == [] and peer.conversations[0].received[-1] == pdu.A_ABORT
