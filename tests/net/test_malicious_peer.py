@@ -19,7 +19,7 @@ from tests.net.conftest import make_study
 from tests.net.scripted_peer import Conversation, Script, ScriptedPeer, scripted_peer
 
 TIMEOUT = 1.0  # the node's network timeout in these tests
-SLACK = 0.8  # what the deadline may be overrun by (thread and socket scheduling)
+SLACK = 1.5  # what the deadline may be overrun by (thread scheduling on a loaded machine)
 PEER = Peer("SCP", "COURIER")
 Respond = Callable[[Conversation, int, int], None]  # peer, context ID, our message ID
 
