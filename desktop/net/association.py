@@ -75,6 +75,11 @@ class Association:
 
     def _accept(self, answer: pdu.Associate) -> None:
         """Keep the contexts' fate, checked against what we proposed."""
+        if any(isinstance(item, pdu.ProposedContext) for item in answer.items):
+            raise ProtocolError(
+                "the A-ASSOCIATE-AC holds a proposal (item 0x20) instead of a result",
+                pdu.UNEXPECTED_PARAMETER,
+            )
         for result in answer.results:
             proposed = self.proposed.get(result.context_id)
             if proposed is None or result.context_id in self.contexts:

@@ -210,6 +210,10 @@ ASSOCIATION_CASES: dict[str, tuple[bytes, str]] = {
         associate_ac(pdu.ContextResult(5, 0, "1.2.840.10008.1.2").encode()),
         "answers presentation context 5 that we did not propose",
     ),
+    "a proposal in the AC": (
+        associate_ac(pdu.ProposedContext(1, "1.2.840.10008.1.1", ("1.2.840.10008.1.2",)).encode()),
+        "the A-ASSOCIATE-AC holds a proposal (item 0x20) instead of a result",
+    ),
     "a maximum PDU length of 1 byte": (
         associate_ac(
             pdu.ContextResult(1, 0, "1.2.840.10008.1.2").encode(),
