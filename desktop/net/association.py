@@ -101,7 +101,7 @@ class Association:
         peer_max = answer.max_pdu_length
         if 0 < peer_max < MIN_PEER_PDU:
             raise ProtocolError(
-                f"the peer's maximum PDU length of {peer_max} bytes cannot carry any data",
+                f"its maximum PDU length of {peer_max} bytes cannot carry any data",
                 pdu.INVALID_PARAMETER,
             )
         if peer_max:
@@ -337,8 +337,7 @@ class Association:
         limit = OUR_MAX_PDU if kind == pdu.P_DATA_TF else MAX_CONTROL_PDU
         if length > limit:
             raise ProtocolError(
-                f"the peer announced a {length:,}-byte {name}, more than the {limit:,} bytes "
-                "we accept",
+                f"it announced a {length:,}-byte {name}, more than the {limit:,} bytes we accept",
                 pdu.INVALID_PARAMETER,
             )
         unit = pdu.decode(kind, self._read_exact(length, end))

@@ -126,7 +126,7 @@ STORE_CASES: dict[str, tuple[Respond, str]] = {
     ),
     "4 GB PDU header": (
         lambda p, c, m: p.send(b"\x04\x00\xff\xff\xff\xff"),
-        "the peer announced a 4,294,967,295-byte P-DATA-TF, more than the 262,144 bytes we accept",
+        "protocol: it announced a 4,294,967,295-byte P-DATA-TF, more than the 262,144 bytes",
     ),
     "unknown PDU type": (
         lambda p, c, m: p.send(b"\x0a\x00\x00\x00\x00\x00"),
@@ -219,7 +219,7 @@ ASSOCIATION_CASES: dict[str, tuple[bytes, str]] = {
             pdu.ContextResult(1, 0, "1.2.840.10008.1.2").encode(),
             pdu.UserInformation((pdu.MaximumLength(1),)).encode(),
         ),
-        "the peer's maximum PDU length of 1 bytes cannot carry any data",
+        "protocol: its maximum PDU length of 1 bytes cannot carry any data",
     ),
     "an A-ASSOCIATE-RQ as the answer": (
         pdu.associate_request("A", "B", [], 16384),
