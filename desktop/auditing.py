@@ -80,11 +80,11 @@ def application(*, started: bool) -> None:
     record(lambda local: events.application_activity(local, started=started))
 
 
-def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
-    """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
-    what = f"keystore identity {name}"
+@contextmanager
+def unlocking(what: str) -> Iterator[None]:
+    """Around work that unlocks the keystore: 110114 for success, or for a wrong password."""
     try:
-        identity = keystore.unlock_identity(name)
+        yield
     except PasswordError as error:
         reason = str(error)
         record(
@@ -92,7 +92,12 @@ def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
         )
         raise
     record(lambda local: events.user_authentication(local, what=what, ok=True))
-    return identity
+
+
+def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
+    """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
+    with unlocking(f"keystore identity {name}"):
+        return keystore.unlock_identity(name)
 
 
 def handshake(transcript: dict[str, Any], *, node: str = "", ae_title: str = "") -> None:
