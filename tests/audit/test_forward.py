@@ -94,7 +94,9 @@ def test_a_repository_refusing_our_certificate_takes_nothing(pki: Pki, tmp_path:
     with repository(pki, tmp_path / "rsyslog", permitted_peer=PEER_NAME) as server:
         trusted = pki.path("root-only").read_text()
         context = client_context(Profile("bcp195-nd"), trusted, pki.unlocked(pki.client))
-        forwarder = Forwarder(spool, ForwardSettings("127.0.0.1", server.port), context)
+        settings = ForwardSettings("127.0.0.1", server.port)
+        # more time to refuse than in use: a loaded CI machine may be slow to schedule rsyslog
+        forwarder = Forwarder(spool, settings, context, refusal_wait=3.0)
         with pytest.raises(ForwardError, match="stay spooled"):
             forwarder.flush()
         assert len(spool.pending()) == 3
