@@ -55,10 +55,6 @@ def uninstall() -> None:
     _trail = None
 
 
-def current() -> AuditTrail | None:
-    return _trail
-
-
 def trail_folder(home: Path) -> Path:
     """Where this process's audit events go: the installed trail's folder, else ``home``'s."""
     return _trail.folder if _trail is not None else home / "audit"
