@@ -38,6 +38,7 @@ TRUST_FAILURES = frozenset({"untrusted-server-ca", "hostname-mismatch", "weak-pe
 
 _trail: AuditTrail | None = None
 _closers: list[Callable[[], None]] = []  # run at uninstall: what is gathered gets recorded
+_unlock_listeners: list[Callable[[Keystore], None]] = []
 
 
 def install(home: Path, *, ae_title: str = "COURIER") -> AuditTrail:
@@ -52,6 +53,7 @@ def uninstall() -> None:
     global _trail
     for close in _closers:
         close()
+    _unlock_listeners.clear()
     _trail = None
 
 
@@ -93,7 +95,15 @@ def unlocking(what: str) -> Iterator[None]:
 def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
     """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
     with unlocking(f"keystore identity {name}"):
-        return keystore.unlock_identity(name)
+        identity = keystore.unlock_identity(name)
+    for listener in list(_unlock_listeners):
+        listener(keystore)
+    return identity
+
+
+def on_unlocked(listener: Callable[[Keystore], None]) -> None:
+    """Call ``listener`` with the keystore each time the user has unlocked an identity."""
+    _unlock_listeners.append(listener)
 
 
 def handshake(transcript: dict[str, Any], *, node: str = "", ae_title: str = "") -> None:
