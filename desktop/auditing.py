@@ -38,6 +38,7 @@ TRUST_FAILURES = frozenset({"untrusted-server-ca", "hostname-mismatch", "weak-pe
 
 _trail: AuditTrail | None = None
 _closers: list[Callable[[], None]] = []  # run at uninstall: what is gathered gets recorded
+_unlock_listeners: list[Callable[[Keystore], None]] = []
 
 
 def install(home: Path, *, ae_title: str = "COURIER") -> AuditTrail:
@@ -52,11 +53,8 @@ def uninstall() -> None:
     global _trail
     for close in _closers:
         close()
+    _unlock_listeners.clear()
     _trail = None
-
-
-def current() -> AuditTrail | None:
-    return _trail
 
 
 def trail_folder(home: Path) -> Path:
@@ -80,11 +78,11 @@ def application(*, started: bool) -> None:
     record(lambda local: events.application_activity(local, started=started))
 
 
-def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
-    """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
-    what = f"keystore identity {name}"
+@contextmanager
+def unlocking(what: str) -> Iterator[None]:
+    """Around work that unlocks the keystore: 110114 for success, or for a wrong password."""
     try:
-        identity = keystore.unlock_identity(name)
+        yield
     except PasswordError as error:
         reason = str(error)
         record(
@@ -92,7 +90,20 @@ def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
         )
         raise
     record(lambda local: events.user_authentication(local, what=what, ok=True))
+
+
+def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
+    """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
+    with unlocking(f"keystore identity {name}"):
+        identity = keystore.unlock_identity(name)
+    for listener in list(_unlock_listeners):
+        listener(keystore)
     return identity
+
+
+def on_unlocked(listener: Callable[[Keystore], None]) -> None:
+    """Call ``listener`` with the keystore each time the user has unlocked an identity."""
+    _unlock_listeners.append(listener)
 
 
 def handshake(transcript: dict[str, Any], *, node: str = "", ae_title: str = "") -> None:

@@ -133,14 +133,15 @@ def _import_crl(args: argparse.Namespace) -> int:
 
 def _import_identity(args: argparse.Namespace) -> int:
     file_password = read_password_file(args.file_password_file) if args.file_password_file else None
-    result = open_keystore(args).import_identity(
-        args.name,
-        args.file,
-        key_path=args.key,
-        chain_path=args.chain,
-        file_password=file_password,
-        allow_legacy=args.allow_legacy,
-    )
+    with auditing.unlocking(f"the keystore, to import identity {args.name}"):
+        result = open_keystore(args).import_identity(
+            args.name,
+            args.file,
+            key_path=args.key,
+            chain_path=args.chain,
+            file_password=file_password,
+            allow_legacy=args.allow_legacy,
+        )
     _report(result)
     return 0
 
