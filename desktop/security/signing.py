@@ -6,11 +6,12 @@ to a trusted CA, validity at signing time, revocation by the CRLs given.
 """
 
 import datetime as dt
+import hmac
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa, utils
 
@@ -26,6 +27,7 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "MD5": hashes.MD5,
 }
 MAX_CHAIN = 8
+DIGEST_INFO_PREFIXES = {"RIPEMD160": bytes.fromhex("3021300906052b2403020105000414")}
 
 
 class Verdict(StrEnum):
@@ -139,6 +141,8 @@ def signature_matches(
 ) -> Judgement | None:
     """None if ``signature`` is the certificate key's signature of ``digest``, else why not."""
     key = certificate.public_key()
+    if algorithm not in HASHES:
+        return _without_hash_class(key, signature, digest, algorithm)
     prehashed = utils.Prehashed(HASHES[algorithm]())
     try:
         if isinstance(key, rsa.RSAPublicKey):
@@ -152,6 +156,25 @@ def signature_matches(
         return None
     except InvalidSignature:
         return Judgement(Verdict.INVALID, _why_invalid(key, signature, digest))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        return Judgement(Verdict.UNSUPPORTED, f"{algorithm} with this key: {error}")
+
+
+def _without_hash_class(
+    key: object, signature: bytes, digest: bytes, algorithm: str
+) -> Judgement | None:
+    """RIPEMD-160 (dcmsign's default, which cryptography has no class for): RSA only, by
+    comparing the DigestInfo the signature holds."""
+    prefix = DIGEST_INFO_PREFIXES.get(algorithm)
+    if prefix is None or not isinstance(key, rsa.RSAPublicKey):
+        return Judgement(Verdict.UNSUPPORTED, f"{algorithm} signatures cannot be checked here")
+    try:
+        signed = key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+    except InvalidSignature:
+        signed = b""
+    if hmac.compare_digest(signed, prefix + digest):
+        return None
+    return Judgement(Verdict.INVALID, _why_invalid(key, signature, digest))
 
 
 def _why_invalid(key: object, signature: bytes, digest: bytes) -> str:

@@ -109,9 +109,9 @@ def test_weak_hashes_are_never_produced_and_flagged_when_found(
     source = ct_copy(tmp_path)
     with pytest.raises(SystemExit):
         cli(capsys, "sign", source, "--identity", "courier", "--hash", "md5", "--in-place")
-    for option, name in (("+mm", "MD5"), ("+ms", "SHA1")):
+    for options, name in ((["+mm"], "MD5"), (["+ms"], "SHA1"), ([], "RIPEMD160")):
         signed = tmp_path / f"{name}.dcm"
-        dcmsign_sign(pki, "client", source, signed, option)
+        dcmsign_sign(pki, "client", source, signed, *options)  # RIPEMD160: dcmsign's default
         status, signature = _only_signature(capsys, signed)
         assert status == 1 and signature["verdict"] == "weak" and name in signature["reason"]
 
@@ -206,3 +206,13 @@ def test_unreadable_files_fail_verification(
     assert status == 1 and "unreadable: " in out and "not a DICOM Part 10 file" in out
     status, _, err = cli(capsys, "sign", junk, "--identity", "courier", "--out", tmp_path / "o")
     assert status == 1 and "not signed" in err
+    ct = sample_file("CT_small.dcm").read_bytes()
+    (truncated := tmp_path / "truncated.dcm").write_bytes(ct[: len(ct) // 2])
+    header = ct[: ct.index(b"\x08\x00\x05\x00CS")]  # preamble and meta of a real file
+    opening = b"\x08\x00\x40\x11SQ\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0\xff\xff\xff\xff"
+    (nested := tmp_path / "nested.dcm").write_bytes(header + opening * 5000)
+    status, report = verify_json(capsys, truncated, nested)
+    assert status == 1
+    assert [f["status"] for f in report["files"]] == ["unreadable", "unreadable"]
+    assert "truncated or damaged: element (7FE0,0010) runs past" in report["files"][0]["error"]
+    assert "nests sequences too deeply" in report["files"][1]["error"]

@@ -97,8 +97,10 @@ def read_part10(data: bytes, name: str = "file") -> Part10:
         start = meta[-1].end if meta else 132
         reader = _Reader(data, explicit=syntax != IMPLICIT_LITTLE)
         dataset = Item(start, len(data), reader.elements(start, len(data)))
-    except (struct.error, IndexError) as error:
+    except (struct.error, IndexError, _DamagedError) as error:
         raise HeaderError(f"{name} is truncated or damaged: {error}") from error
+    except RecursionError:
+        raise HeaderError(f"{name} nests sequences too deeply to be a real instance") from None
     return Part10(data, syntax, start, dataset)
 
 
@@ -114,6 +116,10 @@ def value(data: bytes, element: Element) -> bytes:
 
 def _text(data: bytes, element: Element) -> str:
     return value(data, element).decode("ascii", "replace").rstrip("\0 ")
+
+
+class _DamagedError(Exception):
+    """Raised inside the reader; ``read_part10`` names the file."""
 
 
 class _Reader:
@@ -157,7 +163,7 @@ class _Reader:
         if length != UNDEFINED:
             element.end = value_start + length
             if element.end > len(data):
-                raise HeaderError(f"element {tag_text(tag)} runs past the end of the file")
+                raise _DamagedError(f"element {tag_text(tag)} runs past the end of the file")
             if vr == "SQ":
                 element.items = self.items(value_start, element.end)
             return element
@@ -195,7 +201,7 @@ class _Reader:
         if tag == SEQUENCE_END:
             return None, position + 8
         if tag != ITEM:
-            raise HeaderError(f"expected an item at byte {position}, found {tag_text(tag)}")
+            raise _DamagedError(f"expected an item at byte {position}, found {tag_text(tag)}")
         body = position + 8
         if length != UNDEFINED:
             return Item(position, body + length, self.elements(body, body + length)), body + length
