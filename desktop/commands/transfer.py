@@ -413,7 +413,11 @@ def _queue_retry(args: argparse.Namespace) -> int:
 
 
 def _queue_cancel(args: argparse.Namespace) -> int:
-    TransferQueue(courier_home() / "queue.sqlite").cancel(args.job)
+    from desktop.signed_send import discard_signed_copies
+
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    queue.cancel(args.job)
+    discard_signed_copies(queue, args.job, courier_home())
     print(f"job {args.job} cancelled")
     return 0
 
