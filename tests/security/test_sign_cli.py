@@ -79,6 +79,10 @@ def test_folders_keep_their_layout_and_skip_the_dicomdir(
     assert signed == ["a/one.dcm", "b/two.dcm"]
     status, report = verify_json(capsys, tmp_path / "o")
     assert status == 0 and [f["status"] for f in report["files"]] == ["signed", "signed"]
+    before = sorted(p.read_bytes() for p in media.rglob("*.dcm"))
+    status, _, err = cli(capsys, "sign", media, "--identity", "courier", "--out", media)
+    assert status == 1 and err.count("--out would overwrite the source") == 2
+    assert sorted(p.read_bytes() for p in media.rglob("*.dcm")) == before
 
 
 def test_profiles_refuse_naming_the_missing_attribute(
