@@ -65,6 +65,15 @@ class Signer:
         raise SigningError(f"identity {self.identity.name}: DICOM signatures need RSA or ECDSA")
 
 
+def may_sign(certificate: x509.Certificate) -> bool:
+    """No Key Usage, or one with digitalSignature or nonRepudiation."""
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return bool(usage.digital_signature or usage.content_commitment)
+
+
 def signer(identity: UnlockedIdentity, now: dt.datetime) -> Signer:
     """The identity as a signer; refused when its key type or validity cannot sign now."""
     key, certificate = identity.key, identity.certificate
@@ -79,11 +88,7 @@ def signer(identity: UnlockedIdentity, now: dt.datetime) -> Signer:
             f"{certificate.not_valid_before_utc:%Y-%m-%d %H:%M} to "
             f"{certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now"
         )
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
-    if usage is not None and not (usage.digital_signature or usage.content_commitment):
+    if not may_sign(certificate):
         raise SigningError(
             f"identity {identity.name}: its certificate's key usage does not allow signatures"
         )
@@ -212,6 +217,10 @@ def judge_signer(certificate: x509.Certificate, signed_at: dt.datetime, trust: T
             "no chain from the signer certificate (issuer "
             f"{certificate.issuer.rfc4514_string()}) to a trusted CA of the keystore "
             "(import the issuing CA with 'keystore import-ca')",
+        )
+    if not may_sign(certificate):
+        return Judgement(
+            Verdict.UNTRUSTED, "the signer certificate's key usage does not allow signatures"
         )
     for member in chain:
         if not member.not_valid_before_utc <= signed_at <= member.not_valid_after_utc:

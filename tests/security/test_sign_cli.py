@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 from desktop.core.signatures.profiles import Profile
+from desktop.security.keystore import UnlockedIdentity
+from desktop.security.pki import rsa_key
 from desktop.security.signing import Signer, SigningError, signer
 from desktop.signing import sign_file
 from tests.helpers import cli, sample_file
@@ -128,6 +133,35 @@ def test_untrusted_signer(
     status, signature = _only_signature(capsys, signed)
     assert status == 1 and signature["verdict"] == "untrusted"
     assert "Rogue Root CA" in signature["reason"]
+
+
+def test_a_certificate_not_for_signing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    key = rsa_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "encrypt-only.test")]))
+        .issuer_name(pki.intermediate.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.KeyUsage(False, False, True, False, False, False, False, False, False), True
+        )
+        .sign(pki.intermediate.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    identity = UnlockedIdentity("encrypt-only", key, certificate, [pki.intermediate.certificate])
+    with pytest.raises(SigningError, match="key usage does not allow signatures"):
+        signer(identity, now)
+    signed = tmp_path / "signed.dcm"  # as another tool would sign with it
+    sign_file(ct_copy(tmp_path / "in"), signed, Signer(identity), profile=Profile.BASE,
+              algorithm="SHA256")  # fmt: skip
+    status, signature = _only_signature(capsys, signed)
+    assert status == 1 and signature["verdict"] == "untrusted"
+    assert "key usage does not allow signatures" in signature["reason"]
 
 
 def test_expired_at_signing_time_and_revoked(
