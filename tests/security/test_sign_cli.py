@@ -78,6 +78,7 @@ def test_folders_keep_their_layout_and_skip_the_dicomdir(
     ct_copy(media / "a", "one.dcm")
     ct_copy(media / "b", "two.dcm")
     (media / "DICOMDIR").write_bytes(b"not signed")
+    (media / "README.TXT").write_text("a viewer's read-me on the CD")
     status, out, err = cli(capsys, "sign", media, "--identity", "courier", "--out", tmp_path / "o")
     assert status == 0 and out.count("signed ") == 2, err
     signed = sorted(str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*.dcm"))
