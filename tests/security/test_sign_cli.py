@@ -235,6 +235,11 @@ def test_implicit_and_encapsulated_files(
         signed = tmp_path / name
         assert dcmsign_verify(pki, signed).returncode == 0
         assert _only_signature(capsys, signed)[1]["verdict"] == "valid"
+    # dcmsign keeps an implicit VR file implicit: its 'US or SS' values hash as SS when the
+    # Pixel Representation is signed (MR_small), as DCMTK resolves them
+    theirs = tmp_path / "theirs-implicit.dcm"
+    dcmsign_sign(pki, "client", sample_file("MR_small_implicit.dcm"), theirs, "+m2")
+    assert _only_signature(capsys, theirs)[1]["verdict"] == "valid"
 
 
 def test_unreadable_files_fail_verification(
