@@ -166,6 +166,16 @@ def test_several_signatures_and_signatures_in_items(
         "ReferencedSOPInstanceUID (0008,1155)",
         "PurposeOfReferenceCodeSequence (0040,A170)",
     ]
+    # a signature added inside an item the data set's signatures cover breaks none of them
+    status, _, err = cli(
+        capsys, "sign", second, "--identity", "courier", "--item", "ReferencedImageSequence[0]",
+        "--in-place",
+    )  # fmt: skip
+    assert status == 0, err
+    done = dcmsign_verify(pki, second)
+    assert done.returncode == 0 and done.stderr.count("Verification : OK") == 4, done.stderr
+    status, report = verify_json(capsys, second)
+    assert status == 0 and len(report["files"][0]["signatures"]) == 4
 
 
 def test_dcmsign_signature_in_an_item(
