@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 
 from desktop import auditing
-from desktop.commands.trust import open_keystore
+from desktop.commands.options import open_keystore
 from desktop.core.audit.forward import Drainer, Forwarder, ForwardSettings
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.errors import CourierError
