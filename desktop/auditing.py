@@ -5,27 +5,29 @@ trail of the user's home; every hook is a no-op without it, and never fails the 
 reports on: a trail that cannot be written is logged as a warning.
 """
 
+from __future__ import annotations
+
 import logging
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop.core.audit import events
 from desktop.core.audit.events import Local
 from desktop.core.audit.message import AuditMessage, Outcome
 from desktop.core.audit.receipts import Receipts
-from desktop.core.audit.studies import group_by_study, study_of
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import Node
 from desktop.core.errors import CourierError
-from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
-from desktop.net.queue import FAILED, PENDING, SENT, TransferQueue
-from desktop.net.scp import Sink
-from desktop.security.diagnosis import Diagnosis
 from desktop.security.errors import PasswordError
-from desktop.security.keystore import Keystore, UnlockedIdentity
+
+if TYPE_CHECKING:  # the hooks' subjects; a command that only starts a session loads none of them
+    from desktop.net.queue import TransferQueue
+    from desktop.net.scp import Sink
+    from desktop.security.diagnosis import Diagnosis
+    from desktop.security.keystore import Keystore, UnlockedIdentity
 
 log = logging.getLogger(__name__)
 Record = TypeVar("Record")
@@ -148,6 +150,9 @@ def transfer(
 ) -> Iterator[Record]:
     """Pass a job's records through, recording 110102 per study before the first is sent and
     110104 per study once the job stops, with the outcome its instances really had."""
+    from desktop.core.audit.studies import group_by_study, study_of
+    from desktop.net.queue import PENDING
+
     if _trail is None:
         yield from records
         return
@@ -172,6 +177,8 @@ def transfer(
 def _transferred(
     node: Node, destination: events.Node, study: events.Study, states: list[str]
 ) -> None:
+    from desktop.net.queue import FAILED, SENT
+
     sent, failed = states.count(SENT), states.count(FAILED)
     if not sent and not failed:
         return  # stopped before anything of this study was tried: still queued
@@ -202,6 +209,7 @@ def _transferred(
 def listener(sink: Sink, ae_title: str) -> Sink:
     """A listener sink that also records 110104 for what each sender delivered of a study,
     once it has been quiet for a moment (or when the trail is closed)."""
+    from desktop.core.audit.studies import study_of
 
     def report(sender: events.Node, study: events.Study) -> None:
         record(
@@ -233,6 +241,8 @@ def listener(sink: Sink, ae_title: str) -> Sink:
 @contextmanager
 def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
     """Around a C-FIND: 110112 Query with the identifier sent, and whether it failed."""
+    from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
+
     error = ""
     try:
         yield
@@ -266,6 +276,8 @@ def queried(node: Node, level: str, keys: dict[str, str], run: Callable[[], Resu
 @contextmanager
 def exporting(source: Path, target: Path) -> Iterator[None]:
     """Around an export of images made from ``source`` into ``target``: 110106 Export."""
+    from desktop.core.audit.studies import study_of
+
     error = ""
     try:
         yield

@@ -6,19 +6,23 @@ forwards once the user has unlocked the keystore for other work, never asking ju
 otherwise the spool waits for ``audit flush`` or the next command.
 """
 
+from __future__ import annotations
+
 import argparse
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from desktop import auditing
 from desktop.commands.options import open_keystore
 from desktop.core.audit.forward import Drainer, Forwarder, ForwardSettings
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.errors import CourierError
-from desktop.security.keystore import Keystore
 from desktop.security.passwords import PASSWORD_ENV
-from desktop.security.tls import Profile, client_context
+
+if TYPE_CHECKING:
+    from desktop.security.keystore import Keystore
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,8 @@ log = logging.getLogger(__name__)
 def forwarder(trail: AuditTrail, settings: ForwardSettings, keystore: Keystore) -> Forwarder:
     """A forwarder presenting ``settings.identity`` and trusting the keystore's CAs."""
     identity = keystore.unlock_identity(settings.identity) if settings.identity else None
+    from desktop.security.tls import Profile, client_context  # TLS only when forwarding
+
     context = client_context(
         Profile(settings.profile), keystore.trusted_pem(), identity, check_hostname=True
     )
