@@ -8,17 +8,16 @@ instance, and only then answered Success. Every failure path removes the incomin
 import logging
 import os
 import re
+import secrets
 import socket
 import ssl
 import struct
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop.core.files import public_mode
 from desktop.net import acceptor, dimse
 from desktop.net.acceptor import AssociationRequest
 from desktop.net.catalogue import VERIFICATION
@@ -122,6 +121,7 @@ class Incoming:
     dataset_offset: int
     path: Path | None
     descriptor: int
+    size: int = 0  # bytes written so far
     refused: IntakeError | None = None
 
 
@@ -148,6 +148,7 @@ class Association:
         self.command = bytearray()
         self.incoming: Incoming | None = None
         self.folders: set[Path] = set()  # inbox folders known to exist
+        self.token, self.received = secrets.token_hex(8), 0  # names of incoming files
 
     def run(self) -> None:
         self.connection.settimeout(self.settings.idle_timeout)
@@ -259,12 +260,22 @@ class Association:
             )
             return
         try:
-            descriptor, name = tempfile.mkstemp(dir=self.settings.out / ".incoming", suffix=".dcm")
-            self.incoming.path, self.incoming.descriptor = Path(name), descriptor
-            os.fchmod(descriptor, public_mode())  # the mode the filed instance will have
-            os.write(descriptor, head)
+            self.received += 1
+            path = self.settings.out / ".incoming" / f"{self.token}-{self.received}.dcm"
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            self.incoming.descriptor = os.open(path, flags, 0o666)  # as the umask allows
+            self.incoming.path = path
+            self._write(head)
         except OSError as error:
             self._fail_write(error)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        incoming = self.incoming
+        assert incoming is not None
+        while data:
+            written = os.write(incoming.descriptor, data)
+            incoming.size += written
+            data = data[written:]
 
     def _fail_write(self, error: OSError) -> None:
         assert self.incoming is not None
@@ -279,9 +290,7 @@ class Association:
             raise PeerProtocolError("data set fragment without a C-STORE request on its context")
         if incoming.refused is None:
             try:
-                while fragment:
-                    written = os.write(incoming.descriptor, fragment)
-                    fragment = fragment[written:]
+                self._write(fragment)
             except OSError as error:
                 self._fail_write(error)
         if last:
@@ -294,12 +303,12 @@ class Association:
         try:
             if incoming.refused is not None:
                 raise incoming.refused
+            assert incoming.path is not None
             if self.settings.fsync:
                 os.fsync(incoming.descriptor)
-            self._close_file(remove=False)
-            assert incoming.path is not None
             received = check(
-                incoming.path,
+                incoming.descriptor,
+                incoming.size,
                 dataset_offset=incoming.dataset_offset,
                 syntax=incoming.syntax,
                 sop_class=incoming.sop_class,
@@ -321,7 +330,7 @@ class Association:
                 "stored",
                 path=str(final),
                 sop_instance_uid=incoming.sop_instance,
-                size=incoming.path.stat().st_size,
+                size=incoming.size,
                 duplicate=duplicate,
             )
         except IntakeError as refused:
