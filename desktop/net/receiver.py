@@ -156,16 +156,20 @@ class Association:
             while self._next_pdu():
                 pass
         except PeerProtocolError as error:
-            send(self.connection, acceptor.provider_abort(error.reason))
             self._event("association-aborted", reason=f"we aborted: {error}")
+            send(self.connection, acceptor.provider_abort(error.reason))
         except TimeoutError:
-            send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
             self._event(
                 "association-aborted",
                 reason=f"no data for {self.settings.idle_timeout:g} s: we aborted",
             )
+            send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         except (OSError, ConnectionError) as error:
             self._event("association-aborted", reason=f"connection lost: {error}")
+        except Exception as error:  # a bug of ours: this association ends, the listener lives
+            log.exception("association with %s failed", self.peer)
+            self._event("association-aborted", reason=f"internal error: {error!r}")
+            send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         finally:
             self._discard()
 
@@ -221,10 +225,13 @@ class Association:
             raise PeerProtocolError("a command set longer than 64 KB")
         if not last:
             return
-        command = dimse.decode_command(bytes(self.command))
+        try:
+            command = dimse.decode_command(bytes(self.command))
+            field_ = command.get(dimse.COMMAND_FIELD)
+            message_id = int(command.get(dimse.MESSAGE_ID, 0))
+        except (struct.error, ValueError) as error:
+            raise PeerProtocolError(f"a command set that cannot be decoded ({error})") from None
         self.command.clear()
-        field_ = command.get(dimse.COMMAND_FIELD)
-        message_id = int(command.get(dimse.MESSAGE_ID, 0))
         if field_ == dimse.C_ECHO_RQ:
             self._respond(context_id, dimse.C_ECHO_RSP, message_id, VERIFICATION, "", SUCCESS)
         elif field_ == dimse.C_STORE_RQ:

@@ -190,8 +190,8 @@ class StorageListener:
                 self._note(host, "connection-dropped", peer, f"no A-ASSOCIATE-RQ within {wait:g} s")
                 return
             except (AssociationRequestError, PeerProtocolError) as error:
-                send(connection, acceptor.provider_abort(acceptor.ABORT_INVALID_PARAMETER))
                 self._note(host, "association-aborted", peer, f"bad A-ASSOCIATE-RQ: {error}")
+                send(connection, acceptor.provider_abort(acceptor.ABORT_INVALID_PARAMETER))
                 return
             self._pending.release()
             pending = False
@@ -230,7 +230,6 @@ class StorageListener:
             rejection = acceptor.REJECT_LOCAL_LIMIT, f"already {limit} associations"
         if rejection is not None:
             (result, source, reason), why = rejection
-            send(connection, acceptor.associate_reject(result, source, reason))
             self.sink(
                 {
                     "event": "association-rejected",
@@ -240,6 +239,7 @@ class StorageListener:
                     "reason": why,
                 }
             )
+            send(connection, acceptor.associate_reject(result, source, reason))
             return
         try:
             answers = self._answers(request)

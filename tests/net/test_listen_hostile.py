@@ -16,8 +16,9 @@ from pydicom.uid import CTImageStorage, generate_uid
 from pynetdicom import AE
 
 from desktop.net.encoding import encode
+from desktop.net.pdu import pdv_header
 from desktop.net.scp import ListenerSettings, StorageListener
-from tests.net.hostile import EXPLICIT_LITTLE, RawClient
+from tests.net.hostile import EXPLICIT_LITTLE, RawClient, read_pdu
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
 CANNOT_UNDERSTAND, DOES_NOT_MATCH, OUT_OF_RESOURCES = 0xC000, 0xA900, 0xA700
@@ -266,3 +267,27 @@ def test_private_sop_classes_only_when_asked(tmp_path: Path) -> None:
             client.release()
         finally:
             server.stop()
+
+
+@pytest.mark.parametrize(
+    "pdu",
+    [
+        # a command set whose Command Field claims 2 bytes and holds 1
+        pdv_header(9, 1, True, True) + struct.pack("<HHI", 0, 0x0100, 2) + b"\x01",
+        # a P-DATA-TF PDU above the 1 MiB maximum we announced
+        struct.pack(">BBI", 0x04, 0, (1 << 20) + 1),
+        # a PDV item longer than its PDU
+        struct.pack(">BBII", 0x04, 0, 8, 100) + b"\x01\x03\x00\x00",
+    ],
+    ids=["truncated command", "oversized PDU", "PDV longer than its PDU"],
+)
+def test_protocol_errors_abort_the_association_only(
+    listener: tuple[StorageListener, list[dict[str, Any]]], pdu: bytes
+) -> None:
+    server, records = listener
+    client = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+    client.sock.sendall(pdu)
+    assert read_pdu(client.sock)[0] == 0x07  # A-ABORT
+    client.sock.close()
+    assert any(r["event"] == "association-aborted" for r in records)
+    assert send(server.port, ct()).status == 0  # the listener still serves
