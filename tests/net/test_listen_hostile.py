@@ -291,3 +291,16 @@ def test_protocol_errors_abort_the_association_only(
     client.sock.close()
     assert any(r["event"] == "association-aborted" for r in records)
     assert send(server.port, ct()).status == 0  # the listener still serves
+
+
+def test_a_malformed_association_request_is_aborted(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, records = listener
+    body = struct.pack(">HH16s16s32x", 1, 0, b"COURIER", b"HOSTILE") + b"\x20\x00\x00\x40\x01"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(struct.pack(">BBI", 0x01, 0, len(body)) + body)  # an item claims 64 bytes
+        assert read_pdu(raw)[0] == 0x07
+    [aborted] = [r for r in records if r["event"] == "association-aborted"]
+    assert "claims 64 bytes, only 1 follow" in aborted["reason"]
+    assert send(server.port, ct()).status == 0
