@@ -304,3 +304,21 @@ def test_a_malformed_association_request_is_aborted(
     [aborted] = [r for r in records if r["event"] == "association-aborted"]
     assert "claims 64 bytes, only 1 follow" in aborted["reason"]
     assert send(server.port, ct()).status == 0
+
+
+def test_the_association_limit_answers_with_a_transient_rejection(tmp_path: Path) -> None:
+    settings = ListenerSettings("COURIER", "127.0.0.1", 0, tmp_path / "inbox", max_associations=1)
+    server = StorageListener(settings, lambda record: None).start()
+    try:
+        first = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+        second = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+        assert first.kind == 0x02
+        assert second.kind == 0x03 and second.reject_reason == 2  # local limit exceeded
+        first.release()
+        deadline = time.monotonic() + 5  # the slot is freed once the first thread has ended
+        while (third := RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])).kind != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        third.release()
+    finally:
+        server.stop()
