@@ -114,6 +114,7 @@ class StorageListener:
         settings = self.settings
         try:
             self.incoming.mkdir(parents=True, exist_ok=True)
+            self._sweep_incoming()
         except OSError as error:
             raise ListenerError(
                 f"cannot use {settings.out} as the inbox: {error.strerror}"
@@ -129,6 +130,16 @@ class StorageListener:
         )
         self._thread.start()
         return self
+
+    def _sweep_incoming(self) -> None:
+        """Remove what a crashed listener left in ``.incoming``: files untouched for longer
+        than any live association stays silent (another listener may share the inbox)."""
+        stale = time.time() - 2 * self.settings.idle_timeout
+        for leftover in self.incoming.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.is_file() and leftover.stat().st_mtime < stale:
+                    leftover.unlink()
+                    log.info("removed %s, left by an interrupted transfer", leftover.name)
 
     def stop(self) -> None:
         """Stop accepting and close every connection (their partial files are removed)."""

@@ -1,6 +1,7 @@
 """Our storage SCP against hostile clients: idle and dripping sockets, lying and empty data
 sets, a deflate bomb, colliding file names, wrong AE titles (raw sockets and pynetdicom)."""
 
+import os
 import socket
 import struct
 import time
@@ -322,3 +323,15 @@ def test_the_association_limit_answers_with_a_transient_rejection(tmp_path: Path
         third.release()
     finally:
         server.stop()
+
+
+def test_files_left_by_a_crash_are_swept_at_start(tmp_path: Path) -> None:
+    incoming = tmp_path / "inbox" / ".incoming"
+    incoming.mkdir(parents=True)
+    old, fresh = incoming / "crashed.dcm", incoming / "in-flight.dcm"
+    old.write_bytes(b"partial")
+    fresh.write_bytes(b"another listener's transfer")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    server = StorageListener(ListenerSettings(out=tmp_path / "inbox", port=0), print).start()
+    server.stop()
+    assert not old.exists() and fresh.exists()
