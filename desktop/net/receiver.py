@@ -144,7 +144,9 @@ class Association:
         self.peer = peer
         self.accepted = accepted
         self.abstract = {p.context_id: p.abstract_syntax for p in request.proposals}
-        self.buffer = bytearray(self.settings.max_pdu_length)
+        self.view = memoryview(bytearray(self.settings.max_pdu_length))  # one PDU at a time
+        self.header = memoryview(bytearray(6))
+        self.deadline = 0.0
         self.command = bytearray()
         self.incoming: Incoming | None = None
         self.folders: set[Path] = set()  # inbox folders known to exist
@@ -161,7 +163,7 @@ class Association:
         except TimeoutError:
             self._event(
                 "association-aborted",
-                reason=f"no data for {self.settings.idle_timeout:g} s: we aborted",
+                reason=f"no complete PDU within {self.settings.idle_timeout:g} s: we aborted",
             )
             send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         except (OSError, ConnectionError) as error:
@@ -178,26 +180,39 @@ class Association:
 
     def _next_pdu(self) -> bool:
         """Read and handle one PDU; False once the association is over."""
-        header = recv_exact(self.connection, 6)
-        kind, length = header[0], struct.unpack_from(">I", header, 2)[0]
+        self.deadline = time.monotonic() + self.settings.idle_timeout
+        self._fill(self.header)
+        kind, length = self.header[0], struct.unpack_from(">I", self.header, 2)[0]
         if kind == P_DATA_TF:
             if length > self.settings.max_pdu_length:
                 raise PeerProtocolError(
                     f"a P-DATA-TF PDU of {length} bytes, above the "
                     f"{self.settings.max_pdu_length} we announced"
                 )
-            view = memoryview(self.buffer)[:length]
-            recv_into(self.connection, view)
+            view = self.view[:length]
+            self._fill(view)
             self._pdata(view)
             return True
         if kind == A_RELEASE_RQ:
-            recv_exact(self.connection, min(length, 4))
+            self._fill(self.view[: min(length, 4)])
             send(self.connection, release_reply())
             return False
         if kind == A_ABORT:
             self._event("association-aborted", reason="the peer aborted")
             return False
         raise PeerProtocolError(f"unexpected PDU type 0x{kind:02X}", acceptor.ABORT_UNEXPECTED_PDU)
+
+    def _fill(self, view: memoryview) -> None:
+        """Fill ``view`` from the socket; a PDU must arrive within the idle timeout as a whole
+        (a byte now and then cannot hold the association open)."""
+        filled = 0
+        while filled < len(view):
+            count = self.connection.recv_into(view[filled:])
+            if not count:
+                raise ConnectionError("the peer closed the connection")
+            filled += count
+            if time.monotonic() > self.deadline:
+                raise TimeoutError("PDU too slow")
 
     def _pdata(self, body: memoryview) -> None:
         position = 0

@@ -335,3 +335,20 @@ def test_files_left_by_a_crash_are_swept_at_start(tmp_path: Path) -> None:
     server = StorageListener(ListenerSettings(out=tmp_path / "inbox", port=0), print).start()
     server.stop()
     assert not old.exists() and fresh.exists()
+
+
+def test_a_dripping_pdu_cannot_hold_an_association(tmp_path: Path) -> None:
+    settings = ListenerSettings(out=tmp_path / "inbox", port=0, idle_timeout=1.0)
+    records: list[dict[str, Any]] = []
+    server = StorageListener(settings, records.append).start()
+    try:
+        client = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+        start = time.monotonic()
+        with pytest.raises(OSError):
+            for byte in bytes(pdv_header(1000, 1, True, True)) + bytes(1000):
+                client.sock.sendall(bytes([byte]))  # one byte every 0.3 s, forever
+                time.sleep(0.3)
+        assert time.monotonic() - start < 4
+        assert any("no complete PDU within 1 s" in r.get("reason", "") for r in records)
+    finally:
+        server.stop()
