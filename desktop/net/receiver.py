@@ -64,7 +64,7 @@ class ListenerSettings:
     idle_timeout: float = 60.0  # silence tolerated inside an association
     max_associations: int = 16
     max_pending: int = 64  # connections not yet associated
-    max_pdu_length: int = 1 << 20  # what we announce: the memory one association reads into
+    max_pdu_length: int = 1 << 17  # what we announce: the memory one association reads into
     max_inflated: int = 512 << 20  # a deflated data set may inflate to this much
     fsync: bool = True  # data on disk before Success
 
@@ -207,6 +207,7 @@ class Association:
         (a byte now and then cannot hold the association open)."""
         filled = 0
         while filled < len(view):
+            quick_ack(self.connection)  # Linux would delay the ACK; the sender waits for it
             count = self.connection.recv_into(view[filled:])
             if not count:
                 raise ConnectionError("the peer closed the connection")
@@ -427,7 +428,6 @@ class Association:
             elements[dimse.ERROR_COMMENT] = comment.encode("ascii", "replace").decode()[:64]
         encoded = dimse.encode_command(elements)
         send(self.connection, pdv_header(len(encoded), context_id, True, True) + encoded)
-        quick_ack(self.connection)
 
     def _close_file(self, *, remove: bool) -> None:
         incoming = self.incoming

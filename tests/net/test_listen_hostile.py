@@ -275,7 +275,7 @@ def test_private_sop_classes_only_when_asked(tmp_path: Path) -> None:
     [
         # a command set whose Command Field claims 2 bytes and holds 1
         pdv_header(9, 1, True, True) + struct.pack("<HHI", 0, 0x0100, 2) + b"\x01",
-        # a P-DATA-TF PDU above the 1 MiB maximum we announced
+        # a P-DATA-TF PDU above the maximum we announced
         struct.pack(">BBI", 0x04, 0, (1 << 20) + 1),
         # a PDV item longer than its PDU
         struct.pack(">BBII", 0x04, 0, 8, 100) + b"\x01\x03\x00\x00",
