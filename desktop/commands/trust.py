@@ -11,7 +11,7 @@ from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult, Keystore
 from desktop.security.passwords import password_source, read_password_file
-from desktop.security.revocation import import_crl
+from desktop.security.revocation import check_revocation, crls_pem, import_crl
 from desktop.security.tls import client_context, parse_profile
 
 
@@ -240,6 +240,7 @@ def _tls_check(args: argparse.Namespace) -> int:
         check_hostname=not args.no_hostname_check,
         system_store=args.system_cas,
     )
+    check_revocation(context, crls_pem(keystore))
     settings = ClientSettings(
         args.host,
         args.port,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node
+from desktop.core.paths import courier_home
 from desktop.net.link import LinkError
 from desktop.net.ratelimit import PeerLimiter
 from desktop.net.scp import ListenerSettings, StorageListener
@@ -127,7 +128,9 @@ def test_failed_handshakes_are_recorded_at_a_bounded_rate(start_listener: Start)
     assert all(not r["transcript"]["ok"] for r in handshakes)
 
 
-def test_our_client_refuses_a_revoked_server(home: Path, pki: Pki, tmp_path: Path) -> None:
+def _revoked_server(pki: Pki, tmp_path: Path) -> None:
+    """A server certificate (files 'revoked_server' in the PKI folder) that the
+    intermediate's CRL, imported into the home's keystore, revokes."""
     revoked = make_leaf("revoked-server.test", pki.intermediate)
     revoked.write(pki.folder, "revoked_server", KEY_PASSWORD)
     now = dt.datetime.now(dt.UTC)
@@ -145,11 +148,24 @@ def test_our_client_refuses_a_revoked_server(home: Path, pki: Pki, tmp_path: Pat
         .sign(pki.intermediate.key, hashes.SHA256())  # type: ignore[arg-type]
     )
     (tmp_path / "intermediate.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    import_crl(Keystore(courier_home(), lambda new: PASSWORD), tmp_path / "intermediate.crl")
+
+
+def test_our_client_refuses_a_revoked_server(home: Path, pki: Pki, tmp_path: Path) -> None:
+    _revoked_server(pki, tmp_path)
     keystore = Keystore(home, lambda new: PASSWORD)
-    import_crl(keystore, tmp_path / "intermediate.crl")
     with python_tls_server(server_context_for(pki, "revoked_server")) as port:
         node = Node("revoked", "SCP", "127.0.0.1", port, tls=True, identity="courier")
         with pytest.raises(LinkError) as refused:
             node_connector(node, keystore)()
     assert refused.value.failure.code == "server-cert-revoked"
     assert "revoked" in refused.value.failure.text
+
+
+def test_tls_check_says_a_server_is_revoked(
+    home: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _revoked_server(pki, tmp_path)
+    with python_tls_server(server_context_for(pki, "revoked_server")) as port:
+        status, _, err = cli(capsys, "tls-check", "127.0.0.1", port, "--identity", "courier")
+    assert status != 0 and "is revoked" in err, err
