@@ -13,7 +13,7 @@ from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
-from desktop.security.revocation import import_crl
+from desktop.security.revocation import check_revocation, crls_pem, import_crl
 from desktop.security.tls import client_context, parse_profile
 
 
@@ -231,6 +231,7 @@ def _tls_check(args: argparse.Namespace) -> int:
         check_hostname=not args.no_hostname_check,
         system_store=args.system_cas,
     )
+    check_revocation(context, crls_pem(keystore))
     settings = ClientSettings(
         args.host,
         args.port,
