@@ -1,6 +1,8 @@
 """The viewer used as a radiologist uses it, on the demo window: click a study, scroll with the
 wheel and the keys, zoom, window by dragging, pick presets, type values, play a cine, export."""
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -12,14 +14,39 @@ from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
+from desktop.app import InboxSettings, Services
 from desktop.core.presets import CT_PRESETS, Computed
-from desktop.demo import DEMO_NODE, Demo
+from desktop.demo import DEMO_AE, DEMO_NODE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.viewer import ViewerPanel
 from tests.ui.test_flow import drop, open_demo_media
 
 CT_STUDY, MR_STUDY, XA_STUDY = (0, 0), (0, 1), (2, 0)  # (patient row, study row) in the demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One demo for the module: making its media and keys takes seconds on a busy machine."""
+    environment = prepare_demo(tmp_path_factory.mktemp("viewer") / "demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DICOM_COURIER_HOME", str(environment.home))
+        patch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", environment.password)
+        yield environment
+
+
+@pytest.fixture(scope="module")
+def window(demo: Demo) -> Iterator[MainWindow]:
+    services = Services(demo.home, lambda new: demo.password)
+    main = MainWindow(services, InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"))
+    main.confirm_send = lambda node, items: True  # type: ignore[method-assign]
+    main.show()
+    yield main
+    main.controller.stop_all()
+    deadline = time.monotonic() + 30
+    while main.controller.busy() and time.monotonic() < deadline:
+        QApplication.processEvents()
+    main.close()
 
 
 def study_index(browser: BrowserPanel, patient: int, study: int) -> QModelIndex:
@@ -35,6 +62,7 @@ def click(qtbot, browser: BrowserPanel, index: QModelIndex) -> None:  # type: ig
 def open_study(qtbot, window: MainWindow, demo: Demo, row: tuple[int, int]) -> ViewerPanel:  # type: ignore[no-untyped-def]
     if window.browser.tree is None:
         open_demo_media(qtbot, window, demo)
+    window.sources.setCurrentWidget(window.browser)
     with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
         click(qtbot, window.browser, study_index(window.browser, *row))
     return window.viewer
@@ -119,7 +147,11 @@ def test_thumbnails_switch_series_and_window_drag_starts_from_the_screen(  # typ
     viewer = open_study(qtbot, window, demo, MR_STUDY)
     t1, t2 = window.browser.tree.patients[0].studies[1].series  # type: ignore[union-attr]
     assert viewer.selection.series is t1  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: len(viewer.strip.images) == 2, timeout=10000)  # decoded off-thread
+    qtbot.waitUntil(  # decoded off the GUI thread
+        lambda: {t1.series_instance_uid, t2.series_instance_uid} <= set(viewer.strip.images),
+        timeout=10000,
+    )
+    assert viewer.strip.count() == 2
     assert not viewer.strip.item(1).icon().isNull()
     second = viewer.strip.visualItemRect(viewer.strip.item(1)).center()
     with qtbot.waitSignal(viewer.image_shown, timeout=5000):

@@ -276,7 +276,7 @@ class ViewerPanel(QWidget):
         self.selection = selection
         self.strip.show_series(selection.study.series, selection.series)
         stack = self._stack_of(selection.series)
-        self.stack = stack
+        self.stack, self.current = stack, 0
         self.windowing, self.shown = None, None
         self.decoder.set_stack(stack, None)
         self.canvas.reset_view()
