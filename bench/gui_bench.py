@@ -13,9 +13,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QElapsedTimer, QPoint, QPointF, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -64,7 +64,7 @@ def scroll_rate(images: int = 120) -> tuple[float, float]:
     """Images per second scrolling a 512x512 CT series with the wheel, one notch at a time,
     each image shown before the next notch; files evicted from the page cache first. Also the
     rate when the wheel turns faster than that (every 5 ms), counting the images shown."""
-    app = application()
+    application()
     folder = Path(tempfile.mkdtemp())
     study = StudySpec(
         "S", "Scroll^Bench", "20240101", "ct", (SeriesSpec("CT", "axial", images, 512, 512),)
@@ -80,23 +80,46 @@ def scroll_rate(images: int = 120) -> tuple[float, float]:
     for paced in (True, False):
         _evict(files)
         viewer.show_selection(selection)
-        _pump_until(lambda: viewer.shown is not None)
+        _wait_for(viewer.image_shown)
         viewer.show_image(0)
-        _pump_until(lambda: viewer.current == 0 and viewer.frame_label.text().startswith("1/"))
+        _wait_for(viewer.image_shown)
         shown, start = viewer.canvas.frames_shown, time.perf_counter()
-        for index in range(1, images):
-            _wheel(viewer.canvas)
-            if paced:
-                _pump_until(lambda i=index: viewer.frame_label.text().startswith(f"{i + 1}/"))
-            else:
-                deadline = time.perf_counter() + 0.005
-                while time.perf_counter() < deadline:
-                    app.processEvents()
-        _pump_until(lambda: viewer.frame_label.text().startswith(f"{images}/"))
+        if paced:
+            for _ in range(1, images):
+                _wheel(viewer.canvas)
+                _wait_for(viewer.image_shown)
+        else:
+            _wheel_until_last(viewer, images, interval_ms=5)
         rates.append((viewer.canvas.frames_shown - shown) / (time.perf_counter() - start))
     viewer.close_threads()
     viewer.close()
     return rates[0], rates[1]
+
+
+def _wait_for(signal: Any, timeout_ms: int = 30000) -> None:
+    """Run the event loop until ``signal`` fires. A blocking loop, not a processEvents() spin:
+    PySide6 6.12 loses a reference to None on every void call (bench/README)."""
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)
+
+
+def _wheel_until_last(viewer: ViewerPanel, images: int, *, interval_ms: int) -> None:
+    """A wheel notch every ``interval_ms`` until the last image of the stack is on screen."""
+    loop, timer = QEventLoop(), QTimer()
+
+    def notch() -> None:
+        if viewer.frame_label.text().startswith(f"{images}/"):
+            timer.stop()
+            loop.quit()
+        elif viewer.current < images - 1:
+            _wheel(viewer.canvas)
+
+    timer.timeout.connect(notch)
+    timer.start(interval_ms)
+    loop.exec()
 
 
 def _evict(files: list[Path]) -> None:
@@ -122,14 +145,6 @@ def _wheel(widget: ImageCanvas) -> None:
             False,
         ),
     )
-
-
-def _pump_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    app, deadline = application(), time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the viewer did not show the image in time")
-        app.processEvents()
 
 
 def longest_gap_during_send(images: int) -> tuple[float, float, int, float]:

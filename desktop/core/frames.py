@@ -8,12 +8,23 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 
 from desktop.core.cine import cine_rate
-from desktop.core.decode import decode_frame
+from desktop.core.decode import decode_frame, native_layout, read_native_frame
 from desktop.core.display import ColorKind, DisplayPipeline, Rendered, Window
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.header import read_header
 from desktop.core.integrity import pixel_data_defect
 from desktop.core.values import integer_value, text_value
+
+PIXEL_DATA = 0x7FE00010
+LAYOUT_KEYWORDS = (
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "SamplesPerPixel",
+    "NumberOfFrames",
+    "PixelRepresentation",
+)
 
 
 class FrameSource:
@@ -37,6 +48,16 @@ class FrameSource:
         self.photometric = text_value(self.dataset, "PhotometricInterpretation")
         self.fps = cine_rate(self.dataset)
         self.pipeline = DisplayPipeline(self.dataset)
+        self.native = (
+            native_layout(
+                header.transfer_syntax_uid,
+                header.pixel_data.value_offset,
+                header.pixel_data.length,
+                {k: integer_value(self.dataset, k) for k in LAYOUT_KEYWORDS},
+            )
+            if header.pixel_data.tag == PIXEL_DATA and self.defect is None
+            else None
+        )
 
     @property
     def is_grey(self) -> bool:
@@ -59,6 +80,8 @@ class FrameSource:
         """Frame ``index`` as decoded stored values (RGB for colour data)."""
         self.check_index(index)
         try:
+            if self.native is not None:
+                return read_native_frame(self.path, self.native, index)
             frame = decode_frame(self.path, index, self.transfer_syntax_uid, self.bits_allocated)
         except Exception as error:  # decoders raise anything from ValueError to RuntimeError
             reason = self.defect or str(error)

@@ -217,7 +217,8 @@ class ViewerPanel(QWidget):
         self.stack: Stack | None = None
         self.windowing: Window | None = None  # chosen by the user; None: each image's own
         self.shown: Rendered | None = None  # what is on screen
-        self.current = 0
+        self.displayed = 0  # the index of the image on screen
+        self.current = 0  # the image asked for (ahead of ``displayed`` while decoding)
         self._stacks: dict[tuple[str, int], Stack] = {}
         self._set_enabled(False)
 
@@ -276,7 +277,7 @@ class ViewerPanel(QWidget):
         self.selection = selection
         self.strip.show_series(selection.study.series, selection.series)
         stack = self._stack_of(selection.series)
-        self.stack, self.current = stack, 0
+        self.stack, self.current, self.displayed = stack, 0, 0
         self.windowing, self.shown = None, None
         self.decoder.set_stack(stack, None)
         self.canvas.reset_view()
@@ -332,9 +333,11 @@ class ViewerPanel(QWidget):
             self.show_image(self.current + images)
 
     def _frame_ready(self, index: int, rendered: Rendered) -> None:
-        if self.stack is None or index != self.current:
+        """Show a decoded image. While the wheel outruns the decoder, images on the way are
+        shown too (the newest request is decoded next), so the stack visibly moves."""
+        if self.stack is None or not 0 <= index < len(self.stack):
             return
-        self.shown = rendered
+        self.shown, self.displayed = rendered, index
         self.canvas.show_image(to_qimage(rendered.pixels))
         self._show_window(rendered.window)
         self._update_overlay()
@@ -353,12 +356,12 @@ class ViewerPanel(QWidget):
         if selection is None or stack is None or not stack.images:
             return
         patient, study, series = selection.patient, selection.study, selection.series
-        image = stack.images[self.current]
-        position = f"Image {self.current + 1}/{len(stack)}"
+        image = stack.images[self.displayed]
+        position = f"Image {self.displayed + 1}/{len(stack)}"
         if len(stack.instances) > 1 and (image.instance.frames or 1) > 1:
             position += f" (frame {image.frame + 1})"
         window = self.shown.window if self.shown is not None else None
-        self.frame_label.setText(f"{self.current + 1}/{len(stack)}")
+        self.frame_label.setText(f"{self.displayed + 1}/{len(stack)}")
         self.canvas.overlay = {
             "top-left": "\n".join(
                 part
