@@ -176,7 +176,10 @@ class ViewerPanel(QWidget):
         self.fps.setToolTip("Cine rate")
         self.fps.valueChanged.connect(self._rate_changed)
         self.presets = QComboBox()
-        self.presets.setToolTip("Window presets for this modality")
+        self.presets.setToolTip(
+            "Window presets for this modality. Auto: the file's window, else the min–max of "
+            "the first image; Min–max: of the image on screen; Full range: every stored value"
+        )
         self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.presets.activated.connect(lambda _: self._preset(self.presets.currentText()))
         self.center_box, self.width_box = self._window_box("L ", -65536), self._window_box("W ", 1)
