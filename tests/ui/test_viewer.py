@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from desktop.app import InboxSettings, Services
+from desktop.core.display import Window
 from desktop.core.presets import CT_PRESETS, Computed
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
@@ -63,6 +64,7 @@ def open_study(qtbot, window: MainWindow, demo: Demo, row: tuple[int, int]) -> V
     if window.browser.tree is None:
         open_demo_media(qtbot, window, demo)
     window.sources.setCurrentWidget(window.browser)
+    window.browser.view.setCurrentIndex(QModelIndex())  # a click on the same row opens it anew
     with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
         click(qtbot, window.browser, study_index(window.browser, *row))
     return window.viewer
@@ -253,3 +255,19 @@ def test_the_inbox_opens_beside_the_media(qtbot, window: MainWindow, demo: Demo)
     with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
         click(qtbot, window.sources.inbox, study_index(window.sources.inbox, 0, 0))
     assert window.viewer.selection.series.series_description == "T1 axial"  # type: ignore[union-attr]
+
+
+def test_the_overlay_stays_readable_on_a_white_image(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    viewer = open_study(qtbot, window, demo, CT_STUDY)
+    for box, value in ((viewer.width_box, "1"), (viewer.center_box, "-990")):
+        box.selectAll()
+        qtbot.keyClicks(box, value)
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: viewer.shown.window == Window(-990, 1), timeout=5000)  # type: ignore[union-attr]
+    wheel(viewer.canvas, 8, Qt.KeyboardModifier.ControlModifier)  # the body fills the canvas
+    grey = viewer.canvas.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    data = np.frombuffer(grey.constBits(), np.uint8, count=grey.sizeInBytes())
+    corner = data.reshape(grey.height(), grey.bytesPerLine())[4:60, 4:160]
+    assert (corner == 255).mean() > 0.5  # white behind the patient's name
+    assert (corner < 60).sum() > 50  # the text's dark outline
+    assert ((corner > 150) & (corner < 240)).sum() > 50  # the yellow text itself
