@@ -1,9 +1,11 @@
 """Starting the desktop application: normal, or on its embedded demo."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QInputDialog, QLineEdit
 
 from desktop.app import InboxSettings, Services
@@ -53,6 +55,13 @@ def run(path: Path | None = None, demo: bool = False) -> int:
     app = application()
     window = build_window(path, demo, demo_media_cache=courier_cache())
     window.show()
+    # Ctrl+C and SIGTERM close the window as the user would (the demo's folder then goes);
+    # the timer hands control to Python now and then, so the handler gets to run.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.closeAllWindows())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
     return app.exec()
 
 
