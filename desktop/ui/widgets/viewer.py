@@ -222,7 +222,7 @@ class ViewerPanel(QWidget):
         self.shown: Rendered | None = None  # what is on screen
         self.displayed = 0  # the index of the image on screen
         self.current = 0  # the image asked for (ahead of ``displayed`` while decoding)
-        self._stacks: dict[tuple[str, int], Stack] = {}
+        self._stacks: dict[int, tuple[Series, Stack]] = {}
         self._set_enabled(False)
 
     def _window_box(self, prefix: str, minimum: float) -> QDoubleSpinBox:
@@ -309,12 +309,11 @@ class ViewerPanel(QWidget):
         self.show_image(start)
 
     def _stack_of(self, series: Series) -> Stack:
-        """The series' stack, kept while the series is unchanged (an Inbox series grows)."""
-        key = (series.series_instance_uid, len(series.instances))
-        stack = self._stacks.get(key)
-        if stack is None:
-            stack = self._stacks[key] = Stack(series.instances)
-        return stack
+        """The series' stack, kept for the series object (a reloaded Inbox gives new ones)."""
+        cached = self._stacks.get(id(series))
+        if cached is None or cached[0] is not series:
+            cached = self._stacks[id(series)] = (series, Stack(series.instances))
+        return cached[1]
 
     def _series_chosen(self, series: Series) -> None:
         if self.selection is not None:
