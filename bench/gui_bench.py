@@ -66,13 +66,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def scroll_rate(images: int = 120) -> tuple[float, float, float]:
+def scroll_rate(folder: Path, images: int = 120) -> tuple[float, float, float]:
     """Images per second scrolling a 512x512 CT series with the wheel, one notch at a time,
     each image shown before the next notch; files evicted from the page cache first. Also the
     rate when the wheel turns faster than that (every 5 ms), counting the images shown, and
     the paced rate the process's CPU time allows (GUI and decoder threads together)."""
     application()
-    folder = Path(tempfile.mkdtemp())
     study = StudySpec(
         "S", "Scroll^Bench", "20240101", "ct", (SeriesSpec("CT", "axial", images, 512, 512),)
     )
@@ -274,9 +273,10 @@ def main() -> None:
         subprocess.run(["scripts/setup.sh"], check=True, capture_output=True)
         setup = time.perf_counter() - setup
         demo_wall, demo_cpu = min(startup_seconds(demo=True) for _ in range(3))
-        empty_wall, empty_cpu = min(
-            startup_seconds(demo=False, home=Path(tempfile.mkdtemp()) / "home") for _ in range(3)
-        )
+        with tempfile.TemporaryDirectory() as scratch:
+            empty_wall, empty_cpu = min(
+                startup_seconds(demo=False, home=Path(scratch) / f"home{run}") for run in range(3)
+            )
         print(
             f"second run-demo.sh start: setup.sh with a current venv {setup:.2f} s + gui --demo "
             f"to window shown {demo_wall:.2f} s (CPU {demo_cpu:.2f} s) = "
@@ -287,7 +287,8 @@ def main() -> None:
             "target <= 1.5 s)"
         )
     if "scroll" in parts:
-        paced, fast, cpu_rate = scroll_rate()
+        with tempfile.TemporaryDirectory() as scratch:
+            paced, fast, cpu_rate = scroll_rate(Path(scratch))
         print(
             f"scrolling a 512x512 CT series from disk, one wheel notch per image shown: "
             f"{paced:.0f} images/s (CPU time allows {cpu_rate:.0f}/s; target >= 30); "
