@@ -7,7 +7,6 @@ none), so that a command starts without loading what other commands need.
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -77,17 +76,20 @@ def _parser(groups: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
-class _Stderr(logging.Handler):
-    """Warnings of the library as ``dicom-courier: warning: ...`` lines on (the current) stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        print(f"dicom-courier: warning: {record.getMessage()}", file=sys.stderr)
-
-
 def _log_to_stderr() -> None:
+    """The library's warnings as ``dicom-courier: warning: ...`` lines on the current stderr
+    (logging is imported here, once a command runs: --version does without it)."""
+    import logging
+
     library = logging.getLogger("desktop")
-    if not any(isinstance(h, _Stderr) for h in library.handlers):
-        library.addHandler(_Stderr(logging.WARNING))
+    handler = next((h for h in library.handlers if h.get_name() == "dicom-courier"), None)
+    if not isinstance(handler, logging.StreamHandler):
+        handler = logging.StreamHandler()
+        handler.set_name("dicom-courier")
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("dicom-courier: warning: %(message)s"))
+        library.addHandler(handler)
+    handler.setStream(sys.stderr)
 
 
 if __name__ == "__main__":
