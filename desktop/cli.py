@@ -42,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_ERROR
-    _log_to_stderr()
+    from desktop.commands.options import log_warnings_to_stderr  # not needed by --version
+
+    log_warnings_to_stderr()
     try:
         status: int = args.run(args)
         return status
@@ -74,22 +76,6 @@ def _parser(groups: list[str]) -> argparse.ArgumentParser:
     for group in groups:
         importlib.import_module(f"desktop.commands.{group}").register(commands)
     return parser
-
-
-def _log_to_stderr() -> None:
-    """The library's warnings as ``dicom-courier: warning: ...`` lines on the current stderr
-    (logging is imported here, once a command runs: --version does without it)."""
-    import logging
-
-    library = logging.getLogger("desktop")
-    handler = next((h for h in library.handlers if h.get_name() == "dicom-courier"), None)
-    if not isinstance(handler, logging.StreamHandler):
-        handler = logging.StreamHandler()
-        handler.set_name("dicom-courier")
-        handler.setLevel(logging.WARNING)
-        handler.setFormatter(logging.Formatter("dicom-courier: warning: %(message)s"))
-        library.addHandler(handler)
-    handler.setStream(sys.stderr)
 
 
 if __name__ == "__main__":
