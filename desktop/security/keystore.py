@@ -203,6 +203,8 @@ class Keystore:
         """The identities' public parts (damaged ones left out)."""
         found = []
         for path in self._files("identities", ".json"):
+            if not path.with_suffix(".p12").is_file():
+                continue
             try:
                 found.append(self._identity(path))
             except KeystoreError:
