@@ -8,8 +8,6 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
 from desktop.net import pdu
 from desktop.net.dimse import DATASET_TYPE, NO_DATASET, decode_command
 from desktop.net.link import Failure, Link, LinkError, quick_ack, tune
@@ -196,7 +194,8 @@ def _read_pdu(link: Link) -> tuple[int, bytes]:
     return kind, _read_exact(link, length)
 
 
-UNCOMPRESSED_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+#: Explicit and implicit VR little endian (as strings: echo starts without loading pydicom).
+UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 
 
 def open_service(

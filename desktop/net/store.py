@@ -2,6 +2,7 @@
 
 ``store`` yields a record for every association opened, closed or failed and an outcome for
 every item, so a caller (the queue, a GUI worker) can persist and show each as it happens.
+pydicom is imported by the functions that read files: echo starts without it.
 """
 
 import hashlib
@@ -11,14 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydicom import dcmread
-from pydicom.uid import UID
-
 from desktop.core.errors import HeaderError
-from desktop.core.header import read_header
 from desktop.net import dimse, pdu
 from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, open_service
-from desktop.net.encoding import encode
 from desktop.net.link import Connector, Failure, LinkError
 
 VERIFICATION = "1.2.840.10008.1.1"
@@ -175,6 +171,8 @@ def _store_plan(
 
 
 def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOutcome:
+    from pydicom.uid import UID
+
     offset, problem = _check(item)
     if problem:
         return StoreOutcome(item, False, False, problem)
@@ -221,6 +219,8 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
 
 def _check(item: StoreItem) -> tuple[int, str]:
     """Where the file's data set starts, and why it cannot be sent as queued ('' if it can)."""
+    from desktop.core.header import read_header
+
     try:
         if item.sha256 and file_sha256(item.path) != item.sha256:
             return 0, "the file changed since it was queued (its SHA-256 differs)"
@@ -238,6 +238,10 @@ def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
 
 def _transcode(path: Path, target: str) -> bytes:
     """The data set decompressed (if needed) and encoded in ``target`` (an uncompressed one)."""
+    from pydicom import dcmread
+
+    from desktop.net.encoding import encode
+
     dataset = dcmread(path)
     if dataset.file_meta.TransferSyntaxUID.is_compressed:
         dataset.decompress(generate_instance_uid=False)  # the same instance, re-encoded
