@@ -13,8 +13,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
 from desktop.net import dimse, pdu
 from desktop.net.link import Failure, Link, LinkError, ProtocolError, quick_ack, tune
 
@@ -26,7 +24,8 @@ MIN_PEER_PDU = 7  # a P-DATA-TF carrying at least one byte
 DEFAULT_TIMEOUT = 60.0
 UNLIMITED_PDU_CHUNK = 4 * 1024 * 1024
 BATCH = 256 * 1024  # bytes of PDUs per socket write: fewer system calls and TLS records
-UNCOMPRESSED_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+#: Explicit and implicit VR little endian (as strings: echo starts without loading pydicom).
+UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 
 
 @dataclass(frozen=True, slots=True)
