@@ -196,6 +196,18 @@ def test_dicomdir_link_outside_the_media_is_refused(tmp_path: Path) -> None:
     assert problem.path == victim and "symbolic link" in problem.reason
 
 
+def test_dicomdir_file_id_with_a_nul_is_invalid(dicomdir_media: Callable[[str], Path]) -> None:
+    media = dicomdir_media("DICOMDIR")
+    dicomdir = media / "DICOMDIR"
+    listed = dicomdir.read_bytes()
+    assert listed.count(b"CR1\\6154") == 1
+    dicomdir.write_bytes(listed.replace(b"CR1\\6154", b"CR1\\61\x004"))  # same length
+    tree = open_media(media)
+    assert tree.source == "dicomdir" and sum(1 for _ in tree.instances()) == 31
+    invalid = [p.reason for p in tree.problems if "invalid file ID" in p.reason]
+    assert len(invalid) == 1 and "61\\x004" in invalid[0]
+
+
 def test_deflated_image_is_decoded_from_its_bounded_copy(tmp_path: Path) -> None:
     dataset = pydicom.dcmread(sample_file("CT_small.dcm"))
     dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
