@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
+from pydicom.encaps import encapsulate
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from desktop.core.errors import FrameError, HeaderError
@@ -242,3 +243,21 @@ def test_frames_larger_than_the_limit_are_refused(tmp_path: Path) -> None:
     path.write_bytes(part10(identity() + huge))
     with pytest.raises(FrameError, match="more than the 256 MB a frame may have"):
         FrameSource(path)
+
+
+def test_deflated_file_with_garbled_meta_uids_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "garbled.dcm"
+    path.write_bytes(deflated(identity() + IMAGE, uid="1.2.\u00e9\u00e9"))
+    source = FrameSource(path)  # pydicom's meta writer used to raise TypeError here
+    assert (source.rows, source.columns) == (2, 2)
+
+
+def test_jp2_box_of_length_zero_is_refused_not_looped_on(tmp_path: Path) -> None:
+    dataset = pydicom.dcmread(sample_file("JPEG2000.dcm"))
+    jp2 = b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00\x00\x00\x00ftyp" + b"\x00" * 32
+    dataset.PixelData = encapsulate([jp2])
+    dataset.NumberOfFrames = 1
+    path = tmp_path / "jp2.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    with pytest.raises(FrameError, match="JP2 header has a box of length 0 at byte 12"):
+        FrameSource(path).stored(0)

@@ -455,7 +455,7 @@ def fuzz(
     seed: int,
     inputs: int,
     workers: int = 1,
-    timeout: float = 10.0,
+    timeout: float = 30.0,
     memory_limit: int = 1 << 30,
     address_space: int = 4 << 30,
     code_root: str | None = None,
