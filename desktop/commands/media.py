@@ -1,7 +1,11 @@
 """Media commands: tree, export, demo-media."""
 
 import argparse
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +72,28 @@ def _tree(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Decoder plugins in Rust and C++ print panics straight to file descriptor 2; an error
+    of this command is one line on stderr (printed after this block), not a Rust backtrace."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _export(args: argparse.Namespace) -> int:
+    with _native_stderr_silenced():
+        return _write_export(args)
+
+
+def _write_export(args: argparse.Namespace) -> int:
     source = FrameSource(args.file)
     if args.png:
         export_png(

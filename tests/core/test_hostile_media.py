@@ -1,6 +1,7 @@
 """Hostile media: each malformed file is one problem entry, and the rest of the media opens."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -127,17 +128,25 @@ def test_defective_character_set_still_shows_the_file(
     assert sum(1 for _ in tree.instances()) == 51
 
 
-def test_rle_decoder_panic_is_a_frame_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_rle_decoder_panic_is_a_frame_error(tmp_path: Path) -> None:
     path = tmp_path / "panic.dcm"
     rle_file(RLE_OVERRUN).save_as(path, enforce_file_format=True)
     source = FrameSource(path)
     with pytest.raises(FrameError, match="RLE Lossless decoder failed"):
         source.stored(0)
-    status, out, err = cli(capsys, "export", path, "--png", tmp_path / "out.png")
-    assert status == 1 and out == ""
-    assert err.count("\n") == 1 and "cannot be decoded" in err
+    # The real command line: the Rust panic hook writes to file descriptor 2 itself.
+    process = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", "export", str(path), "--png", "out.png"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "RUST_BACKTRACE": "1"},
+    )
+    assert (process.returncode, process.stdout) == (1, "")
+    assert process.stderr.count("\n") == 1, process.stderr
+    assert process.stderr.startswith("dicom-courier: frame 0 of panic.dcm cannot be decoded")
     assert not (tmp_path / "out.png").exists()
 
 
