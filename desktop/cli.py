@@ -33,6 +33,8 @@ COMMANDS = {
     "sign": "sign",
     "audit": "audit",
     "verify": "sign",
+    "seal": "seal",
+    "unseal": "seal",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})

@@ -1,0 +1,104 @@
+"""``dicom-courier seal`` and ``unseal``: secure DICOM files (PS3.10 §7.4, PS3.15 Annex D)."""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from desktop.commands.options import open_keystore, password_option
+from desktop.commands.sign import _files
+from desktop.core.errors import CourierError
+
+PREAMBLE_AND_PREFIX = slice(128, 132)
+
+
+def register(commands: Any) -> None:
+    """Add ``seal`` and ``unseal`` to the parser's subcommands."""
+    seal = commands.add_parser(
+        "seal",
+        parents=[password_option()],
+        help="encrypt DICOM files for one recipient as secure DICOM files (CMS, AES-256)",
+    )
+    seal.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    seal.add_argument(
+        "--recipient", required=True, type=Path, metavar="CERT", help="its certificate (PEM/DER)"
+    )
+    seal.add_argument(
+        "--sign-with", metavar="IDENTITY", help="sign inside the envelope (else: a SHA-256 digest)"
+    )
+    seal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    seal.set_defaults(run=_seal)
+
+    unseal = commands.add_parser(
+        "unseal",
+        parents=[password_option()],
+        help="decrypt secure DICOM files and check their signature or digest",
+    )
+    unseal.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    unseal.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
+    unseal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    unseal.set_defaults(run=_unseal)
+
+
+def _seal(args: argparse.Namespace) -> int:
+    from desktop.core.files import write_atomic
+    from desktop.security.certificates import load_certificates
+    from desktop.security.cms import seal
+
+    if not args.recipient.is_file():
+        raise CourierError(f"{args.recipient}: no such certificate file")
+    recipient = load_certificates(args.recipient.read_bytes(), str(args.recipient))[0]
+    signer = open_keystore(args).unlock_identity(args.sign_with) if args.sign_with else None
+    failures = 0
+    for source, target in _jobs(args):
+        content = source.read_bytes()
+        if content[PREAMBLE_AND_PREFIX] != b"DICM":
+            print(f"{source}: not sealed: not a DICOM file", file=sys.stderr)
+            failures += 1
+            continue
+        write_atomic(target, seal(content, recipient, signer))
+        how = f"signed by {signer.name}" if signer else "SHA-256 digest"
+        print(f"sealed {source} -> {target}: for {recipient.subject.rfc4514_string()}, {how}")
+    return 1 if failures else 0
+
+
+def _unseal(args: argparse.Namespace) -> int:
+    from desktop.core.files import write_atomic
+    from desktop.security.cms import SealError, open_sealed
+    from desktop.signing import trust_of
+
+    keystore = open_keystore(args)
+    identity = keystore.unlock_identity(args.identity)
+    trust = trust_of(keystore, [])
+    failures = 0
+    for source, target in _jobs(args):
+        try:
+            opened = open_sealed(source.read_bytes(), identity, trust)
+        except SealError as error:
+            print(f"{source}: not opened: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        if opened.judgement.verdict != "valid":
+            print(
+                f"{source}: not opened: signer {opened.signer} not accepted "
+                f"({opened.judgement.verdict}): {opened.judgement.reason}",
+                file=sys.stderr,
+            )
+            failures += 1
+            continue
+        write_atomic(target, opened.content)
+        how = f"signature of {opened.signer} valid" if opened.signer else "digest matches"
+        print(f"unsealed {source} -> {target}: {how}")
+    return 1 if failures else 0
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """Each source file with its target under --out (folder layout kept); never the source."""
+    jobs = []
+    for source, relative in _files(args.paths):
+        target = args.out / relative
+        if target.resolve() == source.resolve():
+            raise CourierError(f"{source}: --out would overwrite the source")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        jobs.append((source, target))
+    return jobs
