@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 
+from desktop.core.header import SEALED
+from desktop.core.media import open_media
 from desktop.security.cms import seal
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
@@ -182,3 +184,14 @@ def test_an_ec_recipient_is_refused_in_plain_words(
     status, _, err = cli(capsys, "seal", source, "--recipient", pki.path("ec"), "--out", tmp_path)
     assert status == 1
     assert "sealing needs an RSA certificate (ECDH key agreement is not supported)" in err
+
+
+def test_the_browser_reports_a_sealed_file_as_sealed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    _seal(capsys, pki, ct_copy(tmp_path / "source"), tmp_path / "media")
+    (tmp_path / "media" / "notes.txt").write_bytes(b"not dicom at all" * 20)
+    tree = open_media(tmp_path / "media")
+    reasons = {p.path.name: p.reason for p in tree.problems}
+    assert reasons["ct.dcm"] == SEALED
+    assert reasons["notes.txt"].startswith("not a DICOM file")
