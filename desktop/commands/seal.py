@@ -78,6 +78,10 @@ def _unseal(args: argparse.Namespace) -> int:
             print(f"{source}: not opened: {error}", file=sys.stderr)
             failures += 1
             continue
+        if opened.content[PREAMBLE_AND_PREFIX] != b"DICM":
+            print(f"{source}: not opened: its content is not a DICOM file", file=sys.stderr)
+            failures += 1
+            continue
         if opened.judgement.verdict != "valid":
             print(
                 f"{source}: not opened: signer {opened.signer} not accepted "

@@ -95,6 +95,32 @@ def test_digested_seal_opens_with_openssl_and_its_digest_verifies(
     assert (tmp_path / "open" / "ct.dcm").read_bytes() == source.read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("identity", "subject"),
+    [("courier", "CN=client.test,O=DICOM Courier"), ("courier-ec", "CN=ec.test,O=DICOM Courier")],
+)
+def test_a_folder_sealed_and_unsealed_comes_back_identical(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki,
+    identity: str, subject: str,
+) -> None:  # fmt: skip
+    media = tmp_path / "media"
+    sources = [ct_copy(media / "a", "one.dcm"), ct_copy(media / "b", "two.dcm")]
+    status, _, err = cli(
+        capsys, "seal", media, "--recipient", pki.path("client"), "--sign-with", identity,
+        "--out", tmp_path / "sealed",
+    )  # fmt: skip
+    assert status == 0, err
+    status, out, err = cli(
+        capsys, "unseal", tmp_path / "sealed", "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0, err
+    assert out.count(f"signature of {subject} valid") == 2
+    for source in sources:
+        opened = tmp_path / "o" / source.relative_to(media)
+        assert opened.read_bytes() == source.read_bytes()
+        assert opened.stat().st_mode & 0o777 == 0o600  # patient data: private
+
+
 @pytest.mark.parametrize("key_transport", ["pkcs1", "oaep"])
 def test_openssl_sign_then_encrypt_opens_with_unseal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki,
@@ -119,6 +145,17 @@ def test_openssl_sign_then_encrypt_opens_with_unseal(
     assert status == 0, err
     assert "signature of CN=client.test,O=DICOM Courier valid" in out
     assert (tmp_path / "open" / "ct.dcm").read_bytes() == source.read_bytes()
+
+
+def test_a_sealed_file_that_holds_no_dicom_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    sealed = tmp_path / "letter.p7m"
+    sealed.write_bytes(seal(b"Dear colleague" * 20, pki.client.certificate, None))
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert f"{sealed}: not opened: its content is not a DICOM file" in err
+    assert not (tmp_path / "o" / "letter.p7m").exists()
 
 
 def test_a_tampered_byte_is_refused(
