@@ -50,6 +50,15 @@ def seal(content: bytes, recipient: x509.Certificate, signer: UnlockedIdentity |
     """A DER ContentInfo: EnvelopedData for ``recipient`` around SignedData by ``signer``
     (its chain included) or, without a signer, DigestedData (SHA-256) of ``content``."""
     inner_type, inner = _signed(content, signer) if signer else _digested(content)
+    return _envelope(inner_type, inner, recipient)
+
+
+def envelope(content: bytes, recipient: x509.Certificate) -> bytes:
+    """A DER ContentInfo: EnvelopedData of plain ``data`` for ``recipient`` (AES-256)."""
+    return _envelope("data", content, recipient)
+
+
+def _envelope(inner_type: str, inner: bytes, recipient: x509.Certificate) -> bytes:
     key, iv = os.urandom(32), os.urandom(16)
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     padder = padding.PKCS7(128).padder()
@@ -138,19 +147,36 @@ def open_sealed(sealed: bytes, identity: UnlockedIdentity, trust: Trust) -> Open
     with; an untrusted signer is not raised but judged in ``Opened.judgement``.
     """
     try:
-        info = cms.ContentInfo.load(sealed, strict=True)
-        if info["content_type"].native != "enveloped_data":
-            raise SealError(f"not a sealed file: its CMS content is {info['content_type'].native}")
-        enveloped = info["content"]
-        inner_type = enveloped["encrypted_content_info"]["content_type"].native
-        plain = _decrypt(enveloped, identity)
-        return _unwrap(inner_type, plain, trust)
-    except SealError:
-        raise
+        return _unwrap(*_open(sealed, identity), trust)
     except (ValueError, TypeError, KeyError) as error:
         raise SealError(
             f"damaged or tampered with: its CMS structure is broken ({error})"
         ) from None
+
+
+def open_envelope(enveloped: bytes, identity: UnlockedIdentity) -> bytes:
+    """The plain data of an EnvelopedData, decrypted with ``identity``.
+
+    Raises SealError when it is not for this identity, damaged, or holds other than data.
+    """
+    try:
+        inner_type, plain = _open(enveloped, identity)
+    except (ValueError, TypeError, KeyError) as error:
+        raise SealError(f"damaged: its CMS structure is broken ({error})") from None
+    if inner_type != "data":
+        raise SealError(f"it holds {inner_type.replace('_', ' ')}, not plain data")
+    return plain
+
+
+def _open(der: bytes, identity: UnlockedIdentity) -> tuple[str, bytes]:
+    """The encrypted content's type and its decrypted bytes."""
+    info = cms.ContentInfo.load(der, strict=True)
+    if info["content_type"].native != "enveloped_data":
+        raise SealError(
+            f"not encrypted for a recipient: its CMS content is {info['content_type'].native}"
+        )
+    enveloped = info["content"]
+    return enveloped["encrypted_content_info"]["content_type"].native, _decrypt(enveloped, identity)
 
 
 def _decrypt(enveloped: Any, identity: UnlockedIdentity) -> bytes:
