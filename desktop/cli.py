@@ -35,6 +35,7 @@ COMMANDS = {
     "verify": "sign",
     "seal": "seal",
     "unseal": "seal",
+    "reid": "seal",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})

@@ -1,4 +1,5 @@
-"""``dicom-courier seal`` and ``unseal``: secure DICOM files (PS3.10 §7.4, PS3.15 Annex D)."""
+"""``dicom-courier seal`` and ``unseal``: secure DICOM files (PS3.10 §7.4, PS3.15 Annex D);
+``reid``: original values restored from an Encrypted Attributes Sequence by its recipient."""
 
 import argparse
 import sys
@@ -13,7 +14,7 @@ PREAMBLE_AND_PREFIX = slice(128, 132)
 
 
 def register(commands: Any) -> None:
-    """Add ``seal`` and ``unseal`` to the parser's subcommands."""
+    """Add ``seal``, ``unseal`` and ``reid`` to the parser's subcommands."""
     seal = commands.add_parser(
         "seal",
         parents=[password_option()],
@@ -38,6 +39,16 @@ def register(commands: Any) -> None:
     unseal.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
     unseal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
     unseal.set_defaults(run=_unseal)
+
+    reid = commands.add_parser(
+        "reid",
+        parents=[password_option()],
+        help="restore the original values a recipient's Encrypted Attributes Sequence holds",
+    )
+    reid.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    reid.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
+    reid.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    reid.set_defaults(run=_reid)
 
 
 def _seal(args: argparse.Namespace) -> int:
@@ -72,6 +83,10 @@ def _unseal(args: argparse.Namespace) -> int:
     trust = trust_of(keystore, [])
     failures = 0
     for source, target in _jobs(args):
+        if source.read_bytes()[PREAMBLE_AND_PREFIX] == b"DICM":
+            print(f"{source}: not opened: a plain DICOM file, not sealed", file=sys.stderr)
+            failures += 1
+            continue
         try:
             opened = open_sealed(source.read_bytes(), identity, trust)
         except SealError as error:
@@ -93,6 +108,32 @@ def _unseal(args: argparse.Namespace) -> int:
         write_atomic(target, opened.content)
         how = f"signature of {opened.signer} valid" if opened.signer else "digest matches"
         print(f"unsealed {source} -> {target}: {how}")
+    return 1 if failures else 0
+
+
+def _reid(args: argparse.Namespace) -> int:
+    import io
+
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    from desktop.core.files import write_atomic
+    from desktop.reidentify import reidentify
+
+    identity = open_keystore(args).unlock_identity(args.identity)
+    failures = 0
+    for source, target in _jobs(args):
+        try:
+            dataset = pydicom.dcmread(source)
+            restored = reidentify(dataset, identity)
+        except (CourierError, InvalidDicomError) as error:
+            print(f"{source}: not re-identified: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        buffer = io.BytesIO()
+        dataset.save_as(buffer)
+        write_atomic(target, buffer.getvalue())
+        print(f"re-identified {source} -> {target}: {restored} original values restored")
     return 1 if failures else 0
 
 

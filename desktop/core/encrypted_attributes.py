@@ -55,7 +55,8 @@ def encrypted_contents(dataset: Dataset) -> list[bytes]:
 
 def restore(dataset: Dataset, decrypted: bytes) -> int:
     """Put the original values of ``decrypted`` (the data set of ``modified_attributes``) back
-    into ``dataset``; the number of attributes restored."""
+    into ``dataset``, which then no longer says its identity was removed; the number of
+    attributes restored."""
     try:
         holder = read_dataset(io.BytesIO(decrypted), is_implicit_VR=False, is_little_endian=True)
         [originals] = holder.ModifiedAttributesSequence
@@ -65,4 +66,6 @@ def restore(dataset: Dataset, decrypted: bytes) -> int:
         ) from error
     for element in originals:
         dataset[element.tag] = element
+    if "PatientIdentityRemoved" in dataset:
+        dataset.PatientIdentityRemoved = "NO"
     return len(originals)

@@ -12,9 +12,11 @@ from pydicom.sequence import Sequence
 
 from desktop.core.errors import CourierError
 from desktop.reidentify import encrypt_originals, reidentify
-from tests.helpers import require_tool, sample_file
+from tests.helpers import cli, require_tool, sample_file
 from tests.pki import KEY_PASSWORD, Pki
+from tests.security.signing_fixtures import signing_home, signing_keystore
 
+__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate", "StudyInstanceUID")
 
 
@@ -91,3 +93,23 @@ def test_the_encrypted_content_opens_with_openssl(tmp_path: Path, pki: Pki) -> N
     assert item.PatientName == original.PatientName
     assert item.PatientBirthDate == original.PatientBirthDate
     assert done.stdout[:6] == b"\x00\x04\x50\x05SQ"  # (0400,0550) first, Explicit VR
+
+
+def test_reid_command_restores_the_recipient_files_and_refuses_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    original, copy = _deidentified(pki, "client")
+    copy.PatientIdentityRemoved = "YES"
+    media = tmp_path / "media"
+    media.mkdir()
+    copy.save_as(media / "mine.dcm")
+    _deidentified(pki, "server")[1].save_as(media / "theirs.dcm")
+    status, out, err = cli(capsys, "reid", media, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert f"re-identified {media / 'mine.dcm'} -> {tmp_path / 'o' / 'mine.dcm'}: 5 original" in out
+    assert f"{media / 'theirs.dcm'}: not re-identified: cannot re-identify: not sealed for" in err
+    restored = pydicom.dcmread(tmp_path / "o" / "mine.dcm")
+    assert restored.PatientName == original.PatientName
+    assert restored.PatientIdentityRemoved == "NO"
+    assert not (tmp_path / "o" / "theirs.dcm").exists()
+    assert pydicom.dcmread(media / "mine.dcm").PatientName == "ANON"  # the source untouched

@@ -147,6 +147,15 @@ def test_openssl_sign_then_encrypt_opens_with_unseal(
     assert (tmp_path / "open" / "ct.dcm").read_bytes() == source.read_bytes()
 
 
+def test_a_plain_dicom_file_is_not_taken_for_a_sealed_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    status, _, err = cli(capsys, "unseal", source, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert f"{source}: not opened: a plain DICOM file, not sealed" in err
+
+
 def test_a_sealed_file_that_holds_no_dicom_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
 ) -> None:
