@@ -2,6 +2,7 @@
 ``reid``: original values restored from an Encrypted Attributes Sequence by its recipient."""
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,12 @@ def _seal(args: argparse.Namespace) -> int:
     if not args.recipient.is_file():
         raise CourierError(f"{args.recipient}: no such certificate file")
     recipient = load_certificates(args.recipient.read_bytes(), str(args.recipient))[0]
-    signer = open_keystore(args).unlock_identity(args.sign_with) if args.sign_with else None
+    signer = None
+    if args.sign_with:
+        from desktop.security.signing import signer as signing_identity
+
+        signer = open_keystore(args).unlock_identity(args.sign_with)
+        signing_identity(signer, dt.datetime.now(dt.UTC))  # refuses expired or non-signing keys
     failures = 0
     for source, target in _jobs(args):
         content = source.read_bytes()

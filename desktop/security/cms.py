@@ -79,12 +79,19 @@ def _envelope(inner_type: str, inner: bytes, recipient: x509.Certificate) -> byt
 
 
 def _recipient_info(recipient: x509.Certificate, key: bytes) -> Any:
+    now = dt.datetime.now(dt.UTC)
+    if not recipient.not_valid_before_utc <= now <= recipient.not_valid_after_utc:
+        raise SealError(
+            f"the recipient certificate {recipient.subject.rfc4514_string()} is valid from "
+            f"{recipient.not_valid_before_utc:%Y-%m-%d} to "
+            f"{recipient.not_valid_after_utc:%Y-%m-%d}, not now: ask the recipient for a "
+            "current one"
+        )
     public = recipient.public_key()
     if not isinstance(public, rsa.RSAPublicKey):
         raise SealError(
-            f"the recipient certificate {recipient.subject.rfc4514_string()} has a "
-            f"{type(public).__name__.removesuffix('PublicKey')} key: sealing needs an RSA "
-            "certificate (ECDH key agreement is not supported)"
+            f"the recipient certificate {recipient.subject.rfc4514_string()} has no RSA key: "
+            "sealing needs an RSA certificate (ECDH key agreement is not supported)"
         )
     oaep = asymmetric.OAEP(asymmetric.MGF1(hashes.SHA256()), hashes.SHA256(), None)
     sha256 = {"algorithm": "sha256"}
@@ -237,8 +244,10 @@ def _unwrap_key(info: Any, identity: UnlockedIdentity) -> bytes:
     scheme: asymmetric.AsymmetricPadding
     if algorithm["algorithm"].native == "rsaes_oaep":
         parameters = algorithm["parameters"]
-        digest = _hash(parameters["hash_algorithm"]["algorithm"].native)
-        mask = _hash(parameters["mask_gen_algorithm"]["parameters"]["algorithm"].native)
+        digest = _hash(parameters["hash_algorithm"]["algorithm"].native, in_oaep=True)
+        mask = _hash(
+            parameters["mask_gen_algorithm"]["parameters"]["algorithm"].native, in_oaep=True
+        )
         scheme = asymmetric.OAEP(asymmetric.MGF1(mask), digest, None)
     else:
         scheme = asymmetric.PKCS1v15()
@@ -248,11 +257,11 @@ def _unwrap_key(info: Any, identity: UnlockedIdentity) -> bytes:
         raise SealError("tampered with or damaged: its content key does not decrypt") from None
 
 
-def _hash(name: str) -> hashes.HashAlgorithm:
-    if name == "sha1":  # OAEP's default parameters; safe there
+def _hash(name: str, *, in_oaep: bool = False) -> hashes.HashAlgorithm:
+    if name == "sha1" and in_oaep:  # OAEP's default parameters: no collision risk there
         return hashes.SHA1()
     if name not in DIGESTS:
-        raise SealError(f"it uses the {name} hash, which is not accepted")
+        raise SealError(f"it uses the {name} hash, which is weak or unknown: not accepted")
     return getattr(hashes, DIGESTS[name])()  # type: ignore[no-any-return]
 
 
@@ -292,9 +301,9 @@ def _check_digested(digested: Any) -> Opened:
 def _content(encapsulated: Any) -> bytes:
     content = encapsulated["content"].native
     if content is None:
-        raise SealError("its signed content is detached, not inside the file")
-    if not isinstance(content, bytes):
-        raise SealError("its signed content is not plain data")
+        raise SealError("its content is detached, not inside the file")
+    if encapsulated["content_type"].native != "data" or not isinstance(content, bytes):
+        raise SealError("its signed or digested content is not plain data")
     return content
 
 
@@ -318,6 +327,8 @@ def _check_signed(signed: Any, trust: Trust) -> Opened:
         values = {a["type"].native: a["values"][0] for a in attributes}
         if not hmac.compare_digest(values["message_digest"].native, digest):
             raise SealError("tampered with: the content does not match its signed digest")
+        if values["content_type"].native != "data":
+            raise SealError("tampered with: its signed content type is not data")
         if "signing_time" in values:
             signed_at = values["signing_time"].native
         digest = _digest(algorithm, b"\x31" + attributes.dump()[1:])  # signed as a SET OF

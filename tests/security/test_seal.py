@@ -223,13 +223,42 @@ def test_an_untrusted_signer_is_refused(
     assert not (tmp_path / "o" / "sealed.dcm").exists()
 
 
-def test_an_ec_recipient_is_refused_in_plain_words(
+@pytest.mark.parametrize(
+    ("stem", "reason"),
+    [
+        ("ec", "has no RSA key: sealing needs an RSA certificate (ECDH key agreement is not"),
+        ("expired", "is valid from"),
+    ],
+)
+def test_a_recipient_that_cannot_be_sealed_for_is_refused_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki,
+    stem: str, reason: str,
+) -> None:  # fmt: skip
+    source = ct_copy(tmp_path / "media")
+    out = tmp_path / "out"
+    status, _, err = cli(capsys, "seal", source, "--recipient", pki.path(stem), "--out", out)
+    assert status == 1
+    assert reason in err
+    assert not (out / "ct.dcm").exists()
+
+
+def test_a_sha1_signature_inside_is_refused_as_weak(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
 ) -> None:
     source = ct_copy(tmp_path / "media")
-    status, _, err = cli(capsys, "seal", source, "--recipient", pki.path("ec"), "--out", tmp_path)
+    signed, sealed = tmp_path / "signed.der", tmp_path / "sealed.dcm"
+    _openssl(
+        "cms", "-sign", "-nodetach", "-binary", "-md", "sha1", "-in", source,
+        "-signer", pki.path("client"), "-inkey", pki.path("client", ".key"),
+        "-passin", f"pass:{KEY_PASSWORD}", "-outform", "DER", "-out", signed,
+    )  # fmt: skip
+    _openssl(
+        "cms", "-encrypt", "-aes256", "-binary", "-in", signed, "-outform", "DER",
+        "-out", sealed, "-recip", pki.path("client"),
+    )  # fmt: skip
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
     assert status == 1
-    assert "sealing needs an RSA certificate (ECDH key agreement is not supported)" in err
+    assert "it uses the sha1 hash, which is weak or unknown: not accepted" in err
 
 
 def test_the_browser_reports_a_sealed_file_as_sealed(
