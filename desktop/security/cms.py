@@ -10,12 +10,13 @@ signature itself made by ``cryptography``'s PKCS7SignatureBuilder. Opening also 
 """
 
 import datetime as dt
+import functools
 import hmac
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import cms
+from asn1crypto import algos, cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import padding as asymmetric
@@ -29,6 +30,8 @@ from desktop.security.signing import Judgement, Trust, Verdict, judge_signer, si
 
 #: Digests accepted inside a sealed file (the names DICOM and desktop.security.signing use).
 DIGESTS: dict[str, str] = {"sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+INTEGER, OCTET_STRING, SEQUENCE, SET, EXPLICIT_0, IMPLICIT_0 = 0x02, 0x04, 0x30, 0x31, 0xA0, 0x80
+VERSION_0 = b"\x02\x01\x00"
 CIPHERS = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
 
 
@@ -63,22 +66,38 @@ def _envelope(inner_type: str, inner: bytes, recipient: x509.Certificate) -> byt
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     padder = padding.PKCS7(128).padder()
     encrypted = encryptor.update(padder.update(inner) + padder.finalize()) + encryptor.finalize()
-    enveloped = cms.EnvelopedData(
-        {
-            "version": "v0",
-            "recipient_infos": [_recipient_info(recipient, key)],
-            "encrypted_content_info": {
-                "content_type": inner_type,
-                "content_encryption_algorithm": {"algorithm": "aes256_cbc", "parameters": iv},
-                "encrypted_content": encrypted,
-            },
-        }
+    # Assembled by hand around asn1crypto's small parts: asn1crypto copies a large value
+    # once per nesting level and field, several times slower than the AES itself.
+    algorithm = algos.EncryptionAlgorithm({"algorithm": "aes256_cbc", "parameters": iv})
+    enveloped = _tlv(
+        SEQUENCE,
+        VERSION_0,
+        _tlv(SET, _recipient_info(recipient, key)),
+        _tlv(
+            SEQUENCE,
+            cms.ContentType(inner_type).dump(),
+            algorithm.dump(),
+            _tlv(IMPLICIT_0, encrypted),
+        ),
     )
-    info = cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped})
-    return bytes(info.dump())
+    return _content_info("enveloped_data", enveloped)
 
 
-def _recipient_info(recipient: x509.Certificate, key: bytes) -> Any:
+def _content_info(content_type: str, content: bytes) -> bytes:
+    return _tlv(SEQUENCE, cms.ContentType(content_type).dump(), _tlv(EXPLICIT_0, content))
+
+
+def _tlv(tag: int, *parts: bytes) -> bytes:
+    """A DER tag-length-value."""
+    body = b"".join(parts)
+    if len(body) < 0x80:
+        return bytes((tag, len(body))) + body
+    octets = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + body
+
+
+def _recipient_info(recipient: x509.Certificate, key: bytes) -> bytes:
+    """A KeyTransRecipientInfo (v0, issuer and serial number) carrying ``key``."""
     now = dt.datetime.now(dt.UTC)
     if not recipient.not_valid_before_utc <= now <= recipient.not_valid_after_utc:
         raise SealError(
@@ -94,34 +113,31 @@ def _recipient_info(recipient: x509.Certificate, key: bytes) -> Any:
             "sealing needs an RSA certificate (ECDH key agreement is not supported)"
         )
     oaep = asymmetric.OAEP(asymmetric.MGF1(hashes.SHA256()), hashes.SHA256(), None)
-    sha256 = {"algorithm": "sha256"}
-    return cms.RecipientInfo(
-        name="ktri",
-        value={
-            "version": "v0",
-            "rid": cms.RecipientIdentifier(
-                name="issuer_and_serial_number",
-                value={
-                    "issuer": _name(recipient.issuer),
-                    "serial_number": recipient.serial_number,
-                },
-            ),
-            "key_encryption_algorithm": {
-                "algorithm": "rsaes_oaep",
-                "parameters": {
-                    "hash_algorithm": sha256,
-                    "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": sha256},
-                },
-            },
-            "encrypted_key": public.encrypt(key, oaep),
-        },
+    serial = recipient.serial_number
+    issuer_and_serial = _tlv(
+        SEQUENCE,
+        recipient.issuer.public_bytes(),
+        _tlv(INTEGER, serial.to_bytes(serial.bit_length() // 8 + 1, "big")),
+    )
+    return _tlv(
+        SEQUENCE,
+        VERSION_0,
+        issuer_and_serial,
+        _oaep_sha256(),
+        _tlv(OCTET_STRING, public.encrypt(key, oaep)),
     )
 
 
-def _name(name: x509.Name) -> Any:
-    from asn1crypto import x509 as asn1_x509
-
-    return asn1_x509.Name.load(name.public_bytes())
+@functools.cache
+def _oaep_sha256() -> bytes:
+    """The key encryption AlgorithmIdentifier: RSAES-OAEP with SHA-256 and MGF1-SHA-256."""
+    sha256 = {"algorithm": "sha256"}
+    parameters = {
+        "hash_algorithm": sha256,
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": sha256},
+    }
+    identifier = cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_oaep", "parameters": parameters})
+    return bytes(identifier.dump())
 
 
 def _signed(content: bytes, identity: UnlockedIdentity) -> tuple[str, bytes]:
@@ -136,15 +152,14 @@ def _signed(content: bytes, identity: UnlockedIdentity) -> tuple[str, bytes]:
 def _digested(content: bytes) -> tuple[str, bytes]:
     digest = hashes.Hash(hashes.SHA256())
     digest.update(content)
-    digested = cms.DigestedData(
-        {
-            "version": "v0",
-            "digest_algorithm": {"algorithm": "sha256"},
-            "encap_content_info": {"content_type": "data", "content": content},
-            "digest": digest.finalize(),
-        }
+    digested = _tlv(
+        SEQUENCE,
+        VERSION_0,
+        algos.DigestAlgorithm({"algorithm": "sha256"}).dump(),
+        _content_info("data", _tlv(OCTET_STRING, content)),
+        _tlv(OCTET_STRING, digest.finalize()),
     )
-    return "digested_data", bytes(digested.dump())
+    return "digested_data", digested
 
 
 def open_sealed(sealed: bytes, identity: UnlockedIdentity, trust: Trust) -> Opened:
