@@ -5,11 +5,16 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.commands.sign import _files
 from desktop.core.errors import CourierError
+
+if TYPE_CHECKING:
+    from desktop.security.cms import Opened
+    from desktop.security.keystore import UnlockedIdentity
+    from desktop.security.signing import Trust
 
 PREAMBLE_AND_PREFIX = slice(128, 132)
 
@@ -81,7 +86,6 @@ def _seal(args: argparse.Namespace) -> int:
 
 def _unseal(args: argparse.Namespace) -> int:
     from desktop.core.files import write_atomic
-    from desktop.security.cms import SealError, open_sealed
     from desktop.signing import trust_of
 
     keystore = open_keystore(args)
@@ -89,32 +93,35 @@ def _unseal(args: argparse.Namespace) -> int:
     trust = trust_of(keystore, [])
     failures = 0
     for source, target in _jobs(args):
-        if source.read_bytes()[PREAMBLE_AND_PREFIX] == b"DICM":
-            print(f"{source}: not opened: a plain DICOM file, not sealed", file=sys.stderr)
-            failures += 1
-            continue
         try:
-            opened = open_sealed(source.read_bytes(), identity, trust)
-        except SealError as error:
+            opened = _opened(source.read_bytes(), identity, trust)
+        except CourierError as error:
             print(f"{source}: not opened: {error}", file=sys.stderr)
             failures += 1
             continue
-        if opened.content[PREAMBLE_AND_PREFIX] != b"DICM":
-            print(f"{source}: not opened: its content is not a DICOM file", file=sys.stderr)
-            failures += 1
-            continue
-        if opened.judgement.verdict != "valid":
-            print(
-                f"{source}: not opened: signer {opened.signer} not accepted "
-                f"({opened.judgement.verdict}): {opened.judgement.reason}",
-                file=sys.stderr,
-            )
-            failures += 1
-            continue
         write_atomic(target, opened.content)
-        how = f"signature of {opened.signer} valid" if opened.signer else "digest matches"
-        print(f"unsealed {source} -> {target}: {how}")
+        if opened.protection == "signed":
+            print(f"unsealed {source} -> {target}: signature of {opened.signer} valid")
+        else:
+            print(f"unsealed {source} -> {target}: digest matches")
     return 1 if failures else 0
+
+
+def _opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Opened":
+    """The sealed file opened and checked; CourierError with the reason if it cannot be used."""
+    from desktop.security.cms import open_sealed
+
+    if sealed[PREAMBLE_AND_PREFIX] == b"DICM":
+        raise CourierError("a plain DICOM file, not sealed")
+    opened = open_sealed(sealed, identity, trust)
+    if opened.content[PREAMBLE_AND_PREFIX] != b"DICM":
+        raise CourierError("its content is not a DICOM file")
+    if opened.judgement.verdict != "valid":
+        raise CourierError(
+            f"signer {opened.signer} not accepted ({opened.judgement.verdict}): "
+            f"{opened.judgement.reason}"
+        )
+    return opened
 
 
 def _reid(args: argparse.Namespace) -> int:
