@@ -24,7 +24,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from desktop.core.attributes import tag
 from desktop.core.cine import cine_rate
-from desktop.core.decode import decode_frame
+from desktop.core.decode import decode_frame, native_layout, read_native_frame
 from desktop.core.display import ColorKind, DisplayPipeline, Rendered, Window
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.header import (
@@ -43,6 +43,16 @@ _Drawn = TypeVar("_Drawn")
 MAX_FRAME_BYTES = 256 << 20  # a decoded frame larger than this is refused, not allocated
 FRAME_TAGS = frozenset(
     tag(k) for k in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")
+)
+PIXEL_DATA = 0x7FE00010
+LAYOUT_KEYWORDS = (
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "SamplesPerPixel",
+    "NumberOfFrames",
+    "PixelRepresentation",
 )
 
 
@@ -71,6 +81,16 @@ class FrameSource:
             self.photometric = text_value(self.dataset, "PhotometricInterpretation")
             self.fps = cine_rate(self.dataset)
             self.pipeline = DisplayPipeline(self.dataset)
+            self.native = (
+                native_layout(
+                    header.transfer_syntax_uid,
+                    header.pixel_data.value_offset,
+                    header.pixel_data.length,
+                    {k: integer_value(self.dataset, k) for k in LAYOUT_KEYWORDS},
+                )
+                if header.pixel_data.tag == PIXEL_DATA and self.defect is None
+                else None
+            )
         except Exception as error:
             log.debug("pydicom cannot read %s", self.path, exc_info=True)
             raise FrameError(f"{self.path.name} cannot be read as DICOM: {error}") from error
@@ -127,6 +147,8 @@ class FrameSource:
         """Frame ``index`` as decoded stored values (RGB for colour data)."""
         self.check_index(index)
         try:
+            if self.native is not None:
+                return read_native_frame(self.path, self.native, index)
             frame = decode_frame(self._open(), index, self.transfer_syntax_uid, self.bits_allocated)
         except Exception as error:  # decoders raise anything from ValueError to RuntimeError
             reason = self.defect or str(error)

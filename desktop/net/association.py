@@ -75,6 +75,11 @@ class Association:
 
     def _accept(self, answer: pdu.Associate) -> None:
         """Keep the contexts' fate, checked against what we proposed."""
+        if any(isinstance(item, pdu.ProposedContext) for item in answer.items):
+            raise ProtocolError(
+                "the A-ASSOCIATE-AC holds a proposal (item 0x20) instead of a result",
+                pdu.UNEXPECTED_PARAMETER,
+            )
         for result in answer.results:
             proposed = self.proposed.get(result.context_id)
             if proposed is None or result.context_id in self.contexts:
@@ -96,7 +101,7 @@ class Association:
         peer_max = answer.max_pdu_length
         if 0 < peer_max < MIN_PEER_PDU:
             raise ProtocolError(
-                f"the peer's maximum PDU length of {peer_max} bytes cannot carry any data",
+                f"its maximum PDU length of {peer_max} bytes cannot carry any data",
                 pdu.INVALID_PARAMETER,
             )
         if peer_max:
@@ -277,8 +282,12 @@ class Association:
                     self._write(pdu.Release(pdu.A_RELEASE_RP).encode())
                 elif not isinstance(unit, pdu.PData):  # late data is dropped
                     raise _unexpected(unit, "the release")
-        except (OSError, LinkError):
+        except ProtocolError as error:
+            self.abort(2, error.reason)
+        except TimeoutError:
             self.abort()
+        except (OSError, LinkError):  # the peer closed or aborted: nothing more to say
+            pass
         finally:
             self.link.sock.close()
 
@@ -328,8 +337,7 @@ class Association:
         limit = OUR_MAX_PDU if kind == pdu.P_DATA_TF else MAX_CONTROL_PDU
         if length > limit:
             raise ProtocolError(
-                f"the peer announced a {length:,}-byte {name}, more than the {limit:,} bytes "
-                "we accept",
+                f"it announced a {length:,}-byte {name}, more than the {limit:,} bytes we accept",
                 pdu.INVALID_PARAMETER,
             )
         unit = pdu.decode(kind, self._read_exact(length, end))
