@@ -4,11 +4,11 @@
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.commands.options import open_keystore, password_option
-from desktop.commands.sign import _files
 from desktop.core.errors import CourierError
 
 if TYPE_CHECKING:
@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from desktop.security.signing import Trust
 
 PREAMBLE_AND_PREFIX = slice(128, 132)
+
+
+def _part10(head: bytes) -> bool:
+    return head[PREAMBLE_AND_PREFIX] == b"DICM"
+
+
+def _der(head: bytes) -> bool:
+    return head[:1] == b"\x30"  # a DER SEQUENCE: a CMS ContentInfo, checked when opened
 
 
 def register(commands: Any) -> None:
@@ -72,9 +80,9 @@ def _seal(args: argparse.Namespace) -> int:
         signer = open_keystore(args).unlock_identity(args.sign_with)
         signing_identity(signer, dt.datetime.now(dt.UTC))  # refuses expired or non-signing keys
     failures = 0
-    for source, target in _jobs(args):
+    for source, target in _jobs(args, _part10):
         content = source.read_bytes()
-        if content[PREAMBLE_AND_PREFIX] != b"DICM":
+        if not _part10(content):
             print(f"{source}: not sealed: not a DICOM file", file=sys.stderr)
             failures += 1
             continue
@@ -92,7 +100,7 @@ def _unseal(args: argparse.Namespace) -> int:
     identity = keystore.unlock_identity(args.identity)
     trust = trust_of(keystore, [])
     failures = 0
-    for source, target in _jobs(args):
+    for source, target in _jobs(args, _der):
         try:
             opened = _opened(source.read_bytes(), identity, trust)
         except CourierError as error:
@@ -111,10 +119,10 @@ def _opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Ope
     """The sealed file opened and checked; CourierError with the reason if it cannot be used."""
     from desktop.security.cms import open_sealed
 
-    if sealed[PREAMBLE_AND_PREFIX] == b"DICM":
+    if _part10(sealed):
         raise CourierError("a plain DICOM file, not sealed")
     opened = open_sealed(sealed, identity, trust)
-    if opened.content[PREAMBLE_AND_PREFIX] != b"DICM":
+    if not _part10(opened.content):
         raise CourierError("its content is not a DICOM file")
     if opened.judgement.verdict != "valid":
         raise CourierError(
@@ -135,7 +143,7 @@ def _reid(args: argparse.Namespace) -> int:
 
     identity = open_keystore(args).unlock_identity(args.identity)
     failures = 0
-    for source, target in _jobs(args):
+    for source, target in _jobs(args, _part10):
         try:
             dataset = pydicom.dcmread(source)
             restored = reidentify(dataset, identity)
@@ -150,13 +158,28 @@ def _reid(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _jobs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
-    """Each source file with its target under --out (folder layout kept); never the source."""
+def _jobs(args: argparse.Namespace, wanted: Callable[[bytes], bool]) -> list[tuple[Path, Path]]:
+    """Each source file with its target under --out (folder layout kept); never the source.
+    Files named are all taken; in folders, those whose first bytes are ``wanted``."""
     jobs = []
-    for source, relative in _files(args.paths):
+    for source, relative in _files(args.paths, wanted):
         target = args.out / relative
         if target.resolve() == source.resolve():
             raise CourierError(f"{source}: --out would overwrite the source")
         target.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((source, target))
     return jobs
+
+
+def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple[Path, Path]]:
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                if found.name != "DICOMDIR" and not found.name.startswith("."):
+                    with found.open("rb") as handle:
+                        if wanted(handle.read(132)):
+                            yield found, found.relative_to(path)
+        elif path.exists():
+            yield path, Path(path.name)
+        else:
+            raise CourierError(f"{path} does not exist")

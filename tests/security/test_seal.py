@@ -105,11 +105,19 @@ def test_a_folder_sealed_and_unsealed_comes_back_identical(
 ) -> None:  # fmt: skip
     media = tmp_path / "media"
     sources = [ct_copy(media / "a", "one.dcm"), ct_copy(media / "b", "two.dcm")]
+    (media / "autorun.inf").write_text("[autorun]\n")  # media's other content: left alone
     status, _, err = cli(
         capsys, "seal", media, "--recipient", pki.path("client"), "--sign-with", identity,
         "--out", tmp_path / "sealed",
     )  # fmt: skip
     assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "sealed").rglob("*")) == [
+        "a",
+        "b",
+        "one.dcm",
+        "two.dcm",
+    ]
+    (tmp_path / "sealed" / "README.txt").write_text("sealed with dicom-courier\n")
     status, out, err = cli(
         capsys, "unseal", tmp_path / "sealed", "--identity", "courier", "--out", tmp_path / "o"
     )
