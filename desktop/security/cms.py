@@ -3,11 +3,11 @@
 ``cryptography``'s PKCS7EnvelopeBuilder fixes the encrypted content type to ``data``, while a
 secure DICOM file's EnvelopedData holds SignedData or DigestedData; so the DER is written here
 (small parts by ``asn1crypto``, which also parses) around ``cryptography``'s primitives:
-AES-256-CBC content encryption, RSA
-key transport (RSAES-OAEP with SHA-256 when sealing; OAEP or PKCS#1 v1.5 when opening), the
-signature itself made by ``cryptography``'s PKCS7SignatureBuilder. Opening also accepts what
-``openssl cms -sign | openssl cms -encrypt`` makes: the SignedData as a ContentInfo inside
-``data``. ECDH key agreement is not implemented: an EC recipient is refused in plain words.
+AES-256-CBC content encryption, RSA key transport (RSAES-OAEP with SHA-256 when sealing; OAEP
+or PKCS#1 v1.5 when opening), the signature made by ``cryptography``'s PKCS7SignatureBuilder.
+Opening also accepts what ``openssl cms -sign | openssl cms -encrypt`` makes: the SignedData as
+a ContentInfo inside ``data``. ECDH key agreement is not implemented: an EC recipient is
+refused in plain words.
 """
 
 import datetime as dt
