@@ -32,6 +32,9 @@ COMMANDS = {
     "sign": "sign",
     "audit": "audit",
     "verify": "sign",
+    "seal": "seal",
+    "unseal": "seal",
+    "reid": "seal",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})
