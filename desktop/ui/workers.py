@@ -41,8 +41,11 @@ class GeneratorWorker(QRunnable):
         return self._cancelled.is_set()
 
     def run(self) -> None:
+        # Runs once: what ``make`` holds (items to send, a tree ...) is freed when it ends,
+        # even while the worker object itself is still referenced.
+        make, self.make = self.make, _spent
         try:
-            generator = self.make()
+            generator = make()
             while True:
                 if self._cancelled.is_set():
                     generator.close()
@@ -60,15 +63,25 @@ class GeneratorWorker(QRunnable):
             self.signals.failed.emit(f"{type(error).__name__}: {error}")
 
 
-_RUNNING: set[GeneratorWorker] = set()
+def _spent() -> Generator[Any, None, Any]:
+    raise RuntimeError("a worker runs once")
+
+
+_RUNNING: dict[int, GeneratorWorker] = {}
 
 
 def start(worker: GeneratorWorker, pool: QThreadPool | None = None) -> GeneratorWorker:
-    """Run ``worker`` on the pool, holding it until its last signal reached the GUI thread."""
-    _RUNNING.add(worker)
+    """Run ``worker`` on the pool, holding it until its last signal reached the GUI thread.
+
+    The release slot holds the worker's id, not the worker: a slot that captured the worker
+    would tie it to its own signals in C++, a cycle Python's collector cannot see, and every
+    worker would live (with what its generator holds) until the end of the session.
+    """
+    key = id(worker)
+    _RUNNING[key] = worker
     for finished in (worker.signals.done, worker.signals.failed):
-        finished.connect(lambda *_: _RUNNING.discard(worker))
-    worker.signals.stopped.connect(lambda: _RUNNING.discard(worker))
+        finished.connect(lambda *_: _RUNNING.pop(key, None))
+    worker.signals.stopped.connect(lambda: _RUNNING.pop(key, None))
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
 

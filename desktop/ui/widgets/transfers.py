@@ -93,9 +93,11 @@ class TransfersPanel(QWidget):
         for column, text in enumerate(cells):
             if column == 4:
                 continue
-            item = QTableWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, job.id)
-            self.table.setItem(row, column, item)
+            item = self.table.item(row, column)
+            if item is None:
+                self.table.setItem(row, column, QTableWidgetItem(text))
+            elif item.text() != text:
+                item.setText(text)
 
     def progress_of(self, job_id: int) -> tuple[int, int]:
         bar = self.table.cellWidget(self.rows[job_id], 4)
