@@ -1,5 +1,6 @@
 """Running a queued job: send what is due, record every outcome, retry transient failures."""
 
+import logging
 import queue
 import threading
 import time
@@ -10,6 +11,8 @@ from desktop.net.history import History
 from desktop.net.link import Connector
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
 from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome, store
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,10 @@ def run_job(
         for record in parallel_store(connect, peer, [i.item for i in due], parallel):
             if isinstance(record, StoreOutcome):
                 queue.record(by_item[id(record.item)], record, policy, clock())
+                if not record.ok:
+                    LOG.warning(
+                        "job %d to %s: %s: %s", job_id, node, record.item.path, record.message
+                    )
                 summary = queue.job(job_id)
                 yield record
                 yield JobProgress(summary)

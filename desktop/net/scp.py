@@ -6,6 +6,7 @@ one idle connection stalls every other client), and every handshake, failed ones
 is reported to a sink.
 """
 
+import logging
 import os
 import re
 import socket
@@ -37,6 +38,8 @@ from pynetdicom.transport import ThreadedAssociationServer
 from desktop.core.errors import CourierError, HeaderError
 from desktop.core.files import public_mode
 from desktop.core.header import read_header
+
+LOG = logging.getLogger(__name__)
 
 ACCEPTED_SYNTAXES = [
     ExplicitVRLittleEndian,
@@ -165,6 +168,7 @@ class StorageListener:
             header = read_header(temporary)
         except (OSError, HeaderError) as error:
             temporary.unlink(missing_ok=True)
+            LOG.warning("not stored from %s: %s", _calling(event), error)
             self.sink({"event": "store-failed", "calling": _calling(event), "error": str(error)})
             return OUT_OF_RESOURCES if isinstance(error, OSError) else CANNOT_UNDERSTAND
         values = header.values
@@ -187,6 +191,7 @@ class StorageListener:
         return SUCCESS
 
     def _on_rejected(self, event: Any) -> None:
+        LOG.warning("association from %s rejected", _calling(event))
         self.sink(
             {
                 "event": "association-rejected",

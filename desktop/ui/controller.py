@@ -31,7 +31,7 @@ class TransferController(QObject):
     job_updated = Signal(object)  # JobUpdate
     session = Signal(str, object)  # node name, SessionEvent
     note = Signal(str, str)  # node name, text
-    failed = Signal(str, str)  # node name, message
+    failed = Signal(str, object)  # node name, the exception
 
     def __init__(self, services: Services) -> None:
         super().__init__()
@@ -80,11 +80,11 @@ class TransferController(QObject):
         worker = GeneratorWorker(
             lambda: self._run(node, connector, peer, items, description, job_id)
         )
-        worker.signals.record.connect(lambda record: self._relay(node.name, record))
-        worker.signals.failed.connect(lambda message: self.failed.emit(node.name, message))
-        worker.signals.done.connect(lambda _: self._next(node))
-        worker.signals.failed.connect(lambda _: self._next(node))
-        worker.signals.stopped.connect(lambda: self._next(node))
+        worker.signals.yielded.connect(lambda record: self._relay(node.name, record))
+        worker.signals.errored.connect(lambda error: self.failed.emit(node.name, error))
+        worker.signals.returned.connect(lambda _: self._next(node))
+        worker.signals.errored.connect(lambda _: self._next(node))
+        worker.signals.aborted.connect(lambda: self._next(node))
         self.active[node.name] = start(worker)
 
     def _run(

@@ -11,6 +11,7 @@ from desktop.core.paths import courier_home
 from desktop.demo import DEMO_AE, prepare_demo
 from desktop.security.errors import PasswordError
 from desktop.security.passwords import PASSWORD_ENV
+from desktop.ui.errors import log_to_file
 from desktop.ui.main_window import MainWindow, application
 
 
@@ -37,7 +38,10 @@ def build_window(path: Path | None = None, demo: bool = False) -> MainWindow:
         os.environ[PASSWORD_ENV] = environment.password
         inbox = InboxSettings(DEMO_AE, environment.port, identity="demo-pacs")
         path = path or environment.media
-    window = MainWindow(Services(courier_home(), dialog_password), inbox)
+    home = courier_home()
+    log_to_file(home)
+    window = MainWindow(Services(home, dialog_password), inbox)
+    window.reporter.install()
     if path is not None:
         window.open_path(path)
     window.controller.resume_pending()

@@ -29,6 +29,7 @@ from desktop.net.store import SessionEvent, StoreItem, echo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.tls import Profile, client_context
 from desktop.ui.controller import JobUpdate, TransferController
+from desktop.ui.errors import ErrorReporter, describe
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.prompter import Prompter
@@ -58,6 +59,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.services = services
         self.prompter = prompter or Prompter(self)
+        self.reporter = ErrorReporter()
+        self.reporter.reported.connect(self.show_error)
         self.settings = QSettings(str(services.home / "gui.ini"), QSettings.Format.IniFormat)
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
@@ -284,7 +287,7 @@ class MainWindow(QMainWindow):
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         window, fps = self.viewer.windowing, self.viewer.fps.value()
         worker = GeneratorWorker(lambda: export_mp4(source, target, fps=fps, window=window))
-        worker.signals.record.connect(lambda progress: dialog.setValue(progress.done))
+        worker.signals.yielded.connect(lambda progress: dialog.setValue(progress.done))
         dialog.canceled.connect(worker.cancel)
         self._run(worker, f"Wrote {target}", dialog)
         return worker
@@ -297,13 +300,13 @@ class MainWindow(QMainWindow):
                 dialog.close()
             self.statusBar().showMessage(success)
 
-        def failed(message: str) -> None:
+        def failed(error: Exception) -> None:
             if dialog is not None:
                 dialog.close()
-            self.show_error("Export failed", message)
+            self.report("Export failed", error)
 
-        worker.signals.done.connect(finished)
-        worker.signals.failed.connect(failed)
+        worker.signals.returned.connect(finished)
+        worker.signals.errored.connect(failed)
         start(worker)
 
     # -- nodes -------------------------------------------------------------------------------
@@ -350,15 +353,15 @@ class MainWindow(QMainWindow):
             self.log.add_transcript(name, result.transcript, "echo")
             self.refresh_nodes()
 
-        def failed(message: str) -> None:
+        def failed(error: Exception) -> None:
             self.nodes.status[name] = "echo failed"
-            self.log.add("error", name, f"echo failed: {message}")
+            self.log.add("error", name, f"echo failed: {describe(error)}")
             self.refresh_nodes()
-            self.show_error(f"Echo {name}", message)
+            self.report(f"Echo {name}", error)
 
         worker = call(lambda: echo(connector, peer))
-        worker.signals.done.connect(done)
-        worker.signals.failed.connect(failed)
+        worker.signals.returned.connect(done)
+        worker.signals.errored.connect(failed)
         return start(worker)
 
     def check_tls(self, name: str) -> GeneratorWorker | None:
@@ -400,7 +403,8 @@ class MainWindow(QMainWindow):
             box.open()
 
         worker = call(lambda: check_tls(settings, context))
-        worker.signals.done.connect(done)
+        worker.signals.returned.connect(done)
+        worker.signals.errored.connect(lambda error: self.report(f"TLS check {name}", error))
         return start(worker)
 
     # -- sending -----------------------------------------------------------------------------
@@ -489,9 +493,9 @@ class MainWindow(QMainWindow):
         else:
             self.log.add_transcript(node, event.transcript, what)
 
-    def _transfer_failed(self, node: str, message: str) -> None:
-        self.log.add("error", node, message)
-        self.show_error(f"Transfer to {node}", message)
+    def _transfer_failed(self, node: str, error: Exception) -> None:
+        self.log.add("error", node, describe(error))
+        self.report(f"Transfer to {node}", error)
 
     def retry_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
@@ -519,8 +523,8 @@ class MainWindow(QMainWindow):
                 for match in find(connector, peer, "study", keys)
             ]
         )
-        worker.signals.done.connect(self.query.show_results)
-        worker.signals.failed.connect(lambda message: self.show_error("Find", message))
+        worker.signals.returned.connect(self.query.show_results)
+        worker.signals.errored.connect(lambda error: self.report("Find", error))
         return start(worker)
 
     def retrieve(self, node_name: str, study_uids: list[str]) -> GeneratorWorker | None:
@@ -543,13 +547,13 @@ class MainWindow(QMainWindow):
                 yield from move(connector, peer, destination, uid)
 
         worker = GeneratorWorker(moves)
-        worker.signals.record.connect(
+        worker.signals.yielded.connect(
             lambda p: self.query.show_move(p.completed, p.failed, p.remaining)
         )
-        worker.signals.done.connect(
+        worker.signals.returned.connect(
             lambda _: self.statusBar().showMessage("Retrieved into the Inbox (File ▸ Open Inbox)")
         )
-        worker.signals.failed.connect(lambda message: self.show_error("Retrieve", message))
+        worker.signals.errored.connect(lambda error: self.report("Retrieve", error))
         return start(worker)
 
     def edit_inbox(self) -> None:
@@ -594,11 +598,14 @@ class MainWindow(QMainWindow):
     # -- errors and closing ------------------------------------------------------------------
 
     def show_error(self, title: str, message: str, details: str = "") -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, message, parent=self)
-        if details:
-            box.setDetailedText(details)
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.open()
+        self.prompter.error(title, message, details)
+
+    def report(self, title: str, error: Exception) -> None:
+        """A worker's failure: ours in plain words; anything else logged with its traceback."""
+        if isinstance(error, CourierError):
+            self.show_error(title, str(error))
+        else:
+            self.reporter.unexpected(error, title)
 
     def confirm_quit(self) -> bool:
         return self.prompter.confirm(

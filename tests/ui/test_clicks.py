@@ -3,28 +3,14 @@ dialogs are answered through the prompter, typed into field by field."""
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPushButton, QWidget
+from PySide6.QtWidgets import QDialog
 
 from desktop.core.config import load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from tests.pki import KEY_PASSWORD, build_pki
+from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
-
-
-def button(parent: QWidget, text: str) -> QPushButton:
-    [found] = [b for b in parent.findChildren(QPushButton) if b.text() == text]
-    return found
-
-
-def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def press_ok(qtbot, dialog: QDialog) -> None:  # type: ignore[no-untyped-def]
-    [box] = dialog.findChildren(QDialogButtonBox)
-    click(qtbot, box.button(QDialogButtonBox.StandardButton.Ok))
 
 
 def test_import_ca_and_identity_by_clicking(

@@ -9,6 +9,7 @@ from PySide6.QtGui import QDropEvent
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import MIME_TYPE
+from tests.ui.clicking import trigger
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -58,18 +59,19 @@ def test_drop_a_study_on_the_demo_pacs(qtbot, window: MainWindow, demo: Demo) ->
 
 
 def test_problems_and_errors_are_shown_not_raised(
-    qtbot,
-    window: MainWindow,  # type: ignore[no-untyped-def]
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
     tmp_path: Path,
 ) -> None:
-    shown: list[tuple[str, str]] = []
-    window.show_error = lambda title, message, details="": shown.append((title, message))  # type: ignore[method-assign]
     folder = tmp_path / "not-media"  # tmp_path itself holds the demo's media
     folder.mkdir()
     (folder / "notes.txt").write_text("not DICOM")
-    window.open_path(folder)
-    qtbot.waitUntil(lambda: bool(shown), timeout=10000)
-    assert shown[0][0] == "Cannot open" and "no DICOM files" in shown[0][1]
+    prompter.answer("open_folder", folder)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: bool(prompter.errors), timeout=10000)
+    title, message, _ = prompter.errors[0]
+    assert title == "Cannot open" and "no DICOM files" in message
 
 
 def test_echo_and_tls_check_reach_the_log(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
