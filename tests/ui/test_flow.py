@@ -9,7 +9,7 @@ from PySide6.QtGui import QDropEvent
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import MIME_TYPE
-from tests.ui.clicking import trigger
+from tests.ui.clicking import button, click, trigger
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -75,9 +75,10 @@ def test_problems_and_errors_are_shown_not_raised(
 
 
 def test_echo_and_tls_check_reach_the_log(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    window.echo(DEMO_NODE)
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Echo"))
     qtbot.waitUntil(lambda: "echo success" in window.nodes.status.get(DEMO_NODE, ""), timeout=20000)
-    window.check_tls(DEMO_NODE)
+    click(qtbot, button(window.nodes, "Check TLS"))
     qtbot.waitUntil(
         lambda: any("TLS check" in e.summary for e in window.log.entries), timeout=20000
     )
