@@ -16,8 +16,8 @@ from desktop.core.model import InstanceStatus, MediaTree
 from desktop.core.paths import courier_home
 from desktop.net.history import History
 from desktop.net.link import LinkError
-from desktop.net.queue import FAILED, RetryPolicy, TransferQueue
-from desktop.net.runner import run_job
+from desktop.net.queue import FAILED, TransferQueue
+from desktop.net.runner import DEFAULT_ATTEMPTS, run_job, send_policy
 from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome, echo
 
 NODE_OPTIONS = (
@@ -68,8 +68,8 @@ def register(commands: Any) -> None:
     send.add_argument(
         "--attempts",
         type=int,
-        default=4,
-        help="tries for transient failures before giving up (default 4)",
+        default=DEFAULT_ATTEMPTS,
+        help=f"tries for transient failures before giving up (default {DEFAULT_ATTEMPTS})",
     )
     send.add_argument("--json", action="store_true")
     send.set_defaults(run=_send)
@@ -86,7 +86,7 @@ def register(commands: Any) -> None:
         action.add_argument("job", type=int)
         action.set_defaults(run=handler)
     run = queue_actions.add_parser("run", parents=[secret], help="process pending jobs")
-    run.add_argument("--attempts", type=int, default=4)
+    run.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS)
     run.add_argument("--json", action="store_true")
     run.set_defaults(run=_queue_run)
 
@@ -287,7 +287,7 @@ def _run_to_end(
     args: argparse.Namespace,
 ) -> None:
     """Run a job with the command's retry policy, saying notes and failures as they come."""
-    policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
+    policy = send_policy(args.attempts)
     records = run_job(
         queue,
         job_id,

@@ -22,8 +22,23 @@ class JobProgress:
     job: JobSummary
 
 
-Record = StoreOutcome | SessionEvent | JobProgress
+@dataclass(frozen=True, slots=True)
+class JobWaiting:
+    """Nothing is due: the job waits until ``until`` (epoch seconds) because of ``reason``."""
+
+    job: JobSummary
+    until: float
+    reason: str
+
+
+Record = StoreOutcome | SessionEvent | JobProgress | JobWaiting
+DEFAULT_ATTEMPTS = 4
 DEFAULT_POLICY = RetryPolicy()
+
+
+def send_policy(attempts: int = DEFAULT_ATTEMPTS) -> RetryPolicy:
+    """The backoff of every send, the CLI's and the GUI's: 1, 2, 4 ... s, ``attempts`` tries."""
+    return RetryPolicy(attempts=max(attempts, 1), base=1.0)
 
 
 def run_job(
@@ -55,7 +70,9 @@ def run_job(
         if not due:
             if not wait:
                 return
-            sleep(max(min(i.next_attempt for i in pending) - now, 0.0))
+            until = min(i.next_attempt for i in pending)
+            yield JobWaiting(summary, until, pending[0].message)
+            sleep(max(until - now, 0.0))
             continue
         by_item = {id(i.item): i for i in due}
         for record in parallel_store(connect, peer, [i.item for i in due], parallel):

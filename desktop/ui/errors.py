@@ -100,11 +100,16 @@ class ErrorReporter(QObject):
 
     reported = Signal(str, str, str)  # title, message, details
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_path: Path | None = None  # where the details are kept, once logging is set
+
     def unexpected(self, error: BaseException, where: str = "") -> None:
         LOG.error("unexpected error%s", f" in {where}" if where else "", exc_info=_info(error))
         message = (
             f"{describe(error)}\n\nThis is a fault in DICOM Courier, not in what you did. The "
-            "application goes on; the details are in the log file and can be copied."
+            "application goes on. The details below can be copied"
+            + (f"; they are also in {self.log_path}." if self.log_path else ".")
         )
         self.reported.emit(
             f"Unexpected error{f': {where}' if where else ''}", message, traceback_text(error)

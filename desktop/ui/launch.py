@@ -39,8 +39,9 @@ def build_window(path: Path | None = None, demo: bool = False) -> MainWindow:
         inbox = InboxSettings(DEMO_AE, environment.port, identity="demo-pacs")
         path = path or environment.media
     home = courier_home()
-    log_to_file(home)
+    log_path = log_to_file(home)
     window = MainWindow(Services(home, dialog_password), inbox)
+    window.reporter.log_path = log_path
     window.reporter.install()
     if path is not None:
         window.open_path(path)

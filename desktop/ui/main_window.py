@@ -470,8 +470,18 @@ class MainWindow(QMainWindow):
         return self.prompter.confirm("Send", text)
 
     def _job_updated(self, update: JobUpdate) -> None:
-        self.transfers.show_job(update.progress.job, update.failures)
         job = update.progress.job
+        self.transfers.show_job(
+            job,
+            update.failures,
+            reason=update.reason,
+            retry_at=update.retry_at,
+            state=f"node {job.node!r} is gone" if update.node_gone else "",
+        )
+        if update.node_gone:
+            self.log.add("error", job.node, f"job {job.id} cannot run: {update.reason}")
+        elif update.retry_at is not None:
+            self.log.add("warning", update.node, f"job {job.id} waits to retry: {update.reason}")
         if update.failures is not None:
             level = "error" if job.failed else "info"
             self.log.add(
@@ -499,9 +509,15 @@ class MainWindow(QMainWindow):
 
     def retry_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
-        queue.retry(job_id)
-        queue.close()
-        self.controller.resume_pending()
+        try:
+            count = queue.retry(job_id)
+            job = queue.job(job_id)
+        finally:
+            queue.close()
+        self.transfers.show_job(job, [], state=f"re-queued {count}" if count else "")
+        if job.pending:
+            self.controller.resume(job)
+        self.statusBar().showMessage(f"Job {job_id}: {count} instance(s) re-queued")
 
     def cancel_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
@@ -607,6 +623,13 @@ class MainWindow(QMainWindow):
         else:
             self.reporter.unexpected(error, title)
 
+    def _pending_jobs(self) -> bool:
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            return bool(queue.runnable())
+        finally:
+            queue.close()
+
     def confirm_quit(self) -> bool:
         return self.prompter.confirm(
             "Transfers are running",
@@ -615,7 +638,7 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.controller.busy():
+        if self.controller.busy() or self._pending_jobs():
             if not self.confirm_quit():
                 event.ignore()
                 return

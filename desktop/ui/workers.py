@@ -44,9 +44,9 @@ class GeneratorWorker(QRunnable):
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds`` unless cancelled first; True when cancelled."""
-        return self._cancelled.wait(seconds)
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking at once when cancelled (a generator's ``sleep``)."""
+        self._cancelled.wait(seconds)
 
     def run(self) -> None:
         # Runs once: what ``make`` holds (items to send, a tree ...) is freed when it ends,
