@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from desktop.connect import tls_client
 from desktop.core.paths import courier_home
 from desktop.security.certificates import CertificateInfo
-from desktop.security.handshake import ClientSettings, check_tls
+from desktop.security.handshake import check_tls
 from desktop.security.keystore import ImportResult, Keystore
 from desktop.security.passwords import password_source, read_password_file
-from desktop.security.tls import client_context, parse_profile
+from desktop.security.tls import parse_profile
 
 
 def password_option() -> argparse.ArgumentParser:
@@ -215,24 +216,16 @@ def _export_cert(args: argparse.Namespace) -> int:
 
 
 def _tls_check(args: argparse.Namespace) -> int:
-    keystore = open_keystore(args)
-    identity = keystore.unlock_identity(args.identity) if args.identity else None
-    context = client_context(
-        args.profile,
-        keystore.trusted_pem(),
-        identity,
-        check_hostname=not args.no_hostname_check,
-        system_store=args.system_cas,
-    )
-    settings = ClientSettings(
+    context, settings = tls_client(
+        open_keystore(args),
         args.host,
         args.port,
         args.profile,
+        identity=args.identity or "",
         server_name=args.server_name or "",
         check_hostname=not args.no_hostname_check,
-        sent_identity=identity is not None,
-        our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
         timeout=args.timeout,
+        system_store=args.system_cas,
     )
     transcript = check_tls(settings, context)
     if transcript.diagnosis is not None:

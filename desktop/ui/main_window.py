@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.app import InboxSettings, Services
-from desktop.core.config import ConfigError, add_node, edit_node, remove_node
+from desktop.connect import node_tls
+from desktop.core.config import ConfigError, Node, add_node, edit_node, remove_node
 from desktop.core.errors import CourierError
 from desktop.core.export import export_mp4, export_png
 from desktop.core.frames import FrameSource
@@ -26,8 +27,7 @@ from desktop.core.model import Instance
 from desktop.net.query import find, move
 from desktop.net.queue import TransferQueue
 from desktop.net.store import SessionEvent, StoreItem, echo
-from desktop.security.handshake import ClientSettings, check_tls
-from desktop.security.tls import Profile, client_context
+from desktop.security.handshake import check_tls
 from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.errors import ErrorReporter, describe
 from desktop.ui.icons import icon
@@ -323,18 +323,16 @@ class MainWindow(QMainWindow):
 
     def edit_node(self, name: str | None) -> None:
         identities = [i.name for i in self.services.keystore.identities()]
-        dialog = NodeDialog(identities, self.services.node(name) if name else None, self)
-        if not self.prompter.run(dialog):
-            return
-        try:
-            node = dialog.node()
+        home = self.services.home
+
+        def save(node: Node) -> Node:
             if name is None:
-                add_node(self.services.home, node)
-            else:
-                edit_node(self.services.home, name, **asdict(node))
-        except CourierError as error:
-            self.show_error("Node not saved", str(error))
-        self.refresh_nodes()
+                return add_node(home, node)
+            return edit_node(home, name, **asdict(node))
+
+        dialog = NodeDialog(identities, self.services.node(name) if name else None, self, save=save)
+        if self.prompter.run(dialog):
+            self.refresh_nodes()
 
     def remove_node(self, name: str) -> None:
         if self.prompter.confirm("Remove node", f"Remove the node {name}?"):
@@ -370,26 +368,10 @@ class MainWindow(QMainWindow):
             if not node.tls:
                 self.show_error("Check TLS", f"{name} is a plain DICOM node (TLS is off)")
                 return None
-            keystore = self.services.keystore
-            identity = keystore.unlock_identity(node.identity) if node.identity else None
-            context = client_context(
-                Profile(node.profile),
-                keystore.trusted_pem(),
-                identity,
-                check_hostname=node.check_hostname,
-            )
+            context, settings = node_tls(node, self.services.keystore)
         except CourierError as error:
             self.show_error("Check TLS", str(error))
             return None
-        settings = ClientSettings(
-            node.host,
-            node.port,
-            Profile(node.profile),
-            node.server_name,
-            node.check_hostname,
-            identity is not None,
-            timeout=node.connect_timeout,
-        )
 
         def done(transcript: Any) -> None:
             self.log.add_transcript(name, transcript.as_json(), "TLS check")

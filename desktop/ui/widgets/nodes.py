@@ -1,6 +1,7 @@
 """Nodes: the configured PACS, a drop target for studies, with echo and TLS checks."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -21,12 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.config import PROFILES, Node
+from desktop.core.config import PROFILES, ConfigError, Node
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.widgets.dialogs import ok_cancel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+INVALID = "border: 2px solid #c0392b"
 
 
 class NodeList(QListWidget):
@@ -71,9 +74,19 @@ class NodeDialog(QDialog):
     """Add or edit a node: AE titles, host, port, TLS profile, identity, hostname check."""
 
     def __init__(
-        self, identities: list[str], node: Node | None = None, parent: QWidget | None = None
+        self,
+        identities: list[str],
+        node: Node | None = None,
+        parent: QWidget | None = None,
+        *,
+        save: Callable[[Node], object] = Node.validated,
     ) -> None:
         super().__init__(parent)
+        self.save = save
+        self.problem = QLabel("")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c0392b")
+        self.problem.setVisible(False)
         self.setWindowTitle("Edit node" if node else "Add node")
         node = node or Node("", "", "", 104)
         self.name = QLineEdit(node.name)
@@ -120,7 +133,34 @@ class NodeDialog(QDialog):
         buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.problem)
         layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        """Save, or say what is wrong beside the field at fault and keep what was typed."""
+        for widget in self._fields().values():
+            widget.setStyleSheet("")
+        try:
+            self.save(self.node())
+        except ConfigError as error:
+            self.problem.setText(str(error))
+            self.problem.setVisible(True)
+            field = self._fields().get(error.field)
+            if field is not None:
+                field.setStyleSheet(INVALID)
+                field.setFocus()
+            return
+        super().accept()
+
+    def _fields(self) -> dict[str, QWidget]:
+        return {
+            "name": self.name,
+            "ae_title": self.ae_title,
+            "host": self.host,
+            "port": self.port,
+            "identity": self.identity,
+            "calling_ae_title": self.calling,
+        }
 
     def node(self) -> Node:
         """The node as entered (validate with Node.validated)."""
