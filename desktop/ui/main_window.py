@@ -1,6 +1,7 @@
 """The main window: browser and nodes on the left; viewer, transfers, log, certificates and
 query/retrieve on the right. Every long action goes to a worker; errors become dialogs."""
 
+from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.errors import ErrorReporter, describe
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import instance_payloads
+from desktop.ui.node_checks import NodeChecks
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([560, 720])
         self.setCentralWidget(self.splitter)
         self.controller = TransferController(services)
+        self.checks = NodeChecks(self.settings)
         self.inbox_event.connect(self._inbox_event)
         self._connect()
         self._menus()
@@ -317,7 +320,7 @@ class MainWindow(QMainWindow):
         except ConfigError as error:
             self.show_error("Configuration", str(error))
             nodes = []
-        self.nodes.show_nodes(nodes)
+        self.nodes.show_nodes(nodes, {n.name: self.checks.last(n) for n in nodes})
         self.query.set_nodes([n.name for n in nodes])
         self._send_menu_nodes = [n.name for n in nodes]
 
@@ -341,18 +344,18 @@ class MainWindow(QMainWindow):
 
     def echo(self, name: str) -> GeneratorWorker | None:
         try:
-            _, connector, peer = self.services.connection(name)
+            node, connector, peer = self.services.connection(name)
         except CourierError as error:
             self.show_error("Echo", str(error))
             return None
 
         def done(result: Any) -> None:
-            self.nodes.status[name] = f"echo {result.status.category} {result.milliseconds:.0f} ms"
+            self.checks.record(node, "echo", ok=not result.status.failed)
             self.log.add_transcript(name, result.transcript, "echo")
             self.refresh_nodes()
 
         def failed(error: Exception) -> None:
-            self.nodes.status[name] = "echo failed"
+            self.checks.record(node, "echo", ok=False)
             self.log.add("error", name, f"echo failed: {describe(error)}")
             self.refresh_nodes()
             self.report(f"Echo {name}", error)
@@ -374,6 +377,8 @@ class MainWindow(QMainWindow):
             return None
 
         def done(transcript: Any) -> None:
+            self.checks.record(node, "TLS check", ok=transcript.ok)
+            self.refresh_nodes()
             self.log.add_transcript(name, transcript.as_json(), "TLS check")
             box = QMessageBox(
                 QMessageBox.Icon.Information if transcript.ok else QMessageBox.Icon.Warning,
@@ -464,6 +469,10 @@ class MainWindow(QMainWindow):
             self.log.add("error", job.node, f"job {job.id} cannot run: {update.reason}")
         elif update.retry_at is not None:
             self.log.add("warning", update.node, f"job {job.id} waits to retry: {update.reason}")
+        if update.failures is not None and job.sent:
+            with suppress(ConfigError):  # the node may have gone meanwhile
+                self.checks.record(self.services.node(update.node), "send", ok=True)
+            self.refresh_nodes()
         if update.failures is not None:
             level = "error" if job.failed else "info"
             self.log.add(

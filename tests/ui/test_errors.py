@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QPushButton
 
+from desktop.demo import DEMO_NODE
 from desktop.ui.errors import ErrorDialog, ErrorReporter, log_to_file
 from desktop.ui.main_window import MainWindow
 from desktop.ui.workers import call, start
@@ -51,7 +52,7 @@ def test_an_exception_in_a_clicked_slot_is_logged_shown_and_survived(
     assert oct(installed.stat().st_mode & 0o777) == "0o600"
     click(qtbot, button(window.nodes, "Echo"))  # the application goes on
     qtbot.waitUntil(
-        lambda: any("echo success" in text for text in window.nodes.status.values()),
+        lambda: window.checks.last(window.services.node(DEMO_NODE)) is not None,
         timeout=20000,
     )
 

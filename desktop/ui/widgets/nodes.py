@@ -1,7 +1,7 @@
 """Nodes: the configured PACS, a drop target for studies, with echo and TLS checks."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop.core.config import PROFILES, ConfigError, Node
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
+from desktop.ui.node_checks import Check
 from desktop.ui.widgets.dialogs import ok_cancel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -196,7 +197,6 @@ class NodesPanel(QWidget):
         self.list = NodeList()
         self.list.dropped.connect(self.send_requested)
         self.list.setToolTip("Drag a patient, study, series or images here to send them")
-        self.status: dict[str, str] = {}
         buttons = QHBoxLayout()
         for text, tip, handler in (
             ("Add…", "Add a node", self.add_requested.emit),
@@ -223,15 +223,20 @@ class NodesPanel(QWidget):
         if item is not None:
             signal.emit(item.data(NAME_ROLE))
 
-    def show_nodes(self, nodes: list[Node]) -> None:
+    def show_nodes(self, nodes: list[Node], checks: Mapping[str, Check | None]) -> None:
+        """The nodes; a TLS node's lock is green only when its last check succeeded."""
         current = self.list.currentItem()
         selected = current.data(NAME_ROLE) if current else None
         self.list.clear()
         for node in nodes:
-            last = self.status.get(node.name, "not checked yet")
+            check = checks.get(node.name)
+            last = check.describe(tls=node.tls) if check else "not verified yet"
             security = f"TLS {node.profile}" if node.tls else "plain, unencrypted"
+            symbol = (
+                ("lock" if check and check.ok else "lock-unverified") if node.tls else "lock-open"
+            )
             item = QListWidgetItem(
-                icon("lock" if node.tls else "lock-open"),
+                icon(symbol),
                 f"{node.name}\n{node.ae_title}@{node.host}:{node.port} · {security} · {last}",
             )
             item.setData(NAME_ROLE, node.name)
