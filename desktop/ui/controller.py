@@ -14,10 +14,10 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from desktop.app import Services
 from desktop.core.config import ConfigError, Node
-from desktop.net.link import Connector
+from desktop.core.errors import CourierError
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
-from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome
+from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
 from desktop.ui.workers import GeneratorWorker, start
 
 MAX_SENDING_NODES = 4
@@ -35,8 +35,6 @@ class JobUpdate:
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    connector: Connector
-    peer: Peer
     items: list[StoreItem]
     description: str
     job_id: int | None
@@ -59,8 +57,8 @@ class TransferController(QObject):
 
     def submit(self, node_name: str, items: list[StoreItem], description: str) -> None:
         """Queue a new job for ``node_name`` (persisted before anything is sent)."""
-        node, connector, peer = self.services.connection(node_name)
-        self._schedule(node, _Job(connector, peer, items, description, None))
+        node = self.services.prepare(node_name)  # a password dialog may appear: GUI thread
+        self._schedule(node, _Job(items, description, None))
 
     def resume_pending(self) -> list[int]:
         """Run the jobs a previous session left pending; returns their ids. A job whose node
@@ -77,15 +75,16 @@ class TransferController(QObject):
     def resume(self, job: JobSummary) -> None:
         """Run ``job`` again now (after Retry): a worker waiting on it starts over."""
         try:
-            node, connector, peer = self.services.connection(job.node)
-        except ConfigError as error:
+            node = self.services.prepare(job.node)
+        except CourierError as error:  # the node is gone, or no keystore password was given
+            gone = isinstance(error, ConfigError)
             self.job_updated.emit(
-                JobUpdate(job.node, JobProgress(job), reason=str(error), node_gone=True)
+                JobUpdate(job.node, JobProgress(job), reason=str(error), node_gone=gone)
             )
             return
         if self.running.get(node.name) == job.id:
             self.active[node.name].cancel()  # it may be sleeping out a backoff
-        self._schedule(node, _Job(connector, peer, [], job.description, job.id))
+        self._schedule(node, _Job([], job.description, job.id))
 
     def busy(self) -> bool:
         return bool(self.active)
@@ -119,6 +118,7 @@ class TransferController(QObject):
         self.active[node.name] = start(worker, self.pool)
 
     def _run(self, node: Node, job: _Job, worker: GeneratorWorker) -> Generator[Any, None, None]:
+        _, connector, peer = self.services.connection(node.name)  # once per node and session
         queue = TransferQueue(self.services.queue_path)
         try:
             job_id = job.job_id
@@ -129,8 +129,8 @@ class TransferController(QObject):
             yield from run_job(
                 queue,
                 job_id,
-                job.connector,
-                job.peer,
+                connector,
+                peer,
                 policy=send_policy(),
                 history=self.services.history,
                 parallel=node.max_associations,

@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.controller.note.connect(lambda node, text: self.log.add("warning", node, text))
         self.controller.failed.connect(self._transfer_failed)
         self.certificates.error.connect(self.show_error)
+        self.certificates.changed.connect(self.services.forget_connections)
         self.query.find_requested.connect(self.find_studies)
         self.query.retrieve_requested.connect(self.retrieve)
 
@@ -344,7 +345,7 @@ class MainWindow(QMainWindow):
 
     def echo(self, name: str) -> GeneratorWorker | None:
         try:
-            node, connector, peer = self.services.connection(name)
+            node = self.services.prepare(name)
         except CourierError as error:
             self.show_error("Echo", str(error))
             return None
@@ -360,7 +361,7 @@ class MainWindow(QMainWindow):
             self.refresh_nodes()
             self.report(f"Echo {name}", error)
 
-        worker = call(lambda: echo(connector, peer))
+        worker = call(lambda: echo(*self.services.connection(name)[1:]))
         worker.signals.returned.connect(done)
         worker.signals.errored.connect(failed)
         return start(worker)
@@ -371,10 +372,15 @@ class MainWindow(QMainWindow):
             if not node.tls:
                 self.show_error("Check TLS", f"{name} is a plain DICOM node (TLS is off)")
                 return None
-            context, settings = node_tls(node, self.services.keystore)
+            self.services.prepare(name)
         except CourierError as error:
             self.show_error("Check TLS", str(error))
             return None
+        keystore = self.services.keystore
+
+        def handshake() -> Any:
+            context, settings = node_tls(node, keystore)  # the identity unlocked off the GUI
+            return check_tls(settings, context)
 
         def done(transcript: Any) -> None:
             self.checks.record(node, "TLS check", ok=transcript.ok)
@@ -389,7 +395,7 @@ class MainWindow(QMainWindow):
             box.setDetailedText("\n".join(transcript.lines()))
             box.open()
 
-        worker = call(lambda: check_tls(settings, context))
+        worker = call(handshake)
         worker.signals.returned.connect(done)
         worker.signals.errored.connect(lambda error: self.report(f"TLS check {name}", error))
         return start(worker)
@@ -520,14 +526,14 @@ class MainWindow(QMainWindow):
 
     def find_studies(self, node_name: str, keys: dict[str, str]) -> GeneratorWorker | None:
         try:
-            _, connector, peer = self.services.connection(node_name)
+            self.services.prepare(node_name)
         except CourierError as error:
             self.show_error("Find", str(error))
             return None
         worker = call(
             lambda: [
                 {e.keyword: str(e.value) for e in match if e.keyword}
-                for match in find(connector, peer, "study", keys)
+                for match in find(*self.services.connection(node_name)[1:], "study", keys)
             ]
         )
         worker.signals.returned.connect(self.query.show_results)
@@ -543,13 +549,14 @@ class MainWindow(QMainWindow):
             )
             return None
         try:
-            _, connector, peer = self.services.connection(node_name)
+            self.services.prepare(node_name)
         except CourierError as error:
             self.show_error("Retrieve", str(error))
             return None
         destination = self.inbox.ae_title
 
         def moves() -> Any:
+            _, connector, peer = self.services.connection(node_name)
             for uid in study_uids:
                 yield from move(connector, peer, destination, uid)
 
