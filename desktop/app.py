@@ -3,6 +3,7 @@
 Qt-free on purpose: the GUI gives it a password source (a dialog), the CLI would give another.
 """
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class Services:
         self.queue_path = home / "queue.sqlite"
         self.inbox = home / "inbox"
         self.listener: StorageListener | None = None
+        self._connectors: dict[Node, Connector] = {}
+        self._lock = threading.Lock()
 
     def nodes(self) -> list[Node]:
         return list(load_config(self.home).nodes.values())
@@ -45,10 +48,28 @@ class Services:
     def node(self, name: str) -> Node:
         return find_node(load_config(self.home), name)
 
-    def connection(self, name: str) -> tuple[Node, Connector, Peer]:
-        """The node, a connector (keys unlocked now, on the caller's thread) and its peer."""
+    def prepare(self, name: str) -> Node:
+        """The node, with the keystore password asked for now if its identity needs one: the
+        GUI calls this on its thread, then ``connection`` on a worker's."""
         node = self.node(name)
-        return node, node_connector(node, self.keystore), Peer(node.ae_title, node.calling_ae_title)
+        if node.tls and node.identity:
+            self.keystore.unlock()
+        return node
+
+    def connection(self, name: str) -> tuple[Node, Connector, Peer]:
+        """The node, its connector and peer. The connector (identity unlocked, TLS context
+        built) is made once per node settings and session, on the caller's thread."""
+        node = self.node(name)
+        with self._lock:
+            connector = self._connectors.get(node)
+            if connector is None:
+                connector = self._connectors[node] = node_connector(node, self.keystore)
+        return node, connector, Peer(node.ae_title, node.calling_ae_title)
+
+    def forget_connections(self) -> None:
+        """After the keystore changed (a CA or identity imported or removed)."""
+        with self._lock:
+            self._connectors.clear()
 
     def start_inbox(self, settings: InboxSettings, sink: Sink) -> StorageListener:
         """Run our storage SCP into the Inbox (TLS with client certificates if configured)."""

@@ -38,24 +38,60 @@ def node_connector(node: Node, keystore: Keystore) -> Connector:
     return _tls_connector(node, keystore) if node.tls else _plain_connector(node)
 
 
-def _tls_connector(node: Node, keystore: Keystore) -> Connector:
-    identity = auditing.unlock(keystore, node.identity) if node.identity else None
-    profile = Profile(node.profile)
+def tls_client(
+    keystore: Keystore,
+    host: str,
+    port: int,
+    profile: Profile,
+    *,
+    identity: str = "",
+    server_name: str = "",
+    check_hostname: bool = True,
+    timeout: float = 10.0,
+    system_store: bool = False,
+) -> tuple[ssl.SSLContext, ClientSettings]:
+    """The client side of TLS to a peer, for every caller (send, echo, find, the TLS check, CLI
+    and GUI): the context (trusted CAs, our identity unlocked) and the settings transcripts and
+    diagnoses need, the issuer of our certificate included."""
+    unlocked = auditing.unlock(keystore, identity) if identity else None
     context = client_context(
-        profile, keystore.trusted_pem(), identity, check_hostname=node.check_hostname
+        profile,
+        keystore.trusted_pem(),
+        unlocked,
+        check_hostname=check_hostname,
+        system_store=system_store,
     )
     check_revocation(context, crls_pem(keystore))
     settings = ClientSettings(
-        node.host,
-        node.port,
+        host,
+        port,
         profile,
-        server_name=node.server_name,
-        check_hostname=node.check_hostname,
-        sent_identity=identity is not None,
-        our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
-        timeout=node.connect_timeout,
+        server_name=server_name,
+        check_hostname=check_hostname,
+        sent_identity=unlocked is not None,
+        our_issuer=unlocked.certificate.issuer.rfc4514_string() if unlocked else "",
+        timeout=timeout,
         dicom_probe=speaks_plain_dicom,
     )
+    return context, settings
+
+
+def node_tls(node: Node, keystore: Keystore) -> tuple[ssl.SSLContext, ClientSettings]:
+    """``tls_client`` for a configured node."""
+    return tls_client(
+        keystore,
+        node.host,
+        node.port,
+        Profile(node.profile),
+        identity=node.identity,
+        server_name=node.server_name,
+        check_hostname=node.check_hostname,
+        timeout=node.connect_timeout,
+    )
+
+
+def _tls_connector(node: Node, keystore: Keystore) -> Connector:
+    context, settings = node_tls(node, keystore)
 
     def connect() -> Link:
         connection, transcript = open_tls(settings, context)

@@ -7,4 +7,5 @@ export QT_QPA_PLATFORM=offscreen
 echo "== ruff"; .venv/bin/ruff check desktop tests bench installer
 echo "== ruff format"; .venv/bin/ruff format --check desktop tests bench installer
 echo "== mypy"; .venv/bin/mypy desktop
+echo "== import-linter (layers)"; .venv/bin/lint-imports
 echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -26,6 +26,7 @@ from desktop.core.config import (
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.net.history import History
+from desktop.net.runner import DEFAULT_ATTEMPTS
 
 if TYPE_CHECKING:
     from desktop.core.model import MediaTree
@@ -82,8 +83,8 @@ def register(commands: Any) -> None:
     send.add_argument(
         "--attempts",
         type=int,
-        default=4,
-        help="tries for transient failures before giving up (default 4)",
+        default=DEFAULT_ATTEMPTS,
+        help=f"tries for transient failures before giving up (default {DEFAULT_ATTEMPTS})",
     )
     send.add_argument("--json", action="store_true")
     send.set_defaults(run=_send)
@@ -100,7 +101,7 @@ def register(commands: Any) -> None:
         action.add_argument("job", type=int)
         action.set_defaults(run=handler)
     run = queue_actions.add_parser("run", parents=[secret], help="process pending jobs")
-    run.add_argument("--attempts", type=int, default=4)
+    run.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS)
     run.add_argument("--json", action="store_true")
     run.set_defaults(run=_queue_run)
 
@@ -337,10 +338,9 @@ def _run_to_end(
     args: argparse.Namespace,
 ) -> None:
     """Run a job with the command's retry policy, saying notes and failures as they come."""
-    from desktop.net.queue import RetryPolicy
-    from desktop.net.runner import run_job
+    from desktop.net.runner import run_job, send_policy
 
-    policy = RetryPolicy(attempts=max(args.attempts, 1), base=1.0)
+    policy = send_policy(args.attempts)
     records = run_job(
         queue,
         job_id,

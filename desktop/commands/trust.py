@@ -8,13 +8,13 @@ from typing import Any
 
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
-from desktop.net.probe import speaks_plain_dicom
+from desktop.connect import tls_client
 from desktop.security.certificates import CertificateInfo
-from desktop.security.handshake import ClientSettings, check_tls
+from desktop.security.handshake import check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
-from desktop.security.revocation import check_revocation, crls_pem, import_crl
-from desktop.security.tls import client_context, parse_profile
+from desktop.security.revocation import import_crl
+from desktop.security.tls import parse_profile
 
 
 def register(commands: Any) -> None:
@@ -222,26 +222,16 @@ def _export_cert(args: argparse.Namespace) -> int:
 
 
 def _tls_check(args: argparse.Namespace) -> int:
-    keystore = open_keystore(args)
-    identity = auditing.unlock(keystore, args.identity) if args.identity else None
-    context = client_context(
-        args.profile,
-        keystore.trusted_pem(),
-        identity,
-        check_hostname=not args.no_hostname_check,
-        system_store=args.system_cas,
-    )
-    check_revocation(context, crls_pem(keystore))
-    settings = ClientSettings(
+    context, settings = tls_client(
+        open_keystore(args),
         args.host,
         args.port,
         args.profile,
+        identity=args.identity or "",
         server_name=args.server_name or "",
         check_hostname=not args.no_hostname_check,
-        sent_identity=identity is not None,
-        our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
         timeout=args.timeout,
-        dicom_probe=speaks_plain_dicom,
+        system_store=args.system_cas,
     )
     transcript = check_tls(settings, context)
     if transcript.diagnosis is not None:

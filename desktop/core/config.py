@@ -19,7 +19,12 @@ DEFAULT_CALLING_AE = "COURIER"
 
 
 class ConfigError(CourierError):
-    """A node setting is invalid, or the configuration file cannot be used."""
+    """A node setting is invalid, or the configuration file cannot be used; ``field`` names
+    the Node field at fault, when one is."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,26 +50,27 @@ class Node:
     def validated(self) -> "Node":
         """The node itself, or ConfigError naming the first invalid setting."""
         if not self.name.strip() or len(self.name) > 64:
-            raise ConfigError("a node name is 1 to 64 characters")
-        for label, title in (
-            ("AE title", self.ae_title),
-            ("calling AE title", self.calling_ae_title),
+            raise ConfigError("a node name is 1 to 64 characters", field="name")
+        for label, title, field_name in (
+            ("AE title", self.ae_title, "ae_title"),
+            ("calling AE title", self.calling_ae_title, "calling_ae_title"),
         ):
             if not AE_TITLE.fullmatch(title) or not title.strip():
                 raise ConfigError(
                     f"the {label} {title!r} must be 1 to 16 printable ASCII "
-                    "characters, not only spaces, without backslash"
+                    "characters, not only spaces, without backslash",
+                    field=field_name,
                 )
         if not self.host.strip():
-            raise ConfigError("a node needs a host name or address")
+            raise ConfigError("a node needs a host name or address", field="host")
         if not 1 <= self.port <= 65535:
-            raise ConfigError(f"the port {self.port} is not between 1 and 65535")
+            raise ConfigError(f"the port {self.port} is not between 1 and 65535", field="port")
         if self.profile not in PROFILES:
             raise ConfigError(
                 f"unknown TLS profile {self.profile!r}; choose one of {', '.join(PROFILES)}"
             )
         if self.identity and not self.tls:
-            raise ConfigError("an identity is presented over TLS only: add --tls")
+            raise ConfigError("an identity is presented over TLS only: add --tls", field="identity")
         if not 0 < self.connect_timeout <= 600 or not 0 < self.network_timeout <= 3600:
             raise ConfigError("timeouts are positive: up to 600 s to connect, 3600 s on the wire")
         if not 1 <= self.max_associations <= 16:
@@ -146,7 +152,9 @@ def find_node(config: Config, name: str) -> Node:
 def add_node(home: Path, node: Node) -> Node:
     with changing_config(home) as config:
         if node.name in config.nodes:
-            raise ConfigError(f"a node named {node.name!r} exists already (node edit changes it)")
+            raise ConfigError(
+                f"a node named {node.name!r} exists already (node edit changes it)", field="name"
+            )
         config.nodes[node.name] = node.validated()
     return node
 
@@ -156,7 +164,9 @@ def edit_node(home: Path, name: str, /, **changes: Any) -> Node:
     with changing_config(home) as config:
         node = replace(find_node(config, name), **changes).validated()
         if node.name != name and node.name in config.nodes:
-            raise ConfigError(f"a node named {node.name!r} exists already: choose another name")
+            raise ConfigError(
+                f"a node named {node.name!r} exists already: choose another name", field="name"
+            )
         del config.nodes[name]
         config.nodes[node.name] = node
     return node

@@ -263,16 +263,26 @@ class TransferQueue:
         )
 
     def retry(self, job_id: int) -> int:
-        """Make a job's failed instances pending again; returns how many."""
+        """Make a job's failed instances, and those waiting out a backoff, due now; returns
+        how many."""
         self.job(job_id)
         with self.db:
             self.db.execute("UPDATE jobs SET cancelled = 0 WHERE id = ?", (job_id,))
             cursor = self.db.execute(
                 "UPDATE instances SET state = ?, attempts = 0, next_attempt = 0 "
-                "WHERE job_id = ? AND state = ?",
-                (PENDING, job_id, FAILED),
+                "WHERE job_id = ? AND (state = ? OR (state = ? AND attempts > 0))",
+                (PENDING, job_id, FAILED, PENDING),
             )
         return cursor.rowcount
+
+    def reason(self, job_id: int) -> str:
+        """Why the job's last unsent instance was not stored ('' when none failed)."""
+        row = self.db.execute(
+            "SELECT message FROM instances WHERE job_id = ? AND state != ? AND message != '' "
+            "ORDER BY attempts DESC, seq LIMIT 1",
+            (job_id, SENT),
+        ).fetchone()
+        return str(row[0]) if row else ""
 
     def cancel(self, job_id: int) -> None:
         self.job(job_id)

@@ -33,8 +33,23 @@ class JobProgress:
     job: JobSummary
 
 
-Record = StoreOutcome | SessionEvent | JobProgress
+@dataclass(frozen=True, slots=True)
+class JobWaiting:
+    """Nothing is due: the job waits until ``until`` (epoch seconds) because of ``reason``."""
+
+    job: JobSummary
+    until: float
+    reason: str
+
+
+Record = StoreOutcome | SessionEvent | JobProgress | JobWaiting
+DEFAULT_ATTEMPTS = 4
 DEFAULT_POLICY = RetryPolicy()
+
+
+def send_policy(attempts: int = DEFAULT_ATTEMPTS) -> RetryPolicy:
+    """The backoff of every send, the CLI's and the GUI's: 1, 2, 4 ... s, ``attempts`` tries."""
+    return RetryPolicy(attempts=max(attempts, 1), base=1.0)
 
 
 def run_job(
@@ -66,13 +81,19 @@ def run_job(
         if not due:
             if not wait:
                 return
-            sleep(max(min(i.next_attempt for i in pending) - now, 0.0))
+            until = min(i.next_attempt for i in pending)
+            yield JobWaiting(summary, until, pending[0].message)
+            sleep(max(until - now, 0.0))
             continue
         sending = [queue.for_sending(i.item) for i in due]
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
         for record in parallel_store(connect, peer, sending, parallel):
             if isinstance(record, StoreOutcome):
                 queue.record(by_item[id(record.item)], record, policy, clock())
+                if not record.ok:
+                    logger.warning(
+                        "job %d to %s: %s: %s", job_id, node, record.item.path, record.message
+                    )
                 summary = queue.job(job_id)
                 yield record
                 yield JobProgress(summary)

@@ -342,6 +342,11 @@ class Keystore:
 
     # -- password ----------------------------------------------------------------------------
 
+    def unlock(self) -> None:
+        """Ask for the keystore password now, on the caller's thread, and check it: keys are
+        then unlocked on any thread without a prompt."""
+        self._unlock(new_allowed=False)
+
     def _unlock(self, *, new_allowed: bool) -> str:
         """The keystore password, checked against the verifier (set on first use)."""
         if self._password is not None:

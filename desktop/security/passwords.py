@@ -5,6 +5,7 @@ keyring where one exists, else a prompt; nothing ever prompts without a terminal
 """
 
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from desktop.security.errors import PasswordError
 
+LOG = logging.getLogger(__name__)
 PASSWORD_ENV = "DICOM_COURIER_KEYSTORE_PASSWORD"
 KEYRING_SERVICE = "dicom-courier"
 MIN_LENGTH = 8
@@ -69,7 +71,8 @@ def _keyring_get(account: str) -> str | None:
         import keyring
 
         return keyring.get_password(KEYRING_SERVICE, account)
-    except Exception:  # no keyring package or no backend (headless Linux): not an error
+    except Exception as error:  # no keyring package or backend (headless Linux): not an error
+        LOG.debug("no OS keyring: %s", error)
         return None
 
 
@@ -78,5 +81,6 @@ def _keyring_set(account: str, password: str) -> None:
         import keyring
 
         keyring.set_password(KEYRING_SERVICE, account, password)
-    except Exception:  # best effort: without a keyring the user is asked next time
+    except Exception as error:  # best effort: without a keyring the user is asked next time
+        LOG.debug("the password was not remembered in an OS keyring: %s", error)
         return

@@ -1,7 +1,8 @@
-"""Transfers for the GUI: one serial queue per node (as Vorta does per site), work on the pool.
+"""Transfers for the GUI: one serial queue per node (as Vorta does per site), on a pool of their
+own so that Open, Echo and Find never wait behind sends.
 
-Keys are unlocked and connectors built on the GUI thread (a password dialog may appear);
-hashing, sending and every database write happen on a pool thread.
+Jobs retry transient failures with the CLI's backoff (``send_policy``), saying when they wait
+and why; a job whose node is gone is reported, never raised.
 """
 
 from collections import deque
@@ -9,16 +10,18 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from desktop import auditing
 from desktop.app import Services
-from desktop.core.config import Node
-from desktop.net.link import Connector
-from desktop.net.queue import FAILED, TransferQueue
-from desktop.net.runner import JobProgress, run_job
-from desktop.net.store import Peer, SessionEvent, StoreItem, StoreOutcome
+from desktop.core.config import ConfigError, Node
+from desktop.core.errors import CourierError
+from desktop.net.queue import FAILED, JobSummary, TransferQueue
+from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
+from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
 from desktop.ui.workers import GeneratorWorker, start
+
+MAX_SENDING_NODES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,36 +29,63 @@ class JobUpdate:
     node: str
     progress: JobProgress
     failures: list[str] | None = None  # set when the job has stopped
+    reason: str = ""  # why instances were not stored yet, in plain words
+    retry_at: float | None = None  # waiting out a backoff until then (epoch seconds)
+    node_gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    items: list[StoreItem]
+    description: str
+    job_id: int | None
 
 
 class TransferController(QObject):
     job_updated = Signal(object)  # JobUpdate
     session = Signal(str, object)  # node name, SessionEvent
     note = Signal(str, str)  # node name, text
-    failed = Signal(str, str)  # node name, message
+    failed = Signal(str, object)  # node name, the exception
 
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(MAX_SENDING_NODES)
         self.active: dict[str, GeneratorWorker] = {}
-        self.waiting: dict[str, deque[tuple[Any, ...]]] = {}
+        self.running: dict[str, int | None] = {}  # node → the job its worker runs
+        self.waiting: dict[str, deque[_Job]] = {}
 
     def submit(self, node_name: str, items: list[StoreItem], description: str) -> None:
         """Queue a new job for ``node_name`` (persisted before anything is sent)."""
-        node, connector, peer = self.services.connection(node_name)
-        self._schedule(node, (connector, peer, items, description, None))
+        node = self.services.prepare(node_name)  # a password dialog may appear: GUI thread
+        self._schedule(node, _Job(items, description, None))
 
     def resume_pending(self) -> list[int]:
-        """Run the jobs a previous session left pending; returns their ids."""
+        """Run the jobs a previous session left pending; returns their ids. A job whose node
+        was renamed or removed is reported as such and left in the queue."""
         queue = TransferQueue(self.services.queue_path)
         try:
             jobs = [queue.job(job_id) for job_id in queue.runnable()]
         finally:
             queue.close()
         for job in jobs:
-            node, connector, peer = self.services.connection(job.node)
-            self._schedule(node, (connector, peer, [], job.description, job.id))
+            self.resume(job)
         return [job.id for job in jobs]
+
+    def resume(self, job: JobSummary) -> None:
+        """Run ``job`` again now (after Retry): a worker waiting on it starts over."""
+        try:
+            node = self.services.prepare(job.node)
+        except CourierError as error:  # the node is gone, or no keystore password was given
+            gone = isinstance(error, ConfigError)
+            self.job_updated.emit(
+                JobUpdate(job.node, JobProgress(job), reason=str(error), node_gone=gone)
+            )
+            return
+        if self.running.get(node.name) == job.id:
+            self.active[node.name].cancel()  # it may be sleeping out a backoff
+        self._schedule(node, _Job([], job.description, job.id))
 
     def busy(self) -> bool:
         return bool(self.active)
@@ -67,7 +97,7 @@ class TransferController(QObject):
         for worker in self.active.values():
             worker.cancel()
 
-    def _schedule(self, node: Node, job: tuple[Any, ...]) -> None:
+    def _schedule(self, node: Node, job: _Job) -> None:
         self.waiting.setdefault(node.name, deque()).append(job)
         if node.name not in self.active:
             self._next(node)
@@ -76,44 +106,42 @@ class TransferController(QObject):
         queued = self.waiting.get(node.name)
         if not queued:
             self.active.pop(node.name, None)
+            self.running.pop(node.name, None)
             return
-        connector, peer, items, description, job_id = queued.popleft()
-        worker = GeneratorWorker(
-            lambda: self._run(node, connector, peer, items, description, job_id)
-        )
-        worker.signals.record.connect(lambda record: self._relay(node.name, record))
-        worker.signals.failed.connect(lambda message: self.failed.emit(node.name, message))
-        worker.signals.done.connect(lambda _: self._next(node))
-        worker.signals.failed.connect(lambda _: self._next(node))
-        worker.signals.stopped.connect(lambda: self._next(node))
-        self.active[node.name] = start(worker)
+        job = queued.popleft()
+        worker = GeneratorWorker(lambda: self._run(node, job, worker))
+        worker.signals.yielded.connect(lambda record: self._relay(node.name, record))
+        worker.signals.errored.connect(lambda error: self.failed.emit(node.name, error))
+        worker.signals.returned.connect(lambda _: self._next(node))
+        worker.signals.errored.connect(lambda _: self._next(node))
+        worker.signals.aborted.connect(lambda: self._next(node))
+        self.running[node.name] = job.job_id
+        self.active[node.name] = start(worker, self.pool)
 
-    def _run(
-        self,
-        node: Node,
-        connector: Connector,
-        peer: Peer,
-        items: list[StoreItem],
-        description: str,
-        job_id: int | None,
-    ) -> Generator[Any, None, None]:
+    def _run(self, node: Node, job: _Job, worker: GeneratorWorker) -> Generator[Any, None, None]:
+        _, connector, peer = self.services.connection(node.name)  # once per node and session
         queue = TransferQueue(self.services.queue_path)
         try:
+            job_id = job.job_id
             if job_id is None:
-                job_id = queue.enqueue(node.name, items, description)
+                job_id = queue.enqueue(node.name, job.items, job.description)
+                self.running[node.name] = job_id
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
             records = run_job(
                 queue,
                 job_id,
                 connector,
                 peer,
+                policy=send_policy(),
                 history=self.services.history,
                 parallel=node.max_associations,
-                wait=False,
+                sleep=worker.wait,
             )
             yield from auditing.transfer(records, queue, job_id, node)
             failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
-            yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures)
+            yield JobUpdate(
+                node.name, JobProgress(queue.job(job_id)), failures, queue.reason(job_id)
+            )
         finally:
             queue.close()
 
@@ -122,6 +150,12 @@ class TransferController(QObject):
             self.job_updated.emit(record)
         elif isinstance(record, JobProgress):
             self.job_updated.emit(JobUpdate(node, record))
+        elif isinstance(record, JobWaiting):
+            self.job_updated.emit(
+                JobUpdate(
+                    node, JobProgress(record.job), reason=record.reason, retry_at=record.until
+                )
+            )
         elif isinstance(record, SessionEvent):
             self.session.emit(node, record)
         elif isinstance(record, StoreOutcome) and record.note:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt
-from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
+from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from desktop import auditing
 from desktop.core.export import Frames, export_mp4, export_png, suggested_name
 from desktop.core.frames import FrameSource
 from desktop.core.stack import Stack
+from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.viewer import ViewerPanel
 from desktop.ui.workers import GeneratorWorker, call, start
 
@@ -28,12 +29,13 @@ class ExportController(QObject):
         parent: QWidget,
         settings: QSettings,
         viewer: ViewerPanel,
+        prompter: Prompter,
         status: Callable[[str], None],
-        error: Callable[[str, str], None],
+        report: Callable[[str, Exception], None],
     ) -> None:
         super().__init__(parent)
-        self.parent_widget, self.settings, self.viewer = parent, settings, viewer
-        self.status, self.error = status, error
+        self.settings, self.viewer, self.prompter = settings, viewer, prompter
+        self.status, self.report = status, report
 
     def proposed_path(self, suffix: str, *, image: int | None = None) -> Path:
         """The last export folder (or home) and a name from the patient and series shown."""
@@ -53,13 +55,11 @@ class ExportController(QObject):
         return folder / name
 
     def _ask(self, title: str, suffix: str, kind: str, image: int | None = None) -> Path | None:
-        name, _ = QFileDialog.getSaveFileName(
-            self.parent_widget, title, str(self.proposed_path(suffix, image=image)), kind
-        )
-        if not name:
+        name = self.prompter.save_file(title, str(self.proposed_path(suffix, image=image)), kind)
+        if name is None:
             return None
-        self.settings.setValue(FOLDER_KEY, str(Path(name).parent))
-        return Path(name)
+        self.settings.setValue(FOLDER_KEY, str(name.parent))
+        return name
 
     def export_png(self) -> GeneratorWorker | None:
         stack, shown = self.viewer.stack, self.viewer.shown
@@ -97,7 +97,7 @@ class ExportController(QObject):
         encoded = export_mp4(frames, target, fps=fps, window=window)  # runs in the worker
         origin = _first_file(frames)
         worker = GeneratorWorker(lambda: auditing.export_frames(origin, target, encoded))
-        worker.signals.record.connect(lambda progress: dialog.setValue(progress.done))
+        worker.signals.yielded.connect(lambda progress: dialog.setValue(progress.done))
         dialog.canceled.connect(worker.cancel)
         return self._run(worker, f"Wrote {target}", dialog)
 
@@ -109,13 +109,13 @@ class ExportController(QObject):
                 dialog.close()
             self.status(success)
 
-        def failed(message: str) -> None:
+        def failed(error: Exception) -> None:
             if dialog is not None:
                 dialog.close()
-            self.error("Export failed", message)
+            self.report("Export failed", error)
 
-        worker.signals.done.connect(finished)
-        worker.signals.failed.connect(failed)
+        worker.signals.returned.connect(finished)
+        worker.signals.errored.connect(failed)
         return start(worker)
 
 

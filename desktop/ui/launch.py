@@ -14,6 +14,7 @@ from desktop.core.paths import courier_cache, courier_home
 from desktop.demo import DEMO_AE, prepare_demo
 from desktop.security.errors import PasswordError
 from desktop.security.passwords import PASSWORD_ENV
+from desktop.ui.errors import log_to_file
 from desktop.ui.main_window import MainWindow, application
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,11 @@ def build_window(
         os.environ[PASSWORD_ENV] = environment.password
         inbox = InboxSettings(DEMO_AE, environment.port, identity="demo-pacs")
         path = path or environment.media
-    window = MainWindow(Services(courier_home(), dialog_password), inbox)
+    home = courier_home()
+    log_path = log_to_file(home)
+    window = MainWindow(Services(home, dialog_password), inbox)
+    window.reporter.log_path = log_path
+    window.reporter.install()
     if demo:
         app.aboutToQuit.connect(lambda: environment.remove())
     if path is not None:

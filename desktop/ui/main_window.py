@@ -1,6 +1,7 @@
 """The main window: browser and nodes on the left; viewer, transfers, log, certificates and
 query/retrieve on the right. Every long action goes to a worker; errors become dialogs."""
 
+from contextlib import suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,18 +19,19 @@ from PySide6.QtWidgets import (
 
 from desktop import auditing
 from desktop.app import InboxSettings, Services
-from desktop.core.config import ConfigError, add_node, edit_node, remove_node
+from desktop.connect import node_tls
+from desktop.core.config import ConfigError, Node, add_node, edit_node, remove_node
 from desktop.core.errors import CourierError
-from desktop.net.probe import speaks_plain_dicom
 from desktop.net.query import find, move
 from desktop.net.queue import TransferQueue
 from desktop.net.store import SessionEvent, StoreItem, echo
-from desktop.security.handshake import ClientSettings, check_tls
-from desktop.security.tls import Profile, client_context
+from desktop.security.handshake import check_tls
 from desktop.ui.controller import JobUpdate, TransferController
+from desktop.ui.errors import ErrorReporter, describe
 from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import instance_payloads
+from desktop.ui.node_checks import NodeChecks
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.audit import AuditPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
@@ -58,6 +60,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.services = services
         self.prompter = prompter or Prompter(self)
+        self.reporter = ErrorReporter()
+        self.reporter.reported.connect(self.show_error)
         self.settings = QSettings(str(services.home / "gui.ini"), QSettings.Format.IniFormat)
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
@@ -91,8 +95,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.controller = TransferController(services)
         self.exports = ExportController(
-            self, self.settings, self.viewer, self.statusBar().showMessage, self.show_error
+            self,
+            self.settings,
+            self.viewer,
+            self.prompter,
+            self.statusBar().showMessage,
+            self.report,
         )
+        self.checks = NodeChecks(self.settings)
         self.inbox_event.connect(self._inbox_event)
         self._connect()
         self._menus()
@@ -135,6 +145,7 @@ class MainWindow(QMainWindow):
         self.controller.note.connect(lambda node, text: self.log.add("warning", node, text))
         self.controller.failed.connect(self._transfer_failed)
         self.certificates.error.connect(self.show_error)
+        self.certificates.changed.connect(self.services.forget_connections)
         self.query.find_requested.connect(self.find_studies)
         self.query.retrieve_requested.connect(self.retrieve)
 
@@ -255,24 +266,22 @@ class MainWindow(QMainWindow):
         except ConfigError as error:
             self.show_error("Configuration", str(error))
             nodes = []
-        self.nodes.show_nodes(nodes)
+        self.nodes.show_nodes(nodes, {n.name: self.checks.last(n) for n in nodes})
         self.query.set_nodes([n.name for n in nodes])
         self._send_menu_nodes = [n.name for n in nodes]
 
     def edit_node(self, name: str | None) -> None:
         identities = [i.name for i in self.services.keystore.identities()]
-        dialog = NodeDialog(identities, self.services.node(name) if name else None, self)
-        if not self.prompter.run(dialog):
-            return
-        try:
-            node = dialog.node()
+        home = self.services.home
+
+        def save(node: Node) -> Node:
             if name is None:
-                add_node(self.services.home, node)
-            else:
-                edit_node(self.services.home, name, **asdict(node))
-        except CourierError as error:
-            self.show_error("Node not saved", str(error))
-        self.refresh_nodes()
+                return add_node(home, node)
+            return edit_node(home, name, **asdict(node))
+
+        dialog = NodeDialog(identities, self.services.node(name) if name else None, self, save=save)
+        if self.prompter.run(dialog):
+            self.refresh_nodes()
 
     def remove_node(self, name: str) -> None:
         if self.prompter.confirm("Remove node", f"Remove the node {name}?"):
@@ -281,25 +290,25 @@ class MainWindow(QMainWindow):
 
     def echo(self, name: str) -> GeneratorWorker | None:
         try:
-            _, connector, peer = self.services.connection(name)
+            node = self.services.prepare(name)
         except CourierError as error:
             self.show_error("Echo", str(error))
             return None
 
         def done(result: Any) -> None:
-            self.nodes.status[name] = f"echo {result.status.category} {result.milliseconds:.0f} ms"
+            self.checks.record(node, "echo", ok=not result.status.failed)
             self.log.add_transcript(name, result.transcript, "echo")
             self.refresh_nodes()
 
-        def failed(message: str) -> None:
-            self.nodes.status[name] = "echo failed"
-            self.log.add("error", name, f"echo failed: {message}")
+        def failed(error: Exception) -> None:
+            self.checks.record(node, "echo", ok=False)
+            self.log.add("error", name, f"echo failed: {describe(error)}")
             self.refresh_nodes()
-            self.show_error(f"Echo {name}", message)
+            self.report(f"Echo {name}", error)
 
-        worker = call(lambda: echo(connector, peer))
-        worker.signals.done.connect(done)
-        worker.signals.failed.connect(failed)
+        worker = call(lambda: echo(*self.services.connection(name)[1:]))
+        worker.signals.returned.connect(done)
+        worker.signals.errored.connect(failed)
         return start(worker)
 
     def check_tls(self, name: str) -> GeneratorWorker | None:
@@ -308,29 +317,19 @@ class MainWindow(QMainWindow):
             if not node.tls:
                 self.show_error("Check TLS", f"{name} is a plain DICOM node (TLS is off)")
                 return None
-            keystore = self.services.keystore
-            identity = keystore.unlock_identity(node.identity) if node.identity else None
-            context = client_context(
-                Profile(node.profile),
-                keystore.trusted_pem(),
-                identity,
-                check_hostname=node.check_hostname,
-            )
+            self.services.prepare(name)
         except CourierError as error:
             self.show_error("Check TLS", str(error))
             return None
-        settings = ClientSettings(
-            node.host,
-            node.port,
-            Profile(node.profile),
-            node.server_name,
-            node.check_hostname,
-            identity is not None,
-            timeout=node.connect_timeout,
-            dicom_probe=speaks_plain_dicom,
-        )
+        keystore = self.services.keystore
+
+        def handshake() -> Any:
+            context, settings = node_tls(node, keystore)  # the identity unlocked off the GUI
+            return check_tls(settings, context)
 
         def done(transcript: Any) -> None:
+            self.checks.record(node, "TLS check", ok=transcript.ok)
+            self.refresh_nodes()
             self.log.add_transcript(name, transcript.as_json(), "TLS check")
             box = QMessageBox(
                 QMessageBox.Icon.Information if transcript.ok else QMessageBox.Icon.Warning,
@@ -341,8 +340,9 @@ class MainWindow(QMainWindow):
             box.setDetailedText("\n".join(transcript.lines()))
             box.open()
 
-        worker = call(lambda: check_tls(settings, context))
-        worker.signals.done.connect(done)
+        worker = call(handshake)
+        worker.signals.returned.connect(done)
+        worker.signals.errored.connect(lambda error: self.report(f"TLS check {name}", error))
         return start(worker)
 
     # -- sending -----------------------------------------------------------------------------
@@ -410,8 +410,22 @@ class MainWindow(QMainWindow):
         return self.prompter.confirm("Send", text)
 
     def _job_updated(self, update: JobUpdate) -> None:
-        self.transfers.show_job(update.progress.job, update.failures)
         job = update.progress.job
+        self.transfers.show_job(
+            job,
+            update.failures,
+            reason=update.reason,
+            retry_at=update.retry_at,
+            state=f"node {job.node!r} is gone" if update.node_gone else "",
+        )
+        if update.node_gone:
+            self.log.add("error", job.node, f"job {job.id} cannot run: {update.reason}")
+        elif update.retry_at is not None:
+            self.log.add("warning", update.node, f"job {job.id} waits to retry: {update.reason}")
+        if update.failures is not None and job.sent:
+            with suppress(ConfigError):  # the node may have gone meanwhile
+                self.checks.record(self.services.node(update.node), "send", ok=True)
+            self.refresh_nodes()
         if update.failures is not None:
             level = "error" if job.failed else "info"
             self.log.add(
@@ -433,15 +447,21 @@ class MainWindow(QMainWindow):
         else:
             self.log.add_transcript(node, event.transcript, what)
 
-    def _transfer_failed(self, node: str, message: str) -> None:
-        self.log.add("error", node, message)
-        self.show_error(f"Transfer to {node}", message)
+    def _transfer_failed(self, node: str, error: Exception) -> None:
+        self.log.add("error", node, describe(error))
+        self.report(f"Transfer to {node}", error)
 
     def retry_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
-        queue.retry(job_id)
-        queue.close()
-        self.controller.resume_pending()
+        try:
+            count = queue.retry(job_id)
+            job = queue.job(job_id)
+        finally:
+            queue.close()
+        self.transfers.show_job(job, [], state=f"re-queued {count}" if count else "")
+        if job.pending:
+            self.controller.resume(job)
+        self.statusBar().showMessage(f"Job {job_id}: {count} instance(s) re-queued")
 
     def cancel_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
@@ -453,7 +473,7 @@ class MainWindow(QMainWindow):
 
     def find_studies(self, node_name: str, keys: dict[str, str]) -> GeneratorWorker | None:
         try:
-            node, connector, peer = self.services.connection(node_name)
+            node = self.services.prepare(node_name)
         except CourierError as error:
             self.show_error("Find", str(error))
             return None
@@ -464,12 +484,12 @@ class MainWindow(QMainWindow):
                 keys,
                 lambda: [
                     {e.keyword: str(e.value) for e in match if e.keyword}
-                    for match in find(connector, peer, "study", keys)
+                    for match in find(*self.services.connection(node_name)[1:], "study", keys)
                 ],
             )
         )
-        worker.signals.done.connect(self.query.show_results)
-        worker.signals.failed.connect(lambda message: self.show_error("Find", message))
+        worker.signals.returned.connect(self.query.show_results)
+        worker.signals.errored.connect(lambda error: self.report("Find", error))
         return start(worker)
 
     def retrieve(self, node_name: str, study_uids: list[str]) -> GeneratorWorker | None:
@@ -481,24 +501,25 @@ class MainWindow(QMainWindow):
             )
             return None
         try:
-            _, connector, peer = self.services.connection(node_name)
+            self.services.prepare(node_name)
         except CourierError as error:
             self.show_error("Retrieve", str(error))
             return None
         destination = self.inbox.ae_title
 
         def moves() -> Any:
+            _, connector, peer = self.services.connection(node_name)
             for uid in study_uids:
                 yield from move(connector, peer, destination, uid)
 
         worker = GeneratorWorker(moves)
-        worker.signals.record.connect(
+        worker.signals.yielded.connect(
             lambda p: self.query.show_move(p.completed, p.failed, p.remaining)
         )
-        worker.signals.done.connect(
+        worker.signals.returned.connect(
             lambda _: self.statusBar().showMessage("Retrieved into the Inbox (the Inbox tab)")
         )
-        worker.signals.failed.connect(lambda message: self.show_error("Retrieve", message))
+        worker.signals.errored.connect(lambda error: self.report("Retrieve", error))
         return start(worker)
 
     def edit_inbox(self) -> None:
@@ -544,11 +565,21 @@ class MainWindow(QMainWindow):
     # -- errors and closing ------------------------------------------------------------------
 
     def show_error(self, title: str, message: str, details: str = "") -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, message, parent=self)
-        if details:
-            box.setDetailedText(details)
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.open()
+        self.prompter.error(title, message, details)
+
+    def report(self, title: str, error: Exception) -> None:
+        """A worker's failure: ours in plain words; anything else logged with its traceback."""
+        if isinstance(error, CourierError):
+            self.show_error(title, str(error))
+        else:
+            self.reporter.unexpected(error, title)
+
+    def _pending_jobs(self) -> bool:
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            return bool(queue.runnable())
+        finally:
+            queue.close()
 
     def confirm_quit(self) -> bool:
         return self.prompter.confirm(
@@ -558,7 +589,7 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.controller.busy():
+        if self.controller.busy() or self._pending_jobs():
             if not self.confirm_quit():
                 event.ignore()
                 return

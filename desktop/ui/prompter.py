@@ -6,7 +6,10 @@ one shows Qt's dialogs; tests pass one that types into the real dialogs or answe
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+
+from desktop.ui.errors import ErrorDialog
 
 
 class Prompter:
@@ -38,6 +41,12 @@ class Prompter:
         mode = QLineEdit.EchoMode.Password if secret else QLineEdit.EchoMode.Normal
         value, ok = QInputDialog.getText(self.parent, title, label, mode, default)
         return value if ok else None
+
+    def error(self, title: str, message: str, details: str = "") -> None:
+        """Say what went wrong (not modal: the application goes on)."""
+        dialog = ErrorDialog(title, message, details, self.parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def run(self, dialog: QDialog) -> bool:
         """Run a dialog of ours (node, Inbox, password ...); True when the user accepted it."""

@@ -1,10 +1,12 @@
-"""Long work off the GUI thread: a generator runs on the thread pool and reports by signals.
+"""Long work off the GUI thread: a generator runs on a thread pool and reports by signals.
 
-Modelled on superqt's generator workers: each record the generator yields becomes a
-``record`` signal, its return value ``done``, an error ``failed`` (with a message fit for a
-dialog); ``cancel()`` stops it between two records.
+As superqt's generator workers: each record the generator yields becomes ``yielded``, its
+return value ``returned``, an exception ``errored`` (the exception itself, traceback included,
+never flattened to a string), a cancellation ``aborted``; ``cancel()`` stops it between two
+records.
 """
 
+import logging
 import threading
 from collections.abc import Callable, Generator
 from typing import Any
@@ -13,12 +15,14 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from desktop.core.errors import CourierError
 
+LOG = logging.getLogger(__name__)
+
 
 class WorkerSignals(QObject):
-    record = Signal(object)
-    done = Signal(object)
-    failed = Signal(str)
-    stopped = Signal()  # cancelled before the end
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(object)  # the exception
+    aborted = Signal()  # cancelled before the end
 
 
 class GeneratorWorker(QRunnable):
@@ -40,41 +44,58 @@ class GeneratorWorker(QRunnable):
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking at once when cancelled (a generator's ``sleep``)."""
+        self._cancelled.wait(seconds)
+
     def run(self) -> None:
+        # Runs once: what ``make`` holds (items to send, a tree ...) is freed when it ends,
+        # even while the worker object itself is still referenced.
+        make, self.make = self.make, _spent
         try:
-            generator = self.make()
+            generator = make()
             while True:
                 if self._cancelled.is_set():
                     generator.close()
-                    self.signals.stopped.emit()
+                    self.signals.aborted.emit()
                     return
                 try:
                     record = next(generator)
                 except StopIteration as finished:
-                    self.signals.done.emit(finished.value)
+                    self.signals.returned.emit(finished.value)
                     return
-                self.signals.record.emit(record)
-        except CourierError as error:
-            self.signals.failed.emit(str(error))
+                self.signals.yielded.emit(record)
         except Exception as error:
-            self.signals.failed.emit(f"{type(error).__name__}: {error}")
+            if not isinstance(error, CourierError):
+                LOG.error("a worker failed", exc_info=error)
+            self.signals.errored.emit(error)
 
 
-_RUNNING: set[GeneratorWorker] = set()
+def _spent() -> Generator[Any, None, Any]:
+    raise RuntimeError("a worker runs once")
+
+
+_RUNNING: dict[int, GeneratorWorker] = {}
 
 
 def start(worker: GeneratorWorker, pool: QThreadPool | None = None) -> GeneratorWorker:
-    """Run ``worker`` on the pool, holding it until its last signal reached the GUI thread."""
-    _RUNNING.add(worker)
-    for finished in (worker.signals.done, worker.signals.failed):
-        finished.connect(lambda *_: _RUNNING.discard(worker))
-    worker.signals.stopped.connect(lambda: _RUNNING.discard(worker))
+    """Run ``worker`` on the pool, holding it until its last signal reached the GUI thread.
+
+    The release slot holds the worker's id, not the worker: a slot that captured the worker
+    would tie it to its own signals in C++, a cycle Python's collector cannot see, and every
+    worker would live (with what its generator holds) until the end of the session.
+    """
+    key = id(worker)
+    _RUNNING[key] = worker
+    for finished in (worker.signals.returned, worker.signals.errored):
+        finished.connect(lambda *_: _RUNNING.pop(key, None))
+    worker.signals.aborted.connect(lambda: _RUNNING.pop(key, None))
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
 
 
 def call(function: Callable[[], Any]) -> GeneratorWorker:
-    """A worker for a plain function: ``done`` carries its result."""
+    """A worker for a plain function: ``returned`` carries its result."""
 
     def once() -> Generator[Any, None, Any]:
         result = function()

@@ -5,22 +5,34 @@ from collections.abc import Iterator
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from desktop.app import InboxSettings, Services
-from desktop.demo import DEMO_AE, Demo, prepare_demo
+from desktop.core.config import edit_node
+from desktop.demo import DEMO_AE, DEMO_NODE, Demo, free_loopback_port, prepare_demo
 from desktop.ui.main_window import MainWindow
 from tests.ui.scripted import ScriptedPrompter
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The demo made once per session (keys and media take seconds); tests get a copy."""
+    return prepare_demo(tmp_path_factory.mktemp("demo-template"))
+
+
 @pytest.fixture
-def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Demo:
-    environment = prepare_demo(tmp_path / "demo")
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(environment.home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", environment.password)
-    return environment
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_template: Demo) -> Demo:
+    """A demo home of the test's own (the shared media are only read) on a free port."""
+    home = tmp_path / "demo-home"
+    shutil.copytree(demo_template.home, home)
+    port = free_loopback_port()
+    edit_node(home, DEMO_NODE, port=port)
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", demo_template.password)
+    return Demo(home, demo_template.media, demo_template.password, port)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ class ScriptedPrompter(Prompter):
         self.answers: dict[str, deque[Any]] = {}
         self.defaults: dict[str, Any] = {"confirm": False}
         self.asked: list[tuple[str, str]] = []
+        self.errors: list[tuple[str, str, str]] = []  # title, message, details
 
     def answer(self, kind: str, *values: Any) -> None:
         """Queue answers for questions of ``kind`` (open_file, open_folder, save_file, confirm,
@@ -49,6 +50,9 @@ class ScriptedPrompter(Prompter):
         self, title: str, label: str, default: str = "", *, secret: bool = False
     ) -> str | None:
         return self._next("text", title)  # type: ignore[no-any-return]
+
+    def error(self, title: str, message: str, details: str = "") -> None:
+        self.errors.append((title, message, details))
 
     def run(self, dialog: QDialog) -> bool:
         """Show the real dialog and let the scripted handler fill it in (none: Cancel)."""

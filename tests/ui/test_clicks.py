@@ -3,28 +3,14 @@ dialogs are answered through the prompter, typed into field by field."""
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPushButton, QWidget
+from PySide6.QtWidgets import QDialog
 
 from desktop.core.config import load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from tests.pki import KEY_PASSWORD, build_pki
+from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
-
-
-def button(parent: QWidget, text: str) -> QPushButton:
-    [found] = [b for b in parent.findChildren(QPushButton) if b.text() == text]
-    return found
-
-
-def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def press_ok(qtbot, dialog: QDialog) -> None:  # type: ignore[no-untyped-def]
-    [box] = dialog.findChildren(QDialogButtonBox)
-    click(qtbot, box.button(QDialogButtonBox.StandardButton.Ok))
 
 
 def test_import_ca_and_identity_by_clicking(
@@ -74,3 +60,31 @@ def test_edit_node_by_clicking_keeps_its_name_or_renames(
     click(qtbot, button(window.nodes, "Edit…"))
     assert list(load_config(demo.home).nodes) == ["Renamed PACS"]
     assert window.nodes.item_for("Renamed PACS") is not None
+
+
+def test_the_node_dialog_says_what_is_wrong_in_place_and_keeps_the_typing(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    seen: dict[str, object] = {}
+
+    def fill(dialog: QDialog) -> None:
+        for field, text in (("name", "Radiology"), ("ae_title", "A" * 17), ("host", "pacs.lan")):
+            qtbot.keyClicks(getattr(dialog, field), text)
+        press_ok(qtbot, dialog)
+        seen["open"] = dialog.isVisible()
+        seen["problem"] = dialog.problem.text()  # type: ignore[attr-defined]
+        seen["marked"] = dialog.ae_title.styleSheet()  # type: ignore[attr-defined]
+        seen["kept"] = (dialog.name.text(), dialog.host.text())  # type: ignore[attr-defined]
+        dialog.ae_title.clear()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.ae_title, "RADIOLOGY")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", fill)
+    click(qtbot, button(window.nodes, "Add…"))
+    assert seen["open"] is True and "1 to 16 printable ASCII" in str(seen["problem"])
+    assert "c0392b" in str(seen["marked"]) and seen["kept"] == ("Radiology", "pacs.lan")
+    assert load_config(demo.home).nodes["Radiology"].ae_title == "RADIOLOGY"
+    assert window.nodes.item_for("Radiology") is not None

@@ -6,9 +6,11 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QDropEvent
 
-from desktop.demo import DEMO_NODE, Demo
+from desktop.core.config import edit_node
+from desktop.demo import DEMO_NODE, Demo, free_loopback_port
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import MIME_TYPE
+from tests.ui.clicking import button, click, trigger
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -58,24 +60,29 @@ def test_drop_a_study_on_the_demo_pacs(qtbot, window: MainWindow, demo: Demo) ->
 
 
 def test_problems_and_errors_are_shown_not_raised(
-    qtbot,
-    window: MainWindow,  # type: ignore[no-untyped-def]
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
     tmp_path: Path,
 ) -> None:
-    shown: list[tuple[str, str]] = []
-    window.show_error = lambda title, message, details="": shown.append((title, message))  # type: ignore[method-assign]
     folder = tmp_path / "not-media"  # tmp_path itself holds the demo's media
     folder.mkdir()
     (folder / "notes.txt").write_text("not DICOM")
-    window.open_path(folder)
-    qtbot.waitUntil(lambda: bool(shown), timeout=10000)
-    assert shown[0][0] == "Cannot open" and "no DICOM files" in shown[0][1]
+    prompter.answer("open_folder", folder)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: bool(prompter.errors), timeout=10000)
+    title, message, _ = prompter.errors[0]
+    assert title == "Cannot open" and "no DICOM files" in message
 
 
 def test_echo_and_tls_check_reach_the_log(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    window.echo(DEMO_NODE)
-    qtbot.waitUntil(lambda: "echo success" in window.nodes.status.get(DEMO_NODE, ""), timeout=20000)
-    window.check_tls(DEMO_NODE)
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Echo"))
+    node = window.services.node(DEMO_NODE)
+    assert window.checks.last(node) is None  # nothing proved yet: not verified
+    qtbot.waitUntil(lambda: window.checks.last(node) is not None, timeout=20000)
+    assert window.checks.last(node).ok and "verified" in window.nodes.item_for(DEMO_NODE).text()
+    click(qtbot, button(window.nodes, "Check TLS"))
     qtbot.waitUntil(
         lambda: any("TLS check" in e.summary for e in window.log.entries), timeout=20000
     )
@@ -141,3 +148,23 @@ def test_send_to_from_the_context_menu(qtbot, window: MainWindow, demo: Demo) ->
     qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
     job_id = next(iter(window.transfers.rows))
     qtbot.waitUntil(lambda: window.transfers.progress_of(job_id) == (24, 24), timeout=60000)
+
+
+def test_a_lock_is_verified_only_by_a_success_and_remembered(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+) -> None:
+    assert "not verified yet" in window.nodes.item_for(DEMO_NODE).text()
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Check TLS"))
+    qtbot.waitUntil(
+        lambda: "by TLS check" in window.nodes.item_for(DEMO_NODE).text(), timeout=20000
+    )
+    assert "· verified 20" in window.nodes.item_for(DEMO_NODE).text()  # with date and time
+    again = MainWindow(window.services, prompter=prompter)  # the next session
+    qtbot.addWidget(again)
+    assert "by TLS check" in again.nodes.item_for(DEMO_NODE).text()
+    edit_node(window.services.home, DEMO_NODE, port=free_loopback_port())  # another peer now
+    again.refresh_nodes()
+    assert "not verified yet" in again.nodes.item_for(DEMO_NODE).text()

@@ -54,7 +54,7 @@ def main(screenshot: Path) -> int:
             done, total = window.transfers.progress_of(job)
             if total > 1 and done == total:
                 window.tabs.setCurrentWidget(window.log)
-                window.log.table.selectRow(max(window.log.table.rowCount() - 1, 0))
+                window.log.table.selectRow(max(window.log.filter.rowCount() - 1, 0))
                 window.tabs.setCurrentWidget(window.transfers)
                 outcome["done"] = True
                 QTimer.singleShot(800, finish)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.media import LoadProgress, load_media
 from desktop.core.model import Instance, MediaTree, Problem
+from desktop.ui.errors import describe
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MediaTreeModel, instances_of
 from desktop.ui.workers import GeneratorWorker, start
@@ -91,9 +92,9 @@ class BrowserPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         worker = GeneratorWorker(lambda: load_media(path))
-        worker.signals.record.connect(self._progress)
-        worker.signals.done.connect(self._loaded)
-        worker.signals.failed.connect(self._failed)
+        worker.signals.yielded.connect(self._progress)
+        worker.signals.returned.connect(self._loaded)
+        worker.signals.errored.connect(self._failed)
         self.worker = start(worker)
         return worker
 
@@ -122,7 +123,8 @@ class BrowserPanel(QWidget):
         self.status.emit(f"Opened {tree.root}: {count} images, {len(tree.problems)} problems")
         self.loaded.emit(tree)
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, error: Exception) -> None:
+        message = describe(error)
         self.worker = None
         self.progress.setVisible(False)
         self.title.setText(message)

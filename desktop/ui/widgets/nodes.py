@@ -1,6 +1,7 @@
 """Nodes: the configured PACS, a drop target for studies, with echo and TLS checks."""
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -21,12 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.config import PROFILES, Node
+from desktop.core.config import PROFILES, ConfigError, Node
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
+from desktop.ui.node_checks import Check
 from desktop.ui.widgets.dialogs import ok_cancel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+INVALID = "border: 2px solid #c0392b"
 
 
 class NodeList(QListWidget):
@@ -71,9 +75,19 @@ class NodeDialog(QDialog):
     """Add or edit a node: AE titles, host, port, TLS profile, identity, hostname check."""
 
     def __init__(
-        self, identities: list[str], node: Node | None = None, parent: QWidget | None = None
+        self,
+        identities: list[str],
+        node: Node | None = None,
+        parent: QWidget | None = None,
+        *,
+        save: Callable[[Node], object] = Node.validated,
     ) -> None:
         super().__init__(parent)
+        self.save = save
+        self.problem = QLabel("")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c0392b")
+        self.problem.setVisible(False)
         self.setWindowTitle("Edit node" if node else "Add node")
         node = node or Node("", "", "", 104)
         self.name = QLineEdit(node.name)
@@ -120,7 +134,34 @@ class NodeDialog(QDialog):
         buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.problem)
         layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        """Save, or say what is wrong beside the field at fault and keep what was typed."""
+        for widget in self._fields().values():
+            widget.setStyleSheet("")
+        try:
+            self.save(self.node())
+        except ConfigError as error:
+            self.problem.setText(str(error))
+            self.problem.setVisible(True)
+            field = self._fields().get(error.field)
+            if field is not None:
+                field.setStyleSheet(INVALID)
+                field.setFocus()
+            return
+        super().accept()
+
+    def _fields(self) -> dict[str, QWidget]:
+        return {
+            "name": self.name,
+            "ae_title": self.ae_title,
+            "host": self.host,
+            "port": self.port,
+            "identity": self.identity,
+            "calling_ae_title": self.calling,
+        }
 
     def node(self) -> Node:
         """The node as entered (validate with Node.validated)."""
@@ -156,7 +197,6 @@ class NodesPanel(QWidget):
         self.list = NodeList()
         self.list.dropped.connect(self.send_requested)
         self.list.setToolTip("Drag a patient, study, series or images here to send them")
-        self.status: dict[str, str] = {}
         buttons = QHBoxLayout()
         for text, tip, handler in (
             ("Add…", "Add a node", self.add_requested.emit),
@@ -183,15 +223,20 @@ class NodesPanel(QWidget):
         if item is not None:
             signal.emit(item.data(NAME_ROLE))
 
-    def show_nodes(self, nodes: list[Node]) -> None:
+    def show_nodes(self, nodes: list[Node], checks: Mapping[str, Check | None]) -> None:
+        """The nodes; a TLS node's lock is green only when its last check succeeded."""
         current = self.list.currentItem()
         selected = current.data(NAME_ROLE) if current else None
         self.list.clear()
         for node in nodes:
-            last = self.status.get(node.name, "not checked yet")
+            check = checks.get(node.name)
+            last = check.describe(tls=node.tls) if check else "not verified yet"
             security = f"TLS {node.profile}" if node.tls else "plain, unencrypted"
+            symbol = (
+                ("lock" if check and check.ok else "lock-unverified") if node.tls else "lock-open"
+            )
             item = QListWidgetItem(
-                icon("lock" if node.tls else "lock-open"),
+                icon(symbol),
                 f"{node.name}\n{node.ae_title}@{node.host}:{node.port} · {security} · {last}",
             )
             item.setData(NAME_ROLE, node.name)

@@ -2,7 +2,8 @@
 
 import time
 
-from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtCore import Signal, SignalInstance
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -17,7 +18,9 @@ from PySide6.QtWidgets import (
 
 from desktop.net.queue import JobSummary
 
-COLUMNS = ("Job", "Node", "What", "State", "Progress", "Size", "Rate", "Failures")
+COLUMNS = ("Job", "Node", "What", "State", "Progress", "Size", "Rate", "Failures", "Reason")
+STATE, REASON = 3, 8
+FAILED_COLOUR, NORMAL = QBrush(QColor("#c0392b")), QBrush()
 
 
 class TransfersPanel(QWidget):
@@ -30,7 +33,9 @@ class TransfersPanel(QWidget):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(2, 200)
+        header.setSectionResizeMode(REASON, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(4, 160)
         self.table.verticalHeader().setVisible(False)
@@ -61,14 +66,23 @@ class TransfersPanel(QWidget):
         item = self.table.item(row, 0) if row >= 0 else None
         return int(item.text()) if item is not None else None
 
-    def show_job(self, job: JobSummary, failures: list[str] | None = None) -> None:
-        """Add or update a job's row."""
+    def show_job(
+        self,
+        job: JobSummary,
+        failures: list[str] | None = None,
+        *,
+        reason: str = "",
+        retry_at: float | None = None,
+        state: str = "",
+    ) -> None:
+        """Add or update a job's row: its state in words (waiting to retry at …, failed, node
+        gone ...) and the reason in plain words, also as the row's tooltip."""
         row = self.rows.get(job.id)
         if row is None:
             row = self.rows[job.id] = self.table.rowCount()
             self.table.insertRow(row)
             bar = QProgressBar()
-            bar.setFormat("%v / %m")
+            bar.setFormat("%v / %m sent")
             self.table.setCellWidget(row, 4, bar)
             self.started[job.id] = (time.monotonic(), job.bytes_sent)
         if failures is not None:
@@ -76,26 +90,38 @@ class TransfersPanel(QWidget):
         progress = self.table.cellWidget(row, 4)
         assert isinstance(progress, QProgressBar)
         progress.setRange(0, max(job.total, 1))
-        progress.setValue(job.sent + job.failed)
+        progress.setValue(job.sent)  # a failed instance is not progress
         began, bytes_before = self.started[job.id]
         elapsed = max(time.monotonic() - began, 1e-3)
         rate = (job.bytes_sent - bytes_before) / elapsed / 2**20
+        if not state:
+            state = job.state
+            if retry_at is not None and job.pending:
+                state = f"waiting to retry at {time.strftime('%H:%M:%S', time.localtime(retry_at))}"
         cells = (
             str(job.id),
             job.node,
             job.description,
-            job.state,
+            state,
             "",
             f"{job.bytes_sent / 2**20:.1f} / {job.bytes_total / 2**20:.1f} MB",
             f"{rate:.1f} MB/s" if job.state == "pending" else "",
             str(job.failed) if job.failed else "",
+            reason if job.state != "done" else "",
         )
         for column, text in enumerate(cells):
             if column == 4:
                 continue
-            item = QTableWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, job.id)
-            self.table.setItem(row, column, item)
+            item = self.table.item(row, column)
+            if item is None:
+                self.table.setItem(row, column, QTableWidgetItem(text))
+            elif item.text() != text:
+                item.setText(text)
+            if column in (STATE, REASON):
+                cell = self.table.item(row, column)
+                if cell is not None:
+                    cell.setToolTip(reason)
+                    cell.setForeground(FAILED_COLOUR if reason and job.state != "done" else NORMAL)
 
     def progress_of(self, job_id: int) -> tuple[int, int]:
         bar = self.table.cellWidget(self.rows[job_id], 4)

@@ -1,0 +1,1 @@
+"""The network layer: our DICOM upper layer, durable queue, storage SCP (no Qt, no security)."""

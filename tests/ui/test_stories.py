@@ -1,0 +1,200 @@
+"""The demo window clicked as people click it: every control once, then the stories of a
+technician, a clinician and hospital IT, with only clicks, typing and dialog answers.
+
+pytest-qt fails a test when an exception reaches a slot (its sys.excepthook); on top, the
+prompter must not have shown an "Unexpected error".
+"""
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QDropEvent
+from PySide6.QtWidgets import QDialog, QListWidget, QPushButton, QTableWidget, QTreeView
+
+from desktop.demo import DEMO_NODE, Demo
+from desktop.ui import workers
+from desktop.ui.main_window import MainWindow
+from tests.pki import KEY_PASSWORD, build_pki
+from tests.ui.clicking import button, click, press_ok, trigger
+from tests.ui.scripted import ScriptedPrompter
+
+
+def no_unexpected_errors(prompter: ScriptedPrompter) -> None:
+    unexpected = [e for e in prompter.errors if e[0].startswith("Unexpected")]
+    assert not unexpected, unexpected
+
+
+def open_demo(qtbot, window: MainWindow, prompter: ScriptedPrompter, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    prompter.answer("open_folder", demo.media)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+
+
+def click_row(qtbot, view: QTreeView, index: QModelIndex) -> None:  # type: ignore[no-untyped-def]
+    view.scrollTo(index)
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center()
+    )
+
+
+def study_index(window: MainWindow, study: int = 0) -> QModelIndex:
+    patient = window.browser.model.index(0, 0)
+    return window.browser.model.index(study, 0, patient)
+
+
+def drop_on_node(window: MainWindow, data: QMimeData, node: str) -> None:
+    """The end of a drag (offscreen QDrag.exec returns at once): a drop on the node's row."""
+    target = window.nodes.list
+    item = window.nodes.item_for(node)
+    assert item is not None
+    event = QDropEvent(
+        target.visualItemRect(item).center().toPointF(),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    target.dropEvent(event)
+
+
+def test_every_button_and_action_of_every_panel(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    prompter.defaults["confirm"] = False  # "no" to Remove, Send, Quit ...: nothing is lost
+    open_demo(qtbot, window, prompter, demo)
+    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    clicked: set[str] = set()
+    for tab in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(tab)
+        views = [*window.findChildren(QTableWidget), *window.findChildren(QListWidget)]
+        for view in views:
+            if view.isVisible() and view.model().rowCount():
+                view.setCurrentIndex(view.model().index(0, 0))
+        for control in window.findChildren(QPushButton):
+            if control.isVisible() and control.isEnabled() and control.text() not in clicked:
+                click(qtbot, control)
+                clicked.add(control.text())
+    actions = [
+        a
+        for a in window.findChildren(QAction)
+        if a.text()
+        and a.isEnabled()
+        and a.menu() is None
+        and "Quit" not in a.text()
+        and a not in window.recent_menu.actions()[1:]  # opening one refills that menu
+    ]
+    triggered = {a.text().replace("&", "") for a in actions}
+    for action in actions:
+        action.trigger()
+    qtbot.waitUntil(lambda: not workers._RUNNING, timeout=30000)
+    assert {
+        "Add…",
+        "Edit…",
+        "Remove",
+        "Echo",
+        "Check TLS",
+        "Import CA…",
+        "Import identity…",
+    } <= clicked
+    assert {"Find", "Copy", "Retry failed", "Cancel", "Export PNG", "Export MP4"} <= clicked
+    assert {"Open Inbox", "Export frame as PNG…", "Inbox listener…"} <= triggered
+    no_unexpected_errors(prompter)
+    trigger(window, "Quit")
+    assert not window.isVisible()
+
+
+def test_technician_sends_a_study_to_the_demo_pacs(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    open_demo(qtbot, window, prompter, demo)
+    study = study_index(window)  # Demo^Alice, CT Chest: 24 images
+    click_row(qtbot, window.browser.view, study)
+    drop_on_node(window, window.browser.model.mimeData([study]), DEMO_NODE)
+    assert prompter.asked[-1] == ("confirm", "Send")
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    [job] = window.transfers.rows
+    qtbot.waitUntil(lambda: window.transfers.progress_of(job) == (24, 24), timeout=60000)
+    state = window.transfers.table.item(window.transfers.rows[job], 3)
+    qtbot.waitUntil(lambda: state.text() == "done", timeout=20000)
+    assert len(list((demo.home / "inbox").rglob("*.dcm"))) == 24
+    no_unexpected_errors(prompter)
+
+
+def test_clinician_plays_a_cine_windows_and_exports_a_png(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    open_demo(qtbot, window, prompter, demo)
+    model, view = window.browser.model, window.browser.view
+    cine = next(
+        series
+        for patient in range(model.rowCount())
+        for study in range(model.rowCount(model.index(patient, 0)))
+        if (series := model.index(0, 0, model.index(study, 0, model.index(patient, 0)))).isValid()
+        and getattr(model.node(series), "modality", "") == "XA"
+    )
+    view.expandAll()
+    click_row(qtbot, view, cine)  # the series: its first image is shown
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.canvas.image is not None, timeout=20000)
+    assert viewer.play_button.isEnabled()
+    click(qtbot, viewer.play_button)
+    qtbot.waitUntil(lambda: viewer.current >= 2, timeout=20000)
+    click(qtbot, viewer.play_button)
+    before = viewer.windowing
+    centre = viewer.canvas.rect().center()
+    qtbot.mousePress(viewer.canvas, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(viewer.canvas, centre + QPoint(40, 20))
+    qtbot.mouseRelease(viewer.canvas, Qt.MouseButton.LeftButton, pos=centre + QPoint(40, 20))
+    assert viewer.windowing != before
+    target = tmp_path / "frame.png"
+    prompter.answer("save_file", target)
+    click(qtbot, button(viewer, "Export PNG"))
+    qtbot.waitUntil(target.exists, timeout=20000)
+    assert target.read_bytes()[:4] == b"\x89PNG"
+    no_unexpected_errors(prompter)
+
+
+def test_hospital_it_imports_trust_binds_a_node_checks_tls_and_reads_the_log(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    window.tabs.setCurrentWidget(window.certificates)
+    prompter.answer("open_file", pki.path("bundle"))
+    click(qtbot, button(window.certificates, "Import CA…"))
+    prompter.answer("open_file", pki.path("client"), pki.path("client", ".key"))
+    prompter.answer("text", KEY_PASSWORD, "hospital-it")
+    click(qtbot, button(window.certificates, "Import identity…"))
+
+    def bind(dialog: QDialog) -> None:
+        dialog.identity.setCurrentText("hospital-it")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    prompter.answer("run", bind)
+    click(qtbot, button(window.nodes, "Edit…"))
+    assert window.services.node(DEMO_NODE).identity == "hospital-it"
+    click(qtbot, button(window.nodes, "Check TLS"))
+    qtbot.waitUntil(
+        lambda: any("TLS check" in e.summary for e in window.log.entries), timeout=20000
+    )
+    window.tabs.setCurrentWidget(window.log)
+    click(qtbot, button(window.log, "Copy"))
+    # The demo PACS trusts only the demo CA: our new identity is refused, and the log says why
+    entry = next(e for e in window.log.entries if "TLS check" in e.summary)
+    assert entry.level == "error" and "does not trust the CA that issued it" in entry.summary
+    assert "(CN=" in entry.summary  # our issuer named: the GUI's TLS context is the CLI's
+    no_unexpected_errors(prompter)

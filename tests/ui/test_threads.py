@@ -1,0 +1,31 @@
+"""Off the GUI thread: a node's identity is unlocked and its TLS context built once per session,
+on a worker; transfers have a pool of their own."""
+
+import threading
+
+from PySide6.QtCore import QThreadPool
+
+from desktop.demo import DEMO_NODE
+from desktop.ui.main_window import MainWindow
+from tests.ui.clicking import button, click
+
+
+def test_the_identity_is_unlocked_once_and_off_the_gui_thread(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    keystore = window.services.keystore
+    unlock = keystore.unlock_identity
+    threads: list[threading.Thread] = []
+
+    def recording(name: str):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread())
+        return unlock(name)
+
+    keystore.unlock_identity = recording  # type: ignore[method-assign]
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    for echoes in (1, 2):
+        click(qtbot, button(window.nodes, "Echo"))
+        qtbot.waitUntil(
+            lambda n=echoes: sum(e.summary.startswith("echo") for e in window.log.entries) == n,
+            timeout=20000,
+        )
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert window.controller.pool is not QThreadPool.globalInstance()

@@ -1,0 +1,72 @@
+"""Failures visible and actionable: a job to a dead node says it waits to retry, when, and why;
+then failed; Retry re-queues it and it is sent; a job whose node is gone never stops the app."""
+
+from pathlib import Path
+
+from desktop.app import Services
+from desktop.core.config import Node, add_node
+from desktop.demo import Demo
+from desktop.net.queue import TransferQueue
+from desktop.net.store import StoreItem
+from desktop.ui.main_window import MainWindow
+from tests.helpers import require_tool
+from tests.peers import LOOPBACK, free_port, running
+from tests.ui.clicking import button, click
+from tests.ui.scripted import ScriptedPrompter
+from tests.ui.test_stories import drop_on_node, open_demo, study_index
+
+DEAD = "Night PACS"
+
+
+def cell(window: MainWindow, job: int, column: int) -> str:
+    item = window.transfers.table.item(window.transfers.rows[job], column)
+    return item.text() if item is not None else ""
+
+
+def test_a_dead_node_waits_fails_with_a_reason_and_retry_sends(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    port = free_port()  # nothing listens there yet
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, port, connect_timeout=2))
+    window.refresh_nodes()
+    open_demo(qtbot, window, prompter, demo)
+    study = window.browser.model.index(0, 0, study_index(window, 1))  # MR T1: 12 images
+    drop_on_node(window, window.browser.model.mimeData([study]), DEAD)
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    [job] = window.transfers.rows
+    qtbot.waitUntil(lambda: cell(window, job, 3).startswith("waiting to retry at"), timeout=20000)
+    assert "refused" in cell(window, job, 8)
+    qtbot.waitUntil(lambda: cell(window, job, 3) == "failed", timeout=30000)  # 1 + 2 + 4 s
+    assert "refused" in cell(window, job, 8) and cell(window, job, 7) == "12"
+    assert window.transfers.progress_of(job) == (0, 12)  # failures are not shown as progress
+    with running([require_tool("storescp"), "--ignore", port], port, tmp_path / "scp.log"):
+        window.tabs.setCurrentWidget(window.transfers)
+        window.transfers.table.selectRow(0)
+        click(qtbot, button(window.transfers, "Retry failed"))
+        assert cell(window, job, 3) in ("re-queued 12", "pending")
+        qtbot.waitUntil(lambda: cell(window, job, 3) == "done", timeout=30000)
+    assert window.transfers.progress_of(job) == (12, 12) and cell(window, job, 8) == ""
+
+
+def test_a_pending_job_whose_node_is_gone_does_not_stop_the_start(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+) -> None:
+    path = next(p for p in demo.media.rglob("*") if p.is_file() and p.name != "DICOMDIR")
+    queue = TransferQueue(demo.home / "queue.sqlite")
+    job = queue.enqueue(
+        "Old PACS", [StoreItem(path, "1.2", "1.2.3", "1.2.840.10008.1.2.1", 1)], "left over"
+    )
+    queue.close()
+    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
+    qtbot.addWidget(window)
+    assert window.controller.resume_pending() == [job]
+    assert cell(window, job, 3) == "node 'Old PACS' is gone"
+    assert "no node named 'Old PACS'" in cell(window, job, 8)
+    prompter.answer("confirm", False)
+    assert not window.close()  # a pending job: Quit asks
