@@ -315,7 +315,8 @@ def main() -> None:
         print(
             f"longest GUI-thread gap during a {args.images}-image TLS send: {gap:.0f} ms "
             f"(target <= 50 ms); send took {duration:.1f} s, {received} received; the drop "
-            f"itself (confirmation, key unlocked on the GUI thread) took {unlock * 1000:.0f} ms"
+            f"itself (confirmation, password check; the key is unlocked on a worker) took "
+            f"{unlock * 1000:.0f} ms"
         )
         print(
             f"sys.getrefcount(None) around the send: {refs[0]} before, {refs[1]} after "

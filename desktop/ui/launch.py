@@ -24,7 +24,15 @@ def dialog_password(new: bool) -> str:
     """The keystore password from the environment, or asked for in a dialog (GUI thread)."""
     if os.environ.get(PASSWORD_ENV):
         return os.environ[PASSWORD_ENV]
-    prompt = "Choose a keystore password (8 characters or more):" if new else "Keystore password:"
+    what = (
+        "It protects the private keys of your TLS identities (the certificates this computer "
+        "presents to PACS), kept encrypted in the keystore."
+    )
+    prompt = (
+        f"{what}\nChoose a keystore password (8 characters or more):"
+        if new
+        else f"{what}\nKeystore password, to unlock an identity for a TLS connection:"
+    )
     text, ok = QInputDialog.getText(
         None, "DICOM Courier keystore", prompt, QLineEdit.EchoMode.Password
     )
