@@ -33,6 +33,7 @@ COMMANDS = {
     "sign": "sign",
     "audit": "audit",
     "verify": "sign",
+    "export-media": "export_media",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})
