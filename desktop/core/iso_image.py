@@ -31,7 +31,7 @@ def write_iso(folder: Path, image: Path, *, volume_id: str) -> Path:
                 *("-abort_on", "FAILURE", "-report_about", "FAILURE"),
                 *("-outdev", str(temporary), "-volid", volume_id or " "),
                 *("-joliet", "off", "-rockridge", "off"),
-                *("-compliance", "iso_9660_level=1:no_force_dots:omit_version_off"),
+                *("-compliance", "clear:iso_9660_level=1:always_gmt"),
                 *("-map", str(folder), "/"),
                 "-commit",
             ],

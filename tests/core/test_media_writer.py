@@ -184,3 +184,16 @@ def test_export_media_names_the_available_studies_when_one_is_missing(
     assert status == 1
     assert "study 1.2.3 not found" in err and "Media^One, 20240101, Chest" in err
     assert not (tmp_path / "cd").exists()
+
+
+def test_a_missing_xorriso_is_named_with_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop.core.iso_image import write_iso
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(OutputError, match=r"xorriso is not installed.*apt-get install xorriso"):
+        write_iso(tmp_path, tmp_path / "cd.iso", volume_id="X")
+
+    assert not (tmp_path / "cd.iso").exists()
