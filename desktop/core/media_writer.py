@@ -80,7 +80,9 @@ def _tag(keyword: str) -> int:
 @lru_cache(maxsize=256)
 def _record_type(modality: str, sop_class_uid: str) -> str:
     """The leaf record's type (IMAGE, SR DOCUMENT, PRESENTATION ...), as pydicom decides it."""
-    return str(_four_level_record_type(Dataset(Modality=modality, SOPClassUID=sop_class_uid)))
+    dataset = Dataset()
+    dataset.Modality, dataset.SOPClassUID = modality, sop_class_uid
+    return str(_four_level_record_type(dataset))
 
 
 @dataclass(frozen=True, slots=True)

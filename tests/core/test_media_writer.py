@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.fileset import FileSet
-from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
+from pydicom.uid import BasicTextSRStorage, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from desktop.core.errors import OutputError
 from desktop.core.media import open_media
@@ -197,3 +198,44 @@ def test_a_missing_xorriso_is_named_with_its_package(
         write_iso(tmp_path, tmp_path / "cd.iso", volume_id="X")
 
     assert not (tmp_path / "cd.iso").exists()
+
+
+def test_records_keep_the_character_set_and_describe_reports(tmp_path: Path) -> None:
+    image, report = list(study_datasets(STUDIES[0]))[:2]
+    for dataset in (image, report):
+        dataset.SpecificCharacterSet = "ISO_IR 192"
+        dataset.PatientName = "Müller^Zoë"
+    report.SOPClassUID = report.file_meta.MediaStorageSOPClassUID = BasicTextSRStorage
+    report.Modality = "SR"
+    report.SeriesInstanceUID = "1.2.3.4"
+    report.CompletionFlag, report.VerificationFlag = "COMPLETE", "UNVERIFIED"
+    report.ContentDate, report.ContentTime = "20240101", "120000"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "18748-4", "LN", "Report"
+    report.ConceptNameCodeSequence = [code]
+    del report.PixelData
+    sources = []
+    for number, dataset in enumerate((image, report)):
+        sources.append(tmp_path / f"{number}.dcm")
+        dataset.save_as(sources[-1], enforce_file_format=True)
+
+    assert _write(sources, tmp_path / "out") == []
+
+    records = dcmread(tmp_path / "out" / "DICOMDIR").DirectoryRecordSequence
+    [patient] = [r for r in records if r.DirectoryRecordType == "PATIENT"]
+    assert patient.PatientName == "Müller^Zoë"
+    [document] = [r for r in records if r.DirectoryRecordType == "SR DOCUMENT"]
+    assert document.ConceptNameCodeSequence[0].CodeValue == "18748-4"
+    assert document.ReferencedSOPClassUIDInFile == BasicTextSRStorage
+    assert open_media(tmp_path / "out").patients[0].patient_name == "Müller^Zoë"
+
+
+def test_a_file_without_a_type_1_record_attribute_is_skipped_by_name(tmp_path: Path) -> None:
+    sources = list(_sources(tmp_path / "in").values())
+    dataset = dcmread(sources[0])
+    del dataset.StudyID
+    dataset.save_as(sources[0])
+
+    skipped = dict(_write(sources, tmp_path / "out"))
+
+    assert skipped == {sources[0]: "cannot be listed in a DICOMDIR: StudyID missing or empty"}
