@@ -2,7 +2,8 @@
 File IDs, and a DICOMDIR (Basic Directory IOD, PS3.3 Annex F) indexing them.
 
 The media is built in a hidden folder beside the output and renamed into place only when
-complete, so a crash or a failure never leaves half-written media. Sources are only read.
+complete, so a crash or a failure never leaves half-written media; its top folder stays the
+owner's only (0700), as it holds patient data. Sources are only read.
 
 Directory records are encoded here, in Explicit VR Little Endian, from the raw value bytes of
 each file's header (desktop.core.header): text keeps its bytes and character set, and no
@@ -13,7 +14,6 @@ a staging folder and copies it again, and checks membership quadratically.
 """
 
 import itertools
-import os
 import re
 import shutil
 import struct
@@ -45,6 +45,7 @@ FILE_SET_ID_LENGTH = 16  # CS
 NOT_ID_CHARACTER = re.compile(r"[^A-Z0-9_]")
 ITEM = b"\xfe\xff\x00\xe0"  # (FFFE,E000)
 IN_USE = 0xFFFF
+MAX_VALUE = 0xFFFE  # an Explicit VR element of these VRs has a 2-byte length
 #: The attributes of the PATIENT, STUDY, SERIES and IMAGE records (PS3.3 F.5); True: Type 1.
 LEVELS: tuple[tuple[tuple[str, bool], ...], ...] = (
     (("PatientName", False), ("PatientID", True)),
@@ -87,7 +88,7 @@ def _record_type(modality: str, sop_class_uid: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class WriteProgress:
-    """``done`` of ``total`` instances copied; ``path`` is the source being copied."""
+    """``done`` of ``total`` files listed; ``path`` is the one being listed and copied."""
 
     done: int
     total: int
@@ -148,7 +149,6 @@ def write_media(
         if not listed:
             raise OutputError(f"no instance could be written to {out}: every file was skipped")
         write_atomic(staging / DICOMDIR_NAME, _dicomdir(root, fileset), mode=public_mode())
-        staging.chmod(0o777 & ~_umask())
         staging.replace(out)  # an empty folder is replaced too
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -166,12 +166,6 @@ def _check_output(out: Path) -> None:
         raise OutputError(f"cannot write {out}: the folder {out.parent} does not exist")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _add(source: Path, root: dict[str, _Node], staging: Path, listed: set[str]) -> Path | str:
     """List ``source`` on the staged media and return where to copy it (its folder made), or
     why it cannot be listed."""
@@ -183,6 +177,9 @@ def _add(source: Path, root: dict[str, _Node], staging: Path, listed: set[str]) 
         return "not a DICOM Part 10 file (its file meta information is incomplete)"
     values = header.values
     assert isinstance(values, RawValues)
+    too_long = [k for k, tag in _TAGS.items() if len(values.raw(tag) or b"") > MAX_VALUE]
+    if too_long:
+        return f"cannot be listed in a DICOMDIR: {', '.join(too_long)} too long"
     kind = _record_type(values.text(_tag("Modality")), header.media_sop_class_uid)
     required = [k for level in LEVELS[: 4 if kind == "IMAGE" else 3] for k, one in level if one]
     missing = [k for k in required if not values.text(_tag(k))]

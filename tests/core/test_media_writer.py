@@ -239,3 +239,14 @@ def test_a_file_without_a_type_1_record_attribute_is_skipped_by_name(tmp_path: P
     skipped = dict(_write(sources, tmp_path / "out"))
 
     assert skipped == {sources[0]: "cannot be listed in a DICOMDIR: StudyID missing or empty"}
+
+
+def test_a_value_too_long_for_a_record_is_skipped_not_a_crash(tmp_path: Path) -> None:
+    sources = list(_sources(tmp_path / "in").values())  # the first is Implicit VR: 4-byte lengths
+    dataset = dcmread(sources[0])
+    dataset.PatientName = "A" * 70_000
+    dataset.save_as(sources[0])
+
+    skipped = dict(_write(sources, tmp_path / "out"))
+
+    assert skipped == {sources[0]: "cannot be listed in a DICOMDIR: PatientName too long"}
