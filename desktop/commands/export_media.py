@@ -1,9 +1,11 @@
 """export-media: write studies as DICOM media (DICOMDIR), optionally as an ISO 9660 image."""
 
 import argparse
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from desktop import auditing
 from desktop.core.errors import MediaError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
@@ -37,21 +39,29 @@ def register(commands: Any) -> None:
 def _export_media(args: argparse.Namespace) -> int:
     trees = [open_media(source) for source in _sources(args.sources)]
     selection = select_studies(trees, args.study)
-    loader = write_media(selection.files, args.out, fileset=_label(trees, args.study[0]))
-    while True:
-        try:
-            next(loader)
-        except StopIteration as finished:
-            media: WrittenMedia = finished.value
-            break
+    with ExitStack() as audited:  # 110106 Export for each study, its outcome the media's
+        for first in selection.firsts:
+            audited.enter_context(auditing.exporting(first, args.out))
+        media = _write(selection.files, args.out, _label(trees, args.study[0]))
+        if args.iso:
+            write_iso(media.root, args.iso, volume_id=media.file_set_id)
     left_out = [*selection.left_out, *media.skipped]
     print(f"wrote {media.instances} instances with a DICOMDIR to {media.root}")
     for problem in left_out:
         print(f"left off {problem.path}: {problem.reason}")
     if args.iso:
-        write_iso(media.root, args.iso, volume_id=media.file_set_id)
         print(f"wrote the ISO 9660 image {args.iso} (volume {media.file_set_id or 'unnamed'})")
     return 0
+
+
+def _write(files: list[Path], out: Path, fileset: str) -> WrittenMedia:
+    loader = write_media(files, out, fileset=fileset)
+    while True:
+        try:
+            next(loader)
+        except StopIteration as finished:
+            media: WrittenMedia = finished.value
+            return media
 
 
 def _sources(given: list[Path] | None) -> list[Path]:

@@ -10,10 +10,12 @@ from desktop.core.model import InstanceStatus, MediaTree, Problem
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The readable files of the studies, one per instance, and the instances left out."""
+    """The readable files of the studies, one per instance, the instances left out, and one
+    file of each study (what an audit message names the study by)."""
 
     files: list[Path]
     left_out: list[Problem]
+    firsts: list[Path]
 
 
 def select_studies(trees: Sequence[MediaTree], study_uids: Sequence[str]) -> Selection:
@@ -24,6 +26,7 @@ def select_studies(trees: Sequence[MediaTree], study_uids: Sequence[str]) -> Sel
     files: list[Path] = []
     left_out: list[Problem] = []
     seen: set[str] = set()
+    firsts: dict[str, Path] = {}
     for tree in trees:
         for patient in tree.patients:
             for study in patient.studies:
@@ -39,13 +42,14 @@ def select_studies(trees: Sequence[MediaTree], study_uids: Sequence[str]) -> Sel
                             continue
                         seen.add(instance.sop_instance_uid)
                         files.append(instance.path)
+                        firsts.setdefault(study.study_instance_uid, instance.path)
     missing = [uid for uid in study_uids if uid not in found]
     if missing:
         raise MediaError(
             f"study {', '.join(missing)} not found; the studies available are: "
             + (_available(trees) or "none")
         )
-    return Selection(files, left_out)
+    return Selection(files, left_out, list(firsts.values()))
 
 
 def _available(trees: Sequence[MediaTree]) -> str:

@@ -10,6 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.fileset import FileSet
 from pydicom.uid import BasicTextSRStorage, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
+from desktop.core.audit.store import AuditLog
 from desktop.core.errors import OutputError
 from desktop.core.media import open_media
 from desktop.core.media_writer import file_set_id, write_media
@@ -164,6 +165,9 @@ def test_export_media_command_takes_the_study_from_the_inbox(
 
     assert status == 0 and "wrote 5 instances" in out
     assert FileSet(dcmread(tmp_path / "cd" / "DICOMDIR")).ID == "P1_20240101"
+    [export] = [e for e in AuditLog(tmp_path / "home" / "audit").entries() if e.event == "110106"]
+    assert export.outcome == 0 and study in export.xml
+    assert (tmp_path / "cd").as_uri() in export.xml
 
 
 def test_export_media_names_the_available_studies_when_one_is_missing(
