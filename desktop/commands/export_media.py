@@ -9,10 +9,9 @@ from desktop import auditing
 from desktop.core.errors import MediaError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
-from desktop.core.media_writer import WrittenMedia, file_set_id, write_media
-from desktop.core.model import MediaTree
+from desktop.core.media_writer import WrittenMedia, write_media
 from desktop.core.paths import courier_home
-from desktop.core.study_selection import select_studies
+from desktop.core.study_selection import media_label, select_studies
 
 
 def register(commands: Any) -> None:
@@ -42,7 +41,7 @@ def _export_media(args: argparse.Namespace) -> int:
     with ExitStack() as audited:  # 110106 Export for each study, its outcome the media's
         for first in selection.firsts:
             audited.enter_context(auditing.exporting(first, args.out))
-        media = _write(selection.files, args.out, _label(trees, args.study[0]))
+        media = _write(selection.files, args.out, media_label(trees, args.study[0]))
         if args.iso:
             write_iso(media.root, args.iso, volume_id=media.file_set_id)
     left_out = [*selection.left_out, *media.skipped]
@@ -71,13 +70,3 @@ def _sources(given: list[Path] | None) -> list[Path]:
     if not inbox.is_dir():
         raise MediaError(f"no --from given and there is no Inbox at {inbox}")
     return [inbox]
-
-
-def _label(trees: list[MediaTree], study_uid: str) -> str:
-    """The File-set ID: the first study's patient ID (7 characters at most) and study date."""
-    for tree in trees:
-        for patient in tree.patients:
-            for study in patient.studies:
-                if study.study_instance_uid == study_uid:
-                    return file_set_id(f"{patient.patient_id[:7]}_{study.study_date}".strip("_"))
-    return ""

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.core.errors import MediaError
+from desktop.core.media_writer import file_set_id
 from desktop.core.model import InstanceStatus, MediaTree, Problem
 
 
@@ -60,3 +61,24 @@ def _available(trees: Sequence[MediaTree]) -> str:
         for patient in tree.patients
         for study in patient.studies
     )
+
+
+def media_label(trees: Sequence[MediaTree], study_uid: str) -> str:
+    """The File-set ID for media of the study: its patient ID (7 characters at most) and its
+    date ('' when the study is in none of the trees)."""
+    for tree in trees:
+        for patient in tree.patients:
+            for study in patient.studies:
+                if study.study_instance_uid == study_uid:
+                    return file_set_id(f"{patient.patient_id[:7]}_{study.study_date}".strip("_"))
+    return ""
+
+
+def study_of(tree: MediaTree, sop_instance_uid: str) -> str:
+    """The Study Instance UID of the instance in the tree ('' when it is not there)."""
+    for patient in tree.patients:
+        for study in patient.studies:
+            for series in study.series:
+                if any(i.sop_instance_uid == sop_instance_uid for i in series.instances):
+                    return study.study_instance_uid
+    return ""

@@ -29,6 +29,7 @@ from desktop.security.tls import Profile, client_context
 from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
+from desktop.ui.media_export import export_to_media
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.audit import AuditPanel
@@ -184,6 +185,7 @@ class MainWindow(QMainWindow):
             action = self._action(text, shortcut, export, tip)
             file_menu.addAction(action)
             toolbar.addAction(action)
+        file_menu.addAction("Export to &CD/USB…", self.export_to_media)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -199,6 +201,10 @@ class MainWindow(QMainWindow):
             )
         )
         self._fill_recent()
+
+    def export_to_media(self) -> GeneratorWorker | None:
+        browser, status = self.sources.current_browser(), self.statusBar().showMessage
+        return export_to_media(self, browser, self.prompter, status, self.show_error)
 
     # -- opening media -----------------------------------------------------------------------
 

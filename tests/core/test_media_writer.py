@@ -254,3 +254,14 @@ def test_a_value_too_long_for_a_record_is_skipped_not_a_crash(tmp_path: Path) ->
     skipped = dict(_write(sources, tmp_path / "out"))
 
     assert skipped == {sources[0]: "cannot be listed in a DICOMDIR: PatientName too long"}
+
+
+def test_a_cancelled_write_leaves_nothing(tmp_path: Path) -> None:
+    sources = list(_sources(tmp_path / "in").values())
+    loader = write_media(sources, tmp_path / "out")
+    next(loader)
+    next(loader)
+
+    loader.close()  # the progress dialog's Cancel
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
