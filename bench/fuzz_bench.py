@@ -19,7 +19,7 @@ def main() -> int:
     parser.add_argument("--inputs", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per input")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per input")
     parser.add_argument("--code", help="a checkout whose desktop package is fuzzed instead")
     parser.add_argument("--save-escapes", type=Path, metavar="DIR", help="write each escape")
     args = parser.parse_args()

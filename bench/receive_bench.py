@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,24 @@ from tests.pki import KEY_PASSWORD, build_pki
 PASSWORD = "benchmark keystore password"
 
 
-def timed(action: Callable[[], object], reset: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        reset()
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(action: Callable[[], object], reset: Callable[[], object], pid: int) -> Run:
+    """One run: wall seconds, and the receiving process's CPU seconds."""
+    reset()
+    cpu, start = process_cpu(pid), time.perf_counter()
+    action()
+    return Run(time.perf_counter() - start, process_cpu(pid) - cpu)
 
 
 def empty(folder: Path) -> None:
@@ -103,11 +114,12 @@ def main() -> None:
     stored = folder / "storescp"
     stored.mkdir()
     port = free_port()
-    receivers: dict[str, tuple[int, Path]] = {"storescp": (port, stored)}
+    receivers: dict[str, tuple[int, Path, int]] = {}
     with contextlib.ExitStack() as stack:
-        stack.enter_context(
+        storescp = stack.enter_context(
             running(storescp_tls_command(pki, stored, port), port, folder / "storescp.log")
         )
+        receivers["storescp"] = (port, stored, storescp.pid)
         for label, fsync in (("our listen --no-fsync", False), ("our listen (fsync)", True)):
             settings = ListenerSettings(
                 "DCMTK_SCP", "127.0.0.1", 0, folder / f"inbox-{fsync}", fsync=fsync
@@ -115,23 +127,27 @@ def main() -> None:
             settings.tls_context, acceptor = listener_tls(keystore, "courier", Profile.BCP195_ND)
             listener = StorageListener(settings, lambda record: None, acceptor).start()
             stack.callback(listener.stop)
-            receivers[label] = (listener.port, settings.out)
-        results = {label: float("inf") for label in receivers}
+            receivers[label] = (listener.port, settings.out, os.getpid())
+        runs: dict[str, list[Run]] = {label: [] for label in receivers}
         for _ in range(args.runs):  # interleaved: each round measures every receiver once
-            for label, (port, out) in receivers.items():
-                results[label] = min(results[label], timed(send(port), partial(empty, out), 1))
+            for label, (port, out, pid) in receivers.items():
+                runs[label].append(measure(send(port), partial(empty, out), pid))
 
     print(
         f"storescu ->, {len(files)} files, {megabytes:.0f} MB, best of {args.runs}, TCP_NODELAY=1"
     )
-    for label, seconds in results.items():
+    best = {label: min(r.wall for r in measured) for label, measured in runs.items()}
+    cpu = {label: min(r.cpu for r in measured) for label, measured in runs.items()}
+    for label, seconds in best.items():
         print(
             f"{label:<24} {seconds:6.2f} s  {len(files) / seconds:6.0f} files/s  "
-            f"{megabytes / seconds:5.0f} MB/s"
+            f"{megabytes / seconds:5.0f} MB/s  receiver CPU {cpu[label]:.2f} s"
         )
-    reference = results["storescp"]
-    for label in list(results)[1:]:
-        print(f"{label}: {reference / results[label]:.2f}x storescp (target >= 1.0x)")
+    for label in list(best)[1:]:
+        print(
+            f"{label}: {best['storescp'] / best[label]:.2f}x storescp in time (target >= 1.0x), "
+            f"{cpu[label] / cpu['storescp']:.2f}x its CPU"
+        )
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(20)
 

@@ -11,6 +11,7 @@ from the page cache as ours are).
 import argparse
 import datetime as dt
 import hashlib
+import shutil
 import subprocess
 import tempfile
 import time
@@ -51,6 +52,15 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     outputs = Path(tempfile.mkdtemp(dir=args.out_dir)) if args.out_dir else folder
+    try:
+        run(args.files, args.runs, folder, outputs)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(outputs, ignore_errors=True)
+
+
+def run(count: int, runs: int, folder: Path, outputs: Path) -> None:
+    """Make the files and identities in ``folder``, sign into ``outputs``, print the figures."""
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
     keystore = Keystore(folder / "home", lambda new: PASSWORD)
@@ -62,7 +72,7 @@ def main() -> None:
         "Bench^Sign",
         "20240101",
         "bench",
-        (SeriesSpec("CT", "axial", count=args.files, rows=512, columns=512),),
+        (SeriesSpec("CT", "axial", count=count, rows=512, columns=512),),
     )
     files = sorted(write_files(folder / "study", (study,)))
     megabytes = sum(f.stat().st_size for f in files) / 2**20
@@ -108,19 +118,19 @@ def main() -> None:
             subprocess.run([*check, str(theirs_out / path.name)], check=True, capture_output=True)
 
     results = {
-        "sha256": timed(sha256_pass, args.runs),
-        "ours MAC digest": timed(ours_digest, args.runs),
-        "ours sign ECDSA": timed(lambda: ours_sign(ecdsa), args.runs),
-        "ours verify ECDSA": timed(ours_verify, args.runs),
-        "ours sign": timed(ours_sign, args.runs),
-        "ours verify": timed(ours_verify, args.runs),
+        "sha256": timed(sha256_pass, runs),
+        "ours MAC digest": timed(ours_digest, runs),
+        "ours sign ECDSA": timed(lambda: ours_sign(ecdsa), runs),
+        "ours verify ECDSA": timed(ours_verify, runs),
+        "ours sign": timed(ours_sign, runs),
+        "ours verify": timed(ours_verify, runs),
         "dcmsign sign": timed(theirs_sign, 1),
         "dcmsign verify": timed(theirs_verify, 1),
     }
     results["ours sign+verify"] = results["ours sign"] + results["ours verify"]
     results["ours sign+verify ECDSA"] = results["ours sign ECDSA"] + results["ours verify ECDSA"]
     results["dcmsign sign+verify"] = results["dcmsign sign"] + results["dcmsign verify"]
-    print(f"{args.files} files, {megabytes:.0f} MB")
+    print(f"{count} files, {megabytes:.0f} MB")
     for name, seconds in results.items():
         print(f"{name:>20}: {seconds:6.2f} s  {megabytes / seconds:7.0f} MB/s")
     digest_ratio = results["sha256"] / results["ours MAC digest"]

@@ -5,27 +5,29 @@ trail of the user's home; every hook is a no-op without it, and never fails the 
 reports on: a trail that cannot be written is logged as a warning.
 """
 
+from __future__ import annotations
+
 import logging
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop.core.audit import events
 from desktop.core.audit.events import Local
 from desktop.core.audit.message import AuditMessage, Outcome
 from desktop.core.audit.receipts import Receipts
-from desktop.core.audit.studies import group_by_study, study_of
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import Node
 from desktop.core.errors import CourierError
-from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
-from desktop.net.queue import FAILED, PENDING, SENT, TransferQueue
-from desktop.net.scp import Sink
-from desktop.security.diagnosis import Diagnosis
 from desktop.security.errors import PasswordError
-from desktop.security.keystore import Keystore, UnlockedIdentity
+
+if TYPE_CHECKING:  # the hooks' subjects; a command that only starts a session loads none of them
+    from desktop.net.queue import TransferQueue
+    from desktop.net.scp import Sink
+    from desktop.security.diagnosis import Diagnosis
+    from desktop.security.keystore import Keystore, UnlockedIdentity
 
 log = logging.getLogger(__name__)
 Record = TypeVar("Record")
@@ -38,6 +40,7 @@ TRUST_FAILURES = frozenset({"untrusted-server-ca", "hostname-mismatch", "weak-pe
 
 _trail: AuditTrail | None = None
 _closers: list[Callable[[], None]] = []  # run at uninstall: what is gathered gets recorded
+_unlock_listeners: list[Callable[[Keystore], None]] = []
 
 
 def install(home: Path, *, ae_title: str = "COURIER") -> AuditTrail:
@@ -52,11 +55,8 @@ def uninstall() -> None:
     global _trail
     for close in _closers:
         close()
+    _unlock_listeners.clear()
     _trail = None
-
-
-def current() -> AuditTrail | None:
-    return _trail
 
 
 def trail_folder(home: Path) -> Path:
@@ -80,11 +80,11 @@ def application(*, started: bool) -> None:
     record(lambda local: events.application_activity(local, started=started))
 
 
-def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
-    """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
-    what = f"keystore identity {name}"
+@contextmanager
+def unlocking(what: str) -> Iterator[None]:
+    """Around work that unlocks the keystore: 110114 for success, or for a wrong password."""
     try:
-        identity = keystore.unlock_identity(name)
+        yield
     except PasswordError as error:
         reason = str(error)
         record(
@@ -92,7 +92,20 @@ def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
         )
         raise
     record(lambda local: events.user_authentication(local, what=what, ok=True))
+
+
+def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
+    """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
+    with unlocking(f"keystore identity {name}"):
+        identity = keystore.unlock_identity(name)
+    for listener in list(_unlock_listeners):
+        listener(keystore)
     return identity
+
+
+def on_unlocked(listener: Callable[[Keystore], None]) -> None:
+    """Call ``listener`` with the keystore each time the user has unlocked an identity."""
+    _unlock_listeners.append(listener)
 
 
 def handshake(transcript: dict[str, Any], *, node: str = "", ae_title: str = "") -> None:
@@ -137,6 +150,9 @@ def transfer(
 ) -> Iterator[Record]:
     """Pass a job's records through, recording 110102 per study before the first is sent and
     110104 per study once the job stops, with the outcome its instances really had."""
+    from desktop.core.audit.studies import group_by_study, study_of
+    from desktop.net.queue import PENDING
+
     if _trail is None:
         yield from records
         return
@@ -161,6 +177,8 @@ def transfer(
 def _transferred(
     node: Node, destination: events.Node, study: events.Study, states: list[str]
 ) -> None:
+    from desktop.net.queue import FAILED, SENT
+
     sent, failed = states.count(SENT), states.count(FAILED)
     if not sent and not failed:
         return  # stopped before anything of this study was tried: still queued
@@ -191,6 +209,7 @@ def _transferred(
 def listener(sink: Sink, ae_title: str) -> Sink:
     """A listener sink that also records 110104 for what each sender delivered of a study,
     once it has been quiet for a moment (or when the trail is closed)."""
+    from desktop.core.audit.studies import study_of
 
     def report(sender: events.Node, study: events.Study) -> None:
         record(
@@ -222,6 +241,8 @@ def listener(sink: Sink, ae_title: str) -> Sink:
 @contextmanager
 def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
     """Around a C-FIND: 110112 Query with the identifier sent, and whether it failed."""
+    from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
+
     error = ""
     try:
         yield
@@ -255,6 +276,8 @@ def queried(node: Node, level: str, keys: dict[str, str], run: Callable[[], Resu
 @contextmanager
 def exporting(source: Path, target: Path) -> Iterator[None]:
     """Around an export of images made from ``source`` into ``target``: 110106 Export."""
+    from desktop.core.audit.studies import study_of
+
     error = ""
     try:
         yield

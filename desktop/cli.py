@@ -7,7 +7,6 @@ none), so that a command starts without loading what other commands need.
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +32,9 @@ COMMANDS = {
     "sign": "sign",
     "audit": "audit",
     "verify": "sign",
+    "seal": "seal",
+    "unseal": "seal",
+    "reid": "seal",
     "export-media": "export_media",
     "gui": "gui",
 }
@@ -47,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_ERROR
-    _log_to_stderr()
+    from desktop.commands.options import log_warnings_to_stderr  # not needed by --version
+
+    log_warnings_to_stderr()
     try:
         from desktop.commands.audit import session  # after parsing: --version stays light
 
@@ -82,19 +86,6 @@ def _parser(groups: list[str]) -> argparse.ArgumentParser:
     for group in groups:
         importlib.import_module(f"desktop.commands.{group}").register(commands)
     return parser
-
-
-class _Stderr(logging.Handler):
-    """Warnings of the library as ``dicom-courier: warning: ...`` lines on (the current) stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        print(f"dicom-courier: warning: {record.getMessage()}", file=sys.stderr)
-
-
-def _log_to_stderr() -> None:
-    library = logging.getLogger("desktop")
-    if not any(isinstance(h, _Stderr) for h in library.handlers):
-        library.addHandler(_Stderr(logging.WARNING))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The embedded demo: a temporary home with a demo CA, identities, sample media and a local
 TLS PACS (our own storage SCP) configured as the node "Demo PACS (TLS)"."""
 
+import hashlib
 import secrets
+import shutil
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -9,8 +11,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from desktop import __version__
 from desktop.core.config import Node, add_node
-from desktop.core.synthetic import write_media
+from desktop.core.synthetic import DEMO_STUDIES, write_media
 from desktop.security.keystore import Keystore
 from desktop.security.pki import make_ca, make_leaf
 
@@ -25,6 +28,14 @@ class Demo:
     password: str
     port: int
 
+    @property
+    def root(self) -> Path:
+        """The temporary folder holding the demo's home (removed when the demo ends)."""
+        return self.home.parent
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
 
 def free_loopback_port() -> int:
     with socket.socket() as probe:
@@ -32,10 +43,29 @@ def free_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def prepare_demo(folder: Path | None = None) -> Demo:
-    """Make everything the demo needs under a new temporary folder (nothing else touched)."""
+def cached_media(cache: Path) -> Path:
+    """The demo's sample media, written once into ``cache`` and reused by later starts (they
+    are read-only and the same each time); a new version of the samples gets a new folder."""
+    key = hashlib.sha256(f"{__version__} {DEMO_STUDIES!r}".encode()).hexdigest()[:12]
+    target = cache / f"demo-media-{key}"
+    if (target / "DICOMDIR").is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=cache, prefix=".demo-media-"))
+    write_media(scratch)
+    try:
+        scratch.rename(target)  # whole or not at all
+    except OSError:  # another start finished first
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def prepare_demo(folder: Path | None = None, *, media_cache: Path | None = None) -> Demo:
+    """Make everything the demo needs under a new temporary folder (nothing else touched);
+    the sample media come from ``media_cache`` when given, else are written there too."""
     root = folder or Path(tempfile.mkdtemp(prefix="dicom-courier-demo-"))
-    home, media = root / "home", root / "media"
+    home = root / "home"
+    media = cached_media(media_cache) if media_cache is not None else root / "media"
     home.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(16)
     keystore = Keystore(home, lambda new: password)
@@ -52,7 +82,8 @@ def prepare_demo(folder: Path | None = None) -> Demo:
         bundle.write_bytes(leaf.pkcs12(password))
         keystore.import_identity(name, bundle, file_password=password)
         bundle.unlink()
-    write_media(media)
+    if media_cache is None:
+        write_media(media)
     port = free_loopback_port()
     add_node(
         home,

@@ -1,5 +1,5 @@
 """Sign before sending: signed copies of the queued instances in a private temporary area,
-never the sources; the area goes once its job has nothing left to send."""
+never the sources; the area goes once its job is done or cancelled."""
 
 import dataclasses
 import datetime as dt
@@ -53,8 +53,10 @@ def signed_items(
 
 
 def discard_signed_copies(queue: TransferQueue, job_id: int, home: Path) -> bool:
-    """Remove the job's signed copies once nothing of it is pending; True if removed."""
-    if queue.job(job_id).pending:
+    """Remove the job's signed copies once all were sent or the job was cancelled (failures
+    keep theirs for 'queue retry'); True if removed."""
+    job = queue.job(job_id)
+    if job.sent < job.total and not job.cancelled:
         return False
     root = (home / AREA).resolve()
     areas = {i.item.path.parent for i in queue.instances(job_id)}

@@ -40,6 +40,8 @@ WORKERS = 4  # hashing, key operations and fsync release the GIL: overlap files'
 
 @dataclass(frozen=True, slots=True)
 class Signed:
+    """What signing one file did."""
+
     source: Path
     target: Path
     profile: Profile
@@ -202,12 +204,17 @@ def trust_of(keystore: Keystore, crl_paths: list[Path]) -> Trust:
     known = [_certificate(c.pem) for i in keystore.identities() for c in i.chain]
     crls = []
     for path in crl_paths:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CourierError(
+                f"cannot read the revocation list {path}: {error.strerror}"
+            ) from error
         loader = x509.load_pem_x509_crl if b"-----BEGIN" in data else x509.load_der_x509_crl
         try:
             crls.append(loader(data))
         except ValueError as error:
-            raise HeaderError(f"{path} is not a certificate revocation list: {error}") from error
+            raise CourierError(f"{path} is not a certificate revocation list: {error}") from error
     return Trust(anchors, anchors + known, crls)
 
 

@@ -21,10 +21,12 @@ as_root() {
 install_system_packages() {
   local wanted=("${APP_PACKAGES[@]}")
   [ "$mode" = "--test" ] && wanted+=("${TEST_PACKAGES[@]}")
-  local missing=()
+  local installed missing=()
+  # One dpkg-query for all: a quick no-op when everything is there (a second demo start).
+  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${wanted[@]}" 2>/dev/null \
+    | awk '/install ok installed/ {print $1}') || true
   for package in "${wanted[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-      || missing+=("$package")
+    grep -qx "$package" <<<"$installed" || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null; then
@@ -47,13 +49,28 @@ python_command() {
   echo "setup: DICOM Courier needs Python 3.11 or newer" >&2; return 1
 }
 
+# The venv is current when it was installed from these very constraints and pyproject (the
+# package itself is installed editable, so source changes need no reinstall): skip pip then.
+STAMP=.venv/.setup-stamp
+wanted_stamp() {
+  echo "$(cat constraints.txt pyproject.toml | sha256sum | cut -c1-64) $1"
+}
+
+venv_is_current() {
+  [ -x .venv/bin/python ] && [ -f "$STAMP" ] || return 1
+  local stamp; stamp=$(cat "$STAMP")
+  [ "$stamp" = "$(wanted_stamp "$mode")" ] || [ "$stamp" = "$(wanted_stamp --test)" ]
+}
+
 install_python_packages() {
+  if venv_is_current; then return 0; fi
   local python; python=$(python_command)
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
   local extras=""
   [ "$mode" = "--test" ] && extras="[test]"
   .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".$extras"
+  wanted_stamp "$mode" > "$STAMP"
 }
 
 install_system_packages

@@ -240,7 +240,12 @@ def orthanc_config(pki: Pki, folder: Path, dicom_port: int, http_port: int, move
 
 
 def storescu_tls(
-    pki: Pki, port: int, files: Sequence[Path], *options: str, called: str = "COURIER"
+    pki: Pki,
+    port: int,
+    files: Sequence[Path],
+    *options: str,
+    called: str = "COURIER",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """DCMTK's storescu over TLS with the PKI's client identity, trusting the test root."""
     return subprocess.run(
@@ -265,4 +270,5 @@ def storescu_tls(
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )

@@ -5,10 +5,9 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,8 +17,6 @@ from desktop.core.audit import events
 from desktop.core.audit.events import EVENTS, Local
 from desktop.core.audit.forward import (
     DEFAULT_PORT,
-    Drainer,
-    Forwarder,
     ForwardError,
     ForwardSettings,
 )
@@ -29,9 +26,7 @@ from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import PROFILES
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
-from desktop.security.keystore import Keystore
-from desktop.security.passwords import PASSWORD_ENV
-from desktop.security.tls import Profile, client_context
+from desktop.forwarding import SessionForwarding, forwarder
 
 log = logging.getLogger(__name__)
 RELATIVE = re.compile(r"(\d+)\s*([smhd])")
@@ -75,52 +70,14 @@ def session(args: argparse.Namespace) -> Iterator[None]:
         yield
         return
     trail = auditing.install(courier_home())
-    send = _quiet_sender(trail, args)
-    drainer = None
-    if send is not None and getattr(args, "long_running", False):
-        drainer = Drainer(send).start()
-        trail.on_spooled = drainer.wake
+    forwarding = SessionForwarding(trail, args)
     auditing.application(started=True)
     try:
         yield
     finally:
         auditing.application(started=False)
         auditing.uninstall()
-        if drainer is not None:
-            drainer.stop()
-        elif send is not None and trail.spool.pending():
-            try:
-                send()
-            except CourierError as error:
-                log.warning("%s", error)
-
-
-def _quiet_sender(trail: AuditTrail, args: argparse.Namespace) -> Callable[[], int] | None:
-    """A flush of the spool if forwarding is on and the keystore password is at hand without
-    asking (--password-file or the environment); else None, and the spool waits for
-    'audit flush' or the next command. The identity is unlocked on the first flush."""
-    settings = trail.forwarding()
-    password_file = getattr(args, "password_file", None)
-    if settings is None or (password_file is None and not os.environ.get(PASSWORD_ENV)):
-        return None
-    made: list[Forwarder] = []
-
-    def send() -> int:
-        if not made:
-            keystore = open_keystore(argparse.Namespace(password_file=password_file))
-            made.append(forwarder(trail, settings, keystore))
-        return made[0].flush()
-
-    return send
-
-
-def forwarder(trail: AuditTrail, settings: ForwardSettings, keystore: Keystore) -> Forwarder:
-    """A forwarder presenting ``settings.identity`` and trusting the keystore's CAs."""
-    identity = keystore.unlock_identity(settings.identity) if settings.identity else None
-    context = client_context(
-        Profile(settings.profile), keystore.trusted_pem(), identity, check_hostname=True
-    )
-    return Forwarder(trail.spool, settings, context)
+        forwarding.finish()
 
 
 def _trail() -> AuditTrail:

@@ -1,7 +1,11 @@
 """Media commands: tree, export, demo-media."""
 
 import argparse
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +91,26 @@ def _tree(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Decoder plugins in Rust and C++ print panics straight to file descriptor 2; an error
+    of this command is one line on stderr (printed after this block), not a Rust backtrace."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _export(args: argparse.Namespace) -> int:
     frames = _frames(args)
     first = frames if isinstance(frames, FrameSource) else frames.source(0)[0]
-    with auditing.exporting(first.path, args.png or args.mp4):
+    with auditing.exporting(first.path, args.png or args.mp4), _native_stderr_silenced():
         return _write_export(args, frames)
 
 

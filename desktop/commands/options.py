@@ -1,10 +1,13 @@
-"""What several command groups share: the keystore password option and opening the keystore.
+"""What the commands share: the keystore password option, opening the keystore, and the
+library's warnings on stderr.
 
 Light to import: the keystore (and the cryptography it needs) loads only when a command
 opens it.
 """
 
 import argparse
+import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,3 +36,17 @@ def open_keystore(args: argparse.Namespace) -> "Keystore":
 
     home = courier_home()
     return Keystore(home, password_source(args.password_file, str(home.absolute())))
+
+
+class _Stderr(logging.Handler):
+    """Log records as ``dicom-courier: warning: ...`` lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"dicom-courier: warning: {record.getMessage()}", file=sys.stderr)
+
+
+def log_warnings_to_stderr() -> None:
+    """Show the library's warnings (a damaged queue moved aside, a keystore entry skipped)."""
+    library = logging.getLogger("desktop")
+    if not any(isinstance(h, _Stderr) for h in library.handlers):
+        library.addHandler(_Stderr(logging.WARNING))

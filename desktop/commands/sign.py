@@ -67,16 +67,25 @@ def _location(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def _files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """Each file with its path relative to the argument that named it (folders: recursively)."""
+    """Each file with its path relative to the argument that named it; in folders (walked
+    recursively) only DICOM Part 10 files, the DICOMDIR left out."""
     for path in paths:
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file()):
-                if found.name != "DICOMDIR" and not found.name.startswith("."):
+                if found.name != "DICOMDIR" and _part10(found):
                     yield found, found.relative_to(path)
         elif path.exists():
             yield path, Path(path.name)
         else:
             raise CourierError(f"{path} does not exist")
+
+
+def _part10(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(132)[128:] == b"DICM"
+    except OSError:
+        return True  # unreadable: signing or verifying it says why
 
 
 def _sign(args: argparse.Namespace) -> int:

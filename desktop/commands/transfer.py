@@ -442,8 +442,11 @@ def _queue_retry(args: argparse.Namespace) -> int:
 
 def _queue_cancel(args: argparse.Namespace) -> int:
     from desktop.net.queue import TransferQueue
+    from desktop.signed_send import discard_signed_copies
 
-    TransferQueue(courier_home() / "queue.sqlite").cancel(args.job)
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    queue.cancel(args.job)
+    discard_signed_copies(queue, args.job, courier_home())
     print(f"job {args.job} cancelled")
     return 0
 

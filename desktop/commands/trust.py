@@ -13,7 +13,7 @@ from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
-from desktop.security.revocation import import_crl
+from desktop.security.revocation import check_revocation, crls_pem, import_crl
 from desktop.security.tls import client_context, parse_profile
 
 
@@ -133,14 +133,15 @@ def _import_crl(args: argparse.Namespace) -> int:
 
 def _import_identity(args: argparse.Namespace) -> int:
     file_password = read_password_file(args.file_password_file) if args.file_password_file else None
-    result = open_keystore(args).import_identity(
-        args.name,
-        args.file,
-        key_path=args.key,
-        chain_path=args.chain,
-        file_password=file_password,
-        allow_legacy=args.allow_legacy,
-    )
+    with auditing.unlocking(f"the keystore, to import identity {args.name}"):
+        result = open_keystore(args).import_identity(
+            args.name,
+            args.file,
+            key_path=args.key,
+            chain_path=args.chain,
+            file_password=file_password,
+            allow_legacy=args.allow_legacy,
+        )
     _report(result)
     return 0
 
@@ -230,6 +231,7 @@ def _tls_check(args: argparse.Namespace) -> int:
         check_hostname=not args.no_hostname_check,
         system_store=args.system_cas,
     )
+    check_revocation(context, crls_pem(keystore))
     settings = ClientSettings(
         args.host,
         args.port,

@@ -7,6 +7,7 @@ converting YBR_FULL with Pillow's C routine gives the same pixels (±5 levels of
 the decoded array is in (``ds_out``), never by what the file's header claims.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,11 +17,18 @@ from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import convert_color_space
 from pydicom.pixels.utils import pixel_array
-from pydicom.uid import UID, JPEGBaseline8Bit, JPEGExtended12Bit
+from pydicom.uid import (
+    UID,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+)
 
 from desktop.core.errors import FrameError
 
 PILLOW_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})
+NATIVE_LITTLE = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
 FULL_YBR = frozenset({"YBR_FULL", "YBR_FULL_422"})
 
 
@@ -57,3 +65,60 @@ def _is_plugin_panic(error: BaseException) -> bool:
     from BaseException (not Exception) so that ``except Exception`` does not swallow it."""
     kind = type(error)
     return kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"
+
+
+@dataclass(frozen=True, slots=True)
+class NativeLayout:
+    """Where the frames of an uncompressed little-endian grey image lie in its file."""
+
+    offset: int  # of the first frame
+    rows: int
+    columns: int
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.rows * self.columns * self.bits_allocated // 8
+
+
+def native_layout(
+    transfer_syntax_uid: str, offset: int, length: int | None, values: dict[str, int | None]
+) -> NativeLayout | None:
+    """The layout of a file whose frames can be read straight from disk: uncompressed,
+    little-endian, one sample of 8 or 16 bits, pixel data all there; None otherwise."""
+    rows, columns = values.get("Rows") or 0, values.get("Columns") or 0
+    bits, stored = values.get("BitsAllocated") or 0, values.get("BitsStored") or 0
+    frames = values.get("NumberOfFrames") or 1
+    if (
+        transfer_syntax_uid not in NATIVE_LITTLE
+        or (values.get("SamplesPerPixel") or 1) != 1
+        or bits not in (8, 16)
+        or not 0 < stored <= bits
+        or offset < 0
+        or not rows
+        or not columns
+        or length is None
+        or length < rows * columns * bits // 8 * frames
+    ):
+        return None
+    signed = values.get("PixelRepresentation") == 1
+    return NativeLayout(offset, rows, columns, bits, stored, signed)
+
+
+def read_native_frame(path: Path, layout: NativeLayout, index: int) -> NDArray[np.generic]:
+    """Frame ``index`` read straight from the file (no DICOM parsing): ~1 ms for 512×512.
+    Bits above Bits Stored are masked, or sign-extended for signed data, as pydicom does."""
+    dtype = np.dtype(f"<{'i' if layout.signed else 'u'}{layout.bits_allocated // 8}")
+    count = layout.rows * layout.columns
+    frame = np.fromfile(path, dtype, count, offset=layout.offset + index * layout.frame_bytes)
+    if frame.size != count:
+        raise ValueError(f"the file ends inside frame {index}")
+    unused = layout.bits_allocated - layout.bits_stored
+    if unused:
+        if layout.signed:
+            frame = (frame << unused) >> unused
+        else:
+            frame &= (1 << layout.bits_stored) - 1
+    return frame.reshape(layout.rows, layout.columns)

@@ -393,8 +393,11 @@ def _entry(
 
 
 def _file_id(record: DirectoryRecord) -> list[str]:
-    """The record's file ID components, or [] when they could escape the media root."""
+    """The record's file ID components, or [] when they could escape the media root or hold a
+    NUL (no file system has such a name)."""
     components = [c.strip() for c in record.values.text(FILE_ID).split("\\")]
-    if not components or any(c in ("", ".", "..") or "/" in c or "\\" in c for c in components):
+    if not components or any(
+        c in ("", ".", "..") or "/" in c or "\\" in c or "\0" in c for c in components
+    ):
         return []
     return components

@@ -11,7 +11,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
-import av
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, PngImagePlugin
@@ -115,6 +114,8 @@ def export_mp4(
 
     Stop iterating to cancel: the partial output is removed.
     """
+    import av  # PyAV (FFmpeg) costs ~0.1 s to import: only when a video is made, not at start-up
+
     rate = fps or source.fps
     if rate <= 0:
         raise ExportError(f"a frame rate must be positive, not {rate:g}")

@@ -5,14 +5,19 @@ file one after the other (read, modify, write) never lose each other's change.
 """
 
 import contextlib
-import fcntl
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from desktop.core.errors import OutputError
+
+if sys.platform == "win32":
+    import msvcrt
+else:
+    import fcntl
 
 PRIVATE = 0o600
 PRIVATE_FOLDER = 0o700
@@ -50,10 +55,23 @@ def locked(lock: Path) -> Iterator[None]:
     private_folder(lock.parent)
     descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        _lock(descriptor)
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+def _lock(descriptor: int) -> None:
+    """Wait for an exclusive lock on the open file (its first byte, on Windows)."""
+    if sys.platform == "win32":
+        while True:
+            try:
+                msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)  # gives up after 10 s: again
+                return
+            except OSError:
+                continue
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
 
 
 @contextmanager

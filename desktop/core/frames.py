@@ -10,6 +10,7 @@ to no more than its image needs.
 
 import io
 import logging
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -17,14 +18,12 @@ from typing import Any, BinaryIO, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 from pydicom import dcmread
-from pydicom.dataset import FileMetaDataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_file_meta_info
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.encaps import get_frame
+from pydicom.uid import ExplicitVRLittleEndian, JPEG2000TransferSyntaxes
 
 from desktop.core.attributes import tag
 from desktop.core.cine import cine_rate
-from desktop.core.decode import decode_frame
+from desktop.core.decode import decode_frame, native_layout, read_native_frame
 from desktop.core.display import ColorKind, DisplayPipeline, Rendered, Window
 from desktop.core.errors import FrameError, HeaderError
 from desktop.core.header import (
@@ -40,9 +39,20 @@ from desktop.core.values import integer_value, text_value
 log = logging.getLogger(__name__)
 _Drawn = TypeVar("_Drawn")
 
+JP2_SIGNATURE = b"\x00\x00\x00\x0c\x6a\x50\x20\x20"  # a JP2 file's first box
 MAX_FRAME_BYTES = 256 << 20  # a decoded frame larger than this is refused, not allocated
 FRAME_TAGS = frozenset(
     tag(k) for k in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")
+)
+PIXEL_DATA = 0x7FE00010
+LAYOUT_KEYWORDS = (
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "SamplesPerPixel",
+    "NumberOfFrames",
+    "PixelRepresentation",
 )
 
 
@@ -58,6 +68,7 @@ class FrameSource:
         if header.pixel_data is None:
             raise FrameError(f"{self.path.name} has no pixel data (it is not an image)")
         self.defect = pixel_data_defect(header)
+        self._pixel_offset = header.pixel_data.value_offset
         self.transfer_syntax_uid = header.transfer_syntax_uid
         self._inflated = (
             self._inflate(header) if header.transfer_syntax_uid in DEFLATED_SYNTAXES else None
@@ -71,6 +82,16 @@ class FrameSource:
             self.photometric = text_value(self.dataset, "PhotometricInterpretation")
             self.fps = cine_rate(self.dataset)
             self.pipeline = DisplayPipeline(self.dataset)
+            self.native = (
+                native_layout(
+                    header.transfer_syntax_uid,
+                    header.pixel_data.value_offset,
+                    header.pixel_data.length,
+                    {k: integer_value(self.dataset, k) for k in LAYOUT_KEYWORDS},
+                )
+                if header.pixel_data.tag == PIXEL_DATA and self.defect is None
+                else None
+            )
         except Exception as error:
             log.debug("pydicom cannot read %s", self.path, exc_info=True)
             raise FrameError(f"{self.path.name} cannot be read as DICOM: {error}") from error
@@ -83,14 +104,7 @@ class FrameSource:
             dataset = inflate_dataset(header, limit)
         except HeaderError as error:
             raise FrameError(f"{self.path.name} cannot be read as DICOM: {error}") from error
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = UID(header.media_sop_class_uid)
-        meta.MediaStorageSOPInstanceUID = UID(header.media_sop_instance_uid)
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        encoded = DicomBytesIO()
-        encoded.write(b"\0" * 128 + b"DICM")
-        write_file_meta_info(encoded, meta, enforce_standard=True)
-        return encoded.getvalue() + dataset
+        return _explicit_little_meta() + dataset
 
     def _open(self) -> Path | BinaryIO:
         """What pydicom reads: the file, or its inflated copy."""
@@ -127,6 +141,10 @@ class FrameSource:
         """Frame ``index`` as decoded stored values (RGB for colour data)."""
         self.check_index(index)
         try:
+            if self.native is not None:
+                return read_native_frame(self.path, self.native, index)
+            if self.transfer_syntax_uid in JPEG2000TransferSyntaxes:
+                self._check_jp2_boxes(index)
             frame = decode_frame(self._open(), index, self.transfer_syntax_uid, self.bits_allocated)
         except Exception as error:  # decoders raise anything from ValueError to RuntimeError
             reason = self.defect or str(error)
@@ -134,6 +152,23 @@ class FrameSource:
                 f"frame {index} of {self.path.name} cannot be decoded: {reason}"
             ) from error
         return frame
+
+    def _check_jp2_boxes(self, index: int) -> None:
+        """pydicom 3.0 walks a JP2 header's boxes by their lengths, forever when one is 0:
+        refuse such a frame before it does."""
+        with self.path.open("rb") as handle:
+            handle.seek(self._pixel_offset)
+            codestream = get_frame(handle, index, number_of_frames=self.frame_count)
+        if not codestream.startswith(JP2_SIGNATURE):
+            return
+        offset = 12
+        while offset < len(codestream):
+            length = int.from_bytes(codestream[offset : offset + 4], "big")
+            if codestream[offset + 4 : offset + 8] == b"jp2c":
+                return
+            if length == 0:
+                raise FrameError(f"its JP2 header has a box of length 0 at byte {offset}")
+            offset += length
 
     def display(self, index: int, window: Window | None = None) -> NDArray[np.uint8]:
         """Frame ``index`` as uint8 grey (rows, columns) or RGB (rows, columns, 3)."""
@@ -156,3 +191,11 @@ class FrameSource:
     def min_max_window(self, index: int) -> Window | None:
         """A window spanning frame ``index``'s values (None for colour images)."""
         return self.pipeline.auto_window(self.stored(index)) if self.is_grey else None
+
+
+def _explicit_little_meta() -> bytes:
+    """A preamble and the one file meta element pydicom needs: Explicit VR Little Endian."""
+    syntax = ExplicitVRLittleEndian.encode() + b"\0"
+    element = struct.pack("<HH2sH", 0x0002, 0x0010, b"UI", len(syntax)) + syntax
+    group_length = struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(element))
+    return b"\0" * 128 + b"DICM" + group_length + element

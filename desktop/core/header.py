@@ -27,6 +27,9 @@ from desktop.core.values import RawElement, RawValues, Values
 
 PREAMBLE_LENGTH = 128
 DICOM_PREFIX = b"DICM"
+#: A DER ContentInfo's content type OID for EnvelopedData (1.2.840.113549.1.7.3).
+ENVELOPED_DATA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03"
+SEALED = "sealed (secure DICOM file): open it with `dicom-courier unseal` and a recipient identity"
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 ITEM = 0xFFFEE000
 ITEM_DELIMITER = 0xFFFEE00D
@@ -192,10 +195,17 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
                 if buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
+                    if _sealed(buffer[:16]):
+                        raise HeaderError(SEALED)
                     raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
                 return _parse(path, buffer, size, wanted_tags)
     except OSError as error:
         raise HeaderError(f"cannot read the file: {error.strerror or error}") from error
+
+
+def _sealed(head: bytes) -> bool:
+    """Whether a file starts as a DER CMS ContentInfo of EnvelopedData (PS3.10 §7.4)."""
+    return head[:1] == b"\x30" and ENVELOPED_DATA in head[2:16]
 
 
 def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> Header:

@@ -14,3 +14,8 @@ def courier_home() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_data_dir("dicom-courier", appauthor=False))
+
+
+def courier_cache() -> Path:
+    """Where re-creatable data goes (the demo's sample media): the platform's cache dir."""
+    return Path(platformdirs.user_cache_dir("dicom-courier", appauthor=False))

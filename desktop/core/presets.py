@@ -13,9 +13,9 @@ from desktop.core.frames import FrameSource
 class Computed(StrEnum):
     """Presets computed from the image rather than fixed numbers."""
 
-    AUTO = "Auto (file or min–max)"
-    MIN_MAX = "Min–max of this image"
-    FULL_RANGE = "Full range of the pixel values"
+    AUTO = "Auto"  # the file's window, else the min–max of the first image shown
+    MIN_MAX = "Min–max"  # of the image on screen
+    FULL_RANGE = "Full range"  # every value Bits Stored allows
 
 
 CT_PRESETS: dict[str, Window] = {

@@ -6,6 +6,7 @@ real patients, so the demo and the tests need no download and carry no personal 
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -213,22 +214,27 @@ def _set_rgb_pixels(dataset: Dataset, series: SeriesSpec) -> None:
     dataset.PlanarConfiguration = 0
     dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 8, 8, 7
     dataset.PixelRepresentation = 0
-    frames = []
+    pixels = np.empty((series.frames, series.rows, series.columns, 3), dtype=np.uint8)
     for i in range(series.frames):
         grey = _disc(series.rows, series.columns, i / series.frames, 1) / 16.0
-        frames.append(np.stack([grey, grey * 0.6, grey * 0.3 + 40 * (grey > 10)], axis=-1))
-    dataset.PixelData = np.clip(np.stack(frames), 0, 255).astype(np.uint8).tobytes()
+        for channel, colour in enumerate((grey, grey * 0.6, grey * 0.3 + 40 * (grey > 10))):
+            np.clip(colour, 0, 255, out=colour)
+            pixels[i, :, :, channel] = colour
+    dataset.PixelData = pixels.tobytes()
 
 
-def _grid(rows: int, columns: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    y, x = np.mgrid[0:rows, 0:columns]
-    return (y - rows / 2) / (rows / 2), (x - columns / 2) / (columns / 2)
+@lru_cache(maxsize=8)
+def _grid(rows: int, columns: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Coordinates from -1 to 1 (float32: the demo's media are made at every start)."""
+    y = ((np.arange(rows, dtype=np.float32) - rows / 2) / (rows / 2))[:, np.newaxis]
+    x = ((np.arange(columns, dtype=np.float32) - columns / 2) / (columns / 2))[np.newaxis, :]
+    return np.broadcast_to(y, (rows, columns)), np.broadcast_to(x, (rows, columns))
 
 
-def _ct_phantom(rows: int, columns: int, depth: float) -> NDArray[np.float64]:
+def _ct_phantom(rows: int, columns: int, depth: float) -> NDArray[np.float32]:
     """A body-like ellipse in HU: fat, soft tissue, lungs, a spine and air around it."""
     y, x = _grid(rows, columns)
-    image = np.full((rows, columns), -1000.0)
+    image = np.full((rows, columns), -1000.0, dtype=np.float32)
     body = (x / 0.9) ** 2 + (y / 0.7) ** 2 < 1
     image[body] = -100
     image[(x / 0.82) ** 2 + (y / 0.62) ** 2 < 1] = 40
@@ -237,14 +243,14 @@ def _ct_phantom(rows: int, columns: int, depth: float) -> NDArray[np.float64]:
         image[((x - side) / lung_size) ** 2 + (y / 0.4) ** 2 < 1] = -850
     image[(x / 0.12) ** 2 + ((y - 0.45) / 0.12) ** 2 < 1] = 700
     noise = np.random.default_rng(int(depth * 1000)).normal(0, 8, image.shape)
-    return image + noise
+    return image + noise.astype(np.float32)
 
 
-def _disc(rows: int, columns: int, phase: float, seed: int) -> NDArray[np.float64]:
+def _disc(rows: int, columns: int, phase: float, seed: int) -> NDArray[np.float32]:
     """A bright disc circling the centre, on a gradient: visible motion for a cine."""
     y, x = _grid(rows, columns)
     angle = 2 * np.pi * phase
     cx, cy = 0.45 * np.cos(angle), 0.45 * np.sin(angle)
     image = 600 + 400 * (x + 1) + 300 * seed % 7
-    image = image + 2500 * (((x - cx) ** 2 + (y - cy) ** 2) < 0.04)
-    return np.asarray(image, dtype=np.float64)
+    image[((x - cx) ** 2 + (y - cy) ** 2) < 0.04] += 2500
+    return image

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
 from desktop.net import dimse, pdu
 from desktop.net.link import Failure, Link, LinkError, ProtocolError, quick_ack, tune
 
@@ -26,7 +24,8 @@ MIN_PEER_PDU = 7  # a P-DATA-TF carrying at least one byte
 DEFAULT_TIMEOUT = 60.0
 UNLIMITED_PDU_CHUNK = 4 * 1024 * 1024
 BATCH = 256 * 1024  # bytes of PDUs per socket write: fewer system calls and TLS records
-UNCOMPRESSED_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+#: Explicit and implicit VR little endian (as strings: echo starts without loading pydicom).
+UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +74,11 @@ class Association:
 
     def _accept(self, answer: pdu.Associate) -> None:
         """Keep the contexts' fate, checked against what we proposed."""
+        if any(isinstance(item, pdu.ProposedContext) for item in answer.items):
+            raise ProtocolError(
+                "the A-ASSOCIATE-AC holds a proposal (item 0x20) instead of a result",
+                pdu.UNEXPECTED_PARAMETER,
+            )
         for result in answer.results:
             proposed = self.proposed.get(result.context_id)
             if proposed is None or result.context_id in self.contexts:
@@ -96,7 +100,7 @@ class Association:
         peer_max = answer.max_pdu_length
         if 0 < peer_max < MIN_PEER_PDU:
             raise ProtocolError(
-                f"the peer's maximum PDU length of {peer_max} bytes cannot carry any data",
+                f"its maximum PDU length of {peer_max} bytes cannot carry any data",
                 pdu.INVALID_PARAMETER,
             )
         if peer_max:
@@ -277,8 +281,12 @@ class Association:
                     self._write(pdu.Release(pdu.A_RELEASE_RP).encode())
                 elif not isinstance(unit, pdu.PData):  # late data is dropped
                     raise _unexpected(unit, "the release")
-        except (OSError, LinkError):
+        except ProtocolError as error:
+            self.abort(2, error.reason)
+        except TimeoutError:
             self.abort()
+        except (OSError, LinkError):  # the peer closed or aborted: nothing more to say
+            pass
         finally:
             self.link.sock.close()
 
@@ -328,8 +336,7 @@ class Association:
         limit = OUR_MAX_PDU if kind == pdu.P_DATA_TF else MAX_CONTROL_PDU
         if length > limit:
             raise ProtocolError(
-                f"the peer announced a {length:,}-byte {name}, more than the {limit:,} bytes "
-                "we accept",
+                f"it announced a {length:,}-byte {name}, more than the {limit:,} bytes we accept",
                 pdu.INVALID_PARAMETER,
             )
         unit = pdu.decode(kind, self._read_exact(length, end))

@@ -11,8 +11,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from desktop.net.catalogue import DEFLATED, EXPLICIT_BIG, IMPLICIT, NATIVE
 
@@ -90,17 +89,21 @@ class FileSource:
 class InflatingSource:
     """A deflated data set inflated chunk by chunk, never more than ``limit`` bytes in all."""
 
-    def __init__(self, stream: BinaryIO, start: int, limit: int) -> None:
-        stream.seek(start)
-        self.stream, self.limit = stream, limit
+    def __init__(self, descriptor: int, start: int, limit: int) -> None:
+        self.descriptor, self.position, self.limit = descriptor, start, limit
         self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         self.inflated = 0
         self.finished = False
 
+    def _read(self) -> bytes:
+        data = os.pread(self.descriptor, CHUNK, self.position)
+        self.position += len(data)
+        return data
+
     def _inflate(self) -> bytes | None:
         """The next piece of inflated data (at most ``CHUNK``), None at the end."""
         while not self.finished:
-            pending = self.inflater.unconsumed_tail or self.stream.read(CHUNK)
+            pending = self.inflater.unconsumed_tail or self._read()
             if not pending or self.inflater.eof:
                 self.finished = True
                 break
@@ -253,7 +256,8 @@ def _tag(tag: int) -> str:
 
 
 def check(
-    path: Path,
+    descriptor: int,
+    size: int,
     *,
     dataset_offset: int,
     syntax: str,
@@ -261,17 +265,16 @@ def check(
     sop_instance: str,
     max_inflated: int,
 ) -> Received:
-    """Check the data set stored in ``path`` from ``dataset_offset`` against its command."""
-    with path.open("rb", buffering=0) as stream:
-        size = os.fstat(stream.fileno()).st_size
-        if size <= dataset_offset:
-            raise IntakeError(DOES_NOT_MATCH, "the data set is empty")
-        source: Source = (
-            InflatingSource(stream, dataset_offset, max_inflated)
-            if syntax in DEFLATED
-            else FileSource(stream.fileno(), dataset_offset, size)
-        )
-        values, pixel_length, count = Walker(source, syntax).top_level()
+    """Check the data set in the open file ``descriptor`` (``size`` bytes), which starts at
+    ``dataset_offset``, against its command."""
+    if size <= dataset_offset:
+        raise IntakeError(DOES_NOT_MATCH, "the data set is empty")
+    source: Source = (
+        InflatingSource(descriptor, dataset_offset, max_inflated)
+        if syntax in DEFLATED
+        else FileSource(descriptor, dataset_offset, size)
+    )
+    values, pixel_length, count = Walker(source, syntax).top_level()
     if not count:
         raise IntakeError(DOES_NOT_MATCH, "the data set is empty")
     order = ">" if syntax == EXPLICIT_BIG else "<"

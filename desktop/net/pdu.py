@@ -24,7 +24,8 @@ PDU_NAMES = {
     A_ABORT: "A-ABORT",
 }
 # A-ABORT reasons (PS3.8 table 9-26) we give when the peer breaks the protocol.
-UNRECOGNISED_PDU, UNEXPECTED_PDU, UNRECOGNISED_PARAMETER, INVALID_PARAMETER = 1, 2, 4, 6
+UNRECOGNISED_PDU, UNEXPECTED_PDU = 1, 2
+UNRECOGNISED_PARAMETER, UNEXPECTED_PARAMETER, INVALID_PARAMETER = 4, 5, 6
 
 CONTEXT_RESULTS = {
     0: "accepted",
@@ -317,7 +318,7 @@ class ProposedContext:
     kind = 0x20
 
     def encode(self) -> bytes:
-        body = bytes([self.context_id, 0, 0, 0]) + _item(0x30, self.abstract_syntax.encode())
+        body = bytes([self.context_id, 0, 0, 0]) + _item(0x30, self.abstract_syntax.encode("ascii"))
         body += b"".join(_item(0x40, ts.encode("ascii")) for ts in self.transfer_syntaxes)
         return _item(self.kind, body)
 

@@ -60,9 +60,31 @@ RETURN_KEYS = {
 }
 
 
-HIGHER_KEYS = {  # unique keys a hierarchical (strict) archive needs below the study level
-    "series": ("StudyInstanceUID",),
-    "image": ("StudyInstanceUID", "SeriesInstanceUID"),
+# Keys that belong above the series and image levels (PS3.4 C.6.2.1.2): a hierarchical
+# archive accepts only the unique key of each level above the one searched.
+STUDY_LEVEL_KEYS = frozenset(
+    {
+        *RETURN_KEYS["patient"],
+        *RETURN_KEYS["study"],
+        "StudyID",
+        "ReferringPhysicianName",
+        "OtherPatientIDs",
+        "IssuerOfPatientID",
+    }
+)
+SERIES_LEVEL_KEYS = frozenset(
+    {
+        *RETURN_KEYS["series"],
+        "BodyPartExamined",
+        "ProtocolName",
+        "SeriesDate",
+        "SeriesTime",
+        "PerformedProcedureStepStartDate",
+    }
+) - {"StudyInstanceUID"}
+ABOVE = {  # level: (the level above, its keys and those above it, its unique key)
+    "series": ("study", STUDY_LEVEL_KEYS, "StudyInstanceUID"),
+    "image": ("series", STUDY_LEVEL_KEYS | SERIES_LEVEL_KEYS, "SeriesInstanceUID"),
 }
 CANCEL_WAIT = 5.0  # seconds to wait for the peer's answer to our C-CANCEL
 
@@ -95,23 +117,12 @@ class MoveProgress:
 
 def identifier(level: str, keys: dict[str, str]) -> Dataset:
     """The query identifier: the level's return keys, empty, overridden by ``keys``. A key
-    that is not a DICOM keyword is refused with the nearest one; series and image finds need
-    the unique keys above them."""
+    that is not a DICOM keyword is refused with the nearest one."""
     if level not in LEVELS:
         raise QueryError(f"a query level is one of {', '.join(LEVELS)}, not {level!r}")
     for keyword in keys:
         if tag_for_keyword(keyword) is None:
             raise QueryError(_unknown_key(keyword))
-    missing = [k for k in HIGHER_KEYS.get(level, ()) if not keys.get(k, "").strip()]
-    if missing:
-        raise QueryError(
-            f"a find at {level} level needs {' and '.join(missing)} (-k {missing[0]}=UID): "
-            + (
-                "archives search series within one study"
-                if level == "series"
-                else "archives search images within one series of one study"
-            )
-        )
     dataset = Dataset()
     dataset.QueryRetrieveLevel = "IMAGE" if level == "image" else level.upper()
     for keyword in RETURN_KEYS[level]:
@@ -131,7 +142,35 @@ def _unknown_key(keyword: str) -> str:
 
 
 def find(connect: Connector, peer: Peer, level: str, keys: dict[str, str]) -> Iterator[Dataset]:
-    """The matches of a C-FIND, as they arrive; closing the iterator early cancels it."""
+    """The matches of a C-FIND, as they arrive; closing the iterator early cancels it. A
+    series or image find without the unique keys above it first finds those (the studies,
+    then the series matching the keys of their levels) and searches within each, as strict
+    archives require."""
+    identifier(level, keys)  # every key checked before anything is sent
+    for unique in _unique_keys(connect, peer, level, keys):
+        yield from _find(connect, peer, level, unique)
+
+
+def _unique_keys(
+    connect: Connector, peer: Peer, level: str, keys: dict[str, str]
+) -> Iterator[dict[str, str]]:
+    """``keys`` with the unique keys above ``level`` filled in, once per higher-level match."""
+    if level not in ABOVE or keys.get(ABOVE[level][2], "").strip():
+        yield keys
+        return
+    upper_level, upper_keys, unique = ABOVE[level]
+    own = {k: v for k, v in keys.items() if k not in upper_keys}
+    upper = {k: v for k, v in keys.items() if k in upper_keys}
+    parents = [
+        {k: str(match.get(k, "")) for k in ("StudyInstanceUID", unique)}
+        for match in find(connect, peer, upper_level, upper)
+    ]
+    for parent in parents:
+        if all(parent.values()):
+            yield {**own, **parent}
+
+
+def _find(connect: Connector, peer: Peer, level: str, keys: dict[str, str]) -> Iterator[Dataset]:
     query = identifier(level, keys)
     sop_class = PATIENT_ROOT_FIND if level == "patient" else STUDY_ROOT_FIND
     with _exchange(connect, peer, sop_class, dimse.C_FIND_RQ, "", query) as exchange:

@@ -292,7 +292,7 @@ class TransferQueue:
 
 def _open(path: Path) -> sqlite3.Connection:
     """The database with its schema, every file of it 0600 (SQLite gives the WAL and shared
-    memory files the mode of the database file); raises DatabaseError when it is damaged."""
+    memory files the mode of the database file); _DamagedError when the file is damaged."""
     private_file(path)
     for suffix in SIDE_FILES:
         side = path.with_name(path.name + suffix)

@@ -8,17 +8,16 @@ instance, and only then answered Success. Every failure path removes the incomin
 import logging
 import os
 import re
+import secrets
 import socket
 import ssl
 import struct
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop.core.files import public_mode
 from desktop.net import acceptor, dimse
 from desktop.net.acceptor import AssociationRequest
 from desktop.net.catalogue import VERIFICATION
@@ -66,7 +65,7 @@ class ListenerSettings:
     idle_timeout: float = 60.0  # silence tolerated inside an association
     max_associations: int = 16
     max_pending: int = 64  # connections not yet associated
-    max_pdu_length: int = 1 << 20  # what we announce: the memory one association reads into
+    max_pdu_length: int = 1 << 17  # what we announce: the memory one association reads into
     max_inflated: int = 512 << 20  # a deflated data set may inflate to this much
     fsync: bool = True  # data on disk before Success
 
@@ -123,6 +122,7 @@ class Incoming:
     dataset_offset: int
     path: Path | None
     descriptor: int
+    size: int = 0  # bytes written so far
     refused: IntakeError | None = None
 
 
@@ -145,10 +145,13 @@ class Association:
         self.peer = peer
         self.accepted = accepted
         self.abstract = {p.context_id: p.abstract_syntax for p in request.proposals}
-        self.buffer = bytearray(self.settings.max_pdu_length)
+        self.view = memoryview(bytearray(self.settings.max_pdu_length))  # one PDU at a time
+        self.header = memoryview(bytearray(6))
+        self.deadline = 0.0
         self.command = bytearray()
         self.incoming: Incoming | None = None
         self.folders: set[Path] = set()  # inbox folders known to exist
+        self.token, self.received = secrets.token_hex(8), 0  # names of incoming files
 
     def run(self) -> None:
         self.connection.settimeout(self.settings.idle_timeout)
@@ -156,16 +159,20 @@ class Association:
             while self._next_pdu():
                 pass
         except PeerProtocolError as error:
-            send(self.connection, acceptor.provider_abort(error.reason))
             self._event("association-aborted", reason=f"we aborted: {error}")
+            send(self.connection, acceptor.provider_abort(error.reason))
         except TimeoutError:
-            send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
             self._event(
                 "association-aborted",
-                reason=f"no data for {self.settings.idle_timeout:g} s: we aborted",
+                reason=f"no complete PDU within {self.settings.idle_timeout:g} s: we aborted",
             )
+            send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         except (OSError, ConnectionError) as error:
             self._event("association-aborted", reason=f"connection lost: {error}")
+        except Exception as error:  # a bug of ours: this association ends, the listener lives
+            log.exception("association with %s failed", self.peer)
+            self._event("association-aborted", reason=f"internal error: {error!r}")
+            send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         finally:
             self._discard()
 
@@ -174,26 +181,40 @@ class Association:
 
     def _next_pdu(self) -> bool:
         """Read and handle one PDU; False once the association is over."""
-        header = recv_exact(self.connection, 6)
-        kind, length = header[0], struct.unpack_from(">I", header, 2)[0]
+        self.deadline = time.monotonic() + self.settings.idle_timeout
+        self._fill(self.header)
+        kind, length = self.header[0], struct.unpack_from(">I", self.header, 2)[0]
         if kind == P_DATA_TF:
             if length > self.settings.max_pdu_length:
                 raise PeerProtocolError(
                     f"a P-DATA-TF PDU of {length} bytes, above the "
                     f"{self.settings.max_pdu_length} we announced"
                 )
-            view = memoryview(self.buffer)[:length]
-            recv_into(self.connection, view)
+            view = self.view[:length]
+            self._fill(view)
             self._pdata(view)
             return True
         if kind == A_RELEASE_RQ:
-            recv_exact(self.connection, min(length, 4))
+            self._fill(self.view[: min(length, 4)])
             send(self.connection, Release(A_RELEASE_RP).encode())
             return False
         if kind == A_ABORT:
             self._event("association-aborted", reason="the peer aborted")
             return False
         raise PeerProtocolError(f"unexpected PDU type 0x{kind:02X}", acceptor.ABORT_UNEXPECTED_PDU)
+
+    def _fill(self, view: memoryview) -> None:
+        """Fill ``view`` from the socket; a PDU must arrive within the idle timeout as a whole
+        (a byte now and then cannot hold the association open)."""
+        filled = 0
+        while filled < len(view):
+            quick_ack(self.connection)  # Linux would delay the ACK; the sender waits for it
+            count = self.connection.recv_into(view[filled:])
+            if not count:
+                raise ConnectionError("the peer closed the connection")
+            filled += count
+            if time.monotonic() > self.deadline:
+                raise TimeoutError("PDU too slow")
 
     def _pdata(self, body: memoryview) -> None:
         position = 0
@@ -221,10 +242,13 @@ class Association:
             raise PeerProtocolError("a command set longer than 64 KB")
         if not last:
             return
-        command = dimse.decode_command(bytes(self.command))
+        try:
+            command = dimse.decode_command(bytes(self.command))
+            field_ = command.get(dimse.COMMAND_FIELD)
+            message_id = int(command.get(dimse.MESSAGE_ID, 0))
+        except (struct.error, ValueError) as error:
+            raise PeerProtocolError(f"a command set that cannot be decoded ({error})") from None
         self.command.clear()
-        field_ = command.get(dimse.COMMAND_FIELD)
-        message_id = int(command.get(dimse.MESSAGE_ID, 0))
         if field_ == dimse.C_ECHO_RQ:
             self._respond(context_id, dimse.C_ECHO_RSP, message_id, VERIFICATION, "", SUCCESS)
         elif field_ == dimse.C_STORE_RQ:
@@ -260,12 +284,22 @@ class Association:
             )
             return
         try:
-            descriptor, name = tempfile.mkstemp(dir=self.settings.out / ".incoming", suffix=".dcm")
-            self.incoming.path, self.incoming.descriptor = Path(name), descriptor
-            os.fchmod(descriptor, public_mode())  # the mode the filed instance will have
-            os.write(descriptor, head)
+            self.received += 1
+            path = self.settings.out / ".incoming" / f"{self.token}-{self.received}.dcm"
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            self.incoming.descriptor = os.open(path, flags, 0o666)  # as the umask allows
+            self.incoming.path = path
+            self._write(head)
         except OSError as error:
             self._fail_write(error)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        incoming = self.incoming
+        assert incoming is not None
+        while data:
+            written = os.write(incoming.descriptor, data)
+            incoming.size += written
+            data = data[written:]
 
     def _fail_write(self, error: OSError) -> None:
         assert self.incoming is not None
@@ -280,9 +314,7 @@ class Association:
             raise PeerProtocolError("data set fragment without a C-STORE request on its context")
         if incoming.refused is None:
             try:
-                while fragment:
-                    written = os.write(incoming.descriptor, fragment)
-                    fragment = fragment[written:]
+                self._write(fragment)
             except OSError as error:
                 self._fail_write(error)
         if last:
@@ -295,12 +327,12 @@ class Association:
         try:
             if incoming.refused is not None:
                 raise incoming.refused
+            assert incoming.path is not None
             if self.settings.fsync:
                 os.fsync(incoming.descriptor)
-            self._close_file(remove=False)
-            assert incoming.path is not None
             received = check(
-                incoming.path,
+                incoming.descriptor,
+                incoming.size,
                 dataset_offset=incoming.dataset_offset,
                 syntax=incoming.syntax,
                 sop_class=incoming.sop_class,
@@ -322,7 +354,7 @@ class Association:
                 "stored",
                 path=str(final),
                 sop_instance_uid=incoming.sop_instance,
-                size=incoming.path.stat().st_size,
+                size=incoming.size,
                 duplicate=duplicate,
             )
         except IntakeError as refused:
@@ -397,7 +429,6 @@ class Association:
             elements[dimse.ERROR_COMMENT] = comment.encode("ascii", "replace").decode()[:64]
         encoded = dimse.encode_command(elements)
         send(self.connection, pdv_header(len(encoded), context_id, True, True) + encoded)
-        quick_ack(self.connection)
 
     def _close_file(self, *, remove: bool) -> None:
         incoming = self.incoming

@@ -114,6 +114,7 @@ class StorageListener:
         settings = self.settings
         try:
             self.incoming.mkdir(parents=True, exist_ok=True)
+            self._sweep_incoming()
         except OSError as error:
             raise ListenerError(
                 f"cannot use {settings.out} as the inbox: {error.strerror}"
@@ -129,6 +130,16 @@ class StorageListener:
         )
         self._thread.start()
         return self
+
+    def _sweep_incoming(self) -> None:
+        """Remove what a crashed listener left in ``.incoming``: files untouched for longer
+        than any live association stays silent (another listener may share the inbox)."""
+        stale = time.time() - 2 * self.settings.idle_timeout
+        for leftover in self.incoming.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.is_file() and leftover.stat().st_mtime < stale:
+                    leftover.unlink()
+                    log.info("removed %s, left by an interrupted transfer", leftover.name)
 
     def stop(self) -> None:
         """Stop accepting and close every connection (their partial files are removed)."""
@@ -190,8 +201,8 @@ class StorageListener:
                 self._note(host, "connection-dropped", peer, f"no A-ASSOCIATE-RQ within {wait:g} s")
                 return
             except (AssociationRequestError, PeerProtocolError) as error:
-                send(connection, acceptor.provider_abort(acceptor.ABORT_INVALID_PARAMETER))
                 self._note(host, "association-aborted", peer, f"bad A-ASSOCIATE-RQ: {error}")
+                send(connection, acceptor.provider_abort(acceptor.ABORT_INVALID_PARAMETER))
                 return
             self._pending.release()
             pending = False
@@ -230,7 +241,6 @@ class StorageListener:
             rejection = acceptor.REJECT_LOCAL_LIMIT, f"already {limit} associations"
         if rejection is not None:
             (result, source, reason), why = rejection
-            send(connection, acceptor.associate_reject(result, source, reason))
             self.sink(
                 {
                     "event": "association-rejected",
@@ -240,6 +250,7 @@ class StorageListener:
                     "reason": why,
                 }
             )
+            send(connection, acceptor.associate_reject(result, source, reason))
             return
         try:
             answers = self._answers(request)

@@ -2,6 +2,7 @@
 
 ``store`` yields a record for every association opened, closed or failed and an outcome for
 every item, so a caller (the queue, a GUI worker) can persist and show each as it happens.
+pydicom is imported by the functions that read files: echo starts without it.
 """
 
 import hashlib
@@ -12,14 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydicom import dcmread
-from pydicom.uid import UID
-
 from desktop.core.errors import HeaderError
-from desktop.core.header import read_header
 from desktop.net import dimse, pdu
 from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, open_service
-from desktop.net.encoding import encode
 from desktop.net.link import Connector, Failure, LinkError
 from desktop.net.status import ECHO, STORE, Status, status
 
@@ -201,6 +197,8 @@ def _store_plan(
 
 
 def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOutcome:
+    from pydicom.uid import UID
+
     offset, problem = _check(item)
     if problem:
         return StoreOutcome(item, False, False, problem)
@@ -250,6 +248,8 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
 
 
 def _unconvertible(item: StoreItem, target: str, error: BaseException) -> str:
+    from pydicom.uid import UID
+
     reason = " ".join(line.strip() for line in str(error).splitlines()) or type(error).__name__
     return (
         f"the peer does not accept {UID(item.transfer_syntax_uid).name} and the file cannot be "
@@ -259,6 +259,8 @@ def _unconvertible(item: StoreItem, target: str, error: BaseException) -> str:
 
 def _check(item: StoreItem) -> tuple[int, str]:
     """Where the file's data set starts, and why it cannot be sent as queued ('' if it can)."""
+    from desktop.core.header import read_header
+
     try:
         if item.sha256 and file_sha256(item.path) != item.sha256:
             return 0, "the file changed since it was queued (its SHA-256 differs)"
@@ -276,6 +278,10 @@ def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
 
 def _transcode(path: Path, target: str) -> bytes:
     """The data set decompressed (if needed) and encoded in ``target`` (an uncompressed one)."""
+    from pydicom import dcmread
+
+    from desktop.net.encoding import encode
+
     dataset = dcmread(path)
     if dataset.file_meta.TransferSyntaxUID.is_compressed:
         dataset.decompress(generate_instance_uid=False)  # the same instance, re-encoded

@@ -6,11 +6,12 @@ to a trusted CA, validity at signing time, revocation by the CRLs given.
 """
 
 import datetime as dt
+import hmac
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa, utils
 
@@ -26,6 +27,7 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "MD5": hashes.MD5,
 }
 MAX_CHAIN = 8
+DIGEST_INFO_PREFIXES = {"RIPEMD160": bytes.fromhex("3021300906052b2403020105000414")}
 
 
 class Verdict(StrEnum):
@@ -63,6 +65,15 @@ class Signer:
         raise SigningError(f"identity {self.identity.name}: DICOM signatures need RSA or ECDSA")
 
 
+def may_sign(certificate: x509.Certificate) -> bool:
+    """No Key Usage, or one with digitalSignature or nonRepudiation."""
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return bool(usage.digital_signature or usage.content_commitment)
+
+
 def signer(identity: UnlockedIdentity, now: dt.datetime) -> Signer:
     """The identity as a signer; refused when its key type or validity cannot sign now."""
     key, certificate = identity.key, identity.certificate
@@ -77,11 +88,7 @@ def signer(identity: UnlockedIdentity, now: dt.datetime) -> Signer:
             f"{certificate.not_valid_before_utc:%Y-%m-%d %H:%M} to "
             f"{certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now"
         )
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
-    if usage is not None and not (usage.digital_signature or usage.content_commitment):
+    if not may_sign(certificate):
         raise SigningError(
             f"identity {identity.name}: its certificate's key usage does not allow signatures"
         )
@@ -139,6 +146,8 @@ def signature_matches(
 ) -> Judgement | None:
     """None if ``signature`` is the certificate key's signature of ``digest``, else why not."""
     key = certificate.public_key()
+    if algorithm not in HASHES:
+        return _without_hash_class(key, signature, digest, algorithm)
     prehashed = utils.Prehashed(HASHES[algorithm]())
     try:
         if isinstance(key, rsa.RSAPublicKey):
@@ -152,6 +161,25 @@ def signature_matches(
         return None
     except InvalidSignature:
         return Judgement(Verdict.INVALID, _why_invalid(key, signature, digest))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        return Judgement(Verdict.UNSUPPORTED, f"{algorithm} with this key: {error}")
+
+
+def _without_hash_class(
+    key: object, signature: bytes, digest: bytes, algorithm: str
+) -> Judgement | None:
+    """RIPEMD-160 (dcmsign's default, which cryptography has no class for): RSA only, by
+    comparing the DigestInfo the signature holds."""
+    prefix = DIGEST_INFO_PREFIXES.get(algorithm)
+    if prefix is None or not isinstance(key, rsa.RSAPublicKey):
+        return Judgement(Verdict.UNSUPPORTED, f"{algorithm} signatures cannot be checked here")
+    try:
+        signed = key.recover_data_from_signature(signature, padding.PKCS1v15(), None)
+    except InvalidSignature:
+        signed = b""
+    if hmac.compare_digest(signed, prefix + digest):
+        return None
+    return Judgement(Verdict.INVALID, _why_invalid(key, signature, digest))
 
 
 def _why_invalid(key: object, signature: bytes, digest: bytes) -> str:
@@ -189,6 +217,10 @@ def judge_signer(certificate: x509.Certificate, signed_at: dt.datetime, trust: T
             "no chain from the signer certificate (issuer "
             f"{certificate.issuer.rfc4514_string()}) to a trusted CA of the keystore "
             "(import the issuing CA with 'keystore import-ca')",
+        )
+    if not may_sign(certificate):
+        return Judgement(
+            Verdict.UNTRUSTED, "the signer certificate's key usage does not allow signatures"
         )
     for member in chain:
         if not member.not_valid_before_utc <= signed_at <= member.not_valid_after_utc:

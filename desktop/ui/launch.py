@@ -2,6 +2,7 @@
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
 
 from desktop.app import InboxSettings, Services
-from desktop.core.paths import courier_home
+from desktop.core.paths import courier_cache, courier_home
 from desktop.demo import DEMO_AE, prepare_demo
 from desktop.security.errors import PasswordError
 from desktop.security.passwords import PASSWORD_ENV
@@ -31,17 +32,22 @@ def dialog_password(new: bool) -> str:
     return text
 
 
-def build_window(path: Path | None = None, demo: bool = False) -> MainWindow:
-    """The main window, on the demo's home or the user's; opens ``path`` or the demo media."""
-    application()
+def build_window(
+    path: Path | None = None, demo: bool = False, *, demo_media_cache: Path | None = None
+) -> MainWindow:
+    """The main window, on the demo's home or the user's; opens ``path`` or the demo media.
+    The demo's temporary folder is removed when the application quits."""
+    app = application()
     inbox = None
     if demo:
-        environment = prepare_demo()
+        environment = prepare_demo(media_cache=demo_media_cache)
         os.environ["DICOM_COURIER_HOME"] = str(environment.home)
         os.environ[PASSWORD_ENV] = environment.password
         inbox = InboxSettings(DEMO_AE, environment.port, identity="demo-pacs")
         path = path or environment.media
     window = MainWindow(Services(courier_home(), dialog_password), inbox)
+    if demo:
+        app.aboutToQuit.connect(lambda: environment.remove())
     if path is not None:
         window.open_path(path)
     window.controller.resume_pending()
@@ -51,8 +57,15 @@ def build_window(path: Path | None = None, demo: bool = False) -> MainWindow:
 def run(path: Path | None = None, demo: bool = False, screenshot: Path | None = None) -> int:
     """Show the main window until it is closed; with ``screenshot``, save it and quit."""
     app = application()
-    window = build_window(path, demo)
+    window = build_window(path, demo, demo_media_cache=courier_cache())
     window.show()
+    # Ctrl+C and SIGTERM close the window as the user would (the demo's folder then goes);
+    # the timer hands control to Python now and then, so the handler gets to run.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.closeAllWindows())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
     if screenshot is not None:
         QTimer.singleShot(0, lambda: _save_and_quit(window, screenshot))
     return app.exec()

@@ -1,13 +1,17 @@
 """Forwarding to a real audit repository (rsyslogd + rsyslog-gnutls) over mutual TLS: every
 message arrives, and those spooled while the repository was down arrive once it is back."""
 
+import argparse
 import os
 import time
 from pathlib import Path
 
 import pytest
 
+from desktop import auditing
+from desktop.commands.audit import session
 from desktop.core.audit.forward import Drainer, Forwarder, ForwardError, ForwardSettings, Spool
+from desktop.core.audit.store import AuditLog
 from desktop.security.keystore import Keystore
 from desktop.security.pki import make_leaf
 from desktop.security.tls import Profile, client_context
@@ -94,7 +98,9 @@ def test_a_repository_refusing_our_certificate_takes_nothing(pki: Pki, tmp_path:
     with repository(pki, tmp_path / "rsyslog", permitted_peer=PEER_NAME) as server:
         trusted = pki.path("root-only").read_text()
         context = client_context(Profile("bcp195-nd"), trusted, pki.unlocked(pki.client))
-        forwarder = Forwarder(spool, ForwardSettings("127.0.0.1", server.port), context)
+        settings = ForwardSettings("127.0.0.1", server.port)
+        # more time to refuse than in use: a loaded CI machine may be slow to schedule rsyslog
+        forwarder = Forwarder(spool, settings, context, refusal_wait=3.0)
         with pytest.raises(ForwardError, match="stay spooled"):
             forwarder.flush()
         assert len(spool.pending()) == 3
@@ -125,3 +131,26 @@ def test_a_long_running_session_forwards_in_the_background_once_the_repository_i
         drainer.stop()
         assert server.sequence_ids() == [1, 2, 3]
         assert spool.pending() == []
+
+
+def test_a_gui_session_forwards_once_the_user_unlocked_the_keystore(
+    home: Path,
+    pki: Pki,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No password in the environment: nothing is asked for forwarding; the first unlock the
+    user makes for other work (a send) lets the session forward in the background."""
+    with repository(pki, tmp_path / "rsyslog", permitted_peer=PEER_NAME) as server:
+        forward = ("audit", "forward", "--host", "127.0.0.1", "--port", server.port)
+        assert cli(capsys, *forward, "--identity", "courier")[0] == 0
+        monkeypatch.delenv("DICOM_COURIER_KEYSTORE_PASSWORD")
+        with session(argparse.Namespace(long_running=True)):
+            time.sleep(1.5)
+            assert server.messages() == []  # nobody unlocked the keystore yet
+            auditing.unlock(Keystore(home, lambda new: PASSWORD), "courier")  # as a send does
+            server.wait_for(3)  # forwarding turned on, start, unlock
+        server.wait_for(4)  # the stop, on the drainer's last flush
+        assert server.sequence_ids() == [1, 2, 3, 4]
+        assert len(list(AuditLog(home / "audit").entries())) == 4

@@ -104,6 +104,13 @@ def test_a_wrong_keystore_password_and_an_untrusted_server_are_reported(
         monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", "not the password")
         status, _, err = cli(capsys, "echo", "pacs")
         assert status == 1 and "wrong keystore password" in err
+    secret = tmp_path / "p12-password"
+    secret.write_text(KEY_PASSWORD)
+    p12 = pki.path("client", ".p12")
+    status, _, err = cli(
+        capsys, "keystore", "import-identity", "other", p12, "--file-password-file", secret
+    )
+    assert status == 1 and "wrong keystore password" in err
     monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
     port = free_port()
     command = storescp_tls_command(pki, tmp_path, port, trust="rogue-root-only.pem")
@@ -119,6 +126,7 @@ def test_a_wrong_keystore_password_and_an_untrusted_server_are_reported(
     assert "outgoing TLS handshake" in refused_us.summary
     assert [(e.outcome, "wrong keystore password" in e.summary) for e in of(found, "110114")] == [
         (0, False),
+        (4, True),
         (4, True),
         (0, False),
     ]

@@ -1,6 +1,7 @@
 """Hostile media: each malformed file is one problem entry, and the rest of the media opens."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pydicom
 import pytest
+from pydicom.encaps import encapsulate
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from desktop.core.errors import FrameError, HeaderError
@@ -126,17 +128,25 @@ def test_defective_character_set_still_shows_the_file(
     assert sum(1 for _ in tree.instances()) == 51
 
 
-def test_rle_decoder_panic_is_a_frame_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_rle_decoder_panic_is_a_frame_error(tmp_path: Path) -> None:
     path = tmp_path / "panic.dcm"
     rle_file(RLE_OVERRUN).save_as(path, enforce_file_format=True)
     source = FrameSource(path)
     with pytest.raises(FrameError, match="RLE Lossless decoder failed"):
         source.stored(0)
-    status, out, err = cli(capsys, "export", path, "--png", tmp_path / "out.png")
-    assert status == 1 and out == ""
-    assert err.count("\n") == 1 and "cannot be decoded" in err
+    # The real command line: the Rust panic hook writes to file descriptor 2 itself.
+    process = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", "export", str(path), "--png", "out.png"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "RUST_BACKTRACE": "1"},
+    )
+    assert (process.returncode, process.stdout) == (1, "")
+    assert process.stderr.count("\n") == 1, process.stderr
+    assert process.stderr.startswith("dicom-courier: frame 0 of panic.dcm cannot be decoded")
     assert not (tmp_path / "out.png").exists()
 
 
@@ -196,6 +206,18 @@ def test_dicomdir_link_outside_the_media_is_refused(tmp_path: Path) -> None:
     assert problem.path == victim and "symbolic link" in problem.reason
 
 
+def test_dicomdir_file_id_with_a_nul_is_invalid(dicomdir_media: Callable[[str], Path]) -> None:
+    media = dicomdir_media("DICOMDIR")
+    dicomdir = media / "DICOMDIR"
+    listed = dicomdir.read_bytes()
+    assert listed.count(b"CR1\\6154") == 1
+    dicomdir.write_bytes(listed.replace(b"CR1\\6154", b"CR1\\61\x004"))  # same length
+    tree = open_media(media)
+    assert tree.source == "dicomdir" and sum(1 for _ in tree.instances()) == 31
+    invalid = [p.reason for p in tree.problems if "invalid file ID" in p.reason]
+    assert len(invalid) == 1 and "61\\x004" in invalid[0]
+
+
 def test_deflated_image_is_decoded_from_its_bounded_copy(tmp_path: Path) -> None:
     dataset = pydicom.dcmread(sample_file("CT_small.dcm"))
     dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
@@ -230,3 +252,21 @@ def test_frames_larger_than_the_limit_are_refused(tmp_path: Path) -> None:
     path.write_bytes(part10(identity() + huge))
     with pytest.raises(FrameError, match="more than the 256 MB a frame may have"):
         FrameSource(path)
+
+
+def test_deflated_file_with_garbled_meta_uids_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "garbled.dcm"
+    path.write_bytes(deflated(identity() + IMAGE, uid="1.2.\u00e9\u00e9"))
+    source = FrameSource(path)  # pydicom's meta writer used to raise TypeError here
+    assert (source.rows, source.columns) == (2, 2)
+
+
+def test_jp2_box_of_length_zero_is_refused_not_looped_on(tmp_path: Path) -> None:
+    dataset = pydicom.dcmread(sample_file("JPEG2000.dcm"))
+    jp2 = b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00\x00\x00\x00ftyp" + b"\x00" * 32
+    dataset.PixelData = encapsulate([jp2])
+    dataset.NumberOfFrames = 1
+    path = tmp_path / "jp2.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    with pytest.raises(FrameError, match="JP2 header has a box of length 0 at byte 12"):
+        FrameSource(path).stored(0)

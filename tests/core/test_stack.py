@@ -10,6 +10,7 @@ import pytest
 from desktop.core.display import Window
 from desktop.core.errors import ExportError, FrameError
 from desktop.core.export import export_mp4
+from desktop.core.frames import FrameSource
 from desktop.core.media import open_media
 from desktop.core.model import Instance, InstanceStatus
 from desktop.core.presets import CT_PRESETS, Computed, preset_window, presets_for
@@ -152,3 +153,27 @@ def test_choosing_a_series(tmp_path: Path) -> None:
     assert len(series_stack([tree], mr)) == 3
     with pytest.raises(ExportError, match=r"no series 1\.2\.3 there"):
         series_stack([tree], "1.2.3")
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_frames_read_straight_from_disk_equal_pydicom(tmp_path: Path, signed: bool) -> None:
+    """The fast path for uncompressed files (what makes scrolling a CT series quick) gives
+    pydicom's values, including junk above Bits Stored masked or sign-extended."""
+    from pydicom import dcmread
+    from pydicom.pixels import pixel_array
+
+    [path] = write_files(
+        tmp_path, (StudySpec("N", "Native^Read", "20240101", "x", (SeriesSpec("MR", "m"),)),)
+    )
+    dataset = dcmread(path)
+    dataset.PixelRepresentation = int(signed)
+    raw = np.frombuffer(dataset.PixelData, np.uint16).copy()
+    raw[::7] |= 0xB000  # junk in the 4 unused high bits
+    raw[::5] |= 0x0800  # the sign bit of 12-bit data
+    dataset.PixelData = raw.tobytes()
+    dataset.save_as(path)
+    source = FrameSource(path)
+    assert source.native is not None
+    expected = pixel_array(path, index=0)
+    assert source.stored(0).dtype == expected.dtype
+    assert np.array_equal(source.stored(0), expected)

@@ -363,7 +363,11 @@ def _where(error: BaseException) -> str:
 
 
 def worker(
-    connection: Connection, code_root: str | None, address_space: int, stand_in: bytes
+    connection: Connection,
+    scratch: Path,
+    code_root: str | None,
+    address_space: int,
+    stand_in: bytes,
 ) -> None:
     """Run inputs sent over ``connection`` until it sends None; answer each with its outcome.
 
@@ -379,42 +383,44 @@ def worker(
     os.dup2(devnull, 2)  # Rust panics and pydicom's complaints print there
     from desktop.core.errors import CourierError
 
-    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-    scratch = Path(tempfile.mkdtemp(prefix="courier-fuzz-", dir=base))
     media = scratch / "media"
     shutil.copytree(DICOMDIR_TESTS / "77654033", media / "77654033")  # 7 of the 31 files
     for file in media.rglob("*"):
         if file.is_file():
             file.write_bytes(stand_in)
-    try:
-        while (message := connection.recv()) is not None:
-            target, data = message
-            outcome = None
-            try:
-                _run_target(target, data, scratch, media)
-            except CourierError:
-                pass
-            except BaseException as error:  # the fuzzer's whole point: see everything else
-                if isinstance(error, KeyboardInterrupt):
-                    raise
-                outcome = ("exception", _where(error))
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-            connection.send((outcome, peak))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    while (message := connection.recv()) is not None:
+        target, data = message
+        outcome = None
+        try:
+            _run_target(target, data, scratch, media)
+        except CourierError:
+            pass
+        except BaseException as error:  # the fuzzer's whole point: see everything else
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            outcome = ("exception", _where(error))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        connection.send((outcome, peak))
 
 
 class Worker:
-    """A worker process and its end of the pipe, replaced after a hang, crash or blow-up."""
+    """A worker process and its end of the pipe, replaced after a hang, crash or blow-up.
+
+    Its scratch folder (in memory when /dev/shm exists) is made and removed here, so that a
+    killed worker leaves nothing behind.
+    """
 
     def __init__(self, code_root: str | None, address_space: int, stand_in: bytes) -> None:
         self._args = (code_root, address_space, stand_in)
         self._start()
 
     def _start(self) -> None:
+        base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+        self.scratch = Path(tempfile.mkdtemp(prefix="courier-fuzz-", dir=base))
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=worker, args=(child, *self._args), daemon=True)
+        arguments = (child, self.scratch, *self._args)
+        self.process = context.Process(target=worker, args=arguments, daemon=True)
         self.process.start()
         child.close()
 
@@ -445,6 +451,7 @@ class Worker:
             self.process.kill()
         self.process.join(timeout=10)
         self.connection.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 # --- a run -------------------------------------------------------------------------------
@@ -455,7 +462,7 @@ def fuzz(
     seed: int,
     inputs: int,
     workers: int = 1,
-    timeout: float = 10.0,
+    timeout: float = 30.0,
     memory_limit: int = 1 << 30,
     address_space: int = 4 << 30,
     code_root: str | None = None,

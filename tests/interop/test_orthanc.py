@@ -109,7 +109,15 @@ def test_store_then_find_at_every_level(
         )
         assert status == 0, err
         found[level] = json.loads(out)
+    for level, keys in (("series", ["PatientID=ORTH-1"]), ("image", ["PatientName=Orthanc*"])):
+        status, out, err = cli(
+            capsys, "find", "orthanc", "--level", level, "--json", *[f"-k{k}" for k in keys]
+        )
+        assert status == 0, err
+        found[f"{level} by patient"] = json.loads(out)
     assert [m["PatientName"] for m in found["patient"]] == ["Orthanc^Test"]
+    assert sorted(m["Modality"] for m in found["series by patient"]) == ["CT", "MR"]
+    assert len(found["image by patient"]) == 7
     assert [m["StudyInstanceUID"] for m in found["study"]] == [study_uid]
     assert sorted(m["Modality"] for m in found["series"]) == ["CT", "MR"]
     assert len(found["image"]) == 4

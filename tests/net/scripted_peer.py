@@ -20,6 +20,7 @@ class Conversation:
     sock: socket.socket
     received: list[int] = field(default_factory=list)
     proposed: list[pdu.ProposedContext] = field(default_factory=list)
+    dataset: bytes = b""  # the data set of the last message read
 
     def read_pdu(self) -> tuple[int, bytes]:
         kind, _, length = struct.unpack(">BBI", self._exact(6))
@@ -53,7 +54,7 @@ class Conversation:
         self.send(pdu.Associate(pdu.A_ASSOCIATE_AC, "COURIER", "SCP", tuple(items)).encode())
 
     def read_message(self) -> tuple[int, dict[int, str | int]]:
-        """The next DIMSE message from us (its data set read and dropped): context, command."""
+        """The next DIMSE message from us: context, command (its data set in ``dataset``)."""
         command: dict[int, str | int] | None = None
         fragments = b""
         while True:
@@ -70,6 +71,7 @@ class Conversation:
                         return pdv.context_id, command
                 else:
                     assert command is not None
+                    self.dataset = fragments
                     return pdv.context_id, command
 
     def respond(

@@ -1,6 +1,7 @@
 """Our storage SCP against hostile clients: idle and dripping sockets, lying and empty data
 sets, a deflate bomb, colliding file names, wrong AE titles (raw sockets and pynetdicom)."""
 
+import os
 import socket
 import struct
 import time
@@ -16,8 +17,9 @@ from pydicom.uid import CTImageStorage, generate_uid
 from pynetdicom import AE
 
 from desktop.net.encoding import encode
+from desktop.net.pdu import pdv_header
 from desktop.net.scp import ListenerSettings, StorageListener
-from tests.net.hostile import EXPLICIT_LITTLE, RawClient
+from tests.net.hostile import EXPLICIT_LITTLE, RawClient, read_pdu
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
 CANNOT_UNDERSTAND, DOES_NOT_MATCH, OUT_OF_RESOURCES = 0xC000, 0xA900, 0xA700
@@ -266,3 +268,87 @@ def test_private_sop_classes_only_when_asked(tmp_path: Path) -> None:
             client.release()
         finally:
             server.stop()
+
+
+@pytest.mark.parametrize(
+    "pdu",
+    [
+        # a command set whose Command Field claims 2 bytes and holds 1
+        pdv_header(9, 1, True, True) + struct.pack("<HHI", 0, 0x0100, 2) + b"\x01",
+        # a P-DATA-TF PDU above the maximum we announced
+        struct.pack(">BBI", 0x04, 0, (1 << 20) + 1),
+        # a PDV item longer than its PDU
+        struct.pack(">BBII", 0x04, 0, 8, 100) + b"\x01\x03\x00\x00",
+    ],
+    ids=["truncated command", "oversized PDU", "PDV longer than its PDU"],
+)
+def test_protocol_errors_abort_the_association_only(
+    listener: tuple[StorageListener, list[dict[str, Any]]], pdu: bytes
+) -> None:
+    server, records = listener
+    client = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+    client.sock.sendall(pdu)
+    assert read_pdu(client.sock)[0] == 0x07  # A-ABORT
+    client.sock.close()
+    assert any(r["event"] == "association-aborted" for r in records)
+    assert send(server.port, ct()).status == 0  # the listener still serves
+
+
+def test_a_malformed_association_request_is_aborted(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, records = listener
+    body = struct.pack(">HH16s16s32x", 1, 0, b"COURIER", b"HOSTILE") + b"\x20\x00\x00\x40\x01"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(struct.pack(">BBI", 0x01, 0, len(body)) + body)  # an item claims 64 bytes
+        assert read_pdu(raw)[0] == 0x07
+    [aborted] = [r for r in records if r["event"] == "association-aborted"]
+    assert "claims 64 bytes, only 1 follow" in aborted["reason"]
+    assert send(server.port, ct()).status == 0
+
+
+def test_the_association_limit_answers_with_a_transient_rejection(tmp_path: Path) -> None:
+    settings = ListenerSettings("COURIER", "127.0.0.1", 0, tmp_path / "inbox", max_associations=1)
+    server = StorageListener(settings, lambda record: None).start()
+    try:
+        first = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+        second = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+        assert first.kind == 0x02
+        assert second.kind == 0x03 and second.reject_reason == 2  # local limit exceeded
+        first.release()
+        deadline = time.monotonic() + 5  # the slot is freed once the first thread has ended
+        while (third := RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])).kind != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        third.release()
+    finally:
+        server.stop()
+
+
+def test_files_left_by_a_crash_are_swept_at_start(tmp_path: Path) -> None:
+    incoming = tmp_path / "inbox" / ".incoming"
+    incoming.mkdir(parents=True)
+    old, fresh = incoming / "crashed.dcm", incoming / "in-flight.dcm"
+    old.write_bytes(b"partial")
+    fresh.write_bytes(b"another listener's transfer")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    server = StorageListener(ListenerSettings(out=tmp_path / "inbox", port=0), print).start()
+    server.stop()
+    assert not old.exists() and fresh.exists()
+
+
+def test_a_dripping_pdu_cannot_hold_an_association(tmp_path: Path) -> None:
+    settings = ListenerSettings(out=tmp_path / "inbox", port=0, idle_timeout=1.0)
+    records: list[dict[str, Any]] = []
+    server = StorageListener(settings, records.append).start()
+    try:
+        client = RawClient(server.port, [(CTImageStorage, EXPLICIT_LITTLE)])
+        start = time.monotonic()
+        with pytest.raises(OSError):
+            for byte in bytes(pdv_header(1000, 1, True, True)) + bytes(1000):
+                client.sock.sendall(bytes([byte]))  # one byte every 0.3 s, forever
+                time.sleep(0.3)
+        assert time.monotonic() - start < 4
+        assert any("no complete PDU within 1 s" in r.get("reason", "") for r in records)
+    finally:
+        server.stop()

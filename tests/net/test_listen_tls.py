@@ -2,6 +2,7 @@
 certificates (CRLs imported into the keystore), AE titles bound to certificate fingerprints,
 failed handshakes recorded at a bounded rate."""
 
+import datetime as dt
 import hashlib
 import socket
 import time
@@ -10,16 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
-from desktop.connect import listener_tls
+from desktop.connect import listener_tls, node_connector
+from desktop.core.config import Node
+from desktop.core.paths import courier_home
+from desktop.net.link import LinkError
 from desktop.net.ratelimit import PeerLimiter
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
+from desktop.security.pki import make_leaf
+from desktop.security.revocation import import_crl
 from desktop.security.tls import Profile
 from tests.helpers import cli
 from tests.net.conftest import PASSWORD, make_study
-from tests.peers import storescu_tls
+from tests.peers import python_tls_server, server_context_for, storescu_tls
 from tests.pki import KEY_PASSWORD, Pki
 
 pytestmark = pytest.mark.dcmtk
@@ -119,3 +126,46 @@ def test_failed_handshakes_are_recorded_at_a_bounded_rate(start_listener: Start)
     assert len(handshakes) == 4
     assert handshakes[-1]["suppressed_before"] == 7
     assert all(not r["transcript"]["ok"] for r in handshakes)
+
+
+def _revoked_server(pki: Pki, tmp_path: Path) -> None:
+    """A server certificate (files 'revoked_server' in the PKI folder) that the
+    intermediate's CRL, imported into the home's keystore, revokes."""
+    revoked = make_leaf("revoked-server.test", pki.intermediate)
+    revoked.write(pki.folder, "revoked_server", KEY_PASSWORD)
+    now = dt.datetime.now(dt.UTC)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.intermediate.certificate.subject)
+        .last_update(now - dt.timedelta(days=1))
+        .next_update(now + dt.timedelta(days=30))
+        .add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(revoked.certificate.serial_number)
+            .revocation_date(now - dt.timedelta(days=1))
+            .build()
+        )
+        .sign(pki.intermediate.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    (tmp_path / "intermediate.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    import_crl(Keystore(courier_home(), lambda new: PASSWORD), tmp_path / "intermediate.crl")
+
+
+def test_our_client_refuses_a_revoked_server(home: Path, pki: Pki, tmp_path: Path) -> None:
+    _revoked_server(pki, tmp_path)
+    keystore = Keystore(home, lambda new: PASSWORD)
+    with python_tls_server(server_context_for(pki, "revoked_server")) as port:
+        node = Node("revoked", "SCP", "127.0.0.1", port, tls=True, identity="courier")
+        with pytest.raises(LinkError) as refused:
+            node_connector(node, keystore)()
+    assert refused.value.failure.code == "server-cert-revoked"
+    assert "revoked" in refused.value.failure.text
+
+
+def test_tls_check_says_a_server_is_revoked(
+    home: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _revoked_server(pki, tmp_path)
+    with python_tls_server(server_context_for(pki, "revoked_server")) as port:
+        status, _, err = cli(capsys, "tls-check", "127.0.0.1", port, "--identity", "courier")
+    assert status != 0 and "is revoked" in err, err

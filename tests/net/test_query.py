@@ -7,11 +7,14 @@ import pydicom
 import pytest
 
 from desktop.net import dimse
-from desktop.net.encoding import encode
-from desktop.net.query import QueryError, identifier
+from desktop.net.encoding import decode, encode
+from desktop.net.query import QueryError, find, identifier
+from desktop.net.store import Peer
 from tests.helpers import cli, node_add
 from tests.net.scripted_peer import Conversation, Script, scripted_peer
 from tests.peers import free_port
+
+PEER = Peer("PACS", "COURIER")
 
 
 def test_a_misspelt_key_is_refused_with_the_nearest_keyword(
@@ -28,20 +31,44 @@ def test_a_key_far_from_any_keyword_says_what_keys_are() -> None:
         identifier("study", {"Xyzzy": "1"})
 
 
-@pytest.mark.parametrize(
-    ("level", "keys", "needs"),
-    [
-        ("series", {}, "a find at series level needs StudyInstanceUID (-k StudyInstanceUID="),
-        ("image", {"StudyInstanceUID": "1.2"}, "a find at image level needs SeriesInstanceUID"),
-        ("image", {}, "a find at image level needs StudyInstanceUID and SeriesInstanceUID"),
-    ],
-)
-def test_lower_levels_need_the_unique_keys_above(
-    level: str, keys: dict[str, str], needs: str
-) -> None:
-    with pytest.raises(QueryError) as raised:
-        identifier(level, keys)
-    assert needs in str(raised.value)
+def strict_archive(asked: list[tuple[str, str]]) -> Script:
+    """A hierarchical archive: two studies for patient P1, one CT series in each; a series
+    query without StudyInstanceUID, or with a study-level key, is refused (0xA900)."""
+
+    def script(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()
+        syntax = peer.proposed[0].transfer_syntaxes[0]
+        query = decode(peer.dataset, syntax)
+        level, study = str(query.QueryRetrieveLevel), str(query.get("StudyInstanceUID", ""))
+        asked.append((level, study))
+        base = {
+            dimse.COMMAND_FIELD: dimse.C_FIND_RSP,
+            dimse.MESSAGE_ID_RESPONDED: int(command[dimse.MESSAGE_ID]),
+        }
+        if level == "SERIES" and (not study or "PatientID" in query):
+            peer.respond(context_id, {**base, dimse.STATUS: 0xA900})
+            return
+        for uid in ("1.1", "1.2") if level == "STUDY" else (study,):
+            match = pydicom.Dataset()
+            match.QueryRetrieveLevel = level
+            match.StudyInstanceUID = uid
+            if level == "SERIES":
+                match.SeriesInstanceUID = f"{uid}.1"
+                match.Modality = "CT"
+            peer.respond(context_id, {**base, dimse.STATUS: 0xFF00}, encode(match, syntax))
+        peer.respond(context_id, {**base, dimse.STATUS: 0})
+
+    return script
+
+
+def test_a_series_find_fills_in_the_studies_first() -> None:
+    asked: list[tuple[str, str]] = []
+    with scripted_peer(strict_archive(asked), connections=3) as peer:
+        connect = peer.connector(5)
+        matches = list(find(connect, PEER, "series", {"PatientID": "P1", "Modality": "CT"}))
+    assert [str(m.SeriesInstanceUID) for m in matches] == ["1.1.1", "1.2.1"]
+    assert asked == [("STUDY", ""), ("SERIES", "1.1"), ("SERIES", "1.2")]
 
 
 def test_series_find_carries_the_study_uid() -> None:

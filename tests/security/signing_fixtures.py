@@ -59,14 +59,15 @@ def with_sequence(folder: Path) -> Path:
 
 
 def dcmsign_sign(
-    pki: Pki, stem: str, source: Path, target: Path, *options: str
+    pki: Pki, stem: str, source: Path, target: Path, *options: str, item: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """Sign with DCMTK's dcmsign and the PKI's encrypted PEM key."""
+    """Sign with DCMTK's dcmsign and the PKI's encrypted PEM key (in ``item`` if given)."""
     command = [
         require_tool("dcmsign"),
-        "+s",
+        "+si" if item else "+s",
         str(pki.path(stem, ".key")),
         str(pki.path(stem)),
+        *([item] if item else []),
         "+pw",
         KEY_PASSWORD,
         *options,

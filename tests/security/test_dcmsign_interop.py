@@ -166,3 +166,32 @@ def test_several_signatures_and_signatures_in_items(
         "ReferencedSOPInstanceUID (0008,1155)",
         "PurposeOfReferenceCodeSequence (0040,A170)",
     ]
+    # a signature added inside an item the data set's signatures cover breaks none of them
+    status, _, err = cli(
+        capsys, "sign", second, "--identity", "courier", "--item", "ReferencedImageSequence[0]",
+        "--in-place",
+    )  # fmt: skip
+    assert status == 0, err
+    done = dcmsign_verify(pki, second)
+    assert done.returncode == 0 and done.stderr.count("Verification : OK") == 4, done.stderr
+    status, report = verify_json(capsys, second)
+    assert status == 0 and len(report["files"][0]["signatures"]) == 4
+
+
+def test_dcmsign_signature_in_an_item(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    signed = tmp_path / "item.dcm"
+    source = with_sequence(tmp_path / "in")
+    dcmsign_sign(pki, "client", source, signed, "+m3", item="ReferencedImageSequence[1]")
+    status, report = verify_json(capsys, signed)
+    [signature] = report["files"][0]["signatures"]
+    assert status == 0 and signature["verdict"] == "valid"
+    assert signature["location"] == "ReferencedImageSequence(0008,1140)[1]"
+    data = bytearray(signed.read_bytes())
+    at = bytes(data).index(b"Localizer")  # the nested code's meaning, inside the signed item
+    data[at] = ord("l")
+    (changed := tmp_path / "changed.dcm").write_bytes(bytes(data))
+    assert dcmsign_verify(pki, changed).returncode != 0
+    status, report = verify_json(capsys, changed)
+    assert status == 1 and report["files"][0]["signatures"][0]["verdict"] == "invalid"

@@ -66,15 +66,18 @@ def test_damaged_entries_are_listed_and_skipped(
     home = prepare_home(tmp_path / "home", monkeypatch, pki, "client", "keystore password")
     (home / "keystore" / "trusted" / "0000000000000000.pem").write_text("-----BEGIN CERTIFICATE-")
     (home / "keystore" / "identities" / "broken.json").write_text("{not json")
+    keyless = home / "keystore" / "identities" / "keyless.json"
+    keyless.write_bytes((home / "keystore" / "identities" / "courier.json").read_bytes())
     status, out, _ = cli(capsys, "keystore", "list")
     assert status == 0 and "courier" in out
-    assert "Damaged entries, skipped (2" in out
+    assert "Damaged entries, skipped (3" in out
+    assert "keyless.json: its private key file (.p12) is missing" in out
     assert "0000000000000000.pem: 0000000000000000.pem: no certificate found" in out
     assert "broken.json: the keystore entry broken.json is damaged" in out
     status, out, _ = cli(capsys, "keystore", "list", "--json")
     listing = json.loads(out)
     assert [i["id"] for i in listing["identities"]] == ["courier"]
-    assert len(listing["damaged"]) == 2 and len(listing["trusted_cas"]) == 1
+    assert len(listing["damaged"]) == 3 and len(listing["trusted_cas"]) == 1
     with python_tls_server(server_context_for(pki, "server")) as port:
         status, out, err = cli(capsys, "tls-check", "127.0.0.1", port, "--identity", "courier")
     assert status == 0 and out.startswith("TLS OK"), out + err

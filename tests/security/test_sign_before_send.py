@@ -59,6 +59,19 @@ def test_signed_copies_are_sent_and_cleaned_up(
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in media.iterdir()}
     assert after == before
     assert list((home / "signing").iterdir()) == []
+    # a failed send keeps its signed copies for 'queue retry'; cancelling the job removes them
+    closed = free_port()
+    status, _, err = cli(capsys, *node_add("Down", "DCMTK_SCP", closed, "--sign-profile", "base",
+                                           "--sign-identity", "courier-ec"))  # fmt: skip
+    assert status == 0, err
+    status, out, _ = cli(capsys, "send", "Down", media, "--attempts", "1")
+    assert status == 1 and "sent 0 of 2" in out
+    [kept] = (home / "signing").iterdir()
+    assert len(list(kept.iterdir())) == 2
+    job = out.rsplit("job ", 1)[1].split()[0]
+    status, _, err = cli(capsys, "queue", "cancel", job)
+    assert status == 0, err
+    assert list((home / "signing").iterdir()) == []
     status, _, err = cli(capsys, "node", "add", "Bad", "--ae", "X", "--host", "h", "--port",
                          "1", "--sign-profile", "creator")  # fmt: skip
     assert status == 1 and "needs the identity that signs" in err

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 from desktop.core.signatures.profiles import Profile
+from desktop.security.keystore import UnlockedIdentity
+from desktop.security.pki import rsa_key
 from desktop.security.signing import Signer, SigningError, signer
 from desktop.signing import sign_file
 from tests.helpers import cli, sample_file
@@ -73,12 +78,17 @@ def test_folders_keep_their_layout_and_skip_the_dicomdir(
     ct_copy(media / "a", "one.dcm")
     ct_copy(media / "b", "two.dcm")
     (media / "DICOMDIR").write_bytes(b"not signed")
+    (media / "README.TXT").write_text("a viewer's read-me on the CD")
     status, out, err = cli(capsys, "sign", media, "--identity", "courier", "--out", tmp_path / "o")
     assert status == 0 and out.count("signed ") == 2, err
     signed = sorted(str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*.dcm"))
     assert signed == ["a/one.dcm", "b/two.dcm"]
     status, report = verify_json(capsys, tmp_path / "o")
     assert status == 0 and [f["status"] for f in report["files"]] == ["signed", "signed"]
+    before = sorted(p.read_bytes() for p in media.rglob("*.dcm"))
+    status, _, err = cli(capsys, "sign", media, "--identity", "courier", "--out", media)
+    assert status == 1 and err.count("--out would overwrite the source") == 2
+    assert sorted(p.read_bytes() for p in media.rglob("*.dcm")) == before
 
 
 def test_profiles_refuse_naming_the_missing_attribute(
@@ -109,9 +119,9 @@ def test_weak_hashes_are_never_produced_and_flagged_when_found(
     source = ct_copy(tmp_path)
     with pytest.raises(SystemExit):
         cli(capsys, "sign", source, "--identity", "courier", "--hash", "md5", "--in-place")
-    for option, name in (("+mm", "MD5"), ("+ms", "SHA1")):
+    for options, name in ((["+mm"], "MD5"), (["+ms"], "SHA1"), ([], "RIPEMD160")):
         signed = tmp_path / f"{name}.dcm"
-        dcmsign_sign(pki, "client", source, signed, option)
+        dcmsign_sign(pki, "client", source, signed, *options)  # RIPEMD160: dcmsign's default
         status, signature = _only_signature(capsys, signed)
         assert status == 1 and signature["verdict"] == "weak" and name in signature["reason"]
 
@@ -124,6 +134,35 @@ def test_untrusted_signer(
     status, signature = _only_signature(capsys, signed)
     assert status == 1 and signature["verdict"] == "untrusted"
     assert "Rogue Root CA" in signature["reason"]
+
+
+def test_a_certificate_not_for_signing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    key = rsa_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "encrypt-only.test")]))
+        .issuer_name(pki.intermediate.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.KeyUsage(False, False, True, False, False, False, False, False, False), True
+        )
+        .sign(pki.intermediate.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    identity = UnlockedIdentity("encrypt-only", key, certificate, [pki.intermediate.certificate])
+    with pytest.raises(SigningError, match="key usage does not allow signatures"):
+        signer(identity, now)
+    signed = tmp_path / "signed.dcm"  # as another tool would sign with it
+    sign_file(ct_copy(tmp_path / "in"), signed, Signer(identity), profile=Profile.BASE,
+              algorithm="SHA256")  # fmt: skip
+    status, signature = _only_signature(capsys, signed)
+    assert status == 1 and signature["verdict"] == "untrusted"
+    assert "key usage does not allow signatures" in signature["reason"]
 
 
 def test_expired_at_signing_time_and_revoked(
@@ -196,6 +235,11 @@ def test_implicit_and_encapsulated_files(
         signed = tmp_path / name
         assert dcmsign_verify(pki, signed).returncode == 0
         assert _only_signature(capsys, signed)[1]["verdict"] == "valid"
+    # dcmsign keeps an implicit VR file implicit: its 'US or SS' values hash as SS when the
+    # Pixel Representation is signed (MR_small), as DCMTK resolves them
+    theirs = tmp_path / "theirs-implicit.dcm"
+    dcmsign_sign(pki, "client", sample_file("MR_small_implicit.dcm"), theirs, "+m2")
+    assert _only_signature(capsys, theirs)[1]["verdict"] == "valid"
 
 
 def test_unreadable_files_fail_verification(
@@ -206,3 +250,13 @@ def test_unreadable_files_fail_verification(
     assert status == 1 and "unreadable: " in out and "not a DICOM Part 10 file" in out
     status, _, err = cli(capsys, "sign", junk, "--identity", "courier", "--out", tmp_path / "o")
     assert status == 1 and "not signed" in err
+    ct = sample_file("CT_small.dcm").read_bytes()
+    (truncated := tmp_path / "truncated.dcm").write_bytes(ct[: len(ct) // 2])
+    header = ct[: ct.index(b"\x08\x00\x05\x00CS")]  # preamble and meta of a real file
+    opening = b"\x08\x00\x40\x11SQ\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0\xff\xff\xff\xff"
+    (nested := tmp_path / "nested.dcm").write_bytes(header + opening * 5000)
+    status, report = verify_json(capsys, truncated, nested)
+    assert status == 1
+    assert [f["status"] for f in report["files"]] == ["unreadable", "unreadable"]
+    assert "truncated or damaged: element (7FE0,0010) runs past" in report["files"][0]["error"]
+    assert "nests sequences too deeply" in report["files"][1]["error"]

@@ -19,7 +19,7 @@ def test_one_hostile_file_among_fifty_is_one_problem(qtbot, tmp_path: Path) -> N
     assert panel.model.rowCount() == 1
     patient = panel.model.item(0, 5)
     assert patient.text() == "50"  # the Images column of the only patient
-    assert panel.problems_button.text() == "⚠ 1 problem(s)"
+    assert panel.problems_button.text().endswith("1 problem(s)")
     assert panel.tree is not None
     [problem] = panel.tree.problems
     assert problem.path.name == "nested.dcm" and "nested deeper than 64" in problem.reason

@@ -1,6 +1,8 @@
 """The viewer used as a radiologist uses it, on the demo window: click a study, scroll with the
 wheel and the keys, zoom, window by dragging, pick presets, type values, play a cine, export."""
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -12,14 +14,40 @@ from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
+from desktop.app import InboxSettings, Services
+from desktop.core.display import Window
 from desktop.core.presets import CT_PRESETS, Computed
-from desktop.demo import DEMO_NODE, Demo
+from desktop.demo import DEMO_AE, DEMO_NODE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.viewer import ViewerPanel
 from tests.ui.test_flow import drop, open_demo_media
 
 CT_STUDY, MR_STUDY, XA_STUDY = (0, 0), (0, 1), (2, 0)  # (patient row, study row) in the demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One demo for the module: making its media and keys takes seconds on a busy machine."""
+    environment = prepare_demo(tmp_path_factory.mktemp("viewer") / "demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DICOM_COURIER_HOME", str(environment.home))
+        patch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", environment.password)
+        yield environment
+
+
+@pytest.fixture(scope="module")
+def window(demo: Demo) -> Iterator[MainWindow]:
+    services = Services(demo.home, lambda new: demo.password)
+    main = MainWindow(services, InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"))
+    main.confirm_send = lambda node, items: True  # type: ignore[method-assign]
+    main.show()
+    yield main
+    main.controller.stop_all()
+    deadline = time.monotonic() + 30
+    while main.controller.busy() and time.monotonic() < deadline:
+        QApplication.processEvents()
+    main.close()
 
 
 def study_index(browser: BrowserPanel, patient: int, study: int) -> QModelIndex:
@@ -35,6 +63,8 @@ def click(qtbot, browser: BrowserPanel, index: QModelIndex) -> None:  # type: ig
 def open_study(qtbot, window: MainWindow, demo: Demo, row: tuple[int, int]) -> ViewerPanel:  # type: ignore[no-untyped-def]
     if window.browser.tree is None:
         open_demo_media(qtbot, window, demo)
+    window.sources.setCurrentWidget(window.browser)
+    window.browser.view.setCurrentIndex(QModelIndex())  # a click on the same row opens it anew
     with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
         click(qtbot, window.browser, study_index(window.browser, *row))
     return window.viewer
@@ -119,7 +149,11 @@ def test_thumbnails_switch_series_and_window_drag_starts_from_the_screen(  # typ
     viewer = open_study(qtbot, window, demo, MR_STUDY)
     t1, t2 = window.browser.tree.patients[0].studies[1].series  # type: ignore[union-attr]
     assert viewer.selection.series is t1  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: len(viewer.strip.images) == 2, timeout=10000)  # decoded off-thread
+    qtbot.waitUntil(  # decoded off the GUI thread
+        lambda: {t1.series_instance_uid, t2.series_instance_uid} <= set(viewer.strip.images),
+        timeout=10000,
+    )
+    assert viewer.strip.count() == 2
     assert not viewer.strip.item(1).icon().isNull()
     second = viewer.strip.visualItemRect(viewer.strip.item(1)).center()
     with qtbot.waitSignal(viewer.image_shown, timeout=5000):
@@ -221,3 +255,19 @@ def test_the_inbox_opens_beside_the_media(qtbot, window: MainWindow, demo: Demo)
     with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
         click(qtbot, window.sources.inbox, study_index(window.sources.inbox, 0, 0))
     assert window.viewer.selection.series.series_description == "T1 axial"  # type: ignore[union-attr]
+
+
+def test_the_overlay_stays_readable_on_a_white_image(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    viewer = open_study(qtbot, window, demo, CT_STUDY)
+    for box, value in ((viewer.width_box, "1"), (viewer.center_box, "-990")):
+        box.selectAll()
+        qtbot.keyClicks(box, value)
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: viewer.shown.window == Window(-990, 1), timeout=5000)  # type: ignore[union-attr]
+    wheel(viewer.canvas, 8, Qt.KeyboardModifier.ControlModifier)  # the body fills the canvas
+    grey = viewer.canvas.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    data = np.frombuffer(grey.constBits(), np.uint8, count=grey.sizeInBytes())
+    corner = data.reshape(grey.height(), grey.bytesPerLine())[4:60, 4:160]
+    assert (corner == 255).mean() > 0.5  # white behind the patient's name
+    assert (corner < 60).sum() > 50  # the text's dark outline
+    assert ((corner > 150) & (corner < 240)).sum() > 50  # the yellow text itself

@@ -8,10 +8,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pydicom.dataset import Dataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset
-
 from desktop.core.audit.message import (
     AuditMessage,
     Code,
@@ -268,6 +264,10 @@ def query(
 
 def encode_query(keys: Mapping[str, str]) -> bytes:
     """The query identifier in Explicit VR Little Endian (keywords pydicom knows)."""
+    from pydicom.dataset import Dataset  # only queries need the DICOM encoder
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
     identifier = Dataset()
     for keyword, value in keys.items():
         setattr(identifier, keyword, value)

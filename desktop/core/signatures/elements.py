@@ -21,6 +21,7 @@ NATIVE_UNREADABLE = {
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 UNDEFINED = 0xFFFFFFFF
 ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+PIXEL_REPRESENTATION = 0x00280103
 _TAG = struct.Struct("<HH")
 _SHORT = struct.Struct("<HH2sH")
 _LONG = struct.Struct("<HH2s2xI")
@@ -97,8 +98,10 @@ def read_part10(data: bytes, name: str = "file") -> Part10:
         start = meta[-1].end if meta else 132
         reader = _Reader(data, explicit=syntax != IMPLICIT_LITTLE)
         dataset = Item(start, len(data), reader.elements(start, len(data)))
-    except (struct.error, IndexError) as error:
+    except (struct.error, IndexError, _DamagedError) as error:
         raise HeaderError(f"{name} is truncated or damaged: {error}") from error
+    except RecursionError:
+        raise HeaderError(f"{name} nests sequences too deeply to be a real instance") from None
     return Part10(data, syntax, start, dataset)
 
 
@@ -116,10 +119,15 @@ def _text(data: bytes, element: Element) -> str:
     return value(data, element).decode("ascii", "replace").rstrip("\0 ")
 
 
+class _DamagedError(Exception):
+    """Raised inside the reader; ``read_part10`` names the file."""
+
+
 class _Reader:
     def __init__(self, data: bytes, *, explicit: bool) -> None:
         self.data = data
         self.explicit = explicit
+        self.signed_pixels = False  # Pixel Representation 1, for implicit 'US or SS' values
 
     def elements(self, start: int, end: int, stop_group: int | None = None) -> list[Element]:
         """Elements from ``start`` up to ``end`` or an item delimiter (which ends the list)."""
@@ -150,14 +158,16 @@ class _Reader:
         else:
             length = _IMPLICIT.unpack_from(data, position)[2]
             value_start = position + 8
-            vr = _dictionary_vr(tag)
+            vr = _dictionary_vr(tag, signed=self.signed_pixels)
             if length == UNDEFINED and vr not in ("SQ", "OB", "OW"):
                 vr = "SQ"
         element = Element(tag, vr, position, value_start, length, value_start)
+        if tag == PIXEL_REPRESENTATION and length == 2:
+            self.signed_pixels = data[value_start : value_start + 2] == b"\x01\x00"
         if length != UNDEFINED:
             element.end = value_start + length
             if element.end > len(data):
-                raise HeaderError(f"element {tag_text(tag)} runs past the end of the file")
+                raise _DamagedError(f"element {tag_text(tag)} runs past the end of the file")
             if vr == "SQ":
                 element.items = self.items(value_start, element.end)
             return element
@@ -195,7 +205,7 @@ class _Reader:
         if tag == SEQUENCE_END:
             return None, position + 8
         if tag != ITEM:
-            raise HeaderError(f"expected an item at byte {position}, found {tag_text(tag)}")
+            raise _DamagedError(f"expected an item at byte {position}, found {tag_text(tag)}")
         body = position + 8
         if length != UNDEFINED:
             return Item(position, body + length, self.elements(body, body + length)), body + length
@@ -214,11 +224,15 @@ class _Reader:
             position += 8 + length
 
 
-def _dictionary_vr(tag: int) -> str:
+def _dictionary_vr(tag: int, *, signed: bool) -> str:
+    """An implicit VR element's VR as DCMTK resolves it (dcmsign hashes with it): US or SS by
+    Pixel Representation, OW for OB-or-OW and for lookup table data."""
     try:
         vr = dictionary_VR(tag)
     except KeyError:
         return "UN"
-    if vr == "OB or OW":
+    if vr == "US or SS":
+        return "SS" if signed else "US"
+    if "OW" in vr:
         return "OW"
     return vr.split(" or ")[0]

@@ -93,6 +93,20 @@ def _header(element: Element) -> bytes:
     return tag + element.vr.encode() + struct.pack("<H", element.length)
 
 
+def stream(
+    part10: Part10,
+    level: Item,
+    signed_tags: Iterable[int],
+    signature: tuple[Part10, Item],
+) -> Iterator[bytes | memoryview]:
+    """The MAC input: ``signed_tags`` of ``level``, then the elements of the ``signature`` item
+    (given with the file or encoding holding it) but those never in the stream."""
+    wanted = set(signed_tags)
+    yield from chunks(part10, (e for e in level.elements if e.tag in wanted))
+    holder, item = signature
+    yield from chunks(holder, (e for e in item.elements if e.tag not in NOT_IN_STREAM))
+
+
 def digest(
     algorithm: str,
     part10: Part10,
@@ -100,17 +114,11 @@ def digest(
     signed_tags: Iterable[int],
     signature: tuple[Part10, Item],
 ) -> bytes:
-    """The MAC of ``signed_tags`` of ``level`` followed by the elements of the ``signature``
-    item (the file or encoding holding it, and the item); raises ValueError for an unknown
-    algorithm."""
+    """The MAC (``stream``'s hash by the named algorithm); ValueError for an unknown one."""
     name = ALGORITHMS.get(algorithm) or WEAK_ALGORITHMS.get(algorithm)
     if name is None:
         raise ValueError(f"unknown MAC algorithm {algorithm!r}")
     hashed = hashlib.new(name)
-    wanted = set(signed_tags)
-    for piece in chunks(part10, (e for e in level.elements if e.tag in wanted)):
-        hashed.update(piece)
-    holder, item = signature
-    for piece in chunks(holder, (e for e in item.elements if e.tag not in NOT_IN_STREAM)):
+    for piece in stream(part10, level, signed_tags, signature):
         hashed.update(piece)
     return hashed.digest()

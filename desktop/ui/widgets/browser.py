@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.media import LoadProgress, load_media
 from desktop.core.model import Instance, MediaTree, Problem
+from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MediaTreeModel, instances_of
 from desktop.ui.workers import GeneratorWorker, start
 
@@ -115,7 +116,8 @@ class BrowserPanel(QWidget):
         self.title.setText(
             f"{tree.root} ({kind}): {len(tree.patients)} patient(s), {count} image(s)"
         )
-        self.problems_button.setText(f"⚠ {len(tree.problems)} problem(s)")
+        self.problems_button.setIcon(icon("warning"))
+        self.problems_button.setText(f"{len(tree.problems)} problem(s)")
         self.problems_button.setVisible(bool(tree.problems))
         self.status.emit(f"Opened {tree.root}: {count} images, {len(tree.problems)} problems")
         self.loaded.emit(tree)

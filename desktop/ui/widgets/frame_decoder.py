@@ -85,7 +85,9 @@ class FrameDecoder(QObject):
             if stack is None or index is None:
                 continue
             rendered = self._render(stack, window, index, deliver)
-            if rendered is not None and deliver:
+            with self._condition:
+                current = stack is self._stack and window == self._window
+            if rendered is not None and deliver and current:
                 self.frame_ready.emit(index, rendered)
 
     def _render(

@@ -24,6 +24,11 @@ SIZE = 96
 SERIES_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
+def series_key(series: Series) -> str:
+    """What a thumbnail is kept under: the series' UID (or the object, for a series without)."""
+    return series.series_instance_uid or f"#{id(series)}"
+
+
 def to_qimage(frame: NDArray[np.uint8]) -> QImage:
     """A QImage owning a copy of ``frame`` (grey or RGB)."""
     frame = np.ascontiguousarray(frame)
@@ -60,16 +65,16 @@ class SeriesStrip(QListWidget):
 
     def show_series(self, series: list[Series], current: Series | None) -> None:
         """List ``series`` (reusing the rows when they are already shown) and mark ``current``."""
-        if [s.series_instance_uid for s in series] != [s.series_instance_uid for s in self._series]:
+        if [series_key(s) for s in series] != [series_key(s) for s in self._series]:
             self._series = series
             self.clear()
             for one in series:
                 self.addItem(self._item(one))
-                if one.series_instance_uid not in self.images:
-                    self._queue.put((one.series_instance_uid, Stack(one.instances)))
+                if series_key(one) not in self.images:
+                    self._queue.put((series_key(one), Stack(one.instances)))
         self.blockSignals(True)
         for row, one in enumerate(self._series):
-            if current is not None and one.series_instance_uid == current.series_instance_uid:
+            if current is not None and series_key(one) == series_key(current):
                 self.setCurrentRow(row)
         self.blockSignals(False)
 
@@ -82,7 +87,7 @@ class SeriesStrip(QListWidget):
         item.setData(SERIES_ROLE, series)
         item.setToolTip(f"Series {number}: {series.series_description} ({images} images)")
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
-        item.setIcon(self._icon(series.series_instance_uid))
+        item.setIcon(self._icon(series_key(series)))
         return item
 
     def _icon(self, uid: str) -> QIcon:
@@ -114,7 +119,7 @@ class SeriesStrip(QListWidget):
         self.images[uid] = image
         for row in range(self.count()):
             item = self.item(row)
-            if item.data(SERIES_ROLE).series_instance_uid == uid:
+            if series_key(item.data(SERIES_ROLE)) == uid:
                 item.setIcon(self._icon(uid))
 
     def close_loader(self) -> None:

@@ -176,7 +176,10 @@ class ViewerPanel(QWidget):
         self.fps.setToolTip("Cine rate")
         self.fps.valueChanged.connect(self._rate_changed)
         self.presets = QComboBox()
-        self.presets.setToolTip("Window presets for this modality")
+        self.presets.setToolTip(
+            "Window presets for this modality. Auto: the file's window, else the min–max of "
+            "the first image; Min–max: of the image on screen; Full range: every stored value"
+        )
         self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.presets.activated.connect(lambda _: self._preset(self.presets.currentText()))
         self.center_box, self.width_box = self._window_box("L ", -65536), self._window_box("W ", 1)
@@ -217,8 +220,9 @@ class ViewerPanel(QWidget):
         self.stack: Stack | None = None
         self.windowing: Window | None = None  # chosen by the user; None: each image's own
         self.shown: Rendered | None = None  # what is on screen
-        self.current = 0
-        self._stacks: dict[tuple[str, int], Stack] = {}
+        self.displayed = 0  # the index of the image on screen
+        self.current = 0  # the image asked for (ahead of ``displayed`` while decoding)
+        self._stacks: dict[int, tuple[Series, Stack]] = {}
         self._set_enabled(False)
 
     def _window_box(self, prefix: str, minimum: float) -> QDoubleSpinBox:
@@ -276,7 +280,7 @@ class ViewerPanel(QWidget):
         self.selection = selection
         self.strip.show_series(selection.study.series, selection.series)
         stack = self._stack_of(selection.series)
-        self.stack = stack
+        self.stack, self.current, self.displayed = stack, 0, 0
         self.windowing, self.shown = None, None
         self.decoder.set_stack(stack, None)
         self.canvas.reset_view()
@@ -305,12 +309,11 @@ class ViewerPanel(QWidget):
         self.show_image(start)
 
     def _stack_of(self, series: Series) -> Stack:
-        """The series' stack, kept while the series is unchanged (an Inbox series grows)."""
-        key = (series.series_instance_uid, len(series.instances))
-        stack = self._stacks.get(key)
-        if stack is None:
-            stack = self._stacks[key] = Stack(series.instances)
-        return stack
+        """The series' stack, kept for the series object (a reloaded Inbox gives new ones)."""
+        cached = self._stacks.get(id(series))
+        if cached is None or cached[0] is not series:
+            cached = self._stacks[id(series)] = (series, Stack(series.instances))
+        return cached[1]
 
     def _series_chosen(self, series: Series) -> None:
         if self.selection is not None:
@@ -332,9 +335,11 @@ class ViewerPanel(QWidget):
             self.show_image(self.current + images)
 
     def _frame_ready(self, index: int, rendered: Rendered) -> None:
-        if self.stack is None or index != self.current:
+        """Show a decoded image. While the wheel outruns the decoder, images on the way are
+        shown too (the newest request is decoded next), so the stack visibly moves."""
+        if self.stack is None or not 0 <= index < len(self.stack):
             return
-        self.shown = rendered
+        self.shown, self.displayed = rendered, index
         self.canvas.show_image(to_qimage(rendered.pixels))
         self._show_window(rendered.window)
         self._update_overlay()
@@ -353,12 +358,12 @@ class ViewerPanel(QWidget):
         if selection is None or stack is None or not stack.images:
             return
         patient, study, series = selection.patient, selection.study, selection.series
-        image = stack.images[self.current]
-        position = f"Image {self.current + 1}/{len(stack)}"
+        image = stack.images[self.displayed]
+        position = f"Image {self.displayed + 1}/{len(stack)}"
         if len(stack.instances) > 1 and (image.instance.frames or 1) > 1:
             position += f" (frame {image.frame + 1})"
         window = self.shown.window if self.shown is not None else None
-        self.frame_label.setText(f"{self.current + 1}/{len(stack)}")
+        self.frame_label.setText(f"{self.displayed + 1}/{len(stack)}")
         self.canvas.overlay = {
             "top-left": "\n".join(
                 part

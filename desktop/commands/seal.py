@@ -1,0 +1,185 @@
+"""``dicom-courier seal`` and ``unseal``: secure DICOM files (PS3.10 §7.4, PS3.15 Annex D);
+``reid``: original values restored from an Encrypted Attributes Sequence by its recipient."""
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop.commands.options import open_keystore, password_option
+from desktop.core.errors import CourierError
+
+if TYPE_CHECKING:
+    from desktop.security.cms import Opened
+    from desktop.security.keystore import UnlockedIdentity
+    from desktop.security.signing import Trust
+
+PREAMBLE_AND_PREFIX = slice(128, 132)
+
+
+def _part10(head: bytes) -> bool:
+    return head[PREAMBLE_AND_PREFIX] == b"DICM"
+
+
+def _der(head: bytes) -> bool:
+    return head[:1] == b"\x30"  # a DER SEQUENCE: a CMS ContentInfo, checked when opened
+
+
+def register(commands: Any) -> None:
+    """Add ``seal``, ``unseal`` and ``reid`` to the parser's subcommands."""
+    seal = commands.add_parser(
+        "seal",
+        parents=[password_option()],
+        help="encrypt DICOM files for one recipient as secure DICOM files (CMS, AES-256)",
+    )
+    seal.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    seal.add_argument(
+        "--recipient", required=True, type=Path, metavar="CERT", help="its certificate (PEM/DER)"
+    )
+    seal.add_argument(
+        "--sign-with", metavar="IDENTITY", help="sign inside the envelope (else: a SHA-256 digest)"
+    )
+    seal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    seal.set_defaults(run=_seal)
+
+    unseal = commands.add_parser(
+        "unseal",
+        parents=[password_option()],
+        help="decrypt secure DICOM files and check their signature or digest",
+    )
+    unseal.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    unseal.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
+    unseal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    unseal.set_defaults(run=_unseal)
+
+    reid = commands.add_parser(
+        "reid",
+        parents=[password_option()],
+        help="restore the original values a recipient's Encrypted Attributes Sequence holds",
+    )
+    reid.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    reid.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
+    reid.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    reid.set_defaults(run=_reid)
+
+
+def _seal(args: argparse.Namespace) -> int:
+    from desktop.core.files import write_atomic
+    from desktop.security.certificates import load_certificates
+    from desktop.security.cms import seal
+
+    if not args.recipient.is_file():
+        raise CourierError(f"{args.recipient}: no such certificate file")
+    recipient = load_certificates(args.recipient.read_bytes(), str(args.recipient))[0]
+    signer = None
+    if args.sign_with:
+        from desktop.security.signing import signer as signing_identity
+
+        signer = open_keystore(args).unlock_identity(args.sign_with)
+        signing_identity(signer, dt.datetime.now(dt.UTC))  # refuses expired or non-signing keys
+    failures = 0
+    for source, target in _jobs(args, _part10):
+        content = source.read_bytes()
+        if not _part10(content):
+            print(f"{source}: not sealed: not a DICOM file", file=sys.stderr)
+            failures += 1
+            continue
+        write_atomic(target, seal(content, recipient, signer))
+        how = f"signed by {signer.name}" if signer else "SHA-256 digest"
+        print(f"sealed {source} -> {target}: for {recipient.subject.rfc4514_string()}, {how}")
+    return 1 if failures else 0
+
+
+def _unseal(args: argparse.Namespace) -> int:
+    from desktop.core.files import write_atomic
+    from desktop.signing import trust_of
+
+    keystore = open_keystore(args)
+    identity = keystore.unlock_identity(args.identity)
+    trust = trust_of(keystore, [])
+    failures = 0
+    for source, target in _jobs(args, _der):
+        try:
+            opened = _opened(source.read_bytes(), identity, trust)
+        except CourierError as error:
+            print(f"{source}: not opened: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        write_atomic(target, opened.content)
+        if opened.protection == "signed":
+            print(f"unsealed {source} -> {target}: signature of {opened.signer} valid")
+        else:
+            print(f"unsealed {source} -> {target}: digest matches")
+    return 1 if failures else 0
+
+
+def _opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Opened":
+    """The sealed file opened and checked; CourierError with the reason if it cannot be used."""
+    from desktop.security.cms import open_sealed
+
+    if _part10(sealed):
+        raise CourierError("a plain DICOM file, not sealed")
+    opened = open_sealed(sealed, identity, trust)
+    if not _part10(opened.content):
+        raise CourierError("its content is not a DICOM file")
+    if opened.judgement.verdict != "valid":
+        raise CourierError(
+            f"signer {opened.signer} not accepted ({opened.judgement.verdict}): "
+            f"{opened.judgement.reason}"
+        )
+    return opened
+
+
+def _reid(args: argparse.Namespace) -> int:
+    import io
+
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    from desktop.core.files import write_atomic
+    from desktop.reidentify import reidentify
+
+    identity = open_keystore(args).unlock_identity(args.identity)
+    failures = 0
+    for source, target in _jobs(args, _part10):
+        try:
+            dataset = pydicom.dcmread(source)
+            restored = reidentify(dataset, identity)
+        except (CourierError, InvalidDicomError) as error:
+            print(f"{source}: not re-identified: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        buffer = io.BytesIO()
+        dataset.save_as(buffer)
+        write_atomic(target, buffer.getvalue())
+        print(f"re-identified {source} -> {target}: {restored} original values restored")
+    return 1 if failures else 0
+
+
+def _jobs(args: argparse.Namespace, wanted: Callable[[bytes], bool]) -> list[tuple[Path, Path]]:
+    """Each source file with its target under --out (folder layout kept); never the source.
+    Files named are all taken; in folders, those whose first bytes are ``wanted``."""
+    jobs = []
+    for source, relative in _files(args.paths, wanted):
+        target = args.out / relative
+        if target.resolve() == source.resolve():
+            raise CourierError(f"{source}: --out would overwrite the source")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        jobs.append((source, target))
+    return jobs
+
+
+def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple[Path, Path]]:
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                if found.name != "DICOMDIR" and not found.name.startswith("."):
+                    with found.open("rb") as handle:
+                        if wanted(handle.read(132)):
+                            yield found, found.relative_to(path)
+        elif path.exists():
+            yield path, Path(path.name)
+        else:
+            raise CourierError(f"{path} does not exist")

@@ -1,0 +1,85 @@
+"""Composition: how a session forwards its audit trail to the repository.
+
+With the keystore password at hand without asking (``--password-file`` or the environment),
+the identity is unlocked when first needed. Without it, a long-running session (the GUI)
+forwards once the user has unlocked the keystore for other work, never asking just for this;
+otherwise the spool waits for ``audit flush`` or the next command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from desktop import auditing
+from desktop.commands.options import open_keystore
+from desktop.core.audit.forward import Drainer, Forwarder, ForwardSettings
+from desktop.core.audit.trail import AuditTrail
+from desktop.core.errors import CourierError
+from desktop.security.passwords import PASSWORD_ENV
+
+if TYPE_CHECKING:
+    from desktop.security.keystore import Keystore
+
+log = logging.getLogger(__name__)
+
+
+def forwarder(trail: AuditTrail, settings: ForwardSettings, keystore: Keystore) -> Forwarder:
+    """A forwarder presenting ``settings.identity`` and trusting the keystore's CAs."""
+    identity = keystore.unlock_identity(settings.identity) if settings.identity else None
+    from desktop.security.tls import Profile, client_context  # TLS only when forwarding
+
+    context = client_context(
+        Profile(settings.profile), keystore.trusted_pem(), identity, check_hostname=True
+    )
+    return Forwarder(trail.spool, settings, context)
+
+
+class SessionForwarding:
+    """Drains the spool in the background (long-running sessions) or once at ``finish``."""
+
+    def __init__(self, trail: AuditTrail, args: argparse.Namespace) -> None:
+        self.trail = trail
+        self.settings = trail.forwarding()
+        self.keystore: Callable[[], Keystore] | None = None
+        self.drainer: Drainer | None = None
+        self._forwarder: Forwarder | None = None
+        long_running = bool(getattr(args, "long_running", False))
+        password_file = getattr(args, "password_file", None)
+        if self.settings is None:
+            return
+        if password_file is not None or os.environ.get(PASSWORD_ENV):
+            self.keystore = lambda: open_keystore(argparse.Namespace(password_file=password_file))
+            if long_running:
+                self._start()
+        elif long_running:
+            auditing.on_unlocked(self._adopt)
+
+    def finish(self) -> None:
+        """Stop the background drainer after its last flush, or flush once now."""
+        if self.drainer is not None:
+            self.drainer.stop()
+        elif self.keystore is not None and self.trail.spool.pending():
+            try:
+                self._send()
+            except CourierError as error:
+                log.warning("%s", error)
+
+    def _adopt(self, keystore: Keystore) -> None:
+        if self.drainer is None:
+            self.keystore = lambda: keystore
+            self._start()
+
+    def _start(self) -> None:
+        self.drainer = Drainer(self._send).start()
+        self.trail.on_spooled = self.drainer.wake
+        self.drainer.wake()  # what earlier sessions left, and this one's start
+
+    def _send(self) -> int:
+        if self._forwarder is None:
+            assert self.settings is not None and self.keystore is not None
+            self._forwarder = forwarder(self.trail, self.settings, self.keystore())
+        return self._forwarder.flush()

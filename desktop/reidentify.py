@@ -1,0 +1,42 @@
+"""Re-identification by the recipient only: the original values of de-identified attributes,
+encrypted for one certificate in an Encrypted Attributes Sequence (0400,0500) item, and put
+back with that recipient's keystore identity. Composes the core's data set encoding with the
+security layer's CMS envelope."""
+
+from cryptography import x509
+from pydicom import Dataset
+
+from desktop.core.encrypted_attributes import (
+    encrypted_attributes_item,
+    encrypted_contents,
+    modified_attributes,
+    restore,
+)
+from desktop.core.errors import CourierError
+from desktop.security.cms import SealError, envelope, open_envelope
+from desktop.security.keystore import UnlockedIdentity
+
+
+def encrypt_originals(originals: Dataset, recipient: x509.Certificate) -> Dataset:
+    """An Encrypted Attributes Sequence item that only ``recipient`` can open, holding
+    ``originals`` (the original values of every attribute changed or removed)."""
+    return encrypted_attributes_item(envelope(modified_attributes(originals), recipient))
+
+
+def reidentify(dataset: Dataset, identity: UnlockedIdentity) -> int:
+    """Restore in place the original values encrypted for ``identity``; the number restored.
+
+    Raises CourierError when the data set has no encrypted attributes or none for this
+    identity (the reason for each item in plain words).
+    """
+    reasons = []
+    for content in encrypted_contents(dataset):
+        try:
+            decrypted = open_envelope(content, identity)
+        except SealError as error:
+            reasons.append(str(error))
+            continue
+        return restore(dataset, decrypted)
+    if not reasons:
+        raise CourierError("no Encrypted Attributes Sequence: nothing to re-identify")
+    raise CourierError("cannot re-identify: " + "; ".join(reasons))

@@ -1,0 +1,280 @@
+"""``dicom-courier seal`` and ``unseal``: secure DICOM files, checked with the real openssl."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms
+
+from desktop.core.header import SEALED
+from desktop.core.media import open_media
+from desktop.security.cms import seal
+from tests.helpers import cli, require_tool
+from tests.pki import KEY_PASSWORD, Pki
+from tests.security.signing_fixtures import ct_copy, signing_home, signing_keystore
+
+__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
+
+
+def _openssl(*args: object) -> bytes:
+    done = subprocess.run(
+        [require_tool("openssl"), *map(str, args)], capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout
+
+
+def _decrypt(sealed: Path, pki: Pki, out: Path) -> bytes:
+    """openssl cms -decrypt with the 'client' key (identity 'courier' of the signing home)."""
+    _openssl(
+        "cms", "-decrypt", "-inform", "DER", "-in", sealed, "-recip", pki.path("client"),
+        "-inkey", pki.path("client", ".key"), "-passin", f"pass:{KEY_PASSWORD}", "-out", out,
+        "-binary",
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+def _as_content_info(content_type: str, inner: bytes, spec: type, out: Path) -> Path:
+    """The decrypted inner content wrapped as a ContentInfo, as openssl's -verify reads it."""
+    out.write_bytes(
+        cms.ContentInfo({"content_type": content_type, "content": spec.load(inner)}).dump()
+    )
+    return out
+
+
+def _seal(
+    capsys: pytest.CaptureFixture[str], pki: Pki, source: Path, out: Path, *extra: object
+) -> Path:
+    """Seal ``source`` for the 'client' certificate (identity 'courier') into ``out``."""
+    recipient = pki.path("client")
+    status, stdout, err = cli(
+        capsys, "seal", source, "--recipient", recipient, "--out", out, *extra
+    )
+    assert status == 0, err
+    assert f"sealed {source} -> {out / source.name}: for CN=client.test" in stdout
+    return out / source.name
+
+
+def test_signed_seal_opens_with_openssl_and_its_signature_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    sealed = _seal(capsys, pki, source, tmp_path / "sealed", "--sign-with", "courier")
+    assert sealed.read_bytes()[128:132] != b"DICM"
+    assert source.read_bytes() not in sealed.read_bytes()  # encrypted, not just wrapped
+    info = cms.ContentInfo.load(sealed.read_bytes())
+    encrypted = info["content"]["encrypted_content_info"]
+    assert encrypted["content_type"].native == "signed_data"  # PS3.15 D.1, not plain data
+    assert encrypted["content_encryption_algorithm"]["algorithm"].native == "aes256_cbc"
+    inner = _decrypt(sealed, pki, tmp_path / "inner.der")
+    wrapped = _as_content_info("signed_data", inner, cms.SignedData, tmp_path / "signed.der")
+    _openssl(
+        "cms", "-verify", "-inform", "DER", "-in", wrapped, "-CAfile", pki.path("root-only"),
+        "-purpose", "any", "-binary", "-out", tmp_path / "original.dcm",
+    )  # fmt: skip
+    assert (tmp_path / "original.dcm").read_bytes() == source.read_bytes()
+
+
+def test_digested_seal_opens_with_openssl_and_its_digest_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    sealed = _seal(capsys, pki, source, tmp_path / "sealed")
+    inner = _decrypt(sealed, pki, tmp_path / "inner.der")
+    wrapped = _as_content_info("digested_data", inner, cms.DigestedData, tmp_path / "dig.der")
+    _openssl(
+        "cms", "-digest_verify", "-inform", "DER", "-in", wrapped, "-binary",
+        "-out", tmp_path / "original.dcm",
+    )  # fmt: skip
+    assert (tmp_path / "original.dcm").read_bytes() == source.read_bytes()
+    status, out, err = cli(
+        capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "open"
+    )
+    assert status == 0, err
+    assert "digest matches" in out
+    assert (tmp_path / "open" / "ct.dcm").read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("identity", "subject"),
+    [("courier", "CN=client.test,O=DICOM Courier"), ("courier-ec", "CN=ec.test,O=DICOM Courier")],
+)
+def test_a_folder_sealed_and_unsealed_comes_back_identical(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki,
+    identity: str, subject: str,
+) -> None:  # fmt: skip
+    media = tmp_path / "media"
+    sources = [ct_copy(media / "a", "one.dcm"), ct_copy(media / "b", "two.dcm")]
+    (media / "autorun.inf").write_text("[autorun]\n")  # media's other content: left alone
+    status, _, err = cli(
+        capsys, "seal", media, "--recipient", pki.path("client"), "--sign-with", identity,
+        "--out", tmp_path / "sealed",
+    )  # fmt: skip
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "sealed").rglob("*")) == [
+        "a",
+        "b",
+        "one.dcm",
+        "two.dcm",
+    ]
+    (tmp_path / "sealed" / "README.txt").write_text("sealed with dicom-courier\n")
+    status, out, err = cli(
+        capsys, "unseal", tmp_path / "sealed", "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0, err
+    assert out.count(f"signature of {subject} valid") == 2
+    for source in sources:
+        opened = tmp_path / "o" / source.relative_to(media)
+        assert opened.read_bytes() == source.read_bytes()
+        assert opened.stat().st_mode & 0o777 == 0o600  # patient data: private
+
+
+@pytest.mark.parametrize("key_transport", ["pkcs1", "oaep"])
+def test_openssl_sign_then_encrypt_opens_with_unseal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki,
+    key_transport: str,
+) -> None:  # fmt: skip
+    source = ct_copy(tmp_path / "media")
+    signed, sealed = tmp_path / "signed.der", tmp_path / "sealed" / "ct.dcm"
+    sealed.parent.mkdir()
+    _openssl(
+        "cms", "-sign", "-nodetach", "-binary", "-in", source, "-signer", pki.path("client"),
+        "-inkey", pki.path("client", ".key"), "-passin", f"pass:{KEY_PASSWORD}",
+        "-certfile", pki.path("intermediate"), "-outform", "DER", "-out", signed,
+    )  # fmt: skip
+    oaep = ["-keyopt", "rsa_padding_mode:oaep"] if key_transport == "oaep" else []
+    _openssl(
+        "cms", "-encrypt", "-aes256", "-binary", "-in", signed, "-outform", "DER",
+        "-out", sealed, "-recip", pki.path("client"), *oaep,
+    )  # fmt: skip
+    status, out, err = cli(
+        capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "open"
+    )
+    assert status == 0, err
+    assert "signature of CN=client.test,O=DICOM Courier valid" in out
+    assert (tmp_path / "open" / "ct.dcm").read_bytes() == source.read_bytes()
+
+
+def test_a_plain_dicom_file_is_not_taken_for_a_sealed_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    status, _, err = cli(capsys, "unseal", source, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert f"{source}: not opened: a plain DICOM file, not sealed" in err
+
+
+def test_a_sealed_file_that_holds_no_dicom_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    sealed = tmp_path / "letter.p7m"
+    sealed.write_bytes(seal(b"Dear colleague" * 20, pki.client.certificate, None))
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert f"{sealed}: not opened: its content is not a DICOM file" in err
+    assert not (tmp_path / "o" / "letter.p7m").exists()
+
+
+def test_a_tampered_byte_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    sealed = _seal(capsys, pki, source, tmp_path / "sealed", "--sign-with", "courier")
+    original = sealed.read_bytes()
+    recipient = cms.ContentInfo.load(original)["content"]["recipient_infos"][0].chosen
+    key_at = original.index(recipient["encrypted_key"].contents)
+    for position in (key_at + 10, len(original) // 2, len(original) - 40, len(original) - 1):
+        damaged = bytearray(original)
+        damaged[position] ^= 0x01
+        sealed.write_bytes(bytes(damaged))
+        status, _, err = cli(
+            capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "open"
+        )
+        assert status == 1, position
+        assert f"{sealed}: not opened: " in err and "tampered with" in err, err
+        assert not (tmp_path / "open" / "ct.dcm").exists()
+
+
+def test_another_recipient_is_told_it_is_not_theirs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    status, _, err = cli(
+        capsys, "seal", source, "--recipient", pki.path("server"), "--out", tmp_path / "s"
+    )
+    assert status == 0, err
+    status, _, err = cli(
+        capsys,
+        "unseal",
+        tmp_path / "s" / "ct.dcm",
+        "--identity",
+        "courier",
+        "--out",
+        tmp_path / "o",
+    )
+    assert status == 1
+    assert "not sealed for identity courier (CN=client.test,O=DICOM Courier): it is for " in err
+    assert f"serial {pki.server.certificate.serial_number:x}" in err
+
+
+def test_an_untrusted_signer_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    sealed = tmp_path / "sealed.dcm"
+    rogue = pki.unlocked(pki.rogue_client, "rogue")
+    sealed.write_bytes(seal(source.read_bytes(), pki.client.certificate, rogue))
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert "signer CN=rogue-client.test" in err and "(untrusted)" in err
+    assert "to a trusted CA of the keystore" in err
+    assert not (tmp_path / "o" / "sealed.dcm").exists()
+
+
+@pytest.mark.parametrize(
+    ("stem", "reason"),
+    [
+        ("ec", "has no RSA key: sealing needs an RSA certificate (ECDH key agreement is not"),
+        ("expired", "is valid from"),
+    ],
+)
+def test_a_recipient_that_cannot_be_sealed_for_is_refused_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki,
+    stem: str, reason: str,
+) -> None:  # fmt: skip
+    source = ct_copy(tmp_path / "media")
+    out = tmp_path / "out"
+    status, _, err = cli(capsys, "seal", source, "--recipient", pki.path(stem), "--out", out)
+    assert status == 1
+    assert reason in err
+    assert not (out / "ct.dcm").exists()
+
+
+def test_a_sha1_signature_inside_is_refused_as_weak(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    signed, sealed = tmp_path / "signed.der", tmp_path / "sealed.dcm"
+    _openssl(
+        "cms", "-sign", "-nodetach", "-binary", "-md", "sha1", "-in", source,
+        "-signer", pki.path("client"), "-inkey", pki.path("client", ".key"),
+        "-passin", f"pass:{KEY_PASSWORD}", "-outform", "DER", "-out", signed,
+    )  # fmt: skip
+    _openssl(
+        "cms", "-encrypt", "-aes256", "-binary", "-in", signed, "-outform", "DER",
+        "-out", sealed, "-recip", pki.path("client"),
+    )  # fmt: skip
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert "it uses the sha1 hash, which is weak or unknown: not accepted" in err
+
+
+def test_the_browser_reports_a_sealed_file_as_sealed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    _seal(capsys, pki, ct_copy(tmp_path / "source"), tmp_path / "media")
+    (tmp_path / "media" / "notes.txt").write_bytes(b"not dicom at all" * 20)
+    tree = open_media(tmp_path / "media")
+    reasons = {p.path.name: p.reason for p in tree.problems}
+    assert reasons["ct.dcm"] == SEALED
+    assert reasons["notes.txt"].startswith("not a DICOM file")
