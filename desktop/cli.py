@@ -35,6 +35,7 @@ COMMANDS = {
     "seal": "seal",
     "unseal": "seal",
     "reid": "seal",
+    "export-media": "export_media",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})

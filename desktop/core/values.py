@@ -66,6 +66,11 @@ class RawValues:
             return decode_bytes(value, self._character_sets(), TEXT_DELIMITERS).strip(" \0")
         return value.decode("ascii", "replace").strip(" \0")
 
+    def raw(self, tag: int) -> bytes | None:
+        """The value's bytes as they are in the file (None when absent)."""
+        element = self._elements.get(tag)
+        return None if element is None else element[1]
+
     def integer(self, tag: int) -> int | None:
         element = self._elements.get(tag)
         if element is None:

@@ -30,6 +30,7 @@ from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.errors import ErrorReporter, describe
 from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
+from desktop.ui.media_export import export_to_media
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.prompter import Prompter
@@ -195,6 +196,7 @@ class MainWindow(QMainWindow):
             action = self._action(text, shortcut, export, tip)
             file_menu.addAction(action)
             toolbar.addAction(action)
+        file_menu.addAction("Export to &CD/USB…", self.export_to_media)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -210,6 +212,10 @@ class MainWindow(QMainWindow):
             )
         )
         self._fill_recent()
+
+    def export_to_media(self) -> GeneratorWorker | None:
+        browser, status = self.sources.current_browser(), self.statusBar().showMessage
+        return export_to_media(self, browser, self.prompter, status, self.show_error)
 
     # -- opening media -----------------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""Pick the files of chosen studies out of media trees, saying plainly what is not there."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.core.errors import MediaError
+from desktop.core.media_writer import file_set_id
+from desktop.core.model import InstanceStatus, MediaTree, Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The readable files of the studies, one per instance, the instances left out, and one
+    file of each study (what an audit message names the study by)."""
+
+    files: list[Path]
+    left_out: list[Problem]
+    firsts: list[Path]
+
+
+def select_studies(trees: Sequence[MediaTree], study_uids: Sequence[str]) -> Selection:
+    """The files of ``study_uids`` across ``trees`` (first copy of an instance wins); raise
+    MediaError naming the studies available when one is in none of them."""
+    wanted = set(study_uids)
+    found: set[str] = set()
+    files: list[Path] = []
+    left_out: list[Problem] = []
+    seen: set[str] = set()
+    firsts: dict[str, Path] = {}
+    for tree in trees:
+        for patient in tree.patients:
+            for study in patient.studies:
+                if study.study_instance_uid not in wanted:
+                    continue
+                found.add(study.study_instance_uid)
+                for series in study.series:
+                    for instance in series.instances:
+                        if instance.sop_instance_uid in seen or instance.path is None:
+                            continue
+                        if instance.status is InstanceStatus.DAMAGED:
+                            left_out.append(Problem(instance.path, "damaged: skipped"))
+                            continue
+                        seen.add(instance.sop_instance_uid)
+                        files.append(instance.path)
+                        firsts.setdefault(study.study_instance_uid, instance.path)
+    missing = [uid for uid in study_uids if uid not in found]
+    if missing:
+        raise MediaError(
+            f"study {', '.join(missing)} not found; the studies available are: "
+            + (_available(trees) or "none")
+        )
+    return Selection(files, left_out, list(firsts.values()))
+
+
+def _available(trees: Sequence[MediaTree]) -> str:
+    return "; ".join(
+        f"{study.study_instance_uid} ({patient.patient_name or patient.patient_id}, "
+        f"{study.study_date or 'no date'}, {study.study_description or 'no description'})"
+        for tree in trees
+        for patient in tree.patients
+        for study in patient.studies
+    )
+
+
+def media_label(trees: Sequence[MediaTree], study_uid: str) -> str:
+    """The File-set ID for media of the study: its patient ID (7 characters at most) and its
+    date ('' when the study is in none of the trees)."""
+    for tree in trees:
+        for patient in tree.patients:
+            for study in patient.studies:
+                if study.study_instance_uid == study_uid:
+                    return file_set_id(f"{patient.patient_id[:7]}_{study.study_date}".strip("_"))
+    return ""
+
+
+def study_of(tree: MediaTree, sop_instance_uid: str) -> str:
+    """The Study Instance UID of the instance in the tree ('' when it is not there)."""
+    for patient in tree.patients:
+        for study in patient.studies:
+            for series in study.series:
+                if any(i.sop_instance_uid == sop_instance_uid for i in series.instances):
+                    return study.study_instance_uid
+    return ""
