@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
 
     def export_to_media(self) -> GeneratorWorker | None:
         browser, status = self.sources.current_browser(), self.statusBar().showMessage
-        return export_to_media(self, browser, self.prompter, status, self.show_error)
+        return export_to_media(self, browser, self.prompter, status, self.report)
 
     # -- opening media -----------------------------------------------------------------------
 

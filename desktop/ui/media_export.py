@@ -27,7 +27,7 @@ def export_to_media(
     browser: BrowserPanel,
     prompter: Prompter,
     status: Callable[[str], None],
-    error: Callable[[str, str], None],
+    report: Callable[[str, Exception], None],
 ) -> GeneratorWorker | None:
     """Ask for a folder and write the selected patients, studies or series to it as media."""
     instances = [
@@ -44,7 +44,7 @@ def export_to_media(
     dialog = QProgressDialog("Writing the media…", "Cancel", 0, len(files), parent)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     worker = GeneratorWorker(lambda: _audited(files, folder, label))
-    worker.signals.record.connect(lambda progress: dialog.setValue(progress.done))
+    worker.signals.yielded.connect(lambda progress: dialog.setValue(progress.done))
     dialog.canceled.connect(worker.cancel)
 
     def finished(media: WrittenMedia) -> None:
@@ -54,12 +54,12 @@ def export_to_media(
         left = f"; {len(media.skipped)} files left off (see the log)" if media.skipped else ""
         status(f"Wrote {media.instances} instances with a DICOMDIR to {media.root}{left}")
 
-    def failed(message: str) -> None:
+    def failed(error: Exception) -> None:
         dialog.close()
-        error("Export to CD/USB failed", message)
+        report("Export to CD/USB failed", error)
 
-    worker.signals.done.connect(finished)
-    worker.signals.failed.connect(failed)
+    worker.signals.returned.connect(finished)
+    worker.signals.errored.connect(failed)
     return start(worker)
 
 
