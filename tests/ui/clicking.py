@@ -2,11 +2,17 @@
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPushButton, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPushButton, QToolButton, QWidget
 
 
 def button(parent: QWidget, text: str) -> QPushButton:
     [found] = [b for b in parent.findChildren(QPushButton) if b.text() == text]
+    return found
+
+
+def tool_button(parent: QWidget, action: QAction) -> QToolButton:
+    """The toolbar button that shows ``action`` (a person clicks that, not the action)."""
+    [found] = [b for b in parent.findChildren(QToolButton) if b.defaultAction() is action]
     return found
 
 

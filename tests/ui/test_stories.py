@@ -15,7 +15,7 @@ from desktop.demo import DEMO_NODE, Demo
 from desktop.ui import workers
 from desktop.ui.main_window import MainWindow
 from tests.pki import KEY_PASSWORD, build_pki
-from tests.ui.clicking import button, click, press_ok, trigger
+from tests.ui.clicking import button, click, press_ok, tool_button, trigger
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -99,8 +99,16 @@ def test_every_button_and_action_of_every_panel(
         "Import CA…",
         "Import identity…",
     } <= clicked
-    assert {"Find", "Copy", "Retry failed", "Cancel", "Export PNG", "Export MP4"} <= clicked
-    assert {"Open Inbox", "Export frame as PNG…", "Inbox listener…"} <= triggered
+    assert {"Find", "Copy", "Retry failed", "Cancel"} <= clicked
+    assert {
+        "Show Inbox",
+        "Export image as PNG…",
+        "Export cine or series as MP4…",
+        "Export to CD/USB…",
+        "Inbox listener…",
+        "Play",
+        "Next image",
+    } <= triggered
     no_unexpected_errors(prompter)
     trigger(window, "Quit")
     assert not window.isVisible()
@@ -146,10 +154,11 @@ def test_clinician_plays_a_cine_windows_and_exports_a_png(
     click_row(qtbot, view, cine)  # the series: its first image is shown
     viewer = window.viewer
     qtbot.waitUntil(lambda: viewer.canvas.image is not None, timeout=20000)
-    assert viewer.play_button.isEnabled()
-    click(qtbot, viewer.play_button)
+    play = tool_button(viewer, viewer.play_action)
+    assert play.isEnabled()
+    click(qtbot, play)
     qtbot.waitUntil(lambda: viewer.current >= 2, timeout=20000)
-    click(qtbot, viewer.play_button)
+    click(qtbot, play)
     before = viewer.windowing
     centre = viewer.canvas.rect().center()
     qtbot.mousePress(viewer.canvas, Qt.MouseButton.LeftButton, pos=centre)
@@ -158,7 +167,7 @@ def test_clinician_plays_a_cine_windows_and_exports_a_png(
     assert viewer.windowing != before
     target = tmp_path / "frame.png"
     prompter.answer("save_file", target)
-    click(qtbot, button(viewer, "Export PNG"))
+    click(qtbot, tool_button(viewer, viewer.export_png_action))
     qtbot.waitUntil(target.exists, timeout=20000)
     assert target.read_bytes()[:4] == b"\x89PNG"
     no_unexpected_errors(prompter)
