@@ -33,6 +33,7 @@ COMMANDS = {
     "sign": "sign",
     "audit": "audit",
     "verify": "sign",
+    "deid": "deid",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})

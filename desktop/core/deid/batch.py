@@ -38,8 +38,9 @@ def source_files(paths: Iterable[Path]) -> Iterator[Path]:
 def deidentify_files(paths: Iterable[Path], out: Path, profile: Profile) -> Iterator[Copied]:
     """A de-identified copy of each file under ``out``; a file that cannot be read or written is
     reported (``Copied.error``) and the others go on."""
+    sources = list(source_files(paths))  # a missing path stops us before anything is written
     private_folder(out)
-    for source in source_files(paths):
+    for source in sources:
         try:
             yield Copied(source, deidentify_file(source, out, profile))
         except CourierError as error:
