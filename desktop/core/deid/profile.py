@@ -10,15 +10,17 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from pydicom import config, datadict
 from pydicom._uid_dict import UID_dictionary
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 
 from desktop import __version__
 from desktop.core.deid.mapping import KeyedMapping, shift_date, shift_date_time
-from desktop.core.deid.table import Action, Option, Row, load_table
+from desktop.core.deid.table import Action, Option, load_table
 
 #: CID 7050 De-identification Method (DCM codes).
 BASIC_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
@@ -54,7 +56,8 @@ TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 #: UI attributes that name a class or an encoding, never an instance: never mapped.
 KEPT_UID_SUFFIXES = ("ClassUID", "SyntaxUID", "SchemeUID")
 IDENTIFYING = frozenset(
-    {
+    datadict.tag_for_keyword(keyword)
+    for keyword in {
         "PatientID",
         "OtherPatientIDs",
         "IssuerOfPatientID",
@@ -126,39 +129,40 @@ class _Pass:
             self.tokens = sorted(set(_identifying_tokens(top)), key=len, reverse=True)
 
     def walk(self, dataset: Dataset) -> None:
+        """Apply the table to ``dataset``'s elements; those that need no value (removed,
+        emptied, given a dummy, kept) are never decoded, which is most of the speed."""
         for tag in list(dataset.keys()):
-            element = dataset[tag]
+            vr = _vr(dataset, tag)
             row = self.table.row(int(tag))
             if row is None:
-                self._unlisted(element)
+                self._unlisted(dataset, tag, vr)
             else:
-                self._apply(dataset, element, row)
+                self._apply(dataset, tag, vr, row.action(self.profile.options))
 
-    def _unlisted(self, element: DataElement) -> None:
+    def _unlisted(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
         """Attributes the table does not name are kept; their items and instance UIDs are not."""
-        if element.VR == "SQ":
-            self._items(element)
+        if vr == "SQ":
+            self._items(dataset[tag])
         elif (
-            element.VR == "UI"
+            vr == "UI"
             and Option.RETAIN_UIDS not in self.profile.options
-            and not element.keyword.endswith(KEPT_UID_SUFFIXES)
+            and not datadict.keyword_for_tag(tag).endswith(KEPT_UID_SUFFIXES)
         ):
-            element.value = self._uids(element.value, unless_known=True)
+            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=True))
 
-    def _apply(self, dataset: Dataset, element: DataElement, row: Row) -> None:
-        action = row.action(self.profile.options)
+    def _apply(self, dataset: Dataset, tag: BaseTag, vr: str, action: Action) -> None:
         if action is Action.REMOVE:
-            del dataset[element.tag]
+            del dataset[tag]
         elif action is Action.EMPTY:
-            element.value = Sequence() if element.VR == "SQ" else None
+            dataset[tag] = _new(tag, vr, Sequence() if vr == "SQ" else None)
         elif action is Action.DUMMY:
-            element.value = self._dummy(element)
-        elif element.VR == "SQ":  # kept, cleaned or re-identified: its items go through the table
-            self._items(element)
+            dataset[tag] = _new(tag, vr, self._dummy(dataset, tag, vr))
+        elif vr == "SQ":  # kept, cleaned or re-identified: its items go through the table
+            self._items(dataset[tag])
         elif action is Action.NEW_UID:
-            element.value = self._uids(element.value, unless_known=False)
+            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=False))
         elif action is Action.CLEAN:
-            element.value = self._clean(element)
+            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
 
     def _items(self, element: DataElement) -> None:
         for item in element.value:
@@ -174,13 +178,14 @@ class _Pass:
             return [new(str(v)) for v in value]
         return new(str(value)) if value is not None else None
 
-    def _dummy(self, element: DataElement) -> object:
-        if element.VR == "SQ":
+    def _dummy(self, dataset: Dataset, tag: BaseTag, vr: str) -> object:
+        if vr == "SQ":
             return Sequence([Dataset()])
-        if element.VR == "UI":
-            return self._uids(element.value, unless_known=False) or self.profile.mapping.uid("")
-        dummy = DUMMIES.get(element.VR)
-        return DUMMY_TEXT[: MAX_LENGTH.get(element.VR, 64)] if dummy is None else dummy
+        if vr == "UI":
+            uids = self._uids(dataset[tag].value, unless_known=False)
+            return uids or self.profile.mapping.uid("")
+        dummy = DUMMIES.get(vr)
+        return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
 
     def _clean(self, element: DataElement) -> object:
         """Dates moved by the patient's shift; text stripped of the data set's own identifying
@@ -207,11 +212,28 @@ class _Pass:
         return LONG_NUMBER.sub("*", text)
 
 
+def _vr(dataset: Dataset, tag: BaseTag) -> str:
+    """The element's VR without decoding its value (from the dictionary in implicit VR)."""
+    vr = dataset.get_item(tag).VR
+    if vr is None:
+        try:
+            vr = datadict.dictionary_VR(tag)
+        except KeyError:
+            return "UN"
+    return str(vr).split(" or ")[0]
+
+
+def _new(tag: BaseTag, vr: str, value: object) -> DataElement:
+    """A replacement element (our values are valid: not checked again)."""
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
+
+
 def _identifying_tokens(dataset: Dataset) -> Iterable[str]:
     """Words of the top-level names, IDs, dates of birth, addresses and institutions."""
-    for element in dataset:
-        if (element.VR != "PN" and element.keyword not in IDENTIFYING) or not element.value:
+    for tag in list(dataset.keys()):
+        if (tag not in IDENTIFYING and _vr(dataset, tag) != "PN") or not dataset[tag].value:
             continue
+        element = dataset[tag]
         for value in element.value if isinstance(element.value, MultiValue) else [element.value]:
             for token in re.split(r"[\^\s,=]+", str(value)):
                 if len(token) >= MIN_TOKEN:
