@@ -93,24 +93,29 @@ class Profile:
                     del dataset.file_meta[tag]
         self._record(dataset)
 
-    def method(self) -> str:
-        """De-identification Method (0012,0063): who did what (at most 64 characters)."""
-        codes = [BASIC_PROFILE_CODE[0], *sorted(OPTION_CODES[o][0] for o in self.options)]
-        return f"DICOM Courier {__version__} PS3.15 E " + " ".join(codes)
+    def codes(self) -> list[tuple[str, str]]:
+        """The CID 7050 codes of the profile and its options, in code order."""
+        return [BASIC_PROFILE_CODE, *(OPTION_CODES[o] for o in sorted(self.options, key=_order))]
+
+    def method(self) -> list[str]:
+        """De-identification Method (0012,0063): the tool, then the profile and each option
+        (one value each, as each fits the 64 characters of an LO)."""
+        return [f"DICOM Courier {__version__}", *(meaning for _, meaning in self.codes())]
 
     def _record(self, dataset: Dataset) -> None:
-        dataset.PatientIdentityRemoved = "YES"
-        dataset.DeidentificationMethod = self.method()
-        codes = [BASIC_PROFILE_CODE, *(OPTION_CODES[o] for o in sorted(self.options, key=_order))]
-        dataset.DeidentificationMethodCodeSequence = Sequence(
-            [_code(value, meaning) for value, meaning in codes]
-        )
         if Option.RETAIN_LONGITUDINAL_FULL_DATES in self.options:
-            dataset.LongitudinalTemporalInformationModified = "UNMODIFIED"
+            temporal = "UNMODIFIED"
         elif Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options:
-            dataset.LongitudinalTemporalInformationModified = "MODIFIED"
+            temporal = "MODIFIED"
         else:
-            dataset.LongitudinalTemporalInformationModified = "REMOVED"
+            temporal = "REMOVED"
+        for tag, vr, value in (
+            (0x00120062, "CS", "YES"),  # Patient Identity Removed
+            (0x00120063, "LO", self.method()),
+            (0x00120064, "SQ", Sequence([_code(*code) for code in self.codes()])),
+            (0x00280303, "CS", temporal),  # Longitudinal Temporal Information Modified
+        ):
+            dataset[tag] = _new(BaseTag(tag), vr, value)
 
 
 class _Pass:

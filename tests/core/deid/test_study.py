@@ -140,3 +140,24 @@ def test_unreadable_file_is_reported_and_the_others_copied(
     assert [d.source.name for d in failed] == ["notes.txt"]
     assert "not a readable DICOM file" in failed[0].error
     assert len(done) - len(failed) == len(sources)
+
+
+def test_every_option_recorded_with_its_cid_7050_code(sources: list[Path], tmp_path: Path) -> None:
+    options = [o for o in Option if o is not Option.RETAIN_LONGITUDINAL_FULL_DATES]
+    (copy, *_) = _deidentify(sources, tmp_path / "out", KEY, *options)
+    dataset = dcmread(copy)
+    codes = dataset.DeidentificationMethodCodeSequence
+    assert [c.CodeValue for c in codes] == [
+        "113100",  # Basic Application Confidentiality Profile
+        "113105",  # Clean Descriptors
+        "113107",  # Retain Longitudinal Temporal Information Modified Dates
+        "113108",  # Retain Patient Characteristics
+        "113109",  # Retain Device Identity
+        "113110",  # Retain UIDs
+        "113112",  # Retain Institution Identity
+    ]
+    assert {c.CodingSchemeDesignator for c in codes} == {"DCM"}
+    method = dataset.DeidentificationMethod
+    assert method[0].startswith("DICOM Courier ") and len(method) == len(codes) + 1
+    assert list(method[1:]) == [c.CodeMeaning for c in codes]
+    assert all(len(value) <= 64 for value in method)  # LO
