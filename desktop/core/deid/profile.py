@@ -8,7 +8,7 @@ Pixels are not touched: Burned In Annotation is left as it was.
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydicom import config, datadict
 from pydicom._uid_dict import UID_dictionary
@@ -82,6 +82,16 @@ class Profile:
 
     mapping: KeyedMapping
     options: frozenset[Option] = frozenset()
+    _actions: dict[int, Action | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def action(self, tag: int) -> Action | None:
+        """What happens to ``tag`` (None: not in the table), remembered per tag."""
+        try:
+            return self._actions[tag]
+        except KeyError:
+            row = load_table().row(tag)
+            found = self._actions[tag] = None if row is None else row.action(self.options)
+            return found
 
     def deidentify(self, dataset: Dataset) -> None:
         """Replace ``dataset``'s identifying content (file meta included), then record how."""
@@ -124,7 +134,6 @@ class _Pass:
 
     def __init__(self, profile: Profile, top: Dataset) -> None:
         self.profile = profile
-        self.table = load_table()
         options = profile.options
         self.shift = 0
         if Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options:
@@ -138,11 +147,11 @@ class _Pass:
         emptied, given a dummy, kept) are never decoded, which is most of the speed."""
         for tag in list(dataset.keys()):
             vr = _vr(dataset, tag)
-            row = self.table.row(int(tag))
-            if row is None:
+            action = self.profile.action(tag)
+            if action is None:
                 self._unlisted(dataset, tag, vr)
             else:
-                self._apply(dataset, tag, vr, row.action(self.profile.options))
+                self._apply(dataset, tag, vr, action)
 
     def _unlisted(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
         """Attributes the table does not name are kept; their items and instance UIDs are not."""
