@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.uid import CTImageStorage, ImplicitVRLittleEndian
 
 from desktop.core.deid.batch import deidentify_files
 from desktop.core.deid.mapping import KeyedMapping
@@ -161,3 +162,21 @@ def test_every_option_recorded_with_its_cid_7050_code(sources: list[Path], tmp_p
     assert method[0].startswith("DICOM Courier ") and len(method) == len(codes) + 1
     assert list(method[1:]) == [c.CodeMeaning for c in codes]
     assert all(len(value) <= 64 for value in method)  # LO
+
+
+def test_implicit_vr_file_and_class_uids(tmp_path: Path) -> None:
+    """Without VRs in the file the dictionary's are used; SOP Class UIDs are never remapped."""
+    (dataset, second, *_) = cross_referenced_datasets(STUDY)
+    second.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    source = tmp_path / "in" / "implicit.dcm"
+    source.parent.mkdir()
+    second.save_as(source, enforce_file_format=True)
+    copy = _deidentify([source], tmp_path / "out")[0]
+    assert b"Secretname" not in copy.read_bytes()
+    result = dcmread(copy)
+    assert result.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    assert result.SOPClassUID == second.SOPClassUID == CTImageStorage
+    (reference,) = result.ReferencedImageSequence
+    assert reference.ReferencedSOPClassUID == CTImageStorage
+    assert reference.ReferencedSOPInstanceUID == KeyedMapping(KEY).uid(dataset.SOPInstanceUID)
+    assert result.FrameOfReferenceUID == KeyedMapping(KEY).uid(dataset.FrameOfReferenceUID)
