@@ -36,6 +36,7 @@ COMMANDS = {
     "unseal": "seal",
     "reid": "seal",
     "export-media": "export_media",
+    "deid": "deid",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})

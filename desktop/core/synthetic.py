@@ -113,6 +113,56 @@ def study_datasets(study: StudySpec, uid_root: str | None = None) -> Iterator[Da
             yield _instance(study, study_uid, series, series_uid, series_number, number, uid_root)
 
 
+def cross_referenced_datasets(study: StudySpec) -> list[Dataset]:
+    """A study whose instances point at each other as real ones do: one Frame of Reference per
+    study, each image referring to the previous one of its series (Referenced Image Sequence),
+    each image of a later series derived from the same-numbered image of the first (Source
+    Image Sequence, Referenced Series Sequence), a request item naming the patient again, and a
+    private block naming the patient (to test de-identification)."""
+    datasets = list(study_datasets(study))
+    frame_of_reference = generate_uid()
+    first: dict[int, Dataset] = {}
+    previous: Dataset | None = None
+    for dataset in datasets:
+        dataset.FrameOfReferenceUID = frame_of_reference
+        number = int(dataset.InstanceNumber)
+        if int(dataset.SeriesNumber) == 1:
+            first[number] = dataset
+        elif number in first:
+            dataset.SourceImageSequence = [_reference(first[number])]
+            series = Dataset()
+            series.SeriesInstanceUID = first[number].SeriesInstanceUID
+            series.ReferencedInstanceSequence = [_reference(first[number])]
+            dataset.ReferencedSeriesSequence = [series]
+        if previous is not None and previous.SeriesInstanceUID == dataset.SeriesInstanceUID:
+            dataset.ReferencedImageSequence = [_reference(previous)]
+        request = Dataset()
+        request.RequestedProcedureID = study.accession_number or "RP1"
+        request.StudyInstanceUID = dataset.StudyInstanceUID
+        request.ReferencedStudySequence = [_reference(dataset, "StudyInstanceUID")]
+        dataset.RequestAttributesSequence = [request]
+        dataset.OtherPatientIDsSequence = [_other_id(study.patient_id)]
+        dataset.private_block(0x0029, "SYNTHETIC VENDOR", create=True).add_new(
+            0x10, "LO", study.patient_name
+        )
+        previous = dataset
+    return datasets
+
+
+def _reference(target: Dataset, uid: str = "SOPInstanceUID") -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = target.SOPClassUID
+    item.ReferencedSOPInstanceUID = getattr(target, uid)
+    return item
+
+
+def _other_id(patient_id: str) -> Dataset:
+    item = Dataset()
+    item.PatientID = f"{patient_id}-OLD"
+    item.TypeOfPatientID = "TEXT"
+    return item
+
+
 def write_media(folder: Path, studies: tuple[StudySpec, ...] = DEMO_STUDIES) -> Path:
     """Write the studies as DICOM media with a DICOMDIR (pydicom's FileSet); return its path."""
     file_set = FileSet()

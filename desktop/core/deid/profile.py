@@ -1,0 +1,266 @@
+"""De-identify one data set in place: every attribute of Table E.1-1 at every level of nesting,
+private attributes, every UID (so references between objects still resolve), and the record of
+what was done (Patient Identity Removed, De-identification Method and its Code Sequence,
+Longitudinal Temporal Information Modified).
+
+Pixels are not touched: Burned In Annotation is left as it was.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pydicom import config, datadict
+from pydicom._uid_dict import UID_dictionary
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+
+from desktop import __version__
+from desktop.core.deid.mapping import KeyedMapping, shift_date, shift_date_time
+from desktop.core.deid.table import Action, Option, load_table
+
+#: CID 7050 De-identification Method (DCM codes).
+BASIC_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
+OPTION_CODES = {
+    Option.CLEAN_DESCRIPTORS: ("113105", "Clean Descriptors Option"),
+    Option.RETAIN_LONGITUDINAL_FULL_DATES: (
+        "113106",
+        "Retain Longitudinal Temporal Information Full Dates Option",
+    ),
+    Option.RETAIN_LONGITUDINAL_MODIFIED_DATES: (
+        "113107",
+        "Retain Longitudinal Temporal Information Modified Dates Option",
+    ),
+    Option.RETAIN_PATIENT_CHARACTERISTICS: ("113108", "Retain Patient Characteristics Option"),
+    Option.RETAIN_DEVICE_IDENTITY: ("113109", "Retain Device Identity Option"),
+    Option.RETAIN_UIDS: ("113110", "Retain UIDs Option"),
+    Option.RETAIN_INSTITUTION_IDENTITY: ("113112", "Retain Institution Identity Option"),
+}
+DUMMY_TEXT = "ANONYMIZED"
+DUMMIES: dict[str, object] = {
+    "AS": "000D",
+    "DA": "19000101",
+    "DT": "19000101000000",
+    "TM": "000000",
+    "DS": "0",
+    "IS": "0",
+    "UR": "urn:invalid",
+    **dict.fromkeys(("AT", "FL", "FD", "SL", "SS", "SV", "UL", "US", "UV"), 0),
+    **dict.fromkeys(("OB", "OD", "OF", "OL", "OV", "OW", "UN"), b"\x00\x00"),
+}
+MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64}
+TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+#: UI attributes that name a class or an encoding, never an instance: never mapped.
+KEPT_UID_SUFFIXES = ("ClassUID", "SyntaxUID", "SchemeUID")
+IDENTIFYING = frozenset(
+    datadict.tag_for_keyword(keyword)
+    for keyword in {
+        "PatientID",
+        "OtherPatientIDs",
+        "IssuerOfPatientID",
+        "AccessionNumber",
+        "StudyID",
+        "PatientBirthDate",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "MedicalRecordLocator",
+        "InstitutionName",
+        "InstitutionAddress",
+        "InstitutionalDepartmentName",
+    }
+)
+LONG_NUMBER = re.compile(r"\d{6,}")
+MIN_TOKEN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The Basic Profile with ``options``, under the keyed ``mapping``."""
+
+    mapping: KeyedMapping
+    options: frozenset[Option] = frozenset()
+    _actions: dict[int, Action | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def action(self, tag: int) -> Action | None:
+        """What happens to ``tag`` (None: not in the table), remembered per tag."""
+        try:
+            return self._actions[tag]
+        except KeyError:
+            row = load_table().row(tag)
+            found = self._actions[tag] = None if row is None else row.action(self.options)
+            return found
+
+    def deidentify(self, dataset: Dataset) -> None:
+        """Replace ``dataset``'s identifying content (file meta included), then record how."""
+        _Pass(self, dataset).walk(dataset)
+        if getattr(dataset, "file_meta", None) is not None and "SOPInstanceUID" in dataset:
+            dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+            for tag in (0x00020016, 0x00020017, 0x00020018):  # AE titles of the writer
+                if tag in dataset.file_meta:
+                    del dataset.file_meta[tag]
+        self._record(dataset)
+
+    def codes(self) -> list[tuple[str, str]]:
+        """The CID 7050 codes of the profile and its options, in code order."""
+        return [BASIC_PROFILE_CODE, *(OPTION_CODES[o] for o in sorted(self.options, key=_order))]
+
+    def method(self) -> list[str]:
+        """De-identification Method (0012,0063): the tool, then the profile and each option
+        (one value each, as each fits the 64 characters of an LO)."""
+        return [f"DICOM Courier {__version__}", *(meaning for _, meaning in self.codes())]
+
+    def _record(self, dataset: Dataset) -> None:
+        if Option.RETAIN_LONGITUDINAL_FULL_DATES in self.options:
+            temporal = "UNMODIFIED"
+        elif Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options:
+            temporal = "MODIFIED"
+        else:
+            temporal = "REMOVED"
+        for tag, vr, value in (
+            (0x00120062, "CS", "YES"),  # Patient Identity Removed
+            (0x00120063, "LO", self.method()),
+            (0x00120064, "SQ", Sequence([_code(*code) for code in self.codes()])),
+            (0x00280303, "CS", temporal),  # Longitudinal Temporal Information Modified
+        ):
+            dataset[tag] = _new(BaseTag(tag), vr, value)
+
+
+class _Pass:
+    """One data set's pass; what it needs from the original (the patient's date shift, the
+    identifying words to clean text of) is read before anything changes."""
+
+    def __init__(self, profile: Profile, top: Dataset) -> None:
+        self.profile = profile
+        options = profile.options
+        self.shift = 0
+        if Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options:
+            self.shift = profile.mapping.shift_days(str(top.get("PatientID", "")))
+        self.tokens: list[str] = []
+        if options:  # every option but Retain UIDs has a "C" on some text
+            self.tokens = sorted(set(_identifying_tokens(top)), key=len, reverse=True)
+
+    def walk(self, dataset: Dataset) -> None:
+        """Apply the table to ``dataset``'s elements; those that need no value (removed,
+        emptied, given a dummy, kept) are never decoded, which is most of the speed."""
+        for tag in list(dataset.keys()):
+            vr = _vr(dataset, tag)
+            action = self.profile.action(tag)
+            if action is None:
+                self._unlisted(dataset, tag, vr)
+            else:
+                self._apply(dataset, tag, vr, action)
+
+    def _unlisted(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
+        """Attributes the table does not name are kept; their items and instance UIDs are not."""
+        if vr == "SQ":
+            self._items(dataset[tag])
+        elif (
+            vr == "UI"
+            and Option.RETAIN_UIDS not in self.profile.options
+            and not datadict.keyword_for_tag(tag).endswith(KEPT_UID_SUFFIXES)
+        ):
+            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=True))
+
+    def _apply(self, dataset: Dataset, tag: BaseTag, vr: str, action: Action) -> None:
+        if action is Action.REMOVE:
+            del dataset[tag]
+        elif action is Action.EMPTY:
+            dataset[tag] = _new(tag, vr, Sequence() if vr == "SQ" else None)
+        elif action is Action.DUMMY:
+            dataset[tag] = _new(tag, vr, self._dummy(dataset, tag, vr))
+        elif vr == "SQ":  # kept, cleaned or re-identified: its items go through the table
+            self._items(dataset[tag])
+        elif action is Action.NEW_UID:
+            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=False))
+        elif action is Action.CLEAN:
+            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
+
+    def _items(self, element: DataElement) -> None:
+        for item in element.value:
+            self.walk(item)
+
+    def _uids(self, value: object, *, unless_known: bool) -> object:
+        mapping = self.profile.mapping
+
+        def new(uid: str) -> str:
+            return uid if not uid or (unless_known and uid in UID_dictionary) else mapping.uid(uid)
+
+        if isinstance(value, MultiValue | list):
+            return [new(str(v)) for v in value]
+        return new(str(value)) if value is not None else None
+
+    def _dummy(self, dataset: Dataset, tag: BaseTag, vr: str) -> object:
+        if vr == "SQ":
+            return Sequence([Dataset()])
+        if vr == "UI":
+            uids = self._uids(dataset[tag].value, unless_known=False)
+            return uids or self.profile.mapping.uid("")
+        dummy = DUMMIES.get(vr)
+        return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
+
+    def _clean(self, element: DataElement) -> object:
+        """Dates moved by the patient's shift; text stripped of the data set's own identifying
+        values (names, IDs, numbers of six digits or more); anything else kept."""
+        if element.VR == "DA":
+            return self._each(element.value, lambda v: shift_date(v, self.shift))
+        if element.VR == "DT":
+            return self._each(element.value, lambda v: shift_date_time(v, self.shift))
+        if element.VR in TEXT_VRS:
+            return self._each(element.value, self._scrub)
+        return element.value
+
+    @staticmethod
+    def _each(value: object, change: Callable[[str], str]) -> object:
+        if value is None:
+            return None
+        if isinstance(value, MultiValue | list):
+            return [change(str(v)) for v in value]
+        return change(str(value))
+
+    def _scrub(self, text: str) -> str:
+        for token in self.tokens:
+            text = re.sub(re.escape(token), "*", text, flags=re.IGNORECASE)
+        return LONG_NUMBER.sub("*", text)
+
+
+def _vr(dataset: Dataset, tag: BaseTag) -> str:
+    """The element's VR without decoding its value (from the dictionary in implicit VR)."""
+    vr = dataset.get_item(tag).VR
+    if vr is None:
+        try:
+            vr = datadict.dictionary_VR(tag)
+        except KeyError:
+            return "UN"
+    return str(vr).split(" or ")[0]
+
+
+def _new(tag: BaseTag, vr: str, value: object) -> DataElement:
+    """A replacement element (our values are valid: not checked again)."""
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
+
+
+def _identifying_tokens(dataset: Dataset) -> Iterable[str]:
+    """Words of the top-level names, IDs, dates of birth, addresses and institutions."""
+    for tag in list(dataset.keys()):
+        if (tag not in IDENTIFYING and _vr(dataset, tag) != "PN") or not dataset[tag].value:
+            continue
+        element = dataset[tag]
+        for value in element.value if isinstance(element.value, MultiValue) else [element.value]:
+            for token in re.split(r"[\^\s,=]+", str(value)):
+                if len(token) >= MIN_TOKEN:
+                    yield token
+
+
+def _code(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
+
+
+def _order(option: Option) -> str:
+    return OPTION_CODES[option][0]

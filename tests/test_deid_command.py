@@ -1,0 +1,88 @@
+"""``dicom-courier deid``: copies written and listed, the key file made, sources untouched,
+clear one-line errors for what is not available yet."""
+
+import stat
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+
+from desktop.cli import main
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+
+STUDY = StudySpec("PID-9", "Doe^Jane", "20240101", "CT", (SeriesSpec("CT", "a", count=3),))
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_deid_writes_copies_with_the_key_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sources = write_files(tmp_path / "in", (STUDY,))
+    key = tmp_path / "project.key"
+    out = tmp_path / "out"
+    status, printed, _ = run(
+        capsys,
+        "deid",
+        str(tmp_path / "in"),
+        "--out",
+        str(out),
+        "--key-file",
+        str(key),
+        "--option",
+        "retain-longitudinal-modified-dates",
+    )
+    assert status == 0
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    copies = sorted(out.rglob("*.dcm"))
+    assert len(copies) == len(sources) == printed.count("de-identified ")
+    copy = dcmread(copies[0])
+    assert copy.PatientIdentityRemoved == "YES" and not copy.PatientName
+    assert copy.LongitudinalTemporalInformationModified == "MODIFIED"
+    assert dcmread(sources[0]).PatientName == "Doe^Jane"
+
+    again = tmp_path / "again"
+    assert (
+        run(capsys, "deid", str(tmp_path / "in"), "--out", str(again), "--key-file", str(key))[0]
+        == 0
+    )
+    assert sorted(p.name for p in again.rglob("*.dcm")) == sorted(p.name for p in copies)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--pixels", "auto"], "--pixels auto is not available yet"),
+        (["--option", "clean-graphics"], "the option clean-graphics is not available yet"),
+        (["--option", "retain-safe-private"], "retain-safe-private is not available yet"),
+        (
+            [
+                "--option",
+                "retain-longitudinal-full-dates",
+                "--option",
+                "retain-longitudinal-modified-dates",
+            ],
+            "choose one of",
+        ),
+    ],
+)
+def test_unavailable_choices_refused_before_anything_is_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], message: str
+) -> None:
+    write_files(tmp_path / "in", (STUDY,))
+    status, _, error = run(
+        capsys, "deid", str(tmp_path / "in"), "--out", str(tmp_path / "o"), *extra
+    )
+    assert status == 1
+    assert message in error and error.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_source_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, _, error = run(capsys, "deid", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
+    assert status == 1 and "nope does not exist" in error
+    assert not (tmp_path / "o").exists()
