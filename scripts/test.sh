@@ -8,4 +8,4 @@ echo "== ruff"; .venv/bin/ruff check desktop tests bench installer
 echo "== ruff format"; .venv/bin/ruff format --check desktop tests bench installer
 echo "== mypy"; .venv/bin/mypy desktop
 echo "== import-linter (layers)"; .venv/bin/lint-imports
-echo "== pytest"; .venv/bin/python -m pytest "$@"
+echo "== pytest"; .venv/bin/python -m pytest --durations=15 "$@"
