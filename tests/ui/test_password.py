@@ -3,6 +3,7 @@
 desktop's; headless CI has none)."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import keyring
 import pytest
@@ -16,6 +17,7 @@ from desktop.demo import DEMO_NODE, Demo
 from desktop.security.passwords import KEYRING_SERVICE, PASSWORD_ENV
 from desktop.ui.launch import main_window
 from desktop.ui.main_window import MainWindow
+from tests.pki import KEY_PASSWORD, build_pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 
@@ -178,3 +180,36 @@ def test_a_wrong_remembered_password_is_forgotten_and_the_dialog_shown(
     assert [kind for kind, _ in prompter.asked] == ["run"]
     assert memory_keyring.passwords == {}  # not remembered again: the box was left unticked
     assert not any("password" in message for _, message, _ in prompter.errors)
+
+
+def test_a_new_keystore_password_too_short_is_said_in_place(
+    qtbot,  # type: ignore[no-untyped-def]
+    prompter: ScriptedPrompter,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    no_keyring: None,
+) -> None:
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    home = tmp_path / "fresh-home"
+    seen: dict[str, str] = {}
+
+    def choose(dialog: QDialog) -> None:
+        seen["question"] = " ".join(label.text() for label in dialog.findChildren(QLabel))
+        seen["short"] = type_password(qtbot, dialog, "short")
+        dialog.password.clear()  # type: ignore[attr-defined]
+        seen["long"] = type_password(qtbot, dialog, "a long keystore password")
+
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    window = main_window(home, prompter=prompter)
+    qtbot.addWidget(window)
+    window.tabs.setCurrentWidget(window.certificates)
+    prompter.answer("open_file", pki.path("client"), pki.path("client", ".key"))
+    prompter.answer("text", KEY_PASSWORD, "hospital-it")
+    prompter.answer("run", choose)
+    click(qtbot, button(window.certificates, "Import identity…"))
+    assert "Choose a keystore password" in seen["question"]
+    assert seen["short"] == "A keystore password needs at least 8 characters."
+    assert seen["long"] == "" and prompter.errors == []
+    assert [i.name for i in window.services.keystore.identities()] == ["hospital-it"]
+    assert window.services.keystore.verifies("a long keystore password")
