@@ -19,7 +19,7 @@ from desktop.security.passwords import (
     remembered_password,
 )
 from desktop.ui.prompter import Prompter
-from desktop.ui.widgets.dialogs import ok_cancel
+from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
 
 TRIES = 3
 PURPOSE = (
@@ -56,9 +56,7 @@ class PasswordDialog(QDialog):
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.remember = QCheckBox("Remember in the system keyring") if offer_remember else None
-        self.problem = QLabel("")
-        self.problem.setStyleSheet("color: #c0392b")
-        self.problem.setVisible(False)
+        self.problem = problem_label()
         layout = QVBoxLayout(self)
         layout.addWidget(explanation)
         layout.addWidget(self.password)
@@ -86,7 +84,7 @@ class PasswordDialog(QDialog):
     def _say(self, problem: str) -> None:
         self.problem.setText(problem)
         self.problem.setVisible(True)
-        self.password.setStyleSheet("border: 1px solid #c0392b")
+        self.password.setStyleSheet(INVALID)
         self.password.setFocus()
 
 
@@ -117,7 +115,9 @@ class KeystorePassword:
         )
         if not self.prompter.run(dialog):
             if dialog.tries_left == 0:
-                raise PasswordError(f"wrong keystore password, {TRIES} times")
+                raise PasswordError(
+                    f"the keystore password was wrong {TRIES} times: nothing was unlocked"
+                )
             raise PasswordError("no keystore password given")
         if dialog.remember is not None and dialog.remember.isChecked():
             remember_password(self.home, dialog.password.text())

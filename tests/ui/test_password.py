@@ -132,7 +132,10 @@ def test_three_wrong_passwords_give_a_plain_error_and_the_app_goes_on(
     window = start(qtbot, demo, prompter, monkeypatch)
     prompter.answer("run", wrong_three_times)
     echo(qtbot, window)
-    assert prompter.errors[-1][:2] == ("Echo", "wrong keystore password, 3 times")
+    assert prompter.errors[-1][:2] == (
+        "Echo",
+        "the keystore password was wrong 3 times: nothing was unlocked",
+    )
     prompter.answer("run", lambda dialog: type_password(qtbot, dialog, demo.password))
     echo(qtbot, window)  # asked again, afresh
     assert [kind for kind, _ in prompter.asked].count("run") == 2
