@@ -1,4 +1,5 @@
-"""Regenerate the screenshots of the README and docs/ from the running application (demo).
+"""Regenerate the screenshots of the README and docs/ from the running application (demo):
+main window, viewer with a cine, certificates panel, a transfer failed with its reason.
 
 QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [docs]
 """
@@ -12,8 +13,19 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from desktop.app import InboxSettings, Services
-from desktop.demo import DEMO_AE, prepare_demo
+from desktop.core.config import Node, add_node
+from desktop.demo import DEMO_AE, free_loopback_port, prepare_demo
 from desktop.ui.main_window import MainWindow, application
+from desktop.ui.prompter import Prompter
+
+DEAD = "Night PACS"  # a node whose port has nothing listening: a transfer that fails
+
+
+class Agreeing(Prompter):
+    """Says yes to "Send …?" (the script has no one to click it)."""
+
+    def confirm(self, title: str, text: str) -> bool:
+        return True
 
 
 def pump(condition: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -38,6 +50,7 @@ def main(folder: Path) -> None:
     window = MainWindow(
         Services(demo.home, lambda new: demo.password),
         InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"),
+        prompter=Agreeing(),
     )
     window.resize(1440, 880)
     window.show()
@@ -68,6 +81,20 @@ def main(folder: Path) -> None:
     window.tabs.setCurrentWidget(window.certificates)
     settle()
     window.grab().save(str(folder / "certificates.png"))
+
+    show_study(0, 1)  # the MR study, sent to the dead node: retried, then failed with its reason
+    dead = Node(DEAD, "NIGHTPACS", "127.0.0.1", free_loopback_port(), connect_timeout=2)
+    add_node(demo.home, dead)
+    window.refresh_nodes()
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEAD))
+    window.send_selected(DEAD)
+    table = window.transfers.table
+    pump(lambda: table.rowCount() > 0 and table.item(0, 3).text() == "failed", timeout=60)
+    table.selectRow(0)
+    window.splitter.setSizes([440, 1000])  # room for the reason, wrapped in full in its row
+    table.resizeRowsToContents()
+    settle()
+    window.grab().save(str(folder / "transfer-failure.png"))
     window.close()
     demo.remove()
 

@@ -347,6 +347,12 @@ class Keystore:
         then unlocked on any thread without a prompt."""
         self._unlock(new_allowed=False)
 
+    def verifies(self, password: str) -> bool:
+        """Whether ``password`` is the keystore's (a prompt checks it before handing it over);
+        any password does while none is set."""
+        settings = _read_settings(self.folder / "keystore.json")
+        return settings is None or _verifies(settings, password)
+
     def _unlock(self, *, new_allowed: bool) -> str:
         """The keystore password, checked against the verifier (set on first use)."""
         if self._password is not None:

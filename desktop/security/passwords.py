@@ -40,11 +40,11 @@ def password_source(password_file: Path | None, keyring_account: str) -> Passwor
             return read_password_file(password_file)
         if os.environ.get(PASSWORD_ENV):
             return os.environ[PASSWORD_ENV]
-        remembered = _keyring_get(keyring_account)
+        remembered = remembered_password(keyring_account)
         if remembered:
             return remembered
         typed = _prompt(new)
-        _keyring_set(keyring_account, typed)
+        remember_password(keyring_account, typed)
         return typed
 
     return obtain
@@ -66,7 +66,23 @@ def _prompt(new: bool) -> str:
     return first
 
 
-def _keyring_get(account: str) -> str | None:
+def keyring_available() -> bool:
+    """True when an OS keyring backend is present (headless Linux has none)."""
+    try:
+        import keyring
+        from keyring.backends import chainer, fail
+
+        backend = keyring.get_keyring()
+    except Exception as error:
+        LOG.debug("no OS keyring: %s", error)
+        return False
+    if isinstance(backend, fail.Keyring):
+        return False
+    return not (isinstance(backend, chainer.ChainerBackend) and not backend.backends)
+
+
+def remembered_password(account: str) -> str | None:
+    """The password remembered in the OS keyring for ``account``, if any."""
     try:
         import keyring
 
@@ -76,11 +92,21 @@ def _keyring_get(account: str) -> str | None:
         return None
 
 
-def _keyring_set(account: str, password: str) -> None:
+def remember_password(account: str, password: str) -> None:
+    """Keep ``password`` in the OS keyring (best effort: else the user is asked next time)."""
     try:
         import keyring
 
         keyring.set_password(KEYRING_SERVICE, account, password)
-    except Exception as error:  # best effort: without a keyring the user is asked next time
+    except Exception as error:
         LOG.debug("the password was not remembered in an OS keyring: %s", error)
-        return
+
+
+def forget_password(account: str) -> None:
+    """Remove a remembered password (a wrong one) from the OS keyring."""
+    try:
+        import keyring
+
+        keyring.delete_password(KEYRING_SERVICE, account)
+    except Exception as error:
+        LOG.debug("no password to forget in an OS keyring: %s", error)

@@ -7,38 +7,31 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+from PySide6.QtWidgets import QApplication
 
 from desktop.app import InboxSettings, Services
 from desktop.core.paths import courier_cache, courier_home
 from desktop.demo import DEMO_AE, prepare_demo
-from desktop.security.errors import PasswordError
 from desktop.security.passwords import PASSWORD_ENV
 from desktop.ui.errors import log_to_file
 from desktop.ui.main_window import MainWindow, application
+from desktop.ui.password import KeystorePassword
+from desktop.ui.prompter import Prompter
 
 logger = logging.getLogger(__name__)
 
 
-def dialog_password(new: bool) -> str:
-    """The keystore password from the environment, or asked for in a dialog (GUI thread)."""
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
-    what = (
-        "It protects the private keys of your TLS identities (the certificates this computer "
-        "presents to PACS), kept encrypted in the keystore."
-    )
-    prompt = (
-        f"{what}\nChoose a keystore password (8 characters or more):"
-        if new
-        else f"{what}\nKeystore password, to unlock an identity for a TLS connection:"
-    )
-    text, ok = QInputDialog.getText(
-        None, "DICOM Courier keystore", prompt, QLineEdit.EchoMode.Password
-    )
-    if not ok or not text:
-        raise PasswordError("no keystore password given")
-    return text
+def main_window(
+    home: Path, inbox: InboxSettings | None = None, *, prompter: Prompter | None = None
+) -> MainWindow:
+    """The main window on ``home``; the keystore password is asked through its prompter."""
+    prompter = prompter or Prompter()
+    password = KeystorePassword(prompter, home=str(home.absolute()))
+    services = Services(home, password)
+    password.check = services.keystore.verifies
+    window = MainWindow(services, inbox, prompter=prompter)
+    prompter.parent = prompter.parent or window
+    return window
 
 
 def build_window(
@@ -56,7 +49,7 @@ def build_window(
         path = path or environment.media
     home = courier_home()
     log_path = log_to_file(home)
-    window = MainWindow(Services(home, dialog_password), inbox)
+    window = main_window(home, inbox)
     window.reporter.log_path = log_path
     window.reporter.install()
     if demo:

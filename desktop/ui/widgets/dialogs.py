@@ -1,6 +1,8 @@
 """Small pieces the dialogs share."""
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
+
+INVALID = "border: 2px solid #c0392b"  # a field whose value was refused
 
 
 def ok_cancel(dialog: QDialog) -> QDialogButtonBox:
@@ -11,3 +13,12 @@ def ok_cancel(dialog: QDialog) -> QDialogButtonBox:
     buttons.accepted.connect(dialog.accept)
     buttons.rejected.connect(dialog.reject)
     return buttons
+
+
+def problem_label() -> QLabel:
+    """Where a dialog says, in red, what is wrong with what was typed (hidden until then)."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #c0392b")
+    label.setVisible(False)
+    return label

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -27,10 +26,9 @@ from desktop.core.config import PROFILES, ConfigError, Node
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
-from desktop.ui.widgets.dialogs import ok_cancel
+from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
-INVALID = "border: 2px solid #c0392b"
 
 
 class NodeList(QListWidget):
@@ -84,10 +82,7 @@ class NodeDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.save = save
-        self.problem = QLabel("")
-        self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #c0392b")
-        self.problem.setVisible(False)
+        self.problem = problem_label()
         self.setWindowTitle("Edit node" if node else "Add node")
         node = node or Node("", "", "", 104)
         self.name = QLineEdit(node.name)

@@ -1,0 +1,218 @@
+"""The keystore password dialog, typed into and clicked: what it unlocks, three tries, and
+"remember" only where an OS keyring backend exists (a real in-memory backend stands in for the
+desktop's; headless CI has none)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from keyring.errors import PasswordDeleteError
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QCheckBox, QDialog, QLabel
+
+from desktop.demo import DEMO_NODE, Demo
+from desktop.security.passwords import KEYRING_SERVICE, PASSWORD_ENV
+from desktop.ui.launch import main_window
+from desktop.ui.main_window import MainWindow
+from tests.pki import KEY_PASSWORD, build_pki
+from tests.ui.clicking import button, click, press_ok
+from tests.ui.scripted import ScriptedPrompter
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend keeping passwords in a dict (keyring's own backend interface)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.passwords.pop((service, username), None) is None:
+            raise PasswordDeleteError(username)
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    """The backend keyring itself chooses when a machine has none."""
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    before = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)
+
+
+def start(qtbot, demo: Demo, prompter: ScriptedPrompter, monkeypatch) -> MainWindow:  # type: ignore[no-untyped-def]
+    """The window as the application builds it, with no password in the environment."""
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    window = main_window(demo.home, prompter=prompter)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def echo(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Click Echo on the demo node (its identity needs the keystore) and let it finish."""
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    errors = len(window.prompter.errors)  # type: ignore[attr-defined]
+    checked = window.checks.last(window.services.node(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Echo"))
+    qtbot.waitUntil(
+        lambda: (
+            len(window.prompter.errors) > errors  # type: ignore[attr-defined]
+            or window.checks.last(window.services.node(DEMO_NODE)) is not checked
+        ),
+        timeout=20000,
+    )
+
+
+def type_password(qtbot, dialog: QDialog, text: str) -> str:  # type: ignore[no-untyped-def]
+    """Type ``text``, press OK; what the dialog then says (empty once accepted)."""
+    qtbot.keyClicks(dialog.password, text)  # type: ignore[attr-defined]
+    press_ok(qtbot, dialog)
+    return dialog.problem.text() if dialog.isVisible() else ""  # type: ignore[attr-defined]
+
+
+def test_a_wrong_password_comes_back_with_the_tries_left_and_no_keyring_means_no_checkbox(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    monkeypatch: pytest.MonkeyPatch,
+    no_keyring: None,
+) -> None:
+    seen: dict[str, object] = {}
+
+    def answer(dialog: QDialog) -> None:
+        seen["text"] = " ".join(label.text() for label in dialog.findChildren(QLabel))
+        seen["checkboxes"] = dialog.findChildren(QCheckBox)
+        seen["first"] = type_password(qtbot, dialog, "not-the-password")
+        seen["second"] = type_password(qtbot, dialog, "still-wrong")
+        seen["third"] = type_password(qtbot, dialog, demo.password)
+
+    window = start(qtbot, demo, prompter, monkeypatch)
+    prompter.answer("run", answer)
+    echo(qtbot, window)
+    assert "keystore" in str(seen["text"]) and str(demo.home) in str(seen["text"])
+    assert seen["checkboxes"] == []
+    assert seen["first"] == "Wrong password, 2 tries left."
+    assert seen["second"] == "Wrong password, 1 try left."
+    assert seen["third"] == ""
+    assert not any("password" in message for _, message, _ in prompter.errors)
+
+
+def test_three_wrong_passwords_give_a_plain_error_and_the_app_goes_on(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    monkeypatch: pytest.MonkeyPatch,
+    no_keyring: None,
+) -> None:
+    def wrong_three_times(dialog: QDialog) -> None:
+        for attempt in range(3):
+            type_password(qtbot, dialog, f"wrong-{attempt}")
+
+    window = start(qtbot, demo, prompter, monkeypatch)
+    prompter.answer("run", wrong_three_times)
+    echo(qtbot, window)
+    assert prompter.errors[-1][:2] == (
+        "Echo",
+        "the keystore password was wrong 3 times: nothing was unlocked",
+    )
+    prompter.answer("run", lambda dialog: type_password(qtbot, dialog, demo.password))
+    echo(qtbot, window)  # asked again, afresh
+    assert [kind for kind, _ in prompter.asked].count("run") == 2
+    assert window.services.keystore.verifies(demo.password)
+
+
+def test_a_remembered_password_is_used_on_the_next_start_without_asking(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    def remember(dialog: QDialog) -> None:
+        [box] = dialog.findChildren(QCheckBox)
+        assert box.text() == "Remember in the system keyring" and not box.isChecked()
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+        type_password(qtbot, dialog, demo.password)
+
+    first = start(qtbot, demo, prompter, monkeypatch)
+    prompter.answer("run", remember)
+    echo(qtbot, first)
+    account = (KEYRING_SERVICE, str(demo.home.absolute()))
+    assert memory_keyring.passwords == {account: demo.password}
+    first.close()
+    later = ScriptedPrompter()
+    second = start(qtbot, demo, later, monkeypatch)
+    echo(qtbot, second)
+    assert later.asked == []  # no dialog: the keyring answered
+    assert not any("password" in message for _, message, _ in later.errors)
+
+
+def test_a_wrong_remembered_password_is_forgotten_and_the_dialog_shown(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    account = (KEYRING_SERVICE, str(demo.home.absolute()))
+    memory_keyring.passwords[account] = "an-old-password"
+    window = start(qtbot, demo, prompter, monkeypatch)
+    prompter.answer("run", lambda dialog: type_password(qtbot, dialog, demo.password))
+    echo(qtbot, window)
+    assert [kind for kind, _ in prompter.asked] == ["run"]
+    assert memory_keyring.passwords == {}  # not remembered again: the box was left unticked
+    assert not any("password" in message for _, message, _ in prompter.errors)
+
+
+def test_a_new_keystore_password_too_short_is_said_in_place(
+    qtbot,  # type: ignore[no-untyped-def]
+    prompter: ScriptedPrompter,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    no_keyring: None,
+) -> None:
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    home = tmp_path / "fresh-home"
+    seen: dict[str, str] = {}
+
+    def choose(dialog: QDialog) -> None:
+        seen["question"] = " ".join(label.text() for label in dialog.findChildren(QLabel))
+        seen["short"] = type_password(qtbot, dialog, "short")
+        dialog.password.clear()  # type: ignore[attr-defined]
+        seen["long"] = type_password(qtbot, dialog, "a long keystore password")
+
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    window = main_window(home, prompter=prompter)
+    qtbot.addWidget(window)
+    window.tabs.setCurrentWidget(window.certificates)
+    prompter.answer("open_file", pki.path("client"), pki.path("client", ".key"))
+    prompter.answer("text", KEY_PASSWORD, "hospital-it")
+    prompter.answer("run", choose)
+    click(qtbot, button(window.certificates, "Import identity…"))
+    assert "Choose a keystore password" in seen["question"]
+    assert seen["short"] == "A keystore password needs at least 8 characters."
+    assert seen["long"] == "" and prompter.errors == []
+    assert [i.name for i in window.services.keystore.identities()] == ["hospital-it"]
+    assert window.services.keystore.verifies("a long keystore password")
