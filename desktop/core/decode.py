@@ -5,6 +5,12 @@ pydicom's default path decodes JPEG with pylibjpeg and then converts YBR to RGB 
 converting YBR_FULL with Pillow's C routine gives the same pixels (±5 levels of rounding) in
 6 ms. The colour conversion happens here exactly once, driven by the colour space pydicom says
 the decoded array is in (``ds_out``), never by what the file's header claims.
+
+JPEG-LS goes to CharLS (pyjpegls) alone: on some corrupt near-lossless streams
+pylibjpeg-libjpeg spins for minutes inside C++ where Python cannot stop it, while CharLS
+refuses them in milliseconds and decodes every JPEG-LS sample of pydicom and pydicom-data
+exactly as libjpeg does. Naming the plugin also keeps pydicom from falling back to libjpeg
+when CharLS refuses a frame.
 """
 
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
+    JPEGLSTransferSyntaxes,
 )
 
 from desktop.core.errors import FrameError
@@ -30,6 +37,7 @@ from desktop.core.errors import FrameError
 PILLOW_SYNTAXES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit})
 NATIVE_LITTLE = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
 FULL_YBR = frozenset({"YBR_FULL", "YBR_FULL_422"})
+JPEG_LS = frozenset(JPEGLSTransferSyntaxes)
 
 
 def decode_frame(
@@ -37,20 +45,27 @@ def decode_frame(
 ) -> NDArray[np.generic]:
     """Frame ``index`` of a file: stored values for grey and palette data, RGB for colour.
 
-    Raises FrameError when a decoder plugin panics; anything else a decoder raises passes.
+    Raises FrameError when a decoder plugin panics or CharLS refuses a JPEG-LS frame; anything
+    else a decoder raises passes.
     """
     colour_space = Dataset()
-    eight_bit_jpeg = transfer_syntax_uid in PILLOW_SYNTAXES and bits_allocated == 8
-    plugin = "pillow" if eight_bit_jpeg else ""  # Pillow decodes 8-bit JPEG only
     try:
         decoded = pixel_array(
-            source, index=index, as_rgb=False, ds_out=colour_space, decoding_plugin=plugin
+            source,
+            index=index,
+            as_rgb=False,
+            ds_out=colour_space,
+            decoding_plugin=_plugin(transfer_syntax_uid, bits_allocated),
         )
     except BaseException as error:
-        if not _is_plugin_panic(error):
-            raise
         name = UID(transfer_syntax_uid).name
-        raise FrameError(f"the {name} decoder failed: {error}") from error
+        if _is_plugin_panic(error):
+            raise FrameError(f"the {name} decoder failed: {error}") from error
+        if transfer_syntax_uid in JPEG_LS and isinstance(error, RuntimeError):
+            # pydicom lists each plugin's refusal on its own line: keep CharLS's reason only
+            reason = str(error).splitlines()[-1].strip().removeprefix("pyjpegls: ")
+            raise FrameError(f"the JPEG-LS decoder (CharLS) refused it: {reason}") from error
+        raise
     frame = np.asarray(decoded)
     photometric = str(colour_space.get("PhotometricInterpretation", ""))
     if photometric not in FULL_YBR:
@@ -58,6 +73,15 @@ def decode_frame(
     if frame.dtype == np.uint8:
         return np.asarray(Image.fromarray(frame, "YCbCr").convert("RGB"))
     return np.asarray(convert_color_space(frame, photometric, "RGB"))
+
+
+def _plugin(transfer_syntax_uid: str, bits_allocated: int) -> str:
+    """The decoder plugin for a syntax, or "" for pydicom's own order."""
+    if transfer_syntax_uid in JPEG_LS:
+        return "pyjpegls"
+    if transfer_syntax_uid in PILLOW_SYNTAXES and bits_allocated == 8:
+        return "pillow"  # Pillow decodes 8-bit JPEG only
+    return ""
 
 
 def _is_plugin_panic(error: BaseException) -> bool:

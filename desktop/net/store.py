@@ -279,10 +279,14 @@ def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
 def _transcode(path: Path, target: str) -> bytes:
     """The data set decompressed (if needed) and encoded in ``target`` (an uncompressed one)."""
     from pydicom import dcmread
+    from pydicom.uid import JPEGLSTransferSyntaxes
 
     from desktop.net.encoding import encode
 
     dataset = dcmread(path)
-    if dataset.file_meta.TransferSyntaxUID.is_compressed:
-        dataset.decompress(generate_instance_uid=False)  # the same instance, re-encoded
+    syntax = dataset.file_meta.TransferSyntaxUID
+    if syntax.is_compressed:
+        # CharLS alone for JPEG-LS: libjpeg spins for minutes on some corrupt frames
+        plugin = "pyjpegls" if syntax in JPEGLSTransferSyntaxes else ""
+        dataset.decompress(decoding_plugin=plugin, generate_instance_uid=False)  # same instance
     return encode(dataset, target)

@@ -4,8 +4,9 @@ import struct
 import zlib
 from pathlib import Path
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import (
     CTImageStorage,
     DeflatedExplicitVRLittleEndian,
@@ -13,6 +14,8 @@ from pydicom.uid import (
     RLELossless,
     SecondaryCaptureImageStorage,
 )
+
+from tests.helpers import sample_file
 
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"}
 UNDEFINED = 0xFFFFFFFF
@@ -130,3 +133,15 @@ def rle_file(fragment: bytes, *, rows: int = 8, columns: int = 8, uid: str = "1.
 
 #: Two RLE segments whose runs write 128 bytes into a 64-pixel segment: pylibjpeg-rle panics.
 RLE_OVERRUN = struct.pack("<16L", 2, 64, 66, *[0] * 13) + b"\x81\x00\x81\x00"
+
+
+def jpegls_zero_height() -> Dataset:
+    """pydicom's JPEGLSNearLossless_16.dcm with its JPEG-LS frame header (SOF55) rewritten to
+    4-bit precision, 0 lines (announced later by a DNL marker that never comes) and 5,386
+    columns: input 97,826 of fuzz seed 1. pylibjpeg-libjpeg spins on it for minutes."""
+    dataset = dcmread(sample_file("JPEGLSNearLossless_16.dcm"))
+    frame = bytearray(next(generate_frames(dataset.PixelData, number_of_frames=1)))
+    assert frame[2:4] == b"\xff\xf7", "the sample's frame header moved"
+    struct.pack_into(">BHH", frame, 6, 4, 0, 0x150A)  # precision, lines, columns
+    dataset.PixelData = encapsulate([bytes(frame)])
+    return dataset

@@ -7,6 +7,7 @@ import pydicom
 import pytest
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi_lut
 from pydicom.pixels.utils import pixel_array
+from pydicom.uid import JPEGLSTransferSyntaxes
 
 from desktop.core.decode import decode_frame
 from desktop.core.display import Window
@@ -196,6 +197,26 @@ def test_decode_frame_returns_rgb_for_ybr_jpeg() -> None:
     syntax = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
     frame = decode_frame(path, 3, syntax, 8)
     assert np.abs(frame.astype(int) - reference(path, 3)).mean() < 0.5
+
+
+def jpeg_ls(path: Path) -> bool:
+    syntax = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
+    return syntax in JPEGLSTransferSyntaxes
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(
+    "path",
+    [*pydicom_samples(jpeg_ls), sample_file("emri_small_jpeg_ls_lossless.dcm")],
+    ids=lambda p: p.name,
+)
+def test_charls_decodes_jpeg_ls_exactly_as_libjpeg(path: Path) -> None:
+    """CharLS (pyjpegls) replaced pylibjpeg-libjpeg for JPEG-LS: not one value may change."""
+    source = FrameSource(path)
+    assert source.frame_count >= 1
+    for index in range(source.frame_count):
+        libjpeg = pixel_array(path, index=index, decoding_plugin="pylibjpeg")
+        assert np.array_equal(source.stored(index), libjpeg)
 
 
 def decodable_and_compressed(path: Path) -> bool:

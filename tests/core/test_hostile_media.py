@@ -29,6 +29,7 @@ from tests.core.crafted import (
     deflated,
     element,
     identity,
+    jpegls_zero_height,
     nested_sequences,
     part10,
     rle_file,
@@ -147,6 +148,28 @@ def test_rle_decoder_panic_is_a_frame_error(tmp_path: Path) -> None:
     assert (process.returncode, process.stdout) == (1, "")
     assert process.stderr.count("\n") == 1, process.stderr
     assert process.stderr.startswith("dicom-courier: frame 0 of panic.dcm cannot be decoded")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_jpegls_frame_that_hangs_libjpeg_is_refused_at_once(tmp_path: Path) -> None:
+    """Input 97,826 of fuzz seed 1: pylibjpeg-libjpeg spun on it for minutes inside C++. The
+    real command in a child with a deadline, so that a regression fails instead of hanging."""
+    path = tmp_path / "lines0.dcm"
+    jpegls_zero_height().save_as(path, enforce_file_format=True)
+    process = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", "export", str(path), "--png", "out.png"],
+        capture_output=True,
+        text=True,
+        timeout=30,  # the refusal takes milliseconds; Python's start-up, seconds at load 12
+        check=False,
+        cwd=tmp_path,
+    )
+    assert (process.returncode, process.stdout) == (1, "")
+    assert process.stderr.startswith(
+        "dicom-courier: frame 0 of lines0.dcm cannot be decoded: "
+        "the JPEG-LS decoder (CharLS) refused it: Decoding error: "
+    )
+    assert process.stderr.count("\n") == 1, process.stderr
     assert not (tmp_path / "out.png").exists()
 
 

@@ -38,14 +38,18 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def media_smoke(program: Path | str, home: Path) -> dict[str, Any]:
-    """--version, demo-media, tree, PNG export of a JPEG 2000 file and MP4 export of a cine;
-    returns the tree for further checks."""
+    """--version, demo-media, tree, PNG export of a JPEG 2000 and a JPEG-LS file and MP4 export
+    of a cine; returns the tree for further checks."""
     assert ok(run(program, "--version", home=home)).startswith("dicom-courier ")
     ok(run(program, "demo-media", home / "media", home=home))
     tree = json.loads(ok(run(program, "tree", home / "media", "--json", home=home)))
     assert len(tree["patients"]) == 3 and not tree["problems"]
     ok(run(program, "export", sample_file("JPEG2000.dcm"), "--png", home / "j2k.png", home=home))
     assert (home / "j2k.png").read_bytes().startswith(b"\x89PNG")
+    # JPEG-LS goes to CharLS (pyjpegls), which needs its metadata in the bundle to load
+    jls = sample_file("JPEGLSNearLossless_16.dcm")
+    ok(run(program, "export", jls, "--png", home / "jls.png", home=home))
+    assert (home / "jls.png").read_bytes().startswith(b"\x89PNG")
     cine = next(
         instance["path"]
         for patient in tree["patients"]

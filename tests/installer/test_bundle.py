@@ -104,6 +104,7 @@ def test_bundle_ships_licences_and_sbom(installers: Installers) -> None:
     internal = installers.bundle / "_internal"
     plugins = {p.name.split("-")[0] for p in internal.glob("pylibjpeg_*.dist-info")}
     assert {"pylibjpeg_libjpeg", "pylibjpeg_openjpeg", "pylibjpeg_rle"} <= plugins
+    assert next(internal.glob("pyjpegls-*.dist-info"), None), "CharLS (JPEG-LS) lacks metadata"
     assert (internal / "PySide6" / "Qt" / "plugins" / "platforms" / "libqxcb.so").exists()
     assert (internal / "PySide6" / "Qt" / "plugins" / "platforms" / "libqoffscreen.so").exists()
 

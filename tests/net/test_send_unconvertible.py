@@ -3,12 +3,14 @@ error in a parallel worker becomes that instance's recorded failure, not a recon
 
 import random
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pydicom
 import pytest
 from pydicom.encaps import encapsulate
-from pydicom.uid import CTImageStorage, MRImageStorage
+from pydicom.uid import CTImageStorage, MRImageStorage, SecondaryCaptureImageStorage
 
 from desktop.commands.transfer import items_from
 from desktop.core.media import open_media
@@ -17,6 +19,7 @@ from desktop.net.link import Link
 from desktop.net.queue import FAILED, SENT, RetryPolicy, TransferQueue
 from desktop.net.runner import run_job
 from desktop.net.store import Peer
+from tests.core.crafted import jpegls_zero_height
 from tests.helpers import cli, node_add, sample_file
 from tests.net.conftest import make_study
 from tests.peers import LOOPBACK, pynetdicom_scp
@@ -60,6 +63,33 @@ def test_unconvertible_files_fail_alone(
     assert "JPEG 2000 Image Compression (Lossless Only) and the file cannot be converted" in out
     assert "pylibjpeg: No matching JPEG 2000 format found" in out
     assert "No pixel data decoders have been implemented for 'MPEG-4 AVC/H.264" in out
+
+
+def test_a_jpegls_frame_that_hung_libjpeg_fails_alone_at_once(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """The peer takes Secondary Capture uncompressed only; converting the fuzzed JPEG-LS frame
+    that libjpeg spun on for minutes (issue 9) is refused by CharLS. The real command runs in a
+    child with a deadline, so that a regression fails instead of hanging the suite."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    jpegls_zero_height().save_as(folder / "lines0.dcm", enforce_file_format=True)
+    with pynetdicom_scp(sop_classes=[SecondaryCaptureImageStorage]) as (port, received):
+        assert cli(capsys, *node_add("peer", "PYNET_SCP", port))[0] == 0
+        process = subprocess.run(
+            [sys.executable, "-m", "desktop.cli", "send", "peer", str(folder), "--attempts", "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert process.returncode == 1, process.stderr
+    assert received == []
+    assert "sent 0 of 1, 1 failed" in process.stdout
+    assert (
+        "JPEG-LS Lossy (Near-Lossless) Image Compression and the file cannot be" in process.stdout
+    )
+    assert "not supported by the CharLS decoder" in process.stdout
 
 
 def test_an_unexpected_error_in_a_parallel_worker_is_recorded(
