@@ -3,18 +3,31 @@
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydicom.uid import UID
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 
 from desktop.core.dates import format_date, format_date_time
 from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
+from desktop.signing import FileCheck
 
 MIME_TYPE = "application/x-dicom-courier-instances"
-COLUMNS = ("Name", "ID / number", "Date", "Description", "Modality", "Images", "Details")
+COLUMNS = (
+    "Name",
+    "ID / number",
+    "Date",
+    "Description",
+    "Modality",
+    "Images",
+    "Details",
+    "Signature",
+)
+SIGNATURE_COLUMN = COLUMNS.index("Signature")
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+CHECK_ROLE = Qt.ItemDataRole.UserRole + 2  # the instance's signature check, once verified
 Node = Patient | Study | Series | Instance
 
 
@@ -77,9 +90,11 @@ class MediaTreeModel(QStandardItemModel):
         super().__init__()
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.tree: MediaTree | None = None
+        self._signature_cells: dict[Path, QStandardItem] = {}
 
     def show_tree(self, tree: MediaTree) -> None:
         self.removeRows(0, self.rowCount())
+        self._signature_cells = {}
         self.tree = tree
         root = self.invisibleRootItem()
         for patient in tree.patients:
@@ -125,7 +140,34 @@ class MediaTreeModel(QStandardItemModel):
                     )
                     study_row[0].appendRow(series_row)
                     for instance in series.instances:
-                        series_row[0].appendRow(self._row(instance, self._instance_cells(instance)))
+                        row = self._row(instance, self._instance_cells(instance))
+                        series_row[0].appendRow(row)
+                        if instance.path is not None:
+                            self._signature_cells[instance.path] = row[SIGNATURE_COLUMN]
+
+    def show_signature(
+        self, path: Path, text: str, *, tip: str, colour: str, check: FileCheck
+    ) -> bool:
+        """Show an instance's signature verdict, in bold ``colour`` unless that is empty;
+        ``check`` is kept for the details. False when the instance is no longer shown."""
+        cell = self._signature_cells.get(path)
+        if cell is None:
+            return False
+        cell.setText(text)
+        cell.setToolTip(tip)
+        cell.setData(check, CHECK_ROLE)
+        font = QFont(cell.font())
+        font.setBold(bool(colour))
+        cell.setFont(font)
+        cell.setForeground(QBrush(QColor(colour)) if colour else QBrush())
+        return True
+
+    def check(self, index: QModelIndex) -> FileCheck | None:
+        """The signature check shown in ``index``'s row, if any."""
+        if not index.isValid():
+            return None
+        value: Any = index.siblingAtColumn(SIGNATURE_COLUMN).data(CHECK_ROLE)
+        return value  # type: ignore[no-any-return]
 
     @staticmethod
     def _instance_cells(instance: Instance) -> list[str]:
@@ -140,6 +182,7 @@ class MediaTreeModel(QStandardItemModel):
             "",
             str(instance.frames or 0),
             f"{size} · {syntax}{status}",
+            "",
         ]
 
     @staticmethod
