@@ -7,7 +7,7 @@ from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject
-from PySide6.QtGui import QAction, QBrush, QColor, QFont
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QStandardItem
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from desktop.security.keystore import Keystore
 from desktop.security.signing import Verdict
 from desktop.signing import Checked, FileCheck, trust_of, verify_files
-from desktop.ui.models.media_model import SIGNATURE_COLUMN
+from desktop.ui.models.media_model import CHECK_ROLE, SIGNATURE_COLUMN, MediaTreeModel
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.workers import GeneratorWorker, start
@@ -45,13 +45,56 @@ def verdict_text(check: FileCheck) -> str:
     return f"{_worst(check)} ({count})" if count > 1 else _worst(check)
 
 
-def colour(check: FileCheck) -> str:
+def _colour_of(worst: str) -> str:
     """Red for what must not be missed (an invalid signature, an unreadable file), orange for
     a signer not trusted, the default for valid and unsigned."""
-    worst = _worst(check)
     if worst in ("INVALID", "unreadable"):
         return "red"
     return "" if worst in (Verdict.VALID.value, "unsigned") else "darkorange"
+
+
+SEVERITY = [
+    "INVALID",
+    "unreadable",
+    *(v.value for v in Verdict if v not in (Verdict.INVALID, Verdict.VALID)),
+    Verdict.VALID.value,
+    "unsigned",
+]
+
+
+def _group_text(checks: list[FileCheck]) -> tuple[str, str]:
+    """A series', study's or patient's cell: its worst verdict and how many have it (the text
+    and the verdict)."""
+    counts = Counter(_worst(c) for c in checks)
+    worst = next(k for k in SEVERITY if counts[k])
+    calm = worst in (Verdict.VALID.value, "unsigned") and len(counts) == 1
+    return (worst if calm else f"{counts[worst]} {worst}"), worst
+
+
+def paint(cell: QStandardItem, text: str, *, tip: str, colour: str) -> None:
+    """Write a Signature cell, bold in ``colour`` unless that is empty."""
+    cell.setText(text)
+    cell.setToolTip(tip)
+    font = QFont(cell.font())
+    font.setBold(bool(colour))
+    cell.setFont(font)
+    cell.setForeground(QBrush(QColor(colour)) if colour else QBrush())
+
+
+def roll_up(model: MediaTreeModel, parent: QModelIndex) -> list[FileCheck]:
+    """Show on each patient, study and series row the worst verdict below it (a collapsed
+    series hides no invalid signature); the checks found under ``parent``."""
+    found: list[FileCheck] = []
+    for row in range(model.rowCount(parent)):
+        index = model.index(row, 0, parent)
+        check = model.check(index)
+        below = [check] if check is not None else roll_up(model, index)
+        cell = model.signature_cell(index)
+        if check is None and below and cell is not None:
+            text, worst = _group_text(below)
+            paint(cell, text, tip=summary(below), colour=_colour_of(worst))
+        found += below
+    return found
 
 
 def summary(checks: Iterable[FileCheck]) -> str:
@@ -177,17 +220,15 @@ class SignatureController(QObject):
 
         def show(check: FileCheck) -> None:
             checks.append(check)
-            model.show_signature(
-                check.path,
-                verdict_text(check),
-                tip=_tip(check),
-                colour=colour(check),
-                check=check,
-            )
+            cell = model.instance_signature_cell(check.path)
+            if cell is not None:
+                cell.setData(check, CHECK_ROLE)
+                paint(cell, verdict_text(check), tip=_tip(check), colour=_colour_of(_worst(check)))
             self.status(f"Verifying signatures: {len(checks)} of {len(paths)}")
 
         def done(_: Any) -> None:
             self.worker = None
+            roll_up(model, QModelIndex())
             browser.view.resizeColumnToContents(SIGNATURE_COLUMN)
             self.status(summary(checks))
 

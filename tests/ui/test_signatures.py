@@ -115,6 +115,13 @@ def test_verify_shows_verdicts_and_details(
     assert (good.text(), bad.text(), unsigned.text()) == ("valid", "INVALID", "unsigned")
     assert bad.foreground().color().name() == "#ff0000" and bad.font().bold()
     assert not good.font().bold() and not unsigned.font().bold()
+    model = window.browser.model
+    series = bad.index().parent()  # good and bad are one series: collapsed, it still says so
+    for row in (series, series.parent(), series.parent().parent()):
+        cell = model.signature_cell(row)
+        assert cell is not None and cell.text() == "1 INVALID" and cell.font().bold()
+    unsigned_series = model.signature_cell(unsigned.index().parent())
+    assert unsigned_series is not None and unsigned_series.text() == "unsigned"
     assert window.statusBar().currentMessage() == (
         "Signatures: 2 signed, 1 INVALID, 1 valid, 1 unsigned"
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydicom.uid import UID
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from desktop.core.dates import format_date, format_date_time
 from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
@@ -145,22 +145,13 @@ class MediaTreeModel(QStandardItemModel):
                         if instance.path is not None:
                             self._signature_cells[instance.path] = row[SIGNATURE_COLUMN]
 
-    def show_signature(
-        self, path: Path, text: str, *, tip: str, colour: str, check: FileCheck
-    ) -> bool:
-        """Show an instance's signature verdict, in bold ``colour`` unless that is empty;
-        ``check`` is kept for the details. False when the instance is no longer shown."""
-        cell = self._signature_cells.get(path)
-        if cell is None:
-            return False
-        cell.setText(text)
-        cell.setToolTip(tip)
-        cell.setData(check, CHECK_ROLE)
-        font = QFont(cell.font())
-        font.setBold(bool(colour))
-        cell.setFont(font)
-        cell.setForeground(QBrush(QColor(colour)) if colour else QBrush())
-        return True
+    def signature_cell(self, index: QModelIndex) -> QStandardItem | None:
+        """The Signature cell of ``index``'s row."""
+        return self.itemFromIndex(index.siblingAtColumn(SIGNATURE_COLUMN))
+
+    def instance_signature_cell(self, path: Path) -> QStandardItem | None:
+        """The Signature cell of the instance read from ``path``, if it is shown."""
+        return self._signature_cells.get(path)
 
     def check(self, index: QModelIndex) -> FileCheck | None:
         """The signature check shown in ``index``'s row, if any."""
@@ -182,13 +173,12 @@ class MediaTreeModel(QStandardItemModel):
             "",
             str(instance.frames or 0),
             f"{size} · {syntax}{status}",
-            "",
         ]
 
     @staticmethod
     def _row(node: Node, cells: list[str]) -> list[QStandardItem]:
         items = []
-        for text in cells:
+        for text in cells + [""] * (len(COLUMNS) - len(cells)):
             item = QStandardItem(text)
             item.setEditable(False)
             item.setData(node, NODE_ROLE)
