@@ -4,6 +4,7 @@ and verified by clicks; the verdicts in the browser's Signature column and the d
 pytest-qt fails a test when an exception reaches a slot."""
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pydicom
@@ -12,10 +13,13 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QStandardItem
 from PySide6.QtWidgets import QDialog, QTreeView
 
+from desktop.app import Services
 from desktop.core.signatures.profiles import Profile
 from desktop.demo import Demo
-from desktop.security.signing import signer
-from desktop.signing import sign_file
+from desktop.security.keystore import Keystore
+from desktop.security.signing import Trust, signer
+from desktop.signing import sign_file, trust_of
+from desktop.ui import signatures
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import SIGNATURE_COLUMN
 from desktop.ui.signatures import SignaturesDialog
@@ -155,3 +159,37 @@ def test_verify_shows_verdicts_and_details(
     [row, colour] = seen[1]
     assert row[5] == "valid" and colour != ["#ff0000"]
     no_unexpected_errors(prompter)
+
+
+def test_verifying_asks_no_password_and_leaves_the_gui_thread(
+    qtbot,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    pki: Pki,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[bool] = []
+    threads: list[threading.Thread] = []
+
+    def password(new: bool) -> str:
+        asked.append(new)
+        return demo.password
+
+    def trust_on_this_thread(keystore: Keystore, crls: list[Path]) -> Trust:
+        threads.append(threading.current_thread())
+        return trust_of(keystore, crls)
+
+    monkeypatch.setattr(signatures, "trust_of", trust_on_this_thread)
+    main = MainWindow(Services(demo.home, password), prompter=prompter)
+    main.show()
+    try:
+        files = signed_media(tmp_path / "media", pki)
+        main.open_path(tmp_path / "media")
+        qtbot.waitUntil(lambda: main.browser.tree is not None, timeout=20000)
+        cells = verify(qtbot, main, 3)
+        assert cells[files["bad"]].text() == "INVALID"
+    finally:
+        main.close()
+    assert asked == []  # trusted CAs are public: no password for them
+    assert threads and threads[0] is not threading.main_thread()
