@@ -34,6 +34,7 @@ from desktop.ui.media_export import export_to_media
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.prompter import Prompter
+from desktop.ui.signatures import SignatureController
 from desktop.ui.widgets.audit import AuditPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
 from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
@@ -99,6 +100,15 @@ class MainWindow(QMainWindow):
             self,
             self.settings,
             self.viewer,
+            self.prompter,
+            self.statusBar().showMessage,
+            self.report,
+        )
+        self.signatures = SignatureController(
+            self,
+            services.keystore,
+            self.sources.browsers(),
+            self.sources.current_browser,
             self.prompter,
             self.statusBar().showMessage,
             self.report,
@@ -202,6 +212,8 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        signatures_menu = self.menuBar().addMenu("Si&gnatures")
+        signatures_menu.addActions([self.signatures.verify_action, self.signatures.details_action])
         settings_menu = self.menuBar().addMenu("&Settings")
         settings_menu.addAction(
             self._action(
@@ -359,6 +371,7 @@ class MainWindow(QMainWindow):
         for name in self._send_menu_nodes:
             action = send.addAction(name)
             action.triggered.connect(lambda _=False, n=name: self.send_selected(n))
+        menu.addActions([self.signatures.verify_action, self.signatures.details_action])
         view = self.sources.current_browser().view
         menu.exec(view.viewport().mapToGlobal(position))
 

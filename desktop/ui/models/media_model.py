@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydicom.uid import UID
@@ -11,10 +12,22 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from desktop.core.dates import format_date, format_date_time
 from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
+from desktop.signing import FileCheck
 
 MIME_TYPE = "application/x-dicom-courier-instances"
-COLUMNS = ("Name", "ID / number", "Date", "Description", "Modality", "Images", "Details")
+COLUMNS = (
+    "Name",
+    "ID / number",
+    "Date",
+    "Description",
+    "Modality",
+    "Images",
+    "Details",
+    "Signature",
+)
+SIGNATURE_COLUMN = COLUMNS.index("Signature")
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+CHECK_ROLE = Qt.ItemDataRole.UserRole + 2  # the instance's signature check, once verified
 Node = Patient | Study | Series | Instance
 
 
@@ -77,9 +90,11 @@ class MediaTreeModel(QStandardItemModel):
         super().__init__()
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.tree: MediaTree | None = None
+        self._signature_cells: dict[Path, QStandardItem] = {}
 
     def show_tree(self, tree: MediaTree) -> None:
         self.removeRows(0, self.rowCount())
+        self._signature_cells = {}
         self.tree = tree
         root = self.invisibleRootItem()
         for patient in tree.patients:
@@ -125,7 +140,25 @@ class MediaTreeModel(QStandardItemModel):
                     )
                     study_row[0].appendRow(series_row)
                     for instance in series.instances:
-                        series_row[0].appendRow(self._row(instance, self._instance_cells(instance)))
+                        row = self._row(instance, self._instance_cells(instance))
+                        series_row[0].appendRow(row)
+                        if instance.path is not None:
+                            self._signature_cells[instance.path] = row[SIGNATURE_COLUMN]
+
+    def signature_cell(self, index: QModelIndex) -> QStandardItem | None:
+        """The Signature cell of ``index``'s row."""
+        return self.itemFromIndex(index.siblingAtColumn(SIGNATURE_COLUMN))
+
+    def instance_signature_cell(self, path: Path) -> QStandardItem | None:
+        """The Signature cell of the instance read from ``path``, if it is shown."""
+        return self._signature_cells.get(path)
+
+    def check(self, index: QModelIndex) -> FileCheck | None:
+        """The signature check shown in ``index``'s row, if any."""
+        if not index.isValid():
+            return None
+        value: Any = index.siblingAtColumn(SIGNATURE_COLUMN).data(CHECK_ROLE)
+        return value  # type: ignore[no-any-return]
 
     @staticmethod
     def _instance_cells(instance: Instance) -> list[str]:
@@ -145,7 +178,7 @@ class MediaTreeModel(QStandardItemModel):
     @staticmethod
     def _row(node: Node, cells: list[str]) -> list[QStandardItem]:
         items = []
-        for text in cells:
+        for text in cells + [""] * (len(COLUMNS) - len(cells)):
             item = QStandardItem(text)
             item.setEditable(False)
             item.setData(node, NODE_ROLE)
