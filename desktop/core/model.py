@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from pydicom.uid import UID
-
 
 class InstanceStatus(StrEnum):
     """How an instance relates to the media's index."""
@@ -80,6 +78,8 @@ class Instance:
     @property
     def sop_class_name(self) -> str:
         """The SOP class's name from the DICOM dictionary, or its UID when unknown."""
+        from pydicom.uid import UID  # deferred: pydicom takes ~0.5 s to import
+
         return UID(self.sop_class_uid).name if self.sop_class_uid else ""
 
 

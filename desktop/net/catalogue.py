@@ -6,8 +6,6 @@ or video alike; private SOP classes only when the listener is told to accept the
 
 from functools import cache
 
-from pydicom._uid_dict import UID_dictionary
-
 VERIFICATION = "1.2.840.10008.1.1"
 STORAGE_ROOT = "1.2.840.10008.5.1.4.1.1."  # every composite image/object storage class
 STANDARD_ROOT = "1.2.840.10008."
@@ -34,6 +32,8 @@ UNSTORABLE = frozenset(
 @cache
 def transfer_syntaxes() -> frozenset[str]:
     """Every transfer syntax of the standard (retired ones too) we can store as received."""
+    from pydicom._uid_dict import UID_dictionary  # deferred: pydicom takes ~0.5 s to import
+
     return frozenset(
         uid
         for uid, entry in UID_dictionary.items()
@@ -43,6 +43,8 @@ def transfer_syntaxes() -> frozenset[str]:
 
 @cache
 def _named_storage_classes() -> frozenset[str]:
+    from pydicom._uid_dict import UID_dictionary
+
     return frozenset(
         uid
         for uid, (name, kind, *_) in UID_dictionary.items()

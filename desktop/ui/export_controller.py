@@ -4,19 +4,22 @@ The file dialogs open in the folder used last and propose a name made of the pat
 series, so a user exporting several series does not type names nor navigate each time.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from desktop import auditing
-from desktop.core.export import Frames, export_mp4, export_png, suggested_name
-from desktop.core.frames import FrameSource
-from desktop.core.stack import Stack
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.viewer import ViewerPanel
 from desktop.ui.workers import GeneratorWorker, call, start
+
+if TYPE_CHECKING:  # numpy and pydicom (~0.7 s to import) are not needed to show the window
+    from desktop.core.export import Frames
 
 FOLDER_KEY = "export/folder"
 
@@ -39,6 +42,8 @@ class ExportController(QObject):
 
     def proposed_path(self, suffix: str, *, image: int | None = None) -> Path:
         """The last export folder (or home) and a name from the patient and series shown."""
+        from desktop.core.export import suggested_name
+
         folder = Path(str(self.settings.value(FOLDER_KEY) or Path.home()))
         selection = self.viewer.selection
         if selection is None:
@@ -73,6 +78,8 @@ class ExportController(QObject):
         window = shown.window if shown is not None else self.viewer.windowing
 
         def write() -> None:
+            from desktop.core.export import export_png
+
             source, frame = stack.source(index)
             auditing.export_file(
                 source.path,
@@ -91,6 +98,8 @@ class ExportController(QObject):
         return None if target is None else self.export_video(stack, target)
 
     def export_video(self, frames: Frames, target: Path) -> GeneratorWorker:
+        from desktop.core.export import export_mp4
+
         dialog = QProgressDialog("Encoding the video…", "Cancel", 0, frames.frame_count)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         window, fps = self.viewer.windowing, self.viewer.fps.value()
@@ -121,6 +130,9 @@ class ExportController(QObject):
 
 def _first_file(frames: Frames) -> Path:
     """The file whose study an export of ``frames`` is audited under."""
+    from desktop.core.frames import FrameSource
+    from desktop.core.stack import Stack
+
     if isinstance(frames, Stack):
         return frames.source(0)[0].path
     return frames.path if isinstance(frames, FrameSource) else Path()

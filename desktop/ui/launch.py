@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.app import InboxSettings, Services
 from desktop.core.paths import courier_cache, courier_home
-from desktop.demo import DEMO_AE, prepare_demo
 from desktop.security.passwords import PASSWORD_ENV
 from desktop.ui.errors import log_to_file
 from desktop.ui.main_window import MainWindow, application
@@ -42,6 +41,8 @@ def build_window(
     app = application()
     inbox = None
     if demo:
+        from desktop.demo import DEMO_AE, prepare_demo  # deferred: numpy, pydicom, cryptography
+
         environment = prepare_demo(media_cache=demo_media_cache)
         os.environ["DICOM_COURIER_HOME"] = str(environment.home)
         os.environ[PASSWORD_ENV] = environment.password

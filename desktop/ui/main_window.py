@@ -22,7 +22,6 @@ from desktop.app import InboxSettings, Services
 from desktop.connect import node_tls
 from desktop.core.config import ConfigError, Node, add_node, edit_node, remove_node
 from desktop.core.errors import CourierError
-from desktop.net.query import find, move
 from desktop.net.queue import TransferQueue
 from desktop.net.store import SessionEvent, StoreItem, echo
 from desktop.security.handshake import check_tls
@@ -491,6 +490,8 @@ class MainWindow(QMainWindow):
     # -- query/retrieve ----------------------------------------------------------------------
 
     def find_studies(self, node_name: str, keys: dict[str, str]) -> GeneratorWorker | None:
+        from desktop.net.query import find  # deferred, as pydicom is: a faster start
+
         try:
             node = self.services.prepare(node_name)
         except CourierError as error:
@@ -512,6 +513,8 @@ class MainWindow(QMainWindow):
         return start(worker)
 
     def retrieve(self, node_name: str, study_uids: list[str]) -> GeneratorWorker | None:
+        from desktop.net.query import move
+
         if self.inbox is None:
             self.show_error(
                 "Retrieve",

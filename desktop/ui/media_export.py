@@ -4,20 +4,24 @@ The media is written by desktop.core.media_writer on the thread pool into a new 
 folder (a USB stick, or the folder a CD burning tool will take); Cancel leaves nothing.
 """
 
+from __future__ import annotations
+
 import logging
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from desktop import auditing
-from desktop.core.media_writer import WriteProgress, WrittenMedia, write_media
 from desktop.core.model import InstanceStatus
-from desktop.core.study_selection import media_label, study_of
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.workers import GeneratorWorker, start
+
+if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
+    from desktop.core.media_writer import WriteProgress, WrittenMedia
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ def export_to_media(
     folder = prompter.open_folder("Export to CD/USB: choose a new or empty folder")
     if folder is None:
         return None
+    from desktop.core.study_selection import media_label, study_of
+
     files = [i.path for i in instances if i.path is not None]
     label = media_label([browser.tree], study_of(browser.tree, instances[0].sop_instance_uid))
     dialog = QProgressDialog("Writing the media…", "Cancel", 0, len(files), parent)
@@ -66,5 +72,7 @@ def export_to_media(
 def _audited(
     files: list[Path], folder: Path, label: str
 ) -> Generator[WriteProgress, None, WrittenMedia]:
+    from desktop.core.media_writer import write_media
+
     with auditing.exporting(files[0], folder):
         return (yield from write_media(files, folder, fileset=label))

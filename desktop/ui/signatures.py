@@ -2,9 +2,11 @@
 the Signature column (an invalid one in bold red) and the details of every signature in a
 dialog. The checks are ``dicom-courier verify``'s, with the keystore's trusted CAs."""
 
+from __future__ import annotations
+
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QObject
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QStandardItem
@@ -21,11 +23,13 @@ from PySide6.QtWidgets import (
 
 from desktop.security.keystore import Keystore
 from desktop.security.signing import Verdict
-from desktop.signing import Checked, FileCheck, trust_of, verify_files
 from desktop.ui.models.media_model import CHECK_ROLE, SIGNATURE_COLUMN, MediaTreeModel
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.workers import GeneratorWorker, start
+
+if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
+    from desktop.signing import Checked, FileCheck
 
 DETAIL_COLUMNS = ("Location", "Signer", "Time", "Profile", "Hash", "Verdict", "Reason")
 
@@ -211,6 +215,8 @@ class SignatureController(QObject):
             return None
         if self.worker is not None:
             self.worker.cancel()
+        from desktop.signing import trust_of, verify_files
+
         keystore, model = self.keystore, browser.model
         checks: list[FileCheck] = []
 

@@ -19,7 +19,6 @@ from desktop.demo import Demo
 from desktop.security.keystore import Keystore
 from desktop.security.signing import Trust, signer
 from desktop.signing import sign_file, trust_of
-from desktop.ui import signatures
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import SIGNATURE_COLUMN
 from desktop.ui.signatures import SignaturesDialog
@@ -180,7 +179,7 @@ def test_verifying_asks_no_password_and_leaves_the_gui_thread(
         threads.append(threading.current_thread())
         return trust_of(keystore, crls)
 
-    monkeypatch.setattr(signatures, "trust_of", trust_on_this_thread)
+    monkeypatch.setattr("desktop.signing.trust_of", trust_on_this_thread)  # imported when used
     main = MainWindow(Services(demo.home, password), prompter=prompter)
     main.show()
     try:

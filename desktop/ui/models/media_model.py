@@ -4,15 +4,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydicom.uid import UID
 from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from desktop.core.dates import format_date, format_date_time
 from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
-from desktop.signing import FileCheck
+
+if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
+    from desktop.signing import FileCheck
 
 MIME_TYPE = "application/x-dicom-courier-instances"
 COLUMNS = (
@@ -153,7 +154,7 @@ class MediaTreeModel(QStandardItemModel):
         """The Signature cell of the instance read from ``path``, if it is shown."""
         return self._signature_cells.get(path)
 
-    def check(self, index: QModelIndex) -> FileCheck | None:
+    def check(self, index: QModelIndex) -> "FileCheck | None":
         """The signature check shown in ``index``'s row, if any."""
         if not index.isValid():
             return None
@@ -163,6 +164,8 @@ class MediaTreeModel(QStandardItemModel):
     @staticmethod
     def _instance_cells(instance: Instance) -> list[str]:
         size = f"{instance.columns}×{instance.rows}" if instance.rows else "no image"
+        from pydicom.uid import UID
+
         syntax = UID(instance.transfer_syntax_uid).name if instance.transfer_syntax_uid else ""
         status = "" if instance.status is InstanceStatus.OK else f" [{instance.status.value}]"
         return [

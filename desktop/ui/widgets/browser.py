@@ -1,6 +1,9 @@
 """The browser: open media off the GUI thread and show Patient → Study → Series → Image."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import (
@@ -18,12 +21,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.media import LoadProgress, load_media
 from desktop.core.model import Instance, MediaTree, Problem
 from desktop.ui.errors import describe
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MediaTreeModel, instances_of
 from desktop.ui.workers import GeneratorWorker, start
+
+if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
+    from desktop.core.media import LoadProgress
 
 
 class ProblemsDialog(QDialog):
@@ -86,6 +91,8 @@ class BrowserPanel(QWidget):
 
     def open_path(self, path: Path) -> GeneratorWorker:
         """Load ``path`` on the thread pool; the tree appears when it is read."""
+        from desktop.core.media import load_media
+
         if self.worker is not None:
             self.worker.cancel()
         self.title.setText(f"Opening {path} …")

@@ -5,15 +5,20 @@ decoder fills a cache with the images that come next in the direction of scrolli
 behind), so scrolling and cine playback show cached images.
 """
 
+from __future__ import annotations
+
 import logging
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.core.display import Rendered, Window
 from desktop.core.errors import CourierError
-from desktop.core.stack import Stack
+
+if TYPE_CHECKING:  # numpy and pydicom (~0.7 s to import) are not needed to show the window
+    from desktop.core.display import Rendered, Window
+    from desktop.core.stack import Stack
 
 log = logging.getLogger(__name__)
 

@@ -4,19 +4,24 @@ Thumbnails are decoded on a thread of their own (the middle image of each series
 kept for the session, so coming back to a study shows them at once.
 """
 
+from __future__ import annotations
+
 import logging
 import queue
 import threading
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from desktop.core.model import Series
-from desktop.core.stack import Stack
-from desktop.core.thumbnails import thumbnail
+
+if TYPE_CHECKING:  # numpy and pydicom (~0.7 s to import) are not needed to show the window
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from desktop.core.stack import Stack
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,8 @@ def series_key(series: Series) -> str:
 
 def to_qimage(frame: NDArray[np.uint8]) -> QImage:
     """A QImage owning a copy of ``frame`` (grey or RGB)."""
+    import numpy as np
+
     frame = np.ascontiguousarray(frame)
     height, width = frame.shape[:2]
     if frame.ndim == 2:
@@ -66,6 +73,8 @@ class SeriesStrip(QListWidget):
     def show_series(self, series: list[Series], current: Series | None) -> None:
         """List ``series`` (reusing the rows when they are already shown) and mark ``current``."""
         if [series_key(s) for s in series] != [series_key(s) for s in self._series]:
+            from desktop.core.stack import Stack
+
             self._series = series
             self.clear()
             for one in series:
@@ -104,6 +113,8 @@ class SeriesStrip(QListWidget):
     def _load(self) -> None:
         """On the loader thread: the middle image of each queued series, shrunk."""
         while (job := self._queue.get()) is not None:
+            from desktop.core.thumbnails import thumbnail  # only once there is a series
+
             uid, stack = job
             image = None
             if stack.images:

@@ -5,6 +5,10 @@ width), right or middle drag pans. Keys: arrows and Page Up/Down scroll, Home/En
 first/last image, Space plays and pauses.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -29,15 +33,16 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.dates import format_date, format_date_time
-from desktop.core.display import Rendered, Window
 from desktop.core.errors import CourierError
 from desktop.core.model import Series
-from desktop.core.presets import preset_window, presets_for
-from desktop.core.stack import Stack
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import Selection
 from desktop.ui.widgets.frame_decoder import FrameDecoder
 from desktop.ui.widgets.thumbnails import SeriesStrip, to_qimage
+
+if TYPE_CHECKING:  # numpy and pydicom (~0.7 s to import) are not needed to show the window
+    from desktop.core.display import Rendered, Window
+    from desktop.core.stack import Stack
 
 WHEEL_STEP = 120  # angleDelta units of one notch
 ZOOM_STEP = 1.15  # per notch with Ctrl
@@ -284,6 +289,8 @@ class ViewerPanel(QWidget):
         self.windowing, self.shown = None, None
         self.decoder.set_stack(stack, None)
         self.canvas.reset_view()
+        from desktop.core.presets import presets_for
+
         self.presets.clear()
         self.presets.addItems(presets_for(selection.series.modality))
         if not stack.images:
@@ -310,6 +317,8 @@ class ViewerPanel(QWidget):
 
     def _stack_of(self, series: Series) -> Stack:
         """The series' stack, kept for the series object (a reloaded Inbox gives new ones)."""
+        from desktop.core.stack import Stack
+
         cached = self._stacks.get(id(series))
         if cached is None or cached[0] is not series:
             cached = self._stacks[id(series)] = (series, Stack(series.instances))
@@ -411,6 +420,8 @@ class ViewerPanel(QWidget):
     # -- window/level ------------------------------------------------------------------------
 
     def _preset(self, name: str) -> None:
+        from desktop.core.presets import preset_window
+
         if self.stack is None or not self.stack.images:
             return
         try:
@@ -439,9 +450,13 @@ class ViewerPanel(QWidget):
             box.blockSignals(False)
 
     def _typed_window(self, _: float) -> None:
+        from desktop.core.display import Window
+
         self.set_window(Window(self.center_box.value(), max(self.width_box.value(), 1)))
 
     def _drag_window(self, level_delta: float, width_delta: float) -> None:
+        from desktop.core.display import Rendered, Window
+
         base = self.shown.window if self.shown is not None else None
         if base is None:  # colour, or a VOI LUT: drag from the min–max window of the image
             if self.stack is None or not self.stack.images:
