@@ -7,12 +7,11 @@ import argparse
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from pydicom.fileset import FileSet
 
+from bench.timing import timed
 from desktop.core.dicomdir import read_dicomdir
 from desktop.core.media import open_media
 from desktop.core.synthetic import SeriesSpec, StudySpec, study_datasets
@@ -50,15 +49,6 @@ def write_media(root: Path, instances: int) -> int:
     return count
 
 
-def best_of(runs: int, action: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", type=int, default=10_000)
@@ -68,12 +58,12 @@ def main() -> None:
         root = Path(folder) / "media"
         count = write_media(root, args.instances)
         dicomdir = root / "DICOMDIR"
-        pydicom_load = best_of(args.runs, lambda: FileSet(dicomdir))
-        index_only = best_of(args.runs, lambda: read_dicomdir(dicomdir))
-        full_tree = best_of(args.runs, lambda: open_media(root))
+        pydicom_load = timed(lambda: FileSet(dicomdir), args.runs)
+        index_only = timed(lambda: read_dicomdir(dicomdir), args.runs)
+        full_tree = timed(lambda: open_media(root), args.runs)
         plain = Path(folder) / "plain"
         shutil.copytree(root / "DATA", plain)
-        scan = best_of(args.runs, lambda: open_media(plain))
+        scan = timed(lambda: open_media(plain), args.runs)
         tree = open_media(plain)
         assert sum(1 for _ in tree.instances()) == count and not tree.problems
     print(f"instances: {count} (best of {args.runs} runs)")

@@ -7,10 +7,9 @@ import argparse
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from bench.media_bench import best_of
+from bench.timing import timed
 from desktop.core.media_writer import write_media
 from desktop.core.synthetic import SeriesSpec, StudySpec, study_datasets
 
@@ -38,10 +37,6 @@ def export(files: list[Path], out: Path) -> None:
 
 def copy(source: Path, out: Path) -> None:
     subprocess.run(["cp", "-r", str(source), str(out)], check=True)
-
-
-def timed(action: Callable[[], object]) -> float:
-    return best_of(1, action)
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.timing import ct_series
 from desktop.connect import listener_tls
-from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.net import receiver
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
@@ -92,14 +92,7 @@ def main() -> None:
     keystore = Keystore(folder / "home", lambda new: PASSWORD)
     keystore.import_cas(pki.path("root-only"))
     keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
-    study = StudySpec(
-        "B",
-        "Bench^Receive",
-        "20240101",
-        "bench",
-        (SeriesSpec("CT", "axial", count=args.files, rows=512, columns=512),),
-    )
-    files = write_files(folder / "study", (study,))
+    files = ct_series(folder / "study", args.files, "Bench^Receive")
     megabytes = sum(f.stat().st_size for f in files) / 2**20
 
     def send(port: int) -> Callable[[], None]:

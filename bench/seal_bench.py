@@ -11,23 +11,12 @@ process per step and file, as a script would.
 import argparse
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from bench.timing import ct_series, timed
 from desktop.security.cms import open_sealed, seal
 from desktop.security.signing import Trust
 from tests.pki import KEY_PASSWORD, build_pki
-
-
-def timed(action: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -38,14 +27,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp())
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
-    study = StudySpec(
-        "S",
-        "Bench^Seal",
-        "20240101",
-        "bench",
-        (SeriesSpec("CT", "axial", count=args.files, rows=512, columns=512),),
-    )
-    files = sorted(write_files(folder / "study", (study,)))
+    files = sorted(ct_series(folder / "study", args.files, "Bench^Seal"))
     contents = [f.read_bytes() for f in files]
     megabytes = sum(len(c) for c in contents) / 2**20
     recipient, identity = pki.client.certificate, pki.unlocked(pki.client)

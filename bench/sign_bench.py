@@ -14,10 +14,9 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench.timing import timed
 from desktop.core.signatures import mac
 from desktop.core.signatures.elements import read_part10, standalone
 from desktop.core.signatures.profiles import Profile
@@ -28,15 +27,6 @@ from desktop.signing import Signed, sign_files, trust_of, verify_files
 from tests.pki import KEY_PASSWORD, build_pki
 
 PASSWORD = "benchmark keystore password"
-
-
-def timed(action: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

@@ -24,11 +24,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from bench.timing import ct_series, timed
 from desktop.commands.transfer import items_from
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node
 from desktop.core.media import open_media
-from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.net.runner import parallel_store
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.net.store import Peer, StoreOutcome
@@ -107,15 +107,6 @@ def child_cpu(action: Callable[[], object]) -> float:
     return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def timed(action: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=200)
@@ -128,14 +119,7 @@ def main() -> None:
     keystore = Keystore(folder / "home", lambda new: PASSWORD)
     keystore.import_cas(pki.path("root-only"))
     keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
-    study = StudySpec(
-        "B",
-        "Bench^Send",
-        "20240101",
-        "bench",
-        (SeriesSpec("CT", "axial", count=args.files, rows=512, columns=512),),
-    )
-    files = write_files(folder / "study", (study,))
+    files = ct_series(folder / "study", args.files, "Bench^Send")
     items, _ = items_from([open_media(folder / "study")], None, None)
     megabytes = sum(f.stat().st_size for f in files) / 2**20
     results: dict[str, float] = {}
