@@ -40,7 +40,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def window(demo: Demo) -> Iterator[MainWindow]:
     services = Services(demo.home, lambda new: demo.password)
     main = MainWindow(services, InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"))
-    main.confirm_send = lambda node, items: True  # type: ignore[method-assign]
+    main.sending.confirm_send = lambda node, items: True  # type: ignore[method-assign]
     main.show()
     yield main
     main.controller.stop_all()
