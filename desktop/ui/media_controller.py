@@ -3,6 +3,7 @@ recent list, showing the selection in the viewer, writing the selection to CD/US
 
 from pathlib import Path
 
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMenu
 
 from desktop.ui.media_export import export_to_media
@@ -14,8 +15,9 @@ from desktop.ui.workers import GeneratorWorker
 MAX_RECENT = 8
 
 
-class MediaController:
+class MediaController(QObject):
     def __init__(self, shell: Shell, sources: SourcesPanel, viewer: ViewerPanel) -> None:
+        super().__init__(shell.window)
         self.shell, self.sources, self.viewer = shell, sources, viewer
         self.browser = sources.media
         self.recent_menu = QMenu("Open &recent", shell.window)

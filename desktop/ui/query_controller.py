@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QObject
+
 from desktop import auditing
 from desktop.app import InboxSettings
 from desktop.core.errors import CourierError
@@ -11,10 +13,11 @@ from desktop.ui.widgets.query import QueryPanel
 from desktop.ui.workers import GeneratorWorker, call, start
 
 
-class QueryController:
+class QueryController(QObject):
     def __init__(
         self, shell: Shell, panel: QueryPanel, inbox: Callable[[], InboxSettings | None]
     ) -> None:
+        super().__init__(shell.window)
         self.shell, self.query, self.inbox = shell, panel, inbox
         self.services = shell.services
         panel.find_requested.connect(self.find_studies)

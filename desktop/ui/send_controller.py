@@ -7,6 +7,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
@@ -24,7 +25,7 @@ from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
 
 
-class SendController:
+class SendController(QObject):
     def __init__(
         self,
         shell: Shell,
@@ -37,6 +38,7 @@ class SendController:
         show_panel: Callable[[], None],
         menu_actions: list[QAction],
     ) -> None:
+        super().__init__(shell.window)
         self.shell, self.transfers, self.controller = shell, panel, controller
         self.services, self.log = shell.services, shell.log
         self.sources, self.browser, self.nodes = sources, sources.media, nodes

@@ -1,5 +1,8 @@
 """What the main window lends every panel controller: services, settings, the prompter, the
-status line, the log and the error reporter. Controllers ask through it, never the window."""
+status line, the log and the error reporter. Controllers ask through it, never the window.
+
+Each controller is a QObject parented to ``window``: it lives as long as the window (a Qt
+connection to a bound method does not keep its object alive)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
