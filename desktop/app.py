@@ -53,7 +53,7 @@ class Services:
         GUI calls this on its thread, then ``connection`` on a worker's."""
         node = self.node(name)
         if node.tls and node.identity:
-            self.keystore.unlock()
+            self.keystore.take_password()
         return node
 
     def connection(self, name: str) -> tuple[Node, Connector, Peer]:

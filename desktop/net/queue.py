@@ -129,11 +129,22 @@ class TransferQueue:
     def close(self) -> None:
         self.db.close()
 
-    def enqueue(self, node: str, items: Iterable[StoreItem], description: str) -> int:
-        """A new job; each file's size and SHA-256 are recorded before anything is sent."""
+    def enqueue(
+        self,
+        node: str,
+        items: Iterable[StoreItem],
+        description: str,
+        *,
+        hashing_threads: int = HASHING_THREADS,
+    ) -> int:
+        """A new job; each file's size and SHA-256 are recorded before anything is sent.
+        Hashing threads take the GIL between reads: a GUI keeps its thread running with one."""
         items = list(items)
-        with ThreadPoolExecutor(HASHING_THREADS) as pool:  # hashlib hashes without the GIL
-            digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
+        if hashing_threads > 1:
+            with ThreadPoolExecutor(hashing_threads) as pool:  # hashlib hashes without the GIL
+                digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
+        else:  # no pool: its 2,000 futures are more work for the GIL than the hashing
+            digests = [i.sha256 or self._hash(i.path) for i in items]
         rows = [
             (
                 i.path,

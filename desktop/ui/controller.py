@@ -22,6 +22,7 @@ from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
 from desktop.ui.workers import GeneratorWorker, start
 
 MAX_SENDING_NODES = 4
+HASHING_THREADS = 1  # more starve the GUI thread of the GIL over many small files (bench)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,9 @@ class TransferController(QObject):
         try:
             job_id = job.job_id
             if job_id is None:
-                job_id = queue.enqueue(node.name, job.items, job.description)
+                job_id = queue.enqueue(
+                    node.name, job.items, job.description, hashing_threads=HASHING_THREADS
+                )
                 self.running[node.name] = job_id
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
             records = run_job(

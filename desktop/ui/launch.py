@@ -56,7 +56,7 @@ def build_window(
     if demo:
         app.aboutToQuit.connect(lambda: environment.remove())
     if path is not None:
-        window.open_path(path)
+        window.opening.open_path(path)
     window.controller.resume_pending()
     return window
 

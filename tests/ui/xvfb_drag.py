@@ -19,7 +19,7 @@ from desktop.ui.main_window import application
 def main(screenshot: Path) -> int:
     app = application()
     window = build_window(demo=True)
-    window.confirm_send = lambda node, items: True  # type: ignore[method-assign]
+    window.sending.confirm_send = lambda node, items: True  # type: ignore[method-assign]
     window.resize(1400, 860)
     window.show()
     outcome = {"dropped": False, "done": False}
