@@ -46,6 +46,8 @@ class Node:
     max_associations: int = 1
     sign_profile: str = ""  # sign copies before sending, with this PS3.15 Annex C profile
     sign_identity: str = ""  # ... and this keystore identity
+    commit: bool = False  # ask for storage commitment after sending
+    commit_wait: float = 60.0  # seconds to wait for the commitment report
 
     def validated(self) -> "Node":
         """The node itself, or ConfigError naming the first invalid setting."""
@@ -73,6 +75,10 @@ class Node:
             raise ConfigError("an identity is presented over TLS only: add --tls", field="identity")
         if not 0 < self.connect_timeout <= 600 or not 0 < self.network_timeout <= 3600:
             raise ConfigError("timeouts are positive: up to 600 s to connect, 3600 s on the wire")
+        if not 0 <= self.commit_wait <= 86400:
+            raise ConfigError(
+                "the wait for a commitment report is 0 to 86400 s (a day)", field="commit_wait"
+            )
         if not 1 <= self.max_associations <= 16:
             raise ConfigError("parallel associations are 1 to 16")
         if self.sign_profile not in SIGNATURE_PROFILES:

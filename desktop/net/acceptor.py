@@ -60,6 +60,7 @@ class AssociationRequest:
     max_pdu_length: int = 0
     implementation_class_uid: str = ""
     implementation_version: str = ""
+    roles: dict[str, tuple[int, int]] = field(default_factory=dict)  # class → (SCU, SCP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,16 @@ def _user_information(value: bytes, request: AssociationRequest) -> None:
             request.implementation_class_uid = _text(sub)
         elif kind == 0x55:
             request.implementation_version = _text(sub)
+        elif kind == 0x54:
+            request.roles.update([_role(sub)])
+
+
+def _role(value: bytes) -> tuple[str, tuple[int, int]]:
+    """An SCP/SCU Role Selection sub-item (PS3.7 D.3.3.4): the class and its two flags."""
+    length = struct.unpack_from(">H", value)[0] if len(value) >= 2 else len(value)
+    if len(value) != length + 4:
+        raise AssociationRequestError("an SCP/SCU role selection item has the wrong length")
+    return _text(value[2 : 2 + length]), (value[-2], value[-1])
 
 
 def _item(kind: int, value: bytes) -> bytes:
@@ -158,9 +169,14 @@ def _ae(title: str) -> bytes:
 
 
 def associate_accept(
-    request: AssociationRequest, answers: list[ContextAnswer], max_pdu_length: int
+    request: AssociationRequest,
+    answers: list[ContextAnswer],
+    max_pdu_length: int,
+    *,
+    roles: dict[str, tuple[int, int]] | None = None,
 ) -> bytes:
-    """The A-ASSOCIATE-AC answering ``request`` (AE titles echoed as the standard asks)."""
+    """The A-ASSOCIATE-AC answering ``request`` (AE titles echoed as the standard asks), with
+    the SCP/SCU role selections we accept (class → SCU, SCP flags)."""
     items = [_item(0x10, APPLICATION_CONTEXT.encode("ascii"))]
     for answer in answers:
         syntax = _item(0x40, answer.transfer_syntax.encode("ascii"))  # not significant unless 0
@@ -168,6 +184,10 @@ def associate_accept(
     user = (
         _item(0x51, struct.pack(">I", max_pdu_length))
         + _item(0x52, IMPLEMENTATION_CLASS_UID.encode("ascii"))
+        + b"".join(
+            _item(0x54, struct.pack(">H", len(uid)) + uid.encode("ascii") + bytes(flags))
+            for uid, flags in (roles or {}).items()
+        )
         + _item(0x55, IMPLEMENTATION_VERSION.encode("ascii"))
     )
     items.append(_item(0x50, user))

@@ -7,6 +7,8 @@ whole within the node's timeout, and anything the protocol does not allow aborts
 association with a ProtocolError in plain words.
 """
 
+import select
+import ssl
 import struct
 import time
 from collections.abc import Iterable, Iterator
@@ -55,13 +57,21 @@ class Association:
 
     @classmethod
     def request(
-        cls, link: Link, called: str, calling: str, contexts: list[pdu.ProposedContext]
+        cls,
+        link: Link,
+        called: str,
+        calling: str,
+        contexts: list[pdu.ProposedContext],
+        *,
+        roles: tuple[pdu.RoleSelection, ...] = (),
     ) -> "Association":
-        """Send the A-ASSOCIATE-RQ and wait for the peer's answer."""
+        """Send the A-ASSOCIATE-RQ (with ``roles`` proposed) and wait for the peer's answer."""
         association = cls(link, contexts)
         with association._guard():
             tune(link.sock)
-            association._write(pdu.associate_request(called, calling, contexts, OUR_MAX_PDU))
+            association._write(
+                pdu.associate_request(called, calling, contexts, OUR_MAX_PDU, roles=roles)
+            )
             answer = association._read_pdu(time.monotonic() + association.timeout)
             if isinstance(answer, pdu.Associate) and answer.kind == pdu.A_ASSOCIATE_AC:
                 association._accept(answer)
@@ -193,6 +203,23 @@ class Association:
             if not isinstance(command.get(dimse.STATUS), int):
                 raise ProtocolError(f"the {service} response has no status", pdu.INVALID_PARAMETER)
             return message
+
+    def request_message(self, end: float, limit: int = MAX_IDENTIFIER) -> Message:
+        """The peer's next message (a request of its own, such as an N-EVENT-REPORT), all of
+        it before ``end``; LinkError when the association ends instead."""
+        with self._guard():
+            return self._receive(end, limit)
+
+    def readable(self, seconds: float) -> bool:
+        """Whether the peer sent something within ``seconds`` (without reading it)."""
+        sock = self.link.sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            ready, _, _ = select.select([sock], [], [], max(seconds, 0.0))
+        except (OSError, ValueError):  # closed meanwhile: the next read says how
+            return True
+        return bool(ready)
 
     def _receive(self, end: float, limit: int) -> Message:
         """The next complete DIMSE message, all of it before ``end``."""

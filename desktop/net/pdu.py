@@ -591,13 +591,20 @@ def _cut_short(part: str, needed: int, left: int) -> ProtocolError:
 
 
 def associate_request(
-    called: str, calling: str, contexts: list[ProposedContext], max_pdu_length: int
+    called: str,
+    calling: str,
+    contexts: list[ProposedContext],
+    max_pdu_length: int,
+    *,
+    roles: tuple[RoleSelection, ...] = (),
 ) -> bytes:
-    """An A-ASSOCIATE-RQ PDU: our application context, contexts and user information."""
+    """An A-ASSOCIATE-RQ PDU: our application context, contexts and user information (with
+    the SCP/SCU role selections proposed, PS3.7 D.3.3.4)."""
     user = UserInformation(
         (
             MaximumLength(max_pdu_length),
             ImplementationClass(IMPLEMENTATION_CLASS_UID),
+            *roles,
             ImplementationVersion(IMPLEMENTATION_VERSION),
         )
     )

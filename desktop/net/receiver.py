@@ -5,6 +5,7 @@ PDU); the file is checked (``intake``), then linked into place without ever repl
 instance, and only then answered Success. Every failure path removes the incoming file.
 """
 
+import contextlib
 import logging
 import os
 import re
@@ -16,13 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.net import acceptor, dimse
 from desktop.net.acceptor import AssociationRequest
 from desktop.net.catalogue import VERIFICATION
+from desktop.net.commitment import PUSH_MODEL
 from desktop.net.intake import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, IntakeError, check
-from desktop.net.link import quick_ack
+from desktop.net.link import ProtocolError, quick_ack
 from desktop.net.pdu import (
     A_ABORT,
     A_RELEASE_RP,
@@ -33,6 +35,9 @@ from desktop.net.pdu import (
     Release,
     pdv_header,
 )
+
+if TYPE_CHECKING:
+    from desktop.net.commitment_scp import CommitmentServices, CommitmentSession
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,7 @@ class ListenerSettings:
     max_pdu_length: int = 1 << 17  # what we announce: the memory one association reads into
     max_inflated: int = 512 << 20  # a deflated data set may inflate to this much
     fsync: bool = True  # data on disk before Success
+    commitment: "CommitmentServices | None" = None  # storage commitment (Push Model) offered
 
 
 def _component(value: str, fallback: str) -> str:
@@ -152,13 +158,20 @@ class Association:
         self.incoming: Incoming | None = None
         self.folders: set[Path] = set()  # inbox folders known to exist
         self.token, self.received = secrets.token_hex(8), 0  # names of incoming files
+        self.commitment: CommitmentSession | None = None
+        if settings.commitment is not None:
+            from desktop.net import commitment_scp
+
+            self.commitment = commitment_scp.CommitmentSession(
+                settings.commitment, request.calling, self._send
+            )
 
     def run(self) -> None:
         self.connection.settimeout(self.settings.idle_timeout)
         try:
             while self._next_pdu():
                 pass
-        except PeerProtocolError as error:
+        except (PeerProtocolError, ProtocolError) as error:
             self._event("association-aborted", reason=f"we aborted: {error}")
             send(self.connection, acceptor.provider_abort(error.reason))
         except TimeoutError:
@@ -175,6 +188,19 @@ class Association:
             send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         finally:
             self._discard()
+            self._finish_commitment()
+
+    def _finish_commitment(self) -> None:
+        """A commitment report the requestor did not take here goes on a new association."""
+        if self.commitment is None or self.commitment.outstanding is None:
+            return
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        problem = self.commitment.finish()
+        self._event(
+            "commitment-report-failed" if problem else "commitment-report-sent",
+            **({"reason": problem} if problem else {"association": "new"}),
+        )
 
     def _event(self, name: str, **details: Any) -> None:
         self.sink({"event": name, "calling": self.request.calling, "peer": self.peer, **details})
@@ -235,7 +261,7 @@ class Association:
             position += 4 + size
 
     def _command_fragment(self, context_id: int, fragment: memoryview, *, last: bool) -> None:
-        if self.incoming is not None:
+        if self.incoming is not None or (self.commitment and self.commitment.receiving):
             raise PeerProtocolError("a command arrived before the previous data set ended")
         self.command += fragment
         if len(self.command) > MAX_COMMAND:
@@ -253,11 +279,32 @@ class Association:
             self._respond(context_id, dimse.C_ECHO_RSP, message_id, VERIFICATION, "", SUCCESS)
         elif field_ == dimse.C_STORE_RQ:
             self._begin_store(context_id, command, message_id)
+        elif self._commitment_command(context_id, field_):
+            assert self.commitment is not None
+            self.commitment.begin(context_id, command, self.accepted[context_id])
         else:
             raise PeerProtocolError(
                 f"command 0x{int(field_ or 0):04X}: this SCP only answers C-ECHO and C-STORE",
                 acceptor.ABORT_UNEXPECTED_PDU,
             )
+
+    def _commitment_command(self, context_id: int, field_: object) -> bool:
+        return (
+            self.commitment is not None
+            and field_ in self.commitment.HANDLES
+            and self.abstract[context_id] == PUSH_MODEL
+        )
+
+    def _send(self, context_id: int, command: bytes, dataset: bytes | None) -> None:
+        """A message of ours, in PDVs that fit the requestor's maximum PDU length."""
+        limit = (self.request.max_pdu_length or 1 << 20) - 6
+        for part, data in ((True, command), (False, dataset)):
+            if data is None:
+                continue
+            pieces = [data[i : i + limit] for i in range(0, len(data), limit)] or [b""]
+            for number, piece in enumerate(pieces):
+                last = number == len(pieces) - 1
+                send(self.connection, pdv_header(len(piece), context_id, part, last) + piece)
 
     def _begin_store(self, context_id: int, command: dict[int, str | int], message_id: int) -> None:
         sop_class = str(command.get(dimse.AFFECTED_SOP_CLASS, ""))
@@ -309,6 +356,9 @@ class Association:
         )
 
     def _dataset_fragment(self, context_id: int, fragment: memoryview, *, last: bool) -> None:
+        if self.commitment is not None and self.commitment.receiving:
+            self.commitment.fragment(context_id, bytes(fragment), last=last)
+            return
         incoming = self.incoming
         if incoming is None or incoming.context_id != context_id:
             raise PeerProtocolError("data set fragment without a C-STORE request on its context")

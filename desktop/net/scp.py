@@ -23,7 +23,14 @@ from typing import Any
 from desktop.core.errors import CourierError
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
-from desktop.net.catalogue import VERIFICATION, is_storage_class, transfer_syntaxes
+from desktop.net.catalogue import (
+    EXPLICIT_LITTLE,
+    IMPLICIT_LITTLE,
+    VERIFICATION,
+    is_storage_class,
+    transfer_syntaxes,
+)
+from desktop.net.commitment import PUSH_MODEL
 from desktop.net.link import tune
 from desktop.net.pdu import (
     A_ASSOCIATE_RQ,
@@ -50,6 +57,7 @@ __all__ = [
     "stored_path",
 ]
 
+UNCOMPRESSED = frozenset({EXPLICIT_LITTLE, IMPLICIT_LITTLE})  # what DIMSE-N data sets use
 MAX_REQUEST = 1 << 18  # an A-ASSOCIATE-RQ with 128 contexts fits in a tenth of this
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
@@ -256,7 +264,9 @@ class StorageListener:
             answers = self._answers(request)
             send(
                 connection,
-                acceptor.associate_accept(request, answers, self.settings.max_pdu_length),
+                acceptor.associate_accept(
+                    request, answers, self.settings.max_pdu_length, roles=self._roles(request)
+                ),
             )
             accepted = {a.context_id: a.transfer_syntax for a in answers if a.result == 0}
             Association(self.settings, self.sink, connection, request, peer, accepted).run()
@@ -289,14 +299,29 @@ class StorageListener:
                 )
         return None
 
+    def _roles(self, request: AssociationRequest) -> dict[str, tuple[int, int]]:
+        """The role selections we accept: both roles of the Push Model (a report is sent
+        to us, or we send one, on either side's association)."""
+        if self.settings.commitment is None or PUSH_MODEL not in request.roles:
+            return {}
+        return {PUSH_MODEL: request.roles[PUSH_MODEL]}
+
     def _answers(self, request: AssociationRequest) -> list[ContextAnswer]:
         syntaxes = transfer_syntaxes()
         answers = []
         for proposal in request.proposals:
-            wanted = proposal.abstract_syntax == VERIFICATION or is_storage_class(
-                proposal.abstract_syntax, accept_private=self.settings.accept_private
+            commitment = (
+                self.settings.commitment is not None and proposal.abstract_syntax == PUSH_MODEL
             )
-            syntax = next((s for s in proposal.transfer_syntaxes if s in syntaxes), "")
+            wanted = (
+                commitment
+                or proposal.abstract_syntax == VERIFICATION
+                or is_storage_class(
+                    proposal.abstract_syntax, accept_private=self.settings.accept_private
+                )
+            )
+            offered = UNCOMPRESSED if commitment else syntaxes
+            syntax = next((s for s in proposal.transfer_syntaxes if s in offered), "")
             if not wanted:
                 result = acceptor.ABSTRACT_NOT_SUPPORTED
             elif not syntax:
