@@ -16,6 +16,7 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import parse_profile
 
 if TYPE_CHECKING:
+    from desktop.core.archive import Archive
     from desktop.security.signing import Trust
 
 
@@ -49,6 +50,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="check each received instance's DICOM signatures; the verdicts go to the history",
     )
+    listen.add_argument(
+        "--no-commitment",
+        action="store_true",
+        help="refuse storage commitment requests (by default what the store holds is committed "
+        "and the reports of our own requests are matched in the queue)",
+    )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
     listen.set_defaults(run=_listen, long_running=True)
 
@@ -70,6 +77,12 @@ def _listen(args: argparse.Namespace) -> int:
         settings.tls_context, acceptor = listener_tls(
             open_keystore(args), args.identity, args.profile
         )
+    if not args.no_commitment:
+        from desktop.commitments import listener_services
+
+        settings.commitment = listener_services(
+            courier_home(), settings.ae_title, open_keystore(args), _archive(settings.out)
+        )
     history = History(courier_home() / "history.jsonl")
     trust = None
     if args.verify_signatures:
@@ -90,6 +103,11 @@ def _listen(args: argparse.Namespace) -> int:
         stop.wait()
     listener.stop()
     return 0
+
+
+def _archive(out: Path) -> "Archive | None":
+    """The indexed store the provider commits from (None until the store exists)."""
+    return None
 
 
 def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> None:

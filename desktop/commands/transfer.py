@@ -103,6 +103,13 @@ def register(commands: Any) -> None:
         action = queue_actions.add_parser(name, help=text)
         action.add_argument("job", type=int)
         action.set_defaults(run=handler)
+    commit = queue_actions.add_parser(
+        "commit", parents=[secret], help="ask for storage commitment of what a job sent"
+    )
+    commit.add_argument("job", type=int)
+    commit.add_argument("--commit-wait", type=float, metavar="SECONDS")
+    commit.add_argument("--json", action="store_true")
+    commit.set_defaults(run=_queue_commit)
     run = queue_actions.add_parser("run", parents=[secret], help="process pending jobs")
     run.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS)
     run.add_argument("--json", action="store_true")
@@ -523,6 +530,15 @@ def _queue_cancel(args: argparse.Namespace) -> int:
     discard_signed_copies(queue, args.job, courier_home())
     print(f"job {args.job} cancelled")
     return 0
+
+
+def _queue_commit(args: argparse.Namespace) -> int:
+    from desktop.net.queue import TransferQueue
+
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    node, connector, _ = connection(args, queue.job(args.job).node)
+    _commit(queue, args.job, node, connector, args)
+    return _report_job(queue, args.job, args.json)
 
 
 def _queue_run(args: argparse.Namespace) -> int:

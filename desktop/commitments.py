@@ -1,0 +1,74 @@
+"""Composition of storage commitment for the listener: reports of our requests go to the
+transfer queue, and our own reports reach a requesting AE that is a configured node.
+
+The network layer gets plain callables; the keystore and the configuration stay here.
+"""
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktop.core.config import Node, load_config
+from desktop.core.errors import CourierError
+from desktop.net.commitment import Report, apply
+from desktop.net.commitment_scp import CommitmentServices, send_report
+from desktop.net.link import LinkError
+from desktop.net.queue import TransferQueue
+
+if TYPE_CHECKING:
+    from desktop.core.archive import Archive
+    from desktop.security.keystore import Keystore
+
+log = logging.getLogger(__name__)
+
+
+def node_for(home: Path, ae_title: str) -> Node | None:
+    """The configured node whose AE title is ``ae_title`` (the first, by name)."""
+    nodes = sorted(load_config(home).nodes.values(), key=lambda n: n.name)
+    return next((n for n in nodes if n.ae_title == ae_title), None)
+
+
+def listener_services(
+    home: Path,
+    our_ae: str,
+    keystore: "Keystore",
+    archive: "Archive | None",
+) -> CommitmentServices:
+    """Storage commitment for a listener answering as ``our_ae``: the provider commits what
+    ``archive`` holds (none: requests refused); reports of our own requests are matched in
+    HOME's queue. ``keystore`` is unlocked only when a report must go over TLS."""
+
+    def on_report(report: Report, sender: str) -> str:
+        queue = TransferQueue(home / "queue.sqlite")
+        try:
+            applied = apply(queue, report, sender)
+        finally:
+            queue.close()
+        if applied.unknown:
+            log.warning(
+                "the report from %s names %d instance(s) never asked about: %s",
+                sender,
+                len(applied.unknown),
+                ", ".join(applied.unknown[:5]),
+            )
+        return applied.ignored
+
+    def deliver(requester: str, report: Report) -> str:
+        from desktop.connect import node_connector
+
+        node = node_for(home, requester)
+        if node is None:
+            return (
+                f"{requester!r} asked for storage commitment but is no configured node: "
+                "its report cannot be sent (node add ... --ae " + requester + ")"
+            )
+        try:
+            connect = node_connector(node, keystore)
+            send_report(connect, called=node.ae_title, calling=our_ae, report=report)
+        except LinkError as error:
+            return f"the report to {node.name} could not be sent: {error.failure.text}"
+        except CourierError as error:
+            return f"the report to {node.name} could not be sent: {error}"
+        return ""
+
+    return CommitmentServices(archive, deliver, on_report)
