@@ -120,6 +120,7 @@ def _refused(text: str) -> Failure:
 
 
 Send = Callable[[int, bytes, bytes | None], None]  # context, command, data set (or None)
+Event = Callable[..., None]  # the listener's record of what happened (name, details)
 
 
 class CommitmentSession:
@@ -127,10 +128,13 @@ class CommitmentSession:
     report sent on the same association (on a new one when this one ends before the
     requestor answered it); an N-EVENT-REPORT for one of our requests matched."""
 
-    def __init__(self, services: CommitmentServices, calling: str, send: Send) -> None:
+    def __init__(
+        self, services: CommitmentServices, calling: str, send: Send, event: Event
+    ) -> None:
         self.services = services
         self.calling = calling
         self.send = send
+        self.event = event
         self.command: dict[int, str | int] | None = None  # the request whose data set comes
         self.context_id = 0
         self.syntax = ""
@@ -195,9 +199,16 @@ class CommitmentSession:
             None,
         )
         if problem or archive is None:
-            log.warning("refused a storage commitment request of %s: %s", self.calling, problem)
+            code, why = problem or (NO_SUCH_ACTION, "")
+            self.event("commitment-refused", status=code, error=why)
             return
         report = judge(archive, transaction, references)
+        self.event(
+            "commitment-requested",
+            transaction=transaction,
+            committed=len(report.committed),
+            failed=len(report.failed),
+        )
         self._message_id += 1
         self.outstanding = (self._message_id, report)
         self.send(
@@ -226,16 +237,22 @@ class CommitmentSession:
     def _report(self, command: dict[int, str | int], data: bytes) -> None:
         message_id = int(command.get(dimse.MESSAGE_ID, 0))
         event = command.get(dimse.EVENT_TYPE_ID)
+        details: dict[str, object] = {}
         if event not in (ALL_COMMITTED, SOME_FAILED):
             code, why = NO_SUCH_EVENT, f"event type {event} unknown"
         else:
             try:
-                why = self.services.on_report(parse_report(data, self.syntax), self.calling)
+                report = parse_report(data, self.syntax)
+                details = {"transaction": report.transaction_uid}
+                why = self.services.on_report(report, self.calling)
+                details |= {"committed": len(report.committed), "failed": len(report.failed)}
             except ProtocolError as error:
                 why = str(error)
             code = PROCESSING_FAILURE if why else SUCCESS
         if why:
-            log.warning("ignored a storage commitment report from %s: %s", self.calling, why)
+            self.event("commitment-report-ignored", status=code, error=why, **details)
+        else:
+            self.event("commitment-report", **details)
         extra: dict[int, str | int] = {dimse.ERROR_COMMENT: _comment(why)} if why else {}
         if isinstance(event, int):
             extra[dimse.EVENT_TYPE_ID] = event

@@ -163,7 +163,7 @@ class Association:
             from desktop.net import commitment_scp
 
             self.commitment = commitment_scp.CommitmentSession(
-                settings.commitment, request.calling, self._send
+                settings.commitment, request.calling, self._send, self._event
             )
 
     def run(self) -> None:

@@ -163,5 +163,15 @@ def test_orthanc_storing_to_us_with_commitment_gets_our_report(
     finally:
         listener.stop()
     assert report["Status"] == "Success", (report, records)
+    events = [r for r in records if r["event"].startswith("commitment")]
+    assert events[0]["event"] == "commitment-requested"
+    assert (events[0]["committed"], events[0]["failed"]) == (2, 0)
+    # Orthanc released its association at once: the report went on a new one, to the node
+    assert events[-1] == {
+        "event": "commitment-report-sent",
+        "calling": "ORTHANC",
+        "peer": events[-1]["peer"],
+        "association": "new",
+    }
     assert len(report["Success"]) == 2
     assert report["Failures"] == []

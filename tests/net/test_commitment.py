@@ -1,0 +1,146 @@
+"""Storage commitment between our own requestor and listener on loopback: the report on the
+same association, and hostile or stray reports that must change nothing (an unknown
+transaction, another AE's report, instances never sent, a second report), a transaction
+matched by a listener started after the request (a restart)."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from desktop.commitments import listener_services
+from desktop.connect import node_connector
+from desktop.core.config import Node
+from desktop.net.commitment import NO_SUCH_INSTANCE, Reference, Report
+from desktop.net.commitment_scp import send_report
+from desktop.net.link import LinkError
+from desktop.net.queue import COMMITTED, FAILED, SENT, WAITING, TransferQueue
+from desktop.net.runner import send_policy
+from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.net.store import StoreItem, StoreOutcome
+from desktop.security.keystore import Keystore
+from tests.helpers import cli, node_add
+from tests.net.conftest import PASSWORD, make_study
+from tests.net.inbox_archive import InboxArchive
+
+ARCHIVE = "ARCHIVE"
+
+
+@pytest.fixture
+def listener(home: Path, tmp_path: Path) -> Iterator[tuple[StorageListener, list[dict[str, Any]]]]:
+    """Our plain listener as COURIER, committing what its inbox holds."""
+    keystore = Keystore(home, lambda new: PASSWORD)
+    inbox = tmp_path / "inbox"
+    records: list[dict[str, Any]] = []
+    settings = ListenerSettings("COURIER", "127.0.0.1", 0, inbox)
+    settings.commitment = listener_services(home, "COURIER", keystore, InboxArchive(inbox))
+    server = StorageListener(settings, records.append).start()
+    yield server, records
+    server.stop()
+
+
+def report_as(home: Path, port: int, calling: str, report: Report) -> None:
+    """Send ``report`` to our listener as if AE ``calling`` were the archive answering."""
+    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=port)
+    connect = node_connector(node, Keystore(home, lambda new: PASSWORD))
+    send_report(connect, called="COURIER", calling=calling, report=report)
+
+
+def sent_job(home: Path, tmp_path: Path, count: int = 3) -> tuple[int, list[StoreItem], str]:
+    """A job of ``count`` instances sent to ARCHIVE, commitment requested (the transaction
+    UID returned), by a queue closed since: the state on disk only."""
+    files = make_study(tmp_path / "study", count=count)
+    items = []
+    for path in files:
+        meta = pydicom.dcmread(path, stop_before_pixels=True)
+        syntax = str(meta.file_meta.TransferSyntaxUID)
+        items.append(StoreItem(path, str(meta.SOPClassUID), str(meta.SOPInstanceUID), syntax))
+    queue = TransferQueue(home / "queue.sqlite")
+    job = queue.enqueue("archive", items, "test")
+    for instance in queue.instances(job):
+        queue.record(instance, StoreOutcome(instance.item, True, False, "stored"), send_policy(), 0)
+    transaction = "1.2.826.0.1.3680043.10.1467.99.1"
+    assert len(queue.begin_commitment(job, transaction, ARCHIVE)) == count
+    queue.close()
+    return job, items, transaction
+
+
+def commitment(home: Path, job: int) -> dict[str, str]:
+    queue = TransferQueue(home / "queue.sqlite")
+    try:
+        return {i.item.sop_instance_uid: i.commitment for i in queue.instances(job, SENT)}
+    finally:
+        queue.close()
+
+
+def ref(item: StoreItem) -> Reference:
+    return Reference(item.sop_class_uid, item.sop_instance_uid)
+
+
+def test_send_commit_to_our_listener_gets_the_report_on_the_same_association(
+    home: Path,
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, records = listener
+    make_study(tmp_path / "study", count=4)
+    assert cli(capsys, *node_add("self", "COURIER", server.port, "--commit"))[0] == 0
+    status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
+    assert status == 0, out + err
+    job = json.loads(out)
+    assert (job["state"], job["committed"]) == ("committed", 4)
+    assert {i["commitment"] for i in job["instances"]} == {COMMITTED}
+    assert not [r for r in records if r["event"] == "commitment-report-sent"]  # not a new one
+
+
+def test_a_report_for_a_transaction_we_never_made_is_refused_and_changes_nothing(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, records = listener
+    job, items, _ = sent_job(home, tmp_path)
+    forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+    with pytest.raises(LinkError, match="refused the report: 0x0110"):
+        report_as(home, server.port, ARCHIVE, forged)
+    assert set(commitment(home, job).values()) == {WAITING}
+    [ignored] = [r for r in records if r["event"] == "commitment-report-ignored"]
+    assert "no transaction 1.2.3.4.5.6.7 of ours" in ignored["error"]
+
+
+def test_a_report_from_another_ae_than_the_one_asked_changes_nothing(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, _ = listener
+    job, items, transaction = sent_job(home, tmp_path)
+    with pytest.raises(LinkError, match="refused the report"):
+        report_as(home, server.port, "MALLORY", Report(transaction, tuple(ref(i) for i in items)))
+    assert set(commitment(home, job).values()) == {WAITING}
+
+
+def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, _ = listener  # started after the queue that asked was closed: a restart
+    job, items, transaction = sent_job(home, tmp_path)
+    stranger = Reference(items[0].sop_class_uid, "1.2.3.999.1")  # never sent by us
+    report = Report(transaction, (ref(items[0]), stranger), ((ref(items[1]), NO_SUCH_INSTANCE),))
+    report_as(home, server.port, ARCHIVE, report)
+    assert commitment(home, job) == {
+        items[0].sop_instance_uid: COMMITTED,
+        items[1].sop_instance_uid: FAILED,
+        items[2].sop_instance_uid: WAITING,  # not named: never "committed" by default
+    }
+    queue = TransferQueue(home / "queue.sqlite")
+    assert len(queue.instances(job)) == 3  # the stranger was not recorded
+    reason = queue.instances(job, SENT)[1].commitment_reason
+    assert reason == "not committed: no such object instance: the archive does not hold it (0x0112)"
+    summary = queue.job(job)
+    assert summary.state == "commitment failed"
+    queue.close()
+    # a second report for the same transaction cannot turn the failure into a success
+    with pytest.raises(LinkError, match="refused the report"):
+        report_as(home, server.port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
+    assert commitment(home, job)[items[1].sop_instance_uid] == FAILED
