@@ -309,10 +309,12 @@ def commit_job(
     called: str,
     calling: str,
     wait: float,
+    stop: Callable[[], bool] = lambda: False,
 ) -> JobCommitment | None:
     """Ask ``called`` to commit the job's sent instances (None when none is left to ask
     about). Instances stay "waiting" until a report says otherwise, in this call or later
-    (``listen`` matches a report that comes on another association)."""
+    (``listen`` matches a report that comes on another association). ``stop()`` true ends
+    the wait early (the instances stay waiting)."""
     from pydicom.uid import generate_uid
 
     transaction_uid = generate_uid()
@@ -332,7 +334,7 @@ def commit_job(
             transaction_uid=transaction_uid,
             references=[Reference(i.sop_class_uid, i.sop_instance_uid) for i in items],
             wait=wait,
-            answered=lambda: queue.commitment_answered(transaction_uid),
+            answered=lambda: stop() or queue.commitment_answered(transaction_uid),
             on_report=on_report,
         )
     except LinkError as error:

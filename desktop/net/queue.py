@@ -451,6 +451,10 @@ class TransferQueue:
         ).fetchone()
         return str(row[0]) if row else ""
 
+    def commitment_failures(self, job_id: int) -> list[QueuedInstance]:
+        """The job's instances the peer did not commit to keep."""
+        return [i for i in self.instances(job_id, SENT) if i.commitment == FAILED]
+
     def cancel(self, job_id: int) -> None:
         self.job(job_id)
         self.db.execute("UPDATE jobs SET cancelled = 1 WHERE id = ?", (job_id,))
