@@ -130,6 +130,13 @@ def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> No
         print(f"stored {record['path']} from {record['calling']}", flush=True)
         if trust is not None:
             _check_signatures(record, history, trust)
+    elif record["event"] in ("commitment-requested", "commitment-report"):
+        history.append(record)
+        print(
+            f"{record['event']} ({record['calling']}): transaction {record['transaction']}, "
+            f"{record['committed']} committed, {record['failed']} not",
+            flush=True,
+        )
     else:
         history.append(record)
         who = record.get("calling") or record.get("peer", "")

@@ -4,6 +4,7 @@ transaction, another AE's report, instances never sent, a second report), a tran
 matched by a listener started after the request (a restart)."""
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,16 @@ import pytest
 from desktop.commitments import listener_services
 from desktop.connect import node_connector
 from desktop.core.config import Node
-from desktop.net.commitment import NO_SUCH_INSTANCE, Reference, Report
+from desktop.net import dimse, pdu
+from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association
+from desktop.net.commitment import (
+    NO_SUCH_INSTANCE,
+    PUSH_MODEL,
+    PUSH_MODEL_INSTANCE,
+    Reference,
+    Report,
+    report_dataset,
+)
 from desktop.net.commitment_scp import send_report
 from desktop.net.link import LinkError
 from desktop.net.queue import COMMITTED, FAILED, SENT, WAITING, TransferQueue
@@ -27,6 +37,16 @@ from tests.net.conftest import PASSWORD, make_study
 from tests.net.inbox_archive import InboxArchive
 
 ARCHIVE = "ARCHIVE"
+OLD_SCHEMA = """
+CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL,
+    description TEXT NOT NULL, created REAL NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE instances (job_id INTEGER NOT NULL REFERENCES jobs(id), seq INTEGER NOT NULL,
+    path TEXT NOT NULL, sop_class_uid TEXT NOT NULL, sop_instance_uid TEXT NOT NULL,
+    transfer_syntax_uid TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', status INTEGER, message TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0, PRIMARY KEY (job_id, seq));
+"""  # the queue as the release before storage commitment wrote it
 
 
 @pytest.fixture
@@ -144,3 +164,55 @@ def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
     with pytest.raises(LinkError, match="refused the report"):
         report_as(home, server.port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
     assert commitment(home, job)[items[1].sop_instance_uid] == FAILED
+
+
+def test_a_report_with_an_unknown_event_type_is_answered_no_such_event(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, _ = listener
+    job, items, transaction = sent_job(home, tmp_path, count=1)
+    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=server.port)
+    link = node_connector(node, Keystore(home, lambda new: PASSWORD))()
+    association = Association.request(
+        link, "COURIER", ARCHIVE, [pdu.ProposedContext(1, PUSH_MODEL, UNCOMPRESSED_SYNTAXES)]
+    )
+    syntax = pdu.uid(association.accepted(1).transfer_syntax or "")  # type: ignore[union-attr]
+    association.send_command(1, dimse.event_report_request(1, PUSH_MODEL, PUSH_MODEL_INSTANCE, 9))
+    body = report_dataset(Report(transaction, (ref(items[0]),)), syntax)
+    association.send_dataset(1, [body], len(body))
+    answer = association.response(1, 1, dimse.N_EVENT_REPORT_RQ)
+    association.release()
+    assert answer.status == 0x0113  # no such event type
+    assert set(commitment(home, job).values()) == {WAITING}
+
+
+def test_a_queue_from_before_commitment_gains_its_columns_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "queue.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(OLD_SCHEMA)
+    old.execute("INSERT INTO jobs (node, description, created) VALUES ('pacs', 'old', 0)")
+    old.execute(
+        "INSERT INTO instances (job_id, seq, path, sop_class_uid, sop_instance_uid, "
+        "transfer_syntax_uid, size, sha256, state) VALUES (1, 0, 'a.dcm', '1.2', '1.2.3', "
+        "'1.2.840.10008.1.2.1', 10, 'x', 'sent')"
+    )
+    old.commit()
+    old.close()
+    queue = TransferQueue(path)
+    [instance] = queue.instances(1)
+    assert (instance.state, instance.commitment) == (SENT, "")
+    assert queue.job(1).state == "done"
+    queue.close()
+
+
+def test_node_commit_settings_are_kept_and_bad_waits_refused(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = cli(capsys, *node_add("pacs", "PACS", 104, "--commit", "--commit-wait", 5))
+    assert status == 0 and "storage commitment, report awaited 5 s" in out
+    [node] = json.loads(cli(capsys, "node", "list", "--json")[1])
+    assert (node["commit"], node["commit_wait"]) == (True, 5)
+    status, _, err = cli(capsys, "node", "edit", "pacs", "--commit-wait", "-1")
+    assert status != 0 and "the wait for a commitment report is 0 to 86400 s" in err

@@ -98,6 +98,9 @@ def test_send_commit_to_orthanc_is_committed_when_its_report_reaches_listen(
     assert job["committed"] == 3
     uids = {str(pydicom.dcmread(f).SOPInstanceUID) for f in files}
     assert states(orthanc.home, job["job"]) == dict.fromkeys(uids, (COMMITTED, ""))
+    said = (tmp_path / "listen.log").read_text()
+    assert "commitment-report (ORTHANC): transaction " in said
+    assert ", 3 committed, 0 not" in said
 
 
 def test_an_instance_orthanc_no_longer_holds_fails_commitment_with_the_reason(
