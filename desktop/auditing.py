@@ -241,7 +241,8 @@ def listener(sink: Sink, ae_title: str) -> Sink:
 @contextmanager
 def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
     """Around a C-FIND: 110112 Query with the identifier sent, and whether it failed."""
-    from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
+    from desktop.net.catalogue import PATIENT_ROOT_FIND, STUDY_ROOT_FIND
+    from desktop.net.query import identifier
 
     error = ""
     try:

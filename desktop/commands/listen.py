@@ -77,12 +77,15 @@ def _listen(args: argparse.Namespace) -> int:
         settings.tls_context, acceptor = listener_tls(
             open_keystore(args), args.identity, args.profile
         )
+    services = []
     if not args.no_commitment:
         from desktop.commitments import listener_services
+        from desktop.net.commitment_scp import commitment_services
 
-        settings.commitment = listener_services(
+        commitment = listener_services(
             courier_home(), settings.ae_title, open_keystore(args), _archive(settings.out)
         )
+        services += commitment_services(commitment)
     history = History(courier_home() / "history.jsonl")
     trust = None
     if args.verify_signatures:
@@ -90,7 +93,7 @@ def _listen(args: argparse.Namespace) -> int:
 
         trust = trust_of(open_keystore(args), [])
     sink = auditing.listener(lambda record: _show(record, history, trust), settings.ae_title)
-    listener = StorageListener(settings, sink, acceptor)
+    listener = StorageListener(settings, sink, acceptor, services=services)
     listener.start()
     print(
         f"listening as {settings.ae_title} on {settings.host}:{listener.port} "

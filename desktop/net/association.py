@@ -53,6 +53,7 @@ class Association:
         self.contexts: dict[int, pdu.ContextResult] = {}
         self.timeout = link.sock.gettimeout() or DEFAULT_TIMEOUT
         self.max_pdv_data = UNLIMITED_PDU_CHUNK
+        self.roles: dict[str, tuple[int, int]] = {}  # SOP class → roles the peer accepted
         self._message_id = 0
 
     @classmethod
@@ -62,16 +63,13 @@ class Association:
         called: str,
         calling: str,
         contexts: list[pdu.ProposedContext],
-        *,
         roles: tuple[pdu.RoleSelection, ...] = (),
     ) -> "Association":
         """Send the A-ASSOCIATE-RQ (with ``roles`` proposed) and wait for the peer's answer."""
         association = cls(link, contexts)
         with association._guard():
             tune(link.sock)
-            association._write(
-                pdu.associate_request(called, calling, contexts, OUR_MAX_PDU, roles=roles)
-            )
+            association._write(pdu.associate_request(called, calling, contexts, OUR_MAX_PDU, roles))
             answer = association._read_pdu(time.monotonic() + association.timeout)
             if isinstance(answer, pdu.Associate) and answer.kind == pdu.A_ASSOCIATE_AC:
                 association._accept(answer)
@@ -115,6 +113,11 @@ class Association:
             )
         if peer_max:
             self.max_pdv_data = peer_max - 6
+        self.roles = {
+            item.sop_class: (item.scu, item.scp)
+            for item in answer.user_information.sub_items
+            if isinstance(item, pdu.RoleSelection)
+        }
 
     def accepted(self, context_id: int) -> pdu.ContextResult | None:
         result = self.contexts.get(context_id)
@@ -132,31 +135,11 @@ class Association:
         self._send(context_id, chunks, total, command=False)
 
     def _send(self, context_id: int, chunks: Iterable[bytes], total: int, command: bool) -> None:
-        """Frame the bytes into PDVs of at most the peer's size (the one ending at ``total``
-        flagged last), handing the socket about BATCH bytes of PDUs per write."""
-        limit, sent, buffer, batch, batched = self.max_pdv_data, 0, bytearray(), [], 0
         with self._guard():
-            for chunk in chunks:
-                buffer += chunk
-                while len(buffer) >= limit and sent + limit < total:
-                    batch.append(self._frame(context_id, buffer[:limit], command, last=False))
-                    batched += limit
-                    del buffer[:limit]
-                    sent += limit
-                    if batched >= BATCH:
-                        self._write(b"".join(batch))
-                        batch, batched = [], 0
-            if not buffer and sent == 0:  # an empty value still ends with a last fragment
-                batch.append(self._frame(context_id, b"", command, last=True))
-            while buffer:
-                piece = buffer[:limit]
-                del buffer[:limit]
-                batch.append(self._frame(context_id, piece, command, last=not buffer))
-            self._write(b"".join(batch))
-
-    @staticmethod
-    def _frame(context_id: int, data: bytes | bytearray, command: bool, last: bool) -> bytes:
-        return pdu.pdv_header(len(data), context_id, command, last) + data
+            for data in pdu.frames(
+                context_id, chunks, total, self.max_pdv_data, command=command, batch=BATCH
+            ):
+                self._write(data)
 
     def response(
         self,

@@ -7,6 +7,21 @@ or video alike; private SOP classes only when the listener is told to accept the
 from functools import cache
 
 VERIFICATION = "1.2.840.10008.1.1"
+# Query/retrieve SOP classes (PS3.4 C.6): Patient Root and Study Root, FIND, MOVE and GET.
+PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
+PATIENT_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.1.2"
+PATIENT_ROOT_GET = "1.2.840.10008.5.1.4.1.2.1.3"
+STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
+STUDY_ROOT_GET = "1.2.840.10008.5.1.4.1.2.2.3"
+MODELS = {  # SOP class → information model (the Archive's name for it)
+    PATIENT_ROOT_FIND: "PATIENT",
+    PATIENT_ROOT_MOVE: "PATIENT",
+    PATIENT_ROOT_GET: "PATIENT",
+    STUDY_ROOT_FIND: "STUDY",
+    STUDY_ROOT_MOVE: "STUDY",
+    STUDY_ROOT_GET: "STUDY",
+}
 STORAGE_ROOT = "1.2.840.10008.5.1.4.1.1."  # every composite image/object storage class
 STANDARD_ROOT = "1.2.840.10008."
 DEFLATED = frozenset(

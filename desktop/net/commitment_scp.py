@@ -1,15 +1,17 @@
-"""Storage commitment in the listener: the provider (N-ACTION answered from what the local
-store holds, the report sent back) and the reports of our own requests received.
+"""Storage commitment in the listener, as two services of its dispatch: the provider
+(N-ACTION answered from what the local store holds, the report sent on the same association,
+or on a new one when the requestor let this one go) and the reports of our own requests.
 
-The composition gives the listener a :class:`CommitmentServices`: the store, how to reach a
-requesting AE on a new association (a configured node), and where our reports go (the queue).
+The composition gives a :class:`CommitmentServices`: the store, how to reach a requesting AE
+on a new association (a configured node), and where reports of our requests go (the queue).
 """
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
+from desktop.core.access import STORE
 from desktop.net import dimse, pdu
 from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association
 from desktop.net.commitment import (
@@ -30,14 +32,14 @@ from desktop.net.commitment import (
     parse_request,
     report_dataset,
 )
+from desktop.net.exchange import Exchange, Service
 from desktop.net.link import Connector, Failure, LinkError, ProtocolError
 from desktop.net.status import N_EVENT_REPORT, status
 
 if TYPE_CHECKING:  # pydicom loads with the store, not with every listener
     from desktop.core.archive import Archive
 
-log = logging.getLogger(__name__)
-MAX_DATA = 32 * 1024 * 1024  # a request naming 100,000 instances is ~15 MB
+NO_SUCH_OBJECT_INSTANCE = 0x0117  # the Push Model has one SOP instance
 
 #: (requesting AE title, report) → '' once delivered, else why it could not be.
 Deliver = Callable[[str, Report], str]
@@ -110,170 +112,111 @@ def send_report(connect: Connector, *, called: str, calling: str, report: Report
             association.abort()
 
 
-def _comment(text: str) -> str:
-    """An Error Comment: 64 ASCII characters at most."""
-    return text.encode("ascii", "replace").decode()[:64]
-
-
 def _refused(text: str) -> Failure:
     return Failure("service-refused", text, False)
 
 
-Send = Callable[[int, bytes, bytes | None], None]  # context, command, data set (or None)
-Event = Callable[..., None]  # the listener's record of what happened (name, details)
+def commitment_services(services: CommitmentServices) -> list[Service]:
+    """The listener's services for the Push Model: N-ACTION (provider), N-EVENT-REPORT (the
+    reports of our own requests). Both are for callers granted 'store'."""
+    classes = frozenset({PUSH_MODEL})
+    return [
+        Service(dimse.N_ACTION_RQ, classes, STORE, partial(serve_action, services)),
+        Service(dimse.N_EVENT_REPORT_RQ, classes, STORE, partial(serve_report, services)),
+    ]
 
 
-class CommitmentSession:
-    """Storage commitment on one association of the listener: an N-ACTION answered and its
-    report sent on the same association (on a new one when this one ends before the
-    requestor answered it); an N-EVENT-REPORT for one of our requests matched."""
-
-    def __init__(
-        self, services: CommitmentServices, calling: str, send: Send, event: Event
-    ) -> None:
-        self.services = services
-        self.calling = calling
-        self.send = send
-        self.event = event
-        self.command: dict[int, str | int] | None = None  # the request whose data set comes
-        self.context_id = 0
-        self.syntax = ""
-        self.data = bytearray()
-        self.outstanding: tuple[int, Report] | None = None  # our report, not yet answered
-        self._message_id = 0
-
-    HANDLES = frozenset({dimse.N_ACTION_RQ, dimse.N_EVENT_REPORT_RQ, dimse.N_EVENT_REPORT_RSP})
-
-    @property
-    def receiving(self) -> bool:
-        return self.command is not None
-
-    def begin(self, context_id: int, command: dict[int, str | int], syntax: str) -> None:
-        """A command of the Push Model arrived on ``context_id`` (accepted with ``syntax``)."""
-        field_ = command.get(dimse.COMMAND_FIELD)
-        if field_ == dimse.N_EVENT_REPORT_RSP:
-            self._answered(command)
-            return
-        if command.get(dimse.DATASET_TYPE) == dimse.NO_DATASET:
-            raise ProtocolError(f"command 0x{int(field_ or 0):04X} without its data set")
-        self.command, self.context_id, self.syntax = command, context_id, syntax
-        self.data.clear()
-
-    def fragment(self, context_id: int, fragment: bytes, *, last: bool) -> None:
-        if context_id != self.context_id:
-            raise ProtocolError("a data set fragment on another context than its command")
-        self.data += fragment
-        if len(self.data) > MAX_DATA:
-            raise ProtocolError(f"a storage commitment data set above {MAX_DATA:,} bytes")
-        if last:
-            command, self.command = self.command, None
-            assert command is not None
-            if command.get(dimse.COMMAND_FIELD) == dimse.N_ACTION_RQ:
-                self._action(command, bytes(self.data))
-            else:
-                self._report(command, bytes(self.data))
-
-    def _action(self, command: dict[int, str | int], data: bytes) -> None:
-        message_id = int(command.get(dimse.MESSAGE_ID, 0))
-        problem = self._action_problem(command)
+def serve_action(services: CommitmentServices, exchange: Exchange) -> None:
+    """Answer a storage commitment request, then send its report: on this association, or
+    on a new one when the requestor ends this one before answering it."""
+    request = exchange.request
+    problem = _action_problem(request.command)
+    transaction, references = "", list[Reference]()
+    if problem is None:
         try:
-            transaction, references = parse_request(data, self.syntax) if not problem else ("", [])
+            transaction, references = parse_request(
+                request.identifier or b"", request.transfer_syntax
+            )
         except ProtocolError as error:
             problem = (INVALID_ARGUMENT, str(error))
-        archive = self.services.archive
-        if archive is None and not problem:
-            problem = (NO_SUCH_ACTION, "this listener does not commit to storage (no store)")
-        extra: dict[int, str | int] = {dimse.ACTION_TYPE_ID: REQUEST_COMMITMENT}
-        if problem:
-            extra[dimse.ERROR_COMMENT] = _comment(problem[1])
-        self.send(
-            self.context_id,
-            dimse.response(
-                dimse.N_ACTION_RSP,
-                message_id,
-                problem[0] if problem else SUCCESS,
-                sop_class=PUSH_MODEL,
-                sop_instance=PUSH_MODEL_INSTANCE,
-                extra=extra,
-            ),
-            None,
-        )
-        if problem or archive is None:
-            code, why = problem or (NO_SUCH_ACTION, "")
-            self.event("commitment-refused", status=code, error=why)
-            return
-        report = judge(archive, transaction, references)
-        self.event(
-            "commitment-requested",
-            transaction=transaction,
-            committed=len(report.committed),
-            failed=len(report.failed),
-        )
-        self._message_id += 1
-        self.outstanding = (self._message_id, report)
-        self.send(
-            self.context_id,
+    archive = services.archive
+    if problem is None and archive is None:
+        problem = (NO_SUCH_ACTION, "this listener has no store to commit from")
+    elements: dict[int, str | int] = {
+        dimse.AFFECTED_SOP_INSTANCE: PUSH_MODEL_INSTANCE,
+        dimse.ACTION_TYPE_ID: REQUEST_COMMITMENT,
+    }
+    if problem is not None or archive is None:
+        code, why = problem or (NO_SUCH_ACTION, "")
+        exchange.respond(code, elements=elements, comment=why)
+        exchange.report("commitment-refused", status=code, error=why)
+        return
+    exchange.respond(SUCCESS, elements=elements)
+    report = judge(archive, transaction, references)
+    exchange.report(
+        "commitment-requested",
+        transaction=transaction,
+        committed=len(report.committed),
+        failed=len(report.failed),
+    )
+    message_id = exchange.next_message_id()
+    try:
+        exchange.send(
+            request.context_id,
             dimse.event_report_request(
-                self._message_id, PUSH_MODEL, PUSH_MODEL_INSTANCE, report.event_type
+                message_id, PUSH_MODEL, PUSH_MODEL_INSTANCE, report.event_type
             ),
-            report_dataset(report, self.syntax),
+            report_dataset(report, request.transfer_syntax),
         )
-
-    @staticmethod
-    def _action_problem(command: dict[int, str | int]) -> tuple[int, str] | None:
-        if command.get(dimse.ACTION_TYPE_ID) != REQUEST_COMMITMENT:
-            return NO_SUCH_ACTION, f"action type {command.get(dimse.ACTION_TYPE_ID)} unknown"
-        if command.get(dimse.REQUESTED_SOP_INSTANCE) != PUSH_MODEL_INSTANCE:
-            return 0x0117, "the Push Model has one SOP instance, 1.2.840.10008.1.20.1.1"
-        return None
-
-    def _answered(self, command: dict[int, str | int]) -> None:
-        if self.outstanding and command.get(dimse.MESSAGE_ID_RESPONDED) == self.outstanding[0]:
-            code = command.get(dimse.STATUS)
-            if code != SUCCESS:
-                log.warning("%s answered our commitment report with 0x%04X", self.calling, code)
-            self.outstanding = None
-
-    def _report(self, command: dict[int, str | int], data: bytes) -> None:
-        message_id = int(command.get(dimse.MESSAGE_ID, 0))
-        event = command.get(dimse.EVENT_TYPE_ID)
-        details: dict[str, object] = {}
-        if event not in (ALL_COMMITTED, SOME_FAILED):
-            code, why = NO_SUCH_EVENT, f"event type {event} unknown"
-        else:
-            try:
-                report = parse_report(data, self.syntax)
-                details = {"transaction": report.transaction_uid}
-                why = self.services.on_report(report, self.calling)
-                details |= {"committed": len(report.committed), "failed": len(report.failed)}
-            except ProtocolError as error:
-                why = str(error)
-            code = PROCESSING_FAILURE if why else SUCCESS
-        if why:
-            self.event("commitment-report-ignored", status=code, error=why, **details)
-        else:
-            self.event("commitment-report", **details)
-        extra: dict[int, str | int] = {dimse.ERROR_COMMENT: _comment(why)} if why else {}
-        if isinstance(event, int):
-            extra[dimse.EVENT_TYPE_ID] = event
-        self.send(
-            self.context_id,
-            dimse.response(
-                dimse.N_EVENT_REPORT_RSP,
-                message_id,
-                code,
-                sop_class=PUSH_MODEL,
-                sop_instance=PUSH_MODEL_INSTANCE,
-                extra=extra,
-            ),
-            None,
+        command, _ = exchange.response(message_id)
+    except (OSError, TimeoutError) as error:  # released, closed or silent: a new association
+        why = services.deliver(request.calling, report)
+        exchange.report(
+            "commitment-report-failed" if why else "commitment-report-sent",
+            transaction=transaction,
+            association="new",
+            **({"error": why} if why else {}),
         )
+        raise error
+    code = int(command.get(dimse.STATUS, -1))
+    exchange.report(
+        "commitment-report-sent",
+        transaction=transaction,
+        association="same",
+        **({"status": code} if code != SUCCESS else {}),
+    )
 
-    def finish(self) -> str:
-        """The association ended: a report it did not answer goes on a new association
-        ('' when there was none to send or it went, else why it could not)."""
-        if self.outstanding is None:
-            return ""
-        _, report = self.outstanding
-        self.outstanding = None
-        return self.services.deliver(self.calling, report)
+
+def _action_problem(command: dict[int, str | int]) -> tuple[int, str] | None:
+    if command.get(dimse.ACTION_TYPE_ID) != REQUEST_COMMITMENT:
+        return NO_SUCH_ACTION, f"action type {command.get(dimse.ACTION_TYPE_ID)} unknown"
+    if command.get(dimse.REQUESTED_SOP_INSTANCE) != PUSH_MODEL_INSTANCE:
+        return NO_SUCH_OBJECT_INSTANCE, f"the Push Model's instance is {PUSH_MODEL_INSTANCE}"
+    return None
+
+
+def serve_report(services: CommitmentServices, exchange: Exchange) -> None:
+    """Match a report of one of our requests; anything else is answered with a failure and
+    changes nothing."""
+    request = exchange.request
+    event = request.command.get(dimse.EVENT_TYPE_ID)
+    details: dict[str, object] = {}
+    if event not in (ALL_COMMITTED, SOME_FAILED):
+        code, why = NO_SUCH_EVENT, f"event type {event} unknown"
+    else:
+        try:
+            report = parse_report(request.identifier or b"", request.transfer_syntax)
+            details = {"transaction": report.transaction_uid}
+            why = services.on_report(report, request.calling)
+            details |= {"committed": len(report.committed), "failed": len(report.failed)}
+        except ProtocolError as error:
+            why = str(error)
+        code = PROCESSING_FAILURE if why else SUCCESS
+    elements: dict[int, str | int] = {dimse.AFFECTED_SOP_INSTANCE: PUSH_MODEL_INSTANCE}
+    if isinstance(event, int):
+        elements[dimse.EVENT_TYPE_ID] = event
+    exchange.respond(code, elements=elements, comment=why)
+    if why:
+        exchange.report("commitment-report-ignored", status=code, error=why, **details)
+    else:
+        exchange.report("commitment-report", **details)

@@ -2,7 +2,7 @@
 checked, so a malformed PDU becomes one ProtocolError in plain words, never an IndexError."""
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from desktop.net.link import ProtocolError
@@ -595,11 +595,10 @@ def associate_request(
     calling: str,
     contexts: list[ProposedContext],
     max_pdu_length: int,
-    *,
     roles: tuple[RoleSelection, ...] = (),
 ) -> bytes:
     """An A-ASSOCIATE-RQ PDU: our application context, contexts and user information (with
-    the SCP/SCU role selections proposed, PS3.7 D.3.3.4)."""
+    SCP/SCU role selection items, when given)."""
     user = UserInformation(
         (
             MaximumLength(max_pdu_length),
@@ -616,3 +615,29 @@ def pdv_header(length: int, context_id: int, command: bool, last: bool) -> bytes
     """The P-DATA-TF PDU header and PDV item header for one PDV of ``length`` data bytes."""
     control = (1 if command else 0) | (2 if last else 0)
     return struct.pack(">BBIIBB", P_DATA_TF, 0, length + 6, length + 2, context_id, control)
+
+
+def frames(
+    context_id: int, chunks: Iterable[bytes], total: int, limit: int, *, command: bool, batch: int
+) -> Iterator[bytes]:
+    """``total`` bytes of a command or data set, given in chunks of any size, as P-DATA-TF
+    PDUs of one PDV of at most ``limit`` bytes (the one ending at ``total`` flagged last),
+    joined into writes of about ``batch`` bytes: fewer system calls and TLS records."""
+    sent, buffer, pending, pending_size = 0, bytearray(), [], 0
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= limit and sent + limit < total:
+            pending.append(pdv_header(limit, context_id, command, False) + buffer[:limit])
+            pending_size += limit
+            del buffer[:limit]
+            sent += limit
+            if pending_size >= batch:
+                yield b"".join(pending)
+                pending, pending_size = [], 0
+    if not buffer and sent == 0:  # an empty value still ends with a last fragment
+        pending.append(pdv_header(0, context_id, command, True))
+    while buffer:
+        piece = buffer[:limit]
+        del buffer[:limit]
+        pending.append(pdv_header(len(piece), context_id, command, not buffer) + piece)
+    yield b"".join(pending)

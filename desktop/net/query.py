@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from desktop.core.errors import CourierError
 from desktop.net import dimse
 from desktop.net.association import Association, Message, open_service
+from desktop.net.catalogue import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, STUDY_ROOT_MOVE
 from desktop.net.encoding import decode, encode
 from desktop.net.link import Connector, LinkError
 from desktop.net.status import FIND, MOVE, Status, status
@@ -19,9 +20,6 @@ from desktop.net.store import Peer
 
 log = logging.getLogger(__name__)
 
-PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
-STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
-STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
 LEVELS = ("patient", "study", "series", "image")
 RETURN_KEYS = {
     "patient": (

@@ -25,7 +25,7 @@ from desktop.net.commitment import (
     Report,
     report_dataset,
 )
-from desktop.net.commitment_scp import send_report
+from desktop.net.commitment_scp import commitment_services, send_report
 from desktop.net.link import LinkError
 from desktop.net.queue import COMMITTED, FAILED, SENT, WAITING, TransferQueue
 from desktop.net.runner import send_policy
@@ -56,8 +56,10 @@ def listener(home: Path, tmp_path: Path) -> Iterator[tuple[StorageListener, list
     inbox = tmp_path / "inbox"
     records: list[dict[str, Any]] = []
     settings = ListenerSettings("COURIER", "127.0.0.1", 0, inbox)
-    settings.commitment = listener_services(home, "COURIER", keystore, InboxArchive(inbox))
-    server = StorageListener(settings, records.append).start()
+    services = commitment_services(
+        listener_services(home, "COURIER", keystore, InboxArchive(inbox))
+    )
+    server = StorageListener(settings, records.append, services=services).start()
     yield server, records
     server.stop()
 
@@ -114,7 +116,8 @@ def test_send_commit_to_our_listener_gets_the_report_on_the_same_association(
     job = json.loads(out)
     assert (job["state"], job["committed"]) == ("committed", 4)
     assert {i["commitment"] for i in job["instances"]} == {COMMITTED}
-    assert not [r for r in records if r["event"] == "commitment-report-sent"]  # not a new one
+    [sent] = [r for r in records if r["event"] == "commitment-report-sent"]
+    assert sent["association"] == "same"
 
 
 def test_a_report_for_a_transaction_we_never_made_is_refused_and_changes_nothing(

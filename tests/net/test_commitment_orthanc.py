@@ -17,6 +17,7 @@ import pytest
 
 from desktop.commitments import listener_services
 from desktop.connect import listener_tls
+from desktop.net.commitment_scp import commitment_services
 from desktop.net.queue import COMMITTED, FAILED, TransferQueue
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
@@ -147,8 +148,10 @@ def test_orthanc_storing_to_us_with_commitment_gets_our_report(
     records: list[dict[str, Any]] = []
     settings = ListenerSettings("COURIER", "127.0.0.1", orthanc.ours, inbox)
     settings.tls_context, acceptor = listener_tls(keystore, "courier", Profile.BCP195_ND)
-    settings.commitment = listener_services(orthanc.home, "COURIER", keystore, InboxArchive(inbox))
-    listener = StorageListener(settings, records.append, acceptor).start()
+    services = commitment_services(
+        listener_services(orthanc.home, "COURIER", keystore, InboxArchive(inbox))
+    )
+    listener = StorageListener(settings, records.append, acceptor, services=services).start()
     try:
         ids = [orthanc.upload(f) for f in make_study(tmp_path / "study", count=2)]
         answer = orthanc.rest(
@@ -170,11 +173,8 @@ def test_orthanc_storing_to_us_with_commitment_gets_our_report(
     assert events[0]["event"] == "commitment-requested"
     assert (events[0]["committed"], events[0]["failed"]) == (2, 0)
     # Orthanc released its association at once: the report went on a new one, to the node
-    assert events[-1] == {
-        "event": "commitment-report-sent",
-        "calling": "ORTHANC",
-        "peer": events[-1]["peer"],
-        "association": "new",
-    }
+    [sent] = [e for e in events if e["event"] == "commitment-report-sent"]
+    assert (sent["calling"], sent["association"]) == ("ORTHANC", "new")
+    assert sent["transaction"] == transaction
     assert len(report["Success"]) == 2
     assert report["Failures"] == []

@@ -8,6 +8,7 @@ from typing import Any
 from desktop.commitments import listener_services
 from desktop.core.config import Node, add_node, find_node, load_config
 from desktop.demo import Demo
+from desktop.net.commitment_scp import commitment_services
 from desktop.net.queue import JobSummary
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
@@ -47,8 +48,10 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
     records: list[dict[str, Any]] = []
     settings = ListenerSettings("ARCHIVE", LOOPBACK, 0, inbox)
     keystore = Keystore(demo.home, lambda new: demo.password)
-    settings.commitment = listener_services(demo.home, "ARCHIVE", keystore, InboxArchive(inbox))
-    listener = StorageListener(settings, records.append).start()
+    services = commitment_services(
+        listener_services(demo.home, "ARCHIVE", keystore, InboxArchive(inbox))
+    )
+    listener = StorageListener(settings, records.append, services=services).start()
     try:
         add_node(demo.home, Node(ARCHIVE, "ARCHIVE", LOOPBACK, listener.port, commit=True))
         assert find_node(load_config(demo.home), ARCHIVE).commit
