@@ -89,22 +89,45 @@ def _one(vr: str, value: str) -> Matcher:
 
 
 def _wildcard(value: str, *, fold: bool) -> Matcher:
-    pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
-    compiled = re.compile(pattern, re.DOTALL | (re.IGNORECASE if fold else 0))
-    if fold:
-        return lambda stored: any(compiled.fullmatch(v) for v in _name_forms(stored))
-    return lambda stored: compiled.fullmatch(stored) is not None
+    """``*`` and ``?`` matching without backtracking: the pieces between stars are found left
+    to right (the leftmost place is always the best), so a hostile pattern costs at most
+    pieces × length, never an exponential regular expression search."""
+    flags = re.DOTALL | (re.IGNORECASE if fold else 0)
+    pieces = value.split("*")
+    compiled = [
+        re.compile("".join("." if c == "?" else re.escape(c) for c in piece), flags)
+        for piece in pieces
+    ]
+    if len(compiled) == 1:  # "?" only
+        whole = compiled[0]
+        return lambda stored: any(whole.fullmatch(v) for v in _name_forms(stored, fold))
+    first, *middle, last = compiled
+    tail = len(pieces[-1])
+
+    def test(stored: str) -> bool:
+        head = first.match(stored)
+        if head is None:
+            return False
+        position = head.end()
+        for piece in middle:
+            found = piece.search(stored, position)
+            if found is None:
+                return False
+            position = found.end()
+        return len(stored) - tail >= position and bool(last.fullmatch(stored, len(stored) - tail))
+
+    return lambda stored: any(test(v) for v in _name_forms(stored, fold))
 
 
 def _person_name(value: str) -> Matcher:
     wanted = value.casefold()
-    return lambda stored: any(v.casefold() == wanted for v in _name_forms(stored))
+    return lambda stored: any(v.casefold() == wanted for v in _name_forms(stored, True))
 
 
-def _name_forms(stored: str) -> list[str]:
+def _name_forms(stored: str, person: bool) -> list[str]:
     """A person name as a whole and each of its component groups (alphabetic, ideographic,
-    phonetic): a request may give any of them."""
-    groups = stored.split("=")
+    phonetic): a request may give any of them. Other values: themselves."""
+    groups = stored.split("=") if person else [stored]
     return [stored, *groups] if len(groups) > 1 else [stored]
 
 

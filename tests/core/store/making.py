@@ -30,21 +30,21 @@ def dataset(**attributes: object) -> Dataset:
     return ds
 
 
-def write(path: Path, ds: Dataset) -> Path:
+def write(path: Path, ds: Dataset, *, syntax: str = ExplicitVRLittleEndian) -> Path:
     """``ds`` as a Part 10 file at ``path`` (its folders made)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = syntax
     ds.file_meta = meta
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
 
 
-def filed(folder: Path, ds: Dataset) -> Path:
+def filed(folder: Path, ds: Dataset, *, syntax: str = ExplicitVRLittleEndian) -> Path:
     """``ds`` written where the listener would file it in ``folder``."""
     target = stored_path(
         folder, str(ds.PatientID), ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID
     )
-    return write(target, ds)
+    return write(target, ds, syntax=syntax)
