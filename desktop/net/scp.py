@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.errors import CourierError
+from desktop.core.filing import stored_path
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
 from desktop.net.catalogue import VERIFICATION, is_storage_class, transfer_syntaxes
@@ -37,7 +38,6 @@ from desktop.net.receiver import (
     Sink,
     recv_exact,
     send,
-    stored_path,
 )
 
 log = logging.getLogger(__name__)
