@@ -11,12 +11,12 @@ from desktop import auditing
 from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
+from desktop.inbox import inbox_folder, indexing, open_store
 from desktop.net.history import History
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import parse_profile
 
 if TYPE_CHECKING:
-    from desktop.core.archive import Archive
     from desktop.security.signing import Trust
 
 
@@ -65,7 +65,7 @@ def _listen(args: argparse.Namespace) -> int:
         args.ae,
         args.host,
         args.port,
-        args.out or courier_home() / "inbox",
+        inbox_folder(args.out),
         args.allow_ae,
         accept_private=args.accept_private,
         fsync=not args.no_fsync,
@@ -77,13 +77,16 @@ def _listen(args: argparse.Namespace) -> int:
         settings.tls_context, acceptor = listener_tls(
             open_keystore(args), args.identity, args.profile
         )
+    store = open_store(settings.out)
+    if store.recovered:
+        print(f"the Inbox's index: {store.recovered}", flush=True)
     services = []
     if not args.no_commitment:
         from desktop.commitments import listener_services
         from desktop.net.commitment_scp import commitment_services
 
         commitment = listener_services(
-            courier_home(), settings.ae_title, open_keystore(args), _archive(settings.out)
+            courier_home(), settings.ae_title, open_keystore(args), store
         )
         services += commitment_services(commitment)
     history = History(courier_home() / "history.jsonl")
@@ -92,7 +95,8 @@ def _listen(args: argparse.Namespace) -> int:
         from desktop.signing import trust_of
 
         trust = trust_of(open_keystore(args), [])
-    sink = auditing.listener(lambda record: _show(record, history, trust), settings.ae_title)
+    shown = indexing(lambda record: _show(record, history, trust), lambda: store)
+    sink = auditing.listener(shown, settings.ae_title)
     listener = StorageListener(settings, sink, acceptor, services=services)
     listener.start()
     print(
@@ -105,12 +109,8 @@ def _listen(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     listener.stop()
+    store.close()
     return 0
-
-
-def _archive(out: Path) -> "Archive | None":
-    """The indexed store the provider commits from (None until the store exists)."""
-    return None
 
 
 def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> None:

@@ -15,6 +15,7 @@ import pytest
 from desktop.commitments import listener_services
 from desktop.connect import node_connector
 from desktop.core.config import Node
+from desktop.inbox import indexing, open_store
 from desktop.net import dimse, pdu
 from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association
 from desktop.net.commitment import (
@@ -34,7 +35,6 @@ from desktop.net.store import StoreItem, StoreOutcome
 from desktop.security.keystore import Keystore
 from tests.helpers import cli, node_add
 from tests.net.conftest import PASSWORD, make_study
-from tests.net.inbox_archive import InboxArchive
 
 ARCHIVE = "ARCHIVE"
 OLD_SCHEMA = """
@@ -51,17 +51,18 @@ CREATE TABLE instances (job_id INTEGER NOT NULL REFERENCES jobs(id), seq INTEGER
 
 @pytest.fixture
 def listener(home: Path, tmp_path: Path) -> Iterator[tuple[StorageListener, list[dict[str, Any]]]]:
-    """Our plain listener as COURIER, committing what its inbox holds."""
+    """Our plain listener as COURIER, committing what its store holds."""
     keystore = Keystore(home, lambda new: PASSWORD)
     inbox = tmp_path / "inbox"
     records: list[dict[str, Any]] = []
     settings = ListenerSettings("COURIER", "127.0.0.1", 0, inbox)
-    services = commitment_services(
-        listener_services(home, "COURIER", keystore, InboxArchive(inbox))
-    )
-    server = StorageListener(settings, records.append, services=services).start()
+    store = open_store(inbox)
+    services = commitment_services(listener_services(home, "COURIER", keystore, store))
+    sink = indexing(records.append, lambda: store)
+    server = StorageListener(settings, sink, services=services).start()
     yield server, records
     server.stop()
+    store.close()
 
 
 def report_as(home: Path, port: int, calling: str, report: Report) -> None:

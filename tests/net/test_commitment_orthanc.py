@@ -15,16 +15,9 @@ from typing import Any
 import pydicom
 import pytest
 
-from desktop.commitments import listener_services
-from desktop.connect import listener_tls
-from desktop.net.commitment_scp import commitment_services
 from desktop.net.queue import COMMITTED, FAILED, TransferQueue
-from desktop.net.scp import ListenerSettings, StorageListener
-from desktop.security.keystore import Keystore
-from desktop.security.tls import Profile
 from tests.helpers import cli, node_add, require_tool
 from tests.net.conftest import make_study
-from tests.net.inbox_archive import InboxArchive
 from tests.peers import free_port, orthanc_config, running
 from tests.pki import Pki, prepare_home
 
@@ -140,41 +133,26 @@ def test_without_a_report_the_instances_stay_waiting_never_committed(
     assert (job.state, job.commit_waiting, job.committed) == ("waiting for commitment", 2, 0)
 
 
-def test_orthanc_storing_to_us_with_commitment_gets_our_report(
-    orthanc: Orthanc, pki: Pki, tmp_path: Path
+def test_orthanc_storing_to_us_with_commitment_gets_our_report_from_listen(
+    orthanc: Orthanc, listen: None, tmp_path: Path
 ) -> None:
-    keystore = Keystore(orthanc.home, lambda new: PASSWORD)
-    inbox = tmp_path / "inbox"
-    records: list[dict[str, Any]] = []
-    settings = ListenerSettings("COURIER", "127.0.0.1", orthanc.ours, inbox)
-    settings.tls_context, acceptor = listener_tls(keystore, "courier", Profile.BCP195_ND)
-    services = commitment_services(
-        listener_services(orthanc.home, "COURIER", keystore, InboxArchive(inbox))
+    ids = [orthanc.upload(f) for f in make_study(tmp_path / "study", count=2)]
+    answer = orthanc.rest(
+        "POST",
+        "/modalities/courier/store",
+        {"Resources": ids, "StorageCommitment": True, "Synchronous": True},
     )
-    listener = StorageListener(settings, records.append, acceptor, services=services).start()
-    try:
-        ids = [orthanc.upload(f) for f in make_study(tmp_path / "study", count=2)]
-        answer = orthanc.rest(
-            "POST",
-            "/modalities/courier/store",
-            {"Resources": ids, "StorageCommitment": True, "Synchronous": True},
-        )
-        transaction = answer["StorageCommitmentTransactionUID"]
-        deadline, report = time.monotonic() + 20, {}
-        while time.monotonic() < deadline:
-            report = orthanc.rest("GET", f"/storage-commitment/{transaction}")
-            if report["Status"] != "Pending":
-                break
-            time.sleep(0.2)
-    finally:
-        listener.stop()
-    assert report["Status"] == "Success", (report, records)
-    events = [r for r in records if r["event"].startswith("commitment")]
-    assert events[0]["event"] == "commitment-requested"
-    assert (events[0]["committed"], events[0]["failed"]) == (2, 0)
-    # Orthanc released its association at once: the report went on a new one, to the node
-    [sent] = [e for e in events if e["event"] == "commitment-report-sent"]
-    assert (sent["calling"], sent["association"]) == ("ORTHANC", "new")
-    assert sent["transaction"] == transaction
+    transaction = answer["StorageCommitmentTransactionUID"]
+    deadline, report = time.monotonic() + 20, {}
+    while time.monotonic() < deadline:
+        report = orthanc.rest("GET", f"/storage-commitment/{transaction}")
+        if report["Status"] != "Pending":
+            break
+        time.sleep(0.2)
+    said = (tmp_path / "listen.log").read_text()
+    assert report["Status"] == "Success", (report, said)
     assert len(report["Success"]) == 2
     assert report["Failures"] == []
+    assert f"commitment-requested (ORTHANC): transaction {transaction}, 2 committed" in said
+    # Orthanc released its association at once: the report went on a new one, to the node
+    assert "commitment-report-sent (ORTHANC)" in said

@@ -8,6 +8,7 @@ from typing import Any
 from desktop.commitments import listener_services
 from desktop.core.config import Node, add_node, find_node, load_config
 from desktop.demo import Demo
+from desktop.inbox import indexing, open_store
 from desktop.net.commitment_scp import commitment_services
 from desktop.net.queue import JobSummary
 from desktop.net.scp import ListenerSettings, StorageListener
@@ -15,7 +16,6 @@ from desktop.security.keystore import Keystore
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.nodes import NodeDialog
 from desktop.ui.widgets.transfers import TransfersPanel
-from tests.net.inbox_archive import InboxArchive
 from tests.peers import LOOPBACK
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import drop_on_node, open_demo, study_index
@@ -48,10 +48,10 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
     records: list[dict[str, Any]] = []
     settings = ListenerSettings("ARCHIVE", LOOPBACK, 0, inbox)
     keystore = Keystore(demo.home, lambda new: demo.password)
-    services = commitment_services(
-        listener_services(demo.home, "ARCHIVE", keystore, InboxArchive(inbox))
-    )
-    listener = StorageListener(settings, records.append, services=services).start()
+    store = open_store(inbox)
+    services = commitment_services(listener_services(demo.home, "ARCHIVE", keystore, store))
+    listener = StorageListener(settings, indexing(records.append, lambda: store), services=services)
+    listener.start()
     try:
         add_node(demo.home, Node(ARCHIVE, "ARCHIVE", LOOPBACK, listener.port, commit=True))
         assert find_node(load_config(demo.home), ARCHIVE).commit
@@ -65,6 +65,7 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
         assert cell(window, job, 8) == ""
     finally:
         listener.stop()
+        store.close()
     assert [r["committed"] for r in records if r["event"] == "commitment-requested"] == [12]
 
 
