@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop import auditing
+from desktop.commitments import listener_services
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
 from desktop.inbox import LazyStore, indexing
+from desktop.net.commitment_scp import commitment_services
 from desktop.net.history import History
 from desktop.net.link import Connector
 from desktop.net.scp import ListenerSettings, Sink, StorageListener
@@ -84,7 +86,10 @@ class Services:
                 self.keystore, settings.identity, Profile(settings.profile)
             )
         audited = auditing.listener(indexing(sink, self.store), settings.ae_title)
-        self.listener = StorageListener(listener_settings, audited, acceptor).start()
+        commitment = listener_services(self.home, settings.ae_title, self.keystore, self.store)
+        self.listener = StorageListener(
+            listener_settings, audited, acceptor, services=commitment_services(commitment)
+        ).start()
         return self.listener
 
     def stop_inbox(self) -> None:

@@ -5,6 +5,7 @@ The network layer gets plain callables; the keystore and the configuration stay 
 """
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,11 +33,11 @@ def listener_services(
     home: Path,
     our_ae: str,
     keystore: "Keystore",
-    archive: "Archive | None",
+    archive: "Callable[[], Archive] | None",
 ) -> CommitmentServices:
     """Storage commitment for a listener answering as ``our_ae``: the provider commits what
-    ``archive`` holds (none: requests refused); reports of our own requests are matched in
-    HOME's queue. ``keystore`` is unlocked only when a report must go over TLS."""
+    the store ``archive()`` holds (None: requests refused); reports of our own requests are
+    matched in HOME's queue. ``keystore`` is unlocked only when a report must go over TLS."""
 
     def on_report(report: Report, sender: str) -> str:
         queue = TransferQueue(home / "queue.sqlite")

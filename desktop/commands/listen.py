@@ -86,7 +86,7 @@ def _listen(args: argparse.Namespace) -> int:
         from desktop.net.commitment_scp import commitment_services
 
         commitment = listener_services(
-            courier_home(), settings.ae_title, open_keystore(args), store
+            courier_home(), settings.ae_title, open_keystore(args), lambda: store
         )
         services += commitment_services(commitment)
     history = History(courier_home() / "history.jsonl")

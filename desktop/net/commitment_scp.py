@@ -49,9 +49,10 @@ ReportSink = Callable[[Report, str], str]
 
 @dataclass(frozen=True, slots=True)
 class CommitmentServices:
-    """What the listener needs for storage commitment; ``archive`` None: no provider."""
+    """What the listener needs for storage commitment: ``archive`` gives the store (opened
+    when first needed); None: no provider."""
 
-    archive: "Archive | None"
+    archive: "Callable[[], Archive] | None"
     deliver: Deliver
     on_report: ReportSink
 
@@ -139,7 +140,7 @@ def serve_action(services: CommitmentServices, exchange: Exchange) -> None:
             )
         except ProtocolError as error:
             problem = (INVALID_ARGUMENT, str(error))
-    archive = services.archive
+    archive = services.archive() if services.archive is not None else None
     if problem is None and archive is None:
         problem = (NO_SUCH_ACTION, "this listener has no store to commit from")
     elements: dict[int, str | int] = {

@@ -49,7 +49,7 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
     settings = ListenerSettings("ARCHIVE", LOOPBACK, 0, inbox)
     keystore = Keystore(demo.home, lambda new: demo.password)
     store = open_store(inbox)
-    services = commitment_services(listener_services(demo.home, "ARCHIVE", keystore, store))
+    services = commitment_services(listener_services(demo.home, "ARCHIVE", keystore, lambda: store))
     listener = StorageListener(settings, indexing(records.append, lambda: store), services=services)
     listener.start()
     try:
