@@ -243,16 +243,18 @@ def _await_report(
             if error.failure.code != "peer-released":
                 raise
             return Outcome(True, "the peer released the association", notes=notes)
-        report = _report_of(association, message, syntax)
-        ignored = on_report(report, sender)
+        report, ignored = _report_of(association, message, syntax, on_report, sender)
         if not ignored:
             return Outcome(True, "the report came on the same association", report, notes)
         notes.append(ignored)
     return Outcome(True, f"no report within {wait:g} s", notes=notes)
 
 
-def _report_of(association: Association, message: Message, syntax: str) -> Report:
-    """An N-EVENT-REPORT-RQ received on our association, answered."""
+def _report_of(
+    association: Association, message: Message, syntax: str, on_report: ReportSink, sender: str
+) -> tuple[Report, str]:
+    """An N-EVENT-REPORT-RQ received on our association, recorded by ``on_report`` and then
+    answered: success, or a processing failure when it was ignored (and why)."""
     command = message.command
     field_ = command.get(dimse.COMMAND_FIELD)
     if field_ != dimse.N_EVENT_REPORT_RQ or message.dataset is None:
@@ -269,18 +271,22 @@ def _report_of(association: Association, message: Message, syntax: str) -> Repor
         )
         raise ProtocolError(f"a storage commitment report with event type {event}")
     report = parse_report(message.dataset, syntax)
+    ignored = on_report(report, sender)
+    extra: dict[int, str | int] = {dimse.EVENT_TYPE_ID: int(event)}
+    if ignored:
+        extra[dimse.ERROR_COMMENT] = ignored.encode("ascii", "replace").decode()[:64]
     association.send_command(
         message.context_id,
         dimse.response(
             dimse.N_EVENT_REPORT_RSP,
             message_id,
-            SUCCESS,
+            PROCESSING_FAILURE if ignored else SUCCESS,
             sop_class=PUSH_MODEL,
             sop_instance=PUSH_MODEL_INSTANCE,
-            extra={dimse.EVENT_TYPE_ID: int(event)},
+            extra=extra,
         ),
     )
-    return report
+    return report, ignored
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from desktop.net.commitment import (
     PUSH_MODEL_INSTANCE,
     Reference,
     Report,
+    commit_job,
     report_dataset,
 )
 from desktop.net.commitment_scp import commitment_services, send_report
@@ -35,6 +36,7 @@ from desktop.net.store import StoreItem, StoreOutcome
 from desktop.security.keystore import Keystore
 from tests.helpers import cli, node_add
 from tests.net.conftest import PASSWORD, make_study
+from tests.net.scripted_peer import Conversation, scripted_peer
 
 ARCHIVE = "ARCHIVE"
 OLD_SCHEMA = """
@@ -72,7 +74,9 @@ def report_as(home: Path, port: int, calling: str, report: Report) -> None:
     send_report(connect, called="COURIER", calling=calling, report=report)
 
 
-def sent_job(home: Path, tmp_path: Path, count: int = 3) -> tuple[int, list[StoreItem], str]:
+def sent_job(
+    home: Path, tmp_path: Path, count: int = 3, *, request: bool = True
+) -> tuple[int, list[StoreItem], str]:
     """A job of ``count`` instances sent to ARCHIVE, commitment requested (the transaction
     UID returned), by a queue closed since: the state on disk only."""
     files = make_study(tmp_path / "study", count=count)
@@ -86,7 +90,8 @@ def sent_job(home: Path, tmp_path: Path, count: int = 3) -> tuple[int, list[Stor
     for instance in queue.instances(job):
         queue.record(instance, StoreOutcome(instance.item, True, False, "stored"), send_policy(), 0)
     transaction = "1.2.826.0.1.3680043.10.1467.99.1"
-    assert len(queue.begin_commitment(job, transaction, ARCHIVE)) == count
+    if request:
+        assert len(queue.begin_commitment(job, transaction, ARCHIVE)) == count
     queue.close()
     return job, items, transaction
 
@@ -220,3 +225,48 @@ def test_node_commit_settings_are_kept_and_bad_waits_refused(
     assert (node["commit"], node["commit_wait"]) == (True, 5)
     status, _, err = cli(capsys, "node", "edit", "pacs", "--commit-wait", "-1")
     assert status != 0 and "the wait for a commitment report is 0 to 86400 s" in err
+
+
+def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_commits(
+    home: Path, tmp_path: Path
+) -> None:
+    job, items, _ = sent_job(home, tmp_path, count=2, request=False)
+    answers: list[dict[int, str | int]] = []
+
+    def archive(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()  # our N-ACTION-RQ
+        peer.respond(
+            context_id,
+            {
+                dimse.COMMAND_FIELD: dimse.N_ACTION_RSP,
+                dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
+                dimse.STATUS: 0,
+            },
+        )
+        forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+        peer.send(
+            pdu.PData(
+                (
+                    pdu.Pdv(
+                        context_id,
+                        3,
+                        dimse.event_report_request(7, PUSH_MODEL, PUSH_MODEL_INSTANCE, 1),
+                    ),
+                    pdu.Pdv(context_id, 2, report_dataset(forged, UNCOMPRESSED_SYNTAXES[0])),
+                )
+            ).encode()
+        )
+        answers.append(peer.read_message()[1])
+
+    queue = TransferQueue(home / "queue.sqlite")
+    with scripted_peer(archive) as peer:
+        done = commit_job(
+            queue, job, peer.connector(5), called=ARCHIVE, calling="COURIER", wait=1.5
+        )
+    assert done is not None and done.outcome.accepted
+    assert "no transaction 1.2.3.4.5.6.7 of ours" in done.outcome.notes[0]
+    assert answers[0][dimse.STATUS] == 0x0110  # told the peer it was not taken
+    assert set(commitment(home, job).values()) == {WAITING}
+    assert queue.job(job).state == "waiting for commitment"
+    queue.close()
