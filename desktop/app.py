@@ -10,6 +10,7 @@ from pathlib import Path
 from desktop import auditing
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
+from desktop.inbox import LazyStore, indexing
 from desktop.net.history import History
 from desktop.net.link import Connector
 from desktop.net.scp import ListenerSettings, Sink, StorageListener
@@ -38,6 +39,7 @@ class Services:
         self.history = History(home / "history.jsonl")
         self.queue_path = home / "queue.sqlite"
         self.inbox = home / "inbox"
+        self.store = LazyStore(self.inbox)  # the Inbox's index, opened when first needed
         self.listener: StorageListener | None = None
         self._connectors: dict[Node, Connector] = {}
         self._lock = threading.Lock()
@@ -81,7 +83,7 @@ class Services:
             listener_settings.tls_context, acceptor = listener_tls(
                 self.keystore, settings.identity, Profile(settings.profile)
             )
-        audited = auditing.listener(sink, settings.ae_title)
+        audited = auditing.listener(indexing(sink, self.store), settings.ae_title)
         self.listener = StorageListener(listener_settings, audited, acceptor).start()
         return self.listener
 

@@ -27,6 +27,8 @@ COMMANDS = {
     "queue": "transfer",
     "history": "transfer",
     "listen": "listen",
+    "import": "store",
+    "store": "store",
     "find": "query",
     "move": "query",
     "sign": "sign",

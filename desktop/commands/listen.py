@@ -11,6 +11,7 @@ from desktop import auditing
 from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
+from desktop.inbox import inbox_folder, indexing, open_store
 from desktop.net.history import History
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import parse_profile
@@ -58,7 +59,7 @@ def _listen(args: argparse.Namespace) -> int:
         args.ae,
         args.host,
         args.port,
-        args.out or courier_home() / "inbox",
+        inbox_folder(args.out),
         args.allow_ae,
         accept_private=args.accept_private,
         fsync=not args.no_fsync,
@@ -76,7 +77,11 @@ def _listen(args: argparse.Namespace) -> int:
         from desktop.signing import trust_of
 
         trust = trust_of(open_keystore(args), [])
-    sink = auditing.listener(lambda record: _show(record, history, trust), settings.ae_title)
+    store = open_store(settings.out)
+    if store.recovered:
+        print(f"the Inbox's index: {store.recovered}", flush=True)
+    shown = indexing(lambda record: _show(record, history, trust), lambda: store)
+    sink = auditing.listener(shown, settings.ae_title)
     listener = StorageListener(settings, sink, acceptor)
     listener.start()
     print(
@@ -89,6 +94,7 @@ def _listen(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     listener.stop()
+    store.close()
     return 0
 
 

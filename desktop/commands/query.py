@@ -10,7 +10,7 @@ from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
-from desktop.core.paths import courier_home
+from desktop.inbox import LazyStore, inbox_folder, indexing
 from desktop.net.query import LEVELS, QueryError, find, move
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
@@ -79,15 +79,14 @@ def _move(args: argparse.Namespace) -> int:
     destination = args.dest or node.calling_ae_title
     listener = None
     if args.listen:
-        settings = ListenerSettings(
-            destination, args.host, args.port, args.out or courier_home() / "inbox"
-        )
+        settings = ListenerSettings(destination, args.host, args.port, inbox_folder(args.out))
         acceptor = None
         if node.tls:
             settings.tls_context, acceptor = listener_tls(
                 open_keystore(args), node.identity, Profile(node.profile)
             )
-        sink = auditing.listener(lambda record: None, destination)
+        store = LazyStore(settings.out)
+        sink = auditing.listener(indexing(lambda record: None, store), destination)
         listener = StorageListener(settings, sink, acceptor).start()
     try:
         last = None
@@ -97,6 +96,7 @@ def _move(args: argparse.Namespace) -> int:
     finally:
         if listener is not None:
             listener.stop()
+            store.close()
     if last is None or last.status.failed or last.failed:
         print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1

@@ -9,7 +9,6 @@ data set of any other message is collected in memory, up to ``exchange.MAX_IDENT
 
 import logging
 import os
-import re
 import secrets
 import socket
 import ssl
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.access import STORE
+from desktop.core.filing import file_into_place, stored_path
 from desktop.net import acceptor, dimse
 from desktop.net.acceptor import AssociationRequest
 from desktop.net.catalogue import VERIFICATION
@@ -49,7 +49,6 @@ from desktop.net.pdu import (
 
 log = logging.getLogger(__name__)
 
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 SUCCESS = 0x0000
 NOT_AUTHORISED = 0x0124  # PS3.7 C.5: refused, not authorised
 MAX_COMMAND = 1 << 16
@@ -75,22 +74,6 @@ class ListenerSettings:
     max_pdu_length: int = 1 << 17  # what we announce: the memory one association reads into
     max_inflated: int = 512 << 20  # a deflated data set may inflate to this much
     fsync: bool = True  # data on disk before Success
-
-
-def _component(value: str, fallback: str) -> str:
-    cleaned = SAFE.sub("_", value.strip())[:64].strip("._")
-    return cleaned or fallback
-
-
-def stored_path(out: Path, patient: str, study: str, series: str, instance: str) -> Path:
-    """Where a received instance goes: OUT/patient/study/series/instance.dcm (names made safe)."""
-    return (
-        out
-        / _component(patient, "unknown-patient")
-        / _component(study, "unknown-study")
-        / _component(series, "unknown-series")
-        / f"{_component(instance, 'instance')}.dcm"
-    )
 
 
 def file_meta(sop_class: str, sop_instance: str, syntax: str, source: str) -> bytes:
@@ -551,33 +534,6 @@ class Association:
         """The association ended mid-data-set: nothing of it stays in ``.incoming``."""
         self._close_file(remove=True)
         self.incoming = None
-
-
-def file_into_place(temporary: Path, target: Path) -> tuple[Path, bool]:
-    """Link the checked file at ``target`` (whose folder exists) without ever replacing
-    another file: an identical file already there is this instance again (True); a different
-    one keeps its place and this one takes the next free name (``name~2.dcm`` ...)."""
-    for number in range(1, 1000):
-        candidate = target if number == 1 else target.with_name(f"{target.stem}~{number}.dcm")
-        try:
-            os.link(temporary, candidate)
-            return candidate, False
-        except FileExistsError:
-            if _same_content(temporary, candidate):
-                return candidate, True
-    raise OSError(f"a thousand different files are already named {target.name}")
-
-
-def _same_content(first: Path, second: Path) -> bool:
-    if first.stat().st_size != second.stat().st_size:
-        return False
-    with first.open("rb") as a, second.open("rb") as b:
-        while True:
-            chunk = a.read(1 << 20)
-            if chunk != b.read(1 << 20):
-                return False
-            if not chunk:
-                return True
 
 
 def recv_exact(connection: socket.socket, count: int, deadline: float | None = None) -> bytes:

@@ -22,6 +22,7 @@ from typing import Any
 
 from desktop.core.access import RETRIEVE, STORE, AccessError, AccessList
 from desktop.core.errors import CourierError
+from desktop.core.filing import stored_path
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
 from desktop.net.catalogue import (
@@ -45,7 +46,6 @@ from desktop.net.receiver import (
     Sink,
     recv_exact,
     send,
-    stored_path,
 )
 
 log = logging.getLogger(__name__)
