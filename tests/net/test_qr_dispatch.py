@@ -15,9 +15,9 @@ from desktop.core.config import Node
 from desktop.net import pdu
 from desktop.net.association import Association
 from desktop.net.catalogue import STUDY_ROOT_GET
+from desktop.net.get import get
 from desktop.net.query import QueryError, find
 from desktop.net.scp import ListenerSettings, StorageListener
-from desktop.net.get import get
 from desktop.net.services.find import find_service
 from desktop.net.services.get import get_service
 from desktop.net.store import Peer, StoreItem, StoreOutcome, store
