@@ -20,6 +20,7 @@ from desktop.net.store import Peer
 from desktop.security.keystore import Keystore
 from desktop.security.passwords import PasswordSource
 from desktop.security.tls import Profile
+from desktop.serving import DeferredArchive, query_retrieve
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +65,14 @@ class Services:
         """The node, its connector and peer. The connector (identity unlocked, TLS context
         built) is made once per node settings and session, on the caller's thread."""
         node = self.node(name)
+        return node, self.connector(node), Peer(node.ae_title, node.calling_ae_title)
+
+    def connector(self, node: Node) -> Connector:
         with self._lock:
             connector = self._connectors.get(node)
             if connector is None:
                 connector = self._connectors[node] = node_connector(node, self.keystore)
-        return node, connector, Peer(node.ae_title, node.calling_ae_title)
+        return connector
 
     def forget_connections(self) -> None:
         """After the keystore changed (a CA or identity imported or removed)."""
@@ -76,9 +80,14 @@ class Services:
             self._connectors.clear()
 
     def start_inbox(self, settings: InboxSettings, sink: Sink) -> StorageListener:
-        """Run our storage SCP into the Inbox (TLS with client certificates if configured)."""
+        """Run our storage SCP into the Inbox, serving query/retrieve of it (TLS with client
+        certificates if configured)."""
         listener_settings = ListenerSettings(
-            settings.ae_title, "127.0.0.1", settings.port, self.inbox
+            settings.ae_title,
+            "127.0.0.1",
+            settings.port,
+            self.inbox,
+            load_config(self.home).listener_access,
         )
         acceptor = None
         if settings.identity:
@@ -86,9 +95,13 @@ class Services:
                 self.keystore, settings.identity, Profile(settings.profile)
             )
         audited = auditing.listener(indexing(sink, self.store), settings.ae_title)
-        commitment = listener_services(self.home, settings.ae_title, self.keystore, self.store)
+        archive = DeferredArchive(self.store)
+        services = query_retrieve(archive, self.home, self.connector)
+        services += commitment_services(
+            listener_services(self.home, settings.ae_title, archive, self.connector)
+        )
         self.listener = StorageListener(
-            listener_settings, audited, acceptor, services=commitment_services(commitment)
+            listener_settings, audited, acceptor, services=services
         ).start()
         return self.listener
 

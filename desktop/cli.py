@@ -31,6 +31,7 @@ COMMANDS = {
     "store": "store",
     "find": "query",
     "move": "query",
+    "get": "query",
     "sign": "sign",
     "audit": "audit",
     "verify": "sign",

@@ -5,7 +5,6 @@ The network layer gets plain callables; the keystore and the configuration stay 
 """
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,10 +14,10 @@ from desktop.net.commitment import Report, apply
 from desktop.net.commitment_scp import CommitmentServices, send_report
 from desktop.net.link import LinkError
 from desktop.net.queue import TransferQueue
+from desktop.serving import ConnectorFor
 
 if TYPE_CHECKING:
     from desktop.core.archive import Archive
-    from desktop.security.keystore import Keystore
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +29,12 @@ def node_for(home: Path, ae_title: str) -> Node | None:
 
 
 def listener_services(
-    home: Path,
-    our_ae: str,
-    keystore: "Keystore",
-    archive: "Callable[[], Archive] | None",
+    home: Path, our_ae: str, archive: "Archive | None", connector_for: ConnectorFor
 ) -> CommitmentServices:
     """Storage commitment for a listener answering as ``our_ae``: the provider commits what
-    the store ``archive()`` holds (None: requests refused); reports of our own requests are
-    matched in HOME's queue. ``keystore`` is unlocked only when a report must go over TLS."""
+    ``archive`` holds (None: requests refused) and reaches a requestor that let its
+    association go as the configured node with its AE title (``connector_for``, as C-MOVE
+    does); reports of our own requests are matched in HOME's queue."""
 
     def on_report(report: Report, sender: str) -> str:
         queue = TransferQueue(home / "queue.sqlite")
@@ -55,8 +52,6 @@ def listener_services(
         return applied.ignored
 
     def deliver(requester: str, report: Report) -> str:
-        from desktop.connect import node_connector
-
         node = node_for(home, requester)
         if node is None:
             return (
@@ -64,8 +59,7 @@ def listener_services(
                 "its report cannot be sent (node add ... --ae " + requester + ")"
             )
         try:
-            connect = node_connector(node, keystore)
-            send_report(connect, called=node.ae_title, calling=our_ae, report=report)
+            send_report(connector_for(node), called=node.ae_title, calling=our_ae, report=report)
         except LinkError as error:
             return f"the report to {node.name} could not be sent: {error.failure.text}"
         except CourierError as error:

@@ -1,4 +1,5 @@
-"""``dicom-courier listen``: our storage SCP, in the foreground until interrupted."""
+"""``dicom-courier listen``: our storage SCP and query/retrieve provider (C-FIND, C-MOVE to
+configured nodes, C-GET over the Inbox's store), in the foreground until interrupted."""
 
 import argparse
 import contextlib
@@ -9,19 +10,23 @@ from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
 from desktop.commands.options import open_keystore
-from desktop.connect import listener_tls
+from desktop.connect import listener_tls, node_connector
+from desktop.core.config import load_config
 from desktop.core.paths import courier_home
 from desktop.inbox import inbox_folder, indexing, open_store
 from desktop.net.history import History
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import parse_profile
+from desktop.serving import cached_connectors, query_retrieve
 
 if TYPE_CHECKING:
     from desktop.security.signing import Trust
 
 
 def register(commands: Any) -> None:
-    listen = commands.add_parser("listen", help="receive instances (a storage SCP)")
+    listen = commands.add_parser(
+        "listen", help="receive instances and serve query/retrieve of the Inbox (an SCP)"
+    )
     listen.add_argument("--port", type=int, default=11113)
     listen.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     listen.add_argument("--ae", default="COURIER", help="our AE title")
@@ -34,8 +39,10 @@ def register(commands: Any) -> None:
         action="append",
         default=[],
         metavar="AE[=SHA256]",
-        help="accept only these calling AE titles (repeatable); AE=FINGERPRINT also binds "
-        "the title to the SHA-256 fingerprint of the client's certificate",
+        help="accept only these calling AE titles (repeatable; default: the configuration's "
+        "listener access list); AE=FINGERPRINT also binds the title to the SHA-256 "
+        "fingerprint of the client's certificate, /store,query,retrieve grants only those "
+        "services (default: all)",
     )
     listen.add_argument(
         "--accept-private", action="store_true", help="also accept private SOP classes"
@@ -66,7 +73,7 @@ def _listen(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         inbox_folder(args.out),
-        args.allow_ae,
+        args.allow_ae or load_config(courier_home()).listener_access,
         accept_private=args.accept_private,
         fsync=not args.no_fsync,
     )
@@ -80,15 +87,6 @@ def _listen(args: argparse.Namespace) -> int:
     store = open_store(settings.out)
     if store.recovered:
         print(f"the Inbox's index: {store.recovered}", flush=True)
-    services = []
-    if not args.no_commitment:
-        from desktop.commitments import listener_services
-        from desktop.net.commitment_scp import commitment_services
-
-        commitment = listener_services(
-            courier_home(), settings.ae_title, open_keystore(args), lambda: store
-        )
-        services += commitment_services(commitment)
     history = History(courier_home() / "history.jsonl")
     trust = None
     if args.verify_signatures:
@@ -97,6 +95,15 @@ def _listen(args: argparse.Namespace) -> int:
         trust = trust_of(open_keystore(args), [])
     shown = indexing(lambda record: _show(record, history, trust), lambda: store)
     sink = auditing.listener(shown, settings.ae_title)
+    keystore = open_keystore(args)
+    connectors = cached_connectors(lambda node: node_connector(node, keystore))
+    services = query_retrieve(store, courier_home(), connectors)
+    if not args.no_commitment:
+        from desktop.commitments import listener_services
+        from desktop.net.commitment_scp import commitment_services
+
+        commitment = listener_services(courier_home(), settings.ae_title, store, connectors)
+        services += commitment_services(commitment)
     listener = StorageListener(settings, sink, acceptor, services=services)
     listener.start()
     print(

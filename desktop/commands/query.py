@@ -1,4 +1,4 @@
-"""Query/retrieve commands: find and move (optionally into our own listener)."""
+"""Query/retrieve commands: find, move (optionally into our own listener) and get."""
 
 import argparse
 import json
@@ -45,6 +45,16 @@ def register(commands: Any) -> None:
     retrieve.add_argument("--port", type=int, default=11113, help="--listen port")
     retrieve.add_argument("--out", type=Path, help="--listen folder (default: HOME/inbox)")
     retrieve.set_defaults(run=_move)
+    getting = commands.add_parser(
+        "get",
+        parents=[secret],
+        help="C-GET a study or series into the Inbox over our own association (no inbound port)",
+    )
+    getting.add_argument("node")
+    getting.add_argument("--study", required=True, metavar="UID")
+    getting.add_argument("--series", default="", metavar="UID")
+    getting.add_argument("--out", type=Path, help="the store's folder (default: HOME/inbox)")
+    getting.set_defaults(run=_get)
 
 
 def _keys(pairs: list[str]) -> dict[str, str]:
@@ -99,5 +109,37 @@ def _move(args: argparse.Namespace) -> int:
             store.close()
     if last is None or last.status.failed or last.failed:
         print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    from desktop.net.get import get
+
+    node, connector, peer = connection(args, args.node)
+    settings = ListenerSettings(node.calling_ae_title, out=inbox_folder(args.out))
+    store = LazyStore(settings.out)
+    filed = 0
+
+    def shown(record: dict[str, Any]) -> None:
+        nonlocal filed
+        if record["event"] == "stored":
+            filed += 1
+        elif record["event"] == "store-failed":
+            print(f"refused {record['sop_instance_uid']}: {record['error']}", file=sys.stderr)
+
+    sink = auditing.listener(indexing(shown, store), node.calling_ae_title)
+    last = None
+    try:
+        for progress in get(
+            connector, peer, settings, sink, study_uid=args.study, series_uid=args.series
+        ):
+            last = progress
+            print(progress.describe(), flush=True)
+    finally:
+        store.close()
+    print(f"{filed} instance{'s' if filed != 1 else ''} filed in {settings.out}")
+    if last is None or last.status.failed or last.failed:
+        print(f"get failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
     return 0

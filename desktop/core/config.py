@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from desktop.core.access import AccessError, AccessList
 from desktop.core.errors import CourierError
 from desktop.core.files import locked, private_folder, write_atomic
 
@@ -93,9 +94,11 @@ class Node:
 
 @dataclass(slots=True)
 class Config:
-    """Everything in config.json: for now, the nodes."""
+    """Everything in config.json: the nodes, and who may use our listener for what
+    (``desktop.core.access`` entries: AE[=SHA256][/store,query,retrieve]; none: anyone)."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
+    listener_access: list[str] = field(default_factory=list)
 
 
 def config_path(home: Path) -> Path:
@@ -125,7 +128,12 @@ def load_config(home: Path) -> Config:
         ]
     except TypeError as error:
         raise ConfigError(f"the configuration {path} has an incomplete node: {error}") from error
-    return Config({node.name: node for node in nodes})
+    access = [str(entry) for entry in data.get("listener_access", [])]
+    try:
+        AccessList.parse(access)
+    except AccessError as error:
+        raise ConfigError(f"the configuration {path}: listener access {error}") from error
+    return Config({node.name: node for node in nodes}, access)
 
 
 @contextmanager
@@ -143,6 +151,7 @@ def save_config(home: Path, config: Config) -> None:
     data: dict[str, Any] = {
         "version": CONFIG_VERSION,
         "nodes": [asdict(n) for n in config.nodes.values()],
+        "listener_access": config.listener_access,
     }
     write_atomic(config_path(home), json.dumps(data, indent=2).encode("utf-8"))
 

@@ -75,3 +75,53 @@ def is_storage_class(uid: str, *, accept_private: bool) -> bool:
     if uid.startswith(STORAGE_ROOT) or uid in _named_storage_classes():
         return True
     return accept_private and not uid.startswith(STANDARD_ROOT)
+
+
+# The storage classes a C-GET proposes first (at most 127 contexts fit beside the C-GET's own).
+COMMON_STORAGE = (
+    "CTImageStorage",
+    "EnhancedCTImageStorage",
+    "MRImageStorage",
+    "EnhancedMRImageStorage",
+    "ComputedRadiographyImageStorage",
+    "DigitalXRayImageStorageForPresentation",
+    "DigitalXRayImageStorageForProcessing",
+    "DigitalMammographyXRayImageStorageForPresentation",
+    "UltrasoundImageStorage",
+    "UltrasoundMultiFrameImageStorage",
+    "SecondaryCaptureImageStorage",
+    "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
+    "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
+    "MultiFrameTrueColorSecondaryCaptureImageStorage",
+    "NuclearMedicineImageStorage",
+    "PositronEmissionTomographyImageStorage",
+    "XRayAngiographicImageStorage",
+    "XRayRadiofluoroscopicImageStorage",
+    "RTImageStorage",
+    "RTDoseStorage",
+    "RTStructureSetStorage",
+    "RTPlanStorage",
+    "BasicTextSRStorage",
+    "EnhancedSRStorage",
+    "ComprehensiveSRStorage",
+    "KeyObjectSelectionDocumentStorage",
+    "GrayscaleSoftcopyPresentationStateStorage",
+    "EncapsulatedPDFStorage",
+    "VLPhotographicImageStorage",
+)
+
+
+@cache
+def retrieve_classes(limit: int = 127) -> tuple[str, ...]:
+    """Storage SOP classes a C-GET offers to receive: the common ones first, then the other
+    current (not retired) standard ones, ``limit`` at most."""
+    from pydicom._uid_dict import UID_dictionary
+
+    by_keyword = {entry[4]: uid for uid, entry in UID_dictionary.items()}
+    first = [by_keyword[k] for k in COMMON_STORAGE if k in by_keyword]
+    rest = sorted(
+        uid
+        for uid in _named_storage_classes()
+        if uid not in first and UID_dictionary[uid][3] != "Retired"
+    )
+    return tuple((first + rest)[:limit])

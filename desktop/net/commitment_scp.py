@@ -49,10 +49,9 @@ ReportSink = Callable[[Report, str], str]
 
 @dataclass(frozen=True, slots=True)
 class CommitmentServices:
-    """What the listener needs for storage commitment: ``archive`` gives the store (opened
-    when first needed); None: no provider."""
+    """What the listener needs for storage commitment; ``archive`` None: no provider."""
 
-    archive: "Callable[[], Archive] | None"
+    archive: "Archive | None"
     deliver: Deliver
     on_report: ReportSink
 
@@ -140,7 +139,7 @@ def serve_action(services: CommitmentServices, exchange: Exchange) -> None:
             )
         except ProtocolError as error:
             problem = (INVALID_ARGUMENT, str(error))
-    archive = services.archive() if services.archive is not None else None
+    archive = services.archive
     if problem is None and archive is None:
         problem = (NO_SUCH_ACTION, "this listener has no store to commit from")
     elements: dict[int, str | int] = {

@@ -11,7 +11,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from desktop.net import acceptor, dimse
 from desktop.net.pdu import frames
@@ -79,6 +79,12 @@ class Service:
     sop_classes: frozenset[str]
     permission: str  # one of desktop.core.access.PERMISSIONS
     handle: "Callable[[Exchange], None]"
+
+
+class Recipient(Protocol):
+    """Who gets the messages other than C-STORE and C-ECHO while a request is under way."""
+
+    def deliver(self, context_id: int, command: Command, dataset: bytes | None) -> None: ...
 
 
 Pump = Callable[[], bool]  # reads and handles one PDU; False once the association is over
@@ -160,7 +166,7 @@ class Exchange:
         }
         if comment:
             command[dimse.ERROR_COMMENT] = comment.encode("ascii", "replace").decode()[:64]
-        payload = None  # no data set: no data fragment either (an empty one starts a message)
+        payload = None
         if dataset is not None:
             from desktop.net.encoding import encode
 

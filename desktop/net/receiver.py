@@ -30,6 +30,7 @@ from desktop.net.exchange import (
     Exchange,
     OutgoingContext,
     PeerProtocolError,
+    Recipient,
     Request,
     Service,
 )
@@ -139,6 +140,7 @@ class Association:
         *,
         services: Services | None = None,
         permitted: frozenset[str] = frozenset({STORE}),
+        recipient: Recipient | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -158,12 +160,12 @@ class Association:
         self.permitted = permitted
         self.collecting: Collecting | None = None
         self.ready: tuple[Service, Request] | None = None  # served once its PDU is handled
-        self.exchange: Exchange | None = None
+        self.exchange: Recipient | None = recipient  # gets the messages while it is set
 
     def run(self) -> None:
         self.connection.settimeout(self.settings.idle_timeout)
         try:
-            while self._next_pdu():
+            while self.next_pdu():
                 if self.ready is not None:
                     self._serve(*self.ready)
         except PeerProtocolError as error:
@@ -182,12 +184,12 @@ class Association:
             self._event("association-aborted", reason=f"internal error: {error!r}")
             send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         finally:
-            self._discard()
+            self.discard()
 
     def _event(self, name: str, **details: Any) -> None:
         self.sink({"event": name, "calling": self.request.calling, "peer": self.peer, **details})
 
-    def _next_pdu(self) -> bool:
+    def next_pdu(self) -> bool:
         """Read and handle one PDU; False once the association is over."""
         self.deadline = time.monotonic() + self.settings.idle_timeout
         self._fill(self.header)
@@ -257,9 +259,9 @@ class Association:
         except (struct.error, ValueError) as error:
             raise PeerProtocolError(f"a command set that cannot be decoded ({error})") from None
         self.command.clear()
-        if field_ == dimse.C_STORE_RQ and self.exchange is None:
+        if field_ == dimse.C_STORE_RQ:
             self._begin_store(context_id, command, message_id)
-        elif field_ == dimse.C_ECHO_RQ and self.exchange is None:
+        elif field_ == dimse.C_ECHO_RQ:
             self._respond(context_id, dimse.C_ECHO_RSP, message_id, VERIFICATION, "", SUCCESS)
         elif command.get(dimse.DATASET_TYPE) == dimse.NO_DATASET:
             self._message(context_id, command, None)
@@ -313,7 +315,7 @@ class Association:
         exchange = Exchange(
             request,
             self.connection,
-            self._next_pdu,
+            self.next_pdu,
             peer_max_pdu=self.request.max_pdu_length,
             outgoing=self._outgoing(),
             report=self._event,
@@ -528,7 +530,7 @@ class Association:
             incoming.path.unlink(missing_ok=True)
             incoming.path = None
 
-    def _discard(self) -> None:
+    def discard(self) -> None:
         """The association ended mid-data-set: nothing of it stays in ``.incoming``."""
         self._close_file(remove=True)
         self.incoming = None

@@ -59,7 +59,9 @@ def listener(home: Path, tmp_path: Path) -> Iterator[tuple[StorageListener, list
     records: list[dict[str, Any]] = []
     settings = ListenerSettings("COURIER", "127.0.0.1", 0, inbox)
     store = open_store(inbox)
-    services = commitment_services(listener_services(home, "COURIER", keystore, lambda: store))
+    services = commitment_services(
+        listener_services(home, "COURIER", store, lambda node: node_connector(node, keystore))
+    )
     sink = indexing(records.append, lambda: store)
     server = StorageListener(settings, sink, services=services).start()
     yield server, records

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pydicom
 import pytest
 
 from desktop.connect import node_connector
@@ -14,12 +15,14 @@ from desktop.core.config import Node
 from desktop.net import pdu
 from desktop.net.association import Association
 from desktop.net.catalogue import STUDY_ROOT_GET
+from desktop.net.get import get
 from desktop.net.query import QueryError, find
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.net.services.find import find_service
+from desktop.net.services.get import get_service
 from desktop.net.store import Peer, StoreItem, StoreOutcome, store
 from desktop.security.keystore import Keystore
-from tests.net.conftest import PASSWORD, make_study
+from tests.net.conftest import PASSWORD, make_study, same_dataset
 from tests.net.memory_archive import MemoryArchive
 
 Start = Callable[..., tuple[StorageListener, list[dict[str, Any]]]]
@@ -35,7 +38,8 @@ def start(tmp_path: Path) -> Iterator[Start]:
     ) -> tuple[StorageListener, list[dict[str, Any]]]:
         records: list[dict[str, Any]] = []
         settings = ListenerSettings("COURIER", "127.0.0.1", 0, tmp_path / "inbox", list(allowed))
-        listener = StorageListener(settings, records.append, services=[find_service(archive)])
+        services = [find_service(archive), get_service(archive)]
+        listener = StorageListener(settings, records.append, services=services)
         started.append(listener.start())
         return listener, records
 
@@ -139,3 +143,23 @@ def test_a_title_granted_only_queries_may_not_store(
     assert not outcomes[0].ok and "user rejection" in outcomes[0].message
     refused = wait_for(records, "access-refused")
     assert refused["service"] == "store" and refused["calling"] == "FINDSCU"
+
+
+def test_our_get_retrieves_a_study_on_one_association(
+    start: Start, tmp_path: Path, home: Path
+) -> None:
+    files = make_study(tmp_path / "study", count=4)
+    archive = MemoryArchive(files)
+    listener, records = start(archive)
+    connector, peer = connection(listener.port, home, "GETSCU")
+    stored: list[dict[str, Any]] = []
+    settings = ListenerSettings("GETSCU", out=tmp_path / "got")
+    study = str(archive.headers[0][1].StudyInstanceUID)
+    progress = list(get(connector, peer, settings, stored.append, study_uid=study))
+    assert progress[-1].status.code == 0 and progress[-1].completed == 4
+    got = {Path(r["path"]).name: Path(r["path"]) for r in stored if r["event"] == "stored"}
+    assert len(got) == 4
+    for sent in files:
+        uid = str(pydicom.dcmread(sent, stop_before_pixels=True).SOPInstanceUID)
+        assert same_dataset(sent, got[f"{uid}.dcm"])
+    assert wait_for(records, "retrieve-answered")["completed"] == 4

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.commitments import listener_services
+from desktop.connect import node_connector
 from desktop.core.config import Node, add_node, find_node, load_config
 from desktop.demo import Demo
 from desktop.inbox import indexing, open_store
@@ -49,7 +50,9 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
     settings = ListenerSettings("ARCHIVE", LOOPBACK, 0, inbox)
     keystore = Keystore(demo.home, lambda new: demo.password)
     store = open_store(inbox)
-    services = commitment_services(listener_services(demo.home, "ARCHIVE", keystore, lambda: store))
+    services = commitment_services(
+        listener_services(demo.home, "ARCHIVE", store, lambda node: node_connector(node, keystore))
+    )
     listener = StorageListener(settings, indexing(records.append, lambda: store), services=services)
     listener.start()
     try:
