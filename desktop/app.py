@@ -12,10 +12,10 @@ from desktop.commitments import listener_services
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
 from desktop.inbox import LazyStore, indexing
-from desktop.net.commitment_scp import commitment_services
 from desktop.net.history import History
 from desktop.net.link import Connector
 from desktop.net.scp import ListenerSettings, Sink, StorageListener
+from desktop.net.services.commitment import commitment_services
 from desktop.net.store import Peer
 from desktop.security.keystore import Keystore
 from desktop.security.passwords import PasswordSource

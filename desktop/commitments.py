@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from desktop.core.config import Node, load_config
 from desktop.core.errors import CourierError
 from desktop.net.commitment import Report, apply
-from desktop.net.commitment_scp import CommitmentServices, send_report
 from desktop.net.link import LinkError
 from desktop.net.queue import TransferQueue
+from desktop.net.services.commitment import CommitmentServices, send_report
 from desktop.serving import ConnectorFor
 
 if TYPE_CHECKING:

@@ -100,7 +100,7 @@ def _listen(args: argparse.Namespace) -> int:
     services = query_retrieve(store, courier_home(), connectors)
     if not args.no_commitment:
         from desktop.commitments import listener_services
-        from desktop.net.commitment_scp import commitment_services
+        from desktop.net.services.commitment import commitment_services
 
         commitment = listener_services(courier_home(), settings.ae_title, store, connectors)
         services += commitment_services(commitment)

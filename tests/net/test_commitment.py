@@ -27,11 +27,11 @@ from desktop.net.commitment import (
     commit_job,
     report_dataset,
 )
-from desktop.net.commitment_scp import commitment_services, send_report
 from desktop.net.link import LinkError
 from desktop.net.queue import COMMITTED, FAILED, SENT, WAITING, TransferQueue
 from desktop.net.runner import send_policy
 from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.net.services.commitment import commitment_services, send_report
 from desktop.net.store import StoreItem, StoreOutcome
 from desktop.security.keystore import Keystore
 from tests.helpers import cli, node_add

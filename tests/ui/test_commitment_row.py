@@ -10,9 +10,9 @@ from desktop.connect import node_connector
 from desktop.core.config import Node, add_node, find_node, load_config
 from desktop.demo import Demo
 from desktop.inbox import indexing, open_store
-from desktop.net.commitment_scp import commitment_services
 from desktop.net.queue import JobSummary
 from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.net.services.commitment import commitment_services
 from desktop.security.keystore import Keystore
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.nodes import NodeDialog
