@@ -103,6 +103,10 @@ def register(commands: Any) -> None:
         action = queue_actions.add_parser(name, help=text)
         action.add_argument("job", type=int)
         action.set_defaults(run=handler)
+    show = queue_actions.add_parser("show", help="a job's instances: sent, committed ...")
+    show.add_argument("job", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_queue_show)
     commit = queue_actions.add_parser(
         "commit", parents=[secret], help="ask for storage commitment of what a job sent"
     )
@@ -530,6 +534,34 @@ def _queue_cancel(args: argparse.Namespace) -> int:
     discard_signed_copies(queue, args.job, courier_home())
     print(f"job {args.job} cancelled")
     return 0
+
+
+COMMITMENT_WORDS = {
+    "": "",
+    "waiting": "waiting for commitment",
+    "committed": "committed",
+    "failed": "NOT COMMITTED",
+}
+
+
+def _queue_show(args: argparse.Namespace) -> int:
+    """Each instance of a job: its send state and its commitment, with the reasons."""
+    from desktop.net.queue import TransferQueue
+
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    if args.json:
+        return _report_job(queue, args.job, True)
+    for instance in queue.instances(args.job):
+        commitment = COMMITMENT_WORDS[instance.commitment]
+        reason = instance.commitment_reason or (
+            instance.message if instance.state != "sent" else ""
+        )
+        print(
+            f"{instance.item.path}  {instance.state}"
+            + (f", {commitment}" if commitment else "")
+            + (f": {reason}" if reason else "")
+        )
+    return _report_job(queue, args.job, False)
 
 
 def _queue_commit(args: argparse.Namespace) -> int:

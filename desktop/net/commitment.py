@@ -6,7 +6,6 @@ A report that comes later on another association (to ``listen``) is matched by t
 (``TransferQueue.apply_report``): the transaction is on disk, so a restart loses nothing.
 """
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
     from desktop.net.queue import AppliedReport, TransferQueue
 
-log = logging.getLogger(__name__)
 
 PUSH_MODEL = "1.2.840.10008.1.20.1"
 PUSH_MODEL_INSTANCE = "1.2.840.10008.1.20.1.1"  # the well-known SOP instance

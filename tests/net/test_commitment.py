@@ -152,7 +152,10 @@ def test_a_report_from_another_ae_than_the_one_asked_changes_nothing(
 
 
 def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
-    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+    home: Path,
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     server, _ = listener  # started after the queue that asked was closed: a restart
     job, items, transaction = sent_job(home, tmp_path)
@@ -171,6 +174,11 @@ def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
     summary = queue.job(job)
     assert summary.state == "commitment failed"
     queue.close()
+    status, out, _ = cli(capsys, "queue", "show", job)
+    assert status == 1
+    assert f"{items[0].path}  sent, committed\n" in out
+    assert f"{items[1].path}  sent, NOT COMMITTED: {reason}\n" in out
+    assert f"{items[2].path}  sent, waiting for commitment\n" in out
     # a second report for the same transaction cannot turn the failure into a success
     with pytest.raises(LinkError, match="refused the report"):
         report_as(home, server.port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
