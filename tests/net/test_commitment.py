@@ -280,3 +280,27 @@ def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_c
     assert set(commitment(home, job).values()) == {WAITING}
     assert queue.job(job).state == "waiting for commitment"
     queue.close()
+
+
+def test_our_provider_does_not_commit_an_instance_its_store_lost(
+    home: Path,
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, records = listener
+    files = make_study(tmp_path / "study", count=3)
+    assert cli(capsys, *node_add("self", "COURIER", server.port))[0] == 0
+    status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
+    assert status == 0, out + err
+    job = json.loads(out)["job"]
+    lost = str(pydicom.dcmread(files[2]).SOPInstanceUID)
+    [kept] = [r["path"] for r in records if r.get("sop_instance_uid") == lost]
+    Path(kept).unlink()  # the disk lost it after the store acknowledged it
+
+    status, out, err = cli(capsys, "queue", "commit", job, "--commit-wait", 10)
+    assert status == 1, out + err
+    assert f"NOT COMMITTED {files[2]}: not committed: no such object instance" in out
+    assert "2 committed, 1 not committed" in out
+    [requested] = [r for r in records if r["event"] == "commitment-requested"]
+    assert (requested["committed"], requested["failed"]) == (2, 1)
