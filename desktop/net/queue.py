@@ -301,19 +301,20 @@ class TransferQueue:
 
     def begin_commitment(self, job_id: int, transaction_uid: str, ae_title: str) -> list[StoreItem]:
         """Record a transaction for the job's sent instances not yet committed (they wait for
-        it from now on) and return them: what the N-ACTION names."""
+        it from now on) and return them: what the N-ACTION names (none: nothing recorded)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute(
-                "INSERT INTO commitments (transaction_uid, job_id, ae_title, requested) "
-                "VALUES (?, ?, ?, ?)",
-                (transaction_uid, job_id, ae_title, time.time()),
-            )
-            self.db.execute(
+            named = self.db.execute(
                 "UPDATE instances SET commitment = ?, commitment_reason = '', transaction_uid = ? "
                 "WHERE job_id = ? AND state = ? AND commitment != ?",
                 (WAITING, transaction_uid, job_id, SENT, COMMITTED),
-            )
+            ).rowcount
+            if named:
+                self.db.execute(
+                    "INSERT INTO commitments (transaction_uid, job_id, ae_title, requested) "
+                    "VALUES (?, ?, ?, ?)",
+                    (transaction_uid, job_id, ae_title, time.time()),
+                )
         return [
             StoreItem(Path(r[0]), r[1], r[2], r[3])
             for r in self.db.execute(
