@@ -27,6 +27,7 @@ COMMANDS = {
     "queue": "transfer",
     "history": "transfer",
     "listen": "listen",
+    "access": "listen",
     "import": "store",
     "store": "store",
     "find": "query",

@@ -231,6 +231,7 @@ def orthanc_config(pki: Pki, folder: Path, dicom_port: int, http_port: int, move
                 "AllowMove": True,
                 "AllowStore": True,
                 "AllowEcho": True,
+                "AllowGet": True,
             }
         },
     }

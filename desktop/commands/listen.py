@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls, node_connector
-from desktop.core.config import load_config
+from desktop.core.access import parse_grant
+from desktop.core.config import load_config, set_listener_access
 from desktop.core.paths import courier_home
 from desktop.inbox import inbox_folder, indexing, open_store
 from desktop.net.history import History
@@ -65,6 +66,17 @@ def register(commands: Any) -> None:
     )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
     listen.set_defaults(run=_listen, long_running=True)
+    access = commands.add_parser(
+        "access", help="who may store, query or retrieve at our listener (the CLI's and GUI's)"
+    )
+    actions = access.add_subparsers(metavar="ACTION", required=True)
+    actions.add_parser("list", help="print the access list").set_defaults(run=_access_list)
+    allow = actions.add_parser("allow", help="add entries AE[=SHA256][/store,query,retrieve]")
+    allow.add_argument("entries", nargs="+", metavar="ENTRY")
+    allow.set_defaults(run=_access_allow)
+    revoke = actions.add_parser("revoke", help="remove every entry of these AE titles")
+    revoke.add_argument("titles", nargs="+", metavar="AE")
+    revoke.set_defaults(run=_access_revoke)
 
 
 def _listen(args: argparse.Namespace) -> int:
@@ -176,3 +188,26 @@ def _check_signatures(record: dict[str, Any], history: History, trust: "Trust") 
     verdicts = ", ".join(c.verdict.value for c in check.signatures) or check.status
     warning = "" if check.ok else "  <-- NOT VALID"
     print(f"signatures of {record['path']}: {verdicts}{warning}", flush=True)
+
+
+def _access_list(args: argparse.Namespace) -> int:
+    entries = load_config(courier_home()).listener_access
+    print("\n".join(entries) if entries else "no access list: any calling AE may do anything")
+    return 0
+
+
+def _access_allow(args: argparse.Namespace) -> int:
+    home = courier_home()
+    set_listener_access(home, [*load_config(home).listener_access, *args.entries])
+    return _access_list(args)
+
+
+def _access_revoke(args: argparse.Namespace) -> int:
+    home = courier_home()
+    kept = [
+        entry
+        for entry in load_config(home).listener_access
+        if parse_grant(entry).ae_title not in args.titles
+    ]
+    set_listener_access(home, kept)
+    return _access_list(args)

@@ -192,3 +192,15 @@ def remove_node(home: Path, name: str) -> Node:
         node = find_node(config, name)
         del config.nodes[name]
     return node
+
+
+def set_listener_access(home: Path, entries: list[str]) -> list[str]:
+    """Replace who may use our listener for what (entries checked first, none saved if one
+    is wrong)."""
+    try:
+        AccessList.parse(entries)
+    except AccessError as error:
+        raise ConfigError(str(error)) from error
+    with changing_config(home) as config:
+        config.listener_access = list(dict.fromkeys(entries))
+        return config.listener_access

@@ -135,11 +135,31 @@ class Association:
         self._send(context_id, chunks, total, command=False)
 
     def _send(self, context_id: int, chunks: Iterable[bytes], total: int, command: bool) -> None:
+        """Frame the bytes into PDVs of at most the peer's size (the one ending at ``total``
+        flagged last), handing the socket about BATCH bytes of PDUs per write."""
+        limit, sent, buffer, batch, batched = self.max_pdv_data, 0, bytearray(), [], 0
         with self._guard():
-            for data in pdu.frames(
-                context_id, chunks, total, self.max_pdv_data, command=command, batch=BATCH
-            ):
-                self._write(data)
+            for chunk in chunks:
+                buffer += chunk
+                while len(buffer) >= limit and sent + limit < total:
+                    batch.append(self._frame(context_id, buffer[:limit], command, last=False))
+                    batched += limit
+                    del buffer[:limit]
+                    sent += limit
+                    if batched >= BATCH:
+                        self._write(b"".join(batch))
+                        batch, batched = [], 0
+            if not buffer and sent == 0:  # an empty value still ends with a last fragment
+                batch.append(self._frame(context_id, b"", command, last=True))
+            while buffer:
+                piece = buffer[:limit]
+                del buffer[:limit]
+                batch.append(self._frame(context_id, piece, command, last=not buffer))
+            self._write(b"".join(batch))
+
+    @staticmethod
+    def _frame(context_id: int, data: bytes | bytearray, command: bool, last: bool) -> bytes:
+        return pdu.pdv_header(len(data), context_id, command, last) + data
 
     def response(
         self,

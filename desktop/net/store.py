@@ -8,7 +8,7 @@ pydicom is imported by the functions that read files: echo starts without it.
 import hashlib
 import logging
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -134,7 +134,7 @@ def _add_context(plan: Plan, sop_class: str, syntaxes: tuple[str, ...]) -> int:
 
 def store(
     connect: Connector, peer: Peer, items: Sequence[StoreItem]
-) -> Generator[StoreOutcome | SessionEvent, None, None]:
+) -> Iterator[StoreOutcome | SessionEvent]:
     """Send every item; yields session events and one outcome per item, in order. Never
     raises: whatever goes wrong becomes the outcome of the items it touched."""
     for plan in plan_associations(items):
@@ -212,7 +212,7 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
         context_id, target = fallback, accepted.transfer_syntax or ""
         if item.transfer_syntax_uid != target:
             try:
-                payload = transcode(item.path, target)
+                payload = _transcode(item.path, target)
             except BaseException as error:  # a decoder plugin's panic is a BaseException
                 if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
                     raise
@@ -235,9 +235,7 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
         size = item.path.stat().st_size - offset
         with item.path.open("rb") as handle:
             handle.seek(offset)
-            association.send_dataset(
-                context_id, file_chunks(handle, association.max_pdv_data), size
-            )
+            association.send_dataset(context_id, _chunks(handle, association.max_pdv_data), size)
     else:
         association.send_dataset(context_id, [payload], len(payload))
     response = association.response(
@@ -273,12 +271,12 @@ def _check(item: StoreItem) -> tuple[int, str]:
         return 0, f"the file can no longer be read: {error.strerror}"
 
 
-def file_chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
+def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
     while chunk := handle.read(size):
         yield chunk
 
 
-def transcode(path: Path, target: str) -> bytes:
+def _transcode(path: Path, target: str) -> bytes:
     """The data set decompressed (if needed) and encoded in ``target`` (an uncompressed one)."""
     from pydicom import dcmread
     from pydicom.uid import JPEGLSTransferSyntaxes

@@ -10,13 +10,11 @@ from pathlib import Path
 from desktop.core.access import RETRIEVE
 from desktop.core.archive import Archive
 from desktop.core.errors import HeaderError
-from desktop.core.header import read_header
 from desktop.net import dimse
 from desktop.net.catalogue import PATIENT_ROOT_GET, STUDY_ROOT_GET
 from desktop.net.exchange import Exchange, OutgoingContext, Service
-from desktop.net.services.retrieve import Result, located, perform
+from desktop.net.services.retrieve import Result, file_meta, located, perform
 from desktop.net.status import STORE, status
-from desktop.net.store import file_chunks, transcode
 
 log = logging.getLogger(__name__)
 
@@ -47,33 +45,39 @@ def _send_each(exchange: Exchange, files: list[Path]) -> Generator[Result, None,
 def _send(exchange: Exchange, path: Path) -> Result:
     """One C-STORE sub-operation: the file as stored, or converted; its result."""
     try:
-        header = read_header(path, ())
-    except HeaderError as error:
+        meta = file_meta(path)
+    except (HeaderError, OSError) as error:
         log.warning("C-GET: %s cannot be read: %s", path, error)
         return "", "failure"
-    sop_class, instance = header.media_sop_class_uid, header.media_sop_instance_uid
-    context, payload = _context(exchange.outgoing, sop_class, header.transfer_syntax_uid), None
+    context = _context(exchange.outgoing, meta.sop_class, meta.transfer_syntax)
     if context is None:
-        log.warning("C-GET: the peer accepted no context to receive %s", sop_class)
-        return instance, "failure"
-    if context.transfer_syntax != header.transfer_syntax_uid:
+        log.warning("C-GET: the peer accepted no context to receive %s", meta.sop_class)
+        return meta.sop_instance, "failure"
+    payload = None
+    if context.transfer_syntax != meta.transfer_syntax:
         try:
-            payload = transcode(path, context.transfer_syntax)
+            payload = _converted(path, context.transfer_syntax)
         except Exception as error:
             log.warning("C-GET: %s cannot be converted: %s", path, error)
-            return instance, "failure"
+            return meta.sop_instance, "failure"
     message_id = exchange.next_message_id()
-    command = dimse.store_request(message_id, sop_class, instance)
+    command = dimse.store_request(message_id, meta.sop_class, meta.sop_instance)
     if payload is None:
-        size = header.file_size - header.dataset_offset
         with path.open("rb") as handle:
-            handle.seek(header.dataset_offset)
-            chunks = file_chunks(handle, exchange.max_pdv)
-            exchange.send_stream(context.context_id, command, chunks, size)
+            handle.seek(meta.dataset_offset)
+            exchange.send_file(context.context_id, command, handle, meta.size - meta.dataset_offset)
     else:
         exchange.send(context.context_id, command, payload)
     answer, _ = exchange.response(message_id)
-    return instance, status(STORE, int(answer.get(dimse.STATUS, 0xC000))).category
+    return meta.sop_instance, status(STORE, int(answer.get(dimse.STATUS, 0xC000))).category
+
+
+def _converted(path: Path, target: str) -> bytes:
+    from pydicom import dcmread
+
+    from desktop.net.encoding import transcode
+
+    return transcode(dcmread(path), target)
 
 
 def _context(

@@ -10,12 +10,11 @@ from pathlib import Path
 from desktop.core.access import RETRIEVE
 from desktop.core.archive import Archive
 from desktop.core.errors import HeaderError
-from desktop.core.header import read_header
 from desktop.net import dimse
 from desktop.net.catalogue import PATIENT_ROOT_MOVE, STUDY_ROOT_MOVE
 from desktop.net.exchange import Exchange, Service
 from desktop.net.link import Connector
-from desktop.net.services.retrieve import Result, Tally, finish, located, perform
+from desktop.net.services.retrieve import Result, Tally, file_meta, finish, located, perform
 from desktop.net.store import Peer, StoreItem, StoreOutcome, store
 
 log = logging.getLogger(__name__)
@@ -51,19 +50,13 @@ def _send_all(connect: Connector, peer: Peer, files: list[Path]) -> Generator[Re
     items = []
     for path in files:
         try:
-            header = read_header(path, ())
-        except HeaderError as error:
+            meta = file_meta(path)
+        except (HeaderError, OSError) as error:
             log.warning("C-MOVE: %s cannot be read: %s", path, error)
             yield "", "failure"
             continue
         items.append(
-            StoreItem(
-                path,
-                header.media_sop_class_uid,
-                header.media_sop_instance_uid,
-                header.transfer_syntax_uid,
-                header.file_size,
-            )
+            StoreItem(path, meta.sop_class, meta.sop_instance, meta.transfer_syntax, meta.size)
         )
     if not items:
         return
@@ -74,4 +67,6 @@ def _send_all(connect: Connector, peer: Peer, files: list[Path]) -> Generator[Re
                 category = outcome.status.category if outcome.status else "failure"
                 yield outcome.item.sop_instance_uid, category if outcome.ok else "failure"
     finally:
-        outcomes.close()
+        close = getattr(outcomes, "close", None)  # a generator: its association ends
+        if close is not None:
+            close()

@@ -3,12 +3,15 @@ response with the sub-operation counts after each C-STORE, C-CANCEL honoured bet
 and the final status with the Failed SOP Instance UID List."""
 
 import logging
+import os
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop.core.archive import UNABLE_TO_PROCESS, Archive, InvalidQueryError
+from desktop.core.errors import HeaderError
+from desktop.core.header import read_meta
 from desktop.net import dimse
 from desktop.net.exchange import Command, Exchange
 from desktop.net.services.identifier import parse_query
@@ -22,6 +25,38 @@ ALL_FAILED = 0xA702  # refused: unable to perform sub-operations (every one fail
 # "failure", as status.Status.category says).
 Result = tuple[str, str]
 SubOperations = Callable[[list[Path]], Generator[Result, None, None]]
+
+
+META_READ = 1 << 16  # file meta information is a few hundred bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FileMeta:
+    """What a sub-operation needs of a file: its File Meta Information alone."""
+
+    sop_class: str
+    sop_instance: str
+    transfer_syntax: str
+    dataset_offset: int
+    size: int
+
+
+def file_meta(path: Path) -> FileMeta:
+    """The file meta of ``path`` (no walk through its data set: the store checked it when it
+    was filed). HeaderError or OSError when it cannot be read."""
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(META_READ)
+    if head[128:132] != b"DICM":
+        raise HeaderError("not a DICOM Part 10 file (no 'DICM' after the preamble)")
+    values, offset = read_meta(head, len(head))
+    if offset >= len(head) and size > len(head):
+        raise HeaderError(f"its file meta information is longer than {META_READ} bytes")
+    syntax, sop_class, sop_instance = (
+        values.get(tag, b"").decode("ascii", "replace").strip("\0 ")
+        for tag in (0x00020010, 0x00020002, 0x00020003)
+    )
+    return FileMeta(sop_class, sop_instance, syntax, offset, size)
 
 
 @dataclass(slots=True)
