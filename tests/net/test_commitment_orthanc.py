@@ -38,6 +38,16 @@ class Orthanc:
             text = answer.read()
         return json.loads(text) if text else None
 
+    def outcome(self, transaction: str) -> Any:
+        """Orthanc's view of a storage commitment transaction once it is no longer pending."""
+        deadline, report = time.monotonic() + 20, {}
+        while time.monotonic() < deadline:
+            report = self.rest("GET", f"/storage-commitment/{transaction}")
+            if report["Status"] != "Pending":
+                break
+            time.sleep(0.2)
+        return report
+
     def upload(self, path: Path) -> str:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.http}/instances", data=path.read_bytes(), method="POST"
@@ -132,19 +142,15 @@ def test_without_a_report_the_instances_stay_waiting_never_committed(
 def test_orthanc_storing_to_us_with_commitment_gets_our_report_from_listen(
     orthanc: Orthanc, listen: None, tmp_path: Path
 ) -> None:
-    ids = [orthanc.upload(f) for f in make_study(tmp_path / "study", count=2)]
+    files = make_study(tmp_path / "study", count=2)
+    ids = [orthanc.upload(f) for f in files]
     answer = orthanc.rest(
         "POST",
         "/modalities/courier/store",
         {"Resources": ids, "StorageCommitment": True, "Synchronous": True},
     )
     transaction = answer["StorageCommitmentTransactionUID"]
-    deadline, report = time.monotonic() + 20, {}
-    while time.monotonic() < deadline:
-        report = orthanc.rest("GET", f"/storage-commitment/{transaction}")
-        if report["Status"] != "Pending":
-            break
-        time.sleep(0.2)
+    report = orthanc.outcome(transaction)
     said = (tmp_path / "listen.log").read_text()
     assert report["Status"] == "Success", (report, said)
     assert len(report["Success"]) == 2
@@ -152,3 +158,22 @@ def test_orthanc_storing_to_us_with_commitment_gets_our_report_from_listen(
     assert f"commitment-requested (ORTHANC): transaction {transaction}, 2 committed" in said
     # Orthanc released its association at once: the report went on a new one, to the node
     assert "commitment-report-sent (ORTHANC)" in said
+
+    # its storage-commitment request for one we hold and one we never received
+    held = pydicom.dcmread(files[0])
+    never = {"SOPClassUID": str(held.SOPClassUID), "SOPInstanceUID": "1.2.826.0.1.99.77"}
+    asked = orthanc.rest(
+        "POST",
+        "/modalities/courier/storage-commitment",
+        {
+            "DicomInstances": [
+                {"SOPClassUID": str(held.SOPClassUID), "SOPInstanceUID": str(held.SOPInstanceUID)},
+                never,
+            ]
+        },
+    )
+    report = orthanc.outcome(asked["ID"])
+    assert report["Status"] == "Failure", report
+    assert [f["SOPInstanceUID"] for f in report["Failures"]] == [never["SOPInstanceUID"]]
+    assert report["Failures"][0]["FailureReason"] == 0x0112
+    assert [s["SOPInstanceUID"] for s in report["Success"]] == [str(held.SOPInstanceUID)]
