@@ -305,6 +305,66 @@ def apply(queue: "TransferQueue", report: Report, sender: str) -> "AppliedReport
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A commitment transaction recorded in the queue, not yet requested."""
+
+    job_id: int
+    uid: str
+    references: tuple[Reference, ...]
+
+
+def begin(queue: "TransferQueue", job_id: int, *, called: str) -> Transaction | None:
+    """Record a transaction for the job's sent instances not yet committed (they wait from
+    now on); None when there is none to ask about."""
+    from pydicom.uid import generate_uid
+
+    uid = generate_uid()
+    items = queue.begin_commitment(job_id, uid, called)
+    if not items:
+        return None
+    return Transaction(
+        job_id, uid, tuple(Reference(i.sop_class_uid, i.sop_instance_uid) for i in items)
+    )
+
+
+def request(
+    queue: "TransferQueue",
+    transaction: Transaction,
+    connect: Connector,
+    *,
+    called: str,
+    calling: str,
+    wait: float,
+    stop: Callable[[], bool] = lambda: False,
+) -> JobCommitment:
+    """Ask ``called`` to commit ``transaction``'s instances. They stay "waiting" until a report
+    says otherwise, in this call or later (``listen`` matches a report that comes on another
+    association); ``stop()`` true ends the wait early."""
+    uid = transaction.uid
+
+    def on_report(report: Report, sender: str) -> str:
+        return apply(queue, report, sender).ignored
+
+    try:
+        outcome = request_commitment(
+            connect,
+            called=called,
+            calling=calling,
+            transaction_uid=uid,
+            references=transaction.references,
+            wait=wait,
+            answered=lambda: stop() or queue.commitment_answered(uid),
+            on_report=on_report,
+        )
+    except LinkError as error:
+        queue.abandon_commitment(uid, f"commitment not requested: {error.failure.text}")
+        return JobCommitment(uid, Outcome(False, error.failure.text))
+    if not outcome.accepted:
+        queue.abandon_commitment(uid, f"commitment not requested: {outcome.message}")
+    return JobCommitment(uid, outcome)
+
+
 def commit_job(
     queue: "TransferQueue",
     job_id: int,
@@ -313,37 +373,9 @@ def commit_job(
     called: str,
     calling: str,
     wait: float,
-    stop: Callable[[], bool] = lambda: False,
 ) -> JobCommitment | None:
-    """Ask ``called`` to commit the job's sent instances (None when none is left to ask
-    about). Instances stay "waiting" until a report says otherwise, in this call or later
-    (``listen`` matches a report that comes on another association). ``stop()`` true ends
-    the wait early (the instances stay waiting)."""
-    from pydicom.uid import generate_uid
-
-    transaction_uid = generate_uid()
-    items = queue.begin_commitment(job_id, transaction_uid, called)
-    if not items:
+    """``begin`` and ``request``: the job's sent instances asked about (None: none to ask)."""
+    transaction = begin(queue, job_id, called=called)
+    if transaction is None:
         return None
-
-    def on_report(report: Report, sender: str) -> str:
-        applied = apply(queue, report, sender)
-        return applied.ignored
-
-    try:
-        outcome = request_commitment(
-            connect,
-            called=called,
-            calling=calling,
-            transaction_uid=transaction_uid,
-            references=[Reference(i.sop_class_uid, i.sop_instance_uid) for i in items],
-            wait=wait,
-            answered=lambda: stop() or queue.commitment_answered(transaction_uid),
-            on_report=on_report,
-        )
-    except LinkError as error:
-        queue.abandon_commitment(transaction_uid, f"commitment not requested: {error.failure.text}")
-        return JobCommitment(transaction_uid, Outcome(False, error.failure.text))
-    if not outcome.accepted:
-        queue.abandon_commitment(transaction_uid, f"commitment not requested: {outcome.message}")
-    return JobCommitment(transaction_uid, outcome)
+    return request(queue, transaction, connect, called=called, calling=calling, wait=wait)

@@ -16,7 +16,7 @@ from desktop import auditing
 from desktop.app import Services
 from desktop.core.config import ConfigError, Node
 from desktop.core.errors import CourierError
-from desktop.net.commitment import commit_job
+from desktop.net.commitment import begin, request
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
 from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
@@ -139,11 +139,14 @@ class TransferController(QObject):
                 sleep=worker.wait,
             )
             yield from auditing.transfer(records, queue, job_id, node)
+            transaction = None
             if node.commit and not worker.cancelled:
+                transaction = begin(queue, job_id, called=node.ae_title)
+            if transaction is not None:  # the row says "waiting for commitment" meanwhile
                 yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
-                commit_job(
+                request(
                     queue,
-                    job_id,
+                    transaction,
                     connector,
                     called=node.ae_title,
                     calling=node.calling_ae_title,

@@ -59,6 +59,8 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
         add_node(demo.home, Node(ARCHIVE, "ARCHIVE", LOOPBACK, listener.port, commit=True))
         assert find_node(load_config(demo.home), ARCHIVE).commit
         window.refresh_nodes()
+        seen: list[str] = []
+        window.controller.job_updated.connect(lambda update: seen.append(update.progress.job.state))
         open_demo(qtbot, window, prompter, demo)
         study = window.browser.model.index(0, 0, study_index(window, 1))  # MR T1: 12 images
         drop_on_node(window, window.browser.model.mimeData([study]), ARCHIVE)
@@ -66,6 +68,7 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
         [job] = window.transfers.rows
         qtbot.waitUntil(lambda: cell(window, job, 3) == "committed", timeout=30000)
         assert cell(window, job, 8) == ""
+        assert "waiting for commitment" in seen  # said while the report was awaited
     finally:
         listener.stop()
         store.close()
