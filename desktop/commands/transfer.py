@@ -419,12 +419,12 @@ def _commit(
             "transaction": done.transaction_uid,
             "accepted": done.outcome.accepted,
             "result": done.outcome.message,
-            "ignored": done.outcome.notes,
+            "notes": done.outcome.notes,
         }
     )
     if not args.json:
         for note in done.outcome.notes:
-            print(f"commitment report ignored: {note}", file=sys.stderr)
+            print(f"storage commitment: {note}", file=sys.stderr)
         if not done.outcome.accepted:
             print(f"storage commitment not requested: {done.outcome.message}", file=sys.stderr)
 

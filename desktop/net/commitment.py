@@ -226,8 +226,9 @@ def _await_report(
     *,
     sender: str,
 ) -> Outcome:
-    """Reports on the association until ours came (here or elsewhere) or ``wait`` ran out;
-    a peer that releases instead means the report will come on another association."""
+    """Reports on the association until ours came (here or elsewhere) or ``wait`` ran out.
+    A peer that ends the association instead sends its report on another one: the wait
+    goes on for that (the request was accepted: nothing is failed for it)."""
     end = time.monotonic() + wait
     notes: list[str] = []
     while time.monotonic() < end:
@@ -237,15 +238,24 @@ def _await_report(
             continue
         try:
             message = association.request_message(time.monotonic() + association.timeout)
-        except LinkError as error:
-            if error.failure.code != "peer-released":
-                raise
-            return Outcome(True, "the peer released the association", notes=notes)
+        except ProtocolError:
+            raise
+        except LinkError as error:  # released or aborted: the report may come to listen
+            notes.append(f"the association ended while waiting: {error.failure.text}")
+            return _await_elsewhere(end, answered, notes)
         report, ignored = _report_of(association, message, syntax, on_report, sender)
         if not ignored:
             return Outcome(True, "the report came on the same association", report, notes)
         notes.append(ignored)
     return Outcome(True, f"no report within {wait:g} s", notes=notes)
+
+
+def _await_elsewhere(end: float, answered: Callable[[], bool], notes: list[str]) -> Outcome:
+    while time.monotonic() < end:
+        if answered():
+            return Outcome(True, "the report came on another association", notes=notes)
+        time.sleep(POLL)
+    return Outcome(True, "no report before the wait ended", notes=notes)
 
 
 def _report_of(

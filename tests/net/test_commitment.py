@@ -5,6 +5,7 @@ matched by a listener started after the request (a restart)."""
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from desktop.net.commitment import (
     Reference,
     Report,
     commit_job,
+    parse_request,
     report_dataset,
 )
 from desktop.net.link import LinkError
@@ -304,3 +306,33 @@ def test_our_provider_does_not_commit_an_instance_its_store_lost(
     assert "2 committed, 1 not committed" in out
     [requested] = [r for r in records if r["event"] == "commitment-requested"]
     assert (requested["committed"], requested["failed"]) == (2, 1)
+
+
+def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_listen(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, _ = listener
+    job, _, _ = sent_job(home, tmp_path, count=2, request=False)
+
+    def archive(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()  # our N-ACTION-RQ
+        peer.respond(
+            context_id,
+            {
+                dimse.COMMAND_FIELD: dimse.N_ACTION_RSP,
+                dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
+                dimse.STATUS: 0,
+            },
+        )
+        transaction, references = parse_request(peer.dataset, UNCOMPRESSED_SYNTAXES[0])
+        peer.send(pdu.Abort(2, 0).encode())  # gone; the report follows a moment later
+        time.sleep(1)
+        report_as(home, server.port, ARCHIVE, Report(transaction, tuple(references)))
+
+    queue = TransferQueue(home / "queue.sqlite")
+    with scripted_peer(archive) as peer:
+        done = commit_job(queue, job, peer.connector(5), called=ARCHIVE, calling="COURIER", wait=10)
+    assert done is not None and done.outcome.accepted, done
+    assert queue.job(job).state == "committed"
+    queue.close()
