@@ -4,7 +4,6 @@ transfer queue, and our own reports reach a requesting AE that is a configured n
 The network layer gets plain callables; the keystore and the configuration stay here.
 """
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +18,6 @@ from desktop.serving import ConnectorFor
 if TYPE_CHECKING:
     from desktop.core.archive import Archive
 
-log = logging.getLogger(__name__)
-
 
 def node_for(home: Path, ae_title: str) -> Node | None:
     """The configured node whose AE title is ``ae_title`` (the first, by name)."""
@@ -29,34 +26,26 @@ def node_for(home: Path, ae_title: str) -> Node | None:
 
 
 def listener_services(
-    home: Path, our_ae: str, archive: "Archive | None", connector_for: ConnectorFor
+    home: Path, our_ae: str, archive: "Archive", connector_for: ConnectorFor
 ) -> CommitmentServices:
     """Storage commitment for a listener answering as ``our_ae``: the provider commits what
-    ``archive`` holds (None: requests refused) and reaches a requestor that let its
+    ``archive`` holds and reaches a requestor that let its
     association go as the configured node with its AE title (``connector_for``, as C-MOVE
     does); reports of our own requests are matched in HOME's queue."""
 
     def on_report(report: Report, sender: str) -> str:
         queue = TransferQueue(home / "queue.sqlite")
         try:
-            applied = apply(queue, report, sender)
+            return apply(queue, report, sender).ignored  # strangers it names: logged there
         finally:
             queue.close()
-        if applied.unknown:
-            log.warning(
-                "the report from %s names %d instance(s) never asked about: %s",
-                sender,
-                len(applied.unknown),
-                ", ".join(applied.unknown[:5]),
-            )
-        return applied.ignored
 
     def deliver(requester: str, report: Report) -> str:
         node = node_for(home, requester)
         if node is None:
             return (
-                f"{requester!r} asked for storage commitment but is no configured node: "
-                "its report cannot be sent (node add ... --ae " + requester + ")"
+                f"{requester!r} asked for storage commitment, but no configured node has that "
+                f"AE title: the report cannot be sent (node add NAME --ae {requester} ...)"
             )
         try:
             send_report(connector_for(node), called=node.ae_title, calling=our_ae, report=report)

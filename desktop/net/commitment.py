@@ -42,6 +42,24 @@ MAX_REFERENCES = 100_000  # one transaction: more is a hostile request
 POLL = 0.25  # seconds between checks of the queue while waiting on the association
 
 
+class DataSetError(ProtocolError):
+    """A request or report whose data set does not say what the Push Model needs;
+    ``detail`` says what is wrong (for an Error Comment)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _decoded(data: bytes, syntax: str) -> "Dataset":
+    from desktop.net.encoding import decode
+
+    try:
+        return decode(data, syntax)
+    except ProtocolError as error:
+        raise DataSetError("its data set cannot be read") from error
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """One SOP instance named in a request or a report."""
@@ -117,40 +135,36 @@ def _read_references(
 ) -> list[tuple[Reference, int]]:
     sequence = getattr(dataset, keyword, None) or []
     if len(sequence) > MAX_REFERENCES:
-        raise ProtocolError(f"the {keyword} names more than {MAX_REFERENCES:,} instances")
+        raise DataSetError(f"the {keyword} names more than {MAX_REFERENCES:,} instances")
     found = []
     for item in sequence:
         sop_class = str(getattr(item, "ReferencedSOPClassUID", "") or "")
         sop_instance = str(getattr(item, "ReferencedSOPInstanceUID", "") or "")
         if not sop_class or not sop_instance:
-            raise ProtocolError(f"an item of the {keyword} lacks its SOP class or instance UID")
+            raise DataSetError(f"an item of the {keyword} lacks its SOP class or instance UID")
         reason = int(getattr(item, "FailureReason", None) or PROCESSING_FAILURE) if reasons else 0
         found.append((Reference(sop_class, sop_instance), reason))
     return found
 
 
 def parse_request(data: bytes, syntax: str) -> tuple[str, list[Reference]]:
-    """The Transaction UID and references of an N-ACTION-RQ; ProtocolError when missing."""
-    from desktop.net.encoding import decode
-
-    dataset = decode(data, syntax)
+    """The Transaction UID and references of an N-ACTION-RQ; DataSetError when missing."""
+    dataset = _decoded(data, syntax)
     transaction = str(getattr(dataset, "TransactionUID", "") or "")
     if not transaction:
-        raise ProtocolError("the storage commitment request has no Transaction UID")
+        raise DataSetError("the storage commitment request has no Transaction UID")
     references = _read_references(dataset, "ReferencedSOPSequence", reasons=False)
     if not references:
-        raise ProtocolError("the storage commitment request names no instance")
+        raise DataSetError("the storage commitment request names no instance")
     return transaction, [reference for reference, _ in references]
 
 
 def parse_report(data: bytes, syntax: str) -> Report:
-    """The result carried by an N-EVENT-REPORT-RQ; ProtocolError when it is malformed."""
-    from desktop.net.encoding import decode
-
-    dataset = decode(data, syntax)
+    """The result carried by an N-EVENT-REPORT-RQ; DataSetError when it is malformed."""
+    dataset = _decoded(data, syntax)
     transaction = str(getattr(dataset, "TransactionUID", "") or "")
     if not transaction:
-        raise ProtocolError("the storage commitment report has no Transaction UID")
+        raise DataSetError("the storage commitment report has no Transaction UID")
     committed = _read_references(dataset, "ReferencedSOPSequence", reasons=False)
     failed = _read_references(dataset, "FailedSOPSequence", reasons=True)
     return Report(transaction, tuple(r for r, _ in committed), tuple(failed))
@@ -207,7 +221,12 @@ def request_commitment(
         if not answer.done:
             association.release()
             finished = True
-            return Outcome(False, f"the peer refused the commitment request: {answer.describe()}")
+            comment = response.command.get(dimse.ERROR_COMMENT)
+            return Outcome(
+                False,
+                f"the peer refused the commitment request: {answer.describe()}"
+                + (f" ({comment})" if comment else ""),
+            )
         outcome = _await_report(association, syntax, wait, answered, on_report, sender=called)
         association.release()
         finished = True

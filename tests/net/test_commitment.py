@@ -28,6 +28,7 @@ from desktop.net.commitment import (
     commit_job,
     parse_request,
     report_dataset,
+    request_dataset,
 )
 from desktop.net.link import LinkError
 from desktop.net.queue import COMMITTED, FAILED, SENT, WAITING, TransferQueue
@@ -336,3 +337,29 @@ def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_li
     assert done is not None and done.outcome.accepted, done
     assert queue.job(job).state == "committed"
     queue.close()
+
+
+def test_a_request_we_cannot_act_on_is_refused_with_its_reason(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]]
+) -> None:
+    server, records = listener
+    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=server.port)
+    link = node_connector(node, Keystore(home, lambda new: PASSWORD))()
+    association = Association.request(
+        link, "COURIER", ARCHIVE, [pdu.ProposedContext(1, PUSH_MODEL, UNCOMPRESSED_SYNTAXES)]
+    )
+    syntax = pdu.uid(association.accepted(1).transfer_syntax or "")  # type: ignore[union-attr]
+    answers = []
+    for message_id, action, body in (
+        (1, 2, request_dataset("1.2.3", [Reference("1.2", "1.2.3.4")], syntax)),  # no such action
+        (2, 1, request_dataset("1.2.3", [], syntax)),  # names nothing
+    ):
+        command = dimse.action_request(message_id, PUSH_MODEL, PUSH_MODEL_INSTANCE, action)
+        association.send_command(1, command)
+        association.send_dataset(1, [body], len(body))
+        answers.append(association.response(1, message_id, dimse.N_ACTION_RQ))
+    association.release()
+    assert [a.status for a in answers] == [0x0123, 0x0115]
+    assert answers[1].command[dimse.ERROR_COMMENT].endswith("names no instance")
+    refused = [r for r in records if r["event"] == "commitment-refused"]
+    assert [r["status"] for r in refused] == [0x0123, 0x0115]

@@ -26,6 +26,7 @@ from desktop.net.commitment import (
     REQUEST_COMMITMENT,
     SOME_FAILED,
     SUCCESS,
+    DataSetError,
     Reference,
     Report,
     parse_report,
@@ -33,7 +34,7 @@ from desktop.net.commitment import (
     report_dataset,
 )
 from desktop.net.exchange import Exchange, Service
-from desktop.net.link import Connector, Failure, LinkError, ProtocolError
+from desktop.net.link import Connector, Failure, LinkError
 from desktop.net.status import N_EVENT_REPORT, status
 
 if TYPE_CHECKING:  # pydicom loads with the store, not with every listener
@@ -49,9 +50,9 @@ ReportSink = Callable[[Report, str], str]
 
 @dataclass(frozen=True, slots=True)
 class CommitmentServices:
-    """What the listener needs for storage commitment; ``archive`` None: no provider."""
+    """What the listener needs for storage commitment."""
 
-    archive: "Archive | None"
+    archive: "Archive"
     deliver: Deliver
     on_report: ReportSink
 
@@ -137,22 +138,19 @@ def serve_action(services: CommitmentServices, exchange: Exchange) -> None:
             transaction, references = parse_request(
                 request.identifier or b"", request.transfer_syntax
             )
-        except ProtocolError as error:
-            problem = (INVALID_ARGUMENT, str(error))
-    archive = services.archive
-    if problem is None and archive is None:
-        problem = (NO_SUCH_ACTION, "this listener has no store to commit from")
+        except DataSetError as error:
+            problem = (INVALID_ARGUMENT, error.detail)
     elements: dict[int, str | int] = {
         dimse.AFFECTED_SOP_INSTANCE: PUSH_MODEL_INSTANCE,
         dimse.ACTION_TYPE_ID: REQUEST_COMMITMENT,
     }
-    if problem is not None or archive is None:
-        code, why = problem or (NO_SUCH_ACTION, "")
+    if problem is not None:
+        code, why = problem
         exchange.respond(code, elements=elements, comment=why)
         exchange.report("commitment-refused", status=code, error=why)
         return
     exchange.respond(SUCCESS, elements=elements)
-    report = judge(archive, transaction, references)
+    report = judge(services.archive, transaction, references)
     exchange.report(
         "commitment-requested",
         transaction=transaction,
@@ -209,8 +207,8 @@ def serve_report(services: CommitmentServices, exchange: Exchange) -> None:
             details = {"transaction": report.transaction_uid}
             why = services.on_report(report, request.calling)
             details |= {"committed": len(report.committed), "failed": len(report.failed)}
-        except ProtocolError as error:
-            why = str(error)
+        except DataSetError as error:
+            why = error.detail
         code = PROCESSING_FAILURE if why else SUCCESS
     elements: dict[int, str | int] = {dimse.AFFECTED_SOP_INSTANCE: PUSH_MODEL_INSTANCE}
     if isinstance(event, int):
