@@ -49,10 +49,17 @@ def quoted(keyword: str) -> str:
     return f'"{keyword}"'
 
 
-def _stored(level: Stored) -> list[str]:
-    """The keywords a level's table has a column for."""
-    extras = list(BROWSER_COLUMNS) if level == "IMAGE" else []
-    return [k.keyword for k in COLUMNS[level]] + extras
+def _columns(level: Stored) -> tuple[str, ...]:
+    extras = tuple(BROWSER_COLUMNS) if level == "IMAGE" else ()
+    return tuple(k.keyword for k in COLUMNS[level]) + extras
+
+
+#: The keywords each level's table has a column for.
+STORED: dict[Stored, tuple[str, ...]] = {level: _columns(level) for level in TABLES}
+
+
+def _stored(level: Stored) -> tuple[str, ...]:
+    return STORED[level]
 
 
 def _schema() -> list[str]:
@@ -83,6 +90,30 @@ def _schema() -> list[str]:
     statements.append('CREATE INDEX instances_uid ON instances("SOPInstanceUID")')
     statements.append(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return statements
+
+
+def _upsert(level: Stored) -> str:
+    """Insert or update a level's row, returning its id (a non-empty value replaces the
+    stored one; an empty one keeps it)."""
+    names = [quoted(k) for k in _stored(level)]
+    owner = [PARENT[level]] if level in PARENT else []
+    conflict = '"PatientID", "IssuerOfPatientID"' if level == "PATIENT" else quoted(UNIQUE[level])
+    updates = ", ".join(f"{n} = coalesce(nullif(excluded.{n}, ''), {n})" for n in names)
+    return (
+        f"INSERT INTO {TABLES[level]} ({', '.join(owner + names)}) "
+        f"VALUES ({', '.join('?' for _ in owner + names)}) "
+        f"ON CONFLICT({conflict}) DO UPDATE SET {updates} RETURNING id"
+    )
+
+
+UPSERT: dict[Stored, str] = {level: _upsert(level) for level in ("PATIENT", "STUDY", "SERIES")}
+INSERT_INSTANCE = (
+    "INSERT INTO instances (series, path, size, modified_ns, transfer_syntax_uid, kept_beside, "
+    + ", ".join(quoted(k) for k in _stored("IMAGE"))
+    + ") VALUES (?, ?, ?, ?, ?, ?, "
+    + ", ".join("?" for _ in _stored("IMAGE"))
+    + ")"
+)
 
 
 class Index:
@@ -142,19 +173,18 @@ class Index:
         """Index one file (replacing what was indexed for its path), in the open transaction."""
         execute = self.connection.execute
         replaced = execute("DELETE FROM instances WHERE path = ?", (record.path,)).rowcount
-        parent = 0
-        for level in ("PATIENT", "STUDY", "SERIES"):
-            parent = self._upsert(level, record.values, parent)
-        columns = _stored("IMAGE")
-        uid = record.values.get(UNIQUE["IMAGE"], "")
+        values = record.values
+        parent: int | None = None
+        for level, upsert in UPSERT.items():
+            owner: list[object] = [] if parent is None else [parent]
+            row = execute(upsert, owner + [values.get(k, "") for k in _stored(level)])
+            parent = int(row.fetchone()[0])
         kept_beside = execute(
-            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ?', (uid,)
+            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ?',
+            (values.get(UNIQUE["IMAGE"], ""),),
         ).fetchone()[0]
-        names = ", ".join(quoted(k) for k in columns)
-        marks = ", ".join("?" for _ in columns)
         execute(
-            f"INSERT INTO instances (series, path, size, modified_ns, transfer_syntax_uid, "
-            f"kept_beside, {names}) VALUES (?, ?, ?, ?, ?, ?, {marks})",
+            INSERT_INSTANCE,
             (
                 parent,
                 record.path,
@@ -162,29 +192,11 @@ class Index:
                 record.modified_ns,
                 record.transfer_syntax_uid,
                 int(kept_beside > 0),
-                *(record.values.get(k, "") for k in columns),
+                *(values.get(k, "") for k in _stored("IMAGE")),
             ),
         )
         if replaced:
             self.prune()
-
-    def _upsert(self, level: Stored, values: dict[str, str], parent: int) -> int:
-        """The id of the level's row for ``values``, inserted or updated (a non-empty value
-        replaces the stored one; an empty one keeps it)."""
-        columns = _stored(level)
-        names = [quoted(k) for k in columns]
-        owner = [PARENT[level]] if level in PARENT else []
-        conflict = (
-            '"PatientID", "IssuerOfPatientID"' if level == "PATIENT" else quoted(UNIQUE[level])
-        )
-        updates = ", ".join(f"{n} = coalesce(nullif(excluded.{n}, ''), {n})" for n in names)
-        row = self.connection.execute(
-            f"INSERT INTO {TABLES[level]} ({', '.join(owner + names)}) "
-            f"VALUES ({', '.join('?' for _ in owner + names)}) "
-            f"ON CONFLICT({conflict}) DO UPDATE SET {updates} RETURNING id",
-            ([parent] if owner else []) + [values.get(k, "") for k in columns],
-        ).fetchone()
-        return int(row[0])
 
     def prune(self) -> None:
         """Drop series, studies and patients left without instances."""
