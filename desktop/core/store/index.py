@@ -124,6 +124,8 @@ class Index:
         private_file(path)
         self.path = path
         self.created = False
+        # Rows upserted in this transaction, by their statement's parameters.
+        self._upserted: dict[tuple[Stored, tuple[object, ...]], int] = {}
         self.connection = sqlite3.connect(
             path, timeout=30, isolation_level=None, check_same_thread=False
         )
@@ -158,6 +160,7 @@ class Index:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        self._upserted.clear()  # another connection may have changed the rows since
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -176,9 +179,15 @@ class Index:
         values = record.values
         parent: int | None = None
         for level, upsert in UPSERT.items():
-            owner: list[object] = [] if parent is None else [parent]
-            row = execute(upsert, owner + [values.get(k, "") for k in _stored(level)])
-            parent = int(row.fetchone()[0])
+            parameters = (
+                *(() if parent is None else (parent,)),
+                *(values.get(k, "") for k in _stored(level)),
+            )
+            known = self._upserted.get((level, parameters))
+            if known is None:  # files of one series come together: skip repeated upserts
+                known = int(execute(upsert, parameters).fetchone()[0])
+                self._upserted[(level, parameters)] = known
+            parent = known
         kept_beside = execute(
             'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ?',
             (values.get(UNIQUE["IMAGE"], ""),),
@@ -200,11 +209,13 @@ class Index:
 
     def prune(self) -> None:
         """Drop series, studies and patients left without instances."""
+        self._upserted.clear()
         execute = self.connection.execute
         execute("DELETE FROM series WHERE id NOT IN (SELECT series FROM instances)")
         execute("DELETE FROM studies WHERE id NOT IN (SELECT study FROM series)")
         execute("DELETE FROM patients WHERE id NOT IN (SELECT patient FROM studies)")
 
     def clear(self) -> None:
+        self._upserted.clear()
         for table in TABLES.values():
             self.connection.execute(f"DELETE FROM {table}")
