@@ -44,7 +44,11 @@ def matcher(vr: str, value: str) -> Matcher | None:
         return None
     if len(tests) == 1:
         single = tests[0]
-        return lambda stored: any(single(v) for v in values_of(stored, vr))
+        if vr in SINGLE_VALUED_VRS:
+            return single
+        return lambda stored: (
+            any(single(v) for v in values_of(stored, vr)) if "\\" in stored else single(stored)
+        )
     return lambda stored: any(test(v) for v in values_of(stored, vr) for test in tests)
 
 
