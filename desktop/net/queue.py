@@ -337,6 +337,12 @@ class TransferQueue:
                 (time.time(), transaction_uid),
             )
 
+    def job_of_transaction(self, transaction_uid: str) -> int | None:
+        row = self.db.execute(
+            "SELECT job_id FROM commitments WHERE transaction_uid = ?", (transaction_uid,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
     def commitment_answered(self, transaction_uid: str) -> bool:
         row = self.db.execute(
             "SELECT answered FROM commitments WHERE transaction_uid = ?", (transaction_uid,)

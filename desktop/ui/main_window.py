@@ -599,8 +599,28 @@ class MainWindow(QMainWindow):
         elif record["event"] == "stored":
             self.statusBar().showMessage(f"Inbox received {Path(record['path']).name}")
             self.sources.received()
+        elif record["event"] == "commitment-report":
+            self._commitment_reported(record["transaction"])
         else:
             self.log.add("warning", "Inbox", f"{record['event']}: {record}")
+
+    def _commitment_reported(self, transaction: str) -> None:
+        """A storage commitment report for one of our jobs reached the Inbox: its row says
+        what it became (committed, or not with the reason)."""
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            job_id = queue.job_of_transaction(transaction)
+            if job_id is None:
+                return
+            job = queue.job(job_id)
+            refused = queue.commitment_failures(job_id)
+        finally:
+            queue.close()
+        failures = [f"{i.item.path}: {i.commitment_reason}" for i in refused]
+        self.transfers.show_job(
+            job, failures or None, reason=refused[0].commitment_reason if refused else ""
+        )
+        self.statusBar().showMessage(f"Job {job.id} to {job.node}: {job.state}")
 
     # -- errors and closing ------------------------------------------------------------------
 

@@ -80,10 +80,10 @@ def report_as(home: Path, port: int, calling: str, report: Report) -> None:
 
 
 def sent_job(
-    home: Path, tmp_path: Path, count: int = 3, *, request: bool = True
+    home: Path, tmp_path: Path, count: int = 3, *, request: bool = True, asked: str = ARCHIVE
 ) -> tuple[int, list[StoreItem], str]:
-    """A job of ``count`` instances sent to ARCHIVE, commitment requested (the transaction
-    UID returned), by a queue closed since: the state on disk only."""
+    """A job of ``count`` instances sent, commitment requested of AE ``asked`` (the
+    transaction UID returned), by a queue closed since: the state on disk only."""
     files = make_study(tmp_path / "study", count=count)
     items = []
     for path in files:
@@ -96,7 +96,7 @@ def sent_job(
         queue.record(instance, StoreOutcome(instance.item, True, False, "stored"), send_policy(), 0)
     transaction = "1.2.826.0.1.3680043.10.1467.99.1"
     if request:
-        assert len(queue.begin_commitment(job, transaction, ARCHIVE)) == count
+        assert len(queue.begin_commitment(job, transaction, asked)) == count
     queue.close()
     return job, items, transaction
 

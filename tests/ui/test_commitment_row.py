@@ -8,15 +8,17 @@ from typing import Any
 from desktop.commitments import listener_services
 from desktop.connect import node_connector
 from desktop.core.config import Node, add_node, find_node, load_config
-from desktop.demo import Demo
+from desktop.demo import DEMO_AE, DEMO_NODE, Demo
 from desktop.inbox import indexing, open_store
-from desktop.net.queue import JobSummary
+from desktop.net.commitment import Reference, Report
+from desktop.net.queue import JobSummary, TransferQueue
 from desktop.net.scp import ListenerSettings, StorageListener
-from desktop.net.services.commitment import commitment_services
+from desktop.net.services.commitment import commitment_services, send_report
 from desktop.security.keystore import Keystore
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.nodes import NodeDialog
 from desktop.ui.widgets.transfers import TransfersPanel
+from tests.net.test_commitment import sent_job
 from tests.peers import LOOPBACK
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import drop_on_node, open_demo, study_index
@@ -85,3 +87,22 @@ def test_a_commitment_failure_shows_in_the_row_with_its_reason(qtbot) -> None:  
     assert state is not None
     assert state.text() == "commitment failed (2 committed, 1 not committed)"
     assert panel.table.item(0, 8).text() == reason  # type: ignore[union-attr]
+
+
+def test_a_report_that_reaches_the_inbox_later_turns_the_row_committed(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    job, items, transaction = sent_job(demo.home, tmp_path, count=2, asked="COURIER")
+    queue = TransferQueue(demo.home / "queue.sqlite")
+    window.transfers.show_job(queue.job(job))
+    queue.close()
+    assert cell(window, job, 3) == "waiting for commitment (0 committed, 2 waiting for commitment)"
+    _, connector, peer = window.services.connection(DEMO_NODE)  # the Inbox is the demo PACS
+    references = tuple(Reference(i.sop_class_uid, i.sop_instance_uid) for i in items)
+    send_report(
+        connector, called=DEMO_AE, calling=peer.calling_ae, report=Report(transaction, references)
+    )
+    qtbot.waitUntil(lambda: cell(window, job, 3) == "committed", timeout=10000)
