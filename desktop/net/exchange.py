@@ -11,11 +11,11 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from io import BufferedReader
+from io import BufferedIOBase
 from typing import TYPE_CHECKING, Protocol
 
 from desktop.net import acceptor, dimse
-from desktop.net.pdu import frames, pdv_header
+from desktop.net.pdu import file_frames, frames
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 MAX_IDENTIFIER = 1 << 20  # the data set of a request or response other than C-STORE
 UNLIMITED_PDU = 1 << 22  # what we send at once to a peer that sets no maximum
 BATCH = 1 << 18
-PDV_HEADER = 12  # P-DATA-TF header (6) and PDV item header (6) before each fragment
 Command = dict[int, str | int]
 
 
@@ -115,7 +114,6 @@ class Exchange:
         self.cancelled = False
         self.responses: dict[int, tuple[Command, bytes | None]] = {}
         self._awaited: set[int] = set()
-        self._batch = memoryview(bytearray())  # send_file's buffer, kept between files
         self._message_id = 0
 
     # -- what the association hands us ------------------------------------------------------
@@ -183,29 +181,12 @@ class Exchange:
             pdus += self._frames(context_id, [dataset], len(dataset), command=False)
         self.connection.sendall(b"".join(pdus))
 
-    def send_file(self, context_id: int, command: bytes, handle: BufferedReader, size: int) -> None:
-        """A command and, as its data set, the next ``size`` bytes of ``handle``: read
-        straight into PDU-framed batches of about BATCH bytes (one copy to the socket)."""
+    def send_file(self, context_id: int, command: bytes, handle: BufferedIOBase, size: int) -> None:
+        """A command and, as its data set, the next ``size`` bytes of ``handle`` (read straight
+        into PDU-framed batches)."""
         self.send(context_id, command)
-        limit = self.max_pdv
-        per_batch = max(1, BATCH // (limit + PDV_HEADER))
-        if len(self._batch) < per_batch * (limit + PDV_HEADER):
-            self._batch = memoryview(bytearray(per_batch * (limit + PDV_HEADER)))
-        view, remaining = self._batch, size
-        while True:
-            used = 0
-            for _ in range(per_batch):
-                take = min(limit, remaining)
-                remaining -= take
-                view[used : used + PDV_HEADER] = pdv_header(take, context_id, False, not remaining)
-                used += PDV_HEADER
-                _read_into(handle, view[used : used + take])
-                used += take
-                if not remaining:
-                    break
-            self.connection.sendall(view[:used])
-            if not remaining:
-                return
+        for data in file_frames(context_id, handle, size, self.max_pdv, batch=BATCH):
+            self.connection.sendall(data)
 
     def next_message_id(self) -> int:
         """The message ID of a request of ours; its response is awaited from now on."""
@@ -238,16 +219,3 @@ class Exchange:
             return True
         readable, _, _ = select.select([connection], [], [], 0)
         return bool(readable)
-
-
-class FileChangedError(Exception):
-    """A file being sent ended before its data set did: the association must be aborted."""
-
-
-def _read_into(handle: BufferedReader, view: memoryview) -> None:
-    filled = 0
-    while filled < len(view):
-        count = handle.readinto(view[filled:])
-        if not count:
-            raise FileChangedError(f"{handle.name} ended {len(view) - filled} bytes early")
-        filled += count

@@ -4,6 +4,7 @@ checked, so a malformed PDU becomes one ProtocolError in plain words, never an I
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from io import BufferedIOBase
 
 from desktop.net.link import ProtocolError
 
@@ -641,3 +642,50 @@ def frames(
         del buffer[:limit]
         pending.append(pdv_header(len(piece), context_id, command, not buffer) + piece)
     yield b"".join(pending)
+
+
+PDV_HEADER = 12  # P-DATA-TF header (6) and PDV item header (6) before each fragment
+
+
+class SourceFileError(Exception):
+    """The file being sent cannot be read to its end (not a network failure)."""
+
+
+def file_frames(
+    context_id: int, handle: BufferedIOBase, size: int, limit: int, *, batch: int
+) -> Iterator[memoryview]:
+    """The next ``size`` bytes of ``handle`` as a data set in P-DATA-TF PDUs of at most
+    ``limit`` bytes each, read straight into framed batches of about ``batch`` bytes (one
+    copy on the way to the socket). Each batch is a view of one buffer, reused for the next:
+    send it before asking for the next."""
+    per_batch = max(1, batch // (limit + PDV_HEADER))
+    view = memoryview(bytearray(per_batch * (limit + PDV_HEADER)))
+    remaining = size
+    while True:
+        used = 0
+        for _ in range(per_batch):
+            take = min(limit, remaining)
+            remaining -= take
+            view[used : used + PDV_HEADER] = pdv_header(take, context_id, False, not remaining)
+            used += PDV_HEADER
+            _read_into(handle, view[used : used + take])
+            used += take
+            if not remaining:
+                break
+        yield view[:used]
+        if not remaining:
+            return
+
+
+def _read_into(handle: BufferedIOBase, view: memoryview) -> None:
+    """Fill ``view`` from the file; one that ends early changed since it was checked."""
+    filled = 0
+    while filled < len(view):
+        try:
+            count = handle.readinto(view[filled:])
+        except OSError as error:
+            raise SourceFileError(f"cannot read the file: {error.strerror or error}") from error
+        if not count:
+            missing = len(view) - filled
+            raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
+        filled += count
