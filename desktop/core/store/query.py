@@ -253,10 +253,10 @@ def _provider_key(query: Query, tag: int, element: DataElement) -> None:
 
 def _character_sets(identifier: Dataset) -> list[str]:
     element = identifier.get(SPECIFIC_CHARACTER_SET)
-    if element is None:
+    value = None if element is None else element.value
+    if not value:  # absent or zero length: the default repertoire
         return []
-    value = element.value
-    terms = [str(v).strip() for v in (value if isinstance(value, MultiValue) else [value])]
+    terms = [str(v or "").strip() for v in (value if isinstance(value, MultiValue) else [value])]
     for term in terms:
         if term not in python_encoding and term != "":
             raise InvalidQueryError(
