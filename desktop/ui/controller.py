@@ -16,6 +16,7 @@ from desktop import auditing
 from desktop.app import Services
 from desktop.core.config import ConfigError, Node
 from desktop.core.errors import CourierError
+from desktop.net.commitment import begin, request
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
 from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
@@ -141,10 +142,25 @@ class TransferController(QObject):
                 sleep=worker.wait,
             )
             yield from auditing.transfer(records, queue, job_id, node)
+            transaction = None
+            if node.commit and not worker.cancelled:
+                transaction = begin(queue, job_id, called=node.ae_title)
+            if transaction is not None:  # the row says "waiting for commitment" meanwhile
+                yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
+                request(
+                    queue,
+                    transaction,
+                    connector,
+                    called=node.ae_title,
+                    calling=node.calling_ae_title,
+                    wait=node.commit_wait,
+                    stop=lambda: worker.cancelled,
+                )
             failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
-            yield JobUpdate(
-                node.name, JobProgress(queue.job(job_id)), failures, queue.reason(job_id)
-            )
+            refused = queue.commitment_failures(job_id)
+            failures += [f"{i.item.path}: {i.commitment_reason}" for i in refused]
+            reason = queue.reason(job_id) or (refused[0].commitment_reason if refused else "")
+            yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures, reason)
         finally:
             queue.close()
 

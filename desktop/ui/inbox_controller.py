@@ -15,6 +15,7 @@ from desktop.ui.widgets.sources import SourcesPanel
 
 class InboxController(QObject):
     inbox_event = Signal(object)
+    commitment_reported = Signal(str)  # the transaction UID of one of our jobs
 
     def __init__(
         self, shell: Shell, sources: SourcesPanel, inbox: InboxSettings | None = None
@@ -64,5 +65,7 @@ class InboxController(QObject):
         elif record["event"] == "stored":
             self.shell.status(f"Inbox received {Path(record['path']).name}")
             self.sources.received()
+        elif record["event"] == "commitment-report":
+            self.commitment_reported.emit(record["transaction"])
         else:
             self.log.add("warning", "Inbox", f"{record['event']}: {record}")

@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
-        self.sources = SourcesPanel(services.inbox)
+        self.sources = SourcesPanel(services.inbox, services.store)
         self.browser = self.sources.media
         self.nodes = NodesPanel()
         self.viewer = ViewerPanel()
@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.certificates.changed.connect(services.forget_connections)
         self.node_actions.refresh_nodes()
         self.listening = InboxController(shell, self.sources, inbox)
+        self.listening.commitment_reported.connect(self.sending.commitment_reported)
 
     def _action(self, text: str, shortcut: Any, handler: Any, tip: str) -> QAction:
         action = QAction(text, self)
@@ -173,6 +174,12 @@ class MainWindow(QMainWindow):
                 "Ctrl+I",
                 opening.open_inbox,
                 "Show what our listener received, beside the media",
+            ),
+            (
+                "I&mport into Inbox…",
+                "Ctrl+Shift+I",
+                opening.import_into_inbox,
+                "Copy a folder, CD or USB stick into the Inbox (the local store)",
             ),
         ):
             action = self._action(text, shortcut, handler, tip)
@@ -238,6 +245,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.viewer.close_threads()
         self.services.stop_inbox()
+        self.services.store.close()
         event.accept()
 
 

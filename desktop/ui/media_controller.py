@@ -6,6 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMenu
 
+from desktop.ui.inbox_import import import_into_inbox
 from desktop.ui.media_export import export_to_media
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
@@ -50,6 +51,17 @@ class MediaController(QObject):
         )
         if name is not None:
             self.open_path(name)
+
+    def import_into_inbox(self) -> GeneratorWorker | None:
+        shell = self.shell
+        return import_into_inbox(
+            shell.prompter,
+            shell.services.store,
+            self.sources,
+            shell.status,
+            lambda level, text: shell.log.add(level, "Inbox", text),
+            shell.report,
+        )
 
     def open_inbox(self) -> None:
         self.shell.services.inbox.mkdir(parents=True, exist_ok=True)

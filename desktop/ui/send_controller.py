@@ -55,6 +55,24 @@ class SendController(QObject):
         controller.note.connect(lambda node, text: self.log.add("warning", node, text))
         controller.failed.connect(self._transfer_failed)
 
+    def commitment_reported(self, transaction: str) -> None:
+        """A storage commitment report for one of our jobs reached the Inbox: its row says
+        what it became (committed, or not with the reason)."""
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            job_id = queue.job_of_transaction(transaction)
+            if job_id is None:
+                return
+            job = queue.job(job_id)
+            refused = queue.commitment_failures(job_id)
+        finally:
+            queue.close()
+        failures = [f"{i.item.path}: {i.commitment_reason}" for i in refused]
+        self.transfers.show_job(
+            job, failures or None, reason=refused[0].commitment_reason if refused else ""
+        )
+        self.shell.status(f"Job {job.id} to {job.node}: {job.state}")
+
     def _set_nodes(self, names: list[str]) -> None:
         self._send_menu_nodes = names
 

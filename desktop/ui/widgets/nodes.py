@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -110,6 +111,15 @@ class NodeDialog(QDialog):
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(1, 600)
         self.timeout.setValue(node.connect_timeout)
+        self.commit = QCheckBox("Ask for storage commitment after sending")
+        self.commit.setChecked(node.commit)
+        self.commit_wait = QDoubleSpinBox()
+        self.commit_wait.setRange(0, 86400)
+        self.commit_wait.setValue(node.commit_wait)
+        self.commit_wait.setToolTip(
+            "How long a send waits for the commitment report; a later one reaches the listener"
+        )
+        self.original = node
         form = QFormLayout()
         for label, widget in (
             ("Name", self.name),
@@ -124,6 +134,8 @@ class NodeDialog(QDialog):
             ("", self.hostname_check),
             ("Parallel associations", self.parallel),
             ("Connect timeout (s)", self.timeout),
+            ("", self.commit),
+            ("Commitment report wait (s)", self.commit_wait),
         ):
             form.addRow(label, widget)
         buttons = ok_cancel(self)
@@ -159,21 +171,24 @@ class NodeDialog(QDialog):
         }
 
     def node(self) -> Node:
-        """The node as entered (validate with Node.validated)."""
-        return Node(
-            self.name.text().strip(),
-            self.ae_title.text().strip(),
-            self.host.text().strip(),
-            self.port.value(),
-            self.tls.isChecked(),
-            self.profile.currentText(),
-            self.identity.currentText(),
-            self.calling.text().strip() or "COURIER",
-            self.server_name.text().strip(),
-            self.hostname_check.isChecked(),
-            self.timeout.value(),
-            60.0,
-            self.parallel.value(),
+        """The node as entered (validate with Node.validated); settings the dialog does not
+        show (signing, the network timeout) stay as they were."""
+        return replace(
+            self.original,
+            name=self.name.text().strip(),
+            ae_title=self.ae_title.text().strip(),
+            host=self.host.text().strip(),
+            port=self.port.value(),
+            tls=self.tls.isChecked(),
+            profile=self.profile.currentText(),
+            identity=self.identity.currentText(),
+            calling_ae_title=self.calling.text().strip() or "COURIER",
+            server_name=self.server_name.text().strip(),
+            check_hostname=self.hostname_check.isChecked(),
+            connect_timeout=self.timeout.value(),
+            max_associations=self.parallel.value(),
+            commit=self.commit.isChecked(),
+            commit_wait=self.commit_wait.value(),
         )
 
 
