@@ -60,7 +60,7 @@ def test_a_job_to_a_committing_node_ends_committed_in_its_row(
     try:
         add_node(demo.home, Node(ARCHIVE, "ARCHIVE", LOOPBACK, listener.port, commit=True))
         assert find_node(load_config(demo.home), ARCHIVE).commit
-        window.refresh_nodes()
+        window.node_actions.refresh_nodes()
         seen: list[str] = []
         window.controller.job_updated.connect(lambda update: seen.append(update.progress.job.state))
         open_demo(qtbot, window, prompter, demo)

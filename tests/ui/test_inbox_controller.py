@@ -26,7 +26,7 @@ def test_the_listener_starts_as_typed_receives_and_stops(
 ) -> None:
     import subprocess
 
-    sources = SourcesPanel(shell.services.inbox)
+    sources = SourcesPanel(shell.services.inbox, shell.services.store)
     qtbot.addWidget(sources)
     controller = InboxController(shell, sources)
     assert controller.inbox is None and shell.services.listener is None

@@ -23,7 +23,7 @@ def test_open_show_remember_and_reopen_by_clicking(
 ) -> None:
     study = StudySpec("M1", "Media^Test", "20240101", "head", (SeriesSpec("CT", "ax", 3, 16, 16),))
     write_files(tmp_path / "media", (study,))
-    sources, viewer = SourcesPanel(shell.services.inbox), ViewerPanel()
+    sources, viewer = SourcesPanel(shell.services.inbox, shell.services.store), ViewerPanel()
     for widget in (sources, viewer):
         qtbot.addWidget(widget)
     sources.show()

@@ -50,7 +50,11 @@ def test_a_dropped_study_is_confirmed_sent_and_a_dead_job_cancelled_by_clicking(
     home = shell.services.home
     add_node(home, Node("Archive", "DCMTK", LOOPBACK, port))
     add_node(home, Node("Dead", "DEAD", LOOPBACK, dead, connect_timeout=2))
-    sources, nodes, transfers = SourcesPanel(shell.services.inbox), NodesPanel(), TransfersPanel()
+    sources, nodes, transfers = (
+        SourcesPanel(shell.services.inbox, shell.services.store),
+        NodesPanel(),
+        TransfersPanel(),
+    )
     for widget in (sources, nodes, transfers):
         qtbot.addWidget(widget)
     checks = NodeChecks(shell.settings)
