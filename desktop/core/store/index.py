@@ -88,7 +88,6 @@ def _schema() -> list[str]:
         if level in PARENT:
             statements.append(f"CREATE INDEX {table}_parent ON {table}({PARENT[level]})")
     statements.append('CREATE INDEX instances_uid ON instances("SOPInstanceUID")')
-    statements.append(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return statements
 
 
@@ -123,7 +122,7 @@ class Index:
         """Open (or create) the index; raise CorruptIndexError when it cannot be used."""
         private_file(path)
         self.path = path
-        self.created = False
+        self.complete = False  # the first indexing of the files has been committed
         # Rows upserted in this transaction, by their statement's parameters.
         self._upserted: dict[tuple[Stored, tuple[object, ...]], int] = {}
         self.connection = sqlite3.connect(
@@ -148,11 +147,11 @@ class Index:
             with self.transaction():
                 for statement in _schema():
                     execute(statement)
-            self.created = True
-        elif version != SCHEMA_VERSION:
+        elif version not in (0, SCHEMA_VERSION):  # 0: made, its first indexing unfinished
             raise sqlite3.DatabaseError(
                 f"schema version {version}, this program reads version {SCHEMA_VERSION}"
             )
+        self.complete = version == SCHEMA_VERSION
         execute("PRAGMA synchronous = NORMAL")
 
     def close(self) -> None:
@@ -206,6 +205,11 @@ class Index:
         )
         if replaced:
             self.prune()
+
+    def mark_complete(self) -> None:
+        """Record, in the open transaction, that every file has been indexed once."""
+        self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.complete = True
 
     def drop(self, path: str) -> None:
         """Forget the file at ``path`` (call ``prune`` after)."""

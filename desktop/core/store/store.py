@@ -71,8 +71,10 @@ class Store:
     """The indexed local store of one folder (the Inbox: HOME/inbox by default)."""
 
     def __init__(self, folder: Path) -> None:
-        """Open the store of ``folder`` (made 0700 if missing). A damaged index is moved aside
-        and rebuilt from the files (``recovered`` then says so); a new one is built."""
+        """Open the store of ``folder`` (made 0700 if missing). A new index (or one whose
+        first indexing never finished) is built from the files on the store's own thread;
+        reads wait for it, adds do not. A damaged index is moved aside and rebuilt
+        (``recovered`` then says so)."""
         self.folder = private_folder(Path(folder).absolute())
         self.index_path = private_folder(self.folder / INDEX_FOLDER) / INDEX_NAME
         self.recovered = ""
@@ -89,8 +91,18 @@ class Store:
             self.recovered = f"{error}; it was moved to {aside.name} and rebuilt from the files"
             log.warning("%s", self.recovered)
             self._index = Index(self.index_path)
-        if self._index.created:
-            self.reindex()
+        if not self._index.complete:
+            self._adding.acquire()  # every read waits until the first indexing is done
+            threading.Thread(target=self._first_indexing, name="store-first-index").start()
+
+    def _first_indexing(self) -> None:
+        try:
+            report = self._resync(full=True)
+            log.info("indexed %d files of %s", report.read, self.folder)
+        except Exception:  # the index stays incomplete: the next opening tries again
+            log.exception("the first indexing of %s failed", self.folder)
+        finally:
+            self._adding.release()
 
     def close(self) -> None:
         """Index what is still queued, then close the index."""
@@ -210,6 +222,11 @@ class Store:
         gone are dropped; ``full`` reads every file again. A listener filing meanwhile loses
         nothing, and readers see the old index until the new one is complete."""
         self._drain()
+        with self._adding:
+            return self._resync(full=full)
+
+    def _resync(self, *, full: bool) -> ReindexReport:
+        """The work of ``reindex``, by a thread holding ``_adding``."""
         report = ReindexReport()
         on_disk: dict[str, tuple[int, int]] = {}
         for path in self._files():
@@ -247,18 +264,23 @@ class Store:
             for record in records:
                 self._index.put(record)
             self._index.prune()
-        counts = self.counts()
+            self._index.mark_complete()
+            counts = self._counts(self._index)
         report.patients, report.studies, report.series, report.instances = counts
         return report
 
     def counts(self) -> tuple[int, int, int, int]:
         """How many patients, studies, series and instances (distinct UIDs) are indexed."""
         with self._reading() as index:
-            row = index.rows(
-                "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies), "
-                "(SELECT count(*) FROM series), "
-                '(SELECT count(DISTINCT "SOPInstanceUID") FROM instances)'
-            )[0]
+            return self._counts(index)
+
+    @staticmethod
+    def _counts(index: Index) -> tuple[int, int, int, int]:
+        row = index.rows(
+            "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies), "
+            "(SELECT count(*) FROM series), "
+            '(SELECT count(DISTINCT "SOPInstanceUID") FROM instances)'
+        )[0]
         return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     def tree(self) -> MediaTree:

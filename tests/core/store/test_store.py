@@ -2,6 +2,7 @@
 index rebuilt, a hand-edited folder re-indexed, the browser's tree."""
 
 import os
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -238,3 +239,14 @@ def test_a_file_kept_beside_answers_once_the_first_is_gone(store: Store) -> None
     )
     assert located == [beside]
     assert len(list(store.find(model="STUDY", level="IMAGE", identifier=images))) == 1
+
+
+def test_a_first_indexing_cut_short_is_done_again_at_the_next_opening(store: Store) -> None:
+    store.close()
+    with sqlite3.connect(store.index_path) as index:  # as if the process died mid-way
+        index.execute("DELETE FROM instances")
+        index.execute("PRAGMA user_version = 0")
+    with Store(store.folder) as reopened:
+        assert reopened.counts() == (2, 3, 4, 5)
+    with sqlite3.connect(store.index_path) as index:
+        assert index.execute("PRAGMA user_version").fetchone()[0] > 0
