@@ -174,7 +174,12 @@ class Index:
     def put(self, record: IndexedFile) -> None:
         """Index one file (replacing what was indexed for its path), in the open transaction."""
         execute = self.connection.execute
-        replaced = execute("DELETE FROM instances WHERE path = ?", (record.path,)).rowcount
+        uid = record.values.get(UNIQUE["IMAGE"], "")
+        old = execute(
+            'SELECT id, series, "SOPInstanceUID" FROM instances WHERE path = ?', (record.path,)
+        ).fetchone()
+        if old is not None:
+            execute("DELETE FROM instances WHERE id = ?", (old[0],))
         values = record.values
         parent: int | None = None
         for level, upsert in UPSERT.items():
@@ -189,7 +194,7 @@ class Index:
             parent = known
         kept_beside = execute(
             'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ? AND kept_beside = 0',
-            (values.get(UNIQUE["IMAGE"], ""),),
+            (uid,),
         ).fetchone()[0]
         execute(
             INSERT_INSTANCE,
@@ -203,7 +208,7 @@ class Index:
                 *(values.get(k, "") for k in _stored("IMAGE")),
             ),
         )
-        if replaced:
+        if old is not None and (old[1], old[2]) != (parent, uid):  # the file changed hands
             self.prune()
 
     def mark_complete(self) -> None:
