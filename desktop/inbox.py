@@ -18,7 +18,6 @@ from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 
 if TYPE_CHECKING:
-    from desktop.core.archive import Archive
     from desktop.core.store import Store
     from desktop.net.receiver import Sink
 
@@ -59,15 +58,16 @@ class LazyStore:
                 self._store = None
 
 
-def indexing(sink: Sink, store: Callable[[], Archive]) -> Sink:
-    """``sink`` that first indexes each instance the listener filed ("stored" records). An
-    instance the index refuses stays filed (the files are the truth) and is logged."""
+def indexing(sink: Sink, store: Callable[[], Store]) -> Sink:
+    """``sink`` that first queues each instance the listener filed ("stored" records) for the
+    store's indexer: the association thread answers at once, and any read of the store sees
+    the instance. One the index refuses stays filed (the files are the truth) and is logged."""
 
     def indexed(record: dict[str, Any]) -> None:
         if record.get("event") == "stored":
             try:
-                store().add(Path(record["path"]))
-            except (CourierError, OSError) as error:
+                store().add_soon(Path(record["path"]))
+            except CourierError as error:
                 log.warning("the Inbox could not index %s: %s", record["path"], error)
         sink(record)
 

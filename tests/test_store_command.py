@@ -4,6 +4,7 @@ Inbox as an indexed local store, driven from the command line."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -137,10 +138,13 @@ def test_listen_indexes_what_it_receives(tmp_path: Path) -> None:
             timeout=60,
         )
         assert sent.returncode == 0, sent.stderr
-        # Indexed before the C-STORE response: no reindex, no wait.
+        query = Dataset()
+        query.SOPInstanceUID = ""
+        query.PatientName = ""
+        found: list[Dataset] = []
+        deadline = time.monotonic() + 10  # the listener's indexer commits within moments
         with Store(inbox) as store:
-            query = Dataset()
-            query.SOPInstanceUID = ""
-            query.PatientName = ""
-            found = list(store.find(model="STUDY", level="IMAGE", identifier=query))
+            while not found and time.monotonic() < deadline:
+                found = list(store.find(model="STUDY", level="IMAGE", identifier=query))
+                time.sleep(0.05)
     assert [r.SOPInstanceUID for r in found] == [dcmread(sample).SOPInstanceUID]

@@ -29,6 +29,7 @@ from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.errors import ErrorReporter, describe
 from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
+from desktop.ui.inbox_import import import_into_inbox
 from desktop.ui.media_export import export_to_media
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.node_checks import NodeChecks
@@ -67,7 +68,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
-        self.sources = SourcesPanel(services.inbox)
+        self.sources = SourcesPanel(services.inbox, services.store)
         self.browser = self.sources.media
         self.nodes = NodesPanel()
         self.viewer = ViewerPanel()
@@ -186,6 +187,12 @@ class MainWindow(QMainWindow):
                 self.open_inbox,
                 "Show what our listener received, beside the media",
             ),
+            (
+                "I&mport into Inbox…",
+                "Ctrl+Shift+I",
+                self.import_into_inbox,
+                "Copy a folder, CD or USB stick into the Inbox (the local store)",
+            ),
         ):
             action = self._action(text, shortcut, handler, tip)
             file_menu.addAction(action)
@@ -244,6 +251,17 @@ class MainWindow(QMainWindow):
         name = self.prompter.open_file("Open a DICOMDIR", "DICOMDIR (DICOMDIR*);;All files (*)")
         if name is not None:
             self.open_path(name)
+
+    def import_into_inbox(self) -> GeneratorWorker | None:
+        status = self.statusBar().showMessage
+        return import_into_inbox(
+            self.prompter,
+            self.services.store,
+            self.sources,
+            status,
+            lambda level, text: self.log.add(level, "Inbox", text),
+            self.report,
+        )
 
     def open_inbox(self) -> None:
         self.services.inbox.mkdir(parents=True, exist_ok=True)
@@ -622,6 +640,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.viewer.close_threads()
         self.services.stop_inbox()
+        self.services.store.close()
         event.accept()
 
 

@@ -240,7 +240,7 @@ def test_the_inbox_opens_beside_the_media(qtbot, window: MainWindow, demo: Demo)
     )
     show_inbox.trigger()
     assert window.sources.currentWidget() is window.sources.inbox
-    assert "empty" in window.sources.inbox.title.text()
+    qtbot.waitUntil(lambda: "empty" in window.sources.inbox.title.text(), timeout=20000)
 
     window.sources.setCurrentWidget(window.sources.media)
     mr = study_index(window.browser, *MR_STUDY)
@@ -249,8 +249,8 @@ def test_the_inbox_opens_beside_the_media(qtbot, window: MainWindow, demo: Demo)
     qtbot.waitUntil(lambda: len(list((demo.home / "inbox").rglob("*.dcm"))) == 24, timeout=60000)
 
     show_inbox.trigger()
-    qtbot.waitUntil(lambda: window.sources.inbox.tree is not None, timeout=20000)
-    assert len(window.sources.inbox.tree.patients) == 1  # type: ignore[union-attr]
+    inbox = window.sources.inbox
+    qtbot.waitUntil(lambda: inbox.tree is not None and len(inbox.tree.patients) == 1, timeout=20000)
     assert window.browser.tree is not None and len(window.browser.tree.patients) == 3  # kept
     with qtbot.waitSignal(window.viewer.image_shown, timeout=10000):
         click(qtbot, window.sources.inbox, study_index(window.sources.inbox, 0, 0))

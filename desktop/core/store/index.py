@@ -49,10 +49,17 @@ def quoted(keyword: str) -> str:
     return f'"{keyword}"'
 
 
-def _stored(level: Stored) -> list[str]:
-    """The keywords a level's table has a column for."""
-    extras = list(BROWSER_COLUMNS) if level == "IMAGE" else []
-    return [k.keyword for k in COLUMNS[level]] + extras
+def _columns(level: Stored) -> tuple[str, ...]:
+    extras = tuple(BROWSER_COLUMNS) if level == "IMAGE" else ()
+    return tuple(k.keyword for k in COLUMNS[level]) + extras
+
+
+#: The keywords each level's table has a column for.
+STORED: dict[Stored, tuple[str, ...]] = {level: _columns(level) for level in TABLES}
+
+
+def _stored(level: Stored) -> tuple[str, ...]:
+    return STORED[level]
 
 
 def _schema() -> list[str]:
@@ -85,6 +92,30 @@ def _schema() -> list[str]:
     return statements
 
 
+def _upsert(level: Stored) -> str:
+    """Insert or update a level's row, returning its id (a non-empty value replaces the
+    stored one; an empty one keeps it)."""
+    names = [quoted(k) for k in _stored(level)]
+    owner = [PARENT[level]] if level in PARENT else []
+    conflict = '"PatientID", "IssuerOfPatientID"' if level == "PATIENT" else quoted(UNIQUE[level])
+    updates = ", ".join(f"{n} = coalesce(nullif(excluded.{n}, ''), {n})" for n in names)
+    return (
+        f"INSERT INTO {TABLES[level]} ({', '.join(owner + names)}) "
+        f"VALUES ({', '.join('?' for _ in owner + names)}) "
+        f"ON CONFLICT({conflict}) DO UPDATE SET {updates} RETURNING id"
+    )
+
+
+UPSERT: dict[Stored, str] = {level: _upsert(level) for level in ("PATIENT", "STUDY", "SERIES")}
+INSERT_INSTANCE = (
+    "INSERT INTO instances (series, path, size, modified_ns, transfer_syntax_uid, kept_beside, "
+    + ", ".join(quoted(k) for k in _stored("IMAGE"))
+    + ") VALUES (?, ?, ?, ?, ?, ?, "
+    + ", ".join("?" for _ in _stored("IMAGE"))
+    + ")"
+)
+
+
 class Index:
     """One connection to the index file (the caller serialises its use across threads)."""
 
@@ -93,6 +124,8 @@ class Index:
         private_file(path)
         self.path = path
         self.created = False
+        # Rows upserted in this transaction, by their statement's parameters.
+        self._upserted: dict[tuple[Stored, tuple[object, ...]], int] = {}
         self.connection = sqlite3.connect(
             path, timeout=30, isolation_level=None, check_same_thread=False
         )
@@ -127,6 +160,7 @@ class Index:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        self._upserted.clear()  # another connection may have changed the rows since
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -142,19 +176,24 @@ class Index:
         """Index one file (replacing what was indexed for its path), in the open transaction."""
         execute = self.connection.execute
         replaced = execute("DELETE FROM instances WHERE path = ?", (record.path,)).rowcount
-        parent = 0
-        for level in ("PATIENT", "STUDY", "SERIES"):
-            parent = self._upsert(level, record.values, parent)
-        columns = _stored("IMAGE")
-        uid = record.values.get(UNIQUE["IMAGE"], "")
+        values = record.values
+        parent: int | None = None
+        for level, upsert in UPSERT.items():
+            parameters = (
+                *(() if parent is None else (parent,)),
+                *(values.get(k, "") for k in _stored(level)),
+            )
+            known = self._upserted.get((level, parameters))
+            if known is None:  # files of one series come together: skip repeated upserts
+                known = int(execute(upsert, parameters).fetchone()[0])
+                self._upserted[(level, parameters)] = known
+            parent = known
         kept_beside = execute(
-            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ?', (uid,)
+            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ?',
+            (values.get(UNIQUE["IMAGE"], ""),),
         ).fetchone()[0]
-        names = ", ".join(quoted(k) for k in columns)
-        marks = ", ".join("?" for _ in columns)
         execute(
-            f"INSERT INTO instances (series, path, size, modified_ns, transfer_syntax_uid, "
-            f"kept_beside, {names}) VALUES (?, ?, ?, ?, ?, ?, {marks})",
+            INSERT_INSTANCE,
             (
                 parent,
                 record.path,
@@ -162,37 +201,21 @@ class Index:
                 record.modified_ns,
                 record.transfer_syntax_uid,
                 int(kept_beside > 0),
-                *(record.values.get(k, "") for k in columns),
+                *(values.get(k, "") for k in _stored("IMAGE")),
             ),
         )
         if replaced:
             self.prune()
 
-    def _upsert(self, level: Stored, values: dict[str, str], parent: int) -> int:
-        """The id of the level's row for ``values``, inserted or updated (a non-empty value
-        replaces the stored one; an empty one keeps it)."""
-        columns = _stored(level)
-        names = [quoted(k) for k in columns]
-        owner = [PARENT[level]] if level in PARENT else []
-        conflict = (
-            '"PatientID", "IssuerOfPatientID"' if level == "PATIENT" else quoted(UNIQUE[level])
-        )
-        updates = ", ".join(f"{n} = coalesce(nullif(excluded.{n}, ''), {n})" for n in names)
-        row = self.connection.execute(
-            f"INSERT INTO {TABLES[level]} ({', '.join(owner + names)}) "
-            f"VALUES ({', '.join('?' for _ in owner + names)}) "
-            f"ON CONFLICT({conflict}) DO UPDATE SET {updates} RETURNING id",
-            ([parent] if owner else []) + [values.get(k, "") for k in columns],
-        ).fetchone()
-        return int(row[0])
-
     def prune(self) -> None:
         """Drop series, studies and patients left without instances."""
+        self._upserted.clear()
         execute = self.connection.execute
         execute("DELETE FROM series WHERE id NOT IN (SELECT series FROM instances)")
         execute("DELETE FROM studies WHERE id NOT IN (SELECT study FROM series)")
         execute("DELETE FROM patients WHERE id NOT IN (SELECT patient FROM studies)")
 
     def clear(self) -> None:
+        self._upserted.clear()
         for table in TABLES.values():
             self.connection.execute(f"DELETE FROM {table}")

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,12 @@ class Store:
         self.folder = private_folder(Path(folder).absolute())
         self.index_path = private_folder(self.folder / INDEX_FOLDER) / INDEX_NAME
         self.recovered = ""
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection
+        self._adding = threading.Lock()  # one batch of queued files at a time
+        self._queued: list[Path] = []
+        self._wake = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._closing = False
         try:
             self._index = Index(self.index_path)
         except CorruptIndexError as error:
@@ -85,6 +91,13 @@ class Store:
             self.reindex()
 
     def close(self) -> None:
+        """Index what is still queued, then close the index."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        if self._worker is not None:
+            self._worker.join()
+        self._drain()
         with self._lock:
             self._index.close()
 
@@ -107,21 +120,21 @@ class Store:
         """C-FIND matching (PS3.4 C.2.2.2): one response per match; InvalidQueryError now,
         before the first response, for an identifier that cannot be answered."""
         checked = query.parse(model, level, identifier)
-        with self._lock:
-            rows = self._index.rows(checked.sql(), checked.parameters)
+        with self._reading() as index:
+            rows = index.rows(checked.sql(), checked.parameters)
         return checked.responses(rows)
 
     def locate(self, *, model: Model, level: Level, identifier: Dataset) -> list[Path]:
         """The files of the instances a retrieve of ``identifier`` sends, one per instance."""
         sql, parameters = query.retrieval(model, level, identifier)
-        with self._lock:
-            rows = self._index.rows(sql, parameters)
+        with self._reading() as index:
+            rows = index.rows(sql, parameters)
         return [self.folder / row[0] for row in rows]
 
     def holds(self, *, sop_class_uid: str, sop_instance_uid: str) -> Path | None:
         """The file of this instance if it is indexed and still on disk, else None."""
-        with self._lock:
-            rows = self._index.rows(
+        with self._reading() as index:
+            rows = index.rows(
                 'SELECT path FROM instances WHERE "SOPInstanceUID" = ? AND "SOPClassUID" = ? '
                 "ORDER BY kept_beside",
                 (sop_instance_uid, sop_class_uid),
@@ -137,6 +150,55 @@ class Store:
         record = self._read(Path(path))
         with self._lock, self._index.transaction():
             self._index.put(record)
+
+    def add_soon(self, path: Path) -> None:
+        """Queue a file for indexing on the store's own thread, many per transaction, and
+        return at once (a listener's association thread goes on answering). Every read of
+        this store object (find, locate, holds, tree) indexes what is queued first; a file
+        that cannot be indexed is logged."""
+        with self._wake:
+            if self._closing:
+                raise StoreError(f"the store of {self.folder} is closed")
+            self._queued.append(Path(path))
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._index_queued, name="store-indexer", daemon=True
+                )
+                self._worker.start()
+            self._wake.notify()
+
+    def _index_queued(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queued and not self._closing:
+                    self._wake.wait()
+                if self._closing:
+                    return
+            self._drain()
+
+    def _drain(self) -> None:
+        """Index the queued files (waiting for a batch another thread is indexing)."""
+        with self._adding:
+            with self._wake:
+                paths, self._queued = self._queued, []
+            if not paths:
+                return
+            records = []
+            for path in paths:
+                try:
+                    records.append(self._read(path))
+                except StoreError as error:
+                    log.warning("not indexed: %s", error)
+            with self._lock, self._index.transaction():
+                for record in records:
+                    self._index.put(record)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Index]:
+        """The index for a read that sees every file queued before it."""
+        self._drain()
+        with self._lock:
+            yield self._index
 
     # Beyond the protocol: rebuilding, the browser's tree
 
@@ -161,8 +223,8 @@ class Store:
 
     def counts(self) -> tuple[int, int, int, int]:
         """How many patients, studies, series and instances (distinct UIDs) are indexed."""
-        with self._lock:
-            row = self._index.rows(
+        with self._reading() as index:
+            row = index.rows(
                 "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies), "
                 "(SELECT count(*) FROM series), "
                 '(SELECT count(DISTINCT "SOPInstanceUID") FROM instances)'
@@ -172,8 +234,8 @@ class Store:
     def tree(self) -> MediaTree:
         """What the store holds as a browser's tree (from the index, no file is read)."""
         columns = ", ".join(f'{alias}."{name}"' for alias, name in TREE_COLUMNS)
-        with self._lock:
-            rows = self._index.rows(
+        with self._reading() as index:
+            rows = index.rows(
                 f"SELECT {columns} FROM {query.FROM['IMAGE']} WHERE i.kept_beside = 0"
             )
         entries = [_entry(row, self.folder) for row in rows]

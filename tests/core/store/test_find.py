@@ -206,6 +206,11 @@ def test_a_private_attribute_is_refused_by_its_tag(store: Store) -> None:
         store.find(model="STUDY", level="STUDY", identifier=ds)
 
 
+def test_a_zero_length_character_set_is_the_default_repertoire(store: Store) -> None:
+    [response] = find(store, "STUDY", "STUDY", SpecificCharacterSet="", AccessionNumber="ACC_1")
+    assert response["SpecificCharacterSet"].is_empty
+
+
 def test_an_unknown_character_set_is_refused(store: Store) -> None:
     with pytest.raises(InvalidQueryError, match="SpecificCharacterSet: 'ISO_IR 999'"):
         find(store, "STUDY", "STUDY", SpecificCharacterSet="ISO_IR 999")

@@ -173,3 +173,18 @@ def test_the_tree_comes_from_the_index(store: Store) -> None:
     assert [i.instance_number for i in axial.instances] == [1, 3]
     assert all(i.path is not None and i.path.is_file() for i in tree.instances())
     assert os.path.commonpath([str(i.path) for i in tree.instances()]) == str(store.folder)
+
+
+def test_files_queued_for_indexing_are_seen_by_the_next_read(store: Store) -> None:
+    paths = [filed(store.folder, dataset(StudyInstanceUID=f"1.4.{n}")) for n in range(30)]
+    junk = store.folder / "junk.dcm"
+    junk.write_bytes(b"not DICOM at all")
+    for path in [*paths, junk]:
+        store.add_soon(path)  # returns at once; the store's thread indexes them
+    assert len(studies(store)) == 33  # a read indexes what is queued first
+    store.add_soon(filed(store.folder, dataset(StudyInstanceUID="1.4.99")))
+    store.close()  # closing indexes what is still queued
+    with Store(store.folder) as reopened:
+        assert "1.4.99" in studies(reopened)
+    with pytest.raises(StoreError, match="closed"):
+        store.add_soon(paths[0])
