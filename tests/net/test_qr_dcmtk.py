@@ -127,7 +127,7 @@ def find_count(
 ) -> int:
     """How many matches findscu extracts (one file each)."""
     out.mkdir()
-    options = [model, "-X", "-od", str(out), "-k", f"QueryRetrieveLevel={level}"]
+    options = [*model.split(), "-X", "-od", str(out), "-k", f"QueryRetrieveLevel={level}"]
     for key in keys:
         options += ["-k", key]
     result = run(dcmtk("findscu", pki, port, *options, calling=calling))
@@ -144,6 +144,7 @@ def find_count(
         ("-S", "STUDY", ("PatientName=Query*", "StudyInstanceUID"), 1),
         ("-S", "SERIES", ("StudyInstanceUID={study}", "Modality=CT", "SeriesInstanceUID"), 2),
         ("-S", "IMAGE", ("StudyInstanceUID={study}", "SeriesInstanceUID={series}"), 3),
+        ("-S -xi", "STUDY", ("PatientName=Q*^R*", "StudyDate=20250101-20250131"), 1),
     ],
 )
 def test_findscu_over_mutual_tls_at_every_level(
