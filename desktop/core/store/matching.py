@@ -104,7 +104,7 @@ def _wildcard(value: str, *, fold: bool) -> Matcher:
     ]
     if len(compiled) == 1:  # "?" only
         whole = compiled[0]
-        return lambda stored: any(whole.fullmatch(v) for v in _name_forms(stored, fold))
+        return _each_form(lambda stored: whole.fullmatch(stored) is not None, person=fold)
     first, *middle, last = compiled
     tail = len(pieces[-1])
 
@@ -120,19 +120,26 @@ def _wildcard(value: str, *, fold: bool) -> Matcher:
             position = found.end()
         return len(stored) - tail >= position and bool(last.fullmatch(stored, len(stored) - tail))
 
-    return lambda stored: any(test(v) for v in _name_forms(stored, fold))
+    return _each_form(test, person=fold)
 
 
 def _person_name(value: str) -> Matcher:
     wanted = value.casefold()
-    return lambda stored: any(v.casefold() == wanted for v in _name_forms(stored, True))
+    return _each_form(lambda stored: stored.casefold() == wanted, person=True)
 
 
-def _name_forms(stored: str, person: bool) -> list[str]:
-    """A person name as a whole and each of its component groups (alphabetic, ideographic,
-    phonetic): a request may give any of them. Other values: themselves."""
-    groups = stored.split("=") if person else [stored]
-    return [stored, *groups] if len(groups) > 1 else [stored]
+def _each_form(test: Matcher, *, person: bool) -> Matcher:
+    """``test`` of a person name as a whole or of any of its component groups (alphabetic,
+    ideographic, phonetic): a request may give any of them. Other values: as they are."""
+    if not person:
+        return test
+
+    def each(stored: str) -> bool:
+        if test(stored):
+            return True
+        return "=" in stored and any(test(group) for group in stored.split("="))
+
+    return each
 
 
 def _number(value: str) -> Matcher:
@@ -183,6 +190,8 @@ def _bounds(value: str, vr: str) -> tuple[str, str]:
 
 
 def _date_key(value: str) -> str:
+    if len(value) == 8 and value.isdigit():  # the usual case, without a regular expression
+        return value
     value = value.replace(".", "") if len(value) == 10 else value  # ACR-NEMA YYYY.MM.DD
     if not DATE.fullmatch(value):
         raise ValueError("a date is YYYYMMDD")

@@ -9,7 +9,6 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 from pydicom import Dataset
 from pydicom.charset import convert_encodings, encode_string, python_encoding
@@ -90,14 +89,15 @@ class Query:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         return f"SELECT {columns} FROM {FROM[self.level]}{clause}"
 
-    def matches(self, row: tuple[Any, ...]) -> bool:
-        return all(test(*(_text(row[i]) for i in columns)) for columns, test in self.tests)
+    def matches(self, row: tuple[str, ...]) -> bool:
+        """Whether a row (every column text) matches every key given with a value."""
+        return all(test(*[row[i] for i in columns]) for columns, test in self.tests)
 
-    def responses(self, rows: list[tuple[Any, ...]]) -> Iterator[Dataset]:
+    def responses(self, rows: list[tuple[str, ...]]) -> Iterator[Dataset]:
         positions = [(k, self.keys.index(k)) for k in self.returned]
         for row in rows:
             if self.matches(row):
-                yield self._response([(k, _text(row[i])) for k, i in positions])
+                yield self._response([(k, row[i]) for k, i in positions])
 
     def _response(self, values: list[tuple[Key, str]]) -> Dataset:
         """A response identifier of raw elements, encoded in its character set (a tenth of
@@ -233,8 +233,8 @@ def _uids(key: Key, value: str) -> set[str]:
 
 
 def _expression(key: Key) -> str:
-    if key.computed:
-        return COMPUTED[key.keyword]
+    if key.computed:  # as text, as the stored columns are
+        return f"coalesce(CAST({COMPUTED[key.keyword]} AS TEXT), '')"
     return f'{ALIAS[key.level]}."{key.keyword}"'
 
 
@@ -305,10 +305,6 @@ def _value(element: DataElement) -> str:
 
 def _name(element: DataElement) -> str:
     return element.keyword or f"({element.tag.group:04X},{element.tag.element:04X})"
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 @lru_cache(maxsize=4096)  # levels, classes, modalities, names repeat from response to response
