@@ -189,7 +189,7 @@ class Index:
                 self._upserted[(level, parameters)] = known
             parent = known
         kept_beside = execute(
-            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ?',
+            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ? AND kept_beside = 0',
             (values.get(UNIQUE["IMAGE"], ""),),
         ).fetchone()[0]
         execute(
@@ -207,15 +207,19 @@ class Index:
         if replaced:
             self.prune()
 
+    def drop(self, path: str) -> None:
+        """Forget the file at ``path`` (call ``prune`` after)."""
+        self.connection.execute("DELETE FROM instances WHERE path = ?", (path,))
+
     def prune(self) -> None:
-        """Drop series, studies and patients left without instances."""
+        """Drop series, studies and patients left without instances; where the file answered
+        for an instance is gone, one kept beside it answers instead."""
         self._upserted.clear()
         execute = self.connection.execute
+        execute(
+            "UPDATE instances SET kept_beside = 0 WHERE id IN (SELECT min(id) FROM instances "
+            'GROUP BY "SOPInstanceUID" HAVING min(kept_beside) = 1)'
+        )
         execute("DELETE FROM series WHERE id NOT IN (SELECT series FROM instances)")
         execute("DELETE FROM studies WHERE id NOT IN (SELECT study FROM series)")
         execute("DELETE FROM patients WHERE id NOT IN (SELECT patient FROM studies)")
-
-    def clear(self) -> None:
-        self._upserted.clear()
-        for table in TABLES.values():
-            self.connection.execute(f"DELETE FROM {table}")

@@ -58,6 +58,8 @@ class ReindexReport:
     """What a rebuild of the index found."""
 
     files: int = 0
+    read: int = 0  # files read: new, changed, or all of them for a full rebuild
+    dropped: int = 0  # entries of files no longer there
     instances: int = 0
     series: int = 0
     studies: int = 0
@@ -202,21 +204,49 @@ class Store:
 
     # Beyond the protocol: rebuilding, the browser's tree
 
-    def reindex(self) -> ReindexReport:
-        """Rebuild the index from the files (after a crash, a hand edit, a deleted index).
-        Readers see the old index until the new one is complete."""
+    def reindex(self, *, full: bool = False) -> ReindexReport:
+        """Bring the index in line with the files (after a crash, a hand edit, a deleted
+        index): files not indexed or changed since (size, time) are read, the entries of files
+        gone are dropped; ``full`` reads every file again. A listener filing meanwhile loses
+        nothing, and readers see the old index until the new one is complete."""
+        self._drain()
         report = ReindexReport()
-        records = []
+        on_disk: dict[str, tuple[int, int]] = {}
         for path in self._files():
-            report.files += 1
             try:
-                records.append(self._read(path))
-            except StoreError as error:
-                report.failed.append(Problem(path, str(error)))
+                status = path.stat()
+            except OSError as error:  # gone since it was listed, or unreadable
+                report.failed.append(Problem(path, f"{path}: {error.strerror or error}"))
+                continue
+            on_disk[path.relative_to(self.folder).as_posix()] = (
+                status.st_size,
+                status.st_mtime_ns,
+            )
+        with self._lock:
+            indexed = {
+                str(path): (int(size), int(modified))
+                for path, size, modified in self._index.rows(
+                    "SELECT path, size, modified_ns FROM instances"
+                )
+            }
+        report.files = len(on_disk)
+        records = []
+        for relative, signature in on_disk.items():
+            if full or indexed.get(relative) != signature:
+                report.read += 1
+                try:
+                    records.append(self._read(self.folder / relative))
+                except StoreError as error:
+                    report.failed.append(Problem(self.folder / relative, str(error)))
+        gone = [relative for relative in indexed if relative not in on_disk]
         with self._lock, self._index.transaction():
-            self._index.clear()
+            for relative in gone:
+                if not (self.folder / relative).exists():  # not filed again since the listing
+                    report.dropped += 1
+                    self._index.drop(relative)
             for record in records:
                 self._index.put(record)
+            self._index.prune()
         counts = self.counts()
         report.patients, report.studies, report.series, report.instances = counts
         return report
