@@ -255,18 +255,15 @@ class TransferQueue:
             raise QueueError(f"no job {job_id} in the queue")
         counts = dict.fromkeys((PENDING, SENT, FAILED), 0)
         sizes = dict.fromkeys((PENDING, SENT, FAILED), 0)
-        for state, count, size in self.db.execute(
-            "SELECT state, COUNT(*), SUM(size) FROM instances WHERE job_id = ? GROUP BY state",
+        commitment = dict.fromkeys((COMMITTED, FAILED, WAITING, ""), 0)
+        for state, committed, count, size in self.db.execute(
+            "SELECT state, commitment, COUNT(*), SUM(size) FROM instances WHERE job_id = ? "
+            "GROUP BY state, commitment",
             (job_id,),
         ):
-            counts[state], sizes[state] = count, size or 0
-        commitment = dict.fromkeys((COMMITTED, FAILED, WAITING), 0)
-        for state, count in self.db.execute(
-            "SELECT commitment, COUNT(*) FROM instances WHERE job_id = ? AND commitment != '' "
-            "GROUP BY commitment",
-            (job_id,),
-        ):
-            commitment[state] = count
+            counts[state] += count
+            sizes[state] += size or 0
+            commitment[committed] += count
         return JobSummary(
             job_id,
             row[0],

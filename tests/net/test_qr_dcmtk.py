@@ -4,6 +4,7 @@ destination; and our ``get`` against DCMTK's dcmqrscp."""
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ def find_count(
 ) -> int:
     """How many matches findscu extracts (one file each)."""
     out.mkdir()
-    options = [model, "-X", "-od", str(out), "-k", f"QueryRetrieveLevel={level}"]
+    options = [*model.split(), "-X", "-od", str(out), "-k", f"QueryRetrieveLevel={level}"]
     for key in keys:
         options += ["-k", key]
     result = run(dcmtk("findscu", pki, port, *options, calling=calling))
@@ -143,6 +144,7 @@ def find_count(
         ("-S", "STUDY", ("PatientName=Query*", "StudyInstanceUID"), 1),
         ("-S", "SERIES", ("StudyInstanceUID={study}", "Modality=CT", "SeriesInstanceUID"), 2),
         ("-S", "IMAGE", ("StudyInstanceUID={study}", "SeriesInstanceUID={series}"), 3),
+        ("-S -xi", "STUDY", ("PatientName=Q*^R*", "StudyDate=20250101-20250131"), 1),
     ],
 )
 def test_findscu_over_mutual_tls_at_every_level(
@@ -269,3 +271,34 @@ def test_our_get_retrieves_from_dcmqrscp_into_the_store(
     assert "5 instances filed" in out
     with Store(home / "inbox") as store:
         assert store.counts()[3] == 5
+
+
+def test_the_listen_command_serves_findscu_and_getscu_over_mutual_tls(
+    home: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dicom-courier listen --tls`` as a user starts it, serving what ``import`` filed."""
+    keystore = Keystore(home, lambda new: PASSWORD)
+    keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    files = write_files(tmp_path / "study", (STUDY,))
+    assert cli(capsys, "import", tmp_path / "study")[0] == 0
+    assert cli(capsys, "access", "allow", "FINDSCU/query", "GETSCU/retrieve")[0] == 0
+    port = free_port()
+    command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)]
+    command += ["--tls", "--identity", "scp"]
+    with running(command, port, tmp_path / "listen.log"):  # the home of the environment
+        assert find_count(pki, port, tmp_path / "found", "-S", "STUDY", "PatientID=QR-1") == 1
+        out = tmp_path / "got"
+        out.mkdir()
+        study = str(pydicom.dcmread(files[0]).StudyInstanceUID)
+        options = ["-S", "-od", str(out), "-k", "QueryRetrieveLevel=STUDY"]
+        options += ["-k", f"StudyInstanceUID={study}"]
+        with stunnel_client(pki, tmp_path / "stunnel", port) as tunnel:
+            result = run(dcmtk("getscu", pki, tunnel, *options, calling="GETSCU"))
+        assert result.returncode == 0, result.stderr
+        assert len(list(out.iterdir())) == len(files)
+        # FINDSCU may query but not retrieve: its C-GET context is refused, and said so.
+        with stunnel_client(pki, tmp_path / "stunnel2", port) as tunnel:
+            refused = run(dcmtk("getscu", pki, tunnel, *options, calling="FINDSCU"))
+        assert refused.returncode != 0
+    log = (tmp_path / "listen.log").read_text()
+    assert "access-refused (FINDSCU)" in log and "may not retrieve" in log

@@ -33,9 +33,7 @@ CT = "1.2.840.10008.5.1.4.1.1.2"
 def start(tmp_path: Path) -> Iterator[Start]:
     started: list[StorageListener] = []
 
-    def start_one(
-        archive: MemoryArchive, *allowed: str
-    ) -> tuple[StorageListener, list[dict[str, Any]]]:
+    def start_one(archive: Any, *allowed: str) -> tuple[StorageListener, list[dict[str, Any]]]:
         records: list[dict[str, Any]] = []
         settings = ListenerSettings("COURIER", "127.0.0.1", 0, tmp_path / "inbox", list(allowed))
         services = [find_service(archive), get_service(archive)]
@@ -163,3 +161,26 @@ def test_our_get_retrieves_a_study_on_one_association(
         uid = str(pydicom.dcmread(sent, stop_before_pixels=True).SOPInstanceUID)
         assert same_dataset(sent, got[f"{uid}.dcm"])
     assert wait_for(records, "retrieve-answered")["completed"] == 4
+
+
+def test_a_find_answers_in_the_stored_character_set(
+    start: Start, tmp_path: Path, home: Path
+) -> None:
+    """Names in UTF-8 (ISO_IR 192) are matched and come back as stored, their Specific
+    Character Set with them (the real store, not the in-test archive)."""
+    from desktop.core.store import Store
+    from desktop.core.store.importing import import_media
+
+    files = make_study(tmp_path / "study", count=1)
+    dataset = pydicom.dcmread(files[0])
+    dataset.SpecificCharacterSet = "ISO_IR 192"
+    dataset.PatientName = "Gürbüz^Ünal"
+    dataset.save_as(files[0])
+    with Store(tmp_path / "store") as store:
+        assert len(list(import_media(store, [tmp_path / "study"]))) == 1
+        listener, _ = start(store)
+        connector, peer = connection(listener.port, home)
+        matches = list(find(connector, peer, "study", {"PatientName": "Gür*"}))
+    assert [(str(m.PatientName), m.SpecificCharacterSet) for m in matches] == [
+        ("Gürbüz^Ünal", "ISO_IR 192")
+    ]
