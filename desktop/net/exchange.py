@@ -108,7 +108,8 @@ class Exchange:
         self.request = request
         self.connection = connection
         self.pump = pump
-        self.max_pdv = peer_max_pdu - 6 if peer_max_pdu else UNLIMITED_PDU
+        # A hostile 'maximum' below 7 bytes must not stall the framing: one byte per PDU.
+        self.max_pdv = max(1, peer_max_pdu - 6) if peer_max_pdu else UNLIMITED_PDU
         self.outgoing = outgoing
         self.report = report
         self.cancelled = False
