@@ -133,3 +133,23 @@ def test_a_malformed_role_selection_item_is_refused(
     assert answer[0] == pdu.A_ABORT
     aborted = [r for r in listener[1] if r["event"] == "association-aborted"]
     assert "role selection" in aborted[0]["reason"]
+
+
+def test_a_peer_announcing_a_tiny_maximum_pdu_still_gets_its_matches(
+    listener: tuple[StorageListener, list[Any]],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A maximum PDU length of 3 leaves no room for data in a PDU: the listener sends 1-byte
+    fragments rather than frame forever."""
+    from desktop.net.query import find
+
+    original = pdu.associate_request
+
+    def tiny(called: str, calling: str, contexts: Any, _: int, roles: Any = ()) -> bytes:
+        return original(called, calling, contexts, 3, roles)
+
+    monkeypatch.setattr(pdu, "associate_request", tiny)
+    connector, peer = us(listener[0].port, home)
+    matches = list(find(connector, peer, "image", {"PatientID": "NET-1", "SeriesInstanceUID": ""}))
+    assert len(matches) == 4
