@@ -151,12 +151,12 @@ class Exchange:
         self,
         status: int,
         *,
-        dataset: "Dataset | None" = None,
+        dataset: "Dataset | bytes | None" = None,
         elements: Command | None = None,
         comment: str = "",
     ) -> None:
         """A response to the request: ``status``, extra command ``elements`` (sub-operation
-        counts) and a data set encoded in the context's transfer syntax."""
+        counts) and a data set (``encode``-d, or encoded here)."""
         request = self.request
         command: Command = {
             dimse.AFFECTED_SOP_CLASS: request.sop_class,
@@ -168,12 +168,14 @@ class Exchange:
         }
         if comment:
             command[dimse.ERROR_COMMENT] = comment.encode("ascii", "replace").decode()[:64]
-        payload = None
-        if dataset is not None:
-            from desktop.net.encoding import encode
-
-            payload = encode(dataset, request.transfer_syntax)
+        payload = dataset if isinstance(dataset, bytes | None) else self.encode(dataset)
         self.send(request.context_id, dimse.encode_command(command), payload)
+
+    def encode(self, dataset: "Dataset") -> bytes:
+        """``dataset`` in the request's transfer syntax (pydicom's errors as they come)."""
+        from desktop.net.encoding import encode
+
+        return encode(dataset, self.request.transfer_syntax)
 
     def send(self, context_id: int, command: bytes, dataset: bytes | None = None) -> None:
         """A command and its data set (if any) on ``context_id``, in one write."""

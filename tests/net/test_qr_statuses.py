@@ -153,3 +153,27 @@ def test_a_peer_announcing_a_tiny_maximum_pdu_still_gets_its_matches(
     connector, peer = us(listener[0].port, home)
     matches = list(find(connector, peer, "image", {"PatientID": "NET-1", "SeriesInstanceUID": ""}))
     assert len(matches) == 4
+
+
+def test_a_match_that_cannot_be_encoded_fails_the_find_not_the_association(
+    archive: MemoryArchive,
+    listener: tuple[StorageListener, list[Any]],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from desktop.net.query import find
+
+    real = archive.find
+
+    def broken(**query: Any) -> Iterator[Dataset]:
+        for match in real(**query):
+            match.add_new(0x00280010, "US", "not a number")  # Rows
+            yield match
+
+    monkeypatch.setattr(archive, "find", broken)
+    connector, peer = us(listener[0].port, home)
+    with pytest.raises(QueryError, match="0xC000"):
+        list(find(connector, peer, "study", {}))
+    answered = [r for r in listener[1] if r["event"] == "query-answered"]
+    assert "cannot be encoded" in answered[-1]["reason"]
+    assert not [r for r in listener[1] if r["event"] == "association-aborted"]
