@@ -69,7 +69,8 @@ def main() -> None:
         series = file_instances(inbox, args.instances)
         files = sorted(inbox.rglob("*.dcm"))
         start = time.perf_counter()
-        store = Store(inbox)  # a new index: built from the files
+        store = Store(inbox)  # a new index: built from the files on the store's thread
+        store.counts()  # a read: waits for that first indexing
         build = time.perf_counter() - start
         print(
             f"index built from {len(files)} files: {build:.2f} s, {len(files) / build:,.0f} files/s"

@@ -118,10 +118,13 @@ def test_reindex_reports_what_it_found_after_a_hand_edit(
     status, out, err = cli(capsys, "store", "reindex", "--store", store)
     assert status == 0, err
     assert "not indexed: " in out and "stray.txt" in out
-    assert out.splitlines()[-1].startswith(
-        "indexed 3 instance(s) of 2 series, 2 studies, 2 patient(s) from 4 file(s)"
+    assert out.splitlines()[-1] == (
+        "read 2 of 4 file(s), dropped 1 entry of files gone, 1 file(s) not indexed; "
+        f"{store} holds 3 instance(s) of 2 series, 2 studies, 2 patient(s)"
     )
     assert listed(capsys, store).splitlines()[-1] == "2 studies"
+    status, out, _ = cli(capsys, "store", "reindex", "--full", "--store", store)
+    assert status == 0 and out.splitlines()[-1].startswith("read 4 of 4 file(s), dropped 0")
 
 
 def test_listen_indexes_what_it_receives(tmp_path: Path) -> None:

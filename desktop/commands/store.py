@@ -41,8 +41,12 @@ def register(commands: Any) -> None:
     store = commands.add_parser("store", help="the Inbox's index: rebuild it, list what it holds")
     actions = store.add_subparsers(metavar="ACTION", required=True)
     reindex = actions.add_parser(
-        "reindex", parents=[folder], help="rebuild the index from the files (after a hand edit)"
+        "reindex",
+        parents=[folder],
+        help="bring the index in line with the files (after a crash or a hand edit): new or "
+        "changed files are read, entries of files gone dropped",
     )
+    reindex.add_argument("--full", action="store_true", help="read every file again")
     reindex.set_defaults(run=_reindex)
     listing = actions.add_parser("list", parents=[folder], help="print what the store holds")
     listing.add_argument("--level", choices=sorted(LIST_KEYS), default="study")
@@ -72,14 +76,15 @@ def _import(args: argparse.Namespace) -> int:
 def _reindex(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         _say_recovered(store.recovered)
-        report = store.reindex()
+        report = store.reindex(full=args.full)
         for problem in report.failed:
             print(f"not indexed: {problem.reason}")
         print(
-            f"indexed {report.instances} instance(s) of {report.series} series, "
-            f"{report.studies} stud{'y' if report.studies == 1 else 'ies'}, "
-            f"{report.patients} patient(s) from {report.files} file(s) in {store.folder}; "
-            f"{len(report.failed)} file(s) not indexed"
+            f"read {report.read} of {report.files} file(s), dropped {report.dropped} entr"
+            f"{'y' if report.dropped == 1 else 'ies'} of files gone, {len(report.failed)} "
+            f"file(s) not indexed; {store.folder} holds {report.instances} instance(s) of "
+            f"{report.series} series, {report.studies} stud"
+            f"{'y' if report.studies == 1 else 'ies'}, {report.patients} patient(s)"
         )
     return 0
 

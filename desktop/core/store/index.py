@@ -88,7 +88,6 @@ def _schema() -> list[str]:
         if level in PARENT:
             statements.append(f"CREATE INDEX {table}_parent ON {table}({PARENT[level]})")
     statements.append('CREATE INDEX instances_uid ON instances("SOPInstanceUID")')
-    statements.append(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return statements
 
 
@@ -123,7 +122,7 @@ class Index:
         """Open (or create) the index; raise CorruptIndexError when it cannot be used."""
         private_file(path)
         self.path = path
-        self.created = False
+        self.complete = False  # the first indexing of the files has been committed
         # Rows upserted in this transaction, by their statement's parameters.
         self._upserted: dict[tuple[Stored, tuple[object, ...]], int] = {}
         self.connection = sqlite3.connect(
@@ -148,11 +147,11 @@ class Index:
             with self.transaction():
                 for statement in _schema():
                     execute(statement)
-            self.created = True
-        elif version != SCHEMA_VERSION:
+        elif version not in (0, SCHEMA_VERSION):  # 0: made, its first indexing unfinished
             raise sqlite3.DatabaseError(
                 f"schema version {version}, this program reads version {SCHEMA_VERSION}"
             )
+        self.complete = version == SCHEMA_VERSION
         execute("PRAGMA synchronous = NORMAL")
 
     def close(self) -> None:
@@ -175,7 +174,12 @@ class Index:
     def put(self, record: IndexedFile) -> None:
         """Index one file (replacing what was indexed for its path), in the open transaction."""
         execute = self.connection.execute
-        replaced = execute("DELETE FROM instances WHERE path = ?", (record.path,)).rowcount
+        uid = record.values.get(UNIQUE["IMAGE"], "")
+        old = execute(
+            'SELECT id, series, "SOPInstanceUID" FROM instances WHERE path = ?', (record.path,)
+        ).fetchone()
+        if old is not None:
+            execute("DELETE FROM instances WHERE id = ?", (old[0],))
         values = record.values
         parent: int | None = None
         for level, upsert in UPSERT.items():
@@ -189,8 +193,8 @@ class Index:
                 self._upserted[(level, parameters)] = known
             parent = known
         kept_beside = execute(
-            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ?',
-            (values.get(UNIQUE["IMAGE"], ""),),
+            'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ? AND kept_beside = 0',
+            (uid,),
         ).fetchone()[0]
         execute(
             INSERT_INSTANCE,
@@ -204,18 +208,27 @@ class Index:
                 *(values.get(k, "") for k in _stored("IMAGE")),
             ),
         )
-        if replaced:
+        if old is not None and (old[1], old[2]) != (parent, uid):  # the file changed hands
             self.prune()
 
+    def mark_complete(self) -> None:
+        """Record, in the open transaction, that every file has been indexed once."""
+        self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.complete = True
+
+    def drop(self, path: str) -> None:
+        """Forget the file at ``path`` (call ``prune`` after)."""
+        self.connection.execute("DELETE FROM instances WHERE path = ?", (path,))
+
     def prune(self) -> None:
-        """Drop series, studies and patients left without instances."""
+        """Drop series, studies and patients left without instances; where the file answered
+        for an instance is gone, one kept beside it answers instead."""
         self._upserted.clear()
         execute = self.connection.execute
+        execute(
+            "UPDATE instances SET kept_beside = 0 WHERE id IN (SELECT min(id) FROM instances "
+            'GROUP BY "SOPInstanceUID" HAVING min(kept_beside) = 1)'
+        )
         execute("DELETE FROM series WHERE id NOT IN (SELECT series FROM instances)")
         execute("DELETE FROM studies WHERE id NOT IN (SELECT study FROM series)")
         execute("DELETE FROM patients WHERE id NOT IN (SELECT patient FROM studies)")
-
-    def clear(self) -> None:
-        self._upserted.clear()
-        for table in TABLES.values():
-            self.connection.execute(f"DELETE FROM {table}")

@@ -58,6 +58,8 @@ class ReindexReport:
     """What a rebuild of the index found."""
 
     files: int = 0
+    read: int = 0  # files read: new, changed, or all of them for a full rebuild
+    dropped: int = 0  # entries of files no longer there
     instances: int = 0
     series: int = 0
     studies: int = 0
@@ -69,8 +71,10 @@ class Store:
     """The indexed local store of one folder (the Inbox: HOME/inbox by default)."""
 
     def __init__(self, folder: Path) -> None:
-        """Open the store of ``folder`` (made 0700 if missing). A damaged index is moved aside
-        and rebuilt from the files (``recovered`` then says so); a new one is built."""
+        """Open the store of ``folder`` (made 0700 if missing). A new index (or one whose
+        first indexing never finished) is built from the files on the store's own thread;
+        reads wait for it, adds do not. A damaged index is moved aside and rebuilt
+        (``recovered`` then says so)."""
         self.folder = private_folder(Path(folder).absolute())
         self.index_path = private_folder(self.folder / INDEX_FOLDER) / INDEX_NAME
         self.recovered = ""
@@ -87,8 +91,18 @@ class Store:
             self.recovered = f"{error}; it was moved to {aside.name} and rebuilt from the files"
             log.warning("%s", self.recovered)
             self._index = Index(self.index_path)
-        if self._index.created:
-            self.reindex()
+        if not self._index.complete:
+            self._adding.acquire()  # every read waits until the first indexing is done
+            threading.Thread(target=self._first_indexing, name="store-first-index").start()
+
+    def _first_indexing(self) -> None:
+        try:
+            report = self._resync(full=True)
+            log.info("indexed %d files of %s", report.read, self.folder)
+        except Exception:  # the index stays incomplete: the next opening tries again
+            log.exception("the first indexing of %s failed", self.folder)
+        finally:
+            self._adding.release()
 
     def close(self) -> None:
         """Index what is still queued, then close the index."""
@@ -202,33 +216,71 @@ class Store:
 
     # Beyond the protocol: rebuilding, the browser's tree
 
-    def reindex(self) -> ReindexReport:
-        """Rebuild the index from the files (after a crash, a hand edit, a deleted index).
-        Readers see the old index until the new one is complete."""
+    def reindex(self, *, full: bool = False) -> ReindexReport:
+        """Bring the index in line with the files (after a crash, a hand edit, a deleted
+        index): files not indexed or changed since (size, time) are read, the entries of files
+        gone are dropped; ``full`` reads every file again. A listener filing meanwhile loses
+        nothing, and readers see the old index until the new one is complete."""
+        self._drain()
+        with self._adding:
+            return self._resync(full=full)
+
+    def _resync(self, *, full: bool) -> ReindexReport:
+        """The work of ``reindex``, by a thread holding ``_adding``."""
         report = ReindexReport()
-        records = []
+        on_disk: dict[str, tuple[int, int]] = {}
         for path in self._files():
-            report.files += 1
             try:
-                records.append(self._read(path))
-            except StoreError as error:
-                report.failed.append(Problem(path, str(error)))
+                status = path.stat()
+            except OSError as error:  # gone since it was listed, or unreadable
+                report.failed.append(Problem(path, f"{path}: {error.strerror or error}"))
+                continue
+            on_disk[path.relative_to(self.folder).as_posix()] = (
+                status.st_size,
+                status.st_mtime_ns,
+            )
+        with self._lock:
+            indexed = {
+                str(path): (int(size), int(modified))
+                for path, size, modified in self._index.rows(
+                    "SELECT path, size, modified_ns FROM instances"
+                )
+            }
+        report.files = len(on_disk)
+        records = []
+        for relative, signature in on_disk.items():
+            if full or indexed.get(relative) != signature:
+                report.read += 1
+                try:
+                    records.append(self._read(self.folder / relative))
+                except StoreError as error:
+                    report.failed.append(Problem(self.folder / relative, str(error)))
+        gone = [relative for relative in indexed if relative not in on_disk]
         with self._lock, self._index.transaction():
-            self._index.clear()
+            for relative in gone:
+                if not (self.folder / relative).exists():  # not filed again since the listing
+                    report.dropped += 1
+                    self._index.drop(relative)
             for record in records:
                 self._index.put(record)
-        counts = self.counts()
+            self._index.prune()
+            self._index.mark_complete()
+            counts = self._counts(self._index)
         report.patients, report.studies, report.series, report.instances = counts
         return report
 
     def counts(self) -> tuple[int, int, int, int]:
         """How many patients, studies, series and instances (distinct UIDs) are indexed."""
         with self._reading() as index:
-            row = index.rows(
-                "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies), "
-                "(SELECT count(*) FROM series), "
-                '(SELECT count(DISTINCT "SOPInstanceUID") FROM instances)'
-            )[0]
+            return self._counts(index)
+
+    @staticmethod
+    def _counts(index: Index) -> tuple[int, int, int, int]:
+        row = index.rows(
+            "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies), "
+            "(SELECT count(*) FROM series), "
+            '(SELECT count(DISTINCT "SOPInstanceUID") FROM instances)'
+        )[0]
         return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     def tree(self) -> MediaTree:

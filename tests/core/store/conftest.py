@@ -59,5 +59,6 @@ def store(tmp_path: Path) -> Store:
         ),
     )
     opened = Store(folder)
+    assert opened.counts() == (2, 3, 4, 5)  # a read waits for the first indexing
     yield opened
     opened.close()

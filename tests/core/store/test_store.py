@@ -2,6 +2,7 @@
 index rebuilt, a hand-edited folder re-indexed, the browser's tree."""
 
 import os
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -142,7 +143,8 @@ def test_reindex_after_files_deleted_and_added_by_hand(store: Store) -> None:
     assert studies(store) == [STUDY_A, STUDY_B, STUDY_C]  # the index does not know yet
     report = store.reindex()
     assert studies(store) == sorted([STUDY_A, STUDY_B, "1.8"])
-    assert (report.files, report.instances, report.studies, report.patients) == (6, 5, 3, 1)
+    assert (report.files, report.read, report.dropped) == (6, 2, 1)  # the new file, the note
+    assert (report.instances, report.studies, report.patients) == (5, 3, 1)
     [failed] = report.failed
     assert failed.path.name == "README.txt" and "README.txt" in failed.reason
     assert store.holds(sop_class_uid=CT, sop_instance_uid=f"{STUDY_C}.1.1") is None
@@ -188,3 +190,63 @@ def test_files_queued_for_indexing_are_seen_by_the_next_read(store: Store) -> No
         assert "1.4.99" in studies(reopened)
     with pytest.raises(StoreError, match="closed"):
         store.add_soon(paths[0])
+
+
+def test_reindex_reads_only_new_or_changed_files_unless_full(store: Store) -> None:
+    path = next(store.folder.glob(f"P2/*/*/{STUDY_C}.1.1.dcm"))
+    assert store.reindex().read == 0  # nothing changed since the fixture indexed it
+    changed = dataset(
+        PatientID="P2%",
+        StudyInstanceUID=STUDY_C,
+        SeriesInstanceUID=f"{STUDY_C}.1",
+        SOPInstanceUID=f"{STUDY_C}.1.1",
+        StudyDescription="edited by hand",
+    )
+    filed(store.folder, changed)  # the same path, another size and time
+    assert store.reindex().read == 1
+    found = store.find(
+        model="STUDY",
+        level="STUDY",
+        identifier=keys(StudyInstanceUID=STUDY_C, StudyDescription=""),
+    )
+    assert [r.StudyDescription for r in found] == ["edited by hand"]
+    assert path.is_file()
+    assert store.reindex(full=True).read == 5
+
+
+def test_a_file_kept_beside_answers_once_the_first_is_gone(store: Store) -> None:
+    original = next(store.folder.glob(f"P2/*/*/{STUDY_C}.1.1.dcm"))
+    twin = dataset(
+        PatientID="P2%",
+        StudyInstanceUID=STUDY_C,
+        SeriesInstanceUID=f"{STUDY_C}.1",
+        SOPInstanceUID=f"{STUDY_C}.1.1",
+        ImageComments="kept beside",
+    )
+    beside = filed(store.folder / "twin", twin)
+    store.add(beside)
+    images = keys(StudyInstanceUID=STUDY_C, SeriesInstanceUID="", SOPInstanceUID="")
+    assert len(list(store.find(model="STUDY", level="IMAGE", identifier=images))) == 1
+    store.reindex(full=True)  # every file read again: still one answer, the first file's
+    located = store.locate(
+        model="STUDY", level="IMAGE", identifier=keys(SOPInstanceUID=f"{STUDY_C}.1.1")
+    )
+    assert located == [original]
+    original.unlink()
+    store.reindex()
+    located = store.locate(
+        model="STUDY", level="IMAGE", identifier=keys(SOPInstanceUID=f"{STUDY_C}.1.1")
+    )
+    assert located == [beside]
+    assert len(list(store.find(model="STUDY", level="IMAGE", identifier=images))) == 1
+
+
+def test_a_first_indexing_cut_short_is_done_again_at_the_next_opening(store: Store) -> None:
+    store.close()
+    with sqlite3.connect(store.index_path) as index:  # as if the process died mid-way
+        index.execute("DELETE FROM instances")
+        index.execute("PRAGMA user_version = 0")
+    with Store(store.folder) as reopened:
+        assert reopened.counts() == (2, 3, 4, 5)
+    with sqlite3.connect(store.index_path) as index:
+        assert index.execute("PRAGMA user_version").fetchone()[0] > 0
