@@ -236,6 +236,8 @@ def test_movescu_moves_to_a_storescp_configured_as_a_node(
     answered = [r for r in served.records if r["event"] == "retrieve-answered"]
     assert answered[-1]["service"] == "C-MOVE" and answered[-1]["completed"] == 5
     assert mutual_tls(served.records)
+    # Each C-STORE names the move it serves (PS3.7 9.1.1.1), as storescp's log shows.
+    assert storescp.log.read_text().count("Move Originator AE Title      : MOVESCU") == 5
 
 
 def test_a_move_to_an_unknown_destination_is_refused_a801(
