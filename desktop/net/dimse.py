@@ -122,17 +122,24 @@ def decode_command(data: bytes) -> dict[int, str | int]:
     return elements
 
 
-def store_request(message_id: int, sop_class: str, sop_instance: str) -> bytes:
-    return encode_command(
-        {
-            AFFECTED_SOP_CLASS: sop_class,
-            COMMAND_FIELD: C_STORE_RQ,
-            MESSAGE_ID: message_id,
-            PRIORITY: 0,
-            DATASET_TYPE: DATASET_PRESENT,
-            AFFECTED_SOP_INSTANCE: sop_instance,
-        }
-    )
+Originator = tuple[str, int]  # the AE title and message ID of the C-MOVE a C-STORE serves
+
+
+def store_request(
+    message_id: int, sop_class: str, sop_instance: str, originator: Originator | None = None
+) -> bytes:
+    """A C-STORE-RQ; a C-MOVE's sub-operation names the move's originator (PS3.7 9.1.1.1)."""
+    elements: dict[int, str | int] = {
+        AFFECTED_SOP_CLASS: sop_class,
+        COMMAND_FIELD: C_STORE_RQ,
+        MESSAGE_ID: message_id,
+        PRIORITY: 0,
+        DATASET_TYPE: DATASET_PRESENT,
+        AFFECTED_SOP_INSTANCE: sop_instance,
+    }
+    if originator is not None:
+        elements[MOVE_ORIGINATOR_AE], elements[MOVE_ORIGINATOR_ID] = originator
+    return encode_command(elements)
 
 
 def query_request(

@@ -108,7 +108,8 @@ class Exchange:
         self.request = request
         self.connection = connection
         self.pump = pump
-        self.max_pdv = peer_max_pdu - 6 if peer_max_pdu else UNLIMITED_PDU
+        # A hostile 'maximum' below 7 bytes must not stall the framing: one byte per PDU.
+        self.max_pdv = max(1, peer_max_pdu - 6) if peer_max_pdu else UNLIMITED_PDU
         self.outgoing = outgoing
         self.report = report
         self.cancelled = False
@@ -150,12 +151,12 @@ class Exchange:
         self,
         status: int,
         *,
-        dataset: "Dataset | None" = None,
+        dataset: "Dataset | bytes | None" = None,
         elements: Command | None = None,
         comment: str = "",
     ) -> None:
         """A response to the request: ``status``, extra command ``elements`` (sub-operation
-        counts) and a data set encoded in the context's transfer syntax."""
+        counts) and a data set (``encode``-d, or encoded here)."""
         request = self.request
         command: Command = {
             dimse.AFFECTED_SOP_CLASS: request.sop_class,
@@ -167,12 +168,14 @@ class Exchange:
         }
         if comment:
             command[dimse.ERROR_COMMENT] = comment.encode("ascii", "replace").decode()[:64]
-        payload = None
-        if dataset is not None:
-            from desktop.net.encoding import encode
-
-            payload = encode(dataset, request.transfer_syntax)
+        payload = dataset if isinstance(dataset, bytes | None) else self.encode(dataset)
         self.send(request.context_id, dimse.encode_command(command), payload)
+
+    def encode(self, dataset: "Dataset") -> bytes:
+        """``dataset`` in the request's transfer syntax (pydicom's errors as they come)."""
+        from desktop.net.encoding import encode
+
+        return encode(dataset, self.request.transfer_syntax)
 
     def send(self, context_id: int, command: bytes, dataset: bytes | None = None) -> None:
         """A command and its data set (if any) on ``context_id``, in one write."""

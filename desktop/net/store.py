@@ -139,10 +139,15 @@ def _add_context(plan: Plan, sop_class: str, syntaxes: tuple[str, ...]) -> int:
 
 
 def store(
-    connect: Connector, peer: Peer, items: Sequence[StoreItem]
+    connect: Connector,
+    peer: Peer,
+    items: Sequence[StoreItem],
+    *,
+    originator: dimse.Originator | None = None,
 ) -> Iterator[StoreOutcome | SessionEvent]:
-    """Send every item; yields session events and one outcome per item, in order. Never
-    raises: whatever goes wrong becomes the outcome of the items it touched."""
+    """Send every item (as the sub-operations of ``originator``'s C-MOVE, when given); yields
+    session events and one outcome per item, in order. Never raises: whatever goes wrong
+    becomes the outcome of the items it touched."""
     for plan in plan_associations(items):
         try:
             link = connect()
@@ -161,7 +166,7 @@ def store(
             yield from (StoreOutcome(i, False, False, failure.text) for i in plan.items)
             continue
         yield SessionEvent("opened", link.transcript)
-        yield from _store_plan(association, plan, link.transcript)
+        yield from _store_plan(association, plan, link.transcript, originator)
 
 
 def _unexpected(error: BaseException) -> Failure:
@@ -169,14 +174,17 @@ def _unexpected(error: BaseException) -> Failure:
 
 
 def _store_plan(
-    association: Association, plan: Plan, transcript: dict[str, Any]
+    association: Association,
+    plan: Plan,
+    transcript: dict[str, Any],
+    originator: dimse.Originator | None,
 ) -> Iterator[StoreOutcome | SessionEvent]:
     """The items of one association; a caller that stops iterating aborts it."""
     sent, finished = 0, False
     try:
         for position, item in enumerate(plan.items):
             try:
-                outcome = _store_one(association, plan, item)
+                outcome = _store_one(association, plan, item, originator)
             except Exception as error:
                 if isinstance(error, LinkError):
                     failure, transient = error.failure, error.failure.transient
@@ -205,7 +213,9 @@ def _store_plan(
             association.abort()
 
 
-def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOutcome:
+def _store_one(
+    association: Association, plan: Plan, item: StoreItem, originator: dimse.Originator | None
+) -> StoreOutcome:
     offset, file_size, problem = _check(item)
     if problem:
         return StoreOutcome(item, False, False, problem)
@@ -238,7 +248,8 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
         )
     message_id = association.next_message_id()
     association.send_command(
-        context_id, dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid)
+        context_id,
+        dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid, originator),
     )
     if payload is None:
         with item.path.open("rb") as handle:

@@ -28,7 +28,7 @@ def test_the_demo_pacs_answers_find_move_and_get_over_tls(
         studies = list(find(connector, peer, "study", {}))
         assert len(studies) == len(DEMO_STUDIES)
         assert {str(s.PatientName) for s in studies} == {s.patient_name for s in DEMO_STUDIES}
-        uid = str(next(s for s in studies if "Bob" in str(s.PatientName)).StudyInstanceUID)
+        uid = str(next(s for s in studies if s.StudyDescription == "MR Brain").StudyInstanceUID)
         # The GUI's Retrieve moves to the Inbox's AE title: the demo node itself.
         last = list(move(connector, peer, DEMO_AE, uid))[-1]
         assert last.status.code == 0 and last.completed >= 1 and not last.failed

@@ -86,6 +86,14 @@ def served(home: Path, pki: Pki, tmp_path: Path) -> Iterator[Served]:
     yield from serving(home, pki, tmp_path)
 
 
+@pytest.fixture(scope="module")
+def shared(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One listener for the read-only tests (queries): its own home, no nodes."""
+    folder = tmp_path_factory.mktemp("served")
+    Keystore(folder / "home", lambda new: PASSWORD).import_cas(pki.path("root-only"))
+    yield from serving(folder / "home", pki, folder)
+
+
 @pytest.fixture
 def tunnel(served: Served, pki: Pki, tmp_path: Path) -> Iterator[int]:
     """A plain port that stunnel carries over mutual TLS to the served listener."""
@@ -148,7 +156,7 @@ def find_count(
     ],
 )
 def test_findscu_over_mutual_tls_at_every_level(
-    served: Served,
+    shared: Served,
     pki: Pki,
     tmp_path: Path,
     model: str,
@@ -158,15 +166,15 @@ def test_findscu_over_mutual_tls_at_every_level(
 ) -> None:
     series = {
         str(pydicom.dcmread(f).SeriesInstanceUID)
-        for f in served.files
+        for f in shared.files
         if pydicom.dcmread(f).SeriesDescription == "axial"
     }.pop()
-    filled = [k.format(study=served.study, series=series) for k in keys]
-    port = served.listener.port
+    filled = [k.format(study=shared.study, series=series) for k in keys]
+    port = shared.listener.port
     assert find_count(pki, port, tmp_path / "found", model, level, *filled) == expected
-    answered = [r for r in served.records if r["event"] == "query-answered"]
+    answered = [r for r in shared.records if r["event"] == "query-answered"]
     assert answered[-1]["status"] == 0 and answered[-1]["matches"] == expected
-    assert mutual_tls(served.records)
+    assert mutual_tls(shared.records)
 
 
 def test_getscu_retrieves_a_study_and_a_series_over_mutual_tls(
@@ -228,6 +236,8 @@ def test_movescu_moves_to_a_storescp_configured_as_a_node(
     answered = [r for r in served.records if r["event"] == "retrieve-answered"]
     assert answered[-1]["service"] == "C-MOVE" and answered[-1]["completed"] == 5
     assert mutual_tls(served.records)
+    # Each C-STORE names the move it serves (PS3.7 9.1.1.1), as storescp's log shows.
+    assert storescp.log.read_text().count("Move Originator AE Title      : MOVESCU") == 5
 
 
 def test_a_move_to_an_unknown_destination_is_refused_a801(

@@ -133,3 +133,47 @@ def test_a_malformed_role_selection_item_is_refused(
     assert answer[0] == pdu.A_ABORT
     aborted = [r for r in listener[1] if r["event"] == "association-aborted"]
     assert "role selection" in aborted[0]["reason"]
+
+
+def test_a_peer_announcing_a_tiny_maximum_pdu_still_gets_its_matches(
+    listener: tuple[StorageListener, list[Any]],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A maximum PDU length of 3 leaves no room for data in a PDU: the listener sends 1-byte
+    fragments rather than frame forever."""
+    from desktop.net.query import find
+
+    original = pdu.associate_request
+
+    def tiny(called: str, calling: str, contexts: Any, _: int, roles: Any = ()) -> bytes:
+        return original(called, calling, contexts, 3, roles)
+
+    monkeypatch.setattr(pdu, "associate_request", tiny)
+    connector, peer = us(listener[0].port, home)
+    matches = list(find(connector, peer, "image", {"PatientID": "NET-1", "SeriesInstanceUID": ""}))
+    assert len(matches) == 4
+
+
+def test_a_match_that_cannot_be_encoded_fails_the_find_not_the_association(
+    archive: MemoryArchive,
+    listener: tuple[StorageListener, list[Any]],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from desktop.net.query import find
+
+    real = archive.find
+
+    def broken(**query: Any) -> Iterator[Dataset]:
+        for match in real(**query):
+            match.add_new(0x00280010, "US", "not a number")  # Rows
+            yield match
+
+    monkeypatch.setattr(archive, "find", broken)
+    connector, peer = us(listener[0].port, home)
+    with pytest.raises(QueryError, match="0xC000"):
+        list(find(connector, peer, "study", {}))
+    answered = [r for r in listener[1] if r["event"] == "query-answered"]
+    assert "cannot be encoded" in answered[-1]["reason"]
+    assert not [r for r in listener[1] if r["event"] == "association-aborted"]

@@ -39,7 +39,7 @@ def serve_find(archive: Archive, exchange: Exchange) -> None:
             if exchange.poll():
                 _finish(exchange, CANCELLED, level, count)
                 return
-            exchange.respond(PENDING, dataset=match)
+            exchange.respond(PENDING, dataset=_encoded(exchange, match))
             count += 1
     except InvalidQueryError as refused:
         _finish(exchange, refused.status, level, count, str(refused))
@@ -58,6 +58,18 @@ def _guarded(
     except Exception as error:
         log.exception("the store failed a query")
         raise InvalidQueryError(f"the store failed: {error}", status=UNABLE_TO_PROCESS) from error
+
+
+def _encoded(exchange: Exchange, match: "Dataset") -> bytes:
+    """A match in the context's syntax; one the store filled with a value its VR cannot
+    hold ends the query as unable to process, not the association."""
+    try:
+        return exchange.encode(match)
+    except Exception as error:  # pydicom raises many kinds on a value it cannot write
+        log.warning("a C-FIND match cannot be encoded: %s", error)
+        raise InvalidQueryError(
+            f"a match cannot be encoded: {error}", status=UNABLE_TO_PROCESS
+        ) from error
 
 
 def _finish(exchange: Exchange, status: int, level: str, count: int, reason: str = "") -> None:

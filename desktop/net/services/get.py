@@ -11,14 +11,13 @@ from desktop.core.access import RETRIEVE
 from desktop.core.archive import Archive
 from desktop.core.errors import HeaderError
 from desktop.net import dimse
+from desktop.net.association import UNCOMPRESSED_SYNTAXES
 from desktop.net.catalogue import PATIENT_ROOT_GET, STUDY_ROOT_GET
 from desktop.net.exchange import Exchange, OutgoingContext, Service
 from desktop.net.services.retrieve import Result, file_meta, located, perform
 from desktop.net.status import STORE, status
 
 log = logging.getLogger(__name__)
-
-UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 
 
 def get_service(archive: Archive) -> Service:
@@ -86,4 +85,6 @@ def _context(
     """The context for ``sop_class`` in the file's own syntax, else an uncompressed one."""
     candidates = [c for c in outgoing if c.sop_class == sop_class]
     exact = next((c for c in candidates if c.transfer_syntax == syntax), None)
-    return exact or next((c for c in candidates if c.transfer_syntax in UNCOMPRESSED), None)
+    return exact or next(
+        (c for c in candidates if c.transfer_syntax in UNCOMPRESSED_SYNTAXES), None
+    )

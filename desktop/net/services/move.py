@@ -12,6 +12,7 @@ from desktop.core.archive import Archive
 from desktop.core.errors import HeaderError
 from desktop.net import dimse
 from desktop.net.catalogue import PATIENT_ROOT_MOVE, STUDY_ROOT_MOVE
+from desktop.net.dimse import Originator
 from desktop.net.exchange import Exchange, Service
 from desktop.net.link import Connector
 from desktop.net.services.retrieve import Result, Tally, file_meta, finish, located, perform
@@ -43,10 +44,14 @@ def serve_move(archive: Archive, destinations: Destinations, exchange: Exchange)
         return
     files = located(archive, exchange)
     if files is not None:
-        perform(exchange, files, partial(_send_all, *route))
+        request = exchange.request
+        originator = (request.calling, request.message_id)
+        perform(exchange, files, partial(_send_all, *route, originator))
 
 
-def _send_all(connect: Connector, peer: Peer, files: list[Path]) -> Generator[Result, None, None]:
+def _send_all(
+    connect: Connector, peer: Peer, originator: Originator, files: list[Path]
+) -> Generator[Result, None, None]:
     items = []
     for path in files:
         try:
@@ -60,7 +65,7 @@ def _send_all(connect: Connector, peer: Peer, files: list[Path]) -> Generator[Re
         )
     if not items:
         return
-    outcomes = store(connect, peer, items)
+    outcomes = store(connect, peer, items, originator=originator)
     try:
         for outcome in outcomes:
             if isinstance(outcome, StoreOutcome):
