@@ -125,6 +125,11 @@ def test_reindex_reports_what_it_found_after_a_hand_edit(
     assert listed(capsys, store).splitlines()[-1] == "2 studies"
     status, out, _ = cli(capsys, "store", "reindex", "--full", "--store", store)
     assert status == 0 and out.splitlines()[-1].startswith("read 4 of 4 file(s), dropped 0")
+    for file in (store / ".store").iterdir():
+        file.unlink()  # the index deleted by hand: built again, every file read
+    status, out, _ = cli(capsys, "store", "reindex", "--store", store)
+    assert status == 0 and out.splitlines()[-1].startswith("read 4 of 4 file(s), dropped 0")
+    assert out.count("not indexed: ") == 1
 
 
 def test_listen_indexes_what_it_receives(tmp_path: Path) -> None:

@@ -77,6 +77,9 @@ def _reindex(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         _say_recovered(store.recovered)
         report = store.reindex(full=args.full)
+        first = store.first_indexing
+        if first is not None:  # no index (or an unfinished one) was there: every file read
+            report.read = first.read  # (the files it could not index were tried again above)
         for problem in report.failed:
             print(f"not indexed: {problem.reason}")
         print(

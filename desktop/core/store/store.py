@@ -78,6 +78,7 @@ class Store:
         self.folder = private_folder(Path(folder).absolute())
         self.index_path = private_folder(self.folder / INDEX_FOLDER) / INDEX_NAME
         self.recovered = ""
+        self.first_indexing: ReindexReport | None = None  # when this opening built the index
         self._lock = threading.Lock()  # the connection
         self._adding = threading.Lock()  # one batch of queued files at a time
         self._queued: list[Path] = []
@@ -97,7 +98,7 @@ class Store:
 
     def _first_indexing(self) -> None:
         try:
-            report = self._resync(full=True)
+            report = self.first_indexing = self._resync(full=True)
             log.info("indexed %d files of %s", report.read, self.folder)
         except Exception:  # the index stays incomplete: the next opening tries again
             log.exception("the first indexing of %s failed", self.folder)

@@ -2,9 +2,11 @@
 through the index, return keys, refusals and character sets."""
 
 from io import BytesIO
+from pathlib import Path
 
+import pydicom
 import pytest
-from pydicom import Dataset
+from pydicom import Dataset, dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
@@ -15,7 +17,9 @@ from pydicom.uid import ImplicitVRLittleEndian
 from desktop.core.archive import InvalidQueryError, Level, Model
 from desktop.core.store import Store
 from tests.core.store.conftest import STUDY_A, STUDY_B, STUDY_C
-from tests.core.store.making import dataset, filed
+from tests.core.store.making import dataset, filed, write
+
+PYDICOM_CHARSETS = Path(pydicom.__file__).parent / "data" / "charset_files"
 
 # Hostile identifiers are built on purpose: pydicom warns about their values.
 pytestmark = pytest.mark.filterwarnings(
@@ -266,3 +270,17 @@ def test_an_instance_kept_beside_another_of_the_same_uid_is_answered_once(store:
         model="STUDY", level="STUDY", identifier=identifier(StudyInstanceUID=STUDY_C)
     )
     assert located == [original]
+
+
+def test_an_iso_2022_japanese_name_found_by_its_ideographic_group(store: Store) -> None:
+    japanese = dcmread(PYDICOM_CHARSETS / "chrH31.dcm")  # ISO 2022 IR 87, three groups
+    write(store.folder / "jp" / "h31.dcm", japanese)
+    store.reindex()
+    name = "Yamada^Tarou=山田^太郎=やまだ^たろう"
+    utf8 = wire(identifier(SpecificCharacterSet="ISO_IR 192", PatientName="山田*"))
+    [response] = store.find(model="STUDY", level="STUDY", identifier=utf8)
+    assert response.SpecificCharacterSet == "ISO_IR 192"
+    assert str(wire(response).PatientName) == name
+    same = identifier(SpecificCharacterSet=["", "ISO 2022 IR 87"], PatientName=name)
+    [response] = store.find(model="STUDY", level="STUDY", identifier=wire(same))
+    assert str(wire(response).PatientName) == name
