@@ -302,19 +302,12 @@ def _transcode(path: Path, target: str, size: int) -> bytes:
     """The data set of the file's first ``size`` bytes (as checked) decompressed if needed and
     encoded in ``target`` (an uncompressed one)."""
     from pydicom import dcmread
-    from pydicom.uid import JPEGLSTransferSyntaxes
 
-    from desktop.net.encoding import encode
+    from desktop.net.encoding import transcode
 
     with path.open("rb") as handle:
         content = handle.read(size)
     if len(content) < size:
         missing = size - len(content)
         raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
-    dataset = dcmread(io.BytesIO(content))
-    syntax = dataset.file_meta.TransferSyntaxUID
-    if syntax.is_compressed:
-        # CharLS alone for JPEG-LS: libjpeg spins for minutes on some corrupt frames
-        plugin = "pyjpegls" if syntax in JPEGLSTransferSyntaxes else ""
-        dataset.decompress(decoding_plugin=plugin, generate_instance_uid=False)  # same instance
-    return encode(dataset, target)
+    return transcode(dcmread(io.BytesIO(content)), target)
