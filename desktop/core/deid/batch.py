@@ -1,16 +1,20 @@
 """De-identified copies of files: sources are only read; each copy is written atomically under
 the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
+from pydicom.sequence import Sequence
 
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import atomic_output, private_folder
+
+#: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
+Protect = Callable[[Dataset], Dataset]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +39,24 @@ def source_files(paths: Iterable[Path]) -> Iterator[Path]:
             raise CourierError(f"{path} does not exist")
 
 
-def deidentify_files(paths: Iterable[Path], out: Path, profile: Profile) -> Iterator[Copied]:
+def deidentify_files(
+    paths: Iterable[Path], out: Path, profile: Profile, *, protect: Protect | None = None
+) -> Iterator[Copied]:
     """A de-identified copy of each file under ``out``; a file that cannot be read or written is
-    reported (``Copied.error``) and the others go on."""
+    reported (``Copied.error``) and the others go on. With ``protect``, each copy keeps the
+    original values it changed in an Encrypted Attributes Sequence (0400,0500) item."""
     sources = list(source_files(paths))  # a missing path stops us before anything is written
     private_folder(out)
     for source in sources:
         try:
-            yield Copied(source, deidentify_file(source, out, profile))
+            yield Copied(source, deidentify_file(source, out, profile, protect=protect))
         except CourierError as error:
             yield Copied(source, error=str(error))
 
 
-def deidentify_file(source: Path, out: Path, profile: Profile) -> Path:
+def deidentify_file(
+    source: Path, out: Path, profile: Profile, *, protect: Protect | None = None
+) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
     try:
         dataset = dcmread(source)
@@ -57,7 +66,13 @@ def deidentify_file(source: Path, out: Path, profile: Profile) -> Path:
         raise CourierError(f"cannot read {source}: {error.strerror}") from None
     if "SOPInstanceUID" not in dataset:
         raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
-    profile.deidentify(dataset)
+    if protect is None:
+        profile.deidentify(dataset)
+    else:
+        originals = Dataset()
+        profile.deidentify(dataset, originals=originals)
+        protected = list(dataset.get("EncryptedAttributesSequence", []))
+        dataset.EncryptedAttributesSequence = Sequence([*protected, protect(originals)])
     target = (
         out / str(dataset.get("SeriesInstanceUID", "no-series")) / f"{dataset.SOPInstanceUID}.dcm"
     )

@@ -6,13 +6,14 @@ Longitudinal Temporal Information Modified).
 Pixels are not touched: Burned In Annotation is left as it was.
 """
 
+import copy
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pydicom import config, datadict
 from pydicom._uid_dict import UID_dictionary
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -93,8 +94,14 @@ class Profile:
             found = self._actions[tag] = None if row is None else row.action(self.options)
             return found
 
-    def deidentify(self, dataset: Dataset) -> None:
-        """Replace ``dataset``'s identifying content (file meta included), then record how."""
+    def deidentify(self, dataset: Dataset, *, originals: Dataset | None = None) -> None:
+        """Replace ``dataset``'s identifying content (file meta included), then record how.
+
+        ``originals``, when given, receives the original of every top-level attribute this
+        changes or removes (a sequence whole when anything inside it changed): what an
+        Encrypted Attributes Sequence keeps for re-identification.
+        """
+        before = _snapshot(dataset) if originals is not None else {}
         _Pass(self, dataset).walk(dataset)
         if getattr(dataset, "file_meta", None) is not None and "SOPInstanceUID" in dataset:
             dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
@@ -102,6 +109,8 @@ class Profile:
                 if tag in dataset.file_meta:
                     del dataset.file_meta[tag]
         self._record(dataset)
+        if originals is not None:
+            _changed(before, dataset, originals)
 
     def codes(self) -> list[tuple[str, str]]:
         """The CID 7050 codes of the profile and its options, in code order."""
@@ -224,6 +233,34 @@ class _Pass:
         for token in self.tokens:
             text = re.sub(re.escape(token), "*", text, flags=re.IGNORECASE)
         return LONG_NUMBER.sub("*", text)
+
+
+Snapshot = dict[BaseTag, tuple[DataElement | RawDataElement, DataElement | None]]
+
+
+def _snapshot(dataset: Dataset) -> Snapshot:
+    """Each top-level element as held now (raw or decoded: a replaced one is another object),
+    and a copy of each sequence (their items change in place)."""
+    return {
+        tag: (
+            dataset.get_item(tag),
+            copy.deepcopy(dataset[tag]) if _vr(dataset, tag) == "SQ" else None,
+        )
+        for tag in list(dataset.keys())
+    }
+
+
+def _changed(before: Snapshot, dataset: Dataset, originals: Dataset) -> None:
+    """Put in ``originals`` the original of each element of ``before`` that ``dataset`` no
+    longer holds as it was."""
+    for tag, (held, sequence) in before.items():
+        now = dataset.get_item(tag) if tag in dataset else None
+        if sequence is not None:
+            if now is None or dataset[tag] != sequence:
+                originals[tag] = sequence
+        elif now is not held:
+            decoded = held if isinstance(held, DataElement) else convert_raw_data_element(held)
+            originals[tag] = decoded
 
 
 def _vr(dataset: Dataset, tag: BaseTag) -> str:
