@@ -159,6 +159,9 @@ def transfer(
     due = {i.item.sop_instance_uid: i.item.path for i in queue.instances(job_id, PENDING)}
     studies = {uid: study_of(path) for uid, path in due.items()}
     grouped = group_by_study(studies.values())
+    deidentified = queue.job(job_id).deidentified
+    for study in grouped.values():
+        study.anonymized = bool(deidentified)
     destination = events.Node(node.ae_title, node.host)
     for study in grouped.values():
         record(
@@ -171,11 +174,11 @@ def transfer(
         states = {i.item.sop_instance_uid: i.state for i in queue.instances(job_id)}
         for uid, study in grouped.items():
             mine = [s for u, s in states.items() if u in studies and studies[u].study_uid == uid]
-            _transferred(node, destination, study, mine)
+            _transferred(node, destination, study, mine, deidentified)
 
 
 def _transferred(
-    node: Node, destination: events.Node, study: events.Study, states: list[str]
+    node: Node, destination: events.Node, study: events.Study, states: list[str], how: str
 ) -> None:
     from desktop.net.queue import FAILED, SENT
 
@@ -189,8 +192,10 @@ def _transferred(
         if sent
         else Outcome.SERIOUS_FAILURE
     )
-    description = f"{sent} of {len(states)} instance(s) stored" + (
-        f", {failed} failed" if failed else ""
+    description = (
+        f"{sent} of {len(states)} instance(s) stored"
+        + (f", {failed} failed" if failed else "")
+        + (f"; {how}" if how else "")
     )
     record(
         lambda local: events.instances_transferred(

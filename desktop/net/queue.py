@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     node TEXT NOT NULL,
     description TEXT NOT NULL,
     created REAL NOT NULL,
-    cancelled INTEGER NOT NULL DEFAULT 0
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    deidentified TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS instances (
     job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -81,6 +82,7 @@ class JobSummary:
     pending: int
     bytes_total: int
     bytes_sent: int
+    deidentified: str = ""  #: how its copies were de-identified ('' for originals)
 
     @property
     def state(self) -> str:
@@ -129,8 +131,11 @@ class TransferQueue:
     def close(self) -> None:
         self.db.close()
 
-    def enqueue(self, node: str, items: Iterable[StoreItem], description: str) -> int:
-        """A new job; each file's size and SHA-256 are recorded before anything is sent."""
+    def enqueue(
+        self, node: str, items: Iterable[StoreItem], description: str, *, deidentified: str = ""
+    ) -> int:
+        """A new job; each file's size and SHA-256 are recorded before anything is sent.
+        ``deidentified`` says how, when the items are de-identified copies."""
         items = list(items)
         with ThreadPoolExecutor(HASHING_THREADS) as pool:  # hashlib hashes without the GIL
             digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
@@ -150,8 +155,8 @@ class TransferQueue:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             cursor = self.db.execute(
-                "INSERT INTO jobs (node, description, created) VALUES (?, ?, ?)",
-                (node, description, time.time()),
+                "INSERT INTO jobs (node, description, created, deidentified) VALUES (?, ?, ?, ?)",
+                (node, description, time.time(), deidentified),
             )
             job_id = int(cursor.lastrowid or 0)
             self.db.executemany(
@@ -189,7 +194,8 @@ class TransferQueue:
 
     def job(self, job_id: int) -> JobSummary:
         row = self.db.execute(
-            "SELECT node, description, created, cancelled FROM jobs WHERE id = ?", (job_id,)
+            "SELECT node, description, created, cancelled, deidentified FROM jobs WHERE id = ?",
+            (job_id,),
         ).fetchone()
         if row is None:
             raise QueueError(f"no job {job_id} in the queue")
@@ -212,6 +218,7 @@ class TransferQueue:
             counts[PENDING],
             sum(sizes.values()),
             sizes[SENT],
+            row[4],
         )
 
     def instances(self, job_id: int, state: str | None = None) -> list[QueuedInstance]:
@@ -313,6 +320,7 @@ def _open(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         db.executescript(SCHEMA)
+        _add_missing_columns(db)
         problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as error:
         db.close()
@@ -323,6 +331,13 @@ def _open(path: Path) -> sqlite3.Connection:
         db.close()
         raise _DamagedError("; ".join(problems[:3]))
     return db
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a queue written by an earlier version up to the schema (its jobs kept)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    if "deidentified" not in columns:
+        db.execute("ALTER TABLE jobs ADD COLUMN deidentified TEXT NOT NULL DEFAULT ''")
 
 
 def _move_aside(path: Path) -> Path:
