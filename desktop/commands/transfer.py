@@ -30,8 +30,8 @@ from desktop.net.history import History
 from desktop.net.runner import DEFAULT_ATTEMPTS
 
 if TYPE_CHECKING:
+    from desktop.core.deid.setting import Deidentification
     from desktop.core.model import MediaTree
-    from desktop.deid_send import Deidentification
     from desktop.net.queue import TransferQueue
     from desktop.net.store import Peer, StoreItem
 
@@ -379,8 +379,8 @@ def _send(args: argparse.Namespace) -> int:
 
 def _deidentification(args: argparse.Namespace, node: Node) -> "Deidentification | None":
     """How this send de-identifies: as asked on the command line, else as the node says."""
+    from desktop.core.deid.setting import Deidentification
     from desktop.core.deid.table import parse_options
-    from desktop.deid_send import Deidentification
 
     if (args.option or args.recipient) and not args.deid:
         raise CourierError("--option and --recipient say how to de-identify: add --deid")

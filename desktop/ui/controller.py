@@ -15,7 +15,9 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from desktop import auditing
 from desktop.app import Services
 from desktop.core.config import ConfigError, Node
+from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
+from desktop.net.copies import discard_copies, new_area, sweep
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
 from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
@@ -39,6 +41,7 @@ class _Job:
     items: list[StoreItem]
     description: str
     job_id: int | None
+    deid: Deidentification | None = None  #: send de-identified copies made this way
 
 
 class TransferController(QObject):
@@ -56,16 +59,25 @@ class TransferController(QObject):
         self.running: dict[str, int | None] = {}  # node → the job its worker runs
         self.waiting: dict[str, deque[_Job]] = {}
 
-    def submit(self, node_name: str, items: list[StoreItem], description: str) -> None:
-        """Queue a new job for ``node_name`` (persisted before anything is sent)."""
+    def submit(
+        self,
+        node_name: str,
+        items: list[StoreItem],
+        description: str,
+        *,
+        deid: Deidentification | None = None,
+    ) -> None:
+        """Queue a new job for ``node_name`` (persisted before anything is sent); with
+        ``deid``, of de-identified copies made on the job's worker."""
         node = self.services.prepare(node_name)  # a password dialog may appear: GUI thread
-        self._schedule(node, _Job(items, description, None))
+        self._schedule(node, _Job(items, description, None, deid))
 
     def resume_pending(self) -> list[int]:
         """Run the jobs a previous session left pending; returns their ids. A job whose node
         was renamed or removed is reported as such and left in the queue."""
         queue = TransferQueue(self.services.queue_path)
         try:
+            sweep(queue, self.services.home)  # copies a crash left behind
             jobs = [queue.job(job_id) for job_id in queue.runnable()]
         finally:
             queue.close()
@@ -124,7 +136,7 @@ class TransferController(QObject):
         try:
             job_id = job.job_id
             if job_id is None:
-                job_id = queue.enqueue(node.name, job.items, job.description)
+                job_id = yield from self._enqueue(queue, node, job)
                 self.running[node.name] = job_id
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
             records = run_job(
@@ -139,11 +151,26 @@ class TransferController(QObject):
             )
             yield from auditing.transfer(records, queue, job_id, node)
             failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
+            discard_copies(queue, job_id, self.services.home)
             yield JobUpdate(
                 node.name, JobProgress(queue.job(job_id)), failures, queue.reason(job_id)
             )
         finally:
             queue.close()
+
+    def _enqueue(self, queue: TransferQueue, node: Node, job: _Job) -> Generator[Any, None, int]:
+        """Queue the job's items, or de-identified copies of them (saying which could not
+        be made); the job's id."""
+        if job.deid is None:
+            return queue.enqueue(node.name, job.items, job.description)
+        from desktop.deid_send import AREA, deidentified_items
+
+        with new_area(self.services.home, AREA) as area:
+            items, refused = deidentified_items(job.items, job.deid, area)
+            yield from refused
+            return queue.enqueue(
+                node.name, items, job.description, deidentified=job.deid.describe()
+            )
 
     def _relay(self, node: str, record: Any) -> None:
         if isinstance(record, JobUpdate):
@@ -160,3 +187,5 @@ class TransferController(QObject):
             self.session.emit(node, record)
         elif isinstance(record, StoreOutcome) and record.note:
             self.note.emit(node, f"{record.item.path.name}: {record.note}")
+        elif isinstance(record, str):
+            self.note.emit(node, record)

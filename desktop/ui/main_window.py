@@ -2,7 +2,7 @@
 query/retrieve on the right. Every long action goes to a worker; errors become dialogs."""
 
 from contextlib import suppress
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.connect import node_tls
 from desktop.core.config import ConfigError, Node, add_node, edit_node, remove_node
+from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
 from desktop.net.queue import TransferQueue
 from desktop.net.store import SessionEvent, StoreItem, echo
@@ -40,6 +41,7 @@ from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbo
 from desktop.ui.widgets.log import LogPanel
 from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
 from desktop.ui.widgets.query import QueryPanel
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
 from desktop.ui.widgets.viewer import ViewerPanel
@@ -292,6 +294,13 @@ class MainWindow(QMainWindow):
         home = self.services.home
 
         def save(node: Node) -> Node:
+            if node.deid_recipient:
+                recipient = Path(node.deid_recipient)
+                if not recipient.is_file():
+                    raise ConfigError(
+                        f"{recipient}: no such certificate file", field="deid_recipient"
+                    )
+                node = replace(node, deid_recipient=str(recipient.resolve()))
             if name is None:
                 return add_node(home, node)
             return edit_node(home, name, **asdict(node))
@@ -392,10 +401,13 @@ class MainWindow(QMainWindow):
         if not items:
             self.statusBar().showMessage("Nothing to send")
             return False
-        if not self.confirm_send(node_name, items):
+        confirmed = self.confirm_send(node_name, items)
+        if confirmed is None:
             return False
         try:
-            self.controller.submit(node_name, items, self._describe(items))
+            self.controller.submit(
+                node_name, items, self._describe(items), deid=confirmed.deidentification()
+            )
         except CourierError as error:
             self.show_error(f"Cannot send to {node_name}", str(error))
             return False
@@ -413,7 +425,8 @@ class MainWindow(QMainWindow):
                     return f"{patient.patient_name}: {study.study_description or 'study'}"
         return f"{len(items)} instance(s)"
 
-    def confirm_send(self, node_name: str, items: list[StoreItem]) -> bool:
+    def confirm_send(self, node_name: str, items: list[StoreItem]) -> SendConfirmation | None:
+        """The accepted confirmation (with its de-identification choice); None if refused."""
         node = self.services.node(node_name)
         size = sum(i.size for i in items) / 2**20
         security = (
@@ -425,7 +438,8 @@ class MainWindow(QMainWindow):
             f"Send {self._describe(items)} — {len(items)} instance(s), {size:.1f} MB — to "
             f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}?"
         )
-        return self.prompter.confirm("Send", text)
+        dialog = SendConfirmation(text, Deidentification.of_node(node), self)
+        return dialog if self.prompter.run(dialog) else None
 
     def _job_updated(self, update: JobUpdate) -> None:
         job = update.progress.job

@@ -21,10 +21,11 @@ from pydicom.tag import BaseTag
 
 from desktop import __version__
 from desktop.core.deid.mapping import KeyedMapping, shift_date, shift_date_time
+from desktop.core.deid.setting import PROFILE_NAME
 from desktop.core.deid.table import Action, Option, load_table
 
 #: CID 7050 De-identification Method (DCM codes).
-BASIC_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
+BASIC_PROFILE_CODE = ("113100", PROFILE_NAME)
 OPTION_CODES = {
     Option.CLEAN_DESCRIPTORS: ("113105", "Clean Descriptors Option"),
     Option.RETAIN_LONGITUDINAL_FULL_DATES: (

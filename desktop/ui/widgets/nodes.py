@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.config import PROFILES, ConfigError, Node
+from desktop.core.deid.table import Option
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
@@ -110,6 +112,19 @@ class NodeDialog(QDialog):
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(1, 600)
         self.timeout.setValue(node.connect_timeout)
+        self.original = node
+        self.deid = QCheckBox("De-identify before sending (the node gets de-identified copies)")
+        self.deid.setChecked(node.deid)
+        self.deid_options = {}
+        options = QVBoxLayout()
+        for option in Option:
+            box = self.deid_options[option.cli_name] = QCheckBox(option.cli_name)
+            box.setChecked(option.cli_name in node.deid_options)
+            options.addWidget(box)
+        self.deid_recipient = QLineEdit(node.deid_recipient)
+        self.deid_recipient.setPlaceholderText("certificate file: keeps the originals for it")
+        self.deid.toggled.connect(self._deid_toggled)
+        self._deid_toggled(node.deid)
         form = QFormLayout()
         for label, widget in (
             ("Name", self.name),
@@ -124,8 +139,11 @@ class NodeDialog(QDialog):
             ("", self.hostname_check),
             ("Parallel associations", self.parallel),
             ("Connect timeout (s)", self.timeout),
+            ("", self.deid),
         ):
             form.addRow(label, widget)
+        form.addRow("Profile options", options)
+        form.addRow("Re-identifiable by", self.deid_recipient)
         buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -156,24 +174,36 @@ class NodeDialog(QDialog):
             "port": self.port,
             "identity": self.identity,
             "calling_ae_title": self.calling,
+            "deid": self.deid,
+            "deid_recipient": self.deid_recipient,
         }
 
+    def _deid_toggled(self, on: bool) -> None:
+        for box in self.deid_options.values():
+            box.setEnabled(on)
+        self.deid_recipient.setEnabled(on)
+
     def node(self) -> Node:
-        """The node as entered (validate with Node.validated)."""
-        return Node(
-            self.name.text().strip(),
-            self.ae_title.text().strip(),
-            self.host.text().strip(),
-            self.port.value(),
-            self.tls.isChecked(),
-            self.profile.currentText(),
-            self.identity.currentText(),
-            self.calling.text().strip() or "COURIER",
-            self.server_name.text().strip(),
-            self.hostname_check.isChecked(),
-            self.timeout.value(),
-            60.0,
-            self.parallel.value(),
+        """The node as entered (validate with Node.validated); settings the dialog does not
+        show (signing) are kept as they were."""
+        deid = self.deid.isChecked()
+        return replace(
+            self.original,
+            name=self.name.text().strip(),
+            ae_title=self.ae_title.text().strip(),
+            host=self.host.text().strip(),
+            port=self.port.value(),
+            tls=self.tls.isChecked(),
+            profile=self.profile.currentText(),
+            identity=self.identity.currentText(),
+            calling_ae_title=self.calling.text().strip() or "COURIER",
+            server_name=self.server_name.text().strip(),
+            check_hostname=self.hostname_check.isChecked(),
+            connect_timeout=self.timeout.value(),
+            max_associations=self.parallel.value(),
+            deid=deid,
+            deid_options=tuple(n for n, b in self.deid_options.items() if deid and b.isChecked()),
+            deid_recipient=self.deid_recipient.text().strip() if deid else "",
         )
 
 
