@@ -1,6 +1,7 @@
 """De-identified copies of files: sources are only read; each copy is written atomically under
 the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``."""
 
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,9 +10,10 @@ from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence
 
+from desktop.core.deid.passthrough import Source, encode, split
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError, OutputError
-from desktop.core.files import atomic_output, private_folder
+from desktop.core.files import atomic_output, private_folder, write_atomic
 
 #: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
 Protect = Callable[[Dataset], Dataset]
@@ -58,12 +60,8 @@ def deidentify_file(
     source: Path, out: Path, profile: Profile, *, protect: Protect | None = None
 ) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
-    try:
-        dataset = dcmread(source)
-    except (InvalidDicomError, EOFError, ValueError) as error:
-        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
-    except OSError as error:
-        raise CourierError(f"cannot read {source}: {error.strerror}") from None
+    header = _read(source)
+    dataset = header.dataset if header is not None else _read_whole(source)
     if "SOPInstanceUID" not in dataset:
         raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
     if protect is None:
@@ -79,6 +77,26 @@ def deidentify_file(
     if target.resolve() == source.resolve():
         raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
     private_folder(target.parent)
-    with atomic_output(target) as temporary:
-        dataset.save_as(temporary, enforce_file_format=True)
+    if header is not None:
+        write_atomic(target, encode(header))
+    else:
+        with atomic_output(target) as temporary:
+            dataset.save_as(temporary, enforce_file_format=True)
     return target
+
+
+def _read(source: Path) -> Source | None:
+    """The header and the raw pixels (see ``passthrough.split``)."""
+    try:
+        return split(source.read_bytes())
+    except (InvalidDicomError, EOFError, ValueError, struct.error) as error:
+        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
+    except OSError as error:
+        raise CourierError(f"cannot read {source}: {error.strerror}") from None
+
+
+def _read_whole(source: Path) -> Dataset:
+    try:
+        return dcmread(source)
+    except (InvalidDicomError, EOFError, ValueError) as error:
+        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
