@@ -21,6 +21,7 @@ from pydicom.tag import BaseTag
 
 from desktop import __version__
 from desktop.core.deid.mapping import KeyedMapping, shift_date, shift_date_time
+from desktop.core.deid.safe_private import creator_is_listed, is_safe
 from desktop.core.deid.setting import PROFILE_NAME
 from desktop.core.deid.table import Action, Option, load_table
 
@@ -40,7 +41,17 @@ OPTION_CODES = {
     Option.RETAIN_DEVICE_IDENTITY: ("113109", "Retain Device Identity Option"),
     Option.RETAIN_UIDS: ("113110", "Retain UIDs Option"),
     Option.RETAIN_INSTITUTION_IDENTITY: ("113112", "Retain Institution Identity Option"),
+    Option.RETAIN_SAFE_PRIVATE: ("113111", "Retain Safe Private Option"),
+    Option.CLEAN_GRAPHICS: ("113103", "Clean Graphics Option"),
+    Option.CLEAN_STRUCTURED_CONTENT: ("113104", "Clean Structured Content Option"),
 }
+#: Free text inside the sequences an option keeps (cleaned, 'C'), that the table does not
+#: name because without the option its sequence is replaced or removed whole.
+CLEANED_TEXT = {
+    0x0040A160: Option.CLEAN_STRUCTURED_CONTENT,  # Text Value of an SR content item
+    0x00700006: Option.CLEAN_GRAPHICS,  # Unformatted Text Value of a graphic annotation
+}
+OVERLAY_DATA = 0x3000  #: (60xx,3000): a bitmap whose text cannot be read from the header
 DUMMY_TEXT = "ANONYMIZED"
 DUMMIES: dict[str, object] = {
     "AS": "000D",
@@ -92,7 +103,10 @@ class Profile:
             return self._actions[tag]
         except KeyError:
             row = load_table().row(tag)
-            found = self._actions[tag] = None if row is None else row.action(self.options)
+            found = None if row is None else row.action(self.options)
+            if found is Action.CLEAN and tag >> 24 == 0x60 and tag & 0xFFFF == OVERLAY_DATA:
+                found = Action.REMOVE  # Clean Graphics keeps overlays only if text were read
+            self._actions[tag] = found
             return found
 
     def deidentify(self, dataset: Dataset, *, originals: Dataset | None = None) -> None:
@@ -160,13 +174,18 @@ class _Pass:
             action = self.profile.action(tag)
             if action is None:
                 self._unlisted(dataset, tag, vr)
+            elif action is Action.CLEAN and tag.is_private:  # Retain Safe Private
+                self._private(dataset, tag, vr)
             else:
                 self._apply(dataset, tag, vr, action)
 
     def _unlisted(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
-        """Attributes the table does not name are kept; their items and instance UIDs are not."""
+        """Attributes the table does not name are kept; their items and instance UIDs are not,
+        nor the free text of a sequence an option keeps."""
         if vr == "SQ":
             self._items(dataset[tag])
+        elif CLEANED_TEXT.get(tag) in self.profile.options:
+            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
         elif (
             vr == "UI"
             and Option.RETAIN_UIDS not in self.profile.options
@@ -187,6 +206,22 @@ class _Pass:
             dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=False))
         elif action is Action.CLEAN:
             dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
+
+    def _private(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
+        """Keep a private attribute that Table E.3.10-1 lists as safe for its creator, and
+        the reservations of creators listed in its group; remove any other."""
+        group, element = tag.group, tag.element
+        if 0x10 <= element <= 0xFF:
+            keep = creator_is_listed(_text_of(dataset[tag].value), group)
+        elif element >= 0x1000:
+            creator = dataset.get(BaseTag(group << 16 | element >> 8))
+            keep = creator is not None and is_safe(_text_of(creator.value), tag)
+        else:
+            keep = False
+        if not keep:
+            del dataset[tag]
+        elif vr == "SQ":
+            self._items(dataset[tag])
 
     def _items(self, element: DataElement) -> None:
         for item in element.value:
@@ -273,6 +308,11 @@ def _vr(dataset: Dataset, tag: BaseTag) -> str:
         except KeyError:
             return "UN"
     return str(vr).split(" or ")[0]
+
+
+def _text_of(value: object) -> str:
+    """A private creator's value as text (bytes when read as UN in implicit VR)."""
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _new(tag: BaseTag, vr: str, value: object) -> DataElement:

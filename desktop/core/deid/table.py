@@ -27,6 +27,9 @@ class Option(Enum):
     RETAIN_LONGITUDINAL_FULL_DATES = "rtnLongFullDatesOpt"
     RETAIN_LONGITUDINAL_MODIFIED_DATES = "rtnLongModifDatesOpt"
     CLEAN_DESCRIPTORS = "cleanDescOpt"
+    CLEAN_STRUCTURED_CONTENT = "cleanStructContOpt"
+    CLEAN_GRAPHICS = "cleanGraphOpt"
+    RETAIN_SAFE_PRIVATE = "rtnSafePrivOpt"
 
     @property
     def cli_name(self) -> str:
@@ -34,11 +37,8 @@ class Option(Enum):
         return self.name.lower().replace("_", "-")
 
 
-#: Options not offered yet: cleaning content or pixels, or the list of safe private attributes.
+#: Options not offered here: they change pixels, not the header.
 UNSUPPORTED_OPTIONS = {
-    "retain-safe-private": "rtnSafePrivOpt",  # needs PS3.15 Table E.3.10-1's list of safe ones
-    "clean-structured-content": "cleanStructContOpt",
-    "clean-graphics": "cleanGraphOpt",
     "clean-pixel-data": "",
     "clean-recognizable-visual-features": "",
 }

@@ -150,11 +150,14 @@ def test_every_option_recorded_with_its_cid_7050_code(sources: list[Path], tmp_p
     codes = dataset.DeidentificationMethodCodeSequence
     assert [c.CodeValue for c in codes] == [
         "113100",  # Basic Application Confidentiality Profile
+        "113103",  # Clean Graphics
+        "113104",  # Clean Structured Content
         "113105",  # Clean Descriptors
         "113107",  # Retain Longitudinal Temporal Information Modified Dates
         "113108",  # Retain Patient Characteristics
         "113109",  # Retain Device Identity
         "113110",  # Retain UIDs
+        "113111",  # Retain Safe Private
         "113112",  # Retain Institution Identity
     ]
     assert {c.CodingSchemeDesignator for c in codes} == {"DCM"}
