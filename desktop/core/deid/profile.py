@@ -222,6 +222,8 @@ class _Pass:
             del dataset[tag]
         elif vr == "SQ":
             self._items(dataset[tag])
+        elif vr == "UI" and Option.RETAIN_UIDS not in self.profile.options:  # as every UID
+            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=True))
 
     def _items(self, element: DataElement) -> None:
         for item in element.value:

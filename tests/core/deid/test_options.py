@@ -43,6 +43,8 @@ def _with_private_blocks() -> Dataset:
     dataset.add_new(0x20010010, "LO", "Philips Imaging DD 001")
     dataset.add_new(0x20011003, "FL", 1000.0)  # Diffusion B-Factor: safe
     dataset.add_new(0x0009000F, "LO", "odd")  # no block: never safe
+    dataset.add_new(0x00990010, "LO", "NQHeader")
+    dataset.add_new(0x00991002, "UI", "1.2.826.0.1.3680043.8.498.5")  # safe, but a UID
     return dataset
 
 
@@ -55,6 +57,8 @@ def test_retain_safe_private_keeps_only_what_table_e3_10_1_lists() -> None:
         0x00191023: "12.5",
         0x20010010: "Philips Imaging DD 001",
         0x20011003: 1000.0,
+        0x00990010: "NQHeader",
+        0x00991002: KeyedMapping(KEY).uid("1.2.826.0.1.3680043.8.498.5"),  # mapped as all
     }
     assert "113111" in _codes(dataset)
 
