@@ -191,7 +191,7 @@ class _Pass:
             and Option.RETAIN_UIDS not in self.profile.options
             and not datadict.keyword_for_tag(tag).endswith(KEPT_UID_SUFFIXES)
         ):
-            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=True))
+            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
 
     def _apply(self, dataset: Dataset, tag: BaseTag, vr: str, action: Action) -> None:
         if action is Action.REMOVE:
@@ -203,7 +203,7 @@ class _Pass:
         elif vr == "SQ":  # kept, cleaned or re-identified: its items go through the table
             self._items(dataset[tag])
         elif action is Action.NEW_UID:
-            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=False))
+            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=False))
         elif action is Action.CLEAN:
             dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
 
@@ -223,7 +223,7 @@ class _Pass:
         elif vr == "SQ":
             self._items(dataset[tag])
         elif vr == "UI" and Option.RETAIN_UIDS not in self.profile.options:  # as every UID
-            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=True))
+            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
 
     def _items(self, element: DataElement) -> None:
         for item in element.value:
@@ -243,7 +243,7 @@ class _Pass:
         if vr == "SQ":
             return Sequence([Dataset()])
         if vr == "UI":
-            uids = self._uids(dataset[tag].value, unless_known=False)
+            uids = self._uids(_uid_value(dataset, tag), unless_known=False)
             return uids or self.profile.mapping.uid("")
         dummy = DUMMIES.get(vr)
         return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
@@ -310,6 +310,17 @@ def _vr(dataset: Dataset, tag: BaseTag) -> str:
         except KeyError:
             return "UN"
     return str(vr).split(" or ")[0]
+
+
+def _uid_value(dataset: Dataset, tag: BaseTag) -> object:
+    """A UI element's value, read from its raw bytes when it was not decoded yet (pydicom's
+    conversion and validation cost more than the mapping)."""
+    held = dataset.get_item(tag)
+    if isinstance(held, RawDataElement) and isinstance(held.value, bytes):
+        parts = held.value.decode("ascii", "replace").strip("\x00 ").split("\\")
+        uids = [part.strip("\x00 ") for part in parts]
+        return uids if len(uids) > 1 else uids[0] or None
+    return dataset[tag].value
 
 
 def _text_of(value: object) -> str:
