@@ -1,8 +1,11 @@
 """De-identified copies of files: sources are only read; each copy is written atomically under
 the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``."""
 
+import mmap
+import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +13,10 @@ from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence
 
-from desktop.core.deid.passthrough import Source, encode, split
+from desktop.core.deid.passthrough import Source, split, write
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError, OutputError
-from desktop.core.files import atomic_output, private_folder, write_atomic
+from desktop.core.files import atomic_output, private_folder
 
 #: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
 Protect = Callable[[Dataset], Dataset]
@@ -60,7 +63,14 @@ def deidentify_file(
     source: Path, out: Path, profile: Profile, *, protect: Protect | None = None
 ) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
-    header = _read(source)
+    with _mapped(source) as data:
+        return _copy(source, data, out, profile, protect)
+
+
+def _copy(
+    source: Path, data: mmap.mmap, out: Path, profile: Profile, protect: Protect | None
+) -> Path:
+    header = _read(source, data)
     dataset = header.dataset if header is not None else _read_whole(source)
     if "SOPInstanceUID" not in dataset:
         raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
@@ -78,21 +88,34 @@ def deidentify_file(
         raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
     private_folder(target.parent)
     if header is not None:
-        write_atomic(target, encode(header))
+        with atomic_output(target) as temporary:
+            write(temporary, header)
     else:
         with atomic_output(target) as temporary:
             dataset.save_as(temporary, enforce_file_format=True)
     return target
 
 
-def _read(source: Path) -> Source | None:
-    """The header and the raw pixels (see ``passthrough.split``)."""
+@contextmanager
+def _mapped(source: Path) -> Iterator[mmap.mmap]:
+    """The source file mapped read-only (pixels are copied from it, never read whole)."""
     try:
-        return split(source.read_bytes())
-    except (InvalidDicomError, EOFError, ValueError, struct.error) as error:
-        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
+        with source.open("rb") as handle:
+            if not os.fstat(handle.fileno()).st_size:
+                raise CourierError(f"{source} is not a readable DICOM file (it is empty)")
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as error:
         raise CourierError(f"cannot read {source}: {error.strerror}") from None
+    with data:
+        yield data
+
+
+def _read(source: Path, data: mmap.mmap) -> Source | None:
+    """The header and where the pixels are (see ``passthrough.split``)."""
+    try:
+        return split(data)
+    except (InvalidDicomError, EOFError, ValueError, struct.error) as error:
+        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
 
 
 def _read_whole(source: Path) -> Dataset:

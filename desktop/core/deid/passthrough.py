@@ -6,10 +6,13 @@ Most of a CT file is its pixel data and elements kept as they were; pydicom deco
 encoding them again cost more than the whole de-identification of the header.
 """
 
+import mmap
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO, cast
 
 from pydicom import Dataset, FileMetaDataset, dcmread
 from pydicom.charset import convert_encodings, default_encoding
@@ -34,17 +37,18 @@ ITEM_HEADER = struct.Struct("<HHL")
 class Source:
     """A file read up to its pixels: the header as read, and where its parts lie."""
 
-    data: bytes
+    data: bytes | mmap.mmap
     dataset: Dataset
     held: Mapping[BaseTag, DataElement | RawDataElement]  #: each element as read
     pixels: int  #: where the Pixel Data element starts (``len(data)`` if none)
 
 
-def split(data: bytes) -> Source | None:
+def split(data: bytes | mmap.mmap) -> Source | None:
     """The file read up to its pixels; None when it must be read whole (deflated, or
-    elements after the pixels)."""
-    stream = BytesIO(data)
-    dataset = dcmread(stream, stop_before_pixels=True)
+    elements after the pixels). A mapped file is read in place, never copied whole."""
+    stream = data if isinstance(data, mmap.mmap) else BytesIO(data)
+    stream.seek(0)
+    dataset = dcmread(cast(BinaryIO, stream), stop_before_pixels=True)
     syntax = UID(dataset.file_meta.get("TransferSyntaxUID", ""))
     if not syntax or syntax == DeflatedExplicitVRLittleEndian or not syntax.is_transfer_syntax:
         return None
@@ -56,8 +60,20 @@ def split(data: bytes) -> Source | None:
 
 
 def encode(source: Source) -> bytes:
-    """The file: a zero preamble, file meta, the header in its transfer syntax (elements the
-    profile left as read copied as stored), the pixels as stored."""
+    """The file: ``header(source)`` and the pixels as stored."""
+    return header(source) + source.data[source.pixels :]
+
+
+def write(path: Path, source: Source) -> None:
+    """Write the file to ``path``: the header, then the pixels straight from the source."""
+    with path.open("wb") as out:
+        out.write(header(source))
+        out.write(memoryview(source.data)[source.pixels :])
+
+
+def header(source: Source) -> bytes:
+    """A zero preamble, file meta, the header in its transfer syntax (elements the profile
+    left as read copied as stored), up to the pixels."""
     dataset = source.dataset
     meta = dataset.file_meta
     syntax = UID(meta.TransferSyntaxUID)
@@ -87,7 +103,6 @@ def encode(source: Source) -> bytes:
             writer.element(element)
     if run is not None:
         buffer.write(data[run[0] : run[1]])
-    buffer.write(data[source.pixels :])
     return buffer.getvalue()
 
 
@@ -114,7 +129,7 @@ def _stored_span(element: DataElement | RawDataElement, syntax: UID) -> tuple[in
     return element.value_tell - header, element.value_tell + element.length
 
 
-def _element_end(data: bytes, start: int, syntax: UID) -> int:
+def _element_end(data: bytes | mmap.mmap, start: int, syntax: UID) -> int:
     """Where the element at ``start`` ends (an encapsulated one: after its delimiter)."""
     order = "<" if syntax.is_little_endian else ">"
     if syntax.is_implicit_VR:

@@ -135,11 +135,13 @@ def test_unreadable_file_is_reported_and_the_others_copied(
     sources: list[Path], tmp_path: Path
 ) -> None:
     (sources[0].parent / "notes.txt").write_text("not DICOM")
+    (sources[0].parent / "empty.dcm").write_bytes(b"")
     profile = Profile(KeyedMapping(KEY))
     done = list(deidentify_files([sources[0].parent], tmp_path / "out", profile))
     failed = [d for d in done if d.copy is None]
-    assert [d.source.name for d in failed] == ["notes.txt"]
-    assert "not a readable DICOM file" in failed[0].error
+    assert [d.source.name for d in failed] == ["empty.dcm", "notes.txt"]
+    assert "not a readable DICOM file (it is empty)" in failed[0].error
+    assert "not a readable DICOM file" in failed[1].error
     assert len(done) - len(failed) == len(sources)
 
 
