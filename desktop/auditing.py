@@ -8,7 +8,7 @@ reports on: a trail that cannot be written is logged as a warning.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -146,10 +146,16 @@ def refused_after_handshake(diagnosis: Diagnosis, node: Node, peer: str) -> None
 
 
 def transfer(
-    records: Iterator[Record], queue: TransferQueue, job_id: int, node: Node
+    records: Iterator[Record],
+    queue: TransferQueue,
+    job_id: int,
+    node: Node,
+    *,
+    known: Mapping[str, events.Study] | None = None,
 ) -> Iterator[Record]:
     """Pass a job's records through, recording 110102 per study before the first is sent and
-    110104 per study once the job stops, with the outcome its instances really had."""
+    110104 per study once the job stops, with the outcome its instances really had. The
+    studies are ``known`` by SOP Instance UID (from media already read) or read from headers."""
     from desktop.core.audit.studies import group_by_study, study_of
     from desktop.net.queue import PENDING
 
@@ -157,7 +163,8 @@ def transfer(
         yield from records
         return
     due = {i.item.sop_instance_uid: i.item.path for i in queue.instances(job_id, PENDING)}
-    studies = {uid: study_of(path) for uid, path in due.items()}
+    known = known or {}
+    studies = {uid: known.get(uid) or study_of(path) for uid, path in due.items()}
     grouped = group_by_study(studies.values())
     deidentified = queue.job(job_id).deidentified
     for study in grouped.values():

@@ -30,6 +30,9 @@ from desktop.net.history import History
 from desktop.net.runner import DEFAULT_ATTEMPTS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from desktop.core.audit.events import Study
     from desktop.core.deid.setting import Deidentification
     from desktop.core.model import MediaTree
     from desktop.net.queue import TransferQueue
@@ -356,6 +359,7 @@ def items_from(
 
 
 def _send(args: argparse.Namespace) -> int:
+    from desktop.core.audit.studies import studies_in
     from desktop.core.media import open_media
     from desktop.net.copies import sweep
     from desktop.net.queue import TransferQueue
@@ -373,7 +377,8 @@ def _send(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         deidentified = how.describe() if how else ""
         job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
-    _run_to_end(queue, job_id, node, connector, peer, args)
+    # de-identified copies have new instance UIDs: their studies are read from the copies
+    _run_to_end(queue, job_id, node, connector, peer, args, known=studies_in(trees))
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
 
 
@@ -437,8 +442,11 @@ def _run_to_end(
     connector: Any,
     peer: "Peer",
     args: argparse.Namespace,
+    *,
+    known: "Mapping[str, Study] | None" = None,
 ) -> None:
-    """Run a job with the command's retry policy, saying notes and failures as they come."""
+    """Run a job with the command's retry policy, saying notes and failures as they come
+    (``known``: the studies of its instances, when the media was just read)."""
     from desktop.net.runner import run_job, send_policy
 
     policy = send_policy(args.attempts)
@@ -451,7 +459,7 @@ def _run_to_end(
         history=_history_log(),
         parallel=node.max_associations,
     )
-    records = auditing.transfer(records, queue, job_id, node)
+    records = auditing.transfer(records, queue, job_id, node, known=known)
     _consume(records, args.json)
     from desktop.net.copies import discard_copies
 

@@ -1,18 +1,8 @@
 """The attributes a media browser shows, and copying them into an ``InstanceEntry``."""
 
-from pydicom.datadict import tag_for_keyword
-
 from desktop.core.model import InstanceEntry
+from desktop.core.tags import tag
 from desktop.core.values import Values
-
-
-def tag(keyword: str) -> int:
-    """The tag of a DICOM keyword (KeyError for a typo, at import time)."""
-    found = tag_for_keyword(keyword)
-    if found is None:
-        raise KeyError(keyword)
-    return int(found)
-
 
 #: InstanceEntry field → the tag of the attribute it shows.
 TEXT_FIELDS: dict[str, int] = {

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.core.attributes import BROWSER_TAGS, fill_entry, tag
+from desktop.core.attributes import BROWSER_TAGS, fill_entry
 from desktop.core.errors import HeaderError
 from desktop.core.header import (
     DICOM_PREFIX,
@@ -27,6 +27,7 @@ from desktop.core.header import (
     read_meta,
 )
 from desktop.core.model import InstanceEntry, InstanceStatus, Problem
+from desktop.core.tags import tag
 from desktop.core.values import RawElement, RawValues
 
 LEVELS = {"PATIENT": 0, "STUDY": 1, "SERIES": 2}

@@ -21,7 +21,6 @@ from pydicom import dcmread
 from pydicom.encaps import get_frame
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000TransferSyntaxes
 
-from desktop.core.attributes import tag
 from desktop.core.cine import cine_rate
 from desktop.core.decode import decode_frame, native_layout, read_native_frame
 from desktop.core.display import ColorKind, DisplayPipeline, Rendered, Window
@@ -34,6 +33,7 @@ from desktop.core.header import (
     read_header,
 )
 from desktop.core.integrity import expected_native_length, pixel_data_defect
+from desktop.core.tags import tag
 from desktop.core.values import integer_value, text_value
 
 log = logging.getLogger(__name__)

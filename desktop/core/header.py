@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
-
 from desktop.core.attributes import BROWSER_TAGS
 from desktop.core.errors import HeaderError, NotDicomError, TruncatedHeaderError
+from desktop.core.uids import EXPLICIT_VR_BIG_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from desktop.core.values import RawElement, RawValues, Values
 
 PREAMBLE_LENGTH = 128
@@ -181,6 +180,9 @@ class ElementCursor:
         return pos
 
 
+HEAD_LENGTH = 1 << 16  # file meta information is a few hundred bytes
+
+
 def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
     """Read the file meta and the ``wanted`` tags of ``path`` without touching its pixel data.
 
@@ -201,6 +203,25 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
                 return _parse(path, buffer, size, wanted_tags)
     except OSError as error:
         raise HeaderError(f"cannot read the file: {error.strerror or error}") from error
+
+
+def dataset_offset(path: Path) -> int:
+    """Where the data set of a Part 10 file starts, from the head of the file alone (what a
+    send needs; ``read_header`` walks the whole header)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_LENGTH)
+    except OSError as error:
+        raise HeaderError(f"cannot read the file: {error.strerror or error}") from error
+    if head[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
+        raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
+    try:
+        _, pos = read_meta(head, len(head))
+    except HeaderError:
+        if len(head) < HEAD_LENGTH:
+            raise
+        return read_header(path, ()).dataset_offset  # a file meta longer than the head
+    return pos
 
 
 def _sealed(head: bytes) -> bool:
@@ -317,7 +338,7 @@ class InflatedStream:
 
 def open_cursor(buffer: Any, pos: int, size: int, syntax: str) -> ElementCursor:
     """A cursor for the data set that starts at pos, in the given transfer syntax."""
-    little = syntax != ExplicitVRBigEndian
+    little = syntax != EXPLICIT_VR_BIG_ENDIAN
     return ElementCursor(buffer, _encoded_implicit(buffer, pos, size, syntax), little)
 
 
@@ -337,7 +358,7 @@ def _locate_pixel_data(
 def _encoded_implicit(buffer: mmap.mmap, pos: int, size: int, syntax: str) -> bool:
     """Whether the data set is implicit VR, trusting its bytes over a transfer syntax that lies."""
     if pos + 6 > size:
-        return syntax == ImplicitVRLittleEndian
+        return syntax == IMPLICIT_VR_LITTLE_ENDIAN
     vr = bytes(buffer[pos + 4 : pos + 6])
     return not (vr.isalpha() and vr.isupper())
 

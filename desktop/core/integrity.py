@@ -1,9 +1,8 @@
 """Checks that a file's pixel data is all there, from its header alone."""
 
-from pydicom.uid import UID
-
-from desktop.core.attributes import tag
 from desktop.core.header import Header
+from desktop.core.tags import tag
+from desktop.core.uids import NATIVE_SYNTAXES
 
 ROWS, COLUMNS, BITS_ALLOCATED = tag("Rows"), tag("Columns"), tag("BitsAllocated")
 SAMPLES_PER_PIXEL, NUMBER_OF_FRAMES = tag("SamplesPerPixel"), tag("NumberOfFrames")
@@ -30,8 +29,7 @@ def pixel_data_defect(header: Header) -> str | None:
             f"truncated: the file ends at byte {header.file_size}, inside its pixel data "
             f"(which starts at byte {location.value_offset})"
         )
-    syntax = UID(header.transfer_syntax_uid)
-    if location.length is None or (syntax.is_transfer_syntax and syntax.is_compressed):
+    if location.length is None or header.transfer_syntax_uid not in NATIVE_SYNTAXES:
         return None
     expected = expected_native_length(header)
     if expected is not None and location.length < expected:

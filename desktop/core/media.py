@@ -10,14 +10,13 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom.uid import MediaStorageDirectoryStorage
-
 from desktop.core.attributes import TEXT_FIELDS, fill_entry
 from desktop.core.dicomdir import FileIdResolver, read_dicomdir
 from desktop.core.errors import HeaderError, MediaError, NoDicomError, NotDicomError
 from desktop.core.header import Header, read_header
 from desktop.core.integrity import pixel_data_defect
 from desktop.core.model import InstanceEntry, InstanceStatus, MediaTree, Problem, build_tree
+from desktop.core.uids import MEDIA_STORAGE_DIRECTORY
 
 DICOMDIR_NAME = "DICOMDIR"
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "autorun.inf"})
@@ -102,7 +101,7 @@ def _is_index(path: Path) -> bool:
     if path.name.upper() == DICOMDIR_NAME:
         return True
     try:
-        return read_header(path, ()).media_sop_class_uid == MediaStorageDirectoryStorage
+        return read_header(path, ()).media_sop_class_uid == MEDIA_STORAGE_DIRECTORY
     except HeaderError:
         return False
 
@@ -172,7 +171,7 @@ def _scan_file(path: Path, problems: list[Problem], *, unreferenced: bool) -> In
     except HeaderError as error:
         problems.append(Problem(path, str(error)))
         return None
-    if header.media_sop_class_uid == MediaStorageDirectoryStorage:
+    if header.media_sop_class_uid == MEDIA_STORAGE_DIRECTORY:
         return None
     entry = InstanceEntry(sop_instance_uid="")
     _apply_header(entry, header, problems)

@@ -6,16 +6,22 @@ pydicom is imported by the functions that read files: echo starts without it.
 """
 
 import hashlib
+import io
 import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from desktop.core.errors import HeaderError
 from desktop.net import dimse, pdu
-from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, open_service
+from desktop.net.association import (
+    UNCOMPRESSED_SYNTAXES,
+    Association,
+    SourceFileError,
+    open_service,
+)
 from desktop.net.link import Connector, Failure, LinkError
 from desktop.net.status import ECHO, STORE, Status, status
 
@@ -174,6 +180,9 @@ def _store_plan(
             except Exception as error:
                 if isinstance(error, LinkError):
                     failure, transient = error.failure, error.failure.transient
+                elif isinstance(error, SourceFileError):  # mid-data-set: the peer drops it
+                    failure, transient = Failure("source-file", str(error), False), False
+                    association.abort()
                 else:  # our bug or the file's: this item fails, the association is dropped
                     log.exception("sending %s", item.path)
                     failure, transient = _unexpected(error), False
@@ -197,9 +206,7 @@ def _store_plan(
 
 
 def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOutcome:
-    from pydicom.uid import UID
-
-    offset, problem = _check(item)
+    offset, file_size, problem = _check(item)
     if problem:
         return StoreOutcome(item, False, False, problem)
     exact = plan.exact.get((item.sop_class_uid, item.transfer_syntax_uid))
@@ -212,30 +219,31 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
         context_id, target = fallback, accepted.transfer_syntax or ""
         if item.transfer_syntax_uid != target:
             try:
-                payload = _transcode(item.path, target)
+                payload = _transcode(item.path, target, file_size)
+            except SourceFileError as error:
+                return StoreOutcome(item, False, False, f"not stored: {error}")
             except BaseException as error:  # a decoder plugin's panic is a BaseException
                 if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
                     raise
                 return StoreOutcome(item, False, False, _unconvertible(item, target, error))
             note = (
-                f"converted from {UID(item.transfer_syntax_uid).name} to {UID(target).name}: "
+                f"converted from {_name(item.transfer_syntax_uid)} to {_name(target)}: "
                 "the peer does not accept the stored transfer syntax"
             )
     else:
         result = association.contexts.get(fallback)
         why = pdu.CONTEXT_RESULTS.get(result.result, "refused") if result else "not answered"
         return StoreOutcome(
-            item, False, False, f"the peer refused {UID(item.sop_class_uid).name} ({why})"
+            item, False, False, f"the peer refused {_name(item.sop_class_uid)} ({why})"
         )
     message_id = association.next_message_id()
     association.send_command(
         context_id, dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid)
     )
     if payload is None:
-        size = item.path.stat().st_size - offset
         with item.path.open("rb") as handle:
             handle.seek(offset)
-            association.send_dataset(context_id, _chunks(handle, association.max_pdv_data), size)
+            association.send_file(context_id, handle, file_size - offset)
     else:
         association.send_dataset(context_id, [payload], len(payload))
     response = association.response(
@@ -247,43 +255,52 @@ def _store_one(association: Association, plan: Plan, item: StoreItem) -> StoreOu
     return StoreOutcome(item, answer.done, answer.transient, message, answer, note)
 
 
-def _unconvertible(item: StoreItem, target: str, error: BaseException) -> str:
+def _name(uid: str) -> str:
+    """A UID's name in words (pydicom's dictionary is loaded only for such a message)."""
     from pydicom.uid import UID
 
+    return str(UID(uid).name)
+
+
+def _unconvertible(item: StoreItem, target: str, error: BaseException) -> str:
     reason = " ".join(line.strip() for line in str(error).splitlines()) or type(error).__name__
     return (
-        f"the peer does not accept {UID(item.transfer_syntax_uid).name} and the file cannot be "
-        f"converted to {UID(target).name}: {reason[:300]}"
+        f"the peer does not accept {_name(item.transfer_syntax_uid)} and the file cannot be "
+        f"converted to {_name(target)}: {reason[:300]}"
     )
 
 
-def _check(item: StoreItem) -> tuple[int, str]:
-    """Where the file's data set starts, and why it cannot be sent as queued ('' if it can)."""
-    from desktop.core.header import read_header
+def _check(item: StoreItem) -> tuple[int, int, str]:
+    """Where the file's data set starts, how many bytes the file has as queued, and why it
+    cannot be sent as queued ('' if it can). A file cut short after this fails as it is sent
+    (the queued size is what is read), never goes out truncated."""
+    from desktop.core.header import dataset_offset
 
     try:
+        size = item.size or item.path.stat().st_size
         if item.sha256 and file_sha256(item.path) != item.sha256:
-            return 0, "the file changed since it was queued (its SHA-256 differs)"
-        return read_header(item.path, ()).dataset_offset, ""
+            return 0, 0, "the file changed since it was queued (its SHA-256 differs)"
+        return dataset_offset(item.path), size, ""
     except HeaderError as error:
-        return 0, f"the file can no longer be read: {error}"
+        return 0, 0, f"the file can no longer be read: {error}"
     except OSError as error:
-        return 0, f"the file can no longer be read: {error.strerror}"
+        return 0, 0, f"the file can no longer be read: {error.strerror}"
 
 
-def _chunks(handle: BinaryIO, size: int) -> Iterator[bytes]:
-    while chunk := handle.read(size):
-        yield chunk
-
-
-def _transcode(path: Path, target: str) -> bytes:
-    """The data set decompressed (if needed) and encoded in ``target`` (an uncompressed one)."""
+def _transcode(path: Path, target: str, size: int) -> bytes:
+    """The data set of the file's first ``size`` bytes (as checked) decompressed if needed and
+    encoded in ``target`` (an uncompressed one)."""
     from pydicom import dcmread
     from pydicom.uid import JPEGLSTransferSyntaxes
 
     from desktop.net.encoding import encode
 
-    dataset = dcmread(path)
+    with path.open("rb") as handle:
+        content = handle.read(size)
+    if len(content) < size:
+        missing = size - len(content)
+        raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
+    dataset = dcmread(io.BytesIO(content))
     syntax = dataset.file_meta.TransferSyntaxUID
     if syntax.is_compressed:
         # CharLS alone for JPEG-LS: libjpeg spins for minutes on some corrupt frames

@@ -26,7 +26,13 @@ from desktop.net.runner import run_job
 from desktop.net.store import Peer, StoreOutcome
 from tests.helpers import cli, node_add
 from tests.net.conftest import make_study
-from tests.peers import free_port, pynetdicom_scp, running, storescp_tls_command
+from tests.peers import (
+    free_port,
+    pynetdicom_scp,
+    running,
+    storescp_plain_command,
+    storescp_tls_command,
+)
 from tests.pki import Pki
 
 
@@ -171,3 +177,43 @@ def _sent(database: Path) -> int:
             return int(connection.execute(query).fetchone()[0])
     except sqlite3.OperationalError:
         return 0
+
+
+@pytest.mark.parametrize("peer", ["storescp", "pynetdicom"])
+def test_a_file_cut_short_while_it_is_sent_fails_alone(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    peer: str,
+) -> None:
+    """A file truncated after its check fails alone, never goes out cut short as "sent":
+    storescp accepts the stored syntax (the file streams into PDUs), pynetdicom's SCP prefers
+    implicit VR (the file is read and converted first)."""
+    from desktop.net import store
+
+    files = sorted(make_study(tmp_path / "study", count=4, rows=128))
+    victim, checked = files[1], store._check
+
+    def check_then_truncate(item: store.StoreItem) -> tuple[int, int, str]:
+        result = checked(item)
+        if item.path.name == victim.name:
+            os.truncate(victim, victim.stat().st_size // 2)
+        return result
+
+    monkeypatch.setattr(store, "_check", check_then_truncate)
+    if peer == "storescp":
+        port = free_port()
+        (tmp_path / "stored").mkdir()
+        with running(storescp_plain_command(tmp_path / "stored", port), port, tmp_path / "log"):
+            assert cli(capsys, *node_add("peer", "ANY-SCP", port))[0] == 0
+            status, out, _ = cli(capsys, "send", "peer", tmp_path / "study", "--attempts", "2")
+        received = sorted((tmp_path / "stored").iterdir())
+    else:
+        with pynetdicom_scp() as (port, received):
+            plain_node(capsys, port)
+            status, out, _ = cli(capsys, "send", "peer", tmp_path / "study", "--attempts", "2")
+    assert status == 1, out
+    assert f"FAILED {victim}: not stored: the file ended" in out and "changed while sent" in out
+    assert "sent 3 of 4, 1 failed" in out
+    assert len(received) == 3  # the cut file never reached the peer as a data set

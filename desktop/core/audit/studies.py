@@ -7,6 +7,7 @@ from desktop.core.attributes import TEXT_FIELDS
 from desktop.core.audit.events import Study
 from desktop.core.errors import HeaderError
 from desktop.core.header import read_header
+from desktop.core.model import MediaTree
 
 UNKNOWN_STUDY = "unknown"
 
@@ -30,6 +31,26 @@ def study_of(path: Path) -> Study:
     )
     study.sop_classes[text("sop_class_uid") or "unknown"] += 1
     return study
+
+
+def studies_in(trees: Iterable[MediaTree]) -> dict[str, Study]:
+    """The study of every instance of opened media, by SOP Instance UID (what ``study_of``
+    would read again from each file's header)."""
+    found: dict[str, Study] = {}
+    for tree in trees:
+        for patient in tree.patients:
+            for study in patient.studies:
+                for series in study.series:
+                    for instance in series.instances:
+                        one = Study(
+                            study.study_instance_uid or UNKNOWN_STUDY,
+                            patient.patient_id,
+                            patient.patient_name,
+                            study.accession_number,
+                        )
+                        one.sop_classes[instance.sop_class_uid or "unknown"] += 1
+                        found[instance.sop_instance_uid] = one
+    return found
 
 
 def group_by_study(studies: Iterable[Study]) -> dict[str, Study]:

@@ -1,0 +1,16 @@
+"""The few well-known UIDs the core compares against, without importing pydicom for them."""
+
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
+#: Transfer syntaxes whose pixel data is native (not encapsulated): its length is known.
+NATIVE_SYNTAXES = frozenset(
+    {
+        IMPLICIT_VR_LITTLE_ENDIAN,
+        EXPLICIT_VR_LITTLE_ENDIAN,
+        EXPLICIT_VR_BIG_ENDIAN,
+        DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    }
+)
