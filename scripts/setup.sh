@@ -10,7 +10,7 @@ mode=${1:-app}
 APP_PACKAGES=(python3-venv python3-pip libgl1 libegl1 libxkbcommon0 libglib2.0-0 libfontconfig1
   libfreetype6 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
   libxcb-shape0)
-TEST_PACKAGES=(dcmtk orthanc openssl xorriso xvfb xauth xdotool rsyslog rsyslog-gnutls binutils appstream
+TEST_PACKAGES=(dcmtk orthanc openssl stunnel4 xorriso xvfb xauth xdotool rsyslog rsyslog-gnutls binutils appstream
   desktop-file-utils)
 
 as_root() {

@@ -55,6 +55,8 @@ NODE_OPTIONS = (
     "deid",
     "deid_options",
     "deid_recipient",
+    "commit",
+    "commit_wait",
 )
 
 
@@ -113,6 +115,7 @@ def register(commands: Any) -> None:
         metavar="CERT",
         help="keep the originals in each copy, encrypted for this certificate (reid)",
     )
+    _commit_options(send, "(default: the node's setting)")
     send.add_argument("--json", action="store_true")
     send.set_defaults(run=_send)
 
@@ -127,6 +130,17 @@ def register(commands: Any) -> None:
         action = queue_actions.add_parser(name, help=text)
         action.add_argument("job", type=int)
         action.set_defaults(run=handler)
+    show = queue_actions.add_parser("show", help="a job's instances: sent, committed ...")
+    show.add_argument("job", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_queue_show)
+    commit = queue_actions.add_parser(
+        "commit", parents=[secret], help="ask for storage commitment of what a job sent"
+    )
+    commit.add_argument("job", type=int)
+    commit.add_argument("--commit-wait", type=float, metavar="SECONDS")
+    commit.add_argument("--json", action="store_true")
+    commit.set_defaults(run=_queue_commit)
     run = queue_actions.add_parser("run", parents=[secret], help="process pending jobs")
     run.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS)
     run.add_argument("--json", action="store_true")
@@ -181,6 +195,22 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     )
     parser.add_argument(
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
+    )
+    _commit_options(parser, "after every send to this node")
+
+
+def _commit_options(parser: argparse.ArgumentParser, when: str) -> None:
+    parser.add_argument(
+        "--commit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"ask the node for storage commitment of what was sent {when}",
+    )
+    parser.add_argument(
+        "--commit-wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for the commitment report (60); a later one reaches `listen`",
     )
 
 
@@ -246,6 +276,8 @@ def _describe(node: Node) -> str:
         security += f"; de-identifies copies ({options})"
         if node.deid_recipient:
             security += f", originals encrypted for {node.deid_recipient}"
+    if node.commit:
+        security += f"; storage commitment, report awaited {node.commit_wait:g} s"
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
@@ -464,6 +496,45 @@ def _run_to_end(
     from desktop.net.copies import discard_copies
 
     discard_copies(queue, job_id, courier_home())
+    commit = getattr(args, "commit", None)
+    if node.commit if commit is None else commit:
+        _commit(queue, job_id, node, connector, args)
+
+
+def _commit(
+    queue: "TransferQueue", job_id: int, node: Node, connector: Any, args: argparse.Namespace
+) -> None:
+    """Storage commitment of what the job sent: the report awaited here for a while, the
+    instances left waiting otherwise (a report that comes later is matched by `listen`)."""
+    from desktop.net.commitment import commit_job
+
+    wait = getattr(args, "commit_wait", None)
+    wait = node.commit_wait if wait is None else wait
+    if not args.json:
+        print(
+            f"asking {node.name} for storage commitment (waiting up to {wait:g} s)", file=sys.stderr
+        )
+    done = commit_job(
+        queue, job_id, connector, called=node.ae_title, calling=node.calling_ae_title, wait=wait
+    )
+    if done is None:
+        return
+    _history_log().append(
+        {
+            "node": node.name,
+            "job": job_id,
+            "event": "commitment-requested",
+            "transaction": done.transaction_uid,
+            "accepted": done.outcome.accepted,
+            "result": done.outcome.message,
+            "notes": done.outcome.notes,
+        }
+    )
+    if not args.json:
+        for note in done.outcome.notes:
+            print(f"storage commitment: {note}", file=sys.stderr)
+        if not done.outcome.accepted:
+            print(f"storage commitment not requested: {done.outcome.message}", file=sys.stderr)
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:
@@ -479,7 +550,7 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
 
 
 def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:
-    from desktop.net.queue import FAILED
+    from desktop.net.queue import FAILED, SENT
 
     job = queue.job(job_id)
     failed = queue.instances(job_id, FAILED)
@@ -495,6 +566,9 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
                     "failed": job.failed,
                     "pending": job.pending,
                     "deidentified": job.deidentified,
+                    "committed": job.committed,
+                    "commit_failed": job.commit_failed,
+                    "commit_waiting": job.commit_waiting,
                     "instances": [
                         {
                             "path": str(i.item.path),
@@ -503,6 +577,8 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
                             "message": i.message,
                             "note": i.note,
                             "attempts": i.attempts,
+                            "commitment": i.commitment,
+                            "commitment_reason": i.commitment_reason,
                         }
                         for i in queue.instances(job_id)
                     ],
@@ -513,13 +589,21 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
     else:
         for instance in failed:
             print(f"FAILED {instance.item.path}: {instance.message}")
+        for instance in queue.instances(job_id, SENT):
+            if instance.commitment == FAILED:
+                print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
+        commitment = job.commitment()
         print(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total}"
             + (f", {job.failed} failed" if job.failed else "")
             + (f", {job.pending} pending (dicom-courier queue run)" if job.pending else "")
+            + (f"; {commitment}" if commitment else "")
+            + (" (a later report reaches `dicom-courier listen`)" if job.commit_waiting else "")
             + (f"; {job.deidentified}" if job.deidentified else "")
         )
-    return 0 if job.sent == job.total and not extra_failures else 1
+    requested = job.committed + job.commit_failed + job.commit_waiting
+    committed = not requested or job.committed == job.total
+    return 0 if job.sent == job.total and committed and not extra_failures else 1
 
 
 def _queue_list(args: argparse.Namespace) -> int:
@@ -535,6 +619,7 @@ def _queue_list(args: argparse.Namespace) -> int:
             f"{job.id:>4}  {job.node}  {job.state:<9}  {job.sent}/{job.total} sent  "
             f"{job.bytes_sent / 2**20:.1f}/{job.bytes_total / 2**20:.1f} MB"
             + (f"  {job.failed} failed" if job.failed else "")
+            + (f"  {job.commitment()}" if job.commitment() else "")
             + f"  {job.description}"
             + (f"  [{job.deidentified}]" if job.deidentified else "")
         )
@@ -560,6 +645,43 @@ def _queue_cancel(args: argparse.Namespace) -> int:
     discard_copies(queue, args.job, courier_home())
     print(f"job {args.job} cancelled")
     return 0
+
+
+COMMITMENT_WORDS = {
+    "": "",
+    "waiting": "waiting for commitment",
+    "committed": "committed",
+    "failed": "NOT COMMITTED",
+}
+
+
+def _queue_show(args: argparse.Namespace) -> int:
+    """Each instance of a job: its send state and its commitment, with the reasons."""
+    from desktop.net.queue import TransferQueue
+
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    if args.json:
+        return _report_job(queue, args.job, True)
+    for instance in queue.instances(args.job):
+        commitment = COMMITMENT_WORDS[instance.commitment]
+        reason = instance.commitment_reason or (
+            instance.message if instance.state != "sent" else ""
+        )
+        print(
+            f"{instance.item.path}  {instance.state}"
+            + (f", {commitment}" if commitment else "")
+            + (f": {reason}" if reason else "")
+        )
+    return _report_job(queue, args.job, False)
+
+
+def _queue_commit(args: argparse.Namespace) -> int:
+    from desktop.net.queue import TransferQueue
+
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    node, connector, _ = connection(args, queue.job(args.job).node)
+    _commit(queue, args.job, node, connector, args)
+    return _report_job(queue, args.job, args.json)
 
 
 def _queue_run(args: argparse.Namespace) -> int:

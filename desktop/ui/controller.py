@@ -17,6 +17,7 @@ from desktop.app import Services
 from desktop.core.config import ConfigError, Node
 from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
+from desktop.net.commitment import begin, request
 from desktop.net.copies import discard_copies, new_area, sweep
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
@@ -24,6 +25,7 @@ from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
 from desktop.ui.workers import GeneratorWorker, start
 
 MAX_SENDING_NODES = 4
+HASHING_THREADS = 1  # more starve the GUI thread of the GIL over many small files (bench)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +152,26 @@ class TransferController(QObject):
                 sleep=worker.wait,
             )
             yield from auditing.transfer(records, queue, job_id, node)
+            discard_copies(queue, job_id, self.services.home)  # commitment needs only the UIDs
+            transaction = None
+            if node.commit and not worker.cancelled:
+                transaction = begin(queue, job_id, called=node.ae_title)
+            if transaction is not None:  # the row says "waiting for commitment" meanwhile
+                yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
+                request(
+                    queue,
+                    transaction,
+                    connector,
+                    called=node.ae_title,
+                    calling=node.calling_ae_title,
+                    wait=node.commit_wait,
+                    stop=lambda: worker.cancelled,
+                )
             failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
-            discard_copies(queue, job_id, self.services.home)
-            yield JobUpdate(
-                node.name, JobProgress(queue.job(job_id)), failures, queue.reason(job_id)
-            )
+            refused = queue.commitment_failures(job_id)
+            failures += [f"{i.item.path}: {i.commitment_reason}" for i in refused]
+            reason = queue.reason(job_id) or (refused[0].commitment_reason if refused else "")
+            yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures, reason)
         finally:
             queue.close()
 
@@ -162,14 +179,20 @@ class TransferController(QObject):
         """Queue the job's items, or de-identified copies of them (saying which could not
         be made); the job's id."""
         if job.deid is None:
-            return queue.enqueue(node.name, job.items, job.description)
+            return queue.enqueue(
+                node.name, job.items, job.description, hashing_threads=HASHING_THREADS
+            )
         from desktop.deid_send import AREA, deidentified_items
 
         with new_area(self.services.home, AREA) as area:
             items, refused = deidentified_items(job.items, job.deid, area)
             yield from refused
             return queue.enqueue(
-                node.name, items, job.description, deidentified=job.deid.describe()
+                node.name,
+                items,
+                job.description,
+                hashing_threads=HASHING_THREADS,
+                deidentified=job.deid.describe(),
             )
 
     def _relay(self, node: str, record: Any) -> None:

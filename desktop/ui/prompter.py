@@ -48,6 +48,14 @@ class Prompter:
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
+    def inform(self, title: str, text: str, details: str = "", *, warning: bool = False) -> None:
+        """Tell an outcome (not modal), with ``details`` behind "Show Details…"."""
+        icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information
+        box = QMessageBox(icon, title, text, parent=self.parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setDetailedText(details)
+        box.open()
+
     def run(self, dialog: QDialog) -> bool:
         """Run a dialog of ours (node, Inbox, password ...); True when the user accepted it."""
         return dialog.exec() == QDialog.DialogCode.Accepted

@@ -24,6 +24,7 @@ class ScriptedPrompter(Prompter):
         self.defaults: dict[str, Any] = {"confirm": False}
         self.asked: list[tuple[str, str]] = []
         self.errors: list[tuple[str, str, str]] = []  # title, message, details
+        self.told: list[tuple[str, str, str, bool]] = []  # title, text, details, warning
 
     def answer(self, kind: str, *values: Any) -> None:
         """Queue answers for questions of ``kind`` (open_file, open_folder, save_file, confirm,
@@ -54,6 +55,9 @@ class ScriptedPrompter(Prompter):
 
     def error(self, title: str, message: str, details: str = "") -> None:
         self.errors.append((title, message, details))
+
+    def inform(self, title: str, text: str, details: str = "", *, warning: bool = False) -> None:
+        self.told.append((title, text, details, warning))
 
     def run(self, dialog: QDialog) -> bool:
         """Show the real dialog and let the scripted handler fill it in (none: Cancel). The

@@ -20,7 +20,7 @@ from desktop.ui.widgets.send_confirmation import SendConfirmation
 def main(screenshot: Path) -> int:
     app = application()
     window = build_window(demo=True)
-    window.confirm_send = lambda node, items: SendConfirmation("", None)  # type: ignore[method-assign]
+    window.sending.confirm_send = lambda node, items: SendConfirmation("", None)  # type: ignore[method-assign]
     window.resize(1400, 860)
     window.show()
     outcome = {"dropped": False, "done": False}

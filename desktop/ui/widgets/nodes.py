@@ -112,6 +112,14 @@ class NodeDialog(QDialog):
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(1, 600)
         self.timeout.setValue(node.connect_timeout)
+        self.commit = QCheckBox("Ask for storage commitment after sending")
+        self.commit.setChecked(node.commit)
+        self.commit_wait = QDoubleSpinBox()
+        self.commit_wait.setRange(0, 86400)
+        self.commit_wait.setValue(node.commit_wait)
+        self.commit_wait.setToolTip(
+            "How long a send waits for the commitment report; a later one reaches the listener"
+        )
         self.original = node
         self.deid = QCheckBox("De-identify before sending (the node gets de-identified copies)")
         self.deid.setChecked(node.deid)
@@ -139,6 +147,8 @@ class NodeDialog(QDialog):
             ("", self.hostname_check),
             ("Parallel associations", self.parallel),
             ("Connect timeout (s)", self.timeout),
+            ("", self.commit),
+            ("Commitment report wait (s)", self.commit_wait),
             ("", self.deid),
         ):
             form.addRow(label, widget)
@@ -185,7 +195,7 @@ class NodeDialog(QDialog):
 
     def node(self) -> Node:
         """The node as entered (validate with Node.validated); settings the dialog does not
-        show (signing) are kept as they were."""
+        show (signing, the network timeout) stay as they were."""
         deid = self.deid.isChecked()
         return replace(
             self.original,
@@ -201,6 +211,8 @@ class NodeDialog(QDialog):
             check_hostname=self.hostname_check.isChecked(),
             connect_timeout=self.timeout.value(),
             max_associations=self.parallel.value(),
+            commit=self.commit.isChecked(),
+            commit_wait=self.commit_wait.value(),
             deid=deid,
             deid_options=tuple(n for n, b in self.deid_options.items() if deid and b.isChecked()),
             deid_recipient=self.deid_recipient.text().strip() if deid else "",
