@@ -169,6 +169,9 @@ def transfer(
     known = known or {}
     studies = {uid: known.get(uid) or study_of(path) for uid, path in due.items()}
     grouped = group_by_study(studies.values())
+    deidentified = queue.job(job_id).deidentified
+    for study in grouped.values():
+        study.anonymized = bool(deidentified)
     destination = events.Node(node.ae_title, node.host)
     for study in grouped.values():
         record(
@@ -181,11 +184,11 @@ def transfer(
         states = {i.item.sop_instance_uid: i.state for i in queue.instances(job_id)}
         for uid, study in grouped.items():
             mine = [s for u, s in states.items() if u in studies and studies[u].study_uid == uid]
-            _transferred(node, destination, study, mine)
+            _transferred(node, destination, study, mine, deidentified)
 
 
 def _transferred(
-    node: Node, destination: events.Node, study: events.Study, states: list[str]
+    node: Node, destination: events.Node, study: events.Study, states: list[str], how: str
 ) -> None:
     from desktop.net.queue import FAILED, SENT
 
@@ -199,8 +202,10 @@ def _transferred(
         if sent
         else Outcome.SERIOUS_FAILURE
     )
-    description = f"{sent} of {len(states)} instance(s) stored" + (
-        f", {failed} failed" if failed else ""
+    description = (
+        f"{sent} of {len(states)} instance(s) stored"
+        + (f", {failed} failed" if failed else "")
+        + (f"; {how}" if how else "")
     )
     record(
         lambda local: events.instances_transferred(

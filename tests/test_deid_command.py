@@ -57,8 +57,8 @@ def test_deid_writes_copies_with_the_key_file(
     ("extra", "message"),
     [
         (["--pixels", "auto"], "--pixels auto is not available yet"),
-        (["--option", "clean-graphics"], "the option clean-graphics is not available yet"),
-        (["--option", "retain-safe-private"], "retain-safe-private is not available yet"),
+        (["--option", "clean-pixel-data"], "the option clean-pixel-data is not available yet"),
+        (["--option", "clean-recognizable-visual-features"], "is not available yet"),
         (
             [
                 "--option",

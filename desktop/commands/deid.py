@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from desktop.core.deid.table import UNSUPPORTED_OPTIONS, Option
+from desktop.core.deid.table import UNSUPPORTED_OPTIONS, Option, parse_options
 from desktop.core.errors import CourierError
 
 OPTIONS = {option.cli_name: option for option in Option}
@@ -34,6 +34,13 @@ def register(commands: Any) -> None:
         help="the project key (32 random bytes, made 0600 if missing; default: one per home)",
     )
     deid.add_argument(
+        "--recipient",
+        type=Path,
+        metavar="CERT",
+        help="keep the original values encrypted for this certificate (PEM/DER): only its "
+        "holder restores them (reid)",
+    )
+    deid.add_argument(
         "--pixels",
         choices=("auto", "off", "review"),
         default="off",
@@ -49,10 +56,15 @@ def _deid(args: argparse.Namespace) -> int:
     from desktop.core.deid.profile import Profile
 
     options = _options(args)
+    protect = None
+    if args.recipient:
+        from desktop.reidentify import recipient_protection
+
+        protect = recipient_protection(args.recipient)
     key = project_key(args.key_file or default_key_file())
-    profile = Profile(KeyedMapping(key), frozenset(options))
+    profile = Profile(KeyedMapping(key), options)
     failures = 0
-    for done in deidentify_files(args.paths, args.out, profile):
+    for done in deidentify_files(args.paths, args.out, profile, protect=protect):
         if done.copy is None:
             print(f"{done.source}: not de-identified: {done.error}", file=sys.stderr)
             failures += 1
@@ -61,22 +73,10 @@ def _deid(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _options(args: argparse.Namespace) -> list[Option]:
+def _options(args: argparse.Namespace) -> frozenset[Option]:
     if args.pixels != "off":
         raise CourierError(
             f"--pixels {args.pixels} is not available yet: burned-in text is not cleaned, "
             "so only --pixels off (header de-identification, Burned In Annotation left as is)"
         )
-    unsupported = [name for name in args.option if name in UNSUPPORTED_OPTIONS]
-    if unsupported:
-        raise CourierError(
-            f"the option {unsupported[0]} is not available yet (it needs the content or the "
-            "pixels cleaned, not only the header); available: " + ", ".join(sorted(OPTIONS))
-        )
-    chosen = [OPTIONS[name] for name in args.option]
-    dates = {Option.RETAIN_LONGITUDINAL_FULL_DATES, Option.RETAIN_LONGITUDINAL_MODIFIED_DATES}
-    if dates <= set(chosen):
-        raise CourierError(
-            "choose one of retain-longitudinal-full-dates and retain-longitudinal-modified-dates"
-        )
-    return chosen
+    return parse_options(args.option)

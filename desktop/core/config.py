@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.access import AccessError, AccessList
+from desktop.core.deid.table import parse_options
 from desktop.core.errors import CourierError
 from desktop.core.files import locked, private_folder, write_atomic
 
@@ -49,6 +50,9 @@ class Node:
     sign_identity: str = ""  # ... and this keystore identity
     commit: bool = False  # ask for storage commitment after sending
     commit_wait: float = 60.0  # seconds to wait for the commitment report
+    deid: bool = False  # send de-identified copies (PS3.15 Annex E), never the originals
+    deid_options: tuple[str, ...] = ()  # ... with these profile options (retain-uids, ...)
+    deid_recipient: str = ""  # ... keeping the originals encrypted for this certificate file
 
     def validated(self) -> "Node":
         """The node itself, or ConfigError naming the first invalid setting."""
@@ -89,6 +93,16 @@ class Node:
             )
         if self.sign_profile and not self.sign_identity:
             raise ConfigError("signing before sending needs the identity that signs")
+        if (self.deid_options or self.deid_recipient) and not self.deid:
+            raise ConfigError(
+                "de-identification options and recipient apply only to a node that "
+                "de-identifies: add --deid",
+                field="deid",
+            )
+        try:
+            parse_options(self.deid_options)
+        except CourierError as error:
+            raise ConfigError(str(error), field="deid") from None
         return self
 
 
@@ -123,7 +137,7 @@ def load_config(home: Path) -> Config:
     known = {f.name for f in fields(Node)}
     try:
         nodes = [
-            Node(**{k: v for k, v in raw.items() if k in known}).validated()
+            Node(**{k: _value(v) for k, v in raw.items() if k in known}).validated()
             for raw in data.get("nodes", [])
         ]
     except TypeError as error:
@@ -134,6 +148,11 @@ def load_config(home: Path) -> Config:
     except AccessError as error:
         raise ConfigError(f"the configuration {path}: listener access {error}") from error
     return Config({node.name: node for node in nodes}, access)
+
+
+def _value(raw: Any) -> Any:
+    """A setting as a Node holds it: JSON lists as tuples (a Node is immutable)."""
+    return tuple(raw) if isinstance(raw, list) else raw
 
 
 @contextmanager

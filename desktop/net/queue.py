@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     node TEXT NOT NULL,
     description TEXT NOT NULL,
     created REAL NOT NULL,
-    cancelled INTEGER NOT NULL DEFAULT 0
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    deidentified TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS instances (
     job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -49,11 +50,16 @@ CREATE TABLE IF NOT EXISTS commitments (
     answered REAL
 );
 """
-# Columns added after the first release: a queue written by it gains them on opening.
+# Columns added after the first release, by table: a queue written by it gains them on opening.
 ADDED_COLUMNS = {
-    "commitment": "TEXT NOT NULL DEFAULT ''",  # '', WAITING, COMMITTED or FAILED
-    "commitment_reason": "TEXT NOT NULL DEFAULT ''",
-    "transaction_uid": "TEXT NOT NULL DEFAULT ''",
+    "jobs": {
+        "deidentified": "TEXT NOT NULL DEFAULT ''",  # how its copies were de-identified
+    },
+    "instances": {
+        "commitment": "TEXT NOT NULL DEFAULT ''",  # '', WAITING, COMMITTED or FAILED
+        "commitment_reason": "TEXT NOT NULL DEFAULT ''",
+        "transaction_uid": "TEXT NOT NULL DEFAULT ''",
+    },
 }
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 WAITING, COMMITTED = "waiting", "committed"  # commitment states (and FAILED)
@@ -98,6 +104,7 @@ class JobSummary:
     committed: int = 0
     commit_failed: int = 0
     commit_waiting: int = 0
+    deidentified: str = ""  #: how its copies were de-identified ('' for originals)
 
     @property
     def state(self) -> str:
@@ -185,9 +192,11 @@ class TransferQueue:
         description: str,
         *,
         hashing_threads: int = HASHING_THREADS,
+        deidentified: str = "",
     ) -> int:
         """A new job; each file's size and SHA-256 are recorded before anything is sent.
-        Hashing threads take the GIL between reads: a GUI keeps its thread running with one."""
+        Hashing threads take the GIL between reads: a GUI keeps its thread running with one.
+        ``deidentified`` says how, when the items are de-identified copies."""
         items = list(items)
         if hashing_threads > 1:
             with ThreadPoolExecutor(hashing_threads) as pool:  # hashlib hashes without the GIL
@@ -210,8 +219,8 @@ class TransferQueue:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             cursor = self.db.execute(
-                "INSERT INTO jobs (node, description, created) VALUES (?, ?, ?)",
-                (node, description, time.time()),
+                "INSERT INTO jobs (node, description, created, deidentified) VALUES (?, ?, ?, ?)",
+                (node, description, time.time(), deidentified),
             )
             job_id = int(cursor.lastrowid or 0)
             self.db.executemany(
@@ -249,7 +258,8 @@ class TransferQueue:
 
     def job(self, job_id: int) -> JobSummary:
         row = self.db.execute(
-            "SELECT node, description, created, cancelled FROM jobs WHERE id = ?", (job_id,)
+            "SELECT node, description, created, cancelled, deidentified FROM jobs WHERE id = ?",
+            (job_id,),
         ).fetchone()
         if row is None:
             raise QueueError(f"no job {job_id} in the queue")
@@ -279,6 +289,7 @@ class TransferQueue:
             commitment[COMMITTED],
             commitment[FAILED],
             commitment[WAITING],
+            row[4],
         )
 
     def instances(self, job_id: int, state: str | None = None) -> list[QueuedInstance]:
@@ -513,11 +524,12 @@ def _open(path: Path) -> sqlite3.Connection:
 
 
 def _add_columns(db: sqlite3.Connection) -> None:
-    """Columns a queue written by an earlier release lacks."""
-    present = {str(row[1]) for row in db.execute("PRAGMA table_info(instances)")}
-    for name, declaration in ADDED_COLUMNS.items():
-        if name not in present:
-            db.execute(f"ALTER TABLE instances ADD COLUMN {name} {declaration}")
+    """Columns a queue written by an earlier release lacks (its jobs kept)."""
+    for table, added in ADDED_COLUMNS.items():
+        present = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, declaration in added.items():
+            if name not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 def _move_aside(path: Path) -> Path:

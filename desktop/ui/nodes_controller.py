@@ -1,7 +1,8 @@
 """The Nodes panel: add, edit and remove nodes; echo and TLS checks on the thread pool, their
 outcome in the Log and in each node's lock ("verified" only after a check that succeeded)."""
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -45,6 +46,13 @@ class NodesController(QObject):
         home = self.services.home
 
         def save(node: Node) -> Node:
+            if node.deid_recipient:
+                recipient = Path(node.deid_recipient)
+                if not recipient.is_file():
+                    raise ConfigError(
+                        f"{recipient}: no such certificate file", field="deid_recipient"
+                    )
+                node = replace(node, deid_recipient=str(recipient.resolve()))
             if name is None:
                 return add_node(home, node)
             return edit_node(home, name, **asdict(node))

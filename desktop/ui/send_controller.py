@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from desktop.core.config import ConfigError
+from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
 from desktop.net.queue import TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
@@ -21,6 +22,7 @@ from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
 
@@ -104,10 +106,13 @@ class SendController(QObject):
         if not items:
             self.shell.status("Nothing to send")
             return False
-        if not self.confirm_send(node_name, items):
+        confirmed = self.confirm_send(node_name, items)
+        if confirmed is None:
             return False
         try:
-            self.controller.submit(node_name, items, self._describe(items))
+            self.controller.submit(
+                node_name, items, self._describe(items), deid=confirmed.deidentification()
+            )
         except CourierError as error:
             self.shell.show_error(f"Cannot send to {node_name}", str(error))
             return False
@@ -125,7 +130,8 @@ class SendController(QObject):
                     return f"{patient.patient_name}: {study.study_description or 'study'}"
         return f"{len(items)} instance(s)"
 
-    def confirm_send(self, node_name: str, items: list[StoreItem]) -> bool:
+    def confirm_send(self, node_name: str, items: list[StoreItem]) -> SendConfirmation | None:
+        """The accepted confirmation (with its de-identification choice); None if refused."""
         node = self.services.node(node_name)
         size = sum(i.size for i in items) / 2**20
         security = (
@@ -137,7 +143,8 @@ class SendController(QObject):
             f"Send {self._describe(items)} — {len(items)} instance(s), {size:.1f} MB — to "
             f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}?"
         )
-        return self.shell.prompter.confirm("Send", text)
+        dialog = SendConfirmation(text, Deidentification.of_node(node), self.shell.window)
+        return dialog if self.shell.prompter.run(dialog) else None
 
     def _job_updated(self, update: JobUpdate) -> None:
         job = update.progress.job

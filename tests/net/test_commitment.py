@@ -225,7 +225,12 @@ def test_a_queue_from_before_commitment_gains_its_columns_and_keeps_its_jobs(
     queue = TransferQueue(path)
     [instance] = queue.instances(1)
     assert (instance.state, instance.commitment) == (SENT, "")
-    assert queue.job(1).state == "done"
+    assert (queue.job(1).state, queue.job(1).deidentified) == ("done", "")
+    copy = tmp_path / "b.dcm"
+    copy.write_bytes(b"copy")
+    item = StoreItem(copy, "1.2", "1.2.4", "1.2.840.10008.1.2.1")
+    job = queue.enqueue("pacs", [item], "new", hashing_threads=1, deidentified="basic profile")
+    assert queue.job(job).deidentified == "basic profile"  # the jobs table gained it too
     queue.close()
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtWidgets import QDialog
 
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 
 DialogHandler = Callable[[QDialog], None]
 
@@ -59,7 +60,12 @@ class ScriptedPrompter(Prompter):
         self.told.append((title, text, details, warning))
 
     def run(self, dialog: QDialog) -> bool:
-        """Show the real dialog and let the scripted handler fill it in (none: Cancel)."""
+        """Show the real dialog and let the scripted handler fill it in (none: Cancel). The
+        send confirmation without a handler is a yes/no question: the next "confirm" answer
+        accepts it as it opened."""
+        if isinstance(dialog, SendConfirmation) and not self.answers.get("run"):
+            accepted = bool(self._next("confirm", dialog.windowTitle()))
+            return accepted
         handler: DialogHandler | None = self._next("run", dialog.windowTitle())
         dialog.show()
         if handler is None:

@@ -20,6 +20,7 @@ from desktop.core.presets import CT_PRESETS, Computed
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.viewer import ViewerPanel
 from tests.ui.test_flow import drop, open_demo_media
 
@@ -40,7 +41,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def window(demo: Demo) -> Iterator[MainWindow]:
     services = Services(demo.home, lambda new: demo.password)
     main = MainWindow(services, InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"))
-    main.sending.confirm_send = lambda node, items: True  # type: ignore[method-assign]
+    main.sending.confirm_send = lambda node, items: SendConfirmation("", None)  # type: ignore[method-assign]
     main.show()
     yield main
     main.controller.stop_all()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.config import PROFILES, ConfigError, Node
+from desktop.core.deid.table import Option
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
@@ -120,6 +121,18 @@ class NodeDialog(QDialog):
             "How long a send waits for the commitment report; a later one reaches the listener"
         )
         self.original = node
+        self.deid = QCheckBox("De-identify before sending (the node gets de-identified copies)")
+        self.deid.setChecked(node.deid)
+        self.deid_options = {}
+        options = QVBoxLayout()
+        for option in Option:
+            box = self.deid_options[option.cli_name] = QCheckBox(option.cli_name)
+            box.setChecked(option.cli_name in node.deid_options)
+            options.addWidget(box)
+        self.deid_recipient = QLineEdit(node.deid_recipient)
+        self.deid_recipient.setPlaceholderText("certificate file: keeps the originals for it")
+        self.deid.toggled.connect(self._deid_toggled)
+        self._deid_toggled(node.deid)
         form = QFormLayout()
         for label, widget in (
             ("Name", self.name),
@@ -136,8 +149,11 @@ class NodeDialog(QDialog):
             ("Connect timeout (s)", self.timeout),
             ("", self.commit),
             ("Commitment report wait (s)", self.commit_wait),
+            ("", self.deid),
         ):
             form.addRow(label, widget)
+        form.addRow("Profile options", options)
+        form.addRow("Re-identifiable by", self.deid_recipient)
         buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -168,11 +184,19 @@ class NodeDialog(QDialog):
             "port": self.port,
             "identity": self.identity,
             "calling_ae_title": self.calling,
+            "deid": self.deid,
+            "deid_recipient": self.deid_recipient,
         }
+
+    def _deid_toggled(self, on: bool) -> None:
+        for box in self.deid_options.values():
+            box.setEnabled(on)
+        self.deid_recipient.setEnabled(on)
 
     def node(self) -> Node:
         """The node as entered (validate with Node.validated); settings the dialog does not
         show (signing, the network timeout) stay as they were."""
+        deid = self.deid.isChecked()
         return replace(
             self.original,
             name=self.name.text().strip(),
@@ -189,6 +213,9 @@ class NodeDialog(QDialog):
             max_associations=self.parallel.value(),
             commit=self.commit.isChecked(),
             commit_wait=self.commit_wait.value(),
+            deid=deid,
+            deid_options=tuple(n for n, b in self.deid_options.items() if deid and b.isChecked()),
+            deid_recipient=self.deid_recipient.text().strip() if deid else "",
         )
 
 
