@@ -1,13 +1,17 @@
 """De-identified copies of files: sources are only read; each copy is written atomically under
-the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``."""
+the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``, its burned-in
+text masked first when a pixel policy is given."""
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from desktop.core.deid.masking import clean_pixels
+from desktop.core.deid.pixels import PixelPolicy
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import atomic_output, private_folder
@@ -35,29 +39,29 @@ def source_files(paths: Iterable[Path]) -> Iterator[Path]:
             raise CourierError(f"{path} does not exist")
 
 
-def deidentify_files(paths: Iterable[Path], out: Path, profile: Profile) -> Iterator[Copied]:
-    """A de-identified copy of each file under ``out``; a file that cannot be read or written is
-    reported (``Copied.error``) and the others go on."""
+def deidentify_files(
+    paths: Iterable[Path], out: Path, profile: Profile, *, pixels: PixelPolicy | None = None
+) -> Iterator[Copied]:
+    """A de-identified copy of each file under ``out``; a file that cannot be read, cleaned or
+    written is reported (``Copied.error``) and the others go on."""
     sources = list(source_files(paths))  # a missing path stops us before anything is written
     private_folder(out)
     for source in sources:
         try:
-            yield Copied(source, deidentify_file(source, out, profile))
+            yield Copied(source, deidentify_file(source, out, profile, pixels=pixels))
         except CourierError as error:
             yield Copied(source, error=str(error))
 
 
-def deidentify_file(source: Path, out: Path, profile: Profile) -> Path:
+def deidentify_file(
+    source: Path, out: Path, profile: Profile, *, pixels: PixelPolicy | None = None
+) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
-    try:
-        dataset = dcmread(source)
-    except (InvalidDicomError, EOFError, ValueError) as error:
-        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
-    except OSError as error:
-        raise CourierError(f"cannot read {source}: {error.strerror}") from None
-    if "SOPInstanceUID" not in dataset:
-        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
+    dataset = read_instance(source)
+    boxes = () if pixels is None else pixels.boxes(source, dataset)  # from the original header
     profile.deidentify(dataset)
+    if boxes:
+        clean_pixels(dataset, boxes)
     target = (
         out / str(dataset.get("SeriesInstanceUID", "no-series")) / f"{dataset.SOPInstanceUID}.dcm"
     )
@@ -67,3 +71,16 @@ def deidentify_file(source: Path, out: Path, profile: Profile) -> Path:
     with atomic_output(target) as temporary:
         dataset.save_as(temporary, enforce_file_format=True)
     return target
+
+
+def read_instance(source: Path) -> Dataset:
+    """``source`` read whole; CourierError when it is not a DICOM instance."""
+    try:
+        dataset = dcmread(source)
+    except (InvalidDicomError, EOFError, ValueError) as error:
+        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
+    except OSError as error:
+        raise CourierError(f"cannot read {source}: {error.strerror}") from None
+    if "SOPInstanceUID" not in dataset:
+        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
+    return dataset
