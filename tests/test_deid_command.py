@@ -59,6 +59,7 @@ def test_deid_writes_copies_with_the_key_file(
     [
         (["--pixels", "review"], "--pixels review needs --boxes FILE on the command line"),
         (["--boxes", "b.json"], "--boxes goes with --pixels review"),
+        (["--option", "clean-pixel-data"], "is chosen with --pixels auto"),
         (["--option", "clean-graphics"], "the option clean-graphics is not available yet"),
         (["--option", "retain-safe-private"], "retain-safe-private is not available yet"),
         (

@@ -131,6 +131,10 @@ def _check_ocr() -> None:
 
 
 def _options(args: argparse.Namespace) -> list[Option]:
+    if "clean-pixel-data" in args.option:
+        raise CourierError(
+            "the Clean Pixel Data option is chosen with --pixels auto (or --pixels review)"
+        )
     unsupported = [name for name in args.option if name in UNSUPPORTED_OPTIONS]
     if unsupported:
         raise CourierError(
