@@ -214,7 +214,7 @@ def _draw_all(
             if (
                 box.right <= COLUMNS
                 and box.bottom <= ROWS
-                and not any(_overlap(box.grown(6), t) for t in taken)
+                and not any(_overlap(_grown(box, 6), t) for t in taken)
             ):
                 break
         else:
@@ -225,6 +225,10 @@ def _draw_all(
         draw.text((x, y), words, font=font, fill=chance.choice(COLOURS))
         texts.append(Text(words, box, np.asarray(ink) > 96, identifying))
     return texts
+
+
+def _grown(box: Box, margin: int) -> Box:
+    return Box(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin)
 
 
 def _overlap(a: Box, b: Box) -> bool:
@@ -278,7 +282,7 @@ class Score:
             if text.identifying:
                 self.identifying += 1
                 self.masked += int(masked[text.ink].mean() >= MASKED_INK)
-                grown = text.box.grown(CLEAN_MARGIN).clipped(COLUMNS, ROWS)
+                grown = _grown(text.box, CLEAN_MARGIN).clipped(COLUMNS, ROWS)
                 if grown is not None:
                     clean[grown.y : grown.bottom, grown.x : grown.right] = False
         self.clean_pixels += int(clean.sum())

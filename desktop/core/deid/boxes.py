@@ -34,11 +34,6 @@ class Box:
         right, bottom = min(self.right, columns), min(self.bottom, rows)
         return Box(x, y, right - x, bottom - y) if right > x and bottom > y else None
 
-    def grown(self, margin: int) -> "Box":
-        return Box(
-            self.x - margin, self.y - margin, self.width + 2 * margin, self.height + 2 * margin
-        )
-
     def inside(self, other: "Box") -> bool:
         return (
             self.x >= other.x

@@ -15,7 +15,10 @@ from desktop.core.deid.triage import Triage, triage
 from desktop.core.errors import FrameError
 from desktop.core.frames import FrameSource
 
-MARGIN = 2  #: pixels added around a line, for anti-aliased edges
+MARGIN = 2  #: pixels added above and below a line, for anti-aliased edges
+#: ... and on each side, as a share of its height: the detector often leaves out a line's first
+#: or last character (bench/ocr_bench.py: "5677815" read of "A5677815").
+SIDE_MARGIN = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +49,19 @@ def find_text(path: Path, dataset: Dataset) -> Finding:
         for line in read_lines(frame):
             lines.append(line)
             if _identifying(line, identifiers, sorted_out):
-                boxes[line.box.grown(MARGIN)] = None
+                boxes[_covering(line.box)] = None
     return Finding(sorted_out, tuple(lines), tuple(boxes), frames)
 
 
 def sample_frames(count: int) -> tuple[int, ...]:
     """The frames read: first, middle and last (fewer when the image has fewer)."""
     return tuple(sorted({0, count // 2, count - 1})) if count > 0 else ()
+
+
+def _covering(box: Box) -> Box:
+    """``box`` grown by MARGIN above and below, by SIDE_MARGIN of its height on each side."""
+    side = max(MARGIN, round(box.height * SIDE_MARGIN))
+    return Box(box.x - side, box.y - MARGIN, box.width + 2 * side, box.height + 2 * MARGIN)
 
 
 def _identifying(line: TextLine, identifiers: Identifiers, sorted_out: Triage) -> bool:
