@@ -63,14 +63,22 @@ def cached_connectors(make: ConnectorFor) -> ConnectorFor:
 
 def node_destinations(
     home: Path, connector_for: ConnectorFor
-) -> Callable[[str], tuple[Connector, Peer] | None]:
-    """Move destinations: the configured node with that AE title, reached as it is set up."""
+) -> Callable[[str], tuple[Connector, Peer] | str | None]:
+    """Move destinations: the configured node with that AE title, reached as it is set up.
+    A node that receives only de-identified or signed copies is refused (a move sends the
+    stored originals): the reason says so."""
     from desktop.net.store import Peer
 
-    def destination(ae_title: str) -> tuple[Connector, Peer] | None:
+    def destination(ae_title: str) -> tuple[Connector, Peer] | str | None:
         node = next((n for n in load_config(home).nodes.values() if n.ae_title == ae_title), None)
         if node is None:
             return None
+        if node.deid or node.sign_profile:
+            copies = "de-identified" if node.deid else "signed"
+            return (
+                f"node {node.name} receives only {copies} copies and a move sends the "
+                "originals: send to it with dicom-courier send"
+            )
         return connector_for(node), Peer(node.ae_title, node.calling_ae_title)
 
     return destination

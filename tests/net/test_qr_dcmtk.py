@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +312,30 @@ def test_the_listen_command_serves_findscu_and_getscu_over_mutual_tls(
         assert refused.returncode != 0
     log = (tmp_path / "listen.log").read_text()
     assert "access-refused (FINDSCU)" in log and "may not retrieve" in log
+
+
+@pytest.mark.parametrize(
+    ("settings", "copies"),
+    [({"deid": True}, "de-identified"), ({"sign_profile": "base", "sign_identity": "x"}, "signed")],
+)
+def test_a_move_to_a_node_that_takes_only_copies_is_refused(
+    served: Served,
+    tunnel: int,
+    pki: Pki,
+    home: Path,
+    storescp: Scp,
+    settings: dict[str, object],
+    copies: str,
+) -> None:
+    """A node set to receive de-identified (or signed) copies never gets the stored
+    originals by a C-MOVE: the move fails with the reason, nothing reaches the node."""
+    node = Node("copies", "DCMTK_SCP", LOOPBACK, storescp.port, tls=True, identity="courier")
+    add_node(home, replace(node, **settings))  # type: ignore[arg-type]
+    options = ["-S", "-aem", "DCMTK_SCP", "-k", "QueryRetrieveLevel=STUDY"]
+    options += ["-k", f"StudyInstanceUID={served.study}"]
+    result = run(dcmtk("movescu", pki, tunnel, *options, calling="MOVESCU"))
+    assert result.returncode != 0
+    assert not storescp.received()
+    answered = [r for r in served.records if r["event"] == "retrieve-answered"]
+    assert answered[-1]["status"] == 0xC000
+    assert f"receives only {copies} copies" in answered[-1]["reason"]

@@ -21,8 +21,10 @@ from desktop.net.store import Peer, StoreItem, StoreOutcome, store
 log = logging.getLogger(__name__)
 
 DESTINATION_UNKNOWN = 0xA801
-# A move destination's AE title → how to reach it; None when it is no configured node.
-Destinations = Callable[[str], tuple[Connector, Peer] | None]
+UNABLE_TO_PROCESS = 0xC000
+# A move destination's AE title → how to reach it; None when it is no configured node, or
+# why it may not receive what the store holds.
+Destinations = Callable[[str], tuple[Connector, Peer] | str | None]
 
 
 def move_service(archive: Archive, destinations: Destinations) -> Service:
@@ -41,6 +43,9 @@ def serve_move(archive: Archive, destinations: Destinations, exchange: Exchange)
     if route is None:
         reason = f"move destination {title!r} is not a configured node"
         finish(exchange, Tally(0), DESTINATION_UNKNOWN, reason)
+        return
+    if isinstance(route, str):
+        finish(exchange, Tally(0), UNABLE_TO_PROCESS, route)
         return
     files = located(archive, exchange)
     if files is not None:
