@@ -21,7 +21,7 @@ import PySide6
 from cryptography.hazmat.primitives.serialization import Encoding
 from PySide6.QtCore import QEventLoop, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from bench.gaps import GapWatch
 from desktop.app import Services
@@ -33,14 +33,18 @@ from desktop.demo import DEMO_AE, DEMO_NODE, Demo, free_loopback_port, prepare_d
 from desktop.ui.main_window import MainWindow, application
 from desktop.ui.models.media_model import Selection, instance_payloads
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.viewer import ImageCanvas, ViewerPanel
 
 
 class Yes(Prompter):
-    """Answers the send confirmation."""
+    """Answers the send confirmation (a question, or the dialog with its de-identify box)."""
 
     def confirm(self, title: str, text: str) -> bool:
         return True
+
+    def run(self, dialog: QDialog) -> bool:
+        return isinstance(dialog, SendConfirmation) or super().run(dialog)
 
 
 STARTUP = (
