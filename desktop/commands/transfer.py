@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.config import (
+    COMPRESSIONS,
     SIGNATURE_PROFILES,
     Node,
     add_node,
@@ -50,6 +51,11 @@ NODE_OPTIONS = (
     "connect_timeout",
     "sign_profile",
     "sign_identity",
+    "compress",
+)
+COMPRESS_HELP = (
+    "compress uncompressed images for the wire, losslessly: auto picks the best codec the "
+    "peer accepts and sends as stored when the link is faster than compressing"
 )
 
 
@@ -88,6 +94,9 @@ def register(commands: Any) -> None:
         type=int,
         default=DEFAULT_ATTEMPTS,
         help=f"tries for transient failures before giving up (default {DEFAULT_ATTEMPTS})",
+    )
+    send.add_argument(
+        "--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (default: the node's setting)"
     )
     send.add_argument("--json", action="store_true")
     send.set_defaults(run=_send)
@@ -139,6 +148,7 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
     )
+    parser.add_argument("--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (none)")
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -189,6 +199,8 @@ def _describe(node: Node) -> str:
     )
     if node.sign_profile:
         security += f"; signs copies, {node.sign_profile} profile, as {node.sign_identity}"
+    if node.compress != "none":
+        security += f"; compresses {node.compress}"
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
@@ -317,7 +329,10 @@ def _send(args: argparse.Namespace) -> int:
     queue = TransferQueue(courier_home() / "queue.sqlite")
     description = ", ".join(str(p) for p in args.paths)
     job_id = queue.enqueue(node.name, items, description)
-    _run_to_end(queue, job_id, node, connector, peer, args, known=studies_in(trees))
+    compress = args.compress or node.compress
+    _run_to_end(
+        queue, job_id, node, connector, peer, args, known=studies_in(trees), compress=compress
+    )
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
 
 
@@ -342,9 +357,11 @@ def _run_to_end(
     args: argparse.Namespace,
     *,
     known: "Mapping[str, Study] | None" = None,
+    compress: str = "",
 ) -> None:
     """Run a job with the command's retry policy, saying notes and failures as they come
-    (``known``: the studies of its instances, when the media was just read)."""
+    (``known``: the studies of its instances, when the media was just read; ``compress``:
+    the send's choice, else the node's)."""
     from desktop.net.runner import run_job, send_policy
 
     policy = send_policy(args.attempts)
@@ -356,6 +373,7 @@ def _run_to_end(
         policy=policy,
         history=_history_log(),
         parallel=node.max_associations,
+        compress=compress or node.compress,
     )
     records = auditing.transfer(records, queue, job_id, node, known=known)
     _consume(records, args.json)
@@ -368,13 +386,28 @@ def _run_to_end(
 def _consume(records: Iterator[Any], quiet: bool) -> None:
     from desktop.net.store import SessionEvent, StoreOutcome
 
+    packed: dict[str, list[int]] = {}  # syntax → [instances, source bytes, bytes sent]
     for record in records:
+        if isinstance(record, StoreOutcome) and record.ok and record.packed:
+            syntax, source, sent = record.packed
+            totals = packed.setdefault(syntax, [0, 0, 0])
+            for index, value in enumerate((1, source, sent)):
+                totals[index] += value
         if quiet:
             continue
         if isinstance(record, StoreOutcome) and record.note:
             print(f"note: {record.item.path}: {record.note}", file=sys.stderr)
         elif isinstance(record, SessionEvent) and record.failure is not None:
             print(f"association failed: {record.failure.text}", file=sys.stderr)
+    if not quiet:
+        from desktop.net.compression import BY_SYNTAX
+
+        for syntax, (count, source, sent) in packed.items():
+            print(
+                f"compressed {count} instance(s) with {BY_SYNTAX[syntax].name}: "
+                f"{source / 1e6:.1f} MB sent as {sent / 1e6:.1f} MB "
+                f"({source / max(sent, 1):.1f}:1)"
+            )
 
 
 def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:

@@ -16,6 +16,8 @@ AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # printable ASCII but back
 PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
 SIGNATURE_PROFILES = ("", "base", "creator", "authorization")  # "": do not sign
 DEFAULT_CALLING_AE = "COURIER"
+#: How sends compress for the wire: lossless codecs only; "auto" picks one the peer accepts.
+COMPRESSIONS = ("none", "auto", "jpeg-ls-lossless", "j2k-lossless", "rle")
 
 
 class ConfigError(CourierError):
@@ -46,6 +48,7 @@ class Node:
     max_associations: int = 1
     sign_profile: str = ""  # sign copies before sending, with this PS3.15 Annex C profile
     sign_identity: str = ""  # ... and this keystore identity
+    compress: str = "none"  # compress uncompressed instances for the wire (COMPRESSIONS)
 
     def validated(self) -> "Node":
         """The node itself, or ConfigError naming the first invalid setting."""
@@ -79,6 +82,11 @@ class Node:
             raise ConfigError(
                 f"unknown signature profile {self.sign_profile!r}; choose base, creator or "
                 "authorization (or '' not to sign)"
+            )
+        if self.compress not in COMPRESSIONS:
+            raise ConfigError(
+                f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}",
+                field="compress",
             )
         if self.sign_profile and not self.sign_identity:
             raise ConfigError("signing before sending needs the identity that signs")

@@ -1,0 +1,43 @@
+"""auto's choice between packing and sending as stored, from the speeds it measured."""
+
+from desktop.net.compression import Packed
+from desktop.net.pipeline import Pacer
+
+MB = 1_000_000
+
+
+def measured(link_seconds_per_mb: float, encode_seconds_per_mb: float, ratio: float) -> Pacer:
+    pacer = Pacer(workers=2)
+    pacer.sent_stored(MB, link_seconds_per_mb)
+    pacer.encoded(Packed(b"x" * int(MB / ratio), "syntax", MB, encode_seconds_per_mb))
+    return pacer
+
+
+def test_nothing_is_decided_before_both_sides_are_measured() -> None:
+    pacer = Pacer(workers=2)
+    assert pacer.worth_packing() is None
+    pacer.sent_stored(MB, 0.08)
+    assert pacer.worth_packing() is None
+
+
+def test_a_slow_link_is_worth_packing_for() -> None:
+    """100 Mbit/s: 0.08 s per MB as stored; JPEG-LS at 0.02 s per MB on each of 2 cores."""
+    assert measured(0.08, 0.02, 2.9).worth_packing() is True
+
+
+def test_a_link_faster_than_the_encoders_is_not() -> None:
+    """Loopback: 0.005 s per MB as stored."""
+    assert measured(0.005, 0.02, 2.9).worth_packing() is False
+
+
+def test_what_packing_really_costs_overrules_the_prediction() -> None:
+    """Encoders that stall the sender (the machine is busy) lose to the link after all."""
+    pacer = measured(0.08, 0.02, 2.9)
+    for _ in range(5):
+        pacer.sent_packed(MB, 0.09)
+    assert pacer.worth_packing() is False
+
+
+def test_packing_that_does_not_shrink_is_not_worth_it() -> None:
+    """Noise does not compress: a 1.05 ratio saves less than the margin."""
+    assert measured(0.08, 0.01, 1.05).worth_packing() is False
