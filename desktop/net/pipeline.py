@@ -18,6 +18,8 @@ from desktop.net.compression import Codec, Packed, pack
 
 log = logging.getLogger(__name__)
 MARGIN = 0.9  # packing must promise at least 10% less time than sending as stored
+PROBE = 3  # instances sent as stored to measure the link before auto starts packing
+LIKELY_RATIO = 2.0  # what lossless codecs give on images, before one is measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class Pacer:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.stored: float | None = None
+        self.stored_count = 0
         self.encode: float | None = None
         self.ratio: float | None = None
         self.packed: float | None = None
@@ -45,7 +48,18 @@ class Pacer:
         return new if old is None else 0.7 * old + 0.3 * new
 
     def sent_stored(self, size: int, seconds: float) -> None:
-        self.stored = self._mean(self.stored, seconds / max(size, 1))
+        """The first instance of an association is not counted: it pays for the start."""
+        self.stored_count += 1
+        if self.stored_count > 1:
+            self.stored = self._mean(self.stored, seconds / max(size, 1))
+
+    def worth_starting(self, codec: Codec) -> bool:
+        """Whether the link, measured, is slow enough that packing may win at the codec's
+        usual speed (a link faster than the encoders never loads them)."""
+        if self.stored is None or self.stored_count < PROBE:
+            return False
+        expected = max(codec.seconds_per_byte / self.workers, self.stored / LIKELY_RATIO)
+        return expected < self.stored * MARGIN
 
     def encoded(self, packed: Packed) -> None:
         if packed.data is not None and packed.source_bytes:
@@ -80,6 +94,7 @@ class Ahead:
         self.futures: dict[int, Future[Packed]] = {}
         self.executor: Executor | None = None
         self.backed_off = False
+        self.started = not auto
         self._next = 0
         self._fill(-1)
 
@@ -115,6 +130,8 @@ class Ahead:
     def take(self, position: int) -> tuple[Packed | None, float]:
         """The instance at ``position`` packed (None: send it as stored) and the seconds spent
         waiting for it."""
+        if not self.started and self.pacer is not None and self.pacer.worth_starting(self.codec):
+            self.started = True
         future = self.futures.pop(position, None)
         self._fill(position)
         if future is None:

@@ -1,14 +1,16 @@
 """auto's choice between packing and sending as stored, from the speeds it measured."""
 
 from desktop.net.compression import Packed
-from desktop.net.pipeline import Pacer
+from desktop.net.compression import CODECS
+from desktop.net.pipeline import PROBE, Pacer
 
 MB = 1_000_000
 
 
 def measured(link_seconds_per_mb: float, encode_seconds_per_mb: float, ratio: float) -> Pacer:
     pacer = Pacer(workers=2)
-    pacer.sent_stored(MB, link_seconds_per_mb)
+    for _ in range(PROBE):
+        pacer.sent_stored(MB, link_seconds_per_mb)
     pacer.encoded(Packed(b"x" * int(MB / ratio), "syntax", MB, encode_seconds_per_mb))
     return pacer
 
@@ -17,7 +19,20 @@ def test_nothing_is_decided_before_both_sides_are_measured() -> None:
     pacer = Pacer(workers=2)
     assert pacer.worth_packing() is None
     pacer.sent_stored(MB, 0.08)
+    pacer.sent_stored(MB, 0.08)
     assert pacer.worth_packing() is None
+
+
+def test_encoders_start_only_once_the_link_is_measured_slow() -> None:
+    """Loopback at 0.005 s per MB never loads a codec; 100 Mbit/s (0.08 s) does, after
+    the first instances went as stored to measure it."""
+    jpeg_ls = CODECS["jpeg-ls-lossless"]
+    fast, slow = Pacer(workers=2), Pacer(workers=2)
+    for count in range(PROBE):
+        assert not slow.worth_starting(jpeg_ls)
+        fast.sent_stored(MB, 0.005)
+        slow.sent_stored(MB, 0.08 if count else 0.5)
+    assert slow.worth_starting(jpeg_ls) and not fast.worth_starting(jpeg_ls)
 
 
 def test_a_slow_link_is_worth_packing_for() -> None:
