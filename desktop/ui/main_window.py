@@ -421,9 +421,15 @@ class MainWindow(QMainWindow):
             if node.tls
             else "PLAIN DICOM (no encryption)"
         )
+        compression = (
+            f", compressed without loss ({node.compress}) where the peer accepts it"
+            if node.compress != "none"
+            else ""
+        )
         text = (
             f"Send {self._describe(items)} — {len(items)} instance(s), {size:.1f} MB — to "
-            f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}?"
+            f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}"
+            f"{compression}?"
         )
         return self.prompter.confirm("Send", text)
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.config import PROFILES, ConfigError, Node
+from desktop.core.config import COMPRESSIONS, PROFILES, ConfigError, Node
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
@@ -110,6 +110,13 @@ class NodeDialog(QDialog):
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(1, 600)
         self.timeout.setValue(node.connect_timeout)
+        self.compress = QComboBox()
+        self.compress.addItems(list(COMPRESSIONS))
+        self.compress.setCurrentText(node.compress)
+        self.compress.setToolTip(
+            "Compress uncompressed images losslessly for the wire, where the peer accepts it "
+            "(auto: the best codec it accepts, and none when the link is faster)"
+        )
         form = QFormLayout()
         for label, widget in (
             ("Name", self.name),
@@ -124,6 +131,7 @@ class NodeDialog(QDialog):
             ("", self.hostname_check),
             ("Parallel associations", self.parallel),
             ("Connect timeout (s)", self.timeout),
+            ("Compress for the wire", self.compress),
         ):
             form.addRow(label, widget)
         buttons = ok_cancel(self)
@@ -174,6 +182,7 @@ class NodeDialog(QDialog):
             self.timeout.value(),
             60.0,
             self.parallel.value(),
+            compress=self.compress.currentText(),
         )
 
 
