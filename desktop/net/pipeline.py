@@ -32,8 +32,8 @@ class Job:
 
 
 class Pacer:
-    """Seconds per source byte of each way, measured: sending as stored, packing (per
-    worker), and packing and sending (stalls included) once it was chosen."""
+    """Seconds per source byte of each way, measured: sending as stored (before any encoder
+    runs), packing (per worker), and packing and sending (stalls included) once chosen."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -109,7 +109,8 @@ class Ahead:
 
     def _fill(self, current: int) -> None:
         while (
-            not self.backed_off
+            self.started
+            and not self.backed_off
             and self._next < len(self.order)
             and len(self.futures) < (self.window)
         ):
@@ -158,7 +159,8 @@ class Ahead:
         if self.pacer is None or self.backed_off:
             return
         if packed is None or packed.data is None:
-            self.pacer.sent_stored(size, seconds)
+            if not self.started:  # once encoders run, they take the sender's CPU too
+                self.pacer.sent_stored(size, seconds)
         else:
             self.pacer.sent_packed(size, seconds)
             if self.pacer.worth_packing() is False:

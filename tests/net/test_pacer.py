@@ -1,8 +1,10 @@
 """auto's choice between packing and sending as stored, from the speeds it measured."""
 
-from desktop.net.compression import Packed
-from desktop.net.compression import CODECS
-from desktop.net.pipeline import PROBE, Pacer
+from pathlib import Path
+
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.net.compression import CODECS, Packed
+from desktop.net.pipeline import PROBE, Ahead, Job, Pacer
 
 MB = 1_000_000
 
@@ -56,3 +58,19 @@ def test_what_packing_really_costs_overrules_the_prediction() -> None:
 def test_packing_that_does_not_shrink_is_not_worth_it() -> None:
     """Noise does not compress: a 1.05 ratio saves less than the margin."""
     assert measured(0.08, 0.01, 1.05).worth_packing() is False
+
+
+def test_auto_starts_no_encoder_before_the_link_is_measured_slow(tmp_path: Path) -> None:
+    study = StudySpec("P", "Pacer^Test", "20250101", "pacer", (SeriesSpec("CT", "ax", count=6),))
+    files = write_files(tmp_path, (study,))
+    jobs = {i: Job(str(path), 0, "") for i, path in enumerate(files)}
+    ahead = Ahead(jobs, CODECS["jpeg-ls-lossless"], auto=True)
+    try:
+        for position in range(PROBE):
+            assert ahead.take(position) == (None, 0.0)
+            assert ahead.executor is None and not ahead.futures
+            ahead.sent(None, MB, 0.08)  # 100 Mbit/s
+        ahead.take(PROBE)
+        assert ahead.executor is not None and set(ahead.futures) == {4, 5}
+    finally:
+        ahead.close()
