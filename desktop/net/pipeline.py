@@ -42,6 +42,7 @@ class Pacer:
         self.encode: float | None = None
         self.ratio: float | None = None
         self.packed: float | None = None
+        self.packed_count = 0
 
     @staticmethod
     def _mean(old: float | None, new: float) -> float:
@@ -67,7 +68,10 @@ class Pacer:
             self.ratio = self._mean(self.ratio, packed.source_bytes / max(len(packed.data), 1))
 
     def sent_packed(self, size: int, seconds: float) -> None:
-        self.packed = self._mean(self.packed, seconds / max(size, 1))
+        """The first packed instance is not counted: it waited for the workers to start."""
+        self.packed_count += 1
+        if self.packed_count > 1:
+            self.packed = self._mean(self.packed, seconds / max(size, 1))
 
     def worth_packing(self) -> bool | None:
         """Whether packing beats sending as stored here; None while either is unmeasured."""
@@ -119,7 +123,14 @@ class Ahead:
             if position <= current:
                 continue
             job = self.jobs[position]
-            future = self._pool().submit(pack, job.path, job.size, job.sha256, self.codec.syntax)
+            try:
+                future = self._pool().submit(
+                    pack, job.path, job.size, job.sha256, self.codec.syntax
+                )
+            except (OSError, RuntimeError) as error:  # no worker can start: send as stored
+                log.warning("compression stops: its workers cannot start: %s", error)
+                self.back_off()
+                return
             future.add_done_callback(self._measure)
             self.futures[position] = future
 
