@@ -19,7 +19,10 @@ from desktop.net.compression import Codec, Packed, pack
 log = logging.getLogger(__name__)
 MARGIN = 0.9  # packing must promise at least 10% less time than sending as stored
 PROBE = 3  # instances sent as stored to measure the link before auto starts packing
-LIKELY_RATIO = 2.0  # what lossless codecs give on images, before one is measured
+LIKELY_RATIO = 2.5  # what lossless codecs give on CT (2.8-2.9:1), before one is measured
+#: Loading a codec stalls the sender (a second under load, under the GIL) and its threads
+#: take CPU from it: auto starts only where packing promises to halve the time.
+START_MARGIN = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +38,11 @@ class Pacer:
     """Seconds per source byte of each way, measured: sending as stored (before any encoder
     runs), packing (per worker), and packing and sending (stalls included) once chosen."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, busy: float = 0.0) -> None:
+        """``busy``: runnable tasks per core (the load average's share): a codec's usual
+        speed is what this machine can spare of it."""
         self.workers = workers
+        self.share = 1.0 / max(busy, 1.0)
         self.stored: float | None = None
         self.stored_count = 0
         self.encode: float | None = None
@@ -59,8 +65,9 @@ class Pacer:
         usual speed (a link faster than the encoders never loads them)."""
         if self.stored is None or self.stored_count < PROBE:
             return False
-        expected = max(codec.seconds_per_byte / self.workers, self.stored / LIKELY_RATIO)
-        return expected < self.stored * MARGIN
+        encoding = codec.seconds_per_byte / self.share / self.workers
+        expected = max(encoding, self.stored / LIKELY_RATIO)
+        return expected < self.stored * START_MARGIN
 
     def encoded(self, packed: Packed) -> None:
         if packed.data is not None and packed.source_bytes:
@@ -88,13 +95,19 @@ class Ahead:
     at most ``window`` at once."""
 
     def __init__(
-        self, jobs: Mapping[int, Job], codec: Codec, *, auto: bool, workers: int = 0
+        self,
+        jobs: Mapping[int, Job],
+        codec: Codec,
+        *,
+        auto: bool,
+        workers: int = 0,
+        busy: float | None = None,
     ) -> None:
         self.jobs, self.codec = dict(jobs), codec
         self.order = sorted(self.jobs)
         self.workers = workers or os.cpu_count() or 1
         self.window = self.workers + 2
-        self.pacer = Pacer(self.workers) if auto else None
+        self.pacer = Pacer(self.workers, _busy() if busy is None else busy) if auto else None
         self.futures: dict[int, Future[Packed]] = {}
         self.executor: Executor | None = None
         self.backed_off = False
@@ -191,3 +204,11 @@ class Ahead:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.executor = None
+
+
+def _busy() -> float:
+    """Runnable tasks per core over the last minute (0 where the system does not say)."""
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        return 0.0

@@ -37,6 +37,17 @@ def test_encoders_start_only_once_the_link_is_measured_slow() -> None:
     assert slow.worth_starting(jpeg_ls) and not fast.worth_starting(jpeg_ls)
 
 
+def test_a_busy_machine_starts_encoders_only_for_a_slower_link() -> None:
+    """At a load of 4 tasks per core, the codec gets a quarter of its usual speed: worth it
+    at 20 Mbit/s (0.4 s per MB), not at 100 Mbit/s."""
+    jpeg_ls = CODECS["jpeg-ls-lossless"]
+    for seconds, worth in ((0.08, False), (0.4, True)):
+        pacer = Pacer(workers=2, busy=4.0)
+        for _ in range(PROBE):
+            pacer.sent_stored(MB, seconds)
+        assert pacer.worth_starting(jpeg_ls) is worth
+
+
 def test_a_slow_link_is_worth_packing_for() -> None:
     """100 Mbit/s: 0.08 s per MB as stored; JPEG-LS at 0.02 s per MB on each of 2 cores."""
     assert measured(0.08, 0.02, 2.9).worth_packing() is True
@@ -64,7 +75,7 @@ def test_auto_starts_no_encoder_before_the_link_is_measured_slow(tmp_path: Path)
     study = StudySpec("P", "Pacer^Test", "20250101", "pacer", (SeriesSpec("CT", "ax", count=6),))
     files = write_files(tmp_path, (study,))
     jobs = {i: Job(str(path), 0, "") for i, path in enumerate(files)}
-    ahead = Ahead(jobs, CODECS["jpeg-ls-lossless"], auto=True)
+    ahead = Ahead(jobs, CODECS["jpeg-ls-lossless"], auto=True, busy=0.0)
     try:
         for position in range(PROBE):
             assert ahead.take(position) == (None, 0.0)
