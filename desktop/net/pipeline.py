@@ -19,6 +19,7 @@ from desktop.net.compression import Codec, Packed, pack
 log = logging.getLogger(__name__)
 MARGIN = 0.9  # packing must promise at least 10% less time than sending as stored
 PROBE = 3  # instances sent as stored to measure the link before auto starts packing
+RETRY_AFTER = 50  # instances sent as stored after auto stopped packing, before it measures again
 LIKELY_RATIO = 2.5  # what lossless codecs give on CT (2.8-2.9:1), before one is measured
 #: Loading a codec stalls the sender (a second under load, under the GIL) and its threads
 #: take CPU from it: auto starts only where packing promises to halve the time.
@@ -111,8 +112,11 @@ class Ahead:
         self.futures: dict[int, Future[Packed]] = {}
         self.executor: Executor | None = None
         self.backed_off = False
+        self.retry_at = 0
+        self.busy = busy
         self.started = not auto
         self._next = 0
+        self.position = -1
         self._fill(-1)
 
     def _pool(self) -> Executor:
@@ -155,8 +159,11 @@ class Ahead:
     def take(self, position: int) -> tuple[Packed | None, float]:
         """The instance at ``position`` packed (None: send it as stored) and the seconds spent
         waiting for it."""
+        if self.backed_off and self.pacer is not None and position >= self.retry_at:
+            self._measure_again()
         if not self.started and self.pacer is not None and self.pacer.worth_starting(self.codec):
             self.started = True
+        self.position = position
         future = self.futures.pop(position, None)
         self._fill(position)
         if future is None:
@@ -191,11 +198,17 @@ class Ahead:
                 self.back_off()
 
     def back_off(self) -> None:
-        """Stop packing: the rest of the association goes as stored."""
+        """Stop packing: the next RETRY_AFTER instances go as stored, then auto measures the
+        link and the encoders again (a busy minute must not decide a long association)."""
         if not self.backed_off:
             log.info("compression stops: sending as stored is faster on this link")
         self.backed_off = True
+        self.retry_at = self.position + RETRY_AFTER
         self.close()
+
+    def _measure_again(self) -> None:
+        self.backed_off, self.started = False, False
+        self.pacer = Pacer(self.workers, _busy() if self.busy is None else self.busy)
 
     def close(self) -> None:
         for future in self.futures.values():

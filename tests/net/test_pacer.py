@@ -4,7 +4,7 @@ from pathlib import Path
 
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.net.compression import CODECS, Packed
-from desktop.net.pipeline import PROBE, Ahead, Job, Pacer
+from desktop.net.pipeline import PROBE, RETRY_AFTER, Ahead, Job, Pacer
 
 MB = 1_000_000
 
@@ -83,5 +83,26 @@ def test_auto_starts_no_encoder_before_the_link_is_measured_slow(tmp_path: Path)
             ahead.sent(None, MB, 0.08)  # 100 Mbit/s
         ahead.take(PROBE)
         assert ahead.executor is not None and set(ahead.futures) == {4, 5}
+    finally:
+        ahead.close()
+
+
+def test_auto_measures_again_a_while_after_it_stopped_packing(tmp_path: Path) -> None:
+    study = StudySpec("P", "Pacer^Again", "20250101", "pacer", (SeriesSpec("CT", "ax", count=2),))
+    files = write_files(tmp_path, (study,))
+    count = PROBE + RETRY_AFTER + 2
+    jobs = {i: Job(str(files[i % 2]), 0, "") for i in range(count)}
+    ahead = Ahead(jobs, CODECS["jpeg-ls-lossless"], auto=True, busy=0.0)
+    try:
+        for position in range(PROBE):
+            ahead.take(position)
+            ahead.sent(None, MB, 0.4)  # 20 Mbit/s
+        ahead.take(PROBE)
+        assert ahead.started
+        ahead.back_off()
+        assert ahead.take(PROBE + 1) == (None, 0.0) and ahead.executor is None
+        ahead.take(PROBE + RETRY_AFTER)
+        assert not ahead.backed_off and not ahead.started  # measuring the link again
+        assert ahead.pacer is not None and ahead.pacer.stored is None
     finally:
         ahead.close()
