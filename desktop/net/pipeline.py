@@ -1,9 +1,11 @@
 """Packing ahead of the socket: the next instances are compressed on every core while the
 current one is on the wire, a few at a time (memory stays bounded).
 
-With ``auto`` a pacer measures both sides as it goes: an instance whose packing is not ready
-goes as stored while there is no measure yet, and packing stops for the association when
-waiting for it would be slower than sending the stored bytes over this link.
+With ``auto`` a pacer measures both sides as it goes: the first instances go as stored to
+measure the link, the encoders start only where they promise to halve the time at the CPU
+share this machine can spare, an instance whose packing is not ready goes as stored while
+packing is unmeasured, and packing stops (for RETRY_AFTER instances) when its measured cost,
+waits included, is not below sending as stored.
 """
 
 import logging
