@@ -222,8 +222,9 @@ class Ahead:
 
 
 def _busy() -> float:
-    """Runnable tasks per core over the last minute (0 where the system does not say)."""
+    """Runnable tasks per core over the last minute, less the one this send is (0 where the
+    system does not say)."""
     try:
-        return os.getloadavg()[0] / (os.cpu_count() or 1)
+        return max(os.getloadavg()[0] - 1.0, 0.0) / (os.cpu_count() or 1)
     except OSError:
         return 0.0
