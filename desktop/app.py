@@ -8,15 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop import auditing
+from desktop.commitments import listener_services
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
+from desktop.inbox import LazyStore, indexing
 from desktop.net.history import History
 from desktop.net.link import Connector
 from desktop.net.scp import ListenerSettings, Sink, StorageListener
+from desktop.net.services.commitment import commitment_services
 from desktop.net.store import Peer
 from desktop.security.keystore import Keystore
 from desktop.security.passwords import PasswordSource
 from desktop.security.tls import Profile
+from desktop.serving import DeferredArchive, query_retrieve
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class Services:
         self.history = History(home / "history.jsonl")
         self.queue_path = home / "queue.sqlite"
         self.inbox = home / "inbox"
+        self.store = LazyStore(self.inbox)  # the Inbox's index, opened when first needed
         self.listener: StorageListener | None = None
         self._connectors: dict[Node, Connector] = {}
         self._lock = threading.Lock()
@@ -53,18 +58,21 @@ class Services:
         GUI calls this on its thread, then ``connection`` on a worker's."""
         node = self.node(name)
         if node.tls and node.identity:
-            self.keystore.unlock()
+            self.keystore.take_password()
         return node
 
     def connection(self, name: str) -> tuple[Node, Connector, Peer]:
         """The node, its connector and peer. The connector (identity unlocked, TLS context
         built) is made once per node settings and session, on the caller's thread."""
         node = self.node(name)
+        return node, self.connector(node), Peer(node.ae_title, node.calling_ae_title)
+
+    def connector(self, node: Node) -> Connector:
         with self._lock:
             connector = self._connectors.get(node)
             if connector is None:
                 connector = self._connectors[node] = node_connector(node, self.keystore)
-        return node, connector, Peer(node.ae_title, node.calling_ae_title)
+        return connector
 
     def forget_connections(self) -> None:
         """After the keystore changed (a CA or identity imported or removed)."""
@@ -72,17 +80,29 @@ class Services:
             self._connectors.clear()
 
     def start_inbox(self, settings: InboxSettings, sink: Sink) -> StorageListener:
-        """Run our storage SCP into the Inbox (TLS with client certificates if configured)."""
+        """Run our storage SCP into the Inbox, serving query/retrieve of it (TLS with client
+        certificates if configured)."""
         listener_settings = ListenerSettings(
-            settings.ae_title, "127.0.0.1", settings.port, self.inbox
+            settings.ae_title,
+            "127.0.0.1",
+            settings.port,
+            self.inbox,
+            load_config(self.home).listener_access,
         )
         acceptor = None
         if settings.identity:
             listener_settings.tls_context, acceptor = listener_tls(
                 self.keystore, settings.identity, Profile(settings.profile)
             )
-        audited = auditing.listener(sink, settings.ae_title)
-        self.listener = StorageListener(listener_settings, audited, acceptor).start()
+        audited = auditing.listener(indexing(sink, self.store), settings.ae_title)
+        archive = DeferredArchive(self.store)
+        services = query_retrieve(archive, self.home, self.connector)
+        services += commitment_services(
+            listener_services(self.home, settings.ae_title, archive, self.connector)
+        )
+        self.listener = StorageListener(
+            listener_settings, audited, acceptor, services=services
+        ).start()
         return self.listener
 
     def stop_inbox(self) -> None:

@@ -38,6 +38,9 @@ NOT_HANDSHAKES = frozenset({"connection-refused", "timeout", "connection-lost", 
 #: Diagnoses where the trust in a certificate failed: a serious alert.
 TRUST_FAILURES = frozenset({"untrusted-server-ca", "hostname-mismatch", "weak-peer-certificate"})
 
+#: Listener records of a peer refused (access control): security alerts.
+REFUSALS = frozenset({"access-refused", "association-rejected"})
+
 _trail: AuditTrail | None = None
 _closers: list[Callable[[], None]] = []  # run at uninstall: what is gathered gets recorded
 _unlock_listeners: list[Callable[[Keystore], None]] = []
@@ -166,6 +169,9 @@ def transfer(
     known = known or {}
     studies = {uid: known.get(uid) or study_of(path) for uid, path in due.items()}
     grouped = group_by_study(studies.values())
+    deidentified = queue.job(job_id).deidentified
+    for study in grouped.values():
+        study.anonymized = bool(deidentified)
     destination = events.Node(node.ae_title, node.host)
     for study in grouped.values():
         record(
@@ -178,11 +184,11 @@ def transfer(
         states = {i.item.sop_instance_uid: i.state for i in queue.instances(job_id)}
         for uid, study in grouped.items():
             mine = [s for u, s in states.items() if u in studies and studies[u].study_uid == uid]
-            _transferred(node, destination, study, mine)
+            _transferred(node, destination, study, mine, deidentified)
 
 
 def _transferred(
-    node: Node, destination: events.Node, study: events.Study, states: list[str]
+    node: Node, destination: events.Node, study: events.Study, states: list[str], how: str
 ) -> None:
     from desktop.net.queue import FAILED, SENT
 
@@ -196,8 +202,10 @@ def _transferred(
         if sent
         else Outcome.SERIOUS_FAILURE
     )
-    description = f"{sent} of {len(states)} instance(s) stored" + (
-        f", {failed} failed" if failed else ""
+    description = (
+        f"{sent} of {len(states)} instance(s) stored"
+        + (f", {failed} failed" if failed else "")
+        + (f"; {how}" if how else "")
     )
     record(
         lambda local: events.instances_transferred(
@@ -236,19 +244,41 @@ def listener(sink: Sink, ae_title: str) -> Sink:
     _closers.append(receipts.close)
 
     def audited(event: dict[str, Any]) -> None:
-        if event.get("event") == "stored" and _trail is not None:
+        kind = event.get("event")
+        if kind == "stored" and _trail is not None:
             calling = str(event.get("calling") or "unknown")
             peer = str(event.get("peer") or "").rsplit(":", 1)[0]
             receipts.add(events.Node(calling, peer), study_of(Path(event["path"])))
+        elif kind in REFUSALS:
+            _refused(event, ae_title)
         sink(event)
 
     return audited
 
 
+def _refused(event: dict[str, Any], ae_title: str) -> None:
+    """110113 for a peer our listener refused: a calling AE title not allowed, or bound to
+    another certificate, or a service the title is not granted."""
+    peer = str(event.get("peer") or "unknown")
+    calling = str(event.get("calling") or "unknown")
+    description = f"{ae_title} refused {calling} ({peer}): {event.get('reason', '')}"
+    record(
+        lambda local: events.security_alert(
+            local,
+            subject=peer,
+            description=description,
+            outcome=Outcome.MINOR_FAILURE,
+            peer=events.Node(calling, peer.rsplit(":", 1)[0]),
+        ),
+        node=calling,
+    )
+
+
 @contextmanager
 def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
     """Around a C-FIND: 110112 Query with the identifier sent, and whether it failed."""
-    from desktop.net.query import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, identifier
+    from desktop.net.catalogue import PATIENT_ROOT_FIND, STUDY_ROOT_FIND
+    from desktop.net.query import identifier
 
     error = ""
     try:

@@ -1,13 +1,18 @@
 """The embedded demo: a temporary home with a demo CA, identities, sample media and a local
-TLS PACS (our own storage SCP) configured as the node "Demo PACS (TLS)"."""
+TLS PACS (our own listener, serving query/retrieve of the Inbox, stocked with the sample
+media) configured as the node "Demo PACS (TLS)"."""
 
 import hashlib
+import logging
 import secrets
 import shutil
 import socket
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -16,6 +21,11 @@ from desktop.core.config import Node, add_node
 from desktop.core.synthetic import DEMO_STUDIES, write_media
 from desktop.security.keystore import Keystore
 from desktop.security.pki import make_ca, make_leaf
+
+if TYPE_CHECKING:
+    from desktop.core.store import Store
+
+log = logging.getLogger(__name__)
 
 DEMO_NODE = "Demo PACS (TLS)"
 DEMO_AE = "DEMO_PACS"
@@ -98,3 +108,40 @@ def prepare_demo(folder: Path | None = None, *, media_cache: Path | None = None)
         ),
     )
     return Demo(home, media, password, port)
+
+
+@dataclass(frozen=True, slots=True)
+class Stocking:
+    """The demo PACS being stocked: ``stop`` before the demo's folder goes."""
+
+    thread: threading.Thread
+    stopping: threading.Event
+
+    def wait(self, timeout: float = 60) -> None:
+        self.thread.join(timeout)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+
+def stock_pacs(store: Callable[[], "Store"], media: Path) -> Stocking:
+    """Import the demo media into the Inbox's store, which the demo PACS (our own listener)
+    serves to query/retrieve, on a thread of its own: the window does not wait (about 3 s)."""
+    from desktop.core.store.importing import Outcome, import_media
+
+    stopping = threading.Event()
+
+    def stock() -> None:
+        try:
+            for imported in import_media(store(), [media]):
+                if imported.outcome is Outcome.FAILED:
+                    log.warning("the demo PACS lacks %s: %s", imported.source, imported.reason)
+                if stopping.is_set():
+                    return
+        except Exception:  # a bug: logged, the demo goes on without
+            log.exception("the demo PACS could not be stocked")
+
+    thread = threading.Thread(target=stock, name="demo-pacs-stock", daemon=True)
+    thread.start()
+    return Stocking(thread, stopping)

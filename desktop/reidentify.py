@@ -3,9 +3,12 @@ encrypted for one certificate in an Encrypted Attributes Sequence (0400,0500) it
 back with that recipient's keystore identity. Composes the core's data set encoding with the
 security layer's CMS envelope."""
 
+from pathlib import Path
+
 from cryptography import x509
 from pydicom import Dataset
 
+from desktop.core.deid.batch import Protect
 from desktop.core.encrypted_attributes import (
     encrypted_attributes_item,
     encrypted_contents,
@@ -13,6 +16,7 @@ from desktop.core.encrypted_attributes import (
     restore,
 )
 from desktop.core.errors import CourierError
+from desktop.security.certificates import load_certificates
 from desktop.security.cms import SealError, envelope, open_envelope
 from desktop.security.keystore import UnlockedIdentity
 
@@ -21,6 +25,14 @@ def encrypt_originals(originals: Dataset, recipient: x509.Certificate) -> Datase
     """An Encrypted Attributes Sequence item that only ``recipient`` can open, holding
     ``originals`` (the original values of every attribute changed or removed)."""
     return encrypted_attributes_item(envelope(modified_attributes(originals), recipient))
+
+
+def recipient_protection(certificate: Path) -> Protect:
+    """Encrypt original values for the certificate in the file ``certificate`` (PEM or DER)."""
+    if not certificate.is_file():
+        raise CourierError(f"{certificate}: no such certificate file")
+    recipient = load_certificates(certificate.read_bytes(), str(certificate))[0]
+    return lambda originals: encrypt_originals(originals, recipient)
 
 
 def reidentify(dataset: Dataset, identity: UnlockedIdentity) -> int:

@@ -54,7 +54,7 @@ def main(folder: Path) -> None:
     )
     window.resize(1440, 880)
     window.show()
-    window.open_path(demo.media)
+    window.opening.open_path(demo.media)
     pump(lambda: window.browser.tree is not None)
     browser, viewer = window.browser, window.viewer
     model = browser.model
@@ -85,9 +85,9 @@ def main(folder: Path) -> None:
     show_study(0, 1)  # the MR study, sent to the dead node: retried, then failed with its reason
     dead = Node(DEAD, "NIGHTPACS", "127.0.0.1", free_loopback_port(), connect_timeout=2)
     add_node(demo.home, dead)
-    window.refresh_nodes()
+    window.node_actions.refresh_nodes()
     window.nodes.list.setCurrentItem(window.nodes.item_for(DEAD))
-    window.send_selected(DEAD)
+    window.sending.send_selected(DEAD)
     table = window.transfers.table
     pump(lambda: table.rowCount() > 0 and table.item(0, 3).text() == "failed", timeout=60)
     table.selectRow(0)

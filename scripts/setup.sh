@@ -10,8 +10,10 @@ mode=${1:-app}
 APP_PACKAGES=(python3-venv python3-pip libgl1 libegl1 libxkbcommon0 libglib2.0-0 libfontconfig1
   libfreetype6 libdbus-1-3 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
   libxcb-shape0)
-TEST_PACKAGES=(dcmtk orthanc openssl xorriso xvfb xauth xdotool rsyslog rsyslog-gnutls binutils appstream
-  desktop-file-utils)
+# stunnel4: DCMTK 3.6.7's movescu and getscu reach our TLS listener through it
+# fonts-dejavu: the burned-in text the tests and bench/ocr_bench.py draw (tests/burned_in.py)
+TEST_PACKAGES=(dcmtk orthanc openssl stunnel4 xorriso xvfb xauth xdotool rsyslog rsyslog-gnutls binutils appstream
+  desktop-file-utils fonts-dejavu-core fonts-dejavu-extra)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -231,6 +231,7 @@ def orthanc_config(pki: Pki, folder: Path, dicom_port: int, http_port: int, move
                 "AllowMove": True,
                 "AllowStore": True,
                 "AllowEcho": True,
+                "AllowGet": True,
             }
         },
     }
@@ -272,3 +273,59 @@ def storescu_tls(
         timeout=120,
         env=env,
     )
+
+
+def dcmqrscp_config(
+    folder: Path, port: int, *, ae_title: str = "QRSCP", hosts: Sequence[tuple[str, int]] = ()
+) -> Path:
+    """DCMTK's dcmqrscp as archive ``ae_title`` (its database under ``folder``/db, any caller
+    allowed), knowing the move destinations ``hosts`` (AE title, port on loopback)."""
+    database = folder / "db"
+    database.mkdir(parents=True)
+    config = folder / "dcmqrscp.cfg"
+    table = "".join(f"host{n} = ({ae}, {LOOPBACK}, {p})\n" for n, (ae, p) in enumerate(hosts))
+    config.write_text(
+        f"NetworkTCPPort = {port}\nMaxPDUSize = 131072\nMaxAssociations = 16\n"
+        f"HostTable BEGIN\n{table}HostTable END\nVendorTable BEGIN\nVendorTable END\n"
+        f"AETable BEGIN\n{ae_title} {database} RW (10, 1024mb) ANY\nAETable END\n"
+    )
+    return config
+
+
+def dcmqrscp_load(config: Path, files: Sequence[Path]) -> None:
+    """Register ``files`` in the database of the dcmqrscp ``config`` describes (dcmqridx)."""
+    subprocess.run(
+        [require_tool("dcmqridx"), str(config.parent / "db"), *[str(f) for f in files]],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@contextmanager
+def stunnel_client(pki: Pki, folder: Path, port: int, stem: str = "client") -> Iterator[int]:
+    """stunnel in client mode: a plain loopback port whose connections it carries over TLS
+    to ``port``, presenting the PKI's ``stem`` certificate and verifying the server's chain
+    against the test root (for DCMTK 3.6.7's movescu and getscu, which have no TLS)."""
+    from cryptography.hazmat.primitives import serialization
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder / f"{stem}-plain.key"  # stunnel reads only unencrypted keys without a tty
+    key.write_bytes(
+        getattr(pki, stem).key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key.chmod(0o600)
+    local = free_port()
+    config = folder / "stunnel.conf"
+    config.write_text(
+        f"foreground = yes\npid =\noutput = {folder / 'stunnel.out'}\ndebug = 5\n"
+        f"[dicom]\nclient = yes\naccept = {LOOPBACK}:{local}\nconnect = {LOOPBACK}:{port}\n"
+        f"cert = {pki.path(stem)}\nkey = {key}\nCAfile = {pki.path('root-only')}\n"
+        "verifyChain = yes\nsslVersionMin = TLSv1.2\n"
+    )
+    with running([require_tool("stunnel4"), config], local, folder / "stunnel.log"):
+        yield local

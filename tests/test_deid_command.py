@@ -1,6 +1,7 @@
 """``dicom-courier deid``: copies written and listed, the key file made, sources untouched,
-clear one-line errors for what is not available yet."""
+clear one-line errors for what is not available yet; burned-in text reviewed through a file."""
 
+import json
 import stat
 from pathlib import Path
 
@@ -56,9 +57,10 @@ def test_deid_writes_copies_with_the_key_file(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--pixels", "auto"], "--pixels auto is not available yet"),
-        (["--option", "clean-graphics"], "the option clean-graphics is not available yet"),
-        (["--option", "retain-safe-private"], "retain-safe-private is not available yet"),
+        (["--pixels", "review"], "--pixels review needs --boxes FILE on the command line"),
+        (["--boxes", "b.json"], "--boxes goes with --pixels review"),
+        (["--option", "clean-pixel-data"], "is chosen with --pixels auto"),
+        (["--option", "clean-recognizable-visual-features"], "is not available yet"),
         (
             [
                 "--option",
@@ -86,3 +88,37 @@ def test_missing_source_is_named(capsys: pytest.CaptureFixture[str], tmp_path: P
     status, _, error = run(capsys, "deid", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert status == 1 and "nope does not exist" in error
     assert not (tmp_path / "o").exists()
+
+
+def test_pixels_review_writes_the_boxes_then_masks_the_edited_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """First run: the boxes found are written, no copy is made. The person replaces them by
+    one box of their own; the second run masks that box and nothing else."""
+    from pydicom.pixels.utils import pixel_array
+
+    from tests.burned_in import write_samples
+
+    [(source, sample)] = write_samples(tmp_path / "in", 1, seed=3)
+    review, out = tmp_path / "boxes.json", tmp_path / "out"
+    command = ("deid", str(source), "--out", str(out), "--pixels", "review", "--boxes", str(review))
+    status, printed, _ = run(capsys, *command, "--key-file", str(tmp_path / "k"))
+    assert status == 0 and "edit their 'boxes'" in printed
+    assert not out.exists()
+    document = json.loads(review.read_text())
+    [image] = document["images"]
+    assert image["sop_instance_uid"] == sample.dataset.SOPInstanceUID
+    assert "modality US" in image["flagged_because"]
+    found = {line["text"] for line in image["text_read"]}
+    assert any(text.identifying and text.words in found for text in sample.texts)
+    assert len(image["boxes"]) >= 3
+
+    image["boxes"] = [[0, 0, 100, 40]]
+    review.write_text(json.dumps(document))
+    status, printed, _ = run(capsys, *command, "--key-file", str(tmp_path / "k"))
+    assert status == 0 and "de-identified" in printed
+    [copy] = out.rglob("*.dcm")
+    before, after = pixel_array(str(source)), pixel_array(str(copy))
+    changed = (before != after).any(axis=-1)
+    assert not after[..., :40, :100, :].any()  # in each of the cine's frames
+    assert changed.sum() == changed[..., :40, :100].sum() > 0

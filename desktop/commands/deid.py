@@ -1,12 +1,18 @@
-"""``dicom-courier deid``: de-identified copies of DICOM files (PS3.15 Annex E, header level)."""
+"""``dicom-courier deid``: de-identified copies of DICOM files (PS3.15 Annex E), their
+burned-in text masked with ``--pixels auto``, or as reviewed with ``--pixels review``: the
+command line writes what it found to ``--boxes FILE`` and makes no copies; once the file is
+edited, the same command with the same ``--boxes FILE`` masks exactly the boxes it lists."""
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop.core.deid.table import UNSUPPORTED_OPTIONS, Option
+from desktop.core.deid.table import UNSUPPORTED_OPTIONS, Option, parse_options
 from desktop.core.errors import CourierError
+
+if TYPE_CHECKING:
+    from desktop.core.deid.pixels import PixelPolicy
 
 OPTIONS = {option.cli_name: option for option in Option}
 
@@ -34,10 +40,24 @@ def register(commands: Any) -> None:
         help="the project key (32 random bytes, made 0600 if missing; default: one per home)",
     )
     deid.add_argument(
+        "--recipient",
+        type=Path,
+        metavar="CERT",
+        help="keep the original values encrypted for this certificate (PEM/DER): only its "
+        "holder restores them (reid)",
+    )
+    deid.add_argument(
         "--pixels",
         choices=("auto", "off", "review"),
         default="off",
-        help="burned-in text cleaning (not available yet: only 'off')",
+        help="burned-in text: masked as found (auto), as reviewed in --boxes F (review), "
+        "left as is (off, the default)",
+    )
+    deid.add_argument(
+        "--boxes",
+        type=Path,
+        metavar="F",
+        help="with --pixels review: the review file (written when missing, applied when present)",
     )
     deid.set_defaults(run=_deid)
 
@@ -49,10 +69,18 @@ def _deid(args: argparse.Namespace) -> int:
     from desktop.core.deid.profile import Profile
 
     options = _options(args)
+    pixels = _pixel_policy(args)
+    if args.pixels == "review" and pixels is None:
+        return _write_review(args.paths, args.boxes)
+    protect = None
+    if args.recipient:
+        from desktop.reidentify import recipient_protection
+
+        protect = recipient_protection(args.recipient)
     key = project_key(args.key_file or default_key_file())
-    profile = Profile(KeyedMapping(key), frozenset(options))
+    profile = Profile(KeyedMapping(key), options)
     failures = 0
-    for done in deidentify_files(args.paths, args.out, profile):
+    for done in deidentify_files(args.paths, args.out, profile, protect=protect, pixels=pixels):
         if done.copy is None:
             print(f"{done.source}: not de-identified: {done.error}", file=sys.stderr)
             failures += 1
@@ -61,22 +89,62 @@ def _deid(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _options(args: argparse.Namespace) -> list[Option]:
-    if args.pixels != "off":
+def _pixel_policy(args: argparse.Namespace) -> "PixelPolicy | None":
+    """The policy of ``--pixels``; None for ``off`` and for a review file still to write."""
+    from desktop.core.deid.pixels import PixelPolicy
+    from desktop.core.deid.review_file import read_review
+
+    if args.boxes is not None and args.pixels != "review":
+        raise CourierError("--boxes goes with --pixels review (the review file to write or apply)")
+    if args.pixels == "off":
+        return None
+    if args.pixels == "auto":
+        _check_ocr()
+        return PixelPolicy()
+    if args.boxes is None:
         raise CourierError(
-            f"--pixels {args.pixels} is not available yet: burned-in text is not cleaned, "
-            "so only --pixels off (header de-identification, Burned In Annotation left as is)"
+            "--pixels review needs --boxes FILE on the command line: the boxes found are "
+            "written there to edit, then masked when the command is run again with the same "
+            "file (the GUI shows them over the image instead)"
         )
-    unsupported = [name for name in args.option if name in UNSUPPORTED_OPTIONS]
-    if unsupported:
+    return PixelPolicy(given=read_review(args.boxes)) if args.boxes.exists() else None
+
+
+def _write_review(paths: list[Path], review: Path) -> int:
+    """Search ``paths`` for burned-in text and write the review file; no copies."""
+    from desktop.core.deid.batch import read_instance, source_files
+    from desktop.core.deid.burned_in import find_text
+    from desktop.core.deid.review_file import write_review
+
+    _check_ocr()
+    found = []
+    failures = 0
+    for source in source_files(paths):
+        try:
+            dataset = read_instance(source)
+            found.append((source, str(dataset.SOPInstanceUID), find_text(source, dataset)))
+        except CourierError as error:
+            print(f"{source}: not searched: {error}", file=sys.stderr)
+            failures += 1
+    count = write_review(review, found)
+    boxes = sum(len(finding.boxes) for _, _, finding in found)
+    print(
+        f"wrote {review}: {boxes} boxes to mask in {count} images; edit their 'boxes' "
+        f"([x, y, width, height]), then run the same command again to make the copies"
+    )
+    return 1 if failures else 0
+
+
+def _check_ocr() -> None:
+    """Load the OCR engine now, so that a missing one is one error, not one per file."""
+    from desktop.core.deid.ocr import engine
+
+    engine()
+
+
+def _options(args: argparse.Namespace) -> frozenset[Option]:
+    if "clean-pixel-data" in args.option:
         raise CourierError(
-            f"the option {unsupported[0]} is not available yet (it needs the content or the "
-            "pixels cleaned, not only the header); available: " + ", ".join(sorted(OPTIONS))
+            "the Clean Pixel Data option is chosen with --pixels auto (or --pixels review)"
         )
-    chosen = [OPTIONS[name] for name in args.option]
-    dates = {Option.RETAIN_LONGITUDINAL_FULL_DATES, Option.RETAIN_LONGITUDINAL_MODIFIED_DATES}
-    if dates <= set(chosen):
-        raise CourierError(
-            "choose one of retain-longitudinal-full-dates and retain-longitudinal-modified-dates"
-        )
-    return chosen
+    return parse_options(args.option)

@@ -1,4 +1,5 @@
-"""``dicom-courier listen``: our storage SCP, in the foreground until interrupted."""
+"""``dicom-courier listen``: our storage SCP and query/retrieve provider (C-FIND, C-MOVE to
+configured nodes, C-GET over the Inbox's store), in the foreground until interrupted."""
 
 import argparse
 import contextlib
@@ -9,18 +10,24 @@ from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
 from desktop.commands.options import open_keystore
-from desktop.connect import listener_tls
+from desktop.connect import listener_tls, node_connector
+from desktop.core.access import parse_grant
+from desktop.core.config import load_config, set_listener_access
 from desktop.core.paths import courier_home
+from desktop.inbox import inbox_folder, indexing, open_store
 from desktop.net.history import History
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import parse_profile
+from desktop.serving import cached_connectors, query_retrieve
 
 if TYPE_CHECKING:
     from desktop.security.signing import Trust
 
 
 def register(commands: Any) -> None:
-    listen = commands.add_parser("listen", help="receive instances (a storage SCP)")
+    listen = commands.add_parser(
+        "listen", help="receive instances and serve query/retrieve of the Inbox (an SCP)"
+    )
     listen.add_argument("--port", type=int, default=11113)
     listen.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     listen.add_argument("--ae", default="COURIER", help="our AE title")
@@ -33,8 +40,10 @@ def register(commands: Any) -> None:
         action="append",
         default=[],
         metavar="AE[=SHA256]",
-        help="accept only these calling AE titles (repeatable); AE=FINGERPRINT also binds "
-        "the title to the SHA-256 fingerprint of the client's certificate",
+        help="accept only these calling AE titles (repeatable; default: the configuration's "
+        "listener access list); AE=FINGERPRINT also binds the title to the SHA-256 "
+        "fingerprint of the client's certificate, /store,query,retrieve grants only those "
+        "services (default: all)",
     )
     listen.add_argument(
         "--accept-private", action="store_true", help="also accept private SOP classes"
@@ -49,8 +58,25 @@ def register(commands: Any) -> None:
         action="store_true",
         help="check each received instance's DICOM signatures; the verdicts go to the history",
     )
+    listen.add_argument(
+        "--no-commitment",
+        action="store_true",
+        help="refuse storage commitment requests (by default what the store holds is committed "
+        "and the reports of our own requests are matched in the queue)",
+    )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
     listen.set_defaults(run=_listen, long_running=True)
+    access = commands.add_parser(
+        "access", help="who may store, query or retrieve at our listener (the CLI's and GUI's)"
+    )
+    actions = access.add_subparsers(metavar="ACTION", required=True)
+    actions.add_parser("list", help="print the access list").set_defaults(run=_access_list)
+    allow = actions.add_parser("allow", help="add entries AE[=SHA256][/store,query,retrieve]")
+    allow.add_argument("entries", nargs="+", metavar="ENTRY")
+    allow.set_defaults(run=_access_allow)
+    revoke = actions.add_parser("revoke", help="remove every entry of these AE titles")
+    revoke.add_argument("titles", nargs="+", metavar="AE")
+    revoke.set_defaults(run=_access_revoke)
 
 
 def _listen(args: argparse.Namespace) -> int:
@@ -58,8 +84,8 @@ def _listen(args: argparse.Namespace) -> int:
         args.ae,
         args.host,
         args.port,
-        args.out or courier_home() / "inbox",
-        args.allow_ae,
+        inbox_folder(args.out),
+        args.allow_ae or load_config(courier_home()).listener_access,
         accept_private=args.accept_private,
         fsync=not args.no_fsync,
     )
@@ -70,14 +96,27 @@ def _listen(args: argparse.Namespace) -> int:
         settings.tls_context, acceptor = listener_tls(
             open_keystore(args), args.identity, args.profile
         )
+    store = open_store(settings.out)
+    if store.recovered:
+        print(f"the Inbox's index: {store.recovered}", flush=True)
     history = History(courier_home() / "history.jsonl")
     trust = None
     if args.verify_signatures:
         from desktop.signing import trust_of
 
         trust = trust_of(open_keystore(args), [])
-    sink = auditing.listener(lambda record: _show(record, history, trust), settings.ae_title)
-    listener = StorageListener(settings, sink, acceptor)
+    shown = indexing(lambda record: _show(record, history, trust), lambda: store)
+    sink = auditing.listener(shown, settings.ae_title)
+    keystore = open_keystore(args)
+    connectors = cached_connectors(lambda node: node_connector(node, keystore))
+    services = query_retrieve(store, courier_home(), connectors)
+    if not args.no_commitment:
+        from desktop.commitments import listener_services
+        from desktop.net.services.commitment import commitment_services
+
+        commitment = listener_services(courier_home(), settings.ae_title, store, connectors)
+        services += commitment_services(commitment)
+    listener = StorageListener(settings, sink, acceptor, services=services)
     listener.start()
     print(
         f"listening as {settings.ae_title} on {settings.host}:{listener.port} "
@@ -89,6 +128,7 @@ def _listen(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     listener.stop()
+    store.close()
     return 0
 
 
@@ -112,6 +152,13 @@ def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> No
         print(f"stored {record['path']} from {record['calling']}", flush=True)
         if trust is not None:
             _check_signatures(record, history, trust)
+    elif record["event"] in ("commitment-requested", "commitment-report"):
+        history.append(record)
+        print(
+            f"{record['event']} ({record['calling']}): transaction {record['transaction']}, "
+            f"{record['committed']} committed, {record['failed']} not",
+            flush=True,
+        )
     else:
         history.append(record)
         who = record.get("calling") or record.get("peer", "")
@@ -141,3 +188,26 @@ def _check_signatures(record: dict[str, Any], history: History, trust: "Trust") 
     verdicts = ", ".join(c.verdict.value for c in check.signatures) or check.status
     warning = "" if check.ok else "  <-- NOT VALID"
     print(f"signatures of {record['path']}: {verdicts}{warning}", flush=True)
+
+
+def _access_list(args: argparse.Namespace) -> int:
+    entries = load_config(courier_home()).listener_access
+    print("\n".join(entries) if entries else "no access list: any calling AE may do anything")
+    return 0
+
+
+def _access_allow(args: argparse.Namespace) -> int:
+    home = courier_home()
+    set_listener_access(home, [*load_config(home).listener_access, *args.entries])
+    return _access_list(args)
+
+
+def _access_revoke(args: argparse.Namespace) -> int:
+    home = courier_home()
+    kept = [
+        entry
+        for entry in load_config(home).listener_access
+        if parse_grant(entry).ae_title not in args.titles
+    ]
+    set_listener_access(home, kept)
+    return _access_list(args)

@@ -1,4 +1,4 @@
-"""Query/retrieve commands: find and move (optionally into our own listener)."""
+"""Query/retrieve commands: find, move (optionally into our own listener) and get."""
 
 import argparse
 import json
@@ -10,7 +10,7 @@ from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
-from desktop.core.paths import courier_home
+from desktop.inbox import LazyStore, inbox_folder, indexing
 from desktop.net.query import LEVELS, QueryError, find, move
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
@@ -45,6 +45,16 @@ def register(commands: Any) -> None:
     retrieve.add_argument("--port", type=int, default=11113, help="--listen port")
     retrieve.add_argument("--out", type=Path, help="--listen folder (default: HOME/inbox)")
     retrieve.set_defaults(run=_move)
+    getting = commands.add_parser(
+        "get",
+        parents=[secret],
+        help="C-GET a study or series into the Inbox over our own association (no inbound port)",
+    )
+    getting.add_argument("node")
+    getting.add_argument("--study", required=True, metavar="UID")
+    getting.add_argument("--series", default="", metavar="UID")
+    getting.add_argument("--out", type=Path, help="the store's folder (default: HOME/inbox)")
+    getting.set_defaults(run=_get)
 
 
 def _keys(pairs: list[str]) -> dict[str, str]:
@@ -79,15 +89,14 @@ def _move(args: argparse.Namespace) -> int:
     destination = args.dest or node.calling_ae_title
     listener = None
     if args.listen:
-        settings = ListenerSettings(
-            destination, args.host, args.port, args.out or courier_home() / "inbox"
-        )
+        settings = ListenerSettings(destination, args.host, args.port, inbox_folder(args.out))
         acceptor = None
         if node.tls:
             settings.tls_context, acceptor = listener_tls(
                 open_keystore(args), node.identity, Profile(node.profile)
             )
-        sink = auditing.listener(lambda record: None, destination)
+        store = LazyStore(settings.out)
+        sink = auditing.listener(indexing(lambda record: None, store), destination)
         listener = StorageListener(settings, sink, acceptor).start()
     try:
         last = None
@@ -97,7 +106,40 @@ def _move(args: argparse.Namespace) -> int:
     finally:
         if listener is not None:
             listener.stop()
+            store.close()
     if last is None or last.status.failed or last.failed:
         print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    from desktop.net.get import get
+
+    node, connector, peer = connection(args, args.node)
+    settings = ListenerSettings(node.calling_ae_title, out=inbox_folder(args.out))
+    store = LazyStore(settings.out)
+    filed = 0
+
+    def shown(record: dict[str, Any]) -> None:
+        nonlocal filed
+        if record["event"] == "stored":
+            filed += 1
+        elif record["event"] == "store-failed":
+            print(f"refused {record['sop_instance_uid']}: {record['error']}", file=sys.stderr)
+
+    sink = auditing.listener(indexing(shown, store), node.calling_ae_title)
+    last = None
+    try:
+        for progress in get(
+            connector, peer, settings, sink, study_uid=args.study, series_uid=args.series
+        ):
+            last = progress
+            print(progress.describe(), flush=True)
+    finally:
+        store.close()
+    print(f"{filed} instance{'s' if filed != 1 else ''} filed in {settings.out}")
+    if last is None or last.status.failed or last.failed:
+        print(f"get failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
     return 0

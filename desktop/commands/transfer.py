@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from desktop.core.audit.events import Study
+    from desktop.core.deid.setting import Deidentification
     from desktop.core.model import MediaTree
     from desktop.net.queue import TransferQueue
     from desktop.net.store import Peer, StoreItem
@@ -51,6 +53,11 @@ NODE_OPTIONS = (
     "connect_timeout",
     "sign_profile",
     "sign_identity",
+    "deid",
+    "deid_options",
+    "deid_recipient",
+    "commit",
+    "commit_wait",
     "compress",
 )
 COMPRESS_HELP = (
@@ -96,6 +103,26 @@ def register(commands: Any) -> None:
         help=f"tries for transient failures before giving up (default {DEFAULT_ATTEMPTS})",
     )
     send.add_argument(
+        "--deid",
+        action="store_true",
+        help="send de-identified copies (PS3.15 Annex E Basic Profile; the node's options "
+        "unless --option is given)",
+    )
+    send.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a de-identification option (repeatable), as deid takes it",
+    )
+    send.add_argument(
+        "--recipient",
+        type=Path,
+        metavar="CERT",
+        help="keep the originals in each copy, encrypted for this certificate (reid)",
+    )
+    _commit_options(send, "(default: the node's setting)")
+    send.add_argument(
         "--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (default: the node's setting)"
     )
     send.add_argument("--json", action="store_true")
@@ -112,6 +139,17 @@ def register(commands: Any) -> None:
         action = queue_actions.add_parser(name, help=text)
         action.add_argument("job", type=int)
         action.set_defaults(run=handler)
+    show = queue_actions.add_parser("show", help="a job's instances: sent, committed ...")
+    show.add_argument("job", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_queue_show)
+    commit = queue_actions.add_parser(
+        "commit", parents=[secret], help="ask for storage commitment of what a job sent"
+    )
+    commit.add_argument("job", type=int)
+    commit.add_argument("--commit-wait", type=float, metavar="SECONDS")
+    commit.add_argument("--json", action="store_true")
+    commit.set_defaults(run=_queue_commit)
     run = queue_actions.add_parser("run", parents=[secret], help="process pending jobs")
     run.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS)
     run.add_argument("--json", action="store_true")
@@ -146,13 +184,57 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     )
     parser.add_argument("--sign-identity", help="the keystore identity that signs them")
     parser.add_argument(
+        "--deid",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="de-identify before sending: the node gets de-identified copies only",
+    )
+    parser.add_argument(
+        "--deid-option",
+        dest="deid_options",
+        action="append",
+        metavar="NAME",
+        help="a de-identification option for this node (repeatable; replaces the node's)",
+    )
+    parser.add_argument(
+        "--deid-recipient",
+        type=Path,
+        metavar="CERT",
+        help="keep the originals in the copies, encrypted for this certificate",
+    )
+    parser.add_argument(
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
     )
+    _commit_options(parser, "after every send to this node")
     parser.add_argument("--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (none)")
+
+
+def _commit_options(parser: argparse.ArgumentParser, when: str) -> None:
+    parser.add_argument(
+        "--commit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"ask the node for storage commitment of what was sent {when}",
+    )
+    parser.add_argument(
+        "--commit-wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for the commitment report (60); a later one reaches `listen`",
+    )
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
     changes = {k: getattr(args, k) for k in NODE_OPTIONS if getattr(args, k) is not None}
+    if "deid_options" in changes:
+        changes["deid_options"] = tuple(changes["deid_options"])
+    if "deid_recipient" in changes:
+        recipient = changes["deid_recipient"]
+        if not recipient.is_file():
+            raise CourierError(f"{recipient}: no such certificate file")
+        changes["deid_recipient"] = str(recipient.resolve())
+    if changes.get("deid") is False:  # a node that stops de-identifying forgets how it did
+        changes.update(deid_options=(), deid_recipient="")
     for key in ("identity", "sign_identity"):
         if changes.get(key):
             open_keystore(argparse.Namespace(password_file=None)).identity(changes[key])
@@ -199,6 +281,13 @@ def _describe(node: Node) -> str:
     )
     if node.sign_profile:
         security += f"; signs copies, {node.sign_profile} profile, as {node.sign_identity}"
+    if node.deid:
+        options = ", ".join(node.deid_options) or "no option"
+        security += f"; de-identifies copies ({options})"
+        if node.deid_recipient:
+            security += f", originals encrypted for {node.deid_recipient}"
+    if node.commit:
+        security += f"; storage commitment, report awaited {node.commit_wait:g} s"
     if node.compress != "none":
         security += f"; compresses {node.compress}"
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
@@ -316,36 +405,87 @@ def items_from(
 def _send(args: argparse.Namespace) -> int:
     from desktop.core.audit.studies import studies_in
     from desktop.core.media import open_media
+    from desktop.net.copies import sweep
     from desktop.net.queue import TransferQueue
 
     node, connector, peer = connection(args, args.node)
+    how = _deidentification(args, node)
     trees = [open_media(path) for path in args.paths]
     items, skipped = items_from(trees, args.study, args.series)
-    if node.sign_profile:
-        items, refused = _signed(args, node, items)
-        skipped += refused
-    for line in skipped:
-        print(line, file=sys.stderr)
     queue = TransferQueue(courier_home() / "queue.sqlite")
+    sweep(queue, courier_home())
     description = ", ".join(str(p) for p in args.paths)
-    job_id = queue.enqueue(node.name, items, description)
-    compress = args.compress or node.compress
+    with ExitStack() as areas:  # the copies' areas stay locked until their job is queued
+        items = _copies(args, node, how, items, skipped, areas)
+        for line in skipped:
+            print(line, file=sys.stderr)
+        deidentified = how.describe() if how else ""
+        job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
+    # de-identified copies have new instance UIDs: their studies are read from the copies
     _run_to_end(
-        queue, job_id, node, connector, peer, args, known=studies_in(trees), compress=compress
+        queue,
+        job_id,
+        node,
+        connector,
+        peer,
+        args,
+        known=studies_in(trees),
+        compress=args.compress or node.compress,
     )
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
 
 
-def _signed(
-    args: argparse.Namespace, node: Node, items: list["StoreItem"]
-) -> tuple[list["StoreItem"], list[str]]:
-    """Signed copies of the items, for a node that wants signatures (the sources stay)."""
-    from desktop.core.signatures.profiles import Profile
-    from desktop.signed_send import signed_items
+def _deidentification(args: argparse.Namespace, node: Node) -> "Deidentification | None":
+    """How this send de-identifies: as asked on the command line, else as the node says."""
+    from desktop.core.deid.setting import Deidentification
+    from desktop.core.deid.table import parse_options
 
-    keystore = open_keystore(args)
-    profile = Profile(node.sign_profile)
-    return signed_items(items, keystore, node.sign_identity, profile, courier_home())
+    if (args.option or args.recipient) and not args.deid:
+        raise CourierError("--option and --recipient say how to de-identify: add --deid")
+    by_node = Deidentification.of_node(node)
+    if not args.deid:
+        return by_node
+    options = parse_options(args.option) if args.option or by_node is None else by_node.options
+    recipient = args.recipient or (by_node.recipient if by_node else None)
+    if recipient is not None and not recipient.is_file():
+        raise CourierError(f"{recipient}: no such certificate file")
+    return Deidentification(options, recipient)
+
+
+def _copies(
+    args: argparse.Namespace,
+    node: Node,
+    how: "Deidentification | None",
+    items: list["StoreItem"],
+    skipped: list[str],
+    areas: ExitStack,
+) -> list["StoreItem"]:
+    """The items to queue: de-identified copies, then signed copies, as the send asks (the
+    sources stay as they are); those that could not be made are added to ``skipped``."""
+    import shutil
+
+    from desktop.net.copies import new_area
+
+    made = None
+    if how is not None:
+        from desktop.deid_send import AREA, deidentified_items
+
+        made = areas.enter_context(new_area(courier_home(), AREA))
+        items, refused = deidentified_items(items, how, made)
+        skipped += refused
+    if node.sign_profile:
+        from desktop.core.signatures.profiles import Profile
+        from desktop.signed_send import AREA as SIGNING
+        from desktop.signed_send import signed_items
+
+        area = areas.enter_context(new_area(courier_home(), SIGNING))
+        keystore = open_keystore(args)
+        profile = Profile(node.sign_profile)
+        items, refused = signed_items(items, keystore, node.sign_identity, profile, area)
+        skipped += refused
+        if made is not None:  # the signed copies are sent: the unsigned ones go now
+            shutil.rmtree(made, ignore_errors=True)
+    return items
 
 
 def _run_to_end(
@@ -377,10 +517,48 @@ def _run_to_end(
     )
     records = auditing.transfer(records, queue, job_id, node, known=known)
     _consume(records, args.json)
-    if node.sign_profile:
-        from desktop.signed_send import discard_signed_copies
+    from desktop.net.copies import discard_copies
 
-        discard_signed_copies(queue, job_id, courier_home())
+    discard_copies(queue, job_id, courier_home())
+    commit = getattr(args, "commit", None)
+    if node.commit if commit is None else commit:
+        _commit(queue, job_id, node, connector, args)
+
+
+def _commit(
+    queue: "TransferQueue", job_id: int, node: Node, connector: Any, args: argparse.Namespace
+) -> None:
+    """Storage commitment of what the job sent: the report awaited here for a while, the
+    instances left waiting otherwise (a report that comes later is matched by `listen`)."""
+    from desktop.net.commitment import commit_job
+
+    wait = getattr(args, "commit_wait", None)
+    wait = node.commit_wait if wait is None else wait
+    if not args.json:
+        print(
+            f"asking {node.name} for storage commitment (waiting up to {wait:g} s)", file=sys.stderr
+        )
+    done = commit_job(
+        queue, job_id, connector, called=node.ae_title, calling=node.calling_ae_title, wait=wait
+    )
+    if done is None:
+        return
+    _history_log().append(
+        {
+            "node": node.name,
+            "job": job_id,
+            "event": "commitment-requested",
+            "transaction": done.transaction_uid,
+            "accepted": done.outcome.accepted,
+            "result": done.outcome.message,
+            "notes": done.outcome.notes,
+        }
+    )
+    if not args.json:
+        for note in done.outcome.notes:
+            print(f"storage commitment: {note}", file=sys.stderr)
+        if not done.outcome.accepted:
+            print(f"storage commitment not requested: {done.outcome.message}", file=sys.stderr)
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:
@@ -411,7 +589,7 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
 
 
 def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:
-    from desktop.net.queue import FAILED
+    from desktop.net.queue import FAILED, SENT
 
     job = queue.job(job_id)
     failed = queue.instances(job_id, FAILED)
@@ -426,6 +604,10 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
                     "sent": job.sent,
                     "failed": job.failed,
                     "pending": job.pending,
+                    "deidentified": job.deidentified,
+                    "committed": job.committed,
+                    "commit_failed": job.commit_failed,
+                    "commit_waiting": job.commit_waiting,
                     "instances": [
                         {
                             "path": str(i.item.path),
@@ -434,6 +616,8 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
                             "message": i.message,
                             "note": i.note,
                             "attempts": i.attempts,
+                            "commitment": i.commitment,
+                            "commitment_reason": i.commitment_reason,
                         }
                         for i in queue.instances(job_id)
                     ],
@@ -444,12 +628,21 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
     else:
         for instance in failed:
             print(f"FAILED {instance.item.path}: {instance.message}")
+        for instance in queue.instances(job_id, SENT):
+            if instance.commitment == FAILED:
+                print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
+        commitment = job.commitment()
         print(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total}"
             + (f", {job.failed} failed" if job.failed else "")
             + (f", {job.pending} pending (dicom-courier queue run)" if job.pending else "")
+            + (f"; {commitment}" if commitment else "")
+            + (" (a later report reaches `dicom-courier listen`)" if job.commit_waiting else "")
+            + (f"; {job.deidentified}" if job.deidentified else "")
         )
-    return 0 if job.sent == job.total and not extra_failures else 1
+    requested = job.committed + job.commit_failed + job.commit_waiting
+    committed = not requested or job.committed == job.total
+    return 0 if job.sent == job.total and committed and not extra_failures else 1
 
 
 def _queue_list(args: argparse.Namespace) -> int:
@@ -465,7 +658,9 @@ def _queue_list(args: argparse.Namespace) -> int:
             f"{job.id:>4}  {job.node}  {job.state:<9}  {job.sent}/{job.total} sent  "
             f"{job.bytes_sent / 2**20:.1f}/{job.bytes_total / 2**20:.1f} MB"
             + (f"  {job.failed} failed" if job.failed else "")
+            + (f"  {job.commitment()}" if job.commitment() else "")
             + f"  {job.description}"
+            + (f"  [{job.deidentified}]" if job.deidentified else "")
         )
     if not jobs:
         print("the queue is empty")
@@ -481,20 +676,59 @@ def _queue_retry(args: argparse.Namespace) -> int:
 
 
 def _queue_cancel(args: argparse.Namespace) -> int:
+    from desktop.net.copies import discard_copies
     from desktop.net.queue import TransferQueue
-    from desktop.signed_send import discard_signed_copies
 
     queue = TransferQueue(courier_home() / "queue.sqlite")
     queue.cancel(args.job)
-    discard_signed_copies(queue, args.job, courier_home())
+    discard_copies(queue, args.job, courier_home())
     print(f"job {args.job} cancelled")
     return 0
 
 
-def _queue_run(args: argparse.Namespace) -> int:
+COMMITMENT_WORDS = {
+    "": "",
+    "waiting": "waiting for commitment",
+    "committed": "committed",
+    "failed": "NOT COMMITTED",
+}
+
+
+def _queue_show(args: argparse.Namespace) -> int:
+    """Each instance of a job: its send state and its commitment, with the reasons."""
     from desktop.net.queue import TransferQueue
 
     queue = TransferQueue(courier_home() / "queue.sqlite")
+    if args.json:
+        return _report_job(queue, args.job, True)
+    for instance in queue.instances(args.job):
+        commitment = COMMITMENT_WORDS[instance.commitment]
+        reason = instance.commitment_reason or (
+            instance.message if instance.state != "sent" else ""
+        )
+        print(
+            f"{instance.item.path}  {instance.state}"
+            + (f", {commitment}" if commitment else "")
+            + (f": {reason}" if reason else "")
+        )
+    return _report_job(queue, args.job, False)
+
+
+def _queue_commit(args: argparse.Namespace) -> int:
+    from desktop.net.queue import TransferQueue
+
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    node, connector, _ = connection(args, queue.job(args.job).node)
+    _commit(queue, args.job, node, connector, args)
+    return _report_job(queue, args.job, args.json)
+
+
+def _queue_run(args: argparse.Namespace) -> int:
+    from desktop.net.copies import sweep
+    from desktop.net.queue import TransferQueue
+
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    sweep(queue, courier_home())
     status = 0
     for job_id in queue.runnable():
         try:  # a job that cannot start (its node removed, its identity damaged) blocks no other
@@ -520,5 +754,6 @@ def _history(args: argparse.Namespace) -> int:
             f"{record['time']:.0f}  {record.get('node')}  {record.get('event')}  "
             + (f"{tls} {transcript.get('cipher')}" if tls else "plain")
             + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
+            + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
         )
     return 0

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from desktop.core.access import AccessError, AccessList
+from desktop.core.deid.table import parse_options
 from desktop.core.errors import CourierError
 from desktop.core.files import locked, private_folder, write_atomic
 
@@ -48,6 +50,11 @@ class Node:
     max_associations: int = 1
     sign_profile: str = ""  # sign copies before sending, with this PS3.15 Annex C profile
     sign_identity: str = ""  # ... and this keystore identity
+    commit: bool = False  # ask for storage commitment after sending
+    commit_wait: float = 60.0  # seconds to wait for the commitment report
+    deid: bool = False  # send de-identified copies (PS3.15 Annex E), never the originals
+    deid_options: tuple[str, ...] = ()  # ... with these profile options (retain-uids, ...)
+    deid_recipient: str = ""  # ... keeping the originals encrypted for this certificate file
     compress: str = "none"  # compress uncompressed instances for the wire (COMPRESSIONS)
 
     def validated(self) -> "Node":
@@ -76,6 +83,10 @@ class Node:
             raise ConfigError("an identity is presented over TLS only: add --tls", field="identity")
         if not 0 < self.connect_timeout <= 600 or not 0 < self.network_timeout <= 3600:
             raise ConfigError("timeouts are positive: up to 600 s to connect, 3600 s on the wire")
+        if not 0 <= self.commit_wait <= 86400:
+            raise ConfigError(
+                "the wait for a commitment report is 0 to 86400 s (a day)", field="commit_wait"
+            )
         if not 1 <= self.max_associations <= 16:
             raise ConfigError("parallel associations are 1 to 16")
         if self.sign_profile not in SIGNATURE_PROFILES:
@@ -90,14 +101,26 @@ class Node:
             )
         if self.sign_profile and not self.sign_identity:
             raise ConfigError("signing before sending needs the identity that signs")
+        if (self.deid_options or self.deid_recipient) and not self.deid:
+            raise ConfigError(
+                "de-identification options and recipient apply only to a node that "
+                "de-identifies: add --deid",
+                field="deid",
+            )
+        try:
+            parse_options(self.deid_options)
+        except CourierError as error:
+            raise ConfigError(str(error), field="deid") from None
         return self
 
 
 @dataclass(slots=True)
 class Config:
-    """Everything in config.json: for now, the nodes."""
+    """Everything in config.json: the nodes, and who may use our listener for what
+    (``desktop.core.access`` entries: AE[=SHA256][/store,query,retrieve]; none: anyone)."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
+    listener_access: list[str] = field(default_factory=list)
 
 
 def config_path(home: Path) -> Path:
@@ -122,12 +145,22 @@ def load_config(home: Path) -> Config:
     known = {f.name for f in fields(Node)}
     try:
         nodes = [
-            Node(**{k: v for k, v in raw.items() if k in known}).validated()
+            Node(**{k: _value(v) for k, v in raw.items() if k in known}).validated()
             for raw in data.get("nodes", [])
         ]
     except TypeError as error:
         raise ConfigError(f"the configuration {path} has an incomplete node: {error}") from error
-    return Config({node.name: node for node in nodes})
+    access = [str(entry) for entry in data.get("listener_access", [])]
+    try:
+        AccessList.parse(access)
+    except AccessError as error:
+        raise ConfigError(f"the configuration {path}: listener access {error}") from error
+    return Config({node.name: node for node in nodes}, access)
+
+
+def _value(raw: Any) -> Any:
+    """A setting as a Node holds it: JSON lists as tuples (a Node is immutable)."""
+    return tuple(raw) if isinstance(raw, list) else raw
 
 
 @contextmanager
@@ -145,6 +178,7 @@ def save_config(home: Path, config: Config) -> None:
     data: dict[str, Any] = {
         "version": CONFIG_VERSION,
         "nodes": [asdict(n) for n in config.nodes.values()],
+        "listener_access": config.listener_access,
     }
     write_atomic(config_path(home), json.dumps(data, indent=2).encode("utf-8"))
 
@@ -185,3 +219,15 @@ def remove_node(home: Path, name: str) -> Node:
         node = find_node(config, name)
         del config.nodes[name]
     return node
+
+
+def set_listener_access(home: Path, entries: list[str]) -> list[str]:
+    """Replace who may use our listener for what (entries checked first, none saved if one
+    is wrong)."""
+    try:
+        AccessList.parse(entries)
+    except AccessError as error:
+        raise ConfigError(str(error)) from error
+    with changing_config(home) as config:
+        config.listener_access = list(dict.fromkeys(entries))
+        return config.listener_access

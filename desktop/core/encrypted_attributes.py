@@ -66,6 +66,8 @@ def restore(dataset: Dataset, decrypted: bytes) -> int:
         ) from error
     for element in originals:
         dataset[element.tag] = element
+    if getattr(dataset, "file_meta", None) is not None and "SOPInstanceUID" in dataset:
+        dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     if "PatientIdentityRemoved" in dataset:
         dataset.PatientIdentityRemoved = "NO"
     return len(originals)

@@ -61,6 +61,25 @@ def locked(lock: Path) -> Iterator[None]:
         os.close(descriptor)  # closing releases the lock
 
 
+@contextmanager
+def lock_if_free(lock: Path) -> Iterator[bool]:
+    """Take the lock on the file ``lock`` (made 0600 if missing) for the block if no other
+    holder has it: True if taken, False at once if it is held."""
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        try:
+            if sys.platform == "win32":
+                msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+            else:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
 def _lock(descriptor: int) -> None:
     """Wait for an exclusive lock on the open file (its first byte, on Windows)."""
     if sys.platform == "win32":

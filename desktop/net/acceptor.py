@@ -60,6 +60,13 @@ class AssociationRequest:
     max_pdu_length: int = 0
     implementation_class_uid: str = ""
     implementation_version: str = ""
+    # SCP/SCU role selection (PS3.7 D.3.3.4): SOP class → (requestor may be SCU, ... SCP)
+    roles: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def may_act_as_scp(self, sop_class: str) -> bool:
+        """Whether the requestor proposed to take the SCP role for ``sop_class`` (C-GET's
+        storage sub-operations come to it)."""
+        return self.roles.get(sop_class, (1, 0))[1] == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +154,22 @@ def _user_information(value: bytes, request: AssociationRequest) -> None:
             request.implementation_class_uid = _text(sub)
         elif kind == 0x55:
             request.implementation_version = _text(sub)
+        elif kind == 0x54:
+            request.roles.update([_role_selection(sub)])
+
+
+def _role_selection(sub: bytes) -> tuple[str, tuple[int, int]]:
+    if len(sub) < 2:
+        raise AssociationRequestError("a role selection item is cut short")
+    length = struct.unpack_from(">H", sub)[0]
+    if len(sub) != 2 + length + 2:
+        raise AssociationRequestError(
+            f"a role selection item of {len(sub)} bytes announces a {length}-byte SOP class"
+        )
+    scu, scp = sub[2 + length], sub[3 + length]
+    if scu > 1 or scp > 1:
+        raise AssociationRequestError(f"a role selection item with roles {scu} and {scp}")
+    return _text(sub[2 : 2 + length]), (scu, scp)
 
 
 def _item(kind: int, value: bytes) -> bytes:
@@ -158,9 +181,13 @@ def _ae(title: str) -> bytes:
 
 
 def associate_accept(
-    request: AssociationRequest, answers: list[ContextAnswer], max_pdu_length: int
+    request: AssociationRequest,
+    answers: list[ContextAnswer],
+    max_pdu_length: int,
+    roles: dict[str, tuple[int, int]] | None = None,
 ) -> bytes:
-    """The A-ASSOCIATE-AC answering ``request`` (AE titles echoed as the standard asks)."""
+    """The A-ASSOCIATE-AC answering ``request`` (AE titles echoed as the standard asks), with
+    the role selection answers ``roles`` (SOP class → SCU, SCP role accepted)."""
     items = [_item(0x10, APPLICATION_CONTEXT.encode("ascii"))]
     for answer in answers:
         syntax = _item(0x40, answer.transfer_syntax.encode("ascii"))  # not significant unless 0
@@ -170,6 +197,9 @@ def associate_accept(
         + _item(0x52, IMPLEMENTATION_CLASS_UID.encode("ascii"))
         + _item(0x55, IMPLEMENTATION_VERSION.encode("ascii"))
     )
+    for sop_class, (scu, scp) in (roles or {}).items():
+        uid = sop_class.encode("ascii")
+        user += _item(0x54, struct.pack(">H", len(uid)) + uid + bytes([scu, scp]))
     items.append(_item(0x50, user))
     variable = (
         struct.pack(">HH", 1, 0)

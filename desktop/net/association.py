@@ -7,6 +7,8 @@ whole within the node's timeout, and anything the protocol does not allow aborts
 association with a ProtocolError in plain words.
 """
 
+import select
+import ssl
 import struct
 import time
 from collections.abc import Iterable, Iterator
@@ -16,6 +18,7 @@ from io import BufferedIOBase
 
 from desktop.net import dimse, pdu
 from desktop.net.link import Failure, Link, LinkError, ProtocolError, quick_ack, tune
+from desktop.net.pdu import SourceFileError as SourceFileError  # the send path's callers
 
 OUR_MAX_PDU = 262_144  # the largest P-DATA-TF we accept (we tell the peer so)
 MAX_CONTROL_PDU = 1 << 20  # any other PDU: an A-ASSOCIATE-AC of 128 contexts is ~6 KB
@@ -25,7 +28,6 @@ MIN_PEER_PDU = 7  # a P-DATA-TF carrying at least one byte
 DEFAULT_TIMEOUT = 60.0
 UNLIMITED_PDU_CHUNK = 4 * 1024 * 1024
 BATCH = 256 * 1024  # bytes of PDUs per socket write: fewer system calls and TLS records
-PDV_HEADER = 12  # P-DATA-TF header (6) and PDV item header (6) before each fragment
 #: Explicit and implicit VR little endian (as strings: echo starts without loading pydicom).
 UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 
@@ -53,17 +55,23 @@ class Association:
         self.contexts: dict[int, pdu.ContextResult] = {}
         self.timeout = link.sock.gettimeout() or DEFAULT_TIMEOUT
         self.max_pdv_data = UNLIMITED_PDU_CHUNK
+        self.roles: dict[str, tuple[int, int]] = {}  # SOP class → roles the peer accepted
         self._message_id = 0
 
     @classmethod
     def request(
-        cls, link: Link, called: str, calling: str, contexts: list[pdu.ProposedContext]
+        cls,
+        link: Link,
+        called: str,
+        calling: str,
+        contexts: list[pdu.ProposedContext],
+        roles: tuple[pdu.RoleSelection, ...] = (),
     ) -> "Association":
-        """Send the A-ASSOCIATE-RQ and wait for the peer's answer."""
+        """Send the A-ASSOCIATE-RQ (with ``roles`` proposed) and wait for the peer's answer."""
         association = cls(link, contexts)
         with association._guard():
             tune(link.sock)
-            association._write(pdu.associate_request(called, calling, contexts, OUR_MAX_PDU))
+            association._write(pdu.associate_request(called, calling, contexts, OUR_MAX_PDU, roles))
             answer = association._read_pdu(time.monotonic() + association.timeout)
             if isinstance(answer, pdu.Associate) and answer.kind == pdu.A_ASSOCIATE_AC:
                 association._accept(answer)
@@ -107,6 +115,11 @@ class Association:
             )
         if peer_max:
             self.max_pdv_data = peer_max - 6
+        self.roles = {
+            item.sop_class: (item.scu, item.scp)
+            for item in answer.user_information.sub_items
+            if isinstance(item, pdu.RoleSelection)
+        }
 
     def accepted(self, context_id: int) -> pdu.ContextResult | None:
         result = self.contexts.get(context_id)
@@ -126,54 +139,17 @@ class Association:
     def _send(self, context_id: int, chunks: Iterable[bytes], total: int, command: bool) -> None:
         """Frame the bytes into PDVs of at most the peer's size (the one ending at ``total``
         flagged last), handing the socket about BATCH bytes of PDUs per write."""
-        limit, sent, buffer, batch, batched = self.max_pdv_data, 0, bytearray(), [], 0
+        limit = self.max_pdv_data
         with self._guard():
-            for chunk in chunks:
-                buffer += chunk
-                while len(buffer) >= limit and sent + limit < total:
-                    batch.append(self._frame(context_id, buffer[:limit], command, last=False))
-                    batched += limit
-                    del buffer[:limit]
-                    sent += limit
-                    if batched >= BATCH:
-                        self._write(b"".join(batch))
-                        batch, batched = [], 0
-            if not buffer and sent == 0:  # an empty value still ends with a last fragment
-                batch.append(self._frame(context_id, b"", command, last=True))
-            while buffer:
-                piece = buffer[:limit]
-                del buffer[:limit]
-                batch.append(self._frame(context_id, piece, command, last=not buffer))
-            self._write(b"".join(batch))
+            for data in pdu.frames(context_id, chunks, total, limit, command=command, batch=BATCH):
+                self._write(data)
 
     def send_file(self, context_id: int, handle: BufferedIOBase, size: int) -> None:
         """Send the next ``size`` bytes of ``handle`` as the data set: read straight into
         PDU-framed batches (one copy on the way to the socket, not four)."""
-        limit = self.max_pdv_data
-        per_batch = max(1, BATCH // (limit + PDV_HEADER))
-        view = memoryview(bytearray(per_batch * (limit + PDV_HEADER)))
-        remaining = size
         with self._guard():
-            while True:
-                used = 0
-                for _ in range(per_batch):
-                    take = min(limit, remaining)
-                    remaining -= take
-                    view[used : used + PDV_HEADER] = pdu.pdv_header(
-                        take, context_id, False, last=not remaining
-                    )
-                    used += PDV_HEADER
-                    _read_into(handle, view[used : used + take])
-                    used += take
-                    if not remaining:
-                        break
-                self._write(view[:used])
-                if not remaining:
-                    return
-
-    @staticmethod
-    def _frame(context_id: int, data: bytes | bytearray, command: bool, last: bool) -> bytes:
-        return pdu.pdv_header(len(data), context_id, command, last) + data
+            for data in pdu.file_frames(context_id, handle, size, self.max_pdv_data, batch=BATCH):
+                self._write(data)
 
     def response(
         self,
@@ -220,6 +196,23 @@ class Association:
             if not isinstance(command.get(dimse.STATUS), int):
                 raise ProtocolError(f"the {service} response has no status", pdu.INVALID_PARAMETER)
             return message
+
+    def request_message(self, end: float, limit: int = MAX_IDENTIFIER) -> Message:
+        """The peer's next message (a request of its own, such as an N-EVENT-REPORT), all of
+        it before ``end``; LinkError when the association ends instead."""
+        with self._guard():
+            return self._receive(end, limit)
+
+    def readable(self, seconds: float) -> bool:
+        """Whether the peer sent something within ``seconds`` (without reading it)."""
+        sock = self.link.sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            ready, _, _ = select.select([sock], [], [], max(seconds, 0.0))
+        except (OSError, ValueError):  # closed meanwhile: the next read says how
+            return True
+        return bool(ready)
 
     def _receive(self, end: float, limit: int) -> Message:
         """The next complete DIMSE message, all of it before ``end``."""
@@ -414,21 +407,3 @@ def open_service(
             Failure("service-refused", f"the peer does not offer {service}", False), link.transcript
         )
     return association, pdu.uid(result.transfer_syntax or "")
-
-
-class SourceFileError(Exception):
-    """The file being sent cannot be read to its end (not a network failure)."""
-
-
-def _read_into(handle: BufferedIOBase, view: memoryview) -> None:
-    """Fill ``view`` from the file; one that ends early changed since it was checked."""
-    filled = 0
-    while filled < len(view):
-        try:
-            count = handle.readinto(view[filled:])
-        except OSError as error:
-            raise SourceFileError(f"cannot read the file: {error.strerror or error}") from error
-        if not count:
-            missing = len(view) - filled
-            raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
-        filled += count

@@ -7,6 +7,21 @@ or video alike; private SOP classes only when the listener is told to accept the
 from functools import cache
 
 VERIFICATION = "1.2.840.10008.1.1"
+# Query/retrieve SOP classes (PS3.4 C.6): Patient Root and Study Root, FIND, MOVE and GET.
+PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
+PATIENT_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.1.2"
+PATIENT_ROOT_GET = "1.2.840.10008.5.1.4.1.2.1.3"
+STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
+STUDY_ROOT_GET = "1.2.840.10008.5.1.4.1.2.2.3"
+MODELS = {  # SOP class → information model (the Archive's name for it)
+    PATIENT_ROOT_FIND: "PATIENT",
+    PATIENT_ROOT_MOVE: "PATIENT",
+    PATIENT_ROOT_GET: "PATIENT",
+    STUDY_ROOT_FIND: "STUDY",
+    STUDY_ROOT_MOVE: "STUDY",
+    STUDY_ROOT_GET: "STUDY",
+}
 STORAGE_ROOT = "1.2.840.10008.5.1.4.1.1."  # every composite image/object storage class
 STANDARD_ROOT = "1.2.840.10008."
 DEFLATED = frozenset(
@@ -60,3 +75,53 @@ def is_storage_class(uid: str, *, accept_private: bool) -> bool:
     if uid.startswith(STORAGE_ROOT) or uid in _named_storage_classes():
         return True
     return accept_private and not uid.startswith(STANDARD_ROOT)
+
+
+# The storage classes a C-GET proposes first (at most 127 contexts fit beside the C-GET's own).
+COMMON_STORAGE = (
+    "CTImageStorage",
+    "EnhancedCTImageStorage",
+    "MRImageStorage",
+    "EnhancedMRImageStorage",
+    "ComputedRadiographyImageStorage",
+    "DigitalXRayImageStorageForPresentation",
+    "DigitalXRayImageStorageForProcessing",
+    "DigitalMammographyXRayImageStorageForPresentation",
+    "UltrasoundImageStorage",
+    "UltrasoundMultiFrameImageStorage",
+    "SecondaryCaptureImageStorage",
+    "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
+    "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
+    "MultiFrameTrueColorSecondaryCaptureImageStorage",
+    "NuclearMedicineImageStorage",
+    "PositronEmissionTomographyImageStorage",
+    "XRayAngiographicImageStorage",
+    "XRayRadiofluoroscopicImageStorage",
+    "RTImageStorage",
+    "RTDoseStorage",
+    "RTStructureSetStorage",
+    "RTPlanStorage",
+    "BasicTextSRStorage",
+    "EnhancedSRStorage",
+    "ComprehensiveSRStorage",
+    "KeyObjectSelectionDocumentStorage",
+    "GrayscaleSoftcopyPresentationStateStorage",
+    "EncapsulatedPDFStorage",
+    "VLPhotographicImageStorage",
+)
+
+
+@cache
+def retrieve_classes(limit: int = 127) -> tuple[str, ...]:
+    """Storage SOP classes a C-GET offers to receive: the common ones first, then the other
+    current (not retired) standard ones, ``limit`` at most."""
+    from pydicom._uid_dict import UID_dictionary
+
+    by_keyword = {entry[4]: uid for uid, entry in UID_dictionary.items()}
+    first = [by_keyword[k] for k in COMMON_STORAGE if k in by_keyword]
+    rest = sorted(
+        uid
+        for uid in _named_storage_classes()
+        if uid not in first and UID_dictionary[uid][3] != "Retired"
+    )
+    return tuple((first + rest)[:limit])

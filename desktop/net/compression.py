@@ -61,6 +61,20 @@ def codecs_for(mode: str) -> tuple[Codec, ...]:
     return (codec,)
 
 
+def in_words(mode: str) -> str:
+    """What a send with ``mode`` does to the images, for a person ('' for none)."""
+    if mode == "none":
+        return ""
+    if mode == "auto":
+        names = ", ".join(codec.name.removesuffix(" lossless") for codec in CODECS.values())
+        return (
+            f"uncompressed images compressed without loss ({names}: the best the peer "
+            "accepts) while the link is slow enough for it to save time"
+        )
+    name = codecs_for(mode)[0].name
+    return f"uncompressed images compressed without loss as {name}, where the peer accepts it"
+
+
 @dataclass(frozen=True, slots=True)
 class Packed:
     """One file packed for the wire: ``data`` is its data set in ``syntax``, or None when it

@@ -3,24 +3,39 @@
 import struct
 
 from desktop.net.link import ProtocolError
-from desktop.net.status import ECHO, FIND, MOVE, STORE
+from desktop.net.status import ECHO, FIND, GET, MOVE, N_ACTION, N_EVENT_REPORT, STORE
 
 VERIFICATION = "1.2.840.10008.1.1"  # the SOP class of C-ECHO
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
 C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
 C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
+C_GET_RQ, C_GET_RSP = 0x0010, 0x8010
 C_CANCEL_RQ = 0x0FFF
+N_EVENT_REPORT_RQ, N_EVENT_REPORT_RSP = 0x0100, 0x8100
+N_ACTION_RQ, N_ACTION_RSP = 0x0130, 0x8130
 RESPONSES = {
     C_STORE_RQ: C_STORE_RSP,
     C_ECHO_RQ: C_ECHO_RSP,
     C_FIND_RQ: C_FIND_RSP,
     C_MOVE_RQ: C_MOVE_RSP,
+    C_GET_RQ: C_GET_RSP,
+    N_ACTION_RQ: N_ACTION_RSP,
+    N_EVENT_REPORT_RQ: N_EVENT_REPORT_RSP,
 }
-SERVICES = {C_STORE_RQ: STORE, C_ECHO_RQ: ECHO, C_FIND_RQ: FIND, C_MOVE_RQ: MOVE}
+SERVICES = {
+    C_STORE_RQ: STORE,
+    C_ECHO_RQ: ECHO,
+    C_FIND_RQ: FIND,
+    C_MOVE_RQ: MOVE,
+    C_GET_RQ: GET,
+    N_ACTION_RQ: N_ACTION,
+    N_EVENT_REPORT_RQ: N_EVENT_REPORT,
+}
 NO_DATASET, DATASET_PRESENT = 0x0101, 0x0000
 
 AFFECTED_SOP_CLASS = 0x00000002
+REQUESTED_SOP_CLASS = 0x00000003
 COMMAND_FIELD = 0x00000100
 MESSAGE_ID = 0x00000110
 MESSAGE_ID_RESPONDED = 0x00000120
@@ -29,11 +44,17 @@ DATASET_TYPE = 0x00000800
 STATUS = 0x00000900
 ERROR_COMMENT = 0x00000902
 AFFECTED_SOP_INSTANCE = 0x00001000
+REQUESTED_SOP_INSTANCE = 0x00001001
+EVENT_TYPE_ID = 0x00001002
+ACTION_TYPE_ID = 0x00001008
 MOVE_DESTINATION = 0x00000600
+MOVE_ORIGINATOR_AE, MOVE_ORIGINATOR_ID = 0x00001030, 0x00001031
 REMAINING, COMPLETED, FAILED_COUNT, WARNING_COUNT = 0x00001020, 0x00001021, 0x00001022, 0x00001023
 
-UID_TAGS = frozenset({AFFECTED_SOP_CLASS, AFFECTED_SOP_INSTANCE})
-TEXT_TAGS = frozenset({ERROR_COMMENT, MOVE_DESTINATION})
+UID_TAGS = frozenset(
+    {AFFECTED_SOP_CLASS, AFFECTED_SOP_INSTANCE, REQUESTED_SOP_CLASS, REQUESTED_SOP_INSTANCE}
+)
+TEXT_TAGS = frozenset({ERROR_COMMENT, MOVE_DESTINATION, MOVE_ORIGINATOR_AE})
 
 
 def _element(tag: int, value: bytes) -> bytes:
@@ -57,7 +78,8 @@ def encode_command(elements: dict[int, str | int]) -> bytes:
 
 US_TAGS = frozenset(
     {COMMAND_FIELD, MESSAGE_ID, MESSAGE_ID_RESPONDED, PRIORITY, DATASET_TYPE, STATUS}
-    | {REMAINING, COMPLETED, FAILED_COUNT, WARNING_COUNT}
+    | {MOVE_ORIGINATOR_ID}
+    | {REMAINING, COMPLETED, FAILED_COUNT, WARNING_COUNT, EVENT_TYPE_ID, ACTION_TYPE_ID}
 )
 
 
@@ -100,17 +122,24 @@ def decode_command(data: bytes) -> dict[int, str | int]:
     return elements
 
 
-def store_request(message_id: int, sop_class: str, sop_instance: str) -> bytes:
-    return encode_command(
-        {
-            AFFECTED_SOP_CLASS: sop_class,
-            COMMAND_FIELD: C_STORE_RQ,
-            MESSAGE_ID: message_id,
-            PRIORITY: 0,
-            DATASET_TYPE: DATASET_PRESENT,
-            AFFECTED_SOP_INSTANCE: sop_instance,
-        }
-    )
+Originator = tuple[str, int]  # the AE title and message ID of the C-MOVE a C-STORE serves
+
+
+def store_request(
+    message_id: int, sop_class: str, sop_instance: str, originator: Originator | None = None
+) -> bytes:
+    """A C-STORE-RQ; a C-MOVE's sub-operation names the move's originator (PS3.7 9.1.1.1)."""
+    elements: dict[int, str | int] = {
+        AFFECTED_SOP_CLASS: sop_class,
+        COMMAND_FIELD: C_STORE_RQ,
+        MESSAGE_ID: message_id,
+        PRIORITY: 0,
+        DATASET_TYPE: DATASET_PRESENT,
+        AFFECTED_SOP_INSTANCE: sop_instance,
+    }
+    if originator is not None:
+        elements[MOVE_ORIGINATOR_AE], elements[MOVE_ORIGINATOR_ID] = originator
+    return encode_command(elements)
 
 
 def query_request(
@@ -145,3 +174,55 @@ def cancel_request(message_id: int) -> bytes:
     return encode_command(
         {COMMAND_FIELD: C_CANCEL_RQ, MESSAGE_ID_RESPONDED: message_id, DATASET_TYPE: NO_DATASET}
     )
+
+
+def action_request(message_id: int, sop_class: str, sop_instance: str, action: int) -> bytes:
+    """An N-ACTION-RQ with a data set (the action information)."""
+    return encode_command(
+        {
+            REQUESTED_SOP_CLASS: sop_class,
+            COMMAND_FIELD: N_ACTION_RQ,
+            MESSAGE_ID: message_id,
+            DATASET_TYPE: DATASET_PRESENT,
+            REQUESTED_SOP_INSTANCE: sop_instance,
+            ACTION_TYPE_ID: action,
+        }
+    )
+
+
+def event_report_request(message_id: int, sop_class: str, sop_instance: str, event: int) -> bytes:
+    """An N-EVENT-REPORT-RQ with a data set (the event information)."""
+    return encode_command(
+        {
+            AFFECTED_SOP_CLASS: sop_class,
+            COMMAND_FIELD: N_EVENT_REPORT_RQ,
+            MESSAGE_ID: message_id,
+            DATASET_TYPE: DATASET_PRESENT,
+            AFFECTED_SOP_INSTANCE: sop_instance,
+            EVENT_TYPE_ID: event,
+        }
+    )
+
+
+def response(
+    command_field: int,
+    message_id: int,
+    status: int,
+    *,
+    sop_class: str = "",
+    sop_instance: str = "",
+    extra: dict[int, str | int] | None = None,
+) -> bytes:
+    """A response without a data set to message ``message_id``."""
+    elements: dict[int, str | int] = {
+        COMMAND_FIELD: command_field,
+        MESSAGE_ID_RESPONDED: message_id,
+        DATASET_TYPE: NO_DATASET,
+        STATUS: status,
+        **(extra or {}),
+    }
+    if sop_class:
+        elements[AFFECTED_SOP_CLASS] = sop_class
+    if sop_instance:
+        elements[AFFECTED_SOP_INSTANCE] = sop_instance
+    return encode_command(elements)

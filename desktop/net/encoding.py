@@ -30,3 +30,16 @@ def decode(data: bytes, syntax: str) -> Dataset:
     except Exception as error:  # pydicom raises many kinds on malformed bytes
         raise ProtocolError(f"a response's data set cannot be read: {error}") from error
     return dataset
+
+
+def transcode(dataset: Dataset, target: str) -> bytes:
+    """``dataset`` (read from a file) decompressed if needed and encoded in ``target``, an
+    uncompressed syntax, for a peer that accepts no other."""
+    from pydicom.uid import JPEGLSTransferSyntaxes
+
+    syntax = dataset.file_meta.TransferSyntaxUID
+    if syntax.is_compressed:
+        # CharLS alone for JPEG-LS: libjpeg spins for minutes on some corrupt frames
+        plugin = "pyjpegls" if syntax in JPEGLSTransferSyntaxes else ""
+        dataset.decompress(decoding_plugin=plugin, generate_instance_uid=False)  # same instance
+    return encode(dataset, target)

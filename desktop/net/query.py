@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from desktop.core.errors import CourierError
 from desktop.net import dimse
 from desktop.net.association import Association, Message, open_service
+from desktop.net.catalogue import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, STUDY_ROOT_MOVE
 from desktop.net.encoding import decode, encode
 from desktop.net.link import Connector, LinkError
 from desktop.net.status import FIND, MOVE, Status, status
@@ -19,9 +20,6 @@ from desktop.net.store import Peer
 
 log = logging.getLogger(__name__)
 
-PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
-STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
-STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
 LEVELS = ("patient", "study", "series", "image")
 RETURN_KEYS = {
     "patient": (
@@ -190,18 +188,14 @@ def move(
 ) -> Iterator[MoveProgress]:
     """A C-MOVE of a study (or one series) to ``destination``, with its progress; closing
     the iterator early cancels it."""
-    query = Dataset()
-    query.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
-    query.StudyInstanceUID = study_uid
-    if series_uid:
-        query.SeriesInstanceUID = series_uid
+    query = retrieve_identifier(study_uid, series_uid)
     with _exchange(connect, peer, STUDY_ROOT_MOVE, dimse.C_MOVE_RQ, destination, query) as exchange:
         for message in exchange.responses():
             command = message.command
             answer = status(MOVE, message.status)
             failed_uids: tuple[str, ...] = ()
             if message.dataset is not None and answer.category != "pending":
-                failed_uids = _failed_instances(decode(message.dataset, exchange.syntax))
+                failed_uids = failed_instances(decode(message.dataset, exchange.syntax))
             remaining, completed, failed, warning = (
                 int(command.get(t, 0))
                 for t in (dimse.REMAINING, dimse.COMPLETED, dimse.FAILED_COUNT, dimse.WARNING_COUNT)
@@ -214,8 +208,18 @@ def move(
                 return
 
 
-def _failed_instances(dataset: Dataset) -> tuple[str, ...]:
-    """The Failed SOP Instance UID List (0008,0058) of a C-MOVE's final response."""
+def retrieve_identifier(study_uid: str, series_uid: str = "") -> Dataset:
+    """The identifier of a C-MOVE or C-GET of a study, or of one of its series."""
+    query = Dataset()
+    query.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
+    query.StudyInstanceUID = study_uid
+    if series_uid:
+        query.SeriesInstanceUID = series_uid
+    return query
+
+
+def failed_instances(dataset: Dataset) -> tuple[str, ...]:
+    """The Failed SOP Instance UID List (0008,0058) of a C-MOVE's or C-GET's final response."""
     value = dataset.get("FailedSOPInstanceUIDList", "")
     values = [value] if isinstance(value, str) else list(value)
     return tuple(str(v) for v in values if str(v))

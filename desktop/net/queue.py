@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     node TEXT NOT NULL,
     description TEXT NOT NULL,
     created REAL NOT NULL,
-    cancelled INTEGER NOT NULL DEFAULT 0
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    deidentified TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS instances (
     job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -41,8 +42,27 @@ CREATE TABLE IF NOT EXISTS instances (
     next_attempt REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, seq)
 );
+CREATE TABLE IF NOT EXISTS commitments (
+    transaction_uid TEXT PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    ae_title TEXT NOT NULL,
+    requested REAL NOT NULL,
+    answered REAL
+);
 """
+# Columns added after the first release, by table: a queue written by it gains them on opening.
+ADDED_COLUMNS = {
+    "jobs": {
+        "deidentified": "TEXT NOT NULL DEFAULT ''",  # how its copies were de-identified
+    },
+    "instances": {
+        "commitment": "TEXT NOT NULL DEFAULT ''",  # '', WAITING, COMMITTED or FAILED
+        "commitment_reason": "TEXT NOT NULL DEFAULT ''",
+        "transaction_uid": "TEXT NOT NULL DEFAULT ''",
+    },
+}
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+WAITING, COMMITTED = "waiting", "committed"  # commitment states (and FAILED)
 DAMAGED_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 SIDE_FILES = ("-wal", "-shm")
 HASHING_THREADS = 4
@@ -81,14 +101,37 @@ class JobSummary:
     pending: int
     bytes_total: int
     bytes_sent: int
+    committed: int = 0
+    commit_failed: int = 0
+    commit_waiting: int = 0
+    deidentified: str = ""  #: how its copies were de-identified ('' for originals)
 
     @property
     def state(self) -> str:
+        """cancelled, pending, failed or done; with storage commitment requested, a job with
+        every instance sent is "committed" only when every one of them is."""
         if self.cancelled:
             return "cancelled"
         if self.pending:
             return "pending"
-        return "failed" if self.failed else "done"
+        if self.failed:
+            return "failed"
+        if self.commit_failed:
+            return "commitment failed"
+        if self.commit_waiting:
+            return "waiting for commitment"
+        return "committed" if self.committed and self.committed == self.total else "done"
+
+    def commitment(self) -> str:
+        """The commitment counts in words ('' when none was requested)."""
+        if not (self.committed or self.commit_failed or self.commit_waiting):
+            return ""
+        parts = [f"{self.committed} committed"]
+        if self.commit_failed:
+            parts.append(f"{self.commit_failed} not committed")
+        if self.commit_waiting:
+            parts.append(f"{self.commit_waiting} waiting for commitment")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +144,19 @@ class QueuedInstance:
     note: str
     attempts: int
     next_attempt: float
+    commitment: str = ""
+    commitment_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedReport:
+    """What a storage commitment report changed, or why it was ignored ('' if it was not)."""
+
+    ignored: str = ""
+    job_id: int = 0
+    committed: int = 0
+    failed: int = 0
+    unknown: tuple[str, ...] = ()  # instances it named that the transaction did not
 
 
 class _DamagedError(Exception):
@@ -129,11 +185,24 @@ class TransferQueue:
     def close(self) -> None:
         self.db.close()
 
-    def enqueue(self, node: str, items: Iterable[StoreItem], description: str) -> int:
-        """A new job; each file's size and SHA-256 are recorded before anything is sent."""
+    def enqueue(
+        self,
+        node: str,
+        items: Iterable[StoreItem],
+        description: str,
+        *,
+        hashing_threads: int = HASHING_THREADS,
+        deidentified: str = "",
+    ) -> int:
+        """A new job; each file's size and SHA-256 are recorded before anything is sent.
+        Hashing threads take the GIL between reads: a GUI keeps its thread running with one.
+        ``deidentified`` says how, when the items are de-identified copies."""
         items = list(items)
-        with ThreadPoolExecutor(HASHING_THREADS) as pool:  # hashlib hashes without the GIL
-            digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
+        if hashing_threads > 1:
+            with ThreadPoolExecutor(hashing_threads) as pool:  # hashlib hashes without the GIL
+                digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
+        else:  # no pool: its 2,000 futures are more work for the GIL than the hashing
+            digests = [i.sha256 or self._hash(i.path) for i in items]
         rows = [
             (
                 i.path,
@@ -150,8 +219,8 @@ class TransferQueue:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             cursor = self.db.execute(
-                "INSERT INTO jobs (node, description, created) VALUES (?, ?, ?)",
-                (node, description, time.time()),
+                "INSERT INTO jobs (node, description, created, deidentified) VALUES (?, ?, ?, ?)",
+                (node, description, time.time(), deidentified),
             )
             job_id = int(cursor.lastrowid or 0)
             self.db.executemany(
@@ -189,17 +258,22 @@ class TransferQueue:
 
     def job(self, job_id: int) -> JobSummary:
         row = self.db.execute(
-            "SELECT node, description, created, cancelled FROM jobs WHERE id = ?", (job_id,)
+            "SELECT node, description, created, cancelled, deidentified FROM jobs WHERE id = ?",
+            (job_id,),
         ).fetchone()
         if row is None:
             raise QueueError(f"no job {job_id} in the queue")
         counts = dict.fromkeys((PENDING, SENT, FAILED), 0)
         sizes = dict.fromkeys((PENDING, SENT, FAILED), 0)
-        for state, count, size in self.db.execute(
-            "SELECT state, COUNT(*), SUM(size) FROM instances WHERE job_id = ? GROUP BY state",
+        commitment = dict.fromkeys((COMMITTED, FAILED, WAITING, ""), 0)
+        for state, committed, count, size in self.db.execute(
+            "SELECT state, commitment, COUNT(*), SUM(size) FROM instances WHERE job_id = ? "
+            "GROUP BY state, commitment",
             (job_id,),
         ):
-            counts[state], sizes[state] = count, size or 0
+            counts[state] += count
+            sizes[state] += size or 0
+            commitment[committed] += count
         return JobSummary(
             job_id,
             row[0],
@@ -212,12 +286,17 @@ class TransferQueue:
             counts[PENDING],
             sum(sizes.values()),
             sizes[SENT],
+            commitment[COMMITTED],
+            commitment[FAILED],
+            commitment[WAITING],
+            row[4],
         )
 
     def instances(self, job_id: int, state: str | None = None) -> list[QueuedInstance]:
         query = (
             "SELECT job_id, seq, path, sop_class_uid, sop_instance_uid, transfer_syntax_uid,"
-            " size, sha256, state, message, note, attempts, next_attempt FROM instances "
+            " size, sha256, state, message, note, attempts, next_attempt, commitment,"
+            " commitment_reason FROM instances "
             "WHERE job_id = ?" + (" AND state = ?" if state else "") + " ORDER BY seq"
         )
         parameters = (job_id, state) if state else (job_id,)
@@ -231,9 +310,123 @@ class TransferQueue:
                 r[10],
                 r[11],
                 r[12],
+                r[13],
+                r[14],
             )
             for r in self.db.execute(query, parameters)
         ]
+
+    # -- storage commitment ----------------------------------------------------------------
+
+    def begin_commitment(self, job_id: int, transaction_uid: str, ae_title: str) -> list[StoreItem]:
+        """Record a transaction for the job's sent instances not yet committed (they wait for
+        it from now on) and return them: what the N-ACTION names (none: nothing recorded)."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            named = self.db.execute(
+                "UPDATE instances SET commitment = ?, commitment_reason = '', transaction_uid = ? "
+                "WHERE job_id = ? AND state = ? AND commitment != ?",
+                (WAITING, transaction_uid, job_id, SENT, COMMITTED),
+            ).rowcount
+            if named:
+                self.db.execute(
+                    "INSERT INTO commitments (transaction_uid, job_id, ae_title, requested) "
+                    "VALUES (?, ?, ?, ?)",
+                    (transaction_uid, job_id, ae_title, time.time()),
+                )
+        return [
+            StoreItem(Path(r[0]), r[1], r[2], r[3])
+            for r in self.db.execute(
+                "SELECT path, sop_class_uid, sop_instance_uid, transfer_syntax_uid "
+                "FROM instances WHERE transaction_uid = ? ORDER BY seq",
+                (transaction_uid,),
+            )
+        ]
+
+    def abandon_commitment(self, transaction_uid: str, reason: str) -> None:
+        """The request could not be made: its instances are not waiting any more."""
+        with self.db:
+            self.db.execute(
+                "UPDATE instances SET commitment = ?, commitment_reason = ? "
+                "WHERE transaction_uid = ? AND commitment = ?",
+                (FAILED, reason, transaction_uid, WAITING),
+            )
+            self.db.execute(
+                "UPDATE commitments SET answered = ? WHERE transaction_uid = ?",
+                (time.time(), transaction_uid),
+            )
+
+    def job_of_transaction(self, transaction_uid: str) -> int | None:
+        row = self.db.execute(
+            "SELECT job_id FROM commitments WHERE transaction_uid = ?", (transaction_uid,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def commitment_answered(self, transaction_uid: str) -> bool:
+        row = self.db.execute(
+            "SELECT answered FROM commitments WHERE transaction_uid = ?", (transaction_uid,)
+        ).fetchone()
+        return row is not None and row[0] is not None
+
+    def apply_report(
+        self,
+        transaction_uid: str,
+        sender_ae: str,
+        committed: Iterable[tuple[str, str]],
+        failed: Iterable[tuple[str, str, str]],
+    ) -> AppliedReport:
+        """Match a report to our transaction: its instances (class, instance UID) become
+        committed or failed (with the reason in words). A report for a transaction we never
+        made, from another AE than the one asked, or answered already, changes nothing; the
+        instances it names that the transaction did not are listed, never recorded."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute(
+                "SELECT job_id, ae_title, answered FROM commitments WHERE transaction_uid = ?",
+                (transaction_uid,),
+            ).fetchone()
+            if row is None:
+                return AppliedReport(f"no transaction {transaction_uid} of ours awaits a report")
+            job_id, ae_title, answered = row
+            if sender_ae != ae_title:
+                return AppliedReport(
+                    f"the report for transaction {transaction_uid} came from {sender_ae!r}, "
+                    f"but it was asked of {ae_title!r}",
+                    job_id,
+                )
+            if answered is not None:
+                return AppliedReport(f"transaction {transaction_uid} was answered already", job_id)
+            members = {
+                (str(c), str(u))
+                for c, u in self.db.execute(
+                    "SELECT sop_class_uid, sop_instance_uid FROM instances "
+                    "WHERE transaction_uid = ?",
+                    (transaction_uid,),
+                )
+            }
+            outcomes = [(key, COMMITTED, "") for key in committed]
+            outcomes += [((c, u), FAILED, reason) for c, u, reason in failed]
+            unknown = tuple(u for (c, u), _, _ in outcomes if (c, u) not in members)
+            counts = {COMMITTED: 0, FAILED: 0}
+            for (sop_class, sop_instance), state, reason in outcomes:
+                if (sop_class, sop_instance) not in members:
+                    continue
+                counts[state] += self.db.execute(
+                    "UPDATE instances SET commitment = ?, commitment_reason = ? "
+                    "WHERE transaction_uid = ? AND sop_class_uid = ? AND sop_instance_uid = ?",
+                    (state, reason, transaction_uid, sop_class, sop_instance),
+                ).rowcount
+            self.db.execute(
+                "UPDATE commitments SET answered = ? WHERE transaction_uid = ?",
+                (time.time(), transaction_uid),
+            )
+        if unknown:
+            logger.warning(
+                "the commitment report for %s names %d instance(s) it did not ask about",
+                transaction_uid,
+                len(unknown),
+            )
+        return AppliedReport("", job_id, counts[COMMITTED], counts[FAILED], unknown)
 
     def record(
         self, instance: QueuedInstance, outcome: StoreOutcome, policy: RetryPolicy, now: float
@@ -284,6 +477,10 @@ class TransferQueue:
         ).fetchone()
         return str(row[0]) if row else ""
 
+    def commitment_failures(self, job_id: int) -> list[QueuedInstance]:
+        """The job's instances the peer did not commit to keep."""
+        return [i for i in self.instances(job_id, SENT) if i.commitment == FAILED]
+
     def cancel(self, job_id: int) -> None:
         self.job(job_id)
         self.db.execute("UPDATE jobs SET cancelled = 1 WHERE id = ?", (job_id,))
@@ -313,6 +510,7 @@ def _open(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         db.executescript(SCHEMA)
+        _add_columns(db)
         problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as error:
         db.close()
@@ -323,6 +521,15 @@ def _open(path: Path) -> sqlite3.Connection:
         db.close()
         raise _DamagedError("; ".join(problems[:3]))
     return db
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns a queue written by an earlier release lacks (its jobs kept)."""
+    for table, added in ADDED_COLUMNS.items():
+        present = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, declaration in added.items():
+            if name not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 def _move_aside(path: Path) -> Path:

@@ -1,13 +1,14 @@
-"""One negotiated association of our storage SCP: P-DATA in, C-ECHO and C-STORE answered.
+"""One negotiated association of our listener: P-DATA in, C-ECHO and C-STORE answered, other
+requests handed to their service (``exchange.Service``).
 
 Data set fragments go from the socket straight into a file under ``OUT/.incoming`` (memory: one
 PDU); the file is checked (``intake``), then linked into place without ever replacing another
-instance, and only then answered Success. Every failure path removes the incoming file.
+instance, and only then answered Success. Every failure path removes the incoming file. The
+data set of any other message is collected in memory, up to ``exchange.MAX_IDENTIFIER``.
 """
 
 import logging
 import os
-import re
 import secrets
 import socket
 import ssl
@@ -18,9 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop.core.access import STORE
+from desktop.core.filing import file_into_place, stored_path
 from desktop.net import acceptor, dimse
 from desktop.net.acceptor import AssociationRequest
 from desktop.net.catalogue import VERIFICATION
+from desktop.net.exchange import (
+    MAX_IDENTIFIER,
+    Command,
+    Exchange,
+    OutgoingContext,
+    PeerProtocolError,
+    Recipient,
+    Request,
+    Service,
+)
 from desktop.net.intake import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, IntakeError, check
 from desktop.net.link import quick_ack
 from desktop.net.pdu import (
@@ -36,18 +49,11 @@ from desktop.net.pdu import (
 
 log = logging.getLogger(__name__)
 
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 SUCCESS = 0x0000
+NOT_AUTHORISED = 0x0124  # PS3.7 C.5: refused, not authorised
 MAX_COMMAND = 1 << 16
 Sink = Callable[[dict[str, Any]], None]
-
-
-class PeerProtocolError(Exception):
-    """The peer broke the protocol: we send A-ABORT with ``reason`` and close."""
-
-    def __init__(self, message: str, reason: int = acceptor.ABORT_INVALID_PARAMETER) -> None:
-        super().__init__(message)
-        self.reason = reason
+Services = dict[tuple[int, str], Service]  # (request command field, SOP class) → service
 
 
 @dataclass(slots=True)
@@ -56,8 +62,8 @@ class ListenerSettings:
     host: str = "127.0.0.1"
     port: int = 11113
     out: Path = Path("inbox")
-    # Calling AE titles allowed ("AE", or "AE=SHA256" to bind it to a client certificate);
-    # empty: anyone.
+    # Calling AE titles allowed and what they may do (desktop.core.access: "AE",
+    # "AE=SHA256" to bind it to a client certificate, "/store,query,retrieve"); empty: anyone.
     allowed_calling: list[str] = field(default_factory=list)
     tls_context: ssl.SSLContext | None = None  # the context the TLS acceptor uses
     accept_private: bool = False  # accept non-standard (private) SOP classes
@@ -68,22 +74,6 @@ class ListenerSettings:
     max_pdu_length: int = 1 << 17  # what we announce: the memory one association reads into
     max_inflated: int = 512 << 20  # a deflated data set may inflate to this much
     fsync: bool = True  # data on disk before Success
-
-
-def _component(value: str, fallback: str) -> str:
-    cleaned = SAFE.sub("_", value.strip())[:64].strip("._")
-    return cleaned or fallback
-
-
-def stored_path(out: Path, patient: str, study: str, series: str, instance: str) -> Path:
-    """Where a received instance goes: OUT/patient/study/series/instance.dcm (names made safe)."""
-    return (
-        out
-        / _component(patient, "unknown-patient")
-        / _component(study, "unknown-study")
-        / _component(series, "unknown-series")
-        / f"{_component(instance, 'instance')}.dcm"
-    )
 
 
 def file_meta(sop_class: str, sop_instance: str, syntax: str, source: str) -> bytes:
@@ -126,8 +116,18 @@ class Incoming:
     refused: IntakeError | None = None
 
 
+@dataclass(slots=True)
+class Collecting:
+    """A message other than C-STORE whose data set is arriving (held in memory)."""
+
+    context_id: int
+    command: Command
+    data: bytearray = field(default_factory=bytearray)
+
+
 class Association:
-    """One negotiated association: P-DATA in, C-ECHO and C-STORE answered, until release."""
+    """One negotiated association: P-DATA in, C-ECHO and C-STORE answered, other requests
+    served by their service, until release."""
 
     def __init__(
         self,
@@ -137,6 +137,10 @@ class Association:
         request: AssociationRequest,
         peer: str,
         accepted: dict[int, str],
+        *,
+        services: Services | None = None,
+        permitted: frozenset[str] = frozenset({STORE}),
+        recipient: Recipient | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
@@ -152,12 +156,18 @@ class Association:
         self.incoming: Incoming | None = None
         self.folders: set[Path] = set()  # inbox folders known to exist
         self.token, self.received = secrets.token_hex(8), 0  # names of incoming files
+        self.services = services or {}
+        self.permitted = permitted
+        self.collecting: Collecting | None = None
+        self.ready: tuple[Service, Request] | None = None  # served once its PDU is handled
+        self.exchange: Recipient | None = recipient  # gets the messages while it is set
 
     def run(self) -> None:
         self.connection.settimeout(self.settings.idle_timeout)
         try:
-            while self._next_pdu():
-                pass
+            while self.next_pdu():
+                if self.ready is not None:
+                    self._serve(*self.ready)
         except PeerProtocolError as error:
             self._event("association-aborted", reason=f"we aborted: {error}")
             send(self.connection, acceptor.provider_abort(error.reason))
@@ -174,12 +184,12 @@ class Association:
             self._event("association-aborted", reason=f"internal error: {error!r}")
             send(self.connection, acceptor.provider_abort(acceptor.ABORT_NOT_SPECIFIED))
         finally:
-            self._discard()
+            self.discard()
 
     def _event(self, name: str, **details: Any) -> None:
         self.sink({"event": name, "calling": self.request.calling, "peer": self.peer, **details})
 
-    def _next_pdu(self) -> bool:
+    def next_pdu(self) -> bool:
         """Read and handle one PDU; False once the association is over."""
         self.deadline = time.monotonic() + self.settings.idle_timeout
         self._fill(self.header)
@@ -235,7 +245,7 @@ class Association:
             position += 4 + size
 
     def _command_fragment(self, context_id: int, fragment: memoryview, *, last: bool) -> None:
-        if self.incoming is not None:
+        if self.incoming is not None or self.collecting is not None:
             raise PeerProtocolError("a command arrived before the previous data set ended")
         self.command += fragment
         if len(self.command) > MAX_COMMAND:
@@ -249,15 +259,88 @@ class Association:
         except (struct.error, ValueError) as error:
             raise PeerProtocolError(f"a command set that cannot be decoded ({error})") from None
         self.command.clear()
-        if field_ == dimse.C_ECHO_RQ:
-            self._respond(context_id, dimse.C_ECHO_RSP, message_id, VERIFICATION, "", SUCCESS)
-        elif field_ == dimse.C_STORE_RQ:
+        if field_ == dimse.C_STORE_RQ:
             self._begin_store(context_id, command, message_id)
+        elif field_ == dimse.C_ECHO_RQ:
+            self._respond(context_id, dimse.C_ECHO_RSP, message_id, VERIFICATION, "", SUCCESS)
+        elif command.get(dimse.DATASET_TYPE) == dimse.NO_DATASET:
+            self._message(context_id, command, None)
         else:
+            self.collecting = Collecting(context_id, command)
+
+    def _collect(self, context_id: int, fragment: memoryview, *, last: bool) -> None:
+        collecting = self.collecting
+        if collecting is None or collecting.context_id != context_id:
+            raise PeerProtocolError("data set fragment without a command on its context")
+        collecting.data += fragment
+        if len(collecting.data) > MAX_IDENTIFIER:
             raise PeerProtocolError(
-                f"command 0x{int(field_ or 0):04X}: this SCP only answers C-ECHO and C-STORE",
+                f"a data set of more than {MAX_IDENTIFIER:,} bytes with a command other than "
+                "C-STORE"
+            )
+        if last:
+            self.collecting = None
+            self._message(context_id, collecting.command, bytes(collecting.data))
+
+    def _message(self, context_id: int, command: Command, dataset: bytes | None) -> None:
+        """A complete message other than C-STORE and C-ECHO: for the exchange under way, or a
+        request for its service (served once the PDU that completed it is handled)."""
+        if self.exchange is not None:
+            self.exchange.deliver(context_id, command, dataset)
+            return
+        field_ = int(command.get(dimse.COMMAND_FIELD, 0))
+        if field_ == dimse.C_CANCEL_RQ:
+            return  # for a request already answered: nothing to cancel
+        sop_class = self.abstract[context_id]
+        service = self.services.get((field_, sop_class))
+        if service is None:
+            raise PeerProtocolError(
+                f"command 0x{field_:04X} on a context for {sop_class}: not a service we "
+                "provide there",
                 acceptor.ABORT_UNEXPECTED_PDU,
             )
+        request = Request(
+            context_id,
+            sop_class,
+            self.accepted[context_id],
+            command,
+            dataset,
+            self.request.calling,
+            self.peer,
+        )
+        self.ready = service, request
+
+    def _serve(self, service: Service, request: Request) -> None:
+        self.ready = None
+        exchange = Exchange(
+            request,
+            self.connection,
+            self.next_pdu,
+            peer_max_pdu=self.request.max_pdu_length,
+            outgoing=self._outgoing(),
+            report=self._event,
+        )
+        if service.permission not in self.permitted:
+            self._event(
+                "access-refused",
+                service=service.permission,
+                reason=f"{self.request.calling!r} may not {service.permission} here",
+            )
+            exchange.respond(NOT_AUTHORISED, comment=f"not authorised to {service.permission}")
+            return
+        self.exchange = exchange
+        try:
+            service.handle(exchange)
+        finally:
+            self.exchange = None
+
+    def _outgoing(self) -> list[OutgoingContext]:
+        """The accepted contexts on which the peer took the SCP role (C-GET's sub-operations)."""
+        return [
+            OutgoingContext(context_id, self.abstract[context_id], syntax)
+            for context_id, syntax in self.accepted.items()
+            if self.request.may_act_as_scp(self.abstract[context_id])
+        ]
 
     def _begin_store(self, context_id: int, command: dict[int, str | int], message_id: int) -> None:
         sop_class = str(command.get(dimse.AFFECTED_SOP_CLASS, ""))
@@ -276,6 +359,11 @@ class Association:
         self.incoming = Incoming(
             context_id, message_id, sop_class, sop_instance, syntax, len(head), None, -1
         )
+        if STORE not in self.permitted:
+            reason = f"{self.request.calling!r} may not store here"
+            self._event("access-refused", service=STORE, reason=reason)
+            self.incoming.refused = IntakeError(NOT_AUTHORISED, reason)
+            return
         if sop_class != self.abstract[context_id]:
             self.incoming.refused = IntakeError(
                 CANNOT_UNDERSTAND,
@@ -311,7 +399,8 @@ class Association:
     def _dataset_fragment(self, context_id: int, fragment: memoryview, *, last: bool) -> None:
         incoming = self.incoming
         if incoming is None or incoming.context_id != context_id:
-            raise PeerProtocolError("data set fragment without a C-STORE request on its context")
+            self._collect(context_id, fragment, last=last)
+            return
         if incoming.refused is None:
             try:
                 self._write(fragment)
@@ -441,37 +530,10 @@ class Association:
             incoming.path.unlink(missing_ok=True)
             incoming.path = None
 
-    def _discard(self) -> None:
+    def discard(self) -> None:
         """The association ended mid-data-set: nothing of it stays in ``.incoming``."""
         self._close_file(remove=True)
         self.incoming = None
-
-
-def file_into_place(temporary: Path, target: Path) -> tuple[Path, bool]:
-    """Link the checked file at ``target`` (whose folder exists) without ever replacing
-    another file: an identical file already there is this instance again (True); a different
-    one keeps its place and this one takes the next free name (``name~2.dcm`` ...)."""
-    for number in range(1, 1000):
-        candidate = target if number == 1 else target.with_name(f"{target.stem}~{number}.dcm")
-        try:
-            os.link(temporary, candidate)
-            return candidate, False
-        except FileExistsError:
-            if _same_content(temporary, candidate):
-                return candidate, True
-    raise OSError(f"a thousand different files are already named {target.name}")
-
-
-def _same_content(first: Path, second: Path) -> bool:
-    if first.stat().st_size != second.stat().st_size:
-        return False
-    with first.open("rb") as a, second.open("rb") as b:
-        while True:
-            chunk = a.read(1 << 20)
-            if chunk != b.read(1 << 20):
-                return False
-            if not chunk:
-                return True
 
 
 def recv_exact(connection: socket.socket, count: int, deadline: float | None = None) -> bytes:

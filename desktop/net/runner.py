@@ -71,7 +71,8 @@ def run_job(
 
     Stop iterating to pause: what was acknowledged is committed, the rest stays pending.
     """
-    node = queue.job(job_id).node
+    job = queue.job(job_id)
+    node, deidentified = job.node, job.deidentified
     while True:
         summary = queue.job(job_id)
         if summary.cancelled or not summary.pending:
@@ -110,6 +111,7 @@ def run_job(
                         "sent": record.sent,
                         "transcript": record.transcript,
                         "failure": record.failure and record.failure.text,
+                        **({"deidentified": deidentified} if deidentified else {}),
                     }
                 )
             yield record

@@ -1,4 +1,5 @@
-"""Our storage SCP: the move destination, the demo PACS and ``dicom-courier listen``.
+"""Our listener: the move destination, the demo PACS and ``dicom-courier listen``; a storage
+SCP, and a query/retrieve (or other) provider for the services it is given.
 
 Our own acceptor on our own upper layer. Each connection gets a thread; a socket that has not
 completed its TLS handshake and A-ASSOCIATE-RQ within ``request_timeout`` is closed, and only
@@ -10,7 +11,6 @@ association: one PDU), are checked (``intake``) and only then filed and answered
 import contextlib
 import hashlib
 import logging
-import re
 import socket
 import ssl
 import struct
@@ -20,10 +20,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from desktop.core.access import RETRIEVE, STORE, AccessError, AccessList
 from desktop.core.errors import CourierError
+from desktop.core.filing import stored_path
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
-from desktop.net.catalogue import VERIFICATION, is_storage_class, transfer_syntaxes
+from desktop.net.catalogue import (
+    EXPLICIT_LITTLE,
+    IMPLICIT_LITTLE,
+    VERIFICATION,
+    is_storage_class,
+    transfer_syntaxes,
+)
+from desktop.net.exchange import PeerProtocolError, Service
 from desktop.net.link import tune
 from desktop.net.pdu import (
     A_ASSOCIATE_RQ,
@@ -33,11 +42,10 @@ from desktop.net.ratelimit import PeerLimiter
 from desktop.net.receiver import (
     Association,
     ListenerSettings,
-    PeerProtocolError,
+    Services,
     Sink,
     recv_exact,
     send,
-    stored_path,
 )
 
 log = logging.getLogger(__name__)
@@ -51,7 +59,8 @@ __all__ = [
 ]
 
 MAX_REQUEST = 1 << 18  # an A-ASSOCIATE-RQ with 128 contexts fits in a tenth of this
-FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+USER_REJECTION = 1  # a presentation context the calling AE title is not granted
+ENCODABLE = frozenset({EXPLICIT_LITTLE, IMPLICIT_LITTLE})  # for identifiers we answer with
 
 # What the composition root gives us: an accepted socket and a handshake deadline in, a TLS
 # socket (or None) and the handshake transcript (JSON-ready) out.
@@ -62,34 +71,31 @@ class ListenerError(CourierError):
     """The listener cannot start (port in use, folder not writable, bad settings ...)."""
 
 
-def parse_allowed(entries: list[str]) -> dict[str, frozenset[str]]:
-    """``AE`` or ``AE=SHA256FP`` entries → AE title → bound certificate fingerprints."""
-    allowed: dict[str, set[str]] = {}
-    for entry in entries:
-        title, _, fingerprint = entry.partition("=")
-        title = title.strip()
-        if not title or len(title) > 16:
-            raise ListenerError(f"{entry!r}: an AE title is 1 to 16 characters")
-        bound = allowed.setdefault(title, set())
-        if fingerprint:
-            normal = fingerprint.replace(":", "").strip().lower()
-            if not FINGERPRINT.fullmatch(normal):
-                raise ListenerError(
-                    f"{entry!r}: after '=' comes a certificate's SHA-256 fingerprint "
-                    "(64 hex digits, colons allowed)"
-                )
-            bound.add(normal)
-    return {title: frozenset(fingerprints) for title, fingerprints in allowed.items()}
-
-
 class StorageListener:
-    """A storage SCP for every storage SOP class and transfer syntax, storing as received."""
+    """A storage SCP for every storage SOP class and transfer syntax, storing as received,
+    and the provider of ``services`` (query/retrieve, storage commitment ...)."""
 
     def __init__(
-        self, settings: ListenerSettings, sink: Sink, tls_acceptor: TlsAcceptor | None = None
+        self,
+        settings: ListenerSettings,
+        sink: Sink,
+        tls_acceptor: TlsAcceptor | None = None,
+        *,
+        services: list[Service] | None = None,
     ) -> None:
         self.settings = settings
-        self.allowed = parse_allowed(settings.allowed_calling)
+        try:
+            self.access = AccessList.parse(settings.allowed_calling)
+        except AccessError as error:
+            raise ListenerError(str(error)) from error
+        self.services: Services = {
+            (service.command_field, sop_class): service
+            for service in services or []
+            for sop_class in service.sop_classes
+        }
+        self.served = {
+            sop_class: service.permission for (_, sop_class), service in self.services.items()
+        }
         self.sink = sink
         self.tls_acceptor = tls_acceptor
         self.limiter = PeerLimiter()
@@ -253,13 +259,29 @@ class StorageListener:
             send(connection, acceptor.associate_reject(result, source, reason))
             return
         try:
-            answers = self._answers(request)
+            permitted = self.access.services(request.calling, fingerprint)
+            answers = self._answers(request, permitted, peer)
+            accepted = {a.context_id: a.transfer_syntax for a in answers if a.result == 0}
+            abstract = {p.context_id: p.abstract_syntax for p in request.proposals}
+            roles = {
+                sop_class: proposed
+                for sop_class, proposed in request.roles.items()
+                if sop_class in {abstract[c] for c in accepted}
+            }
             send(
                 connection,
-                acceptor.associate_accept(request, answers, self.settings.max_pdu_length),
+                acceptor.associate_accept(request, answers, self.settings.max_pdu_length, roles),
             )
-            accepted = {a.context_id: a.transfer_syntax for a in answers if a.result == 0}
-            Association(self.settings, self.sink, connection, request, peer, accepted).run()
+            Association(
+                self.settings,
+                self.sink,
+                connection,
+                request,
+                peer,
+                accepted,
+                services=self.services,
+                permitted=permitted,
+            ).run()
         finally:
             self._associations.release()
 
@@ -276,35 +298,58 @@ class StorageListener:
             return acceptor.REJECT_CALLED_AE, (
                 f"called AE title {request.called!r} is not ours ({self.settings.ae_title!r})"
             )
-        if self.allowed:
-            if request.calling not in self.allowed:
-                return acceptor.REJECT_CALLING_AE, (
-                    f"calling AE title {request.calling!r} is not in the allowed list"
-                )
-            bound = self.allowed[request.calling]
-            if bound and fingerprint not in bound:
-                return acceptor.REJECT_CALLING_AE, (
-                    f"calling AE title {request.calling!r} is bound to another client "
-                    f"certificate (this one: SHA-256 {fingerprint or 'none, plain TCP'})"
-                )
+        refusal = self.access.refusal(request.calling, fingerprint)
+        if refusal:
+            return acceptor.REJECT_CALLING_AE, refusal
         return None
 
-    def _answers(self, request: AssociationRequest) -> list[ContextAnswer]:
+    def _answers(
+        self, request: AssociationRequest, permitted: frozenset[str], peer: str
+    ) -> list[ContextAnswer]:
+        """Each proposed context accepted, not supported, or refused because the calling AE
+        title is not granted its service (reported once per association)."""
         syntaxes = transfer_syntaxes()
-        answers = []
+        answers, refused = [], set()
         for proposal in request.proposals:
-            wanted = proposal.abstract_syntax == VERIFICATION or is_storage_class(
-                proposal.abstract_syntax, accept_private=self.settings.accept_private
-            )
-            syntax = next((s for s in proposal.transfer_syntaxes if s in syntaxes), "")
-            if not wanted:
+            needs = self._permission(request, proposal.abstract_syntax)
+            usable = ENCODABLE if proposal.abstract_syntax in self.served else syntaxes
+            syntax = next((s for s in proposal.transfer_syntaxes if s in usable), "")
+            if needs and needs not in permitted:
+                refused.add(needs)
+                result = USER_REJECTION
+            elif needs is None:
                 result = acceptor.ABSTRACT_NOT_SUPPORTED
             elif not syntax:
                 result = acceptor.TRANSFER_NOT_SUPPORTED
             else:
                 result = acceptor.ACCEPTED
             answers.append(ContextAnswer(proposal.context_id, result, syntax))
+        if refused:
+            self.sink(
+                {
+                    "event": "access-refused",
+                    "calling": request.calling,
+                    "called": request.called,
+                    "peer": peer,
+                    "service": ",".join(sorted(refused)),
+                    "reason": f"{request.calling!r} may not {' or '.join(sorted(refused))} here",
+                }
+            )
         return answers
+
+    def _permission(self, request: AssociationRequest, sop_class: str) -> str | None:
+        """The permission a context for ``sop_class`` needs ('' none), None if we do not
+        provide it. A storage context on which the peer takes the SCP role carries C-GET's
+        sub-operations: retrieving is enough for it."""
+        if sop_class == VERIFICATION:
+            return ""
+        if sop_class in self.served:
+            return self.served[sop_class]
+        if is_storage_class(sop_class, accept_private=self.settings.accept_private):
+            if request.may_act_as_scp(sop_class) and request.roles[sop_class][0] == 0:
+                return RETRIEVE
+            return STORE
+        return None
 
 
 def _read_request(connection: socket.socket, deadline: float) -> AssociationRequest:

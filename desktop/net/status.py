@@ -4,6 +4,7 @@ the same code means different things to different services (0xB000, 0xA801)."""
 from dataclasses import dataclass
 
 ECHO, STORE, FIND, MOVE, GET = "C-ECHO", "C-STORE", "C-FIND", "C-MOVE", "C-GET"
+N_ACTION, N_EVENT_REPORT = "N-ACTION", "N-EVENT-REPORT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,19 @@ GENERAL: Table = {  # PS3.7 C.1 – C.5: any DIMSE-C service may answer these
     0x0212: ("failure", "mistyped argument"),
     0x0213: ("failure", "resource limitation"),
 }
+NORMALIZED: Table = {  # PS3.7 C.6 – C.7: what DIMSE-N services add
+    0x0110: ("failure", "processing failure"),
+    0x0112: ("failure", "no such SOP instance"),
+    0x0115: ("failure", "invalid argument value"),
+    0x0118: ("failure", "no such SOP class"),
+    0x0119: ("failure", "class-instance conflict"),
+    0x0123: ("failure", "no such action"),
+    0x0113: ("failure", "no such event type"),
+}
 SERVICES: dict[str, Table] = {
     ECHO: {},
+    N_ACTION: NORMALIZED,
+    N_EVENT_REPORT: NORMALIZED,
     STORE: {
         0xB000: ("warning", "coercion of data elements"),
         0xB006: ("warning", "elements discarded"),

@@ -152,12 +152,17 @@ def _add_context(plan: Plan, sop_class: str, syntaxes: tuple[str, ...]) -> int:
 
 
 def store(
-    connect: Connector, peer: Peer, items: Sequence[StoreItem], *, compress: str = "none"
+    connect: Connector,
+    peer: Peer,
+    items: Sequence[StoreItem],
+    *,
+    originator: dimse.Originator | None = None,
+    compress: str = "none",
 ) -> Iterator[StoreOutcome | SessionEvent]:
-    """Send every item, uncompressed ones compressed as ``compress`` says (see
-    config.COMPRESSIONS) when the peer accepts it; yields session events and one outcome per
-    item, in order. Never raises: whatever goes wrong becomes the outcome of the items it
-    touched."""
+    """Send every item (as the sub-operations of ``originator``'s C-MOVE, when given),
+    uncompressed ones compressed as ``compress`` says (see config.COMPRESSIONS) when the peer
+    accepts it; yields session events and one outcome per item, in order. Never raises:
+    whatever goes wrong becomes the outcome of the items it touched."""
     for plan in plan_associations(items, codecs_for(compress)):
         try:
             link = connect()
@@ -176,7 +181,9 @@ def store(
             yield from (StoreOutcome(i, False, False, failure.text) for i in plan.items)
             continue
         yield SessionEvent("opened", link.transcript)
-        yield from _store_plan(association, plan, link.transcript, auto=compress == "auto")
+        yield from _store_plan(
+            association, plan, link.transcript, originator, auto=compress == "auto"
+        )
 
 
 def _unexpected(error: BaseException) -> Failure:
@@ -208,7 +215,12 @@ def choose_packing(association: Association, plan: Plan, *, auto: bool) -> Ahead
 
 
 def _store_plan(
-    association: Association, plan: Plan, transcript: dict[str, Any], *, auto: bool
+    association: Association,
+    plan: Plan,
+    transcript: dict[str, Any],
+    originator: dimse.Originator | None,
+    *,
+    auto: bool,
 ) -> Iterator[StoreOutcome | SessionEvent]:
     """The items of one association; a caller that stops iterating aborts it."""
     sent, finished = 0, False
@@ -216,7 +228,7 @@ def _store_plan(
     try:
         for position, item in enumerate(plan.items):
             try:
-                outcome = _store_one(association, plan, item, ahead, position)
+                outcome = _store_one(association, plan, item, originator, ahead, position)
             except Exception as error:
                 if isinstance(error, LinkError):
                     failure, transient = error.failure, error.failure.transient
@@ -248,20 +260,25 @@ def _store_plan(
 
 
 def _store_one(
-    association: Association, plan: Plan, item: StoreItem, ahead: Ahead | None, position: int
+    association: Association,
+    plan: Plan,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    ahead: Ahead | None,
+    position: int,
 ) -> StoreOutcome:
     """Send one item, packed when ``ahead`` packed it, else as stored (or converted)."""
     if ahead is None:
-        return _store_stored(association, plan, item)
+        return _store_stored(association, plan, item, originator)
     packed, waited = ahead.take(position)
     start = time.perf_counter()
     if packed is not None and packed.problem:
         return StoreOutcome(item, False, False, packed.problem)
     if packed is not None and packed.data is not None:
-        outcome = _store_packed(association, plan, item, packed)
+        outcome = _store_packed(association, plan, item, originator, packed)
         size = packed.source_bytes
     else:
-        outcome = _store_stored(association, plan, item)
+        outcome = _store_stored(association, plan, item, originator)
         size = item.size or item.path.stat().st_size
         if packed is not None and packed.note:
             outcome = replace(outcome, note=packed.note)
@@ -271,7 +288,11 @@ def _store_one(
 
 
 def _store_packed(
-    association: Association, plan: Plan, item: StoreItem, packed: Packed
+    association: Association,
+    plan: Plan,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    packed: Packed,
 ) -> StoreOutcome:
     data = packed.data or b""
     context_id = plan.exact[(item.sop_class_uid, packed.syntax)]
@@ -279,11 +300,13 @@ def _store_packed(
     def send() -> None:
         association.send_dataset(context_id, [data], len(data))
 
-    outcome = _exchange(association, context_id, item, send)
+    outcome = _exchange(association, context_id, item, originator, send)
     return replace(outcome, packed=(packed.syntax, packed.source_bytes, len(data)))
 
 
-def _store_stored(association: Association, plan: Plan, item: StoreItem) -> StoreOutcome:
+def _store_stored(
+    association: Association, plan: Plan, item: StoreItem, originator: dimse.Originator | None
+) -> StoreOutcome:
     offset, file_size, problem = _check(item)
     if problem:
         return StoreOutcome(item, False, False, problem)
@@ -323,16 +346,22 @@ def _store_stored(association: Association, plan: Plan, item: StoreItem) -> Stor
         else:
             association.send_dataset(context_id, [payload], len(payload))
 
-    return replace(_exchange(association, context_id, item, send), note=note)
+    return replace(_exchange(association, context_id, item, originator, send), note=note)
 
 
 def _exchange(
-    association: Association, context_id: int, item: StoreItem, send: Callable[[], None]
+    association: Association,
+    context_id: int,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    send: Callable[[], None],
 ) -> StoreOutcome:
-    """The C-STORE request, the data set that ``send`` sends, and the peer's answer."""
+    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given), the data
+    set that ``send`` sends, and the peer's answer."""
     message_id = association.next_message_id()
     association.send_command(
-        context_id, dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid)
+        context_id,
+        dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid, originator),
     )
     send()
     response = association.response(
@@ -380,19 +409,12 @@ def _transcode(path: Path, target: str, size: int) -> bytes:
     """The data set of the file's first ``size`` bytes (as checked) decompressed if needed and
     encoded in ``target`` (an uncompressed one)."""
     from pydicom import dcmread
-    from pydicom.uid import JPEGLSTransferSyntaxes
 
-    from desktop.net.encoding import encode
+    from desktop.net.encoding import transcode
 
     with path.open("rb") as handle:
         content = handle.read(size)
     if len(content) < size:
         missing = size - len(content)
         raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
-    dataset = dcmread(io.BytesIO(content))
-    syntax = dataset.file_meta.TransferSyntaxUID
-    if syntax.is_compressed:
-        # CharLS alone for JPEG-LS: libjpeg spins for minutes on some corrupt frames
-        plugin = "pyjpegls" if syntax in JPEGLSTransferSyntaxes else ""
-        dataset.decompress(decoding_plugin=plugin, generate_instance_uid=False)  # same instance
-    return encode(dataset, target)
+    return transcode(dcmread(io.BytesIO(content)), target)

@@ -270,7 +270,7 @@ def _private_chain(connection: ssl.SSLSocket, method: str) -> list[CertificateIn
     try:
         return [
             describe(x509.load_der_x509_certificate(c.public_bytes(_ssl.ENCODING_DER)))
-            for c in chain_of()
+            for c in chain_of() or ()  # None for a resumed session (stunnel resumes)
         ]
     except (ValueError, ssl.SSLError, AttributeError):
         return []

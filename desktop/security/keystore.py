@@ -3,16 +3,26 @@
 Layout (every file 0600, written atomically):
     keystore.json               format version and the password verifier (scrypt)
     trusted/<fingerprint>.pem   trusted CA certificates
-    identities/<name>.p12       certificate, chain and private key, PKCS#12 with PBES2/AES-256
-                                under the keystore password: the only place a key ever rests
-    identities/<name>.json      the public part (certificates, options), readable without it
+    identities/<name>.p12       certificate, chain and private key, PKCS#12 with PBES2/AES-256:
+                                the only place a key ever rests. Its password is derived from
+                                the keystore password by PBKDF2-HMAC-SHA256 (``kdf`` in the
+                                .json); an identity of an older keystore (no ``kdf``) has the
+                                keystore password itself, 200,000 rounds inside the PKCS#12
+    identities/<name>.json      the public part (certificates, options, ``kdf``: the salt and
+                                rounds of that derivation), readable without the password
     keystore.lock               held while an entry or the password is written (one writer)
 
 A damaged entry is reported (``damaged``) and skipped: the others stay usable.
+
+Both derivations from the password (the scrypt verifier, PBKDF2 of an identity's secret) run
+in ``hashlib``, which releases the GIL while it derives: opening a key on a worker thread
+leaves a GUI thread running. cryptography's PKCS#12 KDF holds the GIL (~0.1 s for 200,000
+rounds), so the PKCS#12 itself is sealed with one round under the 256-bit derived secret.
 """
 
 import base64
 import datetime as dt
+import hashlib
 import hmac
 import json
 import logging
@@ -25,7 +35,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from desktop.core.files import locked, private_folder, write_atomic
@@ -44,12 +53,14 @@ from desktop.security.errors import (
     PasswordError,
     PolicyError,
 )
+from desktop.security.own_pkcs12 import load_own_key
 from desktop.security.passwords import MIN_LENGTH, PasswordSource
 
 FORMAT_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
-PKCS12_ROUNDS = 200_000
+SECRET_ROUNDS = 200_000  # PBKDF2-HMAC-SHA256 of an identity's secret (as PKCS#12's were)
+SECRET_KDF = "pbkdf2-sha256"
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +118,7 @@ class Keystore:
         self._password_source = password
         self._password: str | None = None  # checked against the verifier
         self._opened_with: str | None = None  # opened an identity (its MAC checked it)
+        self._taken: str | None = None  # given by the source, not checked yet
 
     # -- trusted CAs -------------------------------------------------------------------------
 
@@ -170,14 +182,19 @@ class Keystore:
         )
         if policy.errors(findings):
             raise PolicyError(f"{path.name}: refused", policy.errors(findings))
-        password = self._unlock(new_allowed=True)
+        password = self._unlock()
         folder = self._ensure("identities")
+        kdf = {
+            "name": SECRET_KDF,
+            "salt": base64.b64encode(os.urandom(16)).decode(),
+            "rounds": SECRET_ROUNDS,
+        }
         encryption = (
             serialization.PrivateFormat.PKCS12.encryption_builder()
-            .kdf_rounds(PKCS12_ROUNDS)
+            .kdf_rounds(1)  # the secret is 256 random-looking bits: the rounds are in kdf
             .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
             .hmac_hash(hashes.SHA256())
-            .build(password.encode("utf-8"))
+            .build(_secret(password, kdf))
         )
         bundle = pkcs12.serialize_key_and_certificates(
             name.encode("utf-8"), key, certificate, chain or None, encryption
@@ -187,6 +204,7 @@ class Keystore:
             "certificate": _pem(certificate),
             "chain": [_pem(c) for c in chain],
             "allow_legacy": allow_legacy,
+            "kdf": kdf,
         }
         with self._writing():
             self._refuse_existing(name)
@@ -249,20 +267,33 @@ class Keystore:
 
         The PKCS#12 file's own MAC checks the password: the slow verifier (scrypt) is
         consulted only when the file does not open, to tell a wrong password from a damaged
-        file: a TLS command's first byte comes 0.19 s of CPU sooner on the project's machine."""
-        self.identity(name)
+        file: a TLS command's first byte comes 0.19 s of CPU sooner on the project's machine.
+        An identity written by this version costs one PBKDF2 without the GIL and ~3 ms with
+        it (``own_pkcs12``); one of an older keystore ~0.1 s holding the GIL."""
+        public = self.identity(name)
+        kdf = _secret_kdf(self.folder / "identities" / f"{name}.json")
         settings = _read_settings(self.folder / "keystore.json")
         if settings is None:
             raise PasswordError("the keystore holds no identity yet")
-        password = self._password or self._opened_with or self._password_source(False)
+        password = (
+            self._password or self._opened_with or self._taken or self._password_source(False)
+        )
         path = self.folder / "identities" / f"{name}.p12"
         try:
             data = path.read_bytes()
-            key, certificate, chain = load_pkcs12(
-                data, password.encode("utf-8"), f"identity {name}"
-            )
+            if kdf is None:  # an identity of an older keystore
+                key, certificate, chain = load_pkcs12(
+                    data, password.encode("utf-8"), f"identity {name}"
+                )
+            else:
+                certificate, *chain = (
+                    load_certificates(c.pem.encode("ascii"), name)[0]
+                    for c in (public.certificate, *public.chain)
+                )
+                key = load_own_key(data, _secret(password, kdf), certificate, f"identity {name}")
         except (OSError, CertificateError, PasswordError) as error:
             if self._password is None and not _verifies(settings, password):
+                self._taken = None  # asked again next time
                 raise PasswordError("wrong keystore password") from error
             reason = error.strerror if isinstance(error, OSError) else str(error)
             raise KeystoreError(
@@ -342,10 +373,15 @@ class Keystore:
 
     # -- password ----------------------------------------------------------------------------
 
-    def unlock(self) -> None:
-        """Ask for the keystore password now, on the caller's thread, and check it: keys are
-        then unlocked on any thread without a prompt."""
-        self._unlock(new_allowed=False)
+    def take_password(self) -> None:
+        """Ask for the keystore password now, on the caller's thread (a person may type it),
+        without deriving anything: the first key opened checks it, on that key's thread, so
+        a GUI thread asks and a worker derives. A wrong one is asked for again next time."""
+        if self._password or self._opened_with or self._taken:
+            return
+        if _read_settings(self.folder / "keystore.json") is None:
+            raise PasswordError("the keystore holds no identity yet")
+        self._taken = self._password_source(False)
 
     def verifies(self, password: str) -> bool:
         """Whether ``password`` is the keystore's (a prompt checks it before handing it over);
@@ -353,15 +389,13 @@ class Keystore:
         settings = _read_settings(self.folder / "keystore.json")
         return settings is None or _verifies(settings, password)
 
-    def _unlock(self, *, new_allowed: bool) -> str:
+    def _unlock(self) -> str:
         """The keystore password, checked against the verifier (set on first use)."""
         if self._password is not None:
             return self._password
         settings_path = self.folder / "keystore.json"
         settings = _read_settings(settings_path)
         if settings is None:
-            if not new_allowed:
-                raise PasswordError("the keystore holds no identity yet")
             password = self._password_source(True)  # asked outside the lock: a person may type
             if len(password) < MIN_LENGTH:
                 raise PasswordError(f"a keystore password needs at least {MIN_LENGTH} characters")
@@ -420,9 +454,47 @@ def _ca_file(path: Path) -> tuple[list[CertificateInfo], str]:
 
 
 def _stretch(password: str, salt: bytes) -> bytes:
-    return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(
-        password.encode("utf-8")
+    """The verifier's scrypt (hashlib's gives the same bytes as cryptography's did)."""
+    memory = 256 * SCRYPT_R * SCRYPT_N  # twice what scrypt needs: OpenSSL's own margin
+    return hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=memory,
+        dklen=32,
     )
+
+
+def _secret(password: str, kdf: dict[str, Any]) -> bytes:
+    """An identity's PKCS#12 password: PBKDF2-HMAC-SHA256 of the keystore password, as hex."""
+    salt = base64.b64decode(kdf["salt"])
+    derived = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, kdf["rounds"])
+    return derived.hex().encode("ascii")
+
+
+def _secret_kdf(path: Path) -> dict[str, Any] | None:
+    """The derivation of an identity's secret from its public part; None for an identity of
+    an older keystore, sealed under the password itself."""
+    try:
+        kdf = json.loads(path.read_text(encoding="utf-8")).get("kdf")
+    except (OSError, ValueError, AttributeError) as error:
+        raise KeystoreError(f"the keystore entry {path.name} is damaged: {error}") from error
+    if kdf is None:
+        return None
+    if (
+        not isinstance(kdf, dict)
+        or kdf.get("name") != SECRET_KDF
+        or not isinstance(kdf.get("rounds"), int)
+        or kdf["rounds"] < SECRET_ROUNDS
+        or not isinstance(kdf.get("salt"), str)
+    ):
+        raise KeystoreError(
+            f"the keystore entry {path.name} is damaged: its key derivation {kdf!r} is not "
+            f"{SECRET_KDF} with at least {SECRET_ROUNDS} rounds"
+        )
+    return dict(kdf)
 
 
 def _read_settings(path: Path) -> dict[str, Any] | None:

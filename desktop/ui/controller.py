@@ -15,13 +15,17 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from desktop import auditing
 from desktop.app import Services
 from desktop.core.config import ConfigError, Node
+from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
+from desktop.net.commitment import begin, request
+from desktop.net.copies import discard_copies, new_area, sweep
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
 from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
 from desktop.ui.workers import GeneratorWorker, start
 
 MAX_SENDING_NODES = 4
+HASHING_THREADS = 1  # more starve the GUI thread of the GIL over many small files (bench)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class _Job:
     items: list[StoreItem]
     description: str
     job_id: int | None
+    deid: Deidentification | None = None  #: send de-identified copies made this way
 
 
 class TransferController(QObject):
@@ -56,16 +61,25 @@ class TransferController(QObject):
         self.running: dict[str, int | None] = {}  # node → the job its worker runs
         self.waiting: dict[str, deque[_Job]] = {}
 
-    def submit(self, node_name: str, items: list[StoreItem], description: str) -> None:
-        """Queue a new job for ``node_name`` (persisted before anything is sent)."""
+    def submit(
+        self,
+        node_name: str,
+        items: list[StoreItem],
+        description: str,
+        *,
+        deid: Deidentification | None = None,
+    ) -> None:
+        """Queue a new job for ``node_name`` (persisted before anything is sent); with
+        ``deid``, of de-identified copies made on the job's worker."""
         node = self.services.prepare(node_name)  # a password dialog may appear: GUI thread
-        self._schedule(node, _Job(items, description, None))
+        self._schedule(node, _Job(items, description, None, deid))
 
     def resume_pending(self) -> list[int]:
         """Run the jobs a previous session left pending; returns their ids. A job whose node
         was renamed or removed is reported as such and left in the queue."""
         queue = TransferQueue(self.services.queue_path)
         try:
+            sweep(queue, self.services.home)  # copies a crash left behind
             jobs = [queue.job(job_id) for job_id in queue.runnable()]
         finally:
             queue.close()
@@ -124,7 +138,7 @@ class TransferController(QObject):
         try:
             job_id = job.job_id
             if job_id is None:
-                job_id = queue.enqueue(node.name, job.items, job.description)
+                job_id = yield from self._enqueue(queue, node, job)
                 self.running[node.name] = job_id
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
             records = run_job(
@@ -139,12 +153,48 @@ class TransferController(QObject):
                 sleep=worker.wait,
             )
             yield from auditing.transfer(records, queue, job_id, node)
+            discard_copies(queue, job_id, self.services.home)  # commitment needs only the UIDs
+            transaction = None
+            if node.commit and not worker.cancelled:
+                transaction = begin(queue, job_id, called=node.ae_title)
+            if transaction is not None:  # the row says "waiting for commitment" meanwhile
+                yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
+                request(
+                    queue,
+                    transaction,
+                    connector,
+                    called=node.ae_title,
+                    calling=node.calling_ae_title,
+                    wait=node.commit_wait,
+                    stop=lambda: worker.cancelled,
+                )
             failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
-            yield JobUpdate(
-                node.name, JobProgress(queue.job(job_id)), failures, queue.reason(job_id)
-            )
+            refused = queue.commitment_failures(job_id)
+            failures += [f"{i.item.path}: {i.commitment_reason}" for i in refused]
+            reason = queue.reason(job_id) or (refused[0].commitment_reason if refused else "")
+            yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures, reason)
         finally:
             queue.close()
+
+    def _enqueue(self, queue: TransferQueue, node: Node, job: _Job) -> Generator[Any, None, int]:
+        """Queue the job's items, or de-identified copies of them (saying which could not
+        be made); the job's id."""
+        if job.deid is None:
+            return queue.enqueue(
+                node.name, job.items, job.description, hashing_threads=HASHING_THREADS
+            )
+        from desktop.deid_send import AREA, deidentified_items
+
+        with new_area(self.services.home, AREA) as area:
+            items, refused = deidentified_items(job.items, job.deid, area)
+            yield from refused
+            return queue.enqueue(
+                node.name,
+                items,
+                job.description,
+                hashing_threads=HASHING_THREADS,
+                deidentified=job.deid.describe(),
+            )
 
     def _relay(self, node: str, record: Any) -> None:
         if isinstance(record, JobUpdate):
@@ -161,3 +211,5 @@ class TransferController(QObject):
             self.session.emit(node, record)
         elif isinstance(record, StoreOutcome) and record.note:
             self.note.emit(node, f"{record.item.path.name}: {record.note}")
+        elif isinstance(record, str):
+            self.note.emit(node, record)

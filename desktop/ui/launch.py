@@ -54,9 +54,13 @@ def build_window(
     window.reporter.log_path = log_path
     window.reporter.install()
     if demo:
+        from desktop.demo import stock_pacs
+
+        stocking = stock_pacs(window.services.store, environment.media)
+        app.aboutToQuit.connect(lambda: stocking.stop())
         app.aboutToQuit.connect(lambda: environment.remove())
     if path is not None:
-        window.open_path(path)
+        window.opening.open_path(path)
     window.controller.resume_pending()
     return window
 

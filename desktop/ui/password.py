@@ -20,6 +20,7 @@ from desktop.security.passwords import (
 )
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.workers import wait_off_gui
 
 TRIES = 3
 PURPOSE = (
@@ -70,7 +71,7 @@ class PasswordDialog(QDialog):
         if self.new and len(typed) < MIN_LENGTH:
             self._say(f"A keystore password needs at least {MIN_LENGTH} characters.")
             return
-        if not self.new and not self.check(typed):
+        if not self.new and not self._checked(typed):
             self.tries_left -= 1
             if self.tries_left == 0:
                 self.reject()
@@ -80,6 +81,14 @@ class PasswordDialog(QDialog):
             self._say(f"Wrong password, {self.tries_left} {plural} left.")
             return
         super().accept()
+
+    def _checked(self, typed: str) -> bool:
+        """The check (a key derivation) on a thread of its own; the dialog waits disabled."""
+        self.setEnabled(False)
+        try:
+            return wait_off_gui(lambda: self.check(typed))
+        finally:
+            self.setEnabled(True)
 
     def _say(self, problem: str) -> None:
         self.problem.setText(problem)
@@ -102,7 +111,7 @@ class KeystorePassword:
             return os.environ[PASSWORD_ENV]
         if not new:
             remembered = remembered_password(self.home)
-            if remembered and self.check(remembered):
+            if remembered and wait_off_gui(lambda: self.check(remembered)):
                 return remembered
             if remembered:
                 forget_password(self.home)

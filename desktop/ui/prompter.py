@@ -4,12 +4,20 @@ Panels and controllers never open a dialog themselves: they ask their ``Prompter
 one shows Qt's dialogs; tests pass one that types into the real dialogs or answers by script.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from desktop.ui.errors import ErrorDialog
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from desktop.core.deid.boxes import Box
 
 
 class Prompter:
@@ -48,6 +56,23 @@ class Prompter:
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
+    def inform(self, title: str, text: str, details: str = "", *, warning: bool = False) -> None:
+        """Tell an outcome (not modal), with ``details`` behind "Show Details…"."""
+        icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information
+        box = QMessageBox(icon, title, text, parent=self.parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setDetailedText(details)
+        box.open()
+
     def run(self, dialog: QDialog) -> bool:
         """Run a dialog of ours (node, Inbox, password ...); True when the user accepted it."""
         return dialog.exec() == QDialog.DialogCode.Accepted
+
+    def review_boxes(
+        self, title: str, frame: "NDArray[np.uint8]", boxes: "Sequence[Box]", explanation: str
+    ) -> "list[Box] | None":
+        """The boxes to mask over ``frame``, as the person left them; None when cancelled."""
+        from desktop.ui.pixel_review import PixelReviewDialog
+
+        dialog = PixelReviewDialog(title, frame, boxes, explanation, self.parent)
+        return dialog.boxes() if self.run(dialog) else None

@@ -9,13 +9,14 @@ records.
 import logging
 import threading
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThreadPool, Signal
 
 from desktop.core.errors import CourierError
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class WorkerSignals(QObject):
@@ -103,3 +104,34 @@ def call(function: Callable[[], Any]) -> GeneratorWorker:
         return result
 
     return GeneratorWorker(once)
+
+
+class _Done(QObject):
+    done = Signal()
+
+
+def wait_off_gui(function: Callable[[], T]) -> T:
+    """``function()`` computed on a thread of its own while the caller's event loop runs (a
+    dialog stays drawn and the transfers' rows move): for a short wait whose answer the
+    caller needs, such as checking a typed password (scrypt, ~0.1 s)."""
+    outcome: list[Any] = []
+    done, loop = _Done(), QEventLoop()
+    done.done.connect(loop.quit)  # queued: emitted on the thread, run by the loop
+
+    def run() -> None:
+        try:
+            outcome.append((True, function()))
+        except BaseException as error:  # handed back to the caller as is
+            outcome.append((False, error))
+        finally:
+            done.done.emit()
+
+    thread = threading.Thread(target=run, name="wait_off_gui", daemon=True)
+    thread.start()
+    if not outcome:
+        loop.exec()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]

@@ -128,3 +128,27 @@ def test_deb_installs_under_opt_with_menu_entry(installers: Installers, tmp_path
     finally:
         subprocess.run(["dpkg", "-r", "dicom-courier"], capture_output=True, check=True)
     assert not Path("/opt/dicom-courier").exists()
+
+
+def test_bundle_masks_burned_in_text_without_a_network(unpacked: Path, tmp_path: Path) -> None:
+    """The bundle carries RapidOCR's models: ``deid --pixels auto`` reads and masks a burned-in
+    name in a process with no network at all (``unshare -n``)."""
+    from pydicom import dcmread
+
+    from tests.burned_in import write_samples
+    from tests.helpers import require_tool
+
+    [(source, _)] = write_samples(tmp_path / "in", 1, seed=3)
+    out = tmp_path / "out"
+    ok(
+        run(
+            require_tool("unshare"),
+            *("-n", unpacked, "deid", source, "--out", out, "--pixels", "auto"),
+            home=tmp_path / "user",
+        )
+    )
+    [copy] = out.rglob("*.dcm")
+    cleaned = dcmread(copy)
+    assert cleaned.BurnedInAnnotation == "NO"
+    assert cleaned.DeidentificationMethodCodeSequence[-1].CodeValue == "113101"
+    assert cleaned.PixelData != dcmread(source).PixelData

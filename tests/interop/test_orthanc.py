@@ -180,10 +180,12 @@ def test_gui_finds_and_retrieves_into_the_inbox(
 
     cli(capsys, "send", "orthanc", study_files[0].parent.parent)
     window = MainWindow(Services(home, lambda new: PASSWORD))
-    assert window.apply_inbox(InboxSettings("COURIER", orthanc.move_port, identity="courier"))
+    assert window.listening.apply_inbox(
+        InboxSettings("COURIER", orthanc.move_port, identity="courier")
+    )
     window.query.set_nodes(["orthanc"])
     window.query.patient_name.setText("Orthanc*")
-    window.find_studies("orthanc", window.query.keys())
+    window.querying.find_studies("orthanc", window.query.keys())
     qtbot.waitUntil(lambda: window.query.results.rowCount() == 1, timeout=20000)
     window.query.results.selectRow(0)
     window.query._retrieve()

@@ -13,7 +13,10 @@ import pytest
 from desktop.app import InboxSettings, Services
 from desktop.core.config import edit_node
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, free_loopback_port, prepare_demo
+from desktop.ui.errors import ErrorReporter
 from desktop.ui.main_window import MainWindow
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.log import LogPanel
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -54,3 +57,30 @@ def window(qtbot, demo: Demo, prompter: ScriptedPrompter) -> Iterator[MainWindow
     main.controller.stop_all()
     qtbot.waitUntil(lambda: not main.controller.busy(), timeout=30000)
     main.close()
+
+
+@pytest.fixture
+def statuses() -> list[str]:
+    """What the status line said, in order."""
+    return []
+
+
+@pytest.fixture
+def shell(
+    qtbot, tmp_path: Path, prompter: ScriptedPrompter, statuses: list[str]
+) -> Iterator[Shell]:  # type: ignore[no-untyped-def]
+    """What a controller gets from the window, without the window: a fresh home, a status
+    line that records, the Log panel, the scripted prompter."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QWidget
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    home = tmp_path / "home"
+    services = Services(home, lambda new: "a password")
+    settings = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
+    reporter = ErrorReporter()
+    made = Shell(host, services, settings, prompter, statuses.append, LogPanel(), reporter)
+    reporter.reported.connect(made.show_error)
+    yield made
+    services.stop_inbox()

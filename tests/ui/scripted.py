@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtWidgets import QDialog
 
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 
 DialogHandler = Callable[[QDialog], None]
 
@@ -23,6 +24,7 @@ class ScriptedPrompter(Prompter):
         self.defaults: dict[str, Any] = {"confirm": False}
         self.asked: list[tuple[str, str]] = []
         self.errors: list[tuple[str, str, str]] = []  # title, message, details
+        self.told: list[tuple[str, str, str, bool]] = []  # title, text, details, warning
 
     def answer(self, kind: str, *values: Any) -> None:
         """Queue answers for questions of ``kind`` (open_file, open_folder, save_file, confirm,
@@ -54,8 +56,16 @@ class ScriptedPrompter(Prompter):
     def error(self, title: str, message: str, details: str = "") -> None:
         self.errors.append((title, message, details))
 
+    def inform(self, title: str, text: str, details: str = "", *, warning: bool = False) -> None:
+        self.told.append((title, text, details, warning))
+
     def run(self, dialog: QDialog) -> bool:
-        """Show the real dialog and let the scripted handler fill it in (none: Cancel)."""
+        """Show the real dialog and let the scripted handler fill it in (none: Cancel). The
+        send confirmation without a handler is a yes/no question: the next "confirm" answer
+        accepts it as it opened."""
+        if isinstance(dialog, SendConfirmation) and not self.answers.get("run"):
+            accepted = bool(self._next("confirm", dialog.windowTitle()))
+            return accepted
         handler: DialogHandler | None = self._next("run", dialog.windowTitle())
         dialog.show()
         if handler is None:

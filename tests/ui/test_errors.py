@@ -82,7 +82,7 @@ def test_a_worker_failure_that_is_a_bug_reaches_the_dialog(
     prompter: ScriptedPrompter,
     installed: Path,
 ) -> None:
-    window.report("Export failed", ValueError("bad frame"))
+    window.shell.report("Export failed", ValueError("bad frame"))
     [(title, message, _)] = prompter.errors
     assert title == "Unexpected error: Export failed" and "ValueError: bad frame" in message
     assert "ValueError: bad frame" in installed.read_text()

@@ -15,7 +15,7 @@ from tests.ui.scripted import ScriptedPrompter
 
 
 def open_demo_media(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
-    window.open_path(demo.media)
+    window.opening.open_path(demo.media)
     qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
 
 
@@ -114,7 +114,7 @@ def test_layout_and_recent_media_are_remembered(qtbot, window: MainWindow, demo:
     qtbot.addWidget(again)
     assert again.settings.value("geometry") is not None
     assert again.settings.value("splitter") is not None
-    assert str(demo.media) in [a.text() for a in again.recent_menu.actions()]
+    assert str(demo.media) in [a.text() for a in again.opening.recent_menu.actions()]
 
 
 def test_inbox_listener_settings_start_a_tls_listener(
@@ -128,7 +128,7 @@ def test_inbox_listener_settings_start_a_tls_listener(
     from desktop.security.tls import Profile, client_context
 
     port = free_loopback_port()
-    assert window.apply_inbox(InboxSettings("MY_INBOX", port, identity="demo-pacs"))
+    assert window.listening.apply_inbox(InboxSettings("MY_INBOX", port, identity="demo-pacs"))
     keystore = window.services.keystore
     context = client_context(
         Profile.BCP195_ND, keystore.trusted_pem(), keystore.unlock_identity("demo-workstation")
@@ -136,15 +136,15 @@ def test_inbox_listener_settings_start_a_tls_listener(
     transcript = check_tls(ClientSettings("127.0.0.1", port, sent_identity=True), context)
     assert transcript.ok, transcript.lines()
     again = MainWindow(window.services)  # the setting is remembered for the next start
-    assert again.inbox is not None and again.inbox.port == port
+    assert again.listening.inbox is not None and again.listening.inbox.port == port
     again.services.stop_inbox()
-    assert window.apply_inbox(None) and window.services.listener is None
+    assert window.listening.apply_inbox(None) and window.services.listener is None
 
 
 def test_send_to_from_the_context_menu(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
     open_demo_media(qtbot, window, demo)
     window.browser.select_first(2)  # the CT series: 24 images
-    window.send_selected(DEMO_NODE)
+    window.sending.send_selected(DEMO_NODE)
     qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
     job_id = next(iter(window.transfers.rows))
     qtbot.waitUntil(lambda: window.transfers.progress_of(job_id) == (24, 24), timeout=60000)
@@ -166,5 +166,5 @@ def test_a_lock_is_verified_only_by_a_success_and_remembered(
     qtbot.addWidget(again)
     assert "by TLS check" in again.nodes.item_for(DEMO_NODE).text()
     edit_node(window.services.home, DEMO_NODE, port=free_loopback_port())  # another peer now
-    again.refresh_nodes()
+    again.node_actions.refresh_nodes()
     assert "not verified yet" in again.nodes.item_for(DEMO_NODE).text()

@@ -12,7 +12,7 @@ def test_export_to_cd_usb_writes_the_selected_study(
     qtbot, window: MainWindow, prompter: ScriptedPrompter, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     write_media(tmp_path / "source")
-    window.open_path(tmp_path / "source")
+    window.opening.open_path(tmp_path / "source")
     qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=30000)
     window.browser.select_first(1)  # the first patient's first study
     [study] = [window.browser.tree.patients[0].studies[0]]  # type: ignore[union-attr]

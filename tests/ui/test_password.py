@@ -2,6 +2,7 @@
 "remember" only where an OS keyring backend exists (a real in-memory backend stands in for the
 desktop's; headless CI has none)."""
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from desktop.demo import DEMO_NODE, Demo
 from desktop.security.passwords import KEYRING_SERVICE, PASSWORD_ENV
 from desktop.ui.launch import main_window
 from desktop.ui.main_window import MainWindow
+from desktop.ui.password import PasswordDialog
 from tests.pki import KEY_PASSWORD, build_pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
@@ -78,7 +80,7 @@ def echo(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(
         lambda: (
             len(window.prompter.errors) > errors  # type: ignore[attr-defined]
-            or window.checks.last(window.services.node(DEMO_NODE)) is not checked
+            or window.checks.last(window.services.node(DEMO_NODE)) != checked
         ),
         timeout=20000,
     )
@@ -216,3 +218,22 @@ def test_a_new_keystore_password_too_short_is_said_in_place(
     assert seen["long"] == "" and prompter.errors == []
     assert [i.name for i in window.services.keystore.identities()] == ["hospital-it"]
     assert window.services.keystore.verifies("a long keystore password")
+
+
+def test_the_dialog_checks_the_password_off_the_gui_thread_and_stays_drawn(
+    qtbot,  # type: ignore[no-untyped-def]
+) -> None:
+    checked_on: list[int] = []
+
+    def check(password: str) -> bool:
+        checked_on.append(threading.get_ident())
+        return password == "the password"
+
+    dialog = PasswordDialog(home="/home", new=False, check=check, offer_remember=False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert type_password(qtbot, dialog, "wrong") == "Wrong password, 2 tries left."
+    assert dialog.isEnabled()  # usable again once the check answered
+    assert type_password(qtbot, dialog, "the password") == ""
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert len(checked_on) == 2 and threading.get_ident() not in checked_on

@@ -184,7 +184,7 @@ def test_verifying_asks_no_password_and_leaves_the_gui_thread(
     main.show()
     try:
         files = signed_media(tmp_path / "media", pki)
-        main.open_path(tmp_path / "media")
+        main.opening.open_path(tmp_path / "media")
         qtbot.waitUntil(lambda: main.browser.tree is not None, timeout=20000)
         cells = verify(qtbot, main, 3)
         assert cells[files["bad"]].text() == "INVALID"

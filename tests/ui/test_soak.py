@@ -52,14 +52,14 @@ def open_study(qtbot, window: MainWindow, folder: Path, count: int) -> None:  # 
     )
     write_files(folder, (study,))
     window.browser.tree = None
-    window.open_path(folder)
+    window.opening.open_path(folder)
     qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=60000)
     window.browser.select_first(1)
 
 
 def send_and_wait(qtbot, window: MainWindow, count: int, node: str) -> None:  # type: ignore[no-untyped-def]
     jobs = set(window.transfers.rows)
-    window.send_selected(node)
+    window.sending.send_selected(node)
     qtbot.waitUntil(lambda: bool(set(window.transfers.rows) - jobs), timeout=20000)
     [job_id] = set(window.transfers.rows) - jobs
     qtbot.waitUntil(lambda: window.transfers.progress_of(job_id) == (count, count), timeout=90000)
@@ -77,7 +77,7 @@ def test_a_2000_image_send_through_the_window_keeps_them(
     command = [require_tool("storescp"), "--ignore", port]
     with running(command, port, tmp_path / "storescp.log"):
         add_node(window.services.home, Node("storescp", "STORESCP", LOOPBACK, port))
-        window.refresh_nodes()
+        window.node_actions.refresh_nodes()
         open_study(qtbot, window, tmp_path / "warm-up", 20)
         send_and_wait(qtbot, window, 20, "storescp")  # first imports, caches
         open_study(qtbot, window, tmp_path / "soak", IMAGES)

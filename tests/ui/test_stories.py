@@ -84,7 +84,7 @@ def test_every_button_and_action_of_every_panel(
         and a.isEnabled()
         and a.menu() is None
         and "Quit" not in a.text()
-        and a not in window.recent_menu.actions()[1:]  # opening one refills that menu
+        and a not in window.opening.recent_menu.actions()[1:]  # opening one refills that menu
     ]
     triggered = {a.text().replace("&", "") for a in actions}
     for action in actions:

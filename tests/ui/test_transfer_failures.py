@@ -32,7 +32,7 @@ def test_a_dead_node_waits_fails_with_a_reason_and_retry_sends(
 ) -> None:
     port = free_port()  # nothing listens there yet
     add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, port, connect_timeout=2))
-    window.refresh_nodes()
+    window.node_actions.refresh_nodes()
     open_demo(qtbot, window, prompter, demo)
     study = window.browser.model.index(0, 0, study_index(window, 1))  # MR T1: 12 images
     drop_on_node(window, window.browser.model.mimeData([study]), DEAD)

@@ -14,12 +14,13 @@ from PySide6.QtCore import QTimer
 from desktop.demo import DEMO_NODE
 from desktop.ui.launch import build_window
 from desktop.ui.main_window import application
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 
 
 def main(screenshot: Path) -> int:
     app = application()
     window = build_window(demo=True)
-    window.confirm_send = lambda node, items: True  # type: ignore[method-assign]
+    window.sending.confirm_send = lambda node, items: SendConfirmation("", None)  # type: ignore[method-assign]
     window.resize(1400, 860)
     window.show()
     outcome = {"dropped": False, "done": False}

@@ -111,6 +111,7 @@ class Study:
     patient_name: str = ""
     accession: str = ""
     sop_classes: Counter[str] = field(default_factory=Counter)
+    anonymized: bool = False  #: what was sent of it were de-identified copies
 
     def objects(self) -> tuple[ParticipantObject, ...]:
         study = ParticipantObject(
@@ -120,6 +121,7 @@ class Study:
             REPORT_ROLE,
             sop_classes=tuple(sorted(self.sop_classes.items())),
             accessions=(self.accession,) if self.accession else (),
+            anonymized=self.anonymized,
         )
         patient = ParticipantObject(
             self.patient_id or "unknown",
@@ -127,6 +129,7 @@ class Study:
             PERSON,
             PATIENT_ROLE,
             name=self.patient_name,
+            anonymized=self.anonymized,
         )
         return study, patient
 

@@ -53,6 +53,7 @@ class ParticipantObject:
     sop_classes: tuple[tuple[str, int], ...] = ()  # (SOP Class UID, number of instances)
     accessions: tuple[str, ...] = ()
     life_cycle: str = ""
+    anonymized: bool = False  #: the instances were de-identified copies
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +163,14 @@ def _object(root: ET.Element, item: ParticipantObject) -> None:
         ET.SubElement(element, "ParticipantObjectName").text = item.name or item.object_id
     for kind, value in item.details:
         ET.SubElement(element, "ParticipantObjectDetail", type=kind, value=_base64(value))
-    if item.sop_classes or item.accessions:
+    if item.sop_classes or item.accessions or item.anonymized:
         description = ET.SubElement(element, "ParticipantObjectDescription")
         for number in item.accessions:
             ET.SubElement(description, "Accession", Number=number)
         for uid, count in item.sop_classes:
             ET.SubElement(description, "SOPClass", UID=uid, NumberOfInstances=str(count))
+        if item.anonymized:
+            ET.SubElement(description, "Anonymized").text = "true"
 
 
 def _base64(value: bytes) -> str:

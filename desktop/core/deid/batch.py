@@ -1,16 +1,31 @@
 """De-identified copies of files: sources are only read; each copy is written atomically under
-the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``."""
+the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``, its burned-in
+text masked first when a pixel policy is given.
 
-from collections.abc import Iterable, Iterator
+A copy whose pixels stay as they are is written from the header alone, the pixels copied as
+stored from a read-only mapping of the source; one whose pixels are masked is read whole."""
+
+import mmap
+import os
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
+from pydicom.sequence import Sequence
 
+from desktop.core.deid.masking import clean_pixels
+from desktop.core.deid.passthrough import Source, split, write
+from desktop.core.deid.pixels import PixelPolicy
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import atomic_output, private_folder
+
+#: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
+Protect = Callable[[Dataset], Dataset]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +50,114 @@ def source_files(paths: Iterable[Path]) -> Iterator[Path]:
             raise CourierError(f"{path} does not exist")
 
 
-def deidentify_files(paths: Iterable[Path], out: Path, profile: Profile) -> Iterator[Copied]:
-    """A de-identified copy of each file under ``out``; a file that cannot be read or written is
-    reported (``Copied.error``) and the others go on."""
+def deidentify_files(
+    paths: Iterable[Path],
+    out: Path,
+    profile: Profile,
+    *,
+    protect: Protect | None = None,
+    pixels: PixelPolicy | None = None,
+) -> Iterator[Copied]:
+    """A de-identified copy of each file under ``out``; a file that cannot be read, cleaned or
+    written is reported (``Copied.error``) and the others go on. With ``protect``, each copy
+    keeps the original values it changed in an Encrypted Attributes Sequence (0400,0500) item;
+    with ``pixels``, the burned-in text it finds is masked."""
     sources = list(source_files(paths))  # a missing path stops us before anything is written
     private_folder(out)
     for source in sources:
         try:
-            yield Copied(source, deidentify_file(source, out, profile))
+            copy = deidentify_file(source, out, profile, protect=protect, pixels=pixels)
+            yield Copied(source, copy)
         except CourierError as error:
             yield Copied(source, error=str(error))
 
 
-def deidentify_file(source: Path, out: Path, profile: Profile) -> Path:
+def deidentify_file(
+    source: Path,
+    out: Path,
+    profile: Profile,
+    *,
+    protect: Protect | None = None,
+    pixels: PixelPolicy | None = None,
+) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
+    if pixels is not None:
+        dataset = read_instance(source)
+        boxes = pixels.boxes(source, dataset)  # found from the original header and pixels
+        if boxes:
+            _deidentify(dataset, profile, protect)
+            clean_pixels(dataset, boxes)
+            target = _target(source, out, dataset)
+            with atomic_output(target) as temporary:
+                dataset.save_as(temporary, enforce_file_format=True)
+            return target
+    with _mapped(source) as data:
+        return _copy(source, data, out, profile, protect)
+
+
+def _copy(
+    source: Path, data: mmap.mmap, out: Path, profile: Profile, protect: Protect | None
+) -> Path:
+    header = _read(source, data)
+    dataset = header.dataset if header is not None else read_instance(source)
+    if "SOPInstanceUID" not in dataset:
+        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
+    _deidentify(dataset, profile, protect)
+    target = _target(source, out, dataset)
+    if header is not None:
+        with atomic_output(target) as temporary:
+            write(temporary, header)
+    else:
+        with atomic_output(target) as temporary:
+            dataset.save_as(temporary, enforce_file_format=True)
+    return target
+
+
+def _deidentify(dataset: Dataset, profile: Profile, protect: Protect | None) -> None:
+    if protect is None:
+        profile.deidentify(dataset)
+        return
+    originals = Dataset()
+    profile.deidentify(dataset, originals=originals)
+    protected = list(dataset.get("EncryptedAttributesSequence", []))
+    dataset.EncryptedAttributesSequence = Sequence([*protected, protect(originals)])
+
+
+def _target(source: Path, out: Path, dataset: Dataset) -> Path:
+    """Where the copy goes (its folder made); never over its own source."""
+    target = (
+        out / str(dataset.get("SeriesInstanceUID", "no-series")) / f"{dataset.SOPInstanceUID}.dcm"
+    )
+    if target.resolve() == source.resolve():
+        raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
+    private_folder(target.parent)
+    return target
+
+
+@contextmanager
+def _mapped(source: Path) -> Iterator[mmap.mmap]:
+    """The source file mapped read-only (pixels are copied from it, never read whole)."""
+    try:
+        with source.open("rb") as handle:
+            if not os.fstat(handle.fileno()).st_size:
+                raise CourierError(f"{source} is not a readable DICOM file (it is empty)")
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as error:
+        raise CourierError(f"cannot read {source}: {error.strerror}") from None
+    with data:
+        yield data
+
+
+def _read(source: Path, data: mmap.mmap) -> Source | None:
+    """The header and where the pixels are (see ``passthrough.split``)."""
+    try:
+        return split(data)
+    except (InvalidDicomError, EOFError, ValueError, struct.error) as error:
+        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
+
+
+def read_instance(source: Path) -> Dataset:
+    """``source`` read whole; CourierError when it is not a DICOM instance."""
     try:
         dataset = dcmread(source)
     except (InvalidDicomError, EOFError, ValueError) as error:
@@ -57,13 +166,4 @@ def deidentify_file(source: Path, out: Path, profile: Profile) -> Path:
         raise CourierError(f"cannot read {source}: {error.strerror}") from None
     if "SOPInstanceUID" not in dataset:
         raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
-    profile.deidentify(dataset)
-    target = (
-        out / str(dataset.get("SeriesInstanceUID", "no-series")) / f"{dataset.SOPInstanceUID}.dcm"
-    )
-    if target.resolve() == source.resolve():
-        raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
-    private_folder(target.parent)
-    with atomic_output(target) as temporary:
-        dataset.save_as(temporary, enforce_file_format=True)
-    return target
+    return dataset

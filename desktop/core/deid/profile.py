@@ -6,13 +6,14 @@ Longitudinal Temporal Information Modified).
 Pixels are not touched: Burned In Annotation is left as it was.
 """
 
+import copy
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pydicom import config, datadict
 from pydicom._uid_dict import UID_dictionary
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -20,10 +21,12 @@ from pydicom.tag import BaseTag
 
 from desktop import __version__
 from desktop.core.deid.mapping import KeyedMapping, shift_date, shift_date_time
+from desktop.core.deid.safe_private import creator_is_listed, is_safe
+from desktop.core.deid.setting import PROFILE_NAME
 from desktop.core.deid.table import Action, Option, load_table
 
 #: CID 7050 De-identification Method (DCM codes).
-BASIC_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
+BASIC_PROFILE_CODE = ("113100", PROFILE_NAME)
 OPTION_CODES = {
     Option.CLEAN_DESCRIPTORS: ("113105", "Clean Descriptors Option"),
     Option.RETAIN_LONGITUDINAL_FULL_DATES: (
@@ -38,7 +41,17 @@ OPTION_CODES = {
     Option.RETAIN_DEVICE_IDENTITY: ("113109", "Retain Device Identity Option"),
     Option.RETAIN_UIDS: ("113110", "Retain UIDs Option"),
     Option.RETAIN_INSTITUTION_IDENTITY: ("113112", "Retain Institution Identity Option"),
+    Option.RETAIN_SAFE_PRIVATE: ("113111", "Retain Safe Private Option"),
+    Option.CLEAN_GRAPHICS: ("113103", "Clean Graphics Option"),
+    Option.CLEAN_STRUCTURED_CONTENT: ("113104", "Clean Structured Content Option"),
 }
+#: Free text inside the sequences an option keeps (cleaned, 'C'), that the table does not
+#: name because without the option its sequence is replaced or removed whole.
+CLEANED_TEXT = {
+    0x0040A160: Option.CLEAN_STRUCTURED_CONTENT,  # Text Value of an SR content item
+    0x00700006: Option.CLEAN_GRAPHICS,  # Unformatted Text Value of a graphic annotation
+}
+OVERLAY_DATA = 0x3000  #: (60xx,3000): a bitmap whose text cannot be read from the header
 DUMMY_TEXT = "ANONYMIZED"
 DUMMIES: dict[str, object] = {
     "AS": "000D",
@@ -90,11 +103,20 @@ class Profile:
             return self._actions[tag]
         except KeyError:
             row = load_table().row(tag)
-            found = self._actions[tag] = None if row is None else row.action(self.options)
+            found = None if row is None else row.action(self.options)
+            if found is Action.CLEAN and tag >> 24 == 0x60 and tag & 0xFFFF == OVERLAY_DATA:
+                found = Action.REMOVE  # Clean Graphics keeps overlays only if text were read
+            self._actions[tag] = found
             return found
 
-    def deidentify(self, dataset: Dataset) -> None:
-        """Replace ``dataset``'s identifying content (file meta included), then record how."""
+    def deidentify(self, dataset: Dataset, *, originals: Dataset | None = None) -> None:
+        """Replace ``dataset``'s identifying content (file meta included), then record how.
+
+        ``originals``, when given, receives the original of every top-level attribute this
+        changes or removes (a sequence whole when anything inside it changed): what an
+        Encrypted Attributes Sequence keeps for re-identification.
+        """
+        before = _snapshot(dataset) if originals is not None else {}
         _Pass(self, dataset).walk(dataset)
         if getattr(dataset, "file_meta", None) is not None and "SOPInstanceUID" in dataset:
             dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
@@ -102,6 +124,8 @@ class Profile:
                 if tag in dataset.file_meta:
                     del dataset.file_meta[tag]
         self._record(dataset)
+        if originals is not None:
+            _changed(before, dataset, originals)
 
     def codes(self) -> list[tuple[str, str]]:
         """The CID 7050 codes of the profile and its options, in code order."""
@@ -150,19 +174,24 @@ class _Pass:
             action = self.profile.action(tag)
             if action is None:
                 self._unlisted(dataset, tag, vr)
+            elif action is Action.CLEAN and tag.is_private:  # Retain Safe Private
+                self._private(dataset, tag, vr)
             else:
                 self._apply(dataset, tag, vr, action)
 
     def _unlisted(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
-        """Attributes the table does not name are kept; their items and instance UIDs are not."""
+        """Attributes the table does not name are kept; their items and instance UIDs are not,
+        nor the free text of a sequence an option keeps."""
         if vr == "SQ":
             self._items(dataset[tag])
+        elif CLEANED_TEXT.get(tag) in self.profile.options:
+            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
         elif (
             vr == "UI"
             and Option.RETAIN_UIDS not in self.profile.options
             and not datadict.keyword_for_tag(tag).endswith(KEPT_UID_SUFFIXES)
         ):
-            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=True))
+            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
 
     def _apply(self, dataset: Dataset, tag: BaseTag, vr: str, action: Action) -> None:
         if action is Action.REMOVE:
@@ -174,9 +203,27 @@ class _Pass:
         elif vr == "SQ":  # kept, cleaned or re-identified: its items go through the table
             self._items(dataset[tag])
         elif action is Action.NEW_UID:
-            dataset[tag] = _new(tag, vr, self._uids(dataset[tag].value, unless_known=False))
+            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=False))
         elif action is Action.CLEAN:
             dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
+
+    def _private(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
+        """Keep a private attribute that Table E.3.10-1 lists as safe for its creator, and
+        the reservations of creators listed in its group; remove any other."""
+        group, element = tag.group, tag.element
+        if 0x10 <= element <= 0xFF:
+            keep = creator_is_listed(_text_of(dataset[tag].value), group)
+        elif element >= 0x1000:
+            creator = dataset.get(BaseTag(group << 16 | element >> 8))
+            keep = creator is not None and is_safe(_text_of(creator.value), tag)
+        else:
+            keep = False
+        if not keep:
+            del dataset[tag]
+        elif vr == "SQ":
+            self._items(dataset[tag])
+        elif vr == "UI" and Option.RETAIN_UIDS not in self.profile.options:  # as every UID
+            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
 
     def _items(self, element: DataElement) -> None:
         for item in element.value:
@@ -196,7 +243,7 @@ class _Pass:
         if vr == "SQ":
             return Sequence([Dataset()])
         if vr == "UI":
-            uids = self._uids(dataset[tag].value, unless_known=False)
+            uids = self._uids(_uid_value(dataset, tag), unless_known=False)
             return uids or self.profile.mapping.uid("")
         dummy = DUMMIES.get(vr)
         return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
@@ -226,6 +273,34 @@ class _Pass:
         return LONG_NUMBER.sub("*", text)
 
 
+Snapshot = dict[BaseTag, tuple[DataElement | RawDataElement, DataElement | None]]
+
+
+def _snapshot(dataset: Dataset) -> Snapshot:
+    """Each top-level element as held now (raw or decoded: a replaced one is another object),
+    and a copy of each sequence (their items change in place)."""
+    return {
+        tag: (
+            dataset.get_item(tag),
+            copy.deepcopy(dataset[tag]) if _vr(dataset, tag) == "SQ" else None,
+        )
+        for tag in list(dataset.keys())
+    }
+
+
+def _changed(before: Snapshot, dataset: Dataset, originals: Dataset) -> None:
+    """Put in ``originals`` the original of each element of ``before`` that ``dataset`` no
+    longer holds as it was."""
+    for tag, (held, sequence) in before.items():
+        now = dataset.get_item(tag) if tag in dataset else None
+        if sequence is not None:
+            if now is None or dataset[tag] != sequence:
+                originals[tag] = sequence
+        elif now is not held:
+            decoded = held if isinstance(held, DataElement) else convert_raw_data_element(held)
+            originals[tag] = decoded
+
+
 def _vr(dataset: Dataset, tag: BaseTag) -> str:
     """The element's VR without decoding its value (from the dictionary in implicit VR)."""
     vr = dataset.get_item(tag).VR
@@ -235,6 +310,22 @@ def _vr(dataset: Dataset, tag: BaseTag) -> str:
         except KeyError:
             return "UN"
     return str(vr).split(" or ")[0]
+
+
+def _uid_value(dataset: Dataset, tag: BaseTag) -> object:
+    """A UI element's value, read from its raw bytes when it was not decoded yet (pydicom's
+    conversion and validation cost more than the mapping)."""
+    held = dataset.get_item(tag)
+    if isinstance(held, RawDataElement) and isinstance(held.value, bytes):
+        parts = held.value.decode("ascii", "replace").strip("\x00 ").split("\\")
+        uids = [part.strip("\x00 ") for part in parts]
+        return uids if len(uids) > 1 else uids[0] or None
+    return dataset[tag].value
+
+
+def _text_of(value: object) -> str:
+    """A private creator's value as text (bytes when read as UN in implicit VR)."""
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _new(tag: BaseTag, vr: str, value: object) -> DataElement:

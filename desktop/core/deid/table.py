@@ -8,6 +8,7 @@ X/Z/U* → U.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -26,6 +27,9 @@ class Option(Enum):
     RETAIN_LONGITUDINAL_FULL_DATES = "rtnLongFullDatesOpt"
     RETAIN_LONGITUDINAL_MODIFIED_DATES = "rtnLongModifDatesOpt"
     CLEAN_DESCRIPTORS = "cleanDescOpt"
+    CLEAN_STRUCTURED_CONTENT = "cleanStructContOpt"
+    CLEAN_GRAPHICS = "cleanGraphOpt"
+    RETAIN_SAFE_PRIVATE = "rtnSafePrivOpt"
 
     @property
     def cli_name(self) -> str:
@@ -33,14 +37,38 @@ class Option(Enum):
         return self.name.lower().replace("_", "-")
 
 
-#: Options not offered yet: cleaning content or pixels, or the list of safe private attributes.
+#: Options not offered here: they change pixels, not the header.
 UNSUPPORTED_OPTIONS = {
-    "retain-safe-private": "rtnSafePrivOpt",  # needs PS3.15 Table E.3.10-1's list of safe ones
-    "clean-structured-content": "cleanStructContOpt",
-    "clean-graphics": "cleanGraphOpt",
     "clean-pixel-data": "",
     "clean-recognizable-visual-features": "",
 }
+
+
+def parse_options(names: Iterable[str]) -> frozenset[Option]:
+    """The options named as on the command line (``retain-uids``); CourierError in plain words
+    for an unknown one, one not available, or both kinds of longitudinal dates."""
+    known = {option.cli_name: option for option in Option}
+    chosen = set()
+    for name in names:
+        if name in UNSUPPORTED_OPTIONS:
+            raise CourierError(
+                f"the option {name} is not available yet (it needs the pixels cleaned, not only "
+                "the header); available: " + ", ".join(sorted(known))
+            )
+        if name not in known:
+            raise CourierError(
+                f"unknown de-identification option {name!r}; choose from "
+                + ", ".join(sorted(known))
+            )
+        chosen.add(known[name])
+    dates = {Option.RETAIN_LONGITUDINAL_FULL_DATES, Option.RETAIN_LONGITUDINAL_MODIFIED_DATES}
+    if dates <= chosen:
+        raise CourierError(
+            "choose one of retain-longitudinal-full-dates and retain-longitudinal-modified-dates"
+        )
+    return frozenset(chosen)
+
+
 #: Retain options win over clean options when both name an attribute (Allergies: K over C).
 PRECEDENCE = {"K": 0, "C": 1}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,9 @@ from desktop.ui.workers import GeneratorWorker, start
 
 if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
     from desktop.core.media import LoadProgress
+
+Loader = Callable[[], Generator["LoadProgress", None, MediaTree]]
+SOURCE_NAMES = {"dicomdir": "DICOMDIR", "scan": "folder", "store": "indexed store"}
 
 
 class ProblemsDialog(QDialog):
@@ -93,12 +97,17 @@ class BrowserPanel(QWidget):
         """Load ``path`` on the thread pool; the tree appears when it is read."""
         from desktop.core.media import load_media
 
+        return self.open_loader(f"Opening {path} …", lambda: load_media(path))
+
+    def open_loader(self, title: str, load: Loader) -> GeneratorWorker:
+        """Run ``load`` (a media reader, the store's index) on the thread pool and show the
+        tree it returns."""
         if self.worker is not None:
             self.worker.cancel()
-        self.title.setText(f"Opening {path} …")
+        self.title.setText(title)
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
-        worker = GeneratorWorker(lambda: load_media(path))
+        worker = GeneratorWorker(load)
         worker.signals.yielded.connect(self._progress)
         worker.signals.returned.connect(self._loaded)
         worker.signals.errored.connect(self._failed)
@@ -120,7 +129,7 @@ class BrowserPanel(QWidget):
         for column in range(self.model.columnCount()):
             self.view.resizeColumnToContents(column)
         count = sum(1 for _ in tree.instances())
-        kind = "DICOMDIR" if tree.source == "dicomdir" else "folder"
+        kind = SOURCE_NAMES.get(tree.source, "folder")
         self.title.setText(
             f"{tree.root} ({kind}): {len(tree.patients)} patient(s), {count} image(s)"
         )

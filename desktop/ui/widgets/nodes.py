@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.config import COMPRESSIONS, PROFILES, ConfigError, Node
+from desktop.core.deid.table import Option
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
@@ -117,6 +119,27 @@ class NodeDialog(QDialog):
             "Compress uncompressed images losslessly for the wire, where the peer accepts it "
             "(auto: the best codec it accepts, and none when the link is faster)"
         )
+        self.commit = QCheckBox("Ask for storage commitment after sending")
+        self.commit.setChecked(node.commit)
+        self.commit_wait = QDoubleSpinBox()
+        self.commit_wait.setRange(0, 86400)
+        self.commit_wait.setValue(node.commit_wait)
+        self.commit_wait.setToolTip(
+            "How long a send waits for the commitment report; a later one reaches the listener"
+        )
+        self.original = node
+        self.deid = QCheckBox("De-identify before sending (the node gets de-identified copies)")
+        self.deid.setChecked(node.deid)
+        self.deid_options = {}
+        options = QVBoxLayout()
+        for option in Option:
+            box = self.deid_options[option.cli_name] = QCheckBox(option.cli_name)
+            box.setChecked(option.cli_name in node.deid_options)
+            options.addWidget(box)
+        self.deid_recipient = QLineEdit(node.deid_recipient)
+        self.deid_recipient.setPlaceholderText("certificate file: keeps the originals for it")
+        self.deid.toggled.connect(self._deid_toggled)
+        self._deid_toggled(node.deid)
         form = QFormLayout()
         for label, widget in (
             ("Name", self.name),
@@ -132,8 +155,13 @@ class NodeDialog(QDialog):
             ("Parallel associations", self.parallel),
             ("Connect timeout (s)", self.timeout),
             ("Compress for the wire", self.compress),
+            ("", self.commit),
+            ("Commitment report wait (s)", self.commit_wait),
+            ("", self.deid),
         ):
             form.addRow(label, widget)
+        form.addRow("Profile options", options)
+        form.addRow("Re-identifiable by", self.deid_recipient)
         buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -164,24 +192,39 @@ class NodeDialog(QDialog):
             "port": self.port,
             "identity": self.identity,
             "calling_ae_title": self.calling,
+            "deid": self.deid,
+            "deid_recipient": self.deid_recipient,
+            "compress": self.compress,
         }
 
+    def _deid_toggled(self, on: bool) -> None:
+        for box in self.deid_options.values():
+            box.setEnabled(on)
+        self.deid_recipient.setEnabled(on)
+
     def node(self) -> Node:
-        """The node as entered (validate with Node.validated)."""
-        return Node(
-            self.name.text().strip(),
-            self.ae_title.text().strip(),
-            self.host.text().strip(),
-            self.port.value(),
-            self.tls.isChecked(),
-            self.profile.currentText(),
-            self.identity.currentText(),
-            self.calling.text().strip() or "COURIER",
-            self.server_name.text().strip(),
-            self.hostname_check.isChecked(),
-            self.timeout.value(),
-            60.0,
-            self.parallel.value(),
+        """The node as entered (validate with Node.validated); settings the dialog does not
+        show (signing, the network timeout) stay as they were."""
+        deid = self.deid.isChecked()
+        return replace(
+            self.original,
+            name=self.name.text().strip(),
+            ae_title=self.ae_title.text().strip(),
+            host=self.host.text().strip(),
+            port=self.port.value(),
+            tls=self.tls.isChecked(),
+            profile=self.profile.currentText(),
+            identity=self.identity.currentText(),
+            calling_ae_title=self.calling.text().strip() or "COURIER",
+            server_name=self.server_name.text().strip(),
+            check_hostname=self.hostname_check.isChecked(),
+            connect_timeout=self.timeout.value(),
+            max_associations=self.parallel.value(),
+            commit=self.commit.isChecked(),
+            commit_wait=self.commit_wait.value(),
+            deid=deid,
+            deid_options=tuple(n for n, b in self.deid_options.items() if deid and b.isChecked()),
+            deid_recipient=self.deid_recipient.text().strip() if deid else "",
             compress=self.compress.currentText(),
         )
 

@@ -20,6 +20,7 @@ from desktop.net.queue import JobSummary
 
 COLUMNS = ("Job", "Node", "What", "State", "Progress", "Size", "Rate", "Failures", "Reason")
 STATE, REASON = 3, 8
+SETTLED = ("done", "committed")  # nothing left to say why
 FAILED_COLOUR, NORMAL = QBrush(QColor("#c0392b")), QBrush()
 
 
@@ -98,6 +99,9 @@ class TransfersPanel(QWidget):
             state = job.state
             if retry_at is not None and job.pending:
                 state = f"waiting to retry at {time.strftime('%H:%M:%S', time.localtime(retry_at))}"
+            elif job.commitment() and state != "committed":
+                state += f" ({job.commitment()})"
+        settled = job.state in SETTLED
         cells = (
             str(job.id),
             job.node,
@@ -107,7 +111,7 @@ class TransfersPanel(QWidget):
             f"{job.bytes_sent / 2**20:.1f} / {job.bytes_total / 2**20:.1f} MB",
             f"{rate:.1f} MB/s" if job.state == "pending" else "",
             str(job.failed) if job.failed else "",
-            reason if job.state != "done" else "",
+            "" if settled else reason,
         )
         for column, text in enumerate(cells):
             if column == 4:
@@ -121,7 +125,7 @@ class TransfersPanel(QWidget):
                 cell = self.table.item(row, column)
                 if cell is not None:
                     cell.setToolTip(reason)
-                    cell.setForeground(FAILED_COLOUR if reason and job.state != "done" else NORMAL)
+                    cell.setForeground(FAILED_COLOUR if reason and not settled else NORMAL)
 
     def progress_of(self, job_id: int) -> tuple[int, int]:
         bar = self.table.cellWidget(self.rows[job_id], 4)

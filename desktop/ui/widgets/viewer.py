@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -73,6 +73,7 @@ class ImageCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.image: QImage | None = None
         self.overlay: dict[str, str] = {}
+        self._labels: dict[tuple[str, str], QImage | None] = {}  # the overlay's, as drawn
         self.zoom = 1.0
         self.pan = QPointF(0, 0)
         self._drag_start: QPointF | None = None
@@ -110,15 +111,49 @@ class ImageCanvas(QWidget):
             )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1)
             painter.drawImage(target, self.image)
-        area = self.rect().adjusted(8, 6, -8, -6)
+        area = QRectF(self.rect().adjusted(8, 6, -8, -6))
+        self._labels = {key: self._labels.get(key) for key in self.overlay.items()}
         for corner, text in self.overlay.items():
-            # A dark outline keeps the text readable on white bone or a bright ultrasound.
-            painter.setPen(QColor(0, 0, 0, 220))
-            for dx, dy in OUTLINE:
-                painter.drawText(area.translated(dx, dy), CORNERS[corner], text)
-            painter.setPen(QColor("#ffe066"))
-            painter.drawText(area, CORNERS[corner], text)
+            label = self._labels[(corner, text)] or self._label(corner, text)
+            self._labels[(corner, text)] = label
+            size = label.deviceIndependentSize()
+            flags = CORNERS[corner]
+            x = (
+                area.left()
+                if flags & Qt.AlignmentFlag.AlignLeft
+                else area.right() - size.width()
+                if flags & Qt.AlignmentFlag.AlignRight
+                else area.center().x() - size.width() / 2
+            )
+            y = (
+                area.top()
+                if flags & Qt.AlignmentFlag.AlignTop
+                else area.bottom() - size.height()
+                if flags & Qt.AlignmentFlag.AlignBottom
+                else area.center().y() - size.height() / 2
+            )
+            painter.drawImage(QPointF(x, y), label)
         painter.end()
+
+    def _label(self, corner: str, text: str) -> QImage:
+        """``text`` with the dark outline that keeps it readable on white bone or a bright
+        ultrasound, drawn once and painted as an image while it stays the same: drawn on
+        every paint (nine texts a corner) it cost a cine more than the image itself."""
+        ratio = self.devicePixelRatioF()
+        size = QSizeF(self.fontMetrics().size(0, text)) + QSizeF(2, 2)
+        label = QImage((size * ratio).toSize(), QImage.Format.Format_ARGB32_Premultiplied)
+        label.setDevicePixelRatio(ratio)
+        label.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(label)
+        painter.setFont(self.font())
+        box = QRectF(1, 1, size.width() - 2, size.height() - 2)
+        painter.setPen(QColor(0, 0, 0, 220))
+        for dx, dy in OUTLINE:
+            painter.drawText(box.translated(dx, dy), CORNERS[corner], text)
+        painter.setPen(QColor("#ffe066"))
+        painter.drawText(box, CORNERS[corner], text)
+        painter.end()
+        return label
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus()

@@ -135,11 +135,13 @@ def test_unreadable_file_is_reported_and_the_others_copied(
     sources: list[Path], tmp_path: Path
 ) -> None:
     (sources[0].parent / "notes.txt").write_text("not DICOM")
+    (sources[0].parent / "empty.dcm").write_bytes(b"")
     profile = Profile(KeyedMapping(KEY))
     done = list(deidentify_files([sources[0].parent], tmp_path / "out", profile))
     failed = [d for d in done if d.copy is None]
-    assert [d.source.name for d in failed] == ["notes.txt"]
-    assert "not a readable DICOM file" in failed[0].error
+    assert [d.source.name for d in failed] == ["empty.dcm", "notes.txt"]
+    assert "not a readable DICOM file (it is empty)" in failed[0].error
+    assert "not a readable DICOM file" in failed[1].error
     assert len(done) - len(failed) == len(sources)
 
 
@@ -150,11 +152,14 @@ def test_every_option_recorded_with_its_cid_7050_code(sources: list[Path], tmp_p
     codes = dataset.DeidentificationMethodCodeSequence
     assert [c.CodeValue for c in codes] == [
         "113100",  # Basic Application Confidentiality Profile
+        "113103",  # Clean Graphics
+        "113104",  # Clean Structured Content
         "113105",  # Clean Descriptors
         "113107",  # Retain Longitudinal Temporal Information Modified Dates
         "113108",  # Retain Patient Characteristics
         "113109",  # Retain Device Identity
         "113110",  # Retain UIDs
+        "113111",  # Retain Safe Private
         "113112",  # Retain Institution Identity
     ]
     assert {c.CodingSchemeDesignator for c in codes} == {"DCM"}

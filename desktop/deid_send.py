@@ -1,0 +1,45 @@
+"""De-identify before sending: the queue sends de-identified copies (PS3.15 Annex E, under the
+home's project key) made in a private area (``desktop.net.copies``), never the sources; with a
+recipient certificate each copy keeps its original values encrypted for that recipient."""
+
+import dataclasses
+from pathlib import Path
+
+from desktop.core.deid.batch import Protect, deidentify_file
+from desktop.core.deid.keys import default_key_file, project_key
+from desktop.core.deid.mapping import KeyedMapping
+from desktop.core.deid.profile import Profile
+from desktop.core.deid.setting import Deidentification
+from desktop.core.errors import CourierError
+from desktop.net.store import StoreItem
+from desktop.reidentify import recipient_protection
+
+AREA = "deidentified"
+
+
+def deidentified_items(
+    items: list[StoreItem], how: Deidentification, area: Path
+) -> tuple[list[StoreItem], list[str]]:
+    """The items pointing at de-identified copies written in ``area`` (new SOP Instance UIDs),
+    and why any could not be made (those are left out: the node never gets an original)."""
+    profile = Profile(KeyedMapping(project_key(default_key_file())), how.options)
+    protect: Protect | None = None
+    if how.recipient is not None:
+        protect = recipient_protection(how.recipient)
+    copies, refused = [], []
+    for item in items:
+        try:
+            copy = deidentify_file(item.path, area, profile, protect=protect)
+        except CourierError as error:
+            refused.append(f"{item.path}: not sent, it could not be de-identified: {error}")
+            continue
+        copies.append(
+            dataclasses.replace(
+                item,
+                path=copy,
+                sop_instance_uid=copy.stem,
+                size=copy.stat().st_size,
+                sha256="",
+            )
+        )
+    return copies, refused

@@ -1,0 +1,74 @@
+"""Composition: the Inbox as the indexed local store, shared by the commands and the GUI.
+
+What ``listen`` receives, what ``move`` or ``get`` retrieve and what ``import`` copies land in
+one folder (HOME/inbox unless told otherwise); :func:`indexing` wraps a listener's sink so that
+each filed instance is indexed as it arrives. The store (and pydicom) load only when first
+needed, so that a command or the GUI starts without them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop.core.errors import CourierError
+from desktop.core.paths import courier_home
+
+if TYPE_CHECKING:
+    from desktop.core.store import Store
+    from desktop.net.receiver import Sink
+
+log = logging.getLogger(__name__)
+
+
+def inbox_folder(folder: Path | None = None) -> Path:
+    """The store's folder: ``folder`` when given, else HOME/inbox."""
+    return folder if folder is not None else courier_home() / "inbox"
+
+
+def open_store(folder: Path | None = None) -> Store:
+    """The store of ``folder`` (HOME/inbox by default); a damaged index is rebuilt and said so
+    in the log."""
+    from desktop.core.store import Store
+
+    return Store(inbox_folder(folder))
+
+
+class LazyStore:
+    """A store opened on first use, once, whatever thread asks first."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.folder)
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def indexing(sink: Sink, store: Callable[[], Store]) -> Sink:
+    """``sink`` that first queues each instance the listener filed ("stored" records) for the
+    store's indexer: the association thread answers at once, and any read of the store sees
+    the instance. One the index refuses stays filed (the files are the truth) and is logged."""
+
+    def indexed(record: dict[str, Any]) -> None:
+        if record.get("event") == "stored":
+            try:
+                store().add_soon(Path(record["path"]))
+            except CourierError as error:
+                log.warning("the Inbox could not index %s: %s", record["path"], error)
+        sink(record)
+
+    return indexed

@@ -1,0 +1,71 @@
+"""Settings ▸ Inbox listener: our storage SCP (re)started with the settings typed; what it
+receives goes to the Inbox tab and its handshakes to the Log."""
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.app import InboxSettings
+from desktop.core.errors import CourierError
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
+from desktop.ui.widgets.sources import SourcesPanel
+
+
+class InboxController(QObject):
+    inbox_event = Signal(object)
+    commitment_reported = Signal(str)  # the transaction UID of one of our jobs
+
+    def __init__(
+        self, shell: Shell, sources: SourcesPanel, inbox: InboxSettings | None = None
+    ) -> None:
+        super().__init__(shell.window)
+        self.shell, self.sources = shell, sources
+        self.services, self.log = shell.services, shell.log
+        self.inbox_event.connect(self._inbox_event)
+        self.inbox = inbox or load_inbox(shell.settings)
+        if self.inbox is not None:
+            self.apply_inbox(self.inbox, save=False)
+
+    def edit_inbox(self) -> None:
+        identities = [i.name for i in self.services.keystore.identities()]
+        dialog = InboxDialog(identities, self.inbox, self.shell.window)
+        if self.shell.prompter.run(dialog):
+            self.apply_inbox(dialog.inbox())
+
+    def apply_inbox(self, inbox: InboxSettings | None, save: bool = True) -> bool:
+        """(Re)start our listener with ``inbox`` (None stops it); say so if it cannot start."""
+        self.services.stop_inbox()
+        self.inbox = inbox
+        if save:
+            save_inbox(self.shell.settings, inbox)
+        if inbox is None:
+            self.shell.status("Inbox listener stopped")
+            return True
+        try:
+            listener = self.services.start_inbox(inbox, self._inbox_record)
+        except CourierError as error:
+            self.inbox = None
+            self.shell.show_error("Inbox listener", str(error))
+            return False
+        security = f"TLS, identity {inbox.identity}" if inbox.identity else "plain"
+        self.shell.status(
+            f"Inbox listening as {inbox.ae_title} on port {listener.port} ({security})"
+        )
+        return True
+
+    def _inbox_record(self, record: dict[str, Any]) -> None:
+        """Called on the listener's threads: plain data crosses to the GUI thread by signal."""
+        self.inbox_event.emit(record)
+
+    def _inbox_event(self, record: dict[str, Any]) -> None:
+        if record["event"] == "handshake":
+            self.log.add_transcript("Inbox", record["transcript"], "incoming handshake")
+        elif record["event"] == "stored":
+            self.shell.status(f"Inbox received {Path(record['path']).name}")
+            self.sources.received()
+        elif record["event"] == "commitment-report":
+            self.commitment_reported.emit(record["transaction"])
+        else:
+            self.log.add("warning", "Inbox", f"{record['event']}: {record}")

@@ -1,0 +1,80 @@
+"""The Query/Retrieve panel: C-FIND of studies and C-MOVE into our Inbox, on the thread pool."""
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from desktop import auditing
+from desktop.app import InboxSettings
+from desktop.core.errors import CourierError
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.query import QueryPanel
+from desktop.ui.workers import GeneratorWorker, call, start
+
+
+class QueryController(QObject):
+    def __init__(
+        self, shell: Shell, panel: QueryPanel, inbox: Callable[[], InboxSettings | None]
+    ) -> None:
+        super().__init__(shell.window)
+        self.shell, self.query, self.inbox = shell, panel, inbox
+        self.services = shell.services
+        panel.find_requested.connect(self.find_studies)
+        panel.retrieve_requested.connect(self.retrieve)
+
+    def find_studies(self, node_name: str, keys: dict[str, str]) -> GeneratorWorker | None:
+        from desktop.net.query import find  # deferred, as pydicom is: a faster start
+
+        try:
+            node = self.services.prepare(node_name)
+        except CourierError as error:
+            self.shell.show_error("Find", str(error))
+            return None
+        worker = call(
+            lambda: auditing.queried(
+                node,
+                "study",
+                keys,
+                lambda: [
+                    {e.keyword: str(e.value) for e in match if e.keyword}
+                    for match in find(*self.services.connection(node_name)[1:], "study", keys)
+                ],
+            )
+        )
+        worker.signals.returned.connect(self.query.show_results)
+        worker.signals.errored.connect(lambda error: self.shell.report("Find", error))
+        return start(worker)
+
+    def retrieve(self, node_name: str, study_uids: list[str]) -> GeneratorWorker | None:
+        from desktop.net.query import move
+
+        inbox = self.inbox()
+        if inbox is None:
+            self.shell.show_error(
+                "Retrieve",
+                "Our listener is not running: turn it on in Settings ▸ Inbox listener, "
+                "then retrieve",
+            )
+            return None
+        try:
+            self.services.prepare(node_name)
+        except CourierError as error:
+            self.shell.show_error("Retrieve", str(error))
+            return None
+        destination = inbox.ae_title
+
+        def moves() -> Any:
+            _, connector, peer = self.services.connection(node_name)
+            for uid in study_uids:
+                yield from move(connector, peer, destination, uid)
+
+        worker = GeneratorWorker(moves)
+        worker.signals.yielded.connect(
+            lambda p: self.query.show_move(p.completed, p.failed, p.remaining)
+        )
+        worker.signals.returned.connect(
+            lambda _: self.shell.status("Retrieved into the Inbox (the Inbox tab)")
+        )
+        worker.signals.errored.connect(lambda error: self.shell.report("Retrieve", error))
+        return start(worker)

@@ -1,0 +1,233 @@
+"""Sending and the Transfers panel: a drop on a node or the browser's "Send to" menu, confirmed
+through the prompter, queued on the TransferController; each job's progress, failure reason,
+retry and cancel shown in its row, and the associations in the Log."""
+
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
+
+from desktop.core.config import ConfigError
+from desktop.core.deid.setting import Deidentification
+from desktop.core.errors import CourierError
+from desktop.net.compression import in_words
+from desktop.net.queue import TransferQueue
+from desktop.net.store import SessionEvent, StoreItem
+from desktop.ui.controller import JobUpdate, TransferController
+from desktop.ui.errors import describe
+from desktop.ui.models.media_model import instance_payloads
+from desktop.ui.node_checks import NodeChecks
+from desktop.ui.nodes_controller import NodesController
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.send_confirmation import SendConfirmation
+from desktop.ui.widgets.sources import SourcesPanel
+from desktop.ui.widgets.transfers import TransfersPanel
+
+
+class SendController(QObject):
+    def __init__(
+        self,
+        shell: Shell,
+        panel: TransfersPanel,
+        controller: TransferController,
+        *,
+        sources: SourcesPanel,
+        nodes: NodesController,
+        checks: NodeChecks,
+        show_panel: Callable[[], None],
+        menu_actions: list[QAction],
+    ) -> None:
+        super().__init__(shell.window)
+        self.shell, self.transfers, self.controller = shell, panel, controller
+        self.services, self.log = shell.services, shell.log
+        self.sources, self.browser, self.nodes = sources, sources.media, nodes
+        self.checks, self.show_panel, self.menu_actions = checks, show_panel, menu_actions
+        self._send_menu_nodes: list[str] = []
+        nodes.listed.connect(self._set_nodes)
+        nodes.nodes.send_requested.connect(self.send_payload)
+        for browser in sources.browsers():
+            browser.view.customContextMenuRequested.connect(self._tree_menu)
+        panel.retry_requested.connect(self.retry_job)
+        panel.cancel_requested.connect(self.cancel_job)
+        controller.job_updated.connect(self._job_updated)
+        controller.session.connect(self._session)
+        controller.note.connect(lambda node, text: self.log.add("warning", node, text))
+        controller.failed.connect(self._transfer_failed)
+
+    def commitment_reported(self, transaction: str) -> None:
+        """A storage commitment report for one of our jobs reached the Inbox: its row says
+        what it became (committed, or not with the reason)."""
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            job_id = queue.job_of_transaction(transaction)
+            if job_id is None:
+                return
+            job = queue.job(job_id)
+            refused = queue.commitment_failures(job_id)
+        finally:
+            queue.close()
+        failures = [f"{i.item.path}: {i.commitment_reason}" for i in refused]
+        self.transfers.show_job(
+            job, failures or None, reason=refused[0].commitment_reason if refused else ""
+        )
+        self.shell.status(f"Job {job.id} to {job.node}: {job.state}")
+
+    def _set_nodes(self, names: list[str]) -> None:
+        self._send_menu_nodes = names
+
+    def _tree_menu(self, position: Any) -> None:
+        menu = QMenu(self.shell.window)
+        send = menu.addMenu("Send to")
+        for name in self._send_menu_nodes:
+            action = send.addAction(name)
+            action.triggered.connect(lambda _=False, n=name: self.send_selected(n))
+        menu.addActions(self.menu_actions)
+        view = self.sources.current_browser().view
+        menu.exec(view.viewport().mapToGlobal(position))
+
+    def send_selected(self, node: str) -> None:
+        browser = self.sources.current_browser()
+        self.send_payload(node, instance_payloads(browser.selected_instances()))
+
+    def send_payload(self, node_name: str, payload: list[dict[str, Any]]) -> bool:
+        items = [
+            StoreItem(
+                Path(p["path"]),
+                p["sop_class_uid"],
+                p["sop_instance_uid"],
+                p["transfer_syntax_uid"],
+                p["size"],
+            )
+            for p in payload
+        ]
+        if not items:
+            self.shell.status("Nothing to send")
+            return False
+        confirmed = self.confirm_send(node_name, items)
+        if confirmed is None:
+            return False
+        try:
+            self.controller.submit(
+                node_name, items, self._describe(items), deid=confirmed.deidentification()
+            )
+        except CourierError as error:
+            self.shell.show_error(f"Cannot send to {node_name}", str(error))
+            return False
+        self.show_panel()
+        self.shell.status(f"Queued {len(items)} instance(s) for {node_name}")
+        return True
+
+    def _describe(self, items: list[StoreItem]) -> str:
+        tree = self.browser.tree
+        uids = {i.sop_instance_uid for i in items}
+        for patient in tree.patients if tree else []:
+            for study in patient.studies:
+                study_uids = {i.sop_instance_uid for s in study.series for i in s.instances}
+                if uids <= study_uids:
+                    return f"{patient.patient_name}: {study.study_description or 'study'}"
+        return f"{len(items)} instance(s)"
+
+    def confirm_send(self, node_name: str, items: list[StoreItem]) -> SendConfirmation | None:
+        """The accepted confirmation (with its de-identification choice); None if refused."""
+        node = self.services.node(node_name)
+        size = sum(i.size for i in items) / 2**20
+        security = (
+            f"TLS {node.profile}, identity {node.identity or 'none'}"
+            if node.tls
+            else "PLAIN DICOM (no encryption)"
+        )
+        compression = in_words(node.compress)
+        text = (
+            f"Send {self._describe(items)} — {len(items)} instance(s), {size:.1f} MB — to "
+            f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}"
+            + (f", {compression}?" if compression else "?")
+        )
+        dialog = SendConfirmation(text, Deidentification.of_node(node), self.shell.window)
+        return dialog if self.shell.prompter.run(dialog) else None
+
+    def _job_updated(self, update: JobUpdate) -> None:
+        job = update.progress.job
+        self.transfers.show_job(
+            job,
+            update.failures,
+            reason=update.reason,
+            retry_at=update.retry_at,
+            state=f"node {job.node!r} is gone" if update.node_gone else "",
+        )
+        if update.node_gone:
+            self.log.add("error", job.node, f"job {job.id} cannot run: {update.reason}")
+        elif update.retry_at is not None:
+            self.log.add("warning", update.node, f"job {job.id} waits to retry: {update.reason}")
+        if update.failures is not None and job.sent:
+            with suppress(ConfigError):  # the node may have gone meanwhile
+                self.checks.record(self.services.node(update.node), "send", ok=True)
+            self.nodes.refresh_nodes()
+        if update.failures is not None:
+            level = "error" if job.failed else "info"
+            self.log.add(
+                level,
+                update.node,
+                f"job {job.id}: {job.state}, sent {job.sent} of {job.total}",
+                "\n".join(update.failures),
+            )
+            self.shell.status(f"Job {job.id} to {update.node}: {job.state}")
+
+    def _session(self, node: str, event: SessionEvent) -> None:
+        what = {
+            "opened": "association opened",
+            "closed": "association released",
+            "failed": "association failed",
+        }[event.kind]
+        if event.failure is not None:
+            self.log.add("error", node, f"{what}: {event.failure.text}", str(event.transcript))
+        else:
+            self.log.add_transcript(node, event.transcript, what)
+
+    def _transfer_failed(self, node: str, error: Exception) -> None:
+        self.log.add("error", node, describe(error))
+        self.shell.report(f"Transfer to {node}", error)
+
+    def retry_job(self, job_id: int) -> None:
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            count = queue.retry(job_id)
+            job = queue.job(job_id)
+        finally:
+            queue.close()
+        self.transfers.show_job(job, [], state=f"re-queued {count}" if count else "")
+        if job.pending:
+            self.controller.resume(job)
+        self.shell.status(f"Job {job_id}: {count} instance(s) re-queued")
+
+    def cancel_job(self, job_id: int) -> None:
+        queue = TransferQueue(self.services.queue_path)
+        queue.cancel(job_id)
+        self.transfers.show_job(queue.job(job_id))
+        queue.close()
+
+    def may_quit(self) -> bool:
+        """True when nothing is sending or queued, or the user agrees to stop it (then stopped)."""
+        if not (self.controller.busy() or self._pending_jobs()):
+            return True
+        if not self.confirm_quit():
+            return False
+        self.controller.stop_all()
+        return True
+
+    def _pending_jobs(self) -> bool:
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            return bool(queue.runnable())
+        finally:
+            queue.close()
+
+    def confirm_quit(self) -> bool:
+        return self.shell.prompter.confirm(
+            "Transfers are running",
+            "Stop the transfers and quit? What was sent is kept; the rest stays in the "
+            "queue and resumes next time.",
+        )

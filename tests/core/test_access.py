@@ -1,0 +1,58 @@
+"""The listener's access list: entries read strictly, services granted per title and
+certificate."""
+
+import pytest
+
+from desktop.core.access import EVERYTHING, AccessError, AccessList, parse_grant
+
+FINGERPRINT = "ab" * 32
+
+
+def test_an_entry_without_services_grants_every_service() -> None:
+    grant = parse_grant("PACS")
+    assert (grant.ae_title, grant.fingerprint, grant.services) == ("PACS", "", EVERYTHING)
+
+
+def test_services_and_a_fingerprint_with_colons() -> None:
+    colons = ":".join(FINGERPRINT[i : i + 2] for i in range(0, 64, 2)).upper()
+    grant = parse_grant(f"VIEWER={colons}/query,retrieve")
+    assert grant.fingerprint == FINGERPRINT
+    assert grant.services == {"query", "retrieve"}
+
+
+def test_a_slash_in_a_title_is_kept_when_what_follows_is_no_service() -> None:
+    assert parse_grant("A/B").ae_title == "A/B"
+    assert parse_grant("A/B/store").services == {"store"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("", "1 to 16 characters"),
+        ("SEVENTEEN_CHARS_X", "1 to 16 characters"),
+        ("PACS=12345", "64 hex digits"),
+    ],
+)
+def test_bad_entries_say_what_is_wrong(entry: str, message: str) -> None:
+    with pytest.raises(AccessError, match=message):
+        parse_grant(entry)
+
+
+def test_services_are_those_of_the_grants_that_match_title_and_certificate() -> None:
+    access = AccessList.parse(["MOD/store", f"VIEWER={FINGERPRINT}/query", "VIEWER/retrieve"])
+    assert access.services("MOD", "") == {"store"}
+    assert access.services("VIEWER", FINGERPRINT) == {"query", "retrieve"}
+    assert access.services("VIEWER", "cd" * 32) == {"retrieve"}
+    assert access.services("OTHER", "") == frozenset()
+    assert access.refusal("OTHER", "") == "calling AE title 'OTHER' is not in the allowed list"
+    assert access.refusal("VIEWER", "") == ""
+
+
+def test_a_title_bound_only_to_a_certificate_is_refused_with_another() -> None:
+    access = AccessList.parse([f"VIEWER={FINGERPRINT}"])
+    assert "bound to another client certificate" in access.refusal("VIEWER", "cd" * 32)
+    assert "none, plain TCP" in access.refusal("VIEWER", "")
+
+
+def test_no_list_lets_anyone_do_everything() -> None:
+    assert AccessList().services("ANY", "") == EVERYTHING and not AccessList().refusal("ANY", "")

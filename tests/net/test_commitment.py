@@ -1,0 +1,370 @@
+"""Storage commitment between our own requestor and listener on loopback: the report on the
+same association, and hostile or stray reports that must change nothing (an unknown
+transaction, another AE's report, instances never sent, a second report), a transaction
+matched by a listener started after the request (a restart)."""
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from desktop.commitments import listener_services
+from desktop.connect import node_connector
+from desktop.core.config import Node
+from desktop.inbox import indexing, open_store
+from desktop.net import dimse, pdu
+from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association
+from desktop.net.commitment import (
+    NO_SUCH_INSTANCE,
+    PUSH_MODEL,
+    PUSH_MODEL_INSTANCE,
+    Reference,
+    Report,
+    commit_job,
+    parse_request,
+    report_dataset,
+    request_dataset,
+)
+from desktop.net.link import LinkError
+from desktop.net.queue import COMMITTED, FAILED, SENT, WAITING, TransferQueue
+from desktop.net.runner import send_policy
+from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.net.services.commitment import commitment_services, send_report
+from desktop.net.store import StoreItem, StoreOutcome
+from desktop.security.keystore import Keystore
+from tests.helpers import cli, node_add
+from tests.net.conftest import PASSWORD, make_study
+from tests.net.scripted_peer import Conversation, scripted_peer
+
+ARCHIVE = "ARCHIVE"
+OLD_SCHEMA = """
+CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL,
+    description TEXT NOT NULL, created REAL NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE instances (job_id INTEGER NOT NULL REFERENCES jobs(id), seq INTEGER NOT NULL,
+    path TEXT NOT NULL, sop_class_uid TEXT NOT NULL, sop_instance_uid TEXT NOT NULL,
+    transfer_syntax_uid TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', status INTEGER, message TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0, PRIMARY KEY (job_id, seq));
+"""  # the queue as the release before storage commitment wrote it
+
+
+@pytest.fixture
+def listener(home: Path, tmp_path: Path) -> Iterator[tuple[StorageListener, list[dict[str, Any]]]]:
+    """Our plain listener as COURIER, committing what its store holds."""
+    keystore = Keystore(home, lambda new: PASSWORD)
+    inbox = tmp_path / "inbox"
+    records: list[dict[str, Any]] = []
+    settings = ListenerSettings("COURIER", "127.0.0.1", 0, inbox)
+    store = open_store(inbox)
+    services = commitment_services(
+        listener_services(home, "COURIER", store, lambda node: node_connector(node, keystore))
+    )
+    sink = indexing(records.append, lambda: store)
+    server = StorageListener(settings, sink, services=services).start()
+    yield server, records
+    server.stop()
+    store.close()
+
+
+def report_as(home: Path, port: int, calling: str, report: Report) -> None:
+    """Send ``report`` to our listener as if AE ``calling`` were the archive answering."""
+    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=port)
+    connect = node_connector(node, Keystore(home, lambda new: PASSWORD))
+    send_report(connect, called="COURIER", calling=calling, report=report)
+
+
+def sent_job(
+    home: Path, tmp_path: Path, count: int = 3, *, request: bool = True, asked: str = ARCHIVE
+) -> tuple[int, list[StoreItem], str]:
+    """A job of ``count`` instances sent, commitment requested of AE ``asked`` (the
+    transaction UID returned), by a queue closed since: the state on disk only."""
+    files = make_study(tmp_path / "study", count=count)
+    items = []
+    for path in files:
+        meta = pydicom.dcmread(path, stop_before_pixels=True)
+        syntax = str(meta.file_meta.TransferSyntaxUID)
+        items.append(StoreItem(path, str(meta.SOPClassUID), str(meta.SOPInstanceUID), syntax))
+    queue = TransferQueue(home / "queue.sqlite")
+    job = queue.enqueue("archive", items, "test")
+    for instance in queue.instances(job):
+        queue.record(instance, StoreOutcome(instance.item, True, False, "stored"), send_policy(), 0)
+    transaction = "1.2.826.0.1.3680043.10.1467.99.1"
+    if request:
+        assert len(queue.begin_commitment(job, transaction, asked)) == count
+    queue.close()
+    return job, items, transaction
+
+
+def commitment(home: Path, job: int) -> dict[str, str]:
+    queue = TransferQueue(home / "queue.sqlite")
+    try:
+        return {i.item.sop_instance_uid: i.commitment for i in queue.instances(job, SENT)}
+    finally:
+        queue.close()
+
+
+def ref(item: StoreItem) -> Reference:
+    return Reference(item.sop_class_uid, item.sop_instance_uid)
+
+
+def test_send_commit_to_our_listener_gets_the_report_on_the_same_association(
+    home: Path,
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, records = listener
+    make_study(tmp_path / "study", count=4)
+    assert cli(capsys, *node_add("self", "COURIER", server.port, "--commit"))[0] == 0
+    status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
+    assert status == 0, out + err
+    job = json.loads(out)
+    assert (job["state"], job["committed"]) == ("committed", 4)
+    assert {i["commitment"] for i in job["instances"]} == {COMMITTED}
+    [sent] = [r for r in records if r["event"] == "commitment-report-sent"]
+    assert sent["association"] == "same"
+
+
+def test_a_report_for_a_transaction_we_never_made_is_refused_and_changes_nothing(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, records = listener
+    job, items, _ = sent_job(home, tmp_path)
+    forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+    with pytest.raises(LinkError, match="refused the report: 0x0110"):
+        report_as(home, server.port, ARCHIVE, forged)
+    assert set(commitment(home, job).values()) == {WAITING}
+    [ignored] = [r for r in records if r["event"] == "commitment-report-ignored"]
+    assert "no transaction 1.2.3.4.5.6.7 of ours" in ignored["error"]
+
+
+def test_a_report_from_another_ae_than_the_one_asked_changes_nothing(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, _ = listener
+    job, items, transaction = sent_job(home, tmp_path)
+    with pytest.raises(LinkError, match="refused the report"):
+        report_as(home, server.port, "MALLORY", Report(transaction, tuple(ref(i) for i in items)))
+    assert set(commitment(home, job).values()) == {WAITING}
+
+
+def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
+    home: Path,
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, _ = listener  # started after the queue that asked was closed: a restart
+    job, items, transaction = sent_job(home, tmp_path)
+    stranger = Reference(items[0].sop_class_uid, "1.2.3.999.1")  # never sent by us
+    report = Report(transaction, (ref(items[0]), stranger), ((ref(items[1]), NO_SUCH_INSTANCE),))
+    report_as(home, server.port, ARCHIVE, report)
+    assert commitment(home, job) == {
+        items[0].sop_instance_uid: COMMITTED,
+        items[1].sop_instance_uid: FAILED,
+        items[2].sop_instance_uid: WAITING,  # not named: never "committed" by default
+    }
+    queue = TransferQueue(home / "queue.sqlite")
+    assert len(queue.instances(job)) == 3  # the stranger was not recorded
+    reason = queue.instances(job, SENT)[1].commitment_reason
+    assert reason == "not committed: no such object instance: the archive does not hold it (0x0112)"
+    summary = queue.job(job)
+    assert summary.state == "commitment failed"
+    queue.close()
+    status, out, _ = cli(capsys, "queue", "show", job)
+    assert status == 1
+    assert f"{items[0].path}  sent, committed\n" in out
+    assert f"{items[1].path}  sent, NOT COMMITTED: {reason}\n" in out
+    assert f"{items[2].path}  sent, waiting for commitment\n" in out
+    # a second report for the same transaction cannot turn the failure into a success
+    with pytest.raises(LinkError, match="refused the report"):
+        report_as(home, server.port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
+    assert commitment(home, job)[items[1].sop_instance_uid] == FAILED
+
+
+def test_a_report_with_an_unknown_event_type_is_answered_no_such_event(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, _ = listener
+    job, items, transaction = sent_job(home, tmp_path, count=1)
+    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=server.port)
+    link = node_connector(node, Keystore(home, lambda new: PASSWORD))()
+    association = Association.request(
+        link, "COURIER", ARCHIVE, [pdu.ProposedContext(1, PUSH_MODEL, UNCOMPRESSED_SYNTAXES)]
+    )
+    syntax = pdu.uid(association.accepted(1).transfer_syntax or "")  # type: ignore[union-attr]
+    association.send_command(1, dimse.event_report_request(1, PUSH_MODEL, PUSH_MODEL_INSTANCE, 9))
+    body = report_dataset(Report(transaction, (ref(items[0]),)), syntax)
+    association.send_dataset(1, [body], len(body))
+    answer = association.response(1, 1, dimse.N_EVENT_REPORT_RQ)
+    association.release()
+    assert answer.status == 0x0113  # no such event type
+    assert set(commitment(home, job).values()) == {WAITING}
+
+
+def test_a_queue_from_before_commitment_gains_its_columns_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "queue.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(OLD_SCHEMA)
+    old.execute("INSERT INTO jobs (node, description, created) VALUES ('pacs', 'old', 0)")
+    old.execute(
+        "INSERT INTO instances (job_id, seq, path, sop_class_uid, sop_instance_uid, "
+        "transfer_syntax_uid, size, sha256, state) VALUES (1, 0, 'a.dcm', '1.2', '1.2.3', "
+        "'1.2.840.10008.1.2.1', 10, 'x', 'sent')"
+    )
+    old.commit()
+    old.close()
+    queue = TransferQueue(path)
+    [instance] = queue.instances(1)
+    assert (instance.state, instance.commitment) == (SENT, "")
+    assert (queue.job(1).state, queue.job(1).deidentified) == ("done", "")
+    copy = tmp_path / "b.dcm"
+    copy.write_bytes(b"copy")
+    item = StoreItem(copy, "1.2", "1.2.4", "1.2.840.10008.1.2.1")
+    job = queue.enqueue("pacs", [item], "new", hashing_threads=1, deidentified="basic profile")
+    assert queue.job(job).deidentified == "basic profile"  # the jobs table gained it too
+    queue.close()
+
+
+def test_node_commit_settings_are_kept_and_bad_waits_refused(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = cli(capsys, *node_add("pacs", "PACS", 104, "--commit", "--commit-wait", 5))
+    assert status == 0 and "storage commitment, report awaited 5 s" in out
+    [node] = json.loads(cli(capsys, "node", "list", "--json")[1])
+    assert (node["commit"], node["commit_wait"]) == (True, 5)
+    status, _, err = cli(capsys, "node", "edit", "pacs", "--commit-wait", "-1")
+    assert status != 0 and "the wait for a commitment report is 0 to 86400 s" in err
+
+
+def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_commits(
+    home: Path, tmp_path: Path
+) -> None:
+    job, items, _ = sent_job(home, tmp_path, count=2, request=False)
+    answers: list[dict[int, str | int]] = []
+
+    def archive(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()  # our N-ACTION-RQ
+        peer.respond(
+            context_id,
+            {
+                dimse.COMMAND_FIELD: dimse.N_ACTION_RSP,
+                dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
+                dimse.STATUS: 0,
+            },
+        )
+        forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+        peer.send(
+            pdu.PData(
+                (
+                    pdu.Pdv(
+                        context_id,
+                        3,
+                        dimse.event_report_request(7, PUSH_MODEL, PUSH_MODEL_INSTANCE, 1),
+                    ),
+                    pdu.Pdv(context_id, 2, report_dataset(forged, UNCOMPRESSED_SYNTAXES[0])),
+                )
+            ).encode()
+        )
+        answers.append(peer.read_message()[1])
+
+    queue = TransferQueue(home / "queue.sqlite")
+    with scripted_peer(archive) as peer:
+        done = commit_job(
+            queue, job, peer.connector(5), called=ARCHIVE, calling="COURIER", wait=1.5
+        )
+    assert done is not None and done.outcome.accepted
+    assert "no transaction 1.2.3.4.5.6.7 of ours" in done.outcome.notes[0]
+    assert answers[0][dimse.STATUS] == 0x0110  # told the peer it was not taken
+    assert set(commitment(home, job).values()) == {WAITING}
+    assert queue.job(job).state == "waiting for commitment"
+    queue.close()
+
+
+def test_our_provider_does_not_commit_an_instance_its_store_lost(
+    home: Path,
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, records = listener
+    files = make_study(tmp_path / "study", count=3)
+    assert cli(capsys, *node_add("self", "COURIER", server.port))[0] == 0
+    status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
+    assert status == 0, out + err
+    job = json.loads(out)["job"]
+    lost = str(pydicom.dcmread(files[2]).SOPInstanceUID)
+    [kept] = [r["path"] for r in records if r.get("sop_instance_uid") == lost]
+    Path(kept).unlink()  # the disk lost it after the store acknowledged it
+
+    status, out, err = cli(capsys, "queue", "commit", job, "--commit-wait", 10)
+    assert status == 1, out + err
+    assert f"NOT COMMITTED {files[2]}: not committed: no such object instance" in out
+    assert "2 committed, 1 not committed" in out
+    [requested] = [r for r in records if r["event"] == "commitment-requested"]
+    assert (requested["committed"], requested["failed"]) == (2, 1)
+
+
+def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_listen(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    server, _ = listener
+    job, _, _ = sent_job(home, tmp_path, count=2, request=False)
+
+    def archive(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()  # our N-ACTION-RQ
+        peer.respond(
+            context_id,
+            {
+                dimse.COMMAND_FIELD: dimse.N_ACTION_RSP,
+                dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
+                dimse.STATUS: 0,
+            },
+        )
+        transaction, references = parse_request(peer.dataset, UNCOMPRESSED_SYNTAXES[0])
+        peer.send(pdu.Abort(2, 0).encode())  # gone; the report follows a moment later
+        time.sleep(1)
+        report_as(home, server.port, ARCHIVE, Report(transaction, tuple(references)))
+
+    queue = TransferQueue(home / "queue.sqlite")
+    with scripted_peer(archive) as peer:
+        done = commit_job(queue, job, peer.connector(5), called=ARCHIVE, calling="COURIER", wait=10)
+    assert done is not None and done.outcome.accepted, done
+    assert queue.job(job).state == "committed"
+    queue.close()
+
+
+def test_a_request_we_cannot_act_on_is_refused_with_its_reason(
+    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]]
+) -> None:
+    server, records = listener
+    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=server.port)
+    link = node_connector(node, Keystore(home, lambda new: PASSWORD))()
+    association = Association.request(
+        link, "COURIER", ARCHIVE, [pdu.ProposedContext(1, PUSH_MODEL, UNCOMPRESSED_SYNTAXES)]
+    )
+    syntax = pdu.uid(association.accepted(1).transfer_syntax or "")  # type: ignore[union-attr]
+    answers = []
+    for message_id, action, body in (
+        (1, 2, request_dataset("1.2.3", [Reference("1.2", "1.2.3.4")], syntax)),  # no such action
+        (2, 1, request_dataset("1.2.3", [], syntax)),  # names nothing
+    ):
+        command = dimse.action_request(message_id, PUSH_MODEL, PUSH_MODEL_INSTANCE, action)
+        association.send_command(1, command)
+        association.send_dataset(1, [body], len(body))
+        answers.append(association.response(1, message_id, dimse.N_ACTION_RQ))
+    association.release()
+    assert [a.status for a in answers] == [0x0123, 0x0115]
+    assert answers[1].command[dimse.ERROR_COMMENT].endswith("names no instance")
+    refused = [r for r in records if r["event"] == "commitment-refused"]
+    assert [r["status"] for r in refused] == [0x0123, 0x0115]

@@ -1,0 +1,314 @@
+"""Our listener as a query/retrieve provider, with DCMTK's findscu, movescu and getscu as the
+clients over TLS with mutual authentication, a DCMTK storescp as the configured move
+destination; and our ``get`` against DCMTK's dcmqrscp."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from desktop.connect import listener_tls, node_connector
+from desktop.core.config import Node, add_node
+from desktop.core.store import Store
+from desktop.core.store.importing import import_media
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.net.scp import ListenerSettings, StorageListener
+from desktop.security.keystore import Keystore
+from desktop.security.tls import Profile
+from desktop.serving import cached_connectors, query_retrieve
+from tests.helpers import cli, node_add, require_tool
+from tests.net.conftest import PASSWORD, Scp
+from tests.peers import (
+    LOOPBACK,
+    dcmqrscp_config,
+    dcmqrscp_load,
+    free_port,
+    running,
+    stunnel_client,
+)
+from tests.pki import KEY_PASSWORD, Pki
+
+pytestmark = pytest.mark.dcmtk
+
+STUDY = StudySpec(
+    "QR-1",
+    "Query^Retrieve",
+    "20250102",
+    "served",
+    (
+        SeriesSpec("CT", "axial", count=3, rows=32, columns=32),
+        SeriesSpec("CT", "coronal", count=2, rows=32, columns=32),
+    ),
+)
+
+
+@dataclass
+class Served:
+    listener: StorageListener
+    records: list[dict[str, Any]]
+    files: list[Path]
+
+    @property
+    def study(self) -> str:
+        return str(pydicom.dcmread(self.files[0], stop_before_pixels=True).StudyInstanceUID)
+
+    def series(self) -> list[str]:
+        return sorted({str(pydicom.dcmread(f).SeriesInstanceUID) for f in self.files})
+
+
+def serving(home: Path, pki: Pki, tmp_path: Path, *allowed: str) -> Iterator[Served]:
+    keystore = Keystore(home, lambda new: PASSWORD)
+    keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    files = write_files(tmp_path / "study", (STUDY,))
+    store = Store(tmp_path / "inbox")
+    assert len(list(import_media(store, [tmp_path / "study"]))) == len(files)
+    records: list[dict[str, Any]] = []
+    settings = ListenerSettings("COURIER", LOOPBACK, 0, store.folder, list(allowed))
+    settings.tls_context, acceptor = listener_tls(keystore, "scp", Profile.BCP195_ND)
+    connectors = cached_connectors(lambda node: node_connector(node, keystore))
+    services = query_retrieve(store, home, connectors)
+    listener = StorageListener(settings, records.append, acceptor, services=services).start()
+    try:
+        yield Served(listener, records, files)
+    finally:
+        listener.stop()
+        store.close()
+
+
+@pytest.fixture
+def served(home: Path, pki: Pki, tmp_path: Path) -> Iterator[Served]:
+    yield from serving(home, pki, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One listener for the read-only tests (queries): its own home, no nodes."""
+    folder = tmp_path_factory.mktemp("served")
+    Keystore(folder / "home", lambda new: PASSWORD).import_cas(pki.path("root-only"))
+    yield from serving(folder / "home", pki, folder)
+
+
+@pytest.fixture
+def tunnel(served: Served, pki: Pki, tmp_path: Path) -> Iterator[int]:
+    """A plain port that stunnel carries over mutual TLS to the served listener."""
+    with stunnel_client(pki, tmp_path / "stunnel", served.listener.port) as port:
+        yield port
+
+
+def dcmtk(tool: str, pki: Pki, port: int, *options: str, calling: str) -> list[str]:
+    """A DCMTK query/retrieve client over TLS with the PKI's client certificate (findscu; for
+    movescu and getscu, which have no TLS in DCMTK 3.6.7, ``port`` is stunnel's)."""
+    tls = [
+        "+tls",
+        str(pki.path("client", ".key")),
+        str(pki.path("client")),
+        "+pw",
+        KEY_PASSWORD,
+        "+cf",
+        str(pki.path("root-only")),
+    ]
+    return [
+        require_tool(tool),
+        *(tls if tool == "findscu" else []),
+        "-aet",
+        calling,
+        "-aec",
+        "COURIER",
+        *options,
+        LOOPBACK,
+        str(port),
+    ]
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def find_count(
+    pki: Pki, port: int, out: Path, model: str, level: str, *keys: str, calling: str = "FINDSCU"
+) -> int:
+    """How many matches findscu extracts (one file each)."""
+    out.mkdir()
+    options = [*model.split(), "-X", "-od", str(out), "-k", f"QueryRetrieveLevel={level}"]
+    for key in keys:
+        options += ["-k", key]
+    result = run(dcmtk("findscu", pki, port, *options, calling=calling))
+    assert result.returncode == 0, result.stderr + result.stdout
+    return len(list(out.glob("rsp*.dcm")))
+
+
+@pytest.mark.parametrize(
+    ("model", "level", "keys", "expected"),
+    [
+        ("-P", "PATIENT", ("PatientID=QR-1", "PatientName"), 1),
+        ("-P", "STUDY", ("PatientID=QR-1", "StudyInstanceUID"), 1),
+        ("-P", "SERIES", ("PatientID=QR-1", "StudyInstanceUID={study}", "SeriesInstanceUID"), 2),
+        ("-S", "STUDY", ("PatientName=Query*", "StudyInstanceUID"), 1),
+        ("-S", "SERIES", ("StudyInstanceUID={study}", "Modality=CT", "SeriesInstanceUID"), 2),
+        ("-S", "IMAGE", ("StudyInstanceUID={study}", "SeriesInstanceUID={series}"), 3),
+        ("-S -xi", "STUDY", ("PatientName=Q*^R*", "StudyDate=20250101-20250131"), 1),
+    ],
+)
+def test_findscu_over_mutual_tls_at_every_level(
+    shared: Served,
+    pki: Pki,
+    tmp_path: Path,
+    model: str,
+    level: str,
+    keys: tuple[str, ...],
+    expected: int,
+) -> None:
+    series = {
+        str(pydicom.dcmread(f).SeriesInstanceUID)
+        for f in shared.files
+        if pydicom.dcmread(f).SeriesDescription == "axial"
+    }.pop()
+    filled = [k.format(study=shared.study, series=series) for k in keys]
+    port = shared.listener.port
+    assert find_count(pki, port, tmp_path / "found", model, level, *filled) == expected
+    answered = [r for r in shared.records if r["event"] == "query-answered"]
+    assert answered[-1]["status"] == 0 and answered[-1]["matches"] == expected
+    assert mutual_tls(shared.records)
+
+
+def test_getscu_retrieves_a_study_and_a_series_over_mutual_tls(
+    served: Served, tunnel: int, pki: Pki, tmp_path: Path
+) -> None:
+    for name, level, keys, expected in (
+        ("study", "STUDY", [f"StudyInstanceUID={served.study}"], 5),
+        (
+            "series",
+            "SERIES",
+            [f"StudyInstanceUID={served.study}", f"SeriesInstanceUID={served.series()[0]}"],
+            None,
+        ),
+    ):
+        out = tmp_path / f"got-{name}"
+        out.mkdir()
+        options = ["-S", "-od", str(out), "-k", f"QueryRetrieveLevel={level}"]
+        for key in keys:
+            options += ["-k", key]
+        result = run(dcmtk("getscu", pki, tunnel, *options, calling="GETSCU"))
+        assert result.returncode == 0, result.stderr + result.stdout
+        got = {str(pydicom.dcmread(p).SOPInstanceUID) for p in out.iterdir()}
+        sent = {
+            str(pydicom.dcmread(f).SOPInstanceUID)
+            for f in served.files
+            if name == "study" or str(pydicom.dcmread(f).SeriesInstanceUID) == served.series()[0]
+        }
+        assert got == sent and len(got) == (expected or len(sent))
+    answered = [r for r in served.records if r["event"] == "retrieve-answered"]
+    assert [(r["service"], r["status"], r["failed"]) for r in answered] == [
+        ("C-GET", 0, 0),
+        ("C-GET", 0, 0),
+    ]
+    assert mutual_tls(served.records)
+
+
+def mutual_tls(records: list[dict[str, Any]]) -> bool:
+    """Whether the listener completed TLS handshakes in which the client presented the PKI's
+    client certificate (and none failed)."""
+    transcripts = [r["transcript"] for r in records if r["event"] == "handshake"]
+    return bool(transcripts) and all(
+        t["ok"] and "client.test" in json.dumps(t["peer_chain"]) for t in transcripts
+    )
+
+
+def test_movescu_moves_to_a_storescp_configured_as_a_node(
+    served: Served, tunnel: int, pki: Pki, home: Path, storescp: Scp
+) -> None:
+    add_node(
+        home,
+        Node("dcmtk", "DCMTK_SCP", LOOPBACK, storescp.port, tls=True, identity="courier"),
+    )
+    options = ["-S", "-aem", "DCMTK_SCP", "-k", "QueryRetrieveLevel=STUDY"]
+    options += ["-k", f"StudyInstanceUID={served.study}"]
+    result = run(dcmtk("movescu", pki, tunnel, *options, calling="MOVESCU"))
+    assert result.returncode == 0, result.stderr + result.stdout
+    received = storescp.received()
+    assert set(received) == {str(pydicom.dcmread(f).SOPInstanceUID) for f in served.files}
+    answered = [r for r in served.records if r["event"] == "retrieve-answered"]
+    assert answered[-1]["service"] == "C-MOVE" and answered[-1]["completed"] == 5
+    assert mutual_tls(served.records)
+    # Each C-STORE names the move it serves (PS3.7 9.1.1.1), as storescp's log shows.
+    assert storescp.log.read_text().count("Move Originator AE Title      : MOVESCU") == 5
+
+
+def test_a_move_to_an_unknown_destination_is_refused_a801(
+    served: Served, tunnel: int, pki: Pki, tmp_path: Path
+) -> None:
+    options = ["-S", "-aem", "NOWHERE", "-k", "QueryRetrieveLevel=STUDY"]
+    options += ["-k", f"StudyInstanceUID={served.study}"]
+    result = run(dcmtk("movescu", pki, tunnel, *options, calling="MOVESCU"))
+    assert result.returncode != 0 and "MoveDestinationUnknown" in result.stderr
+    answered = [r for r in served.records if r["event"] == "retrieve-answered"]
+    assert answered[-1]["status"] == 0xA801 and "NOWHERE" in answered[-1]["reason"]
+
+
+def test_a_title_granted_only_queries_cannot_retrieve(home: Path, pki: Pki, tmp_path: Path) -> None:
+    for served in serving(home, pki, tmp_path, "GETSCU/query"):
+        out = tmp_path / "got"
+        out.mkdir()
+        options = ["-S", "-od", str(out), "-k", "QueryRetrieveLevel=STUDY"]
+        options += ["-k", f"StudyInstanceUID={served.study}"]
+        with stunnel_client(pki, tmp_path / "stunnel", served.listener.port) as tunnel:
+            result = run(dcmtk("getscu", pki, tunnel, *options, calling="GETSCU"))
+        assert result.returncode != 0 and not list(out.iterdir())
+        refused = [r for r in served.records if r["event"] == "access-refused"]
+        assert refused and "retrieve" in refused[0]["service"]
+        port = served.listener.port
+        assert find_count(pki, port, tmp_path / "f", "-S", "STUDY", calling="GETSCU") == 1
+
+
+def test_our_get_retrieves_from_dcmqrscp_into_the_store(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = write_files(tmp_path / "study", (STUDY,))
+    port = free_port()
+    config = dcmqrscp_config(tmp_path / "qr", port)
+    dcmqrscp_load(config, files)
+    study = str(pydicom.dcmread(files[0]).StudyInstanceUID)
+    assert cli(capsys, *node_add("qr", "QRSCP", port))[0] == 0
+    with running([require_tool("dcmqrscp"), "-c", config], port, tmp_path / "qr.log"):
+        status, out, err = cli(capsys, "get", "qr", "--study", study)
+    assert status == 0, out + err
+    assert "5 instances filed" in out
+    with Store(home / "inbox") as store:
+        assert store.counts()[3] == 5
+
+
+def test_the_listen_command_serves_findscu_and_getscu_over_mutual_tls(
+    home: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dicom-courier listen --tls`` as a user starts it, serving what ``import`` filed."""
+    keystore = Keystore(home, lambda new: PASSWORD)
+    keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    files = write_files(tmp_path / "study", (STUDY,))
+    assert cli(capsys, "import", tmp_path / "study")[0] == 0
+    assert cli(capsys, "access", "allow", "FINDSCU/query", "GETSCU/retrieve")[0] == 0
+    port = free_port()
+    command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)]
+    command += ["--tls", "--identity", "scp"]
+    with running(command, port, tmp_path / "listen.log"):  # the home of the environment
+        assert find_count(pki, port, tmp_path / "found", "-S", "STUDY", "PatientID=QR-1") == 1
+        out = tmp_path / "got"
+        out.mkdir()
+        study = str(pydicom.dcmread(files[0]).StudyInstanceUID)
+        options = ["-S", "-od", str(out), "-k", "QueryRetrieveLevel=STUDY"]
+        options += ["-k", f"StudyInstanceUID={study}"]
+        with stunnel_client(pki, tmp_path / "stunnel", port) as tunnel:
+            result = run(dcmtk("getscu", pki, tunnel, *options, calling="GETSCU"))
+        assert result.returncode == 0, result.stderr
+        assert len(list(out.iterdir())) == len(files)
+        # FINDSCU may query but not retrieve: its C-GET context is refused, and said so.
+        with stunnel_client(pki, tmp_path / "stunnel2", port) as tunnel:
+            refused = run(dcmtk("getscu", pki, tunnel, *options, calling="FINDSCU"))
+        assert refused.returncode != 0
+    log = (tmp_path / "listen.log").read_text()
+    assert "access-refused (FINDSCU)" in log and "may not retrieve" in log

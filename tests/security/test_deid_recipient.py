@@ -1,0 +1,80 @@
+"""``deid --recipient``: every original value the profile changed or removed kept encrypted for
+one certificate; ``reid`` by its holder gives back the original data set, ``openssl cms``
+opens the envelope, anyone else sees only the de-identified copy."""
+
+import io
+import subprocess
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.filereader import read_dataset
+
+from desktop.core.synthetic import cross_referenced_datasets
+from tests.core.deid.test_study import STUDY
+from tests.helpers import cli, require_tool
+from tests.pki import KEY_PASSWORD, Pki
+from tests.security.signing_fixtures import signing_home, signing_keystore
+
+__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
+#: What de-identification adds, and reid leaves (Patient Identity Removed then says NO).
+ADDED = {"PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+         "LongitudinalTemporalInformationModified", "EncryptedAttributesSequence"}  # fmt: skip
+
+
+def test_reid_restores_every_original_and_openssl_opens_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    sources = tmp_path / "in"
+    sources.mkdir()
+    for number, dataset in enumerate(cross_referenced_datasets(STUDY)[:3]):
+        dataset.save_as(sources / f"{number}.dcm", enforce_file_format=True)
+    status, _, err = cli(capsys, "deid", sources, "--out", tmp_path / "deid",
+                         "--recipient", pki.path("client"))  # fmt: skip
+    assert status == 0, err
+    copies = sorted((tmp_path / "deid").rglob("*.dcm"))
+    assert len(copies) == 3
+    for copy in copies:
+        assert b"Secretname" not in copy.read_bytes()  # the originals are nowhere in clear
+        assert not pydicom.dcmread(copy).PatientName
+
+    [item] = pydicom.dcmread(copies[0]).EncryptedAttributesSequence
+    assert item.EncryptedContentTransferSyntaxUID == "1.2.840.10008.1.2.1"
+    (tmp_path / "content.der").write_bytes(item.EncryptedContent)
+    opened = subprocess.run(
+        [
+            require_tool("openssl"), "cms", "-decrypt", "-inform", "DER",
+            "-in", tmp_path / "content.der", "-recip", pki.path("client"),
+            "-inkey", pki.path("client", ".key"), "-passin", f"pass:{KEY_PASSWORD}", "-binary",
+        ],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    holder = read_dataset(io.BytesIO(opened.stdout), is_implicit_VR=False, is_little_endian=True)
+    [modified] = holder.ModifiedAttributesSequence
+    assert modified.PatientName == "Secretname^Jane" and modified.PatientID == "PID-31337"
+
+    status, out, err = cli(capsys, "reid", tmp_path / "deid", "--identity", "courier",
+                           "--out", tmp_path / "reid")  # fmt: skip
+    assert status == 0, err
+    assert out.count("re-identified") == 3
+    originals = {pydicom.dcmread(p).SOPInstanceUID: pydicom.dcmread(p) for p in sources.iterdir()}
+    for path in sorted((tmp_path / "reid").rglob("*.dcm")):
+        restored = pydicom.dcmread(path)
+        original = originals.pop(restored.SOPInstanceUID)
+        assert restored.file_meta.MediaStorageSOPInstanceUID == original.SOPInstanceUID
+        for element in original:
+            assert restored[element.tag] == element, element.keyword
+        extra = {e.keyword for e in restored} - {e.keyword for e in original}
+        assert extra == ADDED
+        assert restored.PatientIdentityRemoved == "NO"
+    assert not originals
+
+
+def test_a_missing_certificate_is_named_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = cli(capsys, "deid", tmp_path, "--out", tmp_path / "o",
+                         "--recipient", tmp_path / "nobody.pem")  # fmt: skip
+    assert status == 1 and f"{tmp_path / 'nobody.pem'}: no such certificate file" in err
+    assert not (tmp_path / "o").exists()

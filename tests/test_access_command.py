@@ -1,0 +1,59 @@
+"""``dicom-courier access``: the listener's access list in the configuration, used by the GUI's
+listener as by ``listen``."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.app import InboxSettings, Services
+from desktop.connect import node_connector
+from desktop.core.config import Node, load_config
+from desktop.net.link import LinkError
+from desktop.net.query import QueryError, find
+from desktop.net.store import Peer
+from desktop.security.keystore import Keystore
+from tests.helpers import cli
+from tests.peers import free_port
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_allow_list_and_revoke(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = cli(capsys, "access", "list")
+    assert status == 0 and "any calling AE" in out
+    assert cli(capsys, "access", "allow", "VIEWER/query", "MOD/store")[0] == 0
+    assert load_config(home).listener_access == ["VIEWER/query", "MOD/store"]
+    status, out, _ = cli(capsys, "access", "revoke", "MOD")
+    assert status == 0 and out.split() == ["VIEWER/query"]
+
+
+def test_a_bad_entry_is_refused_and_nothing_saved(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = cli(capsys, "access", "allow", "OK", "BAD=123")
+    assert status != 0 and "64 hex digits" in err
+    assert load_config(home).listener_access == []
+
+
+def test_the_guis_listener_follows_the_access_list(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, "access", "allow", "VIEWER/store")[0] == 0
+    services = Services(home, lambda new: "unused")
+    port = free_port()
+    records: list[dict[str, Any]] = []
+    services.start_inbox(InboxSettings("COURIER", port), records.append)
+    try:
+        keystore = Keystore(home, lambda new: "unused")
+        for calling, refused in (("VIEWER", "does not offer C-FIND"), ("OTHER", "rejected")):
+            node = Node("us", "COURIER", "127.0.0.1", port, calling_ae_title=calling)
+            with pytest.raises((LinkError, QueryError), match=refused):
+                list(find(node_connector(node, keystore), Peer("COURIER", calling), "study", {}))
+    finally:
+        services.stop_inbox()
+    assert {r["event"] for r in records} >= {"access-refused", "association-rejected"}

@@ -1,0 +1,61 @@
+"""Settings ▸ Inbox listener with its controller alone, by typing into the dialog: our
+listener starts where it was told, DCMTK's storescu sends it a file, the Inbox hears of it;
+unticked, it stops."""
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
+
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.ui.inbox_controller import InboxController
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.sources import SourcesPanel
+from tests.helpers import require_tool
+from tests.peers import LOOPBACK, free_port
+from tests.ui.clicking import press_ok
+from tests.ui.scripted import ScriptedPrompter
+
+
+def test_the_listener_starts_as_typed_receives_and_stops(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+    statuses: list[str],
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    sources = SourcesPanel(shell.services.inbox, shell.services.store)
+    qtbot.addWidget(sources)
+    controller = InboxController(shell, sources)
+    assert controller.inbox is None and shell.services.listener is None
+    port = free_port()
+
+    def listen(dialog: QDialog) -> None:
+        dialog.ae_title.clear()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.ae_title, "MY_INBOX")  # type: ignore[attr-defined]
+        dialog.port.lineEdit().selectAll()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.port.lineEdit(), str(port))  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", listen)
+    controller.edit_inbox()
+    assert statuses[-1] == f"Inbox listening as MY_INBOX on port {port} (plain)"
+    [sent] = write_files(
+        tmp_path / "out", (StudySpec("P", "In^Box", "20240101", "s", (SeriesSpec("CT", "a", 1),)),)
+    )
+    storescu = [require_tool("storescu"), "-aec", "MY_INBOX", LOOPBACK, str(port), sent]
+    subprocess.run([str(a) for a in storescu], check=True, capture_output=True, timeout=30)
+    qtbot.waitUntil(lambda: statuses[-1].startswith("Inbox received"), timeout=10000)
+    assert len(list(shell.services.inbox.rglob("*.dcm"))) == 1
+
+    def stop(dialog: QDialog) -> None:
+        qtbot.mouseClick(dialog.enabled, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", stop)
+    controller.edit_inbox()
+    assert controller.inbox is None and shell.services.listener is None
+    assert statuses[-1] == "Inbox listener stopped"
+    assert InboxController(shell, sources).inbox is None  # remembered: no listener next start

@@ -1,0 +1,58 @@
+"""The Nodes panel and its controller alone, by clicks: add, echo a real DCMTK storescp,
+refuse a TLS check of a plain node, remove."""
+
+from PySide6.QtWidgets import QDialog
+
+from desktop.core.config import load_config
+from desktop.ui.node_checks import NodeChecks
+from desktop.ui.nodes_controller import NodesController
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.nodes import NodesPanel
+from tests.helpers import require_tool
+from tests.peers import free_port, running
+from tests.ui.clicking import button, click, press_ok
+from tests.ui.scripted import ScriptedPrompter
+
+
+def test_add_echo_check_and_remove_a_node_by_clicking(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    panel = NodesPanel()
+    qtbot.addWidget(panel)
+    controller = NodesController(shell, panel, NodeChecks(shell.settings))
+    listed: list[list[str]] = []
+    controller.listed.connect(listed.append)
+    port = free_port()
+
+    def fill(dialog: QDialog) -> None:
+        for field, text in (("name", "Modality"), ("ae_title", "DCMTK"), ("host", "127.0.0.1")):
+            qtbot.keyClicks(getattr(dialog, field), text)
+        dialog.port.clear()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.port, str(port))  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", fill)
+    click(qtbot, button(panel, "Add…"))
+    assert load_config(shell.services.home).nodes["Modality"].port == port
+    assert listed[-1] == ["Modality"] and panel.item_for("Modality") is not None
+
+    command = [require_tool("storescp"), "-aet", "DCMTK", str(port)]
+    with running(command, port, tmp_path / "storescp.log"):
+        panel.list.setCurrentItem(panel.item_for("Modality"))
+        click(qtbot, button(panel, "Echo"))
+        qtbot.waitUntil(lambda: controller.checks.last(shell.services.node("Modality")) is not None)
+    assert controller.checks.last(shell.services.node("Modality")).ok  # type: ignore[union-attr]
+    assert any(e.summary.startswith("echo") for e in shell.log.entries)
+
+    click(qtbot, button(panel, "Check TLS"))
+    assert prompter.errors[-1][:2] == (
+        "Check TLS",
+        "Modality is a plain DICOM node (TLS is off)",
+    )
+    prompter.answer("confirm", True)
+    click(qtbot, button(panel, "Remove"))
+    assert load_config(shell.services.home).nodes == {} and listed[-1] == []
+    assert panel.item_for("Modality") is None
