@@ -219,7 +219,7 @@ def test_send_of_uncompressed_files_imports_no_pixel_library(tmp_path: Path) -> 
                 "-c",
                 IMPORTS_AFTER,
                 "numpy,pydicom,PIL,PySide6,pynetdicom",
-                *("send", "peer", str(tmp_path / "study")),
+                *("send", "peer", str(tmp_path / "study"), "--compress", "none"),
             ],
             capture_output=True,
             text=True,

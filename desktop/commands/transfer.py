@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.config import (
+    COMPRESSIONS,
     SIGNATURE_PROFILES,
     Node,
     add_node,
@@ -57,6 +58,11 @@ NODE_OPTIONS = (
     "deid_recipient",
     "commit",
     "commit_wait",
+    "compress",
+)
+COMPRESS_HELP = (
+    "compress uncompressed images for the wire, losslessly: auto picks the best codec the "
+    "peer accepts and sends as stored when the link is faster than compressing"
 )
 
 
@@ -116,6 +122,9 @@ def register(commands: Any) -> None:
         help="keep the originals in each copy, encrypted for this certificate (reid)",
     )
     _commit_options(send, "(default: the node's setting)")
+    send.add_argument(
+        "--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (default: the node's setting)"
+    )
     send.add_argument("--json", action="store_true")
     send.set_defaults(run=_send)
 
@@ -197,6 +206,7 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
     )
     _commit_options(parser, "after every send to this node")
+    parser.add_argument("--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (none)")
 
 
 def _commit_options(parser: argparse.ArgumentParser, when: str) -> None:
@@ -278,6 +288,8 @@ def _describe(node: Node) -> str:
             security += f", originals encrypted for {node.deid_recipient}"
     if node.commit:
         security += f"; storage commitment, report awaited {node.commit_wait:g} s"
+    if node.compress != "none":
+        security += f"; compresses {node.compress}"
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
@@ -410,7 +422,16 @@ def _send(args: argparse.Namespace) -> int:
         deidentified = how.describe() if how else ""
         job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
     # de-identified copies have new instance UIDs: their studies are read from the copies
-    _run_to_end(queue, job_id, node, connector, peer, args, known=studies_in(trees))
+    _run_to_end(
+        queue,
+        job_id,
+        node,
+        connector,
+        peer,
+        args,
+        known=studies_in(trees),
+        compress=args.compress or node.compress,
+    )
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
 
 
@@ -476,9 +497,11 @@ def _run_to_end(
     args: argparse.Namespace,
     *,
     known: "Mapping[str, Study] | None" = None,
+    compress: str = "",
 ) -> None:
     """Run a job with the command's retry policy, saying notes and failures as they come
-    (``known``: the studies of its instances, when the media was just read)."""
+    (``known``: the studies of its instances, when the media was just read; ``compress``:
+    the send's choice, else the node's)."""
     from desktop.net.runner import run_job, send_policy
 
     policy = send_policy(args.attempts)
@@ -490,6 +513,7 @@ def _run_to_end(
         policy=policy,
         history=_history_log(),
         parallel=node.max_associations,
+        compress=compress or node.compress,
     )
     records = auditing.transfer(records, queue, job_id, node, known=known)
     _consume(records, args.json)
@@ -540,13 +564,28 @@ def _commit(
 def _consume(records: Iterator[Any], quiet: bool) -> None:
     from desktop.net.store import SessionEvent, StoreOutcome
 
+    packed: dict[str, list[int]] = {}  # syntax → [instances, source bytes, bytes sent]
     for record in records:
+        if isinstance(record, StoreOutcome) and record.ok and record.packed:
+            syntax, source, sent = record.packed
+            totals = packed.setdefault(syntax, [0, 0, 0])
+            for index, value in enumerate((1, source, sent)):
+                totals[index] += value
         if quiet:
             continue
         if isinstance(record, StoreOutcome) and record.note:
             print(f"note: {record.item.path}: {record.note}", file=sys.stderr)
         elif isinstance(record, SessionEvent) and record.failure is not None:
             print(f"association failed: {record.failure.text}", file=sys.stderr)
+    if not quiet:
+        from desktop.net.compression import BY_SYNTAX
+
+        for syntax, (count, source, sent) in packed.items():
+            print(
+                f"compressed {count} instance(s) with {BY_SYNTAX[syntax].name}: "
+                f"{source / 1e6:.1f} MB sent as {sent / 1e6:.1f} MB "
+                f"({source / max(sent, 1):.1f}:1)"
+            )
 
 
 def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:

@@ -18,6 +18,8 @@ AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # printable ASCII but back
 PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
 SIGNATURE_PROFILES = ("", "base", "creator", "authorization")  # "": do not sign
 DEFAULT_CALLING_AE = "COURIER"
+#: How sends compress for the wire: lossless codecs only; "auto" picks one the peer accepts.
+COMPRESSIONS = ("none", "auto", "jpeg-ls-lossless", "j2k-lossless", "rle")
 
 
 class ConfigError(CourierError):
@@ -53,6 +55,7 @@ class Node:
     deid: bool = False  # send de-identified copies (PS3.15 Annex E), never the originals
     deid_options: tuple[str, ...] = ()  # ... with these profile options (retain-uids, ...)
     deid_recipient: str = ""  # ... keeping the originals encrypted for this certificate file
+    compress: str = "none"  # compress uncompressed instances for the wire (COMPRESSIONS)
 
     def validated(self) -> "Node":
         """The node itself, or ConfigError naming the first invalid setting."""
@@ -90,6 +93,11 @@ class Node:
             raise ConfigError(
                 f"unknown signature profile {self.sign_profile!r}; choose base, creator or "
                 "authorization (or '' not to sign)"
+            )
+        if self.compress not in COMPRESSIONS:
+            raise ConfigError(
+                f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}",
+                field="compress",
             )
         if self.sign_profile and not self.sign_identity:
             raise ConfigError("signing before sending needs the identity that signs")

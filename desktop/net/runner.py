@@ -60,13 +60,14 @@ def run_job(
     *,
     policy: RetryPolicy = DEFAULT_POLICY,
     parallel: int = 1,
+    compress: str = "none",
     history: History | None = None,
     wait: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> Iterator[Record]:
     """Send the job's due instances until none is pending (waiting out backoffs when ``wait``),
-    over up to ``parallel`` associations at once.
+    over up to ``parallel`` associations at once, compressed as ``compress`` says.
 
     Stop iterating to pause: what was acknowledged is committed, the rest stays pending.
     """
@@ -88,7 +89,7 @@ def run_job(
             continue
         sending = [queue.for_sending(i.item) for i in due]
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
-        for record in parallel_store(connect, peer, sending, parallel):
+        for record in parallel_store(connect, peer, sending, parallel, compress=compress):
             if isinstance(record, StoreOutcome):
                 queue.record(by_item[id(record.item)], record, policy, clock())
                 if not record.ok:
@@ -117,21 +118,21 @@ def run_job(
 
 
 def parallel_store(
-    connect: Connector, peer: Peer, items: list[StoreItem], parallel: int
+    connect: Connector, peer: Peer, items: list[StoreItem], parallel: int, *, compress: str = "none"
 ) -> Iterator[StoreOutcome | SessionEvent]:
     """``store`` over up to ``parallel`` associations, records merged as they come (the
     caller's thread alone touches the queue). Stopping the iteration stops the workers."""
     chunks = [items[i::parallel] for i in range(max(parallel, 1))]
     chunks = [c for c in chunks if c]
     if len(chunks) <= 1:
-        yield from guarded_store(connect, peer, items)
+        yield from guarded_store(connect, peer, items, compress=compress)
         return
     records: queue.Queue[StoreOutcome | SessionEvent | None] = queue.Queue()
     stop = threading.Event()
 
     def work(chunk: list[StoreItem]) -> None:
         try:
-            for record in guarded_store(connect, peer, chunk):
+            for record in guarded_store(connect, peer, chunk, compress=compress):
                 records.put(record)
                 if stop.is_set():
                     break
@@ -154,14 +155,14 @@ def parallel_store(
 
 
 def guarded_store(
-    connect: Connector, peer: Peer, items: list[StoreItem]
+    connect: Connector, peer: Peer, items: list[StoreItem], *, compress: str = "none"
 ) -> Iterator[StoreOutcome | SessionEvent]:
     """``store``, where an unexpected exception ends the pass with a failed association and
     the permanent failure of the item that was being sent (the first without an outcome, in
     the order ``store`` sends them); the items after it get no outcome and stay pending."""
     answered: set[int] = set()
     try:
-        for record in store(connect, peer, items):
+        for record in store(connect, peer, items, compress=compress):
             if isinstance(record, StoreOutcome):
                 answered.add(id(record.item))
             yield record

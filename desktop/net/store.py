@@ -9,8 +9,8 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from desktop.net.association import (
     SourceFileError,
     open_service,
 )
+from desktop.net.compression import CODECS, LARGEST, Codec, Packed, codecs_for
 from desktop.net.link import Connector, Failure, LinkError
+from desktop.net.pipeline import Ahead, Job
 from desktop.net.status import ECHO, STORE, Status, status
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class StoreOutcome:
     message: str
     status: Status | None = None
     note: str = ""
+    packed: tuple[str, int, int] | None = None  # compressed: (syntax, source, sent bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,23 +114,33 @@ class Plan:
     items: list[StoreItem] = field(default_factory=list)
     exact: dict[tuple[str, str], int] = field(default_factory=dict)  # (class, syntax) → id
     fallback: dict[str, int] = field(default_factory=dict)  # class → id (uncompressed)
+    packing: dict[str, list[tuple[Codec, int]]] = field(default_factory=dict)  # best first
 
 
-def plan_associations(items: Sequence[StoreItem]) -> list[Plan]:
+def plan_associations(items: Sequence[StoreItem], codecs: Sequence[Codec] = ()) -> list[Plan]:
     """Presentation contexts from the SOP classes and syntaxes present: one per pair as
-    stored, plus an uncompressed fallback per class; a new association past 128 contexts."""
+    stored, one per codec to compress in (for classes with uncompressed instances), plus an
+    uncompressed fallback per class; a new association past 128 contexts."""
     by_class: dict[str, list[StoreItem]] = {}
     for item in items:
         by_class.setdefault(item.sop_class_uid, []).append(item)
     plans = [Plan()]
     for sop_class, members in by_class.items():
-        syntaxes = sorted({m.transfer_syntax_uid for m in members} - set(UNCOMPRESSED_SYNTAXES))
+        present = {m.transfer_syntax_uid for m in members}
+        syntaxes = set(present) - set(UNCOMPRESSED_SYNTAXES)
+        if present & set(UNCOMPRESSED_SYNTAXES):
+            syntaxes |= {codec.syntax for codec in codecs}
         if len(plans[-1].contexts) + len(syntaxes) + 1 > pdu.MAX_CONTEXTS:
             plans.append(Plan())
         plan = plans[-1]
-        for syntax in syntaxes:
+        for syntax in sorted(syntaxes):
             plan.exact[(sop_class, syntax)] = _add_context(plan, sop_class, (syntax,))
         plan.fallback[sop_class] = _add_context(plan, sop_class, UNCOMPRESSED_SYNTAXES)
+        plan.packing[sop_class] = [
+            (codec, plan.exact[(sop_class, codec.syntax)])
+            for codec in codecs
+            if (sop_class, codec.syntax) in plan.exact
+        ]
         plan.items.extend(members)
     return [p for p in plans if p.items]
 
@@ -144,11 +157,13 @@ def store(
     items: Sequence[StoreItem],
     *,
     originator: dimse.Originator | None = None,
+    compress: str = "none",
 ) -> Iterator[StoreOutcome | SessionEvent]:
-    """Send every item (as the sub-operations of ``originator``'s C-MOVE, when given); yields
-    session events and one outcome per item, in order. Never raises: whatever goes wrong
-    becomes the outcome of the items it touched."""
-    for plan in plan_associations(items):
+    """Send every item (as the sub-operations of ``originator``'s C-MOVE, when given),
+    uncompressed ones compressed as ``compress`` says (see config.COMPRESSIONS) when the peer
+    accepts it; yields session events and one outcome per item, in order. Never raises:
+    whatever goes wrong becomes the outcome of the items it touched."""
+    for plan in plan_associations(items, codecs_for(compress)):
         try:
             link = connect()
             association = Association.request(link, peer.called_ae, peer.calling_ae, plan.contexts)
@@ -166,11 +181,37 @@ def store(
             yield from (StoreOutcome(i, False, False, failure.text) for i in plan.items)
             continue
         yield SessionEvent("opened", link.transcript)
-        yield from _store_plan(association, plan, link.transcript, originator)
+        yield from _store_plan(
+            association, plan, link.transcript, originator, auto=compress == "auto"
+        )
 
 
 def _unexpected(error: BaseException) -> Failure:
     return Failure("internal-error", f"unexpected error: {type(error).__name__}: {error}", False)
+
+
+def choose_packing(association: Association, plan: Plan, *, auto: bool) -> Ahead | None:
+    """Packing ahead in the best codec the peer accepts, for the uncompressed instances of the
+    classes it accepts it for (None: nothing to compress)."""
+    accepted = [
+        (codec, sop_class)
+        for sop_class, options in plan.packing.items()
+        for codec, context_id in options
+        if association.accepted(context_id) is not None
+    ]
+    if not accepted:
+        return None
+    ranked = [codec for codec in CODECS.values() if any(c == codec for c, _ in accepted)]
+    codec = ranked[0]
+    classes = {sop_class for c, sop_class in accepted if c == codec}
+    jobs = {
+        position: Job(str(item.path), item.size, item.sha256)
+        for position, item in enumerate(plan.items)
+        if item.sop_class_uid in classes
+        and item.transfer_syntax_uid in UNCOMPRESSED_SYNTAXES
+        and item.size <= LARGEST
+    }
+    return Ahead(jobs, codec, auto=auto) if jobs else None
 
 
 def _store_plan(
@@ -178,13 +219,16 @@ def _store_plan(
     plan: Plan,
     transcript: dict[str, Any],
     originator: dimse.Originator | None,
+    *,
+    auto: bool,
 ) -> Iterator[StoreOutcome | SessionEvent]:
     """The items of one association; a caller that stops iterating aborts it."""
     sent, finished = 0, False
+    ahead = choose_packing(association, plan, auto=auto)
     try:
         for position, item in enumerate(plan.items):
             try:
-                outcome = _store_one(association, plan, item, originator)
+                outcome = _store_one(association, plan, item, originator, ahead, position)
             except Exception as error:
                 if isinstance(error, LinkError):
                     failure, transient = error.failure, error.failure.transient
@@ -209,11 +253,58 @@ def _store_plan(
         finished = True
         yield SessionEvent("closed", transcript, sent=sent)
     finally:
+        if ahead is not None:
+            ahead.close()
         if not finished:
             association.abort()
 
 
 def _store_one(
+    association: Association,
+    plan: Plan,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    ahead: Ahead | None,
+    position: int,
+) -> StoreOutcome:
+    """Send one item, packed when ``ahead`` packed it, else as stored (or converted)."""
+    if ahead is None:
+        return _store_stored(association, plan, item, originator)
+    packed, waited = ahead.take(position)
+    start = time.perf_counter()
+    if packed is not None and packed.problem:
+        return StoreOutcome(item, False, False, packed.problem)
+    if packed is not None and packed.data is not None:
+        outcome = _store_packed(association, plan, item, originator, packed)
+        size = packed.source_bytes
+    else:
+        outcome = _store_stored(association, plan, item, originator)
+        size = item.size or item.path.stat().st_size
+        if packed is not None and packed.note:
+            outcome = replace(outcome, note=packed.note)
+    if outcome.ok:
+        ahead.sent(packed, size, waited + time.perf_counter() - start)
+    return outcome
+
+
+def _store_packed(
+    association: Association,
+    plan: Plan,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    packed: Packed,
+) -> StoreOutcome:
+    data = packed.data or b""
+    context_id = plan.exact[(item.sop_class_uid, packed.syntax)]
+
+    def send() -> None:
+        association.send_dataset(context_id, [data], len(data))
+
+    outcome = _exchange(association, context_id, item, originator, send)
+    return replace(outcome, packed=(packed.syntax, packed.source_bytes, len(data)))
+
+
+def _store_stored(
     association: Association, plan: Plan, item: StoreItem, originator: dimse.Originator | None
 ) -> StoreOutcome:
     offset, file_size, problem = _check(item)
@@ -246,24 +337,40 @@ def _store_one(
         return StoreOutcome(
             item, False, False, f"the peer refused {_name(item.sop_class_uid)} ({why})"
         )
+
+    def send() -> None:
+        if payload is None:
+            with item.path.open("rb") as handle:
+                handle.seek(offset)
+                association.send_file(context_id, handle, file_size - offset)
+        else:
+            association.send_dataset(context_id, [payload], len(payload))
+
+    return replace(_exchange(association, context_id, item, originator, send), note=note)
+
+
+def _exchange(
+    association: Association,
+    context_id: int,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    send: Callable[[], None],
+) -> StoreOutcome:
+    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given), the data
+    set that ``send`` sends, and the peer's answer."""
     message_id = association.next_message_id()
     association.send_command(
         context_id,
         dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid, originator),
     )
-    if payload is None:
-        with item.path.open("rb") as handle:
-            handle.seek(offset)
-            association.send_file(context_id, handle, file_size - offset)
-    else:
-        association.send_dataset(context_id, [payload], len(payload))
+    send()
     response = association.response(
         context_id, message_id, dimse.C_STORE_RQ, instance=item.sop_instance_uid
     )
     answer = status(STORE, response.status)
     comment = response.command.get(dimse.ERROR_COMMENT)
     message = answer.describe() + (f" ({comment})" if comment else "")
-    return StoreOutcome(item, answer.done, answer.transient, message, answer, note)
+    return StoreOutcome(item, answer.done, answer.transient, message, answer)
 
 
 def _name(uid: str) -> str:

@@ -149,6 +149,7 @@ class TransferController(QObject):
                 policy=send_policy(),
                 history=self.services.history,
                 parallel=node.max_associations,
+                compress=node.compress,
                 sleep=worker.wait,
             )
             yield from auditing.transfer(records, queue, job_id, node)

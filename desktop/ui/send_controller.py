@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMenu
 from desktop.core.config import ConfigError
 from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
+from desktop.net.compression import in_words
 from desktop.net.queue import TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
 from desktop.ui.controller import JobUpdate, TransferController
@@ -139,9 +140,11 @@ class SendController(QObject):
             if node.tls
             else "PLAIN DICOM (no encryption)"
         )
+        compression = in_words(node.compress)
         text = (
             f"Send {self._describe(items)} — {len(items)} instance(s), {size:.1f} MB — to "
-            f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}?"
+            f"{node.name} ({node.ae_title}@{node.host}:{node.port}) over {security}"
+            + (f", {compression}?" if compression else "?")
         )
         dialog = SendConfirmation(text, Deidentification.of_node(node), self.shell.window)
         return dialog if self.shell.prompter.run(dialog) else None

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.config import PROFILES, ConfigError, Node
+from desktop.core.config import COMPRESSIONS, PROFILES, ConfigError, Node
 from desktop.core.deid.table import Option
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
@@ -112,6 +112,13 @@ class NodeDialog(QDialog):
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(1, 600)
         self.timeout.setValue(node.connect_timeout)
+        self.compress = QComboBox()
+        self.compress.addItems(list(COMPRESSIONS))
+        self.compress.setCurrentText(node.compress)
+        self.compress.setToolTip(
+            "Compress uncompressed images losslessly for the wire, where the peer accepts it "
+            "(auto: the best codec it accepts, and none when the link is faster)"
+        )
         self.commit = QCheckBox("Ask for storage commitment after sending")
         self.commit.setChecked(node.commit)
         self.commit_wait = QDoubleSpinBox()
@@ -147,6 +154,7 @@ class NodeDialog(QDialog):
             ("", self.hostname_check),
             ("Parallel associations", self.parallel),
             ("Connect timeout (s)", self.timeout),
+            ("Compress for the wire", self.compress),
             ("", self.commit),
             ("Commitment report wait (s)", self.commit_wait),
             ("", self.deid),
@@ -186,6 +194,7 @@ class NodeDialog(QDialog):
             "calling_ae_title": self.calling,
             "deid": self.deid,
             "deid_recipient": self.deid_recipient,
+            "compress": self.compress,
         }
 
     def _deid_toggled(self, on: bool) -> None:
@@ -216,6 +225,7 @@ class NodeDialog(QDialog):
             deid=deid,
             deid_options=tuple(n for n, b in self.deid_options.items() if deid and b.isChecked()),
             deid_recipient=self.deid_recipient.text().strip() if deid else "",
+            compress=self.compress.currentText(),
         )
 
 

@@ -18,8 +18,8 @@ class SendConfirmation(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Send")
         self.by_node = by_node
-        message = QLabel(text)
-        message.setWordWrap(True)
+        self.message = QLabel(text)
+        self.message.setWordWrap(True)
         self.deid = QCheckBox(DEID_TEXT)
         self.deid.setChecked(by_node is not None)
         self.deid.setEnabled(by_node is None)
@@ -30,7 +30,7 @@ class SendConfirmation(QDialog):
         self.deid.toggled.connect(self._show_how)
         self._show_how()
         layout = QVBoxLayout(self)
-        for widget in (message, self.deid, self.how):
+        for widget in (self.message, self.deid, self.how):
             layout.addWidget(widget)
         layout.addWidget(ok_cancel(self))
 

@@ -1,0 +1,270 @@
+"""Across a slow link: ``send --compress auto`` against DCMTK's storescu sending uncompressed.
+
+    .venv/bin/python -m bench.wan_bench [--files 200] [--runs 1]     (as root: ip netns, tc)
+
+The bench makes a network namespace of its own, sets its loopback to MTU 1500 (tc's token
+bucket stalls on 64 KB loopback frames) and shapes it with ``tc qdisc ... tbf`` at 100 and
+20 Mbit/s, then unlimited. Inside it DCMTK's ``storescp +xt`` (accepts JPEG-LS lossless,
+stores what it receives) listens over mutual TLS 1.3; ``storescu`` and ``dicom-courier send``
+(a new process each, as a user runs them) send it the same 200 CT slices of 512x512x16 bits
+(air, body, fat, lungs, spine, noise: desktop/core/synthetic.py; they compress like CT).
+TCP_NODELAY=1 is set for both DCMTK ends, as a tuned DCMTK runs. The namespace is deleted
+at the end. Encode speed and ratio of each codec are measured first, on this machine's cores.
+Each case runs once (``--runs``), the unlimited one best of 3 at least (it takes seconds).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from bench.timing import ct_series
+from desktop.net.compression import CODECS, pack
+from desktop.net.pipeline import Ahead, Job
+from desktop.security.keystore import Keystore
+from tests.peers import free_port, running, storescp_tls_command, storescu_tls
+from tests.pki import KEY_PASSWORD, Pki, build_pki
+
+PASSWORD = "benchmark keystore password"
+COURIER = Path(sys.executable).with_name("dicom-courier")
+RATES = ("100mbit", "20mbit", "unlimited")
+TARGETS = {"100mbit": 2.0, "20mbit": 2.5}  # auto against storescu
+LOOPBACK_TARGET = 0.9  # auto against our own uncompressed send
+
+
+def encode_speeds(files: list[Path]) -> list[str]:
+    """Per codec: the ratio, ms per slice on one core, and slices/s on every core (packed
+    ahead, as a send does)."""
+    lines = []
+    for name, codec in CODECS.items():
+        sizes, start = [], time.perf_counter()
+        for path in files:
+            packed = pack(str(path), 0, "", codec.syntax)
+            assert packed.data is not None, packed.note
+            sizes.append((packed.source_bytes, len(packed.data)))
+        one = (time.perf_counter() - start) / len(files)
+        ahead = Ahead({i: Job(str(p), 0, "") for i, p in enumerate(files)}, codec, auto=False)
+        start = time.perf_counter()
+        for position in range(len(files)):
+            packed, _ = ahead.take(position)
+            assert packed is not None and packed.data is not None
+        every = len(files) / (time.perf_counter() - start)
+        ahead.close()
+        ratio = sum(s for s, _ in sizes) / sum(c for _, c in sizes)
+        pool = "threads" if codec.threads else "processes"
+        lines.append(
+            f"{name:<20} ratio {ratio:4.2f}:1  {one * 1000:6.1f} ms/slice on one core  "
+            f"{every:6.1f} slices/s on {ahead.workers} {pool} (spawn included)"
+        )
+    return lines
+
+
+def netns(namespace: str, *command: object) -> None:
+    subprocess.run(["ip", "netns", "exec", namespace, *map(str, command)], check=True)
+
+
+def shape(namespace: str, rate: str) -> None:
+    """Loopback of the namespace at MTU 1500, limited to ``rate`` (or not at all)."""
+    subprocess.run(
+        ["ip", "netns", "exec", namespace, "tc", "qdisc", "del", "dev", "lo", "root"],
+        capture_output=True,
+    )
+    if rate != "unlimited":
+        netns(
+            namespace,
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            "lo",
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            "64kb",
+            "latency",
+            "200ms",
+        )
+
+
+def outer(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="wan-bench-"))
+    (folder / "pki").mkdir()
+    pki = build_pki(folder / "pki")
+    keystore = Keystore(folder / "home", lambda new: PASSWORD)
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("courier", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    files = ct_series(folder / "study", args.files, "Bench^Wan")
+    megabytes = sum(f.stat().st_size for f in files) / 1e6
+    print(
+        f"{len(files)} CT slices, {megabytes:.0f} MB; load average {os.getloadavg()[0]:.1f} "
+        f"({os.cpu_count()} cores)"
+    )
+    for line in encode_speeds(files[: args.encode]):
+        print(line)
+    namespace = f"courier-wan-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        netns(namespace, "ip", "link", "set", "lo", "mtu", "1500", "up")
+        for rate in RATES:
+            shape(namespace, rate)
+            result = subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    namespace,
+                    sys.executable,
+                    "-m",
+                    "bench.wan_bench",
+                    "--inside",
+                    folder,
+                    "--rate",
+                    rate,
+                    "--runs",
+                    str(args.runs),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode:
+                raise RuntimeError(f"{rate}: {result.stdout}{result.stderr}")
+            report(rate, json.loads(result.stdout.splitlines()[-1]), megabytes)
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def report(rate: str, seconds: dict[str, float | str], megabytes: float) -> None:
+    print(f"\n{rate}:")
+    for label in ("storescu (uncompressed)", "send --compress none", "send --compress auto"):
+        if label not in seconds:
+            continue
+        value = float(seconds[label])
+        print(f"  {label:<26} {value:6.2f} s  {megabytes * 8 / value:6.1f} Mbit/s of source")
+    print(f"  auto chose: {seconds['auto said'] or 'nothing compressed'}")
+    auto = float(seconds["send --compress auto"])
+    if rate in TARGETS:
+        ratio = float(seconds["storescu (uncompressed)"]) / auto
+        print(f"  auto vs storescu: {ratio:.2f}x (target >= {TARGETS[rate]}x)")
+    else:
+        ratio = float(seconds["send --compress none"]) / auto
+        print(f"  auto vs our uncompressed send: {ratio:.2f}x (target >= {LOOPBACK_TARGET}x)")
+
+
+def courier(env: dict[str, str], *arguments: object) -> str:
+    result = subprocess.run(
+        [COURIER, *map(str, arguments)], env=env, capture_output=True, text=True, timeout=600
+    )
+    if result.returncode:
+        raise RuntimeError(f"dicom-courier {arguments} failed: {result.stdout}{result.stderr}")
+    return result.stdout
+
+
+@dataclass(frozen=True)
+class PkiFiles:
+    """The PKI that the outer process made, as the peers' helpers read it: by file name."""
+
+    folder: Path
+
+    def path(self, stem: str, suffix: str = ".pem") -> Path:
+        return self.folder / f"{stem}{suffix}"
+
+
+def inside(args: argparse.Namespace) -> None:
+    """The runs of one rate, in the namespace: storescp, then each sender; JSON on stdout."""
+    folder = Path(args.inside)
+    pki = cast(Pki, PkiFiles(folder / "pki"))
+    files = sorted(p for p in (folder / "study").rglob("*") if p.is_file())
+    stored = folder / f"stored-{args.rate}"
+    stored.mkdir()
+    port = free_port()
+    tuned = {**os.environ, "TCP_NODELAY": "1"}
+    user = {
+        **tuned,
+        "DICOM_COURIER_HOME": str(folder / "home"),
+        "DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD,
+    }
+    command = storescp_tls_command(pki, stored, port)
+    command.insert(1, "+xt")
+    results: dict[str, float | str] = {}
+    with running(command, port, folder / f"storescp-{args.rate}.log", env=tuned):
+        node = f"wan-{args.rate}"
+        courier(
+            user,
+            "node",
+            "add",
+            node,
+            "--ae",
+            "DCMTK_SCP",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--tls",
+            "--identity",
+            "courier",
+        )
+
+        def run(label: str, action: Callable[[], str]) -> None:
+            best = float("inf")
+            for _ in range(args.runs if args.rate != "unlimited" else max(args.runs, 3)):
+                for old in stored.iterdir():
+                    old.unlink()
+                start = time.perf_counter()
+                output = action()
+                best = min(best, time.perf_counter() - start)
+                arrived = len(list(stored.iterdir()))
+                if arrived != len(files):
+                    raise RuntimeError(f"{label}: {arrived} of {len(files)} files arrived")
+                if label.endswith("auto"):
+                    results["auto said"] = " ".join(
+                        line for line in str(output).splitlines() if line.startswith("compressed")
+                    )
+            results[label] = best
+
+        def storescu() -> str:
+            done = storescu_tls(pki, port, files, called="DCMTK_SCP", env=tuned)
+            if done.returncode:
+                raise RuntimeError(f"storescu failed: {done.stderr}")
+            return ""
+
+        run("storescu (uncompressed)", storescu)
+        if args.rate != "20mbit":  # 45 s more, and no target depends on it
+            run(
+                "send --compress none",
+                lambda: courier(user, "send", node, folder / "study", "--compress", "none"),
+            )
+        run(
+            "send --compress auto",
+            lambda: courier(user, "send", node, folder / "study", "--compress", "auto"),
+        )
+    print(json.dumps(results))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--encode", type=int, default=20, help="slices to time each codec on")
+    parser.add_argument("--inside", help=argparse.SUPPRESS)
+    parser.add_argument("--rate", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inside:
+        inside(args)
+    else:
+        outer(args)
+
+
+if __name__ == "__main__":
+    main()
