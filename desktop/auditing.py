@@ -251,9 +251,96 @@ def listener(sink: Sink, ae_title: str) -> Sink:
             receipts.add(events.Node(calling, peer), study_of(Path(event["path"])))
         elif kind in REFUSALS:
             _refused(event, ae_title)
+        elif kind == "retrieve-answered" and _trail is not None:
+            _served(event, ae_title)
+        elif kind == "query-answered":
+            _answered(event)
         sink(event)
 
     return audited
+
+
+def _served(event: dict[str, Any], ae_title: str) -> None:
+    """110104 per study of what an answered C-MOVE or C-GET sent (we are the source; the
+    destination is the move's, or the C-GET's requestor), with the outcome the study's
+    sub-operations had. Nothing when the retrieve located no instance."""
+    from desktop.core.audit.studies import group_by_study, instance_of
+
+    located = [instance_of(Path(f)) for f in event.get("files", ())]
+    delivered = set(event.get("delivered", ()))
+    host = str(event.get("peer") or "").rsplit(":", 1)[0]
+    get = event.get("service") == "C-GET"
+    destination = events.Node(str(event.get("destination") or "unknown"), host if get else "")
+    mover = None if get else events.Node(str(event.get("calling") or "unknown"), host)
+    for uid, study in group_by_study(s for _, s in located).items():
+        total = sum(study.sop_classes.values())
+        sent = sum(1 for i, s in located if s.study_uid == uid and i and i in delivered)
+        outcome = (
+            Outcome.SUCCESS
+            if sent == total
+            else Outcome.MINOR_FAILURE
+            if sent
+            else Outcome.SERIOUS_FAILURE
+        )
+        description = (
+            f"{event.get('service')} by {event.get('calling')}: "
+            f"{sent} of {total} instance(s) sent to {destination.ae_title}"
+        )
+        record(
+            partial(
+                _sent,
+                source=ae_title,
+                destination=destination,
+                requestor=mover,
+                study=study,
+                outcome=outcome,
+                description=description,
+            ),
+            node=destination.ae_title,
+        )
+
+
+def _sent(
+    local: Local,
+    *,
+    source: str,
+    destination: events.Node,
+    requestor: events.Node | None,
+    study: events.Study,
+    outcome: Outcome,
+    description: str,
+) -> AuditMessage:
+    return events.instances_transferred(
+        local,
+        source=events.Node(source, local.host),
+        destination=destination,
+        requestor=requestor,
+        study=study,
+        outcome=outcome,
+        received=False,
+        description=description,
+    )
+
+
+def _answered(event: dict[str, Any]) -> None:
+    """110112 for a C-FIND our listener answered: the requestor, the level and the keys."""
+    calling = str(event.get("calling") or "unknown")
+    host = str(event.get("peer") or "").rsplit(":", 1)[0]
+    status = int(event.get("status", 0))
+    keys = dict(event.get("keys") or {})
+    record(
+        lambda local: events.query(
+            local,
+            peer=events.Node(calling, host),
+            sop_class=str(event.get("sop_class", "")),
+            keys=keys,
+            outcome=Outcome.SUCCESS if status in (0x0000, 0xFE00) else Outcome.MINOR_FAILURE,
+            answered=True,
+            description=f"{event.get('matches', 0)} match(es), status 0x{status:04X}"
+            + (f": {event['reason']}" if event.get("reason") else ""),
+        ),
+        node=calling,
+    )
 
 
 def _refused(event: dict[str, Any], ae_title: str) -> None:
@@ -294,7 +381,7 @@ def querying(node: Node, level: str, keys: dict[str, str]) -> Iterator[None]:
         record(
             lambda local: events.query(
                 local,
-                destination=events.Node(node.ae_title, node.host),
+                peer=events.Node(node.ae_title, node.host),
                 sop_class=PATIENT_ROOT_FIND if level == "patient" else STUDY_ROOT_FIND,
                 keys=sent,
                 outcome=Outcome.SERIOUS_FAILURE if error else Outcome.SUCCESS,

@@ -53,10 +53,18 @@ def all_messages() -> dict[str, AuditMessage]:
         ),
         "query": events.query(
             LOCAL,
-            destination=PACS,
+            peer=PACS,
             sop_class="1.2.840.10008.5.1.4.1.2.2.1",
             keys={"QueryRetrieveLevel": "STUDY", "PatientName": "DOE*", "StudyInstanceUID": ""},
             outcome=Outcome.SUCCESS,
+        ),
+        "query-answered": events.query(
+            LOCAL,
+            peer=PACS,
+            sop_class="1.2.840.10008.5.1.4.1.2.2.1",
+            keys={"QueryRetrieveLevel": "STUDY", "PatientID": "QR-1"},
+            outcome=Outcome.SUCCESS,
+            answered=True,
         ),
         "alert": events.security_alert(
             LOCAL,
@@ -131,3 +139,12 @@ def test_the_query_message_carries_the_query_keys() -> None:
     assert identifier.PatientName == "DOE*"
     assert identifier.QueryRetrieveLevel == "STUDY"
     assert "StudyInstanceUID" in identifier
+
+
+def test_an_answered_query_names_its_issuer_as_the_source() -> None:
+    root = etree.fromstring(to_xml(all_messages()["query-answered"]))
+    roles = {
+        p.get("UserID"): (p.find("RoleIDCode").get("csd-code"), p.get("UserIsRequestor"))
+        for p in root.findall("ActiveParticipant")
+    }
+    assert roles == {"PACS": ("110153", "true"), "COURIER": ("110152", "false")}

@@ -2,9 +2,11 @@
 clients over TLS with mutual authentication, a DCMTK storescp as the configured move
 destination; and our ``get`` against DCMTK's dcmqrscp."""
 
+import base64
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,8 +14,13 @@ from typing import Any
 
 import pydicom
 import pytest
+from lxml import etree
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
 
+from desktop import auditing
 from desktop.connect import listener_tls, node_connector
+from desktop.core.audit.store import AuditLog, Entry
 from desktop.core.config import Node, add_node
 from desktop.core.store import Store
 from desktop.core.store.importing import import_media
@@ -22,6 +29,7 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
 from desktop.serving import cached_connectors, query_retrieve
+from tests.audit.schema import schema_errors
 from tests.helpers import cli, node_add, require_tool
 from tests.net.conftest import PASSWORD, Scp
 from tests.peers import (
@@ -62,7 +70,10 @@ class Served:
         return sorted({str(pydicom.dcmread(f).SeriesInstanceUID) for f in self.files})
 
 
-def serving(home: Path, pki: Pki, tmp_path: Path, *allowed: str) -> Iterator[Served]:
+def serving(
+    home: Path, pki: Pki, tmp_path: Path, *allowed: str, audit: bool = False
+) -> Iterator[Served]:
+    """A listener serving a study; with ``audit``, its records also go to ``home``'s trail."""
     keystore = Keystore(home, lambda new: PASSWORD)
     keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
     files = write_files(tmp_path / "study", (STUDY,))
@@ -73,17 +84,49 @@ def serving(home: Path, pki: Pki, tmp_path: Path, *allowed: str) -> Iterator[Ser
     settings.tls_context, acceptor = listener_tls(keystore, "scp", Profile.BCP195_ND)
     connectors = cached_connectors(lambda node: node_connector(node, keystore))
     services = query_retrieve(store, home, connectors)
-    listener = StorageListener(settings, records.append, acceptor, services=services).start()
+    if audit:
+        auditing.install(home)
+    sink = auditing.listener(records.append, "COURIER") if audit else records.append
+    listener = StorageListener(settings, sink, acceptor, services=services).start()
     try:
         yield Served(listener, records, files)
     finally:
         listener.stop()
         store.close()
+        if audit:
+            auditing.uninstall()
 
 
 @pytest.fixture
 def served(home: Path, pki: Pki, tmp_path: Path) -> Iterator[Served]:
-    yield from serving(home, pki, tmp_path)
+    yield from serving(home, pki, tmp_path, audit=True)
+
+
+def audited(home: Path, event: str, count: int) -> list[Entry]:
+    """The trail's messages of ``event`` once there are ``count`` (the listener records them
+    after its final response), each valid by the schema."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [e for e in AuditLog(home / "audit").entries() if e.event == event]
+        if len(found) >= count or time.monotonic() > deadline:
+            assert all(schema_errors(e.xml) == [] for e in found)
+            return found
+        time.sleep(0.05)
+
+
+def roles(entry: Entry) -> dict[str, tuple[str, str]]:
+    """Each active participant's role code ('' for none) and whether it is the requestor."""
+    return {
+        p.get("UserID"): (p.xpath("string(RoleIDCode/@csd-code)"), p.get("UserIsRequestor"))
+        for p in etree.fromstring(entry.xml).findall("ActiveParticipant")
+    }
+
+
+def instances(entry: Entry) -> tuple[str, str]:
+    """The study a 110104 names and its number of instances."""
+    study = etree.fromstring(entry.xml).find("ParticipantObjectIdentification")
+    count = study.find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances")
+    return study.get("ParticipantObjectID"), count
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +221,9 @@ def test_findscu_over_mutual_tls_at_every_level(
 
 
 def test_getscu_retrieves_a_study_and_a_series_over_mutual_tls(
-    served: Served, tunnel: int, pki: Pki, tmp_path: Path
+    served: Served, tunnel: int, pki: Pki, home: Path, tmp_path: Path
 ) -> None:
+    first = served.series()[0]
     for name, level, keys, expected in (
         ("study", "STUDY", [f"StudyInstanceUID={served.study}"], 5),
         (
@@ -209,6 +253,15 @@ def test_getscu_retrieves_a_study_and_a_series_over_mutual_tls(
         ("C-GET", 0, 0),
     ]
     assert mutual_tls(served.records)
+    # Each C-GET is in the audit trail: 110104, we the source, the requestor the destination.
+    study, series = audited(home, "110104", 2)
+    assert [(e.action, e.outcome, e.node) for e in (study, series)] == [("R", 0, "GETSCU")] * 2
+    assert "C-GET by GETSCU: 5 of 5 instance(s) sent to GETSCU" in study.summary
+    in_series = [f for f in served.files if pydicom.dcmread(f).SeriesInstanceUID == first]
+    assert instances(study) == (served.study, "5")
+    assert instances(series) == (served.study, str(len(in_series)))
+    assert roles(study)["GETSCU"] == ("110152", "true")
+    assert roles(study)["COURIER"] == ("110153", "false")
 
 
 def mutual_tls(records: list[dict[str, Any]]) -> bool:
@@ -238,6 +291,32 @@ def test_movescu_moves_to_a_storescp_configured_as_a_node(
     assert mutual_tls(served.records)
     # Each C-STORE names the move it serves (PS3.7 9.1.1.1), as storescp's log shows.
     assert storescp.log.read_text().count("Move Originator AE Title      : MOVESCU") == 5
+    # The move is in the audit trail: 110104 of the study, to the move destination.
+    [moved] = audited(home, "110104", 1)
+    assert (moved.action, moved.outcome, moved.node) == ("R", 0, "DCMTK_SCP")
+    assert "C-MOVE by MOVESCU: 5 of 5 instance(s) sent to DCMTK_SCP" in moved.summary
+    assert instances(moved) == (served.study, "5")
+    assert roles(moved) == {  # MOVESCU asked for the move: the requestor, a third party
+        "COURIER": ("110153", "false"),
+        "DCMTK_SCP": ("110152", "false"),
+        "MOVESCU": ("", "true"),
+    }
+
+
+def test_an_answered_findscu_query_is_audited(
+    served: Served, pki: Pki, home: Path, tmp_path: Path
+) -> None:
+    """110112 with the requestor as the source, and the query's level and keys."""
+    port = served.listener.port
+    assert find_count(pki, port, tmp_path / "found", "-S", "STUDY", "PatientID=QR-1") == 1
+    [query] = audited(home, "110112", 1)
+    assert (query.outcome, query.node) == (0, "FINDSCU") and "1 match(es)" in query.summary
+    assert roles(query) == {"FINDSCU": ("110153", "true"), "COURIER": ("110152", "false")}
+    subject = etree.fromstring(query.xml).find("ParticipantObjectIdentification")
+    assert subject.get("ParticipantObjectID") == "1.2.840.10008.5.1.4.1.2.2.1"
+    encoded = base64.b64decode(subject.findtext("ParticipantObjectQuery"))
+    identifier = read_dataset(DicomBytesIO(encoded), is_implicit_VR=False, is_little_endian=True)
+    assert (identifier.QueryRetrieveLevel, identifier.PatientID) == ("STUDY", "QR-1")
 
 
 def test_a_move_to_an_unknown_destination_is_refused_a801(
@@ -339,3 +418,4 @@ def test_a_move_to_a_node_that_takes_only_copies_is_refused(
     answered = [r for r in served.records if r["event"] == "retrieve-answered"]
     assert answered[-1]["status"] == 0xC000
     assert f"receives only {copies} copies" in answered[-1]["reason"]
+    assert audited(home, "110104", 0) == []  # nothing was sent: nothing transferred

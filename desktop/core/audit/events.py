@@ -181,17 +181,26 @@ def instances_transferred(
     study: Study,
     outcome: Outcome,
     received: bool,
+    requestor: Node | None = None,
     description: str = "",
 ) -> AuditMessage:
-    """110104: instances of a study were sent (action R) or received (action C) (A.5.3.4)."""
-    sender = source.participant(requestor=received, role=SOURCE)
-    receiver = destination.participant(requestor=not received, role=DESTINATION)
+    """110104: instances of a study were sent (action R) or received (action C) (A.5.3.4);
+    a third party that asked for the transfer (a C-MOVE's ``requestor``) is the requestor."""
+    sender = source.participant(requestor=received and requestor is None, role=SOURCE)
+    receiver = destination.participant(
+        requestor=not received and requestor is None, role=DESTINATION
+    )
+    third = (
+        ()
+        if requestor is None
+        else (Participant(requestor.ae_title, True, network_access_point=requestor.host),)
+    )
     return AuditMessage(
         INSTANCES_TRANSFERRED,
         "C" if received else "R",
         outcome,
         _now(),
-        (sender, receiver),
+        (sender, receiver, *third),
         local.host,
         outcome_description=description,
         objects=study.objects(),
@@ -235,13 +244,15 @@ def import_(
 def query(
     local: Local,
     *,
-    destination: Node,
+    peer: Node,
     sop_class: str,
     keys: Mapping[str, str],
     outcome: Outcome,
+    answered: bool = False,
     description: str = "",
 ) -> AuditMessage:
-    """110112: a C-FIND with its keys, as the encoded identifier (A.5.3.9)."""
+    """110112: a C-FIND with its keys, as the encoded identifier (A.5.3.9): one we sent to
+    ``peer``, or one ``peer`` sent us and we ``answered`` (the issuer is the Source)."""
     subject = ParticipantObject(
         sop_class,
         SOP_CLASS_UID,
@@ -256,8 +267,12 @@ def query(
         outcome,
         _now(),
         (
-            local.process(requestor=True, roles=(SOURCE,)),
-            destination.participant(requestor=False, role=DESTINATION),
+            peer.participant(requestor=True, role=SOURCE)
+            if answered
+            else local.process(requestor=True, roles=(SOURCE,)),
+            local.process(requestor=False, roles=(DESTINATION,))
+            if answered
+            else peer.participant(requestor=False, role=DESTINATION),
         ),
         local.host,
         outcome_description=description,

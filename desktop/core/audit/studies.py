@@ -14,10 +14,15 @@ UNKNOWN_STUDY = "unknown"
 
 def study_of(path: Path) -> Study:
     """The study of one file, counting its SOP class once (an unreadable file: 'unknown')."""
+    return instance_of(path)[1]
+
+
+def instance_of(path: Path) -> tuple[str, Study]:
+    """The SOP Instance UID of one file and its study, as ``study_of`` reads it."""
     try:
         values = read_header(path).values
     except (HeaderError, OSError):
-        return Study(UNKNOWN_STUDY)
+        return "", Study(UNKNOWN_STUDY)
 
     def text(field: str) -> str:
         tag = TEXT_FIELDS[field]
@@ -30,7 +35,7 @@ def study_of(path: Path) -> Study:
         text("accession_number"),
     )
     study.sop_classes[text("sop_class_uid") or "unknown"] += 1
-    return study
+    return text("sop_instance_uid"), study
 
 
 def studies_in(trees: Iterable[MediaTree]) -> dict[str, Study]:

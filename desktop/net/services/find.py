@@ -11,7 +11,7 @@ from desktop.core.archive import UNABLE_TO_PROCESS, Archive, InvalidQueryError, 
 from desktop.net import dimse
 from desktop.net.catalogue import PATIENT_ROOT_FIND, STUDY_ROOT_FIND
 from desktop.net.exchange import Exchange, Service
-from desktop.net.services.identifier import parse_query
+from desktop.net.services.identifier import parse_query, query_keys
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -32,19 +32,20 @@ def find_service(archive: Archive) -> Service:
 
 def serve_find(archive: Archive, exchange: Exchange) -> None:
     """Answer one C-FIND request."""
-    count, level = 0, ""
+    count, level, keys = 0, "", {}
     try:
         model, level, identifier = parse_query(exchange.request)
+        keys = query_keys(identifier)
         for match in _guarded(archive, model, level, identifier):
             if exchange.poll():
-                _finish(exchange, CANCELLED, level, count)
+                _finish(exchange, CANCELLED, level, keys, count)
                 return
             exchange.respond(PENDING, dataset=_encoded(exchange, match))
             count += 1
     except InvalidQueryError as refused:
-        _finish(exchange, refused.status, level, count, str(refused))
+        _finish(exchange, refused.status, level, keys, count, str(refused))
         return
-    _finish(exchange, SUCCESS, level, count)
+    _finish(exchange, SUCCESS, level, keys, count)
 
 
 def _guarded(
@@ -72,12 +73,21 @@ def _encoded(exchange: Exchange, match: "Dataset") -> bytes:
         ) from error
 
 
-def _finish(exchange: Exchange, status: int, level: str, count: int, reason: str = "") -> None:
+def _finish(
+    exchange: Exchange,
+    status: int,
+    level: str,
+    keys: dict[str, str],
+    count: int,
+    reason: str = "",
+) -> None:
     exchange.respond(status, comment=reason)
     exchange.report(
         "query-answered",
         service="C-FIND",
+        sop_class=exchange.request.sop_class,
         level=level,
+        keys=keys,
         matches=count,
         status=status,
         **({"reason": reason} if reason else {}),

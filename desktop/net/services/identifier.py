@@ -16,6 +16,10 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "STUDY": ("STUDY", "SERIES", "IMAGE"),
 }
 MODEL_NAMES = {"PATIENT": "Patient Root", "STUDY": "Study Root"}
+#: Value representations whose values are text: the keys an audit message repeats.
+TEXT_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI"}
+)
 
 
 def parse_query(request: Request) -> tuple[Model, Level, "Dataset"]:
@@ -37,3 +41,12 @@ def parse_query(request: Request) -> tuple[Model, Level, "Dataset"]:
             f"{MODEL_NAMES[model]} model's: {', '.join(LEVELS[model])}"
         )
     return model, cast(Level, level), identifier
+
+
+def query_keys(identifier: "Dataset") -> dict[str, str]:
+    """The identifier's text keys by keyword (values of several joined by backslash)."""
+    return {
+        e.keyword: "\\".join(map(str, e.value)) if e.VM > 1 else str(e.value or "")
+        for e in identifier
+        if e.keyword and e.VR in TEXT_VRS
+    }

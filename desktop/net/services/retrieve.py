@@ -68,9 +68,13 @@ class Tally:
     failed: int = 0
     warning: int = 0
     failed_instances: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  #: what the identifier located
+    delivered: list[str] = field(default_factory=list)  #: instances stored (or with warning)
 
     def count(self, instance: str, category: str) -> None:
         self.remaining -= 1
+        if category in ("success", "warning"):
+            self.delivered.append(instance)
         if category == "success":
             self.completed += 1
         elif category == "warning":
@@ -106,7 +110,7 @@ def located(archive: Archive, exchange: Exchange) -> list[Path] | None:
 
 def perform(exchange: Exchange, files: list[Path], sub_operations: SubOperations) -> None:
     """Run the sub-operations, answering pending after each, and the final response."""
-    tally = Tally(len(files))
+    tally = Tally(len(files), files=files)
     with closing(sub_operations(files)) as results:  # a cancel ends the sub-operations
         for instance, category in results:
             tally.count(instance, category)
@@ -125,7 +129,8 @@ def perform(exchange: Exchange, files: list[Path], sub_operations: SubOperations
 
 def finish(exchange: Exchange, tally: Tally, status: int, reason: str = "") -> None:
     """The final response (the failed instances listed unless it is a success) and its
-    record in the listener's sink."""
+    record in the listener's sink, with the files located, the instances delivered and the
+    destination (the move's, or the requestor of a C-GET) that the audit trail needs."""
     dataset = None
     if tally.failed_instances:
         from pydicom import Dataset
@@ -138,9 +143,16 @@ def finish(exchange: Exchange, tally: Tally, status: int, reason: str = "") -> N
         elements=tally.elements(remaining=status == CANCELLED),
         comment=reason,
     )
+    request = exchange.request
+    get = request.command_field == dimse.C_GET_RQ
     exchange.report(
         "retrieve-answered",
-        service="C-GET" if exchange.request.command_field == dimse.C_GET_RQ else "C-MOVE",
+        service="C-GET" if get else "C-MOVE",
+        destination=request.calling
+        if get
+        else str(request.command.get(dimse.MOVE_DESTINATION, "")).strip(),
+        files=[str(f) for f in tally.files],
+        delivered=tally.delivered,
         status=status,
         completed=tally.completed,
         failed=tally.failed,
