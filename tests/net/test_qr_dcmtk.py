@@ -6,7 +6,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,6 @@ from pydicom.filereader import read_dataset
 
 from desktop import auditing
 from desktop.connect import listener_tls, node_connector
-from desktop.core.audit.store import AuditLog, Entry
 from desktop.core.config import Node, add_node
 from desktop.core.store import Store
 from desktop.core.store.importing import import_media
@@ -29,7 +27,7 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
 from desktop.serving import cached_connectors, query_retrieve
-from tests.audit.schema import schema_errors
+from tests.audit.reading import audited, instances, roles
 from tests.helpers import cli, node_add, require_tool
 from tests.net.conftest import PASSWORD, Scp
 from tests.peers import (
@@ -100,33 +98,6 @@ def serving(
 @pytest.fixture
 def served(home: Path, pki: Pki, tmp_path: Path) -> Iterator[Served]:
     yield from serving(home, pki, tmp_path, audit=True)
-
-
-def audited(home: Path, event: str, count: int) -> list[Entry]:
-    """The trail's messages of ``event`` once there are ``count`` (the listener records them
-    after its final response), each valid by the schema."""
-    deadline = time.monotonic() + 10
-    while True:
-        found = [e for e in AuditLog(home / "audit").entries() if e.event == event]
-        if len(found) >= count or time.monotonic() > deadline:
-            assert all(schema_errors(e.xml) == [] for e in found)
-            return found
-        time.sleep(0.05)
-
-
-def roles(entry: Entry) -> dict[str, tuple[str, str]]:
-    """Each active participant's role code ('' for none) and whether it is the requestor."""
-    return {
-        p.get("UserID"): (p.xpath("string(RoleIDCode/@csd-code)"), p.get("UserIsRequestor"))
-        for p in etree.fromstring(entry.xml).findall("ActiveParticipant")
-    }
-
-
-def instances(entry: Entry) -> tuple[str, str]:
-    """The study a 110104 names and its number of instances."""
-    study = etree.fromstring(entry.xml).find("ParticipantObjectIdentification")
-    count = study.find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances")
-    return study.get("ParticipantObjectID"), count
 
 
 @pytest.fixture(scope="module")

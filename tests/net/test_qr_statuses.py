@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydicom import Dataset
 
+from desktop import auditing
 from desktop.connect import node_connector
 from desktop.core.config import Node, add_node
 from desktop.net import pdu
@@ -21,6 +22,7 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.net.store import Peer
 from desktop.security.keystore import Keystore
 from desktop.serving import cached_connectors, query_retrieve
+from tests.audit.reading import audited, instances
 from tests.net.conftest import PASSWORD, make_study
 from tests.net.memory_archive import MemoryArchive
 from tests.peers import LOOPBACK, pynetdicom_scp
@@ -40,9 +42,12 @@ def listener(
     settings = ListenerSettings("COURIER", LOOPBACK, 0, tmp_path / "inbox")
     connectors = cached_connectors(lambda node: node_connector(node, keystore))
     services = query_retrieve(archive, home, connectors)
-    server = StorageListener(settings, records.append, services=services).start()
+    auditing.install(home)
+    sink = auditing.listener(records.append, "COURIER")
+    server = StorageListener(settings, sink, services=services).start()
     yield server, records
     server.stop()
+    auditing.uninstall()
 
 
 def us(port: int, home: Path) -> tuple[Any, Peer]:
@@ -72,6 +77,10 @@ def test_a_destination_refusing_some_gives_b000_and_the_failed_list(
     assert final.failed_instances == (refused,)
     assert [p.remaining for p in progress[:-1]] == [3, 2, 1]
     assert len(received) == 4
+    [moved] = audited(home, "110104", 1)  # the study was partly transferred: minor failure
+    assert (moved.outcome, moved.node) == (4, "DEST")
+    assert "3 of 4 instance(s) sent to DEST" in moved.summary
+    assert instances(moved) == (study_of(archive), "4")
 
 
 def test_a_destination_refusing_all_gives_a702(
@@ -85,6 +94,8 @@ def test_a_destination_refusing_all_gives_a702(
     assert "failed instances" in str(raised.value)
     answered = [r for r in listener[1] if r["event"] == "retrieve-answered"]
     assert answered[-1]["failed"] == 4 and len(answered[-1]["failed_instances"]) == 4
+    [moved] = audited(home, "110104", 1)  # nothing of the study arrived: serious failure
+    assert moved.outcome == 8 and "0 of 4 instance(s) sent to DEST" in moved.summary
 
 
 def test_closing_our_get_cancels_the_remaining_sub_operations(

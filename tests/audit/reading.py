@@ -1,0 +1,37 @@
+"""Reading back what the audit trail recorded, in tests: messages of an event (each valid by
+the schema), their participants' roles, the study a transfer names."""
+
+import time
+from pathlib import Path
+
+from lxml import etree
+
+from desktop.core.audit.store import AuditLog, Entry
+from tests.audit.schema import schema_errors
+
+
+def audited(home: Path, event: str, count: int) -> list[Entry]:
+    """The trail's messages of ``event`` once there are ``count`` (the listener records them
+    after its final response), each valid by the schema."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [e for e in AuditLog(home / "audit").entries() if e.event == event]
+        if len(found) >= count or time.monotonic() > deadline:
+            assert all(schema_errors(e.xml) == [] for e in found)
+            return found
+        time.sleep(0.05)
+
+
+def roles(entry: Entry) -> dict[str, tuple[str, str]]:
+    """Each active participant's role code ('' for none) and whether it is the requestor."""
+    return {
+        p.get("UserID"): (p.xpath("string(RoleIDCode/@csd-code)"), p.get("UserIsRequestor"))
+        for p in etree.fromstring(entry.xml).findall("ActiveParticipant")
+    }
+
+
+def instances(entry: Entry) -> tuple[str, str]:
+    """The study a 110104 names and its number of instances."""
+    study = etree.fromstring(entry.xml).find("ParticipantObjectIdentification")
+    count = study.find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances")
+    return study.get("ParticipantObjectID"), count
