@@ -251,8 +251,11 @@ def listener(sink: Sink, ae_title: str) -> Sink:
             receipts.add(events.Node(calling, peer), study_of(Path(event["path"])))
         elif kind in REFUSALS:
             _refused(event, ae_title)
-        elif kind == "retrieve-answered" and _trail is not None:
-            _served(event, ae_title)
+        elif kind == "retrieve-answered":
+            if _trail is not None:
+                _served(event, ae_title)
+            # the history keeps the counts; a move of thousands need not list every file
+            event = {k: v for k, v in event.items() if k not in ("files", "delivered")}
         elif kind == "query-answered":
             _answered(event)
         sink(event)
