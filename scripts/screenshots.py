@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtWidgets import QDialog
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from desktop.app import InboxSettings, Services
@@ -17,15 +19,19 @@ from desktop.core.config import Node, add_node
 from desktop.demo import DEMO_AE, free_loopback_port, prepare_demo
 from desktop.ui.main_window import MainWindow, application
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.send_confirmation import SendConfirmation
 
 DEAD = "Night PACS"  # a node whose port has nothing listening: a transfer that fails
 
 
 class Agreeing(Prompter):
-    """Says yes to "Send …?" (the script has no one to click it)."""
+    """Says yes to "Send …?" and its confirmation dialog (the script has no one to click)."""
 
     def confirm(self, title: str, text: str) -> bool:
         return True
+
+    def run(self, dialog: QDialog) -> bool:
+        return isinstance(dialog, SendConfirmation) or super().run(dialog)
 
 
 def pump(condition: Callable[[], bool], timeout: float = 30.0) -> None:
