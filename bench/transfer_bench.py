@@ -17,14 +17,13 @@ import os
 import resource
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench.timing import ct_series, timed
+from bench.timing import COURIER, add_tls_node, courier, ct_series, timed
 from desktop.commands.transfer import items_from
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node
@@ -40,22 +39,10 @@ from tests.pki import KEY_PASSWORD, Pki, build_pki
 PASSWORD = "benchmark keystore password"
 
 
-COURIER = Path(sys.executable).with_name("dicom-courier")
-
-
 def storescu(pki: Pki, port: int, files: list[Path], env: dict[str, str]) -> None:
     result = storescu_tls(pki, port, files, called="DCMTK_SCP", env=env)
     if result.returncode:
         raise RuntimeError(f"storescu failed: {result.stderr}")
-
-
-def courier(env: dict[str, str], *arguments: object) -> None:
-    """Run ``dicom-courier`` as a user does, in a new process."""
-    result = subprocess.run(
-        [COURIER, *map(str, arguments)], env=env, capture_output=True, text=True, timeout=300
-    )
-    if result.returncode:
-        raise RuntimeError(f"dicom-courier {arguments} failed: {result.stdout}{result.stderr}")
 
 
 def first_byte(env: dict[str, str], command: str, *arguments: object) -> float:
@@ -63,21 +50,7 @@ def first_byte(env: dict[str, str], command: str, *arguments: object) -> float:
     (to a socket that reads one byte; the process is then killed)."""
     with socket.create_server(("127.0.0.1", 0)) as server:
         node = f"first-byte-{server.getsockname()[1]}"
-        courier(
-            env,
-            "node",
-            "add",
-            node,
-            "--ae",
-            "ANY",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            server.getsockname()[1],
-            "--tls",
-            "--identity",
-            "courier",
-        )
+        add_tls_node(env, node, "ANY", server.getsockname()[1])
         start = time.perf_counter()
         process = subprocess.Popen(
             [COURIER, command, node, *map(str, arguments)],
@@ -153,21 +126,7 @@ def main() -> None:
                 partial(storescu, pki, port, files, dcmtk), args.runs
             )
             if environment:
-                courier(
-                    user,
-                    "node",
-                    "add",
-                    "dcmtk",
-                    "--ae",
-                    "DCMTK_SCP",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    port,
-                    "--tls",
-                    "--identity",
-                    "courier",
-                )
+                add_tls_node(user, "dcmtk", "DCMTK_SCP", port)
                 send = partial(courier, user, "send", "dcmtk", folder / "study")
                 results["dicom-courier send (command)"] = timed(send, args.runs)
                 cpu["storescu"] = min(

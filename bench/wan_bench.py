@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from bench.timing import ct_series
+from bench.timing import add_tls_node, courier, ct_series
 from desktop.net.compression import CODECS, pack
 from desktop.net.pipeline import Ahead, Job
 from desktop.security.keystore import Keystore
@@ -34,7 +34,6 @@ from tests.peers import free_port, running, storescp_tls_command, storescu_tls
 from tests.pki import KEY_PASSWORD, Pki, build_pki
 
 PASSWORD = "benchmark keystore password"
-COURIER = Path(sys.executable).with_name("dicom-courier")
 RATES = ("100mbit", "20mbit", "unlimited")
 TARGETS = {"100mbit": 2.0, "20mbit": 2.5}  # auto against storescu
 LOOPBACK_TARGET = 0.9  # auto against our own uncompressed send
@@ -162,15 +161,6 @@ def report(rate: str, seconds: dict[str, float | str], megabytes: float) -> None
         print(f"  auto vs our uncompressed send: {ratio:.2f}x (target >= {LOOPBACK_TARGET}x)")
 
 
-def courier(env: dict[str, str], *arguments: object) -> str:
-    result = subprocess.run(
-        [COURIER, *map(str, arguments)], env=env, capture_output=True, text=True, timeout=600
-    )
-    if result.returncode:
-        raise RuntimeError(f"dicom-courier {arguments} failed: {result.stdout}{result.stderr}")
-    return result.stdout
-
-
 @dataclass(frozen=True)
 class PkiFiles:
     """The PKI that the outer process made, as the peers' helpers read it: by file name."""
@@ -200,21 +190,7 @@ def inside(args: argparse.Namespace) -> None:
     results: dict[str, float | str] = {}
     with running(command, port, folder / f"storescp-{args.rate}.log", env=tuned):
         node = f"wan-{args.rate}"
-        courier(
-            user,
-            "node",
-            "add",
-            node,
-            "--ae",
-            "DCMTK_SCP",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--tls",
-            "--identity",
-            "courier",
-        )
+        add_tls_node(user, node, "DCMTK_SCP", port)
 
         def run(label: str, action: Callable[[], str]) -> None:
             best = float("inf")
