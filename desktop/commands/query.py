@@ -11,7 +11,7 @@ from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
 from desktop.inbox import LazyStore, inbox_folder, indexing
-from desktop.net.query import LEVELS, QueryError, find, move
+from desktop.net.query import LEVELS, QueryError, Unsupported, find, move
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
 
@@ -70,11 +70,14 @@ def _keys(pairs: list[str]) -> dict[str, str]:
 def _find(args: argparse.Namespace) -> int:
     node, connector, peer = connection(args, args.node)
     keys = _keys(args.key)
+    unsupported = Unsupported()
     with auditing.querying(node, args.level, keys):
         matches = [
             {k.keyword: str(k.value) for k in match if k.keyword}
-            for match in find(connector, peer, args.level, keys)
+            for match in find(connector, peer, args.level, keys, unsupported=unsupported)
         ]
+    if unsupported.warned:
+        print(f"warning: {unsupported.describe()}", file=sys.stderr)
     if args.json:
         print(json.dumps(matches, indent=2))
     else:

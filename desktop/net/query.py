@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 
 from pydicom.datadict import keyword_dict, tag_for_keyword
@@ -85,6 +85,7 @@ ABOVE = {  # level: (the level above, its keys and those above it, its unique ke
     "image": ("series", STUDY_LEVEL_KEYS | SERIES_LEVEL_KEYS, "SeriesInstanceUID"),
 }
 CANCEL_WAIT = 5.0  # seconds to wait for the peer's answer to our C-CANCEL
+PENDING_UNSUPPORTED = 0xFF01  # matches continue, one or more optional keys not supported
 
 
 class QueryError(CourierError):
@@ -113,6 +114,41 @@ class MoveProgress:
         return counts
 
 
+@dataclass(slots=True)
+class Unsupported:
+    """What a peer said of our optional keys: whether it answered 0xFF01 (one or more not
+    supported for existence or matching, PS3.4 C.4.1.1.4) and the keys it then left out."""
+
+    warned: bool = False
+    keys: set[str] = field(default_factory=set)
+
+    def note(self, sent: Dataset, match: Dataset | None) -> None:
+        """An 0xFF01 answer to the identifier ``sent``: the keys asked for and not returned."""
+        self.warned = True
+        if match is not None:
+            self.keys |= {
+                e.keyword for e in sent if e.keyword not in UNCHECKED and e.tag not in match
+            }
+
+    def describe(self) -> str:
+        """The warning in words, '' when there is none."""
+        if not self.warned:
+            return ""
+        if self.keys:
+            return (
+                f"the peer does not support the optional key{'s' if len(self.keys) > 1 else ''} "
+                f"{', '.join(sorted(self.keys))} (0xFF01): ignored for matching and not "
+                "returned, so the matches may be more than asked for"
+            )
+        return (
+            "the peer did not support one or more optional keys for matching (0xFF01) and did "
+            "not say which: the matches may be more than asked for"
+        )
+
+
+UNCHECKED = frozenset({"QueryRetrieveLevel", "SpecificCharacterSet"})  # the peer's own
+
+
 def identifier(level: str, keys: dict[str, str]) -> Dataset:
     """The query identifier: the level's return keys, empty, overridden by ``keys``. A key
     that is not a DICOM keyword is refused with the nearest one."""
@@ -139,18 +175,26 @@ def _unknown_key(keyword: str) -> str:
     return f"unknown query key {keyword!r}{hint}"
 
 
-def find(connect: Connector, peer: Peer, level: str, keys: dict[str, str]) -> Iterator[Dataset]:
+def find(
+    connect: Connector,
+    peer: Peer,
+    level: str,
+    keys: dict[str, str],
+    *,
+    unsupported: Unsupported | None = None,
+) -> Iterator[Dataset]:
     """The matches of a C-FIND, as they arrive; closing the iterator early cancels it. A
     series or image find without the unique keys above it first finds those (the studies,
     then the series matching the keys of their levels) and searches within each, as strict
-    archives require."""
+    archives require. ``unsupported`` learns of the optional keys the peer did not support."""
     identifier(level, keys)  # every key checked before anything is sent
-    for unique in _unique_keys(connect, peer, level, keys):
-        yield from _find(connect, peer, level, unique)
+    told = Unsupported() if unsupported is None else unsupported
+    for unique in _unique_keys(connect, peer, level, keys, told):
+        yield from _find(connect, peer, level, unique, told)
 
 
 def _unique_keys(
-    connect: Connector, peer: Peer, level: str, keys: dict[str, str]
+    connect: Connector, peer: Peer, level: str, keys: dict[str, str], unsupported: Unsupported
 ) -> Iterator[dict[str, str]]:
     """``keys`` with the unique keys above ``level`` filled in, once per higher-level match."""
     if level not in ABOVE or keys.get(ABOVE[level][2], "").strip():
@@ -161,22 +205,29 @@ def _unique_keys(
     upper = {k: v for k, v in keys.items() if k in upper_keys}
     parents = [
         {k: str(match.get(k, "")) for k in ("StudyInstanceUID", unique)}
-        for match in find(connect, peer, upper_level, upper)
+        for match in find(connect, peer, upper_level, upper, unsupported=unsupported)
     ]
     for parent in parents:
         if all(parent.values()):
             yield {**own, **parent}
 
 
-def _find(connect: Connector, peer: Peer, level: str, keys: dict[str, str]) -> Iterator[Dataset]:
+def _find(
+    connect: Connector, peer: Peer, level: str, keys: dict[str, str], unsupported: Unsupported
+) -> Iterator[Dataset]:
     query = identifier(level, keys)
     sop_class = PATIENT_ROOT_FIND if level == "patient" else STUDY_ROOT_FIND
     with _exchange(connect, peer, sop_class, dimse.C_FIND_RQ, "", query) as exchange:
         for message in exchange.responses():
             answer = status(FIND, message.status)
             if answer.category == "pending":
-                if message.dataset is not None:
-                    yield decode(message.dataset, exchange.syntax)
+                match = (
+                    None if message.dataset is None else decode(message.dataset, exchange.syntax)
+                )
+                if answer.code == PENDING_UNSUPPORTED:
+                    unsupported.note(query, match)
+                if match is not None:
+                    yield match
                 continue
             if answer.failed:
                 raise QueryError(f"the peer failed the query: {answer.describe()}")

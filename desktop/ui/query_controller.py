@@ -24,25 +24,26 @@ class QueryController(QObject):
         panel.retrieve_requested.connect(self.retrieve)
 
     def find_studies(self, node_name: str, keys: dict[str, str]) -> GeneratorWorker | None:
-        from desktop.net.query import find  # deferred, as pydicom is: a faster start
+        from desktop.net.query import Unsupported, find  # deferred, as pydicom is
 
         try:
             node = self.services.prepare(node_name)
         except CourierError as error:
             self.shell.show_error("Find", str(error))
             return None
-        worker = call(
-            lambda: auditing.queried(
-                node,
-                "study",
-                keys,
-                lambda: [
-                    {e.keyword: str(e.value) for e in match if e.keyword}
-                    for match in find(*self.services.connection(node_name)[1:], "study", keys)
-                ],
-            )
+        unsupported = Unsupported()
+
+        def matches() -> list[dict[str, str]]:
+            _, connector, peer = self.services.connection(node_name)
+            return [
+                {e.keyword: str(e.value) for e in match if e.keyword}
+                for match in find(connector, peer, "study", keys, unsupported=unsupported)
+            ]
+
+        worker = call(lambda: auditing.queried(node, "study", keys, matches))
+        worker.signals.returned.connect(
+            lambda found: self.query.show_results(found, warning=unsupported.describe())
         )
-        worker.signals.returned.connect(self.query.show_results)
         worker.signals.errored.connect(lambda error: self.shell.report("Find", error))
         return start(worker)
 

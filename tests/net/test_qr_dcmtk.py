@@ -191,6 +191,45 @@ def test_findscu_over_mutual_tls_at_every_level(
     assert mutual_tls(shared.records)
 
 
+def test_keys_we_do_not_support_are_answered_ff01_to_findscu_and_named_to_our_find(
+    shared: Served, pki: Pki, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PS3.4 C.4.1.1.4: optional keys the store does not index (PixelSpacing, SliceThickness
+    with a value) are neither matched nor returned, and each pending response says so with
+    0xFF01; our ``find`` names them and still lists the matches."""
+    out = tmp_path / "found"
+    out.mkdir()
+    options = ["-S", "-X", "-od", str(out), "-k", "QueryRetrieveLevel=STUDY"]
+    for key in ("PatientID=QR-1", "PixelSpacing", "SliceThickness=9", "StudyDate"):
+        options += ["-k", key]
+    result = run(dcmtk("findscu", pki, shared.listener.port, "-d", *options, calling="FINDSCU"))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "0xff01: Pending" in result.stdout + result.stderr
+    [response] = [pydicom.dcmread(f) for f in out.glob("rsp*.dcm")]
+    assert (response.PatientID, response.StudyDate) == ("QR-1", "20250102")
+    assert "PixelSpacing" not in response and "SliceThickness" not in response
+    answered = [r for r in shared.records if r["event"] == "query-answered"]
+    assert (answered[-1]["status"], answered[-1]["matches"]) == (0, 1)
+    assert answered[-1]["unsupported"] == ["SliceThickness", "PixelSpacing"]
+    # A query of supported keys only is plain pending (0xFF00), and no warning is kept.
+    supported = run(dcmtk("findscu", pki, shared.listener.port, "-d", *options[:8], calling="F"))
+    assert "0xff00: Pending" in supported.stdout + supported.stderr
+    assert "0xff01" not in supported.stdout + supported.stderr
+    assert "unsupported" not in [r for r in shared.records if r["event"] == "query-answered"][-1]
+    # Our requestor, over the same mutual TLS: the matches, and the keys named in words.
+    port = shared.listener.port
+    add_node(home, Node("us", "COURIER", LOOPBACK, port, tls=True, identity="courier"))
+    status, printed, warned = cli(
+        capsys, "find", "us", "-k", "PatientID=QR-1", "-k", "PixelSpacing=", "-k", "StudyDate="
+    )
+    assert status == 0, warned
+    assert "PatientID=QR-1" in printed and "1 match" in printed
+    assert warned.strip() == (
+        "warning: the peer does not support the optional key PixelSpacing (0xFF01): ignored "
+        "for matching and not returned, so the matches may be more than asked for"
+    )
+
+
 def test_getscu_retrieves_a_study_and_a_series_over_mutual_tls(
     served: Served, tunnel: int, pki: Pki, home: Path, tmp_path: Path
 ) -> None:

@@ -67,3 +67,50 @@ def test_find_then_retrieve_into_the_inbox_by_clicking(
         qtbot.waitUntil(lambda: "Retrieved" in (statuses or [""])[-1], timeout=30000)
     assert len(list(shell.services.inbox.rglob("*.dcm"))) == 3
     assert len(prompter.errors) == 1 and controller.inbox() is settings
+
+
+def test_a_find_answered_ff01_says_which_keys_the_peer_did_not_support(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+) -> None:
+    """An archive that does not support ModalitiesInStudy answers 0xFF01 and leaves it out of
+    its match (none of our peers does: dcmqrscp and Orthanc answer 0xFF00, our listener
+    supports every key of this panel): the match is shown, and above it the key, in words."""
+    import pydicom
+
+    from desktop.net import dimse
+    from desktop.net.encoding import decode, encode
+    from tests.net.scripted_peer import Conversation, scripted_peer
+
+    def archive(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()
+        syntax = peer.proposed[0].transfer_syntaxes[0]
+        match = pydicom.Dataset()
+        for element in decode(peer.dataset, syntax):
+            if element.keyword != "ModalitiesInStudy":
+                match.add(element)
+        match.PatientName, match.StudyInstanceUID = "Warn^Ed", "1.2.3"
+        base = {
+            dimse.COMMAND_FIELD: dimse.C_FIND_RSP,
+            dimse.MESSAGE_ID_RESPONDED: int(command[dimse.MESSAGE_ID]),
+        }
+        peer.respond(context_id, {**base, dimse.STATUS: 0xFF01}, encode(match, syntax))
+        peer.respond(context_id, {**base, dimse.STATUS: 0})
+
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    QueryController(shell, panel, lambda: None)
+    with scripted_peer(archive) as peer:
+        add_node(shell.services.home, Node("Partial", "PARTIAL", LOOPBACK, peer.port))
+        panel.set_nodes(["Partial"])
+        panel.modality.setText("CT")
+        click(qtbot, button(panel, "Find"))
+        qtbot.waitUntil(lambda: panel.results.rowCount() == 1, timeout=20000)
+    assert panel.results.item(0, 0).text() == "Warn^Ed"
+    assert not panel.warning.isHidden() and not prompter.errors
+    assert panel.warning.text() == (
+        "Warning: the peer does not support the optional key ModalitiesInStudy (0xFF01): "
+        "ignored for matching and not returned, so the matches may be more than asked for"
+    )

@@ -115,7 +115,9 @@ class Query:
 
 def parse(model: Model, level: Level, identifier: Dataset) -> Query:
     """Check ``identifier`` for a C-FIND at ``level`` of ``model``; InvalidQueryError names the
-    key that cannot be answered and why."""
+    key that cannot be answered and why. A key this archive does not index (an optional key,
+    PS3.4 C.2.2.1.3) is left out of matching and of the responses; the provider answers
+    0xFF01 for it."""
     _levels(model, level)
     query = Query(model, level, [], [], character_sets=_character_sets(identifier))
     given: dict[str, str] = {}
@@ -127,8 +129,8 @@ def parse(model: Model, level: Level, identifier: Dataset) -> Query:
             _provider_key(query, tag, element)
             continue
         key = BY_TAG.get(tag)
-        if key is None:
-            raise InvalidQueryError(f"{_name(element)} is not a key this archive can match")
+        if key is None:  # an optional key we do not support: not matched, not returned
+            continue
         key_level = key.level_in(model)
         if LEVELS.index(key_level) > LEVELS.index(level):
             raise InvalidQueryError(

@@ -1,5 +1,7 @@
 """C-FIND provider (PS3.4 C.4.1): a pending response per match, C-CANCEL honoured between
-them, the store's refusals answered with their status."""
+them, the store's refusals answered with their status. Pending is 0xFF01 rather than 0xFF00
+when the identifier asks for optional keys the store does not support: the keys it leaves
+out of its responses (PS3.4 C.2.2.1.3, table C.4-1)."""
 
 import logging
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUCCESS, CANCELLED, PENDING = 0x0000, 0xFE00, 0xFF00
+SUCCESS, CANCELLED, PENDING, PENDING_UNSUPPORTED = 0x0000, 0xFE00, 0xFF00, 0xFF01
 
 
 def find_service(archive: Archive) -> Service:
@@ -32,20 +34,33 @@ def find_service(archive: Archive) -> Service:
 
 def serve_find(archive: Archive, exchange: Exchange) -> None:
     """Answer one C-FIND request."""
-    count, level, keys = 0, "", {}
+    count, level, keys, unsupported = 0, "", {}, None
     try:
         model, level, identifier = parse_query(exchange.request)
         keys = query_keys(identifier)
         for match in _guarded(archive, model, level, identifier):
             if exchange.poll():
-                _finish(exchange, CANCELLED, level, keys, count)
+                _finish(exchange, CANCELLED, level, keys, count, unsupported=unsupported)
                 return
-            exchange.respond(PENDING, dataset=_encoded(exchange, match))
+            if unsupported is None:  # the same keys are missing from every match
+                unsupported = unsupported_keys(identifier, match)
+            pending = PENDING_UNSUPPORTED if unsupported else PENDING
+            exchange.respond(pending, dataset=_encoded(exchange, match))
             count += 1
     except InvalidQueryError as refused:
         _finish(exchange, refused.status, level, keys, count, str(refused))
         return
-    _finish(exchange, SUCCESS, level, keys, count)
+    _finish(exchange, SUCCESS, level, keys, count, unsupported=unsupported)
+
+
+def unsupported_keys(identifier: "Dataset", match: "Dataset") -> list[str]:
+    """The keys ``identifier`` asks for that ``match`` does not return: optional keys the
+    store does not support, by keyword, or by tag when private or unknown."""
+    return [
+        element.keyword or f"({element.tag.group:04X},{element.tag.element:04X})"
+        for element in identifier
+        if element.tag.element and element.tag.group > 2 and element.tag not in match
+    ]
 
 
 def _guarded(
@@ -80,6 +95,8 @@ def _finish(
     keys: dict[str, str],
     count: int,
     reason: str = "",
+    *,
+    unsupported: list[str] | None = None,
 ) -> None:
     exchange.respond(status, comment=reason)
     exchange.report(
@@ -91,4 +108,5 @@ def _finish(
         matches=count,
         status=status,
         **({"reason": reason} if reason else {}),
+        **({"unsupported": unsupported} if unsupported else {}),
     )

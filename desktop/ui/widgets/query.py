@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -73,6 +74,10 @@ class QueryPanel(QWidget):
         self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
+        self.warning = QLabel()  # what the peer said it did not support (0xFF01)
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #9a6700")
+        self.warning.setVisible(False)
         buttons = QHBoxLayout()
         buttons.addWidget(find)
         buttons.addWidget(retrieve)
@@ -82,6 +87,7 @@ class QueryPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.warning)
         layout.addWidget(self.results)
 
     def set_nodes(self, names: list[str]) -> None:
@@ -113,7 +119,10 @@ class QueryPanel(QWidget):
         if self.node.currentText():
             self.find_requested.emit(self.node.currentText(), self.keys())
 
-    def show_results(self, matches: list[dict[str, Any]]) -> None:
+    def show_results(self, matches: list[dict[str, Any]], *, warning: str = "") -> None:
+        """The matches in the table; ``warning``, when the peer gave one, above them."""
+        self.warning.setText(f"Warning: {warning}" if warning else "")
+        self.warning.setVisible(bool(warning))
         self.results.setRowCount(len(matches))
         for row, match in enumerate(matches):
             for column, keyword in enumerate(RESULT_COLUMNS):

@@ -181,7 +181,6 @@ def test_study_root_has_no_patient_level(store: Store) -> None:
 @pytest.mark.parametrize(
     ("keys", "named"),
     [
-        ({"PixelSpacing": ""}, "PixelSpacing is not a key"),
         ({"SeriesDescription": ""}, "SeriesDescription is a series-level key, below"),
         ({"StudyInstanceUID": "1.2.*"}, "StudyInstanceUID: a UID cannot hold wildcards"),
         ({"StudyDate": "2020"}, "StudyDate: '2020' is not a DA"),
@@ -203,11 +202,14 @@ def test_a_number_key_that_is_not_a_number_is_refused(store: Store) -> None:
         store.find(model="STUDY", level="STUDY", identifier=ds)
 
 
-def test_a_private_attribute_is_refused_by_its_tag(store: Store) -> None:
-    ds = Dataset()
+def test_keys_the_store_does_not_index_are_neither_matched_nor_returned(store: Store) -> None:
+    """Optional keys we do not support (PS3.4 C.2.2.1.3): a standard one with a value that
+    matches nothing, and a private one, are left out; the provider says so with 0xFF01."""
+    ds = identifier(AccessionNumber="ACC_1", PixelSpacing="9\\9")
     ds.add_new(0x00091010, "LO", "x")
-    with pytest.raises(InvalidQueryError, match=r"\(0009,1010\) is not a key"):
-        store.find(model="STUDY", level="STUDY", identifier=ds)
+    [response] = store.find(model="STUDY", level="STUDY", identifier=ds)
+    assert response.AccessionNumber == "ACC_1"
+    assert "PixelSpacing" not in response and 0x00091010 not in response
 
 
 def test_a_zero_length_character_set_is_the_default_repertoire(store: Store) -> None:
