@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop import auditing
+from desktop.access_control import configured_access
 from desktop.commitments import listener_services
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
@@ -83,12 +84,10 @@ class Services:
         """Run our storage SCP into the Inbox, serving query/retrieve of it (TLS with client
         certificates if configured)."""
         listener_settings = ListenerSettings(
-            settings.ae_title,
-            "127.0.0.1",
-            settings.port,
-            self.inbox,
-            load_config(self.home).listener_access,
+            settings.ae_title, "127.0.0.1", settings.port, self.inbox
         )
+        access = configured_access(self.home)  # an edit applies from the next association
+        access()  # a configuration that cannot be read is said now
         acceptor = None
         if settings.identity:
             listener_settings.tls_context, acceptor = listener_tls(
@@ -101,7 +100,7 @@ class Services:
             listener_services(self.home, settings.ae_title, archive, self.connector)
         )
         self.listener = StorageListener(
-            listener_settings, audited, acceptor, services=services
+            listener_settings, audited, acceptor, services=services, access=access
         ).start()
         return self.listener
 

@@ -57,3 +57,59 @@ def test_the_guis_listener_follows_the_access_list(
     finally:
         services.stop_inbox()
     assert {r["event"] for r in records} >= {"access-refused", "association-rejected"}
+
+
+def test_allow_cert_binds_the_entries_to_the_client_certificate_of_a_file(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file holds the client's certificate and its CA chain: the client's is the one."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tests.pki import build_pki
+
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    sha256 = hashlib.sha256(pki.client.certificate.public_bytes(Encoding.DER)).hexdigest()
+    status, out, err = cli(
+        capsys, "access", "allow", "VIEWER/query", "MOD", "--cert", pki.path("client")
+    )
+    assert status == 0, err
+    assert out.split() == [f"VIEWER={sha256}/query", f"MOD={sha256}"]
+    status, _, err = cli(capsys, "access", "allow", "CA", "--cert", pki.path("root-only"))
+    assert status != 0 and "root-only.pem holds only CA certificates" in err
+    status, _, err = cli(capsys, "access", "allow", f"X={sha256}", "--cert", pki.path("client"))
+    assert status != 0 and "names its own fingerprint" in err
+    assert len(load_config(home).listener_access) == 2
+
+
+def test_a_running_listen_applies_a_revoke_from_the_next_association(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``listen`` without --allow-ae reads the configuration's list again when it changes:
+    findscu, allowed, then revoked, is rejected without a restart."""
+    import subprocess
+    import sys
+
+    from tests.helpers import require_tool
+    from tests.peers import LOOPBACK, running
+
+    assert cli(capsys, "access", "allow", "FINDSCU/query", "MOD/store")[0] == 0
+    port = free_port()
+    command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)]
+    findscu = [require_tool("findscu"), "-S", "-aet", "FINDSCU", "-aec", "COURIER"]
+    findscu += ["-k", "QueryRetrieveLevel=STUDY", LOOPBACK, str(port)]
+
+    def query() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(a) for a in findscu], capture_output=True, text=True, timeout=30, check=False
+        )
+
+    with running(command, port, tmp_path / "listen.log"):
+        assert query().returncode == 0
+        assert cli(capsys, "access", "revoke", "FINDSCU")[0] == 0
+        refused = query()
+    assert refused.returncode != 0 and "Association Rejected" in refused.stderr
+    log = (tmp_path / "listen.log").read_text()
+    assert "'FINDSCU' is not in the allowed list" in log

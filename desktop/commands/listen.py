@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
+from desktop.access_control import allow, configured_access, revoke
 from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls, node_connector
-from desktop.core.access import parse_grant
-from desktop.core.config import load_config, set_listener_access
+from desktop.core.config import load_config
 from desktop.core.paths import courier_home
 from desktop.inbox import inbox_folder, indexing, open_store
 from desktop.net.history import History
@@ -73,6 +73,13 @@ def register(commands: Any) -> None:
     actions.add_parser("list", help="print the access list").set_defaults(run=_access_list)
     allow = actions.add_parser("allow", help="add entries AE[=SHA256][/store,query,retrieve]")
     allow.add_argument("entries", nargs="+", metavar="ENTRY")
+    allow.add_argument(
+        "--cert",
+        type=Path,
+        metavar="FILE",
+        help="bind the entries to the client certificate in FILE (PEM, DER or .p7b): its "
+        "SHA-256 fingerprint",
+    )
     allow.set_defaults(run=_access_allow)
     revoke = actions.add_parser("revoke", help="remove every entry of these AE titles")
     revoke.add_argument("titles", nargs="+", metavar="AE")
@@ -85,10 +92,14 @@ def _listen(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         inbox_folder(args.out),
-        args.allow_ae or load_config(courier_home()).listener_access,
+        args.allow_ae,
         accept_private=args.accept_private,
         fsync=not args.no_fsync,
     )
+    # Without --allow-ae, the configuration's list, as `access` or the GUI changes it.
+    access = None if args.allow_ae else configured_access(courier_home())
+    if access is not None:
+        access()  # a configuration that cannot be read is said now, not at the first caller
     acceptor = None
     if args.tls:
         if not args.identity:
@@ -116,7 +127,7 @@ def _listen(args: argparse.Namespace) -> int:
 
         commitment = listener_services(courier_home(), settings.ae_title, store, connectors)
         services += commitment_services(commitment)
-    listener = StorageListener(settings, sink, acceptor, services=services)
+    listener = StorageListener(settings, sink, acceptor, services=services, access=access)
     listener.start()
     print(
         f"listening as {settings.ae_title} on {settings.host}:{listener.port} "
@@ -197,17 +208,10 @@ def _access_list(args: argparse.Namespace) -> int:
 
 
 def _access_allow(args: argparse.Namespace) -> int:
-    home = courier_home()
-    set_listener_access(home, [*load_config(home).listener_access, *args.entries])
+    allow(courier_home(), args.entries, certificate=args.cert)
     return _access_list(args)
 
 
 def _access_revoke(args: argparse.Namespace) -> int:
-    home = courier_home()
-    kept = [
-        entry
-        for entry in load_config(home).listener_access
-        if parse_grant(entry).ae_title not in args.titles
-    ]
-    set_listener_access(home, kept)
+    revoke(courier_home(), args.titles)
     return _access_list(args)

@@ -6,18 +6,26 @@ without ``/...`` the title may use every service. No entry at all: anyone may us
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from desktop.core.ae_title import RULE, is_ae_title
 from desktop.core.errors import CourierError
 
 STORE, QUERY, RETRIEVE = "store", "query", "retrieve"
-PERMISSIONS = frozenset({STORE, QUERY, RETRIEVE})
+ORDER = (STORE, QUERY, RETRIEVE)
+PERMISSIONS = frozenset(ORDER)
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 EVERYTHING = PERMISSIONS
 
 
 class AccessError(CourierError):
-    """An access list entry that cannot be read; the message says what is wrong."""
+    """An access list entry that cannot be read; the message says what is wrong and
+    ``field`` which part ("ae_title", "fingerprint", "services"), when one is."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,42 @@ class Grant:
     fingerprint: str
     services: frozenset[str]
 
+    @property
+    def entry(self) -> str:
+        """The entry as the configuration and ``access allow`` write it (services only when
+        not all, or when the title holds a slash)."""
+        bound = f"={self.fingerprint}" if self.fingerprint else ""
+        named = self.services != EVERYTHING or "/" in self.ae_title
+        services = "/" + ",".join(s for s in ORDER if s in self.services) if named else ""
+        return f"{self.ae_title}{bound}{services}"
+
+
+def grant(ae_title: str, fingerprint: str, services: Iterable[str]) -> Grant:
+    """A checked Grant: an AE title, a SHA-256 fingerprint ('' for none; colons, spaces and
+    either case allowed) and at least one service; AccessError names the part at fault."""
+    title = ae_title.strip()
+    if not is_ae_title(title):
+        raise AccessError(f"the AE title {ae_title!r} must be {RULE}", field="ae_title")
+    if "=" in title:
+        raise AccessError(
+            f"the AE title {title!r}: an access list entry cannot hold '=' in a title",
+            field="ae_title",
+        )
+    normal = re.sub(r"[:\s]", "", fingerprint).lower()
+    if normal and not FINGERPRINT.fullmatch(normal):
+        raise AccessError(
+            f"{fingerprint.strip()[:80]!r} is not a certificate's SHA-256 fingerprint "
+            "(64 hex digits, colons allowed)",
+            field="fingerprint",
+        )
+    granted = frozenset(services)
+    if not granted or not granted <= PERMISSIONS:
+        raise AccessError(
+            "grant at least one of store, query, retrieve (to refuse a title, remove it)",
+            field="services",
+        )
+    return Grant(title, normal, granted)
+
 
 def parse_grant(entry: str) -> Grant:
     """``AE[=SHA256][/SERVICE,...]`` → Grant, or AccessError saying what is wrong."""
@@ -36,17 +80,10 @@ def parse_grant(entry: str) -> Grant:
     if not slash or not _services(tail):
         head, tail = entry, ""
     title, _, fingerprint = head.partition("=")
-    title = title.strip()
-    if not title or len(title) > 16:
-        raise AccessError(f"{entry!r}: an AE title is 1 to 16 characters")
-    normal = fingerprint.replace(":", "").strip().lower()
-    if fingerprint and not FINGERPRINT.fullmatch(normal):
-        raise AccessError(
-            f"{entry!r}: after '=' comes a certificate's SHA-256 fingerprint "
-            "(64 hex digits, colons allowed)"
-        )
-    services = _services(tail) if tail else EVERYTHING
-    return Grant(title, normal, services)
+    try:
+        return grant(title, fingerprint, _services(tail) if tail else EVERYTHING)
+    except AccessError as error:
+        raise AccessError(f"{entry!r}: {error}", field=error.field) from None
 
 
 def _services(text: str) -> frozenset[str]:

@@ -1,20 +1,19 @@
 """Remote DICOM nodes: a versioned JSON file under DICOM_COURIER_HOME, validated on every change."""
 
 import json
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from desktop.core.access import AccessError, AccessList
+from desktop.core.ae_title import RULE, is_ae_title
 from desktop.core.deid.table import parse_options
 from desktop.core.errors import CourierError
 from desktop.core.files import locked, private_folder, write_atomic
 
 CONFIG_VERSION = 1
-AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # printable ASCII but backslash
 PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
 SIGNATURE_PROFILES = ("", "base", "creator", "authorization")  # "": do not sign
 DEFAULT_CALLING_AE = "COURIER"
@@ -65,12 +64,8 @@ class Node:
             ("AE title", self.ae_title, "ae_title"),
             ("calling AE title", self.calling_ae_title, "calling_ae_title"),
         ):
-            if not AE_TITLE.fullmatch(title) or not title.strip():
-                raise ConfigError(
-                    f"the {label} {title!r} must be 1 to 16 printable ASCII "
-                    "characters, not only spaces, without backslash",
-                    field=field_name,
-                )
+            if not is_ae_title(title):
+                raise ConfigError(f"the {label} {title!r} must be {RULE}", field=field_name)
         if not self.host.strip():
             raise ConfigError("a node needs a host name or address", field="host")
         if not 1 <= self.port <= 65535:
@@ -224,10 +219,17 @@ def remove_node(home: Path, name: str) -> Node:
 def set_listener_access(home: Path, entries: list[str]) -> list[str]:
     """Replace who may use our listener for what (entries checked first, none saved if one
     is wrong)."""
-    try:
-        AccessList.parse(entries)
-    except AccessError as error:
-        raise ConfigError(str(error)) from error
+    return edit_listener_access(home, lambda _: entries)
+
+
+def edit_listener_access(home: Path, edit: Callable[[list[str]], list[str]]) -> list[str]:
+    """Replace the access list with ``edit`` of it, while other processes wait (entries
+    checked first, none saved if one is wrong)."""
     with changing_config(home) as config:
-        config.listener_access = list(dict.fromkeys(entries))
-        return config.listener_access
+        entries = list(dict.fromkeys(edit(config.listener_access)))
+        try:
+            AccessList.parse(entries)
+        except AccessError as error:
+            raise ConfigError(str(error)) from error
+        config.listener_access = entries
+        return entries

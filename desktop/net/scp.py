@@ -65,6 +65,8 @@ ENCODABLE = frozenset({EXPLICIT_LITTLE, IMPLICIT_LITTLE})  # for identifiers we 
 # What the composition root gives us: an accepted socket and a handshake deadline in, a TLS
 # socket (or None) and the handshake transcript (JSON-ready) out.
 TlsAcceptor = Callable[[socket.socket, float], tuple[ssl.SSLSocket | None, dict[str, Any]]]
+# The access list as it is now, asked for each association (a CourierError: it cannot be read).
+AccessSource = Callable[[], AccessList]
 
 
 class ListenerError(CourierError):
@@ -82,12 +84,16 @@ class StorageListener:
         tls_acceptor: TlsAcceptor | None = None,
         *,
         services: list[Service] | None = None,
+        access: AccessSource | None = None,
     ) -> None:
+        """``access``, when given, is asked for each association (an edited list applies to
+        the next one); otherwise ``settings.allowed_calling`` applies."""
         self.settings = settings
         try:
-            self.access = AccessList.parse(settings.allowed_calling)
+            fixed = AccessList.parse(settings.allowed_calling)
         except AccessError as error:
             raise ListenerError(str(error)) from error
+        self.access: AccessSource = access or (lambda: fixed)
         self.services: Services = {
             (service.command_field, sop_class): service
             for service in services or []
@@ -241,7 +247,17 @@ class StorageListener:
     def _associate(
         self, connection: socket.socket, request: AssociationRequest, peer: str, fingerprint: str
     ) -> None:
-        rejection = self._rejection(request, fingerprint)
+        try:
+            access = self.access()
+            rejection = self._rejection(request, access, fingerprint)
+        except CourierError as error:  # refuse everyone rather than guess
+            access, rejection = (
+                AccessList(),
+                (
+                    acceptor.REJECT_CALLING_AE,
+                    f"the access list cannot be read, so no one is allowed: {error}",
+                ),
+            )
         if rejection is None and not self._associations.acquire(blocking=False):
             limit = self.settings.max_associations
             rejection = acceptor.REJECT_LOCAL_LIMIT, f"already {limit} associations"
@@ -259,7 +275,7 @@ class StorageListener:
             send(connection, acceptor.associate_reject(result, source, reason))
             return
         try:
-            permitted = self.access.services(request.calling, fingerprint)
+            permitted = access.services(request.calling, fingerprint)
             answers = self._answers(request, permitted, peer)
             accepted = {a.context_id: a.transfer_syntax for a in answers if a.result == 0}
             abstract = {p.context_id: p.abstract_syntax for p in request.proposals}
@@ -286,7 +302,7 @@ class StorageListener:
             self._associations.release()
 
     def _rejection(
-        self, request: AssociationRequest, fingerprint: str
+        self, request: AssociationRequest, access: AccessList, fingerprint: str
     ) -> tuple[tuple[int, int, int], str] | None:
         if not request.protocol_version & 1:
             return acceptor.REJECT_PROTOCOL_VERSION, "protocol version 1 not offered"
@@ -298,7 +314,7 @@ class StorageListener:
             return acceptor.REJECT_CALLED_AE, (
                 f"called AE title {request.called!r} is not ours ({self.settings.ae_title!r})"
             )
-        refusal = self.access.refusal(request.calling, fingerprint)
+        refusal = access.refusal(request.calling, fingerprint)
         if refusal:
             return acceptor.REJECT_CALLING_AE, refusal
         return None

@@ -1,5 +1,7 @@
 """Settings ▸ Inbox listener: our storage SCP (re)started with the settings typed; what it
-receives goes to the Inbox tab and its handshakes to the Log."""
+receives goes to the Inbox tab and its handshakes to the Log. Settings ▸ Listener access: who
+may use it, saved where ``dicom-courier access`` saves it; a running listener applies an edit
+from the next association."""
 
 from pathlib import Path
 from typing import Any
@@ -7,8 +9,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop.app import InboxSettings
+from desktop.core.config import load_config, set_listener_access
 from desktop.core.errors import CourierError
 from desktop.ui.shell import Shell
+from desktop.ui.widgets.access_list import AccessDialog
 from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
 from desktop.ui.widgets.sources import SourcesPanel
 
@@ -33,6 +37,34 @@ class InboxController(QObject):
         dialog = InboxDialog(identities, self.inbox, self.shell.window)
         if self.shell.prompter.run(dialog):
             self.apply_inbox(dialog.inbox())
+
+    def edit_access(self) -> None:
+        """The access list in its editor; saved when accepted (a running listener applies it
+        from its next association)."""
+        from desktop.access_control import certificate_fingerprint
+
+        home = self.services.home
+        try:
+            entries = load_config(home).listener_access
+        except CourierError as error:
+            self.shell.show_error("Listener access", str(error))
+            return
+        dialog = AccessDialog(
+            entries, self.shell.prompter, certificate_fingerprint, self.shell.window
+        )
+        if not self.shell.prompter.run(dialog):
+            return
+        try:
+            saved = set_listener_access(home, dialog.entries())
+        except CourierError as error:
+            self.shell.show_error("Listener access", str(error))
+            return
+        who = f"{len(saved)} allowed caller entr{'ies' if len(saved) != 1 else 'y'}"
+        when = "from its next association" if self.services.listener else "when it starts"
+        self.shell.status(
+            f"Listener access saved ({who if saved else 'anyone may connect'}); the listener "
+            f"applies it {when}"
+        )
 
     def apply_inbox(self, inbox: InboxSettings | None, save: bool = True) -> bool:
         """(Re)start our listener with ``inbox`` (None stops it); say so if it cannot start."""

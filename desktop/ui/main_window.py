@@ -217,6 +217,14 @@ class MainWindow(QMainWindow):
                 "Our storage SCP: AE title, port, TLS identity",
             )
         )
+        settings_menu.addAction(
+            self._action(
+                "Listener &access…",
+                "Ctrl+Shift+L",
+                self.listening.edit_access,
+                "Which calling AE titles (and client certificates) may store, query, retrieve",
+            )
+        )
 
     def showEvent(self, event: QShowEvent) -> None:
         """Once shown, what start-up made (modules, Qt wrappers: most of the heap, for the

@@ -3,7 +3,7 @@ certificate."""
 
 import pytest
 
-from desktop.core.access import EVERYTHING, AccessError, AccessList, parse_grant
+from desktop.core.access import EVERYTHING, AccessError, AccessList, grant, parse_grant
 
 FINGERPRINT = "ab" * 32
 
@@ -28,8 +28,11 @@ def test_a_slash_in_a_title_is_kept_when_what_follows_is_no_service() -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("", "1 to 16 characters"),
-        ("SEVENTEEN_CHARS_X", "1 to 16 characters"),
+        ("", "1 to 16 printable ASCII characters"),
+        ("SEVENTEEN_CHARS_X", "1 to 16 printable ASCII characters"),
+        ("   /store", "not only spaces"),
+        ("BACK\\SLASH", "without backslash"),
+        ("TAB\tBED", "printable ASCII"),
         ("PACS=12345", "64 hex digits"),
     ],
 )
@@ -56,3 +59,41 @@ def test_a_title_bound_only_to_a_certificate_is_refused_with_another() -> None:
 
 def test_no_list_lets_anyone_do_everything() -> None:
     assert AccessList().services("ANY", "") == EVERYTHING and not AccessList().refusal("ANY", "")
+
+
+@pytest.mark.parametrize(
+    ("title", "fingerprint", "services", "field"),
+    [
+        ("", "", ["store"], "ae_title"),
+        ("A=B", "", ["store"], "ae_title"),
+        ("VIEWER", "ab" * 31, ["store"], "fingerprint"),
+        ("VIEWER", "zz" * 32, ["store"], "fingerprint"),
+        ("VIEWER", "", [], "services"),
+        ("VIEWER", "", ["delete"], "services"),
+    ],
+)
+def test_a_grant_built_from_its_parts_names_the_part_at_fault(
+    title: str, fingerprint: str, services: list[str], field: str
+) -> None:
+    """What the GUI's editor marks beside the field: no grant of nothing (an entry "AE/"
+    would read as every service)."""
+    with pytest.raises(AccessError) as refused:
+        grant(title, fingerprint, services)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("title", "services", "entry"),
+    [
+        ("PACS", EVERYTHING, "PACS"),
+        ("VIEWER", {"retrieve", "query"}, f"VIEWER={FINGERPRINT}/query,retrieve"),
+        ("A/store", EVERYTHING, "A/store/store,query,retrieve"),
+    ],
+)
+def test_an_entry_written_from_a_grant_reads_back_the_same(
+    title: str, services: set[str], entry: str
+) -> None:
+    bound = FINGERPRINT if title == "VIEWER" else ""
+    written = grant(f" {title} ", bound.upper(), services)
+    assert written.entry == entry
+    assert parse_grant(written.entry) == written

@@ -28,5 +28,5 @@ def trigger(window: QWidget, text: str) -> None:
 
 
 def press_ok(qtbot, dialog: QDialog) -> None:  # type: ignore[no-untyped-def]
-    [box] = dialog.findChildren(QDialogButtonBox)
+    [box] = dialog.findChildren(QDialogButtonBox, options=Qt.FindChildOption.FindDirectChildrenOnly)
     click(qtbot, box.button(QDialogButtonBox.StandardButton.Ok))

@@ -1,0 +1,81 @@
+"""Composition: who may use our listener. The configuration's access list as ``access``,
+``listen`` and the GUI's editor change and read it; a client certificate's fingerprint read
+from its file; and the list as a running listener sees it, read again whenever the
+configuration changes, so an edit applies from the next association without a restart."""
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from desktop.core.access import AccessError, AccessList, parse_grant
+from desktop.core.config import config_path, edit_listener_access, load_config
+
+
+def configured_access(home: Path) -> Callable[[], AccessList]:
+    """HOME's access list for a listener: read again when config.json has changed since the
+    last association (an unreadable one raises, and the listener refuses everyone)."""
+    path = config_path(home)
+    lock = threading.Lock()
+    read: dict[str, tuple[tuple[int, int, int] | None, AccessList]] = {}
+
+    def current() -> AccessList:
+        try:
+            status = path.stat()
+            stamp: tuple[int, int, int] | None = (
+                status.st_mtime_ns,
+                status.st_size,
+                status.st_ino,
+            )
+        except FileNotFoundError:
+            stamp = None
+        with lock:
+            if "last" not in read or read["last"][0] != stamp:
+                read["last"] = stamp, AccessList.parse(load_config(home).listener_access)
+            return read["last"][1]
+
+    return current
+
+
+def certificate_fingerprint(path: Path) -> str:
+    """The SHA-256 fingerprint (64 hex digits) of the client certificate in ``path`` (PEM,
+    DER or PKCS#7; its CA chain may follow it): what the listener compares with the
+    certificate a client presents."""
+    from desktop.security.certificates import fingerprint, is_ca, load_certificates
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise AccessError(f"{path} cannot be read: {error.strerror}", field="fingerprint") from None
+    leaves = [c for c in load_certificates(data, path.name) if not is_ca(c)]
+    if len(leaves) != 1:
+        held = f"{len(leaves)} client certificates" if leaves else "only CA certificates"
+        raise AccessError(
+            f"{path.name} holds {held}: choose the file of the one client's certificate",
+            field="fingerprint",
+        )
+    return fingerprint(leaves[0]).replace(":", "").lower()
+
+
+def allow(home: Path, entries: Iterable[str], *, certificate: Path | None = None) -> list[str]:
+    """Add ``entries`` (``AE[=SHA256][/store,query,retrieve]``) to HOME's access list; with
+    ``certificate``, each is bound to that certificate's fingerprint."""
+    added = list(entries)
+    if certificate is not None:
+        grants = [parse_grant(entry) for entry in added]
+        bound = next((g for g in grants if g.fingerprint), None)
+        if bound is not None:
+            raise AccessError(
+                f"{bound.entry!r} names its own fingerprint: give it, or a certificate, not both"
+            )
+        sha256 = certificate_fingerprint(certificate)
+        added = [replace(g, fingerprint=sha256).entry for g in grants]
+    return edit_listener_access(home, lambda entries: [*entries, *added])
+
+
+def revoke(home: Path, titles: Iterable[str]) -> list[str]:
+    """Remove every entry of these AE titles from HOME's access list."""
+    gone = {title.strip() for title in titles}
+    return edit_listener_access(
+        home, lambda entries: [e for e in entries if parse_grant(e).ae_title not in gone]
+    )
