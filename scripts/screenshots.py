@@ -1,5 +1,6 @@
 """Regenerate the screenshots of the README and docs/ from the running application (demo):
-main window, viewer with a cine, certificates panel, a transfer failed with its reason.
+main window, viewer with a cine, certificates panel, the send confirmation, a transfer failed
+with its reason, the listener's access list.
 
 QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [docs]
 """
@@ -14,24 +15,37 @@ from PySide6.QtWidgets import QDialog
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from desktop.access_control import certificate_fingerprint
 from desktop.app import InboxSettings, Services
-from desktop.core.config import Node, add_node
+from desktop.core.config import Node, add_node, set_listener_access
 from desktop.demo import DEMO_AE, free_loopback_port, prepare_demo
 from desktop.ui.main_window import MainWindow, application
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.access_list import AccessDialog
 from desktop.ui.widgets.send_confirmation import SendConfirmation
 
 DEAD = "Night PACS"  # a node whose port has nothing listening: a transfer that fails
 
 
 class Agreeing(Prompter):
-    """Says yes to "Send …?" and its confirmation dialog (the script has no one to click)."""
+    """Says yes to "Send …?" and its confirmation dialog (the script has no one to click),
+    the dialog photographed into ``folder`` first."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
 
     def confirm(self, title: str, text: str) -> bool:
         return True
 
     def run(self, dialog: QDialog) -> bool:
-        return isinstance(dialog, SendConfirmation) or super().run(dialog)
+        if not isinstance(dialog, SendConfirmation):
+            return super().run(dialog)
+        dialog.show()
+        settle()
+        dialog.grab().save(str(self.folder / "send-confirmation.png"))
+        dialog.close()
+        return True
 
 
 def pump(condition: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -56,7 +70,7 @@ def main(folder: Path) -> None:
     window = MainWindow(
         Services(demo.home, lambda new: demo.password),
         InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"),
-        prompter=Agreeing(),
+        prompter=Agreeing(folder),
     )
     window.resize(1440, 880)
     window.show()
@@ -97,10 +111,19 @@ def main(folder: Path) -> None:
     table = window.transfers.table
     pump(lambda: table.rowCount() > 0 and table.item(0, 3).text() == "failed", timeout=60)
     table.selectRow(0)
-    window.splitter.setSizes([440, 1000])  # room for the reason, wrapped in full in its row
-    table.resizeRowsToContents()
-    settle()
+    settle()  # the row wraps the whole reason by itself
     window.grab().save(str(folder / "transfer-failure.png"))
+
+    [workstation] = [i for i in window.services.keystore.identities() if "workstation" in i.name]
+    sha256 = workstation.certificate.fingerprint.replace(":", "").lower()
+    entries = [f"WORKSTATION={sha256}/query,retrieve", "CT_SCANNER/store", "REPORTING/query"]
+    set_listener_access(demo.home, entries)
+    editor = AccessDialog(entries, window.prompter, certificate_fingerprint, window)
+    editor.show()
+    editor.table.selectRow(0)
+    settle()
+    editor.grab().save(str(folder / "listener-access.png"))
+    editor.close()
     window.close()
     demo.remove()
 

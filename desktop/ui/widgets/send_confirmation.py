@@ -7,6 +7,7 @@ from desktop.core.deid.setting import Deidentification
 from desktop.ui.widgets.dialogs import ok_cancel
 
 DEID_TEXT = "De-identify before sending"
+WIDTH_IN_CHARACTERS = 84  # the sentence wraps in a few readable lines, not a narrow column
 
 
 class SendConfirmation(QDialog):
@@ -20,6 +21,7 @@ class SendConfirmation(QDialog):
         self.by_node = by_node
         self.message = QLabel(text)
         self.message.setWordWrap(True)
+        self.message.setMinimumWidth(self.fontMetrics().averageCharWidth() * WIDTH_IN_CHARACTERS)
         self.deid = QCheckBox(DEID_TEXT)
         self.deid.setChecked(by_node is not None)
         self.deid.setEnabled(by_node is None)

@@ -2,7 +2,7 @@
 
 import time
 
-from PySide6.QtCore import Signal, SignalInstance
+from PySide6.QtCore import QTimer, Signal, SignalInstance
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -40,6 +40,8 @@ class TransfersPanel(QWidget):
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(4, 160)
         self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(True)  # a long reason wraps in its row, which grows to hold it
+        header.sectionResized.connect(self._reason_resized)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.cellDoubleClicked.connect(self._show_failures)
@@ -113,19 +115,30 @@ class TransfersPanel(QWidget):
             str(job.failed) if job.failed else "",
             "" if settled else reason,
         )
+        wrapped = False
         for column, text in enumerate(cells):
             if column == 4:
                 continue
             item = self.table.item(row, column)
             if item is None:
                 self.table.setItem(row, column, QTableWidgetItem(text))
+                wrapped = True
             elif item.text() != text:
                 item.setText(text)
+                wrapped = wrapped or column in (STATE, REASON)
             if column in (STATE, REASON):
                 cell = self.table.item(row, column)
                 if cell is not None:
                     cell.setToolTip(reason)
                     cell.setForeground(FAILED_COLOUR if reason and not settled else NORMAL)
+        if wrapped:  # the height the reason needs, measured only when its text changed
+            self.table.resizeRowToContents(row)
+
+    def _reason_resized(self, column: int, _: int, __: int) -> None:
+        """The reason column got narrower or wider: each row's wrapped reason needs another
+        height."""
+        if column == REASON:  # after the header's own layout pass, which this is inside
+            QTimer.singleShot(0, self.table, self.table.resizeRowsToContents)
 
     def progress_of(self, job_id: int) -> tuple[int, int]:
         bar = self.table.cellWidget(self.rows[job_id], 4)
