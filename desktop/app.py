@@ -9,14 +9,13 @@ from pathlib import Path
 
 from desktop import auditing
 from desktop.access_control import configured_access
-from desktop.commitments import listener_services
+from desktop.commitments import listener_commitment
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
 from desktop.inbox import LazyStore, indexing
 from desktop.net.history import History
 from desktop.net.link import Connector
 from desktop.net.scp import ListenerSettings, Sink, StorageListener
-from desktop.net.services.commitment import commitment_services
 from desktop.net.store import Peer
 from desktop.security.keystore import Keystore
 from desktop.security.passwords import PasswordSource
@@ -96,9 +95,7 @@ class Services:
         audited = auditing.listener(indexing(sink, self.store), settings.ae_title)
         archive = DeferredArchive(self.store)
         services = query_retrieve(archive, self.home, self.connector)
-        services += commitment_services(
-            listener_services(self.home, settings.ae_title, archive, self.connector)
-        )
+        services += listener_commitment(self.home, settings.ae_title, archive, self.connector)
         self.listener = StorageListener(
             listener_settings, audited, acceptor, services=services, access=access
         ).start()

@@ -12,11 +12,16 @@ from desktop.core.errors import CourierError
 from desktop.net.commitment import Report, apply
 from desktop.net.link import LinkError
 from desktop.net.queue import TransferQueue
-from desktop.net.services.commitment import CommitmentServices, send_report
+from desktop.net.services.commitment import (
+    CommitmentServices,
+    commitment_services,
+    send_report,
+)
 from desktop.serving import ConnectorFor
 
 if TYPE_CHECKING:
     from desktop.core.archive import Archive
+    from desktop.net.exchange import Service
 
 
 def node_for(home: Path, ae_title: str) -> Node | None:
@@ -56,3 +61,12 @@ def listener_services(
         return ""
 
     return CommitmentServices(archive, deliver, on_report)
+
+
+def listener_commitment(
+    home: Path, our_ae: str, archive: "Archive", connector_for: ConnectorFor
+) -> "list[Service]":
+    """The storage commitment services of a listener answering as ``our_ae`` (``listen``, the
+    GUI's Inbox listener, ``move --listen``): the provider over ``archive``, and the reports
+    of our own requests matched in HOME's queue."""
+    return commitment_services(listener_services(home, our_ae, archive, connector_for))

@@ -122,11 +122,9 @@ def _listen(args: argparse.Namespace) -> int:
     connectors = cached_connectors(lambda node: node_connector(node, keystore))
     services = query_retrieve(store, courier_home(), connectors)
     if not args.no_commitment:
-        from desktop.commitments import listener_services
-        from desktop.net.services.commitment import commitment_services
+        from desktop.commitments import listener_commitment
 
-        commitment = listener_services(courier_home(), settings.ae_title, store, connectors)
-        services += commitment_services(commitment)
+        services += listener_commitment(courier_home(), settings.ae_title, store, connectors)
     listener = StorageListener(settings, sink, acceptor, services=services, access=access)
     listener.start()
     print(

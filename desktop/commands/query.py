@@ -44,6 +44,13 @@ def register(commands: Any) -> None:
     retrieve.add_argument("--host", default="127.0.0.1", help="--listen address")
     retrieve.add_argument("--port", type=int, default=11113, help="--listen port")
     retrieve.add_argument("--out", type=Path, help="--listen folder (default: HOME/inbox)")
+    retrieve.add_argument(
+        "--no-commitment",
+        action="store_true",
+        help="--listen refuses storage commitment (by default it takes the reports of our "
+        "own requests, which reach our AE title meanwhile, and commits what the Inbox holds, "
+        "as listen does)",
+    )
     retrieve.set_defaults(run=_move)
     getting = commands.add_parser(
         "get",
@@ -100,7 +107,8 @@ def _move(args: argparse.Namespace) -> int:
             )
         store = LazyStore(settings.out)
         sink = auditing.listener(indexing(lambda record: None, store), destination)
-        listener = StorageListener(settings, sink, acceptor).start()
+        services = [] if args.no_commitment else _commitment(args, destination, store)
+        listener = StorageListener(settings, sink, acceptor, services=services).start()
     try:
         last = None
         for progress in move(connector, peer, destination, args.study, args.series):
@@ -114,6 +122,19 @@ def _move(args: argparse.Namespace) -> int:
         print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
     return 0
+
+
+def _commitment(args: argparse.Namespace, our_ae: str, store: LazyStore) -> list[Any]:
+    """Storage commitment on ``move --listen``'s listener, as on ``listen``'s: it holds our
+    AE title's port while the move runs, so reports of our requests arrive there."""
+    from desktop.commitments import listener_commitment
+    from desktop.connect import node_connector
+    from desktop.core.paths import courier_home
+    from desktop.serving import DeferredArchive, cached_connectors
+
+    keystore = open_keystore(args)
+    connectors = cached_connectors(lambda node: node_connector(node, keystore))
+    return listener_commitment(courier_home(), our_ae, DeferredArchive(store), connectors)
 
 
 def _get(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ from desktop.security.keystore import Keystore
 from tests.helpers import cli, node_add
 from tests.net.conftest import PASSWORD, make_study
 from tests.net.scripted_peer import Conversation, scripted_peer
+from tests.peers import free_port
 
 ARCHIVE = "ARCHIVE"
 OLD_SCHEMA = """
@@ -368,3 +369,43 @@ def test_a_request_we_cannot_act_on_is_refused_with_its_reason(
     assert answers[1].command[dimse.ERROR_COMMENT].endswith("names no instance")
     refused = [r for r in records if r["event"] == "commitment-refused"]
     assert [r["status"] for r in refused] == [0x0123, 0x0115]
+
+
+def test_move_listen_takes_a_report_that_reaches_our_ae_during_the_move(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``move --listen`` holds our AE title's port while the move runs: an archive that reports
+    on an earlier ``send --commit`` then (on a new association, as the archive we move from
+    does here before answering the C-MOVE) is matched in the queue, as ``listen`` matches it.
+    Its temporary listener refused the report before (no storage commitment context)."""
+    job, items, transaction = sent_job(home, tmp_path, count=2)
+    port = free_port()
+    reported: list[BaseException | None] = []
+
+    def archive(peer: Conversation) -> None:
+        peer.accept()
+        context_id, command = peer.read_message()  # the C-MOVE-RQ
+        try:
+            report_as(home, port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
+            reported.append(None)
+        except LinkError as error:
+            reported.append(error)
+        peer.respond(
+            context_id,
+            {
+                dimse.COMMAND_FIELD: dimse.C_MOVE_RSP,
+                dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
+                dimse.STATUS: 0,
+                **dict.fromkeys((dimse.REMAINING, dimse.COMPLETED, dimse.FAILED_COUNT), 0),
+                dimse.WARNING_COUNT: 0,
+            },
+        )
+
+    with scripted_peer(archive) as peer:
+        assert cli(capsys, *node_add("archive", ARCHIVE, peer.port))[0] == 0
+        status, out, err = cli(
+            capsys, "move", "archive", "--study", "1.2.3", "--listen", "--port", port
+        )
+    assert status == 0, out + err
+    assert reported == [None]
+    assert set(commitment(home, job).values()) == {COMMITTED}
