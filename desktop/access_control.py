@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from desktop import auditing
 from desktop.core.access import AccessError, AccessList, parse_grant
 from desktop.core.config import config_path, edit_listener_access, load_config
 
@@ -70,12 +71,30 @@ def allow(home: Path, entries: Iterable[str], *, certificate: Path | None = None
             )
         sha256 = certificate_fingerprint(certificate)
         added = [replace(g, fingerprint=sha256).entry for g in grants]
-    return edit_listener_access(home, lambda entries: [*entries, *added])
+    return _edit(home, lambda entries: [*entries, *added])
 
 
 def revoke(home: Path, titles: Iterable[str]) -> list[str]:
     """Remove every entry of these AE titles from HOME's access list."""
     gone = {title.strip() for title in titles}
-    return edit_listener_access(
-        home, lambda entries: [e for e in entries if parse_grant(e).ae_title not in gone]
-    )
+    return _edit(home, lambda entries: [e for e in entries if parse_grant(e).ae_title not in gone])
+
+
+def replace_all(home: Path, entries: Iterable[str]) -> list[str]:
+    """HOME's access list becomes ``entries`` (the GUI's editor saves so)."""
+    new = list(entries)
+    return _edit(home, lambda _: new)
+
+
+def _edit(home: Path, edit: Callable[[list[str]], list[str]]) -> list[str]:
+    """Save ``edit`` of the list and audit the change (110113, Security Configuration)."""
+    before: list[str] = []
+
+    def edited(entries: list[str]) -> list[str]:
+        before.extend(entries)
+        return edit(entries)
+
+    saved = edit_listener_access(home, edited)
+    if saved != before:
+        auditing.access_changed(config_path(home), saved)
+    return saved

@@ -78,6 +78,25 @@ def record(build: Callable[[Local], AuditMessage], *, node: str = "") -> None:
         log.warning("the audit trail could not record an event: %s", error)
 
 
+def access_changed(subject: Path, entries: list[str]) -> None:
+    """110113 Security Alert, Security Configuration (informative): who may use our listener
+    changed; the description is the list now."""
+    description = (
+        f"listener access list is now: {', '.join(entries)}"
+        if entries
+        else "listener access list is now empty: any calling AE title may store, query, retrieve"
+    )
+    record(
+        lambda local: events.security_alert(
+            local,
+            subject=str(subject),
+            description=description,
+            outcome=Outcome.SUCCESS,
+            kind=events.SECURITY_CONFIGURATION,
+        )
+    )
+
+
 def application(*, started: bool) -> None:
     """110100 Application Start or Stop."""
     record(lambda local: events.application_activity(local, started=started))

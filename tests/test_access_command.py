@@ -13,6 +13,7 @@ from desktop.net.link import LinkError
 from desktop.net.query import QueryError, find
 from desktop.net.store import Peer
 from desktop.security.keystore import Keystore
+from tests.audit.reading import audited
 from tests.helpers import cli
 from tests.peers import free_port
 
@@ -30,6 +31,11 @@ def test_allow_list_and_revoke(home: Path, capsys: pytest.CaptureFixture[str]) -
     assert load_config(home).listener_access == ["VIEWER/query", "MOD/store"]
     status, out, _ = cli(capsys, "access", "revoke", "MOD")
     assert status == 0 and out.split() == ["VIEWER/query"]
+    assert cli(capsys, "access", "revoke", "NOBODY")[0] == 0  # no change: nothing audited
+    # Each change is a Security Configuration alert (110113, 110129) saying the list now.
+    allowed, revoked = audited(home, "110113", 2)  # and no third
+    assert "110129" in allowed.xml and "VIEWER/query, MOD/store" in allowed.xml
+    assert "listener access list is now: VIEWER/query" in revoked.xml
 
 
 def test_a_bad_entry_is_refused_and_nothing_saved(

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop.app import InboxSettings
-from desktop.core.config import load_config, set_listener_access
+from desktop.core.config import load_config
 from desktop.core.errors import CourierError
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.access_list import AccessDialog
@@ -41,7 +41,7 @@ class InboxController(QObject):
     def edit_access(self) -> None:
         """The access list in its editor; saved when accepted (a running listener applies it
         from its next association)."""
-        from desktop.access_control import certificate_fingerprint
+        from desktop.access_control import certificate_fingerprint, replace_all
 
         home = self.services.home
         try:
@@ -55,7 +55,7 @@ class InboxController(QObject):
         if not self.shell.prompter.run(dialog):
             return
         try:
-            saved = set_listener_access(home, dialog.entries())
+            saved = replace_all(home, dialog.entries())
         except CourierError as error:
             self.shell.show_error("Listener access", str(error))
             return
