@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFormLayout,
+    QLabel,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
@@ -75,8 +76,11 @@ class InboxDialog(QDialog):
         ):
             form.addRow(label, widget)
         buttons = ok_cancel(self)
+        access = QLabel("Who may store, query and retrieve here: Settings ▸ Listener access…")
+        access.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(access)
         layout.addWidget(buttons)
 
     def inbox(self) -> InboxSettings | None:
