@@ -13,29 +13,30 @@ from desktop.core.access import AccessError, AccessList, parse_grant
 from desktop.core.config import config_path, edit_listener_access, load_config
 
 
-def configured_access(home: Path) -> Callable[[], AccessList]:
-    """HOME's access list for a listener: read again when config.json has changed since the
-    last association (an unreadable one raises, and the listener refuses everyone)."""
-    path = config_path(home)
-    lock = threading.Lock()
-    read: dict[str, tuple[tuple[int, int, int] | None, AccessList]] = {}
+class ConfiguredAccess:
+    """HOME's access list for a listener (call it for the list now): read again when
+    config.json has changed since the last association; one that cannot be read raises, and
+    the listener refuses everyone."""
 
-    def current() -> AccessList:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self._lock = threading.Lock()
+        self._read: tuple[tuple[int, int, int] | None, AccessList] | None = None
+
+    def __call__(self) -> AccessList:
         try:
-            status = path.stat()
+            status = config_path(self.home).stat()
             stamp: tuple[int, int, int] | None = (
                 status.st_mtime_ns,
                 status.st_size,
-                status.st_ino,
+                status.st_ino,  # a save replaces the file: a new inode
             )
         except FileNotFoundError:
             stamp = None
-        with lock:
-            if "last" not in read or read["last"][0] != stamp:
-                read["last"] = stamp, AccessList.parse(load_config(home).listener_access)
-            return read["last"][1]
-
-    return current
+        with self._lock:
+            if self._read is None or self._read[0] != stamp:
+                self._read = stamp, AccessList.parse(load_config(self.home).listener_access)
+            return self._read[1]
 
 
 def certificate_fingerprint(path: Path) -> str:

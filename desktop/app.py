@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop import auditing
-from desktop.access_control import configured_access
+from desktop.access_control import ConfiguredAccess
 from desktop.commitments import listener_commitment
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node, find_node, load_config
@@ -85,7 +85,7 @@ class Services:
         listener_settings = ListenerSettings(
             settings.ae_title, "127.0.0.1", settings.port, self.inbox
         )
-        access = configured_access(self.home)  # an edit applies from the next association
+        access = ConfiguredAccess(self.home)  # an edit applies from the next association
         access()  # a configuration that cannot be read is said now
         acceptor = None
         if settings.identity:

@@ -119,3 +119,31 @@ def test_a_running_listen_applies_a_revoke_from_the_next_association(
     assert refused.returncode != 0 and "Association Rejected" in refused.stderr
     log = (tmp_path / "listen.log").read_text()
     assert "'FINDSCU' is not in the allowed list" in log
+
+
+def test_a_configuration_broken_while_listening_refuses_everyone_and_says_why(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The access list cannot be read: no one is let in on a guess (the last list read might
+    hold a title just revoked by hand); a good save lets them in again."""
+    from desktop.core.config import config_path
+
+    assert cli(capsys, "access", "allow", "VIEWER")[0] == 0
+    services = Services(home, lambda new: "unused")
+    port = free_port()
+    records: list[dict[str, Any]] = []
+    services.start_inbox(InboxSettings("COURIER", port), records.append)
+    node = Node("us", "COURIER", "127.0.0.1", port, calling_ae_title="VIEWER")
+    connector = node_connector(node, Keystore(home, lambda new: "unused"))
+    try:
+        assert list(find(connector, Peer("COURIER", "VIEWER"), "study", {})) == []
+        config_path(home).write_text("{ not JSON", encoding="utf-8")
+        with pytest.raises(LinkError, match="rejected"):
+            list(find(connector, Peer("COURIER", "VIEWER"), "study", {}))
+        assert cli(capsys, "access", "revoke", "NOBODY")[0] != 0  # the CLI says it too
+        config_path(home).write_text('{"version": 1, "listener_access": ["VIEWER"]}')
+        assert list(find(connector, Peer("COURIER", "VIEWER"), "study", {})) == []
+    finally:
+        services.stop_inbox()
+    [rejected] = [r for r in records if r["event"] == "association-rejected"]
+    assert rejected["reason"].startswith("the access list cannot be read, so no one is allowed")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
-from desktop.access_control import allow, configured_access, revoke
+from desktop.access_control import ConfiguredAccess, allow, revoke
 from desktop.commands.options import open_keystore
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import load_config
@@ -97,7 +97,7 @@ def _listen(args: argparse.Namespace) -> int:
         fsync=not args.no_fsync,
     )
     # Without --allow-ae, the configuration's list, as `access` or the GUI changes it.
-    access = None if args.allow_ae else configured_access(courier_home())
+    access = None if args.allow_ae else ConfiguredAccess(courier_home())
     if access is not None:
         access()  # a configuration that cannot be read is said now, not at the first caller
     acceptor = None
