@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from desktop import auditing
+from desktop.access_control import ConfiguredAccess
 from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
+from desktop.core.paths import courier_home
 from desktop.inbox import LazyStore, inbox_folder, indexing
 from desktop.net.query import LEVELS, QueryError, Unsupported, find, move
 from desktop.net.scp import ListenerSettings, StorageListener
@@ -108,7 +110,10 @@ def _move(args: argparse.Namespace) -> int:
         store = LazyStore(settings.out)
         sink = auditing.listener(indexing(lambda record: None, store), destination)
         services = [] if args.no_commitment else _commitment(args, destination, store)
-        listener = StorageListener(settings, sink, acceptor, services=services).start()
+        access = ConfiguredAccess(courier_home())  # who may store here, as at listen
+        listener = StorageListener(
+            settings, sink, acceptor, services=services, access=access
+        ).start()
     try:
         last = None
         for progress in move(connector, peer, destination, args.study, args.series):
@@ -129,7 +134,6 @@ def _commitment(args: argparse.Namespace, our_ae: str, store: LazyStore) -> list
     AE title's port while the move runs, so reports of our requests arrive there."""
     from desktop.commitments import listener_commitment
     from desktop.connect import node_connector
-    from desktop.core.paths import courier_home
     from desktop.serving import DeferredArchive, cached_connectors
 
     keystore = open_keystore(args)

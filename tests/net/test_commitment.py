@@ -371,13 +371,17 @@ def test_a_request_we_cannot_act_on_is_refused_with_its_reason(
     assert [r["status"] for r in refused] == [0x0123, 0x0115]
 
 
+@pytest.mark.parametrize("allowed", [[], ["ARCHIVE/store"], ["OTHER"]])
 def test_move_listen_takes_a_report_that_reaches_our_ae_during_the_move(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], allowed: list[str]
 ) -> None:
     """``move --listen`` holds our AE title's port while the move runs: an archive that reports
     on an earlier ``send --commit`` then (on a new association, as the archive we move from
     does here before answering the C-MOVE) is matched in the queue, as ``listen`` matches it.
-    Its temporary listener refused the report before (no storage commitment context)."""
+    Its temporary listener refused the report before (no storage commitment context). The
+    access list applies there as at ``listen``: a title it does not allow is rejected."""
+    if allowed:
+        assert cli(capsys, "access", "allow", *allowed)[0] == 0
     job, items, transaction = sent_job(home, tmp_path, count=2)
     port = free_port()
     reported: list[BaseException | None] = []
@@ -407,5 +411,9 @@ def test_move_listen_takes_a_report_that_reaches_our_ae_during_the_move(
             capsys, "move", "archive", "--study", "1.2.3", "--listen", "--port", port
         )
     assert status == 0, out + err
-    assert reported == [None]
-    assert set(commitment(home, job).values()) == {COMMITTED}
+    if allowed == ["OTHER"]:
+        assert "calling AE title not recognised" in str(reported[0])
+        assert set(commitment(home, job).values()) == {WAITING}
+    else:
+        assert reported == [None]
+        assert set(commitment(home, job).values()) == {COMMITTED}
