@@ -31,7 +31,9 @@ class Status:
 
     def describe(self) -> str:
         """In words first, then the code: 'success (0x0000)', 'failure: ... (0xA700)'."""
-        words = self.meaning if self.meaning == self.category else f"{self.category}: {self.meaning}"
+        words = self.meaning
+        if words != self.category:
+            words = f"{self.category}: {words}"
         return f"{words} (0x{self.code:04X})"
 
 

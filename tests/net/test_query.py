@@ -120,4 +120,4 @@ def test_move_destination_unknown_is_said_so(
         assert cli(capsys, *node_add("pacs", "PACS", peer.port))[0] == 0
         status, _, err = cli(capsys, "move", "pacs", "--study", "1.2.3", "--dest", "NOBODY")
     assert status == 1
-    assert "the peer failed the retrieve: failure: refused: move destination unknown (0xA801)" in err
+    assert "failed the retrieve: failure: refused: move destination unknown (0xA801)" in err
