@@ -78,6 +78,20 @@ def record(build: Callable[[Local], AuditMessage], *, node: str = "") -> None:
         log.warning("the audit trail could not record an event: %s", error)
 
 
+def configuration_changed(subject: Path | str, description: str) -> None:
+    """110113 Security Alert, Security Configuration (informative): what decides whom we trust
+    and how we connect changed (CAs, identities, CRLs, nodes); the description says how."""
+    record(
+        lambda local: events.security_alert(
+            local,
+            subject=str(subject),
+            description=description,
+            outcome=Outcome.SUCCESS,
+            kind=events.SECURITY_CONFIGURATION,
+        )
+    )
+
+
 def application(*, started: bool) -> None:
     """110100 Application Start or Stop."""
     record(lambda local: events.application_activity(local, started=started))

@@ -128,9 +128,12 @@ def _import_ca(args: argparse.Namespace) -> int:
 
 
 def _import_crl(args: argparse.Namespace) -> int:
-    for info in import_crl(open_keystore(args), args.file):
+    keystore = open_keystore(args)
+    for info in import_crl(keystore, args.file):
         kept = " (kept the newer one already stored)" if info.kept_newer else ""
         print(f"{info.describe()}{kept}")
+        if not info.kept_newer:
+            auditing.configuration_changed(keystore.folder, f"imported {info.describe()}")
     return 0
 
 
