@@ -38,7 +38,7 @@ class Services:
 
     def __init__(self, home: Path, password: PasswordSource) -> None:
         self.home = home
-        self.keystore = Keystore(home, password)
+        self.keystore = Keystore(home, password, on_change=auditing.configuration_changed)
         self.history = History(home / "history.jsonl")
         self.queue_path = home / "queue.sqlite"
         self.inbox = home / "inbox"

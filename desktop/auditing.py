@@ -79,13 +79,18 @@ def record(build: Callable[[Local], AuditMessage], *, node: str = "") -> None:
 
 
 def access_changed(subject: Path, entries: list[str]) -> None:
-    """110113 Security Alert, Security Configuration (informative): who may use our listener
-    changed; the description is the list now."""
-    description = (
+    """Who may use our listener changed: the description is the list now."""
+    configuration_changed(
+        subject,
         f"listener access list is now: {', '.join(entries)}"
         if entries
-        else "listener access list is now empty: any calling AE title may store, query, retrieve"
+        else "listener access list is now empty: any calling AE title may store, query, retrieve",
     )
+
+
+def configuration_changed(subject: Path | str, description: str) -> None:
+    """110113 Security Alert, Security Configuration (informative): what decides whom we trust
+    and how we connect changed (CAs, identities, CRLs, nodes, access); the description says how."""
     record(
         lambda local: events.security_alert(
             local,

@@ -128,6 +128,16 @@ def test_export_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     with pytest.raises(SystemExit):
         main(["export", str(sample_file("CT_small.dcm")), "--png", "x.png", "--window", "40"])
     assert "CENTER,WIDTH" in capsys.readouterr().err
+    cine = str(sample_file("emri_small.dcm"))
+    for target, rate, refusal in (
+        ("v.mp4", "100000", "a video plays 0 to 240 frames per second, not 100000"),
+        ("v.avi", "8", "v.avi: MP4 files end in .mp4 or .m4v"),
+        ("v.jpg", None, "v.jpg: PNG files end in .png"),
+    ):
+        kind = "--png" if rate is None else "--mp4"
+        rates = [] if rate is None else ["--fps", rate]
+        status, _, err = run(capsys, "export", cine, kind, str(tmp_path / target), *rates)
+        assert status == 1 and refusal in err and not (tmp_path / target).exists()
 
 
 def test_entry_point_starts_without_qt(tmp_path: Path) -> None:

@@ -31,11 +31,16 @@ def password_option() -> argparse.ArgumentParser:
 
 def open_keystore(args: argparse.Namespace) -> "Keystore":
     """The home's keystore, asking for its password (--password-file ...) only when needed."""
+    from desktop import auditing
     from desktop.security.keystore import Keystore
     from desktop.security.passwords import password_source
 
     home = courier_home()
-    return Keystore(home, password_source(args.password_file, str(home.absolute())))
+    return Keystore(
+        home,
+        password_source(args.password_file, str(home.absolute())),
+        on_change=auditing.configuration_changed,
+    )
 
 
 class _Stderr(logging.Handler):

@@ -13,22 +13,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop import auditing
+from desktop import auditing, nodes
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.config import (
     COMPRESSIONS,
     SIGNATURE_PROFILES,
     Node,
-    add_node,
-    edit_node,
     find_node,
     load_config,
-    remove_node,
 )
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.net.history import History
 from desktop.net.runner import DEFAULT_ATTEMPTS
+from desktop.nodes import describe
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -77,6 +75,7 @@ def register(commands: Any) -> None:
     add.set_defaults(run=_node_add)
     edit = actions.add_parser("edit", help="change a node's settings")
     edit.add_argument("name")
+    edit.add_argument("--rename", metavar="NEW", help="give the node a new name")
     _node_options(edit, required=False)
     edit.set_defaults(run=_node_edit)
     listing = actions.add_parser("list", help="list the nodes")
@@ -242,55 +241,33 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _node_add(args: argparse.Namespace) -> int:
-    node = add_node(courier_home(), Node(name=args.name, **_changes(args)))
-    print(f"added node {node.name}: {_describe(node)}")
+    node = nodes.add(courier_home(), Node(name=args.name, **_changes(args)))
+    print(f"added node {node.name}: {describe(node)}")
     return 0
 
 
 def _node_edit(args: argparse.Namespace) -> int:
-    node = edit_node(courier_home(), args.name, **_changes(args))
-    print(f"changed node {node.name}: {_describe(node)}")
+    renamed = {"name": args.rename} if args.rename else {}
+    node = nodes.edit(courier_home(), args.name, **_changes(args), **renamed)
+    print(f"changed node {node.name}: {describe(node)}")
     return 0
 
 
 def _node_list(args: argparse.Namespace) -> int:
-    nodes = list(load_config(courier_home()).nodes.values())
+    configured = list(load_config(courier_home()).nodes.values())
     if args.json:
-        print(json.dumps([asdict(n) for n in nodes], indent=2))
+        print(json.dumps([asdict(n) for n in configured], indent=2))
         return 0
-    for node in nodes:
-        print(f"{node.name}: {_describe(node)}")
-    if not nodes:
+    for node in configured:
+        print(f"{node.name}: {describe(node)}")
+    if not configured:
         print("no nodes yet: node add NAME --ae AE --host HOST --port PORT [--tls]")
     return 0
 
 
 def _node_remove(args: argparse.Namespace) -> int:
-    print(f"removed node {remove_node(courier_home(), args.name).name}")
+    print(f"removed node {nodes.remove(courier_home(), args.name).name}")
     return 0
-
-
-def _describe(node: Node) -> str:
-    security = (
-        (
-            f"TLS {node.profile}, identity {node.identity or 'none'}"
-            + ("" if node.check_hostname else ", no hostname check")
-        )
-        if node.tls
-        else "plain"
-    )
-    if node.sign_profile:
-        security += f"; signs copies, {node.sign_profile} profile, as {node.sign_identity}"
-    if node.deid:
-        options = ", ".join(node.deid_options) or "no option"
-        security += f"; de-identifies copies ({options})"
-        if node.deid_recipient:
-            security += f", originals encrypted for {node.deid_recipient}"
-    if node.commit:
-        security += f"; storage commitment, report awaited {node.commit_wait:g} s"
-    if node.compress != "none":
-        security += f"; compresses {node.compress}"
-    return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
 
 
 def connection(args: argparse.Namespace, name: str) -> tuple[Node, Any, "Peer"]:

@@ -8,7 +8,9 @@ from typing import Any
 
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
-from desktop.connect import tls_client
+from desktop.connect import node_tls, tls_client
+from desktop.core.config import ConfigError, find_node, load_config
+from desktop.core.paths import courier_home
 from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import check_tls
 from desktop.security.keystore import ImportResult
@@ -87,14 +89,15 @@ def register(commands: Any) -> None:
     export.set_defaults(run=_export_cert)
 
     check = commands.add_parser(
-        "tls-check", parents=[secret], help="handshake with a peer and print the transcript"
+        "tls-check",
+        parents=[secret],
+        help="handshake with a node (its own settings) or HOST PORT and print the transcript",
     )
-    check.add_argument("host")
-    check.add_argument("port", type=int)
+    check.add_argument("target", metavar="NODE|HOST", help="a configured node, or a host")
+    check.add_argument("port", type=int, nargs="?", help="the port, when HOST is given")
     check.add_argument(
         "--profile",
         type=parse_profile,
-        default=parse_profile("bcp195-nd"),
         help="bcp195-nd (default), bcp195-rfc8996, bcp195-rfc8996-mod, bcp195",
     )
     check.add_argument("--identity", metavar="NAME", help="the identity to present")
@@ -125,9 +128,12 @@ def _import_ca(args: argparse.Namespace) -> int:
 
 
 def _import_crl(args: argparse.Namespace) -> int:
-    for info in import_crl(open_keystore(args), args.file):
+    keystore = open_keystore(args)
+    for info in import_crl(keystore, args.file):
         kept = " (kept the newer one already stored)" if info.kept_newer else ""
         print(f"{info.describe()}{kept}")
+        if not info.kept_newer:
+            auditing.configuration_changed(keystore.folder, f"imported {info.describe()}")
     return 0
 
 
@@ -222,17 +228,7 @@ def _export_cert(args: argparse.Namespace) -> int:
 
 
 def _tls_check(args: argparse.Namespace) -> int:
-    context, settings = tls_client(
-        open_keystore(args),
-        args.host,
-        args.port,
-        args.profile,
-        identity=args.identity or "",
-        server_name=args.server_name or "",
-        check_hostname=not args.no_hostname_check,
-        timeout=args.timeout,
-        system_store=args.system_cas,
-    )
+    context, settings = _node_tls(args) if args.port is None else _host_tls(args)
     transcript = check_tls(settings, context)
     if transcript.diagnosis is not None:
         print(transcript.diagnosis.line(), file=sys.stderr)
@@ -240,3 +236,41 @@ def _tls_check(args: argparse.Namespace) -> int:
         json.dumps(transcript.as_json(), indent=2) if args.json else "\n".join(transcript.lines())
     )
     return 0 if transcript.ok else 1
+
+
+def _node_tls(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A configured node, checked exactly as a send to it connects."""
+    given = [
+        option
+        for option, value in (
+            ("--profile", args.profile),
+            ("--identity", args.identity),
+            ("--server-name", args.server_name),
+            ("--no-hostname-check", args.no_hostname_check),
+            ("--system-cas", args.system_cas),
+        )
+        if value
+    ]
+    if given:
+        raise ConfigError(
+            f"tls-check {args.target} uses the node's own settings: drop {', '.join(given)}, "
+            "or give HOST PORT to check other settings"
+        )
+    node = find_node(load_config(courier_home()), args.target)
+    if not node.tls:
+        raise ConfigError(f"node {node.name!r} is not a TLS node (node edit --tls makes it one)")
+    return node_tls(node, open_keystore(args))
+
+
+def _host_tls(args: argparse.Namespace) -> tuple[Any, Any]:
+    return tls_client(
+        open_keystore(args),
+        args.target,
+        args.port,
+        args.profile or parse_profile("bcp195-nd"),
+        identity=args.identity or "",
+        server_name=args.server_name or "",
+        check_hostname=not args.no_hostname_check,
+        timeout=args.timeout,
+        system_store=args.system_cas,
+    )

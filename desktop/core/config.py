@@ -1,5 +1,6 @@
 """Remote DICOM nodes: a versioned JSON file under DICOM_COURIER_HOME, validated on every change."""
 
+import ipaddress
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ CONFIG_VERSION = 1
 PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
 SIGNATURE_PROFILES = ("", "base", "creator", "authorization")  # "": do not sign
 DEFAULT_CALLING_AE = "COURIER"
+#: A host name's labels (RFC 1123; '_' tolerated, as some hospital networks use it).
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 #: How sends compress for the wire: lossless codecs only; "auto" picks one the peer accepts.
 COMPRESSIONS = ("none", "auto", "jpeg-ls-lossless", "j2k-lossless", "rle")
 
@@ -28,6 +31,16 @@ class ConfigError(CourierError):
     def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)
         self.field = field
+
+
+def is_host(text: str) -> bool:
+    """An IPv4 or IPv6 address, or a host name a resolver could look up."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        name = text.removesuffix(".")
+        return len(name) <= 253 and all(HOST_LABEL.fullmatch(label) for label in name.split("."))
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +81,12 @@ class Node:
                 raise ConfigError(f"the {label} {title!r} must be {RULE}", field=field_name)
         if not self.host.strip():
             raise ConfigError("a node needs a host name or address", field="host")
+        if not is_host(self.host):
+            raise ConfigError(
+                f"{self.host!r} is neither an IP address nor a host name (letters, digits, "
+                "'-' and '.', up to 253 characters)",
+                field="host",
+            )
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"the port {self.port} is not between 1 and 65535", field="port")
         if self.profile not in PROFILES:

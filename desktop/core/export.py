@@ -21,6 +21,8 @@ from desktop.core.files import atomic_output, public_mode
 from desktop.core.frames import FrameSource
 
 SIGNED_OFFSET = 32768
+MAX_FPS = 240  # what players and H.264's levels handle; the viewer's cine goes as far
+SUFFIXES = {"PNG": (".png",), "MP4": (".mp4", ".m4v")}
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -72,6 +74,7 @@ def export_png(
     record that offset and the rescale slope and intercept, so the values can be recovered.
     """
     source.check_index(frame)
+    _check_suffix(target, "PNG")
     if stored_16bit:
         image, info = _stored_16bit_image(source, frame)
     else:
@@ -117,10 +120,13 @@ def export_mp4(
     import av  # PyAV (FFmpeg) costs ~0.1 s to import: only when a video is made, not at start-up
 
     rate = fps or source.fps
-    if rate <= 0:
-        raise ExportError(f"a frame rate must be positive, not {rate:g}")
+    if not 0 < rate <= MAX_FPS:
+        raise ExportError(
+            f"a video plays 0 to {MAX_FPS} frames per second, not {rate:g}: choose another rate"
+        )
     if source.frame_count < 1:
         raise ExportError("there is no image to put in a video")
+    _check_suffix(target, "MP4")
     with atomic_output(target, ".mp4", public_mode()) as temporary:
         try:
             container = av.open(str(temporary), mode="w", format="mp4")
@@ -138,6 +144,12 @@ def export_mp4(
                 yield ExportProgress(index + 1, source.frame_count)
             container.mux(stream.encode(None))
     return target
+
+
+def _check_suffix(target: Path, kind: str) -> None:
+    """A file named for another format would open in the wrong program, or in none."""
+    if target.suffix.lower() not in SUFFIXES[kind]:
+        raise ExportError(f"{target.name}: {kind} files end in {' or '.join(SUFFIXES[kind])}")
 
 
 def _as_fraction(fps: float) -> Fraction:

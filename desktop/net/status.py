@@ -30,7 +30,11 @@ class Status:
         return (self.code & 0xFF00) == 0xA700 or self.code in (0x0213, 0x0214)
 
     def describe(self) -> str:
-        return f"0x{self.code:04X} {self.category}: {self.meaning}"
+        """In words first, then the code: 'success (0x0000)', 'failure: ... (0xA700)'."""
+        words = self.meaning
+        if words != self.category:
+            words = f"{self.category}: {words}"
+        return f"{words} (0x{self.code:04X})"
 
 
 Table = dict[int, tuple[str, str]]

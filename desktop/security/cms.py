@@ -233,11 +233,15 @@ def _content_key(recipients: Any, identity: UnlockedIdentity) -> bytes:
                 serial == certificate.serial_number
             ):
                 return _unwrap_key(info, identity)
-            sealed_for.append(f"{issuer.human_friendly} serial {serial:x}")
+            sealed_for.append(
+                f"the certificate that {issuer.human_friendly} issued with serial {serial:X}"
+            )
         else:
             if rid.chosen.native == _key_identifier(certificate):
                 return _unwrap_key(info, identity)
-            sealed_for.append(f"subject key identifier {rid.chosen.native.hex()}")
+            sealed_for.append(
+                f"the certificate with subject key identifier {rid.chosen.native.hex()}"
+            )
     raise SealError(
         f"not sealed for identity {identity.name} "
         f"({certificate.subject.rfc4514_string()}): it is for " + "; ".join(sealed_for)

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,14 @@ SECRET_ROUNDS = 200_000  # PBKDF2-HMAC-SHA256 of an identity's secret (as PKCS#1
 SECRET_KDF = "pbkdf2-sha256"
 
 logger = logging.getLogger(__name__)
+
+#: Told of every change of trust (CAs and identities added or removed): the keystore's folder
+#: and what changed, in words. The composition audits it.
+ChangeObserver = Callable[[Path, str], None]
+
+
+def _unobserved(folder: Path, change: str) -> None:
+    logger.debug("%s: %s", folder, change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +122,11 @@ def _short_id(certificate_fingerprint: str) -> str:
 class Keystore:
     """Trusted CAs and identities on disk; the password is asked for only when a key is touched."""
 
-    def __init__(self, home: Path, password: PasswordSource) -> None:
+    def __init__(
+        self, home: Path, password: PasswordSource, *, on_change: ChangeObserver = _unobserved
+    ) -> None:
         self.folder = home / "keystore"
+        self._on_change = on_change
         self._password_source = password
         self._password: str | None = None  # checked against the verifier
         self._opened_with: str | None = None  # opened an identity (its MAC checked it)
@@ -142,6 +154,10 @@ class Keystore:
                     continue
                 write_atomic(target, info.pem.encode("ascii"))
                 result.added.append(info)
+        for info in result.added:
+            self._on_change(
+                self.folder, f"trusted CA added: {info.subject} (SHA-256 {info.fingerprint})"
+            )
         return result
 
     def trusted(self) -> list[CertificateInfo]:
@@ -210,7 +226,11 @@ class Keystore:
             self._refuse_existing(name)
             write_atomic(folder / f"{name}.p12", bundle)
             write_atomic(folder / f"{name}.json", json.dumps(public, indent=2).encode("utf-8"))
-        return ImportResult(added=[describe(certificate)], warnings=policy.warnings(findings))
+        info = describe(certificate)
+        self._on_change(
+            self.folder, f"identity {name} imported: {info.subject} (SHA-256 {info.fingerprint})"
+        )
+        return ImportResult(added=[info], warnings=policy.warnings(findings))
 
     def _refuse_existing(self, name: str) -> None:
         folder = self.folder / "identities"
@@ -356,11 +376,14 @@ class Keystore:
                 (self.folder / "trusted" / f"{_short_id(info.fingerprint)}.pem").unlink(
                     missing_ok=True
                 )
-                return f"trusted CA {info.subject}"
-            name = next(i.name for i in self.identities() if i.certificate == info)
-            for suffix in (".p12", ".json"):
-                (self.folder / "identities" / f"{name}{suffix}").unlink(missing_ok=True)
-        return f"identity {name} ({info.subject})"
+                removed = f"trusted CA {info.subject}"
+            else:
+                name = next(i.name for i in self.identities() if i.certificate == info)
+                for suffix in (".p12", ".json"):
+                    (self.folder / "identities" / f"{name}{suffix}").unlink(missing_ok=True)
+                removed = f"identity {name} ({info.subject})"
+        self._on_change(self.folder, f"removed {removed} (SHA-256 {info.fingerprint})")
+        return removed
 
     def export_certificate(self, reference: str, target: Path) -> CertificateInfo:
         """Write an entry's certificate (never a key): DER for .der/.cer, else PEM."""

@@ -102,6 +102,14 @@ def strength(certificate: x509.Certificate, allow_legacy: bool) -> list[Finding]
     return findings
 
 
+def _why_not_ca(certificate: x509.Certificate) -> str:
+    try:
+        certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return "it has no basic constraints extension"
+    return "its basic constraints say CA:FALSE"
+
+
 def ca_checks(certificate: x509.Certificate, now: dt.datetime, allow_legacy: bool) -> list[Finding]:
     """A trusted CA must be a CA, valid now and strong enough."""
     findings = validity(certificate, now) + strength(certificate, allow_legacy)
@@ -110,8 +118,8 @@ def ca_checks(certificate: x509.Certificate, now: dt.datetime, allow_legacy: boo
             0,
             Finding(
                 Severity.ERROR,
-                f"{_name(certificate)} is not a CA certificate (its basic constraints say "
-                "CA:FALSE): import it as an identity, or import the CA that issued it",
+                f"{_name(certificate)} is not a CA certificate ({_why_not_ca(certificate)}): "
+                "import it as an identity, or import the CA that issued it",
             ),
         )
     return findings

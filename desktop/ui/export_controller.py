@@ -64,7 +64,7 @@ class ExportController(QObject):
         if name is None:
             return None
         self.settings.setValue(FOLDER_KEY, str(name.parent))
-        return name
+        return name if name.suffix else name.with_suffix(suffix)
 
     def export_png(self) -> GeneratorWorker | None:
         stack, shown = self.viewer.stack, self.viewer.shown

@@ -7,8 +7,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop import nodes
 from desktop.connect import node_tls
-from desktop.core.config import ConfigError, Node, add_node, edit_node, remove_node
+from desktop.core.config import ConfigError, Node
 from desktop.core.errors import CourierError
 from desktop.net.store import echo
 from desktop.security.handshake import check_tls
@@ -54,8 +55,8 @@ class NodesController(QObject):
                     )
                 node = replace(node, deid_recipient=str(recipient.resolve()))
             if name is None:
-                return add_node(home, node)
-            return edit_node(home, name, **asdict(node))
+                return nodes.add(home, node)
+            return nodes.edit(home, name, **asdict(node))
 
         dialog = NodeDialog(
             identities, self.services.node(name) if name else None, self.shell.window, save=save
@@ -65,7 +66,7 @@ class NodesController(QObject):
 
     def remove_node(self, name: str) -> None:
         if self.shell.prompter.confirm("Remove node", f"Remove the node {name}?"):
-            remove_node(self.services.home, name)
+            nodes.remove(self.services.home, name)
             self.refresh_nodes()
 
     def echo(self, name: str) -> GeneratorWorker | None:

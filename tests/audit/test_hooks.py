@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from cryptography.hazmat.primitives.hashes import SHA256
 from lxml import etree
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
@@ -61,6 +62,7 @@ def test_a_send_reports_unlock_begin_and_transferred(
     found = entries(home)
     assert [e.event for e in found] == [
         "110100",  # node add
+        "110113",  # ... a change of the security configuration
         "110100",
         "110100",  # send
         "110114",
@@ -118,7 +120,11 @@ def test_a_wrong_keystore_password_and_an_untrusted_server_are_reported(
         cli(capsys, "node", "edit", "pacs", "--port", port)
         assert cli(capsys, "echo", "pacs")[0] == 1  # it refuses our certificate (TLS 1.3)
     found = entries(home)
-    untrusted_server, refused_us = of(found, "110113")
+    alerts = of(found, "110113")
+    changes = [e.summary for e in alerts if e.outcome == 0]
+    assert len(changes) == 2
+    assert "node pacs added" in changes[0] and "node pacs changed" in changes[1]
+    untrusted_server, refused_us = (e for e in alerts if e.outcome != 0)
     assert (untrusted_server.outcome, untrusted_server.node) == (8, "pacs")
     assert "outgoing TLS handshake" in untrusted_server.summary
     # storescp refuses with an alert (8: a certificate diagnosis) or by closing (4)
@@ -218,3 +224,38 @@ def test_a_cancelled_or_failed_gui_export_is_not_reported_as_a_success(
 
 def _full_disk() -> None:
     raise OSError("disk full")
+
+
+def test_changes_of_trust_and_nodes_are_reported(
+    home: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whom we trust and how we connect: each change is a 110113 Security Configuration."""
+    key_password = tmp_path / "key-password"
+    key_password.write_text(KEY_PASSWORD)
+    for command in (
+        ("keystore", "import-ca", pki.path("rogue-root-only")),
+        ("keystore", "import-identity", "site-b", pki.path("server", ".p12")),
+        ("keystore", "import-crl", pki.path("intermediate", ".crl")),
+        node_add("pacs", "PACS", 104, "--tls", "--identity", "courier"),
+        ("node", "edit", "pacs", "--rename", "archive", "--no-tls", "--identity", ""),
+        ("node", "remove", "archive"),
+        ("keystore", "remove", "site-b"),
+        ("keystore", "remove", pki.rogue_root.certificate.fingerprint(SHA256()).hex()[:8]),
+    ):
+        extra = ("--file-password-file", key_password) if "import-identity" in command else ()
+        status, _, err = cli(capsys, *command, *extra)
+        assert status == 0, (command, err)
+    alerts = [e.summary for e in of(entries(home), "110113")]
+    expected = [
+        "trusted CA added: CN=Rogue Root CA",
+        "identity site-b imported: CN=server.test",
+        "imported CRL of CN=Test Intermediate CA",
+        "node pacs added: PACS@127.0.0.1:104 as COURIER (TLS bcp195-nd, identity courier",
+        "node archive (was pacs) changed: PACS@127.0.0.1:104 as COURIER (plain",
+        "node archive removed",
+        "removed identity site-b (CN=server.test",
+        "removed trusted CA CN=Rogue Root CA",
+    ]
+    assert len(alerts) == len(expected), alerts
+    for alert, start in zip(alerts, expected, strict=True):
+        assert start in alert, (alert, start)

@@ -203,7 +203,7 @@ def test_move_to_an_unknown_destination_fails_in_c_move_words(
     study_uid = str(pydicom.dcmread(study_files[0]).StudyInstanceUID)
     status, _, err = cli(capsys, "move", "orthanc", "--study", study_uid, "--dest", "NOBODY")
     assert status == 1
-    assert "the peer failed the retrieve: 0xC000 failure: unable to process" in err
+    assert "the peer failed the retrieve: failure: unable to process (0xC000)" in err
 
 
 def test_stopping_a_find_cancels_it(

@@ -96,11 +96,11 @@ STORE_CASES: dict[str, tuple[Respond, str]] = {
     ),
     "status 0xFF00 to a C-STORE": (
         lambda p, c, m: p.respond(c, store_response(m, 0xFF00)),
-        "0xFF00 failure: pending, which is not a C-STORE answer",
+        "failure: pending, which is not a C-STORE answer (0xFF00)",
     ),
     "status 0xFF01 to a C-STORE": (
         lambda p, c, m: p.respond(c, store_response(m, 0xFF01)),
-        "0xFF01 failure: pending, which is not a C-STORE answer",
+        "failure: pending, which is not a C-STORE answer (0xFF01)",
     ),
     "wrong Message ID Being Responded To": (
         lambda p, c, m: p.respond(c, store_response(m + 6, 0)),
@@ -350,7 +350,7 @@ def test_send_command_does_not_count_a_pending_answer_as_sent(
         assert cli(capsys, *node_add("hostile", "SCP", peer.port))[0] == 0
         status, out, _ = cli(capsys, "send", "hostile", tmp_path / "study", "--attempts", "1")
     assert status == 1
-    assert "0xFF00 failure: pending, which is not a C-STORE answer" in out
+    assert "failure: pending, which is not a C-STORE answer (0xFF00)" in out
     assert "sent 0 of 1" in out
 
 

@@ -109,7 +109,7 @@ def test_a_move_with_failed_instances_lists_them(
         assert cli(capsys, *node_add("pacs", "PACS", peer.port))[0] == 0
         status, out, err = cli(capsys, "move", "pacs", "--study", "1.2.3")
     assert status == 1
-    assert "0xB000 warning: sub-operations complete, one or more failures" in out
+    assert "warning: sub-operations complete, one or more failures (0xB000)" in out
     assert "failed instances: 1.2.3.4, 1.2.3.5" in err
 
 
@@ -120,4 +120,4 @@ def test_move_destination_unknown_is_said_so(
         assert cli(capsys, *node_add("pacs", "PACS", peer.port))[0] == 0
         status, _, err = cli(capsys, "move", "pacs", "--study", "1.2.3", "--dest", "NOBODY")
     assert status == 1
-    assert "the peer failed the retrieve: 0xA801 failure: refused: move destination unknown" in err
+    assert "failed the retrieve: failure: refused: move destination unknown (0xA801)" in err

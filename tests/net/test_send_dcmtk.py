@@ -26,7 +26,7 @@ def test_echo_over_mutual_tls(
 ) -> None:
     add_node(capsys, storescp.port)
     status, out, _ = cli(capsys, "echo", "dcmtk")
-    assert status == 0 and "0x0000 success" in out and "TLSv1.3" in out
+    assert status == 0 and "success (0x0000)" in out and "TLSv1.3" in out
     [record] = History(home / "history.jsonl").read()
     assert record["event"] == "echo" and record["transcript"]["protocol"] == "TLSv1.3"
 

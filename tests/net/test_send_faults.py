@@ -52,8 +52,8 @@ def test_failure_and_warning_statuses_are_recorded(
         plain_node(capsys, port)
         status, out, _ = cli(capsys, "send", "peer", tmp_path / "study", "--attempts", "1")
     assert status == 1 and len(received) == 6
-    assert "0xA900 failure: error: data set does not match SOP class" in out
-    assert "0xA700 failure: refused: out of resources" in out
+    assert "failure: error: data set does not match SOP class (0xA900)" in out
+    assert "failure: refused: out of resources (0xA700)" in out
     assert "sent 4 of 6, 2 failed" in out  # the B000 warning counts as sent
 
 

@@ -34,9 +34,9 @@ def test_meaning_by_service(service: str, code: int, category: str, meaning: str
 def test_pending_is_never_a_stored_instance(code: int) -> None:
     answer = status(STORE, code)
     assert not answer.done and answer.failed
-    assert answer.describe() == f"0x{code:04X} failure: pending, which is not a C-STORE answer"
+    assert answer.describe() == f"failure: pending, which is not a C-STORE answer (0x{code:04X})"
 
 
 def test_a_code_the_service_does_not_define_is_a_failure() -> None:
-    assert status(MOVE, 0xB006).describe() == "0xB006 failure: a status C-MOVE does not define"
+    assert status(MOVE, 0xB006).describe() == "failure: a status C-MOVE does not define (0xB006)"
     assert status(STORE, 0xB006).done

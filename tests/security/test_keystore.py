@@ -29,9 +29,16 @@ def test_ca_formats(tmp_path: Path, pki: Pki, file: str) -> None:
 
 
 def test_leaf_is_not_a_ca(tmp_path: Path, pki: Pki) -> None:
-    with pytest.raises(PolicyError, match="is not a CA certificate"):
+    with pytest.raises(PolicyError, match=r"is not a CA certificate \(its basic constraints say"):
         keystore(tmp_path).import_cas(pki.path("server"))
     assert keystore(tmp_path).trusted() == []
+
+
+def test_a_leaf_without_basic_constraints_is_refused_for_what_it_lacks(
+    tmp_path: Path, pki: Pki
+) -> None:
+    with pytest.raises(PolicyError, match="it has no basic constraints extension"):
+        keystore(tmp_path).import_cas(pki.path("sha1"))  # made by openssl x509 -req: no extension
 
 
 def test_garbage_is_not_a_certificate(tmp_path: Path) -> None:

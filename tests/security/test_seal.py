@@ -214,7 +214,10 @@ def test_another_recipient_is_told_it_is_not_theirs(
     )
     assert status == 1
     assert "not sealed for identity courier (CN=client.test,O=DICOM Courier): it is for " in err
-    assert f"serial {pki.server.certificate.serial_number:x}" in err
+    assert (
+        "it is for the certificate that Common Name: Test Intermediate CA, Organization: "
+        f"DICOM Courier issued with serial {pki.server.certificate.serial_number:X}" in err
+    )
 
 
 def test_an_untrusted_signer_is_refused(

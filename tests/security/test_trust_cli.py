@@ -122,6 +122,18 @@ def test_tls_check_success_and_failure(
         transcript = json.loads(out)
         assert transcript["ok"] and transcript["protocol"] == "TLSv1.3"
         status, out, err = cli(capsys, "tls-check", "127.0.0.1", port)
-    assert status == 1
-    assert err.splitlines()[0].startswith("The peer requires a client certificate and we sent none")
-    assert out.startswith("TLS FAILED")
+        assert status == 1
+        assert err.splitlines()[0].startswith(
+            "The peer requires a client certificate and we sent none"
+        )
+        assert out.startswith("TLS FAILED")
+        cli(capsys, "node", "add", "Site B", "--ae", "B", "--host", "127.0.0.1", "--port", port)
+        status, _, err = cli(capsys, "tls-check", "Site B")
+        assert status == 1 and "not a TLS node" in err
+        cli(capsys, "node", "edit", "Site B", "--tls", "--identity", "site-a")
+        status, _, err = cli(capsys, "tls-check", "Site B", "--identity", "other")
+        assert status == 1 and "uses the node's own settings: drop --identity" in err
+        status, out, _ = cli(capsys, "tls-check", "Site B", "--json")  # the node's own settings
+        assert status == 0 and json.loads(out)["protocol"] == "TLSv1.3"
+    status, _, err = cli(capsys, "tls-check", "Site C")
+    assert status == 1 and "no node named 'Site C'" in err

@@ -1,0 +1,57 @@
+"""Adding, changing and removing nodes, for the CLI and the GUI alike: each change is saved
+under the configuration's lock and audited (a node says how we connect and whom we trust)."""
+
+from pathlib import Path
+from typing import Any
+
+from desktop import auditing
+from desktop.core import config
+from desktop.core.config import Node
+
+
+def add(home: Path, node: Node) -> Node:
+    added = config.add_node(home, node)
+    auditing.configuration_changed(
+        home / "config.json", f"node {added.name} added: {describe(added)}"
+    )
+    return added
+
+
+def edit(home: Path, name: str, /, **changes: Any) -> Node:
+    """Change the node ``name`` (``changes`` may rename it)."""
+    changed = config.edit_node(home, name, **changes)
+    renamed = f" (was {name})" if changed.name != name else ""
+    auditing.configuration_changed(
+        home / "config.json", f"node {changed.name}{renamed} changed: {describe(changed)}"
+    )
+    return changed
+
+
+def remove(home: Path, name: str) -> Node:
+    removed = config.remove_node(home, name)
+    auditing.configuration_changed(home / "config.json", f"node {removed.name} removed")
+    return removed
+
+
+def describe(node: Node) -> str:
+    """The node in one line: where, as whom, and how its copies are protected."""
+    security = (
+        (
+            f"TLS {node.profile}, identity {node.identity or 'none'}"
+            + ("" if node.check_hostname else ", no hostname check")
+        )
+        if node.tls
+        else "plain"
+    )
+    if node.sign_profile:
+        security += f"; signs copies, {node.sign_profile} profile, as {node.sign_identity}"
+    if node.deid:
+        options = ", ".join(node.deid_options) or "no option"
+        security += f"; de-identifies copies ({options})"
+        if node.deid_recipient:
+            security += f", originals encrypted for {node.deid_recipient}"
+    if node.commit:
+        security += f"; storage commitment, report awaited {node.commit_wait:g} s"
+    if node.compress != "none":
+        security += f"; compresses {node.compress}"
+    return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"
