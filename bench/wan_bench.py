@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import cast
 
 from bench.timing import add_tls_node, courier, ct_series
-from desktop.net.compression import CODECS, pack
+from desktop.net.compression import BY_NAME, pack
 from desktop.net.pipeline import Ahead, Job
 from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
@@ -43,7 +43,7 @@ def encode_speeds(files: list[Path]) -> list[str]:
     """Per codec: the ratio, ms per slice on one core, and slices/s on every core (packed
     ahead, as a send does)."""
     lines = []
-    for name, codec in CODECS.items():
+    for name, codec in BY_NAME.items():
         sizes, start = [], time.perf_counter()
         for path in files:
             packed = pack(str(path), 0, "", codec.syntax)

@@ -27,6 +27,7 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from desktop.core.config import COMPRESSIONS
 from desktop.core.header import PIXEL_DATA_TAGS, UNDEFINED_LENGTH, ElementCursor, read_meta
@@ -35,6 +36,12 @@ from desktop.core.values import RawElement, RawValues
 JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
 J2K_LOSSLESS = "1.2.840.10008.1.2.4.90"
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+JPEG_LS_NEAR_LOSSLESS = "1.2.840.10008.1.2.4.81"
+J2K_LOSSY = "1.2.840.10008.1.2.4.91"
+#: JPEG-LS NEAR: no pixel differs by more (2 HU on CT, under its noise; 2 of 255 levels at 8
+#: bits). JPEG 2000's target ratio: what radiology guidance accepts for CT and CR (8-10:1).
+#: JPEG baseline is not offered: pydicom 3 has no encoder for it.
+NEAR, J2K_RATIO = 2, 10
 EXPLICIT_LITTLE = b"1.2.840.10008.1.2.1"
 LARGEST = 256 * 1024 * 1024  # a larger file goes as it is: packing holds it in memory
 SAMPLES, PHOTOMETRIC, FRAMES = 0x00280002, 0x00280004, 0x00280008
@@ -52,27 +59,57 @@ class Codec:
     plugin: str  # pydicom's name for the encoding plugin
     threads: bool  # the encoder releases the GIL
     seconds_per_byte: float  # packing on one idle core here (512² CT), until measured
+    method: str = ""  # Lossy Image Compression Method (0028,2114); "" for a lossless codec
+    options: tuple[tuple[str, Any], ...] = ()  # pydicom's lossy settings
+    loss: str = ""  # what is lost, in words
 
 
-CODECS = {
+CODECS = {  # lossless, the only ones auto uses
     "jpeg-ls-lossless": Codec(JPEG_LS_LOSSLESS, "JPEG-LS lossless", "pyjpegls", True, 2.5e-8),
     "j2k-lossless": Codec(J2K_LOSSLESS, "JPEG 2000 lossless", "pylibjpeg", False, 8e-8),
     "rle": Codec(RLE_LOSSLESS, "RLE lossless", "pylibjpeg", False, 3e-8),
 }
-BY_SYNTAX = {codec.syntax: codec for codec in CODECS.values()}
+LOSSY = {  # only when a user picks one for a node or a send
+    "jpeg-ls-near-lossless": Codec(
+        JPEG_LS_NEAR_LOSSLESS,
+        "JPEG-LS near-lossless",
+        "pyjpegls",
+        True,
+        2.5e-8,
+        method="ISO_14495_1",
+        options=(("jls_error", NEAR),),
+        loss=f"every pixel within ±{NEAR} of the original",
+    ),
+    "j2k-lossy": Codec(
+        J2K_LOSSY,
+        "JPEG 2000 lossy",
+        "pylibjpeg",
+        False,
+        8e-8,
+        method="ISO_15444_1",
+        options=(("j2k_cr", (J2K_RATIO,)),),
+        loss=f"about {J2K_RATIO}:1, the finest detail and noise smoothed",
+    ),
+}
+BY_NAME = {**CODECS, **LOSSY}
+BY_SYNTAX = {codec.syntax: codec for codec in BY_NAME.values()}
 
 
 def codecs_for(mode: str) -> tuple[Codec, ...]:
-    """The codecs to propose, best first: for ``auto``, all of them in the order of their
+    """The codecs to propose, best first: for ``auto``, the lossless ones in the order of their
     ratio and speed on CT (JPEG-LS 2.9:1 fastest, JPEG 2000 2.8:1, RLE 1.7:1)."""
     if mode == "none":
         return ()
     if mode == "auto":
         return tuple(CODECS.values())
-    codec = CODECS.get(mode)
+    codec = BY_NAME.get(mode)
     if codec is None:
         raise ValueError(f"unknown compression {mode!r}; choose one of {', '.join(COMPRESSIONS)}")
     return (codec,)
+
+
+def is_lossy(mode: str) -> bool:
+    return mode in LOSSY
 
 
 def in_words(mode: str) -> str:
@@ -85,8 +122,14 @@ def in_words(mode: str) -> str:
             f"uncompressed images compressed without loss ({names}: the best the peer "
             "accepts) while the link is slow enough for it to save time"
         )
-    name = codecs_for(mode)[0].name
-    return f"uncompressed images compressed without loss as {name}, where the peer accepts it"
+    codec = codecs_for(mode)[0]
+    if codec.method:
+        return (
+            f"uncompressed images compressed LOSSILY as {codec.name} ({codec.loss}), where "
+            "the peer accepts it: it gets copies that are not identical to the originals, "
+            "with new instance UIDs"
+        )
+    return f"uncompressed images compressed without loss as {codec.name}, where the peer accepts it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +144,7 @@ class Packed:
     seconds: float = 0.0
     note: str = ""
     problem: str = ""
+    instance_uid: str = ""  # a lossy copy's new SOP Instance UID
 
 
 def pack(path: str, size: int, sha256: str, syntax: str) -> Packed:
@@ -119,13 +163,14 @@ def pack(path: str, size: int, sha256: str, syntax: str) -> Packed:
     if sha256 and hashlib.sha256(content).hexdigest() != sha256:
         return Packed(None, problem="the file changed since it was queued (its SHA-256 differs)")
     try:
-        data = _compressed(content, BY_SYNTAX[syntax])
+        data, instance_uid, note = _compressed(content, BY_SYNTAX[syntax])
     except Exception as error:  # any codec's refusal: the file goes as stored
         reason = " ".join(str(error).split())[:200] or type(error).__name__
         return Packed(None, note=f"sent uncompressed: it cannot be compressed ({reason})")
     if data is None:
-        return Packed(None)
-    return Packed(data, syntax, len(content), time.perf_counter() - start)
+        return Packed(None, note=note)
+    seconds = time.perf_counter() - start
+    return Packed(data, syntax, len(content), seconds, instance_uid=instance_uid)
 
 
 def _load(codec: Codec) -> None:
@@ -138,21 +183,29 @@ def _load(codec: Codec) -> None:
         import pylibjpeg  # noqa: F401
 
 
-def _compressed(content: bytes, codec: Codec) -> bytes | None:
-    """The data set compressed, or None when it has no uncompressed pixel data."""
+def _compressed(content: bytes, codec: Codec) -> tuple[bytes | None, str, str]:
+    """The data set compressed (None when it has no uncompressed pixel data, or must not be
+    compressed lossily), a lossy copy's new SOP Instance UID, and a note."""
     if codec.syntax == JPEG_LS_LOSSLESS:
         direct = _jpeg_ls_direct(content)
         if direct is not None:
-            return direct
+            return direct, "", ""
     from pydicom import dcmread
 
     from desktop.net.encoding import encode
 
     dataset = dcmread(io.BytesIO(content))
     if "PixelData" not in dataset or dataset.file_meta.TransferSyntaxUID.is_compressed:
-        return None
-    dataset.compress(codec.syntax, encoding_plugin=codec.plugin, generate_instance_uid=False)
-    return encode(dataset, codec.syntax)
+        return None, "", ""
+    if not codec.method:
+        dataset.compress(codec.syntax, encoding_plugin=codec.plugin, generate_instance_uid=False)
+        return encode(dataset, codec.syntax), "", ""
+    from desktop.net.lossy import compress_lossy
+
+    refusal = compress_lossy(dataset, codec)
+    if refusal:
+        return None, "", refusal
+    return encode(dataset, codec.syntax), str(dataset.SOPInstanceUID), ""
 
 
 def _jpeg_ls_direct(content: bytes) -> bytes | None:
