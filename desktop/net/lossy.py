@@ -3,14 +3,15 @@ them and what must never be compressed with loss.
 
 PS3.3 C.7.6.1.1.5: Lossy Image Compression (0028,2110) is 01 once an image has been lossy
 compressed, and stays so; the ratio (0028,2112) and method (0028,2114) of each compression
-are appended to those already there. A lossy copy is a new instance (C.7.6.1.1.5: "If an
-image is lossy compressed, a new SOP Instance UID shall be assigned"): its UID is derived
-from the original's and the codec's settings, so a retry sends the same copy again, and Source
+are appended to those already there. A lossy compressed image is a new instance with a new
+SOP Instance UID (its pixels are no longer the original's): the UID is derived from the
+original's and the codec's settings, so a retry sends the same copy again, and Source
 Image Sequence (0008,2112) names the original with the purpose "Uncompressed predecessor"
 (DCM 121320, or 121321 when the original was itself lossy once), with Derivation Description
 and Derivation Code (DCM 113040 "Lossy Compression") saying how. Mammograms are never
 compressed with loss here (MQSA: the FDA does not accept lossy mammograms for primary reading):
-they go without loss.
+they go without loss. Not done: other objects of the same send that reference an original
+(key objects, reports, presentation states) are sent as they are, still naming the original.
 
 Runs in the packing workers, which import pydicom for it.
 """
