@@ -115,3 +115,13 @@ def test_one_stall_of_a_busy_machine_does_not_stop_packing() -> None:
     for seconds in (0.05, 0.04, 0.04, 0.04, 0.04, 0.65):
         pacer.sent_packed(MB, seconds)
     assert pacer.worth_packing() is True
+
+
+def test_one_stalled_instance_does_not_make_loopback_look_slow() -> None:
+    """Loopback at 0.005 s per MB, one instance of the probe held up by a busy machine."""
+    jpeg_ls = CODECS["jpeg-ls-lossless"]
+    for first, second in ((0.005, 0.07), (0.07, 0.005)):
+        pacer = Pacer(workers=2)
+        pacer.sent_stored(MB, first)
+        pacer.sent_stored(MB, second)
+        assert not pacer.worth_starting(jpeg_ls)
