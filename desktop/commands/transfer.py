@@ -65,8 +65,8 @@ NODE_OPTIONS = (
 COMPRESS_HELP = (
     "compress uncompressed images for the wire: auto picks the best lossless codec the "
     "peer accepts and sends as stored when the link is faster than compressing; "
-    "jpeg-ls-near-lossless (every pixel within 2 of the original) and j2k-lossy (about "
-    "10:1) are LOSSY: the peer gets copies with new instance UIDs that differ from the originals"
+    "jpeg-ls-near-lossless (every pixel within 2 of the original) and j2k-lossy (10:1 or "
+    "more) are LOSSY: the peer gets copies with new instance UIDs that differ from the originals"
 )
 
 

@@ -88,7 +88,7 @@ LOSSY = {  # only when a user picks one for a node or a send
         8e-8,
         method="ISO_15444_1",
         options=(("j2k_cr", (J2K_RATIO,)),),
-        loss=f"about {J2K_RATIO}:1, the finest detail and noise smoothed",
+        loss=f"{J2K_RATIO}:1 or more, the finest detail and noise smoothed",
     ),
 }
 BY_NAME = {**CODECS, **LOSSY}
