@@ -59,14 +59,13 @@ def test_near_lossless_stays_within_near_and_is_marked(
     capsys: pytest.CaptureFixture[str], home: Path, storescp_jls_lossy: Scp, tmp_path: Path
 ) -> None:
     sources = varied_instances(tmp_path / "study")
-    out = send(
-        capsys,
-        storescp_jls_lossy.port,
-        "DCMTK_SCP",
-        tmp_path / "study",
-        "--compress",
-        "jpeg-ls-near-lossless",
-    )
+    node = node_add("peer", "DCMTK_SCP", storescp_jls_lossy.port, "--tls", "--identity", "courier")
+    assert cli(capsys, *node)[0] == 0
+    study = tmp_path / "study"
+    status, out, err = cli(capsys, "send", "peer", study, "--compress", "jpeg-ls-near-lossless")
+    assert status == 0, out + err
+    assert "warning: LOSSY: uncompressed images compressed LOSSILY as JPEG-LS near-lossless" in err
+    assert "note:" not in err  # the summary says it once, not a line per instance
     assert f"compressed {len(sources)} instance(s) with JPEG-LS near-lossless" in out
     assert f"LOSSY (every pixel within ±{NEAR} of the original)" in out
     assert "new instance UIDs" in out
