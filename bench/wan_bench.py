@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import cast
 
 from bench.timing import add_tls_node, courier, ct_series
-from desktop.net.compression import CODECS, pack
+from desktop.net.compression import BY_NAME, pack
 from desktop.net.pipeline import Ahead, Job
 from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
@@ -43,7 +43,7 @@ def encode_speeds(files: list[Path]) -> list[str]:
     """Per codec: the ratio, ms per slice on one core, and slices/s on every core (packed
     ahead, as a send does)."""
     lines = []
-    for name, codec in CODECS.items():
+    for name, codec in BY_NAME.items():
         sizes, start = [], time.perf_counter()
         for path in files:
             packed = pack(str(path), 0, "", codec.syntax)
@@ -108,13 +108,14 @@ def outer(args: argparse.Namespace) -> None:
         f"{len(files)} CT slices, {megabytes:.0f} MB; load average {os.getloadavg()[0]:.1f} "
         f"({os.cpu_count()} cores)"
     )
-    for line in encode_speeds(files[: args.encode]):
-        print(line)
+    if args.encode:
+        for line in encode_speeds(files[: args.encode]):
+            print(line)
     namespace = f"courier-wan-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", namespace], check=True)
     try:
         netns(namespace, "ip", "link", "set", "lo", "mtu", "1500", "up")
-        for rate in RATES:
+        for rate in args.rates.split(","):
             shape(namespace, rate)
             result = subprocess.run(
                 [
@@ -233,6 +234,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--encode", type=int, default=20, help="slices to time each codec on")
+    parser.add_argument(
+        "--rates", default=",".join(RATES), help=f"links to run, of {','.join(RATES)}"
+    )
     parser.add_argument("--inside", help=argparse.SUPPRESS)
     parser.add_argument("--rate", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -6,7 +6,7 @@ from typing import Any
 
 from desktop import auditing
 from desktop.core import config
-from desktop.core.config import Node
+from desktop.core.config import LOSSY_COMPRESSIONS, Node
 
 
 def add(home: Path, node: Node) -> Node:
@@ -53,5 +53,7 @@ def describe(node: Node) -> str:
     if node.commit:
         security += f"; storage commitment, report awaited {node.commit_wait:g} s"
     if node.compress != "none":
-        security += f"; compresses {node.compress}"
+        security += f"; compresses {node.compress}" + (
+            " (LOSSY)" if node.compress in LOSSY_COMPRESSIONS else ""
+        )
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"

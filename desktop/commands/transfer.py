@@ -17,10 +17,12 @@ from desktop import auditing, nodes
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.config import (
     COMPRESSIONS,
+    LOSSY_COMPRESSIONS,
     SIGNATURE_PROFILES,
     Node,
     find_node,
     load_config,
+    lossy_conflict,
 )
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
@@ -59,8 +61,10 @@ NODE_OPTIONS = (
     "compress",
 )
 COMPRESS_HELP = (
-    "compress uncompressed images for the wire, losslessly: auto picks the best codec the "
-    "peer accepts and sends as stored when the link is faster than compressing"
+    "compress uncompressed images for the wire: auto picks the best lossless codec the "
+    "peer accepts and sends as stored when the link is faster than compressing; "
+    "jpeg-ls-near-lossless (every pixel within 2 of the original) and j2k-lossy (10:1 or "
+    "more) are LOSSY: the peer gets copies with new instance UIDs that differ from the originals"
 )
 
 
@@ -387,6 +391,7 @@ def _send(args: argparse.Namespace) -> int:
 
     node, connector, peer = connection(args, args.node)
     how = _deidentification(args, node)
+    _check_lossy(args, node)
     trees = [open_media(path) for path in args.paths]
     items, skipped = items_from(trees, args.study, args.series)
     queue = TransferQueue(courier_home() / "queue.sqlite")
@@ -410,6 +415,17 @@ def _send(args: argparse.Namespace) -> int:
         compress=args.compress or node.compress,
     )
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+
+
+def _check_lossy(args: argparse.Namespace, node: Node) -> None:
+    """A lossy --compress refuses what the node does that lossy copies would break."""
+    if args.compress not in LOSSY_COMPRESSIONS:
+        return
+    commit = node.commit if args.commit is None else args.commit
+    if commit or node.sign_profile:
+        what = "storage commitment" if commit else "signing"
+        hint = " (or add --no-commit)" if commit else ""
+        raise CourierError(lossy_conflict(what) + hint)
 
 
 def _deidentification(args: argparse.Namespace, node: Node) -> "Deidentification | None":
@@ -479,8 +495,11 @@ def _run_to_end(
     """Run a job with the command's retry policy, saying notes and failures as they come
     (``known``: the studies of its instances, when the media was just read; ``compress``:
     the send's choice, else the node's)."""
+    from desktop.net.compression import in_words, is_lossy
     from desktop.net.runner import run_job, send_policy
 
+    if is_lossy(compress or node.compress) and not args.json:
+        print(f"warning: LOSSY: {in_words(compress or node.compress)}", file=sys.stderr)
     policy = send_policy(args.attempts)
     records = run_job(
         queue,
@@ -550,7 +569,7 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
                 totals[index] += value
         if quiet:
             continue
-        if isinstance(record, StoreOutcome) and record.note:
+        if isinstance(record, StoreOutcome) and record.note and not record.packed:
             print(f"note: {record.item.path}: {record.note}", file=sys.stderr)
         elif isinstance(record, SessionEvent) and record.failure is not None:
             print(f"association failed: {record.failure.text}", file=sys.stderr)
@@ -558,10 +577,17 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
         from desktop.net.compression import BY_SYNTAX
 
         for syntax, (count, source, sent) in packed.items():
+            codec = BY_SYNTAX[syntax]
+            lossy = (
+                f" — LOSSY ({codec.loss}): the peer got copies with new instance UIDs that "
+                "differ from the originals"
+                if codec.method
+                else ""
+            )
             print(
-                f"compressed {count} instance(s) with {BY_SYNTAX[syntax].name}: "
+                f"compressed {count} instance(s) with {codec.name}: "
                 f"{source / 1e6:.1f} MB sent as {sent / 1e6:.1f} MB "
-                f"({source / max(sent, 1):.1f}:1)"
+                f"({source / max(sent, 1):.1f}:1){lossy}"
             )
 
 

@@ -2,6 +2,7 @@
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -20,8 +21,20 @@ SIGNATURE_PROFILES = ("", "base", "creator", "authorization")  # "": do not sign
 DEFAULT_CALLING_AE = "COURIER"
 #: A host name's labels (RFC 1123; '_' tolerated, as some hospital networks use it).
 HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
-#: How sends compress for the wire: lossless codecs only; "auto" picks one the peer accepts.
-COMPRESSIONS = ("none", "auto", "jpeg-ls-lossless", "j2k-lossless", "rle")
+#: How sends compress for the wire: "auto" picks a lossless codec the peer accepts; the lossy
+#: ones are used only when a user picks one for a node or a send.
+LOSSY_COMPRESSIONS = ("jpeg-ls-near-lossless", "j2k-lossy")
+COMPRESSIONS = ("none", "auto", "jpeg-ls-lossless", "j2k-lossless", "rle", *LOSSY_COMPRESSIONS)
+
+
+def lossy_conflict(what: str) -> str:
+    """Why a lossy compression cannot go with ``what`` (storage commitment or signing)."""
+    why = (
+        "the queue keeps the originals' instance UIDs, and the peer gets lossy copies with new ones"
+        if what == "storage commitment"
+        else "the signed copies would no longer match their signatures"
+    )
+    return f"lossy compression cannot be combined with {what}: {why}; choose a lossless one"
 
 
 class ConfigError(CourierError):
@@ -111,6 +124,11 @@ class Node:
         if self.compress not in COMPRESSIONS:
             raise ConfigError(
                 f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}",
+                field="compress",
+            )
+        if self.compress in LOSSY_COMPRESSIONS and (self.commit or self.sign_profile):
+            raise ConfigError(
+                lossy_conflict("storage commitment" if self.commit else "signing"),
                 field="compress",
             )
         if self.sign_profile and not self.sign_identity:

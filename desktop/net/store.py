@@ -22,7 +22,7 @@ from desktop.net.association import (
     SourceFileError,
     open_service,
 )
-from desktop.net.compression import CODECS, LARGEST, Codec, Packed, codecs_for
+from desktop.net.compression import BY_NAME, LARGEST, Codec, Packed, codecs_for
 from desktop.net.link import Connector, Failure, LinkError
 from desktop.net.pipeline import Ahead, Job
 from desktop.net.status import ECHO, STORE, Status, status
@@ -201,7 +201,7 @@ def choose_packing(association: Association, plan: Plan, *, auto: bool) -> Ahead
     ]
     if not accepted:
         return None
-    ranked = [codec for codec in CODECS.values() if any(c == codec for c, _ in accepted)]
+    ranked = [codec for codec in BY_NAME.values() if any(c == codec for c, _ in accepted)]
     codec = ranked[0]
     classes = {sop_class for c, sop_class in accepted if c == codec}
     jobs = {
@@ -300,8 +300,10 @@ def _store_packed(
     def send() -> None:
         association.send_dataset(context_id, [data], len(data))
 
-    outcome = _exchange(association, context_id, item, originator, send)
-    return replace(outcome, packed=(packed.syntax, packed.source_bytes, len(data)))
+    uid = packed.instance_uid or item.sop_instance_uid
+    outcome = _exchange(association, context_id, item, originator, send, instance_uid=uid)
+    note = f"sent as a lossy copy, SOP Instance UID {uid}" if packed.instance_uid else ""
+    return replace(outcome, packed=(packed.syntax, packed.source_bytes, len(data)), note=note)
 
 
 def _store_stored(
@@ -355,18 +357,18 @@ def _exchange(
     item: StoreItem,
     originator: dimse.Originator | None,
     send: Callable[[], None],
+    *,
+    instance_uid: str = "",
 ) -> StoreOutcome:
     """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given), the data
-    set that ``send`` sends, and the peer's answer."""
+    set that ``send`` sends, and the peer's answer (``instance_uid``: a lossy copy's own)."""
+    uid = instance_uid or item.sop_instance_uid
     message_id = association.next_message_id()
     association.send_command(
-        context_id,
-        dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid, originator),
+        context_id, dimse.store_request(message_id, item.sop_class_uid, uid, originator)
     )
     send()
-    response = association.response(
-        context_id, message_id, dimse.C_STORE_RQ, instance=item.sop_instance_uid
-    )
+    response = association.response(context_id, message_id, dimse.C_STORE_RQ, instance=uid)
     answer = status(STORE, response.status)
     comment = response.command.get(dimse.ERROR_COMMENT)
     message = answer.describe() + (f" ({comment})" if comment else "")

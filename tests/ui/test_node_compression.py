@@ -29,6 +29,12 @@ def test_the_node_dialog_shows_and_changes_the_compression(qtbot) -> None:  # ty
     dialog.compress.setCurrentText("jpeg-ls-lossless")
     assert dialog.node().compress == "jpeg-ls-lossless"
     assert NodeDialog([]).node().compress == "none"  # a new node sends as stored
+    assert not dialog.lossy.isVisibleTo(dialog)
+    dialog.compress.setCurrentText("j2k-lossy")
+    assert dialog.lossy.isVisibleTo(dialog)
+    assert "LOSSY" in dialog.lossy.text() and "new instance UIDs" in dialog.lossy.text()
+    dialog.compress.setCurrentText("auto")
+    assert not dialog.lossy.isVisibleTo(dialog)
 
 
 def test_the_send_confirmation_says_the_compression_in_words(
@@ -42,6 +48,9 @@ def test_the_send_confirmation_says_the_compression_in_words(
     )
     add_node(shell.services.home, Node("Auto", "PACS", LOOPBACK, 104, compress="auto"))
     add_node(shell.services.home, Node("Plain", "PACS", LOOPBACK, 104))
+    add_node(
+        shell.services.home, Node("Lossy", "PACS", LOOPBACK, 104, compress="jpeg-ls-near-lossless")
+    )
     sources, nodes, transfers = (
         SourcesPanel(shell.services.inbox, shell.services.store),
         NodesPanel(),
@@ -70,10 +79,12 @@ def test_the_send_confirmation_says_the_compression_in_words(
         shown.append(dialog.message.text())
         press_ok(qtbot, dialog)
 
-    for name in ("Packed", "Auto", "Plain"):
+    for name in ("Packed", "Auto", "Plain", "Lossy"):
         prompter.answer("run", read)
         assert sending.confirm_send(name, [item]) is not None
-    packed, auto, plain = shown
+    packed, auto, plain, lossy = shown
+    assert "compressed LOSSILY as JPEG-LS near-lossless (every pixel within ±2" in lossy
+    assert "not identical to the originals, with new instance UIDs" in lossy
     assert packed.endswith(
         "compressed without loss as JPEG-LS lossless, where the peer accepts it?"
     )

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.config import COMPRESSIONS, PROFILES, ConfigError, Node
 from desktop.core.deid.table import Option
+from desktop.net.compression import in_words, is_lossy
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
@@ -116,9 +117,13 @@ class NodeDialog(QDialog):
         self.compress.addItems(list(COMPRESSIONS))
         self.compress.setCurrentText(node.compress)
         self.compress.setToolTip(
-            "Compress uncompressed images losslessly for the wire, where the peer accepts it "
-            "(auto: the best codec it accepts, and none when the link is faster)"
+            "Compress uncompressed images for the wire, where the peer accepts it (auto: the "
+            "best lossless codec it accepts, and none when the link is faster); "
+            "jpeg-ls-near-lossless and j2k-lossy lose detail"
         )
+        self.lossy = problem_label()  # the warning a lossy choice shows
+        self.compress.currentTextChanged.connect(self._compress_changed)
+        self._compress_changed(node.compress)
         self.commit = QCheckBox("Ask for storage commitment after sending")
         self.commit.setChecked(node.commit)
         self.commit_wait = QDoubleSpinBox()
@@ -155,6 +160,7 @@ class NodeDialog(QDialog):
             ("Parallel associations", self.parallel),
             ("Connect timeout (s)", self.timeout),
             ("Compress for the wire", self.compress),
+            ("", self.lossy),
             ("", self.commit),
             ("Commitment report wait (s)", self.commit_wait),
             ("", self.deid),
@@ -196,6 +202,11 @@ class NodeDialog(QDialog):
             "deid_recipient": self.deid_recipient,
             "compress": self.compress,
         }
+
+    def _compress_changed(self, mode: str) -> None:
+        lossy = is_lossy(mode)
+        self.lossy.setText(f"Warning: LOSSY — {in_words(mode)}." if lossy else "")
+        self.lossy.setVisible(lossy)
 
     def _deid_toggled(self, on: bool) -> None:
         for box in self.deid_options.values():
