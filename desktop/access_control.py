@@ -62,23 +62,32 @@ def certificate_fingerprint(path: Path) -> str:
 def allow(home: Path, entries: Iterable[str], *, certificate: Path | None = None) -> list[str]:
     """Add ``entries`` (``AE[=SHA256][/store,query,retrieve]``) to HOME's access list; with
     ``certificate``, each is bound to that certificate's fingerprint."""
-    added = list(entries)
+    grants = [parse_grant(entry) for entry in entries]
     if certificate is not None:
-        grants = [parse_grant(entry) for entry in added]
         bound = next((g for g in grants if g.fingerprint), None)
         if bound is not None:
             raise AccessError(
                 f"{bound.entry!r} names its own fingerprint: give it, or a certificate, not both"
             )
         sha256 = certificate_fingerprint(certificate)
-        added = [replace(g, fingerprint=sha256).entry for g in grants]
-    return _edit(home, lambda entries: [*entries, *added])
+        grants = [replace(g, fingerprint=sha256) for g in grants]
+    added = [g.entry for g in grants]  # as written back: services once each, in order
+    return _edit(home, lambda entries: [*entries, *(e for e in added if e not in entries)])
 
 
 def revoke(home: Path, titles: Iterable[str]) -> list[str]:
-    """Remove every entry of these AE titles from HOME's access list."""
+    """Remove every entry of these AE titles from HOME's access list; AccessError, and
+    nothing removed, when a title has none."""
     gone = {title.strip() for title in titles}
-    return _edit(home, lambda entries: [e for e in entries if parse_grant(e).ae_title not in gone])
+
+    def revoked(entries: list[str]) -> list[str]:
+        held = {parse_grant(e).ae_title for e in entries}
+        if missing := sorted(gone - held):
+            listed = ", ".join(sorted(held)) or "none: everyone may use everything"
+            raise AccessError(f"no entry for {', '.join(map(repr, missing))}; titles: {listed}")
+        return [e for e in entries if parse_grant(e).ae_title not in gone]
+
+    return _edit(home, revoked)
 
 
 def replace_all(home: Path, entries: Iterable[str]) -> list[str]:

@@ -31,9 +31,13 @@ def test_allow_list_and_revoke(home: Path, capsys: pytest.CaptureFixture[str]) -
     assert load_config(home).listener_access == ["VIEWER/query", "MOD/store"]
     status, out, _ = cli(capsys, "access", "revoke", "MOD")
     assert status == 0 and out.split() == ["VIEWER/query"]
-    assert cli(capsys, "access", "revoke", "NOBODY")[0] == 0  # no change: nothing audited
+    status, _, err = cli(capsys, "access", "revoke", "NOBODY")  # a typo: nothing audited
+    assert status == 1 and "no entry for 'NOBODY'; titles: VIEWER" in err
+    assert cli(capsys, "access", "allow", "VIEWER/query", "MOD/store,store")[0] == 0
+    assert load_config(home).listener_access == ["VIEWER/query", "MOD/store"]  # once each
+    assert cli(capsys, "access", "revoke", "MOD")[0] == 0
     # Each change is a Security Configuration alert (110113, 110129) saying the list now.
-    allowed, revoked = audited(home, "110113", 2)  # and no third
+    allowed, revoked, _, _ = audited(home, "110113", 4)  # and no fifth
     assert "110129" in allowed.xml and "VIEWER/query, MOD/store" in allowed.xml
     assert "listener access list is now: VIEWER/query" in revoked.xml
 

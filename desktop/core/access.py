@@ -5,6 +5,7 @@ An entry reads ``AE``, ``AE=FINGERPRINT``, ``AE/store,query`` or ``AE=FINGERPRIN
 without ``/...`` the title may use every service. No entry at all: anyone may use everything.
 """
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,21 +76,32 @@ def grant(ae_title: str, fingerprint: str, services: Iterable[str]) -> Grant:
 
 
 def parse_grant(entry: str) -> Grant:
-    """``AE[=SHA256][/SERVICE,...]`` → Grant, or AccessError saying what is wrong."""
+    """``AE[=SHA256][/SERVICE,...]`` → Grant, or AccessError saying what is wrong. What
+    follows the last '/' is the list of services: a title holding '/' names them too."""
     head, slash, tail = entry.rpartition("/")
-    if not slash or not _services(tail):
-        head, tail = entry, ""
+    if not slash:
+        head = entry
     title, _, fingerprint = head.partition("=")
     try:
-        return grant(title, fingerprint, _services(tail) if tail else EVERYTHING)
+        return grant(title, fingerprint, _services(tail) if slash else EVERYTHING)
     except AccessError as error:
         raise AccessError(f"{entry!r}: {error}", field=error.field) from None
 
 
 def _services(text: str) -> frozenset[str]:
-    """The services named in ``text`` ("store,query"), empty when any name is not one."""
-    names = frozenset(name.strip().lower() for name in text.split(","))
-    return names if names and names <= PERMISSIONS else frozenset()
+    """The services named in ``text`` ("store,query"); AccessError for a name that is not one
+    (with the nearest) or for none at all."""
+    names = [name.strip().lower() for name in text.split(",")]
+    for name in names:
+        if name not in PERMISSIONS:
+            near = difflib.get_close_matches(name, ORDER, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise AccessError(
+                f"{name or 'nothing'!r} after '/' is not a service{hint}: name store, query "
+                "or retrieve (a title holding '/' names its services too: CT/MR/store)",
+                field="services",
+            )
+    return frozenset(names)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,11 @@ def test_services_and_a_fingerprint_with_colons() -> None:
     assert grant.services == {"query", "retrieve"}
 
 
-def test_a_slash_in_a_title_is_kept_when_what_follows_is_no_service() -> None:
-    assert parse_grant("A/B").ae_title == "A/B"
+def test_a_title_holding_a_slash_names_its_services() -> None:
+    assert parse_grant("A/B/store").ae_title == "A/B"
     assert parse_grant("A/B/store").services == {"store"}
+    with pytest.raises(AccessError, match="'b' after '/' is not a service"):
+        parse_grant("A/B")  # read as a typo of a service, never as every service for 'A/B'
 
 
 @pytest.mark.parametrize(
@@ -34,6 +36,10 @@ def test_a_slash_in_a_title_is_kept_when_what_follows_is_no_service() -> None:
         ("BACK\\SLASH", "without backslash"),
         ("TAB\tBED", "printable ASCII"),
         ("PACS=12345", "64 hex digits"),
+        ("AE/delete", "'delete' after '/' is not a service: name store, query or retrieve"),
+        ("AE/stroe", "'stroe' after '/' is not a service .did you mean store"),
+        ("AE/", "'nothing' after '/' is not a service"),
+        ("AE/store,", "'nothing' after '/' is not a service"),
     ],
 )
 def test_bad_entries_say_what_is_wrong(entry: str, message: str) -> None:
