@@ -44,6 +44,7 @@ class PasswordDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("DICOM Courier keystore")
+        self.setMinimumWidth(420)  # its sentences on two or three lines, not seven
         self.new = new
         self.check = check
         self.tries_left = TRIES
@@ -95,6 +96,7 @@ class PasswordDialog(QDialog):
         self.problem.setVisible(True)
         self.password.setStyleSheet(INVALID)
         self.password.setFocus()
+        self.resize(self.width(), max(self.height(), self.heightForWidth(self.width())))
 
 
 class KeystorePassword:

@@ -237,3 +237,17 @@ def test_the_dialog_checks_the_password_off_the_gui_thread_and_stays_drawn(
     assert type_password(qtbot, dialog, "the password") == ""
     assert dialog.result() == QDialog.DialogCode.Accepted
     assert len(checked_on) == 2 and threading.get_ident() not in checked_on
+
+
+def test_the_dialog_grows_to_show_its_whole_question_and_the_problem(
+    qtbot,  # type: ignore[no-untyped-def]
+) -> None:
+    dialog = PasswordDialog(home="/home", new=False, check=lambda _: False, offer_remember=False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    type_password(qtbot, dialog, "wrong")
+    qtbot.waitUntil(lambda: dialog.problem.isVisible())
+    for label in dialog.findChildren(QLabel):  # none clipped: each as tall as its text needs
+        needed = label.heightForWidth(label.width()) if label.wordWrap() else 0
+        assert label.height() >= needed, label.text()
+    assert dialog.height() >= dialog.sizeHint().height()
