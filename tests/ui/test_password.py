@@ -250,4 +250,4 @@ def test_the_dialog_grows_to_show_its_whole_question_and_the_problem(
     for label in dialog.findChildren(QLabel):  # none clipped: each as tall as its text needs
         needed = label.heightForWidth(label.width()) if label.wordWrap() else 0
         assert label.height() >= needed, label.text()
-    assert dialog.height() >= dialog.sizeHint().height()
+    assert dialog.height() >= dialog.heightForWidth(dialog.width())  # the buttons too
