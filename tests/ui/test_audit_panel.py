@@ -36,6 +36,10 @@ def test_filters_highlights_follows_and_verifies(qtbot, tmp_path: Path) -> None:
     panel.outcome_filter.setCurrentText("any")
     panel.time_filter.setCurrentText("last hour")
     assert len(panel.visible_entries()) == len(messages)
+    panel.event_filter.setCurrentText("any but application start/stop")
+    shown = {e.event for e in panel.visible_entries()}
+    assert "110100" not in shown and {"110102", "110113"} <= shown
+    panel.event_filter.setCurrentText("any")
 
     panel.table.selectRow(0)
     assert "<AuditMessage>" in panel.details.toPlainText()
@@ -48,3 +52,21 @@ def test_filters_highlights_follows_and_verifies(qtbot, tmp_path: Path) -> None:
     log.path.write_text("".join(lines[:4] + lines[5:]))
     assert not panel.verify()
     assert "BROKEN at record 5" in panel.verdict.text()
+
+
+def test_records_take_one_line_each_and_the_whole_width(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(tmp_path / "audit")
+    for message in all_messages().values():
+        log.append(message, node="Hospital A PACS")
+    panel = AuditPanel(tmp_path / "audit")
+    qtbot.addWidget(panel)
+    panel.resize(1400, 750)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.table.width() > 1300  # the details below, not beside
+    assert not panel.table.wordWrap()
+    for column in (1, 2, 4):  # time, event, node: whole, on one line
+        index = panel.proxy.index(0, column)
+        text = panel.proxy.data(index, Qt.ItemDataRole.DisplayRole)
+        needed = panel.table.fontMetrics().horizontalAdvance(text)
+        assert panel.table.columnWidth(column) > needed, text

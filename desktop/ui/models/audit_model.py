@@ -80,6 +80,7 @@ class AuditFilter(QSortFilterProxyModel):
     def __init__(self) -> None:
         super().__init__()
         self.event_code: str | None = None
+        self.hidden_event: str | None = None  # an event left out (application start/stop)
         self.node_name: str | None = None
         self.outcome: int | None = None
         self.since: dt.datetime | None = None
@@ -88,12 +89,13 @@ class AuditFilter(QSortFilterProxyModel):
         self,
         *,
         event: str | None = None,
+        hide_event: str | None = None,
         node: str | None = None,
         outcome: int | None = None,
         since: dt.datetime | None = None,
     ) -> None:
         self.beginFilterChange()
-        self.event_code, self.node_name = event, node
+        self.event_code, self.hidden_event, self.node_name = event, hide_event, node
         self.outcome, self.since = outcome, since
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
@@ -102,6 +104,7 @@ class AuditFilter(QSortFilterProxyModel):
         entry: Entry = model.data(model.index(row, 0, parent), ENTRY_ROLE)
         return (
             (self.event_code is None or entry.event == self.event_code)
+            and entry.event != self.hidden_event
             and (self.node_name is None or entry.node == self.node_name)
             and (self.outcome is None or entry.outcome == self.outcome)
             and (self.since is None or entry.when >= self.since)

@@ -5,7 +5,7 @@ import datetime as dt
 import xml.dom.minidom
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QTimer
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -19,11 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.audit.events import EVENTS
+from desktop.core.audit.events import APPLICATION_ACTIVITY, EVENTS
 from desktop.core.audit.store import AuditLog, AuditLogError, Entry
 from desktop.ui.models.audit_model import ENTRY_ROLE, OUTCOMES, AuditFilter, AuditModel
 
 ANY = "any"
+ANY_BUT_STARTS = "any but application start/stop"  # every command starts and stops: noise
 WINDOWS = {"any time": None, "last hour": 1, "last 24 hours": 24, "last 7 days": 24 * 7}
 REFRESH_MS = 2000
 
@@ -37,7 +38,9 @@ class AuditPanel(QWidget):
         self.model = AuditModel()
         self.proxy = AuditFilter()
         self.proxy.setSourceModel(self.model)
-        self.event_filter = _combo([ANY, *(f"{c} {e.meaning}" for c, e in EVENTS.items())])
+        self.event_filter = _combo(
+            [ANY, ANY_BUT_STARTS, *(f"{c} {e.meaning}" for c, e in EVENTS.items())]
+        )
         self.node_filter = _combo([ANY])
         self.outcome_filter = _combo([ANY, *OUTCOMES.values()])
         self.time_filter = _combo(list(WINDOWS))
@@ -51,6 +54,8 @@ class AuditPanel(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)  # one line a record: the time too
+        self.table.verticalHeader().hide()  # the # column numbers the records
         self.table.selectionModel().currentRowChanged.connect(self._show_details)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
@@ -66,14 +71,17 @@ class AuditPanel(QWidget):
         filters.addStretch(1)
         filters.addWidget(self.verdict)
         filters.addWidget(verify)
-        splitter = QSplitter()
+        splitter = QSplitter(Qt.Orientation.Vertical)  # the records get the whole width
         splitter.addWidget(self.table)
         splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
         layout.addWidget(splitter)
         self._size = -1
+        self._size_columns = True
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(REFRESH_MS)
@@ -91,6 +99,10 @@ class AuditPanel(QWidget):
             self.verdict.setText(f"cannot read the audit log: {error}")
             return
         self.model.set_entries(entries)
+        if entries and self._size_columns:
+            self._size_columns = False  # once: the widths of a day's records, then the user's
+            for column in range(self.model.columnCount() - 1):
+                self.table.resizeColumnToContents(column)
         for node in sorted({e.node for e in entries if e.node}):
             if self.node_filter.findText(node) < 0:
                 self.node_filter.addItem(node)
@@ -117,7 +129,8 @@ class AuditPanel(QWidget):
         outcome = self.outcome_filter.currentText()
         hours = WINDOWS[self.time_filter.currentText()]
         self.proxy.set_filters(
-            event=None if event == ANY else event.split()[0],
+            event=None if event in (ANY, ANY_BUT_STARTS) else event.split()[0],
+            hide_event=APPLICATION_ACTIVITY.code if event == ANY_BUT_STARTS else None,
             node=None if node == ANY else node,
             outcome=None
             if outcome == ANY
