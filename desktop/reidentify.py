@@ -31,7 +31,13 @@ def recipient_protection(certificate: Path) -> Protect:
     """Encrypt original values for the certificate in the file ``certificate`` (PEM or DER)."""
     if not certificate.is_file():
         raise CourierError(f"{certificate}: no such certificate file")
-    recipient = load_certificates(certificate.read_bytes(), str(certificate))[0]
+    return certificate_protection(certificate.read_bytes(), str(certificate))
+
+
+def certificate_protection(data: bytes, source: str) -> Protect:
+    """Encrypt original values for the (first) certificate of ``data`` (PEM or DER), read from
+    ``source`` (named in errors)."""
+    recipient = load_certificates(data, source)[0]
     return lambda originals: encrypt_originals(originals, recipient)
 
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QTabWidget
 from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.ui.controller import TransferController
+from desktop.ui.deid_controller import DeidController
 from desktop.ui.errors import ErrorReporter
 from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
             shell.status,
             shell.report,
         )
+        self.deidentifying = DeidController(shell, self.sources, self.opening.open_path)
         self.node_actions = NodesController(shell, self.nodes, self.checks)
         self.node_actions.listed.connect(self.query.set_nodes)
         for browser in self.sources.browsers():
@@ -139,7 +141,11 @@ class MainWindow(QMainWindow):
             nodes=self.node_actions,
             checks=self.checks,
             show_panel=lambda: self.tabs.setCurrentWidget(self.transfers),
-            menu_actions=[self.signatures.verify_action, self.signatures.details_action],
+            menu_actions=[
+                self.deidentifying.action,
+                self.signatures.verify_action,
+                self.signatures.details_action,
+            ],
         )
         self.querying = QueryController(shell, self.query, lambda: self.listening.inbox)
         self.certificates.error.connect(shell.show_error)
@@ -201,6 +207,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addAction("Export to &CD/USB…", opening.export_to_media)
+        file_menu.addAction(self.deidentifying.action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
