@@ -113,8 +113,6 @@ class DeidDialog(QDialog):
         )
         self.recipient_file = QLineEdit()
         self.recipient_file.setPlaceholderText("certificate file (PEM or DER)")
-        self.recipient.currentTextChanged.connect(self._recipient_changed)
-        self._recipient_changed(self.recipient.currentText())
         self.options: dict[Option, QCheckBox] = {}
         options = QGroupBox("Profile options")
         option_layout = QVBoxLayout(options)
@@ -134,19 +132,29 @@ class DeidDialog(QDialog):
             group.addButton(button)
             pixel_layout.addWidget(button)
         self.pixels["off"].setChecked(True)
-        form = QFormLayout()
-        form.addRow("Output folder", _with_button(self.out, "Choose…", self._choose_out))
-        form.addRow("Project key file", _with_button(self.key_file, "Choose…", self._choose_key))
-        form.addRow("Re-identifiable by", self.recipient)
-        form.addRow("", _with_button(self.recipient_file, "Choose…", self._choose_certificate))
+        self.form = QFormLayout()
+        self.form.addRow("Output folder", _with_button(self.out, "Choose…", self._choose_out))
+        self.form.addRow(
+            "Project key file", _with_button(self.key_file, "Choose…", self._choose_key)
+        )
+        self.form.addRow("Re-identifiable by", self.recipient)
+        self.certificate_row = _with_button(
+            self.recipient_file, "Choose…", self._choose_certificate
+        )
+        self.form.addRow("Certificate file", self.certificate_row)
+        self.recipient.currentTextChanged.connect(self._recipient_changed)
+        self._recipient_changed(self.recipient.currentText())
         self.problem = problem_label()
+        buttons = ok_cancel(self)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("De-identify")
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addLayout(form)
+        layout.addLayout(self.form)
         layout.addWidget(options)
         layout.addWidget(pixels)
         layout.addWidget(self.problem)
-        layout.addWidget(ok_cancel(self))
+        layout.addWidget(buttons)
+        self.setMinimumWidth(620)
 
     def choice(self) -> DeidChoice:
         options = frozenset(o for o, box in self.options.items() if box.isChecked())
@@ -205,7 +213,8 @@ class DeidDialog(QDialog):
             self.options[other].setChecked(False)
 
     def _recipient_changed(self, text: str) -> None:
-        self.recipient_file.setEnabled(text == CERTIFICATE_FILE)
+        """The certificate file's row, shown only when a file is the recipient."""
+        self.form.setRowVisible(self.certificate_row, text == CERTIFICATE_FILE)
 
     def _choose_out(self) -> None:
         folder = self.choose_folder("De-identify: the folder for the copies")
