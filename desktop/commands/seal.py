@@ -6,21 +6,11 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
-
-if TYPE_CHECKING:
-    from desktop.security.cms import Opened
-    from desktop.security.keystore import UnlockedIdentity
-    from desktop.security.signing import Trust
-
-PREAMBLE_AND_PREFIX = slice(128, 132)
-
-
-def _part10(head: bytes) -> bool:
-    return head[PREAMBLE_AND_PREFIX] == b"DICM"
+from desktop.unsealing import part10
 
 
 def _der(head: bytes) -> bool:
@@ -80,9 +70,9 @@ def _seal(args: argparse.Namespace) -> int:
         signer = open_keystore(args).unlock_identity(args.sign_with)
         signing_identity(signer, dt.datetime.now(dt.UTC))  # refuses expired or non-signing keys
     failures = 0
-    for source, target in _jobs(args, _part10):
+    for source, target in _jobs(args, part10):
         content = source.read_bytes()
-        if not _part10(content):
+        if not part10(content):
             print(f"{source}: not sealed: not a DICOM file", file=sys.stderr)
             failures += 1
             continue
@@ -93,43 +83,20 @@ def _seal(args: argparse.Namespace) -> int:
 
 
 def _unseal(args: argparse.Namespace) -> int:
-    from desktop.core.files import write_atomic
     from desktop.signing import trust_of
+    from desktop.unsealing import unseal_files
 
     keystore = open_keystore(args)
     identity = keystore.unlock_identity(args.identity)
     trust = trust_of(keystore, [])
     failures = 0
-    for source, target in _jobs(args, _der):
-        try:
-            opened = _opened(source.read_bytes(), identity, trust)
-        except CourierError as error:
-            print(f"{source}: not opened: {error}", file=sys.stderr)
+    for done in unseal_files(_jobs(args, _der), identity, trust):
+        if done.target is None:
+            print(f"{done.source}: not opened: {done.error}", file=sys.stderr)
             failures += 1
-            continue
-        write_atomic(target, opened.content)
-        if opened.protection == "signed":
-            print(f"unsealed {source} -> {target}: signature of {opened.signer} valid")
         else:
-            print(f"unsealed {source} -> {target}: digest matches")
+            print(f"unsealed {done.source} -> {done.target}: {done.checked}")
     return 1 if failures else 0
-
-
-def _opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Opened":
-    """The sealed file opened and checked; CourierError with the reason if it cannot be used."""
-    from desktop.security.cms import open_sealed
-
-    if _part10(sealed):
-        raise CourierError("a plain DICOM file, not sealed")
-    opened = open_sealed(sealed, identity, trust)
-    if not _part10(opened.content):
-        raise CourierError("its content is not a DICOM file")
-    if opened.judgement.verdict != "valid":
-        raise CourierError(
-            f"signer {opened.signer} not accepted ({opened.judgement.verdict}): "
-            f"{opened.judgement.reason}"
-        )
-    return opened
 
 
 def _reid(args: argparse.Namespace) -> int:
@@ -143,7 +110,7 @@ def _reid(args: argparse.Namespace) -> int:
 
     identity = open_keystore(args).unlock_identity(args.identity)
     failures = 0
-    for source, target in _jobs(args, _part10):
+    for source, target in _jobs(args, part10):
         try:
             dataset = pydicom.dcmread(source)
             restored = reidentify(dataset, identity)

@@ -31,6 +31,7 @@ from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.prompter import Prompter
 from desktop.ui.query_controller import QueryController
+from desktop.ui.sealed_controller import SealedController
 from desktop.ui.send_controller import SendController
 from desktop.ui.shell import Shell
 from desktop.ui.signatures import SignatureController
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
             shell.report,
         )
         self.deidentifying = DeidController(shell, self.sources, self.opening.open_path)
+        self.unsealing = SealedController(shell, self.sources, self.opening.open_path)
         self.node_actions = NodesController(shell, self.nodes, self.checks)
         self.node_actions.listed.connect(self.query.set_nodes)
         for browser in self.sources.browsers():
@@ -192,6 +194,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addMenu(opening.recent_menu)
+        file_menu.addAction(self.unsealing.action)
         file_menu.addSeparator()
         toolbar.addSeparator()
         for text, shortcut, export, tip in (

@@ -1,0 +1,74 @@
+"""Opening secure DICOM files (PS3.10 §7.4) with the recipient's identity, as ``dicom-courier
+unseal`` and the browser's "Open sealed files…" do: decrypted, the inner signature checked
+against the keystore's trusted CAs (or the digest), written as plain DICOM files."""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktop.core.errors import CourierError
+from desktop.core.files import write_atomic
+
+if TYPE_CHECKING:
+    from desktop.security.cms import Opened
+    from desktop.security.keystore import UnlockedIdentity
+    from desktop.security.signing import Trust
+
+PREAMBLE_AND_PREFIX = slice(128, 132)
+
+
+def part10(head: bytes) -> bool:
+    """Whether ``head`` (a file's first 132 bytes or more) starts a DICOM Part 10 file."""
+    return head[PREAMBLE_AND_PREFIX] == b"DICM"
+
+
+@dataclass(frozen=True, slots=True)
+class Unsealed:
+    """One sealed file and its opened copy (how it was checked), or why it was not opened."""
+
+    source: Path
+    target: Path | None = None
+    checked: str = ""
+    error: str = ""
+
+
+def opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Opened":
+    """The sealed file opened and checked; CourierError with the reason if it cannot be used."""
+    from desktop.security.cms import open_sealed
+
+    if part10(sealed):
+        raise CourierError("a plain DICOM file, not sealed")
+    result = open_sealed(sealed, identity, trust)
+    if not part10(result.content):
+        raise CourierError("its content is not a DICOM file")
+    if result.judgement.verdict != "valid":
+        raise CourierError(
+            f"signer {result.signer} not accepted ({result.judgement.verdict}): "
+            f"{result.judgement.reason}"
+        )
+    return result
+
+
+def unseal_files(
+    jobs: Iterable[tuple[Path, Path]], identity: "UnlockedIdentity", trust: "Trust"
+) -> Iterator[Unsealed]:
+    """Open each ``(sealed file, target)``, writing the DICOM file inside to its target; a
+    file that cannot be opened is reported and the others go on."""
+    for source, target in jobs:
+        try:
+            result = opened(source.read_bytes(), identity, trust)
+        except CourierError as error:
+            yield Unsealed(source, error=str(error))
+            continue
+        except OSError as error:
+            yield Unsealed(source, error=f"cannot read it: {error.strerror}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, result.content)
+        checked = (
+            f"signature of {result.signer} valid"
+            if result.protection == "signed"
+            else "digest matches"
+        )
+        yield Unsealed(source, target, checked)
