@@ -184,11 +184,21 @@ class DeidRun(QObject):
                     continue
                 if boxes is None:
                     self.problems[found.source] = NOT_REVIEWED
+                    self._stop_or_go_on(found.source)
                 else:
                     self.given[found.uid] = boxes
         finally:
             self.reviewing = False
         self._write_when_ready()
+
+    def _stop_or_go_on(self, skipped: Path) -> None:
+        """After a cancelled review: stop everything, or go on without that image."""
+        if self.shell.prompter.confirm(
+            "Review cancelled",
+            f"{skipped.name} will not be copied. Stop de-identifying the other images too? "
+            "(No: go on without this one.)",
+        ):
+            self.cancel()
 
     def _search_done(self, _: object) -> None:
         self.searching = False

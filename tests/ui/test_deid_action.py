@@ -105,6 +105,7 @@ def test_de_identify_with_review_from_the_file_menu(
         click(qtbot, button(dialog, "Open in browser"))
 
     prompter.answer("run", fill_in, move_a_box, cancel_review, read_summary)
+    prompter.answer("confirm", False)  # "Stop de-identifying the other images too?": no
     trigger(window, "De-identify…")
     qtbot.waitUntil(lambda: bool(summary), timeout=90000)
     text, problems = summary[0]
@@ -207,4 +208,42 @@ def test_de_identify_a_series_from_the_browser_menu_without_pixels(
     assert all(c.PatientIdentityRemoved == "YES" and "Alice" not in str(c.PatientName)
                for c in copies)  # fmt: skip
     assert not hasattr(copies[0], "EncryptedAttributesSequence")  # nobody may re-identify
+    no_unexpected_errors(prompter)
+
+
+def test_stopping_at_a_review_makes_no_copy(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    burned, out = tmp_path / "burned", tmp_path / "copies"
+    write_samples(burned, 3, seed=5)
+    prompter.answer("open_folder", burned)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+    window.browser.view.selectAll()
+
+    def fill_in(dialog: QDialog) -> None:
+        assert isinstance(dialog, DeidDialog)
+        qtbot.keyClicks(dialog.out, str(out))
+        tick(qtbot, radio(dialog, PIXELS["review"]))
+        press_ok(qtbot, dialog)
+
+    summary: list[tuple[str, str]] = []
+
+    def read_summary(dialog: QDialog) -> None:
+        assert isinstance(dialog, DeidSummary)
+        summary.append((dialog.message.text(), dialog.problems.toPlainText()))
+
+    # the first review has no handler: Cancel; then "Stop the others too?": yes
+    prompter.answer("run", fill_in, None, read_summary)
+    prompter.answer("confirm", True)
+    trigger(window, "De-identify…")
+    qtbot.waitUntil(lambda: bool(summary), timeout=60000)
+    text, problems = summary[0]
+    assert text.startswith("0 de-identified copies written") and "Cancelled: 2 of 3" in text
+    assert problems.count("not reviewed") == 1, problems  # the others were never shown
+    assert [kind for kind, title in prompter.asked if title.startswith("Burned-in")] == ["run"]
+    assert not list(out.rglob("*.dcm"))
     no_unexpected_errors(prompter)
