@@ -254,6 +254,7 @@ class DeidRun(QObject):
         self.worker = None
         self.progress.canceled.disconnect(self.cancel)
         self.progress.close()
+        self.progress.deleteLater()
 
     def _finish(self, *_: object) -> None:
         if self.done:

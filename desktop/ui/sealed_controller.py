@@ -99,14 +99,17 @@ class SealedController(QObject):
             done.append(record)
             progress.setValue(len(done))
 
-        def finished(*_: object) -> None:
+        def close() -> None:
             progress.canceled.disconnect(worker.cancel)
             progress.close()
+            progress.deleteLater()
+
+        def finished(*_: object) -> None:
+            close()
             self._summary(done, len(jobs), name, out)
 
         def failed(error: Exception) -> None:
-            progress.canceled.disconnect(worker.cancel)
-            progress.close()
+            close()
             self.shell.report("Cannot open the sealed files", error)
 
         progress.canceled.connect(worker.cancel)
