@@ -274,4 +274,6 @@ class DeidSummary(QDialog):
             button.clicked.connect(action)
             button.clicked.connect(self.accept)
         layout.addWidget(buttons)
-        self.resize(560, 320 if problems else 160)
+        self.setMinimumWidth(560)
+        if problems:
+            self.resize(640, 360)
