@@ -100,28 +100,19 @@ def _unseal(args: argparse.Namespace) -> int:
 
 
 def _reid(args: argparse.Namespace) -> int:
-    import io
-
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    from desktop.core.files import write_atomic
-    from desktop.reidentify import reidentify
+    from desktop.reidentify import reidentify_files
 
     identity = open_keystore(args).unlock_identity(args.identity)
     failures = 0
-    for source, target in _jobs(args, part10):
-        try:
-            dataset = pydicom.dcmread(source)
-            restored = reidentify(dataset, identity)
-        except (CourierError, InvalidDicomError) as error:
-            print(f"{source}: not re-identified: {error}", file=sys.stderr)
+    for done in reidentify_files(_jobs(args, part10), identity):
+        if done.target is None:
+            print(f"{done.source}: not re-identified: {done.error}", file=sys.stderr)
             failures += 1
-            continue
-        buffer = io.BytesIO()
-        dataset.save_as(buffer)
-        write_atomic(target, buffer.getvalue())
-        print(f"re-identified {source} -> {target}: {restored} original values restored")
+        else:
+            print(
+                f"re-identified {done.source} -> {done.target}: "
+                f"{done.restored} original values restored"
+            )
     return 1 if failures else 0
 
 

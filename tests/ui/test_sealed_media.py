@@ -11,7 +11,7 @@ from desktop.core.header import SEALED
 from desktop.demo import Demo
 from desktop.security.cms import seal
 from desktop.ui.main_window import MainWindow
-from desktop.ui.widgets.unseal import UnsealDialog
+from desktop.ui.widgets.identity_folder import IdentityFolderDialog
 from tests.ui.clicking import press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import no_unexpected_errors
@@ -46,7 +46,7 @@ def test_the_browser_offers_to_open_sealed_files_with_an_identity(
     originals = sealed_media(window, demo, media)
 
     def choose(dialog: QDialog) -> None:
-        assert isinstance(dialog, UnsealDialog)
+        assert isinstance(dialog, IdentityFolderDialog)
         assert dialog.identity.currentText() == "demo-pacs"  # the keystore's identities
         qtbot.keyClicks(dialog.out, str(media))
         press_ok(qtbot, dialog)  # not over the sealed files themselves
@@ -62,8 +62,8 @@ def test_the_browser_offers_to_open_sealed_files_with_an_identity(
     qtbot.waitUntil(lambda: bool(prompter.told), timeout=30000)
     assert ("confirm", "Sealed files") in prompter.asked
     title, text, details, warning = prompter.told[0]
-    assert title == "Sealed files"
-    assert "3 of 4 sealed files opened with demo-pacs" in text and warning
+    assert title == "Open sealed files"
+    assert "3 of 4 files opened with demo-pacs" in text and warning
     assert "SEALED03: not opened" in details and "demo-pacs" in details, details
     for name, content in originals.items():
         opened = out / name

@@ -1,4 +1,5 @@
-"""The Open sealed files dialog: which identity opens them, and the folder for what is inside."""
+"""Which of the keystore's identities to use on files, and the folder for what it makes (Open
+sealed files, Re-identify)."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -19,33 +20,31 @@ from PySide6.QtWidgets import (
 from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
 
 
-class UnsealDialog(QDialog):
-    """Ask for the recipient identity and the output folder of ``count`` sealed files found
-    under ``root`` (the output must not be ``root`` itself: the sealed files stay)."""
+class IdentityFolderDialog(QDialog):
+    """Ask for an identity and an output folder for files found under ``root`` (the output
+    must not be ``root`` itself: the files there stay as they are)."""
 
     def __init__(
         self,
-        count: int,
+        title: str,
+        intro: str,
         root: Path,
         identities: list[str],
         choose_folder: Callable[[str], Path | None],
         *,
+        ok_text: str = "OK",
         folder: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Open sealed files")
+        self.setWindowTitle(title)
         self.root, self.choose_folder = root, choose_folder
-        intro = QLabel(
-            f"{count} sealed file{'s' if count != 1 else ''} in {root}: each is encrypted for "
-            "one recipient. They are decrypted with your identity, their signature or digest "
-            "checked, and the DICOM files inside written to a folder, then shown."
-        )
-        intro.setWordWrap(True)
+        label = QLabel(intro)
+        label.setWordWrap(True)
         self.identity = QComboBox()
         self.identity.addItems(identities)
         self.out = QLineEdit(folder)
-        self.out.setPlaceholderText("a folder for the opened files")
+        self.out.setPlaceholderText("a folder for the files made")
         choose = QPushButton("Choose…")
         choose.clicked.connect(self._choose)
         row = QWidget()
@@ -58,9 +57,9 @@ class UnsealDialog(QDialog):
         form.addRow("Output folder", row)
         self.problem = problem_label()
         buttons = ok_cancel(self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Open")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(label)
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
@@ -82,15 +81,15 @@ class UnsealDialog(QDialog):
 
     def _refused(self) -> str:
         if not self.out.text().strip():
-            return "Choose the folder the opened files go to."
+            return "Choose the folder the files made go to."
         folder = self.folder()
         if folder.exists() and not folder.is_dir():
-            return f"{folder} is a file: the opened files need a folder."
+            return f"{folder} is a file: choose a folder."
         if folder.resolve() == self.root.resolve():
-            return "Choose another folder than the media's: the sealed files stay as they are."
+            return "Choose another folder than the media's: its files stay as they are."
         return ""
 
     def _choose(self) -> None:
-        folder = self.choose_folder("Open sealed files: the folder for the opened files")
+        folder = self.choose_folder(f"{self.windowTitle()}: the folder for the files made")
         if folder is not None:
             self.out.setText(str(folder))

@@ -1,0 +1,135 @@
+"""Work done on files with one of the keystore's identities (open sealed files, re-identify):
+the identity and an output folder asked, the key opened and the files done on a worker with
+progress and Cancel, a summary naming each file not done and why, what was made shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QProgressDialog
+
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.identity_folder import IdentityFolderDialog
+from desktop.ui.workers import GeneratorWorker, start
+
+if TYPE_CHECKING:
+    from desktop.security.keystore import Keystore, UnlockedIdentity
+
+
+class Outcome(Protocol):
+    """One file done: what it made, or why not."""
+
+    @property
+    def source(self) -> Path: ...
+    @property
+    def target(self) -> Path | None: ...
+    @property
+    def error(self) -> str: ...
+
+
+#: Does ``(file, target)`` jobs with an unlocked identity and the keystore (on the worker).
+Work = Callable[[list[tuple[Path, Path]], "UnlockedIdentity", "Keystore"], Iterator[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityJob:
+    title: str  #: the dialog's and the summary's title: "Open sealed files"
+    intro: str  #: what will be done, in the dialog
+    ok_text: str  #: the dialog's OK button: "Open"
+    done: str  #: what a file done is: "opened"
+    work: Work
+    setting: str  #: the settings key remembering the folder last chosen
+
+
+def run_identity_job(
+    shell: Shell,
+    job: IdentityJob,
+    files: list[Path],
+    root: Path,
+    open_path: Callable[[Path], Any],
+) -> GeneratorWorker | None:
+    """Ask for the identity and the folder, then do ``files`` (found under ``root``, whose
+    layout the folder keeps) on a worker; None when there is no identity or it was cancelled."""
+    keystore = shell.services.keystore
+    identities = [identity.name for identity in keystore.identities()]
+    if not identities:
+        shell.show_error(
+            f"{job.title}: no identity",
+            "The keystore holds no identity: import the recipient's identity (Certificates ▸ "
+            "Import identity…) first.",
+        )
+        return None
+    dialog = IdentityFolderDialog(
+        job.title,
+        job.intro,
+        root,
+        identities,
+        shell.prompter.open_folder,
+        ok_text=job.ok_text,
+        folder=str(shell.settings.value(job.setting) or ""),
+        parent=shell.window,
+    )
+    if not shell.prompter.run(dialog):
+        return None
+    out, name = dialog.folder(), dialog.identity.currentText()
+    shell.settings.setValue(job.setting, str(out))
+    keystore.take_password()  # asked here, on the GUI thread; the key opens on the worker
+    jobs = [(path, out / path.relative_to(root)) for path in files]
+    progress = QProgressDialog(f"{job.title}…", "Cancel", 0, len(jobs), shell.window)
+    progress.setWindowModality(Qt.WindowModality.WindowModal)
+    outcomes: list[Outcome] = []
+
+    def work() -> Generator[Outcome, None, None]:
+        yield from job.work(jobs, keystore.unlock_identity(name), keystore)
+
+    worker = GeneratorWorker(work)
+
+    def one(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        progress.setValue(len(outcomes))
+
+    def close() -> None:
+        progress.canceled.disconnect(worker.cancel)
+        progress.close()
+        progress.deleteLater()
+
+    def finished(*_: object) -> None:
+        close()
+        _summary(shell, job, outcomes, len(jobs), name, out, open_path)
+
+    def failed(error: Exception) -> None:
+        close()
+        shell.report(job.title, error)
+
+    progress.canceled.connect(worker.cancel)
+    worker.signals.yielded.connect(one)
+    worker.signals.returned.connect(finished)
+    worker.signals.aborted.connect(finished)
+    worker.signals.errored.connect(failed)
+    return start(worker)
+
+
+def _summary(
+    shell: Shell,
+    job: IdentityJob,
+    outcomes: list[Outcome],
+    total: int,
+    name: str,
+    out: Path,
+    open_path: Callable[[Path], Any],
+) -> None:
+    made = [o for o in outcomes if o.target is not None]
+    problems = [f"{o.source}: not {job.done}: {o.error}" for o in outcomes if o.target is None]
+    text = f"{len(made)} of {total} files {job.done} with {name} into {out}."
+    if len(outcomes) < total:
+        text += f" Cancelled: {total - len(outcomes)} not {job.done}."
+    if problems:
+        text += f" {len(problems)} could not be {job.done} (see the details)."
+    shell.status(text)
+    shell.prompter.inform(job.title, text, "\n".join(problems), warning=bool(problems))
+    if made:
+        open_path(out)
