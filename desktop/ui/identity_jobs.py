@@ -78,7 +78,7 @@ def run_identity_job(
     out, name = dialog.folder(), dialog.identity.currentText()
     shell.settings.setValue(job.setting, str(out))
     keystore.take_password()  # asked here, on the GUI thread; the key opens on the worker
-    jobs = [(path, out / path.relative_to(root)) for path in files]
+    jobs = [(path, out / _relative(path, root)) for path in files]
     progress = QProgressDialog(f"{job.title}…", "Cancel", 0, len(jobs), shell.window)
     progress.setWindowModality(Qt.WindowModality.WindowModal)
     outcomes: list[Outcome] = []
@@ -133,3 +133,8 @@ def _summary(
     shell.prompter.inform(job.title, text, "\n".join(problems), warning=bool(problems))
     if made:
         open_path(out)
+
+
+def _relative(path: Path, root: Path) -> Path:
+    """Where ``path`` lies under ``root`` (its name alone when it lies elsewhere)."""
+    return path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
