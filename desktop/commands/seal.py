@@ -10,7 +10,7 @@ from typing import Any
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
-from desktop.unsealing import part10
+from desktop.sealing import part10
 
 
 def _der(head: bytes) -> bool:
@@ -56,9 +56,8 @@ def register(commands: Any) -> None:
 
 
 def _seal(args: argparse.Namespace) -> int:
-    from desktop.core.files import write_atomic
+    from desktop.sealing import seal_files
     from desktop.security.certificates import load_certificates
-    from desktop.security.cms import seal
 
     if not args.recipient.is_file():
         raise CourierError(f"{args.recipient}: no such certificate file")
@@ -70,21 +69,22 @@ def _seal(args: argparse.Namespace) -> int:
         signer = open_keystore(args).unlock_identity(args.sign_with)
         signing_identity(signer, dt.datetime.now(dt.UTC))  # refuses expired or non-signing keys
     failures = 0
-    for source, target in _jobs(args, part10):
-        content = source.read_bytes()
-        if not part10(content):
-            print(f"{source}: not sealed: not a DICOM file", file=sys.stderr)
+    how = f"signed by {signer.name}" if signer else "SHA-256 digest"
+    for done in seal_files(_jobs(args, part10), recipient, signer):
+        if done.target is None:
+            print(f"{done.source}: not sealed: {done.error}", file=sys.stderr)
             failures += 1
-            continue
-        write_atomic(target, seal(content, recipient, signer))
-        how = f"signed by {signer.name}" if signer else "SHA-256 digest"
-        print(f"sealed {source} -> {target}: for {recipient.subject.rfc4514_string()}, {how}")
+        else:
+            print(
+                f"sealed {done.source} -> {done.target}: for "
+                f"{recipient.subject.rfc4514_string()}, {how}"
+            )
     return 1 if failures else 0
 
 
 def _unseal(args: argparse.Namespace) -> int:
+    from desktop.sealing import unseal_files
     from desktop.signing import trust_of
-    from desktop.unsealing import unseal_files
 
     keystore = open_keystore(args)
     identity = keystore.unlock_identity(args.identity)

@@ -1,7 +1,7 @@
 """Sealed files on media (secure DICOM files, PS3.10 §7.4): the browser lists them among its
 problems as sealed, offers to open them when media holding some are opened, and File ▸ Open
 sealed files… does it at any time: opened as ``dicom-courier unseal`` opens them
-(desktop.unsealing) with one of the keystore's identities, into a folder, then shown."""
+(desktop.sealing) with one of the keystore's identities, into a folder, then shown."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def sealed_files(tree: MediaTree | None) -> list[Path]:
 def _unseal(
     jobs: list[tuple[Path, Path]], identity: UnlockedIdentity, keystore: Keystore
 ) -> Iterator[Outcome]:
+    from desktop.sealing import unseal_files
     from desktop.signing import trust_of
-    from desktop.unsealing import unseal_files
 
     return unseal_files(jobs, identity, trust_of(keystore, []))
 

@@ -1,6 +1,7 @@
-"""Opening secure DICOM files (PS3.10 §7.4) with the recipient's identity, as ``dicom-courier
-unseal`` and the browser's "Open sealed files…" do: decrypted, the inner signature checked
-against the keystore's trusted CAs (or the digest), written as plain DICOM files."""
+"""Secure DICOM files (PS3.10 §7.4), as ``dicom-courier seal``/``unseal`` and the GUI's Seal…
+and Open sealed files… make and open them: each file encrypted for one recipient around its
+signature or digest; opened with the recipient's identity, the inner signature checked against
+the keystore's trusted CAs (or the digest), written back as plain DICOM files."""
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from desktop.core.errors import CourierError
 from desktop.core.files import write_atomic
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from desktop.security.cms import Opened
     from desktop.security.keystore import UnlockedIdentity
     from desktop.security.signing import Trust
@@ -31,6 +34,38 @@ class Unsealed:
     target: Path | None = None
     checked: str = ""
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """One DICOM file and its sealed copy, or why there is none."""
+
+    source: Path
+    target: Path | None = None
+    error: str = ""
+
+
+def seal_files(
+    jobs: Iterable[tuple[Path, Path]],
+    recipient: "x509.Certificate",
+    signer: "UnlockedIdentity | None",
+) -> Iterator[Sealed]:
+    """Seal each ``(DICOM file, target)`` for ``recipient``, signed by ``signer`` inside the
+    envelope (else a SHA-256 digest); a file that is not DICOM is reported, the others go on."""
+    from desktop.security.cms import seal
+
+    for source, target in jobs:
+        try:
+            content = source.read_bytes()
+        except OSError as error:
+            yield Sealed(source, error=f"cannot read it: {error.strerror}")
+            continue
+        if not part10(content):
+            yield Sealed(source, error="not a DICOM file")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, seal(content, recipient, signer))
+        yield Sealed(source, target)
 
 
 def opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Opened":
