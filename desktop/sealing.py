@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from desktop.security.cms import Opened
-    from desktop.security.keystore import UnlockedIdentity
+    from desktop.security.keystore import Keystore, UnlockedIdentity
     from desktop.security.signing import Trust
 
 PREAMBLE_AND_PREFIX = slice(128, 132)
@@ -43,6 +43,29 @@ class Sealed:
     source: Path
     target: Path | None = None
     error: str = ""
+
+
+def recipient_certificate(recipient: Path | bytes) -> "x509.Certificate":
+    """The certificate of a file (PEM or DER), or of its bytes (a keystore entry's PEM)."""
+    from desktop.security.certificates import load_certificates
+
+    if isinstance(recipient, bytes):
+        return load_certificates(recipient, "the recipient's certificate")[0]
+    if not recipient.is_file():
+        raise CourierError(f"{recipient}: no such certificate file")
+    return load_certificates(recipient.read_bytes(), str(recipient))[0]
+
+
+def signer_of(keystore: "Keystore", name: str) -> "UnlockedIdentity":
+    """The keystore identity ``name`` unlocked to sign; refused when expired or not for
+    signing."""
+    import datetime as dt
+
+    from desktop.security.signing import signer
+
+    identity = keystore.unlock_identity(name)
+    signer(identity, dt.datetime.now(dt.UTC))
+    return identity
 
 
 def seal_files(

@@ -2,7 +2,6 @@
 ``reid``: original values restored from an Encrypted Attributes Sequence by its recipient."""
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,18 +55,10 @@ def register(commands: Any) -> None:
 
 
 def _seal(args: argparse.Namespace) -> int:
-    from desktop.sealing import seal_files
-    from desktop.security.certificates import load_certificates
+    from desktop.sealing import recipient_certificate, seal_files, signer_of
 
-    if not args.recipient.is_file():
-        raise CourierError(f"{args.recipient}: no such certificate file")
-    recipient = load_certificates(args.recipient.read_bytes(), str(args.recipient))[0]
-    signer = None
-    if args.sign_with:
-        from desktop.security.signing import signer as signing_identity
-
-        signer = open_keystore(args).unlock_identity(args.sign_with)
-        signing_identity(signer, dt.datetime.now(dt.UTC))  # refuses expired or non-signing keys
+    recipient = recipient_certificate(args.recipient)
+    signer = signer_of(open_keystore(args), args.sign_with) if args.sign_with else None
     failures = 0
     how = f"signed by {signer.name}" if signer else "SHA-256 digest"
     for done in seal_files(_jobs(args, part10), recipient, signer):

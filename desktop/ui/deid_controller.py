@@ -14,6 +14,7 @@ from desktop.core.model import InstanceStatus
 from desktop.ui.deid_run import DeidRun
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.deidentify import DeidDialog
+from desktop.ui.widgets.recipient import keystore_certificates
 from desktop.ui.widgets.sources import SourcesPanel
 
 
@@ -44,7 +45,7 @@ class DeidController(QObject):
         prompter, settings = self.shell.prompter, self.shell.settings
         dialog = DeidDialog(
             f"the {len(files)} selected image{'s' if len(files) != 1 else ''}",
-            self._recipients(),
+            keystore_certificates(self.shell.services.keystore, cas=True),
             prompter.open_folder,
             prompter.open_file,
             folder=str(settings.value("deid/folder") or ""),
@@ -57,14 +58,3 @@ class DeidController(QObject):
         self.run = DeidRun(self.shell, files, choice, self.open_path)
         self.run.start()
         return self.run
-
-    def _recipients(self) -> dict[str, str]:
-        """The keystore's certificates by name (PEM): identities, then trusted CAs."""
-        keystore = self.shell.services.keystore
-        found = {}
-        for identity in keystore.identities():
-            info = identity.certificate
-            found[f"{identity.name} ({info.common_name or info.subject})"] = info.pem
-        for ca in keystore.trusted():
-            found[f"CA: {ca.common_name or ca.subject}"] = ca.pem
-        return found

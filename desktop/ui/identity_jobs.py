@@ -78,15 +78,41 @@ def run_identity_job(
     out, name = dialog.folder(), dialog.identity.currentText()
     shell.settings.setValue(job.setting, str(out))
     keystore.take_password()  # asked here, on the GUI thread; the key opens on the worker
-    jobs = [(path, out / _relative(path, root)) for path in files]
-    progress = QProgressDialog(f"{job.title}…", "Cancel", 0, len(jobs), shell.window)
+    jobs = [(path, out / relative(path, root)) for path in files]
+
+    def work() -> Iterator[Outcome]:
+        return job.work(jobs, keystore.unlock_identity(name), keystore)
+
+    return run_file_jobs(
+        shell,
+        job.title,
+        job.done,
+        len(jobs),
+        work,
+        f"with {name} into {out}",
+        lambda: open_path(out),
+    )
+
+
+def run_file_jobs(
+    shell: Shell,
+    title: str,
+    done: str,
+    count: int,
+    work: Callable[[], Iterator[Outcome]],
+    where: str,
+    show: Callable[[], Any] | None = None,
+) -> GeneratorWorker:
+    """Do ``count`` files with ``work`` on a worker, with progress and Cancel; then say how
+    many were ``done`` ``where`` (each other one with its reason) and ``show`` them."""
+    progress = QProgressDialog(f"{title}…", "Cancel", 0, count, shell.window)
     progress.setWindowModality(Qt.WindowModality.WindowModal)
     outcomes: list[Outcome] = []
 
-    def work() -> Generator[Outcome, None, None]:
-        yield from job.work(jobs, keystore.unlock_identity(name), keystore)
+    def generator() -> Generator[Outcome, None, None]:
+        yield from work()
 
-    worker = GeneratorWorker(work)
+    worker = GeneratorWorker(generator)
 
     def one(outcome: Outcome) -> None:
         outcomes.append(outcome)
@@ -99,11 +125,21 @@ def run_identity_job(
 
     def finished(*_: object) -> None:
         close()
-        _summary(shell, job, outcomes, len(jobs), name, out, open_path)
+        made = [o for o in outcomes if o.target is not None]
+        problems = [f"{o.source}: not {done}: {o.error}" for o in outcomes if o.target is None]
+        text = f"{len(made)} of {count} files {done} {where}."
+        if len(outcomes) < count:
+            text += f" Cancelled: {count - len(outcomes)} not {done}."
+        if problems:
+            text += f" {len(problems)} could not be {done} (see the details)."
+        shell.status(text)
+        shell.prompter.inform(title, text, "\n".join(problems), warning=bool(problems))
+        if made and show is not None:
+            show()
 
     def failed(error: Exception) -> None:
         close()
-        shell.report(job.title, error)
+        shell.report(title, error)
 
     progress.canceled.connect(worker.cancel)
     worker.signals.yielded.connect(one)
@@ -113,28 +149,6 @@ def run_identity_job(
     return start(worker)
 
 
-def _summary(
-    shell: Shell,
-    job: IdentityJob,
-    outcomes: list[Outcome],
-    total: int,
-    name: str,
-    out: Path,
-    open_path: Callable[[Path], Any],
-) -> None:
-    made = [o for o in outcomes if o.target is not None]
-    problems = [f"{o.source}: not {job.done}: {o.error}" for o in outcomes if o.target is None]
-    text = f"{len(made)} of {total} files {job.done} with {name} into {out}."
-    if len(outcomes) < total:
-        text += f" Cancelled: {total - len(outcomes)} not {job.done}."
-    if problems:
-        text += f" {len(problems)} could not be {job.done} (see the details)."
-    shell.status(text)
-    shell.prompter.inform(job.title, text, "\n".join(problems), warning=bool(problems))
-    if made:
-        open_path(out)
-
-
-def _relative(path: Path, root: Path) -> Path:
+def relative(path: Path, root: Path) -> Path:
     """Where ``path`` lies under ``root`` (its name alone when it lies elsewhere)."""
     return path.relative_to(root) if path.is_relative_to(root) else Path(path.name)

@@ -32,6 +32,7 @@ from desktop.ui.nodes_controller import NodesController
 from desktop.ui.prompter import Prompter
 from desktop.ui.query_controller import QueryController
 from desktop.ui.reid_controller import ReidController
+from desktop.ui.seal_controller import SealController
 from desktop.ui.sealed_controller import SealedController
 from desktop.ui.send_controller import SendController
 from desktop.ui.shell import Shell
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         self.deidentifying = DeidController(shell, self.sources, self.opening.open_path)
         self.unsealing = SealedController(shell, self.sources, self.opening.open_path)
         self.reidentifying = ReidController(shell, self.sources, self.opening.open_path)
+        self.sealing = SealController(shell, self.sources)
         self.node_actions = NodesController(shell, self.nodes, self.checks)
         self.node_actions.listed.connect(self.query.set_nodes)
         for browser in self.sources.browsers():
@@ -148,6 +150,7 @@ class MainWindow(QMainWindow):
             menu_actions=[
                 self.deidentifying.action,
                 self.reidentifying.action,
+                self.sealing.action,
                 self.signatures.verify_action,
                 self.signatures.details_action,
             ],
@@ -215,6 +218,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Export to &CD/USB…", opening.export_to_media)
         file_menu.addAction(self.deidentifying.action)
         file_menu.addAction(self.reidentifying.action)
+        file_menu.addAction(self.sealing.action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

@@ -8,16 +8,13 @@ from pathlib import Path
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -25,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.deid.table import Option
 from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.widgets.recipient import Recipient, RecipientChooser, with_button
 
 #: Table E.1-1's option columns in plain words (the command line's name in each tooltip).
 OPTION_TEXT = {
@@ -47,19 +45,6 @@ PIXELS = {
     "review": "Show me the text found over each image first, to add, move or remove boxes",
 }
 NOBODY = "Nobody (the copies cannot be re-identified)"
-CERTIFICATE_FILE = "A certificate file…"
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """Who may re-identify: a keystore entry's certificate (``pem``) or a certificate file."""
-
-    name: str
-    pem: str = ""
-    file: Path | None = None
-
-    def certificate(self) -> Path | bytes:
-        return self.file if self.file is not None else self.pem.encode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +75,6 @@ class DeidDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("De-identify")
-        self.recipients = recipients
         self.choose_folder, self.choose_file = choose_folder, choose_file
         intro = QLabel(
             f"Write de-identified copies of {what} (Basic Application Level Confidentiality "
@@ -105,14 +89,6 @@ class DeidDialog(QDialog):
             "The same key gives the same new UIDs and date shifts on any machine: use a "
             "project's key file to keep its copies linked (made when missing)"
         )
-        self.recipient = QComboBox()
-        self.recipient.addItems([NOBODY, *recipients, CERTIFICATE_FILE])
-        self.recipient.setToolTip(
-            "The original values are kept encrypted for this certificate: only its holder "
-            "can restore them (dicom-courier reid)"
-        )
-        self.recipient_file = QLineEdit()
-        self.recipient_file.setPlaceholderText("certificate file (PEM or DER)")
         self.options: dict[Option, QCheckBox] = {}
         options = QGroupBox("Profile options")
         option_layout = QVBoxLayout(options)
@@ -133,17 +109,18 @@ class DeidDialog(QDialog):
             pixel_layout.addWidget(button)
         self.pixels["off"].setChecked(True)
         self.form = QFormLayout()
-        self.form.addRow("Output folder", _with_button(self.out, "Choose…", self._choose_out))
+        self.form.addRow("Output folder", with_button(self.out, "Choose…", self._choose_out))
         self.form.addRow(
-            "Project key file", _with_button(self.key_file, "Choose…", self._choose_key)
+            "Project key file", with_button(self.key_file, "Choose…", self._choose_key)
         )
-        self.form.addRow("Re-identifiable by", self.recipient)
-        self.certificate_row = _with_button(
-            self.recipient_file, "Choose…", self._choose_certificate
+        self.chooser = RecipientChooser(
+            self.form, "Re-identifiable by", recipients, choose_file, none=NOBODY
         )
-        self.form.addRow("Certificate file", self.certificate_row)
-        self.recipient.currentTextChanged.connect(self._recipient_changed)
-        self._recipient_changed(self.recipient.currentText())
+        self.recipient, self.recipient_file = self.chooser.combo, self.chooser.file
+        self.recipient.setToolTip(
+            "The original values are kept encrypted for this certificate: only its holder "
+            "can restore them (dicom-courier reid)"
+        )
         self.problem = problem_label()
         buttons = ok_cancel(self)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("De-identify")
@@ -164,7 +141,7 @@ class DeidDialog(QDialog):
             Path(self.out.text().strip()).expanduser(),
             options,
             Path(key).expanduser() if key else None,
-            self._chosen_recipient(),
+            self.chooser.chosen(),
             pixels,
         )
 
@@ -190,31 +167,15 @@ class DeidDialog(QDialog):
         key = self.key_file.text().strip()
         if key and Path(key).expanduser().is_dir():
             return self.key_file, f"{key} is a folder: the project key is a file."
-        if self.recipient.currentText() == CERTIFICATE_FILE:
-            name = self.recipient_file.text().strip()
-            if not name:
-                return self.recipient_file, "Choose the recipient's certificate file."
-            if not Path(name).expanduser().is_file():
-                return self.recipient_file, f"{name}: no such certificate file."
+        refused = self.chooser.refused()
+        if refused:
+            return self.recipient_file, refused
         return None, ""
-
-    def _chosen_recipient(self) -> Recipient | None:
-        name = self.recipient.currentText()
-        if name == NOBODY:
-            return None
-        if name == CERTIFICATE_FILE:
-            path = Path(self.recipient_file.text().strip()).expanduser()
-            return Recipient(path.name, file=path)
-        return Recipient(name, pem=self.recipients[name])
 
     def _untick(self, ticked: bool, other: Option) -> None:
         """One kind of dates only: full or shifted."""
         if ticked:
             self.options[other].setChecked(False)
-
-    def _recipient_changed(self, text: str) -> None:
-        """The certificate file's row, shown only when a file is the recipient."""
-        self.form.setRowVisible(self.certificate_row, text == CERTIFICATE_FILE)
 
     def _choose_out(self) -> None:
         folder = self.choose_folder("De-identify: the folder for the copies")
@@ -225,24 +186,6 @@ class DeidDialog(QDialog):
         name = self.choose_file("The project key file", "All files (*)")
         if name is not None:
             self.key_file.setText(str(name))
-
-    def _choose_certificate(self) -> None:
-        name = self.choose_file(
-            "The recipient's certificate", "Certificates (*.pem *.crt *.cer *.der);;All files (*)"
-        )
-        if name is not None:
-            self.recipient_file.setText(str(name))
-
-
-def _with_button(field: QLineEdit, text: str, clicked: Callable[[], None]) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    button = QPushButton(text)
-    button.clicked.connect(clicked)
-    layout.addWidget(field, 1)
-    layout.addWidget(button)
-    return row
 
 
 class DeidSummary(QDialog):

@@ -80,16 +80,22 @@ class IdentityFolderDialog(QDialog):
         self.out.setFocus()
 
     def _refused(self) -> str:
-        if not self.out.text().strip():
-            return "Choose the folder the files made go to."
-        folder = self.folder()
-        if folder.exists() and not folder.is_dir():
-            return f"{folder} is a file: choose a folder."
-        if folder.resolve() == self.root.resolve():
-            return "Choose another folder than the media's: its files stay as they are."
-        return ""
+        return refused_folder(self.out.text(), self.root)
 
     def _choose(self) -> None:
         folder = self.choose_folder(f"{self.windowTitle()}: the folder for the files made")
         if folder is not None:
             self.out.setText(str(folder))
+
+
+def refused_folder(text: str, root: Path) -> str:
+    """What is wrong with ``text`` as the folder for files made from files under ``root``
+    ("" when nothing is)."""
+    if not text.strip():
+        return "Choose the folder the files made go to."
+    folder = Path(text.strip()).expanduser()
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file: choose a folder."
+    if folder.resolve() == root.resolve():
+        return "Choose another folder than the media's: its files stay as they are."
+    return ""
