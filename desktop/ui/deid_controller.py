@@ -24,7 +24,7 @@ class DeidController(QObject):
     def __init__(self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]):
         super().__init__(shell.window)
         self.shell, self.sources, self.open_path = shell, sources, open_path
-        self.action = QAction("&De-identify…", shell.window)
+        self.action = QAction("De-ide&ntify…", shell.window)
         self.action.setShortcut("Ctrl+Shift+D")
         tip = "Write de-identified copies of the selected patients, studies or series"
         self.action.setToolTip(f"{tip} (Ctrl+Shift+D)")

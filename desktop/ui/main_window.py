@@ -216,9 +216,10 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addAction("Export to &CD/USB…", opening.export_to_media)
-        file_menu.addAction(self.deidentifying.action)
-        file_menu.addAction(self.reidentifying.action)
-        file_menu.addAction(self.sealing.action)
+        file_menu.addSeparator()
+        file_menu.addActions(
+            [self.deidentifying.action, self.reidentifying.action, self.sealing.action]
+        )
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

@@ -35,7 +35,7 @@ class ReidController(QObject):
     ) -> None:
         super().__init__(shell.window)
         self.shell, self.sources, self.open_path = shell, sources, open_path
-        self.action = QAction("&Re-identify…", shell.window)
+        self.action = QAction("Re-identi&fy…", shell.window)
         tip = "Restore the original values kept encrypted for you in de-identified images"
         self.action.setToolTip(tip)
         self.action.setStatusTip(tip)
