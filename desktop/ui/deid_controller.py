@@ -56,5 +56,6 @@ class DeidController(QObject):
         choice = dialog.choice()
         settings.setValue("deid/folder", str(choice.out))
         self.run = DeidRun(self.shell, files, choice, self.open_path)
+        self.run.finished.connect(self.run.deleteLater)
         self.run.start()
         return self.run

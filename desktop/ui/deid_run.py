@@ -190,6 +190,8 @@ class DeidRun(QObject):
         self._step()
 
     def _failed(self, error: Exception) -> None:
+        if self.done:
+            return
         self._close()
         self.shell.report("De-identify", error)
         self.finished.emit()
