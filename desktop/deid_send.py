@@ -5,14 +5,11 @@ recipient certificate each copy keeps its original values encrypted for that rec
 import dataclasses
 from pathlib import Path
 
-from desktop.core.deid.batch import Protect, deidentify_file
-from desktop.core.deid.keys import default_key_file, project_key
-from desktop.core.deid.mapping import KeyedMapping
-from desktop.core.deid.profile import Profile
+from desktop.core.deid.batch import deidentify_file
 from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
+from desktop.deidentify import make_profile, protection
 from desktop.net.store import StoreItem
-from desktop.reidentify import recipient_protection
 
 AREA = "deidentified"
 
@@ -22,10 +19,7 @@ def deidentified_items(
 ) -> tuple[list[StoreItem], list[str]]:
     """The items pointing at de-identified copies written in ``area`` (new SOP Instance UIDs),
     and why any could not be made (those are left out: the node never gets an original)."""
-    profile = Profile(KeyedMapping(project_key(default_key_file())), how.options)
-    protect: Protect | None = None
-    if how.recipient is not None:
-        protect = recipient_protection(how.recipient)
+    profile, protect = make_profile(how.options), protection(how.recipient)
     copies, refused = [], []
     for item in items:
         try:

@@ -3,10 +3,15 @@ encrypted for one certificate in an Encrypted Attributes Sequence (0400,0500) it
 back with that recipient's keystore identity. Composes the core's data set encoding with the
 security layer's CMS envelope."""
 
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pydicom
 from cryptography import x509
 from pydicom import Dataset
+from pydicom.errors import InvalidDicomError
 
 from desktop.core.deid.batch import Protect
 from desktop.core.encrypted_attributes import (
@@ -16,6 +21,7 @@ from desktop.core.encrypted_attributes import (
     restore,
 )
 from desktop.core.errors import CourierError
+from desktop.core.files import write_atomic
 from desktop.security.certificates import load_certificates
 from desktop.security.cms import SealError, envelope, open_envelope
 from desktop.security.keystore import UnlockedIdentity
@@ -31,7 +37,13 @@ def recipient_protection(certificate: Path) -> Protect:
     """Encrypt original values for the certificate in the file ``certificate`` (PEM or DER)."""
     if not certificate.is_file():
         raise CourierError(f"{certificate}: no such certificate file")
-    recipient = load_certificates(certificate.read_bytes(), str(certificate))[0]
+    return certificate_protection(certificate.read_bytes(), str(certificate))
+
+
+def certificate_protection(data: bytes, source: str) -> Protect:
+    """Encrypt original values for the (first) certificate of ``data`` (PEM or DER), read from
+    ``source`` (named in errors)."""
+    recipient = load_certificates(data, source)[0]
     return lambda originals: encrypt_originals(originals, recipient)
 
 
@@ -52,3 +64,35 @@ def reidentify(dataset: Dataset, identity: UnlockedIdentity) -> int:
     if not reasons:
         raise CourierError("no Encrypted Attributes Sequence: nothing to re-identify")
     raise CourierError("cannot re-identify: " + "; ".join(reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class Reidentified:
+    """One de-identified file and its re-identified copy, or why there is none."""
+
+    source: Path
+    target: Path | None = None
+    restored: int = 0  #: original values put back
+    error: str = ""
+
+
+def reidentify_files(
+    jobs: Iterable[tuple[Path, Path]], identity: UnlockedIdentity
+) -> Iterator[Reidentified]:
+    """Re-identify each ``(file, target)`` with ``identity``, writing the copy to its target;
+    a file that cannot be re-identified is reported and the others go on."""
+    for source, target in jobs:
+        try:
+            dataset = pydicom.dcmread(source)
+            restored = reidentify(dataset, identity)
+        except (CourierError, InvalidDicomError) as error:
+            yield Reidentified(source, error=str(error))
+            continue
+        except OSError as error:
+            yield Reidentified(source, error=f"cannot read it: {error.strerror}")
+            continue
+        buffer = io.BytesIO()
+        dataset.save_as(buffer)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, buffer.getvalue())
+        yield Reidentified(source, target, restored)

@@ -1,6 +1,7 @@
 """Regenerate the screenshots of the README and docs/ from the running application (demo):
 main window, viewer with a cine, certificates panel, the send confirmation, a transfer failed
-with its reason, the listener's access list.
+with its reason, the listener's access list, the De-identify dialog, the review of burned-in
+text and the summary.
 
 QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [docs]
 """
@@ -14,38 +15,44 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/burned_in.py's samples
 
 from desktop.access_control import certificate_fingerprint
 from desktop.app import InboxSettings, Services
 from desktop.core.config import Node, add_node, set_listener_access
 from desktop.demo import DEMO_AE, free_loopback_port, prepare_demo
 from desktop.ui.main_window import MainWindow, application
+from desktop.ui.pixel_review import PixelReviewDialog
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.access_list import AccessDialog
+from desktop.ui.widgets.deidentify import DeidDialog, DeidSummary
 from desktop.ui.widgets.send_confirmation import SendConfirmation
+from tests.burned_in import write_samples
 
 DEAD = "Night PACS"  # a node whose port has nothing listening: a transfer that fails
 
 
 class Agreeing(Prompter):
-    """Says yes to "Send …?" and its confirmation dialog (the script has no one to click),
-    the dialog photographed into ``folder`` first."""
+    """Says yes to "Send …?" and its confirmation dialog (the script has no one to click);
+    a dialog with a handler is shown, handed to it (to fill in and photograph), and closed."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.folder = folder
+        self.handlers: dict[type, Callable[[QDialog], None]] = {}
 
     def confirm(self, title: str, text: str) -> bool:
         return True
 
     def run(self, dialog: QDialog) -> bool:
-        if not isinstance(dialog, SendConfirmation):
-            return super().run(dialog)
+        handle = self.handlers.get(type(dialog))
+        if handle is None:
+            return isinstance(dialog, SendConfirmation) or super().run(dialog)
         dialog.show()
         settle()
-        dialog.grab().save(str(self.folder / "send-confirmation.png"))
+        handle(dialog)
+        accepted = dialog.result() == QDialog.DialogCode.Accepted
         dialog.close()
-        return True
+        return accepted
 
 
 def pump(condition: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -70,8 +77,15 @@ def main(folder: Path) -> None:
     window = MainWindow(
         Services(demo.home, lambda new: demo.password),
         InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"),
-        prompter=Agreeing(folder),
+        prompter=Agreeing(),
     )
+    assert isinstance(window.prompter, Agreeing)
+
+    def confirm_send(dialog: QDialog) -> None:
+        dialog.grab().save(str(folder / "send-confirmation.png"))
+        dialog.accept()
+
+    window.prompter.handlers[SendConfirmation] = confirm_send
     window.resize(1440, 880)
     window.show()
     window.opening.open_path(demo.media)
@@ -124,8 +138,51 @@ def main(folder: Path) -> None:
     settle()
     editor.grab().save(str(folder / "listener-access.png"))
     editor.close()
+
+    deidentify(window, demo.home, folder)
     window.close()
     demo.remove()
+
+
+def deidentify(window: MainWindow, home: Path, folder: Path) -> None:
+    """File ▸ De-identify… on two images with names burned in, reviewed: the dialog filled
+    in, the first review, the summary."""
+    burned = home / "burned-in"
+    write_samples(burned, 2, seed=3)
+    window.opening.open_path(burned)
+    pump(lambda: window.browser.tree is not None and window.browser.tree.root == burned)
+    window.browser.view.selectAll()
+
+    def fill_in(dialog: QDialog) -> None:
+        assert isinstance(dialog, DeidDialog)
+        dialog.out.setText(str(home / "de-identified"))
+        dialog.recipient.setCurrentText("demo-pacs (pacs.demo)")
+        dialog.pixels["review"].setChecked(True)
+        settle()
+        dialog.grab().save(str(folder / "deidentify-dialog.png"))
+        dialog.accept()
+
+    reviews: list[QDialog] = []
+
+    def review(dialog: QDialog) -> None:
+        if not reviews:
+            dialog.grab().save(str(folder / "pixel-review.png"))
+        reviews.append(dialog)
+        dialog.accept()
+
+    summaries: list[QDialog] = []
+
+    def summary(dialog: QDialog) -> None:
+        dialog.grab().save(str(folder / "deidentify-summary.png"))
+        summaries.append(dialog)
+        dialog.reject()
+
+    assert isinstance(window.prompter, Agreeing)
+    window.prompter.handlers.update(
+        {DeidDialog: fill_in, PixelReviewDialog: review, DeidSummary: summary}
+    )
+    window.deidentifying.action.trigger()
+    pump(lambda: bool(summaries), timeout=120)
 
 
 if __name__ == "__main__":

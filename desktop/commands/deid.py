@@ -63,24 +63,22 @@ def register(commands: Any) -> None:
 
 
 def _deid(args: argparse.Namespace) -> int:
-    from desktop.core.deid.batch import deidentify_files
-    from desktop.core.deid.keys import default_key_file, project_key
-    from desktop.core.deid.mapping import KeyedMapping
-    from desktop.core.deid.profile import Profile
+    from desktop.deidentify import copies
 
     options = _options(args)
     pixels = _pixel_policy(args)
     if args.pixels == "review" and pixels is None:
         return _write_review(args.paths, args.boxes)
-    protect = None
-    if args.recipient:
-        from desktop.reidentify import recipient_protection
-
-        protect = recipient_protection(args.recipient)
-    key = project_key(args.key_file or default_key_file())
-    profile = Profile(KeyedMapping(key), options)
     failures = 0
-    for done in deidentify_files(args.paths, args.out, profile, protect=protect, pixels=pixels):
+    made = copies(
+        args.paths,
+        args.out,
+        options=options,
+        key_file=args.key_file,
+        recipient=args.recipient,
+        pixels=pixels,
+    )
+    for done in made:
         if done.copy is None:
             print(f"{done.source}: not de-identified: {done.error}", file=sys.stderr)
             failures += 1
@@ -99,7 +97,9 @@ def _pixel_policy(args: argparse.Namespace) -> "PixelPolicy | None":
     if args.pixels == "off":
         return None
     if args.pixels == "auto":
-        _check_ocr()
+        from desktop.deidentify import check_ocr
+
+        check_ocr()
         return PixelPolicy()
     if args.boxes is None:
         raise CourierError(
@@ -112,20 +112,17 @@ def _pixel_policy(args: argparse.Namespace) -> "PixelPolicy | None":
 
 def _write_review(paths: list[Path], review: Path) -> int:
     """Search ``paths`` for burned-in text and write the review file; no copies."""
-    from desktop.core.deid.batch import read_instance, source_files
-    from desktop.core.deid.burned_in import find_text
     from desktop.core.deid.review_file import write_review
+    from desktop.deidentify import search
 
-    _check_ocr()
     found = []
     failures = 0
-    for source in source_files(paths):
-        try:
-            dataset = read_instance(source)
-            found.append((source, str(dataset.SOPInstanceUID), find_text(source, dataset)))
-        except CourierError as error:
-            print(f"{source}: not searched: {error}", file=sys.stderr)
+    for searched in search(paths):
+        if searched.finding is None:
+            print(f"{searched.source}: not searched: {searched.error}", file=sys.stderr)
             failures += 1
+        else:
+            found.append((searched.source, searched.uid, searched.finding))
     count = write_review(review, found)
     boxes = sum(len(finding.boxes) for _, _, finding in found)
     print(
@@ -133,13 +130,6 @@ def _write_review(paths: list[Path], review: Path) -> int:
         f"([x, y, width, height]), then run the same command again to make the copies"
     )
     return 1 if failures else 0
-
-
-def _check_ocr() -> None:
-    """Load the OCR engine now, so that a missing one is one error, not one per file."""
-    from desktop.core.deid.ocr import engine
-
-    engine()
 
 
 def _options(args: argparse.Namespace) -> frozenset[Option]:

@@ -2,25 +2,14 @@
 ``reid``: original values restored from an Encrypted Attributes Sequence by its recipient."""
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
-
-if TYPE_CHECKING:
-    from desktop.security.cms import Opened
-    from desktop.security.keystore import UnlockedIdentity
-    from desktop.security.signing import Trust
-
-PREAMBLE_AND_PREFIX = slice(128, 132)
-
-
-def _part10(head: bytes) -> bool:
-    return head[PREAMBLE_AND_PREFIX] == b"DICM"
+from desktop.sealing import part10
 
 
 def _der(head: bytes) -> bool:
@@ -66,95 +55,55 @@ def register(commands: Any) -> None:
 
 
 def _seal(args: argparse.Namespace) -> int:
-    from desktop.core.files import write_atomic
-    from desktop.security.certificates import load_certificates
-    from desktop.security.cms import seal
+    from desktop.sealing import recipient_certificate, seal_files, signer_of
 
-    if not args.recipient.is_file():
-        raise CourierError(f"{args.recipient}: no such certificate file")
-    recipient = load_certificates(args.recipient.read_bytes(), str(args.recipient))[0]
-    signer = None
-    if args.sign_with:
-        from desktop.security.signing import signer as signing_identity
-
-        signer = open_keystore(args).unlock_identity(args.sign_with)
-        signing_identity(signer, dt.datetime.now(dt.UTC))  # refuses expired or non-signing keys
+    recipient = recipient_certificate(args.recipient)
+    signer = signer_of(open_keystore(args), args.sign_with) if args.sign_with else None
     failures = 0
-    for source, target in _jobs(args, _part10):
-        content = source.read_bytes()
-        if not _part10(content):
-            print(f"{source}: not sealed: not a DICOM file", file=sys.stderr)
+    how = f"signed by {signer.name}" if signer else "SHA-256 digest"
+    for done in seal_files(_jobs(args, part10), recipient, signer):
+        if done.target is None:
+            print(f"{done.source}: not sealed: {done.error}", file=sys.stderr)
             failures += 1
-            continue
-        write_atomic(target, seal(content, recipient, signer))
-        how = f"signed by {signer.name}" if signer else "SHA-256 digest"
-        print(f"sealed {source} -> {target}: for {recipient.subject.rfc4514_string()}, {how}")
+        else:
+            print(
+                f"sealed {done.source} -> {done.target}: for "
+                f"{recipient.subject.rfc4514_string()}, {how}"
+            )
     return 1 if failures else 0
 
 
 def _unseal(args: argparse.Namespace) -> int:
-    from desktop.core.files import write_atomic
+    from desktop.sealing import unseal_files
     from desktop.signing import trust_of
 
     keystore = open_keystore(args)
     identity = keystore.unlock_identity(args.identity)
     trust = trust_of(keystore, [])
     failures = 0
-    for source, target in _jobs(args, _der):
-        try:
-            opened = _opened(source.read_bytes(), identity, trust)
-        except CourierError as error:
-            print(f"{source}: not opened: {error}", file=sys.stderr)
+    for done in unseal_files(_jobs(args, _der), identity, trust):
+        if done.target is None:
+            print(f"{done.source}: not opened: {done.error}", file=sys.stderr)
             failures += 1
-            continue
-        write_atomic(target, opened.content)
-        if opened.protection == "signed":
-            print(f"unsealed {source} -> {target}: signature of {opened.signer} valid")
         else:
-            print(f"unsealed {source} -> {target}: digest matches")
+            print(f"unsealed {done.source} -> {done.target}: {done.checked}")
     return 1 if failures else 0
 
 
-def _opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Opened":
-    """The sealed file opened and checked; CourierError with the reason if it cannot be used."""
-    from desktop.security.cms import open_sealed
-
-    if _part10(sealed):
-        raise CourierError("a plain DICOM file, not sealed")
-    opened = open_sealed(sealed, identity, trust)
-    if not _part10(opened.content):
-        raise CourierError("its content is not a DICOM file")
-    if opened.judgement.verdict != "valid":
-        raise CourierError(
-            f"signer {opened.signer} not accepted ({opened.judgement.verdict}): "
-            f"{opened.judgement.reason}"
-        )
-    return opened
-
-
 def _reid(args: argparse.Namespace) -> int:
-    import io
-
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    from desktop.core.files import write_atomic
-    from desktop.reidentify import reidentify
+    from desktop.reidentify import reidentify_files
 
     identity = open_keystore(args).unlock_identity(args.identity)
     failures = 0
-    for source, target in _jobs(args, _part10):
-        try:
-            dataset = pydicom.dcmread(source)
-            restored = reidentify(dataset, identity)
-        except (CourierError, InvalidDicomError) as error:
-            print(f"{source}: not re-identified: {error}", file=sys.stderr)
+    for done in reidentify_files(_jobs(args, part10), identity):
+        if done.target is None:
+            print(f"{done.source}: not re-identified: {done.error}", file=sys.stderr)
             failures += 1
-            continue
-        buffer = io.BytesIO()
-        dataset.save_as(buffer)
-        write_atomic(target, buffer.getvalue())
-        print(f"re-identified {source} -> {target}: {restored} original values restored")
+        else:
+            print(
+                f"re-identified {done.source} -> {done.target}: "
+                f"{done.restored} original values restored"
+            )
     return 1 if failures else 0
 
 

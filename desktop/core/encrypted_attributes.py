@@ -49,8 +49,22 @@ def encrypted_contents(dataset: Dataset) -> list[bytes]:
                 f"encrypted attributes in transfer syntax {syntax or '(none)'}: only Explicit VR "
                 "Little Endian is read"
             )
-        contents.append(bytes(item.EncryptedContent))
+        contents.append(_der(bytes(item.EncryptedContent)))
     return contents
+
+
+def _der(value: bytes) -> bytes:
+    """The DER structure at the start of ``value``, without what follows it: an odd-length
+    envelope is padded to even length in a file (PS3.5 §7.1.1), a byte DER does not allow."""
+    if len(value) < 2 or value[0] != 0x30:  # not a SEQUENCE: left for the CMS reader to refuse
+        return value
+    size = value[1]
+    if size < 0x80:
+        end = 2 + size
+    else:
+        count = size & 0x7F
+        end = 2 + count + int.from_bytes(value[2 : 2 + count], "big")
+    return value[:end] if end < len(value) else value
 
 
 def restore(dataset: Dataset, decrypted: bytes) -> int:

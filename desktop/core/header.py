@@ -28,7 +28,10 @@ PREAMBLE_LENGTH = 128
 DICOM_PREFIX = b"DICM"
 #: A DER ContentInfo's content type OID for EnvelopedData (1.2.840.113549.1.7.3).
 ENVELOPED_DATA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03"
-SEALED = "sealed (secure DICOM file): open it with `dicom-courier unseal` and a recipient identity"
+SEALED = (
+    "sealed (secure DICOM file): open it with a recipient identity (File ▸ Open sealed "
+    "files…, or `dicom-courier unseal`)"
+)
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 ITEM = 0xFFFEE000
 ITEM_DELIMITER = 0xFFFEE00D

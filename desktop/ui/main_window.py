@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QTabWidget
 from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.ui.controller import TransferController
+from desktop.ui.deid_controller import DeidController
 from desktop.ui.errors import ErrorReporter
 from desktop.ui.export_controller import ExportController
 from desktop.ui.icons import icon
@@ -30,6 +31,9 @@ from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.prompter import Prompter
 from desktop.ui.query_controller import QueryController
+from desktop.ui.reid_controller import ReidController
+from desktop.ui.seal_controller import SealController
+from desktop.ui.sealed_controller import SealedController
 from desktop.ui.send_controller import SendController
 from desktop.ui.shell import Shell
 from desktop.ui.signatures import SignatureController
@@ -127,6 +131,10 @@ class MainWindow(QMainWindow):
             shell.status,
             shell.report,
         )
+        self.deidentifying = DeidController(shell, self.sources, self.opening.open_path)
+        self.unsealing = SealedController(shell, self.sources, self.opening.open_path)
+        self.reidentifying = ReidController(shell, self.sources, self.opening.open_path)
+        self.sealing = SealController(shell, self.sources)
         self.node_actions = NodesController(shell, self.nodes, self.checks)
         self.node_actions.listed.connect(self.query.set_nodes)
         for browser in self.sources.browsers():
@@ -139,7 +147,13 @@ class MainWindow(QMainWindow):
             nodes=self.node_actions,
             checks=self.checks,
             show_panel=lambda: self.tabs.setCurrentWidget(self.transfers),
-            menu_actions=[self.signatures.verify_action, self.signatures.details_action],
+            menu_actions=[
+                self.deidentifying.action,
+                self.reidentifying.action,
+                self.sealing.action,
+                self.signatures.verify_action,
+                self.signatures.details_action,
+            ],
         )
         self.querying = QueryController(shell, self.query, lambda: self.listening.inbox)
         self.certificates.error.connect(shell.show_error)
@@ -186,6 +200,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addMenu(opening.recent_menu)
+        file_menu.addAction(self.unsealing.action)
         file_menu.addSeparator()
         toolbar.addSeparator()
         for text, shortcut, export, tip in (
@@ -201,6 +216,10 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addAction("Export to &CD/USB…", opening.export_to_media)
+        file_menu.addSeparator()
+        file_menu.addActions(
+            [self.deidentifying.action, self.reidentifying.action, self.sealing.action]
+        )
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

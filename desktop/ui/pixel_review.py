@@ -160,7 +160,8 @@ def reviewer(prompter: "Prompter") -> Callable[[Path, "Finding"], list[Box] | No
     def review(source: Path, finding: "Finding") -> list[Box] | None:
         frame = FrameSource(source).display(finding.frames[0] if finding.frames else 0)
         why = "; ".join(finding.triage.reasons)
-        read = ", ".join(f"“{line.text}”" for line in finding.lines[:12]) or "no text"
+        texts = dict.fromkeys(line.text for line in finding.lines)  # each frame reads them
+        read = ", ".join(f"“{text}”" for text in list(texts)[:12]) or "no text"
         explanation = f"{source.name} was searched ({why}). Read: {read}."
         return prompter.review_boxes(
             f"Burned-in text: {source.name}", frame, finding.boxes, explanation

@@ -54,6 +54,25 @@ def test_the_recipient_restores_every_original_value(tmp_path: Path, pki: Pki) -
     assert copy.AnatomicRegionSequence[0].CodeMeaning == "Head"
 
 
+def test_an_odd_length_envelope_padded_in_the_file_still_opens(tmp_path: Path, pki: Pki) -> None:
+    """A DICOM file pads an odd-length value with one byte (PS3.5 §7.1.1), which DER does not
+    allow after its end: it made half the copies de-identified with a recipient unopenable."""
+    _, copy = _deidentified(pki, "client")
+    item = copy.EncryptedAttributesSequence[0]
+    content = bytes(item.EncryptedContent)
+    grown = 0
+    while len(content) % 2 == 0:  # longer comments, until the envelope's length is odd
+        grown += 1
+        originals = Dataset()
+        originals.PatientComments = "X" * (16 * grown)  # until a TLV needs one more length byte
+        content = bytes(encrypt_originals(originals, pki.client.certificate).EncryptedContent)
+        assert grown < 40, "no odd-length envelope"
+    item.EncryptedContent = content
+    reread = _saved_and_read(copy, tmp_path / "odd.dcm")
+    assert len(bytes(reread.EncryptedAttributesSequence[0].EncryptedContent)) == len(content) + 1
+    assert reidentify(reread, pki.unlocked(pki.client)) == 1
+
+
 def test_each_of_two_recipients_opens_its_own_item(tmp_path: Path, pki: Pki) -> None:
     original, copy = _deidentified(pki, "server", "client")
     for recipient in (pki.server, pki.client):

@@ -1,0 +1,81 @@
+"""De-identified copies as ``dicom-courier deid`` and the GUI's De-identify… make them: the
+profile under a project key, the recipient who alone may re-identify, and the burned-in text
+searched before the copies are written (``--pixels review``: the boxes found go to a review
+file on the command line, to a person in the GUI, then are masked as given back)."""
+
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.core.deid.batch import Copied, Protect, deidentify_files, read_instance, source_files
+from desktop.core.deid.burned_in import Finding, find_text
+from desktop.core.deid.keys import default_key_file, project_key
+from desktop.core.deid.mapping import KeyedMapping
+from desktop.core.deid.pixels import PixelPolicy
+from desktop.core.deid.profile import Profile
+from desktop.core.deid.table import Option
+from desktop.core.errors import CourierError
+from desktop.reidentify import certificate_protection, recipient_protection
+
+
+@dataclass(frozen=True, slots=True)
+class Searched:
+    """One file searched for burned-in text: its original SOP Instance UID and what was found,
+    or why it could not be searched."""
+
+    source: Path
+    uid: str = ""
+    finding: Finding | None = None
+    error: str = ""
+
+
+def make_profile(options: frozenset[Option], key_file: Path | None = None) -> Profile:
+    """The profile with ``options`` under the project key of ``key_file`` (default: the
+    home's, made 0600 when missing)."""
+    return Profile(KeyedMapping(project_key(key_file or default_key_file())), options)
+
+
+def protection(recipient: Path | bytes | None) -> Protect | None:
+    """Keep the original values encrypted for ``recipient``: a certificate file, or a
+    certificate's PEM or DER bytes (a keystore entry); None: not re-identifiable."""
+    if recipient is None:
+        return None
+    if isinstance(recipient, Path):
+        return recipient_protection(recipient)
+    return certificate_protection(recipient, "the recipient's certificate")
+
+
+def check_ocr() -> None:
+    """Load the OCR engine now, so that a missing one is one error, not one per file."""
+    from desktop.core.deid.ocr import engine
+
+    engine()
+
+
+def search(paths: Iterable[Path]) -> Generator[Searched, None, None]:
+    """Each file of ``paths`` searched for burned-in text (the boxes ``--pixels auto`` would
+    mask); a file that cannot be read or searched is reported and the others go on."""
+    check_ocr()
+    for source in source_files(paths):
+        try:
+            dataset = read_instance(source)
+            yield Searched(source, str(dataset.SOPInstanceUID), find_text(source, dataset))
+        except CourierError as error:
+            yield Searched(source, error=str(error))
+
+
+def copies(
+    paths: Iterable[Path],
+    out: Path,
+    *,
+    options: frozenset[Option],
+    key_file: Path | None = None,
+    recipient: Path | bytes | None = None,
+    pixels: PixelPolicy | None = None,
+) -> Generator[Copied, None, None]:
+    """The de-identified copy of each file of ``paths`` under ``out``, or why there is none
+    (``deidentify_files``), with the profile and the recipient's protection made here: on the
+    caller's thread, a worker's in the GUI."""
+    protect = protection(recipient)
+    profile = make_profile(options, key_file)
+    yield from deidentify_files(paths, out, profile, protect=protect, pixels=pixels)

@@ -1,0 +1,61 @@
+"""File ▸ De-identify… (and the browser's menu): asks how to de-identify the selection
+(DeidDialog), then makes the copies as ``dicom-courier deid`` does (``DeidRun``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+
+from desktop.core.model import InstanceStatus
+from desktop.ui.deid_run import DeidRun
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.deidentify import DeidDialog
+from desktop.ui.widgets.recipient import keystore_certificates
+from desktop.ui.widgets.sources import SourcesPanel
+
+
+class DeidController(QObject):
+    """The De-identify… action: asks how (DeidDialog), then runs a ``DeidRun``."""
+
+    def __init__(self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]):
+        super().__init__(shell.window)
+        self.shell, self.sources, self.open_path = shell, sources, open_path
+        self.action = QAction("De-ide&ntify…", shell.window)
+        self.action.setShortcut("Ctrl+Shift+D")
+        tip = "Write de-identified copies of the selected patients, studies or series"
+        self.action.setToolTip(f"{tip} (Ctrl+Shift+D)")
+        self.action.setStatusTip(tip)
+        self.action.triggered.connect(self.deidentify)
+        self.run: DeidRun | None = None  # the last one (a connection does not keep it alive)
+
+    def deidentify(self) -> DeidRun | None:
+        browser = self.sources.current_browser()
+        files = [
+            i.path
+            for i in browser.selected_instances()
+            if i.path is not None and i.status is InstanceStatus.OK
+        ]
+        if not files:
+            self.shell.status("Select a patient, a study or a series to de-identify first")
+            return None
+        prompter, settings = self.shell.prompter, self.shell.settings
+        dialog = DeidDialog(
+            f"the {len(files)} selected image{'s' if len(files) != 1 else ''}",
+            keystore_certificates(self.shell.services.keystore, cas=True),
+            prompter.open_folder,
+            prompter.open_file,
+            folder=str(settings.value("deid/folder") or ""),
+            parent=self.shell.window,
+        )
+        if not prompter.run(dialog):
+            return None
+        choice = dialog.choice()
+        settings.setValue("deid/folder", str(choice.out))
+        self.run = DeidRun(self.shell, files, choice, self.open_path)
+        self.run.finished.connect(self.run.deleteLater)
+        self.run.start()
+        return self.run

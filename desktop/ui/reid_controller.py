@@ -1,0 +1,65 @@
+"""File ▸ Re-identify… (and the browser's menu): the original values kept encrypted in the
+selected de-identified images restored with one of the keystore's identities, as ``dicom-courier
+reid`` restores them (desktop.reidentify), into copies in a folder, then shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+
+from desktop.core.model import InstanceStatus
+from desktop.ui.identity_jobs import IdentityJob, Outcome, run_identity_job
+from desktop.ui.shell import Shell
+from desktop.ui.widgets.sources import SourcesPanel
+from desktop.ui.workers import GeneratorWorker
+
+if TYPE_CHECKING:  # pydicom and the CMS are not needed to show the window
+    from desktop.security.keystore import Keystore, UnlockedIdentity
+
+
+def _reidentify(
+    jobs: list[tuple[Path, Path]], identity: UnlockedIdentity, _: Keystore
+) -> Iterator[Outcome]:
+    from desktop.reidentify import reidentify_files
+
+    return reidentify_files(jobs, identity)
+
+
+class ReidController(QObject):
+    def __init__(
+        self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]
+    ) -> None:
+        super().__init__(shell.window)
+        self.shell, self.sources, self.open_path = shell, sources, open_path
+        self.action = QAction("Re-identi&fy…", shell.window)
+        tip = "Restore the original values kept encrypted for you in de-identified images"
+        self.action.setToolTip(tip)
+        self.action.setStatusTip(tip)
+        self.action.triggered.connect(self.reidentify)
+
+    def reidentify(self) -> GeneratorWorker | None:
+        browser = self.sources.current_browser()
+        files = [
+            i.path
+            for i in browser.selected_instances()
+            if i.path is not None and i.status is InstanceStatus.OK
+        ]
+        if browser.tree is None or not files:
+            self.shell.status("Select de-identified patients, studies or series first")
+            return None
+        count = f"{len(files)} selected image{'s' if len(files) != 1 else ''}"
+        job = IdentityJob(
+            "Re-identify",
+            f"Restore the original values the {count} keep encrypted for their recipient, "
+            "with your identity. Re-identified copies are written to a folder and shown; the "
+            "selected files stay as they are.",
+            "Re-identify",
+            "re-identified",
+            _reidentify,
+            "reid/folder",
+        )
+        return run_identity_job(self.shell, job, files, browser.tree.root, self.open_path)

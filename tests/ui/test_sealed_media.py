@@ -1,0 +1,95 @@
+"""Sealed media in the browser: opening a folder of secure DICOM files offers to open them
+with an identity; the dialog is answered, the files inside are written and shown, and a file
+sealed for someone else is said not to be ours."""
+
+from pathlib import Path
+
+from cryptography import x509
+from PySide6.QtWidgets import QDialog
+
+from desktop.core.header import SEALED
+from desktop.demo import Demo
+from desktop.security.cms import seal
+from desktop.ui.main_window import MainWindow
+from desktop.ui.widgets.identity_folder import IdentityFolderDialog
+from tests.ui.clicking import press_ok, trigger
+from tests.ui.scripted import ScriptedPrompter
+from tests.ui.test_stories import no_unexpected_errors
+
+
+def sealed_media(window: MainWindow, demo: Demo, folder: Path) -> dict[str, bytes]:
+    """Three CT images sealed for the demo PACS, one for the workstation; the originals by
+    the name of their sealed file."""
+    keystore = window.services.keystore
+    ct = sorted((demo.media / "PT000000" / "ST000000" / "SE000000").iterdir())[:4]
+    originals = {}
+    folder.mkdir()
+    for number, source in enumerate(ct):
+        who = "demo-pacs" if number < 3 else "demo-workstation"
+        recipient = x509.load_pem_x509_certificate(
+            keystore.identity(who).certificate.pem.encode("ascii")
+        )
+        name = f"SEALED{number:02d}"
+        (folder / name).write_bytes(seal(source.read_bytes(), recipient, None))
+        originals[name] = source.read_bytes()
+    return originals
+
+
+def test_the_browser_offers_to_open_sealed_files_with_an_identity(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    media, out = tmp_path / "sealed", tmp_path / "opened"
+    originals = sealed_media(window, demo, media)
+
+    def choose(dialog: QDialog) -> None:
+        assert isinstance(dialog, IdentityFolderDialog)
+        assert dialog.identity.currentText() == "demo-pacs"  # the keystore's identities
+        qtbot.keyClicks(dialog.out, str(media))
+        press_ok(qtbot, dialog)  # not over the sealed files themselves
+        assert dialog.isVisible() and "another folder" in dialog.problem.text()
+        dialog.out.clear()
+        qtbot.keyClicks(dialog.out, str(out))
+        press_ok(qtbot, dialog)
+
+    prompter.answer("open_folder", media)
+    prompter.answer("confirm", True)  # "Open them with one of your identities?"
+    prompter.answer("run", choose)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: bool(prompter.told), timeout=30000)
+    assert ("confirm", "Sealed files") in prompter.asked
+    title, text, details, warning = prompter.told[0]
+    assert title == "Open sealed files"
+    assert "3 of 4 files opened with demo-pacs" in text and warning
+    assert "SEALED03: not opened" in details and "demo-pacs" in details, details
+    for name, content in originals.items():
+        opened = out / name
+        assert opened.read_bytes() == content if name != "SEALED03" else not opened.exists()
+    qtbot.waitUntil(lambda: window.browser.tree is not None and window.browser.tree.root == out)
+    assert len(list(window.browser.tree.instances())) == 3
+    no_unexpected_errors(prompter)
+
+
+def test_sealed_files_are_listed_as_such_and_the_action_waits_for_an_answer(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    media = tmp_path / "sealed"
+    sealed_media(window, demo, media)
+    prompter.answer("open_folder", media)
+    prompter.answer("confirm", False)  # not now
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=30000)
+    tree = window.browser.tree
+    assert tree is not None and not list(tree.instances())
+    assert {p.reason for p in tree.problems} == {SEALED}
+    assert window.browser.problems_button.text() == "4 problem(s)"
+    trigger(window, "Open sealed files…")  # later, from the File menu: no handler, Cancel
+    assert prompter.asked[-1] == ("run", "Open sealed files")
+    no_unexpected_errors(prompter)
