@@ -19,11 +19,13 @@ def add(home: Path, node: Node) -> Node:
 
 def edit(home: Path, name: str, /, **changes: Any) -> Node:
     """Change the node ``name`` (``changes`` may rename it)."""
+    before = config.find_node(config.load_config(home), name)
     changed = config.edit_node(home, name, **changes)
     renamed = f" (was {name})" if changed.name != name else ""
-    auditing.configuration_changed(
-        home / "config.json", f"node {changed.name}{renamed} changed: {describe(changed)}"
-    )
+    if changed != before:
+        auditing.configuration_changed(
+            home / "config.json", f"node {changed.name}{renamed} changed: {describe(changed)}"
+        )
     return changed
 
 

@@ -238,6 +238,8 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
         changes["deid_recipient"] = str(recipient.resolve())
     if changes.get("deid") is False:  # a node that stops de-identifying forgets how it did
         changes.update(deid_options=(), deid_recipient="")
+    if changes.get("tls") is False:  # ... and one that stops TLS, the identity it presented
+        changes.setdefault("identity", "")
     for key in ("identity", "sign_identity"):
         if changes.get(key):
             open_keystore(argparse.Namespace(password_file=None)).identity(changes[key])
@@ -252,8 +254,9 @@ def _node_add(args: argparse.Namespace) -> int:
 
 def _node_edit(args: argparse.Namespace) -> int:
     renamed = {"name": args.rename} if args.rename else {}
+    before = find_node(load_config(courier_home()), args.name)
     node = nodes.edit(courier_home(), args.name, **_changes(args), **renamed)
-    print(f"changed node {node.name}: {describe(node)}")
+    print(f"{'unchanged' if node == before else 'changed'} node {node.name}: {describe(node)}")
     return 0
 
 

@@ -237,7 +237,8 @@ def test_changes_of_trust_and_nodes_are_reported(
         ("keystore", "import-identity", "site-b", pki.path("server", ".p12")),
         ("keystore", "import-crl", pki.path("intermediate", ".crl")),
         node_add("pacs", "PACS", 104, "--tls", "--identity", "courier"),
-        ("node", "edit", "pacs", "--rename", "archive", "--no-tls", "--identity", ""),
+        ("node", "edit", "pacs", "--rename", "archive", "--no-tls"),  # forgets the identity
+        ("node", "edit", "archive", "--port", "104"),  # no change: nothing audited
         ("node", "remove", "archive"),
         ("keystore", "remove", "site-b"),
         ("keystore", "remove", pki.rogue_root.certificate.fingerprint(SHA256()).hex()[:8]),
