@@ -216,13 +216,15 @@ def _apply_header(entry: InstanceEntry, header: Header, problems: list[Problem])
 
 
 def _drop_duplicates(entries: list[InstanceEntry], problems: list[Problem]) -> list[InstanceEntry]:
-    """Keep the first entry of each SOP Instance UID (listed ones first) and report the others."""
+    """Keep the first entry of each SOP Instance UID (listed ones first, a file before a record
+    that names none) and report the others; a record without a file, already reported, goes
+    silently when a file holds its instance."""
     kept: dict[str, InstanceEntry] = {}
-    for entry in sorted(entries, key=lambda e: e.status is not InstanceStatus.OK):
+    for entry in sorted(entries, key=lambda e: (e.path is None, e.status is not InstanceStatus.OK)):
         first = kept.get(entry.sop_instance_uid)
         if first is None:
             kept[entry.sop_instance_uid] = entry
-        else:
+        elif entry.path is not None:
             problems.append(
                 Problem(
                     entry.path or Path(),

@@ -239,6 +239,10 @@ def test_dicomdir_file_id_with_a_nul_is_invalid(dicomdir_media: Callable[[str], 
     assert tree.source == "dicomdir" and sum(1 for _ in tree.instances()) == 31
     invalid = [p.reason for p in tree.problems if "invalid file ID" in p.reason]
     assert len(invalid) == 1 and "61\\x004" in invalid[0]
+    # The file itself is still there once: shown, not hidden as a "duplicate" of the record
+    # that could not name it.
+    assert media / "77654033" / "CR1" / "6154" in {i.path for i in tree.instances()}
+    assert not [p for p in tree.problems if "None" in p.reason or "duplicate" in p.reason]
 
 
 def test_deflated_image_is_decoded_from_its_bounded_copy(tmp_path: Path) -> None:
