@@ -383,6 +383,10 @@ def items_from(
                                 instance.size or 0,
                             )
                         )
+    if (study or series) and not items and not skipped:
+        from desktop.core.study_selection import absent
+
+        raise CourierError(f"nothing to send: {absent(trees, study, series)}")
     return items, skipped
 
 

@@ -63,6 +63,25 @@ def _available(trees: Sequence[MediaTree]) -> str:
     )
 
 
+def absent(trees: Sequence[MediaTree], study_uid: str | None, series_uid: str | None) -> str:
+    """Why nothing of ``study_uid`` (and ``series_uid``) is in the trees, naming what is
+    there: UIDs are long and pasted, the user needs to see which one was meant."""
+    studies = [s for t in trees for p in t.patients for s in p.studies]
+    chosen = [s for s in studies if study_uid in (None, s.study_instance_uid)]
+    if not chosen:
+        return f"study {study_uid} is not there; the studies there are: " + (
+            _available(trees) or "none"
+        )
+    series = "; ".join(
+        f"{one.series_instance_uid} ({one.modality or 'no modality'} "
+        f"#{one.series_number if one.series_number is not None else '?'}, "
+        f"{one.series_description or 'no description'})"
+        for study in chosen
+        for one in study.series
+    )
+    return f"series {series_uid} is not there; the series there are: {series or 'none'}"
+
+
 def media_label(trees: Sequence[MediaTree], study_uid: str) -> str:
     """The File-set ID for media of the study: its patient ID (7 characters at most) and its
     date ('' when the study is in none of the trees)."""

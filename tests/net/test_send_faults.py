@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage, MRImageStorage
@@ -217,3 +218,26 @@ def test_a_file_cut_short_while_it_is_sent_fails_alone(
     assert f"FAILED {victim}: not stored: the file ended" in out and "changed while sent" in out
     assert "sent 3 of 4, 1 failed" in out
     assert len(received) == 3  # the cut file never reached the peer as a data set
+
+
+def test_a_study_or_series_not_there_is_said_with_what_is_there(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    [first, *_] = make_study(tmp_path / "study", count=2)
+    plain_node(capsys, free_port())  # nothing is sent: nothing listens
+    study = pydicom.dcmread(first, stop_before_pixels=True)
+    status, _, err = cli(capsys, "send", "peer", tmp_path / "study", "--study", "2.25.1")
+    assert status == 1
+    assert f"study 2.25.1 is not there; the studies there are: {study.StudyInstanceUID} (" in err
+    status, _, err = cli(
+        capsys,
+        "send",
+        "peer",
+        tmp_path / "study",
+        "--study",
+        study.StudyInstanceUID,
+        "--series",
+        "2.25.2",
+    )
+    assert status == 1
+    assert f"series 2.25.2 is not there; the series there are: {study.SeriesInstanceUID} (" in err
