@@ -35,6 +35,21 @@ def remove(home: Path, name: str) -> Node:
     return removed
 
 
+def waiting_jobs(home: Path, name: str) -> list[int]:
+    """The queue's jobs still pending for the node ``name``: they wait for it for ever once it
+    is removed (a user removing it is told, to cancel them or add the node again)."""
+    from desktop.net.queue import TransferQueue
+
+    path = home / "queue.sqlite"
+    if not path.exists():
+        return []
+    queue = TransferQueue(path)
+    try:
+        return [job.id for job in queue.jobs() if job.node == name and job.state == "pending"]
+    finally:
+        queue.close()
+
+
 def describe(node: Node) -> str:
     """The node in one line: where, as whom, and how its copies are protected."""
     security = (

@@ -274,6 +274,13 @@ def _node_list(args: argparse.Namespace) -> int:
 
 def _node_remove(args: argparse.Namespace) -> int:
     print(f"removed node {nodes.remove(courier_home(), args.name).name}")
+    if waiting := nodes.waiting_jobs(courier_home(), args.name):
+        listed = ", ".join(map(str, waiting))
+        print(
+            f"warning: job {listed} still waits for {args.name}: cancel it (queue cancel "
+            f"{waiting[0]}) or add the node again",
+            file=sys.stderr,
+        )
     return 0
 
 

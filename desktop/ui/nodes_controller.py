@@ -65,7 +65,14 @@ class NodesController(QObject):
             self.refresh_nodes()
 
     def remove_node(self, name: str) -> None:
-        if self.shell.prompter.confirm("Remove node", f"Remove the node {name}?"):
+        waiting = nodes.waiting_jobs(self.services.home, name)
+        question = f"Remove the node {name}?"
+        if waiting:
+            question += (
+                f"\n\nTransfer job {', '.join(map(str, waiting))} still waits for it and "
+                "will not go anywhere: cancel it in Transfers, or add the node again."
+            )
+        if self.shell.prompter.confirm("Remove node", question):
             nodes.remove(self.services.home, name)
             self.refresh_nodes()
 

@@ -241,3 +241,16 @@ def test_a_study_or_series_not_there_is_said_with_what_is_there(
     )
     assert status == 1
     assert f"series 2.25.2 is not there; the series there are: {study.SeriesInstanceUID} (" in err
+
+
+def test_removing_a_node_warns_of_the_jobs_that_still_wait_for_it(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    [image] = make_study(tmp_path / "study", count=1)
+    plain_node(capsys, free_port())
+    queue = TransferQueue(home / "queue.sqlite")
+    job = queue.enqueue("peer", items_from([open_media(image)], None, None)[0], "left")
+    queue.close()
+    status, out, err = cli(capsys, "node", "remove", "peer")
+    assert status == 0 and "removed node peer" in out
+    assert f"warning: job {job} still waits for peer: cancel it (queue cancel {job})" in err

@@ -25,6 +25,7 @@ class ScriptedPrompter(Prompter):
         self.asked: list[tuple[str, str]] = []
         self.errors: list[tuple[str, str, str]] = []  # title, message, details
         self.told: list[tuple[str, str, str, bool]] = []  # title, text, details, warning
+        self.questions: list[str] = []  # the text of each confirm
 
     def answer(self, kind: str, *values: Any) -> None:
         """Queue answers for questions of ``kind`` (open_file, open_folder, save_file, confirm,
@@ -46,6 +47,7 @@ class ScriptedPrompter(Prompter):
         return self._next("save_file", title)  # type: ignore[no-any-return]
 
     def confirm(self, title: str, text: str) -> bool:
+        self.questions.append(text)
         return bool(self._next("confirm", title))
 
     def text(

@@ -3,12 +3,16 @@ refuse a TLS check of a plain node, remove."""
 
 from PySide6.QtWidgets import QDialog
 
+from desktop.commands.transfer import items_from
 from desktop.core.config import load_config
+from desktop.core.media import open_media
+from desktop.net.queue import TransferQueue
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.nodes import NodesPanel
 from tests.helpers import require_tool
+from tests.net.conftest import make_study
 from tests.peers import free_port, running
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
@@ -52,7 +56,12 @@ def test_add_echo_check_and_remove_a_node_by_clicking(
         "Check TLS",
         "Modality is a plain DICOM node (TLS is off)",
     )
+    queue = TransferQueue(shell.services.home / "queue.sqlite")
+    [image] = make_study(tmp_path / "study", count=1)
+    job = queue.enqueue("Modality", items_from([open_media(image)], None, None)[0], "left")
+    queue.close()
     prompter.answer("confirm", True)
     click(qtbot, button(panel, "Remove"))
     assert load_config(shell.services.home).nodes == {} and listed[-1] == []
+    assert f"Transfer job {job} still waits for it" in prompter.questions[-1]
     assert panel.item_for("Modality") is None
