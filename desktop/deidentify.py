@@ -76,6 +76,23 @@ def copies(
     """The de-identified copy of each file of ``paths`` under ``out``, or why there is none
     (``deidentify_files``), with the profile and the recipient's protection made here: on the
     caller's thread, a worker's in the GUI."""
+    paths = list(paths)
+    check_output(paths, out)
     protect = protection(recipient)
     profile = make_profile(options, key_file)
     yield from deidentify_files(paths, out, profile, protect=protect, pixels=pixels)
+
+
+def check_output(paths: Iterable[Path], out: Path) -> None:
+    """The copies go to a folder of their own: not a file, and not inside the data being
+    de-identified (the copies would mix with the identified originals there, and a second run
+    would read its own output)."""
+    if out.exists() and not out.is_dir():
+        raise CourierError(f"{out} is a file: --out names the folder the copies go to")
+    target = out.resolve()
+    for path in paths:
+        source = path.resolve()
+        if target == source or (source.is_dir() and target.is_relative_to(source)):
+            raise CourierError(
+                f"{out} is inside {path}, which is being de-identified: choose a folder outside it"
+            )

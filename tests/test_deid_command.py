@@ -90,6 +90,21 @@ def test_missing_source_is_named(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert not (tmp_path / "o").exists()
 
 
+def test_an_output_inside_the_sources_or_a_file_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    [first, *_] = write_files(tmp_path / "in", (STUDY,))
+    before = sorted(p for p in (tmp_path / "in").rglob("*"))
+    for out, message in (
+        (tmp_path / "in" / "copies", "is inside"),
+        (tmp_path / "in", "is inside"),
+        (first, "is a file: --out names the folder"),
+    ):
+        status, _, error = run(capsys, "deid", str(tmp_path / "in"), "--out", str(out))
+        assert status == 1 and message in error and error.count("\n") == 1, error
+    assert sorted(p for p in (tmp_path / "in").rglob("*")) == before  # nothing written
+
+
 def test_pixels_review_writes_the_boxes_then_masks_the_edited_ones(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
