@@ -239,3 +239,26 @@ def test_send_of_uncompressed_files_imports_no_pixel_library(tmp_path: Path) -> 
     assert "sent 3 of 3" in result.stdout
     assert result.stdout.splitlines()[-1] == ""
     assert len(list((tmp_path / "stored").iterdir())) == 3
+
+
+def test_demo_media_never_writes_over_other_media(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    existing = tmp_path / "cd"
+    existing.mkdir()
+    (existing / "DICOMDIR").write_bytes(b"a real export")
+    for target, message in (
+        (existing, "is not empty: choose a new or empty one"),
+        (existing / "DICOMDIR", "is a file, not a folder"),
+        (tmp_path / "no" / "such", "the folder " + str(tmp_path / "no") + " does not exist"),
+    ):
+        status, _, err = run(capsys, "demo-media", str(target))
+        assert status == 1 and message in err and err.count("\n") == 1, err
+    assert (existing / "DICOMDIR").read_bytes() == b"a real export"
+
+
+@pytest.mark.parametrize("tries", ["0", "-3", "two"])
+def test_send_needs_at_least_one_attempt(capsys: pytest.CaptureFixture[str], tries: str) -> None:
+    with pytest.raises(SystemExit):
+        main(["send", "pacs", "x", "--attempts", tries])
+    assert "--attempts" in capsys.readouterr().err

@@ -29,6 +29,17 @@ def password_option() -> argparse.ArgumentParser:
     return secret
 
 
+def attempts(text: str) -> int:
+    """``--attempts``: a whole number of tries, at least one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 try, not {value}")
+    return value
+
+
 def open_keystore(args: argparse.Namespace) -> "Keystore":
     """The home's keystore, asking for its password (--password-file ...) only when needed."""
     from desktop import auditing

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing, nodes
-from desktop.commands.options import open_keystore, password_option
+from desktop.commands.options import attempts, open_keystore, password_option
 from desktop.core.config import (
     COMPRESSIONS,
     LOSSY_COMPRESSIONS,
@@ -101,7 +101,7 @@ def register(commands: Any) -> None:
     send.add_argument("--series", metavar="UID", help="only this series")
     send.add_argument(
         "--attempts",
-        type=int,
+        type=attempts,
         default=DEFAULT_ATTEMPTS,
         help=f"tries for transient failures before giving up (default {DEFAULT_ATTEMPTS})",
     )
@@ -154,7 +154,7 @@ def register(commands: Any) -> None:
     commit.add_argument("--json", action="store_true")
     commit.set_defaults(run=_queue_commit)
     run = queue_actions.add_parser("run", parents=[secret], help="process pending jobs")
-    run.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS)
+    run.add_argument("--attempts", type=attempts, default=DEFAULT_ATTEMPTS)
     run.add_argument("--json", action="store_true")
     run.set_defaults(run=_queue_run)
 

@@ -129,7 +129,7 @@ def write_media(
     reported in ``WrittenMedia.skipped``; raise OutputError when nothing can be written.
     """
     out = Path(out).absolute()
-    _check_output(out)
+    check_output(out)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         skipped: list[Problem] = []
@@ -156,7 +156,8 @@ def write_media(
     return WrittenMedia(out, fileset, len(listed), skipped)
 
 
-def _check_output(out: Path) -> None:
+def check_output(out: Path) -> None:
+    """A new or empty folder whose parent exists: media are never written over others."""
     if out.is_dir():
         if any(out.iterdir()):
             raise OutputError(f"the output folder {out} is not empty: choose a new or empty one")

@@ -23,6 +23,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from desktop.core.media_writer import check_output
+
 SOP_CLASSES = {
     "CT": CTImageStorage,
     "MR": MRImageStorage,
@@ -164,7 +166,9 @@ def _other_id(patient_id: str) -> Dataset:
 
 
 def write_media(folder: Path, studies: tuple[StudySpec, ...] = DEMO_STUDIES) -> Path:
-    """Write the studies as DICOM media with a DICOMDIR (pydicom's FileSet); return its path."""
+    """Write the studies as DICOM media with a DICOMDIR (pydicom's FileSet) into a new or
+    empty folder; return its path."""
+    check_output(folder)
     file_set = FileSet()
     for study in studies:
         for dataset in study_datasets(study):
