@@ -117,3 +117,33 @@ def test_unknown_calling_ae_title_is_refused(
     assert result.returncode != 0 or "Rejected" in result.stderr + result.stdout
     assert not any(r["event"] == "stored" for r in records)
     assert any(r["event"] == "association-rejected" and r["calling"] == "INTRUDER" for r in records)
+
+
+def _idle_sockets(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that never say a word: half from 127.0.0.1 (where storescu comes
+    from), half spread over 25 other loopback addresses."""
+    idle = []
+    for number in range(count):
+        source = "127.0.0.1" if number % 2 else f"127.0.0.{2 + number % 50 // 2}"
+        idle.append(socket.create_connection(("127.0.0.1", port), source_address=(source, 0)))
+    return idle
+
+
+def test_a_hundred_idle_sockets_do_not_lock_an_allowed_sender_out(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    server, records = listener
+    idle = _idle_sockets(server.port, 100)
+    try:
+        files = make_study(tmp_path / "study", count=1)
+        start = time.monotonic()
+        result = storescu(pki, server.port, files)
+        assert result.returncode == 0, result.stderr
+        assert time.monotonic() - start < 3  # not after the idle ones time out
+    finally:
+        for connection in idle:
+            connection.close()
+    assert any(r["event"] == "stored" for r in records)
+    capped = [r for r in records if r.get("capped")]
+    assert capped and "waiting connections from 127.0.0.1" in capped[0]["reason"]
+    assert len([r for r in capped if r["peer"].startswith("127.0.0.1:")]) <= 5  # rate-limited
