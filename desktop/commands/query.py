@@ -11,7 +11,7 @@ from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
 from desktop.inbox import LazyStore, inbox_folder, indexing
-from desktop.net.query import LEVELS, QueryError, find, move
+from desktop.net.query import LEVELS, MoveProgress, QueryError, find, move
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
 
@@ -110,7 +110,17 @@ def _move(args: argparse.Namespace) -> int:
     if last is None or last.status.failed or last.failed:
         print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
-    return 0
+    return _matched(args, last)
+
+
+def _matched(args: argparse.Namespace, last: MoveProgress) -> int:
+    """0 when the retrieve moved something; 1, saying so, when nothing matched (a mistyped
+    UID must not read as success)."""
+    if last.completed or last.warning:
+        return 0
+    what = f"series {args.series} of study {args.study}" if args.series else f"study {args.study}"
+    print(f"nothing matched {what} on {args.node}", file=sys.stderr)
+    return 1
 
 
 def _get(args: argparse.Namespace) -> int:
@@ -142,4 +152,4 @@ def _get(args: argparse.Namespace) -> int:
     if last is None or last.status.failed or last.failed:
         print(f"get failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
-    return 0
+    return _matched(args, last)
