@@ -11,7 +11,15 @@ from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
 from desktop.inbox import LazyStore, inbox_folder, indexing
-from desktop.net.query import LEVELS, MoveProgress, QueryError, find, move
+from desktop.net.query import (
+    LEVELS,
+    MoveProgress,
+    QueryError,
+    find,
+    identifier,
+    move,
+    retrieve_identifier,
+)
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
 
@@ -68,8 +76,9 @@ def _keys(pairs: list[str]) -> dict[str, str]:
 
 
 def _find(args: argparse.Namespace) -> int:
-    node, connector, peer = connection(args, args.node)
     keys = _keys(args.key)
+    identifier(args.level, keys)  # refused before any password or association
+    node, connector, peer = connection(args, args.node)
     with auditing.querying(node, args.level, keys):
         matches = [
             {k.keyword: str(k.value) for k in match if k.keyword}
@@ -85,6 +94,7 @@ def _find(args: argparse.Namespace) -> int:
 
 
 def _move(args: argparse.Namespace) -> int:
+    retrieve_identifier(args.study, args.series)  # refused before any association
     node, connector, peer = connection(args, args.node)
     destination = args.dest or node.calling_ae_title
     listener = None
@@ -126,6 +136,7 @@ def _matched(args: argparse.Namespace, last: MoveProgress) -> int:
 def _get(args: argparse.Namespace) -> int:
     from desktop.net.get import get
 
+    retrieve_identifier(args.study, args.series)  # refused before any association
     node, connector, peer = connection(args, args.node)
     settings = ListenerSettings(node.calling_ae_title, out=inbox_folder(args.out))
     store = LazyStore(settings.out)
