@@ -110,6 +110,17 @@ def test_export_png_and_mp4(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert status == 0 and "wrote 10 frames at 8 fps" in out
 
 
+def test_export_to_a_long_name_works_and_an_impossible_one_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = str(sample_file("CT_small.dcm"))
+    long = tmp_path / ("y" * 246 + ".png")  # 250 characters: touch makes it
+    status, _, err = run(capsys, "export", source, "--png", str(long))
+    assert status == 0 and Image.open(long).size == (128, 128), err
+    status, _, err = run(capsys, "export", source, "--png", str(tmp_path / ("z" * 300 + ".png")))
+    assert status == 1 and err.count("\n") == 1 and err.endswith(": file name too long\n"), err
+
+
 def test_export_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, _, err = run(
         capsys, "export", str(sample_file("rtplan.dcm")), "--png", str(tmp_path / "x.png")
