@@ -9,7 +9,8 @@ from datetime import datetime
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
-UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+from desktop.core.uids import is_uid
+
 MAX_LENGTH = {  # characters per value (PN: per component group)
     "AE": 16,
     "AS": 4,
@@ -65,7 +66,7 @@ def problem(keyword: str, value: str) -> str:
 
 def uid_problem(keyword: str, value: str) -> str:
     """Why ``value`` is not a UID for ``keyword`` ('' when it is)."""
-    if len(value) > 64 or not UID.fullmatch(value):
+    if not is_uid(value):
         shown = value if len(value) <= 70 else value[:64] + "…"
         return (
             f"{keyword} is not a UID (digits and dots, no leading zeros, at most 64 "

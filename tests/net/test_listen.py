@@ -147,3 +147,37 @@ def test_a_hundred_idle_sockets_do_not_lock_an_allowed_sender_out(
     capped = [r for r in records if r.get("capped")]
     assert capped and "waiting connections from 127.0.0.1" in capped[0]["reason"]
     assert len([r for r in capped if r["peer"].startswith("127.0.0.1:")]) <= 5  # rate-limited
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "reason"),
+    [
+        ("SOPInstanceUID", "../../../../tmp/pwn", "SOP Instance UID '../../../../tmp/pwn'"),
+        ("StudyInstanceUID", "..", "Study Instance UID '..'"),
+        ("SeriesInstanceUID", "1.2.abc", "Series Instance UID '1.2.abc'"),
+    ],
+)
+def test_an_instance_whose_uid_is_not_a_uid_is_refused_in_words(
+    listener: tuple[StorageListener, list[Any]],
+    pki: Pki,
+    tmp_path: Path,
+    recwarn: pytest.WarningsRecorder,
+    attribute: str,
+    value: str,
+    reason: str,
+) -> None:
+    server, records = listener
+    [path] = make_study(tmp_path / "study", count=1)
+    dataset = pydicom.dcmread(path)
+    setattr(dataset, attribute, value)
+    if attribute == "SOPInstanceUID":
+        dataset.file_meta.MediaStorageSOPInstanceUID = value
+    dataset.save_as(path)
+    recwarn.clear()
+    result = storescu(pki, server.port, [path])
+    assert result.returncode != 0  # storescu saw the refusal
+    [failed] = [r for r in records if r["event"] == "store-failed"]
+    assert failed["status"] == 0xC000 and f"the {reason} is not a valid UID" in failed["error"]
+    assert not [r for r in records if r["event"] == "stored"]
+    assert not list(server.settings.out.rglob("*.dcm"))
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

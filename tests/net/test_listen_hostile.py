@@ -210,13 +210,13 @@ def test_colliding_names_keep_both_and_a_resend_is_idempotent(
     listener: tuple[StorageListener, list[dict[str, Any]]],
 ) -> None:
     server, records = listener
-    first, second = ct("1.2.3+4"), ct("1.2.3 4", pixels=b"\x01" * 128)  # both file as 1.2.3_4
+    first, second = ct("1.2.3.4"), ct("1.2.3.4", pixels=b"\x01" * 128)  # same name, other data
     assert send(server.port, first).status == 0
     assert send(server.port, second).status == 0
     assert send(server.port, first).status == 0  # the same instance again
     files = sorted(stored_files(server.settings.out))
-    assert [p.name for p in files] == ["1.2.3_4.dcm", "1.2.3_4~2.dcm"]
-    assert {pydicom.dcmread(p).SOPInstanceUID for p in files} == {"1.2.3+4", "1.2.3 4"}
+    assert [p.name for p in files] == ["1.2.3.4.dcm", "1.2.3.4~2.dcm"]
+    assert {pydicom.dcmread(p).PixelData[:1] for p in files} == {b"\x00", b"\x01"}
     stored = [r for r in records if r["event"] == "stored"]
     assert [r["duplicate"] for r in stored] == [False, False, True]
 
