@@ -181,3 +181,27 @@ def test_an_instance_whose_uid_is_not_a_uid_is_refused_in_words(
     assert not [r for r in records if r["event"] == "stored"]
     assert not list(server.settings.out.rglob("*.dcm"))
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_an_instance_already_imported_is_not_stored_twice_for_its_meta_header(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    """Import copies a file as it is; the listener writes its own meta header: the same data
+    set received later is the same instance, not a second copy."""
+    server, records = listener
+    [path] = make_study(tmp_path / "study", count=1)
+    sent = pydicom.dcmread(path)
+    imported = stored_path(
+        server.settings.out,
+        str(sent.PatientID),
+        str(sent.StudyInstanceUID),
+        str(sent.SeriesInstanceUID),
+        str(sent.SOPInstanceUID),
+    )
+    imported.parent.mkdir(parents=True)
+    imported.write_bytes(path.read_bytes())
+    result = storescu(pki, server.port, [path])
+    assert result.returncode == 0, result.stderr
+    [stored] = [r for r in records if r["event"] == "stored"]
+    assert stored["duplicate"] and stored["path"] == str(imported)
+    assert [p.name for p in imported.parent.iterdir()] == [imported.name]
