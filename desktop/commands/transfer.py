@@ -7,6 +7,7 @@ media reader are imported by the commands that use them (a faster start for all)
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import asdict
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from desktop.net.queue import TransferQueue
     from desktop.net.store import Peer, StoreItem
 
+HISTORY_SCAN = 2000  # history records searched for a job's failed associations
 NODE_OPTIONS = (
     "ae_title",
     "host",
@@ -562,7 +564,7 @@ def _commit(
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:
-    from desktop.net.store import SessionEvent, StoreOutcome
+    from desktop.net.store import StoreOutcome
 
     packed: dict[str, list[int]] = {}  # syntax → [instances, source bytes, bytes sent]
     for record in records:
@@ -575,8 +577,6 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
             continue
         if isinstance(record, StoreOutcome) and record.note:
             print(f"note: {record.item.path}: {record.note}", file=sys.stderr)
-        elif isinstance(record, SessionEvent) and record.failure is not None:
-            print(f"association failed: {record.failure.text}", file=sys.stderr)
     if not quiet:
         from desktop.net.compression import BY_SYNTAX
 
@@ -626,8 +626,12 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
             )
         )
     else:
+        unreached = _failed_associations(job_id)  # said once, not once per instance
+        for message, count in Counter(i.message for i in failed if i.message in unreached).items():
+            print(f"FAILED job {job.id} to {job.node}: {message}; {count} instance(s) not sent")
         for instance in failed:
-            print(f"FAILED {instance.item.path}: {instance.message}")
+            if instance.message not in unreached:
+                print(f"FAILED {instance.item.path}: {instance.message}")
         for instance in queue.instances(job_id, SENT):
             if instance.commitment == FAILED:
                 print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
@@ -643,6 +647,15 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
     requested = job.committed + job.commit_failed + job.commit_waiting
     committed = not requested or job.committed == job.total
     return 0 if job.sent == job.total and committed and not extra_failures else 1
+
+
+def _failed_associations(job_id: int) -> set[str]:
+    """The reasons the job's associations failed, from the history."""
+    return {
+        str(record["failure"])
+        for record in _history_log().read(HISTORY_SCAN)
+        if record.get("job") == job_id and record.get("event") == "failed" and record.get("failure")
+    }
 
 
 def _queue_list(args: argparse.Namespace) -> int:
@@ -671,6 +684,9 @@ def _queue_retry(args: argparse.Namespace) -> int:
     from desktop.net.queue import TransferQueue
 
     count = TransferQueue(courier_home() / "queue.sqlite").retry(args.job)
+    if not count:
+        print(f"job {args.job}: nothing to retry")
+        return 0
     print(f"job {args.job}: {count} instance(s) pending again (dicom-courier queue run)")
     return 0
 

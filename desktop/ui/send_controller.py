@@ -236,9 +236,13 @@ class SendController(QObject):
 
     def cancel_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
-        queue.cancel(job_id)
-        self.transfers.show_job(queue.job(job_id))
-        queue.close()
+        try:
+            queue.cancel(job_id)
+            self.transfers.show_job(queue.job(job_id))
+        except CourierError as error:
+            self.shell.status(str(error))
+        finally:
+            queue.close()
 
     def may_quit(self) -> bool:
         """True when nothing is sending or queued, or the user agrees to stop it (then stopped)."""
