@@ -7,6 +7,7 @@ media reader are imported by the commands that use them (a faster start for all)
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -764,12 +765,21 @@ def _history(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2))
         return 0
     for record in records:
-        transcript = record.get("transcript") or {}
-        tls = transcript.get("protocol")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["time"]))
         print(
-            f"{record['time']:.0f}  {record.get('node')}  {record.get('event')}  "
-            + (f"{tls} {transcript.get('cipher')}" if tls else "plain")
+            f"{when}  {record.get('node')}  {record.get('event')}  "
+            + _security(record.get("transcript") or {})
             + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
             + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
         )
     return 0
+
+
+def _security(transcript: dict[str, Any]) -> str:
+    """How the association was protected: the TLS session, TLS that was not established
+    (a TLS node whose connection or handshake failed), or plain DICOM."""
+    if transcript.get("protocol"):
+        return f"{transcript['protocol']} {transcript.get('cipher')}"
+    if transcript.get("profile"):
+        return f"TLS ({transcript['profile']}) not established"
+    return "plain"
