@@ -251,6 +251,8 @@ def listener(sink: Sink, ae_title: str) -> Sink:
             receipts.add(events.Node(calling, peer), study_of(Path(event["path"])))
         elif kind in REFUSALS or event.get("capped"):
             _refused(event, ae_title)
+        elif kind == "handshake":
+            handshake(event.get("transcript") or {})
         elif kind == "retrieve-answered":
             if _trail is not None:
                 _served(event, ae_title)

@@ -190,6 +190,20 @@ def test_idle_connections_past_the_per_address_cap_are_reported(
     assert capped()
 
 
+def test_failed_incoming_handshakes_are_audited_a_few_times_a_minute_per_peer(
+    audited_listener: StorageListener, home: Path
+) -> None:
+    for _ in range(4):  # 4 x 6 connections that close without a handshake: 24 failures
+        idle = [socket.create_connection(("127.0.0.1", audited_listener.port)) for _ in range(6)]
+        for connection in idle:
+            connection.sendall(b"\x01\x00")  # not TLS
+            connection.close()
+        time.sleep(0.3)
+    time.sleep(1)
+    alerts = [e for e in of(entries(home), "110113") if "incoming TLS handshake" in e.summary]
+    assert 1 <= len(alerts) <= 5
+
+
 def test_a_query_and_an_export_are_reported(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
