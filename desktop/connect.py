@@ -148,13 +148,14 @@ def _plain_connector(node: Node) -> Connector:
 def listener_tls(
     keystore: Keystore, identity: str, profile: Profile
 ) -> tuple[ssl.SSLContext, "TlsAcceptor"]:
-    """Our SCP's TLS: present ``identity``, require and verify client certificates."""
+    """Our SCP's TLS: present ``identity``, require and verify client certificates. A failed
+    handshake reaches the listener's sink (``auditing.listener`` audits it) a few times a
+    minute per peer, and not for a connection the listener closed itself."""
     context = server_context(profile, keystore.trusted_pem(), auditing.unlock(keystore, identity))
     check_revocation(context, crls_pem(keystore))
 
     def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
         connection, transcript = accept_tls(raw, context, profile, timeout)
-        auditing.handshake(transcript.as_json())
-        return connection, transcript.as_json()
+        return connection, transcript.as_json()  # audited by the listener's sink, rate-limited
 
     return context, accept
