@@ -297,7 +297,8 @@ def _store_packed(
     data = packed.data or b""
     context_id = plan.exact[(item.sop_class_uid, packed.syntax)]
 
-    def send() -> None:
+    def send(command: bytes) -> None:
+        association.send_command(context_id, command)
         association.send_dataset(context_id, [data], len(data))
 
     outcome = _exchange(association, context_id, item, originator, send)
@@ -338,12 +339,13 @@ def _store_stored(
             item, False, False, f"the peer refused {_name(item.sop_class_uid)} ({why})"
         )
 
-    def send() -> None:
+    def send(command: bytes) -> None:
         if payload is None:
             with item.path.open("rb") as handle:
                 handle.seek(offset)
-                association.send_file(context_id, handle, file_size - offset)
+                association.send_file(context_id, command, handle, file_size - offset)
         else:
+            association.send_command(context_id, command)
             association.send_dataset(context_id, [payload], len(payload))
 
     return replace(_exchange(association, context_id, item, originator, send), note=note)
@@ -354,16 +356,12 @@ def _exchange(
     context_id: int,
     item: StoreItem,
     originator: dimse.Originator | None,
-    send: Callable[[], None],
+    send: Callable[[bytes], None],
 ) -> StoreOutcome:
-    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given), the data
-    set that ``send`` sends, and the peer's answer."""
+    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given) and its
+    data set, both sent by ``send``, and the peer's answer."""
     message_id = association.next_message_id()
-    association.send_command(
-        context_id,
-        dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid, originator),
-    )
-    send()
+    send(dimse.store_request(message_id, item.sop_class_uid, item.sop_instance_uid, originator))
     response = association.response(
         context_id, message_id, dimse.C_STORE_RQ, instance=item.sop_instance_uid
     )
