@@ -40,7 +40,8 @@ class Peer:
 
 @dataclass(frozen=True, slots=True)
 class StoreItem:
-    """One instance to send; ``sha256`` (when known) proves the file is the one queued."""
+    """One instance to send; ``sha256`` (when known) proves the file is the one queued;
+    ``dataset_offset`` (when known: the caller just read the file meta) spares a read."""
 
     path: Path
     sop_class_uid: str
@@ -48,6 +49,7 @@ class StoreItem:
     transfer_syntax_uid: str
     size: int = 0
     sha256: str = ""
+    dataset_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +398,7 @@ def _check(item: StoreItem) -> tuple[int, int, str]:
         size = item.size or item.path.stat().st_size
         if item.sha256 and file_sha256(item.path) != item.sha256:
             return 0, 0, "the file changed since it was queued (its SHA-256 differs)"
-        return dataset_offset(item.path), size, ""
+        return item.dataset_offset or dataset_offset(item.path), size, ""
     except HeaderError as error:
         return 0, 0, f"the file can no longer be read: {error}"
     except OSError as error:
