@@ -96,7 +96,7 @@ def test_a_quick_move_answers_one_pending_not_one_per_instance(
     home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Pending responses are optional (PS3.4 C.4.2.3.1): the first tells the requestor the
+    """Pending responses are optional (PS3.4 C.1.4): the first tells the requestor the
     total at once, the next waits PENDING_INTERVAL; one per instance cost a write and the
     requestor a wake-up each."""
     from desktop.net.services import retrieve

@@ -28,7 +28,7 @@ Result = tuple[str, str]
 SubOperations = Callable[[list[Path]], Generator[Result, None, None]]
 
 
-#: Seconds between pending responses after the first (PS3.4 C.4.2.3.1, C.4.3.3.1: the SCP
+#: Seconds between pending responses after the first (PS3.4 C.1.4 b and c: the SCP
 #: "may optionally" send them). One after every sub-operation cost the requestor a wake-up
 #: and us a write per instance; four a second still show progress.
 PENDING_INTERVAL = 0.25
