@@ -647,7 +647,17 @@ def frames(
 
 PDV_HEADER = 12  # P-DATA-TF header (6) and PDV item header (6) before each fragment
 PREADV = getattr(os, "preadv", None)  # scatter reads: not on Windows
-IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16  # buffers per call
+
+
+def _iov_max() -> int:
+    """How many buffers one scatter read may fill (POSIX promises at least 16)."""
+    try:
+        return max(16, os.sysconf("SC_IOV_MAX"))
+    except (AttributeError, ValueError, OSError):
+        return 16
+
+
+IOV_MAX = _iov_max()
 
 
 class SourceFileError(Exception):
