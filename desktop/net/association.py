@@ -144,11 +144,16 @@ class Association:
             for data in pdu.frames(context_id, chunks, total, limit, command=command, batch=BATCH):
                 self._write(data)
 
-    def send_file(self, context_id: int, handle: BufferedIOBase, size: int) -> None:
-        """Send the next ``size`` bytes of ``handle`` as the data set: read straight into
-        PDU-framed batches (one copy on the way to the socket, not four)."""
+    def send_file(self, context_id: int, command: bytes, handle: BufferedIOBase, size: int) -> None:
+        """Send ``command`` and, as its data set, the next ``size`` bytes of ``handle``: read
+        straight into PDU-framed batches (one copy on the way to the socket, not four), the
+        command in the first (one write, one wake-up of the peer, not two)."""
+        limit = self.max_pdv_data
+        lead = b"".join(
+            pdu.frames(context_id, [command], len(command), limit, command=True, batch=BATCH)
+        )
         with self._guard():
-            for data in pdu.file_frames(context_id, handle, size, self.max_pdv_data, batch=BATCH):
+            for data in pdu.file_frames(context_id, handle, size, limit, batch=BATCH, lead=lead):
                 self._write(data)
 
     def response(

@@ -186,9 +186,9 @@ class Exchange:
 
     def send_file(self, context_id: int, command: bytes, handle: BufferedIOBase, size: int) -> None:
         """A command and, as its data set, the next ``size`` bytes of ``handle`` (read straight
-        into PDU-framed batches)."""
-        self.send(context_id, command)
-        for data in file_frames(context_id, handle, size, self.max_pdv, batch=BATCH):
+        into PDU-framed batches, the command in the first)."""
+        lead = b"".join(self._frames(context_id, [command], len(command), command=True))
+        for data in file_frames(context_id, handle, size, self.max_pdv, batch=BATCH, lead=lead):
             self.connection.sendall(data)
 
     def next_message_id(self) -> int:

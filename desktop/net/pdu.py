@@ -1,6 +1,7 @@
 """DICOM upper layer PDUs and items (PS3.8 section 9.3): encoded and decoded with every length
 checked, so a malformed PDU becomes one ProtocolError in plain words, never an IndexError."""
 
+import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -645,6 +646,18 @@ def frames(
 
 
 PDV_HEADER = 12  # P-DATA-TF header (6) and PDV item header (6) before each fragment
+PREADV = getattr(os, "preadv", None)  # scatter reads: not on Windows
+
+
+def _iov_max() -> int:
+    """How many buffers one scatter read may fill (POSIX promises at least 16)."""
+    try:
+        return max(16, os.sysconf("SC_IOV_MAX"))
+    except (AttributeError, ValueError, OSError):
+        return 16
+
+
+IOV_MAX = _iov_max()
 
 
 class SourceFileError(Exception):
@@ -652,29 +665,76 @@ class SourceFileError(Exception):
 
 
 def file_frames(
-    context_id: int, handle: BufferedIOBase, size: int, limit: int, *, batch: int
+    context_id: int,
+    handle: BufferedIOBase,
+    size: int,
+    limit: int,
+    *,
+    batch: int,
+    lead: bytes = b"",
 ) -> Iterator[memoryview]:
     """The next ``size`` bytes of ``handle`` as a data set in P-DATA-TF PDUs of at most
     ``limit`` bytes each, read straight into framed batches of about ``batch`` bytes (one
-    copy on the way to the socket). Each batch is a view of one buffer, reused for the next:
-    send it before asking for the next."""
+    copy on the way to the socket, one read per batch where the system has scatter reads).
+    ``lead`` (the command's PDUs) starts the first batch: command and data leave in one
+    write. Each batch is a view of one buffer, reused for the next: send it before asking
+    for the next."""
     per_batch = max(1, batch // (limit + PDV_HEADER))
-    view = memoryview(bytearray(per_batch * (limit + PDV_HEADER)))
-    remaining = size
+    view = memoryview(bytearray(len(lead) + per_batch * (limit + PDV_HEADER)))
+    view[: len(lead)] = lead
+    used, remaining = len(lead), size
+    full = pdv_header(limit, context_id, False, False)
     while True:
-        used = 0
+        pieces = []
         for _ in range(per_batch):
             take = min(limit, remaining)
             remaining -= take
-            view[used : used + PDV_HEADER] = pdv_header(take, context_id, False, not remaining)
+            header = full if remaining else pdv_header(take, context_id, False, True)
+            view[used : used + PDV_HEADER] = header
             used += PDV_HEADER
-            _read_into(handle, view[used : used + take])
+            pieces.append(view[used : used + take])
             used += take
             if not remaining:
                 break
+        _fill(handle, pieces)
         yield view[:used]
         if not remaining:
             return
+        used = 0
+
+
+def _fill(handle: BufferedIOBase, pieces: list[memoryview]) -> None:
+    """Fill ``pieces`` in turn from the file's position on: a scatter read (os.preadv) per
+    IOV_MAX of them where the system has it and the handle is a file, else a read each."""
+    preadv, position = PREADV, _scatter_position(handle)
+    if preadv is None or position is None:
+        for piece in pieces:
+            _read_into(handle, piece)
+        return
+    for start in range(0, len(pieces), IOV_MAX):
+        group = pieces[start : start + IOV_MAX]
+        try:
+            count = preadv(handle.fileno(), group, position)
+        except OSError as error:
+            raise SourceFileError(f"cannot read the file: {error.strerror or error}") from error
+        position += count
+        if count < sum(map(len, group)):  # short: the rest read in turn, which says why
+            handle.seek(position)
+            for piece in group:
+                if count < len(piece):
+                    _read_into(handle, piece[count:])
+                count = max(0, count - len(piece))
+            position = handle.tell()
+    handle.seek(position)
+
+
+def _scatter_position(handle: BufferedIOBase) -> int | None:
+    """Where a scatter read of ``handle`` starts; None when it is not a file."""
+    try:
+        handle.fileno()
+        return handle.tell()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 def _read_into(handle: BufferedIOBase, view: memoryview) -> None:

@@ -40,7 +40,8 @@ class Peer:
 
 @dataclass(frozen=True, slots=True)
 class StoreItem:
-    """One instance to send; ``sha256`` (when known) proves the file is the one queued."""
+    """One instance to send; ``sha256`` (when known) proves the file is the one queued;
+    ``dataset_offset`` (when known: the caller just read the file meta) spares a read."""
 
     path: Path
     sop_class_uid: str
@@ -48,6 +49,7 @@ class StoreItem:
     transfer_syntax_uid: str
     size: int = 0
     sha256: str = ""
+    dataset_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +299,8 @@ def _store_packed(
     data = packed.data or b""
     context_id = plan.exact[(item.sop_class_uid, packed.syntax)]
 
-    def send() -> None:
+    def send(command: bytes) -> None:
+        association.send_command(context_id, command)
         association.send_dataset(context_id, [data], len(data))
 
     uid = packed.instance_uid or item.sop_instance_uid
@@ -340,12 +343,13 @@ def _store_stored(
             item, False, False, f"the peer refused {_name(item.sop_class_uid)} ({why})"
         )
 
-    def send() -> None:
+    def send(command: bytes) -> None:
         if payload is None:
             with item.path.open("rb") as handle:
                 handle.seek(offset)
-                association.send_file(context_id, handle, file_size - offset)
+                association.send_file(context_id, command, handle, file_size - offset)
         else:
+            association.send_command(context_id, command)
             association.send_dataset(context_id, [payload], len(payload))
 
     return replace(_exchange(association, context_id, item, originator, send), note=note)
@@ -356,18 +360,16 @@ def _exchange(
     context_id: int,
     item: StoreItem,
     originator: dimse.Originator | None,
-    send: Callable[[], None],
+    send: Callable[[bytes], None],
     *,
     instance_uid: str = "",
 ) -> StoreOutcome:
-    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given), the data
-    set that ``send`` sends, and the peer's answer (``instance_uid``: a lossy copy's own)."""
+    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given) and its
+    data set, both sent by ``send``, and the peer's answer (``instance_uid``: a lossy copy's
+    own)."""
     uid = instance_uid or item.sop_instance_uid
     message_id = association.next_message_id()
-    association.send_command(
-        context_id, dimse.store_request(message_id, item.sop_class_uid, uid, originator)
-    )
-    send()
+    send(dimse.store_request(message_id, item.sop_class_uid, uid, originator))
     response = association.response(context_id, message_id, dimse.C_STORE_RQ, instance=uid)
     answer = status(STORE, response.status)
     comment = response.command.get(dimse.ERROR_COMMENT)
@@ -400,7 +402,7 @@ def _check(item: StoreItem) -> tuple[int, int, str]:
         size = item.size or item.path.stat().st_size
         if item.sha256 and file_sha256(item.path) != item.sha256:
             return 0, 0, "the file changed since it was queued (its SHA-256 differs)"
-        return dataset_offset(item.path), size, ""
+        return item.dataset_offset or dataset_offset(item.path), size, ""
     except HeaderError as error:
         return 0, 0, f"the file can no longer be read: {error}"
     except OSError as error:

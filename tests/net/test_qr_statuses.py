@@ -60,8 +60,14 @@ def study_of(archive: MemoryArchive) -> str:
 
 
 def test_a_destination_refusing_some_gives_b000_and_the_failed_list(
-    archive: MemoryArchive, listener: tuple[StorageListener, list[Any]], home: Path
+    archive: MemoryArchive,
+    listener: tuple[StorageListener, list[Any]],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from desktop.net.services import retrieve
+
+    monkeypatch.setattr(retrieve, "PENDING_INTERVAL", 0.0)  # a pending after every one
     refused = str(archive.headers[1][1].SOPInstanceUID)
 
     def status_of(dataset: Dataset) -> int:
@@ -76,11 +82,35 @@ def test_a_destination_refusing_some_gives_b000_and_the_failed_list(
     assert (final.completed, final.failed, final.warning) == (3, 1, 0)
     assert final.failed_instances == (refused,)
     assert [p.remaining for p in progress[:-1]] == [3, 2, 1]
+    assert [p.completed + p.failed for p in progress[:-1]] == [1, 2, 3]
     assert len(received) == 4
     [moved] = audited(home, "110104", 1)  # the study was partly transferred: minor failure
     assert (moved.outcome, moved.node) == (4, "DEST")
     assert "3 of 4 instance(s) sent to DEST" in moved.summary
     assert instances(moved) == (study_of(archive), "4")
+
+
+def test_a_quick_move_answers_one_pending_not_one_per_instance(
+    archive: MemoryArchive,
+    listener: tuple[StorageListener, list[Any]],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pending responses are optional (PS3.4 C.1.4): the first tells the requestor the
+    total at once, the next waits PENDING_INTERVAL; one per instance cost a write and the
+    requestor a wake-up each."""
+    from desktop.net.services import retrieve
+
+    monkeypatch.setattr(retrieve, "PENDING_INTERVAL", 60.0)
+    with pynetdicom_scp(lambda dataset: 0, ae_title="DEST") as (port, received):
+        add_node(home, Node("dest", "DEST", LOOPBACK, port))
+        connector, peer = us(listener[0].port, home)
+        progress = list(move(connector, peer, "DEST", study_of(archive)))
+    assert [(p.status.code, p.remaining, p.completed) for p in progress] == [
+        (0xFF00, 3, 1),
+        (0x0000, 0, 4),
+    ]
+    assert len(received) == 4
 
 
 def test_a_destination_refusing_all_gives_a702(

@@ -66,7 +66,14 @@ def _send_all(
             yield "", "failure"
             continue
         items.append(
-            StoreItem(path, meta.sop_class, meta.sop_instance, meta.transfer_syntax, meta.size)
+            StoreItem(
+                path,
+                meta.sop_class,
+                meta.sop_instance,
+                meta.transfer_syntax,
+                meta.size,
+                dataset_offset=meta.dataset_offset,
+            )
         )
     if not items:
         return

@@ -1,9 +1,10 @@
-"""What C-MOVE and C-GET share (PS3.4 C.4.2, C.4.3): the files of the identifier, a pending
-response with the sub-operation counts after each C-STORE, C-CANCEL honoured between them,
+"""What C-MOVE and C-GET share (PS3.4 C.4.2, C.4.3): the files of the identifier, pending
+responses with the sub-operation counts as the C-STOREs go, C-CANCEL honoured between them,
 and the final status with the Failed SOP Instance UID List."""
 
 import logging
 import os
+import time
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ Result = tuple[str, str]
 SubOperations = Callable[[list[Path]], Generator[Result, None, None]]
 
 
+#: Seconds between pending responses after the first (PS3.4 C.1.4 b and c: the SCP
+#: "may optionally" send them). One after every sub-operation cost the requestor a wake-up
+#: and us a write per instance; four a second still show progress.
+PENDING_INTERVAL = 0.25
 META_READ = 1 << 16  # file meta information is a few hundred bytes
 
 
@@ -109,16 +114,19 @@ def located(archive: Archive, exchange: Exchange) -> list[Path] | None:
 
 
 def perform(exchange: Exchange, files: list[Path], sub_operations: SubOperations) -> None:
-    """Run the sub-operations, answering pending after each, and the final response."""
+    """Run the sub-operations, answering pending after the first (the requestor learns the
+    total at once) and then at most every PENDING_INTERVAL, and the final response."""
     tally = Tally(len(files), files=files)
+    due = 0.0  # when the next pending response may go
     with closing(sub_operations(files)) as results:  # a cancel ends the sub-operations
         for instance, category in results:
             tally.count(instance, category)
             if exchange.poll():
                 finish(exchange, tally, CANCELLED)
                 return
-            if tally.remaining:
+            if tally.remaining and time.monotonic() >= due:
                 exchange.respond(PENDING, elements=tally.elements(remaining=True))
+                due = time.monotonic() + PENDING_INTERVAL
     if not tally.failed and not tally.warning:
         finish(exchange, tally, SUCCESS)
     elif not tally.completed and not tally.warning:
