@@ -420,11 +420,12 @@ def _send(args: argparse.Namespace) -> int:
         queue = TransferQueue(courier_home() / "queue.sqlite")
         sweep(queue, courier_home())
         description = ", ".join(str(p) for p in args.paths)
-        connector = ahead.ready()  # a wrong password or a damaged identity queues nothing
         with ExitStack() as areas:  # the copies' areas stay locked until their job is queued
             items = _copies(args, node, how, items, skipped, areas)
             for line in skipped:
                 print(line, file=sys.stderr)
+            items = queue.hashed(items)  # beside the unlock and handshake: no GIL for either
+            connector = ahead.ready()  # a wrong password or a damaged identity queues nothing
             deidentified = how.describe() if how else ""
             job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
         # de-identified copies have new instance UIDs: their studies are read from the copies

@@ -1,6 +1,7 @@
 """DICOM upper layer PDUs and items (PS3.8 section 9.3): encoded and decoded with every length
 checked, so a malformed PDU becomes one ProtocolError in plain words, never an IndexError."""
 
+import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -656,25 +657,70 @@ def file_frames(
 ) -> Iterator[memoryview]:
     """The next ``size`` bytes of ``handle`` as a data set in P-DATA-TF PDUs of at most
     ``limit`` bytes each, read straight into framed batches of about ``batch`` bytes (one
-    copy on the way to the socket). Each batch is a view of one buffer, reused for the next:
-    send it before asking for the next."""
-    per_batch = max(1, batch // (limit + PDV_HEADER))
-    view = memoryview(bytearray(per_batch * (limit + PDV_HEADER)))
+    copy on the way to the socket, one ``preadv`` per batch). Each batch is a view of one
+    buffer, reused for the next: send it before asking for the next."""
+    step = limit + PDV_HEADER
+    per_batch = max(1, batch // step)
+    view = memoryview(bytearray(per_batch * step))
+    if size <= 0:  # an empty data set still ends with a last fragment
+        yield memoryview(pdv_header(0, context_id, False, True))
+        return
+    full = pdv_header(limit, context_id, False, False)
+    for start in range(0, per_batch * step, step):  # every PDV but the last has this header
+        view[start : start + PDV_HEADER] = full
+    slots = [view[start + PDV_HEADER : start + step] for start in range(0, len(view), step)]
+    reader = _Reader(handle)
     remaining = size
-    while True:
-        used = 0
-        for _ in range(per_batch):
-            take = min(limit, remaining)
-            remaining -= take
-            view[used : used + PDV_HEADER] = pdv_header(take, context_id, False, not remaining)
-            used += PDV_HEADER
-            _read_into(handle, view[used : used + take])
-            used += take
-            if not remaining:
-                break
-        yield view[:used]
-        if not remaining:
+    try:
+        while remaining > per_batch * limit:
+            reader.fill(slots, per_batch * limit)
+            remaining -= per_batch * limit
+            yield view
+        count = -(-remaining // limit)  # the last batch: its last PDV is shorter, and last
+        take = remaining - (count - 1) * limit
+        end = (count - 1) * step
+        view[end : end + PDV_HEADER] = pdv_header(take, context_id, False, True)
+        reader.fill([*slots[: count - 1], slots[count - 1][:take]], remaining)
+        yield view[: end + PDV_HEADER + take]
+    finally:
+        reader.close()
+
+
+class _Reader:
+    """Reads a file's next bytes into many buffers at once: ``os.preadv`` on its descriptor
+    (the handle's position follows), ``readinto`` for a handle without one."""
+
+    def __init__(self, handle: BufferedIOBase) -> None:
+        self.handle = handle
+        try:
+            self.descriptor: int | None = handle.fileno()
+            self.position = handle.tell()
+        except (OSError, ValueError):  # io.UnsupportedOperation is both
+            self.descriptor = None
+
+    def fill(self, views: list[memoryview], wanted: int) -> None:
+        """Fill every one of ``views`` (``wanted`` bytes in all), or raise SourceFileError."""
+        if self.descriptor is None:
+            for view in views:
+                _read_into(self.handle, view)
             return
+        try:
+            count = os.preadv(self.descriptor, views, self.position)
+        except OSError as error:
+            raise SourceFileError(f"cannot read the file: {error.strerror or error}") from error
+        self.position += count
+        if count < wanted:  # short: the rest one view at a time, each to its end
+            self.handle.seek(self.position)
+            skip = count
+            for view in views:
+                if skip < len(view):
+                    _read_into(self.handle, view[skip:])
+                    self.position += len(view) - skip
+                skip = max(0, skip - len(view))
+
+    def close(self) -> None:
+        if self.descriptor is not None:
+            self.handle.seek(self.position)
 
 
 def _read_into(handle: BufferedIOBase, view: memoryview) -> None:
