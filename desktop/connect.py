@@ -137,6 +137,7 @@ class ConnectingAhead:
         self._connector: Connector | None = None
         self._problem: BaseException | None = None
         self._first: tuple[float, Link | None, LinkError | None] | None = None
+        self._closed = False
         self._made = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._prepare, name="connecting-ahead", daemon=True)
@@ -158,7 +159,12 @@ class ConnectingAhead:
         except Exception as error:  # a connector's bug: connect() raises it again on its thread
             log.debug("connecting ahead to %s failed", self._node.name, exc_info=error)
             return
-        self._first = (time.monotonic(), link, failure)
+        with self._lock:
+            if not self._closed:
+                self._first = (time.monotonic(), link, failure)
+                return
+        if link is not None:  # closed meanwhile: no one will take it
+            link.sock.close()
 
     def ready(self) -> Connector:
         """The connector, once made (this object: its first call takes the link opened)."""
@@ -169,8 +175,8 @@ class ConnectingAhead:
 
     def __call__(self) -> Link:
         self.ready()
+        self._thread.join()
         with self._lock:
-            self._thread.join()
             first, self._first = self._first, None
         if first is not None:
             opened, link, failure = first
@@ -185,9 +191,10 @@ class ConnectingAhead:
         return self._connector()
 
     def close(self) -> None:
-        """Close the connection opened ahead if no one took it."""
-        self._thread.join()
+        """Close the connection opened ahead if no one took it (at once, or as soon as it is
+        open: a failed command does not wait for a slow peer)."""
         with self._lock:
+            self._closed = True
             first, self._first = self._first, None
         if first is not None and first[1] is not None:
             first[1].sock.close()

@@ -5,6 +5,7 @@ come where a connect's would, and nothing is queued when the identity cannot be 
 import argparse
 import socket
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,21 @@ def test_an_untaken_connection_is_closed(home: Path) -> None:
         ahead.close()
         assert first.recv(1) == b""
         first.close()
+
+
+def test_closing_does_not_wait_for_a_peer_that_never_answers(home: Path) -> None:
+    """A command that fails (a missing folder) says so at once, not after the handshake's
+    timeout; what the handshake ends in is not kept."""
+    with socket.create_server((LOOPBACK, 0)) as server:
+        node = Node("mute", "SCP", LOOPBACK, server.getsockname()[1], tls=True, identity="courier")
+        ahead = ConnectingAhead(node, keystore())
+        mute = accepted(server)  # the ClientHello is never answered
+        start = time.monotonic()
+        ahead.close()
+        assert time.monotonic() - start < 1.0
+        mute.close()  # the handshake fails now (then diagnosed): nothing is kept
+    ahead._thread.join(15.0)
+    assert not ahead._thread.is_alive() and ahead._first is None
 
 
 def test_a_refused_first_connection_fails_the_first_call(home: Path) -> None:
