@@ -719,7 +719,9 @@ class _Reader:
                 skip = max(0, skip - len(view))
 
     def close(self) -> None:
-        if self.descriptor is not None:
+        """Leave the handle after what was read (a handle closed meanwhile, as when a send
+        failed, has no position to keep)."""
+        if self.descriptor is not None and not self.handle.closed:
             self.handle.seek(self.position)
 
 

@@ -280,3 +280,15 @@ def test_a_file_shorter_than_queued_fails_as_it_is_framed(tmp_path: Path) -> Non
     with path.open("rb") as handle, pytest.raises(pdu.SourceFileError, match="ended 50 bytes"):
         for _ in pdu.file_frames(1, handle, 300, 100, batch=1000):
             pass
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_framing_stopped_after_its_file_was_closed_says_nothing(tmp_path: Path) -> None:
+    """A send that fails mid-file closes the file before the framing generator is dropped:
+    dropping it then must not raise (an 'Exception ignored' line on stderr)."""
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * 1000)
+    with path.open("rb") as handle:
+        batches = pdu.file_frames(1, handle, 1000, 100, batch=300)
+        next(batches)
+    del batches
