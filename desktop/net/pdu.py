@@ -688,15 +688,18 @@ def file_frames(
 
 class _Reader:
     """Reads a file's next bytes into many buffers at once: ``os.preadv`` on its descriptor
-    (the handle's position follows), ``readinto`` for a handle without one."""
+    (the handle's position follows), ``readinto`` for a handle without one or a system
+    without ``preadv``."""
 
     def __init__(self, handle: BufferedIOBase) -> None:
         self.handle = handle
-        try:
-            self.descriptor: int | None = handle.fileno()
-            self.position = handle.tell()
-        except (OSError, ValueError):  # io.UnsupportedOperation is both
-            self.descriptor = None
+        self.descriptor: int | None = None
+        if hasattr(os, "preadv"):  # not on Windows
+            try:
+                self.descriptor = handle.fileno()
+                self.position = handle.tell()
+            except (OSError, ValueError):  # io.UnsupportedOperation is both
+                self.descriptor = None
 
     def fill(self, views: list[memoryview], wanted: int) -> None:
         """Fill every one of ``views`` (``wanted`` bytes in all), or raise SourceFileError."""
