@@ -33,6 +33,7 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.net.store import Peer, StoreOutcome
 from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
+from tests.helpers import node_add
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
 from tests.pki import KEY_PASSWORD, Pki, build_pki
 
@@ -45,12 +46,17 @@ def storescu(pki: Pki, port: int, files: list[Path], env: dict[str, str]) -> Non
         raise RuntimeError(f"storescu failed: {result.stderr}")
 
 
-def first_byte(env: dict[str, str], command: str, *arguments: object) -> float:
+def first_byte(env: dict[str, str], command: str, *arguments: object, tls: bool = True) -> float:
     """Seconds from starting ``dicom-courier COMMAND NODE ...`` to its first byte on the wire
-    (to a socket that reads one byte; the process is then killed)."""
+    (to a socket that reads one byte; the process is then killed). Over TLS that byte is the
+    ClientHello (a send opens its connection while it reads its media); to a plain node it
+    is the A-ASSOCIATE-RQ, which a send makes once its job is queued."""
     with socket.create_server(("127.0.0.1", 0)) as server:
         node = f"first-byte-{server.getsockname()[1]}"
-        add_tls_node(env, node, "ANY", server.getsockname()[1])
+        if tls:
+            add_tls_node(env, node, "ANY", server.getsockname()[1])
+        else:
+            courier(env, *node_add(node, "ANY", server.getsockname()[1]))
         start = time.perf_counter()
         process = subprocess.Popen(
             [COURIER, command, node, *map(str, arguments)],
@@ -137,6 +143,9 @@ def main() -> None:
     results["echo: start-up to first byte"] = best(partial(first_byte, user, "echo"), args.runs)
     results["send: start-up to first byte"] = best(
         partial(first_byte, user, "send", folder / "study"), args.runs
+    )
+    results["send: start-up to A-ASSOCIATE-RQ"] = best(
+        partial(first_byte, user, "send", folder / "study", tls=False), args.runs
     )
 
     port = free_port()  # storescp storing its files, as our listener does

@@ -6,6 +6,7 @@ none), so that a command starts without loading what other commands need.
 """
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -51,8 +52,12 @@ HELP = frozenset({"-h", "--help"})
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv) or ["gui"]  # the desktop app
-    parser = _parser(_groups(arguments))
-    args = parser.parse_args(arguments)
+    gc.disable()  # the command's imports make objects that stay: collecting them is waste
+    try:
+        parser = _parser(_groups(arguments))
+        args = parser.parse_args(arguments)
+    finally:
+        gc.enable()
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_ERROR

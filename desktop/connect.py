@@ -4,9 +4,13 @@ The only module that brings security (TLS contexts, transcripts, diagnoses) and 
 so that neither imports the other.
 """
 
+import logging
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
@@ -14,6 +18,7 @@ from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
 from desktop.net.probe import speaks_plain_dicom
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
+from desktop.security.errors import PasswordError
 from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
 from desktop.security.keystore import Keystore
 from desktop.security.probe import speaks_tls
@@ -22,6 +27,11 @@ from desktop.security.tls import Profile, client_context, server_context
 
 if TYPE_CHECKING:  # the storage SCP (and pynetdicom) load only for commands that listen
     from desktop.net.scp import TlsAcceptor
+
+log = logging.getLogger(__name__)
+#: A connection opened ahead is used only this young: a peer may close one that sends no
+#: A-ASSOCIATE-RQ for a while (our listener allows 5 s from accept, TLS included).
+FRESH_SECONDS = 2.0
 
 #: Failures that may pass by themselves: worth a retry later.
 TRANSIENT = frozenset(
@@ -104,6 +114,90 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
         return Link(connection, transcript.as_json(), _explainer(facts, node))
 
     return connect
+
+
+class ConnectingAhead:
+    """A node's connector made on a thread (the identity unlocked: PBKDF2 and OpenSSL leave
+    the GIL), which also opens the first connection (TCP and TLS handshake) at once, while the
+    caller reads its media and queues its job.
+
+    ``ready()`` gives the connector, raising what making it raised (a wrong password, a damaged
+    identity): call it before queuing anything. The first call of the connector takes the
+    connection opened ahead, or its failure, when younger than ``fresh`` seconds; every other
+    call, or an older one, connects anew. ``close()`` closes a connection never taken.
+    """
+
+    def __init__(self, node: Node, keystore: Keystore, *, fresh: float = FRESH_SECONDS) -> None:
+        self._node, self._keystore, self._fresh = node, keystore, fresh
+        if node.tls and node.identity:
+            # on the caller's thread, where a person may type it; no keystore yet: the
+            # unlock says so (and audits it)
+            with suppress(PasswordError):
+                keystore.take_password()
+        self._connector: Connector | None = None
+        self._problem: BaseException | None = None
+        self._first: tuple[float, Link | None, LinkError | None] | None = None
+        self._closed = False
+        self._made = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._prepare, name="connecting-ahead", daemon=True)
+        self._thread.start()
+
+    def _prepare(self) -> None:
+        try:
+            self._connector = node_connector(self._node, self._keystore)
+        except BaseException as error:  # handed to the caller's thread by ready()
+            self._problem = error
+            return
+        finally:
+            self._made.set()
+        try:
+            link: Link | None = self._connector()
+            failure = None
+        except LinkError as error:
+            link, failure = None, error
+        except Exception as error:  # a connector's bug: connect() raises it again on its thread
+            log.debug("connecting ahead to %s failed", self._node.name, exc_info=error)
+            return
+        with self._lock:
+            if not self._closed:
+                self._first = (time.monotonic(), link, failure)
+                return
+        if link is not None:  # closed meanwhile: no one will take it
+            link.sock.close()
+
+    def ready(self) -> Connector:
+        """The connector, once made (this object: its first call takes the link opened)."""
+        self._made.wait()
+        if self._problem is not None:
+            raise self._problem
+        return self
+
+    def __call__(self) -> Link:
+        self.ready()
+        self._thread.join()
+        with self._lock:
+            first, self._first = self._first, None
+        if first is not None:
+            opened, link, failure = first
+            if time.monotonic() - opened < self._fresh:
+                if failure is not None:
+                    raise failure
+                assert link is not None
+                return link
+            if link is not None:
+                link.sock.close()
+        assert self._connector is not None
+        return self._connector()
+
+    def close(self) -> None:
+        """Close the connection opened ahead if no one took it (at once, or as soon as it is
+        open: a failed command does not wait for a slow peer)."""
+        with self._lock:
+            self._closed = True
+            first, self._first = self._first, None
+        if first is not None and first[1] is not None:
+            first[1].sock.close()
 
 
 def _explainer(facts: Facts, node: Node) -> Callable[[BaseException], Failure]:

@@ -217,7 +217,8 @@ def test_export_a_series_stack_as_mp4(capsys: pytest.CaptureFixture[str], tmp_pa
 
 def test_send_of_uncompressed_files_imports_no_pixel_library(tmp_path: Path) -> None:
     """A send streams files as they are stored: pydicom (0.4 s to import, with numpy and
-    Pillow) is loaded only to convert a syntax the peer refuses or to name a UID in an error."""
+    Pillow) is loaded only to convert a syntax the peer refuses or to name a UID in an error,
+    the packing pipeline (and multiprocessing) only to compress."""
     from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
     from tests.helpers import node_add
     from tests.peers import free_port, running, storescp_plain_command
@@ -239,7 +240,7 @@ def test_send_of_uncompressed_files_imports_no_pixel_library(tmp_path: Path) -> 
                 sys.executable,
                 "-c",
                 IMPORTS_AFTER,
-                "numpy,pydicom,PIL,PySide6,pynetdicom",
+                "numpy,pydicom,PIL,PySide6,pynetdicom,multiprocessing",
                 *("send", "peer", str(tmp_path / "study"), "--compress", "none"),
             ],
             capture_output=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing, nodes
-from desktop.commands.options import attempts, open_keystore, password_option
+from desktop.commands.options import attempts, collecting_later, open_keystore, password_option
 from desktop.core.config import (
     COMPRESSIONS,
     LOSSY_COMPRESSIONS,
@@ -401,36 +401,47 @@ def items_from(
 
 
 def _send(args: argparse.Namespace) -> int:
-    from desktop.core.audit.studies import studies_in
-    from desktop.core.media import open_media
-    from desktop.net.copies import sweep
-    from desktop.net.queue import TransferQueue
+    with collecting_later():  # until the job is queued
+        from desktop.connect import ConnectingAhead
+        from desktop.core.audit.studies import studies_in
+        from desktop.core.media import open_media
+        from desktop.net.copies import sweep
+        from desktop.net.queue import TransferQueue
+        from desktop.net.store import Peer
 
-    node, connector, peer = connection(args, args.node)
-    how = _deidentification(args, node)
-    _check_lossy(args, node)
-    trees = [open_media(path) for path in args.paths]
-    items, skipped = items_from(trees, args.study, args.series)
-    queue = TransferQueue(courier_home() / "queue.sqlite")
-    sweep(queue, courier_home())
-    description = ", ".join(str(p) for p in args.paths)
-    with ExitStack() as areas:  # the copies' areas stay locked until their job is queued
-        items = _copies(args, node, how, items, skipped, areas)
-        for line in skipped:
-            print(line, file=sys.stderr)
-        deidentified = how.describe() if how else ""
-        job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
-    # de-identified copies have new instance UIDs: their studies are read from the copies
-    _run_to_end(
-        queue,
-        job_id,
-        node,
-        connector,
-        peer,
-        args,
-        known=studies_in(trees),
-        compress=args.compress or node.compress,
-    )
+        node = find_node(load_config(courier_home()), args.node)
+        peer = Peer(node.ae_title, node.calling_ae_title)
+        ahead = ConnectingAhead(node, open_keystore(args))  # unlocks and connects meanwhile
+    try:
+        with collecting_later():
+            how = _deidentification(args, node)
+            _check_lossy(args, node)
+            trees = [open_media(path) for path in args.paths]
+            items, skipped = items_from(trees, args.study, args.series)
+            queue = TransferQueue(courier_home() / "queue.sqlite")
+            sweep(queue, courier_home())
+            description = ", ".join(str(p) for p in args.paths)
+            with ExitStack() as areas:  # the copies' areas stay locked until the job is queued
+                items = _copies(args, node, how, items, skipped, areas)
+                for line in skipped:
+                    print(line, file=sys.stderr)
+                items = queue.hashed(items)  # beside the unlock and handshake: neither has the GIL
+                connector = ahead.ready()  # a wrong password or damaged identity queues nothing
+                deidentified = how.describe() if how else ""
+                job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
+        # de-identified copies have new instance UIDs: their studies are read from the copies
+        _run_to_end(
+            queue,
+            job_id,
+            node,
+            connector,
+            peer,
+            args,
+            known=studies_in(trees),
+            compress=args.compress or node.compress,
+        )
+    finally:
+        ahead.close()
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
 
 

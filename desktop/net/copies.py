@@ -45,7 +45,8 @@ def discard_copies(queue: TransferQueue, job_id: int, home: Path) -> bool:
     job = queue.job(job_id)
     if job.sent < job.total and not job.cancelled:
         return False
-    areas = set().union(*(_areas_of(queue, job_id, home / kind) for kind in KINDS))
+    roots = [home / kind for kind in KINDS if (home / kind).is_dir()]
+    areas = set().union(*(_areas_of(queue, job_id, root) for root in roots))
     for area in areas:
         shutil.rmtree(area, ignore_errors=True)
     return bool(areas)
@@ -84,9 +85,10 @@ def _needed(queue: TransferQueue, root: Path) -> set[Path]:
 def _areas_of(queue: TransferQueue, job_id: int, root: Path) -> set[Path]:
     """The areas under ``root`` that hold the job's files (at any depth in them)."""
     resolved = root.resolve()
+    folders = {instance.item.path.parent for instance in queue.instances(job_id)}
     found = set()
-    for instance in queue.instances(job_id):
-        path = instance.item.path.resolve()
+    for folder in folders:  # a job's files share a few folders: each resolved once
+        path = folder.resolve()
         if path.is_relative_to(resolved) and path != resolved:
             found.add(resolved / path.relative_to(resolved).parts[0])
     return found

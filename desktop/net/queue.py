@@ -122,6 +122,22 @@ class JobSummary:
             return "waiting for commitment"
         return "committed" if self.committed and self.committed == self.total else "done"
 
+    def moved(self, size: int, before: str, after: str, *, cancelled: bool) -> "JobSummary":
+        """The counts once an instance of ``size`` bytes went from state ``before`` to
+        ``after`` (what ``record`` did: no need to count the job's rows again)."""
+        counts = {PENDING: self.pending, SENT: self.sent, FAILED: self.failed}
+        counts[before] -= 1
+        counts[after] += 1
+        moved_bytes = (after == SENT) - (before == SENT)
+        return replace(
+            self,
+            cancelled=cancelled,
+            sent=counts[SENT],
+            failed=counts[FAILED],
+            pending=counts[PENDING],
+            bytes_sent=self.bytes_sent + moved_bytes * size,
+        )
+
     def commitment(self) -> str:
         """The commitment counts in words ('' when none was requested)."""
         if not (self.committed or self.commit_failed or self.commit_waiting):
@@ -194,15 +210,9 @@ class TransferQueue:
         hashing_threads: int = HASHING_THREADS,
         deidentified: str = "",
     ) -> int:
-        """A new job; each file's size and SHA-256 are recorded before anything is sent.
-        Hashing threads take the GIL between reads: a GUI keeps its thread running with one.
+        """A new job; each file's size and SHA-256 are recorded before anything is sent
+        (``hashed`` first, when the caller has other work to overlap the hashing with).
         ``deidentified`` says how, when the items are de-identified copies."""
-        items = list(items)
-        if hashing_threads > 1:
-            with ThreadPoolExecutor(hashing_threads) as pool:  # hashlib hashes without the GIL
-                digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
-        else:  # no pool: its 2,000 futures are more work for the GIL than the hashing
-            digests = [i.sha256 or self._hash(i.path) for i in items]
         rows = [
             (
                 i.path,
@@ -210,9 +220,9 @@ class TransferQueue:
                 i.sop_instance_uid,
                 i.transfer_syntax_uid,
                 i.size or i.path.stat().st_size,
-                digest,
+                i.sha256,
             )
-            for i, digest in zip(items, digests, strict=True)
+            for i in self.hashed(items, hashing_threads=hashing_threads)
         ]
         if not rows:
             raise QueueError("nothing to send")
@@ -232,6 +242,19 @@ class TransferQueue:
                 ],
             )
         return job_id
+
+    def hashed(
+        self, items: Iterable[StoreItem], *, hashing_threads: int = HASHING_THREADS
+    ) -> list[StoreItem]:
+        """``items`` with the SHA-256 of each file that has none yet. Hashing threads take the
+        GIL between reads: a GUI keeps its thread running with one."""
+        items = list(items)
+        if hashing_threads > 1:
+            with ThreadPoolExecutor(hashing_threads) as pool:  # hashlib hashes without the GIL
+                digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
+        else:  # no pool: its 2,000 futures are more work for the GIL than the hashing
+            digests = [i.sha256 or self._hash(i.path) for i in items]
+        return [replace(i, sha256=d) for i, d in zip(items, digests, strict=True)]
 
     def _hash(self, path: Path) -> str:
         """The file's SHA-256, remembered with the file's signature taken just before."""
@@ -430,8 +453,9 @@ class TransferQueue:
 
     def record(
         self, instance: QueuedInstance, outcome: StoreOutcome, policy: RetryPolicy, now: float
-    ) -> None:
-        """Commit an instance's outcome: sent, failed, or pending again after a backoff."""
+    ) -> str:
+        """Commit an instance's outcome: sent, failed, or pending again after a backoff (the
+        state it is in now)."""
         attempts = instance.attempts + 1
         if outcome.ok:
             state, next_attempt = SENT, 0.0
@@ -454,6 +478,7 @@ class TransferQueue:
                 instance.seq,
             ),
         )
+        return state
 
     def retry(self, job_id: int) -> int:
         """Make a job's failed instances, and those waiting out a backoff, due now (all its
@@ -480,6 +505,10 @@ class TransferQueue:
     def commitment_failures(self, job_id: int) -> list[QueuedInstance]:
         """The job's instances the peer did not commit to keep."""
         return [i for i in self.instances(job_id, SENT) if i.commitment == FAILED]
+
+    def cancelled(self, job_id: int) -> bool:
+        row = self.db.execute("SELECT cancelled FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
 
     def cancel(self, job_id: int) -> None:
         """Stop the job: its pending instances stay unsent until a retry. A job whose

@@ -92,12 +92,15 @@ def run_job(
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
         for record in parallel_store(connect, peer, sending, parallel, compress=compress):
             if isinstance(record, StoreOutcome):
-                queue.record(by_item[id(record.item)], record, policy, clock())
+                instance = by_item[id(record.item)]
+                state = queue.record(instance, record, policy, clock())
                 if not record.ok and record.message not in failed_associations:
                     logger.warning(
                         "job %d to %s: %s: %s", job_id, node, record.item.path, record.message
                     )
-                summary = queue.job(job_id)
+                summary = summary.moved(
+                    instance.item.size, instance.state, state, cancelled=queue.cancelled(job_id)
+                )
                 yield record
                 yield JobProgress(summary)
                 if summary.cancelled:

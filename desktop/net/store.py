@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import HeaderError
 from desktop.net import dimse, pdu
@@ -24,8 +24,10 @@ from desktop.net.association import (
 )
 from desktop.net.compression import BY_NAME, LARGEST, Codec, Packed, codecs_for
 from desktop.net.link import Connector, Failure, LinkError
-from desktop.net.pipeline import Ahead, Job
 from desktop.net.status import ECHO, STORE, Status, status
+
+if TYPE_CHECKING:  # packing (and multiprocessing) loads only for a send that compresses
+    from desktop.net.pipeline import Ahead
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +194,7 @@ def _unexpected(error: BaseException) -> Failure:
     return Failure("internal-error", f"unexpected error: {type(error).__name__}: {error}", False)
 
 
-def choose_packing(association: Association, plan: Plan, *, auto: bool) -> Ahead | None:
+def choose_packing(association: Association, plan: Plan, *, auto: bool) -> "Ahead | None":
     """Packing ahead in the best codec the peer accepts, for the uncompressed instances of the
     classes it accepts it for (None: nothing to compress)."""
     accepted = [
@@ -203,6 +205,8 @@ def choose_packing(association: Association, plan: Plan, *, auto: bool) -> Ahead
     ]
     if not accepted:
         return None
+    from desktop.net.pipeline import Ahead, Job
+
     ranked = [codec for codec in BY_NAME.values() if any(c == codec for c, _ in accepted)]
     codec = ranked[0]
     classes = {sop_class for c, sop_class in accepted if c == codec}
@@ -266,7 +270,7 @@ def _store_one(
     plan: Plan,
     item: StoreItem,
     originator: dimse.Originator | None,
-    ahead: Ahead | None,
+    ahead: "Ahead | None",
     position: int,
 ) -> StoreOutcome:
     """Send one item, packed when ``ahead`` packed it, else as stored (or converted)."""

@@ -1,7 +1,9 @@
 """Every PDU and item type decoded from real toolkits' bytes and re-encoded to the same bytes;
 every malformed variant is one ProtocolError, never an IndexError or struct.error."""
 
+import io
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +255,40 @@ def test_malformed_command_sets_are_protocol_errors(case: str) -> None:
     with pytest.raises(ProtocolError) as raised:
         dimse.decode_command(data)
     assert words in str(raised.value)
+
+
+@pytest.mark.parametrize("size", [0, 1, 99, 100, 101, 700, 1000, 1234])
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_file_frames_match_the_framing_of_bytes(size: int, on_disk: bool, tmp_path: Path) -> None:
+    """A file read straight into framed batches (preadv on a descriptor, readinto without)
+    gives the very PDUs ``frames`` makes of its bytes, and leaves the handle after them."""
+    data = bytes(range(256)) * 8
+    content = b"head" + data[:size] + b"tail"
+    path = tmp_path / "file"
+    path.write_bytes(content)
+    with path.open("rb") if on_disk else io.BytesIO(content) as handle:
+        handle.seek(4)
+        sent = b"".join(bytes(v) for v in pdu.file_frames(3, handle, size, 100, batch=300))
+        assert handle.read() == b"tail"
+    expected = b"".join(pdu.frames(3, [data[:size]], size, 100, command=False, batch=300))
+    assert sent == expected
+
+
+def test_a_file_shorter_than_queued_fails_as_it_is_framed(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * 250)
+    with path.open("rb") as handle, pytest.raises(pdu.SourceFileError, match="ended 50 bytes"):
+        for _ in pdu.file_frames(1, handle, 300, 100, batch=1000):
+            pass
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_framing_stopped_after_its_file_was_closed_says_nothing(tmp_path: Path) -> None:
+    """A send that fails mid-file closes the file before the framing generator is dropped:
+    dropping it then must not raise (an 'Exception ignored' line on stderr)."""
+    path = tmp_path / "file"
+    path.write_bytes(b"x" * 1000)
+    with path.open("rb") as handle:
+        batches = pdu.file_frames(1, handle, 1000, 100, batch=300)
+        next(batches)
+    del batches

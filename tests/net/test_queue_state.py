@@ -1,6 +1,7 @@
 """The queue's state: a damaged database is moved aside, every file under the home is private,
 a file that cannot be sent fails alone."""
 
+import argparse
 import os
 import shutil
 import stat
@@ -9,14 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from desktop.commands.options import open_keystore
 from desktop.commands.transfer import items_from
+from desktop.connect import node_connector
+from desktop.core.config import Node
 from desktop.core.media import open_media
 from desktop.net import queue as queue_module
 from desktop.net.history import History
 from desktop.net.queue import TransferQueue
+from desktop.net.runner import JobProgress, run_job, send_policy
+from desktop.net.store import Peer
 from tests.helpers import cli, node_add, require_tool, sample_file
 from tests.net.conftest import Scp, make_study
-from tests.peers import free_port, pynetdicom_scp, running
+from tests.peers import LOOPBACK, free_port, pynetdicom_scp, running
 
 pytestmark = pytest.mark.dcmtk
 
@@ -149,3 +155,30 @@ def test_a_failed_association_is_said_once_and_cancel_and_retry_tell_the_truth(
     status, out, _ = cli(capsys, "queue")
     assert "  done  " in out.splitlines()[0]
     assert cli(capsys, "queue", "retry", "1")[1] == "job 1: nothing to retry\n"
+
+
+def test_the_progress_of_a_job_is_the_queue_s_own_count(home: Path, tmp_path: Path) -> None:
+    """run_job counts each outcome into the job's summary instead of counting the job's rows
+    again: after every outcome its counts are those the queue holds, failures included."""
+    make_study(tmp_path / "study", count=6)
+    items, _ = items_from([open_media(tmp_path / "study")], None, None)
+    queue = TransferQueue(home / "queue.sqlite")
+    job_id = queue.enqueue("peer", items, "six files")
+    refused = {items[1].sop_instance_uid, items[4].sop_instance_uid}
+    progress = []
+    with pynetdicom_scp(lambda d: 0xA700 if d.SOPInstanceUID in refused else 0) as (port, _):
+        node = Node("peer", "PYNET_SCP", LOOPBACK, port)
+        for record in run_job(
+            queue,
+            job_id,
+            node_connector(node, open_keystore(argparse.Namespace(password_file=None))),
+            Peer("PYNET_SCP", "COURIER"),
+            policy=send_policy(1),
+        ):
+            if isinstance(record, JobProgress):
+                progress.append(record.job)
+                assert record.job == queue.job(job_id)
+    assert [(p.sent, p.failed, p.pending) for p in progress][-1] == (4, 2, 0)
+    assert len(progress) == 6 and progress[-1].bytes_sent == sum(
+        i.size for i in items if i.sop_instance_uid not in refused
+    )
