@@ -74,7 +74,8 @@ def test_reid_restores_every_original_and_openssl_opens_it(
 def test_a_missing_certificate_is_named_before_anything_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, _, err = cli(capsys, "deid", tmp_path, "--out", tmp_path / "o",
+    (tmp_path / "in").mkdir()
+    status, _, err = cli(capsys, "deid", tmp_path / "in", "--out", tmp_path / "o",
                          "--recipient", tmp_path / "nobody.pem")  # fmt: skip
     assert status == 1 and f"{tmp_path / 'nobody.pem'}: no such certificate file" in err
     assert not (tmp_path / "o").exists()
