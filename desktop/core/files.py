@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from desktop.core.errors import OutputError
 
@@ -98,10 +99,7 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
     """A temporary path beside ``target`` (created with mode 0600) that replaces ``target``,
     with ``mode``, only if the block succeeds; the data is flushed to disk before the rename."""
     folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {target}: the folder {folder} is not writable")
+    _check_folder(target)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=folder)
     os.close(handle)
     temporary = Path(name)
@@ -113,6 +111,72 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
         _fsync(folder)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+class AtomicBatch:
+    """Files written beside their targets, then flushed and moved into place together: as with
+    ``atomic_output`` a target is whole or absent, and a file is on disk before its rename; the
+    disk is asked to flush once per file and once per folder for the whole batch, not twice per
+    file (a file system commits the flushes of one batch together)."""
+
+    def __init__(self, mode: int = PRIVATE) -> None:
+        self.mode = mode
+        self._pending: list[tuple[BinaryIO, Path, Path]] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @contextmanager
+    def output(self, target: Path) -> Iterator[BinaryIO]:
+        """A temporary file beside ``target`` (mode 0600) to write; it replaces ``target`` at
+        ``commit`` if the block succeeds, else it is removed."""
+        _check_folder(target)
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        temporary = Path(name)
+        out = os.fdopen(handle, "wb")
+        try:
+            yield out
+        except BaseException:
+            out.close()
+            temporary.unlink(missing_ok=True)
+            raise
+        self._pending.append((out, temporary, target))
+
+    def commit(self) -> list[Path]:
+        """Flush every pending file to disk, move each into place, flush their folders; the
+        targets, in the order written. On an error nothing more is moved and the rest is
+        removed."""
+        pending, self._pending = self._pending, []
+        try:
+            for out, temporary, _ in pending:
+                out.flush()
+                os.fsync(out.fileno())
+                out.close()
+                temporary.chmod(self.mode)
+            for _, temporary, target in pending:
+                temporary.replace(target)
+            for folder in dict.fromkeys(target.parent for _, _, target in pending):
+                _fsync(folder)
+        finally:
+            for out, temporary, _ in pending:
+                out.close()
+                temporary.unlink(missing_ok=True)
+        return [target for _, _, target in pending]
+
+    def discard(self) -> None:
+        """Remove every pending file."""
+        pending, self._pending = self._pending, []
+        for out, temporary, _ in pending:
+            out.close()
+            temporary.unlink(missing_ok=True)
+
+
+def _check_folder(target: Path) -> None:
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {target}: the folder {folder} is not writable")
 
 
 def write_atomic(target: Path, data: bytes, mode: int = PRIVATE) -> None:

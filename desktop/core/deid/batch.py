@@ -21,11 +21,14 @@ from desktop.core.deid.masking import clean_pixels
 from desktop.core.deid.passthrough import Source, split, write
 from desktop.core.deid.pixels import PixelPolicy
 from desktop.core.deid.profile import Profile
+from desktop.core.deid.raw import deidentify_header
 from desktop.core.errors import CourierError, OutputError
-from desktop.core.files import atomic_output, private_folder
+from desktop.core.files import AtomicBatch, private_folder
 
 #: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
 Protect = Callable[[Dataset], Dataset]
+#: Copies flushed to disk and moved into place together.
+BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +66,34 @@ def deidentify_files(
     keeps the original values it changed in an Encrypted Attributes Sequence (0400,0500) item;
     with ``pixels``, the burned-in text it finds is masked."""
     sources = list(source_files(paths))  # a missing path stops us before anything is written
+    return copy_files(sources, out, profile, protect=protect, pixels=pixels)
+
+
+def copy_files(
+    sources: Iterable[Path],
+    out: Path,
+    profile: Profile,
+    *,
+    protect: Protect | None = None,
+    pixels: PixelPolicy | None = None,
+) -> Iterator[Copied]:
+    """``deidentify_files`` of files already found: each reported once its copy is on disk
+    (copies are flushed to disk and moved into place ``BATCH`` at a time)."""
     private_folder(out)
-    for source in sources:
-        try:
-            copy = deidentify_file(source, out, profile, protect=protect, pixels=pixels)
-            yield Copied(source, copy)
-        except CourierError as error:
-            yield Copied(source, error=str(error))
+    batch, written, folders = AtomicBatch(), [], {out}
+    try:
+        for source in sources:
+            try:
+                _copy(source, out, profile, protect, pixels, batch, folders)
+                written.append(source)
+            except CourierError as error:
+                yield from _committed(batch, written)
+                yield Copied(source, error=str(error))
+            if len(batch) >= BATCH:
+                yield from _committed(batch, written)
+        yield from _committed(batch, written)
+    finally:
+        batch.discard()
 
 
 def deidentify_file(
@@ -81,36 +105,65 @@ def deidentify_file(
     pixels: PixelPolicy | None = None,
 ) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
+    (done,) = copy_files([source], out, profile, protect=protect, pixels=pixels)
+    if done.copy is None:
+        raise CourierError(done.error)
+    return done.copy
+
+
+def _committed(batch: AtomicBatch, written: list[Path]) -> Iterator[Copied]:
+    """Move the batch's copies into place and report them (or why they could not be)."""
+    if not written:
+        return
+    sources = list(written)
+    written.clear()
+    try:
+        copies = batch.commit()
+    except OSError as error:
+        for source in sources:
+            yield Copied(source, error=f"cannot write its copy: {error.strerror or error}")
+        return
+    for source, copy in zip(sources, copies, strict=True):
+        yield Copied(source, copy)
+
+
+def _copy(
+    source: Path,
+    out: Path,
+    profile: Profile,
+    protect: Protect | None,
+    pixels: PixelPolicy | None,
+    batch: AtomicBatch,
+    folders: set[Path],
+) -> None:
+    """Write ``source``'s copy into ``batch``."""
     if pixels is not None:
         dataset = read_instance(source)
         boxes = pixels.boxes(source, dataset)  # found from the original header and pixels
         if boxes:
             _deidentify(dataset, profile, protect)
             clean_pixels(dataset, boxes)
-            target = _target(source, out, dataset)
-            with atomic_output(target) as temporary:
-                dataset.save_as(temporary, enforce_file_format=True)
-            return target
+            with batch.output(_target(source, out, dataset, folders)) as copy:
+                dataset.save_as(copy, enforce_file_format=True)
+            return
     with _mapped(source) as data:
-        return _copy(source, data, out, profile, protect)
-
-
-def _copy(
-    source: Path, data: mmap.mmap, out: Path, profile: Profile, protect: Protect | None
-) -> Path:
-    header = _read(source, data)
-    dataset = header.dataset if header is not None else read_instance(source)
-    if "SOPInstanceUID" not in dataset:
-        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
-    _deidentify(dataset, profile, protect)
-    target = _target(source, out, dataset)
-    if header is not None:
-        with atomic_output(target) as temporary:
-            write(temporary, header)
-    else:
-        with atomic_output(target) as temporary:
-            dataset.save_as(temporary, enforce_file_format=True)
-    return target
+        raw = deidentify_header(data, profile) if protect is None else None
+        if raw is not None:
+            target = _target_of(source, out, raw.series_instance_uid, raw.sop_instance_uid, folders)
+            with batch.output(target) as copy:
+                copy.write(raw.header)
+                copy.write(memoryview(data)[raw.pixels :])
+            return
+        header = _read(source, data)
+        dataset = header.dataset if header is not None else read_instance(source)
+        if "SOPInstanceUID" not in dataset:
+            raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
+        _deidentify(dataset, profile, protect)
+        with batch.output(_target(source, out, dataset, folders)) as copy:
+            if header is not None:
+                write(copy, header)
+            else:
+                dataset.save_as(copy, enforce_file_format=True)
 
 
 def _deidentify(dataset: Dataset, profile: Profile, protect: Protect | None) -> None:
@@ -123,14 +176,19 @@ def _deidentify(dataset: Dataset, profile: Profile, protect: Protect | None) -> 
     dataset.EncryptedAttributesSequence = Sequence([*protected, protect(originals)])
 
 
-def _target(source: Path, out: Path, dataset: Dataset) -> Path:
-    """Where the copy goes (its folder made); never over its own source."""
-    target = (
-        out / str(dataset.get("SeriesInstanceUID", "no-series")) / f"{dataset.SOPInstanceUID}.dcm"
-    )
+def _target(source: Path, out: Path, dataset: Dataset, folders: set[Path]) -> Path:
+    series = dataset.get("SeriesInstanceUID")
+    return _target_of(source, out, series, str(dataset.SOPInstanceUID), folders)
+
+
+def _target_of(source: Path, out: Path, series: object, sop: str, folders: set[Path]) -> Path:
+    """Where the copy goes (its folder made once); never over its own source."""
+    target = out / (str(series) if series else "no-series") / f"{sop}.dcm"
     if target.resolve() == source.resolve():
         raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
-    private_folder(target.parent)
+    if target.parent not in folders:
+        private_folder(target.parent)
+        folders.add(target.parent)
     return target
 
 

@@ -11,7 +11,6 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
-from pathlib import Path
 from typing import BinaryIO, cast
 
 from pydicom import Dataset, FileMetaDataset, dcmread
@@ -64,11 +63,10 @@ def encode(source: Source) -> bytes:
     return header(source) + source.data[source.pixels :]
 
 
-def write(path: Path, source: Source) -> None:
-    """Write the file to ``path``: the header, then the pixels straight from the source."""
-    with path.open("wb") as out:
-        out.write(header(source))
-        out.write(memoryview(source.data)[source.pixels :])
+def write(out: BinaryIO, source: Source) -> None:
+    """Write the file to ``out``: the header, then the pixels straight from the source."""
+    out.write(header(source))
+    out.write(memoryview(source.data)[source.pixels :])
 
 
 def header(source: Source) -> bytes:

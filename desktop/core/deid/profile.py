@@ -97,6 +97,13 @@ class Profile:
     options: frozenset[Option] = frozenset()
     _actions: dict[int, Action | None] = field(default_factory=dict, compare=False, repr=False)
 
+    def maps_unlisted_uid(self, tag: int) -> bool:
+        """Whether a UI attribute the table does not name gets a new UID: an instance UID
+        (not a class, a transfer syntax or a coding scheme), unless UIDs are retained."""
+        if Option.RETAIN_UIDS in self.options:
+            return False
+        return not datadict.keyword_for_tag(tag).endswith(KEPT_UID_SUFFIXES)
+
     def action(self, tag: int) -> Action | None:
         """What happens to ``tag`` (None: not in the table), remembered per tag."""
         try:
@@ -117,13 +124,13 @@ class Profile:
         Encrypted Attributes Sequence keeps for re-identification.
         """
         before = _snapshot(dataset) if originals is not None else {}
-        _Pass(self, dataset).walk(dataset)
+        _Pass.of(self, dataset).walk(dataset)
         if getattr(dataset, "file_meta", None) is not None and "SOPInstanceUID" in dataset:
             dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
             for tag in (0x00020016, 0x00020017, 0x00020018):  # AE titles of the writer
                 if tag in dataset.file_meta:
                     del dataset.file_meta[tag]
-        self._record(dataset)
+        self.record(dataset)
         if originals is not None:
             _changed(before, dataset, originals)
 
@@ -136,7 +143,9 @@ class Profile:
         (one value each, as each fits the 64 characters of an LO)."""
         return [f"DICOM Courier {__version__}", *(meaning for _, meaning in self.codes())]
 
-    def _record(self, dataset: Dataset) -> None:
+    def record(self, dataset: Dataset) -> None:
+        """Add what was done: Patient Identity Removed, the method and its codes, and
+        Longitudinal Temporal Information Modified."""
         if Option.RETAIN_LONGITUDINAL_FULL_DATES in self.options:
             temporal = "UNMODIFIED"
         elif Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options:
@@ -152,19 +161,69 @@ class Profile:
             dataset[tag] = _new(BaseTag(tag), vr, value)
 
 
-class _Pass:
-    """One data set's pass; what it needs from the original (the patient's date shift, the
-    identifying words to clean text of) is read before anything changes."""
+class Values:
+    """The new values of one data set: what they need from the original (the patient's date
+    shift, the identifying words to clean text of) is read before anything changes."""
 
-    def __init__(self, profile: Profile, top: Dataset) -> None:
+    def __init__(self, profile: Profile, patient_id: str, words: Iterable[str]) -> None:
         self.profile = profile
         options = profile.options
         self.shift = 0
         if Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options:
-            self.shift = profile.mapping.shift_days(str(top.get("PatientID", "")))
+            self.shift = profile.mapping.shift_days(patient_id)
         self.tokens: list[str] = []
         if options:  # every option but Retain UIDs has a "C" on some text
-            self.tokens = sorted(set(_identifying_tokens(top)), key=len, reverse=True)
+            self.tokens = sorted(set(_tokens(words)), key=len, reverse=True)
+
+    def uids(self, value: object, *, unless_known: bool) -> object:
+        """``value`` (one UID, several, or None) with each UID mapped; with ``unless_known``,
+        UIDs the standard defines are kept."""
+        mapping = self.profile.mapping
+
+        def new(uid: str) -> str:
+            return uid if not uid or (unless_known and uid in UID_dictionary) else mapping.uid(uid)
+
+        if isinstance(value, MultiValue | list):
+            return [new(str(v)) for v in value]
+        return new(str(value)) if value is not None else None
+
+    def clean(self, vr: str, value: object) -> object:
+        """Dates moved by the patient's shift; text stripped of the data set's own identifying
+        values (names, IDs, numbers of six digits or more); anything else kept."""
+        if vr == "DA":
+            return self._each(value, lambda v: shift_date(v, self.shift))
+        if vr == "DT":
+            return self._each(value, lambda v: shift_date_time(v, self.shift))
+        if vr in TEXT_VRS:
+            return self._each(value, self.scrub)
+        return value
+
+    @staticmethod
+    def _each(value: object, change: Callable[[str], str]) -> object:
+        if value is None:
+            return None
+        if isinstance(value, MultiValue | list):
+            return [change(str(v)) for v in value]
+        return change(str(value))
+
+    def scrub(self, text: str) -> str:
+        for token in self.tokens:
+            text = re.sub(re.escape(token), "*", text, flags=re.IGNORECASE)
+        return LONG_NUMBER.sub("*", text)
+
+
+def dummy_value(vr: str) -> object:
+    """The dummy of a VR other than SQ and UI."""
+    dummy = DUMMIES.get(vr)
+    return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
+
+
+class _Pass(Values):
+    """One data set's pass through the table."""
+
+    @classmethod
+    def of(cls, profile: Profile, top: Dataset) -> "_Pass":
+        return cls(profile, str(top.get("PatientID", "")), _identifying_words(top))
 
     def walk(self, dataset: Dataset) -> None:
         """Apply the table to ``dataset``'s elements; those that need no value (removed,
@@ -185,13 +244,9 @@ class _Pass:
         if vr == "SQ":
             self._items(dataset[tag])
         elif CLEANED_TEXT.get(tag) in self.profile.options:
-            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
-        elif (
-            vr == "UI"
-            and Option.RETAIN_UIDS not in self.profile.options
-            and not datadict.keyword_for_tag(tag).endswith(KEPT_UID_SUFFIXES)
-        ):
-            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
+            dataset[tag] = _new(tag, vr, self.clean(vr, dataset[tag].value))
+        elif vr == "UI" and self.profile.maps_unlisted_uid(tag):
+            dataset[tag] = _new(tag, vr, self.uids(_uid_value(dataset, tag), unless_known=True))
 
     def _apply(self, dataset: Dataset, tag: BaseTag, vr: str, action: Action) -> None:
         if action is Action.REMOVE:
@@ -203,9 +258,9 @@ class _Pass:
         elif vr == "SQ":  # kept, cleaned or re-identified: its items go through the table
             self._items(dataset[tag])
         elif action is Action.NEW_UID:
-            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=False))
+            dataset[tag] = _new(tag, vr, self.uids(_uid_value(dataset, tag), unless_known=False))
         elif action is Action.CLEAN:
-            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
+            dataset[tag] = _new(tag, vr, self.clean(vr, dataset[tag].value))
 
     def _private(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
         """Keep a private attribute that Table E.3.10-1 lists as safe for its creator, and
@@ -223,54 +278,19 @@ class _Pass:
         elif vr == "SQ":
             self._items(dataset[tag])
         elif vr == "UI" and Option.RETAIN_UIDS not in self.profile.options:  # as every UID
-            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
+            dataset[tag] = _new(tag, vr, self.uids(_uid_value(dataset, tag), unless_known=True))
 
     def _items(self, element: DataElement) -> None:
         for item in element.value:
             self.walk(item)
 
-    def _uids(self, value: object, *, unless_known: bool) -> object:
-        mapping = self.profile.mapping
-
-        def new(uid: str) -> str:
-            return uid if not uid or (unless_known and uid in UID_dictionary) else mapping.uid(uid)
-
-        if isinstance(value, MultiValue | list):
-            return [new(str(v)) for v in value]
-        return new(str(value)) if value is not None else None
-
     def _dummy(self, dataset: Dataset, tag: BaseTag, vr: str) -> object:
         if vr == "SQ":
             return Sequence([Dataset()])
         if vr == "UI":
-            uids = self._uids(_uid_value(dataset, tag), unless_known=False)
+            uids = self.uids(_uid_value(dataset, tag), unless_known=False)
             return uids or self.profile.mapping.uid("")
-        dummy = DUMMIES.get(vr)
-        return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
-
-    def _clean(self, element: DataElement) -> object:
-        """Dates moved by the patient's shift; text stripped of the data set's own identifying
-        values (names, IDs, numbers of six digits or more); anything else kept."""
-        if element.VR == "DA":
-            return self._each(element.value, lambda v: shift_date(v, self.shift))
-        if element.VR == "DT":
-            return self._each(element.value, lambda v: shift_date_time(v, self.shift))
-        if element.VR in TEXT_VRS:
-            return self._each(element.value, self._scrub)
-        return element.value
-
-    @staticmethod
-    def _each(value: object, change: Callable[[str], str]) -> object:
-        if value is None:
-            return None
-        if isinstance(value, MultiValue | list):
-            return [change(str(v)) for v in value]
-        return change(str(value))
-
-    def _scrub(self, text: str) -> str:
-        for token in self.tokens:
-            text = re.sub(re.escape(token), "*", text, flags=re.IGNORECASE)
-        return LONG_NUMBER.sub("*", text)
+        return dummy_value(vr)
 
 
 Snapshot = dict[BaseTag, tuple[DataElement | RawDataElement, DataElement | None]]
@@ -333,16 +353,27 @@ def _new(tag: BaseTag, vr: str, value: object) -> DataElement:
     return DataElement(tag, vr, value, validation_mode=config.IGNORE)
 
 
-def _identifying_tokens(dataset: Dataset) -> Iterable[str]:
-    """Words of the top-level names, IDs, dates of birth, addresses and institutions."""
+def identifying(tag: int, vr: str) -> bool:
+    """Whether a top-level attribute's words are cleaned out of text: names, IDs, dates of
+    birth, addresses and institutions."""
+    return tag in IDENTIFYING or vr == "PN"
+
+
+def _identifying_words(dataset: Dataset) -> Iterable[str]:
+    """The values of the top-level attributes that ``identifying`` names."""
     for tag in list(dataset.keys()):
-        if (tag not in IDENTIFYING and _vr(dataset, tag) != "PN") or not dataset[tag].value:
+        if not identifying(tag, _vr(dataset, tag)) or not dataset[tag].value:
             continue
         element = dataset[tag]
         for value in element.value if isinstance(element.value, MultiValue) else [element.value]:
-            for token in re.split(r"[\^\s,=]+", str(value)):
-                if len(token) >= MIN_TOKEN:
-                    yield token
+            yield str(value)
+
+
+def _tokens(words: Iterable[str]) -> Iterable[str]:
+    for value in words:
+        for token in re.split(r"[\^\s,=]+", value):
+            if len(token) >= MIN_TOKEN:
+                yield token
 
 
 def _code(value: str, meaning: str) -> Dataset:

@@ -54,7 +54,7 @@ class ElementWriter:
         elif vr == "SQ":
             return self._sequence(element)
         elif (vr in ASCII_VRS or vr in TEXT_VRS) and (
-            encoded := _text(element.value, b"\x00" if vr == "UI" else b" ")
+            encoded := ascii_text(element.value, b"\x00" if vr == "UI" else b" ")
         ) is not None:
             return self._header(element.tag, vr, encoded)
         write_data_element(self.out, element, self.encodings)
@@ -80,7 +80,7 @@ class ElementWriter:
         self.out.write(self.plain.pack(0xFFFE, 0xE0DD, 0))
 
 
-def _text(value: object, pad: bytes) -> bytes | None:
+def ascii_text(value: object, pad: bytes) -> bytes | None:
     """An ASCII text value as stored (None: not plain text, let pydicom write it)."""
     if value is None or value == "":
         return b""
