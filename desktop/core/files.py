@@ -5,7 +5,9 @@ file one after the other (read, modify, write) never lose each other's change.
 """
 
 import contextlib
+import itertools
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -131,8 +133,7 @@ class AtomicBatch:
         """A temporary file beside ``target`` (mode 0600) to write; it replaces ``target`` at
         ``commit`` if the block succeeds, else it is removed."""
         _check_folder(target)
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        temporary = Path(name)
+        temporary, handle = _exclusive(target)
         out = os.fdopen(handle, "wb")
         try:
             yield out
@@ -169,6 +170,24 @@ class AtomicBatch:
         for out, temporary, _ in pending:
             out.close()
             temporary.unlink(missing_ok=True)
+
+
+def _exclusive(target: Path) -> tuple[Path, int]:
+    """A new file beside ``target`` (mode 0600), made by this call only (O_EXCL): its path and
+    descriptor. Cheaper than ``tempfile.mkstemp`` for many files: the name is this process's
+    and a counter, a random word only after a clash."""
+    for attempt in range(100):
+        suffix = next(_COUNTER) if attempt == 0 else secrets.token_hex(4)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.{suffix}")
+        try:
+            return temporary, os.open(temporary, _EXCLUSIVE, PRIVATE)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+_COUNTER = itertools.count()
+_EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 def _check_folder(target: Path) -> None:

@@ -5,6 +5,7 @@ text masked first when a pixel policy is given.
 A copy whose pixels stay as they are is written from the header alone, the pixels copied as
 stored from a read-only mapping of the source; one whose pixels are masked is read whole."""
 
+import contextlib
 import mmap
 import os
 import struct
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom import Dataset, dcmread
 from pydicom.errors import InvalidDicomError
@@ -146,13 +148,13 @@ def _copy(
             with batch.output(_target(source, out, dataset, folders)) as copy:
                 dataset.save_as(copy, enforce_file_format=True)
             return
-    with _mapped(source) as data:
+    with _mapped(source) as (handle, data):
         raw = deidentify_header(data, profile) if protect is None else None
         if raw is not None:
             target = _target_of(source, out, raw.series_instance_uid, raw.sop_instance_uid, folders)
             with batch.output(target) as copy:
                 copy.write(raw.header)
-                copy.write(memoryview(data)[raw.pixels :])
+                _copy_tail(handle, data, copy, raw.pixels)
             return
         header = _read(source, data)
         dataset = header.dataset if header is not None else read_instance(source)
@@ -184,7 +186,7 @@ def _target(source: Path, out: Path, dataset: Dataset, folders: set[Path]) -> Pa
 def _target_of(source: Path, out: Path, series: object, sop: str, folders: set[Path]) -> Path:
     """Where the copy goes (its folder made once); never over its own source."""
     target = out / (str(series) if series else "no-series") / f"{sop}.dcm"
-    if target.resolve() == source.resolve():
+    if target.name == source.name and target.resolve() == source.resolve():
         raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
     if target.parent not in folders:
         private_folder(target.parent)
@@ -193,17 +195,38 @@ def _target_of(source: Path, out: Path, series: object, sop: str, folders: set[P
 
 
 @contextmanager
-def _mapped(source: Path) -> Iterator[mmap.mmap]:
-    """The source file mapped read-only (pixels are copied from it, never read whole)."""
+def _mapped(source: Path) -> Iterator[tuple[BinaryIO, mmap.mmap]]:
+    """The source file open and mapped read-only (pixels are copied from it, never read
+    whole)."""
     try:
-        with source.open("rb") as handle:
+        handle = source.open("rb")
+    except OSError as error:
+        raise CourierError(f"cannot read {source}: {error.strerror}") from None
+    with handle:
+        try:
             if not os.fstat(handle.fileno()).st_size:
                 raise CourierError(f"{source} is not a readable DICOM file (it is empty)")
             data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except OSError as error:
-        raise CourierError(f"cannot read {source}: {error.strerror}") from None
-    with data:
-        yield data
+        except OSError as error:
+            raise CourierError(f"cannot read {source}: {error.strerror}") from None
+        with data:
+            yield handle, data
+
+
+def _copy_tail(source: BinaryIO, data: mmap.mmap, out: BinaryIO, start: int) -> None:
+    """Append ``source`` from ``start`` on to ``out``: inside the kernel where the system
+    can (``copy_file_range``: no copy through this process's memory), else from the mapping."""
+    out.flush()
+    position, end = start, len(data)
+    copy_range = getattr(os, "copy_file_range", None)
+    with contextlib.suppress(OSError):  # not on this file system: the rest from the mapping
+        while copy_range is not None and position < end:
+            copied = copy_range(source.fileno(), out.fileno(), end - position, position)
+            if not copied:
+                break
+            position += copied
+    if position < end:
+        out.write(memoryview(data)[position:])
 
 
 def _read(source: Path, data: mmap.mmap) -> Source | None:

@@ -15,6 +15,7 @@ import re
 import struct
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from desktop.core.deid.profile import (
     CLEANED_TEXT,
@@ -64,8 +65,7 @@ class UnsupportedError(Exception):
     """The file needs the data set path."""
 
 
-@dataclass(frozen=True, slots=True)
-class Element:
+class Element(NamedTuple):
     tag: int
     vr: str
     start: int  #: where its header starts
