@@ -5,8 +5,8 @@ Elements kept as they are, and the pixels, are copied as stored; only those that
 encoded (sequences with undefined length, as ``writer`` does). What this does not read plainly
 gives None and the caller takes the data set path (``passthrough``, ``profile``): any transfer
 syntax but explicit VR little endian (native or encapsulated), ISO 2022 character sets, a
-value to change or read that is not ASCII, a UN element that pydicom would give its
-dictionary VR, elements after the pixels, a file meta group without its length or an element
+value to change or read that is not ASCII, a standard attribute stored as UN and not
+removed, elements after the pixels, a file meta group without its length or an element
 pydicom's writer would add.
 """
 
@@ -179,9 +179,9 @@ class _Copy:
                 record = next(records, None)
             if not tag & 0xFFFF or (top_level and tag in RECORD_TAGS):
                 continue  # group lengths (retired) would be wrong; the record is ours
-            if element.vr == "UN" and not tag >> 16 & 1:
-                raise UnsupportedError  # pydicom would read it with its dictionary VR
             action = profile.action(tag)
+            if element.vr == "UN" and action is not Action.REMOVE and not tag >> 16 & 1:
+                raise UnsupportedError  # the data set path reads it with its dictionary VR
             written = len(out)
             if action is None:
                 self._unlisted(element, out)
@@ -190,13 +190,13 @@ class _Copy:
             else:
                 self._apply(element, action, out)
             if top_level and tag in (SOP_INSTANCE_UID, SERIES_INSTANCE_UID) and len(out) > written:
-                self._remember(tag, out[-1])
+                self._remember(tag, element.vr, out[-1])
         while record is not None:
             out.append(record[1])
             record = next(records, None)
 
-    def _remember(self, tag: int, piece: Piece) -> None:
-        header = 8  # UI: a short header
+    def _remember(self, tag: int, vr: str, piece: Piece) -> None:
+        header = 12 if vr in LONG_HEADER_VRS else 8
         self.new_uids[tag] = bytes(piece[header:]).decode("ascii").strip("\x00 ")
 
     def _unlisted(self, element: Element, out: list[Piece]) -> None:
