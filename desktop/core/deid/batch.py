@@ -3,32 +3,30 @@ the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``, i
 text masked first when a pixel policy is given.
 
 A copy whose pixels stay as they are is written from the header alone, the pixels copied as
-stored from a read-only mapping of the source; one whose pixels are masked is read whole."""
+stored from the source; one whose pixels are masked is read whole. pydicom is imported only
+for a file the bytes path (``raw``) leaves to the data set path (``dataset_copy``)."""
 
 import contextlib
 import mmap
 import os
-import struct
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from pydicom import Dataset, dcmread
-from pydicom.errors import InvalidDicomError
-from pydicom.sequence import Sequence
-
-from desktop.core.deid.masking import clean_pixels
-from desktop.core.deid.passthrough import Source, split, write
-from desktop.core.deid.pixels import PixelPolicy
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.raw import deidentify_header
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import AtomicBatch, private_folder
 
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+    from desktop.core.deid.pixels import PixelPolicy
+
 #: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
-Protect = Callable[[Dataset], Dataset]
+Protect = Callable[["Dataset"], "Dataset"]
 #: Copies flushed to disk and moved into place together.
 BATCH = 32
 
@@ -61,7 +59,7 @@ def deidentify_files(
     profile: Profile,
     *,
     protect: Protect | None = None,
-    pixels: PixelPolicy | None = None,
+    pixels: "PixelPolicy | None" = None,
 ) -> Iterator[Copied]:
     """A de-identified copy of each file under ``out``; a file that cannot be read, cleaned or
     written is reported (``Copied.error``) and the others go on. With ``protect``, each copy
@@ -77,7 +75,7 @@ def copy_files(
     profile: Profile,
     *,
     protect: Protect | None = None,
-    pixels: PixelPolicy | None = None,
+    pixels: "PixelPolicy | None" = None,
 ) -> Iterator[Copied]:
     """``deidentify_files`` of files already found: each reported once its copy is on disk
     (copies are flushed to disk and moved into place ``BATCH`` at a time)."""
@@ -104,7 +102,7 @@ def deidentify_file(
     profile: Profile,
     *,
     protect: Protect | None = None,
-    pixels: PixelPolicy | None = None,
+    pixels: "PixelPolicy | None" = None,
 ) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
     (done,) = copy_files([source], out, profile, protect=protect, pixels=pixels)
@@ -134,17 +132,17 @@ def _copy(
     out: Path,
     profile: Profile,
     protect: Protect | None,
-    pixels: PixelPolicy | None,
+    pixels: "PixelPolicy | None",
     batch: AtomicBatch,
     folders: set[Path],
 ) -> None:
-    """Write ``source``'s copy into ``batch``."""
+    """Write ``source``'s copy into ``batch``: from its header's bytes when it can
+    (``raw``), else through pydicom's data set (``dataset_copy``)."""
     if pixels is not None:
-        dataset = read_instance(source)
-        boxes = pixels.boxes(source, dataset)  # found from the original header and pixels
-        if boxes:
-            _deidentify(dataset, profile, protect)
-            clean_pixels(dataset, boxes)
+        from desktop.core.deid.dataset_copy import masked
+
+        dataset = masked(source, profile, protect, pixels)
+        if dataset is not None:
             with batch.output(_target(source, out, dataset, folders)) as copy:
                 dataset.save_as(copy, enforce_file_format=True)
             return
@@ -156,29 +154,14 @@ def _copy(
                 copy.write(raw.header)
                 _copy_tail(handle, data, copy, raw.pixels)
             return
-        header = _read(source, data)
-        dataset = header.dataset if header is not None else read_instance(source)
-        if "SOPInstanceUID" not in dataset:
-            raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
-        _deidentify(dataset, profile, protect)
+        from desktop.core.deid.dataset_copy import deidentified, write_copy
+
+        dataset, header = deidentified(source, data, profile, protect)
         with batch.output(_target(source, out, dataset, folders)) as copy:
-            if header is not None:
-                write(copy, header)
-            else:
-                dataset.save_as(copy, enforce_file_format=True)
+            write_copy(copy, dataset, header)
 
 
-def _deidentify(dataset: Dataset, profile: Profile, protect: Protect | None) -> None:
-    if protect is None:
-        profile.deidentify(dataset)
-        return
-    originals = Dataset()
-    profile.deidentify(dataset, originals=originals)
-    protected = list(dataset.get("EncryptedAttributesSequence", []))
-    dataset.EncryptedAttributesSequence = Sequence([*protected, protect(originals)])
-
-
-def _target(source: Path, out: Path, dataset: Dataset, folders: set[Path]) -> Path:
+def _target(source: Path, out: Path, dataset: "Dataset", folders: set[Path]) -> Path:
     series = dataset.get("SeriesInstanceUID")
     return _target_of(source, out, series, str(dataset.SOPInstanceUID), folders)
 
@@ -227,24 +210,3 @@ def _copy_tail(source: BinaryIO, data: mmap.mmap, out: BinaryIO, start: int) -> 
             position += copied
     if position < end:
         out.write(memoryview(data)[position:])
-
-
-def _read(source: Path, data: mmap.mmap) -> Source | None:
-    """The header and where the pixels are (see ``passthrough.split``)."""
-    try:
-        return split(data)
-    except (InvalidDicomError, EOFError, ValueError, struct.error) as error:
-        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
-
-
-def read_instance(source: Path) -> Dataset:
-    """``source`` read whole; CourierError when it is not a DICOM instance."""
-    try:
-        dataset = dcmread(source)
-    except (InvalidDicomError, EOFError, ValueError) as error:
-        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
-    except OSError as error:
-        raise CourierError(f"cannot read {source}: {error.strerror}") from None
-    if "SOPInstanceUID" not in dataset:
-        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
-    return dataset

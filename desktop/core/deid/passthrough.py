@@ -21,7 +21,8 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
-from desktop.core.deid.writer import LONG_HEADER_VRS, ElementWriter
+from desktop.core.deid.raw import LONG_HEADER_VRS
+from desktop.core.deid.writer import ElementWriter
 
 PREAMBLE = bytes(128) + b"DICM"
 ITEM, SEQUENCE_END = 0xFFFEE000, 0xFFFEE0DD

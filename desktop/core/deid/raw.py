@@ -13,10 +13,12 @@ pydicom's writer would add.
 import mmap
 import re
 import struct
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
+from desktop.core.deid.mapping import KeyedMapping
 from desktop.core.deid.profile import (
     CLEANED_TEXT,
     TEXT_VRS,
@@ -27,7 +29,6 @@ from desktop.core.deid.profile import (
 )
 from desktop.core.deid.safe_private import creator_is_listed, is_safe
 from desktop.core.deid.table import Action, Option
-from desktop.core.deid.writer import LONG_HEADER_VRS, ascii_text
 
 PREAMBLE = bytes(128) + b"DICM"
 #: Explicit VR little endian, native and encapsulated (deflate, big endian, implicit VR: not).
@@ -58,6 +59,9 @@ ITEM_START = PLAIN.pack(0xFFFE, 0xE000, UNDEFINED)
 ITEM_STOP = PLAIN.pack(0xFFFE, 0xE00D, 0)
 SEQUENCE_STOP = PLAIN.pack(0xFFFE, 0xE0DD, 0)
 
+#: VRs whose explicit header is 12 bytes (2 reserved, a 32-bit length).
+LONG_HEADER_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR",
+                             "UT", "UV"})  # fmt: skip
 Piece = bytes | memoryview
 
 
@@ -427,25 +431,34 @@ RECORD_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
 
 @cache
 def _records(options: frozenset[Option]) -> tuple[tuple[int, bytes], ...]:
-    """``Profile._record``'s elements, encoded once per set of options."""
-    from pydicom import Dataset
+    """The elements ``dataset_pass._record`` adds, encoded once per set of options."""
+    profile = Profile(KeyedMapping(b""), options)
+    codes = [
+        _encode(0x00080100, "SH", _ascii(value, "SH"))  # Code Value
+        + _encode(0x00080102, "SH", _ascii("DCM", "SH"))  # Coding Scheme Designator
+        + _encode(0x00080104, "LO", _ascii(meaning, "LO"))  # Code Meaning
+        for value, meaning in profile.codes()
+    ]
+    return (
+        (0x00120062, _encode(0x00120062, "CS", _ascii("YES", "CS"))),
+        (0x00120063, _encode(0x00120063, "LO", _ascii(profile.method(), "LO"))),
+        (0x00120064, _sequence_bytes(0x00120064, codes)),
+        (0x00280303, _encode(0x00280303, "CS", _ascii(profile.temporal(), "CS"))),
+    )
 
-    from desktop.core.deid.mapping import KeyedMapping
 
-    dataset = Dataset()
-    Profile(KeyedMapping(b""), options).record(dataset)
-    pieces = []
-    for tag in sorted(dataset.keys()):
-        element = dataset[tag]
-        if element.VR == "SQ":
-            items = [
-                b"".join(
-                    _encode(t, item[t].VR, _ascii(item[t].value, item[t].VR))
-                    for t in sorted(item.keys())
-                )
-                for item in element.value
-            ]
-            pieces.append((int(tag), _sequence_bytes(tag, items)))
-        else:
-            pieces.append((int(tag), _encode(tag, element.VR, _ascii(element.value, element.VR))))
-    return tuple(pieces)
+def ascii_text(value: object, pad: bytes) -> bytes | None:
+    """An ASCII text value as stored (None: not plain text)."""
+    if value is None or value == "":
+        return b""
+    if isinstance(value, str):
+        parts = [value]
+    elif isinstance(value, MutableSequence) and all(isinstance(v, str) for v in value):
+        parts = list(value)
+    else:
+        return None
+    try:
+        encoded = "\\".join(parts).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    return encoded + pad if len(encoded) % 2 else encoded

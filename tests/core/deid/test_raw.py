@@ -86,3 +86,20 @@ def test_dcmtk_reads_the_bytes_copies(tmp_path: Path) -> None:
         assert done.returncode == 0 and "E:" not in done.stderr, (path.name, done.stderr)
         checked += 1
     assert checked >= 25
+
+
+def test_dictionary_facts_kept_here_match_pydicoms() -> None:
+    """The bytes path reads no pydicom: the class, syntax and scheme UID attributes it keeps,
+    the identifying attributes and the standard's UIDs are the dictionary's."""
+    from pydicom._dicom_dict import DicomDictionary
+    from pydicom._uid_dict import UID_dictionary
+
+    from desktop.core.deid.profile import DICOM_ROOT, IDENTIFYING, KEPT_UID_TAGS
+
+    suffixes = ("ClassUID", "SyntaxUID", "SchemeUID")
+    assert {t for t, entry in DicomDictionary.items() if entry[4].endswith(suffixes)} == set(
+        KEPT_UID_TAGS
+    )
+    assert all(uid.startswith(DICOM_ROOT) for uid in UID_dictionary)
+    keywords = {pydicom.datadict.keyword_for_tag(tag) for tag in IDENTIFYING}
+    assert "PatientID" in keywords and "InstitutionName" in keywords and len(keywords) == 12
