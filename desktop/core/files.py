@@ -132,8 +132,11 @@ class AtomicBatch:
     def output(self, target: Path) -> Iterator[BinaryIO]:
         """A temporary file beside ``target`` (mode 0600) to write; it replaces ``target`` at
         ``commit`` if the block succeeds, else it is removed."""
-        _check_folder(target)
-        temporary, handle = _exclusive(target)
+        try:
+            temporary, handle = _exclusive(target)
+        except OSError:
+            _check_folder(target)  # the reason in plain words, if it is one of these
+            raise
         out = os.fdopen(handle, "wb")
         try:
             yield out
@@ -148,6 +151,7 @@ class AtomicBatch:
         targets, in the order written. On an error nothing more is moved and the rest is
         removed."""
         pending, self._pending = self._pending, []
+        moved: list[Path] = []
         try:
             for out, temporary, _ in pending:
                 out.flush()
@@ -156,13 +160,14 @@ class AtomicBatch:
                 temporary.chmod(self.mode)
             for _, temporary, target in pending:
                 temporary.replace(target)
+                moved.append(target)
             for folder in dict.fromkeys(target.parent for _, _, target in pending):
                 _fsync(folder)
         finally:
-            for out, temporary, _ in pending:
+            for out, temporary, _ in pending[len(moved) :]:
                 out.close()
                 temporary.unlink(missing_ok=True)
-        return [target for _, _, target in pending]
+        return moved
 
     def discard(self) -> None:
         """Remove every pending file."""

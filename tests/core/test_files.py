@@ -66,3 +66,10 @@ def test_batch_failed_or_discarded_files_leave_nothing(tmp_path: Path) -> None:
     batch.discard()
     assert batch.commit() == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_names_a_missing_folder(tmp_path: Path) -> None:
+    batch = AtomicBatch()
+    with pytest.raises(OutputError, match="does not exist"), batch.output(tmp_path / "no" / "f"):
+        pass
+    assert len(batch) == 0
