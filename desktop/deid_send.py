@@ -11,7 +11,6 @@ from desktop.core.deid.mapping import KeyedMapping
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.setting import Deidentification
 from desktop.net.store import StoreItem
-from desktop.reidentify import recipient_protection
 
 AREA = "deidentified"
 
@@ -23,7 +22,9 @@ def deidentified_items(
     and why any could not be made (those are left out: the node never gets an original)."""
     profile = Profile(KeyedMapping(project_key(default_key_file())), how.options)
     protect: Protect | None = None
-    if how.recipient is not None:
+    if how.recipient is not None:  # pydicom and the CMS code only then: copies need neither
+        from desktop.reidentify import recipient_protection
+
         protect = recipient_protection(how.recipient)
     copies, refused = [], []
     made = copy_files([item.path for item in items], area, profile, protect=protect)
