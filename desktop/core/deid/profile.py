@@ -1,9 +1,12 @@
-"""De-identify one data set in place: every attribute of Table E.1-1 at every level of nesting,
-private attributes, every UID (so references between objects still resolve), and the record of
-what was done (Patient Identity Removed, De-identification Method and its Code Sequence,
-Longitudinal Temporal Information Modified).
+"""The Basic Application Level Confidentiality Profile with its options: what happens to each
+attribute of Table E.1-1 (and to private attributes and UIDs the table does not name), the new
+values (keyed UIDs, shifted dates, cleaned text, dummies), and the record of what was done
+(Patient Identity Removed, De-identification Method and its Code Sequence, Longitudinal
+Temporal Information Modified).
 
-Pixels are not touched: Burned In Annotation is left as it was.
+Plain Python: the two walks that apply it share these rules, over the header's stored bytes
+(``raw``) or over a pydicom data set in place (``dataset_pass``, through
+``Profile.deidentify``). Pixels are not touched: Burned In Annotation is left as it was.
 """
 
 import re
