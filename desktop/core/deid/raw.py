@@ -310,11 +310,17 @@ def _dataset(
     data: memoryview, position: int, limit: int, *, top: bool
 ) -> tuple[list[Element], int]:
     """The elements from ``position`` to ``limit`` (or an item's delimiter); at the top level,
-    up to the Pixel Data element, which must end the file. Returns them and where they end."""
+    up to the Pixel Data element, which must end the file. Returns them and where they end.
+    Elements out of order, repeated, or of the file meta group in the data set: the data set
+    path (pydicom sorts them, keeps one, moves them)."""
     elements: list[Element] = []
+    previous = -1
     while position < limit:
         (group, number) = TAG.unpack_from(data, position)
         tag = group << 16 | number
+        if tag <= previous or (top and group == 2):
+            raise UnsupportedError
+        previous = tag
         if tag == ITEM_END and not top:
             return elements, position + 8
         if top and tag == PIXEL_DATA:

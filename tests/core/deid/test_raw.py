@@ -103,3 +103,27 @@ def test_dictionary_facts_kept_here_match_pydicoms() -> None:
     assert all(uid.startswith(DICOM_ROOT) for uid in UID_dictionary)
     keywords = {pydicom.datadict.keyword_for_tag(tag) for tag in IDENTIFYING}
     assert "PatientID" in keywords and "InstitutionName" in keywords and len(keywords) == 12
+
+
+def test_elements_out_of_order_or_repeated_go_to_the_data_set_path() -> None:
+    """pydicom sorts a data set and keeps one of two equal tags: the copy from the stored bytes
+    would not, so it leaves such a file to the data set path."""
+    profile = Profile(KeyedMapping(KEY))
+    dataset = pydicom.Dataset()
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    dataset.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.5"
+    dataset.PatientName = "Doe^John"
+    dataset.file_meta = pydicom.dataset.FileMetaDataset()
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    dataset.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    stored = BytesIO()
+    dataset.save_as(stored, enforce_file_format=True)
+    data = stored.getvalue()
+    assert deidentify_header(data, profile) is not None
+    name = data.index(b"\x10\x00\x10\x00PN")  # (0010,0010) Patient's Name, the last element
+    element = data[name:]
+    sop = data.index(b"\x08\x00\x18\x00UI")
+    swapped = data[:sop] + element + data[sop:name]
+    assert deidentify_header(swapped, profile) is None
+    assert deidentify_header(data + element, profile) is None
