@@ -4,7 +4,8 @@ rules (``profile``) applied element by element, without pydicom's data set model
 Elements kept as they are, and the pixels, are copied as stored; only those that change are
 encoded (sequences with undefined length, as ``writer`` does). What this does not read plainly
 gives None and the caller takes the data set path (``passthrough``, ``profile``): any transfer
-syntax but explicit VR little endian (native or encapsulated), ISO 2022 character sets, a
+syntax but little endian (implicit or explicit VR, native or encapsulated; pydicom's
+dictionary gives the VRs in implicit VR, as on the data set path), ISO 2022 character sets, a
 value to change or read that is not ASCII, a standard attribute stored as UN and not
 removed, elements after the pixels, a file meta group without its length or an element
 pydicom's writer would add.
@@ -55,6 +56,8 @@ LONG = struct.Struct("<HH2s2xL")
 PLAIN = struct.Struct("<HHL")
 LENGTH_16, LENGTH_32 = struct.Struct("<H"), struct.Struct("<L")
 SEQUENCE_START = LONG.pack(0, 0, b"SQ", UNDEFINED)[4:]
+IMPLICIT_SEQUENCE_START = LENGTH_32.pack(UNDEFINED)
+IMPLICIT = "1.2.840.10008.1.2"
 ITEM_START = PLAIN.pack(0xFFFE, 0xE000, UNDEFINED)
 ITEM_STOP = PLAIN.pack(0xFFFE, 0xE00D, 0)
 SEQUENCE_STOP = PLAIN.pack(0xFFFE, 0xE0DD, 0)
@@ -106,16 +109,18 @@ class _Copy:
         self.profile = profile
         self.values: Values
         self.new_uids: dict[int, str] = {}
+        self.implicit = False
 
     def run(self) -> RawCopy | None:
         data = self.data
-        if data[:132] != PREAMBLE:
-            raise UnsupportedError
+        if bytes(data[128:132]) != b"DICM":
+            raise UnsupportedError  # the copy gets a zero preamble, as on the data set path
         meta, start = self._meta()
         syntax = self._text(meta.get(0x00020010)).rstrip("\x00 ")
-        if syntax not in SYNTAXES and not syntax.startswith(ENCAPSULATED):
+        self.implicit = syntax == IMPLICIT
+        if syntax not in SYNTAXES and not syntax.startswith(ENCAPSULATED) and not self.implicit:
             raise UnsupportedError
-        top, pixels = _dataset(data, start, len(data), top=True)
+        top, pixels = _dataset(data, start, len(data), top=True, implicit=self.implicit)
         found = {e.tag: e for e in top}
         if SOP_INSTANCE_UID not in found:
             raise UnsupportedError  # the data set path says why
@@ -135,11 +140,11 @@ class _Copy:
 
     def _meta(self) -> tuple[dict[int, Element], int]:
         """The file meta elements, and where the data set starts."""
-        first = _element(self.data, 132)
+        first = _element(self.data, 132, implicit=False)
         if first.tag != 0x00020000 or first.vr != "UL":
             raise UnsupportedError
         end = first.end + LENGTH_32.unpack_from(self.data, first.value)[0]
-        meta, _ = _dataset(self.data, first.end, end, top=False)
+        meta, _ = _dataset(self.data, first.end, end, top=False, implicit=False)
         found = {e.tag: e for e in meta}
         if not found.keys() >= REQUIRED_META or any(e.tag >> 16 != 2 for e in meta):
             raise UnsupportedError
@@ -149,11 +154,12 @@ class _Copy:
         pieces: list[Piece] = []
         for tag in sorted(meta):
             if tag == MEDIA_STORAGE_SOP_INSTANCE_UID:
-                pieces.append(_encode(tag, "UI", _ascii(sop, "UI")))
+                pieces.append(_encode(tag, "UI", _ascii(sop, "UI"), implicit=False))
             elif tag & 0xFFFF and tag not in WRITER_AE_TITLES:
                 pieces.append(self.data[meta[tag].start : meta[tag].end])
         body = b"".join(pieces)
-        return _encode(0x00020000, "UL", LENGTH_32.pack(len(body))) + body
+        length = LENGTH_32.pack(len(body))
+        return _encode(0x00020000, "UL", length, implicit=False) + body
 
     def _values(self, top: list[Element], found: dict[int, Element]) -> Values:
         if not self.profile.options:
@@ -172,7 +178,7 @@ class _Copy:
 
     def _elements(self, elements: list[Element], out: list[Piece], *, top_level: bool) -> None:
         """Apply the table to one data set's elements, writing the result to ``out``."""
-        records = iter(_records(self.profile.options) if top_level else ())
+        records = iter(_records(self.profile.options, self.implicit) if top_level else ())
         record = next(records, None)
         profile = self.profile
         creators: dict[int, str] = {}
@@ -200,7 +206,7 @@ class _Copy:
             record = next(records, None)
 
     def _remember(self, tag: int, vr: str, piece: Piece) -> None:
-        header = 12 if vr in LONG_HEADER_VRS else 8
+        header = 12 if vr in LONG_HEADER_VRS and not self.implicit else 8
         self.new_uids[tag] = bytes(piece[header:]).decode("ascii").strip("\x00 ")
 
     def _unlisted(self, element: Element, out: list[Piece]) -> None:
@@ -220,12 +226,12 @@ class _Copy:
             return
         if action is Action.EMPTY:
             if vr == "SQ":
-                out.append(_sequence_bytes(element.tag, []))
+                out.append(_sequence_bytes(element.tag, [], implicit=self.implicit))
             else:
-                out.append(_encode(element.tag, vr, b""))
+                out.append(_encode(element.tag, vr, b"", implicit=self.implicit))
         elif action is Action.DUMMY:
             if vr == "SQ":
-                out.append(_sequence_bytes(element.tag, [b""]))
+                out.append(_sequence_bytes(element.tag, [b""], implicit=self.implicit))
             elif vr == "UI":
                 uids = self.values.uids(self._uids(element), unless_known=False)
                 self._put(element, uids or self.profile.mapping.uid(""), out)
@@ -270,7 +276,7 @@ class _Copy:
             out.append(self.data[element.start : element.end])
 
     def _sequence(self, element: Element, out: list[Piece]) -> None:
-        out.append(TAG.pack(element.tag >> 16, element.tag & 0xFFFF) + SEQUENCE_START)
+        out.append(_sequence_header(element.tag, implicit=self.implicit))
         for item in element.items or ():
             out.append(ITEM_START)
             self._elements(item, out, top_level=False)
@@ -278,7 +284,8 @@ class _Copy:
         out.append(SEQUENCE_STOP)
 
     def _put(self, element: Element, value: object, out: list[Piece]) -> None:
-        out.append(_encode(element.tag, element.vr, _value_bytes(element.vr, value)))
+        value_bytes = _value_bytes(element.vr, value)
+        out.append(_encode(element.tag, element.vr, value_bytes, implicit=self.implicit))
 
     def _text(self, element: Element | None) -> str:
         """An element's value as ASCII text (UnicodeDecodeError otherwise)."""
@@ -307,7 +314,7 @@ class _Copy:
 
 
 def _dataset(
-    data: memoryview, position: int, limit: int, *, top: bool
+    data: memoryview, position: int, limit: int, *, top: bool, implicit: bool
 ) -> tuple[list[Element], int]:
     """The elements from ``position`` to ``limit`` (or an item's delimiter); at the top level,
     up to the Pixel Data element, which must end the file. Returns them and where they end.
@@ -324,10 +331,10 @@ def _dataset(
         if tag == ITEM_END and not top:
             return elements, position + 8
         if top and tag == PIXEL_DATA:
-            if _pixels_end(data, position) != len(data):
+            if _pixels_end(data, position, implicit=implicit) != len(data):
                 raise UnsupportedError
             return elements, position
-        element = _element(data, position)
+        element = _element(data, position, implicit=implicit)
         if element.end > limit:
             raise UnsupportedError
         elements.append(element)
@@ -337,7 +344,9 @@ def _dataset(
     return elements, len(data) if top else position
 
 
-def _element(data: memoryview, position: int) -> Element:
+def _element(data: memoryview, position: int, *, implicit: bool) -> Element:
+    if implicit:
+        return _implicit_element(data, position)
     group, number, raw_vr, length = SHORT.unpack_from(data, position)
     tag = group << 16 | number
     if group == 0xFFFE or not VR_PATTERN.fullmatch(raw_vr):
@@ -349,14 +358,45 @@ def _element(data: memoryview, position: int) -> Element:
     else:
         value = position + 8
     if vr == "SQ":
-        items, end = _items(data, value, length)
+        items, end = _items(data, value, length, implicit=False)
         return Element(tag, vr, position, value, end, items)
     if length == UNDEFINED:
         raise UnsupportedError
     return Element(tag, vr, position, value, value + length)
 
 
-def _items(data: memoryview, position: int, length: int) -> tuple[list[list[Element]], int]:
+def _implicit_element(data: memoryview, position: int) -> Element:
+    """An element in implicit VR, its VR the one the data set path gives it (the dictionary's
+    first; UN for a private or unknown attribute)."""
+    group, number, length = PLAIN.unpack_from(data, position)
+    tag = group << 16 | number
+    if group == 0xFFFE:
+        raise UnsupportedError
+    vr = "UN" if group & 1 else dictionary_vr(tag)
+    value = position + 8
+    if vr == "SQ" or length == UNDEFINED:
+        if vr not in ("SQ", "UN"):
+            raise UnsupportedError
+        items, end = _items(data, value, length, implicit=True)
+        return Element(tag, "SQ" if vr == "SQ" else "UN", position, value, end, items)
+    return Element(tag, vr, position, value, value + length)
+
+
+@cache
+def dictionary_vr(tag: int) -> str:
+    """The VR pydicom's dictionary gives ``tag`` (its first of several), UN if unknown; pydicom
+    is imported only for files in implicit VR."""
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return str(dictionary_VR(tag)).split(" or ")[0]
+    except KeyError:
+        return "UN"
+
+
+def _items(
+    data: memoryview, position: int, length: int, *, implicit: bool
+) -> tuple[list[list[Element]], int]:
     """A sequence's items, and where the sequence ends."""
     limit = len(data) if length == UNDEFINED else position + length
     items: list[list[Element]] = []
@@ -368,9 +408,10 @@ def _items(data: memoryview, position: int, length: int) -> tuple[list[list[Elem
         if tag != ITEM:
             raise UnsupportedError
         if size == UNDEFINED:
-            item, position = _dataset(data, position + 8, limit, top=False)
+            item, position = _dataset(data, position + 8, limit, top=False, implicit=implicit)
         else:
-            item, end = _dataset(data, position + 8, position + 8 + size, top=False)
+            end_of_item = position + 8 + size
+            item, end = _dataset(data, position + 8, end_of_item, top=False, implicit=implicit)
             position = position + 8 + size
             if end != position:
                 raise UnsupportedError
@@ -380,8 +421,13 @@ def _items(data: memoryview, position: int, length: int) -> tuple[list[list[Elem
     return items, limit
 
 
-def _pixels_end(data: memoryview, position: int) -> int:
+def _pixels_end(data: memoryview, position: int, *, implicit: bool) -> int:
     """Where the Pixel Data element at ``position`` ends (encapsulated: after its delimiter)."""
+    if implicit:
+        length = LENGTH_32.unpack_from(data, position + 4)[0]
+        if length == UNDEFINED:
+            raise UnsupportedError
+        return int(position + 8 + length)
     element_vr = bytes(data[position + 4 : position + 6])
     if element_vr not in (b"OB", b"OW"):
         raise UnsupportedError
@@ -400,8 +446,10 @@ def _pixels_end(data: memoryview, position: int) -> int:
     return -1
 
 
-def _encode(tag: int, vr: str, value: bytes) -> bytes:
+def _encode(tag: int, vr: str, value: bytes, *, implicit: bool) -> bytes:
     group, number = tag >> 16, tag & 0xFFFF
+    if implicit:
+        return PLAIN.pack(group, number, len(value)) + value
     if vr in LONG_HEADER_VRS:
         return LONG.pack(group, number, vr.encode(), len(value)) + value
     if len(value) > 0xFFFF:
@@ -425,9 +473,14 @@ def _ascii(value: object, vr: str) -> bytes:
     return encoded
 
 
-def _sequence_bytes(tag: int, items: list[bytes]) -> bytes:
+def _sequence_header(tag: int, *, implicit: bool) -> bytes:
+    start = IMPLICIT_SEQUENCE_START if implicit else SEQUENCE_START
+    return TAG.pack(tag >> 16, tag & 0xFFFF) + start
+
+
+def _sequence_bytes(tag: int, items: list[bytes], *, implicit: bool) -> bytes:
     body = b"".join(ITEM_START + item + ITEM_STOP for item in items)
-    return TAG.pack(tag >> 16, tag & 0xFFFF) + SEQUENCE_START + body + SEQUENCE_STOP
+    return _sequence_header(tag, implicit=implicit) + body + SEQUENCE_STOP
 
 
 #: The elements that record what was done (``Profile._record``), written here from the same
@@ -436,20 +489,24 @@ RECORD_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
 
 
 @cache
-def _records(options: frozenset[Option]) -> tuple[tuple[int, bytes], ...]:
+def _records(options: frozenset[Option], implicit: bool) -> tuple[tuple[int, bytes], ...]:
     """The elements ``dataset_pass._record`` adds, encoded once per set of options."""
     profile = Profile(KeyedMapping(b""), options)
+
+    def text(tag: int, vr: str, value: object) -> bytes:
+        return _encode(tag, vr, _ascii(value, vr), implicit=implicit)
+
     codes = [
-        _encode(0x00080100, "SH", _ascii(value, "SH"))  # Code Value
-        + _encode(0x00080102, "SH", _ascii("DCM", "SH"))  # Coding Scheme Designator
-        + _encode(0x00080104, "LO", _ascii(meaning, "LO"))  # Code Meaning
+        text(0x00080100, "SH", value)  # Code Value
+        + text(0x00080102, "SH", "DCM")  # Coding Scheme Designator
+        + text(0x00080104, "LO", meaning)  # Code Meaning
         for value, meaning in profile.codes()
     ]
     return (
-        (0x00120062, _encode(0x00120062, "CS", _ascii("YES", "CS"))),
-        (0x00120063, _encode(0x00120063, "LO", _ascii(profile.method(), "LO"))),
-        (0x00120064, _sequence_bytes(0x00120064, codes)),
-        (0x00280303, _encode(0x00280303, "CS", _ascii(profile.temporal(), "CS"))),
+        (0x00120062, text(0x00120062, "CS", "YES")),
+        (0x00120063, text(0x00120063, "LO", profile.method())),
+        (0x00120064, _sequence_bytes(0x00120064, codes, implicit=implicit)),
+        (0x00280303, text(0x00280303, "CS", profile.temporal())),
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 from pydicom import datadict, dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from desktop.core.deid.mapping import KeyedMapping, shift_date, shift_date_time
 from desktop.core.deid.profile import Profile
@@ -91,29 +91,42 @@ def _expected(row: dict[str, str], option: Option | None) -> str:
 ROW_OPTIONS = [(row, None) for row in ROWS] + [
     (row, option) for row in ROWS for option in Option if row.get(option.value)
 ]
-#: Command elements (0000,eeee) are never stored in a file, and a stored UN element that is not
-#: removed is left to the data set path (core/deid/raw.py): those take the data set path only.
+#: Each row and option on the data set (None), then stored in explicit and in implicit VR.
+#: Command elements (0000,eeee) are never stored in a file; a stored UN element that is not
+#: removed, and (in implicit VR, where every private element is UN) Retain Safe Private, are
+#: left to the data set path (core/deid/raw.py): those are checked on the data set only.
+SYNTAXES = {"explicit": ExplicitVRLittleEndian, "implicit": ImplicitVRLittleEndian}
+
+
+def _bytes_path_takes(row: dict[str, str], option: Option | None, stored: str) -> bool:
+    tag = _tag(row)
+    if tag >> 16 == 0 or _vr(tag) == "UN":
+        return False
+    return not (stored == "implicit" and option is Option.RETAIN_SAFE_PRIVATE)
+
+
 CASES = [
     pytest.param(
         row,
         option,
         stored,
-        id=f"{row['id']}-{option.cli_name if option else 'basic'}" + ("-stored" if stored else ""),
+        id="-".join(filter(None, (row["id"], option.cli_name if option else "basic", stored))),
     )
     for row, option in ROW_OPTIONS
-    for stored in (False, True)
-    if not (stored and (_tag(row) >> 16 == 0 or _vr(_tag(row)) == "UN"))
+    for stored in (None, "explicit", "implicit")
+    if stored is None or _bytes_path_takes(row, option, stored)
 ]
 
 
 @pytest.mark.parametrize(("row", "option", "stored"), CASES)
-def test_row_action(row: dict[str, str], option: Option | None, stored: bool) -> None:
+def test_row_action(row: dict[str, str], option: Option | None, stored: str | None) -> None:
     tag = _tag(row)
     vr = _vr(tag)
     dataset = _holding(tag, vr)
     mapping = KeyedMapping(KEY)
     profile = Profile(mapping, frozenset({option} if option else ()))
     if stored:
+        dataset.file_meta.TransferSyntaxUID = SYNTAXES[stored]
         dataset = _through_bytes(dataset, profile)
     else:
         profile.deidentify(dataset)
