@@ -112,9 +112,8 @@ def _pixel_policy(args: argparse.Namespace) -> "PixelPolicy | None":
 
 def _write_review(paths: list[Path], review: Path) -> int:
     """Search ``paths`` for burned-in text and write the review file; no copies."""
-    from desktop.core.deid.batch import source_files
+    from desktop.core.deid.batch import read_instance, source_files
     from desktop.core.deid.burned_in import find_text
-    from desktop.core.deid.dataset_copy import read_instance
     from desktop.core.deid.review_file import write_review
 
     _check_ocr()

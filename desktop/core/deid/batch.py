@@ -66,7 +66,7 @@ def deidentify_files(
     keeps the original values it changed in an Encrypted Attributes Sequence (0400,0500) item;
     with ``pixels``, the burned-in text it finds is masked."""
     sources = list(source_files(paths))  # a missing path stops us before anything is written
-    return copy_files(sources, out, profile, protect=protect, pixels=pixels)
+    yield from copy_files(sources, out, profile, protect=protect, pixels=pixels)
 
 
 def copy_files(
@@ -210,3 +210,19 @@ def _copy_tail(source: BinaryIO, data: mmap.mmap, out: BinaryIO, start: int) -> 
             position += copied
     if position < end:
         out.write(memoryview(data)[position:])
+
+
+def read_instance(source: Path) -> "Dataset":
+    """``source`` read whole with pydicom; CourierError when it is not a DICOM instance."""
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        dataset = dcmread(source)
+    except (InvalidDicomError, EOFError, ValueError) as error:
+        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
+    except OSError as error:
+        raise CourierError(f"cannot read {source}: {error.strerror}") from None
+    if "SOPInstanceUID" not in dataset:
+        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
+    return dataset

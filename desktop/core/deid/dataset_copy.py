@@ -7,11 +7,11 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from pydicom import Dataset, dcmread
+from pydicom import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence
 
-from desktop.core.deid.batch import Protect
+from desktop.core.deid.batch import Protect, read_instance
 from desktop.core.deid.masking import clean_pixels
 from desktop.core.deid.passthrough import Source, split, write
 from desktop.core.deid.pixels import PixelPolicy
@@ -69,16 +69,3 @@ def _read(source: Path, data: mmap.mmap) -> Source | None:
         return split(data)
     except (InvalidDicomError, EOFError, ValueError, struct.error) as error:
         raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
-
-
-def read_instance(source: Path) -> Dataset:
-    """``source`` read whole; CourierError when it is not a DICOM instance."""
-    try:
-        dataset = dcmread(source)
-    except (InvalidDicomError, EOFError, ValueError) as error:
-        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
-    except OSError as error:
-        raise CourierError(f"cannot read {source}: {error.strerror}") from None
-    if "SOPInstanceUID" not in dataset:
-        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
-    return dataset
