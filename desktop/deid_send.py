@@ -5,9 +5,8 @@ recipient certificate each copy keeps its original values encrypted for that rec
 import dataclasses
 from pathlib import Path
 
-from desktop.core.deid.batch import deidentify_file
+from desktop.core.deid.batch import copy_files
 from desktop.core.deid.setting import Deidentification
-from desktop.core.errors import CourierError
 from desktop.deidentify import make_profile, protection
 from desktop.net.store import StoreItem
 
@@ -21,18 +20,17 @@ def deidentified_items(
     and why any could not be made (those are left out: the node never gets an original)."""
     profile, protect = make_profile(how.options), protection(how.recipient)
     copies, refused = [], []
-    for item in items:
-        try:
-            copy = deidentify_file(item.path, area, profile, protect=protect)
-        except CourierError as error:
-            refused.append(f"{item.path}: not sent, it could not be de-identified: {error}")
+    made = copy_files([item.path for item in items], area, profile, protect=protect)
+    for item, done in zip(items, made, strict=True):  # one report per source, in order
+        if done.copy is None:
+            refused.append(f"{done.source}: not sent, it could not be de-identified: {done.error}")
             continue
         copies.append(
             dataclasses.replace(
                 item,
-                path=copy,
-                sop_instance_uid=copy.stem,
-                size=copy.stat().st_size,
+                path=done.copy,
+                sop_instance_uid=done.copy.stem,
+                size=done.copy.stat().st_size,
                 sha256="",
             )
         )

@@ -6,16 +6,18 @@ file on the command line, to a person in the GUI, then are masked as given back)
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop.core.deid.batch import Copied, Protect, deidentify_files, read_instance, source_files
-from desktop.core.deid.burned_in import Finding, find_text
 from desktop.core.deid.keys import default_key_file, project_key
 from desktop.core.deid.mapping import KeyedMapping
-from desktop.core.deid.pixels import PixelPolicy
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.table import Option
 from desktop.core.errors import CourierError
-from desktop.reidentify import certificate_protection, recipient_protection
+
+if TYPE_CHECKING:  # pixels, OCR and the CMS code load only for a run that needs them
+    from desktop.core.deid.burned_in import Finding
+    from desktop.core.deid.pixels import PixelPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,7 @@ class Searched:
 
     source: Path
     uid: str = ""
-    finding: Finding | None = None
+    finding: "Finding | None" = None
     error: str = ""
 
 
@@ -40,6 +42,8 @@ def protection(recipient: Path | bytes | None) -> Protect | None:
     certificate's PEM or DER bytes (a keystore entry); None: not re-identifiable."""
     if recipient is None:
         return None
+    from desktop.reidentify import certificate_protection, recipient_protection
+
     if isinstance(recipient, Path):
         return recipient_protection(recipient)
     return certificate_protection(recipient, "the recipient's certificate")
@@ -55,6 +59,8 @@ def check_ocr() -> None:
 def search(paths: Iterable[Path]) -> Generator[Searched, None, None]:
     """Each file of ``paths`` searched for burned-in text (the boxes ``--pixels auto`` would
     mask); a file that cannot be read or searched is reported and the others go on."""
+    from desktop.core.deid.burned_in import find_text
+
     check_ocr()
     for source in source_files(paths):
         try:
@@ -71,7 +77,7 @@ def copies(
     options: frozenset[Option],
     key_file: Path | None = None,
     recipient: Path | bytes | None = None,
-    pixels: PixelPolicy | None = None,
+    pixels: "PixelPolicy | None" = None,
 ) -> Generator[Copied, None, None]:
     """The de-identified copy of each file of ``paths`` under ``out``, or why there is none
     (``deidentify_files``), with the profile and the recipient's protection made here: on the

@@ -137,3 +137,34 @@ def test_pixels_review_writes_the_boxes_then_masks_the_edited_ones(
     changed = (before != after).any(axis=-1)
     assert not after[..., :40, :100, :].any()  # in each of the cine's frames
     assert changed.sum() == changed[..., :40, :100].sum() > 0
+
+
+def test_header_only_copies_import_no_dicom_or_pixel_library(tmp_path: Path) -> None:
+    """Copies of explicit VR files, pixels left as they are, are made from the headers' bytes:
+    importing pydicom (with numpy and its pixel handlers, 0.5 s of CPU) or the recipient's CMS
+    code would be most of a small run's time."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_cli import IMPORTS_AFTER
+
+    write_files(tmp_path / "in", (STUDY,))
+    key = tmp_path / "project.key"
+    arguments = (
+        "deid",
+        str(tmp_path / "in"),
+        "--out",
+        str(tmp_path / "out"),
+        "--key-file",
+        str(key),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER, "numpy,pydicom,PIL,PySide6,cryptography", *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DICOM_COURIER_HOME": str(tmp_path / "home")},
+    )
+    assert result.stdout.count("de-identified ") == 3
+    assert result.stdout.splitlines()[-1] == ""  # none of them imported

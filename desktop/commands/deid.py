@@ -89,13 +89,13 @@ def _deid(args: argparse.Namespace) -> int:
 
 def _pixel_policy(args: argparse.Namespace) -> "PixelPolicy | None":
     """The policy of ``--pixels``; None for ``off`` and for a review file still to write."""
-    from desktop.core.deid.pixels import PixelPolicy
-    from desktop.core.deid.review_file import read_review
-
     if args.boxes is not None and args.pixels != "review":
         raise CourierError("--boxes goes with --pixels review (the review file to write or apply)")
     if args.pixels == "off":
-        return None
+        return None  # pydicom is not even imported: the copies are made from the headers' bytes
+    from desktop.core.deid.pixels import PixelPolicy
+    from desktop.core.deid.review_file import read_review
+
     if args.pixels == "auto":
         from desktop.deidentify import check_ocr
 

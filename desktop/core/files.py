@@ -5,12 +5,15 @@ file one after the other (read, modify, write) never lose each other's change.
 """
 
 import contextlib
+import itertools
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from desktop.core.errors import OutputError
 
@@ -99,10 +102,7 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
     target's: ``.dc-XXXXXXXX`` + ``suffix``) that replaces ``target``, with ``mode``, only if
     the block succeeds; the data is flushed to disk before the rename."""
     folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {target}: the folder {folder} is not writable")
+    _check_folder(target)
     if len(os.fsencode(target.name)) > _name_max(folder):
         raise OutputError(f"cannot write {target}: file name too long")
     handle, name = tempfile.mkstemp(prefix=".dc-", suffix=suffix or ".tmp", dir=folder)
@@ -124,6 +124,94 @@ def _name_max(folder: Path) -> int:
         return int(os.pathconf(folder, "PC_NAME_MAX"))
     except (AttributeError, OSError, ValueError):  # Windows has no pathconf
         return 255
+
+
+class AtomicBatch:
+    """Files written beside their targets, then flushed and moved into place together: as with
+    ``atomic_output`` a target is whole or absent, and a file is on disk before its rename; the
+    disk is asked to flush once per file and once per folder for the whole batch, not twice per
+    file (a file system commits the flushes of one batch together)."""
+
+    def __init__(self, mode: int = PRIVATE) -> None:
+        self.mode = mode
+        self._pending: list[tuple[BinaryIO, Path, Path]] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @contextmanager
+    def output(self, target: Path) -> Iterator[BinaryIO]:
+        """A temporary file beside ``target`` (mode 0600) to write; it replaces ``target`` at
+        ``commit`` if the block succeeds, else it is removed."""
+        try:
+            temporary, handle = _exclusive(target)
+        except OSError:
+            _check_folder(target)  # the reason in plain words, if it is one of these
+            raise
+        out = os.fdopen(handle, "wb")
+        try:
+            yield out
+        except BaseException:
+            out.close()
+            temporary.unlink(missing_ok=True)
+            raise
+        self._pending.append((out, temporary, target))
+
+    def commit(self) -> list[Path]:
+        """Flush every pending file to disk, move each into place, flush their folders; the
+        targets, in the order written. On an error nothing more is moved and the rest is
+        removed."""
+        pending, self._pending = self._pending, []
+        moved: list[Path] = []
+        try:
+            for out, temporary, _ in pending:
+                out.flush()
+                os.fsync(out.fileno())
+                out.close()
+                temporary.chmod(self.mode)
+            for _, temporary, target in pending:
+                temporary.replace(target)
+                moved.append(target)
+            for folder in dict.fromkeys(target.parent for _, _, target in pending):
+                _fsync(folder)
+        finally:
+            for out, temporary, _ in pending[len(moved) :]:
+                out.close()
+                temporary.unlink(missing_ok=True)
+        return moved
+
+    def discard(self) -> None:
+        """Remove every pending file."""
+        pending, self._pending = self._pending, []
+        for out, temporary, _ in pending:
+            out.close()
+            temporary.unlink(missing_ok=True)
+
+
+def _exclusive(target: Path) -> tuple[Path, int]:
+    """A new file beside ``target`` (mode 0600), made by this call only (O_EXCL): its path and
+    descriptor. Cheaper than ``tempfile.mkstemp`` for many files: the name is this process's
+    and a counter, a random word only after a clash."""
+    for attempt in range(100):
+        suffix = next(_COUNTER) if attempt == 0 else secrets.token_hex(4)
+        temporary = target.with_name(f".dc-{os.getpid()}-{suffix}.tmp")  # short: any name fits
+        try:
+            return temporary, os.open(temporary, _EXCLUSIVE, PRIVATE)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+_COUNTER = itertools.count()
+_EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _check_folder(target: Path) -> None:
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {target}: the folder {folder} is not writable")
 
 
 def write_atomic(target: Path, data: bytes, mode: int = PRIVATE) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from desktop.core.errors import OutputError
-from desktop.core.files import atomic_output, public_mode, write_atomic
+from desktop.core.files import AtomicBatch, atomic_output, public_mode, write_atomic
 
 
 def test_written_private_and_whole(tmp_path: Path) -> None:
@@ -54,3 +54,39 @@ def test_a_long_legal_name_is_written_and_an_impossible_one_refused_in_a_line(
     ):
         raise AssertionError("not reached")
     assert sorted(p.name for p in tmp_path.iterdir()) == [longest.name]
+
+
+def test_batch_moves_whole_files_into_place_only_at_commit(tmp_path: Path) -> None:
+    batch = AtomicBatch()
+    targets = [tmp_path / f"{n}.dcm" for n in range(3)]
+    (tmp_path / "2.dcm").write_bytes(b"old")
+    for number, target in enumerate(targets):
+        with batch.output(target) as out:
+            out.write(bytes([number]) * 1000)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["2.dcm"]
+    assert (tmp_path / "2.dcm").read_bytes() == b"old"
+    assert batch.commit() == targets
+    for number, target in enumerate(targets):
+        assert target.read_bytes() == bytes([number]) * 1000
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.dcm", "1.dcm", "2.dcm"]
+
+
+def test_batch_failed_or_discarded_files_leave_nothing(tmp_path: Path) -> None:
+    batch = AtomicBatch()
+    with pytest.raises(RuntimeError), batch.output(tmp_path / "a.dcm") as out:
+        out.write(b"half")
+        raise RuntimeError("crash in the middle")
+    with batch.output(tmp_path / "b.dcm") as out:
+        out.write(b"whole")
+    assert len(batch) == 1
+    batch.discard()
+    assert batch.commit() == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_names_a_missing_folder(tmp_path: Path) -> None:
+    batch = AtomicBatch()
+    with pytest.raises(OutputError, match="does not exist"), batch.output(tmp_path / "no" / "f"):
+        pass
+    assert len(batch) == 0

@@ -3,29 +3,32 @@ the output folder as ``<new Series Instance UID>/<new SOP Instance UID>.dcm``, i
 text masked first when a pixel policy is given.
 
 A copy whose pixels stay as they are is written from the header alone, the pixels copied as
-stored from a read-only mapping of the source; one whose pixels are masked is read whole."""
+stored from the source; one whose pixels are masked is read whole. pydicom is imported only
+for a file the bytes path (``raw``) leaves to the data set path (``dataset_copy``)."""
 
+import contextlib
 import mmap
 import os
-import struct
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
-from pydicom import Dataset, dcmread
-from pydicom.errors import InvalidDicomError
-from pydicom.sequence import Sequence
-
-from desktop.core.deid.masking import clean_pixels
-from desktop.core.deid.passthrough import Source, split, write
-from desktop.core.deid.pixels import PixelPolicy
 from desktop.core.deid.profile import Profile
+from desktop.core.deid.raw import deidentify_header
 from desktop.core.errors import CourierError, OutputError
-from desktop.core.files import atomic_output, private_folder
+from desktop.core.files import AtomicBatch, private_folder
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+    from desktop.core.deid.pixels import PixelPolicy
 
 #: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
-Protect = Callable[[Dataset], Dataset]
+Protect = Callable[["Dataset"], "Dataset"]
+#: Copies flushed to disk and moved into place together.
+BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +59,41 @@ def deidentify_files(
     profile: Profile,
     *,
     protect: Protect | None = None,
-    pixels: PixelPolicy | None = None,
+    pixels: "PixelPolicy | None" = None,
 ) -> Iterator[Copied]:
     """A de-identified copy of each file under ``out``; a file that cannot be read, cleaned or
     written is reported (``Copied.error``) and the others go on. With ``protect``, each copy
     keeps the original values it changed in an Encrypted Attributes Sequence (0400,0500) item;
     with ``pixels``, the burned-in text it finds is masked."""
     sources = list(source_files(paths))  # a missing path stops us before anything is written
+    yield from copy_files(sources, out, profile, protect=protect, pixels=pixels)
+
+
+def copy_files(
+    sources: Iterable[Path],
+    out: Path,
+    profile: Profile,
+    *,
+    protect: Protect | None = None,
+    pixels: "PixelPolicy | None" = None,
+) -> Iterator[Copied]:
+    """``deidentify_files`` of files already found: each reported once its copy is on disk
+    (copies are flushed to disk and moved into place ``BATCH`` at a time)."""
     private_folder(out)
-    for source in sources:
-        try:
-            copy = deidentify_file(source, out, profile, protect=protect, pixels=pixels)
-            yield Copied(source, copy)
-        except CourierError as error:
-            yield Copied(source, error=str(error))
+    batch, written, folders = AtomicBatch(), [], {out}
+    try:
+        for source in sources:
+            try:
+                _copy(source, out, profile, protect, pixels, batch, folders)
+                written.append(source)
+            except CourierError as error:
+                yield from _committed(batch, written)
+                yield Copied(source, error=str(error))
+            if len(batch) >= BATCH:
+                yield from _committed(batch, written)
+        yield from _committed(batch, written)
+    finally:
+        batch.discard()
 
 
 def deidentify_file(
@@ -78,86 +102,121 @@ def deidentify_file(
     profile: Profile,
     *,
     protect: Protect | None = None,
-    pixels: PixelPolicy | None = None,
+    pixels: "PixelPolicy | None" = None,
 ) -> Path:
     """Write the de-identified copy of ``source`` under ``out``; return its path."""
-    if pixels is not None:
-        dataset = read_instance(source)
-        boxes = pixels.boxes(source, dataset)  # found from the original header and pixels
-        if boxes:
-            _deidentify(dataset, profile, protect)
-            clean_pixels(dataset, boxes)
-            target = _target(source, out, dataset)
-            with atomic_output(target) as temporary:
-                dataset.save_as(temporary, enforce_file_format=True)
-            return target
-    with _mapped(source) as data:
-        return _copy(source, data, out, profile, protect)
+    (done,) = copy_files([source], out, profile, protect=protect, pixels=pixels)
+    if done.copy is None:
+        raise CourierError(done.error)
+    return done.copy
+
+
+def _committed(batch: AtomicBatch, written: list[Path]) -> Iterator[Copied]:
+    """Move the batch's copies into place and report them (or why they could not be)."""
+    if not written:
+        return
+    sources = list(written)
+    written.clear()
+    try:
+        copies = batch.commit()
+    except OSError as error:
+        for source in sources:
+            yield Copied(source, error=f"cannot write its copy: {error.strerror or error}")
+        return
+    for source, copy in zip(sources, copies, strict=True):
+        yield Copied(source, copy)
 
 
 def _copy(
-    source: Path, data: mmap.mmap, out: Path, profile: Profile, protect: Protect | None
-) -> Path:
-    header = _read(source, data)
-    dataset = header.dataset if header is not None else read_instance(source)
-    if "SOPInstanceUID" not in dataset:
-        raise CourierError(f"{source} has no SOP Instance UID: not a DICOM instance")
-    _deidentify(dataset, profile, protect)
-    target = _target(source, out, dataset)
-    if header is not None:
-        with atomic_output(target) as temporary:
-            write(temporary, header)
-    else:
-        with atomic_output(target) as temporary:
-            dataset.save_as(temporary, enforce_file_format=True)
-    return target
+    source: Path,
+    out: Path,
+    profile: Profile,
+    protect: Protect | None,
+    pixels: "PixelPolicy | None",
+    batch: AtomicBatch,
+    folders: set[Path],
+) -> None:
+    """Write ``source``'s copy into ``batch``: from its header's bytes when it can
+    (``raw``), else through pydicom's data set (``dataset_copy``)."""
+    if pixels is not None:
+        from desktop.core.deid.dataset_copy import masked
+
+        dataset = masked(source, profile, protect, pixels)
+        if dataset is not None:
+            with batch.output(_target(source, out, dataset, folders)) as copy:
+                dataset.save_as(copy, enforce_file_format=True)
+            return
+    with _mapped(source) as (handle, data):
+        raw = deidentify_header(data, profile) if protect is None else None
+        if raw is not None:
+            target = _target_of(source, out, raw.series_instance_uid, raw.sop_instance_uid, folders)
+            with batch.output(target) as copy:
+                copy.write(raw.header)
+                _copy_tail(handle, data, copy, raw.pixels)
+            return
+        from desktop.core.deid.dataset_copy import deidentified, write_copy
+
+        dataset, header = deidentified(source, data, profile, protect)
+        with batch.output(_target(source, out, dataset, folders)) as copy:
+            write_copy(copy, dataset, header)
 
 
-def _deidentify(dataset: Dataset, profile: Profile, protect: Protect | None) -> None:
-    if protect is None:
-        profile.deidentify(dataset)
-        return
-    originals = Dataset()
-    profile.deidentify(dataset, originals=originals)
-    protected = list(dataset.get("EncryptedAttributesSequence", []))
-    dataset.EncryptedAttributesSequence = Sequence([*protected, protect(originals)])
+def _target(source: Path, out: Path, dataset: "Dataset", folders: set[Path]) -> Path:
+    series = dataset.get("SeriesInstanceUID")
+    return _target_of(source, out, series, str(dataset.SOPInstanceUID), folders)
 
 
-def _target(source: Path, out: Path, dataset: Dataset) -> Path:
-    """Where the copy goes (its folder made); never over its own source."""
-    target = (
-        out / str(dataset.get("SeriesInstanceUID", "no-series")) / f"{dataset.SOPInstanceUID}.dcm"
-    )
-    if target.resolve() == source.resolve():
+def _target_of(source: Path, out: Path, series: object, sop: str, folders: set[Path]) -> Path:
+    """Where the copy goes (its folder made once); never over its own source."""
+    target = out / (str(series) if series else "no-series") / f"{sop}.dcm"
+    if target.name == source.name and target.resolve() == source.resolve():
         raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
-    private_folder(target.parent)
+    if target.parent not in folders:
+        private_folder(target.parent)
+        folders.add(target.parent)
     return target
 
 
 @contextmanager
-def _mapped(source: Path) -> Iterator[mmap.mmap]:
-    """The source file mapped read-only (pixels are copied from it, never read whole)."""
+def _mapped(source: Path) -> Iterator[tuple[BinaryIO, mmap.mmap]]:
+    """The source file open and mapped read-only (pixels are copied from it, never read
+    whole)."""
     try:
-        with source.open("rb") as handle:
+        handle = source.open("rb")
+    except OSError as error:
+        raise CourierError(f"cannot read {source}: {error.strerror}") from None
+    with handle:
+        try:
             if not os.fstat(handle.fileno()).st_size:
                 raise CourierError(f"{source} is not a readable DICOM file (it is empty)")
             data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except OSError as error:
-        raise CourierError(f"cannot read {source}: {error.strerror}") from None
-    with data:
-        yield data
+        except OSError as error:
+            raise CourierError(f"cannot read {source}: {error.strerror}") from None
+        with data:
+            yield handle, data
 
 
-def _read(source: Path, data: mmap.mmap) -> Source | None:
-    """The header and where the pixels are (see ``passthrough.split``)."""
-    try:
-        return split(data)
-    except (InvalidDicomError, EOFError, ValueError, struct.error) as error:
-        raise CourierError(f"{source} is not a readable DICOM file ({error})") from None
+def _copy_tail(source: BinaryIO, data: mmap.mmap, out: BinaryIO, start: int) -> None:
+    """Append ``source`` from ``start`` on to ``out``: inside the kernel where the system
+    can (``copy_file_range``: no copy through this process's memory), else from the mapping."""
+    out.flush()
+    position, end = start, len(data)
+    copy_range = getattr(os, "copy_file_range", None)
+    with contextlib.suppress(OSError):  # not on this file system: the rest from the mapping
+        while copy_range is not None and position < end:
+            copied = copy_range(source.fileno(), out.fileno(), end - position, position)
+            if not copied:
+                break
+            position += copied
+    if position < end:
+        out.write(memoryview(data)[position:])
 
 
-def read_instance(source: Path) -> Dataset:
-    """``source`` read whole; CourierError when it is not a DICOM instance."""
+def read_instance(source: Path) -> "Dataset":
+    """``source`` read whole with pydicom; CourierError when it is not a DICOM instance."""
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
     try:
         dataset = dcmread(source)
     except (InvalidDicomError, EOFError, ValueError) as error:

@@ -11,7 +11,6 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
-from pathlib import Path
 from typing import BinaryIO, cast
 
 from pydicom import Dataset, FileMetaDataset, dcmread
@@ -22,7 +21,8 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
-from desktop.core.deid.writer import LONG_HEADER_VRS, ElementWriter
+from desktop.core.deid.raw import LONG_HEADER_VRS
+from desktop.core.deid.writer import ElementWriter
 
 PREAMBLE = bytes(128) + b"DICM"
 ITEM, SEQUENCE_END = 0xFFFEE000, 0xFFFEE0DD
@@ -64,11 +64,10 @@ def encode(source: Source) -> bytes:
     return header(source) + source.data[source.pixels :]
 
 
-def write(path: Path, source: Source) -> None:
-    """Write the file to ``path``: the header, then the pixels straight from the source."""
-    with path.open("wb") as out:
-        out.write(header(source))
-        out.write(memoryview(source.data)[source.pixels :])
+def write(out: BinaryIO, source: Source) -> None:
+    """Write the file to ``out``: the header, then the pixels straight from the source."""
+    out.write(header(source))
+    out.write(memoryview(source.data)[source.pixels :])
 
 
 def header(source: Source) -> bytes:

@@ -1,29 +1,27 @@
-"""De-identify one data set in place: every attribute of Table E.1-1 at every level of nesting,
-private attributes, every UID (so references between objects still resolve), and the record of
-what was done (Patient Identity Removed, De-identification Method and its Code Sequence,
-Longitudinal Temporal Information Modified).
+"""The Basic Application Level Confidentiality Profile with its options: what happens to each
+attribute of Table E.1-1 (and to private attributes and UIDs the table does not name), the new
+values (keyed UIDs, shifted dates, cleaned text, dummies), and the record of what was done
+(Patient Identity Removed, De-identification Method and its Code Sequence, Longitudinal
+Temporal Information Modified).
 
-Pixels are not touched: Burned In Annotation is left as it was.
+Plain Python: the two walks that apply it share these rules, over the header's stored bytes
+(``raw``) or over a pydicom data set in place (``dataset_pass``, through
+``Profile.deidentify``). Pixels are not touched: Burned In Annotation is left as it was.
 """
 
-import copy
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableSequence
 from dataclasses import dataclass, field
-
-from pydicom import config, datadict
-from pydicom._uid_dict import UID_dictionary
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
-from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence
-from pydicom.tag import BaseTag
+from functools import cache
+from typing import TYPE_CHECKING
 
 from desktop import __version__
 from desktop.core.deid.mapping import KeyedMapping, shift_date, shift_date_time
-from desktop.core.deid.safe_private import creator_is_listed, is_safe
 from desktop.core.deid.setting import PROFILE_NAME
 from desktop.core.deid.table import Action, Option, load_table
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 #: CID 7050 De-identification Method (DCM codes).
 BASIC_PROFILE_CODE = ("113100", PROFILE_NAME)
@@ -66,23 +64,46 @@ DUMMIES: dict[str, object] = {
 }
 MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "PN": 64}
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
-#: UI attributes that name a class or an encoding, never an instance: never mapped.
-KEPT_UID_SUFFIXES = ("ClassUID", "SyntaxUID", "SchemeUID")
+#: UI attributes that name a class, an encoding or a coding scheme, never an instance: never
+#: mapped. Those of the data dictionary whose keyword ends with ClassUID, SyntaxUID or
+#: SchemeUID (tests/core/deid/test_raw.py checks the list against pydicom's dictionary).
+KEPT_UID_TAGS = frozenset(
+    {
+        0x00000002,  # AffectedSOPClassUID
+        0x00000003,  # RequestedSOPClassUID
+        0x00020002,  # MediaStorageSOPClassUID
+        0x00020010,  # TransferSyntaxUID
+        0x00020012,  # ImplementationClassUID
+        0x00020032,  # RTVCommunicationSOPClassUID
+        0x00080016,  # SOPClassUID
+        0x0008001A,  # RelatedGeneralSOPClassUID
+        0x0008001B,  # OriginalSpecializedSOPClassUID
+        0x0008010C,  # CodingSchemeUID
+        0x0008040E,  # StoredInstanceTransferSyntaxUID
+        0x00081150,  # ReferencedSOPClassUID
+        0x00083002,  # AvailableTransferSyntaxUID
+        0x0018100B,  # ManufacturerDeviceClassUID
+        0x00340003,  # FlowTransferSyntaxUID
+        0x04000010,  # MACCalculationTransferSyntaxUID
+        0x04000510,  # EncryptedContentTransferSyntaxUID
+    }
+)
+#: The root of the UIDs the standard defines (every UID of pydicom's UID dictionary).
+DICOM_ROOT = "1.2.840.10008."
 IDENTIFYING = frozenset(
-    datadict.tag_for_keyword(keyword)
-    for keyword in {
-        "PatientID",
-        "OtherPatientIDs",
-        "IssuerOfPatientID",
-        "AccessionNumber",
-        "StudyID",
-        "PatientBirthDate",
-        "PatientAddress",
-        "PatientTelephoneNumbers",
-        "MedicalRecordLocator",
-        "InstitutionName",
-        "InstitutionAddress",
-        "InstitutionalDepartmentName",
+    {
+        0x00100020,  # PatientID
+        0x00101000,  # OtherPatientIDs
+        0x00100021,  # IssuerOfPatientID
+        0x00080050,  # AccessionNumber
+        0x00200010,  # StudyID
+        0x00100030,  # PatientBirthDate
+        0x00101040,  # PatientAddress
+        0x00102154,  # PatientTelephoneNumbers
+        0x00101090,  # MedicalRecordLocator
+        0x00080080,  # InstitutionName
+        0x00080081,  # InstitutionAddress
+        0x00081040,  # InstitutionalDepartmentName
     }
 )
 LONG_NUMBER = re.compile(r"\d{6,}")
@@ -97,6 +118,13 @@ class Profile:
     options: frozenset[Option] = frozenset()
     _actions: dict[int, Action | None] = field(default_factory=dict, compare=False, repr=False)
 
+    def maps_unlisted_uid(self, tag: int) -> bool:
+        """Whether a UI attribute the table does not name gets a new UID: an instance UID
+        (not a class, a transfer syntax or a coding scheme), unless UIDs are retained."""
+        if Option.RETAIN_UIDS in self.options:
+            return False
+        return tag not in KEPT_UID_TAGS
+
     def action(self, tag: int) -> Action | None:
         """What happens to ``tag`` (None: not in the table), remembered per tag."""
         try:
@@ -109,23 +137,16 @@ class Profile:
             self._actions[tag] = found
             return found
 
-    def deidentify(self, dataset: Dataset, *, originals: Dataset | None = None) -> None:
+    def deidentify(self, dataset: "Dataset", *, originals: "Dataset | None" = None) -> None:
         """Replace ``dataset``'s identifying content (file meta included), then record how.
 
         ``originals``, when given, receives the original of every top-level attribute this
         changes or removes (a sequence whole when anything inside it changed): what an
         Encrypted Attributes Sequence keeps for re-identification.
         """
-        before = _snapshot(dataset) if originals is not None else {}
-        _Pass(self, dataset).walk(dataset)
-        if getattr(dataset, "file_meta", None) is not None and "SOPInstanceUID" in dataset:
-            dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-            for tag in (0x00020016, 0x00020017, 0x00020018):  # AE titles of the writer
-                if tag in dataset.file_meta:
-                    del dataset.file_meta[tag]
-        self._record(dataset)
-        if originals is not None:
-            _changed(before, dataset, originals)
+        from desktop.core.deid.dataset_pass import deidentify_dataset
+
+        deidentify_dataset(self, dataset, originals)
 
     def codes(self) -> list[tuple[str, str]]:
         """The CID 7050 codes of the profile and its options, in code order."""
@@ -136,221 +157,95 @@ class Profile:
         (one value each, as each fits the 64 characters of an LO)."""
         return [f"DICOM Courier {__version__}", *(meaning for _, meaning in self.codes())]
 
-    def _record(self, dataset: Dataset) -> None:
+    def temporal(self) -> str:
+        """Longitudinal Temporal Information Modified (0028,0303) under these options."""
         if Option.RETAIN_LONGITUDINAL_FULL_DATES in self.options:
-            temporal = "UNMODIFIED"
-        elif Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options:
-            temporal = "MODIFIED"
-        else:
-            temporal = "REMOVED"
-        for tag, vr, value in (
-            (0x00120062, "CS", "YES"),  # Patient Identity Removed
-            (0x00120063, "LO", self.method()),
-            (0x00120064, "SQ", Sequence([_code(*code) for code in self.codes()])),
-            (0x00280303, "CS", temporal),  # Longitudinal Temporal Information Modified
-        ):
-            dataset[tag] = _new(BaseTag(tag), vr, value)
+            return "UNMODIFIED"
+        if Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in self.options:
+            return "MODIFIED"
+        return "REMOVED"
 
 
-class _Pass:
-    """One data set's pass; what it needs from the original (the patient's date shift, the
-    identifying words to clean text of) is read before anything changes."""
+class Values:
+    """The new values of one data set: what they need from the original (the patient's date
+    shift, the identifying words to clean text of) is read before anything changes."""
 
-    def __init__(self, profile: Profile, top: Dataset) -> None:
+    def __init__(self, profile: Profile, patient_id: str, words: Iterable[str]) -> None:
         self.profile = profile
         options = profile.options
         self.shift = 0
         if Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options:
-            self.shift = profile.mapping.shift_days(str(top.get("PatientID", "")))
+            self.shift = profile.mapping.shift_days(patient_id)
         self.tokens: list[str] = []
         if options:  # every option but Retain UIDs has a "C" on some text
-            self.tokens = sorted(set(_identifying_tokens(top)), key=len, reverse=True)
+            self.tokens = sorted(set(_tokens(words)), key=len, reverse=True)
 
-    def walk(self, dataset: Dataset) -> None:
-        """Apply the table to ``dataset``'s elements; those that need no value (removed,
-        emptied, given a dummy, kept) are never decoded, which is most of the speed."""
-        for tag in list(dataset.keys()):
-            vr = _vr(dataset, tag)
-            action = self.profile.action(tag)
-            if action is None:
-                self._unlisted(dataset, tag, vr)
-            elif action is Action.CLEAN and tag.is_private:  # Retain Safe Private
-                self._private(dataset, tag, vr)
-            else:
-                self._apply(dataset, tag, vr, action)
-
-    def _unlisted(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
-        """Attributes the table does not name are kept; their items and instance UIDs are not,
-        nor the free text of a sequence an option keeps."""
-        if vr == "SQ":
-            self._items(dataset[tag])
-        elif CLEANED_TEXT.get(tag) in self.profile.options:
-            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
-        elif (
-            vr == "UI"
-            and Option.RETAIN_UIDS not in self.profile.options
-            and not datadict.keyword_for_tag(tag).endswith(KEPT_UID_SUFFIXES)
-        ):
-            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
-
-    def _apply(self, dataset: Dataset, tag: BaseTag, vr: str, action: Action) -> None:
-        if action is Action.REMOVE:
-            del dataset[tag]
-        elif action is Action.EMPTY:
-            dataset[tag] = _new(tag, vr, Sequence() if vr == "SQ" else None)
-        elif action is Action.DUMMY:
-            dataset[tag] = _new(tag, vr, self._dummy(dataset, tag, vr))
-        elif vr == "SQ":  # kept, cleaned or re-identified: its items go through the table
-            self._items(dataset[tag])
-        elif action is Action.NEW_UID:
-            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=False))
-        elif action is Action.CLEAN:
-            dataset[tag] = _new(tag, vr, self._clean(dataset[tag]))
-
-    def _private(self, dataset: Dataset, tag: BaseTag, vr: str) -> None:
-        """Keep a private attribute that Table E.3.10-1 lists as safe for its creator, and
-        the reservations of creators listed in its group; remove any other."""
-        group, element = tag.group, tag.element
-        if 0x10 <= element <= 0xFF:
-            keep = creator_is_listed(_text_of(dataset[tag].value), group)
-        elif element >= 0x1000:
-            creator = dataset.get(BaseTag(group << 16 | element >> 8))
-            keep = creator is not None and is_safe(_text_of(creator.value), tag)
-        else:
-            keep = False
-        if not keep:
-            del dataset[tag]
-        elif vr == "SQ":
-            self._items(dataset[tag])
-        elif vr == "UI" and Option.RETAIN_UIDS not in self.profile.options:  # as every UID
-            dataset[tag] = _new(tag, vr, self._uids(_uid_value(dataset, tag), unless_known=True))
-
-    def _items(self, element: DataElement) -> None:
-        for item in element.value:
-            self.walk(item)
-
-    def _uids(self, value: object, *, unless_known: bool) -> object:
+    def uids(self, value: object, *, unless_known: bool) -> object:
+        """``value`` (one UID, several, or None) with each UID mapped; with ``unless_known``,
+        UIDs the standard defines are kept."""
         mapping = self.profile.mapping
 
         def new(uid: str) -> str:
-            return uid if not uid or (unless_known and uid in UID_dictionary) else mapping.uid(uid)
+            return uid if not uid or (unless_known and is_known(uid)) else mapping.uid(uid)
 
-        if isinstance(value, MultiValue | list):
+        if isinstance(value, MutableSequence):
             return [new(str(v)) for v in value]
         return new(str(value)) if value is not None else None
 
-    def _dummy(self, dataset: Dataset, tag: BaseTag, vr: str) -> object:
-        if vr == "SQ":
-            return Sequence([Dataset()])
-        if vr == "UI":
-            uids = self._uids(_uid_value(dataset, tag), unless_known=False)
-            return uids or self.profile.mapping.uid("")
-        dummy = DUMMIES.get(vr)
-        return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
-
-    def _clean(self, element: DataElement) -> object:
+    def clean(self, vr: str, value: object) -> object:
         """Dates moved by the patient's shift; text stripped of the data set's own identifying
         values (names, IDs, numbers of six digits or more); anything else kept."""
-        if element.VR == "DA":
-            return self._each(element.value, lambda v: shift_date(v, self.shift))
-        if element.VR == "DT":
-            return self._each(element.value, lambda v: shift_date_time(v, self.shift))
-        if element.VR in TEXT_VRS:
-            return self._each(element.value, self._scrub)
-        return element.value
+        if vr == "DA":
+            return self._each(value, lambda v: shift_date(v, self.shift))
+        if vr == "DT":
+            return self._each(value, lambda v: shift_date_time(v, self.shift))
+        if vr in TEXT_VRS:
+            return self._each(value, self.scrub)
+        return value
 
     @staticmethod
     def _each(value: object, change: Callable[[str], str]) -> object:
         if value is None:
             return None
-        if isinstance(value, MultiValue | list):
+        if isinstance(value, MutableSequence):
             return [change(str(v)) for v in value]
         return change(str(value))
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
         for token in self.tokens:
             text = re.sub(re.escape(token), "*", text, flags=re.IGNORECASE)
         return LONG_NUMBER.sub("*", text)
 
 
-Snapshot = dict[BaseTag, tuple[DataElement | RawDataElement, DataElement | None]]
+def dummy_value(vr: str) -> object:
+    """The dummy of a VR other than SQ and UI."""
+    dummy = DUMMIES.get(vr)
+    return DUMMY_TEXT[: MAX_LENGTH.get(vr, 64)] if dummy is None else dummy
 
 
-def _snapshot(dataset: Dataset) -> Snapshot:
-    """Each top-level element as held now (raw or decoded: a replaced one is another object),
-    and a copy of each sequence (their items change in place)."""
-    return {
-        tag: (
-            dataset.get_item(tag),
-            copy.deepcopy(dataset[tag]) if _vr(dataset, tag) == "SQ" else None,
-        )
-        for tag in list(dataset.keys())
-    }
+def identifying(tag: int, vr: str) -> bool:
+    """Whether a top-level attribute's words are cleaned out of text: names, IDs, dates of
+    birth, addresses and institutions."""
+    return tag in IDENTIFYING or vr == "PN"
 
 
-def _changed(before: Snapshot, dataset: Dataset, originals: Dataset) -> None:
-    """Put in ``originals`` the original of each element of ``before`` that ``dataset`` no
-    longer holds as it was."""
-    for tag, (held, sequence) in before.items():
-        now = dataset.get_item(tag) if tag in dataset else None
-        if sequence is not None:
-            if now is None or dataset[tag] != sequence:
-                originals[tag] = sequence
-        elif now is not held:
-            decoded = held if isinstance(held, DataElement) else convert_raw_data_element(held)
-            originals[tag] = decoded
+def _tokens(words: Iterable[str]) -> Iterable[str]:
+    for value in words:
+        for token in re.split(r"[\^\s,=]+", value):
+            if len(token) >= MIN_TOKEN:
+                yield token
 
 
-def _vr(dataset: Dataset, tag: BaseTag) -> str:
-    """The element's VR without decoding its value (from the dictionary in implicit VR)."""
-    vr = dataset.get_item(tag).VR
-    if vr is None:
-        try:
-            vr = datadict.dictionary_VR(tag)
-        except KeyError:
-            return "UN"
-    return str(vr).split(" or ")[0]
+def is_known(uid: str) -> bool:
+    """Whether the standard defines ``uid`` (a class, a transfer syntax...): not an instance."""
+    return uid.startswith(DICOM_ROOT) and uid in _known_uids()
 
 
-def _uid_value(dataset: Dataset, tag: BaseTag) -> object:
-    """A UI element's value, read from its raw bytes when it was not decoded yet (pydicom's
-    conversion and validation cost more than the mapping)."""
-    held = dataset.get_item(tag)
-    if isinstance(held, RawDataElement) and isinstance(held.value, bytes):
-        parts = held.value.decode("ascii", "replace").strip("\x00 ").split("\\")
-        uids = [part.strip("\x00 ") for part in parts]
-        return uids if len(uids) > 1 else uids[0] or None
-    return dataset[tag].value
+@cache
+def _known_uids() -> frozenset[str]:
+    from pydicom._uid_dict import UID_dictionary  # only for UIDs under the DICOM root
 
-
-def _text_of(value: object) -> str:
-    """A private creator's value as text (bytes when read as UN in implicit VR)."""
-    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _new(tag: BaseTag, vr: str, value: object) -> DataElement:
-    """A replacement element (our values are valid: not checked again)."""
-    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
-
-
-def _identifying_tokens(dataset: Dataset) -> Iterable[str]:
-    """Words of the top-level names, IDs, dates of birth, addresses and institutions."""
-    for tag in list(dataset.keys()):
-        if (tag not in IDENTIFYING and _vr(dataset, tag) != "PN") or not dataset[tag].value:
-            continue
-        element = dataset[tag]
-        for value in element.value if isinstance(element.value, MultiValue) else [element.value]:
-            for token in re.split(r"[\^\s,=]+", str(value)):
-                if len(token) >= MIN_TOKEN:
-                    yield token
-
-
-def _code(value: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue = value
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = meaning
-    return item
+    return frozenset(UID_dictionary)
 
 
 def _order(option: Option) -> str:

@@ -13,13 +13,11 @@ from pydicom import Dataset
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
-from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 
+from desktop.core.deid.raw import LONG_HEADER_VRS, ascii_text
+
 UNDEFINED = 0xFFFFFFFF
-#: VRs whose explicit header is 12 bytes (2 reserved, a 32-bit length).
-LONG_HEADER_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR",
-                             "UT", "UV"})  # fmt: skip
 #: Text VRs that are ASCII whatever the character set, padded with a space (UI: a NUL).
 ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI"})
 #: Text VRs in the data set's character set: written here when ASCII (the same bytes in
@@ -54,7 +52,7 @@ class ElementWriter:
         elif vr == "SQ":
             return self._sequence(element)
         elif (vr in ASCII_VRS or vr in TEXT_VRS) and (
-            encoded := _text(element.value, b"\x00" if vr == "UI" else b" ")
+            encoded := ascii_text(element.value, b"\x00" if vr == "UI" else b" ")
         ) is not None:
             return self._header(element.tag, vr, encoded)
         write_data_element(self.out, element, self.encodings)
@@ -78,20 +76,3 @@ class ElementWriter:
             self.dataset(item)
             self.out.write(self.plain.pack(0xFFFE, 0xE00D, 0))
         self.out.write(self.plain.pack(0xFFFE, 0xE0DD, 0))
-
-
-def _text(value: object, pad: bytes) -> bytes | None:
-    """An ASCII text value as stored (None: not plain text, let pydicom write it)."""
-    if value is None or value == "":
-        return b""
-    if isinstance(value, str):
-        parts = [value]
-    elif isinstance(value, MultiValue | list) and all(isinstance(v, str) for v in value):
-        parts = list(value)
-    else:
-        return None
-    try:
-        encoded = "\\".join(parts).encode("ascii")
-    except UnicodeEncodeError:
-        return None
-    return encoded + pad if len(encoded) % 2 else encoded
