@@ -273,7 +273,7 @@ def listener(sink: Sink, ae_title: str) -> Sink:
             calling = str(event.get("calling") or "unknown")
             peer = str(event.get("peer") or "").rsplit(":", 1)[0]
             receipts.add(events.Node(calling, peer), study_of(Path(event["path"])))
-        elif kind in REFUSALS:
+        elif kind in REFUSALS or event.get("capped"):
             _refused(event, ae_title)
         elif kind == "retrieve-answered":
             if _trail is not None:
@@ -372,7 +372,8 @@ def _answered(event: dict[str, Any]) -> None:
 
 def _refused(event: dict[str, Any], ae_title: str) -> None:
     """110113 for a peer our listener refused: a calling AE title not allowed, or bound to
-    another certificate, or a service the title is not granted."""
+    another certificate, or a service the title is not granted, or a connection closed because
+    its address held too many connections without an association request."""
     peer = str(event.get("peer") or "unknown")
     calling = str(event.get("calling") or "unknown")
     description = f"{ae_title} refused {calling} ({peer}): {event.get('reason', '')}"

@@ -7,6 +7,7 @@ none), so that a command starts without loading what other commands need.
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ from desktop import __version__
 from desktop.core.errors import CourierError
 
 EXIT_ERROR = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a command killed by it
 #: Each command and the module of desktop.commands that registers it.
 COMMANDS = {
     "tree": "media",
@@ -62,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with session(args):
             status: int = args.run(args)
+        sys.stdout.flush()  # a closed pipe is found here, not at exit
         return status
     except CourierError as error:
         print(f"dicom-courier: {error}", file=sys.stderr)
@@ -69,6 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dicom-courier: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (head, a pager) has gone: nothing more to say
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so flushing it at exit cannot fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (captured output)
+        pass
 
 
 def _groups(arguments: list[str]) -> list[str]:

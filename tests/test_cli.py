@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from desktop.cli import main
-from tests.helpers import sample_file
+from tests.helpers import node_add, sample_file
 
 INSTANCE_KEYS = {
     "sop_instance_uid",
@@ -108,6 +108,17 @@ def test_export_png_and_mp4(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert status == 0 and Image.open(tmp_path / "b.png").mode == "I;16"
     status, out, _ = run(capsys, "export", source, "--mp4", str(tmp_path / "c.mp4"), "--fps", "8")
     assert status == 0 and "wrote 10 frames at 8 fps" in out
+
+
+def test_export_to_a_long_name_works_and_an_impossible_one_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = str(sample_file("CT_small.dcm"))
+    long = tmp_path / ("y" * 246 + ".png")  # 250 characters: touch makes it
+    status, _, err = run(capsys, "export", source, "--png", str(long))
+    assert status == 0 and Image.open(long).size == (128, 128), err
+    status, _, err = run(capsys, "export", source, "--png", str(tmp_path / ("z" * 300 + ".png")))
+    assert status == 1 and err.count("\n") == 1 and err.endswith(": file name too long\n"), err
 
 
 def test_export_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -239,3 +250,23 @@ def test_send_of_uncompressed_files_imports_no_pixel_library(tmp_path: Path) -> 
     assert "sent 3 of 3" in result.stdout
     assert result.stdout.splitlines()[-1] == ""
     assert len(list((tmp_path / "stored").iterdir())) == 3
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """``dicom-courier node list | head -0``: the reader has gone before we write."""
+    env = {**os.environ, "DICOM_COURIER_HOME": str(tmp_path)}
+    courier = str(Path(sys.executable).parent / "dicom-courier")
+    for number in range(3):
+        add = map(str, node_add(f"n{number}", "PACS", 104 + number))
+        subprocess.run([courier, *add], env=env, check=True, capture_output=True)
+    reader, writer = os.pipe()
+    os.close(reader)  # as head does once it has what it wants
+    result = subprocess.run(
+        [courier, "node", "list"],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    os.close(writer)
+    assert result.stderr == "" and result.returncode == 141

@@ -13,7 +13,16 @@ from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
 from desktop.inbox import LazyStore, inbox_folder, indexing
-from desktop.net.query import LEVELS, QueryError, Unsupported, find, move
+from desktop.net.query import (
+    LEVELS,
+    MoveProgress,
+    QueryError,
+    Unsupported,
+    find,
+    identifier,
+    move,
+    retrieve_identifier,
+)
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
 
@@ -77,8 +86,9 @@ def _keys(pairs: list[str]) -> dict[str, str]:
 
 
 def _find(args: argparse.Namespace) -> int:
-    node, connector, peer = connection(args, args.node)
     keys = _keys(args.key)
+    identifier(args.level, keys)  # refused before any password or association
+    node, connector, peer = connection(args, args.node)
     unsupported = Unsupported()
     with auditing.querying(node, args.level, keys):
         matches = [
@@ -97,6 +107,7 @@ def _find(args: argparse.Namespace) -> int:
 
 
 def _move(args: argparse.Namespace) -> int:
+    retrieve_identifier(args.study, args.series)  # refused before any association
     node, connector, peer = connection(args, args.node)
     destination = args.dest or node.calling_ae_title
     listener = None
@@ -126,7 +137,17 @@ def _move(args: argparse.Namespace) -> int:
     if last is None or last.status.failed or last.failed:
         print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
-    return 0
+    return _matched(args, last)
+
+
+def _matched(args: argparse.Namespace, last: MoveProgress) -> int:
+    """0 when the retrieve moved something; 1, saying so, when nothing matched (a mistyped
+    UID must not read as success)."""
+    if last.completed or last.warning:
+        return 0
+    what = f"series {args.series} of study {args.study}" if args.series else f"study {args.study}"
+    print(f"nothing matched {what} on {args.node}", file=sys.stderr)
+    return 1
 
 
 def _commitment(args: argparse.Namespace, our_ae: str, store: LazyStore) -> list[Any]:
@@ -144,6 +165,7 @@ def _commitment(args: argparse.Namespace, our_ae: str, store: LazyStore) -> list
 def _get(args: argparse.Namespace) -> int:
     from desktop.net.get import get
 
+    retrieve_identifier(args.study, args.series)  # refused before any association
     node, connector, peer = connection(args, args.node)
     settings = ListenerSettings(node.calling_ae_title, out=inbox_folder(args.out))
     store = LazyStore(settings.out)
@@ -170,4 +192,4 @@ def _get(args: argparse.Namespace) -> int:
     if last is None or last.status.failed or last.failed:
         print(f"get failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
-    return 0
+    return _matched(args, last)

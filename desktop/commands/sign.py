@@ -42,7 +42,9 @@ def register(commands: Any) -> None:
     sign.set_defaults(run=_sign)
 
     verify = commands.add_parser(
-        "verify", help="check every DICOM digital signature of files (exit 1 if any fails)"
+        "verify",
+        help="check every DICOM digital signature of files (exit 1 if any fails, or if a file "
+        "is unsigned, unless --allow-unsigned)",
     )
     verify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     verify.add_argument(
@@ -52,6 +54,11 @@ def register(commands: Any) -> None:
         type=Path,
         metavar="FILE",
         help="a certificate revocation list (PEM or DER) to check signers against (repeatable)",
+    )
+    verify.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="an unsigned file passes (by default it fails: a stripped signature must not)",
     )
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(run=_verify, password_file=None)
@@ -140,6 +147,13 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         for check in checks:
             print("\n".join(_lines(check)))
+    unsigned = [c for c in checks if c.status == "unsigned"]
+    if unsigned and not args.allow_unsigned:
+        print(
+            f"{len(unsigned)} file(s) unsigned: not verified (--allow-unsigned lets them pass)",
+            file=sys.stderr,
+        )
+        return 1
     return 0 if all(c.ok for c in checks) else 1
 
 

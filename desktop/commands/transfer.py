@@ -7,6 +7,8 @@ media reader are imported by the commands that use them (a faster start for all)
 import argparse
 import json
 import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import asdict
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from desktop.net.queue import TransferQueue
     from desktop.net.store import Peer, StoreItem
 
+HISTORY_SCAN = 2000  # history records searched for a job's failed associations
 NODE_OPTIONS = (
     "ae_title",
     "host",
@@ -558,7 +561,7 @@ def _commit(
 
 
 def _consume(records: Iterator[Any], quiet: bool) -> None:
-    from desktop.net.store import SessionEvent, StoreOutcome
+    from desktop.net.store import StoreOutcome
 
     packed: dict[str, list[int]] = {}  # syntax → [instances, source bytes, bytes sent]
     for record in records:
@@ -571,8 +574,6 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
             continue
         if isinstance(record, StoreOutcome) and record.note and not record.packed:
             print(f"note: {record.item.path}: {record.note}", file=sys.stderr)
-        elif isinstance(record, SessionEvent) and record.failure is not None:
-            print(f"association failed: {record.failure.text}", file=sys.stderr)
     if not quiet:
         from desktop.net.compression import BY_SYNTAX
 
@@ -629,8 +630,12 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
             )
         )
     else:
+        unreached = _failed_associations(job_id)  # said once, not once per instance
+        for message, count in Counter(i.message for i in failed if i.message in unreached).items():
+            print(f"FAILED job {job.id} to {job.node}: {message}; {count} instance(s) not sent")
         for instance in failed:
-            print(f"FAILED {instance.item.path}: {instance.message}")
+            if instance.message not in unreached:
+                print(f"FAILED {instance.item.path}: {instance.message}")
         for instance in queue.instances(job_id, SENT):
             if instance.commitment == FAILED:
                 print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
@@ -646,6 +651,15 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
     requested = job.committed + job.commit_failed + job.commit_waiting
     committed = not requested or job.committed == job.total
     return 0 if job.sent == job.total and committed and not extra_failures else 1
+
+
+def _failed_associations(job_id: int) -> set[str]:
+    """The reasons the job's associations failed, from the history."""
+    return {
+        str(record["failure"])
+        for record in _history_log().read(HISTORY_SCAN)
+        if record.get("job") == job_id and record.get("event") == "failed" and record.get("failure")
+    }
 
 
 def _queue_list(args: argparse.Namespace) -> int:
@@ -674,6 +688,9 @@ def _queue_retry(args: argparse.Namespace) -> int:
     from desktop.net.queue import TransferQueue
 
     count = TransferQueue(courier_home() / "queue.sqlite").retry(args.job)
+    if not count:
+        print(f"job {args.job}: nothing to retry")
+        return 0
     print(f"job {args.job}: {count} instance(s) pending again (dicom-courier queue run)")
     return 0
 
@@ -751,12 +768,21 @@ def _history(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2))
         return 0
     for record in records:
-        transcript = record.get("transcript") or {}
-        tls = transcript.get("protocol")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["time"]))
         print(
-            f"{record['time']:.0f}  {record.get('node')}  {record.get('event')}  "
-            + (f"{tls} {transcript.get('cipher')}" if tls else "plain")
+            f"{when}  {record.get('node')}  {record.get('event')}  "
+            + _security(record.get("transcript") or {})
             + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
             + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
         )
     return 0
+
+
+def _security(transcript: dict[str, Any]) -> str:
+    """How the association was protected: the TLS session, TLS that was not established
+    (a TLS node whose connection or handshake failed), or plain DICOM."""
+    if transcript.get("protocol"):
+        return f"{transcript['protocol']} {transcript.get('cipher')}"
+    if transcript.get("profile"):
+        return f"TLS ({transcript['profile']}) not established"
+    return "plain"

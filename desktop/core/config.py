@@ -168,26 +168,77 @@ def load_config(home: Path) -> Config:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ConfigError(f"the configuration {path} cannot be read: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"the configuration {path} is not a JSON object: {_shown(data)}")
     version = data.get("version")
     if version != CONFIG_VERSION:
         raise ConfigError(
             f"the configuration {path} has version {version!r}; this DICOM Courier "
             f"reads version {CONFIG_VERSION}"
         )
-    known = {f.name for f in fields(Node)}
     try:
-        nodes = [
-            Node(**{k: _value(v) for k, v in raw.items() if k in known}).validated()
-            for raw in data.get("nodes", [])
-        ]
-    except TypeError as error:
-        raise ConfigError(f"the configuration {path} has an incomplete node: {error}") from error
-    access = [str(entry) for entry in data.get("listener_access", [])]
+        nodes = [_node(raw, number) for number, raw in enumerate(_list(data, "nodes"), 1)]
+        access = [str(entry) for entry in _list(data, "listener_access")]
+    except ConfigError as error:
+        raise ConfigError(f"the configuration {path}: {error}", field=error.field) from None
     try:
         AccessList.parse(access)
     except AccessError as error:
         raise ConfigError(f"the configuration {path}: listener access {error}") from error
     return Config({node.name: node for node in nodes}, access)
+
+
+REQUIRED = ("name", "ae_title", "host", "port")
+KINDS: dict[Any, tuple[tuple[type, ...], str]] = {  # a Node field's type: JSON types, in words
+    str: ((str,), "text"),
+    int: ((int,), "a whole number"),
+    float: ((int, float), "a number"),
+    bool: ((bool,), "true or false"),
+    tuple[str, ...]: ((list,), "a list of text"),
+}
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list, not {_shown(value)}")
+    return value
+
+
+def _node(raw: Any, number: int) -> Node:
+    """A node from its JSON object, every field's type checked: one message naming the
+    node (or its position) and the field."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"node #{number} is not an object: {_shown(raw)}")
+    name = raw.get("name")
+    label = repr(name) if isinstance(name, str) and name else f"#{number}"
+    missing = [key for key in REQUIRED if key not in raw]
+    if missing:
+        raise ConfigError(f"node {label} has no {', '.join(missing)}", field=missing[0])
+    values = {}
+    for setting in fields(Node):
+        if setting.name not in raw:
+            continue
+        value = raw[setting.name]
+        types, words = KINDS[setting.type]
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if not wrong and isinstance(value, list):
+            wrong = not all(isinstance(v, str) for v in value)
+        if wrong:
+            raise ConfigError(
+                f"node {label}: {setting.name} must be {words}, not {_shown(value)}",
+                field=setting.name,
+            )
+        values[setting.name] = _value(value)
+    try:
+        return Node(**values).validated()
+    except ConfigError as error:
+        raise ConfigError(f"node {label}: {error}", field=error.field) from None
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _value(raw: Any) -> Any:

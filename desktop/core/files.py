@@ -95,14 +95,17 @@ def _lock(descriptor: int) -> None:
 
 @contextmanager
 def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterator[Path]:
-    """A temporary path beside ``target`` (created with mode 0600) that replaces ``target``,
-    with ``mode``, only if the block succeeds; the data is flushed to disk before the rename."""
+    """A temporary path beside ``target`` (created with mode 0600, a short name whatever the
+    target's: ``.dc-XXXXXXXX`` + ``suffix``) that replaces ``target``, with ``mode``, only if
+    the block succeeds; the data is flushed to disk before the rename."""
     folder = target.parent
     if not folder.is_dir():
         raise OutputError(f"cannot write {target}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write {target}: the folder {folder} is not writable")
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=folder)
+    if len(os.fsencode(target.name)) > _name_max(folder):
+        raise OutputError(f"cannot write {target}: file name too long")
+    handle, name = tempfile.mkstemp(prefix=".dc-", suffix=suffix or ".tmp", dir=folder)
     os.close(handle)
     temporary = Path(name)
     try:
@@ -113,6 +116,14 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
         _fsync(folder)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, ``folder``'s file system takes (255 if it won't say)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):  # Windows has no pathconf
+        return 255
 
 
 def write_atomic(target: Path, data: bytes, mode: int = PRIVATE) -> None:

@@ -13,6 +13,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Protocol
 
+from desktop.core.uids import is_uid
 from desktop.net.catalogue import DEFLATED, EXPLICIT_BIG, IMPLICIT, NATIVE
 
 OUT_OF_RESOURCES, DOES_NOT_MATCH, CANNOT_UNDERSTAND = 0xA700, 0xA900, 0xC000
@@ -291,6 +292,17 @@ def check(
             f"the command stores instance {sop_instance} but the data set holds "
             f"{received.sop_instance or 'no SOP Instance UID'}",
         )
+    for what, uid in (
+        ("SOP Instance UID", received.sop_instance),
+        ("Study Instance UID", received.study),
+        ("Series Instance UID", received.series),
+    ):
+        if uid and not is_uid(uid):
+            shown = uid if len(uid) <= 70 else uid[:64] + "…"
+            raise IntakeError(
+                CANNOT_UNDERSTAND,
+                f"the {what} {shown!r} is not a valid UID (digits and dots, at most 64)",
+            )
     if received.sop_class != sop_class:
         raise IntakeError(
             DOES_NOT_MATCH,

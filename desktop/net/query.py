@@ -1,6 +1,7 @@
 """C-FIND and C-MOVE as a requestor (Study Root, and Patient Root for patient-level finds)."""
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pydicom.datadict import keyword_dict, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from desktop.core.errors import CourierError
-from desktop.net import dimse
+from desktop.net import dimse, matching
 from desktop.net.association import Association, Message, open_service
 from desktop.net.catalogue import PATIENT_ROOT_FIND, STUDY_ROOT_FIND, STUDY_ROOT_MOVE
 from desktop.net.encoding import decode, encode
@@ -151,21 +152,29 @@ UNCHECKED = frozenset({"QueryRetrieveLevel", "SpecificCharacterSet"})  # the pee
 
 def identifier(level: str, keys: dict[str, str]) -> Dataset:
     """The query identifier: the level's return keys, empty, overridden by ``keys``. A key
-    that is not a DICOM keyword is refused with the nearest one."""
+    that is not a DICOM keyword is refused with the nearest one, one that cannot be matched
+    (binary, a sequence) or whose value does not fit its VR with the reason."""
     if level not in LEVELS:
         raise QueryError(f"a query level is one of {', '.join(LEVELS)}, not {level!r}")
-    for keyword in keys:
+    for keyword, value in keys.items():
         if tag_for_keyword(keyword) is None:
             raise QueryError(_unknown_key(keyword))
+        refusal = matching.problem(keyword, value)
+        if refusal:
+            raise QueryError(refusal)
     dataset = Dataset()
     dataset.QueryRetrieveLevel = "IMAGE" if level == "image" else level.upper()
     for keyword in RETURN_KEYS[level]:
         setattr(dataset, keyword, "")
     for keyword, value in keys.items():
-        try:
-            setattr(dataset, keyword, value)
-        except (ValueError, TypeError) as error:
-            raise QueryError(f"bad query key {keyword}={value!r}: {error}") from error
+        with warnings.catch_warnings(record=True) as complaints:
+            warnings.simplefilter("always")
+            try:
+                setattr(dataset, keyword, value)
+            except (ValueError, TypeError) as error:
+                raise QueryError(f"bad query key {keyword}={value!r}: {error}") from error
+        if complaints:  # what pydicom still finds wrong: refused, not warned on the console
+            raise QueryError(f"bad query key {keyword}={value!r}: {complaints[0].message}")
     return dataset
 
 
@@ -260,7 +269,13 @@ def move(
 
 
 def retrieve_identifier(study_uid: str, series_uid: str = "") -> Dataset:
-    """The identifier of a C-MOVE or C-GET of a study, or of one of its series."""
+    """The identifier of a C-MOVE or C-GET of a study, or of one of its series (each UID
+    checked)."""
+    refusal = matching.uid_problem("StudyInstanceUID", study_uid)
+    if series_uid and not refusal:
+        refusal = matching.uid_problem("SeriesInstanceUID", series_uid)
+    if refusal:
+        raise QueryError(refusal)
     query = Dataset()
     query.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
     query.StudyInstanceUID = study_uid

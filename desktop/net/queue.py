@@ -456,9 +456,9 @@ class TransferQueue:
         )
 
     def retry(self, job_id: int) -> int:
-        """Make a job's failed instances, and those waiting out a backoff, due now; returns
-        how many."""
-        self.job(job_id)
+        """Make a job's failed instances, and those waiting out a backoff, due now (all its
+        pending ones, when it was cancelled); returns how many are due again."""
+        cancelled = self.job(job_id).cancelled
         with self.db:
             self.db.execute("UPDATE jobs SET cancelled = 0 WHERE id = ?", (job_id,))
             cursor = self.db.execute(
@@ -466,7 +466,7 @@ class TransferQueue:
                 "WHERE job_id = ? AND (state = ? OR (state = ? AND attempts > 0))",
                 (PENDING, job_id, FAILED, PENDING),
             )
-        return cursor.rowcount
+        return self.job(job_id).pending if cancelled else cursor.rowcount
 
     def reason(self, job_id: int) -> str:
         """Why the job's last unsent instance was not stored ('' when none failed)."""
@@ -482,7 +482,14 @@ class TransferQueue:
         return [i for i in self.instances(job_id, SENT) if i.commitment == FAILED]
 
     def cancel(self, job_id: int) -> None:
-        self.job(job_id)
+        """Stop the job: its pending instances stay unsent until a retry. A job whose
+        instances were all sent has nothing to cancel (and stays as it is)."""
+        job = self.job(job_id)
+        if not job.pending and not job.failed:
+            raise QueueError(
+                f"job {job_id} is {job.state}: all {job.total} instance(s) were sent; "
+                "nothing to cancel"
+            )
         self.db.execute("UPDATE jobs SET cancelled = 1 WHERE id = ?", (job_id,))
 
     def runnable(self) -> list[int]:

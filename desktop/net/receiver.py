@@ -71,6 +71,7 @@ class ListenerSettings:
     idle_timeout: float = 60.0  # silence tolerated inside an association
     max_associations: int = 16
     max_pending: int = 64  # connections not yet associated
+    max_pending_per_host: int = 8  # ... from one address
     max_pdu_length: int = 1 << 17  # what we announce: the memory one association reads into
     max_inflated: int = 512 << 20  # a deflated data set may inflate to this much
     fsync: bool = True  # data on disk before Success

@@ -73,6 +73,7 @@ def run_job(
     """
     job = queue.job(job_id)
     node, deidentified = job.node, job.deidentified
+    failed_associations: set[str] = set()  # said once per job, not once per instance
     while True:
         summary = queue.job(job_id)
         if summary.cancelled or not summary.pending:
@@ -92,7 +93,7 @@ def run_job(
         for record in parallel_store(connect, peer, sending, parallel, compress=compress):
             if isinstance(record, StoreOutcome):
                 queue.record(by_item[id(record.item)], record, policy, clock())
-                if not record.ok:
+                if not record.ok and record.message not in failed_associations:
                     logger.warning(
                         "job %d to %s: %s: %s", job_id, node, record.item.path, record.message
                     )
@@ -102,6 +103,13 @@ def run_job(
                 if summary.cancelled:
                     return  # closing the sender aborts its association
                 continue
+            text = record.failure.text if record.failure is not None else ""
+            if record.kind == "failed" and text in failed_associations:
+                yield record  # the same failure again (a retry, another association)
+                continue
+            if text:
+                failed_associations.add(text)
+                logger.warning("job %d to %s: association failed: %s", job_id, node, text)
             if history is not None:
                 history.append(
                     {

@@ -3,20 +3,24 @@ SCP, and a query/retrieve (or other) provider for the services it is given.
 
 Our own acceptor on our own upper layer. Each connection gets a thread; a socket that has not
 completed its TLS handshake and A-ASSOCIATE-RQ within ``request_timeout`` is closed, and only
-negotiated associations count against ``max_associations``, so idle sockets cannot lock
-clients out. Data sets stream from the socket into a file under ``OUT/.incoming`` (memory per
+negotiated associations count against ``max_associations``. Connections still waiting are
+capped per address and in total; a new one pushes out the oldest waiting one (of its address
+first), so idle sockets, from one address or many, cannot lock an allowed sender out.
+Data sets stream from the socket into a file under ``OUT/.incoming`` (memory per
 association: one PDU), are checked (``intake``) and only then filed and answered Success.
 """
 
 import contextlib
 import hashlib
 import logging
+import os
 import socket
 import ssl
 import struct
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +65,8 @@ __all__ = [
 MAX_REQUEST = 1 << 18  # an A-ASSOCIATE-RQ with 128 contexts fits in a tenth of this
 USER_REJECTION = 1  # a presentation context the calling AE title is not granted
 ENCODABLE = frozenset({EXPLICIT_LITTLE, IMPLICIT_LITTLE})  # for identifiers we answer with
+REAP_INTERVAL = 0.5  # how often the accept loop closes waiting connections past their time
+REAP_GRACE = 1.0  # the connection's own deadline normally ends it first
 
 # What the composition root gives us: an accepted socket and a handshake deadline in, a TLS
 # socket (or None) and the handshake transcript (JSON-ready) out.
@@ -71,6 +77,24 @@ AccessSource = Callable[[], AccessList]
 
 class ListenerError(CourierError):
     """The listener cannot start (port in use, folder not writable, bad settings ...)."""
+
+
+@dataclass(slots=True)
+class Waiting:
+    """A connection that has not yet completed its A-ASSOCIATE-RQ (TLS handshake included)."""
+
+    host: str
+    peer: str
+    since: float
+    descriptor: int
+    cut: bool = False  # closed by the listener (pushed out or too slow), already recorded
+
+    def close(self) -> None:
+        """Shut the connection down under its thread's feet (a duplicate descriptor reaches
+        the socket even while a TLS wrapper owns the original)."""
+        self.cut = True
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self.descriptor)) as dup:
+            dup.shutdown(socket.SHUT_RDWR)
 
 
 class StorageListener:
@@ -107,7 +131,7 @@ class StorageListener:
         self.limiter = PeerLimiter()
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
-        self._pending = threading.BoundedSemaphore(settings.max_pending)
+        self._waiting: dict[socket.socket, Waiting] = {}  # oldest first
         self._associations = threading.BoundedSemaphore(settings.max_associations)
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -137,6 +161,7 @@ class StorageListener:
             raise ListenerError(
                 f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"
             ) from error
+        self._socket.settimeout(REAP_INTERVAL)  # the accept loop wakes to close late ones
         self._thread = threading.Thread(
             target=self._accept_loop, daemon=True, name=f"listener:{self.port}"
         )
@@ -174,25 +199,68 @@ class StorageListener:
         listening = self._socket
         assert listening is not None
         while not self._stopping.is_set():
+            self._reap()
             try:
                 raw, (host, port, *_) = listening.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 time.sleep(0.05)  # stopping, or out of file descriptors for a moment
                 continue
-            if not self._pending.acquire(blocking=False):
-                _shutdown(raw)
-                self._note(host, "connection-dropped", f"{host}:{port}", "too many connections")
-                continue
+            raw.settimeout(None)
+            waiting = self._admit(raw, host, f"{host}:{port}")
             threading.Thread(
-                target=self._serve, args=(raw, host, port), daemon=True, name=f"scp:{host}:{port}"
+                target=self._serve, args=(raw, waiting), daemon=True, name=f"scp:{host}:{port}"
             ).start()
 
-    def _serve(self, raw: socket.socket, host: str, port: int) -> None:
+    def _admit(self, raw: socket.socket, host: str, peer: str) -> Waiting:
+        """Count ``raw`` as waiting; at a cap, push out the oldest waiting connection of the
+        same address (or, at the total cap, of any) and record that (rate-limited, audited)."""
+        settings = self.settings
+        with self._lock:
+            same = [r for r, w in self._waiting.items() if w.host == host]
+            if len(same) >= settings.max_pending_per_host:
+                pushed, cap = self._cut(same[0]), f"{len(same)} waiting connections from {host}"
+            elif len(self._waiting) >= settings.max_pending:
+                cap = f"{len(self._waiting)} waiting connections in all"
+                pushed = self._cut(next(iter(self._waiting)))
+            else:
+                pushed, cap = None, ""
+            waiting = Waiting(host, peer, time.monotonic(), raw.fileno())
+            self._waiting[raw] = waiting
+        if pushed is not None:
+            reason = f"{cap} without an association request: the oldest was closed"
+            if self._note(pushed.host, "connection-dropped", pushed.peer, reason, capped=True):
+                log.warning("closed %s: %s", pushed.peer, reason)
+        return waiting
+
+    def _reap(self) -> None:
+        """Close connections still waiting well past ``request_timeout`` (a TLS handshake
+        dripping a byte at a time outlives each read's timeout)."""
+        late = time.monotonic() - self.settings.request_timeout - REAP_GRACE
+        with self._lock:
+            reaped = [self._cut(r) for r, w in list(self._waiting.items()) if w.since < late]
+        for waiting in reaped:
+            wait = self.settings.request_timeout
+            self._note(
+                waiting.host,
+                "connection-dropped",
+                waiting.peer,
+                f"no TLS handshake and A-ASSOCIATE-RQ within {wait:g} s",
+            )
+
+    def _cut(self, raw: socket.socket) -> Waiting:
+        """Close a waiting connection (the lock held: its thread closes the descriptor only
+        once the connection is no longer listed)."""
+        waiting = self._waiting.pop(raw)
+        waiting.close()
+        return waiting
+
+    def _serve(self, raw: socket.socket, waiting: Waiting) -> None:
         """One connection: handshake and A-ASSOCIATE-RQ within ``request_timeout``, then
-        the association (no longer counted as pending)."""
-        peer = f"{host}:{port}"
-        deadline = time.monotonic() + self.settings.request_timeout
-        pending = True
+        the association (no longer counted as waiting)."""
+        host, peer = waiting.host, waiting.peer
+        deadline = waiting.since + self.settings.request_timeout
         connection = self._track(raw)
         try:
             tune(raw)
@@ -200,7 +268,8 @@ class StorageListener:
             if self.tls_acceptor is not None:
                 secured, transcript = self.tls_acceptor(raw, self.settings.request_timeout)
                 if secured is None:
-                    self._note(host, "handshake", peer, transcript=transcript)
+                    if not waiting.cut:
+                        self._note(host, "handshake", peer, transcript=transcript)
                     return
                 self.sink({"event": "handshake", "transcript": transcript})
                 connection = self._track(secured)
@@ -209,22 +278,27 @@ class StorageListener:
             try:
                 request = _read_request(connection, deadline)
             except TimeoutError:
-                wait = self.settings.request_timeout
-                self._note(host, "connection-dropped", peer, f"no A-ASSOCIATE-RQ within {wait:g} s")
+                if not waiting.cut:
+                    wait = self.settings.request_timeout
+                    self._note(
+                        host, "connection-dropped", peer, f"no A-ASSOCIATE-RQ within {wait:g} s"
+                    )
                 return
             except (AssociationRequestError, PeerProtocolError) as error:
                 self._note(host, "association-aborted", peer, f"bad A-ASSOCIATE-RQ: {error}")
                 send(connection, acceptor.provider_abort(acceptor.ABORT_INVALID_PARAMETER))
                 return
-            self._pending.release()
-            pending = False
+            with self._lock:
+                if waiting.cut:
+                    return
+                del self._waiting[raw]
             self._associate(connection, request, peer, fingerprint)
         except OSError as error:
-            log.info("connection from %s ended: %s", peer, error)
+            if not waiting.cut:
+                log.info("connection from %s ended: %s", peer, error)
         finally:
-            if pending:
-                self._pending.release()
-            with self._lock:
+            with self._lock:  # before the descriptor is closed and may be reused
+                self._waiting.pop(raw, None)
                 self._open.difference_update({raw, connection})
             _shutdown(connection)
 
@@ -233,16 +307,17 @@ class StorageListener:
             self._open.add(connection)
         return connection
 
-    def _note(self, host: str, event: str, peer: str, reason: str = "", **details: Any) -> None:
+    def _note(self, host: str, event: str, peer: str, reason: str = "", **details: Any) -> bool:
         """Record a connection that failed before associating: a few records a minute per
-        peer host, the next one saying how many were left out."""
+        peer host, the next one saying how many were left out. False if left out."""
         suppressed = self.limiter.allow(host)
         if suppressed is None:
-            return
+            return False
         record = {"event": event, "peer": peer, **({"reason": reason} if reason else {}), **details}
         if suppressed:
             record["suppressed_before"] = suppressed
         self.sink(record)
+        return True
 
     def _associate(
         self, connection: socket.socket, request: AssociationRequest, peer: str, fingerprint: str

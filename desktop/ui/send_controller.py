@@ -1,6 +1,8 @@
 """Sending and the Transfers panel: a drop on a node or the browser's "Send to" menu, confirmed
 through the prompter, queued on the TransferController; each job's progress, failure reason,
-retry and cancel shown in its row, and the associations in the Log."""
+retry and cancel shown in its row, and the associations in the Log. The panel opens on the
+durable queue: jobs of earlier sessions and of the command line that failed, were cancelled or
+finished recently are listed with their reasons, so Retry reaches them."""
 
 from collections.abc import Callable
 from contextlib import suppress
@@ -15,7 +17,7 @@ from desktop.core.config import ConfigError
 from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
 from desktop.net.compression import in_words
-from desktop.net.queue import TransferQueue
+from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
 from desktop.ui.controller import JobUpdate, TransferController
 from desktop.ui.errors import describe
@@ -26,6 +28,9 @@ from desktop.ui.shell import Shell
 from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
+
+RECENT_SETTLED = 20  # finished jobs of earlier sessions shown; unfinished ones all are
+SETTLED = frozenset({"done", "committed"})
 
 
 class SendController(QObject):
@@ -57,6 +62,32 @@ class SendController(QObject):
         controller.session.connect(self._session)
         controller.note.connect(lambda node, text: self.log.add("warning", node, text))
         controller.failed.connect(self._transfer_failed)
+        self.show_queue()
+
+    def show_queue(self) -> None:
+        """List the queue's jobs that are not pending (those are resumed and shown as they
+        run): every failed or cancelled one, with its failures and reason, and the most
+        recent finished ones."""
+        try:
+            queue = TransferQueue(self.services.queue_path)
+        except CourierError as error:
+            self.log.add("error", "", f"the transfer queue cannot be read: {error}")
+            return
+        try:
+            jobs = [job for job in queue.jobs() if not job.pending]
+            settled = [job for job in jobs if job.state in SETTLED][-RECENT_SETTLED:]
+            for job in jobs:
+                if job.state in SETTLED and job not in settled:
+                    continue
+                self.transfers.show_job(
+                    job, self._failures(queue, job), reason=queue.reason(job.id)
+                )
+        finally:
+            queue.close()
+
+    @staticmethod
+    def _failures(queue: TransferQueue, job: JobSummary) -> list[str]:
+        return [f"{i.item.path}: {i.message}" for i in queue.instances(job.id, FAILED)]
 
     def commitment_reported(self, transaction: str) -> None:
         """A storage commitment report for one of our jobs reached the Inbox: its row says
@@ -205,9 +236,13 @@ class SendController(QObject):
 
     def cancel_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
-        queue.cancel(job_id)
-        self.transfers.show_job(queue.job(job_id))
-        queue.close()
+        try:
+            queue.cancel(job_id)
+            self.transfers.show_job(queue.job(job_id))
+        except CourierError as error:
+            self.shell.status(str(error))
+        finally:
+            queue.close()
 
     def may_quit(self) -> bool:
         """True when nothing is sending or queued, or the user agrees to stop it (then stopped)."""

@@ -4,6 +4,7 @@ refused incoming handshake, a query, an export. Every message validates against 
 
 import base64
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,6 +174,26 @@ def test_received_instances_and_a_refused_handshake_are_reported(
     assert study.find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances") == "2"
     [alert] = of(found, "110113")
     assert alert.outcome == 4 and "incoming TLS handshake" in alert.summary
+
+
+def test_idle_connections_past_the_per_address_cap_are_reported(
+    audited_listener: StorageListener, home: Path
+) -> None:
+    cap = audited_listener.settings.max_pending_per_host
+    expected = f"{cap} waiting connections from 127.0.0.1 without an association request"
+
+    def capped() -> list[Entry]:
+        return [e for e in of(entries(home), "110113") if expected in e.summary]
+
+    idle = [socket.create_connection(("127.0.0.1", audited_listener.port)) for _ in range(cap + 2)]
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not capped():
+            time.sleep(0.05)
+    finally:
+        for connection in idle:
+            connection.close()
+    assert capped()
 
 
 def test_a_query_and_an_export_are_reported(

@@ -37,3 +37,20 @@ def test_public_mode_follows_umask(tmp_path: Path) -> None:
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="does not exist"):
         write_atomic(tmp_path / "no" / "file", b"")
+
+
+def test_a_long_legal_name_is_written_and_an_impossible_one_refused_in_a_line(
+    tmp_path: Path,
+) -> None:
+    longest = tmp_path / ("y" * 251 + ".mp4")  # 255 bytes: legal, the temporary is shorter
+    with atomic_output(longest, suffix=".mp4") as temporary:
+        assert len(temporary.name) < 20 and temporary.suffix == ".mp4"
+        temporary.write_bytes(b"x")
+    assert longest.read_bytes() == b"x"
+    impossible = tmp_path / ("日本" * 43 + ".png")  # 86 characters, 262 bytes
+    with (
+        pytest.raises(OutputError, match=r"cannot write .*: file name too long$"),
+        atomic_output(impossible),
+    ):
+        raise AssertionError("not reached")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [longest.name]

@@ -117,3 +117,91 @@ def test_unknown_calling_ae_title_is_refused(
     assert result.returncode != 0 or "Rejected" in result.stderr + result.stdout
     assert not any(r["event"] == "stored" for r in records)
     assert any(r["event"] == "association-rejected" and r["calling"] == "INTRUDER" for r in records)
+
+
+def _idle_sockets(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that never say a word: half from 127.0.0.1 (where storescu comes
+    from), half spread over 25 other loopback addresses."""
+    idle = []
+    for number in range(count):
+        source = "127.0.0.1" if number % 2 else f"127.0.0.{2 + number % 50 // 2}"
+        idle.append(socket.create_connection(("127.0.0.1", port), source_address=(source, 0)))
+    return idle
+
+
+def test_a_hundred_idle_sockets_do_not_lock_an_allowed_sender_out(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    server, records = listener
+    idle = _idle_sockets(server.port, 100)
+    try:
+        files = make_study(tmp_path / "study", count=1)
+        start = time.monotonic()
+        result = storescu(pki, server.port, files)
+        assert result.returncode == 0, result.stderr
+        assert time.monotonic() - start < 3  # not after the idle ones time out
+    finally:
+        for connection in idle:
+            connection.close()
+    assert any(r["event"] == "stored" for r in records)
+    capped = [r for r in records if r.get("capped")]
+    assert capped and "waiting connections from 127.0.0.1" in capped[0]["reason"]
+    assert len([r for r in capped if r["peer"].startswith("127.0.0.1:")]) <= 5  # rate-limited
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "reason"),
+    [
+        ("SOPInstanceUID", "../../../../tmp/pwn", "SOP Instance UID '../../../../tmp/pwn'"),
+        ("StudyInstanceUID", "..", "Study Instance UID '..'"),
+        ("SeriesInstanceUID", "1.2.abc", "Series Instance UID '1.2.abc'"),
+    ],
+)
+def test_an_instance_whose_uid_is_not_a_uid_is_refused_in_words(
+    listener: tuple[StorageListener, list[Any]],
+    pki: Pki,
+    tmp_path: Path,
+    recwarn: pytest.WarningsRecorder,
+    attribute: str,
+    value: str,
+    reason: str,
+) -> None:
+    server, records = listener
+    [path] = make_study(tmp_path / "study", count=1)
+    dataset = pydicom.dcmread(path)
+    setattr(dataset, attribute, value)
+    if attribute == "SOPInstanceUID":
+        dataset.file_meta.MediaStorageSOPInstanceUID = value
+    dataset.save_as(path)
+    recwarn.clear()
+    result = storescu(pki, server.port, [path])
+    assert result.returncode != 0  # storescu saw the refusal
+    [failed] = [r for r in records if r["event"] == "store-failed"]
+    assert failed["status"] == 0xC000 and f"the {reason} is not a valid UID" in failed["error"]
+    assert not [r for r in records if r["event"] == "stored"]
+    assert not list(server.settings.out.rglob("*.dcm"))
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_an_instance_already_imported_is_not_stored_twice_for_its_meta_header(
+    listener: tuple[StorageListener, list[Any]], pki: Pki, tmp_path: Path
+) -> None:
+    """Import copies a file as it is; the listener writes its own meta header: the same data
+    set received later is the same instance, not a second copy."""
+    server, records = listener
+    [path] = make_study(tmp_path / "study", count=1)
+    sent = pydicom.dcmread(path)
+    imported = stored_path(
+        server.settings.out,
+        str(sent.PatientID),
+        str(sent.StudyInstanceUID),
+        str(sent.SeriesInstanceUID),
+        str(sent.SOPInstanceUID),
+    )
+    imported.parent.mkdir(parents=True)
+    imported.write_bytes(path.read_bytes())
+    result = storescu(pki, server.port, [path])
+    assert result.returncode == 0, result.stderr
+    [stored] = [r for r in records if r["event"] == "stored"]
+    assert stored["duplicate"] and stored["path"] == str(imported)
+    assert [p.name for p in imported.parent.iterdir()] == [imported.name]

@@ -366,8 +366,15 @@ def test_our_get_retrieves_from_dcmqrscp_into_the_store(
     assert cli(capsys, *node_add("qr", "QRSCP", port))[0] == 0
     with running([require_tool("dcmqrscp"), "-c", config], port, tmp_path / "qr.log"):
         status, out, err = cli(capsys, "get", "qr", "--study", study)
+        missing = cli(capsys, "get", "qr", "--study", "2.25.999")
+        no_series = cli(capsys, "get", "qr", "--study", study, "--series", "2.25.1")
+        no_move = cli(capsys, "move", "qr", "--study", "2.25.999", "--dest", "QRSCP")
     assert status == 0, out + err
     assert "5 instances filed" in out
+    assert missing[0] == 1 and "nothing matched study 2.25.999 on qr" in missing[2]
+    assert no_series[0] == 1
+    assert f"nothing matched series 2.25.1 of study {study} on qr" in no_series[2]
+    assert no_move[0] == 1 and "nothing matched study 2.25.999 on qr" in no_move[2], no_move
     with Store(home / "inbox") as store:
         assert store.counts()[3] == 5
 

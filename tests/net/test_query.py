@@ -26,6 +26,57 @@ def test_a_misspelt_key_is_refused_with_the_nearest_keyword(
     assert "unknown query key 'PatientNmae': did you mean PatientName?" in err
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["find", "-k", "PixelData=1"], "PixelData cannot be a query key (its value is binary"),
+        (["find", "-k", "ReferencedStudySequence=1"], "ReferencedStudySequence is a sequence"),
+        (["find", "-k", "StudyDate=garbage"], "StudyDate is a date YYYYMMDD or a range FROM-TO"),
+        (["find", "-k", "StudyDate=20240101-2024013"], "not '20240101-2024013'"),
+        (["find", "-k", "StudyTime=25"], "StudyTime is a time HHMMSS"),
+        (["find", "-k", "AcquisitionDateTime=2024x"], "AcquisitionDateTime is a date and time"),
+        (["find", "-k", "StudyDescription=" + "z" * 5000], "at most 64 characters (VR LO)"),
+        (["find", "-k", "StudyInstanceUID=1.2.x"], "StudyInstanceUID is not a UID"),
+        (["get", "--study", "not a uid"], "StudyInstanceUID is not a UID (digits and dots"),
+        (["move", "--study", "1.2", "--series", "1..2"], "SeriesInstanceUID is not a UID"),
+    ],
+)
+def test_keys_that_cannot_match_are_refused_by_name_before_any_association(
+    capsys: pytest.CaptureFixture[str],
+    recwarn: pytest.WarningsRecorder,
+    home: Path,
+    arguments: list[str],
+    message: str,
+) -> None:
+    assert cli(capsys, *node_add("pacs", "PACS", free_port()))[0] == 0  # nothing listens
+    command, *options = arguments
+    status, out, err = cli(capsys, command, "pacs", *options)
+    assert status == 1 and out == ""
+    assert message in err and err.count("\n") == 1, err  # one plain line, not a refused connection
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_valid_ranges_lists_and_wildcards_pass() -> None:
+    query = identifier(
+        "study",
+        {
+            "StudyDate": "20240101-20240131",
+            "StudyTime": "-1200",
+            "StudyInstanceUID": "1.2.3\\1.2.4",
+            "PatientName": "DOE*",
+            "ModalitiesInStudy": "CT\\MR",
+        },
+    )
+    assert query.StudyDate == "20240101-20240131" and list(query.ModalitiesInStudy) == ["CT", "MR"]
+
+
+def test_the_audit_record_of_a_query_keeps_the_keys_it_can_encode() -> None:
+    from desktop.core.audit.events import encode_query
+
+    encoded = encode_query({"PixelData": "1", "PatientID": "P1"})
+    assert b"P1" in encoded and encoded.startswith(b"\x10\x00\x20\x00LO")
+
+
 def test_a_key_far_from_any_keyword_says_what_keys_are() -> None:
     with pytest.raises(QueryError, match=r"unknown query key 'Xyzzy' \(keys are DICOM keywords\)"):
         identifier("study", {"Xyzzy": "1"})

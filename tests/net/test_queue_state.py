@@ -12,10 +12,11 @@ import pytest
 from desktop.commands.transfer import items_from
 from desktop.core.media import open_media
 from desktop.net import queue as queue_module
+from desktop.net.history import History
 from desktop.net.queue import TransferQueue
-from tests.helpers import cli, node_add, sample_file
+from tests.helpers import cli, node_add, require_tool, sample_file
 from tests.net.conftest import Scp, make_study
-from tests.peers import pynetdicom_scp
+from tests.peers import free_port, pynetdicom_scp, running
 
 pytestmark = pytest.mark.dcmtk
 
@@ -121,3 +122,30 @@ def test_a_job_that_cannot_start_does_not_block_the_queue(
         status, out, err = cli(capsys, "queue", "run")
     assert status == 1 and f"job {orphan} not run: no node named 'removed-node'" in err
     assert f"job {later} to peer: done, sent 2 of 2" in out and len(received) == 2
+
+
+def test_a_failed_association_is_said_once_and_cancel_and_retry_tell_the_truth(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    make_study(tmp_path / "study", count=5)
+    port = free_port()  # nothing listens there yet
+    assert cli(capsys, *node_add("Down", "STORESCP", port, "--timeout", "2"))[0] == 0
+    status, out, err = cli(capsys, "send", "Down", tmp_path / "study", "--attempts", "2")
+    assert status == 1
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and failed[0].startswith("FAILED job 1 to Down: ")
+    assert failed[0].endswith("; 5 instance(s) not sent")
+    assert err.count("association failed") == 1 and err.count(str(tmp_path)) == 0, err
+    rows = [r for r in History(home / "history.jsonl").read() if r.get("job") == 1]
+    assert [r["event"] for r in rows] == ["failed"]  # two tries, one row
+    assert cli(capsys, "queue", "cancel", "1")[0] == 0
+    status, out, _ = cli(capsys, "queue", "retry", "1")
+    assert status == 0 and "job 1: 5 instance(s) pending again" in out
+    with running([require_tool("storescp"), "--ignore", port], port, tmp_path / "scp.log"):
+        status, out, err = cli(capsys, "queue", "run")
+    assert status == 0 and "job 1 to Down: done, sent 5 of 5" in out, err
+    status, _, err = cli(capsys, "queue", "cancel", "1")
+    assert status == 1 and "job 1 is done: all 5 instance(s) were sent; nothing to cancel" in err
+    status, out, _ = cli(capsys, "queue")
+    assert "  done  " in out.splitlines()[0]
+    assert cli(capsys, "queue", "retry", "1")[1] == "job 1: nothing to retry\n"

@@ -1,6 +1,7 @@
 """Sending over mutual TLS to DCMTK's storescp, through the command line scripts use."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -38,6 +39,21 @@ def test_echo_without_identity_says_why(
     status, _, err = cli(capsys, "echo", "anon")
     assert status == 1
     assert err.startswith("The peer requires a client certificate and we sent none")
+
+
+def test_history_says_when_in_local_time_and_that_failed_tls_was_not_plain(
+    capsys: pytest.CaptureFixture[str], home: Path, storescp: Scp
+) -> None:
+    add_node(capsys, storescp.port)
+    cli(capsys, *node_add("gone", "DCMTK_SCP", free_port(), "--tls", "--identity", "courier"))
+    assert cli(capsys, "echo", "dcmtk")[0] == 0
+    assert cli(capsys, "echo", "gone")[0] == 1  # nothing listens: no TLS session
+    status, out, _ = cli(capsys, "history")
+    assert status == 0
+    good, failed = out.splitlines()
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  dcmtk  echo  TLSv1.3 ", good), good
+    assert "  gone  echo  TLS (bcp195-nd) not established  FAILED: " in failed, failed
+    assert "plain" not in failed
 
 
 def test_plain_node_on_a_tls_port(

@@ -52,7 +52,12 @@ def test_sign_out_keeps_the_source_and_verify_reports(
     assert status == 0, err
     assert "creator profile, SHA256, main data set" in out
     assert _digest(source) == before
-    status, out, _ = cli(capsys, "verify", source, tmp_path / "signed" / source.name)
+    status, out, err = cli(capsys, "verify", source, tmp_path / "signed" / source.name)
+    assert status == 1 and f"{source}: unsigned" in out  # a stripped signature does not pass
+    assert "1 file(s) unsigned: not verified (--allow-unsigned lets them pass)" in err
+    status, out, _ = cli(
+        capsys, "verify", "--allow-unsigned", source, tmp_path / "signed" / source.name
+    )
     assert status == 0
     assert f"{source}: unsigned" in out
     assert "1 signature(s), all valid" in out and "signer:  CN=client.test" in out

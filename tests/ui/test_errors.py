@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QPushButton
 
-from desktop.demo import DEMO_NODE
+from desktop.app import InboxSettings, Services
+from desktop.demo import DEMO_AE, DEMO_NODE, Demo
 from desktop.ui.errors import ErrorDialog, ErrorReporter, log_to_file
 from desktop.ui.main_window import MainWindow
 from desktop.ui.workers import call, start
@@ -87,3 +88,30 @@ def test_a_worker_failure_that_is_a_bug_reaches_the_dialog(
     assert title == "Unexpected error: Export failed" and "ValueError: bad frame" in message
     assert "ValueError: bad frame" in installed.read_text()
     assert isinstance(window.reporter, ErrorReporter)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[]", "is not a JSON object"),
+        ('{"version": 1, "nodes": [{"name": "X", "ae_title": "A", "host": "h", "port": "p"}]}',
+         "node 'X': port must be a whole number"),
+    ],
+)  # fmt: skip
+def test_the_window_starts_on_a_damaged_configuration_and_says_why(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    content: str,
+    message: str,
+) -> None:
+    (demo.home / "config.json").write_text(content)
+    window = MainWindow(
+        Services(demo.home, lambda new: demo.password),
+        InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"),
+        prompter=prompter,
+    )
+    qtbot.addWidget(window)
+    window.show()
+    assert window.nodes.list.count() == 0
+    assert any(title == "Configuration" and message in text for title, text, _ in prompter.errors)

@@ -3,13 +3,15 @@ then failed; Retry re-queues it and it is sent; a job whose node is gone never s
 
 from pathlib import Path
 
+import pytest
+
 from desktop.app import Services
 from desktop.core.config import Node, add_node
 from desktop.demo import Demo
 from desktop.net.queue import TransferQueue
 from desktop.net.store import StoreItem
 from desktop.ui.main_window import MainWindow
-from tests.helpers import require_tool
+from tests.helpers import cli, require_tool
 from tests.peers import LOOPBACK, free_port, running
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
@@ -70,3 +72,32 @@ def test_a_pending_job_whose_node_is_gone_does_not_stop_the_start(
     assert "no node named 'Old PACS'" in cell(window, job, 8)
     prompter.answer("confirm", False)
     assert not window.close()  # a pending job: Quit asks
+
+
+def test_failed_and_done_jobs_of_the_command_line_are_listed_and_retried_by_clicking(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    dead, live = free_port(), free_port()
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, dead, connect_timeout=2))
+    add_node(demo.home, Node("Live", "STORESCP", LOOPBACK, live))
+    study = next(p for p in demo.media.iterdir() if p.is_dir())
+    failed, _, _ = cli(capsys, "send", DEAD, study, "--attempts", "1")
+    assert failed != 0
+    with running([require_tool("storescp"), "--ignore", live], live, tmp_path / "live.log"):
+        assert cli(capsys, "send", "Live", study)[0] == 0
+    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
+    qtbot.addWidget(window)
+    assert sorted(window.transfers.rows) == [1, 2]  # an earlier session's jobs, not pending
+    assert cell(window, 1, 3) == "failed" and "refused" in cell(window, 1, 8)
+    assert cell(window, 2, 3) == "done" and cell(window, 2, 8) == ""
+    with running([require_tool("storescp"), "--ignore", dead], dead, tmp_path / "scp.log"):
+        window.tabs.setCurrentWidget(window.transfers)
+        window.transfers.table.selectRow(window.transfers.rows[1])
+        click(qtbot, button(window.transfers, "Retry failed"))
+        qtbot.waitUntil(lambda: cell(window, 1, 3) == "done", timeout=30000)
+    window.controller.stop_all()
+    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import getpass
+import logging
 import os
 import socket
 from collections import Counter
@@ -16,6 +17,7 @@ from desktop.core.audit.message import (
     ParticipantObject,
 )
 
+log = logging.getLogger(__name__)
 APPLICATION_ACTIVITY = Code("110100", "DCM", "Application Activity")
 BEGIN_TRANSFERRING = Code("110102", "DCM", "Begin Transferring DICOM Instances")
 INSTANCES_TRANSFERRED = Code("110104", "DCM", "DICOM Instances Transferred")
@@ -281,18 +283,33 @@ def query(
 
 
 def encode_query(keys: Mapping[str, str]) -> bytes:
-    """The query identifier in Explicit VR Little Endian (keywords pydicom knows)."""
+    """The query identifier in Explicit VR Little Endian (keywords pydicom knows); a key that
+    cannot be encoded is left out rather than losing the record."""
+    import warnings
+
     from pydicom.dataset import Dataset  # only queries need the DICOM encoder
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
 
+    def written(dataset: Dataset) -> bytes:
+        buffer = DicomBytesIO()
+        buffer.is_little_endian, buffer.is_implicit_VR = True, False
+        write_dataset(buffer, dataset)
+        return bytes(buffer.getvalue())
+
     identifier = Dataset()
-    for keyword, value in keys.items():
-        setattr(identifier, keyword, value)
-    buffer = DicomBytesIO()
-    buffer.is_little_endian, buffer.is_implicit_VR = True, False
-    write_dataset(buffer, identifier)
-    return buffer.getvalue()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for keyword, value in keys.items():
+            alone = Dataset()
+            try:
+                setattr(alone, keyword, value)
+                written(alone)
+            except Exception as error:  # a key pydicom cannot write (binary, ambiguous VR)
+                log.info("the audit record leaves out query key %s: %s", keyword, error)
+                continue
+            setattr(identifier, keyword, value)
+        return written(identifier)
 
 
 def security_alert(
