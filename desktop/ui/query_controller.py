@@ -36,7 +36,11 @@ class QueryController(QObject):
         def matches() -> list[dict[str, str]]:
             _, connector, peer = self.services.connection(node_name)
             return [
-                {e.keyword: str(e.value) for e in match if e.keyword}
+                {
+                    e.keyword: "\\".join(map(str, e.value)) if e.VM > 1 else str(e.value)
+                    for e in match
+                    if e.keyword
+                }
                 for match in find(connector, peer, "study", keys, unsupported=unsupported)
             ]
 

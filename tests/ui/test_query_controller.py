@@ -122,7 +122,10 @@ def test_the_demo_pacs_retrieve_adds_a_study_to_the_inbox_and_counts_it(
     qtbot,  # type: ignore[no-untyped-def]
     demo: Demo,
     prompter: ScriptedPrompter,
+    tmp_path: Path,
 ) -> None:
+    """Also: the results read as the Media tree does (its headers, its dates)."""
+    shots = tmp_path
     services = Services(demo.home, lambda new: demo.password)
     inbox = InboxSettings(INBOX_AE, free_port(), identity="demo-pacs")
     pacs = start_pacs(demo, services.keystore, inbox.port)
@@ -136,8 +139,19 @@ def test_the_demo_pacs_retrieve_adds_a_study_to_the_inbox_and_counts_it(
         window.query.node.setCurrentText(DEMO_NODE)
         click(qtbot, button(window.query, "Find"))
         qtbot.waitUntil(lambda: window.query.results.rowCount() == 4, timeout=20000)
-        descriptions = [window.query.results.item(r, 3).text() for r in range(4)]
-        window.query.results.selectRow(descriptions.index("MR Brain"))
+        table = window.query.results
+        headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+        assert headers == ["Name", "ID", "Date", "Description", "Accession", "Modality", "Images"]
+        descriptions = [table.item(r, 3).text() for r in range(4)]
+        mr = descriptions.index("MR Brain")
+        assert [table.item(mr, c).text() for c in (0, 2, 5, 6)] == [
+            "Demo^Alice",
+            "2025-01-02 09:30",
+            "MR",
+            "24",
+        ]  # as the Media tree shows them
+        window.grab().save(str(shots / "query.png"))
+        table.selectRow(mr)
         for new in (24, 0):
             click(qtbot, button(window.query, "Retrieve selected to Inbox"))
             said = f"24 instance(s) retrieved into the Inbox ({new} new; the Inbox tab)"
