@@ -1,6 +1,7 @@
 """The Nodes panel and its controller alone, by clicks: add, echo a real DCMTK storescp,
 refuse a TLS check of a plain node, remove."""
 
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialog
 
 from desktop.core.config import load_config
@@ -56,3 +57,34 @@ def test_add_echo_check_and_remove_a_node_by_clicking(
     click(qtbot, button(panel, "Remove"))
     assert load_config(shell.services.home).nodes == {} and listed[-1] == []
     assert panel.item_for("Modality") is None
+
+
+def test_the_node_dialog_and_its_messages_speak_of_the_gui_not_of_flags(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+) -> None:
+    panel = NodesPanel()
+    qtbot.addWidget(panel)
+    NodesController(shell, panel, NodeChecks(shell.settings))
+    seen: dict[str, bool] = {}
+
+    def fill(dialog: QDialog) -> None:
+        tls_only = (dialog.profile, dialog.identity, dialog.server_name, dialog.hostname_check)  # type: ignore[attr-defined]
+        seen["disabled"] = not any(w.isEnabled() for w in tls_only)
+        tick = QPoint(8, dialog.tls.height() // 2)  # type: ignore[attr-defined]
+        qtbot.mouseClick(dialog.tls, Qt.MouseButton.LeftButton, pos=tick)  # type: ignore[attr-defined]
+        seen["enabled"] = all(w.isEnabled() for w in tls_only)
+        for field, text in (("name", "Secure"), ("ae_title", "PACS"), ("host", "127.0.0.1")):
+            qtbot.keyClicks(getattr(dialog, field), text)
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", fill)
+    click(qtbot, button(panel, "Add…"))
+    assert seen == {"disabled": True, "enabled": True}
+    assert load_config(shell.services.home).nodes["Secure"].tls
+    panel.list.setCurrentItem(panel.item_for("Secure"))
+    click(qtbot, button(panel, "Check TLS"))
+    qtbot.waitUntil(lambda: bool(prompter.errors), timeout=10000)
+    _, message, _ = prompter.errors[-1]
+    assert "Certificates ▸ Import CA…" in message and "keystore import-ca" not in message
