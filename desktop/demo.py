@@ -143,7 +143,8 @@ def stock_pacs(store: Callable[[], "Store"], media: Path) -> Stocking:
                 if stopping.is_set():
                     return
         except Exception:  # a bug: logged, the demo goes on without
-            log.exception("the demo PACS could not be stocked")
+            if not stopping.is_set():  # else cut off by the quit: nothing to say
+                log.exception("the demo PACS could not be stocked")
 
     thread = threading.Thread(target=stock, name="demo-pacs-stock", daemon=True)
     thread.start()

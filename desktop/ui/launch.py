@@ -16,6 +16,7 @@ from desktop.ui.errors import log_to_file
 from desktop.ui.main_window import MainWindow, application
 from desktop.ui.password import KeystorePassword
 from desktop.ui.prompter import Prompter
+from desktop.ui.workers import cancel_running
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def build_window(
     home = courier_home()
     log_path = log_to_file(home)
     window = main_window(home, inbox)
+    app.aboutToQuit.connect(cancel_running)  # a scan cut off by the quit ends quietly
     window.reporter.log_path = log_path
     window.reporter.install()
     if demo:
