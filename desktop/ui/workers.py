@@ -101,10 +101,12 @@ def start(worker: GeneratorWorker, pool: QThreadPool | None = None) -> Generator
     return worker
 
 
-def cancel_running() -> None:
-    """Cancel every running worker (the application is quitting)."""
+def cancel_running(wait_ms: int = 10000) -> None:
+    """Cancel every running worker and wait for the shared pool's threads to end (the
+    application is quitting: none may still run while Qt and Python are torn down)."""
     for worker in list(_RUNNING.values()):
         worker.cancel()
+    QThreadPool.globalInstance().waitForDone(wait_ms)
 
 
 def call(function: Callable[[], Any]) -> GeneratorWorker:
