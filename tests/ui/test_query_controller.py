@@ -157,6 +157,7 @@ def test_the_demo_pacs_retrieve_adds_a_study_to_the_inbox_and_counts_it(
             said = f"24 instance(s) retrieved into the Inbox ({new} new; the Inbox tab)"
             qtbot.waitUntil(lambda s=said: window.statusBar().currentMessage() == s, timeout=30000)
         assert services.store().counts()[1:] == (1, 2, 24)  # one study, both its series
+        assert len(list(services.inbox.rglob("*.dcm"))) == 24  # the second time, no copies
     finally:
         window.close()
         pacs.stop()
