@@ -1,6 +1,7 @@
 """The embedded demo: a temporary home with a demo CA, identities, sample media and a local
-TLS PACS (our own listener, serving query/retrieve of the Inbox, stocked with the sample
-media) configured as the node "Demo PACS (TLS)"."""
+TLS PACS (a listener of our own with a store of its own, stocked with the sample media,
+serving query/retrieve and moving to our Inbox listener) configured as the node "Demo PACS
+(TLS)"."""
 
 import hashlib
 import logging
@@ -24,11 +25,13 @@ from desktop.security.pki import make_ca, make_leaf
 
 if TYPE_CHECKING:
     from desktop.core.store import Store
+    from desktop.net.scp import StorageListener
 
 log = logging.getLogger(__name__)
 
 DEMO_NODE = "Demo PACS (TLS)"
 DEMO_AE = "DEMO_PACS"
+INBOX_AE = "COURIER"  # our Inbox listener in the demo: the demo PACS's move destination
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +129,8 @@ class Stocking:
 
 
 def stock_pacs(store: Callable[[], "Store"], media: Path) -> Stocking:
-    """Import the demo media into the Inbox's store, which the demo PACS (our own listener)
-    serves to query/retrieve, on a thread of its own: the window does not wait (about 3 s)."""
+    """Import the demo media into the demo PACS's store, on a thread of its own: the window
+    does not wait (about 3 s)."""
     from desktop.core.store.importing import Outcome, import_media
 
     stopping = threading.Event()
@@ -140,8 +143,49 @@ def stock_pacs(store: Callable[[], "Store"], media: Path) -> Stocking:
                 if stopping.is_set():
                     return
         except Exception:  # a bug: logged, the demo goes on without
-            log.exception("the demo PACS could not be stocked")
+            if not stopping.is_set():  # else cut off by the quit: nothing to say
+                log.exception("the demo PACS could not be stocked")
 
     thread = threading.Thread(target=stock, name="demo-pacs-stock", daemon=True)
     thread.start()
     return Stocking(thread, stopping)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPacs:
+    """The demo PACS running: its listener and the stocking of its store."""
+
+    listener: "StorageListener"
+    stocking: Stocking
+
+    def stop(self) -> None:
+        self.stocking.stop()
+        self.listener.stop()
+
+
+def start_pacs(demo: Demo, keystore: Keystore, inbox_port: int) -> DemoPacs:
+    """The demo PACS on ``demo.port`` (TLS, identity demo-pacs) with its own store under the
+    demo's folder, stocked with the sample media; it moves to our Inbox listener
+    (INBOX_AE on ``inbox_port``, TLS), so a retrieve adds to the Inbox what it lacked."""
+    from desktop.connect import listener_tls, node_connector
+    from desktop.inbox import LazyStore, indexing
+    from desktop.net.scp import ListenerSettings, StorageListener
+    from desktop.security.tls import Profile
+    from desktop.serving import DeferredArchive, query_retrieve
+
+    pacs_home = demo.root / "pacs-home"  # its configuration: where the Inbox is
+    pacs_home.mkdir(exist_ok=True)
+    add_node(
+        pacs_home,
+        Node("Inbox", INBOX_AE, "127.0.0.1", inbox_port, tls=True, identity="demo-pacs"),
+    )
+    store = LazyStore(demo.root / "pacs")
+    settings = ListenerSettings(DEMO_AE, "127.0.0.1", demo.port, store.folder)
+    settings.tls_context, acceptor = listener_tls(keystore, "demo-pacs", Profile("bcp195-nd"))
+    services = query_retrieve(
+        DeferredArchive(store), pacs_home, lambda node: node_connector(node, keystore)
+    )
+    listener = StorageListener(
+        settings, indexing(lambda record: None, store), acceptor, services=services
+    ).start()
+    return DemoPacs(listener, stock_pacs(store, demo.media))

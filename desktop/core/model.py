@@ -212,3 +212,14 @@ def _sort_patient(patient: Patient) -> None:
             series.instances.sort(
                 key=lambda i: _number_key(i.instance_number, str(i.path or i.sop_instance_uid))
             )
+
+
+def frames_of(instance: Instance) -> int:
+    """How many images ``instance`` gives the viewer's stack: none when it has no pixels or
+    no file, one slot when it is damaged (the frames a broken header claims are not
+    believed), else its frames."""
+    if instance.path is None or instance.frames == 0 or instance.status is InstanceStatus.MISSING:
+        return 0
+    if instance.status is InstanceStatus.DAMAGED:
+        return 1
+    return max(instance.frames or 1, 1)

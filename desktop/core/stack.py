@@ -20,7 +20,7 @@ from desktop.core.cine import DEFAULT_FPS
 from desktop.core.display import Rendered, Window
 from desktop.core.errors import ExportError, FrameError
 from desktop.core.frames import FrameSource
-from desktop.core.model import Instance, InstanceStatus, MediaTree, Series
+from desktop.core.model import Instance, MediaTree, Series, frames_of
 
 ORIENTATION_TOLERANCE = 1e-3
 OPEN_SOURCES = 16  # FrameSources kept open: headers parsed once while scrolling back and forth
@@ -77,16 +77,12 @@ class Stack:
     """
 
     def __init__(self, instances: Sequence[Instance]) -> None:
-        viewable = [
-            i
-            for i in slice_order(instances)
-            if i.path is not None and i.frames != 0 and i.status is not InstanceStatus.MISSING
-        ]
+        viewable = [i for i in slice_order(instances) if frames_of(i)]
         self.instances = viewable
         self.images = [
             StackImage(instance, frame)
             for instance in viewable
-            for frame in range(max(instance.frames or 1, 1))
+            for frame in range(frames_of(instance))
         ]
         self._sources: OrderedDict[Path, FrameSource] = OrderedDict()
         self._lock = threading.Lock()

@@ -511,15 +511,21 @@ class TransferQueue:
         return bool(row and row[0])
 
     def cancel(self, job_id: int) -> None:
-        """Stop the job: its pending instances stay unsent until a retry. A job whose
-        instances were all sent has nothing to cancel (and stays as it is)."""
+        """Stop the job: its unsent instances, failed ones too, stay unsent until a retry and
+        count as cancelled, not failed. A job whose instances were all sent has nothing to
+        cancel (and stays as it is)."""
         job = self.job(job_id)
         if not job.pending and not job.failed:
             raise QueueError(
                 f"job {job_id} is {job.state}: all {job.total} instance(s) were sent; "
                 "nothing to cancel"
             )
-        self.db.execute("UPDATE jobs SET cancelled = 1 WHERE id = ?", (job_id,))
+        with self.db:
+            self.db.execute("UPDATE jobs SET cancelled = 1 WHERE id = ?", (job_id,))
+            self.db.execute(
+                "UPDATE instances SET state = ? WHERE job_id = ? AND state = ?",
+                (PENDING, job_id, FAILED),
+            )
 
     def runnable(self) -> list[int]:
         """Jobs with pending instances that are not cancelled, oldest first."""

@@ -83,10 +83,27 @@ class ErrorDialog(QDialog):
         QApplication.clipboard().setText(text.strip())
 
 
+# What the CLI tells its user to type, said as the GUI's user does it.
+GUI_WORDS = (
+    (": add --tls", ": tick Use TLS"),
+    (": add --deid", ": tick De-identify before sending"),
+    ("(keystore import-ca FILE)", "(Certificates ▸ Import CA…)"),
+    ("with 'keystore import-ca'", "with Certificates ▸ Import CA…"),
+    ("(or pass --identity NAME)", "(Edit… ▸ Identity)"),
+)
+
+
+def gui_words(text: str) -> str:
+    """``text`` with the command-line advice it holds put in the GUI's terms."""
+    for cli, gui in GUI_WORDS:
+        text = text.replace(cli, gui)
+    return text
+
+
 def describe(error: BaseException) -> str:
     """A failure in a sentence: our own errors speak plainly, others say what they are."""
     if isinstance(error, CourierError):
-        return str(error)
+        return gui_words(str(error))
     return f"{type(error).__name__}: {error}"
 
 

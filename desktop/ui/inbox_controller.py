@@ -72,6 +72,7 @@ class InboxController(QObject):
         self.inbox = inbox
         if save:
             save_inbox(self.shell.settings, inbox)
+        self.sources.show_listener("", None)
         if inbox is None:
             self.shell.status("Inbox listener stopped")
             return True
@@ -82,6 +83,7 @@ class InboxController(QObject):
             self.shell.show_error("Inbox listener", str(error))
             return False
         security = f"TLS, identity {inbox.identity}" if inbox.identity else "plain"
+        self.sources.show_listener(inbox.ae_title, listener.port, security)
         self.shell.status(
             f"Inbox listening as {inbox.ae_title} on port {listener.port} ({security})"
         )

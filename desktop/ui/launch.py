@@ -16,6 +16,7 @@ from desktop.ui.errors import log_to_file
 from desktop.ui.main_window import MainWindow, application
 from desktop.ui.password import KeystorePassword
 from desktop.ui.prompter import Prompter
+from desktop.ui.workers import cancel_running
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +42,26 @@ def build_window(
     app = application()
     inbox = None
     if demo:
-        from desktop.demo import DEMO_AE, prepare_demo  # deferred: numpy, pydicom, cryptography
+        # deferred: numpy, pydicom, cryptography
+        from desktop.demo import INBOX_AE, free_loopback_port, prepare_demo
 
         environment = prepare_demo(media_cache=demo_media_cache)
         os.environ["DICOM_COURIER_HOME"] = str(environment.home)
         os.environ[PASSWORD_ENV] = environment.password
-        inbox = InboxSettings(DEMO_AE, environment.port, identity="demo-pacs")
+        inbox = InboxSettings(INBOX_AE, free_loopback_port(), identity="demo-pacs")
         path = path or environment.media
     home = courier_home()
     log_path = log_to_file(home)
     window = main_window(home, inbox)
+    app.aboutToQuit.connect(cancel_running)  # a scan cut off by the quit ends quietly
     window.reporter.log_path = log_path
     window.reporter.install()
     if demo:
-        from desktop.demo import stock_pacs
+        from desktop.demo import start_pacs
 
-        stocking = stock_pacs(window.services.store, environment.media)
-        app.aboutToQuit.connect(lambda: stocking.stop())
+        assert inbox is not None
+        pacs = start_pacs(environment, window.services.keystore, inbox.port)
+        app.aboutToQuit.connect(lambda: pacs.stop())
         app.aboutToQuit.connect(lambda: environment.remove())
     if path is not None:
         window.opening.open_path(path)

@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         )
         self.reporter.reported.connect(shell.show_error)
         self.controller = TransferController(services)
-        self.checks = NodeChecks(self.settings)
+        self.checks = NodeChecks(self.settings, services.history)
         self.opening = MediaController(shell, self.sources, self.viewer)
         self.exports = ExportController(
             self, self.settings, self.viewer, self.prompter, shell.status, shell.report

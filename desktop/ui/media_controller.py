@@ -24,6 +24,7 @@ class MediaController(QObject):
         self.recent_menu = QMenu("Open &recent", shell.window)
         for browser in sources.browsers():
             browser.selected.connect(viewer.show_selection)
+            browser.failed.connect(lambda message: shell.status(f"Nothing opened: {message}"))
             browser.failed.connect(lambda message: shell.show_error("Cannot open", message))
             browser.status.connect(shell.status)
         self.browser.loaded.connect(lambda tree: self._remember(tree.root))

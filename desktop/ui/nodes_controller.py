@@ -13,7 +13,7 @@ from desktop.core.config import ConfigError, Node
 from desktop.core.errors import CourierError
 from desktop.net.store import echo
 from desktop.security.handshake import check_tls
-from desktop.ui.errors import describe
+from desktop.ui.errors import describe, gui_words
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
@@ -121,7 +121,9 @@ class NodesController(QObject):
             self.log.add_transcript(name, transcript.as_json(), "TLS check")
             self.shell.prompter.inform(
                 f"TLS check: {name}",
-                "The handshake succeeded." if transcript.ok else transcript.diagnosis.line(),
+                "The handshake succeeded."
+                if transcript.ok
+                else gui_words(transcript.diagnosis.line()),
                 "\n".join(transcript.lines()),
                 warning=not transcript.ok,
             )

@@ -1,6 +1,6 @@
 """The Query/Retrieve panel: C-FIND of studies and C-MOVE into our Inbox, on the thread pool."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from PySide6.QtCore import QObject
@@ -36,7 +36,11 @@ class QueryController(QObject):
         def matches() -> list[dict[str, str]]:
             _, connector, peer = self.services.connection(node_name)
             return [
-                {e.keyword: str(e.value) for e in match if e.keyword}
+                {
+                    e.keyword: "\\".join(map(str, e.value)) if e.VM > 1 else str(e.value)
+                    for e in match
+                    if e.keyword
+                }
                 for match in find(connector, peer, "study", keys, unsupported=unsupported)
             ]
 
@@ -63,19 +67,29 @@ class QueryController(QObject):
         except CourierError as error:
             self.shell.show_error("Retrieve", str(error))
             return None
-        destination = inbox.ae_title
+        destination, store = inbox.ae_title, self.services.store
 
-        def moves() -> Any:
+        def moves() -> Generator[Any, None, tuple[int, int]]:
             _, connector, peer = self.services.connection(node_name)
+            before = store().counts()[3]
+            retrieved = 0
             for uid in study_uids:
-                yield from move(connector, peer, destination, uid)
+                last = None
+                for last in move(connector, peer, destination, uid):
+                    yield last
+                retrieved += last.completed if last is not None else 0
+            return retrieved, store().counts()[3] - before
 
         worker = GeneratorWorker(moves)
         worker.signals.yielded.connect(
             lambda p: self.query.show_move(p.completed, p.failed, p.remaining)
         )
-        worker.signals.returned.connect(
-            lambda _: self.shell.status("Retrieved into the Inbox (the Inbox tab)")
-        )
+        worker.signals.returned.connect(self._retrieved)
         worker.signals.errored.connect(lambda error: self.shell.report("Retrieve", error))
         return start(worker)
+
+    def _retrieved(self, counts: tuple[int, int]) -> None:
+        retrieved, new = counts
+        self.shell.status(
+            f"{retrieved} instance(s) retrieved into the Inbox ({new} new; the Inbox tab)"
+        )

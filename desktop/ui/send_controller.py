@@ -33,6 +33,11 @@ RECENT_SETTLED = 20  # finished jobs of earlier sessions shown; unfinished ones 
 SETTLED = frozenset({"done", "committed"})
 
 
+def outcome(job: JobSummary) -> str:
+    """The status line of a job that has stopped: 'Job 3 to PACS: cancelled, 0 of 24 sent'."""
+    return f"Job {job.id} to {job.node}: {job.state}, {job.sent} of {job.total} sent"
+
+
 class SendController(QObject):
     def __init__(
         self,
@@ -105,7 +110,7 @@ class SendController(QObject):
         self.transfers.show_job(
             job, failures or None, reason=refused[0].commitment_reason if refused else ""
         )
-        self.shell.status(f"Job {job.id} to {job.node}: {job.state}")
+        self.shell.status(outcome(job))
 
     def _set_nodes(self, names: list[str]) -> None:
         self._send_menu_nodes = names
@@ -205,7 +210,7 @@ class SendController(QObject):
                 f"job {job.id}: {job.state}, sent {job.sent} of {job.total}",
                 "\n".join(update.failures),
             )
-            self.shell.status(f"Job {job.id} to {update.node}: {job.state}")
+            self.shell.status(outcome(job))
 
     def _session(self, node: str, event: SessionEvent) -> None:
         what = {
@@ -238,7 +243,10 @@ class SendController(QObject):
         queue = TransferQueue(self.services.queue_path)
         try:
             queue.cancel(job_id)
-            self.transfers.show_job(queue.job(job_id))
+            job = queue.job(job_id)
+            self.controller.cancel(job)
+            self.transfers.show_job(job)
+            self.shell.status(outcome(job))
         except CourierError as error:
             self.shell.status(str(error))
         finally:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop.app import Services
 from desktop.core.errors import CourierError
-from desktop.ui.errors import ErrorReporter
+from desktop.ui.errors import ErrorReporter, gui_words
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.log import LogPanel
 
@@ -28,7 +28,7 @@ class Shell:
     reporter: ErrorReporter
 
     def show_error(self, title: str, message: str, details: str = "") -> None:
-        self.prompter.error(title, message, details)
+        self.prompter.error(title, gui_words(message), details)
 
     def report(self, title: str, error: Exception) -> None:
         """A worker's failure: ours in plain words; anything else logged with its traceback."""

@@ -9,6 +9,7 @@ records.
 import logging
 import threading
 from collections.abc import Callable, Generator
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThreadPool, Signal
@@ -67,6 +68,11 @@ class GeneratorWorker(QRunnable):
                     return
                 self.signals.yielded.emit(record)
         except Exception as error:
+            if self._cancelled.is_set():  # cut off (the window closed): nothing to report
+                LOG.debug("a cancelled worker stopped: %s", error)
+                with suppress(RuntimeError):  # the signals may be gone with the window
+                    self.signals.aborted.emit()
+                return
             if not isinstance(error, CourierError):
                 LOG.error("a worker failed", exc_info=error)
             self.signals.errored.emit(error)
@@ -93,6 +99,14 @@ def start(worker: GeneratorWorker, pool: QThreadPool | None = None) -> Generator
     worker.signals.aborted.connect(lambda: _RUNNING.pop(key, None))
     (pool or QThreadPool.globalInstance()).start(worker)
     return worker
+
+
+def cancel_running(wait_ms: int = 10000) -> None:
+    """Cancel every running worker and wait for the shared pool's threads to end (the
+    application is quitting: none may still run while Qt and Python are torn down)."""
+    for worker in list(_RUNNING.values()):
+        worker.cancel()
+    QThreadPool.globalInstance().waitForDone(wait_ms)
 
 
 def call(function: Callable[[], Any]) -> GeneratorWorker:

@@ -115,3 +115,52 @@ def test_the_window_starts_on_a_damaged_configuration_and_says_why(
     window.show()
     assert window.nodes.list.count() == 0
     assert any(title == "Configuration" and message in text for title, text, _ in prompter.errors)
+
+
+def test_a_folder_that_cannot_be_opened_leaves_the_outcome_in_the_status_bar(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    from tests.ui.clicking import trigger
+
+    (tmp_path / "empty").mkdir()
+    prompter.answer("open_folder", tmp_path / "empty")
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: bool(prompter.errors), timeout=10000)
+    said = window.statusBar().currentMessage()
+    assert said.startswith("Nothing opened: ") and str(tmp_path / "empty") in said, said
+
+
+def test_quitting_while_a_folder_is_scanned_says_nothing_unexpected(tmp_path: Path) -> None:
+    """`gui FOLDER --screenshot` quits while the scan runs: it is cancelled quietly."""
+    import os
+    import subprocess
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(3000):
+        (folder / f"{n:05}.txt").write_bytes(b"not DICOM " * 20)
+    environment = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DICOM_COURIER_HOME": str(tmp_path / "home"),
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "desktop.cli",
+            "gui",
+            str(folder),
+            "--screenshot",
+            str(tmp_path / "x.png"),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "worker failed" not in done.stderr and "unexpected" not in done.stderr, done.stderr

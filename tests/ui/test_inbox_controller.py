@@ -7,13 +7,15 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
+from desktop.app import Services
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.ui.inbox_controller import InboxController
+from desktop.ui.main_window import MainWindow
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
 from tests.helpers import require_tool
 from tests.peers import LOOPBACK, free_port
-from tests.ui.clicking import press_ok
+from tests.ui.clicking import press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -33,6 +35,7 @@ def test_the_listener_starts_as_typed_receives_and_stops(
     port = free_port()
 
     def listen(dialog: QDialog) -> None:
+        qtbot.mouseClick(dialog.enabled, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
         dialog.ae_title.clear()  # type: ignore[attr-defined]
         qtbot.keyClicks(dialog.ae_title, "MY_INBOX")  # type: ignore[attr-defined]
         dialog.port.lineEdit().selectAll()  # type: ignore[attr-defined]
@@ -59,3 +62,39 @@ def test_the_listener_starts_as_typed_receives_and_stops(
     assert controller.inbox is None and shell.services.listener is None
     assert statuses[-1] == "Inbox listener stopped"
     assert InboxController(shell, sources).inbox is None  # remembered: no listener next start
+
+
+def test_the_dialog_and_the_inbox_tab_say_whether_the_listener_runs(
+    qtbot,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    prompter: ScriptedPrompter,
+) -> None:
+    window = MainWindow(Services(tmp_path / "home", lambda new: "a password"), prompter=prompter)
+    qtbot.addWidget(window)
+    window.show()
+    window.sources.setCurrentWidget(window.sources.inbox)
+    assert window.sources.listener.text().startswith("Listener off")
+    port = free_port()
+    seen: list[bool] = []
+
+    def turn_on(dialog: QDialog) -> None:
+        seen.append(dialog.enabled.isChecked())  # type: ignore[attr-defined]
+        qtbot.mouseClick(dialog.enabled, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        dialog.port.lineEdit().selectAll()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.port.lineEdit(), str(port))  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", turn_on)
+    trigger(window, "Inbox listener…")
+    assert seen == [False]  # nothing listened: the box was not ticked
+    assert window.sources.listener.text() == f"Listening as COURIER on {port} (plain)"
+    qtbot.waitUntil(lambda: not window.sources.inbox.progress.isVisible(), timeout=10000)
+
+    def look(dialog: QDialog) -> None:
+        seen.append(dialog.enabled.isChecked())  # type: ignore[attr-defined]
+        dialog.reject()
+
+    prompter.answer("run", look)
+    trigger(window, "Inbox listener…")
+    assert seen == [False, True]
+    window.services.stop_inbox()

@@ -1,17 +1,22 @@
 """The Nodes panel and its controller alone, by clicks: add, echo a real DCMTK storescp,
 refuse a TLS check of a plain node, remove."""
 
+import pytest
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialog
 
+from desktop.app import Services
 from desktop.commands.transfer import items_from
 from desktop.core.config import load_config
 from desktop.core.media import open_media
+from desktop.demo import DEMO_NODE, Demo
 from desktop.net.queue import TransferQueue
+from desktop.ui.main_window import MainWindow
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.nodes import NodesPanel
-from tests.helpers import require_tool
+from tests.helpers import cli, require_tool
 from tests.net.conftest import make_study
 from tests.peers import free_port, running
 from tests.ui.clicking import button, click, press_ok
@@ -65,3 +70,58 @@ def test_add_echo_check_and_remove_a_node_by_clicking(
     assert load_config(shell.services.home).nodes == {} and listed[-1] == []
     assert f"Transfer job {job} still waits for it" in prompter.questions[-1]
     assert panel.item_for("Modality") is None
+
+
+def test_the_node_dialog_and_its_messages_speak_of_the_gui_not_of_flags(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+) -> None:
+    panel = NodesPanel()
+    qtbot.addWidget(panel)
+    NodesController(shell, panel, NodeChecks(shell.settings))
+    seen: dict[str, bool] = {}
+
+    def fill(dialog: QDialog) -> None:
+        tls_only = (dialog.profile, dialog.identity, dialog.server_name, dialog.hostname_check)  # type: ignore[attr-defined]
+        seen["disabled"] = not any(w.isEnabled() for w in tls_only)
+        tick = QPoint(8, dialog.tls.height() // 2)  # type: ignore[attr-defined]
+        qtbot.mouseClick(dialog.tls, Qt.MouseButton.LeftButton, pos=tick)  # type: ignore[attr-defined]
+        seen["enabled"] = all(w.isEnabled() for w in tls_only)
+        for field, text in (("name", "Secure"), ("ae_title", "PACS"), ("host", "127.0.0.1")):
+            qtbot.keyClicks(getattr(dialog, field), text)
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", fill)
+    click(qtbot, button(panel, "Add…"))
+    assert seen == {"disabled": True, "enabled": True}
+    assert load_config(shell.services.home).nodes["Secure"].tls
+    panel.list.setCurrentItem(panel.item_for("Secure"))
+    click(qtbot, button(panel, "Check TLS"))
+    qtbot.waitUntil(lambda: bool(prompter.errors), timeout=10000)
+    _, message, _ = prompter.errors[-1]
+    assert "Certificates ▸ Import CA…" in message and "keystore import-ca" not in message
+
+
+def test_the_node_list_shows_what_the_command_line_proved_until_the_node_changes(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    """The demo PACS (the window's listener) echoed with the CLI: the next start of the GUI
+    says it was verified by echo; after `node edit` it is not verified yet."""
+
+    def next_start() -> str:
+        again = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
+        qtbot.addWidget(again)
+        item = again.nodes.item_for(DEMO_NODE)
+        assert item is not None
+        return item.text()
+
+    assert "not verified yet" in next_start()
+    assert cli(capsys, "echo", DEMO_NODE)[0] == 0
+    assert "· verified 20" in next_start() and "by echo" in next_start()
+    assert cli(capsys, "node", "edit", DEMO_NODE, "--port", free_port())[0] == 0
+    assert "not verified yet" in next_start()

@@ -5,9 +5,11 @@ says how to turn it on."""
 import subprocess
 from pathlib import Path
 
-from desktop.app import InboxSettings
+from desktop.app import InboxSettings, Services
 from desktop.core.config import Node, add_node
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.demo import DEMO_NODE, INBOX_AE, Demo, start_pacs
+from desktop.ui.main_window import MainWindow
 from desktop.ui.query_controller import QueryController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.query import QueryPanel
@@ -64,7 +66,7 @@ def test_find_then_retrieve_into_the_inbox_by_clicking(
         inbox[0] = settings
         shell.services.start_inbox(settings, lambda record: None)
         click(qtbot, button(panel, "Retrieve selected to Inbox"))
-        qtbot.waitUntil(lambda: "Retrieved" in (statuses or [""])[-1], timeout=30000)
+        qtbot.waitUntil(lambda: "retrieved" in (statuses or [""])[-1], timeout=30000)
     assert len(list(shell.services.inbox.rglob("*.dcm"))) == 3
     assert len(prompter.errors) == 1 and controller.inbox() is settings
 
@@ -114,3 +116,48 @@ def test_a_find_answered_ff01_says_which_keys_the_peer_did_not_support(
         "Warning: the peer does not support the optional key ModalitiesInStudy (0xFF01): "
         "ignored for matching and not returned, so the matches may be more than asked for"
     )
+
+
+def test_the_demo_pacs_retrieve_adds_a_study_to_the_inbox_and_counts_it(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    """Also: the results read as the Media tree does (its headers, its dates)."""
+    shots = tmp_path
+    services = Services(demo.home, lambda new: demo.password)
+    inbox = InboxSettings(INBOX_AE, free_port(), identity="demo-pacs")
+    pacs = start_pacs(demo, services.keystore, inbox.port)
+    window = MainWindow(services, inbox, prompter=prompter)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        pacs.stocking.wait()
+        assert services.store().counts()[3] == 0  # the Inbox is not the PACS
+        window.tabs.setCurrentWidget(window.query)
+        window.query.node.setCurrentText(DEMO_NODE)
+        click(qtbot, button(window.query, "Find"))
+        qtbot.waitUntil(lambda: window.query.results.rowCount() == 4, timeout=20000)
+        table = window.query.results
+        headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+        assert headers == ["Name", "ID", "Date", "Description", "Accession", "Modality", "Images"]
+        descriptions = [table.item(r, 3).text() for r in range(4)]
+        mr = descriptions.index("MR Brain")
+        assert [table.item(mr, c).text() for c in (0, 2, 5, 6)] == [
+            "Demo^Alice",
+            "2025-01-02 09:30",
+            "MR",
+            "24",
+        ]  # as the Media tree shows them
+        window.grab().save(str(shots / "query.png"))
+        table.selectRow(mr)
+        for new in (24, 0):
+            click(qtbot, button(window.query, "Retrieve selected to Inbox"))
+            said = f"24 instance(s) retrieved into the Inbox ({new} new; the Inbox tab)"
+            qtbot.waitUntil(lambda s=said: window.statusBar().currentMessage() == s, timeout=30000)
+        assert services.store().counts()[1:] == (1, 2, 24)  # one study, both its series
+        assert len(list(services.inbox.rglob("*.dcm"))) == 24  # the second time, no copies
+    finally:
+        window.close()
+        pacs.stop()

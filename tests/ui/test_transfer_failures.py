@@ -101,3 +101,54 @@ def test_failed_and_done_jobs_of_the_command_line_are_listed_and_retried_by_clic
         qtbot.waitUntil(lambda: cell(window, 1, 3) == "done", timeout=30000)
     window.controller.stop_all()
     qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+
+
+def test_cancelling_a_waiting_job_by_clicking_says_cancelled_not_failed(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
+    window.node_actions.refresh_nodes()
+    open_demo(qtbot, window, prompter, demo)
+    study = window.browser.model.index(0, 0, study_index(window, 1))  # MR T1: 12 images
+    drop_on_node(window, window.browser.model.mimeData([study]), DEAD)
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    [job] = window.transfers.rows
+    qtbot.waitUntil(lambda: cell(window, job, 3).startswith("waiting to retry at"), timeout=20000)
+    window.tabs.setCurrentWidget(window.transfers)
+    header = window.transfers.table.horizontalHeader()
+    qtbot.waitUntil(lambda: header.sectionSize(8) >= 240)  # the reason is read, not elided
+    assert header.sectionSize(8) > header.sectionSize(2)
+    window.transfers.table.selectRow(window.transfers.rows[job])
+    click(qtbot, button(window.transfers, "Cancel"))
+    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+    assert cell(window, job, 3) == "cancelled" and cell(window, job, 7) == ""
+    assert window.statusBar().currentMessage() == f"Job {job} to {DEAD}: cancelled, 0 of 12 sent"
+    queue = TransferQueue(demo.home / "queue.sqlite")
+    summary = queue.job(job)
+    queue.close()
+    assert (summary.failed, summary.pending, summary.state) == (0, 12, "cancelled")
+
+
+def test_cancelling_a_failed_job_by_clicking_counts_its_instances_cancelled(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    demo: Demo,
+    prompter: ScriptedPrompter,
+) -> None:
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
+    study = next(p for p in demo.media.iterdir() if p.is_dir())
+    assert cli(capsys, "send", DEAD, study, "--attempts", "1")[0] != 0
+    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
+    qtbot.addWidget(window)
+    window.show()
+    total = int(cell(window, 1, 7))
+    window.tabs.setCurrentWidget(window.transfers)
+    window.transfers.table.selectRow(window.transfers.rows[1])
+    click(qtbot, button(window.transfers, "Cancel"))
+    assert cell(window, 1, 3) == "cancelled" and cell(window, 1, 7) == ""
+    assert window.statusBar().currentMessage() == f"Job 1 to {DEAD}: cancelled, 0 of {total} sent"
+    status, out, _ = cli(capsys, "queue")
+    assert status == 0 and "cancelled" in out and "failed" not in out, out

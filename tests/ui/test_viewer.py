@@ -300,3 +300,67 @@ def test_a_cine_frame_paints_the_image_converted_once_and_the_overlay_as_drawn(
         canvas.overlay["bottom-right"] = f"Image {frame + 1}/48"
         canvas.grab()  # paints now
     assert drawn == ["Demo Carol", "Image 1/48", "Image 2/48", "Image 3/48"]
+
+
+def test_a_damaged_file_is_one_slot_the_overlay_follows_and_the_rows_tell_files_apart(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import pydicom
+
+    from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+
+    study = StudySpec("PD", "Damaged^Dan", "20240101", "Bad", (SeriesSpec("CT", "ax", 4, 16, 16),))
+    good = sorted(write_files(tmp_path / "media", (study,)))
+    for name, change in (
+        ("huge_dims.dcm", {"Rows": 65535, "Columns": 65535, "NumberOfFrames": "1000"}),
+        ("bad_ts.dcm", {}),
+    ):
+        data = pydicom.dcmread(good[0])
+        data.SOPInstanceUID = data.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+        for keyword, value in change.items():
+            setattr(data, keyword, value)
+        if name == "bad_ts.dcm":
+            data.file_meta.TransferSyntaxUID = "1.2.3.4.5.6"
+        data.save_as(good[0].parent / name, enforce_file_format=True)
+    window.sources.setCurrentWidget(window.browser)
+    with qtbot.waitSignal(window.browser.loaded, timeout=20000):
+        window.opening.open_path(tmp_path / "media")
+    model = window.browser.model
+    series = model.index(0, 0, model.index(0, 0, model.index(0, 0)))
+    window.browser.view.expand(series)
+    rows = [model.itemFromIndex(model.index(r, 1, series)).text() for r in range(6)]
+    assert len(set(rows)) == 6 and "huge_dims.dcm" in rows  # each row names its file
+    viewer = window.viewer
+    viewer.error.connect(lambda _: None)
+    with qtbot.waitSignal(viewer.image_shown, timeout=10000):
+        click(qtbot, window.browser, series)
+    assert len(viewer.stack) == 6 and viewer.slider.maximum() == 5  # one slot per file
+    assert viewer.strip.item(0).text().endswith("6 img")  # the thumbnail agrees
+    for key in (Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_PageUp, Qt.Key.Key_Up):
+        qtbot.keyClick(viewer.canvas, key)
+        qtbot.waitUntil(
+            lambda: (
+                viewer.frame_label.text() == f"{viewer.current + 1}/6"
+                and viewer.canvas.overlay["bottom-right"].startswith(
+                    f"Image {viewer.current + 1}/6"
+                )
+            ),
+            timeout=5000,
+        )
+        assert viewer.slider.value() == viewer.current
+    bad = [
+        n
+        for n, image in enumerate(viewer.stack.images)
+        if image.instance.path.name in ("huge_dims.dcm", "bad_ts.dcm")
+    ]
+    for index in bad:
+        viewer.slider.setValue(index)  # as dragging the slider there does
+        qtbot.waitUntil(
+            lambda i=index: (
+                "center" in viewer.canvas.overlay
+                and viewer.canvas.overlay["bottom-right"].startswith(f"Image {i + 1}/6\n")
+            ),
+            timeout=5000,
+        )
+        label = viewer.canvas._label("center", viewer.canvas.overlay["center"])
+        assert label.deviceIndependentSize().width() <= viewer.canvas.width()  # wrapped

@@ -10,7 +10,15 @@ from PySide6.QtCore import QMimeData, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from desktop.core.dates import format_date, format_date_time
-from desktop.core.model import Instance, InstanceStatus, MediaTree, Patient, Series, Study
+from desktop.core.model import (
+    Instance,
+    InstanceStatus,
+    MediaTree,
+    Patient,
+    Series,
+    Study,
+    frames_of,
+)
 
 if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
     from desktop.signing import FileCheck
@@ -169,12 +177,12 @@ class MediaTreeModel(QStandardItemModel):
         syntax = UID(instance.transfer_syntax_uid).name if instance.transfer_syntax_uid else ""
         status = "" if instance.status is InstanceStatus.OK else f" [{instance.status.value}]"
         return [
-            f"#{_number(instance.instance_number)}",
-            "",
+            f"#{_number(instance.instance_number)}{status}",
+            instance.path.name if instance.path is not None else "",  # tells the files apart
             "",
             instance.sop_class_name,
             "",
-            str(instance.frames or 0),
+            str(frames_of(instance)),
             f"{size} · {syntax}{status}",
         ]
 

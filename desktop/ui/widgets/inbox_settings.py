@@ -49,9 +49,10 @@ class InboxDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Inbox listener")
+        running = current is not None  # ticked only when the listener runs
         current = current or InboxSettings("COURIER", 11113)
         self.enabled = QCheckBox("Run our storage SCP (C-MOVE destination, incoming sends)")
-        self.enabled.setChecked(True)
+        self.enabled.setChecked(running)
         self.ae_title = QLineEdit(current.ae_title)
         self.port = QSpinBox()
         self.port.setRange(1, 65535)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop.core.config import COMPRESSIONS, PROFILES, ConfigError, Node
 from desktop.core.deid.table import Option
 from desktop.net.compression import in_words, is_lossy
+from desktop.ui.errors import gui_words
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
@@ -145,6 +146,8 @@ class NodeDialog(QDialog):
         self.deid_recipient.setPlaceholderText("certificate file: keeps the originals for it")
         self.deid.toggled.connect(self._deid_toggled)
         self._deid_toggled(node.deid)
+        self.tls.toggled.connect(self._tls_toggled)
+        self._tls_toggled(node.tls)
         form = QFormLayout()
         for label, widget in (
             ("Name", self.name),
@@ -181,7 +184,7 @@ class NodeDialog(QDialog):
         try:
             self.save(self.node())
         except ConfigError as error:
-            self.problem.setText(str(error))
+            self.problem.setText(gui_words(str(error)))
             self.problem.setVisible(True)
             field = self._fields().get(error.field)
             if field is not None:
@@ -208,6 +211,11 @@ class NodeDialog(QDialog):
         self.lossy.setText(f"Warning: LOSSY — {in_words(mode)}." if lossy else "")
         self.lossy.setVisible(lossy)
 
+    def _tls_toggled(self, on: bool) -> None:
+        """Profile, identity and server name mean something over TLS only."""
+        for widget in (self.profile, self.identity, self.server_name, self.hostname_check):
+            widget.setEnabled(on)
+
     def _deid_toggled(self, on: bool) -> None:
         for box in self.deid_options.values():
             box.setEnabled(on)
@@ -225,7 +233,7 @@ class NodeDialog(QDialog):
             port=self.port.value(),
             tls=self.tls.isChecked(),
             profile=self.profile.currentText(),
-            identity=self.identity.currentText(),
+            identity=self.identity.currentText() if self.tls.isChecked() else "",
             calling_ae_title=self.calling.text().strip() or "COURIER",
             server_name=self.server_name.text().strip(),
             check_hostname=self.hostname_check.isChecked(),

@@ -1,8 +1,9 @@
 """Query/Retrieve: find studies on a node, retrieve the chosen ones into our Inbox."""
 
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QDate, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,16 +20,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-RESULT_COLUMNS = (
-    "PatientName",
-    "PatientID",
-    "StudyDate",
-    "StudyDescription",
-    "AccessionNumber",
-    "ModalitiesInStudy",
-    "NumberOfStudyRelatedInstances",
-    "StudyInstanceUID",
+from desktop.core.dates import format_date_time
+
+# The Media tree's headers and date format; the study's UID is kept in the first cell.
+RESULT_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("Name", lambda m: m.get("PatientName", "")),
+    ("ID", lambda m: m.get("PatientID", "")),
+    ("Date", lambda m: format_date_time(m.get("StudyDate", ""), m.get("StudyTime", ""))),
+    ("Description", lambda m: m.get("StudyDescription", "")),
+    ("Accession", lambda m: m.get("AccessionNumber", "")),
+    ("Modality", lambda m: m.get("ModalitiesInStudy", "").replace("\\", ", ")),
+    ("Images", lambda m: m.get("NumberOfStudyRelatedInstances", "")),
 )
+UID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class QueryPanel(QWidget):
@@ -69,7 +73,7 @@ class QueryPanel(QWidget):
         find.clicked.connect(self._find)
         retrieve.clicked.connect(self._retrieve)
         self.results = QTableWidget(0, len(RESULT_COLUMNS))
-        self.results.setHorizontalHeaderLabels(list(RESULT_COLUMNS))
+        self.results.setHorizontalHeaderLabels([header for header, _ in RESULT_COLUMNS])
         self.results.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.progress = QProgressBar()
@@ -125,15 +129,21 @@ class QueryPanel(QWidget):
         self.warning.setVisible(bool(warning))
         self.results.setRowCount(len(matches))
         for row, match in enumerate(matches):
-            for column, keyword in enumerate(RESULT_COLUMNS):
-                self.results.setItem(row, column, QTableWidgetItem(str(match.get(keyword, ""))))
+            texts = {k: str(v) for k, v in match.items()}
+            for column, (_, text) in enumerate(RESULT_COLUMNS):
+                self.results.setItem(row, column, QTableWidgetItem(text(texts)))
+            first = self.results.item(row, 0)
+            assert first is not None
+            first.setData(UID_ROLE, texts.get("StudyInstanceUID", ""))
+            first.setToolTip(f"Study Instance UID {texts.get('StudyInstanceUID', '')}")
         self.results.resizeColumnsToContents()
 
     def _retrieve(self) -> None:
-        uid_column = RESULT_COLUMNS.index("StudyInstanceUID")
         rows = sorted({index.row() for index in self.results.selectedIndexes()})
         uids = [
-            item.text() for row in rows if (item := self.results.item(row, uid_column)) is not None
+            str(item.data(UID_ROLE))
+            for row in rows
+            if (item := self.results.item(row, 0)) is not None and item.data(UID_ROLE)
         ]
         if uids and self.node.currentText():
             self.retrieve_requested.emit(self.node.currentText(), uids)

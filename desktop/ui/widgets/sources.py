@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from desktop.ui.icons import icon
 from desktop.ui.widgets.browser import BrowserPanel
@@ -32,6 +32,12 @@ class SourcesPanel(QTabWidget):
         self.media = BrowserPanel()
         self.inbox = BrowserPanel()
         self.inbox.title.setText("The Inbox: what our listener received")
+        self.listener = QLabel()
+        self.listener.setToolTip("Settings ▸ Inbox listener…")
+        layout = self.inbox.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(0, self.listener)
+        self.show_listener("", None)
         self.addTab(self.media, icon("open"), "Media")
         self.addTab(self.inbox, icon("inbox"), "Inbox")
         self.setTabToolTip(1, f"Instances received, retrieved or imported, in {inbox_folder}")
@@ -42,6 +48,15 @@ class SourcesPanel(QTabWidget):
         self._reload.timeout.connect(self.load_inbox)
         self.currentChanged.connect(self._tab_changed)
         self.inbox.loaded.connect(self._inbox_loaded)
+
+    def show_listener(self, ae_title: str, port: int | None, security: str = "") -> None:
+        """Whether our listener runs, above the Inbox: 'Listening as COURIER on 11113 (plain)'
+        or 'Listener off' (``port`` None)."""
+        self.listener.setText(
+            f"Listening as {ae_title} on {port} ({security})"
+            if port is not None
+            else "Listener off: nothing can be sent or retrieved to us (Settings ▸ Inbox listener…)"
+        )
 
     def browsers(self) -> tuple[BrowserPanel, BrowserPanel]:
         return self.media, self.inbox

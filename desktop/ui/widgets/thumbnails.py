@@ -15,7 +15,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
-from desktop.core.model import Series
+from desktop.core.model import Series, frames_of
 
 if TYPE_CHECKING:  # numpy and pydicom (~0.7 s to import) are not needed to show the window
     import numpy as np
@@ -93,7 +93,7 @@ class SeriesStrip(QListWidget):
 
     def _item(self, series: Series) -> QListWidgetItem:
         number = "-" if series.series_number is None else series.series_number
-        images = sum(max(i.frames or 0, 0) for i in series.instances)
+        images = sum(frames_of(i) for i in series.instances)  # as the viewer's slider
         item = QListWidgetItem(
             f"{series.modality} {number}\n{series.series_description[:18]}\n{images} img"
         )

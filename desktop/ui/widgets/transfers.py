@@ -3,7 +3,7 @@
 import time
 
 from PySide6.QtCore import QTimer, Signal, SignalInstance
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -20,6 +20,7 @@ from desktop.net.queue import JobSummary
 
 COLUMNS = ("Job", "Node", "What", "State", "Progress", "Size", "Rate", "Failures", "Reason")
 STATE, REASON = 3, 8
+REASON_WIDTH = 240  # never squeezed below this by the others: the table scrolls instead
 SETTLED = ("done", "committed")  # nothing left to say why
 FAILED_COLOUR, NORMAL = QBrush(QColor("#c0392b")), QBrush()
 
@@ -35,10 +36,13 @@ class TransfersPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(2, 200)
-        header.setSectionResizeMode(REASON, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(2, 170)
+        header.setSectionResizeMode(REASON, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(REASON, REASON_WIDTH)
+        header.setSectionResizeMode(STATE, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(STATE, 150)  # "waiting to retry at 22:06:54" wraps
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(4, 160)
+        header.resizeSection(4, 130)
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(True)  # a long reason wraps in its row, which grows to hold it
         header.sectionResized.connect(self._reason_resized)
@@ -136,9 +140,23 @@ class TransfersPanel(QWidget):
 
     def _reason_resized(self, column: int, _: int, __: int) -> None:
         """The reason column got narrower or wider: each row's wrapped reason needs another
-        height."""
+        height. Another column changed: the reason takes the room left."""
         if column == REASON:  # after the header's own layout pass, which this is inside
             QTimer.singleShot(0, self.table, self.table.resizeRowsToContents)
+        else:
+            QTimer.singleShot(0, self.table, self._fit_reason)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_reason()
+
+    def _fit_reason(self) -> None:
+        """The reason column fills the width the other columns leave, and is never narrower
+        than REASON_WIDTH."""
+        header = self.table.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(len(COLUMNS)) if c != REASON)
+        room = self.table.viewport().width() - others
+        header.resizeSection(REASON, max(REASON_WIDTH, room))
 
     def progress_of(self, job_id: int) -> tuple[int, int]:
         bar = self.table.cellWidget(self.rows[job_id], 4)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, QSizeF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.dates import format_date, format_date_time
 from desktop.core.errors import CourierError
-from desktop.core.model import Series
+from desktop.core.model import Series, frames_of
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import Selection
 from desktop.ui.widgets.frame_decoder import FrameDecoder
@@ -140,7 +140,14 @@ class ImageCanvas(QWidget):
         ultrasound, drawn once and painted as an image while it stays the same: drawn on
         every paint (nine texts a corner) it cost a cine more than the image itself."""
         ratio = self.devicePixelRatioF()
-        size = QSizeF(self.fontMetrics().size(0, text)) + QSizeF(2, 2)
+        flags = int(CORNERS[corner].value)
+        if corner == "center":  # a problem in words: wrapped to the canvas, not clipped
+            flags |= Qt.TextFlag.TextWordWrap.value
+            room = QRect(0, 0, max(self.width() - 24, 100), 10**6)
+            size = QSizeF(self.fontMetrics().boundingRect(room, flags, text).size())
+        else:
+            size = QSizeF(self.fontMetrics().size(0, text))
+        size += QSizeF(2, 2)
         label = QImage((size * ratio).toSize(), QImage.Format.Format_ARGB32_Premultiplied)
         label.setDevicePixelRatio(ratio)
         label.fill(Qt.GlobalColor.transparent)
@@ -149,9 +156,9 @@ class ImageCanvas(QWidget):
         box = QRectF(1, 1, size.width() - 2, size.height() - 2)
         painter.setPen(QColor(0, 0, 0, 220))
         for dx, dy in OUTLINE:
-            painter.drawText(box.translated(dx, dy), CORNERS[corner], text)
+            painter.drawText(box.translated(dx, dy), flags, text)
         painter.setPen(QColor("#ffe066"))
-        painter.drawText(box, CORNERS[corner], text)
+        painter.drawText(box, flags, text)
         painter.end()
         return label
 
@@ -392,7 +399,7 @@ class ViewerPanel(QWidget):
     def _frame_failed(self, index: int, message: str) -> None:
         if index != self.current:
             return
-        self.shown = None
+        self.shown, self.displayed = None, index  # the overlay and slider say where we are
         self.canvas.show_image(None)
         self._update_overlay(problem=message)
         self.error.emit(message)
@@ -404,7 +411,7 @@ class ViewerPanel(QWidget):
         patient, study, series = selection.patient, selection.study, selection.series
         image = stack.images[self.displayed]
         position = f"Image {self.displayed + 1}/{len(stack)}"
-        if len(stack.instances) > 1 and (image.instance.frames or 1) > 1:
+        if len(stack.instances) > 1 and frames_of(image.instance) > 1:
             position += f" (frame {image.frame + 1})"
         window = self.shown.window if self.shown is not None else None
         self.frame_label.setText(f"{self.displayed + 1}/{len(stack)}")
