@@ -90,6 +90,29 @@ def test_missing_source_is_named(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert not (tmp_path / "o").exists()
 
 
+def test_a_duplicate_or_a_damaged_file_never_replaces_a_good_copy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Media often hold two files of one instance; a damaged one must not win, and a copy must
+    never hide damage (pydicom reads a truncated file without a word)."""
+    [good, *_] = write_files(tmp_path / "made", (STUDY,))
+    media = tmp_path / "media"
+    media.mkdir()
+    data = good.read_bytes()
+    (media / "a truncated.dcm").write_bytes(data[: len(data) - 1000])  # pixel data cut short
+    (media / "b header only.dcm").write_bytes(data[:400])  # cut inside the header
+    (media / "c good ü 日本.dcm").write_bytes(data)
+    (media / "d same instance.dcm").write_bytes(data)
+    status, out, err = run(capsys, "deid", str(media), "--out", str(tmp_path / "out"))
+    assert status == 1
+    [copy] = (tmp_path / "out").rglob("*.dcm")
+    assert dcmread(copy).PixelData == dcmread(good).PixelData  # the good one's copy
+    assert out.count("de-identified ") == 1 and "c good ü 日本.dcm" in out
+    assert "a truncated.dcm is damaged (truncated" in err
+    assert "b header only.dcm is damaged (" in err
+    assert f"d same instance.dcm holds the same instance (SOP Instance UID) as {media}" in err
+
+
 def test_an_output_inside_the_sources_or_a_file_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

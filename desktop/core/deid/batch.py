@@ -80,11 +80,11 @@ def copy_files(
     """``deidentify_files`` of files already found: each reported once its copy is on disk
     (copies are flushed to disk and moved into place ``BATCH`` at a time)."""
     private_folder(out)
-    batch, written, folders = AtomicBatch(), [], {out}
+    batch, written, targets = AtomicBatch(), [], _Targets(out)
     try:
         for source in sources:
             try:
-                _copy(source, out, profile, protect, pixels, batch, folders)
+                _copy(source, out, profile, protect, pixels, batch, targets)
                 written.append(source)
             except CourierError as error:
                 yield from _committed(batch, written)
@@ -134,47 +134,84 @@ def _copy(
     protect: Protect | None,
     pixels: "PixelPolicy | None",
     batch: AtomicBatch,
-    folders: set[Path],
+    targets: "_Targets",
 ) -> None:
     """Write ``source``'s copy into ``batch``: from its header's bytes when it can
     (``raw``), else through pydicom's data set (``dataset_copy``)."""
     if pixels is not None:
         from desktop.core.deid.dataset_copy import masked
 
+        _refuse_damaged(source)
         dataset = masked(source, profile, protect, pixels)
         if dataset is not None:
-            with batch.output(_target(source, out, dataset, folders)) as copy:
+            with batch.output(targets.of_dataset(source, dataset)) as copy:
                 dataset.save_as(copy, enforce_file_format=True)
             return
     with _mapped(source) as (handle, data):
+        # the bytes path takes only a whole file: its pixels end exactly where the file does
         raw = deidentify_header(data, profile) if protect is None else None
         if raw is not None:
-            target = _target_of(source, out, raw.series_instance_uid, raw.sop_instance_uid, folders)
+            target = targets.of(source, raw.series_instance_uid, raw.sop_instance_uid)
             with batch.output(target) as copy:
                 copy.write(raw.header)
                 _copy_tail(handle, data, copy, raw.pixels)
             return
         from desktop.core.deid.dataset_copy import deidentified, write_copy
 
+        _refuse_damaged(source)
         dataset, header = deidentified(source, data, profile, protect)
-        with batch.output(_target(source, out, dataset, folders)) as copy:
+        with batch.output(targets.of_dataset(source, dataset)) as copy:
             write_copy(copy, dataset, header)
 
 
-def _target(source: Path, out: Path, dataset: "Dataset", folders: set[Path]) -> Path:
-    series = dataset.get("SeriesInstanceUID")
-    return _target_of(source, out, series, str(dataset.SOPInstanceUID), folders)
+def _refuse_damaged(source: Path) -> None:
+    """A file ``tree`` calls damaged (a header or pixel data cut short) gets no copy: pydicom
+    would read what is there and the copy, well-formed, would hide the damage."""
+    from desktop.core.errors import NotDicomError
+    from desktop.core.header import read_header
+    from desktop.core.integrity import pixel_data_defect
+
+    try:
+        defect = pixel_data_defect(read_header(source))
+    except NotDicomError:
+        return  # not Part 10: pydicom's own reading says what it is
+    except CourierError as error:
+        raise CourierError(f"{source} is damaged ({error}): not de-identified") from None
+    if defect:
+        raise CourierError(f"{source} is damaged ({defect}): not de-identified")
 
 
-def _target_of(source: Path, out: Path, series: object, sop: str, folders: set[Path]) -> Path:
-    """Where the copy goes (its folder made once); never over its own source."""
-    target = out / (str(series) if series else "no-series") / f"{sop}.dcm"
-    if target.name == source.name and target.resolve() == source.resolve():
-        raise OutputError(f"{source} would be overwritten by its own copy; choose another --out")
-    if target.parent not in folders:
-        private_folder(target.parent)
-        folders.add(target.parent)
-    return target
+class _Targets:
+    """Where each copy goes, ``<series>/<instance>.dcm`` under the output folder (folders made
+    once); never over its own source, nor over a copy this run already made (two files of one
+    SOP Instance UID, as media often hold: the second is refused, naming the first)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.folders = {out}
+        self.made: dict[Path, Path] = {}  # copy → its source
+
+    def of_dataset(self, source: Path, dataset: "Dataset") -> Path:
+        series = dataset.get("SeriesInstanceUID")
+        return self.of(source, series, str(dataset.SOPInstanceUID))
+
+    def of(self, source: Path, series: object, sop: str) -> Path:
+        target = self.out / (str(series) if series else "no-series") / f"{sop}.dcm"
+        if target.name == source.name and target.resolve() == source.resolve():
+            raise OutputError(
+                f"{source} would be overwritten by its own copy; choose another --out"
+            )
+        first = self.made.get(target)
+        if first is not None:
+            raise CourierError(
+                f"{source} holds the same instance (SOP Instance UID) as {first}, already "
+                f"copied to {target}: not copied again"
+            )
+        self.made[target] = source
+        if target.parent not in self.folders:
+            private_folder(target.parent)
+            self.folders.add(target.parent)
+        return target
 
 
 @contextmanager
