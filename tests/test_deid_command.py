@@ -3,6 +3,7 @@ clear one-line errors for what is not available yet; burned-in text reviewed thr
 
 import json
 import stat
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,41 @@ def test_missing_source_is_named(capsys: pytest.CaptureFixture[str], tmp_path: P
     status, _, error = run(capsys, "deid", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert status == 1 and "nope does not exist" in error
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("path", ["bytes", "data set"])
+def test_each_patient_keeps_one_pseudonym_and_two_patients_never_merge(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, path: str
+) -> None:
+    """Patient ID becomes its keyed pseudonym (a fixed dummy filed every patient of a
+    research export under one 'ANONYMIZED')."""
+    other = StudySpec("PID-7", "Roe^Richard", "20240102", "MR", (SeriesSpec("MR", "b", count=2),))
+    again = StudySpec("PID-9", "Doe^Jane", "20240305", "CT 2", (SeriesSpec("CT", "c", count=1),))
+    write_files(tmp_path / "in", (STUDY, other, again))
+    key = tmp_path / "project.key"
+    # a recipient makes every copy go through pydicom's data set; without one, the bytes path
+    extra = ["--recipient", str(_recipient(tmp_path))] if path == "data set" else []
+    status, _, err = run(
+        capsys, "deid", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+        "--key-file", str(key), *extra,
+    )  # fmt: skip
+    assert status == 0, err
+    copies = [dcmread(copy) for copy in (tmp_path / "out").rglob("*.dcm")]
+    patients = Counter(str(c.PatientID) for c in copies)
+    assert sorted(patients.values()) == [2, 4]  # Jane's two studies (3 + 1), Richard's (2)
+    assert all(pid.startswith("ANON-") and len(pid) == 21 for pid in patients)
+    assert {str(c.PatientName) for c in copies} == {""}  # Z: zero length
+
+
+def _recipient(folder: Path) -> Path:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tests.pki import make_ca, make_leaf
+
+    certificate = folder / "recipient.pem"
+    leaf = make_leaf("recipient.test", make_ca("Recipient CA"), server=False)
+    certificate.write_bytes(leaf.certificate.public_bytes(Encoding.PEM))
+    return certificate
 
 
 def test_a_duplicate_or_a_damaged_file_never_replaces_a_good_copy(

@@ -12,7 +12,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
-from desktop.core.deid.profile import CLEANED_TEXT, Profile, Values, dummy_value, identifying
+from desktop.core.deid.profile import CLEANED_TEXT, Profile, Values, identifying
 from desktop.core.deid.safe_private import creator_is_listed, is_safe
 from desktop.core.deid.table import Action, Option
 
@@ -115,7 +115,7 @@ class _Pass(Values):
         if vr == "UI":
             uids = self.uids(_uid_value(dataset, tag), unless_known=False)
             return uids or self.profile.mapping.uid("")
-        return dummy_value(vr)
+        return self.dummy(int(tag), vr, dataset[tag].value)
 
 
 Snapshot = dict[BaseTag, tuple[DataElement | RawDataElement, DataElement | None]]

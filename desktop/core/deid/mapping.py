@@ -5,6 +5,7 @@ any machine and in any run, so a study de-identified in parts is still one study
 the original cannot be confirmed from the result (unlike an unkeyed hash of the UID).
 """
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -33,6 +34,12 @@ class KeyedMapping:
             found = f"2.25.{number | UUID_VERSION_8 | UUID_VARIANT}"
             self._uids[original] = found
         return found
+
+    def pseudonym(self, patient_id: str) -> str:
+        """The patient's stand-in ID and name: ``ANON-`` and 16 base-32 characters of
+        HMAC(key, ID), so one patient keeps one pseudonym and two patients never share one."""
+        digest = self._digest(b"patient", patient_id)
+        return "ANON-" + base64.b32encode(digest[:10]).decode("ascii")
 
     def shift_days(self, patient_id: str) -> int:
         """The patient's date shift, in days (negative)."""

@@ -51,6 +51,7 @@ CLEANED_TEXT = {
 }
 OVERLAY_DATA = 0x3000  #: (60xx,3000): a bitmap whose text cannot be read from the header
 DUMMY_TEXT = "ANONYMIZED"
+PATIENT_ID = 0x00100020
 DUMMIES: dict[str, object] = {
     "AS": "000D",
     "DA": "19000101",
@@ -179,6 +180,14 @@ class Values:
         self.tokens: list[str] = []
         if options:  # every option but Retain UIDs has a "C" on some text
             self.tokens = sorted(set(_tokens(words)), key=len, reverse=True)
+
+    def dummy(self, tag: int, vr: str, original: object) -> object:
+        """The dummy of a VR other than SQ and UI; the Patient ID becomes its keyed pseudonym
+        (the same patient stays one patient at the recipient, two patients never merge into
+        one 'ANONYMIZED')."""
+        if tag == PATIENT_ID:
+            return self.profile.mapping.pseudonym(str(original or "").strip("\x00 "))
+        return dummy_value(vr)
 
     def uids(self, value: object, *, unless_known: bool) -> object:
         """``value`` (one UID, several, or None) with each UID mapped; with ``unless_known``,

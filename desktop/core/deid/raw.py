@@ -25,7 +25,6 @@ from desktop.core.deid.profile import (
     TEXT_VRS,
     Profile,
     Values,
-    dummy_value,
     identifying,
 )
 from desktop.core.deid.safe_private import creator_is_listed, is_safe
@@ -236,7 +235,8 @@ class _Copy:
                 uids = self.values.uids(self._uids(element), unless_known=False)
                 self._put(element, uids or self.profile.mapping.uid(""), out)
             else:
-                self._put(element, dummy_value(vr), out)
+                original = self._text(element) if element.tag == PATIENT_ID else ""
+                self._put(element, self.values.dummy(element.tag, vr, original), out)
         elif vr == "SQ":
             self._sequence(element, out)
         elif action is Action.NEW_UID:
