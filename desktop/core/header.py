@@ -169,7 +169,7 @@ class ElementCursor:
             if length != UNDEFINED_LENGTH:
                 pos = value + length
                 continue
-            if len(levels) == MAX_NESTING:
+            if len(levels) >= 2 * MAX_NESTING:  # levels alternate: a sequence, its item
                 raise HeaderError(
                     f"sequences nested deeper than {MAX_NESTING} levels at byte {pos}"
                 )

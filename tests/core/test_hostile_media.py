@@ -297,3 +297,11 @@ def test_jp2_box_of_length_zero_is_refused_not_looped_on(tmp_path: Path) -> None
     dataset.save_as(path, enforce_file_format=True)
     with pytest.raises(FrameError, match="JP2 header has a box of length 0 at byte 12"):
         FrameSource(path).stored(0)
+
+
+def test_sequences_nested_sixty_deep_are_read(tmp_path: Path) -> None:
+    """The limit counts sequences, not sequences and their items (40 levels, as our own
+    de-identified copies of a deep file write them, were refused as deeper than 64)."""
+    path = tmp_path / "deep.dcm"
+    path.write_bytes(part10(identity() + nested_sequences(60) + IMAGE))
+    assert read_header(path).pixel_data is not None
