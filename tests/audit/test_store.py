@@ -73,6 +73,16 @@ def test_deleting_the_last_records_breaks_verify(tmp_path: Path) -> None:
     assert "deleted from the end" in verdict.reason
 
 
+def test_deleting_the_last_records_and_the_head_breaks_verify(tmp_path: Path) -> None:
+    log = filled(tmp_path / "audit")
+    rewrite(log, lambda lines: lines[:3])
+    log.head_path.unlink()
+    verdict = log.verify()
+    assert (verdict.ok, verdict.broken) == (False, 4)
+    assert "head.json is missing: the end of the log cannot be vouched for" in verdict.reason
+    assert AuditLog(tmp_path / "empty").verify().ok  # a log never written has no head
+
+
 def _append_many(folder: str) -> None:
     log = AuditLog(Path(folder))
     for _ in range(20):

@@ -143,6 +143,13 @@ class AuditLog:
             prev, count, last_seq = entry.hash, count + 1, entry.seq
             hashes[entry.seq] = entry.hash
         head = self._head()
+        if head is None and count:
+            return Verdict(
+                count,
+                count + 1,
+                f"{self.head_path.name} is missing: the end of the log cannot be vouched for "
+                "(records may have been deleted from the end)",
+            )
         if head is not None and head["seq"] > last_seq:
             return Verdict(
                 count,
