@@ -74,16 +74,26 @@ def run(path: Path | None = None, demo: bool = False, screenshot: Path | None = 
     app = application()
     window = build_window(path, demo, demo_media_cache=courier_cache())
     window.show()
-    # Ctrl+C and SIGTERM close the window as the user would (the demo's folder then goes);
-    # the timer hands control to Python now and then, so the handler gets to run.
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: app.closeAllWindows())
+    quit_on_signals(app, window)
+    # the timer hands control to Python now and then, so the signal handlers get to run
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)
     if screenshot is not None:
         QTimer.singleShot(0, lambda: _save_and_quit(window, screenshot))
     return app.exec()
+
+
+def quit_on_signals(app: QApplication, window: MainWindow) -> None:
+    """Ctrl+C and SIGTERM (logout, shutdown, kill) close the window without asking: nobody
+    may be there to answer, and the queue keeps what was not sent (the demo's folder goes)."""
+
+    def close(*_: object) -> None:
+        window.ask_before_quit = False
+        app.closeAllWindows()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, close)
 
 
 def _save_and_quit(window: MainWindow, screenshot: Path) -> None:

@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.services = services
+        self.ask_before_quit = True  # False: closed by a signal, nobody there to answer
         self.prompter = prompter or Prompter(self)
         self.reporter = ErrorReporter()
         self.settings = QSettings(str(services.home / "gui.ini"), QSettings.Format.IniFormat)
@@ -263,7 +264,7 @@ class MainWindow(QMainWindow):
             self.opening.open_path(Path(urls[0].toLocalFile()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.sending.may_quit():
+        if self.ask_before_quit and not self.sending.may_quit():
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())
