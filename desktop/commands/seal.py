@@ -110,17 +110,20 @@ def _reid(args: argparse.Namespace) -> int:
 def _jobs(args: argparse.Namespace, wanted: Callable[[bytes], bool]) -> list[tuple[Path, Path]]:
     """Each source file with its target under --out (folder layout kept); never the source.
     Files named are all taken; in folders, those whose first bytes are ``wanted``."""
-    jobs = []
-    for source, relative in _files(args.paths, wanted):
-        target = args.out / relative
-        if target.resolve() == source.resolve():
-            raise CourierError(f"{source}: --out would overwrite the source")
+    from desktop.core.outputs import distinct_targets
+
+    jobs = distinct_targets(
+        (source, args.out / relative) for source, relative in _files(args.paths, wanted)
+    )
+    for _, target in jobs:
         target.parent.mkdir(parents=True, exist_ok=True)
-        jobs.append((source, target))
     return jobs
 
 
 def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple[Path, Path]]:
+    from desktop.core.outputs import named_files
+
+    names = named_files([path for path in paths if path.exists() and not path.is_dir()])
     for path in paths:
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -128,7 +131,7 @@ def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple
                     with found.open("rb") as handle:
                         if wanted(handle.read(132)):
                             yield found, found.relative_to(path)
-        elif path.exists():
-            yield path, Path(path.name)
+        elif path in names:
+            yield path, names[path]
         else:
             raise CourierError(f"{path} does not exist")

@@ -129,6 +129,55 @@ def test_a_folder_sealed_and_unsealed_comes_back_identical(
         assert opened.stat().st_mode & 0o777 == 0o600  # patient data: private
 
 
+def _two_im000000(media: Path) -> list[Path]:
+    """Two different DICOM files named IM000000 in two series, as on any CD."""
+    first, second = ct_copy(media / "ST0", "IM000000"), ct_copy(media / "ST1", "IM000000")
+    second.write_bytes(second.read_bytes() + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+    return [first, second]
+
+
+def test_files_of_one_name_are_sealed_and_unsealed_each_to_its_own_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's finding 51: the second IM000000 overwrote the first, both reported sealed."""
+    sources = _two_im000000(tmp_path / "media")
+    sealed_folder = tmp_path / "sealed"
+    status, _, err = cli(
+        capsys, "seal", *sources, "--recipient", pki.path("client"), "--out", sealed_folder
+    )
+    assert status == 0, err
+    sealed = [sealed_folder / s.relative_to(tmp_path / "media") for s in sources]
+    for source, copy in zip(sources, sealed, strict=True):  # each opened by openssl
+        inner = _decrypt(copy, pki, tmp_path / "inner.der")
+        wrapped = _as_content_info("digested_data", inner, cms.DigestedData, tmp_path / "d.der")
+        _openssl(
+            "cms", "-digest_verify", "-inform", "DER", "-in", wrapped, "-binary",
+            "-out", tmp_path / "original.dcm",
+        )  # fmt: skip
+        assert (tmp_path / "original.dcm").read_bytes() == source.read_bytes()
+    status, _, err = cli(
+        capsys, "unseal", *sealed, "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0, err
+    for source in sources:
+        assert (tmp_path / "o" / source.relative_to(tmp_path / "media")).read_bytes() == (
+            source.read_bytes()
+        )
+
+
+def test_two_inputs_for_one_output_are_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    folder = ct_copy(tmp_path / "media" / "a", "one.dcm").parent
+    status, _, err = cli(
+        capsys, "seal", folder, folder / "one.dcm", "--recipient", pki.path("client"),
+        "--out", tmp_path / "sealed",
+    )  # fmt: skip
+    assert status == 1
+    assert "would both be written to" in err and "one.dcm" in err
+    assert not list((tmp_path / "sealed").rglob("*.dcm"))
+
+
 @pytest.mark.parametrize("key_transport", ["pkcs1", "oaep"])
 def test_openssl_sign_then_encrypt_opens_with_unseal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki,
