@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop import auditing
 from desktop.core.errors import CourierError
 from desktop.core.files import write_atomic
 
@@ -63,7 +64,7 @@ def signer_of(keystore: "Keystore", name: str) -> "UnlockedIdentity":
 
     from desktop.security.signing import signer
 
-    identity = keystore.unlock_identity(name)
+    identity = auditing.unlock(keystore, name)
     signer(identity, dt.datetime.now(dt.UTC))
     return identity
 
@@ -74,7 +75,25 @@ def seal_files(
     signer: "UnlockedIdentity | None",
 ) -> Iterator[Sealed]:
     """Seal each ``(DICOM file, target)`` for ``recipient``, signed by ``signer`` inside the
-    envelope (else a SHA-256 digest); a file that is not DICOM is reported, the others go on."""
+    envelope (else a SHA-256 digest); a file that is not DICOM is reported, the others go on.
+    Audited as one 110106 Export naming the recipient."""
+    from desktop.security.certificates import describe
+
+    info = describe(recipient)
+    how = f"signed by identity {signer.name}" if signer else "SHA-256 digest"
+    return auditing.copies_written(
+        _seal_each(jobs, recipient, signer),
+        event="export",
+        description=f"sealed for {info.subject} (SHA-256 {info.fingerprint}), {how}",
+        written=lambda done: done.target,
+    )
+
+
+def _seal_each(
+    jobs: Iterable[tuple[Path, Path]],
+    recipient: "x509.Certificate",
+    signer: "UnlockedIdentity | None",
+) -> Iterator[Sealed]:
     from desktop.security.cms import seal
 
     for source, target in jobs:
@@ -112,7 +131,19 @@ def unseal_files(
     jobs: Iterable[tuple[Path, Path]], identity: "UnlockedIdentity", trust: "Trust"
 ) -> Iterator[Unsealed]:
     """Open each ``(sealed file, target)``, writing the DICOM file inside to its target; a
-    file that cannot be opened is reported and the others go on."""
+    file that cannot be opened is reported and the others go on. Audited as one 110103 DICOM
+    Instances Accessed naming the identity."""
+    return auditing.copies_written(
+        _unseal_each(jobs, identity, trust),
+        event="opened",
+        description=f"sealed files opened with identity {identity.name}",
+        written=lambda done: done.target,
+    )
+
+
+def _unseal_each(
+    jobs: Iterable[tuple[Path, Path]], identity: "UnlockedIdentity", trust: "Trust"
+) -> Iterator[Unsealed]:
     for source, target in jobs:
         try:
             result = opened(source.read_bytes(), identity, trust)

@@ -74,11 +74,12 @@ def _seal(args: argparse.Namespace) -> int:
 
 
 def _unseal(args: argparse.Namespace) -> int:
+    from desktop import auditing
     from desktop.sealing import unseal_files
     from desktop.signing import trust_of
 
     keystore = open_keystore(args)
-    identity = keystore.unlock_identity(args.identity)
+    identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
     failures = 0
     for done in unseal_files(_jobs(args, _der), identity, trust):
@@ -91,9 +92,10 @@ def _unseal(args: argparse.Namespace) -> int:
 
 
 def _reid(args: argparse.Namespace) -> int:
+    from desktop import auditing
     from desktop.reidentify import reidentify_files
 
-    identity = open_keystore(args).unlock_identity(args.identity)
+    identity = auditing.unlock(open_keystore(args), args.identity)
     failures = 0
     for done in reidentify_files(_jobs(args, part10), identity):
         if done.target is None:

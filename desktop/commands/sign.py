@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 
@@ -105,7 +106,7 @@ def _sign(args: argparse.Namespace) -> int:
             if (args.out / relative).resolve() != source.resolve()
         )
         args.out.mkdir(parents=True, exist_ok=True)
-    identity = open_keystore(args).unlock_identity(args.identity)
+    identity = auditing.unlock(open_keystore(args), args.identity)
     now = dt.datetime.now(dt.UTC)
     who = signer(identity, now)
     failures = 0
