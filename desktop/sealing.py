@@ -46,15 +46,70 @@ class Sealed:
     error: str = ""
 
 
-def recipient_certificate(recipient: Path | bytes) -> "x509.Certificate":
-    """The certificate of a file (PEM or DER), or of its bytes (a keystore entry's PEM)."""
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A certificate checked to receive encrypted data, and whether a trusted CA issued it."""
+
+    certificate: "x509.Certificate"
+    trusted: bool
+
+    def lines(self) -> list[str]:
+        """Who the data is encrypted for, as a person checks it with the recipient."""
+        from desktop.security.certificates import describe
+
+        info = describe(self.certificate)
+        lines = [
+            f"recipient: {info.subject}",
+            f"   issuer: {info.issuer}",
+            f"  SHA-256: {info.fingerprint}",
+        ]
+        if not self.trusted:
+            lines.append("  NOT issued by a CA the keystore trusts (--untrusted-recipient)")
+        return lines
+
+
+def recipient_certificate(
+    recipient: Path | bytes, keystore: "Keystore", *, untrusted: bool = False
+) -> Recipient:
+    """The certificate of a file (PEM or DER, the recipient's first, then its chain), or of
+    its bytes (a keystore entry's PEM), checked to receive encrypted patient data: refused
+    when it is a CA's or its key may not encipher keys, and when no CA the keystore trusts
+    issued it unless ``untrusted`` (the user checked its fingerprint with the recipient)."""
     from desktop.security.certificates import load_certificates
+    from desktop.security.recipients import unusable
 
     if isinstance(recipient, bytes):
-        return load_certificates(recipient, "the recipient's certificate")[0]
-    if not recipient.is_file():
+        certificate, *chain = load_certificates(recipient, "the recipient's certificate")
+    elif not recipient.is_file():
         raise CourierError(f"{recipient}: no such certificate file")
-    return load_certificates(recipient.read_bytes(), str(recipient))[0]
+    else:
+        certificate, *chain = load_certificates(recipient.read_bytes(), str(recipient))
+    subject = certificate.subject.rfc4514_string()
+    problem = unusable(certificate)
+    if problem:
+        raise CourierError(f"refused recipient {subject}: {problem}")
+    trusted = _trusted(certificate, chain, keystore)
+    if not untrusted and not trusted:
+        raise CourierError(
+            f"refused recipient {subject}: not issued by a CA the keystore trusts (issuer "
+            f"{certificate.issuer.rfc4514_string()}); check its SHA-256 fingerprint with the "
+            "recipient, then import its CA or pass --untrusted-recipient"
+        )
+    return Recipient(certificate, trusted)
+
+
+def _trusted(
+    certificate: "x509.Certificate", chain: "list[x509.Certificate]", keystore: "Keystore"
+) -> bool:
+    from desktop.security.certificates import load_certificates
+    from desktop.security.recipients import issued_by_trusted
+
+    def loaded(pem: str) -> "x509.Certificate":
+        return load_certificates(pem.encode("ascii"), "keystore")[0]
+
+    trusted = [loaded(info.pem) for info in keystore.trusted()]
+    ours = [loaded(c.pem) for identity in keystore.identities() for c in identity.chain]
+    return issued_by_trusted(certificate, trusted, chain + ours)
 
 
 def signer_of(keystore: "Keystore", name: str) -> "UnlockedIdentity":

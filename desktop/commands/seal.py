@@ -30,6 +30,11 @@ def register(commands: Any) -> None:
     seal.add_argument(
         "--sign-with", metavar="IDENTITY", help="sign inside the envelope (else: a SHA-256 digest)"
     )
+    seal.add_argument(
+        "--untrusted-recipient",
+        action="store_true",
+        help="seal for a certificate no trusted CA issued (its fingerprint checked by you)",
+    )
     seal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
     seal.set_defaults(run=_seal)
 
@@ -57,8 +62,11 @@ def register(commands: Any) -> None:
 def _seal(args: argparse.Namespace) -> int:
     from desktop.sealing import recipient_certificate, seal_files, signer_of
 
-    recipient = recipient_certificate(args.recipient)
-    signer = signer_of(open_keystore(args), args.sign_with) if args.sign_with else None
+    keystore = open_keystore(args)
+    checked = recipient_certificate(args.recipient, keystore, untrusted=args.untrusted_recipient)
+    print("\n".join(checked.lines()))
+    recipient = checked.certificate
+    signer = signer_of(keystore, args.sign_with) if args.sign_with else None
     failures = 0
     how = f"signed by {signer.name}" if signer else "SHA-256 digest"
     for done in seal_files(_jobs(args, part10), recipient, signer):
