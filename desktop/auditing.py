@@ -8,11 +8,12 @@ reports on: a trail that cannot be written is logged as a warning.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator, Mapping
+import os
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from desktop.core.audit import events
 from desktop.core.audit.events import Local
@@ -29,8 +30,17 @@ if TYPE_CHECKING:  # the hooks' subjects; a command that only starts a session l
     from desktop.security.diagnosis import Diagnosis
     from desktop.security.keystore import Keystore, UnlockedIdentity
 
+
+class Written(Protocol):
+    """One file of a run that writes copies of patient data."""
+
+    @property
+    def source(self) -> Path: ...
+
+
 log = logging.getLogger(__name__)
 Record = TypeVar("Record")
+Done = TypeVar("Done", bound="Written")
 Result = TypeVar("Result")
 
 #: Diagnoses of a connection that never reached a TLS handshake: not security events.
@@ -465,3 +475,70 @@ def export_frames(
     """A cine export's progress records, inside ``exporting`` (cancelling is recorded)."""
     with exporting(source, target):
         yield from frames
+
+
+def copies_written(
+    results: Iterable[Done],
+    *,
+    event: Literal["export", "opened", "re-identified"],
+    description: str,
+    written: Callable[[Done], Path | None],
+) -> Generator[Done, None, None]:
+    """Each result of a run that writes copies of patient data, passed on; at its end, or when
+    it stops, one record naming each patient and study done: 110106 Export for copies made to
+    leave (de-identified, sealed: the patient's own file is the source), 110103 DICOM
+    Instances Accessed for files opened here (unsealed, re-identified: the copy holds the
+    patient). ``written`` is a result's copy (None: not written); ``description`` says what was
+    done, with which identity or for which recipient."""
+    from desktop.core.audit.studies import study_of
+
+    studies: list[events.Study] = []
+    targets: list[Path] = []
+    failed, error = 0, ""
+    try:
+        for result in results:
+            copy = written(result)
+            if copy is None:
+                failed += 1
+            else:
+                studies.append(study_of(result.source if event == "export" else copy))
+                targets.append(copy)
+            yield result
+    except GeneratorExit:
+        error = "stopped before the end"
+        raise
+    except Exception as failure:
+        error = str(failure) or type(failure).__name__
+        raise
+    finally:
+        _record_copies(event, description, studies, targets, failed, error)
+
+
+def _record_copies(
+    event: str, description: str, studies: list[events.Study], targets: list[Path], failed: int,
+    error: str,
+) -> None:  # fmt: skip
+    from desktop.core.audit.studies import group_by_study
+
+    if error or (failed and not targets):
+        outcome = Outcome.SERIOUS_FAILURE
+    else:
+        outcome = Outcome.MINOR_FAILURE if failed else Outcome.SUCCESS
+    told = f"{description}: {len(targets)} file(s)" + (f", {failed} failed" if failed else "")
+    told += f"; {error}" if error else ""
+    grouped = list(group_by_study(studies).values())
+    if event == "export":
+        parents = [str(t.absolute().parent) for t in targets]
+        folder = Path(os.path.commonpath(parents)) if parents else Path.cwd()
+        record(
+            lambda local: events.export(
+                local, target=folder.as_uri(), studies=grouped, outcome=outcome, description=told
+            )
+        )
+    else:
+        action = "C" if event == "re-identified" else "R"
+        record(
+            lambda local: events.instances_accessed(
+                local, action=action, studies=grouped, outcome=outcome, description=told
+            )
+        )

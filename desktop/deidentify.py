@@ -82,11 +82,19 @@ def copies(
     """The de-identified copy of each file of ``paths`` under ``out``, or why there is none
     (``deidentify_files``), with the profile and the recipient's protection made here: on the
     caller's thread, a worker's in the GUI."""
+    from desktop import auditing
+
     paths = list(paths)
     check_output(paths, out)
     protect = protection(recipient)
     profile = make_profile(options, key_file)
-    yield from deidentify_files(paths, out, profile, protect=protect, pixels=pixels)
+    sealed = " (the original values encrypted for a recipient)" if protect else ""
+    yield from auditing.copies_written(
+        deidentify_files(paths, out, profile, protect=protect, pixels=pixels),
+        event="export",
+        description=f"de-identified copies{sealed}",
+        written=lambda done: done.copy,
+    )
 
 
 def check_output(paths: Iterable[Path], out: Path) -> None:

@@ -29,6 +29,20 @@ def inbox_folder(folder: Path | None = None) -> Path:
     return folder if folder is not None else courier_home() / "inbox"
 
 
+def existing_store(folder: Path | None = None) -> Store:
+    """``open_store`` for a reader: a folder that does not exist is refused, not made (a
+    mistyped path must not read as an empty store); only import and listen make a store."""
+    from desktop.core.errors import CourierError
+
+    where = inbox_folder(folder)
+    if not where.is_dir():
+        raise CourierError(
+            f"no store at {where}: 'import' or 'listen' makes one"
+            + (" (check the --store path)" if folder is not None else "")
+        )
+    return open_store(where)
+
+
 def open_store(folder: Path | None = None) -> Store:
     """The store of ``folder`` (HOME/inbox by default); a damaged index is rebuilt and said so
     in the log."""

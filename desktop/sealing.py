@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop import auditing
 from desktop.core.errors import CourierError
 from desktop.core.files import write_atomic
 
@@ -45,15 +46,70 @@ class Sealed:
     error: str = ""
 
 
-def recipient_certificate(recipient: Path | bytes) -> "x509.Certificate":
-    """The certificate of a file (PEM or DER), or of its bytes (a keystore entry's PEM)."""
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A certificate checked to receive encrypted data, and whether a trusted CA issued it."""
+
+    certificate: "x509.Certificate"
+    trusted: bool
+
+    def lines(self) -> list[str]:
+        """Who the data is encrypted for, as a person checks it with the recipient."""
+        from desktop.security.certificates import describe
+
+        info = describe(self.certificate)
+        lines = [
+            f"recipient: {info.subject}",
+            f"   issuer: {info.issuer}",
+            f"  SHA-256: {info.fingerprint}",
+        ]
+        if not self.trusted:
+            lines.append("  NOT issued by a CA the keystore trusts (--untrusted-recipient)")
+        return lines
+
+
+def recipient_certificate(
+    recipient: Path | bytes, keystore: "Keystore", *, untrusted: bool = False
+) -> Recipient:
+    """The certificate of a file (PEM or DER, the recipient's first, then its chain), or of
+    its bytes (a keystore entry's PEM), checked to receive encrypted patient data: refused
+    when it is a CA's or its key may not encipher keys, and when no CA the keystore trusts
+    issued it unless ``untrusted`` (the user checked its fingerprint with the recipient)."""
     from desktop.security.certificates import load_certificates
+    from desktop.security.recipients import unusable
 
     if isinstance(recipient, bytes):
-        return load_certificates(recipient, "the recipient's certificate")[0]
-    if not recipient.is_file():
+        certificate, *chain = load_certificates(recipient, "the recipient's certificate")
+    elif not recipient.is_file():
         raise CourierError(f"{recipient}: no such certificate file")
-    return load_certificates(recipient.read_bytes(), str(recipient))[0]
+    else:
+        certificate, *chain = load_certificates(recipient.read_bytes(), str(recipient))
+    subject = certificate.subject.rfc4514_string()
+    problem = unusable(certificate)
+    if problem:
+        raise CourierError(f"refused recipient {subject}: {problem}")
+    trusted = _trusted(certificate, chain, keystore)
+    if not untrusted and not trusted:
+        raise CourierError(
+            f"refused recipient {subject}: not issued by a CA the keystore trusts (issuer "
+            f"{certificate.issuer.rfc4514_string()}); check its SHA-256 fingerprint with the "
+            "recipient, then import its CA or pass --untrusted-recipient"
+        )
+    return Recipient(certificate, trusted)
+
+
+def _trusted(
+    certificate: "x509.Certificate", chain: "list[x509.Certificate]", keystore: "Keystore"
+) -> bool:
+    from desktop.security.certificates import load_certificates
+    from desktop.security.recipients import issued_by_trusted
+
+    def loaded(pem: str) -> "x509.Certificate":
+        return load_certificates(pem.encode("ascii"), "keystore")[0]
+
+    trusted = [loaded(info.pem) for info in keystore.trusted()]
+    ours = [loaded(c.pem) for identity in keystore.identities() for c in identity.chain]
+    return issued_by_trusted(certificate, trusted, chain + ours)
 
 
 def signer_of(keystore: "Keystore", name: str) -> "UnlockedIdentity":
@@ -63,7 +119,7 @@ def signer_of(keystore: "Keystore", name: str) -> "UnlockedIdentity":
 
     from desktop.security.signing import signer
 
-    identity = keystore.unlock_identity(name)
+    identity = auditing.unlock(keystore, name)
     signer(identity, dt.datetime.now(dt.UTC))
     return identity
 
@@ -74,7 +130,25 @@ def seal_files(
     signer: "UnlockedIdentity | None",
 ) -> Iterator[Sealed]:
     """Seal each ``(DICOM file, target)`` for ``recipient``, signed by ``signer`` inside the
-    envelope (else a SHA-256 digest); a file that is not DICOM is reported, the others go on."""
+    envelope (else a SHA-256 digest); a file that is not DICOM is reported, the others go on.
+    Audited as one 110106 Export naming the recipient."""
+    from desktop.security.certificates import describe
+
+    info = describe(recipient)
+    how = f"signed by identity {signer.name}" if signer else "SHA-256 digest"
+    return auditing.copies_written(
+        _seal_each(jobs, recipient, signer),
+        event="export",
+        description=f"sealed for {info.subject} (SHA-256 {info.fingerprint}), {how}",
+        written=lambda done: done.target,
+    )
+
+
+def _seal_each(
+    jobs: Iterable[tuple[Path, Path]],
+    recipient: "x509.Certificate",
+    signer: "UnlockedIdentity | None",
+) -> Iterator[Sealed]:
     from desktop.security.cms import seal
 
     for source, target in jobs:
@@ -112,7 +186,19 @@ def unseal_files(
     jobs: Iterable[tuple[Path, Path]], identity: "UnlockedIdentity", trust: "Trust"
 ) -> Iterator[Unsealed]:
     """Open each ``(sealed file, target)``, writing the DICOM file inside to its target; a
-    file that cannot be opened is reported and the others go on."""
+    file that cannot be opened is reported and the others go on. Audited as one 110103 DICOM
+    Instances Accessed naming the identity."""
+    return auditing.copies_written(
+        _unseal_each(jobs, identity, trust),
+        event="opened",
+        description=f"sealed files opened with identity {identity.name}",
+        written=lambda done: done.target,
+    )
+
+
+def _unseal_each(
+    jobs: Iterable[tuple[Path, Path]], identity: "UnlockedIdentity", trust: "Trust"
+) -> Iterator[Unsealed]:
     for source, target in jobs:
         try:
             result = opened(source.read_bytes(), identity, trust)

@@ -294,3 +294,26 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     )
     os.close(writer)
     assert result.stderr == "" and result.returncode == 141
+
+
+@pytest.mark.parametrize("arguments", [["gui"], []])
+def test_no_display_is_one_plain_line_not_qts_abort(tmp_path: Path, arguments: list[str]) -> None:
+    """Tester's finding 47: without a display Qt aborted (exit 134) advising a reinstall."""
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    environment["DICOM_COURIER_HOME"] = str(tmp_path / "home")
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop.cli", *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "dicom-courier: no display: the desktop application needs a graphical session "
+        "(DISPLAY or WAYLAND_DISPLAY); the command line is 'dicom-courier --help'"
+    ]

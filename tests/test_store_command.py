@@ -156,3 +156,14 @@ def test_listen_indexes_what_it_receives(tmp_path: Path) -> None:
                 found = list(store.find(model="STUDY", level="IMAGE", identifier=query))
                 time.sleep(0.05)
     assert [r.SOPInstanceUID for r in found] == [dcmread(sample).SOPInstanceUID]
+
+
+@pytest.mark.parametrize("action", ["list", "reindex"])
+def test_a_reader_refuses_a_store_that_does_not_exist_and_makes_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    """Tester's finding 46: ``store list --store /nonexistent`` made it and said 0 studies."""
+    missing = tmp_path / "nonexistent"
+    status, out, err = cli(capsys, "store", action, "--store", missing)
+    assert status == 1 and f"no store at {missing}" in err and "0 studies" not in out
+    assert not missing.exists()

@@ -19,8 +19,11 @@ OPTIONS = {option.cli_name: option for option in Option}
 
 def register(commands: Any) -> None:
     """Add ``deid`` to the parser's subcommands."""
+    from desktop.commands.options import password_option
+
     deid = commands.add_parser(
         "deid",
+        parents=[password_option()],
         help="write de-identified copies (Basic Application Level Confidentiality Profile)",
     )
     deid.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
@@ -47,6 +50,11 @@ def register(commands: Any) -> None:
         "holder restores them (reid)",
     )
     deid.add_argument(
+        "--untrusted-recipient",
+        action="store_true",
+        help="encrypt for a certificate no trusted CA issued (its fingerprint checked by you)",
+    )
+    deid.add_argument(
         "--pixels",
         choices=("auto", "off", "review"),
         default="off",
@@ -69,6 +77,14 @@ def _deid(args: argparse.Namespace) -> int:
     pixels = _pixel_policy(args)
     if args.pixels == "review" and pixels is None:
         return _write_review(args.paths, args.boxes)
+    if args.recipient is not None:
+        from desktop.commands.options import open_keystore
+        from desktop.sealing import recipient_certificate
+
+        checked = recipient_certificate(
+            args.recipient, open_keystore(args), untrusted=args.untrusted_recipient
+        )
+        print("\n".join(checked.lines()))
     failures = 0
     made = copies(
         args.paths,

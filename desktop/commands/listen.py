@@ -4,15 +4,17 @@ configured nodes, C-GET over the Inbox's store), in the foreground until interru
 import argparse
 import contextlib
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
 from desktop.access_control import ConfiguredAccess, allow, revoke
-from desktop.commands.options import open_keystore
+from desktop.commands.options import ae_title, open_keystore, port_number
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import load_config
+from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.inbox import inbox_folder, indexing, open_store
 from desktop.net.history import History
@@ -28,9 +30,9 @@ def register(commands: Any) -> None:
     listen = commands.add_parser(
         "listen", help="receive instances and serve query/retrieve of the Inbox (an SCP)"
     )
-    listen.add_argument("--port", type=int, default=11113)
+    listen.add_argument("--port", type=port_number, default=11113)
     listen.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
-    listen.add_argument("--ae", default="COURIER", help="our AE title")
+    listen.add_argument("--ae", type=ae_title, default="COURIER", help="our AE title")
     listen.add_argument("--out", type=Path, help="where files go (default: HOME/inbox)")
     listen.add_argument("--tls", action="store_true", help="require TLS with client certificates")
     listen.add_argument("--identity", help="the keystore identity our server presents")
@@ -63,6 +65,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="refuse storage commitment requests (by default what the store holds is committed "
         "and the reports of our own requests are matched in the queue)",
+    )
+    listen.add_argument(
+        "--insecure",
+        action="store_true",
+        help="listen beyond this machine without TLS and without an access list: anyone "
+        "reaching the port may store, query and retrieve the Inbox",
     )
     listen.add_argument("--password-file", type=Path, metavar="FILE")
     listen.set_defaults(run=_listen, long_running=True)
@@ -100,6 +108,7 @@ def _listen(args: argparse.Namespace) -> int:
     access = None if args.allow_ae else ConfiguredAccess(courier_home())
     if access is not None:
         access()  # a configuration that cannot be read is said now, not at the first caller
+    _refuse_open_door(args)
     acceptor = None
     if args.tls:
         if not args.identity:
@@ -107,7 +116,12 @@ def _listen(args: argparse.Namespace) -> int:
         settings.tls_context, acceptor = listener_tls(
             open_keystore(args), args.identity, args.profile
         )
-    store = open_store(settings.out)
+    try:
+        store = open_store(settings.out)
+    except OSError as error:
+        raise CourierError(
+            f"cannot use {settings.out} as the inbox: {error.strerror or error}"
+        ) from error
     if store.recovered:
         print(f"the Inbox's index: {store.recovered}", flush=True)
     history = History(courier_home() / "history.jsonl")
@@ -139,6 +153,36 @@ def _listen(args: argparse.Namespace) -> int:
     listener.stop()
     store.close()
     return 0
+
+
+def _refuse_open_door(args: argparse.Namespace) -> None:
+    """A listener reachable from the network with neither TLS nor an access list serves every
+    patient of the Inbox to anyone: refused unless --insecure, and then said loudly."""
+    if args.tls or args.allow_ae or load_config(courier_home()).listener_access:
+        return
+    if _loopback(args.host):
+        return
+    exposure = (
+        f"anyone reaching {args.host}:{args.port} can store, query and retrieve the whole "
+        "Inbox, in plain text (no TLS, no access list)"
+    )
+    if not args.insecure:
+        raise CourierError(
+            f"refused: {exposure}; add --tls, or an access list ('access allow AE' or "
+            "--allow-ae), or pass --insecure to accept it"
+        )
+    print(f"dicom-courier: WARNING: {exposure} (--insecure)", file=sys.stderr, flush=True)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> None:

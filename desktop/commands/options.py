@@ -43,6 +43,26 @@ def attempts(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return port
+
+
+def ae_title(text: str) -> str:
+    """An argparse type: an AE title (PS3.5 VR AE)."""
+    from desktop.core.ae_title import RULE, is_ae_title
+
+    if not is_ae_title(text):
+        raise argparse.ArgumentTypeError(f"an AE title is {RULE}; not {text!r}")
+    return text
+
+
 def open_keystore(args: argparse.Namespace) -> "Keystore":
     """The home's keystore, asking for its password (--password-file ...) only when needed."""
     from desktop import auditing

@@ -30,6 +30,11 @@ def register(commands: Any) -> None:
     seal.add_argument(
         "--sign-with", metavar="IDENTITY", help="sign inside the envelope (else: a SHA-256 digest)"
     )
+    seal.add_argument(
+        "--untrusted-recipient",
+        action="store_true",
+        help="seal for a certificate no trusted CA issued (its fingerprint checked by you)",
+    )
     seal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
     seal.set_defaults(run=_seal)
 
@@ -57,8 +62,11 @@ def register(commands: Any) -> None:
 def _seal(args: argparse.Namespace) -> int:
     from desktop.sealing import recipient_certificate, seal_files, signer_of
 
-    recipient = recipient_certificate(args.recipient)
-    signer = signer_of(open_keystore(args), args.sign_with) if args.sign_with else None
+    keystore = open_keystore(args)
+    checked = recipient_certificate(args.recipient, keystore, untrusted=args.untrusted_recipient)
+    print("\n".join(checked.lines()))
+    recipient = checked.certificate
+    signer = signer_of(keystore, args.sign_with) if args.sign_with else None
     failures = 0
     how = f"signed by {signer.name}" if signer else "SHA-256 digest"
     for done in seal_files(_jobs(args, part10), recipient, signer):
@@ -74,11 +82,12 @@ def _seal(args: argparse.Namespace) -> int:
 
 
 def _unseal(args: argparse.Namespace) -> int:
+    from desktop import auditing
     from desktop.sealing import unseal_files
     from desktop.signing import trust_of
 
     keystore = open_keystore(args)
-    identity = keystore.unlock_identity(args.identity)
+    identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
     failures = 0
     for done in unseal_files(_jobs(args, _der), identity, trust):
@@ -91,9 +100,10 @@ def _unseal(args: argparse.Namespace) -> int:
 
 
 def _reid(args: argparse.Namespace) -> int:
+    from desktop import auditing
     from desktop.reidentify import reidentify_files
 
-    identity = open_keystore(args).unlock_identity(args.identity)
+    identity = auditing.unlock(open_keystore(args), args.identity)
     failures = 0
     for done in reidentify_files(_jobs(args, part10), identity):
         if done.target is None:
@@ -110,17 +120,20 @@ def _reid(args: argparse.Namespace) -> int:
 def _jobs(args: argparse.Namespace, wanted: Callable[[bytes], bool]) -> list[tuple[Path, Path]]:
     """Each source file with its target under --out (folder layout kept); never the source.
     Files named are all taken; in folders, those whose first bytes are ``wanted``."""
-    jobs = []
-    for source, relative in _files(args.paths, wanted):
-        target = args.out / relative
-        if target.resolve() == source.resolve():
-            raise CourierError(f"{source}: --out would overwrite the source")
+    from desktop.core.outputs import distinct_targets
+
+    jobs = distinct_targets(
+        (source, args.out / relative) for source, relative in _files(args.paths, wanted)
+    )
+    for _, target in jobs:
         target.parent.mkdir(parents=True, exist_ok=True)
-        jobs.append((source, target))
     return jobs
 
 
 def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple[Path, Path]]:
+    from desktop.core.outputs import named_files
+
+    names = named_files([path for path in paths if path.exists() and not path.is_dir()])
     for path in paths:
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -128,7 +141,7 @@ def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple
                     with found.open("rb") as handle:
                         if wanted(handle.read(132)):
                             yield found, found.relative_to(path)
-        elif path.exists():
-            yield path, Path(path.name)
+        elif path in names:
+            yield path, names[path]
         else:
             raise CourierError(f"{path} does not exist")

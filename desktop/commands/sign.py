@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 
@@ -76,13 +77,16 @@ def _location(text: str) -> tuple[tuple[int, int], ...]:
 def _files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
     """Each file with its path relative to the argument that named it; in folders (walked
     recursively) only DICOM Part 10 files, the DICOMDIR left out."""
+    from desktop.core.outputs import named_files
+
+    names = named_files([path for path in paths if path.exists() and not path.is_dir()])
     for path in paths:
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file()):
                 if found.name != "DICOMDIR" and _part10(found):
                     yield found, found.relative_to(path)
-        elif path.exists():
-            yield path, Path(path.name)
+        elif path in names:
+            yield path, names[path]
         else:
             raise CourierError(f"{path} does not exist")
 
@@ -96,14 +100,20 @@ def _part10(path: Path) -> bool:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    from desktop.core.outputs import distinct_targets
     from desktop.core.signatures.profiles import Profile
     from desktop.security.signing import signer
     from desktop.signing import sign_files
 
     files = list(_files(args.paths))
     if args.out is not None:
+        distinct_targets(
+            (source, args.out / relative)
+            for source, relative in files
+            if (args.out / relative).resolve() != source.resolve()
+        )
         args.out.mkdir(parents=True, exist_ok=True)
-    identity = open_keystore(args).unlock_identity(args.identity)
+    identity = auditing.unlock(open_keystore(args), args.identity)
     now = dt.datetime.now(dt.UTC)
     who = signer(identity, now)
     failures = 0

@@ -5,7 +5,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop.inbox import open_store
+from desktop.inbox import existing_store, open_store
 
 if TYPE_CHECKING:
     from desktop.core.archive import Level
@@ -74,7 +74,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _reindex(args: argparse.Namespace) -> int:
-    with open_store(args.store) as store:
+    with existing_store(args.store) as store:
         _say_recovered(store.recovered)
         report = store.reindex(full=args.full)
         first = store.first_indexing
@@ -103,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
     for keyword in keys:
         setattr(identifier, keyword, "")
     count = 0
-    with open_store(args.store) as store:
+    with existing_store(args.store) as store:
         _say_recovered(store.recovered)
         for match in store.find(model="STUDY", level=level, identifier=identifier):
             count += 1

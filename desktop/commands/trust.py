@@ -1,6 +1,7 @@
 """Trust commands: the keystore and the TLS check."""
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
-from desktop.security.revocation import import_crl
+from desktop.security.revocation import held_crls, import_crl, remove_crl
 from desktop.security.tls import parse_profile
 
 
@@ -66,7 +67,7 @@ def register(commands: Any) -> None:
     add_crl.add_argument("file", type=Path)
     add_crl.set_defaults(run=_import_crl)
 
-    listing = actions.add_parser("list", parents=[secret], help="list CAs and identities")
+    listing = actions.add_parser("list", parents=[secret], help="list CAs, identities and CRLs")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(run=_list)
 
@@ -75,7 +76,9 @@ def register(commands: Any) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=_show)
 
-    remove = actions.add_parser("remove", parents=[secret], help="remove an entry")
+    remove = actions.add_parser(
+        "remove", parents=[secret], help="remove an identity, a trusted CA or a CRL"
+    )
     remove.add_argument("id")
     remove.set_defaults(run=_remove)
 
@@ -155,6 +158,7 @@ def _import_identity(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     cas, identities, damaged = keystore.trusted(), keystore.identities(), keystore.damaged()
+    crls, now = held_crls(keystore), dt.datetime.now(dt.UTC)
     if args.json:
         print(
             json.dumps(
@@ -164,6 +168,7 @@ def _list(args: argparse.Namespace) -> int:
                         {"id": i.name, "allow_legacy": i.allow_legacy, **i.certificate.as_json()}
                         for i in identities
                     ],
+                    "crls": [{**c.as_json(), "warning": c.expiry(now)} for c in crls],
                     "damaged": [{"path": str(d.path), "reason": d.reason} for d in damaged],
                 },
                 indent=2,
@@ -180,6 +185,15 @@ def _list(args: argparse.Namespace) -> int:
             f"  {identity.name}  {info.subject}  until {info.not_after:%Y-%m-%d}  "
             f"{', '.join(info.extended_key_usages) or 'any usage'}"
         )
+    print(f"CRLs ({len(crls)}):")
+    for crl in crls:
+        until = f"{crl.next_update:%Y-%m-%d}" if crl.next_update else "-"
+        print(
+            f"  {crl.id}  {crl.issuer}  {crl.revoked} revoked  "
+            f"this update {crl.last_update:%Y-%m-%d}  next update {until}"
+        )
+        if crl.expiry(now):
+            print(f"    warning: {crl.expiry(now)}")
     if damaged:
         print(f"Damaged entries, skipped ({len(damaged)}; remove the file and import again):")
     for entry in damaged:
@@ -217,7 +231,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    print(f"removed {open_keystore(args).remove(args.id)}")
+    keystore = open_keystore(args)
+    crl = remove_crl(keystore, args.id)
+    if crl is None:
+        print(f"removed {keystore.remove(args.id)}")
+        return 0
+    auditing.configuration_changed(keystore.folder, f"removed {crl.describe()}")
+    print(f"removed {crl.describe()}")
     return 0
 
 

@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,30 @@ def locked(lock: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+def mark_in_use(descriptor: int) -> None:
+    """Mark a file being written through ``descriptor`` as in use until it is closed or the
+    process dies (``in_use`` tells another process). Windows: not marked (age decides)."""
+    if sys.platform != "win32":
+        fcntl.flock(descriptor, fcntl.LOCK_SH)  # waits out an ``in_use`` check (an instant)
+
+
+def in_use(path: Path, *, since: float) -> bool:
+    """Whether a live process writes ``path`` (``mark_in_use``), or made it within the last
+    second (it may not have marked it yet); on Windows, whether it was changed after ``since``
+    (a time.time())."""
+    changed = path.stat().st_mtime
+    if sys.platform == "win32" or changed > time.time() - 1:
+        return changed >= min(since, time.time() - 1)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
 
 
 @contextmanager

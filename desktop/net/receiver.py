@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.access import STORE
+from desktop.core.files import mark_in_use
 from desktop.core.filing import file_into_place, stored_path
 from desktop.net import acceptor, dimse
 from desktop.net.acceptor import AssociationRequest
@@ -377,6 +378,7 @@ class Association:
             path = self.settings.out / ".incoming" / f"{self.token}-{self.received}.dcm"
             flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
             self.incoming.descriptor = os.open(path, flags, 0o666)  # as the umask allows
+            mark_in_use(self.incoming.descriptor)  # not swept by another listener's start
             self.incoming.path = path
             self._write(head)
         except OSError as error:

@@ -26,6 +26,7 @@ from typing import Any
 
 from desktop.core.access import RETRIEVE, STORE, AccessError, AccessList
 from desktop.core.errors import CourierError
+from desktop.core.files import in_use
 from desktop.core.filing import stored_path
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
@@ -169,14 +170,21 @@ class StorageListener:
         return self
 
     def _sweep_incoming(self) -> None:
-        """Remove what a crashed listener left in ``.incoming``: files untouched for longer
-        than any live association stays silent (another listener may share the inbox)."""
+        """Remove what a crashed or killed listener left in ``.incoming``: every file no live
+        process writes (another listener may share the inbox; on Windows: files untouched for
+        longer than any live association stays silent)."""
         stale = time.time() - 2 * self.settings.idle_timeout
         for leftover in self.incoming.iterdir():
             with contextlib.suppress(FileNotFoundError):
-                if leftover.is_file() and leftover.stat().st_mtime < stale:
+                if leftover.is_file() and not in_use(leftover, since=stale):
+                    size = leftover.stat().st_size
                     leftover.unlink()
-                    log.info("removed %s, left by an interrupted transfer", leftover.name)
+                    log.warning(
+                        "removed %s (%d bytes) from %s: a receive interrupted by a crash left it",
+                        leftover.name,
+                        size,
+                        self.incoming,
+                    )
 
     def stop(self) -> None:
         """Stop accepting and close every connection (their partial files are removed)."""

@@ -198,6 +198,8 @@ class Keystore:
         )
         if policy.errors(findings):
             raise PolicyError(f"{path.name}: refused", policy.errors(findings))
+        info = describe(certificate)
+        twins = [i.name for i in self.identities() if i.certificate.fingerprint == info.fingerprint]
         password = self._unlock()
         folder = self._ensure("identities")
         kdf = {
@@ -226,11 +228,15 @@ class Keystore:
             self._refuse_existing(name)
             write_atomic(folder / f"{name}.p12", bundle)
             write_atomic(folder / f"{name}.json", json.dumps(public, indent=2).encode("utf-8"))
-        info = describe(certificate)
         self._on_change(
             self.folder, f"identity {name} imported: {info.subject} (SHA-256 {info.fingerprint})"
         )
-        return ImportResult(added=[info], warnings=policy.warnings(findings))
+        warnings = policy.warnings(findings) + [
+            f"identity {twin} holds the same certificate already ({info.subject}): both names "
+            f"now present one key; removing one leaves the other"
+            for twin in twins
+        ]
+        return ImportResult(added=[info], warnings=warnings)
 
     def _refuse_existing(self, name: str) -> None:
         folder = self.folder / "identities"
@@ -349,17 +355,23 @@ class Keystore:
 
     def find(self, reference: str) -> tuple[str, CertificateInfo]:
         """An entry by identity name or fingerprint prefix: ("identity"|"ca", certificate)."""
+        kind, info, _ = self._locate(reference)
+        return kind, info
+
+    def _locate(self, reference: str) -> tuple[str, CertificateInfo, str]:
+        """``find``'s entry and, for an identity, its name: the one named, never another
+        identity that holds the same certificate."""
         for identity in self.identities():
             if identity.name == reference:
-                return "identity", identity.certificate
+                return "identity", identity.certificate, identity.name
         wanted = reference.replace(":", "").lower()
         if len(wanted) < 6:
             raise KeystoreError(
                 f"no identity named {reference!r}; a CA is named by 6 or more "
                 "hex digits of its SHA-256 fingerprint (see 'keystore list')"
             )
-        matches = [("ca", c) for c in self.trusted()] + [
-            ("identity", i.certificate) for i in self.identities()
+        matches = [("ca", c, "") for c in self.trusted()] + [
+            ("identity", i.certificate, i.name) for i in self.identities()
         ]
         found = [m for m in matches if m[1].fingerprint.replace(":", "").lower().startswith(wanted)]
         if len(found) != 1:
@@ -370,7 +382,7 @@ class Keystore:
 
     def remove(self, reference: str) -> str:
         """Remove an identity or a trusted CA; returns what was removed."""
-        kind, info = self.find(reference)
+        kind, info, name = self._locate(reference)
         with self._writing():
             if kind == "ca":
                 (self.folder / "trusted" / f"{_short_id(info.fingerprint)}.pem").unlink(
@@ -378,7 +390,6 @@ class Keystore:
                 )
                 removed = f"trusted CA {info.subject}"
             else:
-                name = next(i.name for i in self.identities() if i.certificate == info)
                 for suffix in (".p12", ".json"):
                     (self.folder / "identities" / f"{name}{suffix}").unlink(missing_ok=True)
                 removed = f"identity {name} ({info.subject})"

@@ -1,11 +1,13 @@
 """Certificate revocation lists in the keystore (``keystore/crls/``), checked in every TLS
 context we build once any is imported.
 
-One CRL is kept per issuer (the newest). Its signature is checked at import when the issuer's
-certificate is in the keystore (a trusted CA or a chain certificate of one of our identities);
-OpenSSL checks it again at every handshake. With CRLs loaded, a context checks the peer's
-leaf certificate (``VERIFY_CRL_CHECK_LEAF``): a revoked certificate fails the handshake, and so
-does one whose issuer has no CRL here (OpenSSL cannot tell it is not revoked).
+One CRL is kept per issuer (the newest), named by its ``id`` (16 hex digits of the issuer's
+hash) in ``keystore list`` and ``keystore remove``. It is taken only from an issuer whose
+certificate is in the keystore (a trusted CA or a chain certificate of one of our identities),
+its signature checked; OpenSSL checks it again at every handshake. With CRLs loaded, a context
+checks the peer's leaf certificate (``VERIFY_CRL_CHECK_LEAF``): a revoked certificate fails
+the handshake, and so does one whose issuer has no CRL here (OpenSSL cannot tell it is not
+revoked).
 """
 
 import datetime as dt
@@ -26,6 +28,7 @@ from desktop.security.keystore import Keystore
 from desktop.security.tls import private_file
 
 log = logging.getLogger(__name__)
+EXPIRY_WARNING_DAYS = 7
 PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
 
 
@@ -37,16 +40,36 @@ class CrlInfo:
     last_update: dt.datetime
     next_update: dt.datetime | None
     revoked: int
-    signature_checked: bool
+    id: str = ""  #: its name in the keystore (``keystore remove ID``)
     kept_newer: bool = False  # the keystore already held a newer CRL of this issuer
 
     def describe(self) -> str:
         until = f", next update {self.next_update:%Y-%m-%d}" if self.next_update else ""
-        checked = "" if self.signature_checked else " (signature checked at each handshake)"
         return (
             f"CRL of {self.issuer}: {self.revoked} revoked, issued "
-            f"{self.last_update:%Y-%m-%d}{until}{checked}"
+            f"{self.last_update:%Y-%m-%d}{until}"
         )
+
+    def expiry(self, now: dt.datetime) -> str:
+        """A warning when the next update is near or past (every TLS peer of this issuer is
+        then refused), else ""."""
+        if self.next_update is None:
+            return ""
+        if self.next_update < now:
+            return f"expired on {self.next_update:%Y-%m-%d}: import the CA's current CRL"
+        days = (self.next_update - now).days
+        if days < EXPIRY_WARNING_DAYS:
+            return f"next update due in {days} days: import the CA's new CRL by then"
+        return ""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "issuer": self.issuer,
+            "this_update": self.last_update.isoformat(),
+            "next_update": self.next_update.isoformat() if self.next_update else None,
+            "revoked": self.revoked,
+        }
 
 
 def _parse(data: bytes, name: str) -> list[x509.CertificateRevocationList]:
@@ -92,8 +115,13 @@ def _store(
 ) -> CrlInfo:
     issuer_name = crl.issuer.rfc4514_string()
     signer = next((c for c in issuers if c.subject == crl.issuer), None)
-    key = signer.public_key() if signer is not None else None
-    if key is not None and not crl.is_signature_valid(key):  # type: ignore[arg-type]
+    if signer is None:
+        raise KeystoreError(
+            f"{name}: refused: the CRL's issuer {issuer_name} is not a CA the keystore trusts "
+            "(import that CA first): its CRL would never be used, nor could its signature be "
+            "checked"
+        )
+    if not crl.is_signature_valid(signer.public_key()):  # type: ignore[arg-type]
         raise KeystoreError(f"{name}: the CRL's signature does not match its issuer {issuer_name}")
     next_update = crl.next_update_utc
     if next_update is not None and next_update < now:
@@ -102,13 +130,42 @@ def _store(
             "get the current one from the CA (a handshake would fail with an expired CRL)"
         )
     target = _folder(keystore) / f"{hashlib.sha256(crl.issuer.public_bytes()).hexdigest()[:16]}.pem"
-    info = CrlInfo(issuer_name, crl.last_update_utc, next_update, len(crl), signer is not None)
+    info = _info(crl, target)
     if target.exists():
         held = _parse(target.read_bytes(), target.name)[0]
         if held.last_update_utc > crl.last_update_utc:
             return replace(info, kept_newer=True)
     write_atomic(target, crl.public_bytes(serialization.Encoding.PEM))
     return info
+
+
+def _info(crl: x509.CertificateRevocationList, path: Path) -> CrlInfo:
+    return CrlInfo(
+        crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc, len(crl), path.stem
+    )
+
+
+def held_crls(keystore: Keystore) -> list[CrlInfo]:
+    """The CRLs the keystore holds, by issuer (damaged files left out: ``crls_pem`` warns)."""
+    folder = keystore.folder / "crls"
+    found = []
+    for path in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
+        try:
+            found.append(_info(_parse(path.read_bytes(), path.name)[0], path))
+        except (OSError, KeystoreError):
+            continue
+    return sorted(found, key=lambda info: info.issuer)
+
+
+def remove_crl(keystore: Keystore, reference: str) -> CrlInfo | None:
+    """Remove the CRL whose id starts with ``reference`` (6+ hex digits); None when no CRL
+    has that id."""
+    wanted = reference.lower()
+    matches = [i for i in held_crls(keystore) if len(wanted) >= 6 and i.id.startswith(wanted)]
+    if len(matches) != 1:
+        return None
+    (keystore.folder / "crls" / f"{matches[0].id}.pem").unlink(missing_ok=True)
+    return matches[0]
 
 
 def crls_pem(keystore: Keystore) -> bytes:

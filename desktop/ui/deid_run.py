@@ -170,7 +170,13 @@ class DeidRun(QObject):
         pixels = None if choice.pixels == "off" else PixelPolicy(given=dict(self.given))
         recipient = choice.recipient.certificate() if choice.recipient is not None else None
 
+        keystore = self.shell.services.keystore
+
         def made() -> Any:
+            if recipient is not None:
+                from desktop.sealing import recipient_certificate
+
+                recipient_certificate(recipient, keystore)  # refused as the CLI refuses it
             return copies(
                 files,
                 choice.out,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog
 
+from desktop import auditing
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.identity_folder import IdentityFolderDialog
 from desktop.ui.workers import GeneratorWorker, start
@@ -81,7 +82,7 @@ def run_identity_job(
     jobs = [(path, out / relative(path, root)) for path in files]
 
     def work() -> Iterator[Outcome]:
-        return job.work(jobs, keystore.unlock_identity(name), keystore)
+        return job.work(jobs, auditing.unlock(keystore, name), keystore)
 
     return run_file_jobs(
         shell,

@@ -63,7 +63,8 @@ class SealController(QObject):
             from desktop.sealing import recipient_certificate, seal_files, signer_of
 
             signer = signer_of(keystore, signed_by) if signed_by is not None else None
-            return seal_files(jobs, recipient_certificate(certificate), signer)
+            checked = recipient_certificate(certificate, keystore)
+            return seal_files(jobs, checked.certificate, signer)
 
         return run_file_jobs(
             shell, "Seal", "sealed", len(jobs), work, f"for {recipient.name} into {out}"

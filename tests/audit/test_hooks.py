@@ -295,3 +295,48 @@ def test_changes_of_trust_and_nodes_are_reported(
     assert len(alerts) == len(expected), alerts
     for alert, start in zip(alerts, expected, strict=True):
         assert start in alert, (alert, start)
+
+
+def test_deid_seal_unseal_and_reid_are_reported(
+    home: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tester's finding 49: these four wrote no record; re-identifying above all must be seen."""
+    [image] = make_study(tmp_path / "study", count=1)
+    study_uid = pydicom.dcmread(image).StudyInstanceUID
+    recipient = ("--recipient", pki.path("client"))
+    commands = [
+        ("deid", image, "--out", tmp_path / "deid", *recipient),
+        ("seal", image, "--out", tmp_path / "sealed", *recipient),
+        (
+            "unseal",
+            tmp_path / "sealed" / image.name,
+            "--identity",
+            "courier",
+            "--out",
+            tmp_path / "o",
+        ),
+    ]
+    for command in commands:
+        status, _, err = cli(capsys, *command)
+        assert status == 0, (command, err)
+    [copy] = [p for p in (tmp_path / "deid").rglob("*") if p.is_file()]
+    assert cli(capsys, "reid", copy, "--identity", "courier", "--out", tmp_path / "r")[0] == 0
+    found = entries(home)
+    exports = of(found, "110106")
+    assert [e.summary.split(": ", 1)[1] for e in exports] == [
+        "de-identified copies (the original values encrypted for a recipient): 1 file(s)",
+        f"sealed for CN=client.test,O=DICOM Courier (SHA-256 "
+        f"{pki.client.certificate.fingerprint(SHA256()).hex(':').upper()}), SHA-256 digest: "
+        "1 file(s)",
+    ]
+    opened, restored = of(found, "110103")
+    assert (opened.action, restored.action) == ("R", "C")
+    assert "sealed files opened with identity courier: 1 file(s)" in opened.summary
+    assert "re-identified: original patient identifiers restored with identity courier" in (
+        restored.summary
+    )
+    for entry in (*exports, opened, restored):
+        assert entry.outcome == 0
+        assert study_uid in entry.xml and "NET-1" in entry.xml  # the real patient, not a pseudonym
+    unlocks = [e.summary for e in of(found, "110114")]
+    assert sum("keystore identity courier" in u for u in unlocks) == 2  # unseal, reid

@@ -1,9 +1,12 @@
 """Our storage SCP against hostile clients: idle and dripping sockets, lying and empty data
 sets, a deflate bomb, colliding file names, wrong AE titles (raw sockets and pynetdicom)."""
 
+import logging
 import os
 import socket
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -356,3 +359,40 @@ def test_a_dripping_pdu_cannot_hold_an_association(tmp_path: Path) -> None:
         assert any("no complete PDU within 1 s" in r.get("reason", "") for r in records)
     finally:
         server.stop()
+
+
+def test_a_partial_file_of_a_killed_listener_is_swept_at_the_next_start_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tester's finding 45: a receive killed with the listener left its file in .incoming
+    (a restart within two minutes kept it, and nothing swept it while the listener ran)."""
+    incoming = tmp_path / "inbox" / ".incoming"
+    incoming.mkdir(parents=True)
+    killed, live = incoming / "killed-1.dcm", incoming / "live-1.dcm"
+    killed.write_bytes(b"partial")
+    live.write_bytes(b"another listener's transfer, still running")
+    writer = subprocess.Popen(  # another listener writing into the same inbox
+        [sys.executable, "-c", HOLDER, str(live)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "held\n"
+        ten_seconds_ago = time.time() - 10
+        for path in (killed, live):
+            os.utime(path, (ten_seconds_ago, ten_seconds_ago))
+        with caplog.at_level(logging.WARNING, logger="desktop.net.scp"):
+            StorageListener(ListenerSettings(out=tmp_path / "inbox", port=0), print).start().stop()
+    finally:
+        writer.kill()
+        writer.wait()
+    assert not killed.exists() and live.exists()
+    assert "removed killed-1.dcm (7 bytes)" in caplog.text and "interrupted" in caplog.text
+
+
+HOLDER = """
+import os, sys, time
+from desktop.core.files import mark_in_use
+descriptor = os.open(sys.argv[1], os.O_RDWR)
+mark_in_use(descriptor)
+print("held", flush=True)
+time.sleep(60)
+"""

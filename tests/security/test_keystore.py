@@ -187,6 +187,19 @@ def test_find_remove_and_export(tmp_path: Path, pki: Pki) -> None:
         store.identity("site-a")
 
 
+def test_remove_takes_the_identity_named_when_another_holds_the_same_certificate(
+    tmp_path: Path, pki: Pki
+) -> None:
+    """Tester's finding 50: ``remove ws`` removed K1 (first by name with ws's certificate)."""
+    store = keystore(tmp_path)
+    store.import_identity("ws", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    result = store.import_identity("K1", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    assert any("identity ws holds the same certificate" in w for w in result.warnings)
+    assert store.remove("ws").startswith("identity ws ")
+    assert [i.name for i in store.identities()] == ["K1"]
+    assert store.unlock_identity("K1").certificate == pki.client.certificate
+
+
 def test_keys_at_rest_are_encrypted_and_private(tmp_path: Path, pki: Pki) -> None:
     """After imports of every kind, no file holds a key in the clear and all are 0600."""
     store = keystore(tmp_path)

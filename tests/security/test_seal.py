@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
+from cryptography.hazmat.primitives import hashes
 
 from desktop.core.header import SEALED
 from desktop.core.media import open_media
@@ -127,6 +128,55 @@ def test_a_folder_sealed_and_unsealed_comes_back_identical(
         opened = tmp_path / "o" / source.relative_to(media)
         assert opened.read_bytes() == source.read_bytes()
         assert opened.stat().st_mode & 0o777 == 0o600  # patient data: private
+
+
+def _two_im000000(media: Path) -> list[Path]:
+    """Two different DICOM files named IM000000 in two series, as on any CD."""
+    first, second = ct_copy(media / "ST0", "IM000000"), ct_copy(media / "ST1", "IM000000")
+    second.write_bytes(second.read_bytes() + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+    return [first, second]
+
+
+def test_files_of_one_name_are_sealed_and_unsealed_each_to_its_own_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's finding 51: the second IM000000 overwrote the first, both reported sealed."""
+    sources = _two_im000000(tmp_path / "media")
+    sealed_folder = tmp_path / "sealed"
+    status, _, err = cli(
+        capsys, "seal", *sources, "--recipient", pki.path("client"), "--out", sealed_folder
+    )
+    assert status == 0, err
+    sealed = [sealed_folder / s.relative_to(tmp_path / "media") for s in sources]
+    for source, copy in zip(sources, sealed, strict=True):  # each opened by openssl
+        inner = _decrypt(copy, pki, tmp_path / "inner.der")
+        wrapped = _as_content_info("digested_data", inner, cms.DigestedData, tmp_path / "d.der")
+        _openssl(
+            "cms", "-digest_verify", "-inform", "DER", "-in", wrapped, "-binary",
+            "-out", tmp_path / "original.dcm",
+        )  # fmt: skip
+        assert (tmp_path / "original.dcm").read_bytes() == source.read_bytes()
+    status, _, err = cli(
+        capsys, "unseal", *sealed, "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0, err
+    for source in sources:
+        assert (tmp_path / "o" / source.relative_to(tmp_path / "media")).read_bytes() == (
+            source.read_bytes()
+        )
+
+
+def test_two_inputs_for_one_output_are_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    folder = ct_copy(tmp_path / "media" / "a", "one.dcm").parent
+    status, _, err = cli(
+        capsys, "seal", folder, folder / "one.dcm", "--recipient", pki.path("client"),
+        "--out", tmp_path / "sealed",
+    )  # fmt: skip
+    assert status == 1
+    assert "would both be written to" in err and "one.dcm" in err
+    assert not list((tmp_path / "sealed").rglob("*.dcm"))
 
 
 @pytest.mark.parametrize("key_transport", ["pkcs1", "oaep"])
@@ -281,3 +331,60 @@ def test_the_browser_reports_a_sealed_file_as_sealed(
     reasons = {p.path.name: p.reason for p in tree.problems}
     assert reasons["ct.dcm"] == SEALED
     assert reasons["notes.txt"].startswith("not a DICOM file")
+
+
+def _signing_only_leaf(pki: Pki, folder: Path) -> Path:
+    """A leaf of the trusted chain whose key usage is digitalSignature only, made by openssl."""
+    secret = f"pass:{KEY_PASSWORD}"
+    request, extensions, out = folder / "sign.csr", folder / "sign.ext", folder / "sign.pem"
+    _openssl(
+        "req", "-new", "-key", pki.path("client", ".key"), "-passin", secret,
+        "-subj", "/O=DICOM Courier/CN=sign-only.test", "-out", request,
+    )  # fmt: skip
+    extensions.write_text("keyUsage=critical,digitalSignature\n")
+    _openssl(
+        "x509", "-req", "-in", request, "-CA", pki.path("intermediate"), "-CAkey",
+        pki.path("intermediate", ".key"), "-passin", secret, "-days", "30", "-set_serial", "77",
+        "-extfile", extensions, "-out", out,
+    )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("command", ["seal", "deid"])
+def test_a_ca_an_untrusted_or_a_signing_only_recipient_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki, command: str
+) -> None:
+    """Tester's finding 30: patient data was encrypted for a CA's or any certificate."""
+    source = ct_copy(tmp_path / "media")
+    out = tmp_path / "out"
+    for recipient, reason in (
+        (pki.path("root-only"), "it is a CA certificate"),
+        (pki.path("rogue_client"), "not issued by a CA the keystore trusts"),
+        (_signing_only_leaf(pki, tmp_path), "does not allow keyEncipherment"),
+    ):
+        status, _, err = cli(capsys, command, source, "--recipient", recipient, "--out", out)
+        assert (status, reason) == (1, reason) and reason in err, err
+        assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+    status, stdout, err = cli(
+        capsys, command, source, "--recipient", pki.path("rogue_client"),
+        "--untrusted-recipient", "--out", out,
+    )  # fmt: skip
+    assert status == 0, err
+    fingerprint = pki.rogue_client.certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+    assert "recipient: CN=rogue-client.test" in stdout and "issuer: CN=Rogue Root CA" in stdout
+    assert f"SHA-256: {fingerprint}" in stdout and "NOT issued by a CA the keystore trusts" in (
+        stdout
+    )
+
+
+def test_a_trusted_recipient_is_named_with_its_fingerprint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    source = ct_copy(tmp_path / "media")
+    status, stdout, err = cli(
+        capsys, "seal", source, "--recipient", pki.path("client"), "--out", tmp_path / "s"
+    )
+    assert status == 0, err
+    fingerprint = pki.client.certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+    assert f"SHA-256: {fingerprint}" in stdout and "issuer: CN=Test Intermediate CA" in stdout
+    assert "NOT issued" not in stdout

@@ -96,6 +96,26 @@ def test_folders_keep_their_layout_and_skip_the_dicomdir(
     assert sorted(p.read_bytes() for p in media.rglob("*.dcm")) == before
 
 
+def test_files_of_one_name_are_signed_each_to_its_own_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    """Tester's finding 51: ``sign --out`` wrote two IM000000 to one file (the last won)."""
+    media = tmp_path / "media"
+    sources = [ct_copy(media / "ST0", "IM000000"), ct_copy(media / "ST1", "IM000000")]
+    dataset = pydicom.dcmread(sources[1])
+    dataset.PatientName = "Other^Patient"
+    dataset.save_as(sources[1])
+    status, out, err = cli(
+        capsys, "sign", *sources, "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0 and out.count("signed ") == 2, err
+    for source in sources:
+        copy = tmp_path / "o" / source.relative_to(media)
+        assert pydicom.dcmread(copy).PatientName == pydicom.dcmread(source).PatientName
+    status, report = verify_json(capsys, tmp_path / "o")
+    assert status == 0 and [f["status"] for f in report["files"]] == ["signed", "signed"]
+
+
 def test_profiles_refuse_naming_the_missing_attribute(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
 ) -> None:

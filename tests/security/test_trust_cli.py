@@ -1,11 +1,16 @@
 """The keystore and tls-check commands, as scripts use them."""
 
+import datetime as dt
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
-from tests.helpers import cli
+from desktop.security.pki import Issued
+from tests.helpers import cli, require_tool
 from tests.peers import free_port, running, storescp_tls_command
 from tests.pki import KEY_PASSWORD, Pki
 
@@ -137,3 +142,46 @@ def test_tls_check_success_and_failure(
         assert status == 0 and json.loads(out)["protocol"] == "TLSv1.3"
     status, _, err = cli(capsys, "tls-check", "Site C")
     assert status == 1 and "no node named 'Site C'" in err
+
+
+def _crl(issuer: Issued, next_update_days: int, out: Path) -> Path:
+    """A CRL of ``issuer`` revoking nothing, due for renewal in ``next_update_days``."""
+    now = dt.datetime.now(dt.UTC)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.certificate.subject)
+        .last_update(now - dt.timedelta(days=1))
+        .next_update(now + dt.timedelta(days=next_update_days))
+        .sign(issuer.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    out.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    return out
+
+
+def test_crls_are_listed_warned_of_removable_and_only_from_a_trusted_ca(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Tester's finding 38: imported CRLs were invisible, irremovable, and any was taken."""
+    assert cli(capsys, "keystore", "import-ca", pki.path("bundle"))[0] == 0
+    status, _, err = cli(
+        capsys, "keystore", "import-crl", _crl(pki.rogue_root, 30, tmp_path / "rogue.crl")
+    )
+    assert status == 1 and "issuer CN=Rogue Root CA,O=DICOM Courier is not a CA the keystore" in err
+    soon = _crl(pki.intermediate, 3, tmp_path / "soon.crl")
+    assert cli(capsys, "keystore", "import-crl", soon)[0] == 0
+    shown = subprocess.run(
+        [require_tool("openssl"), "crl", "-in", soon, "-noout", "-nextupdate"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    due = dt.datetime.strptime(shown.split("=", 1)[1].strip(), "%b %d %H:%M:%S %Y %Z")
+    status, out, _ = cli(capsys, "keystore", "list")
+    assert status == 0 and "CRLs (1):" in out
+    assert "CN=Test Intermediate CA,O=DICOM Courier  0 revoked" in out
+    assert f"next update {due:%Y-%m-%d}" in out and "warning: next update due in" in out
+    status, out, _ = cli(capsys, "keystore", "list", "--json")
+    [listed] = json.loads(out)["crls"]
+    assert listed["revoked"] == 0 and "due in" in listed["warning"]
+    status, out, _ = cli(capsys, "keystore", "remove", listed["id"][:8])
+    assert status == 0 and "removed CRL of CN=Test Intermediate CA" in out
+    assert json.loads(cli(capsys, "keystore", "list", "--json")[1])["crls"] == []

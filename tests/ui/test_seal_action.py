@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDialog
 
 from desktop.demo import Demo
 from desktop.sealing import part10
+from desktop.security.keystore import Keystore
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.identity_folder import IdentityFolderDialog
 from desktop.ui.widgets.recipient import CERTIFICATE_FILE
@@ -63,4 +64,33 @@ def test_seal_the_selection_then_open_it_again(
     qtbot.waitUntil(lambda: len(prompter.told) == 2, timeout=60000)
     assert f"{count} of {count} files opened with demo-pacs" in prompter.told[-1][1]
     assert {p.name: p.read_bytes() for p in opened.rglob("*") if p.is_file()} == originals
+    no_unexpected_errors(prompter)
+
+
+def test_sealing_for_a_ca_certificate_is_refused_as_the_cli_refuses_it(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    """Tester's finding 30, in the GUI: a certificate file that is a CA's."""
+    open_demo(qtbot, window, prompter, demo)
+    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    sealed, ca = tmp_path / "sealed", tmp_path / "demo-ca.pem"
+    ca.write_text(Keystore(demo.home, lambda new: demo.password).trusted()[0].pem)
+
+    def seal_for_a_ca(dialog: QDialog) -> None:
+        assert isinstance(dialog, SealDialog)
+        qtbot.keyClicks(dialog.out, str(sealed))
+        dialog.chooser.combo.setCurrentText(CERTIFICATE_FILE)
+        qtbot.keyClicks(dialog.chooser.file, str(ca))
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", seal_for_a_ca)
+    trigger(window, "Seal…")
+    qtbot.waitUntil(lambda: bool(prompter.errors), timeout=60000)
+    title, message, _ = prompter.errors[-1]
+    assert title == "Seal" and "it is a CA certificate, not a recipient's" in message, message
+    assert not sealed.exists() or not any(p.is_file() for p in sealed.rglob("*"))
     no_unexpected_errors(prompter)

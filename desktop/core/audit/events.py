@@ -20,6 +20,7 @@ from desktop.core.audit.message import (
 log = logging.getLogger(__name__)
 APPLICATION_ACTIVITY = Code("110100", "DCM", "Application Activity")
 BEGIN_TRANSFERRING = Code("110102", "DCM", "Begin Transferring DICOM Instances")
+INSTANCES_ACCESSED = Code("110103", "DCM", "DICOM Instances Accessed")
 INSTANCES_TRANSFERRED = Code("110104", "DCM", "DICOM Instances Transferred")
 EXPORT = Code("110106", "DCM", "Export")
 IMPORT = Code("110107", "DCM", "Import")
@@ -31,6 +32,7 @@ EVENTS = {
     for c in (
         APPLICATION_ACTIVITY,
         BEGIN_TRANSFERRING,
+        INSTANCES_ACCESSED,
         INSTANCES_TRANSFERRED,
         EXPORT,
         IMPORT,
@@ -220,6 +222,28 @@ def export(
         outcome,
         _now(),
         (local.person(), local.process(requestor=False, roles=(SOURCE,)), media),
+        local.host,
+        outcome_description=description,
+        objects=tuple(o for s in studies for o in s.objects()),
+    )
+
+
+def instances_accessed(
+    local: Local,
+    *,
+    action: str,
+    studies: Iterable[Study],
+    outcome: Outcome,
+    description: str = "",
+) -> AuditMessage:
+    """110103: the user's process read (``R``) or made (``C``) instances here, as opening
+    sealed files or re-identifying does (A.5.3.2)."""
+    return AuditMessage(
+        INSTANCES_ACCESSED,
+        action,
+        outcome,
+        _now(),
+        (local.person(), local.process(requestor=True)),
         local.host,
         outcome_description=description,
         objects=tuple(o for s in studies for o in s.objects()),

@@ -1,0 +1,38 @@
+"""Where a command that writes copies of its inputs under ``--out DIR`` puts each one, without
+ever writing two inputs to one file (DICOM media name every file IM000000...)."""
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from desktop.core.errors import CourierError
+
+
+def named_files(files: list[Path]) -> dict[Path, Path]:
+    """Each file named on a command line with its path under ``--out``: its name alone, or,
+    when two share a name, its path from the folder that holds them all."""
+    names = [path.name for path in files]
+    if len(set(names)) == len(names):
+        return {path: Path(path.name) for path in files}
+    parents = [str(path.absolute().parent) for path in files]
+    common = Path(os.path.commonpath(parents))
+    return {path: path.absolute().relative_to(common) for path in files}
+
+
+def distinct_targets(jobs: Iterable[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """``(source, target)`` pairs, refused before anything is written when two sources would
+    go to one target or a target is its own source."""
+    taken: dict[Path, Path] = {}
+    kept = []
+    for source, target in jobs:
+        resolved = target.resolve()
+        if resolved == source.resolve():
+            raise CourierError(f"{source}: --out would overwrite the source")
+        if resolved in taken:
+            raise CourierError(
+                f"{taken[resolved]} and {source} would both be written to {target}: "
+                "name each file once, or their common folder"
+            )
+        taken[resolved] = source
+        kept.append((source, target))
+    return kept

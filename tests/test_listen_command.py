@@ -1,0 +1,62 @@
+"""``dicom-courier listen``'s arguments: refused in one line, and an open door refused."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli, require_tool, sample_file
+from tests.peers import free_port, running
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (("--port", "99999"), "a port is a number from 1 to 65535, not '99999'"),
+        (("--ae", "TOO LONG AE TITLE XX"), "an AE title is 1 to 16 printable ASCII characters"),
+        (("--out", "/proc/foo"), "cannot use /proc/foo as the inbox: No such file or directory"),
+    ],
+)
+def test_bad_arguments_get_one_line_not_a_traceback(
+    home: Path, capsys: pytest.CaptureFixture[str], arguments: tuple[str, ...], said: str
+) -> None:
+    """Tester's finding 36: a traceback (port, --out) or a title no peer can call (--ae)."""
+    try:
+        status, _, err = cli(capsys, "listen", "--port", str(free_port()), *arguments)
+    except SystemExit as exit_:  # argparse's usage error
+        status, err = int(exit_.code or 0), capsys.readouterr().err
+    assert status in (1, 2) and said in err, err
+    assert "Traceback" not in err
+
+
+def test_an_open_door_on_the_network_is_refused_unless_insecure(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tester's finding 35: 0.0.0.0, no TLS, no access list: the Inbox served to anyone."""
+    port = free_port()
+    status, _, err = cli(capsys, "listen", "--host", "0.0.0.0", "--port", port)
+    assert status == 1 and "refused: anyone reaching 0.0.0.0:" in err and "--insecure" in err
+    command = [sys.executable, "-m", "desktop.cli", "listen", "--host", "0.0.0.0"]
+    command += ["--port", str(port), "--insecure"]
+    log = tmp_path / "listen.log"
+    with running(command, port, log, env={**os.environ, "DICOM_COURIER_HOME": str(home)}):
+        sent = subprocess.run(
+            [require_tool("storescu"), "-aec", "COURIER", "127.0.0.1", str(port),
+             sample_file("CT_small.dcm")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+    said = log.read_text()
+    assert "WARNING: anyone reaching 0.0.0.0:" in said and "(no TLS, no access list)" in said
+    assert cli(capsys, "access", "allow", "MODALITY")[0] == 0  # a deliberate list: no refusal
+    with running(command[:-1], port, tmp_path / "listed.log", env=dict(os.environ)):
+        pass
+    assert "WARNING" not in (tmp_path / "listed.log").read_text()
