@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 
-from desktop.core.model import InstanceStatus
+from desktop.ui.actions import tipped_action
 from desktop.ui.deid_run import DeidRun
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.deidentify import DeidDialog
@@ -24,21 +23,18 @@ class DeidController(QObject):
     def __init__(self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]):
         super().__init__(shell.window)
         self.shell, self.sources, self.open_path = shell, sources, open_path
-        self.action = QAction("De-ide&ntify…", shell.window)
-        self.action.setShortcut("Ctrl+Shift+D")
-        tip = "Write de-identified copies of the selected patients, studies or series"
-        self.action.setToolTip(f"{tip} (Ctrl+Shift+D)")
-        self.action.setStatusTip(tip)
-        self.action.triggered.connect(self.deidentify)
+        self.action = tipped_action(
+            shell.window,
+            "De-ide&ntify…",
+            "Write de-identified copies of the selected patients, studies or series",
+            self.deidentify,
+            shortcut="Ctrl+Shift+D",
+        )
         self.run: DeidRun | None = None  # the last one (a connection does not keep it alive)
 
     def deidentify(self) -> DeidRun | None:
         browser = self.sources.current_browser()
-        files = [
-            i.path
-            for i in browser.selected_instances()
-            if i.path is not None and i.status is InstanceStatus.OK
-        ]
+        files = browser.readable_selection()
         if not files:
             self.shell.status("Select a patient, a study or a series to de-identify first")
             return None

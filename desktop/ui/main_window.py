@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QTabWidget
 
 from desktop import auditing
 from desktop.app import InboxSettings, Services
+from desktop.ui.actions import tipped_action
 from desktop.ui.controller import TransferController
 from desktop.ui.deid_controller import DeidController
 from desktop.ui.errors import ErrorReporter
@@ -164,12 +165,7 @@ class MainWindow(QMainWindow):
         self.listening.commitment_reported.connect(self.sending.commitment_reported)
 
     def _action(self, text: str, shortcut: Any, handler: Any, tip: str) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(shortcut)
-        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})")
-        action.setStatusTip(tip)
-        action.triggered.connect(handler)
-        return action
+        return tipped_action(self, text, tip, handler, shortcut=shortcut)
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

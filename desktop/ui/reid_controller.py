@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 
-from desktop.core.model import InstanceStatus
+from desktop.ui.actions import tipped_action
 from desktop.ui.identity_jobs import IdentityJob, Outcome, run_identity_job
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
@@ -35,19 +34,16 @@ class ReidController(QObject):
     ) -> None:
         super().__init__(shell.window)
         self.shell, self.sources, self.open_path = shell, sources, open_path
-        self.action = QAction("Re-identi&fy…", shell.window)
-        tip = "Restore the original values kept encrypted for you in de-identified images"
-        self.action.setToolTip(tip)
-        self.action.setStatusTip(tip)
-        self.action.triggered.connect(self.reidentify)
+        self.action = tipped_action(
+            shell.window,
+            "Re-identi&fy…",
+            "Restore the original values kept encrypted for you in de-identified images",
+            self.reidentify,
+        )
 
     def reidentify(self) -> GeneratorWorker | None:
         browser = self.sources.current_browser()
-        files = [
-            i.path
-            for i in browser.selected_instances()
-            if i.path is not None and i.status is InstanceStatus.OK
-        ]
+        files = browser.readable_selection()
         if browser.tree is None or not files:
             self.shell.status("Select de-identified patients, studies or series first")
             return None

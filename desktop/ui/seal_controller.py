@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 
-from desktop.core.model import InstanceStatus
+from desktop.ui.actions import tipped_action
 from desktop.ui.identity_jobs import Outcome, relative, run_file_jobs
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.recipient import keystore_certificates
@@ -21,19 +20,16 @@ class SealController(QObject):
     def __init__(self, shell: Shell, sources: SourcesPanel) -> None:
         super().__init__(shell.window)
         self.shell, self.sources = shell, sources
-        self.action = QAction("Sea&l…", shell.window)
-        tip = "Encrypt the selected images for one recipient (secure DICOM files)"
-        self.action.setToolTip(tip)
-        self.action.setStatusTip(tip)
-        self.action.triggered.connect(self.seal)
+        self.action = tipped_action(
+            shell.window,
+            "Sea&l…",
+            "Encrypt the selected images for one recipient (secure DICOM files)",
+            self.seal,
+        )
 
     def seal(self) -> GeneratorWorker | None:
         browser = self.sources.current_browser()
-        files = [
-            i.path
-            for i in browser.selected_instances()
-            if i.path is not None and i.status is InstanceStatus.OK
-        ]
+        files = browser.readable_selection()
         if browser.tree is None or not files:
             self.shell.status("Select a patient, a study or a series to seal first")
             return None

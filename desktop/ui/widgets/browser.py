@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.model import Instance, MediaTree, Problem
+from desktop.core.model import Instance, InstanceStatus, MediaTree, Problem
 from desktop.ui.errors import describe
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MediaTreeModel, instances_of
@@ -162,6 +162,15 @@ class BrowserPanel(QWidget):
             for instance in instances_of(node) if node is not None else []:
                 seen.setdefault(instance.sop_instance_uid, instance)
         return list(seen.values())
+
+    def readable_selection(self) -> list[Path]:
+        """The files of the selected instances that can be read whole (not missing, not
+        damaged): what de-identify, seal and re-identify work on."""
+        return [
+            i.path
+            for i in self.selected_instances()
+            if i.path is not None and i.status is InstanceStatus.OK
+        ]
 
     def select_first(self, depth: int) -> None:
         """Select the first item at ``depth`` (0 patient, 1 study, 2 series, 3 image)."""
