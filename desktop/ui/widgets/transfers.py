@@ -63,6 +63,7 @@ class TransfersPanel(QWidget):
         self.rows: dict[int, int] = {}
         self.started: dict[int, tuple[float, int]] = {}
         self.failures: dict[int, list[str]] = {}
+        self.reasons: dict[int, str] = {}  # the last reason said, until the job is settled
 
     def _with_job(self, signal: SignalInstance) -> None:
         job_id = self._job_at(self.table.currentRow())
@@ -94,6 +95,9 @@ class TransfersPanel(QWidget):
             self.started[job.id] = (time.monotonic(), job.bytes_sent)
         if failures is not None:
             self.failures[job.id] = failures
+        if reason:  # a progress update says none: the last one said stands until settled
+            self.reasons[job.id] = reason
+        reason = self.reasons.get(job.id, "")
         progress = self.table.cellWidget(row, 4)
         assert isinstance(progress, QProgressBar)
         progress.setRange(0, max(job.total, 1))
