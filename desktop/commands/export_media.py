@@ -1,23 +1,31 @@
 """export-media: write studies as DICOM media (DICOMDIR), optionally as an ISO 9660 image."""
 
 import argparse
+import tempfile
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
-from desktop.core.errors import MediaError
+from desktop.commands.options import open_keystore, password_option
+from desktop.core.errors import MediaError, OutputError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
-from desktop.core.media_writer import WrittenMedia, write_media
+from desktop.core.media_writer import WrittenMedia, check_output, write_media
 from desktop.core.paths import courier_home
 from desktop.core.study_selection import media_label, select_studies
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 def register(commands: Any) -> None:
     """Add export-media to the parser's subcommands."""
     export = commands.add_parser(
-        "export-media", help="write studies to a CD/USB folder with a DICOMDIR (PS3.10/PS3.11)"
+        "export-media",
+        parents=[password_option()],
+        help="write studies to a CD/USB folder with a DICOMDIR (PS3.10/PS3.11)",
     )
     export.add_argument(
         "--study", action="append", required=True, metavar="UID", help="a study; repeatable"
@@ -32,16 +40,33 @@ def register(commands: Any) -> None:
     )
     export.add_argument("--out", type=Path, required=True, help="a new or empty folder")
     export.add_argument("--iso", type=Path, metavar="FILE", help="also write an ISO 9660 image")
+    export.add_argument(
+        "--seal-for",
+        type=Path,
+        metavar="CERT",
+        help="seal every file, the DICOMDIR too, for this recipient (secure DICOM files, "
+        "PS3.10 7.4): only its key opens the media (unseal, or the browser)",
+    )
+    export.add_argument(
+        "--untrusted-recipient",
+        action="store_true",
+        help="--seal-for a certificate no CA of the keystore issued (its fingerprint checked)",
+    )
     export.set_defaults(run=_export_media)
 
 
 def _export_media(args: argparse.Namespace) -> int:
     trees = [open_media(source) for source in _sources(args.sources)]
     selection = select_studies(trees, args.study)
+    recipient = _recipient(args) if args.seal_for else None
     with ExitStack() as audited:  # 110106 Export for each study, its outcome the media's
         for first in selection.firsts:
             audited.enter_context(auditing.exporting(first, args.out))
-        media = _write(selection.files, args.out, media_label(trees, args.study[0]))
+        label = media_label(trees, args.study[0])
+        if recipient is None:
+            media = _write(selection.files, args.out, label)
+        else:
+            media = _sealed(selection.files, args.out, label, recipient)
         if args.iso:
             write_iso(media.root, args.iso, volume_id=media.file_set_id)
     left_out = [*selection.left_out, *media.skipped]
@@ -61,6 +86,36 @@ def _write(files: list[Path], out: Path, fileset: str) -> WrittenMedia:
         except StopIteration as finished:
             media: WrittenMedia = finished.value
             return media
+
+
+def _recipient(args: argparse.Namespace) -> "x509.Certificate":
+    from desktop.sealing import recipient_certificate
+
+    keystore = open_keystore(args)
+    checked = recipient_certificate(args.seal_for, keystore, untrusted=args.untrusted_recipient)
+    print("\n".join(checked.lines()))
+    return checked.certificate
+
+
+def _sealed(
+    files: list[Path], out: Path, fileset: str, recipient: "x509.Certificate"
+) -> WrittenMedia:
+    """The media written plain into a private folder beside ``out``, then each file (the
+    DICOMDIR too) sealed into ``out`` under the same file ID; the plain copy removed."""
+    from desktop.sealing import seal_files
+
+    check_output(out.absolute())
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.absolute().parent) as plain:
+        media = _write(files, Path(plain) / "media", fileset)
+        jobs = [
+            (source, out / source.relative_to(media.root))
+            for source in sorted(media.root.rglob("*"))
+            if source.is_file()
+        ]
+        refused = [done for done in seal_files(jobs, recipient, None) if done.target is None]
+        if refused:
+            raise OutputError(f"{refused[0].source.name} could not be sealed: {refused[0].error}")
+    return replace(media, root=out.absolute())
 
 
 def _sources(given: list[Path] | None) -> list[Path]:

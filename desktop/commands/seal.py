@@ -137,7 +137,7 @@ def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple
     for path in paths:
         if path.is_dir():
             for found in sorted(p for p in path.rglob("*") if p.is_file()):
-                if found.name != "DICOMDIR" and not found.name.startswith("."):
+                if not found.name.startswith("."):  # a DICOMDIR too: sealed media hold one
                     with found.open("rb") as handle:
                         if wanted(handle.read(132)):
                             yield found, found.relative_to(path)

@@ -388,3 +388,33 @@ def test_a_trusted_recipient_is_named_with_its_fingerprint(
     fingerprint = pki.client.certificate.fingerprint(hashes.SHA256()).hex(":").upper()
     assert f"SHA-256: {fingerprint}" in stdout and "issuer: CN=Test Intermediate CA" in stdout
     assert "NOT issued" not in stdout
+
+
+def test_export_media_sealed_for_a_recipient_opens_only_with_its_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """CD/USB media for one recipient: every file, the DICOMDIR too, a secure DICOM file
+    (nothing of the patient readable), the plain copy gone; unsealed, a DICOMDIR media again."""
+    import pydicom
+
+    source = ct_copy(tmp_path / "media", "ct.dcm")
+    study = str(pydicom.dcmread(source).StudyInstanceUID)
+    status, out, err = cli(
+        capsys, "export-media", "--study", study, "--from", tmp_path / "media",
+        "--out", tmp_path / "cd", "--seal-for", pki.path("client"),
+    )  # fmt: skip
+    assert status == 0, err
+    assert "recipient: CN=client.test,O=DICOM Courier" in out and "wrote 1 instances" in out
+    sealed = sorted(p for p in (tmp_path / "cd").rglob("*") if p.is_file())
+    assert [p.name for p in sealed] == ["DICOMDIR", "IM000000"]
+    assert not any(b"CompressedSamples" in p.read_bytes() for p in sealed)  # the name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cd", "media"]  # no plain copy left
+    assert b"DICM" in _decrypt(sealed[0], pki, tmp_path / "dicomdir.p7")  # its digested DICOMDIR
+    status, _, err = cli(
+        capsys, "unseal", tmp_path / "cd", "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0, err
+    opened = open_media(tmp_path / "o")
+    assert opened.source == "dicomdir" and [i.sop_instance_uid for i in opened.instances()] == [
+        str(pydicom.dcmread(source).SOPInstanceUID)
+    ]
