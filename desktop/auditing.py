@@ -229,13 +229,7 @@ def _transferred(
     sent, failed = states.count(SENT), states.count(FAILED)
     if not sent and not failed:
         return  # stopped before anything of this study was tried: still queued
-    outcome = (
-        Outcome.SUCCESS
-        if sent == len(states)
-        else Outcome.MINOR_FAILURE
-        if sent
-        else Outcome.SERIOUS_FAILURE
-    )
+    outcome = _outcome(sent, len(states))
     description = (
         f"{sent} of {len(states)} instance(s) stored"
         + (f", {failed} failed" if failed else "")
@@ -253,6 +247,13 @@ def _transferred(
         ),
         node=node.name,
     )
+
+
+def _outcome(sent: int, total: int) -> Outcome:
+    """A transfer's outcome: success when all ``total`` were sent, minor when some were."""
+    if sent == total:
+        return Outcome.SUCCESS
+    return Outcome.MINOR_FAILURE if sent else Outcome.SERIOUS_FAILURE
 
 
 def listener(sink: Sink, ae_title: str) -> Sink:
@@ -314,13 +315,7 @@ def _served(event: dict[str, Any], ae_title: str) -> None:
     for uid, study in group_by_study(s for _, s in located).items():
         total = sum(study.sop_classes.values())
         sent = sum(1 for i, s in located if s.study_uid == uid and i and i in delivered)
-        outcome = (
-            Outcome.SUCCESS
-            if sent == total
-            else Outcome.MINOR_FAILURE
-            if sent
-            else Outcome.SERIOUS_FAILURE
-        )
+        outcome = _outcome(sent, total)
         description = (
             f"{event.get('service')} by {event.get('calling')}: "
             f"{sent} of {total} instance(s) sent to {destination.ae_title}"
