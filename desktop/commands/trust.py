@@ -23,23 +23,26 @@ from desktop.security.tls import parse_profile
 def register(commands: Any) -> None:
     """Add ``keystore ...`` and ``tls-check`` to the parser's subcommands."""
     secret = password_option()
-    keystore = commands.add_parser("keystore", help="trusted CAs and identities")
-    actions = keystore.add_subparsers(metavar="ACTION", required=True)
-
-    add_ca = actions.add_parser(
-        "import-ca", parents=[secret], help="trust the CA certificates of a PEM, DER or PKCS#7 file"
-    )
-    add_ca.add_argument("file", type=Path)
-    add_ca.add_argument(
+    legacy = argparse.ArgumentParser(add_help=False)
+    legacy.add_argument(
         "--allow-legacy",
         action="store_true",
         help="accept short keys and SHA-1 signatures (legacy nodes only)",
     )
+    keystore = commands.add_parser("keystore", help="trusted CAs and identities")
+    actions = keystore.add_subparsers(metavar="ACTION", required=True)
+
+    add_ca = actions.add_parser(
+        "import-ca",
+        parents=[secret, legacy],
+        help="trust the CA certificates of a PEM, DER or PKCS#7 file",
+    )
+    add_ca.add_argument("file", type=Path)
     add_ca.set_defaults(run=_import_ca)
 
     add_id = actions.add_parser(
         "import-identity",
-        parents=[secret],
+        parents=[secret, legacy],
         help="import a PKCS#12 file, or a certificate and its key",
     )
     add_id.add_argument("name")
@@ -51,11 +54,6 @@ def register(commands: Any) -> None:
         type=Path,
         metavar="F",
         help="the password of the PKCS#12 file or of the key",
-    )
-    add_id.add_argument(
-        "--allow-legacy",
-        action="store_true",
-        help="accept short keys and SHA-1 signatures (legacy nodes only)",
     )
     add_id.set_defaults(run=_import_identity)
 
