@@ -28,7 +28,12 @@ from desktop.security.tls import Profile
 
 
 def register(commands: Any) -> None:
+    """Add ``find``, ``move`` and ``get`` to the parser's subcommands."""
     secret = password_option()
+    retrieved = argparse.ArgumentParser(add_help=False)  # what move and get fetch, and where from
+    retrieved.add_argument("node")
+    retrieved.add_argument("--study", required=True, metavar="UID")
+    retrieved.add_argument("--series", default="", metavar="UID")
     query = commands.add_parser("find", parents=[secret], help="C-FIND on a node")
     query.add_argument("node")
     query.add_argument("--level", choices=LEVELS, default="study")
@@ -42,10 +47,9 @@ def register(commands: Any) -> None:
     )
     query.add_argument("--json", action="store_true")
     query.set_defaults(run=_find)
-    retrieve = commands.add_parser("move", parents=[secret], help="C-MOVE a study or series")
-    retrieve.add_argument("node")
-    retrieve.add_argument("--study", required=True, metavar="UID")
-    retrieve.add_argument("--series", default="", metavar="UID")
+    retrieve = commands.add_parser(
+        "move", parents=[secret, retrieved], help="C-MOVE a study or series"
+    )
     retrieve.add_argument("--dest", metavar="AE", help="destination AE (default: our AE title)")
     retrieve.add_argument(
         "--listen",
@@ -65,12 +69,9 @@ def register(commands: Any) -> None:
     retrieve.set_defaults(run=_move)
     getting = commands.add_parser(
         "get",
-        parents=[secret],
+        parents=[secret, retrieved],
         help="C-GET a study or series into the Inbox over our own association (no inbound port)",
     )
-    getting.add_argument("node")
-    getting.add_argument("--study", required=True, metavar="UID")
-    getting.add_argument("--series", default="", metavar="UID")
     getting.add_argument("--out", type=Path, help="the store's folder (default: HOME/inbox)")
     getting.set_defaults(run=_get)
 
