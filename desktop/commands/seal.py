@@ -3,13 +3,15 @@
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 from desktop.sealing import part10
+
+Done = TypeVar("Done", bound="_Done")
 
 
 def _der(head: bytes) -> bool:
@@ -18,12 +20,17 @@ def _der(head: bytes) -> bool:
 
 def register(commands: Any) -> None:
     """Add ``seal``, ``unseal`` and ``reid`` to the parser's subcommands."""
+    files = argparse.ArgumentParser(add_help=False, parents=[password_option()])
+    files.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    files.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    holder = argparse.ArgumentParser(add_help=False)  # unseal's and reid's recipient
+    holder.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
+
     seal = commands.add_parser(
         "seal",
-        parents=[password_option()],
+        parents=[files],
         help="encrypt DICOM files for one recipient as secure DICOM files (CMS, AES-256)",
     )
-    seal.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     seal.add_argument(
         "--recipient", required=True, type=Path, metavar="CERT", help="its certificate (PEM/DER)"
     )
@@ -35,27 +42,20 @@ def register(commands: Any) -> None:
         action="store_true",
         help="seal for a certificate no trusted CA issued (its fingerprint checked by you)",
     )
-    seal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
     seal.set_defaults(run=_seal)
 
     unseal = commands.add_parser(
         "unseal",
-        parents=[password_option()],
+        parents=[files, holder],
         help="decrypt secure DICOM files and check their signature or digest",
     )
-    unseal.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    unseal.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
-    unseal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
     unseal.set_defaults(run=_unseal)
 
     reid = commands.add_parser(
         "reid",
-        parents=[password_option()],
+        parents=[files, holder],
         help="restore the original values a recipient's Encrypted Attributes Sequence holds",
     )
-    reid.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    reid.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
-    reid.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
     reid.set_defaults(run=_reid)
 
 
@@ -67,18 +67,15 @@ def _seal(args: argparse.Namespace) -> int:
     print("\n".join(checked.lines()))
     recipient = checked.certificate
     signer = signer_of(keystore, args.sign_with) if args.sign_with else None
-    failures = 0
     how = f"signed by {signer.name}" if signer else "SHA-256 digest"
-    for done in seal_files(_jobs(args, part10), recipient, signer):
-        if done.target is None:
-            print(f"{done.source}: not sealed: {done.error}", file=sys.stderr)
-            failures += 1
-        else:
-            print(
-                f"sealed {done.source} -> {done.target}: for "
-                f"{recipient.subject.rfc4514_string()}, {how}"
-            )
-    return 1 if failures else 0
+    return _told(
+        seal_files(_jobs(args, part10), recipient, signer),
+        "not sealed",
+        lambda done: (
+            f"sealed {done.source} -> {done.target}: for "
+            f"{recipient.subject.rfc4514_string()}, {how}"
+        ),
+    )
 
 
 def _unseal(args: argparse.Namespace) -> int:
@@ -89,14 +86,11 @@ def _unseal(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
-    failures = 0
-    for done in unseal_files(_jobs(args, _der), identity, trust):
-        if done.target is None:
-            print(f"{done.source}: not opened: {done.error}", file=sys.stderr)
-            failures += 1
-        else:
-            print(f"unsealed {done.source} -> {done.target}: {done.checked}")
-    return 1 if failures else 0
+    return _told(
+        unseal_files(_jobs(args, _der), identity, trust),
+        "not opened",
+        lambda done: f"unsealed {done.source} -> {done.target}: {done.checked}",
+    )
 
 
 def _reid(args: argparse.Namespace) -> int:
@@ -104,16 +98,37 @@ def _reid(args: argparse.Namespace) -> int:
     from desktop.reidentify import reidentify_files
 
     identity = auditing.unlock(open_keystore(args), args.identity)
+    return _told(
+        reidentify_files(_jobs(args, part10), identity),
+        "not re-identified",
+        lambda done: (
+            f"re-identified {done.source} -> {done.target}: "
+            f"{done.restored} original values restored"
+        ),
+    )
+
+
+class _Done(Protocol):
+    """One file's result: its target, or None and the error."""
+
+    @property
+    def source(self) -> Path: ...
+    @property
+    def target(self) -> Path | None: ...
+    @property
+    def error(self) -> str: ...
+
+
+def _told(results: Iterable[Done], failed: str, done: Callable[[Done], str]) -> int:
+    """Print each file's result, a failure as ``SOURCE: {failed}: ERROR`` on stderr, the others
+    in ``done``'s words; exit status 1 when any failed."""
     failures = 0
-    for done in reidentify_files(_jobs(args, part10), identity):
-        if done.target is None:
-            print(f"{done.source}: not re-identified: {done.error}", file=sys.stderr)
+    for result in results:
+        if result.target is None:
+            print(f"{result.source}: {failed}: {result.error}", file=sys.stderr)
             failures += 1
         else:
-            print(
-                f"re-identified {done.source} -> {done.target}: "
-                f"{done.restored} original values restored"
-            )
+            print(done(result))
     return 1 if failures else 0
 
 
