@@ -19,7 +19,7 @@ from desktop.security.passwords import (
     remembered_password,
 )
 from desktop.ui.prompter import Prompter
-from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
 from desktop.ui.workers import wait_off_gui
 
 TRIES = 3
@@ -92,10 +92,7 @@ class PasswordDialog(QDialog):
             self.setEnabled(True)
 
     def _say(self, problem: str) -> None:
-        self.problem.setText(problem)
-        self.problem.setVisible(True)
-        self.password.setStyleSheet(INVALID)
-        self.password.setFocus()
+        refuse(self.problem, self.password, problem)
         self.resize(self.width(), max(self.height(), self.heightForWidth(self.width())))
 
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.core.access import ORDER, AccessError, Grant, grant, parse_grant
 from desktop.core.errors import CourierError
 from desktop.ui.prompter import Prompter
-from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
 
 CERTIFICATE_FILES = "Certificates (*.pem *.crt *.cer *.der *.p7b);;All files (*)"
 COLUMNS = ("Calling AE title", "Client certificate (SHA-256)", "Store", "Query", "Retrieve")
@@ -121,12 +121,7 @@ class GrantDialog(QDialog):
         }
         for widget in fields.values():
             widget.setStyleSheet("")
-        self.problem.setText(str(error))
-        self.problem.setVisible(True)
-        at_fault = fields.get(getattr(error, "field", "") or "fingerprint")
-        if at_fault is not None:
-            at_fault.setStyleSheet(INVALID)
-            at_fault.setFocus()
+        refuse(self.problem, fields.get(getattr(error, "field", "") or "fingerprint"), str(error))
 
 
 class AccessDialog(QDialog):

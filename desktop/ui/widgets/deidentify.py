@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.deid.table import Option
-from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
 from desktop.ui.widgets.recipient import Recipient, RecipientChooser, with_button
 
 #: Table E.1-1's option columns in plain words (the command line's name in each tooltip).
@@ -153,10 +153,7 @@ class DeidDialog(QDialog):
         if refused is None:
             super().accept()
             return
-        self.problem.setText(message)
-        self.problem.setVisible(True)
-        refused.setStyleSheet(INVALID)
-        refused.setFocus()
+        refuse(self.problem, refused, message)
 
     def _refused(self) -> tuple[QLineEdit | None, str]:
         out = self.out.text().strip()

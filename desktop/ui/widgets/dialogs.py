@@ -1,6 +1,6 @@
 """Small pieces the dialogs share."""
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QWidget
 
 INVALID = "border: 2px solid #c0392b"  # a field whose value was refused
 
@@ -22,3 +22,13 @@ def problem_label() -> QLabel:
     label.setStyleSheet("color: #c0392b")
     label.setVisible(False)
     return label
+
+
+def refuse(problem: QLabel, field: QWidget | None, message: str) -> None:
+    """Say ``message`` in the dialog's ``problem`` label and mark ``field`` (when one is at
+    fault) as the refused one, with the focus."""
+    problem.setText(message)
+    problem.setVisible(True)
+    if field is not None:
+        field.setStyleSheet(INVALID)
+        field.setFocus()

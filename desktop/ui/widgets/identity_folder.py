@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
 
 
 class IdentityFolderDialog(QDialog):
@@ -74,10 +74,7 @@ class IdentityFolderDialog(QDialog):
         if not message:
             super().accept()
             return
-        self.problem.setText(message)
-        self.problem.setVisible(True)
-        self.out.setStyleSheet(INVALID)
-        self.out.setFocus()
+        refuse(self.problem, self.out, message)
 
     def _refused(self) -> str:
         return refused_folder(self.out.text(), self.root)

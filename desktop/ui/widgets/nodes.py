@@ -30,7 +30,7 @@ from desktop.ui.errors import gui_words
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
-from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -184,12 +184,7 @@ class NodeDialog(QDialog):
         try:
             self.save(self.node())
         except ConfigError as error:
-            self.problem.setText(gui_words(str(error)))
-            self.problem.setVisible(True)
-            field = self._fields().get(error.field)
-            if field is not None:
-                field.setStyleSheet(INVALID)
-                field.setFocus()
+            refuse(self.problem, self._fields().get(error.field), gui_words(str(error)))
             return
         super().accept()
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
 from desktop.ui.widgets.identity_folder import refused_folder
 from desktop.ui.widgets.recipient import Recipient, RecipientChooser, with_button
 
@@ -86,10 +86,7 @@ class SealDialog(QDialog):
             (self.chooser.file, self.chooser.refused()),
         ):
             if message:
-                self.problem.setText(message)
-                self.problem.setVisible(True)
-                field.setStyleSheet(INVALID)
-                field.setFocus()
+                refuse(self.problem, field, message)
                 return
         super().accept()
 
