@@ -11,6 +11,8 @@ from PySide6.QtGui import QAction, QKeySequence
 def tipped_action(
     parent: QObject, text: str, tip: str, handler: Callable[..., Any], *, shortcut: Any = None
 ) -> QAction:
+    """An action that runs ``handler``, its ``tip`` (and ``shortcut``) in the tooltip and the
+    status bar."""
     action = QAction(text, parent)
     if shortcut is not None:
         action.setShortcut(shortcut)

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 
 from desktop.core.header import SEALED
 from desktop.core.model import MediaTree
+from desktop.ui.actions import tipped_action
 from desktop.ui.identity_jobs import IdentityJob, Outcome, run_identity_job
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
@@ -43,11 +43,12 @@ class SealedController(QObject):
     ) -> None:
         super().__init__(shell.window)
         self.shell, self.sources, self.open_path = shell, sources, open_path
-        self.action = QAction("Open &sealed files…", shell.window)
-        tip = "Decrypt the sealed files of the media shown with one of your identities"
-        self.action.setToolTip(tip)
-        self.action.setStatusTip(tip)
-        self.action.triggered.connect(self.open_sealed)
+        self.action = tipped_action(
+            shell.window,
+            "Open &sealed files…",
+            "Decrypt the sealed files of the media shown with one of your identities",
+            self.open_sealed,
+        )
         sources.media.loaded.connect(self._offer)
 
     def _offer(self, tree: MediaTree) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QObject
-from PySide6.QtGui import QAction, QBrush, QColor, QFont, QStandardItem
+from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop.security.keystore import Keystore
 from desktop.security.signing import Verdict
+from desktop.ui.actions import tipped_action
 from desktop.ui.models.media_model import CHECK_ROLE, SIGNATURE_COLUMN, MediaTreeModel
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.browser import BrowserPanel
@@ -191,15 +192,19 @@ class SignatureController(QObject):
         self.keystore, self.current, self.prompter = keystore, current, prompter
         self.status, self.report = status, report
         self.worker: GeneratorWorker | None = None
-        self.verify_action = QAction("&Verify signatures", parent)
-        self.verify_action.setShortcut("Ctrl+Shift+V")
-        self.verify_action.setStatusTip(
-            "Check the digital signatures of the selected instances (all when none is selected)"
+        self.verify_action = tipped_action(
+            parent,
+            "&Verify signatures",
+            "Check the digital signatures of the selected instances (all when none is selected)",
+            self.verify,
+            shortcut="Ctrl+Shift+V",
         )
-        self.verify_action.triggered.connect(self.verify)
-        self.details_action = QAction("Signature &details…", parent)
-        self.details_action.setStatusTip("Every signature of the current instance, in detail")
-        self.details_action.triggered.connect(self.show_details)
+        self.details_action = tipped_action(
+            parent,
+            "Signature &details…",
+            "Every signature of the current instance, in detail",
+            self.show_details,
+        )
         for browser in browsers:
             browser.view.doubleClicked.connect(self._double_clicked)
 
