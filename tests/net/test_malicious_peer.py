@@ -318,18 +318,23 @@ def test_a_find_whose_peer_ignores_c_cancel_is_aborted() -> None:
     assert peer.conversations[0].received[-1] == pdu.A_ABORT
 
 
+def answer_echo(peer: Conversation) -> None:
+    """Accept, read our C-ECHO-RQ and answer it with success."""
+    peer.accept()
+    context_id, command = peer.read_message()
+    response = {
+        dimse.COMMAND_FIELD: dimse.C_ECHO_RSP,
+        dimse.MESSAGE_ID_RESPONDED: int(command[dimse.MESSAGE_ID]),
+        dimse.STATUS: 0,
+    }
+    peer.respond(context_id, response)
+
+
 def test_a_release_collision_is_answered() -> None:
     """The peer's A-RELEASE-RQ crosses ours: we answer it and still wait for its reply."""
 
     def script(peer: Conversation) -> None:
-        peer.accept()
-        context_id, command = peer.read_message()
-        response = {
-            dimse.COMMAND_FIELD: dimse.C_ECHO_RSP,
-            dimse.MESSAGE_ID_RESPONDED: int(command[dimse.MESSAGE_ID]),
-            dimse.STATUS: 0,
-        }
-        peer.respond(context_id, response)
+        answer_echo(peer)
         assert peer.read_pdu()[0] == pdu.A_RELEASE_RQ
         peer.send(pdu.Release(pdu.A_RELEASE_RQ).encode())
         assert peer.read_pdu()[0] == pdu.A_RELEASE_RP
@@ -414,14 +419,7 @@ def test_stopping_a_move_sends_c_cancel() -> None:
 
 def test_a_peer_that_never_answers_our_release_is_aborted_in_time() -> None:
     def script(peer: Conversation) -> None:
-        peer.accept()
-        context_id, command = peer.read_message()
-        response = {
-            dimse.COMMAND_FIELD: dimse.C_ECHO_RSP,
-            dimse.MESSAGE_ID_RESPONDED: int(command[dimse.MESSAGE_ID]),
-            dimse.STATUS: 0,
-        }
-        peer.respond(context_id, response)
+        answer_echo(peer)
         assert peer.read_pdu()[0] == pdu.A_RELEASE_RQ  # and no answer
         assert peer.read_pdu()[0] == pdu.A_ABORT
 
