@@ -246,6 +246,21 @@ def test_node_commit_settings_are_kept_and_bad_waits_refused(
     assert status != 0 and "the wait for a commitment report is 0 to 86400 s" in err
 
 
+def accept_the_request(peer: Conversation) -> int:
+    """Accept, read our N-ACTION-RQ and answer it with success; its presentation context."""
+    peer.accept()
+    context_id, command = peer.read_message()
+    peer.respond(
+        context_id,
+        {
+            dimse.COMMAND_FIELD: dimse.N_ACTION_RSP,
+            dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
+            dimse.STATUS: 0,
+        },
+    )
+    return context_id
+
+
 def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_commits(
     home: Path, tmp_path: Path
 ) -> None:
@@ -253,16 +268,7 @@ def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_c
     answers: list[dict[int, str | int]] = []
 
     def archive(peer: Conversation) -> None:
-        peer.accept()
-        context_id, command = peer.read_message()  # our N-ACTION-RQ
-        peer.respond(
-            context_id,
-            {
-                dimse.COMMAND_FIELD: dimse.N_ACTION_RSP,
-                dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
-                dimse.STATUS: 0,
-            },
-        )
+        context_id = accept_the_request(peer)
         forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
         peer.send(
             pdu.PData(
@@ -322,16 +328,7 @@ def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_li
     job, _, _ = sent_job(home, tmp_path, count=2, request=False)
 
     def archive(peer: Conversation) -> None:
-        peer.accept()
-        context_id, command = peer.read_message()  # our N-ACTION-RQ
-        peer.respond(
-            context_id,
-            {
-                dimse.COMMAND_FIELD: dimse.N_ACTION_RSP,
-                dimse.MESSAGE_ID_RESPONDED: command[dimse.MESSAGE_ID],
-                dimse.STATUS: 0,
-            },
-        )
+        accept_the_request(peer)
         transaction, references = parse_request(peer.dataset, UNCOMPRESSED_SYNTAXES[0])
         peer.send(pdu.Abort(2, 0).encode())  # gone; the report follows a moment later
         time.sleep(1)
