@@ -25,7 +25,7 @@ from tests.ui.clicking import button, click, press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_send import checkbox, tick
 from tests.ui.test_pixel_review import at, drag
-from tests.ui.test_stories import click_row, no_unexpected_errors, open_demo, study_index
+from tests.ui.test_stories import click_row, no_unexpected_errors, select_the_ct_series
 
 MOVE = 40  #: pixels the person drags a box down
 
@@ -161,10 +161,8 @@ def test_de_identify_a_series_from_the_browser_menu_without_pixels(
     demo: Demo,
     tmp_path: Path,
 ) -> None:
-    open_demo(qtbot, window, prompter, demo)
+    series = select_the_ct_series(qtbot, window, prompter, demo)
     view = window.browser.view
-    series = window.browser.model.index(0, 0, study_index(window))  # CT Chest's series
-    click_row(qtbot, view, series)
     wanted = len(window.browser.selected_instances())
     out = tmp_path / "series-copies"
     summary: list[str] = []

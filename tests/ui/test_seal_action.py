@@ -15,7 +15,7 @@ from desktop.ui.widgets.recipient import CERTIFICATE_FILE
 from desktop.ui.widgets.seal import SealDialog
 from tests.ui.clicking import press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
-from tests.ui.test_stories import click_row, no_unexpected_errors, open_demo, study_index
+from tests.ui.test_stories import no_unexpected_errors, select_the_ct_series
 
 
 def test_seal_the_selection_then_open_it_again(
@@ -25,9 +25,7 @@ def test_seal_the_selection_then_open_it_again(
     demo: Demo,
     tmp_path: Path,
 ) -> None:
-    open_demo(qtbot, window, prompter, demo)
-    series = window.browser.model.index(0, 0, study_index(window))
-    click_row(qtbot, window.browser.view, series)
+    select_the_ct_series(qtbot, window, prompter, demo)
     originals = {i.path.name: i.path.read_bytes() for i in window.browser.selected_instances()}
     sealed, opened = tmp_path / "sealed", tmp_path / "opened"
 
@@ -75,8 +73,7 @@ def test_sealing_for_a_ca_certificate_is_refused_as_the_cli_refuses_it(
     tmp_path: Path,
 ) -> None:
     """Tester's finding 30, in the GUI: a certificate file that is a CA's."""
-    open_demo(qtbot, window, prompter, demo)
-    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    select_the_ct_series(qtbot, window, prompter, demo)
     sealed, ca = tmp_path / "sealed", tmp_path / "demo-ca.pem"
     ca.write_text(Keystore(demo.home, lambda new: demo.password).trusted()[0].pem)
 

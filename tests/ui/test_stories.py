@@ -42,6 +42,19 @@ def study_index(window: MainWindow, study: int = 0) -> QModelIndex:
     return window.browser.model.index(study, 0, patient)
 
 
+def select_the_ct_series(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> QModelIndex:
+    """Open the demo media and click its first study's first series (CT Chest's); its index."""
+    open_demo(qtbot, window, prompter, demo)
+    series = window.browser.model.index(0, 0, study_index(window))
+    click_row(qtbot, window.browser.view, series)
+    return series
+
+
 def drop_on_node(window: MainWindow, data: QMimeData, node: str) -> None:
     """The end of a drag (offscreen QDrag.exec returns at once): a drop on the node's row."""
     target = window.nodes.list
@@ -64,8 +77,7 @@ def test_every_button_and_action_of_every_panel(
     demo: Demo,
 ) -> None:
     prompter.defaults["confirm"] = False  # "no" to Remove, Send, Quit ...: nothing is lost
-    open_demo(qtbot, window, prompter, demo)
-    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    select_the_ct_series(qtbot, window, prompter, demo)
     clicked: set[str] = set()
     for tab in range(window.tabs.count()):
         window.tabs.setCurrentIndex(tab)
