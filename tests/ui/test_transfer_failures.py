@@ -28,6 +28,26 @@ def cell(window: MainWindow, job: int, column: int) -> str:
     return item.text() if item is not None else ""
 
 
+def drop_the_mr_study_on_a_dead_node(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    port: int,
+) -> int:
+    """MR T1 (12 images) dropped on a node nobody listens on at ``port``: its job, once it
+    waits to retry."""
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, port, connect_timeout=2))
+    window.node_actions.refresh_nodes()
+    open_demo(qtbot, window, prompter, demo)
+    study = window.browser.model.index(0, 0, study_index(window, 1))
+    drop_on_node(window, window.browser.model.mimeData([study]), DEAD)
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    [job] = window.transfers.rows
+    qtbot.waitUntil(lambda: cell(window, job, 3).startswith("waiting to retry at"), timeout=20000)
+    return job
+
+
 def test_a_dead_node_waits_fails_with_a_reason_and_retry_sends(
     qtbot,  # type: ignore[no-untyped-def]
     window: MainWindow,
@@ -36,14 +56,7 @@ def test_a_dead_node_waits_fails_with_a_reason_and_retry_sends(
     tmp_path: Path,
 ) -> None:
     port = free_port()  # nothing listens there yet
-    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, port, connect_timeout=2))
-    window.node_actions.refresh_nodes()
-    open_demo(qtbot, window, prompter, demo)
-    study = window.browser.model.index(0, 0, study_index(window, 1))  # MR T1: 12 images
-    drop_on_node(window, window.browser.model.mimeData([study]), DEAD)
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    qtbot.waitUntil(lambda: cell(window, job, 3).startswith("waiting to retry at"), timeout=20000)
+    job = drop_the_mr_study_on_a_dead_node(qtbot, window, prompter, demo, port)
     assert "refused" in cell(window, job, 8)
     qtbot.waitUntil(lambda: cell(window, job, 3) == "failed", timeout=30000)  # 1 + 2 + 4 s
     assert "refused" in cell(window, job, 8) and cell(window, job, 7) == "12"
@@ -121,14 +134,7 @@ def test_cancelling_a_waiting_job_by_clicking_says_cancelled_not_failed(
     prompter: ScriptedPrompter,
     demo: Demo,
 ) -> None:
-    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
-    window.node_actions.refresh_nodes()
-    open_demo(qtbot, window, prompter, demo)
-    study = window.browser.model.index(0, 0, study_index(window, 1))  # MR T1: 12 images
-    drop_on_node(window, window.browser.model.mimeData([study]), DEAD)
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    qtbot.waitUntil(lambda: cell(window, job, 3).startswith("waiting to retry at"), timeout=20000)
+    job = drop_the_mr_study_on_a_dead_node(qtbot, window, prompter, demo, free_port())
     window.tabs.setCurrentWidget(window.transfers)
     header = window.transfers.table.horizontalHeader()
     qtbot.waitUntil(lambda: header.sectionSize(8) >= 240)  # the reason is read, not elided
