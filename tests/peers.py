@@ -240,6 +240,19 @@ def orthanc_config(pki: Pki, folder: Path, dicom_port: int, http_port: int, move
     return path
 
 
+def dcmtk_client_tls(pki: Pki) -> list[str]:
+    """A DCMTK client's TLS options: the PKI's client identity, trusting the test root."""
+    return [
+        "+tls",
+        str(pki.path("client", ".key")),
+        str(pki.path("client")),
+        "+pw",
+        KEY_PASSWORD,
+        "+cf",
+        str(pki.path("root-only")),
+    ]
+
+
 def storescu_tls(
     pki: Pki,
     port: int,
@@ -252,13 +265,7 @@ def storescu_tls(
     return subprocess.run(
         [
             require_tool("storescu"),
-            "+tls",
-            str(pki.path("client", ".key")),
-            str(pki.path("client")),
-            "+pw",
-            KEY_PASSWORD,
-            "+cf",
-            str(pki.path("root-only")),
+            *dcmtk_client_tls(pki),
             "-aet",
             "STORESCU",
             "-aec",

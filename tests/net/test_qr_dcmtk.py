@@ -34,6 +34,7 @@ from tests.peers import (
     LOOPBACK,
     dcmqrscp_config,
     dcmqrscp_load,
+    dcmtk_client_tls,
     free_port,
     running,
     stunnel_client,
@@ -118,18 +119,9 @@ def tunnel(served: Served, pki: Pki, tmp_path: Path) -> Iterator[int]:
 def dcmtk(tool: str, pki: Pki, port: int, *options: str, calling: str) -> list[str]:
     """A DCMTK query/retrieve client over TLS with the PKI's client certificate (findscu; for
     movescu and getscu, which have no TLS in DCMTK 3.6.7, ``port`` is stunnel's)."""
-    tls = [
-        "+tls",
-        str(pki.path("client", ".key")),
-        str(pki.path("client")),
-        "+pw",
-        KEY_PASSWORD,
-        "+cf",
-        str(pki.path("root-only")),
-    ]
     return [
         require_tool(tool),
-        *(tls if tool == "findscu" else []),
+        *(dcmtk_client_tls(pki) if tool == "findscu" else []),
         "-aet",
         calling,
         "-aec",

@@ -18,7 +18,7 @@ from desktop.ui.widgets.access_list import ANYONE
 from desktop.ui.widgets.dialogs import INVALID
 from desktop.ui.widgets.sources import SourcesPanel
 from tests.helpers import cli, require_tool
-from tests.peers import LOOPBACK, free_port
+from tests.peers import LOOPBACK, dcmtk_client_tls, free_port
 from tests.pki import KEY_PASSWORD, Pki, build_pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
@@ -41,8 +41,7 @@ def findscu(pki: Pki, port: int, calling: str) -> subprocess.CompletedProcess[st
     """A study-level C-FIND over TLS with the PKI's client certificate."""
     command = [
         require_tool("findscu"),
-        *("+tls", str(pki.path("client", ".key")), str(pki.path("client"))),
-        *("+pw", KEY_PASSWORD, "+cf", str(pki.path("root-only"))),
+        *dcmtk_client_tls(pki),
         *("-S", "-aet", calling, "-aec", "COURIER", "-k", "QueryRetrieveLevel=STUDY"),
         *(LOOPBACK, str(port)),
     ]
