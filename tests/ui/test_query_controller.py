@@ -14,22 +14,9 @@ from desktop.ui.query_controller import QueryController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.query import QueryPanel
 from tests.helpers import require_tool
-from tests.peers import LOOPBACK, free_port, running
+from tests.peers import LOOPBACK, dcmqrscp_config, free_port, running
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
-
-
-def dcmqrscp_config(folder: Path, port: int, inbox: InboxSettings) -> Path:
-    """An archive AE "QRSCP" that knows our Inbox as a move destination."""
-    (folder / "db").mkdir(parents=True)
-    config = folder / "dcmqrscp.cfg"
-    config.write_text(
-        f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n"
-        f"HostTable BEGIN\ninbox = ({inbox.ae_title}, {LOOPBACK}, {inbox.port})\n"
-        "HostTable END\nVendorTable BEGIN\nVendorTable END\n"
-        f"AETable BEGIN\nQRSCP {folder / 'db'} RW (10, 100mb) ANY\nAETable END\n"
-    )
-    return config
 
 
 def test_find_then_retrieve_into_the_inbox_by_clicking(
@@ -51,7 +38,7 @@ def test_find_then_retrieve_into_the_inbox_by_clicking(
         tmp_path / "study",
         (StudySpec("Q1", "Query^Me", "20240101", "head", (SeriesSpec("CT", "ax", 3, 16, 16),)),),
     )
-    config = dcmqrscp_config(tmp_path / "qr", port, settings)
+    config = dcmqrscp_config(tmp_path / "qr", port, hosts=[(settings.ae_title, settings.port)])
     with running([require_tool("dcmqrscp"), "-c", config], port, tmp_path / "qr.log"):
         storescu = [require_tool("storescu"), "-aec", "QRSCP", LOOPBACK, str(port), *files]
         subprocess.run([str(a) for a in storescu], check=True, capture_output=True, timeout=30)
