@@ -33,5 +33,18 @@ def roles(entry: Entry) -> dict[str, tuple[str, str]]:
 def instances(entry: Entry) -> tuple[str, str]:
     """The study a 110104 names and its number of instances."""
     study = etree.fromstring(entry.xml).find("ParticipantObjectIdentification")
-    count = study.find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances")
-    return study.get("ParticipantObjectID"), count
+    return study.get("ParticipantObjectID"), study_count(study)
+
+
+def objects_by_role(root: etree._Element) -> dict[str, etree._Element]:
+    """A message's participant objects by their type code role ("1" the patient, "3" the
+    study ...)."""
+    return {
+        o.get("ParticipantObjectTypeCodeRole"): o
+        for o in root.iter("ParticipantObjectIdentification")
+    }
+
+
+def study_count(study: etree._Element) -> str:
+    """The number of instances a study participant object names."""
+    return study.find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances")

@@ -22,6 +22,7 @@ from desktop.core.audit.store import AuditLog, Entry
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
+from tests.audit.reading import objects_by_role, study_count
 from tests.audit.schema import schema_errors
 from tests.helpers import cli, node_add, require_tool
 from tests.net.conftest import PASSWORD, make_study
@@ -79,14 +80,9 @@ def test_a_send_reports_unlock_begin_and_transferred(
     assert "5 of 5 instance(s) stored" in done.summary
     sent = pydicom.dcmread(files[0])
     root = etree.fromstring(done.xml)
-    objects = {
-        o.get("ParticipantObjectTypeCodeRole"): o
-        for o in root.iter("ParticipantObjectIdentification")
-    }
+    objects = objects_by_role(root)
     assert objects["3"].get("ParticipantObjectID") == sent.StudyInstanceUID
-    assert (
-        objects["3"].find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances") == "5"
-    )
+    assert study_count(objects["3"]) == "5"
     assert objects["1"].get("ParticipantObjectID") == sent.PatientID
     destination = [p for p in root.iter("ActiveParticipant") if p.get("UserID") == "DCMTK_SCP"]
     assert destination[0].get("NetworkAccessPointID") == "127.0.0.1"
@@ -171,7 +167,7 @@ def test_received_instances_and_a_refused_handshake_are_reported(
     assert "2 instance(s) received" in received.summary
     study = etree.fromstring(received.xml).find("ParticipantObjectIdentification")
     assert study.get("ParticipantObjectID") == pydicom.dcmread(files[0]).StudyInstanceUID
-    assert study.find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances") == "2"
+    assert study_count(study) == "2"
     [alert] = of(found, "110113")
     assert alert.outcome == 4 and "incoming TLS handshake" in alert.summary
 

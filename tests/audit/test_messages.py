@@ -10,6 +10,7 @@ from pydicom.filereader import read_dataset
 
 from desktop.core.audit import events
 from desktop.core.audit.message import AuditMessage, Outcome, to_xml
+from tests.audit.reading import objects_by_role, study_count
 from tests.audit.schema import schema_errors
 
 LOCAL = events.Local("alice", "workstation.example", 4242, "COURIER")
@@ -111,14 +112,9 @@ def test_codes_and_participants_are_those_of_the_standard() -> None:
         "10.1.2.3",
         "2",
     )
-    objects = {
-        o.get("ParticipantObjectTypeCodeRole"): o
-        for o in root.iter("ParticipantObjectIdentification")
-    }
+    objects = objects_by_role(root)
     assert objects["3"].get("ParticipantObjectID") == STUDY.study_uid
-    assert (
-        objects["3"].find("ParticipantObjectDescription/SOPClass").get("NumberOfInstances") == "12"
-    )
+    assert study_count(objects["3"]) == "12"
     assert objects["1"].findtext("ParticipantObjectName") == "Doe^Jane"
     sent = etree.fromstring(to_xml(messages["sent"])).find("EventIdentification")
     assert (sent.get("EventOutcomeIndicator"), sent.get("EventActionCode")) == ("4", "R")
