@@ -43,6 +43,17 @@ def _as_content_info(content_type: str, inner: bytes, spec: type, out: Path) -> 
     return out
 
 
+def _opened_by_openssl_digest(sealed: Path, pki: Pki, folder: Path) -> bytes:
+    """A digested seal decrypted and its digest checked by openssl: the file it holds."""
+    inner = _decrypt(sealed, pki, folder / "inner.der")
+    wrapped = _as_content_info("digested_data", inner, cms.DigestedData, folder / "digested.der")
+    _openssl(
+        "cms", "-digest_verify", "-inform", "DER", "-in", wrapped, "-binary",
+        "-out", folder / "original.dcm",
+    )  # fmt: skip
+    return (folder / "original.dcm").read_bytes()
+
+
 def _seal(
     capsys: pytest.CaptureFixture[str], pki: Pki, source: Path, out: Path, *extra: object
 ) -> Path:
@@ -81,13 +92,7 @@ def test_digested_seal_opens_with_openssl_and_its_digest_verifies(
 ) -> None:
     source = ct_copy(tmp_path / "media")
     sealed = _seal(capsys, pki, source, tmp_path / "sealed")
-    inner = _decrypt(sealed, pki, tmp_path / "inner.der")
-    wrapped = _as_content_info("digested_data", inner, cms.DigestedData, tmp_path / "dig.der")
-    _openssl(
-        "cms", "-digest_verify", "-inform", "DER", "-in", wrapped, "-binary",
-        "-out", tmp_path / "original.dcm",
-    )  # fmt: skip
-    assert (tmp_path / "original.dcm").read_bytes() == source.read_bytes()
+    assert _opened_by_openssl_digest(sealed, pki, tmp_path) == source.read_bytes()
     status, out, err = cli(
         capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "open"
     )
@@ -149,13 +154,7 @@ def test_files_of_one_name_are_sealed_and_unsealed_each_to_its_own_file(
     assert status == 0, err
     sealed = [sealed_folder / s.relative_to(tmp_path / "media") for s in sources]
     for source, copy in zip(sources, sealed, strict=True):  # each opened by openssl
-        inner = _decrypt(copy, pki, tmp_path / "inner.der")
-        wrapped = _as_content_info("digested_data", inner, cms.DigestedData, tmp_path / "d.der")
-        _openssl(
-            "cms", "-digest_verify", "-inform", "DER", "-in", wrapped, "-binary",
-            "-out", tmp_path / "original.dcm",
-        )  # fmt: skip
-        assert (tmp_path / "original.dcm").read_bytes() == source.read_bytes()
+        assert _opened_by_openssl_digest(copy, pki, tmp_path) == source.read_bytes()
     status, _, err = cli(
         capsys, "unseal", *sealed, "--identity", "courier", "--out", tmp_path / "o"
     )
