@@ -35,10 +35,15 @@ def listener(home: Path, pki: Pki, tmp_path: Path) -> Iterator[tuple[StorageList
     server.stop()
 
 
-def storescu(
-    pki: Pki, port: int, files: list[Path], *options: str
-) -> subprocess.CompletedProcess[str]:
-    return storescu_tls(pki, port, files, *options)
+def filed_at(out: Path, sent: pydicom.Dataset) -> Path:
+    """Where the listener files the instance ``sent`` under ``out``."""
+    return stored_path(
+        out,
+        str(sent.PatientID),
+        str(sent.StudyInstanceUID),
+        str(sent.SeriesInstanceUID),
+        str(sent.SOPInstanceUID),
+    )
 
 
 def test_storescu_sends_over_mutual_tls(
@@ -46,19 +51,13 @@ def test_storescu_sends_over_mutual_tls(
 ) -> None:
     server, records = listener
     files = make_study(tmp_path / "study", count=5)
-    result = storescu(pki, server.port, files)
+    result = storescu_tls(pki, server.port, files)
     assert result.returncode == 0, result.stderr
     stored = [r for r in records if r["event"] == "stored"]
     assert len(stored) == 5
     for path in files:
         sent = pydicom.dcmread(path)
-        target = stored_path(
-            server.settings.out,
-            str(sent.PatientID),
-            str(sent.StudyInstanceUID),
-            str(sent.SeriesInstanceUID),
-            str(sent.SOPInstanceUID),
-        )
+        target = filed_at(server.settings.out, sent)
         assert pydicom.dcmread(target).PixelData == sent.PixelData
     handshakes = [r["transcript"] for r in records if r["event"] == "handshake"]
     assert handshakes and all(t["ok"] and t["protocol"] == "TLSv1.3" for t in handshakes)
@@ -73,7 +72,7 @@ def test_idle_connection_does_not_stall_others(
     try:
         files = make_study(tmp_path / "study", count=1)
         start = time.monotonic()
-        result = storescu(pki, server.port, files)
+        result = storescu_tls(pki, server.port, files)
         assert result.returncode == 0, result.stderr
         assert time.monotonic() - start < 5
     finally:
@@ -113,7 +112,7 @@ def test_unknown_calling_ae_title_is_refused(
 ) -> None:
     server, records = listener
     files = make_study(tmp_path / "study", count=1)
-    result = storescu(pki, server.port, files, "-aet", "INTRUDER")
+    result = storescu_tls(pki, server.port, files, "-aet", "INTRUDER")
     assert result.returncode != 0 or "Rejected" in result.stderr + result.stdout
     assert not any(r["event"] == "stored" for r in records)
     assert any(r["event"] == "association-rejected" and r["calling"] == "INTRUDER" for r in records)
@@ -137,7 +136,7 @@ def test_a_hundred_idle_sockets_do_not_lock_an_allowed_sender_out(
     try:
         files = make_study(tmp_path / "study", count=1)
         start = time.monotonic()
-        result = storescu(pki, server.port, files)
+        result = storescu_tls(pki, server.port, files)
         assert result.returncode == 0, result.stderr
         assert time.monotonic() - start < 3  # not after the idle ones time out
     finally:
@@ -174,7 +173,7 @@ def test_an_instance_whose_uid_is_not_a_uid_is_refused_in_words(
         dataset.file_meta.MediaStorageSOPInstanceUID = value
     dataset.save_as(path)
     recwarn.clear()
-    result = storescu(pki, server.port, [path])
+    result = storescu_tls(pki, server.port, [path])
     assert result.returncode != 0  # storescu saw the refusal
     [failed] = [r for r in records if r["event"] == "store-failed"]
     assert failed["status"] == 0xC000 and f"the {reason} is not a valid UID" in failed["error"]
@@ -191,16 +190,10 @@ def test_an_instance_already_imported_is_not_stored_twice_for_its_meta_header(
     server, records = listener
     [path] = make_study(tmp_path / "study", count=1)
     sent = pydicom.dcmread(path)
-    imported = stored_path(
-        server.settings.out,
-        str(sent.PatientID),
-        str(sent.StudyInstanceUID),
-        str(sent.SeriesInstanceUID),
-        str(sent.SOPInstanceUID),
-    )
+    imported = filed_at(server.settings.out, sent)
     imported.parent.mkdir(parents=True)
     imported.write_bytes(path.read_bytes())
-    result = storescu(pki, server.port, [path])
+    result = storescu_tls(pki, server.port, [path])
     assert result.returncode == 0, result.stderr
     [stored] = [r for r in records if r["event"] == "stored"]
     assert stored["duplicate"] and stored["path"] == str(imported)
