@@ -25,7 +25,12 @@ from tests.ui.clicking import button, click, press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_send import checkbox, tick
 from tests.ui.test_pixel_review import at, drag
-from tests.ui.test_stories import click_row, no_unexpected_errors, select_the_ct_series
+from tests.ui.test_stories import (
+    click_row,
+    no_unexpected_errors,
+    open_media,
+    select_the_ct_series,
+)
 
 MOVE = 40  #: pixels the person drags a box down
 
@@ -49,9 +54,7 @@ def test_de_identify_with_review_from_the_file_menu(
     write_samples(burned, 2, seed=3)  # a 3-frame ultrasound cine and a secondary capture
     before = digests(burned)
     out = tmp_path / "copies"
-    prompter.answer("open_folder", burned)
-    trigger(window, "Open folder or CD…")
-    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+    open_media(qtbot, window, prompter, burned)
     view, model = window.browser.view, window.browser.model
     assert model.rowCount() == 2  # one patient each
     click_row(qtbot, view, model.index(0, 0))
@@ -217,9 +220,7 @@ def test_stopping_at_a_review_makes_no_copy(
 ) -> None:
     burned, out = tmp_path / "burned", tmp_path / "copies"
     write_samples(burned, 2, seed=5)
-    prompter.answer("open_folder", burned)
-    trigger(window, "Open folder or CD…")
-    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+    open_media(qtbot, window, prompter, burned)
     window.browser.view.selectAll()
 
     def fill_in(dialog: QDialog) -> None:

@@ -14,7 +14,7 @@ from desktop.ui.widgets.identity_folder import IdentityFolderDialog
 from tests.ui.clicking import press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_action import digests
-from tests.ui.test_stories import no_unexpected_errors
+from tests.ui.test_stories import no_unexpected_errors, open_media
 
 
 def test_re_identify_the_selected_copies_with_an_identity(
@@ -32,9 +32,7 @@ def test_re_identify_the_selected_copies_with_an_identity(
         made = list(copies(files, deidentified, options=frozenset(), recipient=pem))
         assert all(done.copy is not None for done in made)
     before = digests(deidentified)
-    prompter.answer("open_folder", deidentified)
-    trigger(window, "Open folder or CD…")
-    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+    open_media(qtbot, window, prompter, deidentified)
     window.browser.view.selectAll()
 
     def choose(dialog: QDialog) -> None:

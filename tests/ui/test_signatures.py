@@ -27,7 +27,7 @@ from tests.pki import Pki, build_pki
 from tests.security.signing_fixtures import tamper
 from tests.ui.clicking import trigger
 from tests.ui.scripted import ScriptedPrompter
-from tests.ui.test_stories import click_row, no_unexpected_errors
+from tests.ui.test_stories import click_row, no_unexpected_errors, open_media
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +100,7 @@ def test_verify_shows_verdicts_and_details(
     pki: Pki,
 ) -> None:
     files = signed_media(tmp_path / "media", pki)
-    prompter.answer("open_folder", tmp_path / "media")
-    trigger(window, "Open folder or CD…")
-    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+    open_media(qtbot, window, prompter, tmp_path / "media")
 
     # The demo keystore does not trust the test CA yet: signed, but by whom?
     cells = verify(qtbot, window, 3)

@@ -24,10 +24,15 @@ def no_unexpected_errors(prompter: ScriptedPrompter) -> None:
     assert not unexpected, unexpected
 
 
-def open_demo(qtbot, window: MainWindow, prompter: ScriptedPrompter, demo: Demo) -> None:  # type: ignore[no-untyped-def]
-    prompter.answer("open_folder", demo.media)
+def open_media(qtbot, window: MainWindow, prompter: ScriptedPrompter, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    """Open ``folder`` by File ▸ Open folder or CD… and wait for the browser's tree."""
+    prompter.answer("open_folder", folder)
     trigger(window, "Open folder or CD…")
     qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+
+
+def open_demo(qtbot, window: MainWindow, prompter: ScriptedPrompter, demo: Demo) -> None:  # type: ignore[no-untyped-def]
+    open_media(qtbot, window, prompter, demo.media)
 
 
 def click_row(qtbot, view: QTreeView, index: QModelIndex) -> None:  # type: ignore[no-untyped-def]
