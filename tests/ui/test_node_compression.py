@@ -7,18 +7,13 @@ from PySide6.QtWidgets import QDialog
 
 from desktop.core.config import Node, add_node
 from desktop.net.store import StoreItem
-from desktop.ui.controller import TransferController
-from desktop.ui.node_checks import NodeChecks
-from desktop.ui.nodes_controller import NodesController
-from desktop.ui.send_controller import SendController
 from desktop.ui.shell import Shell
-from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
+from desktop.ui.widgets.nodes import NodeDialog
 from desktop.ui.widgets.send_confirmation import SendConfirmation
-from desktop.ui.widgets.sources import SourcesPanel
-from desktop.ui.widgets.transfers import TransfersPanel
 from tests.peers import LOOPBACK
 from tests.ui.clicking import press_ok
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.sending import sending
 
 
 def test_the_node_dialog_shows_and_changes_the_compression(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -51,24 +46,7 @@ def test_the_send_confirmation_says_the_compression_in_words(
     add_node(
         shell.services.home, Node("Lossy", "PACS", LOOPBACK, 104, compress="jpeg-ls-near-lossless")
     )
-    sources, nodes, transfers = (
-        SourcesPanel(shell.services.inbox, shell.services.store),
-        NodesPanel(),
-        TransfersPanel(),
-    )
-    for widget in (sources, nodes, transfers):
-        qtbot.addWidget(widget)
-    checks = NodeChecks(shell.settings)
-    sending = SendController(
-        shell,
-        transfers,
-        TransferController(shell.services),
-        sources=sources,
-        nodes=NodesController(shell, nodes, checks),
-        checks=checks,
-        show_panel=lambda: None,
-        menu_actions=[],
-    )
+    controller = sending(qtbot, shell).controller
     item = StoreItem(
         tmp_path / "a.dcm", "1.2.840.10008.5.1.4.1.1.2", "1.2.3", "1.2.840.10008.1.2.1", 2**20
     )
@@ -81,7 +59,7 @@ def test_the_send_confirmation_says_the_compression_in_words(
 
     for name in ("Packed", "Auto", "Plain", "Lossy"):
         prompter.answer("run", read)
-        assert sending.confirm_send(name, [item]) is not None
+        assert controller.confirm_send(name, [item]) is not None
     packed, auto, plain, lossy = shown
     assert "compressed LOSSILY as JPEG-LS near-lossless (every pixel within ±2" in lossy
     assert "not identical to the originals, with new instance UIDs" in lossy

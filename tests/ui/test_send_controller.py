@@ -9,18 +9,13 @@ from PySide6.QtGui import QDropEvent
 
 from desktop.core.config import Node, add_node
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
-from desktop.ui.controller import TransferController
-from desktop.ui.node_checks import NodeChecks
-from desktop.ui.nodes_controller import NodesController
-from desktop.ui.send_controller import SendController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.nodes import NodesPanel
-from desktop.ui.widgets.sources import SourcesPanel
-from desktop.ui.widgets.transfers import TransfersPanel
 from tests.helpers import require_tool
 from tests.peers import LOOPBACK, free_port, running
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.sending import sending
 
 
 def drop(panel: NodesPanel, data: QMimeData, node: str) -> None:
@@ -50,27 +45,10 @@ def test_a_dropped_study_is_confirmed_sent_and_a_dead_job_cancelled_by_clicking(
     home = shell.services.home
     add_node(home, Node("Archive", "DCMTK", LOOPBACK, port))
     add_node(home, Node("Dead", "DEAD", LOOPBACK, dead, connect_timeout=2))
-    sources, nodes, transfers = (
-        SourcesPanel(shell.services.inbox, shell.services.store),
-        NodesPanel(),
-        TransfersPanel(),
-    )
-    for widget in (sources, nodes, transfers):
-        qtbot.addWidget(widget)
-    checks = NodeChecks(shell.settings)
-    node_actions = NodesController(shell, nodes, checks)
-    jobs = TransferController(shell.services)
     shown: list[bool] = []
-    sending = SendController(
-        shell,
-        transfers,
-        jobs,
-        sources=sources,
-        nodes=node_actions,
-        checks=checks,
-        show_panel=lambda: shown.append(True),
-        menu_actions=[],
-    )
+    wired = sending(qtbot, shell, show_panel=lambda: shown.append(True))
+    sources, nodes, transfers, checks = wired.sources, wired.nodes, wired.transfers, wired.checks
+    node_actions, jobs = wired.node_actions, wired.jobs
     node_actions.refresh_nodes()
     sources.media.open_path(tmp_path / "media")
     qtbot.waitUntil(lambda: sources.media.tree is not None, timeout=20000)
@@ -98,10 +76,10 @@ def test_a_dropped_study_is_confirmed_sent_and_a_dead_job_cancelled_by_clicking(
     state = transfers.table.item(transfers.rows[dead_job], 3)
     qtbot.waitUntil(lambda: state.text().startswith("waiting to retry"), timeout=20000)
     prompter.answer("confirm", False)
-    assert not sending.may_quit()  # a job is queued: Quit asks, and "no" keeps it
+    assert not wired.controller.may_quit()  # a job is queued: Quit asks, and "no" keeps it
     transfers.table.selectRow(transfers.rows[dead_job])
     click(qtbot, button(transfers, "Cancel"))
     jobs.stop_all()
     qtbot.waitUntil(lambda: not jobs.busy(), timeout=20000)
     assert transfers.table.item(transfers.rows[dead_job], 3).text() == "cancelled"
-    assert sending.may_quit()
+    assert wired.controller.may_quit()
