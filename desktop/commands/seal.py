@@ -5,13 +5,14 @@ import argparse
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
+from desktop.core.outputs import FileOutcome
 from desktop.sealing import part10
 
-Done = TypeVar("Done", bound="_Done")
+Done = TypeVar("Done", bound=FileOutcome)
 
 
 def _der(head: bytes) -> bool:
@@ -106,17 +107,6 @@ def _reid(args: argparse.Namespace) -> int:
             f"{done.restored} original values restored"
         ),
     )
-
-
-class _Done(Protocol):
-    """One file's result: its target, or None and the error."""
-
-    @property
-    def source(self) -> Path: ...
-    @property
-    def target(self) -> Path | None: ...
-    @property
-    def error(self) -> str: ...
 
 
 def _told(results: Iterable[Done], failed: str, done: Callable[[Done], str]) -> int:

@@ -4,8 +4,20 @@ ever writing two inputs to one file (DICOM media name every file IM000000...).""
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from desktop.core.errors import CourierError
+
+
+class FileOutcome(Protocol):
+    """One input done: the copy it made (``target``), or None and why (``error``)."""
+
+    @property
+    def source(self) -> Path: ...
+    @property
+    def target(self) -> Path | None: ...
+    @property
+    def error(self) -> str: ...
 
 
 def named_files(files: list[Path]) -> dict[Path, Path]:

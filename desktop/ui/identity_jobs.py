@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog
 
 from desktop import auditing
+from desktop.core.outputs import FileOutcome
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.identity_folder import IdentityFolderDialog
 from desktop.ui.workers import GeneratorWorker, start
@@ -21,19 +22,8 @@ if TYPE_CHECKING:
     from desktop.security.keystore import Keystore, UnlockedIdentity
 
 
-class Outcome(Protocol):
-    """One file done: what it made, or why not."""
-
-    @property
-    def source(self) -> Path: ...
-    @property
-    def target(self) -> Path | None: ...
-    @property
-    def error(self) -> str: ...
-
-
 #: Does ``(file, target)`` jobs with an unlocked identity and the keystore (on the worker).
-Work = Callable[[list[tuple[Path, Path]], "UnlockedIdentity", "Keystore"], Iterator[Outcome]]
+Work = Callable[[list[tuple[Path, Path]], "UnlockedIdentity", "Keystore"], Iterator[FileOutcome]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +71,7 @@ def run_identity_job(
     keystore.take_password()  # asked here, on the GUI thread; the key opens on the worker
     jobs = [(path, out / relative(path, root)) for path in files]
 
-    def work() -> Iterator[Outcome]:
+    def work() -> Iterator[FileOutcome]:
         return job.work(jobs, auditing.unlock(keystore, name), keystore)
 
     return run_file_jobs(
@@ -100,7 +90,7 @@ def run_file_jobs(
     title: str,
     done: str,
     count: int,
-    work: Callable[[], Iterator[Outcome]],
+    work: Callable[[], Iterator[FileOutcome]],
     where: str,
     show: Callable[[], Any] | None = None,
 ) -> GeneratorWorker:
@@ -108,14 +98,14 @@ def run_file_jobs(
     many were ``done`` ``where`` (each other one with its reason) and ``show`` them."""
     progress = QProgressDialog(f"{title}…", "Cancel", 0, count, shell.window)
     progress.setWindowModality(Qt.WindowModality.WindowModal)
-    outcomes: list[Outcome] = []
+    outcomes: list[FileOutcome] = []
 
-    def generator() -> Generator[Outcome, None, None]:
+    def generator() -> Generator[FileOutcome, None, None]:
         yield from work()
 
     worker = GeneratorWorker(generator)
 
-    def one(outcome: Outcome) -> None:
+    def one(outcome: FileOutcome) -> None:
         outcomes.append(outcome)
         progress.setValue(len(outcomes))
 

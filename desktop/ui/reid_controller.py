@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from desktop.core.outputs import FileOutcome
 from desktop.ui.actions import tipped_action
-from desktop.ui.identity_jobs import IdentityJob, Outcome, run_identity_job
+from desktop.ui.identity_jobs import IdentityJob, run_identity_job
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.workers import GeneratorWorker
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # pydicom and the CMS are not needed to show the window
 
 def _reidentify(
     jobs: list[tuple[Path, Path]], identity: UnlockedIdentity, _: Keystore
-) -> Iterator[Outcome]:
+) -> Iterator[FileOutcome]:
     from desktop.reidentify import reidentify_files
 
     return reidentify_files(jobs, identity)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from PySide6.QtCore import QObject
 
+from desktop.core.outputs import FileOutcome
 from desktop.ui.actions import tipped_action
-from desktop.ui.identity_jobs import Outcome, relative, run_file_jobs
+from desktop.ui.identity_jobs import relative, run_file_jobs
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.recipient import keystore_certificates
 from desktop.ui.widgets.seal import SealDialog
@@ -55,7 +56,7 @@ class SealController(QObject):
         jobs = [(path, out / relative(path, root)) for path in files]
         certificate = recipient.certificate()
 
-        def work() -> Iterator[Outcome]:
+        def work() -> Iterator[FileOutcome]:
             from desktop.sealing import recipient_certificate, seal_files, signer_of
 
             signer = signer_of(keystore, signed_by) if signed_by is not None else None

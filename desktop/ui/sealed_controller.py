@@ -13,8 +13,9 @@ from PySide6.QtCore import QObject
 
 from desktop.core.header import SEALED
 from desktop.core.model import MediaTree
+from desktop.core.outputs import FileOutcome
 from desktop.ui.actions import tipped_action
-from desktop.ui.identity_jobs import IdentityJob, Outcome, run_identity_job
+from desktop.ui.identity_jobs import IdentityJob, run_identity_job
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.workers import GeneratorWorker
@@ -30,7 +31,7 @@ def sealed_files(tree: MediaTree | None) -> list[Path]:
 
 def _unseal(
     jobs: list[tuple[Path, Path]], identity: UnlockedIdentity, keystore: Keystore
-) -> Iterator[Outcome]:
+) -> Iterator[FileOutcome]:
     from desktop.sealing import unseal_files
     from desktop.signing import trust_of
 
