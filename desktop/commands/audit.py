@@ -35,6 +35,7 @@ OUTCOMES = {"success": 0, "minor": 4, "serious": 8, "major": 12}
 
 
 def register(commands: Any) -> None:
+    """Add ``audit`` and its actions to the parser's subcommands."""
     secret = password_option()
     audit = commands.add_parser("audit", help="the audit trail: list, verify, forward")
     audit.add_argument("--json", action="store_true")

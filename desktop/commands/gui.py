@@ -8,6 +8,7 @@ from typing import Any
 
 
 def register(commands: Any) -> None:
+    """Add ``gui`` to the parser's subcommands."""
     gui = commands.add_parser("gui", help="start the desktop application")
     gui.add_argument("path", nargs="?", type=Path, help="media to open")
     gui.add_argument(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 
 def register(commands: Any) -> None:
+    """Add ``listen`` and ``access ...`` to the parser's subcommands."""
     listen = commands.add_parser(
         "listen", help="receive instances and serve query/retrieve of the Inbox (an SCP)"
     )

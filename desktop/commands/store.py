@@ -25,6 +25,7 @@ PLURALS = {"study": "studies", "series": "series", "image": "images"}
 
 
 def register(commands: Any) -> None:
+    """Add ``import`` and ``store ...`` to the parser's subcommands."""
     folder = argparse.ArgumentParser(add_help=False)
     folder.add_argument(
         "--store", type=Path, metavar="DIR", help="the store's folder (default: HOME/inbox)"
