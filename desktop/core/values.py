@@ -57,6 +57,8 @@ class RawValues:
         return tag in self._elements
 
     def text(self, tag: int) -> str:
+        """The element's value as text (decoded in the data set's character set, numbers of
+        binary VRs as digits); "" when absent."""
         element = self._elements.get(tag)
         if element is None:
             return ""
@@ -76,6 +78,8 @@ class RawValues:
         return None if element is None else element[1]
 
     def integer(self, tag: int) -> int | None:
+        """The element's (first) value as a number, binary or text; None when absent or not
+        a number."""
         element = self._elements.get(tag)
         if element is None:
             return None

@@ -37,6 +37,7 @@ class History:
             self.path.replace(self._rotated(1))
 
     def append(self, record: dict[str, Any]) -> None:
+        """Add ``record`` with the time, as one line written at once (rotating when full)."""
         line = json.dumps({"time": time.time(), **record}, default=str) + "\n"
         private_folder(self.path.parent)
         self._rotate_if_full()

@@ -186,6 +186,7 @@ class Walker:
         return not self.buffer
 
     def header(self, implicit: bool) -> tuple[int, bytes, int]:
+        """The next element's tag, VR (b"" when implicit) and value length."""
         start = self.need(8)
         buffer = self.buffer
         group, element = self.tag.unpack_from(buffer, start)

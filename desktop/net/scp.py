@@ -148,6 +148,8 @@ class StorageListener:
         return self.settings.out / ".incoming"
 
     def start(self) -> "StorageListener":
+        """Listen and accept on a thread of its own; a ``ListenerError`` in plain words when
+        the inbox or the port cannot be used."""
         settings = self.settings
         try:
             self.incoming.mkdir(parents=True, exist_ok=True)

@@ -159,6 +159,8 @@ class Index:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE): committed at the end, rolled back when
+        the block raises."""
         self._upserted.clear()  # another connection may have changed the rows since
         self.connection.execute("BEGIN IMMEDIATE")
         try:
@@ -169,6 +171,7 @@ class Index:
         self.connection.execute("COMMIT")
 
     def rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row ``sql`` selects."""
         return self.connection.execute(sql, parameters).fetchall()
 
     def put(self, record: IndexedFile) -> None:

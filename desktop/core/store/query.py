@@ -82,6 +82,7 @@ class Query:
     extras: dict[int, str] = field(default_factory=dict)  # provider keys asked for
 
     def sql(self) -> str:
+        """The SELECT of the keys' columns at this level, with the SQL conditions."""
         columns = ", ".join(_expression(k) for k in self.keys)
         where = list(self.where)
         if self.level == "IMAGE":
