@@ -33,6 +33,7 @@ class DeidController(QObject):
         self.run: DeidRun | None = None  # the last one (a connection does not keep it alive)
 
     def deidentify(self) -> DeidRun | None:
+        """Ask how to de-identify the selected images, then write the copies (a ``DeidRun``)."""
         browser = self.sources.current_browser()
         files = browser.readable_selection()
         if not files:

@@ -61,6 +61,7 @@ class DeidRun(QObject):
         self.progress.canceled.connect(self.cancel)
 
     def start(self) -> None:
+        """Search the images for burned-in text first when asked to, else write the copies."""
         if self.choice.pixels == "off":
             self._write(self.files)
             return

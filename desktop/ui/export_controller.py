@@ -67,6 +67,7 @@ class ExportController(QObject):
         return name if name.suffix else name.with_suffix(suffix)
 
     def export_png(self) -> GeneratorWorker | None:
+        """Write the image shown as a PNG, as it is windowed, where the user says."""
         stack, shown = self.viewer.stack, self.viewer.shown
         if stack is None or not stack.images:
             self.status("Select an image first")
@@ -90,6 +91,7 @@ class ExportController(QObject):
         return self._run(call(write), f"Wrote {target}")
 
     def export_mp4(self) -> GeneratorWorker | None:
+        """Write the cine or the series shown as an MP4 video, where the user says."""
         stack = self.viewer.stack
         if stack is None or len(stack) < 2:
             self.status("Select a cine or a series of several images first")
@@ -98,6 +100,7 @@ class ExportController(QObject):
         return None if target is None else self.export_video(stack, target)
 
     def export_video(self, frames: Frames, target: Path) -> GeneratorWorker:
+        """Encode ``frames`` into ``target`` on a worker, with progress and Cancel."""
         from desktop.core.export import export_mp4
 
         dialog = QProgressDialog("Encoding the video…", "Cancel", 0, frames.frame_count)

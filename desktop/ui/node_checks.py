@@ -61,6 +61,7 @@ class NodeChecks:
         self._logged: dict[str, Check] = {}
 
     def record(self, node: Node, how: str, *, ok: bool) -> Check:
+        """Remember that ``node``, as configured now, passed (or failed) the check ``how``."""
         check = Check(time.time(), how, ok)
         value = {"node": fingerprint(node), **asdict(check)}
         self.settings.setValue(f"checks/{node.name}", json.dumps(value))

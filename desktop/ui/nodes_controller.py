@@ -43,6 +43,7 @@ class NodesController(QObject):
         self.listed.emit([n.name for n in nodes])
 
     def edit_node(self, name: str | None) -> None:
+        """Edit the node ``name`` (a new one when None) in the node dialog, and save it."""
         identities = [i.name for i in self.services.keystore.identities()]
         home = self.services.home
 
@@ -65,6 +66,7 @@ class NodesController(QObject):
             self.refresh_nodes()
 
     def remove_node(self, name: str) -> None:
+        """Remove the node ``name`` once confirmed (saying which jobs still wait for it)."""
         waiting = nodes.waiting_jobs(self.services.home, name)
         question = f"Remove the node {name}?"
         if waiting:
@@ -77,6 +79,7 @@ class NodesController(QObject):
             self.refresh_nodes()
 
     def echo(self, name: str) -> GeneratorWorker | None:
+        """C-ECHO the node ``name`` on a worker; the result goes to the log and the node list."""
         try:
             node = self.services.prepare(name)
         except CourierError as error:
@@ -100,6 +103,7 @@ class NodesController(QObject):
         return start(worker)
 
     def check_tls(self, name: str) -> GeneratorWorker | None:
+        """Handshake with the TLS node ``name`` on a worker and show the transcript."""
         try:
             node = self.services.node(name)
             if not node.tls:

@@ -24,6 +24,7 @@ class QueryController(QObject):
         panel.retrieve_requested.connect(self.retrieve)
 
     def find_studies(self, node_name: str, keys: dict[str, str]) -> GeneratorWorker | None:
+        """C-FIND the studies matching ``keys`` on a worker; the matches go to the panel."""
         from desktop.net.query import Unsupported, find  # deferred, as pydicom is
 
         try:
@@ -52,6 +53,7 @@ class QueryController(QObject):
         return start(worker)
 
     def retrieve(self, node_name: str, study_uids: list[str]) -> GeneratorWorker | None:
+        """C-MOVE the studies into the Inbox (our listener must run), with progress."""
         from desktop.net.query import move
 
         inbox = self.inbox()

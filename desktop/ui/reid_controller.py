@@ -43,6 +43,7 @@ class ReidController(QObject):
         )
 
     def reidentify(self) -> GeneratorWorker | None:
+        """Restore the selected images' original values with one of the user's identities."""
         browser = self.sources.current_browser()
         files = browser.readable_selection()
         if browser.tree is None or not files:

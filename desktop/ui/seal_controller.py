@@ -29,6 +29,7 @@ class SealController(QObject):
         )
 
     def seal(self) -> GeneratorWorker | None:
+        """Ask for the recipient, the signer and the folder, then seal the selected images."""
         browser = self.sources.current_browser()
         files = browser.readable_selection()
         if browser.tree is None or not files:

@@ -63,6 +63,7 @@ class SealedController(QObject):
             self.open_sealed()
 
     def open_sealed(self) -> GeneratorWorker | None:
+        """Open the sealed files of the media shown with one of the user's identities."""
         tree = self.sources.media.tree
         found = sealed_files(tree)
         if tree is None or not found:

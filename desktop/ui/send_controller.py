@@ -130,6 +130,8 @@ class SendController(QObject):
         self.send_payload(node, instance_payloads(browser.selected_instances()))
 
     def send_payload(self, node_name: str, payload: list[dict[str, Any]]) -> bool:
+        """Queue the dropped instances (``payload``'s records) for ``node_name`` once the user
+        confirms; whether they were queued."""
         items = [
             StoreItem(
                 Path(p["path"]),
@@ -228,6 +230,7 @@ class SendController(QObject):
         self.shell.report(f"Transfer to {node}", error)
 
     def retry_job(self, job_id: int) -> None:
+        """Re-queue the failed instances of job ``job_id`` and send them again."""
         queue = TransferQueue(self.services.queue_path)
         try:
             count = queue.retry(job_id)

@@ -94,6 +94,7 @@ class AuditFilter(QSortFilterProxyModel):
         outcome: int | None = None,
         since: dt.datetime | None = None,
     ) -> None:
+        """Show only the entries that pass every filter given (None: no filter)."""
         self.beginFilterChange()
         self.event_code, self.hidden_event, self.node_name = event, hide_event, node
         self.outcome, self.since = outcome, since

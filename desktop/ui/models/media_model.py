@@ -102,6 +102,7 @@ class MediaTreeModel(QStandardItemModel):
         self._signature_cells: dict[Path, QStandardItem] = {}
 
     def show_tree(self, tree: MediaTree) -> None:
+        """Show ``tree`` (patients, studies, series, instances) in place of what was shown."""
         self.removeRows(0, self.rowCount())
         self._signature_cells = {}
         self.tree = tree

@@ -109,6 +109,7 @@ class AuditPanel(QWidget):
         self.table.scrollToBottom()
 
     def verify(self) -> bool:
+        """Check the trail's hash chain and say whether it is intact; True when it is."""
         verdict = self.log.verify()
         self.verdict.setText(
             f"chain intact: {verdict.records} record(s)"

@@ -73,6 +73,7 @@ class CertificatesPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        """List the keystore's trusted CAs and identities again, with their validity."""
         now = dt.datetime.now(dt.UTC)
         rows = [
             ("Trusted CA", c.fingerprint.replace(":", "")[:16].lower(), c)
@@ -160,6 +161,7 @@ class CertificatesPanel(QWidget):
         )
 
     def export_certificate(self) -> None:
+        """Write the selected entry's certificate (PEM, or DER for .der/.cer) where asked."""
         reference = self._selected_id()
         if reference is None:
             return

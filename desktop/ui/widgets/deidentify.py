@@ -134,6 +134,7 @@ class DeidDialog(QDialog):
         self.setMinimumWidth(620)
 
     def choice(self) -> DeidChoice:
+        """What the dialog was told, once accepted."""
         options = frozenset(o for o, box in self.options.items() if box.isChecked())
         key = self.key_file.text().strip()
         pixels = next(mode for mode, button in self.pixels.items() if button.isChecked())

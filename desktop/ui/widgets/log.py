@@ -85,6 +85,7 @@ class LogModel(QAbstractTableModel):
         return None
 
     def append(self, entry: LogEntry) -> None:
+        """Add ``entry`` at the end, dropping the oldest once the model holds ``limit``."""
         if len(self.entries) >= self.limit:
             self.beginRemoveRows(QModelIndex(), 0, 0)
             self.entries.popleft()

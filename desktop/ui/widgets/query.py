@@ -95,6 +95,7 @@ class QueryPanel(QWidget):
         layout.addWidget(self.results)
 
     def set_nodes(self, names: list[str]) -> None:
+        """Offer the nodes ``names``, keeping the one chosen when it is still there."""
         current = self.node.currentText()
         self.node.clear()
         self.node.addItems(names)
@@ -149,6 +150,7 @@ class QueryPanel(QWidget):
             self.retrieve_requested.emit(self.node.currentText(), uids)
 
     def show_move(self, completed: int, failed: int, remaining: int) -> None:
+        """Show a retrieve's progress from its sub-operation counts."""
         total = completed + failed + remaining
         self.progress.setVisible(remaining > 0)
         self.progress.setRange(0, max(total, 1))

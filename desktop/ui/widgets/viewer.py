@@ -440,6 +440,7 @@ class ViewerPanel(QWidget):
     # -- cine --------------------------------------------------------------------------------
 
     def set_playing(self, playing: bool) -> None:
+        """Play or pause the cine (only a stack of more than one image plays)."""
         playing = playing and self.stack is not None and len(self.stack) > 1
         if self.play_action.isChecked() != playing:
             self.play_action.setChecked(playing)  # comes back here through toggled
