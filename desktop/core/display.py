@@ -60,7 +60,6 @@ class ColorKind(StrEnum):
     PALETTE = "palette"
 
 
-VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 # Attributes that may sit in an enhanced object's functional groups instead of the top level.
 GROUPED_ATTRIBUTES = {
     "PixelValueTransformationSequence": ("RescaleSlope", "RescaleIntercept", "RescaleType"),

@@ -239,7 +239,7 @@ def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> 
         for tag in (0x00020010, 0x00020002, 0x00020003)
     )
     if syntax in DEFLATED_SYNTAXES:
-        cursor, elements, pixel_data = _walk_deflated(buffer, pos, size, wanted)
+        cursor, elements, pixel_data = _walk_deflated(buffer, pos, wanted)
     else:
         cursor = open_cursor(buffer, pos, size, syntax)
         elements, pixel_data = _walk(cursor, pos, size, wanted)
@@ -265,14 +265,14 @@ def _walk(
 
 
 def _walk_deflated(
-    buffer: mmap.mmap, pos: int, size: int, wanted: frozenset[int]
+    buffer: mmap.mmap, pos: int, wanted: frozenset[int]
 ) -> tuple[ElementCursor, dict[int, RawElement], PixelDataLocation | None]:
     """Walk a deflated data set, inflating only as far as its pixel data, in bounded memory.
 
     The stream is inflated in growing steps (never wholly: a 1 MB file may expand to gigabytes)
     and the walk is repeated on each longer prefix until it reaches the pixel data or the end.
     """
-    stream = InflatedStream(buffer, pos, size)
+    stream = InflatedStream(buffer, pos)
     target = INFLATE_STEP
     while True:
         stream.inflate_to(target)
@@ -302,7 +302,7 @@ def inflate_dataset(header: Header, limit: int) -> bytes:
             header.path.open("rb") as handle,
             mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer,
         ):
-            stream = InflatedStream(buffer, header.dataset_offset, len(buffer))
+            stream = InflatedStream(buffer, header.dataset_offset)
             stream.inflate_to(limit + 1)
     except (OSError, ValueError) as error:
         raise HeaderError(f"cannot read the file: {error}") from error
@@ -314,12 +314,13 @@ def inflate_dataset(header: Header, limit: int) -> bytes:
 
 
 class InflatedStream:
-    """The inflated bytes of a raw deflate stream, produced on demand up to a target length."""
+    """The inflated bytes of the raw deflate stream from ``start`` to the end of ``source``,
+    produced on demand up to a target length."""
 
-    def __init__(self, source: Any, start: int, end: int) -> None:
+    def __init__(self, source: Any, start: int) -> None:
         self.data = bytearray()
         self.finished = False  # the stream ended (or its compressed bytes ran out)
-        self._source, self._next, self._end = source, start, end
+        self._source, self._next = source, start
         self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
 
     def inflate_to(self, target: int) -> None:
