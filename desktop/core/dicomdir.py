@@ -179,7 +179,7 @@ def _regular_file(root: Path, components: list[str]) -> bool:
     return stat.S_ISREG(mode)
 
 
-def read_dicomdir(path: Path, resolver: FileIdResolver | None = None) -> DicomdirIndex:
+def read_dicomdir(path: Path, *, resolver: FileIdResolver | None = None) -> DicomdirIndex:
     """List the instances of the DICOMDIR at ``path``; raise HeaderError if it cannot be parsed."""
     root_offset, records, overrun = read_directory_records(path)
     index = DicomdirIndex(path)

@@ -62,7 +62,7 @@ def load_media(path: Path) -> Generator[LoadProgress, None, MediaTree]:
     for number, index_path in enumerate(indexes):
         yield LoadProgress("index", number, len(indexes), index_path)
         try:
-            index = read_dicomdir(index_path, FileIdResolver(index_path.parent))
+            index = read_dicomdir(index_path, resolver=FileIdResolver(index_path.parent))
         except HeaderError as error:
             problems.append(Problem(index_path, f"{error}; its folder is scanned instead"))
             continue
