@@ -119,7 +119,7 @@ def _frames(args: argparse.Namespace) -> "FrameSource | Stack":
     [path] = args.paths if len(args.paths) == 1 else [None]
     if path is not None and path.is_file() and not args.series and not _is_dicomdir(path):
         return FrameSource(path)
-    return series_stack([open_media(p) for p in args.paths], args.series)
+    return series_stack([open_media(p) for p in args.paths], series_uid=args.series)
 
 
 def _write_export(args: argparse.Namespace, frames: "FrameSource | Stack") -> int:

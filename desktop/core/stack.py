@@ -143,7 +143,7 @@ class Stack:
         return 0 if len(self.instances) == 1 else len(self.images) // 2
 
 
-def series_stack(trees: Sequence[MediaTree], series_uid: str | None = None) -> Stack:
+def series_stack(trees: Sequence[MediaTree], *, series_uid: str | None = None) -> Stack:
     """The stack of the one series in ``trees`` (or of ``series_uid``); a plain error when
     there is none, or several and no UID says which."""
     found: dict[str, Series] = {}

@@ -150,9 +150,9 @@ def test_choosing_a_series(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="2 series there; say which"):
         series_stack([tree])
     mr = tree.patients[0].studies[0].series[1].series_instance_uid
-    assert len(series_stack([tree], mr)) == 3
+    assert len(series_stack([tree], series_uid=mr)) == 3
     with pytest.raises(ExportError, match=r"no series 1\.2\.3 there"):
-        series_stack([tree], "1.2.3")
+        series_stack([tree], series_uid="1.2.3")
 
 
 @pytest.mark.parametrize("signed", [False, True])
