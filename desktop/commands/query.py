@@ -128,7 +128,7 @@ def _move(args: argparse.Namespace) -> int:
         ).start()
     try:
         last = None
-        for progress in move(connector, peer, destination, args.study, args.series):
+        for progress in move(connector, peer, destination, args.study, series_uid=args.series):
             last = progress
             print(progress.describe(), flush=True)
     finally:

@@ -244,7 +244,7 @@ def _find(
 
 
 def move(
-    connect: Connector, peer: Peer, destination: str, study_uid: str, series_uid: str = ""
+    connect: Connector, peer: Peer, destination: str, study_uid: str, *, series_uid: str = ""
 ) -> Iterator[MoveProgress]:
     """A C-MOVE of a study (or one series) to ``destination``, with its progress; closing
     the iterator early cancels it."""
