@@ -19,10 +19,20 @@ from PySide6.QtWidgets import (
 from desktop.net.queue import JobSummary
 
 COLUMNS = ("Job", "Node", "What", "State", "Progress", "Size", "Rate", "Failures", "Reason")
-STATE, REASON = 3, 8
+STATE, PROGRESS, REASON = 3, 4, 8
 REASON_WIDTH = 240  # never squeezed below this by the others: the table scrolls instead
 SETTLED = ("done", "committed")  # nothing left to say why
 FAILED_COLOUR, NORMAL = QBrush(QColor("#c0392b")), QBrush()
+
+
+def state_words(job: JobSummary, *, retry_at: float | None = None) -> str:
+    """A job's state in words: when it retries, while it waits for that; with its storage
+    commitment, until committed."""
+    if retry_at is not None and job.pending:
+        return f"waiting to retry at {time.strftime('%H:%M:%S', time.localtime(retry_at))}"
+    if job.commitment() and job.state != "committed":
+        return f"{job.state} ({job.commitment()})"
+    return job.state
 
 
 class TransfersPanel(QWidget):
@@ -41,8 +51,8 @@ class TransfersPanel(QWidget):
         header.resizeSection(REASON, REASON_WIDTH)
         header.setSectionResizeMode(STATE, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(STATE, 150)  # "waiting to retry at 22:06:54" wraps
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(4, 130)
+        header.setSectionResizeMode(PROGRESS, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(PROGRESS, 130)
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(True)  # a long reason wraps in its row, which grows to hold it
         header.sectionResized.connect(self._reason_resized)
@@ -85,32 +95,20 @@ class TransfersPanel(QWidget):
     ) -> None:
         """Add or update a job's row: its state in words (waiting to retry at …, failed, node
         gone ...) and the reason in plain words, also as the row's tooltip."""
-        row = self.rows.get(job.id)
-        if row is None:
-            row = self.rows[job.id] = self.table.rowCount()
-            self.table.insertRow(row)
-            bar = QProgressBar()
-            bar.setFormat("%v / %m sent")
-            self.table.setCellWidget(row, 4, bar)
-            self.started[job.id] = (time.monotonic(), job.bytes_sent)
+        row = self._row(job)
         if failures is not None:
             self.failures[job.id] = failures
         if reason:  # a progress update says none: the last one said stands until settled
             self.reasons[job.id] = reason
         reason = self.reasons.get(job.id, "")
-        progress = self.table.cellWidget(row, 4)
+        progress = self.table.cellWidget(row, PROGRESS)
         assert isinstance(progress, QProgressBar)
         progress.setRange(0, max(job.total, 1))
         progress.setValue(job.sent)  # a failed instance is not progress
         began, bytes_before = self.started[job.id]
         elapsed = max(time.monotonic() - began, 1e-3)
         rate = (job.bytes_sent - bytes_before) / elapsed / 2**20
-        if not state:
-            state = job.state
-            if retry_at is not None and job.pending:
-                state = f"waiting to retry at {time.strftime('%H:%M:%S', time.localtime(retry_at))}"
-            elif job.commitment() and state != "committed":
-                state += f" ({job.commitment()})"
+        state = state or state_words(job, retry_at=retry_at)
         settled = job.state in SETTLED
         cells = (
             str(job.id),
@@ -125,7 +123,7 @@ class TransfersPanel(QWidget):
         )
         wrapped = False
         for column, text in enumerate(cells):
-            if column == 4:
+            if column == PROGRESS:
                 continue
             item = self.table.item(row, column)
             if item is None:
@@ -141,6 +139,18 @@ class TransfersPanel(QWidget):
                     cell.setForeground(FAILED_COLOUR if reason and not settled else NORMAL)
         if wrapped:  # the height the reason needs, measured only when its text changed
             self.table.resizeRowToContents(row)
+
+    def _row(self, job: JobSummary) -> int:
+        """The job's row, added (with its progress bar) the first time the job is shown."""
+        row = self.rows.get(job.id)
+        if row is None:
+            row = self.rows[job.id] = self.table.rowCount()
+            self.table.insertRow(row)
+            bar = QProgressBar()
+            bar.setFormat("%v / %m sent")
+            self.table.setCellWidget(row, PROGRESS, bar)
+            self.started[job.id] = (time.monotonic(), job.bytes_sent)
+        return row
 
     def _reason_resized(self, column: int, _: int, __: int) -> None:
         """The reason column got narrower or wider: each row's wrapped reason needs another
@@ -163,7 +173,7 @@ class TransfersPanel(QWidget):
         header.resizeSection(REASON, max(REASON_WIDTH, room))
 
     def progress_of(self, job_id: int) -> tuple[int, int]:
-        bar = self.table.cellWidget(self.rows[job_id], 4)
+        bar = self.table.cellWidget(self.rows[job_id], PROGRESS)
         assert isinstance(bar, QProgressBar)
         return bar.value(), bar.maximum()
 
