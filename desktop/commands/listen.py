@@ -110,13 +110,12 @@ def _listen(args: argparse.Namespace) -> int:
     if access is not None:
         access()  # a configuration that cannot be read is said now, not at the first caller
     _refuse_open_door(args)
+    keystore = open_keystore(args)  # one keystore: its password asked once, when first needed
     acceptor = None
     if args.tls:
         if not args.identity:
             raise SystemExit("dicom-courier: --tls needs --identity NAME (our certificate)")
-        settings.tls_context, acceptor = listener_tls(
-            open_keystore(args), args.identity, args.profile
-        )
+        settings.tls_context, acceptor = listener_tls(keystore, args.identity, args.profile)
     try:
         store = open_store(settings.out)
     except OSError as error:
@@ -130,10 +129,9 @@ def _listen(args: argparse.Namespace) -> int:
     if args.verify_signatures:
         from desktop.signing import trust_of
 
-        trust = trust_of(open_keystore(args), [])
+        trust = trust_of(keystore, [])
     shown = indexing(lambda record: _show(record, history, trust), lambda: store)
     sink = auditing.listener(shown, settings.ae_title)
-    keystore = open_keystore(args)
     connectors = cached_connectors(lambda node: node_connector(node, keystore))
     services = query_retrieve(store, courier_home(), connectors)
     if not args.no_commitment:
