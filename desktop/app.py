@@ -3,7 +3,6 @@
 Qt-free on purpose: the GUI gives it a password source (a dialog), the CLI would give another.
 """
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from desktop.net.store import Peer
 from desktop.security.keystore import Keystore
 from desktop.security.passwords import PasswordSource
 from desktop.security.tls import Profile
-from desktop.serving import DeferredArchive, query_retrieve
+from desktop.serving import DeferredArchive, cached_connectors, query_retrieve
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +43,9 @@ class Services:
         self.inbox = home / "inbox"
         self.store = LazyStore(self.inbox)  # the Inbox's index, opened when first needed
         self.listener: StorageListener | None = None
-        self._connectors: dict[Node, Connector] = {}
-        self._lock = threading.Lock()
+        #: Each node's connector (identity unlocked, TLS context built), made once per node
+        #: settings and session, on the caller's thread.
+        self.connector = cached_connectors(lambda node: node_connector(node, self.keystore))
 
     def nodes(self) -> list[Node]:
         return list(load_config(self.home).nodes.values())
@@ -62,22 +62,13 @@ class Services:
         return node
 
     def connection(self, name: str) -> tuple[Node, Connector, Peer]:
-        """The node, its connector and peer. The connector (identity unlocked, TLS context
-        built) is made once per node settings and session, on the caller's thread."""
+        """The node, its connector (see ``connector``) and peer."""
         node = self.node(name)
         return node, self.connector(node), Peer(node.ae_title, node.calling_ae_title)
 
-    def connector(self, node: Node) -> Connector:
-        with self._lock:
-            connector = self._connectors.get(node)
-            if connector is None:
-                connector = self._connectors[node] = node_connector(node, self.keystore)
-        return connector
-
     def forget_connections(self) -> None:
         """After the keystore changed (a CA or identity imported or removed)."""
-        with self._lock:
-            self._connectors.clear()
+        self.connector.clear()
 
     def start_inbox(self, settings: InboxSettings, sink: Sink) -> StorageListener:
         """Run our storage SCP into the Inbox, serving query/retrieve of it (TLS with client

@@ -47,18 +47,30 @@ class DeferredArchive:
         self.open_store().add(path)
 
 
-def cached_connectors(make: ConnectorFor) -> ConnectorFor:
-    """``make`` once per node settings (the identity is unlocked once, not per move)."""
-    made: dict[Node, Connector] = {}
-    lock = threading.Lock()
+class CachedConnectors:
+    """Each node's connector, made by ``make`` once per node settings (the identity is
+    unlocked once, not per move), until ``clear``."""
 
-    def connector(node: Node) -> Connector:
-        with lock:
-            if node not in made:
-                made[node] = make(node)
-            return made[node]
+    def __init__(self, make: ConnectorFor) -> None:
+        self._make = make
+        self._made: dict[Node, Connector] = {}
+        self._lock = threading.Lock()
 
-    return connector
+    def __call__(self, node: Node) -> Connector:
+        with self._lock:
+            if node not in self._made:
+                self._made[node] = self._make(node)
+            return self._made[node]
+
+    def clear(self) -> None:
+        """Forget every connector made (after the keystore changed)."""
+        with self._lock:
+            self._made.clear()
+
+
+def cached_connectors(make: ConnectorFor) -> CachedConnectors:
+    """``make`` once per node settings: the connectors ``listen``, ``get`` and the GUI reuse."""
+    return CachedConnectors(make)
 
 
 def node_destinations(
