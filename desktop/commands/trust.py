@@ -3,6 +3,7 @@
 import argparse
 import datetime as dt
 import json
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from desktop.connect import node_tls, tls_client
 from desktop.core.config import ConfigError, find_node, load_config
 from desktop.core.paths import courier_home
 from desktop.security.certificates import CertificateInfo
-from desktop.security.handshake import check_tls
+from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
 from desktop.security.revocation import held_crls, import_crl, remove_crl
@@ -256,7 +257,7 @@ def _tls_check(args: argparse.Namespace) -> int:
     return 0 if transcript.ok else 1
 
 
-def _node_tls(args: argparse.Namespace) -> tuple[Any, Any]:
+def _node_tls(args: argparse.Namespace) -> tuple[ssl.SSLContext, ClientSettings]:
     """A configured node, checked exactly as a send to it connects."""
     given = [
         option
@@ -280,7 +281,8 @@ def _node_tls(args: argparse.Namespace) -> tuple[Any, Any]:
     return node_tls(node, open_keystore(args))
 
 
-def _host_tls(args: argparse.Namespace) -> tuple[Any, Any]:
+def _host_tls(args: argparse.Namespace) -> tuple[ssl.SSLContext, ClientSettings]:
+    """HOST PORT, checked with the options given."""
     return tls_client(
         open_keystore(args),
         args.target,
