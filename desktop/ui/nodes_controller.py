@@ -3,7 +3,6 @@ outcome in the Log and in each node's lock ("verified" only after a check that s
 
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -11,8 +10,8 @@ from desktop import nodes
 from desktop.connect import node_tls
 from desktop.core.config import ConfigError, Node
 from desktop.core.errors import CourierError
-from desktop.net.store import echo
-from desktop.security.handshake import check_tls
+from desktop.net.store import EchoResult, echo
+from desktop.security.handshake import Transcript, check_tls
 from desktop.ui.errors import describe, gui_words
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.shell import Shell
@@ -86,7 +85,7 @@ class NodesController(QObject):
             self.shell.show_error("Echo", str(error))
             return None
 
-        def done(result: Any) -> None:
+        def done(result: EchoResult) -> None:
             self.checks.record(node, "echo", ok=not result.status.failed)
             self.log.add_transcript(name, result.transcript, "echo")
             self.refresh_nodes()
@@ -115,21 +114,20 @@ class NodesController(QObject):
             return None
         keystore = self.services.keystore
 
-        def handshake() -> Any:
+        def handshake() -> Transcript:
             context, settings = node_tls(node, keystore)  # the identity unlocked off the GUI
             return check_tls(settings, context)
 
-        def done(transcript: Any) -> None:
+        def done(transcript: Transcript) -> None:
             self.checks.record(node, "TLS check", ok=transcript.ok)
             self.refresh_nodes()
             self.log.add_transcript(name, transcript.as_json(), "TLS check")
+            diagnosis = transcript.diagnosis  # None when the handshake succeeded
             self.shell.prompter.inform(
                 f"TLS check: {name}",
-                "The handshake succeeded."
-                if transcript.ok
-                else gui_words(transcript.diagnosis.line()),
+                "The handshake succeeded." if diagnosis is None else gui_words(diagnosis.line()),
                 "\n".join(transcript.lines()),
-                warning=not transcript.ok,
+                warning=diagnosis is not None,
             )
 
         worker = call(handshake)
