@@ -5,7 +5,6 @@ user goes through the injected prompter."""
 
 import gc
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QUrl
 from PySide6.QtGui import (
@@ -164,9 +163,6 @@ class MainWindow(QMainWindow):
         self.listening = InboxController(shell, self.sources, inbox)
         self.listening.commitment_reported.connect(self.sending.commitment_reported)
 
-    def _action(self, text: str, shortcut: Any, handler: Any, tip: str) -> QAction:
-        return tipped_action(self, text, tip, handler, shortcut=shortcut)
-
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         toolbar = self.addToolBar("Main")
@@ -193,7 +189,7 @@ class MainWindow(QMainWindow):
                 "Copy a folder, CD or USB stick into the Inbox (the local store)",
             ),
         ):
-            action = self._action(text, shortcut, handler, tip)
+            action = tipped_action(self, text, tip, handler, shortcut=shortcut)
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addMenu(opening.recent_menu)
@@ -209,7 +205,7 @@ class MainWindow(QMainWindow):
                 "Save the cine, or the series' images in order, as a video",
             ),
         ):
-            action = self._action(text, shortcut, export, tip)
+            action = tipped_action(self, text, tip, export, shortcut=shortcut)
             file_menu.addAction(action)
             toolbar.addAction(action)
         file_menu.addAction("Export to &CD/USB…", opening.export_to_media)
@@ -226,19 +222,21 @@ class MainWindow(QMainWindow):
         signatures_menu.addActions([self.signatures.verify_action, self.signatures.details_action])
         settings_menu = self.menuBar().addMenu("&Settings")
         settings_menu.addAction(
-            self._action(
+            tipped_action(
+                self,
                 "&Inbox listener…",
-                "Ctrl+L",
-                self.listening.edit_inbox,
                 "Our storage SCP: AE title, port, TLS identity",
+                self.listening.edit_inbox,
+                shortcut="Ctrl+L",
             )
         )
         settings_menu.addAction(
-            self._action(
+            tipped_action(
+                self,
                 "Listener &access…",
-                "Ctrl+Shift+L",
-                self.listening.edit_access,
                 "Which calling AE titles (and client certificates) may store, query, retrieve",
+                self.listening.edit_access,
+                shortcut="Ctrl+Shift+L",
             )
         )
 
