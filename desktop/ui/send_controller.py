@@ -9,7 +9,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QPoint
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
@@ -115,7 +115,7 @@ class SendController(QObject):
     def _set_nodes(self, names: list[str]) -> None:
         self._send_menu_nodes = names
 
-    def _tree_menu(self, position: Any) -> None:
+    def _tree_menu(self, position: QPoint) -> None:
         menu = QMenu(self.shell.window)
         send = menu.addMenu("Send to")
         for name in self._send_menu_nodes:

@@ -3,9 +3,8 @@
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -279,7 +278,7 @@ class NodesPanel(QWidget):
         layout.addWidget(self.list)
         layout.addLayout(buttons)
 
-    def _with_node(self, signal: Any) -> None:
+    def _with_node(self, signal: SignalInstance) -> None:
         item = self.list.currentItem()
         if item is not None:
             signal.emit(item.data(NAME_ROLE))
