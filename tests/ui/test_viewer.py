@@ -282,8 +282,8 @@ def test_a_cine_frame_paints_the_image_converted_once_and_the_overlay_as_drawn(
     36 texts: a 240 frames/s cine has 4 ms a frame."""
     import numpy as np
 
+    from desktop.ui.widgets.canvas import ImageCanvas
     from desktop.ui.widgets.thumbnails import to_qimage
-    from desktop.ui.widgets.viewer import ImageCanvas
 
     canvas = ImageCanvas()
     qtbot.addWidget(canvas)
