@@ -361,38 +361,41 @@ def _echo(args: argparse.Namespace) -> int:
 def items_from(
     trees: "list[MediaTree]", study: str | None, series: str | None
 ) -> "tuple[list[StoreItem], list[str]]":
-    """The instances to send from opened media, and why any were left out."""
-    from desktop.core.model import InstanceStatus
+    """The instances to send from opened media, one copy of each (the readable one), and
+    why any were left out."""
+    from desktop.core.model import InstanceStatus, one_copy_each
     from desktop.net.store import StoreItem
 
+    chosen, _ = one_copy_each(
+        instance
+        for tree in trees
+        for patient in tree.patients
+        for a_study in patient.studies
+        if not study or a_study.study_instance_uid == study
+        for a_series in a_study.series
+        if not series or a_series.series_instance_uid == series
+        for instance in a_series.instances
+    )
     items, skipped = [], []
-    for tree in trees:
-        for patient in tree.patients:
-            for a_study in patient.studies:
-                if study and a_study.study_instance_uid != study:
-                    continue
-                for a_series in a_study.series:
-                    if series and a_series.series_instance_uid != series:
-                        continue
-                    for instance in a_series.instances:
-                        if instance.path is None or instance.status in (
-                            InstanceStatus.MISSING,
-                            InstanceStatus.DAMAGED,
-                        ):
-                            skipped.append(
-                                f"{instance.path or instance.sop_instance_uid}: "
-                                f"not sent, the file is {instance.status.value}"
-                            )
-                            continue
-                        items.append(
-                            StoreItem(
-                                instance.path,
-                                instance.sop_class_uid,
-                                instance.sop_instance_uid,
-                                instance.transfer_syntax_uid,
-                                instance.size or 0,
-                            )
-                        )
+    for instance in chosen:
+        if instance.path is None or instance.status in (
+            InstanceStatus.MISSING,
+            InstanceStatus.DAMAGED,
+        ):
+            skipped.append(
+                f"{instance.path or instance.sop_instance_uid}: "
+                f"not sent, the file is {instance.status.value}"
+            )
+            continue
+        items.append(
+            StoreItem(
+                instance.path,
+                instance.sop_class_uid,
+                instance.sop_instance_uid,
+                instance.transfer_syntax_uid,
+                instance.size or 0,
+            )
+        )
     if (study or series) and not items and not skipped:
         from desktop.core.study_selection import absent
 

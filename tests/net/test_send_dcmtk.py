@@ -5,6 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from desktop.net.history import History
@@ -81,6 +82,21 @@ def test_send_study_arrives_whole(
     assert events == ["opened", "closed"]
     status, out, _ = cli(capsys, "queue", "--json")
     assert json.loads(out)[0]["state"] == "done"
+
+
+def test_a_damaged_copy_gives_way_to_the_readable_one(
+    capsys: pytest.CaptureFixture[str], home: Path, storescp: Scp, tmp_path: Path
+) -> None:
+    [first, *_] = make_study(tmp_path / "study", count=2)
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / first.name).write_bytes(first.read_bytes()[:-1000])
+    add_node(capsys, storescp.port)
+    status, _, err = cli(capsys, "send", "dcmtk", tmp_path / "damaged", tmp_path / "study")
+    assert status == 0, err  # the instance was sent: from the readable copy
+    assert "not sent" not in err
+    received = storescp.received()
+    uid = str(pydicom.dcmread(first, stop_before_pixels=True).SOPInstanceUID)
+    assert len(received) == 2 and same_dataset(first, received[uid])
 
 
 def test_compressed_file_is_converted_when_refused(
