@@ -212,6 +212,7 @@ def _apply_header(entry: InstanceEntry, header: Header, problems: list[Problem])
     entry.sop_instance_uid = dataset_uid or entry.sop_instance_uid or header.media_sop_instance_uid
     entry.sop_class_uid = dataset_class or entry.sop_class_uid or header.media_sop_class_uid
     fill_entry(entry, header.values)
+    problems.extend(Problem(header.path, note) for note in header.values.notes)
     if header.pixel_data is None:
         entry.frames = 0
         return

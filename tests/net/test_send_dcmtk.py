@@ -9,6 +9,7 @@ import pydicom
 import pytest
 
 from desktop.net.history import History
+from tests.core.crafted import odd_charset_study
 from tests.helpers import cli, node_add, sample_file
 from tests.net.conftest import Scp, make_study, same_dataset
 from tests.peers import free_port
@@ -97,6 +98,21 @@ def test_a_damaged_copy_gives_way_to_the_readable_one(
     received = storescp.received()
     uid = str(pydicom.dcmread(first, stop_before_pixels=True).SOPInstanceUID)
     assert len(received) == 2 and same_dataset(first, received[uid])
+
+
+def test_an_odd_character_set_is_sent_without_a_raw_warning(
+    capsys: pytest.CaptureFixture[str],
+    recwarn: pytest.WarningsRecorder,
+    home: Path,
+    storescp: Scp,
+    tmp_path: Path,
+) -> None:
+    odd_charset_study(tmp_path / "odd")
+    add_node(capsys, storescp.port)
+    status, _, err = cli(capsys, "send", "dcmtk", tmp_path / "odd")
+    assert (status, err) == (0, "")
+    assert len(storescp.received()) == 2
+    assert [str(w.message) for w in recwarn] == []
 
 
 def test_compressed_file_is_converted_when_refused(
