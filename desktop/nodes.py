@@ -17,16 +17,15 @@ def add(home: Path, node: Node) -> Node:
     return added
 
 
-def edit(home: Path, name: str, /, **changes: Any) -> Node:
-    """Change the node ``name`` (``changes`` may rename it)."""
-    before = config.find_node(config.load_config(home), name)
-    changed = config.edit_node(home, name, **changes)
+def edit(home: Path, name: str, /, **changes: Any) -> tuple[Node, Node]:
+    """Change the node ``name`` (``changes`` may rename it): the node before and after."""
+    before, changed = config.edit_node(home, name, **changes)
     renamed = f" (was {name})" if changed.name != name else ""
     if changed != before:
         auditing.configuration_changed(
             home / "config.json", f"node {changed.name}{renamed} changed: {describe(changed)}"
         )
-    return changed
+    return before, changed
 
 
 def remove(home: Path, name: str) -> Node:

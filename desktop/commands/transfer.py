@@ -257,8 +257,7 @@ def _node_add(args: argparse.Namespace) -> int:
 
 def _node_edit(args: argparse.Namespace) -> int:
     renamed = {"name": args.rename} if args.rename else {}
-    before = find_node(load_config(courier_home()), args.name)
-    node = nodes.edit(courier_home(), args.name, **_changes(args), **renamed)
+    before, node = nodes.edit(courier_home(), args.name, **_changes(args), **renamed)
     print(f"{'unchanged' if node == before else 'changed'} node {node.name}: {describe(node)}")
     return 0
 
