@@ -714,7 +714,14 @@ def _queue_list(args: argparse.Namespace) -> int:
 def _queue_retry(args: argparse.Namespace) -> int:
     from desktop.net.queue import TransferQueue
 
-    count = TransferQueue(courier_home() / "queue.sqlite").retry(args.job)
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    node = queue.job(args.job).node
+    if node not in load_config(courier_home()).nodes:
+        raise CourierError(
+            f"job {args.job} cannot be retried: its node {node!r} is no longer configured; "
+            f"add it again (node add {node} ...) or cancel the job (queue cancel {args.job})"
+        )
+    count = queue.retry(args.job)
     if not count:
         print(f"job {args.job}: nothing to retry")
         return 0
