@@ -127,6 +127,11 @@ def register(commands: Any) -> None:
         metavar="CERT",
         help="keep the originals in each copy, encrypted for this certificate (reid)",
     )
+    send.add_argument(
+        "--untrusted-recipient",
+        action="store_true",
+        help="take a recipient no CA of the keystore issued (its fingerprint checked with them)",
+    )
     _commit_options(send, "(default: the node's setting)")
     send.add_argument(
         "--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (default: the node's setting)"
@@ -417,6 +422,7 @@ def _send(args: argparse.Namespace) -> int:
     try:
         with collecting_later():
             how = _deidentification(args, node)
+            _check_recipient(args, how)
             _check_lossy(args, node)
             trees = [open_media(path) for path in args.paths]
             items, skipped = items_from(trees, args.study, args.series)
@@ -445,6 +451,20 @@ def _send(args: argparse.Namespace) -> int:
     finally:
         ahead.close()
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+
+
+def _check_recipient(args: argparse.Namespace, how: "Deidentification | None") -> None:
+    """The copies' recipient checked as deid --recipient checks it, and named on stderr."""
+    if how is None or how.recipient is None:
+        if args.untrusted_recipient:
+            raise CourierError("--untrusted-recipient: this send has no recipient (--recipient)")
+        return
+    from desktop.sealing import recipient_certificate
+
+    checked = recipient_certificate(
+        how.recipient, open_keystore(args), untrusted=args.untrusted_recipient
+    )
+    print("\n".join(checked.lines()), file=sys.stderr)
 
 
 def _check_lossy(args: argparse.Namespace, node: Node) -> None:
