@@ -6,12 +6,11 @@ audited send adds before its first instance (reading each file's study and patie
 
 import argparse
 import os
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from unittest import mock
 
+from bench.scratch import scratch_folder
 from desktop.core.audit import events
 from desktop.core.audit.store import AuditLog
 from desktop.core.audit.studies import group_by_study, study_of
@@ -25,7 +24,7 @@ MESSAGE = events.begin_transferring(LOCAL, events.Node("PACS", "10.0.0.1"), STUD
 
 
 def append_ms(count: int) -> float:
-    log = AuditLog(Path(tempfile.mkdtemp()) / "audit")
+    log = AuditLog(scratch_folder() / "audit")
     start = time.perf_counter()
     for _ in range(count):
         log.append(MESSAGE)
@@ -33,7 +32,7 @@ def append_ms(count: int) -> float:
 
 
 def verify_records_per_second(count: int) -> float:
-    log = AuditLog(Path(tempfile.mkdtemp()) / "audit")
+    log = AuditLog(scratch_folder() / "audit")
     with mock.patch.object(os, "fsync"):  # building the log is not what is measured
         for _ in range(count):
             log.append(MESSAGE)
@@ -46,7 +45,7 @@ def study_reading_ms(files: int) -> float:
     spec = StudySpec(
         "B", "Bench^Audit", "20240101", "audit", (SeriesSpec("CT", "ax", count=files),)
     )
-    paths = write_files(Path(tempfile.mkdtemp()), (spec,))
+    paths = write_files(scratch_folder(), (spec,))
     start = time.perf_counter()
     group_by_study(study_of(p) for p in paths)
     return (time.perf_counter() - start) * 1000

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydicom.data import get_testdata_file
 
+from bench.scratch import scratch_folder
 from desktop.core.display import DisplayPipeline, Window
 from desktop.core.frames import FrameSource
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
@@ -30,7 +31,7 @@ def cine_file(folder: Path, frames: int) -> Path:
 
 def pipeline_ms() -> float:
     """Decoded 512x512 16-bit frame -> display uint8, with a user window (LUT built once)."""
-    source = FrameSource(cine_file(Path(tempfile.mkdtemp()), 2))
+    source = FrameSource(cine_file(scratch_folder(), 2))
     frame = source.stored(0)
     pipeline: DisplayPipeline = source.pipeline
     window = Window(1500, 2000)

@@ -24,6 +24,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QDialog
 
 from bench.gaps import GapWatch
+from bench.scratch import scratch_folder
 from desktop.app import Services
 from desktop.core.config import edit_node
 from desktop.core.media import open_media
@@ -216,7 +217,7 @@ def longest_gap_during_send(images: int) -> tuple[GapWatch, float, int, float, t
     DCMTK's storescp (another process: only our side is measured); also the send's duration
     and the instances sent."""
     app = application()
-    demo = prepare_demo()
+    demo = prepare_demo(scratch_folder("gui-bench-demo-"))
     os.environ["DICOM_COURIER_KEYSTORE_PASSWORD"] = demo.password
     study = StudySpec(
         "G",
@@ -225,8 +226,8 @@ def longest_gap_during_send(images: int) -> tuple[GapWatch, float, int, float, t
         "bench",
         (SeriesSpec("CT", "axial", count=images, rows=64, columns=64),),
     )
-    files = write_files(Path(tempfile.mkdtemp()), (study,))
-    command = storescp_tls(demo, Path(tempfile.mkdtemp()))
+    files = write_files(scratch_folder(), (study,))
+    command = storescp_tls(demo, scratch_folder())
     storescp = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=Yes())
     window.show()
@@ -279,7 +280,7 @@ def longest_gap_during_send(images: int) -> tuple[GapWatch, float, int, float, t
 def painted_fps(seconds: float = 3.0) -> tuple[float, int]:
     """Frames painted per second playing the demo's 512x512 angiography cine at 240 fps."""
     application()
-    demo = prepare_demo()
+    demo = prepare_demo(scratch_folder("gui-bench-demo-"))
     window = MainWindow(Services(demo.home, lambda new: demo.password))
     window.show()
     tree = open_media(demo.media)

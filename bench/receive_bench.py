@@ -16,7 +16,6 @@ import cProfile
 import os
 import pstats
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.scratch import scratch_folder
 from bench.timing import ct_series
 from desktop.connect import listener_tls
 from desktop.net import receiver
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     os.environ["TCP_NODELAY"] = "1"  # storescu's end; storescp inherits it too
-    folder = Path(tempfile.mkdtemp())
+    folder = scratch_folder()
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
     keystore = Keystore(folder / "home", lambda new: PASSWORD)

@@ -22,13 +22,13 @@ import resource
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
 
+from bench.scratch import scratch_folder
 from bench.timing import ct_series, timed
 from desktop.connect import node_connector
 from desktop.core.config import Node, add_node
@@ -130,7 +130,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["TCP_NODELAY"] = "1"  # every DCMTK process started from here
-    folder = Path(tempfile.mkdtemp())
+    folder = scratch_folder()
     files = ct_series(folder / "study", args.files, "Bench^Retrieve")
     study = str(pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
     megabytes = sum(f.stat().st_size for f in files) / 2**20
@@ -140,7 +140,6 @@ def main() -> None:
     add_node(home, Node("bench destination", DESTINATION, LOOPBACK, store_port))
     keystore = Keystore(home, lambda new: "unused: plain nodes only")
     with contextlib.ExitStack() as stack:
-        stack.callback(shutil.rmtree, folder, ignore_errors=True)
         store = stack.enter_context(Store(folder / "inbox"))
         for _ in import_media(store, [folder / "study"]):
             pass

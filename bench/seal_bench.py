@@ -10,9 +10,8 @@ process per step and file, as a script would.
 
 import argparse
 import subprocess
-import tempfile
-from pathlib import Path
 
+from bench.scratch import scratch_folder
 from bench.timing import ct_series, timed
 from desktop.security.cms import open_sealed, seal
 from desktop.security.signing import Trust
@@ -24,7 +23,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp())
+    folder = scratch_folder()
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
     files = sorted(ct_series(folder / "study", args.files, "Bench^Seal"))

@@ -11,11 +11,10 @@ from the page cache as ours are).
 import argparse
 import datetime as dt
 import hashlib
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+from bench.scratch import scratch_folder
 from bench.timing import timed
 from desktop.core.signatures import mac
 from desktop.core.signatures.elements import read_part10, standalone
@@ -40,13 +39,9 @@ def main() -> None:
         "without the disk's fsync latency)",
     )
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp())
-    outputs = Path(tempfile.mkdtemp(dir=args.out_dir)) if args.out_dir else folder
-    try:
-        run(args.files, args.runs, folder, outputs)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        shutil.rmtree(outputs, ignore_errors=True)
+    folder = scratch_folder()
+    outputs = scratch_folder(within=args.out_dir) if args.out_dir else folder
+    run(args.files, args.runs, folder, outputs)
 
 
 def run(count: int, runs: int, folder: Path, outputs: Path) -> None:

@@ -17,12 +17,12 @@ import os
 import resource
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from bench.scratch import scratch_folder
 from bench.timing import COURIER, add_tls_node, courier, ct_series, timed
 from desktop.commands.transfer import items_from
 from desktop.connect import listener_tls, node_connector
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp())
+    folder = scratch_folder()
     (folder / "pki").mkdir()
     (folder / "stored").mkdir()
     pki = build_pki(folder / "pki")

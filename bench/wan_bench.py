@@ -16,16 +16,15 @@ Each case runs once (``--runs``), the unlimited one best of 3 at least (it takes
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from bench.scratch import scratch_folder
 from bench.timing import add_tls_node, courier, ct_series
 from desktop.net.compression import BY_NAME, pack
 from desktop.net.pipeline import Ahead, Job
@@ -96,7 +95,7 @@ def shape(namespace: str, rate: str) -> None:
 
 
 def outer(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="wan-bench-"))
+    folder = scratch_folder("wan-bench-")
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
     keystore = Keystore(folder / "home", lambda new: PASSWORD)
@@ -142,7 +141,6 @@ def outer(args: argparse.Namespace) -> None:
             report(rate, json.loads(result.stdout.splitlines()[-1]), megabytes)
     finally:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def report(rate: str, seconds: dict[str, float | str], megabytes: float) -> None:

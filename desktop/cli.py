@@ -61,9 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_ERROR
-    from desktop.commands.options import log_warnings_to_stderr  # not needed by --version
+    from desktop.commands.options import route_warnings  # not needed by --version
 
-    log_warnings_to_stderr()
+    route_warnings()
     try:
         from desktop.commands.audit import session  # after parsing: --version stays light
 

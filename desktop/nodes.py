@@ -1,12 +1,17 @@
 """Adding, changing and removing nodes, for the CLI and the GUI alike: each change is saved
 under the configuration's lock and audited (a node says how we connect and whom we trust)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
 from desktop.core import config
 from desktop.core.config import LOSSY_COMPRESSIONS, Node
+
+if TYPE_CHECKING:
+    from desktop.net.queue import TransferQueue
 
 
 def add(home: Path, node: Node) -> Node:
@@ -17,16 +22,20 @@ def add(home: Path, node: Node) -> Node:
     return added
 
 
-def edit(home: Path, name: str, /, **changes: Any) -> Node:
-    """Change the node ``name`` (``changes`` may rename it)."""
-    before = config.find_node(config.load_config(home), name)
-    changed = config.edit_node(home, name, **changes)
+def edit(home: Path, name: str, /, **changes: Any) -> tuple[Node, Node]:
+    """Change the node ``name`` (``changes`` may rename it: its jobs follow it): the node
+    before and after."""
+    before, changed = config.edit_node(home, name, **changes)
     renamed = f" (was {name})" if changed.name != name else ""
+    if renamed:
+        with _queue(home) as queue:
+            if queue is not None:
+                queue.rename_node(name, changed.name)
     if changed != before:
         auditing.configuration_changed(
             home / "config.json", f"node {changed.name}{renamed} changed: {describe(changed)}"
         )
-    return changed
+    return before, changed
 
 
 def remove(home: Path, name: str) -> Node:
@@ -38,14 +47,24 @@ def remove(home: Path, name: str) -> Node:
 def waiting_jobs(home: Path, name: str) -> list[int]:
     """The queue's jobs still pending for the node ``name``: they wait for it for ever once it
     is removed (a user removing it is told, to cancel them or add the node again)."""
+    with _queue(home) as queue:
+        if queue is None:
+            return []
+        return [job.id for job in queue.jobs() if job.node == name and job.state == "pending"]
+
+
+@contextmanager
+def _queue(home: Path) -> "Iterator[TransferQueue | None]":
+    """The home's transfer queue, None when nothing was ever queued."""
     from desktop.net.queue import TransferQueue
 
     path = home / "queue.sqlite"
     if not path.exists():
-        return []
+        yield None
+        return
     queue = TransferQueue(path)
     try:
-        return [job.id for job in queue.jobs() if job.node == name and job.state == "pending"]
+        yield queue
     finally:
         queue.close()
 

@@ -1,5 +1,5 @@
-"""What the commands share: the keystore password option, opening the keystore, and the
-library's warnings on stderr.
+"""What the commands share: the keystore password option, opening the keystore, and where
+warnings go (ours on stderr, the libraries' into the log).
 
 Light to import: the keystore (and the cryptography it needs) loads only when a command
 opens it.
@@ -9,6 +9,7 @@ import argparse
 import gc
 import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,8 +100,25 @@ class _Stderr(logging.Handler):
         print(f"dicom-courier: warning: {record.getMessage()}", file=sys.stderr)
 
 
-def log_warnings_to_stderr() -> None:
-    """Show the library's warnings (a damaged queue moved aside, a keystore entry skipped)."""
+def route_warnings() -> None:
+    """Our warnings (a damaged queue moved aside, a keystore entry skipped) as one line on
+    stderr; the libraries' Python warnings (pydicom's on an odd character set, a value of
+    the wrong form) into the log, never raw on the terminal: what concerns a file is said
+    as its problem where it is read (``tree``, the browser)."""
     library = logging.getLogger("desktop")
     if not any(isinstance(h, _Stderr) for h in library.handlers):
         library.addHandler(_Stderr(logging.WARNING))
+    warnings.showwarning = _log_warning
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    logging.getLogger("desktop.libraries").info(
+        "%s (%s, %s:%d)", message, category.__name__, filename, lineno
+    )

@@ -127,6 +127,11 @@ def register(commands: Any) -> None:
         metavar="CERT",
         help="keep the originals in each copy, encrypted for this certificate (reid)",
     )
+    send.add_argument(
+        "--untrusted-recipient",
+        action="store_true",
+        help="take a recipient no CA of the keystore issued (its fingerprint checked with them)",
+    )
     _commit_options(send, "(default: the node's setting)")
     send.add_argument(
         "--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (default: the node's setting)"
@@ -257,8 +262,7 @@ def _node_add(args: argparse.Namespace) -> int:
 
 def _node_edit(args: argparse.Namespace) -> int:
     renamed = {"name": args.rename} if args.rename else {}
-    before = find_node(load_config(courier_home()), args.name)
-    node = nodes.edit(courier_home(), args.name, **_changes(args), **renamed)
+    before, node = nodes.edit(courier_home(), args.name, **_changes(args), **renamed)
     print(f"{'unchanged' if node == before else 'changed'} node {node.name}: {describe(node)}")
     return 0
 
@@ -361,38 +365,41 @@ def _echo(args: argparse.Namespace) -> int:
 def items_from(
     trees: "list[MediaTree]", study: str | None, series: str | None
 ) -> "tuple[list[StoreItem], list[str]]":
-    """The instances to send from opened media, and why any were left out."""
-    from desktop.core.model import InstanceStatus
+    """The instances to send from opened media, one copy of each (the readable one), and
+    why any were left out."""
+    from desktop.core.model import InstanceStatus, one_copy_each
     from desktop.net.store import StoreItem
 
+    chosen, _ = one_copy_each(
+        instance
+        for tree in trees
+        for patient in tree.patients
+        for a_study in patient.studies
+        if not study or a_study.study_instance_uid == study
+        for a_series in a_study.series
+        if not series or a_series.series_instance_uid == series
+        for instance in a_series.instances
+    )
     items, skipped = [], []
-    for tree in trees:
-        for patient in tree.patients:
-            for a_study in patient.studies:
-                if study and a_study.study_instance_uid != study:
-                    continue
-                for a_series in a_study.series:
-                    if series and a_series.series_instance_uid != series:
-                        continue
-                    for instance in a_series.instances:
-                        if instance.path is None or instance.status in (
-                            InstanceStatus.MISSING,
-                            InstanceStatus.DAMAGED,
-                        ):
-                            skipped.append(
-                                f"{instance.path or instance.sop_instance_uid}: "
-                                f"not sent, the file is {instance.status.value}"
-                            )
-                            continue
-                        items.append(
-                            StoreItem(
-                                instance.path,
-                                instance.sop_class_uid,
-                                instance.sop_instance_uid,
-                                instance.transfer_syntax_uid,
-                                instance.size or 0,
-                            )
-                        )
+    for instance in chosen:
+        if instance.path is None or instance.status in (
+            InstanceStatus.MISSING,
+            InstanceStatus.DAMAGED,
+        ):
+            skipped.append(
+                f"{instance.path or instance.sop_instance_uid}: "
+                f"not sent, the file is {instance.status.value}"
+            )
+            continue
+        items.append(
+            StoreItem(
+                instance.path,
+                instance.sop_class_uid,
+                instance.sop_instance_uid,
+                instance.transfer_syntax_uid,
+                instance.size or 0,
+            )
+        )
     if (study or series) and not items and not skipped:
         from desktop.core.study_selection import absent
 
@@ -415,6 +422,7 @@ def _send(args: argparse.Namespace) -> int:
     try:
         with collecting_later():
             how = _deidentification(args, node)
+            _check_recipient(args, how)
             _check_lossy(args, node)
             trees = [open_media(path) for path in args.paths]
             items, skipped = items_from(trees, args.study, args.series)
@@ -443,6 +451,20 @@ def _send(args: argparse.Namespace) -> int:
     finally:
         ahead.close()
     return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+
+
+def _check_recipient(args: argparse.Namespace, how: "Deidentification | None") -> None:
+    """The copies' recipient checked as deid --recipient checks it, and named on stderr."""
+    if how is None or how.recipient is None:
+        if args.untrusted_recipient:
+            raise CourierError("--untrusted-recipient: this send has no recipient (--recipient)")
+        return
+    from desktop.sealing import recipient_certificate
+
+    checked = recipient_certificate(
+        how.recipient, open_keystore(args), untrusted=args.untrusted_recipient
+    )
+    print("\n".join(checked.lines()), file=sys.stderr)
 
 
 def _check_lossy(args: argparse.Namespace, node: Node) -> None:
@@ -712,7 +734,14 @@ def _queue_list(args: argparse.Namespace) -> int:
 def _queue_retry(args: argparse.Namespace) -> int:
     from desktop.net.queue import TransferQueue
 
-    count = TransferQueue(courier_home() / "queue.sqlite").retry(args.job)
+    queue = TransferQueue(courier_home() / "queue.sqlite")
+    node = queue.job(args.job).node
+    if node not in load_config(courier_home()).nodes:
+        raise CourierError(
+            f"job {args.job} cannot be retried: its node {node!r} is no longer configured; "
+            f"add it again (node add {node} ...) or cancel the job (queue cancel {args.job})"
+        )
+    count = queue.retry(args.job)
     if not count:
         print(f"job {args.job}: nothing to retry")
         return 0

@@ -130,12 +130,9 @@ def _import_ca(args: argparse.Namespace) -> int:
 
 
 def _import_crl(args: argparse.Namespace) -> int:
-    keystore = open_keystore(args)
-    for info in import_crl(keystore, args.file):
+    for info in import_crl(open_keystore(args), args.file):
         kept = " (kept the newer one already stored)" if info.kept_newer else ""
         print(f"{info.describe()}{kept}")
-        if not info.kept_newer:
-            auditing.configuration_changed(keystore.folder, f"imported {info.describe()}")
     return 0
 
 
@@ -235,7 +232,6 @@ def _remove(args: argparse.Namespace) -> int:
     if crl is None:
         print(f"removed {keystore.remove(args.id)}")
         return 0
-    auditing.configuration_changed(keystore.folder, f"removed {crl.describe()}")
     print(f"removed {crl.describe()}")
     return 0
 

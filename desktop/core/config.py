@@ -284,17 +284,19 @@ def add_node(home: Path, node: Node) -> Node:
     return node
 
 
-def edit_node(home: Path, name: str, /, **changes: Any) -> Node:
-    """Change the node ``name``; ``changes`` may hold a new ``name`` (a rename)."""
+def edit_node(home: Path, name: str, /, **changes: Any) -> tuple[Node, Node]:
+    """Change the node ``name``; ``changes`` may hold a new ``name`` (a rename). The node
+    before and after, from one reading of the configuration."""
     with changing_config(home) as config:
-        node = replace(find_node(config, name), **changes).validated()
+        before = find_node(config, name)
+        node = replace(before, **changes).validated()
         if node.name != name and node.name in config.nodes:
             raise ConfigError(
                 f"a node named {node.name!r} exists already: choose another name", field="name"
             )
         del config.nodes[name]
         config.nodes[node.name] = node
-    return node
+    return before, node
 
 
 def remove_node(home: Path, name: str) -> Node:

@@ -203,6 +203,11 @@ def read_dicomdir(path: Path, *, resolver: FileIdResolver | None = None) -> Dico
             )
         if FILE_ID in record.values and record_type not in LEVELS and _in_use(record):
             index.entries.append(_entry(record, parents, by_offset, resolver, index.problems, path))
+    index.problems.extend(
+        Problem(path, f"record at byte {record.offset}: {note}")
+        for record in records
+        for note in record.values.notes
+    )
     return index
 
 

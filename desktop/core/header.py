@@ -22,7 +22,7 @@ from typing import Any
 from desktop.core.attributes import BROWSER_TAGS
 from desktop.core.errors import HeaderError, NotDicomError, TruncatedHeaderError
 from desktop.core.uids import EXPLICIT_VR_BIG_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
-from desktop.core.values import RawElement, RawValues, Values
+from desktop.core.values import RawElement, RawValues
 
 PREAMBLE_LENGTH = 128
 DICOM_PREFIX = b"DICM"
@@ -67,7 +67,7 @@ class Header:
     transfer_syntax_uid: str
     media_sop_class_uid: str
     media_sop_instance_uid: str
-    values: Values
+    values: RawValues
     pixel_data: PixelDataLocation | None
     dataset_offset: int  # where the data set starts, just after the file meta information
 

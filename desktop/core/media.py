@@ -15,7 +15,14 @@ from desktop.core.dicomdir import FileIdResolver, read_dicomdir
 from desktop.core.errors import HeaderError, MediaError, NoDicomError, NotDicomError
 from desktop.core.header import Header, read_header
 from desktop.core.integrity import pixel_data_defect
-from desktop.core.model import InstanceEntry, InstanceStatus, MediaTree, Problem, build_tree
+from desktop.core.model import (
+    InstanceEntry,
+    InstanceStatus,
+    MediaTree,
+    Problem,
+    build_tree,
+    one_copy_each,
+)
 from desktop.core.uids import MEDIA_STORAGE_DIRECTORY
 
 DICOMDIR_NAME = "DICOMDIR"
@@ -205,6 +212,7 @@ def _apply_header(entry: InstanceEntry, header: Header, problems: list[Problem])
     entry.sop_instance_uid = dataset_uid or entry.sop_instance_uid or header.media_sop_instance_uid
     entry.sop_class_uid = dataset_class or entry.sop_class_uid or header.media_sop_class_uid
     fill_entry(entry, header.values)
+    problems.extend(Problem(header.path, note) for note in header.values.notes)
     if header.pixel_data is None:
         entry.frames = 0
         return
@@ -216,20 +224,16 @@ def _apply_header(entry: InstanceEntry, header: Header, problems: list[Problem])
 
 
 def _drop_duplicates(entries: list[InstanceEntry], problems: list[Problem]) -> list[InstanceEntry]:
-    """Keep the first entry of each SOP Instance UID (listed ones first, a file before a record
-    that names none) and report the others; a record without a file, already reported, goes
-    silently when a file holds its instance."""
-    kept: dict[str, InstanceEntry] = {}
-    for entry in sorted(entries, key=lambda e: (e.path is None, e.status is not InstanceStatus.OK)):
-        first = kept.get(entry.sop_instance_uid)
-        if first is None:
-            kept[entry.sop_instance_uid] = entry
-        elif entry.path is not None:
+    """Keep one entry of each SOP Instance UID (see ``one_copy_each``) and report the other
+    files; a record without a file, already reported, goes silently."""
+    kept, others = one_copy_each(entries)
+    for other, used in others:
+        if other.path is not None:
             problems.append(
                 Problem(
-                    entry.path or Path(),
-                    f"duplicate SOP Instance UID "
-                    f"{entry.sop_instance_uid}: also in {first.path}; not shown",
+                    other.path,
+                    f"duplicate SOP Instance UID {other.sop_instance_uid}: "
+                    f"also in {used.path}; not shown",
                 )
             )
-    return list(kept.values())
+    return kept

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 
 class InstanceStatus(StrEnum):
@@ -17,6 +18,49 @@ class InstanceStatus(StrEnum):
     UNREFERENCED = "unreferenced"  # a DICOM file on the media that its DICOMDIR does not list
     MISSING = "missing"  # listed by the DICOMDIR, but the file is not there
     DAMAGED = "damaged"  # the file is there but broken (truncated, unreadable header)
+
+
+# Which copy of an instance is used when several files hold it: the readable one first.
+_PREFERENCE = {
+    InstanceStatus.OK: 0,
+    InstanceStatus.UNREFERENCED: 1,
+    InstanceStatus.DAMAGED: 2,
+    InstanceStatus.MISSING: 3,
+}
+
+
+class Copy(Protocol):
+    """A file (or a record naming none) holding an instance: an entry or an instance."""
+
+    @property
+    def sop_instance_uid(self) -> str: ...
+
+    @property
+    def status(self) -> "InstanceStatus": ...
+
+    @property
+    def path(self) -> Path | None: ...
+
+
+CopyT = TypeVar("CopyT", bound=Copy)
+
+
+def one_copy_each(copies: Iterable[CopyT]) -> tuple[list[CopyT], list[tuple[CopyT, CopyT]]]:
+    """The copy of each SOP Instance UID to use, in the order the UIDs were first met — a
+    file before a record naming none, a readable file before a damaged one, whichever came
+    first — and every other copy paired with the one used instead."""
+    copies = list(copies)
+    kept: dict[str, CopyT] = {}
+    for copy in copies:
+        first = kept.get(copy.sop_instance_uid)
+        if first is None or _rank(copy) < _rank(first):
+            kept[copy.sop_instance_uid] = copy  # an existing key keeps its place
+    others = [(c, kept[c.sop_instance_uid]) for c in copies if c is not kept[c.sop_instance_uid]]
+    return list(kept.values()), others
+
+
+def _rank(copy: Copy) -> tuple[bool, int]:
+    return copy.path is None, _PREFERENCE[copy.status]
 
 
 @dataclass(frozen=True, slots=True)

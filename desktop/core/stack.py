@@ -20,7 +20,7 @@ from desktop.core.cine import DEFAULT_FPS
 from desktop.core.display import Rendered, Window
 from desktop.core.errors import ExportError, FrameError
 from desktop.core.frames import FrameSource
-from desktop.core.model import Instance, MediaTree, Series, frames_of
+from desktop.core.model import Instance, MediaTree, Series, frames_of, one_copy_each
 
 ORIENTATION_TOLERANCE = 1e-3
 OPEN_SOURCES = 16  # FrameSources kept open: headers parsed once while scrolling back and forth
@@ -144,8 +144,9 @@ class Stack:
 
 
 def series_stack(trees: Sequence[MediaTree], *, series_uid: str | None = None) -> Stack:
-    """The stack of the one series in ``trees`` (or of ``series_uid``); a plain error when
-    there is none, or several and no UID says which."""
+    """The stack of the one series in ``trees`` (or of ``series_uid``), one copy of each
+    instance (the readable one); a plain error when there is none, or several and no UID says
+    which."""
     found: dict[str, Series] = {}
     for tree in trees:
         for patient in tree.patients:
@@ -173,7 +174,7 @@ def series_stack(trees: Sequence[MediaTree], *, series_uid: str | None = None) -
         raise ExportError(
             f"{len(found)} series there; say which by its Series Instance UID: {listing}"
         )
-    stack = Stack(next(iter(found.values())).instances)
+    stack = Stack(one_copy_each(next(iter(found.values())).instances)[0])
     if not stack.images:
         raise ExportError("the series holds no image (no instance with pixel data)")
     return stack

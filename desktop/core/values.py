@@ -46,12 +46,13 @@ def _dictionary_vr(tag: int) -> str:
 class RawValues:
     """Values decoded on demand from raw element bytes of one data set or directory record."""
 
-    __slots__ = ("_elements", "_encodings", "_little")
+    __slots__ = ("_elements", "_encodings", "_little", "notes")
 
     def __init__(self, elements: dict[int, RawElement], little: bool) -> None:
         self._elements = elements
         self._little = little
         self._encodings: list[str] | None = None
+        self.notes: list[str] = []  # what could not be read as declared (a character set ...)
 
     def __contains__(self, tag: int) -> bool:
         return tag in self._elements
@@ -67,10 +68,28 @@ class RawValues:
             number = self.integer(tag)
             return "" if number is None else str(number)
         if vr in ENCODED_TEXT_VRS and tag != SPECIFIC_CHARACTER_SET and _needs_charset(value):
+            return self._decoded(value).strip(" \0")
+        return value.decode("ascii", "replace").strip(" \0")
+
+    def _decoded(self, value: bytes) -> str:
+        """Text in the declared character sets; what cannot be decoded is noted, not warned."""
+        encodings = self._character_sets()
+        if b"\x1b" in value:
             from pydicom.charset import decode_bytes
 
-            return decode_bytes(value, self._character_sets(), TEXT_DELIMITERS).strip(" \0")
-        return value.decode("ascii", "replace").strip(" \0")
+            return decode_bytes(value, encodings, TEXT_DELIMITERS)
+        try:
+            return value.decode(encodings[0])
+        except UnicodeDecodeError:
+            self._note(
+                f"text that is not valid {_charset_name(encodings[0])} "
+                "(shown with replacement characters)"
+            )
+            return value.decode(encodings[0], "replace")
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
 
     def raw(self, tag: int) -> bytes | None:
         """The value's bytes as they are in the file (None when absent)."""
@@ -94,20 +113,57 @@ class RawValues:
             return None
 
     def _character_sets(self) -> list[str]:
-        """The Python codecs of the Specific Character Set (Latin-1 when it is unusable).
+        """The Python codecs of the Specific Character Set (see ``python_encodings``).
 
         Read straight from its bytes: decoding it as text would need the character set itself.
         """
         if self._encodings is None:
-            from pydicom.charset import convert_encodings
-
             _, value = self._elements.get(SPECIFIC_CHARACTER_SET, (None, b""))
-            declared = value.decode("ascii", "replace").split("\\")
-            try:
-                self._encodings = convert_encodings([d.strip(" \0") for d in declared])
-            except (LookupError, ValueError):  # an unknown term, a NUL inside one
-                self._encodings = [DEFAULT_ENCODING]
+            declared = [d.strip(" \0") for d in value.decode("ascii", "replace").split("\\")]
+            self._encodings, note = python_encodings(declared)
+            if note:
+                self._note(note)
         return self._encodings
+
+
+def python_encodings(declared: list[str]) -> tuple[list[str], str]:
+    """The Python codecs of Specific Character Set terms, and what was wrong with them ('' if
+    nothing): an unknown first term reads as Latin-1 (ISO_IR 100), other unknown terms and
+    extensions of a character set that allows none are left out. pydicom would say the same
+    as a Python warning, raw on a user's terminal."""
+    from pydicom.charset import STAND_ALONE_ENCODINGS, python_encoding
+
+    terms = declared[:] or [""]
+    terms[0] = terms[0] or "ISO_IR 6"
+    unknown = [term for term in terms if term not in python_encoding]
+    first = python_encoding.get(terms[0], DEFAULT_ENCODING)
+    if terms[0] in STAND_ALONE_ENCODINGS:
+        extensions: list[str] = []
+        ignored = terms[1:]
+    else:
+        extensions = [
+            t for t in terms[1:] if t in python_encoding and t not in STAND_ALONE_ENCODINGS
+        ]
+        ignored = [t for t in terms[1:] if t not in extensions and t not in unknown]
+    notes = []
+    if unknown:
+        notes.append(
+            f"unknown Specific Character Set {', '.join(map(repr, unknown))}"
+            + ("; its text is read as Latin-1 (ISO_IR 100)" if terms[0] in unknown else "")
+        )
+    if ignored:
+        notes.append(
+            f"Specific Character Set {terms[0]!r} cannot be combined with "
+            f"{', '.join(map(repr, ignored))}, which is ignored"
+        )
+    return [first, *(python_encoding[t] for t in extensions)], "; ".join(notes)
+
+
+def _charset_name(encoding: str) -> str:
+    """A Python codec's DICOM term, for a message ('ISO_IR 192' for 'UTF8')."""
+    from pydicom.charset import python_encoding
+
+    return next((term for term, codec in python_encoding.items() if codec == encoding), encoding)
 
 
 def _needs_charset(value: bytes) -> bool:

@@ -527,6 +527,12 @@ class TransferQueue:
                 (PENDING, job_id, FAILED),
             )
 
+    def rename_node(self, old: str, new: str) -> int:
+        """The jobs of the node ``old`` are now those of ``new`` (the node was renamed: its
+        waiting jobs are sent there); returns how many."""
+        with self.db:
+            return self.db.execute("UPDATE jobs SET node = ? WHERE node = ?", (new, old)).rowcount
+
     def runnable(self) -> list[int]:
         """Jobs with pending instances that are not cancelled, oldest first."""
         return [

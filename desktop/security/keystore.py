@@ -160,6 +160,11 @@ class Keystore:
             )
         return result
 
+    def record_change(self, change: str) -> None:
+        """Tell the keystore's observer (the audit trail) of a change made in its folder
+        beside the CAs and identities (a CRL imported or removed)."""
+        self._on_change(self.folder, change)
+
     def trusted(self) -> list[CertificateInfo]:
         """The trusted CAs, by subject (damaged files left out)."""
         infos = [info for p in self._files("trusted", ".pem") for info in _ca_file(p)[0]]

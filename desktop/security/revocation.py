@@ -96,14 +96,19 @@ def _issuers(keystore: Keystore) -> list[x509.Certificate]:
 
 
 def import_crl(keystore: Keystore, path: Path, *, now: dt.datetime | None = None) -> list[CrlInfo]:
-    """Store the CRLs of a PEM or DER file, each replacing an older CRL of its issuer."""
+    """Store the CRLs of a PEM or DER file, each replacing an older CRL of its issuer (each
+    stored one told to the keystore's observer)."""
     try:
         data = path.read_bytes()
     except OSError as error:
         raise KeystoreError(f"cannot read {path}: {error.strerror}") from error
     now = now or dt.datetime.now(dt.UTC)
     issuers = _issuers(keystore)
-    return [_store(keystore, crl, issuers, now, path.name) for crl in _parse(data, path.name)]
+    stored = [_store(keystore, crl, issuers, now, path.name) for crl in _parse(data, path.name)]
+    for info in stored:
+        if not info.kept_newer:
+            keystore.record_change(f"imported {info.describe()}")
+    return stored
 
 
 def _store(
@@ -158,13 +163,14 @@ def held_crls(keystore: Keystore) -> list[CrlInfo]:
 
 
 def remove_crl(keystore: Keystore, reference: str) -> CrlInfo | None:
-    """Remove the CRL whose id starts with ``reference`` (6+ hex digits); None when no CRL
-    has that id."""
+    """Remove the CRL whose id starts with ``reference`` (6+ hex digits; told to the
+    keystore's observer); None when no CRL has that id."""
     wanted = reference.lower()
     matches = [i for i in held_crls(keystore) if len(wanted) >= 6 and i.id.startswith(wanted)]
     if len(matches) != 1:
         return None
     (keystore.folder / "crls" / f"{matches[0].id}.pem").unlink(missing_ok=True)
+    keystore.record_change(f"removed {matches[0].describe()}")
     return matches[0]
 
 

@@ -72,6 +72,10 @@ class TransferController(QObject):
         """Queue a new job for ``node_name`` (persisted before anything is sent); with
         ``deid``, of de-identified copies made on the job's worker."""
         node = self.services.prepare(node_name)  # a password dialog may appear: GUI thread
+        if deid is not None and deid.recipient is not None:
+            from desktop.sealing import recipient_certificate
+
+            recipient_certificate(deid.recipient, self.services.keystore)  # as the CLI does
         self._schedule(node, _Job(items, description, None, deid))
 
     def resume_pending(self) -> list[int]:

@@ -56,7 +56,7 @@ class NodesController(QObject):
                 node = replace(node, deid_recipient=str(recipient.resolve()))
             if name is None:
                 return nodes.add(home, node)
-            return nodes.edit(home, name, **asdict(node))
+            return nodes.edit(home, name, **asdict(node))[1]
 
         dialog = NodeDialog(
             identities, self.services.node(name) if name else None, self.shell.window, save=save

@@ -15,6 +15,7 @@ from pydicom.uid import (
     SecondaryCaptureImageStorage,
 )
 
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from tests.helpers import sample_file
 
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"}
@@ -103,6 +104,15 @@ def deflate_bomb(expanded_mib: int, *, uid: str = "1.2.3.4") -> bytes:
     block = packer.compress(bytes(1 << 20)) + packer.flush(zlib.Z_FULL_FLUSH)
     body = start + block * expanded_mib + packer.flush()
     return part10(body, syntax=DeflatedExplicitVRLittleEndian, uid=uid)
+
+
+def odd_charset_study(folder: Path, *, charset: bytes = b"ISO_IR 999") -> list[Path]:
+    """Two images whose Specific Character Set (10 bytes) is no DICOM term; the name is UTF-8."""
+    study = StudySpec("ODD", "Müller^Jörg", "20240101", "odd", (SeriesSpec("CT", "ax", count=2),))
+    paths = write_files(folder, (study,))
+    for path in paths:
+        path.write_bytes(path.read_bytes().replace(b"ISO_IR 192", charset))
+    return paths
 
 
 def write(path: Path, data: bytes) -> Path:

@@ -217,3 +217,18 @@ def test_progress_is_reported_and_stopping_cancels(dicomdir_media: MakeMedia) ->
     stages = [r.stage for r in records]
     assert stages[0] == "listing" and "index" in stages
     assert records[-1].total == 31
+
+
+def test_a_readable_copy_wins_over_the_damaged_file_the_dicomdir_lists(
+    dicomdir_media: MakeMedia,
+) -> None:
+    media = dicomdir_media("DICOMDIR")
+    listed = media / "77654033" / "CR1" / "6154"
+    shutil.copy(listed, media / "77654033" / "COPY")  # the only readable copy: not listed
+    listed.write_bytes(listed.read_bytes()[:-1000])
+    tree = open_media(media)
+    [shown] = [i for i in tree.instances() if i.path in (listed, media / "77654033" / "COPY")]
+    assert (shown.path, shown.status) == (media / "77654033" / "COPY", InstanceStatus.UNREFERENCED)
+    damaged = [p.reason for p in tree.problems if p.path == listed]
+    assert damaged[0].startswith("listed in the DICOMDIR but truncated")
+    assert damaged[1].startswith("duplicate SOP Instance UID") and "COPY" in damaged[1]

@@ -120,3 +120,16 @@ def test_big_endian_implicit_and_compressed_files_are_read(tmp_path: Path) -> No
     assert sizes["SC_rgb_rle_2frame.dcm"] == (100, 100, 2)
     assert sizes["emri_small_jpeg_ls_lossless.dcm"] == (64, 64, 10)
     assert tree.problems[0].reason.startswith("duplicate")  # big-endian and implicit MR_small
+
+
+@pytest.mark.parametrize("damaged_name", ["a.dcm", "z.dcm"])
+def test_the_readable_copy_wins_whichever_is_found_first(tmp_path: Path, damaged_name: str) -> None:
+    [first, *_] = write_files(tmp_path / "made", (STUDY,))
+    readable_name = "z.dcm" if damaged_name == "a.dcm" else "a.dcm"
+    shutil.copy(first, tmp_path / readable_name)
+    (tmp_path / damaged_name).write_bytes(first.read_bytes()[:-1000])
+    shutil.rmtree(tmp_path / "made")
+    tree = open_media(tmp_path)
+    [instance] = tree.instances()
+    assert (instance.path, instance.status) == (tmp_path / readable_name, InstanceStatus.OK)
+    assert [p.path.name for p in tree.problems] == [damaged_name, damaged_name]

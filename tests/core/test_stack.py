@@ -155,6 +155,19 @@ def test_choosing_a_series(tmp_path: Path) -> None:
         series_stack([tree], series_uid="1.2.3")
 
 
+def test_a_series_over_two_media_has_one_image_of_each_instance_the_readable_one(
+    tmp_path: Path,
+) -> None:
+    [first, *_] = [i.path for i in ct_series(tmp_path / "good", count=3)]
+    assert first is not None
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / first.name).write_bytes(first.read_bytes()[:-1000])
+    trees = [open_media(tmp_path / "bad"), open_media(tmp_path / "good")]
+    stack = series_stack(trees)
+    assert len(stack) == 3
+    assert all(image.instance.status is InstanceStatus.OK for image in stack.images)
+
+
 @pytest.mark.parametrize("signed", [False, True])
 def test_frames_read_straight_from_disk_equal_pydicom(tmp_path: Path, signed: bool) -> None:
     """The fast path for uncompressed files (what makes scrolling a CT series quick) gives

@@ -44,3 +44,14 @@ def test_a_name_reads_back_in_its_character_set(
 def test_iso_2022_bytes_are_ascii_yet_decoded_as_iso_2022(tmp_path: Path) -> None:
     path = write(tmp_path / "jis.dcm", ["", "ISO 2022 IR 87"], NAMES[3][1])
     assert b"\x1b$B" in path.read_bytes()  # 7-bit: the escape switches to JIS X 0208
+
+
+def test_bytes_the_character_set_cannot_decode_are_a_note_not_a_warning(
+    tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    path = write(tmp_path / "latin.dcm", "ISO_IR 100", "Müller^Jürgen")
+    path.write_bytes(path.read_bytes().replace(b"ISO_IR 100", b"ISO_IR 192"))  # Latin-1 as UTF-8
+    values = read_header(path).values
+    assert values.text(TEXT_FIELDS["patient_name"]) == "M\ufffdller^J\ufffdrgen"
+    assert values.notes == ["text that is not valid ISO_IR 192 (shown with replacement characters)"]
+    assert list(recwarn) == []

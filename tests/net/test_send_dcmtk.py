@@ -5,9 +5,11 @@ import re
 import shutil
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from desktop.net.history import History
+from tests.core.crafted import odd_charset_study
 from tests.helpers import cli, node_add, sample_file
 from tests.net.conftest import Scp, make_study, same_dataset
 from tests.peers import free_port
@@ -81,6 +83,36 @@ def test_send_study_arrives_whole(
     assert events == ["opened", "closed"]
     status, out, _ = cli(capsys, "queue", "--json")
     assert json.loads(out)[0]["state"] == "done"
+
+
+def test_a_damaged_copy_gives_way_to_the_readable_one(
+    capsys: pytest.CaptureFixture[str], home: Path, storescp: Scp, tmp_path: Path
+) -> None:
+    [first, *_] = make_study(tmp_path / "study", count=2)
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / first.name).write_bytes(first.read_bytes()[:-1000])
+    add_node(capsys, storescp.port)
+    status, _, err = cli(capsys, "send", "dcmtk", tmp_path / "damaged", tmp_path / "study")
+    assert status == 0, err  # the instance was sent: from the readable copy
+    assert "not sent" not in err
+    received = storescp.received()
+    uid = str(pydicom.dcmread(first, stop_before_pixels=True).SOPInstanceUID)
+    assert len(received) == 2 and same_dataset(first, received[uid])
+
+
+def test_an_odd_character_set_is_sent_without_a_raw_warning(
+    capsys: pytest.CaptureFixture[str],
+    recwarn: pytest.WarningsRecorder,
+    home: Path,
+    storescp: Scp,
+    tmp_path: Path,
+) -> None:
+    odd_charset_study(tmp_path / "odd")
+    add_node(capsys, storescp.port)
+    status, _, err = cli(capsys, "send", "dcmtk", tmp_path / "odd")
+    assert (status, err) == (0, "")
+    assert len(storescp.received()) == 2
+    assert [str(w.message) for w in recwarn] == []
 
 
 def test_compressed_file_is_converted_when_refused(

@@ -160,3 +160,32 @@ def test_node_settings_are_checked(home: Path, capsys: pytest.CaptureFixture[str
     assert cli(capsys, *node_add("A", "X", 104, "--deid", "--deid-option", "retain-uids"))[0] == 0
     status, out, _ = cli(capsys, "node", "edit", "A", "--no-deid")
     assert status == 0 and "de-identifies" not in out
+
+
+def test_a_send_recipient_is_checked_as_deid_checks_it(
+    home: Path, media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pki: Pki
+) -> None:
+    """send --deid (and a node set to de-identify) took a CA's or any certificate."""
+    from tests.security.test_seal import _signing_only_leaf
+
+    port, received = free_port(), tmp_path / "received"
+    received.mkdir()
+    assert cli(capsys, *node_add("Plain", "DCMTK_SCP", port))[0] == 0
+    for recipient, reason in (
+        (pki.path("root-only"), "it is a CA certificate"),
+        (pki.path("rogue_client"), "not issued by a CA the keystore trusts"),
+        (_signing_only_leaf(pki, tmp_path), "does not allow keyEncipherment"),
+    ):
+        status, _, err = cli(capsys, "send", "Plain", media, "--deid", "--recipient", recipient)
+        assert (status, reason) == (1, reason) and reason in err, err
+    assert cli(capsys, *node_add("Research", "DCMTK_SCP", port, "--deid",
+                                 "--deid-recipient", pki.path("root-only")))[0] == 0  # fmt: skip
+    status, _, err = cli(capsys, "send", "Research", media)
+    assert status == 1 and "it is a CA certificate" in err
+    assert not (home / "queue.sqlite").exists()  # nothing was queued
+    with running(storescp_plain_command(received, port), port, tmp_path / "storescp.log"):
+        status, _, err = cli(capsys, "send", "Plain", media, "--deid", "--recipient",
+                             pki.path("rogue_client"), "--untrusted-recipient")  # fmt: skip
+    assert status == 0, err
+    assert "recipient: CN=rogue-client.test" in err and "NOT issued by a CA" in err
+    assert len(list(received.iterdir())) == 3

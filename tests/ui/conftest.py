@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from desktop import auditing
 from desktop.app import InboxSettings, Services
+from desktop.core.audit.store import AuditLog
 from desktop.core.config import edit_node
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, free_loopback_port, prepare_demo
 from desktop.ui.errors import ErrorReporter
@@ -36,6 +38,14 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_template: Demo) -
     monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
     monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", demo_template.password)
     return Demo(home, demo_template.media, demo_template.password, port)
+
+
+@pytest.fixture
+def trail(demo: Demo) -> Iterator[AuditLog]:
+    """The demo home's audit trail, installed as the application's start installs it."""
+    auditing.install(demo.home)
+    yield AuditLog(demo.home / "audit")
+    auditing.uninstall()
 
 
 @pytest.fixture

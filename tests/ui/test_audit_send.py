@@ -1,23 +1,11 @@
 """The audit events one GUI send produces: a study dropped on the demo PACS (our own TLS
 listener) is begun, transferred and received, and every message validates."""
 
-from collections.abc import Iterator
-
-import pytest
-
-from desktop import auditing
 from desktop.core.audit.store import AuditLog
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from tests.audit.schema import schema_errors
 from tests.ui.test_flow import drop, open_demo_media
-
-
-@pytest.fixture
-def trail(demo: Demo) -> Iterator[AuditLog]:
-    auditing.install(demo.home)
-    yield AuditLog(demo.home / "audit")
-    auditing.uninstall()
 
 
 def test_a_gui_send_is_audited(qtbot, window: MainWindow, demo: Demo, trail: AuditLog) -> None:  # type: ignore[no-untyped-def]

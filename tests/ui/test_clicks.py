@@ -5,6 +5,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QDialog
 
+from desktop.core.audit.store import AuditLog
 from desktop.core.config import load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
@@ -88,3 +89,36 @@ def test_the_node_dialog_says_what_is_wrong_in_place_and_keeps_the_typing(
     assert "c0392b" in str(seen["marked"]) and seen["kept"] == ("Radiology", "pacs.lan")
     assert load_config(demo.home).nodes["Radiology"].ae_title == "RADIOLOGY"
     assert window.nodes.item_for("Radiology") is not None
+
+
+def test_import_and_remove_a_crl_by_clicking_audited_as_the_cli(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    trail: AuditLog,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    panel = window.certificates
+    window.tabs.setCurrentWidget(panel)
+    prompter.answer("open_file", pki.path("bundle"), pki.path("intermediate", ".crl"))
+    click(qtbot, button(panel, "Import CA…"))
+    click(qtbot, button(panel, "Import CRL…"))
+    [row] = [r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).text() == "CRL"]
+    cells = [panel.table.item(row, c).text() for c in range(6)]
+    assert cells[3] == "CN=Test Intermediate CA,O=DICOM Courier"
+    assert cells[2].startswith("revokes 1 certificate(s); this update 20")
+    assert cells[4][:2] == "20" and cells[5] == ""
+    panel.table.selectRow(row)
+    prompter.answer("confirm", True)
+    click(qtbot, button(panel, "Remove"))
+    assert "Remove the revocation list of CN=Test Intermediate CA" in prompter.questions[-1]
+    assert all(panel.table.item(r, 0).text() != "CRL" for r in range(panel.table.rowCount()))
+    assert not list((demo.home / "crls").glob("*.pem"))
+    alerts = [e.summary for e in trail.entries() if e.event == "110113"]
+    imported, removed = alerts[-2:]
+    assert "imported CRL of CN=Test Intermediate CA,O=DICOM Courier: 1 revoked" in imported
+    assert "removed CRL of CN=Test Intermediate CA,O=DICOM Courier: 1 revoked" in removed
+    assert not prompter.errors

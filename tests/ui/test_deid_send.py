@@ -9,7 +9,7 @@ import pydicom
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QCheckBox, QDialog
 
-from desktop.core.config import load_config
+from desktop.core.config import edit_node, load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.net.queue import TransferQueue
 from desktop.ui.main_window import MainWindow
@@ -130,4 +130,29 @@ def test_a_node_set_to_de_identify_in_its_dialog(
     copies = [pydicom.dcmread(p, stop_before_pixels=True) for p in received]
     assert len(copies) == 24 and {c.StudyInstanceUID for c in copies} <= originals
     assert all(c.PatientIdentityRemoved == "YES" for c in copies)
+    no_unexpected_errors(prompter)
+
+
+def test_a_node_whose_recipient_is_a_ca_is_refused_before_anything_is_queued(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    """The originals would be encrypted for a CA: refused as `deid --recipient` refuses it."""
+    ca = tmp_path / "demo-ca.pem"
+    ca.write_text(window.services.keystore.trusted()[0].pem)
+    edit_node(demo.home, DEMO_NODE, deid=True, deid_recipient=str(ca))
+    open_demo(qtbot, window, prompter, demo)
+    study = study_index(window)
+    click_row(qtbot, window.browser.view, study)
+    prompter.answer("confirm", True)  # the send confirmation, with its box fixed on
+    drop_on_node(window, window.browser.model.mimeData([study]), DEMO_NODE)
+    [(title, message, _)] = [e for e in prompter.errors if e[0].startswith("Cannot send")]
+    assert title == f"Cannot send to {DEMO_NODE}"
+    assert message.startswith("refused recipient CN=DICOM Courier Demo CA") and message.endswith(
+        ": it is a CA certificate, not a recipient's"
+    )
+    assert not window.transfers.rows and TransferQueue(demo.home / "queue.sqlite").jobs() == []
     no_unexpected_errors(prompter)

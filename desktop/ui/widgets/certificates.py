@@ -1,7 +1,9 @@
-"""Certificates: trusted CAs and identities, with expiry colours, imports and exports."""
+"""Certificates: trusted CAs, identities and revocation lists, with expiry colours, imports,
+exports and removal."""
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -20,11 +22,14 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import CourierError
 from desktop.security.certificates import CertificateInfo
 from desktop.security.keystore import Keystore
+from desktop.security.revocation import CrlInfo, held_crls, import_crl, remove_crl
 from desktop.ui.prompter import Prompter
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
 EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
 KEY_FILES = "Keys (*.key *.pem *.der);;All files (*)"
+CRL_FILES = "Revocation lists (*.crl *.pem *.der);;All files (*)"
+CRL = "CRL"
 
 
 def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
@@ -33,6 +38,37 @@ def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
     if info.not_after - now < dt.timedelta(days=30):
         return EXPIRING
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One line of the table: its cells, and the colour and tip of its validity."""
+
+    cells: tuple[str, str, str, str, str, str]
+    colour: QColor | None = None
+    tip: str = ""
+
+
+def _certificate_row(kind: str, name: str, info: CertificateInfo, now: dt.datetime) -> _Row:
+    colour = expiry_colour(info, now)
+    cells = (kind, name, info.subject, info.issuer, f"{info.not_after:%Y-%m-%d}", info.fingerprint)
+    return _Row(cells, colour, "expired" if colour == EXPIRED else "expires within 30 days")
+
+
+def _crl_row(crl: CrlInfo, now: dt.datetime) -> _Row:
+    """A revocation list: what it revokes and since when in the subject's column, its next
+    update as its validity (coloured when it is warned of, as `keystore list` warns)."""
+    warning = crl.expiry(now)
+    expired = crl.next_update is not None and crl.next_update < now
+    cells = (
+        CRL,
+        crl.id,
+        f"revokes {crl.revoked} certificate(s); this update {crl.last_update:%Y-%m-%d}",
+        crl.issuer,
+        f"{crl.next_update:%Y-%m-%d}" if crl.next_update else "-",
+        "",
+    )
+    return _Row(cells, (EXPIRED if expired else EXPIRING) if warning else None, warning)
 
 
 class CertificatesPanel(QWidget):
@@ -58,6 +94,7 @@ class CertificatesPanel(QWidget):
         for text, handler in (
             ("Import CA…", self.choose_ca),
             ("Import identity…", self.choose_identity),
+            ("Import CRL…", self.choose_crl),
             ("Export certificate…", self.export_certificate),
             ("Remove", self.remove),
         ):
@@ -76,26 +113,21 @@ class CertificatesPanel(QWidget):
         """List the keystore's trusted CAs and identities again, with their validity."""
         now = dt.datetime.now(dt.UTC)
         rows = [
-            ("Trusted CA", c.fingerprint.replace(":", "")[:16].lower(), c)
+            _certificate_row("Trusted CA", c.fingerprint.replace(":", "")[:16].lower(), c, now)
             for c in self.keystore.trusted()
         ]
-        rows += [("Identity", i.name, i.certificate) for i in self.keystore.identities()]
+        rows += [
+            _certificate_row("Identity", i.name, i.certificate, now)
+            for i in self.keystore.identities()
+        ]
+        rows += [_crl_row(crl, now) for crl in held_crls(self.keystore)]
         self.table.setRowCount(len(rows))
-        for row, (kind, name, info) in enumerate(rows):
-            cells = (
-                kind,
-                name,
-                info.subject,
-                info.issuer,
-                f"{info.not_after:%Y-%m-%d}",
-                info.fingerprint,
-            )
-            colour = expiry_colour(info, now)
-            for column, text in enumerate(cells):
+        for row, line in enumerate(rows):
+            for column, text in enumerate(line.cells):
                 item = QTableWidgetItem(text)
-                if colour is not None and column == 4:
-                    item.setForeground(colour)
-                    item.setToolTip("expired" if colour == EXPIRED else "expires within 30 days")
+                if line.colour is not None and column == 4:
+                    item.setForeground(line.colour)
+                    item.setToolTip(line.tip)
                 self.table.setItem(row, column, item)
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
@@ -103,6 +135,13 @@ class CertificatesPanel(QWidget):
     def _selected_id(self) -> str | None:
         item = self.table.item(self.table.currentRow(), 1)
         return item.text() if item is not None else None
+
+    def _selected_kind(self) -> str:
+        return self._selected_text(0)
+
+    def _selected_text(self, column: int) -> str:
+        item = self.table.item(self.table.currentRow(), column)
+        return item.text() if item is not None else ""
 
     def _attempt(self, title: str, action: Callable[[], object]) -> bool:
         try:
@@ -160,10 +199,25 @@ class CertificatesPanel(QWidget):
             ),
         )
 
+    def choose_crl(self) -> bool:
+        """Import CRL…: ask for the file, then import it (as `keystore import-crl`)."""
+        path = self.prompter.open_file("Import revocation list", CRL_FILES)
+        return path is not None and self.import_crl(path)
+
+    def import_crl(self, path: Path) -> bool:
+        return self._attempt("Import CRL", lambda: import_crl(self.keystore, path))
+
     def export_certificate(self) -> None:
         """Write the selected entry's certificate (PEM, or DER for .der/.cer) where asked."""
         reference = self._selected_id()
         if reference is None:
+            return
+        if self._selected_kind() == CRL:
+            self.error.emit(
+                "Export certificate",
+                "A revocation list is not a certificate: "
+                "select a trusted CA or an identity to export.",
+            )
             return
         target = self.prompter.save_file(
             "Export certificate", f"{reference}.pem", "PEM (*.pem);;DER (*.der *.cer)"
@@ -175,7 +229,17 @@ class CertificatesPanel(QWidget):
 
     def remove(self) -> None:
         reference = self._selected_id()
-        if reference is not None and self.prompter.confirm(
+        if reference is None:
+            return
+        if self._selected_kind() == CRL:
+            issuer = self._selected_text(3)
+            if self.prompter.confirm(
+                "Remove",
+                f"Remove the revocation list of {issuer}? While the keystore holds other "
+                "lists, TLS peers whose CA has none are refused.",
+            ):
+                self._attempt("Remove", lambda: remove_crl(self.keystore, reference))
+        elif self.prompter.confirm(
             "Remove", f"Remove {reference} from the keystore? Nodes using it stop working."
         ):
             self._attempt("Remove", lambda: self.keystore.remove(reference))
