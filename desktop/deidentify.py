@@ -3,6 +3,7 @@ profile under a project key, the recipient who alone may re-identify, and the bu
 searched before the copies are written (``--pixels review``: the boxes found go to a review
 file on the command line, to a person in the GUI, then are masked as given back)."""
 
+import dataclasses
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from desktop.core.deid.batch import Copied, Protect, deidentify_files, read_inst
 from desktop.core.deid.keys import default_key_file, project_key
 from desktop.core.deid.mapping import KeyedMapping
 from desktop.core.deid.profile import Profile
+from desktop.core.deid.signs import unsearched
 from desktop.core.deid.table import Option
 from desktop.core.errors import CourierError
 
@@ -81,7 +83,8 @@ def copies(
 ) -> Generator[Copied, None, None]:
     """The de-identified copy of each file of ``paths`` under ``out``, or why there is none
     (``deidentify_files``), with the profile and the recipient's protection made here: on the
-    caller's thread, a worker's in the GUI."""
+    caller's thread, a worker's in the GUI. Without ``pixels``, each copy says why its pixels
+    may hold burned-in text (``Copied.unsearched``): the profile cleans the header only."""
     from desktop import auditing
 
     paths = list(paths)
@@ -89,12 +92,16 @@ def copies(
     protect = protection(recipient)
     profile = make_profile(options, key_file)
     sealed = " (the original values encrypted for a recipient)" if protect else ""
-    yield from auditing.copies_written(
+    made = auditing.copies_written(
         deidentify_files(paths, out, profile, protect=protect, pixels=pixels),
         event="export",
         description=f"de-identified copies{sealed}",
         written=lambda done: done.copy,
     )
+    for done in made:
+        if pixels is None and done.copy is not None:
+            done = dataclasses.replace(done, unsearched=unsearched(done.source))
+        yield done
 
 
 def check_output(paths: Iterable[Path], out: Path) -> None:

@@ -231,3 +231,27 @@ def test_header_only_copies_import_no_dicom_or_pixel_library(tmp_path: Path) -> 
     )
     assert result.stdout.count("de-identified ") == 3
     assert result.stdout.splitlines()[-1] == ""  # none of them imported
+
+
+def test_pixels_left_unsearched_are_warned_of_for_each_flagged_image(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An ultrasound or a secondary capture de-identified with ``--pixels off`` (the default)
+    still shows the name burned into it: each such copy is named, with a summary saying what
+    to do; a CT study is not warned of."""
+    from tests.burned_in import write_samples
+
+    burned = tmp_path / "burned"
+    write_samples(burned, 3, seed=1)
+    write_files(tmp_path / "ct", (STUDY,))
+    status, printed, warned = run(
+        capsys, "deid", str(burned), str(tmp_path / "ct"), "--out", str(tmp_path / "out")
+    )
+    assert status == 0 and printed.count("de-identified ") == 6
+    lines = warned.splitlines()
+    for sample in burned.iterdir():
+        [line] = [line for line in lines if str(sample) in line]
+        assert "may hold burned-in text" in line and "not searched (--pixels off)" in line
+    assert not [line for line in lines if str(tmp_path / "ct") in line]
+    assert "3 of 6 copies may hold burned-in text" in lines[-1]
+    assert "--pixels auto" in lines[-1]

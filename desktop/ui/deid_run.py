@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QProgressDialog
 
 from desktop.core.errors import CourierError
 from desktop.ui.shell import Shell
-from desktop.ui.widgets.deidentify import DeidChoice, DeidSummary
+from desktop.ui.widgets.deidentify import PIXELS, DeidChoice, DeidSummary
 from desktop.ui.workers import GeneratorWorker, start
 
 if TYPE_CHECKING:  # pydicom and the OCR are not needed to show the window
@@ -223,7 +223,8 @@ class DeidRun(QObject):
 
         summary = DeidSummary(
             text,
-            [_problem(source, error) for source, error in self.problems.items()],
+            [_problem(source, error) for source, error in self.problems.items()]
+            + self.unsearched(),
             open_folder,
             lambda: self.open_path(out),
             self.shell.window,
@@ -245,6 +246,14 @@ class DeidRun(QObject):
         ]
         if choice.pixels == "off":
             lines.append("Burned-in text was not searched: the pixels are as they were.")
+            at_risk = len(self.unsearched())
+            if at_risk:
+                lines.append(
+                    f"{at_risk} of them may hold burned-in text (listed below): ultrasound, "
+                    "screen captures and the like often carry the patient's name, ID or dates "
+                    "in the image itself, and these copies still do. De-identify them again "
+                    f'with "{PIXELS["auto"]}" (or review the text found first).'
+                )
         else:
             lines.append(f"Burned-in text masked in {self.masked()} of them.")
         if choice.recipient is not None and written:
@@ -259,6 +268,15 @@ class DeidRun(QObject):
             count = len(self.problems)
             lines.append(f"{count} file{'s' if count != 1 else ''} not de-identified:")
         return "\n".join(lines)
+
+    def unsearched(self) -> list[str]:
+        """Each copy whose pixels, not searched, may hold burned-in text: why, in a line."""
+        return [
+            f"{done.source}: its pixels may hold burned-in text ({', '.join(done.unsearched)}); "
+            "not searched"
+            for done in self.written
+            if done.unsearched
+        ]
 
 
 def _problem(source: Path, error: str) -> str:

@@ -1,0 +1,77 @@
+"""De-identify… with the pixels left as they are (the default): the summary names each copy
+whose image may still show the patient's name (ultrasound, screen captures), and says how to
+mask it; copies of a CT series get no such warning."""
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialog
+
+from desktop.demo import Demo
+from desktop.ui.main_window import MainWindow
+from desktop.ui.widgets.deidentify import PIXELS, DeidDialog, DeidSummary
+from tests.burned_in import write_samples
+from tests.ui.clicking import button, click, press_ok, trigger
+from tests.ui.scripted import ScriptedPrompter
+from tests.ui.test_deid_action import radio
+from tests.ui.test_stories import click_row, no_unexpected_errors, open_demo, study_index
+
+
+def de_identify(qtbot, window: MainWindow, prompter: ScriptedPrompter, out: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """File ▸ De-identify… of the selection, pixels left as they are: the summary's message and
+    its list."""
+    summary: list[str] = []
+
+    def fill_in(dialog: QDialog) -> None:
+        assert isinstance(dialog, DeidDialog)
+        assert radio(dialog, PIXELS["off"]).isChecked()
+        qtbot.keyClicks(dialog.out, str(out))
+        press_ok(qtbot, dialog)
+
+    def read_summary(dialog: QDialog) -> None:
+        assert isinstance(dialog, DeidSummary)
+        summary.extend([dialog.message.text(), dialog.problems.toPlainText()])
+        assert dialog.problems.isVisible() == bool(summary[1])
+        click(qtbot, button(dialog, "Close"))
+
+    prompter.answer("run", fill_in, read_summary)
+    trigger(window, "De-identify…")
+    qtbot.waitUntil(lambda: bool(summary), timeout=60000)
+    return summary
+
+
+def test_copies_whose_pixels_may_show_the_name_are_named_in_the_summary(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    burned = tmp_path / "burned"
+    write_samples(burned, 2, seed=3)  # an ultrasound cine and a secondary capture
+    prompter.answer("open_folder", burned)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+    window.browser.view.selectAll()
+    text, listed = de_identify(qtbot, window, prompter, tmp_path / "copies")
+    assert text.startswith("2 de-identified copies written"), text
+    assert "2 of them may hold burned-in text" in text
+    assert PIXELS["auto"] in text  # what to do about it
+    lines = listed.splitlines()
+    assert len(lines) == 2 and all("may hold burned-in text" in line for line in lines)
+    assert {Path(line.split(":")[0]).name for line in lines} == {p.name for p in burned.iterdir()}
+    assert any("modality US" in line for line in lines)
+    assert any("Secondary Capture" in line for line in lines)
+    no_unexpected_errors(prompter)
+
+
+def test_a_ct_series_gets_no_burned_in_warning(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+) -> None:
+    open_demo(qtbot, window, prompter, demo)
+    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    text, listed = de_identify(qtbot, window, prompter, tmp_path / "copies")
+    assert "may hold burned-in text" not in text and not listed, (text, listed)
+    no_unexpected_errors(prompter)
