@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log_warnings_to_stderr()
     try:
+        if hasattr(args, "prepare"):  # started before the session, which imports meanwhile
+            args.prepare(args)
         from desktop.commands.audit import session  # after parsing: --version stays light
 
         with session(args):
