@@ -1,6 +1,6 @@
 """Sending over TLS: our send against DCMTK's storescu, to the same storescp, in one run.
 
-    .venv/bin/python -m bench.transfer_bench [--files 200]
+    .venv/bin/python -m bench.transfer_bench [--files 200] [--only startup]
 
 200 CT images of 512x512x16 bits (0.5 MB), one association, loopback, TLS 1.3, mutual
 certificates. storescp ignores the data (--ignore) when it measures senders, and stores it
@@ -10,12 +10,15 @@ both DCMTK ends (storescp and storescu), as a tuned DCMTK runs.
 The whole command as a user runs it, in a new process each time: ``dicom-courier send``
 against ``storescu``, ``dicom-courier --version``, and the start-up before the first byte of
 ``echo`` and ``send`` reaches the peer (a socket that only times the first byte).
+``--only startup`` measures these start-up rows alone (no DCMTK peer, a few seconds), each
+the best and the median of ``--runs``.
 """
 
 import argparse
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -73,8 +76,20 @@ def first_byte(env: dict[str, str], command: str, *arguments: object, tls: bool 
     return elapsed
 
 
-def best(measure: Callable[[], float], runs: int) -> float:
-    return min(measure() for _ in range(runs))
+def startup(user: dict[str, str], study: Path, runs: int) -> dict[str, list[float]]:
+    """The start-up rows, each a list of ``runs`` wall times (a new process each)."""
+    measures: dict[str, Callable[[], float]] = {
+        "dicom-courier --version": partial(timed, partial(courier, user, "--version")),
+        "echo: start-up to first byte": partial(first_byte, user, "echo"),
+        "send: start-up to first byte": partial(first_byte, user, "send", study),
+        "send: start-up to A-ASSOCIATE-RQ": partial(first_byte, user, "send", study, tls=False),
+    }
+    return {label: [measure() for _ in range(runs)] for label, measure in measures.items()}
+
+
+def print_startup(times: dict[str, list[float]]) -> None:
+    for label, seconds in times.items():
+        print(f"{label:<38} best {min(seconds):5.3f} s  median {statistics.median(seconds):5.3f} s")
 
 
 def child_cpu(action: Callable[[], object]) -> float:
@@ -90,8 +105,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=("startup",), help="the start-up rows alone (no DCMTK peer needed)"
+    )
     args = parser.parse_args()
-    folder = scratch_folder()
+    run(args, scratch_folder())
+
+
+def run(args: argparse.Namespace, folder: Path) -> None:
     (folder / "pki").mkdir()
     (folder / "stored").mkdir()
     pki = build_pki(folder / "pki")
@@ -99,6 +120,17 @@ def main() -> None:
     keystore.import_cas(pki.path("root-only"))
     keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
     files = ct_series(folder / "study", args.files, "Bench^Send")
+    user = {
+        **os.environ,
+        "DICOM_COURIER_HOME": str(folder / "home"),
+        "DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD,
+        "TCP_NODELAY": "1",
+    }
+    if args.only == "startup":
+        print(f"{len(files)} files, {args.runs} runs")
+        print_startup(startup(user, folder / "study", args.runs))
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+        return
     items, _ = items_from([open_media(folder / "study")], None, None)
     megabytes = sum(f.stat().st_size for f in files) / 2**20
     results: dict[str, float] = {}
@@ -114,12 +146,6 @@ def main() -> None:
         ]
         assert all(o.ok for o in outcomes) and len(outcomes) == len(files)
 
-    user = {
-        **os.environ,
-        "DICOM_COURIER_HOME": str(folder / "home"),
-        "DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD,
-        "TCP_NODELAY": "1",
-    }
     for label, environment in (("as shipped", {}), ("TCP_NODELAY=1", {"TCP_NODELAY": "1"})):
         port = free_port()
         command = storescp_tls_command(pki, folder, port)
@@ -139,14 +165,8 @@ def main() -> None:
                     child_cpu(partial(storescu, pki, port, files, dcmtk)) for _ in range(args.runs)
                 )
                 cpu["dicom-courier send"] = min(child_cpu(send) for _ in range(args.runs))
-    results["dicom-courier --version"] = timed(partial(courier, user, "--version"), args.runs)
-    results["echo: start-up to first byte"] = best(partial(first_byte, user, "echo"), args.runs)
-    results["send: start-up to first byte"] = best(
-        partial(first_byte, user, "send", folder / "study"), args.runs
-    )
-    results["send: start-up to A-ASSOCIATE-RQ"] = best(
-        partial(first_byte, user, "send", folder / "study", tls=False), args.runs
-    )
+    started = startup(user, folder / "study", args.runs)
+    results.update({label: min(seconds) for label, seconds in started.items()})
 
     port = free_port()  # storescp storing its files, as our listener does
     with running(
@@ -181,6 +201,7 @@ def main() -> None:
     for ours_label, theirs_label, target in pairs:
         ratio = results[theirs_label] / results[ours_label]
         print(f"{ours_label} vs {theirs_label}: {ratio:.2f}x (target >= {target}x)")
+    print_startup(started)
     for label, seconds in cpu.items():
         print(f"CPU of the sending process, {label:<20} {seconds:6.2f} s")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")

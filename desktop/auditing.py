@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the hooks' subjects; a command that only starts a session l
     from desktop.net.queue import TransferQueue
     from desktop.net.scp import Sink
     from desktop.security.diagnosis import Diagnosis
-    from desktop.security.keystore import Keystore, UnlockedIdentity
+    from desktop.security.keystore import Keystore, TlsIdentity, UnlockedIdentity
 
 
 class Written(Protocol):
@@ -133,8 +133,17 @@ def unlocking(what: str) -> Iterator[None]:
 
 def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:
     """``keystore.unlock_identity(name)``, recording 110114 for success and failure."""
+    return _unlocked(keystore, name, keystore.unlock_identity)
+
+
+def unlock_for_tls(keystore: Keystore, name: str) -> TlsIdentity:
+    """``keystore.tls_identity(name)``, recording 110114 for success and failure."""
+    return _unlocked(keystore, name, keystore.tls_identity)
+
+
+def _unlocked(keystore: Keystore, name: str, open_identity: Callable[[str], Result]) -> Result:
     with unlocking(f"keystore identity {name}"):
-        identity = keystore.unlock_identity(name)
+        identity = open_identity(name)
     for listener in list(_unlock_listeners):
         listener(keystore)
     return identity

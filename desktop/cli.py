@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     route_warnings()
     try:
+        if hasattr(args, "prepare"):  # started before the session, which imports meanwhile
+            args.prepare(args)
         from desktop.commands.audit import session  # after parsing: --version stays light
 
         with session(args):

@@ -62,12 +62,12 @@ def tls_client(
 ) -> tuple[ssl.SSLContext, ClientSettings]:
     """The client side of TLS to a peer, for every caller (send, echo, find, the TLS check, CLI
     and GUI): the context (trusted CAs, our identity unlocked) and the settings transcripts and
-    diagnoses need, the issuer of our certificate included."""
-    unlocked = auditing.unlock(keystore, identity) if identity else None
+    diagnoses need, our certificate included."""
+    presented = auditing.unlock_for_tls(keystore, identity) if identity else None
     context = client_context(
         profile,
         keystore.trusted_pem(),
-        unlocked,
+        presented,
         check_hostname=check_hostname,
         system_store=system_store,
     )
@@ -78,8 +78,8 @@ def tls_client(
         profile,
         server_name=server_name,
         check_hostname=check_hostname,
-        sent_identity=unlocked is not None,
-        our_issuer=unlocked.certificate.issuer.rfc4514_string() if unlocked else "",
+        sent_identity=presented is not None,
+        our_certificate=presented.certificate if presented else "",
         timeout=timeout,
         dicom_probe=speaks_plain_dicom,
     )
@@ -110,8 +110,7 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
             auditing.handshake(transcript.as_json(), node=node.name, ae_title=node.ae_title)
             raise LinkError(as_failure(transcript.diagnosis), transcript.as_json())
         connection.settimeout(node.network_timeout)
-        facts = facts_for(settings, "after-handshake")
-        return Link(connection, transcript.as_json(), _explainer(facts, node))
+        return Link(connection, transcript.as_json(), _explainer(settings, node))
 
     return connect
 
@@ -200,10 +199,11 @@ class ConnectingAhead:
             first[1].sock.close()
 
 
-def _explainer(facts: Facts, node: Node) -> Callable[[BaseException], Failure]:
+def _explainer(settings: ClientSettings, node: Node) -> Callable[[BaseException], Failure]:
     """Errors after the handshake, such as a TLS 1.3 rejection of our certificate."""
 
     def explain(error: BaseException) -> Failure:
+        facts = facts_for(settings, "after-handshake")
         diagnosis = diagnose(error, facts)
         auditing.refused_after_handshake(diagnosis, node, f"{facts.host}:{facts.port}")
         return as_failure(diagnosis)
@@ -245,7 +245,8 @@ def listener_tls(
     """Our SCP's TLS: present ``identity``, require and verify client certificates. A failed
     handshake reaches the listener's sink (``auditing.listener`` audits it) a few times a
     minute per peer, and not for a connection the listener closed itself."""
-    context = server_context(profile, keystore.trusted_pem(), auditing.unlock(keystore, identity))
+    presented = auditing.unlock_for_tls(keystore, identity)
+    context = server_context(profile, keystore.trusted_pem(), presented)
     check_revocation(context, crls_pem(keystore))
 
     def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def forwarder(trail: AuditTrail, settings: ForwardSettings, keystore: Keystore) -> Forwarder:
     """A forwarder presenting ``settings.identity`` and trusting the keystore's CAs."""
-    identity = keystore.unlock_identity(settings.identity) if settings.identity else None
+    identity = keystore.tls_identity(settings.identity) if settings.identity else None
     from desktop.security.tls import Profile, client_context  # TLS only when forwarding
 
     context = client_context(

@@ -51,11 +51,15 @@ python_command() {
   echo "setup: DICOM Courier needs Python 3.11 or newer" >&2; return 1
 }
 
-# The venv is current when it was installed from these very constraints and pyproject (the
-# package itself is installed editable, so source changes need no reinstall): skip pip then.
+# The venv is current when it was installed from these very constraints and pyproject, the
+# same way (the package itself is installed editable, so source changes need no reinstall):
+# skip pip then.
 STAMP=.venv/.setup-stamp
+# A plain path in a .pth file: setuptools' default editable finder imports pathlib, re,
+# fnmatch and importlib.util at every start of every command (30-40 ms of each start-up).
+EDITABLE=(--config-settings editable_mode=compat)
 wanted_stamp() {
-  echo "$(cat constraints.txt pyproject.toml | sha256sum | cut -c1-64) $1"
+  echo "$(cat constraints.txt pyproject.toml | sha256sum | cut -c1-64) $1 ${EDITABLE[*]}"
 }
 
 venv_is_current() {
@@ -71,7 +75,8 @@ install_python_packages() {
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
   local extras=""
   [ "$mode" = "--test" ] && extras="[test]"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".$extras"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt \
+    "${EDITABLE[@]}" -e ".$extras"
   wanted_stamp "$mode" > "$STAMP"
 }
 

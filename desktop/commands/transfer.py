@@ -10,7 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from desktop.core.config import (
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.net.history import History
-from desktop.net.runner import DEFAULT_ATTEMPTS
+from desktop.net.link import DEFAULT_ATTEMPTS
 from desktop.nodes import describe
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from desktop.core.model import MediaTree
     from desktop.net.queue import TransferQueue
     from desktop.net.store import Peer, StoreItem
+    from desktop.security.keystore import Keystore
 
 HISTORY_SCAN = 2000  # history records searched for a job's failed associations
 NODE_OPTIONS = (
@@ -95,7 +96,7 @@ def register(commands: Any) -> None:
     check = commands.add_parser("echo", parents=[secret], help="C-ECHO a node")
     check.add_argument("node")
     check.add_argument("--json", action="store_true")
-    check.set_defaults(run=_echo)
+    check.set_defaults(run=_echo, prepare=_prepare)
 
     send = commands.add_parser("send", parents=[secret], help="send files, folders or media")
     send.add_argument("node")
@@ -137,7 +138,7 @@ def register(commands: Any) -> None:
         "--compress", choices=COMPRESSIONS, help=COMPRESS_HELP + " (default: the node's setting)"
     )
     send.add_argument("--json", action="store_true")
-    send.set_defaults(run=_send)
+    send.set_defaults(run=_send, prepare=_prepare)
 
     queue = commands.add_parser("queue", parents=[secret], help="the durable transfer queue")
     queue.add_argument("--json", action="store_true")
@@ -292,12 +293,33 @@ def _node_remove(args: argparse.Namespace) -> int:
 
 
 def connection(args: argparse.Namespace, name: str) -> tuple[Node, Any, "Peer"]:
+    node, keystore = prepared(args, name)
     from desktop.connect import node_connector
     from desktop.net.store import Peer
 
-    node = find_node(load_config(courier_home()), name)
-    connector = node_connector(node, open_keystore(args))
+    connector = node_connector(node, keystore)
     return node, connector, Peer(node.ae_title, node.calling_ae_title)
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """Before the command's session (``cli.main``): ``prepared`` for its node, so that the
+    identity's secret derives while the session and the network code import. What fails
+    here is left for the command to report, in its session."""
+    with suppress(CourierError):
+        args.prepared = prepared(args, args.node)
+
+
+def prepared(args: argparse.Namespace, name: str) -> tuple[Node, "Keystore"]:
+    """Node ``name`` and the keystore, the secret of the identity the node presents already
+    being derived (on a thread, while the command imports the network code)."""
+    early = getattr(args, "prepared", None)
+    if early is not None and early[0].name == name:
+        return early  # type: ignore[no-any-return]
+    node = find_node(load_config(courier_home()), name)
+    keystore = open_keystore(args)
+    if node.tls and node.identity:
+        keystore.prepare(node.identity)
+    return node, keystore
 
 
 def _history_log() -> History:
@@ -305,10 +327,10 @@ def _history_log() -> History:
 
 
 def _echo(args: argparse.Namespace) -> int:
+    node, connector, peer = connection(args, args.node)
     from desktop.net.link import LinkError
     from desktop.net.store import echo
 
-    node, connector, peer = connection(args, args.node)
     try:
         result = echo(connector, peer)
     except LinkError as error:
@@ -409,6 +431,7 @@ def items_from(
 
 def _send(args: argparse.Namespace) -> int:
     with collecting_later():  # until the job is queued
+        node, keystore = prepared(args, args.node)
         from desktop.connect import ConnectingAhead
         from desktop.core.audit.studies import studies_in
         from desktop.core.media import open_media
@@ -416,9 +439,8 @@ def _send(args: argparse.Namespace) -> int:
         from desktop.net.queue import TransferQueue
         from desktop.net.store import Peer
 
-        node = find_node(load_config(courier_home()), args.node)
         peer = Peer(node.ae_title, node.calling_ae_title)
-        ahead = ConnectingAhead(node, open_keystore(args))  # unlocks and connects meanwhile
+        ahead = ConnectingAhead(node, keystore)  # unlocks and connects meanwhile
     try:
         with collecting_later():
             how = _deidentification(args, node)

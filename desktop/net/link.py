@@ -12,6 +12,8 @@ from typing import Any
 from desktop.core.errors import CourierError
 
 TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+#: Tries of a send before it gives up on transient failures (``Failure.transient``).
+DEFAULT_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from desktop.net.history import History
-from desktop.net.link import Connector, Failure
+from desktop.net.link import DEFAULT_ATTEMPTS, Connector, Failure
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
 from desktop.net.store import (
     Peer,
@@ -43,7 +43,6 @@ class JobWaiting:
 
 
 Record = StoreOutcome | SessionEvent | JobProgress | JobWaiting
-DEFAULT_ATTEMPTS = 4
 DEFAULT_POLICY = RetryPolicy()
 
 

@@ -63,6 +63,11 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
+def issuer_of(pem: str) -> str:
+    """The issuer of a PEM certificate, as RFC 4514 writes a name."""
+    return x509.load_pem_x509_certificate(pem.encode("ascii")).issuer.rfc4514_string()
+
+
 def describe(certificate: x509.Certificate) -> CertificateInfo:
     """The facts about ``certificate`` that the keystore and the handshake log show."""
     key = certificate.public_key()

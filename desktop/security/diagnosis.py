@@ -2,16 +2,20 @@
 
 ``diagnose`` is pure: the handshake code gathers the facts (the error, the peer's certificates
 read by a second, unverified handshake, whether the port speaks plain DICOM) and this module
-explains them.
+explains them. Light to import (cryptography loads only to explain a certificate): every
+TLS connection imports it before its first byte.
 """
+
+from __future__ import annotations
 
 import datetime as dt
 import socket
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from desktop.security.certificates import CertificateInfo
-from desktop.security.policy import peer_weaknesses
+if TYPE_CHECKING:
+    from desktop.security.certificates import CertificateInfo
 
 # OpenSSL certificate verification codes (X509_V_ERR_*).
 UNTRUSTED_CODES = frozenset({2, 18, 19, 20, 21, 27})
@@ -172,6 +176,8 @@ def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosi
             "The peer's administrator must install a server certificate",
         )
     if code in WEAK_CODES:
+        from desktop.security.policy import peer_weaknesses
+
         problems = peer_weaknesses(facts.peer_chain) or [error.verify_message]
         return weak_certificate(facts.profile, problems[0])
     if code == REVOKED:

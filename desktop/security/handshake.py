@@ -1,5 +1,11 @@
 """A TLS handshake that always ends in a transcript: who, how, with which certificates, and
-why it failed when it did."""
+why it failed when it did.
+
+Light to import: the peer's certificates are read with cryptography once the handshake is
+done (or has failed), so a TLS connection's first byte waits for no such import.
+"""
+
+from __future__ import annotations
 
 import _ssl
 import datetime as dt
@@ -8,11 +14,8 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
-from desktop.security.certificates import CertificateInfo, describe
 from desktop.security.diagnosis import (
     NOT_TLS_REASONS,
     Diagnosis,
@@ -21,8 +24,10 @@ from desktop.security.diagnosis import (
     diagnose_client,
     weak_certificate,
 )
-from desktop.security.policy import peer_weaknesses
 from desktop.security.tls import RULES, Profile
+
+if TYPE_CHECKING:
+    from desktop.security.certificates import CertificateInfo
 
 ALERT_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on our certificate
 
@@ -108,7 +113,7 @@ def peer_chain(connection: ssl.SSLSocket) -> list[CertificateInfo]:
     if chain:
         return chain
     leaf = connection.getpeercert(binary_form=True)
-    return [describe(x509.load_der_x509_certificate(leaf))] if leaf else []
+    return _described([leaf] if leaf else [])
 
 
 def record_session(transcript: Transcript, connection: ssl.SSLSocket) -> None:
@@ -130,7 +135,7 @@ class ClientSettings:
     server_name: str = ""  # what the certificate must name; the host when empty
     check_hostname: bool = True
     sent_identity: bool = False
-    our_issuer: str = ""
+    our_certificate: str = ""  # the one we present (PEM): diagnoses name its issuer
     timeout: float = 10.0
     # whether (host, port, timeout) answers plain DICOM: net's probe, passed by the
     # composition root; None leaves that question out of diagnoses
@@ -153,18 +158,17 @@ def open_tls(
     """A TLS connection to the peer (None on failure) and its transcript."""
     transcript = transcript or _new_transcript(settings)
     start = time.perf_counter()
-    facts = facts_for(settings)
     try:
         raw = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
     except OSError as error:
-        facts.stage = "connect"
-        _fail(transcript, error, facts, start)
+        _fail(transcript, error, facts_for(settings, "connect"), start)
         return None, transcript
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         connection = context.wrap_socket(raw, server_hostname=transcript.server_name)
     except (ssl.SSLError, OSError) as error:
         raw.close()
+        facts = facts_for(settings)
         _investigate(error, settings, facts)
         _fail(transcript, error, facts, start)
         return None, transcript
@@ -172,7 +176,7 @@ def open_tls(
     transcript.duration_ms = (time.perf_counter() - start) * 1000
     if transcript.hostname_check == "pending":
         transcript.hostname_check = "passed"
-    problems = peer_weaknesses(transcript.peer_chain) if RULES[settings.profile].strict_peer else []
+    problems = _weaknesses(transcript.peer_chain) if RULES[settings.profile].strict_peer else []
     if problems:
         connection.close()
         transcript.error = "; ".join(problems)
@@ -219,13 +223,18 @@ def _new_transcript(settings: ClientSettings) -> Transcript:
 
 def facts_for(settings: ClientSettings, stage: str = "handshake") -> Facts:
     """What a diagnosis needs to know about this connection."""
+    our_issuer = ""
+    if settings.our_certificate:
+        from desktop.security.certificates import issuer_of
+
+        our_issuer = issuer_of(settings.our_certificate)
     return Facts(
         settings.host,
         settings.port,
         settings.server_name or settings.host,
         settings.profile.value,
         settings.sent_identity,
-        settings.our_issuer,
+        our_issuer,
         settings.timeout,
         stage,
     )
@@ -268,12 +277,25 @@ def _private_chain(connection: ssl.SSLSocket, method: str) -> list[CertificateIn
     if chain_of is None:
         return []
     try:
-        return [
-            describe(x509.load_der_x509_certificate(c.public_bytes(_ssl.ENCODING_DER)))
-            for c in chain_of() or ()  # None for a resumed session (stunnel resumes)
-        ]
+        chain = chain_of() or ()  # None for a resumed session (stunnel resumes)
+        return _described([c.public_bytes(_ssl.ENCODING_DER) for c in chain])
     except (ValueError, ssl.SSLError, AttributeError):
         return []
+
+
+def _described(chain: list[bytes]) -> list[CertificateInfo]:
+    """DER certificates as a person checks them."""
+    from cryptography import x509
+
+    from desktop.security.certificates import describe
+
+    return [describe(x509.load_der_x509_certificate(der)) for der in chain]
+
+
+def _weaknesses(chain: list[CertificateInfo]) -> list[str]:
+    from desktop.security.policy import peer_weaknesses
+
+    return peer_weaknesses(chain)
 
 
 def _fail(transcript: Transcript, error: BaseException, facts: Facts, start: float) -> None:

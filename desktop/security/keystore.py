@@ -18,7 +18,14 @@ Both derivations from the password (the scrypt verifier, PBKDF2 of an identity's
 in ``hashlib``, which releases the GIL while it derives: opening a key on a worker thread
 leaves a GUI thread running. cryptography's PKCS#12 KDF holds the GIL (~0.1 s for 200,000
 rounds), so the PKCS#12 itself is sealed with one round under the 256-bit derived secret.
+
+A TLS context takes an identity as ``tls_identity`` gives it: the chain from the public part
+and the key bag still sealed, which OpenSSL opens in the context. Neither cryptography nor
+asn1crypto is imported for it (they load in the functions that need them), and ``prepare``
+starts the derivation on a thread while the command imports the rest.
 """
+
+from __future__ import annotations
 
 import base64
 import datetime as dt
@@ -28,40 +35,38 @@ import json
 import logging
 import os
 import re
+import secrets
+import ssl
+import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop.core.files import locked, private_folder, write_atomic
-from desktop.security import policy
-from desktop.security.certificates import (
-    CertificateInfo,
-    PrivateKey,
-    describe,
-    load_certificates,
-    load_pkcs12,
-    load_private_key,
-)
 from desktop.security.errors import (
     CertificateError,
     KeystoreError,
     PasswordError,
     PolicyError,
 )
-from desktop.security.own_pkcs12 import load_own_key
+from desktop.security.own_pkcs12 import sealed_key
 from desktop.security.passwords import MIN_LENGTH, PasswordSource
+
+if TYPE_CHECKING:  # cryptography loads in the functions that need it
+    from cryptography import x509
+
+    from desktop.security.certificates import CertificateInfo, PrivateKey
 
 FORMAT_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SECRET_ROUNDS = 200_000  # PBKDF2-HMAC-SHA256 of an identity's secret (as PKCS#12's were)
 SECRET_KDF = "pbkdf2-sha256"
+PEM_ENCRYPTED_KEY = "ENCRYPTED PRIVATE KEY"
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+Opened = TypeVar("Opened")
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +100,19 @@ class UnlockedIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsIdentity:
+    """An identity as an SSL context loads it: the certificate and its chain (PEM), and the
+    private key encrypted (PKCS#8 PEM) under ``password``, which OpenSSL opens in the context.
+    In memory only."""
+
+    name: str
+    certificate: str
+    chain: tuple[str, ...]
+    key: bytes = field(repr=False)
+    password: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class DamagedEntry:
     """A keystore file that cannot be read, and why: left out of every list and context."""
 
@@ -112,6 +130,8 @@ class ImportResult:
 
 
 def _pem(certificate: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
@@ -131,6 +151,7 @@ class Keystore:
         self._password: str | None = None  # checked against the verifier
         self._opened_with: str | None = None  # opened an identity (its MAC checked it)
         self._taken: str | None = None  # given by the source, not checked yet
+        self._deriving: dict[str, _Derivation] = {}  # identity → its secret, started early
 
     # -- trusted CAs -------------------------------------------------------------------------
 
@@ -138,6 +159,9 @@ class Keystore:
         self, path: Path, *, allow_legacy: bool = False, now: dt.datetime | None = None
     ) -> ImportResult:
         """Trust every CA certificate of a PEM, PEM bundle, DER or PKCS#7 file (all or none)."""
+        from desktop.security import policy
+        from desktop.security.certificates import describe, load_certificates
+
         certificates = load_certificates(_read(path), path.name)
         now = now or dt.datetime.now(dt.UTC)
         findings = [f for c in certificates for f in policy.ca_checks(c, now, allow_legacy)]
@@ -172,10 +196,33 @@ class Keystore:
 
     def trusted_pem(self) -> str:
         """Every trusted CA as one PEM bundle (for an SSL context); a damaged file is skipped
-        with a warning."""
+        with a warning. OpenSSL checks the entries first; only when one of them does not load
+        are they all read with cryptography, to say which and why."""
+        checked = self._trusted_pem_checked_by_openssl()
+        if checked is not None:
+            return checked
         for entry in self.damaged():
             logger.warning("keystore entry %s skipped: %s", entry.path, entry.reason)
         return "".join(info.pem for info in self.trusted())
+
+    def _trusted_pem_checked_by_openssl(self) -> str | None:
+        """The trusted CAs' PEM when every entry, identities included, loads into a scratch
+        SSL context and has its other half; None when one does not (``damaged`` tells)."""
+        scratch = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            cas = [path.read_text(encoding="ascii") for path in self._files("trusted", ".pem")]
+            for pem in cas:
+                scratch.load_verify_locations(cadata=pem)
+            for path in self._files("identities", ".json"):
+                certificate, chain = _public_pems(path)
+                scratch.load_verify_locations(cadata="".join((certificate, *chain)))
+                if not path.with_suffix(".p12").is_file():
+                    return None
+        except (OSError, ValueError, ssl.SSLError, KeystoreError):
+            return None
+        if any(not p.with_suffix(".json").is_file() for p in self._files("identities", ".p12")):
+            return None
+        return "".join(cas)
 
     # -- identities --------------------------------------------------------------------------
 
@@ -191,6 +238,12 @@ class Keystore:
         now: dt.datetime | None = None,
     ) -> ImportResult:
         """Import a PKCS#12 file, or a certificate (PEM/DER) with its key (PEM/DER) and chain."""
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        from desktop.security import policy
+        from desktop.security.certificates import describe
+
         if not NAME_PATTERN.fullmatch(name):
             raise KeystoreError(
                 f"an identity name is 1 to 64 letters, digits, spaces, '.', '_' "
@@ -287,11 +340,29 @@ class Keystore:
         return sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []
 
     def identity(self, name: str) -> Identity:
+        return self._identity(self._public_path(name))
+
+    def _public_path(self, name: str) -> Path:
+        """The public part of identity ``name``, which must exist."""
         path = self.folder / "identities" / f"{name}.json"
         if not NAME_PATTERN.fullmatch(name) or not path.is_file():
             known = ", ".join(i.name for i in self.identities()) or "none yet"
             raise KeystoreError(f"no identity named {name!r} (known: {known})")
-        return self._identity(path)
+        return path
+
+    def prepare(self, name: str) -> None:
+        """Start deriving identity ``name``'s secret now, on a thread (``hashlib`` leaves the
+        GIL), so that it is ready when the identity is opened: the password is taken here, on
+        the caller's thread (a person may type it). Whatever stands in the way (no keystore,
+        no such identity) is left for the opening to report."""
+        try:
+            kdf = _secret_kdf(self._public_path(name))
+            self.take_password()
+        except (KeystoreError, PasswordError):
+            return
+        password = self._password or self._opened_with or self._taken
+        if kdf is not None and password is not None:
+            self._deriving[name] = _Derivation(password, kdf)
 
     def unlock_identity(self, name: str) -> UnlockedIdentity:
         """The identity with its private key (asks for the keystore password if needed).
@@ -301,17 +372,13 @@ class Keystore:
         file: a TLS command's first byte comes 0.19 s of CPU sooner on the project's machine.
         An identity written by this version costs one PBKDF2 without the GIL and ~3 ms with
         it (``own_pkcs12``); one of an older keystore ~0.1 s holding the GIL."""
+        from desktop.security.certificates import load_certificates, load_pkcs12
+        from desktop.security.own_pkcs12 import load_own_key
+
         public = self.identity(name)
-        kdf = _secret_kdf(self.folder / "identities" / f"{name}.json")
-        settings = _read_settings(self.folder / "keystore.json")
-        if settings is None:
-            raise PasswordError("the keystore holds no identity yet")
-        password = (
-            self._password or self._opened_with or self._taken or self._password_source(False)
-        )
-        path = self.folder / "identities" / f"{name}.p12"
-        try:
-            data = path.read_bytes()
+        kdf = _secret_kdf(self._public_path(name))
+
+        def open_key(data: bytes, password: str) -> UnlockedIdentity:
             if kdf is None:  # an identity of an older keystore
                 key, certificate, chain = load_pkcs12(
                     data, password.encode("utf-8"), f"identity {name}"
@@ -321,21 +388,63 @@ class Keystore:
                     load_certificates(c.pem.encode("ascii"), name)[0]
                     for c in (public.certificate, *public.chain)
                 )
-                key = load_own_key(data, _secret(password, kdf), certificate, f"identity {name}")
+                secret = self._secret(name, password, kdf)
+                key = load_own_key(data, secret, certificate, f"identity {name}")
+            return UnlockedIdentity(name, key, certificate, chain)
+
+        return self._opening(name, open_key)
+
+    def tls_identity(self, name: str) -> TlsIdentity:
+        """The identity as an SSL context loads it (asks for the keystore password if needed):
+        its certificates as the public part holds them and its key still sealed, under a secret
+        the file's MAC has checked; no key is opened in Python. One of an older keystore is
+        opened and sealed again under a one-time password."""
+        path = self._public_path(name)
+        kdf = _secret_kdf(path)
+        if kdf is None:
+            return sealed_for_tls(self.unlock_identity(name))
+        certificate, chain = _public_pems(path)
+
+        def open_key(data: bytes, password: str) -> TlsIdentity:
+            secret = self._secret(name, password, kdf)
+            key = sealed_key(data, secret, f"identity {name}")
+            return TlsIdentity(name, certificate, chain, _pem_block(PEM_ENCRYPTED_KEY, key), secret)
+
+        return self._opening(name, open_key)
+
+    def _secret(self, name: str, password: str, kdf: dict[str, Any]) -> bytes:
+        """Identity ``name``'s secret: the one ``prepare`` derived when it was for this
+        password and derivation, else derived now."""
+        derivation = self._deriving.pop(name, None)
+        if derivation is not None and derivation.derives(password, kdf):
+            return derivation.secret()
+        return _secret(password, kdf)
+
+    def _opening(self, name: str, open_key: Callable[[bytes, str], Opened]) -> Opened:
+        """``open_key(the identity's PKCS#12, the keystore password)``; when it fails, the
+        verifier tells a wrong password from a damaged file."""
+        settings = _read_settings(self.folder / "keystore.json")
+        if settings is None:
+            raise PasswordError("the keystore holds no identity yet")
+        password = (
+            self._password or self._opened_with or self._taken or self._password_source(False)
+        )
+        path = self.folder / "identities" / f"{name}.p12"
+        try:
+            opened = open_key(path.read_bytes(), password)
         except (OSError, CertificateError, PasswordError) as error:
             if self._password is None and not _verifies(settings, password):
                 self._taken = None  # asked again next time
                 raise PasswordError("wrong keystore password") from error
             reason = error.strerror if isinstance(error, OSError) else str(error)
-            raise KeystoreError(
-                f"the identity {name!r} is damaged ({path.name}: {reason}): remove it and "
-                "import it again"
-            ) from error
+            raise damaged_identity(name, path.name, str(reason)) from error
         self._opened_with = password
-        return UnlockedIdentity(name, key, certificate, chain)
+        return opened
 
     @staticmethod
     def _identity(path: Path) -> Identity:
+        from desktop.security.certificates import describe, load_certificates
+
         try:
             public = json.loads(path.read_text(encoding="utf-8"))
             certificate = load_certificates(public["certificate"].encode(), path.name)[0]
@@ -403,6 +512,9 @@ class Keystore:
 
     def export_certificate(self, reference: str, target: Path) -> CertificateInfo:
         """Write an entry's certificate (never a key): DER for .der/.cer, else PEM."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
         _, info = self.find(reference)
         certificate = x509.load_pem_x509_certificate(info.pem.encode("ascii"))
         der = target.suffix.lower() in (".der", ".cer")
@@ -476,6 +588,69 @@ class Keystore:
         return private_folder(self.folder / sub if sub else self.folder)
 
 
+def damaged_identity(name: str, file: str, reason: str) -> KeystoreError:
+    """The error for an identity whose files do not open with the right password."""
+    return KeystoreError(
+        f"the identity {name!r} is damaged ({file}: {reason}): remove it and import it again"
+    )
+
+
+def sealed_for_tls(identity: UnlockedIdentity) -> TlsIdentity:
+    """An opened identity as an SSL context loads it: the key sealed again under a one-time
+    random password that exists only in this process."""
+    from cryptography.hazmat.primitives import serialization
+
+    once = secrets.token_urlsafe(32).encode("ascii")
+    key = identity.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(once),
+    )
+    return TlsIdentity(
+        identity.name, _pem(identity.certificate), tuple(map(_pem, identity.chain)), key, once
+    )
+
+
+class _Derivation:
+    """An identity's secret being derived on a thread, for one password and derivation."""
+
+    def __init__(self, password: str, kdf: dict[str, Any]) -> None:
+        self._password, self._kdf = password, kdf
+        self._secret = b""
+        self._thread = threading.Thread(target=self._derive, name="deriving", daemon=True)
+        self._thread.start()
+
+    def _derive(self) -> None:
+        with suppress(ValueError):  # a damaged salt: derived again on the caller's thread
+            self._secret = _secret(self._password, self._kdf)
+
+    def derives(self, password: str, kdf: dict[str, Any]) -> bool:
+        return hmac.compare_digest(password.encode(), self._password.encode()) and kdf == self._kdf
+
+    def secret(self) -> bytes:
+        self._thread.join()
+        return self._secret or _secret(self._password, self._kdf)
+
+
+def _public_pems(path: Path) -> tuple[str, tuple[str, ...]]:
+    """An identity's certificate and chain as its public part holds them (PEM)."""
+    try:
+        public = json.loads(path.read_text(encoding="utf-8"))
+        certificate, chain = public["certificate"], tuple(public["chain"])
+        if "name" not in public:
+            raise KeyError("name")
+        if not all(isinstance(p, str) and PEM_CERTIFICATE in p for p in (certificate, *chain)):
+            raise ValueError("a certificate that is not PEM")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise KeystoreError(f"the keystore entry {path.name} is damaged: {error}") from error
+    return certificate, chain
+
+
+def _pem_block(label: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode("ascii")
+    return f"-----BEGIN {label}-----\n{body}-----END {label}-----\n".encode("ascii")
+
+
 def _verifies(settings: dict[str, Any], password: str) -> bool:
     salt = base64.b64decode(settings["salt"])
     expected = base64.b64decode(settings["verifier"])
@@ -484,6 +659,8 @@ def _verifies(settings: dict[str, Any], password: str) -> bool:
 
 def _ca_file(path: Path) -> tuple[list[CertificateInfo], str]:
     """A trusted CA file's certificates, or none and why it is damaged."""
+    from desktop.security.certificates import describe, load_certificates
+
     try:
         return [describe(c) for c in load_certificates(path.read_bytes(), path.name)], ""
     except OSError as error:
@@ -565,6 +742,8 @@ def _load_identity_files(
     file_password: str | None,
 ) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate]]:
     """Key, certificate and chain from a PKCS#12 file or from certificate + key (+ chain)."""
+    from desktop.security.certificates import load_certificates, load_pkcs12, load_private_key
+
     data = _read(path)
     secret = file_password.encode("utf-8") if file_password is not None else None
     if key_path is None and b"-----BEGIN" not in data:

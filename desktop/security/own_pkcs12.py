@@ -6,59 +6,147 @@ it was imported, and the file's MAC (checked here first, RFC 7292 B.2 key deriva
 HMAC-SHA256) proves the file is the one it wrote under this secret, so the shrouded key bag is
 decrypted by OpenSSL and loaded without that check. The certificates come from the public
 part; the key must match the certificate.
+
+The file is read by a few lines of DER walking, not by asn1crypto or cryptography: a TLS
+context takes the still-encrypted key bag (``sealed_key``) and OpenSSL opens it there, so a
+TLS command imports neither library before its first byte (~0.07 s).
 """
+
+from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING, NamedTuple
 
-from asn1crypto import pkcs12 as asn1_pkcs12
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from desktop.security.certificates import PrivateKey
 from desktop.security.errors import CertificateError, PasswordError
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from desktop.security.certificates import PrivateKey
+
 MAC_KEY_ID = 3  # RFC 7292 B.3: the derived key is for the MAC
+SEQUENCE, OCTET_STRING, INTEGER, OID, EXPLICIT_0 = 0x30, 0x04, 0x02, 0x06, 0xA0
+DATA = bytes.fromhex("2a864886f70d010701")  # 1.2.840.113549.1.7.1, PKCS#7 data
+SHROUDED_KEY_BAG = bytes.fromhex("2a864886f70d010c0a0102")  # 1.2.840.113549.1.12.10.1.2
+SHA256 = bytes.fromhex("608648016503040201")  # 2.16.840.1.101.3.4.2.1
+
+
+def sealed_key(data: bytes, secret: bytes, source: str) -> bytes:
+    """The encrypted private key (PKCS#8 EncryptedPrivateKeyInfo, DER) of the PKCS#12 ``data``
+    sealed under ``secret``, once the file's MAC proves ``secret`` is its password."""
+    try:
+        _, auth_safe, mac_data = _elements(data, _tlv(data, 0, SEQUENCE))
+        signed = _data_content(data, auth_safe)
+        if signed is None:
+            raise ValueError("its contents are not plain data")
+        _check_mac(data, mac_data, signed, secret, source)
+        bags = [
+            bag
+            for content in _elements(signed, _tlv(signed, 0, SEQUENCE))
+            for bag in _bags(signed, content)
+        ]
+    except ValueError as error:
+        raise CertificateError(f"{source}: not a PKCS#12 file of this keystore: {error}") from error
+    if len(bags) != 1:
+        raise CertificateError(f"{source}: {len(bags)} private keys, not one")
+    return bags[0]
 
 
 def load_own_key(
     data: bytes, secret: bytes, certificate: x509.Certificate, source: str
 ) -> PrivateKey:
     """The key of the PKCS#12 ``data`` sealed under ``secret``, which must be ``certificate``'s."""
+    from cryptography.hazmat.primitives import serialization
+
+    encrypted = sealed_key(data, secret, source)
     try:
-        pfx = asn1_pkcs12.Pfx.load(data)
-        _check_mac(pfx, secret, source)
-        bags = [
-            bag
-            for content in pfx.authenticated_safe
-            if content["content_type"].native == "data"
-            for bag in asn1_pkcs12.SafeContents.load(content["content"].native)
-            if bag["bag_id"].native == "pkcs8_shrouded_key_bag"
-        ]
-        if len(bags) != 1:
-            raise CertificateError(f"{source}: {len(bags)} private keys, not one")
         key = serialization.load_der_private_key(
-            bags[0]["bag_value"].untag().dump(), secret, unsafe_skip_rsa_key_validation=True
+            encrypted, secret, unsafe_skip_rsa_key_validation=True
         )
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError) as error:
         raise CertificateError(f"{source}: not a PKCS#12 file of this keystore: {error}") from error
     if key.public_key() != certificate.public_key():
         raise CertificateError(f"{source}: the key is not the certificate's")
     return key  # type: ignore[return-value]
 
 
-def _check_mac(pfx: asn1_pkcs12.Pfx, secret: bytes, source: str) -> None:
-    mac_data = pfx["mac_data"]
-    if mac_data.native is None or mac_data["mac"]["digest_algorithm"]["algorithm"].native != (
-        "sha256"
-    ):
+def _bags(data: bytes, content: Element) -> list[bytes]:
+    """The shrouded key bags (their EncryptedPrivateKeyInfo, DER) of one ContentInfo of the
+    authenticated safe: plain data holds them; encrypted data holds the certificates."""
+    safe = _data_content(data, content)
+    if safe is None:
+        return []
+    found = []
+    for bag in _elements(safe, _tlv(safe, 0, SEQUENCE)):
+        bag_id, value, *_ = _elements(safe, bag)
+        if _value(safe, bag_id) == SHROUDED_KEY_BAG:
+            key = _tlv(safe, value.start, SEQUENCE)
+            found.append(safe[value.start : key.end])
+    return found
+
+
+def _data_content(data: bytes, content_info: Element) -> bytes | None:
+    """The octets of a PKCS#7 ContentInfo of type data (None for another type)."""
+    content_type, content = _elements(data, content_info)
+    if _value(data, content_type) != DATA:
+        return None
+    return _value(data, _tlv(data, _tlv(data, content.at, EXPLICIT_0).start, OCTET_STRING))
+
+
+def _check_mac(data: bytes, mac_data: Element, signed: bytes, secret: bytes, source: str) -> None:
+    digest_info, salt, *rest = _elements(data, mac_data)
+    algorithm, digest = _elements(data, digest_info)
+    if _value(data, _elements(data, algorithm)[0]) != SHA256:
         raise CertificateError(f"{source}: no HMAC-SHA256 over the PKCS#12 contents")
+    iterations = int.from_bytes(_value(data, rest[0]), "big") if rest else 1
     password = secret.decode("ascii").encode("utf-16-be") + b"\x00\x00"  # a BMPString
-    key = _pkcs12_kdf(password, mac_data["mac_salt"].native, mac_data["iterations"].native, 32)
-    signed = pfx["auth_safe"]["content"].native
+    key = _pkcs12_kdf(password, _value(data, salt), iterations, 32)
     expected = hmac.new(key, signed, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, mac_data["mac"]["digest"].native):
+    if not hmac.compare_digest(expected, _value(data, digest)):
         raise PasswordError(f"{source}: wrong password for the PKCS#12 file")
+
+
+class Element(NamedTuple):
+    """One DER element: where it begins, and where its value starts and ends."""
+
+    at: int
+    start: int
+    end: int
+
+
+def _tlv(data: bytes, at: int, tag: int | None = None) -> Element:
+    """The DER element at ``at`` (of tag ``tag`` when given)."""
+    if at + 2 > len(data):
+        raise ValueError("it ends within a DER element")
+    if tag is not None and data[at] != tag:
+        raise ValueError(f"DER tag {data[at]:#04x} where {tag:#04x} belongs")
+    length = data[at + 1]
+    start = at + 2
+    if length & 0x80:
+        if not 1 <= length & 0x7F <= 4:
+            raise ValueError("not DER: an indefinite or oversized length")
+        start += length & 0x7F
+        length = int.from_bytes(data[at + 2 : start], "big")
+    if start + length > len(data):
+        raise ValueError("a DER element runs past the end")
+    return Element(at, start, start + length)
+
+
+def _elements(data: bytes, container: Element) -> list[Element]:
+    """The elements one after the other in ``container``'s value."""
+    found = []
+    at = container.start
+    while at < container.end:
+        found.append(_tlv(data, at))
+        at = found[-1].end
+    if at != container.end:
+        raise ValueError("DER elements overrun their container")
+    return found
+
+
+def _value(data: bytes, element: Element) -> bytes:
+    return data[element.start : element.end]
 
 
 def _pkcs12_kdf(password: bytes, salt: bytes, iterations: int, length: int) -> bytes:

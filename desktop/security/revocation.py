@@ -8,7 +8,11 @@ its signature checked; OpenSSL checks it again at every handshake. With CRLs loa
 checks the peer's leaf certificate (``VERIFY_CRL_CHECK_LEAF``): a revoked certificate fails
 the handshake, and so does one whose issuer has no CRL here (OpenSSL cannot tell it is not
 revoked).
+
+Light to import: cryptography loads only when a CRL is there to read (every TLS context asks).
 """
+
+from __future__ import annotations
 
 import datetime as dt
 import hashlib
@@ -17,15 +21,15 @@ import re
 import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from typing import TYPE_CHECKING
 
 from desktop.core.files import write_atomic
-from desktop.security.certificates import load_certificates
 from desktop.security.errors import KeystoreError
 from desktop.security.keystore import Keystore
 from desktop.security.tls import private_file
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 EXPIRY_WARNING_DAYS = 7
@@ -73,6 +77,8 @@ class CrlInfo:
 
 
 def _parse(data: bytes, name: str) -> list[x509.CertificateRevocationList]:
+    from cryptography import x509
+
     try:
         blocks = PEM_CRL.findall(data)
         if blocks:
@@ -90,6 +96,8 @@ def _folder(keystore: Keystore) -> Path:
 
 def _issuers(keystore: Keystore) -> list[x509.Certificate]:
     """Certificates that may sign a CRL: trusted CAs and our identities' chains."""
+    from desktop.security.certificates import load_certificates
+
     pems = [info.pem for info in keystore.trusted()]
     pems += [c.pem for identity in keystore.identities() for c in identity.chain]
     return [load_certificates(pem.encode("ascii"), "keystore")[0] for pem in pems]
@@ -118,6 +126,8 @@ def _store(
     now: dt.datetime,
     name: str,
 ) -> CrlInfo:
+    from cryptography.hazmat.primitives import serialization
+
     issuer_name = crl.issuer.rfc4514_string()
     signer = next((c for c in issuers if c.subject == crl.issuer), None)
     if signer is None:

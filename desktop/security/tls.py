@@ -6,7 +6,6 @@ requires and verifies a client certificate.
 """
 
 import os
-import secrets
 import ssl
 import tempfile
 import warnings
@@ -16,10 +15,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
 from desktop.security.errors import SecurityError
-from desktop.security.keystore import UnlockedIdentity
+from desktop.security.keystore import (
+    TlsIdentity,
+    UnlockedIdentity,
+    damaged_identity,
+    sealed_for_tls,
+)
+
+#: What a context presents: an identity as the keystore's ``tls_identity`` gives it (the key
+#: still sealed), or one already opened in Python (sealed again for OpenSSL).
+Presented = TlsIdentity | UnlockedIdentity
 
 
 class Profile(StrEnum):
@@ -77,7 +83,7 @@ def parse_profile(text: str) -> Profile:
 def client_context(
     profile: Profile,
     trusted_pem: str,
-    identity: UnlockedIdentity | None,
+    identity: Presented | None,
     *,
     check_hostname: bool = True,
     system_store: bool = False,
@@ -91,9 +97,7 @@ def client_context(
     return context
 
 
-def server_context(
-    profile: Profile, trusted_pem: str, identity: UnlockedIdentity
-) -> ssl.SSLContext:
+def server_context(profile: Profile, trusted_pem: str, identity: Presented) -> ssl.SSLContext:
     """A context for our SCP: present ``identity`` and require a client certificate."""
     context = _context(ssl.PROTOCOL_TLS_SERVER, profile, trusted_pem, identity)
     context.verify_mode = ssl.CERT_REQUIRED
@@ -101,7 +105,7 @@ def server_context(
 
 
 def _context(
-    protocol: int, profile: Profile, trusted_pem: str, identity: UnlockedIdentity | None
+    protocol: int, profile: Profile, trusted_pem: str, identity: Presented | None
 ) -> ssl.SSLContext:
     rules = RULES[profile]
     context = ssl.SSLContext(protocol)
@@ -121,24 +125,22 @@ def _context(
     return context
 
 
-def load_identity(context: ssl.SSLContext, identity: UnlockedIdentity) -> None:
+def load_identity(context: ssl.SSLContext, identity: Presented) -> None:
     """Give ``context`` the identity's chain and key without writing the key in the clear.
 
-    ``ssl`` loads keys from files only: the key goes into an anonymous in-memory file where the
-    system has them (else a 0600 temporary file, removed at once), encrypted under a one-time
-    random password that exists only in this process.
+    ``ssl`` loads keys from files only: the key, still encrypted, goes into an anonymous
+    in-memory file where the system has them (else a 0600 temporary file, removed at once),
+    and OpenSSL decrypts it with a password that exists only in this process.
     """
-    once = secrets.token_urlsafe(32)
-    key = identity.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(once.encode("ascii")),
-    )
-    chain = b"".join(
-        c.public_bytes(serialization.Encoding.PEM) for c in [identity.certificate, *identity.chain]
-    )
-    with private_file(chain + key) as path:
-        context.load_cert_chain(str(path), password=once)
+    if isinstance(identity, UnlockedIdentity):
+        identity = sealed_for_tls(identity)
+    chain = "".join((identity.certificate, *identity.chain)).encode("ascii")
+    with private_file(chain + identity.key) as path:
+        try:
+            context.load_cert_chain(str(path), password=identity.password)
+        except ssl.SSLError as error:  # the public part's certificate is not the key's
+            reason = f"its certificate and key do not load together: {error.reason or error}"
+            raise damaged_identity(identity.name, f"{identity.name}.json", reason) from error
 
 
 @contextmanager

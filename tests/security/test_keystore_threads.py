@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from desktop.security import certificates
 from desktop.security import keystore as keystore_module
 from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.keystore import Keystore
@@ -36,7 +37,7 @@ def test_a_key_opens_without_cryptographys_pkcs12_loader_and_signs(
     def refuse(*args: object) -> None:
         raise AssertionError("the GIL-holding PKCS#12 loader was used")
 
-    monkeypatch.setattr(keystore_module, "load_pkcs12", refuse)
+    monkeypatch.setattr(certificates, "load_pkcs12", refuse)
     identity = Keystore(tmp_path, lambda new: PASSWORD).unlock_identity("site")
     signature = identity.key.sign(b"x", padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, union-attr]
     identity.certificate.public_key().verify(signature, b"x", padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, union-attr]

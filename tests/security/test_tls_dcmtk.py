@@ -44,7 +44,9 @@ def check(
         server_name=server_name,
         check_hostname=check_hostname,
         sent_identity=identity is not None,
-        our_issuer=identity.certificate.issuer.rfc4514_string() if identity else "",
+        our_certificate=identity.certificate.public_bytes(Encoding.PEM).decode()
+        if identity
+        else "",
         timeout=5,
         dicom_probe=speaks_plain_dicom,
     )
