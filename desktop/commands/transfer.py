@@ -655,7 +655,7 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
             )
         )
     else:
-        unreached = _failed_associations(job_id)  # said once, not once per instance
+        unreached = _failed_associations(job_id) if failed else set()  # said once
         for message, count in Counter(i.message for i in failed if i.message in unreached).items():
             print(f"FAILED job {job.id} to {job.node}: {message}; {count} instance(s) not sent")
         for instance in failed:
