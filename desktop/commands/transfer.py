@@ -618,7 +618,7 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
 
 
 def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:
-    from desktop.net.queue import FAILED, SENT
+    from desktop.net.queue import FAILED
 
     job = queue.job(job_id)
     failed = queue.instances(job_id, FAILED)
@@ -661,9 +661,8 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
         for instance in failed:
             if instance.message not in unreached:
                 print(f"FAILED {instance.item.path}: {instance.message}")
-        for instance in queue.instances(job_id, SENT):
-            if instance.commitment == FAILED:
-                print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
+        for instance in queue.commitment_failures(job_id) if job.commit_failed else []:
+            print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
         commitment = job.commitment()
         print(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total}"

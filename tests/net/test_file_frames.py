@@ -133,3 +133,17 @@ def test_a_file_sent_whole_is_hashed_whole_each_batch_after_it_was_given(
                 assert len(batch)
             assert seen[0] == hashlib.sha256().hexdigest()  # nothing hashed before it went
             assert digest.hexdigest() == hashlib.sha256(content[OFFSET:]).hexdigest()
+
+
+def test_a_ct_slice_leaves_in_one_write(tmp_path: Path) -> None:
+    """A 0.5 MB data set framed for storescp's 16 KB PDUs is one batch of the send path: one
+    socket write (one TLS write) with its command, hashed while the peer reads it."""
+    from desktop.net.association import BATCH
+
+    path = tmp_path / "slice.dcm"
+    path.write_bytes(os.urandom(OFFSET + 512 * 512 * 2))
+    lead = b"\x01" * 200
+    with path.open("rb") as handle:
+        handle.seek(OFFSET)
+        batches = list(pdu.file_frames(1, handle, 512 * 512 * 2, 16_378, batch=BATCH, lead=lead))
+    assert len(batches) == 1 and len(batches[0]) == len(lead) + 512 * 512 * 2 + 33 * 12
