@@ -1,5 +1,6 @@
 """The command line: names and JSON shape that scripts rely on, one-line errors, exit codes."""
 
+import gc
 import json
 import os
 import subprocess
@@ -317,3 +318,19 @@ def test_no_display_is_one_plain_line_not_qts_abort(tmp_path: Path, arguments: l
         "dicom-courier: no display: the desktop application needs a graphical session "
         "(DISPLAY or WAYLAND_DISPLAY); the command line is 'dicom-courier --help'"
     ]
+
+
+def test_the_process_command_leaves_its_objects_frozen_for_the_exit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run as the process's command, what it leaves is frozen: the exit's collections skip
+    it. A caller that passes its own arguments (a test, a script) keeps collecting."""
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["dicom-courier", "node", "list"])
+    gc.unfreeze()
+    try:
+        assert main(["node", "list"]) == 0 and gc.get_freeze_count() == 0
+        assert main() == 0 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert "no nodes yet" in capsys.readouterr().out

@@ -662,7 +662,7 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
 
 
 def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:
-    from desktop.net.queue import FAILED, SENT
+    from desktop.net.queue import FAILED
 
     job = queue.job(job_id)
     failed = queue.instances(job_id, FAILED)
@@ -699,15 +699,14 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
             )
         )
     else:
-        unreached = _failed_associations(job_id)  # said once, not once per instance
+        unreached = _failed_associations(job_id) if failed else set()  # said once
         for message, count in Counter(i.message for i in failed if i.message in unreached).items():
             print(f"FAILED job {job.id} to {job.node}: {message}; {count} instance(s) not sent")
         for instance in failed:
             if instance.message not in unreached:
                 print(f"FAILED {instance.item.path}: {instance.message}")
-        for instance in queue.instances(job_id, SENT):
-            if instance.commitment == FAILED:
-                print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
+        for instance in queue.commitment_failures(job_id) if job.commit_failed else []:
+            print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
         commitment = job.commitment()
         print(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total}"

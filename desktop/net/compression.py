@@ -23,6 +23,7 @@ the sending thread does not queue behind the encoders for it; loading it (numpy 
 
 import hashlib
 import io
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.config import COMPRESSIONS
+from desktop.core.file_state import file_state
 from desktop.core.header import PIXEL_DATA_TAGS, UNDEFINED_LENGTH, ElementCursor, read_meta
 from desktop.core.values import RawElement, RawValues
 
@@ -147,21 +149,28 @@ class Packed:
     instance_uid: str = ""  # a lossy copy's new SOP Instance UID
 
 
-def pack(path: str, size: int, sha256: str, syntax: str) -> Packed:
-    """The file's first ``size`` bytes (those queued, checked against ``sha256`` when given)
-    with their pixel data compressed in ``syntax``, losslessly (its seconds do not count
-    loading the codec the first time: the pacer compares steady speeds)."""
+def pack(path: str, size: int, sha256: str, syntax: str, state_when_queued: str = "") -> Packed:
+    """The file's first ``size`` bytes (those queued, checked against ``sha256`` or the
+    file's state when queued, as given) with their pixel data compressed in ``syntax``,
+    losslessly (its seconds do not count loading the codec the first time: the pacer
+    compares steady speeds)."""
     _load(BY_SYNTAX[syntax])
     start = time.perf_counter()
     try:
         with Path(path).open("rb") as handle:
+            before = file_state(os.fstat(handle.fileno()))
             content = handle.read(size) if size else handle.read()
+            after = file_state(os.fstat(handle.fileno()))
     except OSError as error:
         return Packed(None, problem=f"the file can no longer be read: {error.strerror}")
     if size and len(content) < size:
         return Packed(None, problem="the file is shorter than when it was queued")
     if sha256 and hashlib.sha256(content).hexdigest() != sha256:
         return Packed(None, problem="the file changed since it was queued (its SHA-256 differs)")
+    if not sha256 and state_when_queued and not state_when_queued == before == after:
+        return Packed(
+            None, problem="the file changed since it was queued (its size, times or inode differ)"
+        )
     try:
         data, instance_uid, note = _compressed(content, BY_SYNTAX[syntax])
     except Exception as error:  # any codec's refusal: the file goes as stored

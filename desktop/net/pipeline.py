@@ -39,6 +39,7 @@ class Job:
     path: str
     size: int
     sha256: str
+    state_when_queued: str = ""
 
 
 class Pacer:
@@ -154,7 +155,7 @@ class Ahead:
             job = self.jobs[position]
             try:
                 future = self._pool().submit(
-                    pack, job.path, job.size, job.sha256, self.codec.syntax
+                    pack, job.path, job.size, job.sha256, self.codec.syntax, job.state_when_queued
                 )
             except (OSError, RuntimeError) as error:  # no worker can start: send as stored
                 log.warning("compression stops: its workers cannot start: %s", error)

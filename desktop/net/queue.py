@@ -2,6 +2,12 @@
 
 Every instance's state is committed as soon as the peer answers, so a process killed at any
 moment resumes with exactly the instances that were not acknowledged.
+
+What proves that a file sent is the one queued: its state (size, times, inode: see
+core/file_state), taken as it is queued without reading it, and its SHA-256 where the state
+cannot vouch (a file changed within the last seconds: hashed as it is queued). The send
+hashes the bytes as they go and checks both before the data set's last fragment leaves; the
+SHA-256 of what was sent is recorded with the instance.
 """
 
 import logging
@@ -13,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from desktop.core.errors import CourierError
+from desktop.core.file_state import file_state, settled
 from desktop.core.files import private_file, private_folder
 from desktop.net.store import StoreItem, StoreOutcome, file_sha256
 
@@ -59,6 +66,7 @@ ADDED_COLUMNS = {
         "commitment": "TEXT NOT NULL DEFAULT ''",  # '', WAITING, COMMITTED or FAILED
         "commitment_reason": "TEXT NOT NULL DEFAULT ''",
         "transaction_uid": "TEXT NOT NULL DEFAULT ''",
+        "state_when_queued": "TEXT NOT NULL DEFAULT ''",  # core/file_state: '' before
     },
 }
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -66,8 +74,6 @@ WAITING, COMMITTED = "waiting", "committed"  # commitment states (and FAILED)
 DAMAGED_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 SIDE_FILES = ("-wal", "-shm")
 HASHING_THREADS = 4
-SETTLED_NS = 2_000_000_000  # a file changed this recently may change again unseen (same tick)
-Signature = tuple[int, int, int, int]  # size, mtime, ctime (ns), inode
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +202,6 @@ class TransferQueue:
                 aside,
             )
             self.db = _open(path)
-        self._hashed: dict[tuple[str, str], Signature] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -210,9 +215,10 @@ class TransferQueue:
         hashing_threads: int = HASHING_THREADS,
         deidentified: str = "",
     ) -> int:
-        """A new job; each file's size and SHA-256 are recorded before anything is sent
-        (``hashed`` first, when the caller has other work to overlap the hashing with).
-        ``deidentified`` says how, when the items are de-identified copies."""
+        """A new job; each file's size and state (and SHA-256, where the state cannot vouch
+        for it) are recorded before anything is sent (``hashed`` first, when the caller has
+        other work to overlap the hashing with). ``deidentified`` says how, when the items
+        are de-identified copies."""
         rows = [
             (
                 i.path,
@@ -221,6 +227,7 @@ class TransferQueue:
                 i.transfer_syntax_uid,
                 i.size or i.path.stat().st_size,
                 i.sha256,
+                i.state_when_queued,
             )
             for i in self.hashed(items, hashing_threads=hashing_threads)
         ]
@@ -235,45 +242,48 @@ class TransferQueue:
             job_id = int(cursor.lastrowid or 0)
             self.db.executemany(
                 "INSERT INTO instances (job_id, seq, path, sop_class_uid, sop_instance_uid, "
-                "transfer_syntax_uid, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (job_id, seq, str(p), c, u, t, s, h)
-                    for seq, (p, c, u, t, s, h) in enumerate(rows)
-                ],
+                "transfer_syntax_uid, size, sha256, state_when_queued) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(job_id, seq, str(p), *rest) for seq, (p, *rest) in enumerate(rows)],
             )
         return job_id
 
     def hashed(
         self, items: Iterable[StoreItem], *, hashing_threads: int = HASHING_THREADS
     ) -> list[StoreItem]:
-        """``items`` with the SHA-256 of each file that has none yet. Hashing threads take the
-        GIL between reads: a GUI keeps its thread running with one."""
-        items = list(items)
+        """``items`` with each file's state as it is now, and the SHA-256 of each file whose
+        state cannot vouch for it (changed within the last seconds: a copy just made, a file
+        just written) and that has none yet; the others are read only as they are sent.
+        Hashing threads take the GIL between reads: a GUI keeps its thread running with one."""
+        items = [i if i.state_when_queued else self._with_state(i) for i in items]
+        unhashed = [i for i in items if not i.sha256 and not i.state_when_queued]
+        if not unhashed:
+            return items
         if hashing_threads > 1:
             with ThreadPoolExecutor(hashing_threads) as pool:  # hashlib hashes without the GIL
-                digests = list(pool.map(lambda i: i.sha256 or self._hash(i.path), items))
+                digests = list(pool.map(lambda i: self._hash(i.path), unhashed))
         else:  # no pool: its 2,000 futures are more work for the GIL than the hashing
-            digests = [i.sha256 or self._hash(i.path) for i in items]
-        return [replace(i, sha256=d) for i, d in zip(items, digests, strict=True)]
+            digests = [self._hash(i.path) for i in unhashed]
+        found = dict(zip(map(id, unhashed), digests, strict=True))
+        return [replace(i, sha256=found[id(i)]) if id(i) in found else i for i in items]
 
-    def _hash(self, path: Path) -> str:
-        """The file's SHA-256, remembered with the file's signature taken just before."""
-        signature = _signature(path)
-        digest = file_sha256(path)
-        if signature[2] < time.time_ns() - SETTLED_NS:
-            self._hashed[(str(path), digest)] = signature
-        return digest
-
-    def for_sending(self, item: StoreItem) -> StoreItem:
-        """``item`` as ``store`` should check it: without its SHA-256 (not computed a second
-        time) when this queue hashed the file itself and its size, times and inode are those
-        it had then; a change of content changes the ctime, which no one can set back."""
-        signature = self._hashed.get((str(item.path), item.sha256))
+    @staticmethod
+    def _with_state(item: StoreItem) -> StoreItem:
+        """``item`` with its file's state, when that state vouches for the file; else as it is
+        (it is hashed). A file that cannot be read is queued without either: its send fails
+        with the reason."""
         try:
-            unchanged = signature is not None and _signature(item.path) == signature
+            status = item.path.stat()
         except OSError:
-            unchanged = False
-        return replace(item, sha256="") if unchanged else item
+            return item
+        return replace(item, state_when_queued=file_state(status)) if settled(status) else item
+
+    @staticmethod
+    def _hash(path: Path) -> str:
+        try:
+            return file_sha256(path)
+        except OSError:  # fails as it is sent, with the reason
+            return ""
 
     def jobs(self) -> list[JobSummary]:
         ids = [row[0] for row in self.db.execute("SELECT id FROM jobs ORDER BY id")]
@@ -319,7 +329,7 @@ class TransferQueue:
         query = (
             "SELECT job_id, seq, path, sop_class_uid, sop_instance_uid, transfer_syntax_uid,"
             " size, sha256, state, message, note, attempts, next_attempt, commitment,"
-            " commitment_reason FROM instances "
+            " commitment_reason, state_when_queued FROM instances "
             "WHERE job_id = ?" + (" AND state = ?" if state else "") + " ORDER BY seq"
         )
         parameters = (job_id, state) if state else (job_id,)
@@ -327,7 +337,7 @@ class TransferQueue:
             QueuedInstance(
                 r[0],
                 r[1],
-                StoreItem(Path(r[2]), r[3], r[4], r[5], r[6], r[7]),
+                StoreItem(Path(r[2]), r[3], r[4], r[5], r[6], r[7], state_when_queued=r[15]),
                 r[8],
                 r[9],
                 r[10],
@@ -466,7 +476,7 @@ class TransferQueue:
         status = outcome.status.code if outcome.status else None
         self.db.execute(
             "UPDATE instances SET state = ?, status = ?, message = ?, note = ?, attempts = ?, "
-            "next_attempt = ? WHERE job_id = ? AND seq = ?",
+            "next_attempt = ?, sha256 = ? WHERE job_id = ? AND seq = ?",
             (
                 state,
                 status,
@@ -474,6 +484,7 @@ class TransferQueue:
                 outcome.note,
                 attempts,
                 next_attempt,
+                outcome.sha256 or instance.item.sha256,  # what was sent, once it was
                 instance.job_id,
                 instance.seq,
             ),
@@ -588,8 +599,3 @@ def _move_aside(path: Path) -> Path:
         if damaged.exists():
             damaged.rename(aside.with_name(aside.name + suffix))
     return aside
-
-
-def _signature(path: Path) -> Signature:
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino

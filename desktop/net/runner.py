@@ -87,7 +87,7 @@ def run_job(
             yield JobWaiting(summary, until, pending[0].message)
             sleep(max(until - now, 0.0))
             continue
-        sending = [queue.for_sending(i.item) for i in due]
+        sending = [i.item for i in due]
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
         for record in parallel_store(connect, peer, sending, parallel, compress=compress):
             if isinstance(record, StoreOutcome):

@@ -8,13 +8,16 @@ pydicom is imported by the functions that read files: echo starts without it.
 import hashlib
 import io
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from io import BufferedReader
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.errors import HeaderError
+from desktop.core.file_state import file_state
 from desktop.net import dimse, pdu
 from desktop.net.association import (
     UNCOMPRESSED_SYNTAXES,
@@ -42,8 +45,9 @@ class Peer:
 
 @dataclass(frozen=True, slots=True)
 class StoreItem:
-    """One instance to send; ``sha256`` (when known) proves the file is the one queued;
-    ``dataset_offset`` (when known: the caller just read the file meta) spares a read."""
+    """One instance to send; ``sha256`` and ``state_when_queued`` (core/file_state), when
+    known, prove the file is the one queued; ``dataset_offset`` (when known: the caller just
+    read the file meta) spares a read."""
 
     path: Path
     sop_class_uid: str
@@ -52,6 +56,7 @@ class StoreItem:
     size: int = 0
     sha256: str = ""
     dataset_offset: int = 0
+    state_when_queued: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,7 @@ class StoreOutcome:
     status: Status | None = None
     note: str = ""
     packed: tuple[str, int, int] | None = None  # compressed: (syntax, source, sent bytes)
+    sha256: str = ""  # of the file whose data set was sent as stored (hashed as it went)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +217,7 @@ def choose_packing(association: Association, plan: Plan, *, auto: bool) -> "Ahea
     codec = ranked[0]
     classes = {sop_class for c, sop_class in accepted if c == codec}
     jobs = {
-        position: Job(str(item.path), item.size, item.sha256)
+        position: Job(str(item.path), item.size, item.sha256, item.state_when_queued)
         for position, item in enumerate(plan.items)
         if item.sop_class_uid in classes
         and item.transfer_syntax_uid in UNCOMPRESSED_SYNTAXES
@@ -329,7 +335,7 @@ def _store_stored(
         context_id, target = fallback, accepted.transfer_syntax or ""
         if item.transfer_syntax_uid != target:
             try:
-                payload = _transcode(item.path, target, file_size)
+                payload = _transcode(item, target, file_size)
             except SourceFileError as error:
                 return StoreOutcome(item, False, False, f"not stored: {error}")
             except BaseException as error:  # a decoder plugin's panic is a BaseException
@@ -347,16 +353,38 @@ def _store_stored(
             item, False, False, f"the peer refused {_name(item.sop_class_uid)} ({why})"
         )
 
+    digest = hashlib.sha256()
+
     def send(command: bytes) -> None:
         if payload is None:
             with item.path.open("rb") as handle:
-                handle.seek(offset)
-                association.send_file(context_id, command, handle, file_size - offset)
+                digest.update(handle.read(offset))  # the file meta: hashed, not sent
+                association.send_file(
+                    context_id,
+                    command,
+                    handle,
+                    file_size - offset,
+                    digest=digest,
+                    before_last=lambda: _still_queued(item, handle, digest.hexdigest()),
+                    checks_digest=bool(item.sha256),
+                )
         else:
             association.send_command(context_id, command)
             association.send_dataset(context_id, [payload], len(payload))
 
-    return replace(_exchange(association, context_id, item, originator, send), note=note)
+    outcome = _exchange(association, context_id, item, originator, send)
+    return replace(outcome, note=note, sha256=digest.hexdigest() if payload is None else "")
+
+
+def _still_queued(item: StoreItem, handle: BufferedReader, sha256: str) -> None:
+    """Before the data set's last fragment leaves (the peer stores nothing without it): the
+    bytes read are those queued (their SHA-256, when it was taken), else the file is in the
+    state it was queued in (checked before it was opened: not changed while read either)."""
+    if item.sha256:
+        if sha256 != item.sha256:
+            raise SourceFileError("the file changed since it was queued (its SHA-256 differs)")
+    elif item.state_when_queued and file_state(os.fstat(handle.fileno())) != item.state_when_queued:
+        raise SourceFileError("the file changed while it was sent")
 
 
 def _exchange(
@@ -398,14 +426,16 @@ def _unconvertible(item: StoreItem, target: str, error: BaseException) -> str:
 
 def _check(item: StoreItem) -> tuple[int, int, str]:
     """Where the file's data set starts, how many bytes the file has as queued, and why it
-    cannot be sent as queued ('' if it can). A file cut short after this fails as it is sent
-    (the queued size is what is read), never goes out truncated."""
+    cannot be sent as queued ('' if it can): a file queued by its state must be in that state
+    (one queued with its SHA-256 is checked as it is sent). A file cut short after this fails
+    as it is sent (the queued size is what is read), never goes out truncated."""
     from desktop.core.header import dataset_offset
 
     try:
-        size = item.size or item.path.stat().st_size
-        if item.sha256 and file_sha256(item.path) != item.sha256:
-            return 0, 0, "the file changed since it was queued (its SHA-256 differs)"
+        status = item.path.stat()
+        size = item.size or status.st_size
+        if not item.sha256 and item.state_when_queued not in ("", file_state(status)):
+            return 0, 0, ("the file changed since it was queued (its size, times or inode differ)")
         return item.dataset_offset or dataset_offset(item.path), size, ""
     except HeaderError as error:
         return 0, 0, f"the file can no longer be read: {error}"
@@ -413,16 +443,18 @@ def _check(item: StoreItem) -> tuple[int, int, str]:
         return 0, 0, f"the file can no longer be read: {error.strerror}"
 
 
-def _transcode(path: Path, target: str, size: int) -> bytes:
-    """The data set of the file's first ``size`` bytes (as checked) decompressed if needed and
-    encoded in ``target`` (an uncompressed one)."""
+def _transcode(item: StoreItem, target: str, size: int) -> bytes:
+    """The data set of the file's first ``size`` bytes (checked as ``_still_queued`` checks
+    a file sent as stored) decompressed if needed and encoded in ``target`` (an uncompressed
+    one)."""
     from pydicom import dcmread
 
     from desktop.net.encoding import transcode
 
-    with path.open("rb") as handle:
+    with item.path.open("rb") as handle:
         content = handle.read(size)
-    if len(content) < size:
-        missing = size - len(content)
-        raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
+        if len(content) < size:
+            missing = size - len(content)
+            raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
+        _still_queued(item, handle, hashlib.sha256(content).hexdigest())
     return transcode(dcmread(io.BytesIO(content)), target)

@@ -3,6 +3,7 @@ C-GET): every byte once, in order, only the last fragment flagged last, the comm
 the same write, and a file that ends early refused in plain words, whether it is read by
 scatter reads (a file) or one read per fragment (any other stream)."""
 
+import hashlib
 import io
 import os
 import struct
@@ -14,6 +15,7 @@ from desktop.net import pdu
 
 OFFSET = 132  # where the data set starts: what the caller seeks to
 BATCH = 1 << 18
+SMALL = 1 << 14  # several batches of the file: all but the last are given
 
 
 def unframed(stream: bytes) -> tuple[list[pdu.Pdv], list[int]]:
@@ -80,3 +82,68 @@ def test_a_file_that_ends_early_is_refused_in_plain_words(content: bytes, tmp_pa
         with pytest.raises(pdu.SourceFileError, match="the file ended 500 bytes early"):
             for _ in pdu.file_frames(1, handle, announced, 16_378, batch=BATCH):
                 pass
+
+
+def refused_batches(handle: io.BufferedIOBase, size: int, limit: int, read: bytes) -> list[bytes]:
+    """The batches ``file_frames`` gives when ``before_last`` refuses, having checked that
+    the digest then holds ``read``, every byte of the data set."""
+    digest, given = hashlib.sha256(), []
+
+    def refuse() -> None:
+        assert digest.hexdigest() == hashlib.sha256(read).hexdigest()
+        raise pdu.SourceFileError("changed")
+
+    frames = pdu.file_frames(
+        5, handle, size, limit, batch=SMALL, digest=digest, before_last=refuse, checks_digest=True
+    )
+    with pytest.raises(pdu.SourceFileError):
+        for batch in frames:
+            given.append(bytes(batch))
+    return given
+
+
+@pytest.mark.parametrize("limit", [7, 16_378])
+def test_the_bytes_read_are_hashed_and_checked_before_the_last_batch_is_given(
+    content: bytes, tmp_path: Path, limit: int
+) -> None:
+    """The file is read once: what is framed updates the digest; ``before_last`` runs with
+    every byte read and none of the last batch given, so it can keep the data set from ever
+    being complete."""
+    size = len(content) - OFFSET
+    for handle in handles(content, tmp_path):
+        with handle:
+            given = refused_batches(handle, size, limit, content[OFFSET:][:size])
+            pdvs, _ = unframed(b"".join(given))
+            assert len(given) >= 3 and not any(p.last for p in pdvs)
+            assert sum(len(p.data) for p in pdvs) < size
+
+
+def test_a_file_sent_whole_is_hashed_whole_each_batch_after_it_was_given(
+    content: bytes, tmp_path: Path
+) -> None:
+    """Without a check that needs it first, each batch is hashed once it was given (sent):
+    hashing the last one overlaps the peer's work on it; the digest ends whole."""
+    size = len(content) - OFFSET
+    for handle in handles(content, tmp_path):
+        with handle:
+            digest = hashlib.sha256()
+            seen = []
+            for batch in pdu.file_frames(5, handle, size, 16_378, batch=SMALL, digest=digest):
+                seen.append(digest.copy().hexdigest())
+                assert len(batch)
+            assert seen[0] == hashlib.sha256().hexdigest()  # nothing hashed before it went
+            assert digest.hexdigest() == hashlib.sha256(content[OFFSET:]).hexdigest()
+
+
+def test_a_ct_slice_leaves_in_one_write(tmp_path: Path) -> None:
+    """A 0.5 MB data set framed for storescp's 16 KB PDUs is one batch of the send path: one
+    socket write (one TLS write) with its command, hashed while the peer reads it."""
+    from desktop.net.association import BATCH
+
+    path = tmp_path / "slice.dcm"
+    path.write_bytes(os.urandom(OFFSET + 512 * 512 * 2))
+    lead = b"\x01" * 200
+    with path.open("rb") as handle:
+        handle.seek(OFFSET)
+        batches = list(pdu.file_frames(1, handle, 512 * 512 * 2, 16_378, batch=BATCH, lead=lead))
+    assert len(batches) == 1 and len(batches[0]) == len(lead) + 512 * 512 * 2 + 33 * 12

@@ -2,6 +2,7 @@
 a file that cannot be sent fails alone."""
 
 import argparse
+import hashlib
 import os
 import shutil
 import stat
@@ -13,6 +14,7 @@ import pytest
 from desktop.commands.options import open_keystore
 from desktop.commands.transfer import items_from
 from desktop.connect import node_connector
+from desktop.core import file_state as file_state_module
 from desktop.core.config import Node
 from desktop.core.media import open_media
 from desktop.net import queue as queue_module
@@ -95,24 +97,43 @@ def test_a_file_that_cannot_be_converted_fails_alone(
     assert status == 0 and "done, sent 4 of 4" in out
 
 
-def test_a_file_is_hashed_once_yet_a_change_is_still_seen(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_file_is_read_once_as_it_is_sent_yet_a_change_is_still_seen(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    storescp: Scp,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The queue hashes each file when it is queued; store checks it again only when the
-    file's size, times or inode differ since, which any change of content makes so."""
-    monkeypatch.setattr(queue_module, "SETTLED_NS", 0)  # the files were written just now
-    make_study(tmp_path / "study", count=2)
+    """A file that did not change in the last seconds is queued with its state (size, times,
+    inode), not read: it is read once, as it is sent, and the SHA-256 of what was sent is
+    recorded. A change of its content after it was queued (same size, mtime set back) is
+    seen before a byte of it goes, by another process too: the state is in the queue."""
+    monkeypatch.setattr(file_state_module, "SETTLED_NS", 0)  # the files were written just now
+    make_study(tmp_path / "study", count=3)
     items, _ = items_from([open_media(tmp_path / "study")], None, None)
-    queue = TransferQueue(home / "queue.sqlite")
-    first, second = queue.instances(queue.enqueue("peer", items, "two files"))
-    assert first.item.sha256 and queue.for_sending(first.item).sha256 == ""
+    hashed: list[Path] = []
+    monkeypatch.setattr(queue_module, "file_sha256", hashed.append)
+    job = TransferQueue(home / "queue.sqlite").enqueue("dcmtk", items, "three files")
+    assert hashed == []
+    queue = TransferQueue(home / "queue.sqlite")  # as another process reads it
+    first, second, third = queue.instances(job)
+    assert first.item.sha256 == "" and first.item.state_when_queued
     path, before = second.item.path, second.item.path.stat()
     time.sleep(0.05)  # past the file system's clock tick
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size, same mtime
-    assert queue.for_sending(second.item).sha256 == second.item.sha256  # checked again
+    assert cli(capsys, *node_add("dcmtk", "DCMTK_SCP", storescp.port, "--tls"))[0] == 0
+    assert cli(capsys, "node", "edit", "dcmtk", "--identity", "courier")[0] == 0
+    status, out, _ = cli(capsys, "queue", "run")
+    assert status == 1
+    assert f"FAILED {path}: the file changed since it was queued" in out
+    assert set(storescp.received()) == {first.item.sop_instance_uid, third.item.sop_instance_uid}
+    recorded = {i.item.path: i.item.sha256 for i in queue.instances(job, "sent")}
+    assert recorded == {
+        i.item.path: hashlib.sha256(i.item.path.read_bytes()).hexdigest() for i in (first, third)
+    }
 
 
 def test_a_job_that_cannot_start_does_not_block_the_queue(

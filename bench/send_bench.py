@@ -1,0 +1,126 @@
+"""The whole ``dicom-courier send`` against ``storescu``, and where the command's time goes.
+
+    env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m bench.send_bench [--files 200] [--runs 5]
+
+200 CT images of 512x512x16 bits (0.5 MB) to DCMTK's storescp (``--ignore``) over mutual TLS
+1.3 on loopback, DCMTK with TCP_NODELAY=1 at both ends. Each run starts ``storescu`` and then
+``dicom-courier send`` as a user runs them (a new process each, the send making a new job in
+the queue); their wall and CPU times (user + system, from the kernel) are measured alike.
+
+The phases of the command come from a second set of runs under ``bench.send_phases``, which
+runs the same entry point in the same kind of process and notes the time at each phase's
+first event (see there).
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.timing import COURIER, add_tls_node, ct_series
+from desktop.security.keystore import Keystore
+from tests.peers import free_port, running, storescp_tls_command, storescu_tls
+from tests.pki import KEY_PASSWORD, build_pki
+
+PASSWORD = "benchmark keystore password"
+
+
+def measured(action: Callable[[], subprocess.CompletedProcess[str]]) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system of the child processes) of ``action``; its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = action()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode:
+        raise RuntimeError(f"{result.args[0]} failed: {result.stdout}{result.stderr}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, result.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="send-bench-") as temporary:
+        folder = Path(temporary)
+        (folder / "pki").mkdir()
+        pki = build_pki(folder / "pki")
+        keystore = Keystore(folder / "home", lambda new: PASSWORD)
+        keystore.import_cas(pki.path("root-only"))
+        keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+        files = ct_series(folder / "study", args.files, "Bench^Send")
+        megabytes = sum(f.stat().st_size for f in files) / 2**20
+        env = {
+            **os.environ,
+            "DICOM_COURIER_HOME": str(folder / "home"),
+            "DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD,
+            "TCP_NODELAY": "1",
+        }
+        port = free_port()
+        command = storescp_tls_command(pki, folder, port)
+        command.insert(1, "--ignore")
+        with running(command, port, folder / "storescp.log", env=env):
+            add_tls_node(env, "dcmtk", "DCMTK_SCP", port)
+            send = [str(COURIER), "send", "dcmtk", str(folder / "study")]
+            phases = [sys.executable, "-m", "bench.send_phases", *send[1:]]
+            runs: dict[str, list[tuple[float, float]]] = {"storescu": [], "send": []}
+            marks: list[dict[str, tuple[float, float]]] = []
+            for _ in range(args.runs):
+                wall, cpu, _ = measured(
+                    lambda: storescu_tls(pki, port, files, called="DCMTK_SCP", env=env)
+                )
+                runs["storescu"].append((wall, cpu))
+                wall, cpu, _ = measured(
+                    lambda: subprocess.run(send, env=env, capture_output=True, text=True)
+                )
+                runs["send"].append((wall, cpu))
+                marks.append(_phases(phases, env))
+    print(f"{len(files)} files, {megabytes:.0f} MB, {args.runs} runs (best and median)")
+    for label, values in runs.items():
+        walls, cpus = [w for w, _ in values], [c for _, c in values]
+        print(
+            f"{label:<10} wall {min(walls):5.2f} s (median {statistics.median(walls):5.2f})  "
+            f"CPU {min(cpus):5.2f} s (median {statistics.median(cpus):5.2f})"
+        )
+    best = {label: min(w for w, _ in values) for label, values in runs.items()}
+    print(f"send vs storescu: {best['storescu'] / best['send']:.2f}x (target >= 1.0x)")
+    cpu = {label: min(c for _, c in values) for label, values in runs.items()}
+    print(f"CPU: send {cpu['send']:.2f} s vs storescu {cpu['storescu']:.2f} s")
+    print("phases of the send command (medians of the runs under bench.send_phases):")
+    print(f"  {'reached':<36} {'at (s)':>7} {'+wall':>7} {'CPU by then':>12} {'+CPU':>7}")
+    previous, used = 0.0, 0.0
+    for name in marks[0]:
+        at = statistics.median(m[name][0] for m in marks if name in m)
+        cpu_at = statistics.median(m[name][1] for m in marks if name in m)
+        print(f"  {name:<36} {at:7.3f} {at - previous:+7.3f} {cpu_at:12.3f} {cpu_at - used:+7.3f}")
+        previous, used = at, cpu_at
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+
+
+def _phases(command: list[str], env: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """The marks ``bench.send_phases`` printed (seconds from the start of its process, CPU
+    seconds used by then), and when the process had exited (with all the CPU it used)."""
+    start = time.monotonic()
+    timed = {**env, "BENCH_START": repr(start)}
+    wall, cpu, output = measured(
+        lambda: subprocess.run(command, env=timed, capture_output=True, text=True)
+    )
+    marks = {}
+    for line in output.splitlines():
+        if line.startswith("phase "):
+            name, seconds, used = line.removeprefix("phase ").rsplit(" ", 2)
+            marks[name] = (float(seconds), float(used))
+    marks["process exited"] = (wall, cpu)
+    return marks
+
+
+if __name__ == "__main__":
+    main()
