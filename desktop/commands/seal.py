@@ -68,7 +68,7 @@ def _seal(args: argparse.Namespace) -> int:
     recipient = checked.certificate
     signer = signer_of(keystore, args.sign_with) if args.sign_with else None
     how = f"signed by {signer.name}" if signer else "SHA-256 digest"
-    return _told(
+    return _print_results(
         seal_files(_jobs(args, part10), recipient, signer),
         "not sealed",
         lambda done: (
@@ -86,7 +86,7 @@ def _unseal(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
-    return _told(
+    return _print_results(
         unseal_files(_jobs(args, _der), identity, trust),
         "not opened",
         lambda done: f"unsealed {done.source} -> {done.target}: {done.checked}",
@@ -98,7 +98,7 @@ def _reid(args: argparse.Namespace) -> int:
     from desktop.reidentify import reidentify_files
 
     identity = auditing.unlock(open_keystore(args), args.identity)
-    return _told(
+    return _print_results(
         reidentify_files(_jobs(args, part10), identity),
         "not re-identified",
         lambda done: (
@@ -108,7 +108,7 @@ def _reid(args: argparse.Namespace) -> int:
     )
 
 
-def _told(results: Iterable[Done], failed: str, done: Callable[[Done], str]) -> int:
+def _print_results(results: Iterable[Done], failed: str, done: Callable[[Done], str]) -> int:
     """Print each file's result, a failure as ``SOURCE: {failed}: ERROR`` on stderr, the others
     in ``done``'s words; exit status 1 when any failed."""
     failures = 0
