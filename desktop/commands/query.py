@@ -12,6 +12,7 @@ from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
+from desktop.core.words import counted
 from desktop.inbox import LazyStore, inbox_folder, indexing
 from desktop.net.query import (
     LEVELS,
@@ -103,7 +104,7 @@ def _find(args: argparse.Namespace) -> int:
     else:
         for match in matches:
             print("  ".join(f"{k}={v}" for k, v in match.items() if k != "QueryRetrieveLevel"))
-        print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}")
+        print(counted(len(matches), "match", "matches"))
     return 0
 
 
@@ -189,7 +190,7 @@ def _get(args: argparse.Namespace) -> int:
             print(progress.describe(), flush=True)
     finally:
         store.close()
-    print(f"{filed} instance{'s' if filed != 1 else ''} filed in {settings.out}")
+    print(f"{counted(filed, 'instance')} filed in {settings.out}")
     if last is None or last.status.failed or last.failed:
         print(f"get failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
