@@ -31,7 +31,9 @@ from desktop.forwarding import SessionForwarding, forwarder
 log = logging.getLogger(__name__)
 RELATIVE = re.compile(r"(\d+)\s*([smhd])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-OUTCOMES = {"success": 0, "minor": 4, "serious": 8, "major": 12}
+OUTCOMES = {"success": 0, "minor": 4, "serious": 8, "major": 12}  # --outcome's names
+#: How ``audit`` lists an outcome: failures stand out.
+LISTED = {o.value: "ok" if o is Outcome.SUCCESS else o.words.upper() for o in Outcome}
 
 
 def register(commands: Any) -> None:
@@ -118,10 +120,9 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps([e.as_json() for e in entries], indent=2))
         return 0
     for entry in entries:
-        outcome = {0: "ok", 4: "MINOR FAILURE", 8: "SERIOUS FAILURE", 12: "MAJOR FAILURE"}
         print(
             f"{entry.seq:>6}  {entry.when.astimezone():%Y-%m-%d %H:%M:%S}  {entry.event}  "
-            f"{outcome[entry.outcome]:<15}  {entry.node or '-':<12}  {entry.summary}"
+            f"{LISTED[entry.outcome]:<15}  {entry.node or '-':<12}  {entry.summary}"
         )
     if not entries:
         print("no audit events" + (" match" if any(_filters(args)) else " yet"))

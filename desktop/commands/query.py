@@ -12,6 +12,7 @@ from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
 from desktop.core.paths import courier_home
+from desktop.core.words import counted
 from desktop.inbox import LazyStore, inbox_folder, indexing
 from desktop.net.query import (
     LEVELS,
@@ -34,10 +35,10 @@ def register(commands: Any) -> None:
     retrieved.add_argument("node")
     retrieved.add_argument("--study", required=True, metavar="UID")
     retrieved.add_argument("--series", default="", metavar="UID")
-    query = commands.add_parser("find", parents=[secret], help="C-FIND on a node")
-    query.add_argument("node")
-    query.add_argument("--level", choices=LEVELS, default="study")
-    query.add_argument(
+    finding = commands.add_parser("find", parents=[secret], help="C-FIND on a node")
+    finding.add_argument("node")
+    finding.add_argument("--level", choices=LEVELS, default="study")
+    finding.add_argument(
         "-k",
         "--key",
         action="append",
@@ -45,28 +46,28 @@ def register(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="a matching key, e.g. PatientName=DOE*; repeatable",
     )
-    query.add_argument("--json", action="store_true")
-    query.set_defaults(run=_find)
-    retrieve = commands.add_parser(
+    finding.add_argument("--json", action="store_true")
+    finding.set_defaults(run=_find)
+    moving = commands.add_parser(
         "move", parents=[secret, retrieved], help="C-MOVE a study or series"
     )
-    retrieve.add_argument("--dest", metavar="AE", help="destination AE (default: our AE title)")
-    retrieve.add_argument(
+    moving.add_argument("--dest", metavar="AE", help="destination AE (default: our AE title)")
+    moving.add_argument(
         "--listen",
         action="store_true",
         help="receive the instances with our own storage SCP meanwhile",
     )
-    retrieve.add_argument("--host", default="127.0.0.1", help="--listen address")
-    retrieve.add_argument("--port", type=int, default=11113, help="--listen port")
-    retrieve.add_argument("--out", type=Path, help="--listen folder (default: HOME/inbox)")
-    retrieve.add_argument(
+    moving.add_argument("--host", default="127.0.0.1", help="--listen address")
+    moving.add_argument("--port", type=int, default=11113, help="--listen port")
+    moving.add_argument("--out", type=Path, help="--listen folder (default: HOME/inbox)")
+    moving.add_argument(
         "--no-commitment",
         action="store_true",
         help="--listen refuses storage commitment (by default it takes the reports of our "
         "own requests, which reach our AE title meanwhile, and commits what the Inbox holds, "
         "as listen does)",
     )
-    retrieve.set_defaults(run=_move)
+    moving.set_defaults(run=_move)
     getting = commands.add_parser(
         "get",
         parents=[secret, retrieved],
@@ -103,7 +104,7 @@ def _find(args: argparse.Namespace) -> int:
     else:
         for match in matches:
             print("  ".join(f"{k}={v}" for k, v in match.items() if k != "QueryRetrieveLevel"))
-        print(f"{len(matches)} match{'es' if len(matches) != 1 else ''}")
+        print(counted(len(matches), "match", "matches"))
     return 0
 
 
@@ -189,7 +190,7 @@ def _get(args: argparse.Namespace) -> int:
             print(progress.describe(), flush=True)
     finally:
         store.close()
-    print(f"{filed} instance{'s' if filed != 1 else ''} filed in {settings.out}")
+    print(f"{counted(filed, 'instance')} filed in {settings.out}")
     if last is None or last.status.failed or last.failed:
         print(f"get failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1

@@ -3,12 +3,11 @@
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from desktop.commands.options import open_keystore, password_option
-from desktop.core.errors import CourierError
 from desktop.core.outputs import FileOutcome
 from desktop.sealing import part10
 
@@ -69,7 +68,7 @@ def _seal(args: argparse.Namespace) -> int:
     recipient = checked.certificate
     signer = signer_of(keystore, args.sign_with) if args.sign_with else None
     how = f"signed by {signer.name}" if signer else "SHA-256 digest"
-    return _told(
+    return _print_results(
         seal_files(_jobs(args, part10), recipient, signer),
         "not sealed",
         lambda done: (
@@ -87,7 +86,7 @@ def _unseal(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
-    return _told(
+    return _print_results(
         unseal_files(_jobs(args, _der), identity, trust),
         "not opened",
         lambda done: f"unsealed {done.source} -> {done.target}: {done.checked}",
@@ -99,7 +98,7 @@ def _reid(args: argparse.Namespace) -> int:
     from desktop.reidentify import reidentify_files
 
     identity = auditing.unlock(open_keystore(args), args.identity)
-    return _told(
+    return _print_results(
         reidentify_files(_jobs(args, part10), identity),
         "not re-identified",
         lambda done: (
@@ -109,7 +108,7 @@ def _reid(args: argparse.Namespace) -> int:
     )
 
 
-def _told(results: Iterable[Done], failed: str, done: Callable[[Done], str]) -> int:
+def _print_results(results: Iterable[Done], failed: str, done: Callable[[Done], str]) -> int:
     """Print each file's result, a failure as ``SOURCE: {failed}: ERROR`` on stderr, the others
     in ``done``'s words; exit status 1 when any failed."""
     failures = 0
@@ -125,28 +124,17 @@ def _told(results: Iterable[Done], failed: str, done: Callable[[Done], str]) -> 
 def _jobs(args: argparse.Namespace, wanted: Callable[[bytes], bool]) -> list[tuple[Path, Path]]:
     """Each source file with its target under --out (folder layout kept); never the source.
     Files named are all taken; in folders, those whose first bytes are ``wanted``."""
-    from desktop.core.outputs import distinct_targets
+    from desktop.core.outputs import distinct_targets, input_files
+
+    def taken(found: Path) -> bool:
+        if found.name.startswith("."):  # a DICOMDIR is taken: sealed media hold one
+            return False
+        with found.open("rb") as handle:
+            return wanted(handle.read(132))
 
     jobs = distinct_targets(
-        (source, args.out / relative) for source, relative in _files(args.paths, wanted)
+        (source, args.out / relative) for source, relative in input_files(args.paths, taken)
     )
     for _, target in jobs:
         target.parent.mkdir(parents=True, exist_ok=True)
     return jobs
-
-
-def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple[Path, Path]]:
-    from desktop.core.outputs import named_files
-
-    names = named_files([path for path in paths if path.exists() and not path.is_dir()])
-    for path in paths:
-        if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file()):
-                if not found.name.startswith("."):  # a DICOMDIR too: sealed media hold one
-                    with found.open("rb") as handle:
-                        if wanted(handle.read(132)):
-                            yield found, found.relative_to(path)
-        elif path in names:
-            yield path, names[path]
-        else:
-            raise CourierError(f"{path} does not exist")

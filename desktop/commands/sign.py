@@ -77,18 +77,9 @@ def _location(text: str) -> tuple[tuple[int, int], ...]:
 def _files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
     """Each file with its path relative to the argument that named it; in folders (walked
     recursively) only DICOM Part 10 files, the DICOMDIR left out."""
-    from desktop.core.outputs import named_files
+    from desktop.core.outputs import input_files
 
-    names = named_files([path for path in paths if path.exists() and not path.is_dir()])
-    for path in paths:
-        if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file()):
-                if found.name != "DICOMDIR" and _part10(found):
-                    yield found, found.relative_to(path)
-        elif path in names:
-            yield path, names[path]
-        else:
-            raise CourierError(f"{path} does not exist")
+    return input_files(paths, lambda found: found.name != "DICOMDIR" and _part10(found))
 
 
 def _part10(path: Path) -> bool:

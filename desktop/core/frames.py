@@ -35,6 +35,7 @@ from desktop.core.header import (
 from desktop.core.integrity import expected_native_length, pixel_data_defect
 from desktop.core.tags import tag
 from desktop.core.values import integer_value, text_value
+from desktop.core.words import counted
 
 log = logging.getLogger(__name__)
 _Drawn = TypeVar("_Drawn")
@@ -133,8 +134,8 @@ class FrameSource:
         """Raise FrameError unless 0 <= index < frame_count."""
         if not 0 <= index < self.frame_count:
             raise FrameError(
-                f"frame {index} is out of range: {self.path.name} has {self.frame_count} "
-                f"frame{'s' if self.frame_count != 1 else ''} (0 to {self.frame_count - 1})"
+                f"frame {index} is out of range: {self.path.name} has "
+                f"{counted(self.frame_count, 'frame')} (0 to {self.frame_count - 1})"
             )
 
     def stored(self, index: int) -> NDArray[np.generic]:

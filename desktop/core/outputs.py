@@ -2,7 +2,7 @@
 ever writing two inputs to one file (DICOM media name every file IM000000...)."""
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +29,22 @@ def named_files(files: list[Path]) -> dict[Path, Path]:
     parents = [str(path.absolute().parent) for path in files]
     common = Path(os.path.commonpath(parents))
     return {path: path.absolute().relative_to(common) for path in files}
+
+
+def input_files(paths: list[Path], wanted: Callable[[Path], bool]) -> Iterator[tuple[Path, Path]]:
+    """Each input file with its path under ``--out``: every file named, as ``named_files``
+    names it; in each folder named (walked in order), the files ``wanted`` takes, with their
+    path from that folder. CourierError for a path that does not exist."""
+    names = named_files([path for path in paths if path.exists() and not path.is_dir()])
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                if wanted(found):
+                    yield found, found.relative_to(path)
+        elif path in names:
+            yield path, names[path]
+        else:
+            raise CourierError(f"{path} does not exist")
 
 
 def distinct_targets(jobs: Iterable[tuple[Path, Path]]) -> list[tuple[Path, Path]]:

@@ -6,6 +6,7 @@ from pydicom.uid import UID
 
 from desktop.core.dates import format_date, format_time
 from desktop.core.model import Instance, MediaTree, Patient, Series, Study
+from desktop.core.words import counted
 
 
 def tree_to_json(tree: MediaTree) -> dict[str, Any]:
@@ -73,8 +74,8 @@ def tree_to_text(tree: MediaTree) -> str:
     instances = sum(len(se.instances) for se in series)
     lines = [
         f"{'DICOMDIR' if tree.source == 'dicomdir' else 'Folder scan'} of {tree.root}: "
-        f"{_count(len(tree.patients), 'patient')}, {_count(len(studies), 'study', 'studies')}, "
-        f"{_count(len(series), 'series', 'series')}, {_count(instances, 'instance')}"
+        f"{counted(len(tree.patients), 'patient')}, {counted(len(studies), 'study', 'studies')}, "
+        f"{counted(len(series), 'series', 'series')}, {counted(instances, 'instance')}"
     ]
     for patient in tree.patients:
         details = "  ".join(
@@ -100,7 +101,7 @@ def tree_to_text(tree: MediaTree) -> str:
                 lines.append(
                     f"    series {item.series_number if item.series_number is not None else '-'}  "
                     f"{item.modality or '??'}  {item.series_description or '(no description)'}  "
-                    f"{_count(len(item.instances), 'instance')}"
+                    f"{counted(len(item.instances), 'instance')}"
                 )
                 lines.extend(f"      {_instance_text(i)}" for i in item.instances)
     if tree.problems:
@@ -118,13 +119,9 @@ def _instance_text(instance: Instance) -> str:
     flag = "" if instance.status.value == "ok" else f"  [{instance.status.value}]"
     return (
         f"#{number}  {instance.sop_class_name or '?'}  {size}  "
-        f"{_count(instance.frames or 0, 'frame')}  {syntax}  "
+        f"{counted(instance.frames or 0, 'frame')}  {syntax}  "
         f"{_bytes(instance.size)}  {instance.path or ''}{flag}"
     )
-
-
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _bytes(size: int | None) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
+from desktop.core.words import counted
 from desktop.ui.actions import tipped_action
 from desktop.ui.deid_run import DeidRun
 from desktop.ui.shell import Shell
@@ -41,7 +42,7 @@ class DeidController(QObject):
             return None
         prompter, settings = self.shell.prompter, self.shell.settings
         dialog = DeidDialog(
-            f"the {len(files)} selected image{'s' if len(files) != 1 else ''}",
+            f"the {counted(len(files), 'selected image')}",
             keystore_certificates(self.shell.services.keystore, cas=True),
             prompter.open_folder,
             prompter.open_file,

@@ -18,6 +18,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QProgressDialog
 
 from desktop.core.errors import CourierError
+from desktop.core.words import counted
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.deidentify import PIXELS, DeidChoice, DeidSummary
 from desktop.ui.workers import GeneratorWorker, start
@@ -265,8 +266,7 @@ class DeidRun(QObject):
         if self.cancelled and left > 0:
             lines.append(f"Cancelled: {left} of {len(self.files)} files were not de-identified.")
         if self.problems:
-            count = len(self.problems)
-            lines.append(f"{count} file{'s' if count != 1 else ''} not de-identified:")
+            lines.append(f"{counted(len(self.problems), 'file')} not de-identified:")
         return "\n".join(lines)
 
     def unsearched(self) -> list[str]:

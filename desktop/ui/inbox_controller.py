@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from desktop.app import InboxSettings
 from desktop.core.config import load_config
 from desktop.core.errors import CourierError
+from desktop.core.words import counted
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.access_list import AccessDialog
 from desktop.ui.widgets.inbox_settings import InboxDialog, load_inbox, save_inbox
@@ -59,7 +60,7 @@ class InboxController(QObject):
         except CourierError as error:
             self.shell.show_error("Listener access", str(error))
             return
-        who = f"{len(saved)} allowed caller entr{'ies' if len(saved) != 1 else 'y'}"
+        who = counted(len(saved), "allowed caller entry", "allowed caller entries")
         when = "from its next association" if self.services.listener else "when it starts"
         self.shell.status(
             f"Listener access saved ({who if saved else 'anyone may connect'}); the listener "

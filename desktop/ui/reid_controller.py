@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from desktop.core.outputs import FileOutcome
+from desktop.core.words import counted
 from desktop.ui.actions import tipped_action
 from desktop.ui.identity_jobs import IdentityJob, run_identity_job
 from desktop.ui.shell import Shell
@@ -49,7 +50,7 @@ class ReidController(QObject):
         if browser.tree is None or not files:
             self.shell.status("Select de-identified patients, studies or series first")
             return None
-        count = f"{len(files)} selected image{'s' if len(files) != 1 else ''}"
+        count = counted(len(files), "selected image")
         job = IdentityJob(
             "Re-identify",
             f"Restore the original values the {count} keep encrypted for their recipient, "

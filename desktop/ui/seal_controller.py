@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from PySide6.QtCore import QObject
 
 from desktop.core.outputs import FileOutcome
+from desktop.core.words import counted
 from desktop.ui.actions import tipped_action
 from desktop.ui.identity_jobs import relative, run_file_jobs
 from desktop.ui.shell import Shell
@@ -39,7 +40,7 @@ class SealController(QObject):
         shell, keystore = self.shell, self.shell.services.keystore
         identities = keystore.identities()
         dialog = SealDialog(
-            f"the {len(files)} selected image{'s' if len(files) != 1 else ''}",
+            f"the {counted(len(files), 'selected image')}",
             root,
             keystore_certificates(keystore),
             [i.name for i in identities],

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject
 from desktop.core.header import SEALED
 from desktop.core.model import MediaTree
 from desktop.core.outputs import FileOutcome
+from desktop.core.words import counted
 from desktop.ui.actions import tipped_action
 from desktop.ui.identity_jobs import IdentityJob, run_identity_job
 from desktop.ui.shell import Shell
@@ -56,7 +57,7 @@ class SealedController(QObject):
         found = sealed_files(tree)
         if found and self.shell.prompter.confirm(
             "Sealed files",
-            f"{len(found)} file{'s' if len(found) != 1 else ''} in {tree.root} "
+            f"{counted(len(found), 'file')} in {tree.root} "
             f"{'are' if len(found) != 1 else 'is'} sealed: encrypted for one recipient. Open "
             "them with one of your identities?",
         ):
@@ -69,7 +70,7 @@ class SealedController(QObject):
         if tree is None or not found:
             self.shell.status("No sealed files in the media shown")
             return None
-        count = f"{len(found)} sealed file{'s' if len(found) != 1 else ''}"
+        count = counted(len(found), "sealed file")
         job = IdentityJob(
             "Open sealed files",
             f"{count} in {tree.root}: each is encrypted for one recipient. They are decrypted "

@@ -102,6 +102,17 @@ def sent_job(
     return job, items, transaction
 
 
+def sent_to_ourselves(
+    capsys: pytest.CaptureFixture[str], port: int, study: Path, *node_options: object
+) -> dict[str, Any]:
+    """``send --json`` of ``study`` to our listener at ``port``, added as node "self" with
+    ``node_options``: the command's report."""
+    assert cli(capsys, *node_add("self", "COURIER", port, *node_options))[0] == 0
+    status, out, err = cli(capsys, "send", "self", study, "--json")
+    assert status == 0, out + err
+    return dict(json.loads(out))
+
+
 def commitment(home: Path, job: int) -> dict[str, str]:
     queue = TransferQueue(home / "queue.sqlite")
     try:
@@ -122,10 +133,7 @@ def test_send_commit_to_our_listener_gets_the_report_on_the_same_association(
 ) -> None:
     server, records = listener
     make_study(tmp_path / "study", count=4)
-    assert cli(capsys, *node_add("self", "COURIER", server.port, "--commit"))[0] == 0
-    status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
-    assert status == 0, out + err
-    job = json.loads(out)
+    job = sent_to_ourselves(capsys, server.port, tmp_path / "study", "--commit")
     assert (job["state"], job["committed"]) == ("committed", 4)
     assert {i["commitment"] for i in job["instances"]} == {COMMITTED}
     [sent] = [r for r in records if r["event"] == "commitment-report-sent"]
@@ -305,10 +313,7 @@ def test_our_provider_does_not_commit_an_instance_its_store_lost(
 ) -> None:
     server, records = listener
     files = make_study(tmp_path / "study", count=3)
-    assert cli(capsys, *node_add("self", "COURIER", server.port))[0] == 0
-    status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
-    assert status == 0, out + err
-    job = json.loads(out)["job"]
+    job = sent_to_ourselves(capsys, server.port, tmp_path / "study")["job"]
     lost = str(pydicom.dcmread(files[2]).SOPInstanceUID)
     [kept] = [r["path"] for r in records if r.get("sop_instance_uid") == lost]
     Path(kept).unlink()  # the disk lost it after the store acknowledged it

@@ -16,6 +16,11 @@ class Outcome(IntEnum):
     SERIOUS_FAILURE = 8
     MAJOR_FAILURE = 12
 
+    @property
+    def words(self) -> str:
+        """The outcome in words: "success", "minor failure" ..."""
+        return self.name.lower().replace("_", " ")
+
 
 @dataclass(frozen=True, slots=True)
 class Code:

@@ -14,11 +14,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from desktop.core.audit.events import EVENTS, SECURITY_ALERT
+from desktop.core.audit.message import Outcome
 from desktop.core.audit.store import Entry
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("#", "Time", "Event", "Outcome", "Node", "What")
-OUTCOMES = {0: "success", 4: "minor failure", 8: "serious failure", 12: "major failure"}
+OUTCOMES = {outcome.value: outcome.words for outcome in Outcome}
 ALERT_BACKGROUND = QColor("#f8d7da")
 FAILURE_FOREGROUND = QColor("#c0392b")
 ENTRY_ROLE = Qt.ItemDataRole.UserRole

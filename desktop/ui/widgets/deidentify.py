@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.deid.table import Option
-from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
-from desktop.ui.widgets.recipient import Recipient, RecipientChooser, with_button
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse, with_button
+from desktop.ui.widgets.recipient import Recipient, RecipientChooser
 
 #: Table E.1-1's option columns in plain words (the command line's name in each tooltip).
 OPTION_TEXT = {

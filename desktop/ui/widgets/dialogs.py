@@ -1,6 +1,16 @@
 """Small pieces the dialogs share."""
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QWidget
+from collections.abc import Callable
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 INVALID = "border: 2px solid #c0392b"  # a field whose value was refused
 
@@ -32,3 +42,15 @@ def refuse(problem: QLabel, field: QWidget | None, message: str) -> None:
     if field is not None:
         field.setStyleSheet(INVALID)
         field.setFocus()
+
+
+def with_button(field: QLineEdit, text: str, clicked: Callable[[], None]) -> QWidget:
+    """``field`` with a button beside it (Choose…)."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    button = QPushButton(text)
+    button.clicked.connect(clicked)
+    layout.addWidget(field, 1)
+    layout.addWidget(button)
+    return row

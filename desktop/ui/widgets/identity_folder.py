@@ -9,15 +9,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse, with_button
 
 
 class IdentityFolderDialog(QDialog):
@@ -45,13 +43,7 @@ class IdentityFolderDialog(QDialog):
         self.identity.addItems(identities)
         self.out = QLineEdit(folder)
         self.out.setPlaceholderText("a folder for the files made")
-        choose = QPushButton("Choose…")
-        choose.clicked.connect(self._choose)
-        row = QWidget()
-        row_layout = QHBoxLayout(row)
-        row_layout.setContentsMargins(0, 0, 0, 0)
-        row_layout.addWidget(self.out, 1)
-        row_layout.addWidget(choose)
+        row = with_button(self.out, "Choose…", self._choose)
         form = QFormLayout()
         form.addRow("Identity", self.identity)
         form.addRow("Output folder", row)

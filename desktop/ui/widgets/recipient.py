@@ -5,9 +5,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit
 
 from desktop.security.keystore import Keystore
+from desktop.ui.widgets.dialogs import with_button
 
 CERTIFICATE_FILE = "A certificate file…"
 
@@ -33,18 +34,6 @@ def keystore_certificates(keystore: Keystore, *, cas: bool = False) -> dict[str,
     for ca in keystore.trusted() if cas else []:
         found[f"CA: {ca.common_name or ca.subject}"] = ca.pem
     return found
-
-
-def with_button(field: QLineEdit, text: str, clicked: Callable[[], None]) -> QWidget:
-    """``field`` with a button beside it (Choose…)."""
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    button = QPushButton(text)
-    button.clicked.connect(clicked)
-    layout.addWidget(field, 1)
-    layout.addWidget(button)
-    return row
 
 
 class RecipientChooser:

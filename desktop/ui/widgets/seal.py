@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
+from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse, with_button
 from desktop.ui.widgets.identity_folder import refused_folder
-from desktop.ui.widgets.recipient import Recipient, RecipientChooser, with_button
+from desktop.ui.widgets.recipient import Recipient, RecipientChooser
 
 UNSIGNED = "Nobody (a SHA-256 digest inside)"
 
