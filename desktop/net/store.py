@@ -434,7 +434,7 @@ def _check(item: StoreItem) -> tuple[int, int, str]:
         status = item.path.stat()
         size = item.size or status.st_size
         if not item.sha256 and item.state_when_queued not in ("", file_state(status)):
-            return 0, 0, ("the file changed since it was queued (its size, times or inode differ)")
+            return 0, 0, "the file changed since it was queued (its size, times or inode differ)"
         return item.dataset_offset or dataset_offset(item.path), size, ""
     except HeaderError as error:
         return 0, 0, f"the file can no longer be read: {error}"
@@ -455,5 +455,5 @@ def _transcode(item: StoreItem, target: str, size: int) -> bytes:
         if len(content) < size:
             missing = size - len(content)
             raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
-        _still_queued(item, handle, hashlib.sha256(content))
+        _still_queued(item, handle, hashlib.sha256(content) if item.sha256 else None)
     return transcode(dcmread(io.BytesIO(content)), target)
