@@ -64,7 +64,8 @@ def main() -> int:
     timing(Association, "send_file", after="first data set sent")
     timing(Association, "send_file", after="last data set sent", again=True)
     timing(Association, "release", after="association released")
-    status = cli.main(sys.argv[1:])
+    sys.argv[0] = "dicom-courier"
+    status = cli.main()  # as the console script calls it (the exit frozen)
     mark("command returned")
     for name, (seconds, cpu) in sorted(MARKS.items(), key=lambda item: item[1]):
         print(f"phase {name} {seconds:.4f} {cpu:.4f}")

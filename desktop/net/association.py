@@ -27,8 +27,8 @@ MAX_IDENTIFIER = 16 * 1024 * 1024  # the data set of one response (a C-FIND matc
 MIN_PEER_PDU = 7  # a P-DATA-TF carrying at least one byte
 DEFAULT_TIMEOUT = 60.0
 UNLIMITED_PDU_CHUNK = 4 * 1024 * 1024
-#: Bytes of PDUs per socket write: fewer system calls and TLS records. A file of up to 1 MB
-#: (a CT slice: 0.5 MB) leaves in one write, and is hashed while the peer reads it.
+#: Bytes of PDUs per socket write: fewer system calls and TLS records; a file of up to 1 MB
+#: (a CT slice: 0.5 MB) leaves in one write with its command.
 BATCH = 1 << 20
 #: Explicit and implicit VR little endian (as strings: echo starts without loading pydicom).
 UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
@@ -153,9 +153,8 @@ class Association:
         handle: BufferedIOBase,
         size: int,
         *,
-        digest: "pdu.Digest | None" = None,
+        digest: "pdu.Hash | None" = None,
         before_last: Callable[[], None] | None = None,
-        checks_digest: bool = False,
     ) -> None:
         """Send ``command`` and, as its data set, the next ``size`` bytes of ``handle``: read
         straight into PDU-framed batches (one copy on the way to the socket, not four), the
@@ -176,7 +175,6 @@ class Association:
                 lead=lead,
                 digest=digest,
                 before_last=before_last,
-                checks_digest=checks_digest,
             ):
                 self._write(data)
 

@@ -665,10 +665,12 @@ class SourceFileError(Exception):
     """The file being sent cannot be read to its end (not a network failure)."""
 
 
-class Digest(Protocol):
+class Hash(Protocol):
     """A hash being computed (hashlib's)."""
 
     def update(self, data: memoryview, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
 
 
 def file_frames(
@@ -679,21 +681,17 @@ def file_frames(
     *,
     batch: int,
     lead: bytes = b"",
-    digest: Digest | None = None,
+    digest: Hash | None = None,
     before_last: Callable[[], None] | None = None,
-    checks_digest: bool = False,
 ) -> Iterator[memoryview]:
     """The next ``size`` bytes of ``handle`` as a data set in P-DATA-TF PDUs of at most
     ``limit`` bytes each, read straight into framed batches of about ``batch`` bytes (one
     copy on the way to the socket, one read per batch where the system has scatter reads).
     ``lead`` (the command's PDUs) starts the first batch: command and data leave in one
     write. Each batch is a view of one buffer, reused for the next: send it before asking
-    for the next.
-
-    The bytes read update ``digest`` (the file is read once), each batch once it was sent
-    (hashing the last one then overlaps the peer's work on it) unless ``before_last``
-    ``checks_digest``: it is called once every byte is read, before the last batch is given,
-    and may raise to keep the data set from ever being complete."""
+    for the next. The bytes read update ``digest`` (the file is read once); ``before_last``
+    is called once all are read, before the last batch is given (it may raise to keep the
+    data set from ever being complete)."""
     per_batch = max(1, min(batch // (limit + PDV_HEADER), -(-size // limit)))
     view = memoryview(bytearray(len(lead) + per_batch * (limit + PDV_HEADER)))
     view[: len(lead)] = lead
@@ -712,24 +710,15 @@ def file_frames(
             if not remaining:
                 break
         _fill(handle, pieces)
-        last = not remaining
-        early = digest is not None and last and checks_digest  # the check needs every byte
-        if early:
-            _update(digest, pieces)
-        if last and before_last is not None:
+        if digest is not None:
+            for piece in pieces:
+                digest.update(piece)
+        if not remaining and before_last is not None:
             before_last()
         yield view[:used]
-        if digest is not None and not early:
-            _update(digest, pieces)
-        if last:
+        if not remaining:
             return
         used = 0
-
-
-def _update(digest: Digest | None, pieces: list[memoryview]) -> None:
-    if digest is not None:
-        for piece in pieces:
-            digest.update(piece)
 
 
 def _fill(handle: BufferedIOBase, pieces: list[memoryview]) -> None:

@@ -6,8 +6,8 @@ moment resumes with exactly the instances that were not acknowledged.
 What proves that a file sent is the one queued: its state (size, times, inode: see
 core/file_state), taken as it is queued without reading it, and its SHA-256 where the state
 cannot vouch (a file changed within the last seconds: hashed as it is queued). The send
-hashes the bytes as they go and checks both before the data set's last fragment leaves; the
-SHA-256 of what was sent is recorded with the instance.
+reads each file once: it hashes the bytes as they go where a SHA-256 was queued, and checks
+the SHA-256 or the state before the data set's last fragment leaves.
 """
 
 import logging
@@ -476,7 +476,7 @@ class TransferQueue:
         status = outcome.status.code if outcome.status else None
         self.db.execute(
             "UPDATE instances SET state = ?, status = ?, message = ?, note = ?, attempts = ?, "
-            "next_attempt = ?, sha256 = ? WHERE job_id = ? AND seq = ?",
+            "next_attempt = ? WHERE job_id = ? AND seq = ?",
             (
                 state,
                 status,
@@ -484,7 +484,6 @@ class TransferQueue:
                 outcome.note,
                 attempts,
                 next_attempt,
-                outcome.sha256 or instance.item.sha256,  # what was sent, once it was
                 instance.job_id,
                 instance.seq,
             ),

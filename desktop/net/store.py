@@ -70,7 +70,6 @@ class StoreOutcome:
     status: Status | None = None
     note: str = ""
     packed: tuple[str, int, int] | None = None  # compressed: (syntax, source, sent bytes)
-    sha256: str = ""  # of the file whose data set was sent as stored (hashed as it went)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,35 +352,35 @@ def _store_stored(
             item, False, False, f"the peer refused {_name(item.sop_class_uid)} ({why})"
         )
 
-    digest = hashlib.sha256()
-
     def send(command: bytes) -> None:
         if payload is None:
             with item.path.open("rb") as handle:
-                digest.update(handle.read(offset))  # the file meta: hashed, not sent
+                digest = None
+                if item.sha256:  # the file meta hashed, not sent; the data set as it goes
+                    digest = hashlib.sha256(handle.read(offset))
+                handle.seek(offset)
                 association.send_file(
                     context_id,
                     command,
                     handle,
                     file_size - offset,
                     digest=digest,
-                    before_last=lambda: _still_queued(item, handle, digest.hexdigest()),
-                    checks_digest=bool(item.sha256),
+                    before_last=lambda: _still_queued(item, handle, digest),
                 )
         else:
             association.send_command(context_id, command)
             association.send_dataset(context_id, [payload], len(payload))
 
-    outcome = _exchange(association, context_id, item, originator, send)
-    return replace(outcome, note=note, sha256=digest.hexdigest() if payload is None else "")
+    return replace(_exchange(association, context_id, item, originator, send), note=note)
 
 
-def _still_queued(item: StoreItem, handle: BufferedReader, sha256: str) -> None:
+def _still_queued(item: StoreItem, handle: BufferedReader, digest: "pdu.Hash | None") -> None:
     """Before the data set's last fragment leaves (the peer stores nothing without it): the
-    bytes read are those queued (their SHA-256, when it was taken), else the file is in the
-    state it was queued in (checked before it was opened: not changed while read either)."""
+    bytes read are those queued (``digest``, their SHA-256, when one was queued), else the
+    file is in the state it was queued in (checked before it was opened: so it was not
+    changed while read either)."""
     if item.sha256:
-        if sha256 != item.sha256:
+        if digest is None or digest.hexdigest() != item.sha256:
             raise SourceFileError("the file changed since it was queued (its SHA-256 differs)")
     elif item.state_when_queued and file_state(os.fstat(handle.fileno())) != item.state_when_queued:
         raise SourceFileError("the file changed while it was sent")
@@ -435,7 +434,7 @@ def _check(item: StoreItem) -> tuple[int, int, str]:
         status = item.path.stat()
         size = item.size or status.st_size
         if not item.sha256 and item.state_when_queued not in ("", file_state(status)):
-            return 0, 0, ("the file changed since it was queued (its size, times or inode differ)")
+            return 0, 0, "the file changed since it was queued (its size, times or inode differ)"
         return item.dataset_offset or dataset_offset(item.path), size, ""
     except HeaderError as error:
         return 0, 0, f"the file can no longer be read: {error}"
@@ -456,5 +455,5 @@ def _transcode(item: StoreItem, target: str, size: int) -> bytes:
         if len(content) < size:
             missing = size - len(content)
             raise SourceFileError(f"the file ended {missing} bytes early: it changed while sent")
-        _still_queued(item, handle, hashlib.sha256(content).hexdigest())
+        _still_queued(item, handle, hashlib.sha256(content) if item.sha256 else None)
     return transcode(dcmread(io.BytesIO(content)), target)

@@ -93,9 +93,7 @@ def refused_batches(handle: io.BufferedIOBase, size: int, limit: int, read: byte
         assert digest.hexdigest() == hashlib.sha256(read).hexdigest()
         raise pdu.SourceFileError("changed")
 
-    frames = pdu.file_frames(
-        5, handle, size, limit, batch=SMALL, digest=digest, before_last=refuse, checks_digest=True
-    )
+    frames = pdu.file_frames(5, handle, size, limit, batch=SMALL, digest=digest, before_last=refuse)
     with pytest.raises(pdu.SourceFileError):
         for batch in frames:
             given.append(bytes(batch))
@@ -118,26 +116,9 @@ def test_the_bytes_read_are_hashed_and_checked_before_the_last_batch_is_given(
             assert sum(len(p.data) for p in pdvs) < size
 
 
-def test_a_file_sent_whole_is_hashed_whole_each_batch_after_it_was_given(
-    content: bytes, tmp_path: Path
-) -> None:
-    """Without a check that needs it first, each batch is hashed once it was given (sent):
-    hashing the last one overlaps the peer's work on it; the digest ends whole."""
-    size = len(content) - OFFSET
-    for handle in handles(content, tmp_path):
-        with handle:
-            digest = hashlib.sha256()
-            seen = []
-            for batch in pdu.file_frames(5, handle, size, 16_378, batch=SMALL, digest=digest):
-                seen.append(digest.copy().hexdigest())
-                assert len(batch)
-            assert seen[0] == hashlib.sha256().hexdigest()  # nothing hashed before it went
-            assert digest.hexdigest() == hashlib.sha256(content[OFFSET:]).hexdigest()
-
-
 def test_a_ct_slice_leaves_in_one_write(tmp_path: Path) -> None:
     """A 0.5 MB data set framed for storescp's 16 KB PDUs is one batch of the send path: one
-    socket write (one TLS write) with its command, hashed while the peer reads it."""
+    socket write (one TLS write) with its command."""
     from desktop.net.association import BATCH
 
     path = tmp_path / "slice.dcm"
