@@ -435,6 +435,10 @@ def _send(args: argparse.Namespace) -> int:
         peer = Peer(node.ae_title, node.calling_ae_title)
         ahead = ConnectingAhead(node, keystore)  # unlocks and connects meanwhile
     try:
+        # The connector first (its secret deriving since the start): a media scan beside
+        # its file reads, audit record and TLS context would take the GIL back at each of
+        # them, and the first byte would wait for the scan. The handshakes run beside it.
+        connector = ahead.ready()  # a wrong password or damaged identity queues nothing
         with collecting_later():
             how = _deidentification(args, node)
             _check_lossy(args, node)
@@ -447,8 +451,7 @@ def _send(args: argparse.Namespace) -> int:
                 items = _copies(args, node, how, items, skipped, areas)
                 for line in skipped:
                     print(line, file=sys.stderr)
-                items = queue.hashed(items)  # beside the unlock and handshake: neither has the GIL
-                connector = ahead.ready()  # a wrong password or damaged identity queues nothing
+                items = queue.hashed(items)  # beside the handshake, which leaves the GIL
                 deidentified = how.describe() if how else ""
                 job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
         # de-identified copies have new instance UIDs: their studies are read from the copies
