@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop import auditing, nodes
+from desktop import nodes
 from desktop.commands.options import attempts, collecting_later, open_keystore, password_option
 from desktop.core.config import (
     COMPRESSIONS,
@@ -564,6 +564,8 @@ def _run_to_end(
         parallel=node.max_associations,
         compress=compress or node.compress,
     )
+    from desktop import auditing
+
     records = auditing.transfer(records, queue, job_id, node, known=known)
     _consume(records, args.json)
     from desktop.net.copies import discard_copies
