@@ -426,20 +426,21 @@ def _send(args: argparse.Namespace) -> int:
     with collecting_later():  # until the job is queued
         node, keystore = prepared(args, args.node)
         from desktop.connect import ConnectingAhead
-        from desktop.core.audit.studies import studies_in
-        from desktop.core.media import open_media
-        from desktop.net.copies import sweep
-        from desktop.net.queue import TransferQueue
-        from desktop.net.store import Peer
 
-        peer = Peer(node.ae_title, node.calling_ae_title)
         ahead = ConnectingAhead(node, keystore)  # unlocks and connects meanwhile
     try:
-        # The connector first (its secret deriving since the start): a media scan beside
-        # its file reads, audit record and TLS context would take the GIL back at each of
-        # them, and the first byte would wait for the scan. The handshakes run beside it.
+        # The connector first (its secret deriving since the start): imports and a media
+        # scan beside its file reads, audit record and TLS context would take the GIL back at
+        # each of them, and the first byte would wait for them. The handshakes run beside.
         connector = ahead.ready()  # a wrong password or damaged identity queues nothing
         with collecting_later():
+            from desktop.core.audit.studies import studies_in
+            from desktop.core.media import open_media
+            from desktop.net.copies import sweep
+            from desktop.net.queue import TransferQueue
+            from desktop.net.store import Peer
+
+            peer = Peer(node.ae_title, node.calling_ae_title)
             how = _deidentification(args, node)
             _check_lossy(args, node)
             trees = [open_media(path) for path in args.paths]
