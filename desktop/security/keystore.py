@@ -217,7 +217,7 @@ class Keystore:
             return None
         if any(not p.with_suffix(".json").is_file() for p in self._files("identities", ".p12")):
             return None
-        return "".join(cas)
+        return "\n".join(cas)  # a file without its last newline would run into the next
 
     # -- identities --------------------------------------------------------------------------
 
