@@ -210,7 +210,7 @@ class Keystore:
                 scratch.load_verify_locations(cadata=pem)
             for path in self._files("identities", ".json"):
                 certificate, chain = _public_pems(path)
-                scratch.load_verify_locations(cadata="".join((certificate, *chain)))
+                scratch.load_verify_locations(cadata="\n".join((certificate, *chain)))
                 if not path.with_suffix(".p12").is_file():
                     return None
         except (OSError, ValueError, ssl.SSLError, KeystoreError):
