@@ -11,7 +11,8 @@ The whole command as a user runs it, in a new process each time: ``dicom-courier
 against ``storescu``, ``dicom-courier --version``, and the start-up before the first byte of
 ``echo`` and ``send`` reaches the peer (a socket that only times the first byte).
 ``--only startup`` measures these start-up rows alone (no DCMTK peer, a few seconds), each
-the best and the median of ``--runs``.
+the best and the median of ``--runs``; ``--baseline OTHER/.venv/bin/dicom-courier`` runs
+another checkout's in turn with ours (the same load for both) and gives the ratios.
 """
 
 import argparse
@@ -49,7 +50,13 @@ def storescu(pki: Pki, port: int, files: list[Path], env: dict[str, str]) -> Non
         raise RuntimeError(f"storescu failed: {result.stderr}")
 
 
-def first_byte(env: dict[str, str], command: str, *arguments: object, tls: bool = True) -> float:
+def first_byte(
+    env: dict[str, str],
+    command: str,
+    *arguments: object,
+    tls: bool = True,
+    executable: Path = COURIER,
+) -> float:
     """Seconds from starting ``dicom-courier COMMAND NODE ...`` to its first byte on the wire
     (to a socket that reads one byte; the process is then killed). Over TLS that byte is the
     ClientHello (a send opens its connection while it reads its media); to a plain node it
@@ -62,7 +69,7 @@ def first_byte(env: dict[str, str], command: str, *arguments: object, tls: bool 
             courier(env, *node_add(node, "ANY", server.getsockname()[1]))
         start = time.perf_counter()
         process = subprocess.Popen(
-            [COURIER, command, node, *map(str, arguments)],
+            [executable, command, node, *map(str, arguments)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -76,15 +83,43 @@ def first_byte(env: dict[str, str], command: str, *arguments: object, tls: bool 
     return elapsed
 
 
-def startup(user: dict[str, str], study: Path, runs: int) -> dict[str, list[float]]:
-    """The start-up rows, each a list of ``runs`` wall times (a new process each)."""
+def startup(
+    user: dict[str, str], study: Path, runs: int, executable: Path = COURIER
+) -> dict[str, list[float]]:
+    """The start-up rows of ``executable``, each a list of ``runs`` wall times (a new
+    process each)."""
+    version = [executable, "--version"]
     measures: dict[str, Callable[[], float]] = {
-        "dicom-courier --version": partial(timed, partial(courier, user, "--version")),
-        "echo: start-up to first byte": partial(first_byte, user, "echo"),
-        "send: start-up to first byte": partial(first_byte, user, "send", study),
-        "send: start-up to A-ASSOCIATE-RQ": partial(first_byte, user, "send", study, tls=False),
+        "dicom-courier --version": partial(
+            timed, partial(subprocess.run, version, env=user, capture_output=True, check=True)
+        ),
+        "echo: start-up to first byte": partial(first_byte, user, "echo", executable=executable),
+        "send: start-up to first byte": partial(
+            first_byte, user, "send", study, executable=executable
+        ),
+        "send: start-up to A-ASSOCIATE-RQ": partial(
+            first_byte, user, "send", study, tls=False, executable=executable
+        ),
     }
     return {label: [measure() for _ in range(runs)] for label, measure in measures.items()}
+
+
+def startup_against(user: dict[str, str], study: Path, runs: int, baseline: Path) -> None:
+    """The start-up rows of ours and of another ``dicom-courier`` (another checkout's venv),
+    run after run in turn, so that both meet the same load: each, and their ratio."""
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for times, executable in ((ours, COURIER), (theirs, baseline)):
+            for label, seconds in startup(user, study, 1, executable).items():
+                times.setdefault(label, []).extend(seconds)
+    print("ours:")
+    print_startup(ours)
+    print(f"baseline {baseline}:")
+    print_startup(theirs)
+    for label in ours:
+        ratio = statistics.median(theirs[label]) / statistics.median(ours[label])
+        print(f"{label:<38} baseline / ours, medians: {ratio:4.2f}x")
 
 
 def print_startup(times: dict[str, list[float]]) -> None:
@@ -108,6 +143,13 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("startup",), help="the start-up rows alone (no DCMTK peer needed)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DICOM_COURIER",
+        help="with --only startup: also another dicom-courier (such as main's "
+        ".venv/bin/dicom-courier), in turn with ours",
+    )
     args = parser.parse_args()
     run(args, scratch_folder())
 
@@ -128,7 +170,10 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     }
     if args.only == "startup":
         print(f"{len(files)} files, {args.runs} runs")
-        print_startup(startup(user, folder / "study", args.runs))
+        if args.baseline:
+            startup_against(user, folder / "study", args.runs, args.baseline)
+        else:
+            print_startup(startup(user, folder / "study", args.runs))
         print(f"load average during the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
         return
     items, _ = items_from([open_media(folder / "study")], None, None)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
-from desktop.net.probe import speaks_plain_dicom
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
 from desktop.security.errors import PasswordError
 from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
@@ -81,7 +80,7 @@ def tls_client(
         sent_identity=presented is not None,
         our_certificate=presented.certificate if presented else "",
         timeout=timeout,
-        dicom_probe=speaks_plain_dicom,
+        dicom_probe=_speaks_plain_dicom,
     )
     return context, settings
 
@@ -98,6 +97,14 @@ def node_tls(node: Node, keystore: Keystore) -> tuple[ssl.SSLContext, ClientSett
         check_hostname=node.check_hostname,
         timeout=node.connect_timeout,
     )
+
+
+def _speaks_plain_dicom(host: str, port: int, timeout: float) -> bool:
+    """net's probe, imported when a failed handshake asks: the DICOM code can load after a
+    connection's first byte."""
+    from desktop.net.probe import speaks_plain_dicom
+
+    return speaks_plain_dicom(host, port, timeout)
 
 
 def _tls_connector(node: Node, keystore: Keystore) -> Connector:

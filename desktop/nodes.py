@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop import auditing
 from desktop.core import config
 from desktop.core.config import LOSSY_COMPRESSIONS, Node
 
@@ -16,9 +15,7 @@ if TYPE_CHECKING:
 
 def add(home: Path, node: Node) -> Node:
     added = config.add_node(home, node)
-    auditing.configuration_changed(
-        home / "config.json", f"node {added.name} added: {describe(added)}"
-    )
+    _audit(home, f"node {added.name} added: {describe(added)}")
     return added
 
 
@@ -32,16 +29,22 @@ def edit(home: Path, name: str, /, **changes: Any) -> tuple[Node, Node]:
             if queue is not None:
                 queue.rename_node(name, changed.name)
     if changed != before:
-        auditing.configuration_changed(
-            home / "config.json", f"node {changed.name}{renamed} changed: {describe(changed)}"
-        )
+        _audit(home, f"node {changed.name}{renamed} changed: {describe(changed)}")
     return before, changed
 
 
 def remove(home: Path, name: str) -> Node:
     removed = config.remove_node(home, name)
-    auditing.configuration_changed(home / "config.json", f"node {removed.name} removed")
+    _audit(home, f"node {removed.name} removed")
     return removed
+
+
+def _audit(home: Path, description: str) -> None:
+    """110113 for a change of the nodes. The audit trail is imported here, by a change: an
+    echo or send starts deriving its identity's secret before the trail loads."""
+    from desktop import auditing
+
+    auditing.configuration_changed(home / "config.json", description)
 
 
 def waiting_jobs(home: Path, name: str) -> list[int]:

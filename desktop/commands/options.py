@@ -66,7 +66,6 @@ def ae_title(text: str) -> str:
 
 def open_keystore(args: argparse.Namespace) -> "Keystore":
     """The home's keystore, asking for its password (--password-file ...) only when needed."""
-    from desktop import auditing
     from desktop.security.keystore import Keystore
     from desktop.security.passwords import password_source
 
@@ -74,8 +73,16 @@ def open_keystore(args: argparse.Namespace) -> "Keystore":
     return Keystore(
         home,
         password_source(args.password_file, str(home.absolute())),
-        on_change=auditing.configuration_changed,
+        on_change=_audit_change,
     )
+
+
+def _audit_change(folder: Path, description: str) -> None:
+    """The keystore's changes, audited. The trail is imported by a change: an echo or send
+    opens the keystore (and starts deriving a secret) before the trail loads."""
+    from desktop import auditing
+
+    auditing.configuration_changed(folder, description)
 
 
 @contextmanager

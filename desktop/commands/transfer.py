@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop import auditing, nodes
+from desktop import nodes
 from desktop.commands.options import attempts, collecting_later, open_keystore, password_option
 from desktop.core.config import (
     COMPRESSIONS,
@@ -433,16 +433,21 @@ def _send(args: argparse.Namespace) -> int:
     with collecting_later():  # until the job is queued
         node, keystore = prepared(args, args.node)
         from desktop.connect import ConnectingAhead
-        from desktop.core.audit.studies import studies_in
-        from desktop.core.media import open_media
-        from desktop.net.copies import sweep
-        from desktop.net.queue import TransferQueue
-        from desktop.net.store import Peer
 
-        peer = Peer(node.ae_title, node.calling_ae_title)
         ahead = ConnectingAhead(node, keystore)  # unlocks and connects meanwhile
     try:
+        # The connector first (its secret deriving since the start): imports and a media
+        # scan beside its file reads, audit record and TLS context would take the GIL back at
+        # each of them, and the first byte would wait for them. The handshakes run beside.
+        connector = ahead.ready()  # a wrong password or damaged identity queues nothing
         with collecting_later():
+            from desktop.core.audit.studies import studies_in
+            from desktop.core.media import open_media
+            from desktop.net.copies import sweep
+            from desktop.net.queue import TransferQueue
+            from desktop.net.store import Peer
+
+            peer = Peer(node.ae_title, node.calling_ae_title)
             how = _deidentification(args, node)
             _check_recipient(args, how)
             _check_lossy(args, node)
@@ -455,8 +460,7 @@ def _send(args: argparse.Namespace) -> int:
                 items = _copies(args, node, how, items, skipped, areas)
                 for line in skipped:
                     print(line, file=sys.stderr)
-                items = queue.hashed(items)  # beside the unlock and handshake: neither has the GIL
-                connector = ahead.ready()  # a wrong password or damaged identity queues nothing
+                items = queue.hashed(items)  # beside the handshake, which leaves the GIL
                 deidentified = how.describe() if how else ""
                 job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
         # de-identified copies have new instance UIDs: their studies are read from the copies
@@ -583,6 +587,8 @@ def _run_to_end(
         parallel=node.max_associations,
         compress=compress or node.compress,
     )
+    from desktop import auditing
+
     records = auditing.transfer(records, queue, job_id, node, known=known)
     _consume(records, args.json)
     from desktop.net.copies import discard_copies

@@ -25,11 +25,12 @@ from desktop.net.association import (
     SourceFileError,
     open_service,
 )
-from desktop.net.compression import BY_NAME, LARGEST, Codec, Packed, codecs_for
 from desktop.net.link import Connector, Failure, LinkError
 from desktop.net.status import ECHO, STORE, Status, status
 
-if TYPE_CHECKING:  # packing (and multiprocessing) loads only for a send that compresses
+if TYPE_CHECKING:  # packing (and multiprocessing) loads only for a send that compresses,
+    # the codecs only for a send (an echo starts without them)
+    from desktop.net.compression import Codec, Packed
     from desktop.net.pipeline import Ahead
 
 log = logging.getLogger(__name__)
@@ -123,10 +124,10 @@ class Plan:
     items: list[StoreItem] = field(default_factory=list)
     exact: dict[tuple[str, str], int] = field(default_factory=dict)  # (class, syntax) → id
     fallback: dict[str, int] = field(default_factory=dict)  # class → id (uncompressed)
-    packing: dict[str, list[tuple[Codec, int]]] = field(default_factory=dict)  # best first
+    packing: "dict[str, list[tuple[Codec, int]]]" = field(default_factory=dict)  # best first
 
 
-def plan_associations(items: Sequence[StoreItem], codecs: Sequence[Codec] = ()) -> list[Plan]:
+def plan_associations(items: Sequence[StoreItem], codecs: "Sequence[Codec]" = ()) -> list[Plan]:
     """Presentation contexts from the SOP classes and syntaxes present: one per pair as
     stored, one per codec to compress in (for classes with uncompressed instances), plus an
     uncompressed fallback per class; a new association past 128 contexts."""
@@ -172,6 +173,8 @@ def store(
     uncompressed ones compressed as ``compress`` says (see config.COMPRESSIONS) when the peer
     accepts it; yields session events and one outcome per item, in order. Never raises:
     whatever goes wrong becomes the outcome of the items it touched."""
+    from desktop.net.compression import codecs_for
+
     for plan in plan_associations(items, codecs_for(compress)):
         try:
             link = connect()
@@ -210,6 +213,7 @@ def choose_packing(association: Association, plan: Plan, *, auto: bool) -> "Ahea
     ]
     if not accepted:
         return None
+    from desktop.net.compression import BY_NAME, LARGEST
     from desktop.net.pipeline import Ahead, Job
 
     ranked = [codec for codec in BY_NAME.values() if any(c == codec for c, _ in accepted)]
@@ -303,7 +307,7 @@ def _store_packed(
     plan: Plan,
     item: StoreItem,
     originator: dimse.Originator | None,
-    packed: Packed,
+    packed: "Packed",
 ) -> StoreOutcome:
     data = packed.data or b""
     context_id = plan.exact[(item.sop_class_uid, packed.syntax)]

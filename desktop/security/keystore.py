@@ -215,14 +215,14 @@ class Keystore:
                 scratch.load_verify_locations(cadata=pem)
             for path in self._files("identities", ".json"):
                 certificate, chain = _public_pems(path)
-                scratch.load_verify_locations(cadata="".join((certificate, *chain)))
+                scratch.load_verify_locations(cadata="\n".join((certificate, *chain)))
                 if not path.with_suffix(".p12").is_file():
                     return None
         except (OSError, ValueError, ssl.SSLError, KeystoreError):
             return None
         if any(not p.with_suffix(".json").is_file() for p in self._files("identities", ".p12")):
             return None
-        return "".join(cas)
+        return "\n".join(cas)  # a file without its last newline would run into the next
 
     # -- identities --------------------------------------------------------------------------
 

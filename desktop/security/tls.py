@@ -134,7 +134,7 @@ def load_identity(context: ssl.SSLContext, identity: Presented) -> None:
     """
     if isinstance(identity, UnlockedIdentity):
         identity = sealed_for_tls(identity)
-    chain = "".join((identity.certificate, *identity.chain)).encode("ascii")
+    chain = "\n".join((identity.certificate, *identity.chain, "")).encode("ascii")
     with private_file(chain + identity.key) as path:
         try:
             context.load_cert_chain(str(path), password=identity.password)

@@ -40,7 +40,10 @@ HEAVY = ("cryptography", "asn1crypto", "numpy", "pydicom", "PIL", "PySide6", "py
 @pytest.mark.parametrize(
     ("command", "forbidden"),
     [
-        (["echo", "pacs"], (*HEAVY, "desktop.net.queue", "desktop.net.runner", "sqlite3")),
+        (
+            ["echo", "pacs"],
+            (*HEAVY, "desktop.net.queue", "desktop.net.runner", "desktop.net.compression"),
+        ),
         (["send", "pacs", "STUDY", "--attempts", "1"], HEAVY),
     ],
 )

@@ -125,3 +125,16 @@ def test_a_tampered_key_file_is_damaged_for_tls_too(
     path.write_bytes(bytes(data))
     with pytest.raises(KeystoreError, match="the identity 'courier' is damaged"):
         Keystore(home, lambda new: PASSWORD).tls_identity("courier")
+
+
+def test_trusted_files_without_their_last_newline_are_all_trusted(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = prepare_home(tmp_path, monkeypatch, pki, "client", PASSWORD)
+    store = Keystore(home, lambda new: PASSWORD)
+    store.import_cas(pki.path("rogue-root-only"))
+    for path in (home / "keystore" / "trusted").glob("*.pem"):
+        path.write_text(path.read_text().rstrip("\n"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=store.trusted_pem())
+    assert len(context.get_ca_certs()) == len(store.trusted()) == 2

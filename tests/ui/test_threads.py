@@ -12,14 +12,14 @@ from tests.ui.clicking import button, click
 
 def test_the_identity_is_unlocked_once_and_off_the_gui_thread(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     keystore = window.services.keystore
-    unlock = keystore.unlock_identity
+    unlock = keystore.tls_identity  # how a TLS context opens the identity
     threads: list[threading.Thread] = []
 
     def recording(name: str):  # type: ignore[no-untyped-def]
         threads.append(threading.current_thread())
         return unlock(name)
 
-    keystore.unlock_identity = recording  # type: ignore[method-assign]
+    keystore.tls_identity = recording  # type: ignore[method-assign]
     window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
     for echoes in (1, 2):
         click(qtbot, button(window.nodes, "Echo"))
