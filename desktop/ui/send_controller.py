@@ -262,9 +262,15 @@ class SendController(QObject):
         return True
 
     def _pending_jobs(self) -> bool:
+        """Whether the queue holds jobs that would resume next time: a job whose node was
+        renamed or removed runs nowhere, so quitting stops nothing of it."""
+        try:
+            nodes = {node.name for node in self.services.nodes()}
+        except ConfigError:
+            return False  # no node can be read: none of the jobs can run
         queue = TransferQueue(self.services.queue_path)
         try:
-            return bool(queue.runnable())
+            return any(queue.job(job).node in nodes for job in queue.runnable())
         finally:
             queue.close()
 
