@@ -146,7 +146,8 @@ class TransferController(QObject):
             if job_id is None:
                 job_id = yield from self._enqueue(queue, node, job)
                 self.running[node.name] = job_id
-            yield JobUpdate(node.name, JobProgress(queue.job(job_id)))
+            summary = queue.job(job_id)
+            yield JobUpdate(node.name, JobProgress(summary))
             records = run_job(
                 queue,
                 job_id,
@@ -155,7 +156,7 @@ class TransferController(QObject):
                 policy=send_policy(),
                 history=self.services.history,
                 parallel=node.max_associations,
-                compress=node.compress,
+                compress=summary.compression or node.compress,  # a CLI send's own choice
                 sleep=worker.wait,
             )
             yield from auditing.transfer(records, queue, job_id, node)
