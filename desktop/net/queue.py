@@ -216,8 +216,7 @@ class TransferQueue:
     ) -> int:
         """A new job; each file's size and SHA-256 are recorded before anything is sent
         (``hashed`` first, when the caller has other work to overlap the hashing with).
-        ``deidentified`` says how, when the items are de-identified copies; ``compression``
-        is the send's own choice for the wire, kept for its retries."""
+        ``deidentified`` says how, when the items are de-identified copies."""
         rows = [
             (
                 i.path,

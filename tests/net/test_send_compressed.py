@@ -242,29 +242,3 @@ def test_a_node_keeps_its_compression(capsys: pytest.CaptureFixture[str], home: 
     with pytest.raises(SystemExit):
         cli(capsys, "node", "edit", "peer", "--compress", "zip")
     assert "invalid choice: 'zip'" in capsys.readouterr().err
-
-
-def test_a_retried_job_keeps_the_compression_it_was_sent_with(
-    capsys: pytest.CaptureFixture[str], home: Path, storescp_jpeg_ls: Scp, tmp_path: Path
-) -> None:
-    """``send --compress`` to a peer that is down fails; once it is up, ``queue retry`` and
-    ``queue run`` send the job as it was asked, compressed, and say so (it went uncompressed
-    without a word)."""
-    sources = varied_instances(tmp_path / "study")
-    down = free_port()
-    assert (
-        cli(capsys, *node_add("peer", "DCMTK_SCP", down, "--tls", "--identity", "courier"))[0] == 0
-    )
-    status, _, err = cli(
-        capsys, "send", "peer", tmp_path / "study", "--compress", "jpeg-ls-lossless",
-        "--attempts", "1",
-    )  # fmt: skip
-    assert status == 1 and "refused" in err
-    status, listed, _ = cli(capsys, "queue")
-    assert "[--compress jpeg-ls-lossless]" in listed
-    assert cli(capsys, "node", "edit", "peer", "--port", storescp_jpeg_ls.port)[0] == 0
-    assert cli(capsys, "queue", "retry", "1")[0] == 0
-    status, out, err = cli(capsys, "queue", "run")
-    assert status == 0, out + err
-    assert f"compressed {len(sources)} instance(s) with JPEG-LS lossless" in out
-    assert_same_pixels(sources, storescp_jpeg_ls.out, JPEGLSLossless)

@@ -3,17 +3,11 @@ in words (issue #14)."""
 
 from pathlib import Path
 
-import pydicom
-import pytest
-from pydicom.uid import JPEGLSLossless
 from PySide6.QtWidgets import QDialog
 
-from desktop.app import Services
 from desktop.core.config import Node, add_node
-from desktop.demo import Demo
 from desktop.net.store import StoreItem
 from desktop.ui.controller import TransferController
-from desktop.ui.main_window import MainWindow
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.send_controller import SendController
@@ -22,9 +16,8 @@ from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
 from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
-from tests.helpers import cli
-from tests.peers import LOOPBACK, free_port, running, storescp_plain_command
-from tests.ui.clicking import button, click, press_ok
+from tests.peers import LOOPBACK
+from tests.ui.clicking import press_ok
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -97,39 +90,3 @@ def test_the_send_confirmation_says_the_compression_in_words(
     )
     assert "compressed without loss (JPEG-LS, JPEG 2000, RLE: the best the peer accepts)" in auto
     assert "compress" not in plain and plain.endswith("(no encryption)?")
-
-
-def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
-    qtbot,  # type: ignore[no-untyped-def]
-    capsys: pytest.CaptureFixture[str],
-    demo: Demo,
-    prompter: ScriptedPrompter,
-    tmp_path: Path,
-) -> None:
-    """``send --compress jpeg-ls-lossless`` to a node that was down fails; Retry failed in
-    the Transfers tab sends it compressed as asked, not as the node's default (none)."""
-    port, received = free_port(), tmp_path / "received"
-    received.mkdir()
-    add_node(demo.home, Node("Night PACS", "DCMTK_SCP", LOOPBACK, port, connect_timeout=2))
-    series = next(p for p in demo.media.rglob("SE*") if p.is_dir())
-    count = sum(1 for p in series.iterdir() if p.is_file())
-    status, _, _ = cli(
-        capsys, "send", "Night PACS", series, "--compress", "jpeg-ls-lossless", "--attempts", "1"
-    )
-    assert status == 1
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
-    command = storescp_plain_command(received, port)
-    command.insert(1, "+xt")  # prefers JPEG-LS lossless, still takes uncompressed
-    with running(command, port, tmp_path / "scp.log"):
-        window.tabs.setCurrentWidget(window.transfers)
-        window.transfers.table.selectRow(window.transfers.rows[1])
-        click(qtbot, button(window.transfers, "Retry failed"))
-        qtbot.waitUntil(lambda: window.transfers.progress_of(1) == (count, count), timeout=30000)
-    window.controller.stop_all()
-    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
-    syntaxes = {
-        str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID)
-        for p in received.iterdir()
-    }
-    assert len(list(received.iterdir())) == count and syntaxes == {JPEGLSLossless}, syntaxes
