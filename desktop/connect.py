@@ -18,7 +18,7 @@ from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
 from desktop.net.probe import speaks_plain_dicom
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
-from desktop.security.errors import PasswordError
+from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
 from desktop.security.keystore import Keystore
 from desktop.security.probe import speaks_tls
@@ -244,7 +244,13 @@ def listener_tls(
 ) -> tuple[ssl.SSLContext, "TlsAcceptor"]:
     """Our SCP's TLS: present ``identity``, require and verify client certificates. A failed
     handshake reaches the listener's sink (``auditing.listener`` audits it) a few times a
-    minute per peer, and not for a connection the listener closed itself."""
+    minute per peer, and not for a connection the listener closed itself. An identity no peer
+    would accept as a server is refused before anything listens."""
+    from desktop.security.policy import serving_refusal
+
+    refused = serving_refusal(identity, keystore.identity(identity).certificate)
+    if refused:
+        raise KeystoreError(refused)
     context = server_context(profile, keystore.trusted_pem(), auditing.unlock(keystore, identity))
     check_revocation(context, crls_pem(keystore))
 
