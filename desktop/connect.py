@@ -17,7 +17,7 @@ from desktop import auditing
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
-from desktop.security.errors import PasswordError
+from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
 from desktop.security.keystore import Keystore
 from desktop.security.probe import speaks_tls
@@ -255,6 +255,11 @@ def listener_tls(
     presented = auditing.unlock_for_tls(keystore, identity)
     context = server_context(profile, keystore.trusted_pem(), presented)
     check_revocation(context, crls_pem(keystore))
+    from desktop.security.policy import serving_refusal
+
+    refused = serving_refusal(identity, keystore.identity(identity).certificate)
+    if refused:  # before anything listens: every peer would refuse it as a server
+        raise KeystoreError(refused)
 
     def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
         connection, transcript = accept_tls(raw, context, profile, timeout)

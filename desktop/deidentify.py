@@ -3,8 +3,7 @@ profile under a project key, the recipient who alone may re-identify, and the bu
 searched before the copies are written (``--pixels review``: the boxes found go to a review
 file on the command line, to a person in the GUI, then are masked as given back)."""
 
-import dataclasses
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +12,6 @@ from desktop.core.deid.batch import Copied, Protect, deidentify_files, read_inst
 from desktop.core.deid.keys import default_key_file, project_key
 from desktop.core.deid.mapping import KeyedMapping
 from desktop.core.deid.profile import Profile
-from desktop.core.deid.signs import unsearched
 from desktop.core.deid.table import Option
 from desktop.core.errors import CourierError
 
@@ -83,8 +81,7 @@ def copies(
 ) -> Generator[Copied, None, None]:
     """The de-identified copy of each file of ``paths`` under ``out``, or why there is none
     (``deidentify_files``), with the profile and the recipient's protection made here: on the
-    caller's thread, a worker's in the GUI. Without ``pixels``, each copy says why its pixels
-    may hold burned-in text (``Copied.unsearched``): the profile cleans the header only."""
+    caller's thread, a worker's in the GUI."""
     from desktop import auditing
 
     paths = list(paths)
@@ -92,16 +89,12 @@ def copies(
     protect = protection(recipient)
     profile = make_profile(options, key_file)
     sealed = " (the original values encrypted for a recipient)" if protect else ""
-    made = auditing.copies_written(
+    yield from auditing.copies_written(
         deidentify_files(paths, out, profile, protect=protect, pixels=pixels),
         event="export",
         description=f"de-identified copies{sealed}",
         written=lambda done: done.copy,
     )
-    for done in made:
-        if pixels is None and done.copy is not None:
-            done = dataclasses.replace(done, unsearched=unsearched(done.source))
-        yield done
 
 
 def check_output(paths: Iterable[Path], out: Path) -> None:
@@ -117,3 +110,15 @@ def check_output(paths: Iterable[Path], out: Path) -> None:
             raise CourierError(
                 f"{out} is inside {path}, which is being de-identified: choose a folder outside it"
             )
+
+
+def with_signs(
+    made: Iterable[Copied], *, searched: bool
+) -> Iterator[tuple[Copied, tuple[str, ...]]]:
+    """Each outcome of ``copies`` with why its copy's pixels may still show the patient: the
+    header's signs of burned-in text (``signs.unsearched``) when the pixels were not searched
+    (the profile cleans the header only), else none."""
+    from desktop.core.deid.signs import unsearched
+
+    for done in made:
+        yield done, (unsearched(done.source) if done.copy is not None and not searched else ())

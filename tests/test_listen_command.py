@@ -60,3 +60,30 @@ def test_an_open_door_on_the_network_is_refused_unless_insecure(
     with running(command[:-1], port, tmp_path / "listed.log", env=dict(os.environ)):
         pass
     assert "WARNING" not in (tmp_path / "listed.log").read_text()
+
+
+def test_an_identity_no_peer_accepts_as_a_server_is_refused_before_listening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tester's F11: a client-only certificate (clientAuth, no serverAuth) started a TLS
+    listener that every peer then refused with OpenSSL's 'unsupported certificate'."""
+    from tests.pki import build_pki, prepare_home
+
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    prepare_home(tmp_path / "home", monkeypatch, pki, "client", "a password")
+    command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(free_port())]
+    try:  # before the fix it listened, for ever
+        done = subprocess.run(
+            [*command, "--tls", "--identity", "courier"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=dict(os.environ),
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError("listen started with a client-only certificate") from None
+    assert done.returncode == 1, done.stderr
+    assert "identity 'courier' cannot serve TLS" in done.stderr
+    assert "lacks the serverAuth extended key usage" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -5,7 +5,6 @@ edited, the same command with the same ``--boxes FILE`` masks exactly the boxes 
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,6 @@ from desktop.core.deid.table import UNSUPPORTED_OPTIONS, Option, parse_options
 from desktop.core.errors import CourierError
 
 if TYPE_CHECKING:
-    from desktop.core.deid.batch import Copied
     from desktop.core.deid.pixels import PixelPolicy
 
 OPTIONS = {option.cli_name: option for option in Option}
@@ -73,7 +71,7 @@ def register(commands: Any) -> None:
 
 
 def _deid(args: argparse.Namespace) -> int:
-    from desktop.deidentify import copies
+    from desktop.deidentify import copies, with_signs
 
     options = _options(args)
     pixels = _pixel_policy(args)
@@ -96,38 +94,30 @@ def _deid(args: argparse.Namespace) -> int:
         recipient=args.recipient,
         pixels=pixels,
     )
-    written: list[Copied] = []
-    for done in made:
+    written = at_risk = 0
+    for done, signs in with_signs(made, searched=pixels is not None):
         if done.copy is None:
             print(f"{done.source}: not de-identified: {done.error}", file=sys.stderr)
             failures += 1
-        else:
-            print(f"de-identified {done.source} -> {done.copy}")
-            written.append(done)
-            if done.unsearched:
-                print(
-                    f"warning: {done.source}: its pixels may hold burned-in text "
-                    f"({', '.join(done.unsearched)}); not searched (--pixels off)",
-                    file=sys.stderr,
-                )
-    warning = _unsearched_warning(written)
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+            continue
+        print(f"de-identified {done.source} -> {done.copy}")
+        written += 1
+        if signs:
+            at_risk += 1
+            print(
+                f"warning: {done.source}: its pixels may hold burned-in text "
+                f"({', '.join(signs)}); not searched (--pixels off)",
+                file=sys.stderr,
+            )
+    if at_risk:
+        print(
+            f"warning: {at_risk} of {written} copies may hold burned-in text in their pixels "
+            "(each named above): their pixels were not searched (--pixels off), so any name, "
+            "ID or date written into the image is still there; de-identify them again with "
+            "--pixels auto or --pixels review",
+            file=sys.stderr,
+        )
     return 1 if failures else 0
-
-
-def _unsearched_warning(written: "Sequence[Copied]") -> str:
-    """One sentence on the copies whose pixels may hold burned-in text left unsearched, and
-    what to do ('' when there are none): the profile cleans the header only."""
-    at_risk = sum(1 for done in written if done.unsearched)
-    if not at_risk:
-        return ""
-    return (
-        f"{at_risk} of {len(written)} copies may hold burned-in text in their pixels (each "
-        "named above): their pixels were not searched (--pixels off), so any name, ID or "
-        "date written into the image is still there; de-identify them again with --pixels "
-        "auto or --pixels review"
-    )
 
 
 def _pixel_policy(args: argparse.Namespace) -> "PixelPolicy | None":

@@ -462,7 +462,13 @@ def _send(args: argparse.Namespace) -> int:
                     print(line, file=sys.stderr)
                 items = queue.hashed(items)  # beside the handshake, which leaves the GIL
                 deidentified = how.describe() if how else ""
-                job_id = queue.enqueue(node.name, items, description, deidentified=deidentified)
+                job_id = queue.enqueue(
+                    node.name,
+                    items,
+                    description,
+                    deidentified=deidentified,
+                    compression=args.compress or "",
+                )
         # de-identified copies have new instance UIDs: their studies are read from the copies
         _run_to_end(
             queue,
@@ -684,6 +690,7 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
                     "failed": job.failed,
                     "pending": job.pending,
                     "deidentified": job.deidentified,
+                    "compression": job.compression,
                     "committed": job.committed,
                     "commit_failed": job.commit_failed,
                     "commit_waiting": job.commit_waiting,
@@ -752,6 +759,7 @@ def _queue_list(args: argparse.Namespace) -> int:
             + (f"  {job.commitment()}" if job.commitment() else "")
             + f"  {job.description}"
             + (f"  [{job.deidentified}]" if job.deidentified else "")
+            + (f"  [--compress {job.compression}]" if job.compression else "")
         )
     if not jobs:
         print("the queue is empty")
@@ -832,13 +840,14 @@ def _queue_run(args: argparse.Namespace) -> int:
     sweep(queue, courier_home())
     status = 0
     for job_id in queue.runnable():
+        job = queue.job(job_id)
         try:  # a job that cannot start (its node removed, its identity damaged) blocks no other
-            node, connector, peer = connection(args, queue.job(job_id).node)
+            node, connector, peer = connection(args, job.node)
         except CourierError as error:
             print(f"job {job_id} not run: {error}", file=sys.stderr)
             status = 1
             continue
-        _run_to_end(queue, job_id, node, connector, peer, args)
+        _run_to_end(queue, job_id, node, connector, peer, args, compress=job.compression)
         status |= _report_job(queue, job_id, args.json)
     return status
 

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     description TEXT NOT NULL,
     created REAL NOT NULL,
     cancelled INTEGER NOT NULL DEFAULT 0,
-    deidentified TEXT NOT NULL DEFAULT ''
+    deidentified TEXT NOT NULL DEFAULT '',
+    compression TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS instances (
     job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS commitments (
 ADDED_COLUMNS = {
     "jobs": {
         "deidentified": "TEXT NOT NULL DEFAULT ''",  # how its copies were de-identified
+        "compression": "TEXT NOT NULL DEFAULT ''",  # the send's --compress ('': the node's)
     },
     "instances": {
         "commitment": "TEXT NOT NULL DEFAULT ''",  # '', WAITING, COMMITTED or FAILED
@@ -111,6 +113,7 @@ class JobSummary:
     commit_failed: int = 0
     commit_waiting: int = 0
     deidentified: str = ""  #: how its copies were de-identified ('' for originals)
+    compression: str = ""  #: the send's own compression for the wire ('': the node's)
 
     @property
     def state(self) -> str:
@@ -214,6 +217,7 @@ class TransferQueue:
         *,
         hashing_threads: int = HASHING_THREADS,
         deidentified: str = "",
+        compression: str = "",
     ) -> int:
         """A new job; each file's size and state (and SHA-256, where the state cannot vouch
         for it) are recorded before anything is sent (``hashed`` first, when the caller has
@@ -236,8 +240,9 @@ class TransferQueue:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             cursor = self.db.execute(
-                "INSERT INTO jobs (node, description, created, deidentified) VALUES (?, ?, ?, ?)",
-                (node, description, time.time(), deidentified),
+                "INSERT INTO jobs (node, description, created, deidentified, compression) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (node, description, time.time(), deidentified, compression),
             )
             job_id = int(cursor.lastrowid or 0)
             self.db.executemany(
@@ -291,7 +296,8 @@ class TransferQueue:
 
     def job(self, job_id: int) -> JobSummary:
         row = self.db.execute(
-            "SELECT node, description, created, cancelled, deidentified FROM jobs WHERE id = ?",
+            "SELECT node, description, created, cancelled, deidentified, compression FROM jobs "
+            "WHERE id = ?",
             (job_id,),
         ).fetchone()
         if row is None:
@@ -323,6 +329,7 @@ class TransferQueue:
             commitment[FAILED],
             commitment[WAITING],
             row[4],
+            row[5],
         )
 
     def instances(self, job_id: int, state: str | None = None) -> list[QueuedInstance]:

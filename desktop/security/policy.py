@@ -200,3 +200,18 @@ def errors(findings: list[Finding]) -> list[str]:
 
 def warnings(findings: list[Finding]) -> list[str]:
     return [f.message for f in findings if f.severity is Severity.WARNING]
+
+
+def serving_refusal(name: str, certificate: CertificateInfo) -> str:
+    """Why the identity ``name`` cannot be our listener's TLS certificate ('' when it can): one
+    whose extended key usages leave out serverAuth is refused by every peer as a server
+    (OpenSSL's "unsupported certificate"), however well the rest is set up."""
+    usages = certificate.extended_key_usages
+    if not usages or "serverAuth" in usages:
+        return ""
+    return (
+        f"identity {name!r} cannot serve TLS: its certificate ({certificate.subject}) is for "
+        f"{', '.join(usages)} only and lacks the serverAuth extended key usage, so every peer "
+        'would refuse it as a server ("unsupported certificate"); choose an identity whose '
+        f"certificate has serverAuth (`dicom-courier keystore show {name}` lists its usages)"
+    )

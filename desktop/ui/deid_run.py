@@ -50,6 +50,8 @@ class DeidRun(QObject):
         self.to_review: deque[Searched] = deque()
         self.problems: dict[Path, str] = {}
         self.written: list[Copied] = []
+        #: copies whose pixels, not searched, may hold burned-in text: the header's signs
+        self.unsearched: dict[Path, tuple[str, ...]] = {}
         self.worker: GeneratorWorker | None = None
         self.searching = self.reviewing = self.writing = self.cancelled = self.done = False
         steps = len(files) * (1 if choice.pixels == "off" else 2)
@@ -163,7 +165,7 @@ class DeidRun(QObject):
 
     def _write(self, files: list[Path]) -> None:
         from desktop.core.deid.pixels import PixelPolicy
-        from desktop.deidentify import copies
+        from desktop.deidentify import copies, with_signs
 
         self.writing = True
         self.progress.setLabelText("Writing the de-identified copies…")
@@ -179,7 +181,7 @@ class DeidRun(QObject):
                 from desktop.sealing import recipient_certificate
 
                 recipient_certificate(recipient, keystore)  # refused as the CLI refuses it
-            return copies(
+            made = copies(
                 files,
                 choice.out,
                 options=choice.options,
@@ -187,14 +189,18 @@ class DeidRun(QObject):
                 recipient=recipient,
                 pixels=pixels,
             )
+            return with_signs(made, searched=pixels is not None)
 
         self._run(GeneratorWorker(made), self._written, self._finish)
 
-    def _written(self, done: Copied) -> None:
+    def _written(self, outcome: tuple[Copied, tuple[str, ...]]) -> None:
+        done, signs = outcome
         if done.copy is None:
             self.problems[done.source] = done.error
         else:
             self.written.append(done)
+            if signs:
+                self.unsearched[done.source] = signs
         self._step()
 
     def _failed(self, error: Exception) -> None:
@@ -225,7 +231,10 @@ class DeidRun(QObject):
         summary = DeidSummary(
             text,
             [_problem(source, error) for source, error in self.problems.items()]
-            + self.unsearched(),
+            + [
+                f"{source}: its pixels may hold burned-in text ({', '.join(signs)}); not searched"
+                for source, signs in self.unsearched.items()
+            ],
             open_folder,
             lambda: self.open_path(out),
             self.shell.window,
@@ -247,7 +256,7 @@ class DeidRun(QObject):
         ]
         if choice.pixels == "off":
             lines.append("Burned-in text was not searched: the pixels are as they were.")
-            at_risk = len(self.unsearched())
+            at_risk = len(self.unsearched)
             if at_risk:
                 lines.append(
                     f"{at_risk} of them may hold burned-in text (listed below): ultrasound, "
@@ -268,15 +277,6 @@ class DeidRun(QObject):
         if self.problems:
             lines.append(f"{counted(len(self.problems), 'file')} not de-identified:")
         return "\n".join(lines)
-
-    def unsearched(self) -> list[str]:
-        """Each copy whose pixels, not searched, may hold burned-in text: why, in a line."""
-        return [
-            f"{done.source}: its pixels may hold burned-in text ({', '.join(done.unsearched)}); "
-            "not searched"
-            for done in self.written
-            if done.unsearched
-        ]
 
 
 def _problem(source: Path, error: str) -> str:

@@ -34,8 +34,16 @@ class InboxController(QObject):
             self.apply_inbox(self.inbox, save=False)
 
     def edit_inbox(self) -> None:
-        identities = [i.name for i in self.services.keystore.identities()]
-        dialog = InboxDialog(identities, self.inbox, self.shell.window)
+        from desktop.security.policy import serving_refusal
+
+        identities = {i.name: i for i in self.services.keystore.identities()}
+
+        def refuse(name: str) -> str:
+            if name not in identities:  # a saved identity removed since
+                return f"no identity named {name!r} in the keystore"
+            return serving_refusal(name, identities[name].certificate)
+
+        dialog = InboxDialog(list(identities), self.inbox, self.shell.window, refuse=refuse)
         if self.shell.prompter.run(dialog):
             self.apply_inbox(dialog.inbox())
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from desktop.app import InboxSettings, Services
 from desktop.core.paths import courier_cache, courier_home
@@ -86,10 +86,20 @@ def run(path: Path | None = None, demo: bool = False, screenshot: Path | None = 
 
 def quit_on_signals(app: QApplication, window: MainWindow) -> None:
     """Ctrl+C and SIGTERM (logout, shutdown, kill) close the window without asking: nobody
-    may be there to answer, and the queue keeps what was not sent (the demo's folder goes)."""
+    may be there to answer, and the queue keeps what was not sent (the demo's folder goes).
+    A question left open (the quit confirmation too) is closed unanswered first: the window
+    cannot close while a modal dialog runs its own event loop inside one of its handlers."""
 
     def close(*_: object) -> None:
         window.ask_before_quit = False
+        modal = app.activeModalWidget()
+        if modal is not None:  # its caller goes on once this returns; then we come back
+            if isinstance(modal, QDialog):
+                modal.reject()
+            else:
+                modal.close()
+            QTimer.singleShot(0, close)
+            return
         app.closeAllWindows()
 
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -99,6 +109,7 @@ def quit_on_signals(app: QApplication, window: MainWindow) -> None:
 def _save_and_quit(window: MainWindow, screenshot: Path) -> None:
     if not window.grab().save(str(screenshot)):
         logger.error("could not write the screenshot %s", screenshot)
+    window.ask_before_quit = False  # a screenshot run quits whatever the queue holds
     QApplication.quit()
 
 

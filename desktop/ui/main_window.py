@@ -258,7 +258,8 @@ class MainWindow(QMainWindow):
             self.opening.open_path(Path(urls[0].toLocalFile()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.ask_before_quit and not self.sending.may_quit():
+        # a signal while the question is open closes it, and says not to ask (quit_on_signals)
+        if self.ask_before_quit and not self.sending.may_quit() and self.ask_before_quit:
             event.ignore()
             return
         self.settings.setValue("geometry", self.saveGeometry())

@@ -98,3 +98,38 @@ def test_the_dialog_and_the_inbox_tab_say_whether_the_listener_runs(
     trigger(window, "Inbox listener…")
     assert seen == [False, True]
     window.services.stop_inbox()
+
+
+def test_an_identity_no_peer_accepts_as_a_server_is_refused_in_the_dialog(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    """Tester's F11: a client-only certificate started a TLS listener every peer refused
+    ("unsupported certificate"); the dialog now says why beside the field and stays open."""
+    from desktop.security.pki import make_ca, make_leaf
+
+    bundle = tmp_path / "client-only.p12"
+    bundle.write_bytes(make_leaf("desk.test", make_ca("Desk CA"), server=False).pkcs12("pw"))
+    window.services.keystore.import_identity("desk-client", bundle, file_password="pw")
+    port, said = free_port(), []
+
+    def choose(dialog: QDialog) -> None:
+        assert dialog.enabled.isChecked()  # type: ignore[attr-defined]  # the demo's runs
+        dialog.port.lineEdit().selectAll()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.port.lineEdit(), str(port))  # type: ignore[attr-defined]
+        dialog.identity.setCurrentText("desk-client")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+        assert dialog.isVisible()  # refused: still open
+        said.append(dialog.problem.text())  # type: ignore[attr-defined]
+        dialog.identity.setCurrentText("demo-pacs")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+        assert not dialog.isVisible()
+
+    prompter.answer("run", choose)
+    trigger(window, "Inbox listener…")
+    assert "identity 'desk-client' cannot serve TLS" in said[0] and "serverAuth" in said[0]
+    assert window.sources.listener.text().endswith(f"on {port} (TLS, identity demo-pacs)")
+    assert not prompter.errors
+    window.services.stop_inbox()

@@ -33,13 +33,11 @@ BATCH = 32
 
 @dataclass(frozen=True, slots=True)
 class Copied:
-    """One source and its de-identified copy, or why there is none; ``unsearched``: why the
-    copy's pixels, left as they were, may hold burned-in text (``signs.unsearched``)."""
+    """One source and its de-identified copy, or why there is none."""
 
     source: Path
     copy: Path | None = None
     error: str = ""
-    unsearched: tuple[str, ...] = ()
 
 
 def source_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -1,5 +1,7 @@
 """The Inbox listener's settings: our AE title, port, identity (TLS) and whether it starts."""
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -15,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from desktop.app import InboxSettings
 from desktop.core.config import PROFILES
-from desktop.ui.widgets.dialogs import ok_cancel
+from desktop.ui.widgets.dialogs import INVALID, ok_cancel, problem_label
 
 
 def load_inbox(settings: QSettings) -> InboxSettings | None:
@@ -44,10 +46,19 @@ def save_inbox(settings: QSettings, inbox: InboxSettings | None) -> None:
 
 
 class InboxDialog(QDialog):
+    """``refuse`` says why an identity cannot serve TLS ('' when it can): the dialog stays
+    open, saying so beside the field, rather than saving a listener no peer could reach."""
+
     def __init__(
-        self, identities: list[str], current: InboxSettings | None, parent: QWidget | None = None
+        self,
+        identities: list[str],
+        current: InboxSettings | None,
+        parent: QWidget | None = None,
+        *,
+        refuse: Callable[[str], str] = lambda identity: "",
     ) -> None:
         super().__init__(parent)
+        self.refuse = refuse
         self.setWindowTitle("Inbox listener")
         running = current is not None  # ticked only when the listener runs
         current = current or InboxSettings("COURIER", 11113)
@@ -79,10 +90,21 @@ class InboxDialog(QDialog):
         buttons = ok_cancel(self)
         access = QLabel("Who may store, query and retrieve here: Settings ▸ Listener access…")
         access.setWordWrap(True)
+        self.problem = problem_label()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(access)
+        layout.addWidget(self.problem)
         layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        identity = self.identity.currentText()
+        refused = self.refuse(identity) if self.enabled.isChecked() and identity else ""
+        self.identity.setStyleSheet(INVALID if refused else "")
+        self.problem.setText(refused)
+        self.problem.setVisible(bool(refused))
+        if not refused:
+            super().accept()
 
     def inbox(self) -> InboxSettings | None:
         if not self.enabled.isChecked():

@@ -1,0 +1,51 @@
+"""Retry failed in the Transfers tab sends a command-line job with the compression its send
+asked for, not the node's default (it went uncompressed, without a word)."""
+
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import JPEGLSLossless
+
+from desktop.app import Services
+from desktop.core.config import Node, add_node
+from desktop.demo import Demo
+from desktop.ui.main_window import MainWindow
+from tests.helpers import cli
+from tests.peers import LOOPBACK, free_port, running, storescp_plain_command
+from tests.ui.clicking import button, click
+from tests.ui.scripted import ScriptedPrompter
+
+
+def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    port, received = free_port(), tmp_path / "received"
+    received.mkdir()
+    add_node(demo.home, Node("Night PACS", "DCMTK_SCP", LOOPBACK, port, connect_timeout=2))
+    series = sorted(p for p in demo.media.rglob("SE*") if p.is_dir())[0]
+    count = sum(1 for p in series.iterdir() if p.is_file())
+    status, _, _ = cli(
+        capsys, "send", "Night PACS", series, "--compress", "jpeg-ls-lossless", "--attempts", "1"
+    )
+    assert status == 1  # nothing listens yet
+    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
+    qtbot.addWidget(window)
+    command = storescp_plain_command(received, port)
+    command.insert(1, "+xt")  # prefers JPEG-LS lossless, still takes uncompressed
+    with running(command, port, tmp_path / "scp.log"):
+        window.tabs.setCurrentWidget(window.transfers)
+        window.transfers.table.selectRow(window.transfers.rows[1])
+        click(qtbot, button(window.transfers, "Retry failed"))
+        qtbot.waitUntil(lambda: window.transfers.progress_of(1) == (count, count), timeout=30000)
+    window.controller.stop_all()
+    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+    syntaxes = {
+        str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+        for p in received.iterdir()
+    }
+    assert len(list(received.iterdir())) == count and syntaxes == {JPEGLSLossless}, syntaxes
