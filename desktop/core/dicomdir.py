@@ -21,8 +21,10 @@ from desktop.core.header import (
     ITEM,
     ITEM_DELIMITER,
     PREAMBLE_LENGTH,
+    SEALED,
     SEQUENCE_DELIMITER,
     UNDEFINED_LENGTH,
+    is_sealed,
     open_cursor,
     read_meta,
 )
@@ -226,6 +228,8 @@ def read_directory_records(path: Path) -> tuple[int, list[DirectoryRecord], bool
 
 def _parse_directory(buffer: mmap.mmap, size: int) -> tuple[int, list[DirectoryRecord], bool]:
     if size < PREAMBLE_LENGTH + 4 or buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
+        if is_sealed(buffer[:16]):
+            raise HeaderError(f"the DICOMDIR is {SEALED}")
         raise HeaderError("unreadable DICOMDIR: not a DICOM file")
     meta, pos = read_meta(buffer, size)
     syntax = meta.get(0x00020010, b"").decode("ascii", "replace").strip("\0 ")

@@ -418,3 +418,27 @@ def test_export_media_sealed_for_a_recipient_opens_only_with_its_key(
     assert opened.source == "dicomdir" and [i.sop_instance_uid for i in opened.instances()] == [
         str(pydicom.dcmread(source).SOPInstanceUID)
     ]
+
+
+def test_sealed_media_opened_as_they_are_say_they_are_sealed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's F3: the sealed DICOMDIR was called unreadable, each sealed file said alike."""
+    from desktop.core.header import SEALED
+    from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+
+    study = StudySpec("S", "Sealed^Disc", "20240101", "s", (SeriesSpec("CT", "ax", count=3),))
+    write_files(tmp_path / "media", (study,))
+    uid = open_media(tmp_path / "media").patients[0].studies[0].study_instance_uid
+    status, _, err = cli(
+        capsys, "export-media", "--study", uid, "--from", tmp_path / "media",
+        "--out", tmp_path / "cd", "--seal-for", pki.path("client"),
+    )  # fmt: skip
+    assert status == 0, err
+    status, out, _ = cli(capsys, "tree", tmp_path / "cd")
+    assert status == 0
+    problems = out.split("Problems (4):\n")[1].splitlines()
+    assert problems[0] == (
+        f"  {tmp_path / 'cd' / 'DICOMDIR'}: the DICOMDIR is {SEALED}; its folder is scanned instead"
+    )
+    assert problems[1].endswith(f"IM000000 and 2 more files: {SEALED}") and len(problems) == 2
