@@ -406,9 +406,11 @@ class StorageListener:
         self, request: AssociationRequest, permitted: frozenset[str], peer: str
     ) -> list[ContextAnswer]:
         """Each proposed context accepted, not supported, or refused because the calling AE
-        title is not granted its service (reported once per association)."""
+        title is not granted its service (reported once per association: a refusal when
+        nothing but verification is left to it, else contexts declined as SCUs propose more
+        than they use, as movescu proposes storage)."""
         syntaxes = transfer_syntaxes()
-        answers, refused = [], set()
+        answers, refused, granted = [], set(), False
         for proposal in request.proposals:
             needs = self._permission(request, proposal.abstract_syntax)
             usable = ENCODABLE if proposal.abstract_syntax in self.served else syntaxes
@@ -422,11 +424,12 @@ class StorageListener:
                 result = acceptor.TRANSFER_NOT_SUPPORTED
             else:
                 result = acceptor.ACCEPTED
+                granted |= bool(needs)
             answers.append(ContextAnswer(proposal.context_id, result, syntax))
         if refused:
             self.sink(
                 {
-                    "event": "access-refused",
+                    "event": "contexts-declined" if granted else "access-refused",
                     "calling": request.calling,
                     "called": request.called,
                     "peer": peer,
