@@ -144,9 +144,8 @@ class Stack:
 
 
 def series_stack(trees: Sequence[MediaTree], series_uid: str | None = None) -> Stack:
-    """The stack of the one series in ``trees`` (or of ``series_uid``), one copy of each
-    instance (the readable one); a plain error when there is none, or several and no UID says
-    which."""
+    """The stack of the one series in ``trees`` (or of ``series_uid``); a plain error when
+    there is none, or several and no UID says which."""
     found: dict[str, Series] = {}
     for tree in trees:
         for patient in tree.patients:
@@ -174,7 +173,7 @@ def series_stack(trees: Sequence[MediaTree], series_uid: str | None = None) -> S
         raise ExportError(
             f"{len(found)} series there; say which by its Series Instance UID: {listing}"
         )
-    stack = Stack(one_copy_each(next(iter(found.values())).instances)[0])
+    stack = Stack(one_copy_each(next(iter(found.values())).instances)[0])  # readable copies
     if not stack.images:
         raise ExportError("the series holds no image (no instance with pixel data)")
     return stack
