@@ -46,6 +46,11 @@ def register(commands: Any) -> None:
     unseal.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     unseal.add_argument("--identity", required=True, metavar="NAME", help="the recipient identity")
     unseal.add_argument("--out", required=True, type=Path, metavar="DIR", help="write into DIR")
+    unseal.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="refuse a file no trusted signature authenticates (only a digest protects it)",
+    )
     unseal.set_defaults(run=_unseal)
 
     reid = commands.add_parser(
@@ -90,12 +95,21 @@ def _unseal(args: argparse.Namespace) -> int:
     identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
     failures = 0
-    for done in unseal_files(_jobs(args, _der), identity, trust):
+    unsigned = 0
+    jobs = _jobs(args, _der)
+    for done in unseal_files(jobs, identity, trust, require_signed=args.require_signed):
         if done.target is None:
             print(f"{done.source}: not opened: {done.error}", file=sys.stderr)
             failures += 1
         else:
             print(f"unsealed {done.source} -> {done.target}: {done.checked}")
+            unsigned += bool(done.warning)
+    if unsigned:
+        print(
+            f"warning: {unsigned} file(s) NOT SIGNED: their sender is not authenticated "
+            "(--require-signed refuses such files)",
+            file=sys.stderr,
+        )
     return 1 if failures else 0
 
 

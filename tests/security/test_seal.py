@@ -270,6 +270,32 @@ def test_another_recipient_is_told_it_is_not_theirs(
     )
 
 
+def test_an_unsigned_file_says_its_sender_is_not_authenticated_and_can_be_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's F15: anyone can seal a digested file for a public certificate; 'digest
+    matches' read as if its origin were checked, and nothing could refuse it."""
+    source = ct_copy(tmp_path / "media")
+    sealed = tmp_path / "sealed.dcm"
+    sealed.write_bytes(seal(source.read_bytes(), pki.client.certificate, None))
+    status, out, err = cli(
+        capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0, err
+    assert "digest matches; NOT SIGNED: the sender is not authenticated" in out
+    assert "warning: 1 file(s) NOT SIGNED" in err
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier",
+                         "--out", tmp_path / "o2", "--require-signed")  # fmt: skip
+    assert status == 1 and "refused, as a signed file is required" in err
+    assert not (tmp_path / "o2" / "sealed.dcm").exists()
+    signed = tmp_path / "signed.dcm"
+    signer = pki.unlocked(pki.client, "courier")
+    signed.write_bytes(seal(source.read_bytes(), pki.client.certificate, signer))
+    status, out, err = cli(capsys, "unseal", signed, "--identity", "courier",
+                           "--out", tmp_path / "o3", "--require-signed")  # fmt: skip
+    assert status == 0 and "signature of CN=client.test" in out and "NOT SIGNED" not in err
+
+
 def test_an_untrusted_signer_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
 ) -> None:
