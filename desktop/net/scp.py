@@ -26,7 +26,7 @@ from typing import Any
 
 from desktop.core.access import RETRIEVE, STORE, AccessError, AccessList
 from desktop.core.errors import CourierError
-from desktop.core.files import in_use
+from desktop.core.files import in_use, private_folder
 from desktop.core.filing import stored_path
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
@@ -150,7 +150,7 @@ class StorageListener:
     def start(self) -> "StorageListener":
         settings = self.settings
         try:
-            self.incoming.mkdir(parents=True, exist_ok=True)
+            private_folder(self.incoming)
             self._sweep_incoming()
         except OSError as error:
             raise ListenerError(

@@ -22,6 +22,7 @@ from pynetdicom import AE
 from desktop.net.encoding import encode
 from desktop.net.pdu import pdv_header
 from desktop.net.scp import ListenerSettings, StorageListener
+from tests.core.store.modes import loose_modes
 from tests.net.hostile import EXPLICIT_LITTLE, RawClient, read_pdu
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -231,6 +232,16 @@ def test_sequences_of_defined_length_a_few_deep_are_stored(
     assert send(server.port, _nested_with_lengths(5), uid="1.2.3.999").status == 0
     [stored] = stored_files(server.settings.out)
     assert len(pydicom.dcmread(stored).ContentSequence) == 1
+
+
+def test_a_received_file_is_its_users_alone(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    """Tester's F8: received files were 0644 in 0755 folders (the README says 0600, 0700)."""
+    server, _ = listener
+    assert send(server.port, ct("1.2.3.998")).status == 0
+    assert len(stored_files(server.settings.out)) == 1
+    assert loose_modes(server.settings.out) == []
 
 
 def test_sop_class_must_match_the_data_set(
