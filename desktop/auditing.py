@@ -298,7 +298,9 @@ def listener(sink: Sink, ae_title: str) -> Sink:
         elif kind == "handshake":
             handshake(event.get("transcript") or {})
         elif kind == "retrieve-answered":
-            if _trail is not None:
+            if event.get("destination_refused"):
+                _refused(event, ae_title)
+            elif _trail is not None:
                 _served(event, ae_title)
             # the history keeps the counts; a move of thousands need not list every file
             event = {k: v for k, v in event.items() if k not in ("files", "delivered")}
@@ -388,8 +390,9 @@ def _answered(event: dict[str, Any]) -> None:
 
 def _refused(event: dict[str, Any], ae_title: str) -> None:
     """110113 for a peer our listener refused: a calling AE title not allowed, or bound to
-    another certificate, or a service the title is not granted, or a connection closed because
-    its address held too many connections without an association request."""
+    another certificate, or a service the title is not granted, or a move to a destination
+    that is no configured node (or may not receive the store's originals), or a connection
+    closed because its address held too many connections without an association request."""
     peer = str(event.get("peer") or "unknown")
     calling = str(event.get("calling") or "unknown")
     description = f"{ae_title} refused {calling} ({peer}): {event.get('reason', '')}"

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from desktop.security.signing import Trust
 
 PREAMBLE_AND_PREFIX = slice(128, 132)
+#: A sealed file without a signature: anyone holding the recipient's (public) certificate can
+#: make one, so a matching digest says it arrived whole, not who sent it.
+NOT_SIGNED = "NOT SIGNED: the sender is not authenticated (only a digest protects it)"
 
 
 def part10(head: bytes) -> bool:
@@ -35,6 +38,7 @@ class Unsealed:
     target: Path | None = None
     checked: str = ""
     error: str = ""
+    warning: str = ""  #: opened, but its sender is not authenticated (it is not signed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +169,11 @@ def _seal_each(
         yield Sealed(source, target)
 
 
-def opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Opened":
-    """The sealed file opened and checked; CourierError with the reason if it cannot be used."""
+def opened(
+    sealed: bytes, identity: "UnlockedIdentity", trust: "Trust", *, require_signed: bool = False
+) -> "Opened":
+    """The sealed file opened and checked; CourierError with the reason if it cannot be used
+    (with ``require_signed``, also when no trusted signature says who sent it)."""
     from desktop.security.cms import open_sealed
 
     if part10(sealed):
@@ -179,17 +186,23 @@ def opened(sealed: bytes, identity: "UnlockedIdentity", trust: "Trust") -> "Open
             f"signer {result.signer} not accepted ({result.judgement.verdict}): "
             f"{result.judgement.reason}"
         )
+    if require_signed and result.protection != "signed":
+        raise CourierError(f"{NOT_SIGNED}; refused, as a signed file is required")
     return result
 
 
 def unseal_files(
-    jobs: Iterable[tuple[Path, Path]], identity: "UnlockedIdentity", trust: "Trust"
+    jobs: Iterable[tuple[Path, Path]],
+    identity: "UnlockedIdentity",
+    trust: "Trust",
+    *,
+    require_signed: bool = False,
 ) -> Iterator[Unsealed]:
     """Open each ``(sealed file, target)``, writing the DICOM file inside to its target; a
-    file that cannot be opened is reported and the others go on. Audited as one 110103 DICOM
-    Instances Accessed naming the identity."""
+    file that cannot be opened (an unsigned one too, with ``require_signed``) is reported and
+    the others go on. Audited as one 110103 DICOM Instances Accessed naming the identity."""
     return auditing.copies_written(
-        _unseal_each(jobs, identity, trust),
+        _unseal_each(jobs, identity, trust, require_signed),
         event="opened",
         description=f"sealed files opened with identity {identity.name}",
         written=lambda done: done.target,
@@ -197,11 +210,14 @@ def unseal_files(
 
 
 def _unseal_each(
-    jobs: Iterable[tuple[Path, Path]], identity: "UnlockedIdentity", trust: "Trust"
+    jobs: Iterable[tuple[Path, Path]],
+    identity: "UnlockedIdentity",
+    trust: "Trust",
+    require_signed: bool,
 ) -> Iterator[Unsealed]:
     for source, target in jobs:
         try:
-            result = opened(source.read_bytes(), identity, trust)
+            result = opened(source.read_bytes(), identity, trust, require_signed=require_signed)
         except CourierError as error:
             yield Unsealed(source, error=str(error))
             continue
@@ -210,9 +226,7 @@ def _unseal_each(
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, result.content)
-        checked = (
-            f"signature of {result.signer} valid"
-            if result.protection == "signed"
-            else "digest matches"
-        )
-        yield Unsealed(source, target, checked)
+        if result.protection == "signed":
+            yield Unsealed(source, target, f"signature of {result.signer} valid")
+        else:
+            yield Unsealed(source, target, f"digest matches; {NOT_SIGNED}", warning=NOT_SIGNED)

@@ -153,6 +153,23 @@ def test_a_duplicate_or_a_damaged_file_never_replaces_a_good_copy(
     assert f"d same instance.dcm holds the same instance (SOP Instance UID) as {media}" in err
 
 
+def test_a_file_nested_beyond_the_recursion_limit_is_refused_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Tester's F10: 3,000 nested sequences ended deid in a RecursionError, no file copied."""
+    from tests.core.crafted import identity, nested_sequences, part10
+    from tests.core.test_hostile_media import IMAGE
+
+    write_files(tmp_path / "media", (STUDY,))
+    deep = tmp_path / "media" / "deep.dcm"
+    nested = nested_sequences(3000, tag=0x0040A730)  # Content Sequence, after the identity
+    deep.write_bytes(part10(identity("2.25.7") + nested + IMAGE, uid="2.25.7", full_meta=True))
+    status, out, err = run(capsys, "deid", str(tmp_path / "media"), "--out", str(tmp_path / "out"))
+    assert status == 1 and "Traceback" not in err
+    assert f"{deep} is damaged (sequences nested deeper than 64 levels" in err
+    assert out.count("de-identified ") == 3 and len(list((tmp_path / "out").rglob("*.dcm"))) == 3
+
+
 def test_an_output_inside_the_sources_or_a_file_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -167,3 +167,15 @@ def test_a_reader_refuses_a_store_that_does_not_exist_and_makes_none(
     status, out, err = cli(capsys, "store", action, "--store", missing)
     assert status == 1 and f"no store at {missing}" in err and "0 studies" not in out
     assert not missing.exists()
+
+
+def test_imported_files_are_their_users_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Tester's F8: imported files were 0644 in 0755 folders (the README says 0600, 0700)."""
+    from tests.core.store.modes import loose_modes
+
+    media(tmp_path / "media")
+    assert cli(capsys, "import", tmp_path / "media", "--store", tmp_path / "store")[0] == 0
+    assert len(list((tmp_path / "store").rglob("*.dcm"))) == 3
+    assert loose_modes(tmp_path / "store") == []

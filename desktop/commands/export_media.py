@@ -1,8 +1,10 @@
 """export-media: write studies as DICOM media (DICOMDIR), optionally as an ISO 9660 image."""
 
 import argparse
-import tempfile
-from contextlib import ExitStack
+import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,8 @@ from desktop.core.study_selection import media_label, select_studies
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+PLAIN_AREA = "sealing"  #: under the home: the plain media while they are sealed
 
 
 def register(commands: Any) -> None:
@@ -100,22 +104,41 @@ def _recipient(args: argparse.Namespace) -> "x509.Certificate":
 def _sealed(
     files: list[Path], out: Path, fileset: str, recipient: "x509.Certificate"
 ) -> WrittenMedia:
-    """The media written plain into a private folder beside ``out``, then each file (the
-    DICOMDIR too) sealed into ``out`` under the same file ID; the plain copy removed."""
+    """The media written plain into a private area of the home (never on the medium being
+    made), then each file (the DICOMDIR too) sealed into ``out`` under the same file ID; the
+    plain copy removed, on SIGTERM too, and a copy a killed run left is swept first."""
+    from desktop.net.copies import new_area, sweep_areas
     from desktop.sealing import seal_files
 
     check_output(out.absolute())
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.absolute().parent) as plain:
-        media = _write(files, Path(plain) / "media", fileset)
+    sweep_areas(courier_home() / PLAIN_AREA)
+    with _terminated_as_interrupted(), new_area(courier_home(), PLAIN_AREA) as plain:
+        media = _write(files, plain / "media", fileset)
         jobs = [
             (source, out / source.relative_to(media.root))
             for source in sorted(media.root.rglob("*"))
             if source.is_file()
         ]
         refused = [done for done in seal_files(jobs, recipient, None) if done.target is None]
-        if refused:
+        if refused:  # the area goes with the error
             raise OutputError(f"{refused[0].source.name} could not be sealed: {refused[0].error}")
+    shutil.rmtree(plain, ignore_errors=True)
     return replace(media, root=out.absolute())
+
+
+@contextmanager
+def _terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (a logout, a service stop) ends the block as Ctrl+C does, so what it made is
+    cleaned up (the default ends the process at once)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _sources(given: list[Path] | None) -> list[Path]:

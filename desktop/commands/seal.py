@@ -49,6 +49,11 @@ def register(commands: Any) -> None:
         parents=[files, holder],
         help="decrypt secure DICOM files and check their signature or digest",
     )
+    unseal.add_argument(
+        "--require-signed",
+        action="store_true",
+        help="refuse a file no trusted signature authenticates (only a digest protects it)",
+    )
     unseal.set_defaults(run=_unseal)
 
     reid = commands.add_parser(
@@ -86,11 +91,24 @@ def _unseal(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
-    return _print_results(
-        unseal_files(_jobs(args, _der), identity, trust),
-        "not opened",
-        lambda done: f"unsealed {done.source} -> {done.target}: {done.checked}",
+    unsigned = 0
+
+    def told(done: Any) -> str:
+        nonlocal unsigned
+        unsigned += bool(done.warning)
+        return f"unsealed {done.source} -> {done.target}: {done.checked}"
+
+    jobs = _jobs(args, _der)
+    status = _print_results(
+        unseal_files(jobs, identity, trust, require_signed=args.require_signed), "not opened", told
     )
+    if unsigned:
+        print(
+            f"warning: {unsigned} file(s) NOT SIGNED: their sender is not authenticated "
+            "(--require-signed refuses such files)",
+            file=sys.stderr,
+        )
+    return status
 
 
 def _reid(args: argparse.Namespace) -> int:

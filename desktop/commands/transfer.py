@@ -606,23 +606,40 @@ def _run_to_end(
 
 
 def _commit(
-    queue: "TransferQueue", job_id: int, node: Node, connector: Any, args: argparse.Namespace
+    queue: "TransferQueue",
+    job_id: int,
+    node: Node,
+    connector: Any,
+    args: argparse.Namespace,
+    *,
+    again: bool = False,
 ) -> None:
-    """Storage commitment of what the job sent: the report awaited here for a while, the
-    instances left waiting otherwise (a report that comes later is matched by `listen`)."""
-    from desktop.net.commitment import commit_job
+    """Storage commitment of what the job sent (not yet committed; ``again``: all of it):
+    the report awaited here for a while, the instances left waiting otherwise (a report
+    that comes later is matched by `listen`)."""
+    from desktop.net.commitment import begin, request
 
     wait = getattr(args, "commit_wait", None)
     wait = node.commit_wait if wait is None else wait
+    transaction = begin(queue, job_id, called=node.ae_title, again=again)
+    if transaction is None:
+        if again and not args.json:
+            print(f"job {job_id} sent nothing: no storage commitment to ask for", file=sys.stderr)
+        return
     if not args.json:
         print(
-            f"asking {node.name} for storage commitment (waiting up to {wait:g} s)", file=sys.stderr
+            f"asking {node.name} for storage commitment of {len(transaction.references)} "
+            f"instance(s) (waiting up to {wait:g} s)",
+            file=sys.stderr,
         )
-    done = commit_job(
-        queue, job_id, connector, called=node.ae_title, calling=node.calling_ae_title, wait=wait
+    done = request(
+        queue,
+        transaction,
+        connector,
+        called=node.ae_title,
+        calling=node.calling_ae_title,
+        wait=wait,
     )
-    if done is None:
-        return
     _history_log().append(
         {
             "node": node.name,
@@ -828,7 +845,7 @@ def _queue_commit(args: argparse.Namespace) -> int:
 
     queue = TransferQueue(courier_home() / "queue.sqlite")
     node, connector, _ = connection(args, queue.job(args.job).node)
-    _commit(queue, args.job, node, connector, args)
+    _commit(queue, args.job, node, connector, args, again=True)
     return _report_job(queue, args.job, args.json)
 
 

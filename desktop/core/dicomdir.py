@@ -21,8 +21,10 @@ from desktop.core.header import (
     ITEM,
     ITEM_DELIMITER,
     PREAMBLE_LENGTH,
+    SEALED,
     SEQUENCE_DELIMITER,
     UNDEFINED_LENGTH,
+    is_sealed,
     open_cursor,
     read_meta,
 )
@@ -90,6 +92,7 @@ FILE_ID = tag("ReferencedFileID")
 FILE_SOP_CLASS = tag("ReferencedSOPClassUIDInFile")
 FILE_SOP_INSTANCE = tag("ReferencedSOPInstanceUIDInFile")
 FILE_TRANSFER_SYNTAX = tag("ReferencedTransferSyntaxUIDInFile")
+SEALED_DICOMDIR = f"the DICOMDIR is {SEALED}"
 RECORD_TAGS = BROWSER_TAGS | {
     NEXT_OFFSET,
     IN_USE,
@@ -226,6 +229,8 @@ def read_directory_records(path: Path) -> tuple[int, list[DirectoryRecord], bool
 
 def _parse_directory(buffer: mmap.mmap, size: int) -> tuple[int, list[DirectoryRecord], bool]:
     if size < PREAMBLE_LENGTH + 4 or buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
+        if is_sealed(buffer[:16]):
+            raise HeaderError(SEALED_DICOMDIR)
         raise HeaderError("unreadable DICOMDIR: not a DICOM file")
     meta, pos = read_meta(buffer, size)
     syntax = meta.get(0x00020010, b"").decode("ascii", "replace").strip("\0 ")

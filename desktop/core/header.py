@@ -200,7 +200,7 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
                 if buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
-                    if _sealed(buffer[:16]):
+                    if is_sealed(buffer[:16]):
                         raise HeaderError(SEALED)
                     raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
                 return _parse(path, buffer, size, wanted_tags)
@@ -227,7 +227,7 @@ def dataset_offset(path: Path) -> int:
     return pos
 
 
-def _sealed(head: bytes) -> bool:
+def is_sealed(head: bytes) -> bool:
     """Whether a file starts as a DER CMS ContentInfo of EnvelopedData (PS3.10 §7.4)."""
     return head[:1] == b"\x30" and ENVELOPED_DATA in head[2:16]
 

@@ -1,11 +1,12 @@
 """The media tree as JSON-ready data and as readable text (for the CLI and for scripts)."""
 
+from collections import Counter
 from typing import Any
 
 from pydicom.uid import UID
 
 from desktop.core.dates import format_date, format_time
-from desktop.core.model import Instance, MediaTree, Patient, Series, Study
+from desktop.core.model import Instance, MediaTree, Patient, Problem, Series, Study
 from desktop.core.words import counted
 
 
@@ -106,8 +107,24 @@ def tree_to_text(tree: MediaTree) -> str:
                 lines.extend(f"      {_instance_text(i)}" for i in item.instances)
     if tree.problems:
         lines.append(f"Problems ({len(tree.problems)}):")
-        lines.extend(f"  {p.path}: {p.reason}" for p in tree.problems)
+        lines.extend(_problem_lines(tree.problems))
     return "\n".join(lines)
+
+
+def _problem_lines(problems: list[Problem]) -> list[str]:
+    """One line a problem, in order; a reason met more than twice is one line, where it is
+    first met, naming that file and how many more (a sealed disc: not 24 identical lines;
+    ``--json`` lists each)."""
+    counts = Counter(problem.reason for problem in problems)
+    lines, said = [], set()
+    for problem in problems:
+        count = counts[problem.reason]
+        if count <= 2:
+            lines.append(f"  {problem.path}: {problem.reason}")
+        elif problem.reason not in said:
+            said.add(problem.reason)
+            lines.append(f"  {problem.path} and {count - 1} more files: {problem.reason}")
+    return lines
 
 
 def _instance_text(instance: Instance) -> str:

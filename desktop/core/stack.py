@@ -174,7 +174,7 @@ def series_stack(trees: Sequence[MediaTree], *, series_uid: str | None = None) -
         raise ExportError(
             f"{len(found)} series there; say which by its Series Instance UID: {listing}"
         )
-    stack = Stack(one_copy_each(next(iter(found.values())).instances)[0])
+    stack = Stack(one_copy_each(next(iter(found.values())).instances)[0])  # readable copies
     if not stack.images:
         raise ExportError("the series holds no image (no instance with pixel data)")
     return stack

@@ -318,7 +318,7 @@ def _report_of(
 
 @dataclass(frozen=True, slots=True)
 class JobCommitment:
-    """The end of ``commit_job``: the transaction and how the request went."""
+    """The end of ``request``: the transaction and how the request went."""
 
     transaction_uid: str
     outcome: Outcome
@@ -343,13 +343,15 @@ class Transaction:
     references: tuple[Reference, ...]
 
 
-def begin(queue: "TransferQueue", job_id: int, *, called: str) -> Transaction | None:
-    """Record a transaction for the job's sent instances not yet committed (they wait from
-    now on); None when there is none to ask about."""
+def begin(
+    queue: "TransferQueue", job_id: int, *, called: str, again: bool = False
+) -> Transaction | None:
+    """Record a transaction for the job's sent instances not yet committed (``again``: all
+    it sent); they wait from now on. None when there is none to ask about."""
     from pydicom.uid import generate_uid
 
     uid = generate_uid()
-    items = queue.begin_commitment(job_id, uid, called)
+    items = queue.begin_commitment(job_id, uid, called, again=again)
     if not items:
         return None
     return Transaction(
@@ -392,19 +394,3 @@ def request(
     if not outcome.accepted:
         queue.abandon_commitment(uid, f"commitment not requested: {outcome.message}")
     return JobCommitment(uid, outcome)
-
-
-def commit_job(
-    queue: "TransferQueue",
-    job_id: int,
-    connect: Connector,
-    *,
-    called: str,
-    calling: str,
-    wait: float,
-) -> JobCommitment | None:
-    """``begin`` and ``request``: the job's sent instances asked about (None: none to ask)."""
-    transaction = begin(queue, job_id, called=called)
-    if transaction is None:
-        return None
-    return request(queue, transaction, connect, called=called, calling=calling, wait=wait)

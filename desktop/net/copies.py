@@ -10,7 +10,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,16 +59,22 @@ def sweep(queue: TransferQueue, home: Path) -> int:
 
 
 def _sweep(queue: TransferQueue, root: Path) -> int:
+    return sweep_areas(root, lambda area: area.resolve() not in _needed(queue, root))
+
+
+def sweep_areas(root: Path, unneeded: Callable[[Path], bool] = lambda area: True) -> int:
+    """Remove the areas under ``root`` that no process is making (their maker finished or
+    died) and that are ``unneeded``; the number removed."""
     if not root.is_dir():
         return 0
     removed = 0
     for area in root.iterdir():
         if not area.is_dir() or time.time() - area.stat().st_mtime < SETTLING_SECONDS:
             continue
-        with lock_if_free(area / LOCK) as free:  # its maker has queued its job, or died
-            if free and area.resolve() not in _needed(queue, root):
+        with lock_if_free(area / LOCK) as free:  # its maker is done with it, or died
+            if free and unneeded(area):
                 shutil.rmtree(area, ignore_errors=True)
-                log.info("removed the copies a stopped job left in %s", area)
+                log.info("removed the copies a stopped process left in %s", area)
                 removed += 1
     return removed
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+from desktop.core.files import private_folder
 from desktop.net import acceptor, dimse, pdu
 from desktop.net.acceptor import AssociationRequest, Proposal
 from desktop.net.association import OUR_MAX_PDU, UNCOMPRESSED_SYNTAXES, Association
@@ -85,7 +86,7 @@ def get(
         for number, sop_class in enumerate(classes)
     ]
     roles = tuple(pdu.RoleSelection(sop_class, 0, 1) for sop_class in classes)
-    (settings.out / ".incoming").mkdir(parents=True, exist_ok=True)
+    private_folder(settings.out / ".incoming")
     link = connect()
     association = Association.request(link, peer.called_ae, peer.calling_ae, contexts, roles)
     ours = association.accepted(1)

@@ -1,7 +1,8 @@
 """Checking a received data set before our storage SCP answers Success.
 
 The data set (as written to the incoming file, deflated or not) is walked element by element
-without loading values: every declared length must fit in what arrived, nesting is bounded,
+without loading values: every declared length must fit in what arrived, nesting is bounded
+(sequences of undefined length, and of defined length in explicit VR, are walked into),
 deflated data is inflated as a bounded stream; then the identifying attributes must match the
 C-STORE command and native Pixel Data must be as long as its image attributes say. A failed
 check raises ``IntakeError`` with the PS3.4 C-STORE status and a reason in plain words.
@@ -152,6 +153,7 @@ class Walker:
     def __init__(self, source: Source, syntax: str) -> None:
         self.source = source
         self.buffer, self.offset = b"", 0
+        self.position = 0  # bytes of the data set read or skipped so far
         self.implicit = syntax in IMPLICIT
         order = ">" if syntax == EXPLICIT_BIG else "<"
         self.tag = struct.Struct(order + "HH")
@@ -170,9 +172,11 @@ class Walker:
             self.buffer, self.offset = data, 0
         start = self.offset
         self.offset += count
+        self.position += count
         return start
 
     def skip(self, count: int) -> None:
+        self.position += count
         available = len(self.buffer) - self.offset
         if count <= available:
             self.offset += count
@@ -211,8 +215,8 @@ class Walker:
             if tag >> 16 == 0xFFFE:
                 raise IntakeError(CANNOT_UNDERSTAND, f"{_tag(tag)} found outside any sequence")
             count += 1
-            if length == UNDEFINED:
-                self.nested(tag, vr, self.implicit, 1)
+            if length == UNDEFINED or vr == b"SQ":
+                self.nested(tag, vr, self.implicit, 1, length)
             elif tag in WANTED and length <= MAX_VALUE:
                 start = self.need(length)
                 values[tag] = self.buffer[start : start + length]
@@ -221,36 +225,49 @@ class Walker:
                 pixel_length = length if tag == PIXEL_DATA else pixel_length
         return values, pixel_length, count
 
-    def nested(self, tag: int, vr: bytes, implicit: bool, depth: int) -> None:
-        """Skip an undefined-length value: a sequence, or encapsulated pixel data."""
-        if vr not in (b"", b"SQ", b"UN") and tag != PIXEL_DATA:
+    def nested(
+        self, tag: int, vr: bytes, implicit: bool, depth: int, length: int = UNDEFINED
+    ) -> None:
+        """Walk a sequence of undefined or (explicit VR) defined length, each item's elements
+        and the sequences in them, at most MAX_DEPTH deep; skip encapsulated pixel data."""
+        if length == UNDEFINED and vr not in (b"", b"SQ", b"UN") and tag != PIXEL_DATA:
             raise IntakeError(
                 CANNOT_UNDERSTAND, f"element {_tag(tag)} ({vr.decode()}) has no length"
             )
         if depth > MAX_DEPTH:
             raise IntakeError(CANNOT_UNDERSTAND, f"sequences are nested deeper than {MAX_DEPTH}")
         implicit = implicit or vr == b"UN"  # UN of undefined length is implicit VR inside
-        while True:
-            item, _, length = self.header(True)
-            if item == SEQUENCE_DELIMITER:
+        end = None if length == UNDEFINED else self.position + length
+        while end is None or self.position < end:
+            item, _, item_length = self.header(True)
+            if item == SEQUENCE_DELIMITER and end is None:
                 return
             if item != ITEM:
                 raise IntakeError(
                     CANNOT_UNDERSTAND, f"{_tag(item)} found where an item of {_tag(tag)} belongs"
                 )
-            if length != UNDEFINED:
-                self.skip(length)
+            if tag == PIXEL_DATA:
+                self.skip(item_length)  # a fragment
                 continue
-            while True:
-                inner, inner_vr, inner_length = self.header(implicit)
-                if inner == ITEM_DELIMITER:
-                    break
-                if inner >> 16 == 0xFFFE:
-                    raise IntakeError(CANNOT_UNDERSTAND, f"{_tag(inner)} found inside an item")
-                if inner_length == UNDEFINED:
-                    self.nested(inner, inner_vr, implicit, depth + 1)
-                else:
-                    self.skip(inner_length)
+            item_end = None if item_length == UNDEFINED else self.position + item_length
+            self.elements(implicit, depth, item_end)
+        if self.position != end:
+            raise IntakeError(CANNOT_UNDERSTAND, f"an item runs past the end of {_tag(tag)}")
+
+    def elements(self, implicit: bool, depth: int, end: int | None) -> None:
+        """Walk an item's elements, to its delimiter (``end`` None) or to ``end``."""
+        while end is None or self.position < end:
+            inner, inner_vr, inner_length = self.header(implicit)
+            if inner == ITEM_DELIMITER and end is None:
+                return
+            if inner >> 16 == 0xFFFE:
+                raise IntakeError(CANNOT_UNDERSTAND, f"{_tag(inner)} found inside an item")
+            if inner_length == UNDEFINED or inner_vr == b"SQ":
+                self.nested(inner, inner_vr, implicit, depth + 1, inner_length)
+            else:
+                self.skip(inner_length)
+        if self.position != end:
+            raise IntakeError(CANNOT_UNDERSTAND, "an element runs past the end of its item")
 
 
 def _tag(tag: int) -> str:

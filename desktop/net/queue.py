@@ -358,15 +358,18 @@ class TransferQueue:
 
     # -- storage commitment ----------------------------------------------------------------
 
-    def begin_commitment(self, job_id: int, transaction_uid: str, ae_title: str) -> list[StoreItem]:
-        """Record a transaction for the job's sent instances not yet committed (they wait for
-        it from now on) and return them: what the N-ACTION names (none: nothing recorded)."""
+    def begin_commitment(
+        self, job_id: int, transaction_uid: str, ae_title: str, *, again: bool = False
+    ) -> list[StoreItem]:
+        """Record a transaction for the job's sent instances not yet committed (with
+        ``again``, all it sent: the archive is asked whether it still holds them); they wait
+        for it from now on. Returns them: what the N-ACTION names (none: nothing recorded)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             named = self.db.execute(
                 "UPDATE instances SET commitment = ?, commitment_reason = '', transaction_uid = ? "
-                "WHERE job_id = ? AND state = ? AND commitment != ?",
-                (WAITING, transaction_uid, job_id, SENT, COMMITTED),
+                "WHERE job_id = ? AND state = ? AND (? OR commitment != ?)",
+                (WAITING, transaction_uid, job_id, SENT, again, COMMITTED),
             ).rowcount
             if named:
                 self.db.execute(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.access import STORE
-from desktop.core.files import mark_in_use
+from desktop.core.files import PRIVATE, mark_in_use, private_folder
 from desktop.core.filing import file_into_place, stored_path
 from desktop.net import acceptor, dimse
 from desktop.net.acceptor import AssociationRequest
@@ -377,7 +377,7 @@ class Association:
             self.received += 1
             path = self.settings.out / ".incoming" / f"{self.token}-{self.received}.dcm"
             flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            self.incoming.descriptor = os.open(path, flags, 0o666)  # as the umask allows
+            self.incoming.descriptor = os.open(path, flags, PRIVATE)  # patients' data: 0600
             mark_in_use(self.incoming.descriptor)  # not swept by another listener's start
             self.incoming.path = path
             self._write(head)
@@ -439,7 +439,7 @@ class Association:
                 received.sop_instance,
             )
             if target.parent not in self.folders:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                private_folder(target.parent)
                 self.folders.add(target.parent)
             final, duplicate = file_into_place(incoming.path, target)
             self._event(

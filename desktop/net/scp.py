@@ -26,7 +26,7 @@ from typing import Any
 
 from desktop.core.access import RETRIEVE, STORE, AccessError, AccessList
 from desktop.core.errors import CourierError
-from desktop.core.files import in_use
+from desktop.core.files import in_use, private_folder
 from desktop.core.filing import stored_path
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
@@ -152,7 +152,7 @@ class StorageListener:
         the inbox or the port cannot be used."""
         settings = self.settings
         try:
-            self.incoming.mkdir(parents=True, exist_ok=True)
+            private_folder(self.incoming)
             self._sweep_incoming()
         except OSError as error:
             raise ListenerError(
@@ -408,9 +408,11 @@ class StorageListener:
         self, request: AssociationRequest, permitted: frozenset[str], peer: str
     ) -> list[ContextAnswer]:
         """Each proposed context accepted, not supported, or refused because the calling AE
-        title is not granted its service (reported once per association)."""
+        title is not granted its service (reported once per association: a refusal when
+        nothing but verification is left to it, else contexts declined as SCUs propose more
+        than they use, as movescu proposes storage)."""
         syntaxes = transfer_syntaxes()
-        answers, refused = [], set()
+        answers, refused, granted = [], set(), False
         for proposal in request.proposals:
             needs = self._permission(request, proposal.abstract_syntax)
             usable = ENCODABLE if proposal.abstract_syntax in self.served else syntaxes
@@ -424,11 +426,12 @@ class StorageListener:
                 result = acceptor.TRANSFER_NOT_SUPPORTED
             else:
                 result = acceptor.ACCEPTED
+                granted |= bool(needs)
             answers.append(ContextAnswer(proposal.context_id, result, syntax))
         if refused:
             self.sink(
                 {
-                    "event": "access-refused",
+                    "event": "contexts-declined" if granted else "access-refused",
                     "calling": request.calling,
                     "called": request.called,
                     "peer": peer,

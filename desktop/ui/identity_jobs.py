@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog
@@ -20,6 +20,14 @@ from desktop.ui.workers import GeneratorWorker, start
 
 if TYPE_CHECKING:
     from desktop.security.keystore import Keystore, UnlockedIdentity
+
+
+@runtime_checkable
+class Doubted(Protocol):
+    """An outcome that may be made with a doubt to say (a sealed file opened unsigned)."""
+
+    @property
+    def warning(self) -> str: ...
 
 
 #: Does ``(file, target)`` jobs with an unlocked identity and the keystore (on the worker).
@@ -118,13 +126,17 @@ def run_file_jobs(
         close()
         made = [o for o in outcomes if o.target is not None]
         problems = [f"{o.source}: not {done}: {o.error}" for o in outcomes if o.target is None]
+        doubted = [o for o in made if isinstance(o, Doubted) and o.warning]
         text = f"{len(made)} of {count} files {done} {where}."
         if len(outcomes) < count:
             text += f" Cancelled: {count - len(outcomes)} not {done}."
         if problems:
             text += f" {len(problems)} could not be {done} (see the details)."
+        if doubted:
+            text += f" {len(doubted)} {done} with a warning: {doubted[0].warning}."
         shell.status(text)
-        shell.prompter.inform(title, text, "\n".join(problems), warning=bool(problems))
+        details = problems + [f"{o.source}: {o.warning}" for o in doubted]
+        shell.prompter.inform(title, text, "\n".join(details), warning=bool(details))
         if made and show is not None:
             show()
 

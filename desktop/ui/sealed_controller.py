@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from desktop.core.dicomdir import SEALED_DICOMDIR
 from desktop.core.header import SEALED
 from desktop.core.model import MediaTree
 from desktop.core.outputs import FileOutcome
@@ -26,8 +27,11 @@ if TYPE_CHECKING:  # the CMS and signature checks are not needed to show the win
 
 
 def sealed_files(tree: MediaTree | None) -> list[Path]:
-    """The files of ``tree`` found sealed."""
-    return [p.path for p in tree.problems if p.reason == SEALED] if tree is not None else []
+    """The files of ``tree`` found sealed, its DICOMDIR too (unsealed, the folder opens as
+    DICOMDIR media again, as `unseal` makes it)."""
+    if tree is None:
+        return []
+    return [p.path for p in tree.problems if p.reason.startswith((SEALED, SEALED_DICOMDIR))]
 
 
 def _unseal(

@@ -44,24 +44,35 @@ def sequence(tag: int, *items: bytes) -> bytes:
     return element(tag, b"SQ", b"".join(items), length=UNDEFINED) + end
 
 
-def nested_sequences(depth: int) -> bytes:
+def nested_sequences(depth: int, *, tag: int = 0x00081115) -> bytes:
     """``depth`` undefined-length sequences, each inside the only item of the one above."""
     body = b""
     for _ in range(depth):
-        body = sequence(0x00081115, item(body))
+        body = sequence(tag, item(body))
     return body
 
 
-def part10(dataset: bytes, *, syntax: str = ExplicitVRLittleEndian, uid: str = "1.2.3.4") -> bytes:
-    """A Part 10 file: preamble, 'DICM', file meta, then ``dataset`` as given."""
+def part10(
+    dataset: bytes,
+    *,
+    syntax: str = ExplicitVRLittleEndian,
+    uid: str = "1.2.3.4",
+    full_meta: bool = False,
+) -> bytes:
+    """A Part 10 file: preamble, 'DICM', file meta, then ``dataset`` as given; ``full_meta``
+    adds the version and implementation class UID a writer gives (the raw de-identifier
+    takes only such a file)."""
     meta = b"".join(
         element(tag, vr, _even(value.encode()))
         for tag, vr, value in (
             (0x00020002, b"UI", CTImageStorage),
             (0x00020003, b"UI", uid),
             (0x00020010, b"UI", syntax),
+            *([(0x00020012, b"UI", "1.2.3.4.5")] if full_meta else []),
         )
     )
+    if full_meta:
+        meta = element(0x00020001, b"OB", b"\0\1") + meta
     group_length = element(0x00020000, b"UL", struct.pack("<L", len(meta)))
     return b"\0" * 128 + b"DICM" + group_length + meta + dataset
 

@@ -23,11 +23,13 @@ from desktop.net.commitment import (
     NO_SUCH_INSTANCE,
     PUSH_MODEL,
     PUSH_MODEL_INSTANCE,
+    JobCommitment,
     Reference,
     Report,
-    commit_job,
+    begin,
     parse_request,
     report_dataset,
+    request,
     request_dataset,
 )
 from desktop.net.link import LinkError
@@ -111,6 +113,13 @@ def sent_to_ourselves(
     status, out, err = cli(capsys, "send", "self", study, "--json")
     assert status == 0, out + err
     return dict(json.loads(out))
+
+
+def asked(queue: TransferQueue, job: int, connect: Any, *, wait: float) -> JobCommitment:
+    """The archive asked to commit what the job sent, as a send asks it."""
+    transaction = begin(queue, job, called=ARCHIVE)
+    assert transaction is not None
+    return request(queue, transaction, connect, called=ARCHIVE, calling="COURIER", wait=wait)
 
 
 def commitment(home: Path, job: int) -> dict[str, str]:
@@ -294,10 +303,8 @@ def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_c
 
     queue = TransferQueue(home / "queue.sqlite")
     with scripted_peer(archive) as peer:
-        done = commit_job(
-            queue, job, peer.connector(5), called=ARCHIVE, calling="COURIER", wait=1.5
-        )
-    assert done is not None and done.outcome.accepted
+        done = asked(queue, job, peer.connector(5), wait=1.5)
+    assert done.outcome.accepted
     assert "no transaction 1.2.3.4.5.6.7 of ours" in done.outcome.notes[0]
     assert answers[0][dimse.STATUS] == 0x0110  # told the peer it was not taken
     assert set(commitment(home, job).values()) == {WAITING}
@@ -326,6 +333,31 @@ def test_our_provider_does_not_commit_an_instance_its_store_lost(
     assert (requested["committed"], requested["failed"]) == (2, 1)
 
 
+def test_queue_commit_asks_again_for_a_job_already_committed(
+    home: Path,
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Tester's F7: after the archive lost a file, `queue commit` said 'asking' and
+    reported 'committed' from the first answer without asking."""
+    server, records = listener
+    files = make_study(tmp_path / "study", count=2)
+    assert cli(capsys, *node_add("self", "COURIER", server.port, "--commit"))[0] == 0
+    status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
+    assert status == 0 and json.loads(out)["state"] == "committed", out + err
+    job = json.loads(out)["job"]
+    lost = str(pydicom.dcmread(files[1]).SOPInstanceUID)
+    [kept] = [r["path"] for r in records if r.get("sop_instance_uid") == lost]
+    Path(kept).unlink()
+    status, out, err = cli(capsys, "queue", "commit", job, "--commit-wait", 10)
+    assert status == 1, out + err
+    assert "asking self for storage commitment of 2 instance(s)" in err
+    assert f"NOT COMMITTED {files[1]}: not committed: no such object instance" in out
+    requested = [r for r in records if r["event"] == "commitment-requested"]
+    assert [(r["committed"], r["failed"]) for r in requested] == [(2, 0), (1, 1)]
+
+
 def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_listen(
     home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
@@ -341,8 +373,8 @@ def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_li
 
     queue = TransferQueue(home / "queue.sqlite")
     with scripted_peer(archive) as peer:
-        done = commit_job(queue, job, peer.connector(5), called=ARCHIVE, calling="COURIER", wait=10)
-    assert done is not None and done.outcome.accepted, done
+        done = asked(queue, job, peer.connector(5), wait=10)
+    assert done.outcome.accepted, done
     assert queue.job(job).state == "committed"
     queue.close()
 

@@ -22,6 +22,7 @@ from pynetdicom import AE
 from desktop.net.encoding import encode
 from desktop.net.pdu import pdv_header
 from desktop.net.scp import ListenerSettings, StorageListener
+from tests.core.store.modes import loose_modes
 from tests.net.hostile import EXPLICIT_LITTLE, RawClient, read_pdu
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -162,10 +163,35 @@ def _lying_pixel_data() -> bytes:
     return head + struct.pack("<HH2s2xI", 0x7FE0, 0x0010, b"OW", 0xFFFFFFF0) + bytes(100)
 
 
+def _nested_with_lengths(depth: int, *, overrun: int = 0) -> bytes:
+    """A CT data set holding Content Sequences ``depth`` deep, each of defined length as
+    storescu writes them (the innermost item claims ``overrun`` bytes more than it holds)."""
+    body = b""
+    for level in range(depth):
+        claimed = len(body) + (overrun if level == 0 else 0)
+        item = struct.pack("<HHI", 0xFFFE, 0xE000, claimed) + body
+        body = struct.pack("<HH2s2xI", 0x0040, 0xA730, b"SQ", len(item)) + item
+    data = encode(ct("1.2.3.999"), EXPLICIT_LITTLE)
+    pixels = data.index(struct.pack("<HH", 0x7FE0, 0x0010))
+    return data[:pixels] + body + data[pixels:]
+
+
 @pytest.mark.parametrize(
     ("case", "data", "status", "reason"),
     [
         ("4 GB Pixel Data holding 100 bytes", _lying_pixel_data(), CANNOT_UNDERSTAND, "declares"),
+        (
+            "sequences of defined length nested 100 deep (tester's F10)",
+            _nested_with_lengths(100),
+            CANNOT_UNDERSTAND,
+            "nested deeper than 32",
+        ),
+        (
+            "an item longer than its sequence",
+            _nested_with_lengths(2, overrun=8),
+            CANNOT_UNDERSTAND,
+            "runs past the end",
+        ),
         ("empty data set", b"", DOES_NOT_MATCH, "empty"),
         (
             "short Pixel Data",
@@ -197,6 +223,25 @@ def test_bad_data_sets_are_refused_and_leave_nothing(
     [failed] = [r for r in records if r["event"] == "store-failed"]
     assert failed["status"] == status and reason in failed["error"]
     assert answer.comment == failed["error"][:64]  # Error Comment is LO: 64 characters
+
+
+def test_sequences_of_defined_length_a_few_deep_are_stored(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    server, _ = listener
+    assert send(server.port, _nested_with_lengths(5), uid="1.2.3.999").status == 0
+    [stored] = stored_files(server.settings.out)
+    assert len(pydicom.dcmread(stored).ContentSequence) == 1
+
+
+def test_a_received_file_is_its_users_alone(
+    listener: tuple[StorageListener, list[dict[str, Any]]],
+) -> None:
+    """Tester's F8: received files were 0644 in 0755 folders (the README says 0600, 0700)."""
+    server, _ = listener
+    assert send(server.port, ct("1.2.3.998")).status == 0
+    assert len(stored_files(server.settings.out)) == 1
+    assert loose_modes(server.settings.out) == []
 
 
 def test_sop_class_must_match_the_data_set(

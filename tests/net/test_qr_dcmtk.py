@@ -321,8 +321,8 @@ def test_an_answered_findscu_query_is_audited(
     assert (identifier.QueryRetrieveLevel, identifier.PatientID) == ("STUDY", "QR-1")
 
 
-def test_a_move_to_an_unknown_destination_is_refused_a801(
-    served: Served, tunnel: int, pki: Pki, tmp_path: Path
+def test_a_move_to_an_unknown_destination_is_refused_a801_and_audited(
+    served: Served, tunnel: int, pki: Pki, tmp_path: Path, home: Path
 ) -> None:
     options = ["-S", "-aem", "NOWHERE", "-k", "QueryRetrieveLevel=STUDY"]
     options += ["-k", f"StudyInstanceUID={served.study}"]
@@ -330,6 +330,9 @@ def test_a_move_to_an_unknown_destination_is_refused_a801(
     assert result.returncode != 0 and "MoveDestinationUnknown" in result.stderr
     answered = [r for r in served.records if r["event"] == "retrieve-answered"]
     assert answered[-1]["status"] == 0xA801 and "NOWHERE" in answered[-1]["reason"]
+    [alert] = audited(home, "110113", 1)  # tester's F5: it left no record
+    assert "COURIER refused MOVESCU" in alert.summary and alert.outcome == 4
+    assert "move destination 'NOWHERE' is not a configured node" in alert.summary
 
 
 def test_a_title_granted_only_queries_cannot_retrieve(home: Path, pki: Pki, tmp_path: Path) -> None:

@@ -129,6 +129,31 @@ def test_role_selection_is_answered_for_the_accepted_classes(
         association.release()
 
 
+def test_storage_contexts_declined_beside_a_granted_service_are_no_refusal(
+    start: Start, tmp_path: Path, home: Path
+) -> None:
+    """Tester's F5: an SCU proposing storage beside the C-GET it may use got a security
+    alert ('refused') for each retrieval; a title left nothing it may use is refused."""
+    listener, records = start(MemoryArchive([]), "GETSCU/retrieve", "FINDSCU/query")
+    connector, _ = connection(listener.port, home)
+    proposed = [
+        pdu.ProposedContext(1, CT, ("1.2.840.10008.1.2.1",)),
+        pdu.ProposedContext(3, STUDY_ROOT_GET, ("1.2.840.10008.1.2.1",)),
+    ]
+    association = Association.request(connector(), "COURIER", "GETSCU", proposed, ())
+    try:
+        assert association.accepted(3) is not None and association.accepted(1) is None
+    finally:
+        association.release()
+    declined = wait_for(records, "contexts-declined")
+    assert (declined["calling"], declined["service"]) == ("GETSCU", "store")
+    association = Association.request(connector(), "COURIER", "FINDSCU", proposed, ())
+    association.release()
+    refused = wait_for(records, "access-refused")
+    assert refused["calling"] == "FINDSCU" and refused["service"] == "retrieve,store"
+    assert [r["calling"] for r in records if r["event"] == "access-refused"] == ["FINDSCU"]
+
+
 def test_a_title_granted_only_queries_may_not_store(
     start: Start, tmp_path: Path, home: Path
 ) -> None:

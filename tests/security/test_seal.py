@@ -1,7 +1,9 @@
 """``dicom-courier seal`` and ``unseal``: secure DICOM files, checked with the real openssl."""
 
+import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import cms
@@ -12,7 +14,7 @@ from desktop.core.media import open_media
 from desktop.security.cms import seal
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
-from tests.security.signing_fixtures import ct_copy, signing_home, signing_keystore
+from tests.security.signing_fixtures import PASSWORD, ct_copy, signing_home, signing_keystore
 
 __all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 
@@ -269,6 +271,32 @@ def test_another_recipient_is_told_it_is_not_theirs(
     )
 
 
+def test_an_unsigned_file_says_its_sender_is_not_authenticated_and_can_be_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's F15: anyone can seal a digested file for a public certificate; 'digest
+    matches' read as if its origin were checked, and nothing could refuse it."""
+    source = ct_copy(tmp_path / "media")
+    sealed = tmp_path / "sealed.dcm"
+    sealed.write_bytes(seal(source.read_bytes(), pki.client.certificate, None))
+    status, out, err = cli(
+        capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o"
+    )
+    assert status == 0, err
+    assert "digest matches; NOT SIGNED: the sender is not authenticated" in out
+    assert "warning: 1 file(s) NOT SIGNED" in err
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier",
+                         "--out", tmp_path / "o2", "--require-signed")  # fmt: skip
+    assert status == 1 and "refused, as a signed file is required" in err
+    assert not (tmp_path / "o2" / "sealed.dcm").exists()
+    signed = tmp_path / "signed.dcm"
+    signer = pki.unlocked(pki.client, "courier")
+    signed.write_bytes(seal(source.read_bytes(), pki.client.certificate, signer))
+    status, out, err = cli(capsys, "unseal", signed, "--identity", "courier",
+                           "--out", tmp_path / "o3", "--require-signed")  # fmt: skip
+    assert status == 0 and "signature of CN=client.test" in out and "NOT SIGNED" not in err
+
+
 def test_an_untrusted_signer_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
 ) -> None:
@@ -417,3 +445,72 @@ def test_export_media_sealed_for_a_recipient_opens_only_with_its_key(
     assert opened.source == "dicomdir" and [i.sop_instance_uid for i in opened.instances()] == [
         str(pydicom.dcmread(source).SOPInstanceUID)
     ]
+
+
+def test_sealed_media_never_hold_a_plain_copy_even_when_the_run_is_terminated(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    signing_keystore: Path,
+    pki: Pki,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tester's F17: a SIGTERM (logout, shutdown) while sealing left the whole plain copy,
+    names included, in a hidden folder beside the output, on the stick being made."""
+    import os
+    import signal
+    import time
+
+    import desktop.sealing
+
+    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    stale = home / "sealing" / "job-stale"  # a copy a killed run left: swept
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    source = ct_copy(tmp_path / "media", "ct.dcm")
+    study = open_media(tmp_path / "media").patients[0].studies[0].study_instance_uid
+    (tmp_path / "usb").mkdir()  # the stick
+    seen: list[Path] = []
+    sealing = desktop.sealing.seal_files
+
+    def terminated_while_sealing(jobs: Any, *args: Any) -> Any:
+        for plain, _ in jobs:
+            seen.append(plain)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return sealing(jobs, *args)
+
+    monkeypatch.setattr(desktop.sealing, "seal_files", terminated_while_sealing)
+    status, _, err = cli(
+        capsys, "export-media", "--study", study, "--from", source.parent,
+        "--out", tmp_path / "usb" / "out", "--seal-for", pki.path("client"),
+    )  # fmt: skip
+    assert (status, err.strip()) == (130, "dicom-courier: interrupted"), err
+    assert seen and all(p.is_relative_to(home / "sealing") for p in seen)  # never on the medium
+    assert list((home / "sealing").iterdir()) == []  # the plain copy went, the stale one too
+    on_the_stick = [p for p in (tmp_path / "usb").rglob("*") if p.is_file()]
+    assert not any(p.read_bytes()[128:132] == b"DICM" for p in on_the_stick)  # nothing plain
+
+
+def test_sealed_media_opened_as_they_are_say_they_are_sealed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's F3: the sealed DICOMDIR was called unreadable, each sealed file said alike."""
+    from desktop.core.header import SEALED
+    from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+
+    study = StudySpec("S", "Sealed^Disc", "20240101", "s", (SeriesSpec("CT", "ax", count=3),))
+    write_files(tmp_path / "media", (study,))
+    uid = open_media(tmp_path / "media").patients[0].studies[0].study_instance_uid
+    status, _, err = cli(
+        capsys, "export-media", "--study", uid, "--from", tmp_path / "media",
+        "--out", tmp_path / "cd", "--seal-for", pki.path("client"),
+    )  # fmt: skip
+    assert status == 0, err
+    status, out, _ = cli(capsys, "tree", tmp_path / "cd")
+    assert status == 0
+    problems = out.split("Problems (4):\n")[1].splitlines()
+    assert problems[0] == (
+        f"  {tmp_path / 'cd' / 'DICOMDIR'}: the DICOMDIR is {SEALED}; its folder is scanned instead"
+    )
+    assert problems[1].endswith(f"IM000000 and 2 more files: {SEALED}") and len(problems) == 2

@@ -4,14 +4,17 @@ sealed for someone else is said not to be ours."""
 
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from PySide6.QtWidgets import QDialog
 
 from desktop.core.header import SEALED
+from desktop.core.media import open_media
 from desktop.demo import Demo
 from desktop.security.cms import seal
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.identity_folder import IdentityFolderDialog
+from tests.helpers import cli
 from tests.ui.clicking import press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import no_unexpected_errors
@@ -65,6 +68,9 @@ def test_the_browser_offers_to_open_sealed_files_with_an_identity(
     assert title == "Open sealed files"
     assert "3 of 4 files opened with demo-pacs" in text and warning
     assert "SEALED03: not opened" in details and "demo-pacs" in details, details
+    # tester's F15: sealed without a signature, nothing says who sent them
+    assert "3 opened with a warning: NOT SIGNED: the sender is not authenticated" in text
+    assert f"{media / 'SEALED00'}: NOT SIGNED" in details
     for name, content in originals.items():
         opened = out / name
         assert opened.read_bytes() == content if name != "SEALED03" else not opened.exists()
@@ -92,4 +98,39 @@ def test_sealed_files_are_listed_as_such_and_the_action_waits_for_an_answer(
     assert window.browser.problems_button.text() == "4 problem(s)"
     trigger(window, "Open sealed files…")  # later, from the File menu: no handler, Cancel
     assert prompter.asked[-1] == ("run", "Open sealed files")
+    no_unexpected_errors(prompter)
+
+
+def test_sealed_media_open_as_dicomdir_media_again(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Tester's F9: the sealed DICOMDIR of export-media --seal-for was left out, so the
+    opened folder was a plain folder, not the media `unseal` gives back."""
+    recipient = tmp_path / "demo-pacs.pem"
+    recipient.write_text(window.services.keystore.identity("demo-pacs").certificate.pem)
+    study = open_media(demo.media).patients[0].studies[0].study_instance_uid
+    media, out = tmp_path / "sealed", tmp_path / "opened"
+    status, _, err = cli(
+        capsys, "export-media", "--study", study, "--from", demo.media, "--out", media,
+        "--seal-for", recipient,
+    )  # fmt: skip
+    assert status == 0, err
+
+    def choose(dialog: QDialog) -> None:
+        qtbot.keyClicks(dialog.out, str(out))  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("open_folder", media)
+    prompter.answer("confirm", True)  # "Open them with one of your identities?"
+    prompter.answer("run", choose)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: bool(prompter.told), timeout=60000)
+    qtbot.waitUntil(lambda: window.browser.tree is not None and window.browser.tree.root == out)
+    assert (out / "DICOMDIR").is_file()
+    assert window.browser.tree.source == "dicomdir" and window.browser.tree.problems == []
     no_unexpected_errors(prompter)

@@ -29,6 +29,7 @@ from desktop.core.deid.profile import (
 )
 from desktop.core.deid.safe_private import creator_is_listed, is_safe
 from desktop.core.deid.table import Action, Option
+from desktop.core.header import MAX_NESTING
 
 PREAMBLE = bytes(128) + b"DICM"
 #: Explicit VR little endian, native and encapsulated (deflate, big endian, implicit VR: not).
@@ -314,7 +315,7 @@ class _Copy:
 
 
 def _dataset(
-    data: memoryview, position: int, limit: int, *, top: bool, implicit: bool
+    data: memoryview, position: int, limit: int, *, top: bool, implicit: bool, depth: int = 0
 ) -> tuple[list[Element], int]:
     """The elements from ``position`` to ``limit`` (or an item's delimiter); at the top level,
     up to the Pixel Data element, which must end the file. Returns them and where they end.
@@ -334,7 +335,7 @@ def _dataset(
             if _pixels_end(data, position, implicit=implicit) != len(data):
                 raise UnsupportedError
             return elements, position
-        element = _element(data, position, implicit=implicit)
+        element = _element(data, position, implicit=implicit, depth=depth)
         if element.end > limit:
             raise UnsupportedError
         elements.append(element)
@@ -344,9 +345,9 @@ def _dataset(
     return elements, len(data) if top else position
 
 
-def _element(data: memoryview, position: int, *, implicit: bool) -> Element:
+def _element(data: memoryview, position: int, *, implicit: bool, depth: int = 0) -> Element:
     if implicit:
-        return _implicit_element(data, position)
+        return _implicit_element(data, position, depth)
     group, number, raw_vr, length = SHORT.unpack_from(data, position)
     tag = group << 16 | number
     if group == 0xFFFE or not VR_PATTERN.fullmatch(raw_vr):
@@ -358,14 +359,14 @@ def _element(data: memoryview, position: int, *, implicit: bool) -> Element:
     else:
         value = position + 8
     if vr == "SQ":
-        items, end = _items(data, value, length, implicit=False)
+        items, end = _items(data, value, length, implicit=False, depth=depth + 1)
         return Element(tag, vr, position, value, end, items)
     if length == UNDEFINED:
         raise UnsupportedError
     return Element(tag, vr, position, value, value + length)
 
 
-def _implicit_element(data: memoryview, position: int) -> Element:
+def _implicit_element(data: memoryview, position: int, depth: int) -> Element:
     """An element in implicit VR, its VR the one the data set path gives it (the dictionary's
     first; UN for a private or unknown attribute)."""
     group, number, length = PLAIN.unpack_from(data, position)
@@ -377,7 +378,7 @@ def _implicit_element(data: memoryview, position: int) -> Element:
     if vr == "SQ" or length == UNDEFINED:
         if vr not in ("SQ", "UN"):
             raise UnsupportedError
-        items, end = _items(data, value, length, implicit=True)
+        items, end = _items(data, value, length, implicit=True, depth=depth + 1)
         return Element(tag, "SQ" if vr == "SQ" else "UN", position, value, end, items)
     return Element(tag, vr, position, value, value + length)
 
@@ -395,9 +396,13 @@ def dictionary_vr(tag: int) -> str:
 
 
 def _items(
-    data: memoryview, position: int, length: int, *, implicit: bool
+    data: memoryview, position: int, length: int, *, implicit: bool, depth: int
 ) -> tuple[list[list[Element]], int]:
-    """A sequence's items, and where the sequence ends."""
+    """A sequence's items, and where the sequence ends; a sequence nested deeper than real
+    data sets nest (``MAX_NESTING``) goes to the data set path, which refuses it as damaged
+    (the recursion here would end in a RecursionError)."""
+    if depth > MAX_NESTING:
+        raise UnsupportedError
     limit = len(data) if length == UNDEFINED else position + length
     items: list[list[Element]] = []
     while position < limit:
@@ -408,10 +413,14 @@ def _items(
         if tag != ITEM:
             raise UnsupportedError
         if size == UNDEFINED:
-            item, position = _dataset(data, position + 8, limit, top=False, implicit=implicit)
+            item, position = _dataset(
+                data, position + 8, limit, top=False, implicit=implicit, depth=depth
+            )
         else:
             end_of_item = position + 8 + size
-            item, end = _dataset(data, position + 8, end_of_item, top=False, implicit=implicit)
+            item, end = _dataset(
+                data, position + 8, end_of_item, top=False, implicit=implicit, depth=depth
+            )
             position = position + 8 + size
             if end != position:
                 raise UnsupportedError

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from desktop.core.errors import CourierError
-from desktop.core.files import private_folder
+from desktop.core.files import private_file, private_folder
 from desktop.core.filing import file_into_place, stored_path
 from desktop.core.media import open_media
 from desktop.core.model import Instance, InstanceStatus, MediaTree
@@ -106,8 +106,8 @@ def _copy(
         )
     temporary = staging / f"{secrets.token_hex(8)}.dcm"
     try:
-        shutil.copyfile(source, temporary)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, private_file(temporary))  # 0600 before a byte is written
+        private_folder(target.parent)
         final, duplicate = file_into_place(temporary, target)
     except OSError as error:
         return Imported(source, Outcome.FAILED, reason=f"cannot copy it: {error}")

@@ -42,10 +42,10 @@ def serve_move(archive: Archive, destinations: Destinations, exchange: Exchange)
     route = destinations(title) if title else None
     if route is None:
         reason = f"move destination {title!r} is not a configured node"
-        finish(exchange, Tally(0), DESTINATION_UNKNOWN, reason)
+        finish(exchange, Tally(0), DESTINATION_UNKNOWN, reason, destination_refused=True)
         return
     if isinstance(route, str):
-        finish(exchange, Tally(0), UNABLE_TO_PROCESS, route)
+        finish(exchange, Tally(0), UNABLE_TO_PROCESS, route, destination_refused=True)
         return
     files = located(archive, exchange)
     if files is not None:

@@ -135,10 +135,18 @@ def perform(exchange: Exchange, files: list[Path], sub_operations: SubOperations
         finish(exchange, tally, WARNING)
 
 
-def finish(exchange: Exchange, tally: Tally, status: int, reason: str = "") -> None:
+def finish(
+    exchange: Exchange,
+    tally: Tally,
+    status: int,
+    reason: str = "",
+    *,
+    destination_refused: bool = False,
+) -> None:
     """The final response (the failed instances listed unless it is a success) and its
     record in the listener's sink, with the files located, the instances delivered and the
-    destination (the move's, or the requestor of a C-GET) that the audit trail needs."""
+    destination (the move's, or the requestor of a C-GET) that the audit trail needs, and
+    whether that destination was refused."""
     dataset = None
     if tally.failed_instances:
         from pydicom import Dataset
@@ -166,5 +174,6 @@ def finish(exchange: Exchange, tally: Tally, status: int, reason: str = "") -> N
         failed=tally.failed,
         warning=tally.warning,
         **({"reason": reason} if reason else {}),
+        **({"destination_refused": True} if destination_refused else {}),
         **({"failed_instances": tally.failed_instances} if tally.failed_instances else {}),
     )
