@@ -29,8 +29,9 @@ from desktop.core.files import AtomicBatch
 
 #: Fewer sources than this are copied by the calling process (forking costs more than it saves).
 SMALLEST = 64
-#: Sources a worker copies per task (fewer messages), and tasks queued per worker.
-CHUNK, AHEAD = 8, 4
+#: Sources a worker copies per task (fewer messages), and tasks queued per worker: two
+#: batches ahead, so the workers go on while this process waits for a batch's flush.
+CHUNK, AHEAD = 8, 8
 
 
 @dataclass(frozen=True, slots=True)
