@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from desktop.core.audit.studies import STUDY_TAGS, instance_in, instance_of
 from desktop.core.deid.batch import Copied, copy_files, source_files
 from desktop.core.deid.mapping import KeyedMapping
+from desktop.core.deid.parallel import SMALLEST, workers_for
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.raw import deidentify_header
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
@@ -128,3 +130,16 @@ def _running(command: list[str]) -> list[int]:
             if entry.name.isdigit() and (entry / "cmdline").read_bytes().rstrip(b"\0") == wanted:
                 found.append(int(entry.name))
     return found
+
+
+def test_no_worker_is_forked_beside_other_threads_nor_for_a_few_files() -> None:
+    """Forking a process that runs threads (the GUI's) is unsafe: it copies by itself."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert workers_for(1000) == 0
+    finally:
+        stop.set()
+        thread.join()
+    assert workers_for(SMALLEST - 1) == 0
