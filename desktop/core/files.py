@@ -247,8 +247,8 @@ def _set_mode(descriptor: int, path: Path, mode: int) -> None:
 @cache
 def _syncfs() -> Callable[[int], int] | None:
     """Linux's ``syncfs``: one call writes a file system's data to disk and flushes the disk
-    once, where an ``fdatasync`` a file flushes it once per file (a batch of CT copies is
-    written 1.5-2x faster; bench/README.md). Since Linux 5.8 it reports a failed write, as
+    once, where an ``fdatasync`` a file flushes it once per file (batches of CT copies were
+    written 1.2-4.7x faster here; bench/README.md). Since Linux 5.8 it reports a failed write, as
     ``fdatasync`` does. It also writes other programs' data waiting for that disk. None
     elsewhere: each file is flushed by itself."""
     if sys.platform != "linux":
