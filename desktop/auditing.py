@@ -490,13 +490,15 @@ def copies_written(
     event: Literal["export", "opened", "re-identified"],
     description: str,
     written: Callable[[Done], Path | None],
+    study: Callable[[Done], events.Study | None] = lambda _: None,
 ) -> Generator[Done, None, None]:
     """Each result of a run that writes copies of patient data, passed on; at its end, or when
     it stops, one record naming each patient and study done: 110106 Export for copies made to
     leave (de-identified, sealed: the patient's own file is the source), 110103 DICOM
     Instances Accessed for files opened here (unsealed, re-identified: the copy holds the
     patient). ``written`` is a result's copy (None: not written); ``description`` says what was
-    done, with which identity or for which recipient."""
+    done, with which identity or for which recipient; ``study``, a result's study when it was
+    read on the way (None: read from the file)."""
     from desktop.core.audit.studies import study_of
 
     studies: list[events.Study] = []
@@ -508,7 +510,8 @@ def copies_written(
             if copy is None:
                 failed += 1
             else:
-                studies.append(study_of(result.source if event == "export" else copy))
+                known = study(result)
+                studies.append(known or study_of(result.source if event == "export" else copy))
                 targets.append(copy)
             yield result
     except GeneratorExit:

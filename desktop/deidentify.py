@@ -94,6 +94,7 @@ def copies(
         event="export",
         description=f"de-identified copies{sealed}",
         written=lambda done: done.copy,
+        study=lambda done: done.study,
     )
 
 

@@ -11,10 +11,11 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from desktop.core.errors import OutputError
 
@@ -153,13 +154,14 @@ def _name_max(folder: Path) -> int:
 
 class AtomicBatch:
     """Files written beside their targets, then flushed and moved into place together: as with
-    ``atomic_output`` a target is whole or absent, and a file is on disk before its rename; the
-    disk is asked to flush once per file and once per folder for the whole batch, not twice per
-    file (a file system commits the flushes of one batch together)."""
+    ``atomic_output`` a target is whole or absent, and a file is on disk before its rename. Each
+    file's writing to disk starts as soon as it is written (the disk works while the next one
+    is made); the commit waits for them all, moves them, and flushes each folder once for the
+    whole batch. A file may be written by another process and ``adopt``ed."""
 
     def __init__(self, mode: int = PRIVATE) -> None:
         self.mode = mode
-        self._pending: list[tuple[BinaryIO, Path, Path]] = []
+        self._pending: list[tuple[BinaryIO | None, Path, Path]] = []
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -176,11 +178,27 @@ class AtomicBatch:
         out = os.fdopen(handle, "wb")
         try:
             yield out
+            out.flush()
         except BaseException:
             out.close()
             temporary.unlink(missing_ok=True)
             raise
+        _start_writing(handle)
         self._pending.append((out, temporary, target))
+
+    def hand_over(self) -> list[tuple[Path, Path]]:
+        """The pending files closed and given up, as (temporary, target) pairs: for the batch
+        of another process to ``adopt``."""
+        pending, self._pending = self._pending, []
+        for out, _, _ in pending:
+            if out is not None:
+                out.close()
+        return [(temporary, target) for _, temporary, target in pending]
+
+    def adopt(self, temporary: Path, target: Path) -> None:
+        """Take a file written and closed elsewhere (``hand_over``): it replaces ``target`` at
+        ``commit``."""
+        self._pending.append((None, temporary, target))
 
     def commit(self) -> list[Path]:
         """Flush every pending file to disk, move each into place, flush their folders; the
@@ -188,29 +206,88 @@ class AtomicBatch:
         removed."""
         pending, self._pending = self._pending, []
         moved: list[Path] = []
+        folders = list(dict.fromkeys(target.parent for _, _, target in pending))
+        sync_filesystem = _syncfs()
         try:
             for out, temporary, _ in pending:
-                out.flush()
-                os.fsync(out.fileno())
-                out.close()
-                temporary.chmod(self.mode)
+                if out is None and sync_filesystem is not None:
+                    temporary.chmod(self.mode)
+                    continue
+                with out or temporary.open("rb+") as handle:
+                    _set_mode(handle.fileno(), temporary, self.mode)
+                    if sync_filesystem is None:
+                        getattr(os, "fdatasync", os.fsync)(handle.fileno())
+            if sync_filesystem is not None:
+                _sync_filesystems(folders, sync_filesystem)
             for _, temporary, target in pending:
                 temporary.replace(target)
                 moved.append(target)
-            for folder in dict.fromkeys(target.parent for _, _, target in pending):
+            for folder in folders:
                 _fsync(folder)
         finally:
             for out, temporary, _ in pending[len(moved) :]:
-                out.close()
+                if out is not None:
+                    out.close()
                 temporary.unlink(missing_ok=True)
         return moved
 
     def discard(self) -> None:
         """Remove every pending file."""
-        pending, self._pending = self._pending, []
-        for out, temporary, _ in pending:
-            out.close()
+        for temporary, _ in self.hand_over():
             temporary.unlink(missing_ok=True)
+
+
+def _set_mode(descriptor: int, path: Path, mode: int) -> None:
+    if os.chmod in os.supports_fd:
+        os.chmod(descriptor, mode)
+    else:
+        path.chmod(mode)
+
+
+@cache
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs``: one call writes a file system's data to disk and flushes the disk
+    once, where an ``fdatasync`` a file flushes it once per file (batches of CT copies were
+    written 1.2-4.7x faster here; bench/README.md). Since Linux 5.8 it reports a failed write, as
+    ``fdatasync`` does. It also writes other programs' data waiting for that disk. None
+    elsewhere: each file is flushed by itself."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return cast(Callable[[int], int], function)
+
+
+def _sync_filesystems(folders: Iterable[Path], sync_filesystem: Callable[[int], int]) -> None:
+    """The file systems of ``folders`` written to disk, each once."""
+    import ctypes
+
+    synced: set[int] = set()
+    for folder in folders:
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            device = os.fstat(descriptor).st_dev
+            if device not in synced and sync_filesystem(descriptor) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, os.strerror(error), str(folder))
+            synced.add(device)
+        finally:
+            os.close(descriptor)
+
+
+def _start_writing(descriptor: int) -> None:
+    """Have the system start writing a file's data to disk now, without waiting for it (Linux:
+    ``POSIX_FADV_DONTNEED`` starts the writeback of dirty pages); elsewhere, a no-op."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None and sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            advise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _exclusive(target: Path) -> tuple[Path, int]:

@@ -90,3 +90,22 @@ def test_batch_names_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="does not exist"), batch.output(tmp_path / "no" / "f"):
         pass
     assert len(batch) == 0
+
+
+def test_batch_commits_files_written_by_another(tmp_path: Path) -> None:
+    """A worker process's batch hands its written files over; the run's adopts and commits
+    them (or removes them when discarded)."""
+    written = AtomicBatch()
+    for name in ("a.dcm", "b.dcm"):
+        with written.output(tmp_path / name) as out:
+            out.write(name.encode() * 1000)
+    handed = written.hand_over()
+    assert len(written) == 0 and [target.name for _, target in handed] == ["a.dcm", "b.dcm"]
+    run = AtomicBatch(mode=0o640)
+    run.adopt(*handed[0])
+    assert run.commit() == [tmp_path / "a.dcm"]
+    assert (tmp_path / "a.dcm").read_bytes() == b"a.dcm" * 1000
+    assert stat.S_IMODE((tmp_path / "a.dcm").stat().st_mode) == 0o640
+    run.adopt(*handed[1])
+    run.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dcm"]

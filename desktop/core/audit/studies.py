@@ -8,8 +8,24 @@ from desktop.core.audit.events import Study
 from desktop.core.errors import HeaderError
 from desktop.core.header import read_header
 from desktop.core.model import MediaTree
+from desktop.core.values import SPECIFIC_CHARACTER_SET, Values
 
+STUDY_FIELDS = (
+    "sop_instance_uid",
+    "sop_class_uid",
+    "study_instance_uid",
+    "patient_id",
+    "patient_name",
+    "accession_number",
+)
 UNKNOWN_STUDY = "unknown"
+#: The tags ``instance_in`` reads (the character set decodes the names).
+STUDY_TAGS = frozenset(
+    {
+        *(TEXT_FIELDS[field] for field in STUDY_FIELDS),
+        SPECIFIC_CHARACTER_SET,
+    }
+)
 
 
 def study_of(path: Path) -> Study:
@@ -23,6 +39,11 @@ def instance_of(path: Path) -> tuple[str, Study]:
         values = read_header(path).values
     except (HeaderError, OSError):
         return "", Study(UNKNOWN_STUDY)
+    return instance_in(values)
+
+
+def instance_in(values: Values) -> tuple[str, Study]:
+    """``instance_of`` from a header's values already read (``STUDY_TAGS`` among them)."""
 
     def text(field: str) -> str:
         tag = TEXT_FIELDS[field]

@@ -9,16 +9,19 @@ for a file the bytes path (``raw``) leaves to the data set path (``dataset_copy`
 import contextlib
 import mmap
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from desktop.core.audit.events import Study
+from desktop.core.audit.studies import STUDY_TAGS, instance_in
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.raw import deidentify_header
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import AtomicBatch, private_folder
+from desktop.core.values import RawValues
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -27,8 +30,12 @@ if TYPE_CHECKING:
 
 #: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
 Protect = Callable[["Dataset"], "Dataset"]
-#: Copies flushed to disk and moved into place together.
-BATCH = 32
+#: Copies flushed to disk and moved into place together (one flush of the disk for 64 CT
+#: copies, 32 MB: bench/README.md).
+BATCH = 64
+#: One source's outcome: its study when its copy is written (None: read it from the source),
+#: else why there is no copy.
+Outcome = tuple[Path, "Study | None", str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,7 @@ class Copied:
     source: Path
     copy: Path | None = None
     error: str = ""
+    study: Study | None = None  #: the source's study, when read on the way (for the audit)
 
 
 def source_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -76,24 +84,65 @@ def copy_files(
     *,
     protect: Protect | None = None,
     pixels: "PixelPolicy | None" = None,
+    workers: int | None = None,
 ) -> Iterator[Copied]:
     """``deidentify_files`` of files already found: each reported once its copy is on disk
-    (copies are flushed to disk and moved into place ``BATCH`` at a time)."""
+    (copies are flushed to disk and moved into place ``BATCH`` at a time). Header-only copies
+    are made by ``workers`` processes (``parallel``; None: one a core for many files; 0: by
+    this process)."""
+    from desktop.core.deid import parallel
+
     private_folder(out)
-    batch, written, targets = AtomicBatch(), [], _Targets(out)
+    sources = list(sources)
+    batch = AtomicBatch()
+    if pixels is not None or protect is not None:
+        workers = 0
+    elif workers is None:
+        workers = parallel.workers_for(len(sources))
+    if workers:
+        made = parallel.made_by_workers(sources, out, profile, batch, workers=workers)
+    else:
+        made = _made_here(sources, out, profile, protect, pixels, batch)
+    yield from in_batches(made, batch)
+
+
+def in_batches(made: Generator[Outcome, None, None], batch: AtomicBatch) -> Iterator[Copied]:
+    """Each outcome reported in order, a written copy once it is moved into place: the copies
+    of ``batch`` committed ``BATCH`` at a time, and before a failure is reported. Stopped
+    early, ``made`` is closed and the copies not moved are removed."""
+    written: list[tuple[Path, Study | None]] = []
     try:
-        for source in sources:
-            try:
-                _copy(source, out, profile, protect, pixels, batch, targets)
-                written.append(source)
-            except CourierError as error:
+        for source, study, error in made:
+            if error:
                 yield from _committed(batch, written)
-                yield Copied(source, error=str(error))
+                yield Copied(source, error=error)
+            else:
+                written.append((source, study))
             if len(batch) >= BATCH:
                 yield from _committed(batch, written)
         yield from _committed(batch, written)
     finally:
+        made.close()
         batch.discard()
+
+
+def _made_here(
+    sources: Iterable[Path],
+    out: Path,
+    profile: Profile,
+    protect: Protect | None,
+    pixels: "PixelPolicy | None",
+    batch: AtomicBatch,
+) -> Generator[Outcome, None, None]:
+    """Each source's copy written into ``batch`` by this process."""
+    targets = Targets(out)
+    for source in sources:
+        try:
+            study = copy_into(source, profile, protect, pixels, batch, targets)
+        except CourierError as error:
+            yield source, None, str(error)
+        else:
+            yield source, study, ""
 
 
 def deidentify_file(
@@ -111,7 +160,7 @@ def deidentify_file(
     return done.copy
 
 
-def _committed(batch: AtomicBatch, written: list[Path]) -> Iterator[Copied]:
+def _committed(batch: AtomicBatch, written: list[tuple[Path, Study | None]]) -> Iterator[Copied]:
     """Move the batch's copies into place and report them (or why they could not be)."""
     if not written:
         return
@@ -120,24 +169,24 @@ def _committed(batch: AtomicBatch, written: list[Path]) -> Iterator[Copied]:
     try:
         copies = batch.commit()
     except OSError as error:
-        for source in sources:
+        for source, _ in sources:
             yield Copied(source, error=f"cannot write its copy: {error.strerror or error}")
         return
-    for source, copy in zip(sources, copies, strict=True):
-        yield Copied(source, copy)
+    for (source, study), copy in zip(sources, copies, strict=True):
+        yield Copied(source, copy, study=study)
 
 
-def _copy(
+def copy_into(
     source: Path,
-    out: Path,
     profile: Profile,
     protect: Protect | None,
     pixels: "PixelPolicy | None",
     batch: AtomicBatch,
-    targets: "_Targets",
-) -> None:
+    targets: "Targets",
+) -> Study | None:
     """Write ``source``'s copy into ``batch``: from its header's bytes when it can
-    (``raw``), else through pydicom's data set (``dataset_copy``)."""
+    (``raw``: the source's study is read on the way and returned), else through pydicom's
+    data set (``dataset_copy``: None)."""
     if pixels is not None:
         from desktop.core.deid.dataset_copy import masked
 
@@ -146,22 +195,23 @@ def _copy(
         if dataset is not None:
             with batch.output(targets.of_dataset(source, dataset)) as copy:
                 dataset.save_as(copy, enforce_file_format=True)
-            return
+            return None
     with _mapped(source) as (handle, data):
         # the bytes path takes only a whole file: its pixels end exactly where the file does
-        raw = deidentify_header(data, profile) if protect is None else None
+        raw = deidentify_header(data, profile, keep=STUDY_TAGS) if protect is None else None
         if raw is not None:
             target = targets.of(source, raw.series_instance_uid, raw.sop_instance_uid)
             with batch.output(target) as copy:
                 copy.write(raw.header)
                 _copy_tail(handle, data, copy, raw.pixels)
-            return
+            return instance_in(RawValues(raw.originals, True))[1]
         from desktop.core.deid.dataset_copy import deidentified, write_copy
 
         _refuse_damaged(source)
         dataset, header = deidentified(source, data, profile, protect)
         with batch.output(targets.of_dataset(source, dataset)) as copy:
             write_copy(copy, dataset, header)
+        return None
 
 
 def _refuse_damaged(source: Path) -> None:
@@ -181,14 +231,16 @@ def _refuse_damaged(source: Path) -> None:
         raise CourierError(f"{source} is damaged ({defect}): not de-identified")
 
 
-class _Targets:
+class Targets:
     """Where each copy goes, ``<series>/<instance>.dcm`` under the output folder (folders made
     once); never over its own source, nor over a copy this run already made (two files of one
-    SOP Instance UID, as media often hold: the second is refused, naming the first)."""
+    SOP Instance UID, as media often hold: the second is refused, naming the first). A worker
+    process's (``claim=False``) leaves that to the run's ``claim``."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, claim: bool = True) -> None:
         self.out = out
         self.folders = {out}
+        self.claims = claim
         self.made: dict[Path, Path] = {}  # copy → its source
 
     def of_dataset(self, source: Path, dataset: "Dataset") -> Path:
@@ -201,6 +253,16 @@ class _Targets:
             raise OutputError(
                 f"{source} would be overwritten by its own copy; choose another --out"
             )
+        if self.claims:
+            self.claim(source, target)
+        if target.parent not in self.folders:
+            private_folder(target.parent)
+            self.folders.add(target.parent)
+        return target
+
+    def claim(self, source: Path, target: Path) -> None:
+        """``target`` is ``source``'s copy: CourierError if another source of the run has
+        it already."""
         first = self.made.get(target)
         if first is not None:
             raise CourierError(
@@ -208,10 +270,6 @@ class _Targets:
                 f"copied to {target}: not copied again"
             )
         self.made[target] = source
-        if target.parent not in self.folders:
-            private_folder(target.parent)
-            self.folders.add(target.parent)
-        return target
 
 
 @contextmanager

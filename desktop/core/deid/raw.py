@@ -89,14 +89,20 @@ class RawCopy:
     pixels: int
     sop_instance_uid: str
     series_instance_uid: str | None
+    #: The original top-level elements asked for (``keep``): tag → (VR, None in implicit VR;
+    #: value as stored), as ``header.read_header`` gives them.
+    originals: dict[int, tuple[str | None, bytes]]
 
 
-def deidentify_header(data: bytes | mmap.mmap, profile: Profile) -> RawCopy | None:
+def deidentify_header(
+    data: bytes | mmap.mmap, profile: Profile, *, keep: frozenset[int] = frozenset()
+) -> RawCopy | None:
     """The de-identified header of the Part 10 file ``data`` (the pixels, from ``pixels`` on,
-    are copied unchanged); None when the file needs the data set path."""
+    are copied unchanged), with the original values of the ``keep`` tags; None when the file
+    needs the data set path."""
     view = memoryview(data)
     try:
-        return _Copy(view, profile).run()
+        return _Copy(view, profile).run(keep)
     except (UnsupportedError, struct.error, UnicodeDecodeError, IndexError):
         return None
     finally:
@@ -111,7 +117,7 @@ class _Copy:
         self.new_uids: dict[int, str] = {}
         self.implicit = False
 
-    def run(self) -> RawCopy | None:
+    def run(self, keep: frozenset[int]) -> RawCopy | None:
         data = self.data
         if bytes(data[128:132]) != b"DICM":
             raise UnsupportedError  # the copy gets a zero preamble, as on the data set path
@@ -136,7 +142,12 @@ class _Copy:
         if series is None and SERIES_INSTANCE_UID in found:
             series = self._text(found[SERIES_INSTANCE_UID]).strip("\x00 ")
         head = self._meta_out(meta, sop)
-        return RawCopy(b"".join([PREAMBLE, head, *body]), pixels, sop, series)
+        originals = {
+            tag: (None if self.implicit else element.vr, bytes(data[element.value : element.end]))
+            for tag in keep
+            if (element := found.get(tag)) is not None
+        }
+        return RawCopy(b"".join([PREAMBLE, head, *body]), pixels, sop, series, originals)
 
     def _meta(self) -> tuple[dict[int, Element], int]:
         """The file meta elements, and where the data set starts."""
