@@ -136,12 +136,9 @@ def _jobs(args: argparse.Namespace, wanted: Callable[[bytes], bool]) -> list[tup
     Files named are all taken; in folders, those whose first bytes are ``wanted``."""
     from desktop.core.outputs import distinct_targets
 
-    jobs = distinct_targets(
+    return distinct_targets(  # each target's folder is made as its file is written
         (source, args.out / relative) for source, relative in _files(args.paths, wanted)
     )
-    for _, target in jobs:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    return jobs
 
 
 def _files(paths: list[Path], wanted: Callable[[bytes], bool]) -> Iterator[tuple[Path, Path]]:
