@@ -150,9 +150,6 @@ def _jobs(args: argparse.Namespace, wanted: Callable[[bytes], bool]) -> list[tup
         with found.open("rb") as handle:
             return wanted(handle.read(132))
 
-    jobs = distinct_targets(
+    return distinct_targets(  # each target's folder is made as its file is written
         (source, args.out / relative) for source, relative in input_files(args.paths, taken)
     )
-    for _, target in jobs:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    return jobs

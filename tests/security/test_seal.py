@@ -264,6 +264,7 @@ def test_another_recipient_is_told_it_is_not_theirs(
         tmp_path / "o",
     )
     assert status == 1
+    assert not (tmp_path / "o").exists()  # tester's F9: no empty folders when nothing is written
     assert "not sealed for identity courier (CN=client.test,O=DICOM Courier): it is for " in err
     assert (
         "it is for the certificate that Common Name: Test Intermediate CA, Organization: "
