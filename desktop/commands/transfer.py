@@ -20,6 +20,7 @@ from desktop.commands.options import attempts, collecting_later, open_keystore, 
 from desktop.core.config import (
     COMPRESSIONS,
     LOSSY_COMPRESSIONS,
+    PIXELS_REVIEW_ON_SEND,
     SIGNATURE_PROFILES,
     Node,
     find_node,
@@ -59,9 +60,14 @@ NODE_OPTIONS = (
     "deid",
     "deid_options",
     "deid_recipient",
+    "deid_pixels",
     "commit",
     "commit_wait",
     "compress",
+)
+PIXELS_HELP = (
+    "burned-in text in de-identified copies: masked as found (auto), or not searched (off), "
+    "the images whose header says they may show text then held back, not sent"
 )
 COMPRESS_HELP = (
     "compress uncompressed images for the wire: auto picks the best lossless codec the "
@@ -126,6 +132,11 @@ def register(commands: Any) -> None:
         type=Path,
         metavar="CERT",
         help="keep the originals in each copy, encrypted for this certificate (reid)",
+    )
+    send.add_argument(
+        "--pixels",
+        choices=("off", "auto", "review"),
+        help=PIXELS_HELP + " (default: the node's, else off; review needs a person: use deid)",
     )
     _commit_options(send, "(default: the node's setting)")
     send.add_argument(
@@ -209,6 +220,9 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
         help="keep the originals in the copies, encrypted for this certificate",
     )
     parser.add_argument(
+        "--deid-pixels", choices=("off", "auto", "review"), help=PIXELS_HELP + " (off)"
+    )
+    parser.add_argument(
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
     )
     _commit_options(parser, "after every send to this node")
@@ -240,7 +254,7 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
             raise CourierError(f"{recipient}: no such certificate file")
         changes["deid_recipient"] = str(recipient.resolve())
     if changes.get("deid") is False:  # a node that stops de-identifying forgets how it did
-        changes.update(deid_options=(), deid_recipient="")
+        changes.update(deid_options=(), deid_recipient="", deid_pixels="off")
     if changes.get("tls") is False:  # ... and one that stops TLS, the identity it presented
         changes.setdefault("identity", "")
     for key in ("identity", "sign_identity"):
@@ -469,6 +483,12 @@ def _deidentification(args: argparse.Namespace, node: Node) -> "Deidentification
 
     if (args.option or args.recipient) and not args.deid:
         raise CourierError("--option and --recipient say how to de-identify: add --deid")
+    if args.pixels and not args.deid:
+        raise CourierError(
+            "--pixels says how a de-identifying send treats burned-in text: add --deid"
+        )
+    if args.pixels == "review":
+        raise CourierError(PIXELS_REVIEW_ON_SEND)
     by_node = Deidentification.of_node(node)
     if not args.deid:
         return by_node
@@ -476,7 +496,8 @@ def _deidentification(args: argparse.Namespace, node: Node) -> "Deidentification
     recipient = args.recipient or (by_node.recipient if by_node else None)
     if recipient is not None and not recipient.is_file():
         raise CourierError(f"{recipient}: no such certificate file")
-    return Deidentification(options, recipient)
+    pixels = args.pixels or (by_node.pixels if by_node else "off")
+    return Deidentification(options, recipient, pixels)
 
 
 def _copies(

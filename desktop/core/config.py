@@ -25,6 +25,16 @@ HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 #: ones are used only when a user picks one for a node or a send.
 LOSSY_COMPRESSIONS = ("jpeg-ls-near-lossless", "j2k-lossy")
 COMPRESSIONS = ("none", "auto", "jpeg-ls-lossless", "j2k-lossless", "rle", *LOSSY_COMPRESSIONS)
+#: Burned-in text in the pixels of copies de-identified before sending: "off" does not search
+#: and holds back every image whose header says it may carry text; "auto" masks what is found.
+SEND_PIXELS = ("off", "auto")
+#: Why ``review`` is no choice for a send: the queue's sends run with nobody to look.
+PIXELS_REVIEW_ON_SEND = (
+    "burned-in text cannot be reviewed on a send: the queue sends with nobody there to look "
+    "at the images; choose off (images that may show text are held back) or auto (the text "
+    "found is masked), or review the boxes with `dicom-courier deid --pixels review` (the "
+    "GUI's De-identify…) and send the reviewed copies"
+)
 
 
 def lossy_conflict(what: str) -> str:
@@ -80,6 +90,7 @@ class Node:
     deid: bool = False  # send de-identified copies (PS3.15 Annex E), never the originals
     deid_options: tuple[str, ...] = ()  # ... with these profile options (retain-uids, ...)
     deid_recipient: str = ""  # ... keeping the originals encrypted for this certificate file
+    deid_pixels: str = "off"  # ... burned-in text: held back unsearched (off) or masked (auto)
     compress: str = "none"  # compress uncompressed instances for the wire (COMPRESSIONS)
 
     def validated(self) -> "Node":
@@ -133,10 +144,19 @@ class Node:
             )
         if self.sign_profile and not self.sign_identity:
             raise ConfigError("signing before sending needs the identity that signs")
-        if (self.deid_options or self.deid_recipient) and not self.deid:
+        if self.deid_pixels == "review":
+            raise ConfigError(PIXELS_REVIEW_ON_SEND, field="deid_pixels")
+        if self.deid_pixels not in SEND_PIXELS:
             raise ConfigError(
-                "de-identification options and recipient apply only to a node that "
-                "de-identifies: add --deid",
+                f"unknown burned-in text handling {self.deid_pixels!r}; choose off or auto",
+                field="deid_pixels",
+            )
+        if (
+            self.deid_options or self.deid_recipient or self.deid_pixels != "off"
+        ) and not self.deid:
+            raise ConfigError(
+                "de-identification options, recipient and burned-in text handling apply only "
+                "to a node that de-identifies: add --deid",
                 field="deid",
             )
         try:
