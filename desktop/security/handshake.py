@@ -25,6 +25,9 @@ from desktop.security.policy import peer_weaknesses
 from desktop.security.tls import RULES, Profile
 
 ALERT_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on our certificate
+#: Seconds the plain-DICOM probe waits after a failed handshake: a DICOM service answers an
+#: A-ASSOCIATE-RQ at once, and a silent peer already cost the whole handshake timeout.
+PROBE_WAIT = 3.0
 
 
 @dataclass(slots=True)
@@ -158,15 +161,17 @@ def open_tls(
         raw = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
     except OSError as error:
         facts.stage = "connect"
-        _fail(transcript, error, facts, start)
+        transcript.duration_ms = (time.perf_counter() - start) * 1000
+        _fail(transcript, error, facts)
         return None, transcript
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         connection = context.wrap_socket(raw, server_hostname=transcript.server_name)
     except (ssl.SSLError, OSError) as error:
         raw.close()
+        transcript.duration_ms = (time.perf_counter() - start) * 1000  # the handshake's own
         _investigate(error, settings, facts)
-        _fail(transcript, error, facts, start)
+        _fail(transcript, error, facts)
         return None, transcript
     record_session(transcript, connection)
     transcript.duration_ms = (time.perf_counter() - start) * 1000
@@ -195,10 +200,12 @@ def await_verdict(
     except TimeoutError:
         return  # silence: the peer waits for our association request, as a DICOM peer does
     except (ssl.SSLError, OSError) as error:
-        _fail(transcript, error, facts, start)
+        transcript.duration_ms = (time.perf_counter() - start) * 1000
+        _fail(transcript, error, facts)
         return
     if not data:
-        _fail(transcript, ssl.SSLEOFError("the peer closed the connection"), facts, start)
+        transcript.duration_ms = (time.perf_counter() - start) * 1000
+        _fail(transcript, ssl.SSLEOFError("the peer closed the connection"), facts)
 
 
 def _new_transcript(settings: ClientSettings) -> Transcript:
@@ -241,7 +248,8 @@ def _investigate(error: BaseException, settings: ClientSettings, facts: Facts) -
         error, ConnectionResetError | TimeoutError | socket.timeout | ssl.SSLEOFError
     )
     if not_tls and settings.dicom_probe is not None:
-        facts.plain_dicom = settings.dicom_probe(settings.host, settings.port, settings.timeout)
+        wait = min(settings.timeout, PROBE_WAIT)
+        facts.plain_dicom = settings.dicom_probe(settings.host, settings.port, wait)
 
 
 def _unverified_chain(settings: ClientSettings) -> list[CertificateInfo]:
@@ -276,8 +284,7 @@ def _private_chain(connection: ssl.SSLSocket, method: str) -> list[CertificateIn
         return []
 
 
-def _fail(transcript: Transcript, error: BaseException, facts: Facts, start: float) -> None:
-    transcript.duration_ms = (time.perf_counter() - start) * 1000
+def _fail(transcript: Transcript, error: BaseException, facts: Facts) -> None:
     transcript.error = f"{type(error).__name__}: {error}"
     transcript.diagnosis = diagnose(error, facts)
     if transcript.diagnosis.code == "hostname-mismatch":
