@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
+from desktop.core.counted import counted
 from desktop.core.errors import MediaError, OutputError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
@@ -29,7 +30,12 @@ def register(commands: Any) -> None:
         help="write studies to a CD/USB folder with a DICOMDIR (PS3.10/PS3.11)",
     )
     export.add_argument(
-        "--study", action="append", required=True, metavar="UID", help="a study; repeatable"
+        "--study",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="UID",
+        help="the studies (--study A B, or --study A --study B)",
     )
     export.add_argument(
         "--from",
@@ -70,7 +76,7 @@ def _export_media(args: argparse.Namespace) -> int:
         if args.iso:
             write_iso(media.root, args.iso, volume_id=media.file_set_id)
     left_out = [*selection.left_out, *media.skipped]
-    print(f"wrote {media.instances} instances with a DICOMDIR to {media.root}")
+    print(f"wrote {counted(media.instances, 'instance')} with a DICOMDIR to {media.root}")
     for problem in left_out:
         print(f"left off {problem.path}: {problem.reason}")
     if args.iso:

@@ -88,7 +88,7 @@ def register(commands: Any) -> None:
     add.set_defaults(run=_node_add)
     edit = actions.add_parser("edit", help="change a node's settings")
     edit.add_argument("name")
-    edit.add_argument("--rename", metavar="NEW", help="give the node a new name")
+    edit.add_argument("--rename", metavar="NEW", type=_new_name, help="give the node a new name")
     _node_options(edit, required=False)
     edit.set_defaults(run=_node_edit)
     listing = actions.add_parser("list", help="list the nodes")
@@ -242,6 +242,13 @@ def _commit_options(parser: argparse.ArgumentParser, when: str) -> None:
         metavar="SECONDS",
         help="how long to wait for the commitment report (60); a later one reaches `listen`",
     )
+
+
+def _new_name(text: str) -> str:
+    """``--rename``'s name: an empty one is refused here (it read as no rename at all)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a node name is 1 to 64 characters, not empty")
+    return text
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -825,12 +832,17 @@ def _history(args: argparse.Namespace) -> int:
     for record in records:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["time"]))
         print(
-            f"{when}  {record.get('node')}  {record.get('event')}  "
+            f"{when}  {_who(record)}  {record.get('event')}  "
             + _security(record.get("transcript") or {})
             + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
             + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
         )
     return 0
+
+
+def _who(record: dict[str, Any]) -> str:
+    """The node of a send, else the calling AE or address of a listener's peer."""
+    return str(record.get("node") or record.get("calling") or record.get("peer") or "-")
 
 
 def _security(transcript: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 import ipaddress
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from desktop.core.ae_title import RULE, is_ae_title
 from desktop.core.deid.table import parse_options
 from desktop.core.errors import CourierError
 from desktop.core.files import locked, private_folder, write_atomic
+
+log = logging.getLogger(__name__)
 
 CONFIG_VERSION = 1
 PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
@@ -272,8 +275,37 @@ def changing_config(home: Path) -> Iterator[Config]:
     processes wait to make their own change (none is lost)."""
     with locked(private_folder(home) / "config.lock"):
         config = load_config(home)
+        before = dict(config.nodes)
         yield config
+        _check_names(config, before)
         save_config(home, config)
+
+
+def _check_names(config: Config, before: dict[str, Node]) -> None:
+    """Refuse a node added or renamed to a name differing only in case from another's (one
+    would be mistaken for the other); warn of one given another's AE title, which C-MOVE
+    destinations and commitment reports are matched by (the first node with it wins)."""
+    for node in config.nodes.values():
+        old = before.get(node.name)
+        others = [n for n in config.nodes.values() if n.name != node.name]
+        twin = next((n for n in others if n.name.casefold() == node.name.casefold()), None)
+        if old is None and twin is not None:
+            raise ConfigError(
+                f"a node named {twin.name!r} exists already: {node.name!r} differs only in "
+                "case and would be mistaken for it; choose another name",
+                field="name",
+            )
+        namesake = next((n for n in others if n.ae_title == node.ae_title), None)
+        if namesake is not None and (old is None or old.ae_title != node.ae_title):
+            log.warning(
+                "node %r has the AE title %s of node %r: a C-MOVE to %s (and a storage "
+                "commitment report from it) goes to the first node with that title, so "
+                "only one of them can be a move destination",
+                node.name,
+                node.ae_title,
+                namesake.name,
+                node.ae_title,
+            )
 
 
 def save_config(home: Path, config: Config) -> None:
@@ -290,7 +322,9 @@ def find_node(config: Config, name: str) -> Node:
     node = config.nodes.get(name)
     if node is None:
         known = ", ".join(config.nodes) or "none yet (node add)"
-        raise ConfigError(f"no node named {name!r}; known nodes: {known}")
+        twin = next((n for n in config.nodes if n.casefold() == name.casefold()), None)
+        hint = f" (names are case-sensitive: {twin!r}?)" if twin else ""
+        raise ConfigError(f"no node named {name!r}{hint}; known nodes: {known}")
     return node
 
 
