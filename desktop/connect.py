@@ -244,15 +244,14 @@ def listener_tls(
 ) -> tuple[ssl.SSLContext, "TlsAcceptor"]:
     """Our SCP's TLS: present ``identity``, require and verify client certificates. A failed
     handshake reaches the listener's sink (``auditing.listener`` audits it) a few times a
-    minute per peer, and not for a connection the listener closed itself. An identity no peer
-    would accept as a server is refused before anything listens."""
+    minute per peer, and not for a connection the listener closed itself."""
+    context = server_context(profile, keystore.trusted_pem(), auditing.unlock(keystore, identity))
+    check_revocation(context, crls_pem(keystore))
     from desktop.security.policy import serving_refusal
 
     refused = serving_refusal(identity, keystore.identity(identity).certificate)
-    if refused:
+    if refused:  # before anything listens: every peer would refuse it as a server
         raise KeystoreError(refused)
-    context = server_context(profile, keystore.trusted_pem(), auditing.unlock(keystore, identity))
-    check_revocation(context, crls_pem(keystore))
 
     def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
         connection, transcript = accept_tls(raw, context, profile, timeout)

@@ -213,5 +213,5 @@ def serving_refusal(name: str, certificate: CertificateInfo) -> str:
         f"identity {name!r} cannot serve TLS: its certificate ({certificate.subject}) is for "
         f"{', '.join(usages)} only and lacks the serverAuth extended key usage, so every peer "
         'would refuse it as a server ("unsupported certificate"); choose an identity whose '
-        f"certificate has serverAuth (`dicom-courier keystore show {name}` lists its usages)"
+        "certificate has serverAuth"
     )

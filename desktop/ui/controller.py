@@ -175,10 +175,7 @@ class TransferController(QObject):
                     wait=node.commit_wait,
                     stop=lambda: worker.cancelled,
                 )
-            failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
-            refused = queue.commitment_failures(job_id)
-            failures += [f"{i.item.path}: {i.commitment_reason}" for i in refused]
-            reason = queue.reason(job_id) or (refused[0].commitment_reason if refused else "")
+            failures, reason = failures_and_reason(queue, job_id)
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures, reason)
         finally:
             queue.close()
@@ -220,3 +217,14 @@ class TransferController(QObject):
             self.note.emit(node, f"{record.item.path.name}: {record.note}")
         elif isinstance(record, str):
             self.note.emit(node, record)
+
+
+def failures_and_reason(queue: TransferQueue, job_id: int) -> tuple[list[str], str]:
+    """Each instance of the job not sent or not committed, with why, and the reason its row
+    shows: read from the queue, so a job of an earlier session or of the command line says it
+    as a job that just ran does."""
+    failures = [f"{i.item.path}: {i.message}" for i in queue.instances(job_id, FAILED)]
+    refused = queue.commitment_failures(job_id)
+    failures += [f"{i.item.path}: {i.commitment_reason}" for i in refused]
+    reason = queue.reason(job_id) or (refused[0].commitment_reason if refused else "")
+    return failures, reason

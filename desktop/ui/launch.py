@@ -96,8 +96,7 @@ def quit_on_signals(app: QApplication, window: MainWindow) -> None:
         if modal is not None:  # its caller goes on once this returns; then we come back
             if isinstance(modal, QDialog):
                 modal.reject()
-            else:
-                modal.close()
+            modal.hide()  # even one that refuses to close: no longer modal, so no loop
             QTimer.singleShot(0, close)
             return
         app.closeAllWindows()

@@ -5,7 +5,7 @@ The GUI's own checks and the echoes and sends of history.jsonl (the CLI's too) c
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,19 @@ class NodeChecks:
         self.settings.setValue(f"checks/{node.name}", json.dumps(value))
         self.settings.sync()
         return check
+
+    def renamed(self, before: Node, after: Node) -> None:
+        """Carry ``before``'s last check to ``after`` when only its name changed: a rename
+        changes nothing we talk to, so a node verified a moment ago stays verified."""
+        if replace(before, name=after.name) != after:
+            return
+        check = self.last(before)
+        if check is not None:
+            value = {"node": fingerprint(after), **asdict(check)}
+            self.settings.setValue(f"checks/{after.name}", json.dumps(value))
+        for key in (f"checks/{before.name}", f"settings/{before.name}"):
+            self.settings.remove(key)
+        self.settings.sync()
 
     def last(self, node: Node) -> Check | None:
         """The last check of ``node`` as it is configured now (None after a change)."""

@@ -58,10 +58,11 @@ class NodesController(QObject):
                 return nodes.add(home, node)
             return nodes.edit(home, name, **asdict(node))
 
-        dialog = NodeDialog(
-            identities, self.services.node(name) if name else None, self.shell.window, save=save
-        )
+        before = self.services.node(name) if name else None
+        dialog = NodeDialog(identities, before, self.shell.window, save=save)
         if self.shell.prompter.run(dialog):
+            if before is not None:
+                self.checks.renamed(before, dialog.node())
             self.refresh_nodes()
 
     def remove_node(self, name: str) -> None:

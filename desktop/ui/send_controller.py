@@ -17,9 +17,9 @@ from desktop.core.config import ConfigError
 from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
 from desktop.net.compression import in_words
-from desktop.net.queue import FAILED, JobSummary, TransferQueue
+from desktop.net.queue import JobSummary, TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
-from desktop.ui.controller import JobUpdate, TransferController
+from desktop.ui.controller import JobUpdate, TransferController, failures_and_reason
 from desktop.ui.errors import describe
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.node_checks import NodeChecks
@@ -84,15 +84,10 @@ class SendController(QObject):
             for job in jobs:
                 if job.state in SETTLED and job not in settled:
                     continue
-                self.transfers.show_job(
-                    job, self._failures(queue, job), reason=queue.reason(job.id)
-                )
+                failures, reason = failures_and_reason(queue, job.id)
+                self.transfers.show_job(job, failures, reason=reason)
         finally:
             queue.close()
-
-    @staticmethod
-    def _failures(queue: TransferQueue, job: JobSummary) -> list[str]:
-        return [f"{i.item.path}: {i.message}" for i in queue.instances(job.id, FAILED)]
 
     def commitment_reported(self, transaction: str) -> None:
         """A storage commitment report for one of our jobs reached the Inbox: its row says
@@ -103,13 +98,10 @@ class SendController(QObject):
             if job_id is None:
                 return
             job = queue.job(job_id)
-            refused = queue.commitment_failures(job_id)
+            failures, reason = failures_and_reason(queue, job_id)
         finally:
             queue.close()
-        failures = [f"{i.item.path}: {i.commitment_reason}" for i in refused]
-        self.transfers.show_job(
-            job, failures or None, reason=refused[0].commitment_reason if refused else ""
-        )
+        self.transfers.show_job(job, failures or None, reason=reason)
         self.shell.status(outcome(job))
 
     def _set_nodes(self, names: list[str]) -> None:

@@ -103,7 +103,9 @@ class InboxDialog(QDialog):
         self.identity.setStyleSheet(INVALID if refused else "")
         self.problem.setText(refused)
         self.problem.setVisible(bool(refused))
-        if not refused:
+        if refused:
+            self.adjustSize()  # room for the words, the fields kept at their height
+        else:
             super().accept()
 
     def inbox(self) -> InboxSettings | None:

@@ -83,15 +83,25 @@ class RecipientChooser:
         return Recipient(name, pem=self.recipients[name])
 
     def refused(self) -> str:
-        """What is missing, in words ("" when nothing is)."""
-        if self.combo.currentText() != CERTIFICATE_FILE:
-            return ""
-        name = self.file.text().strip()
-        if not name:
-            return "Choose the recipient's certificate file."
-        if not Path(name).expanduser().is_file():
-            return f"{name}: no such certificate file."
-        return ""
+        """What is missing or wrong, in words ("" when nothing is): a certificate that can
+        never receive encrypted data (a CA's, or one whose key may not encipher keys) is
+        refused here, as the command line refuses it, rather than once the dialog has closed;
+        the list is marked red when the entry chosen there is refused."""
+        from desktop.ui.widgets.dialogs import INVALID
+
+        self.combo.setStyleSheet("")
+        name = self.combo.currentText()
+        if name == CERTIFICATE_FILE:
+            path = self.file.text().strip()
+            if not path:
+                return "Choose the recipient's certificate file."
+            if not Path(path).expanduser().is_file():
+                return f"{path}: no such certificate file."
+        chosen = self.chosen()
+        problem = _unusable(chosen) if chosen is not None else ""
+        if problem and name != CERTIFICATE_FILE:
+            self.combo.setStyleSheet(INVALID)
+        return problem
 
     def _changed(self, text: str) -> None:
         self.form.setRowVisible(self.file_row, text == CERTIFICATE_FILE)
@@ -102,3 +112,20 @@ class RecipientChooser:
         )
         if name is not None:
             self.file.setText(str(name))
+
+
+def _unusable(recipient: Recipient) -> str:
+    """Why ``recipient``'s certificate may never receive encrypted data ("" when it may)."""
+    from desktop.core.errors import CourierError
+    from desktop.security.certificates import load_certificates
+    from desktop.security.recipients import unusable
+
+    try:
+        data = recipient.file.read_bytes() if recipient.file else recipient.pem.encode("ascii")
+        certificate = load_certificates(data, recipient.name)[0]
+    except OSError as error:
+        return f"cannot read {recipient.name}: {error.strerror or error}"
+    except CourierError as error:
+        return str(error)
+    problem = unusable(certificate)
+    return f"{recipient.name} cannot receive encrypted data: {problem}" if problem else ""
