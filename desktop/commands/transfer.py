@@ -121,6 +121,11 @@ def register(commands: Any) -> None:
         "unless --option is given)",
     )
     send.add_argument(
+        "--pixels",
+        choices=("off", "auto", "review"),
+        help=PIXELS_HELP + " (default: the node's, else off; review needs a person: use deid)",
+    )
+    send.add_argument(
         "--option",
         action="append",
         default=[],
@@ -132,11 +137,6 @@ def register(commands: Any) -> None:
         type=Path,
         metavar="CERT",
         help="keep the originals in each copy, encrypted for this certificate (reid)",
-    )
-    send.add_argument(
-        "--pixels",
-        choices=("off", "auto", "review"),
-        help=PIXELS_HELP + " (default: the node's, else off; review needs a person: use deid)",
     )
     _commit_options(send, "(default: the node's setting)")
     send.add_argument(
