@@ -161,17 +161,15 @@ def open_tls(
         raw = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
     except OSError as error:
         facts.stage = "connect"
-        transcript.duration_ms = (time.perf_counter() - start) * 1000
-        _fail(transcript, error, facts)
+        _fail(transcript, error, facts, start)
         return None, transcript
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         connection = context.wrap_socket(raw, server_hostname=transcript.server_name)
     except (ssl.SSLError, OSError) as error:
         raw.close()
-        transcript.duration_ms = (time.perf_counter() - start) * 1000  # the handshake's own
         _investigate(error, settings, facts)
-        _fail(transcript, error, facts)
+        _fail(transcript, error, facts, start)
         return None, transcript
     record_session(transcript, connection)
     transcript.duration_ms = (time.perf_counter() - start) * 1000
@@ -200,12 +198,10 @@ def await_verdict(
     except TimeoutError:
         return  # silence: the peer waits for our association request, as a DICOM peer does
     except (ssl.SSLError, OSError) as error:
-        transcript.duration_ms = (time.perf_counter() - start) * 1000
-        _fail(transcript, error, facts)
+        _fail(transcript, error, facts, start)
         return
     if not data:
-        transcript.duration_ms = (time.perf_counter() - start) * 1000
-        _fail(transcript, ssl.SSLEOFError("the peer closed the connection"), facts)
+        _fail(transcript, ssl.SSLEOFError("the peer closed the connection"), facts, start)
 
 
 def _new_transcript(settings: ClientSettings) -> Transcript:
@@ -248,8 +244,10 @@ def _investigate(error: BaseException, settings: ClientSettings, facts: Facts) -
         error, ConnectionResetError | TimeoutError | socket.timeout | ssl.SSLEOFError
     )
     if not_tls and settings.dicom_probe is not None:
+        probing = time.perf_counter()
         wait = min(settings.timeout, PROBE_WAIT)
         facts.plain_dicom = settings.dicom_probe(settings.host, settings.port, wait)
+        facts.probed = time.perf_counter() - probing
 
 
 def _unverified_chain(settings: ClientSettings) -> list[CertificateInfo]:
@@ -284,7 +282,8 @@ def _private_chain(connection: ssl.SSLSocket, method: str) -> list[CertificateIn
         return []
 
 
-def _fail(transcript: Transcript, error: BaseException, facts: Facts) -> None:
+def _fail(transcript: Transcript, error: BaseException, facts: Facts, start: float) -> None:
+    transcript.duration_ms = (time.perf_counter() - start - facts.probed) * 1000  # not the probe
     transcript.error = f"{type(error).__name__}: {error}"
     transcript.diagnosis = diagnose(error, facts)
     if transcript.diagnosis.code == "hostname-mismatch":
