@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from desktop import auditing
 from desktop.commands.options import open_keystore
-from desktop.core.audit.forward import Drainer, Forwarder, ForwardSettings
+from desktop.core.audit.forward import Drainer, Forwarder, ForwardError, ForwardSettings
 from desktop.core.audit.trail import AuditTrail
 from desktop.core.errors import CourierError
 from desktop.security.passwords import PASSWORD_ENV
@@ -25,9 +25,20 @@ if TYPE_CHECKING:
     from desktop.security.keystore import Keystore
 
 log = logging.getLogger(__name__)
+#: Seconds a command's closing flush waits on each step (connect, handshake, read): a
+#: repository that is down or silent must not hold every command, and what it did not take
+#: stays spooled for the next flush.
+FINISH_TIMEOUT = 2.0
+SESSION_TIMEOUT = 10.0  # ... and a long-running session's background flushes
 
 
-def forwarder(trail: AuditTrail, settings: ForwardSettings, keystore: Keystore) -> Forwarder:
+def forwarder(
+    trail: AuditTrail,
+    settings: ForwardSettings,
+    keystore: Keystore,
+    *,
+    timeout: float = SESSION_TIMEOUT,
+) -> Forwarder:
     """A forwarder presenting ``settings.identity`` and trusting the keystore's CAs."""
     identity = keystore.tls_identity(settings.identity) if settings.identity else None
     from desktop.security.tls import Profile, client_context  # TLS only when forwarding
@@ -35,7 +46,32 @@ def forwarder(trail: AuditTrail, settings: ForwardSettings, keystore: Keystore) 
     context = client_context(
         Profile(settings.profile), keystore.trusted_pem(), identity, check_hostname=True
     )
-    return Forwarder(trail.spool, settings, context)
+    return Forwarder(trail.spool, settings, context, timeout=timeout)
+
+
+def in_words(
+    error: ForwardError, settings: ForwardSettings, *, timeout: float, waiting: int
+) -> str:
+    """One line saying why the repository did not take the spool, as tls-check would say it
+    (not OpenSSL's text), and that nothing is lost."""
+    cause = error.__cause__
+    if not error.stage or cause is None:  # refused after the handshake: said plainly already
+        return str(error)
+    from desktop.security.diagnosis import Facts, diagnose  # only when forwarding failed
+
+    facts = Facts(
+        settings.host,
+        settings.port,
+        settings.server_name or settings.host,
+        settings.profile,
+        sent_identity=bool(settings.identity),
+        timeout=timeout,
+        stage=error.stage,
+    )
+    return (
+        f"audit messages not forwarded: {diagnose(cause, facts).summary}; they stay spooled "
+        f"({waiting}) and go with the next command or `dicom-courier audit flush`"
+    )
 
 
 class SessionForwarding:
@@ -48,6 +84,7 @@ class SessionForwarding:
         self.drainer: Drainer | None = None
         self._forwarder: Forwarder | None = None
         long_running = bool(getattr(args, "long_running", False))
+        self.timeout = SESSION_TIMEOUT if long_running else FINISH_TIMEOUT
         password_file = getattr(args, "password_file", None)
         if self.settings is None:
             return
@@ -65,6 +102,12 @@ class SessionForwarding:
         elif self.keystore is not None and self.trail.spool.pending():
             try:
                 self._send()
+            except ForwardError as error:
+                assert self.settings is not None
+                waiting = len(self.trail.spool.pending())
+                log.warning(
+                    "%s", in_words(error, self.settings, timeout=self.timeout, waiting=waiting)
+                )
             except CourierError as error:
                 log.warning("%s", error)
 
@@ -81,5 +124,7 @@ class SessionForwarding:
     def _send(self) -> int:
         if self._forwarder is None:
             assert self.settings is not None and self.keystore is not None
-            self._forwarder = forwarder(self.trail, self.settings, self.keystore())
+            self._forwarder = forwarder(
+                self.trail, self.settings, self.keystore(), timeout=self.timeout
+            )
         return self._forwarder.flush()

@@ -86,7 +86,11 @@ def describe(node: Node) -> str:
         security += f"; signs copies, {node.sign_profile} profile, as {node.sign_identity}"
     if node.deid:
         options = ", ".join(node.deid_options) or "no option"
-        security += f"; de-identifies copies ({options})"
+        security += f"; de-identifies copies ({options})" + (
+            ", burned-in text masked"
+            if node.deid_pixels == "auto"
+            else ", images that may show burned-in text held back"
+        )
         if node.deid_recipient:
             security += f", originals encrypted for {node.deid_recipient}"
     if node.commit:

@@ -26,7 +26,7 @@ from desktop.core.audit.trail import AuditTrail
 from desktop.core.config import PROFILES
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
-from desktop.forwarding import SessionForwarding, forwarder
+from desktop.forwarding import SESSION_TIMEOUT, SessionForwarding, forwarder, in_words
 
 log = logging.getLogger(__name__)
 RELATIVE = re.compile(r"(\d+)\s*([smhd])")
@@ -202,6 +202,12 @@ def _flush(args: argparse.Namespace) -> int:
     if settings is None:
         raise ForwardError("audit forwarding is off: audit forward --host H --identity ID first")
     waiting = len(trail.spool.pending())
-    sent = forwarder(trail, settings, open_keystore(args)).flush()
+    try:
+        sent = forwarder(trail, settings, open_keystore(args)).flush()
+    except ForwardError as error:
+        left = len(trail.spool.pending())
+        raise ForwardError(
+            in_words(error, settings, timeout=SESSION_TIMEOUT, waiting=left)
+        ) from None
     print(f"sent {sent} of {waiting} spooled audit message(s) to {settings.host}:{settings.port}")
     return 0

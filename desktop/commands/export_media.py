@@ -6,17 +6,19 @@ import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
+from desktop.core.counted import counted
 from desktop.core.errors import MediaError, OutputError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
 from desktop.core.media_writer import WrittenMedia, check_output, write_media
 from desktop.core.paths import courier_home
-from desktop.core.study_selection import media_label, select_studies
+from desktop.core.study_selection import media_label, sealed_media_label, select_studies
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -32,7 +34,12 @@ def register(commands: Any) -> None:
         help="write studies to a CD/USB folder with a DICOMDIR (PS3.10/PS3.11)",
     )
     export.add_argument(
-        "--study", action="append", required=True, metavar="UID", help="a study; repeatable"
+        "--study",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="UID",
+        help="the studies (--study A B, or --study A --study B)",
     )
     export.add_argument(
         "--from",
@@ -66,19 +73,20 @@ def _export_media(args: argparse.Namespace) -> int:
     with ExitStack() as audited:  # 110106 Export for each study, its outcome the media's
         for first in selection.firsts:
             audited.enter_context(auditing.exporting(first, args.out))
-        label = media_label(trees, args.study[0])
         if recipient is None:
-            media = _write(selection.files, args.out, label)
-        else:
-            media = _sealed(selection.files, args.out, label, recipient)
+            media = _write(selection.files, args.out, media_label(trees, args.study[0]))
+        else:  # the label is read without the key: no patient ID, no study date
+            media = _sealed(selection.files, args.out, sealed_media_label(date.today()), recipient)
         if args.iso:
             write_iso(media.root, args.iso, volume_id=media.file_set_id)
     left_out = [*selection.left_out, *media.skipped]
-    print(f"wrote {media.instances} instances with a DICOMDIR to {media.root}")
+    print(f"wrote {counted(media.instances, 'instance')} with a DICOMDIR to {media.root}")
     for problem in left_out:
         print(f"left off {problem.path}: {problem.reason}")
     if args.iso:
-        print(f"wrote the ISO 9660 image {args.iso} (volume {media.file_set_id or 'unnamed'})")
+        neutral = ": sealed media, named without the patient" if recipient is not None else ""
+        volume = media.file_set_id or "unnamed"
+        print(f"wrote the ISO 9660 image {args.iso} (volume {volume}{neutral})")
     return 0
 
 

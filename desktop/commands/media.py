@@ -135,7 +135,10 @@ def _write_export(args: argparse.Namespace, frames: "FrameSource | Stack") -> in
         for _ in export_mp4(frames, args.mp4, fps=args.fps, window=args.window):
             pass
         rate = args.fps or frames.fps
-        print(f"wrote {frames.frame_count} frames at {rate:g} fps to {args.mp4}")
+        from desktop.core.counted import counted
+
+        frames_written = counted(frames.frame_count, "frame")
+        print(f"wrote {frames_written} at {rate:.4g} fps to {args.mp4}")
     return 0
 
 

@@ -20,6 +20,7 @@ from desktop.commands.options import attempts, collecting_later, open_keystore, 
 from desktop.core.config import (
     COMPRESSIONS,
     LOSSY_COMPRESSIONS,
+    PIXELS_REVIEW_ON_SEND,
     SIGNATURE_PROFILES,
     Node,
     find_node,
@@ -60,9 +61,14 @@ NODE_OPTIONS = (
     "deid",
     "deid_options",
     "deid_recipient",
+    "deid_pixels",
     "commit",
     "commit_wait",
     "compress",
+)
+PIXELS_HELP = (
+    "burned-in text in de-identified copies: masked as found (auto), or not searched (off), "
+    "the images whose header says they may show text then held back, not sent"
 )
 COMPRESS_HELP = (
     "compress uncompressed images for the wire: auto picks the best lossless codec the "
@@ -83,7 +89,7 @@ def register(commands: Any) -> None:
     add.set_defaults(run=_node_add)
     edit = actions.add_parser("edit", help="change a node's settings")
     edit.add_argument("name")
-    edit.add_argument("--rename", metavar="NEW", help="give the node a new name")
+    edit.add_argument("--rename", metavar="NEW", type=_new_name, help="give the node a new name")
     _node_options(edit, required=False)
     edit.set_defaults(run=_node_edit)
     listing = actions.add_parser("list", help="list the nodes")
@@ -114,6 +120,11 @@ def register(commands: Any) -> None:
         action="store_true",
         help="send de-identified copies (PS3.15 Annex E Basic Profile; the node's options "
         "unless --option is given)",
+    )
+    send.add_argument(
+        "--pixels",
+        choices=("off", "auto", "review"),
+        help=PIXELS_HELP + " (default: the node's, else off; review needs a person: use deid)",
     )
     send.add_argument(
         "--option",
@@ -215,6 +226,9 @@ def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
         help="keep the originals in the copies, encrypted for this certificate",
     )
     parser.add_argument(
+        "--deid-pixels", choices=("off", "auto", "review"), help=PIXELS_HELP + " (off)"
+    )
+    parser.add_argument(
         "--timeout", dest="connect_timeout", type=float, help="seconds to connect (10)"
     )
     _commit_options(parser, "after every send to this node")
@@ -236,6 +250,13 @@ def _commit_options(parser: argparse.ArgumentParser, when: str) -> None:
     )
 
 
+def _new_name(text: str) -> str:
+    """``--rename``'s name: an empty one is refused here (it read as no rename at all)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a node name is 1 to 64 characters, not empty")
+    return text
+
+
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
     changes = {k: getattr(args, k) for k in NODE_OPTIONS if getattr(args, k) is not None}
     if "deid_options" in changes:
@@ -246,7 +267,7 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
             raise CourierError(f"{recipient}: no such certificate file")
         changes["deid_recipient"] = str(recipient.resolve())
     if changes.get("deid") is False:  # a node that stops de-identifying forgets how it did
-        changes.update(deid_options=(), deid_recipient="")
+        changes.update(deid_options=(), deid_recipient="", deid_pixels="off")
     if changes.get("tls") is False:  # ... and one that stops TLS, the identity it presented
         changes.setdefault("identity", "")
     for key in ("identity", "sign_identity"):
@@ -517,6 +538,12 @@ def _deidentification(args: argparse.Namespace, node: Node) -> "Deidentification
 
     if (args.option or args.recipient) and not args.deid:
         raise CourierError("--option and --recipient say how to de-identify: add --deid")
+    if args.pixels and not args.deid:
+        raise CourierError(
+            "--pixels says how a de-identifying send treats burned-in text: add --deid"
+        )
+    if args.pixels == "review":
+        raise CourierError(PIXELS_REVIEW_ON_SEND)
     by_node = Deidentification.of_node(node)
     if not args.deid:
         return by_node
@@ -524,7 +551,8 @@ def _deidentification(args: argparse.Namespace, node: Node) -> "Deidentification
     recipient = args.recipient or (by_node.recipient if by_node else None)
     if recipient is not None and not recipient.is_file():
         raise CourierError(f"{recipient}: no such certificate file")
-    return Deidentification(options, recipient)
+    pixels = args.pixels or (by_node.pixels if by_node else "off")
+    return Deidentification(options, recipient, pixels)
 
 
 def _copies(
@@ -877,12 +905,17 @@ def _history(args: argparse.Namespace) -> int:
     for record in records:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["time"]))
         print(
-            f"{when}  {record.get('node')}  {record.get('event')}  "
+            f"{when}  {_who(record)}  {record.get('event')}  "
             + _security(record.get("transcript") or {})
             + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
             + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
         )
     return 0
+
+
+def _who(record: dict[str, Any]) -> str:
+    """The node of a send, else the calling AE or address of a listener's peer."""
+    return str(record.get("node") or record.get("calling") or record.get("peer") or "-")
 
 
 def _security(transcript: dict[str, Any]) -> str:

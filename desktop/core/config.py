@@ -2,6 +2,7 @@
 
 import ipaddress
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from desktop.core.deid.table import parse_options
 from desktop.core.errors import CourierError
 from desktop.core.files import locked, private_folder, write_atomic
 
+log = logging.getLogger(__name__)
+
 CONFIG_VERSION = 1
 PROFILES = ("bcp195-nd", "bcp195-rfc8996", "bcp195-rfc8996-mod", "bcp195")
 SIGNATURE_PROFILES = ("", "base", "creator", "authorization")  # "": do not sign
@@ -25,6 +28,16 @@ HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 #: ones are used only when a user picks one for a node or a send.
 LOSSY_COMPRESSIONS = ("jpeg-ls-near-lossless", "j2k-lossy")
 COMPRESSIONS = ("none", "auto", "jpeg-ls-lossless", "j2k-lossless", "rle", *LOSSY_COMPRESSIONS)
+#: Burned-in text in the pixels of copies de-identified before sending: "off" does not search
+#: and holds back every image whose header says it may carry text; "auto" masks what is found.
+SEND_PIXELS = ("off", "auto")
+#: Why ``review`` is no choice for a send: the queue's sends run with nobody to look.
+PIXELS_REVIEW_ON_SEND = (
+    "burned-in text cannot be reviewed on a send: the queue sends with nobody there to look "
+    "at the images; choose off (images that may show text are held back) or auto (the text "
+    "found is masked), or review the boxes with `dicom-courier deid --pixels review` (the "
+    "GUI's De-identify…) and send the reviewed copies"
+)
 
 
 def lossy_conflict(what: str) -> str:
@@ -80,6 +93,7 @@ class Node:
     deid: bool = False  # send de-identified copies (PS3.15 Annex E), never the originals
     deid_options: tuple[str, ...] = ()  # ... with these profile options (retain-uids, ...)
     deid_recipient: str = ""  # ... keeping the originals encrypted for this certificate file
+    deid_pixels: str = "off"  # ... burned-in text: held back unsearched (off) or masked (auto)
     compress: str = "none"  # compress uncompressed instances for the wire (COMPRESSIONS)
 
     def validated(self) -> "Node":
@@ -133,10 +147,19 @@ class Node:
             )
         if self.sign_profile and not self.sign_identity:
             raise ConfigError("signing before sending needs the identity that signs")
-        if (self.deid_options or self.deid_recipient) and not self.deid:
+        if self.deid_pixels == "review":
+            raise ConfigError(PIXELS_REVIEW_ON_SEND, field="deid_pixels")
+        if self.deid_pixels not in SEND_PIXELS:
             raise ConfigError(
-                "de-identification options and recipient apply only to a node that "
-                "de-identifies: add --deid",
+                f"unknown burned-in text handling {self.deid_pixels!r}; choose off or auto",
+                field="deid_pixels",
+            )
+        if (
+            self.deid_options or self.deid_recipient or self.deid_pixels != "off"
+        ) and not self.deid:
+            raise ConfigError(
+                "de-identification options, recipient and burned-in text handling apply only "
+                "to a node that de-identifies: add --deid",
                 field="deid",
             )
         try:
@@ -252,8 +275,37 @@ def changing_config(home: Path) -> Iterator[Config]:
     processes wait to make their own change (none is lost)."""
     with locked(private_folder(home) / "config.lock"):
         config = load_config(home)
+        before = dict(config.nodes)
         yield config
+        _check_names(config, before)
         save_config(home, config)
+
+
+def _check_names(config: Config, before: dict[str, Node]) -> None:
+    """Refuse a node added or renamed to a name differing only in case from another's (one
+    would be mistaken for the other); warn of one given another's AE title, which C-MOVE
+    destinations and commitment reports are matched by (the first node with it wins)."""
+    for node in config.nodes.values():
+        old = before.get(node.name)
+        others = [n for n in config.nodes.values() if n.name != node.name]
+        twin = next((n for n in others if n.name.casefold() == node.name.casefold()), None)
+        if old is None and twin is not None:
+            raise ConfigError(
+                f"a node named {twin.name!r} exists already: {node.name!r} differs only in "
+                "case and would be mistaken for it; choose another name",
+                field="name",
+            )
+        namesake = next((n for n in others if n.ae_title == node.ae_title), None)
+        if namesake is not None and (old is None or old.ae_title != node.ae_title):
+            log.warning(
+                "node %r has the AE title %s of node %r: a C-MOVE to %s (and a storage "
+                "commitment report from it) goes to the first node with that title, so "
+                "only one of them can be a move destination",
+                node.name,
+                node.ae_title,
+                namesake.name,
+                node.ae_title,
+            )
 
 
 def save_config(home: Path, config: Config) -> None:
@@ -270,7 +322,9 @@ def find_node(config: Config, name: str) -> Node:
     node = config.nodes.get(name)
     if node is None:
         known = ", ".join(config.nodes) or "none yet (node add)"
-        raise ConfigError(f"no node named {name!r}; known nodes: {known}")
+        twin = next((n for n in config.nodes if n.casefold() == name.casefold()), None)
+        hint = f" (names are case-sensitive: {twin!r}?)" if twin else ""
+        raise ConfigError(f"no node named {name!r}{hint}; known nodes: {known}")
     return node
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from desktop.core.cine import DEFAULT_FPS
+from desktop.core.counted import counted
 from desktop.core.display import Rendered, Window
 from desktop.core.errors import ExportError, FrameError
 from desktop.core.frames import FrameSource
@@ -168,7 +169,7 @@ def series_stack(trees: Sequence[MediaTree], *, series_uid: str | None = None) -
         )
     if len(found) > 1:
         listing = "; ".join(
-            f"{uid} ({s.modality} {s.series_description}, {len(s.instances)} images)"
+            f"{uid} ({s.modality} {s.series_description}, {counted(len(s.instances), 'image')})"
             for uid, s in found.items()
         )
         raise ExportError(

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from desktop.core.errors import MediaError
@@ -91,6 +92,12 @@ def media_label(trees: Sequence[MediaTree], study_uid: str) -> str:
                 if study.study_instance_uid == study_uid:
                     return file_set_id(f"{patient.patient_id[:7]}_{study.study_date}".strip("_"))
     return ""
+
+
+def sealed_media_label(exported: date) -> str:
+    """The File-set ID (and ISO volume label) of sealed media: neutral, the day of export
+    only, since any system shows a disc's label to whoever holds it, without the key."""
+    return file_set_id(f"SEALED_{exported:%Y%m%d}")
 
 
 def study_of(tree: MediaTree, sop_instance_uid: str) -> str:

@@ -88,6 +88,7 @@ class Facts:
     stage: str = "handshake"  # "connect", "handshake" or "after-handshake"
     peer_chain: list[CertificateInfo] = field(default_factory=list)
     plain_dicom: bool | None = None
+    probed: float = 0.0  # seconds spent finding out plain_dicom (not the handshake's time)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from desktop.security.certificates import CertificateInfo
 
 ALERT_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on our certificate
+#: Seconds the plain-DICOM probe waits after a failed handshake: a DICOM service answers an
+#: A-ASSOCIATE-RQ at once, and a silent peer already cost the whole handshake timeout.
+PROBE_WAIT = 3.0
 
 
 @dataclass(slots=True)
@@ -250,7 +253,10 @@ def _investigate(error: BaseException, settings: ClientSettings, facts: Facts) -
         error, ConnectionResetError | TimeoutError | socket.timeout | ssl.SSLEOFError
     )
     if not_tls and settings.dicom_probe is not None:
-        facts.plain_dicom = settings.dicom_probe(settings.host, settings.port, settings.timeout)
+        probing = time.perf_counter()
+        wait = min(settings.timeout, PROBE_WAIT)
+        facts.plain_dicom = settings.dicom_probe(settings.host, settings.port, wait)
+        facts.probed = time.perf_counter() - probing
 
 
 def _unverified_chain(settings: ClientSettings) -> list[CertificateInfo]:
@@ -299,7 +305,7 @@ def _weaknesses(chain: list[CertificateInfo]) -> list[str]:
 
 
 def _fail(transcript: Transcript, error: BaseException, facts: Facts, start: float) -> None:
-    transcript.duration_ms = (time.perf_counter() - start) * 1000
+    transcript.duration_ms = (time.perf_counter() - start - facts.probed) * 1000  # not the probe
     transcript.error = f"{type(error).__name__}: {error}"
     transcript.diagnosis = diagnose(error, facts)
     if transcript.diagnosis.code == "hostname-mismatch":

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from desktop import auditing
+from desktop.core.counted import counted
 from desktop.core.model import InstanceStatus
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.browser import BrowserPanel
@@ -58,7 +59,8 @@ def export_to_media(
         for problem in media.skipped:
             log.warning("%s left off the media: %s", problem.path, problem.reason)
         left = f"; {len(media.skipped)} files left off (see the log)" if media.skipped else ""
-        status(f"Wrote {media.instances} instances with a DICOMDIR to {media.root}{left}")
+        written = counted(media.instances, "instance")
+        status(f"Wrote {written} with a DICOMDIR to {media.root}{left}")
 
     def failed(error: Exception) -> None:
         dialog.close()

@@ -432,7 +432,7 @@ def test_export_media_sealed_for_a_recipient_opens_only_with_its_key(
         "--out", tmp_path / "cd", "--seal-for", pki.path("client"),
     )  # fmt: skip
     assert status == 0, err
-    assert "recipient: CN=client.test,O=DICOM Courier" in out and "wrote 1 instances" in out
+    assert "recipient: CN=client.test,O=DICOM Courier" in out and "wrote 1 instance with" in out
     sealed = sorted(p for p in (tmp_path / "cd").rglob("*") if p.is_file())
     assert [p.name for p in sealed] == ["DICOMDIR", "IM000000"]
     assert not any(b"CompressedSamples" in p.read_bytes() for p in sealed)  # the name

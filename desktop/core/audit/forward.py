@@ -28,7 +28,14 @@ BATCH = 500  # messages per connection
 
 
 class ForwardError(CourierError):
-    """The audit repository could not be reached, or did not take the messages."""
+    """The audit repository could not be reached, or did not take the messages: ``stage``
+    says how far the connection went ("connect", "handshake", "after-handshake"; "" when no
+    connection was tried) and ``waiting`` how many messages stay spooled."""
+
+    def __init__(self, message: str, *, stage: str = "", waiting: int = 0) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.waiting = waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,27 +113,32 @@ class Forwarder:
     def _send(self, batch: list[Path]) -> None:
         where = f"{self.settings.host}:{self.settings.port}"
         name = self.settings.server_name or self.settings.host
+        stage = "connect"
         try:
-            with (
-                socket.create_connection(
-                    (self.settings.host, self.settings.port), timeout=self.timeout
-                ) as raw,
-                self.context.wrap_socket(raw, server_hostname=name) as tls,
-            ):
-                refusal = _refusal(tls, self.refusal_wait)
-                if refusal:
-                    raise ForwardError(
-                        f"the audit repository {where} refused us after the TLS handshake "
-                        f"({refusal}): check that it trusts our CA and permits our "
-                        f"certificate's name; {len(batch)} message(s) stay spooled"
-                    )
-                for path in batch:
-                    tls.sendall(octet_counted(path.read_bytes()))
-                _close_confirmed(tls)
+            with socket.create_connection(
+                (self.settings.host, self.settings.port), timeout=self.timeout
+            ) as raw:
+                stage = "handshake"
+                with self.context.wrap_socket(raw, server_hostname=name) as tls:
+                    stage = "after-handshake"
+                    refusal = _refusal(tls, self.refusal_wait)
+                    if refusal:
+                        raise ForwardError(
+                            f"the audit repository {where} refused us after the TLS handshake "
+                            f"({refusal}): check that it trusts our CA and permits our "
+                            f"certificate's name; {len(batch)} message(s) stay spooled",
+                            stage=stage,
+                            waiting=len(batch),
+                        )
+                    for path in batch:
+                        tls.sendall(octet_counted(path.read_bytes()))
+                    _close_confirmed(tls)
         except (OSError, ssl.SSLError) as error:
             raise ForwardError(
                 f"the audit repository {where} did not take {len(batch)} message(s): "
-                f"{error}; they stay spooled and are sent on the next flush"
+                f"{error}; they stay spooled and are sent on the next flush",
+                stage=stage,
+                waiting=len(batch),
             ) from error
         log.info("forwarded %d audit message(s) to %s", len(batch), where)
 

@@ -30,6 +30,7 @@ from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
 from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
+from desktop.ui.widgets.send_pixels import send_pixels_box
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -143,6 +144,7 @@ class NodeDialog(QDialog):
             options.addWidget(box)
         self.deid_recipient = QLineEdit(node.deid_recipient)
         self.deid_recipient.setPlaceholderText("certificate file: keeps the originals for it")
+        self.deid_pixels = send_pixels_box(node.deid_pixels)
         self.deid.toggled.connect(self._deid_toggled)
         self._deid_toggled(node.deid)
         self.tls.toggled.connect(self._tls_toggled)
@@ -170,6 +172,7 @@ class NodeDialog(QDialog):
             form.addRow(label, widget)
         form.addRow("Profile options", options)
         form.addRow("Re-identifiable by", self.deid_recipient)
+        form.addRow("Burned-in text", self.deid_pixels)
         buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -197,6 +200,7 @@ class NodeDialog(QDialog):
             "calling_ae_title": self.calling,
             "deid": self.deid,
             "deid_recipient": self.deid_recipient,
+            "deid_pixels": self.deid_pixels,
             "compress": self.compress,
         }
 
@@ -214,6 +218,7 @@ class NodeDialog(QDialog):
         for box in self.deid_options.values():
             box.setEnabled(on)
         self.deid_recipient.setEnabled(on)
+        self.deid_pixels.setEnabled(on)
 
     def node(self) -> Node:
         """The node as entered (validate with Node.validated); settings the dialog does not
@@ -238,6 +243,7 @@ class NodeDialog(QDialog):
             deid=deid,
             deid_options=tuple(n for n, b in self.deid_options.items() if deid and b.isChecked()),
             deid_recipient=self.deid_recipient.text().strip() if deid else "",
+            deid_pixels=self.deid_pixels.currentData() if deid else "off",
             compress=self.compress.currentText(),
         )
 

@@ -1,10 +1,13 @@
 """The send confirmation: what goes where, over what, and whether copies are de-identified
 (checked and fixed for a node that only takes de-identified copies)."""
 
-from PySide6.QtWidgets import QCheckBox, QDialog, QLabel, QVBoxLayout, QWidget
+from dataclasses import replace
+
+from PySide6.QtWidgets import QCheckBox, QDialog, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.core.deid.setting import Deidentification
 from desktop.ui.widgets.dialogs import ok_cancel
+from desktop.ui.widgets.send_pixels import send_pixels_box
 
 DEID_TEXT = "De-identify before sending"
 WIDTH_IN_CHARACTERS = 84  # the sentence wraps in a few readable lines, not a narrow column
@@ -27,12 +30,16 @@ class SendConfirmation(QDialog):
         self.deid.setEnabled(by_node is None)
         if by_node is not None:
             self.deid.setToolTip("This node receives de-identified copies only (node settings)")
+        self.pixels = send_pixels_box(by_node.pixels if by_node else "off")
+        self.pixels_row = QWidget()
+        QFormLayout(self.pixels_row).addRow("Burned-in text", self.pixels)
         self.how = QLabel()
         self.how.setWordWrap(True)
         self.deid.toggled.connect(self._show_how)
+        self.pixels.currentIndexChanged.connect(self._show_how)
         self._show_how()
         layout = QVBoxLayout(self)
-        for widget in (self.message, self.deid, self.how):
+        for widget in (self.message, self.deid, self.pixels_row, self.how):
             layout.addWidget(widget)
         layout.addWidget(ok_cancel(self))
 
@@ -40,11 +47,12 @@ class SendConfirmation(QDialog):
         """The copies' de-identification (None: the originals are sent)."""
         if not self.deid.isChecked():
             return None
-        return self.by_node or Deidentification()
+        return replace(self.by_node or Deidentification(), pixels=self.pixels.currentData())
 
     def _show_how(self) -> None:
         chosen = self.deidentification()
         self.how.setVisible(chosen is not None)
+        self.pixels_row.setVisible(chosen is not None)
         if chosen is not None:
             self.how.setText(
                 f"Sends {chosen.describe()}, made in a private temporary folder and removed "

@@ -1,0 +1,64 @@
+"""A command's closing flush while the audit repository is down or silent (F13): every command
+waited the full 10 s TLS timeout and printed OpenSSL's '_ssl.c:989' text. It now waits a short
+bounded time, says why in one plain line, and keeps every message spooled for later."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.audit.test_forward import home
+from tests.helpers import cli
+from tests.peers import free_port, python_tls_server
+
+__all__ = ["home"]  # fixture, used by name
+SHORT = 2  # seconds a closing flush waits per step (desktop.forwarding.FINISH_TIMEOUT)
+
+
+def _forward_to(capsys: pytest.CaptureFixture[str], port: int) -> None:
+    status, _, err = cli(capsys, "audit", "forward", "--host", "127.0.0.1", "--port", port,
+                         "--identity", "courier")  # fmt: skip
+    assert status == 0, err
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_silent_repository_holds_a_command_briefly_and_is_named_plainly(
+    home: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with python_tls_server(None) as port:  # accepts, never answers
+        _forward_to(capsys, port)
+        spooled = len(list((home / "audit" / "spool").glob("*.syslog")))
+        caplog.clear()
+        started = time.monotonic()
+        status, out, _ = cli(capsys, "node", "list")
+        waited = time.monotonic() - started
+    assert status == 0, out  # the command itself is not failed
+    assert waited < 4 * SHORT < 10  # the full TLS timeout was 10 s
+    [warning] = _warnings(caplog)
+    assert warning == (
+        f"audit messages not forwarded: 127.0.0.1:{port} accepted the connection but did not "
+        f"complete the TLS handshake within {SHORT} s; they stay spooled "
+        f"({spooled + 2}) and go with the next command or `dicom-courier audit flush`"
+    )  # this command's start and stop were added
+    assert len(list((home / "audit" / "spool").glob("*.syslog"))) == spooled + 2
+
+
+def test_a_repository_that_is_down_is_named_plainly_and_nothing_is_lost(
+    home: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()  # nothing listens there
+    _forward_to(capsys, port)
+    caplog.clear()
+    assert cli(capsys, "node", "list")[0] == 0
+    [warning] = _warnings(caplog)
+    assert warning.startswith(
+        f"audit messages not forwarded: Connection refused by 127.0.0.1:{port};"
+    )
+    assert "_ssl.c" not in warning and "Errno" not in warning
+    status, _, err = cli(capsys, "audit", "flush")
+    assert status != 0
+    assert f"Connection refused by 127.0.0.1:{port}; they stay spooled" in err
+    assert len(list((home / "audit" / "spool").glob("*.syslog"))) >= 3
