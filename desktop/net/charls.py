@@ -1,0 +1,133 @@
+"""CharLS's JPEG-LS encoder without the GIL: the one pyjpegls ships, called through ctypes.
+
+pyjpegls 1.5 calls CharLS's ``JpegLsEncode`` holding the GIL for the whole image (its
+Cython has no ``nogil``): beside two encoding threads a sending thread waited a median 24 ms
+(worst 186) for the GIL after every socket call, so the link idled between instances while
+the encoders ran. ctypes releases the GIL around a foreign call: the same function, with the
+same parameters pyjpegls passes, gives the same bytes (tests/net/test_charls.py), and the
+sending thread waits 0.16 ms. Loading it needs neither numpy nor pyjpegls's Python.
+
+The parameters are CharLS 2's ``JlsParameters`` (charls/public_types.h), the ABI of the
+legacy entry point pyjpegls 1.x links in. Any other pyjpegls, or a library without the
+symbol, falls back to ``jpeg_ls.encode_pixel_data`` (GIL held, same bytes).
+"""
+
+import ctypes
+import importlib.metadata
+import importlib.util
+import logging
+from collections.abc import Callable
+from functools import cache
+
+log = logging.getLogger(__name__)
+#: pyjpegls releases whose CharLS 2 legacy ABI this module was checked against.
+CHECKED = ("1.5.",)
+Encoder = Callable[[bytes, int, int, int, int], bytes]  # frame, rows, columns, bits, near
+
+_Int = ctypes.c_int32
+
+
+class _Preset(ctypes.Structure):
+    """JpegLSPresetCodingParameters: all 0, CharLS's defaults."""
+
+    _fields_ = [(name, _Int) for name in ("maximum", "t1", "t2", "t3", "reset")]
+
+
+class _Jfif(ctypes.Structure):
+    """JfifParameters: all 0, no JFIF header."""
+
+    _fields_ = [
+        *((name, _Int) for name in ("version", "units", "x_density", "y_density", "x", "y")),
+        ("thumbnail", ctypes.c_void_p),
+    ]
+
+
+class _Parameters(ctypes.Structure):
+    """JlsParameters (CharLS 2, the legacy API)."""
+
+    _fields_ = [
+        *(
+            (name, _Int)
+            for name in (
+                "width",
+                "height",
+                "bits_per_sample",
+                "stride",
+                "components",
+                "allowed_lossy_error",
+                "interleave_mode",
+                "color_transformation",
+            )
+        ),
+        ("output_bgr", ctypes.c_char),
+        ("custom", _Preset),
+        ("jfif", _Jfif),
+    ]
+
+
+@cache
+def encoder() -> Encoder:
+    """The encoder of one grey frame (8 or 16 bits allocated, little endian) of ``rows`` ×
+    ``columns`` with ``bits`` stored, lossless when ``near`` is 0: CharLS without the GIL
+    where the installed pyjpegls is one this module knows, else pyjpegls itself."""
+    try:
+        version = importlib.metadata.version("pyjpegls")
+        spec = importlib.util.find_spec("_CharLS")
+        if not version.startswith(CHECKED) or spec is None or spec.origin is None:
+            raise OSError(f"pyjpegls {version} is not one whose CharLS ABI was checked")
+        function = ctypes.CDLL(spec.origin).JpegLsEncode
+    except (OSError, AttributeError, importlib.metadata.PackageNotFoundError) as error:
+        log.info("JPEG-LS encodes holding the GIL: %s", error)
+        return _with_gil
+    function.restype = ctypes.c_int
+    function.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_size_t),
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.POINTER(_Parameters),
+        ctypes.c_char_p,
+    ]
+
+    def encode(frame: bytes, rows: int, columns: int, bits: int, near: int) -> bytes:
+        parameters = _Parameters(
+            width=columns,
+            height=rows,
+            bits_per_sample=max(bits, 2),
+            stride=columns * ((bits + 7) // 8),
+            components=1,
+            allowed_lossy_error=near,
+        )
+        output = ctypes.create_string_buffer(2 * len(frame) + 1024)  # as pyjpegls: twice
+        written, message = ctypes.c_size_t(0), ctypes.create_string_buffer(256)
+        code = function(
+            output,
+            len(output),
+            ctypes.byref(written),
+            frame,
+            len(frame),
+            ctypes.byref(parameters),
+            message,
+        )
+        if code:
+            text = message.value.decode("ascii", "replace")
+            raise RuntimeError(f"JPEG-LS encoding failed (CharLS error {code}): {text}")
+        return ctypes.string_at(output, written.value)
+
+    return encode
+
+
+def _with_gil(frame: bytes, rows: int, columns: int, bits: int, near: int) -> bytes:
+    import jpeg_ls
+
+    return bytes(
+        jpeg_ls.encode_pixel_data(
+            frame,
+            lossy_error=near,
+            rows=rows,
+            columns=columns,
+            samples_per_pixel=1,
+            bits_stored=bits,
+        )
+    )
