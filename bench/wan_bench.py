@@ -24,8 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
+from bench import wire
 from bench.timing import add_tls_node, courier, ct_series
 from desktop.net.compression import BY_NAME, pack
 from desktop.net.pipeline import Ahead, Job
@@ -132,6 +133,7 @@ def outer(args: argparse.Namespace) -> None:
                     rate,
                     "--runs",
                     str(args.runs),
+                    *(["--trace"] if args.trace else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -145,7 +147,7 @@ def outer(args: argparse.Namespace) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def report(rate: str, seconds: dict[str, float | str], megabytes: float) -> None:
+def report(rate: str, seconds: dict[str, Any], megabytes: float) -> None:
     print(f"\n{rate}:")
     for label in ("storescu (uncompressed)", "send --compress none", "send --compress auto"):
         if label not in seconds:
@@ -153,6 +155,10 @@ def report(rate: str, seconds: dict[str, float | str], megabytes: float) -> None
         value = float(seconds[label])
         print(f"  {label:<26} {value:6.2f} s  {megabytes * 8 / value:6.1f} Mbit/s of source")
     print(f"  auto chose: {seconds['auto said'] or 'nothing compressed'}")
+    for label, lines in seconds.items():
+        if label.startswith("wire of "):
+            print(f"  {label} (one more run, under tcpdump):")
+            print("\n".join(f"    {line}" for line in lines))
     auto = float(seconds["send --compress auto"])
     if rate in TARGETS:
         ratio = float(seconds["storescu (uncompressed)"]) / auto
@@ -188,7 +194,7 @@ def inside(args: argparse.Namespace) -> None:
     }
     command = storescp_tls_command(pki, stored, port)
     command.insert(1, "+xt")
-    results: dict[str, float | str] = {}
+    results: dict[str, Any] = {}
     with running(command, port, folder / f"storescp-{args.rate}.log", env=tuned):
         node = f"wan-{args.rate}"
         add_tls_node(user, node, "DCMTK_SCP", port)
@@ -222,11 +228,34 @@ def inside(args: argparse.Namespace) -> None:
                 "send --compress none",
                 lambda: courier(user, "send", node, folder / "study", "--compress", "none"),
             )
-        run(
-            "send --compress auto",
-            lambda: courier(user, "send", node, folder / "study", "--compress", "auto"),
-        )
+
+        def auto() -> str:
+            return courier(user, "send", node, folder / "study", "--compress", "auto")
+
+        run("send --compress auto", auto)
+        if args.trace:
+            for label, action in (("storescu", storescu), ("send --compress auto", auto)):
+                for old in stored.iterdir():
+                    old.unlink()
+                results[f"wire of {label}"] = traced(folder / f"{args.rate}.pcap", port, action)
     print(json.dumps(results))
+
+
+def traced(capture: Path, port: int, action: Callable[[], str]) -> list[str]:
+    """``action`` run once under tcpdump: where its connection idled on the wire."""
+    command = ["tcpdump", "-i", "lo", "-s", "128", "-w", str(capture), "tcp", "port", str(port)]
+    dump = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert dump.stderr is not None
+    dump.stderr.readline()  # "listening on lo": it captures from now on
+    try:
+        launched = time.time()
+        action()
+        ended = time.time()
+    finally:
+        time.sleep(0.2)
+        dump.terminate()
+        dump.wait()
+    return wire.read(capture, port).summary(launched, ended)
 
 
 def main() -> None:
@@ -236,6 +265,9 @@ def main() -> None:
     parser.add_argument("--encode", type=int, default=20, help="slices to time each codec on")
     parser.add_argument(
         "--rates", default=",".join(RATES), help=f"links to run, of {','.join(RATES)}"
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="one more run of each sender under tcpdump: idle time"
     )
     parser.add_argument("--inside", help=argparse.SUPPRESS)
     parser.add_argument("--rate", help=argparse.SUPPRESS)
