@@ -9,13 +9,11 @@ instances) when its measured cost, waits included, is not below sending as store
 """
 
 import logging
-import multiprocessing
 import os
-import statistics
 import time
 from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from desktop.net.compression import Codec, Packed, pack
@@ -91,7 +89,7 @@ class Pacer:
         self.packed_count += 1
         if self.packed_count > 1:
             self.recent.append(seconds / max(size, 1))
-            self.packed = statistics.median(self.recent)
+            self.packed = _median(self.recent)
 
     def worth_packing(self) -> bool | None:
         """Whether packing beats sending as stored here; None while either is unmeasured."""
@@ -136,6 +134,9 @@ class Ahead:
             if self.codec.threads:
                 self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="pack")
             else:  # spawn: forking a process that runs threads (the GUI's, the runner's) is unsafe
+                import multiprocessing  # with the process pool: 20-40 ms that JPEG-LS never needs
+                from concurrent.futures import ProcessPoolExecutor
+
                 context = multiprocessing.get_context("spawn")
                 self.executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return self.executor
@@ -229,6 +230,13 @@ class Ahead:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.executor = None
+
+
+def _median(values: deque[float]) -> float:
+    """The median (statistics' would cost auto 15-25 ms of import on every send)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _busy() -> float:
