@@ -16,13 +16,15 @@ import ctypes
 import importlib.metadata
 import importlib.util
 import logging
+import threading
 from collections.abc import Callable
 from functools import cache
 
 log = logging.getLogger(__name__)
 #: pyjpegls releases whose CharLS 2 legacy ABI this module was checked against.
 CHECKED = ("1.5.",)
-Encoder = Callable[[bytes, int, int, int, int], bytes]  # frame, rows, columns, bits, near
+#: content, offset of the frame in it, rows, columns, bits stored, NEAR (0: lossless)
+Encoder = Callable[[bytes, int, int, int, int, int], bytes]
 
 _Int = ctypes.c_int32
 
@@ -68,8 +70,9 @@ class _Parameters(ctypes.Structure):
 @cache
 def encoder() -> Encoder:
     """The encoder of one grey frame (8 or 16 bits allocated, little endian) of ``rows`` ×
-    ``columns`` with ``bits`` stored, lossless when ``near`` is 0: CharLS without the GIL
-    where the installed pyjpegls is one this module knows, else pyjpegls itself."""
+    ``columns`` with ``bits`` stored, starting ``offset`` bytes into ``content``, lossless
+    when ``near`` is 0: CharLS without the GIL where the installed pyjpegls is one this
+    module knows, else pyjpegls itself."""
     try:
         version = importlib.metadata.version("pyjpegls")
         spec = importlib.util.find_spec("_CharLS")
@@ -81,46 +84,56 @@ def encoder() -> Encoder:
         return _with_gil
     function.restype = ctypes.c_int
     function.argtypes = [
-        ctypes.c_char_p,
+        ctypes.c_void_p,
         ctypes.c_size_t,
         ctypes.POINTER(ctypes.c_size_t),
-        ctypes.c_char_p,
+        ctypes.c_void_p,
         ctypes.c_size_t,
         ctypes.POINTER(_Parameters),
         ctypes.c_char_p,
     ]
+    buffers = threading.local()  # each encoding thread's output, kept: no 1 MB zeroed per frame
 
-    def encode(frame: bytes, rows: int, columns: int, bits: int, near: int) -> bytes:
+    def encode(content: bytes, offset: int, rows: int, columns: int, bits: int, near: int) -> bytes:
+        stride = columns * ((bits + 7) // 8)
+        length = rows * stride
+        if offset < 0 or offset + length > len(content):
+            raise ValueError("the frame runs past the end of the pixel data")
         parameters = _Parameters(
             width=columns,
             height=rows,
             bits_per_sample=max(bits, 2),
-            stride=columns * ((bits + 7) // 8),
+            stride=stride,
             components=1,
             allowed_lossy_error=near,
         )
-        output = ctypes.create_string_buffer(2 * len(frame) + 1024)  # as pyjpegls: twice
-        written, message = ctypes.c_size_t(0), ctypes.create_string_buffer(256)
+        output = getattr(buffers, "output", None)
+        if output is None or len(output) < 2 * length + 1024:  # as pyjpegls: twice the frame
+            output = buffers.output = ctypes.create_string_buffer(2 * length + 1024)
+            buffers.message = ctypes.create_string_buffer(256)
+        source = ctypes.cast(ctypes.c_char_p(content), ctypes.c_void_p).value or 0
+        written = ctypes.c_size_t(0)
         code = function(
             output,
             len(output),
             ctypes.byref(written),
-            frame,
-            len(frame),
+            source + offset,  # the frame where it lies in the file's bytes: no copy
+            length,
             ctypes.byref(parameters),
-            message,
+            buffers.message,
         )
         if code:
-            text = message.value.decode("ascii", "replace")
+            text = buffers.message.value.decode("ascii", "replace")
             raise RuntimeError(f"JPEG-LS encoding failed (CharLS error {code}): {text}")
         return ctypes.string_at(output, written.value)
 
     return encode
 
 
-def _with_gil(frame: bytes, rows: int, columns: int, bits: int, near: int) -> bytes:
+def _with_gil(content: bytes, offset: int, rows: int, columns: int, bits: int, near: int) -> bytes:
     import jpeg_ls
 
+    frame = content[offset : offset + rows * columns * ((bits + 7) // 8)]
     return bytes(
         jpeg_ls.encode_pixel_data(
             frame,

@@ -244,10 +244,7 @@ def _jpeg_ls_direct(content: bytes) -> bytes | None:
 
     encode = encoder()
     fragments = [
-        encode(
-            content[value + index * frame : value + (index + 1) * frame], rows, columns, stored, 0
-        )
-        for index in range(frames)
+        encode(content, value + index * frame, rows, columns, stored, 0) for index in range(frames)
     ]
     return b"".join((content[start:at], encapsulated(fragments), content[value + length :]))
 

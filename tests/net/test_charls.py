@@ -29,12 +29,12 @@ def test_same_bytes_as_pyjpegls(rows: int, columns: int, bits: int, near: int) -
     expected = jpeg_ls.encode_pixel_data(
         frame, lossy_error=near, rows=rows, columns=columns, samples_per_pixel=1, bits_stored=bits
     )
-    assert charls.encoder()(frame, rows, columns, bits, near) == bytes(expected)
+    assert charls.encoder()(b"pad" + frame, 3, rows, columns, bits, near) == bytes(expected)
 
 
 def test_a_refusal_is_an_error_in_words() -> None:
     with pytest.raises(RuntimeError, match="JPEG-LS encoding failed"):
-        charls.encoder()(image(4, 4, 16), 4, 4, 16, -5)
+        charls.encoder()(image(4, 4, 16), 0, 4, 4, 16, -5)
 
 
 def test_another_thread_runs_while_it_encodes() -> None:
@@ -42,8 +42,8 @@ def test_another_thread_runs_while_it_encodes() -> None:
     until the encoding ends (pyjpegls's own call: one or two ticks)."""
     frame = image(2048, 2048, 16)
     encode = charls.encoder()
-    encode(frame[: 64 * 64 * 2], 64, 64, 16, 0)  # loaded before the clock starts
-    worker = threading.Thread(target=encode, args=(frame, 2048, 2048, 16, 0))
+    encode(frame, 0, 64, 64, 16, 0)  # loaded before the clock starts
+    worker = threading.Thread(target=encode, args=(frame, 0, 2048, 2048, 16, 0))
     ticks = 0
     worker.start()
     while worker.is_alive():
@@ -51,3 +51,8 @@ def test_another_thread_runs_while_it_encodes() -> None:
         ticks += 1
     worker.join()
     assert ticks >= 10
+
+
+def test_a_frame_past_the_end_is_refused_before_charls_reads_it() -> None:
+    with pytest.raises(ValueError, match="runs past the end"):
+        charls.encoder()(image(4, 4, 16), 2, 4, 4, 16, 0)
