@@ -13,12 +13,12 @@ symbol, falls back to ``jpeg_ls.encode_pixel_data`` (GIL held, same bytes).
 """
 
 import ctypes
-import importlib.metadata
 import importlib.util
 import logging
 import threading
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 #: pyjpegls releases whose CharLS 2 legacy ABI this module was checked against.
@@ -74,12 +74,14 @@ def encoder() -> Encoder:
     when ``near`` is 0: CharLS without the GIL where the installed pyjpegls is one this
     module knows, else pyjpegls itself."""
     try:
-        version = importlib.metadata.version("pyjpegls")
         spec = importlib.util.find_spec("_CharLS")
-        if not version.startswith(CHECKED) or spec is None or spec.origin is None:
-            raise OSError(f"pyjpegls {version} is not one whose CharLS ABI was checked")
+        if spec is None or spec.origin is None:
+            raise OSError("pyjpegls's CharLS library is not installed")
+        version = _version(Path(spec.origin).parent)
+        if not version.startswith(CHECKED):
+            raise OSError(f"pyjpegls {version or '(unknown)'} is not one whose ABI was checked")
         function = ctypes.CDLL(spec.origin).JpegLsEncode
-    except (OSError, AttributeError, importlib.metadata.PackageNotFoundError) as error:
+    except (OSError, AttributeError) as error:
         log.info("JPEG-LS encodes holding the GIL: %s", error)
         return _with_gil
     function.restype = ctypes.c_int
@@ -128,6 +130,13 @@ def encoder() -> Encoder:
         return ctypes.string_at(output, written.value)
 
     return encode
+
+
+def _version(folder: Path) -> str:
+    """pyjpegls's version, from its dist-info folder beside the library (importlib.metadata
+    costs 0.15-0.3 s of imports on a busy machine: the encoders would start that late)."""
+    found = sorted(folder.glob("pyjpegls-*.dist-info"))
+    return found[-1].name.removeprefix("pyjpegls-").removesuffix(".dist-info") if found else ""
 
 
 def _with_gil(content: bytes, offset: int, rows: int, columns: int, bits: int, near: int) -> bytes:

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from pathlib import Path
 
 import jpeg_ls
 import numpy as np
@@ -56,3 +57,11 @@ def test_another_thread_runs_while_it_encodes() -> None:
 def test_a_frame_past_the_end_is_refused_before_charls_reads_it() -> None:
     with pytest.raises(ValueError, match="runs past the end"):
         charls.encoder()(image(4, 4, 16), 2, 4, 4, 16, 0)
+
+
+def test_the_version_is_read_beside_the_library(tmp_path: Path) -> None:
+    assert charls._version(tmp_path) == ""
+    (tmp_path / "pyjpegls-1.5.1.dist-info").mkdir()
+    (tmp_path / "pydicom-3.0.2.dist-info").mkdir()
+    assert charls._version(tmp_path) == "1.5.1"
+    assert charls._version(tmp_path).startswith(charls.CHECKED)
