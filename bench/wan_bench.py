@@ -10,7 +10,10 @@ stores what it receives) listens over mutual TLS 1.3; ``storescu`` and ``dicom-c
 (air, body, fat, lungs, spine, noise: desktop/core/synthetic.py; they compress like CT).
 TCP_NODELAY=1 is set for both DCMTK ends, as a tuned DCMTK runs. The namespace is deleted
 at the end. Encode speed and ratio of each codec are measured first, on this machine's cores.
-Each case runs once (``--runs``), the unlimited one best of 3 at least (it takes seconds).
+Each case runs once (``--runs``), the unlimited one best of 5 at least (it takes seconds);
+the senders take turns run by run, so a change of the machine's load hits each alike.
+``--trace`` (needs tcpdump) runs storescu and ``send --compress auto`` once more each under
+tcpdump and says where the link idled (bench/wire.py).
 """
 
 import argparse
@@ -97,7 +100,13 @@ def shape(namespace: str, rate: str) -> None:
 
 
 def outer(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="wan-bench-"))
+    if args.trace and shutil.which("tcpdump") is None:
+        raise SystemExit("--trace needs tcpdump: apt-get install tcpdump")
+    with tempfile.TemporaryDirectory(prefix="wan-bench-") as name:
+        measure(args, Path(name))
+
+
+def measure(args: argparse.Namespace, folder: Path) -> None:
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
     keystore = Keystore(folder / "home", lambda new: PASSWORD)
@@ -144,7 +153,6 @@ def outer(args: argparse.Namespace) -> None:
             report(rate, json.loads(result.stdout.splitlines()[-1]), megabytes)
     finally:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def report(rate: str, seconds: dict[str, Any], megabytes: float) -> None:
@@ -153,7 +161,11 @@ def report(rate: str, seconds: dict[str, Any], megabytes: float) -> None:
         if label not in seconds:
             continue
         value = float(seconds[label])
-        print(f"  {label:<26} {value:6.2f} s  {megabytes * 8 / value:6.1f} Mbit/s of source")
+        every = ", ".join(f"{run:.2f}" for run in seconds[f"all {label}"])
+        print(
+            f"  {label:<26} {value:6.2f} s  {megabytes * 8 / value:6.1f} Mbit/s of source"
+            f"  (runs: {every})"
+        )
     print(f"  auto chose: {seconds['auto said'] or 'nothing compressed'}")
     for label, lines in seconds.items():
         if label.startswith("wire of "):
@@ -199,42 +211,38 @@ def inside(args: argparse.Namespace) -> None:
         node = f"wan-{args.rate}"
         add_tls_node(user, node, "DCMTK_SCP", port)
 
-        def run(label: str, action: Callable[[], str]) -> None:
-            best = float("inf")
-            for _ in range(args.runs if args.rate != "unlimited" else max(args.runs, 3)):
-                for old in stored.iterdir():
-                    old.unlink()
-                start = time.perf_counter()
-                output = action()
-                best = min(best, time.perf_counter() - start)
-                arrived = len(list(stored.iterdir()))
-                if arrived != len(files):
-                    raise RuntimeError(f"{label}: {arrived} of {len(files)} files arrived")
-                if label.endswith("auto"):
-                    results["auto said"] = " ".join(
-                        line for line in str(output).splitlines() if line.startswith("compressed")
-                    )
-            results[label] = best
-
         def storescu() -> str:
             done = storescu_tls(pki, port, files, called="DCMTK_SCP", env=tuned)
             if done.returncode:
                 raise RuntimeError(f"storescu failed: {done.stderr}")
             return ""
 
-        run("storescu (uncompressed)", storescu)
+        def send(mode: str) -> Callable[[], str]:
+            return lambda: courier(user, "send", node, folder / "study", "--compress", mode)
+
+        senders = {"storescu (uncompressed)": storescu}
         if args.rate != "20mbit":  # 45 s more, and no target depends on it
-            run(
-                "send --compress none",
-                lambda: courier(user, "send", node, folder / "study", "--compress", "none"),
-            )
-
-        def auto() -> str:
-            return courier(user, "send", node, folder / "study", "--compress", "auto")
-
-        run("send --compress auto", auto)
+            senders["send --compress none"] = send("none")
+        senders["send --compress auto"] = send("auto")
+        runs = args.runs if args.rate != "unlimited" else max(args.runs, 5)
+        for _ in range(runs):  # the senders take turns: a change of load hits each alike
+            for label, action in senders.items():
+                for old in stored.iterdir():
+                    old.unlink()
+                start = time.perf_counter()
+                output = action()
+                seconds = time.perf_counter() - start
+                arrived = len(list(stored.iterdir()))
+                if arrived != len(files):
+                    raise RuntimeError(f"{label}: {arrived} of {len(files)} files arrived")
+                if seconds < results.get(label, float("inf")) and label.endswith("auto"):
+                    results["auto said"] = " ".join(
+                        line for line in output.splitlines() if line.startswith("compressed")
+                    )
+                results[label] = min(seconds, results.get(label, float("inf")))
+                results.setdefault(f"all {label}", []).append(round(seconds, 2))
         if args.trace:
-            for label, action in (("storescu", storescu), ("send --compress auto", auto)):
+            for label, action in (("storescu", storescu), ("send --compress auto", send("auto"))):
                 for old in stored.iterdir():
                     old.unlink()
                 results[f"wire of {label}"] = traced(folder / f"{args.rate}.pcap", port, action)
@@ -243,8 +251,10 @@ def inside(args: argparse.Namespace) -> None:
 
 def traced(capture: Path, port: int, action: Callable[[], str]) -> list[str]:
     """``action`` run once under tcpdump: where its connection idled on the wire."""
-    command = ["tcpdump", "-i", "lo", "-s", "128", "-w", str(capture), "tcp", "port", str(port)]
-    dump = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = ["tcpdump", "-i", "lo", "-U", "-B", "16384", "-s", "128", "-w", str(capture)]
+    dump = subprocess.Popen(
+        [*command, "tcp", "port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     assert dump.stderr is not None
     dump.stderr.readline()  # "listening on lo": it captures from now on
     try:
@@ -252,7 +262,10 @@ def traced(capture: Path, port: int, action: Callable[[], str]) -> list[str]:
         action()
         ended = time.time()
     finally:
-        time.sleep(0.2)
+        size = -1
+        while size != capture.stat().st_size:  # a busy tcpdump lags behind: let it catch up
+            size = capture.stat().st_size
+            time.sleep(0.5)
         dump.terminate()
         dump.wait()
     return wire.read(capture, port).summary(launched, ended)
