@@ -4,8 +4,9 @@ current one is on the wire, a few at a time (memory stays bounded).
 With ``auto`` a pacer measures both sides as it goes: the first PROBE instances go as stored
 to measure the link (the fastest of them), the encoders start only where they promise to
 halve the time at the CPU share this machine can spare, an instance whose packing is not
-ready goes as stored while packing is unmeasured, and packing stops (for RETRY_AFTER
-instances) when its measured cost, waits included, is not below sending as stored.
+ready goes as stored while packing is unmeasured (unless it ends within half of what it
+would save), and packing stops (for RETRY_AFTER instances) when its measured cost, waits
+included, is not below sending as stored.
 """
 
 import logging
@@ -13,8 +14,9 @@ import os
 import time
 from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 
 from desktop.net.compression import Codec, Packed, pack
 
@@ -181,14 +183,14 @@ class Ahead:
         self._fill(position)
         if future is None:
             return None, 0.0
+        start = time.perf_counter()
         if self.pacer is not None and not future.done():
             worth = self.pacer.worth_packing()
             if worth is False:
                 self.back_off()
-            if not worth:
+            if not worth and not (worth is None and self._worth_waiting(future, position)):
                 future.cancel()
                 return None, 0.0
-        start = time.perf_counter()
         try:
             packed = future.result()
         except BaseException as error:  # a codec's panic, a worker that died
@@ -197,6 +199,21 @@ class Ahead:
             log.warning("packing %s failed", self.jobs[position].path, exc_info=error)
             return Packed(None, note=f"sent uncompressed: {type(error).__name__}: {error}"), 0.0
         return packed, time.perf_counter() - start
+
+    def _worth_waiting(self, future: "Future[Packed]", position: int) -> bool:
+        """While packing is unmeasured, whether the instance's packing ended within half of
+        what packing likely saves on the link measured (at 100 Mbit/s 13 ms, against 42 ms
+        as stored: the first packed instances came 2-3 instances later without it)."""
+        if self.pacer is None or self.pacer.stored is None:
+            return False
+        job = self.jobs[position]
+        try:
+            size = job.size or Path(job.path).stat().st_size
+        except OSError:
+            return False
+        saving = self.pacer.stored * size * (1 - 1 / LIKELY_RATIO)
+        done, _ = wait([future], timeout=saving / 2)
+        return bool(done)
 
     def sent(self, packed: Packed | None, size: int, seconds: float) -> None:
         """Record how long sending an instance of ``size`` source bytes took (waits included)."""
