@@ -148,14 +148,9 @@ class Association:
         """Send ``command`` and its data set, both in memory, the command in the data set's
         first write (one write, one wake-up of the peer, not two)."""
         limit = self.max_pdv_data
-        lead = b"".join(
-            pdu.frames(context_id, [command], len(command), limit, command=True, batch=BATCH)
-        )
-        batches = pdu.frames(context_id, [dataset], len(dataset), limit, command=False, batch=BATCH)
         with self._guard():
-            for data in batches:
-                self._write(lead + data if lead else data)
-                lead = b""
+            for data in pdu.message_frames(context_id, command, dataset, limit, batch=BATCH):
+                self._write(data)
 
     def send_file(self, context_id: int, command: bytes, handle: BufferedIOBase, size: int) -> None:
         """Send ``command`` and, as its data set, the next ``size`` bytes of ``handle``: read
