@@ -245,11 +245,13 @@ def inside(args: argparse.Namespace) -> None:
             for label, action in (("storescu", storescu), ("send --compress auto", send("auto"))):
                 for old in stored.iterdir():
                     old.unlink()
-                results[f"wire of {label}"] = traced(folder / f"{args.rate}.pcap", port, action)
+                bits = {"100mbit": 100e6, "20mbit": 20e6}.get(args.rate, 0.0)
+                capture = folder / f"{args.rate}.pcap"
+                results[f"wire of {label}"] = traced(capture, port, action, bits)
     print(json.dumps(results))
 
 
-def traced(capture: Path, port: int, action: Callable[[], str]) -> list[str]:
+def traced(capture: Path, port: int, action: Callable[[], str], rate: float) -> list[str]:
     """``action`` run once under tcpdump: where its connection idled on the wire."""
     command = ["tcpdump", "-i", "lo", "-U", "-B", "16384", "-s", "128", "-w", str(capture)]
     dump = subprocess.Popen(
@@ -268,7 +270,7 @@ def traced(capture: Path, port: int, action: Callable[[], str]) -> list[str]:
             time.sleep(0.5)
         dump.terminate()
         dump.wait()
-    return wire.read(capture, port).summary(launched, ended)
+    return wire.read(capture, port).summary(launched, ended, rate)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ LINE = re.compile(
     r"Flags \[(?P<flags>[^\]]*)\].*?length (?P<length>\d+)"
 )
 INSTANCE = 20_000  # bytes: a burst of client data this large is an instance, not a control PDU
+FRAMING = 1514 / 1448  # what tbf counts per TCP payload byte at MTU 1500 (headers, timestamps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,9 @@ class Timeline:
     bursts: list[Burst]
     fin: float  # the client's FIN (or the last packet)
 
-    def summary(self, launched: float | None = None, ended: float | None = None) -> list[str]:
+    def summary(
+        self, launched: float | None = None, ended: float | None = None, rate: float = 0.0
+    ) -> list[str]:
         instances = [b for b in self.bursts if b.size >= INSTANCE]
         if not instances:
             return ["no instance on the wire"]
@@ -60,10 +63,20 @@ class Timeline:
             f"{last.last - instances[0].first:.2f} s",
             f"idle after an instance's last byte until its answer: median {_median(tails)} ms, "
             f"total {sum(tails) / 1000:.2f} s",
-            f"answer to the next instance's first byte: median {_median(turns)} ms, "
-            f"total {sum(turns) / 1000:.2f} s, worst {max(turns, default=0):.1f} ms",
+            f"answer to the next instance's first packet out of the token bucket: median "
+            f"{_median(turns)} ms, total {sum(turns) / 1000:.2f} s, worst "
+            f"{max(turns, default=0):.1f} ms (a large first packet leaves when the bucket has "
+            "refilled for all of it)",
             f"last answer to FIN: {(self.fin - last.answer) * 1000:7.1f} ms",
         ]
+        if rate:  # the link's own account: time from first to last byte not spent sending
+            span = last.last - instances[0].first
+            sending = sum(b.size for b in instances[1:]) * 8 * FRAMING / rate
+            idle = span - sending
+            lines.append(
+                f"link idle between the first and the last instance byte: {idle:.2f} s, "
+                f"{idle / max(len(instances) - 1, 1) * 1000:.2f} ms per instance (peer's and ours)"
+            )
         if ended is not None:
             lines.append(f"FIN to process exit: {(ended - self.fin) * 1000:7.1f} ms")
         slow = sorted(range(len(turns)), key=lambda i: -turns[i])[:5]
