@@ -131,6 +131,14 @@ class Association:
         self._message_id = self._message_id % 0xFFFF + 1
         return self._message_id
 
+    def send_message(self, context_id: int, command: bytes, dataset: bytes) -> None:
+        """Send ``command`` and its data set, both in memory, the command in the data set's
+        first write (one write, one wake-up of the peer, not two)."""
+        limit = self.max_pdv_data
+        with self._guard():
+            for data in pdu.message_frames(context_id, command, dataset, limit, batch=BATCH):
+                self._write(data)
+
     def send_command(self, context_id: int, command: bytes) -> None:
         self._send(context_id, [command], len(command), command=True)
 

@@ -3,9 +3,10 @@
 The encoders are pydicom 3's ``Dataset.compress`` with the maintained codec plugins the
 project already ships for decoding: CharLS (pyjpegls) for JPEG-LS, OpenJPEG
 (pylibjpeg-openjpeg) for JPEG 2000 and pylibjpeg-rle (Rust) for RLE; pydicom's own RLE
-encoder is pure Python and ~10× slower. CharLS releases the GIL while it encodes, so JPEG-LS
-runs on threads; OpenJPEG and pylibjpeg-rle hold it (measured: a counting thread kept 75%
-of its pace beside CharLS, 14% beside OpenJPEG, 28% beside RLE), so those run in processes.
+encoder is pure Python and ~10× slower. CharLS, called through ctypes (desktop/net/charls.py),
+encodes without the GIL, so JPEG-LS runs on threads; OpenJPEG and pylibjpeg-rle hold it
+(a counting thread kept 14% of its pace beside OpenJPEG, 28% beside RLE), so those run in
+processes.
 Processes for JPEG-LS too were measured slower on 2 cores: starting them and importing
 pydicom in each took the CPU the sending thread needed (100 slices on loopback: 2.5-3.9 s
 against 1.8 s as stored; on threads 1.9-2.6 s against 1.9-2.3 s).
@@ -14,8 +15,8 @@ JPEG-LS of a grey 8/16-bit image stored explicit VR little endian (CT, MR, CR, D
 WAN send mostly carries) goes straight from the file's bytes to CharLS and back into the data
 set's bytes, without pydicom: it costs 10 ms per 512² CT slice on one core, against 13.4 ms
 through pydicom (measured here in one run), and it holds the GIL only for a header walk, so
-the sending thread does not queue behind the encoders for it; loading it (numpy and CharLS,
-0.17 s of CPU) is a third of loading pydicom. Other layouts and codecs go through pydicom's
+the sending thread does not queue behind the encoders; loading it is loading CharLS's
+library, without numpy or pydicom. Other layouts and codecs go through pydicom's
 ``Dataset.compress``. auto starts no encoder on a link faster than encoding could help.
 
 ``pack`` runs in those workers: it imports pydicom itself and takes and returns plain values.
@@ -186,7 +187,9 @@ def _load(codec: Codec) -> None:
     """Import the codec, and pydicom unless CharLS may do without it (a second each on a busy
     machine; pydicom is imported when a file first needs it)."""
     if codec.plugin == "pyjpegls":
-        import jpeg_ls  # noqa: F401
+        from desktop.net.charls import encoder
+
+        encoder()
     else:
         import pydicom.pixels.encoders  # noqa: F401
         import pylibjpeg  # noqa: F401
@@ -246,18 +249,11 @@ def _jpeg_ls_direct(content: bytes) -> bytes | None:
         or value + length > len(content)
     ):
         return None
-    import jpeg_ls
+    from desktop.net.charls import encoder
 
+    encode = encoder()
     fragments = [
-        jpeg_ls.encode_pixel_data(
-            content[value + index * frame : value + (index + 1) * frame],
-            lossy_error=0,
-            rows=rows,
-            columns=columns,
-            samples_per_pixel=1,
-            bits_stored=stored,
-        )
-        for index in range(frames)
+        encode(content, value + index * frame, rows, columns, stored, 0) for index in range(frames)
     ]
     return b"".join((content[start:at], encapsulated(fragments), content[value + length :]))
 

@@ -620,6 +620,26 @@ def pdv_header(length: int, context_id: int, command: bool, last: bool) -> bytes
     return struct.pack(">BBIIBB", P_DATA_TF, 0, length + 6, length + 2, context_id, control)
 
 
+def message_frames(
+    context_id: int, command: bytes, dataset: bytes, limit: int, *, batch: int
+) -> Iterator[bytes]:
+    """A command and its data set, both in memory, as ``frames`` gives them one after the
+    other, the command in the first write: the data set's bytes are copied once, into the
+    writes (``frames`` copies them three or four times, on the sender's turn)."""
+    parts: list[bytes | memoryview] = [
+        b"".join(frames(context_id, [command], len(command), limit, command=True, batch=batch))
+    ]
+    size, view = 0, memoryview(dataset)
+    for start in range(0, max(len(dataset), 1), limit):  # an empty one still ends, flagged last
+        piece = view[start : start + limit]
+        parts += (pdv_header(len(piece), context_id, False, start + limit >= len(dataset)), piece)
+        size += len(piece)
+        if size >= batch and start + limit < len(dataset):
+            yield b"".join(parts)
+            parts, size = [], 0
+    yield b"".join(parts)
+
+
 def frames(
     context_id: int, chunks: Iterable[bytes], total: int, limit: int, *, command: bool, batch: int
 ) -> Iterator[bytes]:

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from io import BufferedReader
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,13 +238,16 @@ def _store_plan(
     *,
     auto: bool,
 ) -> Iterator[StoreOutcome | SessionEvent]:
-    """The items of one association; a caller that stops iterating aborts it."""
+    """The items of one association; a caller that stops iterating aborts it. Each request
+    leaves as soon as the one before was answered, before that answer's outcome is yielded:
+    the caller records it while the link carries the next (the link idled meanwhile)."""
     sent, finished = 0, False
     ahead = choose_packing(association, plan, auto=auto)
     try:
+        answer = _request(association, plan, plan.items[0], originator, ahead, 0)
         for position, item in enumerate(plan.items):
             try:
-                outcome = _store_one(association, plan, item, originator, ahead, position)
+                outcome = answer()
             except Exception as error:
                 if isinstance(error, LinkError):
                     failure, transient = error.failure, error.failure.transient
@@ -262,6 +266,9 @@ def _store_plan(
                 finished = True
                 yield SessionEvent("failed", transcript, failure, sent)
                 return
+            if position + 1 < len(plan.items):
+                following = plan.items[position + 1]
+                answer = _request(association, plan, following, originator, ahead, position + 1)
             sent += outcome.ok
             yield outcome
         association.release()
@@ -274,32 +281,59 @@ def _store_plan(
             association.abort()
 
 
-def _store_one(
+Answer = Callable[[], StoreOutcome]  # awaits a request's answer (raises what sending raised)
+
+
+def _request(
     association: Association,
     plan: Plan,
     item: StoreItem,
     originator: dimse.Originator | None,
     ahead: "Ahead | None",
     position: int,
-) -> StoreOutcome:
-    """Send one item, packed when ``ahead`` packed it, else as stored (or converted)."""
+) -> Answer:
+    """Send one item's request, packed when ``ahead`` packed it, else as stored (or
+    converted); what went wrong while sending is raised by the answer."""
+    try:
+        return _send_one(association, plan, item, originator, ahead, position)
+    except Exception as error:
+        return partial(_raise, error)
+
+
+def _raise(error: Exception) -> StoreOutcome:
+    raise error
+
+
+def _send_one(
+    association: Association,
+    plan: Plan,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    ahead: "Ahead | None",
+    position: int,
+) -> Answer:
     if ahead is None:
         return _store_stored(association, plan, item, originator)
     packed, waited = ahead.take(position)
     start = time.perf_counter()
     if packed is not None and packed.problem:
-        return StoreOutcome(item, False, False, packed.problem)
+        return partial(StoreOutcome, item, False, False, packed.problem)
     if packed is not None and packed.data is not None:
-        outcome = _store_packed(association, plan, item, originator, packed)
+        answer = _store_packed(association, plan, item, originator, packed)
         size = packed.source_bytes
     else:
-        outcome = _store_stored(association, plan, item, originator)
+        answer = _store_stored(association, plan, item, originator)
         size = item.size or item.path.stat().st_size
-        if packed is not None and packed.note:
+
+    def measured() -> StoreOutcome:
+        outcome = answer()
+        if packed is not None and packed.data is None and packed.note:
             outcome = replace(outcome, note=packed.note)
-    if outcome.ok:
-        ahead.sent(packed, size, waited + time.perf_counter() - start)
-    return outcome
+        if outcome.ok:
+            ahead.sent(packed, size, waited + time.perf_counter() - start)
+        return outcome
+
+    return measured
 
 
 def _store_packed(
@@ -308,26 +342,30 @@ def _store_packed(
     item: StoreItem,
     originator: dimse.Originator | None,
     packed: "Packed",
-) -> StoreOutcome:
+) -> Answer:
     data = packed.data or b""
     context_id = plan.exact[(item.sop_class_uid, packed.syntax)]
 
     def send(command: bytes) -> None:
-        association.send_command(context_id, command)
-        association.send_dataset(context_id, [data], len(data))
+        association.send_message(context_id, command, data)
 
     uid = packed.instance_uid or item.sop_instance_uid
-    outcome = _exchange(association, context_id, item, originator, send, instance_uid=uid)
+    answer = _exchange(association, context_id, item, originator, send, instance_uid=uid)
     note = f"sent as a lossy copy, SOP Instance UID {uid}" if packed.instance_uid else ""
-    return replace(outcome, packed=(packed.syntax, packed.source_bytes, len(data)), note=note)
+
+    def described() -> StoreOutcome:
+        sizes = (packed.syntax, packed.source_bytes, len(data))
+        return replace(answer(), packed=sizes, note=note)
+
+    return described
 
 
 def _store_stored(
     association: Association, plan: Plan, item: StoreItem, originator: dimse.Originator | None
-) -> StoreOutcome:
+) -> Answer:
     offset, file_size, problem = _check(item)
     if problem:
-        return StoreOutcome(item, False, False, problem)
+        return partial(StoreOutcome, item, False, False, problem)
     exact = plan.exact.get((item.sop_class_uid, item.transfer_syntax_uid))
     fallback = plan.fallback[item.sop_class_uid]
     accepted = association.accepted(fallback)
@@ -340,11 +378,12 @@ def _store_stored(
             try:
                 payload = _transcode(item, target, file_size)
             except SourceFileError as error:
-                return StoreOutcome(item, False, False, f"not stored: {error}")
+                return partial(StoreOutcome, item, False, False, f"not stored: {error}")
             except BaseException as error:  # a decoder plugin's panic is a BaseException
                 if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
                     raise
-                return StoreOutcome(item, False, False, _unconvertible(item, target, error))
+                why = _unconvertible(item, target, error)
+                return partial(StoreOutcome, item, False, False, why)
             note = (
                 f"converted from {_name(item.transfer_syntax_uid)} to {_name(target)}: "
                 "the peer does not accept the stored transfer syntax"
@@ -352,9 +391,8 @@ def _store_stored(
     else:
         result = association.contexts.get(fallback)
         why = pdu.CONTEXT_RESULTS.get(result.result, "refused") if result else "not answered"
-        return StoreOutcome(
-            item, False, False, f"the peer refused {_name(item.sop_class_uid)} ({why})"
-        )
+        refused = f"the peer refused {_name(item.sop_class_uid)} ({why})"
+        return partial(StoreOutcome, item, False, False, refused)
 
     def send(command: bytes) -> None:
         if payload is None:
@@ -375,7 +413,8 @@ def _store_stored(
             association.send_command(context_id, command)
             association.send_dataset(context_id, [payload], len(payload))
 
-    return replace(_exchange(association, context_id, item, originator, send), note=note)
+    answer = _exchange(association, context_id, item, originator, send)
+    return lambda: replace(answer(), note=note)
 
 
 def _still_queued(item: StoreItem, handle: BufferedReader, digest: "pdu.Hash | None") -> None:
@@ -398,18 +437,22 @@ def _exchange(
     send: Callable[[bytes], None],
     *,
     instance_uid: str = "",
-) -> StoreOutcome:
+) -> Answer:
     """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given) and its
-    data set, both sent by ``send``, and the peer's answer (``instance_uid``: a lossy copy's
-    own)."""
+    data set, both sent by ``send`` now, and the wait for the peer's answer (``instance_uid``:
+    a lossy copy's own)."""
     uid = instance_uid or item.sop_instance_uid
     message_id = association.next_message_id()
     send(dimse.store_request(message_id, item.sop_class_uid, uid, originator))
-    response = association.response(context_id, message_id, dimse.C_STORE_RQ, instance=uid)
-    answer = status(STORE, response.status)
-    comment = response.command.get(dimse.ERROR_COMMENT)
-    message = answer.describe() + (f" ({comment})" if comment else "")
-    return StoreOutcome(item, answer.done, answer.transient, message, answer)
+
+    def answer() -> StoreOutcome:
+        response = association.response(context_id, message_id, dimse.C_STORE_RQ, instance=uid)
+        said = status(STORE, response.status)
+        comment = response.command.get(dimse.ERROR_COMMENT)
+        message = said.describe() + (f" ({comment})" if comment else "")
+        return StoreOutcome(item, said.done, said.transient, message, said)
+
+    return answer
 
 
 def _name(uid: str) -> str:

@@ -125,3 +125,22 @@ def test_one_stalled_instance_does_not_make_loopback_look_slow() -> None:
         pacer.sent_stored(MB, first)
         pacer.sent_stored(MB, second)
         assert not pacer.worth_starting(jpeg_ls)
+
+
+def test_the_first_packing_is_waited_for_while_it_likely_saves_time(tmp_path: Path) -> None:
+    """On a link measured slow (20 s an instance as stored), the instance after the one that
+    started the encoders goes packed though its packing (~0.2 s) had only begun when its turn
+    came."""
+    series = SeriesSpec("CT", "ax", count=PROBE + 2, rows=1536, columns=1536)
+    files = write_files(tmp_path, (StudySpec("P", "Pacer^Wait", "20250101", "pacer", (series,)),))
+    jobs = {i: Job(str(path), path.stat().st_size, "") for i, path in enumerate(files)}
+    ahead = Ahead(jobs, CODECS["jpeg-ls-lossless"], auto=True, busy=0.0)
+    try:
+        for position in range(PROBE):
+            ahead.take(position)
+            ahead.sent(None, jobs[position].size, 20.0)
+        assert ahead.take(PROBE) == (None, 0.0)  # starts the encoders: this one goes as stored
+        packed, waited = ahead.take(PROBE + 1)  # taken at once: its packing had just begun
+        assert packed is not None and packed.data is not None and 0 < waited < 20.0
+    finally:
+        ahead.close()

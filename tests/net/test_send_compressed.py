@@ -4,6 +4,8 @@ listener, which accepts every syntax. Pixels are compared as decoded arrays."""
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
 from tests.helpers import cli, node_add, sample_file
-from tests.net.conftest import PASSWORD, Scp
+from tests.net.conftest import PASSWORD, Scp, make_study
 from tests.peers import free_port, running, storescp_tls_command
 from tests.pki import KEY_PASSWORD, Pki
 
@@ -242,3 +244,38 @@ def test_a_node_keeps_its_compression(capsys: pytest.CaptureFixture[str], home: 
     with pytest.raises(SystemExit):
         cli(capsys, "node", "edit", "peer", "--compress", "zip")
     assert "invalid choice: 'zip'" in capsys.readouterr().err
+
+
+IMPORTED_AFTER = """
+import sys
+from desktop.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+print(",".join(sorted(m for m in sys.argv[1].split(",") if m in sys.modules)))
+"""
+
+
+def test_jpeg_ls_of_grey_images_loads_neither_numpy_pydicom_nor_multiprocessing(
+    capsys: pytest.CaptureFixture[str], home: Path, storescp_jpeg_ls: Scp, tmp_path: Path
+) -> None:
+    """CharLS is called straight from the files' bytes and its thread pool needs no
+    process machinery: a send that compresses starts as light as one that does not."""
+    make_study(tmp_path / "study", count=3)
+    options = ("--tls", "--identity", "courier")
+    cli(capsys, *node_add("pacs", "DCMTK_SCP", storescp_jpeg_ls.port, *options))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            IMPORTED_AFTER,
+            "numpy,pydicom,multiprocessing,jpeg_ls",
+            *("send", "pacs", str(tmp_path / "study"), "--compress", "jpeg-ls-lossless"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "compressed 3 instance(s) with JPEG-LS lossless" in result.stdout
+    assert result.stdout.splitlines()[-1] == ""
