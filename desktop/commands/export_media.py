@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
-from desktop.core.counted import counted
 from desktop.core.errors import MediaError, OutputError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
 from desktop.core.media_writer import WrittenMedia, check_output, write_media
 from desktop.core.paths import courier_home
 from desktop.core.study_selection import media_label, sealed_media_label, select_studies
+from desktop.core.words import counted
 
 if TYPE_CHECKING:
     from cryptography import x509

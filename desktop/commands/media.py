@@ -135,7 +135,7 @@ def _write_export(args: argparse.Namespace, frames: "FrameSource | Stack") -> in
         for _ in export_mp4(frames, args.mp4, fps=args.fps, window=args.window):
             pass
         rate = args.fps or frames.fps
-        from desktop.core.counted import counted
+        from desktop.core.words import counted
 
         frames_written = counted(frames.frame_count, "frame")
         print(f"wrote {frames_written} at {rate:.4g} fps to {args.mp4}")

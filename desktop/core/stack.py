@@ -17,11 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from desktop.core.cine import DEFAULT_FPS
-from desktop.core.counted import counted
 from desktop.core.display import Rendered, Window
 from desktop.core.errors import ExportError, FrameError
 from desktop.core.frames import FrameSource
 from desktop.core.model import Instance, MediaTree, Series, frames_of, one_copy_each
+from desktop.core.words import counted
 
 ORIENTATION_TOLERANCE = 1e-3
 OPEN_SOURCES = 16  # FrameSources kept open: headers parsed once while scrolling back and forth

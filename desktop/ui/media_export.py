@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from desktop import auditing
-from desktop.core.counted import counted
 from desktop.core.model import InstanceStatus
+from desktop.core.words import counted
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.workers import GeneratorWorker, start
