@@ -10,7 +10,7 @@ under "Patient Identity Removed"."""
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from desktop.core.deid.batch import copy_files
 from desktop.core.deid.setting import Deidentification
@@ -21,11 +21,16 @@ if TYPE_CHECKING:  # pydicom and the OCR engine load only for a send that masks
     from desktop.core.deid.pixels import PixelPolicy
 
 AREA = "deidentified"
+HELD_BACK = "held back: may show burned-in text"  #: after the count, in a send's summary
 
 
-def deidentified_items(
-    items: list[StoreItem], how: Deidentification, area: Path
-) -> tuple[list[StoreItem], list[str]]:
+class Deidentified(NamedTuple):
+    items: list[StoreItem]  #: the de-identified copies to send
+    refused: list[str]  #: why each left out was, and a closing count of those held back
+    held: int  #: how many were held back for burned-in text (their pixels not searched)
+
+
+def deidentified_items(items: list[StoreItem], how: Deidentification, area: Path) -> Deidentified:
     """The items pointing at de-identified copies written in ``area`` (new SOP Instance UIDs),
     and why any could not be made or were held back, with a closing count of those held back
     for burned-in text (all are left out: the node never gets an original)."""
@@ -64,7 +69,7 @@ def deidentified_items(
             "or the node's burned-in text set to auto), or review them with `dicom-courier deid "
             "--pixels review` and send the reviewed copies"
         )
-    return copies, refused
+    return Deidentified(copies, refused, held)
 
 
 def _pixel_policy(mode: str) -> "PixelPolicy | None":

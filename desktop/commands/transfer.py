@@ -478,7 +478,7 @@ def _send(args: argparse.Namespace) -> int:
             sweep(queue, courier_home())
             description = ", ".join(str(p) for p in args.paths)
             with ExitStack() as areas:  # the copies' areas stay locked until the job is queued
-                items = _copies(args, node, how, items, skipped, areas)
+                items, held = _copies(args, node, how, items, skipped, areas)
                 for line in skipped:
                     print(line, file=sys.stderr)
                 items = queue.hashed(items)  # beside the handshake, which leaves the GIL
@@ -503,7 +503,7 @@ def _send(args: argparse.Namespace) -> int:
         )
     finally:
         ahead.close()
-    return _report_job(queue, job_id, args.json, extra_failures=len(skipped))
+    return _report_job(queue, job_id, args.json, extra_failures=len(skipped), held=held)
 
 
 def _check_recipient(args: argparse.Namespace, how: "Deidentification | None") -> None:
@@ -562,19 +562,20 @@ def _copies(
     items: list["StoreItem"],
     skipped: list[str],
     areas: ExitStack,
-) -> list["StoreItem"]:
+) -> tuple[list["StoreItem"], int]:
     """The items to queue: de-identified copies, then signed copies, as the send asks (the
-    sources stay as they are); those that could not be made are added to ``skipped``."""
+    sources stay as they are), and how many were held back for burned-in text; those that
+    could not be made are added to ``skipped``."""
     import shutil
 
     from desktop.net.copies import new_area
 
-    made = None
+    made, held = None, 0
     if how is not None:
         from desktop.deid_send import AREA, deidentified_items
 
         made = areas.enter_context(new_area(courier_home(), AREA))
-        items, refused = deidentified_items(items, how, made)
+        items, refused, held = deidentified_items(items, how, made)
         skipped += refused
     if node.sign_profile:
         from desktop.core.signatures.profiles import Profile
@@ -588,7 +589,7 @@ def _copies(
         skipped += refused
         if made is not None:  # the signed copies are sent: the unsigned ones go now
             shutil.rmtree(made, ignore_errors=True)
-    return items
+    return items, held
 
 
 def _run_to_end(
@@ -718,7 +719,11 @@ def _consume(records: Iterator[Any], quiet: bool) -> None:
             )
 
 
-def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0) -> int:
+def _report_job(
+    queue: "TransferQueue", job_id: int, as_json: bool, extra_failures: int = 0, held: int = 0
+) -> int:
+    """The job's outcome said (``held``: images of the send held back for burned-in text,
+    counted among those asked for); 0 only if everything asked for was sent (and committed)."""
     from desktop.net.queue import FAILED
 
     job = queue.job(job_id)
@@ -731,6 +736,7 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
                     "node": job.node,
                     "state": job.state,
                     "total": job.total,
+                    "held_back": held,
                     "sent": job.sent,
                     "failed": job.failed,
                     "pending": job.pending,
@@ -765,9 +771,15 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
                 print(f"FAILED {instance.item.path}: {instance.message}")
         for instance in queue.commitment_failures(job_id) if job.commit_failed else []:
             print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
+        held_back = ""
+        if held:  # the send de-identified: its module is loaded already
+            from desktop.deid_send import HELD_BACK
+
+            held_back = f"; {held} {HELD_BACK}"
         commitment = job.commitment()
         print(
-            f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total}"
+            f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total + held}"
+            + held_back
             + (f", {job.failed} failed" if job.failed else "")
             + (f", {job.pending} pending (dicom-courier queue run)" if job.pending else "")
             + (f"; {commitment}" if commitment else "")
@@ -776,7 +788,7 @@ def _report_job(queue: "TransferQueue", job_id: int, as_json: bool, extra_failur
         )
     requested = job.committed + job.commit_failed + job.commit_waiting
     committed = not requested or job.committed == job.total
-    return 0 if job.sent == job.total and committed and not extra_failures else 1
+    return 0 if job.sent == job.total and committed and not (extra_failures or held) else 1
 
 
 def _failed_associations(job_id: int) -> set[str]:

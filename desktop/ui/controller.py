@@ -194,7 +194,7 @@ class TransferController(QObject):
         from desktop.deid_send import AREA, deidentified_items
 
         with new_area(self.services.home, AREA) as area:
-            items, refused = deidentified_items(job.items, job.deid, area)
+            items, refused, _ = deidentified_items(job.items, job.deid, area)
             yield from refused
             return queue.enqueue(
                 node.name,
