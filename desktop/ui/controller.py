@@ -22,6 +22,8 @@ from desktop.net.copies import discard_copies, new_area, sweep
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
 from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
+from desktop.ui.widgets.deidentify import PIXELS
+from desktop.ui.widgets.send_pixels import CHOICES
 from desktop.ui.workers import GeneratorWorker, start
 
 MAX_SENDING_NODES = 4
@@ -44,6 +46,20 @@ class _Job:
     description: str
     job_id: int | None
     deid: Deidentification | None = None  #: send de-identified copies made this way
+
+
+class HeldBackError(CourierError):
+    """Nothing queued: every image of a de-identifying send may show burned-in text that
+    was not searched, so each was held back."""
+
+    def __init__(self, held: int, total: int) -> None:
+        super().__init__(
+            f"nothing to send: {held} of {total} images held back: their pixels may show "
+            "burned-in text (a name, ID or date written into the image) and were not "
+            f"searched. De-identify them with the pixel search on (De-identify…, "
+            f"“{PIXELS['auto']}”) and send the copies, or send them again with Burned-in "
+            f"text: “{CHOICES['auto']}” (in the send confirmation or the node's settings)"
+        )
 
 
 class TransferController(QObject):
@@ -194,8 +210,10 @@ class TransferController(QObject):
         from desktop.deid_send import AREA, deidentified_items
 
         with new_area(self.services.home, AREA) as area:
-            items, refused, _ = deidentified_items(job.items, job.deid, area)
+            items, refused, held = deidentified_items(job.items, job.deid, area)
             yield from refused
+            if held and not items:
+                raise HeldBackError(held, len(job.items))
             return queue.enqueue(
                 node.name,
                 items,

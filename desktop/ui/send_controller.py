@@ -19,7 +19,7 @@ from desktop.core.errors import CourierError
 from desktop.net.compression import in_words
 from desktop.net.queue import JobSummary, TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
-from desktop.ui.controller import JobUpdate, TransferController, failures_and_reason
+from desktop.ui.controller import HeldBackError, JobUpdate, TransferController, failures_and_reason
 from desktop.ui.errors import describe
 from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.node_checks import NodeChecks
@@ -219,6 +219,11 @@ class SendController(QObject):
 
     def _transfer_failed(self, node: str, error: Exception) -> None:
         self.log.add("error", node, describe(error))
+        self.shell.status(
+            f"Nothing sent to {node}: every image held back for burned-in text"
+            if isinstance(error, HeldBackError)
+            else f"Transfer to {node} stopped: {describe(error)}"
+        )
         self.shell.report(f"Transfer to {node}", error)
 
     def retry_job(self, job_id: int) -> None:

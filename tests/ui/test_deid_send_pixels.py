@@ -100,3 +100,30 @@ def test_the_node_dialog_keeps_the_choice_and_the_confirmation_starts_from_it(
     assert getattr(chosen[0], "pixels", None) == "auto"
     assert not window.transfers.rows
     no_unexpected_errors(prompter)
+
+
+def test_when_every_image_is_held_back_the_box_says_why_and_what_to_do(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    open_demo(qtbot, window, prompter, demo)
+
+    def confirm_with_deid(dialog: QDialog) -> None:
+        tick(qtbot, checkbox(dialog, DEID_TEXT))
+        press_ok(qtbot, dialog)
+
+    model = window.browser.model
+    ultrasound = model.index(0, 0, model.index(1, 0))  # Demo^Bob, Echocardiogram
+    prompter.answer("run", confirm_with_deid)
+    drop_on_node(window, model.mimeData([ultrasound]), DEMO_NODE)
+    qtbot.waitUntil(lambda: bool(prompter.errors), timeout=30000)
+    [(title, message, _)] = prompter.errors
+    assert title == f"Transfer to {DEMO_NODE}"
+    assert "1 of 1 images held back: their pixels may show burned-in text" in message
+    assert "De-identify…, “Mask the identifying text found”" in message
+    assert "Burned-in text: “Searched, the text found masked (auto)”" in message
+    status = window.statusBar().currentMessage()
+    assert "Queued" not in status and f"Nothing sent to {DEMO_NODE}" in status
+    assert not list((demo.home / "inbox").rglob("*.dcm"))
