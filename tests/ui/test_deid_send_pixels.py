@@ -127,3 +127,33 @@ def test_when_every_image_is_held_back_the_box_says_why_and_what_to_do(
     status = window.statusBar().currentMessage()
     assert "Queued" not in status and f"Nothing sent to {DEMO_NODE}" in status
     assert not list((demo.home / "inbox").rglob("*.dcm"))
+
+
+def test_ticking_de_identify_in_the_shown_confirmation_grows_it_to_fit(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    open_demo(qtbot, window, prompter, demo)
+    looked: list[bool] = []
+
+    def tick_and_look(dialog: QDialog) -> None:
+        assert isinstance(dialog, SendConfirmation)
+        qtbot.waitExposed(dialog)
+        tick(qtbot, checkbox(dialog, DEID_TEXT))
+        qtbot.wait(50)  # the layout settles
+        explanation, row = dialog.how, dialog.pixels_row
+        assert explanation.isVisible() and row.isVisible()
+        # a wrapped label's size hint is for its width: all its lines, none cut off
+        needed = explanation.heightForWidth(explanation.width())
+        assert explanation.height() >= needed > 0, (explanation.size(), needed)
+        assert row.height() >= row.sizeHint().height(), row.size()  # not a 2-px sliver
+        looked.append(True)
+        dialog.reject()
+
+    model = window.browser.model
+    prompter.answer("run", tick_and_look)
+    drop_on_node(window, model.mimeData([model.index(0, 0, model.index(1, 0))]), DEMO_NODE)
+    qtbot.waitUntil(lambda: bool(looked), timeout=20000)
+    no_unexpected_errors(prompter)

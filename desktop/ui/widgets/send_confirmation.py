@@ -58,3 +58,5 @@ class SendConfirmation(QDialog):
                 f"Sends {chosen.describe()}, made in a private temporary folder and removed "
                 "afterwards; the originals are not changed."
             )
+        if self.isVisible():  # rows shown or hidden in the open dialog: it fits them again
+            self.adjustSize()
