@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import cli, require_tool, sample_file
-from tests.peers import free_port, running
+from tests.peers import free_port, running, storescu_tls
 
 
 @pytest.fixture
@@ -87,3 +87,24 @@ def test_an_identity_no_peer_accepts_as_a_server_is_refused_before_listening(
     assert "identity 'courier' cannot serve TLS" in done.stderr
     assert "lacks the serverAuth extended key usage" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_history_says_a_tls_listeners_associations_came_over_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Verification N1: a TLS listener's events were listed by `history` as 'plain'."""
+    from tests.pki import build_pki, prepare_home
+
+    (tmp_path / "pki").mkdir()
+    pki = build_pki(tmp_path / "pki")
+    prepare_home(tmp_path / "home", monkeypatch, pki, "server", "a password")
+    port = free_port()
+    command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)]
+    command += ["--tls", "--identity", "courier"]
+    with running(command, port, tmp_path / "listen.log", env=dict(os.environ)):
+        refused = storescu_tls(pki, port, [sample_file("CT_small.dcm")], called="NOT_US")
+    assert refused.returncode != 0  # over TLS, then rejected: a history record
+    status, out, _ = cli(capsys, "history")
+    assert status == 0
+    [line] = [x for x in out.splitlines() if "association-rejected" in x]
+    assert "STORESCU" in line and "TLS listener (bcp195-nd)" in line and "plain" not in line

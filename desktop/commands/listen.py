@@ -130,7 +130,8 @@ def _listen(args: argparse.Namespace) -> int:
         from desktop.signing import trust_of
 
         trust = trust_of(keystore, [])
-    shown = indexing(lambda record: _show(record, history, trust), lambda: store)
+    tls = args.profile if args.tls else ""
+    shown = indexing(lambda record: _show(record, history, trust, tls), lambda: store)
     sink = auditing.listener(shown, settings.ae_title)
     connectors = cached_connectors(lambda node: node_connector(node, keystore))
     services = query_retrieve(store, courier_home(), connectors)
@@ -184,7 +185,11 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _show(record: dict[str, Any], history: History, trust: "Trust | None") -> None:
+def _show(record: dict[str, Any], history: History, trust: "Trust | None", tls: str) -> None:
+    """Say a listener's record and keep it in the history; ``tls``: the listener's TLS
+    profile (every association of a TLS listener came over an established session)."""
+    if tls:
+        record = {**record, "listener_tls": tls}
     if record["event"] == "handshake":
         transcript = record["transcript"]
         history.append(

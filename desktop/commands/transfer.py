@@ -918,7 +918,7 @@ def _history(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["time"]))
         print(
             f"{when}  {_who(record)}  {record.get('event')}  "
-            + _security(record.get("transcript") or {})
+            + _security(record)
             + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
             + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
         )
@@ -930,11 +930,14 @@ def _who(record: dict[str, Any]) -> str:
     return str(record.get("node") or record.get("calling") or record.get("peer") or "-")
 
 
-def _security(transcript: dict[str, Any]) -> str:
+def _security(record: dict[str, Any]) -> str:
     """How the association was protected: the TLS session, TLS that was not established
-    (a TLS node whose connection or handshake failed), or plain DICOM."""
+    (a TLS node whose connection or handshake failed), a TLS listener's, or plain DICOM."""
+    transcript = record.get("transcript") or {}
     if transcript.get("protocol"):
         return f"{transcript['protocol']} {transcript.get('cipher')}"
     if transcript.get("profile"):
         return f"TLS ({transcript['profile']}) not established"
+    if record.get("listener_tls"):
+        return f"TLS listener ({record['listener_tls']})"
     return "plain"
