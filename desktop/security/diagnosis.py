@@ -61,6 +61,17 @@ REJECTED_REASONS = frozenset(
     }
 )
 
+#: A client's alert refusing our server certificate, in plain words.
+OUR_CERTIFICATE_REFUSED = {
+    "TLSV1_ALERT_UNKNOWN_CA": "it does not trust the CA that issued it",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "it finds it expired",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED": "it finds it revoked",
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": "unsupported certificate (not for a server's use)",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "it finds it bad (damaged, or its signature does not check)",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "it cannot check it",
+    "TLSV1_ALERT_DECRYPT_ERROR": "our proof of holding its key did not check",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
@@ -352,11 +363,24 @@ def diagnose_client(error: BaseException, peer: str) -> Diagnosis:
         CRL_EXPIRED,
     ):
         return missing_crl(error.verify_code, f"{peer}'s certificate")
+    if isinstance(error, ssl.SSLCertVerificationError) and error.verify_code in UNTRUSTED_CODES:
+        return Diagnosis(
+            "client-cert-untrusted",
+            f"{peer}'s certificate is not issued by a CA we trust [{error.verify_message}]",
+            "Import the CA that issued it (keystore import-ca), if it is to be trusted",
+        )
     if isinstance(error, ssl.SSLCertVerificationError):
         return Diagnosis(
             "client-cert-refused",
             f"{peer}'s certificate was refused: {error.verify_message}",
             "Import the CA that issued it, or ask the client for a valid certificate",
+        )
+    if reason in OUR_CERTIFICATE_REFUSED:
+        return Diagnosis(
+            "server-cert-refused",
+            f"{peer} refused our certificate: {OUR_CERTIFICATE_REFUSED[reason]} [{reason}]",
+            "Give the client's administrator our CA certificate (keystore export-cert), or "
+            "listen with an identity it accepts (a server certificate with serverAuth)",
         )
     if reason in NOT_TLS_REASONS:
         return Diagnosis(
@@ -367,13 +391,13 @@ def diagnose_client(error: BaseException, peer: str) -> Diagnosis:
     if reason in VERSION_REASONS:
         return Diagnosis(
             "protocol-mismatch",
-            f"{peer} offered no TLS version we accept",
+            f"{peer} offered no TLS version we accept: a protocol mismatch [{reason}]",
             "The client must support TLS 1.2 or 1.3",
         )
     if reason in CIPHER_REASONS:
         return Diagnosis(
             "no-shared-cipher",
-            f"{peer} offered no cipher suite we accept",
+            f"{peer} offered no cipher suite we accept: a cipher mismatch [{reason}]",
             "Compare the client's cipher settings with our profile",
         )
     return Diagnosis(

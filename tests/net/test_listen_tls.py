@@ -4,7 +4,9 @@ failed handshakes recorded at a bounded rate."""
 
 import datetime as dt
 import hashlib
+import re
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +26,7 @@ from desktop.security.keystore import Keystore
 from desktop.security.pki import make_leaf
 from desktop.security.revocation import import_crl
 from desktop.security.tls import Profile
-from tests.helpers import cli
+from tests.helpers import cli, require_tool
 from tests.net.conftest import PASSWORD, make_study
 from tests.peers import python_tls_server, server_context_for, storescu_tls
 from tests.pki import KEY_PASSWORD, Pki
@@ -83,6 +85,50 @@ def test_a_revoked_client_certificate_is_refused_in_plain_words(
     assert "revoked" in failed[0]["diagnosis"]["summary"]
     assert not [r for r in records if r["event"] == "stored"]
     assert storescu_as(pki, "client", server.port, files)  # its CA's CRL does not name it
+
+
+def failure(records: list[dict[str, Any]]) -> str:
+    """The first failed handshake's summary: what `listen` prints and `history` keeps."""
+    failed = [r["transcript"] for r in wait_for(records, "handshake") if not r["transcript"]["ok"]]
+    assert failed, records
+    return str(failed[0]["diagnosis"]["summary"])
+
+
+def test_a_client_that_does_not_trust_our_ca_is_said_in_plain_words(
+    start_listener: Start, pki: Pki, tmp_path: Path
+) -> None:
+    """Tester's F11: the listener logged "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown
+    ca (_ssl.c:1006)" for a client that refuses our certificate."""
+    server, records = start_listener()
+    client = [str(pki.path("client", ".key")), str(pki.path("client"))]
+    result = subprocess.run(
+        [
+            require_tool("storescu"),
+            *("+tls", *client, "+pw", KEY_PASSWORD, "+cf", str(pki.path("rogue_root"))),
+            *("-aet", "STORESCU", "-aec", "COURIER", "127.0.0.1", str(server.port)),
+            str(make_study(tmp_path / "study", count=1)[0]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    summary = failure(records)
+    assert re.fullmatch(
+        r"127\.0\.0\.1:\d+ refused our certificate: it does not trust the CA that issued "
+        r"it \[TLSV1_ALERT_UNKNOWN_CA\]",
+        summary,
+    ), summary
+
+
+def test_a_client_certificate_from_an_unknown_ca_is_said_in_plain_words(
+    start_listener: Start, pki: Pki, tmp_path: Path
+) -> None:
+    server, records = start_listener()
+    assert not storescu_as(pki, "rogue_client", server.port, make_study(tmp_path / "s", count=1))
+    summary = failure(records)
+    assert "'s certificate is not issued by a CA we trust [" in summary, summary
+    assert "_ssl.c" not in summary
 
 
 def _fingerprint(pki: Pki, stem: str) -> str:
