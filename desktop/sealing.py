@@ -15,8 +15,8 @@ from desktop.core.files import write_atomic
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from desktop.security.cms import Opened
-    from desktop.security.keystore import Keystore, UnlockedIdentity
+    from desktop.security.cms import NotRecipientError, Opened
+    from desktop.security.keystore import Identity, Keystore, UnlockedIdentity
     from desktop.security.signing import Trust
 
 PREAMBLE_AND_PREFIX = slice(128, 132)
@@ -197,12 +197,16 @@ def unseal_files(
     trust: "Trust",
     *,
     require_signed: bool = False,
+    holders: Iterable["Identity"] = (),
+    advice: str = "open it with --identity {name}",
 ) -> Iterator[Unsealed]:
     """Open each ``(sealed file, target)``, writing the DICOM file inside to its target; a
     file that cannot be opened (an unsigned one too, with ``require_signed``) is reported and
-    the others go on. Audited as one 110103 DICOM Instances Accessed naming the identity."""
+    the others go on. A file sealed for another of ``holders`` (the keystore's identities)
+    names it, with ``advice`` (formatted with its ``name``). Audited as one 110103 DICOM
+    Instances Accessed naming the identity."""
     return auditing.copies_written(
-        _unseal_each(jobs, identity, trust, require_signed),
+        _unseal_each(jobs, identity, trust, require_signed, _Holders(holders, advice)),
         event="opened",
         description=f"sealed files opened with identity {identity.name}",
         written=lambda done: done.target,
@@ -214,10 +218,16 @@ def _unseal_each(
     identity: "UnlockedIdentity",
     trust: "Trust",
     require_signed: bool,
+    holders: "_Holders",
 ) -> Iterator[Unsealed]:
+    from desktop.security.cms import NotRecipientError
+
     for source, target in jobs:
         try:
             result = opened(source.read_bytes(), identity, trust, require_signed=require_signed)
+        except NotRecipientError as error:
+            yield Unsealed(source, error=f"{error}{holders.hint(error)}")
+            continue
         except CourierError as error:
             yield Unsealed(source, error=str(error))
             continue
@@ -230,3 +240,28 @@ def _unseal_each(
             yield Unsealed(source, target, f"signature of {result.signer} valid")
         else:
             yield Unsealed(source, target, f"digest matches; {NOT_SIGNED}", warning=NOT_SIGNED)
+
+
+class _Holders:
+    """The keystore's identities, asked which one a file is sealed for."""
+
+    def __init__(self, identities: Iterable["Identity"], advice: str) -> None:
+        self.identities, self.advice = list(identities), advice
+        self._certificates: list[tuple[str, x509.Certificate]] | None = None
+
+    def hint(self, error: "NotRecipientError") -> str:
+        """``"; that is your identity 'NAME': <advice>"``, or "" when none is the recipient."""
+        for name, certificate in self._loaded():
+            if any(recipient.holds(certificate) for recipient in error.recipients):
+                return f"; that is your identity {name!r}: {self.advice.format(name=name)}"
+        return ""
+
+    def _loaded(self) -> list[tuple[str, "x509.Certificate"]]:
+        if self._certificates is None:
+            from cryptography import x509
+
+            self._certificates = [
+                (i.name, x509.load_pem_x509_certificate(i.certificate.pem.encode()))
+                for i in self.identities
+            ]
+        return self._certificates

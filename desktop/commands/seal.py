@@ -100,7 +100,15 @@ def _unseal(args: argparse.Namespace) -> int:
 
     jobs = _jobs(args, _der)
     status = _print_results(
-        unseal_files(jobs, identity, trust, require_signed=args.require_signed), "not opened", told
+        unseal_files(
+            jobs,
+            identity,
+            trust,
+            require_signed=args.require_signed,
+            holders=keystore.identities(),
+        ),
+        "not opened",
+        told,
     )
     if unsigned:
         print(

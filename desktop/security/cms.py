@@ -41,6 +41,28 @@ class SealError(SecurityError):
 
 
 @dataclass(frozen=True, slots=True)
+class Recipient:
+    """A certificate a file is sealed for, by its issuer (DER) and serial number."""
+
+    issuer: bytes
+    serial: int
+
+    def holds(self, certificate: x509.Certificate) -> bool:
+        """Whether ``certificate`` is this recipient's."""
+        return self.issuer == certificate.issuer.public_bytes() and (
+            self.serial == certificate.serial_number
+        )
+
+
+class NotRecipientError(SealError):
+    """A file sealed for other certificates than the identity's (``recipients`` names them)."""
+
+    def __init__(self, message: str, recipients: tuple[Recipient, ...]) -> None:
+        super().__init__(message)
+        self.recipients = recipients
+
+
+@dataclass(frozen=True, slots=True)
 class Opened:
     """What a sealed file held and how its inner protection was checked."""
 
@@ -221,6 +243,7 @@ def _decrypt(enveloped: Any, identity: UnlockedIdentity) -> bytes:
 def _content_key(recipients: Any, identity: UnlockedIdentity) -> bytes:
     certificate = identity.certificate
     sealed_for = []
+    named = []
     for recipient in recipients:
         if recipient.name != "ktri":
             sealed_for.append(f"a {recipient.name} recipient (not supported)")
@@ -229,12 +252,12 @@ def _content_key(recipients: Any, identity: UnlockedIdentity) -> bytes:
         rid = info["rid"]
         if rid.name == "issuer_and_serial_number":
             issuer, serial = rid.chosen["issuer"], rid.chosen["serial_number"].native
-            if issuer.dump() == certificate.issuer.public_bytes() and (
-                serial == certificate.serial_number
-            ):
+            recipient_id = Recipient(issuer.dump(), serial)
+            if recipient_id.holds(certificate):
                 return _unwrap_key(info, identity)
+            named.append(recipient_id)
             sealed_for.append(
-                f"the certificate that {issuer.human_friendly} issued with serial {serial:X}"
+                f"the certificate with serial {serial:X} issued by {_common_name(issuer)}"
             )
         else:
             if rid.chosen.native == _key_identifier(certificate):
@@ -242,10 +265,17 @@ def _content_key(recipients: Any, identity: UnlockedIdentity) -> bytes:
             sealed_for.append(
                 f"the certificate with subject key identifier {rid.chosen.native.hex()}"
             )
-    raise SealError(
+    raise NotRecipientError(
         f"not sealed for identity {identity.name} "
-        f"({certificate.subject.rfc4514_string()}): it is for " + "; ".join(sealed_for)
+        f"({certificate.subject.rfc4514_string()}): it is sealed for " + "; ".join(sealed_for),
+        tuple(named),
     )
+
+
+def _common_name(name: Any) -> str:
+    """An issuer named by its common name (the whole name when it has none)."""
+    common = name.native.get("common_name") if isinstance(name.native, dict) else None
+    return str(common) if common else str(name.human_friendly)
 
 
 def _key_identifier(certificate: x509.Certificate) -> bytes | None:

@@ -40,7 +40,13 @@ def _unseal(
     from desktop.sealing import unseal_files
     from desktop.signing import trust_of
 
-    return unseal_files(jobs, identity, trust_of(keystore, []))
+    return unseal_files(
+        jobs,
+        identity,
+        trust_of(keystore, []),
+        holders=keystore.identities(),
+        advice="open it with identity {name} instead",
+    )
 
 
 class SealedController(QObject):

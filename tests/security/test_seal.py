@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from desktop.core.header import SEALED
 from desktop.core.media import open_media
 from desktop.security.cms import seal
+from desktop.security.keystore import Keystore
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
 from tests.security.signing_fixtures import PASSWORD, ct_copy, signing_home, signing_keystore
@@ -265,11 +266,37 @@ def test_another_recipient_is_told_it_is_not_theirs(
     )
     assert status == 1
     assert not (tmp_path / "o").exists()  # tester's F9: no empty folders when nothing is written
-    assert "not sealed for identity courier (CN=client.test,O=DICOM Courier): it is for " in err
     assert (
-        "it is for the certificate that Common Name: Test Intermediate CA, Organization: "
-        f"DICOM Courier issued with serial {pki.server.certificate.serial_number:X}" in err
+        "not sealed for identity courier (CN=client.test,O=DICOM Courier): it is sealed for "
+        f"the certificate with serial {pki.server.certificate.serial_number:X} issued by "
+        "Test Intermediate CA" in err
+    )  # tester's F9: "the certificate that Common Name: Test Intermediate CA ... issued"
+    assert "that is your identity" not in err  # the keystore holds no server identity
+
+
+def test_another_recipient_is_told_which_of_its_identities_opens_the_file(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    signing_home: Path,
+    pki: Pki,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tester's F9: the keystore holds the recipient's identity under another name."""
+    home = Path(shutil.copytree(signing_home, tmp_path / "home"))
+    Keystore(home, lambda new: PASSWORD).import_identity(
+        "recip", pki.path("server", ".p12"), file_password=KEY_PASSWORD
     )
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    sealed = tmp_path / "ct.dcm"
+    sealed.write_bytes(seal(ct_copy(tmp_path / "media").read_bytes(), pki.server.certificate, None))
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
+    assert status == 1
+    assert (
+        "issued by Test Intermediate CA; that is your identity 'recip': "
+        "open it with --identity recip" in err
+    ), err
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "recip", "--out", tmp_path / "o")
+    assert status == 0, err
 
 
 def test_an_unsigned_file_says_its_sender_is_not_authenticated_and_can_be_refused(

@@ -68,6 +68,11 @@ def test_the_browser_offers_to_open_sealed_files_with_an_identity(
     assert title == "Open sealed files"
     assert "3 of 4 files opened with demo-pacs" in text and warning
     assert "SEALED03: not opened" in details and "demo-pacs" in details, details
+    # tester's F9: the identity that opens it is named, the CA only as its issuer
+    assert (
+        "issued by DICOM Courier Demo CA; that is your identity 'demo-workstation': "
+        "open it with identity demo-workstation instead" in details
+    ), details
     # tester's F15: sealed without a signature, nothing says who sent them
     assert "3 opened with a warning: NOT SIGNED: the sender is not authenticated" in text
     assert f"{media / 'SEALED00'}: NOT SIGNED" in details
