@@ -10,7 +10,9 @@ import threading
 import weakref
 from contextlib import suppress
 
-from desktop.net.link import Connector, Link
+from desktop.net.link import Connector, Failure, Link
+
+CANCELLED = Failure("cancelled", "cancelled", False)
 
 
 class Cancel:
@@ -26,10 +28,13 @@ class Cancel:
         return self._event.is_set()
 
     def connector(self, connect: Connector) -> Connector:
-        """``connect``, each link it opens shut down when cancelled (at once if already)."""
+        """``connect``, each link it opens shut down when cancelled (at once if already);
+        a failure after the cancel is not explained (no probe of the peer: it is ours)."""
 
         def watched() -> Link:
             link = connect()
+            explain = link.explain
+            link.explain = lambda error: CANCELLED if self.cancelled else explain(error)
             with self._lock:
                 self._sockets.add(link.sock)
             if self.cancelled:
