@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from desktop.net.cancel import Cancel
 from desktop.net.history import History
 from desktop.net.link import DEFAULT_ATTEMPTS, Connector, Failure
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
@@ -64,12 +65,17 @@ def run_job(
     wait: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
+    cancel: Cancel | None = None,
 ) -> Iterator[Record]:
     """Send the job's due instances until none is pending (waiting out backoffs when ``wait``),
     over up to ``parallel`` associations at once, compressed as ``compress`` says.
 
     Stop iterating to pause: what was acknowledged is committed, the rest stays pending.
+    ``cancel`` stops it from another thread even while a peer keeps silent: the failures
+    that the cancel itself causes are not recorded.
     """
+    if cancel is not None:
+        connect = cancel.connector(connect)
     job = queue.job(job_id)
     node, deidentified = job.node, job.deidentified
     failed_associations: set[str] = set()  # said once per job, not once per instance
@@ -90,6 +96,9 @@ def run_job(
         sending = [i.item for i in due]
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
         for record in parallel_store(connect, peer, sending, parallel, compress=compress):
+            answered = isinstance(record, StoreOutcome) and record.ok
+            if cancel is not None and cancel.cancelled and not answered:
+                return  # the links were shut down under it: nothing more is true of the peer
             if isinstance(record, StoreOutcome):
                 instance = by_item[id(record.item)]
                 state = queue.record(instance, record, policy, clock())

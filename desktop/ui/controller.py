@@ -17,6 +17,7 @@ from desktop.app import Services
 from desktop.core.config import ConfigError, Node
 from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
+from desktop.net.cancel import Cancel
 from desktop.net.commitment import begin, request
 from desktop.net.copies import discard_copies, new_area, sweep
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
@@ -168,6 +169,8 @@ class TransferController(QObject):
                 self.running[node.name] = job_id
             summary = queue.job(job_id)
             yield JobUpdate(node.name, JobProgress(summary))
+            cancel = Cancel()
+            worker.on_cancel(cancel.cancel)  # a silent peer must not hold a cancel or a quit
             records = run_job(
                 queue,
                 job_id,
@@ -178,6 +181,7 @@ class TransferController(QObject):
                 parallel=node.max_associations,
                 compress=summary.compression or node.compress,  # a CLI send's own choice
                 sleep=worker.wait,
+                cancel=cancel,
             )
             yield from auditing.transfer(records, queue, job_id, node)
             discard_copies(queue, job_id, self.services.home)  # commitment needs only the UIDs

@@ -35,12 +35,22 @@ class GeneratorWorker(QRunnable):
         self.make = make
         self.signals = WorkerSignals()
         self._cancelled = threading.Event()
+        self._on_cancel: list[Callable[[], None]] = []
         # The pool must not delete the runnable (and its signals) while queued signals are
         # still on their way to the GUI thread: ``start`` keeps it alive until it reports.
         self.setAutoDelete(False)
 
     def cancel(self) -> None:
         self._cancelled.set()
+        for callback in list(self._on_cancel):
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the cancelling thread) when cancelled, at once if already:
+        how a generator blocked on the network is woken."""
+        self._on_cancel.append(callback)
+        if self.cancelled:
+            callback()
 
     @property
     def cancelled(self) -> bool:

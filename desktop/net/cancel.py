@@ -1,0 +1,58 @@
+"""Stopping a send from another thread, even while it waits on a silent peer.
+
+A cancel sets a flag the sender checks between instances and shuts down the socket of every
+link opened through ``connector``: a read blocked on a peer that says nothing returns at once
+(as if the peer had closed), and the sender's usual failure path aborts the association.
+"""
+
+import socket
+import threading
+import weakref
+from contextlib import suppress
+
+from desktop.net.link import Connector, Failure, Link
+
+CANCELLED = Failure("cancelled", "cancelled", False)
+
+
+class Cancel:
+    """A cancel shared by a sender (which connects through ``connector``) and its canceller."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._event = threading.Event()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def connector(self, connect: Connector) -> Connector:
+        """``connect``, each link it opens shut down when cancelled (at once if already);
+        a failure after the cancel is not explained (no probe of the peer: it is ours)."""
+
+        def watched() -> Link:
+            link = connect()
+            explain = link.explain
+            link.explain = lambda error: CANCELLED if self.cancelled else explain(error)
+            with self._lock:
+                self._sockets.add(link.sock)
+            if self.cancelled:
+                _shut(link.sock)
+            return link
+
+        return watched
+
+    def cancel(self) -> None:
+        """Stop the sender: every open link is shut down, waking any read blocked on it."""
+        with self._lock:
+            self._event.set()
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut ``sock`` down under its TLS layer (if any), which the sender alone touches."""
+    with suppress(OSError):  # already closed by the sender
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
