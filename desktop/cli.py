@@ -44,6 +44,7 @@ COMMANDS = {
     "reid": "seal",
     "export-media": "export_media",
     "deid": "deid",
+    "service": "service",
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})

@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING
 from desktop.core.paths import courier_home
 
 if TYPE_CHECKING:
-    from desktop.security.keystore import Keystore
+    from desktop.security.keystore import Keystore, Unlocked
+
+#: The keystore as a warm service unlocked it (``service start --unlock``), for the commands
+#: it runs; None in a process of its own.
+_unlocked: "Unlocked | None" = None
+
+
+def hold_unlocked(unlocked: "Unlocked | None") -> None:
+    """Open every keystore of this process with ``unlocked`` (None: ask as usual)."""
+    global _unlocked
+    _unlocked = unlocked
 
 
 def password_option() -> argparse.ArgumentParser:
@@ -70,11 +80,14 @@ def open_keystore(args: argparse.Namespace) -> "Keystore":
     from desktop.security.passwords import password_source
 
     home = courier_home()
-    return Keystore(
+    keystore = Keystore(
         home,
         password_source(args.password_file, str(home.absolute())),
         on_change=_audit_change,
     )
+    if _unlocked is not None and args.password_file is None:  # a file given is obeyed
+        keystore.use(_unlocked)
+    return keystore
 
 
 def _audit_change(folder: Path, description: str) -> None:

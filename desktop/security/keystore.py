@@ -113,6 +113,22 @@ class TlsIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class Unlocked:
+    """The keystore password, checked, and each identity's secret derived from it (by the
+    salt and rounds of its derivation): what a warm service holds so that the commands it runs
+    derive nothing. In memory only."""
+
+    password: str = field(repr=False)
+    secrets: dict[tuple[str, int], bytes] = field(repr=False)
+
+    def secret(self, password: str, kdf: dict[str, Any]) -> bytes | None:
+        """The secret of derivation ``kdf`` from ``password``, if it is held."""
+        if not hmac.compare_digest(password.encode(), self.password.encode()):
+            return None
+        return self.secrets.get((kdf["salt"], kdf["rounds"]))
+
+
+@dataclass(frozen=True, slots=True)
 class DamagedEntry:
     """A keystore file that cannot be read, and why: left out of every list and context."""
 
@@ -152,6 +168,7 @@ class Keystore:
         self._opened_with: str | None = None  # opened an identity (its MAC checked it)
         self._taken: str | None = None  # given by the source, not checked yet
         self._deriving: dict[str, _Derivation] = {}  # identity → its secret, started early
+        self._unlocked: Unlocked | None = None  # given by a warm service
 
     # -- trusted CAs -------------------------------------------------------------------------
 
@@ -361,7 +378,7 @@ class Keystore:
         except (KeystoreError, PasswordError):
             return
         password = self._password or self._opened_with or self._taken
-        if kdf is not None and password is not None:
+        if kdf is not None and password is not None and not self._holds(password, kdf):
             self._deriving[name] = _Derivation(password, kdf)
 
     def unlock_identity(self, name: str) -> UnlockedIdentity:
@@ -415,10 +432,36 @@ class Keystore:
     def _secret(self, name: str, password: str, kdf: dict[str, Any]) -> bytes:
         """Identity ``name``'s secret: the one ``prepare`` derived when it was for this
         password and derivation, else derived now."""
+        held = self._unlocked.secret(password, kdf) if self._unlocked else None
+        if held is not None:
+            return held
         derivation = self._deriving.pop(name, None)
         if derivation is not None and derivation.derives(password, kdf):
             return derivation.secret()
         return _secret(password, kdf)
+
+    def _holds(self, password: str, kdf: dict[str, Any]) -> bool:
+        return self._unlocked is not None and self._unlocked.secret(password, kdf) is not None
+
+    def unlock_all(self) -> Unlocked:
+        """Ask for the keystore password, check it, and derive every identity's secret: what
+        ``use`` gives a keystore opened later in this process (or a child forked from it)."""
+        if _read_settings(self.folder / "keystore.json") is None:
+            raise PasswordError("the keystore holds no identity yet: there is nothing to unlock")
+        password = self._unlock()
+        secrets = {}
+        for path in self._files("identities", ".json"):
+            with suppress(KeystoreError, ValueError):  # a damaged entry: said when used
+                kdf = _secret_kdf(path)
+                if kdf is not None:
+                    secrets[kdf["salt"], kdf["rounds"]] = _secret(password, kdf)
+        return Unlocked(password, secrets)
+
+    def use(self, unlocked: Unlocked) -> None:
+        """Open identities with ``unlocked``'s password and secrets: no prompt, no derivation
+        (an identity imported since is derived as usual)."""
+        self._unlocked = unlocked
+        self._password = unlocked.password
 
     def _opening(self, name: str, open_key: Callable[[bytes, str], Opened]) -> Opened:
         """``open_key(the identity's PKCS#12, the keystore password)``; when it fails, the

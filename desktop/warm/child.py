@@ -1,0 +1,94 @@
+"""What the child forked for a command does: become the client's process (its files,
+directory, environment and umask, in a session of its own so that a prompt can only reach the
+client's terminal), then run ``desktop.cli.main`` on its arguments and return its status.
+
+The client's signals arrive as lines on the connection: a thread of the child raises each in
+the child (Ctrl-C is a KeyboardInterrupt, as in a local run). When the connection ends before
+the command (the client was killed), the child ends too, by SIGTERM.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from desktop.warm import wire
+from desktop.warm.server import Handoff
+
+
+def run(handoff: Handoff, unlocked: object) -> int:
+    """Run the handed-off command here; its exit status."""
+    from desktop import cli
+    from desktop.commands.options import hold_unlocked
+
+    os.setsid()  # no controlling terminal: getpass asks on stdin, the client's terminal
+    _take_descriptors(handoff.fds)
+    os.chdir(handoff.cwd)
+    os.umask(handoff.umask)
+    os.environ.clear()
+    os.environ.update(handoff.environment)
+    time.tzset()
+    sys.argv = ["dicom-courier", *handoff.arguments]
+    _fresh_streams()
+    logging.getLogger("desktop.warm").handlers.clear()
+    hold_unlocked(unlocked)  # type: ignore[arg-type]
+    threading.Thread(target=_follow, args=(handoff.connection,), daemon=True).start()
+    status = cli.main(handoff.arguments)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return status
+
+
+def _take_descriptors(fds: list[int]) -> None:
+    """Make the client's stdin, stdout and stderr ours (0, 1, 2)."""
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    for target, fd in enumerate(moved):
+        os.dup2(fd, target)
+        os.close(fd)
+
+
+def _fresh_streams() -> None:
+    """sys.stdin/stdout/stderr over the client's descriptors, buffered as Python buffers
+    them at start-up for what they are (a terminal: by line; a pipe or file: by block)."""
+    old = sys.stdout
+    encoding, errors = old.encoding, old.errors
+    sys.stdin = io.TextIOWrapper(
+        io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding=encoding, errors=errors
+    )
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+        encoding=encoding,
+        errors=errors,
+        line_buffering=os.isatty(1),
+    )
+    sys.stderr = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+        encoding=encoding,
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+
+
+def _follow(connection: socket.socket) -> None:
+    """Raise here each signal the client forwards; end by SIGTERM when the client has gone."""
+    lines = wire.Lines(connection)
+    while True:
+        try:
+            line = lines.next()
+        except OSError:
+            line = b""
+        word, _, value = line.partition(b" ")
+        if word == b"signal" and value.isdigit():
+            os.kill(os.getpid(), int(value))
+        elif not line:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return

@@ -1,0 +1,161 @@
+"""``dicom-courier``: hand the command to the warm service when one runs, else run it here.
+
+Imports nothing heavy (``os``, ``sys``, ``socket``, ``signal``): when a service answers, the
+command runs in a child it forks, on this process's stdin, stdout and stderr (passed as file
+descriptors), in this directory and environment; this process forwards Ctrl-C and SIGTERM
+to it and exits with its status. Without a service (or when it is stale, or belongs to
+another installation) the command runs here, as ``desktop.cli`` always did.
+"""
+
+import os
+import signal
+import socket
+import sys
+
+from desktop.warm import wire
+
+NO_SERVICE_ENV = "DICOM_COURIER_NO_SERVICE"
+#: Commands run here: the GUI and a listener own their process; ``service`` manages it.
+LOCAL_COMMANDS = frozenset({"gui", "service", "listen"})
+LOCAL_OPTIONS = frozenset({"-h", "--help", "--version"})
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+EXIT_SERVICE_LOST = 1
+
+
+def main() -> int:
+    arguments = sys.argv[1:]
+    if handed_over(arguments):
+        connection = connect(wire.socket_path(wire.home()))
+        if connection is not None:
+            status = _run(connection, arguments)
+            if status is not None:
+                return status
+    return _local()
+
+
+def handed_over(arguments: list[str]) -> bool:
+    """Whether ``arguments`` may go to the service: a command, not one that runs here."""
+    if os.environ.get(NO_SERVICE_ENV) == "1" or LOCAL_OPTIONS.intersection(arguments):
+        return False
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    return command is not None and command not in LOCAL_COMMANDS
+
+
+def _local() -> int:
+    from desktop.cli import main as run_here
+
+    return run_here()
+
+
+def connect(path: str) -> socket.socket | None:
+    """A connection to the service listening on ``path``, or None (no socket, nobody
+    listening: a stale socket file is removed)."""
+    try:
+        before = os.stat(path)
+    except OSError:
+        return None
+    address, folder = wire.connectable(path)
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(address)
+    except ConnectionRefusedError:
+        connection.close()
+        _remove_stale(path, before)
+        return None
+    except OSError:
+        connection.close()
+        return None
+    finally:
+        if folder >= 0:
+            os.close(folder)
+    return connection
+
+
+def _remove_stale(path: str, seen: os.stat_result) -> None:
+    """Remove a socket file nobody listens on, if it is still the one that refused."""
+    try:
+        now = os.stat(path)
+        if (now.st_ino, now.st_dev, now.st_mtime_ns) == (
+            seen.st_ino,
+            seen.st_dev,
+            seen.st_mtime_ns,
+        ):
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _run(connection: socket.socket, arguments: list[str]) -> int | None:
+    """The command's exit status from the service, or None to run it here."""
+
+    def forward(number: int, _frame: object) -> None:
+        try:
+            connection.sendall(b"signal %d\n" % number)
+        except OSError:
+            pass
+
+    # from before the request: a Ctrl-C meanwhile reaches the child as it starts
+    previous = {number: signal.signal(number, forward) for number in FORWARDED}
+    with connection:
+        try:
+            socket.send_fds(connection, [wire.frame(_request(arguments))], [0, 1, 2])
+            lines = wire.Lines(connection)
+            answer = lines.next()
+        except OSError:
+            answer = b""
+        if answer == b"started":
+            return _outcome(lines)
+    for number, handler in previous.items():  # stale, another installation's, or refused
+        signal.signal(number, handler)
+    return None
+
+
+def _request(arguments: list[str]) -> list[bytes]:
+    from desktop import __file__ as package
+    from desktop import __version__
+
+    mask = os.umask(0)
+    os.umask(mask)
+    environment = [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in os.environ.items()]
+    return [
+        wire.PROTOCOL,
+        wire.RUN,
+        __version__.encode(),
+        os.fsencode(os.path.dirname(package)),
+        os.fsencode(os.getcwd()),
+        b"%o" % mask,
+        b"%d" % len(arguments),
+        *map(os.fsencode, arguments),
+        *environment,
+    ]
+
+
+def _outcome(lines: wire.Lines) -> int:
+    """The command's status as the service tells it (signals are forwarded meanwhile)."""
+    try:
+        line = lines.next()
+    except OSError:
+        line = b""
+    word, _, value = line.partition(b" ")
+    if word == b"exit":
+        return int(value)
+    if word == b"killed":
+        return _die_of(int(value))
+    print(
+        "dicom-courier: the warm service stopped before the command ended: its outcome is "
+        "unknown (see 'dicom-courier queue' and 'dicom-courier service status')",
+        file=sys.stderr,
+    )
+    return EXIT_SERVICE_LOST
+
+
+def _die_of(number: int) -> int:
+    """End as the command did: killed by signal ``number`` (else 128 + it, as a shell says)."""
+    sys.stdout.flush()
+    signal.signal(number, signal.SIG_DFL)
+    os.kill(os.getpid(), number)
+    return 128 + number
+
+
+if __name__ == "__main__":
+    sys.exit(main())

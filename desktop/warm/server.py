@@ -1,0 +1,407 @@
+"""The warm service's process: it listens on the home's Unix socket, and forks a child for
+each command handed to it (``child``). It stays single-threaded, so forking is safe; children
+are reaped as SIGCHLD wakes it, and their status goes back to their client.
+
+Only the user it runs as is served (SO_PEERCRED). Before each command it checks that the code
+it has loaded is still the code on disk, and answers ``stale`` (and stops) when it is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop import __version__
+from desktop.warm import wire
+
+log = logging.getLogger(__name__)
+PACKAGE = Path(__file__).resolve().parent.parent
+REQUEST_TIMEOUT = 5.0  # a client that connects and says nothing is dropped after this
+TICK = 1.0  # how often the home, the unlock's expiry and the idle time are looked at
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A command for the child to run: the client's request, its descriptors, its socket."""
+
+    arguments: list[str]
+    cwd: str
+    umask: int
+    environment: dict[str, str]
+    fds: list[int]
+    connection: socket.socket
+
+
+@dataclass(slots=True)
+class Lease:
+    """How long the service keeps what it holds unlocked (monotonic deadline, wall time)."""
+
+    holds: object | None
+    until: float = 0.0
+    wall_until: float = 0.0
+
+    def expired(self, now: float) -> bool:
+        return self.holds is not None and now >= self.until
+
+
+@dataclass(slots=True)
+class Service:
+    """One warm service for ``home`` (see the module's docstring)."""
+
+    home: Path
+    lease: Lease
+    idle: float = 0.0  # seconds without a command after which it stops (0: never)
+    on_lock: Callable[[str], None] | None = None
+    pid: int = field(default_factory=os.getpid)
+    started: float = field(default_factory=time.time)
+    served: int = 0
+    children: dict[int, socket.socket] = field(default_factory=dict)
+    _listener: socket.socket | None = None
+    _identity: tuple[int, int] = (0, 0)
+    _wakeup: tuple[int, int] = (-1, -1)
+    _stopping: bool = False
+    _last: float = field(default_factory=time.monotonic)
+    _code: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.home / wire.SOCKET_NAME
+
+    def listen(self) -> None:
+        """Bind the socket (0600, in the 0700 home) and take it in place atomically: a client
+        never finds a socket file that is not yet listening."""
+        from desktop.core.files import private_folder
+
+        private_folder(self.home)
+        self._code = loaded_code()
+        temporary = self.home / f".{wire.SOCKET_NAME}.{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        address, folder = wire.connectable(str(temporary))
+        try:
+            old = os.umask(0o177)
+            try:
+                listener.bind(address)
+            finally:
+                os.umask(old)
+            temporary.chmod(0o600)
+            listener.listen(16)
+            temporary.replace(self.path)
+        except OSError:
+            listener.close()
+            temporary.unlink(missing_ok=True)
+            raise
+        finally:
+            if folder >= 0:
+                os.close(folder)
+        stat = self.path.stat()
+        self._listener, self._identity = listener, (stat.st_ino, stat.st_dev)
+
+    def serve(self) -> Handoff | None:
+        """Serve until stopped; None then. In a forked child, the command it is to run."""
+        assert self._listener is not None
+        reader, writer = os.pipe()
+        os.set_blocking(writer, False)
+        os.set_blocking(reader, False)
+        self._wakeup = (reader, writer)
+        signal.set_wakeup_fd(writer)
+        signal.signal(signal.SIGCHLD, _wake)
+        for number in SIGNALS:
+            signal.signal(number, self._stop_on_signal)
+        try:
+            while not self._stopping or self.children:
+                handoff = self._turn()
+                if handoff is not None:
+                    return handoff
+        finally:
+            if os.getpid() == self.pid:  # never in a child: the socket is the service's
+                self._close()
+        return None
+
+    def _turn(self) -> Handoff | None:
+        """Wait for a client, a child's end or the next tick; act on what came."""
+        now = time.monotonic()
+        if self.lease.expired(now):
+            self.lock("its time ran out")
+        timeout = TICK
+        if self.lease.holds is not None:
+            timeout = max(0.0, min(timeout, self.lease.until - now))
+        waiting = [self._wakeup[0]] + ([self._listener] if self._listener else [])
+        ready, _, _ = select.select(waiting, [], [], timeout)
+        if self._wakeup[0] in ready:
+            _drain(self._wakeup[0])
+        self._reap()
+        if self._listener is not None and self._listener in ready:
+            handoff = self._accept()
+            if handoff is not None:
+                return handoff
+        self._look_around()
+        return None
+
+    def _look_around(self) -> None:
+        """Stop when the socket is no longer ours (the home removed, another service) or when
+        idle for too long."""
+        if self._stopping:
+            return
+        try:
+            stat = self.path.stat()
+            ours = (stat.st_ino, stat.st_dev) == self._identity
+        except OSError:
+            ours = False
+        if not ours:
+            log.info("the socket %s is gone or replaced: stopping", self.path)
+            self._identity = (0, 0)
+            self.stop()
+        elif self.idle and not self.children and time.monotonic() - self._last > self.idle:
+            log.info("idle for %.0f s: stopping", self.idle)
+            self.stop()
+
+    def _accept(self) -> Handoff | None:
+        assert self._listener is not None
+        try:
+            connection, _ = self._listener.accept()
+        except OSError:
+            return None
+        self._last = time.monotonic()
+        try:
+            return self._answer(connection)
+        except (OSError, ValueError, ConnectionError) as error:
+            log.warning("a request could not be read: %s", error)
+            connection.close()
+            return None
+
+    def _answer(self, connection: socket.socket) -> Handoff | None:
+        """Answer one request; in the child forked for a command, that command."""
+        uid, pid = peer(connection)
+        if not serves(uid):
+            log.warning(
+                "refused a request from uid %d (pid %d): this service is uid %d's",
+                uid,
+                pid,
+                os.getuid(),
+            )
+            connection.sendall(b"refused\n")
+            connection.close()
+            return None
+        connection.settimeout(REQUEST_TIMEOUT)
+        fields, fds = wire.read_frame(connection, fds=3)
+        try:
+            if fields[:1] != [wire.PROTOCOL] or len(fields) < 2:
+                raise ValueError("not a request of this protocol")
+            kind = fields[1]
+            if kind != wire.RUN:
+                self._control(kind, connection)
+                return None
+            handoff = self._handoff(fields, fds, connection)
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        if handoff is None:
+            for fd in fds:
+                os.close(fd)
+            connection.close()
+            return None
+        return self._fork(handoff)
+
+    def _handoff(
+        self, fields: list[bytes], fds: list[int], connection: socket.socket
+    ) -> Handoff | None:
+        """The command requested, or None when it is to run at the client (said to it)."""
+        version, package, cwd, umask, count = fields[2:7]
+        if os.fsdecode(package) != str(PACKAGE):
+            connection.sendall(b"elsewhere\n")
+            return None
+        if version.decode() != __version__ or changed(self._code):
+            log.info("the code on disk changed since this service started: stopping")
+            connection.sendall(b"stale\n")
+            self.stop()
+            return None
+        if len(fds) != 3:
+            raise ValueError(f"{len(fds)} file descriptors instead of 3")
+        arguments = [os.fsdecode(a) for a in fields[7 : 7 + int(count)]]
+        environment = dict(
+            os.fsdecode(entry).partition("=")[::2] for entry in fields[7 + int(count) :]
+        )
+        connection.settimeout(None)
+        return Handoff(arguments, os.fsdecode(cwd), int(umask, 8), environment, fds, connection)
+
+    def _fork(self, handoff: Handoff) -> Handoff | None:
+        if threading.active_count() > 1:
+            log.warning("forking with %d threads running", threading.active_count())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._leave_to_child(handoff)
+            return handoff
+        for fd in handoff.fds:
+            os.close(fd)
+        self.served += 1
+        with suppress(OSError):  # the client has gone: the child sees it too and ends
+            handoff.connection.sendall(b"started\n")
+        self.children[pid] = handoff.connection
+        return None
+
+    def _leave_to_child(self, handoff: Handoff) -> None:
+        """In the child: drop the service's socket, pipe, signals and other clients."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+        os.close(self._wakeup[0])
+        os.close(self._wakeup[1])
+        if self._listener is not None:
+            self._listener.close()
+        for other in self.children.values():
+            other.close()
+        self.children.clear()
+        del handoff  # the child's own connection stays open
+
+    def _reap(self) -> None:
+        """Tell each finished child's client how it ended."""
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            connection = self.children.pop(pid, None)
+            if connection is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            with suppress(OSError):
+                connection.sendall(b"exit %d\n" % code if code >= 0 else b"killed %d\n" % -code)
+            connection.close()
+            self._last = time.monotonic()
+
+    def _control(self, kind: bytes, connection: socket.socket) -> None:
+        with connection:
+            if kind == wire.STATUS:
+                connection.sendall(self.status().encode() + b"\n")
+            elif kind == wire.LOCK:
+                self.lock("asked to")
+                connection.sendall(b"locked\n")
+            elif kind == wire.STOP:
+                self.stop()
+                connection.sendall(b"stopping\n")
+            else:
+                raise ValueError(f"unknown request {kind!r}")
+
+    def status(self) -> str:
+        import json
+
+        return json.dumps(
+            {
+                "pid": self.pid,
+                "socket": str(self.path),
+                "started": self.started,
+                "unlocked_until": self.lease.wall_until if self.lease.holds else None,
+                "served": self.served,
+                "running": len(self.children),
+                "version": __version__,
+            }
+        )
+
+    def lock(self, why: str) -> None:
+        """Forget what is unlocked."""
+        if self.lease.holds is None:
+            return
+        self.lease.holds = None
+        log.info("locked (%s): the keystore's secrets are forgotten", why)
+        if self.on_lock is not None:
+            self.on_lock(why)
+
+    def stop(self) -> None:
+        """Take no more commands (the socket goes now); end once running ones have ended."""
+        self._stopping = True
+        self.lock("the service stops")
+        self._close_listener()
+
+    def _stop_on_signal(self, number: int, _frame: object) -> None:
+        log.info("signal %d: stopping", number)
+        self.stop()
+
+    def _close_listener(self) -> None:
+        if self._listener is None:
+            return
+        self._listener.close()
+        self._listener = None
+        try:
+            stat = self.path.stat()
+            if (stat.st_ino, stat.st_dev) == self._identity:
+                self.path.unlink()
+        except OSError:
+            pass
+
+    def _close(self) -> None:
+        self._close_listener()
+        signal.set_wakeup_fd(-1)
+        for fd in self._wakeup:
+            if fd >= 0:
+                os.close(fd)
+        self._wakeup = (-1, -1)
+
+
+def peer(connection: socket.socket) -> tuple[int, int]:
+    """The connecting process's uid and pid (SO_PEERCRED)."""
+    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _ = struct.unpack("3i", raw)
+    return uid, pid
+
+
+def serves(uid: int) -> bool:
+    """Whether a client running as ``uid`` is served: only the service's own user is."""
+    return uid == os.getuid()
+
+
+def loaded_code() -> dict[str, tuple[int, int]]:
+    """Each loaded module of this package: its file's size and modification time."""
+    code = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and path.startswith(str(PACKAGE)):
+            try:
+                stat = os.stat(path)  # noqa: PTH116 (str paths: ~170 a request)
+            except OSError:
+                continue
+            code[path] = (stat.st_size, stat.st_mtime_ns)
+    return code
+
+
+def changed(code: dict[str, tuple[int, int]]) -> bool:
+    """Whether a file of ``code`` is not as it was loaded."""
+    for path, seen in code.items():
+        try:
+            stat = os.stat(path)  # noqa: PTH116 (str paths: ~170 a request)
+        except OSError:
+            return True
+        if (stat.st_size, stat.st_mtime_ns) != seen:
+            return True
+    return False
+
+
+def _wake(_number: int, _frame: object) -> None:
+    """SIGCHLD: the wakeup descriptor has woken ``select``; the loop reaps."""
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
