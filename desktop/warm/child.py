@@ -2,6 +2,9 @@
 directory, environment and umask, in a session of its own so that a prompt can only reach the
 client's terminal), then run ``desktop.cli.main`` on its arguments and return its status.
 
+When the command has ended the child says ``done STATUS`` (the client exits with it) and
+lets go of the client's files; the service reports ``exit`` or ``killed`` as it reaps it.
+
 The client's signals arrive as lines on the connection: a thread of the child raises each in
 the child (Ctrl-C is a KeyboardInterrupt, as in a local run). When the connection ends before
 the command (the client was killed), the child ends too, by SIGTERM.
@@ -18,6 +21,7 @@ import socket
 import sys
 import threading
 import time
+from contextlib import suppress
 
 from desktop.warm import wire
 from desktop.warm.server import Handoff
@@ -41,9 +45,23 @@ def run(handoff: Handoff, unlocked: object) -> int:
     hold_unlocked(unlocked)  # type: ignore[arg-type]
     threading.Thread(target=_follow, args=(handoff.connection,), daemon=True).start()
     status = cli.main(handoff.arguments)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _let_go(handoff.connection, status)
     return status
+
+
+def _let_go(connection: socket.socket, status: int) -> None:
+    """The command has ended: its output is out, the client may exit with ``status`` now,
+    and the client's files are let go of (what the interpreter's exit may still write goes
+    nowhere), so that a reader of its output sees the end at once."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    with suppress(OSError):
+        connection.sendall(b"done %d\n" % status)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def _take_descriptors(fds: list[int]) -> None:

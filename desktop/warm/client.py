@@ -137,7 +137,7 @@ def _outcome(lines: wire.Lines) -> int:
     except OSError:
         line = b""
     word, _, value = line.partition(b" ")
-    if word == b"exit":
+    if word in (b"done", b"exit"):  # the child's word, else the service's
         return int(value)
     if word == b"killed":
         return _die_of(int(value))

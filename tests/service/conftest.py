@@ -1,0 +1,127 @@
+"""A real warm service in a temporary home, and ``dicom-courier`` run as a user runs it (the
+console script: the client), handed to the service or, for comparison, run locally."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.security.keystore import Keystore
+from tests.peers import free_port, running, storescp_tls_command
+from tests.pki import KEY_PASSWORD, Pki, build_pki
+
+COURIER = Path(sys.executable).with_name("dicom-courier")
+PASSWORD = "service test password"
+TIMEOUT = 60
+
+
+class Home:
+    """A Courier home, the commands run in it, and the service that may serve it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.env = {**os.environ, "DICOM_COURIER_HOME": str(path)}
+        self.env.pop("DICOM_COURIER_KEYSTORE_PASSWORD", None)
+        self.env.pop("DICOM_COURIER_NO_SERVICE", None)
+        self.pids: list[int] = []
+
+    @property
+    def socket(self) -> Path:
+        return self.path / "service.sock"
+
+    def run(
+        self, *arguments: object, local: bool = False, **options: Any
+    ) -> subprocess.CompletedProcess[str]:
+        """``dicom-courier ARGUMENTS``: handed to the service, or run here when ``local``."""
+        env = {**self.env, **options.pop("env", {})}
+        if local:
+            env["DICOM_COURIER_NO_SERVICE"] = "1"
+        return subprocess.run(
+            [str(COURIER), *map(str, arguments)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            **options,
+        )
+
+    def start(self, *options: object, env: dict[str, str] | None = None) -> str:
+        """``service start OPTIONS`` (stopped by the fixture); what it printed."""
+        result = self.run("service", "start", "--idle", "120", *options, env=env or {})
+        assert result.returncode == 0, result.stdout + result.stderr
+        self.pids.append(self.status()["pid"])
+        return result.stdout
+
+    def status(self) -> dict[str, Any]:
+        """The service's own status (served, running, unlocked_until...)."""
+        from desktop.warm.client import connect
+        from desktop.warm.wire import PROTOCOL, STATUS, Lines, frame
+
+        connection = connect(str(self.socket))
+        assert connection is not None, "no service answers"
+        with connection:
+            connection.sendall(frame([PROTOCOL, STATUS]))
+            status: dict[str, Any] = json.loads(Lines(connection).next())
+        return status
+
+    def log(self) -> str:
+        log = self.path / "service.log"
+        return log.read_text() if log.exists() else ""
+
+    def stop_all(self) -> None:
+        if self.socket.exists():
+            self.run("service", "stop")
+        for pid in self.pids:
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (the test's own child) counts as ended
+    with open(f"/proc/{pid}/stat") as stat:  # noqa: PTH123
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Home]:
+    warm = Home(tmp_path / "home")
+    try:
+        yield warm
+    finally:
+        warm.stop_all()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return build_pki(tmp_path_factory.mktemp("pki"))
+
+
+def with_identity(home: Home, pki: Pki) -> None:
+    """The home's keystore trusts the tests' root and holds identity "courier"."""
+    keystore = Keystore(home.path, lambda new: PASSWORD)
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+
+
+@pytest.fixture
+def storescp(pki: Pki, tmp_path: Path) -> Iterator[int]:
+    """DCMTK's storescp over mutual TLS; its port."""
+    port = free_port()
+    (tmp_path / "stored").mkdir()
+    command = storescp_tls_command(pki, tmp_path / "stored", port)
+    with running(command, port, tmp_path / "storescp.log"):
+        yield port

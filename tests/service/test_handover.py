@@ -1,0 +1,129 @@
+"""Commands handed to a real warm service: the same output and exit status as a local run,
+over mutual TLS to DCMTK's storescp too; and what sends a command back to a local run."""
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.net.history import History
+from tests.helpers import node_add
+from tests.peers import free_port
+from tests.pki import Pki
+from tests.service.conftest import PASSWORD, Home, with_identity
+
+
+def test_commands_give_what_a_local_run_gives(home: Home, tmp_path: Path) -> None:
+    study = StudySpec("W", "Warm^Tree", "20240101", "warm", (SeriesSpec("CT", "ax", count=2),))
+    write_files(tmp_path / "study", (study,))
+    home.start()
+    commands: list[list[object]] = [
+        ["tree", tmp_path / "study"],
+        [*node_add("gone", "NOBODY", free_port())],
+        ["node", "list"],
+        ["echo", "gone"],  # nothing listens: an error line, exit 1
+        ["echo", "no-such-node"],
+        ["nodez"],  # a usage error: exit 2
+        ["tree", tmp_path / "missing"],
+    ]
+    for arguments in commands:
+        if arguments[0] == "node" and arguments[1] == "add":
+            warm = home.run(*arguments)
+            home.run("node", "remove", "gone", local=True)
+            local = home.run(*arguments, local=True)
+        else:
+            warm, local = home.run(*arguments), home.run(*arguments, local=True)
+        assert (warm.returncode, warm.stdout, warm.stderr) == (
+            local.returncode,
+            local.stdout,
+            local.stderr,
+        ), arguments
+    assert home.status()["served"] == len(commands)  # each went to the service
+    relative = home.run("tree", "study", cwd=tmp_path)  # the client's directory
+    assert relative.returncode == 0 and "Warm^Tree" in relative.stdout
+
+
+def test_a_tls_send_to_dcmtk_through_an_unlocked_service(
+    home: Home, pki: Pki, storescp: int, tmp_path: Path
+) -> None:
+    with_identity(home, pki)
+    home.run(*node_add("dcmtk", "DCMTK_SCP", storescp, "--tls", "--identity", "courier"))
+    study = StudySpec("S", "Warm^Send", "20240101", "send", (SeriesSpec("CT", "ax", count=3),))
+    write_files(tmp_path / "study", (study,))
+    said = home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+    assert "keystore unlocked until" in said
+    sent = home.run("send", "dcmtk", tmp_path / "study", stdin=subprocess.DEVNULL)
+    assert sent.returncode == 0, sent.stderr  # no password anywhere: the service's secrets
+    assert "sent 3 of 3" in sent.stdout, sent.stdout
+    assert len(list((tmp_path / "stored").iterdir())) == 3
+    [closed] = [r for r in History(home.path / "history.jsonl").read() if r["event"] == "closed"]
+    assert closed["node"] == "dcmtk" and closed["sent"] == 3
+    queue = home.run("queue")
+    assert queue.returncode == 0 and "done" in queue.stdout, queue.stdout
+    failing = home.run("send", "dcmtk", tmp_path / "missing")
+    password = {"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD}  # a local run asks first
+    local = home.run("send", "dcmtk", tmp_path / "missing", local=True, env=password)
+    assert failing.returncode == local.returncode == 1
+    assert failing.stderr == local.stderr != ""
+    assert home.status()["served"] == 3  # send, queue, send
+
+
+def test_the_socket_is_private_and_stop_removes_it(home: Home) -> None:
+    home.start()
+    mode = home.socket.stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    assert stat.S_IMODE(home.path.stat().st_mode) == 0o700
+    stopped = home.run("service", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert not home.socket.exists()
+    assert home.run("service", "status").returncode == 1
+
+
+def test_changed_code_sends_the_command_back_to_a_local_run(home: Home) -> None:
+    """A module the service has loaded is not as it was (touched): it answers stale and
+    stops; the command runs locally all the same."""
+    home.start()
+    import desktop.core.ae_title as loaded
+
+    path = Path(loaded.__file__)
+    before = path.stat()
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    try:
+        result = home.run("node", "list")
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert result.returncode == 0 and "no nodes yet" in result.stdout
+    assert "changed since this service started" in home.log()
+    assert home.run("service", "status").returncode == 1  # it stopped
+
+
+def test_a_stale_socket_file_is_removed_and_the_command_runs_here(home: Home) -> None:
+    import socket
+
+    home.path.mkdir(mode=0o700)
+    with socket.socket(socket.AF_UNIX) as nobody:  # bound, never listening
+        nobody.bind(str(home.socket))
+    result = home.run("node", "list")
+    assert result.returncode == 0 and "no nodes yet" in result.stdout
+    assert not home.socket.exists()
+
+
+def test_commands_that_own_their_process_are_not_handed_over(home: Home) -> None:
+    from desktop.warm.client import handed_over
+
+    assert not handed_over(["--version"])
+    assert not handed_over([])
+    assert not handed_over(["send", "--help"])
+    assert not handed_over(["listen", "--port", "1"])
+    assert not handed_over(["service", "status"])
+    assert not handed_over(["gui"])
+    assert handed_over(["send", "node", "folder"])
+    home.start()
+    assert home.run("--version").stdout.startswith("dicom-courier ")
+    assert home.run("service", "status").returncode == 0
+    assert home.status()["served"] == 0
+    off = home.run("node", "list", env={"DICOM_COURIER_NO_SERVICE": "1"})
+    assert off.returncode == 0 and home.status()["served"] == 0
+
+
