@@ -5,8 +5,9 @@ Light on purpose (the client imports it on every command): ``os``, ``sys`` and `
 
 A request is one frame (a 4-byte length, then fields separated by NUL: no argument, path or
 environment entry can hold one) carrying the client's stdin, stdout and stderr (SCM_RIGHTS).
-Then the service speaks in lines (``started``, then the child's ``done N`` or the service's ``exit N`` or ``killed SIGNAL``, ``stale``,
-``elsewhere``, ``refused``, or a status as JSON) and the client in lines (``signal N``).
+Then the service speaks in lines (``started``, then the child's ``done N`` or the service's
+``exit N`` or ``killed SIGNAL``; or ``stale``, ``elsewhere``, ``refused``; or a status as
+JSON) and the client in lines (``signal N``).
 """
 
 import os

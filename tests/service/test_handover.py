@@ -125,5 +125,3 @@ def test_commands_that_own_their_process_are_not_handed_over(home: Home) -> None
     assert home.status()["served"] == 0
     off = home.run("node", "list", env={"DICOM_COURIER_NO_SERVICE": "1"})
     assert off.returncode == 0 and home.status()["served"] == 0
-
-
