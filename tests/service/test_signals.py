@@ -1,0 +1,107 @@
+"""Signals through the warm service: Ctrl-C and SIGTERM at the client reach the command as in
+a local run; a killed client ends its command; a dead service never leaves a client hanging."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import node_add
+from tests.service.conftest import COURIER, Home
+
+
+@pytest.fixture
+def silent(home: Home) -> Iterator[str]:
+    """A node that accepts TCP connections and never answers: an echo to it waits."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        home.run(*node_add("silent", "SILENT", server.getsockname()[1]), local=True)
+        yield "silent"
+
+
+def _echo(home: Home, node: str, *, local: bool = False) -> subprocess.Popen[str]:
+    env = {**home.env, **({"DICOM_COURIER_NO_SERVICE": "1"} if local else {})}
+    return subprocess.Popen(
+        [str(COURIER), "echo", node],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _until(condition: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _running_command(home: Home, node: str) -> subprocess.Popen[str]:
+    client = _echo(home, node)
+    assert _until(lambda: home.status()["running"] == 1), "the command never started"
+    time.sleep(0.5)  # it waits on the peer now
+    return client
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_at_the_client_does_what_it_does_locally(
+    home: Home, silent: str, number: int
+) -> None:
+    home.start()
+    local = _echo(home, silent, local=True)
+    time.sleep(1.5)
+    local.send_signal(number)
+    local_out, local_err = local.communicate(timeout=20)
+    warm = _running_command(home, silent)
+    warm.send_signal(number)
+    out, err = warm.communicate(timeout=20)
+    assert (warm.returncode, out, err) == (local.returncode, local_out, local_err)
+    if number == signal.SIGINT:
+        assert warm.returncode == 130 and err == "dicom-courier: interrupted\n"
+    assert _until(lambda: home.status()["running"] == 0)
+
+
+def test_a_killed_client_ends_its_command(home: Home, silent: str) -> None:
+    home.start()
+    client = _running_command(home, silent)
+    [child] = _children(home.status()["pid"])
+    client.kill()
+    client.wait()
+    assert _until(lambda: not _children(home.status()["pid"])), "the command outlived its client"
+    assert home.status()["running"] == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_a_client_whose_service_died_says_so(home: Home, silent: str) -> None:
+    home.start()
+    client = _running_command(home, silent)
+    service = home.status()["pid"]
+    [child] = _children(service)
+    os.kill(service, signal.SIGKILL)
+    os.kill(child, signal.SIGKILL)
+    out, err = client.communicate(timeout=10)
+    assert client.returncode == 1
+    assert "the warm service stopped before the command ended" in err
