@@ -37,7 +37,7 @@ def test_another_user_is_refused_even_where_the_socket_is_open() -> None:
     if os.getuid() != 0:
         assert not serves(os.getuid() + 1)
         return
-    reachable = next(d for d in ("/var/tmp", "/dev/shm") if os.stat(d).st_mode & 0o001)
+    reachable = next(d for d in ("/var/tmp", "/dev/shm") if Path(d).stat().st_mode & 0o001)
     with tempfile.TemporaryDirectory(prefix="warm-uid-", dir=reachable) as temporary:
         Path(temporary).chmod(0o711)
         home = Home(Path(temporary) / "home")

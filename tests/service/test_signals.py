@@ -102,6 +102,6 @@ def test_a_client_whose_service_died_says_so(home: Home, silent: str) -> None:
     [child] = _children(service)
     os.kill(service, signal.SIGKILL)
     os.kill(child, signal.SIGKILL)
-    out, err = client.communicate(timeout=10)
+    _, err = client.communicate(timeout=10)
     assert client.returncode == 1
     assert "the warm service stopped before the command ended" in err
