@@ -7,12 +7,19 @@
 ``dicom-courier send`` as a user runs them (a new process each, the send making a new job in
 the queue); their wall and CPU times (user + system, from the kernel) are measured alike.
 
+The row "send, service running (unlocked)" is the same command handed to a warm service
+(``service start --unlock`` in the bench's home before the runs, stopped after): its wall time
+is the client's, its CPU the client's plus the forked child's (as the service counts it);
+"warm node list" is the fixed cost of handing a command over (connect, fork, a command that
+does nothing, exit). The cold rows run with DICOM_COURIER_NO_SERVICE=1.
+
 The phases of the command come from a second set of runs under ``bench.send_phases``, which
 runs the same entry point in the same kind of process and notes the time at each phase's
 first event (see there).
 """
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -20,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.timing import COURIER, add_tls_node, ct_series
@@ -29,6 +37,7 @@ from tests.peers import free_port, running, storescp_tls_command, storescu_tls
 from tests.pki import KEY_PASSWORD, build_pki
 
 PASSWORD = "benchmark keystore password"
+WARM = "send, service running (unlocked)"
 
 
 def measured(action: Callable[[], subprocess.CompletedProcess[str]]) -> tuple[float, float, str]:
@@ -71,38 +80,101 @@ def main() -> None:
             add_tls_node(env, "dcmtk", "DCMTK_SCP", port)
             send = [str(COURIER), "send", "dcmtk", str(folder / "study")]
             phases = [sys.executable, "-m", "bench.send_phases", *send[1:]]
-            runs: dict[str, list[tuple[float, float]]] = {"storescu": [], "send": []}
+            runs: dict[str, list[tuple[float, float]]] = {
+                "storescu": [],
+                "send": [],
+                WARM: [],
+                "warm node list": [],
+            }
             marks: list[dict[str, tuple[float, float]]] = []
-            for _ in range(args.runs):
-                wall, cpu, _ = measured(
-                    lambda: storescu_tls(pki, port, files, called="DCMTK_SCP", env=env)
-                )
-                runs["storescu"].append((wall, cpu))
-                wall, cpu, _ = measured(
-                    lambda: subprocess.run(send, env=env, capture_output=True, text=True)
-                )
-                runs["send"].append((wall, cpu))
-                marks.append(_phases(phases, env))
+            child: list[dict[str, tuple[float, float]]] = []
+            warm_phases = [sys.executable, "-m", "bench.warm_phases", *send[1:]]
+            cold = {**env, "DICOM_COURIER_NO_SERVICE": "1"}
+            with warm_service(env):
+                for _ in range(args.runs):
+                    wall, cpu, _ = measured(
+                        lambda: storescu_tls(pki, port, files, called="DCMTK_SCP", env=env)
+                    )
+                    runs["storescu"].append((wall, cpu))
+                    wall, cpu, _ = measured(
+                        lambda: subprocess.run(send, env=cold, capture_output=True, text=True)
+                    )
+                    runs["send"].append((wall, cpu))
+                    runs[WARM].append(handed_over(send, env))
+                    runs["warm node list"].append(handed_over([str(COURIER), "node", "list"], env))
+                    marks.append(_phases(phases, cold))
+                    child.append(_phases(warm_phases, cold))
     print(f"{len(files)} files, {megabytes:.0f} MB, {args.runs} runs (best and median)")
     for label, values in runs.items():
         walls, cpus = [w for w, _ in values], [c for _, c in values]
         print(
-            f"{label:<10} wall {min(walls):5.2f} s (median {statistics.median(walls):5.2f})  "
+            f"{label:<38} wall {min(walls):5.2f} s (median {statistics.median(walls):5.2f})  "
             f"CPU {min(cpus):5.2f} s (median {statistics.median(cpus):5.2f})"
         )
     best = {label: min(w for w, _ in values) for label, values in runs.items()}
     print(f"send vs storescu: {best['storescu'] / best['send']:.2f}x (target >= 1.0x)")
+    print(f"{WARM} vs storescu: {best['storescu'] / best[WARM]:.2f}x (target >= 1.0x)")
     cpu = {label: min(c for _, c in values) for label, values in runs.items()}
-    print(f"CPU: send {cpu['send']:.2f} s vs storescu {cpu['storescu']:.2f} s")
+    print(
+        f"CPU: send {cpu['send']:.2f} s, warm {cpu[WARM]:.2f} s vs storescu {cpu['storescu']:.2f} s"
+    )
     print("phases of the send command (medians of the runs under bench.send_phases):")
+    _table(marks)
+    print("phases of the warm send's child, from the fork (medians, bench.warm_phases):")
+    _table([{k: v for k, v in m.items() if k != "process exited"} for m in child])
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+
+
+def _table(marks: list[dict[str, tuple[float, float]]]) -> None:
     print(f"  {'reached':<36} {'at (s)':>7} {'+wall':>7} {'CPU by then':>12} {'+CPU':>7}")
     previous, used = 0.0, 0.0
-    for name in marks[0]:
+    for name in sorted(marks[0], key=lambda n: marks[0][n]):
         at = statistics.median(m[name][0] for m in marks if name in m)
         cpu_at = statistics.median(m[name][1] for m in marks if name in m)
         print(f"  {name:<36} {at:7.3f} {at - previous:+7.3f} {cpu_at:12.3f} {cpu_at - used:+7.3f}")
         previous, used = at, cpu_at
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+
+
+@contextmanager
+def warm_service(env: dict[str, str]) -> Iterator[None]:
+    """A warm service, unlocked, in the bench's home for the block."""
+    started = subprocess.run(
+        [str(COURIER), "service", "start", "--unlock"], env=env, capture_output=True, text=True
+    )
+    if started.returncode:
+        raise RuntimeError(f"service start failed: {started.stdout}{started.stderr}")
+    try:
+        yield
+    finally:
+        subprocess.run([str(COURIER), "service", "stop"], env=env, capture_output=True)
+
+
+def handed_over(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds of ``command`` run by the client (handed to the service), and the CPU of
+    the client and of the child the service forked for it."""
+    before = _service_cpu(env)
+    wall, cpu, _ = measured(
+        lambda: subprocess.run(command, env=env, capture_output=True, text=True)
+    )
+    return wall, cpu + _service_cpu(env) - before
+
+
+def _service_cpu(env: dict[str, str]) -> float:
+    """The CPU seconds of the commands the service has served and reaped (all of them)."""
+    from desktop.warm.client import connect
+    from desktop.warm.wire import PROTOCOL, SOCKET_NAME, STATUS, Lines, frame
+
+    for _ in range(200):
+        connection = connect(str(Path(env["DICOM_COURIER_HOME"]) / SOCKET_NAME))
+        if connection is None:
+            raise RuntimeError("the warm service has gone")
+        with connection:
+            connection.sendall(frame([PROTOCOL, STATUS]))
+            status = json.loads(Lines(connection).next())
+        if not status["running"]:
+            return float(status["cpu"])
+        time.sleep(0.01)
+    raise RuntimeError("the warm service's command did not end")
 
 
 def _phases(command: list[str], env: dict[str, str]) -> dict[str, tuple[float, float]]:

@@ -4,6 +4,7 @@ unlocked, holds the keystore's secrets in memory until ``--for`` runs out."""
 
 import argparse
 import datetime as dt
+import gc
 import json
 import os
 import re
@@ -89,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     preload()
+    gc.freeze()  # what is loaded stays: the children's collections skip it, pages stay shared
     lease = Lease(None)
     if args.unlock:
         keystore = open_keystore(args)

@@ -67,6 +67,7 @@ class Service:
     pid: int = field(default_factory=os.getpid)
     started: float = field(default_factory=time.time)
     served: int = 0
+    cpu: float = 0.0  # seconds of CPU the commands served have used
     children: dict[int, socket.socket] = field(default_factory=dict)
     _listener: socket.socket | None = None
     _identity: tuple[int, int] = (0, 0)
@@ -275,7 +276,7 @@ class Service:
         """Tell each finished child's client how it ended."""
         while self.children:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -283,6 +284,7 @@ class Service:
             connection = self.children.pop(pid, None)
             if connection is None:
                 continue
+            self.cpu += usage.ru_utime + usage.ru_stime
             code = os.waitstatus_to_exitcode(status)
             with suppress(OSError):
                 connection.sendall(b"exit %d\n" % code if code >= 0 else b"killed %d\n" % -code)
@@ -313,6 +315,7 @@ class Service:
                 "unlocked_until": self.lease.wall_until if self.lease.holds else None,
                 "served": self.served,
                 "running": len(self.children),
+                "cpu": self.cpu,
                 "version": __version__,
             }
         )
