@@ -119,14 +119,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def preload() -> None:
-    """Import every module a command may need (all of ``desktop`` but the GUI)."""
+    """Import every module a command may need (all of ``desktop`` but the GUI and the
+    ``__main__`` of a package, which would run)."""
     import importlib
     import pkgutil
 
     import desktop
 
     for module in pkgutil.walk_packages(desktop.__path__, "desktop."):
-        if not module.name.startswith(("desktop.ui", "desktop.commands.gui")):
+        skipped = module.name.startswith(("desktop.ui", "desktop.commands.gui"))
+        if not skipped and not module.name.endswith(".__main__"):
             importlib.import_module(module.name)
 
 
