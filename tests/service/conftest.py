@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from desktop.security.keystore import Keystore
+from desktop.warm.client import connect
+from desktop.warm.wire import PROTOCOL, STATUS, STOP, Lines, frame
 from tests.peers import free_port, running, storescp_tls_command
 from tests.pki import KEY_PASSWORD, Pki, build_pki
 
@@ -61,23 +63,28 @@ class Home:
 
     def status(self) -> dict[str, Any]:
         """The service's own status (served, running, unlocked_until...)."""
-        from desktop.warm.client import connect
-        from desktop.warm.wire import PROTOCOL, STATUS, Lines, frame
-
-        connection = connect(str(self.socket))
-        assert connection is not None, "no service answers"
-        with connection:
-            connection.sendall(frame([PROTOCOL, STATUS]))
-            status: dict[str, Any] = json.loads(Lines(connection).next())
+        answer = self.ask(STATUS)
+        assert answer is not None, "no service answers"
+        status: dict[str, Any] = json.loads(answer)
         return status
+
+    def ask(self, kind: bytes) -> bytes | None:
+        """The service's answer to a status, stop or lock request (None: nobody answers)."""
+        connection = connect(str(self.socket))
+        if connection is None:
+            return None
+        with connection:
+            connection.sendall(frame([PROTOCOL, kind]))
+            return Lines(connection).next()
 
     def log(self) -> str:
         log = self.path / "service.log"
         return log.read_text() if log.exists() else ""
 
     def stop_all(self) -> None:
+        """Stop the service (asked as ``service stop`` asks, without a process for it)."""
         if self.socket.exists():
-            self.run("service", "stop")
+            self.ask(STOP)
         for pid in self.pids:
             deadline = time.monotonic() + 10
             while _alive(pid) and time.monotonic() < deadline:

@@ -23,9 +23,7 @@ def test_commands_give_what_a_local_run_gives(home: Home, tmp_path: Path) -> Non
         [*node_add("gone", "NOBODY", free_port())],
         ["node", "list"],
         ["echo", "gone"],  # nothing listens: an error line, exit 1
-        ["echo", "no-such-node"],
         ["nodez"],  # a usage error: exit 2
-        ["tree", tmp_path / "missing"],
     ]
     for arguments in commands:
         if arguments[0] == "node" and arguments[1] == "add":
@@ -42,6 +40,19 @@ def test_commands_give_what_a_local_run_gives(home: Home, tmp_path: Path) -> Non
     assert home.status()["served"] == len(commands)  # each went to the service
     relative = home.run("tree", "study", cwd=tmp_path)  # the client's directory
     assert relative.returncode == 0 and "Warm^Tree" in relative.stdout
+    assert home.run("--version").stdout.startswith("dicom-courier ")  # run here
+    off = home.run("node", "list", env={"DICOM_COURIER_NO_SERVICE": "1"})
+    assert off.returncode == 0 and home.status()["served"] == len(commands) + 1
+
+    mode = home.socket.stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    assert stat.S_IMODE(home.path.stat().st_mode) == 0o700
+    status = home.run("service", "status")
+    assert status.returncode == 0 and "warm service running" in status.stdout
+    stopped = home.run("service", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert not home.socket.exists()
+    assert home.run("service", "status").returncode == 1
 
 
 def test_a_tls_send_to_dcmtk_through_an_unlocked_service(
@@ -67,17 +78,11 @@ def test_a_tls_send_to_dcmtk_through_an_unlocked_service(
     assert failing.returncode == local.returncode == 1
     assert failing.stderr == local.stderr != ""
     assert home.status()["served"] == 3  # send, queue, send
-
-
-def test_the_socket_is_private_and_stop_removes_it(home: Home) -> None:
-    home.start()
-    mode = home.socket.stat().st_mode
-    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
-    assert stat.S_IMODE(home.path.stat().st_mode) == 0o700
-    stopped = home.run("service", "stop")
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert not home.socket.exists()
-    assert home.run("service", "status").returncode == 1
+    locked = home.run("service", "lock")
+    assert locked.returncode == 0 and "forgotten" in locked.stdout
+    assert home.status()["unlocked_until"] is None
+    asks = home.run("send", "dcmtk", tmp_path / "study", stdin=subprocess.DEVNULL)
+    assert asks.returncode == 1 and "there is no terminal to ask on" in asks.stderr
 
 
 def test_changed_code_sends_the_command_back_to_a_local_run(home: Home) -> None:
@@ -109,7 +114,7 @@ def test_a_stale_socket_file_is_removed_and_the_command_runs_here(home: Home) ->
     assert not home.socket.exists()
 
 
-def test_commands_that_own_their_process_are_not_handed_over(home: Home) -> None:
+def test_commands_that_own_their_process_are_not_handed_over() -> None:
     from desktop.warm.client import handed_over
 
     assert not handed_over(["--version"])
@@ -119,9 +124,3 @@ def test_commands_that_own_their_process_are_not_handed_over(home: Home) -> None
     assert not handed_over(["service", "status"])
     assert not handed_over(["gui"])
     assert handed_over(["send", "node", "folder"])
-    home.start()
-    assert home.run("--version").stdout.startswith("dicom-courier ")
-    assert home.run("service", "status").returncode == 0
-    assert home.status()["served"] == 0
-    off = home.run("node", "list", env={"DICOM_COURIER_NO_SERVICE": "1"})
-    assert off.returncode == 0 and home.status()["served"] == 0

@@ -18,7 +18,10 @@ CONNECT = """
 import socket, sys
 connection = socket.socket(socket.AF_UNIX)
 connection.connect(sys.argv[1])
-socket.send_fds(connection, [bytes.fromhex(sys.argv[2])], [0, 1, 2])
+try:
+    socket.send_fds(connection, [bytes.fromhex(sys.argv[2])], [0, 1, 2])
+except BrokenPipeError:  # refused before the request was read
+    pass
 print(connection.recv(100))
 """
 

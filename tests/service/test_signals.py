@@ -65,40 +65,39 @@ def _running_command(home: Home, node: str) -> subprocess.Popen[str]:
     return client
 
 
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_at_the_client_does_what_it_does_locally(
-    home: Home, silent: str, number: int
+def test_a_signal_at_the_client_does_what_it_does_locally(home: Home, silent: str) -> None:
+    home.start()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        local = _echo(home, silent, local=True)
+        time.sleep(1.5)
+        local.send_signal(number)
+        local_out, local_err = local.communicate(timeout=20)
+        warm = _running_command(home, silent)
+        warm.send_signal(number)
+        out, err = warm.communicate(timeout=20)
+        assert (warm.returncode, out, err) == (local.returncode, local_out, local_err), number
+        if number == signal.SIGINT:
+            assert warm.returncode == 130 and err == "dicom-courier: interrupted\n"
+        else:
+            assert warm.returncode == -signal.SIGTERM
+        assert _until(lambda: home.status()["running"] == 0)
+
+
+def test_a_killed_client_ends_its_command_and_a_dead_service_leaves_none_hanging(
+    home: Home, silent: str
 ) -> None:
     home.start()
-    local = _echo(home, silent, local=True)
-    time.sleep(1.5)
-    local.send_signal(number)
-    local_out, local_err = local.communicate(timeout=20)
-    warm = _running_command(home, silent)
-    warm.send_signal(number)
-    out, err = warm.communicate(timeout=20)
-    assert (warm.returncode, out, err) == (local.returncode, local_out, local_err)
-    if number == signal.SIGINT:
-        assert warm.returncode == 130 and err == "dicom-courier: interrupted\n"
-    assert _until(lambda: home.status()["running"] == 0)
-
-
-def test_a_killed_client_ends_its_command(home: Home, silent: str) -> None:
-    home.start()
+    service = home.status()["pid"]
     client = _running_command(home, silent)
-    [child] = _children(home.status()["pid"])
+    [child] = _children(service)
     client.kill()
     client.wait()
-    assert _until(lambda: not _children(home.status()["pid"])), "the command outlived its client"
+    assert _until(lambda: not _children(service)), "the command outlived its client"
     assert home.status()["running"] == 0
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
 
-
-def test_a_client_whose_service_died_says_so(home: Home, silent: str) -> None:
-    home.start()
     client = _running_command(home, silent)
-    service = home.status()["pid"]
     [child] = _children(service)
     os.kill(service, signal.SIGKILL)
     os.kill(child, signal.SIGKILL)
