@@ -136,7 +136,9 @@ def _start(args: argparse.Namespace) -> int:
     home = courier_home()
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
-    command = [sys.executable, "-m", "desktop.warm", "service", "run", "--log"]
+    frozen = getattr(sys, "frozen", False)  # the installed bundle: its executable is the CLI
+    command = [sys.executable, *([] if frozen else ["-m", "desktop.warm"]), "service", "run"]
+    command += ["--log"]
     command += [str(home / "service.log"), "--for", str(args.lasting), "--idle", str(args.idle)]
     password = ""
     if args.unlock:  # asked here, on this terminal, checked before the service starts

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Package a built one-folder bundle as a .deb: /opt/dicom-courier, /usr/bin/dicom-courier,
-# a menu entry, the icon in the hicolor theme and AppStream metainfo.
+# a menu entry, the icon in the hicolor theme, AppStream metainfo and the warm service's
+# systemd user unit (not enabled).
 #   make-deb.sh BUNDLE_DIR VERSION ARCH OUT_DIR
 set -euo pipefail
 bundle=$1 version=$2 arch=$3 out=$4
@@ -11,11 +12,12 @@ trap 'rm -rf "$root"' EXIT
 
 mkdir -p "$root/opt" "$root/usr/bin" "$root/usr/share/applications" \
   "$root/usr/share/icons/hicolor/scalable/apps" "$root/usr/share/metainfo" \
-  "$root/usr/share/doc/dicom-courier" "$root/DEBIAN"
+  "$root/usr/share/doc/dicom-courier" "$root/usr/lib/systemd/user" "$root/DEBIAN"
 cp -r "$bundle" "$root/opt/dicom-courier"
 ln -s /opt/dicom-courier/dicom-courier "$root/usr/bin/dicom-courier"
 cp "$here/$app_id.desktop" "$root/usr/share/applications/"
 cp "$here/$app_id.metainfo.xml" "$root/usr/share/metainfo/"
+cp "$here/dicom-courier.service" "$root/usr/lib/systemd/user/"
 icon=$(find "$bundle" -path '*icons/app.svg' | head -n 1)
 cp "$icon" "$root/usr/share/icons/hicolor/scalable/apps/$app_id.svg"
 cp "$here/copyright" "$root/usr/share/doc/dicom-courier/copyright"
