@@ -1,0 +1,60 @@
+"""A keystore unlocked once (``unlock_all``, what a warm service holds) opens its identities in
+another keystore object (``use``) without asking for the password and without deriving."""
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from desktop.security import keystore as keystore_module
+from desktop.security.errors import PasswordError
+from desktop.security.keystore import Keystore
+from tests.pki import KEY_PASSWORD, Pki
+
+PASSWORD = "correct horse battery"
+
+
+def _never_asked(new: bool) -> str:
+    raise AssertionError("the password was asked for")
+
+
+def test_an_unlocked_keystore_opens_identities_without_password_or_derivation(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Keystore(tmp_path, lambda new: PASSWORD)
+    first.import_identity("site", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    first.import_identity("other", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    unlocked = Keystore(tmp_path, lambda new: PASSWORD).unlock_all()
+    assert len(unlocked.secrets) == 2 and PASSWORD not in repr(unlocked)
+
+    def derive(*args: object) -> bytes:
+        raise AssertionError("a secret was derived again")
+
+    monkeypatch.setattr(keystore_module, "_secret", derive)
+    later = Keystore(tmp_path, _never_asked)
+    later.use(unlocked)
+    later.prepare("site")  # nothing to start: the secret is held
+    assert not later._deriving
+    identity = later.tls_identity("site")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_cert_chain(
+        _written(tmp_path / "c.pem", identity.certificate),
+        _written(tmp_path / "k.pem", identity.key.decode()),
+        password=identity.password,
+    )
+    assert later.unlock_identity("other").name == "other"
+
+
+def test_unlocking_checks_the_password(tmp_path: Path, pki: Pki) -> None:
+    Keystore(tmp_path, lambda new: PASSWORD).import_identity(
+        "site", pki.path("client", ".p12"), file_password=KEY_PASSWORD
+    )
+    with pytest.raises(PasswordError, match="wrong keystore password"):
+        Keystore(tmp_path, lambda new: "not the password").unlock_all()
+    with pytest.raises(PasswordError, match="nothing to unlock"):
+        Keystore(tmp_path / "empty", _never_asked).unlock_all()
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
