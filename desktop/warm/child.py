@@ -26,6 +26,9 @@ from contextlib import suppress
 from desktop.warm import wire
 from desktop.warm.server import Handoff
 
+#: Set once the command has ended: the client leaving then is no reason to end the child.
+_ended = threading.Event()
+
 
 def run(handoff: Handoff, unlocked: object) -> int:
     """Run the handed-off command here; its exit status."""
@@ -56,6 +59,7 @@ def _let_go(connection: socket.socket, status: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):
             stream.flush()
+    _ended.set()
     with suppress(OSError):
         connection.sendall(b"done %d\n" % status)
     null = os.open(os.devnull, os.O_RDWR)
@@ -108,5 +112,6 @@ def _follow(connection: socket.socket) -> None:
         if word == b"signal" and value.isdigit():
             os.kill(os.getpid(), int(value))
         elif not line:
-            os.kill(os.getpid(), signal.SIGTERM)
+            if not _ended.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
             return
