@@ -4,6 +4,7 @@ over mutual TLS to DCMTK's storescp too; and what sends a command back to a loca
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
@@ -11,7 +12,7 @@ from desktop.net.history import History
 from tests.helpers import node_add
 from tests.peers import free_port
 from tests.pki import Pki
-from tests.service.conftest import PASSWORD, Home, with_identity
+from tests.service.conftest import PASSWORD, Home, alive, with_identity
 
 
 def test_commands_give_what_a_local_run_gives(home: Home, tmp_path: Path) -> None:
@@ -124,3 +125,25 @@ def test_commands_that_own_their_process_are_not_handed_over() -> None:
     assert not handed_over(["service", "status"])
     assert not handed_over(["gui"])
     assert handed_over(["send", "node", "folder"])
+
+
+def test_a_service_ends_by_itself_when_idle_or_when_its_home_is_removed(home: Home) -> None:
+    import shutil
+
+    home.start("--idle", "3s")  # the later --idle wins over the fixture's
+    pid = home.status()["pid"]
+    assert _ends(pid), "an idle service did not stop"
+    assert not home.socket.exists()
+    home.start()
+    pid = home.status()["pid"]
+    shutil.rmtree(home.path)
+    assert _ends(pid), "the service outlived its home"
+
+
+def _ends(pid: int, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
