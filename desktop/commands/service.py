@@ -20,6 +20,7 @@ from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
+from desktop.security.passwords import PASSWORD_ENV
 from desktop.warm import wire
 
 DURATION = re.compile(r"(\d+)\s*([smhd]?)")
@@ -146,6 +147,7 @@ def _start(args: argparse.Namespace) -> int:
         command += ["--unlock", "--password-file", "/dev/stdin"]
     service = subprocess.Popen(
         command,
+        env={k: v for k, v in os.environ.items() if k != PASSWORD_ENV},  # not in /proc/PID
         stdin=subprocess.PIPE if args.unlock else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -65,6 +65,8 @@ def test_a_tls_send_to_dcmtk_through_an_unlocked_service(
     write_files(tmp_path / "study", (study,))
     said = home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
     assert "keystore unlocked until" in said
+    environ = Path(f"/proc/{home.status()['pid']}/environ").read_bytes()
+    assert PASSWORD.encode() not in environ  # only in its memory
     sent = home.run("send", "dcmtk", tmp_path / "study", stdin=subprocess.DEVNULL)
     assert sent.returncode == 0, sent.stderr  # no password anywhere: the service's secrets
     assert "sent 3 of 3" in sent.stdout, sent.stdout
