@@ -120,6 +120,7 @@ def test_deb_installs_under_opt_with_menu_entry(installers: Installers, tmp_path
             "/usr/share/applications/org.dicomcourier.DicomCourier.desktop",
             "/usr/share/icons/hicolor/scalable/apps/org.dicomcourier.DicomCourier.svg",
             "/usr/share/metainfo/org.dicomcourier.DicomCourier.metainfo.xml",
+            "/usr/lib/systemd/user/dicom-courier.service",  # the warm service, not enabled
         ):
             assert path in listed.splitlines()
         assert shutil.which("dicom-courier", path="/usr/bin") == "/usr/bin/dicom-courier"
