@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting
         lease.wall_until = time.time() + args.lasting
-    service = Service(home, lease, idle=args.idle, on_lock=lambda why: None)
+    service = Service(home, lease, idle=args.idle)
     service.listen()
     print(f"{READY} {service.path} (pid {service.pid})")
     print(_keystore_state(lease.wall_until if lease.holds else None))

@@ -22,15 +22,19 @@ import sys
 import threading
 import time
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from desktop.warm import wire
 from desktop.warm.server import Handoff
+
+if TYPE_CHECKING:
+    from desktop.security.keystore import Unlocked
 
 #: Set once the command has ended: the client leaving then is no reason to end the child.
 _ended = threading.Event()
 
 
-def run(handoff: Handoff, unlocked: object) -> int:
+def run(handoff: Handoff, unlocked: Unlocked | None) -> int:
     """Run the handed-off command here; its exit status."""
     from desktop import cli
     from desktop.commands.options import hold_unlocked
@@ -45,7 +49,7 @@ def run(handoff: Handoff, unlocked: object) -> int:
     sys.argv = ["dicom-courier", *handoff.arguments]
     _fresh_streams()
     logging.getLogger("desktop.warm").handlers.clear()
-    hold_unlocked(unlocked)  # type: ignore[arg-type]
+    hold_unlocked(unlocked)
     threading.Thread(target=_follow, args=(handoff.connection,), daemon=True).start()
     status = cli.main(handoff.arguments)
     _let_go(handoff.connection, status)

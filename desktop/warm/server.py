@@ -17,13 +17,16 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop import __version__
 from desktop.warm import wire
+
+if TYPE_CHECKING:
+    from desktop.security.keystore import Unlocked
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -48,7 +51,7 @@ class Handoff:
 class Lease:
     """How long the service keeps what it holds unlocked (monotonic deadline, wall time)."""
 
-    holds: object | None
+    holds: Unlocked | None
     until: float = 0.0
     wall_until: float = 0.0
 
@@ -63,7 +66,6 @@ class Service:
     home: Path
     lease: Lease
     idle: float = 0.0  # seconds without a command after which it stops (0: never)
-    on_lock: Callable[[str], None] | None = None
     pid: int = field(default_factory=os.getpid)
     started: float = field(default_factory=time.time)
     served: int = 0
@@ -326,8 +328,6 @@ class Service:
             return
         self.lease.holds = None
         log.info("locked (%s): the keystore's secrets are forgotten", why)
-        if self.on_lock is not None:
-            self.on_lock(why)
 
     def stop(self) -> None:
         """Take no more commands (the socket goes now); end once running ones have ended."""
