@@ -9,7 +9,8 @@ the queue); their wall and CPU times (user + system, from the kernel) are measur
 
 The row "send, service running (unlocked)" is the same command handed to a warm service
 (``service start --unlock`` in the bench's home before the runs, stopped after): its wall time
-is the client's, its CPU the client's plus the forked child's (as the service counts it);
+is the client's, its CPU the client's plus the forked child's (as the service counts it); a
+command the service did not run (its code changed on disk during the bench) stops the bench;
 "warm node list" is the fixed cost of handing a command over (connect, fork, a command that
 does nothing, exit). The cold rows run with DICOM_COURIER_NO_SERVICE=1.
 
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bench.timing import COURIER, add_tls_node, ct_series
 from desktop.security.keystore import Keystore
@@ -172,7 +174,7 @@ def _service_cpu(env: dict[str, str]) -> float:
             connection.sendall(frame([PROTOCOL, STATUS]))
             status = json.loads(Lines(connection).next())
         if not status["running"]:
-            return float(status["cpu"])
+            return {"served": status["served"], "cpu": status["cpu"]}
         time.sleep(0.01)
     raise RuntimeError("the warm service's command did not end")
 
