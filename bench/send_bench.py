@@ -154,15 +154,18 @@ def warm_service(env: dict[str, str]) -> Iterator[None]:
 def handed_over(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds of ``command`` run by the client (handed to the service), and the CPU of
     the client and of the child the service forked for it."""
-    before = _service_cpu(env)
+    before = _service(env)
     wall, cpu, _ = measured(
         lambda: subprocess.run(command, env=env, capture_output=True, text=True)
     )
-    return wall, cpu + _service_cpu(env) - before
+    after = _service(env)
+    if after["served"] != before["served"] + 1:
+        raise RuntimeError(f"{command[1:]} was not handed to the service (its code changed?)")
+    return wall, cpu + after["cpu"] - before["cpu"]
 
 
-def _service_cpu(env: dict[str, str]) -> float:
-    """The CPU seconds of the commands the service has served and reaped (all of them)."""
+def _service(env: dict[str, str]) -> dict[str, Any]:
+    """The service's count of commands served and their CPU seconds, once none runs."""
     from desktop.warm.client import connect
     from desktop.warm.wire import PROTOCOL, SOCKET_NAME, STATUS, Lines, frame
 
