@@ -1,7 +1,6 @@
 """Controls clicked as a person clicks them: the slot gets what Qt passes (a ``checked`` flag),
 dialogs are answered through the prompter, typed into field by field."""
 
-from pathlib import Path
 
 from PySide6.QtWidgets import QDialog
 
@@ -9,7 +8,7 @@ from desktop.core.audit.store import AuditLog
 from desktop.core.config import load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 
@@ -18,10 +17,8 @@ def test_import_ca_and_identity_by_clicking(
     qtbot,  # type: ignore[no-untyped-def]
     window: MainWindow,
     prompter: ScriptedPrompter,
-    tmp_path: Path,
+    pki: Pki,
 ) -> None:
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     panel = window.certificates
     window.tabs.setCurrentWidget(panel)
     before = panel.table.rowCount()
@@ -97,10 +94,8 @@ def test_import_and_remove_a_crl_by_clicking_audited_as_the_cli(
     prompter: ScriptedPrompter,
     demo: Demo,
     trail: AuditLog,
-    tmp_path: Path,
+    pki: Pki,
 ) -> None:
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     panel = window.certificates
     window.tabs.setCurrentWidget(panel)
     prompter.answer("open_file", pki.path("bundle"), pki.path("intermediate", ".crl"))

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDialog, QListWidget, QPushButton, QTableWidget, Q
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui import workers
 from desktop.ui.main_window import MainWindow
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok, tool_button, trigger
 from tests.ui.scripted import ScriptedPrompter
 
@@ -194,10 +194,8 @@ def test_hospital_it_imports_trust_binds_a_node_checks_tls_and_reads_the_log(
     qtbot,  # type: ignore[no-untyped-def]
     window: MainWindow,
     prompter: ScriptedPrompter,
-    tmp_path: Path,
+    pki: Pki,
 ) -> None:
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     window.tabs.setCurrentWidget(window.certificates)
     prompter.answer("open_file", pki.path("bundle"))
     click(qtbot, button(window.certificates, "Import CA…"))
