@@ -21,17 +21,14 @@ from tests.core.deid.test_study import STUDY
 from tests.helpers import cli, node_add
 from tests.peers import free_port, running, storescp_plain_command
 from tests.pki import Pki
-from tests.security.signing_fixtures import PASSWORD, signing_keystore
+from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
 
 __all__ = ["signing_keystore"]  # fixture, used by name
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    return home
+    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and the rest sent; with auto the text found is masked before the copies leave; r
 a person and is refused for the queue's unattended sends. The queue, the history and the audit
 trail say whether the pixels were searched."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +16,14 @@ from tests.burned_in import Score, write_samples
 from tests.core.deid.test_study import STUDY
 from tests.helpers import cli, node_add
 from tests.peers import free_port, running, storescp_plain_command
-from tests.security.signing_fixtures import PASSWORD, signing_keystore
+from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
 
 __all__ = ["signing_keystore"]  # fixture, used by name
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    return home
+    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
 
 
 def _plain_images(folder: Path) -> None:
