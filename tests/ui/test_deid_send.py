@@ -22,6 +22,7 @@ from tests.ui.test_stories import (
     no_unexpected_errors,
     open_demo,
     study_index,
+    wait_until_done,
 )
 
 
@@ -40,10 +41,7 @@ def send_study(qtbot, window: MainWindow, demo: Demo) -> list[Path]:  # type: ig
     study = study_index(window)  # Demo^Alice, CT Chest: 24 images
     click_row(qtbot, window.browser.view, study)
     drop_on_node(window, window.browser.model.mimeData([study]), DEMO_NODE)
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    state = window.transfers.table.item(window.transfers.rows[job], 3)
-    qtbot.waitUntil(lambda: state.text() == "done", timeout=60000)
+    wait_until_done(qtbot, window)
     return sorted((demo.home / "inbox").rglob("*.dcm"))
 
 

@@ -14,7 +14,13 @@ from desktop.ui.widgets.send_confirmation import DEID_TEXT, SendConfirmation
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_send import checkbox, tick
-from tests.ui.test_stories import click_row, drop_on_node, no_unexpected_errors, open_demo
+from tests.ui.test_stories import (
+    click_row,
+    drop_on_node,
+    no_unexpected_errors,
+    open_demo,
+    wait_until_done,
+)
 
 NODE_DEID = "De-identify before sending (the node gets de-identified copies)"
 
@@ -49,10 +55,7 @@ def test_the_ultrasound_is_held_back_unsearched_and_the_ct_sent(
     click_row(qtbot, window.browser.view, ct)
     prompter.answer("run", confirm_with_deid)
     drop_on_node(window, model.mimeData([ct, ultrasound]), DEMO_NODE)
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    state = window.transfers.table.item(window.transfers.rows[job], 3)
-    qtbot.waitUntil(lambda: state.text() == "done", timeout=60000)
+    wait_until_done(qtbot, window)
     assert "pixels not searched: images that may show burned-in text held back" in shown[0]
     received = [pydicom.dcmread(p, stop_before_pixels=True)
                 for p in (demo.home / "inbox").rglob("*.dcm")]  # fmt: skip

@@ -75,6 +75,15 @@ def drop_on_node(window: MainWindow, data: QMimeData, node: str) -> None:
     target.dropEvent(event)
 
 
+def wait_until_done(qtbot, window: MainWindow) -> int:  # type: ignore[no-untyped-def]
+    """The one job the transfers panel shows, once its state says it is done."""
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    [job] = window.transfers.rows
+    state = window.transfers.table.item(window.transfers.rows[job], 3)
+    qtbot.waitUntil(lambda: state.text() == "done", timeout=60000)
+    return job
+
+
 def test_every_button_and_action_of_every_panel(
     qtbot,  # type: ignore[no-untyped-def]
     window: MainWindow,
@@ -142,11 +151,8 @@ def test_technician_sends_a_study_to_the_demo_pacs(
     click_row(qtbot, window.browser.view, study)
     drop_on_node(window, window.browser.model.mimeData([study]), DEMO_NODE)
     assert prompter.asked[-1] == ("confirm", "Send")
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    qtbot.waitUntil(lambda: window.transfers.progress_of(job) == (24, 24), timeout=60000)
-    state = window.transfers.table.item(window.transfers.rows[job], 3)
-    qtbot.waitUntil(lambda: state.text() == "done", timeout=20000)
+    job = wait_until_done(qtbot, window)
+    qtbot.waitUntil(lambda: window.transfers.progress_of(job) == (24, 24), timeout=20000)
     assert len(list((demo.home / "inbox").rglob("*.dcm"))) == 24
     no_unexpected_errors(prompter)
 
