@@ -153,6 +153,11 @@ def ref(item: StoreItem) -> Reference:
     return Reference(item.sop_class_uid, item.sop_instance_uid)
 
 
+def all_committed(transaction: str, items: list[StoreItem]) -> Report:
+    """A report for ``transaction`` that commits every one of ``items``."""
+    return Report(transaction, tuple(ref(i) for i in items))
+
+
 def test_send_commit_to_our_listener_gets_the_report_on_the_same_association(
     home: Path, listener: Listener, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -170,7 +175,7 @@ def test_a_report_for_a_transaction_we_never_made_is_refused_and_changes_nothing
 ) -> None:
     server, records = listener
     job, items, _ = sent_job(home, tmp_path)
-    forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+    forged = all_committed("1.2.3.4.5.6.7", items)
     with pytest.raises(LinkError, match=r"refused the report: .* \(0x0110\)"):
         report_as(home, server.port, ARCHIVE, forged)
     assert set(commitment(home, job).values()) == {WAITING}
@@ -184,7 +189,7 @@ def test_a_report_from_another_ae_than_the_one_asked_changes_nothing(
     server, _ = listener
     job, items, transaction = sent_job(home, tmp_path)
     with pytest.raises(LinkError, match="refused the report"):
-        report_as(home, server.port, "MALLORY", Report(transaction, tuple(ref(i) for i in items)))
+        report_as(home, server.port, "MALLORY", all_committed(transaction, items))
     assert set(commitment(home, job).values()) == {WAITING}
 
 
@@ -215,7 +220,7 @@ def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
     assert f"{items[2].path}  sent, waiting for commitment\n" in out
     # a second report for the same transaction cannot turn the failure into a success
     with pytest.raises(LinkError, match="refused the report"):
-        report_as(home, server.port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
+        report_as(home, server.port, ARCHIVE, all_committed(transaction, items))
     assert commitment(home, job)[items[1].sop_instance_uid] == FAILED
 
 
@@ -294,7 +299,7 @@ def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_c
 
     def archive(peer: Conversation) -> None:
         context_id = accept_the_request(peer)
-        forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+        forged = all_committed("1.2.3.4.5.6.7", items)
         peer.send(
             pdu.PData(
                 (
@@ -417,7 +422,7 @@ def test_move_listen_takes_a_report_that_reaches_our_ae_during_the_move(
         peer.accept()
         context_id, command = peer.read_message()  # the C-MOVE-RQ
         try:
-            report_as(home, port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
+            report_as(home, port, ARCHIVE, all_committed(transaction, items))
             reported.append(None)
         except LinkError as error:
             reported.append(error)
