@@ -11,13 +11,7 @@ from tests.burned_in import write_samples
 from tests.ui.clicking import trigger
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_action import answer_deid_without_pixels
-from tests.ui.test_stories import (
-    click_row,
-    no_unexpected_errors,
-    open_demo,
-    open_media,
-    study_index,
-)
+from tests.ui.test_stories import no_unexpected_errors, open_media, select_the_ct_series
 
 
 def de_identify(qtbot, window: MainWindow, prompter: ScriptedPrompter, out: Path) -> list[str]:  # type: ignore[no-untyped-def]
@@ -58,8 +52,7 @@ def test_a_ct_series_gets_no_burned_in_warning(
     demo: Demo,
     tmp_path: Path,
 ) -> None:
-    open_demo(qtbot, window, prompter, demo)
-    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    select_the_ct_series(qtbot, window, prompter, demo)
     text, listed = de_identify(qtbot, window, prompter, tmp_path / "copies")
     assert "may hold burned-in text" not in text and not listed, (text, listed)
     no_unexpected_errors(prompter)
