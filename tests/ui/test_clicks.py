@@ -1,7 +1,6 @@
 """Controls clicked as a person clicks them: the slot gets what Qt passes (a ``checked`` flag),
 dialogs are answered through the prompter, typed into field by field."""
 
-
 from PySide6.QtWidgets import QDialog
 
 from desktop.core.audit.store import AuditLog
