@@ -10,6 +10,7 @@ from desktop.ui.main_window import MainWindow
 from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.test_stories import edit_the_demo_node
 
 
 def test_import_ca_and_identity_by_clicking(
@@ -49,9 +50,7 @@ def test_edit_node_by_clicking_keeps_its_name_or_renames(
         qtbot.keyClicks(dialog.name, "Renamed PACS")  # type: ignore[attr-defined]
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", new_port)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, new_port)
     assert load_config(demo.home).nodes[DEMO_NODE].port == 11999
     prompter.answer("run", rename)
     click(qtbot, button(window.nodes, "Edit…"))

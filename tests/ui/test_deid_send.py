@@ -14,11 +14,12 @@ from desktop.demo import DEMO_NODE, Demo
 from desktop.net.queue import TransferQueue
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.send_confirmation import DEID_TEXT, SendConfirmation
-from tests.ui.clicking import button, click, press_ok
+from tests.ui.clicking import press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import (
     click_row,
     drop_on_node,
+    edit_the_demo_node,
     no_unexpected_errors,
     open_demo,
     study_index,
@@ -103,9 +104,7 @@ def test_a_node_set_to_de_identify_in_its_dialog(
         tick(qtbot, options)
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", set_deid)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, set_deid)
     node = load_config(demo.home).nodes[DEMO_NODE]
     assert node.deid and node.deid_options == ("retain-uids",)
     assert node.tls and node.identity  # what the dialog does not change is kept

@@ -11,12 +11,13 @@ from desktop.core.config import load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.send_confirmation import DEID_TEXT, SendConfirmation
-from tests.ui.clicking import button, click, press_ok
+from tests.ui.clicking import press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_send import checkbox, tick
 from tests.ui.test_stories import (
     click_row,
     drop_on_node,
+    edit_the_demo_node,
     no_unexpected_errors,
     open_demo,
     wait_until_done,
@@ -80,9 +81,7 @@ def test_the_node_dialog_keeps_the_choice_and_the_confirmation_starts_from_it(
         choose(qtbot, pixels, "auto")
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", set_auto)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, set_auto)
     node = load_config(demo.home).nodes[DEMO_NODE]
     assert node.deid and node.deid_pixels == "auto"
 

@@ -16,7 +16,7 @@ from desktop.ui import workers
 from desktop.ui.main_window import MainWindow
 from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok, tool_button, trigger
-from tests.ui.scripted import ScriptedPrompter
+from tests.ui.scripted import DialogHandler, ScriptedPrompter
 
 
 def no_unexpected_errors(prompter: ScriptedPrompter) -> None:
@@ -73,6 +73,16 @@ def drop_on_node(window: MainWindow, data: QMimeData, node: str) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     target.dropEvent(event)
+
+
+def edit_the_demo_node(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, prompter: ScriptedPrompter, answer: DialogHandler
+) -> None:
+    """Select the demo PACS in the Nodes panel, click Edit… and let ``answer`` fill in the
+    node dialog."""
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    prompter.answer("run", answer)
+    click(qtbot, button(window.nodes, "Edit…"))
 
 
 def wait_until_done(qtbot, window: MainWindow) -> int:  # type: ignore[no-untyped-def]
@@ -213,9 +223,7 @@ def test_hospital_it_imports_trust_binds_a_node_checks_tls_and_reads_the_log(
         dialog.identity.setCurrentText("hospital-it")  # type: ignore[attr-defined]
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", bind)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, bind)
     assert window.services.node(DEMO_NODE).identity == "hospital-it"
     click(qtbot, button(window.nodes, "Check TLS"))
     qtbot.waitUntil(
