@@ -245,13 +245,12 @@ def _transferred(
         + (f"; {how}" if how else "")
     )
     record(
-        lambda local: events.instances_transferred(
-            local,
-            source=events.Node(node.calling_ae_title, local.host),
+        partial(
+            _sent,
+            source=node.calling_ae_title,
             destination=destination,
             study=study,
             outcome=outcome,
-            received=False,
             description=description,
         ),
         node=node.name,
@@ -350,11 +349,13 @@ def _sent(
     *,
     source: str,
     destination: events.Node,
-    requestor: events.Node | None,
     study: events.Study,
     outcome: Outcome,
     description: str,
+    requestor: events.Node | None = None,
 ) -> AuditMessage:
+    """110104 for a study our AE ``source`` sent (of its own accord, or for a C-MOVE's
+    ``requestor``)."""
     return events.instances_transferred(
         local,
         source=events.Node(source, local.host),

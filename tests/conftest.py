@@ -1,12 +1,17 @@
-"""Shared fixtures: an isolated per-user home and copies of pydicom's DICOMDIR media."""
+"""Shared fixtures: an isolated per-user home, copies of pydicom's DICOMDIR media and the
+tests' PKI."""
 
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.helpers import DICOMDIR_SUBFOLDERS, DICOMDIR_TESTS
+
+if TYPE_CHECKING:  # cryptography only for the tests that ask for the PKI
+    from tests.pki import Pki
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +34,12 @@ def dicomdir_media(tmp_path: Path) -> Callable[[str], Path]:
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> "Pki":
+    """The CAs, certificates, keys and CRL of tests.pki, made once a session (keys take
+    seconds): tests only read them, or add files of their own beside them."""
+    from tests.pki import build_pki
+
+    return build_pki(tmp_path_factory.mktemp("pki"))

@@ -2,7 +2,7 @@
 listener as by ``listen``."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,6 +16,9 @@ from desktop.security.keystore import Keystore
 from tests.audit.reading import audited
 from tests.helpers import cli
 from tests.peers import free_port
+
+if TYPE_CHECKING:  # cryptography only when a test asks for the PKI
+    from tests.pki import Pki
 
 
 @pytest.fixture
@@ -70,17 +73,13 @@ def test_the_guis_listener_follows_the_access_list(
 
 
 def test_allow_cert_binds_the_entries_to_the_client_certificate_of_a_file(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, capsys: pytest.CaptureFixture[str], pki: "Pki"
 ) -> None:
     """The file holds the client's certificate and its CA chain: the client's is the one."""
     import hashlib
 
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from tests.pki import build_pki
-
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     sha256 = hashlib.sha256(pki.client.certificate.public_bytes(Encoding.DER)).hexdigest()
     status, out, err = cli(
         capsys, "access", "allow", "VIEWER/query", "MOD", "--cert", pki.path("client")

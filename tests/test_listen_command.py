@@ -4,11 +4,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.helpers import cli, require_tool, sample_file
 from tests.peers import free_port, running, storescu_tls
+
+if TYPE_CHECKING:  # cryptography only when a test asks for the PKI
+    from tests.pki import Pki
 
 
 @pytest.fixture
@@ -63,14 +67,12 @@ def test_an_open_door_on_the_network_is_refused_unless_insecure(
 
 
 def test_an_identity_no_peer_accepts_as_a_server_is_refused_before_listening(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: "Pki"
 ) -> None:
     """Tester's F11: a client-only certificate (clientAuth, no serverAuth) started a TLS
     listener that every peer then refused with OpenSSL's 'unsupported certificate'."""
-    from tests.pki import build_pki, prepare_home
+    from tests.pki import prepare_home
 
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     prepare_home(tmp_path / "home", monkeypatch, pki, "client", "a password")
     command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(free_port())]
     try:  # before the fix it listened, for ever
@@ -90,13 +92,11 @@ def test_an_identity_no_peer_accepts_as_a_server_is_refused_before_listening(
 
 
 def test_the_history_says_a_tls_listeners_associations_came_over_tls(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], pki: "Pki"
 ) -> None:
     """Verification N1: a TLS listener's events were listed by `history` as 'plain'."""
-    from tests.pki import build_pki, prepare_home
+    from tests.pki import prepare_home
 
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     prepare_home(tmp_path / "home", monkeypatch, pki, "server", "a password")
     port = free_port()
     command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)]

@@ -7,19 +7,21 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QProgressDialog
 
 from desktop import auditing
 from desktop.core.outputs import FileOutcome
+from desktop.ui.actions import tipped_action
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.identity_folder import IdentityFolderDialog
 from desktop.ui.workers import GeneratorWorker, start
 
 if TYPE_CHECKING:
     from desktop.security.keystore import Keystore, UnlockedIdentity
+    from desktop.ui.widgets.sources import SourcesPanel
 
 
 @runtime_checkable
@@ -42,6 +44,29 @@ class IdentityJob:
     done: str  #: what a file done is: "opened"
     work: Work
     setting: str  #: the settings key remembering the folder last chosen
+
+
+class IdentityJobController(QObject):
+    """A File-menu action (the class's ``text`` and ``tip``) that does an ``IdentityJob`` on
+    files of the sources panel (``start``), then shows what it made with ``open_path``."""
+
+    text: ClassVar[str]
+    tip: ClassVar[str]
+
+    def __init__(
+        self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]
+    ) -> None:
+        super().__init__(shell.window)
+        self.shell, self.sources, self.open_path = shell, sources, open_path
+        self.action = tipped_action(shell.window, self.text, self.tip, self.start)
+
+    def start(self) -> GeneratorWorker | None:
+        """Do the job on the files it is for; None when there are none or it was cancelled."""
+        raise NotImplementedError
+
+    def run_job(self, job: IdentityJob, files: list[Path], root: Path) -> GeneratorWorker | None:
+        """``run_identity_job`` of ``files`` found under ``root``."""
+        return run_identity_job(self.shell, job, files, root, self.open_path)
 
 
 def run_identity_job(

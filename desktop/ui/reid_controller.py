@@ -4,18 +4,13 @@ reid`` restores them (desktop.reidentify), into copies in a folder, then shown."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from PySide6.QtCore import QObject
+from typing import TYPE_CHECKING
 
 from desktop.core.outputs import FileOutcome
 from desktop.core.words import counted
-from desktop.ui.actions import tipped_action
-from desktop.ui.identity_jobs import IdentityJob, run_identity_job
-from desktop.ui.shell import Shell
-from desktop.ui.widgets.sources import SourcesPanel
+from desktop.ui.identity_jobs import IdentityJob, IdentityJobController
 from desktop.ui.workers import GeneratorWorker
 
 if TYPE_CHECKING:  # pydicom and the CMS are not needed to show the window
@@ -30,20 +25,11 @@ def _reidentify(
     return reidentify_files(jobs, identity)
 
 
-class ReidController(QObject):
-    def __init__(
-        self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]
-    ) -> None:
-        super().__init__(shell.window)
-        self.shell, self.sources, self.open_path = shell, sources, open_path
-        self.action = tipped_action(
-            shell.window,
-            "Re-identi&fy…",
-            "Restore the original values kept encrypted for you in de-identified images",
-            self.reidentify,
-        )
+class ReidController(IdentityJobController):
+    text = "Re-identi&fy…"
+    tip = "Restore the original values kept encrypted for you in de-identified images"
 
-    def reidentify(self) -> GeneratorWorker | None:
+    def start(self) -> GeneratorWorker | None:
         """Restore the selected images' original values with one of the user's identities."""
         browser = self.sources.current_browser()
         files = browser.readable_selection()
@@ -61,4 +47,4 @@ class ReidController(QObject):
             _reidentify,
             "reid/folder",
         )
-        return run_identity_job(self.shell, job, files, browser.tree.root, self.open_path)
+        return self.run_job(job, files, browser.tree.root)

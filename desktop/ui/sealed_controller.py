@@ -9,15 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject
-
 from desktop.core.dicomdir import SEALED_DICOMDIR
 from desktop.core.header import SEALED
 from desktop.core.model import MediaTree
 from desktop.core.outputs import FileOutcome
 from desktop.core.words import counted
-from desktop.ui.actions import tipped_action
-from desktop.ui.identity_jobs import IdentityJob, run_identity_job
+from desktop.ui.identity_jobs import IdentityJob, IdentityJobController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.workers import GeneratorWorker
@@ -49,18 +46,14 @@ def _unseal(
     )
 
 
-class SealedController(QObject):
+class SealedController(IdentityJobController):
+    text = "Open &sealed files…"
+    tip = "Decrypt the sealed files of the media shown with one of your identities"
+
     def __init__(
         self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]
     ) -> None:
-        super().__init__(shell.window)
-        self.shell, self.sources, self.open_path = shell, sources, open_path
-        self.action = tipped_action(
-            shell.window,
-            "Open &sealed files…",
-            "Decrypt the sealed files of the media shown with one of your identities",
-            self.open_sealed,
-        )
+        super().__init__(shell, sources, open_path)
         sources.media.loaded.connect(self._offer)
 
     def _offer(self, tree: MediaTree) -> None:
@@ -71,9 +64,9 @@ class SealedController(QObject):
             f"{'are' if len(found) != 1 else 'is'} sealed: encrypted for one recipient. Open "
             "them with one of your identities?",
         ):
-            self.open_sealed()
+            self.start()
 
-    def open_sealed(self) -> GeneratorWorker | None:
+    def start(self) -> GeneratorWorker | None:
         """Open the sealed files of the media shown with one of the user's identities."""
         tree = self.sources.media.tree
         found = sealed_files(tree)
@@ -91,4 +84,4 @@ class SealedController(QObject):
             _unseal,
             "unseal/folder",
         )
-        return run_identity_job(self.shell, job, found, tree.root, self.open_path)
+        return self.run_job(job, found, tree.root)

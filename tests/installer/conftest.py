@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.net.conftest import pki, storescp  # noqa: F401 (fixtures shared with the network tests)
+from tests.net.conftest import storescp  # noqa: F401 (a fixture shared with the network tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "build" / "installer"

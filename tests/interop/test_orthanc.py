@@ -18,7 +18,7 @@ from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.net.query import find
 from tests.helpers import cli, node_add, require_tool, sample_file
 from tests.peers import free_port, orthanc_config, running
-from tests.pki import Pki, build_pki, prepare_home
+from tests.pki import Pki, prepare_home
 
 PASSWORD = "keystore password for orthanc tests"
 STUDY = StudySpec(
@@ -39,11 +39,6 @@ class Orthanc:
     def rest(self, path: str) -> object:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}") as answer:
             return json.loads(answer.read())
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return build_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")

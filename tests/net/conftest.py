@@ -10,14 +10,9 @@ import pytest
 
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from tests.peers import free_port, running, storescp_tls_command
-from tests.pki import Pki, build_pki, prepare_home
+from tests.pki import Pki, prepare_home
 
 PASSWORD = "keystore password for tests"
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return build_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from desktop.connect import node_connector
 from desktop.core.config import Node
 from desktop.inbox import indexing, open_store
 from desktop.net import dimse, pdu
-from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association
+from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, open_service
 from desktop.net.commitment import (
     NO_SUCH_INSTANCE,
     PUSH_MODEL,
@@ -56,9 +56,12 @@ CREATE TABLE instances (job_id INTEGER NOT NULL REFERENCES jobs(id), seq INTEGER
     next_attempt REAL NOT NULL DEFAULT 0, PRIMARY KEY (job_id, seq));
 """  # the queue as the release before storage commitment wrote it
 
+#: Our running listener and the records its sink was given.
+Listener = tuple[StorageListener, list[dict[str, Any]]]
+
 
 @pytest.fixture
-def listener(home: Path, tmp_path: Path) -> Iterator[tuple[StorageListener, list[dict[str, Any]]]]:
+def listener(home: Path, tmp_path: Path) -> Iterator[Listener]:
     """Our plain listener as COURIER, committing what its store holds."""
     keystore = Keystore(home, lambda new: PASSWORD)
     inbox = tmp_path / "inbox"
@@ -80,6 +83,22 @@ def report_as(home: Path, port: int, calling: str, report: Report) -> None:
     node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=port)
     connect = node_connector(node, Keystore(home, lambda new: PASSWORD))
     send_report(connect, called="COURIER", calling=calling, report=report)
+
+
+def commitment_association(home: Path, port: int) -> tuple[Association, str]:
+    """An association to our listener at ``port`` as AE ARCHIVE proposing the storage
+    commitment push model, and the transfer syntax it accepted for it."""
+    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=port)
+    link = node_connector(node, Keystore(home, lambda new: PASSWORD))()
+    return open_service(link, "COURIER", ARCHIVE, PUSH_MODEL, "storage commitment")
+
+
+def lose_from_store(records: list[dict[str, Any]], sent: Path) -> None:
+    """Delete the listener's stored copy of the ``sent`` file, as a disk losing it after the
+    store acknowledged it."""
+    lost = str(pydicom.dcmread(sent).SOPInstanceUID)
+    [kept] = [r["path"] for r in records if r.get("sop_instance_uid") == lost]
+    Path(kept).unlink()
 
 
 def sent_job(
@@ -134,11 +153,13 @@ def ref(item: StoreItem) -> Reference:
     return Reference(item.sop_class_uid, item.sop_instance_uid)
 
 
+def all_committed(transaction: str, items: list[StoreItem]) -> Report:
+    """A report for ``transaction`` that commits every one of ``items``."""
+    return Report(transaction, tuple(ref(i) for i in items))
+
+
 def test_send_commit_to_our_listener_gets_the_report_on_the_same_association(
-    home: Path,
-    listener: tuple[StorageListener, list[dict[str, Any]]],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    home: Path, listener: Listener, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server, records = listener
     make_study(tmp_path / "study", count=4)
@@ -150,11 +171,11 @@ def test_send_commit_to_our_listener_gets_the_report_on_the_same_association(
 
 
 def test_a_report_for_a_transaction_we_never_made_is_refused_and_changes_nothing(
-    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+    home: Path, listener: Listener, tmp_path: Path
 ) -> None:
     server, records = listener
     job, items, _ = sent_job(home, tmp_path)
-    forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+    forged = all_committed("1.2.3.4.5.6.7", items)
     with pytest.raises(LinkError, match=r"refused the report: .* \(0x0110\)"):
         report_as(home, server.port, ARCHIVE, forged)
     assert set(commitment(home, job).values()) == {WAITING}
@@ -163,20 +184,17 @@ def test_a_report_for_a_transaction_we_never_made_is_refused_and_changes_nothing
 
 
 def test_a_report_from_another_ae_than_the_one_asked_changes_nothing(
-    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+    home: Path, listener: Listener, tmp_path: Path
 ) -> None:
     server, _ = listener
     job, items, transaction = sent_job(home, tmp_path)
     with pytest.raises(LinkError, match="refused the report"):
-        report_as(home, server.port, "MALLORY", Report(transaction, tuple(ref(i) for i in items)))
+        report_as(home, server.port, "MALLORY", all_committed(transaction, items))
     assert set(commitment(home, job).values()) == {WAITING}
 
 
 def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
-    home: Path,
-    listener: tuple[StorageListener, list[dict[str, Any]]],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    home: Path, listener: Listener, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server, _ = listener  # started after the queue that asked was closed: a restart
     job, items, transaction = sent_job(home, tmp_path)
@@ -202,21 +220,16 @@ def test_a_late_report_is_matched_after_a_restart_and_names_only_what_we_sent(
     assert f"{items[2].path}  sent, waiting for commitment\n" in out
     # a second report for the same transaction cannot turn the failure into a success
     with pytest.raises(LinkError, match="refused the report"):
-        report_as(home, server.port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
+        report_as(home, server.port, ARCHIVE, all_committed(transaction, items))
     assert commitment(home, job)[items[1].sop_instance_uid] == FAILED
 
 
 def test_a_report_with_an_unknown_event_type_is_answered_no_such_event(
-    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+    home: Path, listener: Listener, tmp_path: Path
 ) -> None:
     server, _ = listener
     job, items, transaction = sent_job(home, tmp_path, count=1)
-    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=server.port)
-    link = node_connector(node, Keystore(home, lambda new: PASSWORD))()
-    association = Association.request(
-        link, "COURIER", ARCHIVE, [pdu.ProposedContext(1, PUSH_MODEL, UNCOMPRESSED_SYNTAXES)]
-    )
-    syntax = pdu.uid(association.accepted(1).transfer_syntax or "")  # type: ignore[union-attr]
+    association, syntax = commitment_association(home, server.port)
     association.send_command(1, dimse.event_report_request(1, PUSH_MODEL, PUSH_MODEL_INSTANCE, 9))
     body = report_dataset(Report(transaction, (ref(items[0]),)), syntax)
     association.send_dataset(1, [body], len(body))
@@ -286,7 +299,7 @@ def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_c
 
     def archive(peer: Conversation) -> None:
         context_id = accept_the_request(peer)
-        forged = Report("1.2.3.4.5.6.7", tuple(ref(i) for i in items))
+        forged = all_committed("1.2.3.4.5.6.7", items)
         peer.send(
             pdu.PData(
                 (
@@ -313,17 +326,12 @@ def test_a_forged_report_on_the_same_association_is_answered_failure_and_never_c
 
 
 def test_our_provider_does_not_commit_an_instance_its_store_lost(
-    home: Path,
-    listener: tuple[StorageListener, list[dict[str, Any]]],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    home: Path, listener: Listener, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server, records = listener
     files = make_study(tmp_path / "study", count=3)
     job = sent_to_ourselves(capsys, server.port, tmp_path / "study")["job"]
-    lost = str(pydicom.dcmread(files[2]).SOPInstanceUID)
-    [kept] = [r["path"] for r in records if r.get("sop_instance_uid") == lost]
-    Path(kept).unlink()  # the disk lost it after the store acknowledged it
+    lose_from_store(records, files[2])
 
     status, out, err = cli(capsys, "queue", "commit", job, "--commit-wait", 10)
     assert status == 1, out + err
@@ -334,10 +342,7 @@ def test_our_provider_does_not_commit_an_instance_its_store_lost(
 
 
 def test_queue_commit_asks_again_for_a_job_already_committed(
-    home: Path,
-    listener: tuple[StorageListener, list[dict[str, Any]]],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    home: Path, listener: Listener, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Tester's F7: after the archive lost a file, `queue commit` said 'asking' and
     reported 'committed' from the first answer without asking."""
@@ -347,9 +352,7 @@ def test_queue_commit_asks_again_for_a_job_already_committed(
     status, out, err = cli(capsys, "send", "self", tmp_path / "study", "--json")
     assert status == 0 and json.loads(out)["state"] == "committed", out + err
     job = json.loads(out)["job"]
-    lost = str(pydicom.dcmread(files[1]).SOPInstanceUID)
-    [kept] = [r["path"] for r in records if r.get("sop_instance_uid") == lost]
-    Path(kept).unlink()
+    lose_from_store(records, files[1])
     status, out, err = cli(capsys, "queue", "commit", job, "--commit-wait", 10)
     assert status == 1, out + err
     assert "asking self for storage commitment of 2 instance(s)" in err
@@ -359,7 +362,7 @@ def test_queue_commit_asks_again_for_a_job_already_committed(
 
 
 def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_listen(
-    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]], tmp_path: Path
+    home: Path, listener: Listener, tmp_path: Path
 ) -> None:
     server, _ = listener
     job, _, _ = sent_job(home, tmp_path, count=2, request=False)
@@ -380,15 +383,10 @@ def test_an_archive_that_aborts_after_accepting_still_commits_by_reporting_to_li
 
 
 def test_a_request_we_cannot_act_on_is_refused_with_its_reason(
-    home: Path, listener: tuple[StorageListener, list[dict[str, Any]]]
+    home: Path, listener: Listener
 ) -> None:
     server, records = listener
-    node = Node(name="us", ae_title="COURIER", host="127.0.0.1", port=server.port)
-    link = node_connector(node, Keystore(home, lambda new: PASSWORD))()
-    association = Association.request(
-        link, "COURIER", ARCHIVE, [pdu.ProposedContext(1, PUSH_MODEL, UNCOMPRESSED_SYNTAXES)]
-    )
-    syntax = pdu.uid(association.accepted(1).transfer_syntax or "")  # type: ignore[union-attr]
+    association, syntax = commitment_association(home, server.port)
     answers = []
     for message_id, action, body in (
         (1, 2, request_dataset("1.2.3", [Reference("1.2", "1.2.3.4")], syntax)),  # no such action
@@ -424,7 +422,7 @@ def test_move_listen_takes_a_report_that_reaches_our_ae_during_the_move(
         peer.accept()
         context_id, command = peer.read_message()  # the C-MOVE-RQ
         try:
-            report_as(home, port, ARCHIVE, Report(transaction, tuple(ref(i) for i in items)))
+            report_as(home, port, ARCHIVE, all_committed(transaction, items))
             reported.append(None)
         except LinkError as error:
             reported.append(error)

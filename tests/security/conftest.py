@@ -1,15 +1,8 @@
-"""One PKI for the whole session (RSA keys take time to make)."""
+"""The keystore password and the home of the security tests."""
 
 from pathlib import Path
 
 import pytest
-
-from tests.pki import Pki, build_pki
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return build_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

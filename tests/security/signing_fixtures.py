@@ -37,6 +37,17 @@ def signing_home(signing_keystore: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return signing_keystore
 
 
+def copy_of_signing_home(
+    signing_keystore: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A copy of the signing home that the test may change (its nodes, queue, trail), made
+    the current home, with the keystore's password in the environment."""
+    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    return home
+
+
 def ct_copy(folder: Path, name: str = "ct.dcm") -> Path:
     """pydicom's CT_small (Explicit VR Little Endian, private tags, trailing padding)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,7 @@ import pydicom
 import pytest
 from pydicom.filereader import read_dataset
 
-from desktop.core.synthetic import cross_referenced_datasets
-from tests.core.deid.test_study import STUDY
+from tests.core.deid.test_study import write_study
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
 from tests.security.signing_fixtures import signing_home, signing_keystore
@@ -25,10 +24,7 @@ ADDED = {"PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMe
 def test_reid_restores_every_original_and_openssl_opens_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
 ) -> None:
-    sources = tmp_path / "in"
-    sources.mkdir()
-    for number, dataset in enumerate(cross_referenced_datasets(STUDY)[:3]):
-        dataset.save_as(sources / f"{number}.dcm", enforce_file_format=True)
+    sources = write_study(tmp_path / "in", 3)
     status, _, err = cli(capsys, "deid", sources, "--out", tmp_path / "deid",
                          "--recipient", pki.path("client"))  # fmt: skip
     assert status == 0, err

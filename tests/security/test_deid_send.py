@@ -17,32 +17,23 @@ from desktop.core.audit.store import AuditLog
 from desktop.net.queue import TransferQueue
 from desktop.net.store import StoreItem
 from tests.audit.schema import schema_errors
-from tests.core.deid.test_study import STUDY
+from tests.core.deid.test_study import write_study
 from tests.helpers import cli, node_add
 from tests.peers import free_port, running, storescp_plain_command
 from tests.pki import Pki
-from tests.security.signing_fixtures import PASSWORD, signing_keystore
+from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
 
 __all__ = ["signing_keystore"]  # fixture, used by name
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    return home
+    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def media(tmp_path: Path) -> Path:
-    from desktop.core.synthetic import cross_referenced_datasets
-
-    folder = tmp_path / "media"
-    folder.mkdir()
-    for number, dataset in enumerate(cross_referenced_datasets(STUDY)[:3]):
-        dataset.save_as(folder / f"{number}.dcm", enforce_file_format=True)
-    return folder
+    return write_study(tmp_path / "media", 3)
 
 
 def _hashes(folder: Path) -> dict[str, str]:

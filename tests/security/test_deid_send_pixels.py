@@ -4,7 +4,6 @@ and the rest sent; with auto the text found is masked before the copies leave; r
 a person and is refused for the queue's unattended sends. The queue, the history and the audit
 trail say whether the pixels were searched."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,35 +13,24 @@ import pytest
 from desktop.core.audit.store import AuditLog
 from desktop.net.queue import TransferQueue
 from tests.burned_in import Score, write_samples
-from tests.core.deid.test_study import STUDY
+from tests.core.deid.test_study import write_study
 from tests.helpers import cli, node_add
 from tests.peers import free_port, running, storescp_plain_command
-from tests.security.signing_fixtures import PASSWORD, signing_keystore
+from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
 
 __all__ = ["signing_keystore"]  # fixture, used by name
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    return home
-
-
-def _plain_images(folder: Path) -> None:
-    from desktop.core.synthetic import cross_referenced_datasets
-
-    folder.mkdir()
-    for number, dataset in enumerate(cross_referenced_datasets(STUDY)[:2]):
-        dataset.save_as(folder / f"{number}.dcm", enforce_file_format=True)
+    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
 
 
 def test_unsearched_images_that_may_show_text_are_held_back_with_the_reason(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     burned = write_samples(tmp_path / "burned", 2)
-    _plain_images(tmp_path / "plain")
+    write_study(tmp_path / "plain", 2)
     port, received = free_port(), tmp_path / "received"
     received.mkdir()
     assert cli(capsys, *node_add("Research", "DCMTK_SCP", port))[0] == 0

@@ -15,7 +15,13 @@ from desktop.security.cms import seal
 from desktop.security.keystore import Keystore
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
-from tests.security.signing_fixtures import PASSWORD, ct_copy, signing_home, signing_keystore
+from tests.security.signing_fixtures import (
+    PASSWORD,
+    copy_of_signing_home,
+    ct_copy,
+    signing_home,
+    signing_keystore,
+)
 
 __all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 
@@ -490,9 +496,7 @@ def test_sealed_media_never_hold_a_plain_copy_even_when_the_run_is_terminated(
 
     import desktop.sealing
 
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    home = copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
     stale = home / "sealing" / "job-stale"  # a copy a killed run left: swept
     stale.mkdir(parents=True)
     os.utime(stale, (time.time() - 3600, time.time() - 3600))

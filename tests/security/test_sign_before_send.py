@@ -10,7 +10,7 @@ from tests.helpers import cli, node_add, sample_file
 from tests.peers import free_port, running, storescp_plain_command
 from tests.pki import Pki
 from tests.security.signing_fixtures import (
-    PASSWORD,
+    copy_of_signing_home,
     dcmsign_verify,
     signing_keystore,
     verify_json,
@@ -26,9 +26,7 @@ def test_signed_copies_are_sent_and_cleaned_up(
     signing_keystore: Path,
     pki: Pki,
 ) -> None:
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    home = copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
     media = tmp_path / "media"
     media.mkdir()
     for name in ("CT_small.dcm", "MR_small_implicit.dcm"):

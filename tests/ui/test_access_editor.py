@@ -19,14 +19,9 @@ from desktop.ui.widgets.dialogs import INVALID
 from desktop.ui.widgets.sources import SourcesPanel
 from tests.helpers import cli, require_tool
 from tests.peers import LOOPBACK, dcmtk_client_tls, free_port
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return build_pki(tmp_path_factory.mktemp("pki"))
 
 
 def client_fingerprint(pki: Pki) -> str:

@@ -5,13 +5,16 @@ from desktop.core.audit.store import AuditLog
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from tests.audit.schema import schema_errors
-from tests.ui.test_flow import drop, open_demo_media
+from tests.ui.test_flow import open_demo_media
+from tests.ui.test_stories import drop_on_node
 
 
 def test_a_gui_send_is_audited(qtbot, window: MainWindow, demo: Demo, trail: AuditLog) -> None:  # type: ignore[no-untyped-def]
     open_demo_media(qtbot, window, demo)
     window.browser.select_first(1)  # Demo^Alice's CT Chest, 24 images
-    drop(window, window.browser.model.mimeData([window.browser.view.currentIndex()]), DEMO_NODE)
+    drop_on_node(
+        window, window.browser.model.mimeData([window.browser.view.currentIndex()]), DEMO_NODE
+    )
     qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
     job_id = next(iter(window.transfers.rows))
     qtbot.waitUntil(lambda: window.transfers.progress_of(job_id) == (24, 24), timeout=60000)

@@ -1,27 +1,24 @@
 """Controls clicked as a person clicks them: the slot gets what Qt passes (a ``checked`` flag),
 dialogs are answered through the prompter, typed into field by field."""
 
-from pathlib import Path
-
 from PySide6.QtWidgets import QDialog
 
 from desktop.core.audit.store import AuditLog
 from desktop.core.config import load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.test_stories import edit_the_demo_node
 
 
 def test_import_ca_and_identity_by_clicking(
     qtbot,  # type: ignore[no-untyped-def]
     window: MainWindow,
     prompter: ScriptedPrompter,
-    tmp_path: Path,
+    pki: Pki,
 ) -> None:
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     panel = window.certificates
     window.tabs.setCurrentWidget(panel)
     before = panel.table.rowCount()
@@ -53,9 +50,7 @@ def test_edit_node_by_clicking_keeps_its_name_or_renames(
         qtbot.keyClicks(dialog.name, "Renamed PACS")  # type: ignore[attr-defined]
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", new_port)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, new_port)
     assert load_config(demo.home).nodes[DEMO_NODE].port == 11999
     prompter.answer("run", rename)
     click(qtbot, button(window.nodes, "Edit…"))
@@ -97,10 +92,8 @@ def test_import_and_remove_a_crl_by_clicking_audited_as_the_cli(
     prompter: ScriptedPrompter,
     demo: Demo,
     trail: AuditLog,
-    tmp_path: Path,
+    pki: Pki,
 ) -> None:
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     panel = window.certificates
     window.tabs.setCurrentWidget(panel)
     prompter.answer("open_file", pki.path("bundle"), pki.path("intermediate", ".crl"))

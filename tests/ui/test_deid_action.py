@@ -40,6 +40,28 @@ def radio(dialog: QDialog, text: str) -> QRadioButton:
     return found
 
 
+def answer_deid_without_pixels(qtbot, prompter: ScriptedPrompter, out: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """Queue the answers to De-identify…: the dialog, pixels left as they are, writing to
+    ``out``; the summary read and closed. The list gets the summary's message and its list of
+    problems (shown only when there are some)."""
+    summary: list[str] = []
+
+    def fill_in(dialog: QDialog) -> None:
+        assert isinstance(dialog, DeidDialog)
+        assert radio(dialog, PIXELS["off"]).isChecked()
+        qtbot.keyClicks(dialog.out, str(out))
+        press_ok(qtbot, dialog)
+
+    def read_summary(dialog: QDialog) -> None:
+        assert isinstance(dialog, DeidSummary)
+        summary.extend([dialog.message.text(), dialog.problems.toPlainText()])
+        assert dialog.problems.isVisible() == bool(summary[1])
+        click(qtbot, button(dialog, "Close"))
+
+    prompter.answer("run", fill_in, read_summary)
+    return summary
+
+
 def digests(folder: Path) -> dict[Path, bytes]:
     return {p: hashlib.sha256(p.read_bytes()).digest() for p in folder.rglob("*") if p.is_file()}
 
@@ -168,20 +190,7 @@ def test_de_identify_a_series_from_the_browser_menu_without_pixels(
     view = window.browser.view
     wanted = len(window.browser.selected_instances())
     out = tmp_path / "series-copies"
-    summary: list[str] = []
-
-    def fill_in(dialog: QDialog) -> None:
-        assert isinstance(dialog, DeidDialog)
-        assert radio(dialog, PIXELS["off"]).isChecked()
-        qtbot.keyClicks(dialog.out, str(out))
-        press_ok(qtbot, dialog)
-
-    def read_summary(dialog: QDialog) -> None:
-        assert isinstance(dialog, DeidSummary)
-        summary.append(dialog.message.text())
-        click(qtbot, button(dialog, "Close"))
-
-    prompter.answer("run", fill_in, read_summary)
+    summary = answer_deid_without_pixels(qtbot, prompter, out)
     chosen: list[str] = []
 
     def pick_from_menu() -> None:

@@ -14,14 +14,16 @@ from desktop.demo import DEMO_NODE, Demo
 from desktop.net.queue import TransferQueue
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.send_confirmation import DEID_TEXT, SendConfirmation
-from tests.ui.clicking import button, click, press_ok
+from tests.ui.clicking import press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import (
     click_row,
     drop_on_node,
+    edit_the_demo_node,
     no_unexpected_errors,
     open_demo,
     study_index,
+    wait_until_done,
 )
 
 
@@ -40,10 +42,7 @@ def send_study(qtbot, window: MainWindow, demo: Demo) -> list[Path]:  # type: ig
     study = study_index(window)  # Demo^Alice, CT Chest: 24 images
     click_row(qtbot, window.browser.view, study)
     drop_on_node(window, window.browser.model.mimeData([study]), DEMO_NODE)
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    state = window.transfers.table.item(window.transfers.rows[job], 3)
-    qtbot.waitUntil(lambda: state.text() == "done", timeout=60000)
+    wait_until_done(qtbot, window)
     return sorted((demo.home / "inbox").rglob("*.dcm"))
 
 
@@ -105,9 +104,7 @@ def test_a_node_set_to_de_identify_in_its_dialog(
         tick(qtbot, options)
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", set_deid)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, set_deid)
     node = load_config(demo.home).nodes[DEMO_NODE]
     assert node.deid and node.deid_options == ("retain-uids",)
     assert node.tls and node.identity  # what the dialog does not change is kept

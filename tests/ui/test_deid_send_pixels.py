@@ -11,10 +11,17 @@ from desktop.core.config import load_config
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.send_confirmation import DEID_TEXT, SendConfirmation
-from tests.ui.clicking import button, click, press_ok
+from tests.ui.clicking import press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_send import checkbox, tick
-from tests.ui.test_stories import click_row, drop_on_node, no_unexpected_errors, open_demo
+from tests.ui.test_stories import (
+    click_row,
+    drop_on_node,
+    edit_the_demo_node,
+    no_unexpected_errors,
+    open_demo,
+    wait_until_done,
+)
 
 NODE_DEID = "De-identify before sending (the node gets de-identified copies)"
 
@@ -49,10 +56,7 @@ def test_the_ultrasound_is_held_back_unsearched_and_the_ct_sent(
     click_row(qtbot, window.browser.view, ct)
     prompter.answer("run", confirm_with_deid)
     drop_on_node(window, model.mimeData([ct, ultrasound]), DEMO_NODE)
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    state = window.transfers.table.item(window.transfers.rows[job], 3)
-    qtbot.waitUntil(lambda: state.text() == "done", timeout=60000)
+    wait_until_done(qtbot, window)
     assert "pixels not searched: images that may show burned-in text held back" in shown[0]
     received = [pydicom.dcmread(p, stop_before_pixels=True)
                 for p in (demo.home / "inbox").rglob("*.dcm")]  # fmt: skip
@@ -77,9 +81,7 @@ def test_the_node_dialog_keeps_the_choice_and_the_confirmation_starts_from_it(
         choose(qtbot, pixels, "auto")
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", set_auto)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, set_auto)
     node = load_config(demo.home).nodes[DEMO_NODE]
     assert node.deid and node.deid_pixels == "auto"
 

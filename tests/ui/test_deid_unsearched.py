@@ -4,36 +4,20 @@ mask it; copies of a CT series get no such warning."""
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QDialog
-
 from desktop.demo import Demo
 from desktop.ui.main_window import MainWindow
-from desktop.ui.widgets.deidentify import PIXELS, DeidDialog, DeidSummary
+from desktop.ui.widgets.deidentify import PIXELS
 from tests.burned_in import write_samples
-from tests.ui.clicking import button, click, press_ok, trigger
+from tests.ui.clicking import trigger
 from tests.ui.scripted import ScriptedPrompter
-from tests.ui.test_deid_action import radio
-from tests.ui.test_stories import click_row, no_unexpected_errors, open_demo, study_index
+from tests.ui.test_deid_action import answer_deid_without_pixels
+from tests.ui.test_stories import no_unexpected_errors, open_media, select_the_ct_series
 
 
 def de_identify(qtbot, window: MainWindow, prompter: ScriptedPrompter, out: Path) -> list[str]:  # type: ignore[no-untyped-def]
     """File ▸ De-identify… of the selection, pixels left as they are: the summary's message and
     its list."""
-    summary: list[str] = []
-
-    def fill_in(dialog: QDialog) -> None:
-        assert isinstance(dialog, DeidDialog)
-        assert radio(dialog, PIXELS["off"]).isChecked()
-        qtbot.keyClicks(dialog.out, str(out))
-        press_ok(qtbot, dialog)
-
-    def read_summary(dialog: QDialog) -> None:
-        assert isinstance(dialog, DeidSummary)
-        summary.extend([dialog.message.text(), dialog.problems.toPlainText()])
-        assert dialog.problems.isVisible() == bool(summary[1])
-        click(qtbot, button(dialog, "Close"))
-
-    prompter.answer("run", fill_in, read_summary)
+    summary = answer_deid_without_pixels(qtbot, prompter, out)
     trigger(window, "De-identify…")
     qtbot.waitUntil(lambda: bool(summary), timeout=60000)
     return summary
@@ -47,9 +31,7 @@ def test_copies_whose_pixels_may_show_the_name_are_named_in_the_summary(
 ) -> None:
     burned = tmp_path / "burned"
     write_samples(burned, 2, seed=3)  # an ultrasound cine and a secondary capture
-    prompter.answer("open_folder", burned)
-    trigger(window, "Open folder or CD…")
-    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
+    open_media(qtbot, window, prompter, burned)
     window.browser.view.selectAll()
     text, listed = de_identify(qtbot, window, prompter, tmp_path / "copies")
     assert text.startswith("2 de-identified copies written"), text
@@ -70,8 +52,7 @@ def test_a_ct_series_gets_no_burned_in_warning(
     demo: Demo,
     tmp_path: Path,
 ) -> None:
-    open_demo(qtbot, window, prompter, demo)
-    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    select_the_ct_series(qtbot, window, prompter, demo)
     text, listed = de_identify(qtbot, window, prompter, tmp_path / "copies")
     assert "may hold burned-in text" not in text and not listed, (text, listed)
     no_unexpected_errors(prompter)

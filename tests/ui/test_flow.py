@@ -3,37 +3,18 @@ TLS storage SCP receives every instance → the transfer reaches 100% and the lo
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt
-from PySide6.QtGui import QDropEvent
-
 from desktop.core.config import edit_node
 from desktop.demo import DEMO_NODE, Demo, free_loopback_port
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import MIME_TYPE
 from tests.ui.clicking import button, click, trigger
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.test_stories import drop_on_node, wait_until_done
 
 
 def open_demo_media(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
     window.opening.open_path(demo.media)
     qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=20000)
-
-
-def drop(window: MainWindow, data: QMimeData, node: str) -> None:
-    """What a drag ends with: a drop event on the node's row (offscreen QDrag.exec returns at
-    once, so the event is sent directly)."""
-    target = window.nodes.list
-    item = window.nodes.item_for(node)
-    assert item is not None
-    position = target.visualItemRect(item).center()
-    event = QDropEvent(
-        position.toPointF(),
-        Qt.DropAction.CopyAction,
-        data,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    target.dropEvent(event)
 
 
 def test_drop_a_study_on_the_demo_pacs(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]
@@ -44,14 +25,10 @@ def test_drop_a_study_on_the_demo_pacs(qtbot, window: MainWindow, demo: Demo) ->
     study_index = window.browser.view.currentIndex()
     data = window.browser.model.mimeData([study_index])
     assert data.hasFormat(MIME_TYPE)
-    drop(window, data, DEMO_NODE)
+    drop_on_node(window, data, DEMO_NODE)
 
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    job_id = next(iter(window.transfers.rows))
-    qtbot.waitUntil(lambda: window.transfers.progress_of(job_id) == (24, 24), timeout=60000)
-    state = window.transfers.table.item(window.transfers.rows[job_id], 3)
-    assert state is not None
-    qtbot.waitUntil(lambda: state.text() == "done", timeout=20000)
+    job = wait_until_done(qtbot, window)
+    qtbot.waitUntil(lambda: window.transfers.progress_of(job) == (24, 24), timeout=20000)
     received = sorted((demo.home / "inbox").rglob("*.dcm"))
     assert len(received) == 24
     tls_entries = [e for e in window.log.entries if "TLSv1.3" in e.summary]
@@ -97,7 +74,9 @@ def test_closing_with_transfers_running_asks_and_keeps_the_queue(
 ) -> None:
     open_demo_media(qtbot, window, demo)
     window.browser.select_first(1)
-    drop(window, window.browser.model.mimeData([window.browser.view.currentIndex()]), DEMO_NODE)
+    drop_on_node(
+        window, window.browser.model.mimeData([window.browser.view.currentIndex()]), DEMO_NODE
+    )
     qtbot.waitUntil(window.controller.busy, timeout=10000)
     prompter.answer("confirm", False, True)
     assert not window.close()  # refused: the transfer goes on

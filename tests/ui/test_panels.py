@@ -8,7 +8,7 @@ from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.certificates import EXPIRING, CertificatesPanel
 from desktop.ui.widgets.query import QueryPanel
 from tests.helpers import DICOMDIR_TESTS
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -24,9 +24,7 @@ def test_browser_loads_off_the_gui_thread_and_badges_problems(qtbot, tmp_path: P
     assert "problem" in panel.problems_button.text()
 
 
-def test_certificates_panel_imports_and_colours_expiry(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
+def test_certificates_panel_imports_and_colours_expiry(qtbot, tmp_path: Path, pki: Pki) -> None:  # type: ignore[no-untyped-def]
     prompter = ScriptedPrompter()
     panel = CertificatesPanel(Keystore(tmp_path / "home", lambda new: "a good password"), prompter)
     qtbot.addWidget(panel)

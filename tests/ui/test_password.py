@@ -19,7 +19,7 @@ from desktop.security.passwords import KEYRING_SERVICE, PASSWORD_ENV
 from desktop.ui.launch import main_window
 from desktop.ui.main_window import MainWindow
 from desktop.ui.password import PasswordDialog
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 
@@ -193,9 +193,8 @@ def test_a_new_keystore_password_too_short_is_said_in_place(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     no_keyring: None,
+    pki: Pki,
 ) -> None:
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     home = tmp_path / "fresh-home"
     seen: dict[str, str] = {}
 

@@ -12,7 +12,7 @@ from desktop.ui.widgets.deidentify import NOBODY, DeidDialog, DeidSummary
 from desktop.ui.widgets.dialogs import INVALID
 from tests.ui.clicking import button, click, press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
-from tests.ui.test_stories import click_row, no_unexpected_errors, open_demo, study_index
+from tests.ui.test_stories import no_unexpected_errors, select_the_ct_series
 
 
 def test_a_ca_chosen_as_recipient_is_refused_in_the_dialog(
@@ -22,8 +22,7 @@ def test_a_ca_chosen_as_recipient_is_refused_in_the_dialog(
     demo: Demo,
     tmp_path: Path,
 ) -> None:
-    open_demo(qtbot, window, prompter, demo)
-    click_row(qtbot, window.browser.view, window.browser.model.index(0, 0, study_index(window)))
+    select_the_ct_series(qtbot, window, prompter, demo)
     out, said, summary = tmp_path / "copies", [], []
 
     def fill_in(dialog: QDialog) -> None:

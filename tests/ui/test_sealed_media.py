@@ -16,7 +16,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.identity_folder import IdentityFolderDialog
 from tests.helpers import cli
 from tests.ui.clicking import press_ok, trigger
-from tests.ui.scripted import ScriptedPrompter
+from tests.ui.scripted import DialogHandler, ScriptedPrompter
 from tests.ui.test_stories import no_unexpected_errors
 
 
@@ -36,6 +36,18 @@ def sealed_media(window: MainWindow, demo: Demo, folder: Path) -> dict[str, byte
         (folder / name).write_bytes(seal(source.read_bytes(), recipient, None))
         originals[name] = source.read_bytes()
     return originals
+
+
+def open_and_unseal(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, prompter: ScriptedPrompter, media: Path, choose: DialogHandler
+) -> None:
+    """Open ``media`` by File ▸ Open folder or CD…, say yes to opening its sealed files, let
+    ``choose`` answer the identity-and-folder dialog, and wait for the summary."""
+    prompter.answer("open_folder", media)
+    prompter.answer("confirm", True)  # "Open them with one of your identities?"
+    prompter.answer("run", choose)
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: bool(prompter.told), timeout=60000)
 
 
 def test_the_browser_offers_to_open_sealed_files_with_an_identity(
@@ -58,11 +70,7 @@ def test_the_browser_offers_to_open_sealed_files_with_an_identity(
         qtbot.keyClicks(dialog.out, str(out))
         press_ok(qtbot, dialog)
 
-    prompter.answer("open_folder", media)
-    prompter.answer("confirm", True)  # "Open them with one of your identities?"
-    prompter.answer("run", choose)
-    trigger(window, "Open folder or CD…")
-    qtbot.waitUntil(lambda: bool(prompter.told), timeout=30000)
+    open_and_unseal(qtbot, window, prompter, media, choose)
     assert ("confirm", "Sealed files") in prompter.asked
     title, text, details, warning = prompter.told[0]
     assert title == "Open sealed files"
@@ -130,11 +138,7 @@ def test_sealed_media_open_as_dicomdir_media_again(
         qtbot.keyClicks(dialog.out, str(out))  # type: ignore[attr-defined]
         press_ok(qtbot, dialog)
 
-    prompter.answer("open_folder", media)
-    prompter.answer("confirm", True)  # "Open them with one of your identities?"
-    prompter.answer("run", choose)
-    trigger(window, "Open folder or CD…")
-    qtbot.waitUntil(lambda: bool(prompter.told), timeout=60000)
+    open_and_unseal(qtbot, window, prompter, media, choose)
     qtbot.waitUntil(lambda: window.browser.tree is not None and window.browser.tree.root == out)
     assert (out / "DICOMDIR").is_file()
     assert window.browser.tree.source == "dicomdir" and window.browser.tree.problems == []

@@ -23,16 +23,11 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.models.media_model import SIGNATURE_COLUMN
 from desktop.ui.signatures import SignaturesDialog
 from tests.helpers import sample_file
-from tests.pki import Pki, build_pki
+from tests.pki import Pki
 from tests.security.signing_fixtures import tamper
 from tests.ui.clicking import trigger
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import click_row, no_unexpected_errors, open_media
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return build_pki(tmp_path_factory.mktemp("pki"))
 
 
 def signed_media(folder: Path, pki: Pki) -> dict[str, Path]:

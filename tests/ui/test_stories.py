@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QDialog, QListWidget, QPushButton, QTableWidget, Q
 from desktop.demo import DEMO_NODE, Demo
 from desktop.ui import workers
 from desktop.ui.main_window import MainWindow
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, Pki
 from tests.ui.clicking import button, click, press_ok, tool_button, trigger
-from tests.ui.scripted import ScriptedPrompter
+from tests.ui.scripted import DialogHandler, ScriptedPrompter
 
 
 def no_unexpected_errors(prompter: ScriptedPrompter) -> None:
@@ -73,6 +73,25 @@ def drop_on_node(window: MainWindow, data: QMimeData, node: str) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     target.dropEvent(event)
+
+
+def edit_the_demo_node(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, prompter: ScriptedPrompter, answer: DialogHandler
+) -> None:
+    """Select the demo PACS in the Nodes panel, click Edit… and let ``answer`` fill in the
+    node dialog."""
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    prompter.answer("run", answer)
+    click(qtbot, button(window.nodes, "Edit…"))
+
+
+def wait_until_done(qtbot, window: MainWindow) -> int:  # type: ignore[no-untyped-def]
+    """The one job the transfers panel shows, once its state says it is done."""
+    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
+    [job] = window.transfers.rows
+    state = window.transfers.table.item(window.transfers.rows[job], 3)
+    qtbot.waitUntil(lambda: state.text() == "done", timeout=60000)
+    return job
 
 
 def test_every_button_and_action_of_every_panel(
@@ -142,11 +161,8 @@ def test_technician_sends_a_study_to_the_demo_pacs(
     click_row(qtbot, window.browser.view, study)
     drop_on_node(window, window.browser.model.mimeData([study]), DEMO_NODE)
     assert prompter.asked[-1] == ("confirm", "Send")
-    qtbot.waitUntil(lambda: bool(window.transfers.rows), timeout=20000)
-    [job] = window.transfers.rows
-    qtbot.waitUntil(lambda: window.transfers.progress_of(job) == (24, 24), timeout=60000)
-    state = window.transfers.table.item(window.transfers.rows[job], 3)
-    qtbot.waitUntil(lambda: state.text() == "done", timeout=20000)
+    job = wait_until_done(qtbot, window)
+    qtbot.waitUntil(lambda: window.transfers.progress_of(job) == (24, 24), timeout=20000)
     assert len(list((demo.home / "inbox").rglob("*.dcm"))) == 24
     no_unexpected_errors(prompter)
 
@@ -194,10 +210,8 @@ def test_hospital_it_imports_trust_binds_a_node_checks_tls_and_reads_the_log(
     qtbot,  # type: ignore[no-untyped-def]
     window: MainWindow,
     prompter: ScriptedPrompter,
-    tmp_path: Path,
+    pki: Pki,
 ) -> None:
-    (tmp_path / "pki").mkdir()
-    pki = build_pki(tmp_path / "pki")
     window.tabs.setCurrentWidget(window.certificates)
     prompter.answer("open_file", pki.path("bundle"))
     click(qtbot, button(window.certificates, "Import CA…"))
@@ -209,9 +223,7 @@ def test_hospital_it_imports_trust_binds_a_node_checks_tls_and_reads_the_log(
         dialog.identity.setCurrentText("hospital-it")  # type: ignore[attr-defined]
         press_ok(qtbot, dialog)
 
-    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
-    prompter.answer("run", bind)
-    click(qtbot, button(window.nodes, "Edit…"))
+    edit_the_demo_node(qtbot, window, prompter, bind)
     assert window.services.node(DEMO_NODE).identity == "hospital-it"
     click(qtbot, button(window.nodes, "Check TLS"))
     qtbot.waitUntil(

@@ -22,7 +22,8 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.viewer import ViewerPanel
-from tests.ui.test_flow import drop, open_demo_media
+from tests.ui.test_flow import open_demo_media
+from tests.ui.test_stories import drop_on_node
 
 CT_STUDY, MR_STUDY, XA_STUDY = (0, 0), (0, 1), (2, 0)  # (patient row, study row) in the demo
 
@@ -246,7 +247,7 @@ def test_the_inbox_opens_beside_the_media(qtbot, window: MainWindow, demo: Demo)
     window.sources.setCurrentWidget(window.sources.media)
     mr = study_index(window.browser, *MR_STUDY)
     window.browser.view.setCurrentIndex(mr)
-    drop(window, window.browser.model.mimeData([mr]), DEMO_NODE)
+    drop_on_node(window, window.browser.model.mimeData([mr]), DEMO_NODE)
     qtbot.waitUntil(lambda: len(list((demo.home / "inbox").rglob("*.dcm"))) == 24, timeout=60000)
 
     show_inbox.trigger()

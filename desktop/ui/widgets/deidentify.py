@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.deid.table import Option
-from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse, with_button
+from desktop.ui.widgets.dialogs import path_row, refuse, stack, typed_path
 from desktop.ui.widgets.recipient import Recipient, RecipientChooser
 
 #: Table E.1-1's option columns in plain words (the command line's name in each tooltip).
@@ -75,7 +75,6 @@ class DeidDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("De-identify")
-        self.choose_folder, self.choose_file = choose_folder, choose_file
         intro = QLabel(
             f"Write de-identified copies of {what} (Basic Application Level Confidentiality "
             "Profile). The originals are not changed."
@@ -109,9 +108,11 @@ class DeidDialog(QDialog):
             pixel_layout.addWidget(button)
         self.pixels["off"].setChecked(True)
         self.form = QFormLayout()
-        self.form.addRow("Output folder", with_button(self.out, "Choose…", self._choose_out))
+        ask_out, ask_key = "De-identify: the folder for the copies", "The project key file"
+        self.form.addRow("Output folder", path_row(self.out, lambda: choose_folder(ask_out)))
         self.form.addRow(
-            "Project key file", with_button(self.key_file, "Choose…", self._choose_key)
+            "Project key file",
+            path_row(self.key_file, lambda: choose_file(ask_key, "All files (*)")),
         )
         self.chooser = RecipientChooser(
             self.form, "Re-identifiable by", recipients, choose_file, none=NOBODY
@@ -121,17 +122,9 @@ class DeidDialog(QDialog):
             "The original values are kept encrypted for this certificate: only its holder "
             "can restore them (dicom-courier reid)"
         )
-        self.problem = problem_label()
-        buttons = ok_cancel(self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("De-identify")
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(self.form)
-        layout.addWidget(options)
-        layout.addWidget(pixels)
-        layout.addWidget(self.problem)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(620)
+        self.problem = stack(
+            self, intro, self.form, options, pixels, ok_text="De-identify", min_width=620
+        )
 
     def choice(self) -> DeidChoice:
         """What the dialog was told, once accepted."""
@@ -139,7 +132,7 @@ class DeidDialog(QDialog):
         key = self.key_file.text().strip()
         pixels = next(mode for mode, button in self.pixels.items() if button.isChecked())
         return DeidChoice(
-            Path(self.out.text().strip()).expanduser(),
+            typed_path(self.out),
             options,
             Path(key).expanduser() if key else None,
             self.chooser.chosen(),
@@ -174,16 +167,6 @@ class DeidDialog(QDialog):
         """One kind of dates only: full or shifted."""
         if ticked:
             self.options[other].setChecked(False)
-
-    def _choose_out(self) -> None:
-        folder = self.choose_folder("De-identify: the folder for the copies")
-        if folder is not None:
-            self.out.setText(str(folder))
-
-    def _choose_key(self) -> None:
-        name = self.choose_file("The project key file", "All files (*)")
-        if name is not None:
-            self.key_file.setText(str(name))
 
 
 class DeidSummary(QDialog):

@@ -1,14 +1,17 @@
 """Small pieces the dialogs share."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -54,3 +57,36 @@ def with_button(field: QLineEdit, text: str, clicked: Callable[[], None]) -> QWi
     layout.addWidget(field, 1)
     layout.addWidget(button)
     return row
+
+
+def path_row(field: QLineEdit, choose: Callable[[], Path | None]) -> QWidget:
+    """``field`` with a Choose… button that puts the path ``choose`` asks for in it (nothing
+    changes when the person cancels)."""
+
+    def chosen() -> None:
+        path = choose()
+        if path is not None:
+            field.setText(str(path))
+
+    return with_button(field, "Choose…", chosen)
+
+
+def typed_path(field: QLineEdit) -> Path:
+    """The path typed in ``field``, without surrounding spaces, ``~`` expanded."""
+    return Path(field.text().strip()).expanduser()
+
+
+def stack(dialog: QDialog, *parts: QWidget | QLayout, ok_text: str, min_width: int) -> QLabel:
+    """Lay ``dialog`` out: ``parts`` one above the other, then its problem label and its OK
+    (named ``ok_text``) and Cancel buttons; the problem label, for ``refuse``."""
+    problem = problem_label()
+    buttons = ok_cancel(dialog)
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    layout = QVBoxLayout(dialog)
+    for part in (*parts, problem, buttons):
+        if isinstance(part, QLayout):
+            layout.addLayout(part)
+        else:
+            layout.addWidget(part)
+    dialog.setMinimumWidth(min_width)
+    return problem

@@ -7,15 +7,13 @@ from pathlib import Path
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
-    QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse, with_button
+from desktop.ui.widgets.dialogs import path_row, refuse, stack, typed_path
 
 
 class IdentityFolderDialog(QDialog):
@@ -36,29 +34,21 @@ class IdentityFolderDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
-        self.root, self.choose_folder = root, choose_folder
+        self.root = root
         self.intro = QLabel(intro)
         self.intro.setWordWrap(True)
         self.identity = QComboBox()
         self.identity.addItems(identities)
         self.out = QLineEdit(folder)
         self.out.setPlaceholderText("a folder for the files made")
-        row = with_button(self.out, "Choose…", self._choose)
+        ask = f"{title}: the folder for the files made"
         form = QFormLayout()
         form.addRow("Identity", self.identity)
-        form.addRow("Output folder", row)
-        self.problem = problem_label()
-        buttons = ok_cancel(self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.intro)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(520)
+        form.addRow("Output folder", path_row(self.out, lambda: choose_folder(ask)))
+        self.problem = stack(self, self.intro, form, ok_text=ok_text, min_width=520)
 
     def folder(self) -> Path:
-        return Path(self.out.text().strip()).expanduser()
+        return typed_path(self.out)
 
     def accept(self) -> None:
         """Go on, or say what is wrong with the folder and keep what was typed."""
@@ -70,11 +60,6 @@ class IdentityFolderDialog(QDialog):
 
     def _refused(self) -> str:
         return refused_folder(self.out.text(), self.root)
-
-    def _choose(self) -> None:
-        folder = self.choose_folder(f"{self.windowTitle()}: the folder for the files made")
-        if folder is not None:
-            self.out.setText(str(folder))
 
 
 def refused_folder(text: str, root: Path) -> str:

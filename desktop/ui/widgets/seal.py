@@ -7,15 +7,13 @@ from pathlib import Path
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
-    QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse, with_button
+from desktop.ui.widgets.dialogs import path_row, refuse, stack, typed_path
 from desktop.ui.widgets.identity_folder import refused_folder
 from desktop.ui.widgets.recipient import Recipient, RecipientChooser
 
@@ -40,7 +38,7 @@ class SealDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Seal")
-        self.root, self.choose_folder = root, choose_folder
+        self.root = root
         intro = QLabel(
             f"Seal {what} for one recipient (secure DICOM files): each is encrypted with "
             "AES-256 so that only the recipient's key opens it, around your signature or a "
@@ -50,23 +48,16 @@ class SealDialog(QDialog):
         self.out = QLineEdit(folder)
         self.out.setPlaceholderText("a folder for the sealed files")
         form = QFormLayout()
-        form.addRow("Output folder", with_button(self.out, "Choose…", self._choose_out))
+        ask = "Seal: the folder for the sealed files"
+        form.addRow("Output folder", path_row(self.out, lambda: choose_folder(ask)))
         self.chooser = RecipientChooser(form, "Recipient", recipients, choose_file)
         self.signer = QComboBox()
         self.signer.addItems([UNSIGNED, *signers])
         form.addRow("Signed by", self.signer)
-        self.problem = problem_label()
-        buttons = ok_cancel(self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Seal")
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(560)
+        self.problem = stack(self, intro, form, ok_text="Seal", min_width=560)
 
     def folder(self) -> Path:
-        return Path(self.out.text().strip()).expanduser()
+        return typed_path(self.out)
 
     def recipient(self) -> Recipient:
         chosen = self.chooser.chosen()
@@ -89,8 +80,3 @@ class SealDialog(QDialog):
                 refuse(self.problem, field, message)
                 return
         super().accept()
-
-    def _choose_out(self) -> None:
-        folder = self.choose_folder("Seal: the folder for the sealed files")
-        if folder is not None:
-            self.out.setText(str(folder))

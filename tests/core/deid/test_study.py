@@ -29,6 +29,14 @@ STUDY = StudySpec(
 KEY = bytes(range(32))
 
 
+def write_study(folder: Path, count: int) -> Path:
+    """The first ``count`` images of STUDY written as ``folder``/0.dcm, 1.dcm, …; the folder."""
+    folder.mkdir()
+    for number, dataset in enumerate(cross_referenced_datasets(STUDY)[:count]):
+        dataset.save_as(folder / f"{number}.dcm", enforce_file_format=True)
+    return folder
+
+
 @pytest.fixture
 def sources(tmp_path: Path) -> list[Path]:
     paths = []
