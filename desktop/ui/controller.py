@@ -198,6 +198,7 @@ class TransferController(QObject):
                     calling=node.calling_ae_title,
                     wait=node.commit_wait,
                     stop=lambda: worker.cancelled,
+                    cancel=cancel,
                 )
             failures, reason = failures_and_reason(queue, job_id)
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures, reason)

@@ -1,5 +1,6 @@
 """Quitting (stop_all, as on SIGTERM) while a transfer waits on a silent peer ends the worker
-within a second, not after the node's 60 s network timeout (F4-n1)."""
+within a second, not after the node's 60 s network timeout (F4-n1), a storage commitment
+request's too."""
 
 import threading
 import time
@@ -7,8 +8,10 @@ from pathlib import Path
 
 from desktop.core.config import Node, add_node
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from desktop.net import dimse
 from desktop.ui.shell import Shell
 from tests.net.scripted_peer import Conversation, scripted_peer
+from tests.net.test_malicious_peer import store_response
 from tests.peers import LOOPBACK
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.sending import sending
@@ -49,3 +52,46 @@ def test_quitting_ends_a_transfer_waiting_on_a_silent_peer(
     assert elapsed < PROMPT, f"stopping took {elapsed:.1f} s"
     [job] = wired.transfers.rows
     assert wired.transfers.progress_of(job)[0] == 0  # nothing said sent
+
+
+def test_quitting_ends_a_commitment_request_the_peer_never_answers(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    """Left over: the cancel woke a store, but a storage commitment request left unanswered
+    held the worker (and a quit) for the node's 60 s network timeout."""
+    study = StudySpec("P1", "Send^Test", "20240101", "chest", (SeriesSpec("CT", "ax", 2, 16, 16),))
+    write_files(tmp_path / "media", (study,))
+    asked = threading.Event()
+    conversations = iter(("store", "commit"))
+
+    def stores_then_silent(peer: Conversation) -> None:
+        peer.accept()
+        if next(conversations) == "store":
+            for _ in range(2):
+                context_id, command = peer.read_message()
+                peer.respond(context_id, store_response(int(command[dimse.MESSAGE_ID]), 0))
+            return
+        peer.read_message()  # our N-ACTION-RQ, never answered
+        asked.set()
+
+    wired = sending(qtbot, shell)
+    with scripted_peer(stores_then_silent, connections=2) as peer:
+        node = Node("Silent", "SCP", LOOPBACK, peer.port, commit=True, network_timeout=60)
+        add_node(shell.services.home, node)
+        wired.node_actions.refresh_nodes()
+        sources = wired.sources
+        sources.media.open_path(tmp_path / "media")
+        qtbot.waitUntil(lambda: sources.media.tree is not None, timeout=20000)
+        model = sources.media.model
+        drop(wired.nodes, model.mimeData([model.index(0, 0)]), "Silent")
+        qtbot.waitUntil(asked.is_set, timeout=20000)
+        start = time.monotonic()
+        wired.jobs.stop_all()
+        qtbot.waitUntil(lambda: not wired.jobs.busy(), timeout=20000)
+        elapsed = time.monotonic() - start
+    assert elapsed < PROMPT, f"stopping took {elapsed:.1f} s"
+    [job] = wired.transfers.rows
+    assert wired.transfers.progress_of(job)[0] == 2  # both answered: sent
