@@ -8,9 +8,11 @@ opens it.
 import argparse
 import gc
 import logging
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,3 +131,40 @@ def _log_warning(
     logging.getLogger("desktop.libraries").info(
         "%s (%s, %s:%d)", message, category.__name__, filename, lineno
     )
+
+
+@contextmanager
+def terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (a logout, a service stop) ends the block as Ctrl+C does, so what it made is
+    cleaned up (the default ends the process at once)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def stopped_by_signals(stop: Callable[[], None]) -> Iterator[threading.Event]:
+    """Ctrl+C (SIGINT) and SIGTERM call ``stop`` during the block (which then ends its work
+    truthfully: a send records what was answered) and set the event yielded, instead of
+    ending the command wherever it stands."""
+    interrupted = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        interrupted.set()
+        stop()
+
+    previous = {number: signal.signal(number, handler) for number in INTERRUPTS}
+    try:
+        yield interrupted
+    finally:
+        for number, before in previous.items():
+            signal.signal(number, before)
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)

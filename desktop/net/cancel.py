@@ -21,7 +21,7 @@ class Cancel:
     """A cancel shared by a sender (which connects through ``connector``) and its canceller."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # cancel() may run in a signal handler of its holder
         self._event = threading.Event()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
 
@@ -55,6 +55,10 @@ class Cancel:
             self._sockets.add(sock)
         if self.cancelled:
             _shut(sock)
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until cancelled (a send's backoff)."""
+        self._event.wait(seconds)
 
     def cancel(self) -> None:
         """Stop the sender: every open link is shut down, waking any read blocked on it."""
