@@ -227,7 +227,7 @@ def unseal_files(
     names it, with ``advice`` (formatted with its ``name``). Audited as one 110103 DICOM
     Instances Accessed naming the identity."""
     return auditing.copies_written(
-        _unseal_each(jobs, identity, trust, require_signed, _Holders(holders, advice)),
+        _unseal_each(jobs, identity, trust, require_signed, Holders(holders, advice)),
         event="opened",
         description=f"sealed files opened with identity {identity.name}",
         written=lambda done: done.target,
@@ -239,7 +239,7 @@ def _unseal_each(
     identity: "UnlockedIdentity",
     trust: "Trust",
     require_signed: bool,
-    holders: "_Holders",
+    holders: "Holders",
 ) -> Iterator[Unsealed]:
     from desktop.security.cms import NotRecipientError
 
@@ -263,8 +263,9 @@ def _unseal_each(
             yield Unsealed(source, target, f"digest matches; {NOT_SIGNED}", warning=NOT_SIGNED)
 
 
-class _Holders:
-    """The keystore's identities, asked which one a file is sealed for."""
+class Holders:
+    """The keystore's identities, asked which one a file (or an Encrypted Attributes
+    Sequence item) is sealed for."""
 
     def __init__(self, identities: Iterable["Identity"], advice: str) -> None:
         self.identities, self.advice = list(identities), advice

@@ -134,9 +134,10 @@ def _reid(args: argparse.Namespace) -> int:
     from desktop import auditing
     from desktop.reidentify import reidentify_files
 
-    identity = auditing.unlock(open_keystore(args), args.identity)
+    keystore = open_keystore(args)
+    identity = auditing.unlock(keystore, args.identity)
     return _print_results(
-        reidentify_files(_jobs(args, part10), identity),
+        reidentify_files(_jobs(args, part10), identity, holders=keystore.identities()),
         "not re-identified",
         lambda done: (
             f"re-identified {done.source} -> {done.target}: "
