@@ -10,9 +10,8 @@ import gc
 import logging
 import signal
 import sys
-import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from desktop.core.paths import courier_home
 
 if TYPE_CHECKING:
+    from desktop.net.cancel import Cancel
     from desktop.security.keystore import Keystore
 
 
@@ -149,22 +149,25 @@ def terminated_as_interrupted() -> Iterator[None]:
 
 
 @contextmanager
-def stopped_by_signals(stop: Callable[[], None]) -> Iterator[threading.Event]:
-    """Ctrl+C (SIGINT) and SIGTERM call ``stop`` during the block (which then ends its work
-    truthfully: a send records what was answered) and set the event yielded, instead of
-    ending the command wherever it stands."""
-    interrupted = threading.Event()
+def interruptible() -> "Iterator[Cancel]":
+    """A cancel that Ctrl+C (SIGINT) and SIGTERM give during the block, instead of ending the
+    command wherever it stands: the block's work stops at once and truthfully (a send records
+    what was answered), then KeyboardInterrupt (the CLI says "interrupted", exit status 130)."""
+    from desktop.net.cancel import Cancel
 
-    def handler(signum: int, frame: object) -> None:
-        interrupted.set()
-        stop()
-
-    previous = {number: signal.signal(number, handler) for number in INTERRUPTS}
+    cancel = Cancel()
+    previous = {number: signal.signal(number, lambda *_: cancel.cancel()) for number in INTERRUPTS}
     try:
-        yield interrupted
+        yield cancel
+    except Exception:
+        if cancel.cancelled:  # what the cancel broke: the user stopped it
+            raise KeyboardInterrupt from None
+        raise
     finally:
         for number, before in previous.items():
             signal.signal(number, before)
+    if cancel.cancelled:
+        raise KeyboardInterrupt
 
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)

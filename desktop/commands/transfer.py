@@ -19,9 +19,9 @@ from desktop import nodes
 from desktop.commands.options import (
     attempts,
     collecting_later,
+    interruptible,
     open_keystore,
     password_option,
-    stopped_by_signals,
 )
 from desktop.core.config import (
     COMPRESSIONS,
@@ -613,15 +613,13 @@ def _run_to_end(
     """Run a job with the command's retry policy, saying notes and failures as they come
     (``known``: the studies of its instances, when the media was just read; ``compress``:
     the send's choice, else the node's)."""
-    from desktop.net.cancel import Cancel
     from desktop.net.compression import in_words, is_lossy
     from desktop.net.runner import run_job, send_policy
 
     if is_lossy(compress or node.compress) and not args.json:
         print(f"warning: LOSSY: {in_words(compress or node.compress)}", file=sys.stderr)
     policy = send_policy(args.attempts)
-    cancel = Cancel()  # Ctrl+C or SIGTERM: what was answered is recorded, then "interrupted"
-    with stopped_by_signals(cancel.cancel) as interrupted:
+    with interruptible() as cancel:  # Ctrl+C, SIGTERM: what was answered is recorded
         records = run_job(
             queue,
             job_id,
@@ -642,10 +640,8 @@ def _run_to_end(
 
         discard_copies(queue, job_id, courier_home())
         commit = getattr(args, "commit", None)
-        if not interrupted.is_set() and (node.commit if commit is None else commit):
+        if not cancel.cancelled and (node.commit if commit is None else commit):
             _commit(queue, job_id, node, connector, args, cancel=cancel)
-    if interrupted.is_set():
-        raise KeyboardInterrupt  # the CLI says "interrupted" (exit status 130)
 
 
 def _commit(
@@ -901,7 +897,8 @@ def _queue_commit(args: argparse.Namespace) -> int:
 
     queue = TransferQueue(courier_home() / "queue.sqlite")
     node, connector, _ = connection(args, queue.job(args.job).node)
-    _commit(queue, args.job, node, connector, args, again=True)
+    with interruptible() as cancel:
+        _commit(queue, args.job, node, connector, args, again=True, cancel=cancel)
     return _report_job(queue, args.job, args.json)
 
 

@@ -69,3 +69,52 @@ def test_an_interrupted_send_stops_at_once_and_stays_resumable(
         assert all(not i.message for i in queue.instances(job.id) if i.state == "pending")
     finally:
         queue.close()
+
+
+def test_an_interrupted_commitment_request_stops_at_once_and_says_so(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM while `send --commit` waits for the answer to its N-ACTION: the stores stay
+    sent, the instances are not said to wait for a commitment that was never accepted."""
+    make_study(tmp_path / "study", count=2, rows=8)
+    asked = threading.Event()
+    conversations = iter(("store", "commit"))
+
+    def stores_then_silent(peer: Conversation) -> None:
+        peer.accept()
+        if next(conversations) == "store":
+            for _ in range(2):
+                context_id, command = peer.read_message()
+                peer.respond(context_id, store_response(int(command[dimse.MESSAGE_ID]), 0))
+            return
+        peer.read_message()  # our N-ACTION-RQ, never answered
+        asked.set()
+
+    with scripted_peer(stores_then_silent, connections=2) as peer:
+        assert cli(capsys, *node_add("silent", "SCP", peer.port, "--commit"))[0] == 0
+        sender = subprocess.Popen(
+            [sys.executable, "-m", "desktop.cli", "send", "silent", str(tmp_path / "study")],
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert asked.wait(30), "the peer was never asked for storage commitment"
+            start = time.monotonic()
+            sender.send_signal(signal.SIGTERM)
+            _, err = sender.communicate(timeout=60)
+            elapsed = time.monotonic() - start
+        finally:
+            sender.kill()
+    assert elapsed < PROMPT, f"the send took {elapsed:.1f} s to stop"
+    assert sender.returncode == 130 and "dicom-courier: interrupted" in err, err
+    assert "storage commitment not requested: cancelled" in err and "Traceback" not in err
+    queue = TransferQueue(home / "queue.sqlite")
+    try:
+        [job] = queue.jobs()
+        assert job.sent == 2 and job.pending == 0, job
+        reasons = {(i.commitment, i.commitment_reason) for i in queue.instances(job.id)}
+        assert reasons == {("failed", "commitment not requested: cancelled")}, reasons
+    finally:
+        queue.close()
