@@ -8,10 +8,9 @@ from pathlib import Path
 
 from desktop.core.config import Node, add_node
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
-from desktop.net import dimse
 from desktop.ui.shell import Shell
 from tests.net.scripted_peer import Conversation, scripted_peer
-from tests.net.test_malicious_peer import store_response
+from tests.net.test_send_interrupted import commitment_left_unanswered
 from tests.peers import LOOPBACK
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.sending import sending
@@ -65,20 +64,8 @@ def test_quitting_ends_a_commitment_request_the_peer_never_answers(
     study = StudySpec("P1", "Send^Test", "20240101", "chest", (SeriesSpec("CT", "ax", 2, 16, 16),))
     write_files(tmp_path / "media", (study,))
     asked = threading.Event()
-    conversations = iter(("store", "commit"))
-
-    def stores_then_silent(peer: Conversation) -> None:
-        peer.accept()
-        if next(conversations) == "store":
-            for _ in range(2):
-                context_id, command = peer.read_message()
-                peer.respond(context_id, store_response(int(command[dimse.MESSAGE_ID]), 0))
-            return
-        peer.read_message()  # our N-ACTION-RQ, never answered
-        asked.set()
-
     wired = sending(qtbot, shell)
-    with scripted_peer(stores_then_silent, connections=2) as peer:
+    with scripted_peer(commitment_left_unanswered(asked), connections=2) as peer:
         node = Node("Silent", "SCP", LOOPBACK, peer.port, commit=True, network_timeout=60)
         add_node(shell.services.home, node)
         wired.node_actions.refresh_nodes()
