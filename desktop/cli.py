@@ -38,6 +38,7 @@ COMMANDS = {
     "get": "query",
     "sign": "sign",
     "audit": "audit",
+    "settings": "settings",
     "verify": "sign",
     "seal": "seal",
     "unseal": "seal",

@@ -14,6 +14,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
+from desktop.core import opening
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
@@ -114,7 +115,8 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
         connection, transcript = open_tls(settings, context)
         if connection is None:
             assert transcript.diagnosis is not None
-            auditing.handshake(transcript.as_json(), node=node.name, ae_title=node.ae_title)
+            if not opening.stopped():  # a cancel is not the peer's failure
+                auditing.handshake(transcript.as_json(), node=node.name, ae_title=node.ae_title)
             raise LinkError(as_failure(transcript.diagnosis), transcript.as_json())
         connection.settimeout(node.network_timeout)
         return Link(connection, transcript.as_json(), _explainer(settings, node))
@@ -144,6 +146,8 @@ class ConnectingAhead:
         self._problem: BaseException | None = None
         self._first: tuple[float, Link | None, LinkError | None] | None = None
         self._closed = False
+        self._opened: list[socket.socket] = []  # by the thread, for a cancel of the caller's
+        self._watch: opening.Watch | None = None
         self._made = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._prepare, name="connecting-ahead", daemon=True)
@@ -158,7 +162,8 @@ class ConnectingAhead:
         finally:
             self._made.set()
         try:
-            link: Link | None = self._connector()
+            with opening.watching(opening.Watch(self._opened_ahead, self._stopped)):
+                link: Link | None = self._connector()
             failure = None
         except LinkError as error:
             link, failure = None, error
@@ -172,6 +177,27 @@ class ConnectingAhead:
         if link is not None:  # closed meanwhile: no one will take it
             link.sock.close()
 
+    def _opened_ahead(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._opened.append(sock)
+            watch = self._watch
+        if watch is not None:
+            watch.adopt(sock)
+
+    def _stopped(self) -> bool:
+        return self._watch is not None and self._watch.stopped()
+
+    def _hand_on(self) -> None:
+        """The caller's watch (a cancel) gets the connection opened ahead, even while its
+        handshake still waits on the peer."""
+        watch = opening.current()
+        if watch is None:
+            return
+        with self._lock:
+            self._watch, opened = watch, list(self._opened)
+        for sock in opened:
+            watch.adopt(sock)
+
     def ready(self) -> Connector:
         """The connector, once made (this object: its first call takes the link opened)."""
         self._made.wait()
@@ -181,6 +207,7 @@ class ConnectingAhead:
 
     def __call__(self) -> Link:
         self.ready()
+        self._hand_on()
         self._thread.join()
         with self._lock:
             first, self._first = self._first, None

@@ -117,9 +117,13 @@ def with_signs(
     made: Iterable[Copied], *, searched: bool
 ) -> Iterator[tuple[Copied, tuple[str, ...]]]:
     """Each outcome of ``copies`` with why its copy's pixels may still show the patient: the
-    header's signs of burned-in text (``signs.unsearched``) when the pixels were not searched
-    (the profile cleans the header only), else none."""
+    header's signs of burned-in text when the pixels were not searched (the profile cleans
+    the header only), else none. The signs come from the bytes the copy was made from, or
+    are read from the source (``signs.unsearched``) when the copy was made through pydicom."""
     from desktop.core.deid.signs import unsearched
 
     for done in made:
-        yield done, (unsearched(done.source) if done.copy is not None and not searched else ())
+        if done.copy is None or searched:
+            yield done, ()
+        else:
+            yield done, (done.signs if done.signs is not None else unsearched(done.source))

@@ -45,10 +45,17 @@ def existing_store(folder: Path | None = None) -> Store:
 
 def open_store(folder: Path | None = None) -> Store:
     """The store of ``folder`` (HOME/inbox by default); a damaged index is rebuilt and said so
-    in the log."""
+    in the log. The first time, what an earlier version left readable by others under the
+    home (and in the store, wherever it is) is made private."""
+    from desktop.core.private_modes import make_private_once
     from desktop.core.store import Store
 
-    return Store(inbox_folder(folder))
+    where = inbox_folder(folder)
+    home = courier_home()
+    make_private_once(home)
+    if not where.absolute().is_relative_to(home.absolute()):
+        make_private_once(where)
+    return Store(where)
 
 
 class LazyStore:

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pydicom
 from cryptography import x509
@@ -23,8 +24,11 @@ from desktop.core.encrypted_attributes import (
 from desktop.core.errors import CourierError
 from desktop.core.files import write_atomic
 from desktop.security.certificates import load_certificates
-from desktop.security.cms import SealError, envelope, open_envelope
-from desktop.security.keystore import UnlockedIdentity
+from desktop.security.cms import NotRecipientError, SealError, envelope, open_envelope
+from desktop.security.keystore import Identity, UnlockedIdentity
+
+if TYPE_CHECKING:
+    from desktop.sealing import Holders
 
 
 def encrypt_originals(originals: Dataset, recipient: x509.Certificate) -> Dataset:
@@ -47,16 +51,22 @@ def certificate_protection(data: bytes, source: str) -> Protect:
     return lambda originals: encrypt_originals(originals, recipient)
 
 
-def reidentify(dataset: Dataset, identity: UnlockedIdentity) -> int:
+def reidentify(
+    dataset: Dataset, identity: UnlockedIdentity, *, holders: "Holders | None" = None
+) -> int:
     """Restore in place the original values encrypted for ``identity``; the number restored.
 
     Raises CourierError when the data set has no encrypted attributes or none for this
-    identity (the reason for each item in plain words).
+    identity (the reason for each item in plain words; the one of ``holders``, the keystore's
+    identities, that it is encrypted for named).
     """
     reasons = []
     for content in encrypted_contents(dataset):
         try:
             decrypted = open_envelope(content, identity)
+        except NotRecipientError as error:
+            reasons.append(f"{error}{holders.hint(error) if holders else ''}")
+            continue
         except SealError as error:
             reasons.append(str(error))
             continue
@@ -77,15 +87,22 @@ class Reidentified:
 
 
 def reidentify_files(
-    jobs: Iterable[tuple[Path, Path]], identity: UnlockedIdentity
+    jobs: Iterable[tuple[Path, Path]],
+    identity: UnlockedIdentity,
+    *,
+    holders: Iterable[Identity] = (),
+    advice: str = "re-identify it with --identity {name}",
 ) -> Iterator[Reidentified]:
     """Re-identify each ``(file, target)`` with ``identity``, writing the copy to its target;
-    a file that cannot be re-identified is reported and the others go on. Audited as one
-    110103 DICOM Instances Accessed naming the restored patients and the identity."""
+    a file that cannot be re-identified is reported and the others go on; one whose values
+    are encrypted for another of ``holders`` (the keystore's identities) names it, with
+    ``advice`` (formatted with its ``name``). Audited as one 110103 DICOM Instances Accessed
+    naming the restored patients and the identity."""
     from desktop import auditing
+    from desktop.sealing import Holders
 
     return auditing.copies_written(
-        _reidentify_each(jobs, identity),
+        _reidentify_each(jobs, identity, Holders(holders, advice)),
         event="re-identified",
         description=(
             f"re-identified: original patient identifiers restored with identity {identity.name}"
@@ -95,12 +112,12 @@ def reidentify_files(
 
 
 def _reidentify_each(
-    jobs: Iterable[tuple[Path, Path]], identity: UnlockedIdentity
+    jobs: Iterable[tuple[Path, Path]], identity: UnlockedIdentity, holders: "Holders"
 ) -> Iterator[Reidentified]:
     for source, target in jobs:
         try:
             dataset = pydicom.dcmread(source)
-            restored = reidentify(dataset, identity)
+            restored = reidentify(dataset, identity, holders=holders)
         except (CourierError, InvalidDicomError) as error:
             yield Reidentified(source, error=str(error))
             continue

@@ -23,6 +23,7 @@ PREAMBLE_AND_PREFIX = slice(128, 132)
 #: A sealed file without a signature: anyone holding the recipient's (public) certificate can
 #: make one, so a matching digest says it arrived whole, not who sent it.
 NOT_SIGNED = "NOT SIGNED: the sender is not authenticated (only a digest protects it)"
+REFUSED_UNSIGNED = f"{NOT_SIGNED}; refused, as a signed file is required"
 
 
 def part10(head: bytes) -> bool:
@@ -187,8 +188,28 @@ def opened(
             f"{result.judgement.reason}"
         )
     if require_signed and result.protection != "signed":
-        raise CourierError(f"{NOT_SIGNED}; refused, as a signed file is required")
+        raise CourierError(REFUSED_UNSIGNED)
     return result
+
+
+def signature_required(home: Path) -> bool:
+    """Whether the configuration refuses unsigned sealed files (`settings
+    --require-signed-sealed`, the GUI's Settings ▸ Require signed sealed files)."""
+    from desktop.core.config import load_config
+
+    return load_config(home).require_signed_sealed
+
+
+def require_signature(home: Path, required: bool) -> None:
+    """Refuse unsigned sealed files from now on (or open them with a warning): saved in the
+    configuration, audited as a security configuration change."""
+    from desktop.core.config import config_path, set_require_signed_sealed
+
+    set_require_signed_sealed(home, required)
+    auditing.configuration_changed(
+        config_path(home),
+        "unsigned sealed files " + ("refused" if required else "opened with a NOT SIGNED warning"),
+    )
 
 
 def unseal_files(
@@ -206,7 +227,7 @@ def unseal_files(
     names it, with ``advice`` (formatted with its ``name``). Audited as one 110103 DICOM
     Instances Accessed naming the identity."""
     return auditing.copies_written(
-        _unseal_each(jobs, identity, trust, require_signed, _Holders(holders, advice)),
+        _unseal_each(jobs, identity, trust, require_signed, Holders(holders, advice)),
         event="opened",
         description=f"sealed files opened with identity {identity.name}",
         written=lambda done: done.target,
@@ -218,7 +239,7 @@ def _unseal_each(
     identity: "UnlockedIdentity",
     trust: "Trust",
     require_signed: bool,
-    holders: "_Holders",
+    holders: "Holders",
 ) -> Iterator[Unsealed]:
     from desktop.security.cms import NotRecipientError
 
@@ -242,8 +263,9 @@ def _unseal_each(
             yield Unsealed(source, target, f"digest matches; {NOT_SIGNED}", warning=NOT_SIGNED)
 
 
-class _Holders:
-    """The keystore's identities, asked which one a file is sealed for."""
+class Holders:
+    """The keystore's identities, asked which one a file (or an Encrypted Attributes
+    Sequence item) is sealed for."""
 
     def __init__(self, identities: Iterable["Identity"], advice: str) -> None:
         self.identities, self.advice = list(identities), advice

@@ -272,3 +272,29 @@ def test_pixels_left_unsearched_are_warned_of_for_each_flagged_image(
     assert not [line for line in lines if str(tmp_path / "ct") in line]
     assert "3 of 6 copies may hold burned-in text" in lines[-1]
     assert "--pixels auto" in lines[-1]
+
+
+def test_the_signs_of_text_come_from_the_bytes_the_copy_is_made_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Left over: ``deid --pixels off`` read each source's header a second time for its signs
+    of burned-in text; they now come from the bytes its copy is made from, the same signs."""
+    from desktop.core import header
+    from desktop.core.deid.signs import unsearched
+    from desktop.deidentify import copies, with_signs
+    from tests.burned_in import write_samples
+
+    write_samples(tmp_path / "burned", 3, seed=1)
+    write_files(tmp_path / "ct", (STUDY,))
+    sources = [tmp_path / "burned", tmp_path / "ct"]
+    expected = {p: unsearched(p) for folder in sources for p in folder.rglob("*") if p.is_file()}
+    assert sum(bool(signs) for signs in expected.values()) == 3
+    reads: list[Path] = []
+    read_header = header.read_header
+    monkeypatch.setattr(
+        header, "read_header", lambda path, *more: reads.append(path) or read_header(path, *more)
+    )
+    made = list(with_signs(copies(sources, tmp_path / "out", options=frozenset()), searched=False))
+    assert reads == []  # no source read again
+    assert {done.source: signs for done, signs in made} == expected
+    assert all(done.copy is not None for done, _ in made)

@@ -179,3 +179,40 @@ def test_imported_files_are_their_users_alone(
     assert cli(capsys, "import", tmp_path / "media", "--store", tmp_path / "store")[0] == 0
     assert len(list((tmp_path / "store").rglob("*.dcm"))) == 3
     assert loose_modes(tmp_path / "store") == []
+
+
+def test_files_an_earlier_version_left_readable_are_made_private_once(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Left over of F8: files received or imported before the 0600 change kept 0644 (folders
+    0755); the first start of the store makes them private, once, and says how many."""
+    from tests.core.store.modes import loose_modes
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    old = media(home / "inbox" / "RECEIVED")  # as an earlier version left them
+    (home / "queue.sqlite").write_bytes(b"")
+    outside = tmp_path / "not-ours-to-change.txt"
+    outside.write_text("a link's target")
+    (home / "inbox" / "link").symlink_to(outside)
+    for path in [home, *home.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    outside.chmod(0o644)
+    assert len(loose_modes(home)) == len(old) + 5  # queue, inbox, RECEIVED, DATA, link
+    loose = len(old) + 5  # the files, the queue, home, inbox, RECEIVED, DATA: not the link
+
+    media(tmp_path / "new")
+    with caplog.at_level("WARNING"):
+        assert cli(capsys, "import", tmp_path / "new", "--store", home / "inbox")[0] == 0
+    assert f"{loose} files and folders under {home} were readable by other users" in caplog.text
+    assert [line for line in loose_modes(home) if "link" not in line] == []
+    assert oct(outside.stat().st_mode & 0o777) == "0o644"
+    caplog.clear()
+    (home / "queue.sqlite").chmod(0o644)  # once: a later start walks nothing
+    with caplog.at_level("WARNING"):
+        assert cli(capsys, "store", "list", "--store", home / "inbox")[0] == 0
+    assert "readable by other users" not in caplog.text

@@ -2,16 +2,14 @@
 
 import argparse
 import shutil
-import signal
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import auditing
-from desktop.commands.options import open_keystore, password_option
+from desktop.commands.options import open_keystore, password_option, terminated_as_interrupted
 from desktop.core.errors import MediaError, OutputError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
@@ -120,7 +118,7 @@ def _sealed(
 
     check_output(out.absolute())
     sweep_areas(courier_home() / PLAIN_AREA)
-    with _terminated_as_interrupted(), new_area(courier_home(), PLAIN_AREA) as plain:
+    with terminated_as_interrupted(), new_area(courier_home(), PLAIN_AREA) as plain:
         media = _write(files, plain / "media", fileset)
         jobs = [
             (source, out / source.relative_to(media.root))
@@ -132,21 +130,6 @@ def _sealed(
             raise OutputError(f"{refused[0].source.name} could not be sealed: {refused[0].error}")
     shutil.rmtree(plain, ignore_errors=True)
     return replace(media, root=out.absolute())
-
-
-@contextmanager
-def _terminated_as_interrupted() -> Iterator[None]:
-    """SIGTERM (a logout, a service stop) ends the block as Ctrl+C does, so what it made is
-    cleaned up (the default ends the process at once)."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _sources(given: list[Path] | None) -> list[Path]:

@@ -8,6 +8,7 @@ opens it.
 import argparse
 import gc
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from desktop.core.paths import courier_home
 
 if TYPE_CHECKING:
+    from desktop.net.cancel import Cancel
     from desktop.security.keystore import Keystore, Unlocked
 
 #: The keystore as a warm service unlocked it (``service start --unlock``), for the commands
@@ -142,3 +144,43 @@ def _log_warning(
     logging.getLogger("desktop.libraries").info(
         "%s (%s, %s:%d)", message, category.__name__, filename, lineno
     )
+
+
+@contextmanager
+def terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (a logout, a service stop) ends the block as Ctrl+C does, so what it made is
+    cleaned up (the default ends the process at once)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def interruptible() -> "Iterator[Cancel]":
+    """A cancel that Ctrl+C (SIGINT) and SIGTERM give during the block, instead of ending the
+    command wherever it stands: the block's work stops at once and truthfully (a send records
+    what was answered), then KeyboardInterrupt (the CLI says "interrupted", exit status 130)."""
+    from desktop.net.cancel import Cancel
+
+    cancel = Cancel()
+    previous = {number: signal.signal(number, lambda *_: cancel.cancel()) for number in INTERRUPTS}
+    try:
+        yield cancel
+    except Exception:
+        if cancel.cancelled:  # what the cancel broke: the user stopped it
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        for number, before in previous.items():
+            signal.signal(number, before)
+    if cancel.cancelled:
+        raise KeyboardInterrupt
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)

@@ -49,10 +49,16 @@ def register(commands: Any) -> None:
         parents=[files, holder],
         help="decrypt secure DICOM files and check their signature or digest",
     )
-    unseal.add_argument(
+    signed = unseal.add_mutually_exclusive_group()
+    signed.add_argument(
         "--require-signed",
         action="store_true",
         help="refuse a file no trusted signature authenticates (only a digest protects it)",
+    )
+    signed.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="open such files with a warning, though `settings --require-signed-sealed on`",
     )
     unseal.set_defaults(run=_unseal)
 
@@ -85,9 +91,13 @@ def _seal(args: argparse.Namespace) -> int:
 
 def _unseal(args: argparse.Namespace) -> int:
     from desktop import auditing
-    from desktop.sealing import unseal_files
+    from desktop.core.paths import courier_home
+    from desktop.sealing import signature_required, unseal_files
     from desktop.signing import trust_of
 
+    required = args.require_signed or (
+        not args.allow_unsigned and signature_required(courier_home())
+    )
     keystore = open_keystore(args)
     identity = auditing.unlock(keystore, args.identity)
     trust = trust_of(keystore, [])
@@ -104,7 +114,7 @@ def _unseal(args: argparse.Namespace) -> int:
             jobs,
             identity,
             trust,
-            require_signed=args.require_signed,
+            require_signed=required,
             holders=keystore.identities(),
         ),
         "not opened",
@@ -113,7 +123,8 @@ def _unseal(args: argparse.Namespace) -> int:
     if unsigned:
         print(
             f"warning: {unsigned} file(s) NOT SIGNED: their sender is not authenticated "
-            "(--require-signed refuses such files)",
+            "(--require-signed refuses such files; `dicom-courier settings "
+            "--require-signed-sealed on` always)",
             file=sys.stderr,
         )
     return status
@@ -123,9 +134,10 @@ def _reid(args: argparse.Namespace) -> int:
     from desktop import auditing
     from desktop.reidentify import reidentify_files
 
-    identity = auditing.unlock(open_keystore(args), args.identity)
+    keystore = open_keystore(args)
+    identity = auditing.unlock(keystore, args.identity)
     return _print_results(
-        reidentify_files(_jobs(args, part10), identity),
+        reidentify_files(_jobs(args, part10), identity, holders=keystore.identities()),
         "not re-identified",
         lambda done: (
             f"re-identified {done.source} -> {done.target}: "

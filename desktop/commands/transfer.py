@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import nodes
-from desktop.commands.options import attempts, collecting_later, open_keystore, password_option
+from desktop.commands.options import (
+    attempts,
+    collecting_later,
+    interruptible,
+    open_keystore,
+    password_option,
+)
 from desktop.core.config import (
     COMPRESSIONS,
     LOSSY_COMPRESSIONS,
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
     from desktop.core.audit.events import Study
     from desktop.core.deid.setting import Deidentification
     from desktop.core.model import MediaTree
+    from desktop.net.cancel import Cancel
     from desktop.net.queue import TransferQueue
     from desktop.net.store import Peer, StoreItem
     from desktop.security.keystore import Keystore
@@ -612,26 +619,29 @@ def _run_to_end(
     if is_lossy(compress or node.compress) and not args.json:
         print(f"warning: LOSSY: {in_words(compress or node.compress)}", file=sys.stderr)
     policy = send_policy(args.attempts)
-    records = run_job(
-        queue,
-        job_id,
-        connector,
-        peer,
-        policy=policy,
-        history=_history_log(),
-        parallel=node.max_associations,
-        compress=compress or node.compress,
-    )
-    from desktop import auditing
+    with interruptible() as cancel:  # Ctrl+C, SIGTERM: what was answered is recorded
+        records = run_job(
+            queue,
+            job_id,
+            connector,
+            peer,
+            policy=policy,
+            history=_history_log(),
+            parallel=node.max_associations,
+            compress=compress or node.compress,
+            sleep=cancel.wait,
+            cancel=cancel,
+        )
+        from desktop import auditing
 
-    records = auditing.transfer(records, queue, job_id, node, known=known)
-    _consume(records, args.json)
-    from desktop.net.copies import discard_copies
+        records = auditing.transfer(records, queue, job_id, node, known=known)
+        _consume(records, args.json)
+        from desktop.net.copies import discard_copies
 
-    discard_copies(queue, job_id, courier_home())
-    commit = getattr(args, "commit", None)
-    if node.commit if commit is None else commit:
-        _commit(queue, job_id, node, connector, args)
+        discard_copies(queue, job_id, courier_home())
+        commit = getattr(args, "commit", None)
+        if not cancel.cancelled and (node.commit if commit is None else commit):
+            _commit(queue, job_id, node, connector, args, cancel=cancel)
 
 
 def _commit(
@@ -642,6 +652,7 @@ def _commit(
     args: argparse.Namespace,
     *,
     again: bool = False,
+    cancel: "Cancel | None" = None,
 ) -> None:
     """Storage commitment of what the job sent (not yet committed; ``again``: all of it):
     the report awaited here for a while, the instances left waiting otherwise (a report
@@ -668,6 +679,7 @@ def _commit(
         called=node.ae_title,
         calling=node.calling_ae_title,
         wait=wait,
+        cancel=cancel,
     )
     _history_log().append(
         {
@@ -885,7 +897,8 @@ def _queue_commit(args: argparse.Namespace) -> int:
 
     queue = TransferQueue(courier_home() / "queue.sqlite")
     node, connector, _ = connection(args, queue.job(args.job).node)
-    _commit(queue, args.job, node, connector, args, again=True)
+    with interruptible() as cancel:
+        _commit(queue, args.job, node, connector, args, again=True, cancel=cancel)
     return _report_job(queue, args.job, args.json)
 
 

@@ -172,10 +172,14 @@ class Node:
 @dataclass(slots=True)
 class Config:
     """Everything in config.json: the nodes, and who may use our listener for what
-    (``desktop.core.access`` entries: AE[=SHA256][/store,query,retrieve]; none: anyone)."""
+    (``desktop.core.access`` entries: AE[=SHA256][/store,query,retrieve]; none: anyone), and
+    whether unsigned sealed files are refused."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
     listener_access: list[str] = field(default_factory=list)
+    #: Refuse sealed files no trusted signature authenticates (only a digest protects them:
+    #: anyone holding the recipient's certificate can make one); off, they open with a warning.
+    require_signed_sealed: bool = False
 
 
 def config_path(home: Path) -> Path:
@@ -202,13 +206,18 @@ def load_config(home: Path) -> Config:
     try:
         nodes = [_node(raw, number) for number, raw in enumerate(_list(data, "nodes"), 1)]
         access = [str(entry) for entry in _list(data, "listener_access")]
+        require_signed = data.get("require_signed_sealed", False)
+        if not isinstance(require_signed, bool):
+            raise ConfigError(
+                f"require_signed_sealed must be true or false, not {_shown(require_signed)}"
+            )
     except ConfigError as error:
         raise ConfigError(f"the configuration {path}: {error}", field=error.field) from None
     try:
         AccessList.parse(access)
     except AccessError as error:
         raise ConfigError(f"the configuration {path}: listener access {error}") from error
-    return Config({node.name: node for node in nodes}, access)
+    return Config({node.name: node for node in nodes}, access, require_signed)
 
 
 REQUIRED = ("name", "ae_title", "host", "port")
@@ -314,6 +323,7 @@ def save_config(home: Path, config: Config) -> None:
         "version": CONFIG_VERSION,
         "nodes": [asdict(n) for n in config.nodes.values()],
         "listener_access": config.listener_access,
+        "require_signed_sealed": config.require_signed_sealed,
     }
     write_atomic(config_path(home), json.dumps(data, indent=2).encode("utf-8"))
 
@@ -377,3 +387,9 @@ def edit_listener_access(home: Path, edit: Callable[[list[str]], list[str]]) -> 
             raise ConfigError(str(error)) from error
         config.listener_access = entries
         return entries
+
+
+def set_require_signed_sealed(home: Path, required: bool) -> None:
+    """Whether unsealing refuses sealed files no trusted signature authenticates."""
+    with changing_config(home) as config:
+        config.require_signed_sealed = required

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from desktop.net import dimse, pdu
 from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, Message
+from desktop.net.cancel import Cancel
 from desktop.net.link import Connector, LinkError, ProtocolError
 from desktop.net.status import N_ACTION, status
 
@@ -368,11 +369,19 @@ def request(
     calling: str,
     wait: float,
     stop: Callable[[], bool] = lambda: False,
+    cancel: Cancel | None = None,
 ) -> JobCommitment:
     """Ask ``called`` to commit ``transaction``'s instances. They stay "waiting" until a report
     says otherwise, in this call or later (``listen`` matches a report that comes on another
-    association); ``stop()`` true ends the wait early."""
+    association); ``stop()`` true ends the wait early. ``cancel`` stops it from another
+    thread, even while a silent peer holds the handshake, the request or the wait."""
     uid = transaction.uid
+    if cancel is not None:
+        connect = cancel.connector(connect)
+        stopped = stop
+
+        def stop() -> bool:
+            return cancel.cancelled or stopped()
 
     def on_report(report: Report, sender: str) -> str:
         return apply(queue, report, sender).ignored
@@ -393,4 +402,6 @@ def request(
         return JobCommitment(uid, Outcome(False, error.failure.text))
     if not outcome.accepted:
         queue.abandon_commitment(uid, f"commitment not requested: {outcome.message}")
+    elif cancel is not None and cancel.cancelled and not queue.commitment_answered(uid):
+        outcome = Outcome(True, "cancelled while waiting for the report", notes=outcome.notes)
     return JobCommitment(uid, outcome)

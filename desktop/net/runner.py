@@ -81,7 +81,7 @@ def run_job(
     failed_associations: set[str] = set()  # said once per job, not once per instance
     while True:
         summary = queue.job(job_id)
-        if summary.cancelled or not summary.pending:
+        if summary.cancelled or not summary.pending or (cancel is not None and cancel.cancelled):
             return
         pending = queue.instances(job_id, PENDING)
         now = clock()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from desktop.core import opening
 from desktop.security.diagnosis import (
     NOT_TLS_REASONS,
     Diagnosis,
@@ -167,12 +168,18 @@ def open_tls(
         _fail(transcript, error, facts_for(settings, "connect"), start)
         return None, transcript
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connection = None
     try:
-        connection = context.wrap_socket(raw, server_hostname=transcript.server_name)
+        connection = context.wrap_socket(
+            raw, server_hostname=transcript.server_name, do_handshake_on_connect=False
+        )
+        opening.opened(connection)  # a cancel can shut it down during the handshake
+        connection.do_handshake()
     except (ssl.SSLError, OSError) as error:
-        raw.close()
+        (connection or raw).close()
         facts = facts_for(settings)
-        _investigate(error, settings, facts)
+        if not opening.stopped():  # cancelled: nothing to learn of the peer
+            _investigate(error, settings, facts)
         _fail(transcript, error, facts, start)
         return None, transcript
     record_session(transcript, connection)

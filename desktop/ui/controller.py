@@ -122,11 +122,14 @@ class TransferController(QObject):
             self.active[node.name].cancel()  # it may be sleeping out a backoff
         self._schedule(node, _Job([], job.description, job.id))
 
-    def cancel(self, job: JobSummary) -> None:
-        """Stop ``job``'s worker now, even while it sleeps out a backoff (the queue already
-        says the job is cancelled)."""
-        if self.running.get(job.node) == job.id:
-            self.active[job.node].cancel()
+    def cancel(self, job: JobSummary) -> bool:
+        """Stop ``job``'s worker now, even while it sleeps out a backoff or waits on its
+        commitment request (the queue already says the job is cancelled, unless all was
+        sent); whether one was running."""
+        if self.running.get(job.node) != job.id:
+            return False
+        self.active[job.node].cancel()
+        return True
 
     def busy(self) -> bool:
         return bool(self.active)
@@ -198,6 +201,7 @@ class TransferController(QObject):
                     calling=node.calling_ae_title,
                     wait=node.commit_wait,
                     stop=lambda: worker.cancelled,
+                    cancel=cancel,
                 )
             failures, reason = failures_and_reason(queue, job_id)
             yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures, reason)

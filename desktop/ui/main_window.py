@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
                 shortcut="Ctrl+Shift+L",
             )
         )
+        settings_menu.addAction(self.unsealing.require_signed_action)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Once shown, what start-up made (modules, Qt wrappers: most of the heap, for the

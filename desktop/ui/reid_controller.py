@@ -18,11 +18,16 @@ if TYPE_CHECKING:  # pydicom and the CMS are not needed to show the window
 
 
 def _reidentify(
-    jobs: list[tuple[Path, Path]], identity: UnlockedIdentity, _: Keystore
+    jobs: list[tuple[Path, Path]], identity: UnlockedIdentity, keystore: Keystore
 ) -> Iterator[FileOutcome]:
     from desktop.reidentify import reidentify_files
 
-    return reidentify_files(jobs, identity)
+    return reidentify_files(
+        jobs,
+        identity,
+        holders=keystore.identities(),
+        advice="re-identify it with identity {name} instead",
+    )
 
 
 class ReidController(IdentityJobController):

@@ -6,14 +6,17 @@ sealed files… does it at any time: opened as ``dicom-courier unseal`` opens th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.core.dicomdir import SEALED_DICOMDIR
+from desktop.core.errors import CourierError
 from desktop.core.header import SEALED
 from desktop.core.model import MediaTree
 from desktop.core.outputs import FileOutcome
 from desktop.core.words import counted
+from desktop.ui.actions import tipped_action
 from desktop.ui.identity_jobs import IdentityJob, IdentityJobController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.sources import SourcesPanel
@@ -32,7 +35,11 @@ def sealed_files(tree: MediaTree | None) -> list[Path]:
 
 
 def _unseal(
-    jobs: list[tuple[Path, Path]], identity: UnlockedIdentity, keystore: Keystore
+    jobs: list[tuple[Path, Path]],
+    identity: UnlockedIdentity,
+    keystore: Keystore,
+    *,
+    require_signed: bool,
 ) -> Iterator[FileOutcome]:
     from desktop.sealing import unseal_files
     from desktop.signing import trust_of
@@ -41,6 +48,7 @@ def _unseal(
         jobs,
         identity,
         trust_of(keystore, []),
+        require_signed=require_signed,
         holders=keystore.identities(),
         advice="open it with identity {name} instead",
     )
@@ -54,7 +62,42 @@ class SealedController(IdentityJobController):
         self, shell: Shell, sources: SourcesPanel, open_path: Callable[[Path], Any]
     ) -> None:
         super().__init__(shell, sources, open_path)
+        self.require_signed_action = tipped_action(
+            shell.window,
+            "Require &signed sealed files",
+            "Refuse sealed files no trusted signature authenticates (only a digest protects "
+            "them: anyone holding your certificate can make one); off, they open with a warning",
+            self.require_signed,
+        )
+        self.require_signed_action.setCheckable(True)
+        self.require_signed_action.setChecked(self._signature_required())
         sources.media.loaded.connect(self._offer)
+
+    def _signature_required(self) -> bool:
+        """The configuration's setting; on when it cannot be read (the safer way to err)."""
+        from desktop.sealing import signature_required
+
+        try:
+            return signature_required(self.shell.services.home)
+        except CourierError:
+            return True
+
+    def require_signed(self, required: bool) -> None:
+        """Save Settings ▸ Require signed sealed files as ticked, as `dicom-courier settings
+        --require-signed-sealed on|off` does."""
+        from desktop.sealing import require_signature
+
+        try:
+            require_signature(self.shell.services.home, required)
+        except CourierError as error:
+            self.shell.show_error("Require signed sealed files", str(error))
+            self.require_signed_action.setChecked(self._signature_required())
+            return
+        self.shell.status(
+            "Unsigned sealed files are refused"
+            if required
+            else "Unsigned sealed files open with a NOT SIGNED warning"
+        )
 
     def _offer(self, tree: MediaTree) -> None:
         found = sealed_files(tree)
@@ -74,14 +117,17 @@ class SealedController(IdentityJobController):
             self.shell.status("No sealed files in the media shown")
             return None
         count = counted(len(found), "sealed file")
+        required = self._signature_required()
+        self.require_signed_action.setChecked(required)  # changed by the CLI meanwhile
         job = IdentityJob(
             "Open sealed files",
             f"{count} in {tree.root}: each is encrypted for one recipient. They are decrypted "
             "with your identity, their signature or digest checked, and the DICOM files "
-            "inside written to a folder, then shown.",
+            "inside written to a folder, then shown."
+            + (" Files that are not signed are refused (Settings)." if required else ""),
             "Open",
             "opened",
-            _unseal,
+            partial(_unseal, require_signed=required),
             "unseal/folder",
         )
         return self.run_job(job, found, tree.root)

@@ -17,7 +17,7 @@ from desktop.core.config import ConfigError
 from desktop.core.deid.setting import Deidentification
 from desktop.core.errors import CourierError
 from desktop.net.compression import in_words
-from desktop.net.queue import JobSummary, TransferQueue
+from desktop.net.queue import JobSummary, QueueError, TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
 from desktop.ui.controller import HeldBackError, JobUpdate, TransferController, failures_and_reason
 from desktop.ui.errors import describe
@@ -242,7 +242,13 @@ class SendController(QObject):
     def cancel_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)
         try:
-            queue.cancel(job_id)
+            try:
+                queue.cancel(job_id)
+            except QueueError:  # all sent: what may still run is its commitment request
+                if not self.controller.cancel(queue.job(job_id)):
+                    raise
+                self.shell.status(f"Job {job_id}: storage commitment request stopped")
+                return
             job = queue.job(job_id)
             self.controller.cancel(job)
             self.transfers.show_job(job)

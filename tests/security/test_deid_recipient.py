@@ -3,6 +3,7 @@ one certificate; ``reid`` by its holder gives back the original data set, ``open
 opens the envelope, anyone else sees only the de-identified copy."""
 
 import io
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import pydicom
 import pytest
 from pydicom.filereader import read_dataset
 
+from desktop.security.keystore import Keystore
 from tests.core.deid.test_study import write_study
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
-from tests.security.signing_fixtures import signing_home, signing_keystore
+from tests.security.signing_fixtures import PASSWORD, signing_home, signing_keystore
 
 __all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 #: What de-identification adds, and reid leaves (Patient Identity Removed then says NO).
@@ -65,6 +67,36 @@ def test_reid_restores_every_original_and_openssl_opens_it(
         assert extra == ADDED
         assert restored.PatientIdentityRemoved == "NO"
     assert not originals
+
+
+def test_reid_with_the_wrong_identity_names_the_one_that_opens_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    signing_home: Path,
+    pki: Pki,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Left over of F9: unseal named the keystore identity a file is sealed for, reid did not."""
+    home = Path(shutil.copytree(signing_home, tmp_path / "home"))
+    Keystore(home, lambda new: PASSWORD).import_identity(
+        "recip", pki.path("server", ".p12"), file_password=KEY_PASSWORD
+    )
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    sources = write_study(tmp_path / "in", 1)
+    status, _, err = cli(capsys, "deid", sources, "--out", tmp_path / "deid",
+                         "--recipient", pki.path("server"), "--untrusted-recipient")  # fmt: skip
+    assert status == 0, err
+    reid = ("reid", tmp_path / "deid", "--out", tmp_path / "reid", "--identity")
+    status, _, err = cli(capsys, *reid, "courier")
+    assert status == 1
+    assert (
+        "cannot re-identify: not sealed for identity courier (CN=client.test,O=DICOM Courier): "
+        f"it is sealed for the certificate with serial {pki.server.certificate.serial_number:X}"
+        " issued by Test Intermediate CA; that is your identity 'recip': re-identify it with "
+        "--identity recip" in err
+    ), err
+    status, out, err = cli(capsys, *reid, "recip")
+    assert status == 0 and "original values restored" in out, err
 
 
 def test_a_missing_certificate_is_named_before_anything_is_written(

@@ -1,5 +1,6 @@
 """``dicom-courier seal`` and ``unseal``: secure DICOM files, checked with the real openssl."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -329,6 +330,32 @@ def test_an_unsigned_file_says_its_sender_is_not_authenticated_and_can_be_refuse
     status, out, err = cli(capsys, "unseal", signed, "--identity", "courier",
                            "--out", tmp_path / "o3", "--require-signed")  # fmt: skip
     assert status == 0 and "signature of CN=client.test" in out and "NOT SIGNED" not in err
+
+
+def test_the_setting_refuses_unsigned_sealed_files_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """F15 left over: only one `unseal --require-signed` refused an unsigned file; a setting
+    now does it for every unseal (CLI and GUI), and --allow-unsigned opens it once."""
+    sealed = tmp_path / "sealed.dcm"
+    sealed.write_bytes(seal(ct_copy(tmp_path / "media").read_bytes(), pki.client.certificate, None))
+    assert cli(capsys, "settings")[1] == "require signed sealed files: off\n"
+    status, out, err = cli(capsys, "settings", "--require-signed-sealed", "on")
+    assert status == 0 and out == "require signed sealed files: on\n", err
+    assert json.loads((signing_home / "config.json").read_text())["require_signed_sealed"]
+    unseal = ("unseal", sealed, "--identity", "courier", "--out")
+    status, _, err = cli(capsys, *unseal, tmp_path / "o")
+    assert status == 1 and (
+        f"{sealed}: not opened: NOT SIGNED: the sender is not authenticated (only a digest "
+        "protects it); refused, as a signed file is required" in err
+    ), err
+    assert not (tmp_path / "o" / "sealed.dcm").exists()
+    status, out, err = cli(capsys, *unseal, tmp_path / "o2", "--allow-unsigned")
+    assert status == 0 and "digest matches; NOT SIGNED" in out, err
+    assert (tmp_path / "o2" / "sealed.dcm").is_file()
+    cli(capsys, "settings", "--require-signed-sealed", "off")
+    status, _, err = cli(capsys, *unseal, tmp_path / "o3")
+    assert status == 0 and "warning: 1 file(s) NOT SIGNED" in err
 
 
 def test_an_untrusted_signer_is_refused(

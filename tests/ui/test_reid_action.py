@@ -50,6 +50,10 @@ def test_re_identify_the_selected_copies_with_an_identity(
     assert title == "Re-identify" and warning
     assert "3 of 4 files re-identified with demo-pacs" in text, text
     assert details.count("not re-identified") == 1, details
+    assert (  # as Open sealed files names it
+        "that is your identity 'demo-workstation': re-identify it with identity "
+        "demo-workstation instead" in details
+    ), details
     restored = [pydicom.dcmread(p, stop_before_pixels=True) for p in out.rglob("*.dcm")]
     originals = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID: p for p in series[:3]}
     assert len(restored) == 3

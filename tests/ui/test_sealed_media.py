@@ -2,6 +2,7 @@
 with an identity; the dialog is answered, the files inside are written and shown, and a file
 sealed for someone else is said not to be ours."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,57 @@ def test_the_browser_offers_to_open_sealed_files_with_an_identity(
         assert opened.read_bytes() == content if name != "SEALED03" else not opened.exists()
     qtbot.waitUntil(lambda: window.browser.tree is not None and window.browser.tree.root == out)
     assert len(list(window.browser.tree.instances())) == 3
+    no_unexpected_errors(prompter)
+
+
+def test_settings_can_require_signed_sealed_files(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """F15 left over: the GUI opened unsigned sealed files whatever the user wanted; Settings
+    ▸ Require signed sealed files refuses them as `unseal` does, and is the CLI's setting."""
+    media = tmp_path / "sealed"
+    sealed_media(window, demo, media)
+    action = window.unsealing.require_signed_action
+    [settings] = [a.menu() for a in window.menuBar().actions() if a.text() == "&Settings"]
+    assert action in settings.actions() and not action.isChecked()
+    trigger(window, "Require signed sealed files")
+    assert action.isChecked()
+    assert cli(capsys, "settings")[1] == "require signed sealed files: on\n"
+
+    def into(out: Path, refused: bool) -> Callable[[QDialog], None]:
+        def choose(dialog: QDialog) -> None:
+            assert isinstance(dialog, IdentityFolderDialog)
+            assert ("Files that are not signed are refused" in dialog.intro.text()) == refused
+            dialog.out.clear()  # the folder chosen last time
+            qtbot.keyClicks(dialog.out, str(out))
+            press_ok(qtbot, dialog)
+
+        return choose
+
+    prompter.answer("open_folder", media)
+    prompter.answer("confirm", True)
+    prompter.answer("run", into(tmp_path / "refused", True))
+    trigger(window, "Open folder or CD…")
+    qtbot.waitUntil(lambda: bool(prompter.told), timeout=30000)
+    _, text, details, warning = prompter.told.pop()
+    assert "0 of 4 files opened" in text and warning, text
+    assert (
+        f"{media / 'SEALED00'}: not opened: NOT SIGNED: the sender is not authenticated (only "
+        "a digest protects it); refused, as a signed file is required" in details
+    ), details
+    assert not (tmp_path / "refused" / "SEALED00").exists()
+
+    assert cli(capsys, "settings", "--require-signed-sealed", "off")[0] == 0
+    prompter.answer("run", into(tmp_path / "opened", False))  # the CLI's change is seen
+    trigger(window, "Open sealed files…")
+    qtbot.waitUntil(lambda: bool(prompter.told), timeout=30000)
+    assert "3 of 4 files opened" in prompter.told[-1][1] and not action.isChecked()
+    assert (tmp_path / "opened" / "SEALED00").is_file()
     no_unexpected_errors(prompter)
 
 

@@ -19,6 +19,7 @@ from desktop.core.audit.events import Study
 from desktop.core.audit.studies import STUDY_TAGS, instance_in
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.raw import deidentify_header
+from desktop.core.deid.signs import SIGN_TAGS, signs_in
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import AtomicBatch, private_folder
 from desktop.core.values import RawValues
@@ -33,9 +34,23 @@ Protect = Callable[["Dataset"], "Dataset"]
 #: Copies flushed to disk and moved into place together (one flush of the disk for 64 CT
 #: copies, 32 MB: bench/README.md).
 BATCH = 64
-#: One source's outcome: its study when its copy is written (None: read it from the source),
-#: else why there is no copy.
-Outcome = tuple[Path, "Study | None", str]
+#: The header's tags a copy made from its bytes reads on the way: the audit's study, and the
+#: signs of burned-in text.
+READ_TAGS = STUDY_TAGS | SIGN_TAGS
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What a source's header said on the way to its copy: its study (for the audit) and
+    why its pixels may show text (``signs.signs_in``)."""
+
+    study: Study
+    signs: tuple[str, ...]
+
+
+#: One source's outcome: what its header said when its copy is written (None: read it from
+#: the source), else why there is no copy.
+Outcome = tuple[Path, "Read | None", str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,8 @@ class Copied:
     copy: Path | None = None
     error: str = ""
     study: Study | None = None  #: the source's study, when read on the way (for the audit)
+    #: why its pixels may show text, when read on the way (None: ``signs.unsearched`` reads it)
+    signs: tuple[str, ...] | None = None
 
 
 def source_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -110,14 +127,14 @@ def in_batches(made: Generator[Outcome, None, None], batch: AtomicBatch) -> Iter
     """Each outcome reported in order, a written copy once it is moved into place: the copies
     of ``batch`` committed ``BATCH`` at a time, and before a failure is reported. Stopped
     early, ``made`` is closed and the copies not moved are removed."""
-    written: list[tuple[Path, Study | None]] = []
+    written: list[tuple[Path, Read | None]] = []
     try:
-        for source, study, error in made:
+        for source, read, error in made:
             if error:
                 yield from _committed(batch, written)
                 yield Copied(source, error=error)
             else:
-                written.append((source, study))
+                written.append((source, read))
             if len(batch) >= BATCH:
                 yield from _committed(batch, written)
         yield from _committed(batch, written)
@@ -138,11 +155,11 @@ def _made_here(
     targets = Targets(out)
     for source in sources:
         try:
-            study = copy_into(source, profile, protect, pixels, batch, targets)
+            read = copy_into(source, profile, protect, pixels, batch, targets)
         except CourierError as error:
             yield source, None, str(error)
         else:
-            yield source, study, ""
+            yield source, read, ""
 
 
 def deidentify_file(
@@ -160,7 +177,7 @@ def deidentify_file(
     return done.copy
 
 
-def _committed(batch: AtomicBatch, written: list[tuple[Path, Study | None]]) -> Iterator[Copied]:
+def _committed(batch: AtomicBatch, written: list[tuple[Path, Read | None]]) -> Iterator[Copied]:
     """Move the batch's copies into place and report them (or why they could not be)."""
     if not written:
         return
@@ -172,8 +189,11 @@ def _committed(batch: AtomicBatch, written: list[tuple[Path, Study | None]]) -> 
         for source, _ in sources:
             yield Copied(source, error=f"cannot write its copy: {error.strerror or error}")
         return
-    for (source, study), copy in zip(sources, copies, strict=True):
-        yield Copied(source, copy, study=study)
+    for (source, read), copy in zip(sources, copies, strict=True):
+        if read is None:
+            yield Copied(source, copy)
+        else:
+            yield Copied(source, copy, study=read.study, signs=read.signs)
 
 
 def copy_into(
@@ -183,9 +203,9 @@ def copy_into(
     pixels: "PixelPolicy | None",
     batch: AtomicBatch,
     targets: "Targets",
-) -> Study | None:
+) -> Read | None:
     """Write ``source``'s copy into ``batch``: from its header's bytes when it can
-    (``raw``: the source's study is read on the way and returned), else through pydicom's
+    (``raw``: what the header says is read on the way and returned), else through pydicom's
     data set (``dataset_copy``: None)."""
     if pixels is not None:
         from desktop.core.deid.dataset_copy import masked
@@ -198,13 +218,14 @@ def copy_into(
             return None
     with _mapped(source) as (handle, data):
         # the bytes path takes only a whole file: its pixels end exactly where the file does
-        raw = deidentify_header(data, profile, keep=STUDY_TAGS) if protect is None else None
+        raw = deidentify_header(data, profile, keep=READ_TAGS) if protect is None else None
         if raw is not None:
             target = targets.of(source, raw.series_instance_uid, raw.sop_instance_uid)
             with batch.output(target) as copy:
                 copy.write(raw.header)
                 _copy_tail(handle, data, copy, raw.pixels)
-            return instance_in(RawValues(raw.originals, True))[1]
+            values = RawValues(raw.originals, True)
+            return Read(instance_in(values)[1], signs_in(values))
         from desktop.core.deid.dataset_copy import deidentified, write_copy
 
         _refuse_damaged(source)

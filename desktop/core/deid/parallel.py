@@ -21,8 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop.core.audit.events import Study
-from desktop.core.deid.batch import Outcome, Targets, copy_into
+from desktop.core.deid.batch import Outcome, Read, Targets, copy_into
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError
 from desktop.core.files import AtomicBatch
@@ -41,7 +40,7 @@ class Made:
 
     temporary: Path | None = None
     target: Path | None = None
-    study: Study | None = None
+    read: Read | None = None
     error: str = ""
 
 
@@ -106,7 +105,7 @@ def _adopted(source: Path, done: Made, claims: Targets, batch: AtomicBatch) -> O
         done.temporary.unlink(missing_ok=True)
         return source, None, str(error)
     batch.adopt(done.temporary, done.target)
-    return source, done.study, ""
+    return source, done.read, ""
 
 
 def _remove(made: Sequence[Made]) -> None:
@@ -148,12 +147,12 @@ def _make(sources: Sequence[Path]) -> list[Made]:
         for source in sources:
             batch = AtomicBatch()
             try:
-                study = copy_into(source, profile, None, None, batch, targets)
+                read = copy_into(source, profile, None, None, batch, targets)
             except CourierError as error:
                 made.append(Made(error=str(error)))
                 continue
             ((temporary, target),) = batch.hand_over()
-            made.append(Made(temporary, target, study))
+            made.append(Made(temporary, target, read))
     except BaseException:
         _remove(made)
         raise

@@ -2,7 +2,8 @@
 Annotation, the modality and SOP class (ultrasound, secondary capture, screen saves, video),
 the image type, a table of annotation bars by manufacturer and model, and ultrasound regions.
 ``triage`` reads them from pydicom's data set before a search; ``unsearched`` from the file's
-header bytes, for copies whose pixels were not searched (``deid --pixels off``)."""
+header bytes, for copies whose pixels were not searched (``deid --pixels off``), or
+``signs_in`` from the values the copy was made from."""
 
 import re
 from collections.abc import Iterable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from desktop.core.deid.boxes import Box
 from desktop.core.errors import CourierError
+from desktop.core.values import Values
 
 #: Modalities whose images carry burned-in text as a rule.
 TEXT_MODALITIES = frozenset({"US", "IVUS", "ES", "XC", "GM", "SM", "OT", "DOC", "SC"})
@@ -117,6 +119,11 @@ def unsearched(path: Path) -> tuple[str, ...]:
         values = read_header(path, SIGN_TAGS).values
     except CourierError as error:
         return (f"its header could not be read for signs of text ({error})",)
+    return signs_in(values)
+
+
+def signs_in(values: Values) -> tuple[str, ...]:
+    """``unsearched`` from a header's values already read (``SIGN_TAGS`` among them)."""
     return reasons(
         burned_in=values.text(BURNED_IN),
         modality=values.text(MODALITY),
