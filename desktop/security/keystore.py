@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import ssl
 import threading
 from collections.abc import Callable
@@ -598,6 +597,8 @@ def damaged_identity(name: str, file: str, reason: str) -> KeystoreError:
 def sealed_for_tls(identity: UnlockedIdentity) -> TlsIdentity:
     """An opened identity as an SSL context loads it: the key sealed again under a one-time
     random password that exists only in this process."""
+    import secrets
+
     from cryptography.hazmat.primitives import serialization
 
     once = secrets.token_urlsafe(32).encode("ascii")
