@@ -37,6 +37,8 @@ except SystemExit:
 print("loaded at the first connect:", ",".join(seen[0]) if seen else "no connect")
 """
 HEAVY = ("cryptography", "asn1crypto", "numpy", "pydicom", "PIL", "PySide6", "pynetdicom")
+#: the host name is looked up as ASCII bytes: no IDNA codec (nor stringprep) to load first
+IDNA = ("encodings.idna", "stringprep")
 
 
 @pytest.mark.parametrize(
@@ -44,9 +46,9 @@ HEAVY = ("cryptography", "asn1crypto", "numpy", "pydicom", "PIL", "PySide6", "py
     [
         (
             ["echo", "pacs"],
-            (*HEAVY, "desktop.net.queue", "desktop.net.runner", "desktop.net.compression"),
+            (*HEAVY, *IDNA, "desktop.net.queue", "desktop.net.runner", "desktop.net.compression"),
         ),
-        (["send", "pacs", "STUDY", "--attempts", "1"], HEAVY),
+        (["send", "pacs", "STUDY", "--attempts", "1"], (*HEAVY, *IDNA)),
     ],
 )
 def test_a_tls_command_connects_before_it_imports_what_it_does_not_need(
