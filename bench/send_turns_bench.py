@@ -1,6 +1,7 @@
 """The ``send`` command against another checkout's, taking turns: cold (a new process, as a
 user runs it) for a 200-file study and for one file, and warm (sends after the first in one
-process: what a warm service's command costs), with the association's data phase timed.
+process: what a warm service's command costs), with the association's data phase timed and
+our turn per instance: from an answer read to the next data set's write starting.
 
     env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m bench.send_turns_bench \\
         --baseline /path/to/other/checkout [--files 200] [--runs 10] [--warm 5]
@@ -31,8 +32,20 @@ import contextlib, io, sys, time
 from desktop import cli
 from desktop.net.association import Association
 
-marks = {}
+marks, turns, answered = {}, [], [0.0]
 request, release = Association.request.__func__, Association.release
+response, write = Association.response, Association._write
+
+def responded(self, *args, **kwargs):
+    message = response(self, *args, **kwargs)
+    answered[0] = time.perf_counter()
+    return message
+
+def written(self, data):  # the next data set's write after an answer: our turn
+    if answered[0] and len(data) > 65536:
+        turns.append(time.perf_counter() - answered[0])
+        answered[0] = 0.0
+    write(self, data)
 
 def requested(cls, *args, **kwargs):
     association = request(cls, *args, **kwargs)
@@ -44,13 +57,16 @@ def released(self):
     release(self)
 
 Association.request, Association.release = classmethod(requested), released
+Association.response, Association._write = responded, written
 for _ in range(int(sys.argv[2])):
     wall, cpu = time.perf_counter(), time.process_time()
     with contextlib.redirect_stdout(io.StringIO()):
         status = cli.main(["send", "dcmtk", sys.argv[1]])
     assert status == 0
     data = [marks["released"][i] - marks["accepted"][i] for i in (0, 1)]
-    print("run", time.perf_counter() - wall, time.process_time() - cpu, *data)
+    turn = sorted(turns)[len(turns) // 2] if turns else 0.0
+    turns.clear()
+    print("run", time.perf_counter() - wall, time.process_time() - cpu, *data, turn)
 """
 
 
@@ -107,6 +123,8 @@ def main() -> None:
             for side, rows in warm.items():
                 _line("warm study", side, [(r[0], r[1]) for r in rows])
                 _line("  its data phase", side, [(r[2], r[3]) for r in rows])
+                turn = statistics.median(r[4] for r in rows) * 1e6
+                print(f"  {'answer to next write':<14} {side:<9} median {turn:6.0f} us")
     print(f"load average: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
 
 
