@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import re
-import ssl
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
@@ -207,6 +206,8 @@ class Keystore:
     def _trusted_pem_checked_by_openssl(self) -> str | None:
         """The trusted CAs' PEM when every entry, identities included, loads into a scratch
         SSL context and has its other half; None when one does not (``damaged`` tells)."""
+        import ssl  # ~6 ms (OpenSSL's library): after the key derivation has started
+
         scratch = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:
             cas = [path.read_text(encoding="ascii") for path in self._files("trusted", ".pem")]
