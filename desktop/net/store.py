@@ -272,8 +272,8 @@ def _store_plan(
                 finished = True
                 yield SessionEvent("failed", transcript, failure, sent)
                 return
-            if following is not None:
-                answer = following()
+            if following is not None:  # sent: its buffer is free before the next is read
+                answer, following = following(), None
             sent += outcome.ok
             yield outcome
         association.release()
