@@ -61,8 +61,10 @@ def main() -> int:
     timing(TransferQueue, "hashed", after="files hashed")
     timing(TransferQueue, "enqueue", after="job queued")
     timing(Association, "request", after="association accepted")
-    timing(Association, "send_file", after="first data set sent")
-    timing(Association, "send_file", after="last data set sent", again=True)
+    for sending in ("send_framed", "send_file"):  # read ahead in one write, or streamed
+        if hasattr(Association, sending):
+            timing(Association, sending, after="first data set sent")
+            timing(Association, sending, after="last data set sent", again=True)
     timing(Association, "release", after="association released")
     sys.argv[0] = "dicom-courier"
     status = cli.main()  # as the console script calls it (the exit frozen)

@@ -19,7 +19,13 @@ from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
 from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
 from desktop.security.errors import KeystoreError, PasswordError
-from desktop.security.handshake import ClientSettings, accept_tls, facts_for, open_tls
+from desktop.security.handshake import (
+    ClientSettings,
+    accept_tls,
+    ascii_name,
+    facts_for,
+    open_tls,
+)
 from desktop.security.keystore import Keystore
 from desktop.security.probe import speaks_tls
 from desktop.security.revocation import check_revocation, crls_pem
@@ -263,7 +269,8 @@ def _plain_connector(node: Node) -> Connector:
 
     def connect() -> Link:
         try:
-            sock = socket.create_connection((node.host, node.port), timeout=node.connect_timeout)
+            address = (ascii_name(node.host), node.port)
+            sock = socket.create_connection(address, timeout=node.connect_timeout)  # type: ignore[arg-type]
         except OSError as error:
             raise LinkError(as_failure(diagnose(error, facts))) from error
         tune(sock)

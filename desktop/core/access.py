@@ -5,7 +5,6 @@ An entry reads ``AE``, ``AE=FINGERPRINT``, ``AE/store,query`` or ``AE=FINGERPRIN
 without ``/...`` the title may use every service. No entry at all: anyone may use everything.
 """
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -94,6 +93,8 @@ def _services(text: str) -> frozenset[str]:
     names = [name.strip().lower() for name in text.split(",")]
     for name in names:
         if name not in PERMISSIONS:
+            import difflib
+
             near = difflib.get_close_matches(name, ORDER, n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
             raise AccessError(

@@ -7,9 +7,7 @@ file one after the other (read, modify, write) never lose each other's change.
 import contextlib
 import itertools
 import os
-import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -131,6 +129,8 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
     _check_folder(target)
     if len(os.fsencode(target.name)) > _name_max(folder):
         raise OutputError(f"cannot write {target}: file name too long")
+    import tempfile  # with random and shutil: not before a command's first byte
+
     handle, name = tempfile.mkstemp(prefix=".dc-", suffix=suffix or ".tmp", dir=folder)
     os.close(handle)
     temporary = Path(name)
@@ -295,7 +295,7 @@ def _exclusive(target: Path) -> tuple[Path, int]:
     descriptor. Cheaper than ``tempfile.mkstemp`` for many files: the name is this process's
     and a counter, a random word only after a clash."""
     for attempt in range(100):
-        suffix = next(_COUNTER) if attempt == 0 else secrets.token_hex(4)
+        suffix = next(_COUNTER) if attempt == 0 else os.urandom(4).hex()
         temporary = target.with_name(f".dc-{os.getpid()}-{suffix}.tmp")  # short: any name fits
         try:
             return temporary, os.open(temporary, _EXCLUSIVE, PRIVATE)

@@ -3,8 +3,6 @@
 import os
 from pathlib import Path
 
-import platformdirs
-
 HOME_ENV = "DICOM_COURIER_HOME"
 
 
@@ -13,9 +11,13 @@ def courier_home() -> Path:
     override = os.environ.get(HOME_ENV)
     if override:
         return Path(override).expanduser()
+    import platformdirs  # with tempfile and random: only where no home is set
+
     return Path(platformdirs.user_data_dir("dicom-courier", appauthor=False))
 
 
 def courier_cache() -> Path:
     """Where re-creatable data goes (the demo's sample media): the platform's cache dir."""
+    import platformdirs
+
     return Path(platformdirs.user_cache_dir("dicom-courier", appauthor=False))

@@ -170,9 +170,7 @@ class Association:
         update ``digest``; ``before_last`` may refuse (raise) before the last batch leaves
         (see pdu.file_frames)."""
         limit = self.max_pdv_data
-        lead = b"".join(
-            pdu.frames(context_id, [command], len(command), limit, command=True, batch=BATCH)
-        )
+        lead = self._command_frames(context_id, command)
         with self._guard():
             for data in pdu.file_frames(
                 context_id,
@@ -185,6 +183,48 @@ class Association:
                 before_last=before_last,
             ):
                 self._write(data)
+
+    def frame_file(
+        self,
+        context_id: int,
+        command: bytes,
+        handle: BufferedIOBase,
+        size: int,
+        *,
+        digest: "pdu.Hash | None" = None,
+        before_last: Callable[[], None] | None = None,
+    ) -> memoryview:
+        """``send_file``'s one write (for a data set that ``one_write`` says fits), read and
+        framed now for ``send_framed`` to send later, while the peer still works on the
+        message before. ``before_last`` runs once all is read."""
+        lead = self._command_frames(context_id, command)
+        [framed] = pdu.file_frames(
+            context_id,
+            handle,
+            size,
+            self.max_pdv_data,
+            batch=BATCH,
+            lead=lead,
+            digest=digest,
+            before_last=before_last,
+        )
+        return framed
+
+    def one_write(self, size: int) -> bool:
+        """Whether a data set of ``size`` bytes leaves in one write with its command."""
+        limit = self.max_pdv_data
+        return -(-size // limit) <= max(1, BATCH // (limit + pdu.PDV_HEADER))
+
+    def _command_frames(self, context_id: int, command: bytes) -> bytes:
+        limit = self.max_pdv_data
+        return b"".join(
+            pdu.frames(context_id, [command], len(command), limit, command=True, batch=BATCH)
+        )
+
+    def send_framed(self, framed: memoryview) -> None:
+        """Send what ``frame_file`` framed."""
+        with self._guard():
+            self._write(framed)
 
     def response(
         self,

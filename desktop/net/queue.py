@@ -14,7 +14,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -265,6 +264,8 @@ class TransferQueue:
         if not unhashed:
             return items
         if hashing_threads > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only for files to hash
+
             with ThreadPoolExecutor(hashing_threads) as pool:  # hashlib hashes without the GIL
                 digests = list(pool.map(lambda i: self._hash(i.path), unhashed))
         else:  # no pool: its 2,000 futures are more work for the GIL than the hashing

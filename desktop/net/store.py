@@ -239,13 +239,19 @@ def _store_plan(
     auto: bool,
 ) -> Iterator[StoreOutcome | SessionEvent]:
     """The items of one association; a caller that stops iterating aborts it. Each request
-    leaves as soon as the one before was answered, before that answer's outcome is yielded:
-    the caller records it while the link carries the next (the link idled meanwhile)."""
+    is read and framed while the peer stores the one before, and leaves as soon as that one
+    was answered, before that answer's outcome is yielded: the caller records it while the
+    link carries the next (the link idled meanwhile)."""
     sent, finished = 0, False
     ahead = choose_packing(association, plan, auto=auto)
     try:
-        answer = _request(association, plan, plan.items[0], originator, ahead, 0)
+        answer = _request(association, plan, plan.items[0], originator, ahead, 0)()
         for position, item in enumerate(plan.items):
+            following = None
+            if position + 1 < len(plan.items):  # read and framed while the peer stores item
+                following = _request(
+                    association, plan, plan.items[position + 1], originator, ahead, position + 1
+                )
             try:
                 outcome = answer()
             except Exception as error:
@@ -266,9 +272,8 @@ def _store_plan(
                 finished = True
                 yield SessionEvent("failed", transcript, failure, sent)
                 return
-            if position + 1 < len(plan.items):
-                following = plan.items[position + 1]
-                answer = _request(association, plan, following, originator, ahead, position + 1)
+            if following is not None:  # sent: its buffer is free before the next is read
+                answer, following = following(), None
             sent += outcome.ok
             yield outcome
         association.release()
@@ -282,6 +287,7 @@ def _store_plan(
 
 
 Answer = Callable[[], StoreOutcome]  # awaits a request's answer (raises what sending raised)
+Ready = Callable[[], Answer]  # sends a request prepared ahead
 
 
 def _request(
@@ -291,13 +297,23 @@ def _request(
     originator: dimse.Originator | None,
     ahead: "Ahead | None",
     position: int,
-) -> Answer:
-    """Send one item's request, packed when ``ahead`` packed it, else as stored (or
-    converted); what went wrong while sending is raised by the answer."""
+) -> Ready:
+    """One item's request, prepared now (a file as stored: checked, read and framed) and
+    sent when called, packed when ``ahead`` packed it, else as stored (or converted); what
+    went wrong while preparing or sending is raised by the answer."""
     try:
-        return _send_one(association, plan, item, originator, ahead, position)
+        ready = _send_one(association, plan, item, originator, ahead, position)
     except Exception as error:
-        return partial(_raise, error)
+        failed: Answer = partial(_raise, error)
+        return lambda: failed
+
+    def send() -> Answer:
+        try:
+            return ready()
+        except Exception as error:
+            return partial(_raise, error)
+
+    return send
 
 
 def _raise(error: Exception) -> StoreOutcome:
@@ -311,9 +327,22 @@ def _send_one(
     originator: dimse.Originator | None,
     ahead: "Ahead | None",
     position: int,
-) -> Answer:
+) -> Ready:
     if ahead is None:
         return _store_stored(association, plan, item, originator)
+    return partial(_send_packing, association, plan, item, originator, ahead, position)
+
+
+def _send_packing(
+    association: Association,
+    plan: Plan,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    ahead: "Ahead",
+    position: int,
+) -> Answer:
+    """Send one item of a send that compresses (packed when ``ahead`` has it packed): all of
+    it when the one before was answered (the packing is paced by what the link takes)."""
     packed, waited = ahead.take(position)
     start = time.perf_counter()
     if packed is not None and packed.problem:
@@ -322,7 +351,7 @@ def _send_one(
         answer = _store_packed(association, plan, item, originator, packed)
         size = packed.source_bytes
     else:
-        answer = _store_stored(association, plan, item, originator)
+        answer = _store_stored(association, plan, item, originator)()
         size = item.size or item.path.stat().st_size
 
     def measured() -> StoreOutcome:
@@ -362,10 +391,12 @@ def _store_packed(
 
 def _store_stored(
     association: Association, plan: Plan, item: StoreItem, originator: dimse.Originator | None
-) -> Answer:
+) -> Ready:
+    """One item as stored (or converted when the peer refuses its syntax): checked, and its
+    request read and framed now when it leaves in one write; sent when called."""
     offset, file_size, problem = _check(item)
     if problem:
-        return partial(StoreOutcome, item, False, False, problem)
+        return _at_once(item, problem)
     exact = plan.exact.get((item.sop_class_uid, item.transfer_syntax_uid))
     fallback = plan.fallback[item.sop_class_uid]
     accepted = association.accepted(fallback)
@@ -378,12 +409,11 @@ def _store_stored(
             try:
                 payload = _transcode(item, target, file_size)
             except SourceFileError as error:
-                return partial(StoreOutcome, item, False, False, f"not stored: {error}")
+                return _at_once(item, f"not stored: {error}")
             except BaseException as error:  # a decoder plugin's panic is a BaseException
                 if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
                     raise
-                why = _unconvertible(item, target, error)
-                return partial(StoreOutcome, item, False, False, why)
+                return _at_once(item, _unconvertible(item, target, error))
             note = (
                 f"converted from {_name(item.transfer_syntax_uid)} to {_name(target)}: "
                 "the peer does not accept the stored transfer syntax"
@@ -391,30 +421,94 @@ def _store_stored(
     else:
         result = association.contexts.get(fallback)
         why = pdu.CONTEXT_RESULTS.get(result.result, "refused") if result else "not answered"
-        refused = f"the peer refused {_name(item.sop_class_uid)} ({why})"
-        return partial(StoreOutcome, item, False, False, refused)
+        return _at_once(item, f"the peer refused {_name(item.sop_class_uid)} ({why})")
 
-    def send(command: bytes) -> None:
-        if payload is None:
-            with item.path.open("rb") as handle:
-                digest = None
-                if item.sha256:  # the file meta hashed, not sent; the data set as it goes
-                    digest = hashlib.sha256(handle.read(offset))
-                handle.seek(offset)
-                association.send_file(
-                    context_id,
-                    command,
-                    handle,
-                    file_size - offset,
-                    digest=digest,
-                    before_last=lambda: _still_queued(item, handle, digest),
-                )
-        else:
+    command, answer = _message(association, context_id, item, originator)
+    if payload is not None:
+        data = payload
+
+        def send() -> None:
             association.send_command(context_id, command)
-            association.send_dataset(context_id, [payload], len(payload))
+            association.send_dataset(context_id, [data], len(data))
 
-    answer = _exchange(association, context_id, item, originator, send)
-    return lambda: replace(answer(), note=note)
+    elif association.one_write(file_size - offset):
+        try:
+            send = partial(
+                association.send_framed,
+                _framed(association, context_id, item, command, offset, file_size),
+            )
+        except SourceFileError as error:  # nothing of it left: it fails alone
+            return _at_once(item, f"not stored: {error}")
+    else:
+        send = partial(_stream, association, context_id, item, command, offset, file_size)
+
+    def sent() -> Answer:
+        send()
+        return partial(_noted, answer, note) if note else answer
+
+    return sent
+
+
+def _noted(answer: Answer, note: str) -> StoreOutcome:
+    return replace(answer(), note=note)
+
+
+def _at_once(item: StoreItem, problem: str) -> Ready:
+    """The request of an item that cannot be sent: its failure, with nothing sent."""
+    return lambda: partial(StoreOutcome, item, False, False, problem)
+
+
+def _opened(item: StoreItem, offset: int) -> tuple[BufferedReader, "pdu.Hash | None"]:
+    """The file at its data set and, when it was queued with its SHA-256, the hash of its
+    file meta (hashed, not sent), for the data set to update as it is read."""
+    handle = item.path.open("rb")
+    digest = hashlib.sha256(handle.read(offset)) if item.sha256 else None
+    handle.seek(offset)
+    return handle, digest
+
+
+def _framed(
+    association: Association,
+    context_id: int,
+    item: StoreItem,
+    command: bytes,
+    offset: int,
+    size: int,
+) -> memoryview:
+    """The request and the file's data set in the one write that sends them, read now and
+    then checked to be what was queued (``_still_queued``): what leaves later is those bytes."""
+    handle, digest = _opened(item, offset)
+    with handle:
+        return association.frame_file(
+            context_id,
+            command,
+            handle,
+            size - offset,
+            digest=digest,
+            before_last=lambda: _still_queued(item, handle, digest),
+        )
+
+
+def _stream(
+    association: Association,
+    context_id: int,
+    item: StoreItem,
+    command: bytes,
+    offset: int,
+    size: int,
+) -> None:
+    """Send the request and the file's data set, read as it goes (checked before the last
+    fragment leaves)."""
+    handle, digest = _opened(item, offset)
+    with handle:
+        association.send_file(
+            context_id,
+            command,
+            handle,
+            size - offset,
+            digest=digest,
+            before_last=lambda: _still_queued(item, handle, digest),
+        )
 
 
 def _still_queued(item: StoreItem, handle: BufferedReader, digest: "pdu.Hash | None") -> None:
@@ -438,12 +532,25 @@ def _exchange(
     *,
     instance_uid: str = "",
 ) -> Answer:
-    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given) and its
-    data set, both sent by ``send`` now, and the wait for the peer's answer (``instance_uid``:
-    a lossy copy's own)."""
+    """The C-STORE request (see ``_message``) sent by ``send`` now, and the wait for the
+    peer's answer."""
+    command, answer = _message(association, context_id, item, originator, instance_uid)
+    send(command)
+    return answer
+
+
+def _message(
+    association: Association,
+    context_id: int,
+    item: StoreItem,
+    originator: dimse.Originator | None,
+    instance_uid: str = "",
+) -> tuple[bytes, Answer]:
+    """The C-STORE request (a sub-operation of ``originator``'s C-MOVE, when given), the next
+    message of the association, and the wait for the peer's answer to it (``instance_uid``: a
+    lossy copy's own)."""
     uid = instance_uid or item.sop_instance_uid
     message_id = association.next_message_id()
-    send(dimse.store_request(message_id, item.sop_class_uid, uid, originator))
 
     def answer() -> StoreOutcome:
         response = association.response(context_id, message_id, dimse.C_STORE_RQ, instance=uid)
@@ -452,7 +559,7 @@ def _exchange(
         message = said.describe() + (f" ({comment})" if comment else "")
         return StoreOutcome(item, said.done, said.transient, message, said)
 
-    return answer
+    return dimse.store_request(message_id, item.sop_class_uid, uid, originator), answer
 
 
 def _name(uid: str) -> str:

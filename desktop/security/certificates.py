@@ -1,7 +1,5 @@
 """Reading certificates and keys in every format hospitals hand out, and describing them."""
 
-import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
@@ -10,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from desktop.security.certificate_facts import CertificateInfo as CertificateInfo
 from desktop.security.errors import CertificateError, PasswordError
 
 PrivateKey = (
@@ -20,43 +19,6 @@ PrivateKey = (
 )
 PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 PEM_PKCS7 = b"-----BEGIN PKCS7-----"
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateInfo:
-    """What a person checks about a certificate."""
-
-    subject: str
-    issuer: str
-    serial: str
-    not_before: dt.datetime
-    not_after: dt.datetime
-    fingerprint: str  # SHA-256, hex with colons
-    subject_alt_names: list[str]
-    key_type: str
-    key_bits: int
-    key_usages: list[str]
-    extended_key_usages: list[str]
-    is_ca: bool
-    signature_hash: str
-    common_name: str = ""
-    pem: str = field(default="", repr=False)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "serial": self.serial,
-            "not_before": self.not_before.isoformat(),
-            "not_after": self.not_after.isoformat(),
-            "fingerprint_sha256": self.fingerprint,
-            "subject_alt_names": self.subject_alt_names,
-            "key": f"{self.key_type} {self.key_bits}",
-            "key_usages": self.key_usages,
-            "extended_key_usages": self.extended_key_usages,
-            "is_ca": self.is_ca,
-            "signature_hash": self.signature_hash,
-        }
 
 
 def fingerprint(certificate: x509.Certificate) -> str:

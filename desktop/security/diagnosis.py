@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from desktop.security.certificates import CertificateInfo
+    from desktop.security.certificate_facts import CertificateInfo
 
 # OpenSSL certificate verification codes (X509_V_ERR_*).
 UNTRUSTED_CODES = frozenset({2, 18, 19, 20, 21, 27})
@@ -188,7 +188,7 @@ def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosi
             "The peer's administrator must install a server certificate",
         )
     if code in WEAK_CODES:
-        from desktop.security.policy import peer_weaknesses
+        from desktop.security.certificate_facts import peer_weaknesses
 
         problems = peer_weaknesses(facts.peer_chain) or [error.verify_message]
         return weak_certificate(facts.profile, problems[0])

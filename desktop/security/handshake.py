@@ -1,8 +1,9 @@
 """A TLS handshake that always ends in a transcript: who, how, with which certificates, and
 why it failed when it did.
 
-Light to import: the peer's certificates are read with cryptography once the handshake is
-done (or has failed), so a TLS connection's first byte waits for no such import.
+Light to import: the peer's certificates are read without cryptography (``certificate_facts``;
+cryptography only for what that leaves, or to explain a failure), so neither a TLS
+connection's first byte nor its success path waits for that import.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from desktop.core import opening
+from desktop.security import certificate_facts
+from desktop.security.certificate_facts import CertificateInfo
 from desktop.security.diagnosis import (
     NOT_TLS_REASONS,
     Diagnosis,
@@ -26,9 +29,6 @@ from desktop.security.diagnosis import (
     weak_certificate,
 )
 from desktop.security.tls import RULES, Profile
-
-if TYPE_CHECKING:
-    from desktop.security.certificates import CertificateInfo
 
 ALERT_WAIT = 1.0  # seconds to wait for a TLS 1.3 server's verdict on our certificate
 #: Seconds the plain-DICOM probe waits after a failed handshake: a DICOM service answers an
@@ -163,7 +163,8 @@ def open_tls(
     transcript = transcript or _new_transcript(settings)
     start = time.perf_counter()
     try:
-        raw = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
+        address = (ascii_name(settings.host), settings.port)
+        raw = socket.create_connection(address, timeout=settings.timeout)  # type: ignore[arg-type]
     except OSError as error:
         _fail(transcript, error, facts_for(settings, "connect"), start)
         return None, transcript
@@ -171,7 +172,9 @@ def open_tls(
     connection = None
     try:
         connection = context.wrap_socket(
-            raw, server_hostname=transcript.server_name, do_handshake_on_connect=False
+            raw,
+            server_hostname=ascii_name(transcript.server_name),
+            do_handshake_on_connect=False,
         )
         opening.opened(connection)  # a cancel can shut it down during the handshake
         connection.do_handshake()
@@ -186,13 +189,21 @@ def open_tls(
     transcript.duration_ms = (time.perf_counter() - start) * 1000
     if transcript.hostname_check == "pending":
         transcript.hostname_check = "passed"
-    problems = _weaknesses(transcript.peer_chain) if RULES[settings.profile].strict_peer else []
+    strict = RULES[settings.profile].strict_peer
+    problems = certificate_facts.peer_weaknesses(transcript.peer_chain) if strict else []
     if problems:
         connection.close()
         transcript.error = "; ".join(problems)
         transcript.diagnosis = weak_certificate(settings.profile.value, problems[0])
         return None, transcript
     return connection, transcript
+
+
+def ascii_name(name: str) -> str | bytes:
+    """A host name to look up or to check the certificate against, as bytes when ASCII (a
+    node's host always is): given a str, getaddrinfo and ssl encode it with the IDNA codec,
+    whose import (with stringprep) took ~3 ms on the first byte's path."""
+    return name.encode("ascii") if name.isascii() else name
 
 
 def await_verdict(
@@ -297,18 +308,20 @@ def _private_chain(connection: ssl.SSLSocket, method: str) -> list[CertificateIn
 
 
 def _described(chain: list[bytes]) -> list[CertificateInfo]:
-    """DER certificates as a person checks them."""
-    from cryptography import x509
+    """DER certificates as a person checks them: read by ``certificate_facts`` (hashlib and a
+    little DER), by cryptography only for what that leaves (an unusual key, name or
+    signature), so a good handshake imports no cryptography beside the transfer it opens."""
+    described = []
+    for der in chain:
+        info = certificate_facts.read(der)
+        if info is None:
+            from cryptography import x509
 
-    from desktop.security.certificates import describe
+            from desktop.security.certificates import describe
 
-    return [describe(x509.load_der_x509_certificate(der)) for der in chain]
-
-
-def _weaknesses(chain: list[CertificateInfo]) -> list[str]:
-    from desktop.security.policy import peer_weaknesses
-
-    return peer_weaknesses(chain)
+            info = describe(x509.load_der_x509_certificate(der))
+        described.append(info)
+    return described
 
 
 def _fail(transcript: Transcript, error: BaseException, facts: Facts, start: float) -> None:

@@ -35,8 +35,6 @@ import json
 import logging
 import os
 import re
-import secrets
-import ssl
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
@@ -225,6 +223,8 @@ class Keystore:
     def _trusted_pem_checked_by_openssl(self) -> str | None:
         """The trusted CAs' PEM when every entry, identities included, loads into a scratch
         SSL context and has its other half; None when one does not (``damaged`` tells)."""
+        import ssl  # ~6 ms (OpenSSL's library): after the key derivation has started
+
         scratch = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:
             cas = [path.read_text(encoding="ascii") for path in self._files("trusted", ".pem")]
@@ -641,6 +641,8 @@ def damaged_identity(name: str, file: str, reason: str) -> KeystoreError:
 def sealed_for_tls(identity: UnlockedIdentity) -> TlsIdentity:
     """An opened identity as an SSL context loads it: the key sealed again under a one-time
     random password that exists only in this process."""
+    import secrets
+
     from cryptography.hazmat.primitives import serialization
 
     once = secrets.token_urlsafe(32).encode("ascii")

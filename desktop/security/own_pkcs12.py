@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from desktop.security import der
+from desktop.security.der import Element
 from desktop.security.errors import CertificateError, PasswordError
 
 if TYPE_CHECKING:
@@ -36,14 +38,14 @@ def sealed_key(data: bytes, secret: bytes, source: str) -> bytes:
     """The encrypted private key (PKCS#8 EncryptedPrivateKeyInfo, DER) of the PKCS#12 ``data``
     sealed under ``secret``, once the file's MAC proves ``secret`` is its password."""
     try:
-        _, auth_safe, mac_data = _elements(data, _tlv(data, 0, SEQUENCE))
+        _, auth_safe, mac_data = der.elements(data, der.tlv(data, 0, SEQUENCE))
         signed = _data_content(data, auth_safe)
         if signed is None:
             raise ValueError("its contents are not plain data")
         _check_mac(data, mac_data, signed, secret, source)
         bags = [
             bag
-            for content in _elements(signed, _tlv(signed, 0, SEQUENCE))
+            for content in der.elements(signed, der.tlv(signed, 0, SEQUENCE))
             for bag in _bags(signed, content)
         ]
     except ValueError as error:
@@ -78,75 +80,33 @@ def _bags(data: bytes, content: Element) -> list[bytes]:
     if safe is None:
         return []
     found = []
-    for bag in _elements(safe, _tlv(safe, 0, SEQUENCE)):
-        bag_id, value, *_ = _elements(safe, bag)
-        if _value(safe, bag_id) == SHROUDED_KEY_BAG:
-            key = _tlv(safe, value.start, SEQUENCE)
+    for bag in der.elements(safe, der.tlv(safe, 0, SEQUENCE)):
+        bag_id, value, *_ = der.elements(safe, bag)
+        if der.value(safe, bag_id) == SHROUDED_KEY_BAG:
+            key = der.tlv(safe, value.start, SEQUENCE)
             found.append(safe[value.start : key.end])
     return found
 
 
 def _data_content(data: bytes, content_info: Element) -> bytes | None:
     """The octets of a PKCS#7 ContentInfo of type data (None for another type)."""
-    content_type, content = _elements(data, content_info)
-    if _value(data, content_type) != DATA:
+    content_type, content = der.elements(data, content_info)
+    if der.value(data, content_type) != DATA:
         return None
-    return _value(data, _tlv(data, _tlv(data, content.at, EXPLICIT_0).start, OCTET_STRING))
+    return der.value(data, der.tlv(data, der.tlv(data, content.at, EXPLICIT_0).start, OCTET_STRING))
 
 
 def _check_mac(data: bytes, mac_data: Element, signed: bytes, secret: bytes, source: str) -> None:
-    digest_info, salt, *rest = _elements(data, mac_data)
-    algorithm, digest = _elements(data, digest_info)
-    if _value(data, _elements(data, algorithm)[0]) != SHA256:
+    digest_info, salt, *rest = der.elements(data, mac_data)
+    algorithm, digest = der.elements(data, digest_info)
+    if der.value(data, der.elements(data, algorithm)[0]) != SHA256:
         raise CertificateError(f"{source}: no HMAC-SHA256 over the PKCS#12 contents")
-    iterations = int.from_bytes(_value(data, rest[0]), "big") if rest else 1
+    iterations = int.from_bytes(der.value(data, rest[0]), "big") if rest else 1
     password = secret.decode("ascii").encode("utf-16-be") + b"\x00\x00"  # a BMPString
-    key = _pkcs12_kdf(password, _value(data, salt), iterations, 32)
+    key = _pkcs12_kdf(password, der.value(data, salt), iterations, 32)
     expected = hmac.new(key, signed, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, _value(data, digest)):
+    if not hmac.compare_digest(expected, der.value(data, digest)):
         raise PasswordError(f"{source}: wrong password for the PKCS#12 file")
-
-
-class Element(NamedTuple):
-    """One DER element: where it begins, and where its value starts and ends."""
-
-    at: int
-    start: int
-    end: int
-
-
-def _tlv(data: bytes, at: int, tag: int | None = None) -> Element:
-    """The DER element at ``at`` (of tag ``tag`` when given)."""
-    if at + 2 > len(data):
-        raise ValueError("it ends within a DER element")
-    if tag is not None and data[at] != tag:
-        raise ValueError(f"DER tag {data[at]:#04x} where {tag:#04x} belongs")
-    length = data[at + 1]
-    start = at + 2
-    if length & 0x80:
-        if not 1 <= length & 0x7F <= 4:
-            raise ValueError("not DER: an indefinite or oversized length")
-        start += length & 0x7F
-        length = int.from_bytes(data[at + 2 : start], "big")
-    if start + length > len(data):
-        raise ValueError("a DER element runs past the end")
-    return Element(at, start, start + length)
-
-
-def _elements(data: bytes, container: Element) -> list[Element]:
-    """The elements one after the other in ``container``'s value."""
-    found = []
-    at = container.start
-    while at < container.end:
-        found.append(_tlv(data, at))
-        at = found[-1].end
-    if at != container.end:
-        raise ValueError("DER elements overrun their container")
-    return found
-
-
-def _value(data: bytes, element: Element) -> bytes:
-    return data[element.start : element.end]
 
 
 def _pkcs12_kdf(password: bytes, salt: bytes, iterations: int, length: int) -> bytes:

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from desktop.security.certificate_facts import MIN_RSA_BITS
 from desktop.security.certificates import (
     CertificateInfo,
     PrivateKey,
@@ -17,7 +18,6 @@ from desktop.security.certificates import (
 )
 
 EXPIRY_WARNING = dt.timedelta(days=30)
-MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 WEAK_HASHES = frozenset({"md5", "sha1"})
 
@@ -172,26 +172,6 @@ def _same_public_key(key: PrivateKey, certificate: x509.Certificate) -> bool:
     return key.public_key().public_bytes(encoding, layout) == (
         certificate.public_key().public_bytes(encoding, layout)
     )
-
-
-STRONG_HASHES = frozenset({"sha256", "sha384", "sha512"})
-
-
-def peer_weaknesses(chain: list[CertificateInfo]) -> list[str]:
-    """Why a peer's chain breaks PS3.15 B.13 (RSA keys of 2048+ bits, SHA-2 signatures)."""
-    problems = []
-    for info in chain:
-        if info.key_type == "RSA" and info.key_bits < MIN_RSA_BITS:
-            problems.append(
-                f"{info.subject} has a {info.key_bits}-bit RSA key "
-                f"(the profile needs {MIN_RSA_BITS})"
-            )
-        if info.subject != info.issuer and info.signature_hash not in STRONG_HASHES:
-            problems.append(
-                f"{info.subject} is signed with {info.signature_hash.upper()} "
-                "(the profile needs SHA-256 or better)"
-            )
-    return problems
 
 
 def errors(findings: list[Finding]) -> list[str]:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from importlib import resources
 
 from desktop.core.errors import CourierError
 
@@ -124,6 +123,8 @@ class Table:
 @cache
 def load_table() -> Table:
     """The table shipped with the package."""
+    from importlib import resources  # ~3 ms: not for every command that reads the config
+
     text = resources.files(__package__).joinpath("table_e1_1.json").read_text("utf-8")
     exact: dict[int, Row] = {}
     repeating: dict[tuple[int, int | None], Row] = {}
