@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from desktop.core.audit.events import Study
     from desktop.core.deid.setting import Deidentification
     from desktop.core.model import MediaTree
-    from desktop.net.queue import TransferQueue
+    from desktop.net.queue import JobSummary, TransferQueue
     from desktop.net.store import Peer, StoreItem
     from desktop.security.keystore import Keystore
 
@@ -781,7 +781,7 @@ def _report_job(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total + held}"
             + held_back
             + (f", {job.failed} failed" if job.failed else "")
-            + (f", {job.pending} pending (dicom-courier queue run)" if job.pending else "")
+            + _pending(job)
             + (f"; {commitment}" if commitment else "")
             + (" (a later report reaches `dicom-courier listen`)" if job.commit_waiting else "")
             + (f"; {job.deidentified}" if job.deidentified else "")
@@ -789,6 +789,16 @@ def _report_job(
     requested = job.committed + job.commit_failed + job.commit_waiting
     committed = not requested or job.committed == job.total
     return 0 if job.sent == job.total and committed and not (extra_failures or held) else 1
+
+
+def _pending(job: "JobSummary") -> str:
+    """The job's unsent instances and the command that sends them: `queue run` sends a
+    pending job, a cancelled one only after `queue retry`."""
+    if not job.pending:
+        return ""
+    if job.cancelled:
+        return f", {job.pending} not sent (dicom-courier queue retry {job.id})"
+    return f", {job.pending} pending (dicom-courier queue run)"
 
 
 def _failed_associations(job_id: int) -> set[str]:

@@ -192,6 +192,7 @@ class TransferQueue:
     """Jobs and their instances, persisted in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         private_folder(path.parent)
         try:
             self.db = _open(path)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from desktop.net.cancel import Cancel
+from desktop.net.cancel_watch import cancelled_elsewhere
 from desktop.net.history import History
 from desktop.net.link import DEFAULT_ATTEMPTS, Connector, Failure
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
@@ -71,11 +72,44 @@ def run_job(
     over up to ``parallel`` associations at once, compressed as ``compress`` says.
 
     Stop iterating to pause: what was acknowledged is committed, the rest stays pending.
-    ``cancel`` stops it from another thread even while a peer keeps silent: the failures
-    that the cancel itself causes are not recorded.
+    ``cancel`` stops it from another thread even while a peer keeps silent, and so does
+    the job's cancel in the queue by another process (``queue cancel``): the failures that
+    the cancel itself causes are not recorded.
     """
-    if cancel is not None:
-        connect = cancel.connector(connect)
+    cancel = Cancel() if cancel is None else cancel
+    with cancelled_elsewhere(queue.path, job_id, cancel):
+        yield from _sending(
+            queue,
+            job_id,
+            cancel.connector(connect),
+            peer,
+            policy=policy,
+            parallel=parallel,
+            compress=compress,
+            history=history,
+            wait=wait,
+            sleep=sleep,
+            clock=clock,
+            cancel=cancel,
+        )
+
+
+def _sending(
+    queue: TransferQueue,
+    job_id: int,
+    connect: Connector,
+    peer: Peer,
+    *,
+    policy: RetryPolicy,
+    parallel: int,
+    compress: str,
+    history: History | None,
+    wait: bool,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    cancel: Cancel,
+) -> Iterator[Record]:
+    """``run_job``'s sending, through links ``cancel`` shuts down."""
     job = queue.job(job_id)
     node, deidentified = job.node, job.deidentified
     failed_associations: set[str] = set()  # said once per job, not once per instance
@@ -97,7 +131,7 @@ def run_job(
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
         for record in parallel_store(connect, peer, sending, parallel, compress=compress):
             answered = isinstance(record, StoreOutcome) and record.ok
-            if cancel is not None and cancel.cancelled and not answered:
+            if cancel.cancelled and not answered:
                 return  # the links were shut down under it: nothing more is true of the peer
             if isinstance(record, StoreOutcome):
                 instance = by_item[id(record.item)]
