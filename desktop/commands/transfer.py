@@ -900,6 +900,7 @@ def _queue_commit(args: argparse.Namespace) -> int:
 
 
 def _queue_run(args: argparse.Namespace) -> int:
+    from desktop.net.claim import JobTakenError
     from desktop.net.copies import sweep
     from desktop.net.queue import TransferQueue
 
@@ -914,7 +915,11 @@ def _queue_run(args: argparse.Namespace) -> int:
             print(f"job {job_id} not run: {error}", file=sys.stderr)
             status = 1
             continue
-        _run_to_end(queue, job_id, node, connector, peer, args, compress=job.compression)
+        try:
+            _run_to_end(queue, job_id, node, connector, peer, args, compress=job.compression)
+        except JobTakenError as taken:  # its sender reports it
+            print(taken, file=sys.stderr)
+            continue
         status |= _report_job(queue, job_id, args.json)
     return status
 

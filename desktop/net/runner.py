@@ -9,10 +9,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 
 from desktop.net.cancel import Cancel
 from desktop.net.cancel_watch import cancelled_elsewhere
+from desktop.net.claim import claim
 from desktop.net.history import History
 from desktop.net.link import DEFAULT_ATTEMPTS, Connector, Failure
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
@@ -75,23 +77,35 @@ def run_job(
     ``cancel`` stops it from another thread even while a peer keeps silent, and so does
     the job's cancel in the queue by another process (``queue cancel``): the failures that
     the cancel itself causes are not recorded.
+
+    The job is claimed at once: JobTakenError, before anything is sent or recorded, when another
+    process is sending it.
     """
+    held = claim(queue.path, job_id)
     cancel = Cancel() if cancel is None else cancel
-    with cancelled_elsewhere(queue.path, job_id, cancel):
-        yield from _sending(
-            queue,
-            job_id,
-            cancel.connector(connect),
-            peer,
-            policy=policy,
-            parallel=parallel,
-            compress=compress,
-            history=history,
-            wait=wait,
-            sleep=sleep,
-            clock=clock,
-            cancel=cancel,
-        )
+    sending = _sending(
+        queue,
+        job_id,
+        cancel.connector(connect),
+        peer,
+        policy=policy,
+        parallel=parallel,
+        compress=compress,
+        history=history,
+        wait=wait,
+        sleep=sleep,
+        clock=clock,
+        cancel=cancel,
+    )
+    return _claimed(held, cancelled_elsewhere(queue.path, job_id, cancel), sending)
+
+
+def _claimed(
+    held: ExitStack, watch: AbstractContextManager[None], records: Iterator[Record]
+) -> Iterator[Record]:
+    """``records``, the job claimed until they end and watched while they are iterated."""
+    with held, watch:
+        yield from records
 
 
 def _sending(
