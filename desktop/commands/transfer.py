@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from desktop.core.audit.events import Study
     from desktop.core.deid.setting import Deidentification
     from desktop.core.model import MediaTree
-    from desktop.net.queue import JobSummary, TransferQueue
+    from desktop.net.queue import JobSummary, QueuedInstance, TransferQueue
     from desktop.net.store import Peer, StoreItem
     from desktop.security.keystore import Keystore
 
@@ -728,6 +728,7 @@ def _report_job(
 
     job = queue.job(job_id)
     failed = queue.instances(job_id, FAILED)
+    warned = queue.warned(job_id) if job.sent else []
     if as_json:
         print(
             json.dumps(
@@ -738,6 +739,7 @@ def _report_job(
                     "total": job.total,
                     "held_back": held,
                     "sent": job.sent,
+                    "stored_with_warning": len(warned),
                     "failed": job.failed,
                     "pending": job.pending,
                     "deidentified": job.deidentified,
@@ -771,6 +773,7 @@ def _report_job(
                 print(f"FAILED {instance.item.path}: {instance.message}")
         for instance in queue.commitment_failures(job_id) if job.commit_failed else []:
             print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
+        _say_warnings(job, warned)
         held_back = ""
         if held:  # the send de-identified: its module is loaded already
             from desktop.deid_send import HELD_BACK
@@ -779,6 +782,7 @@ def _report_job(
         commitment = job.commitment()
         print(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total + held}"
+            + (f" ({len(warned)} with a warning from the peer)" if warned else "")
             + held_back
             + (f", {job.failed} failed" if job.failed else "")
             + _pending(job)
@@ -789,6 +793,20 @@ def _report_job(
     requested = job.committed + job.commit_failed + job.commit_waiting
     committed = not requested or job.committed == job.total
     return 0 if job.sent == job.total and committed and not (extra_failures or held) else 1
+
+
+def _say_warnings(job: "JobSummary", warned: "list[QueuedInstance]") -> None:
+    """What the peer said of the instances it stored with a warning (elements coerced or
+    discarded ...): each alone, or counted when many got the same."""
+    for message, count in Counter(i.message for i in warned).items():
+        if count == 1:
+            path = next(i.item.path for i in warned if i.message == message)
+            print(f"WARNING {path}: stored, but {job.node} answered {message}")
+        else:
+            print(
+                f"WARNING job {job.id} to {job.node}: {count} instance(s) stored, but "
+                f"{job.node} answered {message} (dicom-courier queue show {job.id} names them)"
+            )
 
 
 def _pending(job: "JobSummary") -> str:
@@ -877,10 +895,11 @@ def _queue_show(args: argparse.Namespace) -> int:
     queue = TransferQueue(courier_home() / "queue.sqlite")
     if args.json:
         return _report_job(queue, args.job, True)
+    warned = queue.warned(args.job)
     for instance in queue.instances(args.job):
         commitment = COMMITMENT_WORDS[instance.commitment]
         reason = instance.commitment_reason or (
-            instance.message if instance.state != "sent" else ""
+            instance.message if instance.state != "sent" or instance in warned else ""
         )
         print(
             f"{instance.item.path}  {instance.state}"

@@ -527,6 +527,18 @@ class TransferQueue:
         """The job's instances the peer did not commit to keep."""
         return [i for i in self.instances(job_id, SENT) if i.commitment == FAILED]
 
+    def warned(self, job_id: int) -> list[QueuedInstance]:
+        """The job's instances the peer stored with a warning (elements coerced or discarded
+        ...), which their message says."""
+        seqs = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT seq FROM instances WHERE job_id = ? AND state = ? AND status != 0",
+                (job_id, SENT),
+            )
+        }
+        return [i for i in self.instances(job_id, SENT) if i.seq in seqs] if seqs else []
+
     def cancelled(self, job_id: int) -> bool:
         row = self.db.execute("SELECT cancelled FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row[0])
