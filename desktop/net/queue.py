@@ -74,6 +74,8 @@ ADDED_COLUMNS = {
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 WAITING, COMMITTED = "waiting", "committed"  # commitment states (and FAILED)
 DAMAGED_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+BUSY = 5  # SQLITE_BUSY
+BUSY_SECONDS = 30.0  # how long a statement waits for another process's lock
 SIDE_FILES = ("-wal", "-shm")
 HASHING_THREADS = 4
 
@@ -586,9 +588,9 @@ def _open(path: Path) -> sqlite3.Connection:
         side = path.with_name(path.name + suffix)
         if side.exists():
             side.chmod(0o600)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _write_ahead(db)
         db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         db.executescript(SCHEMA)
         _add_columns(db)
@@ -604,13 +606,42 @@ def _open(path: Path) -> sqlite3.Connection:
     return db
 
 
+def _write_ahead(db: sqlite3.Connection) -> None:
+    """The WAL journal. Switching to it, SQLite does not wait for a process that opens the
+    new database at the same moment: the switch is tried again meanwhile."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _add_columns(db: sqlite3.Connection) -> None:
-    """Columns a queue written by an earlier release lacks (its jobs kept)."""
+    """Columns a queue written by an earlier release (or just created) lacks, its jobs kept;
+    added under the write lock, so that processes opening it at once add each only once."""
+    if not _missing_columns(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table, name in _missing_columns(db):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ADDED_COLUMNS[table][name]}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _missing_columns(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The (table, column) pairs of ADDED_COLUMNS the database does not have."""
+    missing = []
     for table, added in ADDED_COLUMNS.items():
         present = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
-        for name, declaration in added.items():
-            if name not in present:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+        missing += [(table, name) for name in added if name not in present]
+    return missing
 
 
 def _move_aside(path: Path) -> Path:
