@@ -782,10 +782,10 @@ def _report_job(
         commitment = job.commitment()
         print(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total + held}"
-            + (f" ({len(warned)} with a warning from the peer)" if warned else "")
             + held_back
             + (f", {job.failed} failed" if job.failed else "")
             + _pending(job)
+            + (f"; the peer stored {len(warned)} of them with a warning" if warned else "")
             + (f"; {commitment}" if commitment else "")
             + (" (a later report reaches `dicom-courier listen`)" if job.commit_waiting else "")
             + (f"; {job.deidentified}" if job.deidentified else "")

@@ -29,7 +29,9 @@ def test_stored_with_a_warning_is_said(tmp_path: Path, capsys: pytest.CaptureFix
     assert len(received) == COUNT
     assert status == 0, (out, err)  # stored: the job is done
     [discarded] = [p for p in paths if int(pydicom.dcmread(p).InstanceNumber) == 1]
-    assert "job 1 to archive: done, sent 5 of 5 (3 with a warning from the peer)" in out, out
+    assert "job 1 to archive: done, sent 5 of 5; the peer stored 3 of them with a warning" in out, (
+        out
+    )
     assert (
         f"WARNING {discarded}: stored, but archive answered warning: elements discarded (0xB006)"
         in out
