@@ -40,11 +40,12 @@ def test_signed_copies_are_not_compressed_out_of_their_signature(
     make_study(tmp_path / "study", count=COUNT)  # uncompressed 16-bit CT: compressible
     port, received = free_port(), tmp_path / "received"
     received.mkdir()
-    status, _, err = cli(
+    status, out, err = cli(
         capsys, *node_add("PACS", "DCMTK_SCP", port, "--sign-profile", "base",
                           "--sign-identity", "courier", "--compress", compress),
     )  # fmt: skip
     assert status == 0, err
+    assert f"compresses {compress}, never its signed copies (compressed, they would fail" in out
     scp = storescp_plain_command(received, port)
     scp.insert(1, "+xa")  # it would accept every compressed transfer syntax
     with running(scp, port, tmp_path / "storescp.log"):
