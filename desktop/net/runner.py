@@ -151,8 +151,13 @@ def _sending(
                 instance = by_item[id(record.item)]
                 state = queue.record(instance, record, policy, clock())
                 if not record.ok and record.message not in failed_associations:
-                    logger.warning(
-                        "job %d to %s: %s: %s", job_id, node, record.item.path, record.message
+                    logger.log(  # a final failure is the caller's to say (a send's summary)
+                        logging.WARNING if state == PENDING else logging.INFO,
+                        "job %d to %s: %s: %s",
+                        job_id,
+                        node,
+                        record.item.path,
+                        record.message,
                     )
                 summary = summary.moved(
                     instance.item.size, instance.state, state, cancelled=queue.cancelled(job_id)
