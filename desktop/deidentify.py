@@ -99,9 +99,9 @@ def copies(
 
 
 def check_output(paths: Iterable[Path], out: Path) -> None:
-    """The copies go to a folder of their own: not a file, and not inside the data being
-    de-identified (the copies would mix with the identified originals there, and a second run
-    would read its own output)."""
+    """The copies go to a folder of their own: not a file, neither inside the data being
+    de-identified nor holding it (the copies would mix with the identified originals there,
+    and a second run would read its own output)."""
     if out.exists() and not out.is_dir():
         raise CourierError(f"{out} is a file: --out names the folder the copies go to")
     target = out.resolve()
@@ -110,6 +110,11 @@ def check_output(paths: Iterable[Path], out: Path) -> None:
         if target == source or (source.is_dir() and target.is_relative_to(source)):
             raise CourierError(
                 f"{out} is inside {path}, which is being de-identified: choose a folder outside it"
+            )
+        if source.is_relative_to(target):
+            raise CourierError(
+                f"{out} holds {path}, which is being de-identified: the copies would mix with "
+                "the identified originals there; choose a folder outside it"
             )
 
 

@@ -99,4 +99,6 @@ def describe(node: Node) -> str:
         security += f"; compresses {node.compress}" + (
             " (LOSSY)" if node.compress in LOSSY_COMPRESSIONS else ""
         )
+        if node.sign_profile:
+            security += ", never its signed copies (compressed, they would fail their signatures)"
     return f"{node.ae_title}@{node.host}:{node.port} as {node.calling_ae_title} ({security})"

@@ -208,7 +208,7 @@ def _show(record: dict[str, Any], history: History, trust: "Trust | None", tls: 
     elif record["event"] == "stored":
         print(f"stored {record['path']} from {record['calling']}", flush=True)
         if trust is not None:
-            _check_signatures(record, history, trust)
+            _check_signatures(record, history, trust, tls)
     elif record["event"] in ("commitment-requested", "commitment-report"):
         history.append(record)
         print(
@@ -221,16 +221,18 @@ def _show(record: dict[str, Any], history: History, trust: "Trust | None", tls: 
         who = record.get("calling") or record.get("peer", "")
         status = f" 0x{record['status']:04X}" if "status" in record else ""
         why = record.get("error") or record.get("reason") or ""
-        print(f"{record['event']} ({who}){status}: {why}", flush=True)
+        print(f"{record['event']} ({who}){status}" + (f": {why}" if why else ""), flush=True)
 
 
-def _check_signatures(record: dict[str, Any], history: History, trust: "Trust") -> None:
-    """Verify a received instance's signatures and record the verdicts (never refuses it)."""
+def _check_signatures(record: dict[str, Any], history: History, trust: "Trust", tls: str) -> None:
+    """Verify a received instance's signatures and record the verdicts (never refuses it;
+    ``tls``: the listener's TLS profile, as the other records of its associations say)."""
     from desktop.signing import verify_file
 
     check = verify_file(Path(record["path"]), trust)
     history.append(
         {
+            **({"listener_tls": tls} if tls else {}),
             "event": "signature-check",
             "path": record["path"],
             "calling": record["calling"],

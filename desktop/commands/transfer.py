@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from desktop.core.deid.setting import Deidentification
     from desktop.core.model import MediaTree
     from desktop.net.cancel import Cancel
-    from desktop.net.queue import TransferQueue
+    from desktop.net.queue import JobSummary, QueuedInstance, TransferQueue
     from desktop.net.store import Peer, StoreItem
     from desktop.security.keystore import Keystore
 
@@ -740,6 +740,7 @@ def _report_job(
 
     job = queue.job(job_id)
     failed = queue.instances(job_id, FAILED)
+    warned = queue.warned(job_id) if job.sent else []
     if as_json:
         print(
             json.dumps(
@@ -750,6 +751,7 @@ def _report_job(
                     "total": job.total,
                     "held_back": held,
                     "sent": job.sent,
+                    "stored_with_warning": len(warned),
                     "failed": job.failed,
                     "pending": job.pending,
                     "deidentified": job.deidentified,
@@ -783,6 +785,7 @@ def _report_job(
                 print(f"FAILED {instance.item.path}: {instance.message}")
         for instance in queue.commitment_failures(job_id) if job.commit_failed else []:
             print(f"NOT COMMITTED {instance.item.path}: {instance.commitment_reason}")
+        _say_warnings(job, warned)
         held_back = ""
         if held:  # the send de-identified: its module is loaded already
             from desktop.deid_send import HELD_BACK
@@ -793,7 +796,8 @@ def _report_job(
             f"job {job.id} to {job.node}: {job.state}, sent {job.sent} of {job.total + held}"
             + held_back
             + (f", {job.failed} failed" if job.failed else "")
-            + (f", {job.pending} pending (dicom-courier queue run)" if job.pending else "")
+            + _pending(job)
+            + (f"; the peer stored {len(warned)} of them with a warning" if warned else "")
             + (f"; {commitment}" if commitment else "")
             + (" (a later report reaches `dicom-courier listen`)" if job.commit_waiting else "")
             + (f"; {job.deidentified}" if job.deidentified else "")
@@ -801,6 +805,30 @@ def _report_job(
     requested = job.committed + job.commit_failed + job.commit_waiting
     committed = not requested or job.committed == job.total
     return 0 if job.sent == job.total and committed and not (extra_failures or held) else 1
+
+
+def _say_warnings(job: "JobSummary", warned: "list[QueuedInstance]") -> None:
+    """What the peer said of the instances it stored with a warning (elements coerced or
+    discarded ...): each alone, or counted when many got the same."""
+    for message, count in Counter(i.message for i in warned).items():
+        if count == 1:
+            path = next(i.item.path for i in warned if i.message == message)
+            print(f"WARNING {path}: stored, but {job.node} answered {message}")
+        else:
+            print(
+                f"WARNING job {job.id} to {job.node}: {count} instance(s) stored, but "
+                f"{job.node} answered {message} (dicom-courier queue show {job.id} names them)"
+            )
+
+
+def _pending(job: "JobSummary") -> str:
+    """The job's unsent instances and the command that sends them: `queue run` sends a
+    pending job, a cancelled one only after `queue retry`."""
+    if not job.pending:
+        return ""
+    if job.cancelled:
+        return f", {job.pending} not sent (dicom-courier queue retry {job.id})"
+    return f", {job.pending} pending (dicom-courier queue run)"
 
 
 def _failed_associations(job_id: int) -> set[str]:
@@ -879,10 +907,11 @@ def _queue_show(args: argparse.Namespace) -> int:
     queue = TransferQueue(courier_home() / "queue.sqlite")
     if args.json:
         return _report_job(queue, args.job, True)
+    warned = queue.warned(args.job)
     for instance in queue.instances(args.job):
         commitment = COMMITMENT_WORDS[instance.commitment]
         reason = instance.commitment_reason or (
-            instance.message if instance.state != "sent" else ""
+            instance.message if instance.state != "sent" or instance in warned else ""
         )
         print(
             f"{instance.item.path}  {instance.state}"
@@ -903,6 +932,7 @@ def _queue_commit(args: argparse.Namespace) -> int:
 
 
 def _queue_run(args: argparse.Namespace) -> int:
+    from desktop.net.claim import JobTakenError
     from desktop.net.copies import sweep
     from desktop.net.queue import TransferQueue
 
@@ -917,7 +947,11 @@ def _queue_run(args: argparse.Namespace) -> int:
             print(f"job {job_id} not run: {error}", file=sys.stderr)
             status = 1
             continue
-        _run_to_end(queue, job_id, node, connector, peer, args, compress=job.compression)
+        try:
+            _run_to_end(queue, job_id, node, connector, peer, args, compress=job.compression)
+        except JobTakenError as taken:  # its sender reports it
+            print(taken, file=sys.stderr)
+            continue
         status |= _report_job(queue, job_id, args.json)
     return status
 

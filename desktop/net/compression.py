@@ -50,6 +50,9 @@ LARGEST = 256 * 1024 * 1024  # a larger file goes as it is: packing holds it in 
 SAMPLES, PHOTOMETRIC, FRAMES = 0x00280002, 0x00280004, 0x00280008
 ROWS, COLUMNS, BITS_ALLOCATED, BITS_STORED = 0x00280010, 0x00280011, 0x00280100, 0x00280101
 PIXEL_DATA, PIXEL_GROUP_LENGTH = 0x7FE00010, 0x7FE00000
+DIGITAL_SIGNATURES = 0xFFFAFFFA
+#: A signature covers the data set as encoded: a compressed one would no longer verify.
+SIGNED = "sent uncompressed: it is digitally signed, and a compressed copy would fail its signature"
 LAYOUT = frozenset(
     {SAMPLES, PHOTOMETRIC, FRAMES, ROWS, COLUMNS, BITS_ALLOCATED, BITS_STORED, PIXEL_GROUP_LENGTH}
 )
@@ -209,6 +212,8 @@ def _compressed(content: bytes, codec: Codec) -> tuple[bytes | None, str, str]:
     dataset = dcmread(io.BytesIO(content))
     if "PixelData" not in dataset or dataset.file_meta.TransferSyntaxUID.is_compressed:
         return None, "", ""
+    if DIGITAL_SIGNATURES in dataset:
+        return None, "", SIGNED
     if not codec.method:
         dataset.compress(codec.syntax, encoding_plugin=codec.plugin, generate_instance_uid=False)
         return encode(dataset, codec.syntax), "", ""
@@ -246,7 +251,7 @@ def _jpeg_ls_direct(content: bytes) -> bytes | None:
         or frames < 1
         or length == UNDEFINED_LENGTH
         or length < frame * frames
-        or value + length > len(content)
+        or value + length != len(content)  # elements after it (a signature): pydicom's way
     ):
         return None
     from desktop.net.charls import encoder

@@ -73,6 +73,8 @@ ADDED_COLUMNS = {
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 WAITING, COMMITTED = "waiting", "committed"  # commitment states (and FAILED)
 DAMAGED_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+BUSY = 5  # SQLITE_BUSY
+BUSY_SECONDS = 30.0  # how long a statement waits for another process's lock
 SIDE_FILES = ("-wal", "-shm")
 HASHING_THREADS = 4
 
@@ -191,6 +193,7 @@ class TransferQueue:
     """Jobs and their instances, persisted in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         private_folder(path.parent)
         try:
             self.db = _open(path)
@@ -527,6 +530,18 @@ class TransferQueue:
         """The job's instances the peer did not commit to keep."""
         return [i for i in self.instances(job_id, SENT) if i.commitment == FAILED]
 
+    def warned(self, job_id: int) -> list[QueuedInstance]:
+        """The job's instances the peer stored with a warning (elements coerced or discarded
+        ...), which their message says."""
+        seqs = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT seq FROM instances WHERE job_id = ? AND state = ? AND status != 0",
+                (job_id, SENT),
+            )
+        }
+        return [i for i in self.instances(job_id, SENT) if i.seq in seqs] if seqs else []
+
     def cancelled(self, job_id: int) -> bool:
         row = self.db.execute("SELECT cancelled FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row[0])
@@ -574,9 +589,9 @@ def _open(path: Path) -> sqlite3.Connection:
         side = path.with_name(path.name + suffix)
         if side.exists():
             side.chmod(0o600)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _write_ahead(db)
         db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         db.executescript(SCHEMA)
         _add_columns(db)
@@ -592,13 +607,42 @@ def _open(path: Path) -> sqlite3.Connection:
     return db
 
 
+def _write_ahead(db: sqlite3.Connection) -> None:
+    """The WAL journal. Switching to it, SQLite does not wait for a process that opens the
+    new database at the same moment: the switch is tried again meanwhile."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _add_columns(db: sqlite3.Connection) -> None:
-    """Columns a queue written by an earlier release lacks (its jobs kept)."""
+    """Columns a queue written by an earlier release (or just created) lacks, its jobs kept;
+    added under the write lock, so that processes opening it at once add each only once."""
+    if not _missing_columns(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table, name in _missing_columns(db):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ADDED_COLUMNS[table][name]}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _missing_columns(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The (table, column) pairs of ADDED_COLUMNS the database does not have."""
+    missing = []
     for table, added in ADDED_COLUMNS.items():
         present = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
-        for name, declaration in added.items():
-            if name not in present:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+        missing += [(table, name) for name in added if name not in present]
+    return missing
 
 
 def _move_aside(path: Path) -> Path:

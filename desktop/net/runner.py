@@ -9,9 +9,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 
 from desktop.net.cancel import Cancel
+from desktop.net.cancel_watch import cancelled_elsewhere
+from desktop.net.claim import claim
 from desktop.net.history import History
 from desktop.net.link import DEFAULT_ATTEMPTS, Connector, Failure
 from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
@@ -71,11 +74,56 @@ def run_job(
     over up to ``parallel`` associations at once, compressed as ``compress`` says.
 
     Stop iterating to pause: what was acknowledged is committed, the rest stays pending.
-    ``cancel`` stops it from another thread even while a peer keeps silent: the failures
-    that the cancel itself causes are not recorded.
+    ``cancel`` stops it from another thread even while a peer keeps silent, and so does
+    the job's cancel in the queue by another process (``queue cancel``): the failures that
+    the cancel itself causes are not recorded.
+
+    The job is claimed at once: JobTakenError, before anything is sent or recorded, when another
+    process is sending it.
     """
-    if cancel is not None:
-        connect = cancel.connector(connect)
+    held = claim(queue.path, job_id)
+    cancel = Cancel() if cancel is None else cancel
+    sending = _sending(
+        queue,
+        job_id,
+        cancel.connector(connect),
+        peer,
+        policy=policy,
+        parallel=parallel,
+        compress=compress,
+        history=history,
+        wait=wait,
+        sleep=sleep,
+        clock=clock,
+        cancel=cancel,
+    )
+    return _claimed(held, cancelled_elsewhere(queue.path, job_id, cancel), sending)
+
+
+def _claimed(
+    held: ExitStack, watch: AbstractContextManager[None], records: Iterator[Record]
+) -> Iterator[Record]:
+    """``records``, the job claimed until they end and watched while they are iterated."""
+    with held, watch:
+        yield from records
+
+
+def _sending(
+    queue: TransferQueue,
+    job_id: int,
+    connect: Connector,
+    peer: Peer,
+    *,
+    policy: RetryPolicy,
+    parallel: int,
+    compress: str,
+    history: History | None,
+    wait: bool,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    cancel: Cancel,
+) -> Iterator[Record]:
+    """``run_job``'s sending, through links ``cancel`` shuts down."""
     job = queue.job(job_id)
     node, deidentified = job.node, job.deidentified
     failed_associations: set[str] = set()  # said once per job, not once per instance
@@ -97,14 +145,19 @@ def run_job(
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
         for record in parallel_store(connect, peer, sending, parallel, compress=compress):
             answered = isinstance(record, StoreOutcome) and record.ok
-            if cancel is not None and cancel.cancelled and not answered:
+            if cancel.cancelled and not answered:
                 return  # the links were shut down under it: nothing more is true of the peer
             if isinstance(record, StoreOutcome):
                 instance = by_item[id(record.item)]
                 state = queue.record(instance, record, policy, clock())
                 if not record.ok and record.message not in failed_associations:
-                    logger.warning(
-                        "job %d to %s: %s: %s", job_id, node, record.item.path, record.message
+                    logger.log(  # a final failure is the caller's to say (a send's summary)
+                        logging.WARNING if state == PENDING else logging.INFO,
+                        "job %d to %s: %s: %s",
+                        job_id,
+                        node,
+                        record.item.path,
+                        record.message,
                     )
                 summary = summary.moved(
                     instance.item.size, instance.state, state, cancelled=queue.cancelled(job_id)

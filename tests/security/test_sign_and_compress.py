@@ -1,0 +1,64 @@
+"""A node that signs its copies and compresses for the wire: the signed copies go as they
+were signed, so that DCMTK's dcmsign and our verify find their signatures valid, each
+with a note saying why it was not compressed (tester's F11: every copy arrived JPEG-LS
+compressed with an INVALID signature)."""
+
+import shutil
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from tests.helpers import cli, node_add
+from tests.net.conftest import make_study
+from tests.peers import free_port, running, storescp_plain_command
+from tests.pki import Pki
+from tests.security.signing_fixtures import (
+    PASSWORD,
+    dcmsign_verify,
+    signing_keystore,
+    verify_json,
+)
+
+__all__ = ["signing_keystore"]  # fixture, used by name
+COUNT = 3
+EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
+
+
+@pytest.mark.parametrize("compress", ["jpeg-ls-lossless", "j2k-lossless", "rle"])
+def test_signed_copies_are_not_compressed_out_of_their_signature(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    signing_keystore: Path,
+    pki: Pki,
+    compress: str,
+) -> None:
+    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    make_study(tmp_path / "study", count=COUNT)  # uncompressed 16-bit CT: compressible
+    port, received = free_port(), tmp_path / "received"
+    received.mkdir()
+    status, out, err = cli(
+        capsys, *node_add("PACS", "DCMTK_SCP", port, "--sign-profile", "base",
+                          "--sign-identity", "courier", "--compress", compress),
+    )  # fmt: skip
+    assert status == 0, err
+    assert f"compresses {compress}, never its signed copies (compressed, they would fail" in out
+    scp = storescp_plain_command(received, port)
+    scp.insert(1, "+xa")  # it would accept every compressed transfer syntax
+    with running(scp, port, tmp_path / "storescp.log"):
+        status, out, err = cli(capsys, "send", "PACS", tmp_path / "study")
+    assert status == 0, (out, err)
+    assert f"sent {COUNT} of {COUNT}" in out and "compressed" not in out, out
+    assert err.count("it is digitally signed, and a compressed copy would fail") == COUNT, err
+    files = sorted(received.iterdir())
+    assert len(files) == COUNT
+    for path in files:
+        assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == EXPLICIT_LITTLE
+        checked = dcmsign_verify(pki, path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    status, report = verify_json(capsys, *files)
+    assert status == 0, report
+    assert [f["signatures"][0]["verdict"] for f in report["files"]] == ["valid"] * COUNT
