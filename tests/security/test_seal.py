@@ -475,6 +475,48 @@ def test_export_media_sealed_for_a_recipient_opens_only_with_its_key(
     ]
 
 
+def test_sealed_media_signed_with_an_identity_pass_require_signed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's F3 (round 6): export-media could not sign, so every sealed disc was NOT
+    SIGNED and a recipient using --require-signed refused all of it, without a word at export."""
+    import pydicom
+
+    source = ct_copy(tmp_path / "media", "ct.dcm")
+    study = str(pydicom.dcmread(source).StudyInstanceUID)
+
+    def export(out: str, *extra: object) -> tuple[str, str]:
+        status, stdout, err = cli(
+            capsys, "export-media", "--study", study, "--from", tmp_path / "media",
+            "--out", tmp_path / out, "--seal-for", pki.path("client"), *extra,
+        )  # fmt: skip
+        assert status == 0, err
+        return stdout, err
+
+    def unseal(media: str) -> tuple[int, str, str]:
+        return cli(capsys, "unseal", tmp_path / media, "--identity", "courier",
+                   "--out", tmp_path / f"{media}-open", "--require-signed")  # fmt: skip
+
+    _, err = export("unsigned")
+    assert "warning: the media are sealed but NOT SIGNED" in err and "--sign-with" in err
+    status, _, err = unseal("unsigned")
+    assert status == 1 and "refused, as a signed file is required" in err
+
+    out, err = export("signed", "--sign-with", "courier")
+    assert "signed: by identity courier" in out and "NOT SIGNED" not in err
+    status, out, err = unseal("signed")
+    assert status == 0, err
+    assert out.count("signature of CN=client.test") == 2  # the DICOMDIR and the image
+    assert open_media(tmp_path / "signed-open").source == "dicomdir"
+
+    status, _, err = cli(
+        capsys, "export-media", "--study", study, "--from", tmp_path / "media",
+        "--out", tmp_path / "plain", "--sign-with", "courier",
+    )  # fmt: skip
+    assert status == 1 and "--sign-with signs sealed media: give --seal-for CERT too" in err
+    assert not (tmp_path / "plain").exists()
+
+
 def test_sealed_media_never_hold_a_plain_copy_even_when_the_run_is_terminated(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
