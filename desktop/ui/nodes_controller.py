@@ -1,15 +1,18 @@
 """The Nodes panel: add, edit and remove nodes; echo and TLS checks on the thread pool, their
-outcome in the Log and in each node's lock ("verified" only after a check that succeeded)."""
+outcome in the Log and in each node's lock ("verified" only after a check that succeeded).
+The list follows the configuration file: a node added, edited or removed by the command line
+(``dicom-courier node ...``, a script of IT's) is shown as it is now, within a moment."""
 
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from desktop import nodes
 from desktop.connect import node_tls
-from desktop.core.config import ConfigError, Node
+from desktop.core.config import ConfigError, Node, config_path
 from desktop.core.errors import CourierError
+from desktop.core.files import private_folder
 from desktop.net.store import EchoResult, echo
 from desktop.security.handshake import Transcript, check_tls
 from desktop.ui.errors import describe, gui_words
@@ -17,6 +20,8 @@ from desktop.ui.node_checks import NodeChecks
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
 from desktop.ui.workers import GeneratorWorker, call, start
+
+CONFIG_SETTLE_MS = 150  #: a change is read once its burst of file events is over
 
 
 class NodesController(QObject):
@@ -31,8 +36,36 @@ class NodesController(QObject):
         panel.remove_requested.connect(self.remove_node)
         panel.echo_requested.connect(self.echo)
         panel.check_requested.connect(self.check_tls)
+        self._seen: tuple[int, int, int] | None = None  # config.json's stamp, last listed
+        # our atomic writes replace config.json (watched in its folder, told apart from the
+        # queue's and settings' files coming and going there by its stamp); an editor may
+        # write it in place (the file is watched too)
+        self._settle = QTimer(self, singleShot=True, interval=CONFIG_SETTLE_MS)
+        self._settle.timeout.connect(self._config_touched)
+        self._watcher = QFileSystemWatcher([str(private_folder(self.services.home))], self)
+        self._watcher.directoryChanged.connect(self._touched)
+        self._watcher.fileChanged.connect(self._touched)
+
+    def _touched(self) -> None:
+        if not self._settle.isActive():
+            self._settle.start()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = config_path(self.services.home).stat()
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
+
+    def _config_touched(self) -> None:
+        if self._stamp() != self._seen:
+            self.refresh_nodes()
 
     def refresh_nodes(self) -> None:
+        self._seen = self._stamp()
+        config = str(config_path(self.services.home))
+        if self._seen is not None and config not in self._watcher.files():
+            self._watcher.addPath(config)  # dropped by the watcher once the file was replaced
         try:
             nodes = self.services.nodes()
         except ConfigError as error:

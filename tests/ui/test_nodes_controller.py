@@ -125,3 +125,29 @@ def test_the_node_list_shows_what_the_command_line_proved_until_the_node_changes
     assert "· verified 20" in next_start() and "by echo" in next_start()
     assert cli(capsys, "node", "edit", DEMO_NODE, "--port", free_port())[0] == 0
     assert "not verified yet" in next_start()
+
+
+def test_the_node_list_follows_the_command_line_while_the_window_is_open(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    demo: Demo,
+) -> None:
+    """Tester's F5 (round 6): after `node edit --port` in a shell, the open window listed
+    the node at its old port for good, while Edit… and the send confirmation used the new."""
+    port = free_port()
+
+    def shown(name: str) -> str:
+        item = window.nodes.item_for(name)
+        return item.text() if item is not None else ""
+
+    assert f":{demo.port} " in shown(DEMO_NODE)
+    assert cli(capsys, "node", "edit", DEMO_NODE, "--port", port)[0] == 0
+    qtbot.waitUntil(lambda: f":{port} " in shown(DEMO_NODE), timeout=10000)
+    assert cli(capsys, "node", "add", "Night PACS", "--ae", "NIGHT", "--host", "127.0.0.1",
+               "--port", port)[0] == 0  # fmt: skip
+    qtbot.waitUntil(lambda: "NIGHT@127.0.0.1" in shown("Night PACS"), timeout=10000)
+    assert window.sending._send_menu_nodes == [DEMO_NODE, "Night PACS"]
+    assert cli(capsys, "node", "remove", "Night PACS")[0] == 0
+    qtbot.waitUntil(lambda: window.nodes.item_for("Night PACS") is None, timeout=10000)
+    assert window.sending._send_menu_nodes == [DEMO_NODE]
