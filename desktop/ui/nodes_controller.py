@@ -10,7 +10,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from desktop import nodes
 from desktop.connect import node_tls
-from desktop.core.config import ConfigError, Node, config_path
+from desktop.core.config import ConfigError, Node, UnknownNodeError, config_path
 from desktop.core.errors import CourierError
 from desktop.core.files import private_folder
 from desktop.net.store import EchoResult, echo
@@ -74,6 +74,19 @@ class NodesController(QObject):
         self.nodes.show_nodes(nodes, {n.name: self.checks.last(n) for n in nodes})
         self.listed.emit([n.name for n in nodes])
 
+    def refused(self, title: str, error: CourierError) -> None:
+        """Say why an action on a node was refused; a node gone since the list was shown
+        (renamed or removed by another program) is said so, and the list shown as it is."""
+        message = str(error)
+        if isinstance(error, UnknownNodeError):
+            self.refresh_nodes()
+            message += (
+                ".\n\nIt was renamed or removed by another program (dicom-courier node, "
+                "another window) after the list was shown; the node list shows the nodes as "
+                "they are now."
+            )
+        self.shell.show_error(title, message)
+
     def edit_node(self, name: str | None) -> None:
         """Edit the node ``name`` (a new one when None) in the node dialog, and save it."""
         identities = [i.name for i in self.services.keystore.identities()]
@@ -91,7 +104,11 @@ class NodesController(QObject):
                 return nodes.add(home, node)
             return nodes.edit(home, name, **asdict(node))[1]
 
-        before = self.services.node(name) if name else None
+        try:
+            before = self.services.node(name) if name else None
+        except UnknownNodeError as error:
+            self.refused("Edit node", error)
+            return
         dialog = NodeDialog(identities, before, self.shell.window, save=save)
         if self.shell.prompter.run(dialog):
             if before is not None:
@@ -108,7 +125,11 @@ class NodesController(QObject):
                 "will not go anywhere: cancel it in Transfers, or add the node again."
             )
         if self.shell.prompter.confirm("Remove node", question):
-            nodes.remove(self.services.home, name)
+            try:
+                nodes.remove(self.services.home, name)
+            except UnknownNodeError as error:
+                self.refused("Remove node", error)
+                return
             self.refresh_nodes()
 
     def echo(self, name: str) -> GeneratorWorker | None:
@@ -116,7 +137,7 @@ class NodesController(QObject):
         try:
             node = self.services.prepare(name)
         except CourierError as error:
-            self.shell.show_error("Echo", str(error))
+            self.refused("Echo", error)
             return None
 
         def done(result: EchoResult) -> None:
@@ -144,7 +165,7 @@ class NodesController(QObject):
                 return None
             self.services.prepare(name)
         except CourierError as error:
-            self.shell.show_error("Check TLS", str(error))
+            self.refused("Check TLS", error)
             return None
         keystore = self.services.keystore
 

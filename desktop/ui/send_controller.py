@@ -137,15 +137,15 @@ class SendController(QObject):
         if not items:
             self.shell.status("Nothing to send")
             return False
-        confirmed = self.confirm_send(node_name, items)
-        if confirmed is None:
-            return False
         try:
+            confirmed = self.confirm_send(node_name, items)
+            if confirmed is None:
+                return False
             self.controller.submit(
                 node_name, items, self._describe(items), deid=confirmed.deidentification()
             )
-        except CourierError as error:
-            self.shell.show_error(f"Cannot send to {node_name}", str(error))
+        except CourierError as error:  # the node may be gone since the menu was made
+            self.nodes.refused(f"Cannot send to {node_name}", error)
             return False
         self.show_panel()
         self.shell.status(f"Queued {len(items)} instance(s) for {node_name}")
