@@ -100,9 +100,12 @@ class NodesController(QObject):
                         f"{recipient}: no such certificate file", field="deid_recipient"
                     )
                 node = replace(node, deid_recipient=str(recipient.resolve()))
-            if name is None:
+            if name is None or before is None:
                 return nodes.add(home, node)
-            return nodes.edit(home, name, **asdict(node))[1]
+            # only what was changed in the dialog: a change another program made meanwhile
+            # (node edit --port) is kept, and OK without a change writes nothing
+            changes = {k: v for k, v in asdict(node).items() if v != getattr(before, k)}
+            return nodes.edit(home, name, **changes)[1] if changes else node
 
         try:
             before = self.services.node(name) if name else None

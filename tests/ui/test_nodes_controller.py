@@ -183,3 +183,34 @@ def test_a_node_renamed_elsewhere_is_said_so_in_plain_words_and_the_list_follows
     assert f"no node named {DEMO_NODE!r}; known nodes: Renamed PACS" in prompter.errors[0][1]
     assert window.nodes.item_for("Moved again") is not None
     assert not window.controller.busy()  # nothing was queued
+
+
+def test_the_node_dialog_saves_only_what_was_changed_in_it(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    """Tester's F15 (round 6), its node half: OK in Edit… opened before `node edit --port`
+    wrote back the port the dialog had read."""
+    ports = free_port(), free_port()
+
+    def moved_meanwhile_then_ok(dialog: QDialog) -> None:
+        assert cli(capsys, "node", "edit", DEMO_NODE, "--port", ports[0])[0] == 0
+        press_ok(qtbot, dialog)
+
+    def moved_meanwhile_then_retitled(dialog: QDialog) -> None:
+        assert cli(capsys, "node", "edit", DEMO_NODE, "--port", ports[1])[0] == 0
+        dialog.ae_title.clear()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.ae_title, "NEW_TITLE")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", moved_meanwhile_then_ok, moved_meanwhile_then_retitled)
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Edit…"))
+    assert load_config(demo.home).nodes[DEMO_NODE].port == ports[0]
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Edit…"))
+    node = load_config(demo.home).nodes[DEMO_NODE]
+    assert (node.port, node.ae_title) == (ports[1], "NEW_TITLE")
