@@ -199,10 +199,13 @@ class FileCheck:
 
 
 def trust_of(keystore: Keystore, crl_paths: list[Path]) -> Trust:
-    """The keystore's trusted CAs as anchors, its identities' chains as known intermediates."""
+    """The keystore's trusted CAs as anchors, its identities' chains as known intermediates,
+    its revocation lists (the ones TLS checks) and those of ``crl_paths``."""
+    from desktop.security.revocation import keystore_crls
+
     anchors = [_certificate(info.pem) for info in keystore.trusted()]
     known = [_certificate(c.pem) for i in keystore.identities() for c in i.chain]
-    crls = []
+    crls = keystore_crls(keystore)
     for path in crl_paths:
         try:
             data = path.read_bytes()
