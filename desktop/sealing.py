@@ -136,14 +136,14 @@ def _trusted(
 
 
 def signer_of(keystore: "Keystore", name: str) -> "UnlockedIdentity":
-    """The keystore identity ``name`` unlocked to sign; refused when expired or not for
-    signing."""
+    """The keystore identity ``name`` unlocked to sign; refused when expired, revoked or
+    not for signing."""
     import datetime as dt
 
-    from desktop.security.signing import signer
+    from desktop.signing import unrevoked_signer
 
     identity = auditing.unlock(keystore, name)
-    signer(identity, dt.datetime.now(dt.UTC))
+    unrevoked_signer(keystore, identity, dt.datetime.now(dt.UTC))
     return identity
 
 

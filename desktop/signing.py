@@ -23,7 +23,7 @@ from desktop.core.signatures.location import Location, describe_location, resolv
 from desktop.core.signatures.profiles import PURPOSES, Profile, check, profile_of
 from desktop.core.signatures.writer import prepare
 from desktop.security.certificates import load_certificates
-from desktop.security.keystore import Keystore
+from desktop.security.keystore import Keystore, UnlockedIdentity
 from desktop.security.signing import (
     Judgement,
     Signer,
@@ -31,7 +31,9 @@ from desktop.security.signing import (
     Verdict,
     judge_signer,
     load_certificate,
+    revocation,
     signature_matches,
+    signer,
 )
 
 log = logging.getLogger(__name__)
@@ -219,6 +221,20 @@ def trust_of(keystore: Keystore, crl_paths: list[Path]) -> Trust:
         except ValueError as error:
             raise CourierError(f"{path} is not a certificate revocation list: {error}") from error
     return Trust(anchors, anchors + known, crls)
+
+
+def unrevoked_signer(keystore: Keystore, identity: UnlockedIdentity, now: dt.datetime) -> Signer:
+    """``identity`` as a signer (``security.signing.signer``'s checks), refused when the
+    keystore's revocation lists revoke its certificate: a revoked key's signatures would be
+    refused by every recipient, and it may be stolen."""
+    who = signer(identity, now)
+    revoked = revocation([identity.certificate, *identity.chain], trust_of(keystore, []))
+    if revoked:
+        raise CourierError(
+            f"identity {identity.name} may not sign: {revoked}, by a revocation list of the "
+            "keystore; import its new identity"
+        )
+    return who
 
 
 def _certificate(pem: str) -> x509.Certificate:

@@ -635,3 +635,17 @@ def test_the_keystores_revocation_lists_refuse_a_revoked_signer_and_recipient(
     assert "by a revocation list of the keystore" in err
     assert cli(capsys, "seal", source, "--recipient", pki.path("client"),
                "--out", tmp_path / "ok")[0] == 0  # fmt: skip
+
+    stolen = tmp_path / "stolen.p12"  # the revoked certificate's identity: it may not sign
+    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    Keystore(home, lambda new: PASSWORD).import_identity(
+        "stolen", stolen, file_password=KEY_PASSWORD
+    )
+    for command in (
+        ["sign", source, "--identity", "stolen", "--out", tmp_path / "sign"],
+        ["seal", source, "--recipient", pki.path("client"), "--sign-with", "stolen",
+         "--out", tmp_path / "seal"],
+    ):  # fmt: skip
+        status, _, err = cli(capsys, *command)
+        assert status == 1 and "identity stolen may not sign: CN=revoked.test" in err, err
+        assert not (tmp_path / str(command[0])).exists()
