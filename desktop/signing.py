@@ -237,6 +237,14 @@ def unrevoked_signer(keystore: Keystore, identity: UnlockedIdentity, now: dt.dat
     return who
 
 
+def identity_revocation(keystore: Keystore, name: str) -> str:
+    """Why the keystore's revocation lists revoke identity ``name``'s certificate or a CA
+    above it ('' when they do not): read from its public part, nothing unlocked."""
+    identity = keystore.identity(name)
+    chain = [_certificate(c.pem) for c in (identity.certificate, *identity.chain)]
+    return revocation(chain, trust_of(keystore, []))
+
+
 def _certificate(pem: str) -> x509.Certificate:
     return load_certificates(pem.encode("ascii"), "keystore")[0]
 

@@ -638,9 +638,11 @@ def test_the_keystores_revocation_lists_refuse_a_revoked_signer_and_recipient(
 
     stolen = tmp_path / "stolen.p12"  # the revoked certificate's identity: it may not sign
     stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
-    Keystore(home, lambda new: PASSWORD).import_identity(
-        "stolen", stolen, file_password=KEY_PASSWORD
-    )
+    (tmp_path / "p12.pass").write_text(KEY_PASSWORD)
+    status, _, err = cli(capsys, "keystore", "import-identity", "stolen", stolen,
+                         "--file-password-file", tmp_path / "p12.pass")  # fmt: skip
+    assert status == 0 and "warning: CN=revoked.test" in err and "was revoked on" in err, err
+    assert "identity stolen may not sign" in err
     for command in (
         ["sign", source, "--identity", "stolen", "--out", tmp_path / "sign"],
         ["seal", source, "--recipient", pki.path("client"), "--sign-with", "stolen",
