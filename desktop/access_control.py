@@ -10,7 +10,7 @@ from pathlib import Path
 
 from desktop import auditing
 from desktop.core.access import AccessError, AccessList, parse_grant
-from desktop.core.config import config_path, edit_listener_access, load_config
+from desktop.core.config import ConfigError, config_path, edit_listener_access, load_config
 
 
 class ConfiguredAccess:
@@ -90,10 +90,22 @@ def revoke(home: Path, titles: Iterable[str]) -> list[str]:
     return _edit(home, revoked)
 
 
-def replace_all(home: Path, entries: Iterable[str]) -> list[str]:
-    """HOME's access list becomes ``entries`` (the GUI's editor saves so)."""
+def replace_all(home: Path, entries: Iterable[str], *, was: list[str] | None = None) -> list[str]:
+    """HOME's access list becomes ``entries`` (the GUI's editor saves so); with ``was`` (the
+    list as the editor read it), only if nobody changed it since: a revocation made
+    meanwhile (``access revoke``) is never undone unseen."""
     new = list(entries)
-    return _edit(home, lambda _: new)
+
+    def replaced(current: list[str]) -> list[str]:
+        if was is not None and current != was:
+            raise ConfigError(
+                "the access list was changed by another program (dicom-courier access) "
+                f"while the editor was open; it is now: {', '.join(current) or 'anyone'}. "
+                "Nothing was saved: open the editor again to change it"
+            )
+        return new
+
+    return _edit(home, replaced)
 
 
 def _edit(home: Path, edit: Callable[[list[str]], list[str]]) -> list[str]:

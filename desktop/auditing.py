@@ -123,12 +123,27 @@ def unlocking(what: str) -> Iterator[None]:
     try:
         yield
     except PasswordError as error:
-        reason = str(error)
-        record(
-            lambda local: events.user_authentication(local, what=what, ok=False, description=reason)
-        )
+        _login_refused(what, str(error))
         raise
     record(lambda local: events.user_authentication(local, what=what, ok=True))
+
+
+def audited_check(verifies: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``verifies`` (a prompt's check of a typed keystore password) recording each password
+    it refuses as 110114, failed: the GUI checks what is typed before anything unlocks, so a
+    guess at its prompt leaves a trace as one at the command line does."""
+
+    def check(password: str) -> bool:
+        if verifies(password):
+            return True
+        _login_refused("the keystore (password prompt)", "wrong keystore password")
+        return False
+
+    return check
+
+
+def _login_refused(what: str, reason: str) -> None:
+    record(lambda local: events.user_authentication(local, what=what, ok=False, description=reason))
 
 
 def unlock(keystore: Keystore, name: str) -> UnlockedIdentity:

@@ -93,6 +93,13 @@ def recipient_certificate(
     problem = unusable(certificate)
     if problem:
         raise CourierError(f"refused recipient {subject}: {problem}")
+    revoked = _revoked(certificate, chain, keystore)
+    if revoked:
+        raise CourierError(
+            f"refused recipient {subject}: {revoked}, by a revocation list of the keystore "
+            "(its key may be lost or stolen: whoever holds it could read the data); ask the "
+            "recipient for its new certificate"
+        )
     trusted = _trusted(certificate, chain, keystore)
     if not untrusted and not trusted:
         raise CourierError(
@@ -101,6 +108,18 @@ def recipient_certificate(
             "recipient, then import its CA or pass --untrusted-recipient"
         )
     return Recipient(certificate, trusted)
+
+
+def _revoked(
+    certificate: "x509.Certificate", chain: "list[x509.Certificate]", keystore: "Keystore"
+) -> str:
+    """Why the keystore's CRLs revoke ``certificate`` or a CA above it ('' if they do not)."""
+    from desktop.security.signing import Trust, revocation
+    from desktop.signing import trust_of
+
+    known = trust_of(keystore, [])
+    trust = Trust(known.anchors, known.intermediates + chain, known.crls)
+    return revocation(trust.chain(certificate) or [certificate], trust)
 
 
 def _trusted(
@@ -118,14 +137,14 @@ def _trusted(
 
 
 def signer_of(keystore: "Keystore", name: str) -> "UnlockedIdentity":
-    """The keystore identity ``name`` unlocked to sign; refused when expired or not for
-    signing."""
+    """The keystore identity ``name`` unlocked to sign; refused when expired, revoked or
+    not for signing."""
     import datetime as dt
 
-    from desktop.security.signing import signer
+    from desktop.signing import unrevoked_signer
 
     identity = auditing.unlock(keystore, name)
-    signer(identity, dt.datetime.now(dt.UTC))
+    unrevoked_signer(keystore, identity, dt.datetime.now(dt.UTC))
     return identity
 
 

@@ -9,8 +9,7 @@ from desktop.core.signatures.elements import EXPLICIT_LITTLE
 from desktop.core.signatures.profiles import Profile
 from desktop.net.store import StoreItem
 from desktop.security.keystore import Keystore
-from desktop.security.signing import signer
-from desktop.signing import Signed, sign_files
+from desktop.signing import Signed, sign_files, unrevoked_signer
 
 AREA = "signing"
 
@@ -25,7 +24,8 @@ def signed_items(
     """The items pointing at signed copies (SHA-256) written in ``area``, and why any could not
     be signed (those are left out: a node that wants signatures never gets an unsigned
     instance)."""
-    who = signer(keystore.unlock_identity(identity), dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    who = unrevoked_signer(keystore, keystore.unlock_identity(identity), now)
     jobs = [(item.path, area / f"{n:06d}.dcm") for n, item in enumerate(items)]
     results = sign_files(jobs, who, profile=profile, algorithm="SHA256")
     signed, refused = [], []

@@ -23,7 +23,7 @@ from desktop.core.signatures.location import Location, describe_location, resolv
 from desktop.core.signatures.profiles import PURPOSES, Profile, check, profile_of
 from desktop.core.signatures.writer import prepare
 from desktop.security.certificates import load_certificates
-from desktop.security.keystore import Keystore
+from desktop.security.keystore import Keystore, UnlockedIdentity
 from desktop.security.signing import (
     Judgement,
     Signer,
@@ -31,7 +31,9 @@ from desktop.security.signing import (
     Verdict,
     judge_signer,
     load_certificate,
+    revocation,
     signature_matches,
+    signer,
 )
 
 log = logging.getLogger(__name__)
@@ -199,10 +201,13 @@ class FileCheck:
 
 
 def trust_of(keystore: Keystore, crl_paths: list[Path]) -> Trust:
-    """The keystore's trusted CAs as anchors, its identities' chains as known intermediates."""
+    """The keystore's trusted CAs as anchors, its identities' chains as known intermediates,
+    its revocation lists (the ones TLS checks) and those of ``crl_paths``."""
+    from desktop.security.revocation import keystore_crls
+
     anchors = [_certificate(info.pem) for info in keystore.trusted()]
     known = [_certificate(c.pem) for i in keystore.identities() for c in i.chain]
-    crls = []
+    crls = keystore_crls(keystore)
     for path in crl_paths:
         try:
             data = path.read_bytes()
@@ -216,6 +221,28 @@ def trust_of(keystore: Keystore, crl_paths: list[Path]) -> Trust:
         except ValueError as error:
             raise CourierError(f"{path} is not a certificate revocation list: {error}") from error
     return Trust(anchors, anchors + known, crls)
+
+
+def unrevoked_signer(keystore: Keystore, identity: UnlockedIdentity, now: dt.datetime) -> Signer:
+    """``identity`` as a signer (``security.signing.signer``'s checks), refused when the
+    keystore's revocation lists revoke its certificate: a revoked key's signatures would be
+    refused by every recipient, and it may be stolen."""
+    who = signer(identity, now)
+    revoked = revocation([identity.certificate, *identity.chain], trust_of(keystore, []))
+    if revoked:
+        raise CourierError(
+            f"identity {identity.name} may not sign: {revoked}, by a revocation list of the "
+            "keystore; import its new identity"
+        )
+    return who
+
+
+def identity_revocation(keystore: Keystore, name: str) -> str:
+    """Why the keystore's revocation lists revoke identity ``name``'s certificate or a CA
+    above it ('' when they do not): read from its public part, nothing unlocked."""
+    identity = keystore.identity(name)
+    chain = [_certificate(c.pem) for c in (identity.certificate, *identity.chain)]
+    return revocation(chain, trust_of(keystore, []))
 
 
 def _certificate(pem: str) -> x509.Certificate:

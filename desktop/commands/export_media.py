@@ -2,6 +2,7 @@
 
 import argparse
 import shutil
+import sys
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date
@@ -20,6 +21,8 @@ from desktop.core.words import counted
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+    from desktop.security.keystore import UnlockedIdentity
 
 PLAIN_AREA = "sealing"  #: under the home: the plain media while they are sealed
 
@@ -57,6 +60,13 @@ def register(commands: Any) -> None:
         "PS3.10 7.4): only its key opens the media (unseal, or the browser)",
     )
     export.add_argument(
+        "--sign-with",
+        metavar="IDENTITY",
+        help="with --seal-for: sign every file inside its envelope with this identity, so the "
+        "recipient knows who sent the media (else only a SHA-256 digest protects them, and "
+        "unseal --require-signed refuses them)",
+    )
+    export.add_argument(
         "--untrusted-recipient",
         action="store_true",
         help="--seal-for a certificate no CA of the keystore issued (its fingerprint checked)",
@@ -65,16 +75,19 @@ def register(commands: Any) -> None:
 
 
 def _export_media(args: argparse.Namespace) -> int:
+    if args.sign_with and not args.seal_for:
+        raise OutputError("--sign-with signs sealed media: give --seal-for CERT too")
     trees = [open_media(source) for source in _sources(args.sources)]
     selection = select_studies(trees, args.study)
-    recipient = _recipient(args) if args.seal_for else None
+    recipient, signer = _sealing(args) if args.seal_for else (None, None)
     with ExitStack() as audited:  # 110106 Export for each study, its outcome the media's
         for first in selection.firsts:
             audited.enter_context(auditing.exporting(first, args.out))
         if recipient is None:
             media = _write(selection.files, args.out, media_label(trees, args.study[0]))
         else:  # the label is read without the key: no patient ID, no study date
-            media = _sealed(selection.files, args.out, sealed_media_label(date.today()), recipient)
+            label = sealed_media_label(date.today())
+            media = _sealed(selection.files, args.out, label, recipient, signer)
         if args.iso:
             write_iso(media.root, args.iso, volume_id=media.file_set_id)
     left_out = [*selection.left_out, *media.skipped]
@@ -85,6 +98,14 @@ def _export_media(args: argparse.Namespace) -> int:
         neutral = ": sealed media, named without the patient" if recipient is not None else ""
         volume = media.file_set_id or "unnamed"
         print(f"wrote the ISO 9660 image {args.iso} (volume {volume}{neutral})")
+    if recipient is not None and signer is None:
+        from desktop.sealing import NOT_SIGNED
+
+        print(
+            f"warning: the media are sealed but {NOT_SIGNED}: a recipient who requires signed "
+            "files (unseal --require-signed) refuses them; --sign-with IDENTITY signs them",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -98,21 +119,33 @@ def _write(files: list[Path], out: Path, fileset: str) -> WrittenMedia:
             return media
 
 
-def _recipient(args: argparse.Namespace) -> "x509.Certificate":
-    from desktop.sealing import recipient_certificate
+def _sealing(
+    args: argparse.Namespace,
+) -> "tuple[x509.Certificate, UnlockedIdentity | None]":
+    """The recipient checked (and named) and the --sign-with identity unlocked, before
+    anything is written."""
+    from desktop.sealing import recipient_certificate, signer_of
 
     keystore = open_keystore(args)
     checked = recipient_certificate(args.seal_for, keystore, untrusted=args.untrusted_recipient)
     print("\n".join(checked.lines()))
-    return checked.certificate
+    signer = signer_of(keystore, args.sign_with) if args.sign_with else None
+    if signer is not None:
+        print(f"   signed: by identity {signer.name}, inside each file's envelope")
+    return checked.certificate, signer
 
 
 def _sealed(
-    files: list[Path], out: Path, fileset: str, recipient: "x509.Certificate"
+    files: list[Path],
+    out: Path,
+    fileset: str,
+    recipient: "x509.Certificate",
+    signer: "UnlockedIdentity | None",
 ) -> WrittenMedia:
     """The media written plain into a private area of the home (never on the medium being
-    made), then each file (the DICOMDIR too) sealed into ``out`` under the same file ID; the
-    plain copy removed, on SIGTERM too, and a copy a killed run left is swept first."""
+    made), then each file (the DICOMDIR too) sealed into ``out`` under the same file ID,
+    signed by ``signer`` inside (else a digest); the plain copy removed, on SIGTERM too, and
+    a copy a killed run left is swept first."""
     from desktop.net.copies import new_area, sweep_areas
     from desktop.sealing import seal_files
 
@@ -125,7 +158,7 @@ def _sealed(
             for source in sorted(media.root.rglob("*"))
             if source.is_file()
         ]
-        refused = [done for done in seal_files(jobs, recipient, None) if done.target is None]
+        refused = [done for done in seal_files(jobs, recipient, signer) if done.target is None]
         if refused:  # the area goes with the error
             raise OutputError(f"{refused[0].source.name} could not be sealed: {refused[0].error}")
     shutil.rmtree(plain, ignore_errors=True)

@@ -93,8 +93,7 @@ def _part10(path: Path) -> bool:
 def _sign(args: argparse.Namespace) -> int:
     from desktop.core.outputs import distinct_targets
     from desktop.core.signatures.profiles import Profile
-    from desktop.security.signing import signer
-    from desktop.signing import sign_files
+    from desktop.signing import sign_files, unrevoked_signer
 
     files = list(_files(args.paths))
     if args.out is not None:
@@ -103,10 +102,12 @@ def _sign(args: argparse.Namespace) -> int:
             for source, relative in files
             if (args.out / relative).resolve() != source.resolve()
         )
-        args.out.mkdir(parents=True, exist_ok=True)
-    identity = auditing.unlock(open_keystore(args), args.identity)
+    keystore = open_keystore(args)
+    identity = auditing.unlock(keystore, args.identity)
     now = dt.datetime.now(dt.UTC)
-    who = signer(identity, now)
+    who = unrevoked_signer(keystore, identity, now)  # refused before anything is written
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     jobs = []
     for source, relative in files:

@@ -138,8 +138,9 @@ def _import_crl(args: argparse.Namespace) -> int:
 
 def _import_identity(args: argparse.Namespace) -> int:
     file_password = read_password_file(args.file_password_file) if args.file_password_file else None
+    keystore = open_keystore(args)
     with auditing.unlocking(f"the keystore, to import identity {args.name}"):
-        result = open_keystore(args).import_identity(
+        result = keystore.import_identity(
             args.name,
             args.file,
             key_path=args.key,
@@ -148,6 +149,15 @@ def _import_identity(args: argparse.Namespace) -> int:
             allow_legacy=args.allow_legacy,
         )
     _report(result)
+    from desktop.signing import identity_revocation
+
+    revoked = identity_revocation(keystore, args.name)
+    if revoked:
+        print(
+            f"warning: {revoked}, by a revocation list of the keystore: identity {args.name} "
+            "may not sign, and TLS peers that check revocation refuse it",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -59,6 +59,11 @@ class ConfigError(CourierError):
         self.field = field
 
 
+class UnknownNodeError(ConfigError):
+    """No node of that name: never added, or renamed or removed (perhaps by another
+    process since the caller listed the nodes)."""
+
+
 def is_host(text: str) -> bool:
     """An IPv4 or IPv6 address, or a host name a resolver could look up."""
     try:
@@ -334,7 +339,7 @@ def find_node(config: Config, name: str) -> Node:
         known = ", ".join(config.nodes) or "none yet (node add)"
         twin = next((n for n in config.nodes if n.casefold() == name.casefold()), None)
         hint = f" (names are case-sensitive: {twin!r}?)" if twin else ""
-        raise ConfigError(f"no node named {name!r}{hint}; known nodes: {known}")
+        raise UnknownNodeError(f"no node named {name!r}{hint}; known nodes: {known}")
     return node
 
 

@@ -22,6 +22,7 @@ from desktop.core.header import (
     ITEM_DELIMITER,
     PREAMBLE_LENGTH,
     SEALED,
+    SEALED_HEAD,
     SEQUENCE_DELIMITER,
     UNDEFINED_LENGTH,
     is_sealed,
@@ -229,7 +230,7 @@ def read_directory_records(path: Path) -> tuple[int, list[DirectoryRecord], bool
 
 def _parse_directory(buffer: mmap.mmap, size: int) -> tuple[int, list[DirectoryRecord], bool]:
     if size < PREAMBLE_LENGTH + 4 or buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
-        if is_sealed(buffer[:16]):
+        if is_sealed(buffer[:SEALED_HEAD]):
             raise HeaderError(SEALED_DICOMDIR)
         raise HeaderError("unreadable DICOMDIR: not a DICOM file")
     meta, pos = read_meta(buffer, size)

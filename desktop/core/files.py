@@ -7,6 +7,7 @@ file one after the other (read, modify, write) never lose each other's change.
 import contextlib
 import itertools
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -159,8 +160,11 @@ class AtomicBatch:
     is made); the commit waits for them all, moves them, and flushes each folder once for the
     whole batch. A file may be written by another process and ``adopt``ed."""
 
-    def __init__(self, mode: int = PRIVATE) -> None:
+    def __init__(self, mode: int = PRIVATE, *, run: int | None = None) -> None:
         self.mode = mode
+        #: the process whose run the files are for (this one unless given: a worker's
+        #: parent): named in each temporary file, so ``sweep_leftovers`` knows when it died
+        self.run = run
         self._pending: list[tuple[BinaryIO | None, Path, Path]] = []
 
     def __len__(self) -> int:
@@ -171,7 +175,7 @@ class AtomicBatch:
         """A temporary file beside ``target`` (mode 0600) to write; it replaces ``target`` at
         ``commit`` if the block succeeds, else it is removed."""
         try:
-            temporary, handle = _exclusive(target)
+            temporary, handle = _exclusive(target, self.run)
         except OSError:
             _check_folder(target)  # the reason in plain words, if it is one of these
             raise
@@ -290,13 +294,16 @@ def _start_writing(descriptor: int) -> None:
             advise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def _exclusive(target: Path) -> tuple[Path, int]:
+def _exclusive(target: Path, run: int | None = None) -> tuple[Path, int]:
     """A new file beside ``target`` (mode 0600), made by this call only (O_EXCL): its path and
-    descriptor. Cheaper than ``tempfile.mkstemp`` for many files: the name is this process's
-    and a counter, a random word only after a clash."""
+    descriptor. Cheaper than ``tempfile.mkstemp`` for many files: the name is the run's
+    process (``run``, else this one), this process's and a counter, a random word only after
+    a clash."""
+    pid = os.getpid()
+    owner = f"{run}-{pid}" if run is not None and run != pid else str(pid)
     for attempt in range(100):
         suffix = next(_COUNTER) if attempt == 0 else os.urandom(4).hex()
-        temporary = target.with_name(f".dc-{os.getpid()}-{suffix}.tmp")  # short: any name fits
+        temporary = target.with_name(f".dc-{owner}-{suffix}.tmp")  # short: any name fits
         try:
             return temporary, os.open(temporary, _EXCLUSIVE, PRIVATE)
         except FileExistsError:
@@ -305,6 +312,40 @@ def _exclusive(target: Path) -> tuple[Path, int]:
 
 
 _COUNTER = itertools.count()
+_LEFTOVER = re.compile(r"\.dc-(\d+)-[-0-9a-f]+\.tmp")
+#: Windows cannot ask whether a process lives: a leftover untouched this long is stale.
+STALE_AFTER = 3600.0
+
+
+def sweep_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary files (``AtomicBatch``'s) that runs no longer alive left under
+    ``folder`` (killed, or the power cut, before moving them into place); the paths removed.
+    A file of a live run is kept (on Windows: one changed within ``STALE_AFTER``)."""
+    removed: list[Path] = []
+    for leftover in folder.rglob(".dc-*.tmp"):
+        found = _LEFTOVER.fullmatch(leftover.name)
+        with contextlib.suppress(FileNotFoundError):
+            if found is None or not leftover.is_file() or _alive(int(found[1]), leftover):
+                continue
+            leftover.unlink()
+            removed.append(leftover)
+    return removed
+
+
+def _alive(pid: int, made: Path) -> bool:
+    """Whether the process ``pid``, which wrote ``made``, runs (on Windows, where asking
+    would end it: whether ``made`` changed lately)."""
+    if sys.platform == "win32":
+        return made.stat().st_mtime > time.time() - STALE_AFTER
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 _EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 

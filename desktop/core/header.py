@@ -28,6 +28,7 @@ PREAMBLE_LENGTH = 128
 DICOM_PREFIX = b"DICM"
 #: A DER ContentInfo's content type OID for EnvelopedData (1.2.840.113549.1.7.3).
 ENVELOPED_DATA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03"
+SEALED_HEAD = 32  #: enough of a file for ``is_sealed``
 SEALED = (
     "sealed (secure DICOM file): open it with a recipient identity (File ▸ Open sealed "
     "files…, or `dicom-courier unseal`)"
@@ -200,7 +201,7 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
                 if buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
-                    if is_sealed(buffer[:16]):
+                    if is_sealed(buffer[:SEALED_HEAD]):
                         raise HeaderError(SEALED)
                     raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
                 return _parse(path, buffer, size, wanted_tags)
@@ -228,8 +229,13 @@ def dataset_offset(path: Path) -> int:
 
 
 def is_sealed(head: bytes) -> bool:
-    """Whether a file starts as a DER CMS ContentInfo of EnvelopedData (PS3.10 §7.4)."""
-    return head[:1] == b"\x30" and ENVELOPED_DATA in head[2:16]
+    """Whether a file (its first ``SEALED_HEAD`` bytes) starts as a DER CMS ContentInfo of
+    EnvelopedData (PS3.10 §7.4): a SEQUENCE, its length in short or long form (a file over
+    16 MB takes four length bytes), then that content type."""
+    if head[:1] != b"\x30" or len(head) < 2:
+        return False
+    start = 2 + (head[1] & 0x7F if head[1] & 0x80 else 0)
+    return head[start : start + len(ENVELOPED_DATA)] == ENVELOPED_DATA
 
 
 def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> Header:

@@ -201,6 +201,13 @@ def crls_pem(keystore: Keystore) -> bytes:
     return bundle
 
 
+def keystore_crls(keystore: Keystore) -> list[x509.CertificateRevocationList]:
+    """Every stored CRL, loaded: a signer's or a recipient's certificate is checked against
+    them as a TLS peer's is."""
+    bundle = crls_pem(keystore)
+    return _parse(bundle, "the keystore's revocation lists") if bundle else []
+
+
 def check_revocation(context: ssl.SSLContext, crls: bytes) -> None:
     """Make ``context`` check the peer's leaf certificate against ``crls`` (if any)."""
     if not crls:

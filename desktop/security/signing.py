@@ -231,19 +231,25 @@ def judge_signer(certificate: x509.Certificate, signed_at: dt.datetime, trust: T
                 f"{member.not_valid_before_utc:%Y-%m-%d %H:%M} to "
                 f"{member.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)",
             )
-    issuers = [*chain[1:], *trust.anchors]
+    reason = revocation(chain, trust)
+    return Judgement(Verdict.REVOKED, reason) if reason else Judgement(Verdict.VALID, "")
+
+
+def revocation(chain: list[x509.Certificate], trust: Trust) -> str:
+    """Which certificate of ``chain`` (a certificate, then its issuers) a CRL of ``trust``
+    signed by its issuer revokes, and since when; '' when none is."""
+    issuers = [*chain[1:], *trust.anchors, *trust.intermediates]
     for member in chain:
         for crl in trust.crls:
             entry = crl.get_revoked_certificate_by_serial_number(member.serial_number)
             if entry is None or crl.issuer != member.issuer:
                 continue
             if any(_signed_crl(crl, i) for i in issuers if i.subject == crl.issuer):
-                return Judgement(
-                    Verdict.REVOKED,
+                return (
                     f"{member.subject.rfc4514_string()} was revoked on "
-                    f"{entry.revocation_date_utc:%Y-%m-%d %H:%M} UTC",
+                    f"{entry.revocation_date_utc:%Y-%m-%d %H:%M} UTC"
                 )
-    return Judgement(Verdict.VALID, "")
+    return ""
 
 
 def _signed_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:

@@ -63,8 +63,11 @@ class InboxController(QObject):
         )
         if not self.shell.prompter.run(dialog):
             return
-        try:
-            saved = replace_all(home, dialog.entries())
+        if dialog.entries() == entries:  # OK without a change writes nothing
+            self.shell.status("Listener access unchanged")
+            return
+        try:  # refused if another program changed the list meanwhile: never undone unseen
+            saved = replace_all(home, dialog.entries(), was=entries)
         except CourierError as error:
             self.shell.show_error("Listener access", str(error))
             return

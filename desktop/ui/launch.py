@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
+from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.core.paths import courier_cache, courier_home
 from desktop.security.passwords import PASSWORD_ENV
@@ -28,7 +29,7 @@ def main_window(
     prompter = prompter or Prompter()
     password = KeystorePassword(prompter, home=str(home.absolute()))
     services = Services(home, password)
-    password.check = services.keystore.verifies
+    password.check = auditing.audited_check(services.keystore.verifies)
     window = MainWindow(services, inbox, prompter=prompter)
     prompter.parent = prompter.parent or window
     return window

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QTabWidget
 
 from desktop import auditing
 from desktop.app import InboxSettings, Services
+from desktop.core.files import private_file, private_folder
 from desktop.ui.actions import tipped_action
 from desktop.ui.controller import TransferController
 from desktop.ui.deid_controller import DeidController
@@ -60,7 +61,10 @@ class MainWindow(QMainWindow):
         self.ask_before_quit = True  # False: closed by a signal, nobody there to answer
         self.prompter = prompter or Prompter(self)
         self.reporter = ErrorReporter()
-        self.settings = QSettings(str(services.home / "gui.ini"), QSettings.Format.IniFormat)
+        # made 0600 before Qt writes it (its rewrites keep the mode): it holds the recent
+        # media's folders, often named after the patient
+        ini = private_file(private_folder(services.home) / "gui.ini")
+        self.settings = QSettings(str(ini), QSettings.Format.IniFormat)
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)

@@ -1,15 +1,18 @@
 """The Nodes panel: add, edit and remove nodes; echo and TLS checks on the thread pool, their
-outcome in the Log and in each node's lock ("verified" only after a check that succeeded)."""
+outcome in the Log and in each node's lock ("verified" only after a check that succeeded).
+The list follows the configuration file: a node added, edited or removed by the command line
+(``dicom-courier node ...``, a script of IT's) is shown as it is now, within a moment."""
 
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from desktop import nodes
 from desktop.connect import node_tls
-from desktop.core.config import ConfigError, Node
+from desktop.core.config import ConfigError, Node, UnknownNodeError, config_path
 from desktop.core.errors import CourierError
+from desktop.core.files import private_folder
 from desktop.net.store import EchoResult, echo
 from desktop.security.handshake import Transcript, check_tls
 from desktop.ui.errors import describe, gui_words
@@ -17,6 +20,8 @@ from desktop.ui.node_checks import NodeChecks
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.nodes import NodeDialog, NodesPanel
 from desktop.ui.workers import GeneratorWorker, call, start
+
+CONFIG_SETTLE_MS = 150  #: a change is read once its burst of file events is over
 
 
 class NodesController(QObject):
@@ -31,8 +36,36 @@ class NodesController(QObject):
         panel.remove_requested.connect(self.remove_node)
         panel.echo_requested.connect(self.echo)
         panel.check_requested.connect(self.check_tls)
+        self._seen: tuple[int, int, int] | None = None  # config.json's stamp, last listed
+        # our atomic writes replace config.json (watched in its folder, told apart from the
+        # queue's and settings' files coming and going there by its stamp); an editor may
+        # write it in place (the file is watched too)
+        self._settle = QTimer(self, singleShot=True, interval=CONFIG_SETTLE_MS)
+        self._settle.timeout.connect(self._config_touched)
+        self._watcher = QFileSystemWatcher([str(private_folder(self.services.home))], self)
+        self._watcher.directoryChanged.connect(self._touched)
+        self._watcher.fileChanged.connect(self._touched)
+
+    def _touched(self) -> None:
+        if not self._settle.isActive():
+            self._settle.start()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = config_path(self.services.home).stat()
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
+
+    def _config_touched(self) -> None:
+        if self._stamp() != self._seen:
+            self.refresh_nodes()
 
     def refresh_nodes(self) -> None:
+        self._seen = self._stamp()
+        config = str(config_path(self.services.home))
+        if self._seen is not None and config not in self._watcher.files():
+            self._watcher.addPath(config)  # dropped by the watcher once the file was replaced
         try:
             nodes = self.services.nodes()
         except ConfigError as error:
@@ -40,6 +73,19 @@ class NodesController(QObject):
             nodes = []
         self.nodes.show_nodes(nodes, {n.name: self.checks.last(n) for n in nodes})
         self.listed.emit([n.name for n in nodes])
+
+    def refused(self, title: str, error: CourierError) -> None:
+        """Say why an action on a node was refused; a node gone since the list was shown
+        (renamed or removed by another program) is said so, and the list shown as it is."""
+        message = str(error)
+        if isinstance(error, UnknownNodeError):
+            self.refresh_nodes()
+            message += (
+                ".\n\nIt was renamed or removed by another program (dicom-courier node, "
+                "another window) after the list was shown; the node list shows the nodes as "
+                "they are now."
+            )
+        self.shell.show_error(title, message)
 
     def edit_node(self, name: str | None) -> None:
         """Edit the node ``name`` (a new one when None) in the node dialog, and save it."""
@@ -54,11 +100,18 @@ class NodesController(QObject):
                         f"{recipient}: no such certificate file", field="deid_recipient"
                     )
                 node = replace(node, deid_recipient=str(recipient.resolve()))
-            if name is None:
+            if name is None or before is None:
                 return nodes.add(home, node)
-            return nodes.edit(home, name, **asdict(node))[1]
+            # only what was changed in the dialog: a change another program made meanwhile
+            # (node edit --port) is kept, and OK without a change writes nothing
+            changes = {k: v for k, v in asdict(node).items() if v != getattr(before, k)}
+            return nodes.edit(home, name, **changes)[1] if changes else node
 
-        before = self.services.node(name) if name else None
+        try:
+            before = self.services.node(name) if name else None
+        except UnknownNodeError as error:
+            self.refused("Edit node", error)
+            return
         dialog = NodeDialog(identities, before, self.shell.window, save=save)
         if self.shell.prompter.run(dialog):
             if before is not None:
@@ -75,7 +128,11 @@ class NodesController(QObject):
                 "will not go anywhere: cancel it in Transfers, or add the node again."
             )
         if self.shell.prompter.confirm("Remove node", question):
-            nodes.remove(self.services.home, name)
+            try:
+                nodes.remove(self.services.home, name)
+            except UnknownNodeError as error:
+                self.refused("Remove node", error)
+                return
             self.refresh_nodes()
 
     def echo(self, name: str) -> GeneratorWorker | None:
@@ -83,7 +140,7 @@ class NodesController(QObject):
         try:
             node = self.services.prepare(name)
         except CourierError as error:
-            self.shell.show_error("Echo", str(error))
+            self.refused("Echo", error)
             return None
 
         def done(result: EchoResult) -> None:
@@ -111,7 +168,7 @@ class NodesController(QObject):
                 return None
             self.services.prepare(name)
         except CourierError as error:
-            self.shell.show_error("Check TLS", str(error))
+            self.refused("Check TLS", error)
             return None
         keystore = self.services.keystore
 

@@ -2,14 +2,16 @@
 through the prompter, queued on the TransferController; each job's progress, failure reason,
 retry and cancel shown in its row, and the associations in the Log. The panel opens on the
 durable queue: jobs of earlier sessions and of the command line that failed, were cancelled or
-finished recently are listed with their reasons, so Retry reaches them."""
+finished recently are listed with their reasons, so Retry reaches them; and it follows the
+queue: a job another process (the command line, cron) queues, sends, fails or renames the
+node of is shown as it goes."""
 
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QPoint
+from PySide6.QtCore import QObject, QPoint, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
@@ -30,6 +32,7 @@ from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
 
 RECENT_SETTLED = 20  # finished jobs of earlier sessions shown; unfinished ones all are
+QUEUE_POLL_MS = 2000  #: how often the queue is looked at for what other processes did
 SETTLED = frozenset({"done", "committed"})
 
 
@@ -67,7 +70,12 @@ class SendController(QObject):
         controller.session.connect(self._session)
         controller.note.connect(lambda node, text: self.log.add("warning", node, text))
         controller.failed.connect(self._transfer_failed)
+        self._known: dict[int, JobSummary] = {}  # each job as last seen in the queue
+        self._queue_stamp: tuple[tuple[int, int] | None, ...] = ()
         self.show_queue()
+        self._follow = QTimer(self, interval=QUEUE_POLL_MS)
+        self._follow.timeout.connect(self.follow_queue)
+        self._follow.start()
 
     def show_queue(self) -> None:
         """List the queue's jobs that are not pending (those are resumed and shown as they
@@ -79,7 +87,10 @@ class SendController(QObject):
             self.log.add("error", "", f"the transfer queue cannot be read: {error}")
             return
         try:
-            jobs = [job for job in queue.jobs() if not job.pending]
+            self._queue_stamp = self._stamp()
+            every = queue.jobs()
+            self._known = {job.id: job for job in every}
+            jobs = [job for job in every if not job.pending]
             settled = [job for job in jobs if job.state in SETTLED][-RECENT_SETTLED:]
             for job in jobs:
                 if job.state in SETTLED and job not in settled:
@@ -88,6 +99,55 @@ class SendController(QObject):
                 self.transfers.show_job(job, failures, reason=reason)
         finally:
             queue.close()
+
+    def follow_queue(self) -> None:
+        """Show what other processes did to the queue since it was last read: their new
+        jobs, as they run and stop (with failures and reason, said in the Log too), and the
+        rows of a node renamed. The jobs this window runs say it themselves."""
+        stamp = self._stamp()
+        if stamp == self._queue_stamp:
+            return
+        try:
+            queue = TransferQueue(self.services.queue_path)
+        except CourierError:
+            return  # said when the window opened the queue
+        try:
+            self._queue_stamp = stamp
+            ours = set(self.controller.running.values())
+            for job in queue.jobs():
+                before = self._known.get(job.id)
+                self._known[job.id] = job
+                hidden = before is not None and job.id not in self.transfers.rows
+                if job == before or job.id in ours or hidden:
+                    continue
+                if job.pending:
+                    self.transfers.show_job(job)
+                    continue
+                failures, reason = failures_and_reason(queue, job.id)
+                self.transfers.show_job(job, failures, reason=reason)
+                if before is None or before.pending:
+                    self.log.add(
+                        "error" if job.failed else "info",
+                        job.node,
+                        f"job {job.id} (another program's): {job.state}, sent {job.sent} of "
+                        f"{job.total}" + (f": {reason}" if reason else ""),
+                        "\n".join(failures),
+                    )
+        finally:
+            queue.close()
+
+    def _stamp(self) -> tuple[tuple[int, int] | None, ...]:
+        """The queue's files as they are now: any change to it changes this."""
+        path = self.services.queue_path
+        stamps: list[tuple[int, int] | None] = []
+        for file in (path, path.with_name(f"{path.name}-wal")):
+            try:
+                found = file.stat()
+            except OSError:
+                stamps.append(None)
+            else:
+                stamps.append((found.st_mtime_ns, found.st_size))
+        return tuple(stamps)
 
     def commitment_reported(self, transaction: str) -> None:
         """A storage commitment report for one of our jobs reached the Inbox: its row says
@@ -137,15 +197,15 @@ class SendController(QObject):
         if not items:
             self.shell.status("Nothing to send")
             return False
-        confirmed = self.confirm_send(node_name, items)
-        if confirmed is None:
-            return False
         try:
+            confirmed = self.confirm_send(node_name, items)
+            if confirmed is None:
+                return False
             self.controller.submit(
                 node_name, items, self._describe(items), deid=confirmed.deidentification()
             )
-        except CourierError as error:
-            self.shell.show_error(f"Cannot send to {node_name}", str(error))
+        except CourierError as error:  # the node may be gone since the menu was made
+            self.nodes.refused(f"Cannot send to {node_name}", error)
             return False
         self.show_panel()
         self.shell.status(f"Queued {len(items)} instance(s) for {node_name}")
@@ -181,6 +241,7 @@ class SendController(QObject):
 
     def _job_updated(self, update: JobUpdate) -> None:
         job = update.progress.job
+        self._known[job.id] = job
         self.transfers.show_job(
             job,
             update.failures,

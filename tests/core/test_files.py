@@ -1,12 +1,21 @@
 """Atomic writes: private by default, whole or absent, never half-written."""
 
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from desktop.core.errors import OutputError
-from desktop.core.files import AtomicBatch, atomic_output, public_mode, write_atomic
+from desktop.core.files import (
+    AtomicBatch,
+    atomic_output,
+    public_mode,
+    sweep_leftovers,
+    write_atomic,
+)
 
 
 def test_written_private_and_whole(tmp_path: Path) -> None:
@@ -109,3 +118,31 @@ def test_batch_commits_files_written_by_another(tmp_path: Path) -> None:
     run.adopt(*handed[1])
     run.discard()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dcm"]
+
+
+def test_only_the_leftovers_of_runs_that_died_are_swept(tmp_path: Path) -> None:
+    """A run's temporary files name its process: those of a dead one go, a live run's (and a
+    worker's of a live run) stay, as do files named otherwise."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    gone, live = int(dead.stdout), os.getpid()
+    (tmp_path / "series").mkdir()
+    names = [f".dc-{gone}-3.tmp", f".dc-{gone}-77-0.tmp", f".dc-{live}-4.tmp",
+             f".dc-{live}-{gone}-1.tmp", ".dc-k2j4l1x9.tmp", "kept.dcm"]  # fmt: skip
+    for name in names:
+        made = tmp_path / "series" / name
+        made.write_bytes(b"a copy under way")
+        os.utime(made, (1e9, 1e9))  # not written a moment ago
+    removed = sweep_leftovers(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(names[:2])
+    assert sorted(p.name for p in (tmp_path / "series").iterdir()) == sorted(names[2:])
+
+
+def test_a_batch_names_the_run_it_writes_for(tmp_path: Path) -> None:
+    batch = AtomicBatch(run=1)
+    with batch.output(tmp_path / "copy.dcm") as out:
+        out.write(b"x")
+    [(temporary, _)] = batch.hand_over()
+    assert temporary.name.startswith(f".dc-1-{os.getpid()}-")
+    batch.adopt(temporary, tmp_path / "copy.dcm")
+    assert batch.commit() == [tmp_path / "copy.dcm"]

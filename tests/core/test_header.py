@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 
 from desktop.core.attributes import BROWSER_TAGS, VECTOR_FIELDS
 from desktop.core.errors import HeaderError, NotDicomError
-from desktop.core.header import read_header
+from desktop.core.header import ENVELOPED_DATA, SEALED, read_header
 from desktop.core.values import integer_value, text_value
 from tests.helpers import pydicom_samples, sample_file
 
@@ -95,3 +95,19 @@ def test_header_cut_inside_an_element(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(HeaderError, match="cannot read"):
         read_header(tmp_path / "absent.dcm")
+
+
+@pytest.mark.parametrize(
+    "length", [b"\x7f", b"\x81\xff", b"\x83\x01\x00\x00", b"\x84\x03\x4b\xc5\xbf"]
+)
+def test_a_sealed_file_is_known_whatever_its_length_takes(tmp_path: Path, length: bytes) -> None:
+    """Tester's F10 (round 6): a sealed file over 16 MB (four DER length bytes) was called
+    "not a DICOM file", so the browser did not offer to open it."""
+    path = tmp_path / "IM000000"
+    path.write_bytes(b"\x30" + length + ENVELOPED_DATA + b"\xa0\x84" + bytes(200))
+    with pytest.raises(HeaderError, match="sealed") as raised:
+        read_header(path)
+    assert str(raised.value) == SEALED
+    path.write_bytes(b"\x30" + length + b"\x06\x09" + bytes(220))  # another DER content
+    with pytest.raises(NotDicomError):
+        read_header(path)

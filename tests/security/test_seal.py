@@ -508,6 +508,48 @@ def test_export_media_sealed_for_a_recipient_opens_only_with_its_key(
     ]
 
 
+def test_sealed_media_signed_with_an_identity_pass_require_signed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """Tester's F3 (round 6): export-media could not sign, so every sealed disc was NOT
+    SIGNED and a recipient using --require-signed refused all of it, without a word at export."""
+    import pydicom
+
+    source = ct_copy(tmp_path / "media", "ct.dcm")
+    study = str(pydicom.dcmread(source).StudyInstanceUID)
+
+    def export(out: str, *extra: object) -> tuple[str, str]:
+        status, stdout, err = cli(
+            capsys, "export-media", "--study", study, "--from", tmp_path / "media",
+            "--out", tmp_path / out, "--seal-for", pki.path("client"), *extra,
+        )  # fmt: skip
+        assert status == 0, err
+        return stdout, err
+
+    def unseal(media: str) -> tuple[int, str, str]:
+        return cli(capsys, "unseal", tmp_path / media, "--identity", "courier",
+                   "--out", tmp_path / f"{media}-open", "--require-signed")  # fmt: skip
+
+    _, err = export("unsigned")
+    assert "warning: the media are sealed but NOT SIGNED" in err and "--sign-with" in err
+    status, _, err = unseal("unsigned")
+    assert status == 1 and "refused, as a signed file is required" in err
+
+    out, err = export("signed", "--sign-with", "courier")
+    assert "signed: by identity courier" in out and "NOT SIGNED" not in err
+    status, out, err = unseal("signed")
+    assert status == 0, err
+    assert out.count("signature of CN=client.test") == 2  # the DICOMDIR and the image
+    assert open_media(tmp_path / "signed-open").source == "dicomdir"
+
+    status, _, err = cli(
+        capsys, "export-media", "--study", study, "--from", tmp_path / "media",
+        "--out", tmp_path / "plain", "--sign-with", "courier",
+    )  # fmt: skip
+    assert status == 1 and "--sign-with signs sealed media: give --seal-for CERT too" in err
+    assert not (tmp_path / "plain").exists()
+
+
 def test_sealed_media_never_hold_a_plain_copy_even_when_the_run_is_terminated(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -573,3 +615,70 @@ def test_sealed_media_opened_as_they_are_say_they_are_sealed(
         f"  {tmp_path / 'cd' / 'DICOMDIR'}: the DICOMDIR is {SEALED}; its folder is scanned instead"
     )
     assert problems[1].endswith(f"IM000000 and 2 more files: {SEALED}") and len(problems) == 2
+
+
+def test_the_keystores_revocation_lists_refuse_a_revoked_signer_and_recipient(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    signing_keystore: Path,
+    pki: Pki,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tester's F13 and F14 (round 6): the CRLs of the keystore were checked for TLS only: a
+    file signed by a revoked certificate passed unseal --require-signed and verify, and
+    patients' data was sealed for a revoked recipient without a word."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from desktop.core.signatures.profiles import Profile
+    from desktop.security.signing import Signer
+    from desktop.signing import sign_file
+
+    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
+    source = ct_copy(tmp_path / "media")
+    sealed = tmp_path / "sealed" / "ct.dcm"  # for us, signed by the revoked certificate
+    sealed.parent.mkdir()
+    revoked_signer = pki.unlocked(pki.revoked, "stolen")
+    sealed.write_bytes(seal(source.read_bytes(), pki.client.certificate, revoked_signer))
+    revoked = tmp_path / "revoked.pem"
+    revoked.write_bytes(pki.revoked.certificate.public_bytes(Encoding.PEM))
+
+    def unseal(out: str) -> tuple[int, str, str]:
+        return cli(capsys, "unseal", sealed, "--identity", "courier", "--out",
+                   tmp_path / out, "--require-signed")  # fmt: skip
+
+    assert unseal("before")[0] == 0  # no revocation list yet: nothing says otherwise
+    assert cli(capsys, "keystore", "import-crl", pki.path("intermediate", ".crl"))[0] == 0
+    status, _, err = unseal("after")
+    assert status == 1 and "not accepted (revoked): CN=revoked.test" in err, err
+    assert "was revoked on" in err and not (tmp_path / "after" / "ct.dcm").exists()
+    signed = tmp_path / "signed.dcm"
+    sign_file(source, signed, Signer(revoked_signer), profile=Profile.BASE, algorithm="SHA256")
+    status, out, _ = cli(capsys, "verify", signed)  # no --crl: the keystore's are used
+    assert (
+        status == 1 and "REVOKED" in out and "CN=revoked.test,O=DICOM Courier was revoked on" in out
+    ), out
+
+    status, _, err = cli(capsys, "seal", source, "--recipient", revoked, "--out", tmp_path / "s")
+    assert status == 1 and not (tmp_path / "s").exists()
+    assert "refused recipient CN=revoked.test" in err and "was revoked on" in err, err
+    assert "by a revocation list of the keystore" in err
+    assert cli(capsys, "seal", source, "--recipient", pki.path("client"),
+               "--out", tmp_path / "ok")[0] == 0  # fmt: skip
+
+    stolen = tmp_path / "stolen.p12"  # the revoked certificate's identity: it may not sign
+    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    (tmp_path / "p12.pass").write_text(KEY_PASSWORD)
+    status, _, err = cli(capsys, "keystore", "import-identity", "stolen", stolen,
+                         "--file-password-file", tmp_path / "p12.pass")  # fmt: skip
+    assert status == 0 and "warning: CN=revoked.test" in err and "was revoked on" in err, err
+    assert "identity stolen may not sign" in err
+    for command in (
+        ["sign", source, "--identity", "stolen", "--out", tmp_path / "sign"],
+        ["seal", source, "--recipient", pki.path("client"), "--sign-with", "stolen",
+         "--out", tmp_path / "seal"],
+    ):  # fmt: skip
+        status, _, err = cli(capsys, *command)
+        assert status == 1 and "identity stolen may not sign: CN=revoked.test" in err, err
+        assert not (tmp_path / str(command[0])).exists()

@@ -214,3 +214,44 @@ def test_a_ticked_box_left_with_no_service_is_refused_and_nothing_saved(
         "VIEWER: grant at least one of store, query, retrieve (to refuse a title, remove it)"
     ]
     assert load_config(shell.services.home).listener_access == ["VIEWER/query"]
+
+
+def test_a_revocation_made_while_the_editor_is_open_is_never_undone(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    shell: Shell,
+    prompter: ScriptedPrompter,
+    statuses: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tester's F15 (round 6): OK in an editor opened before `access revoke WS` wrote the
+    list it had read, granting the revoked workstation again, unseen."""
+    home = shell.services.home
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    set_listener_access(home, ["WS/query,retrieve", "CT/store"])
+    sources = SourcesPanel(shell.services.inbox, shell.services.store)
+    qtbot.addWidget(sources)
+    controller = InboxController(shell, sources)
+
+    def revoked_meanwhile_then_ok(editor: QDialog) -> None:
+        assert cli(capsys, "access", "revoke", "WS")[0] == 0  # IT, from a shell
+        press_ok(qtbot, editor)
+
+    def revoked_meanwhile_then_edited(editor: QDialog) -> None:
+        assert cli(capsys, "access", "revoke", "VIEWER")[0] == 0
+        editor.table.selectRow(0)  # type: ignore[attr-defined]
+        click(qtbot, button(editor, "Remove"))
+        press_ok(qtbot, editor)
+
+    prompter.answer("run", revoked_meanwhile_then_ok, revoked_meanwhile_then_edited)
+    controller.edit_access()  # nothing changed in it: nothing written
+    assert load_config(home).listener_access == ["CT/store"]
+    assert statuses[-1] == "Listener access unchanged"
+    set_listener_access(home, ["CT/store", "VIEWER/query"])
+    controller.edit_access()  # CT removed in it, VIEWER revoked meanwhile: refused, said
+    assert load_config(home).listener_access == ["CT/store"]
+    [(title, message, _)] = prompter.errors
+    assert title == "Listener access"
+    assert "changed by another program (dicom-courier access) while the editor was open" in (
+        message
+    )

@@ -21,6 +21,7 @@ from tests.net.conftest import make_study
 from tests.peers import free_port, running
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.test_stories import open_media as open_in_browser
 
 
 def test_add_echo_check_and_remove_a_node_by_clicking(
@@ -125,3 +126,91 @@ def test_the_node_list_shows_what_the_command_line_proved_until_the_node_changes
     assert "· verified 20" in next_start() and "by echo" in next_start()
     assert cli(capsys, "node", "edit", DEMO_NODE, "--port", free_port())[0] == 0
     assert "not verified yet" in next_start()
+
+
+def test_the_node_list_follows_the_command_line_while_the_window_is_open(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    demo: Demo,
+) -> None:
+    """Tester's F5 (round 6): after `node edit --port` in a shell, the open window listed
+    the node at its old port for good, while Edit… and the send confirmation used the new."""
+    port = free_port()
+
+    def shown(name: str) -> str:
+        item = window.nodes.item_for(name)
+        return item.text() if item is not None else ""
+
+    assert f":{demo.port} " in shown(DEMO_NODE)
+    assert cli(capsys, "node", "edit", DEMO_NODE, "--port", port)[0] == 0
+    qtbot.waitUntil(lambda: f":{port} " in shown(DEMO_NODE), timeout=10000)
+    assert cli(capsys, "node", "add", "Night PACS", "--ae", "NIGHT", "--host", "127.0.0.1",
+               "--port", port)[0] == 0  # fmt: skip
+    qtbot.waitUntil(lambda: "NIGHT@127.0.0.1" in shown("Night PACS"), timeout=10000)
+    assert window.sending._send_menu_nodes == [DEMO_NODE, "Night PACS"]
+    assert cli(capsys, "node", "remove", "Night PACS")[0] == 0
+    qtbot.waitUntil(lambda: window.nodes.item_for("Night PACS") is None, timeout=10000)
+    assert window.sending._send_menu_nodes == [DEMO_NODE]
+
+
+def test_a_node_renamed_elsewhere_is_said_so_in_plain_words_and_the_list_follows(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    """Tester's F8 (round 6): Send to ▸ a node renamed by the command line a moment before
+    showed "This is a fault in DICOM Courier" with a traceback; Echo an error, the list
+    unchanged. Clicked before the window has seen the change (its menu and list made before)."""
+    open_in_browser(qtbot, window, prompter, demo.media)
+    window.browser.view.setCurrentIndex(window.browser.model.index(0, 0))  # a patient
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    assert cli(capsys, "node", "edit", DEMO_NODE, "--rename", "Renamed PACS")[0] == 0
+    window.sending.send_selected(DEMO_NODE)  # what Send to ▸ Demo PACS does
+    assert window.nodes.item_for("Renamed PACS") is not None  # the list shown again
+    assert window.nodes.item_for(DEMO_NODE) is None
+    assert window.sending._send_menu_nodes == ["Renamed PACS"]
+    assert cli(capsys, "node", "edit", "Renamed PACS", "--rename", "Moved again")[0] == 0
+    click(qtbot, button(window.nodes, "Echo"))  # "Renamed PACS" still selected
+    assert [title for title, _, _ in prompter.errors] == [
+        f"Cannot send to {DEMO_NODE}",
+        "Echo",
+    ]
+    for _, message, _ in prompter.errors:
+        assert "It was renamed or removed by another program" in message, message
+    assert f"no node named {DEMO_NODE!r}; known nodes: Renamed PACS" in prompter.errors[0][1]
+    assert window.nodes.item_for("Moved again") is not None
+    assert not window.controller.busy()  # nothing was queued
+
+
+def test_the_node_dialog_saves_only_what_was_changed_in_it(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+) -> None:
+    """Tester's F15 (round 6), its node half: OK in Edit… opened before `node edit --port`
+    wrote back the port the dialog had read."""
+    ports = free_port(), free_port()
+
+    def moved_meanwhile_then_ok(dialog: QDialog) -> None:
+        assert cli(capsys, "node", "edit", DEMO_NODE, "--port", ports[0])[0] == 0
+        press_ok(qtbot, dialog)
+
+    def moved_meanwhile_then_retitled(dialog: QDialog) -> None:
+        assert cli(capsys, "node", "edit", DEMO_NODE, "--port", ports[1])[0] == 0
+        dialog.ae_title.clear()  # type: ignore[attr-defined]
+        qtbot.keyClicks(dialog.ae_title, "NEW_TITLE")  # type: ignore[attr-defined]
+        press_ok(qtbot, dialog)
+
+    prompter.answer("run", moved_meanwhile_then_ok, moved_meanwhile_then_retitled)
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Edit…"))
+    assert load_config(demo.home).nodes[DEMO_NODE].port == ports[0]
+    window.nodes.list.setCurrentItem(window.nodes.item_for(DEMO_NODE))
+    click(qtbot, button(window.nodes, "Edit…"))
+    node = load_config(demo.home).nodes[DEMO_NODE]
+    assert (node.port, node.ae_title) == (ports[1], "NEW_TITLE")

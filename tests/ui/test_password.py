@@ -14,6 +14,7 @@ from keyring.errors import PasswordDeleteError
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QCheckBox, QDialog, QLabel
 
+from desktop.core.audit.store import AuditLog
 from desktop.demo import DEMO_NODE, Demo
 from desktop.security.passwords import KEYRING_SERVICE, PASSWORD_ENV
 from desktop.ui.launch import main_window
@@ -126,7 +127,11 @@ def test_three_wrong_passwords_give_a_plain_error_and_the_app_goes_on(
     prompter: ScriptedPrompter,
     monkeypatch: pytest.MonkeyPatch,
     no_keyring: None,
+    trail: AuditLog,
 ) -> None:
+    """Each wrong password is audited as 110114, failed, as the command line's are (tester's
+    F17, round 6: only the eventual success was)."""
+
     def wrong_three_times(dialog: QDialog) -> None:
         for attempt in range(3):
             type_password(qtbot, dialog, f"wrong-{attempt}")
@@ -142,6 +147,11 @@ def test_three_wrong_passwords_give_a_plain_error_and_the_app_goes_on(
     echo(qtbot, window)  # asked again, afresh
     assert [kind for kind, _ in prompter.asked].count("run") == 2
     assert window.services.keystore.verifies(demo.password)
+    logins = [e for e in trail.entries() if e.event == "110114"]
+    assert [(e.outcome, "wrong keystore password" in e.summary) for e in logins[:3]] == [
+        (4, True)
+    ] * 3
+    assert logins[3].outcome == 0 and "unlocked keystore identity" in logins[3].summary
 
 
 def test_a_remembered_password_is_used_on_the_next_start_without_asking(

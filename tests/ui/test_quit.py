@@ -132,3 +132,22 @@ def test_a_screenshot_run_quits_though_a_job_waits_to_retry(demo: Demo, tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert picture.stat().st_size > 0
+
+
+def test_the_settings_file_is_readable_by_its_owner_only(
+    qtbot,  # type: ignore[no-untyped-def]
+    demo: Demo,
+    prompter: ScriptedPrompter,
+) -> None:
+    """Tester's F12 (round 6): gui.ini, which names the recent media's folders (often the
+    patient's), was written 0644 in the home where every other file is 0600."""
+    ini = demo.home / "gui.ini"
+    ini.write_text("")
+    ini.chmod(0o644)  # as an earlier version left it
+    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
+    qtbot.addWidget(window)
+    window.opening.open_path(demo.media)
+    qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=30000)
+    window.close()
+    assert f"recent={demo.media}" in ini.read_text()
+    assert ini.stat().st_mode & 0o777 == 0o600

@@ -166,6 +166,7 @@ def test_sealed_files_are_listed_as_such_and_the_action_waits_for_an_answer(
     no_unexpected_errors(prompter)
 
 
+@pytest.mark.parametrize("patients", [slice(0, 1), slice(1, 3)], ids=["ct", "over-16-mb"])
 def test_sealed_media_open_as_dicomdir_media_again(
     qtbot,  # type: ignore[no-untyped-def]
     window: MainWindow,
@@ -173,18 +174,23 @@ def test_sealed_media_open_as_dicomdir_media_again(
     demo: Demo,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    patients: slice,
 ) -> None:
     """Tester's F9: the sealed DICOMDIR of export-media --seal-for was left out, so the
-    opened folder was a plain folder, not the media `unseal` gives back."""
+    opened folder was a plain folder, not the media `unseal` gives back. Tester's F10 (round
+    6): a sealed file over 16 MB (the demo's cine: four DER length bytes) was not known as
+    sealed, so only the DICOMDIR was opened, its images all missing."""
     recipient = tmp_path / "demo-pacs.pem"
     recipient.write_text(window.services.keystore.identity("demo-pacs").certificate.pem)
-    study = open_media(demo.media).patients[0].studies[0].study_instance_uid
+    studies = [s for p in open_media(demo.media).patients[patients] for s in p.studies]
+    uids = [study.study_instance_uid for study in studies]
     media, out = tmp_path / "sealed", tmp_path / "opened"
     status, _, err = cli(
-        capsys, "export-media", "--study", study, "--from", demo.media, "--out", media,
+        capsys, "export-media", "--study", *uids, "--from", demo.media, "--out", media,
         "--seal-for", recipient,
     )  # fmt: skip
     assert status == 0, err
+    images = sum(len(series.instances) for study in studies for series in study.series)
 
     def choose(dialog: QDialog) -> None:
         qtbot.keyClicks(dialog.out, str(out))  # type: ignore[attr-defined]
@@ -194,4 +200,6 @@ def test_sealed_media_open_as_dicomdir_media_again(
     qtbot.waitUntil(lambda: window.browser.tree is not None and window.browser.tree.root == out)
     assert (out / "DICOMDIR").is_file()
     assert window.browser.tree.source == "dicomdir" and window.browser.tree.problems == []
+    assert len(list(window.browser.tree.instances())) == images
+    assert f"{images + 1} of {images + 1} files opened" in prompter.told[0][1]
     no_unexpected_errors(prompter)

@@ -158,3 +158,24 @@ def test_cancelling_a_failed_job_by_clicking_counts_its_instances_cancelled(
     assert window.statusBar().currentMessage() == f"Job 1 to {DEAD}: cancelled, 0 of {total} sent"
     status, out, _ = cli(capsys, "queue")
     assert status == 0 and "cancelled" in out and "failed" not in out, out
+
+
+def test_jobs_the_command_line_runs_while_the_window_is_open_are_followed(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    demo: Demo,
+) -> None:
+    """Tester's F7 (round 6): the Transfers tab was a snapshot of the queue at start: a job
+    the command line queued (and failed) later never appeared, nor could be retried, and a
+    node renamed by `node edit` kept its old name in the rows."""
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
+    study = next(p for p in demo.media.iterdir() if p.is_dir())
+    assert window.transfers.rows == {}
+    assert cli(capsys, "send", DEAD, study, "--attempts", "1")[0] != 0
+    qtbot.waitUntil(lambda: 1 in window.transfers.rows, timeout=10000)
+    assert cell(window, 1, 1) == DEAD and cell(window, 1, 3) == "failed"
+    assert "refused" in cell(window, 1, 8)
+    assert any("job 1 (another program's): failed" in e.summary for e in window.log.entries)
+    assert cli(capsys, "node", "edit", DEAD, "--rename", "Day PACS")[0] == 0
+    qtbot.waitUntil(lambda: cell(window, 1, 1) == "Day PACS", timeout=10000)

@@ -7,6 +7,7 @@ stored from the source; one whose pixels are masked is read whole. pydicom is im
 for a file the bytes path (``raw``) leaves to the data set path (``dataset_copy``)."""
 
 import contextlib
+import logging
 import mmap
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -21,7 +22,7 @@ from desktop.core.deid.profile import Profile
 from desktop.core.deid.raw import deidentify_header
 from desktop.core.deid.signs import SIGN_TAGS, signs_in
 from desktop.core.errors import CourierError, OutputError
-from desktop.core.files import AtomicBatch, private_folder
+from desktop.core.files import AtomicBatch, private_folder, sweep_leftovers
 from desktop.core.values import RawValues
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from desktop.core.deid.pixels import PixelPolicy
 
+log = logging.getLogger(__name__)
 #: Makes an Encrypted Attributes Sequence item of the original values (for one recipient).
 Protect = Callable[["Dataset"], "Dataset"]
 #: Copies flushed to disk and moved into place together (one flush of the disk for 64 CT
@@ -89,8 +91,17 @@ def deidentify_files(
     """A de-identified copy of each file under ``out``; a file that cannot be read, cleaned or
     written is reported (``Copied.error``) and the others go on. With ``protect``, each copy
     keeps the original values it changed in an Encrypted Attributes Sequence (0400,0500) item;
-    with ``pixels``, the burned-in text it finds is masked."""
+    with ``pixels``, the burned-in text it finds is masked. Partial copies a stopped run
+    left in ``out`` (its temporary files) are removed first, and said."""
     sources = list(source_files(paths))  # a missing path stops us before anything is written
+    if out.is_dir():
+        left = sweep_leftovers(out)
+        if left:
+            log.warning(
+                "removed %d partial copies (.dc-*.tmp) a stopped run left in %s",
+                len(left),
+                out,
+            )
     yield from copy_files(sources, out, profile, protect=protect, pixels=pixels)
 
 

@@ -114,14 +114,14 @@ def _remove(made: Sequence[Made]) -> None:
             done.temporary.unlink(missing_ok=True)
 
 
-_worker: tuple[Profile, Targets] | None = None
+_worker: tuple[Profile, Targets, int] | None = None
 
 
 def _start(out: Path, profile: Profile, parent: int) -> None:
     """A worker's state: the profile and where copies go (claims are the run's). It ends with
     its parent: one killed would leave it waiting for work for ever."""
     global _worker
-    _worker = profile, Targets(out, claim=False)
+    _worker = profile, Targets(out, claim=False), parent
     _end_with_parent()
     if os.getppid() != parent:  # the parent died before that
         raise SystemExit(1)
@@ -141,11 +141,11 @@ def _end_with_parent() -> None:
 def _make(sources: Sequence[Path]) -> list[Made]:
     """In a worker: each source's copy written under a temporary name, or why there is none."""
     assert _worker is not None, "a worker started by made_by_workers"
-    profile, targets = _worker
+    profile, targets, parent = _worker
     made: list[Made] = []
     try:
         for source in sources:
-            batch = AtomicBatch()
+            batch = AtomicBatch(run=parent)  # its leftovers are the run's: swept once it died
             try:
                 read = copy_into(source, profile, None, None, batch, targets)
             except CourierError as error:

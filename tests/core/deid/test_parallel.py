@@ -91,10 +91,13 @@ def test_the_study_read_on_the_way_is_the_one_read_from_the_file(tmp_path: Path)
     assert instance_of(path)[1].patient_name == "Müller^Jörg"
 
 
-def test_a_killed_run_leaves_no_partial_copy_under_its_name(media: Path, tmp_path: Path) -> None:
+def test_a_killed_run_leaves_no_partial_copy_under_its_name_and_the_next_run_none(
+    media: Path, tmp_path: Path
+) -> None:
     """The command killed just after its first batch is reported, in the middle of the next:
     every copy under its name is whole (as a complete run writes it); the rest are only
-    temporary files."""
+    temporary files, which the next run into the folder removes and says so (tester's F4,
+    round 6: they stayed, hidden, in the folder handed on)."""
     whole = tmp_path / "whole"
     _run(media, whole, workers=2)
     key = tmp_path / "project.key"
@@ -119,6 +122,17 @@ def test_a_killed_run_leaves_no_partial_copy_under_its_name(media: Path, tmp_pat
     while _running(command) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _running(command)  # its workers ended with it
+    left = [p for p in out.rglob(".dc-*.tmp")]
+    assert left  # the workers' copies under way
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 1, again.stderr  # the media's damaged files, said again
+    assert f"removed {len(left)} partial copies (.dc-*.tmp) a stopped run left in {out}" in (
+        again.stderr
+    )
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+    assert sorted(p.relative_to(out) for p in out.rglob("*.dcm")) == sorted(
+        p.relative_to(whole) for p in whole.rglob("*.dcm")
+    )
 
 
 def _running(command: list[str]) -> list[int]:
