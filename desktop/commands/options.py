@@ -169,17 +169,23 @@ def interruptible() -> "Iterator[Cancel]":
     from desktop.net.cancel import Cancel
 
     cancel = Cancel()
-    previous = {number: signal.signal(number, lambda *_: cancel.cancel()) for number in INTERRUPTS}
+    signalled: list[int] = []  # a cancel of the job from elsewhere is not an interrupt
+
+    def interrupt(number: int, _frame: object) -> None:
+        signalled.append(number)
+        cancel.cancel()
+
+    previous = {number: signal.signal(number, interrupt) for number in INTERRUPTS}
     try:
         yield cancel
     except Exception:
-        if cancel.cancelled:  # what the cancel broke: the user stopped it
+        if signalled:  # what the cancel broke: the user stopped it
             raise KeyboardInterrupt from None
         raise
     finally:
         for number, before in previous.items():
             signal.signal(number, before)
-    if cancel.cancelled:
+    if signalled:
         raise KeyboardInterrupt
 
 
