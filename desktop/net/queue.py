@@ -595,7 +595,7 @@ def _open(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
         db.executescript(SCHEMA)
         _add_columns(db)
-        problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
+        problems = _checked(db, path)
     except sqlite3.DatabaseError as error:
         db.close()
         if error.sqlite_errorcode in DAMAGED_CODES:
@@ -605,6 +605,24 @@ def _open(path: Path) -> sqlite3.Connection:
         db.close()
         raise _DamagedError("; ".join(problems[:3]))
     return db
+
+
+#: The databases this process found whole (path, device, inode): a window following the queue, or a
+#: command opening it again, does not read all of it again (0.17 s for 90,000 instances).
+_FOUND_WHOLE: set[tuple[str, int, int]] = set()
+
+
+def _checked(db: sqlite3.Connection, path: Path) -> list[str]:
+    """``PRAGMA quick_check``'s problems (``["ok"]`` for none), once per database a process
+    opens; damage met later is still found by the query it breaks (DAMAGED_CODES)."""
+    found = path.stat()
+    identity = (str(path), found.st_dev, found.st_ino)
+    if identity in _FOUND_WHOLE:
+        return ["ok"]
+    problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
+    if problems == ["ok"]:
+        _FOUND_WHOLE.add(identity)
+    return problems
 
 
 def _write_ahead(db: sqlite3.Connection) -> None:
