@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from desktop.warm.server import WAITING
 from desktop.warm.wire import PROTOCOL, RUN, STATUS, Lines, frame
 from tests.service.conftest import Home
 
@@ -82,3 +83,21 @@ def test_a_silent_or_slow_client_holds_up_no_other(home: Home, tmp_path: Path) -
         assert time.monotonic() - began < 4  # the service waits 5 s for a request
         silent.settimeout(10)
         assert silent.recv(10) == b""  # dropped once its time is out
+
+
+def test_many_silent_clients_cost_a_bounded_number_of_descriptors(home: Home) -> None:
+    home.start()
+    pid = home.status()["pid"]
+    before = at_rest(pid)
+    silent = [socket.socket(socket.AF_UNIX) for _ in range(WAITING + 10)]
+    try:
+        for client in silent:
+            client.connect(str(home.socket))
+        home.status()  # served: the oldest silent ones were dropped to make room
+        assert open_descriptors(pid) <= before + WAITING
+        silent[0].settimeout(1)
+        assert silent[0].recv(10) == b""
+    finally:
+        for client in silent:
+            client.close()
+    assert settles(lambda: open_descriptors(pid), before) == before
