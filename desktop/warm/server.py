@@ -34,6 +34,7 @@ REQUEST_TIMEOUT = 5.0  # a client whose request is not whole by then is dropped
 WAITING = 32  # requests read at once; beyond, the oldest is dropped
 TICK = 1.0  # how often the home, the unlock's expiry and the idle time are looked at
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+LOCK_NAME = "service.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class Service:
     #: The requests being read (by the connection's descriptor) and when each is dropped.
     waiting: dict[int, tuple[wire.Request, float]] = field(default_factory=dict)
     _listener: socket.socket | None = None
+    _lock: int = -1  # the home's service.lock, held (flock) while this service lives
     _identity: tuple[int, int] = (0, 0)
     _wakeup: tuple[int, int] = (-1, -1)
     _stopping: bool = False
@@ -91,6 +93,7 @@ class Service:
         from desktop.core.files import private_folder
 
         private_folder(self.home)
+        self._lock = hold(self.home / LOCK_NAME)
         self._code = loaded_code()
         temporary = self.home / f".{wire.SOCKET_NAME}.{os.getpid()}"
         temporary.unlink(missing_ok=True)
@@ -308,6 +311,7 @@ class Service:
             signal.signal(number, signal.SIG_DFL)
         os.close(self._wakeup[0])
         os.close(self._wakeup[1])
+        os.close(self._lock)  # a new service may start while this command runs
         if self._listener is not None:
             self._listener.close()
         for other in self.children.values():
@@ -406,6 +410,22 @@ class Service:
             if fd >= 0:
                 os.close(fd)
         self._wakeup = (-1, -1)
+
+
+def hold(path: Path) -> int:
+    """``path`` opened and locked for this service's life (two services started at once:
+    the second is refused here, before it takes the socket); its descriptor."""
+    import fcntl
+
+    from desktop.core.errors import CourierError
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CourierError(f"a warm service runs already for {path.parent}") from None
+    return fd
 
 
 def peer(connection: socket.socket) -> tuple[int, int]:
