@@ -260,6 +260,7 @@ def _log_to_stderr() -> None:
     logger = logging.getLogger("desktop.warm")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # not again by the commands' "dicom-courier: warning:" lines
 
 
 @contextmanager

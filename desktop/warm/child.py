@@ -48,7 +48,9 @@ def run(handoff: Handoff, unlocked: Unlocked | None) -> int:
     time.tzset()
     sys.argv = ["dicom-courier", *handoff.arguments]
     _fresh_streams()
-    logging.getLogger("desktop.warm").handlers.clear()
+    service_log = logging.getLogger("desktop.warm")
+    service_log.handlers.clear()
+    service_log.propagate = True  # as in a local run
     hold_unlocked(unlocked)
     threading.Thread(target=_follow, args=(handoff.connection,), daemon=True).start()
     status = cli.main(handoff.arguments)

@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent
-REQUEST_TIMEOUT = 5.0  # a client that connects and says nothing is dropped after this
+REQUEST_TIMEOUT = 5.0  # a client whose request is not whole by then is dropped
+WAITING = 32  # requests read at once; beyond, the oldest is dropped
 TICK = 1.0  # how often the home, the unlock's expiry and the idle time are looked at
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+LOCK_NAME = "service.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,10 @@ class Service:
     served: int = 0
     cpu: float = 0.0  # seconds of CPU the commands served have used
     children: dict[int, socket.socket] = field(default_factory=dict)
+    #: The requests being read (by the connection's descriptor) and when each is dropped.
+    waiting: dict[int, tuple[wire.Request, float]] = field(default_factory=dict)
     _listener: socket.socket | None = None
+    _lock: int = -1  # the home's service.lock, held (flock) while this service lives
     _identity: tuple[int, int] = (0, 0)
     _wakeup: tuple[int, int] = (-1, -1)
     _stopping: bool = False
@@ -88,6 +93,7 @@ class Service:
         from desktop.core.files import private_folder
 
         private_folder(self.home)
+        self._lock = hold(self.home / LOCK_NAME)
         self._code = loaded_code()
         temporary = self.home / f".{wire.SOCKET_NAME}.{os.getpid()}"
         temporary.unlink(missing_ok=True)
@@ -134,22 +140,34 @@ class Service:
         return None
 
     def _turn(self) -> Handoff | None:
-        """Wait for a client, a child's end or the next tick; act on what came."""
+        """Wait for a client, a request's bytes, a child's end or the next tick; act on what
+        came. Requests are read as their bytes arrive: a slow or silent client holds up
+        no other."""
         now = time.monotonic()
         if self.lease.expired(now):
             self.lock("its time ran out")
         timeout = TICK
         if self.lease.holds is not None:
-            timeout = max(0.0, min(timeout, self.lease.until - now))
-        waiting = [self._wakeup[0]] + ([self._listener] if self._listener else [])
-        ready, _, _ = select.select(waiting, [], [], timeout)
+            timeout = min(timeout, self.lease.until - now)
+        if self.waiting:
+            timeout = min(timeout, min(until for _, until in self.waiting.values()) - now)
+        poller = select.poll()
+        poller.register(self._wakeup[0], select.POLLIN)
+        if self._listener is not None:
+            poller.register(self._listener, select.POLLIN)
+        for fd in self.waiting:
+            poller.register(fd, select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(max(0.0, timeout) * 1000)}
         if self._wakeup[0] in ready:
             _drain(self._wakeup[0])
         self._reap()
-        if self._listener is not None and self._listener in ready:
-            handoff = self._accept()
+        if self._listener is not None and self._listener.fileno() in ready:
+            self._accept()
+        for fd in ready.intersection(self.waiting):
+            handoff = self._read(fd)
             if handoff is not None:
                 return handoff
+        self._drop_late()
         self._look_around()
         return None
 
@@ -171,22 +189,14 @@ class Service:
             log.info("idle for %.0f s: stopping", self.idle)
             self.stop()
 
-    def _accept(self) -> Handoff | None:
+    def _accept(self) -> None:
+        """Take a connection: refuse another user at once, else wait for its request."""
         assert self._listener is not None
         try:
             connection, _ = self._listener.accept()
         except OSError:
-            return None
+            return
         self._last = time.monotonic()
-        try:
-            return self._answer(connection)
-        except (OSError, ValueError, ConnectionError) as error:
-            log.warning("a request could not be read: %s", error)
-            connection.close()
-            return None
-
-    def _answer(self, connection: socket.socket) -> Handoff | None:
-        """Answer one request; in the child forked for a command, that command."""
         uid, pid = peer(connection)
         if not serves(uid):
             log.warning(
@@ -195,34 +205,68 @@ class Service:
                 pid,
                 os.getuid(),
             )
-            connection.sendall(b"refused\n")
+            with suppress(OSError):
+                connection.send(b"refused\n")
             connection.close()
-            return None
-        connection.settimeout(REQUEST_TIMEOUT)
-        fields, fds = wire.read_frame(connection, fds=3)
+            return
+        connection.setblocking(False)
+        if len(self.waiting) >= WAITING:
+            oldest = next(iter(self.waiting))
+            log.warning("%d requests unfinished: dropped the oldest", len(self.waiting))
+            self.waiting.pop(oldest)[0].close()
+        self.waiting[connection.fileno()] = (
+            wire.Request(connection),
+            time.monotonic() + REQUEST_TIMEOUT,
+        )
+
+    def _drop_late(self) -> None:
+        now = time.monotonic()
+        for fd, (request, until) in list(self.waiting.items()):
+            if now >= until:
+                log.warning("a request not whole after %.0f s: dropped", REQUEST_TIMEOUT)
+                del self.waiting[fd]
+                request.close()
+
+    def _read(self, fd: int) -> Handoff | None:
+        """Read more of a request; answer it once whole (in a child: the command to run)."""
+        request, _ = self.waiting[fd]
         try:
-            if fields[:1] != [wire.PROTOCOL] or len(fields) < 2:
-                raise ValueError("not a request of this protocol")
-            kind = fields[1]
-            if kind != wire.RUN:
-                self._control(kind, connection)
+            fields = request.read()
+            if fields is None:
                 return None
-            handoff = self._handoff(fields, fds, connection)
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            raise
-        if handoff is None:
-            for fd in fds:
-                os.close(fd)
-            connection.close()
+            del self.waiting[fd]
+            request.connection.settimeout(REQUEST_TIMEOUT)
+            return self._answer(fields, request)
+        except (OSError, ValueError, ConnectionError) as error:
+            log.warning("a request could not be read: %s", error)
+            self.waiting.pop(fd, None)
+            request.close()
             return None
-        return self._fork(handoff)
+
+    def _answer(self, fields: list[bytes], request: wire.Request) -> Handoff | None:
+        """Answer one request; in the child forked for a command, that command."""
+        connection = request.connection
+        if fields[:1] != [wire.PROTOCOL] or len(fields) < 2:
+            raise ValueError("not a request of this protocol")
+        kind = fields[1]
+        if kind != wire.RUN:
+            self._control(kind, connection)
+            request.close()
+            return None
+        handoff = self._handoff(fields, request.fds, connection)
+        if handoff is None:
+            request.close()
+            return None
+        forked = self._fork(handoff)
+        request.fds = []  # the child's now, closed here by ``_fork``
+        return forked
 
     def _handoff(
         self, fields: list[bytes], fds: list[int], connection: socket.socket
     ) -> Handoff | None:
         """The command requested, or None when it is to run at the client (said to it)."""
+        if len(fields) < 7:
+            raise ValueError("a run request without its version, package, directory or umask")
         version, package, cwd, umask, count = fields[2:7]
         if os.fsdecode(package) != str(PACKAGE):
             connection.sendall(b"elsewhere\n")
@@ -267,11 +311,13 @@ class Service:
             signal.signal(number, signal.SIG_DFL)
         os.close(self._wakeup[0])
         os.close(self._wakeup[1])
+        os.close(self._lock)  # a new service may start while this command runs
         if self._listener is not None:
             self._listener.close()
         for other in self.children.values():
             other.close()
         self.children.clear()
+        self._drop_waiting()
         del handoff  # the child's own connection stays open
 
     def _reap(self) -> None:
@@ -351,13 +397,35 @@ class Service:
         except OSError:
             pass
 
+    def _drop_waiting(self) -> None:
+        for request, _ in self.waiting.values():
+            request.close()
+        self.waiting.clear()
+
     def _close(self) -> None:
         self._close_listener()
+        self._drop_waiting()
         signal.set_wakeup_fd(-1)
         for fd in self._wakeup:
             if fd >= 0:
                 os.close(fd)
         self._wakeup = (-1, -1)
+
+
+def hold(path: Path) -> int:
+    """``path`` opened and locked for this service's life (two services started at once:
+    the second is refused here, before it takes the socket); its descriptor."""
+    import fcntl
+
+    from desktop.core.errors import CourierError
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CourierError(f"a warm service runs already for {path.parent}") from None
+    return fd
 
 
 def peer(connection: socket.socket) -> tuple[int, int]:

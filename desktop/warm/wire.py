@@ -56,27 +56,52 @@ def frame(fields: list[bytes]) -> bytes:
     return len(payload).to_bytes(4, "big") + payload
 
 
-def read_frame(connection: socket.socket, fds: int = 0) -> tuple[list[bytes], list[int]]:
-    """One frame's fields and the descriptors that came with it."""
-    head, received = _exactly(connection, 4, fds)
-    size = int.from_bytes(head, "big")
-    if size > MAX_FRAME:
-        raise ValueError(f"a request of {size} bytes")
-    payload, _ = _exactly(connection, size, 0)
-    return payload.split(b"\0"), received
+class Request:
+    """A request frame read as it arrives, without waiting for the rest (the service reads
+    many at once): its bytes so far and the descriptors that came with them (``FDS`` at most).
 
+    Only the frame's own bytes are read: what the client sends after it (a forwarded signal)
+    stays on the connection for the child."""
 
-def _exactly(connection: socket.socket, size: int, fds: int) -> tuple[bytes, list[int]]:
-    data, received = b"", list[int]()
-    while len(data) < size:
-        if fds and not received:
-            chunk, received, _, _ = socket.recv_fds(connection, size - len(data), fds)
-        else:
-            chunk = connection.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("the other side closed the connection")
-        data += chunk
-    return data, received
+    FDS = 3
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.fds: list[int] = []
+        self._data = bytearray()
+        self._size = -1  # the payload's length, once its 4 bytes have come
+
+    def read(self) -> list[bytes] | None:
+        """Read what has arrived; the frame's fields once it is whole (None: not yet).
+        ValueError for a frame too long or too many descriptors, ConnectionError when the
+        client closed the connection before the end."""
+        wanted = 4 - len(self._data) if self._size < 0 else self._size - len(self._data)
+        if wanted > 0:
+            try:
+                chunk, fds, _, _ = socket.recv_fds(self.connection, min(wanted, 2**16), self.FDS)
+            except BlockingIOError:
+                return None
+            self.fds += fds
+            if len(self.fds) > self.FDS:
+                raise ValueError(f"{len(self.fds)} file descriptors with a request")
+            if not chunk:
+                raise ConnectionError("the client closed the connection before its request's end")
+            self._data += chunk
+        if self._size < 0 and len(self._data) == 4:
+            self._size = int.from_bytes(self._data, "big")
+            if self._size > MAX_FRAME:
+                raise ValueError(f"a request of {self._size} bytes")
+            self._data.clear()
+        if self._size < 0 or len(self._data) < self._size:
+            return None
+        return bytes(self._data).split(b"\0")
+
+    def close(self) -> None:
+        """Drop the request: its descriptors and its connection."""
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
+        self.connection.close()
 
 
 class Lines:

@@ -12,7 +12,7 @@ from desktop.net.history import History
 from tests.helpers import node_add
 from tests.peers import free_port
 from tests.pki import Pki
-from tests.service.conftest import PASSWORD, Home, alive, with_identity
+from tests.service.conftest import COURIER, PASSWORD, Home, alive, with_identity
 
 
 def test_commands_give_what_a_local_run_gives(home: Home, tmp_path: Path) -> None:
@@ -149,3 +149,21 @@ def _ends(pid: int, timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_two_services_started_at_once_on_one_home_one_is_refused(home: Home) -> None:
+    """Both find no service when they look: the home's lock refuses the second plainly
+    (before, both said "listening" and the first then stopped, its socket replaced)."""
+    command = [str(COURIER), "service", "start", "--idle", "60"]
+    starts = [
+        subprocess.Popen(command, env=home.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(2)
+    ]
+    said = [start.communicate(timeout=60)[0].decode() for start in starts]
+    home.pids.append(home.status()["pid"])
+    statuses = sorted(start.returncode for start in starts)
+    assert statuses == [0, 1], said
+    refused = said[[start.returncode for start in starts].index(1)]
+    assert "a warm service runs already for" in refused, refused
+    listening = said[[start.returncode for start in starts].index(0)]
+    assert f"(pid {home.status()['pid']})" in listening

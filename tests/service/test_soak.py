@@ -1,0 +1,53 @@
+"""Many commands, eight clients at once: each gets its own output and exit status, and the
+service's descriptors, children and home stay as they were."""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from tests.service.conftest import Home
+from tests.service.test_hostile import at_rest, open_descriptors, settles
+
+CLIENTS = 8
+ROUNDS = 2
+
+
+def children(pid: int) -> list[str]:
+    """The service's children, zombies included."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[1] == str(pid):
+            found.append(entry.name)
+    return found
+
+
+def test_eight_clients_at_once_leave_nothing_behind(home: Home, tmp_path: Path) -> None:
+    study = StudySpec("S", "Soak^Tree", "20240101", "soak", (SeriesSpec("CT", "ax", count=1),))
+    write_files(tmp_path / "study", (study,))
+    home.start()
+    pid = home.status()["pid"]
+    descriptors, files = at_rest(pid), sorted(home.path.iterdir())
+    commands: list[tuple[list[object], int, str]] = [
+        (["tree", tmp_path / "study"], 0, "Soak^Tree"),
+        (["node", "list"], 0, "no nodes yet"),
+        (["echo", "nobody"], 1, "nobody"),  # an unknown node: an error, exit 1
+        (["nodez"], 2, "invalid choice"),  # a usage error: exit 2
+    ]
+
+    def one(index: int) -> tuple[int, int, str]:
+        result = home.run(*commands[index % len(commands)][0])
+        return index, result.returncode, result.stdout + result.stderr
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        outcomes = list(pool.map(one, range(CLIENTS * ROUNDS)))
+    for index, status, output in outcomes:
+        _, expected, said = commands[index % len(commands)]
+        assert (status, said in output, "Traceback" in output) == (expected, True, False), output
+    assert home.status()["served"] == CLIENTS * ROUNDS
+    assert settles(lambda: len(children(pid)), 0) == 0  # reaped: no zombie
+    assert settles(lambda: open_descriptors(pid), descriptors) == descriptors
+    assert sorted(home.path.iterdir()) == files
