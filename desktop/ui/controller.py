@@ -23,6 +23,7 @@ from desktop.net.copies import discard_copies, new_area, sweep
 from desktop.net.queue import FAILED, JobSummary, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
 from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
+from desktop.ui.store_warnings import StoreWarnings, store_warnings
 from desktop.ui.widgets.deidentify import PIXELS
 from desktop.ui.widgets.send_pixels import CHOICES
 from desktop.ui.workers import GeneratorWorker, start
@@ -39,6 +40,7 @@ class JobUpdate:
     reason: str = ""  # why instances were not stored yet, in plain words
     retry_at: float | None = None  # waiting out a backoff until then (epoch seconds)
     node_gone: bool = False
+    warnings: StoreWarnings | None = None  #: what the peer said of what it stored, once stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +206,10 @@ class TransferController(QObject):
                     cancel=cancel,
                 )
             failures, reason = failures_and_reason(queue, job_id)
-            yield JobUpdate(node.name, JobProgress(queue.job(job_id)), failures, reason)
+            warnings = store_warnings(queue, job_id, node.name)
+            yield JobUpdate(
+                node.name, JobProgress(queue.job(job_id)), failures, reason, warnings=warnings
+            )
         finally:
             queue.close()
 

@@ -27,6 +27,7 @@ from desktop.ui.models.media_model import instance_payloads
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
+from desktop.ui.store_warnings import StoreWarnings, store_warnings
 from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.sources import SourcesPanel
 from desktop.ui.widgets.transfers import TransfersPanel
@@ -39,6 +40,14 @@ SETTLED = frozenset({"done", "committed"})
 def outcome(job: JobSummary) -> str:
     """The status line of a job that has stopped: 'Job 3 to PACS: cancelled, 0 of 24 sent'."""
     return f"Job {job.id} to {job.node}: {job.state}, {job.sent} of {job.total} sent"
+
+
+def stopped(job: JobSummary, warnings: StoreWarnings | None, reason: str = "") -> tuple[str, str]:
+    """The Log level and line of a job that has stopped: 'done, sent 12 of 12; the peer
+    stored 3 of them with a warning: elements discarded (0xB006)', as `send` says it."""
+    level = "error" if job.failed else "warning" if warnings else "info"
+    said = f"{job.state}, sent {job.sent} of {job.total}" + (f": {reason}" if reason else "")
+    return level, said + (f"; {warnings.said}" if warnings else "")
 
 
 class SendController(QObject):
@@ -96,7 +105,8 @@ class SendController(QObject):
                 if job.state in SETTLED and job not in settled:
                     continue
                 failures, reason = failures_and_reason(queue, job.id)
-                self.transfers.show_job(job, failures, reason=reason)
+                warnings = store_warnings(queue, job.id, job.node)
+                self.transfers.show_job(job, failures, reason=reason, warnings=warnings)
         finally:
             queue.close()
 
@@ -124,14 +134,15 @@ class SendController(QObject):
                     self.transfers.show_job(job)
                     continue
                 failures, reason = failures_and_reason(queue, job.id)
-                self.transfers.show_job(job, failures, reason=reason)
+                warnings = store_warnings(queue, job.id, job.node)
+                self.transfers.show_job(job, failures, reason=reason, warnings=warnings)
                 if before is None or before.pending:
+                    level, said = stopped(job, warnings, reason)
                     self.log.add(
-                        "error" if job.failed else "info",
+                        level,
                         job.node,
-                        f"job {job.id} (another program's): {job.state}, sent {job.sent} of "
-                        f"{job.total}" + (f": {reason}" if reason else ""),
-                        "\n".join(failures),
+                        f"job {job.id} (another program's): {said}",
+                        "\n".join([*failures, *(warnings.lines if warnings else ())]),
                     )
         finally:
             queue.close()
@@ -248,6 +259,7 @@ class SendController(QObject):
             reason=update.reason,
             retry_at=update.retry_at,
             state=f"node {job.node!r} is gone" if update.node_gone else "",
+            warnings=update.warnings,
         )
         if update.node_gone:
             self.log.add("error", job.node, f"job {job.id} cannot run: {update.reason}")
@@ -258,12 +270,13 @@ class SendController(QObject):
                 self.checks.record(self.services.node(update.node), "send", ok=True)
             self.nodes.refresh_nodes()
         if update.failures is not None:
-            level = "error" if job.failed else "info"
+            warnings = update.warnings
+            level, said = stopped(job, warnings)
             self.log.add(
                 level,
                 update.node,
-                f"job {job.id}: {job.state}, sent {job.sent} of {job.total}",
-                "\n".join(update.failures),
+                f"job {job.id}: {said}",
+                "\n".join([*update.failures, *(warnings.lines if warnings else ())]),
             )
             self.shell.status(outcome(job))
 

@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.net.queue import JobSummary
+from desktop.ui.store_warnings import StoreWarnings
 
 COLUMNS = ("Job", "Node", "What", "State", "Progress", "Size", "Rate", "Failures", "Reason")
 STATE, PROGRESS, REASON = 3, 4, 8
 REASON_WIDTH = 240  # never squeezed below this by the others: the table scrolls instead
 SETTLED = ("done", "committed")  # nothing left to say why
 FAILED_COLOUR, NORMAL = QBrush(QColor("#c0392b")), QBrush()
+WARNED_COLOUR = QBrush(QColor("#d68910"))  # stored, but the peer coerced or discarded data
 
 
 def state_words(job: JobSummary, *, retry_at: float | None = None) -> str:
@@ -74,6 +76,7 @@ class TransfersPanel(QWidget):
         self.started: dict[int, tuple[float, int]] = {}
         self.failures: dict[int, list[str]] = {}
         self.reasons: dict[int, str] = {}  # the last reason said, until the job is settled
+        self.warned: dict[int, StoreWarnings] = {}  # what the peer said of what it stored
 
     def _with_job(self, signal: SignalInstance) -> None:
         job_id = self._job_at(self.table.currentRow())
@@ -92,15 +95,22 @@ class TransfersPanel(QWidget):
         reason: str = "",
         retry_at: float | None = None,
         state: str = "",
+        warnings: StoreWarnings | None = None,
     ) -> None:
         """Add or update a job's row: its state in words (waiting to retry at …, failed, node
-        gone ...) and the reason in plain words, also as the row's tooltip."""
+        gone, done with N stored with a warning ...) and the reason in plain words (the
+        peer's warnings too), also as the row's tooltip."""
         row = self._row(job)
         if failures is not None:
             self.failures[job.id] = failures
+        if warnings is not None:
+            self.warned[job.id] = warnings
         if reason:  # a progress update says none: the last one said stands until settled
             self.reasons[job.id] = reason
-        reason = self.reasons.get(job.id, "")
+        settled = job.state in SETTLED
+        failure = "" if settled else self.reasons.get(job.id, "")
+        warned = self.warned.get(job.id)
+        reason = "; ".join(filter(None, (failure, warned.said if warned else "")))
         progress = self.table.cellWidget(row, PROGRESS)
         assert isinstance(progress, QProgressBar)
         progress.setRange(0, max(job.total, 1))
@@ -109,7 +119,8 @@ class TransfersPanel(QWidget):
         elapsed = max(time.monotonic() - began, 1e-3)
         rate = (job.bytes_sent - bytes_before) / elapsed / 2**20
         state = state or state_words(job, retry_at=retry_at)
-        settled = job.state in SETTLED
+        if warned is not None and not job.pending:
+            state = f"{state}, {warned.count} with a warning"
         cells = (
             str(job.id),
             job.node,
@@ -119,7 +130,7 @@ class TransfersPanel(QWidget):
             f"{job.bytes_sent / 2**20:.1f} / {job.bytes_total / 2**20:.1f} MB",
             f"{rate:.1f} MB/s" if job.state == "pending" else "",
             str(job.failed) if job.failed else "",
-            "" if settled else reason,
+            reason,
         )
         wrapped = False
         for column, text in enumerate(cells):
@@ -136,7 +147,9 @@ class TransfersPanel(QWidget):
                 cell = self.table.item(row, column)
                 if cell is not None:
                     cell.setToolTip(reason)
-                    cell.setForeground(FAILED_COLOUR if reason and not settled else NORMAL)
+                    cell.setForeground(
+                        FAILED_COLOUR if failure else WARNED_COLOUR if warned else NORMAL
+                    )
         if wrapped:  # the height the reason needs, measured only when its text changed
             self.table.resizeRowToContents(row)
 
@@ -178,14 +191,17 @@ class TransfersPanel(QWidget):
         return bar.value(), bar.maximum()
 
     def _show_failures(self, row: int, _: int) -> None:
+        """The job's instances not sent, and those the peer stored with a warning."""
         job_id = self._job_at(row)
-        failures = self.failures.get(job_id) if job_id is not None else None
-        if failures:
+        if job_id is None:
+            return
+        failures = self.failures.get(job_id) or []
+        warned = self.warned.get(job_id)
+        if failures or warned:
+            said = [f"{len(failures)} instance(s) were not sent."] if failures else []
+            said += [f"{warned.count} were stored with a warning from the peer."] if warned else []
             box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                f"Job {job_id}: failures",
-                f"{len(failures)} instance(s) were not sent.",
-                parent=self,
+                QMessageBox.Icon.Warning, f"Job {job_id}: failures", " ".join(said), parent=self
             )
-            box.setDetailedText("\n".join(failures))
+            box.setDetailedText("\n".join([*failures, *(warned.lines if warned else ())]))
             box.open()
