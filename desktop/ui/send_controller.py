@@ -278,7 +278,8 @@ class SendController(QObject):
                 f"job {job.id}: {said}",
                 "\n".join([*update.failures, *(warnings.lines if warnings else ())]),
             )
-            self.shell.status(outcome(job))
+            warned = f", {warnings.count} stored with a warning (see the Log)" if warnings else ""
+            self.shell.status(outcome(job) + warned)
 
     def _session(self, node: str, event: SessionEvent) -> None:
         what = {

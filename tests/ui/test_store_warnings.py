@@ -67,6 +67,11 @@ def test_a_send_stored_with_warnings_says_so_in_its_row_and_log(
         f"job {job}: done, sent 12 of 12; the peer stored 3 of them with a warning: "
         "elements discarded (0xB006), coercion of data elements (0xB000) ×2"
     )
+    status = window.statusBar().currentMessage()
+    assert (
+        status
+        == f"Job {job} to {ARCHIVE}: done, 12 of 12 sent, 3 stored with a warning (see the Log)"
+    )
     lines = entry.details.splitlines()
     assert len(lines) == 3 and sum("answered warning: elements discarded" in x for x in lines) == 1
 
