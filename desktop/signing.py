@@ -237,12 +237,19 @@ def unrevoked_signer(keystore: Keystore, identity: UnlockedIdentity, now: dt.dat
     return who
 
 
-def identity_revocation(keystore: Keystore, name: str) -> str:
-    """Why the keystore's revocation lists revoke identity ``name``'s certificate or a CA
-    above it ('' when they do not): read from its public part, nothing unlocked."""
+def revoked_identity_warning(keystore: Keystore, name: str) -> str:
+    """The warning an import of identity ``name`` gives (CLI and GUI) when the keystore's
+    revocation lists revoke its certificate or a CA above it ('' when they do not): read
+    from its public part, nothing unlocked."""
     identity = keystore.identity(name)
     chain = [_certificate(c.pem) for c in (identity.certificate, *identity.chain)]
-    return revocation(chain, trust_of(keystore, []))
+    revoked = revocation(chain, trust_of(keystore, []))
+    return (
+        f"{revoked}, by a revocation list of the keystore: identity {name} may not sign, "
+        "and TLS peers that check revocation refuse it"
+        if revoked
+        else ""
+    )
 
 
 def _certificate(pem: str) -> x509.Certificate:

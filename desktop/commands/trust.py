@@ -149,15 +149,11 @@ def _import_identity(args: argparse.Namespace) -> int:
             allow_legacy=args.allow_legacy,
         )
     _report(result)
-    from desktop.signing import identity_revocation
+    from desktop.signing import revoked_identity_warning
 
-    revoked = identity_revocation(keystore, args.name)
+    revoked = revoked_identity_warning(keystore, args.name)
     if revoked:
-        print(
-            f"warning: {revoked}, by a revocation list of the keystore: identity {args.name} "
-            "may not sign, and TLS peers that check revocation refuse it",
-            file=sys.stderr,
-        )
+        print(f"warning: {revoked}", file=sys.stderr)
     return 0
 
 

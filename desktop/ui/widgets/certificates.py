@@ -3,7 +3,7 @@ exports and removal."""
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import CourierError
 from desktop.security.certificates import CertificateInfo
-from desktop.security.keystore import Keystore
+from desktop.security.keystore import ImportResult, Keystore
 from desktop.security.revocation import CrlInfo, held_crls, import_crl, remove_crl
 from desktop.ui.prompter import Prompter
 
@@ -192,12 +192,30 @@ class CertificatesPanel(QWidget):
     def import_identity(
         self, path: Path, name: str, key: Path | None = None, file_password: str | None = None
     ) -> bool:
-        return self._attempt(
-            "Import identity",
-            lambda: self.keystore.import_identity(
+        """Import it; a certificate the keystore's revocation lists revoke is imported with
+        a warning, as `keystore import-identity` does (it may still open what was sealed
+        for it), said in a warning box and beside the table."""
+        revoked: list[str] = []
+
+        def imported() -> ImportResult:
+            from desktop.signing import revoked_identity_warning
+
+            result = self.keystore.import_identity(
                 name, path, key_path=key, file_password=file_password
-            ),
-        )
+            )
+            revoked.extend(filter(None, [revoked_identity_warning(self.keystore, name)]))
+            return replace(result, warnings=[*result.warnings, *revoked])
+
+        if not self._attempt("Import identity", imported):
+            return False
+        if revoked:
+            self.prompter.inform(
+                "Import identity",
+                f"Identity {name} was imported, but {revoked[0]}. It can still open files "
+                "sealed for it; remove it (select it, then Remove) if that is not needed.",
+                warning=True,
+            )
+        return True
 
     def choose_crl(self) -> bool:
         """Import CRL…: ask for the file, then import it (as `keystore import-crl`)."""
