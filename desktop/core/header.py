@@ -12,6 +12,7 @@ deflated header may not expand past MAX_INFLATED_HEADER.
 """
 
 import mmap
+import os
 import struct
 import zlib
 from collections.abc import Iterable
@@ -209,8 +210,8 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
     """
     wanted_tags = frozenset(wanted)
     try:
-        with path.open("rb") as handle:
-            size = path.stat().st_size
+        with path.open("rb", buffering=0) as handle:  # the map reads it: no buffer
+            size = os.fstat(handle.fileno()).st_size  # the file opened, not the path again
             if size < PREAMBLE_LENGTH + 4:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
