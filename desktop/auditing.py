@@ -223,7 +223,7 @@ def transfer(
     if _trail is None:
         yield from records
         return
-    due = {i.item.sop_instance_uid: i.item.path for i in queue.instances(job_id, PENDING)}
+    due = {uid: path for uid, (_, path) in queue.states(job_id, PENDING).items()}
     known = known or {}
     studies = {uid: known.get(uid) or study_of(path) for uid, path in due.items()}
     grouped = group_by_study(studies.values())
@@ -239,7 +239,7 @@ def transfer(
     try:
         yield from records
     finally:
-        states = {i.item.sop_instance_uid: i.state for i in queue.instances(job_id)}
+        states = {uid: state for uid, (state, _) in queue.states(job_id).items()}
         for uid, study in grouped.items():
             mine = [s for u, s in states.items() if u in studies and studies[u].study_uid == uid]
             _transferred(node, destination, study, mine, deidentified)

@@ -60,6 +60,7 @@ def deidentified_items(items: list[StoreItem], how: Deidentification, area: Path
                 sop_instance_uid=done.copy.stem,
                 size=done.copy.stat().st_size,
                 sha256="",
+                dataset_offset=0,  # the copy's file meta is its own: read as it is sent
             )
         )
     if held:

@@ -39,6 +39,7 @@ def signed_items(
                 path=target,
                 size=target.stat().st_size,
                 sha256="",
+                dataset_offset=0,  # the copy's file meta is its own: read as it is sent
                 transfer_syntax_uid=EXPLICIT_LITTLE if done.converted else item.transfer_syntax_uid,
             )
         )

@@ -448,6 +448,7 @@ def items_from(
                 instance.sop_instance_uid,
                 instance.transfer_syntax_uid,
                 instance.size or 0,
+                dataset_offset=instance.dataset_offset,
             )
         )
     if (study or series) and not items and not skipped:

@@ -12,6 +12,7 @@ deflated header may not expand past MAX_INFLATED_HEADER.
 """
 
 import mmap
+import os
 import struct
 import zlib
 from collections.abc import Iterable
@@ -42,6 +43,9 @@ LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"
 SHORT_VRS = frozenset(
     b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST SV TM UI UL US UV".split()
 )
+#: An explicit VR little endian element header: group, element, VR, 16-bit length.
+EXPLICIT_LITTLE = struct.Struct("<HH2sH")
+LONG_LENGTH = struct.Struct("<L")  # the 32-bit length of a long VR, after two reserved bytes
 MAX_NESTING = 64  # real data sets nest sequences a handful of levels deep
 DEFLATED_SYNTAXES = frozenset({"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"})
 INFLATE_INPUT = 1 << 16  # compressed bytes fed to zlib at a time
@@ -118,13 +122,24 @@ class ElementCursor:
 
         Returns where the walk stopped: the offset of the stop tag, or ``end``.
         """
+        buffer, fast = self.buffer, self.little and not self.implicit
+        explicit_little, long_length = EXPLICIT_LITTLE.unpack_from, LONG_LENGTH.unpack_from
         try:
             while pos < end:
                 if end - pos < 8:
                     raise TruncatedHeaderError(
                         f"truncated: {end - pos} stray bytes at the end of the file"
                     )
-                tag, vr, length, value = self.element_header(pos)
+                # The common case (explicit VR little endian, a known VR) read inline: one
+                # unpack instead of a call; anything else goes through ``element_header``.
+                group, element, vr, length = explicit_little(buffer, pos)
+                if fast and group != 0xFFFE and vr in SHORT_VRS:
+                    tag, value = group << 16 | element, pos + 8
+                elif fast and group != 0xFFFE and vr in LONG_VRS:
+                    tag, value = group << 16 | element, pos + 12
+                    (length,) = long_length(buffer, pos + 8)
+                else:
+                    tag, vr, length, value = self.element_header(pos)
                 if tag in stop_tags:
                     return pos
                 if length == UNDEFINED_LENGTH:
@@ -139,7 +154,7 @@ class ElementCursor:
                 if tag in wanted:
                     out[tag] = (
                         vr.decode("ascii") if vr else None,
-                        bytes(self.buffer[value : value + length]),
+                        bytes(buffer[value : value + length]),
                     )
                 pos = value + length
         except struct.error as error:
@@ -195,8 +210,8 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
     """
     wanted_tags = frozenset(wanted)
     try:
-        with path.open("rb") as handle:
-            size = path.stat().st_size
+        with path.open("rb", buffering=0) as handle:  # the map reads it: no buffer
+            size = os.fstat(handle.fileno()).st_size  # the file opened, not the path again
             if size < PREAMBLE_LENGTH + 4:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
@@ -380,10 +395,16 @@ def read_meta(buffer: Any, size: int) -> tuple[dict[int, bytes], int]:
     values: dict[int, bytes] = {}
     try:
         while pos + 8 <= size:
-            if struct.unpack_from("<H", buffer, pos)[0] != 0x0002:
+            group, element, vr, length = EXPLICIT_LITTLE.unpack_from(buffer, pos)
+            if group != 0x0002:
                 break  # the data set, in its own transfer syntax, starts here
-            tag, _, length, value = cursor.element_header(pos)
-            values[tag] = bytes(buffer[value : value + length])
+            if vr in SHORT_VRS:
+                value = pos + 8
+            elif vr in LONG_VRS:
+                (length,), value = LONG_LENGTH.unpack_from(buffer, pos + 8), pos + 12
+            else:  # an invalid VR: its reason
+                _, _, length, value = cursor.element_header(pos)
+            values[group << 16 | element] = bytes(buffer[value : value + length])
             pos = value + length
     except struct.error as error:
         raise HeaderError("truncated: the file ends inside its file meta information") from error

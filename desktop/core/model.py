@@ -100,6 +100,7 @@ class InstanceEntry:
     series_description: str = ""
     image_position: tuple[float, ...] | None = None
     image_orientation: tuple[float, ...] | None = None
+    dataset_offset: int = 0  # where the file's data set starts (0: its file not read)
 
 
 @dataclass(slots=True)
@@ -118,6 +119,7 @@ class Instance:
     status: InstanceStatus
     image_position: tuple[float, ...] | None = None  # Image Position (Patient), mm
     image_orientation: tuple[float, ...] | None = None  # Image Orientation (Patient), 6 cosines
+    dataset_offset: int = 0  # where the file's data set starts (0: its file not read)
 
     @property
     def sop_class_name(self) -> str:
@@ -230,6 +232,7 @@ def build_tree(
                 entry.status,
                 entry.image_position,
                 entry.image_orientation,
+                entry.dataset_offset,
             )
         )
     ordered = sorted(patients.values(), key=lambda p: (p.patient_name.casefold(), p.patient_id))

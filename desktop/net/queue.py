@@ -68,6 +68,7 @@ ADDED_COLUMNS = {
         "commitment_reason": "TEXT NOT NULL DEFAULT ''",
         "transaction_uid": "TEXT NOT NULL DEFAULT ''",
         "state_when_queued": "TEXT NOT NULL DEFAULT ''",  # core/file_state: '' before
+        "dataset_offset": "INTEGER NOT NULL DEFAULT 0",  # from the scan (0: read when sent)
     },
 }
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -234,6 +235,7 @@ class TransferQueue:
                 i.size or i.path.stat().st_size,
                 i.sha256,
                 i.state_when_queued,
+                i.dataset_offset,
             )
             for i in self.hashed(items, hashing_threads=hashing_threads)
         ]
@@ -249,8 +251,8 @@ class TransferQueue:
             job_id = int(cursor.lastrowid or 0)
             self.db.executemany(
                 "INSERT INTO instances (job_id, seq, path, sop_class_uid, sop_instance_uid, "
-                "transfer_syntax_uid, size, sha256, state_when_queued) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "transfer_syntax_uid, size, sha256, state_when_queued, dataset_offset) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(job_id, seq, str(p), *rest) for seq, (p, *rest) in enumerate(rows)],
             )
         return job_id
@@ -340,7 +342,7 @@ class TransferQueue:
         query = (
             "SELECT job_id, seq, path, sop_class_uid, sop_instance_uid, transfer_syntax_uid,"
             " size, sha256, state, message, note, attempts, next_attempt, commitment,"
-            " commitment_reason, state_when_queued FROM instances "
+            " commitment_reason, state_when_queued, dataset_offset FROM instances "
             "WHERE job_id = ?" + (" AND state = ?" if state else "") + " ORDER BY seq"
         )
         parameters = (job_id, state) if state else (job_id,)
@@ -348,7 +350,7 @@ class TransferQueue:
             QueuedInstance(
                 r[0],
                 r[1],
-                StoreItem(Path(r[2]), r[3], r[4], r[5], r[6], r[7], state_when_queued=r[15]),
+                StoreItem(Path(r[2]), r[3], r[4], r[5], r[6], r[7], r[16], r[15]),
                 r[8],
                 r[9],
                 r[10],
@@ -359,6 +361,17 @@ class TransferQueue:
             )
             for r in self.db.execute(query, parameters)
         ]
+
+    def states(self, job_id: int, state: str | None = None) -> dict[str, tuple[str, Path]]:
+        """Each instance's state and file by its SOP Instance UID (only those in ``state``,
+        when given): what an audit record needs, without building every ``QueuedInstance``."""
+        query = (
+            "SELECT sop_instance_uid, state, path FROM instances WHERE job_id = ?"
+            + (" AND state = ?" if state else "")
+            + " ORDER BY seq"
+        )
+        parameters = (job_id, state) if state else (job_id,)
+        return {uid: (now, Path(path)) for uid, now, path in self.db.execute(query, parameters)}
 
     # -- storage commitment ----------------------------------------------------------------
 

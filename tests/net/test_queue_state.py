@@ -14,6 +14,7 @@ from desktop.commands.options import open_keystore
 from desktop.commands.transfer import items_from
 from desktop.connect import node_connector
 from desktop.core import file_state as file_state_module
+from desktop.core import header as header_module
 from desktop.core.config import Node
 from desktop.core.media import open_media
 from desktop.net import queue as queue_module
@@ -106,7 +107,8 @@ def test_a_file_is_read_once_as_it_is_sent_yet_a_change_is_still_seen(
     """A file that did not change in the last seconds is queued with its state (size, times,
     inode), not read: it is read once, as it is sent. A change of its content after it was
     queued (same size, mtime set back) is seen before a byte of it goes, by another process
-    too: the state is in the queue."""
+    too: the state is in the queue. Where each data set starts is queued from the scan: no
+    header is read again as it is sent."""
     monkeypatch.setattr(file_state_module, "SETTLED_NS", 0)  # the files were written just now
     make_study(tmp_path / "study", count=3)
     items, _ = items_from([open_media(tmp_path / "study")], None, None)
@@ -117,6 +119,13 @@ def test_a_file_is_read_once_as_it_is_sent_yet_a_change_is_still_seen(
     queue = TransferQueue(home / "queue.sqlite")  # as another process reads it
     first, second, third = queue.instances(job)
     assert first.item.sha256 == "" and first.item.state_when_queued
+    offset = header_module.read_header(first.item.path).dataset_offset
+    assert first.item.dataset_offset == offset > header_module.PREAMBLE_LENGTH
+    reread: list[Path] = []
+    real_offset = header_module.dataset_offset
+    monkeypatch.setattr(
+        header_module, "dataset_offset", lambda path: reread.append(path) or real_offset(path)
+    )
     path, before = second.item.path, second.item.path.stat()
     time.sleep(0.05)  # past the file system's clock tick
     data = bytearray(path.read_bytes())
@@ -131,7 +140,7 @@ def test_a_file_is_read_once_as_it_is_sent_yet_a_change_is_still_seen(
     received = storescp.received()
     assert set(received) == {first.item.sop_instance_uid, third.item.sop_instance_uid}
     assert all(same_dataset(i.item.path, received[i.item.sop_instance_uid]) for i in (first, third))
-    assert hashed == []
+    assert hashed == [] and reread == []
 
 
 def test_a_job_that_cannot_start_does_not_block_the_queue(
