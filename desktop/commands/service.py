@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +217,7 @@ def _ask(home: Path, kind: bytes) -> dict[str, Any] | None:
     connection = connect(str(home / wire.SOCKET_NAME))
     if connection is None:
         return None
-    with connection:
+    with closing(connection):  # a bare _socket.socket
         try:
             connection.sendall(wire.frame([wire.PROTOCOL, kind]))
             answer = wire.Lines(connection).next()
