@@ -16,7 +16,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from desktop import auditing
+from desktop import auditing, cli
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
@@ -91,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     preload()
+    cli.build_parsers(set(cli.COMMANDS.values()) - {"gui"})
     gc.freeze()  # what is loaded stays: the children's collections skip it, pages stay shared
     lease = Lease(None)
     if args.unlock:
