@@ -91,7 +91,6 @@ def _run(args: argparse.Namespace) -> int:
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     preload()
-    cli.build_parsers(set(cli.COMMANDS.values()) - {"gui"})
     gc.freeze()  # what is loaded stays: the children's collections skip it, pages stay shared
     lease = Lease(None)
     if args.unlock:
@@ -122,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def preload() -> None:
     """Import every module a command may need (all of ``desktop`` but the GUI and the
-    ``__main__`` of a package, which would run)."""
+    ``__main__`` of a package, which would run) and build the commands' parsers."""
     import importlib
     import pkgutil
 
@@ -132,6 +131,7 @@ def preload() -> None:
         skipped = module.name.startswith(("desktop.ui", "desktop.commands.gui"))
         if not skipped and not module.name.endswith(".__main__"):
             importlib.import_module(module.name)
+    cli.build_parsers(set(cli.COMMANDS.values()) - {"gui"})
 
 
 def _start(args: argparse.Namespace) -> int:
