@@ -23,6 +23,7 @@ def main() -> int:
     from desktop.commands.options import hold_unlocked, open_keystore
     from desktop.commands.service import preload
 
+    send_phases.instrument()  # before the parsers are built, as the service builds them
     preload()
     keystore = open_keystore(argparse.Namespace(password_file=None))
     hold_unlocked(keystore.unlock_all())
