@@ -118,6 +118,9 @@ class Unlocked:
 
     password: str = field(repr=False)
     secrets: dict[tuple[str, int], bytes] = field(repr=False)
+    #: Each identity as an SSL context loads it (its key still sealed), opened at the unlock,
+    #: with its files' signature: one replaced since is opened again.
+    tls: dict[str, tuple[tuple[int, ...], TlsIdentity]] = field(default_factory=dict, repr=False)
 
     def secret(self, password: str, kdf: dict[str, Any]) -> bytes | None:
         """The secret of derivation ``kdf`` from ``password``, if it is held."""
@@ -417,15 +420,15 @@ class Keystore:
         the file's MAC has checked; no key is opened in Python. One of an older keystore is
         opened and sealed again under a one-time password."""
         path = self._public_path(name)
+        held = self._unlocked.tls.get(name) if self._unlocked else None
+        if held is not None and held[0] and held[0] == _signature(path):
+            return held[1]
         kdf = _secret_kdf(path)
         if kdf is None:
             return sealed_for_tls(self.unlock_identity(name))
-        certificate, chain = _public_pems(path)
 
         def open_key(data: bytes, password: str) -> TlsIdentity:
-            secret = self._secret(name, password, kdf)
-            key = sealed_key(data, secret, f"identity {name}")
-            return TlsIdentity(name, certificate, chain, _pem_block(PEM_ENCRYPTED_KEY, key), secret)
+            return _sealed_identity(name, path, data, self._secret(name, password, kdf))
 
         return self._opening(name, open_key)
 
@@ -449,13 +452,18 @@ class Keystore:
         if _read_settings(self.folder / "keystore.json") is None:
             raise PasswordError("the keystore holds no identity yet: there is nothing to unlock")
         password = self._unlock()
-        secrets = {}
+        secrets, tls = {}, {}
         for path in self._files("identities", ".json"):
             with suppress(KeystoreError, ValueError):  # a damaged entry: said when used
                 kdf = _secret_kdf(path)
                 if kdf is not None:
-                    secrets[kdf["salt"], kdf["rounds"]] = _secret(password, kdf)
-        return Unlocked(password, secrets)
+                    secret = secrets[kdf["salt"], kdf["rounds"]] = _secret(password, kdf)
+                    with suppress(OSError, CertificateError):
+                        signature = _signature(path)
+                        data = path.with_suffix(".p12").read_bytes()
+                        held = _sealed_identity(path.stem, path, data, secret)
+                        tls[path.stem] = (signature, held)
+        return Unlocked(password, secrets, tls)
 
     def use(self, unlocked: Unlocked) -> None:
         """Open identities with ``unlocked``'s password and secrets: no prompt, no derivation
@@ -675,6 +683,27 @@ class _Derivation:
     def secret(self) -> bytes:
         self._thread.join()
         return self._secret or _secret(self._password, self._kdf)
+
+
+def _sealed_identity(name: str, path: Path, data: bytes, secret: bytes) -> TlsIdentity:
+    """Identity ``name`` (public part ``path``, PKCS#12 ``data`` sealed under ``secret``) as
+    an SSL context loads it: no key is opened in Python."""
+    certificate, chain = _public_pems(path)
+    key = sealed_key(data, secret, f"identity {name}")
+    return TlsIdentity(name, certificate, chain, _pem_block(PEM_ENCRYPTED_KEY, key), secret)
+
+
+def _signature(public: Path) -> tuple[int, ...]:
+    """An identity's files as they are now (inode, size, modification of each; () when one
+    is missing): a held identity is used only while they are unchanged."""
+    try:
+        return tuple(
+            value
+            for stat in (public.stat(), public.with_suffix(".p12").stat())
+            for value in (stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns)
+        )
+    except OSError:
+        return ()
 
 
 def _public_pems(path: Path) -> tuple[str, tuple[str, ...]]:
