@@ -131,6 +131,7 @@ def preload() -> None:
         skipped = module.name.startswith(("desktop.ui", "desktop.commands.gui"))
         if not skipped and not module.name.endswith(".__main__"):
             importlib.import_module(module.name)
+    importlib.import_module("pwd")  # getpass.getuser's, for every audited command's session
     cli.build_parsers(set(cli.COMMANDS.values()) - {"gui"})
 
 
