@@ -93,8 +93,9 @@ def _run(args: argparse.Namespace) -> int:
     preload()
     gc.freeze()  # what is loaded stays: the children's collections skip it, pages stay shared
     lease = Lease(None)
+    keystore = open_keystore(args)
+    keystore.trusted_pem()  # checked once: the commands reuse it while its files are unchanged
     if args.unlock:
-        keystore = open_keystore(args)
         with _audited(home), auditing.unlocking("keystore (warm service)"):
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting

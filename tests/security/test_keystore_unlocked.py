@@ -89,3 +89,26 @@ def test_unlocking_checks_the_password(tmp_path: Path, pki: Pki) -> None:
 def _written(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_the_trusted_bundle_is_checked_again_only_when_an_entry_changed(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm service checks the CAs once; its commands reuse the bundle until a CA is added
+    or removed."""
+    keystore = Keystore(tmp_path, lambda new: PASSWORD)
+    keystore.import_cas(pki.path("root-only"))
+    bundle = keystore.trusted_pem()
+    assert bundle.count("BEGIN CERTIFICATE") == 1
+
+    def checked(self: Keystore) -> str | None:
+        raise AssertionError("the CAs were checked again")
+
+    monkeypatch.setattr(Keystore, "_trusted_pem_checked_by_openssl", checked)
+    assert Keystore(tmp_path, _never_asked).trusted_pem() == bundle
+    monkeypatch.undo()
+
+    keystore.import_cas(pki.path("rogue-root-only"))
+    assert Keystore(tmp_path, _never_asked).trusted_pem().count("BEGIN CERTIFICATE") == 2
+    removed = keystore.remove(keystore.trusted()[0].fingerprint)
+    assert removed and Keystore(tmp_path, _never_asked).trusted_pem().count("BEGIN CERT") == 1
