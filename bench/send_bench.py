@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ def _service(env: dict[str, str]) -> dict[str, Any]:
         connection = connect(str(Path(env["DICOM_COURIER_HOME"]) / SOCKET_NAME))
         if connection is None:
             raise RuntimeError("the warm service has gone")
-        with connection:
+        with closing(connection):  # a bare _socket.socket
             connection.sendall(frame([PROTOCOL, STATUS]))
             status = json.loads(Lines(connection).next())
         if not status["running"]:

@@ -23,8 +23,10 @@ def main() -> int:
     from desktop.commands.options import hold_unlocked, open_keystore
     from desktop.commands.service import preload
 
+    send_phases.instrument()  # before the parsers are built, as the service builds them
     preload()
     keystore = open_keystore(argparse.Namespace(password_file=None))
+    keystore.trusted_pem()  # as the service checks it before serving
     hold_unlocked(keystore.unlock_all())
     gc.freeze()
     sys.stdout.flush()

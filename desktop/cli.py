@@ -10,7 +10,7 @@ import gc
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from desktop import __version__
 from desktop.core.errors import CourierError
@@ -49,6 +49,9 @@ COMMANDS = {
     "gui": "gui",
 }
 HELP = frozenset({"-h", "--help"})
+#: Each command group's parser, built ahead by a warm service (``build_parsers``): the
+#: commands it forks then only parse (argparse's building is 0.02 s of a command's start).
+_built: dict[str, argparse.ArgumentParser] = {}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +69,8 @@ def _command(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv) or ["gui"]  # the desktop app
     gc.disable()  # the command's imports make objects that stay: collecting them is waste
     try:
-        parser = _parser(_groups(arguments))
+        groups = _groups(arguments)
+        parser = _built[groups[0]] if len(groups) == 1 and groups[0] in _built else _parser(groups)
         args = parser.parse_args(arguments)
     finally:
         gc.enable()
@@ -114,6 +118,14 @@ def _groups(arguments: list[str]) -> list[str]:
     if command is None and not HELP.intersection(arguments):
         return []
     return list(dict.fromkeys(COMMANDS.values()))
+
+
+def build_parsers(groups: Iterable[str]) -> None:
+    """Build each of ``groups``' parsers now, for the commands of this process's forks.
+    Parsing leaves a parser as it was, and what registering reads (nothing of the home,
+    directory or environment) is the same for every command."""
+    for group in groups:
+        _built[group] = _parser([group])
 
 
 def _parser(groups: list[str]) -> argparse.ArgumentParser:

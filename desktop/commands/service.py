@@ -12,11 +12,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from desktop import auditing
+from desktop import auditing, cli
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
@@ -93,8 +93,9 @@ def _run(args: argparse.Namespace) -> int:
     preload()
     gc.freeze()  # what is loaded stays: the children's collections skip it, pages stay shared
     lease = Lease(None)
+    keystore = open_keystore(args)
+    keystore.trusted_pem()  # checked once: the commands reuse it while its files are unchanged
     if args.unlock:
-        keystore = open_keystore(args)
         with _audited(home), auditing.unlocking("keystore (warm service)"):
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting
@@ -121,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def preload() -> None:
     """Import every module a command may need (all of ``desktop`` but the GUI and the
-    ``__main__`` of a package, which would run)."""
+    ``__main__`` of a package, which would run) and build the commands' parsers."""
     import importlib
     import pkgutil
 
@@ -131,6 +132,8 @@ def preload() -> None:
         skipped = module.name.startswith(("desktop.ui", "desktop.commands.gui"))
         if not skipped and not module.name.endswith(".__main__"):
             importlib.import_module(module.name)
+    importlib.import_module("pwd")  # getpass.getuser's, for every audited command's session
+    cli.build_parsers(set(cli.COMMANDS.values()) - {"gui"})
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -217,7 +220,7 @@ def _ask(home: Path, kind: bytes) -> dict[str, Any] | None:
     connection = connect(str(home / wire.SOCKET_NAME))
     if connection is None:
         return None
-    with connection:
+    with closing(connection):  # a bare _socket.socket
         try:
             connection.sendall(wire.frame([wire.PROTOCOL, kind]))
             answer = wire.Lines(connection).next()

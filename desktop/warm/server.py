@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent
+MAX_FRAME = 4 * 2**20  # an environment and argv together; more is refused
 REQUEST_TIMEOUT = 5.0  # a client whose request is not whole by then is dropped
 WAITING = 32  # requests read at once; beyond, the oldest is dropped
 TICK = 1.0  # how often the home, the unlock's expiry and the idle time are looked at
@@ -61,6 +62,54 @@ class Lease:
         return self.holds is not None and now >= self.until
 
 
+class Request:
+    """A request frame read as it arrives, without waiting for the rest (the service reads
+    many at once): its bytes so far and the descriptors that came with them (``FDS`` at most).
+
+    Only the frame's own bytes are read: what the client sends after it (a forwarded signal)
+    stays on the connection for the child."""
+
+    FDS = 3
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.fds: list[int] = []
+        self._data = bytearray()
+        self._size = -1  # the payload's length, once its 4 bytes have come
+
+    def read(self) -> list[bytes] | None:
+        """Read what has arrived; the frame's fields once it is whole (None: not yet).
+        ValueError for a frame too long or too many descriptors, ConnectionError when the
+        client closed the connection before the end."""
+        wanted = 4 - len(self._data) if self._size < 0 else self._size - len(self._data)
+        if wanted > 0:
+            try:
+                chunk, fds, _, _ = socket.recv_fds(self.connection, min(wanted, 2**16), self.FDS)
+            except BlockingIOError:
+                return None
+            self.fds += fds
+            if len(self.fds) > self.FDS:
+                raise ValueError(f"{len(self.fds)} file descriptors with a request")
+            if not chunk:
+                raise ConnectionError("the client closed the connection before its request's end")
+            self._data += chunk
+        if self._size < 0 and len(self._data) == 4:
+            self._size = int.from_bytes(self._data, "big")
+            if self._size > MAX_FRAME:
+                raise ValueError(f"a request of {self._size} bytes")
+            self._data.clear()
+        if self._size < 0 or len(self._data) < self._size:
+            return None
+        return bytes(self._data).split(b"\0")
+
+    def close(self) -> None:
+        """Drop the request: its descriptors and its connection."""
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
+        self.connection.close()
+
+
 @dataclass(slots=True)
 class Service:
     """One warm service for ``home`` (see the module's docstring)."""
@@ -74,7 +123,7 @@ class Service:
     cpu: float = 0.0  # seconds of CPU the commands served have used
     children: dict[int, socket.socket] = field(default_factory=dict)
     #: The requests being read (by the connection's descriptor) and when each is dropped.
-    waiting: dict[int, tuple[wire.Request, float]] = field(default_factory=dict)
+    waiting: dict[int, tuple[Request, float]] = field(default_factory=dict)
     _listener: socket.socket | None = None
     _lock: int = -1  # the home's service.lock, held (flock) while this service lives
     _identity: tuple[int, int] = (0, 0)
@@ -215,7 +264,7 @@ class Service:
             log.warning("%d requests unfinished: dropped the oldest", len(self.waiting))
             self.waiting.pop(oldest)[0].close()
         self.waiting[connection.fileno()] = (
-            wire.Request(connection),
+            Request(connection),
             time.monotonic() + REQUEST_TIMEOUT,
         )
 
@@ -243,7 +292,7 @@ class Service:
             request.close()
             return None
 
-    def _answer(self, fields: list[bytes], request: wire.Request) -> Handoff | None:
+    def _answer(self, fields: list[bytes], request: Request) -> Handoff | None:
         """Answer one request; in the child forked for a command, that command."""
         connection = request.connection
         if fields[:1] != [wire.PROTOCOL] or len(fields) < 2:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ class Home:
         connection = connect(str(self.socket))
         if connection is None:
             return None
-        with connection:
+        with closing(connection):  # a bare _socket.socket
             connection.sendall(frame([PROTOCOL, kind]))
             return Lines(connection).next()
 
