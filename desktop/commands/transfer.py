@@ -948,6 +948,8 @@ def _queue_run(args: argparse.Namespace) -> int:
             print(f"job {job_id} not run: {error}", file=sys.stderr)
             status = 1
             continue
+        if job_id not in queue.runnable():  # sent or cancelled by another process since listed
+            continue
         try:
             _run_to_end(queue, job_id, node, connector, peer, args, compress=job.compression)
         except JobTakenError as taken:  # its sender reports it

@@ -343,7 +343,17 @@ def _alive(pid: int, made: Path) -> bool:
         return False
     except PermissionError:  # another user's
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` is dead but not yet reaped by its parent (signal 0 still reaches it):
+    Linux's /proc says; where there is none, not known, so taken as alive."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return status.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 _EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)

@@ -4,6 +4,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,21 @@ def test_only_the_leftovers_of_runs_that_died_are_swept(tmp_path: Path) -> None:
     removed = sweep_leftovers(tmp_path)
     assert sorted(p.name for p in removed) == sorted(names[:2])
     assert sorted(p.name for p in (tmp_path / "series").iterdir()) == sorted(names[2:])
+
+
+def test_the_leftovers_of_a_killed_run_not_yet_reaped_are_swept(tmp_path: Path) -> None:
+    """A run killed (kill -9) whose parent has not reaped it yet is a zombie: dead, though
+    signal 0 still reaches it; its partial copies are swept as any dead run's (tester's F4)."""
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        killed.kill()
+        while not Path(f"/proc/{killed.pid}/stat").read_text().split(") ")[-1].startswith("Z"):
+            time.sleep(0.01)  # the kill lands: a zombie until waited for
+        leftover = tmp_path / f".dc-{killed.pid}-5.tmp"
+        leftover.write_bytes(b"a copy under way")
+        assert sweep_leftovers(tmp_path) == [leftover]
+    finally:
+        killed.wait()
 
 
 def test_a_batch_names_the_run_it_writes_for(tmp_path: Path) -> None:

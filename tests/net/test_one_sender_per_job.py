@@ -108,3 +108,27 @@ def test_a_claimed_job_is_refused_at_once(tmp_path: Path) -> None:
     finally:
         queue.close()
     assert not connected
+
+
+def test_a_job_finished_elsewhere_since_it_was_listed_is_not_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """queue run lists its jobs once, at its start: a job another process finished or
+    cancelled since is passed over, not reported as if this run had sent it (tester's F2,
+    seen again by verify6: a third run printed 'done, sent 50 of 50', having sent nothing)."""
+    home = Path(os.environ["DICOM_COURIER_HOME"])
+    assert cli(capsys, *node_add("pacs", "DCMTK_SCP", free_port()))[0] == 0
+    job = _queue_job(home, tmp_path / "study")
+    queue = TransferQueue(home / "queue.sqlite")
+    queue.cancel(job)  # by another process, after the listing below
+    queue.close()
+    listing = TransferQueue.runnable
+    listed: list[int] = []
+
+    def stale(self: TransferQueue) -> list[int]:
+        listed.append(job)
+        return [job] if len(listed) == 1 else listing(self)
+
+    monkeypatch.setattr(TransferQueue, "runnable", stale)
+    status, out, err = cli(capsys, "queue", "run")
+    assert (status, out) == (0, ""), (out, err)

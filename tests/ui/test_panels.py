@@ -62,3 +62,20 @@ def test_query_panel_builds_keys(qtbot) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(panel.retrieve_requested) as signal:
         panel._retrieve()
     assert signal.args == ["pacs", ["1.2"]]
+
+
+def test_certificates_shown_again_are_read_again(qtbot, tmp_path: Path, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    """The tab lists the keystore again each time it is shown: an identity the command line
+    imported meanwhile is listed (tester's F5: it stayed listed as at its first showing)."""
+    home = tmp_path / "home"
+    panel = CertificatesPanel(Keystore(home, lambda new: "a good password"), ScriptedPrompter())
+    qtbot.addWidget(panel)
+    assert panel.import_ca(pki.path("bundle"))
+    panel.show()
+    listed = panel.table.rowCount()
+    panel.hide()  # another tab chosen; meanwhile `dicom-courier keystore import-identity`:
+    elsewhere = Keystore(home, lambda new: "a good password")
+    elsewhere.import_identity("ec", pki.path("ec", ".p12"), file_password=KEY_PASSWORD)
+    panel.show()
+    assert panel.table.rowCount() == listed + 1
+    assert "ec" in [panel.table.item(r, 1).text() for r in range(listed + 1)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -108,6 +108,12 @@ class CertificatesPanel(QWidget):
         layout.addWidget(self.warnings)
         layout.addWidget(self.table)
         self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Listed again each time the tab is shown: the command line (or another window) may
+        have imported or removed a certificate or a CRL meanwhile."""
+        self.refresh()
+        super().showEvent(event)
 
     def refresh(self) -> None:
         """List the keystore's trusted CAs and identities again, with their validity."""
