@@ -36,7 +36,7 @@ from typing import Any
 from bench.timing import COURIER, add_tls_node, ct_series
 from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, Pki, build_pki
 
 PASSWORD = "benchmark keystore password"
 WARM = "send, service running (unlocked)"
@@ -55,6 +55,24 @@ def measured(action: Callable[[], subprocess.CompletedProcess[str]]) -> tuple[fl
     return wall, cpu, result.stdout
 
 
+def tls_home(folder: Path) -> tuple[Pki, dict[str, str]]:
+    """A PKI under ``folder``/pki, a Courier home under ``folder``/home whose keystore trusts
+    its root and holds its "courier" identity, and the environment its commands run in
+    (TCP_NODELAY=1 for DCMTK at both ends)."""
+    (folder / "pki").mkdir()
+    pki = build_pki(folder / "pki")
+    keystore = Keystore(folder / "home", lambda new: PASSWORD)
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    env = {
+        **os.environ,
+        "DICOM_COURIER_HOME": str(folder / "home"),
+        "DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD,
+        "TCP_NODELAY": "1",
+    }
+    return pki, env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=200)
@@ -62,19 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="send-bench-") as temporary:
         folder = Path(temporary)
-        (folder / "pki").mkdir()
-        pki = build_pki(folder / "pki")
-        keystore = Keystore(folder / "home", lambda new: PASSWORD)
-        keystore.import_cas(pki.path("root-only"))
-        keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+        pki, env = tls_home(folder)
         files = ct_series(folder / "study", args.files, "Bench^Send")
         megabytes = sum(f.stat().st_size for f in files) / 2**20
-        env = {
-            **os.environ,
-            "DICOM_COURIER_HOME": str(folder / "home"),
-            "DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD,
-            "TCP_NODELAY": "1",
-        }
         port = free_port()
         command = storescp_tls_command(pki, folder, port)
         command.insert(1, "--ignore")

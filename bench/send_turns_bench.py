@@ -21,11 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.send_bench import PASSWORD, measured
+from bench.send_bench import measured, tls_home
 from bench.timing import COURIER, add_tls_node, ct_series
-from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command
-from tests.pki import KEY_PASSWORD, build_pki
 
 WARM = """
 import contextlib, io, sys, time
@@ -79,20 +77,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="send-turns-") as temporary:
         folder = Path(temporary)
-        (folder / "pki").mkdir()
-        pki = build_pki(folder / "pki")
-        keystore = Keystore(folder / "home", lambda new: PASSWORD)
-        keystore.import_cas(pki.path("root-only"))
-        keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+        pki, env = tls_home(folder)
         files = ct_series(folder / "study", args.files, "Bench^Turns")
         (folder / "one").mkdir()
         shutil.copy(files[0], folder / "one" / files[0].name)
-        env = {
-            **os.environ,
-            "DICOM_COURIER_HOME": str(folder / "home"),
-            "DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD,
-            "TCP_NODELAY": "1",
-        }
         sides = {"ours": env, "baseline": {**env, "PYTHONPATH": str(args.baseline.resolve())}}
         port = free_port()
         command = storescp_tls_command(pki, folder, port)

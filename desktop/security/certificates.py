@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from desktop.security.certificate_facts import KEY_USAGES
 from desktop.security.certificate_facts import CertificateInfo as CertificateInfo
 from desktop.security.errors import CertificateError, PasswordError
 
@@ -95,16 +96,7 @@ def _key_usages(certificate: x509.Certificate) -> list[str]:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return []
-    flags = [
-        "digital_signature",
-        "content_commitment",
-        "key_encipherment",
-        "data_encipherment",
-        "key_agreement",
-        "key_cert_sign",
-        "crl_sign",
-    ]
-    return [flag for flag in flags if getattr(usage, flag)]
+    return [flag for flag in KEY_USAGES if getattr(usage, flag)]
 
 
 def _key_kind(key: Any) -> tuple[str, int]:
