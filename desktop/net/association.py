@@ -169,19 +169,9 @@ class Association:
         command in the first (one write, one wake-up of the peer, not two). The bytes read
         update ``digest``; ``before_last`` may refuse (raise) before the last batch leaves
         (see pdu.file_frames)."""
-        limit = self.max_pdv_data
-        lead = self._command_frames(context_id, command)
+        frames = self._file_frames(context_id, command, handle, size, digest, before_last)
         with self._guard():
-            for data in pdu.file_frames(
-                context_id,
-                handle,
-                size,
-                limit,
-                batch=BATCH,
-                lead=lead,
-                digest=digest,
-                before_last=before_last,
-            ):
+            for data in frames:
                 self._write(data)
 
     def frame_file(
@@ -197,23 +187,34 @@ class Association:
         """``send_file``'s one write (for a data set that ``one_write`` says fits), read and
         framed now for ``send_framed`` to send later, while the peer still works on the
         message before. ``before_last`` runs once all is read."""
-        lead = self._command_frames(context_id, command)
-        [framed] = pdu.file_frames(
-            context_id,
-            handle,
-            size,
-            self.max_pdv_data,
-            batch=BATCH,
-            lead=lead,
-            digest=digest,
-            before_last=before_last,
-        )
+        [framed] = self._file_frames(context_id, command, handle, size, digest, before_last)
         return framed
 
     def one_write(self, size: int) -> bool:
         """Whether a data set of ``size`` bytes leaves in one write with its command."""
         limit = self.max_pdv_data
         return -(-size // limit) <= max(1, BATCH // (limit + pdu.PDV_HEADER))
+
+    def _file_frames(
+        self,
+        context_id: int,
+        command: bytes,
+        handle: BufferedIOBase,
+        size: int,
+        digest: "pdu.Hash | None",
+        before_last: Callable[[], None] | None,
+    ) -> Iterator[memoryview]:
+        """The command then ``size`` bytes of ``handle`` as PDU-framed batches to write."""
+        return pdu.file_frames(
+            context_id,
+            handle,
+            size,
+            self.max_pdv_data,
+            batch=BATCH,
+            lead=self._command_frames(context_id, command),
+            digest=digest,
+            before_last=before_last,
+        )
 
     def _command_frames(self, context_id: int, command: bytes) -> bytes:
         limit = self.max_pdv_data
