@@ -62,9 +62,10 @@ class MainWindow(QMainWindow):
         self.prompter = prompter or Prompter(self)
         self.reporter = ErrorReporter()
         # made 0600 before Qt writes it (its rewrites keep the mode): it holds the recent
-        # media's folders, often named after the patient
+        # media's folders, often named after the patient; the window's child, so what is left to
+        # write is written when the window is deleted, and nothing after
         ini = private_file(private_folder(services.home) / "gui.ini")
-        self.settings = QSettings(str(ini), QSettings.Format.IniFormat)
+        self.settings = QSettings(str(ini), QSettings.Format.IniFormat, self)
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
@@ -271,10 +272,15 @@ class MainWindow(QMainWindow):
         self.settings.setValue("state", self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.sync()
+        self.stop_threads()
+        event.accept()
+
+    def stop_threads(self) -> None:
+        """End what runs beside the window: the viewer's decoding, the Inbox listener, the
+        Inbox's index (closing does this; each step may be repeated)."""
         self.viewer.close_threads()
         self.services.stop_inbox()
         self.services.store.close()
-        event.accept()
 
 
 def application() -> QApplication:
