@@ -128,6 +128,11 @@ def unlocking(what: str) -> Iterator[None]:
     record(lambda local: events.user_authentication(local, what=what, ok=True))
 
 
+def locked(description: str) -> None:
+    """110114 Logout: what was held unlocked is forgotten (``description``: what, and why)."""
+    record(lambda local: events.user_logout(local, description=description))
+
+
 def audited_check(verifies: Callable[[str], bool]) -> Callable[[str], bool]:
     """``verifies`` (a prompt's check of a typed keystore password) recording each password
     it refuses as 110114, failed: the GUI checks what is typed before anything unlocks, so a

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting
         lease.wall_until = time.time() + args.lasting
-    service = Service(home, lease, idle=args.idle)
+    service = Service(home, lease, idle=args.idle, on_lock=partial(_locked, home))
     service.listen()
     print(f"{READY} {service.path} (pid {service.pid})")
     print(_keystore_state(lease.wall_until if lease.holds else None))
@@ -264,6 +265,13 @@ def _log_to_stderr() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # not again by the commands' "dicom-courier: warning:" lines
+
+
+def _locked(home: Path, description: str) -> None:
+    """The service forgot its unlocked secrets (``service lock``, ``--for`` ran out, it
+    stops): 110114 Logout in the audit trail, saying what was locked and why."""
+    with _audited(home):
+        auditing.locked(description)
 
 
 @contextmanager

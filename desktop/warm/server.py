@@ -26,6 +26,8 @@ from desktop import __version__
 from desktop.warm import wire
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from desktop.security.keystore import Unlocked
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,8 @@ class Service:
     home: Path
     lease: Lease
     idle: float = 0.0  # seconds without a command after which it stops (0: never)
+    #: Told when the unlocked secrets are forgotten: what was locked, and why.
+    on_lock: Callable[[str], None] | None = None
     pid: int = field(default_factory=os.getpid)
     started: float = field(default_factory=time.time)
     served: int = 0
@@ -129,6 +133,7 @@ class Service:
     _identity: tuple[int, int] = (0, 0)
     _wakeup: tuple[int, int] = (-1, -1)
     _stopping: bool = False
+    _signalled: int = 0  # a stopping signal came (handled by the loop)
     _last: float = field(default_factory=time.monotonic)
     _code: dict[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -192,6 +197,9 @@ class Service:
         """Wait for a client, a request's bytes, a child's end or the next tick; act on what
         came. Requests are read as their bytes arrive: a slow or silent client holds up
         no other."""
+        if self._signalled and not self._stopping:
+            log.info("signal %d: stopping", self._signalled)
+            self.stop()
         now = time.monotonic()
         if self.lease.expired(now):
             self.lock("its time ran out")
@@ -393,7 +401,7 @@ class Service:
             if kind == wire.STATUS:
                 connection.sendall(self.status().encode() + b"\n")
             elif kind == wire.LOCK:
-                self.lock("asked to")
+                self.lock("asked to by 'service lock'")
                 connection.sendall(b"locked\n")
             elif kind == wire.STOP:
                 self.stop()
@@ -418,11 +426,18 @@ class Service:
         )
 
     def lock(self, why: str) -> None:
-        """Forget what is unlocked."""
-        if self.lease.holds is None:
+        """Forget what is unlocked, and say so to ``on_lock`` (the audit trail)."""
+        held = self.lease.holds
+        if held is None:
             return
         self.lease.holds = None
         log.info("locked (%s): the keystore's secrets are forgotten", why)
+        if self.on_lock is not None:
+            identities = ", ".join(sorted(held.tls)) or "none"
+            self.on_lock(
+                f"the warm service (pid {self.pid}) locked the keystore ({why}): the secrets "
+                f"it held unlocked are forgotten (identities: {identities})"
+            )
 
     def stop(self) -> None:
         """Take no more commands (the socket goes now); end once running ones have ended."""
@@ -431,8 +446,9 @@ class Service:
         self._close_listener()
 
     def _stop_on_signal(self, number: int, _frame: object) -> None:
-        log.info("signal %d: stopping", number)
-        self.stop()
+        """Noted only: the loop, woken by the signal, stops at its next turn (not in the
+        middle of whatever the handler interrupted, such as writing the audit trail)."""
+        self._signalled = number
 
     def _close_listener(self) -> None:
         if self._listener is None:

@@ -113,3 +113,32 @@ def test_the_service_and_its_commands_are_audited(home: Home) -> None:
     assert child != service
     started = entries["Application Activity (Application Start)", child]["xml"]
     assert f'UserID="{getpass.getuser()}"' in started
+
+
+def test_locking_the_service_is_audited(home: Home, pki: Pki) -> None:
+    """``service lock``, and ``--for`` running out, leave a 110114 Logout in the trail saying
+    what was locked (the service's pid, the identities) and why."""
+    import json
+
+    with_identity(home, pki)
+    password = {"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD}
+    home.start("--unlock", env=password)
+    service = home.status()["pid"]
+    assert home.run("service", "lock").returncode == 0
+    home.run("service", "stop")
+    home.start("--unlock", "--for", "1s", env=password)
+    time.sleep(2)
+    assert home.status()["unlocked_until"] is None
+    listed = json.loads(home.run("audit", "--json", local=True).stdout)
+    logouts = [
+        e["summary"] for e in listed if e["summary"].startswith("User Authentication (Logout)")
+    ]
+    assert logouts == [
+        f"User Authentication (Logout): the warm service (pid {service}) locked the keystore "
+        "(asked to by 'service lock'): the secrets it held unlocked are forgotten "
+        "(identities: courier)",
+        f"User Authentication (Logout): the warm service (pid {home.status()['pid']}) locked "
+        "the keystore (its time ran out): the secrets it held unlocked are forgotten "
+        "(identities: courier)",
+    ]
+    assert all('csd-code="110123"' in e["xml"] for e in listed if "Logout" in e["summary"])
