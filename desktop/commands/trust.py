@@ -17,7 +17,7 @@ from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
-from desktop.security.revocation import held_crls, import_crl, remove_crl
+from desktop.security.revocation import held_crls, import_crl, remove_crl, revoked_entries
 from desktop.security.tls import parse_profile
 
 
@@ -161,13 +161,22 @@ def _list(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     cas, identities, damaged = keystore.trusted(), keystore.identities(), keystore.damaged()
     crls, now = held_crls(keystore), dt.datetime.now(dt.UTC)
+    revoked = revoked_entries(keystore)
     if args.json:
         print(
             json.dumps(
                 {
-                    "trusted_cas": [{"id": _id(c), **c.as_json()} for c in cas],
+                    "trusted_cas": [
+                        {"id": _id(c), **c.as_json(), "revoked": revoked.get(c.fingerprint, "")}
+                        for c in cas
+                    ],
                     "identities": [
-                        {"id": i.name, "allow_legacy": i.allow_legacy, **i.certificate.as_json()}
+                        {
+                            "id": i.name,
+                            "allow_legacy": i.allow_legacy,
+                            **i.certificate.as_json(),
+                            "revoked": revoked.get(i.certificate.fingerprint, ""),
+                        }
                         for i in identities
                     ],
                     "crls": [{**c.as_json(), "warning": c.expiry(now)} for c in crls],
@@ -180,6 +189,7 @@ def _list(args: argparse.Namespace) -> int:
     print(f"Trusted CAs ({len(cas)}):")
     for info in cas:
         print(f"  {_id(info)}  {info.subject}  until {info.not_after:%Y-%m-%d}")
+        _say_revoked(revoked.get(info.fingerprint, ""))
     print(f"Identities ({len(identities)}):")
     for identity in identities:
         info = identity.certificate
@@ -187,6 +197,7 @@ def _list(args: argparse.Namespace) -> int:
             f"  {identity.name}  {info.subject}  until {info.not_after:%Y-%m-%d}  "
             f"{', '.join(info.extended_key_usages) or 'any usage'}"
         )
+        _say_revoked(revoked.get(info.fingerprint, ""))
     print(f"CRLs ({len(crls)}):")
     for crl in crls:
         until = f"{crl.next_update:%Y-%m-%d}" if crl.next_update else "-"
@@ -201,6 +212,11 @@ def _list(args: argparse.Namespace) -> int:
     for entry in damaged:
         print(f"  {entry.path}: {entry.reason}")
     return 0
+
+
+def _say_revoked(why: str) -> None:
+    if why:
+        print(f"    REVOKED: {why}, by a revocation list of the keystore")
 
 
 def _id(info: CertificateInfo) -> str:

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from desktop.security.pki import Issued
 from tests.helpers import cli, require_tool
 from tests.peers import free_port, running, storescp_tls_command
-from tests.pki import KEY_PASSWORD, Pki
+from tests.pki import KEY_PASSWORD, Pki, revocation_list
 
 
 def import_site_a(
@@ -185,3 +185,43 @@ def test_crls_are_listed_warned_of_removable_and_only_from_a_trusted_ca(
     status, out, _ = cli(capsys, "keystore", "remove", listed["id"][:8])
     assert status == 0 and "removed CRL of CN=Test Intermediate CA" in out
     assert json.loads(cli(capsys, "keystore", "list", "--json")[1])["crls"] == []
+
+
+def test_keystore_list_says_what_the_crls_revoke(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str,
+    key_password_file: Path, tmp_path: Path,
+) -> None:  # fmt: skip
+    """An identity a CRL of the keystore revokes is said REVOKED, and why (as the GUI's
+    table marks it); a CA the root's CRL revokes likewise, and the identities it issued."""
+    assert cli(capsys, "keystore", "import-ca", pki.path("bundle"))[0] == 0
+    assert import_site_a(capsys, pki, key_password_file)[0] == 0
+    assert cli(capsys, "keystore", "import-crl", pki.path("intermediate", ".crl"))[0] == 0
+    status, out, _ = cli(capsys, "keystore", "list")
+    assert status == 0 and "REVOKED" not in out
+    stolen = tmp_path / "stolen.p12"
+    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    cli(capsys, "keystore", "import-identity", "stolen", stolen,
+        "--file-password-file", key_password_file)  # fmt: skip
+    status, out, _ = cli(capsys, "keystore", "list")
+    [said] = [line for line in out.splitlines() if "REVOKED" in line]
+    lines = out.splitlines()
+    assert lines[lines.index(said) - 1].startswith("  stolen  CN=revoked.test")
+    assert said.startswith("    REVOKED: CN=revoked.test,O=DICOM Courier was revoked on ")
+    assert said.endswith(" UTC, by a revocation list of the keystore")
+    listed = json.loads(cli(capsys, "keystore", "list", "--json")[1])
+    by_name = {i["id"]: i["revoked"] for i in listed["identities"]}
+    assert by_name["site-a"] == "" and by_name["stolen"].startswith("CN=revoked.test")
+
+    root_crl = tmp_path / "root.crl"
+    root_crl.write_bytes(
+        revocation_list(pki.root, pki.intermediate).public_bytes(serialization.Encoding.PEM)
+    )
+    assert cli(capsys, "keystore", "import-crl", root_crl)[0] == 0
+    listed = json.loads(cli(capsys, "keystore", "list", "--json")[1])
+    cas = {c["subject"]: c["revoked"] for c in listed["trusted_cas"]}
+    assert cas["CN=Test Root CA,O=DICOM Courier"] == ""
+    assert cas["CN=Test Intermediate CA,O=DICOM Courier"].startswith(
+        "CN=Test Intermediate CA,O=DICOM Courier was revoked on "
+    )
+    site_a = next(i for i in listed["identities"] if i["id"] == "site-a")
+    assert site_a["revoked"].startswith("CN=Test Intermediate CA")

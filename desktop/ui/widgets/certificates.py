@@ -22,7 +22,13 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import CourierError
 from desktop.security.certificates import CertificateInfo
 from desktop.security.keystore import ImportResult, Keystore
-from desktop.security.revocation import CrlInfo, held_crls, import_crl, remove_crl
+from desktop.security.revocation import (
+    CrlInfo,
+    held_crls,
+    import_crl,
+    remove_crl,
+    revoked_entries,
+)
 from desktop.ui.prompter import Prompter
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
@@ -42,16 +48,25 @@ def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
 
 @dataclass(frozen=True, slots=True)
 class _Row:
-    """One line of the table: its cells, and the colour and tip of its validity."""
+    """One line of the table: its cells, and the colour and tip of its validity (of the
+    whole line when its certificate is revoked)."""
 
     cells: tuple[str, str, str, str, str, str]
     colour: QColor | None = None
     tip: str = ""
+    revoked: bool = False
 
 
-def _certificate_row(kind: str, name: str, info: CertificateInfo, now: dt.datetime) -> _Row:
+def _certificate_row(
+    kind: str, name: str, info: CertificateInfo, now: dt.datetime, revoked: str = ""
+) -> _Row:
+    """A CA or an identity; ``revoked``: why a revocation list of the keystore revokes it."""
+    until = f"{info.not_after:%Y-%m-%d}"
+    if revoked:
+        cells = (kind, name, info.subject, info.issuer, f"{until}, REVOKED", info.fingerprint)
+        return _Row(cells, EXPIRED, f"{revoked}, by a revocation list of the keystore", True)
     colour = expiry_colour(info, now)
-    cells = (kind, name, info.subject, info.issuer, f"{info.not_after:%Y-%m-%d}", info.fingerprint)
+    cells = (kind, name, info.subject, info.issuer, until, info.fingerprint)
     return _Row(cells, colour, "expired" if colour == EXPIRED else "expires within 30 days")
 
 
@@ -118,12 +133,21 @@ class CertificatesPanel(QWidget):
     def refresh(self) -> None:
         """List the keystore's trusted CAs and identities again, with their validity."""
         now = dt.datetime.now(dt.UTC)
+        revoked = revoked_entries(self.keystore)
         rows = [
-            _certificate_row("Trusted CA", c.fingerprint.replace(":", "")[:16].lower(), c, now)
+            _certificate_row(
+                "Trusted CA",
+                c.fingerprint.replace(":", "")[:16].lower(),
+                c,
+                now,
+                revoked.get(c.fingerprint, ""),
+            )
             for c in self.keystore.trusted()
         ]
         rows += [
-            _certificate_row("Identity", i.name, i.certificate, now)
+            _certificate_row(
+                "Identity", i.name, i.certificate, now, revoked.get(i.certificate.fingerprint, "")
+            )
             for i in self.keystore.identities()
         ]
         rows += [_crl_row(crl, now) for crl in held_crls(self.keystore)]
@@ -131,7 +155,7 @@ class CertificatesPanel(QWidget):
         for row, line in enumerate(rows):
             for column, text in enumerate(line.cells):
                 item = QTableWidgetItem(text)
-                if line.colour is not None and column == 4:
+                if line.colour is not None and (column == 4 or line.revoked):
                     item.setForeground(line.colour)
                     item.setToolTip(line.tip)
                 self.table.setItem(row, column, item)
