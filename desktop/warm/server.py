@@ -226,7 +226,21 @@ class Service:
                 return handoff
         self._drop_late()
         self._look_around()
+        self._continue_orphans()
         return None
+
+    def _continue_orphans(self) -> None:
+        """Continue each child whose client has gone (hung up) while it may be stopped
+        (Ctrl-Z at the client, which then was killed): it then sees its client gone, and
+        ends."""
+        poller = select.poll()
+        for connection in self.children.values():
+            poller.register(connection, 0)  # hang-ups only: the child reads the lines
+        hung_up = {fd for fd, events in poller.poll(0) if events & select.POLLHUP}
+        for pid, connection in self.children.items():
+            if connection.fileno() in hung_up:
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
 
     def _look_around(self) -> None:
         """Stop when the socket is no longer ours (the home removed, another service) or when
@@ -355,7 +369,7 @@ class Service:
             os.close(fd)
         self.served += 1
         with suppress(OSError):  # the client has gone: the child sees it too and ends
-            handoff.connection.sendall(b"started\n")
+            handoff.connection.sendall(b"started %d\n" % pid)  # stopped by the client's Ctrl-Z
         self.children[pid] = handoff.connection
         return None
 
