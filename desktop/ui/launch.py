@@ -77,12 +77,14 @@ def build_window(
 
 def _end_demo(window: MainWindow, pacs: "DemoPacs", environment: "Demo") -> None:
     """Remove the demo's folder once nothing can write there any more: the demo PACS (its
-    stocking thread joined), the window's threads and listener, then the window itself (its
-    settings written now; whatever was still queued for it is dropped with it, not run by a
-    later event loop that would recreate the folder), and the log file."""
+    stocking thread joined), the window's sends, threads and listener, then the window
+    itself (its settings written now; whatever was still queued for it is dropped with it,
+    not run by a later event loop that would recreate the folder), and the log file."""
     import shiboken6
 
     pacs.stop()
+    window.controller.stop_all()  # the sends (their queue is in the demo's home) end first
+    window.controller.pool.waitForDone(10_000)
     window.stop_threads()
     shiboken6.delete(window)
     close_log_file()
