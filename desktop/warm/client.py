@@ -51,7 +51,7 @@ def _local() -> int:
 
 def connect(path: str) -> _socket.socket | None:
     """A connection to the service listening on ``path``, or None (no socket, nobody
-    listening: a stale socket file is removed)."""
+    listening: a stale socket file is removed; another user listening: said, never used)."""
     try:
         before = os.stat(path)
     except OSError:
@@ -70,6 +70,18 @@ def connect(path: str) -> _socket.socket | None:
     finally:
         if folder >= 0:
             os.close(folder)
+    try:
+        uid, _ = wire.peer(connection)
+    except OSError:
+        uid = -1
+    if uid != os.getuid():  # not our service: it would get our environment and terminal
+        connection.close()
+        print(
+            f"dicom-courier: warning: {path} is not your warm service (another user, uid "
+            f"{uid}, listens on it): not used; check who can write to {os.path.dirname(path)}",
+            file=sys.stderr,
+        )
+        return None
     return connection
 
 

@@ -13,7 +13,6 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
@@ -268,7 +267,7 @@ class Service:
         except OSError:
             return
         self._last = time.monotonic()
-        uid, pid = peer(connection)
+        uid, pid = wire.peer(connection)
         if not serves(uid):
             log.warning(
                 "refused a request from uid %d (pid %d): this service is uid %d's",
@@ -505,13 +504,6 @@ def hold(path: Path) -> int:
         os.close(fd)
         raise CourierError(f"a warm service runs already for {path.parent}") from None
     return fd
-
-
-def peer(connection: socket.socket) -> tuple[int, int]:
-    """The connecting process's uid and pid (SO_PEERCRED)."""
-    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, _ = struct.unpack("3i", raw)
-    return uid, pid
 
 
 def serves(uid: int) -> bool:

@@ -51,6 +51,14 @@ def connectable(path: str) -> tuple[str, int]:
     return f"/proc/self/fd/{folder}/{os.path.basename(path)}", folder
 
 
+def peer(connection: _socket.socket) -> tuple[int, int]:
+    """The uid and pid of the process at the other end (SO_PEERCRED: what the kernel says,
+    not what the peer claims)."""
+    raw = connection.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+    pid, uid = (int.from_bytes(raw[at : at + 4], sys.byteorder, signed=True) for at in (0, 4))
+    return uid, pid
+
+
 def frame(fields: list[bytes]) -> bytes:
     payload = b"\0".join(fields)
     return len(payload).to_bytes(4, "big") + payload
