@@ -8,11 +8,12 @@ import gc
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,21 @@ def register(commands: Any) -> None:
                 "--log", type=Path, metavar="FILE", help="once listening, log to FILE"
             )
         action.set_defaults(run=run, audited=False)
+    stop = actions.add_parser("stop", help="stop the service (running commands finish first)")
+    stop.add_argument(
+        "--now",
+        action="store_true",
+        help="interrupt the running commands as Ctrl-C would (what they did not do stays queued)",
+    )
+    stop.add_argument(
+        "--wait",
+        type=duration,
+        default=STOP_WAIT,
+        metavar="DURATION",
+        help=f"how long to wait for the service to end (default {STOP_WAIT:g}s)",
+    )
+    stop.set_defaults(run=_stop, audited=False)
     for name, run, text in (
-        ("stop", _stop, "stop the service (running commands finish first)"),
         ("status", _status, "whether a service runs, and whether it is unlocked"),
         ("lock", _lock, "make the service forget the keystore's secrets"),
     ):
@@ -171,24 +185,63 @@ def _start(args: argparse.Namespace) -> int:
     raise CourierError(f"the warm service did not start: {said.strip() or service.returncode}")
 
 
-def _stop(_args: argparse.Namespace) -> int:
+def _stop(args: argparse.Namespace) -> int:
+    """Stop the service; say the truth when it is still finishing commands (exit 1)."""
+    from desktop.warm.server import LOCK_NAME, holder
+
     home = courier_home()
     status = _ask(home, wire.STATUS)
-    if status is None or _ask(home, wire.STOP) is None:
+    if status is not None and _ask(home, wire.STOP) is not None:
+        pid, commands = status["pid"], status["commands"]
+    elif (held := holder(home / LOCK_NAME)) is not None and held.stopping:
+        pid, commands = held.pid, _children(held.pid)  # asked before: stopping already
+    else:
         print(f"no warm service runs for {home}")
         return 0
-    deadline = time.monotonic() + STOP_WAIT
-    while _alive(status["pid"]) and time.monotonic() < deadline:
+    if args.now:
+        for command in commands:  # Ctrl-C: each ends truthfully, its job left pending
+            with suppress(ProcessLookupError):
+                os.kill(command, signal.SIGINT)
+    deadline = time.monotonic() + args.wait
+    while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    print(f"warm service stopped (pid {status['pid']})")
-    return 0
+    if not _alive(pid):
+        print(f"warm service stopped (pid {pid})")
+        return 0
+    running = _children(pid)
+    print(
+        f"warm service stopping (pid {pid}): it takes no new commands, and ends once its "
+        f"{len(running)} running command(s) (pid {', '.join(map(str, running))}) have ended; "
+        "'dicom-courier service stop --now' interrupts them"
+    )
+    return 1
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` forked for commands, still running (Linux's /proc says)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if entry.name.isdigit() and int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return sorted(found)
 
 
 def _status(_args: argparse.Namespace) -> int:
+    from desktop.warm.server import LOCK_NAME, holder
+
     home = courier_home()
     status = _ask(home, wire.STATUS)
     if status is None:
-        print(f"no warm service runs for {home}")
+        held = holder(home / LOCK_NAME)
+        if held is not None and held.stopping:
+            print(
+                f"warm service stopping (pid {held.pid}): it takes no new commands and ends "
+                f"once its {held.running} running command(s) have ended"
+            )
+        else:
+            print(f"no warm service runs for {home}")
         return 1
     since = dt.datetime.fromtimestamp(status["started"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"warm service running: pid {status['pid']}, since {since}, on {status['socket']}")

@@ -147,6 +147,7 @@ class Service:
 
         private_folder(self.home)
         self._lock = hold(self.home / LOCK_NAME)
+        self._tell("serving")
         self._code = loaded_code()
         temporary = self.home / f".{wire.SOCKET_NAME}.{os.getpid()}"
         temporary.unlink(missing_ok=True)
@@ -408,6 +409,15 @@ class Service:
                 connection.sendall(b"exit %d\n" % code if code >= 0 else b"killed %d\n" % -code)
             connection.close()
             self._last = time.monotonic()
+            if self._stopping:
+                self._tell(f"stopping {len(self.children)}")
+
+    def _tell(self, state: str) -> None:
+        """What the home's lock file says of this service (read by ``holder``): its pid and
+        whether it serves, or stops once its running commands (how many) have ended."""
+        with suppress(OSError):
+            os.ftruncate(self._lock, 0)
+            os.pwrite(self._lock, f"{self.pid} {state}\n".encode(), 0)
 
     def _control(self, kind: bytes, connection: socket.socket) -> None:
         with connection:
@@ -433,6 +443,7 @@ class Service:
                 "unlocked_until": self.lease.wall_until if self.lease.holds else None,
                 "served": self.served,
                 "running": len(self.children),
+                "commands": sorted(self.children),  # their processes' ids
                 "cpu": self.cpu,
                 "version": __version__,
             }
@@ -457,6 +468,7 @@ class Service:
         self._stopping = True
         self.lock("the service stops")
         self._close_listener()
+        self._tell(f"stopping {len(self.children)}")
 
     def _stop_on_signal(self, number: int, _frame: object) -> None:
         """Noted only: the loop, woken by the signal, stops at its next turn (not in the
@@ -502,8 +514,47 @@ def hold(path: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
+        held = holder(path)
+        if held is not None and held.stopping:
+            raise CourierError(
+                f"the warm service for {path.parent} (pid {held.pid}) is still stopping: it "
+                f"ends once its {held.running} running command(s) have; start again then, or "
+                "interrupt them: 'dicom-courier service stop --now'"
+            ) from None
         raise CourierError(f"a warm service runs already for {path.parent}") from None
     return fd
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The service holding a home's lock, as its lock file says."""
+
+    pid: int
+    stopping: bool
+    running: int  # commands it waits for, when stopping
+
+
+def holder(path: Path) -> Holder | None:
+    """The service holding the lock ``path`` (None when none does)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            words = os.pread(fd, 100, 0).decode(errors="replace").split()
+        else:
+            return None  # nobody holds it
+    finally:
+        os.close(fd)
+    if len(words) < 2 or not words[0].isdigit():
+        return Holder(0, False, 0)  # being written
+    running = int(words[2]) if len(words) > 2 and words[2].isdigit() else 0
+    return Holder(int(words[0]), words[1] == "stopping", running)
 
 
 def serves(uid: int) -> bool:

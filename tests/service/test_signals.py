@@ -145,3 +145,36 @@ def test_ctrl_z_stops_the_command_and_fg_continues_it(home: Home, silent: str) -
     client.wait()
     assert _until(lambda: not _children(service)), "a stopped command outlived its client"
     assert home.status()["running"] == 0
+
+
+def test_stop_says_the_truth_while_a_command_runs_and_now_interrupts_it(
+    home: Home, silent: str
+) -> None:
+    """``service stop`` while a command waits on a silent peer: it says the service is
+    stopping, not stopped (exit 1), as ``status`` and a new ``start`` do; ``stop --now``
+    interrupts the command as Ctrl-C would, then the service ends (tester's G8: "stopped"
+    after 30 s while it ran on, its unlocked identity with it)."""
+    home.start()
+    service = home.status()["pid"]
+    client = _running_command(home, silent)
+    [child] = _children(service)
+    stopping = home.run("service", "stop", "--wait", "1")
+    assert (stopping.returncode, stopping.stdout) == (
+        1,
+        f"warm service stopping (pid {service}): it takes no new commands, and ends once its 1 "
+        f"running command(s) (pid {child}) have ended; 'dicom-courier service stop --now' "
+        "interrupts them\n",
+    )
+    status = home.run("service", "status")
+    assert (status.returncode, status.stdout) == (
+        1,
+        f"warm service stopping (pid {service}): it takes no new commands and ends once its "
+        "1 running command(s) have ended\n",
+    )
+    start = home.run("service", "start")
+    assert start.returncode == 1
+    assert f"(pid {service}) is still stopping: it ends once its 1 running" in start.stderr
+    now = home.run("service", "stop", "--now")
+    assert (now.returncode, now.stdout) == (0, f"warm service stopped (pid {service})\n")
+    _, err = client.communicate(timeout=20)
+    assert client.returncode == 130 and err == "dicom-courier: interrupted\n"
