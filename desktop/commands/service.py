@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop import auditing, cli
 from desktop.commands.options import open_keystore, password_option
@@ -24,6 +24,9 @@ from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.security.passwords import PASSWORD_ENV
 from desktop.warm import wire
+
+if TYPE_CHECKING:
+    from desktop.security.keystore import Unlocked
 
 DURATION = re.compile(r"(\d+)\s*([smhd]?)")
 SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -84,6 +87,20 @@ def register(commands: Any) -> None:
         help=f"how long to wait for the service to end (default {STOP_WAIT:g}s)",
     )
     stop.set_defaults(run=_stop, audited=False)
+    unlock = actions.add_parser(
+        "unlock",
+        parents=[password_option()],
+        help="ask for the keystore password and have the running service hold its secrets",
+    )
+    unlock.add_argument(
+        "--for",
+        dest="lasting",
+        type=duration,
+        default=8 * 3600,
+        metavar="DURATION",
+        help="forget them after this long (30m, 8h, 1d; default 8h)",
+    )
+    unlock.set_defaults(run=_unlock, audited=False)
     for name, run, text in (
         ("status", _status, "whether a service runs, and whether it is unlocked"),
         ("lock", _lock, "make the service forget the keystore's secrets"),
@@ -115,7 +132,13 @@ def _run(args: argparse.Namespace) -> int:
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting
         lease.wall_until = time.time() + args.lasting
-    service = Service(home, lease, idle=args.idle, on_lock=partial(_locked, home))
+    service = Service(
+        home,
+        lease,
+        idle=args.idle,
+        on_lock=partial(_locked, home),
+        on_unlock=partial(_derived, home),
+    )
     service.listen()
     print(f"{READY} {service.path} (pid {service.pid})")
     print(_keystore_state(lease.wall_until if lease.holds else None))
@@ -153,6 +176,8 @@ def preload() -> None:
 
 def _start(args: argparse.Namespace) -> int:
     home = courier_home()
+    if args.unlock and _ask(home, wire.STATUS) is not None:  # as at login: unlock it
+        return _unlock(args)
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     frozen = getattr(sys, "frozen", False)  # the installed bundle: its executable is the CLI
@@ -259,6 +284,33 @@ def _lock(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _unlock(args: argparse.Namespace) -> int:
+    """Have the running service unlock the keystore with the password asked here (on this
+    terminal, or --password-file): the service checks it, derives, audits."""
+    from desktop.security.passwords import password_source
+
+    home = courier_home()
+    if _ask(home, wire.STATUS) is None:
+        print(f"no warm service runs for {home} ('service start --unlock' starts one unlocked)")
+        return 1
+    password = password_source(args.password_file, str(home.absolute()))(False)
+    answer = _ask(home, wire.UNLOCK, b"%d" % args.lasting, password.encode())
+    word, _, rest = (answer or {}).get("answer", "").partition(" ")
+    if word != "unlocked":
+        raise CourierError(rest or "the warm service stopped before it answered")
+    print(_keystore_state(float(rest)))
+    return 0
+
+
+def _derived(home: Path, password: str) -> "Unlocked":
+    """The keystore's secrets derived from ``password`` in the service (``service
+    unlock``): the unlock, or its refusal, audited."""
+    from desktop.security.keystore import Keystore
+
+    with _audited(home), auditing.unlocking("keystore (warm service)"):
+        return Keystore(home, lambda _new: password).unlock_all()
+
+
 def _keystore_state(until: float | None) -> str:
     if until is None:
         return "keystore locked: commands ask for its password as usual"
@@ -266,8 +318,8 @@ def _keystore_state(until: float | None) -> str:
     return f"keystore unlocked until {when} ('service lock' forgets it sooner)"
 
 
-def _ask(home: Path, kind: bytes) -> dict[str, Any] | None:
-    """Ask the home's service (status, stop, lock); None when none answers."""
+def _ask(home: Path, kind: bytes, *fields: bytes) -> dict[str, Any] | None:
+    """Ask the home's service (status, stop, lock, unlock); None when none answers."""
 
     from desktop.warm.client import connect
 
@@ -276,7 +328,7 @@ def _ask(home: Path, kind: bytes) -> dict[str, Any] | None:
         return None
     with closing(connection):  # a bare _socket.socket
         try:
-            connection.sendall(wire.frame([wire.PROTOCOL, kind]))
+            connection.sendall(wire.frame([wire.PROTOCOL, kind, *fields]))
             answer = wire.Lines(connection).next()
         except (TimeoutError, OSError):
             return None

@@ -120,6 +120,9 @@ class Service:
     idle: float = 0.0  # seconds without a command after which it stops (0: never)
     #: Told when the unlocked secrets are forgotten: what was locked, and why.
     on_lock: Callable[[str], None] | None = None
+    #: The keystore's secrets derived from a password (``service unlock``); CourierError
+    #: (a wrong password) refuses.
+    on_unlock: Callable[[str], Unlocked] | None = None
     pid: int = field(default_factory=os.getpid)
     started: float = field(default_factory=time.time)
     served: int = 0
@@ -321,7 +324,7 @@ class Service:
             raise ValueError("not a request of this protocol")
         kind = fields[1]
         if kind != wire.RUN:
-            self._control(kind, connection)
+            self._control(kind, connection, fields[2:])
             request.close()
             return None
         handoff = self._handoff(fields, request.fds, connection)
@@ -419,13 +422,15 @@ class Service:
             os.ftruncate(self._lock, 0)
             os.pwrite(self._lock, f"{self.pid} {state}\n".encode(), 0)
 
-    def _control(self, kind: bytes, connection: socket.socket) -> None:
+    def _control(self, kind: bytes, connection: socket.socket, fields: list[bytes]) -> None:
         with connection:
             if kind == wire.STATUS:
                 connection.sendall(self.status().encode() + b"\n")
             elif kind == wire.LOCK:
                 self.lock("asked to by 'service lock'")
                 connection.sendall(b"locked\n")
+            elif kind == wire.UNLOCK and len(fields) == 2 and fields[0].isdigit():
+                connection.sendall(self.unlock(fields[1].decode(), int(fields[0])).encode())
             elif kind == wire.STOP:
                 self.stop()
                 connection.sendall(b"stopping\n")
@@ -448,6 +453,23 @@ class Service:
                 "version": __version__,
             }
         )
+
+    def unlock(self, password: str, lasting: int) -> str:
+        """Hold what ``on_unlock`` derives from ``password`` for ``lasting`` seconds; the
+        answer: ``unlocked UNTIL`` (wall time), or ``refused WHY``."""
+        from desktop.core.errors import CourierError
+
+        if self.on_unlock is None:
+            return "refused this service cannot be unlocked\n"
+        try:
+            held = self.on_unlock(password)
+        except CourierError as error:
+            return f"refused {error}\n"
+        self.lease.holds = held
+        self.lease.until = time.monotonic() + lasting
+        self.lease.wall_until = time.time() + lasting
+        log.info("unlocked for %d s", lasting)
+        return f"unlocked {self.lease.wall_until}\n"
 
     def lock(self, why: str) -> None:
         """Forget what is unlocked, and say so to ``on_lock`` (the audit trail)."""

@@ -19,6 +19,7 @@ SOCKET_NAME = "service.sock"
 HOME_ENV = "DICOM_COURIER_HOME"
 PROTOCOL = b"courier-warm-1"
 RUN, STATUS, STOP, LOCK = b"run", b"status", b"stop", b"lock"
+UNLOCK = b"unlock"  # then the seconds it lasts and the keystore password
 #: The answers that send the client back to a local run (the service's code changed, or it
 #: belongs to another installation of DICOM Courier, or it will not serve this user).
 LOCAL = frozenset({b"stale", b"elsewhere", b"refused"})

@@ -142,3 +142,36 @@ def test_locking_the_service_is_audited(home: Home, pki: Pki) -> None:
         "(identities: courier)",
     ]
     assert all('csd-code="110123"' in e["xml"] for e in listed if "Logout" in e["summary"])
+
+
+def test_a_running_service_is_unlocked_by_service_unlock(home: Home, pki: Pki) -> None:
+    """A service started locked (as the systemd unit starts it), or locked since, is
+    unlocked by ``service unlock`` (and by ``service start --unlock``, as at login): the
+    password is checked by the service, a wrong one refused; both audited (tester's G1:
+    "a warm service runs already", and no way to unlock it)."""
+    import json
+
+    _tls_node(home, pki, free_port())  # never reached: the password is asked for first
+    assert "keystore locked" in home.start()
+    wrong = home.run("service", "unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": "not it!!"})
+    assert (wrong.returncode, wrong.stderr) == (1, "dicom-courier: wrong keystore password\n")
+    assert home.status()["unlocked_until"] is None
+    password = {"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD}
+    unlocked = home.run("service", "unlock", "--for", "1h", env=password)
+    assert unlocked.returncode == 0 and unlocked.stdout.startswith("keystore unlocked until ")
+    until = home.status()["unlocked_until"]
+    assert until is not None and 3590 < until - time.time() <= 3600
+    echo = home.run("echo", "dcmtk", stdin=subprocess.DEVNULL)  # the identity opens unasked
+    assert echo.returncode == 1 and NO_TERMINAL not in echo.stderr and "refused" in echo.stderr
+    assert home.run("service", "lock").returncode == 0
+    again = home.run("service", "start", "--unlock", env=password)  # "at login"
+    assert again.returncode == 0 and again.stdout.startswith("keystore unlocked until ")
+    assert home.status()["unlocked_until"] is not None
+    service = home.status()["pid"]
+    listed = json.loads(home.run("audit", "--json", local=True).stdout)
+    by_service = [e for e in listed if f'AlternativeUserID="{service}"' in e["xml"]]
+    assert [e["summary"] for e in by_service if "Login" in e["summary"]] == [
+        "User Authentication (Login): wrong keystore password",
+        "User Authentication (Login): unlocked keystore (warm service)",
+        "User Authentication (Login): unlocked keystore (warm service)",
+    ]
