@@ -13,6 +13,23 @@ if TYPE_CHECKING:
     from desktop.net.queue import TransferQueue
 
 
+def identity_users(home: Path, name: str) -> list[str]:
+    """What uses the keystore identity ``name``, in words: the nodes presenting it over TLS
+    or signing with it, and the audit forwarding (its removal breaks them)."""
+    from desktop.auditing import trail_folder
+    from desktop.core.audit.forward import SETTINGS_NAME, ForwardError, ForwardSettings
+
+    nodes = config.load_config(home).nodes.values()
+    users = [f"node {n.name}" for n in nodes if name in (n.identity, n.sign_identity)]
+    try:
+        forwarding = ForwardSettings.load(trail_folder(home) / SETTINGS_NAME)
+    except ForwardError:  # damaged: said where it is used
+        forwarding = None
+    if forwarding is not None and forwarding.identity == name:
+        users.append("the audit forwarding")
+    return users
+
+
 def add(home: Path, node: Node) -> Node:
     added = config.add_node(home, node)
     _audit(home, f"node {added.name} added: {describe(added)}")

@@ -12,6 +12,7 @@ from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.connect import node_tls, tls_client
 from desktop.core.config import ConfigError, find_node, load_config
+from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
@@ -79,6 +80,11 @@ def register(commands: Any) -> None:
         "remove", parents=[secret], help="remove an identity, a trusted CA or a CRL"
     )
     remove.add_argument("id")
+    remove.add_argument(
+        "--force",
+        action="store_true",
+        help="remove an identity even when nodes or the audit forwarding use it, unasked",
+    )
     remove.set_defaults(run=_remove)
 
     export = actions.add_parser(
@@ -251,11 +257,36 @@ def _show(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     crl = remove_crl(keystore, args.id)
-    if crl is None:
-        print(f"removed {keystore.remove(args.id)}")
+    if crl is not None:
+        print(f"removed {crl.describe()}")
         return 0
-    print(f"removed {crl.describe()}")
+    kind, _, name = keystore.locate(args.id)
+    if kind == "identity" and not args.force and not _may_remove_identity(name):
+        print("nothing removed")
+        return 1
+    print(f"removed {keystore.remove(args.id)}")
     return 0
+
+
+def _may_remove_identity(name: str) -> bool:
+    """Refused while nodes or the audit forwarding use identity ``name`` (said); asked on a
+    terminal otherwise: its private key goes for good."""
+    from desktop.nodes import identity_users
+
+    users = identity_users(courier_home(), name)
+    if users:
+        raise CourierError(
+            f"identity {name} is used by {', '.join(users)}: they would stop working, and its "
+            "private key would be deleted for good; change them first, or remove it anyway "
+            "with --force"
+        )
+    if not sys.stdin.isatty():
+        return True
+    answer = input(
+        f"Remove identity {name}? Its private key is deleted for good (only its certificate "
+        "can be exported). [y/N] "
+    )
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _export_cert(args: argparse.Namespace) -> int:

@@ -536,10 +536,10 @@ class Keystore:
 
     def find(self, reference: str) -> tuple[str, CertificateInfo]:
         """An entry by identity name or fingerprint prefix: ("identity"|"ca", certificate)."""
-        kind, info, _ = self._locate(reference)
+        kind, info, _ = self.locate(reference)
         return kind, info
 
-    def _locate(self, reference: str) -> tuple[str, CertificateInfo, str]:
+    def locate(self, reference: str) -> tuple[str, CertificateInfo, str]:
         """``find``'s entry and, for an identity, its name: the one named, never another
         identity that holds the same certificate."""
         for identity in self.identities():
@@ -563,7 +563,7 @@ class Keystore:
 
     def remove(self, reference: str) -> str:
         """Remove an identity or a trusted CA; returns what was removed."""
-        kind, info, name = self._locate(reference)
+        kind, info, name = self.locate(reference)
         with self._writing():
             if kind == "ca":
                 (self.folder / "trusted" / f"{_short_id(info.fingerprint)}.pem").unlink(

@@ -4,6 +4,7 @@ query/retrieve on the right. The window only composes the panels and their contr
 user goes through the injected prompter."""
 
 import gc
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QTabWidget
 from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.core.files import private_file, private_folder
+from desktop.nodes import identity_users
 from desktop.ui.actions import tipped_action
 from desktop.ui.controller import TransferController
 from desktop.ui.deid_controller import DeidController
@@ -75,7 +77,9 @@ class MainWindow(QMainWindow):
         self.viewer = ViewerPanel()
         self.transfers = TransfersPanel()
         self.log = LogPanel()
-        self.certificates = CertificatesPanel(services.keystore, self.prompter)
+        self.certificates = CertificatesPanel(
+            services.keystore, self.prompter, users=partial(identity_users, services.home)
+        )
         self.query = QueryPanel()
         self.tabs = QTabWidget()
         for widget, title in (

@@ -225,3 +225,30 @@ def test_keystore_list_says_what_the_crls_revoke(
     )
     site_a = next(i for i in listed["identities"] if i["id"] == "site-a")
     assert site_a["revoked"].startswith("CN=Test Intermediate CA")
+
+
+def test_removing_an_identity_in_use_is_refused_unless_forced(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str,
+    key_password_file: Path,
+) -> None:  # fmt: skip
+    """Its private key goes for good: while a node or the audit forwarding uses it, `keystore
+    remove` refuses and names them (tester's G10); --force removes it all the same."""
+    from tests.helpers import node_add
+
+    assert cli(capsys, "keystore", "import-ca", pki.path("bundle"))[0] == 0
+    assert import_site_a(capsys, pki, key_password_file)[0] == 0
+    for name in ("pacs", "archive"):
+        added = cli(capsys, *node_add(name, "PACS", 104, "--tls", "--identity", "site-a"))
+        assert added[0] == 0, added
+    assert cli(capsys, "audit", "forward", "--host", "127.0.0.1", "--identity", "site-a")[0] == 0
+    status, out, err = cli(capsys, "keystore", "remove", "site-a")
+    assert (status, out) == (1, "")
+    assert err.endswith(  # after the forwarding's own warning: nothing listens there
+        "dicom-courier: identity site-a is used by node pacs, node archive, the audit "
+        "forwarding: they would stop working, and its private key would be deleted for good; "
+        "change them first, or remove it anyway with --force\n"
+    )
+    assert (home / "keystore" / "identities" / "site-a.p12").exists()
+    status, out, _ = cli(capsys, "keystore", "remove", "site-a", "--force")
+    assert status == 0 and out.startswith("removed identity site-a (CN=client.test")
+    assert not (home / "keystore" / "identities" / "site-a.p12").exists()

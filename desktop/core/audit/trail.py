@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktop.core.audit.events import Local
-from desktop.core.audit.forward import ForwardSettings, Spool
+from desktop.core.audit.forward import SETTINGS_NAME, ForwardSettings, Spool
 from desktop.core.audit.message import AuditMessage
 from desktop.core.audit.store import AuditLog, Entry
 from desktop.core.audit.syslog import syslog_message
@@ -19,7 +19,7 @@ class AuditTrail:
         self.local = local
         self.log = AuditLog(self.folder)
         self.spool = Spool(self.folder / "spool")
-        self.settings_path = self.folder / "forward.json"
+        self.settings_path = self.folder / SETTINGS_NAME
         self.on_spooled: Callable[[], None] | None = None  # e.g. wakes a background forwarder
 
     def forwarding(self) -> ForwardSettings | None:

@@ -93,11 +93,18 @@ class CertificatesPanel(QWidget):
     changed = Signal()
 
     def __init__(
-        self, keystore: Keystore, prompter: Prompter, parent: QWidget | None = None
+        self,
+        keystore: Keystore,
+        prompter: Prompter,
+        parent: QWidget | None = None,
+        *,
+        users: Callable[[str], list[str]] = lambda _name: [],
     ) -> None:
+        """``users``: what uses an identity, in words (named before it is removed)."""
         super().__init__(parent)
         self.keystore = keystore
         self.prompter = prompter
+        self.users = users
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
@@ -287,7 +294,18 @@ class CertificatesPanel(QWidget):
                 "lists, TLS peers whose CA has none are refused.",
             ):
                 self._attempt("Remove", lambda: remove_crl(self.keystore, reference))
-        elif self.prompter.confirm(
-            "Remove", f"Remove {reference} from the keystore? Nodes using it stop working."
-        ):
+        elif self.prompter.confirm("Remove", self._removal_question(reference)):
             self._attempt("Remove", lambda: self.keystore.remove(reference))
+
+    def _removal_question(self, reference: str) -> str:
+        if self._selected_kind() != "Identity":
+            return f"Remove {reference} from the keystore? Peers it issued are no longer trusted."
+        try:
+            users = self.users(reference)
+        except CourierError as error:  # a damaged configuration: who uses it is not known
+            users = [f"perhaps nodes ({error})"]
+        using = f" What uses it stops working: {', '.join(users)}." if users else ""
+        return (
+            f"Remove identity {reference} from the keystore? Its private key is deleted for "
+            f"good (only its certificate can be exported).{using}"
+        )
