@@ -118,14 +118,16 @@ def application(*, started: bool) -> None:
 
 
 @contextmanager
-def unlocking(what: str) -> Iterator[None]:
-    """Around work that unlocks the keystore: 110114 for success, or for a wrong password."""
+def unlocking(what: str, *, refusals_only: bool = False) -> Iterator[None]:
+    """Around work that unlocks the keystore: 110114 for success, or for a wrong password
+    (only for that with ``refusals_only``: a check before the unlock that is audited)."""
     try:
         yield
     except PasswordError as error:
         _login_refused(what, str(error))
         raise
-    record(lambda local: events.user_authentication(local, what=what, ok=True))
+    if not refusals_only:
+        record(lambda local: events.user_authentication(local, what=what, ok=True))
 
 
 def locked(description: str) -> None:

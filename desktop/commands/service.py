@@ -186,7 +186,8 @@ def _start(args: argparse.Namespace) -> int:
     command += [str(home / "service.log"), "--for", str(args.lasting), "--idle", str(args.idle)]
     password = ""
     if args.unlock:  # asked here, on this terminal, checked before the service starts
-        password = open_keystore(args).unlock_all().password
+        with _audited(home), auditing.unlocking("keystore (warm service)", refusals_only=True):
+            password = open_keystore(args).unlock_all().password  # the service's is audited
         command += ["--unlock", "--password-file", "/dev/stdin"]
     service = subprocess.Popen(
         command,

@@ -82,13 +82,23 @@ def test_an_unlocked_service_forgets_when_its_time_runs_out(home: Home, pki: Pki
     assert "locked (its time ran out)" in home.log()
 
 
-def test_a_wrong_password_starts_no_service(home: Home, pki: Pki) -> None:
+def test_a_wrong_password_starts_no_service_and_is_audited(home: Home, pki: Pki) -> None:
+    """Refused as any command refuses it, and audited likewise (tester's G13: the warm
+    service's start was an unaudited password-guessing door)."""
+    import json
+
     with_identity(home, pki)
     result = home.run(
         "service", "start", "--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": "not the one"}
     )
     assert result.returncode == 1 and "wrong keystore password" in result.stderr
     assert not (home.path / "service.sock").exists()
+    listed = json.loads(home.run("audit", "--json", local=True).stdout)
+    refused = [e for e in listed if e["summary"].startswith("User Authentication")]
+    assert [e["summary"] for e in refused] == [
+        "User Authentication (Login): wrong keystore password"
+    ]
+    assert 'EventOutcomeIndicator="4"' in refused[0]["xml"]  # minor failure
 
 
 def test_the_service_and_its_commands_are_audited(home: Home) -> None:
