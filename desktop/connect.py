@@ -17,7 +17,14 @@ from desktop import auditing
 from desktop.core import opening
 from desktop.core.config import Node
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
-from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
+from desktop.security.diagnosis import (
+    Diagnosis,
+    Facts,
+    closed,
+    diagnose,
+    plain_peer_closed,
+    plain_to_tls_port,
+)
 from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.handshake import (
     ClientSettings,
@@ -265,6 +272,8 @@ def _plain_connector(node: Node) -> Connector:
     def explain(error: BaseException) -> Failure:
         if speaks_tls(node.host, node.port, node.connect_timeout):
             return as_failure(plain_to_tls_port(node.host, node.port))
+        if closed(error):  # no TLS here: not a handshake the peer dropped
+            return as_failure(plain_peer_closed(node.host, node.port, node.calling_ae_title))
         return as_failure(diagnose(error, facts))
 
     def connect() -> Link:
