@@ -179,6 +179,9 @@ class FileCheck:
     path: Path
     signatures: list[Checked]
     error: str = ""
+    #: Elements of the main data set that no signature of it (whose digest matches) covers:
+    #: added or changed after signing, or left out by its signer.
+    uncovered: list[int] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -196,6 +199,7 @@ class FileCheck:
             "status": self.status,
             "error": self.error,
             "signatures": [c.as_json() for c in self.signatures],
+            "uncovered": [_element_text(t) for t in self.uncovered],
         }
 
 
@@ -258,7 +262,18 @@ def verify_file(path: Path, trust: Trust) -> FileCheck:
         return FileCheck(path, [], str(error))
     checked = [_check(part10, found, trust) for found in signatures(part10)]
     _narrow(checked)
-    return FileCheck(path, checked)
+    return FileCheck(path, checked, uncovered=_uncovered(checked))
+
+
+def _uncovered(checked: list[Checked]) -> list[int]:
+    """The main data set's signable elements that none of its signatures whose digest
+    matches covers (our profiles, as the Base RSA profile, sign every one); none when no
+    such signature is there."""
+    main = [c for c in checked if not c.found.location and c.math_ok]
+    if not main:
+        return []
+    covered = {tag for c in main for tag in c.found.signed_tags}
+    return [tag for tag in mac.default_tags(main[0].found.level) if tag not in covered]
 
 
 def verify_files(paths: Iterable[Path], trust: Trust) -> Iterator[FileCheck]:
