@@ -78,7 +78,9 @@ def node_destinations(
 ) -> Callable[[str], tuple[Connector, Peer] | str | None]:
     """Move destinations: the configured node with that AE title, reached as it is set up.
     A node that receives only de-identified or signed copies is refused (a move sends the
-    stored originals): the reason says so."""
+    stored originals), and so is one whose TLS identity cannot be opened (no keystore
+    password here): the reason says so, answered with a C-MOVE failure status."""
+    from desktop.core.errors import CourierError
     from desktop.net.store import Peer
 
     def destination(ae_title: str) -> tuple[Connector, Peer] | str | None:
@@ -91,7 +93,11 @@ def node_destinations(
                 f"node {node.name} receives only {copies} copies and a move sends the "
                 "originals: send to it with dicom-courier send"
             )
-        return connector_for(node), Peer(node.ae_title, node.calling_ae_title)
+        try:
+            connector = connector_for(node)
+        except CourierError as error:
+            return f"node {node.name} cannot be reached: its TLS identity {node.identity}: {error}"
+        return connector, Peer(node.ae_title, node.calling_ae_title)
 
     return destination
 
