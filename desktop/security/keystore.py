@@ -216,7 +216,7 @@ class Keystore:
         """Every trusted CA as one PEM bundle (for an SSL context); a damaged file is skipped
         with a warning. OpenSSL checks the entries first; only when one of them does not load
         are they all read with cryptography, to say which and why."""
-        signature = self._entries()
+        signature = self.trust_state()
         held = _checked_pems.get(self.folder)
         if held is not None and held[0] == signature:
             return held[1]
@@ -228,10 +228,12 @@ class Keystore:
             logger.warning("keystore entry %s skipped: %s", entry.path, entry.reason)
         return "".join(info.pem for info in self.trusted())
 
-    def _entries(self) -> tuple[tuple[str, int, int, int], ...]:
-        """The CAs' and identities' files as they are now (name, inode, size, modification)."""
+    def trust_state(self) -> tuple[tuple[str, int, int, int], ...]:
+        """The CAs', identities' and CRLs' files as they are now (name, inode, size,
+        modification): a long-running process (a listener, the GUI) builds its TLS contexts
+        again when this changes."""
         found = []
-        for sub in ("trusted", "identities"):
+        for sub in ("trusted", "identities", "crls"):
             with suppress(OSError), os.scandir(self.folder / sub) as entries:
                 for entry in entries:
                     with suppress(OSError):

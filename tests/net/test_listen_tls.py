@@ -4,6 +4,7 @@ failed handshakes recorded at a bounded rate."""
 
 import datetime as dt
 import hashlib
+import json
 import re
 import socket
 import subprocess
@@ -85,6 +86,27 @@ def test_a_revoked_client_certificate_is_refused_in_plain_words(
     assert "revoked" in failed[0]["diagnosis"]["summary"]
     assert not [r for r in records if r["event"] == "stored"]
     assert storescu_as(pki, "client", server.port, files)  # its CA's CRL does not name it
+
+
+def test_a_running_listener_applies_a_crl_imported_and_a_ca_removed_meanwhile(
+    start_listener: Start, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CRL imported (and the CA removed) while the listener runs applies from the next
+    association, as an edited access list does (tester's G18: a revoked workstation went on
+    querying and storing until the listener was restarted)."""
+    server, records = start_listener()
+    files = make_study(tmp_path / "study", count=1)
+    assert storescu_as(pki, "revoked", server.port, files)  # no CRL yet: not known revoked
+    status, out, _ = cli(capsys, "keystore", "import-crl", pki.path("intermediate", ".crl"))
+    assert status == 0 and "1 revoked" in out
+    assert not storescu_as(pki, "revoked", server.port, files)
+    failed = [r["transcript"] for r in wait_for(records, "handshake") if not r["transcript"]["ok"]]
+    assert failed and failed[-1]["diagnosis"]["code"] == "client-cert-revoked"
+    assert storescu_as(pki, "client", server.port, files)  # its CA's CRL does not name it
+    listed = cli(capsys, "keystore", "list", "--json")[1]
+    for ca in json.loads(listed)["trusted_cas"]:
+        assert cli(capsys, "keystore", "remove", ca["id"])[0] == 0
+    assert not storescu_as(pki, "client", server.port, files)  # no CA trusts it now
 
 
 def failure(records: list[dict[str, Any]]) -> str:
