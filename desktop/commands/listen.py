@@ -134,7 +134,9 @@ def _listen(args: argparse.Namespace) -> int:
     tls = args.profile if args.tls else ""
     shown = indexing(lambda record: _show(record, history, trust, tls), lambda: store)
     sink = auditing.listener(shown, settings.ae_title)
-    connectors = cached_connectors(lambda node: node_connector(node, keystore))
+    connectors = cached_connectors(
+        lambda node: node_connector(node, keystore), keystore.trust_state
+    )
     services = query_retrieve(store, courier_home(), connectors)
     if not args.no_commitment:
         from desktop.commitments import listener_commitment

@@ -7,6 +7,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 from PySide6.QtWidgets import QTableWidgetItem
 
+from desktop.demo import Demo
 from desktop.security.revocation import import_crl
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.certificates import EXPIRED, CertificatesPanel
@@ -123,3 +124,25 @@ def test_the_table_marks_what_an_imported_crl_revokes(
     assert rows["fine"][4].text().endswith(", REVOKED")  # issued by the revoked CA
     assert rows["fine"][4].toolTip().startswith("CN=Test Intermediate CA,O=DICOM Courier was")
     assert not prompter.errors
+
+
+def test_the_table_follows_a_crl_imported_by_another_process(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    pki: Pki,
+    demo: Demo,
+) -> None:
+    """A CRL imported from a shell while the Certificates tab is shown appears there, what
+    it revokes marked (tester's G17: the tab still listed no CRL)."""
+    from desktop.security.keystore import Keystore
+
+    window.services.keystore.import_cas(pki.path("bundle"))
+    panel = window.certificates
+    window.tabs.setCurrentWidget(panel)
+    window.show()
+    assert not any(line[0].text() == "CRL" for line in _rows(panel).values())
+    shell = Keystore(demo.home, lambda new: demo.password)  # another process's keystore
+    import_crl(shell, pki.path("intermediate", ".crl"))
+    qtbot.waitUntil(
+        lambda: any(line[0].text() == "CRL" for line in _rows(panel).values()), timeout=10_000
+    )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -36,6 +36,7 @@ EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
 KEY_FILES = "Keys (*.key *.pem *.der);;All files (*)"
 CRL_FILES = "Revocation lists (*.crl *.pem *.der);;All files (*)"
 CRL = "CRL"
+FOLLOW_MS = 2000  # how often a shown table looks for changes made by other processes
 
 
 def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
@@ -130,6 +131,10 @@ class CertificatesPanel(QWidget):
         layout.addWidget(self.warnings)
         layout.addWidget(self.table)
         self.refresh()
+        # another process (the command line) may import or remove CAs, identities and CRLs
+        self._follow = QTimer(self)
+        self._follow.timeout.connect(self._follow_keystore)
+        self._follow.start(FOLLOW_MS)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Listed again each time the tab is shown: the command line (or another window) may
@@ -137,8 +142,13 @@ class CertificatesPanel(QWidget):
         self.refresh()
         super().showEvent(event)
 
+    def _follow_keystore(self) -> None:
+        if self.isVisible() and self.keystore.trust_state() != self._listed:
+            self.refresh()
+
     def refresh(self) -> None:
         """List the keystore's trusted CAs and identities again, with their validity."""
+        self._listed = self.keystore.trust_state()
         now = dt.datetime.now(dt.UTC)
         revoked = revoked_entries(self.keystore)
         rows = [
