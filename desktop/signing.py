@@ -22,6 +22,7 @@ from desktop.core.signatures.inventory import FoundSignature, signatures
 from desktop.core.signatures.location import Location, describe_location, resolve
 from desktop.core.signatures.profiles import PURPOSES, Profile, check, profile_of
 from desktop.core.signatures.writer import prepare
+from desktop.security.certificates import load_certificates
 from desktop.security.keystore import Keystore, UnlockedIdentity
 from desktop.security.signing import (
     Judgement,
@@ -237,6 +238,23 @@ def unrevoked_signer(keystore: Keystore, identity: UnlockedIdentity, now: dt.dat
             "keystore; import its new identity"
         )
     return who
+
+
+def untrusted_identity_warning(keystore: Keystore, name: str) -> str:
+    """The warning an import of identity ``name`` gives (CLI and GUI) when no CA the keystore
+    trusts issued its certificate ('' when one did): peers that trust what we trust refuse
+    it."""
+    from desktop.security.revocation import keystore_trust
+
+    identity = keystore.identity(name)
+    certificate = load_certificates(identity.certificate.pem.encode("ascii"), "keystore")[0]
+    if keystore_trust(keystore).chain(certificate) is not None:
+        return ""
+    return (
+        f"no CA the keystore trusts issued {identity.certificate.subject} (issuer "
+        f"{identity.certificate.issuer}): TLS peers that trust the same CAs refuse identity "
+        f"{name}; import its CA (keystore import-ca) if it is to be trusted"
+    )
 
 
 def revoked_identity_warning(keystore: Keystore, name: str) -> str:

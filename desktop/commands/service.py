@@ -32,6 +32,7 @@ DURATION = re.compile(r"(\d+)\s*([smhd]?)")
 SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 READY = "warm service listening on"
 STOP_WAIT = 30.0  # seconds ``service stop`` waits for the running commands to end
+MIN_UNLOCK, MAX_UNLOCK = 1, 7 * 86400  # seconds an unlock may last
 
 
 def register(commands: Any) -> None:
@@ -56,7 +57,7 @@ def register(commands: Any) -> None:
         action.add_argument(
             "--for",
             dest="lasting",
-            type=duration,
+            type=unlock_duration,
             default=8 * 3600,
             metavar="DURATION",
             help="forget the unlocked secrets after this long (30m, 8h, 1d; default 8h)",
@@ -95,7 +96,7 @@ def register(commands: Any) -> None:
     unlock.add_argument(
         "--for",
         dest="lasting",
-        type=duration,
+        type=unlock_duration,
         default=8 * 3600,
         metavar="DURATION",
         help="forget them after this long (30m, 8h, 1d; default 8h)",
@@ -114,6 +115,17 @@ def duration(text: str) -> int:
     if not match:
         raise argparse.ArgumentTypeError(f"a duration is such as 90s, 30m, 8h or 1d; not {text!r}")
     return int(match[1]) * SECONDS[match[2]]
+
+
+def unlock_duration(text: str) -> int:
+    """An argparse type: how long the keystore's secrets are held, 1 second to 7 days (an
+    unlock of patients' data keys for longer is refused, as one that would end at once)."""
+    seconds = duration(text)
+    if not MIN_UNLOCK <= seconds <= MAX_UNLOCK:
+        raise argparse.ArgumentTypeError(
+            f"an unlock lasts from 1s to 7d (then 'service unlock' again), not {text!r}"
+        )
+    return seconds
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -940,7 +940,10 @@ def _queue_run(args: argparse.Namespace) -> int:
     queue = TransferQueue(courier_home() / "queue.sqlite")
     sweep(queue, courier_home())
     status = 0
-    for job_id in queue.runnable():
+    runnable = queue.runnable()
+    if not runnable and not args.json:
+        print("nothing pending in the queue")
+    for job_id in runnable:
         job = queue.job(job_id)
         try:  # a job that cannot start (its node removed, its identity damaged) blocks no other
             node, connector, peer = connection(args, job.node)

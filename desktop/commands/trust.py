@@ -155,11 +155,12 @@ def _import_identity(args: argparse.Namespace) -> int:
             allow_legacy=args.allow_legacy,
         )
     _report(result)
-    from desktop.signing import revoked_identity_warning
+    from desktop.signing import revoked_identity_warning, untrusted_identity_warning
 
-    revoked = revoked_identity_warning(keystore, args.name)
-    if revoked:
-        print(f"warning: {revoked}", file=sys.stderr)
+    for warned in (untrusted_identity_warning, revoked_identity_warning):
+        said = warned(keystore, args.name)
+        if said:
+            print(f"warning: {said}", file=sys.stderr)
     return 0
 
 

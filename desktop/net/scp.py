@@ -11,6 +11,7 @@ association: one PDU), are checked (``intake``) and only then filed and answered
 """
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -162,8 +163,14 @@ class StorageListener:
         try:
             self._socket = socket.create_server((settings.host, settings.port), backlog=128)
         except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ListenerError(
+                    f"port {settings.port} on {settings.host} is already in use by another "
+                    "program (another DICOM Courier listener?): choose another port or stop it"
+                ) from error
+            reason = os.strerror(error.errno) if error.errno else str(error)
             raise ListenerError(
-                f"cannot listen on {settings.host}:{settings.port}: {error.strerror}"
+                f"cannot listen on {settings.host}:{settings.port}: {reason}"
             ) from error
         self._socket.settimeout(REAP_INTERVAL)  # the accept loop wakes to close late ones
         self._thread = threading.Thread(

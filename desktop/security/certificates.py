@@ -152,7 +152,7 @@ def load_private_key(data: bytes, password: bytes | None, source: str) -> Privat
     except ValueError as error:
         if password is not None and b"ENCRYPTED" in data:
             raise PasswordError(f"{source}: wrong password for the key") from error
-        raise CertificateError(f"{source}: not a private key (PEM or DER): {error}") from error
+        raise CertificateError(f"{source} holds no private key (PEM or DER)") from error
     return key  # type: ignore[return-value]
 
 
@@ -166,7 +166,10 @@ def load_pkcs12(
         text = str(error).lower()
         if "password" in text or "mac" in text or "decrypt" in text:
             raise PasswordError(f"{source}: wrong password for the PKCS#12 file") from error
-        raise CertificateError(f"{source}: not a PKCS#12 file: {error}") from error
+        raise CertificateError(
+            f"{source} is not a PKCS#12 file (.p12/.pfx): give the certificate's PEM file with "
+            "its key (--key FILE), or the PKCS#12 file"
+        ) from error
     if key is None or certificate is None:
         raise CertificateError(f"{source}: the PKCS#12 file holds no key and certificate pair")
     return key, certificate, list(chain)  # type: ignore[return-value]

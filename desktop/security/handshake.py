@@ -88,7 +88,7 @@ class Transcript:
         """The transcript as text, one fact a line."""
         head = "TLS OK" if self.ok else "TLS FAILED"
         lines = [
-            f"{head}: {self.local or '?'} -> {self.peer} ({self.role}, profile "
+            f"{head}: {self.local or 'us'} -> {self.peer} ({self.role}, profile "
             f"{self.profile}, {self.duration_ms:.0f} ms)"
         ]
         if self.protocol:

@@ -849,6 +849,11 @@ def _load_identity_files(
         key, certificate, chain = load_pkcs12(data, secret, path.name)
     else:
         certificates = load_certificates(data, path.name)
+        if key_path is None and b"PRIVATE KEY-----" not in data:
+            raise CertificateError(
+                f"{path.name} holds a certificate but no private key: give the key with --key "
+                "FILE, or import the PKCS#12 (.p12/.pfx) file"
+            )
         key_data = _read(key_path) if key_path else data
         key = load_private_key(key_data, secret, (key_path or path).name)
         certificate, chain = certificates[0], certificates[1:]

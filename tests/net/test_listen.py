@@ -198,3 +198,19 @@ def test_an_instance_already_imported_is_not_stored_twice_for_its_meta_header(
     [stored] = [r for r in records if r["event"] == "stored"]
     assert stored["duplicate"] and stored["path"] == str(imported)
     assert [p.name for p in imported.parent.iterdir()] == [imported.name]
+
+
+def test_a_port_in_use_is_said_in_plain_words(tmp_path: Path) -> None:
+    """Not "Address already in use (while attempting to bind on address ('127.0.0.1', N))"
+    (tester's G12, 3): what it means and what to do."""
+    from desktop.net.scp import ListenerError
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        settings = ListenerSettings("COURIER", "127.0.0.1", port, tmp_path / "inbox")
+        with pytest.raises(ListenerError) as refused:
+            StorageListener(settings, lambda record: None).start()
+    assert str(refused.value) == (
+        f"port {port} on 127.0.0.1 is already in use by another program (another DICOM "
+        "Courier listener?): choose another port or stop it"
+    )

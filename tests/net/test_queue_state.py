@@ -234,3 +234,11 @@ def test_a_process_checks_a_queue_database_whole_once(
     other.parent.mkdir()
     TransferQueue(other).close()
     assert sum("quick_check" in s for s in statements) == 2
+
+
+def test_queue_run_with_nothing_pending_says_so(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    """It printed nothing at all (tester's G12, 2)."""
+    assert cli(capsys, "queue", "run") == (0, "nothing pending in the queue\n", "")
+    assert cli(capsys, "queue", "run", "--json") == (0, "", "")  # JSON: nothing to parse

@@ -252,3 +252,65 @@ def test_removing_an_identity_in_use_is_refused_unless_forced(
     status, out, _ = cli(capsys, "keystore", "remove", "site-a", "--force")
     assert status == 0 and out.startswith("removed identity site-a (CN=client.test")
     assert not (home / "keystore" / "identities" / "site-a.p12").exists()
+
+
+def test_an_identity_no_trusted_ca_issued_is_warned_of(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str,
+    key_password_file: Path,
+) -> None:  # fmt: skip
+    """Taken without a word before (tester's G12, 6): peers that trust what the keystore
+    trusts refuse it."""
+    assert cli(capsys, "keystore", "import-ca", pki.path("bundle"))[0] == 0
+    status, _, err = import_site_a(capsys, pki, key_password_file)
+    assert status == 0 and "no CA the keystore trusts" not in err
+    status, out, err = cli(capsys, "keystore", "import-identity", "rogue",
+                           pki.path("rogue_client", ".p12"), "--file-password-file",
+                           key_password_file)  # fmt: skip
+    assert status == 0 and out.startswith("added CN=rogue-client.test")
+    assert (
+        "warning: no CA the keystore trusts issued CN=rogue-client.test,O=DICOM Courier (issuer "
+        "CN=Rogue Root CA,O=DICOM Courier): TLS peers that trust the same CAs refuse identity "
+        "rogue; import its CA (keystore import-ca) if it is to be trusted"
+    ) in err
+
+
+def test_a_failed_tls_check_names_no_question_mark(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str
+) -> None:
+    """Our address is not known after a handshake the peer cut: "us", not "?" (tester's
+    G12, 7)."""
+    import socket
+    import threading
+
+    cli(capsys, "keystore", "import-ca", pki.path("root-only"))
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def cut() -> None:
+            connection, _ = server.accept()
+            connection.close()
+
+        threading.Thread(target=cut, daemon=True).start()
+        status, out, err = cli(capsys, "tls-check", "127.0.0.1", port)
+    assert status == 1 and out.startswith(f"TLS FAILED: us -> 127.0.0.1:{port} (client, "), (
+        out,
+        err,
+    )
+
+
+def test_an_identity_file_without_a_key_is_said_in_plain_words(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A certificate without its key, a file that is no PKCS#12: what to give instead, not
+    the library's sentence (tester's G12, 10)."""
+    status, _, err = cli(capsys, "keystore", "import-identity", "x3", pki.path("ec"))
+    assert (status, err) == (
+        1,
+        "dicom-courier: ec.pem holds a certificate but no private key: give the key with --key "
+        "FILE, or import the PKCS#12 (.p12/.pfx) file\n",
+    )
+    (other := tmp_path / "DICOMDIR").write_bytes(b"\0" * 200)
+    status, _, err = cli(capsys, "keystore", "import-identity", "x4", other)
+    assert status == 1 and "DICOMDIR is not a PKCS#12 file (.p12/.pfx)" in err
+    assert "deserialize" not in err

@@ -185,3 +185,16 @@ def test_a_running_service_is_unlocked_by_service_unlock(home: Home, pki: Pki) -
         "User Authentication (Login): unlocked keystore (warm service)",
         "User Authentication (Login): unlocked keystore (warm service)",
     ]
+
+
+def test_an_unlock_that_would_end_at_once_or_last_for_years_is_refused(home: Home) -> None:
+    """``--for 0`` said "unlocked until" a time already past, ``--for 1000d`` held the keys
+    of patients' data for years (tester's G12, 1)."""
+    for lasting in ("0", "1000d", "8d"):
+        for action in (["start", "--unlock"], ["unlock"]):
+            refused = home.run("service", *action, "--for", lasting)
+            assert refused.returncode == 2, (action, lasting, refused.stdout)
+            assert (
+                f"an unlock lasts from 1s to 7d (then 'service unlock' again), not '{lasting}'"
+            ) in refused.stderr
+    assert not home.socket.exists()

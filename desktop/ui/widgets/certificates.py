@@ -245,13 +245,14 @@ class CertificatesPanel(QWidget):
         revoked: list[str] = []
 
         def imported() -> ImportResult:
-            from desktop.signing import revoked_identity_warning
+            from desktop.signing import revoked_identity_warning, untrusted_identity_warning
 
             result = self.keystore.import_identity(
                 name, path, key_path=key, file_password=file_password
             )
             revoked.extend(filter(None, [revoked_identity_warning(self.keystore, name)]))
-            return replace(result, warnings=[*result.warnings, *revoked])
+            untrusted = list(filter(None, [untrusted_identity_warning(self.keystore, name)]))
+            return replace(result, warnings=[*result.warnings, *untrusted, *revoked])
 
         if not self._attempt("Import identity", imported):
             return False
