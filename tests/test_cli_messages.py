@@ -112,3 +112,16 @@ def test_a_cine_export_says_its_frames_and_rate_plainly(
     status, out, err = cli(capsys, "export", frame, "--mp4", tmp_path / "s.mp4")
     assert status == 0, err
     assert "wrote 1 frame at 10 fps" in out
+
+
+def test_a_node_name_in_use_is_said_for_the_cli_and_the_gui_alike(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a CLI command as advice in the GUI's dialog (tester's G12, 5)."""
+    assert cli(capsys, *node_add("night pacs", "NIGHT", 104))[0] == 0
+    status, _, err = cli(capsys, *node_add("night pacs", "NIGHT", 105))
+    assert (status, err) == (
+        1,
+        "dicom-courier: a node named 'night pacs' exists already: choose another name, or edit "
+        "that node instead\n",
+    )

@@ -346,8 +346,10 @@ def find_node(config: Config, name: str) -> Node:
 def add_node(home: Path, node: Node) -> Node:
     with changing_config(home) as config:
         if node.name in config.nodes:
-            raise ConfigError(
-                f"a node named {node.name!r} exists already (node edit changes it)", field="name"
+            raise ConfigError(  # said by the CLI and the GUI's dialog alike
+                f"a node named {node.name!r} exists already: choose another name, or edit that "
+                "node instead",
+                field="name",
             )
         config.nodes[node.name] = node.validated()
     return node
