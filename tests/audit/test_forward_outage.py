@@ -9,7 +9,8 @@ import pytest
 
 from tests.audit.test_forward import home
 from tests.helpers import cli
-from tests.peers import free_port, python_tls_server
+from tests.peers import free_port, python_tls_server, server_context_for
+from tests.pki import Pki
 
 __all__ = ["home"]  # fixture, used by name
 SHORT = 2  # seconds a closing flush waits per step (desktop.forwarding.FINISH_TIMEOUT)
@@ -62,3 +63,19 @@ def test_a_repository_that_is_down_is_named_plainly_and_nothing_is_lost(
     assert status != 0
     assert f"Connection refused by 127.0.0.1:{port}; they stay spooled" in err
     assert len(list((home / "audit" / "spool").glob("*.syslog"))) >= 3
+
+
+def test_a_repository_from_an_untrusted_ca_is_named_with_its_certificate(
+    home: Path, capsys: pytest.CaptureFixture[str], pki: Pki
+) -> None:
+    """Not "The server's certificate (the server's certificate) comes from a CA we do not
+    trust (issuer: unknown)": its subject and issuer, as tls-check says them (tester's G12,
+    4)."""
+    with python_tls_server(server_context_for(pki, "rogue_server")) as port:
+        _forward_to(capsys, port)
+        status, _, err = cli(capsys, "audit", "flush")
+    assert status != 0
+    assert (
+        "audit messages not forwarded: The server's certificate (CN=rogue-server.test,O=DICOM "
+        "Courier) comes from a CA we do not trust (issuer: CN=Rogue Root CA,O=DICOM Courier)"
+    ) in err, err
