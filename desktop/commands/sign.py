@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
+from desktop.core.files import private_folder
 
 if TYPE_CHECKING:
     from desktop.signing import Checked, FileCheck
@@ -113,7 +114,7 @@ def _sign(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     who = unrevoked_signer(keystore, identity, now)  # refused before anything is written
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
+        private_folder(args.out)  # patient data: private, as every command makes it
     failures = 0
     jobs = []
     for source, relative in files:
@@ -122,7 +123,8 @@ def _sign(args: argparse.Namespace) -> int:
             print(f"{source}: refused: --out would overwrite the source", file=sys.stderr)
             failures += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not args.in_place:
+            private_folder(target.parent)
         jobs.append((source, target))
     results = sign_files(
         jobs,

@@ -143,6 +143,8 @@ def test_a_folder_sealed_and_unsealed_comes_back_identical(
         opened = tmp_path / "o" / source.relative_to(media)
         assert opened.read_bytes() == source.read_bytes()
         assert opened.stat().st_mode & 0o777 == 0o600  # patient data: private
+    for folder in (tmp_path / "o", tmp_path / "o" / "a", tmp_path / "sealed" / "b"):
+        assert folder.stat().st_mode & 0o777 == 0o700  # as deid makes them (tester's G12, 8)
 
 
 def _two_im000000(media: Path) -> list[Path]:

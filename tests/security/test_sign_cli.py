@@ -76,6 +76,24 @@ def test_in_place_replaces_the_file_atomically(
     assert _only_signature(capsys, source)[1]["verdict"] == "valid"
 
 
+def test_signed_copies_are_private_and_a_file_signed_in_place_keeps_its_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
+) -> None:
+    """Copies of patient data are 0600 in 0700 folders, as deid and unseal make them
+    (tester's G12, 8: sign made 0644 files); a file signed in place stays as it was."""
+    source = ct_copy(tmp_path / "media")
+    source.chmod(0o644)
+    (tmp_path / "media").chmod(0o755)
+    status, _, err = cli(capsys, "sign", source, "--identity", "courier", "--out",
+                         tmp_path / "signed")  # fmt: skip
+    assert status == 0, err
+    assert (tmp_path / "signed").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "signed" / source.name).stat().st_mode & 0o777 == 0o600
+    assert cli(capsys, "sign", source, "--identity", "courier", "--in-place")[0] == 0
+    assert source.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "media").stat().st_mode & 0o777 == 0o755
+
+
 def test_folders_keep_their_layout_and_skip_the_dicomdir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path
 ) -> None:
