@@ -11,6 +11,7 @@ from desktop.access_control import ConfiguredAccess
 from desktop.commands.options import open_keystore, password_option
 from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
+from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.core.words import counted
 from desktop.inbox import LazyStore, inbox_folder, indexing
@@ -113,6 +114,7 @@ def _move(args: argparse.Namespace) -> int:
     node, connector, peer = connection(args, args.node)
     destination = args.dest or node.calling_ae_title
     listener = None
+    reached: list[object] = []  # what our listener saw: anything means the archive called
     if args.listen:
         settings = ListenerSettings(destination, args.host, args.port, inbox_folder(args.out))
         acceptor = None
@@ -121,7 +123,7 @@ def _move(args: argparse.Namespace) -> int:
                 open_keystore(args), node.identity, Profile(node.profile)
             )
         store = LazyStore(settings.out)
-        sink = auditing.listener(indexing(lambda record: None, store), destination)
+        sink = auditing.listener(indexing(reached.append, store), destination)
         services = [] if args.no_commitment else _commitment(args, destination, store)
         access = ConfiguredAccess(courier_home())  # who may store here, as at listen
         listener = StorageListener(
@@ -132,14 +134,31 @@ def _move(args: argparse.Namespace) -> int:
         for progress in move(connector, peer, destination, args.study, series_uid=args.series):
             last = progress
             print(progress.describe(), flush=True)
+    except CourierError:
+        _unreached(args, node.name, destination, reached)
+        raise
     finally:
         if listener is not None:
             listener.stop()
             store.close()
     if last is None or last.status.failed or last.failed:
         print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
+        _unreached(args, node.name, destination, reached)
         return 1
     return _matched(args, last)
+
+
+def _unreached(
+    args: argparse.Namespace, node: str, destination: str, reached: list[object]
+) -> None:
+    """A failed move into our own listener that nothing called: the usual cause said (the
+    archive's log would say it could not connect back to us)."""
+    if args.listen and not reached:
+        print(
+            f"hint: nothing reached our listener on {args.host}:{args.port}: {node} may know "
+            f"{destination} at another address or port (its list of known AE titles says)",
+            file=sys.stderr,
+        )
 
 
 def _matched(args: argparse.Namespace, last: MoveProgress) -> int:

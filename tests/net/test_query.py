@@ -172,3 +172,20 @@ def test_move_destination_unknown_is_said_so(
         status, _, err = cli(capsys, "move", "pacs", "--study", "1.2.3", "--dest", "NOBODY")
     assert status == 1
     assert "failed the retrieve: failure: refused: move destination unknown (0xA801)" in err
+
+
+def test_a_failed_move_into_our_listener_that_nothing_reached_says_the_usual_cause(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    """The archive could not connect back (it knows us at another port): say so, rather than
+    leave the admin to find it in the archive's log (tester's G12, 9)."""
+    port = free_port()
+    with scripted_peer(move_answer(0xC000, [])) as peer:
+        assert cli(capsys, *node_add("pacs", "PACS", peer.port))[0] == 0
+        status, _, err = cli(capsys, "move", "pacs", "--study", "1.2.3", "--listen", "--port",
+                             port)  # fmt: skip
+    assert status == 1
+    assert (
+        f"hint: nothing reached our listener on 127.0.0.1:{port}: pacs may know COURIER at "
+        "another address or port (its list of known AE titles says)"
+    ) in err, err
