@@ -34,8 +34,11 @@ def closer() -> Iterator[int]:
     thread.start()
     yield server.getsockname()[1]
     stopping.set()
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)  # wakes the accept (closing alone does not)
     server.close()
     thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_a_plain_peer_closing_after_our_request_is_not_called_a_tls_failure(
