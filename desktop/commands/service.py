@@ -141,7 +141,10 @@ def _start(args: argparse.Namespace) -> int:
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     frozen = getattr(sys, "frozen", False)  # the installed bundle: its executable is the CLI
-    command = [sys.executable, *([] if frozen else ["-m", "desktop.warm"]), "service", "run"]
+    # -P: not the current directory first on its path (a "desktop" package there would be
+    # the code the service runs, and the clients would find it is not theirs)
+    python = [] if frozen else ["-P", "-m", "desktop.warm"]
+    command = [sys.executable, *python, "service", "run"]
     command += ["--log"]
     command += [str(home / "service.log"), "--for", str(args.lasting), "--idle", str(args.idle)]
     password = ""
