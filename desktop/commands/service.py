@@ -85,6 +85,7 @@ def duration(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from desktop.net.queue import check_ahead
     from desktop.warm.server import Lease, Service
 
     home = courier_home()
@@ -100,7 +101,8 @@ def _run(args: argparse.Namespace) -> int:
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting
         lease.wall_until = time.time() + args.lasting
-    service = Service(home, lease, idle=args.idle)
+    queue = home / "queue.sqlite"
+    service = Service(home, lease, idle=args.idle, ahead=lambda: check_ahead(queue))
     service.listen()
     print(f"{READY} {service.path} (pid {service.pid})")
     print(_keystore_state(lease.wall_until if lease.holds else None))

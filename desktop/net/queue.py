@@ -625,6 +625,30 @@ def _open(path: Path) -> sqlite3.Connection:
 _FOUND_WHOLE: set[tuple[str, int, int]] = set()
 
 
+def check_ahead(path: Path) -> None:
+    """Check the queue at ``path`` now, as this process's first opening of it would, without
+    changing anything: found whole, it is not checked again by this process nor by those it
+    forks (a warm service checks it once for all its commands, not at each: 0.17 s for
+    90,000 instances). A damaged or missing one is left to the opening that says so."""
+    try:
+        found = path.stat()
+    except OSError:
+        return
+    identity = (str(path), found.st_dev, found.st_ino)
+    if identity in _FOUND_WHOLE:
+        return
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+        try:
+            problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
+        finally:
+            db.close()  # never open across a fork
+    except sqlite3.Error:
+        return
+    if problems == ["ok"]:
+        _FOUND_WHOLE.add(identity)
+
+
 def _checked(db: sqlite3.Connection, path: Path) -> list[str]:
     """``PRAGMA quick_check``'s problems (``["ok"]`` for none), once per database a process
     opens; damage met later is still found by the query it breaks (DAMAGED_CODES)."""

@@ -17,6 +17,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,9 @@ class Service:
     _stopping: bool = False
     _last: float = field(default_factory=time.monotonic)
     _code: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Work done here for every command, which the children inherit done: before each fork
+    #: (quick when nothing changed) and, off any command's path, once each child has ended.
+    ahead: Callable[[], None] = lambda: None
 
     @property
     def path(self) -> Path:
@@ -178,6 +182,7 @@ class Service:
         signal.signal(signal.SIGCHLD, _wake)
         for number in SIGNALS:
             signal.signal(number, self._stop_on_signal)
+        self._ahead()
         try:
             while not self._stopping or self.children:
                 handoff = self._turn()
@@ -337,6 +342,7 @@ class Service:
     def _fork(self, handoff: Handoff) -> Handoff | None:
         if threading.active_count() > 1:
             log.warning("forking with %d threads running", threading.active_count())
+        self._ahead()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -387,6 +393,13 @@ class Service:
                 connection.sendall(b"exit %d\n" % code if code >= 0 else b"killed %d\n" % -code)
             connection.close()
             self._last = time.monotonic()
+            self._ahead()
+
+    def _ahead(self) -> None:
+        try:
+            self.ahead()
+        except Exception:  # the commands do it themselves then
+            log.exception("preparing for the next command")
 
     def _control(self, kind: bytes, connection: socket.socket) -> None:
         with connection:

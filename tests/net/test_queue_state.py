@@ -212,11 +212,8 @@ def test_the_progress_of_a_job_is_the_queue_s_own_count(home: Path, tmp_path: Pa
     )
 
 
-def test_a_process_checks_a_queue_database_whole_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A window following the queue opens it every 2 s: all of it is read (quick_check) only
-    the first time, not at each look (0.17 s for 90,000 instances)."""
+def traced_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL statements the queue's connections run from now on."""
     statements: list[str] = []
     connect = queue_module.sqlite3.connect
 
@@ -226,6 +223,15 @@ def test_a_process_checks_a_queue_database_whole_once(
         return db
 
     monkeypatch.setattr(queue_module.sqlite3, "connect", traced)
+    return statements
+
+
+def test_a_process_checks_a_queue_database_whole_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window following the queue opens it every 2 s: all of it is read (quick_check) only
+    the first time, not at each look (0.17 s for 90,000 instances)."""
+    statements = traced_statements(monkeypatch)
     database = tmp_path / "queue.sqlite"
     for _ in range(3):
         TransferQueue(database).close()
@@ -234,3 +240,34 @@ def test_a_process_checks_a_queue_database_whole_once(
     other.parent.mkdir()
     TransferQueue(other).close()
     assert sum("quick_check" in s for s in statements) == 2
+
+
+def test_a_queue_checked_ahead_is_not_read_whole_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm service checks the queue before it forks a command: the command's opening (in
+    the child, which inherits what the service found) does not read all of it again."""
+    database = tmp_path / "queue.sqlite"
+    TransferQueue(database).close()
+    queue_module._FOUND_WHOLE.clear()  # a process that has not opened it yet
+    statements = traced_statements(monkeypatch)
+    queue_module.check_ahead(database)
+    assert sum("quick_check" in s for s in statements) == 1
+    TransferQueue(database).close()
+    assert sum("quick_check" in s for s in statements) == 1
+
+
+def test_checking_ahead_leaves_a_damaged_queue_to_the_command_that_says_so(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    """What is checked ahead changes nothing: a damaged database stays where it is (the
+    service's log is not where the user looks), and the command then moves it aside and
+    says so, as without a service."""
+    database = home / "queue.sqlite"
+    garbage = b"this is not an SQLite database " * 200
+    database.write_bytes(garbage)
+    queue_module.check_ahead(database)
+    queue_module.check_ahead(home / "no such queue.sqlite")
+    assert database.read_bytes() == garbage and not list(home.glob("*.corrupt-*"))
+    status, _, err = cli(capsys, "queue")
+    assert status == 0 and "moved it aside to" in err
