@@ -157,8 +157,11 @@ def unlock_for_tls(keystore: Keystore, name: str) -> TlsIdentity:
 
 
 def _unlocked(keystore: Keystore, name: str, open_identity: Callable[[str], Result]) -> Result:
-    with unlocking(f"keystore identity {name}"):
+    if keystore.holds(name):  # a warm service's: its unlock was the login (audited then)
         identity = open_identity(name)
+    else:
+        with unlocking(f"keystore identity {name}"):
+            identity = open_identity(name)
     for listener in list(_unlock_listeners):
         listener(keystore)
     return identity
