@@ -15,7 +15,6 @@ import signal
 import socket
 import struct
 import sys
-import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop import __version__
+from desktop.core.forking import unsafe_threads
 from desktop.warm import wire
 
 if TYPE_CHECKING:
@@ -340,8 +340,8 @@ class Service:
         return Handoff(arguments, os.fsdecode(cwd), int(umask, 8), environment, fds, connection)
 
     def _fork(self, handoff: Handoff) -> Handoff | None:
-        if threading.active_count() > 1:
-            log.warning("forking with %d threads running", threading.active_count())
+        if unsafe := unsafe_threads():
+            log.warning("forking with %d other threads running", len(unsafe))
         self._ahead()
         sys.stdout.flush()
         sys.stderr.flush()
