@@ -199,7 +199,7 @@ class ElementCursor:
         return pos
 
 
-HEAD_LENGTH = 1 << 16  # file meta information is a few hundred bytes
+HEAD_LENGTH = 1 << 14  # file meta information is a few hundred bytes, a CT header ~2 KB
 
 
 def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
@@ -210,18 +210,43 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
     """
     wanted_tags = frozenset(wanted)
     try:
-        with path.open("rb", buffering=0) as handle:  # the map reads it: no buffer
+        with path.open("rb", buffering=0) as handle:
             size = os.fstat(handle.fileno()).st_size  # the file opened, not the path again
             if size < PREAMBLE_LENGTH + 4:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
+            head = handle.read(HEAD_LENGTH)
+            if head[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
+                if is_sealed(head[:SEALED_HEAD]):
+                    raise HeaderError(SEALED)
+                raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
+            if len(head) >= size:  # all of the file
+                return _parse(path, head, size, wanted_tags)
+            header = _from_head(path, head, size, wanted_tags)
+            if header is not None:
+                return header
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-                if buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
-                    if is_sealed(buffer[:SEALED_HEAD]):
-                        raise HeaderError(SEALED)
-                    raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
-                return _parse(path, buffer, size, wanted_tags)
+                return _parse(path, buffer, size, wanted_tags)  # the map reads what it needs
     except OSError as error:
         raise HeaderError(f"cannot read the file: {error.strerror or error}") from error
+
+
+def _from_head(path: Path, head: bytes, size: int, wanted: frozenset[int]) -> Header | None:
+    """The header of a ``size``-byte file read from its first bytes alone when they hold all
+    of it (not deflated, the walk ending at a pixel data of defined length inside them: a
+    read of a few kilobytes instead of a map of the file); None when more must be read. The
+    walk never reads past an element without reading the next one's header, so a value cut
+    off by the end of ``head`` fails the walk, which the whole file then does again."""
+    try:
+        meta, _ = read_meta(head, size)
+        if meta.get(0x00020010, b"").decode("ascii", "replace").strip("\0 ") in DEFLATED_SYNTAXES:
+            return None
+        header = _parse(path, head, size, wanted)
+    except (HeaderError, struct.error):
+        return None
+    pixels = header.pixel_data
+    if pixels is None or pixels.length is None or pixels.value_offset > len(head):
+        return None
+    return header
 
 
 def dataset_offset(path: Path) -> int:
@@ -253,7 +278,7 @@ def is_sealed(head: bytes) -> bool:
     return head[start : start + len(ENVELOPED_DATA)] == ENVELOPED_DATA
 
 
-def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> Header:
+def _parse(path: Path, buffer: bytes | mmap.mmap, size: int, wanted: frozenset[int]) -> Header:
     meta, pos = read_meta(buffer, size)
     syntax, media_class, media_instance = (
         meta.get(tag, b"").decode("ascii", "replace").strip("\0 ")
@@ -286,7 +311,7 @@ def _walk(
 
 
 def _walk_deflated(
-    buffer: mmap.mmap, pos: int, wanted: frozenset[int]
+    buffer: bytes | mmap.mmap, pos: int, wanted: frozenset[int]
 ) -> tuple[ElementCursor, dict[int, RawElement], PixelDataLocation | None]:
     """Walk a deflated data set, inflating only as far as its pixel data, in bounded memory.
 
@@ -380,7 +405,7 @@ def _locate_pixel_data(
     return PixelDataLocation(tag, value, None, end)
 
 
-def _encoded_implicit(buffer: mmap.mmap, pos: int, size: int, syntax: str) -> bool:
+def _encoded_implicit(buffer: bytes | mmap.mmap, pos: int, size: int, syntax: str) -> bool:
     """Whether the data set is implicit VR, trusting its bytes over a transfer syntax that lies."""
     if pos + 6 > size:
         return syntax == IMPLICIT_VR_LITTLE_ENDIAN
