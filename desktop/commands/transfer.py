@@ -449,6 +449,7 @@ def items_from(
                 instance.transfer_syntax_uid,
                 instance.size or 0,
                 dataset_offset=instance.dataset_offset,
+                state_when_queued=instance.file_state,  # as it was read: its metadata's
             )
         )
     if (study or series) and not items and not skipped:

@@ -22,6 +22,7 @@ from typing import Any
 
 from desktop.core.attributes import BROWSER_TAGS
 from desktop.core.errors import HeaderError, NotDicomError, TruncatedHeaderError
+from desktop.core.file_state import file_state, settled
 from desktop.core.uids import EXPLICIT_VR_BIG_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from desktop.core.values import RawElement, RawValues
 
@@ -75,6 +76,9 @@ class Header:
     values: RawValues
     pixel_data: PixelDataLocation | None
     dataset_offset: int  # where the data set starts, just after the file meta information
+    #: The file's state as it was read (core/file_state), when settled enough to vouch for
+    #: it ('' otherwise): what a queue takes as the state of the file queued.
+    state: str = ""
 
 
 @dataclass(slots=True)
@@ -211,7 +215,8 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
     wanted_tags = frozenset(wanted)
     try:
         with path.open("rb", buffering=0) as handle:
-            size = os.fstat(handle.fileno()).st_size  # the file opened, not the path again
+            status = os.fstat(handle.fileno())  # the file opened, not the path again
+            size, state = status.st_size, file_state(status) if settled(status) else ""
             if size < PREAMBLE_LENGTH + 4:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
             head = handle.read(HEAD_LENGTH)
@@ -220,27 +225,32 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
                     raise HeaderError(SEALED)
                 raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
             if len(head) >= size:  # all of the file
-                return _parse(path, head, size, wanted_tags)
-            header = _from_head(path, head, size, wanted_tags)
+                return _parse(path, head, size, wanted_tags, state=state)
+            header = _from_head(path, head, size, wanted_tags, state)
             if header is not None:
                 return header
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-                return _parse(path, buffer, size, wanted_tags)  # the map reads what it needs
+                return _parse(path, buffer, size, wanted_tags, state=state)  # maps what it reads
     except OSError as error:
         raise HeaderError(f"cannot read the file: {error.strerror or error}") from error
 
 
-def _from_head(path: Path, head: bytes, size: int, wanted: frozenset[int]) -> Header | None:
+def _from_head(
+    path: Path, head: bytes, size: int, wanted: frozenset[int], state: str
+) -> Header | None:
     """The header of a ``size``-byte file read from its first bytes alone when they hold all
     of it (not deflated, the walk ending at a pixel data of defined length inside them: a
     read of a few kilobytes instead of a map of the file); None when more must be read. The
     walk never reads past an element without reading the next one's header, so a value cut
     off by the end of ``head`` fails the walk, which the whole file then does again."""
     try:
-        meta, _ = read_meta(head, size)
-        if meta.get(0x00020010, b"").decode("ascii", "replace").strip("\0 ") in DEFLATED_SYNTAXES:
+        meta = read_meta(head, size)
+        if (
+            meta[0].get(0x00020010, b"").decode("ascii", "replace").strip("\0 ")
+            in DEFLATED_SYNTAXES
+        ):
             return None
-        header = _parse(path, head, size, wanted)
+        header = _parse(path, head, size, wanted, meta, state=state)
     except (HeaderError, struct.error):
         return None
     pixels = header.pixel_data
@@ -278,10 +288,20 @@ def is_sealed(head: bytes) -> bool:
     return head[start : start + len(ENVELOPED_DATA)] == ENVELOPED_DATA
 
 
-def _parse(path: Path, buffer: bytes | mmap.mmap, size: int, wanted: frozenset[int]) -> Header:
-    meta, pos = read_meta(buffer, size)
+def _parse(
+    path: Path,
+    buffer: bytes | mmap.mmap,
+    size: int,
+    wanted: frozenset[int],
+    meta: tuple[dict[int, bytes], int] | None = None,
+    *,
+    state: str = "",
+) -> Header:
+    """The header in ``buffer`` (``meta``: its file meta and end, when already read) of a
+    file in ``state``."""
+    elements_meta, pos = meta or read_meta(buffer, size)
     syntax, media_class, media_instance = (
-        meta.get(tag, b"").decode("ascii", "replace").strip("\0 ")
+        elements_meta.get(tag, b"").decode("ascii", "replace").strip("\0 ")
         for tag in (0x00020010, 0x00020002, 0x00020003)
     )
     if syntax in DEFLATED_SYNTAXES:
@@ -290,7 +310,7 @@ def _parse(path: Path, buffer: bytes | mmap.mmap, size: int, wanted: frozenset[i
         cursor = open_cursor(buffer, pos, size, syntax)
         elements, pixel_data = _walk(cursor, pos, size, wanted)
     values = RawValues(elements, cursor.little)
-    return Header(path, size, syntax, media_class, media_instance, values, pixel_data, pos)
+    return Header(path, size, syntax, media_class, media_instance, values, pixel_data, pos, state)
 
 
 def _walk(

@@ -107,15 +107,19 @@ def test_a_file_is_read_once_as_it_is_sent_yet_a_change_is_still_seen(
     """A file that did not change in the last seconds is queued with its state (size, times,
     inode), not read: it is read once, as it is sent. A change of its content after it was
     queued (same size, mtime set back) is seen before a byte of it goes, by another process
-    too: the state is in the queue. Where each data set starts is queued from the scan: no
-    header is read again as it is sent."""
+    too: the state is in the queue. Where each data set starts, and the state, are queued
+    from the scan: no header is read, nor a file looked at, again."""
     monkeypatch.setattr(file_state_module, "SETTLED_NS", 0)  # the files were written just now
     make_study(tmp_path / "study", count=3)
     items, _ = items_from([open_media(tmp_path / "study")], None, None)
+    assert all(i.state_when_queued == file_state_module.file_state(i.path.stat()) for i in items)
     hashed: list[Path] = []
     monkeypatch.setattr(queue_module, "file_sha256", hashed.append)
-    job = TransferQueue(home / "queue.sqlite").enqueue("dcmtk", items, "three files")
-    assert hashed == []
+    looked_at: list[Path] = []
+    monkeypatch.setattr(TransferQueue, "_with_state", staticmethod(looked_at.append))
+    queue = TransferQueue(home / "queue.sqlite")
+    job = queue.enqueue("dcmtk", queue.hashed(items), "three files")
+    assert hashed == [] and looked_at == []
     queue = TransferQueue(home / "queue.sqlite")  # as another process reads it
     first, second, third = queue.instances(job)
     assert first.item.sha256 == "" and first.item.state_when_queued
