@@ -246,7 +246,7 @@ def transfer(
         return
     due = {uid: path for uid, (_, path) in queue.states(job_id, PENDING).items()}
     known = known or {}
-    studies = {uid: known.get(uid) or study_of(path) for uid, path in due.items()}
+    studies = {uid: known.get(uid) or study_of(Path(path)) for uid, path in due.items()}
     grouped = group_by_study(studies.values())
     deidentified = queue.job(job_id).deidentified
     for study in grouped.values():

@@ -362,16 +362,17 @@ class TransferQueue:
             for r in self.db.execute(query, parameters)
         ]
 
-    def states(self, job_id: int, state: str | None = None) -> dict[str, tuple[str, Path]]:
-        """Each instance's state and file by its SOP Instance UID (only those in ``state``,
-        when given): what an audit record needs, without building every ``QueuedInstance``."""
+    def states(self, job_id: int, state: str | None = None) -> dict[str, tuple[str, str]]:
+        """Each instance's state and file path by its SOP Instance UID (only those in
+        ``state``, when given): what an audit record needs, without building every
+        ``QueuedInstance`` (nor a Path of each file)."""
         query = (
             "SELECT sop_instance_uid, state, path FROM instances WHERE job_id = ?"
             + (" AND state = ?" if state else "")
             + " ORDER BY seq"
         )
         parameters = (job_id, state) if state else (job_id,)
-        return {uid: (now, Path(path)) for uid, now, path in self.db.execute(query, parameters)}
+        return {uid: (now, path) for uid, now, path in self.db.execute(query, parameters)}
 
     # -- storage commitment ----------------------------------------------------------------
 
