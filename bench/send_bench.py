@@ -132,7 +132,7 @@ def main() -> None:
     for label, values in runs.items():
         walls, cpus = [w for w, _ in values], [c for _, c in values]
         print(
-            f"{label:<38} wall {min(walls):5.2f} s (median {statistics.median(walls):5.2f})  "
+            f"{label:<44} wall {min(walls):5.2f} s (median {statistics.median(walls):5.2f})  "
             f"CPU {min(cpus):5.2f} s (median {statistics.median(cpus):5.2f})"
         )
     best = {label: min(w for w, _ in values) for label, values in runs.items()}
