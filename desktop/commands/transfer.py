@@ -449,6 +449,7 @@ def items_from(
                 instance.transfer_syntax_uid,
                 instance.size or 0,
                 dataset_offset=instance.dataset_offset,
+                state_when_queued=instance.file_state,  # as it was read: its metadata's
             )
         )
     if (study or series) and not items and not skipped:
@@ -465,10 +466,13 @@ def _send(args: argparse.Namespace) -> int:
 
         ahead = ConnectingAhead(node, keystore)  # unlocks and connects meanwhile
     try:
-        # The connector first (its secret deriving since the start): imports and a media
-        # scan beside its file reads, audit record and TLS context would take the GIL back at
-        # each of them, and the first byte would wait for them. The handshakes run beside.
-        connector = ahead.ready()  # a wrong password or damaged identity queues nothing
+        # The connector first when it derives a secret (its thread since the start): imports
+        # and a media scan beside its file reads, audit record and TLS context would take the
+        # GIL back at each of them, and the first byte would wait for them. One whose identity
+        # a warm service holds (or a plain node's) is made in a moment: the scan goes beside.
+        # The handshakes run beside.
+        if node.tls and node.identity and not keystore.holds(node.identity):
+            ahead.ready()
         with collecting_later():
             from desktop.core.audit.studies import studies_in
             from desktop.core.media import open_media
@@ -482,6 +486,7 @@ def _send(args: argparse.Namespace) -> int:
             _check_lossy(args, node)
             trees = [open_media(path) for path in args.paths]
             items, skipped = items_from(trees, args.study, args.series)
+            connector = ahead.ready()  # a wrong password or damaged identity queues nothing
             queue = TransferQueue(courier_home() / "queue.sqlite")
             sweep(queue, courier_home())
             description = ", ".join(str(p) for p in args.paths)
