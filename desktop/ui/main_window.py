@@ -6,7 +6,7 @@ user goes through the injected prompter."""
 import gc
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import QSettings, QSize, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -40,6 +40,7 @@ from desktop.ui.shell import Shell
 from desktop.ui.signatures import SignatureController
 from desktop.ui.widgets.audit import AuditPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
+from desktop.ui.widgets.dialogs import fit
 from desktop.ui.widgets.log import LogPanel
 from desktop.ui.widgets.nodes import NodesPanel
 from desktop.ui.widgets.query import QueryPanel
@@ -103,7 +104,7 @@ class MainWindow(QMainWindow):
             self.restoreState(self.settings.value("state"))
             self.splitter.restoreState(self.settings.value("splitter"))
         else:
-            self.resize(1400, 860)
+            fit(self, QSize(1400, 860))  # smaller on a small screen
         self.statusBar().showMessage("Ready")
 
     def _compose(self, inbox: InboxSettings | None) -> None:

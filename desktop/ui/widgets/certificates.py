@@ -9,7 +9,6 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -24,6 +23,7 @@ from desktop.security.certificates import CertificateInfo
 from desktop.security.keystore import ImportResult, Keystore
 from desktop.security.revocation import CrlInfo, held_crls, import_crl, remove_crl
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.narrow import FlowLayout
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
 EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
@@ -90,7 +90,7 @@ class CertificatesPanel(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # wraps on a narrow window
         for text, handler in (
             ("Import CA…", self.choose_ca),
             ("Import identity…", self.choose_identity),
@@ -101,7 +101,6 @@ class CertificatesPanel(QWidget):
             button = QPushButton(text)
             button.clicked.connect(handler)
             buttons.addWidget(button)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)

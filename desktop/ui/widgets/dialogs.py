@@ -128,9 +128,9 @@ def scrolling(content: QWidget) -> QScrollArea:
     return area
 
 
-def fit(window: QWidget) -> None:
-    """Size ``window`` for its content within the screen's free area, less the title bar
-    (Qt's own adjustSize stops at two thirds of the screen)."""
+def fit(window: QWidget, wanted: QSize | None = None) -> None:
+    """Size ``window`` for ``wanted`` (by default its content) within the screen's free area,
+    less the title bar (Qt's own adjustSize stops at two thirds of the screen)."""
     free = window.screen().availableGeometry()
-    hint = window.sizeHint()
+    hint = wanted or window.sizeHint()
     window.resize(min(hint.width(), free.width()), min(hint.height(), free.height() - FRAME))

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
-    QHBoxLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -31,6 +30,7 @@ from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
 from desktop.ui.widgets.dialogs import fit, ok_cancel, problem_label, refuse, scrolling
+from desktop.ui.widgets.narrow import FlowLayout
 from desktop.ui.widgets.send_pixels import send_pixels_box
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -272,7 +272,7 @@ class NodesPanel(QWidget):
         self.list = NodeList()
         self.list.dropped.connect(self.send_requested)
         self.list.setToolTip("Drag a patient, study, series or images here to send them")
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # wraps on a narrow window
         for text, tip, handler in (
             ("Add…", "Add a node", self.add_requested.emit),
             ("Edit…", "Edit the selected node", lambda: self._with_node(self.edit_requested)),
