@@ -392,7 +392,6 @@ def _echo(args: argparse.Namespace) -> int:
             "transcript": result.transcript,
         }
     )
-    tls = result.transcript.get("protocol")
     if args.json:
         print(
             json.dumps(
@@ -406,10 +405,9 @@ def _echo(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(
-            f"echo {node.name}: {result.status.describe()} in {result.milliseconds:.0f} ms"
-            + (f" over {tls} {result.transcript.get('cipher')}" if tls else " (plain)")
-        )
+        from desktop.nodes import echo_words
+
+        print(echo_words(node.name, result))
     return 0 if not result.status.failed else 1
 
 
