@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
+from desktop.core.files import private_folder
 
 if TYPE_CHECKING:
     from desktop.signing import Checked, FileCheck
@@ -107,7 +108,7 @@ def _sign(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     who = unrevoked_signer(keystore, identity, now)  # refused before anything is written
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
+        private_folder(args.out)  # patient data: 0700, as deid's and unseal's --out
     failures = 0
     jobs = []
     for source, relative in files:
@@ -116,7 +117,8 @@ def _sign(args: argparse.Namespace) -> int:
             print(f"{source}: refused: --out would overwrite the source", file=sys.stderr)
             failures += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not args.in_place:
+            private_folder(target.parent)
         jobs.append((source, target))
     results = sign_files(
         jobs,
