@@ -57,10 +57,7 @@ def in_words(
     cause = error.__cause__
     if not error.stage or cause is None:  # refused after the handshake: said plainly already
         return str(error)
-    import ssl  # only when forwarding failed
-
-    from desktop.security.diagnosis import Facts, diagnose
-    from desktop.security.handshake import unverified_chain
+    from desktop.security.diagnosis import Facts, diagnose  # only when forwarding failed
 
     facts = Facts(
         settings.host,
@@ -71,8 +68,6 @@ def in_words(
         timeout=timeout,
         stage=error.stage,
     )
-    if isinstance(cause, ssl.SSLCertVerificationError):  # name the certificates, as tls-check
-        facts.peer_chain = unverified_chain(settings.host, settings.port, timeout)
     return (
         f"audit messages not forwarded: {diagnose(cause, facts).summary}; they stay spooled "
         f"({waiting}) and go with the next command or `dicom-courier audit flush`"

@@ -264,7 +264,7 @@ def facts_for(settings: ClientSettings, stage: str = "handshake") -> Facts:
 def _investigate(error: BaseException, settings: ClientSettings, facts: Facts) -> None:
     """Gather what explains a failed handshake: the peer's certificates, or plain DICOM."""
     if isinstance(error, ssl.SSLCertVerificationError):
-        facts.peer_chain = unverified_chain(settings.host, settings.port, settings.timeout)
+        facts.peer_chain = _unverified_chain(settings)
         return
     reason = str(getattr(error, "reason", "") or "")
     not_tls = reason in NOT_TLS_REASONS or isinstance(
@@ -277,15 +277,17 @@ def _investigate(error: BaseException, settings: ClientSettings, facts: Facts) -
         facts.probed = time.perf_counter() - probing
 
 
-def unverified_chain(host: str, port: int, timeout: float) -> list[CertificateInfo]:
+def _unverified_chain(settings: ClientSettings) -> list[CertificateInfo]:
     """The peer's certificates from a second handshake that verifies nothing and sends nothing:
-    used only to explain why the first one was refused (none when it cannot be had)."""
+    used only to explain why the first one was refused."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
         with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
+            socket.create_connection(
+                (settings.host, settings.port), timeout=settings.timeout
+            ) as raw,
             context.wrap_socket(raw) as connection,
         ):
             return _private_chain(connection, "get_unverified_chain") or peer_chain(connection)

@@ -9,8 +9,7 @@ import pytest
 
 from tests.audit.test_forward import home
 from tests.helpers import cli
-from tests.peers import free_port, python_tls_server, server_context_for
-from tests.pki import Pki
+from tests.peers import free_port, python_tls_server
 
 __all__ = ["home"]  # fixture, used by name
 SHORT = 2  # seconds a closing flush waits per step (desktop.forwarding.FINISH_TIMEOUT)
@@ -63,17 +62,3 @@ def test_a_repository_that_is_down_is_named_plainly_and_nothing_is_lost(
     assert status != 0
     assert f"Connection refused by 127.0.0.1:{port}; they stay spooled" in err
     assert len(list((home / "audit" / "spool").glob("*.syslog"))) >= 3
-
-
-def test_a_repository_with_a_certificate_we_do_not_trust_is_named_with_its_issuer(
-    home: Path, pki: Pki, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """G12 item 4 of findings7: the forwarder said 'The server's certificate (the server's
-    certificate) comes from a CA we do not trust (issuer: unknown)', where tls-check names
-    both: the diagnosis now gets the peer's certificates, as tls-check's does."""
-    with python_tls_server(server_context_for(pki, "rogue_server")) as port:
-        _forward_to(capsys, port)
-        status, _, err = cli(capsys, "audit", "flush")
-    assert status != 0
-    assert "The server's certificate (CN=rogue-server.test" in err, err
-    assert "(issuer: CN=Rogue Root CA" in err and "unknown" not in err, err
