@@ -90,7 +90,6 @@ GUI_WORDS = (
     ("(keystore import-ca FILE)", "(Certificates ▸ Import CA…)"),
     ("with 'keystore import-ca'", "with Certificates ▸ Import CA…"),
     ("(or pass --identity NAME)", "(Edit… ▸ Identity)"),
-    ("exists already (node edit changes it)", "exists already: choose another name, or Edit… it"),
 )
 
 

@@ -246,27 +246,3 @@ def test_echo_says_its_answer_in_the_status_line(
     echo("Dead")
     assert statuses[-1].startswith("Echo Dead failed: ") and "refused" in statuses[-1]
     assert prompter.errors[-1][0] == "Echo Dead"  # and a dialog, as Check TLS has
-
-
-def test_a_name_in_use_is_refused_in_the_gui_s_words(
-    qtbot,  # type: ignore[no-untyped-def]
-    shell: Shell,
-    prompter: ScriptedPrompter,
-) -> None:
-    """G12 item 5 of findings7: the refusal advised the command `node edit`."""
-    panel = NodesPanel()
-    qtbot.addWidget(panel)
-    NodesController(shell, panel, NodeChecks(shell.settings))
-    nodes.add(shell.services.home, Node("night pacs", "NIGHT", "127.0.0.1", 104))
-    said: list[str] = []
-
-    def fill(dialog: QDialog) -> None:
-        for field, text in (("name", "night pacs"), ("ae_title", "OTHER"), ("host", "10.0.0.9")):
-            qtbot.keyClicks(getattr(dialog, field), text)
-        press_ok(qtbot, dialog)
-        said.append(dialog.problem.text())  # type: ignore[attr-defined]
-
-    prompter.answer("run", fill)
-    click(qtbot, button(panel, "Add…"))
-    assert said == ["a node named 'night pacs' exists already: choose another name, or Edit… it"]
-    assert load_config(shell.services.home).nodes["night pacs"].ae_title == "NIGHT"
