@@ -137,6 +137,7 @@ class StorageListener:
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.connections = 0  # accepted so far: whether anyone reached us at all
 
     @property
     def port(self) -> int:
@@ -218,6 +219,7 @@ class StorageListener:
                 time.sleep(0.05)  # stopping, or out of file descriptors for a moment
                 continue
             raw.settimeout(None)
+            self.connections += 1
             waiting = self._admit(raw, host, f"{host}:{port}")
             threading.Thread(
                 target=self._serve, args=(raw, waiting), daemon=True, name=f"scp:{host}:{port}"

@@ -148,3 +148,42 @@ def test_the_demo_pacs_retrieve_adds_a_study_to_the_inbox_and_counts_it(
     finally:
         window.close()
         pacs.stop()
+
+
+def test_a_retrieve_the_archive_cannot_deliver_says_it_never_reached_our_inbox(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    """G12 item 9 of findings7, as `move --listen` says it: dcmqrscp knows our Inbox's AE
+    title at another port than the one our listener is on."""
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    settings = InboxSettings("MY_INBOX", free_port())
+    QueryController(shell, panel, lambda: settings)
+    port = free_port()
+    add_node(shell.services.home, Node("Archive", "QRSCP", LOOPBACK, port))
+    panel.set_nodes(["Archive"])
+    files = write_files(
+        tmp_path / "study",
+        (StudySpec("Q2", "Lost^Me", "20240101", "head", (SeriesSpec("CT", "ax", 2, 16, 16),)),),
+    )
+    elsewhere = free_port()  # where the archive thinks our Inbox listens
+    config = dcmqrscp_config(tmp_path / "qr", port, hosts=[(settings.ae_title, elsewhere)])
+    shell.services.start_inbox(settings, lambda record: None)
+    with running([require_tool("dcmqrscp"), "-c", config], port, tmp_path / "qr.log"):
+        storescu = [require_tool("storescu"), "-aec", "QRSCP", LOOPBACK, str(port), *files]
+        subprocess.run([str(a) for a in storescu], check=True, capture_output=True, timeout=30)
+        panel.patient_name.setText("Lost*")
+        click(qtbot, button(panel, "Find"))
+        qtbot.waitUntil(lambda: panel.results.rowCount() == 1, timeout=20000)
+        panel.results.selectRow(0)
+        click(qtbot, button(panel, "Retrieve selected to Inbox"))
+        qtbot.waitUntil(lambda: bool(prompter.errors), timeout=30000)
+    title, message, _ = prompter.errors[-1]
+    assert title == "Retrieve" and "the peer failed the retrieve" in message, message
+    assert (
+        f"no association reached our listener on port {settings.port}: the archive may know "
+        "MY_INBOX at another address or port"
+    ) in message
