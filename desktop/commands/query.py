@@ -23,7 +23,6 @@ from desktop.net.query import (
     identifier,
     move,
     retrieve_identifier,
-    unreached,
 )
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
@@ -128,20 +127,17 @@ def _move(args: argparse.Namespace) -> int:
         listener = StorageListener(
             settings, sink, acceptor, services=services, access=access
         ).start()
-    last = None
     try:
+        last = None
         for progress in move(connector, peer, destination, args.study, series_uid=args.series):
             last = progress
             print(progress.describe(), flush=True)
-    except QueryError as error:
-        raise QueryError(f"{error}{unreached(listener, 0, destination, last)}") from error
     finally:
         if listener is not None:
             listener.stop()
             store.close()
     if last is None or last.status.failed or last.failed:
-        said = last.describe() if last else "no response"
-        print(f"move failed: {said}{unreached(listener, 0, destination, last)}", file=sys.stderr)
+        print(f"move failed: {last.describe() if last else 'no response'}", file=sys.stderr)
         return 1
     return _matched(args, last)
 

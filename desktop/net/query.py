@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import TYPE_CHECKING
 
 from pydicom.datadict import keyword_dict, tag_for_keyword
 from pydicom.dataset import Dataset
@@ -19,9 +18,6 @@ from desktop.net.encoding import decode, encode
 from desktop.net.link import Connector, LinkError
 from desktop.net.status import FIND, MOVE, Status, status
 from desktop.net.store import Peer
-
-if TYPE_CHECKING:
-    from desktop.net.scp import StorageListener
 
 log = logging.getLogger(__name__)
 
@@ -270,20 +266,6 @@ def move(
                 raise QueryError(f"the peer failed the retrieve: {progress.describe()}")
             if answer.category != "pending":
                 return
-
-
-def unreached(
-    listener: "StorageListener | None", since: int, destination: str, last: MoveProgress | None
-) -> str:
-    """The usual cause of a move to our ``listener`` that failed with nothing stored, said
-    (as '; …' to append): no association reached it after ``since`` connections, so the
-    archive knows our AE title ``destination`` at another address or port."""
-    if listener is None or listener.connections > since or (last is not None and last.completed):
-        return ""
-    return (
-        f"; no association reached our listener on port {listener.settings.port}: the archive "
-        f"may know {destination} at another address or port (its log says which)"
-    )
 
 
 def retrieve_identifier(study_uid: str, series_uid: str = "") -> Dataset:

@@ -137,7 +137,6 @@ class StorageListener:
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self.connections = 0  # accepted so far: whether anyone reached us at all
 
     @property
     def port(self) -> int:
@@ -219,7 +218,6 @@ class StorageListener:
                 time.sleep(0.05)  # stopping, or out of file descriptors for a moment
                 continue
             raw.settimeout(None)
-            self.connections += 1
             waiting = self._admit(raw, host, f"{host}:{port}")
             threading.Thread(
                 target=self._serve, args=(raw, waiting), daemon=True, name=f"scp:{host}:{port}"

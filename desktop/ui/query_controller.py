@@ -54,7 +54,7 @@ class QueryController(QObject):
 
     def retrieve(self, node_name: str, study_uids: list[str]) -> GeneratorWorker | None:
         """C-MOVE the studies into the Inbox (our listener must run), with progress."""
-        from desktop.net.query import QueryError, move, unreached
+        from desktop.net.query import move
 
         inbox = self.inbox()
         if inbox is None:
@@ -76,14 +76,9 @@ class QueryController(QObject):
             before = store().counts()[3]
             retrieved = 0
             for uid in study_uids:
-                last, listener = None, self.services.listener
-                since = listener.connections if listener is not None else 0
-                try:
-                    for last in move(connector, peer, destination, uid):
-                        yield last
-                except QueryError as error:  # said as `move --listen` says it
-                    hint = unreached(listener, since, destination, last)
-                    raise QueryError(f"{error}{hint}") from error
+                last = None
+                for last in move(connector, peer, destination, uid):
+                    yield last
                 retrieved += last.completed if last is not None else 0
             return retrieved, store().counts()[3] - before
 

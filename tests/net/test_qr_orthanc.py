@@ -104,31 +104,3 @@ def test_orthanc_queries_our_listener_and_moves_to_itself(
     assert "orthanc" in load_config(home).nodes
     moved = [r for r in records if r["event"] == "retrieve-answered"]
     assert moved and moved[-1]["completed"] == 3 and moved[-1]["status"] == 0
-
-
-def test_a_move_the_archive_cannot_deliver_says_it_never_reached_our_listener(
-    orthanc: tuple[Orthanc, int, Path],
-    pki: Pki,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """G12 item 9 of findings7: Orthanc knows COURIER at another port than the one we listen
-    on; the failure (0xC000, nothing completed) now says the usual cause."""
-    server, expected, home = orthanc
-    keystore = Keystore(home, lambda new: PASSWORD)  # our listener serves TLS: serverAuth
-    keystore.import_identity("both", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
-    assert cli(capsys, "node", "edit", "orthanc", "--identity", "both")[0] == 0
-    files = write_files(tmp_path / "study", (STUDY,))
-    for path in files:
-        server.call("/instances", path.read_bytes())
-    study = str(pydicom.dcmread(files[0]).StudyInstanceUID)
-    elsewhere = free_port()
-    assert elsewhere != expected
-    status, _, err = cli(
-        capsys, "move", "orthanc", "--study", study, "--listen", "--port", elsewhere
-    )
-    assert status == 1 and "the peer failed the retrieve" in err, err
-    assert (
-        f"no association reached our listener on port {elsewhere}: the archive may know "
-        "COURIER at another address or port"
-    ) in err, err
