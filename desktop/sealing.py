@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from desktop import auditing
 from desktop.core.errors import CourierError
-from desktop.core.files import private_folder, write_atomic
+from desktop.core.files import write_atomic
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -184,7 +184,7 @@ def _seal_each(
         if not part10(content):
             yield Sealed(source, error="not a DICOM file")
             continue
-        private_folder(target.parent)  # as every output of patient data: 0700, files 0600
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, seal(content, recipient, signer))
         yield Sealed(source, target)
 
@@ -274,7 +274,7 @@ def _unseal_each(
         except OSError as error:
             yield Unsealed(source, error=f"cannot read it: {error.strerror}")
             continue
-        private_folder(target.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, result.content)
         if result.protection == "signed":
             yield Unsealed(source, target, f"signature of {result.signer} valid")

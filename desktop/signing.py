@@ -4,7 +4,6 @@ and trust. Used by ``dicom-courier sign/verify`` (and by anything else that sign
 import datetime as dt
 import io
 import logging
-import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from cryptography import x509
 from pydicom.uid import ExplicitVRLittleEndian
 
 from desktop.core.errors import CourierError, HeaderError
-from desktop.core.files import PRIVATE, atomic_output
+from desktop.core.files import atomic_output, public_mode
 from desktop.core.signatures import mac
 from desktop.core.signatures.elements import Part10, read_part10, tag_name, tag_text
 from desktop.core.signatures.inventory import FoundSignature, signatures
@@ -82,10 +81,7 @@ def sign_file(
         now=now or dt.datetime.now(dt.UTC),
     )
     pieces = pending.finish(signer.sign(pending.digest, algorithm))
-    # a copy is private, as every output of patient data; a file signed in place keeps its mode
-    in_place = target.resolve() == source.resolve()
-    mode = stat.S_IMODE(source.stat().st_mode) if in_place else PRIVATE
-    with atomic_output(target, mode=mode) as temporary, temporary.open("wb") as out:
+    with atomic_output(target, mode=public_mode()) as temporary, temporary.open("wb") as out:
         out.writelines(pieces)
     log.info("signed %s into %s (%s, %s)", source, target, profile.value, algorithm)
     return Signed(

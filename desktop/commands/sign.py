@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
-from desktop.core.files import private_folder
 
 if TYPE_CHECKING:
     from desktop.signing import Checked, FileCheck
@@ -108,7 +107,7 @@ def _sign(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     who = unrevoked_signer(keystore, identity, now)  # refused before anything is written
     if args.out is not None:
-        private_folder(args.out)  # patient data: 0700, as deid's and unseal's --out
+        args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     jobs = []
     for source, relative in files:
@@ -117,8 +116,7 @@ def _sign(args: argparse.Namespace) -> int:
             print(f"{source}: refused: --out would overwrite the source", file=sys.stderr)
             failures += 1
             continue
-        if not args.in_place:
-            private_folder(target.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((source, target))
     results = sign_files(
         jobs,
