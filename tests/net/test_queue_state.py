@@ -189,6 +189,30 @@ def test_a_failed_association_is_said_once_and_cancel_and_retry_tell_the_truth(
     assert cli(capsys, "queue", "retry", "1")[1] == "job 1: nothing to retry\n"
 
 
+def test_queue_retry_failed_retries_every_failed_job_and_only_those(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """What the GUI's Retry failed does with no job selected (G16 of findings7)."""
+    make_study(tmp_path / "study", count=2)
+    port = free_port()  # nothing listens there
+    assert cli(capsys, *node_add("Down", "STORESCP", port, "--timeout", "2"))[0] == 0
+    assert cli(capsys, "queue", "retry", "--failed")[1] == "no failed job to retry\n"
+    for _ in range(3):
+        assert cli(capsys, "send", "Down", tmp_path / "study", "--attempts", "1")[0] == 1
+    assert cli(capsys, "queue", "cancel", "2")[0] == 0
+    status, out, _ = cli(capsys, "queue", "retry", "--failed")
+    assert status == 0 and out.splitlines() == [
+        "job 1: 2 instance(s) pending again (dicom-courier queue run)",
+        "job 3: 2 instance(s) pending again (dicom-courier queue run)",
+    ]
+    queue = TransferQueue(home / "queue.sqlite")
+    assert [job.state for job in queue.jobs()] == ["pending", "cancelled", "pending"]
+    queue.close()
+    with pytest.raises(SystemExit) as usage:  # one job, or all failed ones: not both
+        cli(capsys, "queue", "retry", "1", "--failed")
+    assert usage.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
 def test_the_progress_of_a_job_is_the_queue_s_own_count(home: Path, tmp_path: Path) -> None:
     """run_job counts each outcome into the job's summary instead of counting the job's rows
     again: after every outcome its counts are those the queue holds, failures included."""
