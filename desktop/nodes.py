@@ -11,6 +11,7 @@ from desktop.core.config import LOSSY_COMPRESSIONS, Node
 
 if TYPE_CHECKING:
     from desktop.net.queue import TransferQueue
+    from desktop.net.store import EchoResult
 
 
 def identity_users(home: Path, name: str) -> list[str]:
@@ -87,6 +88,14 @@ def _queue(home: Path) -> "Iterator[TransferQueue | None]":
         yield queue
     finally:
         queue.close()
+
+
+def echo_words(name: str, result: "EchoResult") -> str:
+    """An echo's answer in one line: 'echo pacs: success (0x0000) in 12 ms over TLSv1.3 …'."""
+    tls = result.transcript.get("protocol")
+    return f"echo {name}: {result.status.describe()} in {result.milliseconds:.0f} ms" + (
+        f" over {tls} {result.transcript.get('cipher')}" if tls else " (plain)"
+    )
 
 
 def describe(node: Node) -> str:

@@ -129,6 +129,7 @@ def unlock_duration(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from desktop.net.queue import check_ahead
     from desktop.warm.server import Lease, Service
 
     home = courier_home()
@@ -144,12 +145,14 @@ def _run(args: argparse.Namespace) -> int:
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting
         lease.wall_until = time.time() + args.lasting
+    queue = home / "queue.sqlite"
     service = Service(
         home,
         lease,
         idle=args.idle,
         on_lock=partial(_locked, home),
         on_unlock=partial(_derived, home),
+        ahead=lambda: check_ahead(queue),
     )
     service.listen()
     print(f"{READY} {service.path} (pid {service.pid})")
@@ -193,7 +196,10 @@ def _start(args: argparse.Namespace) -> int:
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     frozen = getattr(sys, "frozen", False)  # the installed bundle: its executable is the CLI
-    command = [sys.executable, *([] if frozen else ["-m", "desktop.warm"]), "service", "run"]
+    # -P: not the current directory first on its path (a "desktop" package there would be
+    # the code the service runs, and the clients would find it is not theirs)
+    python = [] if frozen else ["-P", "-m", "desktop.warm"]
+    command = [sys.executable, *python, "service", "run"]
     command += ["--log"]
     command += [str(home / "service.log"), "--for", str(args.lasting), "--idle", str(args.idle)]
     password = ""

@@ -483,6 +483,17 @@ class Keystore:
                         tls[path.stem] = (signature, held)
         return Unlocked(password, secrets, tls)
 
+    def holds(self, name: str) -> bool:
+        """Whether identity ``name`` opens from what a warm service holds (the password and
+        its secret, from the unlock at the service's start): nothing asked, nothing derived."""
+        if self._unlocked is None:
+            return False
+        try:
+            kdf = _secret_kdf(self._public_path(name))
+        except KeystoreError:  # its opening says why
+            return False
+        return kdf is not None and (kdf["salt"], kdf["rounds"]) in self._unlocked.secrets
+
     def use(self, unlocked: Unlocked) -> None:
         """Open identities with ``unlocked``'s password and secrets: no prompt, no derivation
         (an identity imported since is derived as usual)."""

@@ -7,7 +7,7 @@ import gc
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import QSettings, QSize, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -42,6 +42,7 @@ from desktop.ui.shell import Shell
 from desktop.ui.signatures import SignatureController
 from desktop.ui.widgets.audit import AuditPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
+from desktop.ui.widgets.dialogs import fit
 from desktop.ui.widgets.log import LogPanel
 from desktop.ui.widgets.nodes import NodesPanel
 from desktop.ui.widgets.query import QueryPanel
@@ -108,7 +109,7 @@ class MainWindow(QMainWindow):
             self.restoreState(self.settings.value("state"))
             self.splitter.restoreState(self.settings.value("splitter"))
         else:
-            self.resize(1400, 860)
+            fit(self, QSize(1400, 860))  # smaller on a small screen
         self.statusBar().showMessage("Ready")
 
     def _compose(self, inbox: InboxSettings | None) -> None:

@@ -14,14 +14,15 @@ import select
 import signal
 import socket
 import sys
-import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop import __version__
+from desktop.core.forking import unsafe_threads
 from desktop.warm import wire
 
 if TYPE_CHECKING:
@@ -138,6 +139,9 @@ class Service:
     _signalled: int = 0  # a stopping signal came (handled by the loop)
     _last: float = field(default_factory=time.monotonic)
     _code: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Work done here for every command, which the children inherit done: before each fork
+    #: (quick when nothing changed) and, off any command's path, once each child has ended.
+    ahead: Callable[[], None] = lambda: None
 
     @property
     def path(self) -> Path:
@@ -186,6 +190,7 @@ class Service:
         signal.signal(signal.SIGCHLD, _wake)
         for number in SIGNALS:
             signal.signal(number, self._stop_on_signal)
+        self._ahead()
         try:
             while not self._stopping or self.children:
                 handoff = self._turn()
@@ -360,8 +365,9 @@ class Service:
         return Handoff(arguments, os.fsdecode(cwd), int(umask, 8), environment, fds, connection)
 
     def _fork(self, handoff: Handoff) -> Handoff | None:
-        if threading.active_count() > 1:
-            log.warning("forking with %d threads running", threading.active_count())
+        if unsafe := unsafe_threads():
+            log.warning("forking with %d other threads running", len(unsafe))
+        self._ahead()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -414,6 +420,13 @@ class Service:
             self._last = time.monotonic()
             if self._stopping:
                 self._tell(f"stopping {len(self.children)}")
+            self._ahead()
+
+    def _ahead(self) -> None:
+        try:
+            self.ahead()
+        except Exception:  # the commands do it themselves then
+            log.exception("preparing for the next command")
 
     def _tell(self, state: str) -> None:
         """What the home's lock file says of this service (read by ``holder``): its pid and

@@ -198,3 +198,27 @@ def test_an_unlock_that_would_end_at_once_or_last_for_years_is_refused(home: Hom
                 f"an unlock lasts from 1s to 7d (then 'service unlock' again), not '{lasting}'"
             ) in refused.stderr
     assert not home.socket.exists()
+
+
+def test_commands_using_what_an_unlocked_service_holds_record_no_login_of_their_own(
+    home: Home, pki: Pki, storescp: int
+) -> None:
+    """The unlock at the service's start is the login (110114, audited then); a command that
+    opens an identity from what the service holds authenticated nobody, so it records none
+    (a local command, which unlocks, still does)."""
+    import json
+
+    _tls_node(home, pki, storescp)
+    home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+    for _ in range(2):
+        assert home.run("echo", "dcmtk").returncode == 0
+    assert home.status()["served"] == 2
+
+    def logins() -> list[str]:
+        listed = home.run("audit", "--json", local=True)
+        return [e["summary"] for e in json.loads(listed.stdout) if "Login" in e["summary"]]
+
+    assert logins() == ["User Authentication (Login): unlocked keystore (warm service)"]
+    local = home.run("echo", "dcmtk", local=True, env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+    assert local.returncode == 0, local.stderr
+    assert logins()[1:] == ["User Authentication (Login): unlocked keystore identity courier"]

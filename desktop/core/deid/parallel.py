@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections import deque
 from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,6 +25,7 @@ from desktop.core.deid.batch import Outcome, Read, Targets, copy_into
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError
 from desktop.core.files import AtomicBatch, sweep_leftovers
+from desktop.core.forking import unsafe_threads
 
 #: Fewer sources than this are copied by the calling process (forking costs more than it saves).
 SMALLEST = 64
@@ -51,7 +51,7 @@ def workers_for(count: int) -> int:
     running: a forked child would inherit their locks held)."""
     if count < SMALLEST or "fork" not in multiprocessing.get_all_start_methods():
         return 0
-    if threading.active_count() > 1:
+    if unsafe_threads():
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return cores if cores and cores > 1 else 0

@@ -9,7 +9,6 @@ from pathlib import Path
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -30,6 +29,7 @@ from desktop.security.revocation import (
     revoked_entries,
 )
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.narrow import FlowLayout
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
 EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
@@ -113,7 +113,7 @@ class CertificatesPanel(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # wraps on a narrow window
         for text, handler in (
             ("Import CA…", self.choose_ca),
             ("Import identity…", self.choose_identity),
@@ -124,7 +124,6 @@ class CertificatesPanel(QWidget):
             button = QPushButton(text)
             button.clicked.connect(handler)
             buttons.addWidget(button)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
