@@ -334,3 +334,27 @@ def test_the_process_command_leaves_its_objects_frozen_for_the_exit(
     finally:
         gc.unfreeze()
     assert "no nodes yet" in capsys.readouterr().out
+
+
+def test_tree_keeps_a_study_uid_of_two_patients_apart(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    source = tmp_path / "ct.dcm"
+    source.write_bytes(sample_file("CT_small.dcm").read_bytes())
+    foreign = pydicom.dcmread(source)
+    foreign.PatientID, foreign.PatientName = "OTHER-42", "Other^Patient"
+    foreign.SOPInstanceUID = foreign.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    foreign.save_as(tmp_path / "aa_other.dcm", enforce_file_format=True)
+    status, out, _ = run(capsys, "tree", str(tmp_path), "--json")
+    tree = json.loads(out)
+    assert status == 0
+    studies = {p["patient_id"]: p["studies"] for p in tree["patients"]}
+    assert [len(s) for s in studies.values()] == [1, 1]
+    assert all(len(s[0]["series"][0]["instances"]) == 1 for s in studies.values())
+    [problem] = tree["problems"]
+    assert problem["path"] == str(tmp_path / "aa_other.dcm")
+    assert f"study {foreign.StudyInstanceUID} holds instances of 2 patients: " in problem["reason"]
+    assert "OTHER-42 (1)" in problem["reason"]
