@@ -458,6 +458,18 @@ def items_from(
     return items, skipped
 
 
+def shared_warnings(trees: "list[MediaTree]", study: str | None) -> list[str]:
+    """A warning for each study sent whose instances name more than one patient."""
+    from desktop.core.model import SharedStudy
+
+    return [
+        f"warning: {problem.reason}"
+        for tree in trees
+        for problem in tree.problems
+        if isinstance(problem, SharedStudy) and study in (None, problem.study_instance_uid)
+    ]
+
+
 def _send(args: argparse.Namespace) -> int:
     with collecting_later():  # until the job is queued
         node, keystore = prepared(args, args.node)
@@ -482,6 +494,8 @@ def _send(args: argparse.Namespace) -> int:
             _check_lossy(args, node)
             trees = [open_media(path) for path in args.paths]
             items, skipped = items_from(trees, args.study, args.series)
+            for line in shared_warnings(trees, args.study):
+                print(line, file=sys.stderr)
             queue = TransferQueue(courier_home() / "queue.sqlite")
             sweep(queue, courier_home())
             description = ", ".join(str(p) for p in args.paths)
