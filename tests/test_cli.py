@@ -382,3 +382,21 @@ def test_send_warns_of_a_study_uid_of_two_patients(
         status, out, err = run(capsys, "send", "peer", str(tmp_path / "cd1"), "--study", study)
     assert status == 0 and "sent 2 of 2" in out
     assert f"warning: study {study} holds instances of 2 patients: " in err
+
+
+def test_export_media_of_a_study_uid_of_two_patients_warns_and_audits_both(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = _two_patients_of_one_study(tmp_path / "cd1")
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path / "home"))
+    status, out, err = run(
+        capsys,
+        *("export-media", "--study", study, "--from", str(tmp_path / "cd1")),
+        *("--out", str(tmp_path / "out")),
+    )
+    assert status == 0 and "wrote 2 instances" in out, err
+    assert f"warning: study {study} holds instances of 2 patients: " in err
+    status, out, _ = run(capsys, "audit", "--json", "--event", "110106")
+    exports = json.loads(out)
+    assert status == 0 and len(exports) == 2  # one study per patient, each named
+    assert sum('ParticipantObjectID="OTHER-42"' in r["xml"] for r in exports) == 1

@@ -458,18 +458,6 @@ def items_from(
     return items, skipped
 
 
-def shared_warnings(trees: "list[MediaTree]", study: str | None) -> list[str]:
-    """A warning for each study sent whose instances name more than one patient."""
-    from desktop.core.model import SharedStudy
-
-    return [
-        f"warning: {problem.reason}"
-        for tree in trees
-        for problem in tree.problems
-        if isinstance(problem, SharedStudy) and study in (None, problem.study_instance_uid)
-    ]
-
-
 def _send(args: argparse.Namespace) -> int:
     with collecting_later():  # until the job is queued
         node, keystore = prepared(args, args.node)
@@ -484,6 +472,7 @@ def _send(args: argparse.Namespace) -> int:
         with collecting_later():
             from desktop.core.audit.studies import studies_in
             from desktop.core.media import open_media
+            from desktop.core.model import shared_warnings
             from desktop.net.copies import sweep
             from desktop.net.queue import TransferQueue
             from desktop.net.store import Peer
@@ -494,7 +483,7 @@ def _send(args: argparse.Namespace) -> int:
             _check_lossy(args, node)
             trees = [open_media(path) for path in args.paths]
             items, skipped = items_from(trees, args.study, args.series)
-            for line in shared_warnings(trees, args.study):
+            for line in shared_warnings(trees, [args.study] if args.study else None):
                 print(line, file=sys.stderr)
             queue = TransferQueue(courier_home() / "queue.sqlite")
             sweep(queue, courier_home())

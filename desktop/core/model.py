@@ -4,7 +4,7 @@ Readers (DICOMDIR, folder scan) produce flat ``InstanceEntry`` records; ``build_
 sorts them, so every source yields the same tree for the same instances.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -278,6 +278,18 @@ def _shared_studies(patients: list[Patient], root: Path) -> list[Problem]:
             )
         )
     return problems
+
+
+def shared_warnings(trees: Iterable[MediaTree], study_uids: Collection[str] | None) -> list[str]:
+    """A warning for each study of ``study_uids`` (None: all) whose instances name more than
+    one patient."""
+    return [
+        f"warning: {problem.reason}"
+        for tree in trees
+        for problem in tree.problems
+        if isinstance(problem, SharedStudy)
+        and (study_uids is None or problem.study_instance_uid in study_uids)
+    ]
 
 
 def _patient_label(patient: Patient) -> str:
