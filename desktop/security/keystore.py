@@ -631,10 +631,10 @@ class Keystore:
                 )
             write_atomic(settings_path, _settings(password))
 
-    def change_password(self, ask_new: Callable[[], str]) -> int:
+    def change_password(self, ask_new: Callable[[], str], *, old: str | None = None) -> int:
         """Seal every identity and the verifier under the password ``ask_new`` gives, once
-        the keystore's own is asked for and checked; returns how many identities were sealed
-        again.
+        the keystore's own (``old``, else asked for) is checked; returns how many identities
+        were sealed again.
 
         All or nothing: the new files are written to a folder beside (``STAGING``), which one
         rename commits (``CHANGE``), then moved into place. A crash before that rename leaves
@@ -643,7 +643,10 @@ class Keystore:
             raise PasswordError(
                 "the keystore has no password yet: the first identity imported sets it"
             )
-        old = self._unlock()
+        if old is None:
+            old = self._unlock()
+        elif not self.verifies(old):
+            raise PasswordError("wrong keystore password")
         new_password = ask_new()
         if len(new_password) < MIN_LENGTH:
             raise PasswordError(f"a keystore password needs at least {MIN_LENGTH} characters")

@@ -79,3 +79,24 @@ def test_certificates_shown_again_are_read_again(qtbot, tmp_path: Path, pki: Pki
     panel.show()
     assert panel.table.rowCount() == listed + 1
     assert "ec" in [panel.table.item(r, 1).text() for r in range(listed + 1)]
+
+
+def test_certificates_panel_changes_the_keystore_password(qtbot, tmp_path: Path, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    home, old, new = tmp_path / "home", "a good password", "another good one"
+    prompter = ScriptedPrompter()
+    panel = CertificatesPanel(Keystore(home, lambda asked: old), prompter)
+    qtbot.addWidget(panel)
+    errors: list[str] = []
+    panel.error.connect(lambda title, message: errors.append(message))
+    assert panel.import_identity(pki.path("client", ".p12"), "courier", None, KEY_PASSWORD)
+    prompter.answer("text", "a wrong password", new, new)
+    assert not panel.change_password()
+    assert errors == ["wrong keystore password"]
+    prompter.answer("text", old, new, "not the same")
+    assert not panel.change_password()
+    assert "differ" in errors[-1]
+    prompter.answer("text", old, new, new)
+    assert panel.change_password()
+    assert "password is changed" in prompter.told[-1][1]
+    assert Keystore(home, lambda asked: new).unlock_identity("courier").name == "courier"
+    assert not Keystore(home, lambda asked: old).verifies(old)
