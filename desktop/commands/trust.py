@@ -256,8 +256,14 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _change_password(args: argparse.Namespace) -> int:
-    from desktop.security.passwords import new_password, remember_password, remembered_password
+    from desktop.security.passwords import (
+        new_password,
+        password_source,
+        remember_password,
+        remembered_password,
+    )
 
+    account = str(courier_home().absolute())
     keystore = open_keystore(args)
     asked: list[str] = []
 
@@ -266,8 +272,9 @@ def _change_password(args: argparse.Namespace) -> int:
         return asked[0]
 
     with auditing.unlocking("the keystore, to change its password"):
-        count = keystore.change_password(ask_new)
-    account = str(courier_home().absolute())
+        # The current password is asked even of a warm service that holds it unlocked.
+        current = password_source(args.password_file, account)(False)
+        count = keystore.change_password(ask_new, old=current)
     if remembered_password(account) is not None:  # the OS keyring keeps the new one
         remember_password(account, asked[0])
     print(

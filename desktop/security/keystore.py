@@ -645,7 +645,9 @@ class Keystore:
             )
         if old is None:
             old = self._unlock()
-        elif not self.verifies(old):
+        elif self.verifies(old):
+            self._password = old  # the identities open with it, nothing asked (off the GUI)
+        else:
             raise PasswordError("wrong keystore password")
         new_password = ask_new()
         if len(new_password) < MIN_LENGTH:
@@ -661,12 +663,15 @@ class Keystore:
                     "run the command again with the current one"
                 )
             staging = self.folder / STAGING
-            sealed = private_folder(private_folder(staging) / "identities")
-            names = [path.stem for path in self._files("identities", ".json")]
-            for name in names:
-                self._seal_again(name, new_password, sealed)
-            write_atomic(staging / "keystore.json", _settings(new_password))
-            replace_durably(staging, self.folder / CHANGE)  # the commit
+            try:
+                sealed = private_folder(private_folder(staging) / "identities")
+                names = [path.stem for path in self._files("identities", ".json")]
+                for name in names:
+                    self._seal_again(name, new_password, sealed)
+                write_atomic(staging / "keystore.json", _settings(new_password))
+                replace_durably(staging, self.folder / CHANGE)  # the commit
+            finally:  # a change refused or failed leaves nothing beside
+                shutil.rmtree(staging, ignore_errors=True)
             self._finish_change()
         self._password, self._opened_with, self._taken = new_password, None, None
         self._deriving.clear()

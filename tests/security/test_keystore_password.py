@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from desktop.security import keystore as keystore_module
-from desktop.security.errors import PasswordError
+from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.keystore import CHANGE, STAGING, Keystore
 from desktop.security.tls import Profile, client_context
 from tests.helpers import cli
@@ -119,9 +119,13 @@ def test_a_change_cut_short_before_its_commit_leaves_the_old_password(
         patched.setattr(keystore_module, "replace_durably", crash)
         with pytest.raises(OSError, match="power cut"):
             Keystore(home, lambda new: OLD).change_password(lambda: NEW)
-    assert (home / "keystore" / STAGING).exists()  # the new files, never committed
+    assert not (home / "keystore" / STAGING).exists()  # the new files, never committed
     assert signs(home, OLD) and handshake(pki, home, OLD) == "client.test"
     assert refused(home, NEW)
+    leftover = home / "keystore" / STAGING / "identities"  # as a power cut leaves it
+    leftover.mkdir(parents=True)
+    (leftover / "signer.p12").write_bytes(b"half written")
+    assert signs(home, OLD)
     assert not (home / "keystore" / STAGING).exists()  # dropped by the next opening
 
 
@@ -163,3 +167,29 @@ def test_the_command_changes_the_password_and_audits_it(
     assert status != 0 and "wrong keystore password" in err
     status, out, _ = cli(capsys, "audit", "--json")
     assert "keystore password changed" in out
+
+
+def test_a_current_password_given_is_checked_and_nothing_is_asked(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = two_identities(tmp_path, pki, monkeypatch)
+
+    def never(new: bool) -> str:
+        raise AssertionError("asked for the password")  # the GUI's prompt, off its thread
+
+    with pytest.raises(PasswordError, match="wrong keystore password"):
+        Keystore(home, never).change_password(lambda: NEW, old="not the password")
+    assert Keystore(home, never).change_password(lambda: NEW, old=OLD) == 2
+    assert signs(home, NEW)
+
+
+def test_a_damaged_identity_stops_the_change_naming_it(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = two_identities(tmp_path, pki, monkeypatch)
+    sealed = home / "keystore" / "identities" / "signer.p12"
+    sealed.write_bytes(sealed.read_bytes()[:100])
+    with pytest.raises(KeystoreError, match=r"identity signer cannot be opened.*unchanged"):
+        Keystore(home, lambda new: OLD).change_password(lambda: NEW)
+    assert handshake(pki, home, OLD) == "client.test"
+    assert not (home / "keystore" / STAGING).exists()
