@@ -100,3 +100,32 @@ def test_certificates_panel_changes_the_keystore_password(qtbot, tmp_path: Path,
     assert "password is changed" in prompter.told[-1][1]
     assert Keystore(home, lambda asked: new).unlock_identity("courier").name == "courier"
     assert not Keystore(home, lambda asked: old).verifies(old)
+
+
+def test_browser_keeps_a_study_uid_of_two_patients_apart(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Tester's G19: another patient's image shown in Demo^Alice's series, '0 problems'."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from tests.helpers import sample_file
+
+    shutil.copy(sample_file("CT_small.dcm"), tmp_path / "ct.dcm")
+    foreign = pydicom.dcmread(tmp_path / "ct.dcm")
+    foreign.PatientID, foreign.PatientName = "OTHER-42", "Other^Patient"
+    foreign.SOPInstanceUID = foreign.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    foreign.save_as(tmp_path / "aa_other.dcm", enforce_file_format=True)
+    panel = BrowserPanel()
+    qtbot.addWidget(panel)
+    statuses: list[str] = []
+    panel.status.connect(statuses.append)
+    with qtbot.waitSignal(panel.loaded, timeout=20000):
+        panel.open_path(tmp_path)
+    assert panel.model.rowCount() == 2
+    for row in range(2):  # each patient: one study of one series of one image
+        patient = panel.model.index(row, 0)
+        study = panel.model.index(0, 0, patient)
+        assert panel.model.rowCount(patient) == 1 and panel.model.rowCount(study) == 1
+        assert panel.model.rowCount(panel.model.index(0, 0, study)) == 1
+    assert panel.problems_button.text() == "1 problem(s)"
+    assert statuses[-1].endswith("2 images, 1 problems")
+    assert "holds instances of 2 patients" in panel.tree.problems[0].reason
