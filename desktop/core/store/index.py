@@ -88,6 +88,7 @@ def _schema() -> list[str]:
         if level in PARENT:
             statements.append(f"CREATE INDEX {table}_parent ON {table}({PARENT[level]})")
     statements.append('CREATE INDEX instances_uid ON instances("SOPInstanceUID")')
+    statements.append('CREATE INDEX studies_uid ON studies("StudyInstanceUID")')
     return statements
 
 
@@ -207,6 +208,8 @@ class Index:
             if known is None:  # files of one series come together: skip repeated upserts
                 known = int(execute(upsert, parameters).fetchone()[0])
                 self._upserted[(level, parameters)] = known
+                if level == "STUDY":
+                    self._warn_if_shared(values.get(UNIQUE["STUDY"], ""))
             parent = known
         kept_beside = execute(
             'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ? AND kept_beside = 0',
@@ -226,6 +229,25 @@ class Index:
         )
         if old is not None and (old[1], old[2]) != (parent, uid):  # the file changed hands
             self.prune()
+
+    def _warn_if_shared(self, study: str) -> None:
+        """Log a study UID the index holds under more than one patient (kept apart)."""
+        patients = [
+            row[0]
+            for row in self.rows(
+                'SELECT DISTINCT p."PatientID" FROM studies s JOIN patients p ON p.id = s.patient '
+                'WHERE s."StudyInstanceUID" = ? ORDER BY p."PatientID"',
+                (study,),
+            )
+        ]
+        if len(patients) > 1:
+            log.warning(
+                "study %s holds instances of %d patients: %s; they are kept apart, check the "
+                "study before using it",
+                study,
+                len(patients),
+                ", ".join(patients),
+            )
 
     def mark_complete(self) -> None:
         """Record, in the open transaction, that every file has been indexed once."""

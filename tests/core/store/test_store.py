@@ -299,3 +299,12 @@ def test_an_index_of_the_former_schema_is_rebuilt(store: Store) -> None:
         assert studies(reopened) == [STUDY_A, STUDY_B, STUDY_C]
         _foreign(reopened)
         assert len(reopened.tree().patients) == 3
+
+
+def test_indexing_a_study_uid_of_another_patient_is_logged(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="desktop.core.store.index"):
+        _foreign(store)
+    [warning] = [r.getMessage() for r in caplog.records if "holds instances" in r.getMessage()]
+    assert warning.startswith(f"study {STUDY_A} holds instances of 2 patients: OTHER-42, P1;")
