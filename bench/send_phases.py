@@ -62,7 +62,8 @@ def instrument() -> None:
 
     timing(transfer, "_send", "command runs")
     timing(connect, "open_tls", after="TLS handshake done")
-    timing(media, "open_media", after="media read")
+    timing(connect.ConnectingAhead, "ready", after="connector ready")
+    timing(media, "open_media", "media scan starts", "media read")
     timing(TransferQueue, "hashed", after="files hashed")
     timing(TransferQueue, "enqueue", after="job queued")
     timing(Association, "request", after="association accepted")

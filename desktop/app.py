@@ -45,7 +45,9 @@ class Services:
         self.listener: StorageListener | None = None
         #: Each node's connector (identity unlocked, TLS context built), made once per node
         #: settings and session, on the caller's thread.
-        self.connector = cached_connectors(lambda node: node_connector(node, self.keystore))
+        self.connector = cached_connectors(
+            lambda node: node_connector(node, self.keystore), self.keystore.trust_state
+        )
 
     def nodes(self) -> list[Node]:
         return list(load_config(self.home).nodes.values())

@@ -20,6 +20,7 @@ from desktop.core.audit.events import Local
 from desktop.core.audit.message import AuditMessage, Outcome
 from desktop.core.audit.receipts import Receipts
 from desktop.core.audit.trail import AuditTrail
+from desktop.core.audit.writer import TrailWriter
 from desktop.core.config import Node
 from desktop.core.errors import CourierError
 from desktop.security.errors import PasswordError
@@ -52,24 +53,37 @@ TRUST_FAILURES = frozenset({"untrusted-server-ca", "hostname-mismatch", "weak-pe
 REFUSALS = frozenset({"access-refused", "association-rejected"})
 
 _trail: AuditTrail | None = None
+_writer: TrailWriter | None = None  # stores _trail's records on a thread, when installed so
 _closers: list[Callable[[], None]] = []  # run at uninstall: what is gathered gets recorded
 _unlock_listeners: list[Callable[[Keystore], None]] = []
 
 
-def install(home: Path, *, ae_title: str = "COURIER") -> AuditTrail:
-    """Record this process's audit events in ``home``'s trail from now on."""
-    global _trail
+def install(home: Path, *, ae_title: str = "COURIER", background: bool = False) -> AuditTrail:
+    """Record this process's audit events in ``home``'s trail from now on; with
+    ``background``, stored on a thread of their own (the work does not wait for the disk at
+    each event), all of them by ``uninstall`` (or ``flush``)."""
+    global _trail, _writer
     _trail = AuditTrail(home, Local.here(ae_title))
+    _writer = TrailWriter(_trail) if background else None
     return _trail
 
 
 def uninstall() -> None:
-    """Report what is still gathered (instances received), then stop recording."""
-    global _trail
+    """Report what is still gathered (instances received), store everything recorded, then
+    stop recording."""
+    global _trail, _writer
     for close in _closers:
         close()
     _unlock_listeners.clear()
-    _trail = None
+    if _writer is not None:
+        _writer.close()
+    _trail = _writer = None
+
+
+def flush() -> None:
+    """Store every event recorded so far (a reader of the log in this process sees them)."""
+    if _writer is not None:
+        _writer.flush()
 
 
 def trail_folder(home: Path) -> Path:
@@ -83,7 +97,11 @@ def record(build: Callable[[Local], AuditMessage], *, node: str = "") -> None:
     if trail is None:
         return
     try:
-        trail.record(build(trail.local), node=node)
+        message = build(trail.local)
+        if _writer is not None:
+            _writer.put(message, node)
+        else:
+            trail.record(message, node=node)
     except Exception as error:  # auditing never fails the work it reports on
         log.warning("the audit trail could not record an event: %s", error)
 
@@ -118,14 +136,21 @@ def application(*, started: bool) -> None:
 
 
 @contextmanager
-def unlocking(what: str) -> Iterator[None]:
-    """Around work that unlocks the keystore: 110114 for success, or for a wrong password."""
+def unlocking(what: str, *, refusals_only: bool = False) -> Iterator[None]:
+    """Around work that unlocks the keystore: 110114 for success, or for a wrong password
+    (only for that with ``refusals_only``: a check before the unlock that is audited)."""
     try:
         yield
     except PasswordError as error:
         _login_refused(what, str(error))
         raise
-    record(lambda local: events.user_authentication(local, what=what, ok=True))
+    if not refusals_only:
+        record(lambda local: events.user_authentication(local, what=what, ok=True))
+
+
+def locked(description: str) -> None:
+    """110114 Logout: what was held unlocked is forgotten (``description``: what, and why)."""
+    record(lambda local: events.user_logout(local, description=description))
 
 
 def audited_check(verifies: Callable[[str], bool]) -> Callable[[str], bool]:
@@ -157,8 +182,11 @@ def unlock_for_tls(keystore: Keystore, name: str) -> TlsIdentity:
 
 
 def _unlocked(keystore: Keystore, name: str, open_identity: Callable[[str], Result]) -> Result:
-    with unlocking(f"keystore identity {name}"):
+    if keystore.holds(name):  # a warm service's: its unlock was the login (audited then)
         identity = open_identity(name)
+    else:
+        with unlocking(f"keystore identity {name}"):
+            identity = open_identity(name)
     for listener in list(_unlock_listeners):
         listener(keystore)
     return identity
@@ -225,7 +253,7 @@ def transfer(
         return
     due = {uid: path for uid, (_, path) in queue.states(job_id, PENDING).items()}
     known = known or {}
-    studies = {uid: known.get(uid) or study_of(path) for uid, path in due.items()}
+    studies = {uid: known.get(uid) or study_of(Path(path)) for uid, path in due.items()}
     grouped = group_by_study(studies.values())
     deidentified = queue.job(job_id).deidentified
     for study in grouped.values():

@@ -80,6 +80,7 @@ def _command(argv: Sequence[str] | None) -> int:
     from desktop.commands.options import route_warnings  # not needed by --version
 
     route_warnings()
+    _warn_of_an_unsafe_home()
     try:
         if hasattr(args, "prepare"):  # started before the session, which imports meanwhile
             args.prepare(args)
@@ -98,6 +99,16 @@ def _command(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # the reader (head, a pager) has gone: nothing more to say
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+
+
+def _warn_of_an_unsafe_home() -> None:
+    import logging
+
+    from desktop.core.paths import courier_home, unsafe_home
+
+    said = unsafe_home(courier_home())
+    if said:
+        logging.getLogger("desktop.cli").warning(said)
 
 
 def _silence_stdout() -> None:

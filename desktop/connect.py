@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING, Any
 from desktop import auditing
 from desktop.core import opening
 from desktop.core.config import Node
+from desktop.core.errors import CourierError
 from desktop.net.link import Connector, Failure, Link, LinkError, tune
-from desktop.security.diagnosis import Diagnosis, Facts, diagnose, plain_to_tls_port
+from desktop.security.diagnosis import (
+    Diagnosis,
+    Facts,
+    closed,
+    diagnose,
+    plain_peer_closed,
+    plain_to_tls_port,
+)
 from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.handshake import (
     ClientSettings,
@@ -265,6 +273,8 @@ def _plain_connector(node: Node) -> Connector:
     def explain(error: BaseException) -> Failure:
         if speaks_tls(node.host, node.port, node.connect_timeout):
             return as_failure(plain_to_tls_port(node.host, node.port))
+        if closed(error):  # no TLS here: not a handshake the peer dropped
+            return as_failure(plain_peer_closed(node.host, node.port, node.calling_ae_title))
         return as_failure(diagnose(error, facts))
 
     def connect() -> Link:
@@ -286,17 +296,69 @@ def listener_tls(
     """Our SCP's TLS: present ``identity``, require and verify client certificates. A failed
     handshake reaches the listener's sink (``auditing.listener`` audits it) a few times a
     minute per peer, and not for a connection the listener closed itself."""
-    presented = auditing.unlock_for_tls(keystore, identity)
-    context = server_context(profile, keystore.trusted_pem(), presented)
-    check_revocation(context, crls_pem(keystore))
     from desktop.security.policy import serving_refusal
 
-    refused = serving_refusal(identity, keystore.identity(identity).certificate)
-    if refused:  # before anything listens: every peer would refuse it as a server
-        raise KeystoreError(refused)
+    def build() -> ssl.SSLContext:
+        presented = auditing.unlock_for_tls(keystore, identity)
+        context = server_context(profile, keystore.trusted_pem(), presented)
+        check_revocation(context, crls_pem(keystore))
+        refused = serving_refusal(identity, keystore.identity(identity).certificate)
+        if refused:  # before anything listens: every peer would refuse it as a server
+            raise KeystoreError(refused)
+        return context
+
+    renewed = Renewed(build, keystore)
 
     def accept(raw: socket.socket, timeout: float) -> tuple[ssl.SSLSocket | None, dict[str, Any]]:
+        try:
+            context = renewed.current()
+        except CourierError as error:  # the keystore changed and cannot serve: nobody in
+            return None, _unserved(raw, profile, error)
         connection, transcript = accept_tls(raw, context, profile, timeout)
         return connection, transcript.as_json()  # audited by the listener's sink, rate-limited
 
-    return context, accept
+    return renewed.context, accept
+
+
+class Renewed:
+    """A TLS context built again from the keystore when its CAs, CRLs or identities change on
+    disk (``Keystore.trust_state``), for the next connection: a CRL imported, a CA removed
+    while a listener or the GUI runs applies at once, as an edited access list does."""
+
+    def __init__(self, build: Callable[[], ssl.SSLContext], keystore: Keystore) -> None:
+        self._build, self._keystore = build, keystore
+        self._lock = threading.Lock()
+        self._state = keystore.trust_state()
+        self.context = build()
+
+    def current(self) -> ssl.SSLContext:
+        """The context for the keystore as it is now (CourierError: it cannot be built)."""
+        state = self._keystore.trust_state()
+        with self._lock:
+            if state != self._state:
+                self.context = self._build()
+                self._state = state
+                log.info("the keystore changed: TLS set up again from it")
+            return self.context
+
+
+def _unserved(raw: socket.socket, profile: Profile, error: CourierError) -> dict[str, Any]:
+    """The transcript of a connection refused before its handshake: our TLS could not be
+    set up again from the changed keystore."""
+    import datetime as dt
+
+    from desktop.security.handshake import Transcript
+
+    try:
+        peer = "{}:{}".format(*raw.getpeername()[:2])
+    except OSError:
+        peer = "?"
+    raw.close()
+    transcript = Transcript("server", peer, profile.value, dt.datetime.now(dt.UTC).isoformat())
+    transcript.error = str(error)
+    transcript.diagnosis = Diagnosis(
+        "keystore-unusable",
+        f"Refused: our TLS could not be set up again after the keystore changed: {error}",
+        "Repair the keystore (dicom-courier keystore list); the next connection uses it",
+    )
+    return transcript.as_json()

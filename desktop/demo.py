@@ -25,6 +25,7 @@ from desktop.security.pki import make_ca, make_leaf
 
 if TYPE_CHECKING:
     from desktop.core.store import Store
+    from desktop.inbox import LazyStore
     from desktop.net.scp import StorageListener
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,9 @@ class Stocking:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=10)  # it stops between two files
+        if self.thread.is_alive():
+            log.warning("the demo PACS's stocking did not stop within 10 s")
 
 
 def stock_pacs(store: Callable[[], "Store"], media: Path) -> Stocking:
@@ -157,10 +160,12 @@ class DemoPacs:
 
     listener: "StorageListener"
     stocking: Stocking
+    store: "LazyStore"
 
     def stop(self) -> None:
         self.stocking.stop()
         self.listener.stop()
+        self.store.close()
 
 
 def start_pacs(demo: Demo, keystore: Keystore, inbox_port: int) -> DemoPacs:
@@ -188,4 +193,4 @@ def start_pacs(demo: Demo, keystore: Keystore, inbox_port: int) -> DemoPacs:
     listener = StorageListener(
         settings, indexing(lambda record: None, store), acceptor, services=services
     ).start()
-    return DemoPacs(listener, stock_pacs(store, demo.media))
+    return DemoPacs(listener, stock_pacs(store, demo.media), store)

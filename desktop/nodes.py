@@ -11,6 +11,24 @@ from desktop.core.config import LOSSY_COMPRESSIONS, Node
 
 if TYPE_CHECKING:
     from desktop.net.queue import TransferQueue
+    from desktop.net.store import EchoResult
+
+
+def identity_users(home: Path, name: str) -> list[str]:
+    """What uses the keystore identity ``name``, in words: the nodes presenting it over TLS
+    or signing with it, and the audit forwarding (its removal breaks them)."""
+    from desktop.auditing import trail_folder
+    from desktop.core.audit.forward import SETTINGS_NAME, ForwardError, ForwardSettings
+
+    nodes = config.load_config(home).nodes.values()
+    users = [f"node {n.name}" for n in nodes if name in (n.identity, n.sign_identity)]
+    try:
+        forwarding = ForwardSettings.load(trail_folder(home) / SETTINGS_NAME)
+    except ForwardError:  # damaged: said where it is used
+        forwarding = None
+    if forwarding is not None and forwarding.identity == name:
+        users.append("the audit forwarding")
+    return users
 
 
 def add(home: Path, node: Node) -> Node:
@@ -70,6 +88,14 @@ def _queue(home: Path) -> "Iterator[TransferQueue | None]":
         yield queue
     finally:
         queue.close()
+
+
+def echo_words(name: str, result: "EchoResult") -> str:
+    """An echo's answer in one line: 'echo pacs: success (0x0000) in 12 ms over TLSv1.3 …'."""
+    tls = result.transcript.get("protocol")
+    return f"echo {name}: {result.status.describe()} in {result.milliseconds:.0f} ms" + (
+        f" over {tls} {result.transcript.get('cipher')}" if tls else " (plain)"
+    )
 
 
 def describe(node: Node) -> str:

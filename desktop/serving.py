@@ -49,15 +49,22 @@ class DeferredArchive:
 
 class CachedConnectors:
     """Each node's connector, made by ``make`` once per node settings (the identity is
-    unlocked once, not per move), until ``clear``."""
+    unlocked once, not per move), until ``clear`` or until ``state`` (the keystore's
+    ``trust_state``) changes: a CRL imported or a CA removed by another process applies to
+    the next connection of a long-running process."""
 
-    def __init__(self, make: ConnectorFor) -> None:
-        self._make = make
+    def __init__(self, make: ConnectorFor, state: Callable[[], object] | None = None) -> None:
+        self._make, self._state = make, state
+        self._seen: object = state() if state is not None else None
         self._made: dict[Node, Connector] = {}
         self._lock = threading.Lock()
 
     def __call__(self, node: Node) -> Connector:
+        now = self._state() if self._state is not None else None
         with self._lock:
+            if now != self._seen:
+                self._made.clear()
+                self._seen = now
             if node not in self._made:
                 self._made[node] = self._make(node)
             return self._made[node]
@@ -68,9 +75,12 @@ class CachedConnectors:
             self._made.clear()
 
 
-def cached_connectors(make: ConnectorFor) -> CachedConnectors:
-    """``make`` once per node settings: the connectors ``listen``, ``get`` and the GUI reuse."""
-    return CachedConnectors(make)
+def cached_connectors(
+    make: ConnectorFor, state: Callable[[], object] | None = None
+) -> CachedConnectors:
+    """``make`` once per node settings (and ``state``): the connectors ``listen``, ``get``
+    and the GUI reuse."""
+    return CachedConnectors(make, state)
 
 
 def node_destinations(
@@ -78,7 +88,9 @@ def node_destinations(
 ) -> Callable[[str], tuple[Connector, Peer] | str | None]:
     """Move destinations: the configured node with that AE title, reached as it is set up.
     A node that receives only de-identified or signed copies is refused (a move sends the
-    stored originals): the reason says so."""
+    stored originals), and so is one whose TLS identity cannot be opened (no keystore
+    password here): the reason says so, answered with a C-MOVE failure status."""
+    from desktop.core.errors import CourierError
     from desktop.net.store import Peer
 
     def destination(ae_title: str) -> tuple[Connector, Peer] | str | None:
@@ -91,7 +103,11 @@ def node_destinations(
                 f"node {node.name} receives only {copies} copies and a move sends the "
                 "originals: send to it with dicom-courier send"
             )
-        return connector_for(node), Peer(node.ae_title, node.calling_ae_title)
+        try:
+            connector = connector_for(node)
+        except CourierError as error:
+            return f"node {node.name} cannot be reached: its TLS identity {node.identity}: {error}"
+        return connector, Peer(node.ae_title, node.calling_ae_title)
 
     return destination
 

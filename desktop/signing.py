@@ -22,7 +22,6 @@ from desktop.core.signatures.inventory import FoundSignature, signatures
 from desktop.core.signatures.location import Location, describe_location, resolve
 from desktop.core.signatures.profiles import PURPOSES, Profile, check, profile_of
 from desktop.core.signatures.writer import prepare
-from desktop.security.certificates import load_certificates
 from desktop.security.keystore import Keystore, UnlockedIdentity
 from desktop.security.signing import (
     Judgement,
@@ -180,6 +179,9 @@ class FileCheck:
     path: Path
     signatures: list[Checked]
     error: str = ""
+    #: Elements of the main data set that no signature of it (whose digest matches) covers:
+    #: added or changed after signing, or left out by its signer.
+    uncovered: list[int] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -197,17 +199,17 @@ class FileCheck:
             "status": self.status,
             "error": self.error,
             "signatures": [c.as_json() for c in self.signatures],
+            "uncovered": [_element_text(t) for t in self.uncovered],
         }
 
 
 def trust_of(keystore: Keystore, crl_paths: list[Path]) -> Trust:
-    """The keystore's trusted CAs as anchors, its identities' chains as known intermediates,
-    its revocation lists (the ones TLS checks) and those of ``crl_paths``."""
-    from desktop.security.revocation import keystore_crls
+    """The keystore's trust (``keystore_trust``), with the revocation lists of ``crl_paths``
+    too."""
+    from desktop.security.revocation import keystore_trust
 
-    anchors = [_certificate(info.pem) for info in keystore.trusted()]
-    known = [_certificate(c.pem) for i in keystore.identities() for c in i.chain]
-    crls = keystore_crls(keystore)
+    trust = keystore_trust(keystore)
+    crls = trust.crls
     for path in crl_paths:
         try:
             data = path.read_bytes()
@@ -220,7 +222,7 @@ def trust_of(keystore: Keystore, crl_paths: list[Path]) -> Trust:
             crls.append(loader(data))
         except ValueError as error:
             raise CourierError(f"{path} is not a certificate revocation list: {error}") from error
-    return Trust(anchors, anchors + known, crls)
+    return trust
 
 
 def unrevoked_signer(keystore: Keystore, identity: UnlockedIdentity, now: dt.datetime) -> Signer:
@@ -241,19 +243,15 @@ def revoked_identity_warning(keystore: Keystore, name: str) -> str:
     """The warning an import of identity ``name`` gives (CLI and GUI) when the keystore's
     revocation lists revoke its certificate or a CA above it ('' when they do not): read
     from its public part, nothing unlocked."""
-    identity = keystore.identity(name)
-    chain = [_certificate(c.pem) for c in (identity.certificate, *identity.chain)]
-    revoked = revocation(chain, trust_of(keystore, []))
+    from desktop.security.revocation import revoked_entries
+
+    revoked = revoked_entries(keystore).get(keystore.identity(name).certificate.fingerprint)
     return (
         f"{revoked}, by a revocation list of the keystore: identity {name} may not sign, "
         "and TLS peers that check revocation refuse it"
         if revoked
         else ""
     )
-
-
-def _certificate(pem: str) -> x509.Certificate:
-    return load_certificates(pem.encode("ascii"), "keystore")[0]
 
 
 def verify_file(path: Path, trust: Trust) -> FileCheck:
@@ -264,7 +262,18 @@ def verify_file(path: Path, trust: Trust) -> FileCheck:
         return FileCheck(path, [], str(error))
     checked = [_check(part10, found, trust) for found in signatures(part10)]
     _narrow(checked)
-    return FileCheck(path, checked)
+    return FileCheck(path, checked, uncovered=_uncovered(checked))
+
+
+def _uncovered(checked: list[Checked]) -> list[int]:
+    """The main data set's signable elements that none of its signatures whose digest
+    matches covers (our profiles, as the Base RSA profile, sign every one); none when no
+    such signature is there."""
+    main = [c for c in checked if not c.found.location and c.math_ok]
+    if not main:
+        return []
+    covered = {tag for c in main for tag in c.found.signed_tags}
+    return [tag for tag in mac.default_tags(main[0].found.level) if tag not in covered]
 
 
 def verify_files(paths: Iterable[Path], trust: Trust) -> Iterator[FileCheck]:

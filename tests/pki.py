@@ -113,26 +113,29 @@ def build_pki(folder: Path) -> Pki:
     (folder / "intermediate-only.pem").write_bytes(intermediate.certificate.public_bytes(pem))
     (folder / "rogue-root-only.pem").write_bytes(rogue_root.certificate.public_bytes(pem))
     pki.sha1_certificate = _sha1_leaf(folder)
-    (folder / "intermediate.crl").write_bytes(_revocation_list(pki).public_bytes(pem))
+    (folder / "intermediate.crl").write_bytes(
+        revocation_list(pki.intermediate, pki.revoked).public_bytes(pem)
+    )
     return pki
 
 
-def _revocation_list(pki: Pki) -> x509.CertificateRevocationList:
-    """The intermediate's CRL, revoking the 'revoked' leaf."""
+def revocation_list(issuer: Issued, revoked: Issued) -> x509.CertificateRevocationList:
+    """``issuer``'s CRL, revoking ``revoked`` (the intermediate's revokes the 'revoked'
+    leaf: intermediate.crl)."""
     now = dt.datetime.now(dt.UTC)
-    revoked = (
+    entry = (
         x509.RevokedCertificateBuilder()
-        .serial_number(pki.revoked.certificate.serial_number)
+        .serial_number(revoked.certificate.serial_number)
         .revocation_date(now - DAY)
         .build()
     )
     return (
         x509.CertificateRevocationListBuilder()
-        .issuer_name(pki.intermediate.certificate.subject)
+        .issuer_name(issuer.certificate.subject)
         .last_update(now - DAY)
         .next_update(now + 30 * DAY)
-        .add_revoked_certificate(revoked)
-        .sign(pki.intermediate.key, hashes.SHA256())
+        .add_revoked_certificate(entry)
+        .sign(issuer.key, hashes.SHA256())
     )  # type: ignore[arg-type]
 
 

@@ -111,6 +111,35 @@ def test_export_png_and_mp4(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert status == 0 and "wrote 10 frames at 8 fps" in out
 
 
+def test_export_frame_counts_from_1_as_dicom_and_the_viewer_do(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """G6 of findings7: --frame 32 was the viewer's Image 33 (the CLI counted from 0)."""
+    from desktop.core.export import export_png
+    from desktop.core.frames import FrameSource
+
+    source = str(sample_file("emri_small.dcm"))  # 10 frames, each unlike the others
+    for frame, index in ((1, 0), (10, 9)):
+        export_png(FrameSource(Path(source)), tmp_path / f"index{index}.png", frame=index)
+        status, out, _ = run(
+            capsys, "export", source, "--png", str(tmp_path / f"{frame}.png"), "--frame", str(frame)
+        )
+        assert status == 0 and f"wrote image {frame}/10 of {source}" in out
+        assert pixels(tmp_path / f"{frame}.png") == pixels(tmp_path / f"index{index}.png")
+    assert pixels(tmp_path / "1.png") != pixels(tmp_path / "index9.png")
+    refused = tmp_path / "x.png"
+    status, _, err = run(capsys, "export", source, "--png", str(refused), "--frame", "11")
+    assert status == 1 and f"frame 11 is out of range: {source} has 10 frames (1 to 10)" in err
+    with pytest.raises(SystemExit) as usage:
+        main(["export", source, "--png", str(refused), "--frame", "0"])
+    assert usage.value.code == 2 and "frames count from 1" in capsys.readouterr().err
+    assert not refused.exists()
+
+
+def pixels(png: Path) -> bytes:
+    return Image.open(png).tobytes()
+
+
 def test_export_to_a_long_name_works_and_an_impossible_one_says_so(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

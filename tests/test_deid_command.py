@@ -255,7 +255,8 @@ def test_pixels_left_unsearched_are_warned_of_for_each_flagged_image(
 ) -> None:
     """An ultrasound or a secondary capture de-identified with ``--pixels off`` (the default)
     still shows the name burned into it: each such copy is named, with a summary saying what
-    to do; a CT study is not warned of."""
+    to do, and says so itself (Burned In Annotation YES, its method); a CT study is not
+    warned of, nor marked."""
     from tests.burned_in import write_samples
 
     burned = tmp_path / "burned"
@@ -272,6 +273,17 @@ def test_pixels_left_unsearched_are_warned_of_for_each_flagged_image(
     assert not [line for line in lines if str(tmp_path / "ct") in line]
     assert "3 of 6 copies may hold burned-in text" in lines[-1]
     assert "--pixels auto" in lines[-1]
+    copies = [dcmread(p, stop_before_pixels=True) for p in (tmp_path / "out").rglob("*.dcm")]
+    flagged = [c for c in copies if c.Modality != "CT"]
+    assert len(flagged) == 3 and len(copies) == 6
+    for copy in copies:  # the copy itself says so, for whoever receives it (tester's G9)
+        assert copy.PatientIdentityRemoved == "YES"
+        said = copy in flagged
+        assert (copy.get("BurnedInAnnotation") == "YES") is said, copy.Modality
+        method = list(copy.DeidentificationMethod)
+        assert (method[-1] == "Pixel data not searched for burned-in text") is said
+        codes = [item.CodeValue for item in copy.DeidentificationMethodCodeSequence]
+        assert "113101" not in codes  # no Clean Pixel Data Option claimed
 
 
 def test_the_signs_of_text_come_from_the_bytes_the_copy_is_made_from(

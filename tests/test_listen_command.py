@@ -108,3 +108,60 @@ def test_the_history_says_a_tls_listeners_associations_came_over_tls(
     assert status == 0
     [line] = [x for x in out.splitlines() if "association-rejected" in x]
     assert "STORESCU" in line and "TLS listener (bcp195-nd)" in line and "plain" not in line
+
+
+def test_a_move_to_a_tls_node_without_the_keystore_password_is_refused_with_a_status(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pki: "Pki"
+) -> None:
+    """`listen` with no keystore password (no file, no variable, no terminal) and a TLS node:
+    it says at start that moves to it will be refused, and a C-MOVE there is answered with a
+    failure status naming why (tester's G4: the association was aborted, "internal error:
+    PasswordError(...)" in the log, the mover told only "Peer aborted Association")."""
+    from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+    from desktop.security.keystore import Keystore
+    from tests.helpers import node_add
+    from tests.peers import wait_for_port
+    from tests.pki import KEY_PASSWORD
+
+    keystore = Keystore(home, lambda new: "keystore password")
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("courier", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    added = cli(
+        capsys, *node_add("pacs", "PACS_SCP", free_port(), "--tls", "--identity", "courier")
+    )
+    assert added[0] == 0, added
+    study = StudySpec("M", "Move^Me", "20240101", "move", (SeriesSpec("CT", "ax", count=2),))
+    [first, _] = write_files(tmp_path / "study", (study,))
+    assert cli(capsys, "import", tmp_path / "study")[0] == 0
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DICOM_COURIER_KEYSTORE_PASSWORD"}
+    log = tmp_path / "listen.log"
+    with log.open("wb") as output:
+        listening = subprocess.Popen(
+            [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            env={**env, "DICOM_COURIER_HOME": str(home)},
+        )  # fmt: skip
+    try:
+        wait_for_port(port, listening, log)
+        import pydicom
+
+        uid = pydicom.dcmread(first, stop_before_pixels=True).StudyInstanceUID
+        moved = subprocess.run(
+            [require_tool("movescu"), "-S", "-aet", "MOVER", "-aec", "COURIER", "-aem",
+             "PACS_SCP", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={uid}",
+             "127.0.0.1", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        listening.terminate()
+        listening.wait(timeout=10)
+    said = moved.stdout + moved.stderr
+    assert "Peer aborted" not in said, said
+    assert "UnableToProcess" in said or "C000" in said, said
+    logged = log.read_text()
+    assert (
+        "dicom-courier: warning: a C-MOVE to the TLS node(s) pacs will be refused: the "
+        "keystore password is needed and there is no terminal to ask on"
+    ) in logged, logged
+    assert "internal error" not in logged and "PasswordError" not in logged, logged

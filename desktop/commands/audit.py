@@ -72,7 +72,7 @@ def session(args: argparse.Namespace) -> Iterator[None]:
     if not getattr(args, "audited", True):
         yield
         return
-    trail = auditing.install(courier_home())
+    trail = auditing.install(courier_home(), background=True)
     forwarding = SessionForwarding(trail, args)
     auditing.application(started=True)
     try:
@@ -84,6 +84,8 @@ def session(args: argparse.Namespace) -> Iterator[None]:
 
 
 def _trail() -> AuditTrail:
+    """The user's trail, holding every event this process recorded (written first)."""
+    auditing.flush()
     return AuditTrail(courier_home(), Local.here())
 
 

@@ -5,6 +5,8 @@ edited, the same command with the same ``--boxes FILE`` masks exactly the boxes 
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,7 @@ from desktop.core.deid.table import UNSUPPORTED_OPTIONS, Option, parse_options
 from desktop.core.errors import CourierError
 
 if TYPE_CHECKING:
+    from desktop.core.deid.batch import Copied
     from desktop.core.deid.pixels import PixelPolicy
 
 OPTIONS = {option.cli_name: option for option in Option}
@@ -71,7 +74,15 @@ def register(commands: Any) -> None:
 
 
 def _deid(args: argparse.Namespace) -> int:
-    from desktop.deidentify import copies, with_signs
+    """SIGTERM ends it as Ctrl+C does: what it was writing is removed, its copies whole."""
+    from desktop.commands.options import terminated_as_interrupted
+
+    with terminated_as_interrupted():
+        return _deidentify(args)
+
+
+def _deidentify(args: argparse.Namespace) -> int:
+    from desktop.deidentify import copies
 
     options = _options(args)
     pixels = _pixel_policy(args)
@@ -85,7 +96,6 @@ def _deid(args: argparse.Namespace) -> int:
             args.recipient, open_keystore(args), untrusted=args.untrusted_recipient
         )
         print("\n".join(checked.lines()))
-    failures = 0
     made = copies(
         args.paths,
         args.out,
@@ -94,8 +104,16 @@ def _deid(args: argparse.Namespace) -> int:
         recipient=args.recipient,
         pixels=pixels,
     )
-    written = at_risk = 0
-    for done, signs in with_signs(made, searched=pixels is not None):
+    with closing(made):  # interrupted: the run's temporary files removed before we go on
+        return _report(made, searched=pixels is not None)
+
+
+def _report(made: "Iterator[Copied]", *, searched: bool) -> int:
+    """Say what became of each file as it comes; the exit status."""
+    from desktop.deidentify import with_signs
+
+    failures = written = at_risk = 0
+    for done, signs in with_signs(made, searched=searched):
         if done.copy is None:
             print(f"{done.source}: not de-identified: {done.error}", file=sys.stderr)
             failures += 1

@@ -23,6 +23,7 @@ from desktop.security.tls import parse_profile
 from desktop.serving import cached_connectors, query_retrieve
 
 if TYPE_CHECKING:
+    from desktop.security.keystore import Keystore
     from desktop.security.signing import Trust
 
 
@@ -133,12 +134,15 @@ def _listen(args: argparse.Namespace) -> int:
     tls = args.profile if args.tls else ""
     shown = indexing(lambda record: _show(record, history, trust, tls), lambda: store)
     sink = auditing.listener(shown, settings.ae_title)
-    connectors = cached_connectors(lambda node: node_connector(node, keystore))
+    connectors = cached_connectors(
+        lambda node: node_connector(node, keystore), keystore.trust_state
+    )
     services = query_retrieve(store, courier_home(), connectors)
     if not args.no_commitment:
         from desktop.commitments import listener_commitment
 
         services += listener_commitment(courier_home(), settings.ae_title, store, connectors)
+    _take_password_for_moves(keystore)
     listener = StorageListener(settings, sink, acceptor, services=services, access=access)
     listener.start()
     print(
@@ -153,6 +157,26 @@ def _listen(args: argparse.Namespace) -> int:
     listener.stop()
     store.close()
     return 0
+
+
+def _take_password_for_moves(keystore: "Keystore") -> None:
+    """A C-MOVE to a TLS node opens the node's identity: the keystore password is taken now
+    (a person may type it), never asked for on a listener's thread; without one, said now
+    (such moves are then refused with a failure status naming why)."""
+    from desktop.security.errors import PasswordError
+
+    nodes = [n.name for n in load_config(courier_home()).nodes.values() if n.tls and n.identity]
+    if not nodes:
+        return
+    try:
+        keystore.take_password()
+    except PasswordError as error:
+        print(
+            f"dicom-courier: warning: a C-MOVE to the TLS node(s) {', '.join(nodes)} will be "
+            f"refused: {error}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _refuse_open_door(args: argparse.Namespace) -> None:

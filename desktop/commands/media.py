@@ -11,12 +11,14 @@ from typing import Any
 
 from desktop import auditing
 from desktop.core.display import Window
+from desktop.core.errors import FrameError
 from desktop.core.export import export_mp4, export_png
 from desktop.core.frames import FrameSource
 from desktop.core.media import open_media
 from desktop.core.report import tree_to_json, tree_to_text
 from desktop.core.stack import Stack, series_stack
 from desktop.core.synthetic import write_media
+from desktop.core.words import counted
 
 
 def register(commands: Any) -> None:
@@ -46,10 +48,12 @@ def register(commands: Any) -> None:
     )
     export.add_argument(
         "--frame",
-        type=int,
-        default=0,
+        type=_frame_number,
+        default=1,
         metavar="N",
-        help="--png: the frame of a file, or the image of a series in stack order (from 0)",
+        help="--png: the frame of a file, or the image of a series in stack order, counted "
+        "from 1 as DICOM and the viewer's 'Image N/M' count (default: 1, the first); before "
+        "November 2026 it counted from 0",
     )
     export.add_argument("--window", type=_window, metavar="CENTER,WIDTH", help="window/level")
     export.add_argument(
@@ -73,6 +77,19 @@ def _window(text: str) -> Window:
         return Window.parse(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _frame_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a frame number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(
+            f"frames count from 1 (as DICOM and the viewer's 'Image N/M' do): --frame 1 is the "
+            f"first, not {number}"
+        )
+    return number
 
 
 def _positive(text: str) -> float:
@@ -124,19 +141,23 @@ def _frames(args: argparse.Namespace) -> "FrameSource | Stack":
 
 def _write_export(args: argparse.Namespace, frames: "FrameSource | Stack") -> int:
     if args.png:
-        source, frame = (
-            (frames, args.frame) if isinstance(frames, FrameSource) else frames.source(args.frame)
-        )
+        count, index = frames.frame_count, args.frame - 1  # --frame counts from 1
+        named = ", ".join(map(str, args.paths))
+        if args.frame > count:
+            what = "frame" if isinstance(frames, FrameSource) else "image"
+            raise FrameError(
+                f"{what} {args.frame} is out of range: {named} has {counted(count, what)} "
+                f"(1 to {count})"
+            )
+        source, frame = (frames, index) if isinstance(frames, FrameSource) else frames.source(index)
         export_png(
             source, args.png, frame=frame, window=args.window, stored_16bit=args.stored_16bit
         )
-        print(f"wrote image {args.frame} of {', '.join(map(str, args.paths))} to {args.png}")
+        print(f"wrote image {args.frame}/{count} of {named} to {args.png}")
     else:
         for _ in export_mp4(frames, args.mp4, fps=args.fps, window=args.window):
             pass
         rate = args.fps or frames.fps
-        from desktop.core.words import counted
-
         frames_written = counted(frames.frame_count, "frame")
         print(f"wrote {frames_written} at {rate:.4g} fps to {args.mp4}")
     return 0

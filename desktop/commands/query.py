@@ -160,7 +160,9 @@ def _commitment(args: argparse.Namespace, our_ae: str, store: LazyStore) -> list
     from desktop.serving import DeferredArchive, cached_connectors
 
     keystore = open_keystore(args)
-    connectors = cached_connectors(lambda node: node_connector(node, keystore))
+    connectors = cached_connectors(
+        lambda node: node_connector(node, keystore), keystore.trust_state
+    )
     return listener_commitment(courier_home(), our_ae, DeferredArchive(store), connectors)
 
 

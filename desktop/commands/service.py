@@ -8,13 +8,15 @@ import gc
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop import auditing, cli
 from desktop.commands.options import open_keystore, password_option
@@ -22,6 +24,9 @@ from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.security.passwords import PASSWORD_ENV
 from desktop.warm import wire
+
+if TYPE_CHECKING:
+    from desktop.security.keystore import Unlocked
 
 DURATION = re.compile(r"(\d+)\s*([smhd]?)")
 SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -68,8 +73,35 @@ def register(commands: Any) -> None:
                 "--log", type=Path, metavar="FILE", help="once listening, log to FILE"
             )
         action.set_defaults(run=run, audited=False)
+    stop = actions.add_parser("stop", help="stop the service (running commands finish first)")
+    stop.add_argument(
+        "--now",
+        action="store_true",
+        help="interrupt the running commands as Ctrl-C would (what they did not do stays queued)",
+    )
+    stop.add_argument(
+        "--wait",
+        type=duration,
+        default=STOP_WAIT,
+        metavar="DURATION",
+        help=f"how long to wait for the service to end (default {STOP_WAIT:g}s)",
+    )
+    stop.set_defaults(run=_stop, audited=False)
+    unlock = actions.add_parser(
+        "unlock",
+        parents=[password_option()],
+        help="ask for the keystore password and have the running service hold its secrets",
+    )
+    unlock.add_argument(
+        "--for",
+        dest="lasting",
+        type=duration,
+        default=8 * 3600,
+        metavar="DURATION",
+        help="forget them after this long (30m, 8h, 1d; default 8h)",
+    )
+    unlock.set_defaults(run=_unlock, audited=False)
     for name, run, text in (
-        ("stop", _stop, "stop the service (running commands finish first)"),
         ("status", _status, "whether a service runs, and whether it is unlocked"),
         ("lock", _lock, "make the service forget the keystore's secrets"),
     ):
@@ -85,6 +117,7 @@ def duration(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from desktop.net.queue import check_ahead
     from desktop.warm.server import Lease, Service
 
     home = courier_home()
@@ -100,7 +133,15 @@ def _run(args: argparse.Namespace) -> int:
             lease.holds = keystore.unlock_all()
         lease.until = time.monotonic() + args.lasting
         lease.wall_until = time.time() + args.lasting
-    service = Service(home, lease, idle=args.idle)
+    queue = home / "queue.sqlite"
+    service = Service(
+        home,
+        lease,
+        idle=args.idle,
+        on_lock=partial(_locked, home),
+        on_unlock=partial(_derived, home),
+        ahead=lambda: check_ahead(queue),
+    )
     service.listen()
     print(f"{READY} {service.path} (pid {service.pid})")
     print(_keystore_state(lease.wall_until if lease.holds else None))
@@ -138,15 +179,21 @@ def preload() -> None:
 
 def _start(args: argparse.Namespace) -> int:
     home = courier_home()
+    if args.unlock and _ask(home, wire.STATUS) is not None:  # as at login: unlock it
+        return _unlock(args)
     if (running := _ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     frozen = getattr(sys, "frozen", False)  # the installed bundle: its executable is the CLI
-    command = [sys.executable, *([] if frozen else ["-m", "desktop.warm"]), "service", "run"]
+    # -P: not the current directory first on its path (a "desktop" package there would be
+    # the code the service runs, and the clients would find it is not theirs)
+    python = [] if frozen else ["-P", "-m", "desktop.warm"]
+    command = [sys.executable, *python, "service", "run"]
     command += ["--log"]
     command += [str(home / "service.log"), "--for", str(args.lasting), "--idle", str(args.idle)]
     password = ""
     if args.unlock:  # asked here, on this terminal, checked before the service starts
-        password = open_keystore(args).unlock_all().password
+        with _audited(home), auditing.unlocking("keystore (warm service)", refusals_only=True):
+            password = open_keystore(args).unlock_all().password  # the service's is audited
         command += ["--unlock", "--password-file", "/dev/stdin"]
     service = subprocess.Popen(
         command,
@@ -170,24 +217,63 @@ def _start(args: argparse.Namespace) -> int:
     raise CourierError(f"the warm service did not start: {said.strip() or service.returncode}")
 
 
-def _stop(_args: argparse.Namespace) -> int:
+def _stop(args: argparse.Namespace) -> int:
+    """Stop the service; say the truth when it is still finishing commands (exit 1)."""
+    from desktop.warm.server import LOCK_NAME, holder
+
     home = courier_home()
     status = _ask(home, wire.STATUS)
-    if status is None or _ask(home, wire.STOP) is None:
+    if status is not None and _ask(home, wire.STOP) is not None:
+        pid, commands = status["pid"], status["commands"]
+    elif (held := holder(home / LOCK_NAME)) is not None and held.stopping:
+        pid, commands = held.pid, _children(held.pid)  # asked before: stopping already
+    else:
         print(f"no warm service runs for {home}")
         return 0
-    deadline = time.monotonic() + STOP_WAIT
-    while _alive(status["pid"]) and time.monotonic() < deadline:
+    if args.now:
+        for command in commands:  # Ctrl-C: each ends truthfully, its job left pending
+            with suppress(ProcessLookupError):
+                os.kill(command, signal.SIGINT)
+    deadline = time.monotonic() + args.wait
+    while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    print(f"warm service stopped (pid {status['pid']})")
-    return 0
+    if not _alive(pid):
+        print(f"warm service stopped (pid {pid})")
+        return 0
+    running = _children(pid)
+    print(
+        f"warm service stopping (pid {pid}): it takes no new commands, and ends once its "
+        f"{len(running)} running command(s) (pid {', '.join(map(str, running))}) have ended; "
+        "'dicom-courier service stop --now' interrupts them"
+    )
+    return 1
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` forked for commands, still running (Linux's /proc says)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if entry.name.isdigit() and int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return sorted(found)
 
 
 def _status(_args: argparse.Namespace) -> int:
+    from desktop.warm.server import LOCK_NAME, holder
+
     home = courier_home()
     status = _ask(home, wire.STATUS)
     if status is None:
-        print(f"no warm service runs for {home}")
+        held = holder(home / LOCK_NAME)
+        if held is not None and held.stopping:
+            print(
+                f"warm service stopping (pid {held.pid}): it takes no new commands and ends "
+                f"once its {held.running} running command(s) have ended"
+            )
+        else:
+            print(f"no warm service runs for {home}")
         return 1
     since = dt.datetime.fromtimestamp(status["started"], dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"warm service running: pid {status['pid']}, since {since}, on {status['socket']}")
@@ -205,6 +291,33 @@ def _lock(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _unlock(args: argparse.Namespace) -> int:
+    """Have the running service unlock the keystore with the password asked here (on this
+    terminal, or --password-file): the service checks it, derives, audits."""
+    from desktop.security.passwords import password_source
+
+    home = courier_home()
+    if _ask(home, wire.STATUS) is None:
+        print(f"no warm service runs for {home} ('service start --unlock' starts one unlocked)")
+        return 1
+    password = password_source(args.password_file, str(home.absolute()))(False)
+    answer = _ask(home, wire.UNLOCK, b"%d" % args.lasting, password.encode())
+    word, _, rest = (answer or {}).get("answer", "").partition(" ")
+    if word != "unlocked":
+        raise CourierError(rest or "the warm service stopped before it answered")
+    print(_keystore_state(float(rest)))
+    return 0
+
+
+def _derived(home: Path, password: str) -> "Unlocked":
+    """The keystore's secrets derived from ``password`` in the service (``service
+    unlock``): the unlock, or its refusal, audited."""
+    from desktop.security.keystore import Keystore
+
+    with _audited(home), auditing.unlocking("keystore (warm service)"):
+        return Keystore(home, lambda _new: password).unlock_all()
+
+
 def _keystore_state(until: float | None) -> str:
     if until is None:
         return "keystore locked: commands ask for its password as usual"
@@ -212,8 +325,8 @@ def _keystore_state(until: float | None) -> str:
     return f"keystore unlocked until {when} ('service lock' forgets it sooner)"
 
 
-def _ask(home: Path, kind: bytes) -> dict[str, Any] | None:
-    """Ask the home's service (status, stop, lock); None when none answers."""
+def _ask(home: Path, kind: bytes, *fields: bytes) -> dict[str, Any] | None:
+    """Ask the home's service (status, stop, lock, unlock); None when none answers."""
 
     from desktop.warm.client import connect
 
@@ -222,7 +335,7 @@ def _ask(home: Path, kind: bytes) -> dict[str, Any] | None:
         return None
     with closing(connection):  # a bare _socket.socket
         try:
-            connection.sendall(wire.frame([wire.PROTOCOL, kind]))
+            connection.sendall(wire.frame([wire.PROTOCOL, kind, *fields]))
             answer = wire.Lines(connection).next()
         except (TimeoutError, OSError):
             return None
@@ -264,6 +377,13 @@ def _log_to_stderr() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # not again by the commands' "dicom-courier: warning:" lines
+
+
+def _locked(home: Path, description: str) -> None:
+    """The service forgot its unlocked secrets (``service lock``, ``--for`` ran out, it
+    stops): 110114 Logout in the audit trail, saying what was locked and why."""
+    with _audited(home):
+        auditing.locked(description)
 
 
 @contextmanager

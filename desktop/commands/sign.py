@@ -61,6 +61,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="an unsigned file passes (by default it fails: a stripped signature must not)",
     )
+    verify.add_argument(
+        "--allow-uncovered",
+        action="store_true",
+        help="elements of a signed data set that no signature covers (added after signing?) "
+        "are only warned of (by default the file fails)",
+    )
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(run=_verify, password_file=None)
 
@@ -156,6 +162,14 @@ def _verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    uncovered = [c for c in checks if c.uncovered]
+    if uncovered and not args.allow_uncovered:
+        print(
+            f"{len(uncovered)} file(s) hold elements no signature covers (added or changed "
+            "after signing?): not verified (--allow-uncovered lets them pass)",
+            file=sys.stderr,
+        )
+        return 1
     return 0 if all(c.ok for c in checks) else 1
 
 
@@ -166,9 +180,17 @@ def _lines(check: "FileCheck") -> list[str]:
         return [f"{check.path}: unsigned"]
     bad = sum(1 for c in check.signatures if c.verdict != "valid")
     summary = "all valid" if not bad else f"{bad} NOT VALID"
+    if check.uncovered:
+        summary += f", but {len(check.uncovered)} element(s) covered by none"
     lines = [f"{check.path}: {len(check.signatures)} signature(s), {summary}"]
     for number, checked in enumerate(check.signatures, 1):
         lines += _signature_lines(number, checked)
+    if check.uncovered:
+        names = ", ".join(check.as_json()["uncovered"])
+        lines.append(
+            f"  WARNING: {len(check.uncovered)} element(s) of the main data set covered by no "
+            f"signature (added or changed after signing?): {names}"
+        )
     return lines
 
 

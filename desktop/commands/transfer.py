@@ -162,13 +162,14 @@ def register(commands: Any) -> None:
     queue.add_argument("--json", action="store_true")
     queue.set_defaults(run=_queue_list)
     queue_actions = queue.add_subparsers(metavar="ACTION")
-    for name, handler, text in (
-        ("retry", _queue_retry, "make a job's failures pending again"),
-        ("cancel", _queue_cancel, "cancel a job"),
-    ):
-        action = queue_actions.add_parser(name, help=text)
-        action.add_argument("job", type=int)
-        action.set_defaults(run=handler)
+    retry = queue_actions.add_parser("retry", help="make a job's failures pending again")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("job", type=int, nargs="?")
+    which.add_argument("--failed", action="store_true", help="every failed job")
+    retry.set_defaults(run=_queue_retry)
+    cancel = queue_actions.add_parser("cancel", help="cancel a job")
+    cancel.add_argument("job", type=int)
+    cancel.set_defaults(run=_queue_cancel)
     show = queue_actions.add_parser("show", help="a job's instances: sent, committed ...")
     show.add_argument("job", type=int)
     show.add_argument("--json", action="store_true")
@@ -391,7 +392,6 @@ def _echo(args: argparse.Namespace) -> int:
             "transcript": result.transcript,
         }
     )
-    tls = result.transcript.get("protocol")
     if args.json:
         print(
             json.dumps(
@@ -405,10 +405,9 @@ def _echo(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(
-            f"echo {node.name}: {result.status.describe()} in {result.milliseconds:.0f} ms"
-            + (f" over {tls} {result.transcript.get('cipher')}" if tls else " (plain)")
-        )
+        from desktop.nodes import echo_words
+
+        print(echo_words(node.name, result))
     return 0 if not result.status.failed else 1
 
 
@@ -449,6 +448,7 @@ def items_from(
                 instance.transfer_syntax_uid,
                 instance.size or 0,
                 dataset_offset=instance.dataset_offset,
+                state_when_queued=instance.file_state,  # as it was read: its metadata's
             )
         )
     if (study or series) and not items and not skipped:
@@ -465,10 +465,13 @@ def _send(args: argparse.Namespace) -> int:
 
         ahead = ConnectingAhead(node, keystore)  # unlocks and connects meanwhile
     try:
-        # The connector first (its secret deriving since the start): imports and a media
-        # scan beside its file reads, audit record and TLS context would take the GIL back at
-        # each of them, and the first byte would wait for them. The handshakes run beside.
-        connector = ahead.ready()  # a wrong password or damaged identity queues nothing
+        # The connector first when it derives a secret (its thread since the start): imports
+        # and a media scan beside its file reads, audit record and TLS context would take the
+        # GIL back at each of them, and the first byte would wait for them. One whose identity
+        # a warm service holds (or a plain node's) is made in a moment: the scan goes beside.
+        # The handshakes run beside.
+        if node.tls and node.identity and not keystore.holds(node.identity):
+            ahead.ready()
         with collecting_later():
             from desktop.core.audit.studies import studies_in
             from desktop.core.media import open_media
@@ -485,6 +488,7 @@ def _send(args: argparse.Namespace) -> int:
             items, skipped = items_from(trees, args.study, args.series)
             for line in shared_warnings(trees, [args.study] if args.study else None):
                 print(line, file=sys.stderr)
+            connector = ahead.ready()  # a wrong password or damaged identity queues nothing
             queue = TransferQueue(courier_home() / "queue.sqlite")
             sweep(queue, courier_home())
             description = ", ".join(str(p) for p in args.paths)
@@ -868,20 +872,27 @@ def _queue_list(args: argparse.Namespace) -> int:
 
 
 def _queue_retry(args: argparse.Namespace) -> int:
+    """Retry one job, or (``--failed``) every failed one, as the GUI's Retry failed does."""
     from desktop.net.queue import TransferQueue
 
     queue = TransferQueue(courier_home() / "queue.sqlite")
-    node = queue.job(args.job).node
-    if node not in load_config(courier_home()).nodes:
-        raise CourierError(
-            f"job {args.job} cannot be retried: its node {node!r} is no longer configured; "
-            f"add it again (node add {node} ...) or cancel the job (queue cancel {args.job})"
+    jobs = [j.id for j in queue.jobs() if j.state == "failed"] if args.failed else [args.job]
+    if not jobs:
+        print("no failed job to retry")
+    nodes = load_config(courier_home()).nodes
+    for job_id in jobs:
+        node = queue.job(job_id).node
+        if node not in nodes:
+            raise CourierError(
+                f"job {job_id} cannot be retried: its node {node!r} is no longer configured; "
+                f"add it again (node add {node} ...) or cancel the job (queue cancel {job_id})"
+            )
+        count = queue.retry(job_id)
+        print(
+            f"job {job_id}: {count} instance(s) pending again (dicom-courier queue run)"
+            if count
+            else f"job {job_id}: nothing to retry"
         )
-    count = queue.retry(args.job)
-    if not count:
-        print(f"job {args.job}: nothing to retry")
-        return 0
-    print(f"job {args.job}: {count} instance(s) pending again (dicom-courier queue run)")
     return 0
 
 

@@ -12,12 +12,13 @@ from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.connect import node_tls, tls_client
 from desktop.core.config import ConfigError, find_node, load_config
+from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
 from desktop.security.passwords import read_password_file
-from desktop.security.revocation import held_crls, import_crl, remove_crl
+from desktop.security.revocation import held_crls, import_crl, remove_crl, revoked_entries
 from desktop.security.tls import parse_profile
 
 
@@ -79,6 +80,11 @@ def register(commands: Any) -> None:
         "remove", parents=[secret], help="remove an identity, a trusted CA or a CRL"
     )
     remove.add_argument("id")
+    remove.add_argument(
+        "--force",
+        action="store_true",
+        help="remove an identity even when nodes or the audit forwarding use it, unasked",
+    )
     remove.set_defaults(run=_remove)
 
     change = actions.add_parser(
@@ -174,13 +180,22 @@ def _list(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     cas, identities, damaged = keystore.trusted(), keystore.identities(), keystore.damaged()
     crls, now = held_crls(keystore), dt.datetime.now(dt.UTC)
+    revoked = revoked_entries(keystore)
     if args.json:
         print(
             json.dumps(
                 {
-                    "trusted_cas": [{"id": _id(c), **c.as_json()} for c in cas],
+                    "trusted_cas": [
+                        {"id": _id(c), **c.as_json(), "revoked": revoked.get(c.fingerprint, "")}
+                        for c in cas
+                    ],
                     "identities": [
-                        {"id": i.name, "allow_legacy": i.allow_legacy, **i.certificate.as_json()}
+                        {
+                            "id": i.name,
+                            "allow_legacy": i.allow_legacy,
+                            **i.certificate.as_json(),
+                            "revoked": revoked.get(i.certificate.fingerprint, ""),
+                        }
                         for i in identities
                     ],
                     "crls": [{**c.as_json(), "warning": c.expiry(now)} for c in crls],
@@ -193,6 +208,7 @@ def _list(args: argparse.Namespace) -> int:
     print(f"Trusted CAs ({len(cas)}):")
     for info in cas:
         print(f"  {_id(info)}  {info.subject}  until {info.not_after:%Y-%m-%d}")
+        _say_revoked(revoked.get(info.fingerprint, ""))
     print(f"Identities ({len(identities)}):")
     for identity in identities:
         info = identity.certificate
@@ -200,6 +216,7 @@ def _list(args: argparse.Namespace) -> int:
             f"  {identity.name}  {info.subject}  until {info.not_after:%Y-%m-%d}  "
             f"{', '.join(info.extended_key_usages) or 'any usage'}"
         )
+        _say_revoked(revoked.get(info.fingerprint, ""))
     print(f"CRLs ({len(crls)}):")
     for crl in crls:
         until = f"{crl.next_update:%Y-%m-%d}" if crl.next_update else "-"
@@ -214,6 +231,11 @@ def _list(args: argparse.Namespace) -> int:
     for entry in damaged:
         print(f"  {entry.path}: {entry.reason}")
     return 0
+
+
+def _say_revoked(why: str) -> None:
+    if why:
+        print(f"    REVOKED: {why}, by a revocation list of the keystore")
 
 
 def _id(info: CertificateInfo) -> str:
@@ -248,10 +270,14 @@ def _show(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     keystore = open_keystore(args)
     crl = remove_crl(keystore, args.id)
-    if crl is None:
-        print(f"removed {keystore.remove(args.id)}")
+    if crl is not None:
+        print(f"removed {crl.describe()}")
         return 0
-    print(f"removed {crl.describe()}")
+    kind, _, name = keystore.locate(args.id)
+    if kind == "identity" and not args.force and not _may_remove_identity(name):
+        print("nothing removed")
+        return 1
+    print(f"removed {keystore.remove(args.id)}")
     return 0
 
 
@@ -282,6 +308,27 @@ def _change_password(args: argparse.Namespace) -> int:
         "again under it; a running service must be unlocked again with the new one"
     )
     return 0
+
+
+def _may_remove_identity(name: str) -> bool:
+    """Refused while nodes or the audit forwarding use identity ``name`` (said); asked on a
+    terminal otherwise: its private key goes for good."""
+    from desktop.nodes import identity_users
+
+    users = identity_users(courier_home(), name)
+    if users:
+        raise CourierError(
+            f"identity {name} is used by {', '.join(users)}: they would stop working, and its "
+            "private key would be deleted for good; change them first, or remove it anyway "
+            "with --force"
+        )
+    if not sys.stdin.isatty():
+        return True
+    answer = input(
+        f"Remove identity {name}? Its private key is deleted for good (only its certificate "
+        "can be exported). [y/N] "
+    )
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _export_cert(args: argparse.Namespace) -> int:

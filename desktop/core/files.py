@@ -317,15 +317,18 @@ _LEFTOVER = re.compile(r"\.dc-(\d+)-[-0-9a-f]+\.tmp")
 STALE_AFTER = 3600.0
 
 
-def sweep_leftovers(folder: Path) -> list[Path]:
+def sweep_leftovers(folder: Path, *, run: int | None = None) -> list[Path]:
     """Remove the temporary files (``AtomicBatch``'s) that runs no longer alive left under
     ``folder`` (killed, or the power cut, before moving them into place); the paths removed.
-    A file of a live run is kept (on Windows: one changed within ``STALE_AFTER``)."""
+    A file of a live run is kept (on Windows: one changed within ``STALE_AFTER``). With
+    ``run``: the files of that run only (this process's, stopped, its workers ended)."""
     removed: list[Path] = []
     for leftover in folder.rglob(".dc-*.tmp"):
         found = _LEFTOVER.fullmatch(leftover.name)
         with contextlib.suppress(FileNotFoundError):
-            if found is None or not leftover.is_file() or _alive(int(found[1]), leftover):
+            if found is None or not leftover.is_file():
+                continue
+            if int(found[1]) != run if run is not None else _alive(int(found[1]), leftover):
                 continue
             leftover.unlink()
             removed.append(leftover)

@@ -22,6 +22,7 @@ from typing import Any
 
 from desktop.core.attributes import BROWSER_TAGS
 from desktop.core.errors import HeaderError, NotDicomError, TruncatedHeaderError
+from desktop.core.file_state import file_state, settled
 from desktop.core.uids import EXPLICIT_VR_BIG_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from desktop.core.values import RawElement, RawValues
 
@@ -75,6 +76,9 @@ class Header:
     values: RawValues
     pixel_data: PixelDataLocation | None
     dataset_offset: int  # where the data set starts, just after the file meta information
+    #: The file's state as it was read (core/file_state), when settled enough to vouch for
+    #: it ('' otherwise): what a queue takes as the state of the file queued.
+    state: str = ""
 
 
 @dataclass(slots=True)
@@ -199,7 +203,7 @@ class ElementCursor:
         return pos
 
 
-HEAD_LENGTH = 1 << 16  # file meta information is a few hundred bytes
+HEAD_LENGTH = 1 << 14  # file meta information is a few hundred bytes, a CT header ~2 KB
 
 
 def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
@@ -210,18 +214,49 @@ def read_header(path: Path, wanted: Iterable[int] = BROWSER_TAGS) -> Header:
     """
     wanted_tags = frozenset(wanted)
     try:
-        with path.open("rb", buffering=0) as handle:  # the map reads it: no buffer
-            size = os.fstat(handle.fileno()).st_size  # the file opened, not the path again
+        with path.open("rb", buffering=0) as handle:
+            status = os.fstat(handle.fileno())  # the file opened, not the path again
+            size, state = status.st_size, file_state(status) if settled(status) else ""
             if size < PREAMBLE_LENGTH + 4:
                 raise NotDicomError(f"not a DICOM file (only {size} bytes)")
+            head = handle.read(HEAD_LENGTH)
+            if head[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
+                if is_sealed(head[:SEALED_HEAD]):
+                    raise HeaderError(SEALED)
+                raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
+            if len(head) >= size:  # all of the file
+                return _parse(path, head, size, wanted_tags, state=state)
+            header = _from_head(path, head, size, wanted_tags, state)
+            if header is not None:
+                return header
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-                if buffer[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] != DICOM_PREFIX:
-                    if is_sealed(buffer[:SEALED_HEAD]):
-                        raise HeaderError(SEALED)
-                    raise NotDicomError("not a DICOM file (no 'DICM' marker after the preamble)")
-                return _parse(path, buffer, size, wanted_tags)
+                return _parse(path, buffer, size, wanted_tags, state=state)  # maps what it reads
     except OSError as error:
         raise HeaderError(f"cannot read the file: {error.strerror or error}") from error
+
+
+def _from_head(
+    path: Path, head: bytes, size: int, wanted: frozenset[int], state: str
+) -> Header | None:
+    """The header of a ``size``-byte file read from its first bytes alone when they hold all
+    of it (not deflated, the walk ending at a pixel data of defined length inside them: a
+    read of a few kilobytes instead of a map of the file); None when more must be read. The
+    walk never reads past an element without reading the next one's header, so a value cut
+    off by the end of ``head`` fails the walk, which the whole file then does again."""
+    try:
+        meta = read_meta(head, size)
+        if (
+            meta[0].get(0x00020010, b"").decode("ascii", "replace").strip("\0 ")
+            in DEFLATED_SYNTAXES
+        ):
+            return None
+        header = _parse(path, head, size, wanted, meta, state=state)
+    except (HeaderError, struct.error):
+        return None
+    pixels = header.pixel_data
+    if pixels is None or pixels.length is None or pixels.value_offset > len(head):
+        return None
+    return header
 
 
 def dataset_offset(path: Path) -> int:
@@ -253,10 +288,20 @@ def is_sealed(head: bytes) -> bool:
     return head[start : start + len(ENVELOPED_DATA)] == ENVELOPED_DATA
 
 
-def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> Header:
-    meta, pos = read_meta(buffer, size)
+def _parse(
+    path: Path,
+    buffer: bytes | mmap.mmap,
+    size: int,
+    wanted: frozenset[int],
+    meta: tuple[dict[int, bytes], int] | None = None,
+    *,
+    state: str = "",
+) -> Header:
+    """The header in ``buffer`` (``meta``: its file meta and end, when already read) of a
+    file in ``state``."""
+    elements_meta, pos = meta or read_meta(buffer, size)
     syntax, media_class, media_instance = (
-        meta.get(tag, b"").decode("ascii", "replace").strip("\0 ")
+        elements_meta.get(tag, b"").decode("ascii", "replace").strip("\0 ")
         for tag in (0x00020010, 0x00020002, 0x00020003)
     )
     if syntax in DEFLATED_SYNTAXES:
@@ -265,7 +310,7 @@ def _parse(path: Path, buffer: mmap.mmap, size: int, wanted: frozenset[int]) -> 
         cursor = open_cursor(buffer, pos, size, syntax)
         elements, pixel_data = _walk(cursor, pos, size, wanted)
     values = RawValues(elements, cursor.little)
-    return Header(path, size, syntax, media_class, media_instance, values, pixel_data, pos)
+    return Header(path, size, syntax, media_class, media_instance, values, pixel_data, pos, state)
 
 
 def _walk(
@@ -286,7 +331,7 @@ def _walk(
 
 
 def _walk_deflated(
-    buffer: mmap.mmap, pos: int, wanted: frozenset[int]
+    buffer: bytes | mmap.mmap, pos: int, wanted: frozenset[int]
 ) -> tuple[ElementCursor, dict[int, RawElement], PixelDataLocation | None]:
     """Walk a deflated data set, inflating only as far as its pixel data, in bounded memory.
 
@@ -380,7 +425,7 @@ def _locate_pixel_data(
     return PixelDataLocation(tag, value, None, end)
 
 
-def _encoded_implicit(buffer: mmap.mmap, pos: int, size: int, syntax: str) -> bool:
+def _encoded_implicit(buffer: bytes | mmap.mmap, pos: int, size: int, syntax: str) -> bool:
     """Whether the data set is implicit VR, trusting its bytes over a transfer syntax that lies."""
     if pos + 6 > size:
         return syntax == IMPLICIT_VR_LITTLE_ENDIAN

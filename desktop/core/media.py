@@ -196,6 +196,7 @@ def _apply_header(entry: InstanceEntry, header: Header, problems: list[Problem])
     entry.path = header.path
     entry.size = header.file_size
     entry.dataset_offset = header.dataset_offset
+    entry.file_state = header.state
     entry.transfer_syntax_uid = entry.transfer_syntax_uid or header.transfer_syntax_uid
     # The data set's UIDs identify the instance (a C-STORE must carry them); the file meta's
     # and a DICOMDIR's are copies, used only when the data set has none.

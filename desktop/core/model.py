@@ -108,6 +108,7 @@ class InstanceEntry:
     image_position: tuple[float, ...] | None = None
     image_orientation: tuple[float, ...] | None = None
     dataset_offset: int = 0  # where the file's data set starts (0: its file not read)
+    file_state: str = ""  # its file's state as read, when settled (core/file_state)
 
 
 @dataclass(slots=True)
@@ -127,6 +128,7 @@ class Instance:
     image_position: tuple[float, ...] | None = None  # Image Position (Patient), mm
     image_orientation: tuple[float, ...] | None = None  # Image Orientation (Patient), 6 cosines
     dataset_offset: int = 0  # where the file's data set starts (0: its file not read)
+    file_state: str = ""  # its file's state as read, when settled (core/file_state)
 
     @property
     def sop_class_name(self) -> str:
@@ -242,6 +244,7 @@ def build_tree(
                 entry.image_position,
                 entry.image_orientation,
                 entry.dataset_offset,
+                entry.file_state,
             )
         )
     ordered = sorted(patients.values(), key=lambda p: (p.patient_name.casefold(), p.patient_id))

@@ -21,3 +21,24 @@ def courier_cache() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("dicom-courier", appauthor=False))
+
+
+def unsafe_home(home: Path) -> str:
+    """Why another user could read or change what ``home`` holds (it is theirs, or writable
+    by group or others), in words; "" when it is safe or not made yet."""
+    try:
+        status = home.stat()
+    except OSError:
+        return ""
+    if status.st_uid != os.geteuid():
+        return (
+            f"the Courier home {home} belongs to another user (uid {status.st_uid}): they can "
+            "read and change its configuration, queue and keystore; use a home of your own "
+            f"({HOME_ENV})"
+        )
+    if status.st_mode & 0o022:
+        return (
+            f"the Courier home {home} is writable by other users (mode {status.st_mode & 0o777:o}):"
+            f" they can change its configuration and queue; make it private: chmod 700 {home}"
+        )
+    return ""

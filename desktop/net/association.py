@@ -59,6 +59,7 @@ class Association:
         self.max_pdv_data = UNLIMITED_PDU_CHUNK
         self.roles: dict[str, tuple[int, int]] = {}  # SOP class → roles the peer accepted
         self._message_id = 0
+        self._spare: bytearray | None = None  # a file's framing buffer, sent: the next's
 
     @classmethod
     def request(
@@ -173,6 +174,7 @@ class Association:
         with self._guard():
             for data in frames:
                 self._write(data)
+                self._keep(data)
 
     def frame_file(
         self,
@@ -204,7 +206,9 @@ class Association:
         digest: "pdu.Hash | None",
         before_last: Callable[[], None] | None,
     ) -> Iterator[memoryview]:
-        """The command then ``size`` bytes of ``handle`` as PDU-framed batches to write."""
+        """The command then ``size`` bytes of ``handle`` as PDU-framed batches to write (in
+        the buffer of the file sent before, when there is one)."""
+        spare, self._spare = self._spare, None
         return pdu.file_frames(
             context_id,
             handle,
@@ -214,6 +218,7 @@ class Association:
             lead=self._command_frames(context_id, command),
             digest=digest,
             before_last=before_last,
+            spare=spare,
         )
 
     def _command_frames(self, context_id: int, command: bytes) -> bytes:
@@ -223,9 +228,15 @@ class Association:
         )
 
     def send_framed(self, framed: memoryview) -> None:
-        """Send what ``frame_file`` framed."""
+        """Send what ``frame_file`` framed (its buffer then frames the next file)."""
         with self._guard():
             self._write(framed)
+        self._keep(framed)
+
+    def _keep(self, sent: memoryview) -> None:
+        """The buffer of what was just sent frames the next file."""
+        if isinstance(sent.obj, bytearray):
+            self._spare = sent.obj
 
     def response(
         self,

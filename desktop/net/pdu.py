@@ -703,17 +703,20 @@ def file_frames(
     lead: bytes = b"",
     digest: Hash | None = None,
     before_last: Callable[[], None] | None = None,
+    spare: bytearray | None = None,
 ) -> Iterator[memoryview]:
     """The next ``size`` bytes of ``handle`` as a data set in P-DATA-TF PDUs of at most
     ``limit`` bytes each, read straight into framed batches of about ``batch`` bytes (one
     copy on the way to the socket, one read per batch where the system has scatter reads).
     ``lead`` (the command's PDUs) starts the first batch: command and data leave in one
     write. Each batch is a view of one buffer, reused for the next: send it before asking
-    for the next. The bytes read update ``digest`` (the file is read once); ``before_last``
-    is called once all are read, before the last batch is given (it may raise to keep the
-    data set from ever being complete)."""
+    for the next. That buffer is ``spare`` when it is large enough (a buffer already sent:
+    no new memory to zero and fault in), else a new one. The bytes read update ``digest``
+    (the file is read once); ``before_last`` is called once all are read, before the last
+    batch is given (it may raise to keep the data set from ever being complete)."""
     per_batch = max(1, min(batch // (limit + PDV_HEADER), -(-size // limit)))
-    view = memoryview(bytearray(len(lead) + per_batch * (limit + PDV_HEADER)))
+    needed = len(lead) + per_batch * (limit + PDV_HEADER)
+    view = memoryview(spare if spare is not None and len(spare) >= needed else bytearray(needed))
     view[: len(lead)] = lead
     used, remaining = len(lead), size
     full = pdv_header(limit, context_id, False, False)

@@ -135,6 +135,7 @@ class StorageListener:
         self._waiting: dict[socket.socket, Waiting] = {}  # oldest first
         self._associations = threading.BoundedSemaphore(settings.max_associations)
         self._open: set[socket.socket] = set()
+        self._serving: set[threading.Thread] = set()  # joined by ``stop``
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -189,7 +190,8 @@ class StorageListener:
                     )
 
     def stop(self) -> None:
-        """Stop accepting and close every connection (their partial files are removed)."""
+        """Stop accepting and close every connection, waiting (up to 5 s) for their threads
+        to end: their partial files are removed, nothing is written afterwards."""
         if self._socket is None:
             return
         self._stopping.set()
@@ -202,6 +204,10 @@ class StorageListener:
         with self._lock:
             for connection in list(self._open):
                 _shutdown(connection)
+            serving = list(self._serving)
+        deadline = time.monotonic() + 5
+        for thread in serving:  # they remove what they were receiving, then end
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # -- connections -----------------------------------------------------------------------
 
@@ -219,9 +225,12 @@ class StorageListener:
                 continue
             raw.settimeout(None)
             waiting = self._admit(raw, host, f"{host}:{port}")
-            threading.Thread(
+            thread = threading.Thread(
                 target=self._serve, args=(raw, waiting), daemon=True, name=f"scp:{host}:{port}"
-            ).start()
+            )
+            with self._lock:
+                self._serving.add(thread)
+            thread.start()
 
     def _admit(self, raw: socket.socket, host: str, peer: str) -> Waiting:
         """Count ``raw`` as waiting; at a cap, push out the oldest waiting connection of the
@@ -310,6 +319,7 @@ class StorageListener:
             with self._lock:  # before the descriptor is closed and may be reused
                 self._waiting.pop(raw, None)
                 self._open.difference_update({raw, connection})
+                self._serving.discard(threading.current_thread())
             _shutdown(connection)
 
     def _track(self, connection: socket.socket) -> socket.socket:

@@ -248,7 +248,7 @@ def _by_reason(reason: str, error: BaseException, facts: Facts, where: str) -> D
     if (
         reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED"
         or (not facts.sent_identity and reason == "SSLV3_ALERT_HANDSHAKE_FAILURE")
-        or (not facts.sent_identity and _closed(error) and facts.stage == "after-handshake")
+        or (not facts.sent_identity and closed(error) and facts.stage == "after-handshake")
     ):
         return Diagnosis(
             "client-cert-required",
@@ -294,7 +294,7 @@ def _by_reason(reason: str, error: BaseException, facts: Facts, where: str) -> D
             "An ECDSA server certificate over TLS 1.2 needs profile bcp195-rfc8996;"
             " otherwise compare the peer's cipher settings with the profile's",
         )
-    if reason in NOT_TLS_REASONS or _closed(error):
+    if reason in NOT_TLS_REASONS or closed(error):
         return Diagnosis(
             "peer-closed",
             f"{where} closed the connection during the TLS handshake without saying why",
@@ -308,8 +308,20 @@ def _by_reason(reason: str, error: BaseException, facts: Facts, where: str) -> D
     )
 
 
-def _closed(error: BaseException) -> bool:
+def closed(error: BaseException) -> bool:
+    """Whether ``error`` is the peer closing the connection without a word."""
     return isinstance(error, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError | EOFError)
+
+
+def plain_peer_closed(host: str, port: int, calling_ae_title: str) -> Diagnosis:
+    """A plain DICOM peer (its port speaks no TLS) closed the connection without an
+    A-ASSOCIATE-RJ or an A-ABORT: how a PACS refuses a caller it does not know."""
+    return Diagnosis(
+        "peer-closed",
+        f"{host}:{port} closed the connection without answering (no A-ASSOCIATE-RJ, no A-ABORT)",
+        f"It may not know our AE title {calling_ae_title} or our address (many archives "
+        "refuse unknown callers so): check that it lists us; the peer's log says why",
+    )
 
 
 def missing_crl(code: int, whose: str) -> Diagnosis:

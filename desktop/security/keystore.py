@@ -224,7 +224,7 @@ class Keystore:
         """Every trusted CA as one PEM bundle (for an SSL context); a damaged file is skipped
         with a warning. OpenSSL checks the entries first; only when one of them does not load
         are they all read with cryptography, to say which and why."""
-        signature = self._entries()
+        signature = self.trust_state()
         held = _checked_pems.get(self.folder)
         if held is not None and held[0] == signature:
             return held[1]
@@ -236,10 +236,12 @@ class Keystore:
             logger.warning("keystore entry %s skipped: %s", entry.path, entry.reason)
         return "".join(info.pem for info in self.trusted())
 
-    def _entries(self) -> tuple[tuple[str, int, int, int], ...]:
-        """The CAs' and identities' files as they are now (name, inode, size, modification)."""
+    def trust_state(self) -> tuple[tuple[str, int, int, int], ...]:
+        """The CAs', identities' and CRLs' files as they are now (name, inode, size,
+        modification): a long-running process (a listener, the GUI) builds its TLS contexts
+        again when this changes."""
         found = []
-        for sub in ("trusted", "identities"):
+        for sub in ("trusted", "identities", "crls"):
             with suppress(OSError), os.scandir(self.folder / sub) as entries:
                 for entry in entries:
                     with suppress(OSError):
@@ -472,6 +474,17 @@ class Keystore:
                         tls[path.stem] = (signature, held)
         return Unlocked(password, secrets, tls)
 
+    def holds(self, name: str) -> bool:
+        """Whether identity ``name`` opens from what a warm service holds (the password and
+        its secret, from the unlock at the service's start): nothing asked, nothing derived."""
+        if self._unlocked is None:
+            return False
+        try:
+            kdf = _secret_kdf(self._public_path(name))
+        except KeystoreError:  # its opening says why
+            return False
+        return kdf is not None and (kdf["salt"], kdf["rounds"]) in self._unlocked.secrets
+
     def use(self, unlocked: Unlocked) -> None:
         """Open identities with ``unlocked``'s password and secrets: no prompt, no derivation
         (an identity imported since is derived as usual)."""
@@ -527,10 +540,10 @@ class Keystore:
 
     def find(self, reference: str) -> tuple[str, CertificateInfo]:
         """An entry by identity name or fingerprint prefix: ("identity"|"ca", certificate)."""
-        kind, info, _ = self._locate(reference)
+        kind, info, _ = self.locate(reference)
         return kind, info
 
-    def _locate(self, reference: str) -> tuple[str, CertificateInfo, str]:
+    def locate(self, reference: str) -> tuple[str, CertificateInfo, str]:
         """``find``'s entry and, for an identity, its name: the one named, never another
         identity that holds the same certificate."""
         for identity in self.identities():
@@ -554,7 +567,7 @@ class Keystore:
 
     def remove(self, reference: str) -> str:
         """Remove an identity or a trusted CA; returns what was removed."""
-        kind, info, name = self._locate(reference)
+        kind, info, name = self.locate(reference)
         with self._writing():
             if kind == "ca":
                 (self.folder / "trusted" / f"{_short_id(info.fingerprint)}.pem").unlink(

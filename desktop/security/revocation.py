@@ -31,6 +31,8 @@ from desktop.security.tls import private_file
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from desktop.security.signing import Trust
+
 log = logging.getLogger(__name__)
 EXPIRY_WARNING_DAYS = 7
 PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
@@ -96,11 +98,9 @@ def _folder(keystore: Keystore) -> Path:
 
 def _issuers(keystore: Keystore) -> list[x509.Certificate]:
     """Certificates that may sign a CRL: trusted CAs and our identities' chains."""
-    from desktop.security.certificates import load_certificates
-
     pems = [info.pem for info in keystore.trusted()]
     pems += [c.pem for identity in keystore.identities() for c in identity.chain]
-    return [load_certificates(pem.encode("ascii"), "keystore")[0] for pem in pems]
+    return [_certificate(pem) for pem in pems]
 
 
 def import_crl(keystore: Keystore, path: Path, *, now: dt.datetime | None = None) -> list[CrlInfo]:
@@ -206,6 +206,40 @@ def keystore_crls(keystore: Keystore) -> list[x509.CertificateRevocationList]:
     them as a TLS peer's is."""
     bundle = crls_pem(keystore)
     return _parse(bundle, "the keystore's revocation lists") if bundle else []
+
+
+def keystore_trust(keystore: Keystore) -> Trust:
+    """What a certificate is judged against: the keystore's trusted CAs as anchors, its
+    identities' chains as known intermediates, its revocation lists (the ones TLS checks)."""
+    from desktop.security.signing import Trust
+
+    anchors = [_certificate(info.pem) for info in keystore.trusted()]
+    known = [_certificate(c.pem) for i in keystore.identities() for c in i.chain]
+    return Trust(anchors, anchors + known, keystore_crls(keystore))
+
+
+def revoked_entries(keystore: Keystore) -> dict[str, str]:
+    """The trusted CAs and identities the keystore's revocation lists revoke (for an
+    identity: its certificate or a CA of its chain), by SHA-256 fingerprint, with what was
+    revoked and when in words. Nothing is loaded when the keystore holds no CRL."""
+    if not held_crls(keystore):
+        return {}
+    from desktop.security.signing import revocation
+
+    trust = keystore_trust(keystore)
+    chains = {info.fingerprint: [_certificate(info.pem)] for info in keystore.trusted()}
+    for identity in keystore.identities():
+        chains[identity.certificate.fingerprint] = [
+            _certificate(c.pem) for c in (identity.certificate, *identity.chain)
+        ]
+    found = {fingerprint: revocation(chain, trust) for fingerprint, chain in chains.items()}
+    return {fingerprint: why for fingerprint, why in found.items() if why}
+
+
+def _certificate(pem: str) -> x509.Certificate:
+    from desktop.security.certificates import load_certificates
+
+    return load_certificates(pem.encode("ascii"), "keystore")[0]
 
 
 def check_revocation(context: ssl.SSLContext, crls: bytes) -> None:

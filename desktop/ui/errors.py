@@ -40,19 +40,25 @@ def log_to_file(home: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     path = folder / LOG_NAME
+    close_log_file()
+    handler = RotatingFileHandler(path, maxBytes=2 * 2**20, backupCount=5, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+    )
+    logger = logging.getLogger("desktop")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    path.chmod(0o600)
+    return path
+
+
+def close_log_file() -> None:
+    """Stop writing the log file ``log_to_file`` opened (its folder may go)."""
     logger = logging.getLogger("desktop")
     for handler in list(logger.handlers):
         if isinstance(handler, RotatingFileHandler):
             logger.removeHandler(handler)
             handler.close()
-    handler = RotatingFileHandler(path, maxBytes=2 * 2**20, backupCount=5, encoding="utf-8")
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
-    )
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    path.chmod(0o600)
-    return path
 
 
 class ErrorDialog(QDialog):

@@ -5,19 +5,23 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.core.paths import courier_cache, courier_home
 from desktop.security.passwords import PASSWORD_ENV
-from desktop.ui.errors import log_to_file
+from desktop.ui.errors import close_log_file, log_to_file
 from desktop.ui.main_window import MainWindow, application
 from desktop.ui.password import KeystorePassword
 from desktop.ui.prompter import Prompter
 from desktop.ui.workers import cancel_running
+
+if TYPE_CHECKING:
+    from desktop.demo import Demo, DemoPacs
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +66,29 @@ def build_window(
 
         assert inbox is not None
         pacs = start_pacs(environment, window.services.keystore, inbox.port)
-        app.aboutToQuit.connect(lambda: pacs.stop())
-        app.aboutToQuit.connect(lambda: environment.remove())
+        app.aboutToQuit.connect(
+            lambda: _end_demo(window, pacs, environment), Qt.ConnectionType.SingleShotConnection
+        )
     if path is not None:
         window.opening.open_path(path)
     window.controller.resume_pending()
     return window
+
+
+def _end_demo(window: MainWindow, pacs: "DemoPacs", environment: "Demo") -> None:
+    """Remove the demo's folder once nothing can write there any more: the demo PACS (its
+    stocking thread joined), the window's sends, threads and listener, then the window
+    itself (its settings written now; whatever was still queued for it is dropped with it,
+    not run by a later event loop that would recreate the folder), and the log file."""
+    import shiboken6
+
+    pacs.stop()
+    window.controller.stop_all()  # the sends (their queue is in the demo's home) end first
+    window.controller.pool.waitForDone(10_000)
+    window.stop_threads()
+    shiboken6.delete(window)
+    close_log_file()
+    environment.remove()
 
 
 def run(path: Path | None = None, demo: bool = False, screenshot: Path | None = None) -> int:

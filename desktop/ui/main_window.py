@@ -4,9 +4,10 @@ query/retrieve on the right. The window only composes the panels and their contr
 user goes through the injected prompter."""
 
 import gc
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import QSettings, QSize, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QSplitter, QTabWidget
 from desktop import auditing
 from desktop.app import InboxSettings, Services
 from desktop.core.files import private_file, private_folder
+from desktop.nodes import identity_users
 from desktop.ui.actions import tipped_action
 from desktop.ui.controller import TransferController
 from desktop.ui.deid_controller import DeidController
@@ -40,6 +42,7 @@ from desktop.ui.shell import Shell
 from desktop.ui.signatures import SignatureController
 from desktop.ui.widgets.audit import AuditPanel
 from desktop.ui.widgets.certificates import CertificatesPanel
+from desktop.ui.widgets.dialogs import fit
 from desktop.ui.widgets.log import LogPanel
 from desktop.ui.widgets.nodes import NodesPanel
 from desktop.ui.widgets.query import QueryPanel
@@ -62,9 +65,10 @@ class MainWindow(QMainWindow):
         self.prompter = prompter or Prompter(self)
         self.reporter = ErrorReporter()
         # made 0600 before Qt writes it (its rewrites keep the mode): it holds the recent
-        # media's folders, often named after the patient
+        # media's folders, often named after the patient; the window's child, so what is left to
+        # write is written when the window is deleted, and nothing after
         ini = private_file(private_folder(services.home) / "gui.ini")
-        self.settings = QSettings(str(ini), QSettings.Format.IniFormat)
+        self.settings = QSettings(str(ini), QSettings.Format.IniFormat, self)
         self.setWindowTitle("DICOM Courier")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
@@ -74,7 +78,9 @@ class MainWindow(QMainWindow):
         self.viewer = ViewerPanel()
         self.transfers = TransfersPanel()
         self.log = LogPanel()
-        self.certificates = CertificatesPanel(services.keystore, self.prompter)
+        self.certificates = CertificatesPanel(
+            services.keystore, self.prompter, users=partial(identity_users, services.home)
+        )
         self.query = QueryPanel()
         self.tabs = QTabWidget()
         for widget, title in (
@@ -103,7 +109,7 @@ class MainWindow(QMainWindow):
             self.restoreState(self.settings.value("state"))
             self.splitter.restoreState(self.settings.value("splitter"))
         else:
-            self.resize(1400, 860)
+            fit(self, QSize(1400, 860))  # smaller on a small screen
         self.statusBar().showMessage("Ready")
 
     def _compose(self, inbox: InboxSettings | None) -> None:
@@ -271,10 +277,15 @@ class MainWindow(QMainWindow):
         self.settings.setValue("state", self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.sync()
+        self.stop_threads()
+        event.accept()
+
+    def stop_threads(self) -> None:
+        """End what runs beside the window: the viewer's decoding, the Inbox listener, the
+        Inbox's index (closing does this; each step may be repeated)."""
         self.viewer.close_threads()
         self.services.stop_inbox()
         self.services.store.close()
-        event.accept()
 
 
 def application() -> QApplication:

@@ -147,11 +147,16 @@ class NodesController(QObject):
             self.checks.record(node, "echo", ok=not result.status.failed)
             self.log.add_transcript(name, result.transcript, "echo")
             self.refresh_nodes()
+            answer = nodes.echo_words(name, result)
+            self.shell.status(answer[0].upper() + answer[1:])
+            if result.status.failed:  # it answered, refusing: as visible as a failure
+                self.shell.prompter.inform(f"Echo {name}", answer, warning=True)
 
         def failed(error: Exception) -> None:
             self.checks.record(node, "echo", ok=False)
             self.log.add("error", name, f"echo failed: {describe(error)}")
             self.refresh_nodes()
+            self.shell.status(f"Echo {name} failed: {describe(error)}")
             self.shell.report(f"Echo {name}", error)
 
         worker = call(lambda: echo(*self.services.connection(name)[1:]))

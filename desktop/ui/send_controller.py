@@ -74,7 +74,9 @@ class SendController(QObject):
         for browser in sources.browsers():
             browser.view.customContextMenuRequested.connect(self._tree_menu)
         panel.retry_requested.connect(self.retry_job)
+        panel.retry_failed_requested.connect(self.retry_failed)
         panel.cancel_requested.connect(self.cancel_job)
+        panel.unselected.connect(shell.status)
         controller.job_updated.connect(self._job_updated)
         controller.session.connect(self._session)
         controller.note.connect(lambda node, text: self.log.add("warning", node, text))
@@ -303,6 +305,31 @@ class SendController(QObject):
 
     def retry_job(self, job_id: int) -> None:
         """Re-queue the failed instances of job ``job_id`` and send them again."""
+        job, count = self._retry(job_id)
+        self.shell.status(
+            f"Job {job_id}: {count} instance(s) re-queued"
+            if count
+            else f"Job {job_id} is {job.state}: nothing to retry"
+        )
+
+    def retry_failed(self) -> None:
+        """Re-queue every failed job (Retry failed with no job selected), as `queue retry
+        --failed` does."""
+        queue = TransferQueue(self.services.queue_path)
+        try:
+            failed = [job.id for job in queue.jobs() if job.state == "failed"]
+        finally:
+            queue.close()
+        count = sum(self._retry(job_id)[1] for job_id in failed)
+        self.shell.status(
+            f"Retrying {len(failed)} failed job(s) ({', '.join(map(str, failed))}): "
+            f"{count} instance(s) re-queued"
+            if failed
+            else "No failed job to retry"
+        )
+
+    def _retry(self, job_id: int) -> tuple[JobSummary, int]:
+        """Job ``job_id`` re-queued and resumed; how many of its instances are due again."""
         queue = TransferQueue(self.services.queue_path)
         try:
             count = queue.retry(job_id)
@@ -312,7 +339,7 @@ class SendController(QObject):
         self.transfers.show_job(job, [], state=f"re-queued {count}" if count else "")
         if job.pending:
             self.controller.resume(job)
-        self.shell.status(f"Job {job_id}: {count} instance(s) re-queued")
+        return job, count
 
     def cancel_job(self, job_id: int) -> None:
         queue = TransferQueue(self.services.queue_path)

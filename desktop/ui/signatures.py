@@ -35,12 +35,18 @@ if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
 DETAIL_COLUMNS = ("Location", "Signer", "Time", "Profile", "Hash", "Verdict", "Reason")
 
 
+PARTIAL = "valid, partial"  # valid signatures, but elements none of them covers
+
+
 def _worst(check: FileCheck) -> str:
-    """unsigned, unreadable, INVALID if any signature is, else the worst verdict."""
+    """unsigned, unreadable, INVALID if any signature is, else the worst verdict (valid, but
+    partial when elements of the data set are covered by none)."""
     if check.status != "signed":
         return check.status
     verdicts = {c.verdict for c in check.signatures}
     worst = next((v for v in Verdict if v is not Verdict.VALID and v in verdicts), Verdict.VALID)
+    if worst is Verdict.VALID and check.uncovered:
+        return PARTIAL
     return "INVALID" if worst is Verdict.INVALID else worst.value
 
 
@@ -62,6 +68,7 @@ SEVERITY = [
     "INVALID",
     "unreadable",
     *(v.value for v in Verdict if v not in (Verdict.INVALID, Verdict.VALID)),
+    PARTIAL,
     Verdict.VALID.value,
     "unsigned",
 ]
@@ -106,7 +113,7 @@ def summary(checks: Iterable[FileCheck]) -> str:
     """The status bar's line, e.g. "Signatures: 3 signed, 1 INVALID, 2 unsigned"."""
     counts = Counter(_worst(check) for check in checks)
     signed = sum(n for worst, n in counts.items() if worst not in ("unsigned", "unreadable"))
-    order = ["INVALID", *(v.value for v in Verdict if v is not Verdict.INVALID)]
+    order = ["INVALID", *(v.value for v in Verdict if v is not Verdict.INVALID), PARTIAL]
     others = [f"{counts[k]} {k}" for k in [*order, "unsigned", "unreadable"] if counts[k]]
     return "Signatures: " + ", ".join([f"{signed} signed", *others])
 
@@ -116,7 +123,14 @@ def _tip(check: FileCheck) -> str:
         return check.error
     if not check.signatures:
         return "This instance has no digital signature"
-    return "\n".join(f"{c.verdict.value}: {c.reason}" for c in check.signatures)
+    lines = [f"{c.verdict.value}: {c.reason}" for c in check.signatures]
+    if check.uncovered:
+        names = ", ".join(check.as_json()["uncovered"])
+        lines.append(
+            f"{len(check.uncovered)} element(s) covered by no signature (added or changed "
+            f"after signing?): {names}"
+        )
+    return "\n".join(lines)
 
 
 class SignaturesDialog(QDialog):
@@ -142,6 +156,11 @@ class SignaturesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
         layout.addWidget(self.table)
+        if check.uncovered:  # what the signatures say nothing of
+            self.uncovered = QLabel(_tip(check).rsplit("\n", 1)[-1])
+            self.uncovered.setWordWrap(True)
+            self.uncovered.setStyleSheet("color: darkorange; font-weight: bold")
+            layout.addWidget(self.uncovered)
         layout.addWidget(buttons)
 
     def _fill(self, row: int, checked: Checked) -> None:

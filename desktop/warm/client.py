@@ -2,11 +2,11 @@
 
 Imports nothing heavy (``os``, ``sys`` and the C halves of ``socket`` and ``signal``: their
 Python modules pull in ``enum`` and ``selectors``, 0.02 s of a 0.05 s hand-over): when a
-service answers, the
-command runs in a child it forks, on this process's stdin, stdout and stderr (passed as file
-descriptors), in this directory and environment; this process forwards Ctrl-C and SIGTERM
-to it and exits with its status. Without a service (or when it is stale, or belongs to
-another installation) the command runs here, as ``desktop.cli`` always did.
+service answers, the command runs in a child it forks, on this process's stdin, stdout and
+stderr (passed as file descriptors), in this directory and environment; this process forwards
+Ctrl-C and SIGTERM to it, stops and continues it with itself (Ctrl-Z, ``fg``), and exits with
+its status. Without a service (or when it is stale, which is said, or belongs to another
+installation) the command runs here, as ``desktop.cli`` always did.
 """
 
 import _signal
@@ -51,7 +51,7 @@ def _local() -> int:
 
 def connect(path: str) -> _socket.socket | None:
     """A connection to the service listening on ``path``, or None (no socket, nobody
-    listening: a stale socket file is removed)."""
+    listening: a stale socket file is removed; another user listening: said, never used)."""
     try:
         before = os.stat(path)
     except OSError:
@@ -70,6 +70,18 @@ def connect(path: str) -> _socket.socket | None:
     finally:
         if folder >= 0:
             os.close(folder)
+    try:
+        uid, _ = wire.peer(connection)
+    except OSError:
+        uid = -1
+    if uid != os.getuid():  # not our service: it would get our environment and terminal
+        connection.close()
+        print(
+            f"dicom-courier: warning: {path} is not your warm service (another user, uid "
+            f"{uid}, listens on it): not used; check who can write to {os.path.dirname(path)}",
+            file=sys.stderr,
+        )
+        return None
     return connection
 
 
@@ -105,10 +117,18 @@ def _run(connection: _socket.socket, arguments: list[str]) -> int | None:
             answer = lines.next()
         except OSError:
             answer = b""
-        if answer == b"started":
-            return _outcome(lines)
+        word, _, child = answer.partition(b" ")
+        if word == b"started" and child.isdigit():
+            return _outcome(lines, int(child))
     finally:
         connection.close()
+    if answer == b"stale":  # it has stopped: said once, the next commands find no service
+        print(
+            "dicom-courier: the warm service has stopped: DICOM Courier changed on disk since "
+            "it started (an upgrade?); this command runs without it ('dicom-courier service "
+            "start' starts a new one)",
+            file=sys.stderr,
+        )
     for number, handler in previous.items():  # stale, another installation's, or refused
         _signal.signal(number, handler)
     return None
@@ -141,12 +161,17 @@ def _request(arguments: list[str]) -> list[bytes]:
     ]
 
 
-def _outcome(lines: wire.Lines) -> int:
-    """The command's status as the service tells it (signals are forwarded meanwhile)."""
+def _outcome(lines: wire.Lines, child: int) -> int:
+    """The command's status as the service tells it (signals are forwarded meanwhile; Ctrl-Z
+    stops the command's process ``child`` with this one, ``fg`` or ``bg`` continues both)."""
+    _stop_with(child)
     try:
         line = lines.next()
     except OSError:
         line = b""
+    finally:
+        for number in (_signal.SIGTSTP, _signal.SIGCONT):
+            _signal.signal(number, _signal.SIG_DFL)
     word, _, value = line.partition(b" ")
     if word in (b"done", b"exit"):  # the child's word, else the service's
         return int(value)
@@ -158,6 +183,28 @@ def _outcome(lines: wire.Lines) -> int:
         file=sys.stderr,
     )
     return EXIT_SERVICE_LOST
+
+
+def _stop_with(child: int) -> None:
+    """Ctrl-Z (SIGTSTP) stops ``child`` (which has no terminal: by SIGSTOP), then this
+    process, as a shell's job; SIGCONT (``fg``, ``bg``) continues both."""
+
+    def suspend(_number: int, _frame: object) -> None:
+        _signal_child(child, _signal.SIGSTOP)
+        _signal.signal(_signal.SIGTSTP, _signal.SIG_DFL)
+        os.kill(os.getpid(), _signal.SIGTSTP)  # stopped here until continued
+        _signal.signal(_signal.SIGTSTP, suspend)
+        _signal_child(child, _signal.SIGCONT)
+
+    _signal.signal(_signal.SIGTSTP, suspend)
+    _signal.signal(_signal.SIGCONT, lambda _number, _frame: _signal_child(child, _signal.SIGCONT))
+
+
+def _signal_child(child: int, number: int) -> None:
+    try:
+        os.kill(child, number)
+    except OSError:  # it has ended
+        pass
 
 
 def _die_of(number: int) -> int:

@@ -13,19 +13,21 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
-import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop import __version__
+from desktop.core.forking import unsafe_threads
 from desktop.warm import wire
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from desktop.security.keystore import Unlocked
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,11 @@ class Service:
     home: Path
     lease: Lease
     idle: float = 0.0  # seconds without a command after which it stops (0: never)
+    #: Told when the unlocked secrets are forgotten: what was locked, and why.
+    on_lock: Callable[[str], None] | None = None
+    #: The keystore's secrets derived from a password (``service unlock``); CourierError
+    #: (a wrong password) refuses.
+    on_unlock: Callable[[str], Unlocked] | None = None
     pid: int = field(default_factory=os.getpid)
     started: float = field(default_factory=time.time)
     served: int = 0
@@ -129,8 +136,12 @@ class Service:
     _identity: tuple[int, int] = (0, 0)
     _wakeup: tuple[int, int] = (-1, -1)
     _stopping: bool = False
+    _signalled: int = 0  # a stopping signal came (handled by the loop)
     _last: float = field(default_factory=time.monotonic)
     _code: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Work done here for every command, which the children inherit done: before each fork
+    #: (quick when nothing changed) and, off any command's path, once each child has ended.
+    ahead: Callable[[], None] = lambda: None
 
     @property
     def path(self) -> Path:
@@ -143,6 +154,7 @@ class Service:
 
         private_folder(self.home)
         self._lock = hold(self.home / LOCK_NAME)
+        self._tell("serving")
         self._code = loaded_code()
         temporary = self.home / f".{wire.SOCKET_NAME}.{os.getpid()}"
         temporary.unlink(missing_ok=True)
@@ -178,6 +190,7 @@ class Service:
         signal.signal(signal.SIGCHLD, _wake)
         for number in SIGNALS:
             signal.signal(number, self._stop_on_signal)
+        self._ahead()
         try:
             while not self._stopping or self.children:
                 handoff = self._turn()
@@ -192,6 +205,9 @@ class Service:
         """Wait for a client, a request's bytes, a child's end or the next tick; act on what
         came. Requests are read as their bytes arrive: a slow or silent client holds up
         no other."""
+        if self._signalled and not self._stopping:
+            log.info("signal %d: stopping", self._signalled)
+            self.stop()
         now = time.monotonic()
         if self.lease.expired(now):
             self.lock("its time ran out")
@@ -218,7 +234,21 @@ class Service:
                 return handoff
         self._drop_late()
         self._look_around()
+        self._continue_orphans()
         return None
+
+    def _continue_orphans(self) -> None:
+        """Continue each child whose client has gone (hung up) while it may be stopped
+        (Ctrl-Z at the client, which then was killed): it then sees its client gone, and
+        ends."""
+        poller = select.poll()
+        for connection in self.children.values():
+            poller.register(connection, 0)  # hang-ups only: the child reads the lines
+        hung_up = {fd for fd, events in poller.poll(0) if events & select.POLLHUP}
+        for pid, connection in self.children.items():
+            if connection.fileno() in hung_up:
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
 
     def _look_around(self) -> None:
         """Stop when the socket is no longer ours (the home removed, another service) or when
@@ -246,7 +276,7 @@ class Service:
         except OSError:
             return
         self._last = time.monotonic()
-        uid, pid = peer(connection)
+        uid, pid = wire.peer(connection)
         if not serves(uid):
             log.warning(
                 "refused a request from uid %d (pid %d): this service is uid %d's",
@@ -299,7 +329,7 @@ class Service:
             raise ValueError("not a request of this protocol")
         kind = fields[1]
         if kind != wire.RUN:
-            self._control(kind, connection)
+            self._control(kind, connection, fields[2:])
             request.close()
             return None
         handoff = self._handoff(fields, request.fds, connection)
@@ -335,8 +365,9 @@ class Service:
         return Handoff(arguments, os.fsdecode(cwd), int(umask, 8), environment, fds, connection)
 
     def _fork(self, handoff: Handoff) -> Handoff | None:
-        if threading.active_count() > 1:
-            log.warning("forking with %d threads running", threading.active_count())
+        if unsafe := unsafe_threads():
+            log.warning("forking with %d other threads running", len(unsafe))
+        self._ahead()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -347,7 +378,7 @@ class Service:
             os.close(fd)
         self.served += 1
         with suppress(OSError):  # the client has gone: the child sees it too and ends
-            handoff.connection.sendall(b"started\n")
+            handoff.connection.sendall(b"started %d\n" % pid)  # stopped by the client's Ctrl-Z
         self.children[pid] = handoff.connection
         return None
 
@@ -387,14 +418,32 @@ class Service:
                 connection.sendall(b"exit %d\n" % code if code >= 0 else b"killed %d\n" % -code)
             connection.close()
             self._last = time.monotonic()
+            if self._stopping:
+                self._tell(f"stopping {len(self.children)}")
+            self._ahead()
 
-    def _control(self, kind: bytes, connection: socket.socket) -> None:
+    def _ahead(self) -> None:
+        try:
+            self.ahead()
+        except Exception:  # the commands do it themselves then
+            log.exception("preparing for the next command")
+
+    def _tell(self, state: str) -> None:
+        """What the home's lock file says of this service (read by ``holder``): its pid and
+        whether it serves, or stops once its running commands (how many) have ended."""
+        with suppress(OSError):
+            os.ftruncate(self._lock, 0)
+            os.pwrite(self._lock, f"{self.pid} {state}\n".encode(), 0)
+
+    def _control(self, kind: bytes, connection: socket.socket, fields: list[bytes]) -> None:
         with connection:
             if kind == wire.STATUS:
                 connection.sendall(self.status().encode() + b"\n")
             elif kind == wire.LOCK:
-                self.lock("asked to")
+                self.lock("asked to by 'service lock'")
                 connection.sendall(b"locked\n")
+            elif kind == wire.UNLOCK and len(fields) == 2 and fields[0].isdigit():
+                connection.sendall(self.unlock(fields[1].decode(), int(fields[0])).encode())
             elif kind == wire.STOP:
                 self.stop()
                 connection.sendall(b"stopping\n")
@@ -412,27 +461,54 @@ class Service:
                 "unlocked_until": self.lease.wall_until if self.lease.holds else None,
                 "served": self.served,
                 "running": len(self.children),
+                "commands": sorted(self.children),  # their processes' ids
                 "cpu": self.cpu,
                 "version": __version__,
             }
         )
 
+    def unlock(self, password: str, lasting: int) -> str:
+        """Hold what ``on_unlock`` derives from ``password`` for ``lasting`` seconds; the
+        answer: ``unlocked UNTIL`` (wall time), or ``refused WHY``."""
+        from desktop.core.errors import CourierError
+
+        if self.on_unlock is None:
+            return "refused this service cannot be unlocked\n"
+        try:
+            held = self.on_unlock(password)
+        except CourierError as error:
+            return f"refused {error}\n"
+        self.lease.holds = held
+        self.lease.until = time.monotonic() + lasting
+        self.lease.wall_until = time.time() + lasting
+        log.info("unlocked for %d s", lasting)
+        return f"unlocked {self.lease.wall_until}\n"
+
     def lock(self, why: str) -> None:
-        """Forget what is unlocked."""
-        if self.lease.holds is None:
+        """Forget what is unlocked, and say so to ``on_lock`` (the audit trail)."""
+        held = self.lease.holds
+        if held is None:
             return
         self.lease.holds = None
         log.info("locked (%s): the keystore's secrets are forgotten", why)
+        if self.on_lock is not None:
+            identities = ", ".join(sorted(held.tls)) or "none"
+            self.on_lock(
+                f"the warm service (pid {self.pid}) locked the keystore ({why}): the secrets "
+                f"it held unlocked are forgotten (identities: {identities})"
+            )
 
     def stop(self) -> None:
         """Take no more commands (the socket goes now); end once running ones have ended."""
         self._stopping = True
         self.lock("the service stops")
         self._close_listener()
+        self._tell(f"stopping {len(self.children)}")
 
     def _stop_on_signal(self, number: int, _frame: object) -> None:
-        log.info("signal %d: stopping", number)
-        self.stop()
+        """Noted only: the loop, woken by the signal, stops at its next turn (not in the
+        middle of whatever the handler interrupted, such as writing the audit trail)."""
+        self._signalled = number
 
     def _close_listener(self) -> None:
         if self._listener is None:
@@ -473,15 +549,47 @@ def hold(path: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
+        held = holder(path)
+        if held is not None and held.stopping:
+            raise CourierError(
+                f"the warm service for {path.parent} (pid {held.pid}) is still stopping: it "
+                f"ends once its {held.running} running command(s) have; start again then, or "
+                "interrupt them: 'dicom-courier service stop --now'"
+            ) from None
         raise CourierError(f"a warm service runs already for {path.parent}") from None
     return fd
 
 
-def peer(connection: socket.socket) -> tuple[int, int]:
-    """The connecting process's uid and pid (SO_PEERCRED)."""
-    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, _ = struct.unpack("3i", raw)
-    return uid, pid
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The service holding a home's lock, as its lock file says."""
+
+    pid: int
+    stopping: bool
+    running: int  # commands it waits for, when stopping
+
+
+def holder(path: Path) -> Holder | None:
+    """The service holding the lock ``path`` (None when none does)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            words = os.pread(fd, 100, 0).decode(errors="replace").split()
+        else:
+            return None  # nobody holds it
+    finally:
+        os.close(fd)
+    if len(words) < 2 or not words[0].isdigit():
+        return Holder(0, False, 0)  # being written
+    running = int(words[2]) if len(words) > 2 and words[2].isdigit() else 0
+    return Holder(int(words[0]), words[1] == "stopping", running)
 
 
 def serves(uid: int) -> bool:

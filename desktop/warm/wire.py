@@ -19,6 +19,7 @@ SOCKET_NAME = "service.sock"
 HOME_ENV = "DICOM_COURIER_HOME"
 PROTOCOL = b"courier-warm-1"
 RUN, STATUS, STOP, LOCK = b"run", b"status", b"stop", b"lock"
+UNLOCK = b"unlock"  # then the seconds it lasts and the keystore password
 #: The answers that send the client back to a local run (the service's code changed, or it
 #: belongs to another installation of DICOM Courier, or it will not serve this user).
 LOCAL = frozenset({b"stale", b"elsewhere", b"refused"})
@@ -49,6 +50,14 @@ def connectable(path: str) -> tuple[str, int]:
         return path, -1
     folder = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
     return f"/proc/self/fd/{folder}/{os.path.basename(path)}", folder
+
+
+def peer(connection: _socket.socket) -> tuple[int, int]:
+    """The uid and pid of the process at the other end (SO_PEERCRED: what the kernel says,
+    not what the peer claims)."""
+    raw = connection.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+    pid, uid = (int.from_bytes(raw[at : at + 4], sys.byteorder, signed=True) for at in (0, 4))
+    return uid, pid
 
 
 def frame(fields: list[bytes]) -> bytes:

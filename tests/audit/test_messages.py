@@ -78,6 +78,7 @@ def all_messages() -> dict[str, AuditMessage]:
         "unlock-failed": events.user_authentication(
             LOCAL, what="identity courier", ok=False, description="wrong keystore password"
         ),
+        "lock": events.user_logout(LOCAL, description="locked the keystore: asked to"),
     }
 
 
@@ -123,6 +124,9 @@ def test_codes_and_participants_are_those_of_the_standard() -> None:
     assert alert.get("EventOutcomeIndicator") == "8"
     failed = etree.fromstring(to_xml(messages["unlock-failed"])).find("EventIdentification")
     assert failed.get("EventOutcomeIndicator") == "4"
+    locked = etree.fromstring(to_xml(messages["lock"])).find("EventIdentification")
+    assert locked.find("EventID").get("csd-code") == "110114"
+    assert locked.find("EventTypeCode").get("csd-code") == "110123"  # Logout
 
 
 def test_the_query_message_carries_the_query_keys() -> None:

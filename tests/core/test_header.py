@@ -111,3 +111,62 @@ def test_a_sealed_file_is_known_whatever_its_length_takes(tmp_path: Path, length
     path.write_bytes(b"\x30" + length + b"\x06\x09" + bytes(220))  # another DER content
     with pytest.raises(NotDicomError):
         read_header(path)
+
+
+def _whole_file(path: Path) -> tuple[object, ...]:
+    """What the reader finds with all of the file in hand (the reference for reading only
+    its first kilobytes): its fields, or the error it raises."""
+    from desktop.core import header as header_module
+
+    data = path.read_bytes()
+    try:
+        found = header_module._parse(path, data, len(data), frozenset(BROWSER_TAGS))
+    except HeaderError as error:
+        return (type(error), str(error))
+    return _fields(found)
+
+
+def _fields(header: object) -> tuple[object, ...]:
+    values = header.values  # type: ignore[attr-defined]
+    return (
+        header.transfer_syntax_uid,  # type: ignore[attr-defined]
+        header.media_sop_instance_uid,  # type: ignore[attr-defined]
+        header.dataset_offset,  # type: ignore[attr-defined]
+        header.pixel_data,  # type: ignore[attr-defined]
+        header.file_size,  # type: ignore[attr-defined]
+        values._elements,
+        values._little,
+    )
+
+
+def _long_header(folder: Path, padding: int) -> Path:
+    """A CT whose header runs ``padding`` bytes of a private element past its first
+    kilobytes, the Patient's Name after it (a value the head read would cut off)."""
+    dataset = pydicom.dcmread(sample_file("CT_small.dcm"))
+    dataset.add_new(0x00090010, "LO", "COURIER TEST")
+    dataset.add_new(0x00091001, "OB", b"\0" * padding)
+    path = folder / f"long-{padding}.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_reading_only_the_head_finds_what_the_whole_file_says(tmp_path: Path) -> None:
+    """A header is read from the file's first kilobytes when they hold all of it, else from
+    the whole file: same values, pixel data and errors either way (every pydicom sample,
+    headers longer than the head, a value cut by its end, a file cut short)."""
+    from desktop.core.header import HEAD_LENGTH
+
+    paths = pydicom_samples(lambda _: True)
+    paths += [_long_header(tmp_path, n) for n in (HEAD_LENGTH - 700, HEAD_LENGTH, 3 * HEAD_LENGTH)]
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(paths[-1].read_bytes()[: HEAD_LENGTH + 100])
+    paths.append(cut)
+    for path in paths:
+        try:
+            found: tuple[object, ...] = _fields(read_header(path))
+        except NotDicomError:
+            continue
+        except HeaderError as error:
+            found = (type(error), str(error))
+        assert found == _whole_file(path), path.name

@@ -2,8 +2,8 @@
 certificates (CRLs imported into the keystore), AE titles bound to certificate fingerprints,
 failed handshakes recorded at a bounded rate."""
 
-import datetime as dt
 import hashlib
+import json
 import re
 import socket
 import subprocess
@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from desktop.connect import listener_tls, node_connector
 from desktop.core.config import Node
@@ -29,7 +28,7 @@ from desktop.security.tls import Profile
 from tests.helpers import cli, require_tool
 from tests.net.conftest import PASSWORD, make_study
 from tests.peers import python_tls_server, server_context_for, storescu_tls
-from tests.pki import KEY_PASSWORD, Pki
+from tests.pki import KEY_PASSWORD, Pki, revocation_list
 
 pytestmark = pytest.mark.dcmtk
 Start = Callable[..., tuple[StorageListener, list[dict[str, Any]]]]
@@ -85,6 +84,27 @@ def test_a_revoked_client_certificate_is_refused_in_plain_words(
     assert "revoked" in failed[0]["diagnosis"]["summary"]
     assert not [r for r in records if r["event"] == "stored"]
     assert storescu_as(pki, "client", server.port, files)  # its CA's CRL does not name it
+
+
+def test_a_running_listener_applies_a_crl_imported_and_a_ca_removed_meanwhile(
+    start_listener: Start, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CRL imported (and the CA removed) while the listener runs applies from the next
+    association, as an edited access list does (tester's G18: a revoked workstation went on
+    querying and storing until the listener was restarted)."""
+    server, records = start_listener()
+    files = make_study(tmp_path / "study", count=1)
+    assert storescu_as(pki, "revoked", server.port, files)  # no CRL yet: not known revoked
+    status, out, _ = cli(capsys, "keystore", "import-crl", pki.path("intermediate", ".crl"))
+    assert status == 0 and "1 revoked" in out
+    assert not storescu_as(pki, "revoked", server.port, files)
+    failed = [r["transcript"] for r in wait_for(records, "handshake") if not r["transcript"]["ok"]]
+    assert failed and failed[-1]["diagnosis"]["code"] == "client-cert-revoked"
+    assert storescu_as(pki, "client", server.port, files)  # its CA's CRL does not name it
+    listed = cli(capsys, "keystore", "list", "--json")[1]
+    for ca in json.loads(listed)["trusted_cas"]:
+        assert cli(capsys, "keystore", "remove", ca["id"])[0] == 0
+    assert not storescu_as(pki, "client", server.port, files)  # no CA trusts it now
 
 
 def failure(records: list[dict[str, Any]]) -> str:
@@ -174,27 +194,16 @@ def test_failed_handshakes_are_recorded_at_a_bounded_rate(start_listener: Start)
     assert all(not r["transcript"]["ok"] for r in handshakes)
 
 
-def _revoked_server(pki: Pki, tmp_path: Path) -> None:
+def _revoked_server(pki: Pki, tmp_path: Path, *, imported: bool = True) -> Path:
     """A server certificate (files 'revoked_server' in the PKI folder) that the
-    intermediate's CRL, imported into the home's keystore, revokes."""
+    intermediate's CRL (its path) revokes, imported into the home's keystore unless told."""
     revoked = make_leaf("revoked-server.test", pki.intermediate)
     revoked.write(pki.folder, "revoked_server", KEY_PASSWORD)
-    now = dt.datetime.now(dt.UTC)
-    crl = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(pki.intermediate.certificate.subject)
-        .last_update(now - dt.timedelta(days=1))
-        .next_update(now + dt.timedelta(days=30))
-        .add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(revoked.certificate.serial_number)
-            .revocation_date(now - dt.timedelta(days=1))
-            .build()
-        )
-        .sign(pki.intermediate.key, hashes.SHA256())  # type: ignore[arg-type]
-    )
+    crl = revocation_list(pki.intermediate, revoked)
     (tmp_path / "intermediate.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
-    import_crl(Keystore(courier_home(), lambda new: PASSWORD), tmp_path / "intermediate.crl")
+    if imported:
+        import_crl(Keystore(courier_home(), lambda new: PASSWORD), tmp_path / "intermediate.crl")
+    return tmp_path / "intermediate.crl"
 
 
 def test_our_client_refuses_a_revoked_server(home: Path, pki: Pki, tmp_path: Path) -> None:
@@ -215,3 +224,25 @@ def test_tls_check_says_a_server_is_revoked(
     with python_tls_server(server_context_for(pki, "revoked_server")) as port:
         status, _, err = cli(capsys, "tls-check", "127.0.0.1", port, "--identity", "courier")
     assert status != 0 and "is revoked" in err, err
+
+
+def test_a_long_running_sender_applies_a_crl_imported_by_another_process(
+    home: Path, pki: Pki, tmp_path: Path
+) -> None:
+    """The GUI's connections (``Services``, made once per node) are made again when the
+    keystore's trust changes on disk: after a CRL revoking the server is imported from a
+    shell, its next association is refused (tester's G17: the GUI went on sending)."""
+    from desktop.app import Services
+    from desktop.core.config import add_node
+
+    crl = _revoked_server(pki, tmp_path, imported=False)
+    services = Services(home, lambda new: PASSWORD)
+    with python_tls_server(server_context_for(pki, "revoked_server")) as port:
+        add_node(home, Node("pacs", "SCP", "127.0.0.1", port, tls=True, identity="courier"))
+        _, connect, _ = services.connection("pacs")
+        connect().sock.close()  # trusted: no CRL says otherwise yet
+        import_crl(Keystore(home, lambda new: PASSWORD), crl)  # "from a shell"
+        _, connect, _ = services.connection("pacs")
+        with pytest.raises(LinkError) as refused:
+            connect()
+    assert refused.value.failure.code == "server-cert-revoked"

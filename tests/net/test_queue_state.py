@@ -107,15 +107,19 @@ def test_a_file_is_read_once_as_it_is_sent_yet_a_change_is_still_seen(
     """A file that did not change in the last seconds is queued with its state (size, times,
     inode), not read: it is read once, as it is sent. A change of its content after it was
     queued (same size, mtime set back) is seen before a byte of it goes, by another process
-    too: the state is in the queue. Where each data set starts is queued from the scan: no
-    header is read again as it is sent."""
+    too: the state is in the queue. Where each data set starts, and the state, are queued
+    from the scan: no header is read, nor a file looked at, again."""
     monkeypatch.setattr(file_state_module, "SETTLED_NS", 0)  # the files were written just now
     make_study(tmp_path / "study", count=3)
     items, _ = items_from([open_media(tmp_path / "study")], None, None)
+    assert all(i.state_when_queued == file_state_module.file_state(i.path.stat()) for i in items)
     hashed: list[Path] = []
     monkeypatch.setattr(queue_module, "file_sha256", hashed.append)
-    job = TransferQueue(home / "queue.sqlite").enqueue("dcmtk", items, "three files")
-    assert hashed == []
+    looked_at: list[Path] = []
+    monkeypatch.setattr(TransferQueue, "_with_state", staticmethod(looked_at.append))
+    queue = TransferQueue(home / "queue.sqlite")
+    job = queue.enqueue("dcmtk", queue.hashed(items), "three files")
+    assert hashed == [] and looked_at == []
     queue = TransferQueue(home / "queue.sqlite")  # as another process reads it
     first, second, third = queue.instances(job)
     assert first.item.sha256 == "" and first.item.state_when_queued
@@ -185,6 +189,30 @@ def test_a_failed_association_is_said_once_and_cancel_and_retry_tell_the_truth(
     assert cli(capsys, "queue", "retry", "1")[1] == "job 1: nothing to retry\n"
 
 
+def test_queue_retry_failed_retries_every_failed_job_and_only_those(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """What the GUI's Retry failed does with no job selected (G16 of findings7)."""
+    make_study(tmp_path / "study", count=2)
+    port = free_port()  # nothing listens there
+    assert cli(capsys, *node_add("Down", "STORESCP", port, "--timeout", "2"))[0] == 0
+    assert cli(capsys, "queue", "retry", "--failed")[1] == "no failed job to retry\n"
+    for _ in range(3):
+        assert cli(capsys, "send", "Down", tmp_path / "study", "--attempts", "1")[0] == 1
+    assert cli(capsys, "queue", "cancel", "2")[0] == 0
+    status, out, _ = cli(capsys, "queue", "retry", "--failed")
+    assert status == 0 and out.splitlines() == [
+        "job 1: 2 instance(s) pending again (dicom-courier queue run)",
+        "job 3: 2 instance(s) pending again (dicom-courier queue run)",
+    ]
+    queue = TransferQueue(home / "queue.sqlite")
+    assert [job.state for job in queue.jobs()] == ["pending", "cancelled", "pending"]
+    queue.close()
+    with pytest.raises(SystemExit) as usage:  # one job, or all failed ones: not both
+        cli(capsys, "queue", "retry", "1", "--failed")
+    assert usage.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
 def test_the_progress_of_a_job_is_the_queue_s_own_count(home: Path, tmp_path: Path) -> None:
     """run_job counts each outcome into the job's summary instead of counting the job's rows
     again: after every outcome its counts are those the queue holds, failures included."""
@@ -212,11 +240,8 @@ def test_the_progress_of_a_job_is_the_queue_s_own_count(home: Path, tmp_path: Pa
     )
 
 
-def test_a_process_checks_a_queue_database_whole_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A window following the queue opens it every 2 s: all of it is read (quick_check) only
-    the first time, not at each look (0.17 s for 90,000 instances)."""
+def traced_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL statements the queue's connections run from now on."""
     statements: list[str] = []
     connect = queue_module.sqlite3.connect
 
@@ -226,6 +251,15 @@ def test_a_process_checks_a_queue_database_whole_once(
         return db
 
     monkeypatch.setattr(queue_module.sqlite3, "connect", traced)
+    return statements
+
+
+def test_a_process_checks_a_queue_database_whole_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window following the queue opens it every 2 s: all of it is read (quick_check) only
+    the first time, not at each look (0.17 s for 90,000 instances)."""
+    statements = traced_statements(monkeypatch)
     database = tmp_path / "queue.sqlite"
     for _ in range(3):
         TransferQueue(database).close()
@@ -234,3 +268,34 @@ def test_a_process_checks_a_queue_database_whole_once(
     other.parent.mkdir()
     TransferQueue(other).close()
     assert sum("quick_check" in s for s in statements) == 2
+
+
+def test_a_queue_checked_ahead_is_not_read_whole_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm service checks the queue before it forks a command: the command's opening (in
+    the child, which inherits what the service found) does not read all of it again."""
+    database = tmp_path / "queue.sqlite"
+    TransferQueue(database).close()
+    queue_module._FOUND_WHOLE.clear()  # a process that has not opened it yet
+    statements = traced_statements(monkeypatch)
+    queue_module.check_ahead(database)
+    assert sum("quick_check" in s for s in statements) == 1
+    TransferQueue(database).close()
+    assert sum("quick_check" in s for s in statements) == 1
+
+
+def test_checking_ahead_leaves_a_damaged_queue_to_the_command_that_says_so(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    """What is checked ahead changes nothing: a damaged database stays where it is (the
+    service's log is not where the user looks), and the command then moves it aside and
+    says so, as without a service."""
+    database = home / "queue.sqlite"
+    garbage = b"this is not an SQLite database " * 200
+    database.write_bytes(garbage)
+    queue_module.check_ahead(database)
+    queue_module.check_ahead(home / "no such queue.sqlite")
+    assert database.read_bytes() == garbage and not list(home.glob("*.corrupt-*"))
+    status, _, err = cli(capsys, "queue")
+    assert status == 0 and "moved it aside to" in err

@@ -285,3 +285,32 @@ def test_unreadable_files_fail_verification(
     assert [f["status"] for f in report["files"]] == ["unreadable", "unreadable"]
     assert "truncated or damaged: element (7FE0,0010) runs past" in report["files"][0]["error"]
     assert "nests sequences too deeply" in report["files"][1]["error"]
+
+
+def test_elements_added_after_signing_are_named_and_fail_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """A forged Patient Comments and a private element added to a signed file are covered by
+    no signature: 'valid' would vouch for them (tester's G14). They are named, in words and
+    JSON, and the file fails unless --allow-uncovered."""
+    source = ct_copy(tmp_path / "in")
+    signed = tmp_path / "signed.dcm"
+    sign_file(source, signed, signer(pki.unlocked(pki.client), dt.datetime.now(dt.UTC)),
+              profile=Profile.BASE, algorithm="SHA256")  # fmt: skip
+    status, report = verify_json(capsys, signed)
+    assert status == 0 and report["files"][0]["uncovered"] == []
+    dataset = pydicom.dcmread(signed)
+    dataset.PatientComments = "forged comment"
+    dataset.add_new(0x00091010, "LO", "x")
+    forged = tmp_path / "forged.dcm"
+    dataset.save_as(forged)
+    status, out, err = cli(capsys, "verify", forged)
+    assert status == 1
+    assert f"{forged}: 1 signature(s), all valid, but 2 element(s) covered by none" in out
+    [warning] = [line for line in out.splitlines() if "WARNING" in line]
+    assert "PatientComments (0010,4000)" in warning and "(0009,1010)" in warning
+    assert "1 file(s) hold elements no signature covers" in err
+    status, report = verify_json(capsys, forged, "--allow-uncovered")
+    assert status == 0
+    [uncovered_one, uncovered_two] = report["files"][0]["uncovered"]
+    assert "(0009,1010)" in uncovered_one and uncovered_two == "PatientComments (0010,4000)"

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from desktop.security.pki import Issued
 from tests.helpers import cli, require_tool
 from tests.peers import free_port, running, storescp_tls_command
-from tests.pki import KEY_PASSWORD, Pki
+from tests.pki import KEY_PASSWORD, Pki, revocation_list
 
 
 def import_site_a(
@@ -185,3 +185,70 @@ def test_crls_are_listed_warned_of_removable_and_only_from_a_trusted_ca(
     status, out, _ = cli(capsys, "keystore", "remove", listed["id"][:8])
     assert status == 0 and "removed CRL of CN=Test Intermediate CA" in out
     assert json.loads(cli(capsys, "keystore", "list", "--json")[1])["crls"] == []
+
+
+def test_keystore_list_says_what_the_crls_revoke(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str,
+    key_password_file: Path, tmp_path: Path,
+) -> None:  # fmt: skip
+    """An identity a CRL of the keystore revokes is said REVOKED, and why (as the GUI's
+    table marks it); a CA the root's CRL revokes likewise, and the identities it issued."""
+    assert cli(capsys, "keystore", "import-ca", pki.path("bundle"))[0] == 0
+    assert import_site_a(capsys, pki, key_password_file)[0] == 0
+    assert cli(capsys, "keystore", "import-crl", pki.path("intermediate", ".crl"))[0] == 0
+    status, out, _ = cli(capsys, "keystore", "list")
+    assert status == 0 and "REVOKED" not in out
+    stolen = tmp_path / "stolen.p12"
+    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    cli(capsys, "keystore", "import-identity", "stolen", stolen,
+        "--file-password-file", key_password_file)  # fmt: skip
+    status, out, _ = cli(capsys, "keystore", "list")
+    [said] = [line for line in out.splitlines() if "REVOKED" in line]
+    lines = out.splitlines()
+    assert lines[lines.index(said) - 1].startswith("  stolen  CN=revoked.test")
+    assert said.startswith("    REVOKED: CN=revoked.test,O=DICOM Courier was revoked on ")
+    assert said.endswith(" UTC, by a revocation list of the keystore")
+    listed = json.loads(cli(capsys, "keystore", "list", "--json")[1])
+    by_name = {i["id"]: i["revoked"] for i in listed["identities"]}
+    assert by_name["site-a"] == "" and by_name["stolen"].startswith("CN=revoked.test")
+
+    root_crl = tmp_path / "root.crl"
+    root_crl.write_bytes(
+        revocation_list(pki.root, pki.intermediate).public_bytes(serialization.Encoding.PEM)
+    )
+    assert cli(capsys, "keystore", "import-crl", root_crl)[0] == 0
+    listed = json.loads(cli(capsys, "keystore", "list", "--json")[1])
+    cas = {c["subject"]: c["revoked"] for c in listed["trusted_cas"]}
+    assert cas["CN=Test Root CA,O=DICOM Courier"] == ""
+    assert cas["CN=Test Intermediate CA,O=DICOM Courier"].startswith(
+        "CN=Test Intermediate CA,O=DICOM Courier was revoked on "
+    )
+    site_a = next(i for i in listed["identities"] if i["id"] == "site-a")
+    assert site_a["revoked"].startswith("CN=Test Intermediate CA")
+
+
+def test_removing_an_identity_in_use_is_refused_unless_forced(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str,
+    key_password_file: Path,
+) -> None:  # fmt: skip
+    """Its private key goes for good: while a node or the audit forwarding uses it, `keystore
+    remove` refuses and names them (tester's G10); --force removes it all the same."""
+    from tests.helpers import node_add
+
+    assert cli(capsys, "keystore", "import-ca", pki.path("bundle"))[0] == 0
+    assert import_site_a(capsys, pki, key_password_file)[0] == 0
+    for name in ("pacs", "archive"):
+        added = cli(capsys, *node_add(name, "PACS", 104, "--tls", "--identity", "site-a"))
+        assert added[0] == 0, added
+    assert cli(capsys, "audit", "forward", "--host", "127.0.0.1", "--identity", "site-a")[0] == 0
+    status, out, err = cli(capsys, "keystore", "remove", "site-a")
+    assert (status, out) == (1, "")
+    assert err.endswith(  # after the forwarding's own warning: nothing listens there
+        "dicom-courier: identity site-a is used by node pacs, node archive, the audit "
+        "forwarding: they would stop working, and its private key would be deleted for good; "
+        "change them first, or remove it anyway with --force\n"
+    )
+    assert (home / "keystore" / "identities" / "site-a.p12").exists()
+    status, out, _ = cli(capsys, "keystore", "remove", "site-a", "--force")
+    assert status == 0 and out.startswith("removed identity site-a (CN=client.test")
+    assert not (home / "keystore" / "identities" / "site-a.p12").exists()

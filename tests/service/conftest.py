@@ -55,9 +55,11 @@ class Home:
             **options,
         )
 
-    def start(self, *options: object, env: dict[str, str] | None = None) -> str:
-        """``service start OPTIONS`` (stopped by the fixture); what it printed."""
-        result = self.run("service", "start", "--idle", "120", *options, env=env or {})
+    def start(
+        self, *options: object, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> str:
+        """``service start OPTIONS`` (in ``cwd``; stopped by the fixture); what it printed."""
+        result = self.run("service", "start", "--idle", "120", *options, env=env or {}, cwd=cwd)
         assert result.returncode == 0, result.stdout + result.stderr
         self.pids.append(self.status()["pid"])
         return result.stdout

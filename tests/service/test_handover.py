@@ -90,7 +90,7 @@ def test_a_tls_send_to_dcmtk_through_an_unlocked_service(
 
 def test_changed_code_sends_the_command_back_to_a_local_run(home: Home) -> None:
     """A module the service has loaded is not as it was (touched): it answers stale and
-    stops; the command runs locally all the same."""
+    stops; the command runs locally all the same, and says so once."""
     home.start()
     import desktop.core.ae_title as loaded
 
@@ -102,8 +102,15 @@ def test_changed_code_sends_the_command_back_to_a_local_run(home: Home) -> None:
     finally:
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert result.returncode == 0 and "no nodes yet" in result.stdout
+    assert result.stderr == (  # said once, in one line: not run by the service
+        "dicom-courier: the warm service has stopped: DICOM Courier changed on disk since it "
+        "started (an upgrade?); this command runs without it ('dicom-courier service start' "
+        "starts a new one)\n"
+    )
     assert "changed since this service started" in home.log()
     assert home.run("service", "status").returncode == 1  # it stopped
+    again = home.run("node", "list")
+    assert again.returncode == 0 and again.stderr == ""  # no service: nothing to say
 
 
 def test_a_stale_socket_file_is_removed_and_the_command_runs_here(home: Home) -> None:

@@ -101,3 +101,17 @@ def test_many_silent_clients_cost_a_bounded_number_of_descriptors(home: Home) ->
         for client in silent:
             client.close()
     assert settles(lambda: open_descriptors(pid), before) == before
+
+
+def test_a_desktop_package_in_the_current_folder_is_not_run(home: Home, tmp_path: Path) -> None:
+    """`service start` in a folder holding a package named like ours (a download, a checkout)
+    runs our code, not that folder's: its code would run as the user, and every command
+    would then run without the service."""
+    planted = tmp_path / "here" / "desktop"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted code ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    home.start(cwd=planted.parent)
+    assert home.run("node", "list").returncode == 0
+    assert home.status()["served"] == 1  # handed over: the service's code is the client's
+    assert not marker.exists()

@@ -82,13 +82,23 @@ def test_an_unlocked_service_forgets_when_its_time_runs_out(home: Home, pki: Pki
     assert "locked (its time ran out)" in home.log()
 
 
-def test_a_wrong_password_starts_no_service(home: Home, pki: Pki) -> None:
+def test_a_wrong_password_starts_no_service_and_is_audited(home: Home, pki: Pki) -> None:
+    """Refused as any command refuses it, and audited likewise (tester's G13: the warm
+    service's start was an unaudited password-guessing door)."""
+    import json
+
     with_identity(home, pki)
     result = home.run(
         "service", "start", "--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": "not the one"}
     )
     assert result.returncode == 1 and "wrong keystore password" in result.stderr
     assert not (home.path / "service.sock").exists()
+    listed = json.loads(home.run("audit", "--json", local=True).stdout)
+    refused = [e for e in listed if e["summary"].startswith("User Authentication")]
+    assert [e["summary"] for e in refused] == [
+        "User Authentication (Login): wrong keystore password"
+    ]
+    assert 'EventOutcomeIndicator="4"' in refused[0]["xml"]  # minor failure
 
 
 def test_the_service_and_its_commands_are_audited(home: Home) -> None:
@@ -113,3 +123,89 @@ def test_the_service_and_its_commands_are_audited(home: Home) -> None:
     assert child != service
     started = entries["Application Activity (Application Start)", child]["xml"]
     assert f'UserID="{getpass.getuser()}"' in started
+
+
+def test_locking_the_service_is_audited(home: Home, pki: Pki) -> None:
+    """``service lock``, and ``--for`` running out, leave a 110114 Logout in the trail saying
+    what was locked (the service's pid, the identities) and why."""
+    import json
+
+    with_identity(home, pki)
+    password = {"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD}
+    home.start("--unlock", env=password)
+    service = home.status()["pid"]
+    assert home.run("service", "lock").returncode == 0
+    home.run("service", "stop")
+    home.start("--unlock", "--for", "1s", env=password)
+    time.sleep(2)
+    assert home.status()["unlocked_until"] is None
+    listed = json.loads(home.run("audit", "--json", local=True).stdout)
+    logouts = [
+        e["summary"] for e in listed if e["summary"].startswith("User Authentication (Logout)")
+    ]
+    assert logouts == [
+        f"User Authentication (Logout): the warm service (pid {service}) locked the keystore "
+        "(asked to by 'service lock'): the secrets it held unlocked are forgotten "
+        "(identities: courier)",
+        f"User Authentication (Logout): the warm service (pid {home.status()['pid']}) locked "
+        "the keystore (its time ran out): the secrets it held unlocked are forgotten "
+        "(identities: courier)",
+    ]
+    assert all('csd-code="110123"' in e["xml"] for e in listed if "Logout" in e["summary"])
+
+
+def test_a_running_service_is_unlocked_by_service_unlock(home: Home, pki: Pki) -> None:
+    """A service started locked (as the systemd unit starts it), or locked since, is
+    unlocked by ``service unlock`` (and by ``service start --unlock``, as at login): the
+    password is checked by the service, a wrong one refused; both audited (tester's G1:
+    "a warm service runs already", and no way to unlock it)."""
+    import json
+
+    _tls_node(home, pki, free_port())  # never reached: the password is asked for first
+    assert "keystore locked" in home.start()
+    wrong = home.run("service", "unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": "not it!!"})
+    assert (wrong.returncode, wrong.stderr) == (1, "dicom-courier: wrong keystore password\n")
+    assert home.status()["unlocked_until"] is None
+    password = {"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD}
+    unlocked = home.run("service", "unlock", "--for", "1h", env=password)
+    assert unlocked.returncode == 0 and unlocked.stdout.startswith("keystore unlocked until ")
+    until = home.status()["unlocked_until"]
+    assert until is not None and 3590 < until - time.time() <= 3600
+    echo = home.run("echo", "dcmtk", stdin=subprocess.DEVNULL)  # the identity opens unasked
+    assert echo.returncode == 1 and NO_TERMINAL not in echo.stderr and "refused" in echo.stderr
+    assert home.run("service", "lock").returncode == 0
+    again = home.run("service", "start", "--unlock", env=password)  # "at login"
+    assert again.returncode == 0 and again.stdout.startswith("keystore unlocked until ")
+    assert home.status()["unlocked_until"] is not None
+    service = home.status()["pid"]
+    listed = json.loads(home.run("audit", "--json", local=True).stdout)
+    by_service = [e for e in listed if f'AlternativeUserID="{service}"' in e["xml"]]
+    assert [e["summary"] for e in by_service if "Login" in e["summary"]] == [
+        "User Authentication (Login): wrong keystore password",
+        "User Authentication (Login): unlocked keystore (warm service)",
+        "User Authentication (Login): unlocked keystore (warm service)",
+    ]
+
+
+def test_commands_using_what_an_unlocked_service_holds_record_no_login_of_their_own(
+    home: Home, pki: Pki, storescp: int
+) -> None:
+    """The unlock at the service's start is the login (110114, audited then); a command that
+    opens an identity from what the service holds authenticated nobody, so it records none
+    (a local command, which unlocks, still does)."""
+    import json
+
+    _tls_node(home, pki, storescp)
+    home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+    for _ in range(2):
+        assert home.run("echo", "dcmtk").returncode == 0
+    assert home.status()["served"] == 2
+
+    def logins() -> list[str]:
+        listed = home.run("audit", "--json", local=True)
+        return [e["summary"] for e in json.loads(listed.stdout) if "Login" in e["summary"]]
+
+    assert logins() == ["User Authentication (Login): unlocked keystore (warm service)"]
+    local = home.run("echo", "dcmtk", local=True, env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+    assert local.returncode == 0, local.stderr
+    assert logins()[1:] == ["User Authentication (Login): unlocked keystore identity courier"]

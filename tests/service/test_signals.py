@@ -1,5 +1,6 @@
 """Signals through the warm service: Ctrl-C and SIGTERM at the client reach the command as in
-a local run; a killed client ends its command; a dead service never leaves a client hanging."""
+a local run, Ctrl-Z stops it and ``fg`` continues it; a killed client ends its command (a
+stopped one too); a dead service never leaves a client hanging."""
 
 import os
 import signal
@@ -33,7 +34,16 @@ def _echo(home: Home, node: str, *, local: bool = False) -> subprocess.Popen[str
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        process_group=0,  # a job of its own, as a shell starts it: Ctrl-Z may stop it
     )
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (R, S, T for stopped ...), "" once it has gone."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
 
 
 def _children(pid: int) -> list[int]:
@@ -104,3 +114,67 @@ def test_a_killed_client_ends_its_command_and_a_dead_service_leaves_none_hanging
     _, err = client.communicate(timeout=10)
     assert client.returncode == 1
     assert "the warm service stopped before the command ended" in err
+
+
+def test_ctrl_z_stops_the_command_and_fg_continues_it(home: Home, silent: str) -> None:
+    """SIGTSTP at the client (Ctrl-Z) stops the command's process with it, SIGCONT (``fg``)
+    continues both, and the command then ends as it would have; a client killed while
+    stopped does not leave its command stopped for ever."""
+    home.start()
+    service = home.status()["pid"]
+    client = _running_command(home, silent)
+    [child] = _children(service)
+    client.send_signal(signal.SIGTSTP)
+    assert _until(lambda: _state(client.pid) == "T" and _state(child) == "T"), (
+        _state(client.pid),
+        _state(child),
+    )
+    time.sleep(0.5)
+    assert _state(child) == "T"  # stays stopped
+    client.send_signal(signal.SIGCONT)
+    assert _until(lambda: _state(client.pid) not in ("T", "") and _state(child) not in ("T", ""))
+    client.send_signal(signal.SIGINT)
+    _, err = client.communicate(timeout=20)
+    assert client.returncode == 130 and err == "dicom-courier: interrupted\n"
+
+    client = _running_command(home, silent)
+    [child] = _children(service)
+    client.send_signal(signal.SIGTSTP)
+    assert _until(lambda: _state(child) == "T")
+    client.kill()
+    client.wait()
+    assert _until(lambda: not _children(service)), "a stopped command outlived its client"
+    assert home.status()["running"] == 0
+
+
+def test_stop_says_the_truth_while_a_command_runs_and_now_interrupts_it(
+    home: Home, silent: str
+) -> None:
+    """``service stop`` while a command waits on a silent peer: it says the service is
+    stopping, not stopped (exit 1), as ``status`` and a new ``start`` do; ``stop --now``
+    interrupts the command as Ctrl-C would, then the service ends (tester's G8: "stopped"
+    after 30 s while it ran on, its unlocked identity with it)."""
+    home.start()
+    service = home.status()["pid"]
+    client = _running_command(home, silent)
+    [child] = _children(service)
+    stopping = home.run("service", "stop", "--wait", "1")
+    assert (stopping.returncode, stopping.stdout) == (
+        1,
+        f"warm service stopping (pid {service}): it takes no new commands, and ends once its 1 "
+        f"running command(s) (pid {child}) have ended; 'dicom-courier service stop --now' "
+        "interrupts them\n",
+    )
+    status = home.run("service", "status")
+    assert (status.returncode, status.stdout) == (
+        1,
+        f"warm service stopping (pid {service}): it takes no new commands and ends once its "
+        "1 running command(s) have ended\n",
+    )
+    start = home.run("service", "start")
+    assert start.returncode == 1
+    assert f"(pid {service}) is still stopping: it ends once its 1 running" in start.stderr
+    now = home.run("service", "stop", "--now")
+    assert (now.returncode, now.stdout) == (0, f"warm service stopped (pid {service})\n")
+    _, err = client.communicate(timeout=20)
+    assert client.returncode == 130 and err == "dicom-courier: interrupted\n"

@@ -1,6 +1,7 @@
 """The demo as `dicom-courier gui --demo` runs it: sample media reused from the cache on a
 second start, and the demo's temporary folder gone once the window is closed."""
 
+import gc
 import os
 import signal
 import socket
@@ -41,6 +42,31 @@ def test_the_demo_cleans_up_and_reuses_its_media(
         assert not list((tmp_path / "tmp").glob("dicom-courier-demo-*"))  # its home is gone
     media = list((tmp_path / "cache").rglob("DICOMDIR"))
     assert len(media) == 1  # written once, opened by both starts
+
+
+def test_nothing_written_late_brings_the_demo_folder_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the window still writes as it closes (the media's load ending just then adds to
+    its recent list) is written before the folder goes, never after: an event loop that runs
+    later (here the test's own) must not recreate the demo's home."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    (tmp_path / "tmp").mkdir()
+
+    def close_late() -> None:
+        for widget in QApplication.topLevelWidgets():
+            if widget.windowTitle() == "DICOM Courier":
+                widget.close()
+                widget.settings.setValue("recent", [str(tmp_path / "late")])
+
+    application()
+    QTimer.singleShot(0, close_late)
+    assert launch.run(demo=True) == 0
+    QApplication.processEvents()  # what was left queued for the closed window
+    gc.collect()
+    assert not list((tmp_path / "tmp").glob("dicom-courier-demo-*"))
 
 
 def test_the_demo_folder_goes_when_the_demo_is_stopped(tmp_path: Path) -> None:

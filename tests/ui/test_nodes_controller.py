@@ -5,9 +5,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialog
 
+from desktop import nodes
 from desktop.app import Services
 from desktop.commands.transfer import items_from
-from desktop.core.config import load_config
+from desktop.core.config import Node, load_config
 from desktop.core.media import open_media
 from desktop.demo import DEMO_NODE, Demo
 from desktop.net.queue import TransferQueue
@@ -214,3 +215,34 @@ def test_the_node_dialog_saves_only_what_was_changed_in_it(
     click(qtbot, button(window.nodes, "Edit…"))
     node = load_config(demo.home).nodes[DEMO_NODE]
     assert (node.port, node.ae_title) == (ports[1], "NEW_TITLE")
+
+
+def test_echo_says_its_answer_in_the_status_line(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+    statuses: list[str],
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """G11 of findings7: an echo answered, or failed, was said only in the Log tab."""
+    panel = NodesPanel()
+    qtbot.addWidget(panel)
+    controller = NodesController(shell, panel, NodeChecks(shell.settings))
+    port, dead = free_port(), free_port()
+    nodes.add(shell.services.home, Node("Modality", "DCMTK", "127.0.0.1", port))
+    nodes.add(shell.services.home, Node("Dead", "DEAD", "127.0.0.1", dead, connect_timeout=2))
+    controller.refresh_nodes()
+
+    def echo(name: str) -> None:
+        panel.list.setCurrentItem(panel.item_for(name))
+        before = len(statuses)
+        click(qtbot, button(panel, "Echo"))
+        qtbot.waitUntil(lambda: len(statuses) > before, timeout=10000)
+
+    with running([require_tool("storescp"), "-aet", "DCMTK", str(port)], port, tmp_path / "s.log"):
+        echo("Modality")
+    assert statuses[-1].startswith("Echo Modality: success (0x0000) in ")
+    assert statuses[-1].endswith(" ms (plain)") and not prompter.errors
+    echo("Dead")
+    assert statuses[-1].startswith("Echo Dead failed: ") and "refused" in statuses[-1]
+    assert prompter.errors[-1][0] == "Echo Dead"  # and a dialog, as Check TLS has

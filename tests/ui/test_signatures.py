@@ -185,3 +185,33 @@ def test_verifying_asks_no_password_and_leaves_the_gui_thread(
         main.close()
     assert asked == []  # trusted CAs are public: no password for them
     assert threads and threads[0] is not threading.main_thread()
+
+
+def test_elements_no_signature_covers_make_a_valid_file_partial(
+    qtbot,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    pki: Pki,
+) -> None:
+    """Elements added after signing (a forged Patient Comments): the cell says "valid,
+    partial" in orange, its tip and the details dialog name them (tester's G14)."""
+    from desktop.signing import verify_file
+    from desktop.ui.signatures import _colour_of, _tip, verdict_text
+
+    files = signed_media(tmp_path / "media", pki)
+    dataset = pydicom.dcmread(files["good"])
+    dataset.PatientComments = "forged comment"
+    dataset.save_as(forged := tmp_path / "forged.dcm")
+    anchors = [pki.root.certificate]
+    trust = Trust(anchors, [*anchors, pki.intermediate.certificate], [])
+    assert verdict_text(verify_file(files["good"], trust)) == "valid"
+    check = verify_file(forged, trust)
+    assert verdict_text(check) == "valid, partial"
+    assert _colour_of(verdict_text(check)) == "darkorange"
+    assert _tip(check).endswith(
+        "1 element(s) covered by no signature (added or changed after signing?): "
+        "PatientComments (0010,4000)"
+    )
+    dialog = SignaturesDialog(check)
+    qtbot.addWidget(dialog)
+    assert "PatientComments (0010,4000)" in dialog.uncovered.text()
+    assert dialog.rows()[0][5] == "valid"

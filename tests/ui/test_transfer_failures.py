@@ -179,3 +179,44 @@ def test_jobs_the_command_line_runs_while_the_window_is_open_are_followed(
     assert any("job 1 (another program's): failed" in e.summary for e in window.log.entries)
     assert cli(capsys, "node", "edit", DEAD, "--rename", "Day PACS")[0] == 0
     qtbot.waitUntil(lambda: cell(window, 1, 1) == "Day PACS", timeout=10000)
+
+
+def test_retry_failed_and_cancel_answer_without_a_selection_and_on_a_done_job(
+    qtbot,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    demo: Demo,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+) -> None:
+    """G16 of findings7: with no row selected, Retry failed retries every failed job (as
+    `queue retry --failed`) and Cancel says to select one; a done job has nothing to retry."""
+    live = free_port()
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
+    add_node(demo.home, Node("Live", "STORESCP", LOOPBACK, live))
+    series = sorted(p for p in demo.media.rglob("SE*") if p.is_dir())[0]
+    count = sum(1 for p in series.iterdir() if p.is_file())
+    assert cli(capsys, "send", DEAD, series, "--attempts", "1")[0] == 1
+    with running([require_tool("storescp"), "--ignore", live], live, tmp_path / "live.log"):
+        assert cli(capsys, "send", "Live", series)[0] == 0
+    assert cli(capsys, "send", DEAD, series, "--attempts", "1")[0] == 1
+    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
+    qtbot.addWidget(window)
+    window.show()
+    window.tabs.setCurrentWidget(window.transfers)
+    assert [cell(window, job, 3) for job in (1, 2, 3)] == ["failed", "done", "failed"]
+    status = window.statusBar().currentMessage
+
+    click(qtbot, button(window.transfers, "Cancel"))
+    assert status() == "Select the job to cancel in the Transfers list, then Cancel"
+    click(qtbot, button(window.transfers, "Retry failed"))
+    assert status() == f"Retrying 2 failed job(s) (1, 3): {2 * count} instance(s) re-queued"
+    assert cell(window, 1, 3) != "failed" and cell(window, 3, 3) != "failed"
+    window.controller.stop_all()
+    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+
+    window.transfers.table.selectRow(window.transfers.rows[2])
+    click(qtbot, button(window.transfers, "Retry failed"))
+    assert status() == "Job 2 is done: nothing to retry" and cell(window, 2, 3) == "done"
+    queue = TransferQueue(demo.home / "queue.sqlite")
+    assert queue.job(2).state == "done"
+    queue.close()

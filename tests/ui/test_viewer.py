@@ -22,6 +22,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
 from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.viewer import ViewerPanel
+from tests.helpers import cli
 from tests.ui.test_flow import open_demo_media
 from tests.ui.test_stories import drop_on_node
 
@@ -233,6 +234,40 @@ def test_exports_propose_a_name_and_remember_the_folder(  # type: ignore[no-unty
     viewer.export_png_action.trigger()
     assert Path(proposed[1]) == folder / "Demo_Alice-S1-CT-Axial_5_mm-0013.png"  # remembered
     qtbot.waitUntil(Path(proposed[1]).exists, timeout=10000)
+
+
+def test_the_gui_s_image_32_is_the_command_line_s_frame_32(  # type: ignore[no-untyped-def]
+    qtbot,
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    demo: Demo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """G6 of findings7: the viewer's 'Image 32/48', exported as …-0032.png, was `export
+    --frame 31`; both count from 1 now, as DICOM does."""
+    viewer = open_study(qtbot, window, demo, XA_STUDY)
+    expect_image(qtbot, viewer, 31, lambda: viewer.slider.setValue(31))
+    assert "Image 32/48" in viewer.canvas.overlay["bottom-right"]
+    saved: list[Path] = []
+
+    def answer(parent, title, suggestion, kinds):  # type: ignore[no-untyped-def]
+        saved.append(tmp_path / Path(suggestion).name)
+        return str(saved[0]), kinds
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
+    viewer.export_png_action.trigger()
+    assert saved[0].name.endswith("-0032.png")
+    qtbot.waitUntil(saved[0].exists, timeout=10000)
+    [cine] = {Path(str(image.instance.path)) for image in viewer.stack.images}  # type: ignore[union-attr]
+    shown = viewer.shown.window  # type: ignore[union-attr]
+    window_level = f"--window={shown.center},{shown.width}"  # as displayed
+    for frame in (32, 31):
+        out = tmp_path / f"{frame}.png"
+        status, _, err = cli(capsys, "export", cine, "--png", out, "--frame", frame, window_level)
+        assert status == 0, err
+    gui = QImage(str(saved[0]))
+    assert QImage(str(tmp_path / "32.png")) == gui != QImage(str(tmp_path / "31.png"))
 
 
 def test_the_inbox_opens_beside_the_media(qtbot, window: MainWindow, demo: Demo) -> None:  # type: ignore[no-untyped-def]

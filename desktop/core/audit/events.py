@@ -45,6 +45,7 @@ EVENTS = {
 APPLICATION_START = Code("110120", "DCM", "Application Start")
 APPLICATION_STOP = Code("110121", "DCM", "Application Stop")
 LOGIN = Code("110122", "DCM", "Login")
+LOGOUT = Code("110123", "DCM", "Logout")
 NODE_AUTHENTICATION = Code("110126", "DCM", "Node Authentication")
 SECURITY_CONFIGURATION = Code("110129", "DCM", "Security Configuration")
 
@@ -376,14 +377,29 @@ def security_alert(
 def user_authentication(
     local: Local, *, what: str, ok: bool, description: str = ""
 ) -> AuditMessage:
-    """110114: the user unlocked the keystore (``what``), or failed to (A.5.3.11)."""
+    """110114 Login: the user unlocked the keystore (``what``), or failed to (A.5.3.11)."""
+    return _authentication(
+        local,
+        LOGIN,
+        Outcome.SUCCESS if ok else Outcome.MINOR_FAILURE,
+        description or (f"unlocked {what}" if ok else f"{what}: refused"),
+    )
+
+
+def user_logout(local: Local, *, description: str) -> AuditMessage:
+    """110114 Logout: secrets held unlocked were forgotten (``description`` says which, and
+    why) (A.5.3.11)."""
+    return _authentication(local, LOGOUT, Outcome.SUCCESS, description)
+
+
+def _authentication(local: Local, kind: Code, outcome: Outcome, description: str) -> AuditMessage:
     return AuditMessage(
         USER_AUTHENTICATION,
         "E",
-        Outcome.SUCCESS if ok else Outcome.MINOR_FAILURE,
+        outcome,
         _now(),
         (local.person(), local.process(requestor=False)),
         local.host,
-        event_types=(LOGIN,),
-        outcome_description=description or (f"unlocked {what}" if ok else f"{what}: refused"),
+        event_types=(kind,),
+        outcome_description=description,
     )

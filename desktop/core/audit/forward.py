@@ -38,6 +38,9 @@ class ForwardError(CourierError):
         self.waiting = waiting
 
 
+SETTINGS_NAME = "forward.json"  # in the trail's folder
+
+
 @dataclass(frozen=True, slots=True)
 class ForwardSettings:
     """Where audit messages go and as whom (a keystore identity, for mutual TLS)."""

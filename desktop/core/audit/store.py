@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -87,29 +87,40 @@ class AuditLog:
 
     def append(self, message: AuditMessage, *, node: str = "") -> Entry:
         """Store ``message`` after the last record, under the lock every writer takes."""
+        [entry] = self.append_all([(message, node)])
+        return entry
+
+    def append_all(self, messages: Sequence[tuple[AuditMessage, str]]) -> list[Entry]:
+        """Store each message (with its node) after the last record, in order, under the lock
+        every writer takes: one write, one wait for the disk, one head for them all."""
         with self._locked():
             last = self._last()
-            fields: dict[str, Any] = {
-                "seq": last.seq + 1 if last else 1,
-                "time": message.time.astimezone(dt.UTC).isoformat(timespec="milliseconds"),
-                "event": message.event.code,
-                "outcome": int(message.outcome),
-                "action": message.action,
-                "node": node,
-                "summary": message.summary(),
-                "xml": to_xml(message),
-                "prev": last.hash if last else GENESIS,
-            }
-            entry = Entry(**fields, hash=chain_hash(fields["prev"], fields))
-            line = json.dumps(entry.as_json(), ensure_ascii=False) + "\n"
+            entries = []
+            for message, node in messages:
+                fields: dict[str, Any] = {
+                    "seq": last.seq + 1 if last else 1,
+                    "time": message.time.astimezone(dt.UTC).isoformat(timespec="milliseconds"),
+                    "event": message.event.code,
+                    "outcome": int(message.outcome),
+                    "action": message.action,
+                    "node": node,
+                    "summary": message.summary(),
+                    "xml": to_xml(message),
+                    "prev": last.hash if last else GENESIS,
+                }
+                last = Entry(**fields, hash=chain_hash(fields["prev"], fields))
+                entries.append(last)
+            if not entries:
+                return entries
+            lines = "".join(json.dumps(e.as_json(), ensure_ascii=False) + "\n" for e in entries)
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
             try:
-                os.write(descriptor, line.encode("utf-8"))
+                os.write(descriptor, lines.encode("utf-8"))
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            self._write_head(entry)
-            return entry
+            self._write_head(entries[-1])
+            return entries
 
     def entries(self) -> Iterator[Entry]:
         """Every record, oldest first (a damaged line raises AuditLogError; verify explains)."""

@@ -20,7 +20,7 @@ from desktop.core.audit.events import Study
 from desktop.core.audit.studies import STUDY_TAGS, instance_in
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.raw import deidentify_header
-from desktop.core.deid.signs import SIGN_TAGS, signs_in
+from desktop.core.deid.signs import SIGN_TAGS, signs_in, unsearched
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import AtomicBatch, private_folder, sweep_leftovers
 from desktop.core.values import RawValues
@@ -231,15 +231,22 @@ def copy_into(
         # the bytes path takes only a whole file: its pixels end exactly where the file does
         raw = deidentify_header(data, profile, keep=READ_TAGS) if protect is None else None
         if raw is not None:
+            values = RawValues(raw.originals, True)
+            signs = signs_in(values)
+            if signs and pixels is None:  # the copy says its pixels may show text
+                marked = deidentify_header(data, profile.unsearched(), keep=READ_TAGS)
+                assert marked is not None, "the same bytes: only the records differ"
+                raw = marked
             target = targets.of(source, raw.series_instance_uid, raw.sop_instance_uid)
             with batch.output(target) as copy:
                 copy.write(raw.header)
                 _copy_tail(handle, data, copy, raw.pixels)
-            values = RawValues(raw.originals, True)
-            return Read(instance_in(values)[1], signs_in(values))
+            return Read(instance_in(values)[1], signs)
         from desktop.core.deid.dataset_copy import deidentified, write_copy
 
         _refuse_damaged(source)
+        if pixels is None and unsearched(source):
+            profile = profile.unsearched()
         dataset, header = deidentified(source, data, profile, protect)
         with batch.output(targets.of_dataset(source, dataset)) as copy:
             write_copy(copy, dataset, header)

@@ -14,6 +14,7 @@ from pydicom.tag import BaseTag
 
 from desktop.core.deid.profile import CLEANED_TEXT, Profile, Values, identifying
 from desktop.core.deid.safe_private import creator_is_listed, is_safe
+from desktop.core.deid.signs import BURNED_IN
 from desktop.core.deid.table import Action, Option
 
 
@@ -33,11 +34,14 @@ def deidentify_dataset(profile: Profile, dataset: Dataset, originals: Dataset | 
 
 def _record(profile: Profile, dataset: Dataset) -> None:
     """Add what was done: Patient Identity Removed, the method and its codes, and
-    Longitudinal Temporal Information Modified."""
+    Longitudinal Temporal Information Modified; Burned In Annotation YES when the pixels may
+    show text and were not searched."""
+    unsearched = [(BURNED_IN, "CS", "YES")] if profile.pixels_unsearched else []
     for tag, vr, value in (
         (0x00120062, "CS", "YES"),  # Patient Identity Removed
         (0x00120063, "LO", profile.method()),
         (0x00120064, "SQ", Sequence([_code(*code) for code in profile.codes()])),
+        *unsearched,
         (0x00280303, "CS", profile.temporal()),  # Longitudinal Temporal Information Modified
     ):
         dataset[tag] = _new(BaseTag(tag), vr, value)

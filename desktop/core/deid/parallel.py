@@ -13,8 +13,8 @@ process would make, and no copy is under its name before it is whole on disk.
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
-import threading
 from collections import deque
 from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,7 +24,8 @@ from pathlib import Path
 from desktop.core.deid.batch import Outcome, Read, Targets, copy_into
 from desktop.core.deid.profile import Profile
 from desktop.core.errors import CourierError
-from desktop.core.files import AtomicBatch
+from desktop.core.files import AtomicBatch, sweep_leftovers
+from desktop.core.forking import unsafe_threads
 
 #: Fewer sources than this are copied by the calling process (forking costs more than it saves).
 SMALLEST = 64
@@ -50,7 +51,7 @@ def workers_for(count: int) -> int:
     running: a forked child would inherit their locks held)."""
     if count < SMALLEST or "fork" not in multiprocessing.get_all_start_methods():
         return 0
-    if threading.active_count() > 1:
+    if unsafe_threads():
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return cores if cores and cores > 1 else 0
@@ -88,6 +89,10 @@ def made_by_workers(
                 except BaseException:
                     _remove(made[position + 1 :])
                     raise
+    except BaseException:  # stopped (closed, interrupted, a worker killed): nothing of ours left
+        pool.shutdown(wait=True, cancel_futures=True)
+        sweep_leftovers(out, run=os.getpid())  # a killed worker's, the batch's not yet moved
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         for _, task in queued:
@@ -122,6 +127,10 @@ def _start(out: Path, profile: Profile, parent: int) -> None:
     its parent: one killed would leave it waiting for work for ever."""
     global _worker
     _worker = profile, Targets(out, claim=False), parent
+    # Ctrl+C (the whole process group's) and the command's SIGTERM handler are for the parent,
+    # which stops the run and removes its files; a worker goes on, or ends when told to.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _end_with_parent()
     if os.getppid() != parent:  # the parent died before that
         raise SystemExit(1)
@@ -132,7 +141,6 @@ def _end_with_parent() -> None:
     of being killed only)."""
     if sys.platform == "linux":
         import ctypes
-        import signal
 
         set_death_signal = 1  # prctl's PR_SET_PDEATHSIG
         ctypes.CDLL(None).prctl(set_death_signal, signal.SIGTERM, 0, 0, 0)

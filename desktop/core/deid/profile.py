@@ -11,7 +11,7 @@ Plain Python: the two walks that apply it share these rules, over the header's s
 
 import re
 from collections.abc import Callable, Iterable, MutableSequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -111,13 +111,24 @@ LONG_NUMBER = re.compile(r"\d{6,}")
 MIN_TOKEN = 3
 
 
+#: The method's last value for a copy whose pixels may show text and were not searched.
+UNSEARCHED_METHOD = "Pixel data not searched for burned-in text"
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """The Basic Profile with ``options``, under the keyed ``mapping``."""
 
     mapping: KeyedMapping
     options: frozenset[Option] = frozenset()
+    #: The copy's pixels may hold burned-in text and were not searched: the copy says so
+    #: (Burned In Annotation YES, and its De-identification Method).
+    pixels_unsearched: bool = False
     _actions: dict[int, Action | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def unsearched(self) -> "Profile":
+        """This profile for a copy whose pixels may hold text and were not searched."""
+        return replace(self, pixels_unsearched=True)
 
     def maps_unlisted_uid(self, tag: int) -> bool:
         """Whether a UI attribute the table does not name gets a new UID: an instance UID
@@ -155,8 +166,10 @@ class Profile:
 
     def method(self) -> list[str]:
         """De-identification Method (0012,0063): the tool, then the profile and each option
-        (one value each, as each fits the 64 characters of an LO)."""
-        return [f"DICOM Courier {__version__}", *(meaning for _, meaning in self.codes())]
+        (one value each, as each fits the 64 characters of an LO), then whether the pixels
+        were left unsearched."""
+        unsearched = [UNSEARCHED_METHOD] if self.pixels_unsearched else []
+        return [f"DICOM Courier {__version__}", *(m for _, m in self.codes()), *unsearched]
 
     def temporal(self) -> str:
         """Longitudinal Temporal Information Modified (0028,0303) under these options."""

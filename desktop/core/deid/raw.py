@@ -28,6 +28,7 @@ from desktop.core.deid.profile import (
     identifying,
 )
 from desktop.core.deid.safe_private import creator_is_listed, is_safe
+from desktop.core.deid.signs import BURNED_IN
 from desktop.core.deid.table import Action, Option
 from desktop.core.header import MAX_NESTING
 
@@ -189,16 +190,19 @@ class _Copy:
 
     def _elements(self, elements: list[Element], out: list[Piece], *, top_level: bool) -> None:
         """Apply the table to one data set's elements, writing the result to ``out``."""
-        records = iter(_records(self.profile.options, self.implicit) if top_level else ())
-        record = next(records, None)
         profile = self.profile
+        unsearched = profile.pixels_unsearched
+        made = _records(profile.options, unsearched, self.implicit) if top_level else ()
+        records = iter(made)
+        record = next(records, None)
+        ours = RECORD_TAGS | {BURNED_IN} if unsearched else RECORD_TAGS
         creators: dict[int, str] = {}
         for element in elements:
             tag = element.tag
             while record is not None and record[0] <= tag:
                 out.append(record[1])
                 record = next(records, None)
-            if not tag & 0xFFFF or (top_level and tag in RECORD_TAGS):
+            if not tag & 0xFFFF or (top_level and tag in ours):
                 continue  # group lengths (retired) would be wrong; the record is ours
             action = profile.action(tag)
             if element.vr == "UN" and action is not Action.REMOVE and not tag >> 16 & 1:
@@ -509,9 +513,12 @@ RECORD_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
 
 
 @cache
-def _records(options: frozenset[Option], implicit: bool) -> tuple[tuple[int, bytes], ...]:
-    """The elements ``dataset_pass._record`` adds, encoded once per set of options."""
-    profile = Profile(KeyedMapping(b""), options)
+def _records(
+    options: frozenset[Option], unsearched: bool, implicit: bool
+) -> tuple[tuple[int, bytes], ...]:
+    """The elements ``dataset_pass._record`` adds, encoded once per set of options (and
+    whether the pixels were left unsearched)."""
+    profile = Profile(KeyedMapping(b""), options, pixels_unsearched=unsearched)
 
     def text(tag: int, vr: str, value: object) -> bytes:
         return _encode(tag, vr, _ascii(value, vr), implicit=implicit)
@@ -526,6 +533,7 @@ def _records(options: frozenset[Option], implicit: bool) -> tuple[tuple[int, byt
         (0x00120062, text(0x00120062, "CS", "YES")),
         (0x00120063, text(0x00120063, "LO", profile.method())),
         (0x00120064, _sequence_bytes(0x00120064, codes, implicit=implicit)),
+        *([(BURNED_IN, text(BURNED_IN, "CS", "YES"))] if unsearched else []),
         (0x00280303, text(0x00280303, "CS", profile.temporal())),
     )
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from desktop.core.audit.events import APPLICATION_ACTIVITY, EVENTS
 from desktop.core.audit.store import AuditLog, AuditLogError, Entry
 from desktop.ui.models.audit_model import ENTRY_ROLE, OUTCOMES, AuditFilter, AuditModel
+from desktop.ui.widgets.narrow import COMBO_MIN, FlowLayout, compact
 
 ANY = "any"
 ANY_BUT_STARTS = "any but application start/stop"  # every command starts and stops: noise
@@ -39,7 +40,7 @@ class AuditPanel(QWidget):
         self.proxy = AuditFilter()
         self.proxy.setSourceModel(self.model)
         self.event_filter = _combo(
-            [ANY, ANY_BUT_STARTS, *(f"{c} {e.meaning}" for c, e in EVENTS.items())]
+            [ANY, ANY_BUT_STARTS, *(f"{c} {e.meaning}" for c, e in EVENTS.items())], 30
         )
         self.node_filter = _combo([ANY])
         self.outcome_filter = _combo([ANY, *OUTCOMES.values()])
@@ -50,6 +51,8 @@ class AuditPanel(QWidget):
         verify.setToolTip("Check that no audit record was edited, inserted or deleted")
         verify.clicked.connect(self.verify)
         self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setVisible(False)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -59,17 +62,14 @@ class AuditPanel(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._show_details)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
-        filters = QHBoxLayout()
+        filters = FlowLayout()  # wraps on a narrow window
         for label, combo in (
             ("Event", self.event_filter),
             ("Node", self.node_filter),
             ("Outcome", self.outcome_filter),
             ("Time", self.time_filter),
         ):
-            filters.addWidget(QLabel(label))
-            filters.addWidget(combo)
-        filters.addStretch(1)
-        filters.addWidget(self.verdict)
+            filters.addWidget(_labelled(label, combo))
         filters.addWidget(verify)
         splitter = QSplitter(Qt.Orientation.Vertical)  # the records get the whole width
         splitter.addWidget(self.table)
@@ -79,6 +79,7 @@ class AuditPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
+        layout.addWidget(self.verdict)
         layout.addWidget(splitter)
         self._size = -1
         self._size_columns = True
@@ -96,7 +97,7 @@ class AuditPanel(QWidget):
         try:
             entries = list(self.log.entries())
         except AuditLogError as error:
-            self.verdict.setText(f"cannot read the audit log: {error}")
+            self._say(f"cannot read the audit log: {error}", ok=False)
             return
         self.model.set_entries(entries)
         if entries and self._size_columns:
@@ -111,13 +112,19 @@ class AuditPanel(QWidget):
     def verify(self) -> bool:
         """Check the trail's hash chain and say whether it is intact; True when it is."""
         verdict = self.log.verify()
-        self.verdict.setText(
+        self._say(
             f"chain intact: {verdict.records} record(s)"
             if verdict.ok
-            else f"BROKEN at record {verdict.broken}: {verdict.reason}"
+            else f"BROKEN at record {verdict.broken}: {verdict.reason}",
+            ok=verdict.ok,
         )
-        self.verdict.setStyleSheet("" if verdict.ok else "color: #c0392b; font-weight: bold")
         return verdict.ok
+
+    def _say(self, text: str, *, ok: bool) -> None:
+        """The verdict line under the filters, in red when something is wrong."""
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet("" if ok else "color: #c0392b; font-weight: bold")
+        self.verdict.setVisible(True)
 
     def visible_entries(self) -> list[Entry]:
         return [
@@ -147,7 +154,17 @@ class AuditPanel(QWidget):
         self.details.setPlainText(f"{entry.summary}\nSHA-256 {entry.hash}\n\n{pretty}")
 
 
-def _combo(items: list[str]) -> QComboBox:
-    combo = QComboBox()
+def _combo(items: list[str], characters: int = COMBO_MIN) -> QComboBox:
+    combo = compact(QComboBox(), characters)
     combo.addItems(items)
     return combo
+
+
+def _labelled(label: str, combo: QComboBox) -> QWidget:
+    """A filter's label and combo box, kept together when the row wraps."""
+    pair = QWidget()
+    layout = QHBoxLayout(pair)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(QLabel(label))
+    layout.addWidget(combo)
+    return pair

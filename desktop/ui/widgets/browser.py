@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QProgressBar,
     QPushButton,
@@ -26,6 +25,7 @@ from desktop.core.model import Instance, InstanceStatus, MediaTree, Problem
 from desktop.ui.errors import describe
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MediaTreeModel, instances_of
+from desktop.ui.widgets.narrow import ElidedLabel
 from desktop.ui.workers import GeneratorWorker, start
 
 if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
@@ -76,7 +76,7 @@ class BrowserPanel(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
-        self.title = QLabel("Open a DICOMDIR, a CD or a folder (Ctrl+O), or drop it here")
+        self.title = ElidedLabel("Open a DICOMDIR, a CD or a folder (Ctrl+O), or drop it here")
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.problems_button = QPushButton()

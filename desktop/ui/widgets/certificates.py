@@ -6,10 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -23,8 +22,15 @@ from desktop.core.errors import CourierError
 from desktop.security.certificates import CertificateInfo
 from desktop.security.keystore import ImportResult, Keystore
 from desktop.security.passwords import MIN_LENGTH, remember_password, remembered_password
-from desktop.security.revocation import CrlInfo, held_crls, import_crl, remove_crl
+from desktop.security.revocation import (
+    CrlInfo,
+    held_crls,
+    import_crl,
+    remove_crl,
+    revoked_entries,
+)
 from desktop.ui.prompter import Prompter
+from desktop.ui.widgets.narrow import FlowLayout
 from desktop.ui.workers import wait_off_gui
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
@@ -32,6 +38,7 @@ EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
 KEY_FILES = "Keys (*.key *.pem *.der);;All files (*)"
 CRL_FILES = "Revocation lists (*.crl *.pem *.der);;All files (*)"
 CRL = "CRL"
+FOLLOW_MS = 2000  # how often a shown table looks for changes made by other processes
 
 
 def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
@@ -44,16 +51,25 @@ def expiry_colour(info: CertificateInfo, now: dt.datetime) -> QColor | None:
 
 @dataclass(frozen=True, slots=True)
 class _Row:
-    """One line of the table: its cells, and the colour and tip of its validity."""
+    """One line of the table: its cells, and the colour and tip of its validity (of the
+    whole line when its certificate is revoked)."""
 
     cells: tuple[str, str, str, str, str, str]
     colour: QColor | None = None
     tip: str = ""
+    revoked: bool = False
 
 
-def _certificate_row(kind: str, name: str, info: CertificateInfo, now: dt.datetime) -> _Row:
+def _certificate_row(
+    kind: str, name: str, info: CertificateInfo, now: dt.datetime, revoked: str = ""
+) -> _Row:
+    """A CA or an identity; ``revoked``: why a revocation list of the keystore revokes it."""
+    until = f"{info.not_after:%Y-%m-%d}"
+    if revoked:
+        cells = (kind, name, info.subject, info.issuer, f"{until}, REVOKED", info.fingerprint)
+        return _Row(cells, EXPIRED, f"{revoked}, by a revocation list of the keystore", True)
     colour = expiry_colour(info, now)
-    cells = (kind, name, info.subject, info.issuer, f"{info.not_after:%Y-%m-%d}", info.fingerprint)
+    cells = (kind, name, info.subject, info.issuer, until, info.fingerprint)
     return _Row(cells, colour, "expired" if colour == EXPIRED else "expires within 30 days")
 
 
@@ -80,11 +96,18 @@ class CertificatesPanel(QWidget):
     changed = Signal()
 
     def __init__(
-        self, keystore: Keystore, prompter: Prompter, parent: QWidget | None = None
+        self,
+        keystore: Keystore,
+        prompter: Prompter,
+        parent: QWidget | None = None,
+        *,
+        users: Callable[[str], list[str]] = lambda _name: [],
     ) -> None:
+        """``users``: what uses an identity, in words (named before it is removed)."""
         super().__init__(parent)
         self.keystore = keystore
         self.prompter = prompter
+        self.users = users
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
@@ -92,7 +115,7 @@ class CertificatesPanel(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # wraps on a narrow window
         for text, handler in (
             ("Import CA…", self.choose_ca),
             ("Import identity…", self.choose_identity),
@@ -104,13 +127,16 @@ class CertificatesPanel(QWidget):
             button = QPushButton(text)
             button.clicked.connect(handler)
             buttons.addWidget(button)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
         layout.addWidget(self.warnings)
         layout.addWidget(self.table)
         self.refresh()
+        # another process (the command line) may import or remove CAs, identities and CRLs
+        self._follow = QTimer(self)
+        self._follow.timeout.connect(self._follow_keystore)
+        self._follow.start(FOLLOW_MS)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Listed again each time the tab is shown: the command line (or another window) may
@@ -118,15 +144,29 @@ class CertificatesPanel(QWidget):
         self.refresh()
         super().showEvent(event)
 
+    def _follow_keystore(self) -> None:
+        if self.isVisible() and self.keystore.trust_state() != self._listed:
+            self.refresh()
+
     def refresh(self) -> None:
         """List the keystore's trusted CAs and identities again, with their validity."""
+        self._listed = self.keystore.trust_state()
         now = dt.datetime.now(dt.UTC)
+        revoked = revoked_entries(self.keystore)
         rows = [
-            _certificate_row("Trusted CA", c.fingerprint.replace(":", "")[:16].lower(), c, now)
+            _certificate_row(
+                "Trusted CA",
+                c.fingerprint.replace(":", "")[:16].lower(),
+                c,
+                now,
+                revoked.get(c.fingerprint, ""),
+            )
             for c in self.keystore.trusted()
         ]
         rows += [
-            _certificate_row("Identity", i.name, i.certificate, now)
+            _certificate_row(
+                "Identity", i.name, i.certificate, now, revoked.get(i.certificate.fingerprint, "")
+            )
             for i in self.keystore.identities()
         ]
         rows += [_crl_row(crl, now) for crl in held_crls(self.keystore)]
@@ -134,7 +174,7 @@ class CertificatesPanel(QWidget):
         for row, line in enumerate(rows):
             for column, text in enumerate(line.cells):
                 item = QTableWidgetItem(text)
-                if line.colour is not None and column == 4:
+                if line.colour is not None and (column == 4 or line.revoked):
                     item.setForeground(line.colour)
                     item.setToolTip(line.tip)
                 self.table.setItem(row, column, item)
@@ -266,9 +306,7 @@ class CertificatesPanel(QWidget):
                 "lists, TLS peers whose CA has none are refused.",
             ):
                 self._attempt("Remove", lambda: remove_crl(self.keystore, reference))
-        elif self.prompter.confirm(
-            "Remove", f"Remove {reference} from the keystore? Nodes using it stop working."
-        ):
+        elif self.prompter.confirm("Remove", self._removal_question(reference)):
             self._attempt("Remove", lambda: self.keystore.remove(reference))
 
     def change_password(self) -> bool:
@@ -307,3 +345,16 @@ class CertificatesPanel(QWidget):
             "A running service must be unlocked again with it.",
         )
         return True
+
+    def _removal_question(self, reference: str) -> str:
+        if self._selected_kind() != "Identity":
+            return f"Remove {reference} from the keystore? Peers it issued are no longer trusted."
+        try:
+            users = self.users(reference)
+        except CourierError as error:  # a damaged configuration: who uses it is not known
+            users = [f"perhaps nodes ({error})"]
+        using = f" What uses it stops working: {', '.join(users)}." if users else ""
+        return (
+            f"Remove identity {reference} from the keystore? Its private key is deleted for "
+            f"good (only its certificate can be exported).{using}"
+        )

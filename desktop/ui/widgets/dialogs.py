@@ -3,19 +3,23 @@
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLayout,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 INVALID = "border: 2px solid #c0392b"  # a field whose value was refused
+FRAME = 40  # the height of a window's title bar and frame, about
 
 
 def ok_cancel(dialog: QDialog) -> QDialogButtonBox:
@@ -90,3 +94,43 @@ def stack(dialog: QDialog, *parts: QWidget | QLayout, ok_text: str, min_width: i
             layout.addWidget(part)
     dialog.setMinimumWidth(min_width)
     return problem
+
+
+class _FullScroll(QScrollArea):
+    """A scroll area as wide as its content, that asks for its content's whole height (the
+    window system bounds a window to the screen) and shrinks to a few lines when the screen
+    is smaller."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.content = content
+        self.setWidget(content)
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def sizeHint(self) -> QSize:
+        inner = self.content.sizeHint()
+        return QSize(inner.width() + self._bar(), inner.height())
+
+    def minimumSizeHint(self) -> QSize:
+        inner = self.content.minimumSizeHint()
+        return QSize(inner.width() + self._bar(), min(inner.height(), 4 * self._bar()))
+
+
+def scrolling(content: QWidget) -> QScrollArea:
+    """``content`` (a dialog's form) in a scroll area without a frame or a horizontal bar, so
+    a dialog taller than the screen keeps its problem label and buttons, below it, in view."""
+    area = _FullScroll(content)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
+def fit(window: QWidget, wanted: QSize | None = None) -> None:
+    """Size ``window`` for ``wanted`` (by default its content) within the screen's free area,
+    less the title bar (Qt's own adjustSize stops at two thirds of the screen)."""
+    free = window.screen().availableGeometry()
+    hint = wanted or window.sizeHint()
+    window.resize(min(hint.width(), free.width()), min(hint.height(), free.height() - FRAME))

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -29,7 +29,8 @@ from desktop.ui.errors import gui_words
 from desktop.ui.icons import icon
 from desktop.ui.models.media_model import MIME_TYPE
 from desktop.ui.node_checks import Check
-from desktop.ui.widgets.dialogs import ok_cancel, problem_label, refuse
+from desktop.ui.widgets.dialogs import fit, ok_cancel, problem_label, refuse, scrolling
+from desktop.ui.widgets.narrow import FlowLayout
 from desktop.ui.widgets.send_pixels import send_pixels_box
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -137,19 +138,19 @@ class NodeDialog(QDialog):
         self.deid = QCheckBox("De-identify before sending (the node gets de-identified copies)")
         self.deid.setChecked(node.deid)
         self.deid_options = {}
-        options = QVBoxLayout()
-        for option in Option:
+        self.options = QWidget()
+        options = QGridLayout(self.options)
+        options.setContentsMargins(0, 0, 0, 0)
+        for number, option in enumerate(Option):
             box = self.deid_options[option.cli_name] = QCheckBox(option.cli_name)
             box.setChecked(option.cli_name in node.deid_options)
-            options.addWidget(box)
+            options.addWidget(box, number // 2, number % 2)
         self.deid_recipient = QLineEdit(node.deid_recipient)
         self.deid_recipient.setPlaceholderText("certificate file: keeps the originals for it")
         self.deid_pixels = send_pixels_box(node.deid_pixels)
-        self.deid.toggled.connect(self._deid_toggled)
-        self._deid_toggled(node.deid)
         self.tls.toggled.connect(self._tls_toggled)
         self._tls_toggled(node.tls)
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         for label, widget in (
             ("Name", self.name),
             ("Called AE title", self.ae_title),
@@ -170,14 +171,19 @@ class NodeDialog(QDialog):
             ("", self.deid),
         ):
             form.addRow(label, widget)
-        form.addRow("Profile options", options)
+        form.addRow("Profile options", self.options)
         form.addRow("Re-identifiable by", self.deid_recipient)
         form.addRow("Burned-in text", self.deid_pixels)
+        fields = QWidget()
+        fields.setLayout(form)
         buttons = ok_cancel(self)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        self.fields = scrolling(fields)
+        layout.addWidget(self.fields, 1)
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
+        self.deid.toggled.connect(self._deid_toggled)
+        self._deid_toggled(node.deid)
 
     def accept(self) -> None:
         """Save, or say what is wrong beside the field at fault and keep what was typed."""
@@ -215,10 +221,13 @@ class NodeDialog(QDialog):
             widget.setEnabled(on)
 
     def _deid_toggled(self, on: bool) -> None:
-        for box in self.deid_options.values():
-            box.setEnabled(on)
-        self.deid_recipient.setEnabled(on)
-        self.deid_pixels.setEnabled(on)
+        """The de-identification settings, shown (and usable) only for a node that
+        de-identifies: the dialog stays short for the others."""
+        for widget in (self.options, self.deid_recipient, self.deid_pixels):
+            widget.setEnabled(on)
+            self.form.setRowVisible(widget, on)
+        self.fields.updateGeometry()
+        fit(self)
 
     def node(self) -> Node:
         """The node as entered (validate with Node.validated); settings the dialog does not
@@ -263,7 +272,7 @@ class NodesPanel(QWidget):
         self.list = NodeList()
         self.list.dropped.connect(self.send_requested)
         self.list.setToolTip("Drag a patient, study, series or images here to send them")
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # wraps on a narrow window
         for text, tip, handler in (
             ("Add…", "Add a node", self.add_requested.emit),
             ("Edit…", "Edit the selected node", lambda: self._with_node(self.edit_requested)),

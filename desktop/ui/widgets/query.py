@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.dates import format_date_time
+from desktop.ui.widgets.narrow import compact
 
 # The Media tree's headers and date format; the study's UID is kept in the first cell.
 RESULT_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
@@ -41,7 +42,7 @@ class QueryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.node = QComboBox()
+        self.node = compact(QComboBox())
         self.patient_name = QLineEdit()
         self.patient_name.setPlaceholderText("DOE* (wildcards allowed)")
         self.patient_id = QLineEdit()

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from desktop.ui.icons import icon
 from desktop.ui.widgets.browser import BrowserPanel
+from desktop.ui.widgets.narrow import ElidedLabel
 
 if TYPE_CHECKING:
     from desktop.core.media import LoadProgress
@@ -32,7 +33,7 @@ class SourcesPanel(QTabWidget):
         self.media = BrowserPanel()
         self.inbox = BrowserPanel()
         self.inbox.title.setText("The Inbox: what our listener received")
-        self.listener = QLabel()
+        self.listener = ElidedLabel()
         self.listener.setToolTip("Settings ▸ Inbox listener…")
         layout = self.inbox.layout()
         assert isinstance(layout, QVBoxLayout)

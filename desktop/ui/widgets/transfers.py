@@ -2,7 +2,7 @@
 
 import time
 
-from PySide6.QtCore import QTimer, Signal, SignalInstance
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -39,7 +39,9 @@ def state_words(job: JobSummary, *, retry_at: float | None = None) -> str:
 
 class TransfersPanel(QWidget):
     retry_requested = Signal(int)
+    retry_failed_requested = Signal()  # Retry failed with no job selected: every failed job
     cancel_requested = Signal(int)
+    unselected = Signal(str)  # a button that needs a job was clicked with none selected
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,8 +64,12 @@ class TransfersPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.cellDoubleClicked.connect(self._show_failures)
         retry, cancel = QPushButton("Retry failed"), QPushButton("Cancel")
-        retry.clicked.connect(lambda: self._with_job(self.retry_requested))
-        cancel.clicked.connect(lambda: self._with_job(self.cancel_requested))
+        retry.setToolTip(
+            "Send the selected job's failed images again; none selected: every failed job's"
+        )
+        retry.clicked.connect(self._retry)
+        cancel.setToolTip("Stop the selected job: what was sent is kept, the rest is not sent")
+        cancel.clicked.connect(self._cancel)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(retry)
@@ -78,10 +84,24 @@ class TransfersPanel(QWidget):
         self.reasons: dict[int, str] = {}  # the last reason said, until the job is settled
         self.warned: dict[int, StoreWarnings] = {}  # what the peer said of what it stored
 
-    def _with_job(self, signal: SignalInstance) -> None:
-        job_id = self._job_at(self.table.currentRow())
-        if job_id is not None:
-            signal.emit(job_id)
+    def _selected(self) -> int | None:
+        """The selected job (none when no row is selected)."""
+        rows = self.table.selectionModel().selectedRows()
+        return self._job_at(rows[0].row()) if rows else None
+
+    def _retry(self) -> None:
+        job_id = self._selected()
+        if job_id is None:
+            self.retry_failed_requested.emit()
+        else:
+            self.retry_requested.emit(job_id)
+
+    def _cancel(self) -> None:
+        job_id = self._selected()
+        if job_id is None:
+            self.unselected.emit("Select the job to cancel in the Transfers list, then Cancel")
+        else:
+            self.cancel_requested.emit(job_id)
 
     def _job_at(self, row: int) -> int | None:
         item = self.table.item(row, 0) if row >= 0 else None

@@ -157,3 +157,41 @@ def test_no_worker_is_forked_beside_other_threads_nor_for_a_few_files() -> None:
         stop.set()
         thread.join()
     assert workers_for(SMALLEST - 1) == 0
+
+
+@pytest.mark.parametrize(
+    ("number", "to_group"),
+    [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)],
+    ids=["kill", "kill-group", "ctrl-c"],
+)
+def test_a_run_ended_by_sigterm_or_ctrl_c_removes_its_temporary_files(
+    media: Path, tmp_path: Path, number: signal.Signals, to_group: bool
+) -> None:
+    """``kill`` (SIGTERM) of the command alone or of its process group (its workers end at
+    once), or Ctrl+C (SIGINT, to the group) in the middle of a run: it says it was
+    interrupted, and leaves only whole copies under their names, no temporary file (a killed
+    worker's too) and no worker behind."""
+    key = tmp_path / "project.key"
+    key.write_bytes(KEY)
+    key.chmod(0o600)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "desktop.cli", "deid", str(media), "--out", str(out),
+               "--key-file", str(key)]  # fmt: skip
+    env = {**os.environ, "DICOM_COURIER_HOME": str(tmp_path / "home")}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    ) as process:  # fmt: skip
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().startswith("de-identified ")
+        if to_group:
+            os.killpg(process.pid, number)
+        else:
+            process.send_signal(number)
+        said = process.stderr.read()
+    assert process.wait(timeout=30) == 130, said
+    assert said.strip().endswith("dicom-courier: interrupted"), said
+    assert "Traceback" not in said
+    assert not list(out.rglob(".dc-*.tmp"))  # removed by the run itself
+    assert all(not p.name.startswith(".") for p in out.rglob("*"))
+    assert not _running(command)  # its workers ended with it

@@ -12,7 +12,7 @@ import pytest
 
 from desktop.core.deid.mapping import KeyedMapping
 from desktop.core.deid.passthrough import encode, split
-from desktop.core.deid.profile import Profile
+from desktop.core.deid.profile import UNSEARCHED_METHOD, Profile
 from desktop.core.deid.raw import deidentify_header
 from desktop.core.deid.table import Option
 from tests.helpers import pydicom_samples, require_tool
@@ -41,9 +41,14 @@ def _by_data_set(data: bytes, profile: Profile) -> pydicom.Dataset:
     return pydicom.dcmread(BytesIO(encode(source)))
 
 
+@pytest.mark.parametrize("unsearched", [False, True], ids=["", "pixels-unsearched"])
 @pytest.mark.parametrize("options", OPTION_SETS.values(), ids=OPTION_SETS.keys())
-def test_bytes_copy_reads_as_the_data_set_copy(options: frozenset[Option]) -> None:
-    profile = Profile(KeyedMapping(KEY), options)
+def test_bytes_copy_reads_as_the_data_set_copy(
+    options: frozenset[Option], unsearched: bool
+) -> None:
+    """Both paths make the same copy; for one whose pixels may show text and were not
+    searched too (Burned In Annotation YES and the method saying so, from both)."""
+    profile = Profile(KeyedMapping(KEY), options, pixels_unsearched=unsearched)
     by_bytes = 0
     for path in SAMPLES:
         data = path.read_bytes()
@@ -59,6 +64,9 @@ def test_bytes_copy_reads_as_the_data_set_copy(options: frozenset[Option]) -> No
             assert copied[element.tag] == element, (path.name, element.keyword)
         assert copy.sop_instance_uid == expected.SOPInstanceUID
         assert copy.series_instance_uid == expected.get("SeriesInstanceUID")
+        if unsearched:
+            assert copied.BurnedInAnnotation == "YES", path.name
+            assert copied.DeidentificationMethod[-1] == UNSEARCHED_METHOD
     assert by_bytes >= 25
 
 
