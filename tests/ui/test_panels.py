@@ -129,3 +129,22 @@ def test_browser_keeps_a_study_uid_of_two_patients_apart(qtbot, tmp_path: Path) 
     assert panel.problems_button.text() == "1 problem(s)"
     assert statuses[-1].endswith("2 images, 1 problems")
     assert "holds instances of 2 patients" in panel.tree.problems[0].reason
+
+
+def test_a_password_change_in_the_gui_is_audited(qtbot, demo, trail) -> None:  # type: ignore[no-untyped-def]
+    prompter = ScriptedPrompter()
+    from desktop import auditing
+
+    keystore = Keystore(
+        demo.home, lambda asked: demo.password, on_change=auditing.configuration_changed
+    )  # as the application's services make it
+    panel = CertificatesPanel(keystore, prompter)
+    qtbot.addWidget(panel)
+    prompter.answer("text", "a wrong password", "another good one", "another good one")
+    assert not panel.change_password()
+    prompter.answer("text", demo.password, "another good one", "another good one")
+    assert panel.change_password()
+    logins = [(e.outcome, e.summary) for e in trail.entries() if e.event == "110114"]
+    assert [outcome for outcome, _ in logins] == [4, 0]
+    assert "wrong keystore password" in logins[0][1]
+    assert any("keystore password changed" in e.summary for e in trail.entries())

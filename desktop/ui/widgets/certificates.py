@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import auditing
 from desktop.core.errors import CourierError
 from desktop.security.certificates import CertificateInfo
 from desktop.security.keystore import ImportResult, Keystore
@@ -332,7 +333,8 @@ class CertificatesPanel(QWidget):
             return False
 
         def change() -> int:
-            return self.keystore.change_password(lambda: new, old=old)
+            with auditing.unlocking("the keystore, to change its password"):  # as the CLI's
+                return self.keystore.change_password(lambda: new, old=old)
 
         if not self._attempt("Change keystore password", lambda: wait_off_gui(change)):
             return False
