@@ -268,8 +268,12 @@ def transfer(
         yield from records
     finally:
         states = {uid: state for uid, (state, _) in queue.states(job_id).items()}
-        for uid, study in grouped.items():
-            mine = [s for u, s in states.items() if u in studies and studies[u].study_uid == uid]
+        for key, study in grouped.items():
+            mine = [
+                s
+                for u, s in states.items()
+                if u in studies and (studies[u].study_uid, studies[u].patient_id) == key
+            ]
             _transferred(node, destination, study, mine, deidentified)
 
 
@@ -365,9 +369,11 @@ def _served(event: dict[str, Any], ae_title: str) -> None:
     get = event.get("service") == "C-GET"
     destination = events.Node(str(event.get("destination") or "unknown"), host if get else "")
     mover = None if get else events.Node(str(event.get("calling") or "unknown"), host)
-    for uid, study in group_by_study(s for _, s in located).items():
+    for key, study in group_by_study(s for _, s in located).items():
         total = sum(study.sop_classes.values())
-        sent = sum(1 for i, s in located if s.study_uid == uid and i and i in delivered)
+        sent = sum(
+            1 for i, s in located if (s.study_uid, s.patient_id) == key and i and i in delivered
+        )
         outcome = _outcome(sent, total)
         description = (
             f"{event.get('service')} by {event.get('calling')}: "

@@ -363,3 +363,69 @@ def test_the_process_command_leaves_its_objects_frozen_for_the_exit(
     finally:
         gc.unfreeze()
     assert "no nodes yet" in capsys.readouterr().out
+
+
+def _two_patients_of_one_study(folder: Path) -> str:
+    """A sample CT and a copy of it (same study) naming another patient; the study's UID."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    folder.mkdir()
+    source = folder / "ct.dcm"
+    source.write_bytes(sample_file("CT_small.dcm").read_bytes())
+    foreign = pydicom.dcmread(source)
+    foreign.PatientID, foreign.PatientName = "OTHER-42", "Other^Patient"
+    foreign.SOPInstanceUID = foreign.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    foreign.save_as(folder / "aa_other.dcm", enforce_file_format=True)
+    return str(foreign.StudyInstanceUID)
+
+
+def test_tree_keeps_a_study_uid_of_two_patients_apart(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    media = tmp_path / "cd1"
+    study = _two_patients_of_one_study(media)
+    status, out, _ = run(capsys, "tree", str(media), "--json")
+    tree = json.loads(out)
+    assert status == 0
+    studies = {p["patient_id"]: p["studies"] for p in tree["patients"]}
+    assert [len(s) for s in studies.values()] == [1, 1]
+    assert all(len(s[0]["series"][0]["instances"]) == 1 for s in studies.values())
+    [problem] = tree["problems"]
+    assert problem["path"] == str(media / "aa_other.dcm")
+    assert f"study {study} holds instances of 2 patients: " in problem["reason"]
+    assert "OTHER-42 (1)" in problem["reason"]
+
+
+def test_send_warns_of_a_study_uid_of_two_patients(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.peers import free_port, running, storescp_plain_command
+
+    study = _two_patients_of_one_study(tmp_path / "cd1")
+    (tmp_path / "stored").mkdir()
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path / "home"))
+    port = free_port()
+    with running(storescp_plain_command(tmp_path / "stored", port), port, tmp_path / "log"):
+        assert run(capsys, *map(str, node_add("peer", "SCP", port)))[0] == 0
+        status, out, err = run(capsys, "send", "peer", str(tmp_path / "cd1"), "--study", study)
+    assert status == 0 and "sent 2 of 2" in out
+    assert f"warning: study {study} holds instances of 2 patients: " in err
+
+
+def test_export_media_of_a_study_uid_of_two_patients_warns_and_audits_both(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = _two_patients_of_one_study(tmp_path / "cd1")
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path / "home"))
+    status, out, err = run(
+        capsys,
+        *("export-media", "--study", study, "--from", str(tmp_path / "cd1")),
+        *("--out", str(tmp_path / "out")),
+    )
+    assert status == 0 and "wrote 2 instances" in out, err
+    assert f"warning: study {study} holds instances of 2 patients: " in err
+    status, out, _ = run(capsys, "audit", "--json", "--event", "110106")
+    exports = json.loads(out)
+    assert status == 0 and len(exports) == 2  # one study per patient, each named
+    assert sum('ParticipantObjectID="OTHER-42"' in r["xml"] for r in exports) == 1

@@ -216,3 +216,27 @@ def test_files_an_earlier_version_left_readable_are_made_private_once(
     with caplog.at_level("WARNING"):
         assert cli(capsys, "store", "list", "--store", home / "inbox")[0] == 0
     assert "readable by other users" not in caplog.text
+
+
+def test_import_warns_of_a_study_uid_of_two_patients_and_keeps_them_apart(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "folder"
+    media(folder, count=2)
+    write(
+        folder / "DATA" / "OTHER",
+        dataset(
+            StudyInstanceUID="1.2.826.0.1.1",
+            SeriesInstanceUID="1.2.826.0.1.1.1",
+            PatientID="OTHER-42",
+            PatientName="Other^Patient",
+        ),
+    )
+    store = tmp_path / "store"
+    status, out, err = cli(capsys, "import", folder, "--store", store)
+    assert status == 0 and "3 copied" in out.splitlines()[-1]
+    shared = "warning: study 1.2.826.0.1.1 holds instances of 2 patients: MUE1 (2), OTHER-42 (1)"
+    assert shared in err
+    with Store(store) as opened:
+        patients = {p.patient_id: p.studies[0].instance_count for p in opened.tree().patients}
+    assert patients == {"MUE1": 2, "OTHER-42": 1}

@@ -15,6 +15,7 @@ from desktop.core.errors import MediaError, OutputError
 from desktop.core.iso_image import write_iso
 from desktop.core.media import open_media
 from desktop.core.media_writer import WrittenMedia, check_output, write_media
+from desktop.core.model import shared_warnings
 from desktop.core.paths import courier_home
 from desktop.core.study_selection import media_label, sealed_media_label, select_studies
 from desktop.core.words import counted
@@ -79,6 +80,8 @@ def _export_media(args: argparse.Namespace) -> int:
         raise OutputError("--sign-with signs sealed media: give --seal-for CERT too")
     trees = [open_media(source) for source in _sources(args.sources)]
     selection = select_studies(trees, args.study)
+    for line in shared_warnings(trees, args.study):
+        print(line, file=sys.stderr)
     recipient, signer = _sealing(args) if args.seal_for else (None, None)
     with ExitStack() as audited:  # 110106 Export for each study, its outcome the media's
         for first in selection.firsts:

@@ -1,6 +1,7 @@
 """The Inbox as a local store: ``import`` media into it, ``store reindex`` and ``store list``."""
 
 import argparse
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,8 @@ def _import(args: argparse.Namespace) -> int:
         _say_recovered(store.recovered)
         for imported in import_media(store, args.paths):
             outcomes[imported.outcome] += 1
+            if imported.warning:
+                print(f"warning: {imported.warning}", file=sys.stderr, flush=True)
             if imported.outcome is Outcome.FAILED:
                 print(f"failed: {imported.source}: {imported.reason}", flush=True)
             elif imported.outcome is Outcome.KEPT_BESIDE:

@@ -475,6 +475,7 @@ def _send(args: argparse.Namespace) -> int:
         with collecting_later():
             from desktop.core.audit.studies import studies_in
             from desktop.core.media import open_media
+            from desktop.core.model import shared_warnings
             from desktop.net.copies import sweep
             from desktop.net.queue import TransferQueue
             from desktop.net.store import Peer
@@ -485,6 +486,8 @@ def _send(args: argparse.Namespace) -> int:
             _check_lossy(args, node)
             trees = [open_media(path) for path in args.paths]
             items, skipped = items_from(trees, args.study, args.series)
+            for line in shared_warnings(trees, [args.study] if args.study else None):
+                print(line, file=sys.stderr)
             connector = ahead.ready()  # a wrong password or damaged identity queues nothing
             queue = TransferQueue(courier_home() / "queue.sqlite")
             sweep(queue, courier_home())

@@ -87,6 +87,19 @@ def register(commands: Any) -> None:
     )
     remove.set_defaults(run=_remove)
 
+    change = actions.add_parser(
+        "password",
+        parents=[secret],
+        help="change the keystore password: every identity is sealed again under the new one",
+    )
+    change.add_argument(
+        "--new-password-file",
+        type=Path,
+        metavar="FILE",
+        help="read the new password from FILE (else it is asked for twice)",
+    )
+    change.set_defaults(run=_change_password)
+
     export = actions.add_parser(
         "export-cert",
         parents=[secret],
@@ -266,6 +279,35 @@ def _remove(args: argparse.Namespace) -> int:
         print("nothing removed")
         return 1
     print(f"removed {keystore.remove(args.id)}")
+    return 0
+
+
+def _change_password(args: argparse.Namespace) -> int:
+    from desktop.security.passwords import (
+        new_password,
+        password_source,
+        remember_password,
+        remembered_password,
+    )
+
+    account = str(courier_home().absolute())
+    keystore = open_keystore(args)
+    asked: list[str] = []
+
+    def ask_new() -> str:
+        asked.append(new_password(args.new_password_file))
+        return asked[0]
+
+    with auditing.unlocking("the keystore, to change its password"):
+        # The current password is asked even of a warm service that holds it unlocked.
+        current = password_source(args.password_file, account)(False)
+        count = keystore.change_password(ask_new, old=current)
+    if remembered_password(account) is not None:  # the OS keyring keeps the new one
+        remember_password(account, asked[0])
+    print(
+        f"keystore password changed: {count} identit{'y' if count == 1 else 'ies'} sealed "
+        "again under it; a running service must be unlocked again with the new one"
+    )
     return 0
 
 

@@ -376,6 +376,13 @@ def write_atomic(target: Path, data: bytes, mode: int = PRIVATE) -> None:
         temporary.write_bytes(data)
 
 
+def replace_durably(source: Path, target: Path) -> None:
+    """``source.replace(target)`` (a file or a folder), the rename itself on disk when
+    this returns: a commit point that survives a power cut."""
+    source.replace(target)
+    _fsync(target.parent)
+
+
 def _fsync(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:

@@ -4,7 +4,7 @@ Readers (DICOMDIR, folder scan) produce flat ``InstanceEntry`` records; ``build_
 sorts them, so every source yields the same tree for the same instances.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -69,6 +69,13 @@ class Problem:
 
     path: Path
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedStudy(Problem):
+    """A Study Instance UID whose instances name more than one patient (kept apart)."""
+
+    study_instance_uid: str = ""
 
 
 @dataclass(slots=True)
@@ -190,8 +197,10 @@ def build_tree(
 ) -> MediaTree:
     """Group entries by patient, study and series, and sort them as a reader expects."""
     patients: dict[tuple[str, str], Patient] = {}
-    studies: dict[str, Study] = {}
-    series_by_uid: dict[str, Series] = {}
+    # Studies and series are keyed by their patient too: instances of one Study Instance
+    # UID that name different patients are never merged (see ``_shared_studies``).
+    studies: dict[tuple[tuple[str, str], str], Study] = {}
+    series_by_uid: dict[tuple[tuple[tuple[str, str], str], str], Series] = {}
     for entry in entries:
         patient_key = (entry.patient_id, entry.patient_name if not entry.patient_id else "")
         patient = patients.get(patient_key)
@@ -199,7 +208,7 @@ def build_tree(
             patient = patients[patient_key] = Patient(
                 entry.patient_id, entry.patient_name, entry.patient_birth_date, entry.patient_sex
             )
-        study_key = entry.study_instance_uid or f"unknown study of {patient_key}"
+        study_key = (patient_key, entry.study_instance_uid or "unknown study")
         study = studies.get(study_key)
         if study is None:
             study = studies[study_key] = Study(
@@ -210,7 +219,7 @@ def build_tree(
                 entry.accession_number,
             )
             patient.studies.append(study)
-        series_key = entry.series_instance_uid or f"unknown series of {study_key}"
+        series_key = (study_key, entry.series_instance_uid or "unknown series")
         series = series_by_uid.get(series_key)
         if series is None:
             series = series_by_uid[series_key] = Series(
@@ -241,7 +250,54 @@ def build_tree(
     ordered = sorted(patients.values(), key=lambda p: (p.patient_name.casefold(), p.patient_id))
     for patient in ordered:
         _sort_patient(patient)
-    return MediaTree(source, root, ordered, problems)
+    return MediaTree(source, root, ordered, problems + _shared_studies(ordered, root))
+
+
+def _shared_studies(patients: list[Patient], root: Path) -> list[Problem]:
+    """A problem for each Study Instance UID whose instances name more than one patient:
+    a corrected Patient ID re-sent, a modality reusing UIDs, or a wrong sender. Each patient
+    keeps only its own instances; the problem names the patients and their counts, most
+    first, and the first file of a patient holding fewer."""
+    holders: dict[str, list[tuple[Patient, Study]]] = {}
+    for patient in patients:
+        for study in patient.studies:
+            if study.study_instance_uid:
+                holders.setdefault(study.study_instance_uid, []).append((patient, study))
+    problems: list[Problem] = []
+    for uid, held in holders.items():
+        if len(held) < 2:
+            continue
+        held.sort(key=lambda one: -one[1].instance_count)  # the odd ones out last
+        counts = ", ".join(
+            f"{_patient_label(patient)} ({study.instance_count})" for patient, study in held
+        )
+        paths = [i.path for _, study in held[1:] for s in study.series for i in s.instances]
+        problems.append(
+            SharedStudy(
+                next((p for p in paths if p is not None), root),
+                f"study {uid} holds instances of {len(held)} patients: {counts}; "
+                "they are kept apart, check the study before using it",
+                uid,
+            )
+        )
+    return problems
+
+
+def shared_warnings(trees: Iterable[MediaTree], study_uids: Collection[str] | None) -> list[str]:
+    """A warning for each study of ``study_uids`` (None: all) whose instances name more than
+    one patient."""
+    return [
+        f"warning: {problem.reason}"
+        for tree in trees
+        for problem in tree.problems
+        if isinstance(problem, SharedStudy)
+        and (study_uids is None or problem.study_instance_uid in study_uids)
+    ]
+
+
+def _patient_label(patient: Patient) -> str:
+    """How a problem names a patient: the Patient ID, else the name."""
+    return patient.patient_id or patient.patient_name or "no patient ID"
 
 
 def _number_key(number: int | None, tiebreak: str) -> tuple[bool, int, str]:

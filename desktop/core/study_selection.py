@@ -28,7 +28,7 @@ def select_studies(trees: Sequence[MediaTree], study_uids: Sequence[str]) -> Sel
     files: list[Path] = []
     left_out: list[Problem] = []
     seen: set[str] = set()
-    firsts: dict[str, Path] = {}
+    firsts: dict[tuple[str, str], Path] = {}  # a study UID of two patients: two studies
     for tree in trees:
         for patient in tree.patients:
             for study in patient.studies:
@@ -44,7 +44,8 @@ def select_studies(trees: Sequence[MediaTree], study_uids: Sequence[str]) -> Sel
                             continue
                         seen.add(instance.sop_instance_uid)
                         files.append(instance.path)
-                        firsts.setdefault(study.study_instance_uid, instance.path)
+                        key = (study.study_instance_uid, patient.patient_id)
+                        firsts.setdefault(key, instance.path)
     missing = [uid for uid in study_uids if uid not in found]
     if missing:
         raise MediaError(

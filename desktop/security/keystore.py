@@ -11,6 +11,9 @@ Layout (every file 0600, written atomically):
     identities/<name>.json      the public part (certificates, options, ``kdf``: the salt and
                                 rounds of that derivation), readable without the password
     keystore.lock               held while an entry or the password is written (one writer)
+    password-change/            a committed change of password, being moved into place (the
+                                next opening finishes it); password-change.new/ one being
+                                written (the next opening drops it: the old password holds)
 
 A damaged entry is reported (``damaged``) and skipped: the others stay usable.
 
@@ -35,6 +38,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
@@ -42,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from desktop.core.files import locked, private_folder, write_atomic
+from desktop.core.files import locked, private_folder, replace_durably, write_atomic
 from desktop.security.errors import (
     CertificateError,
     KeystoreError,
@@ -64,6 +68,7 @@ SECRET_ROUNDS = 200_000  # PBKDF2-HMAC-SHA256 of an identity's secret (as PKCS#1
 SECRET_KDF = "pbkdf2-sha256"
 PEM_ENCRYPTED_KEY = "ENCRYPTED PRIVATE KEY"
 PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+CHANGE, STAGING = "password-change", "password-change.new"
 Opened = TypeVar("Opened")
 
 logger = logging.getLogger(__name__)
@@ -170,6 +175,9 @@ class Keystore:
         self._taken: str | None = None  # given by the source, not checked yet
         self._deriving: dict[str, _Derivation] = {}  # identity → its secret, started early
         self._unlocked: Unlocked | None = None  # given by a warm service
+        if (self.folder / CHANGE).exists() or (self.folder / STAGING).exists():
+            with self._writing():
+                self._finish_change()
 
     # -- trusted CAs -------------------------------------------------------------------------
 
@@ -276,9 +284,6 @@ class Keystore:
         now: dt.datetime | None = None,
     ) -> ImportResult:
         """Import a PKCS#12 file, or a certificate (PEM/DER) with its key (PEM/DER) and chain."""
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.serialization import pkcs12
-
         from desktop.security import policy
         from desktop.security.certificates import describe
 
@@ -298,21 +303,7 @@ class Keystore:
         twins = [i.name for i in self.identities() if i.certificate.fingerprint == info.fingerprint]
         password = self._unlock()
         folder = self._ensure("identities")
-        kdf = {
-            "name": SECRET_KDF,
-            "salt": base64.b64encode(os.urandom(16)).decode(),
-            "rounds": SECRET_ROUNDS,
-        }
-        encryption = (
-            serialization.PrivateFormat.PKCS12.encryption_builder()
-            .kdf_rounds(1)  # the secret is 256 random-looking bits: the rounds are in kdf
-            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-            .hmac_hash(hashes.SHA256())
-            .build(_secret(password, kdf))
-        )
-        bundle = pkcs12.serialize_key_and_certificates(
-            name.encode("utf-8"), key, certificate, chain or None, encryption
-        )
+        bundle, kdf = _sealed(UnlockedIdentity(name, key, certificate, chain), password)
         public = {
             "name": name,
             "certificate": _pem(certificate),
@@ -651,13 +642,90 @@ class Keystore:
                     "the keystore already has a password, set by another import meanwhile, "
                     "and this one differs: run the command again with the keystore's password"
                 )
-            salt = os.urandom(16)
-            settings = {
-                "version": FORMAT_VERSION,
-                "salt": base64.b64encode(salt).decode(),
-                "verifier": base64.b64encode(_stretch(password, salt)).decode(),
-            }
-            write_atomic(settings_path, json.dumps(settings, indent=2).encode("utf-8"))
+            write_atomic(settings_path, _settings(password))
+
+    def change_password(self, ask_new: Callable[[], str], *, old: str | None = None) -> int:
+        """Seal every identity and the verifier under the password ``ask_new`` gives, once
+        the keystore's own (``old``, else asked for) is checked; returns how many identities
+        were sealed again.
+
+        All or nothing: the new files are written to a folder beside (``STAGING``), which one
+        rename commits (``CHANGE``), then moved into place. A crash before that rename leaves
+        the old password working, one after it the new one: the next opening finishes."""
+        if _read_settings(self.folder / "keystore.json") is None:
+            raise PasswordError(
+                "the keystore has no password yet: the first identity imported sets it"
+            )
+        if old is None:
+            old = self._unlock()
+        elif self.verifies(old):
+            self._password = old  # the identities open with it, nothing asked (off the GUI)
+        else:
+            raise PasswordError("wrong keystore password")
+        new_password = ask_new()
+        if len(new_password) < MIN_LENGTH:
+            raise PasswordError(f"a keystore password needs at least {MIN_LENGTH} characters")
+        if new_password == old:
+            raise PasswordError("the new keystore password is the old one: nothing to change")
+        with self._writing():
+            self._finish_change()  # another process's change cut short
+            settings = _read_settings(self.folder / "keystore.json")
+            if settings is None or not _verifies(settings, old):
+                raise PasswordError(
+                    "the keystore password was changed by another program meanwhile: "
+                    "run the command again with the current one"
+                )
+            staging = self.folder / STAGING
+            try:
+                sealed = private_folder(private_folder(staging) / "identities")
+                names = [path.stem for path in self._files("identities", ".json")]
+                for name in names:
+                    self._seal_again(name, new_password, sealed)
+                write_atomic(staging / "keystore.json", _settings(new_password))
+                replace_durably(staging, self.folder / CHANGE)  # the commit
+            finally:  # a change refused or failed leaves nothing beside
+                shutil.rmtree(staging, ignore_errors=True)
+            self._finish_change()
+        self._password, self._opened_with, self._taken = new_password, None, None
+        self._deriving.clear()
+        self._unlocked = None
+        self._on_change(
+            self.folder,
+            f"keystore password changed: {len(names)} identit"
+            f"{'y' if len(names) == 1 else 'ies'} sealed again under it",
+        )
+        return len(names)
+
+    def _seal_again(self, name: str, password: str, folder: Path) -> None:
+        """Identity ``name`` opened with the keystore's password and sealed under ``password``
+        (a new salt) in ``folder``; a damaged one stops the change, naming it."""
+        try:
+            opened = self.unlock_identity(name)
+            public = json.loads(self._public_path(name).read_text(encoding="utf-8"))
+        except (KeystoreError, OSError, ValueError) as error:
+            raise KeystoreError(
+                f"identity {name} cannot be opened, so it cannot be sealed under a new "
+                f"password: {error}; remove it (keystore remove {name}) and try again; the "
+                "password is unchanged"
+            ) from error
+        bundle, public["kdf"] = _sealed(opened, password)
+        write_atomic(folder / f"{name}.p12", bundle)
+        write_atomic(folder / f"{name}.json", json.dumps(public, indent=2).encode("utf-8"))
+
+    def _finish_change(self) -> None:
+        """Under the write lock: move a committed change of password into place, drop one
+        never committed."""
+        shutil.rmtree(self.folder / STAGING, ignore_errors=True)
+        change = self.folder / CHANGE
+        if not change.exists():
+            return
+        identities = self._ensure("identities")
+        for path in sorted((change / "identities").glob("*")):
+            replace_durably(path, identities / path.name)
+        if (change / "keystore.json").exists():  # moved last: the change is then done
+            replace_durably(change / "keystore.json", self.folder / "keystore.json")
+        shutil.rmtree(change)
+        logger.info("a change of the keystore password in %s was finished", self.folder)
 
     def _writing(self) -> AbstractContextManager[None]:
         """The keystore's write lock: one process at a time adds, removes or sets."""
@@ -759,6 +827,45 @@ def _public_pems(path: Path) -> tuple[str, tuple[str, ...]]:
 def _pem_block(label: str, der: bytes) -> bytes:
     body = base64.encodebytes(der).decode("ascii")
     return f"-----BEGIN {label}-----\n{body}-----END {label}-----\n".encode("ascii")
+
+
+def _settings(password: str) -> bytes:
+    """keystore.json for ``password``: the format and the verifier, with a new salt."""
+    salt = os.urandom(16)
+    settings = {
+        "version": FORMAT_VERSION,
+        "salt": base64.b64encode(salt).decode(),
+        "verifier": base64.b64encode(_stretch(password, salt)).decode(),
+    }
+    return json.dumps(settings, indent=2).encode("utf-8")
+
+
+def _sealed(identity: UnlockedIdentity, password: str) -> tuple[bytes, dict[str, Any]]:
+    """The identity as its .p12 holds it, sealed under a secret derived from ``password``
+    with a new salt, and that derivation (the public part's ``kdf``)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    kdf = {
+        "name": SECRET_KDF,
+        "salt": base64.b64encode(os.urandom(16)).decode(),
+        "rounds": SECRET_ROUNDS,
+    }
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(1)  # the secret is 256 random-looking bits: the rounds are in kdf
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(_secret(password, kdf))
+    )
+    bundle = pkcs12.serialize_key_and_certificates(
+        identity.name.encode("utf-8"),
+        identity.key,
+        identity.certificate,
+        identity.chain or None,
+        encryption,
+    )
+    return bundle, kdf
 
 
 def _verifies(settings: dict[str, Any], password: str) -> bool:

@@ -50,6 +50,18 @@ def password_source(password_file: Path | None, keyring_account: str) -> Passwor
     return obtain
 
 
+def new_password(password_file: Path | None) -> str:
+    """A new keystore password: from the file, else typed twice at the terminal."""
+    if password_file is not None:
+        return read_password_file(password_file)
+    if not sys.stdin.isatty():
+        raise PasswordError(
+            "the new keystore password is needed and there is no terminal to ask on: use "
+            "--new-password-file FILE"
+        )
+    return _prompt(True)
+
+
 def _prompt(new: bool) -> str:
     if not sys.stdin.isatty():
         raise PasswordError(

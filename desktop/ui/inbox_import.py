@@ -37,6 +37,8 @@ def import_into_inbox(
     def progress(imported: Imported) -> None:
         if imported.reason:
             note("warning", f"{imported.source} not imported: {imported.reason}")
+        if imported.warning:
+            note("warning", imported.warning)
 
     def finished(outcomes: list[tuple[str, int]]) -> None:
         summary = ", ".join(f"{count} {outcome}" for outcome, count in outcomes)

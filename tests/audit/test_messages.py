@@ -148,3 +148,18 @@ def test_an_answered_query_names_its_issuer_as_the_source() -> None:
         for p in root.findall("ActiveParticipant")
     }
     assert roles == {"PACS": ("110153", "true"), "COURIER": ("110152", "false")}
+
+
+def test_a_study_uid_of_two_patients_is_audited_as_two_studies() -> None:
+    from desktop.core.audit.studies import group_by_study
+
+    found = [events.Study("1.2.3", "P1", "Doe^John", "A1") for _ in range(3)]
+    found.append(events.Study("1.2.3", "OTHER-42", "Other^Patient", "A1"))
+    for study in found:
+        study.sop_classes["1.2.840.10008.5.1.4.1.1.2"] += 1
+    grouped = group_by_study(found)
+    assert {key: sum(s.sop_classes.values()) for key, s in grouped.items()} == {
+        ("1.2.3", "P1"): 3,
+        ("1.2.3", "OTHER-42"): 1,
+    }
+    assert grouped["1.2.3", "OTHER-42"].patient_name == "Other^Patient"

@@ -5,11 +5,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pydicom
 import pytest
+from pydicom.uid import generate_uid
 
 from desktop.core.errors import MediaError, NoDicomError
 from desktop.core.media import open_media
-from desktop.core.model import InstanceStatus
+from desktop.core.model import InstanceStatus, SharedStudy
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from tests.helpers import sample_file
 
@@ -133,3 +135,33 @@ def test_the_readable_copy_wins_whichever_is_found_first(tmp_path: Path, damaged
     [instance] = tree.instances()
     assert (instance.path, instance.status) == (tmp_path / readable_name, InstanceStatus.OK)
     assert [p.path.name for p in tree.problems] == [damaged_name, damaged_name]
+
+
+def _foreign_copy(source: Path, target: Path) -> str:
+    """A copy of ``source`` (same study and series UIDs) naming another patient; its UID."""
+    dataset = pydicom.dcmread(source)
+    dataset.PatientID, dataset.PatientName = "OTHER-42", "Other^Patient"
+    dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    dataset.InstanceNumber = 99
+    dataset.save_as(target, enforce_file_format=True)
+    return str(dataset.SOPInstanceUID)
+
+
+def test_one_study_uid_of_two_patients_is_never_merged(tmp_path: Path) -> None:
+    [first, *_] = write_files(tmp_path, (STUDY,))
+    foreign = _foreign_copy(first, tmp_path / "aa_other.dcm")
+    tree = open_media(tmp_path)
+    by_id = {p.patient_id: p for p in tree.patients}
+    [own], [other] = by_id["P1"].studies, by_id["OTHER-42"].studies
+    assert own.study_instance_uid == other.study_instance_uid
+    assert foreign not in {i.sop_instance_uid for i in own.series[0].instances}
+    assert [i.sop_instance_uid for s in other.series for i in s.instances] == [foreign]
+    assert own.instance_count == 6 and other.instance_count == 1
+    [problem] = tree.problems
+    assert isinstance(problem, SharedStudy)
+    assert problem.study_instance_uid == own.study_instance_uid
+    assert problem.path == tmp_path / "aa_other.dcm"
+    assert problem.reason.startswith(
+        f"study {own.study_instance_uid} holds instances of 2 patients: "
+    )
+    assert "P1 (6)" in problem.reason and "OTHER-42 (1)" in problem.reason

@@ -79,3 +79,72 @@ def test_certificates_shown_again_are_read_again(qtbot, tmp_path: Path, pki: Pki
     panel.show()
     assert panel.table.rowCount() == listed + 1
     assert "ec" in [panel.table.item(r, 1).text() for r in range(listed + 1)]
+
+
+def test_certificates_panel_changes_the_keystore_password(qtbot, tmp_path: Path, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    home, old, new = tmp_path / "home", "a good password", "another good one"
+    prompter = ScriptedPrompter()
+    panel = CertificatesPanel(Keystore(home, lambda asked: old), prompter)
+    qtbot.addWidget(panel)
+    errors: list[str] = []
+    panel.error.connect(lambda title, message: errors.append(message))
+    assert panel.import_identity(pki.path("client", ".p12"), "courier", None, KEY_PASSWORD)
+    prompter.answer("text", "a wrong password", new, new)
+    assert not panel.change_password()
+    assert errors == ["wrong keystore password"]
+    prompter.answer("text", old, new, "not the same")
+    assert not panel.change_password()
+    assert "differ" in errors[-1]
+    prompter.answer("text", old, new, new)
+    assert panel.change_password()
+    assert "password is changed" in prompter.told[-1][1]
+    assert Keystore(home, lambda asked: new).unlock_identity("courier").name == "courier"
+    assert not Keystore(home, lambda asked: old).verifies(old)
+
+
+def test_browser_keeps_a_study_uid_of_two_patients_apart(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Tester's G19: another patient's image shown in Demo^Alice's series, '0 problems'."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from tests.helpers import sample_file
+
+    shutil.copy(sample_file("CT_small.dcm"), tmp_path / "ct.dcm")
+    foreign = pydicom.dcmread(tmp_path / "ct.dcm")
+    foreign.PatientID, foreign.PatientName = "OTHER-42", "Other^Patient"
+    foreign.SOPInstanceUID = foreign.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    foreign.save_as(tmp_path / "aa_other.dcm", enforce_file_format=True)
+    panel = BrowserPanel()
+    qtbot.addWidget(panel)
+    statuses: list[str] = []
+    panel.status.connect(statuses.append)
+    with qtbot.waitSignal(panel.loaded, timeout=20000):
+        panel.open_path(tmp_path)
+    assert panel.model.rowCount() == 2
+    for row in range(2):  # each patient: one study of one series of one image
+        patient = panel.model.index(row, 0)
+        study = panel.model.index(0, 0, patient)
+        assert panel.model.rowCount(patient) == 1 and panel.model.rowCount(study) == 1
+        assert panel.model.rowCount(panel.model.index(0, 0, study)) == 1
+    assert panel.problems_button.text() == "1 problem(s)"
+    assert statuses[-1].endswith("2 images, 1 problems")
+    assert "holds instances of 2 patients" in panel.tree.problems[0].reason
+
+
+def test_a_password_change_in_the_gui_is_audited(qtbot, demo, trail) -> None:  # type: ignore[no-untyped-def]
+    prompter = ScriptedPrompter()
+    from desktop import auditing
+
+    keystore = Keystore(
+        demo.home, lambda asked: demo.password, on_change=auditing.configuration_changed
+    )  # as the application's services make it
+    panel = CertificatesPanel(keystore, prompter)
+    qtbot.addWidget(panel)
+    prompter.answer("text", "a wrong password", "another good one", "another good one")
+    assert not panel.change_password()
+    prompter.answer("text", demo.password, "another good one", "another good one")
+    assert panel.change_password()
+    logins = [(e.outcome, e.summary) for e in trail.entries() if e.event == "110114"]
+    assert [outcome for outcome, _ in logins] == [4, 0]
+    assert "wrong keystore password" in logins[0][1]
+    assert any("keystore password changed" in e.summary for e in trail.entries())

@@ -79,12 +79,14 @@ def studies_in(trees: Iterable[MediaTree]) -> dict[str, Study]:
     return found
 
 
-def group_by_study(studies: Iterable[Study]) -> dict[str, Study]:
-    """One Study per Study Instance UID, the SOP classes of those given counted together."""
-    grouped: dict[str, Study] = {}
+def group_by_study(studies: Iterable[Study]) -> dict[tuple[str, str], Study]:
+    """One Study per Study Instance UID and Patient ID, the SOP classes of those given
+    counted together: a study UID whose instances name two patients is recorded as two
+    studies, each with its own patient, never under one of them."""
+    grouped: dict[tuple[str, str], Study] = {}
     for found in studies:
         known = grouped.setdefault(
-            found.study_uid,
+            (found.study_uid, found.patient_id),
             Study(found.study_uid, found.patient_id, found.patient_name, found.accession),
         )
         known.sop_classes.update(found.sop_classes)

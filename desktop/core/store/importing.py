@@ -9,7 +9,7 @@ be read fails alone, with its reason; the others go on.
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from desktop.core.errors import CourierError
 from desktop.core.files import private_file, private_folder
 from desktop.core.filing import file_into_place, stored_path
 from desktop.core.media import open_media
-from desktop.core.model import Instance, InstanceStatus, MediaTree
+from desktop.core.model import Instance, InstanceStatus, MediaTree, SharedStudy
 from desktop.core.store.store import Store
 
 STAGING = ".importing"
@@ -39,6 +39,7 @@ class Imported:
     outcome: Outcome
     path: Path | None = None  # where it is in the store
     reason: str = ""
+    warning: str = ""  # copied, but to be checked (a study UID of two patients)
 
 
 def import_media(store: Store, sources: Iterable[Path]) -> Iterator[Imported]:
@@ -55,8 +56,12 @@ def import_media(store: Store, sources: Iterable[Path]) -> Iterator[Imported]:
 def _import_tree(store: Store, tree: MediaTree) -> Iterator[Imported]:
     staging = private_folder(store.folder / STAGING)
     reasons: dict[Path, list[str]] = {}
+    shared: dict[Path, str] = {}  # not the file's failure: said beside its copy
     for problem in tree.problems:
-        reasons.setdefault(problem.path, []).append(problem.reason)
+        if isinstance(problem, SharedStudy):
+            shared[problem.path] = problem.reason
+        else:
+            reasons.setdefault(problem.path, []).append(problem.reason)
     imported: set[Path] = set()
     for patient in tree.patients:
         for study in patient.studies:
@@ -77,7 +82,7 @@ def _import_tree(store: Store, tree: MediaTree) -> Iterator[Imported]:
                         instance.sop_instance_uid,
                     )
                     imported.add(instance.path)
-                    yield _copy(
+                    done = _copy(
                         store,
                         instance,
                         target,
@@ -85,6 +90,7 @@ def _import_tree(store: Store, tree: MediaTree) -> Iterator[Imported]:
                         study.study_instance_uid,
                         series.series_instance_uid,
                     )
+                    yield replace(done, warning=shared.get(instance.path, ""))
     for path, found in reasons.items():
         if path not in imported:
             yield Imported(path, Outcome.FAILED, reason="; ".join(found))

@@ -20,7 +20,7 @@ from desktop.core.store.keys import BROWSER_COLUMNS, COLUMNS, UNIQUE, Stored
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a study or series is unique under its patient or study only
 TABLES: dict[Stored, str] = {
     "PATIENT": "patients",
     "STUDY": "studies",
@@ -79,8 +79,8 @@ def _schema() -> list[str]:
             ]
         unique = {
             "PATIENT": 'UNIQUE("PatientID", "IssuerOfPatientID")',
-            "STUDY": 'UNIQUE("StudyInstanceUID")',
-            "SERIES": 'UNIQUE("SeriesInstanceUID")',
+            "STUDY": 'UNIQUE(patient, "StudyInstanceUID")',
+            "SERIES": 'UNIQUE(study, "SeriesInstanceUID")',
             "IMAGE": None,
         }[level]
         body = ", ".join(extra + columns + ([unique] if unique else []))
@@ -88,6 +88,7 @@ def _schema() -> list[str]:
         if level in PARENT:
             statements.append(f"CREATE INDEX {table}_parent ON {table}({PARENT[level]})")
     statements.append('CREATE INDEX instances_uid ON instances("SOPInstanceUID")')
+    statements.append('CREATE INDEX studies_uid ON studies("StudyInstanceUID")')
     return statements
 
 
@@ -96,7 +97,11 @@ def _upsert(level: Stored) -> str:
     stored one; an empty one keeps it)."""
     names = [quoted(k) for k in _stored(level)]
     owner = [PARENT[level]] if level in PARENT else []
-    conflict = '"PatientID", "IssuerOfPatientID"' if level == "PATIENT" else quoted(UNIQUE[level])
+    conflict = (
+        '"PatientID", "IssuerOfPatientID"'
+        if level == "PATIENT"
+        else f"{PARENT[level]}, {quoted(UNIQUE[level])}"  # one UID under two patients: two rows
+    )
     updates = ", ".join(f"{n} = coalesce(nullif(excluded.{n}, ''), {n})" for n in names)
     return (
         f"INSERT INTO {TABLES[level]} ({', '.join(owner + names)}) "
@@ -147,6 +152,15 @@ class Index:
             with self.transaction():
                 for statement in _schema():
                     execute(statement)
+        elif 0 < version < SCHEMA_VERSION:  # the files are the truth: indexed again
+            log.info("the store's index %s has schema version %d: rebuilt", self.path, version)
+            with self.transaction():
+                for (table,) in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                    execute(f'DROP TABLE "{table}"')
+                for statement in _schema():
+                    execute(statement)
+                execute("PRAGMA user_version = 0")
+            version = 0
         elif version not in (0, SCHEMA_VERSION):  # 0: made, its first indexing unfinished
             raise sqlite3.DatabaseError(
                 f"schema version {version}, this program reads version {SCHEMA_VERSION}"
@@ -194,6 +208,8 @@ class Index:
             if known is None:  # files of one series come together: skip repeated upserts
                 known = int(execute(upsert, parameters).fetchone()[0])
                 self._upserted[(level, parameters)] = known
+                if level == "STUDY":
+                    self._warn_if_shared(values.get(UNIQUE["STUDY"], ""))
             parent = known
         kept_beside = execute(
             'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ? AND kept_beside = 0',
@@ -213,6 +229,25 @@ class Index:
         )
         if old is not None and (old[1], old[2]) != (parent, uid):  # the file changed hands
             self.prune()
+
+    def _warn_if_shared(self, study: str) -> None:
+        """Log a study UID the index holds under more than one patient (kept apart)."""
+        patients = [
+            row[0]
+            for row in self.rows(
+                'SELECT DISTINCT p."PatientID" FROM studies s JOIN patients p ON p.id = s.patient '
+                'WHERE s."StudyInstanceUID" = ? ORDER BY p."PatientID"',
+                (study,),
+            )
+        ]
+        if len(patients) > 1:
+            log.warning(
+                "study %s holds instances of %d patients: %s; they are kept apart, check the "
+                "study before using it",
+                study,
+                len(patients),
+                ", ".join(patients),
+            )
 
     def mark_complete(self) -> None:
         """Record, in the open transaction, that every file has been indexed once."""

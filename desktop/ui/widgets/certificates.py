@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import auditing
 from desktop.core.errors import CourierError
 from desktop.security.certificates import CertificateInfo
 from desktop.security.keystore import ImportResult, Keystore
+from desktop.security.passwords import MIN_LENGTH, remember_password, remembered_password
 from desktop.security.revocation import (
     CrlInfo,
     held_crls,
@@ -30,6 +32,7 @@ from desktop.security.revocation import (
 )
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.narrow import FlowLayout
+from desktop.ui.workers import wait_off_gui
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
 EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
@@ -120,6 +123,7 @@ class CertificatesPanel(QWidget):
             ("Import CRL…", self.choose_crl),
             ("Export certificate…", self.export_certificate),
             ("Remove", self.remove),
+            ("Change password…", self.change_password),
         ):
             button = QPushButton(text)
             button.clicked.connect(handler)
@@ -306,6 +310,44 @@ class CertificatesPanel(QWidget):
                 self._attempt("Remove", lambda: remove_crl(self.keystore, reference))
         elif self.prompter.confirm("Remove", self._removal_question(reference)):
             self._attempt("Remove", lambda: self.keystore.remove(reference))
+
+    def change_password(self) -> bool:
+        """Change password…: the current password and the new one twice, then every
+        identity sealed again under it, off the GUI thread."""
+        old = self.prompter.text(
+            "Change keystore password", "Current keystore password:", secret=True
+        )
+        if old is None:
+            return False
+        new = self.prompter.text(
+            "Change keystore password",
+            f"New keystore password ({MIN_LENGTH} characters or more):",
+            secret=True,
+        )
+        if new is None:
+            return False
+        again = self.prompter.text("Change keystore password", "Repeat the new one:", secret=True)
+        if again is None:
+            return False
+        if again != new:
+            self.error.emit("Change keystore password", "the two new passwords differ: unchanged")
+            return False
+
+        def change() -> int:
+            with auditing.unlocking("the keystore, to change its password"):  # as the CLI's
+                return self.keystore.change_password(lambda: new, old=old)
+
+        if not self._attempt("Change keystore password", lambda: wait_off_gui(change)):
+            return False
+        account = str(self.keystore.folder.parent.absolute())  # as the password prompt's
+        if remembered_password(account) is not None:  # the OS keyring keeps the new one
+            remember_password(account, new)
+        self.prompter.inform(
+            "Change keystore password",
+            "The keystore password is changed: every identity is sealed under the new one. "
+            "A running service must be unlocked again with it.",
+        )
+        return True
 
     def _removal_question(self, reference: str) -> str:
         if self._selected_kind() != "Identity":

@@ -250,3 +250,61 @@ def test_a_first_indexing_cut_short_is_done_again_at_the_next_opening(store: Sto
         assert reopened.counts() == (2, 3, 4, 5)
     with sqlite3.connect(store.index_path) as index:
         assert index.execute("PRAGMA user_version").fetchone()[0] > 0
+
+
+def _foreign(store: Store) -> Path:
+    """An instance of STUDY_A's first series that names another patient, added."""
+    path = filed(
+        store.folder,
+        dataset(
+            PatientID="OTHER-42",
+            PatientName="Other^Patient",
+            StudyInstanceUID=STUDY_A,
+            SeriesInstanceUID=f"{STUDY_A}.0",
+            SOPInstanceUID=f"{STUDY_A}.0.99",
+        ),
+    )
+    store.add(path)
+    return path
+
+
+def test_a_study_uid_of_two_patients_stays_apart(store: Store) -> None:
+    foreign = _foreign(store)
+    tree = store.tree()
+    by_id = {p.patient_id: p for p in tree.patients}
+    [other] = by_id["OTHER-42"].studies
+    john = next(s for s in by_id["P1"].studies if s.study_instance_uid == STUDY_A)
+    assert (john.instance_count, other.instance_count) == (3, 1)
+    [problem] = tree.problems
+    assert problem.path == foreign
+    assert problem.reason.startswith(f"study {STUDY_A} holds instances of 2 patients: P1 (3), ")
+    found = store.find(
+        model="STUDY", level="STUDY", identifier=keys(StudyInstanceUID=STUDY_A, PatientID="")
+    )
+    assert sorted(r.PatientID for r in found) == ["OTHER-42", "P1"]
+    johns = store.locate(
+        model="PATIENT", level="STUDY", identifier=keys(PatientID="P1", StudyInstanceUID=STUDY_A)
+    )
+    assert len(johns) == 3 and foreign not in johns
+
+
+def test_an_index_of_the_former_schema_is_rebuilt(store: Store) -> None:
+    store.close()
+    with sqlite3.connect(store.index_path) as connection:
+        connection.execute("PRAGMA user_version = 1")
+    connection.close()
+    with Store(store.folder) as reopened:
+        assert reopened.recovered == ""
+        assert not list(reopened.index_path.parent.glob("index.sqlite.corrupt-*"))
+        assert studies(reopened) == [STUDY_A, STUDY_B, STUDY_C]
+        _foreign(reopened)
+        assert len(reopened.tree().patients) == 3
+
+
+def test_indexing_a_study_uid_of_another_patient_is_logged(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="desktop.core.store.index"):
+        _foreign(store)
+    [warning] = [r.getMessage() for r in caplog.records if "holds instances" in r.getMessage()]
+    assert warning.startswith(f"study {STUDY_A} holds instances of 2 patients: OTHER-42, P1;")
