@@ -131,6 +131,8 @@ def test_ctrl_z_stops_the_command_and_fg_continues_it(home: Home, silent: str) -
     )
     time.sleep(0.5)
     assert _state(child) == "T"  # stays stopped
+    assert _state(service) not in ("T", "")  # only the command: the service serves on
+    assert home.status()["running"] == 1
     client.send_signal(signal.SIGCONT)
     assert _until(lambda: _state(client.pid) not in ("T", "") and _state(child) not in ("T", ""))
     client.send_signal(signal.SIGINT)
