@@ -103,7 +103,7 @@ def test_a_killed_client_ends_its_command_and_a_dead_service_leaves_none_hanging
     client.kill()
     client.wait()
     assert _until(lambda: not _children(service)), "the command outlived its client"
-    assert home.status()["running"] == 0
+    assert _until(lambda: home.status()["running"] == 0)  # reaped: all its threads ended
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
 
@@ -131,6 +131,8 @@ def test_ctrl_z_stops_the_command_and_fg_continues_it(home: Home, silent: str) -
     )
     time.sleep(0.5)
     assert _state(child) == "T"  # stays stopped
+    assert _state(service) not in ("T", "")  # only the command: the service serves on
+    assert home.status()["running"] == 1
     client.send_signal(signal.SIGCONT)
     assert _until(lambda: _state(client.pid) not in ("T", "") and _state(child) not in ("T", ""))
     client.send_signal(signal.SIGINT)
@@ -144,7 +146,7 @@ def test_ctrl_z_stops_the_command_and_fg_continues_it(home: Home, silent: str) -
     client.kill()
     client.wait()
     assert _until(lambda: not _children(service)), "a stopped command outlived its client"
-    assert home.status()["running"] == 0
+    assert _until(lambda: home.status()["running"] == 0)  # reaped: all its threads ended
 
 
 def test_stop_says_the_truth_while_a_command_runs_and_now_interrupts_it(
