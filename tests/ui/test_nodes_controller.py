@@ -6,7 +6,6 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialog
 
 from desktop import nodes
-from desktop.app import Services
 from desktop.commands.transfer import items_from
 from desktop.core.config import Node, load_config
 from desktop.core.media import open_media
@@ -21,6 +20,7 @@ from tests.peers import free_port, running
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import open_media as open_in_browser
+from tests.ui.windows import window_on
 
 
 def test_add_echo_check_and_remove_a_node_by_clicking(
@@ -114,8 +114,7 @@ def test_the_node_list_shows_what_the_command_line_proved_until_the_node_changes
     says it was verified by echo; after `node edit` it is not verified yet."""
 
     def next_start() -> str:
-        again = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-        qtbot.addWidget(again)
+        again = window_on(qtbot, demo, prompter)
         item = again.nodes.item_for(DEMO_NODE)
         assert item is not None
         return item.text()
