@@ -151,6 +151,28 @@ def server_context_for(
     return context
 
 
+def common_name_seen_by_server(pki: Pki, client: ssl.SSLContext) -> str:
+    """The common name a client-checking server ('server', trusting the root) saw when
+    ``client`` completed a handshake with it over a socket pair."""
+    server = server_context_for(pki, "server")
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.load_verify_locations(cafile=pki.path("root-only"))
+    ours, theirs = socket.socketpair()
+    seen: list[dict[str, object]] = []
+
+    def serve() -> None:
+        with server.wrap_socket(theirs, server_side=True) as connection:
+            seen.append(connection.getpeercert())
+            connection.sendall(b"ok")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    with client.wrap_socket(ours) as connection:
+        assert connection.recv(2) == b"ok"
+    thread.join()
+    return str(dict(pair[0] for pair in seen[0]["subject"])["commonName"])  # type: ignore[attr-defined]
+
+
 @contextmanager
 def pynetdicom_scp(
     status_of: Callable[[Dataset], int] = lambda dataset: 0,

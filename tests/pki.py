@@ -95,6 +95,7 @@ def build_pki(folder: Path) -> Pki:
         "intermediate",
         "root",
         "rogue_root",
+        "revoked",
     ):
         issued: Issued = getattr(pki, stem)
         issued.write(folder, stem, KEY_PASSWORD)

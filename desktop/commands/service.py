@@ -33,6 +33,19 @@ SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 READY = "warm service listening on"
 STOP_WAIT = 30.0  # seconds ``service stop`` waits for the running commands to end
 MIN_UNLOCK, MAX_UNLOCK = 1, 7 * 86400  # seconds an unlock may last
+UNLOCK_FOR = 8 * 3600  # seconds an unlock lasts unless ``--for`` says
+
+
+def add_unlock_for(action: argparse.ArgumentParser, *, forget: str) -> None:
+    """The ``--for DURATION`` option: how long the service keeps the keystore's secrets."""
+    action.add_argument(
+        "--for",
+        dest="lasting",
+        type=unlock_duration,
+        default=UNLOCK_FOR,
+        metavar="DURATION",
+        help=f"forget {forget} after this long (30m, 8h, 1d; default 8h)",
+    )
 
 
 def register(commands: Any) -> None:
@@ -54,14 +67,7 @@ def register(commands: Any) -> None:
             help="ask for the keystore password now and keep its secrets in memory: "
             "commands then ask for none (as ssh-agent does)",
         )
-        action.add_argument(
-            "--for",
-            dest="lasting",
-            type=unlock_duration,
-            default=8 * 3600,
-            metavar="DURATION",
-            help="forget the unlocked secrets after this long (30m, 8h, 1d; default 8h)",
-        )
+        add_unlock_for(action, forget="the unlocked secrets")
         action.add_argument(
             "--idle",
             type=duration,
@@ -93,14 +99,7 @@ def register(commands: Any) -> None:
         parents=[password_option()],
         help="ask for the keystore password and have the running service hold its secrets",
     )
-    unlock.add_argument(
-        "--for",
-        dest="lasting",
-        type=unlock_duration,
-        default=8 * 3600,
-        metavar="DURATION",
-        help="forget them after this long (30m, 8h, 1d; default 8h)",
-    )
+    add_unlock_for(unlock, forget="them")
     unlock.set_defaults(run=_unlock, audited=False)
     for name, run, text in (
         ("status", _status, "whether a service runs, and whether it is unlocked"),

@@ -1,9 +1,6 @@
 """Changing the keystore password (G3): every identity sealed again under the new one, the old
 refused after, all or nothing when the change is cut short."""
 
-import socket
-import ssl
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.keystore import CHANGE, STAGING, Keystore
 from desktop.security.tls import Profile, client_context
 from tests.helpers import cli
-from tests.peers import server_context_for
+from tests.peers import common_name_seen_by_server
 from tests.pki import KEY_PASSWORD, Pki, prepare_home
 
 OLD, NEW = "correct horse battery", "a brand new staple"
@@ -31,25 +28,9 @@ def two_identities(tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch) ->
 def handshake(pki: Pki, home: Path, password: str) -> str:
     """The common name the server saw in a TLS handshake presenting identity 'courier'."""
     store = Keystore(home, lambda new: password)
-    server = server_context_for(pki, "server")
-    server.verify_mode = ssl.CERT_REQUIRED
-    server.load_verify_locations(cafile=pki.path("root-only"))
     client = client_context(Profile.BCP195_ND, store.trusted_pem(), store.tls_identity("courier"))
     client.check_hostname = False
-    ours, theirs = socket.socketpair()
-    seen: list[dict[str, object]] = []
-
-    def serve() -> None:
-        with server.wrap_socket(theirs, server_side=True) as connection:
-            seen.append(connection.getpeercert())
-            connection.sendall(b"ok")
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    with client.wrap_socket(ours) as connection:
-        assert connection.recv(2) == b"ok"
-    thread.join()
-    return str(dict(pair[0] for pair in seen[0]["subject"])["commonName"])  # type: ignore[attr-defined]
+    return common_name_seen_by_server(pki, client)
 
 
 def signs(home: Path, password: str) -> bool:

@@ -669,8 +669,7 @@ def test_the_keystores_revocation_lists_refuse_a_revoked_signer_and_recipient(
     assert cli(capsys, "seal", source, "--recipient", pki.path("client"),
                "--out", tmp_path / "ok")[0] == 0  # fmt: skip
 
-    stolen = tmp_path / "stolen.p12"  # the revoked certificate's identity: it may not sign
-    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    stolen = pki.path("revoked", ".p12")  # the revoked certificate's identity: it may not sign
     (tmp_path / "p12.pass").write_text(KEY_PASSWORD)
     status, _, err = cli(capsys, "keystore", "import-identity", "stolen", stolen,
                          "--file-password-file", tmp_path / "p12.pass")  # fmt: skip

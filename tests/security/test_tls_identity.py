@@ -4,7 +4,6 @@ Python; the secret may be derived ahead, on a thread (``Keystore.prepare``); eve
 still says what it is."""
 
 import json
-import socket
 import ssl
 import threading
 from pathlib import Path
@@ -18,7 +17,7 @@ from desktop.security.errors import KeystoreError, PasswordError
 from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile, client_context
 from tests.helpers import cli
-from tests.peers import server_context_for
+from tests.peers import common_name_seen_by_server
 from tests.pki import Pki, prepare_home
 
 PASSWORD = "correct horse battery"
@@ -36,29 +35,13 @@ def test_the_sealed_key_is_presented_in_a_handshake(
     monkeypatch.setattr(certificates, "load_pkcs12", refuse)
     identity = Keystore(home, lambda new: PASSWORD).tls_identity("courier")
     assert identity.key.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-    server = server_context_for(pki, "server")
-    server.verify_mode = ssl.CERT_REQUIRED
-    server.load_verify_locations(cafile=pki.path("root-only"))
     client = client_context(
         Profile.BCP195_ND, Keystore(home, lambda new: PASSWORD).trusted_pem(), identity
     )
     client.check_hostname = False
-    ours, theirs = socket.socketpair()
-    seen: list[dict[str, object]] = []
-
-    def serve() -> None:
-        with server.wrap_socket(theirs, server_side=True) as connection:
-            seen.append(connection.getpeercert())
-            connection.sendall(b"ok")
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    with client.wrap_socket(ours) as connection:
-        assert connection.recv(2) == b"ok"
-    thread.join()
-    subject = dict(pair[0] for pair in seen[0]["subject"])  # type: ignore[attr-defined]
+    seen = common_name_seen_by_server(pki, client)
     name = pki.client.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-    assert subject["commonName"] == name
+    assert seen == name
 
 
 def test_a_public_part_whose_certificate_is_not_the_keys_is_damaged(

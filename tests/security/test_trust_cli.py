@@ -198,8 +198,7 @@ def test_keystore_list_says_what_the_crls_revoke(
     assert cli(capsys, "keystore", "import-crl", pki.path("intermediate", ".crl"))[0] == 0
     status, out, _ = cli(capsys, "keystore", "list")
     assert status == 0 and "REVOKED" not in out
-    stolen = tmp_path / "stolen.p12"
-    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    stolen = pki.path("revoked", ".p12")
     cli(capsys, "keystore", "import-identity", "stolen", stolen,
         "--file-password-file", key_password_file)  # fmt: skip
     status, out, _ = cli(capsys, "keystore", "list")

@@ -17,8 +17,11 @@ from desktop.core.config import edit_node
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, free_loopback_port, prepare_demo
 from desktop.ui.errors import ErrorReporter
 from desktop.ui.main_window import MainWindow
+from desktop.ui.node_checks import NodeChecks
+from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.log import LogPanel
+from desktop.ui.widgets.nodes import NodesPanel
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -94,3 +97,11 @@ def shell(
     reporter.reported.connect(made.show_error)
     yield made
     services.stop_inbox()
+
+
+@pytest.fixture
+def nodes_controller(qtbot, shell: Shell) -> NodesController:  # type: ignore[no-untyped-def]
+    """The Nodes panel (``.nodes``) and its controller alone, on the ``shell``."""
+    panel = NodesPanel()
+    qtbot.addWidget(panel)
+    return NodesController(shell, panel, NodeChecks(shell.settings))

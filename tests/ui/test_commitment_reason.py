@@ -4,14 +4,13 @@ reason came only from this session's live updates)."""
 
 from pathlib import Path
 
-from desktop.app import Services
 from desktop.demo import Demo
 from desktop.net.queue import TransferQueue
-from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.transfers import FAILED_COLOUR, REASON
 from tests.net.test_commitment import sent_job
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_transfer_failures import cell
+from tests.ui.windows import window_on
 
 REASON_TEXT = "not committed: no such object instance: the archive does not hold it (0x0112)"
 
@@ -32,8 +31,7 @@ def test_a_commitment_failed_earlier_shows_its_reason_in_the_row(
         [(lost.sop_class_uid, lost.sop_instance_uid, REASON_TEXT)],
     )
     queue.close()
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     assert cell(window, job, 3) == "commitment failed (1 committed, 1 not committed)"
     assert cell(window, job, REASON) == REASON_TEXT
     row = window.transfers.rows[job]

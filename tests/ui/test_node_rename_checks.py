@@ -7,10 +7,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog
 
 from desktop.core.config import Node, add_node
-from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
-from desktop.ui.widgets.nodes import NodesPanel
 from tests.helpers import require_tool
 from tests.peers import LOOPBACK, free_port, running
 from tests.ui.clicking import button, click, press_ok
@@ -20,19 +18,20 @@ from tests.ui.scripted import ScriptedPrompter
 def test_a_renamed_node_keeps_its_last_check_and_a_moved_one_does_not(
     qtbot,  # type: ignore[no-untyped-def]
     shell: Shell,
+    nodes_controller: NodesController,
     prompter: ScriptedPrompter,
     tmp_path: Path,
 ) -> None:
-    panel = NodesPanel()
-    qtbot.addWidget(panel)
-    controller = NodesController(shell, panel, NodeChecks(shell.settings))
+    panel = nodes_controller.nodes
     port = free_port()
     add_node(shell.services.home, Node("Any", "DCMTK", LOOPBACK, port))
-    controller.refresh_nodes()
+    nodes_controller.refresh_nodes()
     with running([require_tool("storescp"), "-aet", "DCMTK", str(port)], port, tmp_path / "s.log"):
         panel.list.setCurrentItem(panel.item_for("Any"))
         click(qtbot, button(panel, "Echo"))
-        qtbot.waitUntil(lambda: controller.checks.last(shell.services.node("Any")) is not None)
+        qtbot.waitUntil(
+            lambda: nodes_controller.checks.last(shell.services.node("Any")) is not None
+        )
 
     def rename(dialog: QDialog) -> None:
         dialog.name.clear()  # type: ignore[attr-defined]
@@ -43,7 +42,7 @@ def test_a_renamed_node_keeps_its_last_check_and_a_moved_one_does_not(
     panel.list.setCurrentItem(panel.item_for("Any"))
     click(qtbot, button(panel, "Edit…"))
     renamed = shell.services.node("Any renamed")
-    check = controller.checks.last(renamed)
+    check = nodes_controller.checks.last(renamed)
     assert check is not None and check.ok and check.how == "echo"
     shown = panel.item_for("Any renamed")
     assert shown is not None and "reached" in shown.text(), shown.text() if shown else None
@@ -56,5 +55,5 @@ def test_a_renamed_node_keeps_its_last_check_and_a_moved_one_does_not(
     prompter.answer("run", move)
     panel.list.setCurrentItem(panel.item_for("Any renamed"))
     click(qtbot, button(panel, "Edit…"))
-    assert controller.checks.last(shell.services.node("Any renamed")) is None
+    assert nodes_controller.checks.last(shell.services.node("Any renamed")) is None
     assert "not verified yet" in panel.item_for("Any renamed").text()  # type: ignore[union-attr]

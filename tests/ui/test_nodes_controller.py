@@ -6,36 +6,33 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialog
 
 from desktop import nodes
-from desktop.app import Services
 from desktop.commands.transfer import items_from
 from desktop.core.config import Node, load_config
 from desktop.core.media import open_media
 from desktop.demo import DEMO_NODE, Demo
 from desktop.net.queue import TransferQueue
 from desktop.ui.main_window import MainWindow
-from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
-from desktop.ui.widgets.nodes import NodesPanel
 from tests.helpers import cli, require_tool
 from tests.net.conftest import make_study
 from tests.peers import free_port, running
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import open_media as open_in_browser
+from tests.ui.windows import window_on
 
 
 def test_add_echo_check_and_remove_a_node_by_clicking(
     qtbot,  # type: ignore[no-untyped-def]
     shell: Shell,
+    nodes_controller: NodesController,
     prompter: ScriptedPrompter,
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
-    panel = NodesPanel()
-    qtbot.addWidget(panel)
-    controller = NodesController(shell, panel, NodeChecks(shell.settings))
+    panel = nodes_controller.nodes
     listed: list[list[str]] = []
-    controller.listed.connect(listed.append)
+    nodes_controller.listed.connect(listed.append)
     port = free_port()
 
     def fill(dialog: QDialog) -> None:
@@ -54,8 +51,10 @@ def test_add_echo_check_and_remove_a_node_by_clicking(
     with running(command, port, tmp_path / "storescp.log"):
         panel.list.setCurrentItem(panel.item_for("Modality"))
         click(qtbot, button(panel, "Echo"))
-        qtbot.waitUntil(lambda: controller.checks.last(shell.services.node("Modality")) is not None)
-    assert controller.checks.last(shell.services.node("Modality")).ok  # type: ignore[union-attr]
+        qtbot.waitUntil(
+            lambda: nodes_controller.checks.last(shell.services.node("Modality")) is not None
+        )
+    assert nodes_controller.checks.last(shell.services.node("Modality")).ok  # type: ignore[union-attr]
     assert any(e.summary.startswith("echo") for e in shell.log.entries)
 
     click(qtbot, button(panel, "Check TLS"))
@@ -77,11 +76,10 @@ def test_add_echo_check_and_remove_a_node_by_clicking(
 def test_the_node_dialog_and_its_messages_speak_of_the_gui_not_of_flags(
     qtbot,  # type: ignore[no-untyped-def]
     shell: Shell,
+    nodes_controller: NodesController,
     prompter: ScriptedPrompter,
 ) -> None:
-    panel = NodesPanel()
-    qtbot.addWidget(panel)
-    NodesController(shell, panel, NodeChecks(shell.settings))
+    panel = nodes_controller.nodes
     seen: dict[str, bool] = {}
 
     def fill(dialog: QDialog) -> None:
@@ -116,8 +114,7 @@ def test_the_node_list_shows_what_the_command_line_proved_until_the_node_changes
     says it was verified by echo; after `node edit` it is not verified yet."""
 
     def next_start() -> str:
-        again = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-        qtbot.addWidget(again)
+        again = window_on(qtbot, demo, prompter)
         item = again.nodes.item_for(DEMO_NODE)
         assert item is not None
         return item.text()
@@ -220,18 +217,17 @@ def test_the_node_dialog_saves_only_what_was_changed_in_it(
 def test_echo_says_its_answer_in_the_status_line(
     qtbot,  # type: ignore[no-untyped-def]
     shell: Shell,
+    nodes_controller: NodesController,
     prompter: ScriptedPrompter,
     statuses: list[str],
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     """G11 of findings7: an echo answered, or failed, was said only in the Log tab."""
-    panel = NodesPanel()
-    qtbot.addWidget(panel)
-    controller = NodesController(shell, panel, NodeChecks(shell.settings))
+    panel = nodes_controller.nodes
     port, dead = free_port(), free_port()
     nodes.add(shell.services.home, Node("Modality", "DCMTK", "127.0.0.1", port))
     nodes.add(shell.services.home, Node("Dead", "DEAD", "127.0.0.1", dead, connect_timeout=2))
-    controller.refresh_nodes()
+    nodes_controller.refresh_nodes()
 
     def echo(name: str) -> None:
         panel.list.setCurrentItem(panel.item_for(name))

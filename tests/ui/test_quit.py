@@ -13,7 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.app import Services
 from desktop.core.config import Node, add_node
 from desktop.demo import DEMO_NODE, Demo
 from desktop.net.queue import TransferQueue
@@ -22,6 +21,7 @@ from desktop.ui.launch import main_window, quit_on_signals
 from desktop.ui.main_window import MainWindow
 from tests.peers import LOOPBACK, free_port
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.windows import window_on
 
 QUESTION = "Stop the transfers and quit?"
 
@@ -55,8 +55,7 @@ def test_a_job_whose_node_is_gone_does_not_make_quit_ask(
     prompter: ScriptedPrompter,
 ) -> None:
     queued(demo.home, demo.media, "Old PACS")  # renamed or removed since
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     window.show()
     prompter.answer("confirm", False)
     assert window.close() and not window.isVisible()
@@ -69,8 +68,7 @@ def test_a_job_that_would_resume_makes_quit_ask_and_a_signal_still_quits(
     prompter: ScriptedPrompter,
 ) -> None:
     queued(demo.home, demo.media, DEMO_NODE)
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     window.show()
     prompter.answer("confirm", False)
     assert not window.close() and window.isVisible()
@@ -144,8 +142,7 @@ def test_the_settings_file_is_readable_by_its_owner_only(
     ini = demo.home / "gui.ini"
     ini.write_text("")
     ini.chmod(0o644)  # as an earlier version left it
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     window.opening.open_path(demo.media)
     qtbot.waitUntil(lambda: window.browser.tree is not None, timeout=30000)
     window.close()

@@ -7,14 +7,13 @@ import pydicom
 import pytest
 from pydicom.uid import JPEGLSLossless
 
-from desktop.app import Services
 from desktop.core.config import Node, add_node
 from desktop.demo import Demo
-from desktop.ui.main_window import MainWindow
 from tests.helpers import cli
 from tests.peers import LOOPBACK, free_port, running, storescp_plain_command
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.windows import window_on
 
 
 def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
@@ -33,8 +32,7 @@ def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
         capsys, "send", "Night PACS", series, "--compress", "jpeg-ls-lossless", "--attempts", "1"
     )
     assert status == 1  # nothing listens yet
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     command = storescp_plain_command(received, port)
     command.insert(1, "+xt")  # prefers JPEG-LS lossless, still takes uncompressed
     with running(command, port, tmp_path / "scp.log"):

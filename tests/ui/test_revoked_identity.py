@@ -45,8 +45,7 @@ def test_importing_a_revoked_identity_warns_as_the_command_line_does(
     assert not prompter.told and not prompter.errors  # not revoked: not a word
     assert "revoked" not in window.certificates.warnings.text()
 
-    stolen = tmp_path / "stolen.p12"  # the certificate the intermediate's CRL revokes
-    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    stolen = pki.path("revoked", ".p12")  # the certificate the intermediate's CRL revokes
     _import_by_clicking(qtbot, window, prompter, stolen, "stolen")
     assert not prompter.errors
     [(title, text, _, warning)] = prompter.told
@@ -90,8 +89,7 @@ def test_the_table_marks_what_an_imported_crl_revokes(
     why in its tip); then the root's CRL revoking the intermediate CA marks that CA and every
     identity it issued."""
     window.services.keystore.import_cas(pki.path("bundle"))
-    stolen = tmp_path / "stolen.p12"
-    stolen.write_bytes(pki.revoked.pkcs12(KEY_PASSWORD))
+    stolen = pki.path("revoked", ".p12")
     _import_by_clicking(qtbot, window, prompter, pki.path("client", ".p12"), "fine")
     _import_by_clicking(qtbot, window, prompter, stolen, "stolen")
     panel = window.certificates

@@ -12,11 +12,9 @@ from PySide6.QtWidgets import (
 
 from desktop.core.config import load_config
 from desktop.ui.main_window import MainWindow
-from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.audit import AuditPanel
-from desktop.ui.widgets.nodes import NodesPanel
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_deid_send import checkbox, tick
@@ -39,11 +37,10 @@ def shown_whole(widget: QWidget) -> bool:
 def test_the_node_dialog_fits_a_small_screen_with_its_buttons_in_view(
     qtbot,  # type: ignore[no-untyped-def]
     shell: Shell,
+    nodes_controller: NodesController,
     prompter: ScriptedPrompter,
 ) -> None:
-    panel = NodesPanel()
-    qtbot.addWidget(panel)
-    NodesController(shell, panel, NodeChecks(shell.settings))
+    panel = nodes_controller.nodes
     seen: dict[str, object] = {}
 
     def fill(dialog: QDialog) -> None:

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from desktop.app import Services
 from desktop.core.config import Node, add_node
 from desktop.demo import Demo
 from desktop.net.queue import TransferQueue
@@ -16,6 +15,7 @@ from tests.peers import LOOPBACK, free_port, running
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import drop_on_node, open_demo, study_index
+from tests.ui.windows import window_on
 
 DEAD = "Night PACS"
 
@@ -23,6 +23,11 @@ DEAD = "Night PACS"
 def cell(window: MainWindow, job: int, column: int) -> str:
     item = window.transfers.table.item(window.transfers.rows[job], column)
     return item.text() if item is not None else ""
+
+
+def add_dead_node(demo: Demo, port: int) -> None:
+    """The node ``DEAD`` at ``port`` (nobody listens there yet), given up on after 2 s."""
+    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, port, connect_timeout=2))
 
 
 def drop_the_mr_study_on_a_dead_node(
@@ -34,7 +39,7 @@ def drop_the_mr_study_on_a_dead_node(
 ) -> int:
     """MR T1 (12 images) dropped on a node nobody listens on at ``port``: its job, once it
     waits to retry."""
-    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, port, connect_timeout=2))
+    add_dead_node(demo, port)
     window.node_actions.refresh_nodes()
     open_demo(qtbot, window, prompter, demo)
     study = window.browser.model.index(0, 0, study_index(window, 1))
@@ -78,8 +83,7 @@ def test_a_pending_job_whose_node_is_gone_does_not_stop_the_start(
         "Old PACS", [StoreItem(path, "1.2", "1.2.3", "1.2.840.10008.1.2.1", 1)], "left over"
     )
     queue.close()
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     assert window.controller.resume_pending() == [job]
     assert cell(window, job, 3) == "node 'Old PACS' is gone"
     assert "no node named 'Old PACS'" in cell(window, job, 8)
@@ -95,15 +99,14 @@ def test_failed_and_done_jobs_of_the_command_line_are_listed_and_retried_by_clic
     tmp_path: Path,
 ) -> None:
     dead, live = free_port(), free_port()
-    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, dead, connect_timeout=2))
+    add_dead_node(demo, dead)
     add_node(demo.home, Node("Live", "STORESCP", LOOPBACK, live))
     study = next(p for p in demo.media.iterdir() if p.is_dir())
     failed, _, _ = cli(capsys, "send", DEAD, study, "--attempts", "1")
     assert failed != 0
     with running([require_tool("storescp"), "--ignore", live], live, tmp_path / "live.log"):
         assert cli(capsys, "send", "Live", study)[0] == 0
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     assert sorted(window.transfers.rows) == [1, 2]  # an earlier session's jobs, not pending
     assert cell(window, 1, 3) == "failed" and "refused" in cell(window, 1, 8)
     assert cell(window, 2, 3) == "done" and cell(window, 2, 8) == ""
@@ -144,11 +147,10 @@ def test_cancelling_a_failed_job_by_clicking_counts_its_instances_cancelled(
     demo: Demo,
     prompter: ScriptedPrompter,
 ) -> None:
-    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
+    add_dead_node(demo, free_port())
     study = next(p for p in demo.media.iterdir() if p.is_dir())
     assert cli(capsys, "send", DEAD, study, "--attempts", "1")[0] != 0
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     window.show()
     total = int(cell(window, 1, 7))
     window.tabs.setCurrentWidget(window.transfers)
@@ -169,7 +171,7 @@ def test_jobs_the_command_line_runs_while_the_window_is_open_are_followed(
     """Tester's F7 (round 6): the Transfers tab was a snapshot of the queue at start: a job
     the command line queued (and failed) later never appeared, nor could be retried, and a
     node renamed by `node edit` kept its old name in the rows."""
-    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
+    add_dead_node(demo, free_port())
     study = next(p for p in demo.media.iterdir() if p.is_dir())
     assert window.transfers.rows == {}
     assert cli(capsys, "send", DEAD, study, "--attempts", "1")[0] != 0
@@ -191,7 +193,7 @@ def test_retry_failed_and_cancel_answer_without_a_selection_and_on_a_done_job(
     """G16 of findings7: with no row selected, Retry failed retries every failed job (as
     `queue retry --failed`) and Cancel says to select one; a done job has nothing to retry."""
     live = free_port()
-    add_node(demo.home, Node(DEAD, "STORESCP", LOOPBACK, free_port(), connect_timeout=2))
+    add_dead_node(demo, free_port())
     add_node(demo.home, Node("Live", "STORESCP", LOOPBACK, live))
     series = sorted(p for p in demo.media.rglob("SE*") if p.is_dir())[0]
     count = sum(1 for p in series.iterdir() if p.is_file())
@@ -199,8 +201,7 @@ def test_retry_failed_and_cancel_answer_without_a_selection_and_on_a_done_job(
     with running([require_tool("storescp"), "--ignore", live], live, tmp_path / "live.log"):
         assert cli(capsys, "send", "Live", series)[0] == 0
     assert cli(capsys, "send", DEAD, series, "--attempts", "1")[0] == 1
-    window = MainWindow(Services(demo.home, lambda new: demo.password), prompter=prompter)
-    qtbot.addWidget(window)
+    window = window_on(qtbot, demo, prompter)
     window.show()
     window.tabs.setCurrentWidget(window.transfers)
     assert [cell(window, job, 3) for job in (1, 2, 3)] == ["failed", "done", "failed"]

@@ -100,13 +100,8 @@ def test_a_killed_run_leaves_no_partial_copy_under_its_name_and_the_next_run_non
     round 6: they stayed, hidden, in the folder handed on)."""
     whole = tmp_path / "whole"
     _run(media, whole, workers=2)
-    key = tmp_path / "project.key"
-    key.write_bytes(KEY)
-    key.chmod(0o600)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "desktop.cli", "deid", str(media), "--out", str(out),
-               "--key-file", str(key)]  # fmt: skip
-    env = {**os.environ, "DICOM_COURIER_HOME": str(tmp_path / "home")}
+    command, env = _deid_command(media, out, tmp_path)
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("de-identified ")
@@ -133,6 +128,17 @@ def test_a_killed_run_leaves_no_partial_copy_under_its_name_and_the_next_run_non
     assert sorted(p.relative_to(out) for p in out.rglob("*.dcm")) == sorted(
         p.relative_to(whole) for p in whole.rglob("*.dcm")
     )
+
+
+def _deid_command(media: Path, out: Path, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The CLI command de-identifying ``media`` into ``out`` with a project key written under
+    ``tmp_path``, and its environment (a fresh home there)."""
+    key = tmp_path / "project.key"
+    key.write_bytes(KEY)
+    key.chmod(0o600)
+    command = [sys.executable, "-m", "desktop.cli", "deid", str(media), "--out", str(out),
+               "--key-file", str(key)]  # fmt: skip
+    return command, {**os.environ, "DICOM_COURIER_HOME": str(tmp_path / "home")}
 
 
 def _running(command: list[str]) -> list[int]:
@@ -171,13 +177,8 @@ def test_a_run_ended_by_sigterm_or_ctrl_c_removes_its_temporary_files(
     once), or Ctrl+C (SIGINT, to the group) in the middle of a run: it says it was
     interrupted, and leaves only whole copies under their names, no temporary file (a killed
     worker's too) and no worker behind."""
-    key = tmp_path / "project.key"
-    key.write_bytes(KEY)
-    key.chmod(0o600)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "desktop.cli", "deid", str(media), "--out", str(out),
-               "--key-file", str(key)]  # fmt: skip
-    env = {**os.environ, "DICOM_COURIER_HOME": str(tmp_path / "home")}
+    command, env = _deid_command(media, out, tmp_path)
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
