@@ -465,13 +465,10 @@ def _send(args: argparse.Namespace) -> int:
 
         ahead = ConnectingAhead(node, keystore)  # unlocks and connects meanwhile
     try:
-        # The connector first when it derives a secret (its thread since the start): imports
-        # and a media scan beside its file reads, audit record and TLS context would take the
-        # GIL back at each of them, and the first byte would wait for them. One whose identity
-        # a warm service holds (or a plain node's) is made in a moment: the scan goes beside.
-        # The handshakes run beside.
-        if node.tls and node.identity and not keystore.holds(node.identity):
-            ahead.ready()
+        # The connector first (its secret deriving since the start): imports and a media
+        # scan beside its file reads, audit record and TLS context would take the GIL back at
+        # each of them, and the first byte would wait for them. The handshakes run beside.
+        connector = ahead.ready()  # a wrong password or damaged identity queues nothing
         with collecting_later():
             from desktop.core.audit.studies import studies_in
             from desktop.core.media import open_media
@@ -488,7 +485,6 @@ def _send(args: argparse.Namespace) -> int:
             items, skipped = items_from(trees, args.study, args.series)
             for line in shared_warnings(trees, [args.study] if args.study else None):
                 print(line, file=sys.stderr)
-            connector = ahead.ready()  # a wrong password or damaged identity queues nothing
             queue = TransferQueue(courier_home() / "queue.sqlite")
             sweep(queue, courier_home())
             description = ", ".join(str(p) for p in args.paths)
