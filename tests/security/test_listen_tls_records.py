@@ -3,7 +3,6 @@ labelled with its TLS, not "plain", and an answer with nothing more to say ends 
 dangling colon (tester's F16, items 1 and 2)."""
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from desktop.security.signing import signer
 from desktop.signing import sign_file, trust_of
 from tests.helpers import cli, sample_file
 from tests.pki import Pki
-from tests.security.signing_fixtures import PASSWORD, signing_keystore
+from tests.security.signing_fixtures import PASSWORD, copy_of_signing_home, signing_keystore
 
 __all__ = ["signing_keystore"]  # fixture, used by name
 
@@ -28,8 +27,7 @@ def test_a_tls_listeners_records_say_tls(
     signing_keystore: Path,
     pki: Pki,
 ) -> None:
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    home = copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
     signed = tmp_path / "signed.dcm"
     who = signer(pki.unlocked(pki.client), dt.datetime.now(dt.UTC))
     sign_file(sample_file("CT_small.dcm"), signed, who, profile=Profile.BASE, algorithm="SHA256")
