@@ -504,6 +504,8 @@ class Keystore:
         try:
             opened = open_key(path.read_bytes(), password)
         except (OSError, CertificateError, PasswordError) as error:
+            if self._holds_stale(password, settings):
+                return self._opening(name, open_key)  # asked as a locked service's command
             if self._password is None and not _verifies(settings, password):
                 self._taken = None  # asked again next time
                 raise PasswordError("wrong keystore password") from error
@@ -511,6 +513,21 @@ class Keystore:
             raise damaged_identity(name, path.name, str(reason)) from error
         self._opened_with = password
         return opened
+
+    def _holds_stale(self, password: str, settings: dict[str, Any]) -> bool:
+        """Whether ``password`` is a warm service's, no longer the keystore's (changed since
+        the service was unlocked): then it is forgotten, and said, so that the password is
+        asked from the source as usual."""
+        unlocked = self._unlocked
+        if unlocked is None or password != unlocked.password or _verifies(settings, password):
+            return False
+        self._unlocked = self._password = None
+        logger.warning(
+            "the warm service holds a keystore password that is no longer the keystore's (it "
+            "was changed since the service was unlocked): it is asked for as usual; "
+            "'dicom-courier service unlock' unlocks the service with the new one"
+        )
+        return True
 
     @staticmethod
     def _identity(path: Path) -> Identity:

@@ -174,3 +174,29 @@ def test_a_damaged_identity_stops_the_change_naming_it(
         Keystore(home, lambda new: OLD).change_password(lambda: NEW)
     assert handshake(pki, home, OLD) == "client.test"
     assert not (home / "keystore" / STAGING).exists()
+
+
+def test_a_password_held_from_before_a_change_is_not_taken_for_a_damaged_identity(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A warm service unlocked before ``keystore password`` holds the old password (E1 of
+    findings8): its commands open identities with the password they are given, as a locked
+    service's do, and are told the unlock is out of date, never that the identity is
+    damaged (whose advice, to remove it, destroys its key)."""
+    home = two_identities(tmp_path, pki, monkeypatch)
+    held = Keystore(home, lambda new: OLD).unlock_all()  # what the service holds
+    Keystore(home, lambda new: OLD).change_password(lambda: NEW)
+
+    given = Keystore(home, lambda new: NEW)  # the new password, from the environment
+    given.use(held)
+    assert given.unlock_identity("signer").name == "signer"
+    assert given.tls_identity("courier").name == "courier"
+    assert "service unlock" in caplog.text
+
+    def no_terminal(new: bool) -> str:
+        raise PasswordError("the keystore password is needed and there is no terminal")
+
+    alone = Keystore(home, no_terminal)
+    alone.use(held)
+    with pytest.raises(PasswordError, match="no terminal"):
+        alone.tls_identity("courier")
