@@ -129,3 +129,52 @@ def test_cli_records_its_sessions_and_lists_and_verifies(
     assert "BROKEN at record 1" in err
     status, _, err = cli(capsys, "audit", "--event", "999")
     assert status == 1 and "unknown event ID '999'" in err
+
+
+def test_a_torn_last_record_is_moved_aside_and_the_chain_goes_on(tmp_path: Path) -> None:
+    """A crash during an append leaves part of a line that head.json never named (E3 of
+    findings8): the next append keeps it aside and chains from the last whole record."""
+    log = filled(tmp_path / "audit", 3)
+    torn = '{"seq": 4, "time": "2026-11-27T08:'
+    with log.path.open("a") as stream:
+        stream.write(torn)
+    [entry] = log.append_all([(all_messages()["begin"], "pacs")])
+    assert entry.seq == 4
+    assert log.verify().ok and log.verify().records == 4
+    [aside] = log.folder.glob("log.jsonl.torn-*")
+    assert aside.read_text() == torn
+    assert stat.S_IMODE(aside.stat().st_mode) == 0o600
+
+
+def _append_beyond(folder: Path, limit: int, result: "multiprocessing.Queue[str]") -> None:
+    """Append a record in a process whose files may not grow past ``limit`` bytes."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a short write, then EFBIG, not a kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+    try:
+        AuditLog(folder).append(all_messages()["begin"], node="pacs")
+    except Exception as error:
+        result.put(f"{type(error).__name__}: {error}")
+    else:
+        result.put("stored")
+
+
+def test_a_record_the_disk_cannot_hold_is_refused_and_leaves_the_log_whole(
+    tmp_path: Path,
+) -> None:
+    """A short write (a full disk, a file size limit) is an error, and the log is cut back
+    to where it was: head.json never names a record only half on disk (E3 of findings8)."""
+    log = filled(tmp_path / "audit", 3)
+    size, head = log.path.stat().st_size, log.head_path.read_bytes()
+    result: multiprocessing.Queue[str] = multiprocessing.get_context("fork").Queue()
+    child = multiprocessing.get_context("fork").Process(
+        target=_append_beyond, args=(log.folder, size + 100, result)
+    )
+    child.start()
+    child.join(30)
+    assert result.get(timeout=5).startswith("AuditLogError")
+    assert log.path.stat().st_size == size and log.head_path.read_bytes() == head
+    assert log.verify().ok and log.verify().records == 3
+    assert log.append(all_messages()["begin"]).seq == 4

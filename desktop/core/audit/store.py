@@ -15,7 +15,9 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -24,11 +26,13 @@ from typing import Any
 
 from desktop.core.audit.message import AuditMessage, to_xml
 from desktop.core.errors import CourierError
-from desktop.core.files import PRIVATE
+from desktop.core.files import PRIVATE, atomic_output
 
 GENESIS = "0" * 64
 FOLDER_MODE = 0o700
 TAIL_CHUNK = 65536
+
+log = logging.getLogger(__name__)
 
 
 class AuditLogError(CourierError):
@@ -94,6 +98,7 @@ class AuditLog:
         """Store each message (with its node) after the last record, in order, under the lock
         every writer takes: one write, one wait for the disk, one head for them all."""
         with self._locked():
+            self._cut_torn_tail()
             last = self._last()
             entries = []
             for message, node in messages:
@@ -113,12 +118,7 @@ class AuditLog:
             if not entries:
                 return entries
             lines = "".join(json.dumps(e.as_json(), ensure_ascii=False) + "\n" for e in entries)
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
-            try:
-                os.write(descriptor, lines.encode("utf-8"))
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            self._write_whole(lines.encode("utf-8"))
             self._write_head(entries[-1])
             return entries
 
@@ -185,6 +185,56 @@ class AuditLog:
             yield
         finally:
             os.close(descriptor)  # releases the lock
+
+    def _write_whole(self, data: bytes) -> None:
+        """Append ``data`` and wait for the disk; a write cut short (a full disk) is an error
+        and leaves the log as it was, never with part of a record that head.json would name."""
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
+        try:
+            start = os.fstat(descriptor).st_size
+            try:
+                written = 0
+                while written < len(data):
+                    written += os.write(descriptor, data[written:])
+                os.fsync(descriptor)
+            except OSError as error:
+                os.ftruncate(descriptor, start)
+                raise AuditLogError(
+                    f"the audit log {self.path} cannot be written: {error.strerror or error}"
+                ) from error
+        finally:
+            os.close(descriptor)
+
+    def _cut_torn_tail(self) -> None:
+        """Move aside what follows the last whole line: part of a record whose append a crash
+        cut short (head.json, written after, never named it). The chain goes on from the last
+        whole record; the fragment is kept in ``log.jsonl.torn-<time>``."""
+        try:
+            descriptor = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return
+        try:
+            size = os.fstat(descriptor).st_size
+            if size == 0 or os.pread(descriptor, 1, size - 1) == b"\n":
+                return  # whole: the usual case, one byte read
+            start, tail = size, b""
+            while start > 0 and b"\n" not in tail:
+                start = max(0, start - TAIL_CHUNK)
+                tail = os.pread(descriptor, size - start, start)
+            cut = start + tail.rfind(b"\n") + 1  # 0 when no line is whole
+            aside = self.folder / f"{self.path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}"
+            with atomic_output(aside) as temporary:
+                temporary.write_bytes(os.pread(descriptor, size - cut, cut))
+            os.ftruncate(descriptor, cut)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        log.warning(
+            "the audit log %s ended with part of a record (an append cut short, never "
+            "committed): moved it to %s; the chain goes on from the last whole record",
+            self.path,
+            aside,
+        )
 
     def _lines(self) -> Iterator[tuple[int, str]]:
         if not self.path.exists():
