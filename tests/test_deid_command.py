@@ -310,3 +310,20 @@ def test_the_signs_of_text_come_from_the_bytes_the_copy_is_made_from(
     assert reads == []  # no source read again
     assert {done.source: signs for done, signs in made} == expected
     assert all(done.copy is not None for done, _ in made)
+
+
+def test_a_file_whose_transfer_syntax_lies_is_refused_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """pydicom's SC_rgb_jpeg.dcm says explicit VR (JPEG Baseline) but holds an implicit VR
+    data set: its copy could not be written, and the TypeError ended the whole run, every
+    later file left without a copy or a word (E4 of findings8)."""
+    from tests.helpers import sample_file
+
+    write_files(tmp_path / "media", (STUDY,))
+    lying = tmp_path / "media" / "a lying.dcm"  # first: the run goes on after it
+    lying.write_bytes(sample_file("SC_rgb_jpeg.dcm").read_bytes())
+    status, out, err = run(capsys, "deid", str(tmp_path / "media"), "--out", str(tmp_path / "out"))
+    assert status == 1 and "Traceback" not in err
+    assert f"{lying}: not de-identified: " in err and "cannot be written" in err
+    assert out.count("de-identified ") == 3 and len(list((tmp_path / "out").rglob("*.dcm"))) == 3

@@ -224,7 +224,7 @@ def copy_into(
         _refuse_damaged(source)
         dataset = masked(source, profile, protect, pixels)
         if dataset is not None:
-            with batch.output(targets.of_dataset(source, dataset)) as copy:
+            with _writing(source), batch.output(targets.of_dataset(source, dataset)) as copy:
                 dataset.save_as(copy, enforce_file_format=True)
             return None
     with _mapped(source) as (handle, data):
@@ -248,9 +248,25 @@ def copy_into(
         if pixels is None and unsearched(source):
             profile = profile.unsearched()
         dataset, header = deidentified(source, data, profile, protect)
-        with batch.output(targets.of_dataset(source, dataset)) as copy:
+        with _writing(source), batch.output(targets.of_dataset(source, dataset)) as copy:
             write_copy(copy, dataset, header)
         return None
+
+
+@contextmanager
+def _writing(source: Path) -> Iterator[None]:
+    """pydicom's writer failing on a data set it read (one whose transfer syntax says
+    explicit VR over an implicit VR data set, say): that file's reason, not the run's end."""
+    import struct
+
+    try:
+        yield
+    except (TypeError, ValueError, OverflowError, struct.error) as error:
+        said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CourierError(
+            f"{source}: its de-identified copy cannot be written (its data set does not fit "
+            f"its transfer syntax or is malformed: {said})"
+        ) from None
 
 
 def _refuse_damaged(source: Path) -> None:
