@@ -16,6 +16,7 @@ import fcntl
 import io
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -30,6 +31,13 @@ from desktop.warm.server import Handoff
 if TYPE_CHECKING:
     from desktop.security.keystore import Unlocked
 
+#: The resource limits a command takes from its client (``ulimit``'s): those not its own
+#: are the service's own business (its stack, a scheduling class).
+LIMITS = tuple(
+    getattr(resource, f"RLIMIT_{name}")
+    for name in ("CPU", "FSIZE", "DATA", "CORE", "NOFILE", "AS", "NPROC", "MEMLOCK")
+)
+
 #: Set once the command has ended: the client leaving then is no reason to end the child.
 _ended = threading.Event()
 
@@ -40,6 +48,7 @@ def run(handoff: Handoff, unlocked: Unlocked | None) -> int:
     from desktop.commands.options import hold_unlocked
 
     os.setsid()  # no controlling terminal: getpass asks on stdin, the client's terminal
+    _take_limits(handoff.connection)
     _take_descriptors(handoff.fds)
     os.chdir(handoff.cwd)
     os.umask(handoff.umask)
@@ -72,6 +81,24 @@ def _let_go(connection: socket.socket, status: int) -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
+
+
+def _take_limits(connection: socket.socket) -> None:
+    """The client's niceness, CPU affinity and resource limits (a script's ``nice``,
+    ``taskset``, ``ulimit``), as far as this user may take them (a limit above the service's
+    own hard one stays at it)."""
+    _, client = wire.peer(connection)
+    with suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, client))
+    with suppress(OSError):
+        os.sched_setaffinity(0, os.sched_getaffinity(client))
+    for limit in LIMITS:
+        with suppress(OSError, ValueError):
+            soft, hard = resource.prlimit(client, limit)
+            _, ours = resource.getrlimit(limit)
+            if ours != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or hard > ours):
+                soft, hard = (ours if soft == resource.RLIM_INFINITY else min(soft, ours)), ours
+            resource.setrlimit(limit, (soft, hard))
 
 
 def _take_descriptors(fds: list[int]) -> None:
