@@ -327,3 +327,34 @@ def test_a_file_whose_transfer_syntax_lies_is_refused_alone(
     assert status == 1 and "Traceback" not in err
     assert f"{lying}: not de-identified: " in err and "cannot be written" in err
     assert out.count("de-identified ") == 3 and len(list((tmp_path / "out").rglob("*.dcm"))) == 3
+
+
+def test_uids_kept_never_lead_a_copy_out_of_the_output_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With retain-uids the copy is named by the file's own UIDs: a series UID
+    '../../escaped' or an absolute one wrote the copy outside --out, wherever the file said
+    (E6 of findings8). Each name is made safe, as the Inbox files received instances."""
+    [source] = write_files(tmp_path / "made", (StudySpec("P", "Doe^J", "20240101", "CT", (
+        SeriesSpec("CT", "a"),)),))  # fmt: skip
+    media = tmp_path / "media"
+    media.mkdir()
+    dataset = dcmread(source)
+    for name, series, instance in (
+        ("a.dcm", "../../escaped", "1.2.3.1"),
+        ("b.dcm", str(tmp_path / "absolute"), "1.2.3.2"),
+        ("c.dcm", "1.2.3", "../../../instance"),
+    ):
+        with pytest.warns(UserWarning, match="Invalid value for VR UI"):  # a hostile file
+            dataset.SeriesInstanceUID, dataset.SOPInstanceUID = series, instance
+            dataset.file_meta.MediaStorageSOPInstanceUID = instance
+            dataset.save_as(media / name, enforce_file_format=True)
+    out = tmp_path / "out" / "deep"
+    status, printed, err = run(
+        capsys, "deid", str(media), "--out", str(out), "--option", "retain-uids"
+    )
+    assert status == 0, err
+    copies = sorted(p for p in tmp_path.rglob("*.dcm") if not p.is_relative_to(media))
+    copies = [p for p in copies if p != source]
+    assert len(copies) == 3 and all(p.is_relative_to(out) for p in copies), copies
+    assert printed.count("de-identified ") == 3

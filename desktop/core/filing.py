@@ -10,7 +10,8 @@ from typing import BinaryIO
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _component(value: str, fallback: str) -> str:
+def safe_component(value: str, fallback: str) -> str:
+    """``value`` (a UID or name a file holds: anything) as one harmless path component."""
     cleaned = SAFE.sub("_", value.strip())[:64].strip("._")
     return cleaned or fallback
 
@@ -19,10 +20,10 @@ def stored_path(out: Path, patient: str, study: str, series: str, instance: str)
     """Where a received instance goes: OUT/patient/study/series/instance.dcm (names made safe)."""
     return (
         out
-        / _component(patient, "unknown-patient")
-        / _component(study, "unknown-study")
-        / _component(series, "unknown-series")
-        / f"{_component(instance, 'instance')}.dcm"
+        / safe_component(patient, "unknown-patient")
+        / safe_component(study, "unknown-study")
+        / safe_component(series, "unknown-series")
+        / f"{safe_component(instance, 'instance')}.dcm"
     )
 
 

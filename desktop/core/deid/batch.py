@@ -23,6 +23,7 @@ from desktop.core.deid.raw import deidentify_header
 from desktop.core.deid.signs import SIGN_TAGS, signs_in, unsearched
 from desktop.core.errors import CourierError, OutputError
 from desktop.core.files import AtomicBatch, private_folder, sweep_leftovers
+from desktop.core.filing import safe_component
 from desktop.core.values import RawValues
 
 if TYPE_CHECKING:
@@ -303,7 +304,9 @@ class Targets:
         return self.of(source, series, str(dataset.SOPInstanceUID))
 
     def of(self, source: Path, series: object, sop: str) -> Path:
-        target = self.out / (str(series) if series else "no-series") / f"{sop}.dcm"
+        # UIDs kept (retain-uids) are the file's own: any text, '../..' or '/abs' too
+        folder = safe_component(str(series or ""), "no-series")
+        target = self.out / folder / f"{safe_component(sop, 'instance')}.dcm"
         if target.name == source.name and target.resolve() == source.resolve():
             raise OutputError(
                 f"{source} would be overwritten by its own copy; choose another --out"
