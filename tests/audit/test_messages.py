@@ -163,3 +163,17 @@ def test_a_study_uid_of_two_patients_is_audited_as_two_studies() -> None:
         ("1.2.3", "OTHER-42"): 1,
     }
     assert grouped["1.2.3", "OTHER-42"].patient_name == "Other^Patient"
+
+
+def test_control_characters_a_file_holds_leave_the_message_well_formed() -> None:
+    """A patient name or ID with control characters (a hostile or broken file: ESC, NUL,
+    BEL) made the transfer's audit messages not XML at all, which an audit repository
+    refuses (E8 of findings8): they are written as visible escapes."""
+    hostile = events.Study(
+        "1.2.3", "ID\x00\x1b[31mRED", "Evil\x01\x07^Name<x>&\ud800", "ACC\x0b", STUDY.sop_classes
+    )
+    message = events.begin_transferring(LOCAL, PACS, hostile)
+    xml = to_xml(message)
+    assert schema_errors(xml) == []
+    assert etree.fromstring(xml.encode()) is not None
+    assert "ID\\x00\\x1b[31mRED" in xml and "Evil\\x01\\x07^Name&lt;x&gt;&amp;\\ud800" in xml

@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import ipaddress
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -86,6 +87,11 @@ class AuditMessage:
 APPLICATION_SERVER = "4"  # Audit Source Type Code: application server process or thread
 
 
+#: What XML 1.0 cannot hold (C0 controls but tab, line feed and carriage return, lone
+#: surrogates, U+FFFE and U+FFFF), which a value read from a file may: written as escapes.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def to_xml(message: AuditMessage) -> str:
     """The message as compact XML (one line: syslog receivers escape line breaks)."""
     root = ET.Element("AuditMessage")
@@ -109,7 +115,12 @@ def to_xml(message: AuditMessage) -> str:
     ET.SubElement(source, "AuditSourceTypeCode", {"csd-code": APPLICATION_SERVER})
     for item in message.objects:
         _object(root, item)
-    return ET.tostring(root, encoding="unicode")
+    return NOT_XML.sub(_visible, ET.tostring(root, encoding="unicode"))
+
+
+def _visible(character: re.Match[str]) -> str:
+    code = ord(character.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _coded(parent: ET.Element, tag: str, code: Code) -> ET.Element:
