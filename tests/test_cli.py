@@ -77,6 +77,24 @@ def test_tree_text_with_problems_exits_zero(
     assert "Problems (1):" in out and "junk.bin: not a DICOM file" in out
 
 
+def test_tree_shows_control_characters_of_a_file_as_escapes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A patient ID holding ESC[31m recoloured the terminal; a line feed in a description
+    made a line of its own (E7 of findings8): what a file holds is shown, never obeyed."""
+    from pydicom import dcmread
+
+    dataset = dcmread(sample_file("CT_small.dcm"))
+    dataset.PatientID = "ID\x1b[31mRED"
+    dataset.StudyDescription = "Head\nProblems (0):\x9b2J"
+    dataset.save_as(tmp_path / "ct.dcm")
+    status, out, _ = run(capsys, "tree", str(tmp_path))
+    assert status == 0
+    assert "[ID\\x1b[31mRED]" in out and "Head\\nProblems (0):\\x9b2J" in out
+    assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in out)
+    assert out.count("\n") == 5  # the summary, patient, study, series, instance
+
+
 @pytest.mark.parametrize("content", [None, "text"])
 def test_tree_errors_are_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None

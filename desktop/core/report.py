@@ -1,5 +1,6 @@
 """The media tree as JSON-ready data and as readable text (for the CLI and for scripts)."""
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -68,6 +69,11 @@ def _instance_json(instance: Instance) -> dict[str, Any]:
     }
 
 
+#: What a terminal obeys rather than shows (C0 and C1 controls, DEL), which a file's values
+#: may hold: shown as escapes, as ``ls`` shows such file names.
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def tree_to_text(tree: MediaTree) -> str:
     """An indented outline: patients, studies, series, instances, then the problems."""
     studies = [s for p in tree.patients for s in p.studies]
@@ -108,7 +114,11 @@ def tree_to_text(tree: MediaTree) -> str:
     if tree.problems:
         lines.append(f"Problems ({len(tree.problems)}):")
         lines.extend(_problem_lines(tree.problems))
-    return "\n".join(lines)
+    return "\n".join(CONTROLS.sub(_shown, line) for line in lines)
+
+
+def _shown(character: re.Match[str]) -> str:
+    return repr(character.group())[1:-1]  # '\\x1b', '\\n'
 
 
 def _problem_lines(problems: list[Problem]) -> list[str]:
