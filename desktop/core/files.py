@@ -130,6 +130,8 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
     _check_folder(target)
     if len(os.fsencode(target.name)) > _name_max(folder):
         raise OutputError(f"cannot write {target}: file name too long")
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder")
     import tempfile  # with random and shutil: not before a command's first byte
 
     handle, name = tempfile.mkstemp(prefix=".dc-", suffix=suffix or ".tmp", dir=folder)

@@ -57,6 +57,8 @@ def test_keystore_commands(
     assert "extended usage: clientAuth" in out and "SHA-256" in out
     status, out, _ = cli(capsys, "keystore", "export-cert", ca_id, home / "ca.pem")
     assert status == 0 and (home / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE")
+    status, _, err = cli(capsys, "keystore", "export-cert", ca_id, home)  # a folder (E9)
+    assert status == 1 and err == f"dicom-courier: cannot write {home}: it is a folder\n"
     status, out, _ = cli(capsys, "keystore", "remove", ca_id)
     assert status == 0 and "removed trusted CA" in out
 
