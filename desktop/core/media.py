@@ -153,6 +153,15 @@ def _complete_listed(entry: InstanceEntry, problems: list[Problem]) -> None:
         entry.status = InstanceStatus.DAMAGED
         problems.append(Problem(entry.path, f"listed in the DICOMDIR but {error}"))
         return
+    if header.media_sop_class_uid == MEDIA_STORAGE_DIRECTORY:  # a record naming the index
+        entry.status = InstanceStatus.DAMAGED
+        problems.append(
+            Problem(
+                entry.path,
+                "listed in the DICOMDIR as an instance, but it is a DICOMDIR, not an instance",
+            )
+        )
+        return
     listed_uid = entry.sop_instance_uid
     _apply_header(entry, header, problems)
     file_uid = entry.sop_instance_uid

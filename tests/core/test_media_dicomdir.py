@@ -181,6 +181,23 @@ def test_referenced_file_that_is_not_dicom(dicomdir_media: MakeMedia) -> None:
     assert any(p.path == victim and "not a DICOM file" in p.reason for p in tree.problems)
 
 
+def test_a_record_naming_the_dicomdir_itself_is_no_instance(dicomdir_media: MakeMedia) -> None:
+    """An image record whose file ID is the DICOMDIR: the index was shown as an 'ok' CT
+    image of 0 frames, and send sent it to the PACS, which refused it (E10 of findings8)."""
+    media = dicomdir_media("DICOMDIR")
+    index = pydicom.dcmread(media / "DICOMDIR")
+    images = [r for r in index.DirectoryRecordSequence if r.DirectoryRecordType == "IMAGE"]
+    images[0].ReferencedFileID = "DICOMDIR"
+    index.save_as(media / "DICOMDIR")
+    tree = open_media(media)
+    assert summary(tree) == EXPECTED  # the file the record meant, found unlisted, is shown
+    assert all(i.path != media / "DICOMDIR" for i in tree.instances())
+    assert any(
+        p.path == media / "DICOMDIR" and "is a DICOMDIR, not an instance" in p.reason
+        for p in tree.problems
+    )
+
+
 def test_garbage_dicomdir_falls_back_to_a_scan(dicomdir_media: MakeMedia) -> None:
     media = dicomdir_media("DICOMDIR")
     (media / "DICOMDIR").write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 64)
