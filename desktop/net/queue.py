@@ -10,12 +10,15 @@ reads each file once: it hashes the bytes as they go where a SHA-256 was queued,
 the SHA-256 or the state before the data set's last fragment leaves.
 """
 
+import functools
+import types
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from desktop.core.errors import CourierError
 from desktop.core.file_state import file_state, settled
@@ -190,6 +193,37 @@ class _DamagedError(Exception):
     """The database file is not a database, or fails SQLite's integrity check."""
 
 
+Args = ParamSpec("Args")
+Result = TypeVar("Result")
+Queue = TypeVar("Queue", bound="TransferQueue")
+
+
+def _saying_damage(cls: type[Queue]) -> type[Queue]:
+    """Each public method of ``cls``: damage its queries meet (a page damaged since the
+    database was found whole: a warm service checks it once for all its commands) said in
+    plain words, the database moved aside as at opening, not an SQLite traceback."""
+    for name, method in list(vars(cls).items()):
+        if isinstance(method, types.FunctionType) and not name.startswith("_") and name != "close":
+            setattr(cls, name, _damage_said(method))
+    return cls
+
+
+def _damage_said(
+    method: "Callable[Concatenate[TransferQueue, Args], Result]",
+) -> "Callable[Concatenate[TransferQueue, Args], Result]":
+    @functools.wraps(method)
+    def said(queue: "TransferQueue", /, *args: Args.args, **kwargs: Args.kwargs) -> Result:
+        try:
+            return method(queue, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if error.sqlite_errorcode not in DAMAGED_CODES:
+                raise
+            raise queue._damaged(str(error)) from None
+
+    return said
+
+
+@_saying_damage
 class TransferQueue:
     """Jobs and their instances, persisted in one SQLite file."""
 
@@ -211,6 +245,17 @@ class TransferQueue:
 
     def close(self) -> None:
         self.db.close()
+
+    def _damaged(self, reason: str) -> QueueError:
+        """The database was found damaged in use: moved aside, an empty one opened in its
+        place; the error that says so."""
+        self.db.close()
+        aside = _move_aside(self.path)
+        self.db = _open(self.path)
+        return QueueError(
+            f"the queue database {self.path} is damaged ({reason}): moved it aside to {aside} "
+            "and started an empty queue; the jobs it held must be sent again"
+        )
 
     def enqueue(
         self,

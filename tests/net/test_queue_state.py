@@ -307,3 +307,31 @@ def test_checking_ahead_leaves_a_damaged_queue_to_the_command_that_says_so(
     assert database.read_bytes() == garbage and not list(home.glob("*.corrupt-*"))
     status, _, err = cli(capsys, "queue")
     assert status == 0 and "moved it aside to" in err
+
+
+def test_damage_met_after_the_queue_was_checked_is_said_and_moved_aside(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """A warm service checks the queue once, then its commands trust it (E2 of findings8):
+    a page damaged since broke their queries with a Python traceback, at every command until
+    the service was restarted. The damage is said in plain words and the database moved
+    aside, as at opening; the next command finds an empty queue."""
+    make_study(tmp_path / "study", count=2)
+    cli(capsys, *node_add("pacs", "PACS", free_port()))
+    database = home / "queue.sqlite"
+    queue = TransferQueue(database)
+    items, _ = items_from([open_media(tmp_path / "study")], None, None)
+    queue.enqueue("pacs", items, str(tmp_path / "study"))
+    [[root]] = queue.db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'")
+    [[size]] = queue.db.execute("PRAGMA page_size")
+    queue.close()  # the last connection: the write-ahead log folded into the file
+    queue_module._FOUND_WHOLE.clear()
+    queue_module.check_ahead(database)  # what the service does before it forks a command
+    with database.open("r+b") as stream:  # a page damaged where it is (same file, inode)
+        stream.seek((root - 1) * size)
+        stream.write(b"\xff")  # no b-tree page has this type
+    status, _, err = cli(capsys, "queue")
+    assert status == 1 and "Traceback" not in err
+    assert f"the queue database {database} is damaged" in err and "moved it aside to" in err
+    assert len(list(home.glob("queue.sqlite.corrupt-*"))) == 1
+    assert cli(capsys, "queue")[:2] == (0, "the queue is empty\n")
