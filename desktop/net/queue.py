@@ -11,10 +11,10 @@ the SHA-256 or the state before the data set's last fragment leaves.
 """
 
 import functools
-import types
 import logging
 import sqlite3
 import time
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
