@@ -115,7 +115,11 @@ def _report(made: "Iterator[Copied]", *, searched: bool) -> int:
     failures = written = at_risk = 0
     for done, signs in with_signs(made, searched=searched):
         if done.copy is None:
-            print(f"{done.source}: not de-identified: {done.error}", file=sys.stderr)
+            named = done.error.startswith(str(done.source))  # the file named once
+            print(
+                done.error if named else f"{done.source}: not de-identified: {done.error}",
+                file=sys.stderr,
+            )
             failures += 1
             continue
         print(f"de-identified {done.source} -> {done.copy}")
