@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # OpenSSL certificate verification codes (X509_V_ERR_*).
 UNTRUSTED_CODES = frozenset({2, 18, 19, 20, 21, 27})
+#: The issuer of the last certificate sent is neither sent nor trusted (not self-signed).
+ISSUER_NOT_FOUND_CODES = frozenset({2, 20, 21})
 EXPIRED, NOT_YET_VALID, REVOKED, WRONG_PURPOSE = 10, 9, 23, 26
 NO_CRL, CRL_EXPIRED = 3, 12
 WEAK_CODES = frozenset({66, 67, 68})  # key too small (leaf, CA), signature digest too weak
@@ -155,6 +157,18 @@ def _timeout(facts: Facts, where: str) -> Diagnosis:
     )
 
 
+def _unsent_chain(top: CertificateInfo | None, code: int) -> str:
+    """The usual cause when the last certificate a server sent is not self-signed and its
+    issuer is unknown: the server sends no intermediate CA (a certificate file holding the
+    leaf alone), which importing that CA only hides."""
+    if top is None or code not in ISSUER_NOT_FOUND_CODES or top.issuer == top.subject:
+        return ""
+    return (
+        f"; but first ask whether the server sends its intermediate CA (the chain it sent "
+        f"ends at {top.subject}): if not, its administrator should install the full chain"
+    )
+
+
 def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosis:
     code = error.verify_code
     leaf = facts.peer_chain[0] if facts.peer_chain else None
@@ -167,7 +181,7 @@ def _verification(error: ssl.SSLCertVerificationError, facts: Facts) -> Diagnosi
             f"The server's certificate ({subject}) comes from a CA we do not trust "
             f"(issuer: {issuer})",
             "Import the CA that issued it (keystore import-ca FILE) after checking "
-            "its fingerprint with the peer's administrator",
+            "its fingerprint with the peer's administrator" + _unsent_chain(top, code),
         )
     if code in (EXPIRED, NOT_YET_VALID):
         return _dates(code, facts, subject)

@@ -143,6 +143,24 @@ def test_untrusted_server_ca_names_the_issuer(pki: Pki, scp: StartScp) -> None:
     assert transcript.peer_chain[0].subject == "CN=server.test,O=DICOM Courier"
 
 
+def test_a_server_sending_no_intermediate_ca_is_said_so(pki: Pki, scp: StartScp) -> None:
+    """DCMTK given a certificate file holding the leaf alone sends no intermediate CA: the
+    root we trust issued it, so "a CA we do not trust, import it" misled; the usual cause,
+    the server's incomplete chain, is named too (E12 of findings8)."""
+    leaf = pki.server.certificate.public_bytes(Encoding.PEM)
+    (pki.folder / "server-leaf-only.pem").write_bytes(leaf)
+    (pki.folder / "server-leaf-only.key").write_bytes(pki.path("server", ".key").read_bytes())
+    port, peer = scp(server="server-leaf-only")
+    with peer:
+        transcript = check(pki, port, pki.client)
+    diagnosis = transcript.diagnosis
+    assert diagnosis is not None and diagnosis.code == "untrusted-server-ca"
+    assert [c.subject for c in transcript.peer_chain] == ["CN=server.test,O=DICOM Courier"]
+    assert "(issuer: CN=Test Intermediate CA" in diagnosis.summary
+    assert "sends its intermediate CA (the chain it sent ends at CN=server.test" in diagnosis.advice
+    assert "install the full chain" in diagnosis.advice
+
+
 @pytest.mark.parametrize(
     ("server", "code", "words"),
     [
