@@ -13,6 +13,7 @@ from desktop.commands.transfer import connection
 from desktop.connect import listener_tls
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
+from desktop.core.shown import shown
 from desktop.core.words import counted
 from desktop.inbox import LazyStore, inbox_folder, indexing
 from desktop.net.query import (
@@ -104,7 +105,9 @@ def _find(args: argparse.Namespace) -> int:
         print(json.dumps(matches, indent=2))
     else:
         for match in matches:
-            print("  ".join(f"{k}={v}" for k, v in match.items() if k != "QueryRetrieveLevel"))
+            print(
+                shown("  ".join(f"{k}={v}" for k, v in match.items() if k != "QueryRetrieveLevel"))
+            )
         print(counted(len(matches), "match", "matches"))
     return 0
 

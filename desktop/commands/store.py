@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktop.core.shown import shown
 from desktop.inbox import existing_store, open_store
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def _list(args: argparse.Namespace) -> int:
         _say_recovered(store.recovered)
         for match in store.find(model="STUDY", level=level, identifier=identifier):
             count += 1
-            print("  ".join(f"{k}={match.get(k, '')}" for k in keys if match.get(k) != ""))
+            print(shown("  ".join(f"{k}={match.get(k, '')}" for k in keys if match.get(k) != "")))
     print(f"{count} {args.level if count == 1 else PLURALS[args.level]}")
     return 0
 

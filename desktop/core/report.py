@@ -1,6 +1,5 @@
 """The media tree as JSON-ready data and as readable text (for the CLI and for scripts)."""
 
-import re
 from collections import Counter
 from typing import Any
 
@@ -8,6 +7,7 @@ from pydicom.uid import UID
 
 from desktop.core.dates import format_date, format_time
 from desktop.core.model import Instance, MediaTree, Patient, Problem, Series, Study
+from desktop.core.shown import shown
 from desktop.core.words import counted
 
 
@@ -69,11 +69,6 @@ def _instance_json(instance: Instance) -> dict[str, Any]:
     }
 
 
-#: What a terminal obeys rather than shows (C0 and C1 controls, DEL), which a file's values
-#: may hold: shown as escapes, as ``ls`` shows such file names.
-CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def tree_to_text(tree: MediaTree) -> str:
     """An indented outline: patients, studies, series, instances, then the problems."""
     studies = [s for p in tree.patients for s in p.studies]
@@ -114,11 +109,7 @@ def tree_to_text(tree: MediaTree) -> str:
     if tree.problems:
         lines.append(f"Problems ({len(tree.problems)}):")
         lines.extend(_problem_lines(tree.problems))
-    return "\n".join(CONTROLS.sub(_shown, line) for line in lines)
-
-
-def _shown(character: re.Match[str]) -> str:
-    return repr(character.group())[1:-1]  # '\\x1b', '\\n'
+    return "\n".join(shown(line) for line in lines)
 
 
 def _problem_lines(problems: list[Problem]) -> list[str]:

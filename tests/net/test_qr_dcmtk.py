@@ -431,3 +431,27 @@ def test_a_move_to_a_node_that_takes_only_copies_is_refused(
     assert answered[-1]["status"] == 0xC000
     assert f"receives only {copies} copies" in answered[-1]["reason"]
     assert audited(home, "110104", 0) == []  # nothing was sent: nothing transferred
+
+
+def test_what_an_archive_answers_is_shown_never_obeyed_by_the_terminal(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A C-FIND answer (any archive, a hostile one too) holding ESC sequences recoloured or
+    retitled the operator's terminal: ``find`` and ``store list`` printed it raw (E13 of
+    findings8). Control characters are shown as escapes, as ``tree`` shows a file's."""
+    [source, *_] = write_files(tmp_path / "study", (STUDY,))
+    hostile = pydicom.dcmread(source)
+    hostile.PatientID, hostile.StudyDescription = "ID\x1b]0;owned\x07", "Head\x1b[2J"
+    hostile.save_as(source)
+    port = free_port()
+    config = dcmqrscp_config(tmp_path / "qr", port)
+    dcmqrscp_load(config, [source])
+    assert cli(capsys, *node_add("qr", "QRSCP", port))[0] == 0
+    with running([require_tool("dcmqrscp"), "-c", config], port, tmp_path / "qr.log"):
+        status, out, _ = cli(capsys, "find", "qr", "-k", "PatientID=", "-k", "StudyDescription=")
+    assert status == 0 and "1 match" in out
+    assert "PatientID=ID\\x1b]0;owned\\x07" in out and "Head\\x1b[2J" in out
+    assert "\x1b" not in out and "\x07" not in out
+    assert cli(capsys, "import", source)[0] == 0
+    status, out, _ = cli(capsys, "store", "list")
+    assert status == 0 and "ID\\x1b]0;owned\\x07" in out and "\x1b" not in out
