@@ -31,11 +31,10 @@ from desktop.warm.server import Handoff
 if TYPE_CHECKING:
     from desktop.security.keystore import Unlocked
 
-#: The resource limits a command takes from its client (``ulimit``'s): those not its own
-#: are the service's own business (its stack, a scheduling class).
+#: The resource limits a command takes from its client (``ulimit``'s). Not the memory ones
+#: (``-v``, ``-d``): the child starts with all the service loaded, more than a local run maps.
 LIMITS = tuple(
-    getattr(resource, f"RLIMIT_{name}")
-    for name in ("CPU", "FSIZE", "DATA", "CORE", "NOFILE", "AS", "NPROC", "MEMLOCK")
+    getattr(resource, f"RLIMIT_{name}") for name in ("CPU", "FSIZE", "CORE", "NOFILE", "NPROC")
 )
 
 #: Set once the command has ended: the client leaving then is no reason to end the child.
