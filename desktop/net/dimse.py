@@ -2,6 +2,7 @@
 
 import struct
 
+from desktop.core.shown import shown
 from desktop.net.link import ProtocolError
 from desktop.net.status import ECHO, FIND, GET, MOVE, N_ACTION, N_EVENT_REPORT, STORE
 
@@ -110,8 +111,10 @@ def decode_command(data: bytes) -> dict[int, str | int]:
             )
         value = data[pos : pos + length]
         pos += length
-        if element in UID_TAGS or element in TEXT_TAGS:
+        if element in UID_TAGS:
             elements[element] = value.decode("ascii", "replace").rstrip("\0 ")
+        elif element in TEXT_TAGS:  # the peer's words, said on terminals and in the GUI
+            elements[element] = shown(value.decode("ascii", "replace").rstrip("\0 "))
         elif element in US_TAGS:
             if length != 2:
                 raise ProtocolError(

@@ -335,3 +335,25 @@ def test_damage_met_after_the_queue_was_checked_is_said_and_moved_aside(
     assert f"the queue database {database} is damaged" in err and "moved it aside to" in err
     assert len(list(home.glob("queue.sqlite.corrupt-*"))) == 1
     assert cli(capsys, "queue")[:2] == (0, "the queue is empty\n")
+
+
+def test_a_peers_error_comment_is_shown_never_obeyed_by_the_terminal(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """The Error Comment of a refused C-STORE is the peer's text: one holding ESC sequences
+    went raw into the send's summary, the queue and the GUI's Transfers row (E14 of
+    findings8)."""
+    from pydicom import Dataset
+
+    def refusal(dataset: Dataset) -> Dataset:
+        answer = Dataset()
+        answer.Status, answer.ErrorComment = 0xC000, "full\x1b]0;owned\x07\x1b[2J"
+        return answer
+
+    make_study(tmp_path / "study", count=1)
+    with pynetdicom_scp(refusal, ae_title="REFUSER") as (port, _):  # type: ignore[arg-type]
+        cli(capsys, *node_add("refuser", "REFUSER", port))
+        status, out, err = cli(capsys, "send", "refuser", tmp_path / "study")
+    assert status == 1
+    assert "(full\\x1b]0;owned\\x07\\x1b[2J)" in out + err
+    assert "\x1b" not in out + err and "\x07" not in out + err
