@@ -35,6 +35,7 @@ from desktop.core.config import (
 )
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
+from desktop.core.shown import shown
 from desktop.net.history import History
 from desktop.net.link import DEFAULT_ATTEMPTS
 from desktop.nodes import describe
@@ -979,11 +980,13 @@ def _history(args: argparse.Namespace) -> int:
         return 0
     for record in records:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["time"]))
-        print(
-            f"{when}  {_who(record)}  {record.get('event')}  "
-            + _security(record)
-            + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
-            + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
+        print(  # what peers sent (certificate names, comments, AE titles): shown
+            shown(
+                f"{when}  {_who(record)}  {record.get('event')}  "
+                + _security(record)
+                + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
+                + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
+            )
         )
     return 0
 

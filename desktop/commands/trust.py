@@ -14,6 +14,7 @@ from desktop.connect import node_tls, tls_client
 from desktop.core.config import ConfigError, find_node, load_config
 from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
+from desktop.core.shown import shown
 from desktop.security.certificates import CertificateInfo
 from desktop.security.handshake import ClientSettings, check_tls
 from desktop.security.keystore import ImportResult
@@ -341,10 +342,12 @@ def _export_cert(args: argparse.Namespace) -> int:
 def _tls_check(args: argparse.Namespace) -> int:
     context, settings = _node_tls(args) if args.port is None else _host_tls(args)
     transcript = check_tls(settings, context)
-    if transcript.diagnosis is not None:
-        print(transcript.diagnosis.line(), file=sys.stderr)
+    if transcript.diagnosis is not None:  # names the peer's certificates: its words, shown
+        print(shown(transcript.diagnosis.line()), file=sys.stderr)
     print(
-        json.dumps(transcript.as_json(), indent=2) if args.json else "\n".join(transcript.lines())
+        json.dumps(transcript.as_json(), indent=2)
+        if args.json
+        else "\n".join(map(shown, transcript.lines()))
     )
     return 0 if transcript.ok else 1
 

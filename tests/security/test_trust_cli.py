@@ -315,3 +315,20 @@ def test_an_identity_file_without_a_key_is_said_in_plain_words(
     status, _, err = cli(capsys, "keystore", "import-identity", "x4", other)
     assert status == 1 and "DICOMDIR is not a PKCS#12 file (.p12/.pfx)" in err
     assert "deserialize" not in err
+
+
+def test_a_servers_certificate_names_are_shown_never_obeyed_by_the_terminal(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str
+) -> None:
+    """Any server's certificate is printed by tls-check, before anyone trusts it: a subject
+    holding ESC sequences retitled or cleared the operator's terminal (E15 of findings8)."""
+    from desktop.security.pki import make_leaf
+    from tests.peers import python_tls_server, server_context_for
+
+    hostile = make_leaf("evil\x1b]0;owned\x07\x1b[2J", pki.intermediate)
+    hostile.write(pki.folder, "hostile-subject", KEY_PASSWORD)
+    cli(capsys, "keystore", "import-ca", pki.path("root-only"))
+    with python_tls_server(server_context_for(pki, "hostile-subject")) as port:
+        status, out, err = cli(capsys, "tls-check", "127.0.0.1", port)
+    assert status == 0 and "CN=evil\\x1b]0\\;owned\\x07\\x1b[2J" in out, out + err
+    assert "\x1b" not in out + err and "\x07" not in out + err
