@@ -80,6 +80,14 @@ class Home:
             connection.sendall(frame([PROTOCOL, kind]))
             return Lines(connection).next()
 
+    def commands(self, *, zombies: bool = False) -> list[int]:
+        """The processes the service runs commands in: its children but its spare one
+        (asked before and after looking: a new spare is forked as the last command ends)."""
+        before = self.status()
+        found = children(before["pid"], zombies=zombies)
+        spares = {before["spare"], self.status()["spare"]}
+        return [pid for pid in found if pid not in spares]
+
     def log(self) -> str:
         log = self.path / "service.log"
         return log.read_text() if log.exists() else ""
@@ -94,6 +102,20 @@ class Home:
                 time.sleep(0.05)
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def children(pid: int, *, zombies: bool = False) -> list[int]:
+    """The processes ``pid`` forked (Linux's /proc says), ended ones not yet reaped only
+    when ``zombies``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and (zombies or fields[0] != "Z"):
+            found.append(int(entry.name))
+    return found
 
 
 def alive(pid: int) -> bool:
