@@ -432,7 +432,7 @@ class Service:
         closes the channel instead."""
         try:
             self.warm_up()
-        except Exception:  # a command does it all again
+        except (Exception, SystemExit):  # argparse exits: either way, the command does it again
             log.exception("warming up for the next command")
         request = Request(channel, fds=4)
         try:
