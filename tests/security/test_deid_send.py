@@ -21,14 +21,11 @@ from tests.core.deid.test_study import write_study
 from tests.helpers import cli, node_add
 from tests.peers import free_port, running, storescp_plain_command
 from tests.pki import Pki
-from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
-
-__all__ = ["signing_keystore"]  # fixture, used by name
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
+def home(signing_home_copy: Path) -> Path:
+    return signing_home_copy
 
 
 @pytest.fixture

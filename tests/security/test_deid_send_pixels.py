@@ -16,14 +16,11 @@ from tests.burned_in import Score, write_samples
 from tests.core.deid.test_study import write_study
 from tests.helpers import cli, node_add
 from tests.peers import free_port, running, storescp_plain_command
-from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
-
-__all__ = ["signing_keystore"]  # fixture, used by name
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
+def home(signing_home_copy: Path) -> Path:
+    return signing_home_copy
 
 
 def test_unsearched_images_that_may_show_text_are_held_back_with_the_reason(
