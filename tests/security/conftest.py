@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop.security.keystore import Keystore
-from tests.pki import Pki
-from tests.security.signing_fixtures import PASSWORD, add_identity
+from tests.pki import Pki, trusting_keystore
+from tests.security.signing_fixtures import PASSWORD
 
 
 @pytest.fixture
@@ -29,9 +28,7 @@ def signing_keystore(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path
     """A home trusting the test root, with identities 'courier' (RSA) and 'courier-ec', made
     once (key stretching is slow on purpose); tests only read it."""
     home = tmp_path_factory.mktemp("signing-home")
-    Keystore(home, lambda new: PASSWORD).import_cas(pki.path("root-only"))
-    add_identity(home, "courier", pki, "client")
-    add_identity(home, "courier-ec", pki, "ec")
+    trusting_keystore(home, pki, PASSWORD, {"courier": "client", "courier-ec": "ec"})
     return home
 
 

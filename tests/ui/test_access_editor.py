@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QDialog
 
 from desktop.app import InboxSettings
 from desktop.core.config import load_config, set_listener_access
-from desktop.security.keystore import Keystore
 from desktop.ui.inbox_controller import InboxController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.access_list import ANYONE
@@ -19,7 +18,7 @@ from desktop.ui.widgets.dialogs import INVALID
 from desktop.ui.widgets.sources import SourcesPanel
 from tests.helpers import cli, require_tool
 from tests.peers import LOOPBACK, dcmtk_client_tls, free_port
-from tests.pki import KEY_PASSWORD, Pki
+from tests.pki import Pki, trusting_keystore
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
 
@@ -70,9 +69,7 @@ def test_the_editor_saves_the_list_and_a_running_listener_applies_it_to_findscu(
 ) -> None:
     home = shell.services.home
     monkeypatch.setenv("DICOM_COURIER_HOME", str(home))  # the CLI's home is the GUI's
-    keystore = Keystore(home, lambda new: "a password")
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(home, pki, "a password", {"scp": "server"})
     sources = SourcesPanel(shell.services.inbox, shell.services.store)
     qtbot.addWidget(sources)
     controller = InboxController(shell, sources)
