@@ -55,15 +55,20 @@ def _opened_by_openssl_digest(sealed: Path, pki: Pki, folder: Path) -> bytes:
 
 
 def _seal(
-    capsys: pytest.CaptureFixture[str], pki: Pki, source: Path, out: Path, *extra: object
+    capsys: pytest.CaptureFixture[str],
+    pki: Pki,
+    source: Path,
+    out: Path,
+    *extra: object,
+    recipient: str = "client",
 ) -> Path:
-    """Seal ``source`` for the 'client' certificate (identity 'courier') into ``out``."""
-    recipient = pki.path("client")
+    """Seal ``source`` into ``out`` for the PKI's ``recipient`` certificate (by default the
+    'client' one, identity 'courier')."""
     status, stdout, err = cli(
-        capsys, "seal", source, "--recipient", recipient, "--out", out, *extra
+        capsys, "seal", source, "--recipient", pki.path(recipient), "--out", out, *extra
     )
     assert status == 0, err
-    assert f"sealed {source} -> {out / source.name}: for CN=client.test" in stdout
+    assert f"sealed {source} -> {out / source.name}: for CN={recipient}.test" in stdout
     return out / source.name
 
 
@@ -249,20 +254,8 @@ def test_a_tampered_byte_is_refused(
 def test_another_recipient_is_told_it_is_not_theirs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
 ) -> None:
-    source = ct_copy(tmp_path / "media")
-    status, _, err = cli(
-        capsys, "seal", source, "--recipient", pki.path("server"), "--out", tmp_path / "s"
-    )
-    assert status == 0, err
-    status, _, err = cli(
-        capsys,
-        "unseal",
-        tmp_path / "s" / "ct.dcm",
-        "--identity",
-        "courier",
-        "--out",
-        tmp_path / "o",
-    )
+    sealed = _seal(capsys, pki, ct_copy(tmp_path / "media"), tmp_path / "s", recipient="server")
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
     assert status == 1
     assert not (tmp_path / "o").exists()  # tester's F9: no empty folders when nothing is written
     assert (
