@@ -20,6 +20,26 @@ from desktop.security.pki import DAY, Issued, ec_key, make_ca, make_leaf, rsa_ke
 from tests.helpers import require_tool
 
 KEY_PASSWORD = "test-key-password"
+#: The certificates the PKI writes (PEM, encrypted key, PKCS#12), by their attribute's name.
+STEMS = (
+    "root",
+    "intermediate",
+    "server",
+    "client",
+    "expired",
+    "not_yet_valid",
+    "expiring_soon",
+    "client_only",
+    "server_only",
+    "other_host",
+    "rsa1024",
+    "ec",
+    "ec192",
+    "rogue_root",
+    "rogue_server",
+    "rogue_client",
+    "revoked",
+)
 
 
 @dataclass
@@ -79,25 +99,7 @@ def build_pki(folder: Path) -> Pki:
         revoked=make_leaf("revoked.test", intermediate, server=False),
         sha1_certificate=root.certificate,  # replaced below
     )
-    for stem in (
-        "server",
-        "client",
-        "expired",
-        "not_yet_valid",
-        "expiring_soon",
-        "client_only",
-        "server_only",
-        "other_host",
-        "rsa1024",
-        "ec",
-        "ec192",
-        "rogue_server",
-        "rogue_client",
-        "intermediate",
-        "root",
-        "rogue_root",
-        "revoked",
-    ):
+    for stem in STEMS:
         issued: Issued = getattr(pki, stem)
         issued.write(folder, stem, KEY_PASSWORD)
         (folder / f"{stem}.p12").write_bytes(issued.pkcs12(KEY_PASSWORD))
