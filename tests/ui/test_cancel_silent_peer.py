@@ -11,8 +11,8 @@ import pytest
 from desktop.core.config import Node, add_node
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.ui.shell import Shell
-from tests.net.scripted_peer import Conversation, scripted_peer
-from tests.net.test_send_interrupted import commitment_left_unanswered
+from tests.net.scripted_peer import scripted_peer
+from tests.net.test_send_interrupted import commitment_left_unanswered, store_left_unanswered
 from tests.peers import LOOPBACK
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
@@ -42,14 +42,8 @@ def test_quitting_ends_a_transfer_waiting_on_a_silent_peer(
     tmp_path: Path,
 ) -> None:
     stored = threading.Event()
-
-    def silent(peer: Conversation) -> None:
-        peer.accept()
-        peer.read_message()  # our C-STORE-RQ, never answered
-        stored.set()
-
     wired = sending(qtbot, shell)
-    with scripted_peer(silent) as peer:
+    with scripted_peer(store_left_unanswered(stored)) as peer:
         node = Node("Silent", "SCP", LOOPBACK, peer.port)
         _drop_a_study_on(qtbot, shell, wired, node, tmp_path / "media")
         qtbot.waitUntil(stored.is_set, timeout=20000)
