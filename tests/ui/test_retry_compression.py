@@ -10,7 +10,7 @@ from pydicom.uid import JPEGLSLossless
 from desktop.core.config import Node, add_node
 from desktop.demo import Demo
 from tests.helpers import cli
-from tests.peers import LOOPBACK, free_port, running, storescp_plain_command
+from tests.peers import LOOPBACK, free_port, storescp_plain
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.windows import click_on_job, demo_series, stop_transfers, window_on
 
@@ -23,7 +23,6 @@ def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
     tmp_path: Path,
 ) -> None:
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     add_node(demo.home, Node("Night PACS", "DCMTK_SCP", LOOPBACK, port, connect_timeout=2))
     series, count = demo_series(demo)
     status, _, _ = cli(
@@ -31,9 +30,8 @@ def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
     )
     assert status == 1  # nothing listens yet
     window = window_on(qtbot, demo, prompter)
-    command = storescp_plain_command(received, port)
-    command.insert(1, "+xt")  # prefers JPEG-LS lossless, still takes uncompressed
-    with running(command, port, tmp_path / "scp.log"):
+    # +xt: storescp prefers JPEG-LS lossless, still takes uncompressed
+    with storescp_plain(received, port, "+xt"):
         click_on_job(qtbot, window, 1, "Retry failed")
         qtbot.waitUntil(lambda: window.transfers.progress_of(1) == (count, count), timeout=30000)
     stop_transfers(qtbot, window)
