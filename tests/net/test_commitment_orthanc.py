@@ -17,21 +17,8 @@ from desktop.core.paths import courier_home
 from desktop.net.queue import COMMITTED, FAILED, TransferQueue
 from tests.helpers import cli
 from tests.net.conftest import make_study
-from tests.orthanc import Orthanc, orthanc_node
+from tests.orthanc import Orthanc
 from tests.peers import running
-from tests.pki import Pki
-
-PASSWORD = "keystore password for the commitment tests"
-
-
-@pytest.fixture
-def orthanc(
-    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Orthanc]:
-    with orthanc_node(
-        pki, tmp_path, monkeypatch, capsys, identity="server", password=PASSWORD
-    ) as peer:
-        yield peer
 
 
 def outcome(orthanc: Orthanc, transaction: str) -> Any:

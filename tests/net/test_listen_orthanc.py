@@ -2,7 +2,6 @@
 instance arrives, the video stored byte for byte as Orthanc sent it."""
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -15,12 +14,10 @@ from pydicom.uid import generate_uid
 
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from tests.helpers import cli
-from tests.orthanc import Orthanc, orthanc_node
-from tests.pki import Pki
+from tests.orthanc import Orthanc
 
 MPEG4 = "1.2.840.10008.1.2.4.102"  # MPEG-4 AVC/H.264 High Profile / Level 4.1
 VIDEO_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4.1"
-PASSWORD = "keystore password for the listener's orthanc test"
 
 
 def h264(frames: int = 8, size: int = 64) -> bytes:
@@ -66,16 +63,6 @@ def video_instance(reference: Path, folder: Path) -> Path:
     path = folder / "video.dcm"
     dataset.save_as(path, enforce_file_format=True)
     return path
-
-
-@pytest.fixture
-def orthanc(
-    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Orthanc]:
-    with orthanc_node(
-        pki, tmp_path, monkeypatch, capsys, identity="server", password=PASSWORD
-    ) as peer:
-        yield peer
 
 
 def test_orthanc_moves_a_study_with_an_mpeg4_instance_into_our_listener(

@@ -32,7 +32,7 @@ STUDY = StudySpec("ORQ-1", "Orthanc^Retrieve", "20250203", "both ways", (SeriesS
 def orthanc(
     pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Orthanc]:
-    """Orthanc (TLS, client certificates required), our home with it as node 'orthanc'."""
+    """The suite's ``orthanc``, our identity 'courier' the PKI's client certificate."""
     with orthanc_node(
         pki, tmp_path, monkeypatch, capsys, identity="client", password=PASSWORD
     ) as peer:
