@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import cli, node_add, require_tool
-from tests.peers import LOOPBACK, free_port, running
+from tests.peers import LOOPBACK, free_port, orthanc_config, running
 from tests.pki import Pki, prepare_home
 
 
@@ -73,56 +73,3 @@ def orthanc_node(
         prepare_home(folder / "home", monkeypatch, pki, identity, password)
         add_orthanc_node(capsys, orthanc)
         yield orthanc
-
-
-def orthanc_config(pki: Pki, folder: Path, dicom_port: int, http_port: int, move_port: int) -> Path:
-    """An Orthanc configuration with DICOM TLS, client certificates required, and our AE
-    'COURIER' as a modality reachable over TLS at ``move_port`` (for C-MOVE)."""
-    from cryptography.hazmat.primitives import serialization
-
-    key = folder / "orthanc.key"  # the peer's own key: Orthanc reads only unencrypted keys
-    key.write_bytes(
-        pki.server.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key.chmod(0o600)
-    config = {
-        "Name": "ORTHANC_TLS",
-        "StorageDirectory": str(folder / "db"),
-        "IndexDirectory": str(folder / "db"),
-        "Plugins": [],
-        "HttpServerEnabled": True,
-        "HttpPort": http_port,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "DicomServerEnabled": True,
-        "DicomAet": "ORTHANC",
-        "DicomPort": dicom_port,
-        "DicomCheckCalledAet": False,
-        "DicomTlsEnabled": True,
-        "DicomTlsCertificate": str(pki.path("server")),
-        "DicomTlsPrivateKey": str(key),
-        "DicomTlsTrustedCertificates": str(pki.path("root-only")),
-        "DicomTlsRemoteCertificateRequired": True,
-        "DicomAlwaysAllowEcho": True,
-        "DicomAlwaysAllowStore": True,
-        "DicomModalities": {
-            "courier": {
-                "AET": "COURIER",
-                "Host": LOOPBACK,
-                "Port": move_port,
-                "UseDicomTls": True,
-                "AllowFind": True,
-                "AllowMove": True,
-                "AllowStore": True,
-                "AllowEcho": True,
-                "AllowGet": True,
-            }
-        },
-    }
-    path = folder / "orthanc.json"
-    path.write_text(json.dumps(config, indent=2))
-    return path

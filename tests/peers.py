@@ -1,5 +1,6 @@
 """Real peers on loopback: started by the tests, waited for, and always stopped."""
 
+import json
 import socket
 import ssl
 import subprocess
@@ -217,6 +218,59 @@ def pynetdicom_scp(
         yield port, received
     finally:
         server.shutdown()
+
+
+def orthanc_config(pki: Pki, folder: Path, dicom_port: int, http_port: int, move_port: int) -> Path:
+    """An Orthanc configuration with DICOM TLS, client certificates required, and our AE
+    'COURIER' as a modality reachable over TLS at ``move_port`` (for C-MOVE)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = folder / "orthanc.key"  # the peer's own key: Orthanc reads only unencrypted keys
+    key.write_bytes(
+        pki.server.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key.chmod(0o600)
+    config = {
+        "Name": "ORTHANC_TLS",
+        "StorageDirectory": str(folder / "db"),
+        "IndexDirectory": str(folder / "db"),
+        "Plugins": [],
+        "HttpServerEnabled": True,
+        "HttpPort": http_port,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomServerEnabled": True,
+        "DicomAet": "ORTHANC",
+        "DicomPort": dicom_port,
+        "DicomCheckCalledAet": False,
+        "DicomTlsEnabled": True,
+        "DicomTlsCertificate": str(pki.path("server")),
+        "DicomTlsPrivateKey": str(key),
+        "DicomTlsTrustedCertificates": str(pki.path("root-only")),
+        "DicomTlsRemoteCertificateRequired": True,
+        "DicomAlwaysAllowEcho": True,
+        "DicomAlwaysAllowStore": True,
+        "DicomModalities": {
+            "courier": {
+                "AET": "COURIER",
+                "Host": LOOPBACK,
+                "Port": move_port,
+                "UseDicomTls": True,
+                "AllowFind": True,
+                "AllowMove": True,
+                "AllowStore": True,
+                "AllowEcho": True,
+                "AllowGet": True,
+            }
+        },
+    }
+    path = folder / "orthanc.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
 
 
 def dcmtk_client_tls(pki: Pki) -> list[str]:
