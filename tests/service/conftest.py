@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from desktop.security.keystore import Keystore
 from desktop.warm.client import connect
 from desktop.warm.wire import PROTOCOL, STATUS, STOP, Lines, frame
 from tests.peers import free_port, running, storescp_tls_command
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import Pki, build_pki, trusting_keystore
 
 COURIER = Path(sys.executable).with_name("dicom-courier")
 PASSWORD = "service test password"
@@ -144,9 +143,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 def with_identity(home: Home, pki: Pki) -> None:
     """The home's keystore trusts the tests' root and holds identity "courier"."""
-    keystore = Keystore(home.path, lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(home.path, pki, PASSWORD, {"courier": "server"})
 
 
 @pytest.fixture
