@@ -25,19 +25,21 @@ def main() -> int:
     from desktop.commands.service import preload, warm_up
     from desktop.core.paths import courier_home
     from desktop.net.queue import check_ahead
+    from desktop.warm.server import Lease
 
     send_phases.instrument()  # before the parsers are built, as the service builds them
     preload()
     keystore = open_keystore(argparse.Namespace(password_file=None))
     keystore.trusted_pem()  # as the service checks it before serving
-    hold_unlocked(keystore.unlock_all())
+    lease = Lease(keystore.unlock_all())
+    hold_unlocked(lease.holds)
     check_ahead(courier_home() / "queue.sqlite")  # as the service does before each fork
     gc.freeze()
     sys.stdout.flush()
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # as the service's spare child: warmed up, then handed the command
-        warm_up()
+        warm_up(lease)
         send_phases.START = time.monotonic()
         os.write(writer, repr(send_phases.START).encode())
         send_phases.MARKS.clear()

@@ -432,8 +432,12 @@ class Service:
         closes the channel instead."""
         try:
             self.warm_up()
-        except (Exception, SystemExit):  # argparse exits: either way, the command does it again
-            log.exception("warming up for the next command")
+        except (Exception, SystemExit) as error:  # argparse exits; the command does it again
+            log.warning(
+                "warming up for the next command: %s",
+                error,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
         request = Request(channel, fds=4)
         try:
             channel.sendall(READY)
@@ -564,6 +568,7 @@ class Service:
                 "running": len(self.children),
                 "commands": sorted(self.children),  # their processes' ids
                 "spare": self.spare.pid if self.spare else None,
+                "spare_ready": self.spare is not None and self.spare.ready(),
                 "cpu": self.cpu,
                 "version": __version__,
             }

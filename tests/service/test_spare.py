@@ -4,12 +4,17 @@ running out, stop); one that dies is replaced, and the command goes to a fresh f
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from contextlib import closing
+from pathlib import Path
+
+import pytest
 
 from desktop.warm.client import _request, connect
 from desktop.warm.wire import Lines, frame, send_with_fds
+from tests.helpers import node_add
 from tests.pki import Pki
 from tests.service.conftest import PASSWORD, Home, alive, children, with_identity
 
@@ -95,3 +100,40 @@ def test_a_dead_spare_is_replaced_and_the_command_forked_anew(home: Home) -> Non
     pid, ended = _started_in(home, "node", "list")
     assert ended == b"done 0" and pid != spare
     assert home.status()["served"] == 1
+
+
+def test_the_spare_warms_up_unlocked_without_connecting_or_recording(home: Home, pki: Pki) -> None:
+    """Unlocked, the spare makes a connector to a node whose identity is held, ahead of the
+    command: it connects to nothing, and records and writes nothing in the home."""
+    with_identity(home, pki)
+    with socket.socket() as node:
+        node.bind(("127.0.0.1", 0))
+        node.listen(8)
+        node.setblocking(False)
+        added = home.run(
+            *node_add("pacs", "PACS", node.getsockname()[1], "--tls", "--identity", "courier"),
+            local=True,
+        )
+        assert added.returncode == 0, added.stderr
+        home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+        assert _until(lambda: home.status()["spare_ready"])
+        before = _contents(home.path)
+        for _ in range(2):  # a new spare warms up again
+            spare = _spare(home)
+            os.kill(spare, signal.SIGKILL)
+            assert _until(lambda ended=spare: home.status()["spare"] not in (None, ended))
+            assert _until(lambda: home.status()["spare_ready"])
+        assert _contents(home.path) == before
+        with pytest.raises(BlockingIOError):
+            node.accept()
+    assert "warming up" not in home.log()
+
+
+def _contents(home: Path) -> dict[str, bytes]:
+    """Every file under ``home`` but the service's own (its socket, lock and log)."""
+    own = {"service.sock", "service.lock", "service.log"}
+    return {
+        str(path): path.read_bytes()
+        for path in sorted(home.rglob("*"))
+        if path.is_file() and path.name not in own
+    }
