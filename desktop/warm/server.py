@@ -1,6 +1,7 @@
-"""The warm service's process: it listens on the home's Unix socket, and forks a child for
-each command handed to it (``child``). It stays single-threaded, so forking is safe; children
-are reaped as SIGCHLD wakes it, and their status goes back to their client.
+"""The warm service's process: it listens on the home's Unix socket, and each command handed
+to it runs in a child of its own (``child``): the spare child forked ahead while the service
+was idle (``Spare``), else one forked at once. It stays single-threaded, so forking is safe;
+children are reaped as SIGCHLD wakes it, and their status goes back to their client.
 
 Only the user it runs as is served (SO_PEERCRED). Before each command it checks that the code
 it has loaded is still the code on disk, and answers ``stale`` (and stops) when it is not.
@@ -87,7 +88,7 @@ class Spare:
 
 class Request:
     """A request frame read as it arrives, without waiting for the rest (the service reads
-    many at once): its bytes so far and the descriptors that came with them (``FDS`` at most).
+    many at once): its bytes so far and the descriptors that came with them (``fds`` at most).
 
     Only the frame's own bytes are read: what the client sends after it (a forwarded signal)
     stays on the connection for the child."""
@@ -462,8 +463,7 @@ class Service:
             )
         except OSError as error:
             log.warning("the spare child (pid %d) could not take a command: %s", spare.pid, error)
-            self.spare = spare
-            self._drop_spare()
+            _end(spare)
             return None
         spare.channel.close()
         return spare.pid
@@ -471,13 +471,8 @@ class Service:
     def _drop_spare(self) -> None:
         """End the spare child (it holds what the service held when it was forked)."""
         spare, self.spare = self.spare, None
-        if spare is None:
-            return
-        spare.channel.close()
-        with suppress(OSError):
-            os.kill(spare.pid, signal.SIGKILL)
-        with suppress(ChildProcessError):
-            os.waitpid(spare.pid, 0)
+        if spare is not None:
+            _end(spare)
 
     def _leave_to_child(self) -> None:
         """In the child: drop the service's socket, pipe, signals and other clients."""
@@ -645,6 +640,15 @@ class Service:
             if fd >= 0:
                 os.close(fd)
         self._wakeup = (-1, -1)
+
+
+def _end(spare: Spare) -> None:
+    """Kill ``spare`` and reap it: what it holds goes with it."""
+    spare.channel.close()
+    with suppress(OSError):
+        os.kill(spare.pid, signal.SIGKILL)
+    with suppress(ChildProcessError):
+        os.waitpid(spare.pid, 0)
 
 
 def handoff_from(fields: list[bytes], fds: list[int], connection: socket.socket) -> Handoff:
