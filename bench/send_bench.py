@@ -165,17 +165,18 @@ def _table(marks: list[dict[str, tuple[float, float]]]) -> None:
 
 
 @contextmanager
-def warm_service(env: dict[str, str]) -> Iterator[None]:
-    """A warm service, unlocked, in the bench's home for the block."""
+def warm_service(env: dict[str, str], courier: Path = COURIER) -> Iterator[None]:
+    """A warm service of installation ``courier``, unlocked, in the bench's home for the
+    block."""
     started = subprocess.run(
-        [str(COURIER), "service", "start", "--unlock"], env=env, capture_output=True, text=True
+        [str(courier), "service", "start", "--unlock"], env=env, capture_output=True, text=True
     )
     if started.returncode:
         raise RuntimeError(f"service start failed: {started.stdout}{started.stderr}")
     try:
         yield
     finally:
-        subprocess.run([str(COURIER), "service", "stop"], env=env, capture_output=True)
+        subprocess.run([str(courier), "service", "stop"], env=env, capture_output=True)
 
 
 def handed_over(command: list[str], env: dict[str, str]) -> tuple[float, float]:
