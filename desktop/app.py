@@ -85,7 +85,7 @@ class Services:
             listener_settings.tls_context, acceptor = listener_tls(
                 self.keystore, settings.identity, Profile(settings.profile)
             )
-        audited = auditing.listener(indexing(sink, self.store), settings.ae_title)
+        audited = indexing(auditing.listener(sink, settings.ae_title), self.store)
         archive = DeferredArchive(self.store)
         services = query_retrieve(archive, self.home, self.connector)
         services += listener_commitment(self.home, settings.ae_title, archive, self.connector)

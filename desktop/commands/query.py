@@ -123,7 +123,7 @@ def _move(args: argparse.Namespace) -> int:
                 open_keystore(args), node.identity, Profile(node.profile)
             )
         store = LazyStore(settings.out)
-        sink = auditing.listener(indexing(reached.append, store), destination)
+        sink = indexing(auditing.listener(reached.append, destination), store)
         services = [] if args.no_commitment else _commitment(args, destination, store)
         access = ConfiguredAccess(courier_home())  # who may store here, as at listen
         listener = StorageListener(
@@ -201,7 +201,7 @@ def _get(args: argparse.Namespace) -> int:
         elif record["event"] == "store-failed":
             print(f"refused {record['sop_instance_uid']}: {record['error']}", file=sys.stderr)
 
-    sink = auditing.listener(indexing(shown, store), node.calling_ae_title)
+    sink = indexing(auditing.listener(shown, node.calling_ae_title), store)
     last = None
     try:
         for progress in get(
