@@ -209,3 +209,9 @@ def test_a_study_uid_already_held_for_another_patient_is_in_the_history_and_the_
     assert status == 0 and alert["outcome"] == 4 and alert["node"] == "STORESCU"
     for patient in ("P1", "OTHER-42"):
         assert f'ParticipantObjectID="{patient}"' in alert["xml"]
+    status, out, _ = cli(capsys, "audit", "--json", "--event", "110104")
+    received = json.loads(out)
+    assert status == 0 and len(received) == 2, [r["summary"] for r in received]
+    for patient in ("P1", "OTHER-42"):  # each its own study, never merged under the first
+        [mine] = [r for r in received if f'ParticipantObjectID="{patient}"' in r["xml"]]
+        assert "1 instance(s) received" in mine["summary"]
