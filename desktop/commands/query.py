@@ -24,6 +24,7 @@ from desktop.net.query import (
     identifier,
     move,
     retrieve_identifier,
+    unreached,
 )
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
@@ -154,11 +155,8 @@ def _unreached(
     """A failed move into our own listener that nothing called: the usual cause said (the
     archive's log would say it could not connect back to us)."""
     if args.listen and not reached:
-        print(
-            f"hint: nothing reached our listener on {args.host}:{args.port}: {node} may know "
-            f"{destination} at another address or port (its list of known AE titles says)",
-            file=sys.stderr,
-        )
+        where = f"{args.host}:{args.port}"
+        print(f"hint: {unreached(node, destination, where)}", file=sys.stderr)
 
 
 def _matched(args: argparse.Namespace, last: MoveProgress) -> int:

@@ -139,6 +139,7 @@ class StorageListener:
         self._serving: set[threading.Thread] = set()  # joined by ``stop``
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.connections = 0  # accepted so far: whether a peer reached us at all
 
     @property
     def port(self) -> int:
@@ -231,6 +232,7 @@ class StorageListener:
                 time.sleep(0.05)  # stopping, or out of file descriptors for a moment
                 continue
             raw.settimeout(None)
+            self.connections += 1
             waiting = self._admit(raw, host, f"{host}:{port}")
             thread = threading.Thread(
                 target=self._serve, args=(raw, waiting), daemon=True, name=f"scp:{host}:{port}"
