@@ -147,16 +147,22 @@ def test_a_cancel_wakes_a_commitment_request_the_peer_never_answers(
     assert states == {(FAILED, "commitment not requested: cancelled")}, states
 
 
+@pytest.mark.parametrize("ahead", [False, True], ids=["connector", "connecting-ahead"])
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
-def test_a_cancel_wakes_a_connect_to_a_host_that_never_answers(home: Path, tls: bool) -> None:
+def test_a_cancel_wakes_a_connect_to_a_host_that_never_answers(
+    home: Path, tls: bool, ahead: bool
+) -> None:
     """A plain TCP connect() (before any TLS) to a host whose SYN is never answered waited the
-    node's connect timeout whatever a cancel (the GUI's Cancel, the CLI's Ctrl-C) did."""
+    node's connect timeout whatever a cancel (the GUI's Cancel, the CLI's Ctrl-C: its
+    connection is opened ahead) did."""
     keystore = Keystore(home, lambda new: PASSWORD)
     cancel = Cancel()
     connecting = threading.Event()
     with unanswered_port() as port:
         node = replace(tls_node(port), tls=tls, identity="courier" if tls else "")
-        connector = node_connector(node, keystore)
+        connector: Connector = (
+            ConnectingAhead(node, keystore).ready() if ahead else node_connector(node, keystore)
+        )
 
         def connect() -> object:
             connecting.set()
