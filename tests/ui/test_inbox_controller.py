@@ -141,7 +141,7 @@ def test_a_study_uid_already_held_for_another_patient_is_a_warning_in_the_log(
     tmp_path: Path,
 ) -> None:
     """G19: the Inbox's listener kept such a study apart and said so only in Python's log;
-    the Log now says it in words (not a record dumped)."""
+    the Log now says it in words (not a record dumped), and the history keeps it."""
     import subprocess
 
     from desktop.app import InboxSettings
@@ -172,3 +172,5 @@ def test_a_study_uid_already_held_for_another_patient_is_a_warning_in_the_log(
         qtbot.waitUntil(warned, timeout=10000)
     finally:
         controller.apply_inbox(None, save=False)
+    [kept] = [r for r in shell.services.history.read() if r["event"] == "study-of-two-patients"]
+    assert kept["warning"].startswith(said) and kept["calling"] == "STORESCU"
