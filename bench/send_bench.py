@@ -37,9 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.timing import COURIER, add_tls_node, ct_series
-from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import Pki, build_pki, trusting_keystore
 
 PASSWORD = "benchmark keystore password"
 WARM = "send, service running (unlocked)"
@@ -64,9 +63,7 @@ def tls_home(folder: Path) -> tuple[Pki, dict[str, str]]:
     (TCP_NODELAY=1 for DCMTK at both ends)."""
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
-    keystore = Keystore(folder / "home", lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(folder / "home", pki, PASSWORD, {"courier": "server"})
     env = {
         **os.environ,
         "DICOM_COURIER_HOME": str(folder / "home"),

@@ -98,6 +98,17 @@ def storescp_plain_command(out: Path, port: int) -> list[str | Path]:
 
 
 @contextmanager
+def storescp_plain(out: Path, port: int, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """DCMTK's storescp (AE DCMTK_SCP, plain DICOM, with ``options``) on ``port`` until the
+    block ends, storing into ``out`` (made when missing), its log beside it."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = storescp_plain_command(out, port)
+    command[1:1] = options
+    with running(command, port, out.with_name(f"{out.name}-storescp.log")) as process:
+        yield process
+
+
+@contextmanager
 def python_tls_server(context: ssl.SSLContext | None) -> Iterator[int]:
     """A loopback server completing TLS handshakes with ``context`` and then waiting; with no
     context it accepts connections and never answers (a peer that hangs)."""

@@ -118,14 +118,11 @@ def test_a_move_to_a_tls_node_without_the_keystore_password_is_refused_with_a_st
     failure status naming why (tester's G4: the association was aborted, "internal error:
     PasswordError(...)" in the log, the mover told only "Peer aborted Association")."""
     from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
-    from desktop.security.keystore import Keystore
     from tests.helpers import node_add
     from tests.peers import wait_for_port
-    from tests.pki import KEY_PASSWORD
+    from tests.pki import trusting_keystore
 
-    keystore = Keystore(home, lambda new: "keystore password")
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(home, pki, "keystore password", {"courier": "client"})
     added = cli(
         capsys, *node_add("pacs", "PACS_SCP", free_port(), "--tls", "--identity", "courier")
     )

@@ -12,11 +12,11 @@ from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.ui.inbox_controller import InboxController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.shell import Shell
-from desktop.ui.widgets.sources import SourcesPanel
 from tests.helpers import require_tool
 from tests.peers import LOOPBACK, free_port
 from tests.ui.clicking import press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.sending import receiving
 
 
 def test_the_listener_starts_as_typed_receives_and_stops(
@@ -28,9 +28,7 @@ def test_the_listener_starts_as_typed_receives_and_stops(
 ) -> None:
     import subprocess
 
-    sources = SourcesPanel(shell.services.inbox, shell.services.store)
-    qtbot.addWidget(sources)
-    controller = InboxController(shell, sources)
+    controller = receiving(qtbot, shell)
     assert controller.inbox is None and shell.services.listener is None
     port = free_port()
 
@@ -61,7 +59,8 @@ def test_the_listener_starts_as_typed_receives_and_stops(
     controller.edit_inbox()
     assert controller.inbox is None and shell.services.listener is None
     assert statuses[-1] == "Inbox listener stopped"
-    assert InboxController(shell, sources).inbox is None  # remembered: no listener next start
+    restarted = InboxController(shell, controller.sources)
+    assert restarted.inbox is None  # remembered: no listener next start
 
 
 def test_the_dialog_and_the_inbox_tab_say_whether_the_listener_runs(
