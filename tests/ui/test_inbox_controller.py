@@ -145,9 +145,7 @@ def test_a_study_uid_already_held_for_another_patient_is_a_warning_in_the_log(
 
     from desktop.app import InboxSettings
 
-    sources = SourcesPanel(shell.services.inbox, shell.services.store)
-    qtbot.addWidget(sources)
-    controller = InboxController(shell, sources)
+    controller = receiving(qtbot, shell)
     port = free_port()
     assert controller.apply_inbox(InboxSettings("MY_INBOX", port), save=False)
     spec = (SeriesSpec("CT", "a", 1),)

@@ -15,7 +15,7 @@ from desktop.ui.query_controller import QueryController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.query import QueryPanel
 from tests.helpers import require_tool
-from tests.peers import LOOPBACK, dcmqrscp_config, free_port, orthanc_config, running
+from tests.peers import LOOPBACK, dcmqrscp_config, free_port, running
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
 
@@ -164,26 +164,28 @@ def test_a_retrieve_the_archive_cannot_deliver_says_nothing_reached_our_inbox(
     """G12 item 9 of findings7, as `move --listen` says it: Orthanc (TLS) knows our Inbox's
     AE title at another port than the one our listener is on; its C-MOVE fails (0xC000) and
     the Retrieve said only that, not the usual cause."""
-    from tests.net.test_qr_orthanc import STUDY, Orthanc
+    from tests.net.test_qr_orthanc import STUDY
+    from tests.orthanc import running_orthanc
     from tests.pki import KEY_PASSWORD
 
     keystore = shell.services.keystore
     keystore.import_cas(pki.path("root-only"))
     keystore.import_identity("client", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
     keystore.import_identity("both", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
-    dicom, http, elsewhere = free_port(), free_port(), free_port()
-    node = Node("orthanc", "ORTHANC", LOOPBACK, dicom, tls=True, identity="client")
-    add_node(shell.services.home, node)
-    settings = InboxSettings("COURIER", free_port(), identity="both")  # not `elsewhere`
     panel = QueryPanel()
     qtbot.addWidget(panel)
-    QueryController(shell, panel, lambda: settings)
-    panel.set_nodes(["orthanc"])
-    shell.services.start_inbox(settings, lambda record: None)
-    config = orthanc_config(pki, tmp_path, dicom, http, elsewhere)
-    with running([require_tool("Orthanc"), config], http, tmp_path / "orthanc.log"):
+    with running_orthanc(pki, tmp_path) as orthanc:
+        port = orthanc.dicom_port
+        add_node(
+            shell.services.home, Node("orthanc", "ORTHANC", LOOPBACK, port, True, identity="client")
+        )
+        settings = InboxSettings("COURIER", free_port(), identity="both")  # not its move_port
+        assert settings.port != orthanc.move_port
+        QueryController(shell, panel, lambda: settings)
+        panel.set_nodes(["orthanc"])
+        shell.services.start_inbox(settings, lambda record: None)
         for path in write_files(tmp_path / "study", (STUDY,)):
-            Orthanc(http).call("/instances", path.read_bytes())
+            orthanc.upload(path)
         panel.patient_name.setText("Orthanc*")
         click(qtbot, button(panel, "Find"))
         qtbot.waitUntil(lambda: panel.results.rowCount() == 1, timeout=20000)
