@@ -132,3 +132,42 @@ def test_an_identity_no_peer_accepts_as_a_server_is_refused_in_the_dialog(
     assert window.sources.listener.text().endswith(f"on {port} (TLS, identity demo-pacs)")
     assert not prompter.errors
     window.services.stop_inbox()
+
+
+def test_a_study_uid_already_held_for_another_patient_is_a_warning_in_the_log(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    tmp_path: Path,
+) -> None:
+    """G19: the Inbox's listener kept such a study apart and said so only in Python's log;
+    the Log now says it in words (not a record dumped), and the history keeps it."""
+    import subprocess
+
+    from desktop.app import InboxSettings
+
+    controller = receiving(qtbot, shell)
+    port = free_port()
+    assert controller.apply_inbox(InboxSettings("MY_INBOX", port), save=False)
+    spec = (SeriesSpec("CT", "a", 1),)
+    [first] = write_files(tmp_path / "a", (StudySpec("P1", "A^A", "20240101", "s", spec),))
+    [second] = write_files(tmp_path / "b", (StudySpec("OTHER-42", "B^B", "20240101", "s", spec),))
+    from pydicom import dcmread
+
+    study = dcmread(first).StudyInstanceUID
+    other = dcmread(second)
+    other.StudyInstanceUID = study
+    other.save_as(second)
+    for sent in (first, second):
+        storescu = [require_tool("storescu"), "-aec", "MY_INBOX", LOOPBACK, str(port), sent]
+        subprocess.run([str(a) for a in storescu], check=True, capture_output=True, timeout=30)
+    said = f"study {study} received for patient OTHER-42 is already held for patient P1: "
+
+    def warned() -> bool:
+        return any(e.level == "warning" and e.summary.startswith(said) for e in shell.log.entries)
+
+    try:
+        qtbot.waitUntil(warned, timeout=10000)
+    finally:
+        controller.apply_inbox(None, save=False)
+    [kept] = [r for r in shell.services.history.read() if r["event"] == "study-of-two-patients"]
+    assert kept["warning"].startswith(said) and kept["calling"] == "STORESCU"
