@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -32,7 +33,7 @@ from desktop.core.model import Instance, InstanceStatus
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, free_loopback_port, prepare_demo
 from desktop.ui.main_window import MainWindow, application
-from desktop.ui.models.media_model import Selection, instance_payloads
+from desktop.ui.models.media_model import Selection, store_items
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.viewer import ImageCanvas, ViewerPanel
@@ -249,14 +250,14 @@ def longest_gap_during_send(images: int) -> tuple[GapWatch, float, int, float, t
 
     from desktop.core.header import read_header
 
-    payload = instance_payloads(payload_instances)
-    for entry, path in zip(payload, files, strict=True):
-        header = read_header(path)
-        entry["sop_instance_uid"] = header.media_sop_instance_uid
+    items = [
+        replace(item, sop_instance_uid=read_header(path).media_sop_instance_uid)
+        for item, path in zip(store_items(payload_instances), files, strict=True)
+    ]
     watch = GapWatch(interval_ms=10)
     none_before = sys.getrefcount(None)
     started = time.perf_counter()
-    window.sending.send_payload(DEMO_NODE, payload)  # the key is unlocked on a worker
+    window.sending.send_items(DEMO_NODE, items)  # the key is unlocked on a worker
     unlock = time.perf_counter() - started
     watch.start()
     while not window.transfers.rows or window.transfers.progress_of(

@@ -28,10 +28,9 @@ from bench.timing import ct_series
 from desktop.connect import listener_tls
 from desktop.net import receiver
 from desktop.net.scp import ListenerSettings, StorageListener
-from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import build_pki, trusting_keystore
 
 PASSWORD = "benchmark keystore password"
 
@@ -89,9 +88,7 @@ def main() -> None:
     folder = scratch_folder()
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
-    keystore = Keystore(folder / "home", lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    keystore = trusting_keystore(folder / "home", pki, PASSWORD, {"courier": "server"})
     files = ct_series(folder / "study", args.files, "Bench^Receive")
     megabytes = sum(f.stat().st_size for f in files) / 2**20
 

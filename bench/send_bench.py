@@ -37,9 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.timing import COURIER, add_tls_node, ct_series
-from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import Pki, build_pki, trusting_keystore
 
 PASSWORD = "benchmark keystore password"
 WARM = "send, service running (unlocked)"
@@ -64,9 +63,7 @@ def tls_home(folder: Path) -> tuple[Pki, dict[str, str]]:
     (TCP_NODELAY=1 for DCMTK at both ends)."""
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
-    keystore = Keystore(folder / "home", lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(folder / "home", pki, PASSWORD, {"courier": "server"})
     env = {
         **os.environ,
         "DICOM_COURIER_HOME": str(folder / "home"),
@@ -168,17 +165,18 @@ def _table(marks: list[dict[str, tuple[float, float]]]) -> None:
 
 
 @contextmanager
-def warm_service(env: dict[str, str]) -> Iterator[None]:
-    """A warm service, unlocked, in the bench's home for the block."""
+def warm_service(env: dict[str, str], courier: Path = COURIER) -> Iterator[None]:
+    """A warm service of installation ``courier``, unlocked, in the bench's home for the
+    block."""
     started = subprocess.run(
-        [str(COURIER), "service", "start", "--unlock"], env=env, capture_output=True, text=True
+        [str(courier), "service", "start", "--unlock"], env=env, capture_output=True, text=True
     )
     if started.returncode:
         raise RuntimeError(f"service start failed: {started.stdout}{started.stderr}")
     try:
         yield
     finally:
-        subprocess.run([str(COURIER), "service", "stop"], env=env, capture_output=True)
+        subprocess.run([str(courier), "service", "stop"], env=env, capture_output=True)
 
 
 def handed_over(command: list[str], env: dict[str, str]) -> tuple[float, float]:

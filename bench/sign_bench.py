@@ -20,10 +20,9 @@ from desktop.core.signatures import mac
 from desktop.core.signatures.elements import read_part10, standalone
 from desktop.core.signatures.profiles import Profile
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
-from desktop.security.keystore import Keystore
 from desktop.security.signing import Signer, signer
 from desktop.signing import Signed, sign_files, trust_of, verify_files
-from tests.pki import KEY_PASSWORD, build_pki
+from tests.pki import KEY_PASSWORD, build_pki, trusting_keystore
 
 PASSWORD = "benchmark keystore password"
 
@@ -48,10 +47,9 @@ def run(count: int, runs: int, folder: Path, outputs: Path) -> None:
     """Make the files and identities in ``folder``, sign into ``outputs``, print the figures."""
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
-    keystore = Keystore(folder / "home", lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    for name, stem in (("courier", "client"), ("courier-ec", "ec")):
-        keystore.import_identity(name, pki.path(stem, ".p12"), file_password=KEY_PASSWORD)
+    keystore = trusting_keystore(
+        folder / "home", pki, PASSWORD, {"courier": "client", "courier-ec": "ec"}
+    )
     study = StudySpec(
         "S",
         "Bench^Sign",

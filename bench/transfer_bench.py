@@ -35,11 +35,10 @@ from desktop.core.media import open_media
 from desktop.net.runner import parallel_store
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.net.store import Peer, StoreOutcome
-from desktop.security.keystore import Keystore
 from desktop.security.tls import Profile
 from tests.helpers import node_add
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import Pki, build_pki, trusting_keystore
 
 PASSWORD = "benchmark keystore password"
 
@@ -158,9 +157,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     (folder / "pki").mkdir()
     (folder / "stored").mkdir()
     pki = build_pki(folder / "pki")
-    keystore = Keystore(folder / "home", lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    keystore = trusting_keystore(folder / "home", pki, PASSWORD, {"courier": "server"})
     files = ct_series(folder / "study", args.files, "Bench^Send")
     user = {
         **os.environ,

@@ -34,9 +34,8 @@ from bench.scratch import scratch_folder
 from bench.timing import add_tls_node, courier, ct_series
 from desktop.net.compression import BY_NAME, pack
 from desktop.net.pipeline import Ahead, Job
-from desktop.security.keystore import Keystore
 from tests.peers import free_port, running, storescp_tls_command, storescu_tls
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import Pki, build_pki, trusting_keystore
 
 PASSWORD = "benchmark keystore password"
 RATES = ("100mbit", "20mbit", "unlimited")
@@ -109,9 +108,7 @@ def outer(args: argparse.Namespace) -> None:
 def measure(args: argparse.Namespace, folder: Path) -> None:
     (folder / "pki").mkdir()
     pki = build_pki(folder / "pki")
-    keystore = Keystore(folder / "home", lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(folder / "home", pki, PASSWORD, {"courier": "client"})
     files = ct_series(folder / "study", args.files, "Bench^Wan")
     megabytes = sum(f.stat().st_size for f in files) / 1e6
     print(

@@ -5,6 +5,7 @@ Qt-free on purpose: the GUI gives it a password source (a dialog), the CLI would
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from desktop import auditing
 from desktop.access_control import ConfiguredAccess
@@ -85,7 +86,9 @@ class Services:
             listener_settings.tls_context, acceptor = listener_tls(
                 self.keystore, settings.identity, Profile(settings.profile)
             )
-        audited = auditing.listener(indexing(sink, self.store), settings.ae_title)
+        audited = indexing(
+            auditing.listener(self._warnings_kept(sink), settings.ae_title), self.store
+        )
         archive = DeferredArchive(self.store)
         services = query_retrieve(archive, self.home, self.connector)
         services += listener_commitment(self.home, settings.ae_title, archive, self.connector)
@@ -93,6 +96,17 @@ class Services:
             listener_settings, audited, acceptor, services=services, access=access
         ).start()
         return self.listener
+
+    def _warnings_kept(self, sink: Sink) -> Sink:
+        """``sink``, the listener's warnings (a study UID of two patients) also kept in the
+        history, where ``dicom-courier history`` shows them as it shows ``listen``'s."""
+
+        def kept(record: dict[str, Any]) -> None:
+            if record.get("warning"):
+                self.history.append(record)
+            sink(record)
+
+        return kept
 
     def stop_inbox(self) -> None:
         if self.listener is not None:

@@ -352,6 +352,8 @@ def listener(sink: Sink, ae_title: str) -> Sink:
             event = {k: v for k, v in event.items() if k not in ("files", "delivered")}
         elif kind == "query-answered":
             _answered(event)
+        elif kind == "study-of-two-patients":
+            _shared_study(event)
         sink(event)
 
     return audited
@@ -433,6 +435,22 @@ def _answered(event: dict[str, Any]) -> None:
             answered=True,
             description=f"{event.get('matches', 0)} match(es), status 0x{status:04X}"
             + (f": {event['reason']}" if event.get("reason") else ""),
+        ),
+        node=calling,
+    )
+
+
+def _shared_study(event: dict[str, Any]) -> None:
+    """110113 for a study UID a sender delivered for a patient while we held it for others."""
+    calling = str(event.get("calling") or "unknown")
+    sender = events.Node(calling, str(event.get("peer") or "").rsplit(":", 1)[0])
+    record(
+        lambda local: events.study_of_two_patients(
+            local,
+            sender=sender,
+            study=events.Study(str(event["study"]), str(event["patient"])),
+            others=event["others"],
+            description=str(event["warning"]),
         ),
         node=calling,
     )

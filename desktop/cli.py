@@ -69,8 +69,7 @@ def _command(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv) or ["gui"]  # the desktop app
     gc.disable()  # the command's imports make objects that stay: collecting them is waste
     try:
-        groups = _groups(arguments)
-        parser = _built[groups[0]] if len(groups) == 1 and groups[0] in _built else _parser(groups)
+        parser = parser_for(arguments)
         args = parser.parse_args(arguments)
     finally:
         gc.enable()
@@ -129,6 +128,12 @@ def _groups(arguments: list[str]) -> list[str]:
     if command is None and not HELP.intersection(arguments):
         return []
     return list(dict.fromkeys(COMMANDS.values()))
+
+
+def parser_for(arguments: list[str]) -> argparse.ArgumentParser:
+    """The parser of ``arguments``' command: built ahead (``build_parsers``), or now."""
+    groups = _groups(arguments)
+    return _built[groups[0]] if len(groups) == 1 and groups[0] in _built else _parser(groups)
 
 
 def build_parsers(groups: Iterable[str]) -> None:

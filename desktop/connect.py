@@ -122,6 +122,10 @@ def _speaks_plain_dicom(host: str, port: int, timeout: float) -> bool:
     return speaks_plain_dicom(host, port, timeout)
 
 
+#: A connection stopped on our side (a cancel, a listener's stop) before the peer answered.
+STOPPED = Failure("cancelled", "stopped before the peer answered", False)
+
+
 def _tls_connector(node: Node, keystore: Keystore) -> Connector:
     context, settings = node_tls(node, keystore)
 
@@ -129,8 +133,9 @@ def _tls_connector(node: Node, keystore: Keystore) -> Connector:
         connection, transcript = open_tls(settings, context)
         if connection is None:
             assert transcript.diagnosis is not None
-            if not opening.stopped():  # a cancel is not the peer's failure
-                auditing.handshake(transcript.as_json(), node=node.name, ae_title=node.ae_title)
+            if opening.stopped():  # a cancel (a listener's stop) is not the peer's failure
+                raise LinkError(STOPPED, transcript.as_json())
+            auditing.handshake(transcript.as_json(), node=node.name, ae_title=node.ae_title)
             raise LinkError(as_failure(transcript.diagnosis), transcript.as_json())
         connection.settimeout(node.network_timeout)
         return Link(connection, transcript.as_json(), _explainer(settings, node))
@@ -280,8 +285,10 @@ def _plain_connector(node: Node) -> Connector:
     def connect() -> Link:
         try:
             address = (ascii_name(node.host), node.port)
-            sock = socket.create_connection(address, timeout=node.connect_timeout)  # type: ignore[arg-type]
+            sock = opening.connection(address, node.connect_timeout)  # a cancel wakes it
         except OSError as error:
+            if opening.stopped():
+                raise LinkError(STOPPED) from error
             raise LinkError(as_failure(diagnose(error, facts))) from error
         tune(sock)
         sock.settimeout(node.network_timeout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from desktop.core.paths import courier_home
 
 if TYPE_CHECKING:
     from desktop.core.store import Store
+    from desktop.core.store.index import SharedStudy
     from desktop.net.receiver import Sink
 
 log = logging.getLogger(__name__)
@@ -82,14 +84,34 @@ class LazyStore:
 def indexing(sink: Sink, store: Callable[[], Store]) -> Sink:
     """``sink`` that first queues each instance the listener filed ("stored" records) for the
     store's indexer: the association thread answers at once, and any read of the store sees
-    the instance. One the index refuses stays filed (the files are the truth) and is logged."""
+    the instance. One the index refuses stays filed (the files are the truth) and is logged.
+    An instance that files its study UID under a second patient is told to ``sink`` once
+    indexed, as a "study-of-two-patients" record naming both patients."""
 
     def indexed(record: dict[str, Any]) -> None:
         if record.get("event") == "stored":
             try:
-                store().add_soon(Path(record["path"]))
+                store().add_soon(Path(record["path"]), shared=partial(_shared, sink, record))
             except CourierError as error:
                 log.warning("the Inbox could not index %s: %s", record["path"], error)
         sink(record)
 
     return indexed
+
+
+def _shared(sink: Sink, stored: dict[str, Any], study: SharedStudy) -> None:
+    others = ("patients " if len(study.others) > 1 else "patient ") + ", ".join(study.others)
+    sink(
+        {
+            **{k: stored[k] for k in ("calling", "peer", "path") if k in stored},
+            "event": "study-of-two-patients",
+            "study": study.study_uid,
+            "patient": study.patient_id,
+            "others": list(study.others),
+            "warning": (
+                f"study {study.study_uid} received for patient {study.patient_id} is already "
+                f"held for {others}: kept apart as two studies, check which patient "
+                "it belongs to before using it"
+            ),
+        }
+    )

@@ -16,10 +16,14 @@ if TYPE_CHECKING:  # cryptography only for the tests that ask for the PKI
 
 @pytest.fixture(autouse=True)
 def _isolated_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No test touches the real per-user directory."""
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path_factory.mktemp("home")))
+    """No test touches the real per-user directory; one marked ``homeless`` (its code reads
+    and writes no file under the home) is spared the temporary folder."""
+    if request.node.get_closest_marker("homeless") is None:
+        monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path_factory.mktemp("home")))
 
 
 @pytest.fixture

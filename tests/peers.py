@@ -98,6 +98,17 @@ def storescp_plain_command(out: Path, port: int) -> list[str | Path]:
 
 
 @contextmanager
+def storescp_plain(out: Path, port: int, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """DCMTK's storescp (AE DCMTK_SCP, plain DICOM, with ``options``) on ``port`` until the
+    block ends, storing into ``out`` (made when missing), its log beside it."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = storescp_plain_command(out, port)
+    command[1:1] = options
+    with running(command, port, out.with_name(f"{out.name}-storescp.log")) as process:
+        yield process
+
+
+@contextmanager
 def python_tls_server(context: ssl.SSLContext | None) -> Iterator[int]:
     """A loopback server completing TLS handshakes with ``context`` and then waiting; with no
     context it accepts connections and never answers (a peer that hangs)."""
@@ -358,3 +369,29 @@ def stunnel_client(pki: Pki, folder: Path, port: int, stem: str = "client") -> I
     )
     with running([require_tool("stunnel4"), config], local, folder / "stunnel.log"):
         yield local
+
+
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A loopback port where a connect() hangs as to a host that never answers: a listening
+    socket that never accepts, its backlog filled, so the kernel drops every further SYN (a
+    non-routable address would fail at once offline: no route)."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = server.getsockname()[1]
+    filling: list[socket.socket] = []
+    try:
+        while len(filling) < 64:
+            sock = socket.socket()
+            filling.append(sock)
+            sock.settimeout(0.3)
+            try:
+                sock.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break  # the backlog is full: SYNs are dropped from now on
+        else:
+            pytest.fail("the listening socket's backlog never filled")
+        yield port
+    finally:
+        for sock in filling:
+            sock.close()
+        server.close()

@@ -5,6 +5,7 @@ Keys are written to disk only encrypted (KEY_PASSWORD), as the product itself do
 
 import datetime as dt
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,31 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from desktop.security.keystore import UnlockedIdentity
+from desktop.security.keystore import Keystore, UnlockedIdentity
 from desktop.security.pki import DAY, Issued, ec_key, make_ca, make_leaf, rsa_key
 from tests.helpers import require_tool
 
 KEY_PASSWORD = "test-key-password"
+#: The certificates the PKI writes (PEM, encrypted key, PKCS#12), by their attribute's name.
+STEMS = (
+    "root",
+    "intermediate",
+    "server",
+    "client",
+    "expired",
+    "not_yet_valid",
+    "expiring_soon",
+    "client_only",
+    "server_only",
+    "other_host",
+    "rsa1024",
+    "ec",
+    "ec192",
+    "rogue_root",
+    "rogue_server",
+    "rogue_client",
+    "revoked",
+)
 
 
 @dataclass
@@ -78,25 +99,7 @@ def build_pki(folder: Path) -> Pki:
         revoked=make_leaf("revoked.test", intermediate, server=False),
         sha1_certificate=root.certificate,  # replaced below
     )
-    for stem in (
-        "server",
-        "client",
-        "expired",
-        "not_yet_valid",
-        "expiring_soon",
-        "client_only",
-        "server_only",
-        "other_host",
-        "rsa1024",
-        "ec",
-        "ec192",
-        "rogue_server",
-        "rogue_client",
-        "intermediate",
-        "root",
-        "rogue_root",
-        "revoked",
-    ):
+    for stem in STEMS:
         issued: Issued = getattr(pki, stem)
         issued.write(folder, stem, KEY_PASSWORD)
         (folder / f"{stem}.p12").write_bytes(issued.pkcs12(KEY_PASSWORD))
@@ -200,11 +203,19 @@ def prepare_home(
 ) -> Path:
     """A DICOM_COURIER_HOME whose keystore trusts the test root and holds identity
     'courier' (the PKI's ``identity_stem``), its password in the environment."""
-    from desktop.security.keystore import Keystore
-
     monkeypatch.setenv("DICOM_COURIER_HOME", str(folder))
     monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", password)
-    keystore = Keystore(folder, lambda new: password)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path(identity_stem, ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(folder, pki, password, {"courier": identity_stem})
     return folder
+
+
+def trusting_keystore(
+    home: Path, pki: Pki, password: str, identities: Mapping[str, str]
+) -> Keystore:
+    """The keystore of ``home`` (sealed with ``password``), trusting the test root and holding
+    ``identities`` (their names and the PKI's stems)."""
+    keystore = Keystore(home, lambda new: password)
+    keystore.import_cas(pki.path("root-only"))
+    for name, stem in identities.items():
+        keystore.import_identity(name, pki.path(stem, ".p12"), file_password=KEY_PASSWORD)
+    return keystore

@@ -269,14 +269,13 @@ def test_send_of_uncompressed_files_imports_no_pixel_library(tmp_path: Path) -> 
     the packing pipeline (and multiprocessing) only to compress."""
     from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
     from tests.helpers import node_add
-    from tests.peers import free_port, running, storescp_plain_command
+    from tests.peers import free_port, storescp_plain
 
     study = StudySpec("S", "Send^Imports", "20240101", "send", (SeriesSpec("CT", "ax", count=3),))
     write_files(tmp_path / "study", (study,))
-    (tmp_path / "stored").mkdir()
     home = {**os.environ, "DICOM_COURIER_HOME": str(tmp_path / "home")}
     port = free_port()
-    with running(storescp_plain_command(tmp_path / "stored", port), port, tmp_path / "log"):
+    with storescp_plain(tmp_path / "stored", port):
         subprocess.run(
             [sys.executable, "-m", "desktop.cli", *map(str, node_add("peer", "SCP", port))],
             check=True,
@@ -418,13 +417,12 @@ def test_tree_keeps_a_study_uid_of_two_patients_apart(
 def test_send_warns_of_a_study_uid_of_two_patients(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.peers import free_port, running, storescp_plain_command
+    from tests.peers import free_port, storescp_plain
 
     study = _two_patients_of_one_study(tmp_path / "cd1")
-    (tmp_path / "stored").mkdir()
     monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path / "home"))
     port = free_port()
-    with running(storescp_plain_command(tmp_path / "stored", port), port, tmp_path / "log"):
+    with storescp_plain(tmp_path / "stored", port):
         assert run(capsys, *map(str, node_add("peer", "SCP", port)))[0] == 0
         status, out, err = run(capsys, "send", "peer", str(tmp_path / "cd1"), "--study", study)
     assert status == 0 and "sent 2 of 2" in out

@@ -118,14 +118,11 @@ def test_a_move_to_a_tls_node_without_the_keystore_password_is_refused_with_a_st
     failure status naming why (tester's G4: the association was aborted, "internal error:
     PasswordError(...)" in the log, the mover told only "Peer aborted Association")."""
     from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
-    from desktop.security.keystore import Keystore
     from tests.helpers import node_add
     from tests.peers import wait_for_port
-    from tests.pki import KEY_PASSWORD
+    from tests.pki import trusting_keystore
 
-    keystore = Keystore(home, lambda new: "keystore password")
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(home, pki, "keystore password", {"courier": "client"})
     added = cli(
         capsys, *node_add("pacs", "PACS_SCP", free_port(), "--tls", "--identity", "courier")
     )
@@ -165,3 +162,53 @@ def test_a_move_to_a_tls_node_without_the_keystore_password_is_refused_with_a_st
         "keystore password is needed and there is no terminal to ask on"
     ) in logged, logged
     assert "internal error" not in logged and "PasswordError" not in logged, logged
+
+
+def test_a_study_uid_already_held_for_another_patient_is_in_the_history_and_the_audit(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """G19: listen received a study UID held for another patient, kept it apart and only
+    logged it: neither ``history`` nor the audit trail said so."""
+    import json
+
+    from pydicom import dcmread
+    from pydicom.uid import generate_uid
+
+    study = generate_uid()
+    files = []
+    for patient in ("P1", "OTHER-42"):
+        ds = dcmread(sample_file("CT_small.dcm"))
+        ds.PatientID, ds.StudyInstanceUID = patient, study
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        files.append(tmp_path / f"{patient}.dcm")
+        ds.save_as(files[-1])
+    port = free_port()
+    command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)]
+    log = tmp_path / "listen.log"
+    with running(command, port, log, env=dict(os.environ)):
+        for sent in files:  # one association each: P1's study is indexed before the other
+            done = subprocess.run(
+                [require_tool("storescu"), "-aec", "COURIER", "127.0.0.1", str(port), sent],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+    said = (
+        f"study {study} received for patient OTHER-42 is already held for patient P1: kept "
+        "apart as two studies, check which patient it belongs to before using it"
+    )
+    assert said in log.read_text()
+    status, out, _ = cli(capsys, "history")
+    [line] = [x for x in out.splitlines() if "study-of-two-patients" in x]
+    assert status == 0 and "STORESCU" in line and f"WARNING: {said}" in line
+    status, out, _ = cli(capsys, "audit", "--json", "--event", "110113")
+    [alert] = [r for r in json.loads(out) if said in r["summary"]]
+    assert status == 0 and alert["outcome"] == 4 and alert["node"] == "STORESCU"
+    for patient in ("P1", "OTHER-42"):
+        assert f'ParticipantObjectID="{patient}"' in alert["xml"]
+    status, out, _ = cli(capsys, "audit", "--json", "--event", "110104")
+    received = json.loads(out)
+    assert status == 0 and len(received) == 2, [r["summary"] for r in received]
+    for patient in ("P1", "OTHER-42"):  # each its own study, never merged under the first
+        [mine] = [r for r in received if f'ParticipantObjectID="{patient}"' in r["xml"]]
+        assert "1 instance(s) received" in mine["summary"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import cli, node_add
-from tests.peers import free_port, running, storescp_plain_command
+from tests.peers import free_port, storescp_plain
 
 OPENED: list[str] = []
 
@@ -52,8 +52,7 @@ def test_a_renamed_node_takes_its_jobs_with_it(
     status, _, err = cli(capsys, "send", "Other", tmp_path / "study", "--attempts", "1")
     assert status == 1 and "Connection refused" in err
     port = free_port()
-    (tmp_path / "stored").mkdir()
-    with running(storescp_plain_command(tmp_path / "stored", port), port, tmp_path / "log"):
+    with storescp_plain(tmp_path / "stored", port):
         command = ("node", "edit", "Other", "--rename", "Fixed", "--ae", "DCMTK_SCP")
         assert cli(capsys, *command, "--port", port)[0] == 0
         status, out, _ = cli(capsys, "queue", "retry", "1")

@@ -132,8 +132,8 @@ def _listen(args: argparse.Namespace) -> int:
 
         trust = trust_of(keystore, [])
     tls = args.profile if args.tls else ""
-    shown = indexing(lambda record: _show(record, history, trust, tls), lambda: store)
-    sink = auditing.listener(shown, settings.ae_title)
+    shown = auditing.listener(lambda record: _show(record, history, trust, tls), settings.ae_title)
+    sink = indexing(shown, lambda: store)  # outermost: what the indexer tells is audited too
     connectors = cached_connectors(
         lambda node: node_connector(node, keystore), keystore.trust_state
     )
@@ -244,7 +244,7 @@ def _show(record: dict[str, Any], history: History, trust: "Trust | None", tls: 
         history.append(record)
         who = record.get("calling") or record.get("peer", "")
         status = f" 0x{record['status']:04X}" if "status" in record else ""
-        why = record.get("error") or record.get("reason") or ""
+        why = record.get("error") or record.get("reason") or record.get("warning") or ""
         print(f"{record['event']} ({who}){status}" + (f": {why}" if why else ""), flush=True)
 
 

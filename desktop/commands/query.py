@@ -25,6 +25,7 @@ from desktop.net.query import (
     identifier,
     move,
     retrieve_identifier,
+    unreached,
 )
 from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.security.tls import Profile
@@ -126,7 +127,7 @@ def _move(args: argparse.Namespace) -> int:
                 open_keystore(args), node.identity, Profile(node.profile)
             )
         store = LazyStore(settings.out)
-        sink = auditing.listener(indexing(reached.append, store), destination)
+        sink = indexing(auditing.listener(reached.append, destination), store)
         services = [] if args.no_commitment else _commitment(args, destination, store)
         access = ConfiguredAccess(courier_home())  # who may store here, as at listen
         listener = StorageListener(
@@ -157,11 +158,8 @@ def _unreached(
     """A failed move into our own listener that nothing called: the usual cause said (the
     archive's log would say it could not connect back to us)."""
     if args.listen and not reached:
-        print(
-            f"hint: nothing reached our listener on {args.host}:{args.port}: {node} may know "
-            f"{destination} at another address or port (its list of known AE titles says)",
-            file=sys.stderr,
-        )
+        where = f"{args.host}:{args.port}"
+        print(f"hint: {unreached(node, destination, where)}", file=sys.stderr)
 
 
 def _matched(args: argparse.Namespace, last: MoveProgress) -> int:
@@ -204,7 +202,7 @@ def _get(args: argparse.Namespace) -> int:
         elif record["event"] == "store-failed":
             print(f"refused {record['sop_instance_uid']}: {record['error']}", file=sys.stderr)
 
-    sink = auditing.listener(indexing(shown, store), node.calling_ae_title)
+    sink = indexing(auditing.listener(shown, node.calling_ae_title), store)
     last = None
     try:
         for progress in get(

@@ -985,6 +985,7 @@ def _history(args: argparse.Namespace) -> int:
                 f"{when}  {_who(record)}  {record.get('event')}  "
                 + _security(record)
                 + (f"  FAILED: {record['failure']}" if record.get("failure") else "")
+                + (f"  WARNING: {record['warning']}" if record.get("warning") else "")
                 + (f"  [{record['deidentified']}]" if record.get("deidentified") else "")
             )
         )

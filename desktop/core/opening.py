@@ -46,6 +46,27 @@ def opened(sock: socket.socket) -> None:
         watch.adopt(sock)
 
 
+def connection(address: tuple[str | bytes, int], timeout: float | None) -> socket.socket:
+    """``socket.create_connection``, each socket shown to the watch before it connects: a
+    cancel wakes a connect() to a host that never answers (its SYN unanswered), not only a
+    read once connected."""
+    host, port = address
+    failure: OSError | None = None
+    for family, kind, protocol, _, where in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, protocol)
+        try:
+            sock.settimeout(timeout)
+            opened(sock)
+            sock.connect(where)
+            return sock
+        except OSError as error:
+            sock.close()
+            failure = error
+            if stopped():
+                break  # the watch stopped it: no other address is tried
+    raise failure or OSError(f"getaddrinfo returned no address for {host!r}")
+
+
 def stopped() -> bool:
     """Whether the watcher stopped the connection (a failure then says nothing of the peer)."""
     watch = _watch.get()

@@ -1,21 +1,15 @@
 """The acceptor's side of association negotiation (PS3.8 section 9.3): decoding an
 A-ASSOCIATE-RQ with every length checked, and encoding the AC, RJ and ABORT we answer with.
 
-The requestor's side lives in ``pdu.py``; the byte layouts are the standard's, the constants
-are shared.
+The answers are encoded by ``pdu.py``'s items, as the requestor's side is: one encoder of
+the standard's byte layouts.
 """
 
 import struct
 from dataclasses import dataclass, field
 
-from desktop.net.pdu import (
-    A_ABORT,
-    A_ASSOCIATE_AC,
-    A_ASSOCIATE_RJ,
-    APPLICATION_CONTEXT,
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION,
-)
+from desktop.net import pdu
+from desktop.net.pdu import A_ASSOCIATE_AC, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION
 
 HEADER_LENGTH = 68  # protocol version, reserved, called, calling, 32 reserved bytes
 MAX_PROPOSED_CONTEXTS = 128  # context IDs are odd numbers 1 to 255
@@ -172,14 +166,6 @@ def _role_selection(sub: bytes) -> tuple[str, tuple[int, int]]:
     return _text(sub[2 : 2 + length]), (scu, scp)
 
 
-def _item(kind: int, value: bytes) -> bytes:
-    return struct.pack(">BBH", kind, 0, len(value)) + value
-
-
-def _ae(title: str) -> bytes:
-    return title.encode("ascii", "replace").ljust(16)[:16]
-
-
 def associate_accept(
     request: AssociationRequest,
     answers: list[ContextAnswer],
@@ -188,33 +174,24 @@ def associate_accept(
 ) -> bytes:
     """The A-ASSOCIATE-AC answering ``request`` (AE titles echoed as the standard asks), with
     the role selection answers ``roles`` (SOP class → SCU, SCP role accepted)."""
-    items = [_item(0x10, APPLICATION_CONTEXT.encode("ascii"))]
-    for answer in answers:
-        syntax = _item(0x40, answer.transfer_syntax.encode("ascii"))  # not significant unless 0
-        items.append(_item(0x21, bytes([answer.context_id, 0, answer.result, 0]) + syntax))
-    user = (
-        _item(0x51, struct.pack(">I", max_pdu_length))
-        + _item(0x52, IMPLEMENTATION_CLASS_UID.encode("ascii"))
-        + _item(0x55, IMPLEMENTATION_VERSION.encode("ascii"))
+    user: tuple[pdu.SubItem, ...] = (
+        pdu.MaximumLength(max_pdu_length),
+        pdu.ImplementationClass(IMPLEMENTATION_CLASS_UID),
+        pdu.ImplementationVersion(IMPLEMENTATION_VERSION),
+        *(pdu.RoleSelection(uid, scu, scp) for uid, (scu, scp) in (roles or {}).items()),
     )
-    for sop_class, (scu, scp) in (roles or {}).items():
-        uid = sop_class.encode("ascii")
-        user += _item(0x54, struct.pack(">H", len(uid)) + uid + bytes([scu, scp]))
-    items.append(_item(0x50, user))
-    variable = (
-        struct.pack(">HH", 1, 0)
-        + _ae(request.called)
-        + _ae(request.calling)
-        + bytes(32)
-        + b"".join(items)
+    items: tuple[pdu.Item, ...] = (
+        pdu.ApplicationContext(),
+        *(pdu.ContextResult(a.context_id, a.result, a.transfer_syntax) for a in answers),
+        pdu.UserInformation(user),
     )
-    return struct.pack(">BBI", A_ASSOCIATE_AC, 0, len(variable)) + variable
+    return pdu.Associate(A_ASSOCIATE_AC, request.called, request.calling, items).encode()
 
 
 def associate_reject(result: int, source: int, reason: int) -> bytes:
-    return struct.pack(">BBIBBBB", A_ASSOCIATE_RJ, 0, 4, 0, result, source, reason)
+    return pdu.Rejection(result, source, reason).encode()
 
 
 def provider_abort(reason: int) -> bytes:
     """An A-ABORT from the service provider (source 2) with ``reason``."""
-    return struct.pack(">BBIBBBB", A_ABORT, 0, 4, 0, 0, 2, reason)
+    return pdu.Abort(2, reason).encode()

@@ -54,7 +54,7 @@ class Cancel:
         with self._lock:
             self._sockets.add(sock)
         if self.cancelled:
-            _shut(sock)
+            shut_down(sock)
 
     def wait(self, seconds: float) -> None:
         """Sleep ``seconds``, or until cancelled (a send's backoff)."""
@@ -66,10 +66,11 @@ class Cancel:
             self._event.set()
             sockets = list(self._sockets)
         for sock in sockets:
-            _shut(sock)
+            shut_down(sock)
 
 
-def _shut(sock: socket.socket) -> None:
-    """Shut ``sock`` down under its TLS layer (if any), which the sender alone touches."""
+def shut_down(sock: socket.socket) -> None:
+    """Shut ``sock`` down under its TLS layer (if any, which its own thread alone touches):
+    a connect(), handshake or read blocked on it wakes."""
     with suppress(OSError):  # already closed by the sender
         socket.socket.shutdown(sock, socket.SHUT_RDWR)

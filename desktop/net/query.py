@@ -268,6 +268,15 @@ def move(
                 return
 
 
+def unreached(node: str, destination: str, where: str) -> str:
+    """The usual cause of a failed move into our own listener at ``where`` that nothing
+    reached: the archive ``node`` knows our AE title ``destination`` elsewhere."""
+    return (
+        f"nothing reached our listener on {where}: {node} may know {destination} at another "
+        "address or port (its list of known AE titles says)"
+    )
+
+
 def retrieve_identifier(study_uid: str, series_uid: str = "") -> Dataset:
     """The identifier of a C-MOVE or C-GET of a study, or of one of its series (each UID
     checked)."""

@@ -20,17 +20,20 @@ import ssl
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop.core import opening
 from desktop.core.access import RETRIEVE, STORE, AccessError, AccessList
 from desktop.core.errors import CourierError
 from desktop.core.files import in_use, private_folder
 from desktop.core.filing import stored_path
 from desktop.net import acceptor
 from desktop.net.acceptor import AssociationRequest, AssociationRequestError, ContextAnswer
+from desktop.net.cancel import shut_down
 from desktop.net.catalogue import (
     EXPLICIT_LITTLE,
     IMPLICIT_LITTLE,
@@ -136,9 +139,13 @@ class StorageListener:
         self._waiting: dict[socket.socket, Waiting] = {}  # oldest first
         self._associations = threading.BoundedSemaphore(settings.max_associations)
         self._open: set[socket.socket] = set()
+        #: Opened by the associations' services (a C-MOVE's, a commitment report's): ``stop``
+        #: shuts them, so a thread connecting to a node that never answers ends with it.
+        self._outgoing: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._serving: set[threading.Thread] = set()  # joined by ``stop``
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.connections = 0  # accepted so far: whether a peer reached us at all
 
     @property
     def port(self) -> int:
@@ -211,7 +218,10 @@ class StorageListener:
         with self._lock:
             for connection in list(self._open):
                 _shutdown(connection)
+            outgoing = list(self._outgoing)
             serving = list(self._serving)
+        for sock in outgoing:  # their threads' connect, handshake or read wakes
+            shut_down(sock)
         deadline = time.monotonic() + 5
         for thread in serving:  # they remove what they were receiving, then end
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -231,9 +241,13 @@ class StorageListener:
                 time.sleep(0.05)  # stopping, or out of file descriptors for a moment
                 continue
             raw.settimeout(None)
+            self.connections += 1
             waiting = self._admit(raw, host, f"{host}:{port}")
             thread = threading.Thread(
-                target=self._serve, args=(raw, waiting), daemon=True, name=f"scp:{host}:{port}"
+                target=self._serve_watched,
+                args=(raw, waiting),
+                daemon=True,
+                name=f"scp:{host}:{port}",
             )
             with self._lock:
                 self._serving.add(thread)
@@ -281,6 +295,17 @@ class StorageListener:
         waiting = self._waiting.pop(raw)
         waiting.close()
         return waiting
+
+    def _serve_watched(self, raw: socket.socket, waiting: Waiting) -> None:
+        """``_serve``, the sockets its services open shown to ``stop``."""
+        with opening.watching(opening.Watch(self._adopt, self._stopping.is_set)):
+            self._serve(raw, waiting)
+
+    def _adopt(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._outgoing.add(sock)
+        if self._stopping.is_set():
+            shut_down(sock)
 
     def _serve(self, raw: socket.socket, waiting: Waiting) -> None:
         """One connection: handshake and A-ASSOCIATE-RQ within ``request_timeout``, then

@@ -164,7 +164,7 @@ def open_tls(
     start = time.perf_counter()
     try:
         address = (ascii_name(settings.host), settings.port)
-        raw = socket.create_connection(address, timeout=settings.timeout)  # type: ignore[arg-type]
+        raw = opening.connection(address, settings.timeout)  # a cancel wakes it
     except OSError as error:
         _fail(transcript, error, facts_for(settings, "connect"), start)
         return None, transcript

@@ -113,5 +113,7 @@ class InboxController(QObject):
             self.sources.received()
         elif record["event"] == "commitment-report":
             self.commitment_reported.emit(record["transaction"])
+        elif record.get("warning"):
+            self.log.add("warning", "Inbox", record["warning"])
         else:
             self.log.add("warning", "Inbox", f"{record['event']}: {record}")

@@ -40,10 +40,15 @@ def main_window(
 
 
 def build_window(
-    path: Path | None = None, demo: bool = False, *, demo_media_cache: Path | None = None
+    path: Path | None = None,
+    demo: bool = False,
+    *,
+    demo_media_cache: Path | None = None,
+    prompter: Prompter | None = None,
 ) -> MainWindow:
     """The main window, on the demo's home or the user's; opens ``path`` or the demo media.
-    The demo's temporary folder is removed when the application quits."""
+    The demo's temporary folder is removed when the application quits. ``prompter`` asks the
+    user's questions (by default, in dialogs)."""
     app = application()
     inbox = None
     if demo:
@@ -57,7 +62,7 @@ def build_window(
         path = path or environment.media
     home = courier_home()
     log_path = log_to_file(home)
-    window = main_window(home, inbox)
+    window = main_window(home, inbox, prompter=prompter)
     app.aboutToQuit.connect(cancel_running)  # a scan cut off by the quit ends quietly
     window.reporter.log_path = log_path
     window.reporter.install()

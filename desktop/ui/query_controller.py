@@ -54,7 +54,7 @@ class QueryController(QObject):
 
     def retrieve(self, node_name: str, study_uids: list[str]) -> GeneratorWorker | None:
         """C-MOVE the studies into the Inbox (our listener must run), with progress."""
-        from desktop.net.query import move
+        from desktop.net.query import QueryError, move, unreached
 
         inbox = self.inbox()
         if inbox is None:
@@ -76,9 +76,18 @@ class QueryController(QObject):
             before = store().counts()[3]
             retrieved = 0
             for uid in study_uids:
-                last = None
-                for last in move(connector, peer, destination, uid):
-                    yield last
+                last, listener = None, self.services.listener
+                since = listener.connections if listener is not None else 0
+                try:
+                    for last in move(connector, peer, destination, uid):
+                        yield last
+                except QueryError as error:  # said as `move --listen` says it
+                    if listener is None or listener.connections > since:
+                        raise
+                    where = f"{listener.settings.host}:{listener.port}"
+                    raise QueryError(
+                        f"{error}; {unreached(node_name, destination, where)}"
+                    ) from error
                 retrieved += last.completed if last is not None else 0
             return retrieved, store().counts()[3] - before
 

@@ -8,8 +8,6 @@ node of is shown as it goes."""
 
 from collections.abc import Callable
 from contextlib import suppress
-from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QPoint, QTimer
 from PySide6.QtGui import QAction
@@ -23,7 +21,7 @@ from desktop.net.queue import JobSummary, QueueError, TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
 from desktop.ui.controller import HeldBackError, JobUpdate, TransferController, failures_and_reason
 from desktop.ui.errors import describe
-from desktop.ui.models.media_model import instance_payloads
+from desktop.ui.models.media_model import store_items
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.shell import Shell
@@ -70,7 +68,7 @@ class SendController(QObject):
         self.checks, self.show_panel, self.menu_actions = checks, show_panel, menu_actions
         self._send_menu_nodes: list[str] = []
         nodes.listed.connect(self._set_nodes)
-        nodes.nodes.send_requested.connect(self.send_payload)
+        nodes.nodes.send_requested.connect(self.send_items)
         for browser in sources.browsers():
             browser.view.customContextMenuRequested.connect(self._tree_menu)
         panel.retry_requested.connect(self.retry_job)
@@ -192,21 +190,11 @@ class SendController(QObject):
 
     def send_selected(self, node: str) -> None:
         browser = self.sources.current_browser()
-        self.send_payload(node, instance_payloads(browser.selected_instances()))
+        self.send_items(node, store_items(browser.selected_instances()))
 
-    def send_payload(self, node_name: str, payload: list[dict[str, Any]]) -> bool:
-        """Queue the dropped instances (``payload``'s records) for ``node_name`` once the user
-        confirms; whether they were queued."""
-        items = [
-            StoreItem(
-                Path(p["path"]),
-                p["sop_class_uid"],
-                p["sop_instance_uid"],
-                p["transfer_syntax_uid"],
-                p["size"],
-            )
-            for p in payload
-        ]
+    def send_items(self, node_name: str, items: list[StoreItem]) -> bool:
+        """Queue the selected or dropped instances for ``node_name`` once the user confirms;
+        whether they were queued."""
         if not items:
             self.shell.status("Nothing to send")
             return False

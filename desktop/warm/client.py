@@ -112,7 +112,7 @@ def _run(connection: _socket.socket, arguments: list[str]) -> int | None:
     previous = {number: _signal.signal(number, forward) for number in FORWARDED}
     try:
         try:
-            _send_with_fds(connection, wire.frame(_request(arguments)), [0, 1, 2])
+            wire.send_with_fds(connection, wire.frame(_request(arguments)), [0, 1, 2])
             lines = wire.Lines(connection)
             answer = lines.next()
         except OSError:
@@ -132,13 +132,6 @@ def _run(connection: _socket.socket, arguments: list[str]) -> int | None:
     for number, handler in previous.items():  # stale, another installation's, or refused
         _signal.signal(number, handler)
     return None
-
-
-def _send_with_fds(connection: _socket.socket, data: bytes, fds: list[int]) -> None:
-    """``data``, its first bytes with ``fds`` (SCM_RIGHTS), as ``socket.send_fds`` sends."""
-    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)  # C ints
-    sent = connection.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-    connection.sendall(data[sent:])
 
 
 def _request(arguments: list[str]) -> list[bytes]:

@@ -1,6 +1,7 @@
-"""The warm service's process: it listens on the home's Unix socket, and forks a child for
-each command handed to it (``child``). It stays single-threaded, so forking is safe; children
-are reaped as SIGCHLD wakes it, and their status goes back to their client.
+"""The warm service's process: it listens on the home's Unix socket, and each command handed
+to it runs in a child of its own (``child``): the spare child forked ahead while the service
+was idle (``Spare``), else one forked at once. It stays single-threaded, so forking is safe;
+children are reaped as SIGCHLD wakes it, and their status goes back to their client.
 
 Only the user it runs as is served (SO_PEERCRED). Before each command it checks that the code
 it has loaded is still the code on disk, and answers ``stale`` (and stops) when it is not.
@@ -38,6 +39,7 @@ WAITING = 32  # requests read at once; beyond, the oldest is dropped
 TICK = 1.0  # how often the home, the unlock's expiry and the idle time are looked at
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 LOCK_NAME = "service.lock"
+READY = b"r"  # a spare child's word: warmed up, waiting for its command
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,33 +66,53 @@ class Lease:
         return self.holds is not None and now >= self.until
 
 
+@dataclass(slots=True)
+class Spare:
+    """A child forked ahead of the next command, which it waits for on ``channel``: the fork,
+    and what the service's ``warm_up`` does there, are off that command's path. It says
+    ``ready`` on the channel once warmed up; only then is a command handed to it."""
+
+    pid: int
+    channel: socket.socket
+    warm: bool = False
+
+    def ready(self) -> bool:
+        """Whether it has said it is ready (read without waiting)."""
+        if not self.warm:
+            try:
+                self.warm = self.channel.recv(len(READY), socket.MSG_DONTWAIT) == READY
+            except OSError:  # not yet (BlockingIOError), or it has gone
+                return False
+        return self.warm
+
+
 class Request:
     """A request frame read as it arrives, without waiting for the rest (the service reads
-    many at once): its bytes so far and the descriptors that came with them (``FDS`` at most).
+    many at once): its bytes so far and the descriptors that came with them (``fds`` at most).
 
     Only the frame's own bytes are read: what the client sends after it (a forwarded signal)
     stays on the connection for the child."""
 
-    FDS = 3
-
-    def __init__(self, connection: socket.socket) -> None:
+    def __init__(self, connection: socket.socket, *, fds: int = 3) -> None:
         self.connection = connection
+        self.most = fds
         self.fds: list[int] = []
         self._data = bytearray()
         self._size = -1  # the payload's length, once its 4 bytes have come
 
     def read(self) -> list[bytes] | None:
-        """Read what has arrived; the frame's fields once it is whole (None: not yet).
+        """Read what has arrived (on a blocking connection: what comes next); the frame's
+        fields once it is whole (None: not yet).
         ValueError for a frame too long or too many descriptors, ConnectionError when the
         client closed the connection before the end."""
         wanted = 4 - len(self._data) if self._size < 0 else self._size - len(self._data)
         if wanted > 0:
             try:
-                chunk, fds, _, _ = socket.recv_fds(self.connection, min(wanted, 2**16), self.FDS)
+                chunk, fds, _, _ = socket.recv_fds(self.connection, min(wanted, 2**16), self.most)
             except BlockingIOError:
                 return None
             self.fds += fds
-            if len(self.fds) > self.FDS:
+            if len(self.fds) > self.most:
                 raise ValueError(f"{len(self.fds)} file descriptors with a request")
             if not chunk:
                 raise ConnectionError("the client closed the connection before its request's end")
@@ -142,6 +164,10 @@ class Service:
     #: Work done here for every command, which the children inherit done: before each fork
     #: (quick when nothing changed) and, off any command's path, once each child has ended.
     ahead: Callable[[], None] = lambda: None
+    #: Done by each spare child as it waits for its command (see ``Spare``): what a command's
+    #: first moments in a fresh child would do, without its effects.
+    warm_up: Callable[[], None] = lambda: None
+    spare: Spare | None = None
 
     @property
     def path(self) -> Path:
@@ -193,7 +219,7 @@ class Service:
         self._ahead()
         try:
             while not self._stopping or self.children:
-                handoff = self._turn()
+                handoff = self._refill() or self._turn()
                 if handoff is not None:
                     return handoff
         finally:
@@ -336,9 +362,8 @@ class Service:
         if handoff is None:
             request.close()
             return None
-        forked = self._fork(handoff)
-        request.fds = []  # the child's now, closed here by ``_fork``
-        return forked
+        request.fds = []  # the child's now, closed here by ``_start``
+        return self._start(handoff, fields)
 
     def _handoff(
         self, fields: list[bytes], fds: list[int], connection: socket.socket
@@ -346,7 +371,7 @@ class Service:
         """The command requested, or None when it is to run at the client (said to it)."""
         if len(fields) < 7:
             raise ValueError("a run request without its version, package, directory or umask")
-        version, package, cwd, umask, count = fields[2:7]
+        version, package = fields[2:4]
         if os.fsdecode(package) != str(PACKAGE):
             connection.sendall(b"elsewhere\n")
             return None
@@ -357,23 +382,17 @@ class Service:
             return None
         if len(fds) != 3:
             raise ValueError(f"{len(fds)} file descriptors instead of 3")
-        arguments = [os.fsdecode(a) for a in fields[7 : 7 + int(count)]]
-        environment = dict(
-            os.fsdecode(entry).partition("=")[::2] for entry in fields[7 + int(count) :]
-        )
         connection.settimeout(None)
-        return Handoff(arguments, os.fsdecode(cwd), int(umask, 8), environment, fds, connection)
+        return handoff_from(fields, fds, connection)
 
-    def _fork(self, handoff: Handoff) -> Handoff | None:
-        if unsafe := unsafe_threads():
-            log.warning("forking with %d other threads running", len(unsafe))
-        self._ahead()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            self._leave_to_child(handoff)
-            return handoff
+    def _start(self, handoff: Handoff, fields: list[bytes]) -> Handoff | None:
+        """Start the command: in the spare child when one is ready, else in a child forked
+        now (in which the command is returned)."""
+        pid = self._hand_to_spare(handoff, fields)
+        if pid is None:
+            pid = self._fork()
+            if pid == 0:
+                return handoff
         for fd in handoff.fds:
             os.close(fd)
         self.served += 1
@@ -382,7 +401,80 @@ class Service:
         self.children[pid] = handoff.connection
         return None
 
-    def _leave_to_child(self, handoff: Handoff) -> None:
+    def _fork(self) -> int:
+        """A child of the service (0 in it, left with none of the service's own)."""
+        if unsafe := unsafe_threads():
+            log.warning("forking with %d other threads running", len(unsafe))
+        self._ahead()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._leave_to_child()
+        return pid
+
+    def _refill(self) -> Handoff | None:
+        """Fork the spare child (see ``Spare``) when there is none and no command runs (its
+        warming up would take their processor); in it, once handed, its command."""
+        if self.spare is not None or self.children or self._stopping or self._listener is None:
+            return None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = self._fork()
+        if pid == 0:
+            ours.close()
+            return self._wait_for_command(theirs)
+        theirs.close()
+        self.spare = Spare(pid, ours)
+        return None
+
+    def _wait_for_command(self, channel: socket.socket) -> Handoff:
+        """In the spare child: warm up, say so, then take the command the service hands over
+        (its fields, and the client's descriptors and connection); end when the service
+        closes the channel instead."""
+        try:
+            self.warm_up()
+        except (Exception, SystemExit) as error:  # argparse exits; the command does it again
+            log.warning(
+                "warming up for the next command: %s",
+                error,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+        request = Request(channel, fds=4)
+        try:
+            channel.sendall(READY)
+            while (fields := request.read()) is None:
+                pass
+        except (OSError, ValueError, ConnectionError):
+            raise SystemExit(0) from None  # not wanted any more: nothing was started here
+        finally:
+            channel.close()
+        *stdio, connection = request.fds
+        return handoff_from(fields, stdio, socket.socket(fileno=connection))
+
+    def _hand_to_spare(self, handoff: Handoff, fields: list[bytes]) -> int | None:
+        """Hand the command to the spare child if it is ready: its pid (None: no spare)."""
+        spare = self.spare
+        if spare is None or not spare.ready():
+            return None
+        self.spare = None
+        try:
+            wire.send_with_fds(
+                spare.channel, wire.frame(fields), [*handoff.fds, handoff.connection.fileno()]
+            )
+        except OSError as error:
+            log.warning("the spare child (pid %d) could not take a command: %s", spare.pid, error)
+            _end(spare)
+            return None
+        spare.channel.close()
+        return spare.pid
+
+    def _drop_spare(self) -> None:
+        """End the spare child (it holds what the service held when it was forked)."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            _end(spare)
+
+    def _leave_to_child(self) -> None:
         """In the child: drop the service's socket, pipe, signals and other clients."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -397,18 +489,26 @@ class Service:
         for other in self.children.values():
             other.close()
         self.children.clear()
+        if self.spare is not None:  # the service's, never this child's to end
+            self.spare.channel.close()
+            self.spare = None
         self._drop_waiting()
-        del handoff  # the child's own connection stays open
 
     def _reap(self) -> None:
         """Tell each finished child's client how it ended."""
-        while self.children:
+        while self.children or self.spare is not None:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and pid == self.spare.pid:
+                code = os.waitstatus_to_exitcode(status)
+                log.warning("the spare child ended by itself (status %d)", code)
+                self.spare.channel.close()
+                self.spare = None
+                continue
             connection = self.children.pop(pid, None)
             if connection is None:
                 continue
@@ -462,6 +562,8 @@ class Service:
                 "served": self.served,
                 "running": len(self.children),
                 "commands": sorted(self.children),  # their processes' ids
+                "spare": self.spare.pid if self.spare else None,
+                "spare_ready": self.spare is not None and self.spare.ready(),
                 "cpu": self.cpu,
                 "version": __version__,
             }
@@ -478,6 +580,7 @@ class Service:
             held = self.on_unlock(password)
         except CourierError as error:
             return f"refused {error}\n"
+        self._drop_spare()  # forked without what is now held
         self.lease.holds = held
         self.lease.until = time.monotonic() + lasting
         self.lease.wall_until = time.time() + lasting
@@ -489,6 +592,7 @@ class Service:
         held = self.lease.holds
         if held is None:
             return
+        self._drop_spare()  # it holds them too
         self.lease.holds = None
         log.info("locked (%s): the keystore's secrets are forgotten", why)
         if self.on_lock is not None:
@@ -501,6 +605,7 @@ class Service:
     def stop(self) -> None:
         """Take no more commands (the socket goes now); end once running ones have ended."""
         self._stopping = True
+        self._drop_spare()
         self.lock("the service stops")
         self._close_listener()
         self._tell(f"stopping {len(self.children)}")
@@ -535,6 +640,23 @@ class Service:
             if fd >= 0:
                 os.close(fd)
         self._wakeup = (-1, -1)
+
+
+def _end(spare: Spare) -> None:
+    """Kill ``spare`` and reap it: what it holds goes with it."""
+    spare.channel.close()
+    with suppress(OSError):
+        os.kill(spare.pid, signal.SIGKILL)
+    with suppress(ChildProcessError):
+        os.waitpid(spare.pid, 0)
+
+
+def handoff_from(fields: list[bytes], fds: list[int], connection: socket.socket) -> Handoff:
+    """The command a run request's ``fields`` carry, on the client's ``fds`` and ``connection``."""
+    cwd, umask, count = fields[4:7]
+    arguments = [os.fsdecode(a) for a in fields[7 : 7 + int(count)]]
+    environment = dict(os.fsdecode(entry).partition("=")[::2] for entry in fields[7 + int(count) :])
+    return Handoff(arguments, os.fsdecode(cwd), int(umask, 8), environment, fds, connection)
 
 
 def hold(path: Path) -> int:

@@ -65,6 +65,14 @@ def frame(fields: list[bytes]) -> bytes:
     return len(payload).to_bytes(4, "big") + payload
 
 
+def send_with_fds(connection: _socket.socket, data: bytes, fds: list[int]) -> None:
+    """``data``, its first bytes with ``fds`` (SCM_RIGHTS), as ``socket.send_fds`` sends."""
+    rights = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)  # C ints
+    sent = connection.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+    if sent < len(data):  # nothing more to send to a reader that may have closed already
+        connection.sendall(data[sent:])
+
+
 class Lines:
     """The lines arriving on a connection, one at a time; b"" at its end."""
 

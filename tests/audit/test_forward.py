@@ -2,7 +2,6 @@
 message arrives, and those spooled while the repository was down arrive once it is back."""
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -13,30 +12,14 @@ from desktop.commands.audit import session
 from desktop.core.audit.forward import Drainer, Forwarder, ForwardError, ForwardSettings, Spool
 from desktop.core.audit.store import AuditLog
 from desktop.security.keystore import Keystore
-from desktop.security.pki import make_leaf
 from desktop.security.tls import Profile, client_context
+from tests.audit.forwarding import PASSWORD, PEER_NAME, spooled
 from tests.audit.rsyslog import repository
 from tests.audit.schema import schema_errors
 from tests.helpers import cli
-from tests.pki import KEY_PASSWORD, Pki
+from tests.pki import Pki
 
-PASSWORD = "audit keystore password"
-PEER_NAME = "courier.audit.test"
 BOM = b"\xef\xbb\xbf"
-
-
-@pytest.fixture
-def home(pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A home trusting the test root, with identity 'courier' named courier.audit.test."""
-    folder = Path(os.environ["DICOM_COURIER_HOME"])
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    leaf = make_leaf(PEER_NAME, pki.intermediate, names=(PEER_NAME,), server=False)
-    bundle = tmp_path / "courier.p12"
-    bundle.write_bytes(leaf.pkcs12(KEY_PASSWORD))
-    keystore = Keystore(folder, lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", bundle, file_password=KEY_PASSWORD)
-    return folder
 
 
 def xml_of(line: bytes) -> bytes:
@@ -77,7 +60,7 @@ def test_messages_reach_the_repository_and_survive_its_outage(
             caplog.clear()
             assert cli(capsys, "node", "list")[0] == 0  # the command itself is not failed
             assert "they stay spooled" in caplog.text
-        assert len(list((home / "audit" / "spool").glob("*.syslog"))) == 4
+        assert spooled(home) == 4
 
         server.start()
         status, out, err = cli(capsys, "audit", "flush")
@@ -85,7 +68,7 @@ def test_messages_reach_the_repository_and_survive_its_outage(
         assert "sent 4 of 4" in out
         server.wait_for(7)
         assert server.sequence_ids() == [1, 2, 3, 4, 5, 6, 7]
-        assert not list((home / "audit" / "spool").glob("*.syslog"))
+        assert not spooled(home)
     status, out, _ = cli(capsys, "audit", "verify")
     assert status == 0 and "7 record(s)" in out
 

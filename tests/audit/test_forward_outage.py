@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.test_forward import home
+from tests.audit.forwarding import spooled
 from tests.helpers import cli
 from tests.peers import free_port, python_tls_server, server_context_for
 from tests.pki import Pki
 
-__all__ = ["home"]  # fixture, used by name
 SHORT = 2  # seconds a closing flush waits per step (desktop.forwarding.FINISH_TIMEOUT)
 
 
@@ -31,7 +30,7 @@ def test_a_silent_repository_holds_a_command_briefly_and_is_named_plainly(
 ) -> None:
     with python_tls_server(None) as port:  # accepts, never answers
         _forward_to(capsys, port)
-        spooled = len(list((home / "audit" / "spool").glob("*.syslog")))
+        before = spooled(home)
         caplog.clear()
         started = time.monotonic()
         status, out, _ = cli(capsys, "node", "list")
@@ -42,9 +41,9 @@ def test_a_silent_repository_holds_a_command_briefly_and_is_named_plainly(
     assert warning == (
         f"audit messages not forwarded: 127.0.0.1:{port} accepted the connection but did not "
         f"complete the TLS handshake within {SHORT} s; they stay spooled "
-        f"({spooled + 2}) and go with the next command or `dicom-courier audit flush`"
+        f"({before + 2}) and go with the next command or `dicom-courier audit flush`"
     )  # this command's start and stop were added
-    assert len(list((home / "audit" / "spool").glob("*.syslog"))) == spooled + 2
+    assert spooled(home) == before + 2
 
 
 def test_a_repository_that_is_down_is_named_plainly_and_nothing_is_lost(
@@ -62,7 +61,7 @@ def test_a_repository_that_is_down_is_named_plainly_and_nothing_is_lost(
     status, _, err = cli(capsys, "audit", "flush")
     assert status != 0
     assert f"Connection refused by 127.0.0.1:{port}; they stay spooled" in err
-    assert len(list((home / "audit" / "spool").glob("*.syslog"))) >= 3
+    assert spooled(home) >= 3
 
 
 def test_a_repository_from_an_untrusted_ca_is_named_with_its_certificate(

@@ -5,9 +5,7 @@ import argparse
 import json
 import os
 import shutil
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
@@ -16,8 +14,8 @@ import pytest
 from desktop.commands.transfer import connection
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.net.query import find
-from tests.helpers import cli, node_add, require_tool, sample_file
-from tests.peers import free_port, orthanc_config, running
+from tests.helpers import cli, sample_file
+from tests.orthanc import Orthanc, add_orthanc_node, running_orthanc
 from tests.pki import Pki, prepare_home
 
 PASSWORD = "keystore password for orthanc tests"
@@ -30,23 +28,9 @@ STUDY = StudySpec(
 )
 
 
-@dataclass
-class Orthanc:
-    dicom_port: int
-    http_port: int
-    move_port: int
-
-    def rest(self, path: str) -> object:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}") as answer:
-            return json.loads(answer.read())
-
-
 @pytest.fixture(scope="module")
 def orthanc(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
-    folder = tmp_path_factory.mktemp("orthanc")
-    peer = Orthanc(free_port(), free_port(), free_port())
-    config = orthanc_config(pki, folder, peer.dicom_port, peer.http_port, peer.move_port)
-    with running([require_tool("Orthanc"), config], peer.http_port, folder / "orthanc.log"):
+    with running_orthanc(pki, tmp_path_factory.mktemp("orthanc")) as peer:
         yield peer
 
 
@@ -59,13 +43,7 @@ def home(
     capsys: pytest.CaptureFixture[str],
 ) -> Path:
     folder = prepare_home(tmp_path / "home", monkeypatch, pki, "server", PASSWORD)
-    assert (
-        cli(
-            capsys,
-            *node_add("orthanc", "ORTHANC", orthanc.dicom_port, "--tls", "--identity", "courier"),
-        )[0]
-        == 0
-    )
+    add_orthanc_node(capsys, orthanc)
     return folder
 
 
@@ -87,7 +65,7 @@ def test_store_then_find_at_every_level(
     assert status == 0, out + err
     first = pydicom.dcmread(study_files[0])
     study_uid = str(first.StudyInstanceUID)
-    assert orthanc.rest("/instances") and len(orthanc.rest("/instances")) >= 7  # type: ignore[arg-type]
+    assert len(orthanc.rest("GET", "/instances")) >= 7
 
     found = {}
     for level, keys in (

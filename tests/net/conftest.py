@@ -1,4 +1,5 @@
-"""A home with a keystore (the test CA, identity 'courier') and DCMTK storescp over TLS."""
+"""A home with a keystore (the test CA, identity 'courier'), DCMTK storescp over TLS, and
+Orthanc with our home as its node."""
 
 import shutil
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ import pydicom
 import pytest
 
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
+from tests.orthanc import Orthanc, orthanc_node
 from tests.peers import free_port, running, storescp_tls_command
 from tests.pki import Pki, prepare_home
 
@@ -43,6 +45,18 @@ def storescp(pki: Pki, tmp_path: Path) -> Iterator[Scp]:
     log = tmp_path / "storescp.log"
     with running(storescp_tls_command(pki, out, port), port, log):
         yield Scp(port, out, log)
+
+
+@pytest.fixture
+def orthanc(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Orthanc]:
+    """Orthanc (DICOM TLS, client certificates required) and our home with it as the node
+    'orthanc', the PKI's server certificate our identity 'courier'."""
+    with orthanc_node(
+        pki, tmp_path, monkeypatch, capsys, identity="server", password=PASSWORD
+    ) as peer:
+        yield peer
 
 
 def make_study(folder: Path, count: int = 12, rows: int = 64) -> list[Path]:

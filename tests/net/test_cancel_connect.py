@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,18 @@ import pytest
 from desktop.connect import ConnectingAhead, node_connector
 from desktop.core.config import Node
 from desktop.net.cancel import CANCELLED, Cancel
-from desktop.net.commitment import JobCommitment, begin, request
+from desktop.net.commitment import (
+    JobCommitment,
+    begin,
+    request,
+)
 from desktop.net.link import Connector, LinkError
 from desktop.net.queue import FAILED, TransferQueue
 from desktop.security.keystore import Keystore
 from tests.net.conftest import PASSWORD
 from tests.net.scripted_peer import Conversation, scripted_peer
 from tests.net.test_commitment import sent_job
+from tests.peers import unanswered_port
 
 TIMEOUT = 60.0  # the node's connect and network timeouts: what a cancel must not wait for
 PROMPT = 1.0  # what it may take instead (thread scheduling on a loaded machine included)
@@ -139,3 +145,30 @@ def test_a_cancel_wakes_a_commitment_request_the_peer_never_answers(
     finally:
         queue.close()
     assert states == {(FAILED, "commitment not requested: cancelled")}, states
+
+
+@pytest.mark.parametrize("ahead", [False, True], ids=["connector", "connecting-ahead"])
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_cancel_wakes_a_connect_to_a_host_that_never_answers(
+    home: Path, tls: bool, ahead: bool
+) -> None:
+    """A plain TCP connect() (before any TLS) to a host whose SYN is never answered waited the
+    node's connect timeout whatever a cancel (the GUI's Cancel, the CLI's Ctrl-C: its
+    connection is opened ahead) did."""
+    keystore = Keystore(home, lambda new: PASSWORD)
+    cancel = Cancel()
+    connecting = threading.Event()
+    with unanswered_port() as port:
+        node = replace(tls_node(port), tls=tls, identity="courier" if tls else "")
+        connector: Connector = (
+            ConnectingAhead(node, keystore).ready() if ahead else node_connector(node, keystore)
+        )
+
+        def connect() -> object:
+            connecting.set()
+            return cancel.connector(connector)()
+
+        elapsed, ended = cancelled_after(connect, connecting, cancel)
+    assert elapsed < PROMPT, f"the cancel took {elapsed:.1f} s"
+    [error] = ended
+    assert isinstance(error, LinkError) and error.failure == CANCELLED, error

@@ -15,6 +15,7 @@ from desktop.net.runner import Record, run_job
 from desktop.net.store import Peer, StoreItem, StoreOutcome
 from tests.net.conftest import make_study
 from tests.net.scripted_peer import Conversation, scripted_peer
+from tests.net.test_send_interrupted import store_left_unanswered
 
 NETWORK_TIMEOUT = 60.0  # the node's: what a cancel must not wait for
 PROMPT = 1.0  # what it may take instead (thread scheduling on a loaded machine included)
@@ -40,19 +41,13 @@ def test_a_cancel_wakes_a_send_blocked_on_a_silent_peer(
     tmp_path: Path, items: list[StoreItem], cancel_job: bool
 ) -> None:
     stored = threading.Event()
-
-    def silent(peer: Conversation) -> None:
-        peer.accept()
-        peer.read_message()  # our C-STORE-RQ, never answered
-        stored.set()
-
     path = tmp_path / "queue.sqlite"
     queue = TransferQueue(path)
     job = queue.enqueue("silent", items, "two files")
     queue.close()
     cancel = Cancel()
     records: list[Record] = []
-    with scripted_peer(silent) as peer:
+    with scripted_peer(store_left_unanswered(stored)) as peer:
 
         def send() -> None:
             sender = TransferQueue(path)

@@ -15,7 +15,7 @@ import pytest
 
 from desktop.commitments import listener_services
 from desktop.connect import node_connector
-from desktop.core.config import Node
+from desktop.core.config import Node, add_node
 from desktop.inbox import indexing, open_store
 from desktop.net import dimse, pdu
 from desktop.net.association import UNCOMPRESSED_SYNTAXES, Association, open_service
@@ -42,7 +42,7 @@ from desktop.security.keystore import Keystore
 from tests.helpers import cli, node_add
 from tests.net.conftest import PASSWORD, make_study
 from tests.net.scripted_peer import Conversation, scripted_peer
-from tests.peers import free_port
+from tests.peers import free_port, unanswered_port
 
 ARCHIVE = "ARCHIVE"
 OLD_SCHEMA = """
@@ -449,3 +449,35 @@ def test_move_listen_takes_a_report_that_reaches_our_ae_during_the_move(
     else:
         assert reported == [None]
         assert set(commitment(home, job).values()) == {COMMITTED}
+
+
+def test_stopping_the_listener_wakes_a_commitment_report_to_a_node_that_never_answers(
+    home: Path, listener: Listener
+) -> None:
+    """Our listener reports a commitment on a new association when the requestor let its own
+    go; to a node that never answers, its thread waited the node's connect timeout, past the
+    listener's stop (``listen``'s Ctrl-C, the GUI's Inbox stopped or quit)."""
+    server, records = listener
+    with unanswered_port() as port:
+        add_node(home, Node("archive", ARCHIVE, "127.0.0.1", port, connect_timeout=60.0))
+        association, syntax = commitment_association(home, server.port)
+        body = request_dataset("1.2.3", [Reference("1.2", "1.2.3.4")], syntax)
+        association.send_command(1, dimse.action_request(1, PUSH_MODEL, PUSH_MODEL_INSTANCE, 1))
+        association.send_dataset(1, [body], len(body))
+        assert association.response(1, 1, dimse.N_ACTION_RQ).status == 0
+        association.abort()  # gone before the report: it goes on a new association
+        deadline = time.monotonic() + 10
+        while not any(r["event"] == "commitment-requested" for r in records):
+            assert time.monotonic() < deadline, records
+            time.sleep(0.05)
+        time.sleep(0.5)  # well inside the report's connect
+        begun = time.monotonic()
+        server.stop()
+        stopped = time.monotonic() - begun
+    [failed] = [r for r in records if r["event"] == "commitment-report-failed"]
+    assert stopped < 2.0, f"the stop took {stopped:.1f} s"
+    assert failed["association"] == "new", failed
+    assert (
+        failed["error"]
+        == "the report to archive could not be sent: stopped before the peer answered"
+    )

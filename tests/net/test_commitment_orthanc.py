@@ -6,80 +6,44 @@ import json
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pytest
 
+from desktop.core.paths import courier_home
 from desktop.net.queue import COMMITTED, FAILED, TransferQueue
-from tests.helpers import cli, node_add, require_tool
+from tests.helpers import cli
 from tests.net.conftest import make_study
-from tests.peers import free_port, orthanc_config, running
-from tests.pki import Pki, prepare_home
-
-PASSWORD = "keystore password for the commitment tests"
+from tests.orthanc import Orthanc
+from tests.peers import running
 
 
-@dataclass
-class Orthanc:
-    home: Path
-    http: int
-    ours: int  # the port Orthanc reaches us on (its modality 'courier')
-
-    def rest(self, method: str, path: str, body: object = None) -> Any:
-        raw = body if isinstance(body, str) or body is None else json.dumps(body)
-        data = None if raw is None else raw.encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.http}{path}", data, method=method)
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            text = answer.read()
-        return json.loads(text) if text else None
-
-    def outcome(self, transaction: str) -> Any:
-        """Orthanc's view of a storage commitment transaction once it is no longer pending."""
-        deadline, report = time.monotonic() + 20, {}
-        while time.monotonic() < deadline:
-            report = self.rest("GET", f"/storage-commitment/{transaction}")
-            if report["Status"] != "Pending":
-                break
-            time.sleep(0.2)
-        return report
-
-    def upload(self, path: Path) -> str:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.http}/instances", data=path.read_bytes(), method="POST"
-        )
-        with urllib.request.urlopen(request) as answer:
-            return str(json.loads(answer.read())["ID"])
-
-
-@pytest.fixture
-def orthanc(
-    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Orthanc]:
-    dicom, http, ours = free_port(), free_port(), free_port()
-    config = orthanc_config(pki, tmp_path, dicom, http, ours)
-    with running([require_tool("Orthanc"), config], http, tmp_path / "orthanc.log"):
-        home = prepare_home(tmp_path / "home", monkeypatch, pki, "server", PASSWORD)
-        node = node_add("orthanc", "ORTHANC", dicom, "--tls", "--identity", "courier")
-        assert cli(capsys, *node)[0] == 0
-        yield Orthanc(home, http, ours)
+def outcome(orthanc: Orthanc, transaction: str) -> Any:
+    """Orthanc's view of a storage commitment transaction once it is no longer pending."""
+    deadline, report = time.monotonic() + 20, {}
+    while time.monotonic() < deadline:
+        report = orthanc.rest("GET", f"/storage-commitment/{transaction}")
+        if report["Status"] != "Pending":
+            break
+        time.sleep(0.2)
+    return report
 
 
 @pytest.fixture
 def listen(orthanc: Orthanc, tmp_path: Path) -> Iterator[None]:
     """``dicom-courier listen`` over TLS where Orthanc sends its reports."""
     command = [sys.executable, "-m", "desktop.cli", "listen", "--tls", "--identity", "courier"]
-    command += ["--port", str(orthanc.ours), "--out", str(tmp_path / "inbox")]
-    with running(command, orthanc.ours, tmp_path / "listen.log", env=os.environ.copy()):
+    command += ["--port", str(orthanc.move_port), "--out", str(tmp_path / "inbox")]
+    with running(command, orthanc.move_port, tmp_path / "listen.log", env=os.environ.copy()):
         yield
 
 
-def states(home: Path, job: int) -> dict[str, tuple[str, str]]:
-    queue = TransferQueue(home / "queue.sqlite")
+def states(job: int) -> dict[str, tuple[str, str]]:
+    """The commitment state and reason of each instance of ``job`` in the current home."""
+    queue = TransferQueue(courier_home() / "queue.sqlite")
     try:
         return {
             i.item.sop_instance_uid: (i.commitment, i.commitment_reason)
@@ -101,7 +65,7 @@ def test_send_commit_to_orthanc_committed_or_not_by_its_report_to_listen(
     assert job["state"] == "committed"
     assert job["committed"] == 3
     uids = {str(pydicom.dcmread(f).SOPInstanceUID) for f in files}
-    assert states(orthanc.home, job["job"]) == dict.fromkeys(uids, (COMMITTED, ""))
+    assert states(job["job"]) == dict.fromkeys(uids, (COMMITTED, ""))
     said = (tmp_path / "listen.log").read_text()
     assert "commitment-report (ORTHANC): transaction " in said
     assert ", 3 committed, 0 not" in said
@@ -118,7 +82,7 @@ def test_send_commit_to_orthanc_committed_or_not_by_its_report_to_listen(
     assert status == 1, out + err
     assert "commitment failed" in out
     assert f"NOT COMMITTED {files[1]}: not committed: no such object instance" in out
-    result = states(orthanc.home, second)
+    result = states(second)
     assert result.pop(str(gone.SOPInstanceUID))[0] == FAILED
     assert {state for state, _ in result.values()} == {COMMITTED}
 
@@ -135,7 +99,7 @@ def test_without_a_report_the_instances_stay_waiting_never_committed(
     assert status == 1, out + err
     assert "waiting for commitment" in out
     assert "committed" not in out.replace("waiting for commitment", "").replace("0 committed", "")
-    job = TransferQueue(orthanc.home / "queue.sqlite").jobs()[-1]
+    job = TransferQueue(courier_home() / "queue.sqlite").jobs()[-1]
     assert (job.state, job.commit_waiting, job.committed) == ("waiting for commitment", 2, 0)
 
 
@@ -150,7 +114,7 @@ def test_orthanc_storing_to_us_with_commitment_gets_our_report_from_listen(
         {"Resources": ids, "StorageCommitment": True, "Synchronous": True},
     )
     transaction = answer["StorageCommitmentTransactionUID"]
-    report = orthanc.outcome(transaction)
+    report = outcome(orthanc, transaction)
     said = (tmp_path / "listen.log").read_text()
     assert report["Status"] == "Success", (report, said)
     assert len(report["Success"]) == 2
@@ -172,7 +136,7 @@ def test_orthanc_storing_to_us_with_commitment_gets_our_report_from_listen(
             ]
         },
     )
-    report = orthanc.outcome(asked["ID"])
+    report = outcome(orthanc, asked["ID"])
     assert report["Status"] == "Failure", report
     assert [f["SOPInstanceUID"] for f in report["Failures"]] == [never["SOPInstanceUID"]]
     assert report["Failures"][0]["FailureReason"] == 0x0112

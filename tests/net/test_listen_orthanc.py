@@ -2,8 +2,6 @@
 instance arrives, the video stored byte for byte as Orthanc sent it."""
 
 import io
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -15,13 +13,11 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
 
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
-from tests.helpers import cli, node_add, require_tool
-from tests.peers import free_port, orthanc_config, running
-from tests.pki import Pki, prepare_home
+from tests.helpers import cli
+from tests.orthanc import Orthanc
 
 MPEG4 = "1.2.840.10008.1.2.4.102"  # MPEG-4 AVC/H.264 High Profile / Level 4.1
 VIDEO_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4.1"
-PASSWORD = "keystore password for the listener's orthanc test"
 
 
 def h264(frames: int = 8, size: int = 64) -> bytes:
@@ -69,36 +65,18 @@ def video_instance(reference: Path, folder: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def orthanc_home(
-    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[tuple[Path, int, int]]:
-    ports = free_port(), free_port(), free_port()  # DICOM, HTTP, move destination (ours)
-    config = orthanc_config(pki, tmp_path, *ports)
-    with running([require_tool("Orthanc"), config], ports[1], tmp_path / "orthanc.log"):
-        home = prepare_home(tmp_path / "home", monkeypatch, pki, "server", PASSWORD)
-        node = node_add("orthanc", "ORTHANC", ports[0], "--tls", "--identity", "courier")
-        assert cli(capsys, *node)[0] == 0
-        yield home, ports[1], ports[2]
-
-
 def test_orthanc_moves_a_study_with_an_mpeg4_instance_into_our_listener(
-    orthanc_home: tuple[Path, int, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    orthanc: Orthanc, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, http_port, move_port = orthanc_home
     study = StudySpec("VID-1", "Video^Study", "20240301", "video", (SeriesSpec("CT", "a", 2),))
     files = write_files(tmp_path / "study", (study,))
     files.append(video_instance(files[0], tmp_path))
     for path in files:  # straight into Orthanc's store over REST, as received
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{http_port}/instances", data=path.read_bytes(), method="POST"
-        )
-        with urllib.request.urlopen(request) as answer:
-            assert answer.status == 200
+        orthanc.upload(path)
     study_uid = str(pydicom.dcmread(files[0]).StudyInstanceUID)
     inbox = tmp_path / "inbox"
     status, out, err = cli(
-        capsys, "move", "orthanc", "--study", study_uid, "--listen", "--port", move_port,
+        capsys, "move", "orthanc", "--study", study_uid, "--listen", "--port", orthanc.move_port,
         "--out", inbox,
     )  # fmt: skip
     assert status == 0, out + err

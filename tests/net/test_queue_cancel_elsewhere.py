@@ -16,7 +16,7 @@ import pytest
 from desktop.net.queue import TransferQueue
 from tests.helpers import cli, node_add
 from tests.net.conftest import make_study
-from tests.peers import free_port, running, storescp_plain_command
+from tests.peers import free_port, storescp_plain
 
 PROMPT = 3.0  # seconds from the cancel to the send's exit (the watcher polls every 0.5 s)
 NETWORK_TIMEOUT = 60.0  # the node's, which the send must not wait out
@@ -28,7 +28,7 @@ def silent_storescp(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     out = tmp_path / "received"
     out.mkdir()
-    with running(storescp_plain_command(out, port), port, tmp_path / "storescp.log") as scp:
+    with storescp_plain(out, port) as scp:
         scp.send_signal(signal.SIGSTOP)
         try:
             yield port

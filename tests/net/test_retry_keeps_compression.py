@@ -10,7 +10,7 @@ from pydicom.uid import JPEGLSLossless
 
 from tests.helpers import cli, node_add
 from tests.net.test_send_compressed import assert_same_pixels, varied_instances
-from tests.peers import free_port, running, storescp_plain_command
+from tests.peers import free_port, storescp_plain
 
 pytestmark = pytest.mark.dcmtk
 
@@ -20,7 +20,6 @@ def test_a_retried_job_keeps_the_compression_it_was_sent_with(
 ) -> None:
     sources = varied_instances(tmp_path / "study")
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     assert cli(capsys, *node_add("peer", "DCMTK_SCP", port))[0] == 0
     status, _, err = cli(
         capsys, "send", "peer", tmp_path / "study", "--compress", "jpeg-ls-lossless",
@@ -30,9 +29,7 @@ def test_a_retried_job_keeps_the_compression_it_was_sent_with(
     status, listed, _ = cli(capsys, "queue")
     assert "[--compress jpeg-ls-lossless]" in listed
     assert cli(capsys, "queue", "retry", "1")[0] == 0
-    command = storescp_plain_command(received, port)
-    command.insert(1, "+xt")
-    with running(command, port, tmp_path / "scp.log"):
+    with storescp_plain(received, port, "+xt"):
         status, out, err = cli(capsys, "queue", "run")
     assert status == 0, out + err
     assert f"compressed {len(sources)} instance(s) with JPEG-LS lossless" in out

@@ -31,7 +31,7 @@ from tests.peers import (
     free_port,
     pynetdicom_scp,
     running,
-    storescp_plain_command,
+    storescp_plain,
     storescp_tls_command,
 )
 from tests.pki import Pki
@@ -205,8 +205,7 @@ def test_a_file_cut_short_while_it_is_sent_fails_alone(
     monkeypatch.setattr(store, "_check", check_then_truncate)
     if peer == "storescp":
         port = free_port()
-        (tmp_path / "stored").mkdir()
-        with running(storescp_plain_command(tmp_path / "stored", port), port, tmp_path / "log"):
+        with storescp_plain(tmp_path / "stored", port):
             assert cli(capsys, *node_add("peer", "ANY-SCP", port))[0] == 0
             status, out, _ = cli(capsys, "send", "peer", tmp_path / "study", "--attempts", "2")
         received = sorted((tmp_path / "stored").iterdir())

@@ -30,6 +30,17 @@ def answer_stores(peer: Conversation, count: int) -> None:
         peer.respond(context_id, store_response(int(command[dimse.MESSAGE_ID]), 0))
 
 
+def store_left_unanswered(stored: threading.Event) -> Script:
+    """A peer that accepts, reads our C-STORE-RQ and says nothing (``stored`` set)."""
+
+    def script(peer: Conversation) -> None:
+        peer.accept()
+        peer.read_message()
+        stored.set()
+
+    return script
+
+
 def commitment_left_unanswered(asked: threading.Event, stores: int = 2) -> Script:
     """A peer that stores ``stores`` instances on a first association, then on a second
     reads our N-ACTION-RQ and says nothing (``asked`` set)."""

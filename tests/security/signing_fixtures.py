@@ -1,4 +1,5 @@
-"""What the signature tests share: a signing home, sample files, dcmsign, tampering."""
+"""What the signature tests share: the signing home's password and identities (its fixtures are
+in conftest.py), sample files, dcmsign, tampering."""
 
 import json
 import shutil
@@ -18,34 +19,11 @@ PASSWORD = "correct horse battery"
 PATIENT_NAME = b"CompressedSamples^CT1"
 
 
-@pytest.fixture(scope="session")
-def signing_keystore(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
-    """A home trusting the test root, with identities 'courier' (RSA) and 'courier-ec', made
-    once (key stretching is slow on purpose); tests only read it."""
-    home = tmp_path_factory.mktemp("signing-home")
-    keystore = Keystore(home, lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    for name, stem in (("courier", "client"), ("courier-ec", "ec")):
-        keystore.import_identity(name, pki.path(stem, ".p12"), file_password=KEY_PASSWORD)
-    return home
-
-
-@pytest.fixture
-def signing_home(signing_keystore: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(signing_keystore))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    return signing_keystore
-
-
-def copy_of_signing_home(
-    signing_keystore: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """A copy of the signing home that the test may change (its nodes, queue, trail), made
-    the current home, with the keystore's password in the environment."""
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
-    return home
+def add_identity(home: Path, name: str, pki: Pki, stem: str) -> None:
+    """Import the PKI's ``stem`` certificate and key as identity ``name`` of ``home``."""
+    Keystore(home, lambda new: PASSWORD).import_identity(
+        name, pki.path(stem, ".p12"), file_password=KEY_PASSWORD
+    )
 
 
 def ct_copy(folder: Path, name: str = "ct.dcm") -> Path:

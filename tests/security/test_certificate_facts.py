@@ -14,26 +14,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from desktop.security import certificate_facts
 from desktop.security.certificates import describe
 from desktop.security.pki import PrivateKey
-from tests.pki import Pki
+from tests.pki import STEMS, Pki
 
 DER = serialization.Encoding.DER
-STEMS = (
-    "root",
-    "intermediate",
-    "server",
-    "client",
-    "expired",
-    "not_yet_valid",
-    "expiring_soon",
-    "client_only",
-    "server_only",
-    "other_host",
-    "rsa1024",
-    "ec",
-    "ec192",
-    "rogue_root",
-    "revoked",
-)
 
 
 def _same(certificate: x509.Certificate) -> None:

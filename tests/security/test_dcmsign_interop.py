@@ -18,14 +18,10 @@ from tests.security.signing_fixtures import (
     ct_copy,
     dcmsign_sign,
     dcmsign_verify,
-    signing_home,
-    signing_keystore,
     tamper,
     verify_json,
     with_sequence,
 )
-
-__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 
 PROFILES = {"base": "+pb", "creator": "+pc", "authorization": "+pa"}
 HASHES = {"sha256": "+m2", "sha384": "+m3", "sha512": "+m5"}

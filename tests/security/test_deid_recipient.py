@@ -3,7 +3,6 @@ one certificate; ``reid`` by its holder gives back the original data set, ``open
 opens the envelope, anyone else sees only the de-identified copy."""
 
 import io
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,13 +10,11 @@ import pydicom
 import pytest
 from pydicom.filereader import read_dataset
 
-from desktop.security.keystore import Keystore
 from tests.core.deid.test_study import write_study
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
-from tests.security.signing_fixtures import PASSWORD, signing_home, signing_keystore
+from tests.security.signing_fixtures import add_identity
 
-__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 #: What de-identification adds, and reid leaves (Patient Identity Removed then says NO).
 ADDED = {"PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
          "LongitudinalTemporalInformationModified", "EncryptedAttributesSequence"}  # fmt: skip
@@ -72,16 +69,11 @@ def test_reid_restores_every_original_and_openssl_opens_it(
 def test_reid_with_the_wrong_identity_names_the_one_that_opens_it(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    signing_home: Path,
+    signing_home_copy: Path,
     pki: Pki,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Left over of F9: unseal named the keystore identity a file is sealed for, reid did not."""
-    home = Path(shutil.copytree(signing_home, tmp_path / "home"))
-    Keystore(home, lambda new: PASSWORD).import_identity(
-        "recip", pki.path("server", ".p12"), file_password=KEY_PASSWORD
-    )
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    add_identity(signing_home_copy, "recip", pki, "server")
     sources = write_study(tmp_path / "in", 1)
     status, _, err = cli(capsys, "deid", sources, "--out", tmp_path / "deid",
                          "--recipient", pki.path("server"), "--untrusted-recipient")  # fmt: skip

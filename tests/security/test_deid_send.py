@@ -19,16 +19,13 @@ from desktop.net.store import StoreItem
 from tests.audit.schema import schema_errors
 from tests.core.deid.test_study import write_study
 from tests.helpers import cli, node_add
-from tests.peers import free_port, running, storescp_plain_command
+from tests.peers import free_port, storescp_plain
 from tests.pki import Pki
-from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
-
-__all__ = ["signing_keystore"]  # fixture, used by name
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
+def home(signing_home_copy: Path) -> Path:
+    return signing_home_copy
 
 
 @pytest.fixture
@@ -45,12 +42,11 @@ def test_a_deid_node_gets_copies_and_every_record_says_so(
 ) -> None:
     before = _hashes(media)
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     status, out, err = cli(capsys, *node_add("Research", "DCMTK_SCP", port, "--deid",
                            "--deid-option", "retain-longitudinal-modified-dates"))  # fmt: skip
     assert status == 0, err
     assert "de-identifies copies (retain-longitudinal-modified-dates)" in out
-    with running(storescp_plain_command(received, port), port, tmp_path / "storescp.log"):
+    with storescp_plain(received, port):
         status, out, err = cli(capsys, "send", "Research", media)
     assert status == 0, err
     assert "sent 3 of 3; de-identified copies (Basic Application Confidentiality Profile; " \
@@ -87,11 +83,10 @@ def test_send_deid_with_a_recipient_who_alone_restores_the_originals(
     home: Path, media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pki: Pki
 ) -> None:
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     assert cli(capsys, *node_add("Plain", "DCMTK_SCP", port))[0] == 0
     status, _, err = cli(capsys, "send", "Plain", media, "--option", "retain-uids")
     assert status == 1 and "--option and --recipient say how to de-identify: add --deid" in err
-    with running(storescp_plain_command(received, port), port, tmp_path / "storescp.log"):
+    with storescp_plain(received, port):
         status, out, err = cli(capsys, "send", "Plain", media, "--deid", "--option",
                                "retain-uids", "--recipient", pki.path("client"))  # fmt: skip
     assert status == 0, err
@@ -160,7 +155,6 @@ def test_a_send_recipient_is_checked_as_deid_checks_it(
     from tests.security.test_seal import _signing_only_leaf
 
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     assert cli(capsys, *node_add("Plain", "DCMTK_SCP", port))[0] == 0
     for recipient, reason in (
         (pki.path("root-only"), "it is a CA certificate"),
@@ -174,7 +168,7 @@ def test_a_send_recipient_is_checked_as_deid_checks_it(
     status, _, err = cli(capsys, "send", "Research", media)
     assert status == 1 and "it is a CA certificate" in err
     assert not (home / "queue.sqlite").exists()  # nothing was queued
-    with running(storescp_plain_command(received, port), port, tmp_path / "storescp.log"):
+    with storescp_plain(received, port):
         status, _, err = cli(capsys, "send", "Plain", media, "--deid", "--recipient",
                              pki.path("rogue_client"), "--untrusted-recipient")  # fmt: skip
     assert status == 0, err

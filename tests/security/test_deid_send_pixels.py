@@ -15,15 +15,12 @@ from desktop.net.queue import TransferQueue
 from tests.burned_in import Score, write_samples
 from tests.core.deid.test_study import write_study
 from tests.helpers import cli, node_add
-from tests.peers import free_port, running, storescp_plain_command
-from tests.security.signing_fixtures import copy_of_signing_home, signing_keystore
-
-__all__ = ["signing_keystore"]  # fixture, used by name
+from tests.peers import free_port, storescp_plain
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keystore: Path) -> Path:
-    return copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
+def home(signing_home_copy: Path) -> Path:
+    return signing_home_copy
 
 
 def test_unsearched_images_that_may_show_text_are_held_back_with_the_reason(
@@ -32,9 +29,8 @@ def test_unsearched_images_that_may_show_text_are_held_back_with_the_reason(
     burned = write_samples(tmp_path / "burned", 2)
     write_study(tmp_path / "plain", 2)
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     assert cli(capsys, *node_add("Research", "DCMTK_SCP", port))[0] == 0
-    with running(storescp_plain_command(received, port), port, tmp_path / "storescp.log"):
+    with storescp_plain(received, port):
         status, out, err = cli(capsys, "send", "Research", tmp_path / "burned",
                                tmp_path / "plain", "--deid")  # fmt: skip
     assert status == 1  # not everything asked for was sent
@@ -60,12 +56,11 @@ def test_auto_masks_the_text_found_before_the_copies_leave(
 ) -> None:
     [(source, sample)] = write_samples(tmp_path / "burned", 1)
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     status, out, err = cli(capsys, *node_add("Research", "DCMTK_SCP", port, "--deid",
                            "--deid-pixels", "auto"))  # fmt: skip
     assert status == 0, err
     assert "de-identifies copies (no option), burned-in text masked" in out
-    with running(storescp_plain_command(received, port), port, tmp_path / "storescp.log"):
+    with storescp_plain(received, port):
         status, out, err = cli(capsys, "send", "Research", source)
     assert status == 0, err
     assert (

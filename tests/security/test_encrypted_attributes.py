@@ -14,9 +14,7 @@ from desktop.core.errors import CourierError
 from desktop.reidentify import encrypt_originals, reidentify
 from tests.helpers import cli, require_tool, sample_file
 from tests.pki import KEY_PASSWORD, Pki
-from tests.security.signing_fixtures import signing_home, signing_keystore
 
-__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate", "StudyInstanceUID")
 
 

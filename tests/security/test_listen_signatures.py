@@ -2,8 +2,6 @@
 
 import datetime as dt
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,15 +13,13 @@ from desktop.signing import sign_file
 from tests.helpers import require_tool, sample_file
 from tests.peers import free_port, running
 from tests.pki import Pki
-from tests.security.signing_fixtures import PASSWORD, signing_keystore, tamper
-
-__all__ = ["signing_keystore"]  # fixture, used by name
+from tests.security.signing_fixtures import tamper
 
 
 def test_received_signatures_are_checked_and_recorded(
-    tmp_path: Path, signing_keystore: Path, pki: Pki
+    tmp_path: Path, signing_home_copy: Path, pki: Pki
 ) -> None:
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
+    home = signing_home_copy
     who = signer(pki.unlocked(pki.client), dt.datetime.now(dt.UTC))
     good, bad = tmp_path / "good.dcm", tmp_path / "mr.dcm"
     sign_file(sample_file("CT_small.dcm"), good, who, profile=Profile.CREATOR, algorithm="SHA256")
@@ -32,9 +28,7 @@ def test_received_signatures_are_checked_and_recorded(
     port = free_port()
     command = [sys.executable, "-m", "desktop.cli", "listen", "--port", str(port)]
     command += ["--out", str(tmp_path / "inbox"), "--verify-signatures"]
-    env = {**os.environ, "DICOM_COURIER_HOME": str(home)}
-    env["DICOM_COURIER_KEYSTORE_PASSWORD"] = PASSWORD
-    with running(command, port, tmp_path / "listen.log", env=env):
+    with running(command, port, tmp_path / "listen.log"):  # in the copy, its password given
         sent = subprocess.run(
             [require_tool("storescu"), "-aec", "COURIER", "127.0.0.1", str(port), good, bad],
             capture_output=True,

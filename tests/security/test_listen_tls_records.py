@@ -15,19 +15,16 @@ from desktop.security.signing import signer
 from desktop.signing import sign_file, trust_of
 from tests.helpers import cli, sample_file
 from tests.pki import Pki
-from tests.security.signing_fixtures import PASSWORD, copy_of_signing_home, signing_keystore
-
-__all__ = ["signing_keystore"]  # fixture, used by name
+from tests.security.signing_fixtures import PASSWORD
 
 
 def test_a_tls_listeners_records_say_tls(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    signing_keystore: Path,
+    signing_home_copy: Path,
     pki: Pki,
 ) -> None:
-    home = copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
+    home = signing_home_copy
     signed = tmp_path / "signed.dcm"
     who = signer(pki.unlocked(pki.client), dt.datetime.now(dt.UTC))
     sign_file(sample_file("CT_small.dcm"), signed, who, profile=Profile.BASE, algorithm="SHA256")

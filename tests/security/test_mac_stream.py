@@ -15,14 +15,7 @@ from desktop.core.signatures.location import (
 )
 from tests.helpers import cli, sample_file
 from tests.pki import Pki
-from tests.security.signing_fixtures import (
-    dcmsign_sign,
-    signing_home,
-    signing_keystore,
-    with_sequence,
-)
-
-__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
+from tests.security.signing_fixtures import dcmsign_sign, with_sequence
 
 
 @pytest.mark.parametrize("case", ["sequence-with-nested-signature", "encapsulated-purpose"])

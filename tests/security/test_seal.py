@@ -1,7 +1,6 @@
 """``dicom-courier seal`` and ``unseal``: secure DICOM files, checked with the real openssl."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,18 +12,9 @@ from cryptography.hazmat.primitives import hashes
 from desktop.core.header import SEALED
 from desktop.core.media import open_media
 from desktop.security.cms import seal
-from desktop.security.keystore import Keystore
 from tests.helpers import cli, require_tool
 from tests.pki import KEY_PASSWORD, Pki
-from tests.security.signing_fixtures import (
-    PASSWORD,
-    copy_of_signing_home,
-    ct_copy,
-    signing_home,
-    signing_keystore,
-)
-
-__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
+from tests.security.signing_fixtures import add_identity, ct_copy
 
 
 def _openssl(*args: object) -> bytes:
@@ -65,15 +55,20 @@ def _opened_by_openssl_digest(sealed: Path, pki: Pki, folder: Path) -> bytes:
 
 
 def _seal(
-    capsys: pytest.CaptureFixture[str], pki: Pki, source: Path, out: Path, *extra: object
+    capsys: pytest.CaptureFixture[str],
+    pki: Pki,
+    source: Path,
+    out: Path,
+    *extra: object,
+    recipient: str = "client",
 ) -> Path:
-    """Seal ``source`` for the 'client' certificate (identity 'courier') into ``out``."""
-    recipient = pki.path("client")
+    """Seal ``source`` into ``out`` for the PKI's ``recipient`` certificate (by default the
+    'client' one, identity 'courier')."""
     status, stdout, err = cli(
-        capsys, "seal", source, "--recipient", recipient, "--out", out, *extra
+        capsys, "seal", source, "--recipient", pki.path(recipient), "--out", out, *extra
     )
     assert status == 0, err
-    assert f"sealed {source} -> {out / source.name}: for CN=client.test" in stdout
+    assert f"sealed {source} -> {out / source.name}: for CN={recipient}.test" in stdout
     return out / source.name
 
 
@@ -259,20 +254,8 @@ def test_a_tampered_byte_is_refused(
 def test_another_recipient_is_told_it_is_not_theirs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
 ) -> None:
-    source = ct_copy(tmp_path / "media")
-    status, _, err = cli(
-        capsys, "seal", source, "--recipient", pki.path("server"), "--out", tmp_path / "s"
-    )
-    assert status == 0, err
-    status, _, err = cli(
-        capsys,
-        "unseal",
-        tmp_path / "s" / "ct.dcm",
-        "--identity",
-        "courier",
-        "--out",
-        tmp_path / "o",
-    )
+    sealed = _seal(capsys, pki, ct_copy(tmp_path / "media"), tmp_path / "s", recipient="server")
+    status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
     assert status == 1
     assert not (tmp_path / "o").exists()  # tester's F9: no empty folders when nothing is written
     assert (
@@ -286,16 +269,11 @@ def test_another_recipient_is_told_it_is_not_theirs(
 def test_another_recipient_is_told_which_of_its_identities_opens_the_file(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    signing_home: Path,
+    signing_home_copy: Path,
     pki: Pki,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Tester's F9: the keystore holds the recipient's identity under another name."""
-    home = Path(shutil.copytree(signing_home, tmp_path / "home"))
-    Keystore(home, lambda new: PASSWORD).import_identity(
-        "recip", pki.path("server", ".p12"), file_password=KEY_PASSWORD
-    )
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
+    add_identity(signing_home_copy, "recip", pki, "server")
     sealed = tmp_path / "ct.dcm"
     sealed.write_bytes(seal(ct_copy(tmp_path / "media").read_bytes(), pki.server.certificate, None))
     status, _, err = cli(capsys, "unseal", sealed, "--identity", "courier", "--out", tmp_path / "o")
@@ -555,7 +533,7 @@ def test_sealed_media_signed_with_an_identity_pass_require_signed(
 def test_sealed_media_never_hold_a_plain_copy_even_when_the_run_is_terminated(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    signing_keystore: Path,
+    signing_home_copy: Path,
     pki: Pki,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -567,7 +545,7 @@ def test_sealed_media_never_hold_a_plain_copy_even_when_the_run_is_terminated(
 
     import desktop.sealing
 
-    home = copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
+    home = signing_home_copy
     stale = home / "sealing" / "job-stale"  # a copy a killed run left: swept
     stale.mkdir(parents=True)
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
@@ -622,9 +600,8 @@ def test_sealed_media_opened_as_they_are_say_they_are_sealed(
 def test_the_keystores_revocation_lists_refuse_a_revoked_signer_and_recipient(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    signing_keystore: Path,
+    signing_home_copy: Path,
     pki: Pki,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Tester's F13 and F14 (round 6): the CRLs of the keystore were checked for TLS only: a
     file signed by a revoked certificate passed unseal --require-signed and verify, and
@@ -635,9 +612,6 @@ def test_the_keystores_revocation_lists_refuse_a_revoked_signer_and_recipient(
     from desktop.security.signing import Signer
     from desktop.signing import sign_file
 
-    home = Path(shutil.copytree(signing_keystore, tmp_path / "home"))
-    monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
-    monkeypatch.setenv("DICOM_COURIER_KEYSTORE_PASSWORD", PASSWORD)
     source = ct_copy(tmp_path / "media")
     sealed = tmp_path / "sealed" / "ct.dcm"  # for us, signed by the revoked certificate
     sealed.parent.mkdir()

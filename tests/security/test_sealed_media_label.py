@@ -11,9 +11,7 @@ import pytest
 
 from tests.helpers import cli
 from tests.pki import Pki
-from tests.security.signing_fixtures import ct_copy, signing_home, signing_keystore
-
-__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
+from tests.security.signing_fixtures import ct_copy
 
 VOLUME_ID = slice(16 * 2048 + 40, 16 * 2048 + 72)  # the primary volume descriptor's field
 

@@ -7,40 +7,31 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import cli, node_add, sample_file
-from tests.peers import free_port, running, storescp_plain_command
+from tests.peers import free_port, storescp_plain
 from tests.pki import Pki
-from tests.security.signing_fixtures import (
-    copy_of_signing_home,
-    dcmsign_verify,
-    signing_keystore,
-    verify_json,
-)
-
-__all__ = ["signing_keystore"]  # fixture, used by name
+from tests.security.signing_fixtures import dcmsign_verify, verify_json
 
 
 def test_signed_copies_are_sent_and_cleaned_up(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    signing_keystore: Path,
+    signing_home_copy: Path,
     pki: Pki,
 ) -> None:
-    home = copy_of_signing_home(signing_keystore, tmp_path, monkeypatch)
+    home = signing_home_copy
     media = tmp_path / "media"
     media.mkdir()
     for name in ("CT_small.dcm", "MR_small_implicit.dcm"):
         shutil.copy(sample_file(name), media / name)
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in media.iterdir()}
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     status, out, err = cli(
         capsys, *node_add("PACS", "DCMTK_SCP", port, "--sign-profile", "creator",
                           "--sign-identity", "courier"),
     )  # fmt: skip
     assert status == 0, err
     assert "signs copies, creator profile, as courier" in out
-    with running(storescp_plain_command(received, port), port, tmp_path / "storescp.log"):
+    with storescp_plain(received, port):
         status, out, err = cli(capsys, "send", "PACS", media)
     assert status == 0, err
     assert "sent 2 of 2" in out

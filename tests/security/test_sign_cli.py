@@ -21,13 +21,9 @@ from tests.security.signing_fixtures import (
     ct_copy,
     dcmsign_sign,
     dcmsign_verify,
-    signing_home,
-    signing_keystore,
     verify_json,
     with_sequence,
 )
-
-__all__ = ["signing_home", "signing_keystore"]  # fixtures, used by name
 
 
 def _digest(path: Path) -> str:

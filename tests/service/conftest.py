@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from desktop.security.keystore import Keystore
 from desktop.warm.client import connect
 from desktop.warm.wire import PROTOCOL, STATUS, STOP, Lines, frame
 from tests.peers import free_port, running, storescp_tls_command
-from tests.pki import KEY_PASSWORD, Pki, build_pki
+from tests.pki import Pki, build_pki, trusting_keystore
 
 COURIER = Path(sys.executable).with_name("dicom-courier")
 PASSWORD = "service test password"
@@ -80,6 +79,14 @@ class Home:
             connection.sendall(frame([PROTOCOL, kind]))
             return Lines(connection).next()
 
+    def commands(self, *, zombies: bool = False) -> list[int]:
+        """The processes the service runs commands in: its children but its spare one
+        (asked before and after looking: a new spare is forked as the last command ends)."""
+        before = self.status()
+        found = children(before["pid"], zombies=zombies)
+        spares = {before["spare"], self.status()["spare"]}
+        return [pid for pid in found if pid not in spares]
+
     def log(self) -> str:
         log = self.path / "service.log"
         return log.read_text() if log.exists() else ""
@@ -94,6 +101,20 @@ class Home:
                 time.sleep(0.05)
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def children(pid: int, *, zombies: bool = False) -> list[int]:
+    """The processes ``pid`` forked (Linux's /proc says), ended ones not yet reaped only
+    when ``zombies``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and (zombies or fields[0] != "Z"):
+            found.append(int(entry.name))
+    return found
 
 
 def alive(pid: int) -> bool:
@@ -122,9 +143,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 def with_identity(home: Home, pki: Pki) -> None:
     """The home's keystore trusts the tests' root and holds identity "courier"."""
-    keystore = Keystore(home.path, lambda new: PASSWORD)
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("courier", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    trusting_keystore(home.path, pki, PASSWORD, {"courier": "server"})
 
 
 @pytest.fixture

@@ -174,3 +174,18 @@ def test_two_services_started_at_once_on_one_home_one_is_refused(home: Home) -> 
     assert "a warm service runs already for" in refused, refused
     listening = said[[start.returncode for start in starts].index(0)]
     assert f"(pid {home.status()['pid']})" in listening
+
+
+def test_a_command_leaves_the_queue_without_a_log_for_the_next(home: Home) -> None:
+    """The queue's write-ahead log is folded into the database once the command's client
+    has its answer: the next command opening the queue does not read it all again (the
+    service's own read-only check may leave it there, empty)."""
+    home.start()
+    listed = home.run("queue")
+    assert listed.returncode == 0, listed.stderr
+    assert (home.path / "queue.sqlite").exists()
+    deadline = time.monotonic() + 10
+    while home.status()["running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = home.path / "queue.sqlite-wal"
+    assert (log.stat().st_size if log.exists() else 0) == 0

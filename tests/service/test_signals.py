@@ -46,19 +46,6 @@ def _state(pid: int) -> str:
         return ""
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
-
-
 def _until(condition: object, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,16 +86,16 @@ def test_a_killed_client_ends_its_command_and_a_dead_service_leaves_none_hanging
     home.start()
     service = home.status()["pid"]
     client = _running_command(home, silent)
-    [child] = _children(service)
+    [child] = home.commands()
     client.kill()
     client.wait()
-    assert _until(lambda: not _children(service)), "the command outlived its client"
+    assert _until(lambda: not home.commands()), "the command outlived its client"
     assert _until(lambda: home.status()["running"] == 0)  # reaped: all its threads ended
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
 
     client = _running_command(home, silent)
-    [child] = _children(service)
+    [child] = home.commands()
     os.kill(service, signal.SIGKILL)
     os.kill(child, signal.SIGKILL)
     _, err = client.communicate(timeout=10)
@@ -123,7 +110,7 @@ def test_ctrl_z_stops_the_command_and_fg_continues_it(home: Home, silent: str) -
     home.start()
     service = home.status()["pid"]
     client = _running_command(home, silent)
-    [child] = _children(service)
+    [child] = home.commands()
     client.send_signal(signal.SIGTSTP)
     assert _until(lambda: _state(client.pid) == "T" and _state(child) == "T"), (
         _state(client.pid),
@@ -140,12 +127,12 @@ def test_ctrl_z_stops_the_command_and_fg_continues_it(home: Home, silent: str) -
     assert client.returncode == 130 and err == "dicom-courier: interrupted\n"
 
     client = _running_command(home, silent)
-    [child] = _children(service)
+    [child] = home.commands()
     client.send_signal(signal.SIGTSTP)
     assert _until(lambda: _state(child) == "T")
     client.kill()
     client.wait()
-    assert _until(lambda: not _children(service)), "a stopped command outlived its client"
+    assert _until(lambda: not home.commands()), "a stopped command outlived its client"
     assert _until(lambda: home.status()["running"] == 0)  # reaped: all its threads ended
 
 
@@ -159,7 +146,7 @@ def test_stop_says_the_truth_while_a_command_runs_and_now_interrupts_it(
     home.start()
     service = home.status()["pid"]
     client = _running_command(home, silent)
-    [child] = _children(service)
+    [child] = home.commands()
     stopping = home.run("service", "stop", "--wait", "1")
     assert (stopping.returncode, stopping.stdout) == (
         1,

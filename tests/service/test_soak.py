@@ -12,19 +12,6 @@ CLIENTS = 8
 ROUNDS = 2
 
 
-def children(pid: int) -> list[str]:
-    """The service's children, zombies included."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[1] == str(pid):
-            found.append(entry.name)
-    return found
-
-
 def test_eight_clients_at_once_leave_nothing_behind(home: Home, tmp_path: Path) -> None:
     study = StudySpec("S", "Soak^Tree", "20240101", "soak", (SeriesSpec("CT", "ax", count=1),))
     write_files(tmp_path / "study", (study,))
@@ -48,6 +35,6 @@ def test_eight_clients_at_once_leave_nothing_behind(home: Home, tmp_path: Path) 
         _, expected, said = commands[index % len(commands)]
         assert (status, said in output, "Traceback" in output) == (expected, True, False), output
     assert home.status()["served"] == CLIENTS * ROUNDS
-    assert settles(lambda: len(children(pid)), 0) == 0  # reaped: no zombie
+    assert settles(lambda: len(home.commands(zombies=True)), 0) == 0  # reaped: no zombie
     assert settles(lambda: open_descriptors(pid), descriptors) == descriptors
     assert sorted(home.path.iterdir()) == files

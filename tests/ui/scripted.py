@@ -26,6 +26,7 @@ class ScriptedPrompter(Prompter):
         self.errors: list[tuple[str, str, str]] = []  # title, message, details
         self.told: list[tuple[str, str, str, bool]] = []  # title, text, details, warning
         self.questions: list[str] = []  # the text of each confirm
+        self.suggested: list[str] = []  # the path each save_file proposed
 
     def answer(self, kind: str, *values: Any) -> None:
         """Queue answers for questions of ``kind`` (open_file, open_folder, save_file, confirm,
@@ -44,6 +45,7 @@ class ScriptedPrompter(Prompter):
         return self._next("open_folder", title)  # type: ignore[no-any-return]
 
     def save_file(self, title: str, suggested: str, filters: str) -> Path | None:
+        self.suggested.append(suggested)
         return self._next("save_file", title)  # type: ignore[no-any-return]
 
     def confirm(self, title: str, text: str) -> bool:

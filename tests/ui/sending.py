@@ -1,10 +1,11 @@
-"""The panels and controllers of sending, wired as the window wires them, for the tests that
-drive sending without the window."""
+"""The panels and controllers of sending and receiving, wired as the window wires them, for
+the tests that drive them without the window."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from desktop.ui.controller import TransferController
+from desktop.ui.inbox_controller import InboxController
 from desktop.ui.node_checks import NodeChecks
 from desktop.ui.nodes_controller import NodesController
 from desktop.ui.send_controller import SendController
@@ -50,3 +51,10 @@ def sending(
         menu_actions=[],
     )
     return Sending(sources, nodes, transfers, checks, node_actions, jobs, controller)
+
+
+def receiving(qtbot, shell: Shell) -> InboxController:  # type: ignore[no-untyped-def]
+    """The Sources panel with the controller of its Inbox listener."""
+    sources = SourcesPanel(shell.services.inbox, shell.services.store)
+    qtbot.addWidget(sources)
+    return InboxController(shell, sources)

@@ -11,17 +11,15 @@ from PySide6.QtWidgets import QDialog
 
 from desktop.app import InboxSettings
 from desktop.core.config import load_config, set_listener_access
-from desktop.security.keystore import Keystore
-from desktop.ui.inbox_controller import InboxController
 from desktop.ui.shell import Shell
 from desktop.ui.widgets.access_list import ANYONE
 from desktop.ui.widgets.dialogs import INVALID
-from desktop.ui.widgets.sources import SourcesPanel
 from tests.helpers import cli, require_tool
 from tests.peers import LOOPBACK, dcmtk_client_tls, free_port
-from tests.pki import KEY_PASSWORD, Pki
+from tests.pki import Pki, trusting_keystore
 from tests.ui.clicking import button, click, press_ok
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.sending import receiving
 
 
 def client_fingerprint(pki: Pki) -> str:
@@ -70,12 +68,8 @@ def test_the_editor_saves_the_list_and_a_running_listener_applies_it_to_findscu(
 ) -> None:
     home = shell.services.home
     monkeypatch.setenv("DICOM_COURIER_HOME", str(home))  # the CLI's home is the GUI's
-    keystore = Keystore(home, lambda new: "a password")
-    keystore.import_cas(pki.path("root-only"))
-    keystore.import_identity("scp", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
-    sources = SourcesPanel(shell.services.inbox, shell.services.store)
-    qtbot.addWidget(sources)
-    controller = InboxController(shell, sources)
+    trusting_keystore(home, pki, "a password", {"scp": "server"})
+    controller = receiving(qtbot, shell)
     port = free_port()
     assert controller.apply_inbox(InboxSettings("COURIER", port, identity="scp"))
     assert findscu(pki, port, "FINDSCU").returncode == 0  # no list yet: anyone
@@ -170,9 +164,7 @@ def test_removing_the_last_entry_says_anyone_may_connect(
     statuses: list[str],
 ) -> None:
     set_listener_access(shell.services.home, ["VIEWER/query"])
-    sources = SourcesPanel(shell.services.inbox, shell.services.store)
-    qtbot.addWidget(sources)
-    controller = InboxController(shell, sources)
+    controller = receiving(qtbot, shell)
     shown: list[bool] = []
 
     def remove(editor: QDialog) -> None:
@@ -197,9 +189,7 @@ def test_a_ticked_box_left_with_no_service_is_refused_and_nothing_saved(
     prompter: ScriptedPrompter,
 ) -> None:
     set_listener_access(shell.services.home, ["VIEWER/query"])
-    sources = SourcesPanel(shell.services.inbox, shell.services.store)
-    qtbot.addWidget(sources)
-    controller = InboxController(shell, sources)
+    controller = receiving(qtbot, shell)
     said: list[str] = []
 
     def untick_all(editor: QDialog) -> None:
@@ -229,9 +219,7 @@ def test_a_revocation_made_while_the_editor_is_open_is_never_undone(
     home = shell.services.home
     monkeypatch.setenv("DICOM_COURIER_HOME", str(home))
     set_listener_access(home, ["WS/query,retrieve", "CT/store"])
-    sources = SourcesPanel(shell.services.inbox, shell.services.store)
-    qtbot.addWidget(sources)
-    controller = InboxController(shell, sources)
+    controller = receiving(qtbot, shell)
 
     def revoked_meanwhile_then_ok(editor: QDialog) -> None:
         assert cli(capsys, "access", "revoke", "WS")[0] == 0  # IT, from a shell

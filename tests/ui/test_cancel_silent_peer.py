@@ -11,15 +11,28 @@ import pytest
 from desktop.core.config import Node, add_node
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.ui.shell import Shell
-from tests.net.scripted_peer import Conversation, scripted_peer
-from tests.net.test_send_interrupted import commitment_left_unanswered
+from tests.net.scripted_peer import scripted_peer
+from tests.net.test_send_interrupted import commitment_left_unanswered, store_left_unanswered
 from tests.peers import LOOPBACK
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
-from tests.ui.sending import sending
+from tests.ui.sending import Sending, sending
 from tests.ui.test_send_controller import drop
 
 PROMPT = 1.0  # what stopping may take (thread scheduling on a loaded machine included)
+
+
+def _drop_a_study_on(qtbot, shell: Shell, wired: Sending, node: Node, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    """Write a two-image study into ``folder``, add ``node``, open the folder in Sources and
+    drop the study's patient on the node."""
+    study = StudySpec("P1", "Send^Test", "20240101", "chest", (SeriesSpec("CT", "ax", 2, 16, 16),))
+    write_files(folder, (study,))
+    add_node(shell.services.home, node)
+    wired.node_actions.refresh_nodes()
+    media = wired.sources.media
+    media.open_path(folder)
+    qtbot.waitUntil(lambda: media.tree is not None, timeout=20000)
+    drop(wired.nodes, media.model.mimeData([media.model.index(0, 0)]), node.name)
 
 
 def test_quitting_ends_a_transfer_waiting_on_a_silent_peer(
@@ -28,24 +41,11 @@ def test_quitting_ends_a_transfer_waiting_on_a_silent_peer(
     prompter: ScriptedPrompter,
     tmp_path: Path,
 ) -> None:
-    study = StudySpec("P1", "Send^Test", "20240101", "chest", (SeriesSpec("CT", "ax", 2, 16, 16),))
-    write_files(tmp_path / "media", (study,))
     stored = threading.Event()
-
-    def silent(peer: Conversation) -> None:
-        peer.accept()
-        peer.read_message()  # our C-STORE-RQ, never answered
-        stored.set()
-
     wired = sending(qtbot, shell)
-    with scripted_peer(silent) as peer:
-        add_node(shell.services.home, Node("Silent", "SCP", LOOPBACK, peer.port))
-        wired.node_actions.refresh_nodes()
-        sources = wired.sources
-        sources.media.open_path(tmp_path / "media")
-        qtbot.waitUntil(lambda: sources.media.tree is not None, timeout=20000)
-        model = sources.media.model
-        drop(wired.nodes, model.mimeData([model.index(0, 0)]), "Silent")
+    with scripted_peer(store_left_unanswered(stored)) as peer:
+        node = Node("Silent", "SCP", LOOPBACK, peer.port)
+        _drop_a_study_on(qtbot, shell, wired, node, tmp_path / "media")
         qtbot.waitUntil(stored.is_set, timeout=20000)
         start = time.monotonic()
         wired.jobs.stop_all()
@@ -66,19 +66,11 @@ def test_a_cancel_ends_a_commitment_request_the_peer_never_answers(
 ) -> None:
     """Left over: the cancel woke a store, but a storage commitment request left unanswered
     held the worker (and a quit) for the node's 60 s network timeout."""
-    study = StudySpec("P1", "Send^Test", "20240101", "chest", (SeriesSpec("CT", "ax", 2, 16, 16),))
-    write_files(tmp_path / "media", (study,))
     asked = threading.Event()
     wired = sending(qtbot, shell)
     with scripted_peer(commitment_left_unanswered(asked), connections=2) as peer:
         node = Node("Silent", "SCP", LOOPBACK, peer.port, commit=True, network_timeout=60)
-        add_node(shell.services.home, node)
-        wired.node_actions.refresh_nodes()
-        sources = wired.sources
-        sources.media.open_path(tmp_path / "media")
-        qtbot.waitUntil(lambda: sources.media.tree is not None, timeout=20000)
-        model = sources.media.model
-        drop(wired.nodes, model.mimeData([model.index(0, 0)]), "Silent")
+        _drop_a_study_on(qtbot, shell, wired, node, tmp_path / "media")
         qtbot.waitUntil(asked.is_set, timeout=20000)
         [job] = wired.transfers.rows
         start = time.monotonic()

@@ -12,11 +12,11 @@ from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.ui.inbox_controller import InboxController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.shell import Shell
-from desktop.ui.widgets.sources import SourcesPanel
 from tests.helpers import require_tool
 from tests.peers import LOOPBACK, free_port
 from tests.ui.clicking import press_ok, trigger
 from tests.ui.scripted import ScriptedPrompter
+from tests.ui.sending import receiving
 
 
 def test_the_listener_starts_as_typed_receives_and_stops(
@@ -28,9 +28,7 @@ def test_the_listener_starts_as_typed_receives_and_stops(
 ) -> None:
     import subprocess
 
-    sources = SourcesPanel(shell.services.inbox, shell.services.store)
-    qtbot.addWidget(sources)
-    controller = InboxController(shell, sources)
+    controller = receiving(qtbot, shell)
     assert controller.inbox is None and shell.services.listener is None
     port = free_port()
 
@@ -61,7 +59,8 @@ def test_the_listener_starts_as_typed_receives_and_stops(
     controller.edit_inbox()
     assert controller.inbox is None and shell.services.listener is None
     assert statuses[-1] == "Inbox listener stopped"
-    assert InboxController(shell, sources).inbox is None  # remembered: no listener next start
+    restarted = InboxController(shell, controller.sources)
+    assert restarted.inbox is None  # remembered: no listener next start
 
 
 def test_the_dialog_and_the_inbox_tab_say_whether_the_listener_runs(
@@ -133,3 +132,42 @@ def test_an_identity_no_peer_accepts_as_a_server_is_refused_in_the_dialog(
     assert window.sources.listener.text().endswith(f"on {port} (TLS, identity demo-pacs)")
     assert not prompter.errors
     window.services.stop_inbox()
+
+
+def test_a_study_uid_already_held_for_another_patient_is_a_warning_in_the_log(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    tmp_path: Path,
+) -> None:
+    """G19: the Inbox's listener kept such a study apart and said so only in Python's log;
+    the Log now says it in words (not a record dumped), and the history keeps it."""
+    import subprocess
+
+    from desktop.app import InboxSettings
+
+    controller = receiving(qtbot, shell)
+    port = free_port()
+    assert controller.apply_inbox(InboxSettings("MY_INBOX", port), save=False)
+    spec = (SeriesSpec("CT", "a", 1),)
+    [first] = write_files(tmp_path / "a", (StudySpec("P1", "A^A", "20240101", "s", spec),))
+    [second] = write_files(tmp_path / "b", (StudySpec("OTHER-42", "B^B", "20240101", "s", spec),))
+    from pydicom import dcmread
+
+    study = dcmread(first).StudyInstanceUID
+    other = dcmread(second)
+    other.StudyInstanceUID = study
+    other.save_as(second)
+    for sent in (first, second):
+        storescu = [require_tool("storescu"), "-aec", "MY_INBOX", LOOPBACK, str(port), sent]
+        subprocess.run([str(a) for a in storescu], check=True, capture_output=True, timeout=30)
+    said = f"study {study} received for patient OTHER-42 is already held for patient P1: "
+
+    def warned() -> bool:
+        return any(e.level == "warning" and e.summary.startswith(said) for e in shell.log.entries)
+
+    try:
+        qtbot.waitUntil(warned, timeout=10000)
+    finally:
+        controller.apply_inbox(None, save=False)
+    [kept] = [r for r in shell.services.history.read() if r["event"] == "study-of-two-patients"]
+    assert kept["warning"].startswith(said) and kept["calling"] == "STORESCU"

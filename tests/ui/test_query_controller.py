@@ -4,6 +4,7 @@ says how to turn it on."""
 
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop.app import InboxSettings, Services
 from desktop.core.config import Node, add_node
@@ -17,6 +18,9 @@ from tests.helpers import require_tool
 from tests.peers import LOOPBACK, dcmqrscp_config, free_port, running
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
+
+if TYPE_CHECKING:  # cryptography only when a test asks for the PKI
+    from tests.pki import Pki
 
 
 def test_find_then_retrieve_into_the_inbox_by_clicking(
@@ -148,3 +152,49 @@ def test_the_demo_pacs_retrieve_adds_a_study_to_the_inbox_and_counts_it(
     finally:
         window.close()
         pacs.stop()
+
+
+def test_a_retrieve_the_archive_cannot_deliver_says_nothing_reached_our_inbox(
+    qtbot,  # type: ignore[no-untyped-def]
+    shell: Shell,
+    prompter: ScriptedPrompter,
+    tmp_path: Path,
+    pki: "Pki",
+) -> None:
+    """G12 item 9 of findings7, as `move --listen` says it: Orthanc (TLS) knows our Inbox's
+    AE title at another port than the one our listener is on; its C-MOVE fails (0xC000) and
+    the Retrieve said only that, not the usual cause."""
+    from tests.net.test_qr_orthanc import STUDY
+    from tests.orthanc import running_orthanc
+    from tests.pki import KEY_PASSWORD
+
+    keystore = shell.services.keystore
+    keystore.import_cas(pki.path("root-only"))
+    keystore.import_identity("client", pki.path("client", ".p12"), file_password=KEY_PASSWORD)
+    keystore.import_identity("both", pki.path("server", ".p12"), file_password=KEY_PASSWORD)
+    panel = QueryPanel()
+    qtbot.addWidget(panel)
+    with running_orthanc(pki, tmp_path) as orthanc:
+        port = orthanc.dicom_port
+        add_node(
+            shell.services.home, Node("orthanc", "ORTHANC", LOOPBACK, port, True, identity="client")
+        )
+        settings = InboxSettings("COURIER", free_port(), identity="both")  # not its move_port
+        assert settings.port != orthanc.move_port
+        QueryController(shell, panel, lambda: settings)
+        panel.set_nodes(["orthanc"])
+        shell.services.start_inbox(settings, lambda record: None)
+        for path in write_files(tmp_path / "study", (STUDY,)):
+            orthanc.upload(path)
+        panel.patient_name.setText("Orthanc*")
+        click(qtbot, button(panel, "Find"))
+        qtbot.waitUntil(lambda: panel.results.rowCount() == 1, timeout=20000)
+        panel.results.selectRow(0)
+        click(qtbot, button(panel, "Retrieve selected to Inbox"))
+        qtbot.waitUntil(lambda: bool(prompter.errors), timeout=30000)
+    title, message, _ = prompter.errors[-1]
+    assert title == "Retrieve" and "the peer failed the retrieve" in message, message
+    assert (
+        f"nothing reached our listener on 127.0.0.1:{settings.port}: orthanc may know COURIER "
+        "at another address or port (its list of known AE titles says)"
+    ) in message, message

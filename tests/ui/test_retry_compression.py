@@ -10,10 +10,9 @@ from pydicom.uid import JPEGLSLossless
 from desktop.core.config import Node, add_node
 from desktop.demo import Demo
 from tests.helpers import cli
-from tests.peers import LOOPBACK, free_port, running, storescp_plain_command
-from tests.ui.clicking import button, click
+from tests.peers import LOOPBACK, free_port, storescp_plain
 from tests.ui.scripted import ScriptedPrompter
-from tests.ui.windows import window_on
+from tests.ui.windows import click_on_job, demo_series, stop_transfers, window_on
 
 
 def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
@@ -24,24 +23,18 @@ def test_retry_by_clicking_sends_a_command_line_job_with_its_own_compression(
     tmp_path: Path,
 ) -> None:
     port, received = free_port(), tmp_path / "received"
-    received.mkdir()
     add_node(demo.home, Node("Night PACS", "DCMTK_SCP", LOOPBACK, port, connect_timeout=2))
-    series = sorted(p for p in demo.media.rglob("SE*") if p.is_dir())[0]
-    count = sum(1 for p in series.iterdir() if p.is_file())
+    series, count = demo_series(demo)
     status, _, _ = cli(
         capsys, "send", "Night PACS", series, "--compress", "jpeg-ls-lossless", "--attempts", "1"
     )
     assert status == 1  # nothing listens yet
     window = window_on(qtbot, demo, prompter)
-    command = storescp_plain_command(received, port)
-    command.insert(1, "+xt")  # prefers JPEG-LS lossless, still takes uncompressed
-    with running(command, port, tmp_path / "scp.log"):
-        window.tabs.setCurrentWidget(window.transfers)
-        window.transfers.table.selectRow(window.transfers.rows[1])
-        click(qtbot, button(window.transfers, "Retry failed"))
+    # +xt: storescp prefers JPEG-LS lossless, still takes uncompressed
+    with storescp_plain(received, port, "+xt"):
+        click_on_job(qtbot, window, 1, "Retry failed")
         qtbot.waitUntil(lambda: window.transfers.progress_of(1) == (count, count), timeout=30000)
-    window.controller.stop_all()
-    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+    stop_transfers(qtbot, window)
     syntaxes = {
         str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID)
         for p in received.iterdir()

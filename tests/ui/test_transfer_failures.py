@@ -15,7 +15,7 @@ from tests.peers import LOOPBACK, free_port, running
 from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_stories import drop_on_node, open_demo, study_index
-from tests.ui.windows import window_on
+from tests.ui.windows import click_on_job, demo_series, demo_study, stop_transfers, window_on
 
 DEAD = "Night PACS"
 
@@ -101,7 +101,7 @@ def test_failed_and_done_jobs_of_the_command_line_are_listed_and_retried_by_clic
     dead, live = free_port(), free_port()
     add_dead_node(demo, dead)
     add_node(demo.home, Node("Live", "STORESCP", LOOPBACK, live))
-    study = next(p for p in demo.media.iterdir() if p.is_dir())
+    study = demo_study(demo)
     failed, _, _ = cli(capsys, "send", DEAD, study, "--attempts", "1")
     assert failed != 0
     with running([require_tool("storescp"), "--ignore", live], live, tmp_path / "live.log"):
@@ -111,12 +111,9 @@ def test_failed_and_done_jobs_of_the_command_line_are_listed_and_retried_by_clic
     assert cell(window, 1, 3) == "failed" and "refused" in cell(window, 1, 8)
     assert cell(window, 2, 3) == "done" and cell(window, 2, 8) == ""
     with running([require_tool("storescp"), "--ignore", dead], dead, tmp_path / "scp.log"):
-        window.tabs.setCurrentWidget(window.transfers)
-        window.transfers.table.selectRow(window.transfers.rows[1])
-        click(qtbot, button(window.transfers, "Retry failed"))
+        click_on_job(qtbot, window, 1, "Retry failed")
         qtbot.waitUntil(lambda: cell(window, 1, 3) == "done", timeout=30000)
-    window.controller.stop_all()
-    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+    stop_transfers(qtbot, window)
 
 
 def test_cancelling_a_waiting_job_by_clicking_says_cancelled_not_failed(
@@ -130,8 +127,7 @@ def test_cancelling_a_waiting_job_by_clicking_says_cancelled_not_failed(
     header = window.transfers.table.horizontalHeader()
     qtbot.waitUntil(lambda: header.sectionSize(8) >= 240)  # the reason is read, not elided
     assert header.sectionSize(8) > header.sectionSize(2)
-    window.transfers.table.selectRow(window.transfers.rows[job])
-    click(qtbot, button(window.transfers, "Cancel"))
+    click_on_job(qtbot, window, job, "Cancel")
     qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
     assert cell(window, job, 3) == "cancelled" and cell(window, job, 7) == ""
     assert window.statusBar().currentMessage() == f"Job {job} to {DEAD}: cancelled, 0 of 12 sent"
@@ -148,14 +144,12 @@ def test_cancelling_a_failed_job_by_clicking_counts_its_instances_cancelled(
     prompter: ScriptedPrompter,
 ) -> None:
     add_dead_node(demo, free_port())
-    study = next(p for p in demo.media.iterdir() if p.is_dir())
+    study = demo_study(demo)
     assert cli(capsys, "send", DEAD, study, "--attempts", "1")[0] != 0
     window = window_on(qtbot, demo, prompter)
     window.show()
     total = int(cell(window, 1, 7))
-    window.tabs.setCurrentWidget(window.transfers)
-    window.transfers.table.selectRow(window.transfers.rows[1])
-    click(qtbot, button(window.transfers, "Cancel"))
+    click_on_job(qtbot, window, 1, "Cancel")
     assert cell(window, 1, 3) == "cancelled" and cell(window, 1, 7) == ""
     assert window.statusBar().currentMessage() == f"Job 1 to {DEAD}: cancelled, 0 of {total} sent"
     status, out, _ = cli(capsys, "queue")
@@ -172,7 +166,7 @@ def test_jobs_the_command_line_runs_while_the_window_is_open_are_followed(
     the command line queued (and failed) later never appeared, nor could be retried, and a
     node renamed by `node edit` kept its old name in the rows."""
     add_dead_node(demo, free_port())
-    study = next(p for p in demo.media.iterdir() if p.is_dir())
+    study = demo_study(demo)
     assert window.transfers.rows == {}
     assert cli(capsys, "send", DEAD, study, "--attempts", "1")[0] != 0
     qtbot.waitUntil(lambda: 1 in window.transfers.rows, timeout=10000)
@@ -195,8 +189,7 @@ def test_retry_failed_and_cancel_answer_without_a_selection_and_on_a_done_job(
     live = free_port()
     add_dead_node(demo, free_port())
     add_node(demo.home, Node("Live", "STORESCP", LOOPBACK, live))
-    series = sorted(p for p in demo.media.rglob("SE*") if p.is_dir())[0]
-    count = sum(1 for p in series.iterdir() if p.is_file())
+    series, count = demo_series(demo)
     assert cli(capsys, "send", DEAD, series, "--attempts", "1")[0] == 1
     with running([require_tool("storescp"), "--ignore", live], live, tmp_path / "live.log"):
         assert cli(capsys, "send", "Live", series)[0] == 0
@@ -212,11 +205,9 @@ def test_retry_failed_and_cancel_answer_without_a_selection_and_on_a_done_job(
     click(qtbot, button(window.transfers, "Retry failed"))
     assert status() == f"Retrying 2 failed job(s) (1, 3): {2 * count} instance(s) re-queued"
     assert cell(window, 1, 3) != "failed" and cell(window, 3, 3) != "failed"
-    window.controller.stop_all()
-    qtbot.waitUntil(lambda: not window.controller.busy(), timeout=30000)
+    stop_transfers(qtbot, window)
 
-    window.transfers.table.selectRow(window.transfers.rows[2])
-    click(qtbot, button(window.transfers, "Retry failed"))
+    click_on_job(qtbot, window, 2, "Retry failed")
     assert status() == "Job 2 is done: nothing to retry" and cell(window, 2, 3) == "done"
     queue = TransferQueue(demo.home / "queue.sqlite")
     assert queue.job(2).state == "done"

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QModelIndex, QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication
 
 from desktop.app import InboxSettings, Services
 from desktop.core.display import Window
@@ -20,9 +20,9 @@ from desktop.core.presets import CT_PRESETS, Computed
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
-from desktop.ui.widgets.send_confirmation import SendConfirmation
 from desktop.ui.widgets.viewer import ViewerPanel
 from tests.helpers import cli
+from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_flow import open_demo_media
 from tests.ui.test_stories import drop_on_node
 
@@ -40,10 +40,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="module")
-def window(demo: Demo) -> Iterator[MainWindow]:
+def prompter() -> ScriptedPrompter:
+    """Answers the module window's questions: a send is confirmed as it opens."""
+    scripted = ScriptedPrompter()
+    scripted.defaults["confirm"] = True
+    return scripted
+
+
+@pytest.fixture(scope="module")
+def window(demo: Demo, prompter: ScriptedPrompter) -> Iterator[MainWindow]:
     services = Services(demo.home, lambda new: demo.password)
-    main = MainWindow(services, InboxSettings(DEMO_AE, demo.port, identity="demo-pacs"))
-    main.sending.confirm_send = lambda node, items: SendConfirmation("", None)  # type: ignore[method-assign]
+    inbox = InboxSettings(DEMO_AE, demo.port, identity="demo-pacs")
+    main = MainWindow(services, inbox, prompter=prompter)
     main.show()
     yield main
     main.controller.stop_all()
@@ -212,28 +220,23 @@ def test_cine_plays_pauses_and_steps_with_its_shortcuts(
 
 
 def test_exports_propose_a_name_and_remember_the_folder(  # type: ignore[no-untyped-def]
-    qtbot, window: MainWindow, demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot, window: MainWindow, prompter: ScriptedPrompter, demo: Demo, tmp_path: Path
 ) -> None:
     viewer = open_study(qtbot, window, demo, CT_STUDY)
-    proposed: list[str] = []
     folder = tmp_path / "exports"
     folder.mkdir()
-
-    def answer(parent, title, suggestion, kinds):  # type: ignore[no-untyped-def]
-        proposed.append(suggestion)
-        return str(folder / Path(suggestion).name), kinds
-
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
+    video, image = folder / "Demo_Alice-S1-CT-Axial_5_mm.mp4", folder / "image.png"
+    prompter.answer("save_file", video, image)
     viewer.export_mp4_action.trigger()
-    video = folder / "Demo_Alice-S1-CT-Axial_5_mm.mp4"
     qtbot.waitUntil(video.exists, timeout=30000)
-    assert Path(proposed[0]).name == video.name
+    assert Path(prompter.suggested[-1]).name == video.name
     with av.open(str(video)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 24  # the whole series, in order
 
     viewer.export_png_action.trigger()
-    assert Path(proposed[1]) == folder / "Demo_Alice-S1-CT-Axial_5_mm-0013.png"  # remembered
-    qtbot.waitUntil(Path(proposed[1]).exists, timeout=10000)
+    remembered = folder / "Demo_Alice-S1-CT-Axial_5_mm-0013.png"  # in the folder chosen before
+    assert Path(prompter.suggested[-1]) == remembered
+    qtbot.waitUntil(image.exists, timeout=10000)
 
 
 def test_the_gui_s_image_32_is_the_command_line_s_frame_32(  # type: ignore[no-untyped-def]
@@ -242,23 +245,18 @@ def test_the_gui_s_image_32_is_the_command_line_s_frame_32(  # type: ignore[no-u
     window: MainWindow,
     demo: Demo,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    prompter: ScriptedPrompter,
 ) -> None:
     """G6 of findings7: the viewer's 'Image 32/48', exported as …-0032.png, was `export
     --frame 31`; both count from 1 now, as DICOM does."""
     viewer = open_study(qtbot, window, demo, XA_STUDY)
     expect_image(qtbot, viewer, 31, lambda: viewer.slider.setValue(31))
     assert "Image 32/48" in viewer.canvas.overlay["bottom-right"]
-    saved: list[Path] = []
-
-    def answer(parent, title, suggestion, kinds):  # type: ignore[no-untyped-def]
-        saved.append(tmp_path / Path(suggestion).name)
-        return str(saved[0]), kinds
-
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
+    exported = tmp_path / "gui.png"
+    prompter.answer("save_file", exported)
     viewer.export_png_action.trigger()
-    assert saved[0].name.endswith("-0032.png")
-    qtbot.waitUntil(saved[0].exists, timeout=10000)
+    assert prompter.suggested[-1].endswith("-0032.png")
+    qtbot.waitUntil(exported.exists, timeout=10000)
     [cine] = {Path(str(image.instance.path)) for image in viewer.stack.images}  # type: ignore[union-attr]
     shown = viewer.shown.window  # type: ignore[union-attr]
     window_level = f"--window={shown.center},{shown.width}"  # as displayed
@@ -266,7 +264,7 @@ def test_the_gui_s_image_32_is_the_command_line_s_frame_32(  # type: ignore[no-u
         out = tmp_path / f"{frame}.png"
         status, _, err = cli(capsys, "export", cine, "--png", out, "--frame", frame, window_level)
         assert status == 0, err
-    gui = QImage(str(saved[0]))
+    gui = QImage(str(exported))
     assert QImage(str(tmp_path / "32.png")) == gui != QImage(str(tmp_path / "31.png"))
 
 

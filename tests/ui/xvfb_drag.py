@@ -10,17 +10,25 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QDialog
 
 from desktop.demo import DEMO_NODE
 from desktop.ui.launch import build_window
 from desktop.ui.main_window import application
+from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.send_confirmation import SendConfirmation
+
+
+class ConfirmingPrompter(Prompter):
+    """A send is confirmed as it opens (nobody is there to click OK); other dialogs as usual."""
+
+    def run(self, dialog: QDialog) -> bool:
+        return isinstance(dialog, SendConfirmation) or super().run(dialog)
 
 
 def main(screenshot: Path) -> int:
     app = application()
-    window = build_window(demo=True)
-    window.sending.confirm_send = lambda node, items: SendConfirmation("", None)  # type: ignore[method-assign]
+    window = build_window(demo=True, prompter=ConfirmingPrompter())
     window.resize(1400, 860)
     window.show()
     outcome = {"dropped": False, "done": False}

@@ -48,6 +48,8 @@ LOGIN = Code("110122", "DCM", "Login")
 LOGOUT = Code("110123", "DCM", "Logout")
 NODE_AUTHENTICATION = Code("110126", "DCM", "Node Authentication")
 SECURITY_CONFIGURATION = Code("110129", "DCM", "Security Configuration")
+#: CID 403 is extensible and names no alert for patient data in conflict: a local code.
+STUDY_OF_TWO_PATIENTS = Code("STUDY-2-PATIENTS", "99COURIER", "Study UID of Two Patients")
 
 APPLICATION = Code("110150", "DCM", "Application")
 LAUNCHER = Code("110151", "DCM", "Application Launcher")
@@ -371,6 +373,27 @@ def security_alert(
         event_types=(kind,),
         outcome_description=description,
         objects=(alert,),
+    )
+
+
+def study_of_two_patients(
+    local: Local, *, sender: Node, study: Study, others: Iterable[str], description: str
+) -> AuditMessage:
+    """110113: ``sender`` delivered ``study`` (its patient) under a Study Instance UID we
+    already held for ``others`` (Patient IDs); kept apart, to be checked (A.5.3.10)."""
+    patients = tuple(
+        ParticipantObject(other, PATIENT_NUMBER, PERSON, PATIENT_ROLE) for other in others
+    )
+    return AuditMessage(
+        SECURITY_ALERT,
+        "E",
+        Outcome.MINOR_FAILURE,
+        _now(),
+        (local.process(requestor=False), sender.participant(requestor=True, role=SOURCE)),
+        local.host,
+        event_types=(STUDY_OF_TWO_PATIENTS,),
+        outcome_description=description,
+        objects=(*study.objects(), *patients),
     )
 
 

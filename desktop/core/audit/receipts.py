@@ -16,14 +16,14 @@ class Receipts:
     def __init__(self, report: Callable[[Node, Study], None], *, quiet: float = QUIET) -> None:
         self.report = report
         self.quiet = quiet
-        self._pending: dict[tuple[Node, str], Study] = {}
+        self._pending: dict[tuple[Node, str, str], Study] = {}  # sender, study, patient
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def add(self, sender: Node, study: Study) -> None:
         with self._condition:
-            known = self._pending.setdefault(
-                (sender, study.study_uid),
+            known = self._pending.setdefault(  # a study UID of two patients: two studies
+                (sender, study.study_uid, study.patient_id),
                 Study(study.study_uid, study.patient_id, study.patient_name, study.accession),
             )
             known.sop_classes.update(study.sop_classes)
@@ -48,6 +48,6 @@ class Receipts:
             self._report(batch)
             return
 
-    def _report(self, batch: dict[tuple[Node, str], Study]) -> None:
-        for (sender, _), study in batch.items():
+    def _report(self, batch: dict[tuple[Node, str, str], Study]) -> None:
+        for (sender, *_), study in batch.items():
             self.report(sender, study)

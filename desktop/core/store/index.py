@@ -45,6 +45,16 @@ class IndexedFile:
     values: dict[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class SharedStudy:
+    """A study UID the index already held for other patients when a file filed it under
+    ``patient_id`` (kept apart: one study per patient)."""
+
+    study_uid: str
+    patient_id: str
+    others: tuple[str, ...]
+
+
 def quoted(keyword: str) -> str:
     return f'"{keyword}"'
 
@@ -188,8 +198,9 @@ class Index:
         """Every row ``sql`` selects."""
         return self.connection.execute(sql, parameters).fetchall()
 
-    def put(self, record: IndexedFile) -> None:
-        """Index one file (replacing what was indexed for its path), in the open transaction."""
+    def put(self, record: IndexedFile) -> SharedStudy | None:
+        """Index one file (replacing what was indexed for its path), in the open transaction;
+        the study it files under its patient anew while other patients hold its UID, if so."""
         execute = self.connection.execute
         uid = record.values.get(UNIQUE["IMAGE"], "")
         old = execute(
@@ -199,6 +210,7 @@ class Index:
             execute("DELETE FROM instances WHERE id = ?", (old[0],))
         values = record.values
         parent: int | None = None
+        shared = None
         for level, upsert in UPSERT.items():
             parameters = (
                 *(() if parent is None else (parent,)),
@@ -206,10 +218,10 @@ class Index:
             )
             known = self._upserted.get((level, parameters))
             if known is None:  # files of one series come together: skip repeated upserts
+                if level == "STUDY":
+                    shared = self._shared(values, patient=parent)
                 known = int(execute(upsert, parameters).fetchone()[0])
                 self._upserted[(level, parameters)] = known
-                if level == "STUDY":
-                    self._warn_if_shared(values.get(UNIQUE["STUDY"], ""))
             parent = known
         kept_beside = execute(
             'SELECT count(*) FROM instances WHERE "SOPInstanceUID" = ? AND kept_beside = 0',
@@ -229,25 +241,30 @@ class Index:
         )
         if old is not None and (old[1], old[2]) != (parent, uid):  # the file changed hands
             self.prune()
+        return shared
 
-    def _warn_if_shared(self, study: str) -> None:
-        """Log a study UID the index holds under more than one patient (kept apart)."""
-        patients = [
-            row[0]
-            for row in self.rows(
-                'SELECT DISTINCT p."PatientID" FROM studies s JOIN patients p ON p.id = s.patient '
-                'WHERE s."StudyInstanceUID" = ? ORDER BY p."PatientID"',
-                (study,),
-            )
-        ]
-        if len(patients) > 1:
-            log.warning(
-                "study %s holds instances of %d patients: %s; they are kept apart, check the "
-                "study before using it",
-                study,
-                len(patients),
-                ", ".join(patients),
-            )
+    def _shared(self, values: dict[str, str], *, patient: int | None) -> SharedStudy | None:
+        """The study of ``values`` when other patients than ``patient`` (a row id) hold its
+        UID and ``patient`` does not yet: logged, as it is kept apart."""
+        study = values.get(UNIQUE["STUDY"], "")
+        holders = self.rows(
+            'SELECT s.patient, p."PatientID" FROM studies s JOIN patients p ON p.id = s.patient '
+            'WHERE s."StudyInstanceUID" = ?',
+            (study,),
+        )
+        if not holders or any(row[0] == patient for row in holders):
+            return None
+        mine = values.get("PatientID", "")
+        shared = SharedStudy(study, mine, tuple(sorted({str(row[1]) for row in holders})))
+        patients = sorted({mine, *shared.others})
+        log.warning(
+            "study %s holds instances of %d patients: %s; they are kept apart, check the "
+            "study before using it",
+            study,
+            len(patients),
+            ", ".join(patients),
+        )
+        return shared
 
     def mark_complete(self) -> None:
         """Record, in the open transaction, that every file has been indexed once."""

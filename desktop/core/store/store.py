@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from desktop.core.files import private_folder
 from desktop.core.header import read_header
 from desktop.core.model import InstanceEntry, MediaTree, Problem, build_tree
 from desktop.core.store import query
-from desktop.core.store.index import CorruptIndexError, Index, IndexedFile
+from desktop.core.store.index import CorruptIndexError, Index, IndexedFile, SharedStudy
 from desktop.core.store.keys import BROWSER_COLUMNS, COLUMNS, FILE_TAGS
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,10 @@ TREE_COLUMNS = tuple(
     )
     for name in names.split()
 )
+
+
+#: Told of a study UID that a queued file filed under its patient while others held it.
+Shared = Callable[[SharedStudy], None]
 
 
 class StoreError(CourierError):
@@ -81,7 +85,7 @@ class Store:
         self.first_indexing: ReindexReport | None = None  # when this opening built the index
         self._lock = threading.Lock()  # the connection
         self._adding = threading.Lock()  # one batch of queued files at a time
-        self._queued: list[Path] = []
+        self._queued: list[tuple[Path, Shared | None]] = []
         self._wake = threading.Condition()
         self._worker: threading.Thread | None = None
         self._closing = False
@@ -166,15 +170,16 @@ class Store:
         with self._lock, self._index.transaction():
             self._index.put(record)
 
-    def add_soon(self, path: Path) -> None:
+    def add_soon(self, path: Path, *, shared: Shared | None = None) -> None:
         """Queue a file for indexing on the store's own thread, many per transaction, and
         return at once (a listener's association thread goes on answering). Every read of
         this store object (find, locate, holds, tree) indexes what is queued first; a file
-        that cannot be indexed is logged."""
+        that cannot be indexed is logged. ``shared`` is told, once the file is indexed, when
+        it put its study UID under a second patient."""
         with self._wake:
             if self._closing:
                 raise StoreError(f"the store of {self.folder} is closed")
-            self._queued.append(Path(path))
+            self._queued.append((Path(path), shared))
             if self._worker is None:
                 self._worker = threading.Thread(
                     target=self._index_queued, name="store-indexer", daemon=True
@@ -199,14 +204,22 @@ class Store:
             if not paths:
                 return
             records = []
-            for path in paths:
+            for path, tell in paths:
                 try:
-                    records.append(self._read(path))
+                    records.append((self._read(path), tell))
                 except StoreError as error:
                     log.warning("not indexed: %s", error)
+            told = []
             with self._lock, self._index.transaction():
-                for record in records:
-                    self._index.put(record)
+                for record, tell in records:
+                    found = self._index.put(record)
+                    if found is not None and tell is not None:
+                        told.append((tell, found))
+            for tell, found in told:  # once committed: a reader told sees it
+                try:
+                    tell(found)
+                except Exception:  # the teller's failure never stops the indexing
+                    log.exception("telling of study %s of two patients failed", found.study_uid)
 
     @contextmanager
     def _reading(self) -> Iterator[Index]:

@@ -19,6 +19,7 @@ from desktop.core.model import (
     Study,
     frames_of,
 )
+from desktop.net.store import StoreItem
 
 if TYPE_CHECKING:  # pydicom (~0.5 s to import) is not needed to show the window
     from desktop.signing import FileCheck
@@ -72,24 +73,42 @@ def instances_of(node: Node) -> Iterable[Instance]:
             yield from instances_of(study)
 
 
-def instance_payloads(instances: Iterable[Instance]) -> list[dict[str, Any]]:
-    """What a node needs to send each sendable instance (missing and damaged ones left out)."""
+def store_items(instances: Iterable[Instance]) -> list[StoreItem]:
+    """The sendable instances (missing and damaged ones left out), as a send takes them."""
     return [
-        {
-            "path": str(i.path),
-            "sop_class_uid": i.sop_class_uid,
-            "sop_instance_uid": i.sop_instance_uid,
-            "transfer_syntax_uid": i.transfer_syntax_uid,
-            "size": i.size or 0,
-        }
+        StoreItem(i.path, i.sop_class_uid, i.sop_instance_uid, i.transfer_syntax_uid, i.size or 0)
         for i in instances
         if i.path is not None and i.status not in (InstanceStatus.MISSING, InstanceStatus.DAMAGED)
     ]
 
 
 def encode_instances(instances: Iterable[Instance]) -> bytes:
-    """The drag payload: ``instance_payloads`` as JSON."""
-    return json.dumps(instance_payloads(instances)).encode("utf-8")
+    """The drag payload: the ``store_items`` of ``instances``, as JSON."""
+    records = [
+        {
+            "path": str(i.path),
+            "sop_class_uid": i.sop_class_uid,
+            "sop_instance_uid": i.sop_instance_uid,
+            "transfer_syntax_uid": i.transfer_syntax_uid,
+            "size": i.size,
+        }
+        for i in store_items(instances)
+    ]
+    return json.dumps(records).encode("utf-8")
+
+
+def decode_instances(payload: bytes) -> list[StoreItem]:
+    """The items a drag payload (``encode_instances``) holds."""
+    return [
+        StoreItem(
+            Path(p["path"]),
+            p["sop_class_uid"],
+            p["sop_instance_uid"],
+            p["transfer_syntax_uid"],
+            p["size"],
+        )
+        for p in json.loads(payload.decode("utf-8"))
+    ]
 
 
 class MediaTreeModel(QStandardItemModel):

@@ -1,6 +1,5 @@
 """Nodes: the configured PACS, a drop target for studies, with echo and TLS checks."""
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
@@ -27,7 +26,7 @@ from desktop.core.deid.table import Option
 from desktop.net.compression import in_words, is_lossy
 from desktop.ui.errors import gui_words
 from desktop.ui.icons import icon
-from desktop.ui.models.media_model import MIME_TYPE
+from desktop.ui.models.media_model import MIME_TYPE, decode_instances
 from desktop.ui.node_checks import Check
 from desktop.ui.widgets.dialogs import fit, ok_cancel, problem_label, refuse, scrolling
 from desktop.ui.widgets.narrow import FlowLayout
@@ -39,7 +38,7 @@ NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 class NodeList(QListWidget):
     """The node list; dropping instances on a node asks to send them there."""
 
-    dropped = Signal(str, list)  # node name, instance payloads
+    dropped = Signal(str, list)  # node name, the dropped instances' StoreItems
 
     def __init__(self) -> None:
         super().__init__()
@@ -69,9 +68,9 @@ class NodeList(QListWidget):
         if item is None or not event.mimeData().hasFormat(MIME_TYPE):
             event.ignore()
             return
-        payload = json.loads(bytes(event.mimeData().data(MIME_TYPE).data()).decode("utf-8"))
+        items = decode_instances(bytes(event.mimeData().data(MIME_TYPE).data()))
         event.acceptProposedAction()
-        self.dropped.emit(item.data(NAME_ROLE), payload)
+        self.dropped.emit(item.data(NAME_ROLE), items)
 
 
 class NodeDialog(QDialog):

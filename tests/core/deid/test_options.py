@@ -5,6 +5,7 @@ their text cleaned; overlay bitmaps still removed), each recorded with its CID 7
 
 from io import BytesIO
 
+import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ImplicitVRLittleEndian
@@ -13,9 +14,8 @@ from desktop.core.deid.mapping import KeyedMapping
 from desktop.core.deid.passthrough import encode, split
 from desktop.core.deid.profile import Profile
 from desktop.core.deid.table import Option
-from tests.core.deid.test_table_rows import _isolated_home
 
-__all__ = ["_isolated_home"]  # fixture, used by name
+pytestmark = pytest.mark.homeless  # the profile reads and writes no file under the home
 KEY = bytes(32)
 NAME = "Secretname^Jane"
 SECRET = "Seen by Secretname, MRN 98765432, stable"

@@ -26,6 +26,7 @@ from desktop.core.deid.table import Option
 TABLE = Path(__file__).resolve().parents[3] / "desktop/core/deid/table_e1_1.json"
 ROWS = json.loads(TABLE.read_text())
 KEY = b"k" * 32
+pytestmark = pytest.mark.homeless  # the profile reads and writes no file under the home
 PATIENT_ID = "PID-0042"
 ORIGINAL_UID = "1.2.826.0.1.3680043.8.498.424242"
 INNER_UID = "1.2.826.0.1.3680043.8.498.777"
@@ -220,9 +221,3 @@ def _check_clean(value: Any, vr: str, mapping: KeyedMapping, inner: str) -> None
         assert "Doe" not in str(value).title() and "DOE" not in str(value).upper().split("_")[0]
     else:  # times and numbers: kept (a whole-day shift keeps the time of day)
         assert value == _sample(vr)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home() -> None:
-    """Replaces the suite's per-test home (1,215 temporary folders): the profile reads and
-    writes no file under the home."""

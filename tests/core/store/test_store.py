@@ -12,6 +12,7 @@ from pydicom import Dataset
 
 from desktop.core.archive import InvalidQueryError
 from desktop.core.store import Store, StoreError
+from desktop.core.store.index import SharedStudy
 from tests.core.store.conftest import STUDY_A, STUDY_B, STUDY_C
 from tests.core.store.making import CT, MR, dataset, filed, write
 
@@ -308,3 +309,20 @@ def test_indexing_a_study_uid_of_another_patient_is_logged(
         _foreign(store)
     [warning] = [r.getMessage() for r in caplog.records if "holds instances" in r.getMessage()]
     assert warning.startswith(f"study {STUDY_A} holds instances of 2 patients: OTHER-42, P1;")
+
+
+def test_a_queued_file_that_shares_a_study_uid_is_told_once_indexed(store: Store) -> None:
+    told: list[SharedStudy] = []
+    first = filed(
+        store.folder,
+        dataset(PatientID="OTHER-42", StudyInstanceUID=STUDY_A, SeriesInstanceUID="1.9.1"),
+    )
+    second = filed(
+        store.folder,
+        dataset(PatientID="OTHER-42", StudyInstanceUID=STUDY_A, SeriesInstanceUID="1.9.2"),
+    )
+    store.add_soon(first, shared=told.append)
+    store.counts()  # indexes what is queued
+    store.add_soon(second, shared=told.append)  # the conflict is known by now: told once
+    store.counts()
+    assert told == [SharedStudy(STUDY_A, "OTHER-42", ("P1",))]
