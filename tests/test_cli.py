@@ -382,8 +382,9 @@ def test_the_process_command_leaves_its_objects_frozen_for_the_exit(
     assert "no nodes yet" in capsys.readouterr().out
 
 
-def _two_patients_of_one_study(folder: Path) -> str:
-    """A sample CT and a copy of it (same study) naming another patient; the study's UID."""
+def _two_patients_of_one_study(folder: Path, other: str = "OTHER-42") -> str:
+    """A sample CT and a copy of it (same study) naming another patient (Patient ID
+    ``other``); the study's UID."""
     import pydicom
     from pydicom.uid import generate_uid
 
@@ -391,7 +392,7 @@ def _two_patients_of_one_study(folder: Path) -> str:
     source = folder / "ct.dcm"
     source.write_bytes(sample_file("CT_small.dcm").read_bytes())
     foreign = pydicom.dcmread(source)
-    foreign.PatientID, foreign.PatientName = "OTHER-42", "Other^Patient"
+    foreign.PatientID, foreign.PatientName = other, "Other^Patient"
     foreign.SOPInstanceUID = foreign.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     foreign.save_as(folder / "aa_other.dcm", enforce_file_format=True)
     return str(foreign.StudyInstanceUID)
@@ -427,6 +428,21 @@ def test_send_warns_of_a_study_uid_of_two_patients(
         status, out, err = run(capsys, "send", "peer", str(tmp_path / "cd1"), "--study", study)
     assert status == 0 and "sent 2 of 2" in out
     assert f"warning: study {study} holds instances of 2 patients: " in err
+
+
+def test_the_warning_of_two_patients_shows_their_ids_never_obeyed_by_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """send's and export-media's warning names the patients by their IDs, the files' text:
+    one holding ESC sequences went raw to the terminal (E7 of findings8)."""
+    study = _two_patients_of_one_study(tmp_path / "cd1", other="OTHER\x1b[2J")
+    monkeypatch.setenv("DICOM_COURIER_HOME", str(tmp_path / "home"))
+    status, _, err = run(
+        capsys,
+        *("export-media", "--study", study, "--from", str(tmp_path / "cd1")),
+        *("--out", str(tmp_path / "out")),
+    )
+    assert status == 0 and "OTHER\\x1b[2J (1)" in err and "\x1b" not in err
 
 
 def test_export_media_of_a_study_uid_of_two_patients_warns_and_audits_both(

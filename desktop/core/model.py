@@ -10,6 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from desktop.core.shown import shown
+
 
 class InstanceStatus(StrEnum):
     """How an instance relates to the media's index."""
@@ -287,7 +289,7 @@ def shared_warnings(trees: Iterable[MediaTree], study_uids: Collection[str] | No
     """A warning for each study of ``study_uids`` (None: all) whose instances name more than
     one patient."""
     return [
-        f"warning: {problem.reason}"
+        f"warning: {shown(problem.reason)}"  # it names patients by the files' own text
         for tree in trees
         for problem in tree.problems
         if isinstance(problem, SharedStudy)
