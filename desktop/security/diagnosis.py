@@ -14,6 +14,8 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from desktop.core.shown import shown
+
 if TYPE_CHECKING:
     from desktop.security.certificate_facts import CertificateInfo
 
@@ -82,6 +84,11 @@ class Diagnosis:
     code: str
     summary: str
     advice: str
+
+    def __post_init__(self) -> None:
+        # They name certificates and hosts, the peer's words: shown, never obeyed by a terminal.
+        object.__setattr__(self, "summary", shown(self.summary))
+        object.__setattr__(self, "advice", shown(self.advice))
 
     def line(self) -> str:
         return f"{self.summary}. {self.advice}"

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from desktop.security.pki import Issued
-from tests.helpers import cli, require_tool
+from tests.helpers import cli, require_tool, sample_file
 from tests.peers import free_port, running, storescp_tls_command
 from tests.pki import KEY_PASSWORD, Pki, revocation_list
 
@@ -332,3 +332,33 @@ def test_a_servers_certificate_names_are_shown_never_obeyed_by_the_terminal(
         status, out, err = cli(capsys, "tls-check", "127.0.0.1", port)
     assert status == 0 and "CN=evil\\x1b]0\\;owned\\x07\\x1b[2J" in out, out + err
     assert "\x1b" not in out + err and "\x07" not in out + err
+
+
+def test_a_refused_servers_certificate_named_by_echo_and_send_is_shown_never_obeyed(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    pki: Pki,
+    keystore_password: str,
+    key_password_file: Path,
+    tmp_path: Path,
+) -> None:
+    """echo's and send's reason for a TLS refusal names the server's certificate, which any
+    server chooses: its escape sequences reached the terminal (E15 of findings8)."""
+    from desktop.security.pki import make_leaf
+    from tests.peers import python_tls_server, server_context_for
+
+    make_leaf("evil\x1b]0;owned\x07", pki.rogue_root).write(
+        pki.folder, "hostile-rogue", KEY_PASSWORD
+    )
+    cli(capsys, "keystore", "import-ca", pki.path("root-only"))
+    import_site_a(capsys, pki, key_password_file)
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "ct.dcm").write_bytes(sample_file("CT_small.dcm").read_bytes())
+    with python_tls_server(server_context_for(pki, "hostile-rogue")) as port:
+        node = ["--ae", "EVIL", "--host", "127.0.0.1", "--port", port, "--tls"]
+        cli(capsys, "node", "add", "evil", *node, "--identity", "site-a")
+        echoed = cli(capsys, "echo", "evil")
+        sent = cli(capsys, "send", "evil", tmp_path / "study")
+    for status, out, err in (echoed, sent):
+        assert status == 1 and "CN=evil\\x1b]0\\;owned\\x07" in err, out + err
+        assert "\x1b" not in out + err and "\x07" not in out + err
