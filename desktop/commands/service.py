@@ -5,7 +5,6 @@ unlocked, holds the keystore's secrets in memory until ``--for`` runs out."""
 import argparse
 import datetime as dt
 import gc
-import json
 import os
 import re
 import signal
@@ -13,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from desktop.core.errors import CourierError
 from desktop.core.paths import courier_home
 from desktop.security.passwords import PASSWORD_ENV
 from desktop.warm import wire
+from desktop.warm.control import ask
 
 if TYPE_CHECKING:
     from desktop.security.keystore import Unlocked
@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     from desktop.warm.server import Lease, Service
 
     home = courier_home()
-    if (running := _ask(home, wire.STATUS)) is not None:
+    if (running := ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     preload()
     gc.freeze()  # what is loaded stays: the children's collections skip it, pages stay shared
@@ -223,9 +223,9 @@ def warm_up(lease: "Lease") -> None:
 
 def _start(args: argparse.Namespace) -> int:
     home = courier_home()
-    if args.unlock and _ask(home, wire.STATUS) is not None:  # as at login: unlock it
+    if args.unlock and ask(home, wire.STATUS) is not None:  # as at login: unlock it
         return _unlock(args)
-    if (running := _ask(home, wire.STATUS)) is not None:
+    if (running := ask(home, wire.STATUS)) is not None:
         raise CourierError(f"a warm service runs already for {home} (pid {running['pid']})")
     frozen = getattr(sys, "frozen", False)  # the installed bundle: its executable is the CLI
     # -P: not the current directory first on its path (a "desktop" package there would be
@@ -266,8 +266,8 @@ def _stop(args: argparse.Namespace) -> int:
     from desktop.warm.server import LOCK_NAME, holder
 
     home = courier_home()
-    status = _ask(home, wire.STATUS)
-    if status is not None and _ask(home, wire.STOP) is not None:
+    status = ask(home, wire.STATUS)
+    if status is not None and ask(home, wire.STOP) is not None:
         pid, commands = status["pid"], status["commands"]
     elif (held := holder(home / LOCK_NAME)) is not None and held.stopping:
         pid, commands = held.pid, _children(held.pid)  # asked before: stopping already
@@ -308,7 +308,7 @@ def _status(_args: argparse.Namespace) -> int:
     from desktop.warm.server import LOCK_NAME, holder
 
     home = courier_home()
-    status = _ask(home, wire.STATUS)
+    status = ask(home, wire.STATUS)
     if status is None:
         held = holder(home / LOCK_NAME)
         if held is not None and held.stopping:
@@ -328,7 +328,7 @@ def _status(_args: argparse.Namespace) -> int:
 
 def _lock(_args: argparse.Namespace) -> int:
     home = courier_home()
-    if _ask(home, wire.LOCK) is None:
+    if ask(home, wire.LOCK) is None:
         print(f"no warm service runs for {home}")
         return 1
     print("the warm service has forgotten the keystore's secrets: commands ask again")
@@ -341,11 +341,11 @@ def _unlock(args: argparse.Namespace) -> int:
     from desktop.security.passwords import password_source
 
     home = courier_home()
-    if _ask(home, wire.STATUS) is None:
+    if ask(home, wire.STATUS) is None:
         print(f"no warm service runs for {home} ('service start --unlock' starts one unlocked)")
         return 1
     password = password_source(args.password_file, str(home.absolute()))(False)
-    answer = _ask(home, wire.UNLOCK, b"%d" % args.lasting, password.encode())
+    answer = ask(home, wire.UNLOCK, b"%d" % args.lasting, password.encode())
     word, _, rest = (answer or {}).get("answer", "").partition(" ")
     if word != "unlocked":
         raise CourierError(rest or "the warm service stopped before it answered")
@@ -367,25 +367,6 @@ def _keystore_state(until: float | None) -> str:
         return "keystore locked: commands ask for its password as usual"
     when = dt.datetime.fromtimestamp(until, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"keystore unlocked until {when} ('service lock' forgets it sooner)"
-
-
-def _ask(home: Path, kind: bytes, *fields: bytes) -> dict[str, Any] | None:
-    """Ask the home's service (status, stop, lock, unlock); None when none answers."""
-
-    from desktop.warm.client import connect
-
-    connection = connect(str(home / wire.SOCKET_NAME))
-    if connection is None:
-        return None
-    with closing(connection):  # a bare _socket.socket
-        try:
-            connection.sendall(wire.frame([wire.PROTOCOL, kind, *fields]))
-            answer = wire.Lines(connection).next()
-        except (TimeoutError, OSError):
-            return None
-    if not answer or answer in wire.LOCAL:
-        return None
-    return json.loads(answer) if answer.startswith(b"{") else {"answer": answer.decode()}
 
 
 def _alive(pid: int) -> bool:

@@ -290,6 +290,7 @@ def _change_password(args: argparse.Namespace) -> int:
         remember_password,
         remembered_password,
     )
+    from desktop.warm.control import PASSWORD_CHANGED, forget_secrets
 
     account = str(courier_home().absolute())
     keystore = open_keystore(args)
@@ -305,10 +306,12 @@ def _change_password(args: argparse.Namespace) -> int:
         count = keystore.change_password(ask_new, old=current)
     if remembered_password(account) is not None:  # the OS keyring keeps the new one
         remember_password(account, asked[0])
-    print(
-        f"keystore password changed: {count} identit{'y' if count == 1 else 'ies'} sealed "
-        "again under it; a running service must be unlocked again with the new one"
-    )
+    print(f"keystore password changed: {count} identit{'y' if count == 1 else 'ies'} sealed again")
+    if forget_secrets(courier_home(), PASSWORD_CHANGED):
+        print(
+            "the warm service has forgotten the old secrets: commands ask for the new password "
+            "until 'dicom-courier service unlock'"
+        )
     return 0
 
 

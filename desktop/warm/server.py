@@ -539,8 +539,9 @@ class Service:
         with connection:
             if kind == wire.STATUS:
                 connection.sendall(self.status().encode() + b"\n")
-            elif kind == wire.LOCK:
-                self.lock("asked to by 'service lock'")
+            elif kind == wire.LOCK and len(fields) <= 1:
+                why = fields[0].decode(errors="replace")[:200] if fields else "'service lock'"
+                self.lock(f"asked to by {why}")
                 connection.sendall(b"locked\n")
             elif kind == wire.UNLOCK and len(fields) == 2 and fields[0].isdigit():
                 connection.sendall(self.unlock(fields[1].decode(), int(fields[0])).encode())

@@ -6,6 +6,7 @@ import pty
 import select
 import subprocess
 import time
+from pathlib import Path
 
 from tests.helpers import node_add
 from tests.peers import free_port
@@ -224,3 +225,35 @@ def test_commands_using_what_an_unlocked_service_holds_record_no_login_of_their_
     local = home.run("echo", "dcmtk", local=True, env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
     assert local.returncode == 0, local.stderr
     assert logins()[1:] == ["User Authentication (Login): unlocked keystore identity courier"]
+
+
+def test_changing_the_keystore_password_has_the_service_forget_its_secrets(
+    home: Home, pki: Pki, tmp_path: Path
+) -> None:
+    """``keystore password`` while an unlocked service runs: the secrets it holds are the old
+    password's, so it forgets them (a 110114 Logout says why) and the spare child forked with
+    them ends; commands then ask for the new password until ``service unlock`` (E1 of
+    findings8: they failed with advice to remove an identity that was not damaged)."""
+    import json
+
+    with_identity(home, pki)
+    home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+    (tmp_path / "old").write_text(PASSWORD + "\n")
+    (tmp_path / "new").write_text("the new keystore password\n")
+    changed = home.run(
+        "keystore",
+        "password",
+        "--password-file",
+        tmp_path / "old",
+        "--new-password-file",
+        tmp_path / "new",
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "the warm service has forgotten the old secrets" in changed.stdout
+    assert home.status()["unlocked_until"] is None
+    listed = json.loads(home.run("audit", "--json", local=True).stdout)
+    assert any(
+        e["summary"].startswith("User Authentication (Logout)")
+        and "(asked to by a change of the keystore password)" in e["summary"]
+        for e in listed
+    )

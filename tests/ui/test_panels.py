@@ -9,6 +9,7 @@ from desktop.ui.widgets.certificates import EXPIRING, CertificatesPanel
 from desktop.ui.widgets.query import QueryPanel
 from tests.helpers import DICOMDIR_TESTS
 from tests.pki import KEY_PASSWORD, Pki
+from tests.ui.clicking import button, click
 from tests.ui.scripted import ScriptedPrompter
 
 
@@ -100,6 +101,30 @@ def test_certificates_panel_changes_the_keystore_password(qtbot, tmp_path: Path,
     assert "password is changed" in prompter.told[-1][1]
     assert Keystore(home, lambda asked: new).unlock_identity("courier").name == "courier"
     assert not Keystore(home, lambda asked: old).verifies(old)
+
+
+def test_a_password_change_in_the_gui_has_the_warm_service_forget_its_secrets(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path, pki: Pki
+) -> None:
+    """Clicking "Change password…" while an unlocked warm service runs for the home: the
+    secrets it holds are the old password's, so it forgets them, as after the CLI's change."""
+    from tests.service.conftest import Home
+
+    old, new = "a good password", "another good one"
+    home = Home(tmp_path / "home")
+    prompter = ScriptedPrompter()
+    panel = CertificatesPanel(Keystore(home.path, lambda asked: old), prompter)
+    qtbot.addWidget(panel)
+    assert panel.import_identity(pki.path("client", ".p12"), "courier", None, KEY_PASSWORD)
+    try:
+        home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": old})
+        assert home.status()["unlocked_until"] is not None
+        prompter.answer("text", old, new, new)
+        click(qtbot, button(panel, "Change password…"))
+        assert "has forgotten the old secrets" in prompter.told[-1][1]
+        assert home.status()["unlocked_until"] is None
+    finally:
+        home.stop_all()
 
 
 def test_browser_keeps_a_study_uid_of_two_patients_apart(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

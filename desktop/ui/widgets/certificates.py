@@ -33,6 +33,7 @@ from desktop.security.revocation import (
 from desktop.ui.prompter import Prompter
 from desktop.ui.widgets.narrow import FlowLayout
 from desktop.ui.workers import wait_off_gui
+from desktop.warm.control import PASSWORD_CHANGED, forget_secrets
 
 COLUMNS = ("Kind", "Name / ID", "Subject", "Issuer", "Valid until", "SHA-256")
 EXPIRED, EXPIRING = QColor("#c0392b"), QColor("#d68910")
@@ -335,7 +336,9 @@ class CertificatesPanel(QWidget):
 
         def change() -> int:
             with auditing.unlocking("the keystore, to change its password"):  # as the CLI's
-                return self.keystore.change_password(lambda: new, old=old)
+                count = self.keystore.change_password(lambda: new, old=old)
+            forget_secrets(self.keystore.folder.parent, PASSWORD_CHANGED)  # stale there now
+            return count
 
         if not self._attempt("Change keystore password", lambda: wait_off_gui(change)):
             return False
@@ -345,7 +348,8 @@ class CertificatesPanel(QWidget):
         self.prompter.inform(
             "Change keystore password",
             "The keystore password is changed: every identity is sealed under the new one. "
-            "A running service must be unlocked again with it.",
+            "A running warm service has forgotten the old secrets ('service unlock' with the "
+            "new one unlocks it again).",
         )
         return True
 
