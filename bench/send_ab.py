@@ -13,13 +13,11 @@ import argparse
 import os
 import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from bench.send_bench import handed_over, tls_home, warm_service
-from bench.timing import add_tls_node, ct_series
-from tests.peers import free_port, running, storescp_tls_command, storescu_tls
+from bench.send_bench import handed_over, storescp_scene, warm_service
+from tests.peers import storescu_tls
 
 
 def main() -> None:
@@ -29,30 +27,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=16)
     parser.add_argument("--files", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="send-ab-") as temporary:
-        folder = Path(temporary)
-        pki, env = tls_home(folder)
-        files = ct_series(folder / "study", args.files, "Bench^Send")
-        port = free_port()
-        command = storescp_tls_command(pki, folder, port)
-        command.insert(1, "--ignore")
-        with running(command, port, folder / "storescp.log", env=env):
-            add_tls_node(env, "dcmtk", "DCMTK_SCP", port)
-            shutil.copytree(folder / "home", folder / "home-b")
-            envs = {"A": env, "B": {**env, "DICOM_COURIER_HOME": str(folder / "home-b")}}
-            courier = {"A": args.a / "bin/dicom-courier", "B": args.b / "bin/dicom-courier"}
-            walls: dict[str, list[float]] = {"A": [], "B": [], "storescu": []}
-            cpus: dict[str, list[float]] = {"A": [], "B": []}
-            with warm_service(envs["A"], courier["A"]), warm_service(envs["B"], courier["B"]):
-                for run in range(args.runs):
-                    for name in "AB" if run % 2 == 0 else "BA":
-                        send = [str(courier[name]), "send", "dcmtk", str(folder / "study")]
-                        wall, cpu = handed_over(send, envs[name])
-                        walls[name].append(wall)
-                        cpus[name].append(cpu)
-                    start = time.perf_counter()
-                    storescu_tls(pki, port, files, called="DCMTK_SCP", env=env)
-                    walls["storescu"].append(time.perf_counter() - start)
+    with storescp_scene(args.files, "Bench^Send", "send-ab-") as scene:
+        shutil.copytree(scene.folder / "home", scene.folder / "home-b")
+        envs = {
+            "A": scene.env,
+            "B": {**scene.env, "DICOM_COURIER_HOME": str(scene.folder / "home-b")},
+        }
+        courier = {"A": args.a / "bin/dicom-courier", "B": args.b / "bin/dicom-courier"}
+        walls: dict[str, list[float]] = {"A": [], "B": [], "storescu": []}
+        cpus: dict[str, list[float]] = {"A": [], "B": []}
+        with warm_service(envs["A"], courier["A"]), warm_service(envs["B"], courier["B"]):
+            for run in range(args.runs):
+                for name in "AB" if run % 2 == 0 else "BA":
+                    send = [str(courier[name]), "send", "dcmtk", str(scene.folder / "study")]
+                    wall, cpu = handed_over(send, envs[name])
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+                start = time.perf_counter()
+                storescu_tls(scene.pki, scene.port, scene.files, called="DCMTK_SCP", env=scene.env)
+                walls["storescu"].append(time.perf_counter() - start)
     print(f"{args.files} files, {args.runs} alternating runs (A {args.a}, B {args.b})")
     for name, values in walls.items():
         print(f"{name:9} wall best {min(values):.3f} s, median {statistics.median(values):.3f} s")

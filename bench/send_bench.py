@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,58 +74,79 @@ def tls_home(folder: Path) -> tuple[Pki, dict[str, str]]:
     return pki, env
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="send-bench-") as temporary:
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """A send bench's scene: its folder (the study in ``study``), PKI, home (``tls_home``'s
+    environment) and files, and DCMTK's storescp listening on ``port``, node "dcmtk"."""
+
+    folder: Path
+    pki: Pki
+    env: dict[str, str]
+    files: list[Path]
+    port: int
+
+
+@contextmanager
+def storescp_scene(count: int, patient: str, prefix: str) -> Iterator[Scene]:
+    """``count`` CT files of ``patient`` and storescp (``--ignore``: nothing written) over
+    mutual TLS, node "dcmtk" of the home, in a temporary folder removed after the block."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
         folder = Path(temporary)
         pki, env = tls_home(folder)
-        files = ct_series(folder / "study", args.files, "Bench^Send")
-        megabytes = sum(f.stat().st_size for f in files) / 2**20
+        files = ct_series(folder / "study", count, patient)
         port = free_port()
         command = storescp_tls_command(pki, folder, port)
         command.insert(1, "--ignore")
         with running(command, port, folder / "storescp.log", env=env):
             add_tls_node(env, "dcmtk", "DCMTK_SCP", port)
-            send = [str(COURIER), "send", "dcmtk", str(folder / "study")]
-            phases = [sys.executable, "-m", "bench.send_phases", *send[1:]]
-            one = folder / "one"  # the fixed costs: one file, each way
-            one.mkdir()
-            shutil.copy2(files[0], one / files[0].name)
-            send_one = [str(COURIER), "send", "dcmtk", str(one)]
-            runs: dict[str, list[tuple[float, float]]] = {
-                "storescu": [],
-                "send": [],
-                WARM: [],
-                "warm node list": [],
-                "storescu, one file": [],
-                f"{WARM}, one file": [],
-            }
-            marks: list[dict[str, tuple[float, float]]] = []
-            child: list[dict[str, tuple[float, float]]] = []
-            warm_phases = [sys.executable, "-m", "bench.warm_phases", *send[1:]]
-            cold = {**env, "DICOM_COURIER_NO_SERVICE": "1"}
-            with warm_service(env):
-                for _ in range(args.runs):
-                    wall, cpu, _ = measured(
-                        lambda: storescu_tls(pki, port, files, called="DCMTK_SCP", env=env)
-                    )
-                    runs["storescu"].append((wall, cpu))
-                    wall, cpu, _ = measured(
-                        lambda: subprocess.run(send, env=cold, capture_output=True, text=True)
-                    )
-                    runs["send"].append((wall, cpu))
-                    runs[WARM].append(handed_over(send, env))
-                    runs["warm node list"].append(handed_over([str(COURIER), "node", "list"], env))
-                    wall, cpu, _ = measured(
-                        lambda: storescu_tls(pki, port, files[:1], called="DCMTK_SCP", env=env)
-                    )
-                    runs["storescu, one file"].append((wall, cpu))
-                    runs[f"{WARM}, one file"].append(handed_over(send_one, env))
-                    marks.append(_phases(phases, cold))
-                    child.append(_phases(warm_phases, cold))
+            yield Scene(folder, pki, env, files, port)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with storescp_scene(args.files, "Bench^Send", "send-bench-") as scene:
+        folder, pki, env, files, port = scene.folder, scene.pki, scene.env, scene.files, scene.port
+        megabytes = sum(f.stat().st_size for f in files) / 2**20
+        send = [str(COURIER), "send", "dcmtk", str(folder / "study")]
+        phases = [sys.executable, "-m", "bench.send_phases", *send[1:]]
+        one = folder / "one"  # the fixed costs: one file, each way
+        one.mkdir()
+        shutil.copy2(files[0], one / files[0].name)
+        send_one = [str(COURIER), "send", "dcmtk", str(one)]
+        runs: dict[str, list[tuple[float, float]]] = {
+            "storescu": [],
+            "send": [],
+            WARM: [],
+            "warm node list": [],
+            "storescu, one file": [],
+            f"{WARM}, one file": [],
+        }
+        marks: list[dict[str, tuple[float, float]]] = []
+        child: list[dict[str, tuple[float, float]]] = []
+        warm_phases = [sys.executable, "-m", "bench.warm_phases", *send[1:]]
+        cold = {**env, "DICOM_COURIER_NO_SERVICE": "1"}
+        with warm_service(env):
+            for _ in range(args.runs):
+                wall, cpu, _ = measured(
+                    lambda: storescu_tls(pki, port, files, called="DCMTK_SCP", env=env)
+                )
+                runs["storescu"].append((wall, cpu))
+                wall, cpu, _ = measured(
+                    lambda: subprocess.run(send, env=cold, capture_output=True, text=True)
+                )
+                runs["send"].append((wall, cpu))
+                runs[WARM].append(handed_over(send, env))
+                runs["warm node list"].append(handed_over([str(COURIER), "node", "list"], env))
+                wall, cpu, _ = measured(
+                    lambda: storescu_tls(pki, port, files[:1], called="DCMTK_SCP", env=env)
+                )
+                runs["storescu, one file"].append((wall, cpu))
+                runs[f"{WARM}, one file"].append(handed_over(send_one, env))
+                marks.append(_phases(phases, cold))
+                child.append(_phases(warm_phases, cold))
     print(f"{len(files)} files, {megabytes:.0f} MB, {args.runs} runs (best and median)")
     for label, values in runs.items():
         walls, cpus = [w for w, _ in values], [c for _, c in values]

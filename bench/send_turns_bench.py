@@ -18,12 +18,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from bench.send_bench import measured, tls_home
-from bench.timing import COURIER, add_tls_node, ct_series
-from tests.peers import free_port, running, storescp_tls_command
+from bench.send_bench import measured, storescp_scene
+from bench.timing import COURIER
 
 WARM = """
 import contextlib, io, sys, time
@@ -75,44 +73,37 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warm", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="send-turns-") as temporary:
-        folder = Path(temporary)
-        pki, env = tls_home(folder)
-        files = ct_series(folder / "study", args.files, "Bench^Turns")
+    with storescp_scene(args.files, "Bench^Turns", "send-turns-") as scene:
+        folder, env, files = scene.folder, scene.env, scene.files
         (folder / "one").mkdir()
         shutil.copy(files[0], folder / "one" / files[0].name)
         sides = {"ours": env, "baseline": {**env, "PYTHONPATH": str(args.baseline.resolve())}}
-        port = free_port()
-        command = storescp_tls_command(pki, folder, port)
-        command.insert(1, "--ignore")
-        with running(command, port, folder / "storescp.log", env=env):
-            add_tls_node(env, "dcmtk", "DCMTK_SCP", port)
-            for target in ("study", "one"):
-                send = [str(COURIER), "send", "dcmtk", str(folder / target)]
-                cold: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
-                for turn in range(args.runs):
-                    for side in sorted(sides, reverse=turn % 2 == 1):
-                        cold[side].append(_cold(send, sides[side]))
-                for side, values in cold.items():
-                    _line(f"cold {target}", side, values)
-            warm: dict[str, list[list[float]]] = {side: [] for side in sides}
-            for turn in range(4):
+        for target in ("study", "one"):
+            send = [str(COURIER), "send", "dcmtk", str(folder / target)]
+            cold: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+            for turn in range(args.runs):
                 for side in sorted(sides, reverse=turn % 2 == 1):
-                    output = subprocess.run(
-                        [sys.executable, "-c", WARM, str(folder / "study"), str(args.warm)],
-                        env=sides[side],
-                        capture_output=True,
-                        text=True,
-                        cwd="/",
-                        check=True,
-                    ).stdout
-                    runs = [list(map(float, line.split()[1:])) for line in output.splitlines()]
-                    warm[side] += runs[1:]  # after the first: imports and key derived
-            for side, rows in warm.items():
-                _line("warm study", side, [(r[0], r[1]) for r in rows])
-                _line("  its data phase", side, [(r[2], r[3]) for r in rows])
-                turn = statistics.median(r[4] for r in rows) * 1e6
-                print(f"  {'answer to next write':<14} {side:<9} median {turn:6.0f} us")
+                    cold[side].append(_cold(send, sides[side]))
+            for side, values in cold.items():
+                _line(f"cold {target}", side, values)
+        warm: dict[str, list[list[float]]] = {side: [] for side in sides}
+        for turn in range(4):
+            for side in sorted(sides, reverse=turn % 2 == 1):
+                output = subprocess.run(
+                    [sys.executable, "-c", WARM, str(folder / "study"), str(args.warm)],
+                    env=sides[side],
+                    capture_output=True,
+                    text=True,
+                    cwd="/",
+                    check=True,
+                ).stdout
+                runs = [list(map(float, line.split()[1:])) for line in output.splitlines()]
+                warm[side] += runs[1:]  # after the first: imports and key derived
+        for side, rows in warm.items():
+            _line("warm study", side, [(r[0], r[1]) for r in rows])
+            _line("  its data phase", side, [(r[2], r[3]) for r in rows])
+            turn = statistics.median(r[4] for r in rows) * 1e6
+            print(f"  {'answer to next write':<14} {side:<9} median {turn:6.0f} us")
     print(f"load average: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
 
 
