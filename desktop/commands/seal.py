@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.outputs import FileOutcome
+from desktop.core.shown import shown
 from desktop.sealing import part10
 
 Done = TypeVar("Done", bound=FileOutcome)
@@ -150,12 +151,12 @@ def _print_results(results: Iterable[Done], failed: str, done: Callable[[Done], 
     """Print each file's result, a failure as ``SOURCE: {failed}: ERROR`` on stderr, the others
     in ``done``'s words; exit status 1 when any failed."""
     failures = 0
-    for result in results:
+    for result in results:  # the files' words (a signer's name): shown, never obeyed
         if result.target is None:
-            print(f"{result.source}: {failed}: {result.error}", file=sys.stderr)
+            print(shown(f"{result.source}: {failed}: {result.error}"), file=sys.stderr)
             failures += 1
         else:
-            print(done(result))
+            print(shown(done(result)))
     return 1 if failures else 0
 
 

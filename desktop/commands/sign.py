@@ -12,6 +12,7 @@ from desktop import auditing
 from desktop.commands.options import open_keystore, password_option
 from desktop.core.errors import CourierError
 from desktop.core.files import private_folder
+from desktop.core.shown import shown
 
 if TYPE_CHECKING:
     from desktop.signing import Checked, FileCheck
@@ -155,8 +156,8 @@ def _verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"files": [c.as_json() for c in checks]}, indent=2))
     else:
-        for check in checks:
-            print("\n".join(_lines(check)))
+        for check in checks:  # the file's words (a signer's name): shown, never obeyed
+            print("\n".join(shown(line) for line in _lines(check)))
     unsigned = [c for c in checks if c.status == "unsigned"]
     if unsigned and not args.allow_unsigned:
         print(

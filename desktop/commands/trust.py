@@ -208,14 +208,14 @@ def _list(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"Trusted CAs ({len(cas)}):")
-    for info in cas:
-        print(f"  {_id(info)}  {info.subject}  until {info.not_after:%Y-%m-%d}")
+    for info in cas:  # a certificate's names are its issuer's words: shown, never obeyed
+        print(f"  {_id(info)}  {shown(info.subject)}  until {info.not_after:%Y-%m-%d}")
         _say_revoked(revoked.get(info.fingerprint, ""))
     print(f"Identities ({len(identities)}):")
     for identity in identities:
         info = identity.certificate
         print(
-            f"  {identity.name}  {info.subject}  until {info.not_after:%Y-%m-%d}  "
+            f"  {identity.name}  {shown(info.subject)}  until {info.not_after:%Y-%m-%d}  "
             f"{', '.join(info.extended_key_usages) or 'any usage'}"
         )
         _say_revoked(revoked.get(info.fingerprint, ""))

@@ -362,3 +362,36 @@ def test_a_refused_servers_certificate_named_by_echo_and_send_is_shown_never_obe
     for status, out, err in (echoed, sent):
         assert status == 1 and "CN=evil\\x1b]0\\;owned\\x07" in err, out + err
         assert "\x1b" not in out + err and "\x07" not in out + err
+
+
+def test_a_keystore_certificates_names_are_shown_never_obeyed_by_the_terminal(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    pki: Pki,
+    keystore_password: str,
+    key_password_file: Path,
+) -> None:
+    """``keystore list`` prints each CA's and identity's subject, which their issuer chose:
+    an identity imported with ESC sequences in its name drove the terminal (E15 of findings8,
+    left after tls-check's)."""
+    from desktop.security.pki import make_leaf
+
+    hostile = make_leaf("evil\x1b]0;owned\x07\x1b[2J", pki.intermediate)
+    (p12 := home.parent / "hostile.p12").write_bytes(hostile.pkcs12(KEY_PASSWORD))
+    cli(capsys, "keystore", "import-ca", pki.path("root-only"))
+    imported = cli(
+        capsys, "keystore", "import-identity", "hostile", p12, "--file-password-file",
+        key_password_file,
+    )  # fmt: skip
+    assert imported[0] == 0, imported
+    status, out, err = cli(capsys, "keystore", "list")
+    assert status == 0 and "CN=evil\\x1b]0\\;owned\\x07\\x1b[2J" in out, out + err
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    # a file signed by it: verify names its signer, which a file's sender chooses
+    (study := home.parent / "study").mkdir()
+    (study / "ct.dcm").write_bytes(sample_file("CT_small.dcm").read_bytes())
+    signed = cli(capsys, "sign", "--identity", "hostile", "--out", home.parent / "signed", study)
+    assert signed[0] == 0, signed
+    status, out, err = cli(capsys, "verify", "--allow-unsigned", home.parent / "signed")
+    assert "evil\\x1b]0\\;owned" in out, out + err
+    assert "\x1b" not in out + err and "\x07" not in out + err
