@@ -39,13 +39,16 @@ def forwarder(
     *,
     timeout: float = SESSION_TIMEOUT,
 ) -> Forwarder:
-    """A forwarder presenting ``settings.identity`` and trusting the keystore's CAs."""
+    """A forwarder presenting ``settings.identity``, trusting the keystore's CAs and checking
+    the repository's certificate against their CRLs."""
     identity = keystore.tls_identity(settings.identity) if settings.identity else None
+    from desktop.security.revocation import check_revocation, crls_pem
     from desktop.security.tls import Profile, client_context  # TLS only when forwarding
 
     context = client_context(
         Profile(settings.profile), keystore.trusted_pem(), identity, check_hostname=True
     )
+    check_revocation(context, crls_pem(keystore))  # as for every TLS peer
     return Forwarder(trail.spool, settings, context, timeout=timeout)
 
 

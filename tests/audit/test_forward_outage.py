@@ -78,3 +78,30 @@ def test_a_repository_from_an_untrusted_ca_is_named_with_its_certificate(
         "audit messages not forwarded: The server's certificate (CN=rogue-server.test,O=DICOM "
         "Courier) comes from a CA we do not trust (issuer: CN=Rogue Root CA,O=DICOM Courier)"
     ) in err, err
+
+
+def test_a_repository_whose_certificate_is_revoked_takes_nothing(
+    home: Path, capsys: pytest.CaptureFixture[str], pki: Pki
+) -> None:
+    """Once a CRL is imported, every TLS peer's certificate is checked against it (README):
+    the audit repository's was not, so a revoked one still took the audit messages."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from desktop.security.pki import make_leaf
+    from tests.pki import KEY_PASSWORD, revocation_list
+
+    revoked = make_leaf("revoked-repository.test", pki.intermediate)
+    revoked.write(pki.folder, "revoked-repository", KEY_PASSWORD)
+    crl = pki.folder / "revoked-repository.crl"
+    crl.write_bytes(revocation_list(pki.intermediate, revoked).public_bytes(Encoding.PEM))
+    status, _, err = cli(capsys, "keystore", "import-crl", crl)
+    assert status == 0, err
+    with python_tls_server(server_context_for(pki, "revoked-repository")) as port:
+        _forward_to(capsys, port)
+        status, _, err = cli(capsys, "audit", "flush")
+    assert status != 0
+    assert (
+        "audit messages not forwarded: The server's certificate (CN=revoked-repository.test,"
+        "O=DICOM Courier) is revoked; they stay spooled"
+    ) in err, err
+    assert spooled(home) >= 1
