@@ -21,6 +21,15 @@ def _forward_to(capsys: pytest.CaptureFixture[str], port: int) -> None:
     assert status == 0, err
 
 
+def _flush_refused_by(capsys: pytest.CaptureFixture[str], pki: Pki, stem: str) -> str:
+    """What ``audit flush`` says, failing, to a repository presenting the PKI's ``stem``."""
+    with python_tls_server(server_context_for(pki, stem)) as port:
+        _forward_to(capsys, port)
+        status, _, err = cli(capsys, "audit", "flush")
+    assert status != 0
+    return err
+
+
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
 
@@ -70,10 +79,7 @@ def test_a_repository_from_an_untrusted_ca_is_named_with_its_certificate(
     """Not "The server's certificate (the server's certificate) comes from a CA we do not
     trust (issuer: unknown)": its subject and issuer, as tls-check says them (tester's G12,
     4)."""
-    with python_tls_server(server_context_for(pki, "rogue_server")) as port:
-        _forward_to(capsys, port)
-        status, _, err = cli(capsys, "audit", "flush")
-    assert status != 0
+    err = _flush_refused_by(capsys, pki, "rogue_server")
     assert (
         "audit messages not forwarded: The server's certificate (CN=rogue-server.test,O=DICOM "
         "Courier) comes from a CA we do not trust (issuer: CN=Rogue Root CA,O=DICOM Courier)"
@@ -96,10 +102,7 @@ def test_a_repository_whose_certificate_is_revoked_takes_nothing(
     crl.write_bytes(revocation_list(pki.intermediate, revoked).public_bytes(Encoding.PEM))
     status, _, err = cli(capsys, "keystore", "import-crl", crl)
     assert status == 0, err
-    with python_tls_server(server_context_for(pki, "revoked-repository")) as port:
-        _forward_to(capsys, port)
-        status, _, err = cli(capsys, "audit", "flush")
-    assert status != 0
+    err = _flush_refused_by(capsys, pki, "revoked-repository")
     assert (
         "audit messages not forwarded: The server's certificate (CN=revoked-repository.test,"
         "O=DICOM Courier) is revoked; they stay spooled"
