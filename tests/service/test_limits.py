@@ -7,10 +7,9 @@ import resource
 import signal
 import socket
 import subprocess
-import time
-from pathlib import Path
 
 from tests.service.conftest import COURIER, Home
+from tests.service.test_hostile import settles
 
 NICE = 7
 OPEN_FILES = (200, 300)
@@ -22,25 +21,15 @@ def _as_a_script_runs_it() -> None:  # preexec_fn: in the client's process, befo
     resource.setrlimit(resource.RLIMIT_NOFILE, OPEN_FILES)
 
 
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as listing:  # noqa: PTH123
-        return [int(child) for child in listing.read().split()]
-
-
-def _the_command(service: int) -> int:
-    """The service's child running the echo, once it has connected to the silent peer (a
-    socket beyond its connection to the client): it has become the client's process."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        for child in _children(service):
-            try:
-                held = [str(fd.readlink()) for fd in Path(f"/proc/{child}/fd").iterdir()]
-            except FileNotFoundError:  # an earlier command's, ended meanwhile
-                continue
-            if sum(target.startswith("socket:") for target in held) >= 2:
-                return child
-        time.sleep(0.05)
-    raise AssertionError("the echo never reached the silent peer")
+def _the_command(home: Home, silent: socket.socket) -> int:
+    """The service's child running the echo, once it has connected to the silent peer: it
+    has become the client's process by then (a child's sockets alone do not tell: the spare
+    child holds its channel and the client's connection for a moment as it takes them)."""
+    silent.settimeout(20)
+    connection, _ = silent.accept()
+    connection.close()
+    [command] = home.commands()
+    return command
 
 
 def _niceness(pid: int) -> int:
@@ -50,12 +39,12 @@ def _niceness(pid: int) -> int:
 
 def test_a_handed_command_keeps_the_clients_niceness_affinity_and_limits(home: Home) -> None:
     home.start()
-    service = home.status()["pid"]
     with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
         port = silent.getsockname()[1]
         added = home.run("node", "add", "silent", "--ae", "SILENT", "--host", "127.0.0.1",
                          "--port", port)  # fmt: skip
         assert added.returncode == 0, added.stderr
+        assert settles(lambda: home.status()["running"], 0) == 0  # node add's child has ended
         client = subprocess.Popen(
             [str(COURIER), "echo", "silent"],
             env=home.env,
@@ -64,7 +53,7 @@ def test_a_handed_command_keeps_the_clients_niceness_affinity_and_limits(home: H
             preexec_fn=_as_a_script_runs_it,
         )
         try:
-            child = _the_command(service)
+            child = _the_command(home, silent)
             assert _niceness(child) == NICE
             assert os.sched_getaffinity(child) == os.sched_getaffinity(client.pid)
             assert len(os.sched_getaffinity(child)) == 1
