@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -125,11 +126,22 @@ def _lock(descriptor: int) -> None:
 def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterator[Path]:
     """A temporary path beside ``target`` (created with mode 0600, a short name whatever the
     target's: ``.dc-XXXXXXXX`` + ``suffix``) that replaces ``target``, with ``mode``, only if
-    the block succeeds; the data is flushed to disk before the rename."""
-    folder = target.parent
+    the block succeeds; the data is flushed to disk before the rename.
+
+    As ``cp`` does, a symbolic link is written through (its file replaced, the link kept) and
+    a device, FIFO or socket (``/dev/stdout``) is written to, never replaced by a file.
+    """
+    if _is_stream(target):
+        with _streamed(target, suffix) as temporary:
+            yield temporary
+        return
     _check_folder(target)
-    if len(os.fsencode(target.name)) > _name_max(folder):
+    if len(os.fsencode(target.name)) > _name_max(target.parent):
         raise OutputError(f"cannot write {target}: file name too long")
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+        _check_folder(target)
+    folder = target.parent
     if target.is_dir():
         raise OutputError(f"cannot write {target}: it is a folder")
     import tempfile  # with random and shutil: not before a command's first byte
@@ -145,6 +157,32 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
         _fsync(folder)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _is_stream(target: Path) -> bool:
+    """Whether ``target`` (its links followed) is something other than a file or a folder."""
+    try:
+        kind = target.stat().st_mode
+    except OSError:  # missing, or a dangling link: a new file
+        return False
+    return not (stat.S_ISREG(kind) or stat.S_ISDIR(kind))
+
+
+@contextmanager
+def _streamed(target: Path, suffix: str) -> Iterator[Path]:
+    """A private temporary file whose content is written to the device or FIFO ``target``
+    once the block succeeds."""
+    import shutil  # with tempfile: not before a command's first byte
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dc-") as folder:
+        temporary = Path(folder) / f"output{suffix or '.tmp'}"
+        yield temporary
+        try:
+            with temporary.open("rb") as source, target.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+        except OSError as error:
+            raise OutputError(f"cannot write {target}: {error.strerror or error}") from None
 
 
 def _name_max(folder: Path) -> int:

@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -66,6 +68,38 @@ def test_keystore_commands(
     assert status == 1 and err == f"dicom-courier: cannot write {home}: it is a folder\n"
     status, out, _ = cli(capsys, "keystore", "remove", ca_id)
     assert status == 0 and "removed trusted CA" in out
+
+
+def test_export_cert_writes_into_a_fifo_and_through_a_link_never_replacing_them(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, tmp_path: Path
+) -> None:
+    """``export-cert ID /dev/stdout | openssl x509`` (F1 of findings9): a device, a FIFO or a
+    symbolic link at the output is written to or through, as cp does, never replaced by a
+    file (as root, /dev/null or /dev/full were)."""
+    cli(capsys, "keystore", "import-ca", pki.path("root", ".pem"))
+    ca_id = json.loads(cli(capsys, "keystore", "list", "--json")[1])["trusted_cas"][0]["id"]
+    fifo = tmp_path / "pipe.pem"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # as a shell pipe's reader
+    try:
+        status, _, _ = cli(capsys, "keystore", "export-cert", ca_id, fifo)
+        try:
+            written = os.read(reader, 65536)
+        except BlockingIOError:  # nothing ever wrote into it
+            written = b""
+    finally:
+        os.close(reader)
+    assert written.startswith(b"-----BEGIN CERTIFICATE")
+    assert status == 0 and stat.S_ISFIFO(fifo.lstat().st_mode)
+    kept = tmp_path / "trust" / "root.pem"
+    kept.parent.mkdir()
+    kept.write_text("old")
+    link = tmp_path / "root-link.pem"
+    link.symlink_to(kept)
+    status, _, _ = cli(capsys, "keystore", "export-cert", ca_id, link)
+    assert status == 0 and link.is_symlink()
+    assert kept.read_text().startswith("-----BEGIN CERTIFICATE")
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["root.pem"]
 
 
 def test_refusal_is_one_line_with_the_reason(
