@@ -97,6 +97,8 @@ def _export_media(args: argparse.Namespace) -> int:
     print(f"wrote {counted(media.instances, 'instance')} with a DICOMDIR to {media.root}")
     for problem in left_out:
         print(f"left off {problem.path}: {problem.reason}")
+    for problem in media.invented:
+        print(f"note: {problem.path}: {problem.reason}")
     if args.iso:
         neutral = ": sealed media, named without the patient" if recipient is not None else ""
         volume = media.file_set_id or "unnamed"

@@ -60,6 +60,11 @@ LEVELS: tuple[tuple[tuple[str, bool], ...], ...] = (
     (("Modality", True), ("SeriesInstanceUID", True), ("SeriesNumber", True)),
     (("InstanceNumber", True),),
 )
+#: Type 1 in the records but type 2 (present, may be empty) in the files: an empty one is
+#: invented for the record as ``dcmmkdir --invent`` does (the study's, series' or image's
+#: ordinal), the file copied unchanged.
+INVENTED = ("StudyID", "SeriesNumber", "InstanceNumber")
+SKIPPED_NAMED = 3  # reasons an error naming skipped files gives before "and N more"
 KEYS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")
 KINDS = ("PATIENT", "STUDY", "SERIES")
 PREFIXES = ("PT", "ST", "SE")
@@ -97,12 +102,14 @@ class WriteProgress:
 
 @dataclass(frozen=True, slots=True)
 class WrittenMedia:
-    """The media written: its folder, how many instances it holds, the files left out and why."""
+    """The media written: its folder, how many instances it holds, the files left out and why,
+    and the records whose empty Study ID, Series Number or Instance Number were invented."""
 
     root: Path
     file_set_id: str
     instances: int
     skipped: list[Problem]
+    invented: list[Problem] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -133,6 +140,7 @@ def write_media(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         skipped: list[Problem] = []
+        invented: list[Problem] = []
         root: dict[str, _Node] = {}
         listed: set[str] = set()
         # Every header first, then the copies: read beside the copying threads, the headers
@@ -140,7 +148,7 @@ def write_media(
         targets: list[tuple[Path, Path]] = []
         for done, source in enumerate(files):
             yield WriteProgress(done, len(files), source)
-            target = _add(source, root, staging, listed)
+            target = _add(source, root, staging, listed, invented)
             if isinstance(target, str):
                 skipped.append(Problem(source, target))
             else:
@@ -148,13 +156,22 @@ def write_media(
         with ThreadPoolExecutor(COPIERS) as copier:
             list(copier.map(lambda pair: _copy(*pair), targets))  # the first error raised
         if not listed:
-            raise OutputError(f"no instance could be written to {out}: every file was skipped")
+            raise OutputError(
+                f"no instance could be written to {out}: every file was skipped ({_named(skipped)})"
+            )
         write_atomic(staging / DICOMDIR_NAME, _dicomdir(root, fileset), mode=public_mode())
         staging.replace(out)  # an empty folder is replaced too
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     yield WriteProgress(len(files), len(files))
-    return WrittenMedia(out, fileset, len(listed), skipped)
+    return WrittenMedia(out, fileset, len(listed), skipped, invented)
+
+
+def _named(problems: list[Problem]) -> str:
+    """The first few problems, each file with its reason, and how many more."""
+    named = "; ".join(f"{p.path.name}: {p.reason}" for p in problems[:SKIPPED_NAMED])
+    more = len(problems) - SKIPPED_NAMED
+    return named + (f"; and {more} more" if more > 0 else "")
 
 
 def check_output(out: Path) -> None:
@@ -168,9 +185,16 @@ def check_output(out: Path) -> None:
         raise OutputError(f"cannot write {out}: the folder {out.parent} does not exist")
 
 
-def _add(source: Path, root: dict[str, _Node], staging: Path, listed: set[str]) -> Path | str:
+def _add(
+    source: Path,
+    root: dict[str, _Node],
+    staging: Path,
+    listed: set[str],
+    invented: list[Problem],
+) -> Path | str:
     """List ``source`` on the staged media and return where to copy it (its folder made), or
-    why it cannot be listed."""
+    why it cannot be listed; an identifier its records needed invented is added to
+    ``invented``."""
     try:
         header = read_header(source, TAGS)
     except HeaderError as error:
@@ -184,13 +208,16 @@ def _add(source: Path, root: dict[str, _Node], staging: Path, listed: set[str]) 
         return f"cannot be listed in a DICOMDIR: {', '.join(too_long)} too long"
     kind = _record_type(values.text(_tag("Modality")), header.media_sop_class_uid)
     required = [k for level in LEVELS[: 4 if kind == "IMAGE" else 3] for k, one in level if one]
-    missing = [k for k in required if not values.text(_tag(k))]
+    missing = [k for k in required if k not in INVENTED and not values.text(_tag(k))]
     if missing:
         return f"cannot be listed in a DICOMDIR: {', '.join(missing)} missing or empty"
     if header.media_sop_instance_uid in listed:
         return "a second copy of an instance already on the media"
-    components = _place(root, values)
-    components.append(f"IM{len(_level(root, values)):06d}")
+    components = _place(root, values, source, invented)
+    ordinal = len(_level(root, values))
+    components.append(f"IM{ordinal:06d}")
+    if kind == "IMAGE":
+        values = _invent(values, "InstanceNumber", ordinal + 1, source, invented)
     try:
         leaf = _leaf(kind, values, source, _reference(header, components))
     except (ValueError, InvalidDicomError, OSError) as error:
@@ -210,18 +237,34 @@ def _copy(source: Path, target: Path) -> None:
         raise OutputError(f"cannot copy {source}: {error.strerror or error}") from error
 
 
-def _place(root: dict[str, _Node], values: RawValues) -> list[str]:
-    """The File ID components of the instance's series folder, its missing records made."""
+def _place(
+    root: dict[str, _Node], values: RawValues, source: Path, invented: list[Problem]
+) -> list[str]:
+    """The File ID components of the instance's series folder, its missing records made (an
+    empty Study ID or Series Number invented)."""
     level, components = root, []
     for depth, keyword in enumerate(KEYS):
         key = values.text(_tag(keyword))
         node = level.get(key)
         if node is None:
-            elements = _record(KINDS[depth], values, LEVELS[depth])
+            own = values
+            if depth:
+                own = _invent(values, INVENTED[depth - 1], len(level) + 1, source, invented)
+            elements = _record(KINDS[depth], own, LEVELS[depth])
             node = level[key] = _Node(elements, f"{PREFIXES[depth]}{len(level):06d}")
         components.append(node.component)
         level = node.children
     return components
+
+
+def _invent(
+    values: RawValues, keyword: str, ordinal: int, source: Path, invented: list[Problem]
+) -> RawValues:
+    """``values`` with ``keyword`` set to ``ordinal`` if it is empty (said in ``invented``)."""
+    if values.text(_tag(keyword)):
+        return values
+    invented.append(Problem(source, f"{keyword} empty: {ordinal} in the DICOMDIR"))
+    return values.with_raw(_tag(keyword), str(ordinal).encode())
 
 
 def _level(root: dict[str, _Node], values: RawValues) -> dict[str, _Node]:

@@ -91,6 +91,12 @@ class RawValues:
         if note not in self.notes:
             self.notes.append(note)
 
+    def with_raw(self, tag: int, value: bytes) -> "RawValues":
+        """A copy with ``tag``'s value bytes set to ``value`` (its dictionary VR)."""
+        copy = RawValues({**self._elements, tag: (None, value)}, self._little)
+        copy._encodings = self._encodings
+        return copy
+
     def raw(self, tag: int) -> bytes | None:
         """The value's bytes as they are in the file (None when absent)."""
         element = self._elements.get(tag)

@@ -58,6 +58,8 @@ def export_to_media(
         dialog.close()
         for problem in media.skipped:
             log.warning("%s left off the media: %s", problem.path, problem.reason)
+        for problem in media.invented:
+            log.info("%s: %s", problem.path, problem.reason)
         left = f"; {len(media.skipped)} files left off (see the log)" if media.skipped else ""
         written = counted(media.instances, "instance")
         status(f"Wrote {written} with a DICOMDIR to {media.root}{left}")

@@ -237,12 +237,63 @@ def test_records_keep_the_character_set_and_describe_reports(tmp_path: Path) -> 
 def test_a_file_without_a_type_1_record_attribute_is_skipped_by_name(tmp_path: Path) -> None:
     sources = list(_sources(tmp_path / "in").values())
     dataset = dcmread(sources[0])
-    del dataset.StudyID
+    del dataset.StudyDate  # StudyID would be invented: see below
     dataset.save_as(sources[0])
 
     skipped = dict(_write(sources, tmp_path / "out"))
 
-    assert skipped == {sources[0]: "cannot be listed in a DICOMDIR: StudyID missing or empty"}
+    assert skipped == {sources[0]: "cannot be listed in a DICOMDIR: StudyDate missing or empty"}
+
+
+def test_empty_type_2_identifiers_are_invented_for_the_records_and_said(tmp_path: Path) -> None:
+    """Study ID, Series Number and Instance Number may be empty in a file (type 2) but not in
+    a record (type 1): as dcmmkdir --invent, the record gets an ordinal, the file is copied as
+    it is, and each is said (F2 of findings9: the study could not be put on media at all)."""
+    sources = list(_sources(tmp_path / "in").values())
+    for path in sources[:3]:  # the CT series of the first study
+        dataset = dcmread(path)
+        dataset.StudyID, dataset.SeriesNumber, dataset.InstanceNumber = "", None, None
+        dataset.save_as(path)
+
+    loader = write_media(sources, tmp_path / "out")
+    while True:
+        try:
+            next(loader)
+        except StopIteration as finished:
+            media = finished.value
+            break
+
+    assert media.skipped == [] and media.instances == len(sources)
+    said = {(p.path, p.reason) for p in media.invented}
+    assert (sources[0], "StudyID empty: 1 in the DICOMDIR") in said
+    assert (sources[0], "SeriesNumber empty: 1 in the DICOMDIR") in said
+    assert {
+        (s, f"InstanceNumber empty: {n} in the DICOMDIR") for n, s in enumerate(sources[:3], 1)
+    } <= said
+    records = dcmread(tmp_path / "out" / "DICOMDIR").DirectoryRecordSequence
+    studies = [r.StudyID for r in records if r.DirectoryRecordType == "STUDY"]
+    assert studies == ["1", dcmread(sources[-1]).StudyID]
+    copies = {_digest(Path(i.path)) for i in FileSet(dcmread(tmp_path / "out" / "DICOMDIR"))}
+    assert {_digest(s) for s in sources} == copies  # byte for byte
+
+
+def test_when_every_file_is_skipped_the_error_says_why(tmp_path: Path) -> None:
+    sources = list(_sources(tmp_path / "in").values())
+    for path in sources:
+        dataset = dcmread(path)
+        del dataset.StudyDate
+        dataset.save_as(path)
+
+    with pytest.raises(OutputError) as raised:
+        _write(sources, tmp_path / "out")
+
+    assert str(raised.value) == (
+        f"no instance could be written to {tmp_path / 'out'}: every file was skipped "
+        f"({sources[0].name}: cannot be listed in a DICOMDIR: StudyDate missing or empty; "
+        f"{sources[1].name}: cannot be listed in a DICOMDIR: StudyDate missing or empty; "
+        f"{sources[2].name}: cannot be listed in a DICOMDIR: StudyDate missing or empty; "
+        f"and {len(sources) - 3} more)"
+    )
 
 
 def test_a_value_too_long_for_a_record_is_skipped_not_a_crash(tmp_path: Path) -> None:
