@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.app import InboxSettings, Services
 from desktop.core.display import Window
 from desktop.core.presets import CT_PRESETS, Computed
+from desktop.core.synthetic import SeriesSpec, StudySpec, study_datasets
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
@@ -398,3 +399,39 @@ def test_a_damaged_file_is_one_slot_the_overlay_follows_and_the_rows_tell_files_
         )
         label = viewer.canvas._label("center", viewer.canvas.overlay["center"])
         assert label.deviceIndependentSize().width() <= viewer.canvas.width()  # wrapped
+
+
+def test_a_fractional_window_is_shown_and_typed_as_it_is(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, demo: Demo, tmp_path: Path
+) -> None:
+    """A parametric map (a T1 map in seconds, a PET in SUV: values 0-20, window 2.5/3): the
+    boxes and the overlay say the window's own values, and typing one keeps the other exactly
+    (F3 of findings9: the boxes rounded to whole numbers, the overlay said L 2, and typing W
+    moved L by half a unit)."""
+    maps = StudySpec("M1", "Map^Values", "20260101", "Maps", (SeriesSpec("MR", "T1", count=3),))
+    for number, dataset in enumerate(study_datasets(maps)):
+        dataset.RescaleSlope, dataset.RescaleIntercept = "0.005", "0"
+        dataset.WindowCenter, dataset.WindowWidth = "2.5", "3"
+        dataset.save_as(tmp_path / f"map{number}.dcm", enforce_file_format=True)
+    window.opening.open_path(tmp_path)
+    qtbot.waitUntil(
+        lambda: window.browser.tree is not None and window.browser.tree.root == tmp_path,
+        timeout=20000,
+    )
+    try:
+        viewer = open_study(qtbot, window, demo, (0, 0))
+        assert viewer.shown is not None and viewer.shown.window == Window(2.5, 3)
+        assert (viewer.center_box.text(), viewer.width_box.text()) == ("L 2.5", "W 3")
+        assert "W 3 L 2.5" in viewer.canvas.overlay["bottom-right"]
+        for box, value, typed in (
+            (viewer.width_box, "4", Window(2.5, 4)),
+            (viewer.center_box, "0.75", Window(0.75, 4)),
+        ):
+            box.selectAll()
+            qtbot.keyClicks(box, value)
+            qtbot.keyClick(box, Qt.Key.Key_Return)
+            qtbot.waitUntil(lambda w=typed: viewer.shown.window == w, timeout=5000)  # type: ignore[union-attr]
+        assert "W 4 L 0.75" in viewer.canvas.overlay["bottom-right"]
+    finally:
+        open_demo_media(qtbot, window, demo)
+        qtbot.waitUntil(lambda: window.browser.tree.root == demo.media, timeout=20000)  # type: ignore[union-attr]

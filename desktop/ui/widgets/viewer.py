@@ -7,6 +7,7 @@ first/last image, Space plays and pauses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -36,8 +37,25 @@ if TYPE_CHECKING:  # numpy and pydicom (~0.7 s to import) are not needed to show
     from desktop.core.stack import Stack
 
 
+WINDOW_DECIMALS = 2  # a PET in SUV is windowed 2.5/3: its fraction is the window
+
+
 def _number(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+def window_value(value: float) -> str:
+    """A window's centre or width as the boxes and the overlay say it: its fraction (to
+    ``WINDOW_DECIMALS``) only when it has one."""
+    text = f"{value:.{WINDOW_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+class WindowBox(QDoubleSpinBox):
+    """A window value: typed with its fraction, shown without trailing zeros (L 40, L 2.5)."""
+
+    def textFromValue(self, value: float) -> str:  # Qt's name
+        return window_value(value)
 
 
 class ViewerPanel(QWidget):
@@ -74,7 +92,8 @@ class ViewerPanel(QWidget):
         )
         self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.presets.activated.connect(lambda _: self._preset(self.presets.currentText()))
-        self.center_box, self.width_box = self._window_box("L ", -65536), self._window_box("W ", 1)
+        self.center_box = self._window_box("L ", -65536, self._typed_center)
+        self.width_box = self._window_box("W ", 1, self._typed_width)
         self.center_box.setToolTip("Window level (centre): type a value, or drag up/down")
         self.width_box.setToolTip("Window width: type a value, or drag left/right")
         self.frame_label = QLabel("")
@@ -117,13 +136,15 @@ class ViewerPanel(QWidget):
         self._stacks: dict[int, tuple[Series, Stack]] = {}
         self._set_enabled(False)
 
-    def _window_box(self, prefix: str, minimum: float) -> QDoubleSpinBox:
-        box = QDoubleSpinBox()
+    def _window_box(
+        self, prefix: str, minimum: float, typed: Callable[[float], None]
+    ) -> QDoubleSpinBox:
+        box = WindowBox()
         box.setRange(minimum, 65536)
-        box.setDecimals(0)
+        box.setDecimals(WINDOW_DECIMALS)
         box.setPrefix(prefix)
         box.setKeyboardTracking(False)  # apply on Enter, not on every digit
-        box.valueChanged.connect(self._typed_window)
+        box.valueChanged.connect(typed)
         return box
 
     def _make_actions(self) -> None:
@@ -275,7 +296,11 @@ class ViewerPanel(QWidget):
             "bottom-left": f"Series {_number(series.series_number)} {series.modality}\n"
             f"{series.series_description}",
             "bottom-right": f"{position}\n"
-            + (f"W {window.width:.0f} L {window.center:.0f}\n" if window else "")
+            + (
+                f"W {window_value(window.width)} L {window_value(window.center)}\n"
+                if window
+                else ""
+            )
             + f"Zoom {self.canvas.zoom * 100:.0f}%",
         }
         if problem:
@@ -337,10 +362,26 @@ class ViewerPanel(QWidget):
                 box.setValue(value)
             box.blockSignals(False)
 
-    def _typed_window(self, _: float) -> None:
+    def _typed_center(self, center: float) -> None:
+        """The level typed, the width kept exactly as it is (the box shows it rounded)."""
         from desktop.core.display import Window
 
-        self.set_window(Window(self.center_box.value(), max(self.width_box.value(), 1)))
+        shown = self._on_screen()
+        self.set_window(Window(center, shown.width if shown else self.width_box.value()))
+
+    def _typed_width(self, width: float) -> None:
+        """The width typed, the level kept exactly as it is."""
+        from desktop.core.display import Window
+
+        shown = self._on_screen()
+        self.set_window(Window(shown.center if shown else self.center_box.value(), max(width, 1)))
+
+    def _on_screen(self) -> Window | None:
+        """The window asked for last, else the one the image on screen is drawn with (None:
+        colour, a VOI LUT)."""
+        if self.windowing is not None:
+            return self.windowing
+        return self.shown.window if self.shown is not None else None
 
     def _drag_window(self, level_delta: float, width_delta: float) -> None:
         from desktop.core.display import Rendered, Window
