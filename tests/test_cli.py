@@ -158,6 +158,25 @@ def pixels(png: Path) -> bytes:
     return Image.open(png).tobytes()
 
 
+def test_a_frame_that_cannot_be_decoded_is_named_from_1_as_asked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """F5 of findings9: ``--frame 10`` of a file whose pixel data stop after frame 3 said
+    "frame 9 … cannot be decoded", and the MP4 export "frame 3" for the fourth."""
+    import pydicom
+
+    dataset = pydicom.dcmread(sample_file("emri_small.dcm"))  # 10 frames of 64×64×16 bits
+    dataset.PixelData = dataset.PixelData[: 3 * 64 * 64 * 2]
+    short = tmp_path / "short.dcm"
+    dataset.save_as(short)
+    status, _, err = run(
+        capsys, "export", str(short), "--png", str(tmp_path / "x.png"), "--frame", "10"
+    )
+    assert status == 1 and err.startswith("dicom-courier: frame 10 of short.dcm cannot be decoded")
+    status, _, err = run(capsys, "export", str(short), "--mp4", str(tmp_path / "x.mp4"))
+    assert status == 1 and err.startswith("dicom-courier: frame 4 of short.dcm cannot be decoded")
+
+
 def test_export_to_a_long_name_works_and_an_impossible_one_says_so(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -131,11 +131,12 @@ class FrameSource:
         return self.pipeline.file_window
 
     def check_index(self, index: int) -> None:
-        """Raise FrameError unless 0 <= index < frame_count."""
+        """Raise FrameError unless 0 <= index < frame_count (said counting from 1, as DICOM,
+        the viewer and ``export --frame`` count)."""
         if not 0 <= index < self.frame_count:
             raise FrameError(
-                f"frame {index} is out of range: {self.path.name} has "
-                f"{counted(self.frame_count, 'frame')} (0 to {self.frame_count - 1})"
+                f"frame {index + 1} is out of range: {self.path.name} has "
+                f"{counted(self.frame_count, 'frame')} (1 to {self.frame_count})"
             )
 
     def stored(self, index: int) -> NDArray[np.generic]:
@@ -150,7 +151,7 @@ class FrameSource:
         except Exception as error:  # decoders raise anything from ValueError to RuntimeError
             reason = self.defect or str(error)
             raise FrameError(
-                f"frame {index} of {self.path.name} cannot be decoded: {reason}"
+                f"frame {index + 1} of {self.path.name} cannot be decoded: {reason}"
             ) from error
         return frame
 

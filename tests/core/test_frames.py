@@ -175,7 +175,7 @@ def test_enhanced_object_window_comes_from_functional_groups() -> None:
 
 def test_frame_out_of_range() -> None:
     source = FrameSource(sample_file("emri_small.dcm"))
-    with pytest.raises(FrameError, match=r"frame 10 is out of range: .* has 10 frames \(0 to 9\)"):
+    with pytest.raises(FrameError, match=r"frame 11 is out of range: .* has 10 frames \(1 to 10\)"):
         source.display(10)
     with pytest.raises(FrameError, match="out of range"):
         source.display(-1)

@@ -147,7 +147,7 @@ def test_rle_decoder_panic_is_a_frame_error(tmp_path: Path) -> None:
     )
     assert (process.returncode, process.stdout) == (1, "")
     assert process.stderr.count("\n") == 1, process.stderr
-    assert process.stderr.startswith("dicom-courier: frame 0 of panic.dcm cannot be decoded")
+    assert process.stderr.startswith("dicom-courier: frame 1 of panic.dcm cannot be decoded")
     assert not (tmp_path / "out.png").exists()
 
 
@@ -166,7 +166,7 @@ def test_jpegls_frame_that_hangs_libjpeg_is_refused_at_once(tmp_path: Path) -> N
     )
     assert (process.returncode, process.stdout) == (1, "")
     assert process.stderr.startswith(
-        "dicom-courier: frame 0 of lines0.dcm cannot be decoded: "
+        "dicom-courier: frame 1 of lines0.dcm cannot be decoded: "
         "the JPEG-LS decoder (CharLS) refused it: Decoding error: "
     )
     assert process.stderr.count("\n") == 1, process.stderr
