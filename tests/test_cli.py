@@ -206,6 +206,12 @@ def test_export_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     with pytest.raises(SystemExit):
         main(["export", str(sample_file("CT_small.dcm")), "--png", "x.png", "--window", "40"])
     assert "CENTER,WIDTH" in capsys.readouterr().err
+    for window in ("nan,inf", "40,inf", "inf,400"):  # F4 of findings9: an all-black PNG, rc 0
+        with pytest.raises(SystemExit) as usage:
+            main(["export", str(sample_file("CT_small.dcm")), "--png", "x.png", "--window", window])
+        refusal = f"a window's centre and width are numbers, not '{window}'"
+        assert usage.value.code == 2 and refusal in capsys.readouterr().err
+    assert not Path("x.png").exists()
     cine = str(sample_file("emri_small.dcm"))
     for target, rate, refusal in (
         ("v.mp4", "100000", "a video plays 0 to 240 frames per second, not 100000"),

@@ -7,6 +7,7 @@ over every possible stored value, built once per window and applied with a singl
 data arrive as RGB from pydicom (which converts YBR itself) and are only scaled to 8 bits.
 """
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -41,6 +42,8 @@ class Window:
             raise ValueError(
                 f"a window is CENTER,WIDTH (for example 40,400), not {text!r}"
             ) from None
+        if not (math.isfinite(center) and math.isfinite(width)):
+            raise ValueError(f"a window's centre and width are numbers, not {text!r}")
         if width < 1:
             raise ValueError(f"a window width must be at least 1, not {width:g}")
         return cls(center, width)
