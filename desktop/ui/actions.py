@@ -21,3 +21,9 @@ def tipped_action(
     action.setStatusTip(tip)
     action.triggered.connect(handler)
     return action
+
+
+def menu_text(text: str) -> str:
+    """``text`` (a node's name, a folder) as a menu item shows it: '&' kept, not taken as the
+    mark of an Alt shortcut ("R&D PACS" was shown "RD PACS")."""
+    return text.replace("&", "&&")

@@ -6,6 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMenu
 
+from desktop.ui.actions import menu_text
 from desktop.ui.inbox_import import import_into_inbox
 from desktop.ui.media_export import export_to_media
 from desktop.ui.shell import Shell
@@ -80,5 +81,5 @@ class MediaController(QObject):
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self._recent():
-            action = self.recent_menu.addAction(path)
+            action = self.recent_menu.addAction(menu_text(path))
             action.triggered.connect(lambda _=False, p=path: self.open_path(Path(p)))

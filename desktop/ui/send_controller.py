@@ -19,6 +19,7 @@ from desktop.core.errors import CourierError
 from desktop.net.compression import in_words
 from desktop.net.queue import JobSummary, QueueError, TransferQueue
 from desktop.net.store import SessionEvent, StoreItem
+from desktop.ui.actions import menu_text
 from desktop.ui.controller import HeldBackError, JobUpdate, TransferController, failures_and_reason
 from desktop.ui.errors import describe
 from desktop.ui.models.media_model import store_items
@@ -178,15 +179,19 @@ class SendController(QObject):
     def _set_nodes(self, names: list[str]) -> None:
         self._send_menu_nodes = names
 
-    def _tree_menu(self, position: QPoint) -> None:
+    def tree_menu(self) -> QMenu:
+        """The browser's right-click menu: Send to ▸ each node, then the selection's actions."""
         menu = QMenu(self.shell.window)
         send = menu.addMenu("Send to")
         for name in self._send_menu_nodes:
-            action = send.addAction(name)
+            action = send.addAction(menu_text(name))
             action.triggered.connect(lambda _=False, n=name: self.send_selected(n))
         menu.addActions(self.menu_actions)
+        return menu
+
+    def _tree_menu(self, position: QPoint) -> None:
         view = self.sources.current_browser().view
-        menu.exec(view.viewport().mapToGlobal(position))
+        self.tree_menu().exec(view.viewport().mapToGlobal(position))
 
     def send_selected(self, node: str) -> None:
         browser = self.sources.current_browser()

@@ -1,6 +1,8 @@
 """The Nodes panel and its controller alone, by clicks: add, echo a real DCMTK storescp,
 refuse a TLS check of a plain node, remove."""
 
+import shutil
+
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QDialog
@@ -242,3 +244,36 @@ def test_echo_says_its_answer_in_the_status_line(
     echo("Dead")
     assert statuses[-1].startswith("Echo Dead failed: ") and "refused" in statuses[-1]
     assert prompter.errors[-1][0] == "Echo Dead"  # and a dialog, as Check TLS has
+
+
+def test_a_name_with_an_ampersand_is_shown_as_it_is_in_the_menus(  # type: ignore[no-untyped-def]
+    qtbot,
+    capsys: pytest.CaptureFixture[str],
+    window: MainWindow,
+    prompter: ScriptedPrompter,
+    demo: Demo,
+    tmp_path,
+) -> None:
+    """F6 of findings9: Send to ▸ "R&D PACS" was shown "RD PACS" (the '&' taken as an Alt
+    shortcut), and a recent folder "Smith & Jones" likewise."""
+    name = "R&D PACS"
+    assert (
+        cli(capsys, "node", "add", name, "--ae", "RD", "--host", "127.0.0.1", "--port", "104")[0]
+        == 0
+    )
+    folder = tmp_path / "Smith & Jones"
+    shutil.copytree(demo.media, folder)
+    open_in_browser(qtbot, window, prompter, folder)
+    window.browser.view.setCurrentIndex(window.browser.model.index(0, 0))  # a patient
+    window.node_actions.refresh_nodes()
+    menu = window.sending.tree_menu()
+    [send_to] = [a.menu() for a in menu.actions() if a.text() == "Send to"]
+    shown = {a.iconText(): a for a in send_to.actions()}
+    assert name in shown and "RD PACS" not in shown
+    shown[name].trigger()  # confirmed: queued for the node of that name (nothing listens)
+    queue = TransferQueue(window.services.queue_path)
+    try:
+        qtbot.waitUntil(lambda: [job.node for job in queue.jobs()] == [name], timeout=10000)
+    finally:
+        queue.close()
+    assert str(folder) in [a.iconText() for a in window.opening.recent_menu.actions()]
