@@ -27,14 +27,15 @@ EXPIRED, NOT_YET_VALID, REVOKED, WRONG_PURPOSE = 10, 9, 23, 26
 NO_CRL, CRL_EXPIRED = 3, 12
 WEAK_CODES = frozenset({66, 67, 68})  # key too small (leaf, CA), signature digest too weak
 NAME_MISMATCH_CODES = frozenset({62, 64})
-NOT_TLS_REASONS = frozenset(
+#: The peer answered with bytes that are no TLS record (plain DICOM, once the probe has
+#: said it is not that: a web server's "HTTP/1.1 400").
+ANSWERED_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL"})
+NOT_TLS_REASONS = ANSWERED_NOT_TLS_REASONS | frozenset(
     {
-        "WRONG_VERSION_NUMBER",
         "RECORD_LAYER_FAILURE",
         "PACKET_LENGTH_TOO_LONG",
         "UNEXPECTED_EOF_WHILE_READING",
         "HTTP_REQUEST",
-        "UNKNOWN_PROTOCOL",
     }
 )
 VERSION_REASONS = frozenset(
@@ -314,6 +315,13 @@ def _by_reason(reason: str, error: BaseException, facts: Facts, where: str) -> D
             f"{where} and we share no cipher suite (profile {facts.profile})",
             "An ECDSA server certificate over TLS 1.2 needs profile bcp195-rfc8996;"
             " otherwise compare the peer's cipher settings with the profile's",
+        )
+    if reason in ANSWERED_NOT_TLS_REASONS:
+        return Diagnosis(
+            "not-tls",
+            f"{where} answered, but neither in TLS nor in DICOM",
+            "Another kind of service (a web server, a proxy?) listens on that port: check "
+            "the port number with the peer's administrator",
         )
     if reason in NOT_TLS_REASONS or closed(error):
         return Diagnosis(

@@ -5,6 +5,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -437,3 +438,20 @@ def test_a_keystore_certificates_names_are_shown_never_obeyed_by_the_terminal(
 def _obeyed(text: str) -> bool:
     """Whether ``text`` holds a control character a terminal would obey (ESC, BEL)."""
     return "\x1b" in text or "\x07" in text
+
+
+def test_a_web_server_on_the_port_is_said_so_not_a_silent_close(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str, tmp_path: Path
+) -> None:
+    """F7 of findings9: a TLS node's port where a web server answers ("HTTP/1.1 400") was
+    "closed the connection during the TLS handshake without saying why"."""
+    cli(capsys, "keystore", "import-ca", pki.path("root-only"))
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    with running(command, port, tmp_path / "http.log"):
+        status, out, err = cli(capsys, "tls-check", "127.0.0.1", port)
+    assert status == 1
+    assert err.startswith(
+        f"127.0.0.1:{port} answered, but neither in TLS nor in DICOM. Another "
+    ), err
+    assert "without saying why" not in out + err
