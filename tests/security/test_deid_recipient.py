@@ -99,3 +99,35 @@ def test_a_missing_certificate_is_named_before_anything_is_written(
                          "--recipient", tmp_path / "nobody.pem")  # fmt: skip
     assert status == 1 and f"{tmp_path / 'nobody.pem'}: no such certificate file" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_copy_of_a_copy_keeps_no_earlier_recipients_originals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signing_home: Path, pki: Pki
+) -> None:
+    """F8 of findings9: de-identifying copies made with --recipient again (for publication,
+    for another project) kept their Encrypted Attributes Sequence: the "anonymous" copies
+    still held the patient's name for the first recipient, and reid gave it back. Now only
+    this run's recipient gets originals, and those include the earlier sequence whole."""
+    sources = write_study(tmp_path / "in", 1)
+    status, _, err = cli(capsys, "deid", sources, "--out", tmp_path / "first",
+                         "--recipient", pki.path("client"))  # fmt: skip
+    assert status == 0, err
+    [first] = (tmp_path / "first").rglob("*.dcm")
+    status, _, err = cli(capsys, "deid", first, "--out", tmp_path / "public")
+    assert status == 0, err
+    [public] = (tmp_path / "public").rglob("*.dcm")
+    assert "EncryptedAttributesSequence" not in pydicom.dcmread(public)
+    status, _, _ = cli(capsys, "reid", public, "--identity", "courier", "--out", tmp_path / "r1")
+    assert status == 1 and not (tmp_path / "r1").exists()
+
+    status, _, err = cli(capsys, "deid", first, "--out", tmp_path / "second",
+                         "--recipient", pki.path("client"))  # fmt: skip
+    assert status == 0, err
+    [second] = (tmp_path / "second").rglob("*.dcm")
+    assert len(pydicom.dcmread(second).EncryptedAttributesSequence) == 1
+    status, _, err = cli(capsys, "reid", second, "--identity", "courier", "--out", tmp_path / "r2")
+    assert status == 0, err
+    [restored] = (tmp_path / "r2").rglob("*.dcm")
+    assert pydicom.dcmread(restored).EncryptedAttributesSequence == (
+        pydicom.dcmread(first).EncryptedAttributesSequence
+    )  # the first copy as it was: its own recipient can go on from there

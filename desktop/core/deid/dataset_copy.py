@@ -59,8 +59,8 @@ def _deidentify(dataset: Dataset, profile: Profile, protect: Protect | None) -> 
         return
     originals = Dataset()
     profile.deidentify(dataset, originals=originals)
-    protected = list(dataset.get("EncryptedAttributesSequence", []))
-    dataset.EncryptedAttributesSequence = Sequence([*protected, protect(originals)])
+    # an earlier run's sequence was removed (its originals are in ``originals``): one item
+    dataset.EncryptedAttributesSequence = Sequence([protect(originals)])
 
 
 def _read(source: Path, data: mmap.mmap) -> Source | None:

@@ -50,6 +50,7 @@ CLEANED_TEXT = {
     0x00700006: Option.CLEAN_GRAPHICS,  # Unformatted Text Value of a graphic annotation
 }
 OVERLAY_DATA = 0x3000  #: (60xx,3000): a bitmap whose text cannot be read from the header
+ENCRYPTED_ATTRIBUTES = 0x04000500  # (0400,0500) Encrypted Attributes Sequence
 DUMMY_TEXT = "ANONYMIZED"
 PATIENT_ID = 0x00100020
 DUMMIES: dict[str, object] = {
@@ -146,6 +147,8 @@ class Profile:
             found = None if row is None else row.action(self.options)
             if found is Action.CLEAN and tag >> 24 == 0x60 and tag & 0xFFFF == OVERLAY_DATA:
                 found = Action.REMOVE  # Clean Graphics keeps overlays only if text were read
+            if tag == ENCRYPTED_ATTRIBUTES:  # an earlier de-identification's originals: a
+                found = Action.REMOVE  # copy keeps none but for this run's --recipient
             self._actions[tag] = found
             return found
 
