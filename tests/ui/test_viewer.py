@@ -21,7 +21,7 @@ from desktop.core.synthetic import SeriesSpec, StudySpec, study_datasets
 from desktop.demo import DEMO_AE, DEMO_NODE, Demo, prepare_demo
 from desktop.ui.main_window import MainWindow
 from desktop.ui.widgets.browser import BrowserPanel
-from desktop.ui.widgets.viewer import ViewerPanel
+from desktop.ui.widgets.viewer import ViewerPanel, window_value
 from tests.helpers import cli
 from tests.ui.scripted import ScriptedPrompter
 from tests.ui.test_flow import open_demo_media
@@ -435,3 +435,10 @@ def test_a_fractional_window_is_shown_and_typed_as_it_is(  # type: ignore[no-unt
     finally:
         open_demo_media(qtbot, window, demo)
         qtbot.waitUntil(lambda: window.browser.tree.root == demo.media, timeout=20000)  # type: ignore[union-attr]
+
+
+def test_window_values_are_said_with_their_fraction_and_huge_ones_short() -> None:
+    """The overlay and boxes: 40, 2.5, 99.5 as they are; a hostile file's 1e308 (found by
+    opening one) in a few characters, not 309 digits across the image."""
+    said = [window_value(v) for v in (40.0, 2.5, 99.5, -0.001, 1e308, -3e9)]
+    assert said == ["40", "2.5", "99.5", "0", "1e+308", "-3e+09"]

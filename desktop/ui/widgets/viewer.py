@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # numpy and pydicom (~0.7 s to import) are not needed to show
 
 
 WINDOW_DECIMALS = 2  # a PET in SUV is windowed 2.5/3: its fraction is the window
+HUGE_WINDOW = 1e7
 
 
 def _number(value: int | None) -> str:
@@ -47,6 +48,8 @@ def _number(value: int | None) -> str:
 def window_value(value: float) -> str:
     """A window's centre or width as the boxes and the overlay say it: its fraction (to
     ``WINDOW_DECIMALS``) only when it has one."""
+    if abs(value) >= HUGE_WINDOW:  # a hostile file's 1e308: not 309 digits over the image
+        return f"{value:.3g}"
     text = f"{value:.{WINDOW_DECIMALS}f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
 
