@@ -129,9 +129,13 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
     the block succeeds; the data is flushed to disk before the rename.
 
     As ``cp`` does, a symbolic link is written through (its file replaced, the link kept) and
-    a device, FIFO or socket (``/dev/stdout``) is written to, never replaced by a file.
+    a device, FIFO or socket (``/dev/stdout``) is written to, never replaced by a file; but
+    only a link, FIFO or socket of this user's: one another user made in a shared folder
+    (/tmp) must not lead our output (a patient's image) to that user or over our own files.
     """
     if _is_stream(target):
+        if not (stat.S_ISCHR(target.stat().st_mode) or _ours(target, follow=True)):
+            raise OutputError(f"cannot write {target}: a FIFO or socket of another user's")
         with _streamed(target, suffix) as temporary:
             yield temporary
         return
@@ -139,6 +143,8 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
     if len(os.fsencode(target.name)) > _name_max(target.parent):
         raise OutputError(f"cannot write {target}: file name too long")
     if target.is_symlink():
+        if not _ours(target, follow=False):
+            raise OutputError(f"cannot write {target}: a symbolic link of another user's")
         target = Path(os.path.realpath(target))
         _check_folder(target)
     folder = target.parent
@@ -157,6 +163,14 @@ def atomic_output(target: Path, suffix: str = "", mode: int = PRIVATE) -> Iterat
         _fsync(folder)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _ours(path: Path, *, follow: bool) -> bool:
+    """Whether ``path`` (the link itself unless ``follow``) belongs to this user (Windows:
+    always)."""
+    user = getattr(os, "geteuid", None)
+    owner = (path.stat() if follow else path.lstat()).st_uid
+    return user is None or owner == user()
 
 
 def _is_stream(target: Path) -> bool:

@@ -162,3 +162,25 @@ def test_a_batch_names_the_run_it_writes_for(tmp_path: Path) -> None:
     assert temporary.name.startswith(f".dc-1-{os.getpid()}-")
     batch.adopt(temporary, tmp_path / "copy.dcm")
     assert batch.commit() == [tmp_path / "copy.dcm"]
+
+
+def test_a_link_or_fifo_of_another_user_is_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written through only when ours (F1 of findings9): a link or FIFO another user left in
+    a shared folder such as /tmp must not take our output (a patient's image) to that user,
+    or over a file of ours. Here the files are "another user's" as seen by a process of a
+    different user id."""
+    victim = tmp_path / "authorized_keys"
+    victim.write_text("ours")
+    link = tmp_path / "x.png"
+    link.symlink_to(victim)
+    fifo = tmp_path / "y.png"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(os, "geteuid", lambda: link.lstat().st_uid + 1)
+    for planted in (link, fifo):
+        with pytest.raises(OutputError, match=r"of another user's$"):
+            write_atomic(planted, b"image")
+    assert victim.read_text() == "ours" and link.is_symlink()
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    write_atomic(Path(os.devnull), b"a device is no one's to lead astray")
