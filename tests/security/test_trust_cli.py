@@ -5,7 +5,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -440,18 +439,28 @@ def _obeyed(text: str) -> bool:
     return "\x1b" in text or "\x07" in text
 
 
-def test_a_web_server_on_the_port_is_said_so_not_a_silent_close(
-    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str, tmp_path: Path
+def test_a_port_answering_another_protocol_is_said_so_not_a_silent_close(
+    capsys: pytest.CaptureFixture[str], home: Path, pki: Pki, keystore_password: str
 ) -> None:
-    """F7 of findings9: a TLS node's port where a web server answers ("HTTP/1.1 400") was
-    "closed the connection during the TLS handshake without saying why"."""
+    """F7 of findings9: a TLS node's port where another service answers (an SSH or SMTP
+    banner, a web server's "HTTP/1.1 400") was "closed the connection during the TLS
+    handshake without saying why"."""
+    import socket
+    import threading
+
     cli(capsys, "keystore", "import-ca", pki.path("root-only"))
-    port = free_port()
-    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
-    with running(command, port, tmp_path / "http.log"):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def banner() -> None:  # the handshake, then the plain DICOM probe
+            for _ in range(2):
+                connection, _ = server.accept()
+                with connection:
+                    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+                    connection.recv(65536)
+
+        threading.Thread(target=banner, daemon=True).start()
         status, out, err = cli(capsys, "tls-check", "127.0.0.1", port)
-    assert status == 1
-    assert err.startswith(
-        f"127.0.0.1:{port} answered, but neither in TLS nor in DICOM. Another "
-    ), err
+    said = f"127.0.0.1:{port} answered, but neither in TLS nor in DICOM. Another kind of service"
+    assert status == 1 and err.startswith(said), err
     assert "without saying why" not in out + err
