@@ -231,7 +231,7 @@ class TransferQueue:
         self.path = path
         private_folder(path.parent)
         try:
-            self.db = _open(path)
+            self.db = _opened_ahead(path) or _open(path)
         except _DamagedError as damage:
             aside = _move_aside(path)
             logger.warning(
@@ -271,18 +271,44 @@ class TransferQueue:
         for it) are recorded before anything is sent (``hashed`` first, when the caller has
         other work to overlap the hashing with). ``deidentified`` says how, when the items
         are de-identified copies."""
+        job_id, _ = self.enqueued(
+            node,
+            items,
+            description,
+            hashing_threads=hashing_threads,
+            deidentified=deidentified,
+            compression=compression,
+        )
+        return job_id
+
+    def enqueued(
+        self,
+        node: str,
+        items: Iterable[StoreItem],
+        description: str,
+        *,
+        hashing_threads: int = HASHING_THREADS,
+        deidentified: str = "",
+        compression: str = "",
+    ) -> tuple[int, list[QueuedInstance]]:
+        """``enqueue``, and the new job's instances as recorded (all pending): what its
+        sender would otherwise read back at once (~4 ms for 200)."""
+        stored = [
+            replace(i, size=i.path.stat().st_size) if not i.size else i
+            for i in self.hashed(items, hashing_threads=hashing_threads)
+        ]
         rows = [
             (
                 i.path,
                 i.sop_class_uid,
                 i.sop_instance_uid,
                 i.transfer_syntax_uid,
-                i.size or i.path.stat().st_size,
+                i.size,
                 i.sha256,
                 i.state_when_queued,
                 i.dataset_offset,
             )
-            for i in self.hashed(items, hashing_threads=hashing_threads)
+            for i in stored
         ]
         if not rows:
             raise QueueError("nothing to send")
@@ -300,7 +326,10 @@ class TransferQueue:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(job_id, seq, str(p), *rest) for seq, (p, *rest) in enumerate(rows)],
             )
-        return job_id
+        return job_id, [
+            QueuedInstance(job_id, seq, item, PENDING, "", "", 0, 0.0)
+            for seq, item in enumerate(stored)
+        ]
 
     def hashed(
         self, items: Iterable[StoreItem], *, hashing_threads: int = HASHING_THREADS
@@ -676,12 +705,8 @@ def check_ahead(path: Path) -> None:
     changing anything: found whole, it is not checked again by this process nor by those it
     forks (a warm service checks it once for all its commands, not at each: 0.17 s for
     90,000 instances). A damaged or missing one is left to the opening that says so."""
-    try:
-        found = path.stat()
-    except OSError:
-        return
-    identity = (str(path), found.st_dev, found.st_ino)
-    if identity in _FOUND_WHOLE:
+    identity = _identity(path)
+    if identity is None or identity in _FOUND_WHOLE:
         return
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
@@ -695,15 +720,51 @@ def check_ahead(path: Path) -> None:
         _FOUND_WHOLE.add(identity)
 
 
+#: A connection opened ahead of this process's next opening of the queue, by its identity.
+_AHEAD: dict[tuple[str, int, int], sqlite3.Connection] = {}
+
+
+def open_ahead(path: Path) -> None:
+    """Open the queue at ``path`` now for this process's next ``TransferQueue`` of it: a warm
+    service's spare child does, before it is handed a command (a forked child's first
+    opening costs it 3–4 ms of CPU). Only a queue found whole (``check_ahead``) is opened."""
+    identity = _identity(path)
+    if identity not in _FOUND_WHOLE or identity in _AHEAD:
+        return
+    try:
+        _AHEAD[identity] = _open(path)
+    except (sqlite3.Error, _DamagedError) as error:  # left to the command's opening, which says
+        logger.debug("the queue %s was not opened ahead: %s", path, error)
+
+
+def _opened_ahead(path: Path) -> sqlite3.Connection | None:
+    """The connection ``open_ahead`` made, when it is still of the file at ``path`` (one
+    moved aside and replaced meanwhile is closed, not used)."""
+    if not _AHEAD:
+        return None
+    identity = _identity(path)
+    for other in [key for key in _AHEAD if key != identity]:
+        _AHEAD.pop(other).close()
+    return _AHEAD.pop(identity) if identity in _AHEAD else None
+
+
+def _identity(path: Path) -> tuple[str, int, int] | None:
+    """The file at ``path`` as this module tells databases apart (None: there is none)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return str(path), found.st_dev, found.st_ino
+
+
 def _checked(db: sqlite3.Connection, path: Path) -> list[str]:
     """``PRAGMA quick_check``'s problems (``["ok"]`` for none), once per database a process
     opens; damage met later is still found by the query it breaks (DAMAGED_CODES)."""
-    found = path.stat()
-    identity = (str(path), found.st_dev, found.st_ino)
+    identity = _identity(path)
     if identity in _FOUND_WHOLE:
         return ["ok"]
     problems = [str(row[0]) for row in db.execute("PRAGMA quick_check")]
-    if problems == ["ok"]:
+    if problems == ["ok"] and identity is not None:
         _FOUND_WHOLE.add(identity)
     return problems
 
