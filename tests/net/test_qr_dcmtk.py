@@ -344,6 +344,7 @@ def test_a_retrieve_of_a_study_uid_held_for_two_patients_is_refused_unless_one_i
         "patient's images go out as another's; a request naming PatientID (and "
         "IssuerOfPatientID) chooses one"
     )
+    assert refused[0]["failure"] == refused[0]["reason"]  # the history says it
     alerts = audited(home, "110113", 2)
     for alert, service, calling in zip(
         alerts, ("C-MOVE", "C-GET"), ("MOVESCU", "GETSCU"), strict=True

@@ -120,6 +120,7 @@ def located(archive: Archive, exchange: Exchange) -> list[Path] | None:
             comment=conflict.comment,
             study=conflict.study_uid,
             patients=conflict.patients,
+            failure=str(conflict),  # what the history says of it
         )
     except InvalidQueryError as refused:
         finish(exchange, Tally(0), refused.status, str(refused))
