@@ -6,6 +6,7 @@ one decoder and one encoder of the standard's byte layouts.
 """
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from desktop.net import pdu
 from desktop.net.link import ProtocolError
@@ -81,10 +82,9 @@ def parse_request(body: bytes) -> AssociationRequest:
     listener relies on: AE titles in ASCII, 1 to 128 presentation contexts each with an
     abstract syntax and transfer syntaxes, roles of 0 or 1."""
     try:
-        associate = pdu.decode(A_ASSOCIATE_RQ, body, lenient=True)
+        associate = cast(pdu.Associate, pdu.decode(A_ASSOCIATE_RQ, body, lenient=True))
     except ProtocolError as error:
         raise AssociationRequestError(error.detail) from error
-    assert isinstance(associate, pdu.Associate)
     request = AssociationRequest(
         associate.version, _text(associate.called), _text(associate.calling), ""
     )
