@@ -65,7 +65,7 @@ def instrument() -> None:
     timing(connect.ConnectingAhead, "ready", after="connector ready")
     timing(media, "open_media", "media scan starts", "media read")
     timing(TransferQueue, "hashed", after="files hashed")
-    timing(TransferQueue, "enqueue", after="job queued")
+    timing(TransferQueue, "enqueued", after="job queued")
     timing(Association, "request", after="association accepted")
     for sending in ("send_framed", "send_file"):  # read ahead in one write, or streamed
         if hasattr(Association, sending):

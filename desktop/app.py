@@ -98,11 +98,12 @@ class Services:
         return self.listener
 
     def _warnings_kept(self, sink: Sink) -> Sink:
-        """``sink``, the listener's warnings (a study UID of two patients) also kept in the
-        history, where ``dicom-courier history`` shows them as it shows ``listen``'s."""
+        """``sink``, the listener's warnings and failures (a study UID of two patients, a
+        retrieve refused for one) also kept in the history, where ``dicom-courier history``
+        shows them as it shows ``listen``'s."""
 
         def kept(record: dict[str, Any]) -> None:
-            if record.get("warning"):
+            if record.get("warning") or record.get("failure"):
                 self.history.append(record)
             sink(record)
 

@@ -344,7 +344,9 @@ def listener(sink: Sink, ae_title: str) -> Sink:
         elif kind == "handshake":
             handshake(event.get("transcript") or {})
         elif kind == "retrieve-answered":
-            if event.get("destination_refused"):
+            if event.get("patients"):
+                _shared_retrieve(event)
+            elif event.get("destination_refused"):
                 _refused(event, ae_title)
             elif _trail is not None:
                 _served(event, ae_title)
@@ -447,10 +449,27 @@ def _shared_study(event: dict[str, Any]) -> None:
     record(
         lambda local: events.study_of_two_patients(
             local,
-            sender=sender,
+            peer=sender,
             study=events.Study(str(event["study"]), str(event["patient"])),
             others=event["others"],
             description=str(event["warning"]),
+        ),
+        node=calling,
+    )
+
+
+def _shared_retrieve(event: dict[str, Any]) -> None:
+    """110113 for a retrieve refused because it named a UID we hold for several patients."""
+    calling = str(event.get("calling") or "unknown")
+    first, *others = event["patients"]
+    record(
+        lambda local: events.study_of_two_patients(
+            local,
+            peer=events.Node(calling, str(event.get("peer") or "").rsplit(":", 1)[0]),
+            study=events.Study(str(event["study"]), str(first)),
+            others=others,
+            description=f"{event.get('service')} by {calling} refused: {event.get('reason')}",
+            delivered=False,
         ),
         node=calling,
     )

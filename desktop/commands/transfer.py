@@ -41,7 +41,7 @@ from desktop.net.link import DEFAULT_ATTEMPTS
 from desktop.nodes import describe
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from desktop.core.audit.events import Study
     from desktop.core.deid.setting import Deidentification
@@ -495,7 +495,7 @@ def _send(args: argparse.Namespace) -> int:
                     print(line, file=sys.stderr)
                 items = queue.hashed(items)  # beside the handshake, which leaves the GIL
                 deidentified = how.describe() if how else ""
-                job_id = queue.enqueue(
+                job_id, enqueued = queue.enqueued(
                     node.name,
                     items,
                     description,
@@ -512,6 +512,7 @@ def _send(args: argparse.Namespace) -> int:
             args,
             known=studies_in(trees),
             compress=args.compress or node.compress,
+            enqueued=enqueued,
         )
     finally:
         ahead.close()
@@ -614,10 +615,11 @@ def _run_to_end(
     *,
     known: "Mapping[str, Study] | None" = None,
     compress: str = "",
+    enqueued: "Sequence[QueuedInstance]" = (),
 ) -> None:
     """Run a job with the command's retry policy, saying notes and failures as they come
     (``known``: the studies of its instances, when the media was just read; ``compress``:
-    the send's choice, else the node's)."""
+    the send's choice, else the node's; ``enqueued``: its instances as just queued)."""
     from desktop.net.compression import in_words, is_lossy
     from desktop.net.runner import run_job, send_policy
 
@@ -636,6 +638,7 @@ def _run_to_end(
             compress=compress or node.compress,
             sleep=cancel.wait,
             cancel=cancel,
+            enqueued=enqueued,
         )
         from desktop import auditing
 

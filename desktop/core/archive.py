@@ -29,6 +29,24 @@ class InvalidQueryError(CourierError):
         self.status = status
 
 
+class PatientConflictError(InvalidQueryError):
+    """A retrieve naming a UID the store holds for two or more patients, without the
+    PatientID (and IssuerOfPatientID) that choose one: refused, never served as one patient's
+    (a study UID two hospitals gave two patients, or a mistake at the modality)."""
+
+    #: The Error Comment (0000,0902): 64 characters at most, no patient named to the peer.
+    comment = "UID held for 2+ patients: give PatientID to choose one"
+
+    def __init__(self, *, level: Level, uid: str, study_uid: str, patients: list[str]) -> None:
+        super().__init__(
+            f"{level.lower()} {uid} is held for {len(patients)} patients "
+            f"({', '.join(patients)}): refused, so that no patient's images go out as "
+            "another's; a request naming PatientID (and IssuerOfPatientID) chooses one",
+            status=UNABLE_TO_PROCESS,
+        )
+        self.study_uid, self.patients = study_uid, patients
+
+
 class Archive(Protocol):
     """The indexed local store as the query/retrieve and commitment services see it."""
 

@@ -1,18 +1,23 @@
-"""The acceptor's side of association negotiation (PS3.8 section 9.3): decoding an
-A-ASSOCIATE-RQ with every length checked, and encoding the AC, RJ and ABORT we answer with.
+"""The acceptor's side of association negotiation (PS3.8 section 9.3): what an
+A-ASSOCIATE-RQ asks for, and the AC, RJ and ABORT we answer with.
 
-The answers are encoded by ``pdu.py``'s items, as the requestor's side is: one encoder of
-the standard's byte layouts.
+The request is decoded and the answers encoded by ``pdu.py``, as the requestor's side does:
+one decoder and one encoder of the standard's byte layouts.
 """
 
-import struct
 from dataclasses import dataclass, field
+from typing import cast
 
 from desktop.net import pdu
-from desktop.net.pdu import A_ASSOCIATE_AC, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION
+from desktop.net.link import ProtocolError
+from desktop.net.pdu import (
+    A_ASSOCIATE_AC,
+    A_ASSOCIATE_RQ,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION,
+)
 
-HEADER_LENGTH = 68  # protocol version, reserved, called, calling, 32 reserved bytes
-MAX_PROPOSED_CONTEXTS = 128  # context IDs are odd numbers 1 to 255
+MAX_PROPOSED_CONTEXTS = pdu.MAX_CONTEXTS  # context IDs are odd numbers 1 to 255
 
 # A-ASSOCIATE-RJ (result, source, reason), PS3.8 9.3.4.
 REJECT_CALLED_AE = (1, 1, 7)
@@ -35,13 +40,6 @@ class AssociationRequestError(ValueError):
     """An A-ASSOCIATE-RQ that does not follow PS3.8; the message says where."""
 
 
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    context_id: int
-    abstract_syntax: str
-    transfer_syntaxes: tuple[str, ...]
-
-
 @dataclass(slots=True)
 class AssociationRequest:
     """What a requestor asked for."""
@@ -50,7 +48,7 @@ class AssociationRequest:
     called: str
     calling: str
     application_context: str
-    proposals: list[Proposal] = field(default_factory=list)
+    proposals: list[pdu.ProposedContext] = field(default_factory=list)
     max_pdu_length: int = 0
     implementation_class_uid: str = ""
     implementation_version: str = ""
@@ -70,100 +68,64 @@ class ContextAnswer:
     transfer_syntax: str
 
 
-def _text(raw: bytes) -> str:
-    try:
-        return raw.decode("ascii").strip("\0 ")
-    except UnicodeDecodeError as error:
-        raise AssociationRequestError(
-            f"a UID or AE title holds non-ASCII bytes: {raw!r}"
-        ) from error
-
-
-def _items(data: bytes, where: str) -> list[tuple[int, bytes]]:
-    """Type-length-value items; an item longer than what holds it is an error."""
-    items, pos = [], 0
-    while pos < len(data):
-        if pos + 4 > len(data):
-            raise AssociationRequestError(f"{where}: an item header is cut short")
-        kind, length = data[pos], struct.unpack_from(">H", data, pos + 2)[0]
-        if pos + 4 + length > len(data):
-            raise AssociationRequestError(
-                f"{where}: item 0x{kind:02X} claims {length} bytes, only "
-                f"{len(data) - pos - 4} follow"
-            )
-        items.append((kind, data[pos + 4 : pos + 4 + length]))
-        pos += 4 + length
-    return items
+def _text(value: str) -> str:
+    """A UID or AE title as compared: ASCII, without its padding at either end."""
+    stripped = value.strip("\0 ")
+    if not stripped.isascii():
+        raise AssociationRequestError(f"a UID or AE title holds non-ASCII bytes: {stripped!r}")
+    return stripped
 
 
 def parse_request(body: bytes) -> AssociationRequest:
-    """Decode an A-ASSOCIATE-RQ's variable part (the bytes after its 6-byte PDU header)."""
-    if len(body) < HEADER_LENGTH:
-        raise AssociationRequestError(
-            f"the request is {len(body)} bytes, shorter than its fixed {HEADER_LENGTH}"
-        )
+    """Decode an A-ASSOCIATE-RQ's variable part (the bytes after its 6-byte PDU header) with
+    ``pdu.decode``, leniently (what an acceptor may ignore is ignored), then check what the
+    listener relies on: AE titles in ASCII, 1 to 128 presentation contexts each with an
+    abstract syntax and transfer syntaxes, roles of 0 or 1."""
+    try:
+        associate = cast(pdu.Associate, pdu.decode(A_ASSOCIATE_RQ, body, lenient=True))
+    except ProtocolError as error:
+        raise AssociationRequestError(error.detail) from error
     request = AssociationRequest(
-        protocol_version=struct.unpack_from(">H", body)[0],
-        called=_text(body[4:20]),
-        calling=_text(body[20:36]),
-        application_context="",
+        associate.version, _text(associate.called), _text(associate.calling), ""
     )
-    for kind, value in _items(body[HEADER_LENGTH:], "A-ASSOCIATE-RQ"):
-        if kind == 0x10:
-            request.application_context = _text(value)
-        elif kind == 0x20:
-            if len(request.proposals) >= MAX_PROPOSED_CONTEXTS:
-                raise AssociationRequestError("more than 128 presentation contexts proposed")
-            request.proposals.append(_proposal(value))
-        elif kind == 0x50:
-            _user_information(value, request)
+    for item in associate.items:
+        if isinstance(item, pdu.ApplicationContext):
+            request.application_context = _text(item.name)
+        elif isinstance(item, pdu.ProposedContext):
+            request.proposals.append(_proposal(item))
+        elif isinstance(item, pdu.UserInformation):
+            _user_information(item, request)
     if not request.proposals:
         raise AssociationRequestError("no presentation context proposed")
+    if len(request.proposals) > MAX_PROPOSED_CONTEXTS:
+        raise AssociationRequestError("more than 128 presentation contexts proposed")
     return request
 
 
-def _proposal(value: bytes) -> Proposal:
-    if len(value) < 4:
-        raise AssociationRequestError("a presentation context item is cut short")
-    abstract, syntaxes = "", []
-    for kind, sub in _items(value[4:], f"presentation context {value[0]}"):
-        if kind == 0x30:
-            abstract = _text(sub)
-        elif kind == 0x40:
-            syntaxes.append(_text(sub))
-    if not abstract or not syntaxes:
+def _proposal(item: pdu.ProposedContext) -> pdu.ProposedContext:
+    abstract = _text(item.abstract_syntax)
+    if not abstract or not item.transfer_syntaxes:
         raise AssociationRequestError(
-            f"presentation context {value[0]} lacks an abstract syntax or transfer syntaxes"
+            f"presentation context {item.context_id} lacks an abstract syntax or transfer syntaxes"
         )
-    return Proposal(value[0], abstract, tuple(syntaxes))
+    syntaxes = tuple(_text(s) for s in item.transfer_syntaxes)
+    return pdu.ProposedContext(item.context_id, abstract, syntaxes)
 
 
-def _user_information(value: bytes, request: AssociationRequest) -> None:
-    for kind, sub in _items(value, "user information"):
-        if kind == 0x51:
-            if len(sub) != 4:
-                raise AssociationRequestError("the maximum length item is not 4 bytes")
-            request.max_pdu_length = struct.unpack(">I", sub)[0]
-        elif kind == 0x52:
-            request.implementation_class_uid = _text(sub)
-        elif kind == 0x55:
-            request.implementation_version = _text(sub)
-        elif kind == 0x54:
-            request.roles.update([_role_selection(sub)])
-
-
-def _role_selection(sub: bytes) -> tuple[str, tuple[int, int]]:
-    if len(sub) < 2:
-        raise AssociationRequestError("a role selection item is cut short")
-    length = struct.unpack_from(">H", sub)[0]
-    if len(sub) != 2 + length + 2:
-        raise AssociationRequestError(
-            f"a role selection item of {len(sub)} bytes announces a {length}-byte SOP class"
-        )
-    scu, scp = sub[2 + length], sub[3 + length]
-    if scu > 1 or scp > 1:
-        raise AssociationRequestError(f"a role selection item with roles {scu} and {scp}")
-    return _text(sub[2 : 2 + length]), (scu, scp)
+def _user_information(item: pdu.UserInformation, request: AssociationRequest) -> None:
+    for sub in item.sub_items:
+        if isinstance(sub, pdu.MaximumLength):
+            request.max_pdu_length = sub.value
+        elif isinstance(sub, pdu.ImplementationClass):
+            request.implementation_class_uid = _text(sub.uid)
+        elif isinstance(sub, pdu.ImplementationVersion):
+            request.implementation_version = _text(sub.name)
+        elif isinstance(sub, pdu.RoleSelection):
+            if sub.scu > 1 or sub.scp > 1:
+                raise AssociationRequestError(
+                    f"a role selection item with roles {sub.scu} and {sub.scp}"
+                )
+            request.roles[_text(sub.sop_class)] = (sub.scu, sub.scp)
 
 
 def associate_accept(

@@ -90,6 +90,14 @@ class Recipient(Protocol):
 
 Pump = Callable[[], bool]  # reads and handles one PDU; False once the association is over
 Report = Callable[..., None]  # (event name, **details) into the listener's sink
+#: Runs work on a thread of its own, holding no association: False when too much is already.
+Later = Callable[[Callable[[], None]], bool]
+
+
+def at_once(work: Callable[[], None]) -> bool:
+    """A ``Later`` for an association no listener runs: the work done on this thread."""
+    work()
+    return True
 
 
 class Exchange:
@@ -104,6 +112,7 @@ class Exchange:
         peer_max_pdu: int,
         outgoing: list[OutgoingContext],
         report: Report,
+        later: Later = at_once,
     ) -> None:
         self.request = request
         self.connection = connection
@@ -112,6 +121,9 @@ class Exchange:
         self.max_pdv = max(1, peer_max_pdu - 6) if peer_max_pdu else UNLIMITED_PDU
         self.outgoing = outgoing
         self.report = report
+        #: Work to go on after this request without holding the association (a commitment
+        #: report to a node that may never answer); False when it cannot be taken now.
+        self.later = later
         self.cancelled = False
         self.responses: dict[int, tuple[Command, bytes | None]] = {}
         self._awaited: set[int] = set()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from desktop.core.files import private_folder
 from desktop.net import acceptor, dimse, pdu
-from desktop.net.acceptor import AssociationRequest, Proposal
+from desktop.net.acceptor import AssociationRequest
 from desktop.net.association import OUR_MAX_PDU, UNCOMPRESSED_SYNTAXES, Association
 from desktop.net.catalogue import STUDY_ROOT_GET, retrieve_classes
 from desktop.net.encoding import decode, encode
@@ -112,7 +112,7 @@ def get(
             peer.calling_ae,
             peer.called_ae,  # the instances' source, as the listener names the calling AE
             pdu.APPLICATION_CONTEXT,
-            [Proposal(c.context_id, c.abstract_syntax, c.transfer_syntaxes) for c in contexts],
+            list(contexts),
             OUR_MAX_PDU,
         ),
         f"{peer.called_ae} (C-GET)",

@@ -42,7 +42,7 @@ class ProtocolError(LinkError):
         super().__init__(
             Failure("protocol-error", f"the peer broke the DICOM protocol: {text}", False)
         )
-        self.reason = reason
+        self.reason, self.detail = reason, text
 
 
 @dataclass(slots=True)

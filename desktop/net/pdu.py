@@ -254,7 +254,17 @@ SubItem = (
 )
 
 
-def _sub_item(kind: int, value: bytes, what: str) -> SubItem:
+#: Sub-items an acceptor may ignore (PS3.7 D.3.3.3, D.3.3.5-6, PS3.8 D.3.3.7): decoded
+#: leniently, one that is malformed is kept undecoded rather than refused.
+OPTIONAL_SUB_ITEMS = frozenset({0x53, 0x56, 0x57, 0x58, 0x59})
+
+
+def _sub_item(kind: int, value: bytes, what: str, *, lenient: bool = False) -> SubItem:
+    if lenient and kind in OPTIONAL_SUB_ITEMS:
+        try:
+            return _sub_item(kind, value, what)
+        except ProtocolError:
+            return UnknownSubItem(kind, value)
     reader = Reader(value, what)
     name = f"user information sub-item 0x{kind:02X}"
     result: SubItem
@@ -362,7 +372,7 @@ class UserInformation:
 Item = ApplicationContext | ProposedContext | ContextResult | UserInformation
 
 
-def _proposed(value: bytes, what: str) -> ProposedContext:
+def _proposed(value: bytes, what: str, lenient: bool) -> ProposedContext:
     reader = Reader(value, what)
     context_id, _, _, _ = reader.unpack(">BBBB", "a presentation context item")
     abstract, syntaxes = "", []
@@ -371,12 +381,12 @@ def _proposed(value: bytes, what: str) -> ProposedContext:
             abstract = text(sub, "abstract syntax", what)
         elif kind == 0x40:
             syntaxes.append(text(sub, "transfer syntax", what))
-        else:
+        elif not lenient:
             raise _unknown(kind, f"presentation context {context_id}", what)
     return ProposedContext(context_id, abstract, tuple(syntaxes))
 
 
-def _result(value: bytes, what: str) -> ContextResult:
+def _result(value: bytes, what: str, lenient: bool) -> ContextResult:
     reader = Reader(value, what)
     context_id, _, result, _ = reader.unpack(">BBBB", "a presentation context item")
     syntax = None
@@ -393,22 +403,28 @@ def _unknown(kind: int, where: str, what: str) -> ProtocolError:
     )
 
 
-ITEM_DECODERS: dict[int, Callable[[bytes, str], Item]] = {
-    0x10: lambda value, what: ApplicationContext(text(value, "application context", what)),
+def _user_information(value: bytes, what: str, lenient: bool) -> UserInformation:
+    items = Reader(value, what).items()
+    return UserInformation(tuple(_sub_item(k, v, what, lenient=lenient) for k, v in items))
+
+
+ITEM_DECODERS: dict[int, Callable[[bytes, str, bool], Item]] = {
+    0x10: lambda value, what, _: ApplicationContext(text(value, "application context", what)),
     0x20: _proposed,
     0x21: _result,
-    0x50: lambda value, what: UserInformation(
-        tuple(_sub_item(k, v, what) for k, v in Reader(value, what).items())
-    ),
+    0x50: _user_information,
 }
+#: The variable items each PDU has (a lenient decoding skips the others).
+PDU_ITEMS = {A_ASSOCIATE_RQ: (0x10, 0x20, 0x50), A_ASSOCIATE_AC: (0x10, 0x21, 0x50)}
 
 
-def decode_item(kind: int, value: bytes, what: str) -> Item:
-    """One variable item of an A-ASSOCIATE-RQ/-AC (``what`` names the PDU in errors)."""
+def decode_item(kind: int, value: bytes, what: str, *, lenient: bool = False) -> Item:
+    """One variable item of an A-ASSOCIATE-RQ/-AC (``what`` names the PDU in errors);
+    ``lenient``: see ``decode``."""
     decoder = ITEM_DECODERS.get(kind)
     if decoder is None:
         raise _unknown(kind, "the variable items", what)
-    return decoder(value, what)
+    return decoder(value, what, lenient)
 
 
 # PDUs
@@ -538,8 +554,11 @@ class Abort:
 Pdu = Associate | Rejection | PData | Release | Abort
 
 
-def decode(kind: int, body: bytes) -> Pdu:
-    """A PDU from its type and the bytes after its 6-byte header."""
+def decode(kind: int, body: bytes, *, lenient: bool = False) -> Pdu:
+    """A PDU from its type and the bytes after its 6-byte header. ``lenient`` (an acceptor
+    reading an A-ASSOCIATE-RQ, as PS3.8 9.3.1 lets it) skips the items the PDU does not
+    have and the unknown sub-items of a presentation context, and keeps a malformed
+    optional user information sub-item undecoded; every length is still checked."""
     what = PDU_NAMES.get(kind)
     if what is None:
         raise ProtocolError(f"unknown PDU type 0x{kind:02X}", UNRECOGNISED_PDU)
@@ -549,7 +568,11 @@ def decode(kind: int, body: bytes) -> Pdu:
         called = reader.take(16, "the called AE title").decode("latin-1")
         calling = reader.take(16, "the calling AE title").decode("latin-1")
         reader.take(32, "the reserved field")
-        items = tuple(decode_item(k, v, what) for k, v in reader.items())
+        items = tuple(
+            decode_item(k, v, what, lenient=lenient)
+            for k, v in reader.items()
+            if not lenient or k in PDU_ITEMS[kind]
+        )
         return Associate(kind, called, calling, items, version)
     if kind == P_DATA_TF:
         return _presentation_data(body)

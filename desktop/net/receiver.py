@@ -29,11 +29,13 @@ from desktop.net.exchange import (
     MAX_IDENTIFIER,
     Command,
     Exchange,
+    Later,
     OutgoingContext,
     PeerProtocolError,
     Recipient,
     Request,
     Service,
+    at_once,
 )
 from desktop.net.intake import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, IntakeError, check
 from desktop.net.link import quick_ack
@@ -143,8 +145,10 @@ class Association:
         services: Services | None = None,
         permitted: frozenset[str] = frozenset({STORE}),
         recipient: Recipient | None = None,
+        later: Later = at_once,
     ) -> None:
         self.settings = settings
+        self.later = later
         self.sink = sink
         self.connection = connection
         self.request = request
@@ -321,6 +325,7 @@ class Association:
             peer_max_pdu=self.request.max_pdu_length,
             outgoing=self._outgoing(),
             report=self._event,
+            later=self.later,
         )
         if service.permission not in self.permitted:
             self._event(

@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 
@@ -17,7 +17,7 @@ from desktop.net.cancel_watch import cancelled_elsewhere
 from desktop.net.claim import claim
 from desktop.net.history import History
 from desktop.net.link import DEFAULT_ATTEMPTS, Connector, Failure
-from desktop.net.queue import PENDING, JobSummary, RetryPolicy, TransferQueue
+from desktop.net.queue import PENDING, JobSummary, QueuedInstance, RetryPolicy, TransferQueue
 from desktop.net.store import (
     Peer,
     SessionEvent,
@@ -69,9 +69,12 @@ def run_job(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     cancel: Cancel | None = None,
+    enqueued: Sequence[QueuedInstance] = (),
 ) -> Iterator[Record]:
     """Send the job's due instances until none is pending (waiting out backoffs when ``wait``),
-    over up to ``parallel`` associations at once, compressed as ``compress`` says.
+    over up to ``parallel`` associations at once, compressed as ``compress`` says
+    (``enqueued``: its instances as ``TransferQueue.enqueued`` just recorded them, sent first
+    without reading them back).
 
     Stop iterating to pause: what was acknowledged is committed, the rest stays pending.
     ``cancel`` stops it from another thread even while a peer keeps silent, and so does
@@ -96,6 +99,7 @@ def run_job(
         sleep=sleep,
         clock=clock,
         cancel=cancel,
+        enqueued=enqueued,
     )
     return _claimed(held, cancelled_elsewhere(queue.path, job_id, cancel), sending)
 
@@ -122,16 +126,17 @@ def _sending(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
     cancel: Cancel,
+    enqueued: Sequence[QueuedInstance],
 ) -> Iterator[Record]:
     """``run_job``'s sending, through links ``cancel`` shuts down."""
-    job = queue.job(job_id)
-    node, deidentified = job.node, job.deidentified
+    summary = queue.job(job_id)
+    node, deidentified = summary.node, summary.deidentified
     failed_associations: set[str] = set()  # said once per job, not once per instance
     while True:
-        summary = queue.job(job_id)
         if summary.cancelled or not summary.pending or (cancel is not None and cancel.cancelled):
             return
-        pending = queue.instances(job_id, PENDING)
+        pending = list(enqueued) or queue.instances(job_id, PENDING)
+        enqueued = ()
         now = clock()
         due = [i for i in pending if i.next_attempt <= now]
         if not due:
@@ -140,6 +145,7 @@ def _sending(
             until = min(i.next_attempt for i in pending)
             yield JobWaiting(summary, until, pending[0].message)
             sleep(max(until - now, 0.0))
+            summary = queue.job(job_id)
             continue
         sending = [i.item for i in due]
         by_item = {id(item): instance for item, instance in zip(sending, due, strict=True)}
@@ -187,6 +193,7 @@ def _sending(
                     }
                 )
             yield record
+        summary = queue.job(job_id)  # the pass's counts as recorded, and a cancel since
 
 
 def parallel_store(

@@ -11,6 +11,7 @@ association: one PDU), are checked (``intake``) and only then filed and answered
 """
 
 import contextlib
+import contextvars
 import errno
 import hashlib
 import logging
@@ -138,6 +139,7 @@ class StorageListener:
         self._thread: threading.Thread | None = None
         self._waiting: dict[socket.socket, Waiting] = {}  # oldest first
         self._associations = threading.BoundedSemaphore(settings.max_associations)
+        self._background = threading.BoundedSemaphore(settings.max_associations)  # ``_later``
         self._open: set[socket.socket] = set()
         #: Opened by the associations' services (a C-MOVE's, a commitment report's): ``stop``
         #: shuts them, so a thread connecting to a node that never answers ends with it.
@@ -219,12 +221,16 @@ class StorageListener:
             for connection in list(self._open):
                 _shutdown(connection)
             outgoing = list(self._outgoing)
-            serving = list(self._serving)
         for sock in outgoing:  # their threads' connect, handshake or read wakes
             shut_down(sock)
         deadline = time.monotonic() + 5
-        for thread in serving:  # they remove what they were receiving, then end
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        while time.monotonic() < deadline:  # again: an ending association may start work
+            with self._lock:
+                serving = list(self._serving)
+            if not serving:
+                break
+            for thread in serving:  # they remove what they were receiving, then end
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     # -- connections -----------------------------------------------------------------------
 
@@ -300,6 +306,28 @@ class StorageListener:
         """``_serve``, the sockets its services open shown to ``stop``."""
         with opening.watching(opening.Watch(self._adopt, self._stopping.is_set)):
             self._serve(raw, waiting)
+
+    def _later(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` (a commitment report on a new association) on a thread of its own,
+        holding no association slot, its sockets shown to ``stop`` as its association's were;
+        False when ``max_associations`` such threads are already running."""
+        if not self._background.acquire(blocking=False):
+            return False
+        context = contextvars.copy_context()  # the association's watch: stop wakes the work
+
+        def run() -> None:
+            try:
+                context.run(work)
+            finally:
+                with self._lock:
+                    self._serving.discard(threading.current_thread())
+                self._background.release()
+
+        thread = threading.Thread(target=run, daemon=True, name="scp:later")
+        with self._lock:
+            self._serving.add(thread)
+        thread.start()
+        return True
 
     def _adopt(self, sock: socket.socket) -> None:
         with self._lock:
@@ -424,6 +452,7 @@ class StorageListener:
                 accepted,
                 services=self.services,
                 permitted=permitted,
+                later=self._later,
             ).run()
         finally:
             self._associations.release()

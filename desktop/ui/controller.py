@@ -20,7 +20,7 @@ from desktop.core.errors import CourierError
 from desktop.net.cancel import Cancel
 from desktop.net.commitment import begin, request
 from desktop.net.copies import discard_copies, new_area, sweep
-from desktop.net.queue import FAILED, JobSummary, TransferQueue
+from desktop.net.queue import FAILED, JobSummary, QueuedInstance, TransferQueue
 from desktop.net.runner import JobProgress, JobWaiting, run_job, send_policy
 from desktop.net.store import SessionEvent, StoreItem, StoreOutcome
 from desktop.ui.store_warnings import StoreWarnings, store_warnings
@@ -168,9 +168,9 @@ class TransferController(QObject):
         _, connector, peer = self.services.connection(node.name)  # once per node and session
         queue = TransferQueue(self.services.queue_path)
         try:
-            job_id = job.job_id
+            job_id, enqueued = job.job_id, list[QueuedInstance]()
             if job_id is None:
-                job_id = yield from self._enqueue(queue, node, job)
+                job_id, enqueued = yield from self._enqueue(queue, node, job)
                 self.running[node.name] = job_id
             summary = queue.job(job_id)
             yield JobUpdate(node.name, JobProgress(summary))
@@ -187,6 +187,7 @@ class TransferController(QObject):
                 compress=summary.compression or node.compress,  # a CLI send's own choice
                 sleep=worker.wait,
                 cancel=cancel,
+                enqueued=enqueued,
             )
             yield from auditing.transfer(records, queue, job_id, node)
             discard_copies(queue, job_id, self.services.home)  # commitment needs only the UIDs
@@ -213,11 +214,13 @@ class TransferController(QObject):
         finally:
             queue.close()
 
-    def _enqueue(self, queue: TransferQueue, node: Node, job: _Job) -> Generator[Any, None, int]:
+    def _enqueue(
+        self, queue: TransferQueue, node: Node, job: _Job
+    ) -> Generator[Any, None, tuple[int, list[QueuedInstance]]]:
         """Queue the job's items, or de-identified copies of them (saying which could not
-        be made); the job's id."""
+        be made); the job's id and instances."""
         if job.deid is None:
-            return queue.enqueue(
+            return queue.enqueued(
                 node.name, job.items, job.description, hashing_threads=HASHING_THREADS
             )
         from desktop.deid_send import AREA, deidentified_items
@@ -227,7 +230,7 @@ class TransferController(QObject):
             yield from refused
             if held and not items:
                 raise HeldBackError(held, len(job.items))
-            return queue.enqueue(
+            return queue.enqueued(
                 node.name,
                 items,
                 job.description,

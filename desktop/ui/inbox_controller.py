@@ -115,5 +115,7 @@ class InboxController(QObject):
             self.commitment_reported.emit(record["transaction"])
         elif record.get("warning"):
             self.log.add("warning", "Inbox", record["warning"])
+        elif record.get("failure"):  # a retrieve refused (a UID of two patients)
+            self.log.add("warning", "Inbox", record["failure"])
         else:
             self.log.add("warning", "Inbox", f"{record['event']}: {record}")

@@ -5,6 +5,7 @@ matched by a listener started after the request (a restart)."""
 
 import json
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ from desktop.net.scp import ListenerSettings, StorageListener
 from desktop.net.services.commitment import commitment_services, send_report
 from desktop.net.store import StoreItem, StoreOutcome
 from desktop.security.keystore import Keystore
-from tests.helpers import cli, node_add
+from tests.helpers import cli, node_add, require_tool
 from tests.net.conftest import PASSWORD, make_study
 from tests.net.scripted_peer import Conversation, scripted_peer
 from tests.peers import free_port, unanswered_port
@@ -480,4 +481,78 @@ def test_stopping_the_listener_wakes_a_commitment_report_to_a_node_that_never_an
     assert (
         failed["error"]
         == "the report to archive could not be sent: stopped before the peer answered"
+    )
+
+
+def test_a_report_to_a_node_that_never_answers_holds_up_no_other_association(
+    home: Path, tmp_path: Path
+) -> None:
+    """A report that went on a new association held its association's thread and slot for
+    the node's whole connect timeout: a listener with every slot so held refused everyone
+    (a sender allowed to store, naming an offline node's AE title, could lock it). It goes on
+    a thread of its own now; the listener answers others meanwhile, and the report's failure
+    is said in plain words once the node's timeout has passed."""
+    inbox = tmp_path / "inbox"
+    store = open_store(inbox)
+    keystore = Keystore(home, lambda new: PASSWORD)
+    services = commitment_services(
+        listener_services(home, "COURIER", store, lambda node: node_connector(node, keystore))
+    )
+    records: list[dict[str, Any]] = []
+    settings = ListenerSettings("COURIER", "127.0.0.1", 0, inbox, max_associations=1)
+    server = StorageListener(settings, records.append, services=services).start()
+    try:
+        with unanswered_port() as port:
+            add_node(home, Node("archive", ARCHIVE, "127.0.0.1", port, connect_timeout=3.0))
+
+            def request_and_leave(transaction: str) -> None:
+                association, syntax = commitment_association(home, server.port)
+                body = request_dataset(transaction, [Reference("1.2", "1.2.3.4")], syntax)
+                action = dimse.action_request(1, PUSH_MODEL, PUSH_MODEL_INSTANCE, 1)
+                association.send_command(1, action)
+                association.send_dataset(1, [body], len(body))
+                assert association.response(1, 1, dimse.N_ACTION_RQ).status == 0
+                association.abort()  # gone before the report: it goes on a new association
+
+            def failures() -> dict[str, str]:
+                return {
+                    r["transaction"]: r["error"]
+                    for r in records
+                    if r["event"] == "commitment-report-failed"
+                }
+
+            request_and_leave("1.2.3")
+            deadline = time.monotonic() + 10
+            while not any(r["event"] == "commitment-requested" for r in records):
+                assert time.monotonic() < deadline, records
+                time.sleep(0.05)
+            time.sleep(0.3)  # the report is connecting to the silent node
+            echo = [require_tool("echoscu"), "-aet", "ECHO", "-aec", "COURIER"]
+            answered = subprocess.run(
+                [*echo, "127.0.0.1", str(server.port)], capture_output=True, text=True, timeout=30
+            )
+            assert answered.returncode == 0, answered.stderr + answered.stdout
+            assert not [r for r in records if r["event"] == "association-rejected"]
+            assert failures() == {}
+            # As many reports under way as associations: the next is not sent, and said so.
+            request_and_leave("1.2.4")
+            while "1.2.4" not in failures():
+                assert time.monotonic() < deadline, records
+                time.sleep(0.05)
+            assert "1.2.3" not in failures()
+            assert failures()["1.2.4"] == (
+                "as many reports as the listener takes associations are already waiting on "
+                "nodes that have not answered: this one is not sent (ask again later)"
+            )
+            while "1.2.3" not in failures():
+                assert time.monotonic() < deadline, records
+                time.sleep(0.05)
+    finally:
+        server.stop()
+        store.close()
+    [failed] = [r for r in records if r.get("transaction") == "1.2.3" and "error" in r]
+    assert failed["association"] == "new" and failed["calling"] == ARCHIVE, failed
+    assert failed["error"] == (
+        f"the report to archive could not be sent: No answer from 127.0.0.1:{port} within 3 s. "
+        "Check the host name and port, and that firewalls or a VPN let the connection through"
     )

@@ -3,6 +3,7 @@ queues its job (``ConnectingAhead``): the connection is taken once if still fres
 come where a connect's would, and nothing is queued when the identity cannot be opened."""
 
 import argparse
+import dataclasses
 import socket
 import sqlite3
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from desktop.commands.options import open_keystore
-from desktop.connect import ConnectingAhead
+from desktop.connect import ConnectingAhead, make_ahead, node_tls
 from desktop.core.config import Node
 from desktop.net.link import LinkError
 from desktop.security.errors import PasswordError
@@ -114,3 +115,16 @@ def test_a_wrong_password_queues_nothing(
         not queue.exists()
         or not sqlite3.connect(queue).execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
     )
+
+
+def test_a_context_made_ahead_is_taken_once_by_a_connector_made_as_it_was(home: Path) -> None:
+    """A warm service's spare child makes the node's TLS context ahead: the command's
+    connector to that node takes it (once); one with other settings makes its own."""
+    node = Node("pacs", "SCP", LOOPBACK, free_port(), tls=True, identity="courier")
+    store = keystore()
+    made = make_ahead(node, store)
+    assert node_tls(node, store)[0] is made
+    assert node_tls(node, store)[0] is not made
+    made = make_ahead(node, store)
+    other = dataclasses.replace(node, check_hostname=False)
+    assert node_tls(other, store)[0] is not made

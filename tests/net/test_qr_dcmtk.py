@@ -60,6 +60,7 @@ class Served:
     listener: StorageListener
     records: list[dict[str, Any]]
     files: list[Path]
+    store: Store
 
     @property
     def study(self) -> str:
@@ -88,7 +89,7 @@ def serving(
     sink = auditing.listener(records.append, "COURIER") if audit else records.append
     listener = StorageListener(settings, sink, acceptor, services=services).start()
     try:
-        yield Served(listener, records, files)
+        yield Served(listener, records, files, store)
     finally:
         listener.stop()
         store.close()
@@ -302,6 +303,62 @@ def test_movescu_moves_to_a_storescp_configured_as_a_node(
         "COURIER": ("110153", "false"),
         "DCMTK_SCP": ("110152", "false"),
         "MOVESCU": ("", "true"),
+    }
+
+
+def test_a_retrieve_of_a_study_uid_held_for_two_patients_is_refused_unless_one_is_named(
+    served: Served, tunnel: int, pki: Pki, home: Path, tmp_path: Path, storescp: Scp
+) -> None:
+    """G19: a study-root C-MOVE (or C-GET) by a Study Instance UID the store holds for two
+    patients handed out both patients' instances as one study. Refused now with 0xC000, an
+    Error Comment naming no patient, a 110113 naming both; PatientID in the identifier
+    chooses one patient, whose instances alone are sent."""
+    other = pydicom.dcmread(served.files[0])
+    other.PatientID, other.PatientName = "OTHER-42", "Other^Patient"
+    other.SeriesInstanceUID, other.SOPInstanceUID = f"{served.study}.9", f"{served.study}.9.1"
+    other.file_meta.MediaStorageSOPInstanceUID = other.SOPInstanceUID
+    filed = served.store.folder / "other.dcm"
+    other.save_as(filed)
+    served.store.add(filed)
+    add_node(
+        home,
+        Node("dcmtk", "DCMTK_SCP", LOOPBACK, storescp.port, tls=True, identity="courier"),
+    )
+    options = ["-S", "-aem", "DCMTK_SCP", "-k", "QueryRetrieveLevel=STUDY"]
+    options += ["-k", f"StudyInstanceUID={served.study}"]
+    result = run(dcmtk("movescu", pki, tunnel, "-d", *options, calling="MOVESCU"))
+    assert result.returncode != 0 and not storescp.received()
+    assert "UID held for 2+ patients: give PatientID to choose one" in result.stderr
+    out = tmp_path / "got"
+    out.mkdir()
+    get = ["-S", "-od", str(out), "-k", "QueryRetrieveLevel=STUDY"]
+    got = run(dcmtk("getscu", pki, tunnel, *get, *options[-2:], calling="GETSCU"))
+    assert "Failed: UnableToProcess" in got.stderr and not list(out.iterdir())
+    refused = [r for r in served.records if r["event"] == "retrieve-answered"]
+    assert [(r["service"], r["status"], r["completed"]) for r in refused] == [
+        ("C-MOVE", 0xC000, 0),
+        ("C-GET", 0xC000, 0),
+    ]
+    assert refused[0]["reason"] == (
+        f"study {served.study} is held for 2 patients (OTHER-42, QR-1): refused, so that no "
+        "patient's images go out as another's; a request naming PatientID (and "
+        "IssuerOfPatientID) chooses one"
+    )
+    assert refused[0]["failure"] == refused[0]["reason"]  # the history says it
+    alerts = audited(home, "110113", 2)
+    for alert, service, calling in zip(
+        alerts, ("C-MOVE", "C-GET"), ("MOVESCU", "GETSCU"), strict=True
+    ):
+        assert alert.outcome == 4 and alert.node == calling
+        assert f"{service} by {calling} refused: study {served.study}" in alert.summary
+        for patient in ("QR-1", "OTHER-42"):
+            assert f'ParticipantObjectID="{patient}"' in alert.xml
+    assert audited(home, "110104", 0) == []
+    # PatientID chooses one patient: that patient's five instances, never the other's.
+    chosen = run(dcmtk("movescu", pki, tunnel, *options, "-k", "PatientID=QR-1", calling="M"))
+    assert chosen.returncode == 0, chosen.stderr
+    assert set(storescp.received()) == {
+        str(pydicom.dcmread(f).SOPInstanceUID) for f in served.files
     }
 
 

@@ -337,6 +337,79 @@ def test_damage_met_after_the_queue_was_checked_is_said_and_moved_aside(
     assert cli(capsys, "queue")[:2] == (0, "the queue is empty\n")
 
 
+def _renumber_the_job(data: bytearray, root: int, size: int) -> None:
+    """The jobs table's one row given number 2 in its cell (the b-tree stays well formed)."""
+    page = (root - 1) * size
+    assert data[page] == 0x0D  # a table leaf page
+    cell = page + int.from_bytes(data[page + 8 : page + 10], "big")
+    assert data[cell] < 0x80 and data[cell + 1] == 1  # one-byte payload length, rowid 1
+    data[cell + 1] = 2
+
+
+def _garble(data: bytearray, root: int, size: int, old: bytes, new: bytes) -> None:
+    at = data.rindex(old)  # the last: in a row, not in the schema's text
+    data[at : at + len(old)] = new
+
+
+DAMAGES = {  # damage that reads back as values, without an SQLite error
+    "a state garbled": (
+        "queue",
+        lambda data, root, size: _garble(data, root, size, b"pending", b"pendXng"),
+        "an instance of job 1 holds values the queue never writes: state 'pendXng', "
+        "commitment '', size ",
+    ),
+    "text that is not UTF-8": (
+        "queue",
+        lambda data, root, size: _garble(data, root, size, b"pacs", b"pa\xffs"),
+        "text that is not UTF-8 where the queue wrote text",
+    ),
+    "an instance's job gone": (
+        "queue",
+        _renumber_the_job,
+        "an instance names job 1, which is not there",
+    ),
+    "a state garbled, read by queue show": (
+        "queue show 1",
+        lambda data, root, size: _garble(data, root, size, b"pending", b"pendin\x07"),
+        "instance 0 of job 1 holds values the queue never writes: state 'pendin\\x07', "
+        "commitment '', size ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGES))
+def test_damage_that_reads_as_values_is_found_said_and_moved_aside(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path, case: str
+) -> None:
+    """E2 of findings8, left over: a page damaged after a warm service checked the queue, in
+    a way that reads back as garbage without an SQLite error, gave a KeyError or an
+    OperationalError traceback, or said 'no job N' of a garbage number. Values the queue
+    never writes are damage: said in plain words, the database moved aside whole (nothing
+    in it deleted), the next command finds an empty queue."""
+    command, damage, words = DAMAGES[case]
+    make_study(tmp_path / "study", count=2)
+    cli(capsys, *node_add("pacs", "PACS", free_port()))
+    database = home / "queue.sqlite"
+    queue = TransferQueue(database)
+    items, _ = items_from([open_media(tmp_path / "study")], None, None)
+    queue.enqueue("pacs", items, str(tmp_path / "study"))
+    [[root]] = queue.db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'")
+    [[size]] = queue.db.execute("PRAGMA page_size")
+    queue.close()  # the last connection: the write-ahead log folded into the file
+    queue_module._FOUND_WHOLE.clear()
+    queue_module.check_ahead(database)  # what the service does before it forks a command
+    data = bytearray(database.read_bytes())
+    damage(data, root, size)
+    with database.open("r+b") as stream:  # damaged where it is (same file, same inode)
+        stream.write(data)
+    status, _, err = cli(capsys, *command.split())
+    assert status == 1 and "Traceback" not in err, err
+    assert f"the queue database {database} is damaged ({words}" in err, err
+    [aside] = home.glob("queue.sqlite.corrupt-*")
+    assert aside.read_bytes() == bytes(data)
+    assert cli(capsys, "queue")[:2] == (0, "the queue is empty\n")
+
+
 def test_a_peers_error_comment_is_shown_never_obeyed_by_the_terminal(
     capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
 ) -> None:

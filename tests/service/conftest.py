@@ -16,6 +16,7 @@ import pytest
 
 from desktop.warm.client import connect
 from desktop.warm.wire import PROTOCOL, STATUS, STOP, Lines, frame
+from tests.helpers import node_add
 from tests.peers import free_port, running, storescp_tls_command
 from tests.pki import Pki, build_pki, trusting_keystore
 
@@ -144,6 +145,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def with_identity(home: Home, pki: Pki) -> None:
     """The home's keystore trusts the tests' root and holds identity "courier"."""
     trusting_keystore(home.path, pki, PASSWORD, {"courier": "server"})
+
+
+def tls_node(home: Home, pki: Pki, port: int) -> None:
+    """Node "dcmtk" at ``port``, over TLS with identity "courier" (``with_identity``)."""
+    with_identity(home, pki)
+    added = home.run(*node_add("dcmtk", "DCMTK_SCP", port, "--tls", "--identity", "courier"))
+    assert added.returncode == 0, added.stderr
 
 
 @pytest.fixture

@@ -11,15 +11,9 @@ from pathlib import Path
 from tests.helpers import node_add
 from tests.peers import free_port
 from tests.pki import Pki
-from tests.service.conftest import COURIER, PASSWORD, Home, with_identity
+from tests.service.conftest import COURIER, PASSWORD, Home, tls_node, with_identity
 
 NO_TERMINAL = "there is no terminal to ask on"
-
-
-def _tls_node(home: Home, pki: Pki, port: int) -> None:
-    with_identity(home, pki)
-    added = home.run(*node_add("dcmtk", "DCMTK_SCP", port, "--tls", "--identity", "courier"))
-    assert added.returncode == 0, added.stderr
 
 
 def _on_a_terminal(home: Home, *arguments: str, answer: str) -> tuple[int, str]:
@@ -59,7 +53,7 @@ def _on_a_terminal(home: Home, *arguments: str, answer: str) -> tuple[int, str]:
 def test_a_locked_service_asks_on_the_client_terminal_without_echo(
     home: Home, pki: Pki, storescp: int
 ) -> None:
-    _tls_node(home, pki, storescp)
+    tls_node(home, pki, storescp)
     assert "keystore locked" in home.start()
     status, shown = _on_a_terminal(home, "echo", "dcmtk", answer=PASSWORD)
     assert "Keystore password: " in shown
@@ -71,7 +65,7 @@ def test_a_locked_service_asks_on_the_client_terminal_without_echo(
 
 
 def test_an_unlocked_service_forgets_when_its_time_runs_out(home: Home, pki: Pki) -> None:
-    _tls_node(home, pki, free_port())  # never reached: the password is asked for first
+    tls_node(home, pki, free_port())  # never reached: the password is asked for first
     said = home.start("--unlock", "--for", "2s", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
     assert "keystore unlocked until" in said
     until = home.status()["unlocked_until"]
@@ -164,7 +158,7 @@ def test_a_running_service_is_unlocked_by_service_unlock(home: Home, pki: Pki) -
     "a warm service runs already", and no way to unlock it)."""
     import json
 
-    _tls_node(home, pki, free_port())  # never reached: the password is asked for first
+    tls_node(home, pki, free_port())  # never reached: the password is asked for first
     assert "keystore locked" in home.start()
     wrong = home.run("service", "unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": "not it!!"})
     assert (wrong.returncode, wrong.stderr) == (1, "dicom-courier: wrong keystore password\n")
@@ -211,7 +205,7 @@ def test_commands_using_what_an_unlocked_service_holds_record_no_login_of_their_
     (a local command, which unlocks, still does)."""
     import json
 
-    _tls_node(home, pki, storescp)
+    tls_node(home, pki, storescp)
     home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
     for _ in range(2):
         assert home.run("echo", "dcmtk").returncode == 0

@@ -11,12 +11,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from desktop.warm.client import _request, connect
 from desktop.warm.wire import Lines, frame, send_with_fds
 from tests.helpers import node_add
-from tests.pki import Pki
-from tests.service.conftest import PASSWORD, Home, alive, children, with_identity
+from tests.pki import Pki, revocation_list
+from tests.service.conftest import PASSWORD, Home, alive, children, tls_node, with_identity
 
 
 def _until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
@@ -35,12 +36,12 @@ def _spare(home: Home) -> int:
     return spare
 
 
-def _started_in(home: Home, *arguments: str) -> tuple[int, bytes]:
-    """Run ``arguments`` as the client does (on /dev/null): the process the service said it
-    started the command in, and how the command ended."""
+def _started_in(home: Home, *arguments: str, output: str = os.devnull) -> tuple[int, bytes]:
+    """Run ``arguments`` as the client does (on /dev/null, or writing to ``output``): the
+    process the service said it started the command in, and how the command ended."""
     connection = connect(str(home.socket))
     assert connection is not None
-    null = os.open(os.devnull, os.O_RDWR)
+    null = os.open(output, os.O_RDWR | os.O_CREAT, 0o600)
     env = os.environ.copy()
     try:
         os.environ.clear()
@@ -68,6 +69,25 @@ def test_each_command_goes_to_the_spare_forked_ahead(home: Home) -> None:
         assert _spare(home) != spare  # a new one, once the command has ended
     assert home.status()["served"] == 3
     assert "could not take a command" not in home.log()
+
+
+def test_what_a_command_leaves_to_do_after_its_answer_takes_only_an_idle_processor(
+    home: Home,
+) -> None:
+    """Once the client has the status, the command's process collects and exits (60-80 ms
+    of CPU after a send) at the idle scheduling policy: not on the client's processor, nor
+    on the next command's."""
+    home.start()
+    pid, ended = _started_in(home, "node", "list")
+    assert ended == b"done 0"
+    policies = set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            policies.add(os.sched_getscheduler(pid))
+        except OSError:  # it has ended
+            break
+    assert os.SCHED_IDLE in policies
 
 
 def test_forgetting_the_secrets_ends_the_spare_that_holds_them(home: Home, pki: Pki) -> None:
@@ -127,6 +147,25 @@ def test_the_spare_warms_up_unlocked_without_connecting_or_recording(home: Home,
         with pytest.raises(BlockingIOError):
             node.accept()
     assert "warming up" not in home.log()
+
+
+def test_a_crl_imported_after_the_spare_made_its_context_is_applied(
+    home: Home, pki: Pki, storescp: int, tmp_path: Path
+) -> None:
+    """The spare makes the node's TLS context ahead; a CRL revoking the node's certificate,
+    imported meanwhile by another process, refuses the command's handshake all the same
+    (the context made ahead, made without it, is not used)."""
+    tls_node(home, pki, storescp)
+    home.start("--unlock", env={"DICOM_COURIER_KEYSTORE_PASSWORD": PASSWORD})
+    assert home.run("echo", "dcmtk").returncode == 0  # what the spare made works
+    assert _until(lambda: home.status()["spare_ready"])  # the next one, made again
+    crl = tmp_path / "server.crl"
+    crl.write_bytes(revocation_list(pki.intermediate, pki.server).public_bytes(Encoding.PEM))
+    imported = home.run("keystore", "import-crl", str(crl), local=True)
+    assert imported.returncode == 0, imported.stderr
+    spare, said = home.status()["spare"], tmp_path / "said.txt"
+    assert _started_in(home, "echo", "dcmtk", output=str(said)) == (spare, b"done 1")
+    assert "revoked" in said.read_text(), said.read_text()
 
 
 def _contents(home: Path) -> dict[str, bytes]:

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from desktop.app import Services
+from desktop.core.config import Node, add_node
 from desktop.core.synthetic import SeriesSpec, StudySpec, write_files
 from desktop.ui.inbox_controller import InboxController
 from desktop.ui.main_window import MainWindow
@@ -140,7 +141,8 @@ def test_a_study_uid_already_held_for_another_patient_is_a_warning_in_the_log(
     tmp_path: Path,
 ) -> None:
     """G19: the Inbox's listener kept such a study apart and said so only in Python's log;
-    the Log now says it in words (not a record dumped), and the history keeps it."""
+    the Log now says it in words (not a record dumped), and the history keeps it; a C-MOVE
+    by that study UID alone is refused and said in words too."""
     import subprocess
 
     from desktop.app import InboxSettings
@@ -165,9 +167,25 @@ def test_a_study_uid_already_held_for_another_patient_is_a_warning_in_the_log(
     def warned() -> bool:
         return any(e.level == "warning" and e.summary.startswith(said) for e in shell.log.entries)
 
+    refused = f"study {study} is held for 2 patients (OTHER-42, P1): refused, so that no "
+
+    def refusal() -> bool:
+        return any(
+            e.level == "warning" and e.summary.startswith(refused) for e in shell.log.entries
+        )
+
     try:
         qtbot.waitUntil(warned, timeout=10000)
+        # A C-MOVE by that study UID alone is refused, and the Log says why in words.
+        add_node(shell.services.home, Node("dest", "DEST", LOOPBACK, free_port()))
+        move = [require_tool("movescu"), "-aec", "MY_INBOX", "-aem", "DEST", "-S"]
+        move += ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}"]
+        done = subprocess.run([*move, LOOPBACK, str(port)], capture_output=True, timeout=30)
+        assert done.returncode != 0
+        qtbot.waitUntil(refusal, timeout=10000)
     finally:
         controller.apply_inbox(None, save=False)
     [kept] = [r for r in shell.services.history.read() if r["event"] == "study-of-two-patients"]
     assert kept["warning"].startswith(said) and kept["calling"] == "STORESCU"
+    [moved] = [r for r in shell.services.history.read() if r["event"] == "retrieve-answered"]
+    assert moved["status"] == 0xC000 and moved["failure"].startswith(refused)

@@ -377,19 +377,31 @@ def security_alert(
 
 
 def study_of_two_patients(
-    local: Local, *, sender: Node, study: Study, others: Iterable[str], description: str
+    local: Local,
+    *,
+    peer: Node,
+    study: Study,
+    others: Iterable[str],
+    description: str,
+    delivered: bool = True,
 ) -> AuditMessage:
-    """110113: ``sender`` delivered ``study`` (its patient) under a Study Instance UID we
-    already held for ``others`` (Patient IDs); kept apart, to be checked (A.5.3.10)."""
+    """110113: ``peer`` delivered ``study`` (its patient) under a Study Instance UID we
+    already held for ``others`` (Patient IDs), kept apart, to be checked; or, not
+    ``delivered``, asked to retrieve a UID we hold for the study's patient and ``others``,
+    refused (A.5.3.10)."""
     patients = tuple(
         ParticipantObject(other, PATIENT_NUMBER, PERSON, PATIENT_ROLE) for other in others
     )
+    asking = Participant(peer.ae_title, True, network_access_point=peer.host)
     return AuditMessage(
         SECURITY_ALERT,
         "E",
         Outcome.MINOR_FAILURE,
         _now(),
-        (local.process(requestor=False), sender.participant(requestor=True, role=SOURCE)),
+        (
+            local.process(requestor=False),
+            peer.participant(requestor=True, role=SOURCE) if delivered else asking,
+        ),
         local.host,
         event_types=(STUDY_OF_TWO_PATIENTS,),
         outcome_description=description,

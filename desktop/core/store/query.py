@@ -60,6 +60,8 @@ COMPUTED: dict[str, str] = {
     "NumberOfSeriesRelatedInstances": '(SELECT count(DISTINCT "SOPInstanceUID") '
     "FROM instances WHERE series = se.id)",
 }
+#: The keys that choose one patient when a retrieve's UID is held for several.
+PATIENT_CHOICE = ("PatientID", "IssuerOfPatientID")
 MAX_SQL_UIDS = 500  # longer UID lists are matched in Python (SQLite's parameter limit)
 ENCODED_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
 UTF8 = "ISO_IR 192"
@@ -149,15 +151,19 @@ def parse(model: Model, level: Level, identifier: Dataset) -> Query:
 
 
 def retrieval(model: Model, level: Level, identifier: Dataset) -> tuple[str, list[str]]:
-    """The SQL selecting the files of a C-MOVE/C-GET of ``identifier``: unique keys only."""
+    """The SQL selecting the files of a C-MOVE/C-GET of ``identifier``: unique keys, and the
+    patient's keys when given (in Study Root too: they choose among the patients a UID is held
+    for). Each row: the path, the patient's row id, Patient ID and issuer, the Study Instance
+    UID and the requested level's UID."""
     _levels(model, level)
     where, parameters = ["i.kept_beside = 0"], []
-    for upper in MODEL_LEVELS[model][: MODEL_LEVELS[model].index(level) + 1]:
-        key = BY_KEYWORD[UNIQUE[upper]]
+    keys = [UNIQUE[upper] for upper in MODEL_LEVELS[model][: MODEL_LEVELS[model].index(level) + 1]]
+    for keyword in (*keys, *(k for k in PATIENT_CHOICE if k not in keys)):
+        key = BY_KEYWORD[keyword]
         element = identifier.get(key.tag)
         value = "" if element is None else _value(element).strip(" \0")
         if not value:
-            if upper == level:
+            if keyword == UNIQUE[level]:
                 raise InvalidQueryError(
                     f"a retrieve at the {level.lower()} level needs {key.keyword}"
                 )
@@ -172,7 +178,9 @@ def retrieval(model: Model, level: Level, identifier: Dataset) -> tuple[str, lis
         else:
             where.append(f"{column} = ?")
             parameters.append(value)
-    sql = f"SELECT i.path FROM {FROM['IMAGE']} WHERE {' AND '.join(where)} ORDER BY i.id"
+    selected = 'i.path, p.id, p."PatientID", p."IssuerOfPatientID", st."StudyInstanceUID", '
+    selected += f'{ALIAS[level]}."{UNIQUE[level]}"'
+    sql = f"SELECT {selected} FROM {FROM['IMAGE']} WHERE {' AND '.join(where)} ORDER BY i.id"
     return sql, parameters
 
 

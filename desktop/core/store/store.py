@@ -17,7 +17,7 @@ from pathlib import Path
 from pydicom import Dataset
 from pydicom.uid import MediaStorageDirectoryStorage
 
-from desktop.core.archive import Level, Model
+from desktop.core.archive import Level, Model, PatientConflictError
 from desktop.core.attributes import decimals
 from desktop.core.errors import CourierError, HeaderError
 from desktop.core.files import private_folder
@@ -144,10 +144,23 @@ class Store:
         return checked.responses(rows)
 
     def locate(self, *, model: Model, level: Level, identifier: Dataset) -> list[Path]:
-        """The files of the instances a retrieve of ``identifier`` sends, one per instance."""
+        """The files of the instances a retrieve of ``identifier`` sends, one per instance;
+        PatientConflictError when a UID it names is held for several patients and the
+        identifier's PatientID (and IssuerOfPatientID) do not choose one."""
         sql, parameters = query.retrieval(model, level, identifier)
         with self._reading() as index:
             rows = index.rows(sql, parameters)
+        held: dict[str, dict[int, str]] = {}  # the level's UID → its patients, by row id
+        for _, patient, patient_id, issuer, _, uid in rows:
+            held.setdefault(uid, {})[patient] = (
+                f"{patient_id} (issuer {issuer})" if issuer else patient_id
+            )
+        for uid, patients in held.items():
+            if len(patients) > 1:
+                study = next(row[4] for row in rows if row[5] == uid)
+                raise PatientConflictError(
+                    level=level, uid=uid, study_uid=study, patients=sorted(patients.values())
+                )
         return [self.folder / row[0] for row in rows]
 
     def holds(self, *, sop_class_uid: str, sop_instance_uid: str) -> Path | None:

@@ -168,13 +168,14 @@ def serve_action(services: CommitmentServices, exchange: Exchange) -> None:
         )
         command, _ = exchange.response(message_id)
     except (OSError, TimeoutError) as error:  # released, closed or silent: a new association
-        why = services.deliver(request.calling, report)
-        exchange.report(
-            "commitment-report-failed" if why else "commitment-report-sent",
-            transaction=transaction,
-            association="new",
-            **({"error": why} if why else {}),
-        )
+        if not exchange.later(partial(_report_anew, services, exchange, report)):
+            exchange.report(
+                "commitment-report-failed",
+                transaction=transaction,
+                association="new",
+                error="as many reports as the listener takes associations are already waiting "
+                "on nodes that have not answered: this one is not sent (ask again later)",
+            )
         raise error
     code = int(command.get(dimse.STATUS, -1))
     exchange.report(
@@ -182,6 +183,18 @@ def serve_action(services: CommitmentServices, exchange: Exchange) -> None:
         transaction=transaction,
         association="same",
         **({"status": code} if code != SUCCESS else {}),
+    )
+
+
+def _report_anew(services: CommitmentServices, exchange: Exchange, report: Report) -> None:
+    """Send ``report`` on a new association to the AE that asked, and record how it went
+    (on a thread of its own: a node that never answers holds up no association)."""
+    why = services.deliver(exchange.request.calling, report)
+    exchange.report(
+        "commitment-report-failed" if why else "commitment-report-sent",
+        transaction=report.transaction_uid,
+        association="new",
+        **({"error": why} if why else {}),
     )
 
 

@@ -10,7 +10,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.core.archive import UNABLE_TO_PROCESS, Archive, InvalidQueryError
+from desktop.core.archive import (
+    UNABLE_TO_PROCESS,
+    Archive,
+    InvalidQueryError,
+    PatientConflictError,
+)
 from desktop.core.errors import HeaderError
 from desktop.core.header import read_meta
 from desktop.net import dimse
@@ -105,6 +110,18 @@ def located(archive: Archive, exchange: Exchange) -> list[Path] | None:
     try:
         model, level, identifier = parse_query(exchange.request)
         return archive.locate(model=model, level=level, identifier=identifier)
+    except PatientConflictError as conflict:
+        log.warning("refused a retrieve by %s: %s", exchange.request.calling, conflict)
+        finish(
+            exchange,
+            Tally(0),
+            conflict.status,
+            str(conflict),
+            comment=conflict.comment,
+            study=conflict.study_uid,
+            patients=conflict.patients,
+            failure=str(conflict),  # what the history says of it
+        )
     except InvalidQueryError as refused:
         finish(exchange, Tally(0), refused.status, str(refused))
     except Exception as error:
@@ -142,11 +159,14 @@ def finish(
     reason: str = "",
     *,
     destination_refused: bool = False,
+    comment: str = "",
+    **shared: object,
 ) -> None:
-    """The final response (the failed instances listed unless it is a success) and its
-    record in the listener's sink, with the files located, the instances delivered and the
-    destination (the move's, or the requestor of a C-GET) that the audit trail needs, and
-    whether that destination was refused."""
+    """The final response (the failed instances listed unless it is a success; ``comment``
+    its Error Comment, else ``reason``) and its record in the listener's sink, with the files
+    located, the instances delivered and the destination (the move's, or the requestor of a
+    C-GET) that the audit trail needs, whether that destination was refused, and ``shared``:
+    the study and patients of a UID held for several, when that refused the retrieve."""
     dataset = None
     if tally.failed_instances:
         from pydicom import Dataset
@@ -157,7 +177,7 @@ def finish(
         status,
         dataset=dataset,
         elements=tally.elements(remaining=status == CANCELLED),
-        comment=reason,
+        comment=comment or reason,
     )
     request = exchange.request
     get = request.command_field == dimse.C_GET_RQ
@@ -176,4 +196,5 @@ def finish(
         **({"reason": reason} if reason else {}),
         **({"destination_refused": True} if destination_refused else {}),
         **({"failed_instances": tally.failed_instances} if tally.failed_instances else {}),
+        **shared,
     )

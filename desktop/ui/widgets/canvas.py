@@ -52,45 +52,44 @@ class ImageCanvas(QWidget):
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("black"))
-        if self.image is not None and not self.image.isNull():
-            scale = (
-                min(self.width() / self.image.width(), self.height() / self.image.height())
-                * self.zoom
-            )
-            width, height = self.image.width() * scale, self.image.height() * scale
-            target = QRectF(
-                (self.width() - width) / 2 + self.pan.x(),
-                (self.height() - height) / 2 + self.pan.y(),
-                width,
-                height,
-            )
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1)
-            painter.drawImage(target, self.image)
-        area = QRectF(self.rect().adjusted(8, 6, -8, -6))
-        self._labels = {key: self._labels.get(key) for key in self.overlay.items()}
-        for corner, text in self.overlay.items():
-            label = self._labels[(corner, text)] or self._label(corner, text)
-            self._labels[(corner, text)] = label
-            size = label.deviceIndependentSize()
-            flags = CORNERS[corner]
-            x = (
-                area.left()
-                if flags & Qt.AlignmentFlag.AlignLeft
-                else area.right() - size.width()
-                if flags & Qt.AlignmentFlag.AlignRight
-                else area.center().x() - size.width() / 2
-            )
-            y = (
-                area.top()
-                if flags & Qt.AlignmentFlag.AlignTop
-                else area.bottom() - size.height()
-                if flags & Qt.AlignmentFlag.AlignBottom
-                else area.center().y() - size.height() / 2
-            )
-            painter.drawImage(QPointF(x, y), label)
-        painter.end()
+        with QPainter(self) as painter:  # ended here, never by the collector
+            painter.fillRect(self.rect(), QColor("black"))
+            if self.image is not None and not self.image.isNull():
+                scale = (
+                    min(self.width() / self.image.width(), self.height() / self.image.height())
+                    * self.zoom
+                )
+                width, height = self.image.width() * scale, self.image.height() * scale
+                target = QRectF(
+                    (self.width() - width) / 2 + self.pan.x(),
+                    (self.height() - height) / 2 + self.pan.y(),
+                    width,
+                    height,
+                )
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1)
+                painter.drawImage(target, self.image)
+            area = QRectF(self.rect().adjusted(8, 6, -8, -6))
+            self._labels = {key: self._labels.get(key) for key in self.overlay.items()}
+            for corner, text in self.overlay.items():
+                label = self._labels[(corner, text)] or self._label(corner, text)
+                self._labels[(corner, text)] = label
+                size = label.deviceIndependentSize()
+                flags = CORNERS[corner]
+                x = (
+                    area.left()
+                    if flags & Qt.AlignmentFlag.AlignLeft
+                    else area.right() - size.width()
+                    if flags & Qt.AlignmentFlag.AlignRight
+                    else area.center().x() - size.width() / 2
+                )
+                y = (
+                    area.top()
+                    if flags & Qt.AlignmentFlag.AlignTop
+                    else area.bottom() - size.height()
+                    if flags & Qt.AlignmentFlag.AlignBottom
+                    else area.center().y() - size.height() / 2
+                )
+                painter.drawImage(QPointF(x, y), label)
 
     def _label(self, corner: str, text: str) -> QImage:
         """``text`` with the dark outline that keeps it readable on white bone or a bright
@@ -108,15 +107,14 @@ class ImageCanvas(QWidget):
         label = QImage((size * ratio).toSize(), QImage.Format.Format_ARGB32_Premultiplied)
         label.setDevicePixelRatio(ratio)
         label.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(label)
-        painter.setFont(self.font())
         box = QRectF(1, 1, size.width() - 2, size.height() - 2)
-        painter.setPen(QColor(0, 0, 0, 220))
-        for dx, dy in OUTLINE:
-            painter.drawText(box.translated(dx, dy), flags, text)
-        painter.setPen(QColor("#ffe066"))
-        painter.drawText(box, flags, text)
-        painter.end()
+        with QPainter(label) as painter:
+            painter.setFont(self.font())
+            painter.setPen(QColor(0, 0, 0, 220))
+            for dx, dy in OUTLINE:
+                painter.drawText(box.translated(dx, dy), flags, text)
+            painter.setPen(QColor("#ffe066"))
+            painter.drawText(box, flags, text)
         return label
 
     def mousePressEvent(self, event: QMouseEvent) -> None:

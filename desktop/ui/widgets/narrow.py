@@ -89,16 +89,16 @@ class ElidedLabel(QLabel):
         shown = self.fontMetrics().elidedText(
             self.text(), Qt.TextElideMode.ElideMiddle, area.width()
         )
-        painter = QPainter(self)
-        self.style().drawItemText(
-            painter,
-            area,
-            self.alignment(),
-            self.palette(),
-            self.isEnabled(),
-            shown,
-            self.foregroundRole(),
-        )
+        with QPainter(self) as painter:  # ended here, never by the collector
+            self.style().drawItemText(
+                painter,
+                area,
+                self.alignment(),
+                self.palette(),
+                self.isEnabled(),
+                shown,
+                self.foregroundRole(),
+            )
 
 
 def compact(combo: QComboBox, characters: int = COMBO_MIN) -> QComboBox:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from pydicom import Dataset
 
-from desktop.core.archive import InvalidQueryError
+from desktop.core.archive import InvalidQueryError, PatientConflictError
 from desktop.core.store import Store, StoreError
 from desktop.core.store.index import SharedStudy
+from desktop.core.store.keys import UNIQUE
 from tests.core.store.conftest import STUDY_A, STUDY_B, STUDY_C
 from tests.core.store.making import CT, MR, dataset, filed, write
 
@@ -287,6 +288,33 @@ def test_a_study_uid_of_two_patients_stays_apart(store: Store) -> None:
         model="PATIENT", level="STUDY", identifier=keys(PatientID="P1", StudyInstanceUID=STUDY_A)
     )
     assert len(johns) == 3 and foreign not in johns
+
+
+def test_a_retrieve_of_a_uid_held_for_two_patients_needs_the_patient_named(store: Store) -> None:
+    """G19: a study-root retrieve by the study (or its series) UID alone located both
+    patients' files; the patient's keys, when given, choose one in either model."""
+    foreign = _foreign(store)
+    for level, values in (
+        ("STUDY", {"StudyInstanceUID": STUDY_A}),
+        ("SERIES", {"StudyInstanceUID": STUDY_A, "SeriesInstanceUID": f"{STUDY_A}.0"}),
+    ):
+        with pytest.raises(PatientConflictError) as refused:
+            store.locate(model="STUDY", level=level, identifier=keys(**values))  # type: ignore[arg-type]
+        assert (refused.value.status, refused.value.patients) == (0xC000, ["OTHER-42", "P1"])
+        assert refused.value.study_uid == STUDY_A
+        assert str(refused.value).startswith(f"{level.lower()} {values[UNIQUE[level]]} is held")
+        chosen = store.locate(
+            model="STUDY",
+            level=level,  # type: ignore[arg-type]
+            identifier=keys(**values, PatientID="OTHER-42"),
+        )
+        assert chosen == [foreign]
+    with pytest.raises(PatientConflictError):
+        store.locate(model="PATIENT", level="STUDY", identifier=keys(StudyInstanceUID=STUDY_A))
+    both = store.locate(  # two studies named: each of one patient, both sent
+        model="STUDY", level="STUDY", identifier=keys(StudyInstanceUID=f"{STUDY_B}\\{STUDY_C}")
+    )
+    assert sorted(path.relative_to(store.folder).parts[0] for path in both) == ["P1", "P2"]
 
 
 def test_an_index_of_the_former_schema_is_rebuilt(store: Store) -> None:
