@@ -162,8 +162,10 @@ def test_a_frame_that_cannot_be_decoded_is_named_from_1_as_asked(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """F5 of findings9: ``--frame 10`` of a file whose pixel data stop after frame 3 said
-    "frame 9 … cannot be decoded", and the MP4 export "frame 3" for the fourth."""
+    "frame 9 … cannot be decoded", the MP4 export "frame 3" for the fourth, and a palette
+    that cannot be applied "frame 0 … cannot be displayed" for the only one."""
     import pydicom
+    from pydicom.datadict import tag_for_keyword
 
     dataset = pydicom.dcmread(sample_file("emri_small.dcm"))  # 10 frames of 64×64×16 bits
     dataset.PixelData = dataset.PixelData[: 3 * 64 * 64 * 2]
@@ -175,6 +177,20 @@ def test_a_frame_that_cannot_be_decoded_is_named_from_1_as_asked(
     assert status == 1 and err.startswith("dicom-courier: frame 10 of short.dcm cannot be decoded")
     status, _, err = run(capsys, "export", str(short), "--mp4", str(tmp_path / "x.mp4"))
     assert status == 1 and err.startswith("dicom-courier: frame 4 of short.dcm cannot be decoded")
+    palette = pydicom.dcmread(sample_file("CT_small.dcm"))  # a palette whose tables are 10 bytes
+    palette.PhotometricInterpretation = "PALETTE COLOR"
+    for colour in ("Red", "Green", "Blue"):
+        palette.add_new(
+            tag_for_keyword(f"{colour}PaletteColorLookupTableDescriptor"), "US", [256, 0, 16]
+        )
+        setattr(palette, f"{colour}PaletteColorLookupTableData", b"\0" * 10)
+    palette.save_as(tmp_path / "palette.dcm")
+    status, _, err = run(
+        capsys, "export", str(tmp_path / "palette.dcm"), "--png", str(tmp_path / "p.png")
+    )
+    assert status == 1 and err.startswith(
+        "dicom-courier: frame 1 of palette.dcm cannot be displayed"
+    )
 
 
 def test_export_to_a_long_name_works_and_an_impossible_one_says_so(

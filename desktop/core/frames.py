@@ -187,7 +187,7 @@ class FrameSource:
         except Exception as error:
             log.debug("cannot display frame %d of %s", index, self.path, exc_info=True)
             raise FrameError(
-                f"frame {index} of {self.path.name} cannot be displayed: {error}"
+                f"frame {index + 1} of {self.path.name} cannot be displayed: {error}"
             ) from error
 
     def min_max_window(self, index: int) -> Window | None:
