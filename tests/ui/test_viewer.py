@@ -432,6 +432,12 @@ def test_a_fractional_window_is_shown_and_typed_as_it_is(  # type: ignore[no-unt
             qtbot.keyClick(box, Qt.Key.Key_Return)
             qtbot.waitUntil(lambda w=typed: viewer.shown.window == w, timeout=5000)  # type: ignore[union-attr]
         assert "W 4 L 0.75" in viewer.canvas.overlay["bottom-right"]
+        start = QPoint(200, 150)  # a drag of 16 pixels right: 16 × 4/256 wider, not 16 × 1
+        QTest.mousePress(viewer.canvas, Qt.MouseButton.LeftButton, pos=start)
+        QTest.mouseMove(viewer.canvas, start + QPoint(16, 0))
+        QTest.mouseRelease(viewer.canvas, Qt.MouseButton.LeftButton, pos=start + QPoint(16, 0))
+        qtbot.waitUntil(lambda: viewer.shown.window.width != 4, timeout=5000)  # type: ignore[union-attr]
+        assert viewer.shown.window == Window(0.75, 4.25)  # type: ignore[union-attr]
     finally:
         open_demo_media(qtbot, window, demo)
         qtbot.waitUntil(lambda: window.browser.tree.root == demo.media, timeout=20000)  # type: ignore[union-attr]

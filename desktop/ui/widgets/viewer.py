@@ -400,12 +400,25 @@ class ViewerPanel(QWidget):
                 return
             if base is None:
                 return
-        step = max(base.width / 256, 1.0)
+        step = max(base.width / 256, self._finest_step())
         window = Window(base.center + level_delta * step, max(base.width + width_delta * step, 1))
         # What the next drag step starts from, before the decoder has drawn it.
         if self.shown is not None:
             self.shown = Rendered(self.shown.pixels, window)
         self.set_window(window)
+
+    def _finest_step(self) -> float:
+        """The smallest window step a drag pixel makes: 1 for whole values (HU), the Rescale
+        Slope when the values have a fraction (a PET in SUV), so a window 3 wide does not
+        grow by a third a pixel."""
+        if self.stack is None or not self.stack.images:
+            return 1.0
+        try:
+            source, _ = self.stack.source(self.current)
+            slope = abs(float(source.pipeline.dataset.get("RescaleSlope") or 1))
+        except (CourierError, TypeError, ValueError):
+            return 1.0
+        return min(slope, 1.0) or 1.0
 
     def preset_names(self) -> list[str]:
         return [self.presets.itemText(i) for i in range(self.presets.count())]
