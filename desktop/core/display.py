@@ -178,7 +178,11 @@ class DisplayPipeline:
 
     def _palette_lut(self) -> NDArray[np.uint8]:
         if self._palette is None:
-            table = np.asarray(apply_color_lut(np.arange(65536, dtype=np.uint16), self.dataset))
+            try:
+                every = np.arange(65536, dtype=np.uint16)
+                table = np.asarray(apply_color_lut(every, self.dataset))
+            except Exception as error:  # pydicom fails on damaged tables with anything
+                raise ValueError(_palette_damage(self.dataset) or str(error)) from error
             scale = 255.0 / 65535.0 if table.max() > 255 else 1.0
             self._palette = np.rint(table * scale).astype(np.uint8)
         return self._palette
@@ -227,3 +231,19 @@ class DisplayPipeline:
         if width <= 1:
             return np.asarray(values > center - 0.5, dtype=np.float64)
         return np.clip((values - (center - 0.5)) / (width - 1) + 0.5, 0.0, 1.0)
+
+
+def _palette_damage(dataset: Dataset) -> str:
+    """What is wrong with the palette's lookup tables, in words ("" if it cannot be told)."""
+    for colour in ("Red", "Green", "Blue"):
+        descriptor = dataset.get(f"{colour}PaletteColorLookupTableDescriptor")
+        data = dataset.get(f"{colour}PaletteColorLookupTableData")
+        if descriptor is None or data is None or len(descriptor) != 3:
+            continue
+        entries, bits = int(descriptor[0]) or 65536, int(descriptor[2])
+        if len(data) < entries * (2 if bits > 8 else 1):
+            return (
+                f"its palette colour lookup tables are damaged ({colour}: {len(data)} bytes for "
+                f"{entries} entries of {bits} bits)"
+            )
+    return ""
