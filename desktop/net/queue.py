@@ -18,12 +18,15 @@ import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, cast
 
 from desktop.core.errors import CourierError
 from desktop.core.file_state import file_state, settled
 from desktop.core.files import private_file, private_folder
 from desktop.net.store import StoreItem, StoreOutcome, file_sha256
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -195,6 +198,14 @@ class AppliedReport:
     unknown: tuple[str, ...] = ()  # instances it named that the transaction did not
 
 
+class _Job(TypedDict, total=False):
+    """The options of ``TransferQueue.enqueued``."""
+
+    hashing_threads: int
+    deidentified: str
+    compression: str
+
+
 class _DamagedError(Exception):
     """The database file is not a database, or fails SQLite's integrity check."""
 
@@ -274,27 +285,10 @@ class TransferQueue:
         )
 
     def enqueue(
-        self,
-        node: str,
-        items: Iterable[StoreItem],
-        description: str,
-        *,
-        hashing_threads: int = HASHING_THREADS,
-        deidentified: str = "",
-        compression: str = "",
+        self, node: str, items: Iterable[StoreItem], description: str, **options: "Unpack[_Job]"
     ) -> int:
-        """A new job; each file's size and state (and SHA-256, where the state cannot vouch
-        for it) are recorded before anything is sent (``hashed`` first, when the caller has
-        other work to overlap the hashing with). ``deidentified`` says how, when the items
-        are de-identified copies."""
-        job_id, _ = self.enqueued(
-            node,
-            items,
-            description,
-            hashing_threads=hashing_threads,
-            deidentified=deidentified,
-            compression=compression,
-        )
+        """A new job's id (see ``enqueued``)."""
+        job_id, _ = self.enqueued(node, items, description, **options)
         return job_id
 
     def enqueued(
@@ -307,8 +301,11 @@ class TransferQueue:
         deidentified: str = "",
         compression: str = "",
     ) -> tuple[int, list[QueuedInstance]]:
-        """``enqueue``, and the new job's instances as recorded (all pending): what its
-        sender would otherwise read back at once (~4 ms for 200)."""
+        """A new job, and its instances as recorded (all pending: what its sender would
+        otherwise read back at once, ~4 ms for 200). Each file's size and state (and SHA-256,
+        where the state cannot vouch for it) are recorded before anything is sent (``hashed``
+        first, when the caller has other work to overlap the hashing with). ``deidentified``
+        says how, when the items are de-identified copies."""
         stored = [
             replace(i, size=i.path.stat().st_size) if not i.size else i
             for i in self.hashed(items, hashing_threads=hashing_threads)

@@ -309,13 +309,11 @@ def test_checking_ahead_leaves_a_damaged_queue_to_the_command_that_says_so(
     assert status == 0 and "moved it aside to" in err
 
 
-def test_damage_met_after_the_queue_was_checked_is_said_and_moved_aside(
+def _queued_and_checked(
     capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
-) -> None:
-    """A warm service checks the queue once, then its commands trust it (E2 of findings8):
-    a page damaged since broke their queries with a Python traceback, at every command until
-    the service was restarted. The damage is said in plain words and the database moved
-    aside, as at opening; the next command finds an empty queue."""
+) -> tuple[Path, int, int]:
+    """A queue holding one job of two instances, checked as a warm service checks it before
+    it forks a command: its path, the jobs table's root page and the page size."""
     make_study(tmp_path / "study", count=2)
     cli(capsys, *node_add("pacs", "PACS", free_port()))
     database = home / "queue.sqlite"
@@ -327,6 +325,17 @@ def test_damage_met_after_the_queue_was_checked_is_said_and_moved_aside(
     queue.close()  # the last connection: the write-ahead log folded into the file
     queue_module._FOUND_WHOLE.clear()
     queue_module.check_ahead(database)  # what the service does before it forks a command
+    return database, root, size
+
+
+def test_damage_met_after_the_queue_was_checked_is_said_and_moved_aside(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """A warm service checks the queue once, then its commands trust it (E2 of findings8):
+    a page damaged since broke their queries with a Python traceback, at every command until
+    the service was restarted. The damage is said in plain words and the database moved
+    aside, as at opening; the next command finds an empty queue."""
+    database, root, size = _queued_and_checked(capsys, home, tmp_path)
     with database.open("r+b") as stream:  # a page damaged where it is (same file, inode)
         stream.seek((root - 1) * size)
         stream.write(b"\xff")  # no b-tree page has this type
@@ -387,17 +396,7 @@ def test_damage_that_reads_as_values_is_found_said_and_moved_aside(
     never writes are damage: said in plain words, the database moved aside whole (nothing
     in it deleted), the next command finds an empty queue."""
     command, damage, words = DAMAGES[case]
-    make_study(tmp_path / "study", count=2)
-    cli(capsys, *node_add("pacs", "PACS", free_port()))
-    database = home / "queue.sqlite"
-    queue = TransferQueue(database)
-    items, _ = items_from([open_media(tmp_path / "study")], None, None)
-    queue.enqueue("pacs", items, str(tmp_path / "study"))
-    [[root]] = queue.db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'")
-    [[size]] = queue.db.execute("PRAGMA page_size")
-    queue.close()  # the last connection: the write-ahead log folded into the file
-    queue_module._FOUND_WHOLE.clear()
-    queue_module.check_ahead(database)  # what the service does before it forks a command
+    database, root, size = _queued_and_checked(capsys, home, tmp_path)
     data = bytearray(database.read_bytes())
     damage(data, root, size)
     with database.open("r+b") as stream:  # damaged where it is (same file, same inode)
