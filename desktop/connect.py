@@ -104,16 +104,10 @@ class _ContextMade:
     profile: Profile
     trusted_pem: str
     crls: bytes
-    presented: "TlsIdentity | None" = field(compare=False)
+    identity: tuple[str, ...]  # its name, certificate and chain: the certificate names the key
     check_hostname: bool
     system_store: bool
-    identity: tuple[object, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        presented = self.presented  # its certificate names its key: the same certificate,
-        identity = () if presented is None else (presented.name, presented.certificate)
-        chain = () if presented is None else presented.chain  # the same key
-        object.__setattr__(self, "identity", (*identity, *chain))
+    presented: "TlsIdentity | None" = field(compare=False)
 
     def context(self) -> ssl.SSLContext:
         context = client_context(
@@ -159,8 +153,15 @@ def _context_made(
 ) -> _ContextMade:
     """What a client context with ``identity`` (unlocked: audited) would be made of now."""
     presented = auditing.unlock_for_tls(keystore, identity) if identity else None
+    named = () if presented is None else (presented.name, presented.certificate, *presented.chain)
     return _ContextMade(
-        profile, keystore.trusted_pem(), crls_pem(keystore), presented, check_hostname, system_store
+        profile,
+        keystore.trusted_pem(),
+        crls_pem(keystore),
+        named,
+        check_hostname,
+        system_store,
+        presented,
     )
 
 
